@@ -1,0 +1,28 @@
+/* cli.h - the subcommands. Each src/cli/<name>.c exports cmd_<name>(argc, argv), owns its
+ * usage text and option parsing, and returns the process exit status. argv[0] is the
+ * subcommand's name; global options have already been removed by main(). */
+#ifndef FLAKECTL_CLI_H
+#define FLAKECTL_CLI_H
+
+#include "flakectl/error.h"
+
+typedef int (*fl_cmd_fn)(int argc, char **argv);
+
+struct fl_command {
+    const char *name;
+    fl_cmd_fn fn;
+    const char *summary;
+};
+
+/* Exit codes (documented in docs/exit-codes.md). */
+enum {
+    FL_EXIT_OK = 0,
+    FL_EXIT_FAILURE = 1, /* the operation failed (evaluation error, build failure, ...) */
+    FL_EXIT_USAGE = 2,   /* bad command line */
+};
+
+/* Prints err to stderr the one way every command does and returns FL_EXIT_FAILURE (or
+ * FL_EXIT_USAGE for FL_EUSAGE). */
+int fl_cli_report(fl_error *err);
+
+#endif

@@ -1,0 +1,38 @@
+/* fs.h - file-system helpers and the one place that makes replacements atomic.
+ * Nobody outside src/util/atomic.c calls rename(2): use fl_atomic_* instead. */
+#ifndef FLAKECTL_FS_H
+#define FLAKECTL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "flakectl/error.h"
+
+/* Writes data to path via "path.tmp-XXXXXX" in the same directory, fsync, rename, fsync
+ * of the directory. On any error the temp file is removed and path is untouched. */
+int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
+                         fl_error *err);
+/* Points linkpath at target: symlink to a temp name, then rename over linkpath. linkpath is
+ * never missing, even if the process dies halfway. */
+int fl_atomic_symlink(const char *target, const char *linkpath, fl_error *err);
+/* Moves an already complete file or directory from tmp to dest (same file system) and
+ * fsyncs dest's directory. dest must not exist when it is a directory. */
+int fl_atomic_rename(const char *tmp, const char *dest, fl_error *err);
+
+/* Reads a whole file; *data is NUL-terminated and owned by the caller. */
+int fl_read_file(const char *path, char **data, size_t *len, fl_error *err);
+/* mkdir -p with the given mode for created directories. */
+int fl_mkdir_p(const char *path, mode_t mode, fl_error *err);
+/* rm -rf that never follows symlinks; a missing path is not an error. */
+int fl_remove_tree(const char *path, fl_error *err);
+/* Makes a fresh directory "<parent>/<prefix>XXXXXX" (mode 0700); returns the owned path. */
+char *fl_make_temp_dir(const char *parent, const char *prefix, fl_error *err);
+int fl_path_exists(const char *path);
+int fl_is_dir(const char *path);
+/* Joins two path parts with exactly one '/' between them; the result is owned by the caller. */
+char *fl_path_join(const char *a, const char *b);
+/* Makes a path absolute and drops ".", ".." and duplicate slashes, without touching the
+ * file system (like Nix's canonPath). Returns an owned string. */
+char *fl_canon_path(const char *path, const char *cwd);
+
+#endif

@@ -1,0 +1,18 @@
+/* options.h - the process's global options (the only process-wide mutable state). */
+#ifndef FLAKECTL_OPTIONS_H
+#define FLAKECTL_OPTIONS_H
+
+typedef struct fl_global_options {
+    const char *flake_dir;  /* --flake, NULL = search upward */
+    const char *state_dir;  /* --state-dir / FLAKECTL_STATE_DIR, default /var/lib/flakectl */
+    const char *root;       /* --root / FLAKECTL_ROOT, default "/" */
+    int show_trace;
+    int verbose;
+    int quiet;
+    int color; /* 1 when colour output is wanted */
+} fl_global_options;
+
+/* Filled by main() before a command runs; commands read it, never write it. */
+extern fl_global_options fl_opts;
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever flakectl's build and tests need and this machine
+# lacks. Idempotent: installs nothing when everything is present.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config clang
+  libgit2-dev libsodium-dev libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev
+  git openssh-server openssh-client age nix-bin
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole suite, as CI runs it: install what is missing, then build and test twice, once
+# with -Werror and once under ASan+UBSan. The last lines printed are ctest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build-asan -DFLAKECTL_SANITIZE=ON -DFLAKECTL_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+asan_rc=0
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -j"$jobs" --output-on-failure || asan_rc=$?
+echo "sanitizer run: exit $asan_rc"
+
+cmake -S . -B build -DFLAKECTL_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+rc=0
+ctest --test-dir build -j"$jobs" --output-on-failure || rc=$?
+[ "$asan_rc" -eq 0 ] || { echo "the sanitizer run failed (see above)"; exit "$asan_rc"; }
+exit "$rc"

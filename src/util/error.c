@@ -1,0 +1,159 @@
+/* error.c - fl_error: building error values and printing them with the user's source line.
+ * Never exits; printing is for main() and the commands' top level. */
+#include "flakectl/error.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flakectl/strbuf.h"
+
+int fl_error_setv(fl_error *err, int code, const char *fmt, va_list ap) {
+    if (!err)
+        return code;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    fl_strbuf_vaddf(&sb, fmt, ap);
+    free(err->message);
+    err->message = fl_strbuf_detach(&sb, NULL);
+    err->code = code;
+    return code;
+}
+
+int fl_error_set(fl_error *err, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fl_error_setv(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int fl_error_errno(fl_error *err, const char *fmt, ...) {
+    int saved = errno;
+    va_list ap;
+    if (!err)
+        return FL_EIO;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    va_start(ap, fmt);
+    fl_strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    fl_strbuf_addf(&sb, ": %s", strerror(saved));
+    free(err->message);
+    err->message = fl_strbuf_detach(&sb, NULL);
+    err->code = FL_EIO;
+    errno = saved;
+    return FL_EIO;
+}
+
+void fl_error_set_loc(fl_error *err, const char *file, int line, int col) {
+    if (!err)
+        return;
+    free(err->file);
+    err->file = file ? fl_xstrdup(file) : NULL;
+    err->line = line;
+    err->col = col;
+}
+
+void fl_error_set_hint(fl_error *err, const char *fmt, ...) {
+    va_list ap;
+    if (!err)
+        return;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    va_start(ap, fmt);
+    fl_strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    free(err->hint);
+    err->hint = fl_strbuf_detach(&sb, NULL);
+}
+
+void fl_error_add_frame(fl_error *err, const char *fmt, ...) {
+    va_list ap;
+    if (!err)
+        return;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    va_start(ap, fmt);
+    fl_strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    err->frames = fl_xrealloc(err->frames, sizeof(char *) * (size_t)(err->nframes + 1));
+    err->frames[err->nframes++] = fl_strbuf_detach(&sb, NULL);
+}
+
+/* Finds line `line` of a file without loading more than needed. Returns an owned string. */
+static char *read_source_line(const char *file, int line) {
+    FILE *f = fopen(file, "r");
+    fl_strbuf sb;
+    int cur = 1, c;
+    if (!f)
+        return NULL;
+    fl_strbuf_init(&sb, 0);
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') {
+            if (cur == line)
+                break;
+            cur++;
+            continue;
+        }
+        if (cur == line)
+            fl_strbuf_addch(&sb, (char)c);
+    }
+    fclose(f);
+    if (cur != line) {
+        fl_strbuf_release(&sb);
+        return NULL;
+    }
+    return fl_strbuf_detach(&sb, NULL);
+}
+
+void fl_error_print_source(FILE *out, const char *file, int line, int col) {
+    if (!file)
+        return;
+    if (line > 0)
+        fprintf(out, "       at %s:%d:%d:\n", file, line, col);
+    else
+        fprintf(out, "       at %s\n", file);
+    if (line <= 0)
+        return;
+    char *src = read_source_line(file, line);
+    if (!src)
+        return;
+    fprintf(out, "\n%6d| %s\n", line, src);
+    if (col > 0) {
+        fprintf(out, "      | ");
+        for (int i = 1; i < col && src[i - 1]; i++)
+            fputc(src[i - 1] == '\t' ? '\t' : ' ', out);
+        fputs("^\n", out);
+    }
+    fputc('\n', out);
+    free(src);
+}
+
+void fl_error_print(const fl_error *err, FILE *out) {
+    fprintf(out, "error: %s\n", err->message ? err->message : "unknown error");
+    if (err->file)
+        fl_error_print_source(out, err->file, err->line, err->col);
+    for (int i = 0; i < err->nframes; i++)
+        fprintf(out, "       … %s\n", err->frames[i]);
+    if (err->hint)
+        fprintf(out, "       hint: %s\n", err->hint);
+}
+
+void fl_error_clear(fl_error *err) {
+    if (!err)
+        return;
+    free(err->message);
+    free(err->file);
+    free(err->hint);
+    for (int i = 0; i < err->nframes; i++)
+        free(err->frames[i]);
+    free(err->frames);
+    memset(err, 0, sizeof(*err));
+}
+
+void fl_error_move(fl_error *dst, fl_error *src) {
+    fl_error_clear(dst);
+    *dst = *src;
+    memset(src, 0, sizeof(*src));
+}

@@ -1,0 +1,171 @@
+/* fs.c - reading files, creating and removing trees, path arithmetic. Never follows a
+ * symlink while deleting. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flakectl/fs.h"
+#include "flakectl/strbuf.h"
+
+int fl_read_file(const char *path, char **data, size_t *len, fl_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    fl_strbuf sb;
+    if (fd < 0)
+        return fl_error_errno(err, "cannot read %s", path);
+    fl_strbuf_init(&sb, 0);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        fl_strbuf_grow(&sb, (size_t)st.st_size);
+    for (;;) {
+        fl_strbuf_grow(&sb, 65536);
+        ssize_t n = read(fd, sb.buf + sb.len, sb.cap - sb.len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fl_error_errno(err, "cannot read %s", path);
+            close(fd);
+            fl_strbuf_release(&sb);
+            return FL_EIO;
+        }
+        if (n == 0)
+            break;
+        sb.len += (size_t)n;
+        sb.buf[sb.len] = '\0';
+    }
+    close(fd);
+    *data = fl_strbuf_detach(&sb, len);
+    return FL_OK;
+}
+
+int fl_mkdir_p(const char *path, mode_t mode, fl_error *err) {
+    char *p = fl_xstrdup(path);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            if (mkdir(p, mode) < 0 && errno != EEXIST) {
+                fl_error_errno(err, "cannot create directory %s", p);
+                free(p);
+                return FL_EIO;
+            }
+            *s = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(p);
+    if (!fl_is_dir(path))
+        return fl_error_set(err, FL_EIO, "%s exists and is not a directory", path);
+    return FL_OK;
+}
+
+static int remove_at(int parent_fd, const char *name, const char *shown, fl_error *err) {
+    struct stat st;
+    if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return FL_OK;
+        return fl_error_errno(err, "cannot stat %s", shown);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        /* Store paths are read-only; make the directory writable so its entries can go. */
+        fchmodat(parent_fd, name, 0700, 0);
+        int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return fl_error_errno(err, "cannot open %s", shown);
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            return fl_error_errno(err, "cannot open %s", shown);
+        }
+        struct dirent *de;
+        int rc = FL_OK;
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            char *sub = fl_path_join(shown, de->d_name);
+            rc = remove_at(dirfd(d), de->d_name, sub, err);
+            free(sub);
+            if (rc)
+                break;
+        }
+        closedir(d);
+        if (rc)
+            return rc;
+        if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            return fl_error_errno(err, "cannot remove %s", shown);
+        return FL_OK;
+    }
+    if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
+        return fl_error_errno(err, "cannot remove %s", shown);
+    return FL_OK;
+}
+
+int fl_remove_tree(const char *path, fl_error *err) {
+    return remove_at(AT_FDCWD, path, path, err);
+}
+
+char *fl_make_temp_dir(const char *parent, const char *prefix, fl_error *err) {
+    char *tmpl = fl_xasprintf("%s/%sXXXXXX", parent, prefix);
+    if (!mkdtemp(tmpl)) {
+        fl_error_errno(err, "cannot create a temporary directory in %s", parent);
+        free(tmpl);
+        return NULL;
+    }
+    return tmpl;
+}
+
+int fl_path_exists(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int fl_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *fl_path_join(const char *a, const char *b) {
+    size_t la = strlen(a);
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    return fl_xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *fl_canon_path(const char *path, const char *cwd) {
+    fl_strbuf out;
+    fl_strbuf_init(&out, 0);
+    char *full = path[0] == '/' ? fl_xstrdup(path) : fl_xasprintf("%s/%s", cwd ? cwd : "/", path);
+    const char *s = full;
+    while (*s) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 1 && s[0] == '.') {
+            /* nothing */
+        } else if (n == 2 && s[0] == '.' && s[1] == '.') {
+            while (out.len > 0 && out.buf[out.len - 1] != '/')
+                out.len--;
+            if (out.len > 0)
+                out.len--;
+            out.buf[out.len] = '\0';
+        } else {
+            fl_strbuf_addch(&out, '/');
+            fl_strbuf_add(&out, s, n);
+        }
+        s += n;
+    }
+    free(full);
+    if (out.len == 0)
+        fl_strbuf_addch(&out, '/');
+    return fl_strbuf_detach(&out, NULL);
+}
