@@ -279,7 +279,16 @@ int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *er
     pending *ps = NULL;
     size_t n = 0;
     char *magic = NULL;
-    int rc = get_str(in, 64, &magic, err);
+    uint64_t mlen = 0;
+    int rc = get_u64(in, &mlen, err);
+    if (!rc && mlen != strlen(EXPORT_MAGIC))
+        rc = fl_error_set(err, FL_EPARSE, "not a flakectl export stream (bad header)");
+    if (!rc) {
+        magic = fl_xmalloc(24 + 1);
+        rc = in_read(in, magic, 24, err);
+        if (!rc)
+            magic[mlen] = '\0';
+    }
     if (!rc && strcmp(magic, EXPORT_MAGIC) != 0)
         rc = fl_error_set(err, FL_EPARSE,
                           "not a flakectl export stream, or an unsupported version ('%s')",

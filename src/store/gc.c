@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,21 +118,17 @@ int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err) {
 
 /* ---- roots ------------------------------------------------------------------------------ */
 
-static void add_root_link(fl_store *s, const char *link, pset *roots, FILE *report) {
+static void add_root_link(fl_store *s, const char *link, pset *roots) {
     fl_error e = FL_ERROR_INIT;
     char *p = fl_store_to_store_path(s, link, &e);
     fl_error_clear(&e);
-    if (p) {
-        if (report && pset_add(roots, p))
-            fprintf(report, "root %s -> %s\n", link, p);
-        else
-            pset_add(roots, p);
-    }
+    if (p)
+        pset_add(roots, p);
     free(p);
 }
 
 static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, int dry_run,
-                          int is_auto, FILE *report) {
+                          int is_auto) {
     DIR *d = opendir(dir);
     if (!d || depth > 8) {
         if (d)
@@ -145,7 +142,7 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
         char *p = fl_path_join(dir, de->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            scan_root_dir(s, p, depth + 1, roots, dry_run, !strcmp(de->d_name, "auto"), report);
+            scan_root_dir(s, p, depth + 1, roots, dry_run, !strcmp(de->d_name, "auto"));
         } else if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
             struct stat t;
             if (stat(p, &t) < 0 && is_auto) {
@@ -153,7 +150,7 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
                 if (!dry_run)
                     unlink(p);
             } else {
-                add_root_link(s, p, roots, report);
+                add_root_link(s, p, roots);
             }
         }
         free(p);
@@ -161,8 +158,7 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
     closedir(d);
 }
 
-static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_run,
-                       FILE *report) {
+static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_run) {
     char *profiles = fl_path_join(fl_store_state_dir(s), "profiles");
     DIR *d = opendir(profiles);
     if (d) {
@@ -173,17 +169,17 @@ static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_r
             char *p = fl_path_join(profiles, de->d_name);
             struct stat st;
             if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
-                add_root_link(s, p, roots, report);
+                add_root_link(s, p, roots);
             free(p);
         }
         closedir(d);
     }
     free(profiles);
     char *gcroots = fl_path_join(fl_store_state_dir(s), "gcroots");
-    scan_root_dir(s, gcroots, 0, roots, dry_run, 0, report);
+    scan_root_dir(s, gcroots, 0, roots, dry_run, 0);
     free(gcroots);
     char *current = fl_path_join(root_dir ? root_dir : "/", "run/flakectl/current");
-    add_root_link(s, current, roots, report);
+    add_root_link(s, current, roots);
     free(current);
 }
 
@@ -230,7 +226,7 @@ int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_r
     pset roots = {0}, live = {0}, dead = {0}, done = {0};
     char **all = NULL, **order = NULL;
     size_t nall = 0, norder = 0;
-    find_roots(s, root_dir, &roots, dry_run, report);
+    find_roots(s, root_dir, &roots, dry_run);
     rc = fl_registry_list(s, &all, &nall, err);
     if (rc)
         goto out;
@@ -333,17 +329,14 @@ static int verify_db_files(fl_store *s, int repair, FILE *report, fl_store_verif
             if (repair && unlink(p) == 0)
                 res->repaired++;
         } else if (entry) {
-            char *data = NULL;
-            size_t len;
-            fl_error e = FL_ERROR_INIT;
-            if (fl_read_file(p, &data, &len, &e) == 0 && !strstr(data, "\"path\"")) {
+            json_t *root = json_load_file(p, 0, NULL);
+            if (!json_is_string(json_object_get(root, "path"))) {
                 fprintf(report, "corrupt registry entry %s\n", p);
                 res->garbage++;
                 if (repair && unlink(p) == 0)
                     res->repaired++;
             }
-            fl_error_clear(&e);
-            free(data);
+            json_decref(root);
         }
         free(p);
     }
