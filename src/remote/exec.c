@@ -330,7 +330,8 @@ int fl_remote_prefix_write(void *ctx, const char *data, size_t len, fl_error *er
         /* one write per line keeps lines of parallel hosts from interleaving mid-line */
         fl_strbuf_reset(&out);
         fl_strbuf_adds(&out, p->label);
-        fl_strbuf_add(&out, p->pending, p->npending);
+        if (p->npending)
+            fl_strbuf_add(&out, p->pending, p->npending);
         fl_strbuf_add(&out, data + start, i + 1 - start);
         free(p->pending);
         p->pending = NULL;

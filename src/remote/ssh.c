@@ -236,34 +236,54 @@ static int tcp_connect(fl_remote *r, const char *via, int timeout_ms, fl_error *
 
 /* Host-key algorithms, the ones known_hosts already holds for this host first (as OpenSSH
  * does), so a server with several host keys is checked against the one the user trusts. */
-static char *hostkey_prefs(const fl_known_host_check *known) {
+static int in_list(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p && (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Adds each name of the comma list `names` that libssh2 supports and `sb` lacks: libssh2
+ * 1.10 removes unsupported names itself with an overlapping memcpy, so it must never see
+ * one. */
+static void add_methods(fl_strbuf *sb, const char *names, const char **supported, int nsupported) {
+    char *copy = fl_xstrdup(names);
+    for (char *p = copy, *next; p; p = next) {
+        next = strchr(p, ',');
+        if (next)
+            *next++ = '\0';
+        int ok = 0;
+        for (int i = 0; i < nsupported; i++)
+            ok = ok || !strcmp(supported[i], p);
+        if (!ok || in_list(sb->buf, p))
+            continue;
+        if (sb->len)
+            fl_strbuf_addch(sb, ',');
+        fl_strbuf_adds(sb, p);
+    }
+    free(copy);
+}
+
+static char *hostkey_prefs(LIBSSH2_SESSION *session, const fl_known_host_check *known) {
     static const char *const defaults[] = {
         "ssh-ed25519",  "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
         "rsa-sha2-512", "rsa-sha2-256",        "ssh-rsa",
     };
+    const char **supported = NULL;
+    int nsupported = libssh2_session_supported_algs(session, LIBSSH2_METHOD_HOSTKEY, &supported);
+    if (nsupported <= 0)
+        return NULL;
     fl_strbuf sb;
     fl_strbuf_init(&sb, 128);
     for (int i = 0; i < known->ntypes; i++) {
         const char *t = known->types[i];
-        if (!strcmp(t, "ssh-rsa"))
-            t = "rsa-sha2-512,rsa-sha2-256,ssh-rsa";
-        if (sb.len)
-            fl_strbuf_addch(&sb, ',');
-        fl_strbuf_adds(&sb, t);
+        add_methods(&sb, !strcmp(t, "ssh-rsa") ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : t,
+                    supported, nsupported);
     }
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
-        /* a name already in the list is skipped: libssh2 rejects duplicates poorly */
-        size_t n = strlen(defaults[i]);
-        int dup = 0;
-        for (const char *p = sb.buf; p && (p = strstr(p, defaults[i])); p += n)
-            if ((p == sb.buf || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-                dup = 1;
-        if (dup)
-            continue;
-        if (sb.len)
-            fl_strbuf_addch(&sb, ',');
-        fl_strbuf_adds(&sb, defaults[i]);
-    }
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        add_methods(&sb, defaults[i], supported, nsupported);
+    libssh2_free(session, supported);
     return fl_strbuf_detach(&sb, NULL);
 }
 
@@ -545,9 +565,10 @@ int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts
     rc = fl_known_hosts_check(r->known_hosts, r->hostname, r->port, NULL, 0, &known, err);
     if (rc < 0)
         goto fail;
-    char *prefs = hostkey_prefs(&known);
+    char *prefs = hostkey_prefs(r->session, &known);
     fl_known_host_check_release(&known);
-    libssh2_session_method_pref(r->session, LIBSSH2_METHOD_HOSTKEY, prefs);
+    if (prefs && *prefs)
+        libssh2_session_method_pref(r->session, LIBSSH2_METHOD_HOSTKEY, prefs);
     free(prefs);
     if (libssh2_session_handshake(r->session, r->sock) != 0) {
         int e = libssh2_session_last_errno(r->session);
