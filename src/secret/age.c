@@ -371,27 +371,15 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
 
 /* ---- STREAM ------------------------------------------------------------------------- */
 
-static void stream_nonce(unsigned char nonce[12], uint64_t counter, int last) {
-    memset(nonce, 0, 12);
-    for (int i = 0; i < 8; i++)
-        nonce[10 - i] = (unsigned char)(counter >> (8 * i));
-    nonce[11] = last ? 1 : 0;
-}
-
-static int open_chunk(unsigned char *plain, unsigned long long *mlen, const unsigned char *c,
-                      size_t clen, const unsigned char key[32], uint64_t counter, int last) {
-    unsigned char nonce[12];
-    stream_nonce(nonce, counter, last);
-    return crypto_aead_chacha20poly1305_ietf_decrypt(plain, mlen, NULL, c, clen, NULL, 0, nonce,
-                                                     key);
-}
-
 /* Like age: a full-size chunk is first tried as a middle chunk, then as the final one, and
  * released once it authenticates; only then is what follows checked (a final chunk must be
  * the end of the file, a middle chunk must be followed by another). */
 static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *name,
                            fl_age_sink sink, void *ctx, fl_age_failure *failure,
                            fl_error *err) {
+    age_stream st;
+    if (age_stream_init(&st, key, 0) != 0)
+        return fail(failure, FL_AGE_IO, err, "%s: cannot set up ChaCha20-Poly1305", name);
     unsigned char *plain = fl_xmalloc(CHUNK);
     uint64_t counter = 0;
     int rc = 0;
@@ -408,11 +396,11 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
                       name);
             break;
         }
-        unsigned long long mlen = 0;
+        size_t mlen = clen - TAG;
         int last = 0;
-        if (clen < ENC_CHUNK || open_chunk(plain, &mlen, c, clen, key, counter, 0) != 0) {
+        if (clen < ENC_CHUNK || age_stream_open(&st, plain, c, clen, counter, 0) != 0) {
             last = 1;
-            if (open_chunk(plain, &mlen, c, clen, key, counter, 1) != 0) {
+            if (age_stream_open(&st, plain, c, clen, counter, 1) != 0) {
                 rc = fail(failure, FL_AGE_PAYLOAD, err,
                           "%s: chunk #%llu does not authenticate: the file is truncated or "
                           "corrupt",
@@ -425,7 +413,7 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
                       "%s: the final chunk is empty (not allowed after a full chunk)", name);
             break;
         }
-        if (mlen > 0 && (rc = sink(ctx, plain, (size_t)mlen, err)) != 0) {
+        if (mlen > 0 && (rc = sink(ctx, plain, mlen, err)) != 0) {
             if (failure)
                 *failure = FL_AGE_IO;
             break;
@@ -443,6 +431,7 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
     }
     sodium_memzero(plain, CHUNK);
     free(plain);
+    age_stream_release(&st);
     return rc;
 }
 
@@ -574,7 +563,8 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
 int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
                        const fl_age_recipients *r, int armor, fl_age_sink sink, void *sink_ctx,
                        fl_error *err) {
-    unsigned char fk[FILE_KEY_LEN], key[32], mac[32], nonce[16], cnonce[12];
+    unsigned char fk[FILE_KEY_LEN], key[32], mac[32], nonce[16];
+    age_stream st;
     age_armor_writer aw;
     fl_age_sink out = sink;
     void *out_ctx = sink_ctx;
@@ -607,6 +597,14 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     fl_strbuf_release(&raw);
     age_hkdf(nonce, 16, fk, FILE_KEY_LEN, "payload", key, 32);
     sodium_memzero(fk, sizeof fk);
+    if (rc == 0 && age_stream_init(&st, key, 1) != 0)
+        rc = fl_error_set(err, FL_ECRYPTO, "cannot set up ChaCha20-Poly1305");
+    if (rc) {
+        sodium_memzero(key, sizeof key);
+        if (armor)
+            age_armor_writer_release(&aw);
+        return rc;
+    }
 
     age_buf in;
     age_buf_init(&in, read, read_ctx, IO_BUF);
@@ -619,9 +617,10 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
         size_t avail = age_buf_avail(&in);
         int last = avail <= CHUNK;
         size_t n = last ? avail : CHUNK;
-        stream_nonce(cnonce, counter++, last);
-        crypto_aead_chacha20poly1305_ietf_encrypt(batch + used, NULL, in.data + in.start, n,
-                                                  NULL, 0, NULL, cnonce, key);
+        if (age_stream_seal(&st, batch + used, in.data + in.start, n, counter++, last) != 0) {
+            rc = fl_error_set(err, FL_ECRYPTO, "ChaCha20-Poly1305 failed");
+            break;
+        }
         used += n + TAG;
         age_buf_skip(&in, n);
         if (last || used + ENC_CHUNK > (size_t)ENC_BATCH * ENC_CHUNK) {
@@ -635,6 +634,7 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     sodium_memzero(in.data, in.cap);
     age_buf_release(&in);
     free(batch);
+    age_stream_release(&st);
     sodium_memzero(key, sizeof key);
     if (armor) {
         if (rc == 0)

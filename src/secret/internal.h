@@ -4,6 +4,7 @@
 #define FLAKECTL_SECRET_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "flakectl/error.h"
@@ -61,6 +62,22 @@ typedef struct age_fd_source {
 } age_fd_source;
 int age_fd_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
                 fl_age_failure *failure, fl_error *err);
+
+/* STREAM chunk AEAD (stream.c): ChaCha20-Poly1305 with the 11-byte counter and last flag
+ * as nonce. seal writes n + AGE_TAG bytes; open writes clen - AGE_TAG bytes, and returns -1
+ * (output wiped) when the tag does not verify. */
+#define AGE_TAG 16
+typedef struct age_stream {
+    void *ctx; /* EVP_CIPHER_CTX */
+    int encrypt;
+} age_stream;
+void age_stream_nonce(unsigned char nonce[12], uint64_t counter, int last);
+int age_stream_init(age_stream *s, const unsigned char key[32], int encrypt);
+void age_stream_release(age_stream *s);
+int age_stream_seal(age_stream *s, unsigned char *out, const unsigned char *in, size_t n,
+                    uint64_t counter, int last);
+int age_stream_open(age_stream *s, unsigned char *out, const unsigned char *in, size_t clen,
+                    uint64_t counter, int last);
 
 /* Encrypts whatever `read` yields (age.c). */
 int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
