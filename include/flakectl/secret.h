@@ -119,4 +119,29 @@ void fl_age_plaintext_free(unsigned char *data, size_t len);
 int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
                                   const fl_age_recipients *r, int armor, fl_error *err);
 
+/* ---- edit and rekey --------------------------------------------------------------------
+ * The recipients are the caller's (the command layer reads them from secrets/secrets.nix or
+ * the command line); these functions own only the file handling. */
+
+/* Opens path for editing: decrypts it with ids (a missing file starts empty) into a fresh
+ * private directory (0700, under tmp_parent, NULL = $XDG_RUNTIME_DIR, $TMPDIR or /tmp), runs
+ * editor (NULL = $VISUAL, $EDITOR, vi; run by /bin/sh with the file as its last argument),
+ * and when the content changed re-encrypts it to r atomically, keeping the file's armor.
+ * Unchanged content (or an empty new file) leaves path untouched. The plaintext copy is
+ * overwritten and its directory removed on every path out, errors included. *changed (may
+ * be NULL) says whether path was written. */
+int fl_secret_edit(const char *path, const fl_age_recipients *r, const fl_age_identities *ids,
+                   const char *editor, const char *tmp_parent, int *changed, fl_error *err);
+
+typedef struct fl_secret_rekey_file {
+    const char *path;
+    const fl_age_recipients *recipients;
+} fl_secret_rekey_file;
+
+/* Re-encrypts each file to its recipients, never half-way: every file is decrypted first and
+ * every new ciphertext written to a temporary sibling before the first one replaces its
+ * file; if any step before that fails, no file is changed. */
+int fl_secret_rekey(const fl_secret_rekey_file *files, size_t n, const fl_age_identities *ids,
+                    fl_error *err);
+
 #endif

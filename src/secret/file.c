@@ -192,13 +192,37 @@ int fl_age_decrypt_to_memory(const char *in_path, const fl_age_identities *ids,
     return 0;
 }
 
-int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
-                                  const fl_age_recipients *r, int armor, fl_error *err) {
+int age_encrypt_memory_to_temp(const unsigned char *data, size_t len, const char *out_path,
+                               const fl_age_recipients *r, int armor, char **tmp_path,
+                               fl_error *err) {
     age_mem_source src = {data, len, 0};
     tmp_out t;
     int rc = tmp_open(&t, out_path, err);
     if (rc)
         return rc;
     rc = age_encrypt_source(age_mem_read, &src, out_path, r, armor, tmp_write, &t, err);
-    return tmp_close(&t, out_path, public_mode(), rc, err);
+    if (rc == 0 && (fchmod(t.fd, public_mode()) < 0 || fsync(t.fd) < 0))
+        rc = fl_error_errno(err, "cannot write %s", t.path);
+    if (close(t.fd) < 0 && rc == 0)
+        rc = fl_error_errno(err, "cannot write %s", t.path);
+    if (rc) {
+        unlink(t.path);
+        free(t.path);
+        return rc;
+    }
+    *tmp_path = t.path;
+    return 0;
+}
+
+int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
+                                  const fl_age_recipients *r, int armor, fl_error *err) {
+    char *tmp;
+    int rc = age_encrypt_memory_to_temp(data, len, out_path, r, armor, &tmp, err);
+    if (rc)
+        return rc;
+    rc = fl_atomic_rename(tmp, out_path, err);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }

@@ -90,6 +90,11 @@ typedef struct age_mem_source {
 } age_mem_source;
 int age_mem_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
                  fl_age_failure *failure, fl_error *err);
+/* Encrypts a buffer into a fsynced temporary sibling of out_path (file.c); *tmp_path (owned)
+ * is then the caller's to move into place with fl_atomic_rename or to unlink. */
+int age_encrypt_memory_to_temp(const unsigned char *data, size_t len, const char *out_path,
+                               const fl_age_recipients *r, int armor, char **tmp_path,
+                               fl_error *err);
 /* sodium_init() once; aborts if libsodium cannot start (no randomness: nothing is safe). */
 void age_sodium_init(void);
 
