@@ -105,7 +105,9 @@ static int take_value(int argc, char **argv, int *i, const char *s, const char *
     return 1;
 }
 
-static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+static int is_help(const char *a) {
+    return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
 
 static int secret_encrypt(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;

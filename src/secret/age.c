@@ -51,10 +51,9 @@ static void header_release(header *h) {
     fl_strbuf_release(&h->raw);
 }
 
-static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
-static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt,
-                ...) {
+static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fl_error_setv(err, FL_ECRYPTO, fmt, ap);
@@ -259,8 +258,7 @@ static int unwrap_ssh(const fl_age_identity *id, const stanza *s, unsigned char 
         return 1;
     if (crypto_scalarmult(shared, id->secret, share) != 0)
         return HEADER_FAIL("%s: ssh-ed25519 stanza with a low-order share", name);
-    age_hkdf(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak,
-             32);
+    age_hkdf(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak, 32);
     /* libsodium writes the clamped scalar into the output before reading the point:
      * the output must not alias the input. */
     unsigned char dh[32];
@@ -349,8 +347,8 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
     for (size_t k = 0; k < h->n; k++)
         has_scrypt |= !strcmp(h->v[k].args[0], "scrypt");
     if (has_scrypt && !have_pass) {
-        fail(failure, FL_AGE_UNSUPPORTED, err,
-             "%s: passphrase-encrypted files are not supported", name);
+        fail(failure, FL_AGE_UNSUPPORTED, err, "%s: passphrase-encrypted files are not supported",
+             name);
         fl_error_set_hint(err, "decrypt it with 'age -d' and re-encrypt it to age or ssh keys");
         return FL_ECRYPTO;
     }
@@ -362,8 +360,9 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
     fl_strbuf_reset(&sb);
     for (size_t k = 0; k < h->n; k++)
         fl_strbuf_addf(&sb, "%s%s", k ? ", " : "", h->v[k].args[0]);
-    fl_error_set_hint(err, "the file is encrypted to %zu recipient(s) (%s); pass the matching "
-                           "key with -i",
+    fl_error_set_hint(err,
+                      "the file is encrypted to %zu recipient(s) (%s); pass the matching "
+                      "key with -i",
                       h->n, sb.buf);
     fl_strbuf_release(&sb);
     return FL_ECRYPTO;
@@ -375,8 +374,7 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
  * released once it authenticates; only then is what follows checked (a final chunk must be
  * the end of the file, a middle chunk must be followed by another). */
 static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *name,
-                           fl_age_sink sink, void *ctx, fl_age_failure *failure,
-                           fl_error *err) {
+                           fl_age_sink sink, void *ctx, fl_age_failure *failure, fl_error *err) {
     age_stream st;
     if (age_stream_init(&st, key, 0) != 0)
         return fail(failure, FL_AGE_IO, err, "%s: cannot set up ChaCha20-Poly1305", name);
@@ -435,9 +433,8 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
     return rc;
 }
 
-int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids,
-                      int armor_mode, fl_age_sink sink, void *sink_ctx,
-                      fl_age_failure *failure, fl_error *err) {
+int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids, int armor_mode,
+                      fl_age_sink sink, void *sink_ctx, fl_age_failure *failure, fl_error *err) {
     age_fd_source src = {in_fd, in_name};
     age_buf raw, armored, *b = &raw;
     age_armor_reader ar;
@@ -481,8 +478,7 @@ int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *i
     if ((rc = age_buf_fill(b, 16, failure, err)) != 0)
         goto out;
     if (age_buf_avail(b) < 16) {
-        rc = HEADER_FAIL("%s: the file is truncated (no payload nonce after the header)",
-                         in_name);
+        rc = HEADER_FAIL("%s: the file is truncated (no payload nonce after the header)", in_name);
         goto out;
     }
     memcpy(nonce, b->data + b->start, 16);
@@ -532,8 +528,8 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
     if (r->type == FL_AGE_SSH_ED25519) {
         unsigned char tweak[32], tag[4];
         char tag64[8];
-        age_hkdf(r->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label,
-                 tweak, 32);
+        age_hkdf(r->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak,
+                 32);
         unsigned char dh[32];
         memcpy(dh, shared, 32);
         if (crypto_scalarmult(shared, tweak, dh) != 0)

@@ -40,8 +40,7 @@ static const char *temp_parent(const char *given) {
     return "/tmp";
 }
 
-static int write_private(const char *path, const unsigned char *data, size_t len,
-                         fl_error *err) {
+static int write_private(const char *path, const unsigned char *data, size_t len, fl_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return fl_error_errno(err, "cannot create %s", path);
@@ -110,11 +109,11 @@ static int run_editor(const char *editor, const char *file, fl_error *err) {
     free(script);
     if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         if (WIFEXITED(status))
-            rc = fl_error_set(err, FL_EGENERIC, "the editor '%s' exited with status %d",
-                              editor, WEXITSTATUS(status));
+            rc = fl_error_set(err, FL_EGENERIC, "the editor '%s' exited with status %d", editor,
+                              WEXITSTATUS(status));
         else
-            rc = fl_error_set(err, FL_EGENERIC, "the editor '%s' was killed by signal %d",
-                              editor, WTERMSIG(status));
+            rc = fl_error_set(err, FL_EGENERIC, "the editor '%s' was killed by signal %d", editor,
+                              WTERMSIG(status));
     }
     return rc;
 }
@@ -168,7 +167,7 @@ int fl_secret_edit(const char *path, const fl_age_recipients *r, const fl_age_id
     if ((rc = fl_read_file(copy, &data, &cur_len, err)) != 0)
         goto out;
     cur = (unsigned char *)data;
-    if ((exists && cur_len == old_len && (old_len == 0 || !memcmp(cur, old, old_len))) ||
+    if ((exists && old && cur_len == old_len && (old_len == 0 || !memcmp(cur, old, old_len))) ||
         (!exists && cur_len == 0))
         goto out; /* nothing to write: the file stays as it was (or absent) */
     rc = fl_age_encrypt_memory_to_file(cur, cur_len, path, r, armor, err);
@@ -201,8 +200,7 @@ int fl_secret_rekey(const fl_secret_rekey_file *files, size_t n, const fl_age_id
     size_t i;
     for (i = 0; i < n && rc == 0; i++)
         if (files[i].recipients->n == 0)
-            rc = fl_error_set(err, FL_EUSAGE, "%s: no recipients to encrypt it to",
-                              files[i].path);
+            rc = fl_error_set(err, FL_EUSAGE, "%s: no recipients to encrypt it to", files[i].path);
     /* 1. Everything must decrypt before anything is written. */
     for (i = 0; i < n && rc == 0; i++) {
         rc = fl_age_decrypt_to_memory(files[i].path, ids, &plain[i], &lens[i], err);
@@ -215,8 +213,7 @@ int fl_secret_rekey(const fl_secret_rekey_file *files, size_t n, const fl_age_id
         rc = age_encrypt_memory_to_temp(plain[i], lens[i], files[i].path, files[i].recipients,
                                         is_armored(files[i].path), &tmps[i], err);
         if (rc)
-            fl_error_add_frame(err, "while re-encrypting %s; no file was changed",
-                               files[i].path);
+            fl_error_add_frame(err, "while re-encrypting %s; no file was changed", files[i].path);
     }
     /* 3. Replace. A rename within one directory fails only when the file system does. */
     size_t done = 0;

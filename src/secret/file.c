@@ -14,7 +14,9 @@
 #include "flakectl/strbuf.h"
 #include "secret/internal.h"
 
-static int is_std(const char *path) { return !path || !strcmp(path, "-"); }
+static int is_std(const char *path) {
+    return !path || !strcmp(path, "-");
+}
 
 static int open_input(const char *path, int *fd, fl_error *err) {
     if (is_std(path)) {
@@ -27,7 +29,9 @@ static int open_input(const char *path, int *fd, fl_error *err) {
     return 0;
 }
 
-static const char *in_name(const char *path) { return is_std(path) ? "standard input" : path; }
+static const char *in_name(const char *path) {
+    return is_std(path) ? "standard input" : path;
+}
 
 /* The temporary output next to `out`; created 0600 so plaintext is never world-readable. */
 typedef struct tmp_out {
@@ -100,8 +104,7 @@ int fl_age_encrypt_file(const char *in_path, const char *out_path, const fl_age_
     } else {
         tmp_out t;
         if ((rc = tmp_open(&t, out_path, err)) == 0) {
-            rc = fl_age_encrypt_fd(in_fd, in_name(in_path), r, armor, tmp_write, &t,
-                                   err);
+            rc = fl_age_encrypt_fd(in_fd, in_name(in_path), r, armor, tmp_write, &t, err);
             rc = tmp_close(&t, out_path, public_mode(), rc, err);
         }
     }
@@ -110,8 +113,8 @@ int fl_age_encrypt_file(const char *in_path, const char *out_path, const fl_age_
     return rc;
 }
 
-int fl_age_decrypt_file(const char *in_path, const char *out_path,
-                        const fl_age_identities *ids, fl_error *err) {
+int fl_age_decrypt_file(const char *in_path, const char *out_path, const fl_age_identities *ids,
+                        fl_error *err) {
     int in_fd, rc;
     if ((rc = open_input(in_path, &in_fd, err)) != 0)
         return rc;
@@ -124,8 +127,8 @@ int fl_age_decrypt_file(const char *in_path, const char *out_path,
     } else {
         tmp_out t;
         if ((rc = tmp_open(&t, out_path, err)) == 0) {
-            rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO,
-                                   tmp_write, &t, NULL, err);
+            rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, tmp_write, &t,
+                                   NULL, err);
             rc = tmp_close(&t, out_path, 0600, rc, err);
         }
     }
@@ -177,8 +180,8 @@ int fl_age_decrypt_to_memory(const char *in_path, const fl_age_identities *ids,
         m.cap = (size_t)st.st_size;
         m.data = fl_xmalloc(m.cap);
     }
-    rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, mem_sink_write,
-                           &m, NULL, err);
+    rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, mem_sink_write, &m,
+                           NULL, err);
     if (in_fd != 0)
         close(in_fd);
     if (rc) {

@@ -23,12 +23,12 @@ int age_b64_char(int c); /* 1 when c is in the alphabet */
  * checks the checksum and case, lowercases the HRP into hrp (cap bytes), and converts the
  * data to 8-bit bytes. Returns 0 or -1. */
 char *age_bech32_encode(const char *hrp, const unsigned char *data, size_t len);
-int age_bech32_decode(const char *s, char *hrp, size_t hrp_cap, unsigned char *out,
-                      size_t out_cap, size_t *outlen);
+int age_bech32_decode(const char *s, char *hrp, size_t hrp_cap, unsigned char *out, size_t out_cap,
+                      size_t *outlen);
 
 /* HKDF-SHA-256 (RFC 5869) built from libsodium's HMAC-SHA-256 (1.0.18 has no HKDF). */
-void age_hkdf(const unsigned char *salt, size_t salt_len, const unsigned char *ikm,
-              size_t ikm_len, const char *info, unsigned char *out, size_t out_len);
+void age_hkdf(const unsigned char *salt, size_t salt_len, const unsigned char *ikm, size_t ikm_len,
+              const char *info, unsigned char *out, size_t out_len);
 
 /* A byte source: returns 0 and *got (0 at end of input), or a negative code with err and
  * *failure set. */
@@ -52,16 +52,20 @@ int age_buf_fill(age_buf *b, size_t want, fl_age_failure *failure, fl_error *err
  * consumes with age_buf_skip. Returns 1 when no '\n' appears within max bytes. */
 int age_buf_line(age_buf *b, size_t max, const unsigned char **line, size_t *len, int *eol,
                  fl_age_failure *failure, fl_error *err);
-static inline void age_buf_skip(age_buf *b, size_t n) { b->start += n; }
-static inline size_t age_buf_avail(const age_buf *b) { return b->end - b->start; }
+static inline void age_buf_skip(age_buf *b, size_t n) {
+    b->start += n;
+}
+static inline size_t age_buf_avail(const age_buf *b) {
+    return b->end - b->start;
+}
 
 /* Reads from a file descriptor (ctx: int * fd, name in the following string). */
 typedef struct age_fd_source {
     int fd;
     const char *name;
 } age_fd_source;
-int age_fd_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                fl_age_failure *failure, fl_error *err);
+int age_fd_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                fl_error *err);
 
 /* STREAM chunk AEAD (stream.c): ChaCha20-Poly1305 with the 11-byte counter and last flag
  * as nonce. seal writes n + AGE_TAG bytes; open writes clen - AGE_TAG bytes, and returns -1
@@ -88,8 +92,8 @@ typedef struct age_mem_source {
     const unsigned char *data;
     size_t len, pos;
 } age_mem_source;
-int age_mem_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                 fl_age_failure *failure, fl_error *err);
+int age_mem_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                 fl_error *err);
 /* Encrypts a buffer into a fsynced temporary sibling of out_path (file.c); *tmp_path (owned)
  * is then the caller's to move into place with fl_atomic_rename or to unlink. */
 int age_encrypt_memory_to_temp(const unsigned char *data, size_t len, const char *out_path,
@@ -109,8 +113,8 @@ typedef struct age_armor_reader {
     int started, done, need_end;
 } age_armor_reader;
 void age_armor_reader_init(age_armor_reader *a, age_buf *raw, const char *name);
-int age_armor_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                   fl_age_failure *failure, fl_error *err);
+int age_armor_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                   fl_error *err);
 
 typedef struct age_armor_writer {
     fl_age_sink sink;

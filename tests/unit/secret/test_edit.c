@@ -1,10 +1,13 @@
 /* test_edit.c - fl_secret_edit and fl_secret_rekey with real editors (shell commands): the
  * private temporary is 0700/0600 and always removed, unchanged content leaves the file as it
  * was, a failing editor or key changes nothing, rekey is all or nothing. */
+/* cmocka needs these first, in this order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,8 +111,7 @@ static void test_edit_creates_then_changes(void **state) {
     free(p);
     free(pm);
     /* The editor sees the current plaintext and its change is saved. */
-    assert_int_equal(fl_secret_edit(path, &f->r, &f->ids, "sed -i s/1/2/", f->tmp, &changed,
-                                    &err),
+    assert_int_equal(fl_secret_edit(path, &f->r, &f->ids, "sed -i s/1/2/", f->tmp, &changed, &err),
                      0);
     assert_int_equal(changed, 1);
     p = plaintext(path, &f->ids);
@@ -141,8 +143,7 @@ static void test_edit_unchanged_or_failed_leaves_file(void **state) {
     free(after);
     /* A failing editor: error, file untouched, no plaintext left. */
     assert_int_not_equal(
-        fl_secret_edit(path, &f->r, &f->ids, "echo junk >> \"$1\"; false", f->tmp, &changed,
-                       &err),
+        fl_secret_edit(path, &f->r, &f->ids, "echo junk >> \"$1\"; false", f->tmp, &changed, &err),
         0);
     assert_non_null(strstr(err.message, "exited with status 1"));
     fl_error_clear(&err);
@@ -151,14 +152,13 @@ static void test_edit_unchanged_or_failed_leaves_file(void **state) {
     assert_true(dir_is_empty(f->tmp));
     free(after);
     /* The wrong key: error naming the file, nothing created. */
-    assert_int_not_equal(
-        fl_secret_edit(path, &f->r, &f->ids2, "true", f->tmp, &changed, &err), 0);
+    assert_int_not_equal(fl_secret_edit(path, &f->r, &f->ids2, "true", f->tmp, &changed, &err), 0);
     assert_non_null(strstr(err.message, path));
     fl_error_clear(&err);
     assert_true(dir_is_empty(f->tmp));
     /* A real change keeps the armored form. */
-    assert_int_equal(
-        fl_secret_edit(path, &f->r, &f->ids, "printf new >", f->tmp, &changed, &err), 0);
+    assert_int_equal(fl_secret_edit(path, &f->r, &f->ids, "printf new >", f->tmp, &changed, &err),
+                     0);
     after = slurp(path);
     assert_memory_equal(after, "-----BEGIN AGE ENCRYPTED FILE-----", 34);
     free(after);
@@ -182,9 +182,8 @@ static void test_rekey_all_or_nothing(void **state) {
         char content[16];
         snprintf(content, sizeof content, "secret %d", i);
         /* The last file is readable only by the second key. */
-        assert_int_equal(fl_age_encrypt_memory_to_file((unsigned char *)content,
-                                                       strlen(content), paths[i],
-                                                       i == 2 ? &f->r2 : &f->r, 0, &err),
+        assert_int_equal(fl_age_encrypt_memory_to_file((unsigned char *)content, strlen(content),
+                                                       paths[i], i == 2 ? &f->r2 : &f->r, 0, &err),
                          0);
         before[i] = slurp(paths[i]);
         files[i].path = paths[i];
@@ -222,8 +221,7 @@ static void test_rekey_all_or_nothing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_edit_creates_then_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edit_unchanged_or_failed_leaves_file, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_edit_unchanged_or_failed_leaves_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rekey_all_or_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
