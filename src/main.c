@@ -12,7 +12,7 @@ fl_global_options fl_opts;
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
     X(version, "print the version")                                                            \
-    X(secret, "age-encrypted secrets: encrypt, decrypt, keygen")
+    X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

@@ -146,6 +146,11 @@ static int parse_header(age_buf *b, const char *name, header *h, fl_age_failure 
         return rc;
     if (rc == 0 && eol && len == strlen(AGE_INTRO) && !memcmp(line, AGE_INTRO, len)) {
         /* the expected version line */
+    } else if (rc == 0 && len == strlen(AGE_INTRO) + 1 && !memcmp(line, AGE_INTRO, len - 1) &&
+               line[len - 1] == '\r') {
+        return HEADER_FAIL("%s: the header has CRLF line endings (the file went through a text "
+                           "conversion and is damaged)",
+                           name);
     } else if (rc == 0 && len >= strlen(AGE_VERSION_PREFIX) &&
                !memcmp(line, AGE_VERSION_PREFIX, strlen(AGE_VERSION_PREFIX))) {
         return HEADER_FAIL("%s: unsupported age format version (only v1 is known)", name);
