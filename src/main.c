@@ -15,7 +15,7 @@ fl_global_options fl_opts;
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
-    X(secret, "age-encrypted secrets: encrypt, decrypt, keygen")
+    X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

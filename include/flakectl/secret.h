@@ -12,9 +12,9 @@
 #define FL_AGE_SSH_WIRE_LEN 51 /* string "ssh-ed25519" + string <32-byte key> */
 
 typedef enum fl_age_key_type {
-    FL_AGE_X25519 = 1,   /* age1… / AGE-SECRET-KEY-1… */
-    FL_AGE_SSH_ED25519,  /* ssh-ed25519 public key / OpenSSH private key */
-    FL_AGE_SCRYPT,       /* passphrase: decryption only, library level (test vectors) */
+    FL_AGE_X25519 = 1,  /* age1… / AGE-SECRET-KEY-1… */
+    FL_AGE_SSH_ED25519, /* ssh-ed25519 public key / OpenSSH private key */
+    FL_AGE_SCRYPT,      /* passphrase: decryption only, library level (test vectors) */
 } fl_age_key_type;
 
 /* Why a decryption failed, in the words of the C2SP vectors. */
@@ -31,7 +31,7 @@ typedef enum fl_age_failure {
 
 typedef struct fl_age_recipient {
     fl_age_key_type type;
-    unsigned char x25519[32];                   /* X25519 public key (ssh: converted) */
+    unsigned char x25519[32];                    /* X25519 public key (ssh: converted) */
     unsigned char ssh_wire[FL_AGE_SSH_WIRE_LEN]; /* ssh-ed25519 only */
     char *label; /* owned: where it came from, for messages ("-r age1…", "keys.txt:3") */
 } fl_age_recipient;
@@ -60,8 +60,7 @@ void fl_age_identities_release(fl_age_identities *ids);
 
 /* Parses one recipient ("age1…" or "ssh-ed25519 AAAA… [comment]") and appends it. `where`
  * names its origin in errors (a file:line or "-r"). RSA and other key types are refused. */
-int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *where,
-                         fl_error *err);
+int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *where, fl_error *err);
 /* Appends every recipient of a recipients file (one per line, '#' comments, blank lines). */
 int fl_age_recipients_add_file(fl_age_recipients *r, const char *path, fl_error *err);
 /* Appends the identities of a file: AGE-SECRET-KEY-1… lines, or one unencrypted OpenSSH
@@ -99,9 +98,8 @@ int fl_age_encrypt_fd(int in_fd, const char *in_name, const fl_age_recipients *r
  * 64 KiB chunk at a time (never a byte before its chunk authenticated); on failure some
  * authenticated chunks may already have been passed, and *failure (may be NULL) says why.
  * armor_mode: FL_AGE_ARMOR_AUTO detects "-----BEGIN", _YES insists, _NO refuses. */
-int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids,
-                      int armor_mode, fl_age_sink sink, void *sink_ctx,
-                      fl_age_failure *failure, fl_error *err);
+int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids, int armor_mode,
+                      fl_age_sink sink, void *sink_ctx, fl_age_failure *failure, fl_error *err);
 
 /* File level. A path of NULL or "-" is stdin/stdout. A file output is written to a temporary
  * sibling and moved into place (fl_atomic_rename) only when everything succeeded, so a
@@ -109,8 +107,8 @@ int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *i
  * 0666 & ~umask. */
 int fl_age_encrypt_file(const char *in_path, const char *out_path, const fl_age_recipients *r,
                         int armor, fl_error *err);
-int fl_age_decrypt_file(const char *in_path, const char *out_path,
-                        const fl_age_identities *ids, fl_error *err);
+int fl_age_decrypt_file(const char *in_path, const char *out_path, const fl_age_identities *ids,
+                        fl_error *err);
 /* Decrypts in_path into memory (caller frees with fl_age_plaintext_free, which wipes). */
 int fl_age_decrypt_to_memory(const char *in_path, const fl_age_identities *ids,
                              unsigned char **data, size_t *len, fl_error *err);
@@ -118,5 +116,30 @@ void fl_age_plaintext_free(unsigned char *data, size_t len);
 /* Encrypts a buffer to out_path atomically (same file modes as fl_age_encrypt_file). */
 int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
                                   const fl_age_recipients *r, int armor, fl_error *err);
+
+/* ---- edit and rekey --------------------------------------------------------------------
+ * The recipients are the caller's (the command layer reads them from secrets/secrets.nix or
+ * the command line); these functions own only the file handling. */
+
+/* Opens path for editing: decrypts it with ids (a missing file starts empty) into a fresh
+ * private directory (0700, under tmp_parent, NULL = $XDG_RUNTIME_DIR, $TMPDIR or /tmp), runs
+ * editor (NULL = $VISUAL, $EDITOR, vi; run by /bin/sh with the file as its last argument),
+ * and when the content changed re-encrypts it to r atomically, keeping the file's armor.
+ * Unchanged content (or an empty new file) leaves path untouched. The plaintext copy is
+ * overwritten and its directory removed on every path out, errors included. *changed (may
+ * be NULL) says whether path was written. */
+int fl_secret_edit(const char *path, const fl_age_recipients *r, const fl_age_identities *ids,
+                   const char *editor, const char *tmp_parent, int *changed, fl_error *err);
+
+typedef struct fl_secret_rekey_file {
+    const char *path;
+    const fl_age_recipients *recipients;
+} fl_secret_rekey_file;
+
+/* Re-encrypts each file to its recipients, never half-way: every file is decrypted first and
+ * every new ciphertext written to a temporary sibling before the first one replaces its
+ * file; if any step before that fails, no file is changed. */
+int fl_secret_rekey(const fl_secret_rekey_file *files, size_t n, const fl_age_identities *ids,
+                    fl_error *err);
 
 #endif

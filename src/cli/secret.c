@@ -15,6 +15,7 @@
 
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
+#include "flakectl/options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 
@@ -26,6 +27,8 @@ static const char usage_text[] =
     "  decrypt [-i IDENTITY]... [-o OUT] [FILE]\n"
     "  keygen [-o OUT]            make an age X25519 key (public key on stderr)\n"
     "  keygen -y [-o OUT] [FILE]  print the recipient of an identity file\n"
+    "  edit [-r R]... [-R F]... [-i ID]... FILE       edit a secret in $EDITOR\n"
+    "  rekey [-r R]... [-R F]... [-i ID]... FILE...   re-encrypt files, all or none\n"
     "\n"
     "Recipients: age1… and ssh-ed25519 public keys. Identities: AGE-SECRET-KEY-1… files and\n"
     "unencrypted OpenSSH ed25519 private keys. See docs/secrets.md.\n";
@@ -57,6 +60,25 @@ static const char keygen_usage[] =
     "standard output and prints the public key on standard error.\n"
     "  -y    print the recipients (public keys) of an identity file instead\n";
 
+static const char edit_usage[] =
+    "usage: flakectl secret edit [-r RECIPIENT]... [-R RECIPIENTS_FILE]... [-i IDENTITY]... "
+    "FILE\n"
+    "\n"
+    "Decrypts FILE (a new file starts empty) into a private temporary directory, runs\n"
+    "$VISUAL/$EDITOR on it, and re-encrypts it to the recipients if the content changed.\n"
+    "The plaintext copy is removed on every exit path.\n"
+    "  -r, -R   the recipients (required until secrets/secrets.nix is read by this command)\n"
+    "  -i       identities to decrypt with (default: ~/.ssh/id_ed25519)\n";
+
+static const char rekey_usage[] =
+    "usage: flakectl secret rekey [-r RECIPIENT]... [-R RECIPIENTS_FILE]... [-i IDENTITY]... "
+    "FILE...\n"
+    "\n"
+    "Re-encrypts every FILE to the recipients. Every file is decrypted and re-encrypted to a\n"
+    "temporary before the first is replaced: if any cannot be decrypted, none is changed.\n"
+    "  -r, -R   the recipients (required until secrets/secrets.nix is read by this command)\n"
+    "  -i       identities to decrypt with (default: ~/.ssh/id_ed25519)\n";
+
 static int usage_error(const char *usage, const char *fmt, const char *arg) {
     fprintf(stderr, "error: ");
     fprintf(stderr, fmt, arg);
@@ -83,7 +105,9 @@ static int take_value(int argc, char **argv, int *i, const char *s, const char *
     return 1;
 }
 
-static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+static int is_help(const char *a) {
+    return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
 
 static int secret_encrypt(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
@@ -273,6 +297,115 @@ static int secret_keygen(int argc, char **argv) {
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }
 
+/* Shared by edit and rekey: -r/-R/-i and the files. Returns -1 when parsed, else an exit
+ * status to return at once. */
+typedef struct keyed_args {
+    fl_age_recipients r;
+    fl_age_identities ids;
+    const char **files;
+    int nfiles;
+} keyed_args;
+
+static void keyed_release(keyed_args *k) {
+    fl_age_recipients_release(&k->r);
+    fl_age_identities_release(&k->ids);
+    free(k->files);
+}
+
+static int parse_keyed(int argc, char **argv, const char *usage, keyed_args *k) {
+    fl_error err = FL_ERROR_INIT;
+    const char *v;
+    int rc = 0;
+    memset(k, 0, sizeof *k);
+    k->files = fl_xcalloc((size_t)argc, sizeof(char *));
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            fputs(usage, stdout);
+            return FL_EXIT_OK;
+        } else if (take_value(argc, argv, &i, "-r", "--recipient", &v)) {
+            if (!v)
+                return usage_error(usage, "%s needs a value", a);
+            char *where = fl_xasprintf("recipient '%s'", v);
+            rc = fl_age_recipient_add(&k->r, v, where, &err);
+            free(where);
+        } else if (take_value(argc, argv, &i, "-R", "--recipients-file", &v)) {
+            if (!v)
+                return usage_error(usage, "%s needs a value", a);
+            rc = fl_age_recipients_add_file(&k->r, v, &err);
+        } else if (take_value(argc, argv, &i, "-i", "--identity", &v)) {
+            if (!v)
+                return usage_error(usage, "%s needs a value", a);
+            rc = fl_age_identities_add_file(&k->ids, v, &err);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(usage, "unknown option '%s'", a);
+        } else {
+            k->files[k->nfiles++] = a;
+        }
+    }
+    if (rc)
+        return fl_cli_report(&err);
+    if (k->nfiles == 0)
+        return usage_error(usage, "%s", "no file given");
+    if (k->r.n == 0) {
+        fl_error_set(&err, FL_EUSAGE, "no recipients given");
+        fl_error_set_hint(&err, "pass -r or -R; reading them from secrets/secrets.nix needs the "
+                                "evaluator, which this command does not use yet");
+        return fl_cli_report(&err);
+    }
+    if (k->ids.n == 0) {
+        const char *home = getenv("HOME");
+        char *def = home ? fl_xasprintf("%s/.ssh/id_ed25519", home) : NULL;
+        if (def && access(def, R_OK) == 0)
+            rc = fl_age_identities_add_file(&k->ids, def, &err);
+        free(def);
+        if (rc)
+            return fl_cli_report(&err);
+    }
+    return -1;
+}
+
+static int secret_edit(int argc, char **argv) {
+    keyed_args k;
+    int rc = parse_keyed(argc, argv, edit_usage, &k);
+    if (rc >= 0) {
+        keyed_release(&k);
+        return rc;
+    }
+    if (k.nfiles != 1) {
+        keyed_release(&k);
+        return usage_error(edit_usage, "%s", "edit takes exactly one file");
+    }
+    fl_error err = FL_ERROR_INIT;
+    int changed = 0;
+    rc = fl_secret_edit(k.files[0], &k.r, &k.ids, NULL, NULL, &changed, &err);
+    if (rc == 0 && !fl_opts.quiet)
+        fprintf(stderr, "%s: %s\n", k.files[0], changed ? "saved" : "unchanged, not rewritten");
+    keyed_release(&k);
+    return rc ? fl_cli_report(&err) : FL_EXIT_OK;
+}
+
+static int secret_rekey(int argc, char **argv) {
+    keyed_args k;
+    int rc = parse_keyed(argc, argv, rekey_usage, &k);
+    if (rc >= 0) {
+        keyed_release(&k);
+        return rc;
+    }
+    fl_error err = FL_ERROR_INIT;
+    fl_secret_rekey_file *files = fl_xcalloc((size_t)k.nfiles, sizeof *files);
+    for (int i = 0; i < k.nfiles; i++) {
+        files[i].path = k.files[i];
+        files[i].recipients = &k.r;
+    }
+    rc = fl_secret_rekey(files, (size_t)k.nfiles, &k.ids, &err);
+    if (rc == 0 && !fl_opts.quiet)
+        fprintf(stderr, "re-encrypted %d file(s)\n", k.nfiles);
+    free(files);
+    keyed_release(&k);
+    return rc ? fl_cli_report(&err) : FL_EXIT_OK;
+}
+
 int cmd_secret(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_text, stderr);
@@ -289,6 +422,10 @@ int cmd_secret(int argc, char **argv) {
         return secret_decrypt(argc - 1, argv + 1);
     if (!strcmp(sub, "keygen"))
         return secret_keygen(argc - 1, argv + 1);
+    if (!strcmp(sub, "edit"))
+        return secret_edit(argc - 1, argv + 1);
+    if (!strcmp(sub, "rekey"))
+        return secret_rekey(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown secret command '%s'\n\n%s", sub, usage_text);
     return FL_EXIT_USAGE;
 }

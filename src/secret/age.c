@@ -51,10 +51,9 @@ static void header_release(header *h) {
     fl_strbuf_release(&h->raw);
 }
 
-static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
-static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt,
-                ...) {
+static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(fl_age_failure *failure, fl_age_failure kind, fl_error *err, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fl_error_setv(err, FL_ECRYPTO, fmt, ap);
@@ -147,6 +146,11 @@ static int parse_header(age_buf *b, const char *name, header *h, fl_age_failure 
         return rc;
     if (rc == 0 && eol && len == strlen(AGE_INTRO) && !memcmp(line, AGE_INTRO, len)) {
         /* the expected version line */
+    } else if (rc == 0 && len == strlen(AGE_INTRO) + 1 && !memcmp(line, AGE_INTRO, len - 1) &&
+               line[len - 1] == '\r') {
+        return HEADER_FAIL("%s: the header has CRLF line endings (the file went through a text "
+                           "conversion and is damaged)",
+                           name);
     } else if (rc == 0 && len >= strlen(AGE_VERSION_PREFIX) &&
                !memcmp(line, AGE_VERSION_PREFIX, strlen(AGE_VERSION_PREFIX))) {
         return HEADER_FAIL("%s: unsupported age format version (only v1 is known)", name);
@@ -259,8 +263,7 @@ static int unwrap_ssh(const fl_age_identity *id, const stanza *s, unsigned char 
         return 1;
     if (crypto_scalarmult(shared, id->secret, share) != 0)
         return HEADER_FAIL("%s: ssh-ed25519 stanza with a low-order share", name);
-    age_hkdf(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak,
-             32);
+    age_hkdf(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak, 32);
     /* libsodium writes the clamped scalar into the output before reading the point:
      * the output must not alias the input. */
     unsigned char dh[32];
@@ -349,8 +352,8 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
     for (size_t k = 0; k < h->n; k++)
         has_scrypt |= !strcmp(h->v[k].args[0], "scrypt");
     if (has_scrypt && !have_pass) {
-        fail(failure, FL_AGE_UNSUPPORTED, err,
-             "%s: passphrase-encrypted files are not supported", name);
+        fail(failure, FL_AGE_UNSUPPORTED, err, "%s: passphrase-encrypted files are not supported",
+             name);
         fl_error_set_hint(err, "decrypt it with 'age -d' and re-encrypt it to age or ssh keys");
         return FL_ECRYPTO;
     }
@@ -362,8 +365,9 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
     fl_strbuf_reset(&sb);
     for (size_t k = 0; k < h->n; k++)
         fl_strbuf_addf(&sb, "%s%s", k ? ", " : "", h->v[k].args[0]);
-    fl_error_set_hint(err, "the file is encrypted to %zu recipient(s) (%s); pass the matching "
-                           "key with -i",
+    fl_error_set_hint(err,
+                      "the file is encrypted to %zu recipient(s) (%s); pass the matching "
+                      "key with -i",
                       h->n, sb.buf);
     fl_strbuf_release(&sb);
     return FL_ECRYPTO;
@@ -371,27 +375,14 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
 
 /* ---- STREAM ------------------------------------------------------------------------- */
 
-static void stream_nonce(unsigned char nonce[12], uint64_t counter, int last) {
-    memset(nonce, 0, 12);
-    for (int i = 0; i < 8; i++)
-        nonce[10 - i] = (unsigned char)(counter >> (8 * i));
-    nonce[11] = last ? 1 : 0;
-}
-
-static int open_chunk(unsigned char *plain, unsigned long long *mlen, const unsigned char *c,
-                      size_t clen, const unsigned char key[32], uint64_t counter, int last) {
-    unsigned char nonce[12];
-    stream_nonce(nonce, counter, last);
-    return crypto_aead_chacha20poly1305_ietf_decrypt(plain, mlen, NULL, c, clen, NULL, 0, nonce,
-                                                     key);
-}
-
 /* Like age: a full-size chunk is first tried as a middle chunk, then as the final one, and
  * released once it authenticates; only then is what follows checked (a final chunk must be
  * the end of the file, a middle chunk must be followed by another). */
 static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *name,
-                           fl_age_sink sink, void *ctx, fl_age_failure *failure,
-                           fl_error *err) {
+                           fl_age_sink sink, void *ctx, fl_age_failure *failure, fl_error *err) {
+    age_stream st;
+    if (age_stream_init(&st, key, 0) != 0)
+        return fail(failure, FL_AGE_IO, err, "%s: cannot set up ChaCha20-Poly1305", name);
     unsigned char *plain = fl_xmalloc(CHUNK);
     uint64_t counter = 0;
     int rc = 0;
@@ -408,11 +399,11 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
                       name);
             break;
         }
-        unsigned long long mlen = 0;
+        size_t mlen = clen - TAG;
         int last = 0;
-        if (clen < ENC_CHUNK || open_chunk(plain, &mlen, c, clen, key, counter, 0) != 0) {
+        if (clen < ENC_CHUNK || age_stream_open(&st, plain, c, clen, counter, 0) != 0) {
             last = 1;
-            if (open_chunk(plain, &mlen, c, clen, key, counter, 1) != 0) {
+            if (age_stream_open(&st, plain, c, clen, counter, 1) != 0) {
                 rc = fail(failure, FL_AGE_PAYLOAD, err,
                           "%s: chunk #%llu does not authenticate: the file is truncated or "
                           "corrupt",
@@ -425,7 +416,7 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
                       "%s: the final chunk is empty (not allowed after a full chunk)", name);
             break;
         }
-        if (mlen > 0 && (rc = sink(ctx, plain, (size_t)mlen, err)) != 0) {
+        if (mlen > 0 && (rc = sink(ctx, plain, mlen, err)) != 0) {
             if (failure)
                 *failure = FL_AGE_IO;
             break;
@@ -443,12 +434,12 @@ static int decrypt_payload(age_buf *b, const unsigned char key[32], const char *
     }
     sodium_memzero(plain, CHUNK);
     free(plain);
+    age_stream_release(&st);
     return rc;
 }
 
-int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids,
-                      int armor_mode, fl_age_sink sink, void *sink_ctx,
-                      fl_age_failure *failure, fl_error *err) {
+int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *ids, int armor_mode,
+                      fl_age_sink sink, void *sink_ctx, fl_age_failure *failure, fl_error *err) {
     age_fd_source src = {in_fd, in_name};
     age_buf raw, armored, *b = &raw;
     age_armor_reader ar;
@@ -492,8 +483,7 @@ int fl_age_decrypt_fd(int in_fd, const char *in_name, const fl_age_identities *i
     if ((rc = age_buf_fill(b, 16, failure, err)) != 0)
         goto out;
     if (age_buf_avail(b) < 16) {
-        rc = HEADER_FAIL("%s: the file is truncated (no payload nonce after the header)",
-                         in_name);
+        rc = HEADER_FAIL("%s: the file is truncated (no payload nonce after the header)", in_name);
         goto out;
     }
     memcpy(nonce, b->data + b->start, 16);
@@ -543,8 +533,8 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
     if (r->type == FL_AGE_SSH_ED25519) {
         unsigned char tweak[32], tag[4];
         char tag64[8];
-        age_hkdf(r->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label,
-                 tweak, 32);
+        age_hkdf(r->ssh_wire, FL_AGE_SSH_WIRE_LEN, (const unsigned char *)"", 0, ssh_label, tweak,
+                 32);
         unsigned char dh[32];
         memcpy(dh, shared, 32);
         if (crypto_scalarmult(shared, tweak, dh) != 0)
@@ -574,7 +564,8 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
 int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
                        const fl_age_recipients *r, int armor, fl_age_sink sink, void *sink_ctx,
                        fl_error *err) {
-    unsigned char fk[FILE_KEY_LEN], key[32], mac[32], nonce[16], cnonce[12];
+    unsigned char fk[FILE_KEY_LEN], key[32], mac[32], nonce[16];
+    age_stream st;
     age_armor_writer aw;
     fl_age_sink out = sink;
     void *out_ctx = sink_ctx;
@@ -607,6 +598,14 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     fl_strbuf_release(&raw);
     age_hkdf(nonce, 16, fk, FILE_KEY_LEN, "payload", key, 32);
     sodium_memzero(fk, sizeof fk);
+    if (rc == 0 && age_stream_init(&st, key, 1) != 0)
+        rc = fl_error_set(err, FL_ECRYPTO, "cannot set up ChaCha20-Poly1305");
+    if (rc) {
+        sodium_memzero(key, sizeof key);
+        if (armor)
+            age_armor_writer_release(&aw);
+        return rc;
+    }
 
     age_buf in;
     age_buf_init(&in, read, read_ctx, IO_BUF);
@@ -619,9 +618,10 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
         size_t avail = age_buf_avail(&in);
         int last = avail <= CHUNK;
         size_t n = last ? avail : CHUNK;
-        stream_nonce(cnonce, counter++, last);
-        crypto_aead_chacha20poly1305_ietf_encrypt(batch + used, NULL, in.data + in.start, n,
-                                                  NULL, 0, NULL, cnonce, key);
+        if (age_stream_seal(&st, batch + used, in.data + in.start, n, counter++, last) != 0) {
+            rc = fl_error_set(err, FL_ECRYPTO, "ChaCha20-Poly1305 failed");
+            break;
+        }
         used += n + TAG;
         age_buf_skip(&in, n);
         if (last || used + ENC_CHUNK > (size_t)ENC_BATCH * ENC_CHUNK) {
@@ -635,6 +635,7 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     sodium_memzero(in.data, in.cap);
     age_buf_release(&in);
     free(batch);
+    age_stream_release(&st);
     sodium_memzero(key, sizeof key);
     if (armor) {
         if (rc == 0)

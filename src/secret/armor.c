@@ -15,8 +15,7 @@ void age_armor_reader_init(age_armor_reader *a, age_buf *raw, const char *name) 
     a->name = name;
 }
 
-static int armor_fail(fl_age_failure *failure, fl_error *err, const char *name,
-                      const char *what) {
+static int armor_fail(fl_age_failure *failure, fl_error *err, const char *name, const char *what) {
     if (failure)
         *failure = FL_AGE_ARMOR;
     fl_error_set(err, FL_ECRYPTO, "%s: invalid ASCII armor: %s", name, what);
@@ -24,7 +23,9 @@ static int armor_fail(fl_age_failure *failure, fl_error *err, const char *name,
     return FL_ECRYPTO;
 }
 
-static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_space(int c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 /* Reads one armor line without its LF or CRLF. */
 static int armor_line(age_armor_reader *a, const unsigned char **line, size_t *len, int *eol,
@@ -62,8 +63,7 @@ static int armor_begin(age_armor_reader *a, fl_age_failure *failure, fl_error *e
     if (rc)
         return rc;
     if (!eol || !line_is(line, len, AGE_ARMOR_BEGIN))
-        return armor_fail(failure, err, a->name,
-                          "the first line is not \"" AGE_ARMOR_BEGIN "\"");
+        return armor_fail(failure, err, a->name, "the first line is not \"" AGE_ARMOR_BEGIN "\"");
     a->started = 1;
     return 0;
 }
@@ -99,8 +99,7 @@ static int armor_next_line(age_armor_reader *a, fl_age_failure *failure, fl_erro
     if (!eol)
         return armor_fail(failure, err, a->name, "no \"" AGE_ARMOR_END "\" line");
     if (a->need_end)
-        return armor_fail(failure, err, a->name,
-                          "a short or padded line is not the last one");
+        return armor_fail(failure, err, a->name, "a short or padded line is not the last one");
     if (len == 0)
         return armor_fail(failure, err, a->name, "an empty line");
     if (len > ARMOR_COLUMNS)
@@ -116,8 +115,8 @@ static int armor_next_line(age_armor_reader *a, fl_age_failure *failure, fl_erro
     return 0;
 }
 
-int age_armor_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                   fl_age_failure *failure, fl_error *err) {
+int age_armor_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                   fl_error *err) {
     age_armor_reader *a = ctx;
     int rc;
     if (!a->started && (rc = armor_begin(a, failure, err)) != 0)

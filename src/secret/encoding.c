@@ -25,7 +25,9 @@ static int b64_value(int c) {
     return -1;
 }
 
-int age_b64_char(int c) { return b64_value(c) >= 0; }
+int age_b64_char(int c) {
+    return b64_value(c) >= 0;
+}
 
 size_t age_b64_len(size_t n, int pad) {
     if (pad)
@@ -152,8 +154,8 @@ char *age_bech32_encode(const char *hrp, const unsigned char *data, size_t len) 
     return fl_strbuf_detach(&sb, NULL);
 }
 
-int age_bech32_decode(const char *s, char *hrp, size_t hrp_cap, unsigned char *out,
-                      size_t out_cap, size_t *outlen) {
+int age_bech32_decode(const char *s, char *hrp, size_t hrp_cap, unsigned char *out, size_t out_cap,
+                      size_t *outlen) {
     size_t n = strlen(s);
     int lower = 0, upper = 0;
     for (size_t i = 0; i < n; i++) {
@@ -204,8 +206,8 @@ int age_bech32_decode(const char *s, char *hrp, size_t hrp_cap, unsigned char *o
     return 0;
 }
 
-void age_hkdf(const unsigned char *salt, size_t salt_len, const unsigned char *ikm,
-              size_t ikm_len, const char *info, unsigned char *out, size_t out_len) {
+void age_hkdf(const unsigned char *salt, size_t salt_len, const unsigned char *ikm, size_t ikm_len,
+              const char *info, unsigned char *out, size_t out_len) {
     unsigned char prk[crypto_auth_hmacsha256_BYTES];
     unsigned char t[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;

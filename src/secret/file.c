@@ -14,7 +14,9 @@
 #include "flakectl/strbuf.h"
 #include "secret/internal.h"
 
-static int is_std(const char *path) { return !path || !strcmp(path, "-"); }
+static int is_std(const char *path) {
+    return !path || !strcmp(path, "-");
+}
 
 static int open_input(const char *path, int *fd, fl_error *err) {
     if (is_std(path)) {
@@ -27,14 +29,34 @@ static int open_input(const char *path, int *fd, fl_error *err) {
     return 0;
 }
 
-static const char *in_name(const char *path) { return is_std(path) ? "standard input" : path; }
+static const char *in_name(const char *path) {
+    return is_std(path) ? "standard input" : path;
+}
 
 /* The temporary output next to `out`; created 0600 so plaintext is never world-readable. */
 typedef struct tmp_out {
     char *path;
     int fd;
     fl_age_fd_sink sink;
+    off_t written, flushed;
 } tmp_out;
+
+#define WRITEBACK_STEP (8 << 20)
+
+/* Writes through to the temporary and starts the kernel's writeback every 8 MiB, so the
+ * fsync before the rename finds little left to do (large files are not slowed by it). */
+static int tmp_write(void *ctx, const unsigned char *data, size_t len, fl_error *err) {
+    tmp_out *t = ctx;
+    int rc = fl_age_fd_sink_write(&t->sink, data, len, err);
+    if (rc)
+        return rc;
+    t->written += (off_t)len;
+    if (t->written - t->flushed >= WRITEBACK_STEP) {
+        sync_file_range(t->fd, t->flushed, t->written - t->flushed, SYNC_FILE_RANGE_WRITE);
+        t->flushed = t->written;
+    }
+    return 0;
+}
 
 static int tmp_open(tmp_out *t, const char *out, fl_error *err) {
     t->path = fl_xasprintf("%s.tmp-XXXXXX", out);
@@ -47,6 +69,7 @@ static int tmp_open(tmp_out *t, const char *out, fl_error *err) {
     }
     t->sink.fd = t->fd;
     t->sink.name = out;
+    t->written = t->flushed = 0;
     return 0;
 }
 
@@ -81,8 +104,7 @@ int fl_age_encrypt_file(const char *in_path, const char *out_path, const fl_age_
     } else {
         tmp_out t;
         if ((rc = tmp_open(&t, out_path, err)) == 0) {
-            rc = fl_age_encrypt_fd(in_fd, in_name(in_path), r, armor, fl_age_fd_sink_write,
-                                   &t.sink, err);
+            rc = fl_age_encrypt_fd(in_fd, in_name(in_path), r, armor, tmp_write, &t, err);
             rc = tmp_close(&t, out_path, public_mode(), rc, err);
         }
     }
@@ -91,8 +113,8 @@ int fl_age_encrypt_file(const char *in_path, const char *out_path, const fl_age_
     return rc;
 }
 
-int fl_age_decrypt_file(const char *in_path, const char *out_path,
-                        const fl_age_identities *ids, fl_error *err) {
+int fl_age_decrypt_file(const char *in_path, const char *out_path, const fl_age_identities *ids,
+                        fl_error *err) {
     int in_fd, rc;
     if ((rc = open_input(in_path, &in_fd, err)) != 0)
         return rc;
@@ -105,8 +127,8 @@ int fl_age_decrypt_file(const char *in_path, const char *out_path,
     } else {
         tmp_out t;
         if ((rc = tmp_open(&t, out_path, err)) == 0) {
-            rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO,
-                                   fl_age_fd_sink_write, &t.sink, NULL, err);
+            rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, tmp_write, &t,
+                                   NULL, err);
             rc = tmp_close(&t, out_path, 0600, rc, err);
         }
     }
@@ -158,8 +180,8 @@ int fl_age_decrypt_to_memory(const char *in_path, const fl_age_identities *ids,
         m.cap = (size_t)st.st_size;
         m.data = fl_xmalloc(m.cap);
     }
-    rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, mem_sink_write,
-                           &m, NULL, err);
+    rc = fl_age_decrypt_fd(in_fd, in_name(in_path), ids, FL_AGE_ARMOR_AUTO, mem_sink_write, &m,
+                           NULL, err);
     if (in_fd != 0)
         close(in_fd);
     if (rc) {
@@ -173,14 +195,37 @@ int fl_age_decrypt_to_memory(const char *in_path, const fl_age_identities *ids,
     return 0;
 }
 
-int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
-                                  const fl_age_recipients *r, int armor, fl_error *err) {
+int age_encrypt_memory_to_temp(const unsigned char *data, size_t len, const char *out_path,
+                               const fl_age_recipients *r, int armor, char **tmp_path,
+                               fl_error *err) {
     age_mem_source src = {data, len, 0};
     tmp_out t;
     int rc = tmp_open(&t, out_path, err);
     if (rc)
         return rc;
-    rc = age_encrypt_source(age_mem_read, &src, out_path, r, armor, fl_age_fd_sink_write,
-                            &t.sink, err);
-    return tmp_close(&t, out_path, public_mode(), rc, err);
+    rc = age_encrypt_source(age_mem_read, &src, out_path, r, armor, tmp_write, &t, err);
+    if (rc == 0 && (fchmod(t.fd, public_mode()) < 0 || fsync(t.fd) < 0))
+        rc = fl_error_errno(err, "cannot write %s", t.path);
+    if (close(t.fd) < 0 && rc == 0)
+        rc = fl_error_errno(err, "cannot write %s", t.path);
+    if (rc) {
+        unlink(t.path);
+        free(t.path);
+        return rc;
+    }
+    *tmp_path = t.path;
+    return 0;
+}
+
+int fl_age_encrypt_memory_to_file(const unsigned char *data, size_t len, const char *out_path,
+                                  const fl_age_recipients *r, int armor, fl_error *err) {
+    char *tmp;
+    int rc = age_encrypt_memory_to_temp(data, len, out_path, r, armor, &tmp, err);
+    if (rc)
+        return rc;
+    rc = fl_atomic_rename(tmp, out_path, err);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }

@@ -43,8 +43,8 @@ int age_buf_fill(age_buf *b, size_t want, fl_age_failure *failure, fl_error *err
     return 0;
 }
 
-int age_fd_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                fl_age_failure *failure, fl_error *err) {
+int age_fd_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                fl_error *err) {
     age_fd_source *src = ctx;
     for (;;) {
         ssize_t n = read(src->fd, buf, cap);
@@ -103,8 +103,8 @@ int age_buf_line(age_buf *b, size_t max, const unsigned char **line, size_t *len
     }
 }
 
-int age_mem_read(void *ctx, unsigned char *buf, size_t cap, size_t *got,
-                 fl_age_failure *failure, fl_error *err) {
+int age_mem_read(void *ctx, unsigned char *buf, size_t cap, size_t *got, fl_age_failure *failure,
+                 fl_error *err) {
     age_mem_source *m = ctx;
     size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
     if (n)

@@ -109,8 +109,7 @@ static const char supported_hint[] =
     "flakectl supports age X25519 keys (age1…, from 'flakectl secret keygen' or age-keygen) and "
     "ssh-ed25519 keys";
 
-static int ssh_public(fl_age_recipient *out, const char *text, const char *where,
-                      fl_error *err) {
+static int ssh_public(fl_age_recipient *out, const char *text, const char *where, fl_error *err) {
     const char *blob = text + strlen(SSH_ED25519);
     while (*blob == ' ' || *blob == '\t')
         blob++;
@@ -133,8 +132,7 @@ static int ssh_public(fl_age_recipient *out, const char *text, const char *where
     return 0;
 }
 
-int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *where,
-                         fl_error *err) {
+int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *where, fl_error *err) {
     fl_age_recipient rec;
     memset(&rec, 0, sizeof rec);
     while (isspace((unsigned char)*text))
@@ -238,8 +236,7 @@ int fl_age_identity_add_string(fl_age_identities *ids, const char *text, const c
     if (rc != 0 || strcmp(hrp, "age-secret-key-") != 0 || dl != 32 ||
         strncmp(text, "AGE-SECRET-KEY-1", 16) != 0) {
         sodium_memzero(data, sizeof data);
-        return refuse(err, source, "malformed age secret key (expected AGE-SECRET-KEY-1…)",
-                      NULL);
+        return refuse(err, source, "malformed age secret key (expected AGE-SECRET-KEY-1…)", NULL);
     }
     fl_age_identity *id = identity_new(ids);
     id->type = FL_AGE_X25519;
@@ -307,9 +304,8 @@ static int openssh_private(fl_age_identities *ids, const char *text, const char 
         goto out;
     }
     if (wire_string(&w, &priv) || wire_u32(&priv, &c1) || wire_u32(&priv, &c2) || c1 != c2 ||
-        wire_string(&priv, &type) || !wire_is(&type, SSH_ED25519) ||
-        wire_string(&priv, &pk) || pk.n != 32 || wire_string(&priv, &sk) || sk.n != 64 ||
-        memcmp(sk.p + 32, pk.p, 32) != 0) {
+        wire_string(&priv, &type) || !wire_is(&type, SSH_ED25519) || wire_string(&priv, &pk) ||
+        pk.n != 32 || wire_string(&priv, &sk) || sk.n != 64 || memcmp(sk.p + 32, pk.p, 32) != 0) {
         rc = refuse(err, path, "malformed OpenSSH ed25519 private key", NULL);
         goto out;
     }

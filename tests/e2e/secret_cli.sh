@@ -7,7 +7,7 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 fail() { echo "FAIL: $*"; exit 1; }
 
-for sub in encrypt decrypt keygen; do
+for sub in encrypt decrypt keygen edit rekey; do
   "$FLAKECTL" secret $sub --help > help.txt || fail "secret $sub --help exited non-zero"
   grep -q "usage: flakectl secret $sub" help.txt || fail "secret $sub --help has no usage line"
 done

@@ -110,6 +110,8 @@ from_vector x25519_lowercase       # only an unknown stanza: nothing can match
 expect_fail 'none of the identities' x25519_lowercase.age decrypt -i x25519_lowercase.key -o out x25519_lowercase.age
 from_vector hmac_bad
 expect_fail 'header MAC' hmac_bad.age decrypt -i hmac_bad.key -o out hmac_bad.age
+from_vector header_crlf            # a text conversion damaged it: said so
+expect_fail 'CRLF line endings' header_crlf.age decrypt -i header_crlf.key -o out header_crlf.age
 from_vector scrypt                 # passphrase files are refused clearly
 "$FLAKECTL" secret keygen -o any.key 2>/dev/null
 expect_fail 'passphrase-encrypted files are not supported' scrypt.age decrypt -i any.key -o out scrypt.age

@@ -1,10 +1,13 @@
 /* test_age.c - the age format through the library: round trips at the chunk boundaries, a
  * flipped byte anywhere and a truncation anywhere must fail with nothing written, key parsing
  * refuses what is not supported, Bech32 and the armor writer's shape. */
+/* cmocka needs these first, in this order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -77,8 +80,8 @@ static fl_age_failure decrypt_bytes(fixture *f, const char *content, size_t len,
     assert_true(fd >= 0);
     fl_age_failure kind = FL_AGE_IO;
     fl_strbuf_init(&out->sb, 0);
-    int rc = fl_age_decrypt_fd(fd, path, &f->ids, FL_AGE_ARMOR_AUTO, collect_sink, out, &kind,
-                               &err);
+    int rc =
+        fl_age_decrypt_fd(fd, path, &f->ids, FL_AGE_ARMOR_AUTO, collect_sink, out, &kind, &err);
     close(fd);
     assert_true((rc == 0) == (kind == FL_AGE_OK));
     if (rc) {

@@ -2,10 +2,13 @@
  * place, as its own test: the failure kind and the SHA-256 of all released plaintext must be
  * exactly the expected ones. The hybrid (ML-KEM) vectors are skipped and counted: libsodium
  * has no ML-KEM. */
+/* cmocka needs these first, in this order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <dirent.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -43,9 +46,9 @@ static fl_age_failure expect_kind(const char *s) {
 }
 
 static const char *kind_name(fl_age_failure f) {
-    static const char *names[] = {"success",         "no match",      "HMAC failure",
-                                  "header failure",  "payload failure", "armor failure",
-                                  "unsupported",     "I/O error"};
+    static const char *names[] = {"success",        "no match",        "HMAC failure",
+                                  "header failure", "payload failure", "armor failure",
+                                  "unsupported",    "I/O error"};
     return names[f];
 }
 
@@ -138,13 +141,12 @@ static void run_vector(void **state) {
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
     fl_age_failure got = FL_AGE_IO;
-    int rc = fl_age_decrypt_fd(fileno(f), v->name, &ids,
-                               armored ? FL_AGE_ARMOR_YES : FL_AGE_ARMOR_NO, hash_sink, &h,
-                               &got, &err);
+    int rc =
+        fl_age_decrypt_fd(fileno(f), v->name, &ids, armored ? FL_AGE_ARMOR_YES : FL_AGE_ARMOR_NO,
+                          hash_sink, &h, &got, &err);
     fclose(f);
     if ((rc == 0) != (got == FL_AGE_OK))
-        fail_msg("%s: return code %d disagrees with failure kind %s", v->name, rc,
-                 kind_name(got));
+        fail_msg("%s: return code %d disagrees with failure kind %s", v->name, rc, kind_name(got));
     if (got != expect_kind(expect))
         fail_msg("%s: expected %s, got %s (%s)", v->name, expect, kind_name(got),
                  err.message ? err.message : "no message");
