@@ -25,4 +25,8 @@ enum {
  * FL_EXIT_USAGE for FL_EUSAGE). */
 int fl_cli_report(fl_error *err);
 
+/* Evaluates and builds a host of the flake (--flake/--state-dir from fl_opts); *toplevel is
+ * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
+int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
+
 #endif
