@@ -11,7 +11,11 @@ fl_global_options fl_opts;
 
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
-    X(version, "print the version")
+    X(version, "print the version")                                                            \
+    X(store, "add, dump, inspect, verify, export and import store paths")                      \
+    X(gc, "delete store paths no GC root reaches")                                             \
+    X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
+    X(secret, "age-encrypted secrets: encrypt, decrypt, keygen")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

@@ -1,0 +1,210 @@
+/* remote_exec.c - `flakectl remote-exec`: a diagnostic that runs a command on a target
+ * through flakectl's own SSH layer (the one deployments use), so connection, host-key and
+ * authentication problems can be seen in isolation and the layer tested end to end. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flakectl/cli.h"
+#include "flakectl/remote.h"
+#include "flakectl/strbuf.h"
+
+/* ssh's convention: 255 means the connection itself failed, any other code is the remote
+ * command's. */
+#define EXIT_CONNECTION 255
+
+static const char usage_text[] =
+    "usage: flakectl remote-exec --target-host USER@HOST[:PORT] [options] -- COMMAND...\n"
+    "\n"
+    "Runs COMMAND on the target over flakectl's SSH connection (a diagnostic: it is how\n"
+    "deployments connect) and exits with its exit status; 255 when the connection fails.\n"
+    "\n"
+    "options:\n"
+    "  --target-host U@H[:P]   the target (an ~/.ssh/config Host alias works)\n"
+    "  -i KEY                  try this private key first\n"
+    "  --accept-new-host-key   trust an unknown host key and add it to known_hosts\n"
+    "  --known-hosts FILE      check host keys against FILE (default ~/.ssh/known_hosts)\n"
+    "  --ssh-config FILE|none  read FILE instead of ~/.ssh/config\n"
+    "  --connect-timeout S     give up connecting after S seconds (default 10)\n"
+    "  --prefix                prefix every output line with [LABEL]\n"
+    "  --label NAME            the name for messages and prefixes (default USER@HOST)\n"
+    "  -n                      do not send standard input\n"
+    "  --repeat N              run COMMAND N times over the one connection\n"
+    "  --require-flakectl      first check that flakectl is installed on the target\n";
+
+static int write_fd(void *ctx, const char *data, size_t len, fl_error *err) {
+    int fd = *(int *)ctx;
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0)
+            return fl_error_errno(err, "cannot write output");
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int signal_number(const char *name) {
+    static const struct {
+        const char *n;
+        int s;
+    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+                {"ABRT", SIGABRT}, {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"SEGV", SIGSEGV},
+                {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+                {"USR2", SIGUSR2}};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (!strcmp(sigs[i].n, name))
+            return sigs[i].s;
+    return 0;
+}
+
+int cmd_remote_exec(int argc, char **argv) {
+    fl_remote_opts opts;
+    memset(&opts, 0, sizeof opts);
+    const char *target_spec = NULL;
+    int prefix = 0, no_stdin = 0, repeat = 1, require = 0, i;
+    fl_error err = FL_ERROR_INIT;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return FL_EXIT_OK;
+        }
+        if (!strcmp(a, "--accept-new-host-key")) {
+            opts.accept_new_host_key = 1;
+        } else if (!strcmp(a, "--prefix")) {
+            prefix = 1;
+        } else if (!strcmp(a, "-n")) {
+            no_stdin = 1;
+        } else if (!strcmp(a, "--require-flakectl")) {
+            require = 1;
+        } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") ||
+                   !strcmp(a, "--known-hosts") || !strcmp(a, "--ssh-config") ||
+                   !strcmp(a, "--label") || !strcmp(a, "--repeat") ||
+                   !strcmp(a, "--connect-timeout")) {
+            if (!v) {
+                fl_error_set(&err, FL_EUSAGE, "%s needs a value", a);
+                return fl_cli_report(&err);
+            }
+            i++;
+            if (!strcmp(a, "--target-host"))
+                target_spec = v;
+            else if (!strcmp(a, "-i"))
+                opts.identity_file = v;
+            else if (!strcmp(a, "--known-hosts"))
+                opts.known_hosts = v;
+            else if (!strcmp(a, "--ssh-config"))
+                opts.ssh_config = v;
+            else if (!strcmp(a, "--label"))
+                opts.label = v;
+            else if (!strcmp(a, "--repeat") || !strcmp(a, "--connect-timeout")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || n < 1 || n > 1000000) {
+                    fl_error_set(&err, FL_EUSAGE, "%s takes a positive number, not '%s'", a, v);
+                    return fl_cli_report(&err);
+                }
+                if (!strcmp(a, "--repeat"))
+                    repeat = (int)n;
+                else
+                    opts.connect_timeout_ms = (int)n * 1000;
+            }
+        } else {
+            break; /* the command starts here (the "--" is optional) */
+        }
+    }
+    if (!target_spec || i >= argc) {
+        fl_error_set(&err, FL_EUSAGE, "%s",
+                     !target_spec ? "remote-exec needs --target-host USER@HOST[:PORT]"
+                                  : "remote-exec needs a command to run");
+        fl_error_set_hint(&err, "flakectl remote-exec --target-host root@node1 -- uname -a");
+        return fl_cli_report(&err);
+    }
+    fl_strbuf cmd;
+    fl_strbuf_init(&cmd, 64);
+    /* like ssh: the words are joined by spaces and the remote shell splits them again */
+    for (int k = i; k < argc; k++) {
+        if (k > i)
+            fl_strbuf_addch(&cmd, ' ');
+        fl_strbuf_adds(&cmd, argv[k]);
+    }
+
+    fl_remote_target target;
+    if (fl_remote_target_parse(target_spec, &target, &err) < 0) {
+        fl_strbuf_release(&cmd);
+        return fl_cli_report(&err);
+    }
+    fl_remote *r = NULL;
+    int rc = fl_remote_connect(&target, &opts, &r, &err);
+    fl_remote_target_release(&target);
+    if (rc < 0) {
+        fl_strbuf_release(&cmd);
+        fl_cli_report(&err);
+        return EXIT_CONNECTION;
+    }
+    if (fl_remote_added_host_key(r))
+        fprintf(stderr, "note: permanently added the host key of %s (%s) to %s\n",
+                fl_remote_label(r), fl_remote_added_host_key(r), fl_remote_known_hosts(r));
+    int status = 0;
+    if (require && fl_remote_require_flakectl(r, &err) < 0) {
+        fl_cli_report(&err);
+        status = 127;
+        repeat = 0;
+    }
+    int out_fd = 1, err_fd = 2;
+    for (int n = 0; n < repeat; n++) {
+        fl_remote_prefixer pout, perr;
+        fl_remote_io io = FL_REMOTE_IO_INIT;
+        io.stdin_fd = no_stdin || n > 0 ? -1 : 0;
+        if (prefix) {
+            fl_remote_prefixer_init(&pout, 1, fl_remote_label(r));
+            fl_remote_prefixer_init(&perr, 2, fl_remote_label(r));
+            io.stdout_cb = fl_remote_prefix_write;
+            io.stdout_ctx = &pout;
+            io.stderr_cb = fl_remote_prefix_write;
+            io.stderr_ctx = &perr;
+        } else {
+            io.stdout_cb = write_fd;
+            io.stdout_ctx = &out_fd;
+            io.stderr_cb = write_fd;
+            io.stderr_ctx = &err_fd;
+        }
+        fl_remote_status st;
+        rc = fl_remote_exec(r, cmd.buf, &io, &st, &err);
+        if (prefix) {
+            fl_remote_prefixer_finish(&pout);
+            fl_remote_prefixer_finish(&perr);
+        }
+        if (rc < 0) {
+            fl_cli_report(&err);
+            status = EXIT_CONNECTION;
+            break;
+        }
+        if (st.exit_signal) {
+            fl_remote_explain_status(r, cmd.buf, &st, &err);
+            fl_cli_report(&err);
+            int s = signal_number(st.exit_signal);
+            status = s ? 128 + s : EXIT_CONNECTION - 1;
+        } else {
+            status = st.exit_status;
+            if (status == 127) {
+                /* the remote shell already said "not found"; add what to do about it */
+                fl_remote_explain_status(r, cmd.buf, &st, &err);
+                fl_cli_report(&err);
+            }
+        }
+        fl_remote_status_release(&st);
+        if (status != 0)
+            break;
+    }
+    fl_remote_close(r);
+    fl_strbuf_release(&cmd);
+    return status;
+}
