@@ -11,7 +11,8 @@ fl_global_options fl_opts;
 
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
-    X(version, "print the version")
+    X(version, "print the version")                                                        \
+    X(eval, "evaluate a Nix-syntax expression or file and print its value")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)
