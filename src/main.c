@@ -15,7 +15,11 @@ fl_global_options fl_opts;
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
-    X(secret, "age-encrypted secrets: encrypt, decrypt, keygen")
+    X(secret, "age-encrypted secrets: encrypt, decrypt, keygen")                                \
+    X(build, "evaluate a host and build its toplevel into the store")                          \
+    X(option, "show an option: value, type, default, description, declared and defined in")   \
+    X(check, "evaluate every host of the flake (CI)")                               \
+    X(eval, "evaluate a Nix-syntax expression or file and print its value")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)
