@@ -59,4 +59,17 @@ struct fl_store;
 void fl_module_store_hooks(fl_lang_config *cfg, struct fl_store *store);
 int fl_module_attach_builds(fl_lang *L, struct fl_store *store, fl_error *err);
 
+/* One host's evaluation with the store attached (see session.c). host_name NULL: open only
+ * the flake, store and evaluator (e.g. to list hosts). */
+typedef struct fl_host_session {
+    char *flake;
+    struct fl_store *store;
+    fl_lang *L;
+    fl_host host;
+    int host_open;
+} fl_host_session;
+int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
+                         const char *host_name, size_t max_stack, int frames, fl_error *err);
+void fl_host_session_close(fl_host_session *s);
+
 #endif

@@ -19,37 +19,32 @@ static const char usage_text[] =
     "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
     "nothing and prints the same path. The out-link (default ./result) is a GC root.\n";
 
-int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    char *flake = fl_flake_find_dir(fl_opts.flake_dir, err);
-    if (!flake)
-        return err->code ? err->code : FL_ENOTFOUND;
-    fl_store *store = NULL;
-    int rc = fl_store_open(fl_opts.state_dir, &store, err);
-    if (rc < 0) {
-        free(flake);
-        return rc;
-    }
-    char *default_host = host_name ? NULL : fl_host_default_name();
-    fl_lang_config cfg = {0};
-    fl_module_store_hooks(&cfg, store);
-    cfg.pure = 0;
-    fl_lang *L = fl_lang_new(&cfg);
-    fl_module_prepare(L);
-    rc = fl_module_attach_builds(L, store, err);
-    fl_host host;
-    if (rc == 0)
-        rc = fl_host_open(L, flake, host_name ? host_name : default_host, &host, err);
-    if (rc == 0) {
-        rc = fl_host_toplevel(&host, toplevel, err);
-        if (rc == 0 && !fl_opts.quiet)
-            rc = fl_host_print_warnings(&host, err);
-        fl_host_release(&host);
-    }
-    fl_lang_free(L);
-    fl_store_close(store);
+struct build_job {
+    const char *host_name;
+    char **toplevel;
+    fl_error *err;
+};
+
+static int build_job_run(void *p) {
+    struct build_job *j = p;
+    char *default_host = j->host_name ? NULL : fl_host_default_name();
+    fl_host_session sess;
+    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
+                                  j->host_name ? j->host_name : default_host,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
     free(default_host);
-    free(flake);
+    if (rc < 0)
+        return rc;
+    rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
+    if (rc == 0 && !fl_opts.quiet)
+        rc = fl_host_print_warnings(&sess.host, j->err);
+    fl_host_session_close(&sess);
     return rc;
+}
+
+int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
+    struct build_job j = {host_name, toplevel, err};
+    return fl_cli_with_big_stack(build_job_run, &j);
 }
 
 int cmd_build(int argc, char **argv) {

@@ -16,8 +16,8 @@
 static const char usage_text[] =
     "usage: flakectl check [--host H]... [--json]\n"
     "\n"
-    "Evaluates every host of the flake (or only the named ones): the module system,\n"
-    "assertions and warnings. Prints a line per host and a summary; exits 1 if any\n"
+    "Evaluates and builds every host of the flake (or only the named ones): the module\n"
+    "system, assertions, warnings and the toplevel. Prints a line per host and a summary; exits 1 if any\n"
     "host fails; every host is checked whatever the others do. Meant for CI on every\n"
     "push (see docs/ci/).\n";
 
@@ -27,23 +27,59 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Evaluates one host completely; err describes the first failure. */
-static int check_host(const char *flake, const char *name, fl_error *err) {
-    fl_lang *L = fl_lang_new(NULL);
-    fl_module_prepare(L);
-    fl_host host;
+struct check_job {
+    const char *flake, *name;
+    fl_error *err;
+};
+
+/* Evaluates one host completely and builds its toplevel; err describes the first failure. */
+static int check_host_job(void *p) {
+    struct check_job *j = p;
+    fl_host_session sess;
+    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, j->name,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    if (rc < 0)
+        return rc;
     fl_value *config = NULL;
-    int rc = fl_host_open(L, flake, name, &host, err);
-    if (rc == 0) {
-        rc = fl_host_config(&host, &config, err);
-        if (rc == 0)
-            rc = fl_lang_force_deep(L, config, err);
-        if (rc == 0 && !fl_opts.quiet)
-            rc = fl_host_print_warnings(&host, err);
-        fl_host_release(&host);
-    }
-    fl_lang_free(L);
+    char *toplevel = NULL;
+    rc = fl_host_config(&sess.host, &config, j->err);
+    if (rc == 0)
+        rc = fl_lang_force_deep(sess.L, config, j->err);
+    if (rc == 0)
+        rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
+    if (rc == 0 && !fl_opts.quiet)
+        rc = fl_host_print_warnings(&sess.host, j->err);
+    free(toplevel);
+    fl_host_session_close(&sess);
     return rc;
+}
+
+static int check_host(const char *flake, const char *name, fl_error *err) {
+    struct check_job j = {flake, name, err};
+    return fl_cli_with_big_stack(check_host_job, &j);
+}
+
+struct list_job {
+    const char *flake;
+    char ***names;
+    size_t *n;
+    fl_error *err;
+};
+
+static int list_hosts_job(void *p) {
+    struct list_job *j = p;
+    fl_host_session sess;
+    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, NULL,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    if (rc == 0)
+        rc = fl_module_host_names(sess.L, sess.flake, j->names, j->n, j->err);
+    fl_host_session_close(&sess);
+    return rc;
+}
+
+static int list_hosts(const char *flake, char ***names, size_t *n, fl_error *err) {
+    struct list_job j = {flake, names, n, err};
+    return fl_cli_with_big_stack(list_hosts_job, &j);
 }
 
 static void report_failure(json_t *entry, const fl_error *herr) {
@@ -83,12 +119,9 @@ int cmd_check(int argc, char **argv) {
         return fl_cli_report(&err);
     }
     if (nhosts == 0) {
-        fl_lang *L = fl_lang_new(NULL);
-        fl_module_prepare(L);
         free(hosts);
         hosts = NULL;
-        int rc = fl_module_host_names(L, flake, &hosts, &nhosts, &err);
-        fl_lang_free(L);
+        int rc = list_hosts(flake, &hosts, &nhosts, &err);
         if (rc < 0) {
             free(flake);
             return fl_cli_report(&err);

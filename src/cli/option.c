@@ -140,6 +140,26 @@ static int show(fl_host *host, const char *name, fl_error *err) {
     return FL_OK;
 }
 
+struct option_job {
+    const char *host_name, *name;
+    fl_error err;
+};
+
+static int option_job_run(void *p) {
+    struct option_job *j = p;
+    char *default_host = j->host_name ? NULL : fl_host_default_name();
+    fl_host_session sess;
+    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
+                                  j->host_name ? j->host_name : default_host,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, &j->err);
+    free(default_host);
+    if (rc < 0)
+        return rc;
+    rc = show(&sess.host, j->name, &j->err);
+    fl_host_session_close(&sess);
+    return rc;
+}
+
 int cmd_option(int argc, char **argv) {
     const char *host_name = NULL, *name = NULL;
     for (int i = 1; i < argc; i++) {
@@ -163,21 +183,7 @@ int cmd_option(int argc, char **argv) {
                 usage_text);
         return FL_EXIT_USAGE;
     }
-    fl_error err = FL_ERROR_INIT;
-    char *flake = fl_flake_find_dir(fl_opts.flake_dir, &err);
-    if (!flake)
-        return fl_cli_report(&err);
-    char *default_host = host_name ? NULL : fl_host_default_name();
-    fl_lang *L = fl_lang_new(NULL);
-    fl_module_prepare(L);
-    fl_host host;
-    int rc = fl_host_open(L, flake, host_name ? host_name : default_host, &host, &err);
-    if (rc == 0) {
-        rc = show(&host, name, &err);
-        fl_host_release(&host);
-    }
-    fl_lang_free(L);
-    free(default_host);
-    free(flake);
-    return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
+    struct option_job j = {host_name, name, FL_ERROR_INIT};
+    int rc = fl_cli_with_big_stack(option_job_run, &j);
+    return rc < 0 ? fl_cli_report(&j.err) : FL_EXIT_OK;
 }

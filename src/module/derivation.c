@@ -2,6 +2,7 @@
  * toFile copy into the store, and `derivation` builds through fl_store_build. Builds happen
  * when a derivation's outPath is first needed; inputs are the store paths its attributes
  * mention (the evaluator keeps no string context, so the text is scanned instead). */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 
