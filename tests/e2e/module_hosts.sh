@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib/expect.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache"
+export FLAKECTL_STATE_DIR="$work/state"
 M="$FLAKECTL_SRC/tests/module"
 
 # --- the bundled example: all four hosts evaluate and pass check
