@@ -11,11 +11,15 @@ fl_global_options fl_opts;
 
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
-    X(version, "print the version")                                                            \
+    X(eval, "evaluate an expression, a file, or a host's option (--host H PATH)")              \
+    X(option, "show an option: value, type, default, description, declared and defined in")    \
+    X(check, "evaluate and build every host of the flake (CI)")                                \
+    X(build, "evaluate a host and build its toplevel into the store")                          \
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
+    X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
-    X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")
+    X(version, "print the version")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

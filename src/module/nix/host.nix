@@ -37,9 +37,30 @@ let
       throw "failed assertions for host `${hostName}':\n${lib.concatMapStringsSep "\n" (m: "       - ${m}") failed}"
     else config;
   built = import ./toplevel.nix { inherit lib pkgs host flakeInfo; config = checkedConfig; };
+
+  # What `flakectl option` shows for an option path (a list of names).
+  describe = path:
+    let info = modules.optionInfo ev path; in
+    if info.found then
+      let leaf = info.leaf; d = leaf.decl; in {
+        found = true;
+        type = d.type.description;
+        description = d.description or "";
+        hasDefault = d ? default;
+        default = d.default or null;
+        declaredIn = if leaf.pos != null then modules.showPos leaf.pos else leaf.file;
+        definedIn = map modules.showDef leaf.defs;
+        value = leaf.value;
+      }
+    else {
+      found = false;
+      missing = info.missing or null;
+      children = if builtins.isAttrs info.at
+        then builtins.filter (n: n != modules.leafTag) (builtins.attrNames info.at) else [ ];
+    };
 in
 {
-  inherit host lib modules ev hosts;
+  inherit host lib modules ev hosts describe;
   config = checkedConfig;
   inherit (built) profile secrets toplevel;
   warnings = checkedConfig.warnings;

@@ -1,0 +1,1542 @@
+/* builtins.c - the builtins with Nix 2.8 semantics (`builtins.*` and the top-level ones),
+ * the base scope (true, false, null, builtins, map, toString, ...) and the regex cache.
+ * Never prints values to stdout; trace goes to the configured sink (stderr by default). */
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flakectl/fs.h"
+#include "lang/internal.h"
+
+#define PRIM(name) static void prim_##name(State *S, Value **args, Value *out, PosIdx pos)
+
+struct RegexCache {
+    char *src;
+    regex_t re;
+};
+
+static regex_t *get_regex(State *S, const char *src, PosIdx pos) {
+    for (uint32_t i = 0; i < S->nregexes; i++)
+        if (!strcmp(S->regexes[i].src, src))
+            return &S->regexes[i].re;
+    if (S->nregexes == S->capregexes) {
+        S->capregexes = S->capregexes ? S->capregexes * 2 : 16;
+        S->regexes = fl_xrealloc(S->regexes, S->capregexes * sizeof(struct RegexCache));
+    }
+    struct RegexCache *rc = &S->regexes[S->nregexes];
+    int r = regcomp(&rc->re, src, REG_EXTENDED);
+    if (r != 0) {
+        char buf[256];
+        regerror(r, &rc->re, buf, sizeof buf);
+        lang_throw(S, pos, "invalid regular expression '%s'", src);
+    }
+    rc->src = fl_xstrdup(src);
+    S->nregexes++;
+    return &rc->re;
+}
+
+void builtins_release(State *S);
+void builtins_release(State *S) {
+    for (uint32_t i = 0; i < S->nregexes; i++) {
+        regfree(&S->regexes[i].re);
+        free(S->regexes[i].src);
+    }
+    free(S->regexes);
+}
+
+static Value *new_string(State *S, const char *s, size_t n) {
+    Value *v = alloc_value(S);
+    mk_string_copy(S, v, s, n, NULL);
+    return v;
+}
+
+static void mk_attrs2(State *S, Value *out, Sym a, Value *va, Sym b, Value *vb) {
+    Attrs *r = alloc_attrs(S, 2);
+    r->a[0] = (Attr){a, 0, va};
+    r->a[1] = (Attr){b, 0, vb};
+    r->n = 2;
+    attrs_sort(r);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+static Value *bool_value(State *S, int b) {
+    return b ? S->v_true : S->v_false;
+}
+
+/* ---- control ---- */
+
+PRIM(throw) {
+    AStr s;
+    astr_init(S, &s, 64);
+    coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    lang_throw_kind(S, ERR_THROW, pos, "%s", s.buf);
+}
+
+PRIM(abort) {
+    AStr s;
+    astr_init(S, &s, 64);
+    coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    lang_throw_kind(S, ERR_ABORT, pos, "evaluation aborted with the following error message: '%s'",
+                    s.buf);
+}
+
+PRIM(seq) {
+    force(S, args[0], pos);
+    force(S, args[1], pos);
+    *out = *args[1];
+}
+
+PRIM(deepSeq) {
+    force_deep(S, args[0], pos);
+    force(S, args[1], pos);
+    *out = *args[1];
+}
+
+PRIM(tryEval) {
+    Catch c;
+    Value *volatile arg = args[0];
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        force(S, arg, pos);
+        catch_end(S, &c);
+        mk_attrs2(S, out, S->s_value, arg, S->s_success, S->v_true);
+    } else {
+        catch_unwind(S, &c);
+        if (S->errkind != ERR_THROW && S->errkind != ERR_ASSERT)
+            lang_rethrow(S);
+        fl_error_clear(&S->err);
+        mk_attrs2(S, out, S->s_value, S->v_false, S->s_success, S->v_false);
+    }
+}
+
+PRIM(trace) {
+    force(S, args[0], pos);
+    AStr s;
+    astr_init(S, &s, 64);
+    astr_adds(S, &s, "trace: ");
+    if (args[0]->type == V_STRING)
+        astr_add(S, &s, args[0]->str.s, args[0]->n);
+    else
+        print_value(S, args[0], &s);
+    if (S->cfg.trace)
+        S->cfg.trace(S->cfg.trace_ctx, s.buf);
+    else {
+        fputs(s.buf, stderr);
+        fputc('\n', stderr);
+    }
+    force(S, args[1], pos);
+    *out = *args[1];
+}
+
+PRIM(addErrorContext) {
+    force(S, args[1], pos);
+    *out = *args[1];
+}
+
+PRIM(import) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    eval_file(S, p, out, pos);
+}
+
+PRIM(findFile) {
+    force(S, args[1], pos);
+    lang_throw(S, pos, "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+               args[1]->type == V_STRING ? args[1]->str.s : "?");
+}
+
+/* ---- types ---- */
+
+PRIM(typeOf) {
+    force(S, args[0], pos);
+    const char *t = type_name(args[0]);
+    mk_string(S, out, t, strlen(t), NULL);
+}
+#define IS(name, cond)                                                                         \
+    PRIM(name) {                                                                               \
+        force(S, args[0], pos);                                                                \
+        Value *v = args[0];                                                                    \
+        mk_bool(out, cond);                                                                    \
+    }
+IS(isNull, v->type == V_NULL)
+IS(isInt, v->type == V_INT)
+IS(isFloat, v->type == V_FLOAT)
+IS(isBool, v->type == V_BOOL)
+IS(isString, v->type == V_STRING)
+IS(isPath, v->type == V_PATH)
+IS(isAttrs, v->type == V_ATTRS)
+IS(isList, v->type == V_LIST)
+IS(isFunction, v->type == V_LAMBDA || v->type == V_PRIMOP || v->type == V_PRIMOP_APP)
+
+/* ---- arithmetic ---- */
+
+static int is_num(Value *v) {
+    return v->type == V_INT || v->type == V_FLOAT;
+}
+
+static void arith(State *S, Value **args, Value *out, PosIdx pos, int op) {
+    force(S, args[0], pos);
+    force(S, args[1], pos);
+    Value *a = args[0], *b = args[1];
+    if (a->type == V_FLOAT || b->type == V_FLOAT) {
+        double x = force_float(S, a, pos), y = force_float(S, b, pos);
+        switch (op) {
+        case 0: mk_float(out, x + y); return;
+        case 1: mk_float(out, x - y); return;
+        case 2: mk_float(out, x * y); return;
+        default:
+            if (y == 0)
+                lang_throw(S, pos, "division by zero");
+            mk_float(out, x / y);
+            return;
+        }
+    }
+    uint64_t x = (uint64_t)force_int(S, a, pos), y = (uint64_t)force_int(S, b, pos);
+    switch (op) {
+    case 0: mk_int(out, (int64_t)(x + y)); return;
+    case 1: mk_int(out, (int64_t)(x - y)); return;
+    case 2: mk_int(out, (int64_t)(x * y)); return;
+    default:
+        if (y == 0)
+            lang_throw(S, pos, "division by zero");
+        if ((int64_t)y == -1)
+            mk_int(out, (int64_t)(0 - x));
+        else
+            mk_int(out, (int64_t)x / (int64_t)y);
+        return;
+    }
+}
+PRIM(add) { arith(S, args, out, pos, 0); }
+PRIM(sub) { arith(S, args, out, pos, 1); }
+PRIM(mul) { arith(S, args, out, pos, 2); }
+PRIM(div) { arith(S, args, out, pos, 3); }
+PRIM(bitAnd) { mk_int(out, force_int(S, args[0], pos) & force_int(S, args[1], pos)); }
+PRIM(bitOr) { mk_int(out, force_int(S, args[0], pos) | force_int(S, args[1], pos)); }
+PRIM(bitXor) { mk_int(out, force_int(S, args[0], pos) ^ force_int(S, args[1], pos)); }
+PRIM(lessThan) { mk_bool(out, compare_values(S, args[0], args[1], pos) < 0); }
+PRIM(floor) {
+    force(S, args[0], pos);
+    if (!is_num(args[0]))
+        lang_throw(S, pos, "value is %s while a float was expected", show_type(args[0]));
+    mk_int(out, (int64_t)floor(force_float(S, args[0], pos)));
+}
+PRIM(ceil) {
+    force(S, args[0], pos);
+    if (!is_num(args[0]))
+        lang_throw(S, pos, "value is %s while a float was expected", show_type(args[0]));
+    mk_int(out, (int64_t)ceil(force_float(S, args[0], pos)));
+}
+
+/* ---- attribute sets ---- */
+
+PRIM(attrNames) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    Attr **sorted = attrs_sorted_by_name(S, a);
+    Value r;
+    mk_list(S, &r, a->n);
+    for (uint32_t i = 0; i < a->n; i++) {
+        Value *v = alloc_value(S);
+        mk_string(S, v, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name), NULL);
+        r.elems[i] = v;
+    }
+    *out = r;
+}
+
+PRIM(attrValues) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    Attr **sorted = attrs_sorted_by_name(S, a);
+    Value r;
+    mk_list(S, &r, a->n);
+    for (uint32_t i = 0; i < a->n; i++)
+        r.elems[i] = sorted[i]->value;
+    *out = r;
+}
+
+static Sym force_sym(State *S, Value *v, PosIdx pos) {
+    size_t n;
+    const char *s = force_string(S, v, pos, &n, NULL);
+    return sym_intern(S, s, n);
+}
+
+PRIM(getAttr) {
+    Sym name = force_sym(S, args[0], pos);
+    Attrs *a = force_attrs(S, args[1], pos);
+    Attr *x = attrs_find(a, name);
+    if (!x) {
+        const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
+        for (uint32_t i = 0; i < a->n; i++)
+            cands[i] = sym_name(S, a->a[i].name);
+        const char *best = closest_name(S, sym_name(S, name), cands, a->n);
+        fl_error_clear(&S->err);
+        fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
+        err_set_pos(S, &S->err, pos);
+        if (best)
+            fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+        S->errkind = ERR_OTHER;
+        S->nerr_frames = 0;
+        lang_rethrow(S);
+    }
+    force(S, x->value, pos);
+    *out = *x->value;
+}
+
+PRIM(hasAttr) {
+    Sym name = force_sym(S, args[0], pos);
+    Attrs *a = force_attrs(S, args[1], pos);
+    mk_bool(out, attrs_find(a, name) != NULL);
+}
+
+PRIM(unsafeGetAttrPos) {
+    Sym name = force_sym(S, args[0], pos);
+    Attrs *a = force_attrs(S, args[1], pos);
+    Attr *x = attrs_find(a, name);
+    fl_lang_pos p;
+    if (!x || (lang_pos_get(S, x->pos, &p), !p.file)) {
+        mk_null(out);
+        return;
+    }
+    Attrs *r = alloc_attrs(S, 3);
+    Value *f = new_string(S, p.file, strlen(p.file));
+    Value *l = alloc_value(S), *c = alloc_value(S);
+    mk_int(l, p.line);
+    mk_int(c, p.col);
+    r->a[0] = (Attr){S->s_file, 0, f};
+    r->a[1] = (Attr){S->s_line, 0, l};
+    r->a[2] = (Attr){S->s_column, 0, c};
+    r->n = 3;
+    attrs_sort(r);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(removeAttrs) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Sym *rm = arena_alloc(&S->arena, (l->n + 1) * sizeof(Sym));
+    for (uint32_t i = 0; i < l->n; i++)
+        rm[i] = force_sym(S, l->elems[i], pos);
+    Attrs *r = alloc_attrs(S, a->n);
+    for (uint32_t i = 0; i < a->n; i++) {
+        int drop = 0;
+        for (uint32_t k = 0; k < l->n && !drop; k++)
+            drop = rm[k] == a->a[i].name;
+        if (!drop)
+            r->a[r->n++] = a->a[i];
+    }
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+typedef struct KeyIdx {
+    Sym name;
+    uint32_t idx;
+    Value *value;
+    PosIdx pos;
+} KeyIdx;
+
+static int keyidx_cmp(const void *a, const void *b) {
+    const KeyIdx *x = a, *y = b;
+    if (x->name != y->name)
+        return x->name < y->name ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sorted attrs from (name, value) pairs; the first of duplicate names wins. */
+static Attrs *attrs_from_pairs(State *S, KeyIdx *k, uint32_t n) {
+    qsort(k, n, sizeof(KeyIdx), keyidx_cmp);
+    Attrs *r = alloc_attrs(S, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i && k[i].name == k[i - 1].name)
+            continue;
+        r->a[r->n++] = (Attr){k[i].name, k[i].pos, k[i].value};
+    }
+    return r;
+}
+
+PRIM(listToAttrs) {
+    force_list(S, args[0], pos);
+    Value *l = args[0];
+    KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
+    for (uint32_t i = 0; i < l->n; i++) {
+        Attrs *e = force_attrs(S, l->elems[i], pos);
+        Attr *nm = attrs_find(e, S->s_name);
+        if (!nm)
+            lang_throw(S, pos, "attribute 'name' missing");
+        k[i].name = force_sym(S, nm->value, pos);
+        Attr *val = attrs_find(e, S->s_value);
+        if (!val)
+            lang_throw(S, pos, "attribute 'value' missing");
+        k[i].value = val->value;
+        k[i].idx = i;
+        k[i].pos = nm->pos;
+    }
+    Attrs *r = attrs_from_pairs(S, k, l->n);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(intersectAttrs) {
+    Attrs *a = force_attrs(S, args[0], pos), *b = force_attrs(S, args[1], pos);
+    Attrs *r = alloc_attrs(S, a->n < b->n ? a->n : b->n);
+    for (uint32_t i = 0; i < b->n; i++)
+        if (attrs_find(a, b->a[i].name))
+            r->a[r->n++] = b->a[i];
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(catAttrs) {
+    Sym name = force_sym(S, args[0], pos);
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Value r;
+    mk_list(S, &r, l->n);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        Attrs *a = force_attrs(S, l->elems[i], pos);
+        Attr *x = attrs_find(a, name);
+        if (x)
+            r.elems[n++] = x->value;
+    }
+    r.n = n;
+    *out = r;
+}
+
+PRIM(mapAttrs) {
+    Attrs *a = force_attrs(S, args[1], pos);
+    Attrs *r = alloc_attrs(S, a->n);
+    for (uint32_t i = 0; i < a->n; i++) {
+        Value *name = alloc_value(S);
+        mk_string(S, name, sym_name(S, a->a[i].name), sym_len(S, a->a[i].name), NULL);
+        Value *f1 = alloc_value(S);
+        f1->type = V_APP;
+        f1->app.left = args[0];
+        f1->app.right = name;
+        Value *v = alloc_value(S);
+        v->type = V_APP;
+        v->app.left = f1;
+        v->app.right = a->a[i].value;
+        r->a[i] = (Attr){a->a[i].name, a->a[i].pos, v};
+    }
+    r->n = a->n;
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(zipAttrsWith) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    /* collect (name, index, value) for every attribute of every set, in list order */
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < l->n; i++)
+        total += force_attrs(S, l->elems[i], pos)->n;
+    KeyIdx *k = arena_alloc(&S->arena, (total + 1) * sizeof(KeyIdx));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        Attrs *a = l->elems[i]->attrs;
+        for (uint32_t j = 0; j < a->n; j++)
+            k[n++] = (KeyIdx){a->a[j].name, n, a->a[j].value, a->a[j].pos};
+    }
+    qsort(k, n, sizeof(KeyIdx), keyidx_cmp);
+    Attrs *r = alloc_attrs(S, n);
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j < n && k[j].name == k[i].name)
+            j++;
+        Value *vals = alloc_value(S);
+        mk_list(S, vals, j - i);
+        for (uint32_t m = i; m < j; m++)
+            vals->elems[m - i] = k[m].value;
+        Value *name = alloc_value(S);
+        mk_string(S, name, sym_name(S, k[i].name), sym_len(S, k[i].name), NULL);
+        Value *f1 = alloc_value(S);
+        f1->type = V_APP;
+        f1->app.left = args[0];
+        f1->app.right = name;
+        Value *v = alloc_value(S);
+        v->type = V_APP;
+        v->app.left = f1;
+        v->app.right = vals;
+        r->a[r->n++] = (Attr){k[i].name, 0, v};
+        i = j;
+    }
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(functionArgs) {
+    force(S, args[0], pos);
+    Value *f = args[0];
+    if (f->type == V_PRIMOP || f->type == V_PRIMOP_APP) {
+        out->type = V_ATTRS;
+        out->attrs = alloc_attrs(S, 0);
+        return;
+    }
+    if (f->type != V_LAMBDA)
+        lang_throw(S, pos, "'functionArgs' requires a function");
+    Expr *lam = f->lambda.fn;
+    Attrs *r = alloc_attrs(S, lam->lam.nformals);
+    for (uint32_t i = 0; i < lam->lam.nformals; i++)
+        r->a[r->n++] = (Attr){lam->lam.formals[i].name, lam->lam.formals[i].pos,
+                              bool_value(S, lam->lam.formals[i].def != NULL)};
+    attrs_sort(r);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+/* ---- lists ---- */
+
+PRIM(length) {
+    force_list(S, args[0], pos);
+    mk_int(out, args[0]->n);
+}
+
+static Value *elem_at(State *S, Value *l, int64_t i, PosIdx pos) {
+    force_list(S, l, pos);
+    if (i < 0 || (uint64_t)i >= l->n)
+        lang_throw(S, pos, "list index %lld is out of bounds", (long long)i);
+    force(S, l->elems[i], pos);
+    return l->elems[i];
+}
+
+PRIM(head) {
+    force_list(S, args[0], pos);
+    if (args[0]->n == 0)
+        lang_throw(S, pos, "list index 0 is out of bounds");
+    *out = *elem_at(S, args[0], 0, pos);
+}
+
+PRIM(tail) {
+    force_list(S, args[0], pos);
+    Value *l = args[0];
+    if (l->n == 0)
+        lang_throw(S, pos, "'tail' called on an empty list");
+    Value r;
+    mk_list(S, &r, l->n - 1);
+    memcpy(r.elems, l->elems + 1, (l->n - 1) * sizeof(Value *));
+    *out = r;
+}
+
+PRIM(elemAt) {
+    int64_t i = force_int(S, args[1], pos);
+    *out = *elem_at(S, args[0], i, pos);
+}
+
+PRIM(map) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Value r;
+    mk_list(S, &r, l->n);
+    Value *cells = arena_alloc(&S->arena, (l->n ? l->n : 1) * sizeof(Value));
+    for (uint32_t i = 0; i < l->n; i++) {
+        Value *v = &cells[i];
+        v->type = V_APP;
+        v->app.left = args[0];
+        v->app.right = l->elems[i];
+        r.elems[i] = v;
+    }
+    *out = r;
+}
+
+PRIM(genList) {
+    int64_t n = force_int(S, args[1], pos);
+    if (n < 0)
+        lang_throw(S, pos, "cannot create list of size %lld", (long long)n);
+    force_function(S, args[0], pos);
+    Value r;
+    mk_list(S, &r, (uint32_t)n);
+    Value *cells = arena_alloc(&S->arena, (size_t)(n ? n : 1) * 2 * sizeof(Value));
+    for (int64_t i = 0; i < n; i++) {
+        Value *iv = &cells[2 * i], *v = &cells[2 * i + 1];
+        mk_int(iv, i);
+        v->type = V_APP;
+        v->app.left = args[0];
+        v->app.right = iv;
+        r.elems[i] = v;
+    }
+    *out = r;
+}
+
+PRIM(filter) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Value **keep = alloc_elems(S, l->n);
+    uint32_t n = 0;
+    int same = 1;
+    for (uint32_t i = 0; i < l->n; i++) {
+        Value res;
+        call_function(S, args[0], l->elems[i], &res, pos);
+        if (force_bool(S, &res, pos))
+            keep[n++] = l->elems[i];
+        else
+            same = 0;
+    }
+    if (same) {
+        *out = *l;
+        return;
+    }
+    out->type = V_LIST;
+    out->n = n;
+    out->elems = keep;
+}
+
+PRIM(elem) {
+    force_list(S, args[1], pos);
+    for (uint32_t i = 0; i < args[1]->n; i++)
+        if (values_equal(S, args[0], args[1]->elems[i], pos)) {
+            mk_bool(out, 1);
+            return;
+        }
+    mk_bool(out, 0);
+}
+
+PRIM(concatLists) {
+    force_list(S, args[0], pos);
+    Value *l = args[0];
+    size_t total = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        force_list(S, l->elems[i], pos);
+        total += l->elems[i]->n;
+    }
+    Value r;
+    mk_list(S, &r, (uint32_t)total);
+    size_t k = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        memcpy(r.elems + k, l->elems[i]->elems, l->elems[i]->n * sizeof(Value *));
+        k += l->elems[i]->n;
+    }
+    *out = r;
+}
+
+PRIM(concatMap) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Value *res = arena_alloc(&S->arena, (l->n ? l->n : 1) * sizeof(Value));
+    size_t total = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        call_function(S, args[0], l->elems[i], &res[i], pos);
+        force_list(S, &res[i], pos);
+        total += res[i].n;
+    }
+    Value r;
+    mk_list(S, &r, (uint32_t)total);
+    size_t k = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        memcpy(r.elems + k, res[i].elems, res[i].n * sizeof(Value *));
+        k += res[i].n;
+    }
+    *out = r;
+}
+
+PRIM(foldlStrict) {
+    force_list(S, args[2], pos);
+    Value *l = args[2];
+    if (l->n == 0) {
+        force(S, args[1], pos);
+        *out = *args[1];
+        return;
+    }
+    Value *acc = args[1];
+    for (uint32_t i = 0; i < l->n; i++) {
+        Value *f1 = alloc_value(S);
+        call_function(S, args[0], acc, f1, pos);
+        Value *next = alloc_value(S);
+        call_function(S, f1, l->elems[i], next, pos);
+        force(S, next, pos);
+        acc = next;
+    }
+    *out = *acc;
+}
+
+static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
+    force_list(S, args[1], pos);
+    for (uint32_t i = 0; i < args[1]->n; i++) {
+        Value res;
+        call_function(S, args[0], args[1]->elems[i], &res, pos);
+        if (force_bool(S, &res, pos) == any) {
+            mk_bool(out, any);
+            return;
+        }
+    }
+    mk_bool(out, !any);
+}
+PRIM(any) { any_all(S, args, out, pos, 1); }
+PRIM(all) { any_all(S, args, out, pos, 0); }
+
+static int sort_less(State *S, Value *cmp, Value *a, Value *b, PosIdx pos) {
+    if (cmp->type == V_PRIMOP && cmp->primop->fn == prim_lessThan)
+        return compare_values(S, a, b, pos) < 0;
+    Value r;
+    call_function2(S, cmp, a, b, &r, pos);
+    return force_bool(S, &r, pos);
+}
+
+static void merge_sort(State *S, Value *cmp, Value **a, Value **tmp, size_t n, PosIdx pos) {
+    if (n < 2)
+        return;
+    if (n <= 8) {
+        for (size_t i = 1; i < n; i++) {
+            Value *x = a[i];
+            size_t j = i;
+            while (j > 0 && sort_less(S, cmp, x, a[j - 1], pos)) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = x;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    merge_sort(S, cmp, a, tmp, h, pos);
+    merge_sort(S, cmp, a + h, tmp, n - h, pos);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n) {
+        if (sort_less(S, cmp, a[j], a[i], pos))
+            tmp[k++] = a[j++];
+        else
+            tmp[k++] = a[i++];
+    }
+    while (i < h)
+        tmp[k++] = a[i++];
+    while (j < n)
+        tmp[k++] = a[j++];
+    memcpy(a, tmp, n * sizeof(Value *));
+}
+
+PRIM(sort) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    force(S, args[0], pos);
+    Value r;
+    mk_list(S, &r, l->n);
+    memcpy(r.elems, l->elems, l->n * sizeof(Value *));
+    for (uint32_t i = 0; i < l->n; i++)
+        force(S, r.elems[i], pos);
+    Value **tmp = alloc_elems(S, l->n);
+    merge_sort(S, args[0], r.elems, tmp, l->n, pos);
+    *out = r;
+}
+
+PRIM(partition) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    Value **yes = alloc_elems(S, l->n), **no = alloc_elems(S, l->n);
+    uint32_t ny = 0, nn = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        Value res;
+        call_function(S, args[0], l->elems[i], &res, pos);
+        if (force_bool(S, &res, pos))
+            yes[ny++] = l->elems[i];
+        else
+            no[nn++] = l->elems[i];
+    }
+    Value *right = alloc_value(S), *wrong = alloc_value(S);
+    right->type = V_LIST;
+    right->n = ny;
+    right->elems = yes;
+    wrong->type = V_LIST;
+    wrong->n = nn;
+    wrong->elems = no;
+    mk_attrs2(S, out, S->s_right, right, S->s_wrong, wrong);
+}
+
+PRIM(groupBy) {
+    force_list(S, args[1], pos);
+    Value *l = args[1];
+    KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
+    for (uint32_t i = 0; i < l->n; i++) {
+        Value res;
+        call_function(S, args[0], l->elems[i], &res, pos);
+        k[i].name = force_sym(S, &res, pos);
+        k[i].idx = i;
+        k[i].value = l->elems[i];
+        k[i].pos = 0;
+    }
+    qsort(k, l->n, sizeof(KeyIdx), keyidx_cmp);
+    Attrs *r = alloc_attrs(S, l->n);
+    for (uint32_t i = 0; i < l->n;) {
+        uint32_t j = i;
+        while (j < l->n && k[j].name == k[i].name)
+            j++;
+        Value *vals = alloc_value(S);
+        mk_list(S, vals, j - i);
+        for (uint32_t m = i; m < j; m++)
+            vals->elems[m - i] = k[m].value;
+        r->a[r->n++] = (Attr){k[i].name, 0, vals};
+        i = j;
+    }
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(genericClosure) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    Attr *ss = attrs_find(a, S->s_startSet), *op = attrs_find(a, S->s_operator);
+    if (!ss)
+        lang_throw(S, pos, "attribute 'startSet' missing");
+    if (!op)
+        lang_throw(S, pos, "attribute 'operator' missing");
+    force_list(S, ss->value, pos);
+    size_t qcap = ss->value->n + 16, qn = 0, qh = 0;
+    Value **queue = arena_alloc(&S->arena, qcap * sizeof(Value *));
+    for (uint32_t i = 0; i < ss->value->n; i++)
+        queue[qn++] = ss->value->elems[i];
+    size_t rcap = 16, rn = 0;
+    Value **res = arena_alloc(&S->arena, rcap * sizeof(Value *));
+    Value **keys = arena_alloc(&S->arena, rcap * sizeof(Value *));
+    while (qh < qn) {
+        Value *e = queue[qh++];
+        Attrs *ea = force_attrs(S, e, pos);
+        Attr *key = attrs_find(ea, S->s_key);
+        if (!key)
+            lang_throw(S, pos, "attribute 'key' required");
+        force(S, key->value, pos);
+        int seen = 0;
+        for (size_t i = 0; i < rn && !seen; i++)
+            seen = compare_values(S, keys[i], key->value, pos) == 0;
+        if (seen)
+            continue;
+        if (rn == rcap) {
+            Value **nr = arena_alloc(&S->arena, rcap * 2 * sizeof(Value *));
+            Value **nk = arena_alloc(&S->arena, rcap * 2 * sizeof(Value *));
+            memcpy(nr, res, rn * sizeof(Value *));
+            memcpy(nk, keys, rn * sizeof(Value *));
+            res = nr;
+            keys = nk;
+            rcap *= 2;
+        }
+        res[rn] = e;
+        keys[rn++] = key->value;
+        Value more;
+        call_function(S, op->value, e, &more, pos);
+        force_list(S, &more, pos);
+        if (qn + more.n > qcap) {
+            size_t nc = (qn + more.n) * 2;
+            Value **nq = arena_alloc(&S->arena, nc * sizeof(Value *));
+            memcpy(nq, queue, qn * sizeof(Value *));
+            queue = nq;
+            qcap = nc;
+        }
+        for (uint32_t i = 0; i < more.n; i++)
+            queue[qn++] = more.elems[i];
+    }
+    out->type = V_LIST;
+    out->n = (uint32_t)rn;
+    out->elems = res;
+}
+
+/* ---- strings ---- */
+
+PRIM(toString) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[0], pos, 1, 0, &s, &ctx);
+    mk_string(S, out, s.buf, s.len, ctx);
+}
+
+PRIM(stringLength) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
+    mk_int(out, (int64_t)s.len);
+}
+
+PRIM(substring) {
+    int64_t start = force_int(S, args[0], pos);
+    int64_t len = force_int(S, args[1], pos);
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[2], pos, 0, 1, &s, &ctx);
+    if (start < 0)
+        lang_throw(S, pos, "negative start position in 'substring'");
+    if ((uint64_t)start >= s.len) {
+        mk_string(S, out, "", 0, ctx);
+        return;
+    }
+    size_t avail = s.len - (size_t)start;
+    size_t n = (len < 0 || (uint64_t)len > avail) ? avail : (size_t)len;
+    mk_string(S, out, arena_strndup(&S->arena, s.buf + start, n), n, ctx);
+}
+
+PRIM(concatStringsSep) {
+    size_t seplen;
+    const StrCtx *ctx = NULL, *sctx = NULL;
+    const char *sep = force_string(S, args[0], pos, &seplen, &sctx);
+    force_list(S, args[1], pos);
+    AStr s;
+    astr_init(S, &s, 64);
+    for (uint32_t i = 0; i < args[1]->n; i++) {
+        if (i) {
+            astr_add(S, &s, sep, seplen);
+            ctx = ctx_merge(S, ctx, sctx);
+        }
+        coerce_to_string(S, args[1]->elems[i], pos, 0, 1, &s, &ctx);
+    }
+    mk_string(S, out, s.buf, s.len, ctx);
+}
+
+PRIM(replaceStrings) {
+    force_list(S, args[0], pos);
+    force_list(S, args[1], pos);
+    Value *from = args[0], *to = args[1];
+    if (from->n != to->n)
+        lang_throw(S, pos, "'from' and 'to' arguments to 'replaceStrings' have different lengths");
+    uint32_t n = from->n;
+    const char **fs = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    size_t *fl = arena_alloc(&S->arena, (n + 1) * sizeof(size_t));
+    const char **ts = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    size_t *tl = arena_alloc(&S->arena, (n + 1) * sizeof(size_t));
+    const StrCtx **tc = arena_alloc(&S->arena, (n + 1) * sizeof(StrCtx *));
+    for (uint32_t i = 0; i < n; i++)
+        fs[i] = force_string(S, from->elems[i], pos, &fl[i], NULL);
+    for (uint32_t i = 0; i < n; i++)
+        ts[i] = force_string(S, to->elems[i], pos, &tl[i], &tc[i]);
+    size_t len;
+    const StrCtx *ctx;
+    const char *s = force_string(S, args[2], pos, &len, &ctx);
+    AStr r;
+    astr_init(S, &r, len + 16);
+    for (size_t p = 0; p <= len;) {
+        int found = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (fl[i] <= len - p && !memcmp(s + p, fs[i], fl[i])) {
+                found = 1;
+                astr_add(S, &r, ts[i], tl[i]);
+                ctx = ctx_merge(S, ctx, tc[i]);
+                if (fl[i] == 0) {
+                    if (p < len)
+                        astr_addch(S, &r, s[p]);
+                    p++;
+                } else {
+                    p += fl[i];
+                }
+                break;
+            }
+        }
+        if (!found) {
+            if (p < len)
+                astr_addch(S, &r, s[p]);
+            p++;
+        }
+    }
+    mk_string(S, out, r.buf, r.len, ctx);
+}
+
+PRIM(match) {
+    const char *re = force_string(S, args[0], pos, NULL, NULL);
+    size_t len;
+    const char *s = force_string(S, args[1], pos, &len, NULL);
+    regex_t *rx = get_regex(S, re, pos);
+    size_t ng = rx->re_nsub + 1;
+    regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
+    if (regexec(rx, s, ng, m, 0) != 0 || m[0].rm_so != 0 || (size_t)m[0].rm_eo != len) {
+        mk_null(out);
+        return;
+    }
+    Value r;
+    mk_list(S, &r, (uint32_t)(ng - 1));
+    for (size_t i = 1; i < ng; i++) {
+        if (m[i].rm_so < 0)
+            r.elems[i - 1] = S->v_null;
+        else
+            r.elems[i - 1] = new_string(S, s + m[i].rm_so, (size_t)(m[i].rm_eo - m[i].rm_so));
+    }
+    *out = r;
+}
+
+PRIM(split) {
+    const char *re = force_string(S, args[0], pos, NULL, NULL);
+    size_t len;
+    const char *s = force_string(S, args[1], pos, &len, NULL);
+    regex_t *rx = get_regex(S, re, pos);
+    size_t ng = rx->re_nsub + 1;
+    regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
+    size_t cap = 16, n = 0;
+    Value **items = arena_alloc(&S->arena, cap * sizeof(Value *));
+#define ITEM(v)                                                                                \
+    do {                                                                                       \
+        if (n == cap) {                                                                        \
+            Value **ni = arena_alloc(&S->arena, cap * 2 * sizeof(Value *));                    \
+            memcpy(ni, items, n * sizeof(Value *));                                            \
+            items = ni;                                                                        \
+            cap *= 2;                                                                          \
+        }                                                                                      \
+        items[n++] = (v);                                                                      \
+    } while (0)
+    size_t p = 0, prev = 0;
+    while (p <= len) {
+        if (regexec(rx, s + p, ng, m, p > 0 ? REG_NOTBOL : 0) != 0)
+            break;
+        size_t ms = p + (size_t)m[0].rm_so, me = p + (size_t)m[0].rm_eo;
+        ITEM(new_string(S, s + prev, ms - prev));
+        Value *groups = alloc_value(S);
+        mk_list(S, groups, (uint32_t)(ng - 1));
+        for (size_t i = 1; i < ng; i++)
+            groups->elems[i - 1] =
+                m[i].rm_so < 0 ? S->v_null
+                               : new_string(S, s + p + m[i].rm_so, (size_t)(m[i].rm_eo - m[i].rm_so));
+        ITEM(groups);
+        prev = me;
+        if (me == ms) {
+            if (me >= len)
+                break;
+            p = me + 1;
+        } else {
+            p = me;
+        }
+    }
+    ITEM(new_string(S, s + prev, len - prev));
+#undef ITEM
+    out->type = V_LIST;
+    out->n = (uint32_t)n;
+    out->elems = items;
+}
+
+static int next_component(const char **p, const char *end, const char **cs, size_t *cl) {
+    while (*p < end && (**p == '.' || **p == '-'))
+        (*p)++;
+    if (*p >= end) {
+        *cs = *p;
+        *cl = 0;
+        return 0;
+    }
+    const char *s = *p;
+    if (isdigit((unsigned char)**p))
+        while (*p < end && isdigit((unsigned char)**p))
+            (*p)++;
+    else
+        while (*p < end && !isdigit((unsigned char)**p) && **p != '.' && **p != '-')
+            (*p)++;
+    *cs = s;
+    *cl = (size_t)(*p - s);
+    return 1;
+}
+
+static int as_num(const char *s, size_t n, long long *out) {
+    if (n == 0 || n > 18)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    long long v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    *out = v;
+    return 1;
+}
+
+static int comp_lt(const char *a, size_t al, const char *b, size_t bl) {
+    long long na, nb;
+    int ia = as_num(a, al, &na), ib = as_num(b, bl, &nb);
+    if (ia && ib)
+        return na < nb;
+    if (al == 0 && ib)
+        return 1;
+    int apre = al == 3 && !memcmp(a, "pre", 3), bpre = bl == 3 && !memcmp(b, "pre", 3);
+    if (apre && !bpre)
+        return 1;
+    if (bpre)
+        return 0;
+    if (ib)
+        return 1;
+    if (ia)
+        return 0;
+    size_t m = al < bl ? al : bl;
+    int c = memcmp(a, b, m);
+    return c < 0 || (c == 0 && al < bl);
+}
+
+PRIM(compareVersions) {
+    size_t l1, l2;
+    const char *v1 = force_string(S, args[0], pos, &l1, NULL);
+    const char *v2 = force_string(S, args[1], pos, &l2, NULL);
+    const char *p1 = v1, *p2 = v2, *e1 = v1 + l1, *e2 = v2 + l2;
+    while (p1 < e1 || p2 < e2) {
+        const char *c1, *c2;
+        size_t n1, n2;
+        next_component(&p1, e1, &c1, &n1);
+        next_component(&p2, e2, &c2, &n2);
+        if (comp_lt(c1, n1, c2, n2)) {
+            mk_int(out, -1);
+            return;
+        }
+        if (comp_lt(c2, n2, c1, n1)) {
+            mk_int(out, 1);
+            return;
+        }
+    }
+    mk_int(out, 0);
+}
+
+PRIM(splitVersion) {
+    size_t l;
+    const char *v = force_string(S, args[0], pos, &l, NULL);
+    const char *p = v, *e = v + l;
+    Value **items = alloc_elems(S, (uint32_t)l + 1);
+    uint32_t n = 0;
+    for (;;) {
+        const char *c;
+        size_t cl;
+        if (!next_component(&p, e, &c, &cl))
+            break;
+        items[n++] = new_string(S, c, cl);
+    }
+    out->type = V_LIST;
+    out->n = n;
+    out->elems = items;
+}
+
+PRIM(parseDrvName) {
+    size_t l;
+    const char *s = force_string(S, args[0], pos, &l, NULL);
+    size_t split = l;
+    for (size_t i = 0; i < l; i++)
+        if (s[i] == '-' && i + 1 < l && !isalpha((unsigned char)s[i + 1])) {
+            split = i;
+            break;
+        }
+    Value *name = new_string(S, s, split);
+    Value *ver = split < l ? new_string(S, s + split + 1, l - split - 1) : new_string(S, "", 0);
+    mk_attrs2(S, out, S->s_name, name, sym_intern(S, "version", 7), ver);
+}
+
+/* ---- hashes ---- */
+
+static const EVP_MD *hash_algo(State *S, Value *v, PosIdx pos) {
+    const char *t = force_string(S, v, pos, NULL, NULL);
+    if (!strcmp(t, "md5"))
+        return EVP_md5();
+    if (!strcmp(t, "sha1"))
+        return EVP_sha1();
+    if (!strcmp(t, "sha256"))
+        return EVP_sha256();
+    if (!strcmp(t, "sha512"))
+        return EVP_sha512();
+    lang_throw(S, pos, "unknown hash algorithm '%s'", t);
+}
+
+static void hex_digest(State *S, const EVP_MD *md, const char *data, size_t len, Value *out) {
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hl = 0;
+    EVP_Digest(data, len, h, &hl, md, NULL);
+    char *hex = arena_alloc(&S->arena, hl * 2 + 1);
+    for (unsigned i = 0; i < hl; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    mk_string(S, out, hex, hl * 2, NULL);
+}
+
+PRIM(hashString) {
+    const EVP_MD *md = hash_algo(S, args[0], pos);
+    size_t len;
+    const char *s = force_string(S, args[1], pos, &len, NULL);
+    hex_digest(S, md, s, len, out);
+}
+
+static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
+    char *data;
+    fl_error e = FL_ERROR_INIT;
+    if (fl_read_file(path, &data, len, &e) < 0) {
+        fl_error_clear(&e);
+        lang_throw(S, pos, "opening file '%s': No such file or directory", path);
+    }
+    char *r = arena_strndup(&S->arena, data, *len);
+    free(data);
+    return r;
+}
+
+PRIM(hashFile) {
+    const EVP_MD *md = hash_algo(S, args[0], pos);
+    const char *p = coerce_to_path(S, args[1], pos);
+    size_t len;
+    char *data = read_whole(S, p, &len, pos);
+    hex_digest(S, md, data, len, out);
+}
+
+/* ---- files ---- */
+
+PRIM(readFile) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    size_t len;
+    char *data = read_whole(S, p, &len, pos);
+    mk_string(S, out, data, len, NULL);
+}
+
+PRIM(pathExists) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    struct stat st;
+    mk_bool(out, lstat(p, &st) == 0);
+}
+
+PRIM(readDir) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    DIR *d = opendir(p);
+    if (!d)
+        lang_throw(S, pos, "opening directory '%s': No such file or directory", p);
+    size_t cap = 16, n = 0;
+    KeyIdx *k = arena_alloc(&S->arena, cap * sizeof(KeyIdx));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        const char *t = "unknown";
+        struct stat st;
+        char *full = fl_path_join(p, de->d_name);
+        if (lstat(full, &st) == 0)
+            t = S_ISREG(st.st_mode) ? "regular" : S_ISDIR(st.st_mode) ? "directory"
+                : S_ISLNK(st.st_mode) ? "symlink" : "unknown";
+        free(full);
+        if (n == cap) {
+            KeyIdx *nk = arena_alloc(&S->arena, cap * 2 * sizeof(KeyIdx));
+            memcpy(nk, k, n * sizeof(KeyIdx));
+            k = nk;
+            cap *= 2;
+        }
+        k[n] = (KeyIdx){sym_intern(S, de->d_name, strlen(de->d_name)), (uint32_t)n,
+                        new_string(S, t, strlen(t)), 0};
+        n++;
+    }
+    closedir(d);
+    Attrs *r = attrs_from_pairs(S, k, (uint32_t)n);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+PRIM(toFile) {
+    size_t nl, len;
+    const char *name = force_string(S, args[0], pos, &nl, NULL);
+    const StrCtx *ctx;
+    const char *s = force_string(S, args[1], pos, &len, &ctx);
+    const char *sp;
+    if (S->cfg.hooks.to_file) {
+        fl_strbuf sb = FL_STRBUF_INIT;
+        fl_error e = FL_ERROR_INIT;
+        fl_strbuf_init(&sb, 0);
+        if (S->cfg.hooks.to_file(S->cfg.hooks.ctx, name, s, len, &sb, &e) < 0) {
+            fl_strbuf_release(&sb);
+            char *msg = arena_strndup(&S->arena, e.message ? e.message : "failed",
+                                      strlen(e.message ? e.message : "failed"));
+            fl_error_clear(&e);
+            lang_throw(S, pos, "builtins.toFile '%s': %s", name, msg);
+        }
+        sp = arena_strndup(&S->arena, sb.buf, sb.len);
+        fl_strbuf_release(&sb);
+    } else {
+        sp = store_path_for_text(S, name, s, len, ctx);
+    }
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = sp;
+    c->next = NULL;
+    mk_string(S, out, sp, strlen(sp), c);
+}
+
+PRIM(baseNameOf) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
+    size_t len = s.len;
+    if (len == 0) {
+        mk_string(S, out, "", 0, ctx);
+        return;
+    }
+    size_t last = len - 1;
+    if (s.buf[last] == '/' && last > 0)
+        last--;
+    size_t start = 0;
+    for (size_t i = last + 1; i > 0; i--)
+        if (s.buf[i - 1] == '/') {
+            start = i;
+            break;
+        }
+    mk_string(S, out, arena_strndup(&S->arena, s.buf + start, last + 1 - start), last + 1 - start,
+              ctx);
+}
+
+PRIM(dirOf) {
+    force(S, args[0], pos);
+    int is_path = args[0]->type == V_PATH;
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
+    const char *slash = strrchr(s.buf, '/');
+    const char *r;
+    size_t rl;
+    if (!slash) {
+        r = ".";
+        rl = 1;
+    } else if (slash == s.buf) {
+        r = "/";
+        rl = 1;
+    } else {
+        r = s.buf;
+        rl = (size_t)(slash - s.buf);
+    }
+    if (is_path) {
+        char *tmp = arena_strndup(&S->arena, r, rl);
+        char *c = fl_canon_path(tmp, "/");
+        mk_path(S, out, c);
+        free(c);
+    } else {
+        mk_string(S, out, arena_strndup(&S->arena, r, rl), rl, ctx);
+    }
+}
+
+PRIM(toPath) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    char *c = fl_canon_path(p, "/");
+    mk_string_copy(S, out, c, strlen(c), NULL);
+    free(c);
+}
+
+PRIM(getEnv) {
+    const char *name = force_string(S, args[0], pos, NULL, NULL);
+    const char *v = S->cfg.pure ? NULL : getenv(name);
+    if (!v)
+        v = "";
+    mk_string_copy(S, out, v, strlen(v), NULL);
+}
+
+PRIM(unsafeDiscardStringContext) {
+    size_t len;
+    const char *s = force_string(S, args[0], pos, &len, NULL);
+    mk_string(S, out, s, len, NULL);
+}
+
+PRIM(hasContext) {
+    const StrCtx *ctx;
+    force_string(S, args[0], pos, NULL, &ctx);
+    mk_bool(out, ctx != NULL);
+}
+
+PRIM(placeholder) {
+    const char *o = force_string(S, args[0], pos, NULL, NULL);
+    char *in = fl_xasprintf("nix-output:%s", o);
+    unsigned char h[32];
+    unsigned int hl = 0;
+    EVP_Digest(in, strlen(in), h, &hl, EVP_sha256(), NULL);
+    free(in);
+    char b32[64];
+    nix_base32(h, 32, b32);
+    AStr s;
+    astr_init(S, &s, 64);
+    astr_addch(S, &s, '/');
+    astr_adds(S, &s, b32);
+    mk_string(S, out, s.buf, s.len, NULL);
+}
+
+/* ---- JSON and TOML ---- */
+
+PRIM(toJSON) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    to_json(S, args[0], 1, &s, pos, &ctx);
+    mk_string(S, out, s.buf, s.len, ctx);
+}
+
+PRIM(fromJSON) {
+    size_t len;
+    const char *s = force_string(S, args[0], pos, &len, NULL);
+    json_to_value(S, s, len, out, pos);
+}
+
+void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
+PRIM(fromTOML) {
+    size_t len;
+    const char *s = force_string(S, args[0], pos, &len, NULL);
+    toml_to_value(S, s, len, out, pos);
+}
+
+PRIM(derivationStrict) {
+    (void)args;
+    (void)out;
+    lang_throw(S, pos, "derivation is not supported yet by flakectl's evaluator");
+}
+
+/* ---- registration ---- */
+
+static const struct {
+    const char *name;
+    int arity;
+    PrimFn fn;
+    int top; /* also visible without builtins. */
+} prims[] = {
+    {"abort", 1, prim_abort, 1},
+    {"add", 2, prim_add, 0},
+    {"addErrorContext", 2, prim_addErrorContext, 0},
+    {"all", 2, prim_all, 0},
+    {"any", 2, prim_any, 0},
+    {"attrNames", 1, prim_attrNames, 0},
+    {"attrValues", 1, prim_attrValues, 0},
+    {"baseNameOf", 1, prim_baseNameOf, 1},
+    {"bitAnd", 2, prim_bitAnd, 0},
+    {"bitOr", 2, prim_bitOr, 0},
+    {"bitXor", 2, prim_bitXor, 0},
+    {"catAttrs", 2, prim_catAttrs, 0},
+    {"ceil", 1, prim_ceil, 0},
+    {"compareVersions", 2, prim_compareVersions, 0},
+    {"concatLists", 1, prim_concatLists, 0},
+    {"concatMap", 2, prim_concatMap, 0},
+    {"concatStringsSep", 2, prim_concatStringsSep, 0},
+    {"deepSeq", 2, prim_deepSeq, 0},
+    {"derivationStrict", 1, prim_derivationStrict, 0},
+    {"dirOf", 1, prim_dirOf, 1},
+    {"div", 2, prim_div, 0},
+    {"elem", 2, prim_elem, 0},
+    {"elemAt", 2, prim_elemAt, 0},
+    {"filter", 2, prim_filter, 0},
+    {"findFile", 2, prim_findFile, 0},
+    {"floor", 1, prim_floor, 0},
+    {"foldl'", 3, prim_foldlStrict, 0},
+    {"fromJSON", 1, prim_fromJSON, 0},
+    {"fromTOML", 1, prim_fromTOML, 0},
+    {"functionArgs", 1, prim_functionArgs, 0},
+    {"genList", 2, prim_genList, 0},
+    {"genericClosure", 1, prim_genericClosure, 0},
+    {"getAttr", 2, prim_getAttr, 0},
+    {"getEnv", 1, prim_getEnv, 0},
+    {"groupBy", 2, prim_groupBy, 0},
+    {"hasAttr", 2, prim_hasAttr, 0},
+    {"hasContext", 1, prim_hasContext, 0},
+    {"hashFile", 2, prim_hashFile, 0},
+    {"hashString", 2, prim_hashString, 0},
+    {"head", 1, prim_head, 0},
+    {"import", 1, prim_import, 1},
+    {"intersectAttrs", 2, prim_intersectAttrs, 0},
+    {"isAttrs", 1, prim_isAttrs, 0},
+    {"isBool", 1, prim_isBool, 0},
+    {"isFloat", 1, prim_isFloat, 0},
+    {"isFunction", 1, prim_isFunction, 0},
+    {"isInt", 1, prim_isInt, 0},
+    {"isList", 1, prim_isList, 0},
+    {"isNull", 1, prim_isNull, 1},
+    {"isPath", 1, prim_isPath, 0},
+    {"isString", 1, prim_isString, 0},
+    {"length", 1, prim_length, 0},
+    {"lessThan", 2, prim_lessThan, 0},
+    {"listToAttrs", 1, prim_listToAttrs, 0},
+    {"map", 2, prim_map, 1},
+    {"mapAttrs", 2, prim_mapAttrs, 0},
+    {"match", 2, prim_match, 0},
+    {"mul", 2, prim_mul, 0},
+    {"parseDrvName", 1, prim_parseDrvName, 0},
+    {"partition", 2, prim_partition, 0},
+    {"pathExists", 1, prim_pathExists, 0},
+    {"placeholder", 1, prim_placeholder, 1},
+    {"readDir", 1, prim_readDir, 0},
+    {"readFile", 1, prim_readFile, 0},
+    {"removeAttrs", 2, prim_removeAttrs, 1},
+    {"replaceStrings", 3, prim_replaceStrings, 0},
+    {"seq", 2, prim_seq, 0},
+    {"sort", 2, prim_sort, 0},
+    {"split", 2, prim_split, 0},
+    {"splitVersion", 1, prim_splitVersion, 0},
+    {"stringLength", 1, prim_stringLength, 0},
+    {"sub", 2, prim_sub, 0},
+    {"substring", 3, prim_substring, 0},
+    {"tail", 1, prim_tail, 0},
+    {"throw", 1, prim_throw, 1},
+    {"toFile", 2, prim_toFile, 0},
+    {"toJSON", 1, prim_toJSON, 0},
+    {"toPath", 1, prim_toPath, 0},
+    {"toString", 1, prim_toString, 1},
+    {"trace", 2, prim_trace, 0},
+    {"tryEval", 1, prim_tryEval, 0},
+    {"typeOf", 1, prim_typeOf, 0},
+    {"unsafeDiscardStringContext", 1, prim_unsafeDiscardStringContext, 0},
+    {"unsafeGetAttrPos", 2, prim_unsafeGetAttrPos, 0},
+    {"zipAttrsWith", 2, prim_zipAttrsWith, 0},
+};
+
+static const char derivation_src[] =
+    "drvAttrs: builtins.derivationStrict drvAttrs";
+
+void builtins_init(State *S) {
+    size_t np = sizeof prims / sizeof prims[0];
+    S->v_true = alloc_value(S);
+    mk_bool(S->v_true, 1);
+    S->v_false = alloc_value(S);
+    mk_bool(S->v_false, 0);
+    S->v_null = alloc_value(S);
+    mk_null(S->v_null);
+    Attrs *b = alloc_attrs(S, (uint32_t)np + 16);
+    S->builtins = alloc_value(S);
+    S->builtins->type = V_ATTRS;
+    S->builtins->attrs = b;
+    for (size_t i = 0; i < np; i++) {
+        PrimOp *op = arena_zalloc(&S->arena, sizeof(PrimOp));
+        op->name = prims[i].name;
+        op->arity = prims[i].arity;
+        op->fn = prims[i].fn;
+        Value *v = alloc_value(S);
+        v->type = V_PRIMOP;
+        v->primop = op;
+        b->a[b->n++] = (Attr){sym_intern(S, prims[i].name, strlen(prims[i].name)), 0, v};
+        char name[64];
+        snprintf(name, sizeof name, "__%s", prims[i].name);
+        add_base(S, name, v);
+        if (prims[i].top)
+            add_base(S, prims[i].name, v);
+    }
+    /* constants */
+    Value *sys = alloc_value(S);
+    mk_string_copy(S, sys, S->system, strlen(S->system), NULL);
+    Value *ver = alloc_value(S);
+    mk_string(S, ver, "2.8.0", 5, NULL);
+    Value *lv = alloc_value(S);
+    mk_int(lv, 6);
+    Value *sd = alloc_value(S);
+    mk_string(S, sd, "/nix/store", 10, NULL);
+    Value *np_ = alloc_value(S);
+    mk_list(S, np_, 0);
+    struct {
+        const char *name;
+        Value *v;
+    } consts[] = {
+        {"currentSystem", sys}, {"nixVersion", ver}, {"langVersion", lv},
+        {"storeDir", sd},       {"nixPath", np_},    {"true", S->v_true},
+        {"false", S->v_false},  {"null", S->v_null},
+    };
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++) {
+        const char *n = consts[i].name;
+        int scalar = !strcmp(n, "true") || !strcmp(n, "false") || !strcmp(n, "null");
+        if (!scalar) {
+            b->a[b->n++] = (Attr){sym_intern(S, n, strlen(n)), 0, consts[i].v};
+            char name[64];
+            snprintf(name, sizeof name, "__%s", n);
+            add_base(S, name, consts[i].v);
+        } else {
+            b->a[b->n++] = (Attr){sym_intern(S, n, strlen(n)), 0, consts[i].v};
+            add_base(S, n, consts[i].v);
+        }
+    }
+    b->a[b->n++] = (Attr){sym_intern(S, "builtins", 8), 0, S->builtins};
+    add_base(S, "builtins", S->builtins);
+    attrs_sort(b);
+    /* derivation is a lambda in Nix; keep it one so it prints <LAMBDA> */
+    uint32_t lang_add_source(State * S, const char *name, const char *dir);
+    uint32_t fid = lang_add_source(S, "«builtin derivation»", "/");
+    Expr *de = parse_source(S, derivation_src, sizeof derivation_src - 1, fid, "/");
+    if (de) {
+        Value *dv = alloc_value(S);
+        eval(S, de, S->base_env, dv);
+        b = alloc_attrs(S, S->builtins->attrs->n + 1);
+        memcpy(b->a, S->builtins->attrs->a, S->builtins->attrs->n * sizeof(Attr));
+        b->n = S->builtins->attrs->n;
+        b->a[b->n++] = (Attr){sym_intern(S, "derivation", 10), 0, dv};
+        attrs_sort(b);
+        S->builtins->attrs = b;
+        add_base(S, "derivation", dv);
+    }
+}

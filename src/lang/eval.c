@@ -1,0 +1,1189 @@
+/* eval.c - the lazy evaluator: forcing thunks in place (blackholing), environments, function
+ * calls, operators, string coercion, equality and ordering, errors with positions and
+ * frames (longjmp to the innermost catch point), and file imports with their cache.
+ * Never prints values (print.c) and holds no builtin (builtins.c). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "flakectl/fs.h"
+#include "lang/internal.h"
+
+/* ---- errors ---- */
+
+void stack_check(State *S, PosIdx pos) {
+    if (UNLIKELY(stack_exceeded(S)))
+        lang_throw(S, pos, "stack overflow (possible infinite recursion)");
+}
+
+static void capture_frames(State *S) {
+    S->nerr_frames = 0;
+    size_t n = S->nframes;
+    for (size_t k = 0; k < n && S->nerr_frames < 64; k++)
+        S->err_frames[S->nerr_frames++] = S->frames[n - 1 - k];
+}
+
+void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...) {
+    va_list ap;
+    fl_error_clear(&S->err);
+    va_start(ap, fmt);
+    fl_error_setv(&S->err, FL_EEVAL, fmt, ap);
+    va_end(ap);
+    err_set_pos(S, &S->err, pos);
+    S->errkind = kind;
+    capture_frames(S);
+    lang_rethrow(S);
+}
+
+void lang_rethrow(State *S) {
+    if (!S->catch_)
+        abort(); /* a bug: evaluation outside any API entry point */
+    longjmp(S->catch_->jb, 1);
+}
+
+void lang_set_hint(State *S, const char *fmt, ...) {
+    va_list ap;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    va_start(ap, fmt);
+    fl_strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    free(S->err.hint);
+    S->err.hint = fl_strbuf_detach(&sb, NULL);
+}
+
+void catch_end(State *S, Catch *c) {
+    S->catch_ = c->prev;
+}
+
+void catch_unwind(State *S, Catch *c) {
+    /* Thunks left blackholed by the failed evaluation become thunks again, so forcing them
+     * later re-raises the error instead of reporting infinite recursion. */
+    while (S->nforcing > c->forcing_depth) {
+        Value *v = S->forcing[--S->nforcing];
+        if (v->type == V_BLACKHOLE)
+            v->type = v->bh_from;
+    }
+    S->nframes = c->frame_depth;
+    S->catch_ = c->prev;
+}
+
+static inline void push_frame(State *S, int kind, Sym sym, PosIdx pos) {
+    if (UNLIKELY(S->nframes == S->capframes)) {
+        S->capframes = S->capframes ? S->capframes * 2 : 256;
+        S->frames = fl_xrealloc(S->frames, S->capframes * sizeof(Frame));
+    }
+    Frame *f = &S->frames[S->nframes++];
+    f->kind = (uint8_t)kind;
+    f->sym = sym;
+    f->pos = pos;
+    f->text = NULL;
+}
+
+/* ---- forcing ---- */
+
+/* The blackholed cell keeps its thunk fields in a side record so a failed evaluation can
+ * restore it even if the cell was partly overwritten. */
+typedef struct Saved {
+    Env *env;
+    Expr *expr;
+} Saved;
+
+void force_slow(State *S, Value *v, PosIdx pos) {
+    if (v->type == V_BLACKHOLE)
+        lang_throw(S, pos, "infinite recursion encountered");
+    stack_check(S, pos);
+    if (UNLIKELY(S->nforcing == S->capforcing)) {
+        S->capforcing = S->capforcing ? S->capforcing * 2 : 1024;
+        S->forcing = fl_xrealloc(S->forcing, S->capforcing * sizeof(Value *));
+    }
+    S->forcing[S->nforcing++] = v;
+    if (v->type == V_THUNK) {
+        Env *env = v->thunk.env;
+        Expr *e = v->thunk.expr;
+        v->type = V_BLACKHOLE;
+        v->bh_from = V_THUNK;
+        eval(S, e, env, v);
+        if (UNLIKELY(v->type == V_BLACKHOLE)) {
+            /* cannot happen: eval always writes a value */
+            v->type = V_THUNK;
+        }
+    } else {
+        Value *l = v->app.left, *r = v->app.right;
+        v->type = V_BLACKHOLE;
+        v->bh_from = V_APP;
+        Value tmp;
+        call_function(S, l, r, &tmp, pos);
+        *v = tmp;
+    }
+    S->nforcing--;
+}
+
+/* When an error unwinds through a blackholed cell whose fields were overwritten, the restore
+ * in catch_unwind would produce garbage; eval never overwrites its destination before it is
+ * done except through a final copy, so the fields survive. */
+
+/* ---- variables ---- */
+
+static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
+    (void)env;
+    lang_throw(S, e->pos, "undefined variable '%s'", sym_name(S, e->var.name));
+}
+
+static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
+    for (uint32_t l = e->var.level; l; l--)
+        env = env->up;
+    if (LIKELY(!e->flag))
+        return env->v[e->var.displ];
+    for (;;) {
+        Value *w = env->v[0];
+        if (noeval && w->type != V_ATTRS)
+            return NULL;
+        force(S, w, e->pos);
+        if (w->type != V_ATTRS)
+            lang_throw(S, e->pos, "value is %s while a set was expected", show_type(w));
+        Attr *a = attrs_find(w->attrs, e->var.name);
+        if (a)
+            return a->value;
+        if (!env->prev_with)
+            undefined_with_var(S, e, env);
+        for (uint32_t l = env->prev_with; l; l--)
+            env = env->up;
+    }
+}
+
+Value *maybe_thunk(State *S, Expr *e, Env *env) {
+    if (e->kind == E_CONST)
+        return &e->cval;
+    if (e->kind == E_VAR) {
+        Value *v = lookup_var(S, e, env, 1);
+        if (v)
+            return v;
+    }
+    Value *t = alloc_value(S);
+    t->type = V_THUNK;
+    t->thunk.env = env;
+    t->thunk.expr = e;
+    return t;
+}
+
+/* ---- typed forcing ---- */
+
+int64_t force_int(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type != V_INT)
+        lang_throw(S, pos, "value is %s while an integer was expected", show_type(v));
+    return v->i;
+}
+
+double force_float(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type == V_INT)
+        return (double)v->i;
+    if (v->type != V_FLOAT)
+        lang_throw(S, pos, "value is %s while a float was expected", show_type(v));
+    return v->f;
+}
+
+int force_bool(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type != V_BOOL)
+        lang_throw(S, pos, "value is %s while a Boolean was expected", show_type(v));
+    return v->b;
+}
+
+Attrs *force_attrs(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type != V_ATTRS)
+        lang_throw(S, pos, "value is %s while a set was expected", show_type(v));
+    return v->attrs;
+}
+
+void force_list(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type != V_LIST)
+        lang_throw(S, pos, "value is %s while a list was expected", show_type(v));
+}
+
+void force_function(State *S, Value *v, PosIdx pos) {
+    force(S, v, pos);
+    if (v->type != V_LAMBDA && v->type != V_PRIMOP && v->type != V_PRIMOP_APP &&
+        !(v->type == V_ATTRS && attrs_find(v->attrs, S->s_functor)))
+        lang_throw(S, pos, "value is %s while a function was expected", show_type(v));
+}
+
+const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx) {
+    force(S, v, pos);
+    if (v->type != V_STRING)
+        lang_throw(S, pos, "value is %s while a string was expected", show_type(v));
+    if (len)
+        *len = v->n;
+    if (ctx)
+        *ctx = v->str.ctx;
+    return v->str.s;
+}
+
+const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len) {
+    const StrCtx *ctx;
+    const char *s = force_string(S, v, pos, len, &ctx);
+    if (ctx)
+        lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path", s);
+    return s;
+}
+
+int is_derivation(State *S, Value *v) {
+    if (v->type != V_ATTRS)
+        return 0;
+    Attr *a = attrs_find(v->attrs, S->s_type);
+    if (!a)
+        return 0;
+    force(S, a->value, a->pos);
+    return a->value->type == V_STRING && a->value->n == 10 &&
+           !memcmp(a->value->str.s, "derivation", 10);
+}
+
+const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b) {
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    const StrCtx *r = b;
+    for (const StrCtx *x = a; x; x = x->next) {
+        int dup = 0;
+        for (const StrCtx *y = b; y; y = y->next)
+            if (!strcmp(x->path, y->path)) {
+                dup = 1;
+                break;
+            }
+        if (!dup) {
+            StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
+            n->path = x->path;
+            n->next = r;
+            r = n;
+        }
+    }
+    return r;
+}
+
+static void fmt_float_tostring(char *buf, size_t n, double f) {
+    snprintf(buf, n, "%f", f);
+}
+
+void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
+                      AStr *out, const StrCtx **ctx) {
+    force(S, v, pos);
+    stack_check(S, pos);
+    switch (v->type) {
+    case V_STRING:
+        astr_add(S, out, v->str.s, v->n);
+        if (ctx)
+            *ctx = ctx_merge(S, *ctx, v->str.ctx);
+        return;
+    case V_PATH:
+        if (copy_to_store) {
+            const char *sp = path_to_store(S, v->str.s, pos);
+            astr_adds(S, out, sp);
+            if (ctx) {
+                StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+                c->path = sp;
+                c->next = NULL;
+                *ctx = ctx_merge(S, *ctx, c);
+            }
+        } else {
+            astr_add(S, out, v->str.s, v->n);
+        }
+        return;
+    case V_ATTRS: {
+        Attr *a = attrs_find(v->attrs, S->s_toString);
+        if (a) {
+            Value r;
+            call_function(S, a->value, v, &r, pos);
+            coerce_to_string(S, &r, pos, coerce_more, copy_to_store, out, ctx);
+            return;
+        }
+        a = attrs_find(v->attrs, S->s_outPath);
+        if (a) {
+            coerce_to_string(S, a->value, pos, coerce_more, copy_to_store, out, ctx);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (coerce_more) {
+        char buf[64];
+        switch (v->type) {
+        case V_BOOL:
+            if (v->b)
+                astr_addch(S, out, '1');
+            return;
+        case V_NULL:
+            return;
+        case V_INT:
+            snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+            astr_adds(S, out, buf);
+            return;
+        case V_FLOAT:
+            fmt_float_tostring(buf, sizeof buf, v->f);
+            astr_adds(S, out, buf);
+            return;
+        case V_LIST:
+            for (uint32_t i = 0; i < v->n; i++) {
+                Value *e = v->elems[i];
+                coerce_to_string(S, e, pos, coerce_more, copy_to_store, out, ctx);
+                if (i + 1 < v->n && !(e->type == V_LIST && e->n == 0))
+                    astr_addch(S, out, ' ');
+            }
+            return;
+        default:
+            break;
+        }
+    }
+    lang_throw(S, pos, "cannot coerce %s to a string", show_type(v));
+}
+
+const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    if (s.len == 0 || s.buf[0] != '/')
+        lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
+    return s.buf;
+}
+
+/* ---- equality and ordering ---- */
+
+int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
+    force(S, a, pos);
+    force(S, b, pos);
+    stack_check(S, pos);
+    if (a->type == V_INT && b->type == V_FLOAT)
+        return (double)a->i == b->f;
+    if (a->type == V_FLOAT && b->type == V_INT)
+        return a->f == (double)b->i;
+    if (a->type != b->type) {
+        int fa = a->type >= V_LAMBDA, fb = b->type >= V_LAMBDA;
+        if (!(fa && fb))
+            return 0;
+        return 0;
+    }
+    switch (a->type) {
+    case V_INT: return a->i == b->i;
+    case V_FLOAT: return a->f == b->f;
+    case V_BOOL: return a->b == b->b;
+    case V_NULL: return 1;
+    case V_STRING:
+    case V_PATH:
+        return a->n == b->n && !memcmp(a->str.s, b->str.s, a->n);
+    case V_LIST:
+        if (a->n != b->n)
+            return 0;
+        for (uint32_t i = 0; i < a->n; i++)
+            if (!values_equal(S, a->elems[i], b->elems[i], pos))
+                return 0;
+        return 1;
+    case V_ATTRS: {
+        if (a->attrs == b->attrs)
+            return 1;
+        if (is_derivation(S, a) && is_derivation(S, b)) {
+            Attr *x = attrs_find(a->attrs, S->s_outPath), *y = attrs_find(b->attrs, S->s_outPath);
+            if (x && y)
+                return values_equal(S, x->value, y->value, pos);
+        }
+        if (a->attrs->n != b->attrs->n)
+            return 0;
+        for (uint32_t i = 0; i < a->attrs->n; i++) {
+            if (a->attrs->a[i].name != b->attrs->a[i].name)
+                return 0;
+            if (!values_equal(S, a->attrs->a[i].value, b->attrs->a[i].value, pos))
+                return 0;
+        }
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
+    force(S, a, pos);
+    force(S, b, pos);
+    stack_check(S, pos);
+    if (a->type == V_INT && b->type == V_INT)
+        return a->i < b->i ? -1 : a->i > b->i;
+    if ((a->type == V_INT || a->type == V_FLOAT) && (b->type == V_INT || b->type == V_FLOAT)) {
+        double x = a->type == V_INT ? (double)a->i : a->f;
+        double y = b->type == V_INT ? (double)b->i : b->f;
+        return x < y ? -1 : x > y;
+    }
+    if (a->type != b->type)
+        lang_throw(S, pos, "cannot compare %s with %s", show_type(a), show_type(b));
+    if (a->type == V_STRING || a->type == V_PATH) {
+        size_t n = a->n < b->n ? a->n : b->n;
+        int c = memcmp(a->str.s, b->str.s, n);
+        if (c)
+            return c < 0 ? -1 : 1;
+        return a->n < b->n ? -1 : a->n > b->n;
+    }
+    if (a->type == V_LIST) {
+        for (uint32_t i = 0;; i++) {
+            if (i == b->n)
+                return i == a->n ? 0 : 1;
+            if (i == a->n)
+                return -1;
+            if (!values_equal(S, a->elems[i], b->elems[i], pos))
+                return compare_values(S, a->elems[i], b->elems[i], pos);
+        }
+    }
+    lang_throw(S, pos, "cannot compare %s with %s", show_type(a), show_type(b));
+}
+
+/* ---- function calls ---- */
+
+static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) {
+    /* find the first argument the pattern does not name */
+    for (uint32_t i = 0; i < args->n; i++) {
+        int found = 0;
+        for (uint32_t k = 0; k < lam->lam.nformals; k++)
+            if (lam->lam.formals[k].name == args->a[i].name)
+                found = 1;
+        if (!found) {
+            const char **cands = arena_alloc(&S->arena, (lam->lam.nformals + 1) * sizeof(char *));
+            for (uint32_t k = 0; k < lam->lam.nformals; k++)
+                cands[k] = sym_name(S, lam->lam.formals[k].name);
+            const char *best =
+                closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
+            fl_error_clear(&S->err);
+            if (lam->lam.name)
+                fl_error_set(&S->err, FL_EEVAL, "function '%s' called with unexpected argument '%s'",
+                             sym_name(S, lam->lam.name), sym_name(S, args->a[i].name));
+            else
+                fl_error_set(&S->err, FL_EEVAL,
+                             "function 'anonymous lambda' called with unexpected argument '%s'",
+                             sym_name(S, args->a[i].name));
+            err_set_pos(S, &S->err, lam->pos);
+            if (best)
+                fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+            S->errkind = ERR_OTHER;
+            capture_frames(S);
+            push_frame(S, FR_CALL, lam->lam.name, pos);
+            capture_frames(S);
+            lang_rethrow(S);
+        }
+    }
+    lang_throw(S, pos, "internal error: argument check");
+}
+
+static void call_primop(State *S, const PrimOp *op, Value **args, Value *out, PosIdx pos) {
+    Value tmp;
+    if (op->ext) {
+        fl_value *res = NULL;
+        fl_error e = FL_ERROR_INIT;
+        int rc = op->ext((fl_lang *)S, op->ud, (fl_value **)args, &res, &e);
+        if (rc < 0 || !res) {
+            fl_error_clear(&S->err);
+            fl_error_move(&S->err, &e);
+            if (!S->err.message)
+                fl_error_set(&S->err, FL_EEVAL, "%s failed", op->name);
+            if (!S->err.file)
+                err_set_pos(S, &S->err, pos);
+            S->errkind = ERR_OTHER;
+            capture_frames(S);
+            lang_rethrow(S);
+        }
+        *out = res->v;
+        return;
+    }
+    op->fn(S, args, &tmp, pos);
+    *out = tmp;
+}
+
+void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
+    stack_check(S, pos);
+    force(S, fn, pos);
+    switch (fn->type) {
+    case V_LAMBDA: {
+        Expr *lam = fn->lambda.fn;
+        Env *env2 = alloc_env(S, lam->lam.envsize);
+        env2->up = fn->lambda.env;
+        if (!lam->flag) {
+            env2->v[0] = arg;
+        } else {
+            uint32_t k = 0;
+            force(S, arg, pos);
+            if (arg->type != V_ATTRS)
+                lang_throw(S, pos, "value is %s while a set was expected", show_type(arg));
+            Attrs *a = arg->attrs;
+            if (lam->lam.arg)
+                env2->v[k++] = arg;
+            uint32_t matched = 0;
+            for (uint32_t i = 0; i < lam->lam.nformals; i++) {
+                Formal *f = &lam->lam.formals[i];
+                Attr *x = attrs_find(a, f->name);
+                if (x) {
+                    env2->v[k++] = x->value;
+                    matched++;
+                } else if (f->def) {
+                    env2->v[k++] = maybe_thunk(S, f->def, env2);
+                } else {
+                    fl_error_clear(&S->err);
+                    fl_error_set(&S->err, FL_EEVAL, "function '%s' called without required argument '%s'",
+                                 lam->lam.name ? sym_name(S, lam->lam.name) : "anonymous lambda",
+                                 sym_name(S, f->name));
+                    err_set_pos(S, &S->err, lam->pos);
+                    S->errkind = ERR_OTHER;
+                    push_frame(S, FR_CALL, lam->lam.name, pos);
+                    capture_frames(S);
+                    lang_rethrow(S);
+                }
+            }
+            if (!lam->lam.ellipsis && matched < a->n)
+                bad_call_arg(S, lam, a, pos);
+        }
+        push_frame(S, FR_CALL, lam->lam.name, pos);
+        eval(S, lam->lam.body, env2, out);
+        S->nframes--;
+        return;
+    }
+    case V_PRIMOP: {
+        const PrimOp *op = fn->primop;
+        if (op->arity == 1) {
+            call_primop(S, op, &arg, out, pos);
+            return;
+        }
+        Value *f2 = alloc_value(S);
+        *f2 = *fn;
+        out->type = V_PRIMOP_APP;
+        out->app.left = f2;
+        out->app.right = arg;
+        return;
+    }
+    case V_PRIMOP_APP: {
+        uint32_t have = 1;
+        Value *p = fn->app.left;
+        while (p->type == V_PRIMOP_APP) {
+            have++;
+            p = p->app.left;
+        }
+        const PrimOp *op = p->primop;
+        if ((int)have + 1 < op->arity) {
+            Value *f2 = alloc_value(S);
+            *f2 = *fn;
+            out->type = V_PRIMOP_APP;
+            out->app.left = f2;
+            out->app.right = arg;
+            return;
+        }
+        Value *args[8];
+        args[have] = arg;
+        p = fn;
+        for (uint32_t i = have; i > 0; i--) {
+            args[i - 1] = p->app.right;
+            p = p->app.left;
+        }
+        call_primop(S, op, args, out, pos);
+        return;
+    }
+    case V_ATTRS: {
+        Attr *f = attrs_find(fn->attrs, S->s_functor);
+        if (f) {
+            Value *self = alloc_value(S);
+            *self = *fn;
+            Value tmp;
+            call_function(S, f->value, self, &tmp, pos);
+            Value *t2 = alloc_value(S);
+            *t2 = tmp;
+            call_function(S, t2, arg, out, pos);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    lang_throw(S, pos, "attempt to call something which is not a function but %s",
+               show_type(fn));
+}
+
+void call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
+    Value *tmp = alloc_value(S);
+    call_function(S, fn, a1, tmp, pos);
+    call_function(S, tmp, a2, out, pos);
+}
+
+/* ---- expressions ---- */
+
+static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
+    if (!an->expr)
+        return an->sym;
+    Value v;
+    eval(S, an->expr, env, &v);
+    size_t len;
+    const char *s = force_string_noctx(S, &v, pos, &len);
+    return sym_intern(S, s, len);
+}
+
+static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
+    fl_error_clear(&S->err);
+    fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
+    err_set_pos(S, &S->err, pos);
+    const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
+    for (uint32_t i = 0; i < a->n; i++)
+        cands[i] = sym_name(S, a->a[i].name);
+    const char *best = closest_name(S, sym_name(S, name), cands, a->n);
+    if (best)
+        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+    S->errkind = ERR_OTHER;
+    capture_frames(S);
+    lang_rethrow(S);
+}
+
+static void eval_select(State *S, Expr *e, Env *env, Value *out) {
+    Value tmp;
+    Value *cur;
+    Expr *base = e->sel.e;
+    if (base->kind == E_VAR) {
+        cur = lookup_var(S, base, env, 0);
+        if (!cur) {
+            eval(S, base, env, &tmp);
+            cur = &tmp;
+        }
+    } else {
+        eval(S, base, env, &tmp);
+        cur = &tmp;
+    }
+    for (uint32_t i = 0; i < e->sel.n; i++) {
+        Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
+        if (e->sel.def) {
+            force(S, cur, e->pos);
+            Attr *a;
+            if (cur->type != V_ATTRS || !(a = attrs_find(cur->attrs, name))) {
+                eval(S, e->sel.def, env, out);
+                return;
+            }
+            cur = a->value;
+        } else {
+            force(S, cur, e->pos);
+            if (cur->type != V_ATTRS)
+                lang_throw(S, e->pos, "value is %s while a set was expected", show_type(cur));
+            Attr *a = attrs_find(cur->attrs, name);
+            if (!a)
+                missing_attr(S, cur->attrs, name, e->pos);
+            cur = a->value;
+        }
+    }
+    if (cur->type <= V_BLACKHOLE) {
+        push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
+                   e->pos);
+        force_slow(S, cur, e->pos);
+        S->nframes--;
+    }
+    *out = *cur;
+}
+
+static void eval_hasattr(State *S, Expr *e, Env *env, Value *out) {
+    Value tmp;
+    eval(S, e->sel.e, env, &tmp);
+    Value *cur = &tmp;
+    for (uint32_t i = 0; i < e->sel.n; i++) {
+        Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
+        force(S, cur, e->pos);
+        Attr *a;
+        if (cur->type != V_ATTRS || !(a = attrs_find(cur->attrs, name))) {
+            mk_bool(out, 0);
+            return;
+        }
+        cur = a->value;
+    }
+    mk_bool(out, 1);
+}
+
+static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
+    Attrs *a = *ap;
+    for (uint32_t i = 0; i < e->attrs.ndyn; i++) {
+        DynAttr *d = &e->attrs.dyn[i];
+        Value nv;
+        eval(S, d->name, env, &nv);
+        force(S, &nv, d->pos);
+        if (nv.type == V_NULL)
+            continue;
+        size_t len;
+        const char *s = force_string_noctx(S, &nv, d->pos, &len);
+        Sym name = sym_intern(S, s, len);
+        for (uint32_t k = 0; k < a->n; k++)
+            if (a->a[k].name == name) {
+                fl_lang_pos p;
+                lang_pos_get(S, a->a[k].pos, &p);
+                lang_throw(S, d->pos, "dynamic attribute '%s' already defined at %s:%d:%d", s,
+                           p.file ? p.file : "?", p.line, p.col);
+            }
+        if (a->n == a->cap) {
+            Attrs *na = alloc_attrs(S, a->cap * 2 + 1);
+            memcpy(na->a, a->a, a->n * sizeof(Attr));
+            na->n = a->n;
+            a = na;
+        }
+        a->a[a->n].name = name;
+        a->a[a->n].pos = d->pos;
+        a->a[a->n].value = maybe_thunk(S, d->value, env);
+        a->n++;
+    }
+    attrs_sort(a);
+    *ap = a;
+}
+
+static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
+    uint32_t n = e->attrs.ndefs;
+    Attrs *a = alloc_attrs(S, n + e->attrs.ndyn);
+    a->n = n;
+    Env *inner = env;
+    if (e->flag) {
+        inner = alloc_env(S, n);
+        inner->up = env;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        AttrDef *d = &e->attrs.defs[i];
+        Value *v = maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+        if (e->flag)
+            inner->v[d->displ] = v;
+        a->a[i].name = d->name;
+        a->a[i].pos = d->pos;
+        a->a[i].value = v;
+    }
+    attrs_sort(a);
+    if (e->attrs.ndyn)
+        add_dynamic(S, e, inner, &a);
+    out->type = V_ATTRS;
+    out->attrs = a;
+}
+
+static void eval_let(State *S, Expr *e, Env *env, Value *out) {
+    uint32_t n = e->attrs.ndefs;
+    Env *inner = alloc_env(S, n);
+    inner->up = env;
+    for (uint32_t i = 0; i < n; i++) {
+        AttrDef *d = &e->attrs.defs[i];
+        inner->v[d->displ] = maybe_thunk(S, d->e, d->inherited ? env : inner);
+    }
+    eval(S, e->attrs.body, inner, out);
+}
+
+static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
+    Attrs *x = force_attrs(S, a, pos), *y = force_attrs(S, b, pos);
+    if (y->n == 0) {
+        *out = *a;
+        return;
+    }
+    if (x->n == 0) {
+        *out = *b;
+        return;
+    }
+    Attrs *r = alloc_attrs(S, x->n + y->n);
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < x->n && j < y->n) {
+        if (x->a[i].name < y->a[j].name)
+            r->a[k++] = x->a[i++];
+        else if (x->a[i].name > y->a[j].name)
+            r->a[k++] = y->a[j++];
+        else {
+            r->a[k++] = y->a[j++];
+            i++;
+        }
+    }
+    while (i < x->n)
+        r->a[k++] = x->a[i++];
+    while (j < y->n)
+        r->a[k++] = y->a[j++];
+    r->n = k;
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+static void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
+    force_list(S, a, pos);
+    force_list(S, b, pos);
+    if (a->n == 0) {
+        *out = *b;
+        return;
+    }
+    if (b->n == 0) {
+        *out = *a;
+        return;
+    }
+    Value r;
+    mk_list(S, &r, a->n + b->n);
+    memcpy(r.elems, a->elems, a->n * sizeof(Value *));
+    memcpy(r.elems + a->n, b->elems, b->n * sizeof(Value *));
+    *out = r;
+}
+
+static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
+    int first = !e->flag;
+    int ftype = V_STRING;
+    int64_t n = 0;
+    double nf = 0;
+    AStr s;
+    s.buf = NULL;
+    const StrCtx *ctx = NULL;
+    for (uint32_t i = 0; i < e->cat.n; i++) {
+        Value tmp;
+        PosIdx ppos = e->cat.ppos[i];
+        eval(S, e->cat.parts[i], env, &tmp);
+        if (first)
+            ftype = tmp.type;
+        if (ftype == V_INT) {
+            if (tmp.type == V_INT)
+                n = (int64_t)((uint64_t)n + (uint64_t)tmp.i);
+            else if (tmp.type == V_FLOAT) {
+                ftype = V_FLOAT;
+                nf = (double)n + tmp.f;
+            } else
+                lang_throw(S, ppos, "cannot add %s to an integer", show_type(&tmp));
+        } else if (ftype == V_FLOAT) {
+            if (tmp.type == V_INT)
+                nf += (double)tmp.i;
+            else if (tmp.type == V_FLOAT)
+                nf += tmp.f;
+            else
+                lang_throw(S, ppos, "cannot add %s to a float", show_type(&tmp));
+        } else {
+            if (!s.buf)
+                astr_init(S, &s, 64);
+            if (tmp.type == V_STRING && !s.len && i + 1 == e->cat.n && e->cat.n == 1) {
+                *out = tmp;
+                mk_string(S, out, tmp.str.s, tmp.n, tmp.str.ctx);
+                return;
+            }
+            coerce_to_string(S, &tmp, ppos, 0, ftype == V_STRING, &s, &ctx);
+        }
+        first = 0;
+    }
+    if (ftype == V_INT)
+        mk_int(out, n);
+    else if (ftype == V_FLOAT)
+        mk_float(out, nf);
+    else if (ftype == V_PATH) {
+        if (ctx)
+            lang_throw(S, e->pos, "a string that refers to a store path cannot be appended to a path");
+        char *c = fl_canon_path(s.buf, "/");
+        mk_path(S, out, c);
+        free(c);
+    } else
+        mk_string(S, out, s.buf, s.len, ctx);
+}
+
+static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
+    Value a, b;
+    eval(S, e->op.a, env, &a);
+    eval(S, e->op.b, env, &b);
+    if ((a.type != V_INT && a.type != V_FLOAT)) {
+        lang_throw(S, e->pos, "value is %s while an integer was expected", show_type(&a));
+    }
+    if ((b.type != V_INT && b.type != V_FLOAT))
+        lang_throw(S, e->pos, "value is %s while an integer was expected", show_type(&b));
+    if (a.type == V_INT && b.type == V_INT) {
+        uint64_t x = (uint64_t)a.i, y = (uint64_t)b.i;
+        switch (e->kind) {
+        case E_SUB: mk_int(out, (int64_t)(x - y)); return;
+        case E_MUL: mk_int(out, (int64_t)(x * y)); return;
+        default:
+            if (b.i == 0)
+                lang_throw(S, e->pos, "division by zero");
+            if (b.i == -1)
+                mk_int(out, (int64_t)(0 - x));
+            else
+                mk_int(out, a.i / b.i);
+            return;
+        }
+    }
+    double x = a.type == V_INT ? (double)a.i : a.f, y = b.type == V_INT ? (double)b.i : b.f;
+    switch (e->kind) {
+    case E_SUB: mk_float(out, x - y); return;
+    case E_MUL: mk_float(out, x * y); return;
+    default:
+        if (y == 0)
+            lang_throw(S, e->pos, "division by zero");
+        mk_float(out, x / y);
+        return;
+    }
+}
+
+static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
+    Value v;
+    eval(S, e, env, &v);
+    if (v.type != V_BOOL)
+        lang_throw(S, pos, "value is %s while a Boolean was expected", show_type(&v));
+    return v.b;
+}
+
+void eval(State *S, Expr *e, Env *env, Value *out) {
+    switch (e->kind) {
+    case E_CONST:
+        *out = e->cval;
+        return;
+    case E_VAR: {
+        Value *v = lookup_var(S, e, env, 0);
+        force(S, v, e->pos);
+        *out = *v;
+        return;
+    }
+    case E_SELECT:
+        eval_select(S, e, env, out);
+        return;
+    case E_HASATTR:
+        eval_hasattr(S, e, env, out);
+        return;
+    case E_ATTRS:
+        eval_attrs(S, e, env, out);
+        return;
+    case E_LET:
+        eval_let(S, e, env, out);
+        return;
+    case E_LIST: {
+        uint32_t n = e->list.n;
+        Value **elems = alloc_elems(S, n);
+        for (uint32_t i = 0; i < n; i++)
+            elems[i] = maybe_thunk(S, e->list.elems[i], env);
+        out->type = V_LIST;
+        out->n = n;
+        out->elems = elems;
+        return;
+    }
+    case E_LAMBDA:
+        out->type = V_LAMBDA;
+        out->lambda.env = env;
+        out->lambda.fn = e;
+        return;
+    case E_CALL: {
+        Value fnv;
+        Value *fn;
+        Expr *f = e->op.a;
+        if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
+            force(S, fn, f->pos);
+        } else {
+            eval(S, f, env, &fnv);
+            fn = &fnv;
+        }
+        call_function(S, fn, maybe_thunk(S, e->op.b, env), out, e->pos);
+        return;
+    }
+    case E_WITH: {
+        Env *inner = alloc_env(S, 1);
+        inner->up = env;
+        inner->is_with = 1;
+        inner->prev_with = (uint16_t)e->op.prev_with;
+        inner->v[0] = maybe_thunk(S, e->op.a, env);
+        eval(S, e->op.b, inner, out);
+        return;
+    }
+    case E_IF:
+        eval(S, eval_bool(S, e->op.a, env, e->pos) ? e->op.b : e->op.c, env, out);
+        return;
+    case E_ASSERT:
+        if (!eval_bool(S, e->op.a, env, e->pos))
+            lang_throw_kind(S, ERR_ASSERT, e->pos, "assertion '%s' failed", e->op.text);
+        eval(S, e->op.b, env, out);
+        return;
+    case E_NOT:
+        mk_bool(out, !eval_bool(S, e->op.a, env, e->pos));
+        return;
+    case E_EQ:
+    case E_NEQ: {
+        Value a, b;
+        eval(S, e->op.a, env, &a);
+        eval(S, e->op.b, env, &b);
+        int eq = values_equal(S, &a, &b, e->pos);
+        mk_bool(out, e->kind == E_EQ ? eq : !eq);
+        return;
+    }
+    case E_AND:
+        mk_bool(out, eval_bool(S, e->op.a, env, e->pos) && eval_bool(S, e->op.b, env, e->pos));
+        return;
+    case E_OR:
+        mk_bool(out, eval_bool(S, e->op.a, env, e->pos) || eval_bool(S, e->op.b, env, e->pos));
+        return;
+    case E_IMPL:
+        mk_bool(out, !eval_bool(S, e->op.a, env, e->pos) || eval_bool(S, e->op.b, env, e->pos));
+        return;
+    case E_UPDATE: {
+        Value a, b;
+        eval(S, e->op.a, env, &a);
+        eval(S, e->op.b, env, &b);
+        eval_update(S, &a, &b, out, e->pos);
+        return;
+    }
+    case E_CONCATLISTS: {
+        Value a, b;
+        eval(S, e->op.a, env, &a);
+        eval(S, e->op.b, env, &b);
+        eval_concat_lists(S, &a, &b, out, e->pos);
+        return;
+    }
+    case E_LT: {
+        Value a, b;
+        eval(S, e->op.a, env, &a);
+        eval(S, e->op.b, env, &b);
+        int c = (e->flag & 1) ? compare_values(S, &b, &a, e->pos) < 0
+                              : compare_values(S, &a, &b, e->pos) < 0;
+        mk_bool(out, (e->flag & 2) ? !c : c);
+        return;
+    }
+    case E_SUB:
+    case E_MUL:
+    case E_DIV:
+        eval_arith(S, e, env, out);
+        return;
+    case E_CONCATSTRINGS:
+        eval_concat_strings(S, e, env, out);
+        return;
+    case E_CURPOS: {
+        fl_lang_pos p;
+        lang_pos_get(S, e->pos, &p);
+        Attrs *a = alloc_attrs(S, 3);
+        Value *f = alloc_value(S), *l = alloc_value(S), *c = alloc_value(S);
+        mk_string_copy(S, f, p.file ? p.file : "", p.file ? strlen(p.file) : 0, NULL);
+        mk_int(l, p.line);
+        mk_int(c, p.col);
+        a->a[0] = (Attr){S->s_file, e->pos, f};
+        a->a[1] = (Attr){S->s_line, e->pos, l};
+        a->a[2] = (Attr){S->s_column, e->pos, c};
+        a->n = 3;
+        attrs_sort(a);
+        out->type = V_ATTRS;
+        out->attrs = a;
+        return;
+    }
+    default:
+        lang_throw(S, e->pos, "internal error: unknown expression kind %d", e->kind);
+    }
+}
+
+/* ---- deep forcing ---- */
+
+int ptrset_add(State *S, PtrSet *ps, const void *p) {
+    if (ps->n * 2 >= ps->cap) {
+        size_t ncap = ps->cap ? ps->cap * 2 : 256;
+        const void **ns = arena_zalloc(&S->arena, ncap * sizeof(void *));
+        for (size_t i = 0; i < ps->cap; i++)
+            if (ps->slots[i]) {
+                size_t h = ((uintptr_t)ps->slots[i] >> 3) * 0x9E3779B97F4A7C15ull & (ncap - 1);
+                while (ns[h])
+                    h = (h + 1) & (ncap - 1);
+                ns[h] = ps->slots[i];
+            }
+        ps->slots = ns;
+        ps->cap = ncap;
+    }
+    size_t h = ((uintptr_t)p >> 3) * 0x9E3779B97F4A7C15ull & (ps->cap - 1);
+    while (ps->slots[h]) {
+        if (ps->slots[h] == p)
+            return 0;
+        h = (h + 1) & (ps->cap - 1);
+    }
+    ps->slots[h] = p;
+    ps->n++;
+    return 1;
+}
+
+static void force_deep_rec(State *S, Value *v, PosIdx pos, PtrSet *seen) {
+    force(S, v, pos);
+    if (v->type != V_ATTRS && v->type != V_LIST)
+        return;
+    if (!ptrset_add(S, seen, v))
+        return;
+    stack_check(S, pos);
+    if (v->type == V_ATTRS) {
+        Attrs *a = v->attrs;
+        for (uint32_t i = 0; i < a->n; i++) {
+            if (a->a[i].value->type <= V_BLACKHOLE) {
+                push_frame(S, FR_ATTR, a->a[i].name, a->a[i].pos);
+                force_deep_rec(S, a->a[i].value, a->a[i].pos, seen);
+                S->nframes--;
+            } else {
+                force_deep_rec(S, a->a[i].value, a->a[i].pos, seen);
+            }
+        }
+    } else {
+        for (uint32_t i = 0; i < v->n; i++)
+            force_deep_rec(S, v->elems[i], pos, seen);
+    }
+}
+
+void force_deep(State *S, Value *v, PosIdx pos) {
+    PtrSet seen = {0};
+    force_deep_rec(S, v, pos, &seen);
+}
+
+/* ---- imports ---- */
+
+static uint32_t add_file(State *S, const char *path, const char *dir) {
+    if (S->nfiles == S->capfiles) {
+        S->capfiles = S->capfiles ? S->capfiles * 2 : 16;
+        S->files = fl_xrealloc(S->files, S->capfiles * sizeof(FileEntry));
+    }
+    FileEntry *f = &S->files[S->nfiles];
+    memset(f, 0, sizeof(*f));
+    f->path = fl_xstrdup(path);
+    f->dir = fl_xstrdup(dir);
+    return S->nfiles++;
+}
+
+uint32_t lang_add_source(State *S, const char *name, const char *dir);
+uint32_t lang_add_source(State *S, const char *name, const char *dir) {
+    return add_file(S, name, dir);
+}
+
+void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+    char *canon = fl_canon_path(path, "/");
+    if (fl_is_dir(canon)) {
+        char *d = fl_path_join(canon, "default.nix");
+        free(canon);
+        canon = d;
+    }
+    for (uint32_t i = 0; i < S->nfiles; i++)
+        if (S->files[i].value && !strcmp(S->files[i].path, canon)) {
+            free(canon);
+            Value *v = S->files[i].value;
+            force(S, v, pos);
+            *out = *v;
+            return;
+        }
+    char *data = NULL;
+    size_t len = 0;
+    fl_error e = FL_ERROR_INIT;
+    if (fl_read_file(canon, &data, &len, &e) < 0) {
+        fl_error_clear(&e);
+        char *msg = arena_strndup(&S->arena, canon, strlen(canon));
+        free(canon);
+        lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
+    }
+    char *dir = fl_xstrdup(canon);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    else if (slash)
+        slash[1] = '\0';
+    uint32_t fid = add_file(S, canon, dir);
+    free(canon);
+    S->files[fid].src = data;
+    S->files[fid].srclen = len;
+    Expr *ex = parse_source(S, data, len, fid, dir);
+    free(dir);
+    if (!ex) {
+        S->errkind = ERR_OTHER;
+        capture_frames(S);
+        lang_rethrow(S);
+    }
+    Value *v = alloc_value(S);
+    v->type = V_THUNK;
+    v->thunk.env = S->base_env;
+    v->thunk.expr = ex;
+    S->files[fid].value = v;
+    push_frame(S, FR_IMPORT, 0, pos);
+    S->frames[S->nframes - 1].text = S->files[fid].path;
+    force(S, v, pos);
+    S->nframes--;
+    *out = *v;
+}

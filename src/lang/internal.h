@@ -1,0 +1,517 @@
+/* internal.h - the language's private data structures: arena, symbols, positions, tokens,
+ * the AST, values, environments and the evaluator state. Only src/lang/ includes this. */
+#ifndef FLAKECTL_LANG_INTERNAL_H
+#define FLAKECTL_LANG_INTERNAL_H
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "flakectl/error.h"
+#include "flakectl/lang.h"
+#include "flakectl/strbuf.h"
+
+#define NORETURN __attribute__((noreturn))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+typedef struct State State;
+typedef struct Value Value;
+typedef struct Expr Expr;
+typedef struct Env Env;
+
+/* ---- arena: the one allocation interface of the evaluator ---- */
+typedef struct ArenaChunk {
+    struct ArenaChunk *next;
+    size_t size;
+    char data[];
+} ArenaChunk;
+
+typedef struct Arena {
+    ArenaChunk *chunks;
+    char *cur, *end;
+    size_t total;
+} Arena;
+
+void arena_init(Arena *a);
+void arena_release(Arena *a);
+void *arena_alloc_slow(Arena *a, size_t n);
+static inline void *arena_alloc(Arena *a, size_t n) {
+    n = (n + 7) & ~(size_t)7;
+    if (LIKELY((size_t)(a->end - a->cur) >= n)) {
+        void *p = a->cur;
+        a->cur += n;
+        return p;
+    }
+    return arena_alloc_slow(a, n);
+}
+void *arena_zalloc(Arena *a, size_t n);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+
+/* A growable string in the arena (old buffers are abandoned, never freed). */
+typedef struct AStr {
+    char *buf;
+    size_t len, cap;
+} AStr;
+void astr_init(State *S, AStr *s, size_t hint);
+void astr_add(State *S, AStr *s, const char *p, size_t n);
+static inline void astr_adds(State *S, AStr *s, const char *p) {
+    astr_add(S, s, p, strlen(p));
+}
+void astr_addch(State *S, AStr *s, char c);
+void astr_addf(State *S, AStr *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- symbols: interned names, compared by id ---- */
+typedef uint32_t Sym;
+typedef struct SymTab {
+    const char **names; /* id -> NUL-terminated name */
+    uint32_t *lens;
+    uint32_t n, cap;
+    uint32_t *slots; /* open addressing: id+1, 0 = empty */
+    uint32_t nslots;
+} SymTab;
+Sym sym_intern(State *S, const char *s, size_t len);
+static inline const char *sym_name(State *S, Sym s);
+
+/* ---- positions: an index into a table of (file, line, col) ---- */
+typedef uint32_t PosIdx; /* 0 = no position */
+typedef struct PosRec {
+    uint32_t file; /* index into S->files */
+    uint32_t line, col;
+} PosRec;
+PosIdx pos_make(State *S, uint32_t file, uint32_t line, uint32_t col);
+
+/* ---- values ---- */
+enum vtype {
+    V_THUNK,
+    V_APP, /* lazy function application (left applied to right) */
+    V_BLACKHOLE,
+    V_NULL,
+    V_BOOL,
+    V_INT,
+    V_FLOAT,
+    V_STRING,
+    V_PATH,
+    V_ATTRS,
+    V_LIST,
+    V_LAMBDA,
+    V_PRIMOP,
+    V_PRIMOP_APP,
+};
+
+typedef struct StrCtx StrCtx; /* string context: store paths a string refers to */
+struct StrCtx {
+    const StrCtx *next;
+    const char *path;
+};
+
+typedef struct Attr {
+    Sym name;
+    PosIdx pos;
+    Value *value;
+} Attr;
+
+typedef struct Attrs {
+    uint32_t n, cap;
+    Attr a[]; /* sorted by symbol id */
+} Attrs;
+
+typedef struct PrimOp PrimOp;
+
+struct Value {
+    uint8_t type;
+    uint8_t bh_from; /* for V_BLACKHOLE: the type it had (V_THUNK or V_APP) */
+    uint32_t n;      /* string length, list size */
+    union {
+        int64_t i;
+        double f;
+        int b;
+        struct {
+            const char *s;
+            const StrCtx *ctx;
+        } str;
+        Value **elems;
+        Attrs *attrs;
+        struct {
+            Env *env;
+            Expr *expr;
+        } thunk;
+        struct {
+            Env *env;
+            Expr *fn;
+        } lambda;
+        struct {
+            Value *left, *right;
+        } app;
+        const PrimOp *primop;
+    };
+};
+
+struct fl_value {
+    Value v;
+};
+
+typedef void (*PrimFn)(State *S, Value **args, Value *out, PosIdx pos);
+struct PrimOp {
+    const char *name;
+    int arity;
+    PrimFn fn;
+    /* native primops registered through the API */
+    fl_lang_primop_fn ext;
+    void *ud;
+};
+
+/* ---- environments ---- */
+struct Env {
+    Env *up;
+    uint32_t n;
+    uint16_t is_with;
+    uint16_t prev_with; /* levels up to the next enclosing with-env (0 = none) */
+    Value *v[];
+};
+
+/* ---- AST ---- */
+enum ekind {
+    E_CONST, /* int, float, literal string, path: value preallocated */
+    E_VAR,
+    E_SELECT,
+    E_HASATTR,
+    E_ATTRS,
+    E_LIST,
+    E_LAMBDA,
+    E_CALL,
+    E_LET,
+    E_WITH,
+    E_IF,
+    E_ASSERT,
+    E_NOT,
+    E_EQ,
+    E_NEQ,
+    E_AND,
+    E_OR,
+    E_IMPL,
+    E_UPDATE,
+    E_CONCATLISTS,
+    E_LT, /* a < b ; flags: swap operands, negate result */
+    E_SUB,
+    E_MUL,
+    E_DIV,
+    E_CONCATSTRINGS,
+    E_CURPOS,
+};
+
+typedef struct AttrName {
+    Sym sym;    /* when expr == NULL */
+    Expr *expr; /* dynamic name */
+} AttrName;
+
+typedef struct AttrDef {
+    Sym name;
+    uint8_t inherited; /* evaluate in the enclosing env, not the rec/let env */
+    PosIdx pos;
+    Expr *e;
+    uint32_t displ; /* slot in the rec/let env */
+} AttrDef;
+
+typedef struct DynAttr {
+    Expr *name, *value;
+    PosIdx pos;
+} DynAttr;
+
+typedef struct Formal {
+    Sym name;
+    PosIdx pos;
+    Expr *def;
+} Formal;
+
+struct Expr {
+    uint8_t kind;
+    uint8_t flag; /* E_VAR: from with; E_ATTRS: rec; E_LT: bit0 swap, bit1 negate;
+                     E_CONCATSTRINGS: force string; E_LAMBDA: has formals */
+    PosIdx pos;
+    union {
+        Value cval;
+        struct {
+            Sym name;
+            uint32_t level, displ;
+        } var;
+        struct {
+            Expr *e, *def;
+            AttrName *path;
+            uint32_t n;
+        } sel;
+        struct {
+            AttrDef *defs;
+            uint32_t ndefs, ndyn;
+            DynAttr *dyn;
+            Expr *body; /* E_LET */
+        } attrs;
+        struct {
+            Expr **elems;
+            uint32_t n;
+        } list;
+        struct {
+            Sym arg;   /* 0 = none */
+            Sym name;  /* name it is bound to, for traces; 0 = anonymous */
+            Formal *formals;
+            uint32_t nformals;
+            uint8_t ellipsis;
+            uint32_t envsize;
+            Expr *body;
+        } lam;
+        struct {
+            Expr *a, *b, *c;
+            uint32_t prev_with; /* E_WITH */
+            const char *text;   /* E_ASSERT: the condition as shown */
+        } op;
+        struct {
+            Expr **parts;
+            PosIdx *ppos;
+            uint32_t n;
+        } cat;
+    };
+};
+
+/* ---- tokens ---- */
+enum tok {
+    T_EOF,
+    T_ID,
+    T_INT,
+    T_FLOAT,
+    T_STR,          /* a literal fragment of a string (already unescaped) */
+    T_IND_STR,      /* fragment of an indented string; flag: has indentation */
+    T_PATH,         /* a path literal or first segment of an interpolated path */
+    T_HPATH,        /* ~/... */
+    T_SPATH,        /* <nixpkgs> */
+    T_URI,
+    T_DQUOTE,       /* " opening */
+    T_DQUOTE_END,   /* " closing */
+    T_IND_OPEN,
+    T_IND_CLOSE,
+    T_DOLLAR_CURLY, /* ${ */
+    T_PATH_END,
+    T_IF, T_THEN, T_ELSE, T_ASSERT, T_WITH, T_LET, T_IN, T_REC, T_INHERIT, T_OR_KW,
+    T_ELLIPSIS, T_EQ, T_NEQ, T_LEQ, T_GEQ, T_AND, T_OR, T_IMPL, T_UPDATE, T_CONCAT,
+    T_LBRACE, T_RBRACE, T_LBRACK, T_RBRACK, T_LPAREN, T_RPAREN, T_SEMI, T_COLON, T_DOT,
+    T_COMMA, T_AT, T_QUESTION, T_ASSIGN, T_LT, T_GT, T_PLUS, T_MINUS, T_STAR, T_SLASH,
+    T_NOT,
+};
+
+typedef struct Token {
+    uint8_t type;
+    uint8_t flag;
+    uint32_t line, col;
+    const char *s; /* text (unescaped for strings); points into the source or the arena */
+    size_t len;
+    int64_t i;
+    double f;
+} Token;
+
+/* Tokenises the whole source; on a lexical error sets S's error and returns -1. */
+int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, size_t *ntoks);
+const char *tok_describe(State *S, const Token *t, char *buf, size_t n);
+
+/* Parses a file's tokens into an expression resolved against the base scope. */
+Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
+
+/* ---- evaluator state ---- */
+typedef struct Frame {
+    uint8_t kind; /* FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX */
+    Sym sym;
+    PosIdx pos;
+    const char *text;
+} Frame;
+enum { FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX, FR_LIST };
+
+enum errkind { ERR_OTHER, ERR_THROW, ERR_ASSERT, ERR_ABORT };
+
+typedef struct Catch {
+    jmp_buf jb;
+    struct Catch *prev;
+    size_t forcing_depth;
+    size_t frame_depth;
+} Catch;
+
+typedef struct FileEntry {
+    char *path; /* canonical path or display name */
+    char *dir;  /* base directory for relative paths */
+    Value *value; /* import cache: evaluated file (NULL for strings) */
+    char *src;
+    size_t srclen;
+} FileEntry;
+
+struct State {
+    Arena arena;
+    SymTab syms;
+    PosRec *poss;
+    uint32_t nposs, capposs;
+    FileEntry *files;
+    uint32_t nfiles, capfiles;
+
+    /* base scope: names visible everywhere, and their values */
+    Sym *base_names;
+    uint32_t nbase, capbase;
+    Env *base_env;
+    Value *builtins; /* the `builtins` set */
+
+    /* error handling */
+    Catch *catch_;
+    fl_error err;
+    int errkind;
+    Frame *err_frames;
+    uint32_t nerr_frames;
+
+    /* thunks being forced (restored on unwinding) */
+    Value **forcing;
+    size_t nforcing, capforcing;
+    Frame *frames;
+    size_t nframes, capframes;
+
+    char *stack_base;
+    size_t stack_limit;
+
+    fl_lang_config cfg;
+    char *system;
+
+    /* well-known symbols */
+    Sym s_outPath, s_toString, s_functor, s_type, s_name, s_value, s_file, s_line, s_column,
+        s_derivation, s_drvPath, s_key, s_operator, s_startSet, s_right, s_wrong, s_success,
+        s_or, s_body, s_ignoreNulls, s_outputs, s_system, s_builder, s_args, s_drvAttrs,
+        s_all, s_out, s_outputName, s_prefix, s_path, s_sep;
+
+    /* caches */
+    struct RegexCache *regexes;
+    uint32_t nregexes, capregexes;
+
+    Value *v_true, *v_false, *v_null;
+    Value **small_ints; /* preallocated small ints? unused */
+    int trace_depth;
+};
+
+static inline const char *sym_name(State *S, Sym s) {
+    return S->syms.names[s];
+}
+static inline uint32_t sym_len(State *S, Sym s) {
+    return S->syms.lens[s];
+}
+
+/* ---- errors ---- */
+NORETURN void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define lang_throw(S, pos, ...) lang_throw_kind(S, ERR_OTHER, pos, __VA_ARGS__)
+NORETURN void lang_rethrow(State *S);
+void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_set_pos(State *S, fl_error *err, PosIdx pos);
+void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out);
+const char *closest_name(State *S, const char *name, const char **cands, size_t n);
+
+/* Catching: push a Catch, setjmp, pop. */
+static inline void catch_begin(State *S, Catch *c) {
+    c->prev = S->catch_;
+    c->forcing_depth = S->nforcing;
+    c->frame_depth = S->nframes;
+    S->catch_ = c;
+}
+void catch_end(State *S, Catch *c);
+/* After longjmp landed in c: restore blackholed thunks, pop frames. */
+void catch_unwind(State *S, Catch *c);
+
+/* ---- pointer sets (identity), arena-backed ---- */
+typedef struct PtrSet {
+    const void **slots;
+    size_t cap, n;
+} PtrSet;
+int ptrset_add(State *S, PtrSet *ps, const void *p);
+
+/* ---- evaluation ---- */
+static inline int stack_exceeded(State *S) {
+    char here;
+    return (size_t)(S->stack_base - &here) > S->stack_limit;
+}
+void stack_check(State *S, PosIdx pos);
+void eval(State *S, Expr *e, Env *env, Value *out);
+void force_slow(State *S, Value *v, PosIdx pos);
+static inline void force(State *S, Value *v, PosIdx pos) {
+    if (UNLIKELY(v->type <= V_BLACKHOLE))
+        force_slow(S, v, pos);
+}
+void force_deep(State *S, Value *v, PosIdx pos);
+Value *maybe_thunk(State *S, Expr *e, Env *env);
+void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos);
+void call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos);
+
+Value *alloc_value(State *S);
+Env *alloc_env(State *S, uint32_t n);
+Attrs *alloc_attrs(State *S, uint32_t cap);
+Value **alloc_elems(State *S, uint32_t n);
+void mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
+void mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
+void mk_path(State *S, Value *v, const char *s);
+void mk_list(State *S, Value *v, uint32_t n);
+static inline void mk_int(Value *v, int64_t i) {
+    v->type = V_INT;
+    v->i = i;
+}
+static inline void mk_float(Value *v, double f) {
+    v->type = V_FLOAT;
+    v->f = f;
+}
+static inline void mk_bool(Value *v, int b) {
+    v->type = V_BOOL;
+    v->b = b;
+}
+static inline void mk_null(Value *v) {
+    v->type = V_NULL;
+}
+void attrs_sort(Attrs *a);
+Attr *attrs_find(Attrs *a, Sym name);
+/* Attributes ordered by name bytes (for printing, attrNames, ...); arena-allocated. */
+Attr **attrs_sorted_by_name(State *S, Attrs *a);
+
+const char *show_type(const Value *v);
+const char *type_name(const Value *v);
+int64_t force_int(State *S, Value *v, PosIdx pos);
+double force_float(State *S, Value *v, PosIdx pos); /* ints accepted */
+int force_bool(State *S, Value *v, PosIdx pos);
+Attrs *force_attrs(State *S, Value *v, PosIdx pos);
+void force_list(State *S, Value *v, PosIdx pos);
+void force_function(State *S, Value *v, PosIdx pos);
+const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx);
+const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len);
+/* coerce_more: ints, floats, bools, null, lists too (toString); copy_to_store: paths become
+ * store paths. */
+void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
+                      AStr *out, const StrCtx **ctx);
+const char *coerce_to_path(State *S, Value *v, PosIdx pos);
+int values_equal(State *S, Value *a, Value *b, PosIdx pos);
+int compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
+const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b);
+int is_derivation(State *S, Value *v);
+Value *lookup_base(State *S, const char *name);
+
+/* store paths (no store attached: computed like Nix) */
+const char *path_to_store(State *S, const char *path, PosIdx pos);
+const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
+                                const StrCtx *refs);
+
+void nix_base32(const unsigned char *h, size_t n, char *out);
+
+/* imports */
+void eval_file(State *S, const char *path, Value *out, PosIdx pos);
+
+/* builtins */
+void builtins_init(State *S);
+void add_base(State *S, const char *name, Value *v);
+
+/* printing */
+void print_value(State *S, Value *v, AStr *out);
+void print_string_lit(State *S, AStr *out, const char *s, size_t len);
+void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx);
+void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
+void format_float(char *buf, size_t n, double f);
+
+/* source text of an expression as Nix shows it (assertion messages) */
+void show_expr(State *S, Expr *e, AStr *out);
+
+#endif

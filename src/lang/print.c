@@ -1,0 +1,527 @@
+/* print.c - values to text: the nix-instantiate printer (byte-exact, «repeated» by identity),
+ * JSON out (toJSON and --json) and in (fromJSON via jansson), float formatting, and
+ * expressions shown as Nix shows them in assertion messages. Never evaluates beyond forcing
+ * what JSON conversion needs. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lang/internal.h"
+
+void format_float(char *buf, size_t n, double f) {
+    snprintf(buf, n, "%g", f);
+}
+
+void print_string_lit(State *S, AStr *out, const char *s, size_t len) {
+    astr_addch(S, out, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        const char *esc = NULL;
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '$' && i + 1 < len && s[i + 1] == '{')
+            esc = "\\$";
+        if (esc) {
+            astr_add(S, out, s + run, i - run);
+            astr_adds(S, out, esc);
+            run = i + 1;
+        }
+    }
+    astr_add(S, out, s + run, len - run);
+    astr_addch(S, out, '"');
+}
+
+static void print_attr_name(State *S, AStr *out, const char *s, size_t len) {
+    int bare = len > 0 && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+                           s[0] == '_');
+    for (size_t i = 1; bare && i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '\'' || c == '-'))
+            bare = 0;
+    }
+    if (bare && !(len == 2 && s[0] == 'i' && s[1] == 'f')) {
+        astr_add(S, out, s, len);
+        return;
+    }
+    astr_addch(S, out, '"');
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        switch (c) {
+        case '"': astr_adds(S, out, "\\\""); break;
+        case '\\': astr_adds(S, out, "\\\\"); break;
+        case '\n': astr_adds(S, out, "\\n"); break;
+        case '\r': astr_adds(S, out, "\\r"); break;
+        case '\t': astr_adds(S, out, "\\t"); break;
+        case '$': astr_adds(S, out, "\\$"); break;
+        default: astr_addch(S, out, c);
+        }
+    }
+    astr_addch(S, out, '"');
+}
+
+static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
+    char buf[64];
+    stack_check(S, 0);
+    switch (v->type) {
+    case V_INT:
+        snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+        astr_adds(S, out, buf);
+        return;
+    case V_FLOAT:
+        format_float(buf, sizeof buf, v->f);
+        astr_adds(S, out, buf);
+        return;
+    case V_BOOL:
+        astr_adds(S, out, v->b ? "true" : "false");
+        return;
+    case V_NULL:
+        astr_adds(S, out, "null");
+        return;
+    case V_STRING:
+        print_string_lit(S, out, v->str.s, v->n);
+        return;
+    case V_PATH:
+        astr_add(S, out, v->str.s, v->n);
+        return;
+    case V_ATTRS: {
+        Attrs *a = v->attrs;
+        if (a->n && !ptrset_add(S, seen, a)) {
+            astr_adds(S, out, "«repeated»");
+            return;
+        }
+        astr_adds(S, out, "{ ");
+        Attr **sorted = attrs_sorted_by_name(S, a);
+        for (uint32_t i = 0; i < a->n; i++) {
+            print_attr_name(S, out, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name));
+            astr_adds(S, out, " = ");
+            print_rec(S, sorted[i]->value, out, seen);
+            astr_adds(S, out, "; ");
+        }
+        astr_addch(S, out, '}');
+        return;
+    }
+    case V_LIST: {
+        /* Nix keeps lists of one or two elements inside the value cell: their identity is the
+         * cell, for longer lists it is the element array shared by copies. */
+        const void *id = v->n <= 2 ? (const void *)v : (const void *)v->elems;
+        if (v->n && !ptrset_add(S, seen, id)) {
+            astr_adds(S, out, "«repeated»");
+            return;
+        }
+        astr_adds(S, out, "[ ");
+        for (uint32_t i = 0; i < v->n; i++) {
+            print_rec(S, v->elems[i], out, seen);
+            astr_addch(S, out, ' ');
+        }
+        astr_addch(S, out, ']');
+        return;
+    }
+    case V_THUNK:
+    case V_APP:
+        astr_adds(S, out, "<CODE>");
+        return;
+    case V_BLACKHOLE:
+        astr_adds(S, out, "«potential infinite recursion»");
+        return;
+    case V_LAMBDA:
+        astr_adds(S, out, "<LAMBDA>");
+        return;
+    case V_PRIMOP:
+        astr_adds(S, out, "<PRIMOP>");
+        return;
+    case V_PRIMOP_APP:
+        astr_adds(S, out, "<PRIMOP-APP>");
+        return;
+    }
+}
+
+void print_value(State *S, Value *v, AStr *out) {
+    PtrSet seen = {0};
+    print_rec(S, v, out, &seen);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(State *S, AStr *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    astr_addch(S, out, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            astr_addch(S, out, '\\');
+            astr_addch(S, out, (char)c);
+        } else if (c == '\n')
+            astr_adds(S, out, "\\n");
+        else if (c == '\r')
+            astr_adds(S, out, "\\r");
+        else if (c == '\t')
+            astr_adds(S, out, "\\t");
+        else if (c < 32) {
+            char b[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+            astr_adds(S, out, b);
+        } else
+            astr_addch(S, out, (char)c);
+    }
+    astr_addch(S, out, '"');
+}
+
+void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx) {
+    stack_check(S, pos);
+    if (strict)
+        force(S, v, pos);
+    char buf[64];
+    switch (v->type) {
+    case V_INT:
+        snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+        astr_adds(S, out, buf);
+        return;
+    case V_FLOAT:
+        format_float(buf, sizeof buf, v->f);
+        astr_adds(S, out, buf);
+        return;
+    case V_BOOL:
+        astr_adds(S, out, v->b ? "true" : "false");
+        return;
+    case V_NULL:
+        astr_adds(S, out, "null");
+        return;
+    case V_STRING:
+        if (ctx)
+            *ctx = ctx_merge(S, *ctx, v->str.ctx);
+        json_str(S, out, v->str.s, v->n);
+        return;
+    case V_PATH: {
+        const char *sp = path_to_store(S, v->str.s, pos);
+        if (ctx) {
+            StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+            c->path = sp;
+            c->next = NULL;
+            *ctx = ctx_merge(S, *ctx, c);
+        }
+        json_str(S, out, sp, strlen(sp));
+        return;
+    }
+    case V_ATTRS: {
+        Attrs *a = v->attrs;
+        Attr *ts = attrs_find(a, S->s_toString);
+        if (ts) {
+            AStr s;
+            astr_init(S, &s, 64);
+            coerce_to_string(S, v, pos, 0, 0, &s, ctx);
+            json_str(S, out, s.buf, s.len);
+            return;
+        }
+        Attr *op = attrs_find(a, S->s_outPath);
+        if (op) {
+            to_json(S, op->value, strict, out, op->pos, ctx);
+            return;
+        }
+        astr_addch(S, out, '{');
+        Attr **sorted = attrs_sorted_by_name(S, a);
+        for (uint32_t i = 0; i < a->n; i++) {
+            if (i)
+                astr_addch(S, out, ',');
+            json_str(S, out, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name));
+            astr_addch(S, out, ':');
+            to_json(S, sorted[i]->value, strict, out, sorted[i]->pos, ctx);
+        }
+        astr_addch(S, out, '}');
+        return;
+    }
+    case V_LIST:
+        astr_addch(S, out, '[');
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i)
+                astr_addch(S, out, ',');
+            to_json(S, v->elems[i], strict, out, pos, ctx);
+        }
+        astr_addch(S, out, ']');
+        return;
+    default:
+        lang_throw(S, pos, "cannot convert %s to JSON", show_type(v));
+    }
+}
+
+static void json_value(State *S, json_t *j, Value *out, PosIdx pos) {
+    stack_check(S, pos);
+    switch (json_typeof(j)) {
+    case JSON_NULL: mk_null(out); return;
+    case JSON_TRUE: mk_bool(out, 1); return;
+    case JSON_FALSE: mk_bool(out, 0); return;
+    case JSON_INTEGER: mk_int(out, (int64_t)json_integer_value(j)); return;
+    case JSON_REAL: mk_float(out, json_real_value(j)); return;
+    case JSON_STRING:
+        mk_string_copy(S, out, json_string_value(j), json_string_length(j), NULL);
+        return;
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        Value r;
+        mk_list(S, &r, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            r.elems[i] = alloc_value(S);
+            json_value(S, json_array_get(j, i), r.elems[i], pos);
+        }
+        *out = r;
+        return;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        Attrs *a = alloc_attrs(S, (uint32_t)n);
+        const char *key;
+        json_t *val;
+        json_object_foreach(j, key, val) {
+            Value *v = alloc_value(S);
+            json_value(S, val, v, pos);
+            Sym s = sym_intern(S, key, strlen(key));
+            /* jansson keeps the last of duplicate keys */
+            a->a[a->n].name = s;
+            a->a[a->n].pos = pos;
+            a->a[a->n].value = v;
+            a->n++;
+        }
+        attrs_sort(a);
+        out->type = V_ATTRS;
+        out->attrs = a;
+        return;
+    }
+    }
+}
+
+void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
+    json_error_t je;
+    json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!j) {
+        char *msg = arena_strndup(&S->arena, je.text, strlen(je.text));
+        lang_throw(S, pos, "while decoding a JSON string: %s at line %d, column %d", msg,
+                   je.line, je.column);
+    }
+    Catch c;
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        json_value(S, j, out, pos);
+        catch_end(S, &c);
+        json_decref(j);
+    } else {
+        catch_unwind(S, &c);
+        json_decref(j);
+        lang_rethrow(S);
+    }
+}
+
+/* ---- expressions as Nix shows them ---- */
+
+static void show_attrpath(State *S, AttrName *p, uint32_t n, AStr *out) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            astr_addch(S, out, '.');
+        if (p[i].expr) {
+            astr_adds(S, out, "\"${");
+            show_expr(S, p[i].expr, out);
+            astr_adds(S, out, "}\"");
+        } else {
+            astr_adds(S, out, sym_name(S, p[i].sym));
+        }
+    }
+}
+
+static void show_bin(State *S, Expr *e, const char *op, AStr *out) {
+    astr_addch(S, out, '(');
+    show_expr(S, e->op.a, out);
+    astr_addf(S, out, " %s ", op);
+    show_expr(S, e->op.b, out);
+    astr_addch(S, out, ')');
+}
+
+void show_expr(State *S, Expr *e, AStr *out) {
+    char buf[64];
+    switch (e->kind) {
+    case E_CONST:
+        switch (e->cval.type) {
+        case V_INT: astr_addf(S, out, "%lld", (long long)e->cval.i); return;
+        case V_FLOAT: format_float(buf, sizeof buf, e->cval.f); astr_adds(S, out, buf); return;
+        case V_STRING: print_string_lit(S, out, e->cval.str.s, e->cval.n); return;
+        case V_PATH: astr_add(S, out, e->cval.str.s, e->cval.n); return;
+        default: return;
+        }
+    case E_VAR: astr_adds(S, out, sym_name(S, e->var.name)); return;
+    case E_SELECT:
+        astr_addch(S, out, '(');
+        show_expr(S, e->sel.e, out);
+        astr_adds(S, out, ").");
+        show_attrpath(S, e->sel.path, e->sel.n, out);
+        if (e->sel.def) {
+            astr_adds(S, out, " or (");
+            show_expr(S, e->sel.def, out);
+            astr_addch(S, out, ')');
+        }
+        return;
+    case E_HASATTR:
+        astr_adds(S, out, "((");
+        show_expr(S, e->sel.e, out);
+        astr_adds(S, out, ") ? ");
+        show_attrpath(S, e->sel.path, e->sel.n, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_ATTRS:
+        if (e->flag)
+            astr_adds(S, out, "rec ");
+        astr_addch(S, out, '{');
+        for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
+            AttrDef *d = &e->attrs.defs[i];
+            if (d->inherited)
+                astr_addf(S, out, " inherit %s;", sym_name(S, d->name));
+            else {
+                astr_addf(S, out, " %s = ", sym_name(S, d->name));
+                show_expr(S, d->e, out);
+                astr_addch(S, out, ';');
+            }
+        }
+        astr_adds(S, out, " }");
+        return;
+    case E_LIST:
+        astr_addch(S, out, '[');
+        for (uint32_t i = 0; i < e->list.n; i++) {
+            astr_addch(S, out, ' ');
+            show_expr(S, e->list.elems[i], out);
+        }
+        astr_adds(S, out, " ]");
+        return;
+    case E_LAMBDA:
+        astr_addch(S, out, '(');
+        if (e->flag) {
+            astr_addch(S, out, '{');
+            for (uint32_t i = 0; i < e->lam.nformals; i++) {
+                astr_adds(S, out, i ? ", " : " ");
+                astr_adds(S, out, sym_name(S, e->lam.formals[i].name));
+                if (e->lam.formals[i].def) {
+                    astr_adds(S, out, " ? ");
+                    show_expr(S, e->lam.formals[i].def, out);
+                }
+            }
+            if (e->lam.ellipsis)
+                astr_adds(S, out, e->lam.nformals ? ", ..." : " ...");
+            astr_adds(S, out, " }");
+            if (e->lam.arg)
+                astr_addf(S, out, " @ %s", sym_name(S, e->lam.arg));
+        } else {
+            astr_adds(S, out, sym_name(S, e->lam.arg));
+        }
+        astr_adds(S, out, ": ");
+        show_expr(S, e->lam.body, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_CALL: {
+        /* Nix collects curried arguments into one call */
+        Expr *args[64];
+        int n = 0;
+        Expr *f = e;
+        while (f->kind == E_CALL && n < 64) {
+            args[n++] = f->op.b;
+            f = f->op.a;
+        }
+        astr_addch(S, out, '(');
+        show_expr(S, f, out);
+        for (int i = n - 1; i >= 0; i--) {
+            astr_addch(S, out, ' ');
+            show_expr(S, args[i], out);
+        }
+        astr_addch(S, out, ')');
+        return;
+    }
+    case E_LET:
+        astr_adds(S, out, "(let ");
+        for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
+            AttrDef *d = &e->attrs.defs[i];
+            if (d->inherited)
+                astr_addf(S, out, "inherit %s; ", sym_name(S, d->name));
+            else {
+                astr_addf(S, out, "%s = ", sym_name(S, d->name));
+                show_expr(S, d->e, out);
+                astr_adds(S, out, "; ");
+            }
+        }
+        astr_adds(S, out, "in ");
+        show_expr(S, e->attrs.body, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_WITH:
+        astr_adds(S, out, "(with ");
+        show_expr(S, e->op.a, out);
+        astr_adds(S, out, "; ");
+        show_expr(S, e->op.b, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_IF:
+        astr_adds(S, out, "(if ");
+        show_expr(S, e->op.a, out);
+        astr_adds(S, out, " then ");
+        show_expr(S, e->op.b, out);
+        astr_adds(S, out, " else ");
+        show_expr(S, e->op.c, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_ASSERT:
+        astr_adds(S, out, "assert ");
+        show_expr(S, e->op.a, out);
+        astr_adds(S, out, "; ");
+        show_expr(S, e->op.b, out);
+        return;
+    case E_NOT:
+        astr_adds(S, out, "(! ");
+        show_expr(S, e->op.a, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_EQ: show_bin(S, e, "==", out); return;
+    case E_NEQ: show_bin(S, e, "!=", out); return;
+    case E_AND: show_bin(S, e, "&&", out); return;
+    case E_OR: show_bin(S, e, "||", out); return;
+    case E_IMPL: show_bin(S, e, "->", out); return;
+    case E_UPDATE: show_bin(S, e, "//", out); return;
+    case E_CONCATLISTS: show_bin(S, e, "++", out); return;
+    case E_LT: {
+        Expr *a = (e->flag & 1) ? e->op.b : e->op.a, *b = (e->flag & 1) ? e->op.a : e->op.b;
+        if (e->flag & 2)
+            astr_adds(S, out, "(! ");
+        astr_adds(S, out, "(__lessThan ");
+        show_expr(S, a, out);
+        astr_addch(S, out, ' ');
+        show_expr(S, b, out);
+        astr_addch(S, out, ')');
+        if (e->flag & 2)
+            astr_addch(S, out, ')');
+        return;
+    }
+    case E_SUB:
+    case E_MUL:
+    case E_DIV:
+        astr_addf(S, out, "(__%s ", e->kind == E_SUB ? "sub" : e->kind == E_MUL ? "mul" : "div");
+        show_expr(S, e->op.a, out);
+        astr_addch(S, out, ' ');
+        show_expr(S, e->op.b, out);
+        astr_addch(S, out, ')');
+        return;
+    case E_CONCATSTRINGS:
+        astr_addch(S, out, '(');
+        for (uint32_t i = 0; i < e->cat.n; i++) {
+            if (i)
+                astr_adds(S, out, " + ");
+            show_expr(S, e->cat.parts[i], out);
+        }
+        astr_addch(S, out, ')');
+        return;
+    case E_CURPOS:
+        astr_adds(S, out, "__curPos");
+        return;
+    }
+}

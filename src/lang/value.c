@@ -1,0 +1,376 @@
+/* value.c - the evaluator's memory: the bump arena every evaluator object comes from, the
+ * symbol table, the position table, and constructors for values, environments and sets.
+ * Never frees an individual object: everything goes when the state is freed. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lang/internal.h"
+
+#define CHUNK_SIZE (256 * 1024)
+
+void arena_init(Arena *a) {
+    memset(a, 0, sizeof(*a));
+}
+
+void arena_release(Arena *a) {
+    ArenaChunk *c = a->chunks;
+    while (c) {
+        ArenaChunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    memset(a, 0, sizeof(*a));
+}
+
+void *arena_alloc_slow(Arena *a, size_t n) {
+    if (n > CHUNK_SIZE / 4) {
+        /* Big blocks get a chunk of their own, kept behind the current one so the rest of the
+         * current chunk stays in use. */
+        ArenaChunk *c = fl_xmalloc(sizeof(ArenaChunk) + n);
+        c->size = n;
+        a->total += n;
+        if (a->chunks) {
+            c->next = a->chunks->next;
+            a->chunks->next = c;
+        } else {
+            c->next = NULL;
+            a->chunks = c;
+        }
+        return c->data;
+    }
+    ArenaChunk *c = fl_xmalloc(sizeof(ArenaChunk) + CHUNK_SIZE);
+    c->size = CHUNK_SIZE;
+    c->next = a->chunks;
+    a->chunks = c;
+    a->total += CHUNK_SIZE;
+    a->cur = c->data + n;
+    a->end = c->data + CHUNK_SIZE;
+    return c->data;
+}
+
+void *arena_zalloc(Arena *a, size_t n) {
+    void *p = arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(Arena *a, const char *s, size_t n) {
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void astr_init(State *S, AStr *s, size_t hint) {
+    s->cap = hint < 16 ? 16 : hint;
+    s->buf = arena_alloc(&S->arena, s->cap);
+    s->len = 0;
+    s->buf[0] = '\0';
+}
+
+static void astr_grow(State *S, AStr *s, size_t extra) {
+    if (s->len + extra + 1 <= s->cap)
+        return;
+    size_t ncap = s->cap * 2;
+    while (ncap < s->len + extra + 1)
+        ncap *= 2;
+    char *nb = arena_alloc(&S->arena, ncap);
+    memcpy(nb, s->buf, s->len + 1);
+    s->buf = nb;
+    s->cap = ncap;
+}
+
+void astr_add(State *S, AStr *s, const char *p, size_t n) {
+    astr_grow(S, s, n);
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+}
+
+void astr_addch(State *S, AStr *s, char c) {
+    astr_grow(S, s, 1);
+    s->buf[s->len++] = c;
+    s->buf[s->len] = '\0';
+}
+
+void astr_addf(State *S, AStr *s, const char *fmt, ...) {
+    va_list ap;
+    char small[256];
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < (int)sizeof small) {
+        astr_add(S, s, small, (size_t)n);
+        return;
+    }
+    astr_grow(S, s, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(s->buf + s->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    s->len += (size_t)n;
+}
+
+/* ---- symbols ---- */
+
+static uint32_t hash_bytes(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static void symtab_rehash(SymTab *t) {
+    uint32_t nslots = t->nslots ? t->nslots * 2 : 1024;
+    uint32_t *slots = fl_xcalloc(nslots, sizeof(uint32_t));
+    for (uint32_t id = 0; id < t->n; id++) {
+        uint32_t h = hash_bytes(t->names[id], t->lens[id]) & (nslots - 1);
+        while (slots[h])
+            h = (h + 1) & (nslots - 1);
+        slots[h] = id + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+}
+
+Sym sym_intern(State *S, const char *s, size_t len) {
+    SymTab *t = &S->syms;
+    if (t->n * 2 >= t->nslots)
+        symtab_rehash(t);
+    uint32_t h = hash_bytes(s, len) & (t->nslots - 1);
+    for (;;) {
+        uint32_t id = t->slots[h];
+        if (!id)
+            break;
+        id--;
+        if (t->lens[id] == len && memcmp(t->names[id], s, len) == 0)
+            return id;
+        h = (h + 1) & (t->nslots - 1);
+    }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 1024;
+        t->names = fl_xrealloc(t->names, t->cap * sizeof(char *));
+        t->lens = fl_xrealloc(t->lens, t->cap * sizeof(uint32_t));
+    }
+    t->names[t->n] = arena_strndup(&S->arena, s, len);
+    t->lens[t->n] = (uint32_t)len;
+    t->slots[h] = t->n + 1;
+    return t->n++;
+}
+
+/* ---- positions ---- */
+
+PosIdx pos_make(State *S, uint32_t file, uint32_t line, uint32_t col) {
+    if (S->nposs == S->capposs) {
+        S->capposs = S->capposs ? S->capposs * 2 : 4096;
+        S->poss = fl_xrealloc(S->poss, S->capposs * sizeof(PosRec));
+    }
+    S->poss[S->nposs].file = file;
+    S->poss[S->nposs].line = line;
+    S->poss[S->nposs].col = col;
+    return S->nposs++;
+}
+
+void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out) {
+    if (!pos || pos >= S->nposs) {
+        out->file = NULL;
+        out->line = out->col = 0;
+        return;
+    }
+    PosRec *p = &S->poss[pos];
+    out->file = S->files[p->file].path;
+    out->line = (int)p->line;
+    out->col = (int)p->col;
+}
+
+void err_set_pos(State *S, fl_error *err, PosIdx pos) {
+    fl_lang_pos p;
+    lang_pos_get(S, pos, &p);
+    if (p.file)
+        fl_error_set_loc(err, p.file, p.line, p.col);
+}
+
+/* ---- values ---- */
+
+Value *alloc_value(State *S) {
+    return arena_alloc(&S->arena, sizeof(Value));
+}
+
+Env *alloc_env(State *S, uint32_t n) {
+    Env *e = arena_alloc(&S->arena, sizeof(Env) + n * sizeof(Value *));
+    e->n = n;
+    e->is_with = 0;
+    e->prev_with = 0;
+    memset(e->v, 0, n * sizeof(Value *));
+    return e;
+}
+
+Attrs *alloc_attrs(State *S, uint32_t cap) {
+    Attrs *a = arena_alloc(&S->arena, sizeof(Attrs) + cap * sizeof(Attr));
+    a->n = 0;
+    a->cap = cap;
+    return a;
+}
+
+Value **alloc_elems(State *S, uint32_t n) {
+    return arena_alloc(&S->arena, (n ? n : 1) * sizeof(Value *));
+}
+
+void mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
+    (void)S;
+    v->type = V_STRING;
+    v->n = (uint32_t)len;
+    v->str.s = s;
+    v->str.ctx = ctx;
+}
+
+void mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
+    mk_string(S, v, arena_strndup(&S->arena, s, len), len, ctx);
+}
+
+void mk_path(State *S, Value *v, const char *s) {
+    v->type = V_PATH;
+    v->n = (uint32_t)strlen(s);
+    v->str.s = arena_strndup(&S->arena, s, v->n);
+    v->str.ctx = NULL;
+}
+
+void mk_list(State *S, Value *v, uint32_t n) {
+    v->type = V_LIST;
+    v->n = n;
+    v->elems = alloc_elems(S, n);
+}
+
+static int attr_cmp(const void *a, const void *b) {
+    const Attr *x = a, *y = b;
+    return x->name < y->name ? -1 : x->name > y->name;
+}
+
+void attrs_sort(Attrs *a) {
+    /* Insertion sort for the common small or nearly sorted case. */
+    if (a->n < 16) {
+        for (uint32_t i = 1; i < a->n; i++) {
+            Attr t = a->a[i];
+            uint32_t j = i;
+            while (j > 0 && a->a[j - 1].name > t.name) {
+                a->a[j] = a->a[j - 1];
+                j--;
+            }
+            a->a[j] = t;
+        }
+        return;
+    }
+    qsort(a->a, a->n, sizeof(Attr), attr_cmp);
+}
+
+Attr *attrs_find(Attrs *a, Sym name) {
+    uint32_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        Sym m = a->a[mid].name;
+        if (m == name)
+            return &a->a[mid];
+        if (m < name)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static State *sort_state;
+static int attr_name_cmp(const void *a, const void *b) {
+    const Attr *x = *(Attr *const *)a, *y = *(Attr *const *)b;
+    uint32_t lx = sort_state->syms.lens[x->name], ly = sort_state->syms.lens[y->name];
+    int c = memcmp(sort_state->syms.names[x->name], sort_state->syms.names[y->name],
+                   lx < ly ? lx : ly);
+    if (c)
+        return c;
+    return lx < ly ? -1 : lx > ly;
+}
+
+Attr **attrs_sorted_by_name(State *S, Attrs *a) {
+    Attr **out = arena_alloc(&S->arena, (a->n ? a->n : 1) * sizeof(Attr *));
+    for (uint32_t i = 0; i < a->n; i++)
+        out[i] = &a->a[i];
+    sort_state = S;
+    qsort(out, a->n, sizeof(Attr *), attr_name_cmp);
+    return out;
+}
+
+const char *show_type(const Value *v) {
+    switch (v->type) {
+    case V_INT: return "an integer";
+    case V_BOOL: return "a Boolean";
+    case V_STRING: return v->str.ctx ? "a string with context" : "a string";
+    case V_PATH: return "a path";
+    case V_NULL: return "null";
+    case V_ATTRS: return "a set";
+    case V_LIST: return "a list";
+    case V_LAMBDA: return "a function";
+    case V_PRIMOP: return "a built-in function";
+    case V_PRIMOP_APP: return "a partially applied built-in function";
+    case V_FLOAT: return "a float";
+    case V_THUNK: return "a thunk";
+    case V_APP: return "a function application";
+    default: return "a black hole";
+    }
+}
+
+const char *type_name(const Value *v) {
+    switch (v->type) {
+    case V_INT: return "int";
+    case V_BOOL: return "bool";
+    case V_STRING: return "string";
+    case V_PATH: return "path";
+    case V_NULL: return "null";
+    case V_ATTRS: return "set";
+    case V_LIST: return "list";
+    case V_LAMBDA: case V_PRIMOP: case V_PRIMOP_APP: return "lambda";
+    case V_FLOAT: return "float";
+    default: return "thunk";
+    }
+}
+
+/* Levenshtein distance, capped: used for "did you mean". */
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 1000;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+const char *closest_name(State *S, const char *name, const char **cands, size_t n) {
+    (void)S;
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    size_t limit = strlen(name) <= 3 ? 1 : 2;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(cands[i], name))
+            continue;
+        size_t d = edit_distance(name, cands[i]);
+        if (d <= limit && (d < bestd || (d == bestd && strcmp(cands[i], best) < 0))) {
+            best = cands[i];
+            bestd = d;
+        }
+    }
+    return best;
+}
