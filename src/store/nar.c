@@ -265,7 +265,8 @@ static int dump_dir(dumper *d, int pfd, const char *name, const char *shown, int
         }
         names[n++] = fl_xstrdup(de->d_name);
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     int rc = FL_OK, mfd = -1;
     if (mdirfd != NO_MIRROR) {
         if (mkdirat(mdirfd, mname, 0700) < 0 ||

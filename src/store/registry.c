@@ -105,7 +105,8 @@ int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err
         return fl_error_set(err, FL_EGENERIC, "cannot register %s: not a store path",
                             info->path);
     char **refs = fl_xcalloc(info->nrefs + 1, sizeof *refs);
-    memcpy(refs, info->refs, info->nrefs * sizeof *refs);
+    if (info->nrefs)
+        memcpy(refs, info->refs, info->nrefs * sizeof *refs);
     qsort(refs, info->nrefs, sizeof *refs, cmp_str);
     json_t *jrefs = json_array();
     for (size_t i = 0; i < info->nrefs; i++)

@@ -174,7 +174,8 @@ static int cmp_str(const void *a, const void *b) {
 char *fl_store_make_text_path(const char *store_dir, const unsigned char text_hash[32],
                               const char *name, char *const *refs, size_t nrefs) {
     char **sorted = fl_xcalloc(nrefs + 1, sizeof *sorted);
-    memcpy(sorted, refs, nrefs * sizeof *sorted);
+    if (nrefs)
+        memcpy(sorted, refs, nrefs * sizeof *sorted);
     qsort(sorted, nrefs, sizeof *sorted, cmp_str);
     fl_strbuf type;
     fl_strbuf_init(&type, 0);
