@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  add [--name N] [--contained] PATH...   copy files/directories into the store by content;\n"
     "                                         prints each store path\n"
     "  dump PATH                              write PATH as a NAR (nix-store --dump) to stdout\n"
+    "  hash [--base32] PATH...                NAR SHA-256 of each PATH, as nix-hash --type sha256\n"
     "  path-info [--closure] [--json] PATH... show NAR hash, size, references, deriver, time\n"
     "  query-valid PATH...                    print those of PATH... that are valid\n"
     "  verify [--check-contents] [--repair]   check the store against its registry\n"
@@ -115,6 +116,35 @@ static int store_dump(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
     if (fl_nar_dump_fd(argv[1], 1, &err))
         return fl_cli_report(&err);
+    return FL_EXIT_OK;
+}
+
+static int store_hash(int argc, char **argv) {
+    int b32 = 0, first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--base32"))
+            b32 = 1;
+        else if (argv[i][0] == '-')
+            return usage_error("store hash: unknown option '%s'", argv[i]);
+        else {
+            first = i;
+            break;
+        }
+    }
+    if (first >= argc)
+        return usage_error("%s", "store hash: which PATH?");
+    for (int i = first; i < argc; i++) {
+        fl_error err = FL_ERROR_INIT;
+        unsigned char h[FL_SHA256_LEN];
+        char text[2 * FL_SHA256_LEN + 1];
+        if (fl_nar_hash_path(argv[i], h, NULL, &err))
+            return fl_cli_report(&err);
+        if (b32)
+            fl_base32_encode(h, sizeof h, text);
+        else
+            fl_hex_encode(h, sizeof h, text);
+        printf("%s\n", text);
+    }
     return FL_EXIT_OK;
 }
 
@@ -386,7 +416,7 @@ int cmd_store(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } subs[] = {{"add", store_add},         {"dump", store_dump},
+    } subs[] = {{"add", store_add},         {"dump", store_dump}, {"hash", store_hash},
                 {"path-info", store_path_info}, {"query-valid", store_query_valid},
                 {"verify", store_verify},   {"export", store_export},
                 {"import", store_import},   {"build", store_build}};

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -308,6 +309,11 @@ static int run_builder(fl_store *s, const fl_store_drv *drv, const drv_plan *p, 
             chdir(top) < 0)
             _exit(126);
         setpgid(0, 0);
+        /* A builder must not outlive a killed flakectl and write into a path that the next
+         * build is about to clean up. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(126);
         umask(022);
         execve(drv->builder, (char *const *)argv, env);
         static const char msg[] = "flakectl: cannot execute the builder: ";

@@ -161,15 +161,18 @@ static int dump_regular(dumper *d, int pfd, const char *name, const char *shown,
             goto out;
         }
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (st->st_size >= IO_BUF)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     static const char *const head_exec[] = {"regular", "executable", "", "contents", NULL};
     static const char *const head[] = {"regular", "contents", NULL};
     rc = emit_strs(d, exec ? head_exec : head);
     if (!rc)
         rc = emit_u64(d, (uint64_t)st->st_size);
+    /* Read exactly the size stat reported (as Nix does): no extra read() per file for EOF. */
     uint64_t total = 0, want = (uint64_t)st->st_size;
-    while (!rc) {
-        ssize_t n = read(fd, d->io, IO_BUF);
+    while (!rc && total < want) {
+        size_t chunk = want - total < IO_BUF ? (size_t)(want - total) : IO_BUF;
+        ssize_t n = read(fd, d->io, chunk);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -179,14 +182,12 @@ static int dump_regular(dumper *d, int pfd, const char *name, const char *shown,
         if (n == 0)
             break;
         total += (uint64_t)n;
-        if (total > want)
-            break;
         rc = emit(d, d->io, (size_t)n);
         if (!rc && mfd >= 0)
             rc = fl_fd_write_all(mfd, d->io, (size_t)n, d->err);
     }
     if (!rc && total != want)
-        rc = fl_error_set(d->err, FL_ECONFLICT, "%s changed size while being read", shown);
+        rc = fl_error_set(d->err, FL_ECONFLICT, "%s shrank while being read", shown);
     if (!rc)
         rc = emit_pad(d, want);
     if (!rc && mfd >= 0) {
