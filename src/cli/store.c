@@ -205,16 +205,15 @@ static int store_path_info(int argc, char **argv) {
             json_array_append_new(
                 arr, json_pack("{s:s, s:s, s:I, s:o, s:o, s:I}", "path", info->path, "narHash",
                                hash, "narSize", (json_int_t)info->nar_size, "references", refs,
-                               "deriver",
-                               info->deriver ? json_string(info->deriver) : json_null(),
+                               "deriver", info->deriver ? json_string(info->deriver) : json_null(),
                                "registrationTime", (json_int_t)info->registration_time));
         } else {
             printf("%s\n  narHash: %s\n  narSize: %llu\n  references:", info->path, hash,
                    (unsigned long long)info->nar_size);
             for (size_t k = 0; k < info->nrefs; k++)
                 printf(" %s", info->refs[k]);
-            printf("\n  deriver: %s\n  registered: %s\n",
-                   info->deriver ? info->deriver : "(none)", when);
+            printf("\n  deriver: %s\n  registered: %s\n", info->deriver ? info->deriver : "(none)",
+                   when);
         }
         free(hash);
         fl_store_path_info_free(info);
@@ -322,8 +321,7 @@ static int store_export(int argc, char **argv) {
 
 static int store_import(int argc, char **argv) {
     if (argc > 1)
-        return usage_error("store import: unexpected argument '%s' (the stream is stdin)",
-                           argv[1]);
+        return usage_error("store import: unexpected argument '%s' (the stream is stdin)", argv[1]);
     fl_store *s;
     int rc = open_store(&s);
     if (rc)
@@ -416,10 +414,15 @@ int cmd_store(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } subs[] = {{"add", store_add},         {"dump", store_dump}, {"hash", store_hash},
-                {"path-info", store_path_info}, {"query-valid", store_query_valid},
-                {"verify", store_verify},   {"export", store_export},
-                {"import", store_import},   {"build", store_build}};
+    } subs[] = {{"add", store_add},
+                {"dump", store_dump},
+                {"hash", store_hash},
+                {"path-info", store_path_info},
+                {"query-valid", store_query_valid},
+                {"verify", store_verify},
+                {"export", store_export},
+                {"import", store_import},
+                {"build", store_build}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(argv[1], subs[i].name) != 0)
             continue;

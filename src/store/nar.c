@@ -60,6 +60,8 @@ typedef struct dumper {
     size_t flen;
     unsigned char *io;
     int flags;
+    fl_store_filter_fn filter;
+    void *filter_ctx;
     fl_error *err;
 } dumper;
 
@@ -269,6 +271,29 @@ static int dump_dir(dumper *d, int pfd, const char *name, const char *shown, int
     if (n)
         qsort(names, n, sizeof *names, cmp_names);
     int rc = FL_OK, mfd = -1;
+    if (d->filter) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct stat st;
+            char *sub = fl_path_join(shown, names[i]);
+            int keep = 1;
+            if (!rc && fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                const char *type = S_ISREG(st.st_mode)   ? "regular"
+                                   : S_ISDIR(st.st_mode) ? "directory"
+                                   : S_ISLNK(st.st_mode) ? "symlink"
+                                                         : "unknown";
+                keep = d->filter(d->filter_ctx, sub, type, d->err);
+                if (keep < 0)
+                    rc = keep;
+            }
+            free(sub);
+            if (keep > 0 && !rc)
+                names[kept++] = names[i];
+            else
+                free(names[i]);
+        }
+        n = kept;
+    }
     if (mdirfd != NO_MIRROR) {
         if (mkdirat(mdirfd, mname, 0700) < 0 ||
             (mfd = openat(mdirfd, mname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -325,9 +350,10 @@ static int dump_node(dumper *d, int pfd, const char *name, const char *shown, in
     return rc ? rc : emit_str(d, ")");
 }
 
-int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
-                   int flags, fl_error *err) {
-    dumper d = {sink, ctx, fl_xmalloc(FRAME_BUF), 0, fl_xmalloc(IO_BUF), flags, err};
+int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror, int flags,
+                   fl_store_filter_fn filter, void *filter_ctx, fl_error *err) {
+    dumper d = {sink,       ctx, fl_xmalloc(FRAME_BUF), 0, fl_xmalloc(IO_BUF), flags, filter,
+                filter_ctx, err};
     int rc = emit_str(&d, "nix-archive-1");
     if (!rc)
         rc = dump_node(&d, AT_FDCWD, path, path, mirror ? AT_FDCWD : NO_MIRROR, mirror, 0);
@@ -340,7 +366,7 @@ int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char
 
 int fl_nar_dump(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
                 fl_error *err) {
-    return fl_nar_dump_ex(path, sink, ctx, mirror, 0, err);
+    return fl_nar_dump_ex(path, sink, ctx, mirror, 0, NULL, NULL, err);
 }
 
 int fl_nar_hash_path(const char *path, unsigned char hash[FL_SHA256_LEN], uint64_t *size,
@@ -427,8 +453,7 @@ static int expect(restorer *r, const char *tag) {
     return rc;
 }
 
-static int restore_node(restorer *r, int pfd, const char *name, const char *shown,
-                        int depth);
+static int restore_node(restorer *r, int pfd, const char *name, const char *shown, int depth);
 
 static int restore_regular(restorer *r, int pfd, const char *name, const char *shown) {
     char *tag = NULL;
@@ -483,8 +508,7 @@ static int restore_symlink(restorer *r, int pfd, const char *name, const char *s
     return rc ? rc : expect(r, ")");
 }
 
-static int restore_dir(restorer *r, int pfd, const char *name, const char *shown,
-                       int depth) {
+static int restore_dir(restorer *r, int pfd, const char *name, const char *shown, int depth) {
     if (depth > MAX_DEPTH)
         return fl_error_set(r->err, FL_EPARSE, "bad archive: directories nested too deeply");
     if (mkdirat(pfd, name, 0700) < 0)
@@ -515,14 +539,13 @@ static int restore_dir(restorer *r, int pfd, const char *name, const char *shown
             rc = expect(r, "name");
         if (!rc)
             rc = read_str(r, NAME_MAX, &ename);
-        if (!rc && (!*ename || strchr(ename, '/') || !strcmp(ename, ".") ||
-                    !strcmp(ename, "..")))
-            rc = fl_error_set(r->err, FL_EPARSE, "bad archive: invalid file name '%s' in %s",
-                              ename, shown);
+        if (!rc && (!*ename || strchr(ename, '/') || !strcmp(ename, ".") || !strcmp(ename, "..")))
+            rc = fl_error_set(r->err, FL_EPARSE, "bad archive: invalid file name '%s' in %s", ename,
+                              shown);
         if (!rc && prev && strcmp(prev, ename) >= 0)
             rc = fl_error_set(r->err, FL_EPARSE,
-                              "bad archive: entries of %s not sorted or duplicated ('%s')",
-                              shown, ename);
+                              "bad archive: entries of %s not sorted or duplicated ('%s')", shown,
+                              ename);
         if (!rc)
             rc = expect(r, "node");
         if (!rc) {
@@ -544,8 +567,7 @@ static int restore_dir(restorer *r, int pfd, const char *name, const char *shown
     return rc;
 }
 
-static int restore_node(restorer *r, int pfd, const char *name, const char *shown,
-                        int depth) {
+static int restore_node(restorer *r, int pfd, const char *name, const char *shown, int depth) {
     char *type = NULL;
     int rc = expect(r, "(");
     if (!rc)
