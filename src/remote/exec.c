@@ -215,8 +215,10 @@ done:
         /* libssh2 allocated sig with the session's allocator (malloc by default) */
         free(sig);
     }
-    libssh2_channel_free(ch);
+    /* blocking again before the free: an aborted channel is closed there, and a
+     * non-blocking free could give up halfway and leave it open on the connection */
     libssh2_session_set_blocking(r->session, 1);
+    libssh2_channel_free(ch);
     return rc;
 }
 
