@@ -156,6 +156,25 @@ int fl_remote_explain_status(fl_remote *r, const char *cmd, const fl_remote_stat
 /* Checks that `flakectl` is on the target's PATH; else "flakectl is not installed on HOST"
  * with an install hint. */
 int fl_remote_require_flakectl(fl_remote *r, fl_error *err);
+/* ---- --sudo (exec.c, sudo.c) ---- */
+
+/* From now on every command of a non-root login runs as root through `sudo -S`, and sudo's
+ * password prompt (if it shows one) is answered with password (copied; NULL when sudo should
+ * need none). The command's stdin is held back until sudo has started it, so the password
+ * never reaches the command. A login as root runs commands directly. on=0 turns it off. */
+void fl_remote_set_sudo(fl_remote *r, int on, const char *password);
+/* What --sudo does: nothing for a root login; else `sudo -n true` on the target tells whether
+ * a password is needed, and only then is it asked (fl_remote_ask_sudo_password) and tried
+ * once, so a wrong one fails before any real step. */
+int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err);
+/* The command line fl_remote_exec runs for cmd under --sudo. Owned. */
+char *fl_remote_sudo_wrap(const char *cmd);
+/* Asks once for the sudo password of user on host: from the askpass program if given (else
+ * $SUDO_ASKPASS), whose first output line is the password; else from the terminal with echo
+ * off. *out is owned (wipe and free it); err when neither is possible. */
+int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host,
+                                char **out, fl_error *err);
+
 /* Quotes s for a POSIX shell ('...'), appended to out. */
 struct fl_strbuf;
 void fl_remote_shell_quote(struct fl_strbuf *out, const char *s);

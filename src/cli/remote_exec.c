@@ -32,7 +32,11 @@ static const char usage_text[] =
     "  --label NAME            the name for messages and prefixes (default USER@HOST)\n"
     "  -n                      do not send standard input\n"
     "  --repeat N              run COMMAND N times over the one connection\n"
-    "  --require-flakectl      first check that flakectl is installed on the target\n";
+    "  --require-flakectl      first check that flakectl is installed on the target\n"
+    "  --sudo                  run COMMAND as root through sudo (a non-root login); the\n"
+    "                          password, if sudo wants one, is asked once\n"
+    "  --askpass PROGRAM       take the sudo password from PROGRAM's output (also\n"
+    "                          $SUDO_ASKPASS) instead of the terminal\n";
 
 static int write_fd(void *ctx, const char *data, size_t len, fl_error *err) {
     int fd = *(int *)ctx;
@@ -63,8 +67,8 @@ static int signal_number(const char *name) {
 int cmd_remote_exec(int argc, char **argv) {
     fl_remote_opts opts;
     memset(&opts, 0, sizeof opts);
-    const char *target_spec = NULL;
-    int prefix = 0, no_stdin = 0, repeat = 1, require = 0, i;
+    const char *target_spec = NULL, *askpass = NULL;
+    int prefix = 0, no_stdin = 0, repeat = 1, require = 0, sudo = 0, i;
     fl_error err = FL_ERROR_INIT;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -85,9 +89,11 @@ int cmd_remote_exec(int argc, char **argv) {
             no_stdin = 1;
         } else if (!strcmp(a, "--require-flakectl")) {
             require = 1;
+        } else if (!strcmp(a, "--sudo")) {
+            sudo = 1;
         } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") ||
                    !strcmp(a, "--known-hosts") || !strcmp(a, "--ssh-config") ||
-                   !strcmp(a, "--label") || !strcmp(a, "--repeat") ||
+                   !strcmp(a, "--label") || !strcmp(a, "--repeat") || !strcmp(a, "--askpass") ||
                    !strcmp(a, "--connect-timeout")) {
             if (!v) {
                 fl_error_set(&err, FL_EUSAGE, "%s needs a value", a);
@@ -104,6 +110,8 @@ int cmd_remote_exec(int argc, char **argv) {
                 opts.ssh_config = v;
             else if (!strcmp(a, "--label"))
                 opts.label = v;
+            else if (!strcmp(a, "--askpass"))
+                askpass = v;
             else if (!strcmp(a, "--repeat") || !strcmp(a, "--connect-timeout")) {
                 char *end;
                 long n = strtol(v, &end, 10);
@@ -153,6 +161,12 @@ int cmd_remote_exec(int argc, char **argv) {
         fprintf(stderr, "note: permanently added the host key of %s (%s) to %s\n",
                 fl_remote_label(r), fl_remote_added_host_key(r), fl_remote_known_hosts(r));
     int status = 0;
+    if (sudo && fl_remote_enable_sudo(r, askpass, &err) < 0) {
+        fl_cli_report(&err);
+        fl_remote_close(r);
+        fl_strbuf_release(&cmd);
+        return EXIT_CONNECTION;
+    }
     if (require && fl_remote_require_flakectl(r, &err) < 0) {
         fl_cli_report(&err);
         status = 127;

@@ -17,6 +17,7 @@ struct fl_remote {
     char *known_hosts;  /* the known_hosts file checked (and appended to) */
     char *added_key_fp; /* "type SHA256:..." when accept_new added the key, else NULL */
     int keepalive_s;    /* 0 = off */
+    int sudo;            /* --sudo: wrap commands of a non-root login in sudo */
     char *sudo_password; /* --sudo: asked once, fed to every step; NULL = none */
 };
 

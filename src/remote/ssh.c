@@ -136,7 +136,7 @@ void fl_remote_close(fl_remote *r) {
     free(r->label);
     free(r->known_hosts);
     free(r->added_key_fp);
-    free(r->sudo_password);
+    fl_remote_set_sudo(r, 0, NULL);
     free(r);
 }
 
