@@ -121,6 +121,12 @@ int fl_remote_ask_sudo_password(const char *askpass, const char *user, const cha
     return rc;
 }
 
+static int collect(void *ctx, const char *data, size_t len, fl_error *err) {
+    (void)err;
+    fl_strbuf_add(ctx, data, len);
+    return 0;
+}
+
 int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
     if (!strcmp(fl_remote_user(r), "root"))
         return 0; /* root needs no sudo */
@@ -147,8 +153,28 @@ int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
     fl_remote_set_sudo(r, 1, pw);
     memset(pw, 0, strlen(pw));
     free(pw);
-    /* try it now, so a wrong password stops the run before its first real step */
-    rc = fl_remote_run(r, "true", NULL, err);
+    /* try it now, so a wrong password stops the run before its first real step; what sudo
+     * says on failure ("not in the sudoers file") goes into the error */
+    fl_strbuf said;
+    fl_strbuf_init(&said, 128);
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stderr_cb = collect;
+    io.stderr_ctx = &said;
+    rc = fl_remote_exec(r, "true", &io, &st, err);
+    int ran = rc == 0;
+    if (ran && (st.exit_status != 0 || st.exit_signal)) {
+        while (said.len && said.buf[said.len - 1] == '\n')
+            said.buf[--said.len] = '\0';
+        rc = fl_error_set(err, FL_EUSAGE, "--sudo: sudo on %s refused to run commands as root "
+                                          "for %s%s%s",
+                          fl_remote_label(r), fl_remote_user(r), said.len ? ": " : "",
+                          said.len ? said.buf : "");
+        fl_error_set_hint(err, "allow %s in the sudoers of %s, or log in as root",
+                          fl_remote_user(r), fl_remote_hostname(r));
+    }
+    if (ran)
+        fl_remote_status_release(&st);
+    fl_strbuf_release(&said);
     if (rc < 0)
         fl_remote_set_sudo(r, 0, NULL);
     return rc;
