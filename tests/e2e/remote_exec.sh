@@ -74,6 +74,20 @@ run "${X[@]}" -n -- 'kill -TERM $$'
 expect_rc 143
 expect_in ERR "killed by signal TERM"
 
+# the connection dies under a running command (its sshd session process is killed; that
+# is a child of the sshd this test started): a clear error, not a hang, exit 255
+"${X[@]}" -n -- 'echo started; sleep 60' >"$work/cut.out" 2>"$work/cut.err" &
+client=$!
+for _ in $(seq 1 200); do grep -q started "$work/cut.out" 2>/dev/null && break; sleep 0.05; done
+grep -q started "$work/cut.out" || fail "the long command did not start"
+for child in $(pgrep -P "$SSHD_PID"); do kill -9 "$child"; done
+for _ in $(seq 1 200); do kill -0 "$client" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$client" 2>/dev/null && { kill "$client"; fail "flakectl hung after its connection was cut"; }
+wait "$client"
+RC=$? ERR=$(cat "$work/cut.err") OUT=""
+expect_rc 255
+expect_in ERR "lost the connection to $SSHD_TARGET"
+
 # a missing program, and a target without flakectl
 run "${X[@]}" -n -- no-such-program-here
 expect_rc 127
