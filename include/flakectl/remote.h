@@ -4,6 +4,7 @@
 #define FLAKECTL_REMOTE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "flakectl/error.h"
@@ -192,5 +193,34 @@ void fl_remote_prefixer_init(fl_remote_prefixer *p, int fd, const char *label);
 int fl_remote_prefix_write(void *ctx, const char *data, size_t len, fl_error *err);
 /* Writes out a partial last line and frees the buffers. */
 void fl_remote_prefixer_finish(fl_remote_prefixer *p);
+
+/* ---- fleets: one job per host, N at a time (fleet.c) ---- */
+
+typedef struct fl_fleet_result {
+    int state;     /* enum fl_fleet_state */
+    char *detail;  /* owned: a short word on the outcome, or the first line of the error */
+    double seconds;
+} fl_fleet_result;
+
+enum fl_fleet_state { FL_FLEET_PENDING = 0, FL_FLEET_OK, FL_FLEET_FAILED, FL_FLEET_SKIPPED };
+
+/* One host's job: fills res->detail (optional) and returns 0 on success, negative on
+ * failure. Runs on a worker thread: it must touch only its own host's state. */
+typedef int (*fl_fleet_fn)(void *ctx, int index, fl_fleet_result *res);
+
+typedef struct fl_fleet_opts {
+    int jobs;      /* hosts at once; <1 = 1 */
+    int fail_fast; /* after a failure start no more hosts (they are SKIPPED) */
+} fl_fleet_opts;
+
+/* Runs fn for hosts 0..n-1, at most opts->jobs at a time; one host's failure does not stop
+ * the others unless fail_fast. results[n] is filled (release each with
+ * fl_fleet_result_release). Returns the number of hosts that did not succeed. */
+int fl_fleet_run(int n, fl_fleet_fn fn, void *ctx, const fl_fleet_opts *opts,
+                 fl_fleet_result *results);
+void fl_fleet_result_release(fl_fleet_result *r);
+/* The table printed at the end: host, result, time, detail. */
+void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_result *results,
+                            int n);
 
 #endif

@@ -1,6 +1,7 @@
 /* test_remote.c - src/remote/: target parsing, ssh config (checked against `ssh -G`),
  * known_hosts (checked against `ssh-keygen -F`/`-H`/`-l`), output prefixing, shell quoting,
  * and the exec API with callbacks against a real sshd started by tests/e2e/lib/sshd.sh. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -412,6 +414,69 @@ static void test_shell_quote(void **state) {
     }
 }
 
+/* ---- fleets ---- */
+
+typedef struct fleet_ctx {
+    pthread_mutex_t lock;
+    int running, max_running, calls;
+} fleet_ctx;
+
+static int fleet_job(void *ctx, int index, fl_fleet_result *res) {
+    fleet_ctx *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->calls++;
+    c->running++;
+    if (c->running > c->max_running)
+        c->max_running = c->running;
+    pthread_mutex_unlock(&c->lock);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&c->lock);
+    c->running--;
+    pthread_mutex_unlock(&c->lock);
+    res->detail = fl_xasprintf("job %d", index);
+    return index % 3 == 1 ? -1 : 0;
+}
+
+static void test_fleet_run(void **state) {
+    (void)state;
+    fl_fleet_result res[7];
+    fleet_ctx c = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    fl_fleet_opts o = {3, 0};
+    /* hosts 1 and 4 fail; the others still run; never more than 3 at once */
+    assert_int_equal(fl_fleet_run(7, fleet_job, &c, &o, res), 2);
+    assert_int_equal(c.calls, 7);
+    assert_true(c.max_running <= 3);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(res[i].state, i % 3 == 1 ? FL_FLEET_FAILED : FL_FLEET_OK);
+        fl_fleet_result_release(&res[i]);
+    }
+    /* fail-fast with one job at a time: host 1 fails, 2..6 are skipped */
+    fleet_ctx c2 = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    o.jobs = 1;
+    o.fail_fast = 1;
+    assert_int_equal(fl_fleet_run(7, fleet_job, &c2, &o, res), 6);
+    assert_int_equal(c2.calls, 2);
+    assert_int_equal(res[0].state, FL_FLEET_OK);
+    assert_int_equal(res[1].state, FL_FLEET_FAILED);
+    for (int i = 2; i < 7; i++)
+        assert_int_equal(res[i].state, FL_FLEET_SKIPPED);
+    /* the table */
+    FILE *f = tmpfile();
+    const char *names[7] = {"a", "bb", "c", "d", "e", "f", "g"};
+    fl_fleet_print_summary(f, names, res, 7);
+    rewind(f);
+    char buf[2048];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "bb    FAILED"));
+    assert_non_null(strstr(buf, "job 1"));
+    assert_non_null(strstr(buf, "1 of 7 hosts succeeded"));
+    for (int i = 0; i < 7; i++)
+        fl_fleet_result_release(&res[i]);
+}
+
 /* ---- exec API against a real sshd ---- */
 
 static char *sshd_dir;
@@ -584,6 +649,7 @@ int main(void) {
         cmocka_unit_test(test_known_hosts_add),
         cmocka_unit_test(test_prefixer),
         cmocka_unit_test(test_shell_quote),
+        cmocka_unit_test(test_fleet_run),
         cmocka_unit_test_setup_teardown(test_exec_streams_callbacks, start_sshd, stop_sshd),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
