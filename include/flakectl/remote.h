@@ -103,6 +103,12 @@ typedef struct fl_remote_opts {
 int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts,
                       fl_remote **out, fl_error *err);
 void fl_remote_close(fl_remote *r);
+/* Keeps trying fl_remote_connect for up to within_ms (each try bounded by what is left),
+ * while the failure is the network's or authentication's (FL_ENET): how a deployer reaches a
+ * target again after activating it (magic rollback's confirmation). Host-key and usage
+ * errors end it at once. */
+int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
+                            int within_ms, fl_remote **out, fl_error *err);
 /* The name used in messages: the label, else "user@host:port". Borrowed. */
 const char *fl_remote_label(const fl_remote *r);
 /* What the connection resolved to (after ssh config). Borrowed. */

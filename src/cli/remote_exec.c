@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  --known-hosts FILE      check host keys against FILE (default ~/.ssh/known_hosts)\n"
     "  --ssh-config FILE|none  read FILE instead of ~/.ssh/config\n"
     "  --connect-timeout S     give up connecting after S seconds (default 10)\n"
+    "  --retry-for S           keep trying to connect for S seconds (refused, timeouts,\n"
+    "                          authentication), as magic rollback's confirmation does\n"
     "  --prefix                prefix every output line with [LABEL]\n"
     "  --label NAME            the name for messages and prefixes (default USER@HOST)\n"
     "  -n                      do not send standard input\n"
@@ -74,7 +76,7 @@ typedef struct exec_job {
     const char *askpass;
     const char **targets;
     int ntargets;
-    int prefix, no_stdin, repeat, require, sudo;
+    int prefix, no_stdin, repeat, require, sudo, retry_ms;
     const char *cmd;
     int *status; /* per host: what remote-exec exits with for it */
 } exec_job;
@@ -109,7 +111,8 @@ static int exec_one(void *ctx, int index, fl_fleet_result *res) {
         return -1;
     }
     fl_remote *r = NULL;
-    int rc = fl_remote_connect(&target, &opts, &r, &err);
+    int rc = job->retry_ms ? fl_remote_connect_retry(&target, &opts, job->retry_ms, &r, &err)
+                           : fl_remote_connect(&target, &opts, &r, &err);
     fl_remote_target_release(&target);
     if (rc < 0) {
         *status = EXIT_CONNECTION;
@@ -222,7 +225,8 @@ int cmd_remote_exec(int argc, char **argv) {
         } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") ||
                    !strcmp(a, "--known-hosts") || !strcmp(a, "--ssh-config") ||
                    !strcmp(a, "--label") || !strcmp(a, "--repeat") || !strcmp(a, "--askpass") ||
-                   !strcmp(a, "--connect-timeout") || !strcmp(a, "-j")) {
+                   !strcmp(a, "--connect-timeout") || !strcmp(a, "-j") ||
+                   !strcmp(a, "--retry-for")) {
             if (!v) {
                 fl_error_set(&err, FL_EUSAGE, "%s needs a value", a);
                 free(job.targets);
@@ -253,6 +257,8 @@ int cmd_remote_exec(int argc, char **argv) {
                     job.repeat = (int)n;
                 else if (!strcmp(a, "-j"))
                     fopts.jobs = (int)n;
+                else if (!strcmp(a, "--retry-for"))
+                    job.retry_ms = (int)n * 1000;
                 else
                     job.opts.connect_timeout_ms = (int)n * 1000;
             }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh2.h>
@@ -605,4 +606,41 @@ fail:
 
 const char *fl_remote_known_hosts(const fl_remote *r) {
     return r->known_hosts;
+}
+
+static long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
+                            int within_ms, fl_remote **out, fl_error *err) {
+    static const fl_remote_opts none = {0};
+    if (!opts)
+        opts = &none;
+    long deadline = mono_ms() + within_ms;
+    int attempts = 0;
+    for (;;) {
+        long left = deadline - mono_ms();
+        fl_remote_opts o = *opts;
+        int per_try = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+        o.connect_timeout_ms = left < per_try ? (int)(left > 100 ? left : 100) : per_try;
+        fl_error_clear(err);
+        attempts++;
+        int rc = fl_remote_connect(target, &o, out, err);
+        if (rc == 0)
+            return 0;
+        /* host-key trouble, a bad config or target: waiting does not help */
+        if (rc != FL_ENET)
+            return rc;
+        left = deadline - mono_ms();
+        if (left <= 0) {
+            fl_error_add_frame(err, "gave up after %d attempt%s in %.1f s", attempts,
+                               attempts == 1 ? "" : "s", within_ms / 1000.0);
+            return rc;
+        }
+        struct timespec pause = {0, (left < 500 ? left : 500) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }

@@ -12,6 +12,10 @@
 #   SSHD_PATH_PREPEND   directories put in front of the sessions' PATH (where flakectl is)
 #   SSHD_EXTRA_CONFIG   extra sshd_config lines
 #   SSHD_HOSTKEY_TYPES  host key types to generate (default "ed25519")
+#   SSHD_FIXED_PORT     listen on this port instead of a free random one (restarting an
+#                       instance where clients expect it)
+#   SSHD_NEW_HOSTKEY=1  make new host keys even if NAME has some (a "reinstalled" host);
+#                       by default a restarted NAME keeps its keys
 # Sessions get HOME=$SSHD_DIR/home (an empty dir): the target side never reads the real
 # ~root (whose shell start-up files would also slow every command down).
 # Also usable as a program, for C tests and benchmarks:
@@ -48,14 +52,15 @@ sshd_start() {
     _sshd_base
     dir=$SSHD_BASE/$name
     mkdir -p "$dir"
-    rm -f "$dir"/ssh_host_*
+    [ "${SSHD_NEW_HOSTKEY:-0}" != 1 ] || rm -f "$dir"/ssh_host_*
     for t in ${SSHD_HOSTKEY_TYPES:-ed25519}; do
-        ssh-keygen -q -t "$t" -N '' -C "host-$name" -f "$dir/ssh_host_${t}_key"
+        [ -f "$dir/ssh_host_${t}_key" ] \
+            || ssh-keygen -q -t "$t" -N '' -C "host-$name" -f "$dir/ssh_host_${t}_key"
     done
     cat "$SSHD_CLIENT_KEY.pub" >"$dir/authorized_keys"
     mkdir -p "$dir/home"
     for try in $(seq 1 20); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port=${SSHD_FIXED_PORT:-$((20000 + (RANDOM * 32768 + RANDOM) % 40000))}
         {
             echo "Port $port"
             echo "ListenAddress 127.0.0.1"
@@ -82,7 +87,7 @@ sshd_start() {
             if _sshd_accepts "$port"; then
                 echo "$port" >"$dir/port"
                 echo "$pid" >"$dir/pid"
-                SSHD_INSTANCES+=("$name")
+                case " ${SSHD_INSTANCES[*]} " in *" $name "*) ;; *) SSHD_INSTANCES+=("$name") ;; esac
                 SSHD_NAME=$name SSHD_DIR=$dir SSHD_PORT=$port SSHD_PID=$pid
                 SSHD_TARGET=root@127.0.0.1:$port
                 SSHD_HOSTPUB=$dir/ssh_host_ed25519_key.pub
@@ -93,6 +98,7 @@ sshd_start() {
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         # a taken port makes sshd exit at once: try another; anything else is fatal
+        [ -z "${SSHD_FIXED_PORT:-}" ] || break
         grep -q 'Address already in use\|Bind to port' "$dir/sshd.log" || break
     done
     echo "sshd did not start; its log:" >&2
