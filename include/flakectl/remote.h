@@ -137,9 +137,27 @@ typedef struct fl_remote_io {
     void *stdout_ctx;
     fl_remote_write_fn stderr_cb;  /* NULL = discard */
     void *stderr_ctx;
+    /* Told the bytes of stdin sent and of output received so far, at most about 5 times a
+     * second and once at the end (done=1). NULL = none. */
+    void (*progress_cb)(void *ctx, unsigned long long sent, unsigned long long received,
+                        int done);
+    void *progress_ctx;
 } fl_remote_io;
 
-#define FL_REMOTE_IO_INIT {-1, NULL, NULL, NULL, NULL, NULL, NULL}
+#define FL_REMOTE_IO_INIT {-1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* A progress line for a stream: "[label] sent 12.0 MiB, 40.1 MiB/s" redrawn in place on a
+ * terminal; elsewhere only the final line. Use fl_remote_progress_show as progress_cb. */
+typedef struct fl_remote_progress {
+    int fd, tty;
+    char *label; /* owned */
+    double start;
+} fl_remote_progress;
+
+void fl_remote_progress_init(fl_remote_progress *p, int fd, const char *label);
+void fl_remote_progress_show(void *ctx, unsigned long long sent, unsigned long long received,
+                             int done);
+void fl_remote_progress_release(fl_remote_progress *p);
 
 typedef struct fl_remote_status {
     int exit_status;   /* the command's exit status; -1 when it died of a signal */

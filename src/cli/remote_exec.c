@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  -n                      do not send standard input\n"
     "  --repeat N              run COMMAND N times over the one connection\n"
     "  --require-flakectl      first check that flakectl is installed on the target\n"
+    "  --progress              show the bytes sent (and rate) on stderr\n"
     "  --sudo                  run COMMAND as root through sudo (a non-root login); the\n"
     "                          password, if sudo wants one, is asked once\n"
     "  --askpass PROGRAM       take the sudo password from PROGRAM's output (also\n"
@@ -76,7 +77,7 @@ typedef struct exec_job {
     const char *askpass;
     const char **targets;
     int ntargets;
-    int prefix, no_stdin, repeat, require, sudo, retry_ms;
+    int prefix, no_stdin, repeat, require, sudo, retry_ms, progress;
     const char *cmd;
     int *status; /* per host: what remote-exec exits with for it */
 } exec_job;
@@ -154,8 +155,16 @@ static int exec_one(void *ctx, int index, fl_fleet_result *res) {
             io.stderr_cb = write_fd;
             io.stderr_ctx = &err_fd;
         }
+        fl_remote_progress prog;
+        if (job->progress) {
+            fl_remote_progress_init(&prog, 2, fl_remote_label(r));
+            io.progress_cb = fl_remote_progress_show;
+            io.progress_ctx = &prog;
+        }
         fl_remote_status st;
         rc = fl_remote_exec(r, job->cmd, &io, &st, &err);
+        if (job->progress)
+            fl_remote_progress_release(&prog);
         if (job->prefix || fleet) {
             fl_remote_prefixer_finish(&pout);
             fl_remote_prefixer_finish(&perr);
@@ -220,6 +229,8 @@ int cmd_remote_exec(int argc, char **argv) {
             job.require = 1;
         } else if (!strcmp(a, "--sudo")) {
             job.sudo = 1;
+        } else if (!strcmp(a, "--progress")) {
+            job.progress = 1;
         } else if (!strcmp(a, "--fail-fast")) {
             fopts.fail_fast = 1;
         } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") ||

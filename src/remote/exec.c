@@ -201,6 +201,8 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         }
     }
     long keepalive_due = r->keepalive_s > 0 ? now_ms() + r->keepalive_s * 1000L : 0;
+    unsigned long long sent = 0, received = 0;
+    long progress_due = 0;
     for (;;) {
         int progress = 0, want_stdin = 0;
         /* sudo's password goes first, and the command's input only once it runs */
@@ -246,6 +248,7 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
             ssize_t w = libssh2_channel_write(ch, inbuf + inoff, inlen - inoff);
             if (w > 0) {
                 inoff += (size_t)w;
+                sent += (unsigned long long)w;
                 progress = 1;
             } else if (w != LIBSSH2_ERROR_EAGAIN) {
                 /* the command may have exited without reading all its input: not fatal,
@@ -279,6 +282,7 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
                     goto done;
                 }
                 progress = 1;
+                received += (unsigned long long)n;
                 if (stream == 1 && gate.waiting) {
                     fl_strbuf_add(&gate.held, outbuf, (size_t)n);
                     if ((rc = sudo_scan(r, &gate, io, err)) < 0)
@@ -292,6 +296,10 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
                     goto done;
                 }
             }
+        }
+        if (io->progress_cb && now_ms() >= progress_due) {
+            io->progress_cb(io->progress_ctx, sent, received, 0);
+            progress_due = now_ms() + 200;
         }
         if (libssh2_channel_eof(ch)) {
             /* the remote closed its side: everything buffered has been read above */
@@ -319,6 +327,8 @@ done:
         /* sudo never started the command: what it said is the story */
         rc = io->stderr_cb(io->stderr_ctx, gate.held.buf, gate.held.len, err);
     }
+    if (rc == 0 && io->progress_cb)
+        io->progress_cb(io->progress_ctx, sent, received, 1);
     fl_strbuf_release(&gate.held);
     if (gate.pw) {
         wipe(gate.pw, gate.pwlen);
@@ -494,4 +504,44 @@ void fl_remote_prefixer_finish(fl_remote_prefixer *p) {
     p->pending = NULL;
     p->label = NULL;
     p->npending = 0;
+}
+
+/* ---- progress line ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void fl_remote_progress_init(fl_remote_progress *p, int fd, const char *label) {
+    p->fd = fd;
+    p->tty = isatty(fd);
+    p->label = fl_xstrdup(label);
+    p->start = now_s();
+}
+
+void fl_remote_progress_show(void *ctx, unsigned long long sent, unsigned long long received,
+                             int done) {
+    fl_remote_progress *p = ctx;
+    if (!done && !p->tty)
+        return;
+    double secs = now_s() - p->start;
+    double mib = (double)sent / (1024.0 * 1024.0);
+    fl_strbuf line;
+    fl_strbuf_init(&line, 96);
+    fl_strbuf_addf(&line, "%s[%s] sent %.1f MiB", p->tty ? "\r\033[K" : "", p->label, mib);
+    if (received)
+        fl_strbuf_addf(&line, ", received %.1f MiB", (double)received / (1024.0 * 1024.0));
+    if (secs > 0.05)
+        fl_strbuf_addf(&line, ", %.1f MiB/s", mib / secs);
+    if (done)
+        fl_strbuf_addf(&line, " in %.1f s\n", secs);
+    (void)write_all(p->fd, line.buf, line.len);
+    fl_strbuf_release(&line);
+}
+
+void fl_remote_progress_release(fl_remote_progress *p) {
+    free(p->label);
+    p->label = NULL;
 }

@@ -45,6 +45,11 @@ expect_eq "${OUT%% *}" "$want" "remote sha256sum of 20 MiB stdin"
 # stdin from a pipe (a producer that is slower than the file system)
 got=$(cat "$work/big" | "${X[@]}" -- 'cat | sha256sum' | cut -d' ' -f1)
 expect_eq "$got" "$want" "20 MiB piped through remote cat | sha256sum"
+# a progress line for the stream (not a terminal: only the final line)
+run "${X[@]}" --progress --label node1 -- 'cat >/dev/null' <"$work/big"
+expect_rc 0
+expect_in ERR "[node1] sent 20.0 MiB"
+expect_in ERR " MiB/s in "
 # much output and much stderr at once must not deadlock
 n=$("${X[@]}" -n -- 'head -c 5000000 /dev/zero; head -c 3000000 /dev/zero >&2' 2>"$work/e" | wc -c)
 expect_eq "$n" "5000000" "stdout byte count"
