@@ -30,11 +30,11 @@ typedef struct fl_ssh_host_config {
     int port;              /* Port, 0 = none */
     char **identity_files; /* IdentityFile entries in order, ~ and %d/%u/%h/%r expanded */
     int nidentity_files;
-    int identities_only;   /* IdentitiesOnly yes */
-    int connect_timeout;   /* ConnectTimeout seconds, 0 = none */
-    int server_alive_interval; /* ServerAliveInterval seconds, 0 = none */
+    int identities_only;         /* IdentitiesOnly yes */
+    int connect_timeout;         /* ConnectTimeout seconds, 0 = none */
+    int server_alive_interval;   /* ServerAliveInterval seconds, 0 = none */
     char *user_known_hosts_file; /* first UserKnownHostsFile, ~ expanded */
-    int hash_known_hosts;  /* HashKnownHosts yes */
+    int hash_known_hosts;        /* HashKnownHosts yes */
 } fl_ssh_host_config;
 
 /* Reads path (NULL = $HOME/.ssh/config; a missing file is an empty config) and fills out
@@ -51,16 +51,16 @@ int fl_ssh_pattern_match(const char *pattern, const char *s);
 /* ---- known_hosts (knownhosts.c) ---- */
 
 enum fl_known_host_result {
-    FL_KNOWN_HOST_MATCH = 0,    /* a line names the host with this very key */
-    FL_KNOWN_HOST_UNKNOWN = 1,  /* no line names the host with a key of this type */
-    FL_KNOWN_HOST_CHANGED = 2,  /* a line names the host with another key of this type */
-    FL_KNOWN_HOST_REVOKED = 3,  /* the key is listed under @revoked */
+    FL_KNOWN_HOST_MATCH = 0,   /* a line names the host with this very key */
+    FL_KNOWN_HOST_UNKNOWN = 1, /* no line names the host with a key of this type */
+    FL_KNOWN_HOST_CHANGED = 2, /* a line names the host with another key of this type */
+    FL_KNOWN_HOST_REVOKED = 3, /* the key is listed under @revoked */
 };
 
 typedef struct fl_known_host_check {
-    int result;     /* enum fl_known_host_result */
-    int line;       /* the line that matched or conflicts (1-based), 0 when none */
-    char **types;   /* key types known for the host (for host-key algorithm preference) */
+    int result;   /* enum fl_known_host_result */
+    int line;     /* the line that matched or conflicts (1-based), 0 when none */
+    char **types; /* key types known for the host (for host-key algorithm preference) */
     int ntypes;
 } fl_known_host_check;
 
@@ -100,8 +100,8 @@ typedef struct fl_remote_opts {
  * ~/.ssh/id_rsa, IdentityFile entries). On failure *out is NULL and err says which of:
  * DNS failure, connection refused, unreachable/timeout, not an SSH server, host key unknown
  * or changed, authentication failed (with the keys tried). Free with fl_remote_close. */
-int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts,
-                      fl_remote **out, fl_error *err);
+int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts, fl_remote **out,
+                      fl_error *err);
 void fl_remote_close(fl_remote *r);
 /* Keeps trying fl_remote_connect for up to within_ms (each try bounded by what is left),
  * while the failure is the network's or authentication's (FL_ENET): how a deployer reaches a
@@ -130,21 +130,21 @@ typedef ssize_t (*fl_remote_read_fn)(void *ctx, char *buf, size_t cap, fl_error 
 typedef int (*fl_remote_write_fn)(void *ctx, const char *data, size_t len, fl_error *err);
 
 typedef struct fl_remote_io {
-    int stdin_fd;                  /* read to EOF and sent; -1 = none (see stdin_cb) */
-    fl_remote_read_fn stdin_cb;    /* used when stdin_fd < 0; NULL = empty stdin */
+    int stdin_fd;               /* read to EOF and sent; -1 = none (see stdin_cb) */
+    fl_remote_read_fn stdin_cb; /* used when stdin_fd < 0; NULL = empty stdin */
     void *stdin_ctx;
-    fl_remote_write_fn stdout_cb;  /* NULL = discard */
+    fl_remote_write_fn stdout_cb; /* NULL = discard */
     void *stdout_ctx;
-    fl_remote_write_fn stderr_cb;  /* NULL = discard */
+    fl_remote_write_fn stderr_cb; /* NULL = discard */
     void *stderr_ctx;
     /* Told the bytes of stdin sent and of output received so far, at most about 5 times a
      * second and once at the end (done=1). NULL = none. */
-    void (*progress_cb)(void *ctx, unsigned long long sent, unsigned long long received,
-                        int done);
+    void (*progress_cb)(void *ctx, unsigned long long sent, unsigned long long received, int done);
     void *progress_ctx;
 } fl_remote_io;
 
-#define FL_REMOTE_IO_INIT {-1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define FL_REMOTE_IO_INIT                                                                          \
+    { -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* A progress line for a stream: "[label] sent 12.0 MiB, 40.1 MiB/s" redrawn in place on a
  * terminal; elsewhere only the final line. Use fl_remote_progress_show as progress_cb. */
@@ -197,8 +197,8 @@ char *fl_remote_sudo_wrap(const char *cmd);
 /* Asks once for the sudo password of user on host: from the askpass program if given (else
  * $SUDO_ASKPASS), whose first output line is the password; else from the terminal with echo
  * off. *out is owned (wipe and free it); err when neither is possible. */
-int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host,
-                                char **out, fl_error *err);
+int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host, char **out,
+                                fl_error *err);
 
 /* Quotes s for a POSIX shell ('...'), appended to out. */
 struct fl_strbuf;
@@ -208,7 +208,7 @@ void fl_remote_shell_quote(struct fl_strbuf *out, const char *s);
  * at flush). Use fl_remote_prefix_write as the write_fn and the struct as its ctx. */
 typedef struct fl_remote_prefixer {
     int fd;
-    char *label; /* owned */
+    char *label;   /* owned */
     char *pending; /* owned partial line */
     size_t npending;
 } fl_remote_prefixer;
@@ -221,8 +221,8 @@ void fl_remote_prefixer_finish(fl_remote_prefixer *p);
 /* ---- fleets: one job per host, N at a time (fleet.c) ---- */
 
 typedef struct fl_fleet_result {
-    int state;     /* enum fl_fleet_state */
-    char *detail;  /* owned: a short word on the outcome, or the first line of the error */
+    int state;    /* enum fl_fleet_state */
+    char *detail; /* owned: a short word on the outcome, or the first line of the error */
     double seconds;
 } fl_fleet_result;
 

@@ -88,8 +88,8 @@ static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 static void report(fl_error *err, fl_fleet_result *res) {
     if (res && err->message) {
         const char *nl = strchr(err->message, '\n');
-        res->detail = nl ? fl_xstrndup(err->message, (size_t)(nl - err->message))
-                         : fl_xstrdup(err->message);
+        res->detail =
+            nl ? fl_xstrndup(err->message, (size_t)(nl - err->message)) : fl_xstrdup(err->message);
     }
     pthread_mutex_lock(&report_lock);
     fl_cli_report(err);
@@ -233,10 +233,9 @@ int cmd_remote_exec(int argc, char **argv) {
             job.progress = 1;
         } else if (!strcmp(a, "--fail-fast")) {
             fopts.fail_fast = 1;
-        } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") ||
-                   !strcmp(a, "--known-hosts") || !strcmp(a, "--ssh-config") ||
-                   !strcmp(a, "--label") || !strcmp(a, "--repeat") || !strcmp(a, "--askpass") ||
-                   !strcmp(a, "--connect-timeout") || !strcmp(a, "-j") ||
+        } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") || !strcmp(a, "--known-hosts") ||
+                   !strcmp(a, "--ssh-config") || !strcmp(a, "--label") || !strcmp(a, "--repeat") ||
+                   !strcmp(a, "--askpass") || !strcmp(a, "--connect-timeout") || !strcmp(a, "-j") ||
                    !strcmp(a, "--retry-for")) {
             if (!v) {
                 fl_error_set(&err, FL_EUSAGE, "%s needs a value", a);

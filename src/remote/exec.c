@@ -14,8 +14,8 @@
 
 #include <libssh2.h>
 
-#include "remote/internal.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 #define CHUNK (64 * 1024)
 
@@ -51,8 +51,8 @@ static int wait_io(fl_remote *r, int stdin_fd, int timeout_ms) {
 }
 
 static int lost(fl_remote *r, const char *cmd, const char *what, fl_error *err) {
-    return fl_error_set(err, FL_ENET, "lost the connection to %s while %s `%s`: %s", r->label,
-                        what, cmd, ssh_msg(r->session));
+    return fl_error_set(err, FL_ENET, "lost the connection to %s while %s `%s`: %s", r->label, what,
+                        cmd, ssh_msg(r->session));
 }
 
 /* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN. */
@@ -112,10 +112,11 @@ static int sudo_scan(fl_remote *r, sudo_gate *g, const fl_remote_io *io, fl_erro
                          r->sudo_password ? "sudo on %s rejected the password for %s"
                                           : "sudo on %s wants a password for %s",
                          r->label, r->user);
-            fl_error_set_hint(err, r->sudo_password
-                                       ? "run again and type %s's password on %s"
-                                       : "give it with --sudo on a terminal or --askpass PROGRAM "
-                                         "(%s's password on %s)",
+            fl_error_set_hint(err,
+                              r->sudo_password
+                                  ? "run again and type %s's password on %s"
+                                  : "give it with --sudo on a terminal or --askpass PROGRAM "
+                                    "(%s's password on %s)",
                               r->user, r->hostname);
             return FL_EUSAGE;
         }
@@ -226,8 +227,7 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
                     want_stdin = 1;
                     n = -2;
                 } else if (n < 0) {
-                    rc = fl_error_errno(err, "cannot read the input for `%s` on %s", cmd,
-                                        r->label);
+                    rc = fl_error_errno(err, "cannot read the input for `%s` on %s", cmd, r->label);
                     break;
                 }
             } else {
@@ -382,8 +382,8 @@ static void not_installed(fl_remote *r, fl_error *err) {
 int fl_remote_explain_status(fl_remote *r, const char *cmd, const fl_remote_status *st,
                              fl_error *err) {
     if (st->exit_signal)
-        return fl_error_set(err, FL_EGENERIC, "`%s` on %s was killed by signal %s", cmd,
-                            r->label, st->exit_signal);
+        return fl_error_set(err, FL_EGENERIC, "`%s` on %s was killed by signal %s", cmd, r->label,
+                            st->exit_signal);
     if (st->exit_status == 127 && first_word_is(cmd, "flakectl")) {
         not_installed(r, err);
         return FL_ENOTFOUND;

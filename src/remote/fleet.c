@@ -92,7 +92,7 @@ void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_
     fprintf(out, "\n%-*s  %-7s  %8s  %s\n", w, "host", "result", "time", "detail");
     for (int i = 0; i < n; i++) {
         const fl_fleet_result *r = &results[i];
-        const char *what = r->state == FL_FLEET_OK       ? "ok"
+        const char *what = r->state == FL_FLEET_OK        ? "ok"
                            : r->state == FL_FLEET_FAILED  ? "FAILED"
                            : r->state == FL_FLEET_SKIPPED ? "skipped"
                                                           : "-";

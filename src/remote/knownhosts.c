@@ -189,7 +189,7 @@ int fl_known_hosts_check(const char *path, const char *host, int port, const uns
         if (!type || !b64)
             continue;
         int named = strncmp(hosts, "|1|", 3) == 0 ? hashed_matches(hosts, name)
-                                                    : patterns_match(hosts, name);
+                                                  : patterns_match(hosts, name);
         if (!named)
             continue;
         size_t bloblen = 0;

@@ -84,7 +84,7 @@ static int from_tty(const char *prompt, char **out, fl_error *err) {
     int have_tc = tcgetattr(fd, &old) == 0;
     if (have_tc) {
         quiet = old;
-        quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
+        quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
         quiet.c_lflag |= ICANON;
         tcsetattr(fd, TCSAFLUSH, &quiet);
     }
@@ -109,14 +109,14 @@ static int from_tty(const char *prompt, char **out, fl_error *err) {
     return 0;
 }
 
-int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host,
-                                char **out, fl_error *err) {
+int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host, char **out,
+                                fl_error *err) {
     *out = NULL;
     if (!askpass || !*askpass)
         askpass = getenv("SUDO_ASKPASS");
     char *prompt = fl_xasprintf("[sudo] password for %s on %s: ", user, host);
-    int rc = askpass && *askpass ? from_askpass(askpass, prompt, out, err)
-                                 : from_tty(prompt, out, err);
+    int rc =
+        askpass && *askpass ? from_askpass(askpass, prompt, out, err) : from_tty(prompt, out, err);
     free(prompt);
     return rc;
 }
@@ -165,8 +165,9 @@ int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
     if (ran && (st.exit_status != 0 || st.exit_signal)) {
         while (said.len && said.buf[said.len - 1] == '\n')
             said.buf[--said.len] = '\0';
-        rc = fl_error_set(err, FL_EUSAGE, "--sudo: sudo on %s refused to run commands as root "
-                                          "for %s%s%s",
+        rc = fl_error_set(err, FL_EUSAGE,
+                          "--sudo: sudo on %s refused to run commands as root "
+                          "for %s%s%s",
                           fl_remote_label(r), fl_remote_user(r), said.len ? ": " : "",
                           said.len ? said.buf : "");
         fl_error_set_hint(err, "allow %s in the sudoers of %s, or log in as root",

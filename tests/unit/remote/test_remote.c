@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -79,8 +79,8 @@ static void test_target_parse(void **state) {
         assert_int_equal(t.port, ok[i].port);
         fl_remote_target_release(&t);
     }
-    static const char *const bad[] = {"", "root@", "@h", "h:", "h:0", "h:65536", "h:2x",
-                                      "[::1", "[]:22", "[::1]x", "a b"};
+    static const char *const bad[] = {"",     "root@", "@h",    "h:",     "h:0", "h:65536",
+                                      "h:2x", "[::1",  "[]:22", "[::1]x", "a b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fl_remote_target t;
         fl_error err = FL_ERROR_INIT;
@@ -122,8 +122,7 @@ static void test_ssh_config_matches_openssh(void **state) {
                               tmp, tmp);
     write_file(path, text);
     free(text);
-    static const char *const hosts[] = {"web-1", "web-9", "db", "a.example.org", "other",
-                                        "db2"};
+    static const char *const hosts[] = {"web-1", "web-9", "db", "a.example.org", "other", "db2"};
     for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
         fl_ssh_host_config c;
         fl_error err = FL_ERROR_INIT;
@@ -233,9 +232,10 @@ static char *keygen(const char *name, const char *type) {
 
 /* The line ssh-keygen -F reports for name in file, 0 when none. */
 static int keygen_find_line(const char *file, const char *name) {
-    char *o = sh_out("ssh-keygen -F '%s' -f '%s' 2>/dev/null | sed -n 's/.*found: line \\([0-9]*\\).*/\\1/p' "
-                     "| head -1",
-                     name, file);
+    char *o = sh_out(
+        "ssh-keygen -F '%s' -f '%s' 2>/dev/null | sed -n 's/.*found: line \\([0-9]*\\).*/\\1/p' "
+        "| head -1",
+        name, file);
     int line = atoi(o);
     free(o);
     return line;
@@ -272,17 +272,16 @@ static void test_known_hosts_against_ssh_keygen(void **state) {
     char *p1 = fl_xasprintf("%s.pub", k1), *p2 = fl_xasprintf("%s.pub", k2),
          *p3 = fl_xasprintf("%s.pub", k3);
     char *kh = fl_path_join(tmp, "known_hosts");
-    char *cmd = fl_xasprintf(
-        "{ echo '# comment'; echo; "
-        "echo \"alpha,beta $(cut -d' ' -f1,2 %s)\"; "
-        "echo \"[gamma]:2222 $(cut -d' ' -f1,2 %s)\"; "
-        "echo \"*.wild.test,!no.wild.test $(cut -d' ' -f1,2 %s)\"; "
-        "echo \"delta $(cut -d' ' -f1,2 %s)\"; "
-        "echo \"@cert-authority * $(cut -d' ' -f1,2 %s)\"; "
-        "echo \"hashme $(cut -d' ' -f1,2 %s)\"; } > '%s' && "
-        "ssh-keygen -H -f '%s' >/dev/null 2>&1; rm -f '%s.old'; "
-        "echo \"[gamma]:2222 $(cut -d' ' -f1,2 %s)\" >> '%s'; echo ok",
-        p1, p1, p2, p3, p2, p2, kh, kh, kh, p3, kh);
+    char *cmd = fl_xasprintf("{ echo '# comment'; echo; "
+                             "echo \"alpha,beta $(cut -d' ' -f1,2 %s)\"; "
+                             "echo \"[gamma]:2222 $(cut -d' ' -f1,2 %s)\"; "
+                             "echo \"*.wild.test,!no.wild.test $(cut -d' ' -f1,2 %s)\"; "
+                             "echo \"delta $(cut -d' ' -f1,2 %s)\"; "
+                             "echo \"@cert-authority * $(cut -d' ' -f1,2 %s)\"; "
+                             "echo \"hashme $(cut -d' ' -f1,2 %s)\"; } > '%s' && "
+                             "ssh-keygen -H -f '%s' >/dev/null 2>&1; rm -f '%s.old'; "
+                             "echo \"[gamma]:2222 $(cut -d' ' -f1,2 %s)\" >> '%s'; echo ok",
+                             p1, p1, p2, p3, p2, p2, kh, kh, kh, p3, kh);
     char *o = sh_out("%s", cmd);
     assert_string_equal(o, "ok");
     free(o);
@@ -295,12 +294,12 @@ static void test_known_hosts_against_ssh_keygen(void **state) {
         int key; /* 1..3 */
         int want;
     } cases[] = {
-        {"alpha", 22, 1, FL_KNOWN_HOST_MATCH},   {"beta", 0, 1, FL_KNOWN_HOST_MATCH},
-        {"alpha", 22, 2, FL_KNOWN_HOST_CHANGED}, {"alpha", 22, 3, FL_KNOWN_HOST_UNKNOWN},
-        {"gamma", 2222, 1, FL_KNOWN_HOST_MATCH}, {"gamma", 22, 1, FL_KNOWN_HOST_UNKNOWN},
-        {"gamma", 2222, 3, FL_KNOWN_HOST_MATCH}, {"x.wild.test", 22, 2, FL_KNOWN_HOST_MATCH},
+        {"alpha", 22, 1, FL_KNOWN_HOST_MATCH},          {"beta", 0, 1, FL_KNOWN_HOST_MATCH},
+        {"alpha", 22, 2, FL_KNOWN_HOST_CHANGED},        {"alpha", 22, 3, FL_KNOWN_HOST_UNKNOWN},
+        {"gamma", 2222, 1, FL_KNOWN_HOST_MATCH},        {"gamma", 22, 1, FL_KNOWN_HOST_UNKNOWN},
+        {"gamma", 2222, 3, FL_KNOWN_HOST_MATCH},        {"x.wild.test", 22, 2, FL_KNOWN_HOST_MATCH},
         {"no.wild.test", 22, 2, FL_KNOWN_HOST_UNKNOWN}, {"delta", 22, 3, FL_KNOWN_HOST_MATCH},
-        {"hashme", 22, 2, FL_KNOWN_HOST_MATCH},  {"hashme", 22, 1, FL_KNOWN_HOST_CHANGED},
+        {"hashme", 22, 2, FL_KNOWN_HOST_MATCH},         {"hashme", 22, 1, FL_KNOWN_HOST_CHANGED},
         {"other", 22, 2, FL_KNOWN_HOST_UNKNOWN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -308,16 +307,15 @@ static void test_known_hosts_against_ssh_keygen(void **state) {
         size_t l = cases[i].key == 1 ? l1 : cases[i].key == 2 ? l2 : l3;
         fl_known_host_check c;
         fl_error err = FL_ERROR_INIT;
-        assert_int_equal(fl_known_hosts_check(kh, cases[i].host, cases[i].port, b, l, &c, &err),
-                         0);
+        assert_int_equal(fl_known_hosts_check(kh, cases[i].host, cases[i].port, b, l, &c, &err), 0);
         if (c.result != cases[i].want)
             fail_msg("%s:%d key %d: got %d want %d", cases[i].host, cases[i].port, cases[i].key,
                      c.result, cases[i].want);
         if (c.result == FL_KNOWN_HOST_MATCH || c.result == FL_KNOWN_HOST_CHANGED) {
             /* the line we name is a line ssh-keygen -F names for this host */
             char *name = fl_known_hosts_name(cases[i].host, cases[i].port);
-            char *lines = sh_out("ssh-keygen -F '%s' -f '%s' | sed -n 's/.*found: line //p'",
-                                 name, kh);
+            char *lines =
+                sh_out("ssh-keygen -F '%s' -f '%s' | sed -n 's/.*found: line //p'", name, kh);
             char want[16];
             snprintf(want, sizeof want, "%d", c.line);
             int found = 0;
