@@ -15,6 +15,13 @@
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
 
+/* Clears a secret in a way the compiler may not drop as a dead store before free(). */
+static void wipe(void *p, size_t n) {
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 static void chomp(fl_strbuf *sb) {
     char *nl = memchr(sb->buf, '\n', sb->len);
     if (nl) {
@@ -59,7 +66,7 @@ static int from_askpass(const char *prog, const char *prompt, char **out, fl_err
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        memset(sb.buf, 0, sb.len);
+        wipe(sb.buf, sb.len);
         fl_strbuf_release(&sb);
         fl_error_set(err, FL_EUSAGE, "the askpass program %s failed (%s %d)", prog,
                      WIFEXITED(status) ? "exit status" : "signal",
@@ -148,10 +155,10 @@ int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
     }
     char *pw = NULL;
     rc = fl_remote_ask_sudo_password(askpass, fl_remote_user(r), fl_remote_hostname(r), &pw, err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0 || !pw)
+        return rc < 0 ? rc : fl_error_set(err, FL_EUSAGE, "no sudo password was given");
     fl_remote_set_sudo(r, 1, pw);
-    memset(pw, 0, strlen(pw));
+    wipe(pw, strlen(pw));
     free(pw);
     /* try it now, so a wrong password stops the run before its first real step; what sudo
      * says on failure ("not in the sudoers file") goes into the error */

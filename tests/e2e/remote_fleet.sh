@@ -59,6 +59,16 @@ run "${X[@]}" "${targets[@]}" -j 3 -- true
 expect_rc 0
 expect_in ERR "4 of 4 hosts succeeded"
 
+# first contact with 4 hosts at once: every accepted key lands in known_hosts
+mv "$HOME/.ssh/known_hosts" "$work/known_hosts.saved"
+run "${X[@]}" "${targets[@]}" -j 4 --accept-new-host-key -- true
+expect_rc 0
+expect_eq "$(grep -c . "$HOME/.ssh/known_hosts")" "4" "known_hosts lines after 4 parallel accepts"
+for n in 1 2 3 4; do
+    ssh-keygen -F "[127.0.0.1]:$(sshd_info "node$n" port)" -f "$HOME/.ssh/known_hosts" >/dev/null \
+        || fail "node$n's key is missing from known_hosts"
+done
+
 # --fail-fast, one at a time, the dead host first: the rest never start
 rm -f "$work"/marks/*
 run "${X[@]}" --target-host "root@127.0.0.1:$dead" "${targets[@]}" -j 1 --fail-fast -- 'touch '"$work"'/marks/$NODE'
