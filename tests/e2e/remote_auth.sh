@@ -125,6 +125,18 @@ kill "$agent_pid"
 agent_pid=""
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
+# IPv6: user@[::1]:port, known_hosts naming [::1]:port
+SSHD_LISTEN=::1 sshd_start v6 || fail "sshd on ::1 did not start"
+expect_eq "$SSHD_TARGET" "root@[::1]:$SSHD_PORT" "harness target for ::1"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" -n -- echo six
+expect_rc 255
+expect_in ERR "the host key of [::1]:$SSHD_PORT is not known"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" --accept-new-host-key -n -- echo six
+expect_rc 0
+expect_eq "$OUT" "six" "output over IPv6"
+grep -q "^\[::1\]:$SSHD_PORT ssh-ed25519 " "$HOME/.ssh/known_hosts" || fail "no [::1]:port line in known_hosts"
+sshd_stop v6
+
 # refused: nothing listens on the port any more
 port=$SSHD_PORT
 sshd_stop node1
