@@ -188,10 +188,16 @@ int fl_remote_require_flakectl(fl_remote *r, fl_error *err);
  * need none). The command's stdin is held back until sudo has started it, so the password
  * never reaches the command. A login as root runs commands directly. on=0 turns it off. */
 void fl_remote_set_sudo(fl_remote *r, int on, const char *password);
+/* The sudo password of one run, shared by every host and step of it (thread-safe): asked
+ * the first time a host needs it, then reused. askpass: a program (NULL = $SUDO_ASKPASS,
+ * else the terminal). Free with fl_remote_sudo_pass_free (wipes it). */
+typedef struct fl_remote_sudo_pass fl_remote_sudo_pass;
+fl_remote_sudo_pass *fl_remote_sudo_pass_new(const char *askpass);
+void fl_remote_sudo_pass_free(fl_remote_sudo_pass *p);
 /* What --sudo does: nothing for a root login; else `sudo -n true` on the target tells whether
- * a password is needed, and only then is it asked (fl_remote_ask_sudo_password) and tried
- * once, so a wrong one fails before any real step. */
-int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err);
+ * a password is needed, and only then is it taken from pass (asked there once per run) and
+ * tried, so a wrong one fails before any real step. */
+int fl_remote_enable_sudo(fl_remote *r, fl_remote_sudo_pass *pass, fl_error *err);
 /* The command line fl_remote_exec runs for cmd under --sudo. Owned. */
 char *fl_remote_sudo_wrap(const char *cmd);
 /* Asks once for the sudo password of user on host: from the askpass program if given (else

@@ -74,7 +74,7 @@ static int signal_number(const char *name) {
 
 typedef struct exec_job {
     fl_remote_opts opts;
-    const char *askpass;
+    fl_remote_sudo_pass *sudo_pass;
     const char **targets;
     int ntargets;
     int prefix, no_stdin, repeat, require, sudo, retry_ms, progress;
@@ -128,7 +128,7 @@ static int exec_one(void *ctx, int index, fl_fleet_result *res) {
     }
     *status = 0;
     int repeat = job->repeat;
-    if (job->sudo && fl_remote_enable_sudo(r, job->askpass, &err) < 0) {
+    if (job->sudo && fl_remote_enable_sudo(r, job->sudo_pass, &err) < 0) {
         report(&err, res);
         *status = EXIT_CONNECTION;
         repeat = 0;
@@ -205,6 +205,7 @@ int cmd_remote_exec(int argc, char **argv) {
     job.repeat = 1;
     job.targets = fl_xcalloc((size_t)argc, sizeof(char *));
     fl_fleet_opts fopts = {1, 0};
+    const char *askpass = NULL;
     int i;
     fl_error err = FL_ERROR_INIT;
     for (i = 1; i < argc; i++) {
@@ -254,7 +255,7 @@ int cmd_remote_exec(int argc, char **argv) {
             else if (!strcmp(a, "--label"))
                 job.opts.label = v;
             else if (!strcmp(a, "--askpass"))
-                job.askpass = v;
+                askpass = v;
             else {
                 char *end;
                 long n = strtol(v, &end, 10);
@@ -276,11 +277,10 @@ int cmd_remote_exec(int argc, char **argv) {
             break; /* the command starts here (the "--" is optional) */
         }
     }
-    if (!job.ntargets || i >= argc || (job.ntargets > 1 && job.sudo)) {
+    if (!job.ntargets || i >= argc) {
         fl_error_set(&err, FL_EUSAGE, "%s",
                      !job.ntargets ? "remote-exec needs --target-host USER@HOST[:PORT]"
-                     : i >= argc   ? "remote-exec needs a command to run"
-                                   : "--sudo works with one --target-host at a time");
+                                   : "remote-exec needs a command to run");
         fl_error_set_hint(&err, "flakectl remote-exec --target-host root@node1 -- uname -a");
         free(job.targets);
         return fl_cli_report(&err);
@@ -294,6 +294,7 @@ int cmd_remote_exec(int argc, char **argv) {
         fl_strbuf_adds(&cmd, argv[k]);
     }
     job.cmd = cmd.buf;
+    job.sudo_pass = job.sudo ? fl_remote_sudo_pass_new(askpass) : NULL;
     job.status = fl_xcalloc((size_t)job.ntargets, sizeof(int));
     int rc;
     if (job.ntargets == 1) {
@@ -309,6 +310,7 @@ int cmd_remote_exec(int argc, char **argv) {
         free(results);
         rc = failed ? FL_EXIT_FAILURE : FL_EXIT_OK;
     }
+    fl_remote_sudo_pass_free(job.sudo_pass);
     free(job.status);
     free(job.targets);
     fl_strbuf_release(&cmd);

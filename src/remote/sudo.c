@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,32 @@ static int collect(void *ctx, const char *data, size_t len, fl_error *err) {
     return 0;
 }
 
-int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
+struct fl_remote_sudo_pass {
+    pthread_mutex_t lock;
+    char *askpass;  /* owned, may be NULL */
+    char *password; /* owned once asked */
+};
+
+fl_remote_sudo_pass *fl_remote_sudo_pass_new(const char *askpass) {
+    fl_remote_sudo_pass *p = fl_xcalloc(1, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    p->askpass = askpass ? fl_xstrdup(askpass) : NULL;
+    return p;
+}
+
+void fl_remote_sudo_pass_free(fl_remote_sudo_pass *p) {
+    if (!p)
+        return;
+    if (p->password) {
+        wipe(p->password, strlen(p->password));
+        free(p->password);
+    }
+    free(p->askpass);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+int fl_remote_enable_sudo(fl_remote *r, fl_remote_sudo_pass *pass, fl_error *err) {
     if (!strcmp(fl_remote_user(r), "root"))
         return 0; /* root needs no sudo */
     fl_remote_status st;
@@ -153,13 +179,16 @@ int fl_remote_enable_sudo(fl_remote *r, const char *askpass, fl_error *err) {
         fl_remote_set_sudo(r, 1, NULL); /* NOPASSWD: nothing to ask */
         return 0;
     }
-    char *pw = NULL;
-    rc = fl_remote_ask_sudo_password(askpass, fl_remote_user(r), fl_remote_hostname(r), &pw, err);
-    if (rc < 0 || !pw)
-        return rc < 0 ? rc : fl_error_set(err, FL_EUSAGE, "no sudo password was given");
-    fl_remote_set_sudo(r, 1, pw);
-    wipe(pw, strlen(pw));
-    free(pw);
+    /* the first host that needs it asks (hosts of a fleet wait here meanwhile) */
+    pthread_mutex_lock(&pass->lock);
+    if (!pass->password)
+        rc = fl_remote_ask_sudo_password(pass->askpass, fl_remote_user(r), fl_remote_hostname(r),
+                                         &pass->password, err);
+    if (rc == 0 && pass->password)
+        fl_remote_set_sudo(r, 1, pass->password);
+    pthread_mutex_unlock(&pass->lock);
+    if (rc < 0)
+        return rc;
     /* try it now, so a wrong password stops the run before its first real step; what sudo
      * says on failure ("not in the sudoers file") goes into the error */
     fl_strbuf said;

@@ -84,6 +84,16 @@ expect_rc 0
 expect_eq "$OUT" "0" "id -u with SUDO_ASKPASS"
 expect_eq "$(wc -l <"$work/askpass.calls")" "1" "SUDO_ASKPASS calls"
 
+# several hosts of a run share the one password: asked once for all of them
+rm -f "$work/askpass.calls"
+t="flakectl-sudo@127.0.0.1:$SSHD_PORT"
+run "$FLAKECTL" remote-exec --target-host "$t" --target-host "$t" --target-host "$t" -j 3 \
+    -i "$SSHD_CLIENT_KEY" --sudo --askpass "$askpass" -- id -u
+expect_rc 0
+expect_eq "$(echo "$OUT" | grep -c "^\[$t\] 0$")" "3" "root on 3 hosts"
+expect_in ERR "3 of 3 hosts succeeded"
+expect_eq "$(wc -l <"$work/askpass.calls")" "1" "askpass calls for 3 hosts"
+
 # a wrong password: refused before any step runs
 FAKE_PASSWORD=wrong run X flakectl-sudo --sudo --askpass "$askpass" -n -- 'touch /tmp/flakectl-sudo-ran'
 expect_rc 255
