@@ -11,7 +11,11 @@ fl_global_options fl_opts;
 
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
-    X(version, "print the version")
+    X(version, "print the version")                                                          \
+    X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")              \
+    X(generations, "list or delete system generations")                                        \
+    X(rollback, "activate the previous default generation (or --to N)")                        \
+    X(diff, "what changes between two toplevels or generations")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)
