@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@ typedef struct run {
     const fl_act_options *o;
     FILE *out;
     const char *step; /* the step in progress, for errors */
+    char step_buf[256];
 } run;
 
 static char *state_file(const fl_act_options *o, const char *name) {
@@ -108,9 +110,16 @@ static int write_db(const char *root, const char *name, const char *old, const c
     struct stat st;
     mode_t mode = lstat(path, &st) == 0 ? (st.st_mode & 07777) : dflt_mode;
     char *dir = fl_act_root_path(root, "/etc");
-    int rc = fl_mkdir_p(dir, 0755, err);
-    if (!rc)
-        rc = fl_atomic_write_file(path, new, strlen(new), mode, err);
+    int rc = FL_OK;
+    /* Nothing left (every line was flakectl's): the file goes, as before the first switch. */
+    if (!*new) {
+        if (unlink(path) < 0 && errno != ENOENT)
+            rc = fl_error_errno(err, "cannot remove %s", path);
+    } else {
+        rc = fl_mkdir_p(dir, 0755, err);
+        if (!rc)
+            rc = fl_atomic_write_file(path, new, strlen(new), mode, err);
+    }
     free(dir);
     free(path);
     free(rel);
@@ -184,8 +193,14 @@ static int step_units(run *r, fl_act_plan *p, fl_error *err) {
 static int step_scripts(run *r, const fl_toplevel *t, fl_error *err) {
     r->step = "activation scripts";
     int rc = fl_act_scripts_run(r->o->root, t, r->out, err);
-    if (rc && err && err->message && !strncmp(err->message, "activation script '", 19))
-        r->step = "activation script";
+    /* Name the script: "activation script 'NAME'" is how its error starts. */
+    const char *q = rc && err && err->message ? strchr(err->message, '\'') : NULL;
+    const char *q2 = q ? strchr(q + 1, '\'') : NULL;
+    if (q2 && !strncmp(err->message, "activation script '", 19)) {
+        snprintf(r->step_buf, sizeof r->step_buf, "activation script %.*s",
+                 (int)(q2 - q - 1), q + 1);
+        r->step = r->step_buf;
+    }
     return rc;
 }
 
@@ -334,7 +349,7 @@ static void load_old(const char *current, fl_toplevel *old, FILE *out) {
 
 static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current,
                         FILE *out, fl_error *err) {
-    run r = {o, out, "closure check"};
+    run r = {o, out, "closure check", {0}};
     fl_toplevel old;
     json_t *managed = NULL;
     fl_act_plan p;
@@ -370,9 +385,9 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     if (p.files.nconflicts) {
         rc = fl_error_set(err, FL_ECONFLICT,
                           "activation stopped before changing anything: %d path%s in the "
-                          "way:\n%s",
+                          "way:\n%.*s",
                           p.files.nconflicts, p.files.nconflicts == 1 ? " is" : "s are",
-                          p.files.conflicts.buf);
+                          (int)p.files.conflicts.len - 1, p.files.conflicts.buf);
         fl_error_set_hint(err, "move them away, or pass --backup-ext EXT to have flakectl move "
                                "each aside");
         goto done;
@@ -397,10 +412,10 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     }
     if (rc) {
         /* Put the previous generation back, then say what failed and what is there now. */
-        const char *failed = r.step;
+        char *failed = fl_xstrdup(r.step);
         fl_error rerr = FL_ERROR_INIT;
         char *msg = fl_xstrdup(err->message ? err->message : "failed");
-        run rr = {o, out, "restore"};
+        run rr = {o, out, "restore", {0}};
         fprintf(out, "step '%s' failed: %s\nrestoring the previous generation\n", failed, msg);
         int rrc = restore(&rr, t, &old, pending, pending_created, backups, &rerr);
         const char *what = old.path ? old.path : "the state before the first activation";
@@ -419,6 +434,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                               o->state_dir);
         fl_error_clear(&rerr);
         free(msg);
+        free(failed);
     } else {
         r.step = "recording state";
         rc = save_managed(o, t->path, want_json, p.users.new_created, err);

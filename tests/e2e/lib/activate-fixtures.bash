@@ -92,3 +92,12 @@ base_etc() {
     printf 'root:$6$abc$def:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n' >"$ROOT/etc/shadow"
     chmod 0640 "$ROOT/etc/shadow"
 }
+
+# What the files say, not when they were written: type, mode, owner, link target, content.
+content_snapshot() {
+    local d
+    for d in "$@"; do
+        (cd "$d" && find . -printf '%p %y %m %U %G %l\n' | LC_ALL=C sort)
+        (cd "$d" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+    done
+}
