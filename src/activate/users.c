@@ -76,7 +76,7 @@ static void db_free(db *d) {
 
 /* Comments and blank lines are never entries. */
 static int is_entry(const dbline *l) {
-    return l->raw[0] && l->raw[0] != '#' && !l->deleted;
+    return !l->deleted && l->nf > 0 && l->f[0][0] && l->f[0][0] != '#';
 }
 
 static long db_find(const db *d, const char *name) {
@@ -234,6 +234,11 @@ static const char *primary_group(const char *name, const json_t *u) {
 static long pick_id(const char *kind, const char *name, const json_t *declared, json_t *map,
                     const db *d, int field, long existing, int normal, fl_error *err) {
     long id = -1;
+    /* "users" is gid 100 on every distribution; keep that when it is free. */
+    if (!strcmp(kind, "gid") && !strcmp(name, "users") && existing < 0 &&
+        !json_is_integer(declared) && !json_object_get(map, name) && !id_used(d, field, 100) &&
+        !id_in_map(map, 100))
+        existing = 100;
     if (json_is_integer(declared))
         id = (long)json_integer_value(declared);
     else if (json_is_integer(json_object_get(map, name)))
