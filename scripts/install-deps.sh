@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config clang
   libgit2-dev libsodium-dev libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev
   git openssh-server openssh-client age nix-bin
+  python3
 )
 missing=()
 for p in "${packages[@]}"; do
