@@ -39,8 +39,10 @@ static int load_managed(const fl_act_options *o, json_t **out, fl_error *err) {
 }
 
 static int save_managed(const fl_act_options *o, const char *toplevel, json_t *entries,
-                        json_t *created, fl_error *err) {
+                        json_t *created, const char *in_flight, fl_error *err) {
     json_t *m = json_object();
+    if (in_flight)
+        json_object_set_new(m, "inFlight", json_string(in_flight));
     json_object_set_new(m, "version", json_integer(1));
     json_object_set_new(m, "root", json_string(o->root));
     json_object_set_new(m, "toplevel", toplevel ? json_string(toplevel) : json_null());
@@ -65,8 +67,20 @@ static json_t *union_entries(const json_t *a, const json_t *b) {
         size_t k;
         json_t *w;
         json_array_foreach(out, k, w) {
-            if (!strcmp(fl_act_jstr(w, "path", ""), path))
-                found = 1;
+            if (strcmp(fl_act_jstr(w, "path", ""), path))
+                continue;
+            found = 1;
+            /* Either version may be on disk until the activation completes. */
+            json_t *alt = json_object();
+            const char *t = fl_act_jstr(v, "target", NULL), *h = fl_act_jstr(v, "hash", NULL);
+            if (t && strcmp(t, fl_act_jstr(w, "target", "")))
+                json_object_set_new(alt, "target", json_string(t));
+            if (h && strcmp(h, fl_act_jstr(w, "hash", "")))
+                json_object_set_new(alt, "hash", json_string(h));
+            if (json_object_size(alt))
+                json_object_set_new(w, "alt", alt);
+            else
+                json_decref(alt);
         }
         if (!found)
             json_array_append(out, v);
@@ -247,7 +261,7 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
     }
     if (!rc) {
         json_t *entries = fl_act_entries_to_json(&p.want);
-        rc = save_managed(r->o, old->path, entries, p.users.new_created, err);
+        rc = save_managed(r->o, old->path, entries, p.users.new_created, NULL, err);
         json_decref(entries);
     }
     fl_act_plan_release(&p);
@@ -360,6 +374,11 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     load_old(current, &old, out);
     r.step = "planning";
     rc = load_managed(o, &managed, err);
+    int interrupted = !rc && json_is_string(json_object_get(managed, "inFlight"));
+    if (interrupted)
+        fprintf(out, "note: the activation of %s was interrupted; continuing from what it "
+                     "recorded\n",
+                json_string_value(json_object_get(managed, "inFlight")));
     if (!rc)
         rc = fl_act_plan_make(&p, o->root, o->state_dir, &old, t,
                               json_object_get(managed, "entries"),
@@ -370,6 +389,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         fl_act_plan_release(&p);
         goto stopped;
     }
+    if (interrupted && o->mode != FL_ACT_DRY)
+        fl_act_files_sweep_temps(o->root, &p.had, out);
     if (o->mode == FL_ACT_DRY) {
         fprintf(out, "dry-activate %s%s%s (nothing is changed)\n", t->path,
                 strcmp(o->root, "/") ? " in " : "", strcmp(o->root, "/") ? o->root : "");
@@ -403,7 +424,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         union_created(json_object_get(managed, "created"), p.users.new_created);
     json_t *backups = json_array();
     r.step = "recording state";
-    rc = save_managed(o, current, pending, pending_created, err);
+    rc = save_managed(o, current, pending, pending_created, t->path, err);
     if (!rc)
         rc = apply_all(&r, &p, t, backups, err);
     if (!rc) {
@@ -437,7 +458,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         free(failed);
     } else {
         r.step = "recording state";
-        rc = save_managed(o, t->path, want_json, p.users.new_created, err);
+        rc = save_managed(o, t->path, want_json, p.users.new_created, NULL, err);
     }
     json_decref(want_json);
     json_decref(pending);
@@ -467,6 +488,12 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     char *dflt_top = fl_gen_toplevel(o->state_dir, dflt);
     int is_default = o->use_generation ? o->use_generation == dflt
                                        : same_path(dflt_top, t.path);
+    /* An interrupted activation is finished (or undone) by the next one, never skipped as a
+     * no-op. */
+    json_t *managed = NULL;
+    load_managed(o, &managed, NULL);
+    int interrupted = json_is_string(json_object_get(managed, "inFlight"));
+    json_decref(managed);
     if (o->mode == FL_ACT_BOOT) {
         if (is_default) {
             fprintf(out, "nothing to do: %s is already the default generation\n", t.path);
@@ -479,11 +506,11 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
             if (!rc)
                 fprintf(out, "it will be activated at the next boot; nothing was activated now\n");
         }
-    } else if (o->mode != FL_ACT_DRY && same_path(current, t.path) &&
+    } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
                (o->mode == FL_ACT_TEST || is_default)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
-    } else if (o->mode == FL_ACT_SWITCH && same_path(current, t.path)) {
+    } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {
         /* Active after a `test`: only the default changes. */
         fprintf(out, "%s is already active\n", t.path);
         rc = make_default(o, t.path, out, err);

@@ -6,6 +6,7 @@
  * O_NOFOLLOW from the root down, and changes go through /proc/self/fd/<dir>/<name> so the
  * path cannot be redirected between the check and the change. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -30,6 +31,8 @@ void fl_act_entries_free(fl_act_entries *es) {
         free(e->group);
         free(e->user);
         free(e->home);
+        free(e->alt_target);
+        free(e->alt_hash);
     }
     free(es->e);
     memset(es, 0, sizeof *es);
@@ -277,6 +280,9 @@ void fl_act_entries_from_json(const json_t *arr, fl_act_entries *out) {
         e->user = dup_or_null(fl_act_jstr(o, "user", NULL));
         e->home = dup_or_null(fl_act_jstr(o, "home", NULL));
         e->keep_edits = json_is_true(json_object_get(o, "keepEdits"));
+        json_t *alt = json_object_get(o, "alt");
+        e->alt_target = dup_or_null(fl_act_jstr(alt, "target", NULL));
+        e->alt_hash = dup_or_null(fl_act_jstr(alt, "hash", NULL));
     }
 }
 
@@ -290,6 +296,8 @@ typedef struct disk {
     char *blocker; /* D_BLOCKED: the directory on the way that is not a real directory */
     int blocker_is_link;
     mode_t mode; /* permission bits of what is there */
+    uid_t uid;
+    gid_t gid;
 } disk;
 
 static void disk_free(disk *d) {
@@ -329,6 +337,8 @@ static void disk_look(const char *root, const char *path, disk *d) {
         return;
     }
     d->mode = st.st_mode & 07777;
+    d->uid = st.st_uid;
+    d->gid = st.st_gid;
     if (S_ISLNK(st.st_mode)) {
         d->kind = D_LINK;
         char buf[4096];
@@ -380,6 +390,22 @@ static int same_content(const char *a, const char *b) {
 
 /* ---- planning ---- */
 
+static int ids_for(const char *root, const fl_act_entry *e, uid_t *uid, gid_t *gid);
+
+/* Ownership and mode are part of "as wanted" (a kill between writing and chown leaves the
+ * content right and the owner wrong). Only checked when flakectl could set them. */
+static int attrs_differ(const char *root, const disk *d, const fl_act_entry *w) {
+    if (w->kind == FL_ENT_COPY && d->kind == D_FILE && d->mode != w->mode)
+        return 1;
+    if (geteuid() != 0 || (!w->owner && !w->group) || (w->kind == FL_ENT_LINK && !w->user))
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    if (!ids_for(root, w, &uid, &gid))
+        return 0; /* the account comes with this activation */
+    return d->uid != uid || d->gid != gid;
+}
+
 static fl_act_change *new_change(fl_act_fileplan *p, size_t *cap) {
     if (p->n == *cap) {
         *cap = *cap ? *cap * 2 : 32;
@@ -410,9 +436,18 @@ static int blocker_goes_away(const char *blocker, const fl_act_entries *want,
 }
 
 static int disk_is(const disk *d, const fl_act_entry *e) {
+    if (d->kind == D_LINK && e->alt_target && !strcmp(d->link, e->alt_target))
+        return 1;
+    if (d->kind == D_FILE && e->alt_hash)
+        return 1;
     if (e->kind == FL_ENT_LINK)
         return d->kind == D_LINK && e->target && !strcmp(d->link, e->target);
     return d->kind == D_FILE;
+}
+
+/* The content on disk is one flakectl wrote (this record's, or its in-flight alternative). */
+static int hash_is_ours(const fl_act_entry *h, const char *dh) {
+    return (h->hash && !strcmp(dh, h->hash)) || (h->alt_hash && !strcmp(dh, h->alt_hash));
 }
 
 void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_act_entries *had,
@@ -461,7 +496,7 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             c->action = FL_CH_NONE; /* already exactly as wanted (adopted when unmanaged) */
         } else if (disk_is(&d, w) && (h || w->kind == FL_ENT_COPY)) {
             char *dh = disk_hash(root, w->path);
-            int edited = h && h->hash && strcmp(dh, h->hash);
+            int edited = h && (h->hash || h->alt_hash) && !hash_is_ours(h, dh);
             if (!h) {
                 /* An unmanaged regular file: ours only if it already has exactly our content. */
                 if (strcmp(dh, w->hash)) {
@@ -473,10 +508,15 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
                         conflict(p, "%s: exists and is not managed by flakectl", w->path);
                     }
                 }
-            } else if (h->kind == FL_ENT_LINK) {
+            } else if (h->kind == FL_ENT_LINK && !h->alt_hash) {
                 c->action = FL_CH_UPDATE; /* a managed link becomes a copy */
             } else if (w->keep_edits) {
-                if (h->hash && !strcmp(h->hash, w->hash)) {
+                /* Re-copy only when the declared content changed; after an interrupted
+                 * activation the disk may still hold the previous declared content (alt). */
+                int old_declared = h->alt_hash && !strcmp(dh, h->alt_hash);
+                if (!strcmp(dh, w->hash)) {
+                    c->action = FL_CH_NONE;
+                } else if (h->hash && !strcmp(h->hash, w->hash) && !old_declared) {
                     c->action = edited ? FL_CH_KEEP_EDITED : FL_CH_NONE;
                     c->edited = edited;
                 } else {
@@ -487,9 +527,9 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
                 c->action = strcmp(dh, w->hash) ? FL_CH_UPDATE : FL_CH_NONE;
                 c->edited = edited;
             }
-            /* A new mode (or owner, recorded with it) is a change even with equal content. */
+            /* A new owner or group (recorded) is a change even with equal content. */
             if (h && c->action == FL_CH_NONE && !w->keep_edits &&
-                (d.mode != w->mode || strcmp(h->owner ? h->owner : "", w->owner ? w->owner : "") ||
+                (strcmp(h->owner ? h->owner : "", w->owner ? w->owner : "") ||
                  strcmp(h->group ? h->group : "", w->group ? w->group : "")))
                 c->action = FL_CH_UPDATE;
             if (c->edited || c->action == FL_CH_UPDATE)
@@ -506,6 +546,9 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
                          d.kind == D_DIR ? " (a directory)" : d.kind == D_LINK ? " (a symlink)"
                                                                                : "");
         }
+        if (c->action == FL_CH_NONE && !c->conflicted && d.kind != D_MISSING &&
+            attrs_differ(root, &d, w))
+            c->action = FL_CH_UPDATE;
         disk_free(&d);
     }
     for (size_t i = 0; i < had->n; i++) {
@@ -527,7 +570,7 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             c->action = FL_CH_REMOVE;
             if (h->kind == FL_ENT_COPY) {
                 char *dh = disk_hash(root, h->path);
-                if (h->hash && strcmp(dh, h->hash))
+                if ((h->hash || h->alt_hash) && !hash_is_ours(h, dh))
                     c->action = FL_CH_LEAVE;
                 free(dh);
             }
@@ -849,4 +892,59 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
             break;
         }
     }
+}
+
+/* ---- after an interrupted activation ---- */
+
+/* Removes "<name>.tmp-*" left by an atomic write or symlink that was killed halfway, for
+ * every managed name (and passwd/group/shadow). Only such names, only beside managed paths. */
+void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return;
+    /* Group the leaves by directory: each directory is read once. */
+    json_t *dirs = json_object();
+    const char *dbs[] = {"/etc/passwd", "/etc/group", "/etc/shadow", "/run/flakectl/current"};
+    for (size_t i = 0; i < es->n + 4; i++) {
+        const char *path = i < es->n ? es->e[i].path : dbs[i - es->n];
+        const char *slash = strrchr(path, '/');
+        char *dir = fl_xstrndup(path, (size_t)(slash - path));
+        json_t *set = json_object_get(dirs, dir);
+        if (!set) {
+            set = json_object();
+            json_object_set_new(dirs, dir, set);
+        }
+        json_object_set_new(set, slash + 1, json_true());
+        free(dir);
+    }
+    const char *dir;
+    json_t *set;
+    json_object_foreach(dirs, dir, set) {
+        char *probe = fl_xasprintf("%s/x", dir);
+        const char *leaf;
+        int dfd = open_parent(rootfd, probe, 0, NULL, 0, 0, &leaf, NULL);
+        free(probe);
+        if (dfd < 0)
+            continue;
+        int lfd = dup(dfd);
+        DIR *d = fdopendir(lfd);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            char *tmp = strstr(de->d_name, ".tmp-");
+            if (!tmp)
+                continue;
+            char *name = fl_xstrndup(de->d_name, (size_t)(tmp - de->d_name));
+            if (json_object_get(set, name) && unlinkat(dfd, de->d_name, 0) == 0)
+                fprintf(out, "  removed %s/%s left by the interrupted activation\n", dir,
+                        de->d_name);
+            free(name);
+        }
+        if (d)
+            closedir(d);
+        else
+            close(lfd);
+        close(dfd);
+    }
+    json_decref(dirs);
+    close(rootfd);
 }

@@ -38,6 +38,9 @@ typedef struct fl_act_entry {
     char *user;   /* home files: whose; NULL for system files */
     char *home;   /* home files: the home directory (inside the root) */
     int keep_edits; /* home copy = true: an app may rewrite it */
+    /* While an activation is in flight a path may hold the old or the new generation's
+     * version: the record accepts both (managed.json "alt"). */
+    char *alt_target, *alt_hash;
 } fl_act_entry;
 
 typedef struct fl_act_entries {
@@ -89,6 +92,7 @@ void fl_act_fileplan_free(fl_act_fileplan *p);
  * Backups made are appended to backups as [from, to] pairs. */
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home,
                        const char *backup_ext, json_t *backups, FILE *out, fl_error *err);
+void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
 
 /* ---- units.c ---- */
