@@ -16,9 +16,9 @@
 
 /* A loaded toplevel: its real path and its parsed profile.json / secrets.json. */
 typedef struct fl_toplevel {
-    char *path;       /* realpath of the toplevel directory */
-    json_t *profile;  /* profile.json (an object) */
-    json_t *secrets;  /* secrets.json (an array; empty when the file is absent) */
+    char *path;      /* realpath of the toplevel directory */
+    json_t *profile; /* profile.json (an object) */
+    json_t *secrets; /* secrets.json (an array; empty when the file is absent) */
 } fl_toplevel;
 
 /* Loads dir/profile.json and dir/secrets.json. Errors name the file and what is wrong.
@@ -90,8 +90,8 @@ int fl_gen_set_default(const char *state_dir, int number, fl_error *err);
 int fl_gen_set_current(const char *root, const char *toplevel, fl_error *err);
 /* Deletes the listed generations, all or none: refuses (naming it) the default or current
  * one or a number that does not exist. */
-int fl_gen_delete(const char *state_dir, const char *root, const int *numbers, size_t n,
-                  FILE *out, fl_error *err);
+int fl_gen_delete(const char *state_dir, const char *root, const int *numbers, size_t n, FILE *out,
+                  fl_error *err);
 /* Deletes generations made before cutoff, skipping (and saying so) the default and current. */
 int fl_gen_delete_older(const char *state_dir, const char *root, time_t cutoff, FILE *out,
                         fl_error *err);
@@ -107,19 +107,19 @@ int fl_text_diff(const char *a, size_t alen, const char *b, size_t blen, const c
 /* Inputs and outputs of editing passwd/group/shadow for the declared users and groups. */
 typedef struct fl_users_edit {
     /* in */
-    const json_t *users;      /* profile.json "users" (object, may be NULL) */
-    const json_t *groups;     /* profile.json "groups" (object, may be NULL) */
-    const char *passwd;       /* current file contents ("" when absent) */
+    const json_t *users;  /* profile.json "users" (object, may be NULL) */
+    const json_t *groups; /* profile.json "groups" (object, may be NULL) */
+    const char *passwd;   /* current file contents ("" when absent) */
     const char *group;
     const char *shadow;
-    json_t *ids;              /* {"uids":{name:n}, "gids":{name:n}}: read and extended */
-    const json_t *created;    /* {"users":[...], "groups":[...]} made by flakectl earlier */
-    long today;               /* days since the epoch, for new shadow entries */
+    json_t *ids;           /* {"uids":{name:n}, "gids":{name:n}}: read and extended */
+    const json_t *created; /* {"users":[...], "groups":[...]} made by flakectl earlier */
+    long today;            /* days since the epoch, for new shadow entries */
     /* out (owned; release with fl_users_edit_release) */
     char *new_passwd, *new_group, *new_shadow;
-    json_t *new_created;      /* same shape as created */
-    json_t *ops;              /* [[argv...], ...]: the useradd/groupmod/... calls for root "/" */
-    fl_strbuf changes;        /* one line per change ("+ user alice (uid 1000, ...)") */
+    json_t *new_created; /* same shape as created */
+    json_t *ops;         /* [[argv...], ...]: the useradd/groupmod/... calls for root "/" */
+    fl_strbuf changes;   /* one line per change ("+ user alice (uid 1000, ...)") */
     int nchanges;
 } fl_users_edit;
 

@@ -156,8 +156,8 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
             int status = 0;
             rc = fl_act_run(av, NULL, NULL, &status, err);
             if (!rc && status)
-                rc = fl_error_set(err, FL_EGENERIC, "%s %s exited with status %d", av[0],
-                                  av[n - 1], status);
+                rc = fl_error_set(err, FL_EGENERIC, "%s %s exited with status %d", av[0], av[n - 1],
+                                  status);
             free(av);
             if (rc)
                 return rc;
@@ -183,8 +183,7 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
 
 static int step_files(run *r, fl_act_plan *p, int home, json_t *backups, fl_error *err) {
     r->step = home ? "home files" : "/etc";
-    return fl_act_files_apply(r->o->root, &p->files, home, r->o->backup_ext, backups, r->out,
-                              err);
+    return fl_act_files_apply(r->o->root, &p->files, home, r->o->backup_ext, backups, r->out, err);
 }
 
 /* Issue 6 brings decryption; until then the step only names what it will install. */
@@ -192,8 +191,9 @@ static int step_secrets(run *r, const fl_toplevel *t, fl_error *err) {
     r->step = "secrets";
     size_t n = json_array_size(t->secrets);
     if (n)
-        fprintf(r->out, "  secrets: %zu declared (not installed yet: decryption comes with the "
-                        "age library)\n",
+        fprintf(r->out,
+                "  secrets: %zu declared (not installed yet: decryption comes with the "
+                "age library)\n",
                 n);
     (void)err;
     return FL_OK;
@@ -211,16 +211,15 @@ static int step_scripts(run *r, const fl_toplevel *t, fl_error *err) {
     const char *q = rc && err && err->message ? strchr(err->message, '\'') : NULL;
     const char *q2 = q ? strchr(q + 1, '\'') : NULL;
     if (q2 && !strncmp(err->message, "activation script '", 19)) {
-        snprintf(r->step_buf, sizeof r->step_buf, "activation script %.*s",
-                 (int)(q2 - q - 1), q + 1);
+        snprintf(r->step_buf, sizeof r->step_buf, "activation script %.*s", (int)(q2 - q - 1),
+                 q + 1);
         r->step = r->step_buf;
     }
     return rc;
 }
 
 /* The steps from users to scripts, stopping at the first failure (r->step names it). */
-static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backups,
-                     fl_error *err) {
+static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backups, fl_error *err) {
     int rc = step_users(r, p, err);
     if (!rc)
         rc = step_files(r, p, 0, backups, err);
@@ -329,8 +328,7 @@ static int same_path(const char *a, const char *b) {
 
 /* Makes the toplevel the default: an existing generation (rollback) or a new one unless the
  * default already points at it. */
-static int make_default(const fl_act_options *o, const char *toplevel, FILE *out,
-                        fl_error *err) {
+static int make_default(const fl_act_options *o, const char *toplevel, FILE *out, fl_error *err) {
     int n = o->use_generation;
     if (!n) {
         int d = fl_gen_default(o->state_dir);
@@ -353,16 +351,17 @@ static void load_old(const char *current, fl_toplevel *old, FILE *out) {
     fl_error e = FL_ERROR_INIT;
     if (!current || fl_toplevel_load(old, current, &e)) {
         if (current)
-            fprintf(out, "warning: the current generation %s cannot be read (%s); treating the "
-                         "root as empty apart from what flakectl recorded\n",
+            fprintf(out,
+                    "warning: the current generation %s cannot be read (%s); treating the "
+                    "root as empty apart from what flakectl recorded\n",
                     current, e.message);
         fl_error_clear(&e);
         fl_toplevel_empty(old);
     }
 }
 
-static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current,
-                        FILE *out, fl_error *err) {
+static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current, FILE *out,
+                        fl_error *err) {
     run r = {o, out, "closure check", {0}};
     fl_toplevel old;
     json_t *managed = NULL;
@@ -376,8 +375,9 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     rc = load_managed(o, &managed, err);
     int interrupted = !rc && json_is_string(json_object_get(managed, "inFlight"));
     if (interrupted)
-        fprintf(out, "note: the activation of %s was interrupted; continuing from what it "
-                     "recorded\n",
+        fprintf(out,
+                "note: the activation of %s was interrupted; continuing from what it "
+                "recorded\n",
                 json_string_value(json_object_get(managed, "inFlight")));
     if (!rc)
         rc = fl_act_plan_make(&p, o->root, o->state_dir, &old, t,
@@ -441,17 +441,20 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         int rrc = restore(&rr, t, &old, pending, pending_created, backups, &rerr);
         const char *what = old.path ? old.path : "the state before the first activation";
         if (!rrc)
-            fl_error_set(err, rc, "activation failed at step '%s': %s\nrestored %s (users, "
-                                  "/etc, home files and units as before; current link "
-                                  "unchanged)",
+            fl_error_set(err, rc,
+                         "activation failed at step '%s': %s\nrestored %s (users, "
+                         "/etc, home files and units as before; current link "
+                         "unchanged)",
                          failed, msg, what);
         else
-            fl_error_set(err, rc, "activation failed at step '%s': %s\nrestoring %s failed too "
-                                  "at step '%s': %s",
+            fl_error_set(err, rc,
+                         "activation failed at step '%s': %s\nrestoring %s failed too "
+                         "at step '%s': %s",
                          failed, msg, what, rr.step, rerr.message);
         if (rrc)
-            fl_error_set_hint(err, "%s/activation/managed.json lists every path flakectl "
-                                   "manages; fix the cause and run 'flakectl rollback'",
+            fl_error_set_hint(err,
+                              "%s/activation/managed.json lists every path flakectl "
+                              "manages; fix the cause and run 'flakectl rollback'",
                               o->state_dir);
         fl_error_clear(&rerr);
         free(msg);
@@ -486,8 +489,7 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     char *current = fl_gen_current(o->root);
     int dflt = fl_gen_default(o->state_dir);
     char *dflt_top = fl_gen_toplevel(o->state_dir, dflt);
-    int is_default = o->use_generation ? o->use_generation == dflt
-                                       : same_path(dflt_top, t.path);
+    int is_default = o->use_generation ? o->use_generation == dflt : same_path(dflt_top, t.path);
     /* An interrupted activation is finished (or undone) by the next one, never skipped as a
      * no-op. */
     json_t *managed = NULL;

@@ -199,8 +199,8 @@ int fl_toplevel_load(fl_toplevel *t, const char *dir, fl_error *err) {
         rc = fl_error_set(err, FL_EPARSE, "%s: expected a JSON object", pj);
     }
     if (!rc && json_integer_value(json_object_get(profile, "version")) != 1) {
-        rc = fl_error_set(err, FL_EPARSE, "%s: unsupported \"version\" (this flakectl reads 1)",
-                          pj);
+        rc =
+            fl_error_set(err, FL_EPARSE, "%s: unsupported \"version\" (this flakectl reads 1)", pj);
     }
     if (!rc)
         rc = fl_act_load_json(sj, &secrets, err);
@@ -280,8 +280,9 @@ int fl_activate_check_closure(const fl_toplevel *t, fl_error *err) {
     }
     int rc = FL_OK;
     if (count) {
-        rc = fl_error_set(err, FL_ENOTFOUND, "the closure of %s is incomplete: %d path%s missing:%s",
-                          t->path, count, count == 1 ? "" : "s", missing.buf);
+        rc =
+            fl_error_set(err, FL_ENOTFOUND, "the closure of %s is incomplete: %d path%s missing:%s",
+                         t->path, count, count == 1 ? "" : "s", missing.buf);
         fl_error_set_hint(err, "rebuild the host, or copy its closure here before activating");
     }
     fl_strbuf_release(&missing);

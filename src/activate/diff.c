@@ -8,7 +8,7 @@
 
 typedef struct line {
     const char *s;
-    size_t n;    /* without the newline */
+    size_t n; /* without the newline */
     int has_nl;
 } line;
 
@@ -199,8 +199,7 @@ int fl_text_diff(const char *a, size_t alen, const char *b, size_t blen, const c
             a0 = e[start].a;
         if (b0 < 0)
             b0 = e[start].b;
-        fl_strbuf_addf(out, "@@ -%d,%d +%d,%d @@\n", an ? a0 + 1 : a0, an,
-                       bn ? b0 + 1 : b0, bn);
+        fl_strbuf_addf(out, "@@ -%d,%d +%d,%d @@\n", an ? a0 + 1 : a0, an, bn ? b0 + 1 : b0, bn);
         for (int k = start; k < end; k++) {
             if (e[k].op == OP_EQ)
                 emit(out, ' ', &A[e[k].a]);

@@ -131,8 +131,7 @@ static int add_home_files(const json_t *p, fl_act_entries *out, fl_error *err) {
                 e->kind = FL_ENT_COPY;
                 e->keep_edits = 1;
                 e->mode = json_is_true(json_object_get(f, "executable")) ? 0755 : 0644;
-                e->hash = fl_xstrdup(e->source && !fl_act_sha256_file(e->source, hash) ? hash
-                                                                                     : "");
+                e->hash = fl_xstrdup(e->source && !fl_act_sha256_file(e->source, hash) ? hash : "");
             } else {
                 e->kind = FL_ENT_LINK;
                 e->target = dup_or_null(e->source);
@@ -182,8 +181,7 @@ int fl_act_desired(const fl_toplevel *t, fl_act_entries *out, fl_error *err) {
             }
             e->owner = fl_xstrdup(fl_act_jstr(v, "user", "root"));
             e->group = fl_xstrdup(fl_act_jstr(v, "group", "root"));
-            e->hash =
-                fl_xstrdup(e->source && !fl_act_sha256_file(e->source, hash) ? hash : "");
+            e->hash = fl_xstrdup(e->source && !fl_act_sha256_file(e->source, hash) ? hash : "");
         }
     }
     json_object_foreach(json_object_get(p, "units"), key, v) {
@@ -416,7 +414,8 @@ static fl_act_change *new_change(fl_act_fileplan *p, size_t *cap) {
     return c;
 }
 
-static void conflict(fl_act_fileplan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conflict(fl_act_fileplan *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void conflict(fl_act_fileplan *p, const char *fmt, ...) {
     va_list ap;
     p->c[p->n - 1].conflicted = 1;
@@ -466,8 +465,8 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             /* Pure comparison: the disk holds exactly what was installed. */
             if (!h)
                 c->action = FL_CH_ADD;
-            else if (h->kind != w->kind || (w->target && strcmp(h->target ? h->target : "",
-                                                                   w->target)) ||
+            else if (h->kind != w->kind ||
+                     (w->target && strcmp(h->target ? h->target : "", w->target)) ||
                      (w->kind == FL_ENT_COPY && strcmp(h->hash ? h->hash : "", w->hash)))
                 c->action = FL_CH_UPDATE;
             else
@@ -482,8 +481,9 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             c->action = FL_CH_ADD;
             if (d.blocker_is_link) {
                 /* Never resolvable by a backup: following it could leave the root or home. */
-                conflict(p, "%s: %s is a symlink; flakectl never follows symlinks on the way to "
-                            "a managed path%s",
+                conflict(p,
+                         "%s: %s is a symlink; flakectl never follows symlinks on the way to "
+                         "a managed path%s",
                          w->path, d.blocker, w->user ? " (it would lead out of the home)" : "");
             } else if (backup_ext) {
                 c->backup_of = fl_xstrdup(d.blocker);
@@ -543,8 +543,9 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
                 c->backup_of = fl_xstrdup(w->path);
             else
                 conflict(p, "%s: exists%s and is not managed by flakectl", w->path,
-                         d.kind == D_DIR ? " (a directory)" : d.kind == D_LINK ? " (a symlink)"
-                                                                               : "");
+                         d.kind == D_DIR    ? " (a directory)"
+                         : d.kind == D_LINK ? " (a symlink)"
+                                            : "");
         }
         if (c->action == FL_CH_NONE && !c->conflicted && d.kind != D_MISSING &&
             attrs_differ(root, &d, w))
@@ -600,8 +601,8 @@ static const fl_act_entry *entry_of(const fl_act_change *c) {
 /* Opens the directory that holds path (beneath rootfd) without following any symlink,
  * creating missing directories when create is set; directories at or below chown_from are
  * given uid/gid (a user's home). *leaf points into path. Returns the fd or -1 with err. */
-static int open_parent(int rootfd, const char *path, int create, const char *chown_from,
-                       uid_t uid, gid_t gid, const char **leaf, fl_error *err) {
+static int open_parent(int rootfd, const char *path, int create, const char *chown_from, uid_t uid,
+                       gid_t gid, const char **leaf, fl_error *err) {
     int fd = dup(rootfd);
     const char *s = path;
     while (*s == '/')
@@ -667,8 +668,8 @@ static int ids_for(const char *root, const fl_act_entry *e, uid_t *uid, gid_t *g
     return u >= 0 && g >= 0;
 }
 
-static int do_backup(int rootfd, const char *path, const char *ext, json_t *backups,
-                     FILE *out, fl_error *err) {
+static int do_backup(int rootfd, const char *path, const char *ext, json_t *backups, FILE *out,
+                     fl_error *err) {
     const char *leaf;
     int dfd = open_parent(rootfd, path, 0, NULL, 0, 0, &leaf, err);
     if (dfd < 0)
@@ -775,8 +776,8 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
     return rc;
 }
 
-int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home,
-                       const char *backup_ext, json_t *backups, FILE *out, fl_error *err) {
+int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
+                       json_t *backups, FILE *out, fl_error *err) {
     int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return fl_error_errno(err, "cannot open root %s", root);
@@ -808,8 +809,9 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home,
     for (size_t i = 0; !rc && i < p->n; i++) {
         const fl_act_change *c = &p->c[i];
         if (c->action == FL_CH_LEAVE && !!entry_of(c)->user == home)
-            fprintf(out, "  warning: %s is no longer declared but was changed since flakectl "
-                         "installed it; left in place\n",
+            fprintf(out,
+                    "  warning: %s is no longer declared but was changed since flakectl "
+                    "installed it; left in place\n",
                     c->had->path);
     }
     close(rootfd);
@@ -866,28 +868,33 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
                 break;
             fprintf(out, "    ~ %s%s%s", e->path, kind,
                     c->edited ? " (edited on disk since flakectl wrote it; replaced)" : "");
-            if (c->want && c->had && c->want->kind == FL_ENT_COPY &&
-                c->had->kind == FL_ENT_COPY && c->want->mode != c->had->mode)
+            if (c->want && c->had && c->want->kind == FL_ENT_COPY && c->had->kind == FL_ENT_COPY &&
+                c->want->mode != c->had->mode)
                 fprintf(out, " (mode %04o -> %04o)", (unsigned)c->had->mode,
                         (unsigned)c->want->mode);
             fputc('\n', out);
             if (diffs && c->want && c->want->source)
-                print_diff(out, c->disk ? c->disk : c->had ? c->had->source : NULL,
+                print_diff(out,
+                           c->disk  ? c->disk
+                           : c->had ? c->had->source
+                                    : NULL,
                            c->want->source, e->path);
             break;
         case FL_CH_REMOVE:
             fprintf(out, "    - %s%s\n", e->path, kind);
             break;
         case FL_CH_KEEP_EDITED:
-            fprintf(out, "    ! %s: edited since flakectl copied it; kept (declared content "
-                         "unchanged)\n",
+            fprintf(out,
+                    "    ! %s: edited since flakectl copied it; kept (declared content "
+                    "unchanged)\n",
                     e->path);
             if (diffs && c->disk)
                 print_diff(out, c->want->source, c->disk, e->path);
             break;
         case FL_CH_LEAVE:
-            fprintf(out, "    ! %s: no longer declared but changed since flakectl installed it; "
-                         "left in place\n",
+            fprintf(out,
+                    "    ! %s: no longer declared but changed since flakectl installed it; "
+                    "left in place\n",
                     e->path);
             break;
         }

@@ -214,8 +214,8 @@ static int remove_gen(const char *state_dir, int number, FILE *out, fl_error *er
     return rc;
 }
 
-int fl_gen_delete(const char *state_dir, const char *root, const int *nums, size_t count,
-                  FILE *out, fl_error *err) {
+int fl_gen_delete(const char *state_dir, const char *root, const int *nums, size_t count, FILE *out,
+                  fl_error *err) {
     fl_generation *g;
     size_t n;
     int rc = fl_gen_list(state_dir, root, &g, &n, err);
@@ -231,8 +231,8 @@ int fl_gen_delete(const char *state_dir, const char *root, const int *nums, size
             rc = fl_error_set(err, FL_ENOTFOUND, "generation %d does not exist", nums[k]);
             fl_error_set_hint(err, "'flakectl generations' lists them");
         } else if (protected_reason(found)) {
-            rc = fl_error_set(err, FL_ECONFLICT, "refusing to delete generation %d: %s",
-                              nums[k], protected_reason(found));
+            rc = fl_error_set(err, FL_ECONFLICT, "refusing to delete generation %d: %s", nums[k],
+                              protected_reason(found));
             fl_error_set_hint(err, "switch or roll back to another generation first");
         }
     }

@@ -28,16 +28,16 @@ int fl_act_systemd_live(const char *root);
 enum { FL_ENT_LINK, FL_ENT_COPY };
 
 typedef struct fl_act_entry {
-    char *path;   /* absolute, inside the root */
+    char *path; /* absolute, inside the root */
     int kind;
-    char *target; /* LINK: the symlink's content */
-    char *source; /* the content (a host path), NULL when none */
-    char *hash;   /* COPY: sha256 of the declared content */
-    mode_t mode;  /* COPY */
+    char *target;        /* LINK: the symlink's content */
+    char *source;        /* the content (a host path), NULL when none */
+    char *hash;          /* COPY: sha256 of the declared content */
+    mode_t mode;         /* COPY */
     char *owner, *group; /* COPY (etc) and home files: names resolved in the root */
-    char *user;   /* home files: whose; NULL for system files */
-    char *home;   /* home files: the home directory (inside the root) */
-    int keep_edits; /* home copy = true: an app may rewrite it */
+    char *user;          /* home files: whose; NULL for system files */
+    char *home;          /* home files: the home directory (inside the root) */
+    int keep_edits;      /* home copy = true: an app may rewrite it */
     /* While an activation is in flight a path may hold the old or the new generation's
      * version: the record accepts both (managed.json "alt"). */
     char *alt_target, *alt_hash;
@@ -57,7 +57,7 @@ json_t *fl_act_entries_to_json(const fl_act_entries *es);
 void fl_act_entries_from_json(const json_t *arr, fl_act_entries *out);
 
 enum {
-    FL_CH_NONE,    /* already as wanted */
+    FL_CH_NONE, /* already as wanted */
     FL_CH_ADD,
     FL_CH_UPDATE,
     FL_CH_REMOVE,
@@ -90,8 +90,8 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
 void fl_act_fileplan_free(fl_act_fileplan *p);
 /* Applies the plan beneath root. home selects the home entries (1) or the others (0).
  * Backups made are appended to backups as [from, to] pairs. */
-int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home,
-                       const char *backup_ext, json_t *backups, FILE *out, fl_error *err);
+int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
+                       json_t *backups, FILE *out, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
 
@@ -118,15 +118,15 @@ int fl_act_scripts_run(const char *root, const fl_toplevel *t, FILE *out, fl_err
 
 /* ---- plan.c ---- */
 typedef struct fl_act_plan {
-    const char *root;          /* NULL: a pure comparison of two toplevels */
+    const char *root; /* NULL: a pure comparison of two toplevels */
     const fl_toplevel *old, *new;
     fl_act_entries want, had;
     fl_act_fileplan files;
-    int users_done;            /* users is filled (root given) */
+    int users_done; /* users is filled (root given) */
     fl_users_edit users;
     char *passwd, *group, *shadow; /* the root's current files ("" when absent) */
-    json_t *ids;               /* ids.json, extended by the users step */
-    json_t *created;           /* users/groups flakectl made (managed.json) */
+    json_t *ids;                   /* ids.json, extended by the users step */
+    json_t *created;               /* users/groups flakectl made (managed.json) */
     fl_act_unitplan units;
 } fl_act_plan;
 

@@ -242,9 +242,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     print_secrets(p->old, p->new, out);
     fputs("  systemd units", out);
     if (p->root)
-        fprintf(out, " (%s)", fl_act_systemd_live(p->root) ? "would be executed"
-                              : strcmp(p->root, "/") ? "not executed: the root is not /"
-                                                     : "not executed: systemd is not running");
+        fprintf(out, " (%s)",
+                fl_act_systemd_live(p->root) ? "would be executed"
+                : strcmp(p->root, "/")       ? "not executed: the root is not /"
+                                             : "not executed: systemd is not running");
     fputs(":\n", out);
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);

@@ -76,8 +76,7 @@ static const char *verb(int action) {
 
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent) {
     for (size_t i = 0; i < p->n; i++)
-        fprintf(out, "%s%-8s %s  (%s)\n", indent, verb(p->a[i].action), p->a[i].name,
-                p->a[i].rule);
+        fprintf(out, "%s%-8s %s  (%s)\n", indent, verb(p->a[i].action), p->a[i].name, p->a[i].rule);
     if (p->daemon_reload)
         fprintf(out, "%sdaemon-reload  (unit files changed)\n", indent);
 }

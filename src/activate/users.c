@@ -254,12 +254,10 @@ static long pick_id(const char *kind, const char *name, const json_t *declared, 
     /* Another entry already owns this id: two names on one number is never what was meant. */
     for (size_t i = 0; i < d->n; i++) {
         const dbline *l = &d->l[i];
-        if (is_entry(l) && l->nf > field && parse_id(l->f[field]) == id &&
-            strcmp(l->f[0], name)) {
+        if (is_entry(l) && l->nf > field && parse_id(l->f[field]) == id && strcmp(l->f[0], name)) {
             fl_error_set(err, FL_ECONFLICT, "%s %ld for '%s' is already used by '%s'", kind, id,
                          name, l->f[0]);
-            fl_error_set_hint(err, "pick another %s for '%s' or remove '%s'", kind, name,
-                              l->f[0]);
+            fl_error_set_hint(err, "pick another %s for '%s' or remove '%s'", kind, name, l->f[0]);
             return -1;
         }
     }
@@ -312,8 +310,7 @@ static int compute_groups(fl_users_edit *e, db *grp, json_t *gids, const json_t 
     json_object_foreach(want, name, v) {
         long at = db_find(grp, name);
         long existing = at >= 0 && grp->l[at].nf > 2 ? parse_id(grp->l[at].f[2]) : -1;
-        long gid = pick_id("gid", name, json_object_get(v, "gid"), gids, grp, 2, existing, 0,
-                           err);
+        long gid = pick_id("gid", name, json_object_get(v, "gid"), gids, grp, 2, existing, 0, err);
         if (gid < 0) {
             json_decref(want);
             return FL_ECONFLICT;
@@ -358,16 +355,15 @@ static int compute_groups(fl_users_edit *e, db *grp, json_t *gids, const json_t 
 }
 
 static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids,
-                         const json_t *created_users, json_t *new_created_users,
-                         fl_error *err) {
+                         const json_t *created_users, json_t *new_created_users, fl_error *err) {
     const char *name;
     json_t *u;
     json_object_foreach((json_t *)e->users, name, u) {
         int normal = jbool(u, "isNormalUser");
         long at = db_find(pw, name);
         long existing = at >= 0 && pw->l[at].nf > 2 ? parse_id(pw->l[at].f[2]) : -1;
-        long uid = pick_id("uid", name, json_object_get(u, "uid"), uids, pw, 2, existing,
-                           normal, err);
+        long uid =
+            pick_id("uid", name, json_object_get(u, "uid"), uids, pw, 2, existing, normal, err);
         if (uid < 0)
             return FL_ECONFLICT;
         const char *gname = primary_group(name, u);
@@ -388,12 +384,10 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
         const char *hash = jstr(u, "hashedPassword", NULL);
         char num[32];
         snprintf(num, sizeof num, "%ld", uid);
-        const char *labels[7] = {"name", "password", "uid", "gid", "description", "home",
-                                 "shell"};
+        const char *labels[7] = {"name", "password", "uid", "gid", "description", "home", "shell"};
         const char *vals[7] = {name, "x", num, gid, gecos, home, shell};
         /* extraGroups that do not exist are reported, never invented. */
         json_t *extra = json_object_get(u, "extraGroups");
-        json_t *extra_ok = json_array();
         size_t i;
         json_t *g;
         json_array_foreach(extra, i, g) {
@@ -402,24 +396,21 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
                 continue;
             if (db_find(grp, gn) < 0)
                 change(e, "! user %s: extra group '%s' does not exist (not added)", name, gn);
-            else
-                json_array_append_new(extra_ok, json_string(gn));
         }
-        char *extra_s = join_members(extra_ok);
-        json_decref(extra_ok);
         if (at < 0) {
             dbline *l = db_append(pw, 7);
             for (int k = 0; k < 7; k++)
                 set_field(l, k, vals[k]);
             change(e, "+ user %s (uid %ld, group %s, home %s)", name, uid, gname, home);
             json_array_append_new(new_created_users, json_string(name));
-            /* useradd: -M because activation creates homes itself (createHome). */
+            /* useradd -M: activation makes homes itself; extra groups follow as gpasswd -M
+             * from the membership pass. */
             if (hash)
-                op(e, "useradd", "-u", num, "-g", gid, "-G", extra_s, "-d", home, "-s", shell,
-                   "-c", gecos, "-M", "-p", hash, name, NULL);
+                op(e, "useradd", "-u", num, "-g", gid, "-d", home, "-s", shell, "-c", gecos, "-M",
+                   "-p", hash, name, NULL);
             else
-                op(e, "useradd", "-u", num, "-g", gid, "-G", extra_s, "-d", home, "-s", shell,
-                   "-c", gecos, "-M", name, NULL);
+                op(e, "useradd", "-u", num, "-g", gid, "-d", home, "-s", shell, "-c", gecos, "-M",
+                   name, NULL);
         } else {
             dbline *l = &pw->l[at];
             ensure_fields(l, 7);
@@ -432,8 +423,8 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
                 }
             }
             if (changed)
-                op(e, "usermod", "-u", num, "-g", gid, "-d", home, "-s", shell, "-c", gecos,
-                   name, NULL);
+                op(e, "usermod", "-u", num, "-g", gid, "-d", home, "-s", shell, "-c", gecos, name,
+                   NULL);
             if (in_array(created_users, name))
                 json_array_append_new(new_created_users, json_string(name));
         }
@@ -456,7 +447,6 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
                 op(e, "usermod", "-p", hash, name, NULL);
             }
         }
-        free(extra_s);
         free(dflt_home);
     }
     /* Users flakectl made earlier and nobody declares any more. */

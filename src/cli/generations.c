@@ -33,11 +33,11 @@ static int list(int json) {
             json_t *o = json_object();
             json_object_set_new(o, "number", json_integer(g[i].number));
             json_object_set_new(o, "date", json_string(date));
-            json_object_set_new(o, "toplevel", g[i].toplevel ? json_string(g[i].toplevel)
-                                                             : json_null());
+            json_object_set_new(o, "toplevel",
+                                g[i].toplevel ? json_string(g[i].toplevel) : json_null());
             json_object_set_new(o, "rev", g[i].rev ? json_string(g[i].rev) : json_null());
-            json_object_set_new(o, "dirty", g[i].dirty < 0 ? json_null()
-                                                           : json_boolean(g[i].dirty));
+            json_object_set_new(o, "dirty",
+                                g[i].dirty < 0 ? json_null() : json_boolean(g[i].dirty));
             json_object_set_new(o, "default", json_boolean(g[i].is_default));
             json_object_set_new(o, "current", json_boolean(g[i].is_current));
             json_array_append_new(arr, o);
@@ -81,7 +81,7 @@ static long parse_age(const char *s) {
     return -1;
 }
 
-static int delete(int argc, char **argv) {
+static int delete (int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
     int *nums = calloc((size_t)argc + 1, sizeof(int));
     size_t n = 0;
@@ -103,16 +103,18 @@ static int delete(int argc, char **argv) {
         nums[n++] = (int)v;
     }
     if ((older && n) || (!older && !n)) {
-        fl_error_set(&err, FL_EUSAGE, "generations delete: give generation numbers or "
-                                      "--older-than D");
+        fl_error_set(&err, FL_EUSAGE,
+                     "generations delete: give generation numbers or "
+                     "--older-than D");
         free(nums);
         return fl_cli_report(&err);
     }
     if (older) {
         long age = parse_age(older);
         if (age < 0) {
-            fl_error_set(&err, FL_EUSAGE, "--older-than '%s': expected a number and d, h, m, w "
-                                          "or s (30d)",
+            fl_error_set(&err, FL_EUSAGE,
+                         "--older-than '%s': expected a number and d, h, m, w "
+                         "or s (30d)",
                          older);
             rc = fl_cli_report(&err);
         } else if (fl_gen_delete_older(fl_opts.state_dir, fl_opts.root, time(NULL) - age, stdout,
@@ -129,7 +131,7 @@ static int delete(int argc, char **argv) {
 int cmd_generations(int argc, char **argv) {
     int json = 0;
     if (argc > 1 && !strcmp(argv[1], "delete"))
-        return delete(argc - 1, argv + 1);
+        return delete (argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);

@@ -42,8 +42,9 @@ int cmd_rollback(int argc, char **argv) {
                 to = g[i].number;
         fl_gen_list_free(g, n);
         if (!to) {
-            fl_error_set(&err, FL_ENOTFOUND, "no generation before the default one (%d) to roll "
-                                             "back to",
+            fl_error_set(&err, FL_ENOTFOUND,
+                         "no generation before the default one (%d) to roll "
+                         "back to",
                          dflt);
             fl_error_set_hint(&err, "'flakectl generations' lists them");
             return fl_cli_report(&err);

@@ -1,9 +1,12 @@
 /* test_diff.c - the unified diff used in plans: exact hunks for known cases, and the same
  * output as GNU `diff -u` (the real tool) on generated edits, headers aside. */
+/* cmocka needs these three before it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +117,12 @@ static void test_matches_gnu_diff(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_equal_is_empty),       cmocka_unit_test(test_one_change_with_context),
-        cmocka_unit_test(test_new_and_emptied_files), cmocka_unit_test(test_missing_final_newline),
-        cmocka_unit_test(test_binary),               cmocka_unit_test(test_matches_gnu_diff),
+        cmocka_unit_test(test_equal_is_empty),
+        cmocka_unit_test(test_one_change_with_context),
+        cmocka_unit_test(test_new_and_emptied_files),
+        cmocka_unit_test(test_missing_final_newline),
+        cmocka_unit_test(test_binary),
+        cmocka_unit_test(test_matches_gnu_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,13 @@
 /* test_users.c - editing passwd, group and shadow for declared users: foreign lines kept byte
  * for byte and in order, ids allocated in the right ranges and stable across generations,
  * users flakectl made removed when undeclared, membership declarative. */
+/* cmocka needs these three before it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +92,8 @@ static void test_foreign_lines_kept_and_new_users_appended(void **state) {
     size_t n = strlen(PASSWD);
     assert_memory_equal(f->e.new_passwd, PASSWD, n);
     /* carol holds 1000, so alice gets the next free normal uid; svc counts down from 999. */
-    assert_string_equal(f->e.new_passwd + n,
-                        "alice:x:1001:100:Alice:/home/alice:/bin/bash\n"
-                        "svc:x:999:999::/var/empty:/usr/sbin/nologin\n");
+    assert_string_equal(f->e.new_passwd + n, "alice:x:1001:100:Alice:/home/alice:/bin/bash\n"
+                                             "svc:x:999:999::/var/empty:/usr/sbin/nologin\n");
     assert_string_equal(f->e.new_group, "root:x:0:\n"
                                         "wheel:x:10:root,carol,alice\n"
                                         "users:x:100:\n"
@@ -103,7 +105,20 @@ static void test_foreign_lines_kept_and_new_users_appended(void **state) {
                                          "svc:!:20000::::::\n");
     assert_non_null(strstr(f->e.changes.buf, "+ user alice (uid 1001"));
     assert_non_null(strstr(f->e.changes.buf, "~ group wheel: members [root,carol] -> "
-                                               "[root,carol,alice]"));
+                                             "[root,carol,alice]"));
+    /* The same changes as tool calls, for a live system: groups, users, then membership. */
+    char *ops = json_dumps(f->e.ops, JSON_COMPACT);
+    assert_string_equal(ops, "[[\"groupadd\",\"-g\",\"1500\",\"admins\"],"
+                             "[\"groupadd\",\"-g\",\"999\",\"svc\"],"
+                             "[\"useradd\",\"-u\",\"1001\",\"-g\",\"100\",\"-d\","
+                             "\"/home/alice\",\"-s\",\"/bin/bash\",\"-c\",\"Alice\","
+                             "\"-M\",\"alice\"],"
+                             "[\"useradd\",\"-u\",\"999\",\"-g\",\"999\",\"-d\","
+                             "\"/var/empty\",\"-s\",\"/usr/sbin/nologin\",\"-c\",\"\","
+                             "\"-M\",\"svc\"],"
+                             "[\"gpasswd\",\"-M\",\"root,carol,alice\",\"wheel\"],"
+                             "[\"gpasswd\",\"-M\",\"alice\",\"admins\"]]");
+    free(ops);
     json_t *cu = json_object_get(f->e.new_created, "users");
     assert_int_equal(json_array_size(cu), 2);
     fl_users_edit_release(&f->e);
@@ -114,8 +129,7 @@ static void test_ids_stable_and_removed_users_dropped(void **state) {
     fl_error err = FL_ERROR_INIT;
     const char *two = "{\"alice\": {\"isNormalUser\": true}, \"bob\": {\"isNormalUser\": true}}";
     assert_int_equal(run(f, two, "{}", PASSWD, GROUP, SHADOW, &err), 0);
-    char *p1 = strdup(f->e.new_passwd), *g1 = strdup(f->e.new_group),
-         *s1 = strdup(f->e.new_shadow);
+    char *p1 = strdup(f->e.new_passwd), *g1 = strdup(f->e.new_group), *s1 = strdup(f->e.new_shadow);
     assert_non_null(strstr(p1, "alice:x:1001:"));
     assert_non_null(strstr(p1, "bob:x:1002:"));
     next_generation(f);
@@ -128,8 +142,7 @@ static void test_ids_stable_and_removed_users_dropped(void **state) {
     assert_non_null(strstr(f->e.new_passwd, "bob:x:1002:"));
     assert_non_null(strstr(f->e.new_passwd, "carol:x:1000:100:Carol (by hand)"));
     assert_non_null(strstr(f->e.changes.buf, "- user alice"));
-    char *p2 = strdup(f->e.new_passwd), *g2 = strdup(f->e.new_group),
-         *s2 = strdup(f->e.new_shadow);
+    char *p2 = strdup(f->e.new_passwd), *g2 = strdup(f->e.new_group), *s2 = strdup(f->e.new_shadow);
     next_generation(f);
     fl_users_edit_release(&f->e);
 
@@ -156,8 +169,8 @@ static void test_adopted_user_updated_in_place_never_removed(void **state) {
     fl_error err = FL_ERROR_INIT;
     /* carol existed before flakectl: declaring her updates her line in place and keeps her
      * password hash. */
-    assert_int_equal(run(f, "{\"carol\": {\"isNormalUser\": true, \"shell\": \"/bin/bash\"}}",
-                         "{}", PASSWD, GROUP, SHADOW, &err),
+    assert_int_equal(run(f, "{\"carol\": {\"isNormalUser\": true, \"shell\": \"/bin/bash\"}}", "{}",
+                         PASSWD, GROUP, SHADOW, &err),
                      0);
     assert_non_null(strstr(f->e.new_passwd, "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
                                             "carol:x:1000:100::/home/carol:/bin/bash\n"
@@ -214,8 +227,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_foreign_lines_kept_and_new_users_appended, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_ids_stable_and_removed_users_dropped, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ids_stable_and_removed_users_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopted_user_updated_in_place_never_removed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_declared_hash_and_taken_uid, setup, teardown),
