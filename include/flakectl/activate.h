@@ -53,6 +53,10 @@ typedef struct fl_act_options {
     FILE *out;              /* progress and plans */
 } fl_act_options;
 
+/* The global --root (which must exist) and --state-dir as absolute, canonical paths, so
+ * links and the boot unit never hold relative ones. Both owned by the caller. */
+int fl_activate_paths(char **root, char **state_dir, fl_error *err);
+
 /* Activates the toplevel at dir in the given mode. Returns 0, or a negative code with err
  * naming the failed step (and, after a failure midway, what was restored). */
 int fl_activate(const fl_act_options *o, const char *dir, fl_error *err);

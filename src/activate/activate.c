@@ -14,6 +14,7 @@
 
 #include "activate/internal.h"
 #include "flakectl/fs.h"
+#include "flakectl/options.h"
 
 typedef struct run {
     const fl_act_options *o;
@@ -476,6 +477,15 @@ stopped:
     fl_error_add_frame(err, "while activating %s (step '%s'; nothing was changed)", t->path,
                        r.step);
     return rc;
+}
+
+int fl_activate_paths(char **root, char **state_dir, fl_error *err) {
+    *root = realpath(fl_opts.root, NULL);
+    if (!*root)
+        return fl_error_errno(err, "--root %s", fl_opts.root);
+    char cwd[PATH_MAX];
+    *state_dir = fl_canon_path(fl_opts.state_dir, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    return FL_OK;
 }
 
 int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {

@@ -1,6 +1,7 @@
 /* activate.c - `flakectl activate TOPLEVEL --mode switch|test|boot|dry-activate`: the
  * low-level verb that switch/test/boot and remote targets use. Parses options only. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flakectl/activate.h"
@@ -63,11 +64,15 @@ int cmd_activate(int argc, char **argv) {
                      backup);
         return fl_cli_report(&err);
     }
-    o.root = fl_opts.root;
-    o.state_dir = fl_opts.state_dir;
+    char *root = NULL, *state = NULL;
+    if (fl_activate_paths(&root, &state, &err))
+        return fl_cli_report(&err);
+    o.root = root;
+    o.state_dir = state;
     o.backup_ext = backup;
     o.out = stdout;
-    if (fl_activate(&o, toplevel, &err))
-        return fl_cli_report(&err);
-    return FL_EXIT_OK;
+    int rc = fl_activate(&o, toplevel, &err);
+    free(root);
+    free(state);
+    return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }

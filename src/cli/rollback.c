@@ -57,9 +57,16 @@ int cmd_rollback(int argc, char **argv) {
         fl_error_set_hint(&err, "'flakectl generations' lists them");
         return fl_cli_report(&err);
     }
+    char *root = NULL, *state = NULL;
+    if (fl_activate_paths(&root, &state, &err)) {
+        free(top);
+        return fl_cli_report(&err);
+    }
     printf("rolling back to generation %d\n", to);
-    fl_act_options o = {FL_ACT_SWITCH, fl_opts.root, fl_opts.state_dir, backup, to, stdout};
+    fl_act_options o = {FL_ACT_SWITCH, root, state, backup, to, stdout};
     int rc = fl_activate(&o, top, &err);
     free(top);
+    free(root);
+    free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }

@@ -35,6 +35,15 @@ grep -q '^bob:' "$ROOT/etc/passwd" && fail "bob should be gone again"
 [ "$(readlink "$ROOT/run/flakectl/current")" = "$A" ] || fail "current changed"
 [ "$state_a" = "$(cat "$STATE/activation/managed.json")" ] || fail "managed.json is not A's"
 
+# A failure after --backup-ext moved an admin's file aside: the file is moved back.
+echo "admin's extra.conf" >"$ROOT/etc/extra.conf"
+snap_a2=$(content_snapshot "$ROOT")
+if fl activate "$B" --mode switch --backup-ext bak >"$T/out" 2>"$T/err"; then fail "should fail again"; fi
+expect_contains "$T/out" "moved /etc/extra.conf aside to /etc/extra.conf.bak"
+rm -f "$ROOT/first-ran"
+[ "$snap_a2" = "$(content_snapshot "$ROOT")" ] || { diff <(echo "$snap_a2") <(content_snapshot "$ROOT") >&2; fail "backup not moved back after the failure"; }
+rm "$ROOT/etc/extra.conf"
+
 # Usable afterwards: a fixed B switches, and rollback works.
 printf 'true\n' >"$B/activation/broken.sh"
 fl activate "$B" --mode switch >/dev/null

@@ -55,4 +55,11 @@ after=$(snapshot "$ROOT" "$STATE")
 fl activate "$C" --mode test >"$T/noop2.out"
 expect_contains "$T/noop2.out" "nothing to do"
 [ "$before" = "$(snapshot "$ROOT" "$STATE")" ] || fail "no-op test touched something"
+
+# FLAKECTL_ROOT / FLAKECTL_STATE_DIR mean --root / --state-dir, and relative paths are made
+# absolute before they go into links.
+(cd "$T" && FLAKECTL_ROOT=root FLAKECTL_STATE_DIR=state "$FLAKECTL" activate "$A" --mode test >/dev/null)
+[ "$(readlink "$ROOT/run/flakectl/current")" = "$A" ] || fail "FLAKECTL_ROOT not honoured"
+(cd "$T" && "$FLAKECTL" --root root --state-dir state activate "$B" --mode boot >/dev/null)
+expect_contains "$unit" "--state-dir $STATE activate"
 echo ok
