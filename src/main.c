@@ -19,7 +19,11 @@ fl_global_options fl_opts;
     X(gc, "delete store paths no GC root reaches")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
-    X(version, "print the version")
+    X(version, "print the version")                                                            \
+    X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")             \
+    X(generations, "list or delete system generations")                                        \
+    X(rollback, "activate the previous default generation (or --to N)")                        \
+    X(diff, "what changes between two toplevels or generations")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)
