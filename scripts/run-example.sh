@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# flakectl's main job on the bundled example configuration: check every host, then build
-# homelab-node1, all under a temporary --state-dir (and --root) so the real system is never
-# touched.
+# flakectl's main job on the bundled example configuration: check every host, then switch
+# homelab-node1 under a temporary --root and --state-dir, so the real system is never
+# touched, and show what landed there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,6 +11,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$work/root"
 ./build/flakectl --flake . check
-toplevel=$(./build/flakectl --flake . build --host homelab-node1 --out-link "$work/result")
-echo "built $toplevel:"
-find "$work/result/" -maxdepth 2 | sed "s|$work/result/||" | sort | head -40
+mkdir -p "$work/root"
+./build/flakectl --flake . switch --host homelab-node1
+./build/flakectl generations
+echo "--- $work/root now holds:"
+find "$work/root" -maxdepth 3 | sed "s|$work/root||" | sort | head -60

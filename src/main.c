@@ -15,6 +15,10 @@ fl_global_options fl_opts;
     X(option, "show an option: value, type, default, description, declared and defined in")    \
     X(check, "evaluate and build every host of the flake (CI)")                                \
     X(build, "evaluate a host and build its toplevel into the store")                          \
+    X(switch, "build the host, activate it and make it the default generation")                \
+    X(test, "build the host and activate it without making it the default")                    \
+    X(boot, "build the host and make it the default for the next boot")                        \
+    X(dry_activate, "build the host and print everything activation would change")             \
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
