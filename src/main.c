@@ -22,6 +22,7 @@ fl_global_options fl_opts;
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
+    X(link_farm, "internal: lay out a host's toplevel from a manifest (a store builder)")       \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
     X(version, "print the version")                                                            \
     X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")             \

@@ -3,6 +3,7 @@
  * when a derivation's outPath is first needed; inputs are the store paths its attributes
  * mention (the evaluator keeps no string context, so the text is scanned instead). */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,9 +36,16 @@ static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, s
         if (*q != '/')
             continue;
         q++;
+        /* <hash: 32 chars of Nix's base32>-<name: [A-Za-z0-9+._?=-]+> */
         const char *name_end = q;
-        while (name_end < end && (fl_base32_valid_char(*name_end) || strchr("+-._?=", *name_end) ||
-                                  (*name_end >= 'A' && *name_end <= 'Z')))
+        while (name_end < end && name_end - q < FL_STORE_HASH_LEN && fl_base32_valid_char(*name_end))
+            name_end++;
+        if (name_end - q != FL_STORE_HASH_LEN || name_end >= end || *name_end != '-') {
+            p = name_end;
+            continue;
+        }
+        name_end++;
+        while (name_end < end && (isalnum((unsigned char)*name_end) || strchr("+-._?=", *name_end)))
             name_end++;
         char *cand = fl_xstrndup(hit, (size_t)(name_end - hit));
         int dup = 0;
@@ -164,6 +172,13 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
     char *name = NULL, *builder = NULL, *out = NULL;
     fl_strbuf val;
     fl_strbuf_init(&val, 0);
+    /* The name first: passAsFile files are named after it, whatever the attribute order. */
+    fl_value *name_v = NULL;
+    if (fl_lang_attrs_get(L, attrs, "name", &name_v, NULL) == 0) {
+        rc = coerce(L, s, name_v, &val, 0, err);
+        if (rc == 0)
+            name = fl_xstrdup(val.buf);
+    }
     for (size_t i = 0; i < fl_lang_attrs_size(attrs) && rc == 0; i++) {
         const char *key;
         fl_value *v;
@@ -190,9 +205,7 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
             fl_error_add_frame(err, "while passing attribute '%s' to the derivation", key);
             break;
         }
-        if (!strcmp(key, "name"))
-            name = fl_xstrdup(val.buf);
-        else if (!strcmp(key, "builder"))
+        if (!strcmp(key, "builder"))
             builder = fl_xstrdup(val.buf);
         if (is_in(L, pass_as_file, key)) {
             /* Big values (profile.json, scripts) go through a store text file instead of

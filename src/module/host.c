@@ -163,11 +163,18 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name, fl
     }
     fl_lang_attrs_builder *info = fl_lang_attrs_begin(L, 1);
     fl_lang_attrs_add(info, "path", fl_lang_mk_string(L, flake_dir, strlen(flake_dir)), NULL);
-    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 4);
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 5);
     fl_lang_attrs_add(b, "flakeDir", fl_lang_mk_path(L, flake_dir), NULL);
     fl_lang_attrs_add(b, "hostName", fl_lang_mk_string(L, name, strlen(name)), NULL);
     fl_lang_attrs_add(b, "bundledModules", fl_lang_mk_list(L, nbundled, mods), NULL);
     fl_lang_attrs_add(b, "flakeInfo", fl_lang_attrs_end(info), NULL);
+    /* The toplevel is laid out by this very binary (flakectl link-farm). */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        fl_lang_attrs_add(b, "flakectl", fl_lang_mk_string(L, self, (size_t)n), NULL);
+    }
     fl_value *args = fl_lang_attrs_end(b);
     free(mods);
     free(bundle);

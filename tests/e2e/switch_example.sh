@@ -23,6 +23,23 @@ current=$(readlink -f "$work/root/run/flakectl/current")
 expect_contains "current is a toplevel in the store" "$work/state/store/" "$current"
 expect_eq "units rendered" "yes" "$([ -f "$current/units/k3s.service" ] && echo yes)"
 
+# An unchanged flake builds nothing new and gives the same path.
+run_fl --flake "$flake" build --host homelab-node1 --no-link
+expect_eq "rebuild exit" 0 "$rc"
+expect_eq "rebuild gives the current toplevel" "$current" "$out"
+paths_before=$(ls "$work/state/db" | wc -l)
+run_fl --flake "$flake" build --host homelab-node1 --no-link
+expect_eq "second rebuild same path" "$current" "$out"
+expect_eq "second rebuild registered nothing" "$paths_before" "$(ls "$work/state/db" | wc -l)"
+# The toplevel references every file it links, so GC keeps what the active system uses.
+run_fl store path-info --closure "$current"
+expect_contains "closure holds the motd file" "-etc-motd" "$out"
+run_fl gc
+expect_eq "gc exit" 0 "$rc"
+run_fl store verify --check-contents
+expect_eq "store verifies after gc" 0 "$rc"
+expect_contains "motd readable after gc" "homelab-node1 (nixos" "$(cat "$work/root/etc/static/motd")"
+
 run_fl --flake "$flake" switch --host homelab-node1
 expect_eq "second switch exit" 0 "$rc"
 expect_contains "unchanged flake: nothing to do" "nothing to do" "$out"

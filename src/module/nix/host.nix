@@ -1,7 +1,7 @@
 # host.nix - evaluates one host of a flake: calls the flake's outputs, runs the module system
 # over the bundled modules and the host's own, checks assertions, and exposes the config,
 # the resolved profile and the toplevel derivation.
-{ flakeDir, hostName, bundledModules, flakeInfo ? { }, inputs ? { } }:
+{ flakeDir, hostName, bundledModules, flakeInfo ? { }, inputs ? { }, flakectl ? "/usr/bin/flakectl" }:
 let
   lib = import ./lib.nix;
   modules = import ./modules.nix lib;
@@ -36,7 +36,7 @@ let
     if failed != [ ] then
       throw "failed assertions for host `${hostName}':\n${lib.concatMapStringsSep "\n" (m: "       - ${m}") failed}"
     else config;
-  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo; config = checkedConfig; };
+  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl; config = checkedConfig; };
 
   # What `flakectl option` shows for an option path (a list of names).
   describe = path:

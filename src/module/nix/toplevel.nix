@@ -1,7 +1,7 @@
 # toplevel.nix - turns a host's merged config into the toplevel store path described in
 # docs/toplevel.md: generated files become store paths, profile.json lists everything
 # activation needs, and one builder lays out etc/, sw/, home/, units/, launchd/, activation/.
-{ lib, pkgs, host, config, flakeInfo }:
+{ lib, pkgs, host, config, flakeInfo, flakectl }:
 let
   inherit (lib) mapAttrsToList concatStringsSep concatMapStringsSep filterAttrs optionalAttrs
     optionalString optional escapeShellArg attrNames mapAttrs;
@@ -10,9 +10,10 @@ let
   fileName = p: lib.concatMapStrings (c: if builtins.match "[A-Za-z0-9+._?=-]" c != null then c else "-")
     (lib.stringToCharacters (lib.removePrefix "." p));
 
-  # A file's content as a store path: `text` through writeText, `source` copied by coercion.
+  # A file's content as a store path: `text` through toFile (no builder process: thousands of
+  # managed files cost milliseconds), `source` copied by coercion.
   sourceOf = kind: name: f:
-    if f.text != null then toString (pkgs.writeText "${kind}-${fileName name}" f.text)
+    if f.text != null then builtins.toFile "${kind}-${fileName name}" f.text
     else if f.source != null then "${f.source}"
     else throw "${kind} file `${name}' has neither text nor source";
 
@@ -132,7 +133,7 @@ let
     // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.timer" { text = timerText n t; unit = t // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledTimers;
   units = mapAttrs (file: u: {
     file = "units/${file}";
-    source = toString (pkgs.writeText "unit-${fileName file}" u.text);
+    source = builtins.toFile "unit-${fileName file}" u.text;
     wantedBy = u.unit.wantedBy;
     restartIfChanged = u.unit.restartIfChanged;
     restartHash = builtins.hashString "sha256" (u.text + builtins.toJSON u.unit.restartTriggers);
@@ -191,7 +192,7 @@ let
     // optionalAttrs config.homebrew.enable { "activation/Brewfile" = brewfile; }
     // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/daemons/org.flakectl.${n}.plist" (plist n j)) config.launchd.daemons
     // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/agents/org.flakectl.${n}.plist" (plist n j)) config.launchd.agents);
-  darwinSources = mapAttrs (p: text: toString (pkgs.writeText (fileName (baseNameOf p)) text)) darwinFiles;
+  darwinSources = mapAttrs (p: text: builtins.toFile (fileName (baseNameOf p)) text) darwinFiles;
 
   # ---- secrets
   secrets = mapAttrsToList (n: s: {
@@ -223,23 +224,24 @@ let
     (map (s: { dir = "activation"; path = "${s.name}.sh"; src = s.source; }) activationScripts)
     (mapAttrsToList (p: src: { dir = "."; path = p; inherit src; }) darwinSources)
   ];
-  linkScript = concatMapStringsSep "" (l:
-    let dest = "\"$out\"/${escapeShellArg "${l.dir}/${l.path}"}"; in
-    "/bin/mkdir -p \"$(/usr/bin/dirname ${dest})\" && /bin/ln -s ${escapeShellArg l.src} ${dest}\n"
-  ) links;
+  # One line per file for `flakectl link-farm`, sorted so directories group together.
+  manifest = concatMapStringsSep "" (l: "l\t${l.dir}/${l.path}\t${l.src}\n")
+    (builtins.sort (a: b: "${a.dir}/${a.path}" < "${b.dir}/${b.path}") links)
+    + "l\tsw\t${toString sw}\n"
+    + "c\tprofile.json\t${builtins.toFile "profile.json" (builtins.toJSON profile)}\n"
+    + "c\tsecrets.json\t${builtins.toFile "secrets.json" (builtins.toJSON secrets)}\n";
 in
 {
   inherit profile secrets;
-  toplevel = pkgs.runCommand "flakectl-system-${host.name}" {
-    profileJson = builtins.toJSON profile;
-    secretsJson = builtins.toJSON secrets;
-    passAsFile = [ "profileJson" "secretsJson" ];
-  } ''
-    /bin/mkdir -p "$out/etc" "$out/home" "$out/activation"
-    ${optionalString (!host.isDarwin) "/bin/mkdir -p \"$out/units\""}
-    /bin/cp "$profileJsonPath" "$out/profile.json"
-    /bin/cp "$secretsJsonPath" "$out/secrets.json"
-    /bin/ln -s ${escapeShellArg (toString sw)} "$out/sw"
-    ${linkScript}
-  '';
+  # Built by flakectl itself (one process for thousands of links); the directories every
+  # toplevel has are listed so they exist even when empty.
+  toplevel = derivation {
+    name = "flakectl-system-${host.name}";
+    system = host.system;
+    builder = flakectl;
+    args = [ "link-farm" ];
+    manifest = lib.concatMapStrings (d: "d\t${d}\t-\n")
+      ([ "etc" "home" "activation" ] ++ (if host.isDarwin then [ "launchd" ] else [ "units" ])) + manifest;
+    passAsFile = [ "manifest" ];
+  };
 }
