@@ -411,6 +411,18 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
         free(own_name);
         return rc;
     }
+    /* Copying a tree that holds the store would copy the copy being made. */
+    char *real_src = realpath(src, NULL), *real_store = realpath(s->store_dir, NULL);
+    size_t n = real_src ? strlen(real_src) : 0;
+    int holds = real_src && real_store && !strncmp(real_store, real_src, n) &&
+                (real_store[n] == '/' || real_store[n] == '\0' || n == 1);
+    free(real_src);
+    free(real_store);
+    if (holds) {
+        free(own_name);
+        return fl_error_set(err, FL_EUSAGE, "cannot add %s to the store: it contains the store %s",
+                            src, s->store_dir);
+    }
     char *tmp = fl_store_temp_dir(s, err);
     if (!tmp) {
         free(own_name);

@@ -81,6 +81,8 @@ if fl store add --name 'bad name' "$t/empty-file" 2> "$work/err"; then fail "bad
 grep -q "invalid store path name" "$work/err" || fail "no clear error: $(cat "$work/err")"
 if fl store add "$work/does-not-exist" 2> "$work/err"; then fail "missing source accepted"; fi
 grep -q "does-not-exist" "$work/err" || fail "error does not name the path"
+if fl store add "$work" 2> "$work/err"; then fail "added a directory holding the store"; fi
+grep -q "contains the store" "$work/err" || fail "no clear error: $(cat "$work/err")"
 mkfifo "$work/fifo"
 if fl store add "$work/fifo" 2> "$work/err"; then fail "fifo accepted"; fi
 grep -q "special file" "$work/err" || fail "no clear error: $(cat "$work/err")"
