@@ -423,6 +423,25 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
         return fl_error_set(err, FL_EUSAGE, "cannot add %s to the store: it contains the store %s",
                             src, s->store_dir);
     }
+    /* Hash first, reading only: re-adding an unchanged source (every evaluation does) then
+     * writes nothing at all. */
+    unsigned char first[FL_SHA256_LEN];
+    fl_hash_sink h0 = {{0}, 0};
+    fl_sha256_init(&h0.sha);
+    rc = fl_nar_dump_ex(src, fl_hash_sink_write, &h0, NULL, flags, filter, filter_ctx, err);
+    fl_sha256_final(&h0.sha, first);
+    if (rc) {
+        fl_error_add_frame(err, "while adding %s to the store", src);
+        free(own_name);
+        return rc;
+    }
+    char *known = fl_store_make_source_path(s->store_dir, first, own_name);
+    if (fl_store_is_valid(s, known)) {
+        free(own_name);
+        *out_path = known;
+        return FL_OK;
+    }
+    free(known);
     char *tmp = fl_store_temp_dir(s, err);
     if (!tmp) {
         free(own_name);
@@ -435,6 +454,10 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
     unsigned char hash[FL_SHA256_LEN];
     fl_sha256_final(&h.sha, hash);
     fl_store_path_info info = {0};
+    if (!rc && memcmp(hash, first, sizeof hash) != 0) {
+        rc = fl_error_set(err, FL_ECONFLICT, "%s changed while it was being added", src);
+        fl_error_set_hint(err, "add it again once nothing is writing to it");
+    }
     if (!rc) {
         info.path = fl_store_make_source_path(s->store_dir, hash, own_name);
         memcpy(info.nar_hash, hash, sizeof hash);

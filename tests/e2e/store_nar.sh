@@ -65,7 +65,9 @@ echo "ok: store add path and hash equal Nix's ($out)"
 [ "$(readlink "$out/a/dangling")" = ../nowhere/at/all ] || fail "symlink target changed"
 
 # Adding again is a no-op giving the same path; a single file works too.
+before=$(stat -c %y "$state/store")
 [ "$(fl store add "$t")" = "$out" ] || fail "second add gave another path"
+[ "$(stat -c %y "$state/store")" = "$before" ] || fail "re-adding wrote into the store"
 f=$(fl store add "$t/a/b/c/deep.txt")
 [ "$f" = "$(NIX_STORE_DIR="$state/store" nix-store --print-fixed-path --recursive sha256 \
     "$(nix-hash --type sha256 --base32 "$t/a/b/c/deep.txt")" deep.txt)" ] || fail "file path"
