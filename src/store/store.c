@@ -65,6 +65,9 @@ int fl_store_open(const char *state_dir, fl_store **out, fl_error *err) {
     free(lock);
     if (rc) {
         fl_error_add_frame(err, "while opening the store in %s", s->state_dir);
+        if (!err || !err->hint)
+            fl_error_set_hint(err, "pass --state-dir DIR (or set FLAKECTL_STATE_DIR) to use a "
+                                   "store you can write");
         fl_store_close(s);
         return rc;
     }

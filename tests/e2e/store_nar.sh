@@ -85,6 +85,12 @@ if fl store add "$work/does-not-exist" 2> "$work/err"; then fail "missing source
 grep -q "does-not-exist" "$work/err" || fail "error does not name the path"
 if fl store add "$work" 2> "$work/err"; then fail "added a directory holding the store"; fi
 grep -q "contains the store" "$work/err" || fail "no clear error: $(cat "$work/err")"
+: > "$work/a-file"
+if "$FLAKECTL" --state-dir "$work/a-file/state" store add "$t/empty-file" 2> "$work/err"; then
+    fail "a state dir under a file was accepted"
+fi
+grep -q "while opening the store" "$work/err" && grep -q "hint: pass --state-dir" "$work/err" ||
+    fail "no clear error: $(cat "$work/err")"
 mkfifo "$work/fifo"
 if fl store add "$work/fifo" 2> "$work/err"; then fail "fifo accepted"; fi
 grep -q "special file" "$work/err" || fail "no clear error: $(cat "$work/err")"
