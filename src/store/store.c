@@ -170,6 +170,19 @@ char *fl_store_make_source_path(const char *store_dir, const unsigned char nar_h
     return fl_store_make_path(store_dir, "source", nar_hash, name);
 }
 
+char *fl_store_make_fixed_path(const char *store_dir, int recursive,
+                               const unsigned char hash[FL_SHA256_LEN], const char *name) {
+    if (recursive)
+        return fl_store_make_source_path(store_dir, hash, name);
+    char hex[2 * FL_SHA256_LEN + 1];
+    fl_hex_encode(hash, FL_SHA256_LEN, hex);
+    char *inner = fl_xasprintf("fixed:out:sha256:%s:", hex);
+    unsigned char h[FL_SHA256_LEN];
+    fl_sha256_buf(inner, strlen(inner), h);
+    free(inner);
+    return fl_store_make_path(store_dir, "output:out", h, name);
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
