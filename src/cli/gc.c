@@ -12,7 +12,7 @@ static const char usage_text[] =
     "usage: flakectl gc [--dry-run] [--older-than D]\n"
     "\n"
     "Deletes every store path not reachable from a GC root: profile generations\n"
-    "(<state>/profiles/*), <state>/gcroots/ (including --out-link roots in gcroots/auto/)\n"
+    "(<state>/profiles/*), <state>/gcroots/ (including --out-link roots in gcroots/auto/),\n"
     "<root>/run/flakectl/current and whatever running processes use. Unregistered\n"
     "leftovers of crashes go too.\n"
     "\n"
