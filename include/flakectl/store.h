@@ -37,8 +37,11 @@ int fl_base32_valid_char(char c);
 void fl_hex_encode(const unsigned char *in, size_t n, char *out);
 /* Nix's compressHash: XOR-folds in[n] into out[outlen]. */
 void fl_hash_compress(const unsigned char *in, size_t n, unsigned char *out, size_t outlen);
-/* "sha256:<base32>" (owned) and its inverse (0 or -1). */
+/* "sha256:<base32>" (owned). */
 char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]);
+/* SRI form "sha256-<base64>", as flake.lock's narHash (owned). */
+char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]);
+/* Parses "sha256:<base32>", "sha256:<hex>" or "sha256-<base64>"; 0 or -1. */
 int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]);
 
 /* ---- NAR -------------------------------------------------------------------------------- */
@@ -76,6 +79,10 @@ char *fl_store_make_path(const char *store_dir, const char *type,
 /* The path of a NAR-hashed source (Nix's makeFixedOutputPath, recursive sha256, no refs). */
 char *fl_store_make_source_path(const char *store_dir, const unsigned char nar_hash[32],
                                 const char *name);
+/* Nix's makeFixedOutputPath: recursive = the NAR hash (same as make_source_path), flat = the
+ * SHA-256 of a single file's contents (builtins.path { recursive = false; }, fetchurl). */
+char *fl_store_make_fixed_path(const char *store_dir, int recursive,
+                               const unsigned char hash[FL_SHA256_LEN], const char *name);
 /* The path of a text (Nix's makeTextPath): hash = sha256 of the text, type "text:<refs...>". */
 char *fl_store_make_text_path(const char *store_dir, const unsigned char text_hash[32],
                               const char *name, char *const *refs, size_t nrefs);

@@ -67,7 +67,7 @@ static void scan(fl_ref_scanner *sc, const unsigned char *buf, size_t n, size_t 
             i += (size_t)j + 1;
             continue;
         }
-        fl_ref_cand key;
+        fl_ref_cand key = {{0}, NULL};
         memcpy(key.hash, buf + i, FL_STORE_HASH_LEN);
         fl_ref_cand *hit = bsearch(&key, sc->cands, sc->n, sizeof key, cmp_cand);
         if (hit)

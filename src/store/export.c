@@ -50,8 +50,29 @@ int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_e
     return fl_store_export_to(s, paths, npaths, fl_fd_sink_write, &fd, err);
 }
 
-int fl_store_export_to(fl_store *s, char *const *paths, size_t npaths, fl_nar_write_fn sink,
+static int in_list(char *const *paths, size_t n, const char *p) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(paths[i], p))
+            return 1;
+    return 0;
+}
+
+int fl_store_export_to(fl_store *s, char *const *given, size_t ngiven, fl_nar_write_fn sink,
                        void *ctx, fl_error *err) {
+    /* Put references before referrers among the given paths, so the stream imports in one
+     * pass whatever order the caller named them in. */
+    char **cl = NULL;
+    size_t ncl = 0;
+    int rc0 = fl_store_closure(s, given, ngiven, &cl, &ncl, err);
+    if (rc0) {
+        fl_error_add_frame(err, "while exporting");
+        return rc0;
+    }
+    char **paths = fl_xcalloc(ngiven + 1, sizeof *paths);
+    size_t npaths = 0;
+    for (size_t i = 0; i < ncl; i++)
+        if (in_list(given, ngiven, cl[i]) && !in_list(paths, npaths, cl[i]))
+            paths[npaths++] = cl[i];
     fl_strbuf b;
     fl_strbuf_init(&b, 4096);
     put_str(&b, EXPORT_MAGIC);
@@ -95,6 +116,8 @@ int fl_store_export_to(fl_store *s, char *const *paths, size_t npaths, fl_nar_wr
     if (rc)
         fl_error_add_frame(err, "while exporting");
     fl_strbuf_release(&b);
+    free(paths);
+    fl_store_free_paths(cl, ncl);
     return rc;
 }
 

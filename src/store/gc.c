@@ -158,7 +158,82 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
     closedir(d);
 }
 
+/* If p lies in the store (under dir, its spelling, or real, the resolved one), adds the
+ * store path holding it. */
+static void root_if_inside(fl_store *s, const char *real, const char *p, pset *roots) {
+    const char *dirs[] = {fl_store_dir(s), real};
+    for (int k = 0; k < 2; k++) {
+        size_t n = dirs[k] ? strlen(dirs[k]) : 0;
+        if (!n || strncmp(p, dirs[k], n) != 0 || p[n] != '/')
+            continue;
+        const char *b = p + n + 1;
+        size_t len = strcspn(b, "/ \n");
+        char *sp = fl_xasprintf("%s/%.*s", fl_store_dir(s), (int)len, b);
+        if (fl_store_is_store_path(s, sp))
+            pset_add(roots, sp);
+        free(sp);
+    }
+}
+
+static void root_if_link_inside(fl_store *s, const char *real, const char *link, pset *roots) {
+    char target[PATH_MAX];
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) {
+        target[n] = '\0';
+        root_if_inside(s, real, target, roots);
+    }
+}
+
+/* Paths in use by running processes (executables, working directories, open files, mapped
+ * libraries) are roots too: never delete what something runs from. Processes we may not
+ * inspect are skipped silently. */
+static void add_runtime_roots(fl_store *s, pset *roots) {
+    char *real = realpath(fl_store_dir(s), NULL);
+    DIR *proc = opendir("/proc");
+    struct dirent *pe;
+    while (proc && (pe = readdir(proc)) != NULL) {
+        if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
+            continue;
+        char *base = fl_xasprintf("/proc/%s", pe->d_name);
+        const char *links[] = {"exe", "cwd", "root"};
+        for (int i = 0; i < 3; i++) {
+            char *l = fl_path_join(base, links[i]);
+            root_if_link_inside(s, real, l, roots);
+            free(l);
+        }
+        char *fddir = fl_path_join(base, "fd");
+        DIR *fds = opendir(fddir);
+        struct dirent *fe;
+        while (fds && (fe = readdir(fds)) != NULL) {
+            if (fe->d_name[0] == '.')
+                continue;
+            char *l = fl_path_join(fddir, fe->d_name);
+            root_if_link_inside(s, real, l, roots);
+            free(l);
+        }
+        if (fds)
+            closedir(fds);
+        free(fddir);
+        char *maps = fl_path_join(base, "maps");
+        FILE *m = fopen(maps, "r");
+        char line[PATH_MAX + 256];
+        while (m && fgets(line, sizeof line, m)) {
+            char *slash = strchr(line, '/');
+            if (slash)
+                root_if_inside(s, real, slash, roots);
+        }
+        if (m)
+            fclose(m);
+        free(maps);
+        free(base);
+    }
+    if (proc)
+        closedir(proc);
+    free(real);
+}
+
 static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_run) {
+    add_runtime_roots(s, roots);
     char *profiles = fl_path_join(fl_store_state_dir(s), "profiles");
     DIR *d = opendir(profiles);
     if (d) {

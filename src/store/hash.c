@@ -100,9 +100,43 @@ char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]) {
     return fl_xasprintf("sha256:%s", b32);
 }
 
+char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]) {
+    unsigned char b64[4 * ((FL_SHA256_LEN + 2) / 3) + 1];
+    EVP_EncodeBlock(b64, h, FL_SHA256_LEN);
+    return fl_xasprintf("sha256-%s", (const char *)b64);
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]) {
+    if (!strncmp(s, "sha256-", 7)) {
+        s += 7;
+        unsigned char out[FL_SHA256_LEN + 3];
+        if (strlen(s) != 44 || s[43] != '=' ||
+            EVP_DecodeBlock(out, (const unsigned char *)s, 44) != FL_SHA256_LEN + 1)
+            return -1;
+        memcpy(h, out, FL_SHA256_LEN);
+        return 0;
+    }
     if (strncmp(s, "sha256:", 7) != 0)
         return -1;
     s += 7;
+    if (strlen(s) == 2 * FL_SHA256_LEN) {
+        for (size_t i = 0; i < FL_SHA256_LEN; i++) {
+            int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            h[i] = (unsigned char)(hi << 4 | lo);
+        }
+        return 0;
+    }
     return fl_base32_decode(s, strlen(s), h, FL_SHA256_LEN);
 }

@@ -118,6 +118,9 @@ int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err
                   "deriver", info->deriver ? json_string(info->deriver) : json_null(),
                   "registrationTime", (json_int_t)info->registration_time);
     free(hash);
+    if (!root) /* jansson refuses strings that are not UTF-8 */
+        return fl_error_set(err, FL_EGENERIC, "cannot register %s: the path is not valid UTF-8",
+                            info->path);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
     char *file = entry_file(s, hp);

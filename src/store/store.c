@@ -65,6 +65,9 @@ int fl_store_open(const char *state_dir, fl_store **out, fl_error *err) {
     free(lock);
     if (rc) {
         fl_error_add_frame(err, "while opening the store in %s", s->state_dir);
+        if (!err || !err->hint)
+            fl_error_set_hint(err, "pass --state-dir DIR (or set FLAKECTL_STATE_DIR) to use a "
+                                   "store you can write");
         fl_store_close(s);
         return rc;
     }
@@ -165,6 +168,19 @@ char *fl_store_make_path(const char *store_dir, const char *type,
 char *fl_store_make_source_path(const char *store_dir, const unsigned char nar_hash[32],
                                 const char *name) {
     return fl_store_make_path(store_dir, "source", nar_hash, name);
+}
+
+char *fl_store_make_fixed_path(const char *store_dir, int recursive,
+                               const unsigned char hash[FL_SHA256_LEN], const char *name) {
+    if (recursive)
+        return fl_store_make_source_path(store_dir, hash, name);
+    char hex[2 * FL_SHA256_LEN + 1];
+    fl_hex_encode(hash, FL_SHA256_LEN, hex);
+    char *inner = fl_xasprintf("fixed:out:sha256:%s:", hex);
+    unsigned char h[FL_SHA256_LEN];
+    fl_sha256_buf(inner, strlen(inner), h);
+    free(inner);
+    return fl_store_make_path(store_dir, "output:out", h, name);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -411,6 +427,37 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
         free(own_name);
         return rc;
     }
+    /* Copying a tree that holds the store would copy the copy being made. */
+    char *real_src = realpath(src, NULL), *real_store = realpath(s->store_dir, NULL);
+    size_t n = real_src ? strlen(real_src) : 0;
+    int holds = real_src && real_store && !strncmp(real_store, real_src, n) &&
+                (real_store[n] == '/' || real_store[n] == '\0' || n == 1);
+    free(real_src);
+    free(real_store);
+    if (holds) {
+        free(own_name);
+        return fl_error_set(err, FL_EUSAGE, "cannot add %s to the store: it contains the store %s",
+                            src, s->store_dir);
+    }
+    /* Hash first, reading only: re-adding an unchanged source (every evaluation does) then
+     * writes nothing at all. */
+    unsigned char first[FL_SHA256_LEN];
+    fl_hash_sink h0 = {{0}, 0};
+    fl_sha256_init(&h0.sha);
+    rc = fl_nar_dump_ex(src, fl_hash_sink_write, &h0, NULL, flags, filter, filter_ctx, err);
+    fl_sha256_final(&h0.sha, first);
+    if (rc) {
+        fl_error_add_frame(err, "while adding %s to the store", src);
+        free(own_name);
+        return rc;
+    }
+    char *known = fl_store_make_source_path(s->store_dir, first, own_name);
+    if (fl_store_is_valid(s, known)) {
+        free(own_name);
+        *out_path = known;
+        return FL_OK;
+    }
+    free(known);
     char *tmp = fl_store_temp_dir(s, err);
     if (!tmp) {
         free(own_name);
@@ -423,6 +470,10 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
     unsigned char hash[FL_SHA256_LEN];
     fl_sha256_final(&h.sha, hash);
     fl_store_path_info info = {0};
+    if (!rc && memcmp(hash, first, sizeof hash) != 0) {
+        rc = fl_error_set(err, FL_ECONFLICT, "%s changed while it was being added", src);
+        fl_error_set_hint(err, "add it again once nothing is writing to it");
+    }
     if (!rc) {
         info.path = fl_store_make_source_path(s->store_dir, hash, own_name);
         memcpy(info.nar_hash, hash, sizeof hash);

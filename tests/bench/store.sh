@@ -63,4 +63,13 @@ for what in tree big.bin; do
     row "hash   $what" "$(best_ms "$FLAKECTL" store hash "$p")" "$(best_ms nix-hash --type sha256 "$p")" "nix-hash --type sha256"
     row "hash   $what (hashing limit)" "$(best_ms "$FLAKECTL" store hash "$p")" "$(best_ms sha_all "$p")" "openssl dgst -sha256"
     row "add    $what" "$(best_ms add_ours "$p")" "$(best_ms add_nix "$p")" "nix-store --add"
+    # Re-adding an unchanged source (what every evaluation does): both stores keep the path.
+    row "re-add $what (already valid)" \
+        "$(best_ms "$FLAKECTL" --state-dir "$work/state" store add "$p")" \
+        "$(best_ms env NIX_REMOTE= nix-store --store "$work/nixroot" --add "$p")" "nix-store --add"
 done
+"$FLAKECTL" --state-dir "$work/state" store build --name noop --builder /bin/sh --arg -c \
+    --arg '/bin/mkdir $out' > /dev/null
+printf "%-34s flakectl %7d ms\n" "no-op store build (already valid)" \
+    "$(best_ms "$FLAKECTL" --state-dir "$work/state" store build --name noop --builder /bin/sh \
+        --arg -c --arg '/bin/mkdir $out')"

@@ -28,6 +28,9 @@ cmp <(fl store dump "$dep") <(NIX_REMOTE=dummy:// nix-store --dump "$work/state.
     fail "imported contents differ"
 echo "ok: round trip"
 
+# Paths named referrer first still export references first.
+fl store export "$out" "$dep" > stream2
+rm -rf state && fl store import < stream2 > /dev/null || fail "referrer-first export"
 # Re-importing skips what is valid (and still succeeds).
 before=$(stat -c %Y "$state/db/$(basename "$dep" | cut -c1-32).json")
 fl store import < stream > /dev/null || fail "re-import failed"

@@ -53,6 +53,18 @@ fl store query-valid "$leaf" "$prof" "$res" "$cur" "$direct" | wc -l | grep -qx 
 fl store verify --check-contents > /dev/null || fail "store inconsistent after gc"
 echo "ok: gc deleted exactly the unreachable paths"
 
+# A path a running process uses (its working directory here) is not deleted.
+inuse=$(fl store build --name inuse --builder /bin/sh --arg -c --arg '/bin/mkdir $out')
+(cd "$inuse" && exec sleep 60) &
+sleeper=$!
+sleep 0.2
+fl gc > report
+[ -e "$inuse" ] || fail "gc deleted a path in use: $(cat report)"
+kill "$sleeper"; wait "$sleeper" 2>/dev/null || true
+fl gc > report
+[ ! -e "$inuse" ] || fail "$inuse survived once no longer in use"
+echo "ok: paths in use by running processes are kept"
+
 # Removing the --out-link makes its target garbage; dropping the profile frees its closure.
 rm "$work/result" "$state/profiles/system-1-link"
 fl gc > report

@@ -65,7 +65,9 @@ echo "ok: store add path and hash equal Nix's ($out)"
 [ "$(readlink "$out/a/dangling")" = ../nowhere/at/all ] || fail "symlink target changed"
 
 # Adding again is a no-op giving the same path; a single file works too.
+before=$(stat -c %y "$state/store")
 [ "$(fl store add "$t")" = "$out" ] || fail "second add gave another path"
+[ "$(stat -c %y "$state/store")" = "$before" ] || fail "re-adding wrote into the store"
 f=$(fl store add "$t/a/b/c/deep.txt")
 [ "$f" = "$(NIX_STORE_DIR="$state/store" nix-store --print-fixed-path --recursive sha256 \
     "$(nix-hash --type sha256 --base32 "$t/a/b/c/deep.txt")" deep.txt)" ] || fail "file path"
@@ -81,6 +83,14 @@ if fl store add --name 'bad name' "$t/empty-file" 2> "$work/err"; then fail "bad
 grep -q "invalid store path name" "$work/err" || fail "no clear error: $(cat "$work/err")"
 if fl store add "$work/does-not-exist" 2> "$work/err"; then fail "missing source accepted"; fi
 grep -q "does-not-exist" "$work/err" || fail "error does not name the path"
+if fl store add "$work" 2> "$work/err"; then fail "added a directory holding the store"; fi
+grep -q "contains the store" "$work/err" || fail "no clear error: $(cat "$work/err")"
+: > "$work/a-file"
+if "$FLAKECTL" --state-dir "$work/a-file/state" store add "$t/empty-file" 2> "$work/err"; then
+    fail "a state dir under a file was accepted"
+fi
+grep -q "while opening the store" "$work/err" && grep -q "hint: pass --state-dir" "$work/err" ||
+    fail "no clear error: $(cat "$work/err")"
 mkfifo "$work/fifo"
 if fl store add "$work/fifo" 2> "$work/err"; then fail "fifo accepted"; fi
 grep -q "special file" "$work/err" || fail "no clear error: $(cat "$work/err")"

@@ -110,6 +110,36 @@ static void test_store_paths_match_nix(void **state) {
     free(p);
 }
 
+static void test_fixed_paths_and_sri_match_nix(void **state) {
+    unsigned char h[32], g[32];
+    /* nix-hash --flat --type sha256 --base32 of "hi\n" */
+    const char *flat = "1r3v22qkypccqifzbww5lrn6hf1chi23m6zzkyvb8bvg457nxslq";
+    assert_int_equal(fl_base32_decode(flat, strlen(flat), h, 32), 0);
+    /* NIX_STORE_DIR=/x/store nix-store --print-fixed-path sha256 <flat> f */
+    char *p = fl_store_make_fixed_path("/x/store", 0, h, "f");
+    assert_string_equal(p, "/x/store/1b5aakj5bph3l9shn9572h5nwjvrg7jm-f");
+    free(p);
+    /* nix hash to-sri of the NAR hash of "hi\n" */
+    const char *nar = "1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8h";
+    assert_int_equal(fl_base32_decode(nar, strlen(nar), h, 32), 0);
+    char *sri = fl_hash_format_sri(h);
+    assert_string_equal(sri, "sha256-EFUdrtf6Rn0LWIJufrmg8q99aT3jGfLvd1//zaJEufY=");
+    assert_int_equal(fl_hash_parse(sri, g), 0);
+    assert_memory_equal(h, g, 32);
+    free(sri);
+    assert_int_equal(
+        fl_hash_parse("sha256:10551daed7fa467d0b58826e7eb9a0f2af7d693de319f2ef775fffcda244b9f6", g),
+        0);
+    assert_memory_equal(h, g, 32);
+    assert_int_equal(fl_hash_parse("sha256-EFUdrtf6Rn0LWIJufrmg8q99aT3jGfLvd1//zaJEuf=", g), -1);
+    assert_int_equal(
+        fl_hash_parse("sha256:10551daed7fa467d0b58826e7eb9a0f2af7d693de319f2ef775fffcda244b9fg", g),
+        -1);
+    p = fl_store_make_fixed_path("/x/store", 1, h, "hello");
+    assert_string_equal(p, "/x/store/1gfn45h63kp3k5vll58a6ddj7r8fxcph-hello");
+    free(p);
+}
+
 static void test_names_validated_like_nix(void **state) {
     fl_error err = FL_ERROR_INIT;
     assert_int_equal(fl_store_check_name("hello-1.0_x+y?=z", &err), 0);
@@ -136,6 +166,7 @@ int main(void) {
         cmocka_unit_test(test_hash_format_parse),
         cmocka_unit_test(test_compress_xor_folds),
         cmocka_unit_test(test_store_paths_match_nix),
+        cmocka_unit_test(test_fixed_paths_and_sri_match_nix),
         cmocka_unit_test(test_names_validated_like_nix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
