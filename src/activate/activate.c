@@ -186,6 +186,11 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
 
 static int step_files(run *r, fl_act_plan *p, int home, json_t *backups, fl_error *err) {
     r->step = home ? "home files" : "/etc";
+    if (home) {
+        int rc = fl_act_homes_create(r->o->root, p->homes, r->out, err);
+        if (rc)
+            return rc;
+    }
     return fl_act_files_apply(r->o->root, &p->files, home, r->o->backup_ext, backups, r->out, err);
 }
 
