@@ -965,10 +965,18 @@ json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan
     const char *name;
     json_t *u;
     json_object_foreach((json_t *)users, name, u) {
+        /* The same default as the passwd line (users.c): /home/<name> for normal users. */
+        char *dflt = json_is_true(json_object_get(u, "isNormalUser"))
+                         ? fl_xasprintf("/home/%s", name)
+                         : NULL;
         const char *home = fl_act_jstr(u, "home", NULL);
+        if (!home || !*home)
+            home = dflt;
         if (!json_is_true(json_object_get(u, "createHome")) || !home || home[0] != '/' ||
-            !safe_rel(home + 1))
+            !safe_rel(home + 1)) {
+            free(dflt);
             continue;
+        }
         char *probe = fl_path_join(home, ".probe");
         disk d;
         disk_look(root, probe, &d);
@@ -990,6 +998,7 @@ json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan
         }
         disk_free(&d);
         free(probe);
+        free(dflt);
     }
     return out;
 }
