@@ -5,10 +5,12 @@
  * Owns <state>/activation/{managed,ids}.json. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,6 +186,11 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
 
 static int step_files(run *r, fl_act_plan *p, int home, json_t *backups, fl_error *err) {
     r->step = home ? "home files" : "/etc";
+    if (home) {
+        int rc = fl_act_homes_create(r->o->root, p->homes, r->out, err);
+        if (rc)
+            return rc;
+    }
     return fl_act_files_apply(r->o->root, &p->files, home, r->o->backup_ext, backups, r->out, err);
 }
 
@@ -488,6 +495,27 @@ int fl_activate_paths(char **root, char **state_dir, fl_error *err) {
     return FL_OK;
 }
 
+/* One activation at a time per state dir: flock on the directory itself (no lock file, so a
+ * refused or no-op run leaves the state dir exactly as it was); the kernel releases it even
+ * after kill -9. Returns the fd to close, or -1 with err. */
+static int lock_state(const fl_act_options *o, fl_error *err) {
+    if (fl_mkdir_p(o->state_dir, 0755, err))
+        return -1;
+    int fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        fl_error_errno(err, "cannot open %s", o->state_dir);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        fl_error_set(err, FL_ECONFLICT, "another activation is running (it holds a lock on %s)",
+                     o->state_dir);
+        fl_error_set_hint(err, "wait for it to finish");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     FILE *out = o->out ? o->out : stdout;
     if (!fl_is_dir(o->root))
@@ -496,6 +524,12 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     int rc = fl_toplevel_load(&t, dir, err);
     if (rc)
         return rc;
+    /* dry-activate writes nothing, not even a lock file. */
+    int lockfd = o->mode == FL_ACT_DRY ? -2 : lock_state(o, err);
+    if (lockfd == -1) {
+        fl_toplevel_release(&t);
+        return FL_ECONFLICT;
+    }
     char *current = fl_gen_current(o->root);
     int dflt = fl_gen_default(o->state_dir);
     char *dflt_top = fl_gen_toplevel(o->state_dir, dflt);
@@ -536,5 +570,7 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     free(current);
     free(dflt_top);
     fl_toplevel_release(&t);
+    if (lockfd >= 0)
+        close(lockfd);
     return rc;
 }

@@ -955,3 +955,87 @@ void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *
     json_decref(dirs);
     close(rootfd);
 }
+
+/* ---- home directories ---- */
+
+/* The declared users with createHome whose home does not exist yet, as [{user, home}]. A home
+ * that is a symlink or not a directory is a conflict (never resolved by a backup). */
+json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan *p) {
+    json_t *out = json_array();
+    const char *name;
+    json_t *u;
+    json_object_foreach((json_t *)users, name, u) {
+        /* The same default as the passwd line (users.c): /home/<name> for normal users. */
+        char *dflt = json_is_true(json_object_get(u, "isNormalUser"))
+                         ? fl_xasprintf("/home/%s", name)
+                         : NULL;
+        const char *home = fl_act_jstr(u, "home", NULL);
+        if (!home || !*home)
+            home = dflt;
+        if (!json_is_true(json_object_get(u, "createHome")) || !home || home[0] != '/' ||
+            !safe_rel(home + 1)) {
+            free(dflt);
+            continue;
+        }
+        char *probe = fl_path_join(home, ".probe");
+        disk d;
+        disk_look(root, probe, &d);
+        if (d.kind == D_BLOCKED) {
+            p->nconflicts++;
+            fl_strbuf_addf(&p->conflicts, "  home of %s: %s is %s\n", name, d.blocker,
+                           d.blocker_is_link ? "a symlink; flakectl never follows it"
+                                             : "not a directory");
+        } else if (d.kind == D_MISSING) {
+            char *full = fl_act_root_path(root, home);
+            struct stat st;
+            if (lstat(full, &st) < 0) {
+                json_t *o = json_object();
+                json_object_set_new(o, "user", json_string(name));
+                json_object_set_new(o, "home", json_string(home));
+                json_array_append_new(out, o);
+            }
+            free(full);
+        }
+        disk_free(&d);
+        free(probe);
+        free(dflt);
+    }
+    return out;
+}
+
+/* Creates the planned homes, mode 0700, owned by their user. Homes are never removed: they
+ * hold the user's data. */
+int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fl_error_errno(err, "cannot open root %s", root);
+    int rc = FL_OK;
+    size_t i;
+    json_t *h;
+    json_array_foreach((json_t *)homes, i, h) {
+        fl_act_entry e = {0};
+        e.owner = (char *)fl_act_jstr(h, "user", "");
+        e.home = (char *)fl_act_jstr(h, "home", "/");
+        uid_t uid;
+        gid_t gid;
+        ids_for(root, &e, &uid, &gid);
+        const char *leaf;
+        char *probe = fl_path_join(e.home, ".probe");
+        int dfd = open_parent(rootfd, probe, 1, e.home, uid, gid, &leaf, err);
+        free(probe);
+        if (dfd < 0) {
+            rc = FL_EIO;
+            break;
+        }
+        /* open_parent made it 0755; a home is private. */
+        if (fchmod(dfd, 0700) < 0) {
+            rc = fl_error_errno(err, "cannot set the mode of %s", e.home);
+            close(dfd);
+            break;
+        }
+        close(dfd);
+        fprintf(out, "  created home %s for %s\n", e.home, e.owner);
+    }
+    close(rootfd);
+    return rc;
+}

@@ -94,6 +94,9 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
                        json_t *backups, FILE *out, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
+/* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */
+json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan *p);
+int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err);
 
 /* ---- units.c ---- */
 enum { FL_U_STOP, FL_U_START, FL_U_RESTART, FL_U_RELOAD, FL_U_KEEP };
@@ -128,6 +131,7 @@ typedef struct fl_act_plan {
     json_t *ids;                   /* ids.json, extended by the users step */
     json_t *created;               /* users/groups flakectl made (managed.json) */
     fl_act_unitplan units;
+    json_t *homes; /* homes to create (root given) */
 } fl_act_plan;
 
 /* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */

@@ -40,6 +40,7 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
                       json_object_get(new->profile, "units"), &p->units);
     if (!root)
         return FL_OK;
+    p->homes = fl_act_homes_plan(root, json_object_get(new->profile, "users"), &p->files);
     p->passwd = read_or_empty(root, "/etc/passwd");
     p->group = read_or_empty(root, "/etc/group");
     p->shadow = read_or_empty(root, "/etc/shadow");
@@ -79,6 +80,7 @@ void fl_act_plan_release(fl_act_plan *p) {
     free(p->shadow);
     json_decref(p->ids);
     json_decref(p->created);
+    json_decref(p->homes);
     free(p->units.a);
     memset(p, 0, sizeof *p);
 }
@@ -236,8 +238,14 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         fputs("    (no change)\n", out);
     fl_act_files_print(&p->files, 0, diffs, out);
     fputs("  home files:\n", out);
-    if (!has_file_changes(&p->files, 1))
+    if (!has_file_changes(&p->files, 1) && !json_array_size(p->homes))
         fputs("    (no change)\n", out);
+    size_t hi;
+    json_t *hv;
+    json_array_foreach(p->homes, hi, hv) {
+        fprintf(out, "    + %s/ (home of %s)\n", fl_act_jstr(hv, "home", "?"),
+                fl_act_jstr(hv, "user", "?"));
+    }
     fl_act_files_print(&p->files, 1, diffs, out);
     print_secrets(p->old, p->new, out);
     fputs("  systemd units", out);

@@ -59,6 +59,14 @@ static int list(int json) {
                    g[i].is_current ? "  (current)" : "");
         }
     }
+    /* After a `test` of a toplevel no generation names, say what is active. */
+    int shown = 0;
+    for (size_t i = 0; i < n; i++)
+        shown |= g[i].is_current;
+    char *cur = fl_gen_current(fl_opts.root);
+    if (cur && !shown && !json)
+        printf("current: %s (activated with test; not a generation)\n", cur);
+    free(cur);
     fl_gen_list_free(g, n);
     return FL_EXIT_OK;
 }

@@ -26,8 +26,11 @@ expect_contains "$T/err" "activation failed at step 'activation script broken'"
 expect_contains "$T/err" "activation script 'broken' exited with status 1"
 expect_contains "$T/err" "restored $A"
 expect_contains "$T/err" "broken script says no"
-# The script ran, so its own side effect stays; everything flakectl manages is A's again.
+# The script ran, so its own side effect stays; bob's new home stays too (homes hold user
+# data and are never removed); everything else is A's again.
 rm -f "$ROOT/first-ran"
+[ -d "$ROOT/home/bob" ] && [ -z "$(ls -A "$ROOT/home/bob")" ] || fail "bob's home should stay, empty"
+rmdir "$ROOT/home/bob"
 [ "$snap_a" = "$(content_snapshot "$ROOT")" ] || { diff <(echo "$snap_a") <(content_snapshot "$ROOT") >&2; fail "root differs from generation A after the restore"; }
 grep -q '^bob:' "$ROOT/etc/passwd" && fail "bob should be gone again"
 [ "$(readlink "$STATE/profiles/system")" = system-1-link ] || fail "default changed"
@@ -41,6 +44,7 @@ snap_a2=$(content_snapshot "$ROOT")
 if fl activate "$B" --mode switch --backup-ext bak >"$T/out" 2>"$T/err"; then fail "should fail again"; fi
 expect_contains "$T/out" "moved /etc/extra.conf aside to /etc/extra.conf.bak"
 rm -f "$ROOT/first-ran"
+rmdir "$ROOT/home/bob"
 [ "$snap_a2" = "$(content_snapshot "$ROOT")" ] || { diff <(echo "$snap_a2") <(content_snapshot "$ROOT") >&2; fail "backup not moved back after the failure"; }
 rm "$ROOT/etc/extra.conf"
 
@@ -50,7 +54,7 @@ fl activate "$B" --mode switch >/dev/null
 [ "$(readlink "$ROOT/run/flakectl/current")" = "$B" ] || fail "fixed B did not switch"
 cmp -s "$ROOT/etc/extra.conf" "$extra" || fail "extra.conf"
 fl rollback >/dev/null
-[ "$snap_a" = "$(content_snapshot "$ROOT" | grep -v first-ran)" ] || fail "rollback after the failure"
+[ "$snap_a" = "$(content_snapshot "$ROOT" | grep -v -e first-ran -e home/bob)" ] || fail "rollback after the failure"
 
 # A failure on the very first activation puts the root back as it was before flakectl.
 R2=$T/root2; S2=$T/state2; mkdir -p "$R2/etc"
@@ -60,5 +64,5 @@ before=$(content_snapshot "$R2")
 printf 'exit 3\n' >"$B/activation/broken.sh"
 if "$FLAKECTL" --root "$R2" --state-dir "$S2" activate "$B" --mode switch >"$T/o2" 2>"$T/e2"; then fail "first activation should fail"; fi
 expect_contains "$T/e2" "restored the state before the first activation"
-[ "$before" = "$(content_snapshot "$R2" | grep -v first-ran)" ] || { diff <(echo "$before") <(content_snapshot "$R2") >&2; fail "first failed activation left traces"; }
+[ "$before" = "$(content_snapshot "$R2" | grep -v -e first-ran -e '\./home')" ] || { diff <(echo "$before") <(content_snapshot "$R2") >&2; fail "first failed activation left traces"; }
 echo ok

@@ -47,4 +47,16 @@ expect_contains "$T/err" "--older-than '7x'"
 top=$(mk_top g6); write_profile "$top"
 fl activate "$top" --mode switch >"$T/out3"
 expect_contains "$T/out3" "generation 6 is the default"
+# A toplevel activated with test and never made a generation is still shown as current.
+top=$(mk_top g7); write_profile "$top" packages="[ \"$(store_file pkg7 x)\" ]"
+fl activate "$top" --mode test >/dev/null
+fl generations >"$T/list2"
+expect_contains "$T/list2" "current: $top (activated with test; not a generation)"
+# One activation at a time: a second one while the lock is held is refused.
+exec 9<"$STATE"
+flock -n 9
+if fl activate "$T/tops/g6" --mode switch >/dev/null 2>"$T/err"; then fail "ran while another activation held the lock"; fi
+expect_contains "$T/err" "another activation is running"
+exec 9>&-
+fl activate "$T/tops/g6" --mode switch >/dev/null
 echo ok

@@ -34,6 +34,10 @@ grep -qx 'wheel:x:10:root,alice' "$ROOT/etc/group" || fail "alice in wheel"
 grep -qx 'admins:x:1500:bob' "$ROOT/etc/group" || fail "admins with bob"
 grep -qx 'prometheus:x:999:' "$ROOT/etc/group" || fail "prometheus group"
 grep -q '^alice:!:' "$ROOT/etc/shadow" || fail "alice locked in shadow"
+# createHome: homes made 0700 and owned by their user; none for createHome = false.
+expect_contains "$T/out1" "+ /home/bob/ (home of bob)"
+[ "$(stat -c '%u %g %a' "$ROOT/home/bob")" = "1002 100 700" ] || fail "bob's home: $(stat -c '%u %g %a' "$ROOT/home/bob")"
+[ ! -e "$ROOT/var/lib/prometheus" ] || fail "createHome = false made a home"
 # A copied /etc file owned by a user made in the same switch.
 [ "$(stat -c '%u:%g %a' "$ROOT/etc/prometheus/token")" = "999:999 640" ] || fail "token owner/mode: $(stat -c '%u:%g %a' "$ROOT/etc/prometheus/token")"
 
