@@ -19,6 +19,16 @@ int fl_atomic_symlink(const char *target, const char *linkpath, fl_error *err);
  * fsyncs dest's directory. dest must not exist when it is a directory. */
 int fl_atomic_rename(const char *tmp, const char *dest, fl_error *err);
 
+/* Batch variants for callers that replace many files and then call fl_sync_fs once (one
+ * syncfs costs what a handful of fsyncs do): with FL_ATOMIC_NO_SYNC the data and directory
+ * fsyncs are skipped; the replacement itself is still a rename, never a partial file. */
+enum { FL_ATOMIC_NO_SYNC = 1 };
+int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+                            int flags, fl_error *err);
+int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl_error *err);
+/* Flushes the file system holding path (syncfs). */
+int fl_sync_fs(const char *path, fl_error *err);
+
 /* Reads a whole file; *data is NUL-terminated and owned by the caller. */
 int fl_read_file(const char *path, char **data, size_t *len, fl_error *err);
 /* mkdir -p with the given mode for created directories. */

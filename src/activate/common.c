@@ -15,6 +15,7 @@
 
 #include "activate/internal.h"
 #include "flakectl/fs.h"
+#include "flakectl/store.h"
 
 extern char **environ;
 
@@ -228,8 +229,35 @@ static void need(fl_strbuf *missing, int *count, const char *what, const char *p
     (*count)++;
 }
 
-/* The coordinator swaps the existence test for the store registry's validity query once
- * src/store merges: a store path is valid when registered, not merely present. */
+/* When the toplevel lives in a store (<state>/store/<hash>-<name>), every path of its closure
+ * must also be registered there: present is not enough, a crash may have left a half-written
+ * path behind. Toplevels outside a store (hand-made ones) get the existence check only. */
+static void need_registered(const fl_toplevel *t, fl_strbuf *missing, int *count) {
+    const char *store_marker = strstr(t->path, "/store/");
+    if (!store_marker || strchr(store_marker + 7, '/'))
+        return;
+    char *state = fl_xstrndup(t->path, (size_t)(store_marker - t->path));
+    fl_store *s = NULL;
+    fl_error serr = FL_ERROR_INIT;
+    if (fl_store_open(state, &s, &serr) == 0 && fl_store_is_store_path(s, t->path)) {
+        char **closure = NULL;
+        size_t n = 0;
+        char *top = t->path;
+        if (!fl_store_is_valid(s, t->path)) {
+            fl_strbuf_addf(missing, "\n  the toplevel itself is not registered in %s", state);
+            (*count)++;
+        } else if (fl_store_closure(s, &top, 1, &closure, &n, &serr) < 0) {
+            fl_strbuf_addf(missing, "\n  %s", serr.message ? serr.message : "closure unknown");
+            (*count)++;
+        }
+        fl_store_free_paths(closure, n);
+    }
+    if (s)
+        fl_store_close(s);
+    fl_error_clear(&serr);
+    free(state);
+}
+
 int fl_activate_check_closure(const fl_toplevel *t, fl_error *err) {
     fl_strbuf missing;
     fl_strbuf_init(&missing, 0);
@@ -278,6 +306,7 @@ int fl_activate_check_closure(const fl_toplevel *t, fl_error *err) {
         free(full);
         free(what);
     }
+    need_registered(t, &missing, &count);
     int rc = FL_OK;
     if (count) {
         rc =

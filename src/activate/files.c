@@ -752,7 +752,8 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
     if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
         rc = fl_error_set(err, FL_ECONFLICT, "%s is a directory", e->path);
     if (!rc && e->kind == FL_ENT_LINK) {
-        rc = fl_atomic_symlink(e->target, ap, err);
+        /* Synced once for the whole step in fl_act_files_apply. */
+        rc = fl_atomic_symlink_ex(e->target, ap, FL_ATOMIC_NO_SYNC, err);
         if (!rc && e->user && have_ids && geteuid() == 0)
             fchownat(dfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
     } else if (!rc) {
@@ -761,7 +762,7 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
         rc = e->source ? fl_read_file(e->source, &data, &len, err)
                        : fl_error_set(err, FL_ENOTFOUND, "%s has no source", e->path);
         if (!rc)
-            rc = fl_atomic_write_file(ap, data, len, e->mode & 0777, err);
+            rc = fl_atomic_write_file_ex(ap, data, len, e->mode & 0777, FL_ATOMIC_NO_SYNC, err);
         free(data);
         if (!rc && geteuid() == 0) {
             if (fchownat(dfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -814,6 +815,10 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
                     "installed it; left in place\n",
                     c->had->path);
     }
+    /* Files were replaced without a sync each; one syncfs makes the step durable before the
+     * next step (and the final flip of `current`) builds on it. */
+    if (syncfs(rootfd) < 0 && !rc)
+        rc = fl_error_errno(err, "cannot sync the file system of %s", root);
     close(rootfd);
     return rc;
 }

@@ -32,6 +32,11 @@ static void fsync_dir(const char *path) {
 
 int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
                          fl_error *err) {
+    return fl_atomic_write_file_ex(path, data, len, mode, 0, err);
+}
+
+int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
+                            int flags, fl_error *err) {
     char *tmp = fl_xasprintf("%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     const char *p = data;
@@ -51,7 +56,7 @@ int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t 
         p += n;
         left -= (size_t)n;
     }
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0)
+    if (fchmod(fd, mode) < 0 || (!(flags & FL_ATOMIC_NO_SYNC) && fsync(fd) < 0))
         goto fail;
     if (close(fd) < 0) {
         fd = -1;
@@ -60,7 +65,8 @@ int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t 
     fd = -1;
     if (rename(tmp, path) < 0)
         goto fail;
-    fsync_dir(path);
+    if (!(flags & FL_ATOMIC_NO_SYNC))
+        fsync_dir(path);
     free(tmp);
     return FL_OK;
 fail:
@@ -73,6 +79,10 @@ fail:
 }
 
 int fl_atomic_symlink(const char *target, const char *linkpath, fl_error *err) {
+    return fl_atomic_symlink_ex(target, linkpath, 0, err);
+}
+
+int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl_error *err) {
     for (int attempt = 0; attempt < 100; attempt++) {
         char *tmp = fl_xasprintf("%s.tmp-%ld-%d", linkpath, (long)getpid(), attempt);
         if (symlink(target, tmp) < 0) {
@@ -90,7 +100,8 @@ int fl_atomic_symlink(const char *target, const char *linkpath, fl_error *err) {
             return FL_EIO;
         }
         free(tmp);
-        fsync_dir(linkpath);
+        if (!(flags & FL_ATOMIC_NO_SYNC))
+            fsync_dir(linkpath);
         return FL_OK;
     }
     return fl_error_set(err, FL_EIO, "cannot create a temporary symlink next to %s", linkpath);
@@ -101,4 +112,13 @@ int fl_atomic_rename(const char *tmp, const char *dest, fl_error *err) {
         return fl_error_errno(err, "cannot move %s to %s", tmp, dest);
     fsync_dir(dest);
     return FL_OK;
+}
+
+int fl_sync_fs(const char *path, fl_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_error_errno(err, "cannot open %s", path);
+    int rc = syncfs(fd) < 0 ? fl_error_errno(err, "cannot sync the file system of %s", path) : 0;
+    close(fd);
+    return rc;
 }

@@ -75,4 +75,16 @@ run_fl --flake "$flake" switch --host nosuch
 expect_eq "unknown host exit" 1 "$rc"
 expect_contains "unknown host lists hosts" "homelab-node1, homelab-node2, macbook, wsl" "$err"
 expect_eq "current unchanged" "$before" "$(readlink "$work/root/run/flakectl/current")"
+
+# A toplevel whose closure is not fully registered (a crash, a partial copy) is refused
+# before anything changes.
+run_fl --flake "$flake" build --host homelab-node2 --out-link "$work/node2"
+expect_eq "node2 build exit" 0 "$rc"
+motd_hash=$(basename "$(readlink -f "$work/node2/etc/motd")" | cut -c1-32)
+rm "$work/state/db/$motd_hash.json"
+before=$(readlink "$work/root/run/flakectl/current")
+run_fl activate "$work/node2" --mode switch
+expect_eq "unregistered closure exit" 1 "$rc"
+expect_contains "unregistered path named" "etc-motd is not valid (not registered)" "$err"
+expect_eq "nothing activated" "$before" "$(readlink "$work/root/run/flakectl/current")"
 echo "switch_example: all assertions passed"
