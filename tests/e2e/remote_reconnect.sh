@@ -48,4 +48,16 @@ expect_in ERR "HAS CHANGED"
 expect_in ERR "known_hosts line 1"
 expect_not_in ERR "gave up after"
 
+# keepalives: ServerAliveInterval from ssh config makes the client send them while a command
+# is silent (sshd at DEBUG1 logs each global request)
+SSHD_EXTRA_CONFIG="LogLevel DEBUG1" sshd_start chatty || fail "sshd did not start"
+printf 'Host *\n    ServerAliveInterval 1\n' >"$HOME/.ssh/config"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" \
+    --accept-new-host-key -n -- 'sleep 3; echo quiet'
+expect_rc 0
+expect_eq "$OUT" "quiet" "output after a silent stretch"
+grep -q 'rtype keepalive@libssh2.org want_reply 1' "$SSHD_DIR/sshd.log" \
+    || fail "no keepalive reached sshd during a silent 3 s command with ServerAliveInterval 1"
+rm "$HOME/.ssh/config"
+
 echo "remote_reconnect: all checks passed"

@@ -10,7 +10,7 @@
 # read by sshd_start (all optional):
 #   SSHD_ENV            "K=V K2=V2": SetEnv for every session (FLAKECTL_ROOT, FLAKECTL_STATE_DIR)
 #   SSHD_PATH_PREPEND   directories put in front of the sessions' PATH (where flakectl is)
-#   SSHD_EXTRA_CONFIG   extra sshd_config lines
+#   SSHD_EXTRA_CONFIG   extra sshd_config lines (put first, so they override the defaults)
 #   SSHD_HOSTKEY_TYPES  host key types to generate (default "ed25519")
 #   SSHD_FIXED_PORT     listen on this port instead of a free random one (restarting an
 #                       instance where clients expect it)
@@ -63,6 +63,8 @@ sshd_start() {
     for try in $(seq 1 20); do
         port=${SSHD_FIXED_PORT:-$((20000 + (RANDOM * 32768 + RANDOM) % 40000))}
         {
+            # sshd keeps the first value of a keyword: extra lines go first to override
+            [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
             echo "Port $port"
             echo "ListenAddress ${SSHD_LISTEN:-127.0.0.1}"
             for t in ${SSHD_HOSTKEY_TYPES:-ed25519}; do echo "HostKey $dir/ssh_host_${t}_key"; done
@@ -77,7 +79,6 @@ sshd_start() {
             echo "LogLevel VERBOSE"
             local env="PATH=${SSHD_PATH_PREPEND:+$SSHD_PATH_PREPEND:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             echo "SetEnv HOME=$dir/home $env ${SSHD_ENV:-}"
-            [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
         } >"$dir/sshd_config"
         "$SSHD_BIN" -t -f "$dir/sshd_config" || { echo "sshd_config rejected" >&2; return 1; }
         rm -f "$dir/sshd.pid"
