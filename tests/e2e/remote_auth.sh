@@ -121,6 +121,13 @@ ssh-add -q "$SSHD_CLIENT_KEY" 2>/dev/null
 run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -n -- echo agent
 expect_rc 0
 expect_eq "$OUT" "agent" "authentication through ssh-agent"
+# IdentitiesOnly yes: the agent is not asked, only the named files
+printf 'Host *\n    IdentitiesOnly yes\n    IdentityFile %s\n' "$work/wrong" >"$HOME/.ssh/config"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -n -- true
+expect_rc 255
+expect_in ERR "- IdentityFile $work/wrong: rejected by the server"
+expect_not_in ERR "ssh-agent"
+rm "$HOME/.ssh/config"
 kill "$agent_pid"
 agent_pid=""
 unset SSH_AUTH_SOCK SSH_AGENT_PID
