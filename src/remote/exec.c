@@ -202,6 +202,10 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         }
     }
     long keepalive_due = r->keepalive_s > 0 ? now_ms() + r->keepalive_s * 1000L : 0;
+    /* silence from the peer for 3 keepalive intervals (OpenSSH's ServerAliveCountMax) and a
+     * second of slack means it is gone, even if its kernel still acknowledges packets */
+    long dead_after = r->keepalive_s > 0 ? r->keepalive_s * 3000L + 1000 : 0;
+    r->last_rx_ms = now_ms();
     unsigned long long sent = 0, received = 0;
     long progress_due = 0;
     for (;;) {
@@ -308,6 +312,15 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         if (progress)
             continue;
         int wait_ms = 1000;
+        if (dead_after && now_ms() - r->last_rx_ms > dead_after) {
+            rc = fl_error_set(err, FL_ENET,
+                              "lost the connection to %s while running `%s`: no answer to "
+                              "keepalives for %ld s",
+                              r->label, cmd, (now_ms() - r->last_rx_ms) / 1000);
+            fl_error_set_hint(err, "the host or its sshd stopped responding; check it, then run "
+                                   "again (ServerAliveInterval in ~/.ssh/config sets the pace)");
+            break;
+        }
         if (keepalive_due) {
             int next = 0;
             if (now_ms() >= keepalive_due) {

@@ -503,6 +503,17 @@ static int authenticate(fl_remote *r, const fl_remote_opts *opts, const fl_ssh_h
 
 /* ---- connect ---- */
 
+static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
+                             void **abstract) {
+    fl_remote *r = *abstract;
+    ssize_t n = recv(fd, buf, len, flags);
+    if (n < 0)
+        return -errno; /* what libssh2's own receive function returns */
+    if (n > 0)
+        r->last_rx_ms = fl_remote_now_ms();
+    return n;
+}
+
 static char *local_user_name(void) {
     const char *u = getenv("USER");
     if (u && *u)
@@ -558,11 +569,14 @@ int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts
         setsockopt(r->sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
     }
 
-    r->session = libssh2_session_init();
+    r->session = libssh2_session_init_ex(NULL, NULL, NULL, r);
     if (!r->session) {
         rc = fl_error_set(err, FL_ENET, "cannot create an SSH session");
         goto fail;
     }
+    /* every byte from the peer passes here, so exec can tell a peer that stopped answering
+     * keepalives (libssh2 sends them but does not watch the replies) */
+    libssh2_session_callback_set(r->session, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
     libssh2_session_set_blocking(r->session, 1);
     libssh2_session_set_timeout(r->session, (long)timeout_ms);
     fl_known_host_check known;
@@ -611,11 +625,12 @@ const char *fl_remote_known_hosts(const fl_remote *r) {
     return r->known_hosts;
 }
 
-static long mono_ms(void) {
+long fl_remote_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+#define mono_ms fl_remote_now_ms
 
 int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
                             int within_ms, fl_remote **out, fl_error *err) {
