@@ -55,12 +55,16 @@ static int lost(fl_remote *r, const char *cmd, const char *what, fl_error *err) 
                         cmd, ssh_msg(r->session));
 }
 
-/* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN. */
+/* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN,
+ * but not forever: a peer that vanished after the command's end must not hang us. */
 static void close_channel(fl_remote *r, LIBSSH2_CHANNEL *ch) {
+    long deadline = fl_remote_now_ms() + 10000;
     int rc;
-    while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)
+    while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN &&
+           fl_remote_now_ms() < deadline)
         wait_io(r, -1, 1000);
-    while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN)
+    while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN &&
+           fl_remote_now_ms() < deadline)
         wait_io(r, -1, 1000);
 }
 
