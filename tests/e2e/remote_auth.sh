@@ -141,7 +141,8 @@ expect_in ERR "the host key of [::1]:$SSHD_PORT is not known"
 run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" --accept-new-host-key -n -- echo six
 expect_rc 0
 expect_eq "$OUT" "six" "output over IPv6"
-grep -q "^\[::1\]:$SSHD_PORT ssh-ed25519 " "$HOME/.ssh/known_hosts" || fail "no [::1]:port line in known_hosts"
+ssh-keygen -F "[::1]:$SSHD_PORT" -f "$HOME/.ssh/known_hosts" | grep -q ssh-ed25519 \
+    || fail "no [::1]:port entry in known_hosts"
 sshd_stop v6
 
 # refused: nothing listens on the port any more
