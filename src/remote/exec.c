@@ -51,6 +51,13 @@ static int wait_io(fl_remote *r, int stdin_fd, int timeout_ms) {
 }
 
 static int lost(fl_remote *r, const char *cmd, const char *what, fl_error *err) {
+    int e = libssh2_session_last_errno(r->session);
+    /* a refused channel (MaxSessions...) leaves the connection usable; a socket error or a
+     * timeout does not */
+    if (e == LIBSSH2_ERROR_SOCKET_SEND || e == LIBSSH2_ERROR_SOCKET_RECV ||
+        e == LIBSSH2_ERROR_SOCKET_DISCONNECT || e == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+        e == LIBSSH2_ERROR_TIMEOUT || e == LIBSSH2_ERROR_SOCKET_NONE)
+        fl_remote_mark_dead(r);
     return fl_error_set(err, FL_ENET, "lost the connection to %s while %s `%s`: %s", r->label, what,
                         cmd, ssh_msg(r->session));
 }
@@ -317,6 +324,7 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
             continue;
         int wait_ms = 1000;
         if (dead_after && now_ms() - r->last_rx_ms > dead_after) {
+            fl_remote_mark_dead(r);
             rc = fl_error_set(err, FL_ENET,
                               "lost the connection to %s while running `%s`: no answer to "
                               "keepalives for %ld s",

@@ -119,6 +119,14 @@ const char *fl_remote_added_host_key(const fl_remote *r) {
     return r->added_key_fp;
 }
 
+void fl_remote_mark_dead(fl_remote *r) {
+    /* libssh2 would wait for close replies that never come, and give up with the session
+     * half freed; a shut socket makes every such wait fail at once */
+    if (!r->dead && r->sock >= 0)
+        shutdown(r->sock, SHUT_RDWR);
+    r->dead = 1;
+}
+
 void fl_remote_close(fl_remote *r) {
     if (!r)
         return;
@@ -126,7 +134,7 @@ void fl_remote_close(fl_remote *r) {
         libssh2_session_set_blocking(r->session, 1);
         /* a short timeout: a dead peer must not hold up the exit */
         libssh2_session_set_timeout(r->session, 2000);
-        if (r->handshaken)
+        if (r->handshaken && !r->dead)
             libssh2_session_disconnect(r->session, "flakectl done");
         libssh2_session_free(r->session);
     }
