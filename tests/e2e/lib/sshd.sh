@@ -23,7 +23,7 @@
 #   bash sshd.sh start DIR   -> starts one detached, writes DIR/port and DIR/sshd.pid, prints port
 #   bash sshd.sh stop DIR    -> stops it
 # A trap on EXIT stops every instance this shell started (call sshd_stop_all from your own
-# EXIT trap if you install one).
+# EXIT trap if you install one). Safe under set -e.
 
 SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
 SSHD_BASE=${SSHD_BASE:-}
@@ -101,8 +101,8 @@ sshd_start() {
             fi
             sleep 0.05
         done
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
         # a taken port makes sshd exit at once: try another; anything else is fatal
         [ -z "${SSHD_FIXED_PORT:-}" ] || break
         grep -q 'Address already in use\|Bind to port' "$dir/sshd.log" || break
@@ -131,10 +131,10 @@ sshd_stop() {
     pid=$(cat "$dir/pid")
     # kill only the pid we started (the listener; its session children die with their
     # connections)
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
 }
 
