@@ -23,6 +23,7 @@ packages=(
   sudo
   time
   python3
+  procps
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -37,9 +37,10 @@ typedef struct fl_ssh_host_config {
     int hash_known_hosts;        /* HashKnownHosts yes */
 } fl_ssh_host_config;
 
-/* Reads path (NULL = $HOME/.ssh/config; a missing file is an empty config) and fills out
- * with the values for host, first match winning per keyword as in OpenSSH. `Match` blocks
- * are not evaluated (treated as not matching). */
+/* Reads path (NULL = $HOME/.ssh/config and then /etc/ssh/ssh_config, or
+ * $FLAKECTL_SSH_SYSTEM_CONFIG, as ssh without -F; a missing file is an empty config) and
+ * fills out with the values for host, first match winning per keyword as in OpenSSH. `Match`
+ * blocks are not evaluated (treated as not matching). */
 int fl_ssh_config_lookup(const char *path, const char *host, fl_ssh_host_config *out,
                          fl_error *err);
 void fl_ssh_host_config_release(fl_ssh_host_config *c);

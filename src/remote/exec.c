@@ -51,16 +51,27 @@ static int wait_io(fl_remote *r, int stdin_fd, int timeout_ms) {
 }
 
 static int lost(fl_remote *r, const char *cmd, const char *what, fl_error *err) {
+    int e = libssh2_session_last_errno(r->session);
+    /* a refused channel (MaxSessions...) leaves the connection usable; a socket error or a
+     * timeout does not */
+    if (e == LIBSSH2_ERROR_SOCKET_SEND || e == LIBSSH2_ERROR_SOCKET_RECV ||
+        e == LIBSSH2_ERROR_SOCKET_DISCONNECT || e == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+        e == LIBSSH2_ERROR_TIMEOUT || e == LIBSSH2_ERROR_SOCKET_NONE)
+        fl_remote_mark_dead(r);
     return fl_error_set(err, FL_ENET, "lost the connection to %s while %s `%s`: %s", r->label, what,
                         cmd, ssh_msg(r->session));
 }
 
-/* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN. */
+/* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN,
+ * but not forever: a peer that vanished after the command's end must not hang us. */
 static void close_channel(fl_remote *r, LIBSSH2_CHANNEL *ch) {
+    long deadline = fl_remote_now_ms() + 10000;
     int rc;
-    while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)
+    while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN &&
+           fl_remote_now_ms() < deadline)
         wait_io(r, -1, 1000);
-    while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN)
+    while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN &&
+           fl_remote_now_ms() < deadline)
         wait_io(r, -1, 1000);
 }
 
@@ -202,6 +213,10 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         }
     }
     long keepalive_due = r->keepalive_s > 0 ? now_ms() + r->keepalive_s * 1000L : 0;
+    /* silence from the peer for 3 keepalive intervals (OpenSSH's ServerAliveCountMax) and a
+     * second of slack means it is gone, even if its kernel still acknowledges packets */
+    long dead_after = r->keepalive_s > 0 ? r->keepalive_s * 3000L + 1000 : 0;
+    r->last_rx_ms = now_ms();
     unsigned long long sent = 0, received = 0;
     long progress_due = 0;
     for (;;) {
@@ -308,6 +323,16 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         if (progress)
             continue;
         int wait_ms = 1000;
+        if (dead_after && now_ms() - r->last_rx_ms > dead_after) {
+            fl_remote_mark_dead(r);
+            rc = fl_error_set(err, FL_ENET,
+                              "lost the connection to %s while running `%s`: no answer to "
+                              "keepalives for %ld s",
+                              r->label, cmd, (now_ms() - r->last_rx_ms) / 1000);
+            fl_error_set_hint(err, "the host or its sshd stopped responding; check it, then run "
+                                   "again (ServerAliveInterval in ~/.ssh/config sets the pace)");
+            break;
+        }
         if (keepalive_due) {
             int next = 0;
             if (now_ms() >= keepalive_due) {

@@ -17,8 +17,15 @@ struct fl_remote {
     char *known_hosts;   /* the known_hosts file checked (and appended to) */
     char *added_key_fp;  /* "type SHA256:..." when accept_new added the key, else NULL */
     int keepalive_s;     /* 0 = off */
+    int dead;            /* the connection is known lost: no more waiting on it */
+    long last_rx_ms;     /* monotonic ms of the last bytes received from the peer */
     int sudo;            /* --sudo: wrap commands of a non-root login in sudo */
     char *sudo_password; /* --sudo: asked once, fed to every step; NULL = none */
 };
+
+/* Marks the connection lost (and shuts its socket) so closing it never waits. */
+void fl_remote_mark_dead(fl_remote *r);
+/* Monotonic milliseconds. */
+long fl_remote_now_ms(void);
 
 #endif

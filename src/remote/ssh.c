@@ -119,6 +119,14 @@ const char *fl_remote_added_host_key(const fl_remote *r) {
     return r->added_key_fp;
 }
 
+void fl_remote_mark_dead(fl_remote *r) {
+    /* libssh2 would wait for close replies that never come, and give up with the session
+     * half freed; a shut socket makes every such wait fail at once */
+    if (!r->dead && r->sock >= 0)
+        shutdown(r->sock, SHUT_RDWR);
+    r->dead = 1;
+}
+
 void fl_remote_close(fl_remote *r) {
     if (!r)
         return;
@@ -126,7 +134,7 @@ void fl_remote_close(fl_remote *r) {
         libssh2_session_set_blocking(r->session, 1);
         /* a short timeout: a dead peer must not hold up the exit */
         libssh2_session_set_timeout(r->session, 2000);
-        if (r->handshaken)
+        if (r->handshaken && !r->dead)
             libssh2_session_disconnect(r->session, "flakectl done");
         libssh2_session_free(r->session);
     }
@@ -503,6 +511,17 @@ static int authenticate(fl_remote *r, const fl_remote_opts *opts, const fl_ssh_h
 
 /* ---- connect ---- */
 
+static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int flags,
+                             void **abstract) {
+    fl_remote *r = *abstract;
+    ssize_t n = recv(fd, buf, len, flags);
+    if (n < 0)
+        return -errno; /* what libssh2's own receive function returns */
+    if (n > 0)
+        r->last_rx_ms = fl_remote_now_ms();
+    return n;
+}
+
 static char *local_user_name(void) {
     const char *u = getenv("USER");
     if (u && *u)
@@ -558,11 +577,14 @@ int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts
         setsockopt(r->sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
     }
 
-    r->session = libssh2_session_init();
+    r->session = libssh2_session_init_ex(NULL, NULL, NULL, r);
     if (!r->session) {
         rc = fl_error_set(err, FL_ENET, "cannot create an SSH session");
         goto fail;
     }
+    /* every byte from the peer passes here, so exec can tell a peer that stopped answering
+     * keepalives (libssh2 sends them but does not watch the replies) */
+    libssh2_session_callback_set(r->session, LIBSSH2_CALLBACK_RECV, (void *)counting_recv);
     libssh2_session_set_blocking(r->session, 1);
     libssh2_session_set_timeout(r->session, (long)timeout_ms);
     fl_known_host_check known;
@@ -611,11 +633,12 @@ const char *fl_remote_known_hosts(const fl_remote *r) {
     return r->known_hosts;
 }
 
-static long mono_ms(void) {
+long fl_remote_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+#define mono_ms fl_remote_now_ms
 
 int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
                             int within_ms, fl_remote **out, fl_error *err) {

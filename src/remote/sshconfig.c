@@ -123,6 +123,7 @@ typedef struct lookup {
     char **raw_ids; /* IdentityFile values before % expansion */
     int nraw;
     int depth;
+    const char *include_base; /* where a relative Include points: ~/.ssh or /etc/ssh */
 } lookup;
 
 static int read_config(lookup *lk, const char *path, int *active, fl_error *err);
@@ -151,7 +152,7 @@ static int apply_keyword(lookup *lk, const char *path, int lineno, const char *k
         for (int i = 0; i < nargs; i++) {
             char *pat = args[i][0] == '/' || args[i][0] == '~'
                             ? fl_ssh_expand_home(args[i])
-                            : fl_xasprintf("%s/.ssh/%s", home_dir(), args[i]);
+                            : fl_xasprintf("%s/%s", lk->include_base, args[i]);
             glob_t g;
             if (glob(pat, 0, NULL, &g) == 0) {
                 for (size_t k = 0; k < g.gl_pathc; k++) {
@@ -302,11 +303,20 @@ int fl_ssh_config_lookup(const char *path, const char *host, fl_ssh_host_config 
     memset(out, 0, sizeof *out);
     out->identities_only = -1;
     out->hash_known_hosts = -1;
-    lookup lk = {host, out, NULL, 0, 0};
-    char *own = path ? NULL : fl_xasprintf("%s/.ssh/config", home_dir());
+    char *user_dir = fl_xasprintf("%s/.ssh", home_dir());
+    lookup lk = {host, out, NULL, 0, 0, user_dir};
+    char *own = path ? NULL : fl_xasprintf("%s/config", user_dir);
     int active = 1; /* lines before any Host apply to every host */
     int rc = read_config(&lk, path ? path : own, &active, err);
+    if (rc == 0 && !path) {
+        /* as ssh without -F: the system-wide file after the user's (first value wins) */
+        const char *sys = getenv("FLAKECTL_SSH_SYSTEM_CONFIG");
+        lk.include_base = "/etc/ssh";
+        active = 1;
+        rc = read_config(&lk, sys ? sys : "/etc/ssh/ssh_config", &active, err);
+    }
     free(own);
+    free(user_dir);
     if (rc == 0 && out->hostname) {
         /* HostName may say %h for the name given */
         char *h = out->hostname;

@@ -121,6 +121,13 @@ ssh-add -q "$SSHD_CLIENT_KEY" 2>/dev/null
 run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -n -- echo agent
 expect_rc 0
 expect_eq "$OUT" "agent" "authentication through ssh-agent"
+# IdentitiesOnly yes: the agent is not asked, only the named files
+printf 'Host *\n    IdentitiesOnly yes\n    IdentityFile %s\n' "$work/wrong" >"$HOME/.ssh/config"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -n -- true
+expect_rc 255
+expect_in ERR "- IdentityFile $work/wrong: rejected by the server"
+expect_not_in ERR "ssh-agent"
+rm "$HOME/.ssh/config"
 kill "$agent_pid"
 agent_pid=""
 unset SSH_AUTH_SOCK SSH_AGENT_PID
@@ -134,7 +141,8 @@ expect_in ERR "the host key of [::1]:$SSHD_PORT is not known"
 run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" --accept-new-host-key -n -- echo six
 expect_rc 0
 expect_eq "$OUT" "six" "output over IPv6"
-grep -q "^\[::1\]:$SSHD_PORT ssh-ed25519 " "$HOME/.ssh/known_hosts" || fail "no [::1]:port line in known_hosts"
+ssh-keygen -F "[::1]:$SSHD_PORT" -f "$HOME/.ssh/known_hosts" | grep -q ssh-ed25519 \
+    || fail "no [::1]:port entry in known_hosts"
 sshd_stop v6
 
 # refused: nothing listens on the port any more

@@ -112,6 +112,25 @@ ssh-keygen -F "[127.0.0.1]:$SSHD_PORT" -f "$KH" | grep -q 'found: line 1' \
     || fail "ssh-keygen -F cannot find the hashed entry flakectl wrote"
 rm -f "$HOME/.ssh/config"
 
+# the system-wide ssh config is read after the user's (as ssh without -F): its
+# HashKnownHosts yes applies, and the user's own "no" wins over it
+printf 'Host *\n    SendEnv LANG\n' >"$work/system_ssh_config"
+rm -f "$KH"
+FLAKECTL_SSH_SYSTEM_CONFIG=$work/system_ssh_config run "${X[@]}" --accept-new-host-key -- true
+expect_rc 0
+grep -q "^\[127.0.0.1\]:$SSHD_PORT " "$KH" || fail "expected a plain entry: $(cat "$KH")"
+printf 'Host *\n    HashKnownHosts yes\n' >"$work/system_ssh_config"
+rm -f "$KH"
+FLAKECTL_SSH_SYSTEM_CONFIG=$work/system_ssh_config run "${X[@]}" --accept-new-host-key -- true
+expect_rc 0
+grep -q '^|1|' "$KH" || fail "the system config's HashKnownHosts yes was not applied: $(cat "$KH")"
+rm -f "$KH"
+printf 'Host *\n    HashKnownHosts no\n' >"$HOME/.ssh/config"
+FLAKECTL_SSH_SYSTEM_CONFIG=$work/system_ssh_config run "${X[@]}" --accept-new-host-key -- true
+expect_rc 0
+grep -q "^\[127.0.0.1\]:$SSHD_PORT " "$KH" || fail "the user's HashKnownHosts no did not win: $(cat "$KH")"
+rm -f "$HOME/.ssh/config"
+
 # @revoked wins over a matching line
 {
     echo "[127.0.0.1]:$SSHD_PORT $hostkey"

@@ -10,7 +10,7 @@
 # read by sshd_start (all optional):
 #   SSHD_ENV            "K=V K2=V2": SetEnv for every session (FLAKECTL_ROOT, FLAKECTL_STATE_DIR)
 #   SSHD_PATH_PREPEND   directories put in front of the sessions' PATH (where flakectl is)
-#   SSHD_EXTRA_CONFIG   extra sshd_config lines
+#   SSHD_EXTRA_CONFIG   extra sshd_config lines (put first, so they override the defaults)
 #   SSHD_HOSTKEY_TYPES  host key types to generate (default "ed25519")
 #   SSHD_FIXED_PORT     listen on this port instead of a free random one (restarting an
 #                       instance where clients expect it)
@@ -23,7 +23,7 @@
 #   bash sshd.sh start DIR   -> starts one detached, writes DIR/port and DIR/sshd.pid, prints port
 #   bash sshd.sh stop DIR    -> stops it
 # A trap on EXIT stops every instance this shell started (call sshd_stop_all from your own
-# EXIT trap if you install one).
+# EXIT trap if you install one). Safe under set -e.
 
 SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
 SSHD_BASE=${SSHD_BASE:-}
@@ -63,6 +63,8 @@ sshd_start() {
     for try in $(seq 1 20); do
         port=${SSHD_FIXED_PORT:-$((20000 + (RANDOM * 32768 + RANDOM) % 40000))}
         {
+            # sshd keeps the first value of a keyword: extra lines go first to override
+            [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
             echo "Port $port"
             echo "ListenAddress ${SSHD_LISTEN:-127.0.0.1}"
             for t in ${SSHD_HOSTKEY_TYPES:-ed25519}; do echo "HostKey $dir/ssh_host_${t}_key"; done
@@ -77,7 +79,6 @@ sshd_start() {
             echo "LogLevel VERBOSE"
             local env="PATH=${SSHD_PATH_PREPEND:+$SSHD_PATH_PREPEND:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             echo "SetEnv HOME=$dir/home $env ${SSHD_ENV:-}"
-            [ -z "${SSHD_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_EXTRA_CONFIG"
         } >"$dir/sshd_config"
         "$SSHD_BIN" -t -f "$dir/sshd_config" || { echo "sshd_config rejected" >&2; return 1; }
         rm -f "$dir/sshd.pid"
@@ -100,8 +101,8 @@ sshd_start() {
             fi
             sleep 0.05
         done
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
         # a taken port makes sshd exit at once: try another; anything else is fatal
         [ -z "${SSHD_FIXED_PORT:-}" ] || break
         grep -q 'Address already in use\|Bind to port' "$dir/sshd.log" || break
@@ -130,10 +131,10 @@ sshd_stop() {
     pid=$(cat "$dir/pid")
     # kill only the pid we started (the listener; its session children die with their
     # connections)
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
 }
 

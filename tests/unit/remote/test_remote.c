@@ -180,6 +180,44 @@ static void test_ssh_config_tokens_and_errors(void **state) {
     assert_int_equal(c.identities_only, 1);
     fl_ssh_host_config_release(&c);
 
+    /* Include: relative to ~/.ssh, globbed, its Host blocks apply inside it only; first value
+     * still wins across files */
+    char *sshdir = fl_path_join(tmp, ".ssh");
+    char *confd = fl_path_join(tmp, ".ssh/conf.d");
+    assert_int_equal(fl_mkdir_p(confd, 0700, &err), 0);
+    char *inc1 = fl_path_join(confd, "10-web.conf");
+    char *inc2 = fl_path_join(confd, "20-other.conf");
+    write_file(inc1, "Host web\n  HostName web.internal\n  Port 2201\n");
+    write_file(inc2, "Host *\n  User included\n");
+    write_file(path, "Include conf.d/*.conf\nHost web\n  Port 9\n  User direct\n");
+    assert_int_equal(fl_ssh_config_lookup(path, "web", &c, &err), 0);
+    assert_string_equal(c.hostname, "web.internal");
+    assert_int_equal(c.port, 2201);
+    assert_string_equal(c.user, "included");
+    fl_ssh_host_config_release(&c);
+    /* the same through OpenSSH, which resolves Include against its own ~/.ssh: give it the
+     * absolute pattern instead */
+    char *abs_path = fl_path_join(tmp, "ssh_config_abs");
+    char *abs_text = fl_xasprintf("Include %s/*.conf\nHost web\n  Port 9\n  User direct\n",
+                                  confd);
+    write_file(abs_path, abs_text);
+    char *port = ssh_g(abs_path, "web", "port");
+    char *user = ssh_g(abs_path, "web", "user");
+    assert_string_equal(port, "2201");
+    assert_string_equal(user, "included");
+    assert_int_equal(fl_ssh_config_lookup(abs_path, "web", &c, &err), 0);
+    assert_int_equal(c.port, 2201);
+    assert_string_equal(c.user, "included");
+    fl_ssh_host_config_release(&c);
+    free(port);
+    free(user);
+    free(abs_text);
+    free(abs_path);
+    free(inc1);
+    free(inc2);
+    free(confd);
+    free(sshdir);
+
     /* a missing file is an empty config */
     assert_int_equal(fl_ssh_config_lookup("/nonexistent/config", "x", &c, &err), 0);
     assert_null(c.hostname);
