@@ -77,4 +77,13 @@ run_fl --flake "$FLAKECTL_SRC" check
 expect_eq "bundled example check ($err)" 0 "$rc"
 expect_contains "bundled secrets checked" "ok   secrets" "$out"
 expect_contains "bundled summary" "4 passed, 0 failed" "$out"
+
+# --- the CI workflows' check commands are real command lines (run on the bundled example)
+for wf in "$FLAKECTL_SRC"/docs/ci/*.yml; do
+  cmd=$(grep -m1 -E '^ +run: flakectl ' "$wf" | sed -E 's/^ +run: flakectl //')
+  [ -n "$cmd" ] || fail "$wf has no 'run: flakectl' step"
+  RUNNER_TEMP="$work/runner" eval "run_fl --flake \"\$FLAKECTL_SRC\" $cmd"
+  expect_eq "$(basename "$wf")'s check step ($err)" 0 "$rc"
+  expect_contains "$(basename "$wf")'s check step output" "4 passed, 0 failed" "$out"
+done
 echo "flake_check: all assertions passed"
