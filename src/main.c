@@ -15,13 +15,21 @@ fl_global_options fl_opts;
     X(option, "show an option: value, type, default, description, declared and defined in")    \
     X(check, "evaluate and build every host of the flake (CI)")                                \
     X(build, "evaluate a host and build its toplevel into the store")                          \
-    X(update, "fetch the newest revision of inputs and record it in flake.lock")              \
-    X(lock, "lock the inputs flake.lock does not pin yet")                                    \
+    X(switch, "build the host, activate it and make it the default generation")                \
+    X(test, "build the host and activate it without making it the default")                    \
+    X(boot, "build the host and make it the default for the next boot")                        \
+    X(dry_activate, "build the host and print everything activation would change")             \
+    X(update, "fetch the newest revision of inputs and record it in flake.lock")               \
+    X(lock, "lock the inputs flake.lock does not pin yet")                                     \
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
-    X(version, "print the version")
+    X(version, "print the version")                                                            \
+    X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")             \
+    X(generations, "list or delete system generations")                                        \
+    X(rollback, "activate the previous default generation (or --to N)")                        \
+    X(diff, "what changes between two toplevels or generations")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

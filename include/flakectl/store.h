@@ -68,7 +68,8 @@ int fl_nar_restore(fl_nar_read_fn source, void *ctx, const char *dest, fl_error 
 
 /* Nix's name rules: 1..211 chars of [A-Za-z0-9+-._?=], not starting with '.'. */
 int fl_store_check_name(const char *name, fl_error *err);
-/* makeStorePath: "<store_dir>/<base32(compress(sha256("<type>:sha256:<hex>:<store_dir>:<name>")))>-<name>".
+/* makeStorePath:
+ * "<store_dir>/<base32(compress(sha256("<type>:sha256:<hex>:<store_dir>:<name>")))>-<name>".
  * Returns an owned string. */
 char *fl_store_make_path(const char *store_dir, const char *type,
                          const unsigned char hash[FL_SHA256_LEN], const char *name);
@@ -110,16 +111,23 @@ char *fl_store_to_store_path(const fl_store *s, const char *path, fl_error *err)
 
 /* 1 when path is registered and present, 0 otherwise. */
 int fl_store_is_valid(fl_store *s, const char *path);
-int fl_store_query_info(fl_store *s, const char *path, fl_store_path_info **info,
-                        fl_error *err);
+int fl_store_query_info(fl_store *s, const char *path, fl_store_path_info **info, fl_error *err);
 
 /* Copies a file or directory into the store by content (NAR hash; Nix's "source" paths).
  * name NULL = the source's base name. Symlinks are copied as they are, unless
  * FL_STORE_ADD_CONTAINED is given: then absolute symlinks and relative ones leaving the
  * source are refused. *out_path is owned by the caller. */
 enum { FL_STORE_ADD_CONTAINED = 1 };
-int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags,
-                      char **out_path, fl_error *err);
+int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags, char **out_path,
+                      fl_error *err);
+/* builtins.path's filter: called for every entry below src (never src itself) with its full
+ * path and Nix's type name ("regular", "directory", "symlink"); return 1 to keep it, 0 to
+ * leave it (and, for a directory, everything in it) out, or a negative FL_E code with err
+ * filled to abort. */
+typedef int (*fl_store_filter_fn)(void *ctx, const char *path, const char *type, fl_error *err);
+int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
+                               fl_store_filter_fn filter, void *filter_ctx, char **out_path,
+                               fl_error *err);
 /* builtins.toFile: a text file with the given references (valid store paths). */
 int fl_store_add_text(fl_store *s, const char *name, const char *text, size_t len,
                       char *const *refs, size_t nrefs, char **out_path, fl_error *err);
@@ -150,20 +158,26 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
 /* Writes the versioned export stream of paths (each valid; in the order given, which should
  * put references first, e.g. fl_store_closure's) to fd. */
 int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_error *err);
+/* The same over any byte sink (an SSH channel, a buffer). */
+int fl_store_export_to(fl_store *s, char *const *paths, size_t npaths, fl_nar_write_fn sink,
+                       void *ctx, fl_error *err);
 /* Reads an export stream from fd; verifies every NAR's hash and size, and registers nothing
  * unless the whole stream was read and checked. Already valid paths are skipped. The imported
  * (or already valid) paths are returned in *out (owned) when out is not NULL. */
 int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *err);
+/* The same over any byte source (reads exactly the length asked for, or fails). */
+int fl_store_import_from(fl_store *s, fl_nar_read_fn source, void *ctx, char ***out, size_t *nout,
+                         fl_error *err);
 
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
 
 /* Consistency check. Every problem is printed to report (one line each). */
 typedef struct fl_store_verify_result {
-    size_t missing;    /* registered but absent */
-    size_t garbage;    /* present but unregistered (crash leftovers, temp dirs) */
-    size_t corrupt;    /* content hash mismatch (only with check_contents) */
-    size_t dangling;   /* registered with an unregistered reference */
+    size_t missing;  /* registered but absent */
+    size_t garbage;  /* present but unregistered (crash leftovers, temp dirs) */
+    size_t corrupt;  /* content hash mismatch (only with check_contents) */
+    size_t dangling; /* registered with an unregistered reference */
     size_t repaired;
 } fl_store_verify_result;
 int fl_store_verify(fl_store *s, int check_contents, int repair, FILE *report,
@@ -177,7 +191,7 @@ typedef struct fl_store_gc_result {
 /* Deletes every unreachable path (and leftovers) registered more than older_than seconds
  * ago (0 = any age). root_dir is where /run/flakectl/current is looked up. Each deleted (or,
  * when dry_run, deletable) path is printed to report when it is not NULL. */
-int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run,
-                FILE *report, fl_store_gc_result *res, fl_error *err);
+int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run, FILE *report,
+                fl_store_gc_result *res, fl_error *err);
 
 #endif

@@ -114,7 +114,9 @@ int cmd_eval(int argc, char **argv) {
         fl_strbuf_release(&j.out);
         return fl_cli_report(&j.err);
     }
-    fl_strbuf_addch(&j.out, '\n');
+    /* nix-instantiate ends a value with a newline, but not JSON. */
+    if (!j.json)
+        fl_strbuf_addch(&j.out, '\n');
     fwrite(j.out.buf, 1, j.out.len, stdout);
     fl_strbuf_release(&j.out);
     return fflush(stdout) == 0 ? FL_EXIT_OK : FL_EXIT_FAILURE;

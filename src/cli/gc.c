@@ -53,14 +53,16 @@ int cmd_gc(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
             older = parse_duration(argv[++i]);
             if (older < 0) {
-                fprintf(stderr, "error: --older-than: '%s' is not a duration\n"
-                                "       hint: write e.g. 30d, 12h, 90m or 3600s\n",
+                fprintf(stderr,
+                        "error: --older-than: '%s' is not a duration\n"
+                        "       hint: write e.g. 30d, 12h, 90m or 3600s\n",
                         argv[i]);
                 return FL_EXIT_USAGE;
             }
         } else {
-            fprintf(stderr, "error: gc: unexpected argument '%s'\n"
-                            "       hint: run 'flakectl gc --help'\n",
+            fprintf(stderr,
+                    "error: gc: unexpected argument '%s'\n"
+                    "       hint: run 'flakectl gc --help'\n",
                     argv[i]);
             return FL_EXIT_USAGE;
         }

@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  add [--name N] [--contained] PATH...   copy files/directories into the store by content;\n"
     "                                         prints each store path\n"
     "  dump PATH                              write PATH as a NAR (nix-store --dump) to stdout\n"
+    "  hash [--base32] PATH...                NAR SHA-256 of each PATH, as nix-hash --type sha256\n"
     "  path-info [--closure] [--json] PATH... show NAR hash, size, references, deriver, time\n"
     "  query-valid PATH...                    print those of PATH... that are valid\n"
     "  verify [--check-contents] [--repair]   check the store against its registry\n"
@@ -118,6 +119,35 @@ static int store_dump(int argc, char **argv) {
     return FL_EXIT_OK;
 }
 
+static int store_hash(int argc, char **argv) {
+    int b32 = 0, first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--base32"))
+            b32 = 1;
+        else if (argv[i][0] == '-')
+            return usage_error("store hash: unknown option '%s'", argv[i]);
+        else {
+            first = i;
+            break;
+        }
+    }
+    if (first >= argc)
+        return usage_error("%s", "store hash: which PATH?");
+    for (int i = first; i < argc; i++) {
+        fl_error err = FL_ERROR_INIT;
+        unsigned char h[FL_SHA256_LEN];
+        char text[2 * FL_SHA256_LEN + 1];
+        if (fl_nar_hash_path(argv[i], h, NULL, &err))
+            return fl_cli_report(&err);
+        if (b32)
+            fl_base32_encode(h, sizeof h, text);
+        else
+            fl_hex_encode(h, sizeof h, text);
+        printf("%s\n", text);
+    }
+    return FL_EXIT_OK;
+}
+
 static void print_time(int64_t t, char *buf, size_t n) {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -175,16 +205,15 @@ static int store_path_info(int argc, char **argv) {
             json_array_append_new(
                 arr, json_pack("{s:s, s:s, s:I, s:o, s:o, s:I}", "path", info->path, "narHash",
                                hash, "narSize", (json_int_t)info->nar_size, "references", refs,
-                               "deriver",
-                               info->deriver ? json_string(info->deriver) : json_null(),
+                               "deriver", info->deriver ? json_string(info->deriver) : json_null(),
                                "registrationTime", (json_int_t)info->registration_time));
         } else {
             printf("%s\n  narHash: %s\n  narSize: %llu\n  references:", info->path, hash,
                    (unsigned long long)info->nar_size);
             for (size_t k = 0; k < info->nrefs; k++)
                 printf(" %s", info->refs[k]);
-            printf("\n  deriver: %s\n  registered: %s\n",
-                   info->deriver ? info->deriver : "(none)", when);
+            printf("\n  deriver: %s\n  registered: %s\n", info->deriver ? info->deriver : "(none)",
+                   when);
         }
         free(hash);
         fl_store_path_info_free(info);
@@ -292,8 +321,7 @@ static int store_export(int argc, char **argv) {
 
 static int store_import(int argc, char **argv) {
     if (argc > 1)
-        return usage_error("store import: unexpected argument '%s' (the stream is stdin)",
-                           argv[1]);
+        return usage_error("store import: unexpected argument '%s' (the stream is stdin)", argv[1]);
     fl_store *s;
     int rc = open_store(&s);
     if (rc)
@@ -386,10 +414,15 @@ int cmd_store(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } subs[] = {{"add", store_add},         {"dump", store_dump},
-                {"path-info", store_path_info}, {"query-valid", store_query_valid},
-                {"verify", store_verify},   {"export", store_export},
-                {"import", store_import},   {"build", store_build}};
+    } subs[] = {{"add", store_add},
+                {"dump", store_dump},
+                {"hash", store_hash},
+                {"path-info", store_path_info},
+                {"query-valid", store_query_valid},
+                {"verify", store_verify},
+                {"export", store_export},
+                {"import", store_import},
+                {"build", store_build}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(argv[1], subs[i].name) != 0)
             continue;

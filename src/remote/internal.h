@@ -10,13 +10,14 @@ struct fl_remote {
     int sock;
     LIBSSH2_SESSION *session;
     int handshaken;
-    char *user;         /* the login name, after ssh config */
-    char *hostname;     /* what was connected to, after HostName */
+    char *user;     /* the login name, after ssh config */
+    char *hostname; /* what was connected to, after HostName */
     int port;
-    char *label;        /* for messages and prefixes */
-    char *known_hosts;  /* the known_hosts file checked (and appended to) */
-    char *added_key_fp; /* "type SHA256:..." when accept_new added the key, else NULL */
-    int keepalive_s;    /* 0 = off */
+    char *label;         /* for messages and prefixes */
+    char *known_hosts;   /* the known_hosts file checked (and appended to) */
+    char *added_key_fp;  /* "type SHA256:..." when accept_new added the key, else NULL */
+    int keepalive_s;     /* 0 = off */
+    int sudo;            /* --sudo: wrap commands of a non-root login in sudo */
     char *sudo_password; /* --sudo: asked once, fed to every step; NULL = none */
 };
 

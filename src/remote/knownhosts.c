@@ -2,6 +2,7 @@
  * "[host]:port" entries, with the line number for messages), appending a trusted key, and
  * fingerprints. It never removes or rewrites an existing entry: that is the user's call. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,6 +170,9 @@ int fl_known_hosts_check(const char *path, const char *host, int port, const uns
         if (next)
             *next++ = '\0';
         lineno++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r')
+            line[ll - 1] = '\0'; /* a file edited on Windows */
         char *s = line;
         char *f = next_field(&s);
         if (!f || f[0] == '#')
@@ -189,7 +193,7 @@ int fl_known_hosts_check(const char *path, const char *host, int port, const uns
         if (!type || !b64)
             continue;
         int named = strncmp(hosts, "|1|", 3) == 0 ? hashed_matches(hosts, name)
-                                                    : patterns_match(hosts, name);
+                                                  : patterns_match(hosts, name);
         if (!named)
             continue;
         size_t bloblen = 0;
@@ -241,8 +245,23 @@ static char *dir_of(const char *path) {
     return fl_xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
+/* Read-modify-write of the file: hosts of a fleet accepted in parallel must not drop each
+ * other's lines. */
+static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int add_locked(const char *path, const char *host, int port, const unsigned char *key,
+                      size_t keylen, int hashed, fl_error *err);
+
 int fl_known_hosts_add(const char *path, const char *host, int port, const unsigned char *key,
                        size_t keylen, int hashed, fl_error *err) {
+    pthread_mutex_lock(&add_lock);
+    int rc = add_locked(path, host, port, key, keylen, hashed, err);
+    pthread_mutex_unlock(&add_lock);
+    return rc;
+}
+
+static int add_locked(const char *path, const char *host, int port, const unsigned char *key,
+                      size_t keylen, int hashed, fl_error *err) {
     char *type = fl_ssh_key_type(key, keylen);
     if (!type)
         return fl_error_set(err, FL_ECRYPTO, "the server sent a malformed host key");

@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libssh2.h>
 
-#include "remote/internal.h"
 #include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 /* ---- targets ---- */
 
@@ -136,7 +137,7 @@ void fl_remote_close(fl_remote *r) {
     free(r->label);
     free(r->known_hosts);
     free(r->added_key_fp);
-    free(r->sudo_password);
+    fl_remote_set_sudo(r, 0, NULL);
     free(r);
 }
 
@@ -213,14 +214,16 @@ static int tcp_connect(fl_remote *r, const char *via, int timeout_ms, fl_error *
         return 0;
     if (last == ECONNREFUSED) {
         fl_error_set(err, FL_ENET, "connection refused by %s port %d", r->hostname, r->port);
-        fl_error_set_hint(err, "is sshd running on %s and listening on port %d? (a wrong port "
-                               "in the target or in ~/.ssh/config gives this too)",
+        fl_error_set_hint(err,
+                          "is sshd running on %s and listening on port %d? (a wrong port "
+                          "in the target or in ~/.ssh/config gives this too)",
                           r->hostname, r->port);
     } else if (last == ETIMEDOUT) {
         fl_error_set(err, FL_ENET, "no answer from %s port %d within %d s (connect timeout)",
                      r->hostname, r->port, (timeout_ms + 999) / 1000);
-        fl_error_set_hint(err, "is the host up and reachable from here? a firewall dropping "
-                               "port %d looks the same",
+        fl_error_set_hint(err,
+                          "is the host up and reachable from here? a firewall dropping "
+                          "port %d looks the same",
                           r->port);
     } else if (last == ENETUNREACH || last == EHOSTUNREACH) {
         fl_error_set(err, FL_ENET, "%s is unreachable (%s)", r->hostname, strerror(last));
@@ -267,8 +270,13 @@ static void add_methods(fl_strbuf *sb, const char *names, const char **supported
 
 static char *hostkey_prefs(LIBSSH2_SESSION *session, const fl_known_host_check *known) {
     static const char *const defaults[] = {
-        "ssh-ed25519",  "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-        "rsa-sha2-512", "rsa-sha2-256",        "ssh-rsa",
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "rsa-sha2-512",
+        "rsa-sha2-256",
+        "ssh-rsa",
     };
     const char **supported = NULL;
     int nsupported = libssh2_session_supported_algs(session, LIBSSH2_METHOD_HOSTKEY, &supported);
@@ -278,8 +286,8 @@ static char *hostkey_prefs(LIBSSH2_SESSION *session, const fl_known_host_check *
     fl_strbuf_init(&sb, 128);
     for (int i = 0; i < known->ntypes; i++) {
         const char *t = known->types[i];
-        add_methods(&sb, !strcmp(t, "ssh-rsa") ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : t,
-                    supported, nsupported);
+        add_methods(&sb, !strcmp(t, "ssh-rsa") ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa" : t, supported,
+                    nsupported);
     }
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         add_methods(&sb, defaults[i], supported, nsupported);
@@ -312,14 +320,13 @@ static int check_host_key(fl_remote *r, int accept_new, int hashed, fl_error *er
                 r->added_key_fp = fl_xasprintf("%s %s", ktype, fp);
             break;
         }
-        rc = fl_error_set(err, FL_ECRYPTO,
-                          "the host key of %s is not known: %s %s (not in %s)", name, ktype, fp,
-                          r->known_hosts);
+        rc = fl_error_set(err, FL_ECRYPTO, "the host key of %s is not known: %s %s (not in %s)",
+                          name, ktype, fp, r->known_hosts);
         fl_error_set_hint(err,
                           "compare the fingerprint with the host's own (on the host: ssh-keygen "
                           "-lf /etc/ssh/ssh_host_%s_key.pub); if it is the same, run again with "
                           "--accept-new-host-key to add it to %s",
-                          !strncmp(ktype, "ssh-", 4) ? ktype + 4
+                          !strncmp(ktype, "ssh-", 4)    ? ktype + 4
                           : !strncmp(ktype, "ecdsa", 5) ? "ecdsa"
                                                         : ktype,
                           r->known_hosts);
@@ -377,18 +384,18 @@ static int try_key_file(fl_remote *r, const char *path, const char *why, auth_lo
         return 0;
     }
     char *pub = fl_xasprintf("%s.pub", path);
-    int rc = libssh2_userauth_publickey_fromfile_ex(r->session, r->user,
-                                                    (unsigned int)strlen(r->user),
-                                                    access(pub, R_OK) == 0 ? pub : NULL, path,
-                                                    NULL);
+    int rc =
+        libssh2_userauth_publickey_fromfile_ex(r->session, r->user, (unsigned int)strlen(r->user),
+                                               access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
     free(pub);
     if (rc == 0) {
         free(what);
         return 1;
     }
     if (rc == LIBSSH2_ERROR_FILE)
-        note(log, what, "cannot load it (passphrase-protected or an unsupported format; load "
-                        "it into ssh-agent instead)");
+        note(log, what,
+             "cannot load it (passphrase-protected or an unsupported format; load "
+             "it into ssh-agent instead)");
     else if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED || rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED)
         note(log, what, "rejected by the server");
     else
@@ -425,9 +432,8 @@ static int try_agent(fl_remote *r, auth_log *log) {
                 result = 1;
                 break;
             }
-            char *what = fl_xasprintf("ssh-agent key %s", id->comment && *id->comment
-                                                                ? id->comment
-                                                                : "(no comment)");
+            char *what = fl_xasprintf("ssh-agent key %s",
+                                      id->comment && *id->comment ? id->comment : "(no comment)");
             note(log, what, "rejected by the server");
             free(what);
             if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_SEND ||
@@ -455,9 +461,8 @@ static int authenticate(fl_remote *r, const fl_remote_opts *opts, const fl_ssh_h
                             r->label, ssh_msg(r->session));
     }
     if (!strstr(methods, "publickey")) {
-        fl_error_set(err, FL_ENET,
-                     "%s does not accept public keys for %s (it offers: %s)", r->label,
-                     r->user, methods);
+        fl_error_set(err, FL_ENET, "%s does not accept public keys for %s (it offers: %s)",
+                     r->label, r->user, methods);
         fl_error_set_hint(err, "flakectl authenticates with keys only; enable PubkeyAuthentication "
                                "in the host's sshd_config");
         return FL_ENET;
@@ -477,19 +482,18 @@ static int authenticate(fl_remote *r, const fl_remote_opts *opts, const fl_ssh_h
         ok = try_agent(r, &log);
     for (int i = 0; ok == 0 && i < cfg->nidentity_files; i++)
         ok = try_key_file(r, cfg->identity_files[i], "IdentityFile", &log);
-    static const char *const defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_rsa",
-                                           "~/.ssh/id_ecdsa"};
+    static const char *const defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_rsa", "~/.ssh/id_ecdsa"};
     for (size_t i = 0; ok == 0 && i < sizeof defaults / sizeof defaults[0]; i++) {
         char *p = fl_ssh_expand_home(defaults[i]);
         ok = try_key_file(r, p, "default key", &log);
         free(p);
     }
     if (ok != 1) {
-        fl_error_set(err, FL_ENET, "authentication as %s on %s failed; tried:%s", r->user,
-                     r->label,
+        fl_error_set(err, FL_ENET, "authentication as %s on %s failed; tried:%s", r->user, r->label,
                      log.tried.len ? log.tried.buf : "\n         - nothing: no key found");
-        fl_error_set_hint(err, "add your public key to ~%s/.ssh/authorized_keys on the host, "
-                               "or name the right key with -i KEY (or ssh-add it)",
+        fl_error_set_hint(err,
+                          "add your public key to ~%s/.ssh/authorized_keys on the host, "
+                          "or name the right key with -i KEY (or ssh-add it)",
                           r->user);
     }
     fl_strbuf_release(&log.tried);
@@ -507,8 +511,8 @@ static char *local_user_name(void) {
     return fl_xstrdup(pw ? pw->pw_name : "root");
 }
 
-int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts,
-                      fl_remote **out, fl_error *err) {
+int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts, fl_remote **out,
+                      fl_error *err) {
     static const fl_remote_opts none = {0};
     if (!opts)
         opts = &none;
@@ -531,17 +535,17 @@ int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts
               : cfg.user   ? fl_xstrdup(cfg.user)
                            : local_user_name();
     r->port = target->port ? target->port : cfg.port ? cfg.port : 22;
-    r->label = opts->label ? fl_xstrdup(opts->label)
+    r->label = opts->label     ? fl_xstrdup(opts->label)
                : r->port == 22 ? fl_xasprintf("%s@%s", r->user, target->host)
                                : fl_xasprintf("%s@%s:%d", r->user, target->host, r->port);
-    r->known_hosts = opts->known_hosts            ? fl_ssh_expand_home(opts->known_hosts)
+    r->known_hosts = opts->known_hosts           ? fl_ssh_expand_home(opts->known_hosts)
                      : cfg.user_known_hosts_file ? fl_xstrdup(cfg.user_known_hosts_file)
                                                  : fl_ssh_expand_home("~/.ssh/known_hosts");
     int timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
                      : cfg.connect_timeout > 0    ? cfg.connect_timeout * 1000
                                                   : 10000;
-    r->keepalive_s = opts->keepalive_s < 0   ? 0
-                     : opts->keepalive_s > 0 ? opts->keepalive_s
+    r->keepalive_s = opts->keepalive_s < 0           ? 0
+                     : opts->keepalive_s > 0         ? opts->keepalive_s
                      : cfg.server_alive_interval > 0 ? cfg.server_alive_interval
                                                      : 15;
     int rc = tcp_connect(r, cfg.hostname ? target->host : NULL, timeout_ms, err);
@@ -578,8 +582,8 @@ int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts
                               "handshake within %d s",
                               r->hostname, r->port, (timeout_ms + 999) / 1000);
         else
-            rc = fl_error_set(err, FL_ENET, "SSH handshake with %s port %d failed: %s",
-                              r->hostname, r->port, ssh_msg(r->session));
+            rc = fl_error_set(err, FL_ENET, "SSH handshake with %s port %d failed: %s", r->hostname,
+                              r->port, ssh_msg(r->session));
         fl_error_set_hint(err, "is an SSH server listening on port %d of %s?", r->port,
                           r->hostname);
         goto fail;
@@ -605,4 +609,41 @@ fail:
 
 const char *fl_remote_known_hosts(const fl_remote *r) {
     return r->known_hosts;
+}
+
+static long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
+                            int within_ms, fl_remote **out, fl_error *err) {
+    static const fl_remote_opts none = {0};
+    if (!opts)
+        opts = &none;
+    long deadline = mono_ms() + within_ms;
+    int attempts = 0;
+    for (;;) {
+        long left = deadline - mono_ms();
+        fl_remote_opts o = *opts;
+        int per_try = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+        o.connect_timeout_ms = left < per_try ? (int)(left > 100 ? left : 100) : per_try;
+        fl_error_clear(err);
+        attempts++;
+        int rc = fl_remote_connect(target, &o, out, err);
+        if (rc == 0)
+            return 0;
+        /* host-key trouble, a bad config or target: waiting does not help */
+        if (rc != FL_ENET)
+            return rc;
+        left = deadline - mono_ms();
+        if (left <= 0) {
+            fl_error_add_frame(err, "gave up after %d attempt%s in %.1f s", attempts,
+                               attempts == 1 ? "" : "s", within_ms / 1000.0);
+            return rc;
+        }
+        struct timespec pause = {0, (left < 500 ? left : 500) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }

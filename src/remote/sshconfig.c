@@ -270,12 +270,24 @@ static char *expand_tokens(const char *v, const fl_ssh_host_config *c, const cha
         }
         s++;
         switch (*s) {
-        case '%': fl_strbuf_addch(&sb, '%'); break;
-        case 'd': fl_strbuf_adds(&sb, home_dir()); break;
-        case 'u': fl_strbuf_adds(&sb, local_user()); break;
-        case 'h': fl_strbuf_adds(&sb, c->hostname ? c->hostname : host); break;
-        case 'r': fl_strbuf_adds(&sb, c->user ? c->user : local_user()); break;
-        case 'p': fl_strbuf_addf(&sb, "%d", c->port ? c->port : 22); break;
+        case '%':
+            fl_strbuf_addch(&sb, '%');
+            break;
+        case 'd':
+            fl_strbuf_adds(&sb, home_dir());
+            break;
+        case 'u':
+            fl_strbuf_adds(&sb, local_user());
+            break;
+        case 'h':
+            fl_strbuf_adds(&sb, c->hostname ? c->hostname : host);
+            break;
+        case 'r':
+            fl_strbuf_adds(&sb, c->user ? c->user : local_user());
+            break;
+        case 'p':
+            fl_strbuf_addf(&sb, "%d", c->port ? c->port : 22);
+            break;
         default:
             fl_strbuf_addch(&sb, '%');
             fl_strbuf_addch(&sb, *s);

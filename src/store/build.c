@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,8 +139,9 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error
     if ((rc = fl_store_check_name(p->drv_name, err)) != 0)
         return rc;
     if (drv->builder[0] != '/') {
-        rc = fl_error_set(err, FL_EUSAGE, "derivation '%s': the builder '%s' is not an absolute path",
-                          drv->name, drv->builder);
+        rc = fl_error_set(err, FL_EUSAGE,
+                          "derivation '%s': the builder '%s' is not an absolute path", drv->name,
+                          drv->builder);
         fl_error_set_hint(err, "use e.g. /bin/sh or a path inside an input");
         return rc;
     }
@@ -220,8 +222,7 @@ int fl_store_drv_output(fl_store *s, const fl_store_drv *drv, char **out_path, f
 
 /* ---- running the builder ---------------------------------------------------------------- */
 
-static char **make_env(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
-                       const char *top) {
+static char **make_env(fl_store *s, const fl_store_drv *drv, const drv_plan *p, const char *top) {
     fl_strbuf path;
     fl_strbuf_init(&path, 0);
     for (size_t i = 0; i < p->ninputs; i++) {
@@ -308,6 +309,11 @@ static int run_builder(fl_store *s, const fl_store_drv *drv, const drv_plan *p, 
             chdir(top) < 0)
             _exit(126);
         setpgid(0, 0);
+        /* A builder must not outlive a killed flakectl and write into a path that the next
+         * build is about to clean up. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(126);
         umask(022);
         execve(drv->builder, (char *const *)argv, env);
         static const char msg[] = "flakectl: cannot execute the builder: ";
@@ -351,8 +357,9 @@ static int run_builder(fl_store *s, const fl_store_drv *drv, const drv_plan *p, 
         snprintf(how, sizeof how, "exit code %d", WEXITSTATUS(status));
     else
         snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
-    int rc = fl_error_set(err, FL_EGENERIC, "builder for '%s' failed with %s; last lines of its log:\n%s",
-                          drv->name, how, tail);
+    int rc = fl_error_set(err, FL_EGENERIC,
+                          "builder for '%s' failed with %s; last lines of its log:\n%s", drv->name,
+                          how, tail);
     fl_error_set_hint(err, "full log: %s", log);
     free(tail);
     return rc;
@@ -453,8 +460,8 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
         return FL_OK;
     }
     char *drv_path = NULL;
-    rc = fl_store_add_text(s, p.drv_name, p.text, strlen(p.text), p.inputs, p.ninputs,
-                           &drv_path, err);
+    rc = fl_store_add_text(s, p.drv_name, p.text, strlen(p.text), p.inputs, p.ninputs, &drv_path,
+                           err);
     int lock = -1;
     if (!rc)
         rc = fl_store_lock_path(s, p.out, &lock, err);

@@ -35,17 +35,23 @@ static void put_str(fl_strbuf *b, const char *s) {
 }
 
 typedef struct export_sink {
-    int fd;
+    fl_nar_write_fn sink;
+    void *ctx;
     fl_hash_sink h;
 } export_sink;
 
 static int export_sink_write(void *ctx, const void *data, size_t len, fl_error *err) {
     export_sink *es = ctx;
     fl_hash_sink_write(&es->h, data, len, err);
-    return fl_fd_write_all(es->fd, data, len, err);
+    return es->sink(es->ctx, data, len, err);
 }
 
 int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_error *err) {
+    return fl_store_export_to(s, paths, npaths, fl_fd_sink_write, &fd, err);
+}
+
+int fl_store_export_to(fl_store *s, char *const *paths, size_t npaths, fl_nar_write_fn sink,
+                       void *ctx, fl_error *err) {
     fl_strbuf b;
     fl_strbuf_init(&b, 4096);
     put_str(&b, EXPORT_MAGIC);
@@ -65,9 +71,9 @@ int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_e
             put_str(&b, info->refs[k]);
         put_str(&b, info->deriver ? info->deriver : "");
         free(hash);
-        rc = fl_fd_write_all(fd, b.buf, b.len, err);
+        rc = sink(ctx, b.buf, b.len, err);
         fl_strbuf_reset(&b);
-        export_sink es = {fd, {{0}, 0}};
+        export_sink es = {sink, ctx, {{0}, 0}};
         fl_sha256_init(&es.h.sha);
         if (!rc)
             rc = fl_nar_dump(info->path, export_sink_write, &es, NULL, err);
@@ -84,7 +90,7 @@ int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_e
     }
     if (!rc) {
         put_u64(&b, 0);
-        rc = fl_fd_write_all(fd, b.buf, b.len, err);
+        rc = sink(ctx, b.buf, b.len, err);
     }
     if (rc)
         fl_error_add_frame(err, "while exporting");
@@ -95,6 +101,8 @@ int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_e
 /* ---- reading ---------------------------------------------------------------------------- */
 
 typedef struct in_stream {
+    fl_nar_read_fn source; /* when set, used instead of fd */
+    void *source_ctx;
     int fd;
     unsigned char buf[65536];
     size_t pos, len;
@@ -106,6 +114,17 @@ typedef struct in_stream {
 static int in_read(void *ctx, void *out, size_t len, fl_error *err) {
     in_stream *in = ctx;
     unsigned char *o = out;
+    if (in->source) {
+        int rc = in->source(in->source_ctx, out, len, err);
+        if (rc)
+            return rc;
+        if (in->hash) {
+            fl_sha256_update(in->hash, out, len);
+            in->hashed += len;
+        }
+        in->offset += len;
+        return FL_OK;
+    }
     while (len > 0) {
         if (in->pos == in->len) {
             ssize_t n = read(in->fd, in->buf, sizeof in->buf);
@@ -172,8 +191,8 @@ static int get_str(in_stream *in, size_t max, char **out, fl_error *err) {
 
 typedef struct pending {
     fl_store_path_info info;
-    char *tmp;   /* temp dir holding "x" */
-    int skip;    /* already valid */
+    char *tmp; /* temp dir holding "x" */
+    int skip;  /* already valid */
 } pending;
 
 static void pending_release(pending *p) {
@@ -189,8 +208,9 @@ static void pending_release(pending *p) {
 }
 
 static int not_ours(fl_store *s, const char *what, const char *p, fl_error *err) {
-    int rc = fl_error_set(err, FL_EPARSE, "bad import stream: %s '%s' is not a path of the store %s",
-                          what, p, fl_store_dir(s));
+    int rc =
+        fl_error_set(err, FL_EPARSE, "bad import stream: %s '%s' is not a path of the store %s",
+                     what, p, fl_store_dir(s));
     fl_error_set_hint(err, "stores only exchange paths when they have the same store directory "
                            "(the same --state-dir)");
     return rc;
@@ -273,9 +293,27 @@ static int is_known(fl_store *s, pending *ps, size_t n, const char *ref) {
     return fl_store_is_valid(s, ref);
 }
 
+static int import_stream(fl_store *s, in_stream *in, char ***out, size_t *nout, fl_error *err);
+
 int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *err) {
     in_stream *in = fl_xcalloc(1, sizeof *in);
     in->fd = fd;
+    int rc = import_stream(s, in, out, nout, err);
+    free(in);
+    return rc;
+}
+
+int fl_store_import_from(fl_store *s, fl_nar_read_fn source, void *ctx, char ***out, size_t *nout,
+                         fl_error *err) {
+    in_stream *in = fl_xcalloc(1, sizeof *in);
+    in->source = source;
+    in->source_ctx = ctx;
+    int rc = import_stream(s, in, out, nout, err);
+    free(in);
+    return rc;
+}
+
+static int import_stream(fl_store *s, in_stream *in, char ***out, size_t *nout, fl_error *err) {
     pending *ps = NULL;
     size_t n = 0;
     char *magic = NULL;
@@ -291,8 +329,7 @@ int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *er
     }
     if (!rc && strcmp(magic, EXPORT_MAGIC) != 0)
         rc = fl_error_set(err, FL_EPARSE,
-                          "not a flakectl export stream, or an unsupported version ('%s')",
-                          magic);
+                          "not a flakectl export stream, or an unsupported version ('%s')", magic);
     free(magic);
     for (;;) {
         uint64_t more = 0;
@@ -313,7 +350,8 @@ int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *er
     /* Every reference must be valid already or come earlier in the stream. */
     for (size_t i = 0; i < n && !rc; i++)
         for (size_t k = 0; k < ps[i].info.nrefs && !rc; k++)
-            if (strcmp(ps[i].info.refs[k], ps[i].info.path) && !is_known(s, ps, i, ps[i].info.refs[k]))
+            if (strcmp(ps[i].info.refs[k], ps[i].info.path) &&
+                !is_known(s, ps, i, ps[i].info.refs[k]))
                 rc = fl_error_set(err, FL_ENOTFOUND,
                                   "cannot import %s: its reference %s is neither valid here nor "
                                   "earlier in the stream",
@@ -342,6 +380,5 @@ int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *er
     for (size_t i = 0; i < n; i++)
         pending_release(&ps[i]);
     free(ps);
-    free(in);
     return rc;
 }

@@ -217,8 +217,8 @@ static void human(uint64_t b, char *out, size_t n) {
         snprintf(out, n, "%.1f KiB", (double)b / 1024.0);
 }
 
-int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run,
-                FILE *report, fl_store_gc_result *res, fl_error *err) {
+int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run, FILE *report,
+                fl_store_gc_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
     int rc = fl_store_lock_exclusive(s, err);
     if (rc)
@@ -239,8 +239,7 @@ int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_r
             if (pset_has(&live, all[i]))
                 continue;
             fl_store_path_info *info = NULL;
-            if (fl_registry_read(s, all[i], &info, NULL) == 0 &&
-                info->registration_time > cutoff) {
+            if (fl_registry_read(s, all[i], &info, NULL) == 0 && info->registration_time > cutoff) {
                 res->kept_young++;
                 mark_live(s, all[i], &live);
             }

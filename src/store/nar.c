@@ -60,6 +60,8 @@ typedef struct dumper {
     size_t flen;
     unsigned char *io;
     int flags;
+    fl_store_filter_fn filter;
+    void *filter_ctx;
     fl_error *err;
 } dumper;
 
@@ -161,15 +163,18 @@ static int dump_regular(dumper *d, int pfd, const char *name, const char *shown,
             goto out;
         }
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (st->st_size >= IO_BUF)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     static const char *const head_exec[] = {"regular", "executable", "", "contents", NULL};
     static const char *const head[] = {"regular", "contents", NULL};
     rc = emit_strs(d, exec ? head_exec : head);
     if (!rc)
         rc = emit_u64(d, (uint64_t)st->st_size);
+    /* Read exactly the size stat reported (as Nix does): no extra read() per file for EOF. */
     uint64_t total = 0, want = (uint64_t)st->st_size;
-    while (!rc) {
-        ssize_t n = read(fd, d->io, IO_BUF);
+    while (!rc && total < want) {
+        size_t chunk = want - total < IO_BUF ? (size_t)(want - total) : IO_BUF;
+        ssize_t n = read(fd, d->io, chunk);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -179,14 +184,12 @@ static int dump_regular(dumper *d, int pfd, const char *name, const char *shown,
         if (n == 0)
             break;
         total += (uint64_t)n;
-        if (total > want)
-            break;
         rc = emit(d, d->io, (size_t)n);
         if (!rc && mfd >= 0)
             rc = fl_fd_write_all(mfd, d->io, (size_t)n, d->err);
     }
     if (!rc && total != want)
-        rc = fl_error_set(d->err, FL_ECONFLICT, "%s changed size while being read", shown);
+        rc = fl_error_set(d->err, FL_ECONFLICT, "%s shrank while being read", shown);
     if (!rc)
         rc = emit_pad(d, want);
     if (!rc && mfd >= 0) {
@@ -265,8 +268,32 @@ static int dump_dir(dumper *d, int pfd, const char *name, const char *shown, int
         }
         names[n++] = fl_xstrdup(de->d_name);
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     int rc = FL_OK, mfd = -1;
+    if (d->filter) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct stat st;
+            char *sub = fl_path_join(shown, names[i]);
+            int keep = 1;
+            if (!rc && fstatat(dirfd(dir), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                const char *type = S_ISREG(st.st_mode)   ? "regular"
+                                   : S_ISDIR(st.st_mode) ? "directory"
+                                   : S_ISLNK(st.st_mode) ? "symlink"
+                                                         : "unknown";
+                keep = d->filter(d->filter_ctx, sub, type, d->err);
+                if (keep < 0)
+                    rc = keep;
+            }
+            free(sub);
+            if (keep > 0 && !rc)
+                names[kept++] = names[i];
+            else
+                free(names[i]);
+        }
+        n = kept;
+    }
     if (mdirfd != NO_MIRROR) {
         if (mkdirat(mdirfd, mname, 0700) < 0 ||
             (mfd = openat(mdirfd, mname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -323,9 +350,10 @@ static int dump_node(dumper *d, int pfd, const char *name, const char *shown, in
     return rc ? rc : emit_str(d, ")");
 }
 
-int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
-                   int flags, fl_error *err) {
-    dumper d = {sink, ctx, fl_xmalloc(FRAME_BUF), 0, fl_xmalloc(IO_BUF), flags, err};
+int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror, int flags,
+                   fl_store_filter_fn filter, void *filter_ctx, fl_error *err) {
+    dumper d = {sink,       ctx, fl_xmalloc(FRAME_BUF), 0, fl_xmalloc(IO_BUF), flags, filter,
+                filter_ctx, err};
     int rc = emit_str(&d, "nix-archive-1");
     if (!rc)
         rc = dump_node(&d, AT_FDCWD, path, path, mirror ? AT_FDCWD : NO_MIRROR, mirror, 0);
@@ -338,7 +366,7 @@ int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char
 
 int fl_nar_dump(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
                 fl_error *err) {
-    return fl_nar_dump_ex(path, sink, ctx, mirror, 0, err);
+    return fl_nar_dump_ex(path, sink, ctx, mirror, 0, NULL, NULL, err);
 }
 
 int fl_nar_hash_path(const char *path, unsigned char hash[FL_SHA256_LEN], uint64_t *size,
@@ -425,8 +453,7 @@ static int expect(restorer *r, const char *tag) {
     return rc;
 }
 
-static int restore_node(restorer *r, int pfd, const char *name, const char *shown,
-                        int depth);
+static int restore_node(restorer *r, int pfd, const char *name, const char *shown, int depth);
 
 static int restore_regular(restorer *r, int pfd, const char *name, const char *shown) {
     char *tag = NULL;
@@ -481,8 +508,7 @@ static int restore_symlink(restorer *r, int pfd, const char *name, const char *s
     return rc ? rc : expect(r, ")");
 }
 
-static int restore_dir(restorer *r, int pfd, const char *name, const char *shown,
-                       int depth) {
+static int restore_dir(restorer *r, int pfd, const char *name, const char *shown, int depth) {
     if (depth > MAX_DEPTH)
         return fl_error_set(r->err, FL_EPARSE, "bad archive: directories nested too deeply");
     if (mkdirat(pfd, name, 0700) < 0)
@@ -513,14 +539,13 @@ static int restore_dir(restorer *r, int pfd, const char *name, const char *shown
             rc = expect(r, "name");
         if (!rc)
             rc = read_str(r, NAME_MAX, &ename);
-        if (!rc && (!*ename || strchr(ename, '/') || !strcmp(ename, ".") ||
-                    !strcmp(ename, "..")))
-            rc = fl_error_set(r->err, FL_EPARSE, "bad archive: invalid file name '%s' in %s",
-                              ename, shown);
+        if (!rc && (!*ename || strchr(ename, '/') || !strcmp(ename, ".") || !strcmp(ename, "..")))
+            rc = fl_error_set(r->err, FL_EPARSE, "bad archive: invalid file name '%s' in %s", ename,
+                              shown);
         if (!rc && prev && strcmp(prev, ename) >= 0)
             rc = fl_error_set(r->err, FL_EPARSE,
-                              "bad archive: entries of %s not sorted or duplicated ('%s')",
-                              shown, ename);
+                              "bad archive: entries of %s not sorted or duplicated ('%s')", shown,
+                              ename);
         if (!rc)
             rc = expect(r, "node");
         if (!rc) {
@@ -542,8 +567,7 @@ static int restore_dir(restorer *r, int pfd, const char *name, const char *shown
     return rc;
 }
 
-static int restore_node(restorer *r, int pfd, const char *name, const char *shown,
-                        int depth) {
+static int restore_node(restorer *r, int pfd, const char *name, const char *shown, int depth) {
     char *type = NULL;
     int rc = expect(r, "(");
     if (!rc)

@@ -102,21 +102,21 @@ out:
 int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err) {
     const char *hp = fl_store_hash_part(s, info->path);
     if (!hp)
-        return fl_error_set(err, FL_EGENERIC, "cannot register %s: not a store path",
-                            info->path);
+        return fl_error_set(err, FL_EGENERIC, "cannot register %s: not a store path", info->path);
     char **refs = fl_xcalloc(info->nrefs + 1, sizeof *refs);
-    memcpy(refs, info->refs, info->nrefs * sizeof *refs);
+    if (info->nrefs)
+        memcpy(refs, info->refs, info->nrefs * sizeof *refs);
     qsort(refs, info->nrefs, sizeof *refs, cmp_str);
     json_t *jrefs = json_array();
     for (size_t i = 0; i < info->nrefs; i++)
         json_array_append_new(jrefs, json_string(refs[i]));
     free(refs);
     char *hash = fl_hash_format(info->nar_hash);
-    json_t *root = json_pack("{s:i, s:s, s:s, s:I, s:o, s:o, s:I}", "version", 1, "path",
-                             info->path, "narHash", hash, "narSize", (json_int_t)info->nar_size,
-                             "references", jrefs, "deriver",
-                             info->deriver ? json_string(info->deriver) : json_null(),
-                             "registrationTime", (json_int_t)info->registration_time);
+    json_t *root =
+        json_pack("{s:i, s:s, s:s, s:I, s:o, s:o, s:I}", "version", 1, "path", info->path,
+                  "narHash", hash, "narSize", (json_int_t)info->nar_size, "references", jrefs,
+                  "deriver", info->deriver ? json_string(info->deriver) : json_null(),
+                  "registrationTime", (json_int_t)info->registration_time);
     free(hash);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);

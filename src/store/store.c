@@ -127,11 +127,11 @@ int fl_store_check_name(const char *name, fl_error *err) {
         return fl_error_set(err, FL_EUSAGE, "invalid store path name: it is empty");
     if (n > 211)
         return fl_error_set(err, FL_EUSAGE,
-                            "invalid store path name '%.40s...': %zu characters, at most 211",
-                            name, n);
+                            "invalid store path name '%.40s...': %zu characters, at most 211", name,
+                            n);
     if (name[0] == '.') {
-        int rc = fl_error_set(err, FL_EUSAGE, "invalid store path name '%s': it starts with '.'",
-                              name);
+        int rc =
+            fl_error_set(err, FL_EUSAGE, "invalid store path name '%s': it starts with '.'", name);
         fl_error_set_hint(err, "give the path another name (e.g. builtins.path { name = ...; })");
         return rc;
     }
@@ -139,9 +139,9 @@ int fl_store_check_name(const char *name, fl_error *err) {
         if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
             strchr("+-._?=", *c))
             continue;
-        int rc = fl_error_set(err, FL_EUSAGE,
-                              "invalid store path name '%s': character '%c' is not allowed",
-                              name, *c);
+        int rc =
+            fl_error_set(err, FL_EUSAGE,
+                         "invalid store path name '%s': character '%c' is not allowed", name, *c);
         fl_error_set_hint(err, "names may hold only letters, digits and + - . _ ? =");
         return rc;
     }
@@ -174,7 +174,8 @@ static int cmp_str(const void *a, const void *b) {
 char *fl_store_make_text_path(const char *store_dir, const unsigned char text_hash[32],
                               const char *name, char *const *refs, size_t nrefs) {
     char **sorted = fl_xcalloc(nrefs + 1, sizeof *sorted);
-    memcpy(sorted, refs, nrefs * sizeof *sorted);
+    if (nrefs)
+        memcpy(sorted, refs, nrefs * sizeof *sorted);
     qsort(sorted, nrefs, sizeof *sorted, cmp_str);
     fl_strbuf type;
     fl_strbuf_init(&type, 0);
@@ -244,8 +245,7 @@ int fl_store_is_valid(fl_store *s, const char *path) {
     return fl_path_exists(path);
 }
 
-int fl_store_query_info(fl_store *s, const char *path, fl_store_path_info **info,
-                        fl_error *err) {
+int fl_store_query_info(fl_store *s, const char *path, fl_store_path_info **info, fl_error *err) {
     if (!fl_store_is_store_path(s, path))
         return fl_error_set(err, FL_ENOTFOUND, "%s is not a path in the store %s", path,
                             s->store_dir);
@@ -272,8 +272,7 @@ void fl_store_free_paths(char **paths, size_t n) {
 
 /* ---- normalizing and syncing ------------------------------------------------------------ */
 
-static int normalize_at(int pfd, const char *name, const char *shown, int is_root,
-                        fl_error *err) {
+static int normalize_at(int pfd, const char *name, const char *shown, int is_root, fl_error *err) {
     static const struct timespec times[2] = {{0, UTIME_OMIT}, {1, 0}};
     struct stat st;
     if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -344,8 +343,7 @@ char *fl_store_temp_dir(fl_store *s, fl_error *err) {
     return fl_make_temp_dir(s->store_dir, ".tmp-", err);
 }
 
-int fl_store_commit(fl_store *s, const char *tmp, const fl_store_path_info *info,
-                    fl_error *err) {
+int fl_store_commit(fl_store *s, const char *tmp, const fl_store_path_info *info, fl_error *err) {
     int rc;
     if (fl_path_exists(info->path)) {
         /* Unregistered (the caller checked under the path lock): a crash leftover. */
@@ -382,8 +380,7 @@ static void remove_quietly(const char *path) {
 }
 
 /* Shared tail of add_path and add_text: lock, re-check, sync, commit. */
-static int finish_add(fl_store *s, const char *mirror, fl_store_path_info *info,
-                      fl_error *err) {
+static int finish_add(fl_store *s, const char *mirror, fl_store_path_info *info, fl_error *err) {
     int lock = -1;
     int rc = fl_store_lock_path(s, info->path, &lock, err);
     if (rc)
@@ -399,8 +396,14 @@ static int finish_add(fl_store *s, const char *mirror, fl_store_path_info *info,
     return rc;
 }
 
-int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags,
-                      char **out_path, fl_error *err) {
+int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags, char **out_path,
+                      fl_error *err) {
+    return fl_store_add_path_filtered(s, src, name, flags, NULL, NULL, out_path, err);
+}
+
+int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
+                               fl_store_filter_fn filter, void *filter_ctx, char **out_path,
+                               fl_error *err) {
     char *own_name = name ? fl_xstrdup(name) : base_name(src);
     int rc = fl_store_check_name(own_name, err);
     if (rc) {
@@ -416,7 +419,7 @@ int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags,
     char *mirror = fl_path_join(tmp, "x");
     fl_hash_sink h = {{0}, 0};
     fl_sha256_init(&h.sha);
-    rc = fl_nar_dump_ex(src, fl_hash_sink_write, &h, mirror, flags, err);
+    rc = fl_nar_dump_ex(src, fl_hash_sink_write, &h, mirror, flags, filter, filter_ctx, err);
     unsigned char hash[FL_SHA256_LEN];
     fl_sha256_final(&h.sha, hash);
     fl_store_path_info info = {0};
@@ -443,8 +446,7 @@ int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags,
 
 /* NAR of a single regular file held in memory (texts are small by nature). */
 static void nar_of_text(fl_strbuf *nar, const char *text, size_t len) {
-    static const char *const head[] = {"nix-archive-1", "(", "type", "regular", "contents",
-                                       NULL};
+    static const char *const head[] = {"nix-archive-1", "(", "type", "regular", "contents", NULL};
     for (const char *const *h = head; *h; h++) {
         uint64_t n = strlen(*h);
         for (int i = 0; i < 8; i++)

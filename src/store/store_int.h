@@ -5,8 +5,8 @@
 #include "flakectl/store.h"
 
 /* fl_nar_dump with flags: FL_STORE_ADD_CONTAINED refuses symlinks leaving the tree. */
-int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
-                   int flags, fl_error *err);
+int fl_nar_dump_ex(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror, int flags,
+                   fl_store_filter_fn filter, void *filter_ctx, fl_error *err);
 
 /* Sinks. */
 typedef struct fl_hash_sink {
@@ -42,8 +42,7 @@ void fl_store_lock_shared(fl_store *s);
 char *fl_store_temp_dir(fl_store *s, fl_error *err);
 /* Moves tmp (a complete, normalized, synced tree) to path and registers info. Removes a
  * leftover unregistered path first. */
-int fl_store_commit(fl_store *s, const char *tmp, const fl_store_path_info *info,
-                    fl_error *err);
+int fl_store_commit(fl_store *s, const char *tmp, const fl_store_path_info *info, fl_error *err);
 /* The 32-char hash part of a store path's base name, or NULL. */
 const char *fl_store_hash_part(const fl_store *s, const char *path);
 

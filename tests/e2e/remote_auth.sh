@@ -125,6 +125,18 @@ kill "$agent_pid"
 agent_pid=""
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
+# IPv6: user@[::1]:port, known_hosts naming [::1]:port
+SSHD_LISTEN=::1 sshd_start v6 || fail "sshd on ::1 did not start"
+expect_eq "$SSHD_TARGET" "root@[::1]:$SSHD_PORT" "harness target for ::1"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" -n -- echo six
+expect_rc 255
+expect_in ERR "the host key of [::1]:$SSHD_PORT is not known"
+run "$FLAKECTL" remote-exec --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY" --accept-new-host-key -n -- echo six
+expect_rc 0
+expect_eq "$OUT" "six" "output over IPv6"
+grep -q "^\[::1\]:$SSHD_PORT ssh-ed25519 " "$HOME/.ssh/known_hosts" || fail "no [::1]:port line in known_hosts"
+sshd_stop v6
+
 # refused: nothing listens on the port any more
 port=$SSHD_PORT
 sshd_stop node1
@@ -152,6 +164,30 @@ for _ in $(seq 1 100); do [ -s "$work/silent.port" ] && break; sleep 0.05; done
 run "$FLAKECTL" remote-exec --connect-timeout 1 --target-host "root@127.0.0.1:$(cat "$work/silent.port")" -n -- true
 expect_rc 255
 expect_in ERR "did not complete the SSH handshake within 1 s"
+
+# a listener whose accept queue is full drops new SYNs: the TCP connect itself times out
+kill "$silent_pid"
+silent_pid=""
+rm -f "$work/silent.port"
+python3 -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+port = s.getsockname()[1]
+fill = []
+for i in range(8):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    fill.append(c)
+time.sleep(1)
+print(port, flush=True)
+time.sleep(120)
+' >"$work/silent.port" &
+silent_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/silent.port" ] && break; sleep 0.05; done
+run "$FLAKECTL" remote-exec --connect-timeout 1 --target-host "root@127.0.0.1:$(cat "$work/silent.port")" -n -- true
+expect_rc 255
+expect_in ERR "no answer from 127.0.0.1 port $(cat "$work/silent.port") within 1 s (connect timeout)"
 
 # malformed targets are usage errors
 for bad in "root@" "@host" "root@host:0" "root@host:99999" "root@[::1" "root@host:x"; do

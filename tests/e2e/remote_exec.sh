@@ -45,6 +45,11 @@ expect_eq "${OUT%% *}" "$want" "remote sha256sum of 20 MiB stdin"
 # stdin from a pipe (a producer that is slower than the file system)
 got=$(cat "$work/big" | "${X[@]}" -- 'cat | sha256sum' | cut -d' ' -f1)
 expect_eq "$got" "$want" "20 MiB piped through remote cat | sha256sum"
+# a progress line for the stream (not a terminal: only the final line)
+run "${X[@]}" --progress --label node1 -- 'cat >/dev/null' <"$work/big"
+expect_rc 0
+expect_in ERR "[node1] sent 20.0 MiB"
+expect_in ERR " MiB/s in "
 # much output and much stderr at once must not deadlock
 n=$("${X[@]}" -n -- 'head -c 5000000 /dev/zero; head -c 3000000 /dev/zero >&2' 2>"$work/e" | wc -c)
 expect_eq "$n" "5000000" "stdout byte count"
@@ -73,6 +78,20 @@ expect_eq "$ERR" "[homelab-node1] warn" "prefixed stderr"
 run "${X[@]}" -n -- 'kill -TERM $$'
 expect_rc 143
 expect_in ERR "killed by signal TERM"
+
+# the connection dies under a running command (its sshd session process is killed; that
+# is a child of the sshd this test started): a clear error, not a hang, exit 255
+"${X[@]}" -n -- 'echo started; sleep 60' >"$work/cut.out" 2>"$work/cut.err" &
+client=$!
+for _ in $(seq 1 200); do grep -q started "$work/cut.out" 2>/dev/null && break; sleep 0.05; done
+grep -q started "$work/cut.out" || fail "the long command did not start"
+for child in $(pgrep -P "$SSHD_PID"); do kill -9 "$child"; done
+for _ in $(seq 1 200); do kill -0 "$client" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$client" 2>/dev/null && { kill "$client"; fail "flakectl hung after its connection was cut"; }
+wait "$client"
+RC=$? ERR=$(cat "$work/cut.err") OUT=""
+expect_rc 255
+expect_in ERR "lost the connection to $SSHD_TARGET"
 
 # a missing program, and a target without flakectl
 run "${X[@]}" -n -- no-such-program-here

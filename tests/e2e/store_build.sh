@@ -77,3 +77,27 @@ grep -q "invalid store path name" err || fail "unclear: $(cat err)"
 if fl store build --name x --builder /nonexistent/builder 2> err; then fail "missing builder"; fi
 grep -q "cannot execute the builder" err || fail "unclear: $(cat err)"
 echo "ok: bad derivations refused clearly"
+
+# Concurrency: four processes building the same new derivation run its builder once and all
+# print the same path; four adding the same new tree all print the same path.
+conc='/bin/mkdir $out; echo x >> '"$work"'/conc-runs; /bin/sleep 0.3; echo done > $out/r'
+for i in 1 2 3 4; do
+    fl store build --name conc --builder /bin/sh --arg -c --arg "$conc" > "conc.$i" &
+done
+wait
+[ "$(wc -l < "$work/conc-runs")" = 1 ] || fail "the builder ran $(wc -l < "$work/conc-runs") times"
+[ "$(sort -u conc.? | wc -l)" = 1 ] || fail "different paths: $(cat conc.?)"
+mkdir ctree && for i in $(seq 1 200); do echo "$i" > "ctree/$i"; done
+for i in 1 2 3 4; do fl store add ctree > "cadd.$i" & done
+wait
+[ "$(sort -u cadd.? | wc -l)" = 1 ] || fail "different paths: $(cat cadd.?)"
+fl store verify --check-contents > /dev/null || fail "store inconsistent after concurrent adds"
+echo "ok: concurrent builds and adds of the same path"
+
+# --help everywhere.
+for c in "store --help" "store add --help" "store build --help" "gc --help"; do
+    "$FLAKECTL" $c | grep -q "usage: flakectl" || fail "$c"
+done
+if "$FLAKECTL" store frobnicate 2> err; then fail "unknown subcommand accepted"; fi
+grep -q "unknown store subcommand" err || fail "unclear: $(cat err)"
+echo "ok: help and usage errors"

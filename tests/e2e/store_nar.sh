@@ -30,6 +30,9 @@ check_tree() { # PATH: dump equal, hashes equal
     fl store dump "$p" > "$work/ours.nar"
     nix-store --dump "$p" > "$work/nix.nar"
     cmp "$work/ours.nar" "$work/nix.nar" || fail "store dump of $p differs from nix-store --dump"
+    [ "$(fl store hash "$p")" = "$(nix-hash --type sha256 "$p")" ] || fail "store hash of $p"
+    [ "$(fl store hash --base32 "$p")" = "$(nix-hash --type sha256 --base32 "$p")" ] ||
+        fail "store hash --base32 of $p"
 }
 
 check_tree "$t"
@@ -39,7 +42,7 @@ check_tree "$t/empty-dir"
 check_tree "$t/link"
 check_tree "$t/a/dangling"
 check_tree "$t/big.bin"
-echo "ok: dumps are byte-identical"
+echo "ok: dumps are byte-identical, hashes equal nix-hash"
 
 # store add: path and recorded NAR hash agree with Nix's tools.
 out=$(fl store add "$t")

@@ -27,7 +27,7 @@ let
       };
       group = mkOption {
         type = types.str;
-        default = if config.isNormalUser then "users" else "nogroup";
+        default = if config.isNormalUser then (if host.isDarwin then "staff" else "users") else "nogroup";
         description = "The primary group.";
       };
       extraGroups = mkOption {
@@ -88,6 +88,14 @@ let
   });
 in
 {
+  # The groups default primary groups name, with the ids Debian and NixOS give them, so a
+  # fresh --root resolves them too.
+  config.users.groups = if host.isDarwin then { staff.gid = lib.mkDefault 20; } else {
+    users.gid = lib.mkDefault 100;
+    nogroup.gid = lib.mkDefault 65534;
+    wheel = { };
+  };
+
   options.users = {
     users = mkOption {
       type = types.attrsOf user;

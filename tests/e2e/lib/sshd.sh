@@ -12,6 +12,11 @@
 #   SSHD_PATH_PREPEND   directories put in front of the sessions' PATH (where flakectl is)
 #   SSHD_EXTRA_CONFIG   extra sshd_config lines
 #   SSHD_HOSTKEY_TYPES  host key types to generate (default "ed25519")
+#   SSHD_FIXED_PORT     listen on this port instead of a free random one (restarting an
+#                       instance where clients expect it)
+#   SSHD_LISTEN         the address to listen on (default 127.0.0.1; "::1" for IPv6)
+#   SSHD_NEW_HOSTKEY=1  make new host keys even if NAME has some (a "reinstalled" host);
+#                       by default a restarted NAME keeps its keys
 # Sessions get HOME=$SSHD_DIR/home (an empty dir): the target side never reads the real
 # ~root (whose shell start-up files would also slow every command down).
 # Also usable as a program, for C tests and benchmarks:
@@ -39,7 +44,7 @@ _sshd_base() {
 
 _sshd_accepts() { # port: true once the server sends its SSH banner
     local banner
-    banner=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 4 <&3" 2>/dev/null) \
+    banner=$(timeout 2 bash -c "exec 3<>/dev/tcp/${SSHD_LISTEN:-127.0.0.1}/$1 && head -c 4 <&3" 2>/dev/null) \
         && [ "$banner" = "SSH-" ]
 }
 
@@ -48,17 +53,18 @@ sshd_start() {
     _sshd_base
     dir=$SSHD_BASE/$name
     mkdir -p "$dir"
-    rm -f "$dir"/ssh_host_*
+    [ "${SSHD_NEW_HOSTKEY:-0}" != 1 ] || rm -f "$dir"/ssh_host_*
     for t in ${SSHD_HOSTKEY_TYPES:-ed25519}; do
-        ssh-keygen -q -t "$t" -N '' -C "host-$name" -f "$dir/ssh_host_${t}_key"
+        [ -f "$dir/ssh_host_${t}_key" ] \
+            || ssh-keygen -q -t "$t" -N '' -C "host-$name" -f "$dir/ssh_host_${t}_key"
     done
     cat "$SSHD_CLIENT_KEY.pub" >"$dir/authorized_keys"
     mkdir -p "$dir/home"
     for try in $(seq 1 20); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port=${SSHD_FIXED_PORT:-$((20000 + (RANDOM * 32768 + RANDOM) % 40000))}
         {
             echo "Port $port"
-            echo "ListenAddress 127.0.0.1"
+            echo "ListenAddress ${SSHD_LISTEN:-127.0.0.1}"
             for t in ${SSHD_HOSTKEY_TYPES:-ed25519}; do echo "HostKey $dir/ssh_host_${t}_key"; done
             echo "PidFile $dir/sshd.pid"
             echo "AuthorizedKeysFile $dir/authorized_keys"
@@ -82,9 +88,13 @@ sshd_start() {
             if _sshd_accepts "$port"; then
                 echo "$port" >"$dir/port"
                 echo "$pid" >"$dir/pid"
-                SSHD_INSTANCES+=("$name")
+                case " ${SSHD_INSTANCES[*]} " in *" $name "*) ;; *) SSHD_INSTANCES+=("$name") ;; esac
                 SSHD_NAME=$name SSHD_DIR=$dir SSHD_PORT=$port SSHD_PID=$pid
-                SSHD_TARGET=root@127.0.0.1:$port
+                case ${SSHD_LISTEN:-127.0.0.1} in
+                    *:*) SSHD_TARGET="root@[$SSHD_LISTEN]:$port" ;;
+                    *) SSHD_TARGET=root@${SSHD_LISTEN:-127.0.0.1}:$port ;;
+                esac
+                echo "$SSHD_TARGET" >"$dir/target"
                 SSHD_HOSTPUB=$dir/ssh_host_ed25519_key.pub
                 return 0
             fi
@@ -93,6 +103,7 @@ sshd_start() {
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         # a taken port makes sshd exit at once: try another; anything else is fatal
+        [ -z "${SSHD_FIXED_PORT:-}" ] || break
         grep -q 'Address already in use\|Bind to port' "$dir/sshd.log" || break
     done
     echo "sshd did not start; its log:" >&2
@@ -106,7 +117,7 @@ sshd_info() { # NAME FIELD
         port) cat "$dir/port" ;;
         dir) echo "$dir" ;;
         pid) cat "$dir/pid" ;;
-        target) echo "root@127.0.0.1:$(cat "$dir/port")" ;;
+        target) cat "$dir/target" ;;
         hostpub) echo "$dir/ssh_host_ed25519_key.pub" ;;
         *) return 1 ;;
     esac

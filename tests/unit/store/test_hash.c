@@ -3,7 +3,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,15 +60,13 @@ static void test_base32_known_vector_and_bad_input(void **state) {
     assert_string_equal(hex, "10551daed7fa467d0b58826e7eb9a0f2af7d693de319f2ef775fffcda244b9f6");
     /* 'e', 'o', 'u', 't' are not in Nix's alphabet */
     assert_int_equal(fl_base32_decode("e", 1, h, 1), -1);
-    assert_int_equal(fl_base32_decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7t",
-                                      52, h, 32),
-                     -1);
+    assert_int_equal(
+        fl_base32_decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7t", 52, h, 32), -1);
     /* wrong length */
     assert_int_equal(fl_base32_decode("00", 2, h, 32), -1);
     /* a first digit too large for 32 bytes overflows */
-    assert_int_equal(fl_base32_decode("zmdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
-                                      52, h, 32),
-                     -1);
+    assert_int_equal(
+        fl_base32_decode("zmdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73", 52, h, 32), -1);
     assert_false(fl_base32_valid_char('e'));
     assert_true(fl_base32_valid_char('z'));
     assert_false(fl_base32_valid_char('\0'));

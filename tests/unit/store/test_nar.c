@@ -3,7 +3,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +138,8 @@ static void dir_nar(fl_strbuf *b, const char *n1, const char *n2) {
         put_str(b, *h);
     const char *names[] = {n1, n2};
     for (int i = 0; i < 2; i++) {
-        const char *e[] = {"entry", "(", "name", names[i], "node", "(", "type", "symlink",
-                           "target", "x", ")", ")", NULL};
+        const char *e[] = {"entry",   "(",      "name", names[i], "node", "(", "type",
+                           "symlink", "target", "x",    ")",      ")",    NULL};
         for (const char **h = e; *h; h++)
             put_str(b, *h);
     }

@@ -4,7 +4,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,15 +221,143 @@ static void test_build_registers_references_and_deriver(void **state) {
     free(dep);
 }
 
+static int skip_txt_and_drop(void *ctx, const char *path, const char *type, fl_error *err) {
+    (void)ctx;
+    size_t n = strlen(path);
+    if (n > 4 && !strcmp(path + n - 4, ".txt"))
+        return 0;
+    if (!strcmp(type, "directory") && n > 5 && !strcmp(path + n - 5, "/drop"))
+        return 0;
+    if (strstr(path, "poison"))
+        return fl_error_set(err, FL_EEVAL, "filter failed on %s", path);
+    return 1;
+}
+
+static void test_filtered_add(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *tree = fl_path_join(f->dir, "tree");
+    char *p;
+    mkdir(tree, 0755);
+    const char *files[] = {"keep", "skip.txt", "drop/inner"};
+    p = fl_path_join(tree, "drop");
+    mkdir(p, 0755);
+    free(p);
+    for (int i = 0; i < 3; i++) {
+        p = fl_path_join(tree, files[i]);
+        FILE *fp = fopen(p, "w");
+        fputs("x\n", fp);
+        fclose(fp);
+        free(p);
+    }
+    char *out = NULL;
+    assert_int_equal(
+        fl_store_add_path_filtered(f->s, tree, "src", 0, skip_txt_and_drop, NULL, &out, &err), 0);
+    p = fl_path_join(out, "keep");
+    assert_true(fl_path_exists(p));
+    free(p);
+    p = fl_path_join(out, "skip.txt");
+    assert_false(fl_path_exists(p));
+    free(p);
+    p = fl_path_join(out, "drop");
+    assert_false(fl_path_exists(p));
+    free(p);
+    /* the hash covers what was kept: the stored copy hashes to its registered hash */
+    fl_store_path_info *info = NULL;
+    unsigned char h[32];
+    assert_int_equal(fl_store_query_info(f->s, out, &info, &err), 0);
+    assert_int_equal(fl_nar_hash_path(out, h, NULL, &err), 0);
+    assert_memory_equal(h, info->nar_hash, 32);
+    fl_store_path_info_free(info);
+    /* a failing filter aborts and adds nothing */
+    p = fl_path_join(tree, "poison");
+    FILE *fp = fopen(p, "w");
+    fclose(fp);
+    free(p);
+    char *bad = NULL;
+    assert_int_equal(
+        fl_store_add_path_filtered(f->s, tree, "src", 0, skip_txt_and_drop, NULL, &bad, &err),
+        FL_EEVAL);
+    assert_non_null(strstr(err.message, "filter failed"));
+    fl_error_clear(&err);
+    free(out);
+    free(tree);
+}
+
+static int mem_sink(void *ctx, const void *data, size_t len, fl_error *err) {
+    (void)err;
+    fl_strbuf_add(ctx, data, len);
+    return 0;
+}
+
+typedef struct mem_src {
+    const char *p;
+    size_t left;
+} mem_src;
+
+static int mem_read(void *ctx, void *buf, size_t len, fl_error *err) {
+    mem_src *m = ctx;
+    if (len > m->left)
+        return fl_error_set(err, FL_EPARSE, "the import stream ends early");
+    memcpy(buf, m->p, len);
+    m->p += len;
+    m->left -= len;
+    return 0;
+}
+
+static void test_export_import_over_callbacks(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *a = NULL, *b = NULL;
+    assert_int_equal(fl_store_add_path(f->s, f->src, NULL, 0, &a, &err), 0);
+    char *refs[] = {a};
+    assert_int_equal(fl_store_add_text(f->s, "b", a, strlen(a), refs, 1, &b, &err), 0);
+    char **cl = NULL;
+    size_t n = 0;
+    assert_int_equal(fl_store_closure(f->s, &b, 1, &cl, &n, &err), 0);
+    fl_strbuf stream;
+    fl_strbuf_init(&stream, 0);
+    assert_int_equal(fl_store_export_to(f->s, cl, n, mem_sink, &stream, &err), 0);
+    fl_store_free_paths(cl, n);
+    /* A fresh store at the same place. */
+    fl_store_close(f->s);
+    char *st = fl_path_join(f->dir, "state"), *old = fl_path_join(f->dir, "state.old");
+    assert_int_equal(fl_atomic_rename(st, old, &err), 0);
+    assert_int_equal(fl_store_open(st, &f->s, &err), 0);
+    /* Truncated: nothing registered. */
+    mem_src m = {stream.buf, stream.len - 8};
+    assert_int_not_equal(fl_store_import_from(f->s, mem_read, &m, NULL, NULL, &err), 0);
+    assert_false(fl_store_is_valid(f->s, a));
+    assert_false(fl_store_is_valid(f->s, b));
+    m.p = stream.buf;
+    m.left = stream.len;
+    char **got = NULL;
+    size_t ngot = 0;
+    assert_int_equal(fl_store_import_from(f->s, mem_read, &m, &got, &ngot, &err), 0);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(m.left, 0);
+    assert_true(fl_store_is_valid(f->s, a));
+    assert_true(fl_store_is_valid(f->s, b));
+    fl_store_free_paths(got, ngot);
+    fl_strbuf_release(&stream);
+    fl_error_clear(&err);
+    free(st);
+    free(old);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unregistered_leftover_is_invalid_and_replaced,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unregistered_leftover_is_invalid_and_replaced, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_temp_and_corrupt_entries_are_not_valid, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_text_references_and_closure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_registers_references_and_deriver, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_filtered_add, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_import_over_callbacks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
