@@ -83,6 +83,17 @@ expect_not_contains "committed: no warning" "dirty" "$err"
 expect_eq "new rev in profile.json" "\"$rev2\"" "$(jq .flake.rev <<<"$out")"
 expect_eq "clean after commit" false "$(jq .flake.dirty <<<"$out")"
 
+# --- the generation made from this commit says so
+mkdir -p "$work/root"
+run_fl --flake "$F" --root "$work/root" switch --host h
+expect_eq "switch exit ($err)" 0 "$rc"
+run_fl --root "$work/root" generations --json
+expect_eq "generations exit ($err)" 0 "$rc"
+expect_eq "generation's rev" "\"$rev2\"" "$(jq '.[0].rev' <<<"$out")"
+expect_eq "generation's dirty flag" false "$(jq '.[0].dirty' <<<"$out")"
+run_fl --root "$work/root" generations
+expect_contains "generations list shows the rev" "rev ${rev2:0:12}" "$out"
+
 # --- an untracked file in a flake outside Git is fine (nothing to hide)
 cp -r "$F" "$work/plain"
 cp "$F/hosts/h/notes.txt" "$work/plain/hosts/h/"
