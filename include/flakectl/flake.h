@@ -27,6 +27,10 @@ void fl_flake_tree_free(fl_flake_tree *t);
 int fl_flake_tree_check_path(void *tree, const char *path, fl_error *err);
 /* The HEAD commit (40 hex) or NULL before the first commit; dirty when the index or a
  * tracked file differs from HEAD. */
+/* Sets hooks (already holding the store's, see fl_module_store_hooks) for evaluating inside
+ * t: check_path as above, and directories of the work tree copied to store hold only tracked
+ * files. t must outlive the evaluator. No-op when t is NULL. */
+void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store);
 const char *fl_flake_tree_rev(const fl_flake_tree *t);
 int fl_flake_tree_dirty(const fl_flake_tree *t);
 int64_t fl_flake_tree_last_modified(const fl_flake_tree *t);

@@ -9,9 +9,12 @@
 
 #include "flakectl/flake.h"
 #include "flakectl/fs.h"
+#include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
 struct fl_flake_tree {
+    fl_lang_hooks orig; /* the store's hooks, wrapped by fl_flake_tree_hooks */
+    struct fl_store *store;
     char *flake_dir; /* as the evaluator spells it (lexical, canonical) */
     char *flake_real;
     char *workdir;   /* realpath of the work tree's top, no trailing '/' */
@@ -181,4 +184,57 @@ int fl_flake_tree_check_path(void *ctx, const char *path, fl_error *err) {
     free(rel);
     free(canon);
     return rc;
+}
+
+static int keep_tracked(void *ctx, const char *path, const char *type, fl_error *err) {
+    (void)type;
+    (void)err;
+    const fl_flake_tree *t = ctx;
+    char *canon = fl_canon_path(path, "/");
+    char *rel = relative(t, canon);
+    int keep = !rel || is_tracked(t, rel);
+    free(rel);
+    free(canon);
+    return keep;
+}
+
+/* A directory of the work tree copied to the store takes only its tracked files, as Nix
+ * copies a Git flake's source; everything else goes to the store's own hook. */
+static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    fl_flake_tree *t = ctx;
+    char *canon = fl_canon_path(path, "/");
+    char *rel = relative(t, canon);
+    int rc;
+    if (rel && fl_is_dir(canon)) {
+        char *p = NULL;
+        rc = fl_store_add_path_filtered(t->store, canon, NULL, 0, keep_tracked, t, &p, err);
+        if (rc == 0)
+            fl_strbuf_adds(out, p);
+        free(p);
+    } else {
+        rc = t->orig.path_to_store(t->orig.ctx, path, out, err);
+    }
+    free(rel);
+    free(canon);
+    return rc;
+}
+
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
+                        fl_strbuf *out, fl_error *err) {
+    fl_flake_tree *t = ctx;
+    return t->orig.to_file(t->orig.ctx, name, data, len, out, err);
+}
+
+void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store) {
+    if (!t)
+        return;
+    t->orig = *hooks;
+    t->store = store;
+    hooks->check_path = fl_flake_tree_check_path;
+    hooks->check_ctx = t;
+    if (store && hooks->path_to_store && hooks->to_file) {
+        hooks->ctx = t;
+        hooks->path_to_store = hook_path_to_store;
+        hooks->to_file = hook_to_file;
+    }
 }

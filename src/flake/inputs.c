@@ -592,10 +592,7 @@ int fl_flake_lock_run(const char *flake_flag, const char *state_dir,
         fl_lang_config cfg;
         memset(&cfg, 0, sizeof cfg);
         fl_module_store_hooks(&cfg, store);
-        if (tree) {
-            cfg.hooks.check_path = fl_flake_tree_check_path;
-            cfg.hooks.check_ctx = tree;
-        }
+        fl_flake_tree_hooks(tree, &cfg.hooks, store);
         fl_lang *L = fl_lang_new(&cfg);
         rc = fl_flake_inputs(L, store, flake, opts, NULL, err);
         fl_lang_free(L);

@@ -32,11 +32,8 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
         fl_host_session_close(s);
         return rc;
     }
-    if (s->tree) {
-        cfg.hooks.check_path = fl_flake_tree_check_path;
-        cfg.hooks.check_ctx = s->tree;
-        fl_flake_warn_dirty(s->tree);
-    }
+    fl_flake_tree_hooks(s->tree, &cfg.hooks, s->store);
+    fl_flake_warn_dirty(s->tree);
     s->L = fl_lang_new(&cfg);
     fl_module_prepare(s->L);
     rc = fl_module_attach_builds(s->L, s->store, err);

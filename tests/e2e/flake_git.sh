@@ -26,6 +26,7 @@ cat >"$F/hosts/h/default.nix" <<'NIX'
   networking.hostName = "tracked";
   environment.etc."listing".text = builtins.concatStringsSep "," (builtins.attrNames (builtins.readDir ./.));
   environment.etc."exists".text = if builtins.pathExists ./notes.txt then "yes" else "no";
+  environment.etc."copied".text = builtins.concatStringsSep "," (builtins.attrNames (builtins.readDir "${./.}"));
 }
 NIX
 echo "secret notes" >"$F/hosts/h/notes.txt"
@@ -40,6 +41,8 @@ expect_eq "clean value" '"tracked"' "$out"
 expect_not_contains "clean tree: no warning" "dirty" "$err"
 run_fl --flake "$F" eval --host h environment.etc.listing.text
 expect_eq "readDir lists tracked files only" '"default.nix"' "$out"
+run_fl --flake "$F" eval --host h environment.etc.copied.text
+expect_eq "a directory copied to the store holds tracked files only ($err)" '"default.nix"' "$out"
 run_fl --flake "$F" eval --host h environment.etc.exists.text
 expect_eq "pathExists is false for an untracked file" '"no"' "$out"
 run_fl --flake "$F" eval --host h --json
