@@ -14,14 +14,18 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 HOSTS="homelab-node1 homelab-node2 macbook wsl"
 
-secs() { # command... -> wall time in seconds of one run
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc -l
+# secs command... -> "wall cpu" in seconds of one run (cpu = user + system, children
+# included): on a loaded machine the CPU figure is the steadier one.
+secs() {
+  local f
+  f=$(mktemp)
+  /usr/bin/time -f "%e %U %S" -o "$f" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$f"
+  rm -f "$f"
 }
 min() { printf '%s\n' "$@" | sort -g | head -n1; }
+wall() { for x in "$@"; do echo "${x%% *}"; done; }
+cpu() { for x in "$@"; do echo "${x##* }"; done; }
 
 cold=() warm=() peer=()
 for i in $(seq "$RUNS"); do
@@ -30,22 +34,28 @@ for i in $(seq "$RUNS"); do
   warm+=("$(secs "$FLAKECTL" --flake "$SRC" --state-dir "$T/state$i" check)")
 done
 bundled=$(ls "$SRC"/src/module/bundled/*.nix | tr '\n' ' ')
-nix_all() {
-  for h in $HOSTS; do
-    NIX_REMOTE=dummy:// nix-instantiate --eval --strict -E \
-      "let r = import $SRC/src/module/nix/host.nix { flakeDir = $SRC; hostName = \"$h\"; bundledModules = [ $bundled ]; }; in r.config" \
-      >/dev/null
-  done
-}
+cat >"$T/nix_all.sh" <<SH
+for h in $HOSTS; do
+  NIX_REMOTE=dummy:// nix-instantiate --eval --strict -E \\
+    "let r = import $SRC/src/module/nix/host.nix { flakeDir = $SRC; hostName = \\"\$h\\"; bundledModules = [ $bundled ]; }; in r.config" \\
+    >/dev/null || exit 1
+done
+SH
 if command -v nix-instantiate >/dev/null; then
-  for i in $(seq "$RUNS"); do peer+=("$(secs nix_all)"); done
+  for i in $(seq "$RUNS"); do peer+=("$(secs bash "$T/nix_all.sh")"); done
 fi
-c=$(min "${cold[@]}") w=$(min "${warm[@]}")
-printf 'flakectl check, bundled example (4 hosts), best of %s:\n' "$RUNS"
-printf '  cold (fresh state dir):  %6.0f ms\n' "$(echo "$c * 1000" | bc -l)"
-printf '  warm (second run):       %6.0f ms\n' "$(echo "$w * 1000" | bc -l)"
+ms() { echo "$1 * 1000" | bc -l; }
+row() { # label wall-list... ; cpu from the same runs
+  local label=$1; shift
+  printf '  %-44s wall %6.0f ms   cpu %6.0f ms\n' "$label" "$(ms "$(min $(wall "$@"))")" "$(ms "$(min $(cpu "$@"))")"
+}
+printf 'flakectl check, bundled example (4 hosts), best of %s (load %s):\n' "$RUNS" "$(cut -d' ' -f1 /proc/loadavg)"
+row "flakectl check, cold (fresh state dir)" "${cold[@]}"
+row "flakectl check, warm (second run)" "${warm[@]}"
 if [ "${#peer[@]}" -gt 0 ]; then
-  p=$(min "${peer[@]}")
-  printf '  nix-instantiate --eval --strict, 4 hosts via host.nix: %6.0f ms\n' "$(echo "$p * 1000" | bc -l)"
-  printf '  ratio warm/nix: %.2f   cold/nix: %.2f\n' "$(echo "$w / $p" | bc -l)" "$(echo "$c / $p" | bc -l)"
+  row "nix-instantiate --eval --strict, 4 hosts" "${peer[@]}"
+  w=$(min $(wall "${warm[@]}")) c=$(min $(wall "${cold[@]}")) p=$(min $(wall "${peer[@]}"))
+  wc=$(min $(cpu "${warm[@]}")) pc=$(min $(cpu "${peer[@]}"))
+  printf '  ratio flakectl/nix: warm %.2f (cpu %.2f), cold %.2f\n' "$(echo "$w / $p" | bc -l)" \
+    "$(echo "$wc / $pc" | bc -l)" "$(echo "$c / $p" | bc -l)"
 fi
