@@ -50,8 +50,8 @@ enum fl_flake_mode {
 };
 
 typedef struct fl_flake_inputs_opts {
-    int mode;             /* enum fl_flake_mode */
-    int no_write_lock;    /* refuse to lock anything (--no-write-lock-file) */
+    int mode;          /* enum fl_flake_mode */
+    int no_write_lock; /* refuse to lock anything (--no-write-lock-file) */
     const fl_flake_override *overrides;
     size_t noverrides;
     char *const *update_names; /* FL_FLAKE_UPDATE: the inputs to update; none = all */

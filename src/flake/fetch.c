@@ -96,8 +96,8 @@ static int cb_certificate(git_cert *cert, int valid, const char *host, void *pay
         return GIT_ECERTIFICATE;
     const char *env = getenv("FLAKECTL_KNOWN_HOSTS");
     const char *home = getenv("HOME");
-    char *path = env && *env ? fl_xstrdup(env)
-                             : fl_xasprintf("%s/.ssh/known_hosts", home ? home : "/root");
+    char *path =
+        env && *env ? fl_xstrdup(env) : fl_xasprintf("%s/.ssh/known_hosts", home ? home : "/root");
     fl_known_host_check chk;
     fl_error e = FL_ERROR_INIT;
     memset(&chk, 0, sizeof chk);

@@ -127,10 +127,18 @@ void fl_flake_tree_free(fl_flake_tree *t) {
     free(t);
 }
 
-const char *fl_flake_tree_rev(const fl_flake_tree *t) { return t->has_rev ? t->rev : NULL; }
-int fl_flake_tree_dirty(const fl_flake_tree *t) { return t->dirty; }
-int64_t fl_flake_tree_last_modified(const fl_flake_tree *t) { return t->last_modified; }
-const char *fl_flake_tree_workdir(const fl_flake_tree *t) { return t->workdir; }
+const char *fl_flake_tree_rev(const fl_flake_tree *t) {
+    return t->has_rev ? t->rev : NULL;
+}
+int fl_flake_tree_dirty(const fl_flake_tree *t) {
+    return t->dirty;
+}
+int64_t fl_flake_tree_last_modified(const fl_flake_tree *t) {
+    return t->last_modified;
+}
+const char *fl_flake_tree_workdir(const fl_flake_tree *t) {
+    return t->workdir;
+}
 
 /* The path relative to the work tree's top, or NULL when it lies outside. Owned. */
 static char *relative(const fl_flake_tree *t, const char *path) {
@@ -219,8 +227,8 @@ static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_er
     return rc;
 }
 
-static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
-                        fl_strbuf *out, fl_error *err) {
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len, fl_strbuf *out,
+                        fl_error *err) {
     fl_flake_tree *t = ctx;
     return t->orig.to_file(t->orig.ctx, name, data, len, out, err);
 }

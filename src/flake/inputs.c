@@ -27,10 +27,10 @@ typedef struct spec {
     int flake;
     int overridden;
     int kind;
-    char *git_url;  /* KIND_GIT: what libgit2 fetches (no "git+", no query) */
+    char *git_url;   /* KIND_GIT: what libgit2 fetches (no "git+", no query) */
     char *ref, *rev; /* from ?ref= / ?rev= */
-    char *path;     /* KIND_PATH: as written */
-    char *abs_path; /* KIND_PATH: resolved against the flake */
+    char *path;      /* KIND_PATH: as written */
+    char *abs_path;  /* KIND_PATH: resolved against the flake */
     fl_lang_pos pos;
 } spec;
 
@@ -63,8 +63,7 @@ static int url_error(fl_error *err, const spec *s, const char *why) {
 }
 
 /* Splits "git+https://h/r?ref=main&rev=abc" and "path:./x" into the spec's fields. */
-static int parse_url(spec *s, const char *flake_dir, const char *cwd_for_relative,
-                     fl_error *err) {
+static int parse_url(spec *s, const char *flake_dir, const char *cwd_for_relative, fl_error *err) {
     const char *u = s->url;
     if (!strncmp(u, "git+", 4)) {
         s->kind = KIND_GIT;
@@ -102,9 +101,10 @@ static int parse_url(spec *s, const char *flake_dir, const char *cwd_for_relativ
     else if (u[0] == '/' || !strncmp(u, "./", 2) || !strncmp(u, "../", 3))
         p = u;
     if (!p || !*p || strchr(p, '?'))
-        return url_error(err, s, strchr(u, ':') && strncmp(u, "path:", 5)
-                                     ? "this kind of input is not supported"
-                                     : "expected path:DIR");
+        return url_error(err, s,
+                         strchr(u, ':') && strncmp(u, "path:", 5)
+                             ? "this kind of input is not supported"
+                             : "expected path:DIR");
     s->kind = KIND_PATH;
     s->path = fl_xstrdup(p);
     s->abs_path = fl_canon_path(p, cwd_for_relative ? cwd_for_relative : flake_dir);
@@ -180,8 +180,7 @@ static int read_specs(fl_lang *L, const char *flake_dir, spec **out, size_t *n, 
             if (rc == 0 && fl_lang_attrs_get(L, v, "flake", &fv, &fpos) == 0) {
                 rc = fl_lang_force(L, fv, err);
                 if (rc == 0 && fl_lang_type(fv) != FL_LANG_BOOL) {
-                    rc = fl_error_set(err, FL_EEVAL, "inputs.%s.flake must be true or false",
-                                      name);
+                    rc = fl_error_set(err, FL_EEVAL, "inputs.%s.flake must be true or false", name);
                     fl_lang_error_at(err, &fpos);
                 }
                 if (rc == 0)
@@ -215,8 +214,8 @@ static json_t *original_json(const spec *s) {
 
 static json_t *locked_json(const spec *s, const resolved *r) {
     char *sri = fl_flake_sri(r->nar);
-    json_t *l = json_pack("{s:s, s:I}", "narHash", sri, "lastModified",
-                          (json_int_t)r->last_modified);
+    json_t *l =
+        json_pack("{s:s, s:I}", "narHash", sri, "lastModified", (json_int_t)r->last_modified);
     free(sri);
     if (s->kind == KIND_PATH) {
         json_object_set_new(l, "type", json_string("path"));
@@ -250,8 +249,8 @@ static int hash_mismatch(fl_error *err, const spec *s, const unsigned char want[
 }
 
 /* A path input: hashed every time (its content can change under the same name). */
-static int resolve_path(fl_store *store, const spec *s, const unsigned char *want,
-                        resolved *r, fl_error *err) {
+static int resolve_path(fl_store *store, const spec *s, const unsigned char *want, resolved *r,
+                        fl_error *err) {
     struct stat st;
     if (stat(s->abs_path, &st) < 0)
         return fl_error_errno(err, "input '%s': cannot read %s", s->name, s->abs_path);
@@ -470,8 +469,8 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
         } else {
             rc = resolve_fresh(store, s, &res[i], err);
             if (rc == 0) {
-                res[i].node = json_pack("{s:o, s:o}", "locked", locked_json(s, &res[i]),
-                                        "original", json_incref(orig));
+                res[i].node = json_pack("{s:o, s:o}", "locked", locked_json(s, &res[i]), "original",
+                                        json_incref(orig));
                 if (!s->flake)
                     json_object_set_new(res[i].node, "flake", json_false());
                 const char *now = node_version(res[i].node);
@@ -480,8 +479,7 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
                     if (was && !strcmp(was, now))
                         fprintf(report, "%s: %s (unchanged)\n", s->name, now);
                     else
-                        fprintf(report, "%s: %s \u2192 %s\n", s->name, was ? was : "(none)",
-                                now);
+                        fprintf(report, "%s: %s \u2192 %s\n", s->name, was ? was : "(none)", now);
                 } else {
                     fprintf(report, "flakectl: locked input '%s' at %s\n", s->name, now);
                 }
@@ -540,13 +538,12 @@ fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *
     fl_lang_attrs_add(b, "path", fl_lang_mk_string(L, flake_dir, strlen(flake_dir)), NULL);
     if (tree) {
         const char *rev = fl_flake_tree_rev(tree);
-        fl_lang_attrs_add(b, "rev", rev ? fl_lang_mk_string(L, rev, 40) : fl_lang_mk_null(L),
+        fl_lang_attrs_add(b, "rev", rev ? fl_lang_mk_string(L, rev, 40) : fl_lang_mk_null(L), NULL);
+        fl_lang_attrs_add(b, "shortRev", rev ? fl_lang_mk_string(L, rev, 7) : fl_lang_mk_null(L),
                           NULL);
-        fl_lang_attrs_add(b, "shortRev",
-                          rev ? fl_lang_mk_string(L, rev, 7) : fl_lang_mk_null(L), NULL);
         fl_lang_attrs_add(b, "dirty", fl_lang_mk_bool(L, fl_flake_tree_dirty(tree)), NULL);
-        fl_lang_attrs_add(b, "lastModified",
-                          fl_lang_mk_int(L, fl_flake_tree_last_modified(tree)), NULL);
+        fl_lang_attrs_add(b, "lastModified", fl_lang_mk_int(L, fl_flake_tree_last_modified(tree)),
+                          NULL);
     }
     return fl_lang_attrs_end(b);
 }
