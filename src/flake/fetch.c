@@ -181,7 +181,13 @@ static int do_fetch(git_repository *repo, const char *url, git_oid *head, int *h
     memset(&cb, 0, sizeof cb);
     cb.url = url;
     parse_ssh(url, &cb);
-    if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+    /* Anonymous, and without url.*.insteadOf rewriting: the cache's config has none, and
+     * libgit2 1.5 leaks the regex match data of that config lookup. */
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
         free(cb.ssh_host);
         return git_fail(err, FL_ENET, "bad Git URL '%s'", url);
     }
