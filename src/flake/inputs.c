@@ -162,6 +162,13 @@ static int read_specs(fl_lang *L, const char *flake_dir, spec **out, size_t *n, 
         s->name = fl_xstrdup(name);
         s->flake = 1;
         *n = i + 1;
+        if (!strcmp(name, "root") || !strcmp(name, "self")) {
+            rc = fl_error_set(err, FL_EEVAL, "an input cannot be called '%s'", name);
+            fl_lang_error_at(err, &s->pos);
+            fl_error_set_hint(err, "'root' names flake.lock's root node and 'self' the flake "
+                                   "itself: rename the input");
+            break;
+        }
         rc = fl_lang_force(L, v, err);
         if (rc < 0)
             break;
@@ -352,6 +359,21 @@ static int wanted_update(const fl_flake_inputs_opts *o, const char *name) {
     return 0;
 }
 
+/* Checked before flake.lock is written, so a wrong `flake` flag leaves the lock alone. */
+static int check_is_flake(const spec *s, const resolved *r, fl_error *err) {
+    if (!s->flake)
+        return FL_OK;
+    char *nix = fl_path_join(r->store_path, "flake.nix");
+    int has = fl_path_exists(nix);
+    free(nix);
+    if (has)
+        return FL_OK;
+    fl_error_set(err, FL_ENOTFOUND, "input '%s' (%s) has no flake.nix", s->name, s->url);
+    fl_lang_error_at(err, &s->pos);
+    fl_error_set_hint(err, "if it is plain source, say `inputs.%s.flake = false;`", s->name);
+    return FL_ENOTFOUND;
+}
+
 /* The value an input gives the flake's outputs. A flake input's outputs are evaluated with
  * its own `self` only: its own inputs are not fetched (see docs/inputs.md). */
 static int input_value(fl_lang *L, const spec *s, const resolved *r, fl_value **out,
@@ -370,14 +392,6 @@ static int input_value(fl_lang *L, const spec *s, const resolved *r, fl_value **
     if (!s->flake) {
         *out = src;
         return FL_OK;
-    }
-    char *nix = fl_path_join(r->store_path, "flake.nix");
-    int has = fl_path_exists(nix);
-    free(nix);
-    if (!has) {
-        fl_error_set(err, FL_ENOTFOUND, "input '%s' (%s) has no flake.nix", s->name, s->url);
-        fl_error_set_hint(err, "if it is plain source, say `inputs.%s.flake = false;`", s->name);
-        return FL_ENOTFOUND;
     }
     static const char wrap[] =
         "src: let\n"
@@ -449,7 +463,8 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
         spec *s = &specs[i];
         json_t *orig = original_json(s);
         json_t *old = fl_lock_node(lock, s->name);
-        int matches = old && json_equal(json_object_get(old, "original"), orig);
+        int matches = old && json_equal(json_object_get(old, "original"), orig) &&
+                      json_is_false(json_object_get(old, "flake")) == !s->flake;
         if (s->overridden) {
             rc = resolve_fresh(store, s, &res[i], err);
             if (old) /* the lock keeps what it had: an override is for this run only */
@@ -487,6 +502,8 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
             }
         }
         json_decref(orig);
+        if (rc == 0)
+            rc = check_is_flake(s, &res[i], err);
         if (rc < 0) {
             fl_error_add_frame(err, "while resolving input '%s' (%s)", s->name, s->url);
             break;

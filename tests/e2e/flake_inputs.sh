@@ -188,6 +188,18 @@ expect_contains "lock message" "locked input 'feat' at $featrev" "$err"
 expect_not_contains "lock leaves locked inputs" "'shared'" "$err"
 expect_eq "ref recorded" '"feature"' "$(jq .nodes.feat.original.ref "$L")"
 expect_eq "shared still at rev2" "\"$rev2\"" "$(jq .nodes.shared.locked.rev "$L")"
+run_fl --flake "$F" --no-write-lock-file eval --host h networking.hostName
+expect_eq "complete lock + --no-write-lock-file ($err)" 0 "$rc"
+
+# --- a flake input without flake.nix
+sed -i 's|local = { url = "path:./local"; flake = false; };|local.url = "path:./local";|' "$F/flake.nix"
+sum=$(md5sum <"$L")
+run_fl --flake "$F" eval --host h networking.hostName
+expect_eq "flake input without flake.nix" 1 "$rc"
+expect_contains "no flake.nix named" "input 'local' (path:./local) has no flake.nix" "$err"
+expect_contains "no flake.nix hint" "inputs.local.flake = false" "$err"
+expect_eq "a failed lock leaves flake.lock" "$sum" "$(md5sum <"$L")"
+sed -i 's|local.url = "path:./local";|local = { url = "path:./local"; flake = false; };|' "$F/flake.nix"
 
 # --- bad URLs
 sed -i "s|feat.url = \"git+file://$work/src?ref=feature\"|feat.url = \"github:me/repo\"|" "$F/flake.nix"
