@@ -1157,6 +1157,7 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         char *c = arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         lang_check_path(S, c, pos);
+        lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
     if (fl_read_file(canon, &data, &len, &e) < 0) {
         fl_error_clear(&e);

@@ -180,7 +180,8 @@ void lang_check_path(State *S, const char *path, PosIdx pos) {
 
 int lang_path_visible(State *S, const char *path) {
     fl_error e = FL_ERROR_INIT;
-    int ok = !S->cfg.hooks.check_path || S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) == 0;
+    int ok = !S->cfg.hooks.check_path ||
+             S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) == 0;
     fl_error_clear(&e);
     return ok;
 }

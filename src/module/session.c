@@ -6,7 +6,6 @@
 
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
 #include "flakectl/store.h"
 
 int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
