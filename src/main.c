@@ -19,6 +19,8 @@ fl_global_options fl_opts;
     X(test, "build the host and activate it without making it the default")                    \
     X(boot, "build the host and make it the default for the next boot")                        \
     X(dry_activate, "build the host and print everything activation would change")             \
+    X(update, "fetch the newest revision of inputs and record it in flake.lock")               \
+    X(lock, "lock the inputs flake.lock does not pin yet")                                     \
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
@@ -66,7 +68,8 @@ static void usage(FILE *out) {
         fprintf(out, "  %-14s %s\n", name, commands[i].summary);
     }
     fputs("\nglobal options: --flake DIR --state-dir DIR --root DIR --show-trace -v/--verbose\n"
-          "                --quiet --color auto|always|never\n",
+          "                --quiet --color auto|always|never\n"
+          "                --no-write-lock-file --override-input NAME PATH|URL\n",
           out);
 }
 
@@ -99,7 +102,27 @@ static int take_global_options(int argc, char **argv) {
             *dest = argv[++i];
             continue;
         }
-        if (!strcmp(a, "--show-trace"))
+        if (!strcmp(a, "--override-input")) {
+            if (i + 2 >= argc) {
+                fprintf(stderr, "error: --override-input needs NAME and a PATH or URL\n");
+                return -1;
+            }
+            /* argv outlives the command, so the pairs point into it */
+            static const char *pairs[64];
+            if (fl_opts.noverride_inputs >= 32) {
+                fprintf(stderr, "error: too many --override-input options\n");
+                return -1;
+            }
+            pairs[2 * fl_opts.noverride_inputs] = argv[i + 1];
+            pairs[2 * fl_opts.noverride_inputs + 1] = argv[i + 2];
+            fl_opts.noverride_inputs++;
+            fl_opts.override_inputs = pairs;
+            i += 2;
+            continue;
+        }
+        if (!strcmp(a, "--no-write-lock-file"))
+            fl_opts.no_write_lock_file = 1;
+        else if (!strcmp(a, "--show-trace"))
             fl_opts.show_trace = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
             fl_opts.verbose++;

@@ -38,6 +38,12 @@ typedef struct fl_lang_hooks {
      * the path is computed as Nix does, nothing written. */
     int (*to_file)(void *ctx, const char *name, const char *data, size_t len, fl_strbuf *out,
                    fl_error *err);
+    /* Asked before the evaluator reads a path (import, readFile, hashFile, readDir, a path
+     * copied to the store); a negative return refuses with err's message. pathExists answers
+     * false and readDir leaves the entry out instead. Has its own context, check_ctx. The
+     * flake layer uses it to hide files Git does not track. */
+    int (*check_path)(void *check_ctx, const char *path, fl_error *err);
+    void *check_ctx;
 } fl_lang_hooks;
 
 typedef struct fl_lang_config {

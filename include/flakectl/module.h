@@ -36,6 +36,17 @@ int fl_host_open(fl_lang *L, const char *flake_dir, const char *name, fl_host *h
                  fl_error *err);
 void fl_host_release(fl_host *host);
 
+/* What the flake layer (src/flake/) hands to nix/host.nix: the resolved `inputs` set and
+ * `flakeInfo` (path, rev, dirty; it lands in profile.json). NULL fields: {} and { path; }. */
+typedef struct fl_host_flake_args {
+    fl_value *inputs;
+    fl_value *info;
+} fl_host_flake_args;
+int fl_host_open_args(fl_lang *L, const char *flake_dir, const char *name,
+                      const fl_host_flake_args *fa, fl_host *host, fl_error *err);
+int fl_module_host_names_args(fl_lang *L, const char *flake_dir, const fl_host_flake_args *fa,
+                              char ***names, size_t *n, fl_error *err);
+
 /* The host's merged config with assertions checked (weak head normal form). */
 int fl_host_config(fl_host *host, fl_value **config, fl_error *err);
 /* Looks up a dotted option path ("networking.hostName", "environment.etc.\"a b\".text")
@@ -61,12 +72,15 @@ int fl_module_attach_builds(fl_lang *L, struct fl_store *store, fl_error *err);
 
 /* One host's evaluation with the store attached (see session.c). host_name NULL: open only
  * the flake, store and evaluator (e.g. to list hosts). */
+struct fl_flake_tree;
 typedef struct fl_host_session {
     char *flake;
     struct fl_store *store;
     fl_lang *L;
     fl_host host;
     int host_open;
+    struct fl_flake_tree *tree; /* the flake's Git work tree, NULL when not in one */
+    fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
 } fl_host_session;
 int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
                          const char *host_name, size_t max_stack, int frames, fl_error *err);

@@ -10,6 +10,10 @@ typedef struct fl_global_options {
     int verbose;
     int quiet;
     int color; /* 1 when colour output is wanted */
+    /* Inputs (docs/inputs.md), for every command that evaluates the flake. */
+    int no_write_lock_file;       /* --no-write-lock-file */
+    const char **override_inputs; /* --override-input NAME URL: name, url, name, url, ... */
+    int noverride_inputs;         /* pairs */
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

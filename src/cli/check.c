@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "flakectl/cli.h"
+#include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
@@ -19,7 +20,8 @@ static const char usage_text[] =
     "Evaluates and builds every host of the flake (or only the named ones): the module\n"
     "system, assertions, warnings and the toplevel. Prints a line per host and a summary; exits 1 if any\n"
     "host fails; every host is checked whatever the others do. Meant for CI on every\n"
-    "push (see docs/ci/).\n";
+    "push (see docs/ci/). Also checks that every file secrets/secrets.nix lists exists.\n"
+    "--keep-going is accepted (checking every host is already the behaviour).\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -72,7 +74,7 @@ static int list_hosts_job(void *p) {
     int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, NULL,
                                   fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
     if (rc == 0)
-        rc = fl_module_host_names(sess.L, sess.flake, j->names, j->n, j->err);
+        rc = fl_module_host_names_args(sess.L, sess.flake, &sess.args, j->names, j->n, j->err);
     fl_host_session_close(&sess);
     return rc;
 }
@@ -80,6 +82,38 @@ static int list_hosts_job(void *p) {
 static int list_hosts(const char *flake, char ***names, size_t *n, fl_error *err) {
     struct list_job j = {flake, names, n, err};
     return fl_cli_with_big_stack(list_hosts_job, &j);
+}
+
+/* Every file secrets/secrets.nix lists must exist next to it (a missing one would only fail
+ * at activation). *missing gets the absent names; a broken secrets.nix is an error. */
+static int check_secrets(const char *flake, json_t *missing, int *present, fl_error *err) {
+    char *dir = fl_path_join(flake, "secrets");
+    char *file = fl_path_join(dir, "secrets.nix");
+    *present = fl_path_exists(file);
+    int rc = FL_OK;
+    if (*present) {
+        fl_lang *L = fl_lang_new(NULL);
+        fl_value *v = NULL;
+        rc = fl_lang_eval_file(L, file, &v, err);
+        if (rc == 0 && fl_lang_type(v) != FL_LANG_ATTRS) {
+            rc = fl_error_set(err, FL_EEVAL, "secrets.nix must be an attribute set of "
+                                             "\"name.age\".publicKeys, not %s",
+                              fl_lang_type_name(v));
+            fl_error_set_loc(err, file, 1, 1);
+        }
+        for (size_t i = 0; rc == 0 && i < fl_lang_attrs_size(v); i++) {
+            const char *name;
+            fl_lang_attrs_at(L, v, i, &name, NULL, NULL);
+            char *p = fl_path_join(dir, name);
+            if (!fl_path_exists(p))
+                json_array_append_new(missing, json_string(name));
+            free(p);
+        }
+        fl_lang_free(L);
+    }
+    free(file);
+    free(dir);
+    return rc;
 }
 
 static void report_failure(json_t *entry, const fl_error *herr) {
@@ -130,6 +164,34 @@ int cmd_check(int argc, char **argv) {
     json_t *report = json_array();
     size_t failed = 0;
     double total_start = now_ms();
+    json_t *missing = json_array();
+    int has_secrets = 0;
+    fl_error serr = FL_ERROR_INIT;
+    int src = check_secrets(flake, missing, &has_secrets, &serr);
+    int secrets_ok = src == 0 && json_array_size(missing) == 0;
+    json_t *secrets = json_pack("{s:b, s:b, s:O}", "checked", has_secrets, "ok", secrets_ok,
+                                "missing", missing);
+    if (src < 0)
+        report_failure(secrets, &serr);
+    if (has_secrets && !json) {
+        if (secrets_ok) {
+            printf("ok   secrets (secrets/secrets.nix: every listed file exists)\n");
+        } else {
+            printf("FAIL secrets\n");
+            fflush(stdout);
+            if (src < 0)
+                fl_error_print(&serr, stderr);
+            for (size_t i = 0; i < json_array_size(missing); i++)
+                fprintf(stderr,
+                        "error: secrets/%s is listed in secrets/secrets.nix but does not exist\n"
+                        "       hint: create it with `flakectl secret edit secrets/%s`, or drop "
+                        "its entry\n",
+                        json_string_value(json_array_get(missing, i)),
+                        json_string_value(json_array_get(missing, i)));
+        }
+    }
+    fl_error_clear(&serr);
+    json_decref(missing);
     for (size_t i = 0; i < nhosts; i++) {
         double start = now_ms();
         fl_error herr = FL_ERROR_INIT;
@@ -151,18 +213,20 @@ int cmd_check(int argc, char **argv) {
         fl_error_clear(&herr);
     }
     if (json) {
-        json_t *top = json_pack("{s:s, s:o, s:i, s:i}", "flake", flake, "hosts", report,
-                                "passed", (int)(nhosts - failed), "failed", (int)failed);
+        json_t *top = json_pack("{s:s, s:o, s:i, s:i, s:o}", "flake", flake, "hosts", report,
+                                "passed", (int)(nhosts - failed), "failed", (int)failed,
+                                "secrets", secrets);
         char *s = json_dumps(top, JSON_INDENT(2) | JSON_SORT_KEYS);
         puts(s);
         free(s);
         json_decref(top);
     } else {
         json_decref(report);
+        json_decref(secrets);
         printf("%zu host%s checked in %.0f ms: %zu passed, %zu failed\n", nhosts,
                nhosts == 1 ? "" : "s", now_ms() - total_start, nhosts - failed, failed);
     }
     fl_module_free_names(hosts, nhosts);
     free(flake);
-    return failed ? FL_EXIT_FAILURE : FL_EXIT_OK;
+    return failed || !secrets_ok ? FL_EXIT_FAILURE : FL_EXIT_OK;
 }

@@ -1145,6 +1145,7 @@ PRIM(hashString) {
 static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
     char *data;
     fl_error e = FL_ERROR_INIT;
+    lang_check_path(S, path, pos);
     if (fl_read_file(path, &data, len, &e) < 0) {
         fl_error_clear(&e);
         lang_throw(S, pos, "opening file '%s': No such file or directory", path);
@@ -1174,11 +1175,12 @@ PRIM(readFile) {
 PRIM(pathExists) {
     const char *p = coerce_to_path(S, args[0], pos);
     struct stat st;
-    mk_bool(out, lstat(p, &st) == 0);
+    mk_bool(out, lstat(p, &st) == 0 && lang_path_visible(S, p));
 }
 
 PRIM(readDir) {
     const char *p = coerce_to_path(S, args[0], pos);
+    lang_check_path(S, p, pos);
     DIR *d = opendir(p);
     if (!d)
         lang_throw(S, pos, "opening directory '%s': No such file or directory", p);
@@ -1191,6 +1193,10 @@ PRIM(readDir) {
         const char *t = "unknown";
         struct stat st;
         char *full = fl_path_join(p, de->d_name);
+        if (!lang_path_visible(S, full)) {
+            free(full);
+            continue;
+        }
         if (lstat(full, &st) == 0)
             t = S_ISREG(st.st_mode) ? "regular" : S_ISDIR(st.st_mode) ? "directory"
                 : S_ISLNK(st.st_mode) ? "symlink" : "unknown";

@@ -1153,6 +1153,12 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     char *data = NULL;
     size_t len = 0;
     fl_error e = FL_ERROR_INIT;
+    if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
+        char *c = arena_strndup(&S->arena, canon, strlen(canon));
+        free(canon);
+        lang_check_path(S, c, pos);
+        lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
+    }
     if (fl_read_file(canon, &data, &len, &e) < 0) {
         fl_error_clear(&e);
         char *msg = arena_strndup(&S->arena, canon, strlen(canon));

@@ -492,6 +492,10 @@ Value *lookup_base(State *S, const char *name);
 
 /* store paths (no store attached: computed like Nix) */
 const char *path_to_store(State *S, const char *path, PosIdx pos);
+/* The embedder's check_path hook: lang_check_path throws its refusal, lang_path_visible
+ * answers 0 instead. */
+void lang_check_path(State *S, const char *path, PosIdx pos);
+int lang_path_visible(State *S, const char *path);
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs);
 

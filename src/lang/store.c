@@ -166,7 +166,28 @@ static int valid_store_name(const char *name) {
     return 1;
 }
 
+void lang_check_path(State *S, const char *path, PosIdx pos) {
+    if (!S->cfg.hooks.check_path)
+        return;
+    fl_error e = FL_ERROR_INIT;
+    if (S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) < 0) {
+        const char *m = e.message ? e.message : "refused";
+        char *msg = arena_strndup(&S->arena, m, strlen(m));
+        fl_error_clear(&e);
+        lang_throw(S, pos, "%s", msg);
+    }
+}
+
+int lang_path_visible(State *S, const char *path) {
+    fl_error e = FL_ERROR_INIT;
+    int ok = !S->cfg.hooks.check_path ||
+             S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) == 0;
+    fl_error_clear(&e);
+    return ok;
+}
+
 const char *path_to_store(State *S, const char *path, PosIdx pos) {
+    lang_check_path(S, path, pos);
     if (S->cfg.hooks.path_to_store) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;

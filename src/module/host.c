@@ -135,8 +135,8 @@ static int get_attr(fl_lang *L, fl_value *set, const char *name, fl_value **out,
 }
 
 /* Calls nix/host.nix for `name`; nothing is forced beyond the result set itself. */
-static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name, fl_value **out,
-                         fl_error *err) {
+static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
+                         const fl_host_flake_args *fa, fl_value **out, fl_error *err) {
     char *bundle = fl_module_bundle_dir(err);
     if (!bundle)
         return err->code ? err->code : FL_EIO;
@@ -161,13 +161,19 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name, fl
         mods[i++] = fl_lang_mk_path(L, p);
         free(p);
     }
-    fl_lang_attrs_builder *info = fl_lang_attrs_begin(L, 1);
-    fl_lang_attrs_add(info, "path", fl_lang_mk_string(L, flake_dir, strlen(flake_dir)), NULL);
-    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 5);
+    fl_value *info = fa ? fa->info : NULL;
+    if (!info) {
+        fl_lang_attrs_builder *ib = fl_lang_attrs_begin(L, 1);
+        fl_lang_attrs_add(ib, "path", fl_lang_mk_string(L, flake_dir, strlen(flake_dir)), NULL);
+        info = fl_lang_attrs_end(ib);
+    }
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 6);
     fl_lang_attrs_add(b, "flakeDir", fl_lang_mk_path(L, flake_dir), NULL);
     fl_lang_attrs_add(b, "hostName", fl_lang_mk_string(L, name, strlen(name)), NULL);
     fl_lang_attrs_add(b, "bundledModules", fl_lang_mk_list(L, nbundled, mods), NULL);
-    fl_lang_attrs_add(b, "flakeInfo", fl_lang_attrs_end(info), NULL);
+    fl_lang_attrs_add(b, "flakeInfo", info, NULL);
+    if (fa && fa->inputs)
+        fl_lang_attrs_add(b, "inputs", fa->inputs, NULL);
     /* The toplevel is laid out by this very binary (flakectl link-farm). */
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -209,8 +215,13 @@ void fl_module_free_names(char **names, size_t n) {
 
 int fl_module_host_names(fl_lang *L, const char *flake_dir, char ***names, size_t *n,
                          fl_error *err) {
+    return fl_module_host_names_args(L, flake_dir, NULL, names, n, err);
+}
+
+int fl_module_host_names_args(fl_lang *L, const char *flake_dir, const fl_host_flake_args *fa,
+                              char ***names, size_t *n, fl_error *err) {
     fl_value *res = NULL, *list = NULL;
-    int rc = call_host_nix(L, flake_dir, "", &res, err);
+    int rc = call_host_nix(L, flake_dir, "", fa, &res, err);
     if (rc == 0)
         rc = get_attr(L, res, "hostNames", &list, err);
     if (rc == 0)
@@ -222,11 +233,16 @@ int fl_module_host_names(fl_lang *L, const char *flake_dir, char ***names, size_
 
 int fl_host_open(fl_lang *L, const char *flake_dir, const char *name, fl_host *host,
                  fl_error *err) {
+    return fl_host_open_args(L, flake_dir, name, NULL, host, err);
+}
+
+int fl_host_open_args(fl_lang *L, const char *flake_dir, const char *name,
+                      const fl_host_flake_args *fa, fl_host *host, fl_error *err) {
     fl_value *res = NULL, *list = NULL;
     char **names = NULL;
     size_t n = 0;
     memset(host, 0, sizeof *host);
-    int rc = call_host_nix(L, flake_dir, name, &res, err);
+    int rc = call_host_nix(L, flake_dir, name, fa, &res, err);
     if (rc == 0)
         rc = get_attr(L, res, "hostNames", &list, err);
     if (rc == 0)

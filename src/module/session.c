@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/store.h"
 
@@ -25,11 +26,21 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
     cfg.max_stack = max_stack;
     cfg.frames = frames;
     fl_module_store_hooks(&cfg, s->store);
+    rc = fl_flake_tree_open(s->flake, &s->tree, err);
+    if (rc < 0) {
+        fl_host_session_close(s);
+        return rc;
+    }
+    fl_flake_tree_hooks(s->tree, &cfg.hooks, s->store);
+    fl_flake_warn_dirty(s->tree);
     s->L = fl_lang_new(&cfg);
     fl_module_prepare(s->L);
     rc = fl_module_attach_builds(s->L, s->store, err);
+    if (rc == 0)
+        rc = fl_flake_inputs_for_eval(s->L, s->store, s->flake, &s->args.inputs, err);
+    s->args.info = fl_flake_info(s->L, s->flake, s->tree);
     if (rc == 0 && host_name) {
-        rc = fl_host_open(s->L, s->flake, host_name, &s->host, err);
+        rc = fl_host_open_args(s->L, s->flake, host_name, &s->args, &s->host, err);
         s->host_open = rc == 0;
     }
     if (rc < 0)
@@ -44,6 +55,7 @@ void fl_host_session_close(fl_host_session *s) {
         fl_lang_free(s->L);
     if (s->store)
         fl_store_close(s->store);
+    fl_flake_tree_free(s->tree);
     free(s->flake);
     memset(s, 0, sizeof *s);
 }

@@ -1,0 +1,94 @@
+/* flake.h - the flake as a source: its Git work tree (only tracked files are visible, the
+ * commit and dirty flag), its inputs (git+file/https/ssh and path:, fetched with libgit2 into
+ * a cache and copied into the store) and flake.lock (Nix's version 7 shape).
+ * See docs/inputs.md. */
+#ifndef FLAKECTL_FLAKE_H
+#define FLAKECTL_FLAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flakectl/error.h"
+#include "flakectl/lang.h"
+
+struct fl_store;
+
+/* ---- the flake's Git work tree (git.c) -------------------------------------------------- */
+
+typedef struct fl_flake_tree fl_flake_tree;
+
+/* Opens the Git work tree holding flake_dir. *out is NULL (and 0 returned) when flake_dir is
+ * not inside a work tree. */
+int fl_flake_tree_open(const char *flake_dir, fl_flake_tree **out, fl_error *err);
+void fl_flake_tree_free(fl_flake_tree *t);
+/* fl_lang_hooks.check_path: paths inside the work tree must be in the index (a directory
+ * must hold a tracked file); others pass. */
+int fl_flake_tree_check_path(void *tree, const char *path, fl_error *err);
+/* The HEAD commit (40 hex) or NULL before the first commit; dirty when the index or a
+ * tracked file differs from HEAD. */
+/* Sets hooks (already holding the store's, see fl_module_store_hooks) for evaluating inside
+ * t: check_path as above, and directories of the work tree copied to store hold only tracked
+ * files. t must outlive the evaluator. No-op when t is NULL. */
+void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store);
+const char *fl_flake_tree_rev(const fl_flake_tree *t);
+int fl_flake_tree_dirty(const fl_flake_tree *t);
+int64_t fl_flake_tree_last_modified(const fl_flake_tree *t);
+const char *fl_flake_tree_workdir(const fl_flake_tree *t);
+
+/* ---- inputs and flake.lock (inputs.c, lock.c, fetch.c) ---------------------------------- */
+
+typedef struct fl_flake_override {
+    const char *name;
+    const char *url; /* a URL or a path (absolute, or relative to the current directory) */
+} fl_flake_override;
+
+enum fl_flake_mode {
+    FL_FLAKE_USE,    /* evaluate: lock what is missing, use what is locked */
+    FL_FLAKE_LOCK,   /* `flakectl lock`: the same, without building values */
+    FL_FLAKE_UPDATE, /* `flakectl update`: relock the named inputs (all when none named) */
+};
+
+typedef struct fl_flake_inputs_opts {
+    int mode;          /* enum fl_flake_mode */
+    int no_write_lock; /* refuse to lock anything (--no-write-lock-file) */
+    const fl_flake_override *overrides;
+    size_t noverrides;
+    char *const *update_names; /* FL_FLAKE_UPDATE: the inputs to update; none = all */
+    size_t nupdate_names;
+    FILE *report; /* where "flakectl: locked input ..." and update lines go (NULL = stderr) */
+} fl_flake_inputs_opts;
+
+/* Reads flake_dir/flake.nix's inputs, resolves each against flake.lock (fetching and
+ * locking as opts say), copies every input into store and, when inputs_out is not NULL,
+ * builds the set passed to the flake's outputs (`outPath`, `rev`, `shortRev`,
+ * `lastModified`, `narHash`, and a flake input's outputs). flake.lock is rewritten (atomically)
+ * only when its content changes. */
+int fl_flake_inputs(fl_lang *L, struct fl_store *store, const char *flake_dir,
+                    const fl_flake_inputs_opts *opts, fl_value **inputs_out, fl_error *err);
+
+/* fl_flake_inputs for commands that evaluate: mode USE with --no-write-lock-file and
+ * --override-input from fl_opts; messages to stderr. */
+int fl_flake_inputs_for_eval(fl_lang *L, struct fl_store *store, const char *flake_dir,
+                             fl_value **inputs_out, fl_error *err);
+/* `flakectl lock` / `flakectl update`: finds the flake (flake_flag as --flake), opens the
+ * store in state_dir and runs fl_flake_inputs without building values. */
+int fl_flake_lock_run(const char *flake_flag, const char *state_dir,
+                      const fl_flake_inputs_opts *opts, fl_error *err);
+/* "warning: Git tree '<dir>' is dirty" on stderr, once per process. */
+void fl_flake_warn_dirty(const fl_flake_tree *t);
+
+/* flakeInfo for host.nix/profile.json: { path; } plus { rev; shortRev; dirty; lastModified; }
+ * when the flake is in a Git work tree (rev null before the first commit). */
+fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *tree);
+
+/* Where fetched repositories are cached: $XDG_CACHE_HOME/flakectl/git, else
+ * ~/.cache/flakectl/git, else /tmp/flakectl-<uid>/git. Owned. */
+char *fl_flake_git_cache_dir(void);
+
+/* "sha256-<base64>" (Nix's SRI form, owned) and its parser (also accepts "sha256:<base32>");
+ * 0 or -1. */
+char *fl_flake_sri(const unsigned char hash[32]);
+int fl_flake_parse_hash(const char *s, unsigned char hash[32]);
+
+#endif

@@ -1,0 +1,417 @@
+/* fetch.c - Git inputs: a bare clone per URL in the cache, fetched with libgit2 (local,
+ * https, ssh with the user's agent/keys and known_hosts), and the tree of one commit exported
+ * into the store. Never touches the flake or flake.lock. */
+#define _GNU_SOURCE
+#include <git2.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flake/internal.h"
+#include "flakectl/fs.h"
+#include "flakectl/remote.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+char *fl_flake_git_cache_dir(void) {
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg == '/')
+        return fl_xasprintf("%s/flakectl/git", xdg);
+    if (home && *home == '/' && access(home, W_OK) == 0)
+        return fl_xasprintf("%s/.cache/flakectl/git", home);
+    return fl_xasprintf("/tmp/flakectl-%ld/git", (long)getuid());
+}
+
+static int git_fail(fl_error *err, int code, const char *fmt, const char *arg) {
+    const git_error *e = git_error_last();
+    char *what = fl_xasprintf(fmt, arg);
+    fl_error_set(err, code, "%s: %s", what, e && e->message ? e->message : "unknown error");
+    free(what);
+    git_error_clear();
+    return code;
+}
+
+struct fetch_cb {
+    const char *url;
+    char *ssh_host;
+    int ssh_port;
+    int tries;
+    char *known_hosts_error;
+};
+
+/* Credentials for ssh: the agent first, then the usual key files; libgit2 calls back again
+ * after each refusal, so `tries` walks the list and finally gives up. */
+static int cb_credentials(git_credential **out, const char *url, const char *user_from_url,
+                          unsigned int allowed, void *payload) {
+    struct fetch_cb *cb = payload;
+    const char *user = user_from_url && *user_from_url ? user_from_url : getenv("USER");
+    if (!user)
+        user = "root";
+    if (allowed & GIT_CREDENTIAL_USERNAME)
+        return git_credential_username_new(out, user);
+    if (!(allowed & GIT_CREDENTIAL_SSH_KEY))
+        return GIT_PASSTHROUGH;
+    static const char *const keys[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
+    const char *home = getenv("HOME");
+    const char *explicit_key = getenv("FLAKECTL_SSH_KEY");
+    for (;;) {
+        int t = cb->tries++;
+        if (t == 0 && getenv("SSH_AUTH_SOCK"))
+            return git_credential_ssh_key_from_agent(out, user);
+        if (t == 0)
+            continue;
+        if (t == 1) {
+            if (explicit_key && fl_path_exists(explicit_key))
+                return git_credential_ssh_key_new(out, user, NULL, explicit_key, NULL);
+            continue;
+        }
+        size_t k = (size_t)t - 2;
+        if (k >= sizeof keys / sizeof *keys || !home)
+            break;
+        char *priv = fl_xasprintf("%s/.ssh/%s", home, keys[k]);
+        int rc = 1;
+        if (fl_path_exists(priv))
+            rc = git_credential_ssh_key_new(out, user, NULL, priv, NULL);
+        free(priv);
+        if (rc <= 0)
+            return rc;
+    }
+    git_error_set_str(GIT_ERROR_SSH, "no SSH key was accepted (tried the agent and ~/.ssh/id_*)");
+    (void)url;
+    return GIT_EAUTH;
+}
+
+/* Host keys are checked against the user's known_hosts (FLAKECTL_KNOWN_HOSTS overrides the
+ * file): an unknown or changed key refuses the connection. */
+static int cb_certificate(git_cert *cert, int valid, const char *host, void *payload) {
+    struct fetch_cb *cb = payload;
+    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+        return valid ? 0 : GIT_PASSTHROUGH;
+    const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+    if (!(hk->type & GIT_CERT_SSH_RAW))
+        return GIT_ECERTIFICATE;
+    const char *env = getenv("FLAKECTL_KNOWN_HOSTS");
+    const char *home = getenv("HOME");
+    char *path =
+        env && *env ? fl_xstrdup(env) : fl_xasprintf("%s/.ssh/known_hosts", home ? home : "/root");
+    fl_known_host_check chk;
+    fl_error e = FL_ERROR_INIT;
+    memset(&chk, 0, sizeof chk);
+    int rc = fl_known_hosts_check(path, cb->ssh_host ? cb->ssh_host : host, cb->ssh_port,
+                                  (const unsigned char *)hk->hostkey, hk->hostkey_len, &chk, &e);
+    int result = rc < 0 ? -1 : chk.result;
+    fl_known_host_check_release(&chk);
+    fl_error_clear(&e);
+    if (result == FL_KNOWN_HOST_MATCH) {
+        free(path);
+        return 0;
+    }
+    char *name = fl_known_hosts_name(cb->ssh_host ? cb->ssh_host : host, cb->ssh_port);
+    free(cb->known_hosts_error);
+    cb->known_hosts_error =
+        fl_xasprintf(result == FL_KNOWN_HOST_CHANGED
+                         ? "the host key of %s differs from the one in %s (possible attack)"
+                         : "the host key of %s is not in %s: connect once with ssh to check "
+                           "and record it",
+                     name, path);
+    free(name);
+    free(path);
+    return GIT_ECERTIFICATE;
+}
+
+/* ssh://[user@]host[:port]/path: the host and port known_hosts is asked about. */
+static void parse_ssh(const char *url, struct fetch_cb *cb) {
+    cb->ssh_port = 22;
+    if (strncmp(url, "ssh://", 6))
+        return;
+    const char *h = url + 6;
+    const char *slash = strchr(h, '/');
+    size_t len = slash ? (size_t)(slash - h) : strlen(h);
+    const char *at = memchr(h, '@', len);
+    if (at) {
+        len -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    const char *colon = memchr(h, ':', len);
+    if (colon) {
+        cb->ssh_port = atoi(colon + 1);
+        len = (size_t)(colon - h);
+    }
+    cb->ssh_host = fl_xstrndup(h, len);
+}
+
+static char *cache_path_for(const char *url) {
+    unsigned char h[32];
+    char hex[65];
+    fl_sha256_buf(url, strlen(url), h);
+    fl_hex_encode(h, 16, hex);
+    char *root = fl_flake_git_cache_dir();
+    char *p = fl_path_join(root, hex);
+    free(root);
+    return p;
+}
+
+static int open_cache(const char *url, git_repository **repo, char **dir_out, fl_error *err) {
+    char *dir = cache_path_for(url);
+    *dir_out = dir;
+    if (fl_is_dir(dir) && git_repository_open_bare(repo, dir) == 0)
+        return FL_OK;
+    git_error_clear();
+    char *parent = fl_xstrdup(dir);
+    *strrchr(parent, '/') = '\0';
+    int rc = fl_mkdir_p(parent, 0755, err);
+    free(parent);
+    if (rc < 0)
+        return rc;
+    if (git_repository_init(repo, dir, 1) < 0)
+        return git_fail(err, FL_EIO, "cannot create the Git cache %s", dir);
+    return FL_OK;
+}
+
+/* Fetches every branch and tag (and records the remote's HEAD commit in *head when not
+ * NULL). */
+static int do_fetch(git_repository *repo, const char *url, git_oid *head, int *has_head,
+                    fl_error *err) {
+    git_remote *remote = NULL;
+    struct fetch_cb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.url = url;
+    parse_ssh(url, &cb);
+    /* Anonymous, and without url.*.insteadOf rewriting: the cache's config has none, and
+     * libgit2 1.5 leaks the regex match data of that config lookup. */
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+        free(cb.ssh_host);
+        return git_fail(err, FL_ENET, "bad Git URL '%s'", url);
+    }
+    char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+    git_strarray refspecs = {specs, 2};
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    fo.callbacks.credentials = cb_credentials;
+    fo.callbacks.certificate_check = cb_certificate;
+    fo.callbacks.payload = &cb;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    int rc = FL_OK;
+    if (git_remote_fetch(remote, &refspecs, &fo, NULL) < 0) {
+        if (cb.known_hosts_error) {
+            git_error_clear();
+            rc = fl_error_set(err, FL_ENET, "cannot fetch %s: %s", url, cb.known_hosts_error);
+        } else {
+            rc = git_fail(err, FL_ENET, "cannot fetch %s", url);
+        }
+    } else if (head) {
+        const git_remote_head **heads = NULL;
+        size_t n = 0;
+        *has_head = 0;
+        if (git_remote_ls(&heads, &n, remote) == 0)
+            for (size_t i = 0; i < n; i++)
+                if (!strcmp(heads[i]->name, "HEAD")) {
+                    git_oid_cpy(head, &heads[i]->oid);
+                    *has_head = 1;
+                }
+        git_error_clear();
+    }
+    git_remote_free(remote);
+    free(cb.ssh_host);
+    free(cb.known_hosts_error);
+    return rc;
+}
+
+static int resolve_ref(git_repository *repo, const char *ref, git_oid *oid) {
+    const char *forms[] = {"refs/heads/%s", "refs/tags/%s", "%s"};
+    for (size_t i = 0; i < 3; i++) {
+        char *name = fl_xasprintf(forms[i], ref);
+        git_reference *r = NULL;
+        int ok = git_reference_lookup(&r, repo, name) == 0;
+        free(name);
+        if (ok) {
+            git_object *obj = NULL;
+            ok = git_reference_peel(&obj, r, GIT_OBJECT_COMMIT) == 0;
+            if (ok)
+                git_oid_cpy(oid, git_object_id(obj));
+            git_object_free(obj);
+            git_reference_free(r);
+            if (ok)
+                return 0;
+        }
+    }
+    git_error_clear();
+    return -1;
+}
+
+struct export_ctx {
+    git_repository *repo;
+    const char *root;
+    int rc;
+    fl_error *err;
+};
+
+static int export_entry(const char *dir, const git_tree_entry *e, void *payload) {
+    struct export_ctx *x = payload;
+    char *path = fl_xasprintf("%s/%s%s", x->root, dir, git_tree_entry_name(e));
+    git_filemode_t mode = git_tree_entry_filemode(e);
+    int rc = 0;
+    if (mode == GIT_FILEMODE_TREE) {
+        if (mkdir(path, 0755) < 0)
+            rc = fl_error_errno(x->err, "cannot create %s", path);
+    } else if (mode == GIT_FILEMODE_BLOB || mode == GIT_FILEMODE_BLOB_EXECUTABLE ||
+               mode == GIT_FILEMODE_LINK) {
+        git_blob *blob = NULL;
+        if (git_blob_lookup(&blob, x->repo, git_tree_entry_id(e)) < 0) {
+            rc = git_fail(x->err, FL_EIO, "missing object for %s", path);
+        } else if (mode == GIT_FILEMODE_LINK) {
+            char *target = fl_xstrndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+            if (symlink(target, path) < 0)
+                rc = fl_error_errno(x->err, "cannot create %s", path);
+            free(target);
+        } else {
+            FILE *f = fopen(path, "wbx");
+            size_t len = (size_t)git_blob_rawsize(blob);
+            if (!f || fwrite(git_blob_rawcontent(blob), 1, len, f) != len)
+                rc = fl_error_errno(x->err, "cannot write %s", path);
+            if (f && fclose(f) != 0 && rc == 0)
+                rc = fl_error_errno(x->err, "cannot write %s", path);
+            if (rc == 0)
+                chmod(path, mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+        }
+        git_blob_free(blob);
+    }
+    /* Submodules (GIT_FILEMODE_COMMIT) are not fetched, as Nix without submodules=1. */
+    free(path);
+    if (rc < 0) {
+        x->rc = rc;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes commit's tree to a temp dir and adds it to the store as "source". */
+static int export_commit(git_repository *repo, git_commit *commit, fl_store *store,
+                         char **store_path, unsigned char nar_hash[32], fl_error *err) {
+    char *cache = fl_flake_git_cache_dir();
+    int rc = fl_mkdir_p(cache, 0755, err);
+    char *tmp = rc < 0 ? NULL : fl_make_temp_dir(cache, ".export-", err);
+    free(cache);
+    if (!tmp)
+        return err->code ? err->code : FL_EIO;
+    char *root = fl_path_join(tmp, "source");
+    git_tree *tree = NULL;
+    struct export_ctx x = {repo, root, 0, err};
+    if (mkdir(root, 0755) < 0) {
+        rc = fl_error_errno(err, "cannot create %s", root);
+    } else if (git_commit_tree(&tree, commit) < 0) {
+        rc = git_fail(err, FL_EIO, "cannot read the tree of %s", "the commit");
+    } else {
+        /* git_tree_walk's dir argument is relative with a trailing '/' ("" at the top). */
+        if (git_tree_walk(tree, GIT_TREEWALK_PRE, export_entry, &x) < 0)
+            rc = x.rc ? x.rc : git_fail(err, FL_EIO, "cannot export %s", "the tree");
+    }
+    git_tree_free(tree);
+    if (rc == 0)
+        rc = fl_store_add_path(store, root, "source", 0, store_path, err);
+    if (rc == 0) {
+        fl_store_path_info *info = NULL;
+        rc = fl_store_query_info(store, *store_path, &info, err);
+        if (rc == 0)
+            memcpy(nar_hash, info->nar_hash, 32);
+        fl_store_path_info_free(info);
+    }
+    fl_remove_tree(tmp, NULL);
+    free(root);
+    free(tmp);
+    return rc;
+}
+
+int fl_flake_fetch_git(fl_store *store, const char *url, const char *ref, const char *want_rev,
+                       fl_flake_fetched *out, fl_error *err) {
+    git_libgit2_init();
+    memset(out, 0, sizeof *out);
+    git_repository *repo = NULL;
+    char *dir = NULL;
+    int rc = open_cache(url, &repo, &dir, err);
+    if (rc < 0) {
+        free(dir);
+        return rc;
+    }
+    git_oid oid;
+    git_commit *commit = NULL;
+    if (want_rev) {
+        if (git_oid_fromstr(&oid, want_rev) < 0) {
+            rc = fl_error_set(err, FL_EPARSE, "'%s' is not a full Git revision (40 hex digits)",
+                              want_rev);
+            goto done;
+        }
+        /* A commit already in the cache needs no network: that is what makes a second
+         * evaluation work offline. */
+        if (git_commit_lookup(&commit, repo, &oid) < 0) {
+            git_error_clear();
+            rc = do_fetch(repo, url, NULL, NULL, err);
+            if (rc < 0)
+                goto done;
+            if (git_commit_lookup(&commit, repo, &oid) < 0) {
+                git_error_clear();
+                rc = fl_error_set(err, FL_ENOTFOUND, "revision %s is not in %s", want_rev, url);
+                goto done;
+            }
+        }
+    } else {
+        git_oid head;
+        int has_head = 0;
+        rc = do_fetch(repo, url, &head, &has_head, err);
+        if (rc < 0)
+            goto done;
+        if (ref) {
+            if (resolve_ref(repo, ref, &oid) < 0) {
+                rc = fl_error_set(err, FL_ENOTFOUND, "%s has no branch or tag '%s'", url, ref);
+                goto done;
+            }
+        } else if (has_head) {
+            oid = head;
+        } else {
+            rc = fl_error_set(err, FL_ENOTFOUND, "%s has no HEAD (an empty repository?)", url);
+            goto done;
+        }
+        if (git_commit_lookup(&commit, repo, &oid) < 0) {
+            rc = git_fail(err, FL_ENOTFOUND, "the commit %s was not fetched", url);
+            goto done;
+        }
+    }
+    git_oid_tostr(out->rev, sizeof out->rev, &oid);
+    out->last_modified = (int64_t)git_commit_time(commit);
+    rc = export_commit(repo, commit, store, &out->store_path, out->nar_hash, err);
+done:
+    if (rc < 0)
+        fl_error_add_frame(err, "while fetching %s (cached in %s)", url, dir);
+    git_commit_free(commit);
+    git_repository_free(repo);
+    free(dir);
+    return rc;
+}
+
+char *fl_flake_sri(const unsigned char hash[32]) {
+    unsigned char b64[64];
+    EVP_EncodeBlock(b64, hash, 32);
+    return fl_xasprintf("sha256-%s", (char *)b64);
+}
+
+int fl_flake_parse_hash(const char *s, unsigned char hash[32]) {
+    if (!strncmp(s, "sha256-", 7)) {
+        unsigned char buf[64];
+        size_t n = strlen(s + 7);
+        if (n != 44)
+            return -1;
+        if (EVP_DecodeBlock(buf, (const unsigned char *)s + 7, (int)n) != 33)
+            return -1;
+        memcpy(hash, buf, 32);
+        return 0;
+    }
+    return fl_hash_parse(s, hash);
+}
