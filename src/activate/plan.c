@@ -80,6 +80,7 @@ void fl_act_plan_release(fl_act_plan *p) {
     json_decref(p->ids);
     json_decref(p->created);
     free(p->units.a);
+    fl_act_secrets_free(p->sec);
     memset(p, 0, sizeof *p);
 }
 
@@ -239,7 +240,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!has_file_changes(&p->files, 1))
         fputs("    (no change)\n", out);
     fl_act_files_print(&p->files, 1, diffs, out);
-    print_secrets(p->old, p->new, out);
+    if (p->sec)
+        fl_act_secrets_print(p, out);
+    else
+        print_secrets(p->old, p->new, out);
     fputs("  systemd units", out);
     if (p->root)
         fprintf(out, " (%s)",
