@@ -2,6 +2,9 @@
 { config, lib, ... }:
 {
   networking.hostName = "homelab-node1";
+  # The demo host key (secrets/example-identities/homelab-node1.agekey, example-only): `flakectl check`
+  # verifies every secret of this host is encrypted to it.
+  age.hostPublicKey = "age158mza0lnwe8np208kmund5dnkvdwdgjcm0nd66em8584hyutvuhswzzcpu";
 
   homelab.k3s = {
     enable = true;

@@ -410,6 +410,8 @@ static char *record_path(const rules *ru) {
     return fl_path_join(ru->dir, ".recipients.json");
 }
 
+static int rules_load_dir(rules *ru, const char *flake, fl_error *err);
+
 static int rules_load(rules *ru, fl_error *err) {
     memset(ru, 0, sizeof *ru);
     char *flake = fl_flake_find_dir(fl_opts.flake_dir, err);
@@ -418,6 +420,13 @@ static int rules_load(rules *ru, fl_error *err) {
                                "secrets/secrets.nix; outside a flake give -r/-R");
         return FL_ENOTFOUND;
     }
+    int rc = rules_load_dir(ru, flake, err);
+    free(flake);
+    return rc;
+}
+
+static int rules_load_dir(rules *ru, const char *flake, fl_error *err) {
+    memset(ru, 0, sizeof *ru);
     char *sdir = fl_path_join(flake, "secrets");
     char *nix = fl_path_join(sdir, "secrets.nix");
     int rc = FL_OK;
@@ -452,7 +461,6 @@ static int rules_load(rules *ru, fl_error *err) {
         rules_release(ru);
     free(nix);
     free(sdir);
-    free(flake);
     return rc;
 }
 
@@ -474,6 +482,16 @@ static char *rules_key(const rules *ru, const char *path) {
     free(dir);
     free(abs);
     return key;
+}
+
+/* "ssh-ed25519 AAAA… comment" -> "ssh-ed25519 AAAA…"; "age1…" as is. Owned. */
+static char *key_core(const char *t) {
+    while (*t == ' ' || *t == '\t')
+        t++;
+    const char *e = t + strcspn(t, " \t");
+    if (*e)
+        e += strspn(e, " \t"), e += strcspn(e, " \t");
+    return fl_xstrndup(t, (size_t)(e - t));
 }
 
 static int cmp_json_str(const void *a, const void *b) {
@@ -501,15 +519,8 @@ static int rules_recipients(const rules *ru, const char *key, fl_age_recipients 
         else
             rc = fl_age_recipient_add(r, t, where, err);
         free(where);
-        if (!rc) {
-            /* "ssh-ed25519 AAAA… comment": the comment is not part of the key. */
-            while (*t == ' ' || *t == '\t')
-                t++;
-            const char *e = t + strcspn(t, " \t");
-            if (*e)
-                e += strspn(e, " \t"), e += strcspn(e, " \t");
-            v[i] = fl_xstrndup(t, (size_t)(e - t));
-        }
+        if (!rc)
+            v[i] = key_core(t); /* the comment of an ssh key is not part of the key */
     }
     if (!rc && norm) {
         qsort(v, n, sizeof *v, cmp_json_str);
@@ -559,6 +570,70 @@ static void forget_recorded(const char *const *files, int n) {
         rules_save_record(&ru, &e);
     fl_error_clear(&e);
     rules_release(&ru);
+}
+
+int fl_cli_check_secret_recipients(const char *flake, struct fl_lang *L, struct fl_host *host,
+                                   struct fl_value *config, fl_error *err) {
+    fl_value *hk = NULL, *secrets = NULL;
+    int rc = fl_host_select(host, config, "age.hostPublicKey", &hk, err);
+    if (rc || fl_lang_type(hk) != FL_LANG_STRING)
+        return rc;
+    rc = fl_host_select(host, config, "age.secrets", &secrets, err);
+    if (rc || !fl_lang_attrs_size(secrets))
+        return rc;
+    rules ru;
+    rc = rules_load_dir(&ru, flake, err);
+    if (rc) {
+        fl_error_add_frame(err, "while checking who can read the host's age.secrets");
+        return rc;
+    }
+    char *mine = key_core(fl_lang_get_string(hk, NULL));
+    fl_strbuf bad = FL_STRBUF_INIT;
+    size_t nbad = 0;
+    for (size_t i = 0; !rc && i < fl_lang_attrs_size(secrets); i++) {
+        const char *name;
+        fl_value *s, *file = NULL;
+        fl_lang_attrs_at(L, secrets, i, &name, &s, NULL);
+        if (fl_lang_attrs_get(L, s, "file", &file, NULL) ||
+            (fl_lang_type(file) != FL_LANG_PATH && fl_lang_type(file) != FL_LANG_STRING))
+            continue;
+        char *key = rules_key(&ru, fl_lang_get_string(file, NULL));
+        if (!key)
+            continue; /* outside secrets/: secrets.nix says nothing about it */
+        json_t *norm = NULL;
+        fl_age_recipients r = {0};
+        fl_error e = FL_ERROR_INIT;
+        int listed = 0;
+        if (!rules_recipients(&ru, key, &r, &norm, &e)) {
+            size_t k;
+            json_t *v;
+            json_array_foreach(norm, k, v) {
+                listed |= !strcmp(json_string_value(v), mine);
+            }
+        }
+        if (!listed) {
+            fl_strbuf_addf(&bad, "\n  age.secrets.%s.file = secrets/%s%s", name, key,
+                           e.message ? " (not in secrets.nix)" : "");
+            nbad++;
+        }
+        fl_error_clear(&e);
+        fl_age_recipients_release(&r);
+        json_decref(norm);
+        free(key);
+    }
+    if (nbad) {
+        rc = fl_error_set(err, FL_EGENERIC,
+                          "%zu secret%s of this host cannot be decrypted by it: its "
+                          "age.hostPublicKey %s is not among the publicKeys in %s/secrets.nix "
+                          "of:%s",
+                          nbad, nbad == 1 ? "" : "s", mine, ru.dir, bad.buf);
+        fl_error_set_hint(err, "add the host's key to those files' publicKeys, then run "
+                               "'flakectl secret rekey'");
+    }
+    fl_strbuf_release(&bad);
+    free(mine);
+    rules_release(&ru);
+    return rc;
 }
 
 static int secret_edit(int argc, char **argv) {
@@ -678,8 +753,7 @@ static int secret_rekey(int argc, char **argv) {
                 continue;
             }
             if (!rc && !fl_path_exists(path) && !fl_opts.quiet)
-                fprintf(stderr, "%s: listed in secrets.nix but not created yet (skipped)\n",
-                        path);
+                fprintf(stderr, "%s: listed in secrets.nix but not created yet (skipped)\n", path);
             free(path);
             json_decref(norm);
             fl_age_recipients_release(&r);

@@ -97,6 +97,16 @@ in
       default = lib.mapAttrs (n: _: "<flakectl-age:${n}>") config.age.secrets;
       description = "For each secret, the text a template uses where its plaintext goes (read-only).";
     };
+    hostPublicKey = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = ''
+        This host's public key (its ssh host key's "ssh-ed25519 AAAA…", or "age1…"). When set,
+        `flakectl check` verifies that every secret of the host lists it among the file's
+        publicKeys in secrets/secrets.nix, so a host that could not decrypt a secret is caught
+        before activation.
+      '';
+    };
     identityPaths = mkOption {
       type = types.listOf types.str;
       default = [ "/etc/ssh/ssh_host_ed25519_key" ];
