@@ -2,9 +2,6 @@
 { config, lib, ... }:
 {
   networking.hostName = "homelab-node1";
-  # The demo host key (secrets/example-identities/homelab-node1.agekey, example-only): `flakectl check`
-  # verifies every secret of this host is encrypted to it.
-  age.hostPublicKey = "age158mza0lnwe8np208kmund5dnkvdwdgjcm0nd66em8584hyutvuhswzzcpu";
 
   homelab.k3s = {
     enable = true;
@@ -28,4 +25,8 @@
   };
 
   environment.etc."hostname-note".text = "the control plane lives here\n";
+
+  # The demo host key (secrets/example-identities/homelab-node1.agekey, example-only): `flakectl
+  # check` verifies that every secret of this host is encrypted to it.
+  age.hostPublicKey = "age158mza0lnwe8np208kmund5dnkvdwdgjcm0nd66em8584hyutvuhswzzcpu";
 }

@@ -90,4 +90,22 @@ rm "$ROOT/etc/app/token"
 fl activate "$B" --mode switch >/dev/null
 [ "$(readlink "$ROOT/etc/app/token")" = /run/flakectl/secrets/token ] || fail "path not linked"
 [ "$(cat "$ROOT$(readlink "$ROOT/etc/app/token")")" = "$P2" ] || fail "linked path does not give the plaintext"
+
+# A step after the secrets fails (an activation script): the previous generation's secrets
+# are put back and the failed generation's plaintext is gone.
+P3="plain-three-$RANDOM$RANDOM"
+E=$(mk_top e)
+printf 'exit 3\n' >"$E/activation/boom.sh"
+write_profile "$E" etc="{ $(etc_link motd "$c2") }" users="{ $(user bob) }" scripts="[ $(script boom) ]"
+echo "[ $(secret token "$(enc token "$P3" "$hostpub")" /etc/app/token) ]" >"$E/secrets.json"
+set +e
+fl activate "$E" --mode switch >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+cat "$T/out" "$T/err" >&2
+[ "$rc" -ne 0 ] || fail "failing script did not fail the switch"
+expect_contains "$T/err" "restored"
+[ "$(cat "$ROOT/run/flakectl/secrets/token")" = "$P2" ] || fail "previous secret not restored"
+[ "$(ls "$ROOT/run/flakectl/secrets.d" | wc -l)" = 1 ] || fail "more than one generation dir: $(ls "$ROOT/run/flakectl/secrets.d")"
+! grep -rqF "$P3" "$ROOT" "$STATE" || fail "the failed generation's plaintext is left"
 echo ok
