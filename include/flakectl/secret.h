@@ -162,7 +162,7 @@ typedef struct fl_secret_item {
     char *name, *file, *path, *owner, *group; /* file: the .age (or template) store path */
     mode_t mode;
     int is_template;
-    int linked;          /* path is not the default one: a symlink is made there */
+    int linked;           /* path is not the default one: a symlink is made there */
     unsigned char *plain; /* NULL until decrypted (never printed) */
     size_t len;
     char *error; /* why it could not be decrypted or rendered; NULL when it was */
