@@ -12,7 +12,11 @@ fl=$PWD/build/flakectl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$work/root" XDG_CACHE_HOME="$work/cache"
-mkdir -p "$work/root" "$work/flake"
+mkdir -p "$work/root/etc/ssh" "$work/flake"
+# The demo host key (example-only, see secrets/example-identities/README.md) stands in for the
+# machine's ssh host key, which age.identityPaths names by default: the example's secrets
+# are encrypted to it and decrypt under the temporary root.
+install -m 0600 secrets/example-identities/homelab-node1.agekey "$work/root/etc/ssh/ssh_host_ed25519_key"
 cp -r flake.nix hosts modules home secrets "$work/flake/"
 cd "$work/flake"
 
@@ -21,6 +25,8 @@ step "flakectl check (every host of the example)"
 "$fl" check
 step "flakectl switch --host homelab-node1 (into $work/root)"
 "$fl" switch --host homelab-node1
+step "secrets decrypted under the temporary root (names, modes, owners; never content)"
+ls -l "$work/root/run/flakectl/secrets/"
 step "change the configuration: a new motd line and one more /etc file"
 sed -i 's|managed by flakectl: local changes|managed by flakectl (changed by the demo): local changes|' modules/common/default.nix
 sed -i 's|environment.etc."hostname-note".text = "the control plane lives here\\n";|&\n  environment.etc."demo.conf".text = "added by the demo\\n";|' hosts/homelab-node1/default.nix

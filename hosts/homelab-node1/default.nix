@@ -25,4 +25,8 @@
   };
 
   environment.etc."hostname-note".text = "the control plane lives here\n";
+
+  # The demo host key (secrets/example-identities/homelab-node1.agekey, example-only): `flakectl
+  # check` verifies that every secret of this host is encrypted to it.
+  age.hostPublicKey = "age158mza0lnwe8np208kmund5dnkvdwdgjcm0nd66em8584hyutvuhswzzcpu";
 }

@@ -23,4 +23,8 @@
 
   # The monitoring timer is enough on the agent; keep the exporter off the small box.
   homelab.monitoring.exporterPort = 9101;
+
+  # The demo host key (secrets/example-identities/homelab-node2.agekey, example-only): `flakectl
+  # check` verifies that every secret of this host is encrypted to it.
+  age.hostPublicKey = "age16jq55eus3d0x9yayas5qx65y0u9g2n6s2xwz5pr6jnfwcwturqesdhkdkp";
 }

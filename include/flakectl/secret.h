@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <stdio.h>
+
+#include <jansson.h>
+
 #include "flakectl/error.h"
 
 #define FL_AGE_SSH_WIRE_LEN 51 /* string "ssh-ed25519" + string <32-byte key> */
@@ -141,5 +145,58 @@ typedef struct fl_secret_rekey_file {
  * file; if any step before that fails, no file is changed. */
 int fl_secret_rekey(const fl_secret_rekey_file *files, size_t n, const fl_age_identities *ids,
                     fl_error *err);
+
+/* ---- secrets at activation (install.c) -------------------------------------------------
+ * A toplevel's secrets.json entries (and profile.json secretTemplates) decrypted with the
+ * host's identities, beneath a root. Plaintext stays in memory (wiped on release) until
+ * fl_secret_set_install writes it into <root>/run/flakectl/secrets.d/<N>/. */
+
+/* Where templates render, inside the generation's directory (so no secret may be named so). */
+#define FL_SECRET_RENDERED_DIR "rendered"
+/* config.age.placeholder.<n> is "<flakectl-age:n>": what templates replace. */
+#define FL_SECRET_PLACEHOLDER_PREFIX "<flakectl-age:"
+
+enum { FL_SECRET_UNKNOWN, FL_SECRET_ADDED, FL_SECRET_CHANGED, FL_SECRET_UNCHANGED };
+
+typedef struct fl_secret_item {
+    char *name, *file, *path, *owner, *group; /* file: the .age (or template) store path */
+    mode_t mode;
+    int is_template;
+    int linked;           /* path is not the default one: a symlink is made there */
+    unsigned char *plain; /* NULL until decrypted (never printed) */
+    size_t len;
+    char *error; /* why it could not be decrypted or rendered; NULL when it was */
+    int state;   /* FL_SECRET_*: compared with the plaintext installed now (by hash) */
+} fl_secret_item;
+
+typedef struct fl_secret_set {
+    char *root;
+    fl_secret_item *v;
+    size_t n;
+    size_t nfailed;
+    char *tried; /* the identity files tried, for messages */
+} fl_secret_set;
+
+/* Reads the declarations only (names, paths, modes); errors name the bad entry. Release
+ * with fl_secret_set_release. */
+int fl_secret_set_declare(fl_secret_set *s, const char *root, const json_t *secrets,
+                          const json_t *templates, fl_error *err);
+/* Declares, then decrypts every secret into memory with the identities at identity_paths
+ * (profile.json identityPaths, beneath root; NULL = the ssh host key) and renders templates.
+ * A secret that cannot be decrypted is not an error here: its item has error set and
+ * nfailed counts it (fl_secret_set_require turns that into one error naming them all). */
+int fl_secret_set_prepare(fl_secret_set *s, const char *root, const json_t *secrets,
+                          const json_t *templates, const json_t *identity_paths, fl_error *err);
+int fl_secret_set_require(const fl_secret_set *s, fl_error *err);
+/* Declared paths that hold something other than flakectl's link: FL_ECONFLICT naming them. */
+int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err);
+/* Writes the plaintext into a new secrets.d/<N> (files with their owner, group and mode;
+ * owner and group resolved in <root>/etc/passwd and group), flips <root>/run/flakectl/secrets
+ * to it, links declared paths, and removes older generations' directories and the links old
+ * declared that s does not. On failure before the flip, the new directory is removed and
+ * nothing else changed. old may be NULL. */
+int fl_secret_set_install(const fl_secret_set *s, const fl_secret_set *old, FILE *out,
+                          fl_error *err);
+void fl_secret_set_release(fl_secret_set *s);
 
 #endif

@@ -194,17 +194,12 @@ static int step_files(run *r, fl_act_plan *p, int home, json_t *backups, fl_erro
     return fl_act_files_apply(r->o->root, &p->files, home, r->o->backup_ext, backups, r->out, err);
 }
 
-/* Issue 6 brings decryption; until then the step only names what it will install. */
-static int step_secrets(run *r, const fl_toplevel *t, fl_error *err) {
+/* Decrypted during planning (fl_act_secrets_plan), so a secret nobody can decrypt stopped
+ * the switch before the first change; here they are written and the link flipped. Runs
+ * after users (owners exist) and before units (a unit restarts with its new secret). */
+static int step_secrets(run *r, fl_act_plan *p, const fl_toplevel *t, fl_error *err) {
     r->step = "secrets";
-    size_t n = json_array_size(t->secrets);
-    if (n)
-        fprintf(r->out,
-                "  secrets: %zu declared (not installed yet: decryption comes with the "
-                "age library)\n",
-                n);
-    (void)err;
-    return FL_OK;
+    return fl_act_secrets_apply(p, r->o->root, t, r->out, err);
 }
 
 static int step_units(run *r, fl_act_plan *p, fl_error *err) {
@@ -234,7 +229,7 @@ static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backu
     if (!rc)
         rc = step_files(r, p, 1, backups, err);
     if (!rc)
-        rc = step_secrets(r, t, err);
+        rc = step_secrets(r, p, t, err);
     if (!rc)
         rc = step_units(r, p, err);
     if (!rc && t->path)
@@ -391,6 +386,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         rc = fl_act_plan_make(&p, o->root, o->state_dir, &old, t,
                               json_object_get(managed, "entries"),
                               json_object_get(managed, "created"), o->backup_ext, err);
+    if (!rc)
+        rc = fl_act_secrets_plan(&p, o->mode == FL_ACT_DRY, err);
     if (rc) {
         fl_toplevel_release(&old);
         json_decref(managed);

@@ -132,6 +132,7 @@ typedef struct fl_act_plan {
     json_t *created;               /* users/groups flakectl made (managed.json) */
     fl_act_unitplan units;
     json_t *homes; /* homes to create (root given) */
+    struct fl_act_secrets *sec; /* secrets.c: decrypted secrets (NULL until planned) */
 } fl_act_plan;
 
 /* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */
@@ -141,5 +142,17 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
 void fl_act_plan_release(fl_act_plan *p);
 /* The full plan, as dry-activate shows it (diffs: unified diffs of changed text files). */
 void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs);
+
+/* ---- secrets.c: the secrets step (the age work is src/secret/install.c) ---- */
+/* Decrypts new's secrets in memory and compares them with what is installed; adds the
+ * restartUnits/reloadUnits of changed secrets to p->units (one action per unit). Unless dry,
+ * a secret that cannot be decrypted or a declared path in the way is an error here, before
+ * anything changes. */
+int fl_act_secrets_plan(fl_act_plan *p, int dry, fl_error *err);
+/* Installs the planned secrets (planning them first when p has none, as a restore does). */
+int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t, FILE *out,
+                         fl_error *err);
+void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
+void fl_act_secrets_free(struct fl_act_secrets *s);
 
 #endif

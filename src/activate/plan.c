@@ -82,6 +82,7 @@ void fl_act_plan_release(fl_act_plan *p) {
     json_decref(p->created);
     json_decref(p->homes);
     free(p->units.a);
+    fl_act_secrets_free(p->sec);
     memset(p, 0, sizeof *p);
 }
 
@@ -247,7 +248,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
                 fl_act_jstr(hv, "user", "?"));
     }
     fl_act_files_print(&p->files, 1, diffs, out);
-    print_secrets(p->old, p->new, out);
+    if (p->sec)
+        fl_act_secrets_print(p, out);
+    else
+        print_secrets(p->old, p->new, out);
     fputs("  systemd units", out);
     if (p->root)
         fprintf(out, " (%s)",

@@ -48,6 +48,8 @@ static int check_host_job(void *p) {
     if (rc == 0)
         rc = fl_lang_force_deep(sess.L, config, j->err);
     if (rc == 0)
+        rc = fl_cli_check_secret_recipients(sess.flake, sess.L, &sess.host, config, j->err);
+    if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, j->err);

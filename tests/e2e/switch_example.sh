@@ -10,8 +10,16 @@ cp -r "$FLAKECTL_SRC/flake.nix" "$FLAKECTL_SRC/hosts" "$FLAKECTL_SRC/modules" "$
   "$FLAKECTL_SRC/secrets" "$work/" 2>/dev/null
 mkdir -p "$flake" && mv "$work/flake.nix" "$work/hosts" "$work/modules" "$work/home" "$work/secrets" "$flake/"
 
+# The example's demo host key (secrets/example-identities, labelled example-only) stands in for
+# the machine's ssh host key, where age.identityPaths looks by default.
+mkdir -p "$work/root/etc/ssh"
+install -m 0600 "$flake/secrets/example-identities/homelab-node1.agekey" "$work/root/etc/ssh/ssh_host_ed25519_key"
 run_fl --flake "$flake" switch --host homelab-node1
+[ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "first switch exit" 0 "$rc"
+expect_eq "k3s token decrypted" "$(age -d -i "$flake/secrets/example-identities/homelab-node1.agekey" "$flake/secrets/k3s-token.age")" "$(cat "$work/root/run/flakectl/secrets/k3s-token")"
+expect_eq "wireguard key mode" "400" "$(stat -c %a "$work/root/run/flakectl/secrets/wireguard-key")"
+expect_eq "store and state hold no plaintext" "" "$(grep -rlF "$(cat "$work/root/run/flakectl/secrets/k3s-token")" "$work/state" || true)"
 expect_contains "first switch makes generation 1" "generation 1 is the default" "$out"
 expect_eq "motd linked through /etc/static" "/etc/static/motd" "$(readlink "$work/root/etc/motd")"
 expect_contains "motd content" "homelab-node1 (nixos, x86_64-linux)" "$(cat "$work/root/etc/static/motd")"

@@ -200,6 +200,12 @@ let
     file = "${s.file}";
     inherit (s) path owner group mode restartUnits reloadUnits;
   }) config.age.secrets;
+  # Templates reach the store with their placeholders only; activation renders them.
+  secretTemplates = mapAttrsToList (n: t: {
+    name = t.name;
+    source = toString (pkgs.writeText "secret-template-${fileName n}" t.content);
+    inherit (t) path owner group mode restartUnits reloadUnits;
+  }) config.age.templates;
 
   sw = pkgs.symlinkJoin { name = "system-path"; paths = config.environment.systemPackages; };
 
@@ -213,6 +219,8 @@ let
     inherit users groups units activationScripts;
     home = mapAttrs (n: h: { inherit (h) home; files = mapAttrs (p: f: removeAttrs f [ ]) h.files; }) home;
     packages = map toString config.environment.systemPackages;
+    identityPaths = config.age.identityPaths;
+    inherit secretTemplates;
     warnings = config.warnings;
     homebrew = optionalAttrs host.isDarwin { inherit (config.homebrew) enable; cleanup = config.homebrew.onActivation.cleanup; };
   };
