@@ -39,4 +39,13 @@ int fl_cli_eval_host(const char *host, const char *path, int json);
  * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
 
+/* Remote deployments (src/cli/deploy.c): switch/test/boot/dry-activate with --target-host or
+ * --on; argv as the command got it, mode the agent's word ("switch", "dry-activate"). */
+int fl_cli_deploy(int argc, char **argv, const char *mode);
+/* Is --target-host among argv? */
+int fl_cli_has_target(int argc, char **argv);
+/* Runs argv (the command and its options, without the SSH ones) on --target-host with
+ * flakectl there, the output streamed back; returns its exit status. */
+int fl_cli_remote_passthrough(int argc, char **argv);
+
 #endif

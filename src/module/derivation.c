@@ -36,8 +36,10 @@ static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, s
             continue;
         q++;
         const char *name_end = q;
-        while (name_end < end && (fl_base32_valid_char(*name_end) || strchr("+-._?=", *name_end) ||
-                                  (*name_end >= 'A' && *name_end <= 'Z')))
+        /* a store path name is [A-Za-z0-9+-._?=]* (not only base32 letters) */
+        while (name_end < end && *name_end &&
+               ((*name_end >= 'a' && *name_end <= 'z') || (*name_end >= 'A' && *name_end <= 'Z') ||
+                (*name_end >= '0' && *name_end <= '9') || strchr("+-._?=", *name_end)))
             name_end++;
         char *cand = fl_xstrndup(hit, (size_t)(name_end - hit));
         int dup = 0;
