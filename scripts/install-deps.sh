@@ -23,6 +23,7 @@ packages=(
   sudo
   time
   python3
+  rsync
 )
 missing=()
 for p in "${packages[@]}"; do

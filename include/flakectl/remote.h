@@ -292,6 +292,7 @@ typedef struct fl_deploy_result {
     int generation;  /* the target's default generation afterwards (0 = unknown) */
     int rolled_back; /* magic rollback undid (or will undo) the deployment */
     int unchanged;   /* the target already ran this toplevel */
+    int confirmed;   /* magic rollback: confirmed over a new connection */
     int connect_failed;
 } fl_deploy_result;
 

@@ -304,7 +304,9 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
         return rc;
     }
     if (res)
-        res->detail = fl_xstrdup(h->res.unchanged ? "unchanged" : "activated");
+        res->detail = fl_xstrdup(h->res.unchanged   ? "unchanged"
+                                 : h->res.confirmed ? "activated, confirmed"
+                                                    : "activated");
     return 0;
 }
 
@@ -445,9 +447,7 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
                 fl_deploy_result *r = &hosts[0].res;
                 printf("[%s] %s: generation %d%s\n", hosts[0].name,
                        r->unchanged ? "unchanged" : "deployed", r->generation,
-                       a.d.magic_rollback && !r->unchanged && strcmp(mode, "switch") == 0
-                           ? " (confirmed)"
-                           : "");
+                       r->confirmed ? " (confirmed)" : "");
             }
         } else {
             rc = FL_EXIT_FAILURE;

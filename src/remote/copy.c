@@ -92,7 +92,8 @@ static int query_valid(fl_remote *r, char **paths, size_t n, char *have, int err
             if (!e)
                 break;
         }
-        qsort(lines, nl, sizeof *lines, cmp_str);
+        if (nl)
+            qsort(lines, nl, sizeof *lines, cmp_str);
         for (size_t k = first; k < i; k++)
             have[k] = nl && bsearch(&paths[k], lines, nl, sizeof *lines, cmp_str) != NULL;
         free(lines);

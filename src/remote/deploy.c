@@ -225,6 +225,7 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
     rc = connect_target(target, label, o, timeout * 1000, &r, &cerr);
     if (rc < 0) {
         res->rolled_back = 1;
+        res->generation = previous;
         fl_error_set(err, FL_ENET,
                      "could not reach %s again within %d s to confirm the deployment (%s); "
                      "it rolls back to generation %d by itself",
@@ -244,6 +245,7 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
         return rc;
     if (status == EXIT_TOO_LATE) {
         res->rolled_back = 1;
+        res->generation = previous;
         return fl_error_set(err, FL_EGENERIC,
                             "%s rolled back to generation %d: the confirmation came after the "
                             "%d s timeout",
@@ -252,6 +254,7 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
     if (status != 0)
         return fl_error_set(err, FL_EGENERIC, "confirming the deployment on %s failed (exit "
                                               "status %d)", label, status);
+    res->confirmed = 1;
     return 0;
 }
 

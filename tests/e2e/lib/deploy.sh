@@ -28,7 +28,7 @@ exec unshare -m --propagation private /bin/sh -c \
     'mount --bind "$DEPLOY_NS_SRC" "$DEPLOY_NS_DST" && exec /usr/sbin/sshd "$@"' sh "$@"
 EOS
     chmod +x "$DEPLOY_WORK/sshd-ns"
-    trap 'sshd_stop_all; rm -rf "$DEPLOY_WORK"' EXIT
+    trap 'sshd_stop_all; rm -rf "$DEPLOY_WORK" 2>/dev/null; true' EXIT
 }
 
 deploy_target_start() { # NAME
