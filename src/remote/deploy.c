@@ -134,13 +134,13 @@ static void random_token(char out[33]) {
 }
 
 /* Checks that the target's store lives where ours does: store paths embed it. */
-static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *o, fl_error *err) {
-    int rc = fl_remote_require_flakectl(r, err);
-    if (rc < 0)
-        return rc;
+static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *o,
+                        const char *toplevel, int *running, fl_error *err) {
+    /* no separate `command -v flakectl`: exit status 127 of this first command already says
+     * "flakectl is not installed" with the hint, and saves a round trip */
     json_t *info = NULL;
     int status = 0;
-    rc = run_agent(r, "flakectl deploy-agent info", o, &info, &status, err);
+    int rc = run_agent(r, "flakectl deploy-agent info", o, &info, &status, err);
     if (rc == 0 && (status != 0 || !info)) {
         rc = fl_error_set(err, FL_EGENERIC,
                           "`flakectl deploy-agent info` failed on %s (exit status %d)",
@@ -158,6 +158,8 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
             fl_error_set_hint(err, "give the target the same state directory (FLAKECTL_STATE_DIR "
                                    "in its environment, e.g. /var/lib/flakectl on both)");
         }
+        const char *cur = json_string_value(json_object_get(info, "current"));
+        *running = cur && !strcmp(cur, toplevel);
     }
     json_decref(info);
     return rc;
@@ -173,9 +175,17 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
         res->connect_failed = 1;
         return rc;
     }
-    rc = check_target(r, s, o, err);
-    if (rc == 0)
+    int running = 0;
+    rc = check_target(r, s, o, toplevel, &running, err);
+    if (rc == 0 && running) {
+        /* what runs there has its closure there: `current` is a GC root of the target */
+        char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
+        ssize_t w = write(o->err_fd, line, strlen(line));
+        (void)w;
+        free(line);
+    } else if (rc == 0) {
         rc = fl_deploy_copy(r, s, toplevel, 0, o->err_fd, &res->copy, err);
+    }
     int magic = o->magic_rollback &&
                 (!strcmp(o->mode, "switch") || !strcmp(o->mode, "test"));
     char token[33] = "";

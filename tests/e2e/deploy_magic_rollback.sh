@@ -13,7 +13,7 @@ troot=$DEPLOY_WORK/targets/n1/root
 tdeploy=$DEPLOY_WORK/targets/n1/state/deploy
 conf() { # TEXT [CUTOFF]: the host's module; CUTOFF=1 adds an activation script stopping sshd
   local script=""
-  [ "${2:-0}" = 1 ] && script="system.activationScripts.cutoff = \"kill \$(cat $pidfile)\";"
+  [ "${2:-0}" = 1 ] && script="system.activationScripts.cutoff = \"kill \$(cat $pidfile) || true\";"
   echo "{ ... }: { networking.hostName = \"n1\"; environment.etc.\"greeting\".text = \"$1\n\"; $script }" \
     >"$DEPLOY_FLAKE/n1.nix"
 }
@@ -77,4 +77,16 @@ expect_not_contains "no watchdog armed" "magic rollback armed" "$out"
 expect_eq "no new watchdog log" "$nlogs" "$(ls "$tdeploy"/*.log | wc -l)"
 expect_eq "target default on 4" "system-4-link" "$(target_default n1)"
 expect_eq "greeting v4" "v4" "$(cat "$troot/etc/static/greeting")"
+gen4=$(target_current n1)
+
+# `test` mode: the watchdog puts the previous *current* toplevel back; the default stays
+restart_target
+conf v5 1
+fl_deploy test --host n1 --target-host "$T" -i "$SSHD_CLIENT_KEY" --confirm-timeout 3
+expect_eq "cut-off test deploy exit" 1 "$rc"
+expect_contains "test deploy could not confirm" "could not reach n1 again" "$err"
+wait_log "rolled back to generation 4"
+expect_eq "current back on gen 4's toplevel" "$gen4" "$(target_current n1)"
+expect_eq "default still 4" "system-4-link" "$(target_default n1)"
+expect_eq "greeting back to v4" "v4" "$(cat "$troot/etc/static/greeting")"
 echo "deploy_magic_rollback: ok"
