@@ -210,8 +210,8 @@ static int select_run(void *p) {
                 fl_strbuf_init(&list, 64);
                 for (size_t i = 0; i < n; i++)
                     fl_strbuf_addf(&list, "%s%s", i ? ", " : "", names[i]);
-                rc = fl_error_set(err, FL_ENOTFOUND, "--on: the flake has no host '%s' (it has: %s)",
-                                  w, list.buf);
+                rc = fl_error_set(err, FL_ENOTFOUND,
+                                  "--on: the flake has no host '%s' (it has: %s)", w, list.buf);
                 fl_strbuf_release(&list);
             }
         }
@@ -377,8 +377,9 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
             else
                 a.d.confirm_timeout_s = n;
         } else if (v && !strcmp(o, "--build-host")) {
-            fl_error_set(&err, FL_EUSAGE, "--build-host is not supported yet: flakectl builds "
-                                          "here and copies to the target");
+            fl_error_set(&err, FL_EUSAGE,
+                         "--build-host is not supported yet: flakectl builds "
+                         "here and copies to the target");
             return fl_cli_report(&err);
         } else {
             fl_error_set(&err, FL_EUSAGE, "%s: unexpected argument '%s'", verb, o);
@@ -387,8 +388,9 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
         }
     }
     if (on && (target || host)) {
-        fl_error_set(&err, FL_EUSAGE, "--on chooses the hosts and their targets (deploy.targetHost);"
-                                      " it does not combine with --host or --target-host");
+        fl_error_set(&err, FL_EUSAGE,
+                     "--on chooses the hosts and their targets (deploy.targetHost);"
+                     " it does not combine with --host or --target-host");
         return fl_cli_report(&err);
     }
     host_entry *hosts = NULL;

@@ -268,13 +268,15 @@ static int agent_activate(int argc, char **argv) {
     }
     fl_act_mode mode;
     if (!top || !mode_s || parse_mode(mode_s, &mode) < 0) {
-        fl_error_set(&err, FL_EUSAGE, "deploy-agent activate needs TOPLEVEL and --mode "
-                                      "switch|test|boot|dry-activate");
+        fl_error_set(&err, FL_EUSAGE,
+                     "deploy-agent activate needs TOPLEVEL and --mode "
+                     "switch|test|boot|dry-activate");
         return fl_cli_report(&err);
     }
     if (token && (!valid_token(token) || timeout < 1)) {
-        fl_error_set(&err, FL_EUSAGE, "--magic-rollback takes a hex token and "
-                                      "--confirm-timeout a positive number of seconds");
+        fl_error_set(&err, FL_EUSAGE,
+                     "--magic-rollback takes a hex token and "
+                     "--confirm-timeout a positive number of seconds");
         return fl_cli_report(&err);
     }
     char *root = NULL, *state = NULL;

@@ -287,8 +287,9 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
         st->bytes_sent += sent;
         pg.base += sent;
         if (rc < 0) {
-            fl_error_add_frame(err, "while copying %zu store paths to %s (%zu were copied "
-                                    "before; the next run sends only what is missing)",
+            fl_error_add_frame(err,
+                               "while copying %zu store paths to %s (%zu were copied "
+                               "before; the next run sends only what is missing)",
                                nm - st->paths_sent, fl_remote_label(r), st->paths_sent);
             break;
         }

@@ -125,7 +125,8 @@ static void random_token(char out[33]) {
         close(fd);
     if (n != (ssize_t)sizeof b) {
         /* unique enough for a file name when /dev/urandom is unavailable */
-        unsigned long long x = (unsigned long long)getpid() * 2654435761ULL ^ (unsigned long long)time(NULL);
+        unsigned long long x =
+            (unsigned long long)getpid() * 2654435761ULL ^ (unsigned long long)time(NULL);
         for (size_t i = 0; i < sizeof b; i++)
             b[i] = (unsigned char)(x >> ((i % 8) * 8)) ^ (unsigned char)i;
     }
@@ -165,9 +166,8 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
     return rc;
 }
 
-int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
-                   const char *toplevel, const fl_deploy_opts *o, fl_deploy_result *res,
-                   fl_error *err) {
+int fl_deploy_host(struct fl_store *s, const char *target, const char *label, const char *toplevel,
+                   const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
     fl_remote *r = NULL;
     int rc = connect_target(target, label, o, 0, &r, err);
@@ -186,8 +186,7 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
     } else if (rc == 0) {
         rc = fl_deploy_copy(r, s, toplevel, 0, o->err_fd, &res->copy, err);
     }
-    int magic = o->magic_rollback &&
-                (!strcmp(o->mode, "switch") || !strcmp(o->mode, "test"));
+    int magic = o->magic_rollback && (!strcmp(o->mode, "switch") || !strcmp(o->mode, "test"));
     char token[33] = "";
     json_t *report = NULL;
     int status = 0;
@@ -262,8 +261,10 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
                             label, previous, timeout);
     }
     if (status != 0)
-        return fl_error_set(err, FL_EGENERIC, "confirming the deployment on %s failed (exit "
-                                              "status %d)", label, status);
+        return fl_error_set(err, FL_EGENERIC,
+                            "confirming the deployment on %s failed (exit "
+                            "status %d)",
+                            label, status);
     res->confirmed = 1;
     return 0;
 }
