@@ -24,6 +24,7 @@ packages=(
   time
   python3
   procps
+  rsync
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -30,7 +30,8 @@ fl_global_options fl_opts;
     X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")             \
     X(generations, "list or delete system generations")                                        \
     X(rollback, "activate the previous default generation (or --to N)")                        \
-    X(diff, "what changes between two toplevels or generations")
+    X(diff, "what changes between two toplevels or generations")                          \
+    X(deploy_agent, "the target side of remote deployments (run by the deployer over SSH)")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

@@ -49,4 +49,13 @@ struct fl_value;
 int fl_cli_check_secret_recipients(const char *flake, struct fl_lang *L, struct fl_host *host,
                                    struct fl_value *config, fl_error *err);
 
+/* Remote deployments (src/cli/deploy.c): switch/test/boot/dry-activate with --target-host or
+ * --on; argv as the command got it, mode the agent's word ("switch", "dry-activate"). */
+int fl_cli_deploy(int argc, char **argv, const char *mode);
+/* Is --target-host among argv? */
+int fl_cli_has_target(int argc, char **argv);
+/* Runs argv (the command and its options, without the SSH ones) on --target-host with
+ * flakectl there, the output streamed back; returns its exit status. */
+int fl_cli_remote_passthrough(int argc, char **argv);
+
 #endif

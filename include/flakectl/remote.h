@@ -254,4 +254,59 @@ void fl_fleet_result_release(fl_fleet_result *r);
 void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_result *results,
                             int n);
 
+/* ---- deployments: copy a closure, activate, confirm (copy.c, deploy.c) ---- */
+
+struct fl_store;
+
+typedef struct fl_deploy_copy_stats {
+    size_t paths_total;   /* the closure */
+    size_t paths_missing; /* what the target lacked */
+    size_t paths_sent;    /* imported and registered on the target */
+    unsigned long long bytes_sent; /* export-stream bytes written to the target */
+    double seconds;
+} fl_deploy_copy_stats;
+
+/* Copies the closure of toplevel (valid in s) to the target over r: asks it which paths it
+ * has (`flakectl store query-valid`), then streams the missing ones, references first, in
+ * batches of about batch_bytes (0 = 16 MiB), each batch one `flakectl store import` that
+ * registers it only once all of it arrived and verified. A copy cut off keeps the finished
+ * batches and the next run sends only what is still missing. A progress line goes to
+ * progress_fd (-1 = none), prefixed with the connection's label. */
+int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
+                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                   fl_error *err);
+
+typedef struct fl_deploy_opts {
+    fl_remote_opts ssh;
+    const char *mode;       /* "switch", "test", "boot", "dry-activate" */
+    const char *backup_ext; /* NULL = none */
+    int magic_rollback;     /* switch/test: watchdog on the target, confirm over a new
+                               connection */
+    int confirm_timeout_s;  /* default 30 */
+    int sudo;               /* a non-root login: every step through sudo */
+    fl_remote_sudo_pass *sudo_pass;
+    int out_fd, err_fd; /* where the prefixed output goes (1, 2) */
+} fl_deploy_opts;
+
+typedef struct fl_deploy_result {
+    fl_deploy_copy_stats copy;
+    int generation;  /* the target's default generation afterwards (0 = unknown) */
+    int rolled_back; /* magic rollback undid (or will undo) the deployment */
+    int unchanged;   /* the target already ran this toplevel */
+    int confirmed;   /* magic rollback: confirmed over a new connection */
+    int connect_failed;
+} fl_deploy_result;
+
+/* Deploys the built toplevel (valid in s) to target: one connection for the checks, the
+ * copy and `flakectl deploy-agent activate`, whose output streams back prefixed with
+ * label; with magic rollback a second, new connection confirms. 0 when the target runs the
+ * toplevel and (if asked) confirmed it; else err says which step failed. */
+int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
+                   const char *toplevel, const fl_deploy_opts *o, fl_deploy_result *res,
+                   fl_error *err);
+/* Runs a flakectl command line (e.g. "rollback --to 3") on the target, output streamed back
+ * prefixed with label; *status is its exit status. */
+int fl_deploy_remote_command(const char *target, const char *label, const char *args,
+                             const fl_deploy_opts *o, int *status, fl_error *err);
+
 #endif

@@ -137,6 +137,8 @@ static int delete (int argc, char **argv) {
 }
 
 int cmd_generations(int argc, char **argv) {
+    if (fl_cli_has_target(argc, argv))
+        return fl_cli_remote_passthrough(argc, argv);
     int json = 0;
     if (argc > 1 && !strcmp(argv[1], "delete"))
         return delete (argc - 1, argv + 1);

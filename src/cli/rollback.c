@@ -9,6 +9,8 @@
 #include "flakectl/options.h"
 
 int cmd_rollback(int argc, char **argv) {
+    if (fl_cli_has_target(argc, argv))
+        return fl_cli_remote_passthrough(argc, argv);
     fl_error err = FL_ERROR_INIT;
     int to = 0;
     const char *backup = NULL;

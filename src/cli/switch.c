@@ -19,13 +19,30 @@ static void usage(FILE *out, const char *verb) {
             "  test          activates it now; the default generation stays\n"
             "  boot          makes it the default, activated at the next boot\n"
             "  dry-activate  prints everything that would change and changes nothing\n"
-            "--backup-ext moves unmanaged files in the way to NAME.EXT instead of stopping.\n",
+            "--backup-ext moves unmanaged files in the way to NAME.EXT instead of stopping.\n"
+            "\n"
+            "Remote (see docs/remote.md):\n"
+            "  --target-host U@H[:P]   build here, copy what the target lacks, activate there\n"
+            "  --on @TAG|a,b,c|'*'      every chosen host of the flake, to its deploy.targetHost\n"
+            "  -j N                    hosts at once (default 1)\n"
+            "  --fail-fast             start no more hosts after a failure (default: keep going)\n"
+            "  --rollback-succeeded    when a host fails, roll back the hosts that succeeded\n"
+            "  --no-magic-rollback     do not arm the target's watchdog\n"
+            "  --confirm-timeout S     confirm over a new connection within S s (default 30)\n"
+            "  -i KEY, --accept-new-host-key, --known-hosts F, --ssh-config F|none,\n"
+            "  --connect-timeout S, --sudo, --askpass PROG   as for remote-exec\n",
             verb);
 }
 
 static int build_and_activate(int argc, char **argv, fl_act_mode mode) {
     const char *verb = argv[0], *host = NULL, *backup = NULL;
     fl_error err = FL_ERROR_INIT;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--target-host") || !strcmp(argv[i], "--on"))
+            return fl_cli_deploy(argc, argv, mode == FL_ACT_SWITCH ? "switch"
+                                             : mode == FL_ACT_TEST ? "test"
+                                             : mode == FL_ACT_BOOT ? "boot"
+                                                                   : "dry-activate");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout, verb);

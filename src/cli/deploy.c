@@ -1,0 +1,524 @@
+/* deploy.c (cli) - the remote half of switch/test/boot/dry-activate (`--target-host`, and
+ * fleets with `--on`), and `--target-host` for rollback and generations. Owns option
+ * parsing, choosing hosts from the flake's `deploy` attributes, building them here, and the
+ * fleet's summary table; the SSH work is src/remote (deploy.c, copy.c, fleet.c). */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flakectl/cli.h"
+#include "flakectl/lang.h"
+#include "flakectl/module.h"
+#include "flakectl/options.h"
+#include "flakectl/remote.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+/* ---- SSH options shared by every remote command ---- */
+
+typedef struct ssh_args {
+    fl_deploy_opts d;
+    const char *askpass;
+} ssh_args;
+
+/* Consumes one SSH option at argv[*i]; 1 when it was one, 0 when not, <0 on a usage error. */
+static int ssh_option(ssh_args *a, int argc, char **argv, int *i, fl_error *err) {
+    const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(o, "--accept-new-host-key")) {
+        a->d.ssh.accept_new_host_key = 1;
+        return 1;
+    }
+    if (!strcmp(o, "--sudo")) {
+        a->d.sudo = 1;
+        return 1;
+    }
+    if (strcmp(o, "-i") && strcmp(o, "--known-hosts") && strcmp(o, "--ssh-config") &&
+        strcmp(o, "--connect-timeout") && strcmp(o, "--askpass"))
+        return 0;
+    if (!v)
+        return fl_error_set(err, FL_EUSAGE, "%s needs a value", o);
+    (*i)++;
+    if (!strcmp(o, "-i"))
+        a->d.ssh.identity_file = v;
+    else if (!strcmp(o, "--known-hosts"))
+        a->d.ssh.known_hosts = v;
+    else if (!strcmp(o, "--ssh-config"))
+        a->d.ssh.ssh_config = v;
+    else if (!strcmp(o, "--askpass"))
+        a->askpass = v;
+    else {
+        int s = atoi(v);
+        if (s < 1)
+            return fl_error_set(err, FL_EUSAGE, "--connect-timeout takes seconds, not '%s'", v);
+        a->d.ssh.connect_timeout_ms = s * 1000;
+    }
+    return 1;
+}
+
+static void ssh_args_init(ssh_args *a) {
+    memset(a, 0, sizeof *a);
+    a->d.out_fd = 1;
+    a->d.err_fd = 2;
+    a->d.magic_rollback = 1;
+    a->d.confirm_timeout_s = 30;
+    /* a target that vanishes mid-stream must be an error, not a signal */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- rollback/generations --target-host ---- */
+
+int fl_cli_has_target(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--target-host"))
+            return 1;
+    return 0;
+}
+
+int fl_cli_remote_passthrough(int argc, char **argv) {
+    ssh_args a;
+    ssh_args_init(&a);
+    fl_error err = FL_ERROR_INIT;
+    const char *target = NULL;
+    fl_strbuf args;
+    fl_strbuf_init(&args, 64);
+    fl_strbuf_adds(&args, argv[0]);
+    for (int i = 1; i < argc; i++) {
+        int k = ssh_option(&a, argc, argv, &i, &err);
+        if (k < 0) {
+            fl_strbuf_release(&args);
+            return fl_cli_report(&err);
+        }
+        if (k)
+            continue;
+        if (!strcmp(argv[i], "--target-host") && i + 1 < argc) {
+            target = argv[++i];
+            continue;
+        }
+        fl_strbuf_addch(&args, ' ');
+        fl_remote_shell_quote(&args, argv[i]);
+    }
+    if (!target) {
+        fl_strbuf_release(&args);
+        fl_error_set(&err, FL_EUSAGE, "--target-host needs USER@HOST[:PORT]");
+        return fl_cli_report(&err);
+    }
+    a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+    int status = 0;
+    int rc = fl_deploy_remote_command(target, target, args.buf, &a.d, &status, &err);
+    fl_strbuf_release(&args);
+    fl_remote_sudo_pass_free(a.d.sudo_pass);
+    if (rc < 0)
+        return fl_cli_report(&err);
+    return status;
+}
+
+/* ---- choosing hosts ---- */
+
+typedef struct host_entry {
+    char *name;
+    char *target; /* deploy.targetHost, or --target-host */
+    char **tags;
+    size_t ntags;
+    char *toplevel;
+    int built;
+    fl_deploy_result res;
+    double seconds;
+} host_entry;
+
+typedef struct select_job {
+    const char *sel;
+    host_entry *hosts;
+    size_t nhosts;
+    fl_error err;
+} select_job;
+
+static int has_tag(const host_entry *h, const char *tag) {
+    for (size_t i = 0; i < h->ntags; i++)
+        if (!strcmp(h->tags[i], tag))
+            return 1;
+    return 0;
+}
+
+/* Reads hosts.<name>.deploy of one host into h (as JSON, through the evaluator). */
+static int read_deploy(fl_lang *L, const char *flake, host_entry *h, fl_error *err) {
+    fl_host host;
+    int rc = fl_host_open(L, flake, h->name, &host, err);
+    if (rc < 0)
+        return rc;
+    fl_value *hv = NULL, *dv = NULL;
+    fl_strbuf js;
+    fl_strbuf_init(&js, 128);
+    rc = fl_lang_attrs_get(L, host.result, "host", &hv, NULL);
+    if (rc == 0)
+        rc = fl_lang_force(L, hv, err);
+    else
+        rc = fl_error_set(err, FL_EEVAL, "internal: no `host' in the host's evaluation");
+    if (rc == 0 && fl_lang_attrs_get(L, hv, "deploy", &dv, NULL) != 0)
+        rc = fl_error_set(err, FL_EEVAL, "internal: no `host.deploy' in the evaluation");
+    if (rc == 0)
+        rc = fl_lang_print_json(L, dv, &js, err);
+    fl_host_release(&host);
+    if (rc < 0) {
+        fl_strbuf_release(&js);
+        fl_error_add_frame(err, "while reading hosts.%s.deploy", h->name);
+        return rc;
+    }
+    json_t *d = json_loads(js.buf, 0, NULL);
+    fl_strbuf_release(&js);
+    json_t *t = json_object_get(d, "targetHost");
+    if (json_is_string(t))
+        h->target = fl_xstrdup(json_string_value(t));
+    json_t *tags = json_object_get(d, "tags"), *tag;
+    size_t i;
+    json_array_foreach(tags, i, tag) {
+        if (!json_is_string(tag))
+            continue;
+        h->tags = fl_xrealloc(h->tags, (h->ntags + 1) * sizeof *h->tags);
+        h->tags[h->ntags++] = fl_xstrdup(json_string_value(tag));
+    }
+    json_decref(d);
+    return 0;
+}
+
+static int select_run(void *p) {
+    select_job *j = p;
+    fl_error *err = &j->err;
+    fl_host_session s;
+    int rc = fl_host_session_open(&s, fl_opts.flake_dir, fl_opts.state_dir, NULL,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, err);
+    if (rc < 0)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    rc = fl_module_host_names(s.L, s.flake, &names, &n, err);
+    int all = !strcmp(j->sel, "*"), tag = j->sel[0] == '@';
+    /* a list of names: each must exist */
+    if (rc == 0 && !all && !tag) {
+        char *copy = fl_xstrdup(j->sel), *save = NULL;
+        for (char *w = strtok_r(copy, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save)) {
+            int found = 0;
+            for (size_t i = 0; i < n; i++)
+                found |= !strcmp(names[i], w);
+            if (!found) {
+                fl_strbuf list;
+                fl_strbuf_init(&list, 64);
+                for (size_t i = 0; i < n; i++)
+                    fl_strbuf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+                rc = fl_error_set(err, FL_ENOTFOUND,
+                                  "--on: the flake has no host '%s' (it has: %s)", w, list.buf);
+                fl_strbuf_release(&list);
+            }
+        }
+        free(copy);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!all && !tag) {
+            int named = 0;
+            char *copy = fl_xstrdup(j->sel), *save = NULL;
+            for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+                named |= !strcmp(w, names[i]);
+            free(copy);
+            if (!named)
+                continue;
+        }
+        host_entry h;
+        memset(&h, 0, sizeof h);
+        h.name = fl_xstrdup(names[i]);
+        rc = read_deploy(s.L, s.flake, &h, err);
+        int keep = rc == 0 && (!tag || has_tag(&h, j->sel + 1)) && (!all || h.target);
+        if (keep && !h.target)
+            rc = fl_error_set(err, FL_ENOTFOUND, "host %s has no deploy.targetHost", h.name);
+        if (keep && rc == 0) {
+            j->hosts = fl_xrealloc(j->hosts, (j->nhosts + 1) * sizeof *j->hosts);
+            j->hosts[j->nhosts++] = h;
+        } else {
+            free(h.name);
+            free(h.target);
+            for (size_t k = 0; k < h.ntags; k++)
+                free(h.tags[k]);
+            free(h.tags);
+        }
+    }
+    if (rc == 0 && j->nhosts == 0)
+        rc = fl_error_set(err, FL_ENOTFOUND, "--on %s selects no host with a deploy.targetHost",
+                          j->sel);
+    fl_module_free_names(names, n);
+    fl_host_session_close(&s);
+    return rc;
+}
+
+static void host_entry_release(host_entry *h) {
+    free(h->name);
+    free(h->target);
+    for (size_t k = 0; k < h->ntags; k++)
+        free(h->tags[k]);
+    free(h->tags);
+    free(h->toplevel);
+}
+
+/* ---- deploying ---- */
+
+typedef struct fleet_ctx {
+    host_entry *hosts;
+    ssh_args *a;
+    int single;
+} fleet_ctx;
+
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int deploy_one(void *p, int index, fl_fleet_result *res) {
+    fleet_ctx *c = p;
+    host_entry *h = &c->hosts[index];
+    fl_error err = FL_ERROR_INIT;
+    double t0 = now_s();
+    fl_store *s = NULL;
+    int rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    if (rc == 0) {
+        rc = fl_deploy_host(s, h->target, h->name, h->toplevel, &c->a->d, &h->res, &err);
+        fl_store_close(s);
+    }
+    h->seconds = now_s() - t0;
+    if (rc < 0) {
+        if (res) {
+            const char *m = err.message ? err.message : "failed";
+            const char *nl = strchr(m, '\n');
+            res->detail = nl ? fl_xstrndup(m, (size_t)(nl - m)) : fl_xstrdup(m);
+        }
+        pthread_mutex_lock(&report_lock);
+        if (!c->single)
+            fprintf(stderr, "[%s] ", h->name);
+        fl_cli_report(&err);
+        pthread_mutex_unlock(&report_lock);
+        return rc;
+    }
+    if (res)
+        res->detail = fl_xstrdup(h->res.unchanged   ? "unchanged"
+                                 : h->res.confirmed ? "activated, confirmed"
+                                                    : "activated");
+    return 0;
+}
+
+static void print_table(FILE *out, host_entry *hosts, fl_fleet_result *res, size_t n) {
+    size_t ok = 0;
+    fprintf(out, "\n%-20s %-26s %-12s %4s %8s  %s\n", "host", "target", "result", "gen", "time",
+            "detail");
+    for (size_t i = 0; i < n; i++) {
+        const char *state = res[i].state == FL_FLEET_OK        ? "ok"
+                            : res[i].state == FL_FLEET_SKIPPED ? "skipped"
+                            : hosts[i].res.rolled_back         ? "ROLLED BACK"
+                                                               : "FAILED";
+        ok += res[i].state == FL_FLEET_OK;
+        char gen[16] = "-";
+        if (hosts[i].res.generation > 0)
+            snprintf(gen, sizeof gen, "%d", hosts[i].res.generation);
+        fprintf(out, "%-20s %-26s %-12s %4s %7.2fs  %s\n", hosts[i].name,
+                hosts[i].target ? hosts[i].target : "-", state, gen, res[i].seconds,
+                res[i].detail ? res[i].detail : "");
+    }
+    fprintf(out, "%zu of %zu hosts succeeded\n", ok, n);
+}
+
+typedef struct build_all {
+    host_entry *hosts;
+    size_t n;
+} build_all;
+
+int fl_cli_deploy(int argc, char **argv, const char *mode) {
+    const char *verb = argv[0], *host = NULL, *target = NULL, *on = NULL;
+    ssh_args a;
+    ssh_args_init(&a);
+    a.d.mode = mode;
+    fl_fleet_opts fopts = {1, 0};
+    int rollback_succeeded = 0;
+    fl_error err = FL_ERROR_INIT;
+    for (int i = 1; i < argc; i++) {
+        int k = ssh_option(&a, argc, argv, &i, &err);
+        if (k < 0)
+            return fl_cli_report(&err);
+        if (k)
+            continue;
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--no-magic-rollback")) {
+            a.d.magic_rollback = 0;
+        } else if (!strcmp(o, "--fail-fast")) {
+            fopts.fail_fast = 1;
+        } else if (!strcmp(o, "--keep-going")) {
+            fopts.fail_fast = 0;
+        } else if (!strcmp(o, "--rollback-succeeded")) {
+            rollback_succeeded = 1;
+        } else if (v && !strcmp(o, "--host")) {
+            host = argv[++i];
+        } else if (v && !strcmp(o, "--target-host")) {
+            target = argv[++i];
+        } else if (v && !strcmp(o, "--on")) {
+            on = argv[++i];
+        } else if (v && !strcmp(o, "--backup-ext")) {
+            a.d.backup_ext = argv[++i];
+        } else if (v && (!strcmp(o, "-j") || !strcmp(o, "--confirm-timeout"))) {
+            int n = atoi(argv[++i]);
+            if (n < 1) {
+                fl_error_set(&err, FL_EUSAGE, "%s takes a positive number, not '%s'", o, v);
+                return fl_cli_report(&err);
+            }
+            if (!strcmp(o, "-j"))
+                fopts.jobs = n;
+            else
+                a.d.confirm_timeout_s = n;
+        } else if (v && !strcmp(o, "--build-host")) {
+            fl_error_set(&err, FL_EUSAGE,
+                         "--build-host is not supported yet: flakectl builds "
+                         "here and copies to the target");
+            return fl_cli_report(&err);
+        } else {
+            fl_error_set(&err, FL_EUSAGE, "%s: unexpected argument '%s'", verb, o);
+            fl_error_set_hint(&err, "see 'flakectl %s --help'", verb);
+            return fl_cli_report(&err);
+        }
+    }
+    if (on && (target || host)) {
+        fl_error_set(&err, FL_EUSAGE,
+                     "--on chooses the hosts and their targets (deploy.targetHost);"
+                     " it does not combine with --host or --target-host");
+        return fl_cli_report(&err);
+    }
+    host_entry *hosts = NULL;
+    size_t n = 0;
+    if (on) {
+        select_job j = {on, NULL, 0, FL_ERROR_INIT};
+        if (fl_cli_with_big_stack(select_run, &j) < 0) {
+            for (size_t i = 0; i < j.nhosts; i++)
+                host_entry_release(&j.hosts[i]);
+            free(j.hosts);
+            return fl_cli_report(&j.err);
+        }
+        hosts = j.hosts;
+        n = j.nhosts;
+    } else {
+        hosts = fl_xcalloc(1, sizeof *hosts);
+        n = 1;
+        hosts[0].name = host ? fl_xstrdup(host) : fl_host_default_name();
+        hosts[0].target = fl_xstrdup(target);
+    }
+    /* Build every host here first (one evaluator at a time); a host that does not build
+     * fails alone. */
+    fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
+    int nbuilt = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = now_s();
+        fl_error berr = FL_ERROR_INIT;
+        if (fl_cli_build_host(hosts[i].name, &hosts[i].toplevel, &berr) < 0) {
+            if (n > 1)
+                fprintf(stderr, "[%s] ", hosts[i].name);
+            const char *m = berr.message ? berr.message : "build failed";
+            const char *nl = strchr(m, '\n');
+            char *first = nl ? fl_xstrndup(m, (size_t)(nl - m)) : fl_xstrdup(m);
+            results[i].detail = fl_xasprintf("build: %s", first);
+            free(first);
+            results[i].state = FL_FLEET_FAILED;
+            fl_cli_report(&berr);
+            if (n == 1)
+                break;
+        } else {
+            hosts[i].built = 1;
+            nbuilt++;
+            if (!fl_opts.quiet)
+                printf("[%s] built %s\n", hosts[i].name, hosts[i].toplevel);
+        }
+        results[i].seconds = now_s() - t0;
+    }
+    fflush(stdout);
+    int rc = 0;
+    if (n == 1) {
+        if (hosts[0].built) {
+            fleet_ctx c = {hosts, &a, 1};
+            a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+            rc = deploy_one(&c, 0, NULL) < 0 ? FL_EXIT_FAILURE : FL_EXIT_OK;
+            if (rc == 0 && !fl_opts.quiet) {
+                fl_deploy_result *r = &hosts[0].res;
+                printf("[%s] %s: generation %d%s\n", hosts[0].name,
+                       r->unchanged ? "unchanged" : "deployed", r->generation,
+                       r->confirmed ? " (confirmed)" : "");
+            }
+        } else {
+            rc = FL_EXIT_FAILURE;
+        }
+    } else {
+        a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+        /* deploy only the built hosts, keeping their indexes for the table */
+        host_entry *built = fl_xcalloc(n, sizeof *built);
+        int *map = fl_xcalloc(n, sizeof *map);
+        int nb = 0;
+        for (size_t i = 0; i < n; i++)
+            if (hosts[i].built) {
+                built[nb] = hosts[i];
+                map[nb++] = (int)i;
+            }
+        fl_fleet_result *bres = fl_xcalloc((size_t)nb ? (size_t)nb : 1, sizeof *bres);
+        fleet_ctx c = {built, &a, 0};
+        fl_fleet_opts fo = fopts;
+        if (fo.fail_fast && nbuilt < (int)n)
+            nb = 0; /* a build already failed: start no host */
+        fl_fleet_run(nb, deploy_one, &c, &fo, bres);
+        for (int k = 0; k < nb; k++) {
+            size_t i = (size_t)map[k];
+            hosts[i].res = built[k].res;
+            results[i].state = bres[k].state;
+            results[i].detail = bres[k].detail;
+            results[i].seconds += bres[k].seconds;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (hosts[i].built && results[i].state == FL_FLEET_PENDING)
+                results[i].state = FL_FLEET_SKIPPED;
+        int failed = 0;
+        for (size_t i = 0; i < n; i++)
+            failed |= results[i].state != FL_FLEET_OK;
+        if (failed && rollback_succeeded) {
+            for (size_t i = 0; i < n; i++) {
+                if (results[i].state != FL_FLEET_OK || hosts[i].res.unchanged)
+                    continue;
+                int status = 0;
+                fl_error rerr = FL_ERROR_INIT;
+                fprintf(stderr, "[%s] another host failed: rolling back\n", hosts[i].name);
+                if (fl_deploy_remote_command(hosts[i].target, hosts[i].name, "rollback", &a.d,
+                                             &status, &rerr) < 0 ||
+                    status != 0) {
+                    if (rerr.message)
+                        fl_cli_report(&rerr);
+                    free(results[i].detail);
+                    results[i].detail = fl_xstrdup("rollback after the failure FAILED");
+                } else {
+                    free(results[i].detail);
+                    results[i].detail = fl_xstrdup("rolled back (another host failed)");
+                    hosts[i].res.generation = 0;
+                }
+                results[i].state = FL_FLEET_FAILED;
+            }
+        }
+        fflush(stdout);
+        print_table(stderr, hosts, results, n);
+        free(bres);
+        free(built);
+        free(map);
+        rc = failed ? FL_EXIT_FAILURE : FL_EXIT_OK;
+    }
+    fl_remote_sudo_pass_free(a.d.sudo_pass);
+    for (size_t i = 0; i < n; i++) {
+        fl_fleet_result_release(&results[i]);
+        host_entry_release(&hosts[i]);
+    }
+    free(results);
+    free(hosts);
+    return rc;
+}

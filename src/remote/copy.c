@@ -1,0 +1,313 @@
+/* copy.c - copying a closure to a target over one SSH connection: ask which paths it has,
+ * stream only the missing ones as export streams into `flakectl store import` there, in
+ * batches so that a copy cut off keeps what was finished. Owns the copy's progress line.
+ * It never writes the local store and never registers anything on the target itself: the
+ * target's import verifies and registers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flakectl/remote.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+#define DEFAULT_BATCH (16ULL << 20)
+/* The exec request carries the command line in one SSH packet (OpenSSH allows 256 KiB). */
+#define MAX_ARGS_BYTES (96 * 1024)
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int collect(void *ctx, const char *data, size_t len, fl_error *err) {
+    (void)err;
+    fl_strbuf_add(ctx, data, len);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs cmd, its stdout collected into out, its stderr prefixed to err_fd; fails unless it
+ * exits 0. */
+static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd, fl_error *err) {
+    fl_remote_prefixer perr;
+    fl_remote_prefixer_init(&perr, err_fd, fl_remote_label(r));
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stdout_cb = collect;
+    io.stdout_ctx = out;
+    io.stderr_cb = fl_remote_prefix_write;
+    io.stderr_ctx = &perr;
+    fl_remote_status st;
+    int rc = fl_remote_exec(r, cmd, &io, &st, err);
+    fl_remote_prefixer_finish(&perr);
+    if (rc < 0)
+        return rc;
+    if (st.exit_signal || st.exit_status != 0)
+        rc = fl_remote_explain_status(r, cmd, &st, err);
+    fl_remote_status_release(&st);
+    return rc;
+}
+
+/* Marks have[i] = 1 for each closure path the target reports valid. */
+static int query_valid(fl_remote *r, char **paths, size_t n, char *have, int err_fd,
+                       fl_error *err) {
+    size_t i = 0;
+    while (i < n) {
+        fl_strbuf cmd, out;
+        fl_strbuf_init(&cmd, 4096);
+        fl_strbuf_init(&out, 4096);
+        fl_strbuf_adds(&cmd, "flakectl store query-valid");
+        size_t first = i;
+        while (i < n && (i == first || cmd.len + strlen(paths[i]) + 4 < MAX_ARGS_BYTES)) {
+            fl_strbuf_addch(&cmd, ' ');
+            fl_remote_shell_quote(&cmd, paths[i]);
+            i++;
+        }
+        int rc = run_collect(r, cmd.buf, &out, err_fd, err);
+        fl_strbuf_release(&cmd);
+        if (rc < 0) {
+            fl_strbuf_release(&out);
+            fl_error_add_frame(err, "while asking %s which store paths it has", fl_remote_label(r));
+            return rc;
+        }
+        /* the answer is a subset of the batch: sort its lines and look each path up */
+        char **lines = NULL;
+        size_t nl = 0;
+        for (char *p = out.buf, *e; p && *p; p = e ? e + 1 : NULL) {
+            e = strchr(p, '\n');
+            if (e)
+                *e = '\0';
+            if (*p) {
+                lines = fl_xrealloc(lines, (nl + 1) * sizeof *lines);
+                lines[nl++] = p;
+            }
+            if (!e)
+                break;
+        }
+        if (nl)
+            qsort(lines, nl, sizeof *lines, cmp_str);
+        for (size_t k = first; k < i; k++)
+            have[k] = nl && bsearch(&paths[k], lines, nl, sizeof *lines, cmp_str) != NULL;
+        free(lines);
+        fl_strbuf_release(&out);
+    }
+    return 0;
+}
+
+typedef struct exporter {
+    struct fl_store *s;
+    char **paths;
+    size_t n;
+    int fd;
+    int rc;
+    fl_error err;
+} exporter;
+
+static void *export_main(void *p) {
+    exporter *e = p;
+    e->rc = fl_store_export(e->s, e->paths, e->n, e->fd, &e->err);
+    close(e->fd);
+    return NULL;
+}
+
+typedef struct progress {
+    int fd, tty;
+    const char *label;
+    double start;
+    unsigned long long base, total; /* bytes of finished batches; NAR bytes to send */
+    size_t done, missing, closure;
+    double last;
+    unsigned long long last_sent; /* of the batch in flight */
+} progress;
+
+static void human(double b, char *buf, size_t n) {
+    if (b >= 1024.0 * 1024 * 1024)
+        snprintf(buf, n, "%.1f GiB", b / (1024.0 * 1024 * 1024));
+    else if (b >= 1024.0 * 1024)
+        snprintf(buf, n, "%.1f MiB", b / (1024.0 * 1024));
+    else if (b >= 1024.0)
+        snprintf(buf, n, "%.1f KiB", b / 1024.0);
+    else
+        snprintf(buf, n, "%.0f B", b);
+}
+
+static void progress_draw(progress *p, unsigned long long sent, int final) {
+    if (p->fd < 0 || (!p->tty && !final))
+        return;
+    double t = now_s(), el = t - p->start;
+    if (!final && t - p->last < 0.2)
+        return;
+    p->last = t;
+    char a[32], b[32], rate[32];
+    human((double)sent, a, sizeof a);
+    human((double)p->total, b, sizeof b);
+    human(el > 0 ? (double)sent / el : 0, rate, sizeof rate);
+    char line[512];
+    int n;
+    if (final)
+        n = snprintf(line, sizeof line,
+                     "%s[%s] copied %zu paths (%s) in %.2f s, %s/s; %zu of %zu were there\n",
+                     p->tty ? "\r\033[K" : "", p->label, p->done, a, el, rate,
+                     p->closure - p->missing, p->closure);
+    else
+        n = snprintf(line, sizeof line, "\r\033[K[%s] copying %zu/%zu paths, %s of %s, %s/s",
+                     p->label, p->done, p->missing, a, b, rate);
+    if (n > 0) {
+        ssize_t w = write(p->fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)w;
+    }
+}
+
+static void progress_cb(void *ctx, unsigned long long sent, unsigned long long received, int done) {
+    (void)received;
+    (void)done;
+    progress *p = ctx;
+    p->last_sent = sent;
+    progress_draw(p, p->base + sent, 0);
+}
+
+static int count_lines(void *ctx, const char *data, size_t len, fl_error *err) {
+    (void)err;
+    size_t *n = ctx;
+    for (size_t i = 0; i < len; i++)
+        *n += data[i] == '\n';
+    return 0;
+}
+
+/* Sends one batch as an export stream into `flakectl store import` on the target. */
+static int send_batch(fl_remote *r, struct fl_store *s, char **paths, size_t n, progress *pg,
+                      int err_fd, unsigned long long *sent, size_t *imported, fl_error *err) {
+    int p[2];
+    if (pipe(p) < 0)
+        return fl_error_errno(err, "cannot make a pipe for the export stream");
+    exporter e = {s, paths, n, p[1], 0, FL_ERROR_INIT};
+    pthread_t th;
+    if (pthread_create(&th, NULL, export_main, &e) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return fl_error_set(err, FL_EIO, "cannot start the export thread");
+    }
+    fl_remote_prefixer perr;
+    fl_remote_prefixer_init(&perr, err_fd, fl_remote_label(r));
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stdin_fd = p[0];
+    io.stdout_cb = count_lines;
+    io.stdout_ctx = imported;
+    io.stderr_cb = fl_remote_prefix_write;
+    io.stderr_ctx = &perr;
+    io.progress_cb = progress_cb;
+    io.progress_ctx = pg;
+    pg->last_sent = 0;
+    const char *cmd = "flakectl store import";
+    fl_remote_status st;
+    int rc = fl_remote_exec(r, cmd, &io, &st, err);
+    fl_remote_prefixer_finish(&perr);
+    /* a writer blocked on a full pipe gets EPIPE once nobody reads */
+    close(p[0]);
+    pthread_join(th, NULL);
+    *sent = pg->last_sent;
+    if (e.rc < 0) {
+        if (rc == 0)
+            fl_remote_status_release(&st);
+        fl_error_move(err, &e.err);
+        return e.rc;
+    }
+    fl_error_clear(&e.err);
+    if (rc < 0)
+        return rc;
+    if (st.exit_signal || st.exit_status != 0)
+        rc = fl_remote_explain_status(r, cmd, &st, err);
+    fl_remote_status_release(&st);
+    return rc;
+}
+
+int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
+                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                   fl_error *err) {
+    memset(st, 0, sizeof *st);
+    double t0 = now_s();
+    if (!batch_bytes)
+        batch_bytes = DEFAULT_BATCH;
+    char *top = fl_xstrdup(toplevel);
+    char **closure = NULL;
+    size_t n = 0;
+    int rc = fl_store_closure(s, &top, 1, &closure, &n, err);
+    free(top);
+    if (rc < 0)
+        return rc;
+    st->paths_total = n;
+    char *have = fl_xcalloc(n ? n : 1, 1);
+    rc = query_valid(r, closure, n, have, progress_fd >= 0 ? progress_fd : 2, err);
+    char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
+    uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
+    size_t nm = 0;
+    unsigned long long total = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (have[i])
+            continue;
+        fl_store_path_info *info = NULL;
+        rc = fl_store_query_info(s, closure[i], &info, err);
+        if (rc < 0)
+            break;
+        sizes[nm] = info->nar_size;
+        total += info->nar_size;
+        missing[nm++] = closure[i];
+        fl_store_path_info_free(info);
+    }
+    st->paths_missing = nm;
+    progress pg;
+    memset(&pg, 0, sizeof pg);
+    pg.fd = progress_fd;
+    pg.tty = progress_fd >= 0 && isatty(progress_fd);
+    pg.label = fl_remote_label(r);
+    pg.start = now_s();
+    pg.total = total;
+    pg.missing = nm;
+    pg.closure = n;
+    /* references come first in the closure order, so each batch's references are either
+     * valid on the target already or in this batch */
+    size_t i = 0;
+    while (rc == 0 && i < nm) {
+        size_t first = i;
+        unsigned long long bytes = 0;
+        while (i < nm && (i == first || bytes < batch_bytes))
+            bytes += sizes[i++];
+        unsigned long long sent = 0;
+        size_t imported = 0;
+        rc = send_batch(r, s, missing + first, i - first, &pg, progress_fd >= 0 ? progress_fd : 2,
+                        &sent, &imported, err);
+        st->bytes_sent += sent;
+        pg.base += sent;
+        if (rc < 0) {
+            fl_error_add_frame(err,
+                               "while copying %zu store paths to %s (%zu were copied "
+                               "before; the next run sends only what is missing)",
+                               nm - st->paths_sent, fl_remote_label(r), st->paths_sent);
+            break;
+        }
+        st->paths_sent += i - first;
+        pg.done = st->paths_sent;
+    }
+    st->seconds = now_s() - t0;
+    if (rc == 0 && nm > 0)
+        progress_draw(&pg, pg.base, 1);
+    if (rc == 0 && nm == 0 && progress_fd >= 0) {
+        char *line = fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n", pg.label, n);
+        ssize_t w = write(progress_fd, line, strlen(line));
+        (void)w;
+        free(line);
+    }
+    free(sizes);
+    free(missing);
+    free(have);
+    fl_store_free_paths(closure, n);
+    return rc;
+}

@@ -1,0 +1,283 @@
+/* deploy.c - one host's deployment from the deployer's side: connect once, check the target
+ * (flakectl present, same store directory), copy the closure (copy.c), run
+ * `flakectl deploy-agent activate` there with its output streamed back prefixed, and for
+ * magic rollback confirm over a second, new connection. It never activates anything itself:
+ * the target's agent does, and it alone decides about rollbacks. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flakectl/remote.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+#define REPORT_MARK "@@flakectl-deploy "
+#define EXIT_TOO_LATE 3
+
+/* Passes output lines to a prefixer, keeping the agent's report line for the deployer. */
+typedef struct agent_out {
+    fl_remote_prefixer pre;
+    fl_strbuf line;
+    json_t *report;
+} agent_out;
+
+static int agent_write(void *ctx, const char *data, size_t len, fl_error *err) {
+    agent_out *a = ctx;
+    for (size_t i = 0; i < len; i++) {
+        fl_strbuf_addch(&a->line, data[i]);
+        if (data[i] != '\n')
+            continue;
+        size_t ml = strlen(REPORT_MARK);
+        if (a->line.len > ml && !memcmp(a->line.buf, REPORT_MARK, ml)) {
+            json_decref(a->report);
+            a->report = json_loads(a->line.buf + ml, 0, NULL);
+        } else if (fl_remote_prefix_write(&a->pre, a->line.buf, a->line.len, err) < 0) {
+            return -1;
+        }
+        fl_strbuf_reset(&a->line);
+    }
+    return 0;
+}
+
+static void agent_out_init(agent_out *a, int fd, const char *label) {
+    fl_remote_prefixer_init(&a->pre, fd, label);
+    fl_strbuf_init(&a->line, 256);
+    a->report = NULL;
+}
+
+static void agent_out_finish(agent_out *a) {
+    if (a->line.len)
+        fl_remote_prefix_write(&a->pre, a->line.buf, a->line.len, NULL);
+    fl_remote_prefixer_finish(&a->pre);
+    fl_strbuf_release(&a->line);
+}
+
+/* Runs cmd with both outputs prefixed (report lines caught); *status its exit status. */
+static int run_agent(fl_remote *r, const char *cmd, const fl_deploy_opts *o, json_t **report,
+                     int *status, fl_error *err) {
+    agent_out out, eout;
+    agent_out_init(&out, o->out_fd, fl_remote_label(r));
+    agent_out_init(&eout, o->err_fd, fl_remote_label(r));
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stdout_cb = agent_write;
+    io.stdout_ctx = &out;
+    io.stderr_cb = agent_write;
+    io.stderr_ctx = &eout;
+    fl_remote_status st;
+    int rc = fl_remote_exec(r, cmd, &io, &st, err);
+    agent_out_finish(&out);
+    agent_out_finish(&eout);
+    if (report)
+        *report = out.report;
+    else
+        json_decref(out.report);
+    json_decref(eout.report);
+    if (rc < 0)
+        return rc;
+    if (st.exit_signal || st.exit_status == 127) {
+        rc = fl_remote_explain_status(r, cmd, &st, err);
+        fl_remote_status_release(&st);
+        return rc;
+    }
+    *status = st.exit_status;
+    fl_remote_status_release(&st);
+    return 0;
+}
+
+static int connect_target(const char *target, const char *label, const fl_deploy_opts *o,
+                          int retry_ms, fl_remote **r, fl_error *err) {
+    fl_remote_target t;
+    int rc = fl_remote_target_parse(target, &t, err);
+    if (rc < 0)
+        return rc;
+    fl_remote_opts ro = o->ssh;
+    ro.label = label;
+    rc = retry_ms > 0 ? fl_remote_connect_retry(&t, &ro, retry_ms, r, err)
+                      : fl_remote_connect(&t, &ro, r, err);
+    fl_remote_target_release(&t);
+    if (rc < 0)
+        return rc;
+    if (fl_remote_added_host_key(*r)) {
+        char *note = fl_xasprintf("note: permanently added the host key of %s (%s) to %s\n",
+                                  fl_remote_label(*r), fl_remote_added_host_key(*r),
+                                  fl_remote_known_hosts(*r));
+        ssize_t w = write(o->err_fd, note, strlen(note));
+        (void)w;
+        free(note);
+    }
+    if (o->sudo && (rc = fl_remote_enable_sudo(*r, o->sudo_pass, err)) < 0) {
+        fl_remote_close(*r);
+        *r = NULL;
+    }
+    return rc;
+}
+
+static void random_token(char out[33]) {
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n != (ssize_t)sizeof b) {
+        /* unique enough for a file name when /dev/urandom is unavailable */
+        unsigned long long x =
+            (unsigned long long)getpid() * 2654435761ULL ^ (unsigned long long)time(NULL);
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)(x >> ((i % 8) * 8)) ^ (unsigned char)i;
+    }
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Checks that the target's store lives where ours does: store paths embed it. */
+static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *o,
+                        const char *toplevel, int *running, fl_error *err) {
+    /* no separate `command -v flakectl`: exit status 127 of this first command already says
+     * "flakectl is not installed" with the hint, and saves a round trip */
+    json_t *info = NULL;
+    int status = 0;
+    int rc = run_agent(r, "flakectl deploy-agent info", o, &info, &status, err);
+    if (rc == 0 && (status != 0 || !info)) {
+        rc = fl_error_set(err, FL_EGENERIC,
+                          "`flakectl deploy-agent info` failed on %s (exit status %d)",
+                          fl_remote_label(r), status);
+        fl_error_set_hint(err, "the target's flakectl may be older than this one; install "
+                               "the same version on both sides");
+    }
+    if (rc == 0) {
+        const char *dir = json_string_value(json_object_get(info, "storeDir"));
+        if (!dir || strcmp(dir, fl_store_dir(s)) != 0) {
+            rc = fl_error_set(err, FL_ECONFLICT,
+                              "the store on %s is %s, but this one is %s: store paths contain "
+                              "the store directory, so both sides need the same one",
+                              fl_remote_label(r), dir ? dir : "(unknown)", fl_store_dir(s));
+            fl_error_set_hint(err, "give the target the same state directory (FLAKECTL_STATE_DIR "
+                                   "in its environment, e.g. /var/lib/flakectl on both)");
+        }
+        const char *cur = json_string_value(json_object_get(info, "current"));
+        *running = cur && !strcmp(cur, toplevel);
+    }
+    json_decref(info);
+    return rc;
+}
+
+int fl_deploy_host(struct fl_store *s, const char *target, const char *label, const char *toplevel,
+                   const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
+    memset(res, 0, sizeof *res);
+    fl_remote *r = NULL;
+    int rc = connect_target(target, label, o, 0, &r, err);
+    if (rc < 0) {
+        res->connect_failed = 1;
+        return rc;
+    }
+    int running = 0;
+    rc = check_target(r, s, o, toplevel, &running, err);
+    if (rc == 0 && running) {
+        /* what runs there has its closure there: `current` is a GC root of the target */
+        char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
+        ssize_t w = write(o->err_fd, line, strlen(line));
+        (void)w;
+        free(line);
+    } else if (rc == 0) {
+        rc = fl_deploy_copy(r, s, toplevel, 0, o->err_fd, &res->copy, err);
+    }
+    int magic = o->magic_rollback && (!strcmp(o->mode, "switch") || !strcmp(o->mode, "test"));
+    char token[33] = "";
+    json_t *report = NULL;
+    int status = 0;
+    if (rc == 0) {
+        fl_strbuf cmd;
+        fl_strbuf_init(&cmd, 256);
+        fl_strbuf_adds(&cmd, "flakectl deploy-agent activate ");
+        fl_remote_shell_quote(&cmd, toplevel);
+        fl_strbuf_addf(&cmd, " --mode %s", o->mode);
+        if (o->backup_ext) {
+            fl_strbuf_adds(&cmd, " --backup-ext ");
+            fl_remote_shell_quote(&cmd, o->backup_ext);
+        }
+        if (magic) {
+            random_token(token);
+            fl_strbuf_addf(&cmd, " --magic-rollback %s --confirm-timeout %d", token,
+                           o->confirm_timeout_s > 0 ? o->confirm_timeout_s : 30);
+        }
+        rc = run_agent(r, cmd.buf, o, &report, &status, err);
+        fl_strbuf_release(&cmd);
+        if (rc < 0)
+            fl_error_add_frame(err, "while activating %s on %s", toplevel, label);
+    }
+    fl_remote_close(r);
+    r = NULL;
+    if (rc < 0) {
+        json_decref(report);
+        return rc;
+    }
+    res->generation = (int)json_integer_value(json_object_get(report, "generation"));
+    res->unchanged = report && !json_is_true(json_object_get(report, "changed"));
+    int watched = json_is_true(json_object_get(report, "watched"));
+    int previous = (int)json_integer_value(json_object_get(report, "previous"));
+    if (status != 0 || !report) {
+        json_decref(report);
+        return fl_error_set(err, FL_EGENERIC, "activation on %s failed (exit status %d)%s", label,
+                            status, status ? "; it put the previous generation back" : "");
+    }
+    json_decref(report);
+    if (!watched)
+        return 0;
+    /* Confirm over a new connection: proof that the new configuration still lets us in. */
+    int timeout = o->confirm_timeout_s > 0 ? o->confirm_timeout_s : 30;
+    fl_error cerr = FL_ERROR_INIT;
+    rc = connect_target(target, label, o, timeout * 1000, &r, &cerr);
+    if (rc < 0) {
+        res->rolled_back = 1;
+        res->generation = previous;
+        fl_error_set(err, FL_ENET,
+                     "could not reach %s again within %d s to confirm the deployment (%s); "
+                     "it rolls back to generation %d by itself",
+                     label, timeout, cerr.message ? cerr.message : "?", previous);
+        fl_error_set_hint(err, "the new configuration probably cuts off SSH access (sshd, "
+                               "firewall, keys); fix it and deploy again");
+        fl_error_clear(&cerr);
+        return FL_ENET;
+    }
+    fl_strbuf cmd;
+    fl_strbuf_init(&cmd, 64);
+    fl_strbuf_addf(&cmd, "flakectl deploy-agent confirm %s", token);
+    rc = run_agent(r, cmd.buf, o, NULL, &status, err);
+    fl_strbuf_release(&cmd);
+    fl_remote_close(r);
+    if (rc < 0)
+        return rc;
+    if (status == EXIT_TOO_LATE) {
+        res->rolled_back = 1;
+        res->generation = previous;
+        return fl_error_set(err, FL_EGENERIC,
+                            "%s rolled back to generation %d: the confirmation came after the "
+                            "%d s timeout",
+                            label, previous, timeout);
+    }
+    if (status != 0)
+        return fl_error_set(err, FL_EGENERIC,
+                            "confirming the deployment on %s failed (exit "
+                            "status %d)",
+                            label, status);
+    res->confirmed = 1;
+    return 0;
+}
+
+int fl_deploy_remote_command(const char *target, const char *label, const char *args,
+                             const fl_deploy_opts *o, int *status, fl_error *err) {
+    fl_remote *r = NULL;
+    int rc = connect_target(target, label, o, 0, &r, err);
+    if (rc < 0)
+        return rc;
+    char *cmd = fl_xasprintf("flakectl %s", args);
+    rc = run_agent(r, cmd, o, NULL, status, err);
+    free(cmd);
+    fl_remote_close(r);
+    return rc;
+}
