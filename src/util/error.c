@@ -8,14 +8,18 @@
 
 #include "flakectl/strbuf.h"
 
-int fl_error_setv(fl_error *err, int code, const char *fmt, va_list ap) {
-    if (!err)
-        return code;
+static char *vformat(const char *fmt, va_list ap) {
     fl_strbuf sb;
     fl_strbuf_init(&sb, 0);
     fl_strbuf_vaddf(&sb, fmt, ap);
+    return fl_strbuf_detach(&sb, NULL);
+}
+
+int fl_error_setv(fl_error *err, int code, const char *fmt, va_list ap) {
+    if (!err)
+        return code;
     free(err->message);
-    err->message = fl_strbuf_detach(&sb, NULL);
+    err->message = vformat(fmt, ap);
     err->code = code;
     return code;
 }
@@ -59,26 +63,20 @@ void fl_error_set_hint(fl_error *err, const char *fmt, ...) {
     va_list ap;
     if (!err)
         return;
-    fl_strbuf sb;
-    fl_strbuf_init(&sb, 0);
-    va_start(ap, fmt);
-    fl_strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
     free(err->hint);
-    err->hint = fl_strbuf_detach(&sb, NULL);
+    va_start(ap, fmt);
+    err->hint = vformat(fmt, ap);
+    va_end(ap);
 }
 
 void fl_error_add_frame(fl_error *err, const char *fmt, ...) {
     va_list ap;
     if (!err)
         return;
-    fl_strbuf sb;
-    fl_strbuf_init(&sb, 0);
-    va_start(ap, fmt);
-    fl_strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
     err->frames = fl_xrealloc(err->frames, sizeof(char *) * (size_t)(err->nframes + 1));
-    err->frames[err->nframes++] = fl_strbuf_detach(&sb, NULL);
+    va_start(ap, fmt);
+    err->frames[err->nframes++] = vformat(fmt, ap);
+    va_end(ap);
 }
 
 /* Finds line `line` of a file without loading more than needed. Returns an owned string. */
