@@ -835,6 +835,17 @@ PRIM(genericClosure) {
 /* ---- strings ---- */
 
 PRIM(toString) {
+    force(S, args[0], pos);
+    if (args[0]->type == V_INT) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%lld", (long long)args[0]->i);
+        mk_string(S, out, arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
+        return;
+    }
+    if (args[0]->type == V_STRING) {
+        *out = *args[0];
+        return;
+    }
     AStr s;
     astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;

@@ -442,6 +442,22 @@ int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
 
 /* ---- function calls ---- */
 
+/* "'f' at file:1:9" or "anonymous function at file:1:2", as Nix names a lambda. */
+static const char *lambda_desc(State *S, Expr *lam) {
+    fl_lang_pos p;
+    lang_pos_get(S, lam->pos, &p);
+    AStr s;
+    astr_init(S, &s, 64);
+    const char *file = p.file ? p.file : "?";
+    if (!strcmp(file, "«string»"))
+        file = "(string)";
+    if (lam->lam.name)
+        astr_addf(S, &s, "'%s' at %s:%d:%d", sym_name(S, lam->lam.name), file, p.line, p.col);
+    else
+        astr_addf(S, &s, "anonymous function at %s:%d:%d", file, p.line, p.col);
+    return s.buf;
+}
+
 static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) {
     /* find the first argument the pattern does not name */
     for (uint32_t i = 0; i < args->n; i++) {
@@ -456,19 +472,12 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
             const char *best =
                 closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
             fl_error_clear(&S->err);
-            if (lam->lam.name)
-                fl_error_set(&S->err, FL_EEVAL, "function '%s' called with unexpected argument '%s'",
-                             sym_name(S, lam->lam.name), sym_name(S, args->a[i].name));
-            else
-                fl_error_set(&S->err, FL_EEVAL,
-                             "function 'anonymous lambda' called with unexpected argument '%s'",
-                             sym_name(S, args->a[i].name));
-            err_set_pos(S, &S->err, lam->pos);
+            fl_error_set(&S->err, FL_EEVAL, "%s called with unexpected argument '%s'",
+                         lambda_desc(S, lam), sym_name(S, args->a[i].name));
+            err_set_pos(S, &S->err, pos);
             if (best)
                 fl_error_set_hint(&S->err, "did you mean '%s'?", best);
             S->errkind = ERR_OTHER;
-            capture_frames(S);
-            push_frame(S, FR_CALL, lam->lam.name, pos);
             capture_frames(S);
             lang_rethrow(S);
         }
@@ -528,15 +537,8 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
                 } else if (f->def) {
                     env2->v[k++] = maybe_thunk(S, f->def, env2);
                 } else {
-                    fl_error_clear(&S->err);
-                    fl_error_set(&S->err, FL_EEVAL, "function '%s' called without required argument '%s'",
-                                 lam->lam.name ? sym_name(S, lam->lam.name) : "anonymous lambda",
-                                 sym_name(S, f->name));
-                    err_set_pos(S, &S->err, lam->pos);
-                    S->errkind = ERR_OTHER;
-                    push_frame(S, FR_CALL, lam->lam.name, pos);
-                    capture_frames(S);
-                    lang_rethrow(S);
+                    lang_throw(S, pos, "%s called without required argument '%s'",
+                               lambda_desc(S, lam), sym_name(S, f->name));
                 }
             }
             if (!lam->lam.ellipsis && matched < a->n)
@@ -827,10 +829,41 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
     AStr s;
     s.buf = NULL;
     const StrCtx *ctx = NULL;
-    for (uint32_t i = 0; i < e->cat.n; i++) {
+    /* Fast path: every part a string (the common "${a}-${b}" and a + b): one exact
+     * allocation. Parts are evaluated in order either way, so errors come out the same. */
+    Value small[8];
+    uint32_t np = e->cat.n;
+    uint32_t done = 0;
+    if (np <= 8) {
+        size_t total = 0;
+        for (; done < np; done++) {
+            eval(S, e->cat.parts[done], env, &small[done]);
+            if (small[done].type != V_STRING || (done == 0 && first && 0))
+                break;
+            total += small[done].n;
+        }
+        if (done == np) {
+            char *buf = arena_alloc(&S->arena, total + 1);
+            size_t k = 0;
+            for (uint32_t i = 0; i < np; i++) {
+                memcpy(buf + k, small[i].str.s, small[i].n);
+                k += small[i].n;
+                if (small[i].str.ctx)
+                    ctx = ctx_merge(S, ctx, small[i].str.ctx);
+            }
+            buf[k] = '\0';
+            mk_string(S, out, buf, k, ctx);
+            return;
+        }
+        done++; /* small[0..done) are evaluated */
+    }
+    for (uint32_t i = 0; i < np; i++) {
         Value tmp;
         PosIdx ppos = e->cat.ppos[i];
-        eval(S, e->cat.parts[i], env, &tmp);
+        if (i < done)
+            tmp = small[i];
+        else
+            eval(S, e->cat.parts[i], env, &tmp);
         if (first)
             ftype = tmp.type;
         if (ftype == V_INT) {
@@ -851,11 +884,6 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         } else {
             if (!s.buf)
                 astr_init(S, &s, 64);
-            if (tmp.type == V_STRING && !s.len && i + 1 == e->cat.n && e->cat.n == 1) {
-                *out = tmp;
-                mk_string(S, out, tmp.str.s, tmp.n, tmp.str.ctx);
-                return;
-            }
             coerce_to_string(S, &tmp, ppos, 0, ftype == V_STRING, &s, &ctx);
         }
         first = 0;

@@ -346,8 +346,10 @@ static Expr *parse_path(Parser *P) {
         } else {
             unexpected(P, "end of path");
         }
-        if (!interp && part.s)
-            unexpected(P, "'${'");
+        if (!interp && part.s) {
+            P->i = (size_t)(t - P->t);
+            perr_at(P, t, "syntax error, unexpected end of path, expecting '${'");
+        }
         VEC_PUSH(S, pv, part);
     }
     next(P);
@@ -451,15 +453,33 @@ static AttrDef *find_def(Binds *b, Sym name) {
     return NULL;
 }
 
-static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos) {
+static NORETURN void dup_attr_path(Parser *P, const char *name, PosIdx newpos, PosIdx oldpos) {
     fl_lang_pos np, op;
     lang_pos_get(P->S, newpos, &np);
     lang_pos_get(P->S, oldpos, &op);
-    fl_error_set(&P->S->err, FL_EPARSE, "attribute '%s' already defined at %s:%d:%d",
-                 sym_name(P->S, name), op.file ? op.file : "?", op.line, op.col);
+    const char *file = op.file ? op.file : "?";
+    if (!strcmp(file, "«string»"))
+        file = "(string)";
+    fl_error_set(&P->S->err, FL_EPARSE, "attribute '%s' already defined at %s:%d:%d", name, file,
+                 op.line, op.col);
     if (np.file)
         fl_error_set_loc(&P->S->err, np.file, np.line, np.col);
     longjmp(P->jb, 1);
+}
+
+static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos) {
+    dup_attr_path(P, sym_name(P->S, name), newpos, oldpos);
+}
+
+static const char *path_upto(Parser *P, NameVec *path, uint32_t k) {
+    AStr s;
+    astr_init(P->S, &s, 32);
+    for (uint32_t i = 0; i <= k && i < path->n; i++) {
+        if (i)
+            astr_addch(P->S, &s, '.');
+        astr_adds(P->S, &s, path->a[i].expr ? "\"${...}\"" : sym_name(P->S, path->a[i].sym));
+    }
+    return s.buf;
 }
 
 static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos) {
@@ -478,7 +498,7 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
         AttrDef *d = find_def(b, an->sym);
         if (d) {
             if (d->inherited || d->e->kind != E_ATTRS)
-                dup_attr(P, an->sym, pos, d->pos);
+                dup_attr_path(P, path_upto(P, path, path->n - 1), pos, d->pos);
             attrs = d->e;
         } else {
             Expr *nested = mk(P, E_ATTRS, pos);
@@ -512,7 +532,7 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
                 VEC_PUSH(P->S, into->dyn, from->dyn.a[i]);
             return;
         }
-        dup_attr(P, last->sym, pos, d->pos);
+        dup_attr_path(P, path_upto(P, path, path->n - 1), pos, d->pos);
     }
     AttrDef nd = {0};
     nd.name = last->sym;
@@ -843,6 +863,7 @@ static Expr *parse_op(Parser *P, int minp) {
     depth_in(P);
     Token *t = cur(P);
     Expr *lhs;
+    PosIdx lhs_start = tpos(P, t);
     if (t->type == T_NOT) {
         next(P);
         Expr *x = parse_op(P, 8);
@@ -871,10 +892,9 @@ static Expr *parse_op(Parser *P, int minp) {
             h->sel.path = path.a;
             h->sel.n = path.n;
             lhs = h;
-            if (cur(P)->type == T_QUESTION)
-                unexpected(P, NULL);
             continue;
         }
+        PosIdx rhs_start = tpos(P, cur(P));
         Expr *rhs = parse_op(P, right ? p : p + 1);
         switch (op->type) {
         case T_IMPL: lhs = mk_bin(P, E_IMPL, lhs, rhs, pos); break;
@@ -898,8 +918,8 @@ static Expr *parse_op(Parser *P, int minp) {
             e->cat.ppos = arena_alloc(&P->S->arena, 2 * sizeof(PosIdx));
             e->cat.parts[0] = lhs;
             e->cat.parts[1] = rhs;
-            e->cat.ppos[0] = pos;
-            e->cat.ppos[1] = pos;
+            e->cat.ppos[0] = lhs_start;
+            e->cat.ppos[1] = rhs_start;
             lhs = e;
             break;
         }

@@ -1,13 +1,27 @@
 /* value.c - the evaluator's memory: the bump arena every evaluator object comes from, the
  * symbol table, the position table, and constructors for values, environments and sets.
  * Never frees an individual object: everything goes when the state is freed. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "lang/internal.h"
 
-#define CHUNK_SIZE (256 * 1024)
+/* Chunks come from mmap with MAP_POPULATE: evaluation touches fresh memory linearly, and
+ * taking one page fault per 4 KiB page was a fifth of the time of set-heavy programs. */
+#define CHUNK_SIZE (4u << 20)
+
+static ArenaChunk *chunk_alloc(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "flakectl: out of memory (%zu bytes)\n", bytes);
+        abort();
+    }
+    return p;
+}
 
 void arena_init(Arena *a) {
     memset(a, 0, sizeof(*a));
@@ -17,7 +31,7 @@ void arena_release(Arena *a) {
     ArenaChunk *c = a->chunks;
     while (c) {
         ArenaChunk *next = c->next;
-        free(c);
+        munmap(c, c->size + sizeof(ArenaChunk));
         c = next;
     }
     memset(a, 0, sizeof(*a));
@@ -27,7 +41,7 @@ void *arena_alloc_slow(Arena *a, size_t n) {
     if (n > CHUNK_SIZE / 4) {
         /* Big blocks get a chunk of their own, kept behind the current one so the rest of the
          * current chunk stays in use. */
-        ArenaChunk *c = fl_xmalloc(sizeof(ArenaChunk) + n);
+        ArenaChunk *c = chunk_alloc(sizeof(ArenaChunk) + n);
         c->size = n;
         a->total += n;
         if (a->chunks) {
@@ -39,13 +53,13 @@ void *arena_alloc_slow(Arena *a, size_t n) {
         }
         return c->data;
     }
-    ArenaChunk *c = fl_xmalloc(sizeof(ArenaChunk) + CHUNK_SIZE);
-    c->size = CHUNK_SIZE;
+    ArenaChunk *c = chunk_alloc(CHUNK_SIZE);
+    c->size = CHUNK_SIZE - sizeof(ArenaChunk);
     c->next = a->chunks;
     a->chunks = c;
     a->total += CHUNK_SIZE;
     a->cur = c->data + n;
-    a->end = c->data + CHUNK_SIZE;
+    a->end = c->data + c->size;
     return c->data;
 }
 
