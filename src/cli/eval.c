@@ -11,7 +11,7 @@
 #include "flakectl/lang.h"
 #include "flakectl/options.h"
 
-#define EVAL_STACK (256u << 20)
+#define EVAL_STACK (64u << 20) /* what Nix itself runs with */
 
 static void usage(FILE *out) {
     fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json]\n"
@@ -33,7 +33,7 @@ static void *run(void *arg) {
     struct job *j = arg;
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.max_stack = EVAL_STACK - (8u << 20);
+    cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
@@ -44,7 +44,7 @@ static void *run(void *arg) {
         rc = fl_lang_eval_file(L, j->file, &v, &j->err);
     if (rc == 0) {
         if (j->json)
-            rc = fl_lang_print_json(L, v, &j->out, &j->err);
+            rc = fl_lang_print_json(L, v, j->strict, &j->out, &j->err);
         else
             rc = fl_lang_print(L, v, j->strict, &j->out, &j->err);
     }

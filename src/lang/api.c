@@ -226,6 +226,9 @@ int fl_lang_eval_string(fl_lang *L, const char *src, const char *name, const cha
         base_dir = cwd = getcwd(NULL, 0);
     uint32_t fid = lang_add_source(S, name ? name : "«string»", base_dir ? base_dir : "/");
     free(cwd);
+    S->files[fid].src = fl_xstrdup(src);
+    S->files[fid].srclen = strlen(src);
+    S->files[fid].is_string = 1;
     ENTER(S)
     Expr *e = parse_source(S, src, strlen(src), fid, S->files[fid].dir);
     if (!e) {
@@ -477,12 +480,12 @@ int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error 
     LEAVE(S, err)
 }
 
-int fl_lang_print_json(fl_lang *L, fl_value *v, fl_strbuf *out, fl_error *err) {
+int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
     AStr s;
     astr_init(S, &s, 256);
-    to_json(S, &v->v, 1, &s, 0, NULL);
+    to_json(S, &v->v, strict, &s, 0, NULL);
     fl_strbuf_add(out, s.buf, s.len);
     LEAVE(S, err)
 }

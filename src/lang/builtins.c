@@ -302,7 +302,8 @@ PRIM(unsafeGetAttrPos) {
         return;
     }
     Attrs *r = alloc_attrs(S, 3);
-    Value *f = new_string(S, p.file, strlen(p.file));
+    const char *file = pos_value_file(S, x->pos);
+    Value *f = new_string(S, file, strlen(file));
     Value *l = alloc_value(S), *c = alloc_value(S);
     mk_int(l, p.line);
     mk_int(c, p.col);
@@ -1228,6 +1229,14 @@ PRIM(toFile) {
     const StrCtx *ctx;
     const char *s = force_string(S, args[1], pos, &len, &ctx);
     const char *sp;
+    for (const char *q = name; *q; q++) {
+        char c = *q;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("+-._?=", c)))
+            lang_throw(S, pos, "store path name '%s' contains illegal character '%c'", name, c);
+    }
+    if (!*name || name[0] == '.')
+        lang_throw(S, pos, "invalid store path name '%s'", name);
     if (S->cfg.hooks.to_file) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;

@@ -1069,9 +1069,10 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
     case E_CURPOS: {
         fl_lang_pos p;
         lang_pos_get(S, e->pos, &p);
+        const char *file = pos_value_file(S, e->pos);
         Attrs *a = alloc_attrs(S, 3);
         Value *f = alloc_value(S), *l = alloc_value(S), *c = alloc_value(S);
-        mk_string_copy(S, f, p.file ? p.file : "", p.file ? strlen(p.file) : 0, NULL);
+        mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
         mk_int(l, p.line);
         mk_int(c, p.col);
         a->a[0] = (Attr){S->s_file, e->pos, f};

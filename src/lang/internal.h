@@ -339,6 +339,7 @@ typedef struct FileEntry {
     Value *value; /* import cache: evaluated file (NULL for strings) */
     char *src;
     size_t srclen;
+    int is_string; /* source text given directly: Nix calls the "file" the text itself */
 } FileEntry;
 
 struct State {
@@ -404,6 +405,8 @@ NORETURN void lang_rethrow(State *S);
 void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_set_pos(State *S, fl_error *err, PosIdx pos);
 void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out);
+/* The file name Nix shows in values (__curPos, unsafeGetAttrPos): the text for strings. */
+const char *pos_value_file(State *S, PosIdx pos);
 const char *closest_name(State *S, const char *name, const char **cands, size_t n);
 
 /* Catching: push a Catch, setjmp, pop. */

@@ -198,6 +198,13 @@ void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out) {
     out->col = (int)p->col;
 }
 
+const char *pos_value_file(State *S, PosIdx pos) {
+    if (!pos || pos >= S->nposs)
+        return NULL;
+    FileEntry *f = &S->files[S->poss[pos].file];
+    return f->is_string && f->src ? f->src : f->path;
+}
+
 void err_set_pos(State *S, fl_error *err, PosIdx pos) {
     fl_lang_pos p;
     lang_pos_get(S, pos, &p);
