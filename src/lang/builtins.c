@@ -43,6 +43,8 @@ static regex_t *get_regex(State *S, const char *src, PosIdx pos) {
 
 void builtins_release(State *S);
 void builtins_release(State *S) {
+    void derivation_release(State * S);
+    derivation_release(S);
     for (uint32_t i = 0; i < S->nregexes; i++) {
         regfree(&S->regexes[i].re);
         free(S->regexes[i].src);
@@ -1378,10 +1380,9 @@ PRIM(fromTOML) {
     toml_to_value(S, s, len, out, pos);
 }
 
+void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(derivationStrict) {
-    (void)args;
-    (void)out;
-    lang_throw(S, pos, "derivation is not supported yet by flakectl's evaluator");
+    prim_derivation_strict(S, args, out, pos);
 }
 
 /* ---- registration ---- */
@@ -1479,8 +1480,26 @@ static const struct {
     {"zipAttrsWith", 2, prim_zipAttrsWith, 0},
 };
 
+/* derivation: the attributes, one set per output (all pointing at each other), and the paths
+ * derivationStrict computed. Written here in the language because its sharing is what
+ * nix-instantiate prints («repeated»). */
 static const char derivation_src[] =
-    "drvAttrs: builtins.derivationStrict drvAttrs";
+    "attrs@{ outputs ? [ \"out\" ], ... }:\n"
+    "let\n"
+    "  paths = builtins.derivationStrict attrs;\n"
+    "  shared = attrs // builtins.listToAttrs perOutput\n"
+    "    // { all = map (o: o.value) perOutput; drvAttrs = attrs; };\n"
+    "  forOutput = outputName: {\n"
+    "    name = outputName;\n"
+    "    value = shared // {\n"
+    "      outPath = builtins.getAttr outputName paths;\n"
+    "      drvPath = paths.drvPath;\n"
+    "      type = \"derivation\";\n"
+    "      inherit outputName;\n"
+    "    };\n"
+    "  };\n"
+    "  perOutput = map forOutput outputs;\n"
+    "in (builtins.head perOutput).value\n";
 
 void builtins_init(State *S) {
     size_t np = sizeof prims / sizeof prims[0];

@@ -385,6 +385,10 @@ struct State {
     struct RegexCache *regexes;
     uint32_t nregexes, capregexes;
 
+    /* derivations made by this state: drvPath -> hashDerivationModulo */
+    struct DrvHash *drvh;
+    size_t ndrvh, capdrvh;
+
     Value *v_true, *v_false, *v_null;
     Value **small_ints; /* preallocated small ints? unused */
     int trace_depth;
@@ -495,6 +499,8 @@ Value *lookup_base(State *S, const char *name);
 
 /* store paths (no store attached: computed like Nix) */
 const char *path_to_store(State *S, const char *path, PosIdx pos);
+const char *make_store_path(State *S, const char *type, const char *hexhash,
+                            const char *name);
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs);
 

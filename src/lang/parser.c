@@ -11,8 +11,12 @@
 #include "flakectl/fs.h"
 #include "lang/internal.h"
 
+typedef struct Pending Pending;
 typedef struct Parser {
     State *S;
+    /* attribute sets whose binds are still being collected */
+    Pending *pending;
+    uint32_t npending, cappending;
     Token *t;
     size_t n, i;
     uint32_t file;
@@ -427,21 +431,27 @@ static NameVec parse_attrpath(Parser *P, PosIdx *first_pos) {
 }
 
 /* Each Building-attrs Expr keeps its Binds in a side table while parsing. */
-typedef struct Pending {
+struct Pending {
     Expr *e;
     Binds *b;
-} Pending;
-
-static Binds *binds_of(Parser *P, Expr *e);
-static VEC(Pending) pending;
+};
 
 static Binds *binds_of(Parser *P, Expr *e) {
     /* While parsing, an attrs node's defs field holds its Binds. */
     if (e->attrs.defs)
         return (Binds *)(void *)e->attrs.defs;
     Binds *b = arena_zalloc(&P->S->arena, sizeof(Binds));
-    Pending pd = {e, b};
-    VEC_PUSH(P->S, pending, pd);
+    if (P->npending == P->cappending) {
+        uint32_t nc = P->cappending ? P->cappending * 2 : 64;
+        Pending *np = arena_alloc(&P->S->arena, nc * sizeof(Pending));
+        if (P->npending)
+            memcpy(np, P->pending, P->npending * sizeof(Pending));
+        P->pending = np;
+        P->cappending = nc;
+    }
+    P->pending[P->npending].e = e;
+    P->pending[P->npending].b = b;
+    P->npending++;
     e->attrs.defs = (AttrDef *)(void *)b;
     return b;
 }
@@ -598,9 +608,9 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
 
 /* Moves the pending binds into the Expr nodes (recursively for nested sets). */
 static void finish_attrs(Parser *P) {
-    for (uint32_t i = 0; i < pending.n; i++) {
-        Expr *e = pending.a[i].e;
-        Binds *b = pending.a[i].b;
+    for (uint32_t i = 0; i < P->npending; i++) {
+        Expr *e = P->pending[i].e;
+        Binds *b = P->pending[i].b;
         e->attrs.defs = b->defs.a;
         e->attrs.ndefs = b->defs.n;
         e->attrs.dyn = b->dyn.a;
@@ -611,8 +621,7 @@ static void finish_attrs(Parser *P) {
                 v->lam.name = e->attrs.defs[k].name;
         }
     }
-    pending.n = 0;
-    (void)P;
+    P->npending = 0;
 }
 
 /* ---- lambdas ---- */
@@ -1157,7 +1166,6 @@ Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const c
     P.basedir = basedir;
     if (lex_all(S, src, len, file, &P.t, &P.n) < 0)
         return NULL;
-    memset(&pending, 0, sizeof pending);
     volatile Expr *result = NULL;
     if (setjmp(P.jb) == 0) {
         Expr *e = parse_expr(&P);
@@ -1168,7 +1176,6 @@ Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const c
         bind(&P, e, &base);
         result = e;
     }
-    memset(&pending, 0, sizeof pending);
     free(P.t);
     return (Expr *)result;
 }

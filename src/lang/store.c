@@ -136,8 +136,8 @@ static void sha256_hex(const unsigned char *h, char *hex) {
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-static const char *make_store_path(State *S, const char *type, const char *hexhash,
-                                   const char *name) {
+const char *make_store_path(State *S, const char *type, const char *hexhash,
+                            const char *name) {
     char *fp = fl_xasprintf("%s:sha256:%s:/nix/store:%s", type, hexhash, name);
     unsigned char h[32], c[20];
     unsigned int hl = 0;
@@ -215,8 +215,15 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
         n++;
     const char **r = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
     n = 0;
-    for (const StrCtx *c = refs; c; c = c->next)
-        r[n++] = c->path;
+    for (const StrCtx *c = refs; c; c = c->next) {
+        /* "!out!/nix/store/x.drv" and "=/nix/store/x.drv" refer to the derivation file */
+        const char *p = c->path;
+        if (p[0] == '=')
+            p++;
+        else if (p[0] == '!')
+            p = strchr(p + 1, '!') ? strchr(p + 1, '!') + 1 : p;
+        r[n++] = p;
+    }
     qsort(r, n, sizeof(char *), cmp_names);
     AStr type;
     astr_init(S, &type, 64);

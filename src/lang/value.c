@@ -300,12 +300,11 @@ Attr *attrs_find(Attrs *a, Sym name) {
     return NULL;
 }
 
-static State *sort_state;
-static int attr_name_cmp(const void *a, const void *b) {
+static int attr_name_cmp(const void *a, const void *b, void *st) {
+    State *S = st;
     const Attr *x = *(Attr *const *)a, *y = *(Attr *const *)b;
-    uint32_t lx = sort_state->syms.lens[x->name], ly = sort_state->syms.lens[y->name];
-    int c = memcmp(sort_state->syms.names[x->name], sort_state->syms.names[y->name],
-                   lx < ly ? lx : ly);
+    uint32_t lx = S->syms.lens[x->name], ly = S->syms.lens[y->name];
+    int c = memcmp(S->syms.names[x->name], S->syms.names[y->name], lx < ly ? lx : ly);
     if (c)
         return c;
     return lx < ly ? -1 : lx > ly;
@@ -315,8 +314,7 @@ Attr **attrs_sorted_by_name(State *S, Attrs *a) {
     Attr **out = arena_alloc(&S->arena, (a->n ? a->n : 1) * sizeof(Attr *));
     for (uint32_t i = 0; i < a->n; i++)
         out[i] = &a->a[i];
-    sort_state = S;
-    qsort(out, a->n, sizeof(Attr *), attr_name_cmp);
+    qsort_r(out, a->n, sizeof(Attr *), attr_name_cmp, S);
     return out;
 }
 

@@ -56,6 +56,25 @@ static void test_functions_and_json(void **state) {
     assert_eval_mode("{ f = x: x; }", 1, 1, "error: cannot convert a function to JSON @1:3");
 }
 
+static void test_derivation(void **state) {
+    (void)state;
+    assert_eval("derivation { name = \"x\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; }",
+                "{ all = [ «repeated» ]; builder = \"/bin/sh\"; drvAttrs = { builder = "
+                "\"/bin/sh\"; name = \"x\"; system = \"x86_64-linux\"; }; drvPath = "
+                "\"/nix/store/97qlv6h78lxlm9zc8849ahsbcklhsi2y-x.drv\"; name = \"x\"; out = "
+                "«repeated»; outPath = \"/nix/store/s668cfx1vrqfjryf96jj8wfhg7f67dhj-x\"; "
+                "outputName = \"out\"; system = \"x86_64-linux\"; type = \"derivation\"; }");
+    /* an input derivation and a fixed-output one, checked against nix-instantiate */
+    assert_eval("let a = derivation { name = \"a\"; system = \"x\"; builder = \"/bin/sh\"; "
+                "outputHash = \"0000000000000000000000000000000000000000000000000000000000000000\"; "
+                "outputHashAlgo = \"sha256\"; }; b = derivation { name = \"b\"; system = \"x\"; "
+                "builder = \"${a}/bin/sh\"; }; in [ a.outPath b.drvPath ]",
+                "[ \"/nix/store/19k94y693b5mi3rbb0f3y9c4zq1jc3z0-a\" "
+                "\"/nix/store/05z563ljch70552lsj4rdbwcqp22kf03-b.drv\" ]");
+    assert_eval("derivation { name = \"x\"; builder = \"/bin/sh\"; }",
+                "error: required attribute 'system' missing @1:14");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalars),
@@ -63,6 +82,7 @@ int main(void) {
         cmocka_unit_test(test_attr_names),
         cmocka_unit_test(test_repeated),
         cmocka_unit_test(test_functions_and_json),
+        cmocka_unit_test(test_derivation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
