@@ -389,6 +389,11 @@ struct State {
     struct DrvHash *drvh;
     size_t ndrvh, capdrvh;
 
+    /* the last sets sorted by name (attrNames and attrValues of one set sort once) */
+    Attrs *byname_set[2];
+    Attr **byname[2];
+    int byname_next;
+
     Value *v_true, *v_false, *v_null;
     Value **small_ints; /* preallocated small ints? unused */
     int trace_depth;

@@ -311,10 +311,19 @@ static int attr_name_cmp(const void *a, const void *b, void *st) {
 }
 
 Attr **attrs_sorted_by_name(State *S, Attrs *a) {
+    for (int i = 0; i < 2; i++)
+        if (S->byname_set[i] == a)
+            return S->byname[i];
     Attr **out = arena_alloc(&S->arena, (a->n ? a->n : 1) * sizeof(Attr *));
     for (uint32_t i = 0; i < a->n; i++)
         out[i] = &a->a[i];
     qsort_r(out, a->n, sizeof(Attr *), attr_name_cmp, S);
+    if (a->n >= 16) {
+        /* sets are immutable once built, so the order stays valid */
+        S->byname_set[S->byname_next] = a;
+        S->byname[S->byname_next] = out;
+        S->byname_next ^= 1;
+    }
     return out;
 }
 
