@@ -892,7 +892,8 @@ static Expr *parse_op(Parser *P, int minp) {
         int right, p = binop_prec(op->type, &right);
         if (p < 0 || p < minp)
             break;
-        PosIdx pos = tpos(P, op);
+        /* Nix places a binary operation at the start of its left operand */
+        PosIdx pos = op->type == T_QUESTION ? tpos(P, op) : lhs_start;
         next(P);
         if (op->type == T_QUESTION) {
             NameVec path = parse_attrpath(P, NULL);

@@ -10,7 +10,7 @@ static void test_scalars(void **state) {
                 "[ 1 2.5 0.3 0.333333 123456 1.23457e+06 1e+07 1e-05 ]");
     assert_eval("[ (1.0e300 * 1.0e300) (-(1.0e300 * 1.0e300)) ]", "[ inf -inf ]");
     assert_eval("toString 1.0", "\"1.000000\"");
-    assert_eval("1 / 0", "error: division by zero @1:3");
+    assert_eval("1 / 0", "error: division by zero @1:1");
 }
 
 static void test_strings(void **state) {
