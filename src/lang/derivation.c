@@ -306,7 +306,8 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
             add_unique(S, &d.srcs, &d.nsrcs, &srccap, p);
         }
     }
-    qsort(d.srcs, d.nsrcs, sizeof(char *), str_cmp);
+    if (d.nsrcs)
+        qsort(d.srcs, d.nsrcs, sizeof(char *), str_cmp);
     for (size_t i = 0; i < d.nin_drvs; i++)
         qsort(d.in_outs[i], d.nin_outs[i], sizeof(char *), str_cmp);
     /* outputs appear in the environment (empty while hashing) */

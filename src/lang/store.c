@@ -105,7 +105,8 @@ static int nar_dump(EVP_MD_CTX *md, const char *path) {
             names[nn++] = fl_xstrdup(de->d_name);
         }
         closedir(d);
-        qsort(names, nn, sizeof(char *), cmp_names);
+        if (nn)
+            qsort(names, nn, sizeof(char *), cmp_names);
         int rc = 0;
         for (size_t i = 0; i < nn; i++) {
             if (rc == 0) {
