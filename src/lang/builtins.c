@@ -207,6 +207,8 @@ static void arith(State *S, Value **args, Value *out, PosIdx pos, int op) {
     default:
         if (y == 0)
             lang_throw(S, pos, "division by zero");
+        if ((int64_t)y == -1 && (int64_t)x == INT64_MIN)
+            lang_throw(S, pos, "overflow in integer division");
         if ((int64_t)y == -1)
             mk_int(out, (int64_t)(0 - x));
         else

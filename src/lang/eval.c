@@ -358,6 +358,9 @@ const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
 int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
     force(S, a, pos);
     force(S, b, pos);
+    /* Nix treats one value cell as equal to itself, functions included */
+    if (a == b)
+        return 1;
     stack_check(S, pos);
     if (a->type == V_INT && b->type == V_FLOAT)
         return (double)a->i == b->f;
@@ -919,6 +922,8 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
         default:
             if (b.i == 0)
                 lang_throw(S, e->pos, "division by zero");
+            if (b.i == -1 && a.i == INT64_MIN)
+                lang_throw(S, e->pos, "overflow in integer division");
             if (b.i == -1)
                 mk_int(out, (int64_t)(0 - x));
             else
