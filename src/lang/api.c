@@ -129,6 +129,7 @@ void fl_lang_free(fl_lang *L) {
     free(S->poss);
     free(S->syms.names);
     free(S->syms.lens);
+    free(S->syms.hashes);
     free(S->syms.slots);
     free(S->base_names);
     free(S->forcing);

@@ -67,6 +67,7 @@ typedef uint32_t Sym;
 typedef struct SymTab {
     const char **names; /* id -> NUL-terminated name */
     uint32_t *lens;
+    uint32_t *hashes;
     uint32_t n, cap;
     uint32_t *slots; /* open addressing: id+1, 0 = empty */
     uint32_t nslots;

@@ -138,7 +138,7 @@ static void symtab_rehash(SymTab *t) {
     uint32_t nslots = t->nslots ? t->nslots * 2 : 1024;
     uint32_t *slots = fl_xcalloc(nslots, sizeof(uint32_t));
     for (uint32_t id = 0; id < t->n; id++) {
-        uint32_t h = hash_bytes(t->names[id], t->lens[id]) & (nslots - 1);
+        uint32_t h = t->hashes[id] & (nslots - 1);
         while (slots[h])
             h = (h + 1) & (nslots - 1);
         slots[h] = id + 1;
@@ -152,13 +152,14 @@ Sym sym_intern(State *S, const char *s, size_t len) {
     SymTab *t = &S->syms;
     if (t->n * 2 >= t->nslots)
         symtab_rehash(t);
-    uint32_t h = hash_bytes(s, len) & (t->nslots - 1);
+    uint32_t full = hash_bytes(s, len);
+    uint32_t h = full & (t->nslots - 1);
     for (;;) {
         uint32_t id = t->slots[h];
         if (!id)
             break;
         id--;
-        if (t->lens[id] == len && memcmp(t->names[id], s, len) == 0)
+        if (t->hashes[id] == full && t->lens[id] == len && memcmp(t->names[id], s, len) == 0)
             return id;
         h = (h + 1) & (t->nslots - 1);
     }
@@ -166,7 +167,9 @@ Sym sym_intern(State *S, const char *s, size_t len) {
         t->cap = t->cap ? t->cap * 2 : 1024;
         t->names = fl_xrealloc(t->names, t->cap * sizeof(char *));
         t->lens = fl_xrealloc(t->lens, t->cap * sizeof(uint32_t));
+        t->hashes = fl_xrealloc(t->hashes, t->cap * sizeof(uint32_t));
     }
+    t->hashes[t->n] = full;
     t->names[t->n] = arena_strndup(&S->arena, s, len);
     t->lens[t->n] = (uint32_t)len;
     t->slots[h] = t->n + 1;
