@@ -168,8 +168,8 @@ static int take_error(State *S, fl_error *err) {
                     fl_error_add_frame(&S->err, "while evaluating an attribute%s", where);
                 break;
             case FR_IMPORT:
-                fl_error_add_frame(&S->err, "while importing '%s'%s", f->text ? f->text : "?",
-                                   where);
+                fl_error_add_frame(&S->err, "while evaluating the file '%s'%s",
+                                   f->text ? f->text : "?", where);
                 break;
             default:
                 fl_error_add_frame(&S->err, "%s%s", f->text ? f->text : "while evaluating",

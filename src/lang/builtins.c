@@ -1323,6 +1323,32 @@ PRIM(toPath) {
     free(c);
 }
 
+PRIM(path) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    const char *path = NULL, *name = NULL;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const char *k = sym_name(S, a->a[i].name);
+        if (!strcmp(k, "path"))
+            path = coerce_to_path(S, a->a[i].value, a->a[i].pos);
+        else if (!strcmp(k, "name"))
+            name = force_string_noctx(S, a->a[i].value, a->a[i].pos, NULL);
+        else if (!strcmp(k, "recursive")) {
+            if (!force_bool(S, a->a[i].value, a->a[i].pos))
+                lang_throw(S, a->a[i].pos, "builtins.path: 'recursive = false' is not supported by flakectl");
+        } else if (!strcmp(k, "filter"))
+            lang_throw(S, a->a[i].pos, "builtins.path: 'filter' is not supported by flakectl yet");
+        else if (strcmp(k, "sha256"))
+            lang_throw(S, a->a[i].pos, "unsupported argument '%s' to 'addPath'", k);
+    }
+    if (!path)
+        lang_throw(S, pos, "'path' required");
+    const char *sp = path_to_store_named(S, path, name, pos);
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = sp;
+    c->next = NULL;
+    mk_string(S, out, sp, strlen(sp), c);
+}
+
 PRIM(getEnv) {
     const char *name = force_string(S, args[0], pos, NULL, NULL);
     const char *v = S->cfg.pure ? NULL : getenv(name);
@@ -1455,6 +1481,7 @@ static const struct {
     {"mul", 2, prim_mul, 0},
     {"parseDrvName", 1, prim_parseDrvName, 0},
     {"partition", 2, prim_partition, 0},
+    {"path", 1, prim_path, 0},
     {"pathExists", 1, prim_pathExists, 0},
     {"placeholder", 1, prim_placeholder, 1},
     {"readDir", 1, prim_readDir, 0},

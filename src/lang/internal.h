@@ -505,6 +505,8 @@ Value *lookup_base(State *S, const char *name);
 
 /* store paths (no store attached: computed like Nix) */
 const char *path_to_store(State *S, const char *path, PosIdx pos);
+/* Same under another name (builtins.path); name NULL = the base name. */
+const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
 const char *make_store_path(State *S, const char *type, const char *hexhash,
                             const char *name);
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,

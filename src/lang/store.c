@@ -168,7 +168,11 @@ static int valid_store_name(const char *name) {
 }
 
 const char *path_to_store(State *S, const char *path, PosIdx pos) {
-    if (S->cfg.hooks.path_to_store) {
+    return path_to_store_named(S, path, NULL, pos);
+}
+
+const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
+    if (S->cfg.hooks.path_to_store && !name) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
         fl_strbuf_init(&sb, 0);
@@ -186,6 +190,8 @@ const char *path_to_store(State *S, const char *path, PosIdx pos) {
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
+    if (name)
+        base = name;
     if (!valid_store_name(base))
         lang_throw(S, pos, "invalid store path name '%s' for '%s'", base, path);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -196,8 +202,12 @@ const char *path_to_store(State *S, const char *path, PosIdx pos) {
     unsigned int hl = 0;
     EVP_DigestFinal_ex(md, h, &hl);
     EVP_MD_CTX_free(md);
-    if (rc < 0)
+    if (rc < 0) {
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            lang_throw(S, pos, "file '%s' has an unsupported type", path);
         lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
+    }
     char hex[65];
     sha256_hex(h, hex);
     return make_store_path(S, "source", hex, base);

@@ -149,6 +149,37 @@ static void test_embedding_api(void **state) {
     fl_lang_free(L);
 }
 
+static int fake_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    (void)err;
+    (*(int *)ctx)++;
+    const char *base = strrchr(path, '/');
+    fl_strbuf_addf(out, "/nix/store/00000000000000000000000000000000-%s", base ? base + 1 : path);
+    return 0;
+}
+
+static void test_store_hook(void **state) {
+    (void)state;
+    int calls = 0;
+    fl_lang_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.hooks.ctx = &calls;
+    cfg.hooks.path_to_store = fake_store;
+    fl_lang *L = fl_lang_new(&cfg);
+    fl_error err = FL_ERROR_INIT;
+    fl_value *v;
+    assert_int_equal(fl_lang_eval_string(L, "\"${/etc/hostname}\"", "t.nix", "/", &v, &err), 0);
+    size_t len;
+    assert_string_equal(fl_lang_get_string(v, &len),
+                        "/nix/store/00000000000000000000000000000000-hostname");
+    assert_int_equal(calls, 1);
+    fl_lang_free(L);
+    /* without a hook the path Nix would use is computed from the file's NAR hash */
+    assert_eval("builtins.path { path = /dev/null; name = \"x\"; }",
+                "error: file '/dev/null' has an unsupported type @1:1");
+    assert_eval("\"${/nonexistent/f}\"",
+                "error: getting status of '/nonexistent/f': No such file or directory @1:2");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_laziness_and_thunks),
@@ -157,6 +188,7 @@ int main(void) {
         cmocka_unit_test(test_try_eval_restores_thunks),
         cmocka_unit_test(test_builtins),
         cmocka_unit_test(test_embedding_api),
+        cmocka_unit_test(test_store_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
