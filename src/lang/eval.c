@@ -952,6 +952,9 @@ static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
 }
 
 void eval(State *S, Expr *e, Env *env, Value *out) {
+    /* deeply nested expressions recurse here without forcing or calling anything */
+    if (UNLIKELY(stack_exceeded(S)))
+        lang_throw(S, e->pos, "stack overflow (possible infinite recursion)");
     switch (e->kind) {
     case E_CONST:
         *out = e->cval;

@@ -114,7 +114,7 @@ static Expr *parse_expr(Parser *P);
 static Expr *parse_select(Parser *P);
 
 static void depth_in(Parser *P) {
-    if (++P->depth > 2000 || stack_exceeded(P->S))
+    if (++P->depth > 1000000 || stack_exceeded(P->S))
         perr_at(P, cur(P), "expression nested too deeply");
 }
 
