@@ -14,8 +14,8 @@ typedef struct Lexer {
     const char *src;
     size_t len, p;
     uint32_t line, col, file;
-    int stack[512];
-    int sp;
+    int *stack; /* flex-like start condition stack */
+    int sp, scap;
     uint32_t last_line, last_col; /* where the last lexeme (token or blank run) started */
     Token *toks;
     size_t n, cap;
@@ -264,8 +264,10 @@ static char *unescape(Lexer *lx, const char *s, size_t n, size_t *outlen) {
 }
 
 static int push_state(Lexer *lx, int st) {
-    if (lx->sp >= (int)(sizeof lx->stack / sizeof lx->stack[0]) - 1)
-        return lex_error(lx, lx->line, lx->col, "%s", "strings nested too deeply");
+    if (lx->sp + 1 >= lx->scap) {
+        lx->scap *= 2;
+        lx->stack = fl_xrealloc(lx->stack, (size_t)lx->scap * sizeof(int));
+    }
     lx->stack[++lx->sp] = st;
     return 0;
 }
@@ -581,6 +583,8 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
     lx.len = len;
     lx.line = lx.col = 1;
     lx.file = file;
+    lx.scap = 64;
+    lx.stack = fl_xmalloc((size_t)lx.scap * sizeof(int));
     lx.stack[0] = ST_DEFAULT;
     int rc = 0;
     for (;;) {
@@ -613,6 +617,7 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
         if (rc < 0)
             break;
     }
+    free(lx.stack);
     if (rc < 0) {
         free(lx.toks);
         return -1;
