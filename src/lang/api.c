@@ -316,8 +316,8 @@ size_t fl_lang_attrs_size(const fl_value *set) {
 void fl_lang_attrs_at(fl_lang *L, const fl_value *set, size_t i, const char **name,
                       fl_value **val, fl_lang_pos *pos) {
     State *S = (State *)L;
-    /* name order: sort once per call; callers iterating big sets should copy names */
-    Attr **sorted = attrs_sorted_by_name(S, set->v.attrs);
+    /* name order: the sorted order is remembered, so iterating i = 0..n-1 sorts once */
+    Attr **sorted = attrs_sorted_by_name_cached(S, set->v.attrs, 1);
     Attr *a = sorted[i];
     if (name)
         *name = sym_name(S, a->name);

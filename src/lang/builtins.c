@@ -422,10 +422,12 @@ PRIM(mapAttrs) {
         mk_string(S, name, sym_name(S, a->a[i].name), sym_len(S, a->a[i].name), NULL);
         Value *f1 = alloc_value(S);
         f1->type = V_APP;
+        f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
         Value *v = alloc_value(S);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = f1;
         v->app.right = a->a[i].value;
         r->a[i] = (Attr){a->a[i].name, a->a[i].pos, v};
@@ -463,10 +465,12 @@ PRIM(zipAttrsWith) {
         mk_string(S, name, sym_name(S, k[i].name), sym_len(S, k[i].name), NULL);
         Value *f1 = alloc_value(S);
         f1->type = V_APP;
+        f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
         Value *v = alloc_value(S);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = f1;
         v->app.right = vals;
         r->a[r->n++] = (Attr){k[i].name, 0, v};
@@ -543,6 +547,7 @@ PRIM(map) {
     for (uint32_t i = 0; i < l->n; i++) {
         Value *v = &cells[i];
         v->type = V_APP;
+        v->n = pos;
         v->app.left = args[0];
         v->app.right = l->elems[i];
         r.elems[i] = v;
@@ -562,6 +567,7 @@ PRIM(genList) {
         Value *iv = &cells[2 * i], *v = &cells[2 * i + 1];
         mk_int(iv, i);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = args[0];
         v->app.right = iv;
         r.elems[i] = v;

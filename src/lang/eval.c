@@ -110,10 +110,11 @@ void force_slow(State *S, Value *v, PosIdx pos) {
         }
     } else {
         Value *l = v->app.left, *r = v->app.right;
+        PosIdx at = v->n ? v->n : pos; /* where map/genList/... made this application */
         v->type = V_BLACKHOLE;
         v->bh_from = V_APP;
         Value tmp;
-        call_function(S, l, r, &tmp, pos);
+        call_function(S, l, r, &tmp, at);
         *v = tmp;
     }
     S->nforcing--;
@@ -125,12 +126,39 @@ void force_slow(State *S, Value *v, PosIdx pos) {
 
 /* ---- variables ---- */
 
+/* Not lexically bound and in no enclosing `with` set: suggest a close name from those sets. */
 static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
-    (void)env;
-    lang_throw(S, e->pos, "undefined variable '%s'", sym_name(S, e->var.name));
+    const char *name = sym_name(S, e->var.name);
+    const char *best = NULL;
+    Env *w = env;
+    for (uint32_t l = e->var.level; l; l--)
+        w = w->up;
+    for (;;) {
+        Value *v = w->v[0];
+        if (v->type == V_ATTRS && !best) {
+            Attrs *a = v->attrs;
+            const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
+            for (uint32_t i = 0; i < a->n; i++)
+                cands[i] = sym_name(S, a->a[i].name);
+            best = closest_name(S, name, cands, a->n);
+        }
+        if (!w->prev_with)
+            break;
+        for (uint32_t l = w->prev_with; l; l--)
+            w = w->up;
+    }
+    fl_error_clear(&S->err);
+    fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    err_set_pos(S, &S->err, e->pos);
+    if (best)
+        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+    S->errkind = ERR_OTHER;
+    capture_frames(S);
+    lang_rethrow(S);
 }
 
 static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
+    Env *start = env;
     for (uint32_t l = e->var.level; l; l--)
         env = env->up;
     if (LIKELY(!e->flag))
@@ -146,7 +174,7 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         if (a)
             return a->value;
         if (!env->prev_with)
-            undefined_with_var(S, e, env);
+            undefined_with_var(S, e, start);
         for (uint32_t l = env->prev_with; l; l--)
             env = env->up;
     }

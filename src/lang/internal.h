@@ -123,7 +123,7 @@ typedef struct PrimOp PrimOp;
 struct Value {
     uint8_t type;
     uint8_t bh_from; /* for V_BLACKHOLE: the type it had (V_THUNK or V_APP) */
-    uint32_t n;      /* string length, list size */
+    uint32_t n;      /* string length, list size; for V_APP the position of the call */
     union {
         int64_t i;
         double f;
@@ -481,6 +481,8 @@ void attrs_sort(Attrs *a);
 Attr *attrs_find(Attrs *a, Sym name);
 /* Attributes ordered by name bytes (for printing, attrNames, ...); arena-allocated. */
 Attr **attrs_sorted_by_name(State *S, Attrs *a);
+/* Same, remembering the result even for small sets (iteration through the API). */
+Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always);
 
 const char *show_type(const Value *v);
 const char *type_name(const Value *v);

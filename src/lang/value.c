@@ -313,7 +313,7 @@ static int attr_name_cmp(const void *a, const void *b, void *st) {
     return lx < ly ? -1 : lx > ly;
 }
 
-Attr **attrs_sorted_by_name(State *S, Attrs *a) {
+Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always) {
     for (int i = 0; i < 2; i++)
         if (S->byname_set[i] == a)
             return S->byname[i];
@@ -321,13 +321,17 @@ Attr **attrs_sorted_by_name(State *S, Attrs *a) {
     for (uint32_t i = 0; i < a->n; i++)
         out[i] = &a->a[i];
     qsort_r(out, a->n, sizeof(Attr *), attr_name_cmp, S);
-    if (a->n >= 16) {
+    if (a->n >= 16 || always) {
         /* sets are immutable once built, so the order stays valid */
         S->byname_set[S->byname_next] = a;
         S->byname[S->byname_next] = out;
         S->byname_next ^= 1;
     }
     return out;
+}
+
+Attr **attrs_sorted_by_name(State *S, Attrs *a) {
+    return attrs_sorted_by_name_cached(S, a, 0);
 }
 
 const char *show_type(const Value *v) {
