@@ -53,6 +53,36 @@ static void *run(void *arg) {
     return NULL;
 }
 
+/* Like fl_error_print, but the source line of an --expr error comes from the expression
+ * itself (there is no file to read it from). */
+static int report_expr_error(fl_error *err, const char *expr) {
+    fprintf(stderr, "error: %s\n", err->message ? err->message : "unknown error");
+    fprintf(stderr, "       at %s:%d:%d:\n", err->file, err->line, err->col);
+    const char *p = expr;
+    for (int l = 1; l < err->line && p; l++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (p && err->line > 0) {
+        size_t n = strcspn(p, "\n");
+        fprintf(stderr, "\n%6d| %.*s\n", err->line, (int)n, p);
+        if (err->col > 0) {
+            fputs("      | ", stderr);
+            for (int i = 1; i < err->col && (size_t)(i - 1) < n; i++)
+                fputc(p[i - 1] == '\t' ? '\t' : ' ', stderr);
+            fputs("^\n", stderr);
+        }
+        fputc('\n', stderr);
+    }
+    for (int i = 0; i < err->nframes; i++)
+        fprintf(stderr, "       … %s\n", err->frames[i]);
+    if (err->hint)
+        fprintf(stderr, "       hint: %s\n", err->hint);
+    fl_error_clear(err);
+    return FL_EXIT_FAILURE;
+}
+
 int cmd_eval(int argc, char **argv) {
     struct job j;
     memset(&j, 0, sizeof j);
@@ -96,6 +126,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
+        if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))
+            return report_expr_error(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
     fl_strbuf_addch(&j.out, '\n');
