@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flakectl/fs.h"
@@ -1391,6 +1392,97 @@ PRIM(placeholder) {
     mk_string(S, out, s.buf, s.len, NULL);
 }
 
+PRIM(unsafeDiscardOutputDependency) {
+    size_t len;
+    const StrCtx *ctx;
+    const char *s = force_string(S, args[0], pos, &len, &ctx);
+    StrCtx *r = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
+        n->path = c->path[0] == '=' ? c->path + 1 : c->path;
+        n->next = r;
+        r = n;
+    }
+    mk_string(S, out, s, len, r);
+}
+
+/* { "<path>" = { path = true; } | { allOutputs = true; } | { outputs = [ ... ]; }; } */
+PRIM(getContext) {
+    const StrCtx *ctx;
+    force_string(S, args[0], pos, NULL, &ctx);
+    uint32_t n = 0;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        n++;
+    KeyIdx *k = arena_alloc(&S->arena, (n + 1) * sizeof(KeyIdx));
+    uint32_t m = 0;
+    Sym s_path = sym_intern(S, "path", 4), s_all = sym_intern(S, "allOutputs", 10),
+        s_outs = sym_intern(S, "outputs", 7);
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        const char *p = c->path, *outname = NULL;
+        size_t outlen = 0;
+        Sym kind = s_path;
+        if (p[0] == '=') {
+            p++;
+            kind = s_all;
+        } else if (p[0] == '!' && strchr(p + 1, '!')) {
+            outname = p + 1;
+            outlen = (size_t)(strchr(p + 1, '!') - outname);
+            p = strchr(p + 1, '!') + 1;
+            kind = s_outs;
+        }
+        Sym ps = sym_intern(S, p, strlen(p));
+        /* merge with an earlier entry for the same path */
+        Attrs *info = NULL;
+        for (uint32_t i = 0; i < m; i++)
+            if (k[i].name == ps)
+                info = k[i].value->attrs;
+        if (!info) {
+            Value *iv = alloc_value(S);
+            iv->type = V_ATTRS;
+            iv->attrs = info = alloc_attrs(S, 3);
+            k[m] = (KeyIdx){ps, m, iv, 0};
+            m++;
+        }
+        Attr *ex = attrs_find(info, kind);
+        if (kind == s_outs) {
+            Value *name = new_string(S, outname, outlen);
+            Value *l = alloc_value(S);
+            if (ex) {
+                mk_list(S, l, ex->value->n + 1);
+                memcpy(l->elems, ex->value->elems, ex->value->n * sizeof(Value *));
+                l->elems[ex->value->n] = name;
+                ex->value = l;
+            } else {
+                mk_list(S, l, 1);
+                l->elems[0] = name;
+                info->a[info->n++] = (Attr){kind, 0, l};
+            }
+        } else if (!ex) {
+            info->a[info->n++] = (Attr){kind, 0, S->v_true};
+        }
+        attrs_sort(info);
+    }
+    Attrs *r = attrs_from_pairs(S, k, m);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+/* Builtins Nix has and flakectl does not implement: present (so `builtins ? x` answers as
+ * in Nix), with an error that says so. */
+static void unsupported(State *S, PosIdx pos, const char *name) {
+    lang_throw(S, pos, "builtins.%s is not supported by flakectl's evaluator", name);
+}
+PRIM(fetchGit) { (void)args; (void)out; unsupported(S, pos, "fetchGit"); }
+PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
+PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
+PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
+PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
+PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
+PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
+PRIM(storePath) { (void)args; (void)out; unsupported(S, pos, "storePath"); }
+PRIM(toXML) { (void)args; (void)out; unsupported(S, pos, "toXML"); }
+PRIM(appendContext) { (void)args; (void)out; unsupported(S, pos, "appendContext"); }
+
 /* ---- JSON and TOML ---- */
 
 PRIM(toJSON) {
@@ -1428,6 +1520,18 @@ static const struct {
     int top; /* also visible without builtins. */
 } prims[] = {
     {"abort", 1, prim_abort, 1},
+    {"appendContext", 2, prim_appendContext, 0},
+    {"fetchGit", 1, prim_fetchGit, 0},
+    {"fetchMercurial", 1, prim_fetchMercurial, 0},
+    {"fetchTarball", 1, prim_fetchTarball, 0},
+    {"fetchTree", 1, prim_fetchTree, 0},
+    {"fetchurl", 1, prim_fetchurl, 0},
+    {"filterSource", 2, prim_filterSource, 0},
+    {"getContext", 1, prim_getContext, 0},
+    {"scopedImport", 2, prim_scopedImport, 1},
+    {"storePath", 1, prim_storePath, 0},
+    {"toXML", 1, prim_toXML, 0},
+    {"unsafeDiscardOutputDependency", 1, prim_unsafeDiscardOutputDependency, 0},
     {"add", 2, prim_add, 0},
     {"addErrorContext", 2, prim_addErrorContext, 0},
     {"all", 2, prim_all, 0},
@@ -1574,11 +1678,13 @@ void builtins_init(State *S) {
     mk_string(S, sd, "/nix/store", 10, NULL);
     Value *np_ = alloc_value(S);
     mk_list(S, np_, 0);
+    Value *now = alloc_value(S);
+    mk_int(now, (int64_t)time(NULL));
     struct {
         const char *name;
         Value *v;
     } consts[] = {
-        {"currentSystem", sys}, {"nixVersion", ver}, {"langVersion", lv},
+        {"currentSystem", sys}, {"nixVersion", ver}, {"langVersion", lv}, {"currentTime", now},
         {"storeDir", sd},       {"nixPath", np_},    {"true", S->v_true},
         {"false", S->v_false},  {"null", S->v_null},
     };
