@@ -153,8 +153,9 @@ void fl_lang_add_builtin(fl_lang *L, const char *name, fl_value *v, int top_leve
 /* Printing. nix format exactly as `nix-instantiate --eval` (strict: force deeply first, as
  * --strict does; otherwise unevaluated parts print as <CODE>), no trailing newline. */
 int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err);
-/* JSON exactly as `nix-instantiate --eval --json` (and builtins.toJSON). */
-int fl_lang_print_json(fl_lang *L, fl_value *v, fl_strbuf *out, fl_error *err);
+/* JSON exactly as `nix-instantiate --eval --json [--strict]`: strict forces as it goes (like
+ * builtins.toJSON); otherwise an unevaluated part is the error "cannot convert a thunk". */
+int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err);
 
 /* Where a lambda was defined (FL_ENOTFOUND for other values). */
 int fl_lang_lambda_pos(fl_lang *L, const fl_value *fn, fl_lang_pos *pos);

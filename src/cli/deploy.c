@@ -162,7 +162,7 @@ static int read_deploy(fl_lang *L, const char *flake, host_entry *h, fl_error *e
     if (rc == 0 && fl_lang_attrs_get(L, hv, "deploy", &dv, NULL) != 0)
         rc = fl_error_set(err, FL_EEVAL, "internal: no `host.deploy' in the evaluation");
     if (rc == 0)
-        rc = fl_lang_print_json(L, dv, &js, err);
+        rc = fl_lang_print_json(L, dv, 1, &js, err);
     fl_host_release(&host);
     if (rc < 0) {
         fl_strbuf_release(&js);

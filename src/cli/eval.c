@@ -11,7 +11,7 @@
 #include "flakectl/lang.h"
 #include "flakectl/options.h"
 
-#define EVAL_STACK (256u << 20)
+#define EVAL_STACK (64u << 20) /* what Nix itself runs with */
 
 static void usage(FILE *out) {
     fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json]\n"
@@ -36,7 +36,7 @@ static void *run(void *arg) {
     struct job *j = arg;
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.max_stack = EVAL_STACK - (8u << 20);
+    cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
@@ -47,13 +47,43 @@ static void *run(void *arg) {
         rc = fl_lang_eval_file(L, j->file, &v, &j->err);
     if (rc == 0) {
         if (j->json)
-            rc = fl_lang_print_json(L, v, &j->out, &j->err);
+            rc = fl_lang_print_json(L, v, j->strict, &j->out, &j->err);
         else
             rc = fl_lang_print(L, v, j->strict, &j->out, &j->err);
     }
     j->rc = rc;
     fl_lang_free(L);
     return NULL;
+}
+
+/* Like fl_error_print, but the source line of an --expr error comes from the expression
+ * itself (there is no file to read it from). */
+static int report_expr_error(fl_error *err, const char *expr) {
+    fprintf(stderr, "error: %s\n", err->message ? err->message : "unknown error");
+    fprintf(stderr, "       at %s:%d:%d:\n", err->file, err->line, err->col);
+    const char *p = expr;
+    for (int l = 1; l < err->line && p; l++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (p && err->line > 0) {
+        size_t n = strcspn(p, "\n");
+        fprintf(stderr, "\n%6d| %.*s\n", err->line, (int)n, p);
+        if (err->col > 0) {
+            fputs("      | ", stderr);
+            for (int i = 1; i < err->col && (size_t)(i - 1) < n; i++)
+                fputc(p[i - 1] == '\t' ? '\t' : ' ', stderr);
+            fputs("^\n", stderr);
+        }
+        fputc('\n', stderr);
+    }
+    for (int i = 0; i < err->nframes; i++)
+        fprintf(stderr, "       … %s\n", err->frames[i]);
+    if (err->hint)
+        fprintf(stderr, "       hint: %s\n", err->hint);
+    fl_error_clear(err);
+    return FL_EXIT_FAILURE;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -112,6 +142,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
+        if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))
+            return report_expr_error(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
     /* nix-instantiate ends a value with a newline, but not JSON. */

@@ -393,7 +393,7 @@ static int eval_json(const char *path, json_t **out, fl_error *err) {
     if (!rc)
         rc = fl_lang_force_deep(L, v, err);
     if (!rc)
-        rc = fl_lang_print_json(L, v, &text, err);
+        rc = fl_lang_print_json(L, v, 1, &text, err);
     if (!rc) {
         json_error_t je;
         *out = json_loads(text.buf, 0, &je);

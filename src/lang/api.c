@@ -129,6 +129,7 @@ void fl_lang_free(fl_lang *L) {
     free(S->poss);
     free(S->syms.names);
     free(S->syms.lens);
+    free(S->syms.hashes);
     free(S->syms.slots);
     free(S->base_names);
     free(S->forcing);
@@ -167,8 +168,8 @@ static int take_error(State *S, fl_error *err) {
                     fl_error_add_frame(&S->err, "while evaluating an attribute%s", where);
                 break;
             case FR_IMPORT:
-                fl_error_add_frame(&S->err, "while importing '%s'%s", f->text ? f->text : "?",
-                                   where);
+                fl_error_add_frame(&S->err, "while evaluating the file '%s'%s",
+                                   f->text ? f->text : "?", where);
                 break;
             default:
                 fl_error_add_frame(&S->err, "%s%s", f->text ? f->text : "while evaluating",
@@ -226,6 +227,9 @@ int fl_lang_eval_string(fl_lang *L, const char *src, const char *name, const cha
         base_dir = cwd = getcwd(NULL, 0);
     uint32_t fid = lang_add_source(S, name ? name : "«string»", base_dir ? base_dir : "/");
     free(cwd);
+    S->files[fid].src = fl_xstrdup(src);
+    S->files[fid].srclen = strlen(src);
+    S->files[fid].is_string = 1;
     ENTER(S)
     Expr *e = parse_source(S, src, strlen(src), fid, S->files[fid].dir);
     if (!e) {
@@ -312,8 +316,8 @@ size_t fl_lang_attrs_size(const fl_value *set) {
 void fl_lang_attrs_at(fl_lang *L, const fl_value *set, size_t i, const char **name,
                       fl_value **val, fl_lang_pos *pos) {
     State *S = (State *)L;
-    /* name order: sort once per call; callers iterating big sets should copy names */
-    Attr **sorted = attrs_sorted_by_name(S, set->v.attrs);
+    /* name order: the sorted order is remembered, so iterating i = 0..n-1 sorts once */
+    Attr **sorted = attrs_sorted_by_name_cached(S, set->v.attrs, 1);
     Attr *a = sorted[i];
     if (name)
         *name = sym_name(S, a->name);
@@ -477,12 +481,12 @@ int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error 
     LEAVE(S, err)
 }
 
-int fl_lang_print_json(fl_lang *L, fl_value *v, fl_strbuf *out, fl_error *err) {
+int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
     AStr s;
     astr_init(S, &s, 256);
-    to_json(S, &v->v, 1, &s, 0, NULL);
+    to_json(S, &v->v, strict, &s, 0, NULL);
     fl_strbuf_add(out, s.buf, s.len);
     LEAVE(S, err)
 }

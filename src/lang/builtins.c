@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flakectl/fs.h"
@@ -43,6 +44,8 @@ static regex_t *get_regex(State *S, const char *src, PosIdx pos) {
 
 void builtins_release(State *S);
 void builtins_release(State *S) {
+    void derivation_release(State * S);
+    derivation_release(S);
     for (uint32_t i = 0; i < S->nregexes; i++) {
         regfree(&S->regexes[i].re);
         free(S->regexes[i].src);
@@ -205,6 +208,8 @@ static void arith(State *S, Value **args, Value *out, PosIdx pos, int op) {
     default:
         if (y == 0)
             lang_throw(S, pos, "division by zero");
+        if ((int64_t)y == -1 && (int64_t)x == INT64_MIN)
+            lang_throw(S, pos, "overflow in integer division");
         if ((int64_t)y == -1)
             mk_int(out, (int64_t)(0 - x));
         else
@@ -302,7 +307,8 @@ PRIM(unsafeGetAttrPos) {
         return;
     }
     Attrs *r = alloc_attrs(S, 3);
-    Value *f = new_string(S, p.file, strlen(p.file));
+    const char *file = pos_value_file(S, x->pos);
+    Value *f = new_string(S, file, strlen(file));
     Value *l = alloc_value(S), *c = alloc_value(S);
     mk_int(l, p.line);
     mk_int(c, p.col);
@@ -417,10 +423,12 @@ PRIM(mapAttrs) {
         mk_string(S, name, sym_name(S, a->a[i].name), sym_len(S, a->a[i].name), NULL);
         Value *f1 = alloc_value(S);
         f1->type = V_APP;
+        f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
         Value *v = alloc_value(S);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = f1;
         v->app.right = a->a[i].value;
         r->a[i] = (Attr){a->a[i].name, a->a[i].pos, v};
@@ -458,10 +466,12 @@ PRIM(zipAttrsWith) {
         mk_string(S, name, sym_name(S, k[i].name), sym_len(S, k[i].name), NULL);
         Value *f1 = alloc_value(S);
         f1->type = V_APP;
+        f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
         Value *v = alloc_value(S);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = f1;
         v->app.right = vals;
         r->a[r->n++] = (Attr){k[i].name, 0, v};
@@ -538,6 +548,7 @@ PRIM(map) {
     for (uint32_t i = 0; i < l->n; i++) {
         Value *v = &cells[i];
         v->type = V_APP;
+        v->n = pos;
         v->app.left = args[0];
         v->app.right = l->elems[i];
         r.elems[i] = v;
@@ -557,6 +568,7 @@ PRIM(genList) {
         Value *iv = &cells[2 * i], *v = &cells[2 * i + 1];
         mk_int(iv, i);
         v->type = V_APP;
+        v->n = pos;
         v->app.left = args[0];
         v->app.right = iv;
         r.elems[i] = v;
@@ -835,6 +847,17 @@ PRIM(genericClosure) {
 /* ---- strings ---- */
 
 PRIM(toString) {
+    force(S, args[0], pos);
+    if (args[0]->type == V_INT) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%lld", (long long)args[0]->i);
+        mk_string(S, out, arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
+        return;
+    }
+    if (args[0]->type == V_STRING) {
+        *out = *args[0];
+        return;
+    }
     AStr s;
     astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
@@ -1223,6 +1246,14 @@ PRIM(toFile) {
     const StrCtx *ctx;
     const char *s = force_string(S, args[1], pos, &len, &ctx);
     const char *sp;
+    for (const char *q = name; *q; q++) {
+        char c = *q;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("+-._?=", c)))
+            lang_throw(S, pos, "store path name '%s' contains illegal character '%c'", name, c);
+    }
+    if (!*name || name[0] == '.')
+        lang_throw(S, pos, "invalid store path name '%s'", name);
     if (S->cfg.hooks.to_file) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
@@ -1305,6 +1336,32 @@ PRIM(toPath) {
     free(c);
 }
 
+PRIM(path) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    const char *path = NULL, *name = NULL;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const char *k = sym_name(S, a->a[i].name);
+        if (!strcmp(k, "path"))
+            path = coerce_to_path(S, a->a[i].value, a->a[i].pos);
+        else if (!strcmp(k, "name"))
+            name = force_string_noctx(S, a->a[i].value, a->a[i].pos, NULL);
+        else if (!strcmp(k, "recursive")) {
+            if (!force_bool(S, a->a[i].value, a->a[i].pos))
+                lang_throw(S, a->a[i].pos, "builtins.path: 'recursive = false' is not supported by flakectl");
+        } else if (!strcmp(k, "filter"))
+            lang_throw(S, a->a[i].pos, "builtins.path: 'filter' is not supported by flakectl yet");
+        else if (strcmp(k, "sha256"))
+            lang_throw(S, a->a[i].pos, "unsupported argument '%s' to 'addPath'", k);
+    }
+    if (!path)
+        lang_throw(S, pos, "'path' required");
+    const char *sp = path_to_store_named(S, path, name, pos);
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = sp;
+    c->next = NULL;
+    mk_string(S, out, sp, strlen(sp), c);
+}
+
 PRIM(getEnv) {
     const char *name = force_string(S, args[0], pos, NULL, NULL);
     const char *v = S->cfg.pure ? NULL : getenv(name);
@@ -1341,6 +1398,97 @@ PRIM(placeholder) {
     mk_string(S, out, s.buf, s.len, NULL);
 }
 
+PRIM(unsafeDiscardOutputDependency) {
+    size_t len;
+    const StrCtx *ctx;
+    const char *s = force_string(S, args[0], pos, &len, &ctx);
+    StrCtx *r = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
+        n->path = c->path[0] == '=' ? c->path + 1 : c->path;
+        n->next = r;
+        r = n;
+    }
+    mk_string(S, out, s, len, r);
+}
+
+/* { "<path>" = { path = true; } | { allOutputs = true; } | { outputs = [ ... ]; }; } */
+PRIM(getContext) {
+    const StrCtx *ctx;
+    force_string(S, args[0], pos, NULL, &ctx);
+    uint32_t n = 0;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        n++;
+    KeyIdx *k = arena_alloc(&S->arena, (n + 1) * sizeof(KeyIdx));
+    uint32_t m = 0;
+    Sym s_path = sym_intern(S, "path", 4), s_all = sym_intern(S, "allOutputs", 10),
+        s_outs = sym_intern(S, "outputs", 7);
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        const char *p = c->path, *outname = NULL;
+        size_t outlen = 0;
+        Sym kind = s_path;
+        if (p[0] == '=') {
+            p++;
+            kind = s_all;
+        } else if (p[0] == '!' && strchr(p + 1, '!')) {
+            outname = p + 1;
+            outlen = (size_t)(strchr(p + 1, '!') - outname);
+            p = strchr(p + 1, '!') + 1;
+            kind = s_outs;
+        }
+        Sym ps = sym_intern(S, p, strlen(p));
+        /* merge with an earlier entry for the same path */
+        Attrs *info = NULL;
+        for (uint32_t i = 0; i < m; i++)
+            if (k[i].name == ps)
+                info = k[i].value->attrs;
+        if (!info) {
+            Value *iv = alloc_value(S);
+            iv->type = V_ATTRS;
+            iv->attrs = info = alloc_attrs(S, 3);
+            k[m] = (KeyIdx){ps, m, iv, 0};
+            m++;
+        }
+        Attr *ex = attrs_find(info, kind);
+        if (kind == s_outs) {
+            Value *name = new_string(S, outname, outlen);
+            Value *l = alloc_value(S);
+            if (ex) {
+                mk_list(S, l, ex->value->n + 1);
+                memcpy(l->elems, ex->value->elems, ex->value->n * sizeof(Value *));
+                l->elems[ex->value->n] = name;
+                ex->value = l;
+            } else {
+                mk_list(S, l, 1);
+                l->elems[0] = name;
+                info->a[info->n++] = (Attr){kind, 0, l};
+            }
+        } else if (!ex) {
+            info->a[info->n++] = (Attr){kind, 0, S->v_true};
+        }
+        attrs_sort(info);
+    }
+    Attrs *r = attrs_from_pairs(S, k, m);
+    out->type = V_ATTRS;
+    out->attrs = r;
+}
+
+/* Builtins Nix has and flakectl does not implement: present (so `builtins ? x` answers as
+ * in Nix), with an error that says so. */
+static void unsupported(State *S, PosIdx pos, const char *name) {
+    lang_throw(S, pos, "builtins.%s is not supported by flakectl's evaluator", name);
+}
+PRIM(fetchGit) { (void)args; (void)out; unsupported(S, pos, "fetchGit"); }
+PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
+PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
+PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
+PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
+PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
+PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
+PRIM(storePath) { (void)args; (void)out; unsupported(S, pos, "storePath"); }
+PRIM(toXML) { (void)args; (void)out; unsupported(S, pos, "toXML"); }
+PRIM(appendContext) { (void)args; (void)out; unsupported(S, pos, "appendContext"); }
+
 /* ---- JSON and TOML ---- */
 
 PRIM(toJSON) {
@@ -1364,10 +1512,9 @@ PRIM(fromTOML) {
     toml_to_value(S, s, len, out, pos);
 }
 
+void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(derivationStrict) {
-    (void)args;
-    (void)out;
-    lang_throw(S, pos, "derivation is not supported yet by flakectl's evaluator");
+    prim_derivation_strict(S, args, out, pos);
 }
 
 /* ---- registration ---- */
@@ -1379,6 +1526,18 @@ static const struct {
     int top; /* also visible without builtins. */
 } prims[] = {
     {"abort", 1, prim_abort, 1},
+    {"appendContext", 2, prim_appendContext, 0},
+    {"fetchGit", 1, prim_fetchGit, 0},
+    {"fetchMercurial", 1, prim_fetchMercurial, 0},
+    {"fetchTarball", 1, prim_fetchTarball, 0},
+    {"fetchTree", 1, prim_fetchTree, 0},
+    {"fetchurl", 1, prim_fetchurl, 0},
+    {"filterSource", 2, prim_filterSource, 0},
+    {"getContext", 1, prim_getContext, 0},
+    {"scopedImport", 2, prim_scopedImport, 1},
+    {"storePath", 1, prim_storePath, 0},
+    {"toXML", 1, prim_toXML, 0},
+    {"unsafeDiscardOutputDependency", 1, prim_unsafeDiscardOutputDependency, 0},
     {"add", 2, prim_add, 0},
     {"addErrorContext", 2, prim_addErrorContext, 0},
     {"all", 2, prim_all, 0},
@@ -1438,6 +1597,7 @@ static const struct {
     {"mul", 2, prim_mul, 0},
     {"parseDrvName", 1, prim_parseDrvName, 0},
     {"partition", 2, prim_partition, 0},
+    {"path", 1, prim_path, 0},
     {"pathExists", 1, prim_pathExists, 0},
     {"placeholder", 1, prim_placeholder, 1},
     {"readDir", 1, prim_readDir, 0},
@@ -1465,8 +1625,26 @@ static const struct {
     {"zipAttrsWith", 2, prim_zipAttrsWith, 0},
 };
 
+/* derivation: the attributes, one set per output (all pointing at each other), and the paths
+ * derivationStrict computed. Written here in the language because its sharing is what
+ * nix-instantiate prints («repeated»). */
 static const char derivation_src[] =
-    "drvAttrs: builtins.derivationStrict drvAttrs";
+    "attrs@{ outputs ? [ \"out\" ], ... }:\n"
+    "let\n"
+    "  paths = builtins.derivationStrict attrs;\n"
+    "  shared = attrs // builtins.listToAttrs perOutput\n"
+    "    // { all = map (o: o.value) perOutput; drvAttrs = attrs; };\n"
+    "  forOutput = outputName: {\n"
+    "    name = outputName;\n"
+    "    value = shared // {\n"
+    "      outPath = builtins.getAttr outputName paths;\n"
+    "      drvPath = paths.drvPath;\n"
+    "      type = \"derivation\";\n"
+    "      inherit outputName;\n"
+    "    };\n"
+    "  };\n"
+    "  perOutput = map forOutput outputs;\n"
+    "in (builtins.head perOutput).value\n";
 
 void builtins_init(State *S) {
     size_t np = sizeof prims / sizeof prims[0];
@@ -1506,11 +1684,13 @@ void builtins_init(State *S) {
     mk_string(S, sd, "/nix/store", 10, NULL);
     Value *np_ = alloc_value(S);
     mk_list(S, np_, 0);
+    Value *now = alloc_value(S);
+    mk_int(now, (int64_t)time(NULL));
     struct {
         const char *name;
         Value *v;
     } consts[] = {
-        {"currentSystem", sys}, {"nixVersion", ver}, {"langVersion", lv},
+        {"currentSystem", sys}, {"nixVersion", ver}, {"langVersion", lv}, {"currentTime", now},
         {"storeDir", sd},       {"nixPath", np_},    {"true", S->v_true},
         {"false", S->v_false},  {"null", S->v_null},
     };

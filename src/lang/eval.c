@@ -110,10 +110,11 @@ void force_slow(State *S, Value *v, PosIdx pos) {
         }
     } else {
         Value *l = v->app.left, *r = v->app.right;
+        PosIdx at = v->n ? v->n : pos; /* where map/genList/... made this application */
         v->type = V_BLACKHOLE;
         v->bh_from = V_APP;
         Value tmp;
-        call_function(S, l, r, &tmp, pos);
+        call_function(S, l, r, &tmp, at);
         *v = tmp;
     }
     S->nforcing--;
@@ -125,12 +126,39 @@ void force_slow(State *S, Value *v, PosIdx pos) {
 
 /* ---- variables ---- */
 
+/* Not lexically bound and in no enclosing `with` set: suggest a close name from those sets. */
 static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
-    (void)env;
-    lang_throw(S, e->pos, "undefined variable '%s'", sym_name(S, e->var.name));
+    const char *name = sym_name(S, e->var.name);
+    const char *best = NULL;
+    Env *w = env;
+    for (uint32_t l = e->var.level; l; l--)
+        w = w->up;
+    for (;;) {
+        Value *v = w->v[0];
+        if (v->type == V_ATTRS && !best) {
+            Attrs *a = v->attrs;
+            const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
+            for (uint32_t i = 0; i < a->n; i++)
+                cands[i] = sym_name(S, a->a[i].name);
+            best = closest_name(S, name, cands, a->n);
+        }
+        if (!w->prev_with)
+            break;
+        for (uint32_t l = w->prev_with; l; l--)
+            w = w->up;
+    }
+    fl_error_clear(&S->err);
+    fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    err_set_pos(S, &S->err, e->pos);
+    if (best)
+        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+    S->errkind = ERR_OTHER;
+    capture_frames(S);
+    lang_rethrow(S);
 }
 
 static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
+    Env *start = env;
     for (uint32_t l = e->var.level; l; l--)
         env = env->up;
     if (LIKELY(!e->flag))
@@ -146,7 +174,7 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         if (a)
             return a->value;
         if (!env->prev_with)
-            undefined_with_var(S, e, env);
+            undefined_with_var(S, e, start);
         for (uint32_t l = env->prev_with; l; l--)
             env = env->up;
     }
@@ -358,6 +386,9 @@ const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
 int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
     force(S, a, pos);
     force(S, b, pos);
+    /* Nix treats one value cell as equal to itself, functions included */
+    if (a == b)
+        return 1;
     stack_check(S, pos);
     if (a->type == V_INT && b->type == V_FLOAT)
         return (double)a->i == b->f;
@@ -442,6 +473,22 @@ int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
 
 /* ---- function calls ---- */
 
+/* "'f' at file:1:9" or "anonymous function at file:1:2", as Nix names a lambda. */
+static const char *lambda_desc(State *S, Expr *lam) {
+    fl_lang_pos p;
+    lang_pos_get(S, lam->pos, &p);
+    AStr s;
+    astr_init(S, &s, 64);
+    const char *file = p.file ? p.file : "?";
+    if (!strcmp(file, "«string»"))
+        file = "(string)";
+    if (lam->lam.name)
+        astr_addf(S, &s, "'%s' at %s:%d:%d", sym_name(S, lam->lam.name), file, p.line, p.col);
+    else
+        astr_addf(S, &s, "anonymous function at %s:%d:%d", file, p.line, p.col);
+    return s.buf;
+}
+
 static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) {
     /* find the first argument the pattern does not name */
     for (uint32_t i = 0; i < args->n; i++) {
@@ -456,19 +503,12 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
             const char *best =
                 closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
             fl_error_clear(&S->err);
-            if (lam->lam.name)
-                fl_error_set(&S->err, FL_EEVAL, "function '%s' called with unexpected argument '%s'",
-                             sym_name(S, lam->lam.name), sym_name(S, args->a[i].name));
-            else
-                fl_error_set(&S->err, FL_EEVAL,
-                             "function 'anonymous lambda' called with unexpected argument '%s'",
-                             sym_name(S, args->a[i].name));
-            err_set_pos(S, &S->err, lam->pos);
+            fl_error_set(&S->err, FL_EEVAL, "%s called with unexpected argument '%s'",
+                         lambda_desc(S, lam), sym_name(S, args->a[i].name));
+            err_set_pos(S, &S->err, pos);
             if (best)
                 fl_error_set_hint(&S->err, "did you mean '%s'?", best);
             S->errkind = ERR_OTHER;
-            capture_frames(S);
-            push_frame(S, FR_CALL, lam->lam.name, pos);
             capture_frames(S);
             lang_rethrow(S);
         }
@@ -528,15 +568,8 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
                 } else if (f->def) {
                     env2->v[k++] = maybe_thunk(S, f->def, env2);
                 } else {
-                    fl_error_clear(&S->err);
-                    fl_error_set(&S->err, FL_EEVAL, "function '%s' called without required argument '%s'",
-                                 lam->lam.name ? sym_name(S, lam->lam.name) : "anonymous lambda",
-                                 sym_name(S, f->name));
-                    err_set_pos(S, &S->err, lam->pos);
-                    S->errkind = ERR_OTHER;
-                    push_frame(S, FR_CALL, lam->lam.name, pos);
-                    capture_frames(S);
-                    lang_rethrow(S);
+                    lang_throw(S, pos, "%s called without required argument '%s'",
+                               lambda_desc(S, lam), sym_name(S, f->name));
                 }
             }
             if (!lam->lam.ellipsis && matched < a->n)
@@ -827,10 +860,41 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
     AStr s;
     s.buf = NULL;
     const StrCtx *ctx = NULL;
-    for (uint32_t i = 0; i < e->cat.n; i++) {
+    /* Fast path: every part a string (the common "${a}-${b}" and a + b): one exact
+     * allocation. Parts are evaluated in order either way, so errors come out the same. */
+    Value small[8];
+    uint32_t np = e->cat.n;
+    uint32_t done = 0;
+    if (np <= 8) {
+        size_t total = 0;
+        for (; done < np; done++) {
+            eval(S, e->cat.parts[done], env, &small[done]);
+            if (small[done].type != V_STRING || (done == 0 && first && 0))
+                break;
+            total += small[done].n;
+        }
+        if (done == np) {
+            char *buf = arena_alloc(&S->arena, total + 1);
+            size_t k = 0;
+            for (uint32_t i = 0; i < np; i++) {
+                memcpy(buf + k, small[i].str.s, small[i].n);
+                k += small[i].n;
+                if (small[i].str.ctx)
+                    ctx = ctx_merge(S, ctx, small[i].str.ctx);
+            }
+            buf[k] = '\0';
+            mk_string(S, out, buf, k, ctx);
+            return;
+        }
+        done++; /* small[0..done) are evaluated */
+    }
+    for (uint32_t i = 0; i < np; i++) {
         Value tmp;
         PosIdx ppos = e->cat.ppos[i];
-        eval(S, e->cat.parts[i], env, &tmp);
+        if (i < done)
+            tmp = small[i];
+        else
+            eval(S, e->cat.parts[i], env, &tmp);
         if (first)
             ftype = tmp.type;
         if (ftype == V_INT) {
@@ -851,11 +915,6 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         } else {
             if (!s.buf)
                 astr_init(S, &s, 64);
-            if (tmp.type == V_STRING && !s.len && i + 1 == e->cat.n && e->cat.n == 1) {
-                *out = tmp;
-                mk_string(S, out, tmp.str.s, tmp.n, tmp.str.ctx);
-                return;
-            }
             coerce_to_string(S, &tmp, ppos, 0, ftype == V_STRING, &s, &ctx);
         }
         first = 0;
@@ -891,6 +950,8 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
         default:
             if (b.i == 0)
                 lang_throw(S, e->pos, "division by zero");
+            if (b.i == -1 && a.i == INT64_MIN)
+                lang_throw(S, e->pos, "overflow in integer division");
             if (b.i == -1)
                 mk_int(out, (int64_t)(0 - x));
             else
@@ -919,6 +980,9 @@ static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
 }
 
 void eval(State *S, Expr *e, Env *env, Value *out) {
+    /* deeply nested expressions recurse here without forcing or calling anything */
+    if (UNLIKELY(stack_exceeded(S)))
+        lang_throw(S, e->pos, "stack overflow (possible infinite recursion)");
     switch (e->kind) {
     case E_CONST:
         *out = e->cval;
@@ -1041,9 +1105,10 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
     case E_CURPOS: {
         fl_lang_pos p;
         lang_pos_get(S, e->pos, &p);
+        const char *file = pos_value_file(S, e->pos);
         Attrs *a = alloc_attrs(S, 3);
         Value *f = alloc_value(S), *l = alloc_value(S), *c = alloc_value(S);
-        mk_string_copy(S, f, p.file ? p.file : "", p.file ? strlen(p.file) : 0, NULL);
+        mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
         mk_int(l, p.line);
         mk_int(c, p.col);
         a->a[0] = (Attr){S->s_file, e->pos, f};

@@ -67,6 +67,7 @@ typedef uint32_t Sym;
 typedef struct SymTab {
     const char **names; /* id -> NUL-terminated name */
     uint32_t *lens;
+    uint32_t *hashes;
     uint32_t n, cap;
     uint32_t *slots; /* open addressing: id+1, 0 = empty */
     uint32_t nslots;
@@ -122,7 +123,7 @@ typedef struct PrimOp PrimOp;
 struct Value {
     uint8_t type;
     uint8_t bh_from; /* for V_BLACKHOLE: the type it had (V_THUNK or V_APP) */
-    uint32_t n;      /* string length, list size */
+    uint32_t n;      /* string length, list size; for V_APP the position of the call */
     union {
         int64_t i;
         double f;
@@ -339,6 +340,7 @@ typedef struct FileEntry {
     Value *value; /* import cache: evaluated file (NULL for strings) */
     char *src;
     size_t srclen;
+    int is_string; /* source text given directly: Nix calls the "file" the text itself */
 } FileEntry;
 
 struct State {
@@ -384,6 +386,15 @@ struct State {
     struct RegexCache *regexes;
     uint32_t nregexes, capregexes;
 
+    /* derivations made by this state: drvPath -> hashDerivationModulo */
+    struct DrvHash *drvh;
+    size_t ndrvh, capdrvh;
+
+    /* the last sets sorted by name (attrNames and attrValues of one set sort once) */
+    Attrs *byname_set[2];
+    Attr **byname[2];
+    int byname_next;
+
     Value *v_true, *v_false, *v_null;
     Value **small_ints; /* preallocated small ints? unused */
     int trace_depth;
@@ -404,6 +415,8 @@ NORETURN void lang_rethrow(State *S);
 void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_set_pos(State *S, fl_error *err, PosIdx pos);
 void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out);
+/* The file name Nix shows in values (__curPos, unsafeGetAttrPos): the text for strings. */
+const char *pos_value_file(State *S, PosIdx pos);
 const char *closest_name(State *S, const char *name, const char **cands, size_t n);
 
 /* Catching: push a Catch, setjmp, pop. */
@@ -468,6 +481,8 @@ void attrs_sort(Attrs *a);
 Attr *attrs_find(Attrs *a, Sym name);
 /* Attributes ordered by name bytes (for printing, attrNames, ...); arena-allocated. */
 Attr **attrs_sorted_by_name(State *S, Attrs *a);
+/* Same, remembering the result even for small sets (iteration through the API). */
+Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always);
 
 const char *show_type(const Value *v);
 const char *type_name(const Value *v);
@@ -496,6 +511,10 @@ const char *path_to_store(State *S, const char *path, PosIdx pos);
  * answers 0 instead. */
 void lang_check_path(State *S, const char *path, PosIdx pos);
 int lang_path_visible(State *S, const char *path);
+/* Same under another name (builtins.path); name NULL = the base name. */
+const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
+const char *make_store_path(State *S, const char *type, const char *hexhash,
+                            const char *name);
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs);
 

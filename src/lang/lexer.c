@@ -14,8 +14,9 @@ typedef struct Lexer {
     const char *src;
     size_t len, p;
     uint32_t line, col, file;
-    int stack[512];
-    int sp;
+    int *stack; /* flex-like start condition stack */
+    int sp, scap;
+    uint32_t last_line, last_col; /* where the last lexeme (token or blank run) started */
     Token *toks;
     size_t n, cap;
 } Lexer;
@@ -65,6 +66,8 @@ static Token *push(Lexer *lx, int type, uint32_t line, uint32_t col, const char 
     }
     Token *t = &lx->toks[lx->n++];
     memset(t, 0, sizeof(*t));
+    lx->last_line = line;
+    lx->last_col = col;
     t->type = (uint8_t)type;
     t->line = line;
     t->col = col;
@@ -261,8 +264,10 @@ static char *unescape(Lexer *lx, const char *s, size_t n, size_t *outlen) {
 }
 
 static int push_state(Lexer *lx, int st) {
-    if (lx->sp >= (int)(sizeof lx->stack / sizeof lx->stack[0]) - 1)
-        return lex_error(lx, lx->line, lx->col, "%s", "strings nested too deeply");
+    if (lx->sp + 1 >= lx->scap) {
+        lx->scap *= 2;
+        lx->stack = fl_xrealloc(lx->stack, (size_t)lx->scap * sizeof(int));
+    }
     lx->stack[++lx->sp] = st;
     return 0;
 }
@@ -274,10 +279,18 @@ static int lex_default(Lexer *lx) {
 
     /* blanks and comments */
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-        adv(lx, 1);
+        size_t e = p;
+        while (e < lx->len && (lx->src[e] == ' ' || lx->src[e] == '\t' || lx->src[e] == '\r' ||
+                               lx->src[e] == '\n'))
+            e++;
+        lx->last_line = line;
+        lx->last_col = col;
+        adv(lx, e - p);
         return 0;
     }
     if (c == '#') {
+        lx->last_line = line;
+        lx->last_col = col;
         size_t e = p;
         while (e < lx->len && lx->src[e] != '\n' && lx->src[e] != '\r')
             e++;
@@ -290,6 +303,8 @@ static int lex_default(Lexer *lx) {
             e++;
         if (e + 1 >= lx->len)
             return lex_error(lx, line, col, "%s", "unterminated comment");
+        lx->last_line = line;
+        lx->last_col = col;
         adv(lx, e + 2 - p);
         return 0;
     }
@@ -453,9 +468,7 @@ static int lex_string(Lexer *lx) {
         if (c == '"')
             break;
         if (c == '\\') {
-            if (i + 1 >= lx->len)
-                break;
-            i += 2;
+            i = i + 2 > lx->len ? lx->len : i + 2;
         } else if (c == '$') {
             char d = at(lx, i + 1);
             if (d == '{')
@@ -470,8 +483,6 @@ static int lex_string(Lexer *lx) {
             i++;
         }
     }
-    if (i >= lx->len)
-        return lex_error(lx, line, col, "%s", "unterminated string");
     size_t n;
     char *u = unescape(lx, lx->src + p, i - p, &n);
     push(lx, T_STR, line, col, u, n);
@@ -530,8 +541,6 @@ static int lex_ind(Lexer *lx) {
         adv(lx, i - p);
         return 0;
     }
-    if (p >= lx->len || (c == '\'' && at(lx, p + 1) == '\0') || (c == '$' && p + 1 >= lx->len))
-        return lex_error(lx, line, col, "%s", "unterminated indented string");
     push(lx, T_IND_STR, line, col, c == '$' ? "$" : "'", 1);
     adv(lx, 1);
     return 0;
@@ -560,7 +569,7 @@ static int lex_inpath(Lexer *lx, int slash) {
         return 0;
     }
     if (slash)
-        return lex_error(lx, line, col, "%s", "path has a trailing slash");
+        return lex_error(lx, lx->last_line, lx->last_col, "%s", "path has a trailing slash");
     push(lx, T_PATH_END, line, col, lx->src + p, 0);
     lx->sp--;
     return 0;
@@ -574,6 +583,8 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
     lx.len = len;
     lx.line = lx.col = 1;
     lx.file = file;
+    lx.scap = 64;
+    lx.stack = fl_xmalloc((size_t)lx.scap * sizeof(int));
     lx.stack[0] = ST_DEFAULT;
     int rc = 0;
     for (;;) {
@@ -585,15 +596,14 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
                 continue;
             }
             if (st == ST_INPATH_SLASH) {
-                rc = lex_error(&lx, lx.line, lx.col, "%s", "path has a trailing slash");
+                rc = lex_error(&lx, lx.last_line, lx.last_col, "%s", "path has a trailing slash");
                 break;
             }
-            if (st == ST_STRING || st == ST_IND) {
-                rc = lex_error(&lx, lx.line, lx.col, "%s",
-                               "syntax error, unexpected end of file in a string");
-                break;
-            }
-            push(&lx, T_EOF, lx.line, lx.col, "", 0);
+            /* like bison, the end of file is reported where the last token started */
+            if (lx.last_line)
+                push(&lx, T_EOF, lx.last_line, lx.last_col, "", 0);
+            else
+                push(&lx, T_EOF, lx.line, lx.col, "", 0);
             break;
         }
         if (st == ST_DEFAULT)
@@ -607,6 +617,7 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
         if (rc < 0)
             break;
     }
+    free(lx.stack);
     if (rc < 0) {
         free(lx.toks);
         return -1;

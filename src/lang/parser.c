@@ -11,8 +11,12 @@
 #include "flakectl/fs.h"
 #include "lang/internal.h"
 
+typedef struct Pending Pending;
 typedef struct Parser {
     State *S;
+    /* attribute sets whose binds are still being collected */
+    Pending *pending;
+    uint32_t npending, cappending;
     Token *t;
     size_t n, i;
     uint32_t file;
@@ -110,7 +114,7 @@ static Expr *parse_expr(Parser *P);
 static Expr *parse_select(Parser *P);
 
 static void depth_in(Parser *P) {
-    if (++P->depth > 2000 || stack_exceeded(P->S))
+    if (++P->depth > 1000000 || stack_exceeded(P->S))
         perr_at(P, cur(P), "expression nested too deeply");
 }
 
@@ -346,8 +350,10 @@ static Expr *parse_path(Parser *P) {
         } else {
             unexpected(P, "end of path");
         }
-        if (!interp && part.s)
-            unexpected(P, "'${'");
+        if (!interp && part.s) {
+            P->i = (size_t)(t - P->t);
+            perr_at(P, t, "syntax error, unexpected end of path, expecting '${'");
+        }
         VEC_PUSH(S, pv, part);
     }
     next(P);
@@ -425,21 +431,27 @@ static NameVec parse_attrpath(Parser *P, PosIdx *first_pos) {
 }
 
 /* Each Building-attrs Expr keeps its Binds in a side table while parsing. */
-typedef struct Pending {
+struct Pending {
     Expr *e;
     Binds *b;
-} Pending;
-
-static Binds *binds_of(Parser *P, Expr *e);
-static VEC(Pending) pending;
+};
 
 static Binds *binds_of(Parser *P, Expr *e) {
     /* While parsing, an attrs node's defs field holds its Binds. */
     if (e->attrs.defs)
         return (Binds *)(void *)e->attrs.defs;
     Binds *b = arena_zalloc(&P->S->arena, sizeof(Binds));
-    Pending pd = {e, b};
-    VEC_PUSH(P->S, pending, pd);
+    if (P->npending == P->cappending) {
+        uint32_t nc = P->cappending ? P->cappending * 2 : 64;
+        Pending *np = arena_alloc(&P->S->arena, nc * sizeof(Pending));
+        if (P->npending)
+            memcpy(np, P->pending, P->npending * sizeof(Pending));
+        P->pending = np;
+        P->cappending = nc;
+    }
+    P->pending[P->npending].e = e;
+    P->pending[P->npending].b = b;
+    P->npending++;
     e->attrs.defs = (AttrDef *)(void *)b;
     return b;
 }
@@ -451,15 +463,33 @@ static AttrDef *find_def(Binds *b, Sym name) {
     return NULL;
 }
 
-static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos) {
+static NORETURN void dup_attr_path(Parser *P, const char *name, PosIdx newpos, PosIdx oldpos) {
     fl_lang_pos np, op;
     lang_pos_get(P->S, newpos, &np);
     lang_pos_get(P->S, oldpos, &op);
-    fl_error_set(&P->S->err, FL_EPARSE, "attribute '%s' already defined at %s:%d:%d",
-                 sym_name(P->S, name), op.file ? op.file : "?", op.line, op.col);
+    const char *file = op.file ? op.file : "?";
+    if (!strcmp(file, "«string»"))
+        file = "(string)";
+    fl_error_set(&P->S->err, FL_EPARSE, "attribute '%s' already defined at %s:%d:%d", name, file,
+                 op.line, op.col);
     if (np.file)
         fl_error_set_loc(&P->S->err, np.file, np.line, np.col);
     longjmp(P->jb, 1);
+}
+
+static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos) {
+    dup_attr_path(P, sym_name(P->S, name), newpos, oldpos);
+}
+
+static const char *path_upto(Parser *P, NameVec *path, uint32_t k) {
+    AStr s;
+    astr_init(P->S, &s, 32);
+    for (uint32_t i = 0; i <= k && i < path->n; i++) {
+        if (i)
+            astr_addch(P->S, &s, '.');
+        astr_adds(P->S, &s, path->a[i].expr ? "\"${...}\"" : sym_name(P->S, path->a[i].sym));
+    }
+    return s.buf;
 }
 
 static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos) {
@@ -478,7 +508,7 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
         AttrDef *d = find_def(b, an->sym);
         if (d) {
             if (d->inherited || d->e->kind != E_ATTRS)
-                dup_attr(P, an->sym, pos, d->pos);
+                dup_attr_path(P, path_upto(P, path, path->n - 1), pos, d->pos);
             attrs = d->e;
         } else {
             Expr *nested = mk(P, E_ATTRS, pos);
@@ -512,7 +542,7 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
                 VEC_PUSH(P->S, into->dyn, from->dyn.a[i]);
             return;
         }
-        dup_attr(P, last->sym, pos, d->pos);
+        dup_attr_path(P, path_upto(P, path, path->n - 1), pos, d->pos);
     }
     AttrDef nd = {0};
     nd.name = last->sym;
@@ -578,9 +608,9 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
 
 /* Moves the pending binds into the Expr nodes (recursively for nested sets). */
 static void finish_attrs(Parser *P) {
-    for (uint32_t i = 0; i < pending.n; i++) {
-        Expr *e = pending.a[i].e;
-        Binds *b = pending.a[i].b;
+    for (uint32_t i = 0; i < P->npending; i++) {
+        Expr *e = P->pending[i].e;
+        Binds *b = P->pending[i].b;
         e->attrs.defs = b->defs.a;
         e->attrs.ndefs = b->defs.n;
         e->attrs.dyn = b->dyn.a;
@@ -591,8 +621,7 @@ static void finish_attrs(Parser *P) {
                 v->lam.name = e->attrs.defs[k].name;
         }
     }
-    pending.n = 0;
-    (void)P;
+    P->npending = 0;
 }
 
 /* ---- lambdas ---- */
@@ -843,6 +872,7 @@ static Expr *parse_op(Parser *P, int minp) {
     depth_in(P);
     Token *t = cur(P);
     Expr *lhs;
+    PosIdx lhs_start = tpos(P, t);
     if (t->type == T_NOT) {
         next(P);
         Expr *x = parse_op(P, 8);
@@ -862,7 +892,8 @@ static Expr *parse_op(Parser *P, int minp) {
         int right, p = binop_prec(op->type, &right);
         if (p < 0 || p < minp)
             break;
-        PosIdx pos = tpos(P, op);
+        /* Nix places a binary operation at the start of its left operand */
+        PosIdx pos = op->type == T_QUESTION ? tpos(P, op) : lhs_start;
         next(P);
         if (op->type == T_QUESTION) {
             NameVec path = parse_attrpath(P, NULL);
@@ -871,10 +902,9 @@ static Expr *parse_op(Parser *P, int minp) {
             h->sel.path = path.a;
             h->sel.n = path.n;
             lhs = h;
-            if (cur(P)->type == T_QUESTION)
-                unexpected(P, NULL);
             continue;
         }
+        PosIdx rhs_start = tpos(P, cur(P));
         Expr *rhs = parse_op(P, right ? p : p + 1);
         switch (op->type) {
         case T_IMPL: lhs = mk_bin(P, E_IMPL, lhs, rhs, pos); break;
@@ -898,8 +928,8 @@ static Expr *parse_op(Parser *P, int minp) {
             e->cat.ppos = arena_alloc(&P->S->arena, 2 * sizeof(PosIdx));
             e->cat.parts[0] = lhs;
             e->cat.parts[1] = rhs;
-            e->cat.ppos[0] = pos;
-            e->cat.ppos[1] = pos;
+            e->cat.ppos[0] = lhs_start;
+            e->cat.ppos[1] = rhs_start;
             lhs = e;
             break;
         }
@@ -1137,7 +1167,6 @@ Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const c
     P.basedir = basedir;
     if (lex_all(S, src, len, file, &P.t, &P.n) < 0)
         return NULL;
-    memset(&pending, 0, sizeof pending);
     volatile Expr *result = NULL;
     if (setjmp(P.jb) == 0) {
         Expr *e = parse_expr(&P);
@@ -1148,7 +1177,6 @@ Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const c
         bind(&P, e, &base);
         result = e;
     }
-    memset(&pending, 0, sizeof pending);
     free(P.t);
     return (Expr *)result;
 }

@@ -105,7 +105,8 @@ static int nar_dump(EVP_MD_CTX *md, const char *path) {
             names[nn++] = fl_xstrdup(de->d_name);
         }
         closedir(d);
-        qsort(names, nn, sizeof(char *), cmp_names);
+        if (nn)
+            qsort(names, nn, sizeof(char *), cmp_names);
         int rc = 0;
         for (size_t i = 0; i < nn; i++) {
             if (rc == 0) {
@@ -136,8 +137,8 @@ static void sha256_hex(const unsigned char *h, char *hex) {
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-static const char *make_store_path(State *S, const char *type, const char *hexhash,
-                                   const char *name) {
+const char *make_store_path(State *S, const char *type, const char *hexhash,
+                            const char *name) {
     char *fp = fl_xasprintf("%s:sha256:%s:/nix/store:%s", type, hexhash, name);
     unsigned char h[32], c[20];
     unsigned int hl = 0;
@@ -187,8 +188,12 @@ int lang_path_visible(State *S, const char *path) {
 }
 
 const char *path_to_store(State *S, const char *path, PosIdx pos) {
+    return path_to_store_named(S, path, NULL, pos);
+}
+
+const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
     lang_check_path(S, path, pos);
-    if (S->cfg.hooks.path_to_store) {
+    if (S->cfg.hooks.path_to_store && !name) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
         fl_strbuf_init(&sb, 0);
@@ -206,6 +211,8 @@ const char *path_to_store(State *S, const char *path, PosIdx pos) {
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
+    if (name)
+        base = name;
     if (!valid_store_name(base))
         lang_throw(S, pos, "invalid store path name '%s' for '%s'", base, path);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -216,8 +223,12 @@ const char *path_to_store(State *S, const char *path, PosIdx pos) {
     unsigned int hl = 0;
     EVP_DigestFinal_ex(md, h, &hl);
     EVP_MD_CTX_free(md);
-    if (rc < 0)
+    if (rc < 0) {
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            lang_throw(S, pos, "file '%s' has an unsupported type", path);
         lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
+    }
     char hex[65];
     sha256_hex(h, hex);
     return make_store_path(S, "source", hex, base);
@@ -236,8 +247,15 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
         n++;
     const char **r = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
     n = 0;
-    for (const StrCtx *c = refs; c; c = c->next)
-        r[n++] = c->path;
+    for (const StrCtx *c = refs; c; c = c->next) {
+        /* "!out!/nix/store/x.drv" and "=/nix/store/x.drv" refer to the derivation file */
+        const char *p = c->path;
+        if (p[0] == '=')
+            p++;
+        else if (p[0] == '!')
+            p = strchr(p + 1, '!') ? strchr(p + 1, '!') + 1 : p;
+        r[n++] = p;
+    }
     qsort(r, n, sizeof(char *), cmp_names);
     AStr type;
     astr_init(S, &type, 64);

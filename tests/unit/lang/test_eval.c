@@ -1,0 +1,194 @@
+/* test_eval.c - laziness, builtins, errors with locations, recursion limits, and the
+ * embedding API (builders, native primops, attribute positions). Expected values come from
+ * nix-instantiate 2.8. */
+#include "helpers.h"
+
+static void test_laziness_and_thunks(void **state) {
+    (void)state;
+    assert_eval("let x = throw \"never\"; in 1", "1");
+    assert_eval("builtins.length [ (throw \"a\") (throw \"b\") ]", "2");
+    assert_eval("builtins.seq [ (throw \"deep\") ] 1", "1");
+    assert_eval("builtins.deepSeq [ (throw \"deep\") ] 1", "error: deep @1:21");
+    assert_eval_mode("{ a = 1 + 1; b = [ (1 + 1) 2 ]; }", 0, 0, "{ a = <CODE>; b = <CODE>; }");
+    assert_eval_mode("[ (1+1) 3 \"s\" ]", 0, 0, "[ <CODE> 3 \"s\" ]");
+}
+
+static void test_errors_are_located(void **state) {
+    (void)state;
+    assert_eval("let x = x; in x", "error: infinite recursion encountered @1:9");
+    assert_eval("{ abc = 1; }.abd", "error: attribute 'abd' missing @1:1");
+    assert_eval("1 + \"a\"", "error: cannot add a string to an integer @1:5");
+    assert_eval("\"${1}\"", "error: cannot coerce an integer to a string @1:2");
+    assert_eval("assert 1 == 2; 3", "error: assertion '(1 == 2)' failed @1:1");
+    assert_eval("\n  throw \"boom\"", "error: boom @2:3");
+    assert_eval("abort \"no\"",
+                "error: evaluation aborted with the following error message: 'no' @1:1");
+    assert_eval("let f = { a }: a; in f { }",
+                "error: 'f' at test.nix:1:9 called without required argument 'a' @1:22");
+    assert_eval("builtins.fromJSON \"{bad\"",
+                "error: while decoding a JSON string: string or '}' expected near 'bad' at "
+                "line 1, column 4 @1:1");
+    assert_eval("let f = x: f x; in f 1", "error: stack overflow (possible infinite recursion) @1:12");
+    assert_eval("import /nonexistent/x.nix",
+                "error: getting status of '/nonexistent/x.nix': No such file or directory @1:1");
+}
+
+static void test_did_you_mean(void **state) {
+    (void)state;
+    fl_lang *L = fl_lang_new(NULL);
+    fl_error err = FL_ERROR_INIT;
+    fl_value *v;
+    assert_true(fl_lang_eval_string(L, "let foo = 1; in fooo", "t.nix", "/", &v, &err) < 0);
+    assert_string_equal(err.hint, "did you mean 'foo'?");
+    fl_error_clear(&err);
+    assert_true(fl_lang_eval_string(L, "{ enable = 1; }.enabel", "t.nix", "/", &v, &err) < 0);
+    assert_string_equal(err.hint, "did you mean 'enable'?");
+    fl_error_clear(&err);
+    fl_lang_free(L);
+}
+
+static void test_try_eval_restores_thunks(void **state) {
+    (void)state;
+    assert_eval("let y = throw \"b\"; in [ (builtins.tryEval y).success (builtins.tryEval y).success ]",
+                "[ false false ]");
+    assert_eval("builtins.tryEval (assert false; 1)", "{ success = false; value = false; }");
+    assert_eval("builtins.tryEval (abort \"x\")",
+                "error: evaluation aborted with the following error message: 'x' @1:19");
+}
+
+static void test_builtins(void **state) {
+    (void)state;
+    assert_eval("builtins.foldl' (a: b: a + b) 0 [ 1 2 3 ]", "6");
+    assert_eval("builtins.sort (a: b: a.k < b.k) [ { k = 2; v = 1; } { k = 1; v = 2; } "
+                "{ k = 2; v = 3; } { k = 1; v = 4; } ]",
+                "[ { k = 1; v = 2; } { k = 1; v = 4; } { k = 2; v = 1; } { k = 2; v = 3; } ]");
+    assert_eval("builtins.match \"a(b)?c\" \"ac\"", "[ null ]");
+    assert_eval("builtins.match \"ab\" \"abc\"", "null");
+    assert_eval("builtins.split \"(a)|b\" \"abc\"", "[ \"\" [ \"a\" ] \"\" [ null ] \"c\" ]");
+    assert_eval("builtins.replaceStrings [ \"\" ] [ \"-\" ] \"abc\"", "\"-a-b-c-\"");
+    assert_eval("builtins.hashString \"sha256\" \"abc\"",
+                "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"");
+    assert_eval("builtins.hashString \"md5\" \"abc\"", "\"900150983cd24fb0d6963f7d28e17f72\"");
+    assert_eval("builtins.compareVersions \"1.0pre1\" \"1.0\"", "-1");
+    assert_eval("builtins.splitVersion \"1.2.3pre-4\"", "[ \"1\" \"2\" \"3\" \"pre\" \"4\" ]");
+    assert_eval("builtins.parseDrvName \"nix-2.8.0\"", "{ name = \"nix\"; version = \"2.8.0\"; }");
+    assert_eval("builtins.functionArgs ({ a, b ? 1 }: a)", "{ a = false; b = true; }");
+    assert_eval("builtins.toJSON { a = [ 1 \"x\" null true ]; b = 1.5; c = \"\\n\"; }",
+                "\"{\\\"a\\\":[1,\\\"x\\\",null,true],\\\"b\\\":1.5,\\\"c\\\":\\\"\\\\n\\\"}\"");
+    assert_eval("builtins.fromJSON ''{\"a\": [1, 2.5, \"x\", null, true], \"b\": {}}''",
+                "{ a = [ 1 2.5 \"x\" null true ]; b = { }; }");
+    assert_eval("builtins.fromTOML \"a = 1\\n[t]\\nc = [1, 2]\\n[[arr]]\\nx = 1\\n[[arr]]\\nx = 2\\n\"",
+                "{ a = 1; arr = [ { x = 1; } { x = 2; } ]; t = { c = [ 1 2 ]; }; }");
+    assert_eval("builtins.toFile \"foo\" \"bar\"",
+                "\"/nix/store/vxjiwkjkn7x4079qvh1jkl5pn05j2aw0-foo\"");
+    assert_eval("builtins.genericClosure { startSet = [ { key = 1; } ]; operator = x: if x.key "
+                "< 3 then [ { key = x.key + 1; } ] else [ ]; }",
+                "[ { key = 1; } { key = 2; } { key = 3; } ]");
+    assert_eval("builtins.zipAttrsWith (n: v: v) [ { a = 1; } { a = 2; b = 3; } ]",
+                "{ a = [ 1 2 ]; b = [ 3 ]; }");
+    assert_eval("toString [ 1 [ ] 2 null true false \"x\" ]", "\"1 2  1  x\"");
+}
+
+static int native_double(fl_lang *L, void *ud, fl_value **args, fl_value **result,
+                         fl_error *err) {
+    (void)ud;
+    if (fl_lang_force(L, args[0], err) < 0)
+        return -1;
+    if (fl_lang_type(args[0]) != FL_LANG_INT)
+        return fl_error_set(err, FL_EEVAL, "double: expected an integer, got %s",
+                            fl_lang_type_name(args[0]));
+    *result = fl_lang_mk_int(L, 2 * fl_lang_get_int(args[0]));
+    return 0;
+}
+
+static void test_embedding_api(void **state) {
+    (void)state;
+    fl_lang *L = fl_lang_new(NULL);
+    fl_error err = FL_ERROR_INIT;
+    fl_lang_add_builtin(L, "double", fl_lang_mk_primop(L, "double", 1, native_double, NULL), 1);
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 2);
+    fl_lang_attrs_add(b, "port", fl_lang_mk_int(L, 22), NULL);
+    fl_lang_attrs_add(b, "name", fl_lang_mk_string(L, "ssh", 3), NULL);
+    fl_lang_add_builtin(L, "svc", fl_lang_attrs_end(b), 0);
+    fl_value *v;
+    assert_int_equal(fl_lang_eval_string(L, "{\n  x = double builtins.svc.port;\n  f = a: a;\n}",
+                                         "cfg.nix", "/", &v, &err),
+                     0);
+    fl_value *x;
+    fl_lang_pos pos;
+    assert_int_equal(fl_lang_attrs_get(L, v, "x", &x, &pos), 0);
+    assert_string_equal(pos.file, "cfg.nix");
+    assert_int_equal(pos.line, 2);
+    assert_int_equal(pos.col, 3);
+    assert_int_equal(fl_lang_force(L, x, &err), 0);
+    assert_int_equal(fl_lang_get_int(x), 44);
+    assert_int_equal(fl_lang_attrs_get(L, v, "missing", &x, NULL), FL_ENOTFOUND);
+    fl_value *f;
+    assert_int_equal(fl_lang_attrs_get(L, v, "f", &f, NULL), 0);
+    assert_int_equal(fl_lang_force(L, f, &err), 0);
+    assert_int_equal(fl_lang_lambda_pos(L, f, &pos), 0);
+    assert_int_equal(pos.line, 3);
+    fl_value *r;
+    assert_int_equal(fl_lang_call(L, f, fl_lang_mk_string(L, "hi", 2), &r, &err), 0);
+    size_t len;
+    assert_string_equal(fl_lang_get_string(r, &len), "hi");
+    const char *name;
+    fl_lang_attrs_at(L, v, 0, &name, NULL, NULL);
+    assert_string_equal(name, "f");
+    /* a native error is located at the call */
+    assert_true(fl_lang_eval_string(L, "\n double \"x\"", "e.nix", "/", &v, &err) < 0);
+    assert_string_equal(err.message, "double: expected an integer, got string");
+    assert_int_equal(err.line, 2);
+    fl_error_clear(&err);
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    fl_value *elems[2] = {fl_lang_mk_int(L, 1), fl_lang_mk_null(L)};
+    assert_int_equal(fl_lang_print_json(L, fl_lang_mk_list(L, 2, elems), 1, &sb, &err), 0);
+    assert_string_equal(sb.buf, "[1,null]");
+    fl_strbuf_release(&sb);
+    fl_lang_free(L);
+}
+
+static int fake_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    (void)err;
+    (*(int *)ctx)++;
+    const char *base = strrchr(path, '/');
+    fl_strbuf_addf(out, "/nix/store/00000000000000000000000000000000-%s", base ? base + 1 : path);
+    return 0;
+}
+
+static void test_store_hook(void **state) {
+    (void)state;
+    int calls = 0;
+    fl_lang_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.hooks.ctx = &calls;
+    cfg.hooks.path_to_store = fake_store;
+    fl_lang *L = fl_lang_new(&cfg);
+    fl_error err = FL_ERROR_INIT;
+    fl_value *v;
+    assert_int_equal(fl_lang_eval_string(L, "\"${/etc/hostname}\"", "t.nix", "/", &v, &err), 0);
+    size_t len;
+    assert_string_equal(fl_lang_get_string(v, &len),
+                        "/nix/store/00000000000000000000000000000000-hostname");
+    assert_int_equal(calls, 1);
+    fl_lang_free(L);
+    /* without a hook the path Nix would use is computed from the file's NAR hash */
+    assert_eval("builtins.path { path = /dev/null; name = \"x\"; }",
+                "error: file '/dev/null' has an unsupported type @1:1");
+    assert_eval("\"${/nonexistent/f}\"",
+                "error: getting status of '/nonexistent/f': No such file or directory @1:2");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_laziness_and_thunks),
+        cmocka_unit_test(test_errors_are_located),
+        cmocka_unit_test(test_did_you_mean),
+        cmocka_unit_test(test_try_eval_restores_thunks),
+        cmocka_unit_test(test_builtins),
+        cmocka_unit_test(test_embedding_api),
+        cmocka_unit_test(test_store_hook),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
