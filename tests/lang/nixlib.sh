@@ -49,11 +49,30 @@ normalized_err() {
     printf '%s' "$NIX_ERR" | sed "s|$LANG_DIR/|@LANG@/|g"
 }
 
-# LINE:COL of the first "at CASE:LINE:COL" nix reports for the case file itself, or "".
+# The location nix reports: LINE:COL when it is in the case file itself, PATH:LINE:COL
+# (PATH relative to the case's directory) when it is in another file of the suite (an
+# imported fixture), "" when nix reports none.
 nix_loc() {
-    local case=$1
-    printf '%s' "$NIX_ERR" | grep -m1 -oE "at $(printf '%s' "$case" | sed 's/[.[\*^$]/\\&/g'):[0-9]+:[0-9]+:" |
-        sed -E 's/.*:([0-9]+):([0-9]+):$/\1:\2/' || true
+    local case=$1 dir found
+    dir=$(dirname "$case")
+    found=$(printf '%s' "$NIX_ERR" | grep -m1 -oE "^ +at /[^:]*:[0-9]+:[0-9]+:$" | sed -E 's/^ +at //; s/:$//') || true
+    [ -n "$found" ] || return 0
+    case $found in
+        "$case":*) echo "${found#"$case":}" ;;
+        "$dir"/*) echo "${found#"$dir"/}" ;;
+        *) echo "outside-the-suite:$found" ;;
+    esac
+}
+
+# The file and LINE:COL an error must be reported at, as "FILE:LINE:COL", from the .loc.
+expected_at() {
+    local case=$1 loc
+    loc=$(loc_of "$case")
+    if [[ $loc =~ ^[0-9]+:[0-9]+$ ]]; then
+        echo "$case:$loc"
+    else
+        echo "$(dirname "$case")/$loc"
+    fi
 }
 
 # The expected LINE:COL of an error case: the first line of its .loc file.

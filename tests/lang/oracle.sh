@@ -79,7 +79,10 @@ for case in "${cases[@]}"; do
             continue ;;
     esac
     loc=$(nix_loc "$case")
-    if [ -n "$loc" ]; then
+    if [[ $loc == outside-the-suite:* ]]; then
+        problem "nix locates the error outside the suite (${loc#*:}); cases must not depend on it"
+        continue
+    elif [ -n "$loc" ]; then
         put "$base.loc" "$loc
 # located by nix-instantiate 2.8 (the 'at FILE:LINE:COL' of its message)
 " || continue

@@ -6,7 +6,9 @@
 #   lazy/*.nix    flakectl eval --file CASE                  stdout == .exp, exit 0
 #   errors/*.nix  flakectl eval --strict --file CASE         exit 1, empty stdout, stderr's
 #                 first line starts "error: ", stderr contains the .msg text and
-#                 "CASE:LINE:COL" with LINE:COL from the first line of .loc
+#                 "CASE:LINE:COL" with LINE:COL from the first line of .loc (or
+#                 "DIR/PATH:LINE:COL" when .loc says PATH:LINE:COL: an error in a file
+#                 the case imports, PATH relative to the case's directory)
 # Prints one block per failure and then "N passed, N failed" alone on a line; exits 1 on any
 # failure. CASE is the absolute physical path, so flakectl's "at FILE:LINE:COL" must use the
 # path as given (after making it absolute), not a path relative to the working directory.
@@ -91,9 +93,10 @@ for case in "${cases[@]}"; do
     [ -s "$scratch/out" ] && why+=("stdout is not empty: $(head -c 200 "$scratch/out")")
     head -n1 "$scratch/err" | grep -q '^error: ' || why+=("stderr's first line does not start with 'error: '")
     grep -qF -- "$msg" "$scratch/err" || why+=("stderr does not contain '$msg'")
-    case_re=$(printf '%s' "$case" | sed 's/[][\.*^$+?(){}|]/\\&/g')
-    grep -qE -- "$case_re:$loc([^0-9]|\$)" "$scratch/err" ||
-        why+=("stderr does not contain the location $kind/$(basename "$case"):$loc")
+    at=$(expected_at "$case")
+    at_re=$(printf '%s' "$at" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+    grep -qE -- "$at_re([^0-9]|\$)" "$scratch/err" ||
+        why+=("stderr does not contain the location ${at#"$LANG_DIR"/}")
     if [ ${#why[@]} -gt 0 ]; then
         joined=$(printf '%s; ' "${why[@]}")
         fail "${joined%; }"
