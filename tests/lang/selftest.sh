@@ -66,7 +66,15 @@ check "a wrong message is named" "grep -q 'does not contain .a message nobody pr
 check "a wrong location is named" "grep -q 'does not contain the location .*:999:1' '$tmp/mut.out'"
 check "a success where an error is expected is named" "grep -q 'exit status 0, expected 1' '$tmp/mut.out'"
 
-# 3. A missing binary is a failure, not a pass.
+# 3. recheck.sh notices hand edits (on the broken copies of step 2) and accepts the originals.
+(bash "$L/recheck.sh" "$e" "$y" >"$tmp/re.out" 2>&1)
+re_rc=$?
+check "recheck: a hand-edited .exp and .loc fail" \
+    "[ $re_rc -ne 0 ] && grep -q '^FAIL eval/.*exp differs' '$tmp/re.out' && grep -q '^FAIL errors/.*loc differs' '$tmp/re.out'"
+(bash "$here/recheck.sh" "$here/${e#"$L"/}" "$here/${y#"$L"/}" >"$tmp/re2.out" 2>&1)
+check "recheck: the committed files pass" "[ $? -eq 0 ]"
+
+# 4. A missing binary is a failure, not a pass.
 (FLAKECTL=/nonexistent/flakectl bash "$here/run.sh" >"$tmp/none.out" 2>&1)
 check "a missing FLAKECTL fails" "[ $? -ne 0 ] && tail -n1 '$tmp/none.out' | grep -qx '0 passed, 1 failed'"
 
