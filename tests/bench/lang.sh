@@ -29,7 +29,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 # "wall_ms rss_kib" lines to $tmp/NAME.runs; stdout of the first run goes to OUTFILE.
 # Returns non-zero when any run fails.
 measure() {
-    local name=$1 out=$2 i start end rc
+    local name=$1 out=$2 i start end rc label
     shift 2
     : >"$tmp/$name.runs"
     for ((i = 0; i < REPS; i++)); do
@@ -38,7 +38,8 @@ measure() {
         rc=$?
         end=$(date +%s%N)
         if [ "$rc" -ne 0 ]; then
-            echo "  $name failed (exit $rc): $(head -n 3 "$tmp/err")" >&2
+            label=$([ "$name" = fl ] && echo flakectl || echo nix-instantiate)
+            echo "  $label failed on $(basename "$prog") (exit $rc): $(head -n 3 "$tmp/err")" >&2
             return 1
         fi
         [ "$i" -eq 0 ] && cp "$tmp/out" "$out"

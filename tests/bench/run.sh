@@ -8,6 +8,8 @@ rc=0
 for script in "$here"/*.sh; do
     [ "$(basename "$script")" = run.sh ] && continue
     echo "== $(basename "$script" .sh)"
-    bash "$script" || { echo "== $(basename "$script" .sh) exited with status $?"; rc=1; }
+    bash "$script"
+    st=$?
+    [ "$st" -eq 0 ] || { echo "== $(basename "$script" .sh) exited with status $st"; rc=1; }
 done
 exit "$rc"
