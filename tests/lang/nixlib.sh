@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # nixlib.sh - shared by generate.sh and recheck.sh: runs the oracle (Nix 2.8's nix-instantiate)
 # on one case and turns its output into the committed expectation files. Sourced, not run.
 # It must never write an absolute checkout path into an expectation: the suite is checked out
@@ -29,13 +30,14 @@ list_cases() {
 # Runs nix-instantiate on case $1 from a scratch directory (so that nothing may depend on the
 # working directory), with no NIX_PATH and a private HOME. Sets NIX_OUT, NIX_ERR, NIX_RC.
 run_nix() {
-    local case=$1 flags scratch
-    flags=$(case_flags "$case") || return 2
+    local case=$1 flagwords scratch
+    local -a flags
+    flagwords=$(case_flags "$case") || return 2
+    read -ra flags <<<"$flagwords"
     scratch=$(mktemp -d)
-    # shellcheck disable=SC2086
     NIX_RC=0
-    (cd "$scratch" && env -i PATH="$PATH" HOME="$scratch" NIX_REMOTE=dummy:// NIX_PATH= \
-        LC_ALL=C.UTF-8 timeout "$NIX_TIMEOUT" nix-instantiate --eval $flags "$case" \
+    (cd "$scratch" && env -i PATH="$PATH" HOME="$scratch" NIX_REMOTE=dummy:// NIX_PATH='' \
+        LC_ALL=C.UTF-8 timeout "$NIX_TIMEOUT" nix-instantiate --eval "${flags[@]}" "$case" \
         >"$scratch/.out" 2>"$scratch/.err") || NIX_RC=$?
     NIX_OUT=$(cat "$scratch/.out"; echo x)
     NIX_OUT=${NIX_OUT%x}

@@ -67,7 +67,11 @@ for case in "${cases[@]}"; do
             continue
         fi
         if [ "$rc" -ne 0 ]; then
-            [ "$rc" -eq 124 ] && fail "timed out after ${CASE_TIMEOUT}s" || fail "exit status $rc, expected 0"
+            if [ "$rc" -eq 124 ]; then
+                fail "timed out after ${CASE_TIMEOUT}s"
+            else
+                fail "exit status $rc, expected 0"
+            fi
             show_stderr
             continue
         fi
