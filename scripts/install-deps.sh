@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang
   libgit2-dev libsodium-dev libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev
-  git openssh-server openssh-client age nix-bin
+  git openssh-server openssh-client age nix-bin time
 )
 missing=()
 for p in "${packages[@]}"; do
