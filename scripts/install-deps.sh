@@ -2,10 +2,27 @@
 # Installs, from Debian's packages, whatever flakectl's build and tests need and this machine
 # lacks. Idempotent: installs nothing when everything is present.
 set -euo pipefail
+# One package a line, so parallel additions merge cleanly.
 packages=(
-  build-essential cmake pkg-config clang
-  libgit2-dev libsodium-dev libssh2-1-dev libjansson-dev libssl-dev libcmocka-dev
-  git openssh-server openssh-client age nix-bin time
+  build-essential
+  cmake
+  pkg-config
+  clang
+  libgit2-dev
+  libsodium-dev
+  zlib1g-dev
+  libssh2-1-dev
+  libjansson-dev
+  libssl-dev
+  libcmocka-dev
+  git
+  openssh-server
+  openssh-client
+  age
+  nix-bin
+  sudo
+  time
+  python3
 )
 missing=()
 for p in "${packages[@]}"; do

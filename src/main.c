@@ -11,8 +11,24 @@ fl_global_options fl_opts;
 
 /* Subcommands register here: one line each, implemented in src/cli/<name>.c. */
 #define FL_COMMANDS(X)                                                                         \
-    X(version, "print the version")                                                        \
-    X(eval, "evaluate a Nix-syntax expression or file and print its value")
+    X(eval, "evaluate an expression, a file, or a host's option (--host H PATH)")              \
+    X(option, "show an option: value, type, default, description, declared and defined in")    \
+    X(check, "evaluate and build every host of the flake (CI)")                                \
+    X(build, "evaluate a host and build its toplevel into the store")                          \
+    X(switch, "build the host, activate it and make it the default generation")                \
+    X(test, "build the host and activate it without making it the default")                    \
+    X(boot, "build the host and make it the default for the next boot")                        \
+    X(dry_activate, "build the host and print everything activation would change")             \
+    X(store, "add, dump, inspect, verify, export and import store paths")                      \
+    X(gc, "delete store paths no GC root reaches")                                             \
+    X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
+    X(link_farm, "internal: lay out a host's toplevel from a manifest (a store builder)")       \
+    X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
+    X(version, "print the version")                                                            \
+    X(activate, "activate a built toplevel: --mode switch|test|boot|dry-activate")             \
+    X(generations, "list or delete system generations")                                        \
+    X(rollback, "activate the previous default generation (or --to N)")                        \
+    X(diff, "what changes between two toplevels or generations")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 FL_COMMANDS(DECLARE)

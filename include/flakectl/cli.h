@@ -25,4 +25,18 @@ enum {
  * FL_EXIT_USAGE for FL_EUSAGE). */
 int fl_cli_report(fl_error *err);
 
+#include <stddef.h>
+
+/* Runs fn(arg) on a thread with a 256 MiB stack and returns its result; evaluators created
+ * inside should set fl_lang_config.max_stack to fl_cli_eval_stack_limit(). */
+int fl_cli_with_big_stack(int (*fn)(void *), void *arg);
+size_t fl_cli_eval_stack_limit(void);
+
+/* `flakectl eval --host H [PATH] [--json]` (src/cli/eval_host.c). */
+int fl_cli_eval_host(const char *host, const char *path, int json);
+
+/* Evaluates and builds a host of the flake (--flake/--state-dir from fl_opts); *toplevel is
+ * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
+int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
+
 #endif

@@ -15,7 +15,10 @@
 
 static void usage(FILE *out) {
     fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json]\n"
+          "       flakectl eval --host H [OPTION.PATH] [--json]\n"
           "\n"
+          "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
+          "with --json and no path, the host's whole resolved profile.\n"
           "Evaluates a Nix-syntax expression and prints its value like\n"
           "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n",
           out);
@@ -85,6 +88,8 @@ static int report_expr_error(fl_error *err, const char *expr) {
 
 int cmd_eval(int argc, char **argv) {
     struct job j;
+    const char *host = NULL;
+    int with_host = 0;
     memset(&j, 0, sizeof j);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -97,6 +102,9 @@ int cmd_eval(int argc, char **argv) {
             j.json = 1;
         } else if ((!strcmp(a, "--expr") || !strcmp(a, "-E")) && i + 1 < argc) {
             j.expr = argv[++i];
+        } else if (!strcmp(a, "--host") && i + 1 < argc) {
+            host = argv[++i];
+            with_host = 1;
         } else if (!strcmp(a, "--file") && i + 1 < argc) {
             j.file = argv[++i];
         } else if (a[0] != '-' && !j.file && !j.expr) {
@@ -106,6 +114,14 @@ int cmd_eval(int argc, char **argv) {
             usage(stderr);
             return FL_EXIT_USAGE;
         }
+    }
+    if (with_host) {
+        if (j.expr) {
+            fputs("error: --host and --expr do not go together\n", stderr);
+            return FL_EXIT_USAGE;
+        }
+        /* The positional argument is an option path here, not a file. */
+        return fl_cli_eval_host(host, j.file, j.json);
     }
     if (!j.expr == !j.file) {
         fputs("error: give exactly one of --expr EXPR or --file FILE\n", stderr);
@@ -130,7 +146,9 @@ int cmd_eval(int argc, char **argv) {
             return report_expr_error(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
-    fl_strbuf_addch(&j.out, '\n');
+    /* nix-instantiate ends a value with a newline, but not JSON. */
+    if (!j.json)
+        fl_strbuf_addch(&j.out, '\n');
     fwrite(j.out.buf, 1, j.out.len, stdout);
     fl_strbuf_release(&j.out);
     return fflush(stdout) == 0 ? FL_EXIT_OK : FL_EXIT_FAILURE;

@@ -1,0 +1,256 @@
+/* remote.h - SSH connections to target hosts (libssh2): one connection per host, many
+ * commands over it as channels. The copy, activation and fleet layers ride on this. */
+#ifndef FLAKECTL_REMOTE_H
+#define FLAKECTL_REMOTE_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "flakectl/error.h"
+
+/* ---- targets: "user@host[:port]", "host", "[v6addr]:port" ---- */
+
+typedef struct fl_remote_target {
+    char *user; /* NULL = from ssh config, else the local user name */
+    char *host; /* as written (an alias ssh config may rewrite), brackets removed */
+    int port;   /* 0 = from ssh config, else 22 */
+} fl_remote_target;
+
+/* Parses spec into t (owned strings; release with fl_remote_target_release). */
+int fl_remote_target_parse(const char *spec, fl_remote_target *t, fl_error *err);
+void fl_remote_target_release(fl_remote_target *t);
+
+/* ---- ~/.ssh/config (sshconfig.c) ---- */
+
+/* What ssh config says for one host name; every field owned. */
+typedef struct fl_ssh_host_config {
+    char *hostname;        /* HostName (with %h expanded), NULL = none */
+    char *user;            /* User */
+    int port;              /* Port, 0 = none */
+    char **identity_files; /* IdentityFile entries in order, ~ and %d/%u/%h/%r expanded */
+    int nidentity_files;
+    int identities_only;         /* IdentitiesOnly yes */
+    int connect_timeout;         /* ConnectTimeout seconds, 0 = none */
+    int server_alive_interval;   /* ServerAliveInterval seconds, 0 = none */
+    char *user_known_hosts_file; /* first UserKnownHostsFile, ~ expanded */
+    int hash_known_hosts;        /* HashKnownHosts yes */
+} fl_ssh_host_config;
+
+/* Reads path (NULL = $HOME/.ssh/config; a missing file is an empty config) and fills out
+ * with the values for host, first match winning per keyword as in OpenSSH. `Match` blocks
+ * are not evaluated (treated as not matching). */
+int fl_ssh_config_lookup(const char *path, const char *host, fl_ssh_host_config *out,
+                         fl_error *err);
+void fl_ssh_host_config_release(fl_ssh_host_config *c);
+/* "~/x" -> "$HOME/x"; other paths copied. Owned result. */
+char *fl_ssh_expand_home(const char *path);
+/* OpenSSH pattern matching for one pattern: '*' and '?' wildcards, case-insensitive. */
+int fl_ssh_pattern_match(const char *pattern, const char *s);
+
+/* ---- known_hosts (knownhosts.c) ---- */
+
+enum fl_known_host_result {
+    FL_KNOWN_HOST_MATCH = 0,   /* a line names the host with this very key */
+    FL_KNOWN_HOST_UNKNOWN = 1, /* no line names the host with a key of this type */
+    FL_KNOWN_HOST_CHANGED = 2, /* a line names the host with another key of this type */
+    FL_KNOWN_HOST_REVOKED = 3, /* the key is listed under @revoked */
+};
+
+typedef struct fl_known_host_check {
+    int result;   /* enum fl_known_host_result */
+    int line;     /* the line that matched or conflicts (1-based), 0 when none */
+    char **types; /* key types known for the host (for host-key algorithm preference) */
+    int ntypes;
+} fl_known_host_check;
+
+/* The name known_hosts uses: "host" for port 22, "[host]:port" otherwise. Owned. */
+char *fl_known_hosts_name(const char *host, int port);
+/* Checks key (the raw SSH blob, whose type is its first string) for host/port against the
+ * OpenSSH known_hosts file at path (plain, hashed "|1|" and "[host]:port" entries, comma
+ * lists, wildcards and negations, @revoked). A missing file means every key is unknown.
+ * key may be NULL to collect only the key types known for the host. */
+int fl_known_hosts_check(const char *path, const char *host, int port, const unsigned char *key,
+                         size_t keylen, fl_known_host_check *out, fl_error *err);
+void fl_known_host_check_release(fl_known_host_check *c);
+/* Appends "name type base64" for key to path, rewriting the whole file atomically (mode
+ * 0600 when new; the directory is created 0700). hashed: write a "|1|salt|hash" name. */
+int fl_known_hosts_add(const char *path, const char *host, int port, const unsigned char *key,
+                       size_t keylen, int hashed, fl_error *err);
+/* "SHA256:<base64 without padding>" of a key blob, as ssh-keygen -l prints. Owned. */
+char *fl_ssh_fingerprint(const unsigned char *key, size_t keylen);
+/* The key type named inside a key blob ("ssh-ed25519"...). Owned; NULL if malformed. */
+char *fl_ssh_key_type(const unsigned char *key, size_t keylen);
+
+/* ---- connections (ssh.c) ---- */
+
+typedef struct fl_remote fl_remote;
+
+typedef struct fl_remote_opts {
+    const char *identity_file; /* -i KEY: tried first */
+    const char *known_hosts;   /* NULL = UserKnownHostsFile from ssh config or ~/.ssh/known_hosts */
+    const char *ssh_config;    /* NULL = ~/.ssh/config; "none" = do not read one */
+    int accept_new_host_key;   /* trust an unknown host key on first use (never a changed one) */
+    int connect_timeout_ms;    /* 0 = ConnectTimeout from config, else 10000 */
+    int keepalive_s;           /* 0 = ServerAliveInterval from config, else 15; <0 = off */
+    const char *label;         /* name for messages and output prefixes; NULL = host */
+} fl_remote_opts;
+
+/* Connects, checks the host key and authenticates (-i KEY, ssh-agent, ~/.ssh/id_ed25519,
+ * ~/.ssh/id_rsa, IdentityFile entries). On failure *out is NULL and err says which of:
+ * DNS failure, connection refused, unreachable/timeout, not an SSH server, host key unknown
+ * or changed, authentication failed (with the keys tried). Free with fl_remote_close. */
+int fl_remote_connect(const fl_remote_target *target, const fl_remote_opts *opts, fl_remote **out,
+                      fl_error *err);
+void fl_remote_close(fl_remote *r);
+/* Keeps trying fl_remote_connect for up to within_ms (each try bounded by what is left),
+ * while the failure is the network's or authentication's (FL_ENET): how a deployer reaches a
+ * target again after activating it (magic rollback's confirmation). Host-key and usage
+ * errors end it at once. */
+int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
+                            int within_ms, fl_remote **out, fl_error *err);
+/* The name used in messages: the label, else "user@host:port". Borrowed. */
+const char *fl_remote_label(const fl_remote *r);
+/* What the connection resolved to (after ssh config). Borrowed. */
+const char *fl_remote_user(const fl_remote *r);
+const char *fl_remote_hostname(const fl_remote *r);
+int fl_remote_port(const fl_remote *r);
+/* "type SHA256:..." of the host key accept_new_host_key just added to known_hosts, else NULL
+ * (the caller tells the user, as ssh's "Permanently added" warning does). Borrowed. */
+const char *fl_remote_added_host_key(const fl_remote *r);
+/* The known_hosts file this connection checked. Borrowed. */
+const char *fl_remote_known_hosts(const fl_remote *r);
+
+/* ---- running commands (exec.c) ---- */
+
+/* A stdin source: fills buf with up to cap bytes; returns the count, 0 at end of input,
+ * negative after filling err to abort the command. */
+typedef ssize_t (*fl_remote_read_fn)(void *ctx, char *buf, size_t cap, fl_error *err);
+/* An output sink: consumes len bytes; returns 0, or negative after filling err to abort. */
+typedef int (*fl_remote_write_fn)(void *ctx, const char *data, size_t len, fl_error *err);
+
+typedef struct fl_remote_io {
+    int stdin_fd;               /* read to EOF and sent; -1 = none (see stdin_cb) */
+    fl_remote_read_fn stdin_cb; /* used when stdin_fd < 0; NULL = empty stdin */
+    void *stdin_ctx;
+    fl_remote_write_fn stdout_cb; /* NULL = discard */
+    void *stdout_ctx;
+    fl_remote_write_fn stderr_cb; /* NULL = discard */
+    void *stderr_ctx;
+    /* Told the bytes of stdin sent and of output received so far, at most about 5 times a
+     * second and once at the end (done=1). NULL = none. */
+    void (*progress_cb)(void *ctx, unsigned long long sent, unsigned long long received, int done);
+    void *progress_ctx;
+} fl_remote_io;
+
+#define FL_REMOTE_IO_INIT                                                                          \
+    { -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/* A progress line for a stream: "[label] sent 12.0 MiB, 40.1 MiB/s" redrawn in place on a
+ * terminal; elsewhere only the final line. Use fl_remote_progress_show as progress_cb. */
+typedef struct fl_remote_progress {
+    int fd, tty;
+    char *label; /* owned */
+    double start;
+} fl_remote_progress;
+
+void fl_remote_progress_init(fl_remote_progress *p, int fd, const char *label);
+void fl_remote_progress_show(void *ctx, unsigned long long sent, unsigned long long received,
+                             int done);
+void fl_remote_progress_release(fl_remote_progress *p);
+
+typedef struct fl_remote_status {
+    int exit_status;   /* the command's exit status; -1 when it died of a signal */
+    char *exit_signal; /* owned: signal name without "SIG" ("KILL"), NULL when none */
+} fl_remote_status;
+
+/* Runs cmd (a shell command line, as ssh would) in a new channel on r, streaming stdin and
+ * both outputs concurrently so no amount of data deadlocks. Returns 0 when the command ran
+ * to its end (whatever its status; read st), negative when the connection or a callback
+ * failed. Release st with fl_remote_status_release. */
+int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_remote_status *st,
+                   fl_error *err);
+void fl_remote_status_release(fl_remote_status *st);
+/* Runs cmd and succeeds only on exit status 0; otherwise err names the host, the command and
+ * the status, and for status 127 says the program is not installed on the host. */
+int fl_remote_run(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_error *err);
+/* Fills err with what a failed status means (signal, exit status; 127: not installed, with
+ * the hint) and returns its negative code. */
+int fl_remote_explain_status(fl_remote *r, const char *cmd, const fl_remote_status *st,
+                             fl_error *err);
+/* Checks that `flakectl` is on the target's PATH; else "flakectl is not installed on HOST"
+ * with an install hint. */
+int fl_remote_require_flakectl(fl_remote *r, fl_error *err);
+/* ---- --sudo (exec.c, sudo.c) ---- */
+
+/* From now on every command of a non-root login runs as root through `sudo -S`, and sudo's
+ * password prompt (if it shows one) is answered with password (copied; NULL when sudo should
+ * need none). The command's stdin is held back until sudo has started it, so the password
+ * never reaches the command. A login as root runs commands directly. on=0 turns it off. */
+void fl_remote_set_sudo(fl_remote *r, int on, const char *password);
+/* The sudo password of one run, shared by every host and step of it (thread-safe): asked
+ * the first time a host needs it, then reused. askpass: a program (NULL = $SUDO_ASKPASS,
+ * else the terminal). Free with fl_remote_sudo_pass_free (wipes it). */
+typedef struct fl_remote_sudo_pass fl_remote_sudo_pass;
+fl_remote_sudo_pass *fl_remote_sudo_pass_new(const char *askpass);
+void fl_remote_sudo_pass_free(fl_remote_sudo_pass *p);
+/* What --sudo does: nothing for a root login; else `sudo -n true` on the target tells whether
+ * a password is needed, and only then is it taken from pass (asked there once per run) and
+ * tried, so a wrong one fails before any real step. */
+int fl_remote_enable_sudo(fl_remote *r, fl_remote_sudo_pass *pass, fl_error *err);
+/* The command line fl_remote_exec runs for cmd under --sudo. Owned. */
+char *fl_remote_sudo_wrap(const char *cmd);
+/* Asks once for the sudo password of user on host: from the askpass program if given (else
+ * $SUDO_ASKPASS), whose first output line is the password; else from the terminal with echo
+ * off. *out is owned (wipe and free it); err when neither is possible. */
+int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host, char **out,
+                                fl_error *err);
+
+/* Quotes s for a POSIX shell ('...'), appended to out. */
+struct fl_strbuf;
+void fl_remote_shell_quote(struct fl_strbuf *out, const char *s);
+
+/* A sink that writes whole lines as "[label] line\n" to fd (a partial last line is completed
+ * at flush). Use fl_remote_prefix_write as the write_fn and the struct as its ctx. */
+typedef struct fl_remote_prefixer {
+    int fd;
+    char *label;   /* owned */
+    char *pending; /* owned partial line */
+    size_t npending;
+} fl_remote_prefixer;
+
+void fl_remote_prefixer_init(fl_remote_prefixer *p, int fd, const char *label);
+int fl_remote_prefix_write(void *ctx, const char *data, size_t len, fl_error *err);
+/* Writes out a partial last line and frees the buffers. */
+void fl_remote_prefixer_finish(fl_remote_prefixer *p);
+
+/* ---- fleets: one job per host, N at a time (fleet.c) ---- */
+
+typedef struct fl_fleet_result {
+    int state;    /* enum fl_fleet_state */
+    char *detail; /* owned: a short word on the outcome, or the first line of the error */
+    double seconds;
+} fl_fleet_result;
+
+enum fl_fleet_state { FL_FLEET_PENDING = 0, FL_FLEET_OK, FL_FLEET_FAILED, FL_FLEET_SKIPPED };
+
+/* One host's job: fills res->detail (optional) and returns 0 on success, negative on
+ * failure. Runs on a worker thread: it must touch only its own host's state. */
+typedef int (*fl_fleet_fn)(void *ctx, int index, fl_fleet_result *res);
+
+typedef struct fl_fleet_opts {
+    int jobs;      /* hosts at once; <1 = 1 */
+    int fail_fast; /* after a failure start no more hosts (they are SKIPPED) */
+} fl_fleet_opts;
+
+/* Runs fn for hosts 0..n-1, at most opts->jobs at a time; one host's failure does not stop
+ * the others unless fail_fast. results[n] is filled (release each with
+ * fl_fleet_result_release). Returns the number of hosts that did not succeed. */
+int fl_fleet_run(int n, fl_fleet_fn fn, void *ctx, const fl_fleet_opts *opts,
+                 fl_fleet_result *results);
+void fl_fleet_result_release(fl_fleet_result *r);
+/* The table printed at the end: host, result, time, detail. */
+void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_result *results,
+                            int n);
+
+#endif

@@ -1,0 +1,204 @@
+/* store.h - the content-addressed store: hashing (SHA-256, Nix base32), NAR serialization,
+ * store paths, the registry of valid paths, derivation builds, export/import and GC.
+ * See docs/store.md for the on-disk layout and the exact formats. */
+#ifndef FLAKECTL_STORE_H
+#define FLAKECTL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "flakectl/error.h"
+
+/* ---- hashing ---------------------------------------------------------------------------- */
+
+#define FL_SHA256_LEN 32
+#define FL_SHA256_BASE32_LEN 52 /* Nix base32 of 32 bytes */
+#define FL_STORE_HASH_LEN 32    /* base32 chars of the 20-byte hash part of a store path */
+
+/* Streaming SHA-256 over OpenSSL's EVP. init allocates, final frees. */
+typedef struct fl_sha256 {
+    void *ctx;
+} fl_sha256;
+void fl_sha256_init(fl_sha256 *h);
+void fl_sha256_update(fl_sha256 *h, const void *data, size_t len);
+void fl_sha256_final(fl_sha256 *h, unsigned char out[FL_SHA256_LEN]);
+void fl_sha256_buf(const void *data, size_t len, unsigned char out[FL_SHA256_LEN]);
+
+/* Nix's base32 ("0123456789abcdfghijklmnpqrsvwxyz", least significant bits last). */
+size_t fl_base32_len(size_t nbytes);
+/* Writes fl_base32_len(n) chars and a NUL to out. */
+void fl_base32_encode(const unsigned char *in, size_t n, char *out);
+/* Decodes exactly slen chars into n bytes; -1 on a bad character or overflow. */
+int fl_base32_decode(const char *s, size_t slen, unsigned char *out, size_t n);
+int fl_base32_valid_char(char c);
+/* Lower-case hex: writes 2n chars and a NUL. */
+void fl_hex_encode(const unsigned char *in, size_t n, char *out);
+/* Nix's compressHash: XOR-folds in[n] into out[outlen]. */
+void fl_hash_compress(const unsigned char *in, size_t n, unsigned char *out, size_t outlen);
+/* "sha256:<base32>" (owned). */
+char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]);
+/* SRI form "sha256-<base64>", as flake.lock's narHash (owned). */
+char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]);
+/* Parses "sha256:<base32>", "sha256:<hex>" or "sha256-<base64>"; 0 or -1. */
+int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]);
+
+/* ---- NAR -------------------------------------------------------------------------------- */
+
+/* A byte sink: returns 0 or a negative FL_E code with err filled. */
+typedef int (*fl_nar_write_fn)(void *ctx, const void *data, size_t len, fl_error *err);
+/* A byte source: reads exactly len bytes (a short read is an error). */
+typedef int (*fl_nar_read_fn)(void *ctx, void *buf, size_t len, fl_error *err);
+
+/* Serializes the file, symlink or directory at path (never following a top-level symlink)
+ * to sink, streaming (file contents are never loaded whole). When mirror is not NULL, the
+ * tree is also copied there, normalized (read-only, mtime 1, no setuid/setgid); mirror must
+ * not exist. */
+int fl_nar_dump(const char *path, fl_nar_write_fn sink, void *ctx, const char *mirror,
+                fl_error *err);
+/* NAR hash and size of a path (equals `nix-hash --type sha256`). */
+int fl_nar_hash_path(const char *path, unsigned char hash[FL_SHA256_LEN], uint64_t *size,
+                     fl_error *err);
+/* Dumps path as a NAR to fd. */
+int fl_nar_dump_fd(const char *path, int fd, fl_error *err);
+/* Reads one NAR from source and recreates it at dest (which must not exist), normalized.
+ * Strict: rejects bad padding, unsorted or duplicate entries and names with '/', "." or "..".
+ * On error, whatever was created is left for the caller to remove. */
+int fl_nar_restore(fl_nar_read_fn source, void *ctx, const char *dest, fl_error *err);
+
+/* ---- store paths ------------------------------------------------------------------------ */
+
+/* Nix's name rules: 1..211 chars of [A-Za-z0-9+-._?=], not starting with '.'. */
+int fl_store_check_name(const char *name, fl_error *err);
+/* makeStorePath:
+ * "<store_dir>/<base32(compress(sha256("<type>:sha256:<hex>:<store_dir>:<name>")))>-<name>".
+ * Returns an owned string. */
+char *fl_store_make_path(const char *store_dir, const char *type,
+                         const unsigned char hash[FL_SHA256_LEN], const char *name);
+/* The path of a NAR-hashed source (Nix's makeFixedOutputPath, recursive sha256, no refs). */
+char *fl_store_make_source_path(const char *store_dir, const unsigned char nar_hash[32],
+                                const char *name);
+/* Nix's makeFixedOutputPath: recursive = the NAR hash (same as make_source_path), flat = the
+ * SHA-256 of a single file's contents (builtins.path { recursive = false; }, fetchurl). */
+char *fl_store_make_fixed_path(const char *store_dir, int recursive,
+                               const unsigned char hash[FL_SHA256_LEN], const char *name);
+/* The path of a text (Nix's makeTextPath): hash = sha256 of the text, type "text:<refs...>". */
+char *fl_store_make_text_path(const char *store_dir, const unsigned char text_hash[32],
+                              const char *name, char *const *refs, size_t nrefs);
+
+/* ---- the store -------------------------------------------------------------------------- */
+
+typedef struct fl_store fl_store;
+
+/* What the registry knows about a valid path. Freed by fl_store_path_info_free. */
+typedef struct fl_store_path_info {
+    char *path;
+    unsigned char nar_hash[FL_SHA256_LEN];
+    uint64_t nar_size;
+    char **refs; /* full store paths, sorted */
+    size_t nrefs;
+    char *deriver; /* full store path of the .drv, or NULL */
+    int64_t registration_time;
+} fl_store_path_info;
+void fl_store_path_info_free(fl_store_path_info *info);
+
+/* Opens (creating when missing) <state_dir>/store and <state_dir>/db and holds a shared lock
+ * on <state_dir>/db/gc.lock until closed, so GC never runs under an open store. */
+int fl_store_open(const char *state_dir, fl_store **out, fl_error *err);
+void fl_store_close(fl_store *s);
+const char *fl_store_dir(const fl_store *s);
+const char *fl_store_state_dir(const fl_store *s);
+
+/* Is path a syntactically valid store path of this store ("<dir>/<32 base32>-<name>")? */
+int fl_store_is_store_path(const fl_store *s, const char *path);
+/* Maps any path inside the store (or a symlink chain leading there) to its store path;
+ * NULL with err filled when it does not lead into the store. Owned. */
+char *fl_store_to_store_path(const fl_store *s, const char *path, fl_error *err);
+
+/* 1 when path is registered and present, 0 otherwise. */
+int fl_store_is_valid(fl_store *s, const char *path);
+int fl_store_query_info(fl_store *s, const char *path, fl_store_path_info **info, fl_error *err);
+
+/* Copies a file or directory into the store by content (NAR hash; Nix's "source" paths).
+ * name NULL = the source's base name. Symlinks are copied as they are, unless
+ * FL_STORE_ADD_CONTAINED is given: then absolute symlinks and relative ones leaving the
+ * source are refused. *out_path is owned by the caller. */
+enum { FL_STORE_ADD_CONTAINED = 1 };
+int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags, char **out_path,
+                      fl_error *err);
+/* builtins.path's filter: called for every entry below src (never src itself) with its full
+ * path and Nix's type name ("regular", "directory", "symlink"); return 1 to keep it, 0 to
+ * leave it (and, for a directory, everything in it) out, or a negative FL_E code with err
+ * filled to abort. */
+typedef int (*fl_store_filter_fn)(void *ctx, const char *path, const char *type, fl_error *err);
+int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
+                               fl_store_filter_fn filter, void *filter_ctx, char **out_path,
+                               fl_error *err);
+/* builtins.toFile: a text file with the given references (valid store paths). */
+int fl_store_add_text(fl_store *s, const char *name, const char *text, size_t len,
+                      char *const *refs, size_t nrefs, char **out_path, fl_error *err);
+
+/* The closure of paths (each must be valid), sorted so that references come before their
+ * referrers. *out is an owned array of owned strings. */
+int fl_store_closure(fl_store *s, char *const *paths, size_t npaths, char ***out, size_t *nout,
+                     fl_error *err);
+void fl_store_free_paths(char **paths, size_t n);
+
+/* A derivation: every string is borrowed. env entries are "NAME=value". */
+typedef struct fl_store_drv {
+    const char *name;
+    const char *builder;
+    const char *const *args;
+    size_t nargs;
+    const char *const *env;
+    size_t nenv;
+    const char *const *inputs; /* store paths the build may use (must be valid) */
+    size_t ninputs;
+} fl_store_drv;
+
+/* The output path the drv would build to, without building (owned). */
+int fl_store_drv_output(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err);
+/* Builds drv unless its output is valid already. See docs/store.md for the environment. */
+int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err);
+
+/* Writes the versioned export stream of paths (each valid; in the order given, which should
+ * put references first, e.g. fl_store_closure's) to fd. */
+int fl_store_export(fl_store *s, char *const *paths, size_t npaths, int fd, fl_error *err);
+/* The same over any byte sink (an SSH channel, a buffer). */
+int fl_store_export_to(fl_store *s, char *const *paths, size_t npaths, fl_nar_write_fn sink,
+                       void *ctx, fl_error *err);
+/* Reads an export stream from fd; verifies every NAR's hash and size, and registers nothing
+ * unless the whole stream was read and checked. Already valid paths are skipped. The imported
+ * (or already valid) paths are returned in *out (owned) when out is not NULL. */
+int fl_store_import(fl_store *s, int fd, char ***out, size_t *nout, fl_error *err);
+/* The same over any byte source (reads exactly the length asked for, or fails). */
+int fl_store_import_from(fl_store *s, fl_nar_read_fn source, void *ctx, char ***out, size_t *nout,
+                         fl_error *err);
+
+/* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
+int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
+
+/* Consistency check. Every problem is printed to report (one line each). */
+typedef struct fl_store_verify_result {
+    size_t missing;  /* registered but absent */
+    size_t garbage;  /* present but unregistered (crash leftovers, temp dirs) */
+    size_t corrupt;  /* content hash mismatch (only with check_contents) */
+    size_t dangling; /* registered with an unregistered reference */
+    size_t repaired;
+} fl_store_verify_result;
+int fl_store_verify(fl_store *s, int check_contents, int repair, FILE *report,
+                    fl_store_verify_result *res, fl_error *err);
+
+typedef struct fl_store_gc_result {
+    size_t deleted;
+    uint64_t bytes;
+    size_t kept_young; /* unreachable but younger than older_than */
+} fl_store_gc_result;
+/* Deletes every unreachable path (and leftovers) registered more than older_than seconds
+ * ago (0 = any age). root_dir is where /run/flakectl/current is looked up. Each deleted (or,
+ * when dry_run, deletable) path is printed to report when it is not NULL. */
+int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run, FILE *report,
+                fl_store_gc_result *res, fl_error *err);
+
+#endif

@@ -1,0 +1,290 @@
+/* common.c - loading toplevels, the closure check and the small helpers the activation steps
+ * share (hashing, JSON state files, running a program). Never changes the root itself. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "activate/internal.h"
+#include "flakectl/fs.h"
+
+extern char **environ;
+
+const char *fl_act_jstr(const json_t *o, const char *key, const char *dflt) {
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static void hex(const unsigned char *d, unsigned n, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void fl_act_sha256_mem(const void *data, size_t len, char out[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    hex(md, n, out);
+}
+
+int fl_act_sha256_file(const char *path, char out[65]) {
+    char *data;
+    size_t len;
+    if (fl_read_file(path, &data, &len, NULL))
+        return -1;
+    fl_act_sha256_mem(data, len, out);
+    free(data);
+    return 0;
+}
+
+char *fl_act_root_path(const char *root, const char *abs) {
+    if (!root || !strcmp(root, "/"))
+        return fl_xstrdup(abs);
+    return fl_path_join(root, abs);
+}
+
+int fl_act_load_json(const char *path, json_t **out, fl_error *err) {
+    *out = NULL;
+    if (!fl_path_exists(path))
+        return FL_OK;
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) {
+        fl_error_set(err, FL_EPARSE, "%s", je.text);
+        fl_error_set_loc(err, path, je.line, je.column);
+        return FL_EPARSE;
+    }
+    *out = j;
+    return FL_OK;
+}
+
+int fl_act_save_json(const char *path, const json_t *j, fl_error *err) {
+    char *s = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    char *dir = fl_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (!rc)
+        rc = fl_atomic_write_file(path, s, strlen(s), 0644, err);
+    free(dir);
+    free(s);
+    return rc;
+}
+
+int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
+               fl_error *err) {
+    size_t n = 0, k = 0;
+    while (environ[n])
+        n++;
+    while (env_extra && env_extra[k])
+        k++;
+    char **env = fl_xcalloc(n + k + 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        env[m++] = env_extra[i];
+    /* Our entries win: drop inherited ones with the same name. */
+    for (size_t i = 0; i < n; i++) {
+        int shadowed = 0;
+        for (size_t j = 0; j < k && !shadowed; j++) {
+            const char *eq = strchr(env_extra[j], '=');
+            size_t len = eq ? (size_t)(eq - env_extra[j]) + 1 : strlen(env_extra[j]);
+            shadowed = !strncmp(environ[i], env_extra[j], len);
+        }
+        if (!shadowed)
+            env[m++] = environ[i];
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(env);
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    }
+    if (pid == 0) {
+        /* The child's stdout goes to stderr so plans on stdout stay machine-readable. */
+        dup2(2, 1);
+        if (cwd && chdir(cwd) < 0)
+            _exit(127);
+        execvpe(argv[0], argv, env);
+        _exit(127);
+    }
+    free(env);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR)
+            return fl_error_errno(err, "cannot wait for %s", argv[0]);
+    }
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return FL_OK;
+}
+
+long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
+    char *rel = fl_xasprintf("/etc/%s", db);
+    char *path = fl_act_root_path(root, rel);
+    char *data = NULL;
+    size_t len;
+    long id = -1;
+    if (!fl_read_file(path, &data, &len, NULL)) {
+        size_t nl = strlen(name);
+        for (char *line = data; line && *line;) {
+            char *end = strchr(line, '\n');
+            if (end)
+                *end = '\0';
+            if (!strncmp(line, name, nl) && line[nl] == ':') {
+                char *f = line;
+                for (int i = 0; i < field && f; i++) {
+                    f = strchr(f, ':');
+                    if (f)
+                        f++;
+                }
+                if (f)
+                    id = strtol(f, NULL, 10);
+                break;
+            }
+            line = end ? end + 1 : NULL;
+        }
+    }
+    free(data);
+    free(path);
+    free(rel);
+    return id;
+}
+
+int fl_act_systemd_live(const char *root) {
+    return !strcmp(root, "/") && fl_is_dir("/run/systemd/system");
+}
+
+/* ---- toplevels ---- */
+
+void fl_toplevel_empty(fl_toplevel *t) {
+    t->path = NULL;
+    t->profile = json_object();
+    t->secrets = json_array();
+}
+
+void fl_toplevel_release(fl_toplevel *t) {
+    free(t->path);
+    json_decref(t->profile);
+    json_decref(t->secrets);
+    t->path = NULL;
+    t->profile = t->secrets = NULL;
+}
+
+int fl_toplevel_load(fl_toplevel *t, const char *dir, fl_error *err) {
+    memset(t, 0, sizeof *t);
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return fl_error_errno(err, "cannot open toplevel %s", dir);
+    char *pj = fl_path_join(real, "profile.json");
+    char *sj = fl_path_join(real, "secrets.json");
+    json_t *profile = NULL, *secrets = NULL;
+    int rc = fl_act_load_json(pj, &profile, err);
+    if (!rc && !profile) {
+        rc = fl_error_set(err, FL_ENOTFOUND, "%s has no profile.json: not a toplevel", real);
+        fl_error_set_hint(err, "build one with 'flakectl build --host H' (docs/toplevel.md)");
+    }
+    if (!rc && !json_is_object(profile)) {
+        rc = fl_error_set(err, FL_EPARSE, "%s: expected a JSON object", pj);
+    }
+    if (!rc && json_integer_value(json_object_get(profile, "version")) != 1) {
+        rc =
+            fl_error_set(err, FL_EPARSE, "%s: unsupported \"version\" (this flakectl reads 1)", pj);
+    }
+    if (!rc)
+        rc = fl_act_load_json(sj, &secrets, err);
+    if (!rc && secrets && !json_is_array(secrets))
+        rc = fl_error_set(err, FL_EPARSE, "%s: expected a JSON array", sj);
+    free(pj);
+    free(sj);
+    if (rc) {
+        json_decref(profile);
+        json_decref(secrets);
+        free(real);
+        return rc;
+    }
+    t->path = real;
+    t->profile = profile;
+    t->secrets = secrets ? secrets : json_array();
+    return FL_OK;
+}
+
+static void need(fl_strbuf *missing, int *count, const char *what, const char *path) {
+    struct stat st;
+    if (path && stat(path, &st) == 0)
+        return;
+    fl_strbuf_addf(missing, "\n  %s: %s", what, path ? path : "(no path given)");
+    (*count)++;
+}
+
+/* The coordinator swaps the existence test for the store registry's validity query once
+ * src/store merges: a store path is valid when registered, not merely present. */
+int fl_activate_check_closure(const fl_toplevel *t, fl_error *err) {
+    fl_strbuf missing;
+    fl_strbuf_init(&missing, 0);
+    int count = 0;
+    const json_t *p = t->profile;
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(p, "etc"), key, v) {
+        char *what = fl_xasprintf("etc.\"%s\".source", key);
+        need(&missing, &count, what, fl_act_jstr(v, "source", NULL));
+        free(what);
+    }
+    const char *user;
+    json_t *h;
+    json_object_foreach(json_object_get(p, "home"), user, h) {
+        json_object_foreach(json_object_get(h, "files"), key, v) {
+            char *what = fl_xasprintf("home.%s.files.\"%s\".source", user, key);
+            need(&missing, &count, what, fl_act_jstr(v, "source", NULL));
+            free(what);
+        }
+    }
+    size_t i;
+    json_array_foreach(json_object_get(p, "packages"), i, v) {
+        char *what = fl_xasprintf("packages[%zu]", i);
+        need(&missing, &count, what, json_string_value(v));
+        free(what);
+    }
+    json_array_foreach(t->secrets, i, v) {
+        char *what = fl_xasprintf("secrets.json \"%s\".file", fl_act_jstr(v, "name", "?"));
+        need(&missing, &count, what, fl_act_jstr(v, "file", NULL));
+        free(what);
+    }
+    json_object_foreach(json_object_get(p, "units"), key, v) {
+        char *what = fl_xasprintf("units.\"%s\".file", key);
+        const char *f = fl_act_jstr(v, "file", NULL);
+        char *full = f ? fl_path_join(t->path, f) : NULL;
+        need(&missing, &count, what, full);
+        free(full);
+        free(what);
+    }
+    json_array_foreach(json_object_get(p, "activationScripts"), i, v) {
+        char *what = fl_xasprintf("activationScripts \"%s\".file", fl_act_jstr(v, "name", "?"));
+        const char *f = fl_act_jstr(v, "file", NULL);
+        char *full = f ? fl_path_join(t->path, f) : NULL;
+        need(&missing, &count, what, full);
+        free(full);
+        free(what);
+    }
+    int rc = FL_OK;
+    if (count) {
+        rc =
+            fl_error_set(err, FL_ENOTFOUND, "the closure of %s is incomplete: %d path%s missing:%s",
+                         t->path, count, count == 1 ? "" : "s", missing.buf);
+        fl_error_set_hint(err, "rebuild the host, or copy its closure here before activating");
+    }
+    fl_strbuf_release(&missing);
+    return rc;
+}

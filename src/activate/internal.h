@@ -1,0 +1,145 @@
+/* internal.h - what the files of src/activate share and nobody else sees. */
+#ifndef FLAKECTL_ACTIVATE_INTERNAL_H
+#define FLAKECTL_ACTIVATE_INTERNAL_H
+
+#include <sys/types.h>
+
+#include "flakectl/activate.h"
+
+/* ---- common.c ---- */
+const char *fl_act_jstr(const json_t *o, const char *key, const char *dflt);
+/* sha256 of a file's content (following symlinks: sources are store paths). 0 or -1. */
+int fl_act_sha256_file(const char *path, char out[65]);
+void fl_act_sha256_mem(const void *data, size_t len, char out[65]);
+/* root + abs ("/" root gives abs itself). Owned. */
+char *fl_act_root_path(const char *root, const char *abs);
+/* Reads a JSON file; a missing file gives *out = NULL and 0. */
+int fl_act_load_json(const char *path, json_t **out, fl_error *err);
+int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
+/* Runs argv (PATH searched) with extra "K=V" environment entries, stdout to stderr's
+ * stream is left as is. *status is the exit status (128+signal when killed). */
+int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
+               fl_error *err);
+/* uid/gid of a user or group name from <root>/etc/passwd and group; -1 when unknown. */
+long fl_act_lookup_id(const char *root, const char *db, const char *name, int field);
+int fl_act_systemd_live(const char *root);
+
+/* ---- files.c: managed files (/etc and home) ---- */
+enum { FL_ENT_LINK, FL_ENT_COPY };
+
+typedef struct fl_act_entry {
+    char *path; /* absolute, inside the root */
+    int kind;
+    char *target;        /* LINK: the symlink's content */
+    char *source;        /* the content (a host path), NULL when none */
+    char *hash;          /* COPY: sha256 of the declared content */
+    mode_t mode;         /* COPY */
+    char *owner, *group; /* COPY (etc) and home files: names resolved in the root */
+    char *user;          /* home files: whose; NULL for system files */
+    char *home;          /* home files: the home directory (inside the root) */
+    int keep_edits;      /* home copy = true: an app may rewrite it */
+    /* While an activation is in flight a path may hold the old or the new generation's
+     * version: the record accepts both (managed.json "alt"). */
+    char *alt_target, *alt_hash;
+} fl_act_entry;
+
+typedef struct fl_act_entries {
+    fl_act_entry *e;
+    size_t n, cap;
+} fl_act_entries;
+
+void fl_act_entries_free(fl_act_entries *es);
+fl_act_entry *fl_act_entries_add(fl_act_entries *es);
+const fl_act_entry *fl_act_entries_find(const fl_act_entries *es, const char *path);
+/* The files a toplevel wants (etc/static, /etc, unit files, home files). */
+int fl_act_desired(const fl_toplevel *t, fl_act_entries *out, fl_error *err);
+json_t *fl_act_entries_to_json(const fl_act_entries *es);
+void fl_act_entries_from_json(const json_t *arr, fl_act_entries *out);
+
+enum {
+    FL_CH_NONE, /* already as wanted */
+    FL_CH_ADD,
+    FL_CH_UPDATE,
+    FL_CH_REMOVE,
+    FL_CH_KEEP_EDITED, /* home copy: an app changed it, declared content did not */
+    FL_CH_LEAVE,       /* stale but changed by someone since: left in place */
+};
+
+typedef struct fl_act_change {
+    int action;
+    const fl_act_entry *want; /* NULL for REMOVE/LEAVE */
+    const fl_act_entry *had;  /* the managed record, NULL when new */
+    int content_changed;      /* the content a reader sees changes */
+    int edited;               /* a copy was edited on disk since flakectl wrote it */
+    char *backup_of;          /* the path in the way that --backup-ext moves aside */
+    char *disk;               /* root-joined path whose on-disk content is the "before" */
+    int conflicted;           /* listed as a conflict: never applied */
+} fl_act_change;
+
+typedef struct fl_act_fileplan {
+    fl_act_change *c;
+    size_t n;
+    fl_strbuf conflicts; /* one path per line (with why) */
+    int nconflicts;
+} fl_act_fileplan;
+
+/* Compares the wanted entries with the managed ones and the disk beneath root. root NULL:
+ * a pure comparison (the disk is assumed to hold exactly the managed entries). */
+void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_act_entries *had,
+                       const char *backup_ext, fl_act_fileplan *p);
+void fl_act_fileplan_free(fl_act_fileplan *p);
+/* Applies the plan beneath root. home selects the home entries (1) or the others (0).
+ * Backups made are appended to backups as [from, to] pairs. */
+int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
+                       json_t *backups, FILE *out, fl_error *err);
+void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
+void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
+/* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */
+json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan *p);
+int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err);
+
+/* ---- units.c ---- */
+enum { FL_U_STOP, FL_U_START, FL_U_RESTART, FL_U_RELOAD, FL_U_KEEP };
+typedef struct fl_act_unit_action {
+    int action;
+    const char *name;
+    const char *rule;
+} fl_act_unit_action;
+typedef struct fl_act_unitplan {
+    fl_act_unit_action *a;
+    size_t n;
+    int daemon_reload;
+} fl_act_unitplan;
+void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
+void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
+/* Executes the plan when systemd runs and root is "/", otherwise prints it. */
+int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
+
+/* ---- scripts.c ---- */
+/* Runs the toplevel's activation scripts in order; the error names the failing one. */
+int fl_act_scripts_run(const char *root, const fl_toplevel *t, FILE *out, fl_error *err);
+
+/* ---- plan.c ---- */
+typedef struct fl_act_plan {
+    const char *root; /* NULL: a pure comparison of two toplevels */
+    const fl_toplevel *old, *new;
+    fl_act_entries want, had;
+    fl_act_fileplan files;
+    int users_done; /* users is filled (root given) */
+    fl_users_edit users;
+    char *passwd, *group, *shadow; /* the root's current files ("" when absent) */
+    json_t *ids;                   /* ids.json, extended by the users step */
+    json_t *created;               /* users/groups flakectl made (managed.json) */
+    fl_act_unitplan units;
+    json_t *homes; /* homes to create (root given) */
+} fl_act_plan;
+
+/* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */
+int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
+                     const fl_toplevel *old, const fl_toplevel *new, const json_t *had_json,
+                     const json_t *created, const char *backup_ext, fl_error *err);
+void fl_act_plan_release(fl_act_plan *p);
+/* The full plan, as dry-activate shows it (diffs: unified diffs of changed text files). */
+void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs);
+
+#endif

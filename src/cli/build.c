@@ -1,0 +1,85 @@
+/* build.c - `flakectl build --host H`: evaluates the host and builds its toplevel into the
+ * store, leaving a `result` link (a GC root) unless --no-link. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flakectl/cli.h"
+#include "flakectl/fs.h"
+#include "flakectl/lang.h"
+#include "flakectl/module.h"
+#include "flakectl/options.h"
+#include "flakectl/store.h"
+
+static const char usage_text[] =
+    "usage: flakectl build [--host H] [--out-link PATH | --no-link]\n"
+    "\n"
+    "Evaluates host H of the flake and builds its toplevel (etc/, sw/, home/, units/,\n"
+    "activation/, profile.json, secrets.json) into the store under --state-dir.\n"
+    "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
+    "nothing and prints the same path. The out-link (default ./result) is a GC root.\n";
+
+struct build_job {
+    const char *host_name;
+    char **toplevel;
+    fl_error *err;
+};
+
+static int build_job_run(void *p) {
+    struct build_job *j = p;
+    char *default_host = j->host_name ? NULL : fl_host_default_name();
+    fl_host_session sess;
+    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
+                                  j->host_name ? j->host_name : default_host,
+                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    free(default_host);
+    if (rc < 0)
+        return rc;
+    rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
+    if (rc == 0 && !fl_opts.quiet)
+        rc = fl_host_print_warnings(&sess.host, j->err);
+    fl_host_session_close(&sess);
+    return rc;
+}
+
+int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
+    struct build_job j = {host_name, toplevel, err};
+    return fl_cli_with_big_stack(build_job_run, &j);
+}
+
+int cmd_build(int argc, char **argv) {
+    const char *host_name = NULL, *out_link = "result";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_text, stdout);
+            return FL_EXIT_OK;
+        } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
+            host_name = argv[++i];
+        } else if ((!strcmp(argv[i], "--out-link") || !strcmp(argv[i], "-o")) && i + 1 < argc) {
+            out_link = argv[++i];
+        } else if (!strcmp(argv[i], "--no-link")) {
+            out_link = NULL;
+        } else {
+            fprintf(stderr, "error: unexpected argument '%s'\n%s", argv[i], usage_text);
+            return FL_EXIT_USAGE;
+        }
+    }
+    fl_error err = FL_ERROR_INIT;
+    char *toplevel = NULL;
+    int rc = fl_cli_build_host(host_name, &toplevel, &err);
+    if (rc == 0 && out_link) {
+        rc = fl_atomic_symlink(toplevel, out_link, &err);
+        fl_store *store = NULL;
+        if (rc == 0 && (rc = fl_store_open(fl_opts.state_dir, &store, &err)) == 0) {
+            rc = fl_store_add_indirect_root(store, out_link, &err);
+            fl_store_close(store);
+        }
+    }
+    if (rc < 0) {
+        free(toplevel);
+        return fl_cli_report(&err);
+    }
+    puts(toplevel);
+    free(toplevel);
+    return FL_EXIT_OK;
+}

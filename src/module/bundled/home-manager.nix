@@ -1,0 +1,136 @@
+# Built-in options: per-user files and programs, home-manager style.
+{ lib, host, ... }:
+let
+  inherit (lib) mkOption types;
+  homeFile = types.submodule ({ name, ... }: {
+    options = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Whether the file is installed.";
+      };
+      target = mkOption {
+        type = types.str;
+        default = name;
+        description = "Path relative to the home directory.";
+      };
+      text = mkOption {
+        type = types.nullOr types.lines;
+        default = null;
+        description = "The file's text; exclusive with source.";
+      };
+      source = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "Path of the file's content; exclusive with text.";
+      };
+      executable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Whether the file is executable.";
+      };
+      copy = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Copy instead of link, for applications that rewrite their own settings; re-copied only when the declared content changes.";
+      };
+    };
+  });
+  shell = name: {
+    enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to manage ${name}'s configuration.";
+    };
+    shellAliases = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = "Aliases defined in ${name}'s rc file.";
+    };
+    initExtra = mkOption {
+      type = types.lines;
+      default = "";
+      description = "Lines appended to ${name}'s rc file.";
+    };
+  };
+  homeUser = types.submodule ({ name, config, ... }: {
+    options = {
+      home.username = mkOption {
+        type = types.str;
+        default = name;
+        description = "The user these files belong to.";
+      };
+      home.homeDirectory = mkOption {
+        type = types.str;
+        default = (if host.isDarwin then "/Users/" else "/home/") + name;
+        description = "The user's home directory.";
+      };
+      home.file = mkOption {
+        type = types.attrsOf homeFile;
+        default = { };
+        description = "Files in the home directory, keyed by their path relative to it.";
+      };
+      home.sessionVariables = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = "Variables exported by the user's login shell.";
+      };
+      home.sessionPath = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "Directories prepended to PATH, in order.";
+      };
+      home.shellAliases = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = "Aliases for every managed shell.";
+      };
+      home.packages = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+        description = "Packages linked into the user's profile.";
+      };
+      programs.git = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Whether to write ~/.config/git/config.";
+        };
+        userName = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "user.name";
+        };
+        userEmail = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "user.email";
+        };
+        aliases = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          description = "[alias] entries.";
+        };
+        extraConfig = mkOption {
+          type = types.attrsOf (types.attrsOf (types.oneOf [ types.str types.int types.bool ]));
+          default = { };
+          description = "Further sections: { section = { key = value; }; }.";
+        };
+        ignores = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          description = "Global ignore patterns.";
+        };
+      };
+      programs.bash = shell "bash";
+      programs.zsh = shell "zsh";
+    };
+  });
+in
+{
+  options.home-manager.users = mkOption {
+    type = types.attrsOf homeUser;
+    default = { };
+    description = "Per-user configuration (home.file, programs.git, shells).";
+  };
+}

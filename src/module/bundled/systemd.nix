@@ -1,0 +1,110 @@
+# Built-in options: systemd services and timers, rendered to unit files.
+{ lib, host, ... }:
+let
+  inherit (lib) mkOption types;
+  unitValue = types.oneOf [ types.str types.int types.bool (types.listOf types.str) ];
+  commonUnit = {
+    enable = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Whether the unit is installed.";
+    };
+    description = mkOption {
+      type = types.str;
+      default = "";
+      description = "The unit's Description=.";
+    };
+    wantedBy = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Targets that want this unit ([Install] WantedBy=).";
+    };
+    after = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Units this one starts after.";
+    };
+    requires = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Units this one requires.";
+    };
+    wants = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Units this one wants.";
+    };
+    unitConfig = mkOption {
+      type = types.attrsOf unitValue;
+      default = { };
+      description = "Extra [Unit] settings.";
+    };
+  };
+  service = types.submodule ({ name, ... }: {
+    options = commonUnit // {
+      environment = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = "Environment variables of the service.";
+      };
+      path = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+        description = "Packages whose bin/ directories are put on the service's PATH.";
+      };
+      script = mkOption {
+        type = types.lines;
+        default = "";
+        description = "Shell commands run as the service's ExecStart.";
+      };
+      preStart = mkOption {
+        type = types.lines;
+        default = "";
+        description = "Shell commands run as ExecStartPre.";
+      };
+      serviceConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+        description = "[Service] settings.";
+      };
+      restartTriggers = mkOption {
+        type = types.listOf types.anything;
+        default = [ ];
+        description = "Values whose change restarts the service at activation.";
+      };
+      reloadTriggers = mkOption {
+        type = types.listOf types.anything;
+        default = [ ];
+        description = "Values whose change reloads (not restarts) the service at activation.";
+      };
+      restartIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Whether a changed unit is restarted at activation (false: left running).";
+      };
+    };
+  });
+  timer = types.submodule ({ name, ... }: {
+    options = commonUnit // {
+      timerConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+        description = "[Timer] settings (OnCalendar, Persistent, Unit, ...).";
+      };
+    };
+  });
+in
+{
+  options.systemd = {
+    services = mkOption {
+      type = types.attrsOf service;
+      default = { };
+      description = "systemd services, rendered to units/<name>.service.";
+    };
+    timers = mkOption {
+      type = types.attrsOf timer;
+      default = { };
+      description = "systemd timers, rendered to units/<name>.timer.";
+    };
+  };
+}

@@ -1,0 +1,287 @@
+/* derivation.c - connects the evaluator to the store for host builds: path coercion and
+ * toFile copy into the store, and `derivation` builds through fl_store_build. Builds happen
+ * when a derivation's outPath is first needed; inputs are the store paths its attributes
+ * mention (the evaluator keeps no string context, so the text is scanned instead). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flakectl/lang.h"
+#include "flakectl/module.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    char *p = NULL;
+    int rc = fl_store_add_path(ctx, path, NULL, 0, &p, err);
+    if (rc < 0)
+        return rc;
+    fl_strbuf_adds(out, p);
+    free(p);
+    return FL_OK;
+}
+
+/* Appends to *refs every valid store path of s mentioned in text (deduplicated). */
+static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, size_t *nrefs) {
+    const char *dir = fl_store_dir(s);
+    size_t dlen = strlen(dir);
+    const char *end = text + len;
+    for (const char *p = text; p + dlen + 1 + FL_STORE_HASH_LEN < end;) {
+        const char *hit = memmem(p, (size_t)(end - p), dir, dlen);
+        if (!hit)
+            break;
+        const char *q = hit + dlen;
+        p = q;
+        if (*q != '/')
+            continue;
+        q++;
+        /* <hash: 32 chars of Nix's base32>-<name: [A-Za-z0-9+._?=-]+> */
+        const char *name_end = q;
+        while (name_end < end && name_end - q < FL_STORE_HASH_LEN && fl_base32_valid_char(*name_end))
+            name_end++;
+        if (name_end - q != FL_STORE_HASH_LEN || name_end >= end || *name_end != '-') {
+            p = name_end;
+            continue;
+        }
+        name_end++;
+        while (name_end < end && (isalnum((unsigned char)*name_end) || strchr("+-._?=", *name_end)))
+            name_end++;
+        char *cand = fl_xstrndup(hit, (size_t)(name_end - hit));
+        int dup = 0;
+        for (size_t i = 0; i < *nrefs && !dup; i++)
+            dup = !strcmp((*refs)[i], cand);
+        if (!dup && fl_store_is_store_path(s, cand) && fl_store_is_valid(s, cand)) {
+            *refs = fl_xrealloc(*refs, sizeof **refs * (*nrefs + 1));
+            (*refs)[(*nrefs)++] = cand;
+        } else {
+            free(cand);
+        }
+        p = name_end;
+    }
+}
+
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
+                        fl_strbuf *out, fl_error *err) {
+    char **refs = NULL;
+    size_t nrefs = 0;
+    char *p = NULL;
+    scan_refs(ctx, data, len, &refs, &nrefs);
+    int rc = fl_store_add_text(ctx, name, data, len, refs, nrefs, &p, err);
+    fl_store_free_paths(refs, nrefs);
+    if (rc < 0)
+        return rc;
+    fl_strbuf_adds(out, p);
+    free(p);
+    return FL_OK;
+}
+
+void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
+    cfg->hooks.ctx = store;
+    cfg->hooks.path_to_store = hook_path_to_store;
+    cfg->hooks.to_file = hook_to_file;
+}
+
+/* Coerces a derivation attribute to its environment string, as Nix does: strings as they
+ * are, paths copied into the store, numbers in decimal, true as "1", false and null as "",
+ * lists space-separated, derivations (sets with outPath) as their outPath. */
+static int coerce(fl_lang *L, fl_store *s, fl_value *v, fl_strbuf *out, int depth,
+                  fl_error *err) {
+    int rc = fl_lang_force(L, v, err);
+    if (rc < 0)
+        return rc;
+    switch (fl_lang_type(v)) {
+    case FL_LANG_STRING:
+        fl_strbuf_adds(out, fl_lang_get_string(v, NULL));
+        return FL_OK;
+    case FL_LANG_PATH:
+        return hook_path_to_store(s, fl_lang_get_string(v, NULL), out, err);
+    case FL_LANG_INT:
+        fl_strbuf_addf(out, "%lld", (long long)fl_lang_get_int(v));
+        return FL_OK;
+    case FL_LANG_BOOL:
+        if (fl_lang_get_bool(v))
+            fl_strbuf_addch(out, '1');
+        return FL_OK;
+    case FL_LANG_NULL:
+        return FL_OK;
+    case FL_LANG_LIST:
+        if (depth > 0)
+            break;
+        for (size_t i = 0; i < fl_lang_list_size(v); i++) {
+            if (i)
+                fl_strbuf_addch(out, ' ');
+            if ((rc = coerce(L, s, fl_lang_list_at(v, i), out, depth + 1, err)) < 0)
+                return rc;
+        }
+        return FL_OK;
+    case FL_LANG_ATTRS: {
+        fl_value *o = NULL;
+        if (fl_lang_attrs_get(L, v, "outPath", &o, NULL) == 0)
+            return coerce(L, s, o, out, depth, err);
+        break;
+    }
+    default:
+        break;
+    }
+    return fl_error_set(err, FL_EEVAL, "cannot pass %s to a derivation's environment",
+                        fl_lang_type_name(v));
+}
+
+struct strlist {
+    char **items;
+    size_t n;
+};
+
+static void strlist_push(struct strlist *l, char *s) {
+    l->items = fl_xrealloc(l->items, sizeof *l->items * (l->n + 1));
+    l->items[l->n++] = s;
+}
+
+static void strlist_free(struct strlist *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
+static int is_in(fl_lang *L, fl_value *list, const char *name) {
+    if (!list || fl_lang_force(L, list, NULL) < 0 || fl_lang_type(list) != FL_LANG_LIST)
+        return 0;
+    for (size_t i = 0; i < fl_lang_list_size(list); i++) {
+        fl_value *e = fl_lang_list_at(list, i);
+        if (fl_lang_force(L, e, NULL) == 0 && fl_lang_type(e) == FL_LANG_STRING &&
+            !strcmp(fl_lang_get_string(e, NULL), name))
+            return 1;
+    }
+    return 0;
+}
+
+/* builtins.__flakectlBuild attrs: builds the derivation, returns its output path. */
+static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
+    fl_store *s = ud;
+    fl_value *attrs = args[0];
+    int rc = fl_lang_force(L, attrs, err);
+    if (rc < 0)
+        return rc;
+    if (fl_lang_type(attrs) != FL_LANG_ATTRS)
+        return fl_error_set(err, FL_EEVAL, "derivation takes a set, not %s",
+                            fl_lang_type_name(attrs));
+    fl_value *pass_as_file = NULL;
+    fl_lang_attrs_get(L, attrs, "passAsFile", &pass_as_file, NULL);
+    struct strlist env = {0}, argv = {0}, refs = {0};
+    char *name = NULL, *builder = NULL, *out = NULL;
+    fl_strbuf val;
+    fl_strbuf_init(&val, 0);
+    /* The name first: passAsFile files are named after it, whatever the attribute order. */
+    fl_value *name_v = NULL;
+    if (fl_lang_attrs_get(L, attrs, "name", &name_v, NULL) == 0) {
+        rc = coerce(L, s, name_v, &val, 0, err);
+        if (rc == 0)
+            name = fl_xstrdup(val.buf);
+    }
+    for (size_t i = 0; i < fl_lang_attrs_size(attrs) && rc == 0; i++) {
+        const char *key;
+        fl_value *v;
+        fl_lang_attrs_at(L, attrs, i, &key, &v, NULL);
+        if (!strcmp(key, "passAsFile"))
+            continue;
+        fl_strbuf_reset(&val);
+        if (!strcmp(key, "args")) {
+            if ((rc = fl_lang_force(L, v, err)) < 0)
+                break;
+            if (fl_lang_type(v) != FL_LANG_LIST) {
+                rc = fl_error_set(err, FL_EEVAL, "derivation: args must be a list of strings");
+                break;
+            }
+            for (size_t k = 0; k < fl_lang_list_size(v) && rc == 0; k++) {
+                fl_strbuf_reset(&val);
+                rc = coerce(L, s, fl_lang_list_at(v, k), &val, 1, err);
+                if (rc == 0)
+                    strlist_push(&argv, fl_xstrdup(val.buf));
+            }
+            continue;
+        }
+        if ((rc = coerce(L, s, v, &val, 0, err)) < 0) {
+            fl_error_add_frame(err, "while passing attribute '%s' to the derivation", key);
+            break;
+        }
+        if (!strcmp(key, "builder"))
+            builder = fl_xstrdup(val.buf);
+        if (is_in(L, pass_as_file, key)) {
+            /* Big values (profile.json, scripts) go through a store text file instead of
+             * the environment, which the kernel limits to 128 KiB per variable. */
+            char *p = NULL, **trefs = NULL;
+            size_t ntrefs = 0;
+            char *fname = fl_xasprintf("%s-%s", name ? name : "drv", key);
+            scan_refs(s, val.buf, val.len, &trefs, &ntrefs);
+            rc = fl_store_add_text(s, fname, val.buf, val.len, trefs, ntrefs, &p, err);
+            fl_store_free_paths(trefs, ntrefs);
+            free(fname);
+            if (rc < 0)
+                break;
+            strlist_push(&env, fl_xasprintf("%sPath=%s", key, p));
+            strlist_push(&refs, p);
+            continue;
+        }
+        strlist_push(&env, fl_xasprintf("%s=%s", key, val.buf));
+    }
+    if (rc == 0 && (!name || !builder))
+        rc = fl_error_set(err, FL_EEVAL, "derivation: the required attribute '%s' is missing",
+                          name ? "builder" : "name");
+    if (rc == 0) {
+        char **found = NULL;
+        size_t nfound = 0;
+        for (size_t i = 0; i < env.n; i++)
+            scan_refs(s, env.items[i], strlen(env.items[i]), &found, &nfound);
+        for (size_t i = 0; i < argv.n; i++)
+            scan_refs(s, argv.items[i], strlen(argv.items[i]), &found, &nfound);
+        scan_refs(s, builder, strlen(builder), &found, &nfound);
+        fl_store_drv drv = {
+            .name = name,
+            .builder = builder,
+            .args = (const char *const *)argv.items,
+            .nargs = argv.n,
+            .env = (const char *const *)env.items,
+            .nenv = env.n,
+            .inputs = (const char *const *)found,
+            .ninputs = nfound,
+        };
+        rc = fl_store_build(s, &drv, &out, err);
+        if (rc < 0)
+            fl_error_add_frame(err, "while building '%s'", name);
+        fl_store_free_paths(found, nfound);
+    }
+    if (rc == 0)
+        *result = fl_lang_mk_string(L, out, strlen(out));
+    free(out);
+    free(name);
+    free(builder);
+    fl_strbuf_release(&val);
+    strlist_free(&env);
+    strlist_free(&argv);
+    strlist_free(&refs);
+    return rc;
+}
+
+static const char derivation_src[] =
+    "attrs: let\n"
+    "  drv = attrs // {\n"
+    "    type = \"derivation\";\n"
+    "    outPath = builtins.__flakectlBuild attrs;\n"
+    "    outputName = \"out\";\n"
+    "    drvAttrs = attrs;\n"
+    "    out = drv;\n"
+    "    all = [ drv ];\n"
+    "  };\n"
+    "in drv\n";
+
+int fl_module_attach_builds(fl_lang *L, fl_store *store, fl_error *err) {
+    fl_lang_add_builtin(L, "__flakectlBuild",
+                        fl_lang_mk_primop(L, "__flakectlBuild", 1, prim_build, store), 0);
+    fl_value *fn = NULL;
+    int rc = fl_lang_eval_string(L, derivation_src, "«flakectl derivation»", "/", &fn, err);
+    if (rc < 0)
+        return rc;
+    fl_lang_add_builtin(L, "derivation", fn, 1);
+    return FL_OK;
+}

@@ -1,0 +1,68 @@
+# host.nix - evaluates one host of a flake: calls the flake's outputs, runs the module system
+# over the bundled modules and the host's own, checks assertions, and exposes the config,
+# the resolved profile and the toplevel derivation.
+{ flakeDir, hostName, bundledModules, flakeInfo ? { }, inputs ? { }, flakectl ? "/usr/bin/flakectl" }:
+let
+  lib = import ./lib.nix;
+  modules = import ./modules.nix lib;
+  flake = import (flakeDir + "/flake.nix");
+  self = outputs // { outPath = flakeDir; inherit inputs; };
+  outputs = flake.outputs (inputs // { inherit self; });
+  hosts = outputs.hosts or (throw "the flake's outputs have no `hosts' attribute");
+  decl = hosts.${hostName};
+  platform = decl.platform or "nixos";
+  host = {
+    name = hostName;
+    system = decl.system or (throw "hosts.${hostName}.system is not set (e.g. \"x86_64-linux\")");
+    inherit platform;
+    isLinux = platform == "nixos" || platform == "wsl";
+    isDarwin = platform == "darwin";
+    isWSL = platform == "wsl";
+    deploy = decl.deploy or { };
+  };
+  pkgs = import ./pkgs.nix { inherit lib; system = host.system; };
+  ev = modules.evalModules {
+    modules = bundledModules ++ (decl.modules or [ ]);
+    args = { inherit lib pkgs host; };
+    rootFile = toString flakeDir + "/flake.nix";
+  };
+  config = ev.config;
+
+  # Failed assertions, each with the file that defined it.
+  assertionDefs = modules.activeDefs [ "assertions" ] ev.tree.assertions.defs;
+  failed = lib.concatMap (d: map (a: "${a.message or "(no message)"} (defined in ${modules.showDef d})")
+    (builtins.filter (a: !(a.assertion or true)) d.value)) assertionDefs;
+  checkedConfig =
+    if failed != [ ] then
+      throw "failed assertions for host `${hostName}':\n${lib.concatMapStringsSep "\n" (m: "       - ${m}") failed}"
+    else config;
+  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl; config = checkedConfig; };
+
+  # What `flakectl option` shows for an option path (a list of names).
+  describe = path:
+    let info = modules.optionInfo ev path; in
+    if info.found then
+      let leaf = info.leaf; d = leaf.decl; in {
+        found = true;
+        type = d.type.description;
+        description = d.description or "";
+        hasDefault = d ? default;
+        default = d.default or null;
+        declaredIn = if leaf.pos != null then modules.showPos leaf.pos else leaf.file;
+        definedIn = map modules.showDef leaf.defs;
+        value = leaf.value;
+      }
+    else {
+      found = false;
+      missing = info.missing or null;
+      children = if builtins.isAttrs info.at
+        then builtins.filter (n: n != modules.leafTag) (builtins.attrNames info.at) else [ ];
+    };
+in
+{
+  inherit host lib modules ev hosts describe;
+  config = checkedConfig;
+  inherit (built) profile secrets toplevel;
+  warnings = checkedConfig.warnings;
+  hostNames = builtins.attrNames hosts;
+}

@@ -1,0 +1,24 @@
+/* internal.h - what the files of src/remote/ share and nobody else sees: the connection. */
+#ifndef FLAKECTL_REMOTE_INTERNAL_H
+#define FLAKECTL_REMOTE_INTERNAL_H
+
+#include <libssh2.h>
+
+#include "flakectl/remote.h"
+
+struct fl_remote {
+    int sock;
+    LIBSSH2_SESSION *session;
+    int handshaken;
+    char *user;     /* the login name, after ssh config */
+    char *hostname; /* what was connected to, after HostName */
+    int port;
+    char *label;         /* for messages and prefixes */
+    char *known_hosts;   /* the known_hosts file checked (and appended to) */
+    char *added_key_fp;  /* "type SHA256:..." when accept_new added the key, else NULL */
+    int keepalive_s;     /* 0 = off */
+    int sudo;            /* --sudo: wrap commands of a non-root login in sudo */
+    char *sudo_password; /* --sudo: asked once, fed to every step; NULL = none */
+};
+
+#endif

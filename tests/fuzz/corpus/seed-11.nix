@@ -1,0 +1,1 @@
+builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 100)

@@ -1,0 +1,1 @@
+assert 1 == 1; with { x = 2; }; x

@@ -1,0 +1,1 @@
+builtins.attrNames (builtins.mapAttrs (n: v: v) { z = 1; a = 2; })

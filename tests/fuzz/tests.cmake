@@ -1,0 +1,11 @@
+# The fuzz target's corpus, replayed as a plain test (no libFuzzer needed). A real fuzzing
+# run: configure with -DCMAKE_C_COMPILER=clang -DFLAKECTL_FUZZ=ON and run ./fuzz_lang
+# (see docs/testing.md).
+add_executable(fuzz_replay ${CMAKE_CURRENT_LIST_DIR}/replay.c ${CMAKE_CURRENT_LIST_DIR}/fuzz_lang.c)
+target_link_libraries(fuzz_replay PRIVATE flakectl_core)
+add_test(NAME fuzz_corpus_replay COMMAND fuzz_replay ${CMAKE_CURRENT_LIST_DIR}/corpus)
+if(FLAKECTL_FUZZ)
+  add_executable(fuzz_lang ${CMAKE_CURRENT_LIST_DIR}/fuzz_lang.c)
+  target_compile_options(fuzz_lang PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(fuzz_lang PRIVATE flakectl_core -fsanitize=fuzzer)
+endif()

@@ -1,0 +1,4 @@
+{ lib, ... }:
+{
+  users.users.bob.isNormalUser = true;
+}
