@@ -41,7 +41,7 @@ static int eval_host(void *p) {
             rc = fl_host_select(&sess.host, v, j->path, &v, err);
     }
     if (rc == 0)
-        rc = j->json ? fl_lang_print_json(L, v, &j->out, err) : fl_lang_print(L, v, 1, &j->out, err);
+        rc = j->json ? fl_lang_print_json(L, v, 1, &j->out, err) : fl_lang_print(L, v, 1, &j->out, err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, err);
     fl_host_session_close(&sess);

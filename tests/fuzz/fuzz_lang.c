@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fl_strbuf_init(&out, 0);
         if (fl_lang_print(L, v, 1, &out, &err) == 0) {
             fl_strbuf_reset(&out);
-            fl_lang_print_json(L, v, &out, &err);
+            fl_lang_print_json(L, v, 1, &out, &err);
         }
         fl_strbuf_release(&out);
     }
