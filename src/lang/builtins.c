@@ -282,7 +282,7 @@ PRIM(getAttr) {
         fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
         err_set_pos(S, &S->err, pos);
         if (best)
-            fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+            fl_error_set_hint(&S->err, "Did you mean %s?", best);
         S->errkind = ERR_OTHER;
         S->nerr_frames = 0;
         lang_rethrow(S);
@@ -560,7 +560,8 @@ PRIM(genList) {
     int64_t n = force_int(S, args[1], pos);
     if (n < 0)
         lang_throw(S, pos, "cannot create list of size %lld", (long long)n);
-    force_function(S, args[0], pos);
+    /* Nix 2.8 does not check the function here: the elements are lazy applications and a
+     * non-function fails as "attempt to call" when one is forced */
     Value r;
     mk_list(S, &r, (uint32_t)n);
     Value *cells = arena_alloc(&S->arena, (size_t)(n ? n : 1) * 2 * sizeof(Value));
@@ -655,6 +656,7 @@ PRIM(foldlStrict) {
         *out = *args[1];
         return;
     }
+    force_function(S, args[0], pos);
     Value *acc = args[1];
     for (uint32_t i = 0; i < l->n; i++) {
         Value *f1 = alloc_value(S);
@@ -725,7 +727,10 @@ static void merge_sort(State *S, Value *cmp, Value **a, Value **tmp, size_t n, P
 PRIM(sort) {
     force_list(S, args[1], pos);
     Value *l = args[1];
-    force(S, args[0], pos);
+    if (l->n)
+        force_function(S, args[0], pos);
+    else
+        force(S, args[0], pos);
     Value r;
     mk_list(S, &r, l->n);
     memcpy(r.elems, l->elems, l->n * sizeof(Value *));

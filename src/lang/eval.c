@@ -667,7 +667,7 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
         cands[i] = sym_name(S, a->a[i].name);
     const char *best = closest_name(S, sym_name(S, name), cands, a->n);
     if (best)
-        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+        fl_error_set_hint(&S->err, "Did you mean %s?", best);
     S->errkind = ERR_OTHER;
     capture_frames(S);
     lang_rethrow(S);
@@ -937,11 +937,12 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
     Value a, b;
     eval(S, e->op.a, env, &a);
     eval(S, e->op.b, env, &b);
-    if ((a.type != V_INT && a.type != V_FLOAT)) {
-        lang_throw(S, e->pos, "value is %s while an integer was expected", show_type(&a));
-    }
-    if ((b.type != V_INT && b.type != V_FLOAT))
-        lang_throw(S, e->pos, "value is %s while an integer was expected", show_type(&b));
+    /* like Nix: one float operand makes both operands expected to be floats */
+    const char *want = (a.type == V_FLOAT || b.type == V_FLOAT) ? "a float" : "an integer";
+    if (a.type != V_INT && a.type != V_FLOAT)
+        lang_throw(S, e->pos, "value is %s while %s was expected", show_type(&a), want);
+    if (b.type != V_INT && b.type != V_FLOAT)
+        lang_throw(S, e->pos, "value is %s while %s was expected", show_type(&b), want);
     if (a.type == V_INT && b.type == V_INT) {
         uint64_t x = (uint64_t)a.i, y = (uint64_t)b.i;
         switch (e->kind) {

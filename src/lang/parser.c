@@ -894,6 +894,11 @@ static Expr *parse_op(Parser *P, int minp) {
             break;
         /* Nix places a binary operation at the start of its left operand */
         PosIdx pos = op->type == T_QUESTION ? tpos(P, op) : lhs_start;
+        /* Nix 2.8 gives these no position at all; the operator token is the most useful one
+         * (docs/testing.md, errors not located by Nix) */
+        if (op->type == T_LT || op->type == T_GT || op->type == T_LEQ || op->type == T_GEQ ||
+            op->type == T_UPDATE)
+            pos = tpos(P, op);
         next(P);
         if (op->type == T_QUESTION) {
             NameVec path = parse_attrpath(P, NULL);

@@ -248,6 +248,12 @@ void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx
         }
         astr_addch(S, out, ']');
         return;
+    case V_LAMBDA:
+        /* Nix points at the function itself, not at where it sits */
+        lang_throw(S, v->lambda.fn->pos, "cannot convert a function to JSON");
+    case V_PRIMOP:
+        lang_throw(S, pos, "cannot convert the built-in function '%s' to JSON",
+                   v->primop->name);
     default:
         lang_throw(S, pos, "cannot convert %s to JSON", show_type(v));
     }
@@ -303,7 +309,7 @@ void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
     json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j) {
         char *msg = arena_strndup(&S->arena, je.text, strlen(je.text));
-        lang_throw(S, pos, "while decoding a JSON string: %s at line %d, column %d", msg,
+        lang_throw(S, pos, "while decoding a JSON string: parse error: %s at line %d, column %d", msg,
                    je.line, je.column);
     }
     Catch c;

@@ -64,7 +64,7 @@ grep -q "while calling" err && { echo "FAIL frames shown without --show-trace"; 
 grep -q "while calling 'double' at $work/bad.nix:5:10" err || { echo "FAIL --show-trace frame"; cat err; fail=1; }
 
 "$FLAKECTL" eval --expr '{ enable = true; }.enabel' 2>err >/dev/null
-grep -q "hint: did you mean 'enable'?" err || { echo "FAIL did you mean"; cat err; fail=1; }
+grep -q "hint: Did you mean enable?" err || { echo "FAIL did you mean"; cat err; fail=1; }
 "$FLAKECTL" eval --expr 'let f = x: f x; in f 1' 2>err >/dev/null
 check "stack overflow" "error: stack overflow (possible infinite recursion)" "$(head -1 err)"
 "$FLAKECTL" eval --file missing.nix 2>err >/dev/null

@@ -26,7 +26,7 @@ static void test_errors_are_located(void **state) {
     assert_eval("let f = { a }: a; in f { }",
                 "error: 'f' at test.nix:1:9 called without required argument 'a' @1:22");
     assert_eval("builtins.fromJSON \"{bad\"",
-                "error: while decoding a JSON string: string or '}' expected near 'bad' at "
+                "error: while decoding a JSON string: parse error: string or '}' expected near 'bad' at "
                 "line 1, column 4 @1:1");
     assert_eval("let f = x: f x; in f 1", "error: stack overflow (possible infinite recursion) @1:12");
     assert_eval("import /nonexistent/x.nix",
@@ -42,7 +42,7 @@ static void test_did_you_mean(void **state) {
     assert_string_equal(err.hint, "did you mean 'foo'?");
     fl_error_clear(&err);
     assert_true(fl_lang_eval_string(L, "{ enable = 1; }.enabel", "t.nix", "/", &v, &err) < 0);
-    assert_string_equal(err.hint, "did you mean 'enable'?");
+    assert_string_equal(err.hint, "Did you mean enable?");
     fl_error_clear(&err);
     fl_lang_free(L);
 }

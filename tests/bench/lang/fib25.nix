@@ -1,0 +1,2 @@
+# Deep, naive recursion: about 250k calls and as many integer additions.
+let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 25

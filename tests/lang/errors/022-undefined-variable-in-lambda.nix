@@ -1,0 +1,1 @@
+let f = foo: foo + bar; in f 1

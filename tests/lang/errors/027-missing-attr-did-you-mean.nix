@@ -1,0 +1,1 @@
+let cfg = { enable = true; }; in cfg.enabel

@@ -1,0 +1,2 @@
+let x = 1; in
+  assert 1 == 2; x

@@ -1,0 +1,1 @@
+let ok = false; in assert ok; 1

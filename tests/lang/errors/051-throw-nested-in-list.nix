@@ -1,0 +1,1 @@
+[ 1 2 ( throw "in a list" ) ]

@@ -1,0 +1,1 @@
+let check = n: if n < 0 then throw "negative" else n; in map check [ 1 (-1) ]

@@ -1,0 +1,1 @@
+let y = 3; z = abort "halt ${toString y}"; in [ z ]

@@ -1,0 +1,1 @@
+let g = x: g (x + 1); in g 0

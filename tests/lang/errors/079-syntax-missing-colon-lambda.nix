@@ -1,0 +1,1 @@
+let f = { a } a; in f

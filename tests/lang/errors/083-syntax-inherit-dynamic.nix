@@ -1,0 +1,1 @@
+let k = "a"; in { inherit ${k}; }

@@ -1,0 +1,1 @@
+let f = { a ? nothere }: a; in f { }

@@ -1,0 +1,1 @@
+let mk = name: { inherit name; }; in (mk "a").port

@@ -1,0 +1,1 @@
+builtins.getAttr "q" { p = 1; }

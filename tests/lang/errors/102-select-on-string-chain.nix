@@ -1,0 +1,1 @@
+let s = { a = "str"; }; in s.a.b

@@ -1,0 +1,1 @@
+builtins.sort "x" [ 2 1 ]

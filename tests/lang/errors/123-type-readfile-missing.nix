@@ -1,0 +1,1 @@
+builtins.readFile /nonexistent/flakectl-test-file

@@ -1,0 +1,1 @@
+builtins.readDir /nonexistent/flakectl-test-dir

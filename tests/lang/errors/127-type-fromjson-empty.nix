@@ -1,0 +1,2 @@
+let s = ""; in
+  builtins.fromJSON s

@@ -1,0 +1,1 @@
+let f = n: assert n > 0; n; in f 0

@@ -1,0 +1,1 @@
+let v = 42; in v + throw "value was ${toString v}"

@@ -1,0 +1,1 @@
+import ./fixtures/broken/bad-syntax.nix

@@ -1,0 +1,5 @@
+let
+  total = 10;
+  count = 0;
+  avg = total / count;
+in avg

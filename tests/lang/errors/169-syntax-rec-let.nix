@@ -1,0 +1,1 @@
+rec let a = 1; in a

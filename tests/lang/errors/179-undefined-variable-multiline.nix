@@ -1,0 +1,7 @@
+let
+  a = 1;
+  b = [
+    a
+    missing
+  ];
+in b

@@ -1,0 +1,1 @@
+let p = 1; in { inherit p q; }

@@ -1,0 +1,1 @@
+"a ${throw "interp"} b"

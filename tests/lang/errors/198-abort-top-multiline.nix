@@ -1,0 +1,4 @@
+let
+  f = x: x;
+in
+    abort "multi"

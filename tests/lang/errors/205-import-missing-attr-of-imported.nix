@@ -1,0 +1,1 @@
+(import ./fixtures/bad-runtime.nix).nope

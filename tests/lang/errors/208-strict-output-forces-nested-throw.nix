@@ -1,0 +1,1 @@
+let f = x: { inner = [ x ]; }; in f (throw "forced by printing")

@@ -1,0 +1,1 @@
+builtins.fromJSON "\"\\u0001\\u0007\\u001b\\u007f\\b\\f\""

@@ -1,0 +1,4 @@
+''
+  indented
+    more
+''

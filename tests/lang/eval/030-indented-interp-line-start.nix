@@ -1,0 +1,5 @@
+let x = "X\nY"; in ''
+  ${x} at start
+    ${x}
+  end
+''

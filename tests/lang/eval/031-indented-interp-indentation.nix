@@ -1,0 +1,4 @@
+let v = "val"; in ''
+    ${v}
+  two ${v}
+''

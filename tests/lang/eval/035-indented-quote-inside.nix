@@ -1,0 +1,3 @@
+''
+  say "hi" and 'single' and ' x
+''

@@ -1,0 +1,2 @@
+''  leading on first line
+  next''

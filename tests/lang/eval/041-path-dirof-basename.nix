@@ -1,0 +1,1 @@
+[ (dirOf /a/b/c) (dirOf /a) (baseNameOf /a/b/c) (baseNameOf "a/b/") (dirOf "a/b") (dirOf "abc") (baseNameOf "") ]

@@ -1,0 +1,1 @@
+let y = 7; f = { x ? y }: x; in f { }

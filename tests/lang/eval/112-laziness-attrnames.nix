@@ -1,0 +1,1 @@
+builtins.attrNames { b = throw "no"; a = abort "no"; }

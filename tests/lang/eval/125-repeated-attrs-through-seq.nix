@@ -1,0 +1,1 @@
+let x = { a = 1; }; in [ x (builtins.seq 0 x) ]

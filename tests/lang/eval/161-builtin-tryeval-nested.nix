@@ -1,0 +1,1 @@
+with builtins; (tryEval (tryEval (throw "inner")).value).value

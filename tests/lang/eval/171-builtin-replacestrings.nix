@@ -1,0 +1,1 @@
+with builtins; [ (replaceStrings [ "a" ] [ "b" ] "banana") (replaceStrings [ "an" "a" ] [ "AN" "A" ] "banana") (replaceStrings [ "" ] [ "-" ] "abc") (replaceStrings [ "x" ] [ "y" ] "") (replaceStrings [ ] [ ] "same") (replaceStrings [ "aa" ] [ "a" ] "aaaa") ]

@@ -1,0 +1,1 @@
+with builtins; [ (split "," "a,b,c") (split "," "") (split "," "abc") (split "," ",") ]

@@ -1,0 +1,1 @@
+builtins.split "[[:space:]]+" " one  two	three "

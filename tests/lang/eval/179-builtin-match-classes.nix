@@ -1,0 +1,1 @@
+with builtins; [ (match "[[:alpha:]]+" "abcXYZ") (match "[[:digit:]]+" "123") (match "[[:alnum:]_]+" "a_1") (match "[[:upper:]][[:lower:]]*" "Hello") (match "[[:space:]]*" " \t") (match "[[:punct:]]+" "!?.") ]

@@ -1,0 +1,1 @@
+with builtins; [ (match "a.b" "a\nb") (match "(.*)\n(.*)" "l1\nl2") ]

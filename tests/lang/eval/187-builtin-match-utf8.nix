@@ -1,0 +1,1 @@
+with builtins; [ (match "(.)(.*)" "é!") (match "é+" "éé") ]

@@ -1,0 +1,1 @@
+[ (builtins.hashString "sha256" "ünïcode ✓") (builtins.hashString "md5" "a\nb") ]

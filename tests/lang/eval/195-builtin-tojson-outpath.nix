@@ -1,0 +1,1 @@
+builtins.toJSON { a = { outPath = "/x"; }; b = { __toString = s: "str"; c = 1; }; }

@@ -1,0 +1,1 @@
+with builtins; [ (compareVersions "" "") (compareVersions "1" "") (compareVersions "1.0" "1.00") (compareVersions "1.10" "1.9") (compareVersions "pre" "1") (compareVersions "a" "b") (compareVersions "1_2" "1.2") ]

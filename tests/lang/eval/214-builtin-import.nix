@@ -1,0 +1,1 @@
+(import ./fixtures/lib.nix).double 21

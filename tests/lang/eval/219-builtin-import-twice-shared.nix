@@ -1,0 +1,1 @@
+let a = import ./fixtures/plain.nix; b = import ./fixtures/plain.nix; in [ a b ]

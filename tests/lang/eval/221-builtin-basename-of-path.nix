@@ -1,0 +1,1 @@
+[ (baseNameOf ./fixtures/hello.txt) (builtins.baseNameOf ./fixtures) ]

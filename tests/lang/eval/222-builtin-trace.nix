@@ -1,0 +1,1 @@
+builtins.trace "a message to stderr" 42

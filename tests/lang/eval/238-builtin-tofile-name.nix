@@ -1,0 +1,1 @@
+builtins.baseNameOf (builtins.toFile "greeting.txt" "hello")

@@ -1,0 +1,1 @@
+builtins.toFile "greeting.txt" "hello"

@@ -1,0 +1,1 @@
+with builtins; [ (match "(a*)+" "aa") (match "(a|b)*" "abab") (match "(ab|a)(bc|c)?" "abc") ]

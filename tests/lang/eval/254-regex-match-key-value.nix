@@ -1,0 +1,1 @@
+map (builtins.match "[[:space:]]*([^=[:space:]]+)[[:space:]]*=[[:space:]]*(.*)") [ "key = value" "  a=b=c" "novalue" ]

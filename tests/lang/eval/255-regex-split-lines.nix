@@ -1,0 +1,1 @@
+builtins.filter builtins.isString (builtins.split "\n" "line one\nline two\n\nlast")

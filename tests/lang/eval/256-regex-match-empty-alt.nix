@@ -1,0 +1,1 @@
+with builtins; [ (match "(a|)" "") (match "(|a)b" "ab") ]

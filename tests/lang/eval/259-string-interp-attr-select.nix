@@ -1,0 +1,1 @@
+let s = { a.b = "deep"; }; in "${s.a.b}-${s.a.b}"

@@ -1,0 +1,1 @@
+"${toString (1 + 2)} ${if true then "yes" else "no"} ${builtins.concatStringsSep "," [ "a" "b" ]}"

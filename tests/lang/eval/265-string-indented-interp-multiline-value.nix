@@ -1,0 +1,4 @@
+let body = "one\ntwo"; in ''
+  begin
+    ${body}
+  end''

@@ -1,0 +1,4 @@
+''
+      deep
+    ${"interp"} shallow
+''

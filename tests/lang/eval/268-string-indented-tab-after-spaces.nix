@@ -1,0 +1,4 @@
+''
+  	tab after two spaces
+  x
+''

@@ -1,0 +1,1 @@
+let k = "x"; in { ${k}.y = 1; other.${k} = 2; }

@@ -1,0 +1,1 @@
+let f = { a ? b, b ? 2 }: a; in f { }

@@ -1,0 +1,1 @@
+let f = args@{ a ? 1 }: args; in f { }

@@ -1,0 +1,1 @@
+let escapeShellArg = a: "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] a}'"; in map escapeShellArg [ "simple" "it's" "" ]

@@ -1,0 +1,1 @@
+let addTen = builtins.add 10; in map addTen [ 1 2 3 ]

@@ -1,0 +1,1 @@
+builtins.toJSON "\u0001 \t \r < > & '"

@@ -1,0 +1,1 @@
+builtins.sort builtins.lessThan [ "b" "B" "a" "_" "1" "é" "" ]

@@ -1,0 +1,1 @@
+let row = builtins.genList (i: i) 3; in builtins.genList (i: row) 2

@@ -1,0 +1,1 @@
+with builtins; [ (isString currentSystem) (stringLength currentSystem > 0) ]

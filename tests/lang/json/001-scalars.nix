@@ -1,0 +1,1 @@
+[ 1 (-5) 2.5 1.0 true false null "s" ]

@@ -1,0 +1,1 @@
+[ "a\"b" "back\\slash" "nl\nx" "tab\tx" "cr\rx" "/" "${"$"}{x}" ]

@@ -1,0 +1,1 @@
+{ a = { __toString = self: "custom"; }; }

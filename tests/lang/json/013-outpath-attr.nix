@@ -1,0 +1,1 @@
+{ a = { outPath = "/some/where"; x = 1; }; }

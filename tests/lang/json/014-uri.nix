@@ -1,0 +1,1 @@
+[ http://example.org/a https://b.c/d?e=f ]

@@ -1,0 +1,1 @@
+map (n: { name = "n${toString n}"; value = n; }) [ 1 2 3 ]

@@ -1,0 +1,1 @@
+{ p = toString /a/b/../c; s = "x/y"; }

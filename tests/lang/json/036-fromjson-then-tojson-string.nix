@@ -1,0 +1,1 @@
+builtins.toJSON (builtins.fromJSON ''{"z":1,"a":[true,null]}'')

@@ -1,0 +1,1 @@
+let s = { x = throw "not forced"; y = 1; }; in s

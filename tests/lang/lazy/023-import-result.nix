@@ -1,0 +1,1 @@
+import ../eval/fixtures/plain.nix

@@ -1,0 +1,20 @@
+# The language conformance suite (tests/lang/README in docs/testing.md).
+#   lang_conformance      run.sh against the real flakectl binary: every case's output,
+#                         exit status and error location.
+#   lang_recheck          the committed expectations still equal nix-instantiate's output
+#                         (skipped, not passed, when nix-instantiate is missing).
+#   lang_runner_selftest  run.sh itself detects failures (drives it with nix-as-flakectl.sh
+#                         and with deliberately broken copies of cases); tests the runner,
+#                         never flakectl.
+add_test(NAME lang_conformance COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run.sh)
+set_tests_properties(lang_conformance PROPERTIES ENVIRONMENT "${FLAKECTL_TEST_ENV}" TIMEOUT 1800)
+
+# Neither depends on how flakectl is built: registered in the plain build only, so the
+# sanitizer build does not run nix-instantiate over the whole corpus a second time.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_recheck COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/recheck.sh)
+  set_tests_properties(lang_recheck PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800)
+
+  add_test(NAME lang_runner_selftest COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/selftest.sh)
+  set_tests_properties(lang_runner_selftest PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800)
+endif()
