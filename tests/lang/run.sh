@@ -36,10 +36,30 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 passed=0
 failed=0
+known=0
+# Cases flakectl is known to get wrong (tests/lang/known-failures.txt, one case path per line
+# relative to tests/lang, with the reason in a comment). They are reported as KNOWN, never as
+# passed; a listed case that passes fails the run until it is taken off the list.
+known_list=$(grep -v '^\s*#' "${LANG_KNOWN_FAILURES:-$LANG_DIR/known-failures.txt}" 2>/dev/null | sed 's/\s*#.*//' | grep -v '^\s*$' || true)
+is_known() { printf '%s\n' "$known_list" | grep -qxF -- "${case#"$LANG_DIR"/}"; }
 
 fail() {
+    if is_known; then
+        echo "KNOWN ${case#"$LANG_DIR"/}: $1"
+        known=$((known + 1))
+        return
+    fi
     echo "FAIL ${case#"$LANG_DIR"/}: $1"
     failed=$((failed + 1))
+}
+
+pass() {
+    if is_known; then
+        echo "FAIL ${case#"$LANG_DIR"/}: passes now; take it off tests/lang/known-failures.txt"
+        failed=$((failed + 1))
+        return
+    fi
+    passed=$((passed + 1))
 }
 
 show_stderr() {
@@ -81,7 +101,7 @@ for case in "${cases[@]}"; do
                 sed 's/^/    /'
             continue
         fi
-        passed=$((passed + 1))
+        pass
         continue
     fi
 
@@ -107,8 +127,9 @@ for case in "${cases[@]}"; do
         show_stderr
         continue
     fi
-    passed=$((passed + 1))
+    pass
 done
 
+[ "$known" -eq 0 ] || echo "$known known failures (tests/lang/known-failures.txt), not counted as passed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

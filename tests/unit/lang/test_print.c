@@ -53,7 +53,7 @@ static void test_functions_and_json(void **state) {
                 "[ <LAMBDA> <LAMBDA> <PRIMOP> <PRIMOP-APP> <PRIMOP> <PRIMOP-APP> ]");
     assert_eval_mode("{ b = [ 1.0 \"\\u0001\" ]; a = null; }", 1, 1, "{\"a\":null,\"b\":[1,\"u0001\"]}");
     assert_eval_mode("{ a = 1 + 1; }", 0, 1, "error: cannot convert a thunk to JSON @1:3");
-    assert_eval_mode("{ f = x: x; }", 1, 1, "error: cannot convert a function to JSON @1:3");
+    assert_eval_mode("{ f = x: x; }", 1, 1, "error: cannot convert a function to JSON @1:7");
 }
 
 static void test_derivation(void **state) {
