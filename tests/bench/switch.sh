@@ -11,7 +11,9 @@ N=${N:-1000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$work/root"
-mkdir -p "$work/root"
+mkdir -p "$work/root/etc/ssh"
+# The example's secrets decrypt with its example-only host key (secrets/example-identities).
+install -m 0600 "$here/secrets/example-identities/homelab-node1.agekey" "$work/root/etc/ssh/ssh_host_ed25519_key"
 for tool in ansible-playbook stow; do
   command -v "$tool" >/dev/null || { apt-get install -y -qq ansible stow >/dev/null 2>&1 || true; }
 done
