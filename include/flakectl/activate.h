@@ -133,4 +133,11 @@ typedef struct fl_users_edit {
 int fl_users_compute(fl_users_edit *e, fl_error *err);
 void fl_users_edit_release(fl_users_edit *e);
 
+/* Shared with the secrets installer, which places files under the same root. */
+/* root + abs ("/" or NULL root gives abs itself). Owned. */
+char *fl_act_root_path(const char *root, const char *abs);
+/* Field `field` (2 = uid/gid, 3 = a user's primary gid) of `name` in <root>/etc/<db>
+ * (db is "passwd" or "group"); -1 when unknown. */
+long fl_act_lookup_id(const char *root, const char *db, const char *name, int field);
+
 #endif

@@ -11,8 +11,6 @@ const char *fl_act_jstr(const json_t *o, const char *key, const char *dflt);
 /* sha256 of a file's content (following symlinks: sources are store paths). 0 or -1. */
 int fl_act_sha256_file(const char *path, char out[65]);
 void fl_act_sha256_mem(const void *data, size_t len, char out[65]);
-/* root + abs ("/" root gives abs itself). Owned. */
-char *fl_act_root_path(const char *root, const char *abs);
 /* Reads a JSON file; a missing file gives *out = NULL and 0. */
 int fl_act_load_json(const char *path, json_t **out, fl_error *err);
 int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
@@ -20,8 +18,6 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
-/* uid/gid of a user or group name from <root>/etc/passwd and group; -1 when unknown. */
-long fl_act_lookup_id(const char *root, const char *db, const char *name, int field);
 int fl_act_systemd_live(const char *root);
 
 /* ---- files.c: managed files (/etc and home) ---- */

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "flakectl/activate.h"
 #include "flakectl/fs.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
@@ -27,12 +28,6 @@
 static const char *jstr(const json_t *o, const char *key, const char *dflt) {
     const json_t *v = json_object_get(o, key);
     return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
-static char *rooted(const char *root, const char *abs) {
-    if (!strcmp(root, "/"))
-        return fl_xstrdup(abs);
-    return fl_xasprintf("%s%s", root, abs);
 }
 
 /* A name is one path component: it becomes a file name in the generation's directory. */
@@ -64,7 +59,7 @@ static void sha256(const unsigned char *d, size_t n, unsigned char out[32]) {
 /* Hash of what the current generation installed for name, or 0 when there is none. Reads
  * through the secrets link, never a path a declaration chose. */
 static int installed_hash(const char *root, const char *rel, unsigned char out[32]) {
-    char *path = rooted(root, rel);
+    char *path = fl_act_root_path(root, rel);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     free(path);
     if (fd < 0)
@@ -130,7 +125,7 @@ static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identi
     json_array_foreach((json_t *)paths, i, v) {
         if (!json_is_string(v))
             continue;
-        char *p = rooted(s->root, json_string_value(v));
+        char *p = fl_act_root_path(s->root, json_string_value(v));
         fl_error e = FL_ERROR_INIT;
         if (!fl_path_exists(p)) {
             fl_strbuf_addf(&tried, "%s%s (missing)", tried.len ? ", " : "", p);
@@ -299,27 +294,7 @@ void fl_secret_set_release(fl_secret_set *s) {
 /* ---- installing ---- */
 
 static long lookup_id(const char *root, const char *db, const char *name) {
-    char *rel = fl_xasprintf("/etc/%s", db);
-    char *path = rooted(root, rel);
-    char *data = NULL;
-    size_t len;
-    long id = -1;
-    if (!fl_read_file(path, &data, &len, NULL)) {
-        size_t nl = strlen(name);
-        for (char *line = data; line && *line;) {
-            char *end = strchr(line, '\n');
-            if (!strncmp(line, name, nl) && line[nl] == ':') {
-                const char *f = strchr(line + nl + 1, ':');
-                if (f)
-                    id = strtol(f + 1, NULL, 10);
-                break;
-            }
-            line = end ? end + 1 : NULL;
-        }
-    }
-    free(data);
-    free(path);
-    free(rel);
+    long id = fl_act_lookup_id(root, db, name, 2);
     /* A bare root (a fresh --root) may have no passwd yet; root is 0 everywhere. */
     if (id < 0 && !strcmp(name, "root"))
         id = 0;
@@ -428,7 +403,7 @@ int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err) {
         const fl_secret_item *it = &s->v[i];
         if (!it->linked)
             continue;
-        char *p = rooted(s->root, it->path);
+        char *p = fl_act_root_path(s->root, it->path);
         char *t = link_target(it);
         struct stat st;
         if (lstat(p, &st) == 0 && !is_link_to(p, t)) {
@@ -456,8 +431,8 @@ int fl_secret_set_install(const fl_secret_set *s, const fl_secret_set *old, FILE
     int rc = fl_secret_set_require(s, err);
     if (rc)
         return rc;
-    char *link = rooted(s->root, SECRETS_LINK);
-    char *gens = rooted(s->root, SECRETS_GENS);
+    char *link = fl_act_root_path(s->root, SECRETS_LINK);
+    char *gens = fl_act_root_path(s->root, SECRETS_GENS);
     char *name = NULL, *dir = NULL;
     if (!s->n) {
         /* Nothing declared: the link and every plaintext go. */
@@ -515,7 +490,7 @@ links:
         const fl_secret_item *it = &s->v[i];
         if (!it->linked)
             continue;
-        char *p = rooted(s->root, it->path);
+        char *p = fl_act_root_path(s->root, it->path);
         char *parent = fl_xstrdup(p);
         *strrchr(parent, '/') = '\0';
         char *t = link_target(it);
@@ -531,7 +506,7 @@ links:
         const fl_secret_item *it = &old->v[i];
         if (!it->linked || in_set(s, it->path))
             continue;
-        char *p = rooted(s->root, it->path);
+        char *p = fl_act_root_path(s->root, it->path);
         char *t = link_target(it);
         if (is_link_to(p, t) && unlink(p) < 0)
             rc = fl_error_errno(err, "cannot remove %s", p);
