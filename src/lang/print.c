@@ -70,23 +70,37 @@ static void print_attr_name(State *S, AStr *out, const char *s, size_t len) {
     astr_addch(S, out, '"');
 }
 
-static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
+/* Numbers, booleans and null print the same in Nix syntax and in JSON. 1 when v was one. */
+static int print_plain_scalar(State *S, const Value *v, AStr *out) {
     char buf[64];
-    stack_check(S, 0);
     switch (v->type) {
     case V_INT:
         snprintf(buf, sizeof buf, "%lld", (long long)v->i);
-        astr_adds(S, out, buf);
-        return;
+        break;
     case V_FLOAT:
         format_float(buf, sizeof buf, v->f);
-        astr_adds(S, out, buf);
-        return;
+        break;
     case V_BOOL:
-        astr_adds(S, out, v->b ? "true" : "false");
-        return;
+        snprintf(buf, sizeof buf, "%s", v->b ? "true" : "false");
+        break;
     case V_NULL:
-        astr_adds(S, out, "null");
+        snprintf(buf, sizeof buf, "null");
+        break;
+    default:
+        return 0;
+    }
+    astr_adds(S, out, buf);
+    return 1;
+}
+
+static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
+    stack_check(S, 0);
+    switch (v->type) {
+    case V_INT:
+    case V_FLOAT:
+    case V_BOOL:
+    case V_NULL:
+        print_plain_scalar(S, v, out);
         return;
     case V_STRING:
         print_string_lit(S, out, v->str.s, v->n);
@@ -180,21 +194,12 @@ void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx
     stack_check(S, pos);
     if (strict)
         force(S, v, pos);
-    char buf[64];
     switch (v->type) {
     case V_INT:
-        snprintf(buf, sizeof buf, "%lld", (long long)v->i);
-        astr_adds(S, out, buf);
-        return;
     case V_FLOAT:
-        format_float(buf, sizeof buf, v->f);
-        astr_adds(S, out, buf);
-        return;
     case V_BOOL:
-        astr_adds(S, out, v->b ? "true" : "false");
-        return;
     case V_NULL:
-        astr_adds(S, out, "null");
+        print_plain_scalar(S, v, out);
         return;
     case V_STRING:
         if (ctx)
