@@ -49,6 +49,35 @@ static int wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* Reads the on/off switches `names` (NULL-terminated) that come before the PATH arguments,
+ * setting on[k] for names[k]; *first is the index of the first PATH. 0, or the usage exit code
+ * when a switch is unknown or no PATH follows. */
+static int parse_switches(int argc, char **argv, const char *sub, const char *const *names,
+                          int *on, int *first) {
+    *first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-') {
+            *first = i;
+            break;
+        }
+        int k = 0;
+        while (names[k] && strcmp(argv[i], names[k]))
+            k++;
+        if (!names[k]) {
+            fprintf(stderr, "error: store %s: unknown option '%s'\n", sub, argv[i]);
+            fputs("       hint: run 'flakectl store --help'\n", stderr);
+            return FL_EXIT_USAGE;
+        }
+        on[k] = 1;
+    }
+    if (*first >= argc) {
+        fprintf(stderr, "error: store %s: which PATH?\n", sub);
+        fputs("       hint: run 'flakectl store --help'\n", stderr);
+        return FL_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int open_store(fl_store **s) {
     fl_error err = FL_ERROR_INIT;
     if (fl_store_open(fl_opts.state_dir, s, &err))
@@ -120,19 +149,12 @@ static int store_dump(int argc, char **argv) {
 }
 
 static int store_hash(int argc, char **argv) {
-    int b32 = 0, first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--base32"))
-            b32 = 1;
-        else if (argv[i][0] == '-')
-            return usage_error("store hash: unknown option '%s'", argv[i]);
-        else {
-            first = i;
-            break;
-        }
-    }
-    if (first >= argc)
-        return usage_error("%s", "store hash: which PATH?");
+    int on[1] = {0}, first;
+    static const char *const names[] = {"--base32", NULL};
+    int urc = parse_switches(argc, argv, "hash", names, on, &first);
+    if (urc)
+        return urc;
+    int b32 = on[0];
     for (int i = first; i < argc; i++) {
         fl_error err = FL_ERROR_INIT;
         unsigned char h[FL_SHA256_LEN];
@@ -156,21 +178,13 @@ static void print_time(int64_t t, char *buf, size_t n) {
 }
 
 static int store_path_info(int argc, char **argv) {
-    int closure = 0, json = 0, first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--closure"))
-            closure = 1;
-        else if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] == '-')
-            return usage_error("store path-info: unknown option '%s'", argv[i]);
-        else {
-            first = i;
-            break;
-        }
-    }
-    if (first >= argc)
-        return usage_error("%s", "store path-info: which PATH?");
+    int on[2] = {0}, first;
+    static const char *const names[] = {"--closure", "--json", NULL};
+    int urc = parse_switches(argc, argv, "path-info", names, on, &first);
+    if (urc)
+        return urc;
+    int closure = on[0];
+    int json = on[1];
     fl_store *s;
     int rc = open_store(&s);
     if (rc)
@@ -280,19 +294,12 @@ static int store_verify(int argc, char **argv) {
 }
 
 static int store_export(int argc, char **argv) {
-    int closure = 0, first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--closure"))
-            closure = 1;
-        else if (argv[i][0] == '-')
-            return usage_error("store export: unknown option '%s'", argv[i]);
-        else {
-            first = i;
-            break;
-        }
-    }
-    if (first >= argc)
-        return usage_error("%s", "store export: which PATH?");
+    int on[1] = {0}, first;
+    static const char *const names[] = {"--closure", NULL};
+    int urc = parse_switches(argc, argv, "export", names, on, &first);
+    if (urc)
+        return urc;
+    int closure = on[0];
     if (isatty(1))
         return usage_error("%s", "store export: refusing to write to a terminal");
     fl_store *s;
