@@ -99,7 +99,10 @@ static const unsigned char suite_id[10] = {'H', 'P', 'K', 'E', 0x64, 0x7a, 0x00,
 /* LabeledExtract(salt, label, ikm) = HMAC-SHA256(salt, "HPKE-v1" || suite_id || label || ikm) */
 static void labeled_extract(const unsigned char *salt, size_t salt_len, const char *label,
                             const unsigned char *ikm, size_t ikm_len, unsigned char prk[32]) {
+    static const unsigned char none[1];
     crypto_auth_hmacsha256_state st;
+    salt = salt ? salt : none; /* libsodium wants pointers even for empty input */
+    ikm = ikm ? ikm : none;
     crypto_auth_hmacsha256_init(&st, salt, salt_len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)"HPKE-v1", 7);
     crypto_auth_hmacsha256_update(&st, suite_id, sizeof suite_id);
