@@ -1,6 +1,7 @@
-/* secret.h - the age v1 file format (X25519 and ssh-ed25519 recipients, scrypt for reading
- * the conformance vectors), key files, and the file-level operations behind
- * `flakectl secret`. Everything here is libsodium underneath; no plaintext ever goes to a log. */
+/* secret.h - the age v1 file format (X25519, post-quantum ML-KEM-768+X25519 and ssh-ed25519
+ * recipients, scrypt for reading the conformance vectors), key files, and the file-level
+ * operations behind `flakectl secret`. libsodium and OpenSSL underneath (ML-KEM is our own);
+ * no plaintext ever goes to a log. */
 #ifndef FLAKECTL_SECRET_H
 #define FLAKECTL_SECRET_H
 
@@ -19,6 +20,7 @@ typedef enum fl_age_key_type {
     FL_AGE_X25519 = 1,  /* age1… / AGE-SECRET-KEY-1… */
     FL_AGE_SSH_ED25519, /* ssh-ed25519 public key / OpenSSH private key */
     FL_AGE_SCRYPT,      /* passphrase: decryption only, library level (test vectors) */
+    FL_AGE_PQ,          /* age1pq1… / AGE-SECRET-KEY-PQ-1…: ML-KEM-768 + X25519 (X-Wing) */
 } fl_age_key_type;
 
 /* Why a decryption failed, in the words of the C2SP vectors. */
@@ -37,12 +39,14 @@ typedef struct fl_age_recipient {
     fl_age_key_type type;
     unsigned char x25519[32];                    /* X25519 public key (ssh: converted) */
     unsigned char ssh_wire[FL_AGE_SSH_WIRE_LEN]; /* ssh-ed25519 only */
+    unsigned char *pq; /* owned, FL_AGE_PQ only: the 1216-byte MLKEM768-X25519 public key */
     char *label; /* owned: where it came from, for messages ("-r age1…", "keys.txt:3") */
 } fl_age_recipient;
 
 typedef struct fl_age_identity {
     fl_age_key_type type;
-    unsigned char secret[32]; /* X25519 scalar (ssh: converted from the Ed25519 seed) */
+    unsigned char secret[32]; /* X25519 scalar (ssh: converted from the Ed25519 seed; pq: the
+                                 MLKEM768-X25519 seed) */
     unsigned char x25519[32]; /* its public key */
     unsigned char ssh_wire[FL_AGE_SSH_WIRE_LEN];
     char *passphrase; /* owned, scrypt only */
@@ -80,6 +84,9 @@ char *fl_age_identity_recipient(const fl_age_identity *id);
 
 /* A fresh X25519 key pair: *secret gets "AGE-SECRET-KEY-1…", *public "age1…" (both owned). */
 void fl_age_keygen(char **secret, char **public_key);
+/* A fresh post-quantum hybrid pair: "AGE-SECRET-KEY-PQ-1…" and "age1pq1…" (both owned).
+ * Fails only when OpenSSL's SHA-3 does. */
+int fl_age_keygen_pq(char **secret, char **public_key, fl_error *err);
 
 /* Receives output bytes; returns 0 or a negative FL_E* code with err filled. */
 typedef int (*fl_age_sink)(void *ctx, const unsigned char *data, size_t len, fl_error *err);

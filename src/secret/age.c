@@ -25,6 +25,8 @@
 static const char x25519_label[] = "age-encryption.org/v1/X25519";
 static const char ssh_label[] = "age-encryption.org/v1/ssh-ed25519";
 static const char scrypt_label[] = "age-encryption.org/v1/scrypt";
+static const char pq_info[] = "age-encryption.org/mlkem768x25519";
+#define PQ_STANZA "mlkem768x25519"
 
 typedef struct stanza {
     char **args; /* args[0] is the type */
@@ -309,18 +311,51 @@ static int unwrap_scrypt(const fl_age_identity *id, const stanza *s, unsigned ch
     return rc;
 }
 
+/* The enc argument: canonical unpadded base64 of exactly AGE_XWING_CT bytes. */
+static int decode_enc(const char *arg, unsigned char enc[AGE_XWING_CT]) {
+    size_t n = strlen(arg), got = 0;
+    if (n != age_b64_len(AGE_XWING_CT, 0))
+        return -1;
+    unsigned char *tmp = fl_xmalloc(n);
+    int rc = age_b64_decode(arg, n, tmp, &got, 0) == 0 && got == AGE_XWING_CT ? 0 : -1;
+    if (rc == 0)
+        memcpy(enc, tmp, AGE_XWING_CT);
+    free(tmp);
+    return rc;
+}
+
+static int unwrap_pq(const fl_age_identity *id, const stanza *s, unsigned char *fk,
+                     const char *name, fl_age_failure *failure, fl_error *err) {
+    unsigned char enc[AGE_XWING_CT];
+    if (s->nargs != 2 || decode_enc(s->args[1], enc) != 0)
+        return HEADER_FAIL("%s: malformed " PQ_STANZA " stanza (it needs one %d-byte "
+                           "encapsulated key)",
+                           name, AGE_XWING_CT);
+    if (s->body_len != 32)
+        return HEADER_FAIL("%s: malformed " PQ_STANZA " stanza (the wrapped file key is not 16 "
+                           "bytes)",
+                           name);
+    int rc = age_hpke_open(id->secret, pq_info, enc, s->body, s->body_len, fk);
+    if (rc < 0)
+        return HEADER_FAIL("%s: " PQ_STANZA " stanza with a low-order X25519 share", name);
+    return rc;
+}
+
 static const char *type_name(fl_age_key_type t) {
-    return t == FL_AGE_X25519 ? "X25519" : t == FL_AGE_SSH_ED25519 ? "ssh-ed25519" : "scrypt";
+    return t == FL_AGE_X25519        ? "X25519"
+           : t == FL_AGE_SSH_ED25519 ? "ssh-ed25519"
+           : t == FL_AGE_PQ          ? PQ_STANZA
+                                     : "scrypt";
 }
 
 static void describe_identities(fl_strbuf *sb, const fl_age_identities *ids) {
     for (size_t i = 0; i < ids->n; i++) {
         const fl_age_identity *id = &ids->v[i];
         fl_strbuf_addf(sb, "%s%s key", i ? ", " : "", type_name(id->type));
-        if (id->type != FL_AGE_SCRYPT) {
+        if (id->type == FL_AGE_X25519) {
+            /* (an age1pq1… recipient is some 1,950 characters: not worth printing) */
             char *r = fl_age_identity_recipient(id);
-            if (id->type == FL_AGE_X25519)
-                fl_strbuf_addf(sb, " %s", r);
+            fl_strbuf_addf(sb, " %s", r);
             free(r);
         }
         if (id->source)
@@ -343,6 +378,8 @@ static int unwrap_file_key(const header *h, const fl_age_identities *ids, const 
                 rc = unwrap_x25519(id, s, fk, name, failure, err);
             else if (id->type == FL_AGE_SSH_ED25519)
                 rc = unwrap_ssh(id, s, fk, name, failure, err);
+            else if (id->type == FL_AGE_PQ)
+                rc = unwrap_pq(id, s, fk, name, failure, err);
             else
                 rc = unwrap_scrypt(id, s, fk, name, failure, err);
             if (rc <= 0)
@@ -518,6 +555,44 @@ static void write_stanza(fl_strbuf *raw, const char *args, const unsigned char *
     }
 }
 
+/* HPKE SealBase to the recipient's MLKEM768-X25519 key; the key passed its checks when it
+ * was parsed, so sealing fails only if OpenSSL's hashes do. */
+static int wrap_pq(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_LEN], fl_strbuf *raw,
+                   fl_error *err) {
+    unsigned char enc[AGE_XWING_CT], body[FILE_KEY_LEN + TAG];
+    if (age_hpke_seal(r->pq, pq_info, fk, FILE_KEY_LEN, enc, body) != 0)
+        return fl_error_set(err, FL_ECRYPTO, "%s: cannot encrypt to this post-quantum recipient",
+                            r->label);
+    size_t n = age_b64_len(AGE_XWING_CT, 0);
+    char *args = fl_xmalloc(sizeof PQ_STANZA + 1 + n);
+    memcpy(args, PQ_STANZA " ", sizeof PQ_STANZA);
+    age_b64_encode(enc, AGE_XWING_CT, args + sizeof PQ_STANZA, 0);
+    args[sizeof PQ_STANZA + n] = '\0';
+    write_stanza(raw, args, body, sizeof body);
+    free(args);
+    return 0;
+}
+
+/* age's rule: a file encrypted to a post-quantum recipient must not also be readable with
+ * a key a quantum computer could break, so the two kinds are not mixed. */
+static int check_mix(const fl_age_recipients *r, fl_error *err) {
+    const fl_age_recipient *pq = NULL, *classic = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->v[i].type == FL_AGE_PQ)
+            pq = pq ? pq : &r->v[i];
+        else
+            classic = classic ? classic : &r->v[i];
+    }
+    if (!pq || !classic)
+        return 0;
+    fl_error_set(err, FL_EUSAGE,
+                 "cannot encrypt to both a post-quantum recipient (%s) and a classic one (%s)",
+                 pq->label, classic->label);
+    fl_error_set_hint(err, "the classic key would undo the post-quantum protection; encrypt to "
+                           "age1pq1… keys only, or to classic keys only (as age does)");
+    return FL_EUSAGE;
+}
+
 static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_LEN],
                      fl_strbuf *raw) {
     unsigned char eph[32], share[32], shared[32], salt[64], key[32], body[FILE_KEY_LEN + TAG];
@@ -573,6 +648,8 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     int rc;
     if (r->n == 0)
         return fl_error_set(err, FL_EUSAGE, "no recipients to encrypt %s to", in_name);
+    if ((rc = check_mix(r, err)) != 0)
+        return rc;
     age_sodium_init();
     if (armor) {
         age_armor_writer_init(&aw, sink, sink_ctx);
@@ -582,8 +659,17 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     randombytes_buf(fk, sizeof fk);
     fl_strbuf_init(&raw, 512);
     fl_strbuf_adds(&raw, AGE_INTRO "\n");
-    for (size_t i = 0; i < r->n; i++)
-        wrap_for(&r->v[i], fk, &raw);
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->v[i].type != FL_AGE_PQ) {
+            wrap_for(&r->v[i], fk, &raw);
+        } else if ((rc = wrap_pq(&r->v[i], fk, &raw, err)) != 0) {
+            sodium_memzero(fk, sizeof fk);
+            fl_strbuf_release(&raw);
+            if (armor)
+                age_armor_writer_release(&aw);
+            return rc;
+        }
+    }
     fl_strbuf_adds(&raw, "---");
     age_hkdf(NULL, 0, fk, FILE_KEY_LEN, "header", key, 32);
     crypto_auth_hmacsha256(mac, (const unsigned char *)raw.buf, raw.len, key);

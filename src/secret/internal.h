@@ -129,4 +129,44 @@ int age_armor_write(void *ctx, const unsigned char *data, size_t len, fl_error *
 int age_armor_finish(age_armor_writer *w, fl_error *err);
 void age_armor_writer_release(age_armor_writer *w);
 
+/* ML-KEM-768 (mlkem.c, FIPS 203). Functions return 0, or -1 when OpenSSL's hashes fail or
+ * (encaps) the encapsulation key fails its modulus check. */
+#define AGE_MLKEM_EK 1184
+#define AGE_MLKEM_DK 2400
+#define AGE_MLKEM_CT 1088
+int age_mlkem768_keygen(const unsigned char d[32], const unsigned char z[32],
+                        unsigned char ek[AGE_MLKEM_EK], unsigned char dk[AGE_MLKEM_DK]);
+int age_mlkem768_check_ek(const unsigned char ek[AGE_MLKEM_EK]);
+int age_mlkem768_encaps(const unsigned char ek[AGE_MLKEM_EK], const unsigned char m[32],
+                        unsigned char ct[AGE_MLKEM_CT], unsigned char ss[32]);
+int age_mlkem768_decaps(const unsigned char dk[AGE_MLKEM_DK], const unsigned char ct[AGE_MLKEM_CT],
+                        unsigned char ss[32]);
+uint16_t age_mlkem_compress(uint16_t x, int d); /* exposed for its exhaustive test */
+/* SHA3-256(a || b) and SHAKE256(a, outlen) through OpenSSL. */
+int age_sha3_256(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen,
+                 unsigned char out[32]);
+int age_shake256(const unsigned char *a, size_t alen, unsigned char *out, size_t outlen);
+
+/* MLKEM768-X25519, a.k.a. X-Wing (pq.c; c2sp.org/hpke-hybrids, draft-connolly-cfrg-xwing-kem):
+ * the 32-byte seed is the private key, public keys are 1216 bytes, ciphertexts 1120. */
+#define AGE_XWING_PK (AGE_MLKEM_EK + 32)
+#define AGE_XWING_CT (AGE_MLKEM_CT + 32)
+int age_xwing_public(const unsigned char seed[32], unsigned char pk[AGE_XWING_PK]);
+/* eseed: 32 bytes of ML-KEM message then 32 of X25519 ephemeral secret. Returns -1 when pk
+ * is not a valid key (modulus check, or an X25519 share giving the all-zero secret). */
+int age_xwing_encaps(const unsigned char pk[AGE_XWING_PK], const unsigned char eseed[64],
+                     unsigned char ct[AGE_XWING_CT], unsigned char ss[32]);
+/* Returns -1 when the X25519 half of ct is a low-order point (all-zero shared secret). A
+ * wrong ML-KEM half is not detected here: implicit rejection yields an unrelated secret. */
+int age_xwing_decaps(const unsigned char seed[32], const unsigned char ct[AGE_XWING_CT],
+                     unsigned char ss[32]);
+/* HPKE (RFC 9180) base mode, KEM MLKEM768-X25519, HKDF-SHA256, ChaCha20Poly1305, empty aad,
+ * one message: what age's mlkem768x25519 stanza wraps the file key with. open returns 1
+ * when the ciphertext does not authenticate, -1 for a low-order X25519 share. */
+int age_hpke_seal(const unsigned char pk[AGE_XWING_PK], const char *info, const unsigned char *pt,
+                  size_t len, unsigned char enc[AGE_XWING_CT], unsigned char *ct);
+int age_hpke_open(const unsigned char seed[32], const char *info,
+                  const unsigned char enc[AGE_XWING_CT], const unsigned char *ct, size_t ct_len,
+                  unsigned char *pt);
+
 #endif

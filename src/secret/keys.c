@@ -1,5 +1,6 @@
-/* keys.c - reading and making keys: age1…/AGE-SECRET-KEY-1… (Bech32), ssh-ed25519 public
- * keys and unencrypted OpenSSH ed25519 private keys. Refuses every other kind by name.
+/* keys.c - reading and making keys: age1…/AGE-SECRET-KEY-1… and the post-quantum
+ * age1pq1…/AGE-SECRET-KEY-PQ-1… (Bech32), ssh-ed25519 public keys and unencrypted OpenSSH
+ * ed25519 private keys. Refuses every other kind by name.
  * Never prints or logs secret key material, not even in errors. */
 #include <ctype.h>
 #include <sodium.h>
@@ -14,8 +15,10 @@
 #define SSH_ED25519 "ssh-ed25519"
 
 void fl_age_recipients_release(fl_age_recipients *r) {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         free(r->v[i].label);
+        free(r->v[i].pq);
+    }
     free(r->v);
     r->v = NULL;
     r->n = 0;
@@ -106,7 +109,8 @@ static int refuse(fl_error *err, const char *where, const char *what, const char
 }
 
 static const char supported_hint[] =
-    "flakectl supports age X25519 keys (age1…, from 'flakectl secret keygen' or age-keygen) and "
+    "flakectl supports age X25519 keys (age1…, from 'flakectl secret keygen' or age-keygen), "
+    "post-quantum age keys (age1pq1…, from 'flakectl secret keygen --pq' or age-keygen -pq) and "
     "ssh-ed25519 keys";
 
 static int ssh_public(fl_age_recipient *out, const char *text, const char *where, fl_error *err) {
@@ -144,18 +148,22 @@ int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *whe
     int rc = 0;
     if (!strncmp(s, "age1", 4)) {
         char hrp[64];
-        unsigned char data[64];
-        size_t dl = 0;
-        if (age_bech32_decode(s, hrp, sizeof hrp, data, sizeof data, &dl) != 0 &&
-            !strncmp(s, "age1pq1", 7))
-            rc = refuse(err, where, "post-quantum (ML-KEM) age recipients are not supported",
-                        supported_hint);
-        else if (age_bech32_decode(s, hrp, sizeof hrp, data, sizeof data, &dl) != 0)
+        size_t cap = strlen(s), dl = 0;
+        unsigned char *data = fl_xmalloc(cap);
+        if (age_bech32_decode(s, hrp, sizeof hrp, data, cap, &dl) != 0)
             rc = refuse(err, where, "malformed age recipient (bad Bech32 encoding)", NULL);
-        else if (!strcmp(hrp, "age1pq"))
-            rc = refuse(err, where, "post-quantum (ML-KEM) age recipients are not supported",
-                        supported_hint);
-        else if (strcmp(hrp, "age") != 0)
+        else if (!strcmp(hrp, "age1pq") && dl != AGE_XWING_PK)
+            rc =
+                refuse(err, where, "malformed post-quantum age recipient (wrong key length)", NULL);
+        else if (!strcmp(hrp, "age1pq") && age_mlkem768_check_ek(data) != 0)
+            rc = refuse(err, where,
+                        "malformed post-quantum age recipient (its ML-KEM key is not canonical)",
+                        NULL);
+        else if (!strcmp(hrp, "age1pq")) {
+            rec.type = FL_AGE_PQ;
+            rec.pq = fl_xmalloc(AGE_XWING_PK);
+            memcpy(rec.pq, data, AGE_XWING_PK);
+        } else if (strcmp(hrp, "age") != 0)
             rc = refuse(err, where, "age plugin recipients are not supported", supported_hint);
         else if (dl != 32)
             rc = refuse(err, where, "malformed age recipient (wrong key length)", NULL);
@@ -163,6 +171,7 @@ int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *whe
             rec.type = FL_AGE_X25519;
             memcpy(rec.x25519, data, 32);
         }
+        free(data);
     } else if (!strncmp(s, SSH_ED25519 " ", 12) || !strncmp(s, SSH_ED25519 "\t", 12)) {
         rc = ssh_public(&rec, s, where, err);
     } else if (!strncmp(s, "ssh-rsa ", 8)) {
@@ -229,10 +238,22 @@ int fl_age_identity_add_string(fl_age_identities *ids, const char *text, const c
     size_t dl = 0;
     if (!strncmp(text, "AGE-PLUGIN-", 11))
         return refuse(err, source, "age plugin identities are not supported", supported_hint);
-    if (!strncmp(text, "AGE-SECRET-KEY-PQ-", 18))
-        return refuse(err, source, "post-quantum (ML-KEM) age identities are not supported",
-                      supported_hint);
     int rc = age_bech32_decode(text, hrp, sizeof hrp, data, sizeof data, &dl);
+    if (!strncmp(text, "AGE-SECRET-KEY-PQ-", 18)) {
+        if (rc != 0 || strcmp(hrp, "age-secret-key-pq-") != 0 || dl != 32 ||
+            strncmp(text, "AGE-SECRET-KEY-PQ-1", 19) != 0) {
+            sodium_memzero(data, sizeof data);
+            return refuse(err, source,
+                          "malformed post-quantum age secret key (expected AGE-SECRET-KEY-PQ-1…)",
+                          NULL);
+        }
+        fl_age_identity *id = identity_new(ids);
+        id->type = FL_AGE_PQ;
+        memcpy(id->secret, data, 32);
+        id->source = fl_xstrdup(source);
+        sodium_memzero(data, sizeof data);
+        return 0;
+    }
     if (rc != 0 || strcmp(hrp, "age-secret-key-") != 0 || dl != 32 ||
         strncmp(text, "AGE-SECRET-KEY-1", 16) != 0) {
         sodium_memzero(data, sizeof data);
@@ -388,6 +409,13 @@ char *fl_age_identity_recipient(const fl_age_identity *id) {
     }
     if (id->type == FL_AGE_X25519)
         return age_bech32_encode("age", id->x25519, 32);
+    if (id->type == FL_AGE_PQ) {
+        unsigned char pk[AGE_XWING_PK];
+        age_sodium_init();
+        if (age_xwing_public(id->secret, pk) != 0)
+            return fl_xstrdup("(post-quantum key: cannot compute its recipient)");
+        return age_bech32_encode("age1pq", pk, sizeof pk);
+    }
     return fl_xstrdup("(passphrase)");
 }
 
@@ -402,4 +430,22 @@ void fl_age_keygen(char **secret, char **public_key) {
     *secret = s;
     *public_key = age_bech32_encode("age", pk, 32);
     sodium_memzero(sk, sizeof sk);
+}
+
+int fl_age_keygen_pq(char **secret, char **public_key, fl_error *err) {
+    unsigned char seed[32], pk[AGE_XWING_PK];
+    age_sodium_init();
+    randombytes_buf(seed, sizeof seed);
+    if (age_xwing_public(seed, pk) != 0) {
+        sodium_memzero(seed, sizeof seed);
+        return fl_error_set(err, FL_ECRYPTO,
+                            "cannot make a post-quantum key: OpenSSL's SHA-3 failed");
+    }
+    char *s = age_bech32_encode("AGE-SECRET-KEY-PQ-", seed, 32);
+    for (char *c = s; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    *secret = s;
+    *public_key = age_bech32_encode("age1pq", pk, sizeof pk);
+    sodium_memzero(seed, sizeof seed);
+    return 0;
 }
