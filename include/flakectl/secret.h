@@ -71,10 +71,12 @@ void fl_age_identities_release(fl_age_identities *ids);
 int fl_age_recipient_add(fl_age_recipients *r, const char *text, const char *where, fl_error *err);
 /* Appends every recipient of a recipients file (one per line, '#' comments, blank lines). */
 int fl_age_recipients_add_file(fl_age_recipients *r, const char *path, fl_error *err);
-/* Appends the identities of a file: AGE-SECRET-KEY-1… lines, or one unencrypted OpenSSH
- * ed25519 private key. Passphrase-protected, RSA and PEM keys are refused by name. */
+/* Appends the identities of a file: AGE-SECRET-KEY-1… / AGE-SECRET-KEY-PQ-1… lines, or one
+ * unencrypted OpenSSH ed25519 private key. Passphrase-protected, RSA and PEM keys are
+ * refused by name. */
 int fl_age_identities_add_file(fl_age_identities *ids, const char *path, fl_error *err);
-/* Appends one AGE-SECRET-KEY-1… string (`source` names it in errors). */
+/* Appends one AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… string (`source` names it in
+ * errors). */
 int fl_age_identity_add_string(fl_age_identities *ids, const char *text, const char *source,
                                fl_error *err);
 /* Appends a passphrase identity (decrypts scrypt stanzas; library use only). */
