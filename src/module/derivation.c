@@ -25,14 +25,13 @@ static int path_to_store(fl_store *s, fl_build_plan *plan, const char *path, fl_
         int planned = fl_build_plan_has(plan, sp);
         free(sp);
         if (planned) {
-            int rc = fl_error_set(err, FL_EEVAL,
-                                  "the evaluation reads %s, an output that is not built yet: "
-                                  "with --build-host nothing is built on this machine",
-                                  path);
-            fl_error_set_hint(err, "reading build outputs during evaluation (import from "
-                                   "derivation) needs a local build: deploy without "
-                                   "--build-host");
-            return rc;
+            /* in the message, not a hint: the evaluator's wrapping keeps only the message */
+            return fl_error_set(err, FL_EEVAL,
+                                "the evaluation reads %s, an output that is not built yet: "
+                                "with --build-host nothing is built on this machine, and "
+                                "reading build outputs during evaluation (import from "
+                                "derivation) needs a local build (deploy without --build-host)",
+                                path);
         }
     }
     char *p = NULL;

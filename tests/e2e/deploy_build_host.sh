@@ -140,6 +140,35 @@ expect_eq "v3 not on the other build host" "no" \
 run_fl --flake "$DEPLOY_FLAKE" --state-dir "$DEPLOY_STATE" build --host n1 --no-link
 expect_eq "v3 same toplevel as a local build" "$top3" "$out"
 
+# the build host's agent refuses a plan that is not one, or whose paths do not come out
+run_fl --state-dir "$DEPLOY_WORK/agent" deploy-agent build <<<"garbage"
+expect_eq "bad plan exit" 1 "$rc"
+expect_contains "bad plan said" "not a build plan of version 1" "$err"
+storedir=$DEPLOY_WORK/agent/store
+fake=$storedir/00000000000000000000000000000000-x
+printf 'flakectl-build-plan 1\nstore %d:%s\nself 0:\ntoplevel %d:%s\ntext 1:x\npath %d:%s\ndata 2:hi\nend 0:\n' \
+  ${#storedir} "$storedir" ${#fake} "$fake" ${#fake} "$fake" >"$DEPLOY_WORK/plan"
+run_fl --state-dir "$DEPLOY_WORK/agent" deploy-agent build <"$DEPLOY_WORK/plan"
+expect_eq "mismatched plan exit" 1 "$rc"
+expect_contains "mismatched plan said" "the build plan says 'x' becomes $fake, but here it is" "$err"
+sed "s|^store [0-9]*:.*|store 4:/nix|" "$DEPLOY_WORK/plan" >"$DEPLOY_WORK/plan2"
+run_fl --state-dir "$DEPLOY_WORK/agent" deploy-agent build <"$DEPLOY_WORK/plan2"
+expect_eq "other store plan exit" 1 "$rc"
+expect_contains "other store plan said" "the build plan is for the store /nix" "$err"
+
+# reading a build output during evaluation cannot work when nothing is built here
+cat >"$DEPLOY_FLAKE/n1.nix" <<'EOF'
+{ pkgs, ... }: {
+  networking.hostName = "n1";
+  environment.etc."copied".source = /. + "${pkgs.writeText "inner" "x\n"}";
+}
+EOF
+fl_deploy switch --host n1 --target-host "$T" --build-host "$B" -i "$SSHD_CLIENT_KEY"
+expect_eq "import from derivation exit" 1 "$rc"
+expect_contains "import from derivation said" "an output that is not built yet" "$err"
+expect_contains "import from derivation hint" "deploy without --build-host" "$err"
+expect_eq "target still generation 3" "system-3-link" "$(target_default n1)"
+
 # --build-host alone is a usage error
 fl_deploy switch --host n1 --build-host "$B"
 expect_eq "build host without target exit" 2 "$rc"
