@@ -334,9 +334,18 @@ typedef struct fl_deploy_build {
  * builds the toplevel, which must come out as `toplevel`, and its closure is relayed
  * from there to the target through this process (the local store never receives it).
  * A build host equal to the target (same string) uses one connection for both. */
+typedef struct fl_deploy_pending fl_deploy_pending;
+/* Starts connecting to target (with --sudo's check) on a thread, so that the SSH handshake
+ * overlaps the local evaluation. NULL when no thread could start. Hand it to
+ * fl_deploy_host_via, or drop it with fl_deploy_connect_abandon. */
+fl_deploy_pending *fl_deploy_connect_start(const char *target, const char *label,
+                                           const fl_deploy_opts *o);
+void fl_deploy_connect_abandon(fl_deploy_pending *p);
+/* pre: a connection to target started with fl_deploy_connect_start (consumed), or NULL. */
 int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
                        const char *toplevel, const fl_deploy_build *build,
-                       const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err);
+                       fl_deploy_pending *pre, const fl_deploy_opts *o, fl_deploy_result *res,
+                       fl_error *err);
 /* Runs a flakectl command line (e.g. "rollback --to 3") on the target, output streamed back
  * prefixed with label; *status is its exit status. */
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,

@@ -316,6 +316,7 @@ typedef struct fleet_ctx {
     host_entry *hosts;
     ssh_args *a;
     int single;
+    fl_deploy_pending *pre; /* single host: the connection started before the build */
 } fleet_ctx;
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -336,7 +337,8 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
     if (rc == 0) {
         fl_deploy_build b = {c->a->build_host, h->plan, h->plan_len, h->inputs, h->ninputs};
         rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL,
-                                &c->a->d, &h->res, &err);
+                                c->pre, &c->a->d, &h->res, &err);
+        c->pre = NULL;
         fl_store_close(s);
     }
     h->seconds = now_s() - t0;
@@ -462,6 +464,13 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
         hosts[0].name = host ? fl_xstrdup(host) : fl_host_default_name();
         hosts[0].target = fl_xstrdup(target);
     }
+    /* One host built here: connect meanwhile (the handshake costs about as much as the
+     * evaluation). Not with a build host, where the target waits for the remote build. */
+    fl_deploy_pending *pre = NULL;
+    if (n == 1 && !a.build_host) {
+        a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+        pre = fl_deploy_connect_start(hosts[0].target, hosts[0].name, &a.d);
+    }
     /* Build every host here first (one evaluator at a time); a host that does not build
      * fails alone. */
     fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
@@ -498,8 +507,9 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
     int rc = 0;
     if (n == 1) {
         if (hosts[0].built) {
-            fleet_ctx c = {hosts, &a, 1};
-            a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+            fleet_ctx c = {hosts, &a, 1, pre};
+            if (!a.d.sudo_pass && a.d.sudo)
+                a.d.sudo_pass = fl_remote_sudo_pass_new(a.askpass);
             rc = deploy_one(&c, 0, NULL) < 0 ? FL_EXIT_FAILURE : FL_EXIT_OK;
             if (rc == 0 && !fl_opts.quiet) {
                 fl_deploy_result *r = &hosts[0].res;
@@ -508,6 +518,7 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
                        r->confirmed ? " (confirmed)" : "");
             }
         } else {
+            fl_deploy_connect_abandon(pre);
             rc = FL_EXIT_FAILURE;
         }
     } else {
@@ -522,7 +533,7 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
                 map[nb++] = (int)i;
             }
         fl_fleet_result *bres = fl_xcalloc((size_t)nb ? (size_t)nb : 1, sizeof *bres);
-        fleet_ctx c = {built, &a, 0};
+        fleet_ctx c = {built, &a, 0, NULL};
         fl_fleet_opts fo = fopts;
         if (fo.fail_fast && nbuilt < (int)n)
             nb = 0; /* a build already failed: start no host */

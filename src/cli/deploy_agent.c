@@ -67,6 +67,19 @@ static int agent_info(void) {
     json_object_set_new(o, "root", json_string(root));
     json_object_set_new(o, "default", json_integer(fl_gen_default(state)));
     json_object_set_new(o, "current", current ? json_string(current) : json_null());
+    /* what the deployer needs to know that activating would change nothing (the engine's
+     * own no-op rule: current and default are the toplevel, nothing left in flight), so a
+     * no-op redeploy spares the activation's round trip */
+    char *dtop = fl_gen_toplevel(state, fl_gen_default(state));
+    json_object_set_new(o, "defaultToplevel", dtop ? json_string(dtop) : json_null());
+    free(dtop);
+    char *managed = fl_xasprintf("%s/activation/managed.json", state);
+    json_t *m = json_load_file(managed, 0, NULL);
+    struct stat mst;
+    int in_flight = m ? json_is_string(json_object_get(m, "inFlight")) : lstat(managed, &mst) == 0;
+    json_object_set_new(o, "inFlight", json_boolean(in_flight));
+    json_decref(m);
+    free(managed);
     report_json(o);
     free(store_dir);
     free(current);

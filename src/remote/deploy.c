@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,9 +161,17 @@ static void random_token(char out[33]) {
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/* What `deploy-agent info` said about the toplevel to deploy. */
+typedef struct target_state {
+    int running;    /* it is `current` there */
+    int is_default; /* it is the default generation's toplevel */
+    int idle;       /* no activation in flight (an older agent does not say: 0) */
+    int generation; /* the default generation */
+} target_state;
+
 /* Checks that the target's store lives where ours does: store paths embed it. */
 static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *o,
-                        const char *toplevel, int *running, fl_error *err) {
+                        const char *toplevel, target_state *ts, fl_error *err) {
     /* no separate `command -v flakectl`: exit status 127 of this first command already says
      * "flakectl is not installed" with the hint, and saves a round trip */
     json_t *info = NULL;
@@ -186,7 +195,12 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
                                    "in its environment, e.g. /var/lib/flakectl on both)");
         }
         const char *cur = json_string_value(json_object_get(info, "current"));
-        *running = cur && toplevel && !strcmp(cur, toplevel);
+        const char *dtop = json_string_value(json_object_get(info, "defaultToplevel"));
+        json_t *fl = json_object_get(info, "inFlight");
+        ts->running = cur && toplevel && !strcmp(cur, toplevel);
+        ts->is_default = dtop && toplevel && !strcmp(dtop, toplevel);
+        ts->idle = json_is_boolean(fl) && !json_is_true(fl);
+        ts->generation = (int)json_integer_value(json_object_get(info, "default"));
     }
     json_decref(info);
     return rc;
@@ -204,8 +218,8 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
     free(blabel);
     if (rc < 0)
         return rc;
-    int running = 0;
-    rc = check_target(*b, s, o, NULL, &running, err);
+    target_state bts;
+    rc = check_target(*b, s, o, NULL, &bts, err);
     if (rc == 0 && build->ninputs)
         rc = fl_deploy_copy_paths(*b, s, build->inputs, build->ninputs, 0, o->err_fd,
                                   &res->build_inputs, err);
@@ -253,14 +267,73 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
     return rc;
 }
 
+/* ---- connecting while the deployer evaluates ---- */
+
+struct fl_deploy_pending {
+    pthread_t th;
+    char *target, *label;
+    const fl_deploy_opts *o;
+    fl_remote *r;
+    int rc;
+    fl_error err;
+};
+
+static void *pending_main(void *p) {
+    fl_deploy_pending *d = p;
+    d->rc = connect_target(d->target, d->label, d->o, 0, &d->r, &d->err);
+    return NULL;
+}
+
+fl_deploy_pending *fl_deploy_connect_start(const char *target, const char *label,
+                                           const fl_deploy_opts *o) {
+    fl_deploy_pending *d = fl_xcalloc(1, sizeof *d);
+    d->target = fl_xstrdup(target);
+    d->label = fl_xstrdup(label);
+    d->o = o;
+    d->err = (fl_error)FL_ERROR_INIT;
+    if (pthread_create(&d->th, NULL, pending_main, d) != 0) {
+        free(d->target);
+        free(d->label);
+        free(d);
+        return NULL; /* the deploy connects itself */
+    }
+    return d;
+}
+
+/* Waits for the connection; *r is it, or err says why there is none. Frees d. */
+static int pending_take(fl_deploy_pending *d, fl_remote **r, fl_error *err) {
+    pthread_join(d->th, NULL);
+    int rc = d->rc;
+    *r = d->r;
+    if (rc < 0)
+        fl_error_move(err, &d->err);
+    else
+        fl_error_clear(&d->err);
+    free(d->target);
+    free(d->label);
+    free(d);
+    return rc;
+}
+
+void fl_deploy_connect_abandon(fl_deploy_pending *d) {
+    if (!d)
+        return;
+    fl_remote *r = NULL;
+    fl_error e = FL_ERROR_INIT;
+    pending_take(d, &r, &e);
+    fl_remote_close(r);
+    fl_error_clear(&e);
+}
+
 int fl_deploy_host(struct fl_store *s, const char *target, const char *label, const char *toplevel,
                    const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
-    return fl_deploy_host_via(s, target, label, toplevel, NULL, o, res, err);
+    return fl_deploy_host_via(s, target, label, toplevel, NULL, NULL, o, res, err);
 }
 
 int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
                        const char *toplevel, const fl_deploy_build *build,
-                       const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
+                       fl_deploy_pending *pre, const fl_deploy_opts *o, fl_deploy_result *res,
+                       fl_error *err) {
     memset(res, 0, sizeof *res);
     fl_remote *r = NULL, *b = NULL;
     char **closure = NULL;
@@ -270,11 +343,14 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
     if (build) {
         rc = build_remotely(s, build, label, toplevel, o, &b, &closure, &sizes, &ncl, res, err);
         if (rc < 0) {
+            fl_deploy_connect_abandon(pre);
             fl_error_add_frame(err, "while building %s on the build host %s", label, build->host);
             return rc;
         }
     }
-    if (build && !strcmp(build->host, target)) {
+    if (pre) {
+        rc = pending_take(pre, &r, err);
+    } else if (build && !strcmp(build->host, target)) {
         r = b; /* the build host is the target: one connection serves both */
         b = NULL;
         fl_remote_set_label(r, label);
@@ -288,8 +364,13 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         free(sizes);
         return rc;
     }
-    int running = 0;
-    rc = check_target(r, s, o, toplevel, &running, err);
+    target_state ts = {0, 0, 0, 0};
+    rc = check_target(r, s, o, toplevel, &ts, err);
+    int running = ts.running;
+    /* the activation engine's own no-op rule, known from info already: skip its round trip */
+    int noop = ts.idle && ((!strcmp(o->mode, "switch") && ts.running && ts.is_default) ||
+                           (!strcmp(o->mode, "test") && ts.running) ||
+                           (!strcmp(o->mode, "boot") && ts.is_default));
     if (rc == 0 && running) {
         /* what runs there has its closure there: `current` is a GC root of the target */
         char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
@@ -308,6 +389,17 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
     char token[33] = "";
     json_t *report = NULL;
     int status = 0;
+    if (rc == 0 && noop) {
+        char *line = fl_xasprintf("[%s] nothing to do: it runs this toplevel already%s\n", label,
+                                  ts.is_default ? " as the default generation" : "");
+        ssize_t w = write(o->out_fd, line, strlen(line));
+        (void)w;
+        free(line);
+        fl_remote_close(r);
+        res->unchanged = 1;
+        res->generation = ts.generation;
+        return 0;
+    }
     if (rc == 0) {
         fl_strbuf cmd;
         fl_strbuf_init(&cmd, 256);
