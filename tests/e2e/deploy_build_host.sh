@@ -169,6 +169,24 @@ expect_contains "import from derivation said" "an output that is not built yet" 
 expect_contains "import from derivation hint" "deploy without --build-host" "$err"
 expect_eq "target still generation 3" "system-3-link" "$(target_default n1)"
 
+# a fleet through one build host: each host planned here, built there (2 at once), relayed
+deploy_target_start n2
+T2=$SSHD_TARGET
+deploy_write_flake "n1 $T \"web\"" "n2 $T2 \"web\""
+echo '{ ... }: { networking.hostName = "n1"; environment.etc."greeting".text = "fleet1\n"; }' >"$DEPLOY_FLAKE/n1.nix"
+echo '{ ... }: { networking.hostName = "n2"; environment.etc."greeting".text = "fleet2\n"; }' >"$DEPLOY_FLAKE/n2.nix"
+fl_deploy switch --on @web -j 2 --build-host "$B" "${ssh_opts[@]}"
+expect_eq "fleet through the build host exit" 0 "$rc"
+expect_contains "fleet summary" "2 of 2 hosts succeeded" "$err"
+expect_eq "fleet n1 greeting" "fleet1" "$(tcat "$troot/etc/static/greeting")"
+top_n2=$(target_current n2)
+expect_eq "fleet n2 toplevel built on the build host" "yes" \
+  "$([ -d "$bstore/$(basename "$top_n2")" ] && echo yes || echo no)"
+expect_eq "fleet n2 toplevel not local" "no" \
+  "$([ -e "$lstore/$(basename "$top_n2")" ] && echo yes || echo no)"
+expect_eq "fleet n2 GC root on the build host" "$top_n2" \
+  "$(readlink "$DEPLOY_WORK/targets/bh/state/gcroots/build-host-n2")"
+
 # --build-host alone is a usage error
 fl_deploy switch --host n1 --build-host "$B"
 expect_eq "build host without target exit" 2 "$rc"
