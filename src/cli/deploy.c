@@ -336,8 +336,8 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
     int rc = fl_store_open(fl_opts.state_dir, &s, &err);
     if (rc == 0) {
         fl_deploy_build b = {c->a->build_host, h->plan, h->plan_len, h->inputs, h->ninputs};
-        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL,
-                                c->pre, &c->a->d, &h->res, &err);
+        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, c->pre,
+                                &c->a->d, &h->res, &err);
         c->pre = NULL;
         fl_store_close(s);
     }

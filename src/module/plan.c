@@ -283,8 +283,7 @@ static void step_buf_reset(step_buf *b) {
 }
 
 static int run_step(struct fl_store *s, step_buf *b, const char *self, const char *self_exe,
-                    fl_build_plan_progress_fn progress, void *pctx, size_t *nbuilt,
-                    fl_error *err) {
+                    fl_build_plan_progress_fn progress, void *pctx, size_t *nbuilt, fl_error *err) {
     if (!b->name || !b->path || (b->kind == STEP_DRV && !b->builder))
         return fl_error_set(err, FL_EPARSE, "the build plan has an incomplete step");
     int was_valid = fl_store_is_valid(s, b->path);
@@ -316,8 +315,8 @@ static int run_step(struct fl_store *s, step_buf *b, const char *self, const cha
     }
     if (rc == 0 && strcmp(out, b->path) != 0)
         rc = fl_error_set(err, FL_ECONFLICT,
-                          "the build plan says '%s' becomes %s, but here it is %s",
-                          b->name, b->path, out);
+                          "the build plan says '%s' becomes %s, but here it is %s", b->name,
+                          b->path, out);
     if (rc == 0)
         fl_error_clear(err);
     free(out);

@@ -61,8 +61,7 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
 }
 
 int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                              const char *host_name, size_t max_stack, int frames,
-                              fl_error *err) {
+                              const char *host_name, size_t max_stack, int frames, fl_error *err) {
     return session_open(s, flake_flag, state_dir, host_name, max_stack, frames, 1, err);
 }
 

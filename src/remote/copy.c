@@ -328,8 +328,9 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
         size_t first = i;
         unsigned long long bytes = 0;
         size_t args = 0; /* a relayed batch's paths go on the export command line */
-        while (i < nm && (i == first || (bytes < batch_bytes &&
-                                         (!from || args + strlen(missing[i]) + 4 < MAX_ARGS_BYTES)))) {
+        while (i < nm &&
+               (i == first || (bytes < batch_bytes &&
+                               (!from || args + strlen(missing[i]) + 4 < MAX_ARGS_BYTES)))) {
             args += strlen(missing[i]) + 4;
             bytes += sizes[i++];
         }
@@ -366,8 +367,8 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
 }
 
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int progress_fd,
-                         fl_deploy_copy_stats *st, fl_error *err) {
+                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                         fl_error *err) {
     memset(st, 0, sizeof *st);
     char **closure = NULL;
     size_t n = 0;
@@ -388,9 +389,9 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
     return rc;
 }
 
-int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes,
-                    size_t n, unsigned long long batch_bytes, int progress_fd,
-                    fl_deploy_copy_stats *st, fl_error *err) {
+int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
+                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                    fl_error *err) {
     memset(st, 0, sizeof *st);
     return copy_closure(r, NULL, from, closure, sizes, n, batch_bytes, progress_fd, st, err);
 }

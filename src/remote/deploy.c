@@ -331,9 +331,8 @@ int fl_deploy_host(struct fl_store *s, const char *target, const char *label, co
 }
 
 int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
-                       const char *toplevel, const fl_deploy_build *build,
-                       fl_deploy_pending *pre, const fl_deploy_opts *o, fl_deploy_result *res,
-                       fl_error *err) {
+                       const char *toplevel, const fl_deploy_build *build, fl_deploy_pending *pre,
+                       const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
     fl_remote *r = NULL, *b = NULL;
     char **closure = NULL;
