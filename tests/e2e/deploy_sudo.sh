@@ -113,4 +113,22 @@ expect_eq "still generation 1" "system-1-link" "$(target_default n1)"
 fl_deploy switch --host n1 --target-host "$T" -i "$SSHD_CLIENT_KEY"
 expect_eq "no sudo exit" 1 "$rc"
 expect_eq "still v1 without sudo" "v1" "$(cat "$troot/etc/static/greeting")"
+# through a build host with the same non-root login: one password for the build host's
+# connection, the target's and the confirmation's; the build ran as root there
+deploy_target_start bh
+chmod 755 "$SSHD_BASE" "$SSHD_DIR"
+chmod 644 "$SSHD_DIR/authorized_keys"
+chmod 1777 "$SSHD_DIR/home"
+B="$u@127.0.0.1:$SSHD_PORT"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSHD_HOSTPUB")" >>"$HOME/.ssh/known_hosts"
+rm -f "$calls"
+fl_deploy switch --host n1 --target-host "$T" --build-host "$B" -i "$SSHD_CLIENT_KEY" --sudo \
+  --askpass "$askpass"
+expect_eq "sudo build-host deploy exit" 0 "$rc"
+expect_contains "sudo build-host deploy confirmed" "(confirmed)" "$out"
+expect_eq "askpass once for build host, target and confirmation" 1 "$(ncalls)"
+expect_eq "greeting v3 through the build host" "v3" "$(cat "$troot/etc/static/greeting")"
+top=$(readlink "$troot/run/flakectl/current")
+expect_eq "built by root on the build host" "root" \
+  "$(stat -c %U "$DEPLOY_WORK/targets/bh/state/store/$(basename "$top")")"
 echo "deploy_sudo: all checks passed"
