@@ -341,6 +341,8 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
         c->pre = NULL;
         fl_store_close(s);
     }
+    fl_deploy_connect_abandon(c->pre); /* the store did not open */
+    c->pre = NULL;
     h->seconds = now_s() - t0;
     if (rc < 0) {
         if (res) {
