@@ -70,6 +70,46 @@ struct fl_store;
 void fl_module_store_hooks(fl_lang_config *cfg, struct fl_store *store);
 int fl_module_attach_builds(fl_lang *L, struct fl_store *store, fl_error *err);
 
+/* ---- build plans for --build-host (plan.c) ----
+ * An evaluation in plan mode builds nothing: sources still go into the local store (they
+ * are this machine's files), but every derivation, and every text that mentions an output
+ * not built, is recorded with the path it will have; the toplevel's outPath is that path.
+ * The plan is sent to a build host, which replays it (fl_build_plan_run). Reading a
+ * planned output during evaluation (import from derivation) is refused. */
+struct fl_store;
+struct fl_store_drv;
+struct fl_strbuf;
+typedef struct fl_build_plan fl_build_plan;
+fl_build_plan *fl_build_plan_new(struct fl_store *s);
+void fl_build_plan_free(fl_build_plan *p);
+struct fl_store *fl_build_plan_store(fl_build_plan *p);
+/* After the evaluation: the store the plan was made with is closed. */
+void fl_build_plan_detach_store(fl_build_plan *p);
+size_t fl_build_plan_steps(const fl_build_plan *p);
+/* Is path the output of a recorded step? */
+int fl_build_plan_has(const fl_build_plan *p, const char *path);
+int fl_build_plan_add_text(fl_build_plan *p, const char *name, const char *data, size_t len,
+                           char *const *refs, size_t nrefs, char **out_path, fl_error *err);
+int fl_build_plan_add_drv(fl_build_plan *p, const struct fl_store_drv *drv, char **out_path,
+                          fl_error *err);
+/* The local store paths the steps use that no step produces (sorted, owned): with their
+ * closure, what the build host needs before it can run the plan. */
+int fl_build_plan_inputs(const fl_build_plan *p, char ***out, size_t *nout);
+/* The plan's bytes (docs/remote.md): store directory, self (this flakectl's path, the
+ * toplevel's builder), the toplevel, then the steps in evaluation order. */
+void fl_build_plan_serialize(const fl_build_plan *p, const char *store_dir, const char *self,
+                             const char *toplevel, struct fl_strbuf *out);
+/* Replays a plan into s: each step must produce the path the plan names; self_exe runs a
+ * drv whose builder is the plan's `self` when that path is no program here. progress (may be
+ * NULL) is told each output about to be built. *toplevel owned; *nbuilt = outputs built. */
+typedef void (*fl_build_plan_progress_fn)(void *ctx, const char *path);
+int fl_build_plan_run(struct fl_store *s, const char *buf, size_t len, const char *self_exe,
+                      fl_build_plan_progress_fn progress, void *pctx, char **toplevel,
+                      size_t *nbuilt, fl_error *err);
+/* Plan-mode hooks and `derivation` (instead of fl_module_store_hooks/attach_builds). */
+void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan);
+int fl_module_attach_plan(fl_lang *L, fl_build_plan *plan, fl_error *err);
+
 /* One host's evaluation with the store attached (see session.c). host_name NULL: open only
  * the flake, store and evaluator (e.g. to list hosts). */
 struct fl_flake_tree;
@@ -81,9 +121,14 @@ typedef struct fl_host_session {
     int host_open;
     struct fl_flake_tree *tree; /* the flake's Git work tree, NULL when not in one */
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
+    fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
 } fl_host_session;
 int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
                          const char *host_name, size_t max_stack, int frames, fl_error *err);
+/* The same in plan mode: derivations are recorded into s->plan, not built. */
+int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const char *state_dir,
+                              const char *host_name, size_t max_stack, int frames,
+                              fl_error *err);
 void fl_host_session_close(fl_host_session *s);
 
 #endif

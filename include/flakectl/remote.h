@@ -4,6 +4,7 @@
 #define FLAKECTL_REMOTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -112,6 +113,8 @@ int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts
                             int within_ms, fl_remote **out, fl_error *err);
 /* The name used in messages: the label, else "user@host:port". Borrowed. */
 const char *fl_remote_label(const fl_remote *r);
+/* Renames the connection in messages and prefixes (one connection serving two roles). */
+void fl_remote_set_label(fl_remote *r, const char *label);
 /* What the connection resolved to (after ssh config). Borrowed. */
 const char *fl_remote_user(const fl_remote *r);
 const char *fl_remote_hostname(const fl_remote *r);
@@ -276,6 +279,18 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                    fl_error *err);
 
+/* The same for the closure of several roots (e.g. the inputs a build host needs). */
+int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
+                         unsigned long long batch_bytes, int progress_fd,
+                         fl_deploy_copy_stats *st, fl_error *err);
+/* Copies closure[n] (references first; sizes = their NAR sizes) from the host `from` to r
+ * without touching the local store: each batch is `flakectl store export` on `from`,
+ * relayed through this process into `flakectl store import` on r. from may be r itself
+ * only when r has every path already. */
+int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes,
+                    size_t n, unsigned long long batch_bytes, int progress_fd,
+                    fl_deploy_copy_stats *st, fl_error *err);
+
 typedef struct fl_deploy_opts {
     fl_remote_opts ssh;
     const char *mode;       /* "switch", "test", "boot", "dry-activate" */
@@ -290,6 +305,8 @@ typedef struct fl_deploy_opts {
 
 typedef struct fl_deploy_result {
     fl_deploy_copy_stats copy;
+    fl_deploy_copy_stats build_inputs; /* --build-host: what was shipped there */
+    size_t built;                      /* --build-host: outputs it built */
     int generation;  /* the target's default generation afterwards (0 = unknown) */
     int rolled_back; /* magic rollback undid (or will undo) the deployment */
     int unchanged;   /* the target already ran this toplevel */
@@ -304,6 +321,31 @@ typedef struct fl_deploy_result {
 int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
                    const char *toplevel, const fl_deploy_opts *o, fl_deploy_result *res,
                    fl_error *err);
+/* --build-host: where and what to build instead of using a local build. */
+typedef struct fl_deploy_build {
+    const char *host;    /* U@H[:P] of the build host */
+    const char *plan;    /* the serialized build plan (fl_build_plan_serialize) */
+    size_t plan_len;
+    char *const *inputs; /* local store paths the plan needs there (with their closure) */
+    size_t ninputs;
+} fl_deploy_build;
+
+/* fl_deploy_host with a build host (build may be NULL): the plan's inputs go there, it
+ * builds the toplevel, which must come out as `toplevel`, and its closure is relayed
+ * from there to the target through this process (the local store never receives it).
+ * A build host equal to the target (same string) uses one connection for both. */
+typedef struct fl_deploy_pending fl_deploy_pending;
+/* Starts connecting to target (with --sudo's check) on a thread, so that the SSH handshake
+ * overlaps the local evaluation. NULL when no thread could start. Hand it to
+ * fl_deploy_host_via, or drop it with fl_deploy_connect_abandon. */
+fl_deploy_pending *fl_deploy_connect_start(const char *target, const char *label,
+                                           const fl_deploy_opts *o);
+void fl_deploy_connect_abandon(fl_deploy_pending *p);
+/* pre: a connection to target started with fl_deploy_connect_start (consumed), or NULL. */
+int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
+                       const char *toplevel, const fl_deploy_build *build,
+                       fl_deploy_pending *pre, const fl_deploy_opts *o, fl_deploy_result *res,
+                       fl_error *err);
 /* Runs a flakectl command line (e.g. "rollback --to 3") on the target, output streamed back
  * prefixed with label; *status is its exit status. */
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,

@@ -155,10 +155,17 @@ typedef struct fl_store_drv {
     size_t nenv;
     const char *const *inputs; /* store paths the build may use (must be valid) */
     size_t ninputs;
+    /* The program actually executed, NULL = builder. Not part of the drv (nor its hash): a
+     * build host runs its own flakectl for a drv naming the deployer's (docs/remote.md). */
+    const char *run;
 } fl_store_drv;
 
 /* The output path the drv would build to, without building (owned). */
 int fl_store_drv_output(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err);
+/* The same for a build plan: the inputs need only be store paths of this store (outputs
+ * other planned drvs will build), not valid ones. */
+int fl_store_drv_output_planned(fl_store *s, const fl_store_drv *drv, char **out_path,
+                                fl_error *err);
 /* Builds drv unless its output is valid already. See docs/store.md for the environment. */
 int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err);
 

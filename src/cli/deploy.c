@@ -1,7 +1,8 @@
 /* deploy.c (cli) - the remote half of switch/test/boot/dry-activate (`--target-host`, and
  * fleets with `--on`), and `--target-host` for rollback and generations. Owns option
- * parsing, choosing hosts from the flake's `deploy` attributes, building them here, and the
- * fleet's summary table; the SSH work is src/remote (deploy.c, copy.c, fleet.c). */
+ * parsing, choosing hosts from the flake's `deploy` attributes, building them here (or, with
+ * --build-host, evaluating them into a build plan), and the fleet's summary table; the SSH
+ * work is src/remote (deploy.c, copy.c, fleet.c). */
 #define _GNU_SOURCE
 #include <jansson.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 typedef struct ssh_args {
     fl_deploy_opts d;
     const char *askpass;
+    const char *build_host; /* --build-host */
 } ssh_args;
 
 /* Consumes one SSH option at argv[*i]; 1 when it was one, 0 when not, <0 on a usage error. */
@@ -127,6 +129,11 @@ typedef struct host_entry {
     size_t ntags;
     char *toplevel;
     int built;
+    /* --build-host: the serialized plan and the local paths it needs */
+    char *plan;
+    size_t plan_len, plan_steps;
+    char **inputs;
+    size_t ninputs;
     fl_deploy_result res;
     double seconds;
 } host_entry;
@@ -260,6 +267,47 @@ static void host_entry_release(host_entry *h) {
         free(h->tags[k]);
     free(h->tags);
     free(h->toplevel);
+    free(h->plan);
+    fl_store_free_paths(h->inputs, h->ninputs);
+}
+
+/* ---- --build-host: evaluate into a plan instead of building ---- */
+
+typedef struct plan_job {
+    host_entry *h;
+    fl_error *err;
+} plan_job;
+
+static int plan_job_run(void *p) {
+    plan_job *j = p;
+    host_entry *h = j->h;
+    fl_host_session sess;
+    int rc = fl_host_session_open_plan(&sess, fl_opts.flake_dir, fl_opts.state_dir, h->name,
+                                       fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    if (rc < 0)
+        return rc;
+    rc = fl_host_toplevel(&sess.host, &h->toplevel, j->err);
+    if (rc == 0 && !fl_opts.quiet)
+        rc = fl_host_print_warnings(&sess.host, j->err);
+    if (rc == 0) {
+        /* the toplevel's builder is this binary (link-farm): the build host learns its path */
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        fl_strbuf buf;
+        fl_strbuf_init(&buf, 1 << 16);
+        fl_build_plan_serialize(sess.plan, fl_store_dir(sess.store), self, h->toplevel, &buf);
+        h->plan = fl_strbuf_detach(&buf, &h->plan_len);
+        h->plan_steps = fl_build_plan_steps(sess.plan);
+        fl_build_plan_inputs(sess.plan, &h->inputs, &h->ninputs);
+    }
+    fl_host_session_close(&sess);
+    return rc;
+}
+
+static int plan_host(host_entry *h, fl_error *err) {
+    plan_job j = {h, err};
+    return fl_cli_with_big_stack(plan_job_run, &j);
 }
 
 /* ---- deploying ---- */
@@ -268,6 +316,7 @@ typedef struct fleet_ctx {
     host_entry *hosts;
     ssh_args *a;
     int single;
+    fl_deploy_pending *pre; /* single host: the connection started before the build */
 } fleet_ctx;
 
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -286,9 +335,14 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
     fl_store *s = NULL;
     int rc = fl_store_open(fl_opts.state_dir, &s, &err);
     if (rc == 0) {
-        rc = fl_deploy_host(s, h->target, h->name, h->toplevel, &c->a->d, &h->res, &err);
+        fl_deploy_build b = {c->a->build_host, h->plan, h->plan_len, h->inputs, h->ninputs};
+        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, c->pre,
+                                &c->a->d, &h->res, &err);
+        c->pre = NULL;
         fl_store_close(s);
     }
+    fl_deploy_connect_abandon(c->pre); /* the store did not open */
+    c->pre = NULL;
     h->seconds = now_s() - t0;
     if (rc < 0) {
         if (res) {
@@ -377,15 +431,16 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
             else
                 a.d.confirm_timeout_s = n;
         } else if (v && !strcmp(o, "--build-host")) {
-            fl_error_set(&err, FL_EUSAGE,
-                         "--build-host is not supported yet: flakectl builds "
-                         "here and copies to the target");
-            return fl_cli_report(&err);
+            a.build_host = argv[++i];
         } else {
             fl_error_set(&err, FL_EUSAGE, "%s: unexpected argument '%s'", verb, o);
             fl_error_set_hint(&err, "see 'flakectl %s --help'", verb);
             return fl_cli_report(&err);
         }
+    }
+    if (a.build_host && !on && !target) {
+        fl_error_set(&err, FL_EUSAGE, "%s: --build-host needs --target-host or --on", verb);
+        return fl_cli_report(&err);
     }
     if (on && (target || host)) {
         fl_error_set(&err, FL_EUSAGE,
@@ -411,6 +466,13 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
         hosts[0].name = host ? fl_xstrdup(host) : fl_host_default_name();
         hosts[0].target = fl_xstrdup(target);
     }
+    /* One host built here: connect meanwhile (the handshake costs about as much as the
+     * evaluation). Not with a build host, where the target waits for the remote build. */
+    fl_deploy_pending *pre = NULL;
+    if (n == 1 && !a.build_host) {
+        a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+        pre = fl_deploy_connect_start(hosts[0].target, hosts[0].name, &a.d);
+    }
     /* Build every host here first (one evaluator at a time); a host that does not build
      * fails alone. */
     fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
@@ -418,7 +480,9 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
     for (size_t i = 0; i < n; i++) {
         double t0 = now_s();
         fl_error berr = FL_ERROR_INIT;
-        if (fl_cli_build_host(hosts[i].name, &hosts[i].toplevel, &berr) < 0) {
+        int brc = a.build_host ? plan_host(&hosts[i], &berr)
+                               : fl_cli_build_host(hosts[i].name, &hosts[i].toplevel, &berr);
+        if (brc < 0) {
             if (n > 1)
                 fprintf(stderr, "[%s] ", hosts[i].name);
             const char *m = berr.message ? berr.message : "build failed";
@@ -433,7 +497,10 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
         } else {
             hosts[i].built = 1;
             nbuilt++;
-            if (!fl_opts.quiet)
+            if (!fl_opts.quiet && a.build_host)
+                printf("[%s] evaluated %s (%zu steps for the build host %s)\n", hosts[i].name,
+                       hosts[i].toplevel, hosts[i].plan_steps, a.build_host);
+            else if (!fl_opts.quiet)
                 printf("[%s] built %s\n", hosts[i].name, hosts[i].toplevel);
         }
         results[i].seconds = now_s() - t0;
@@ -442,8 +509,9 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
     int rc = 0;
     if (n == 1) {
         if (hosts[0].built) {
-            fleet_ctx c = {hosts, &a, 1};
-            a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
+            fleet_ctx c = {hosts, &a, 1, pre};
+            if (!a.d.sudo_pass && a.d.sudo)
+                a.d.sudo_pass = fl_remote_sudo_pass_new(a.askpass);
             rc = deploy_one(&c, 0, NULL) < 0 ? FL_EXIT_FAILURE : FL_EXIT_OK;
             if (rc == 0 && !fl_opts.quiet) {
                 fl_deploy_result *r = &hosts[0].res;
@@ -452,6 +520,7 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
                        r->confirmed ? " (confirmed)" : "");
             }
         } else {
+            fl_deploy_connect_abandon(pre);
             rc = FL_EXIT_FAILURE;
         }
     } else {
@@ -466,7 +535,7 @@ int fl_cli_deploy(int argc, char **argv, const char *mode) {
                 map[nb++] = (int)i;
             }
         fl_fleet_result *bres = fl_xcalloc((size_t)nb ? (size_t)nb : 1, sizeof *bres);
-        fleet_ctx c = {built, &a, 0};
+        fleet_ctx c = {built, &a, 0, NULL};
         fl_fleet_opts fo = fopts;
         if (fo.fail_fast && nbuilt < (int)n)
             nb = 0; /* a build already failed: start no host */

@@ -1,9 +1,11 @@
 /* deploy_agent.c - `flakectl deploy-agent`: the target's half of a remote deployment, run by
  * the deployer over SSH. It owns the magic-rollback watchdog (a detached process that puts
  * the previous generation back unless the deployer confirms in time) and the one-line
- * machine-readable reports the deployer parses. It never talks to the network itself and
- * never evaluates a flake: it only activates toplevels already in this machine's store. */
+ * machine-readable reports the deployer parses, and on a build host (`build`) the replay of
+ * the deployer's build plan. It never talks to the network itself and never evaluates a
+ * flake: it only builds recorded plans and activates toplevels already in this store. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -20,6 +22,7 @@
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
+#include "flakectl/module.h"
 #include "flakectl/options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
@@ -35,11 +38,13 @@ static const char usage_text[] =
     "       flakectl deploy-agent activate TOPLEVEL --mode M [--backup-ext EXT]\n"
     "                                  [--magic-rollback TOKEN --confirm-timeout S]\n"
     "       flakectl deploy-agent confirm TOKEN\n"
+    "       flakectl deploy-agent build [--gc-root NAME] < PLAN\n"
     "\n"
     "The target's side of `flakectl switch --target-host` (run by the deployer over SSH;\n"
     "see docs/remote.md). `activate --magic-rollback` first starts a watchdog that\n"
     "re-activates the previous generation unless `confirm TOKEN` runs within S seconds\n"
-    "of the activation's end.\n";
+    "of the activation's end. `build` (on a --build-host) replays the deployer's build\n"
+    "plan from stdin and reports the toplevel and its closure.\n";
 
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -62,6 +67,19 @@ static int agent_info(void) {
     json_object_set_new(o, "root", json_string(root));
     json_object_set_new(o, "default", json_integer(fl_gen_default(state)));
     json_object_set_new(o, "current", current ? json_string(current) : json_null());
+    /* what the deployer needs to know that activating would change nothing (the engine's
+     * own no-op rule: current and default are the toplevel, nothing left in flight), so a
+     * no-op redeploy spares the activation's round trip */
+    char *dtop = fl_gen_toplevel(state, fl_gen_default(state));
+    json_object_set_new(o, "defaultToplevel", dtop ? json_string(dtop) : json_null());
+    free(dtop);
+    char *managed = fl_xasprintf("%s/activation/managed.json", state);
+    json_t *m = json_load_file(managed, 0, NULL);
+    struct stat mst;
+    int in_flight = m ? json_is_string(json_object_get(m, "inFlight")) : lstat(managed, &mst) == 0;
+    json_object_set_new(o, "inFlight", json_boolean(in_flight));
+    json_decref(m);
+    free(managed);
     report_json(o);
     free(store_dir);
     free(current);
@@ -401,6 +419,100 @@ static int agent_confirm(int argc, char **argv) {
     return status;
 }
 
+static void say_building(void *ctx, const char *path) {
+    (void)ctx;
+    fprintf(stderr, "building %s\n", path);
+}
+
+/* gcroots/NAME keeps what was built until the next build for the same name: the deployer
+ * copies it from here after this command has ended. */
+static int keep_root(const char *state, const char *name, const char *top, fl_error *err) {
+    fl_strbuf n;
+    fl_strbuf_init(&n, 64);
+    fl_strbuf_adds(&n, "build-host-");
+    for (const char *c = name; *c; c++)
+        fl_strbuf_addch(&n, (isalnum((unsigned char)*c) || strchr("._-", *c)) ? *c : '_');
+    char *dir = fl_path_join(state, "gcroots");
+    char *link = fl_path_join(dir, n.buf);
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (rc == 0)
+        rc = fl_atomic_symlink(top, link, err);
+    free(link);
+    free(dir);
+    fl_strbuf_release(&n);
+    return rc;
+}
+
+static int agent_build(int argc, char **argv) {
+    const char *root_name = "deploy";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--gc-root") && i + 1 < argc) {
+            root_name = argv[++i];
+        } else {
+            fprintf(stderr, "error: deploy-agent build: unexpected argument '%s'\n", argv[i]);
+            return FL_EXIT_USAGE;
+        }
+    }
+    fl_error err = FL_ERROR_INIT;
+    char *root = NULL, *state = NULL;
+    if (fl_activate_paths(&root, &state, &err))
+        return fl_cli_report(&err);
+    fl_strbuf plan;
+    fl_strbuf_init(&plan, 1 << 16);
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        fl_strbuf_add(&plan, buf, (size_t)n);
+    }
+    fl_store *s = NULL;
+    char *top = NULL;
+    size_t built = 0;
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = '\0';
+    int rc = n < 0 ? fl_error_errno(&err, "cannot read the build plan from stdin") : 0;
+    if (rc == 0)
+        rc = fl_store_open(state, &s, &err);
+    if (rc == 0)
+        rc = fl_build_plan_run(s, plan.buf, plan.len, sl > 0 ? self : NULL, say_building, NULL,
+                               &top, &built, &err);
+    if (rc == 0)
+        rc = keep_root(state, root_name, top, &err);
+    char **closure = NULL;
+    size_t ncl = 0;
+    if (rc == 0)
+        rc = fl_store_closure(s, &top, 1, &closure, &ncl, &err);
+    json_t *cl = json_array();
+    for (size_t i = 0; rc == 0 && i < ncl; i++) {
+        fl_store_path_info *info = NULL;
+        if ((rc = fl_store_query_info(s, closure[i], &info, &err)) < 0)
+            break;
+        json_array_append_new(cl, json_pack("[sI]", closure[i], (json_int_t)info->nar_size));
+        fl_store_path_info_free(info);
+    }
+    if (rc == 0) {
+        json_t *o = json_object();
+        json_object_set_new(o, "toplevel", json_string(top));
+        json_object_set_new(o, "built", json_integer((json_int_t)built));
+        json_object_set_new(o, "closure", cl);
+        report_json(o);
+    } else {
+        json_decref(cl);
+    }
+    fl_store_free_paths(closure, ncl);
+    if (s)
+        fl_store_close(s);
+    free(top);
+    fl_strbuf_release(&plan);
+    free(root);
+    free(state);
+    return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
+}
+
 int cmd_deploy_agent(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
@@ -412,6 +524,8 @@ int cmd_deploy_agent(int argc, char **argv) {
         return agent_activate(argc - 1, argv + 1);
     if (!strcmp(argv[1], "confirm"))
         return agent_confirm(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "build"))
+        return agent_build(argc - 1, argv + 1);
     fprintf(stderr, "error: unknown deploy-agent subcommand '%s'\n%s", argv[1], usage_text);
     return FL_EXIT_USAGE;
 }

@@ -23,6 +23,7 @@ static void usage(FILE *out, const char *verb) {
             "\n"
             "Remote (see docs/remote.md):\n"
             "  --target-host U@H[:P]   build here, copy what the target lacks, activate there\n"
+            "  --build-host U@H[:P]    evaluate here, build there, copy from there to the target\n"
             "  --on @TAG|a,b,c|'*'      every chosen host of the flake, to its deploy.targetHost\n"
             "  -j N                    hosts at once (default 1)\n"
             "  --fail-fast             start no more hosts after a failure (default: keep going)\n"
@@ -38,7 +39,8 @@ static int build_and_activate(int argc, char **argv, fl_act_mode mode) {
     const char *verb = argv[0], *host = NULL, *backup = NULL;
     fl_error err = FL_ERROR_INIT;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--target-host") || !strcmp(argv[i], "--on"))
+        if (!strcmp(argv[i], "--target-host") || !strcmp(argv[i], "--on") ||
+            !strcmp(argv[i], "--build-host"))
             return fl_cli_deploy(argc, argv, mode == FL_ACT_SWITCH ? "switch"
                                              : mode == FL_ACT_TEST ? "test"
                                              : mode == FL_ACT_BOOT ? "boot"

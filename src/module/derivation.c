@@ -1,5 +1,6 @@
 /* derivation.c - connects the evaluator to the store for host builds: path coercion and
- * toFile copy into the store, and `derivation` builds through fl_store_build. Builds happen
+ * toFile copy into the store, and `derivation` builds through fl_store_build (or, in plan
+ * mode for --build-host, is recorded into a fl_build_plan without building). Builds happen
  * when a derivation's outPath is first needed; inputs are the store paths its attributes
  * mention (the evaluator keeps no string context, so the text is scanned instead). */
 #define _GNU_SOURCE
@@ -12,9 +13,29 @@
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+/* In plan mode (plan != NULL) a path inside an output that is only planned cannot be read:
+ * nothing is built here. */
+static int path_to_store(fl_store *s, fl_build_plan *plan, const char *path, fl_strbuf *out,
+                         fl_error *err) {
+    const char *dir = fl_store_dir(s);
+    size_t dlen = strlen(dir);
+    if (plan && !strncmp(path, dir, dlen) && path[dlen] == '/') {
+        const char *slash = strchr(path + dlen + 1, '/');
+        char *sp = slash ? fl_xstrndup(path, (size_t)(slash - path)) : fl_xstrdup(path);
+        int planned = fl_build_plan_has(plan, sp);
+        free(sp);
+        if (planned) {
+            /* in the message, not a hint: the evaluator's wrapping keeps only the message */
+            return fl_error_set(err, FL_EEVAL,
+                                "the evaluation reads %s, an output that is not built yet: "
+                                "with --build-host nothing is built on this machine, and "
+                                "reading build outputs during evaluation (import from "
+                                "derivation) needs a local build (deploy without --build-host)",
+                                path);
+        }
+    }
     char *p = NULL;
-    int rc = fl_store_add_path(ctx, path, NULL, 0, &p, err);
+    int rc = fl_store_add_path(s, path, NULL, 0, &p, err);
     if (rc < 0)
         return rc;
     fl_strbuf_adds(out, p);
@@ -22,8 +43,18 @@ static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_er
     return FL_OK;
 }
 
-/* Appends to *refs every valid store path of s mentioned in text (deduplicated). */
-static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, size_t *nrefs) {
+static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    return path_to_store(ctx, NULL, path, out, err);
+}
+
+static int hook_plan_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_error *err) {
+    return path_to_store(fl_build_plan_store(ctx), ctx, path, out, err);
+}
+
+/* Appends to *refs every valid store path of s mentioned in text (deduplicated); in plan
+ * mode also every planned output, which a local build would have made valid by now. */
+static void scan_refs(fl_store *s, fl_build_plan *plan, const char *text, size_t len,
+                      char ***refs, size_t *nrefs) {
     const char *dir = fl_store_dir(s);
     size_t dlen = strlen(dir);
     const char *end = text + len;
@@ -51,7 +82,8 @@ static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, s
         int dup = 0;
         for (size_t i = 0; i < *nrefs && !dup; i++)
             dup = !strcmp((*refs)[i], cand);
-        if (!dup && fl_store_is_store_path(s, cand) && fl_store_is_valid(s, cand)) {
+        if (!dup && fl_store_is_store_path(s, cand) &&
+            (fl_store_is_valid(s, cand) || (plan && fl_build_plan_has(plan, cand)))) {
             *refs = fl_xrealloc(*refs, sizeof **refs * (*nrefs + 1));
             (*refs)[(*nrefs)++] = cand;
         } else {
@@ -61,19 +93,42 @@ static void scan_refs(fl_store *s, const char *text, size_t len, char ***refs, s
     }
 }
 
-static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
-                        fl_strbuf *out, fl_error *err) {
+/* A text into the store, its references found by scanning it. In plan mode a text that
+ * mentions a planned output cannot be written here (its reference is not valid): it is
+ * planned too. */
+static int add_text(fl_store *s, fl_build_plan *plan, const char *name, const char *data,
+                    size_t len, char **path, fl_error *err) {
     char **refs = NULL;
     size_t nrefs = 0;
-    char *p = NULL;
-    scan_refs(ctx, data, len, &refs, &nrefs);
-    int rc = fl_store_add_text(ctx, name, data, len, refs, nrefs, &p, err);
+    scan_refs(s, plan, data, len, &refs, &nrefs);
+    int planned = 0;
+    for (size_t i = 0; plan && i < nrefs && !planned; i++)
+        planned = fl_build_plan_has(plan, refs[i]);
+    int rc = planned ? fl_build_plan_add_text(plan, name, data, len, refs, nrefs, path, err)
+                     : fl_store_add_text(s, name, data, len, refs, nrefs, path, err);
     fl_store_free_paths(refs, nrefs);
+    return rc;
+}
+
+static int to_file(fl_store *s, fl_build_plan *plan, const char *name, const char *data,
+                   size_t len, fl_strbuf *out, fl_error *err) {
+    char *p = NULL;
+    int rc = add_text(s, plan, name, data, len, &p, err);
     if (rc < 0)
         return rc;
     fl_strbuf_adds(out, p);
     free(p);
     return FL_OK;
+}
+
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
+                        fl_strbuf *out, fl_error *err) {
+    return to_file(ctx, NULL, name, data, len, out, err);
+}
+
+static int hook_plan_to_file(void *ctx, const char *name, const char *data, size_t len,
+                             fl_strbuf *out, fl_error *err) {
+    return to_file(fl_build_plan_store(ctx), ctx, name, data, len, out, err);
 }
 
 void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
@@ -82,11 +137,17 @@ void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
     cfg->hooks.to_file = hook_to_file;
 }
 
+void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan) {
+    cfg->hooks.ctx = plan;
+    cfg->hooks.path_to_store = hook_plan_path_to_store;
+    cfg->hooks.to_file = hook_plan_to_file;
+}
+
 /* Coerces a derivation attribute to its environment string, as Nix does: strings as they
  * are, paths copied into the store, numbers in decimal, true as "1", false and null as "",
  * lists space-separated, derivations (sets with outPath) as their outPath. */
-static int coerce(fl_lang *L, fl_store *s, fl_value *v, fl_strbuf *out, int depth,
-                  fl_error *err) {
+static int coerce(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value *v, fl_strbuf *out,
+                  int depth, fl_error *err) {
     int rc = fl_lang_force(L, v, err);
     if (rc < 0)
         return rc;
@@ -95,7 +156,7 @@ static int coerce(fl_lang *L, fl_store *s, fl_value *v, fl_strbuf *out, int dept
         fl_strbuf_adds(out, fl_lang_get_string(v, NULL));
         return FL_OK;
     case FL_LANG_PATH:
-        return hook_path_to_store(s, fl_lang_get_string(v, NULL), out, err);
+        return path_to_store(s, plan, fl_lang_get_string(v, NULL), out, err);
     case FL_LANG_INT:
         fl_strbuf_addf(out, "%lld", (long long)fl_lang_get_int(v));
         return FL_OK;
@@ -111,14 +172,14 @@ static int coerce(fl_lang *L, fl_store *s, fl_value *v, fl_strbuf *out, int dept
         for (size_t i = 0; i < fl_lang_list_size(v); i++) {
             if (i)
                 fl_strbuf_addch(out, ' ');
-            if ((rc = coerce(L, s, fl_lang_list_at(v, i), out, depth + 1, err)) < 0)
+            if ((rc = coerce(L, s, plan, fl_lang_list_at(v, i), out, depth + 1, err)) < 0)
                 return rc;
         }
         return FL_OK;
     case FL_LANG_ATTRS: {
         fl_value *o = NULL;
         if (fl_lang_attrs_get(L, v, "outPath", &o, NULL) == 0)
-            return coerce(L, s, o, out, depth, err);
+            return coerce(L, s, plan, o, out, depth, err);
         break;
     }
     default:
@@ -156,9 +217,10 @@ static int is_in(fl_lang *L, fl_value *list, const char *name) {
     return 0;
 }
 
-/* builtins.__flakectlBuild attrs: builds the derivation, returns its output path. */
-static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
-    fl_store *s = ud;
+/* builtins.__flakectlBuild attrs: builds the derivation (plan mode: records it), returns its
+ * output path. */
+static int build_attrs(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value **args,
+                       fl_value **result, fl_error *err) {
     fl_value *attrs = args[0];
     int rc = fl_lang_force(L, attrs, err);
     if (rc < 0)
@@ -175,7 +237,7 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
     /* The name first: passAsFile files are named after it, whatever the attribute order. */
     fl_value *name_v = NULL;
     if (fl_lang_attrs_get(L, attrs, "name", &name_v, NULL) == 0) {
-        rc = coerce(L, s, name_v, &val, 0, err);
+        rc = coerce(L, s, plan, name_v, &val, 0, err);
         if (rc == 0)
             name = fl_xstrdup(val.buf);
     }
@@ -195,13 +257,13 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
             }
             for (size_t k = 0; k < fl_lang_list_size(v) && rc == 0; k++) {
                 fl_strbuf_reset(&val);
-                rc = coerce(L, s, fl_lang_list_at(v, k), &val, 1, err);
+                rc = coerce(L, s, plan, fl_lang_list_at(v, k), &val, 1, err);
                 if (rc == 0)
                     strlist_push(&argv, fl_xstrdup(val.buf));
             }
             continue;
         }
-        if ((rc = coerce(L, s, v, &val, 0, err)) < 0) {
+        if ((rc = coerce(L, s, plan, v, &val, 0, err)) < 0) {
             fl_error_add_frame(err, "while passing attribute '%s' to the derivation", key);
             break;
         }
@@ -210,12 +272,9 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
         if (is_in(L, pass_as_file, key)) {
             /* Big values (profile.json, scripts) go through a store text file instead of
              * the environment, which the kernel limits to 128 KiB per variable. */
-            char *p = NULL, **trefs = NULL;
-            size_t ntrefs = 0;
+            char *p = NULL;
             char *fname = fl_xasprintf("%s-%s", name ? name : "drv", key);
-            scan_refs(s, val.buf, val.len, &trefs, &ntrefs);
-            rc = fl_store_add_text(s, fname, val.buf, val.len, trefs, ntrefs, &p, err);
-            fl_store_free_paths(trefs, ntrefs);
+            rc = add_text(s, plan, fname, val.buf, val.len, &p, err);
             free(fname);
             if (rc < 0)
                 break;
@@ -232,10 +291,10 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
         char **found = NULL;
         size_t nfound = 0;
         for (size_t i = 0; i < env.n; i++)
-            scan_refs(s, env.items[i], strlen(env.items[i]), &found, &nfound);
+            scan_refs(s, plan, env.items[i], strlen(env.items[i]), &found, &nfound);
         for (size_t i = 0; i < argv.n; i++)
-            scan_refs(s, argv.items[i], strlen(argv.items[i]), &found, &nfound);
-        scan_refs(s, builder, strlen(builder), &found, &nfound);
+            scan_refs(s, plan, argv.items[i], strlen(argv.items[i]), &found, &nfound);
+        scan_refs(s, plan, builder, strlen(builder), &found, &nfound);
         fl_store_drv drv = {
             .name = name,
             .builder = builder,
@@ -246,9 +305,11 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
             .inputs = (const char *const *)found,
             .ninputs = nfound,
         };
-        rc = fl_store_build(s, &drv, &out, err);
+        rc = plan ? fl_build_plan_add_drv(plan, &drv, &out, err)
+                  : fl_store_build(s, &drv, &out, err);
         if (rc < 0)
-            fl_error_add_frame(err, "while building '%s'", name);
+            fl_error_add_frame(err, plan ? "while planning the build of '%s'"
+                                         : "while building '%s'", name);
         fl_store_free_paths(found, nfound);
     }
     if (rc == 0)
@@ -263,6 +324,15 @@ static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, 
     return rc;
 }
 
+static int prim_build(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
+    return build_attrs(L, ud, NULL, args, result, err);
+}
+
+static int prim_build_plan(fl_lang *L, void *ud, fl_value **args, fl_value **result,
+                           fl_error *err) {
+    return build_attrs(L, fl_build_plan_store(ud), ud, args, result, err);
+}
+
 static const char derivation_src[] =
     "attrs: let\n"
     "  drv = attrs // {\n"
@@ -275,13 +345,21 @@ static const char derivation_src[] =
     "  };\n"
     "in drv\n";
 
-int fl_module_attach_builds(fl_lang *L, fl_store *store, fl_error *err) {
+static int attach(fl_lang *L, fl_lang_primop_fn prim, void *ud, fl_error *err) {
     fl_lang_add_builtin(L, "__flakectlBuild",
-                        fl_lang_mk_primop(L, "__flakectlBuild", 1, prim_build, store), 0);
+                        fl_lang_mk_primop(L, "__flakectlBuild", 1, prim, ud), 0);
     fl_value *fn = NULL;
     int rc = fl_lang_eval_string(L, derivation_src, "«flakectl derivation»", "/", &fn, err);
     if (rc < 0)
         return rc;
     fl_lang_add_builtin(L, "derivation", fn, 1);
     return FL_OK;
+}
+
+int fl_module_attach_builds(fl_lang *L, fl_store *store, fl_error *err) {
+    return attach(L, prim_build, store, err);
+}
+
+int fl_module_attach_plan(fl_lang *L, fl_build_plan *plan, fl_error *err) {
+    return attach(L, prim_build_plan, plan, err);
 }

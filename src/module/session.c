@@ -8,8 +8,9 @@
 #include "flakectl/module.h"
 #include "flakectl/store.h"
 
-int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                         const char *host_name, size_t max_stack, int frames, fl_error *err) {
+static int session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
+                        const char *host_name, size_t max_stack, int frames, int plan,
+                        fl_error *err) {
     memset(s, 0, sizeof *s);
     s->flake = fl_flake_find_dir(flake_flag, err);
     if (!s->flake)
@@ -25,7 +26,12 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = max_stack;
     cfg.frames = frames;
-    fl_module_store_hooks(&cfg, s->store);
+    if (plan) {
+        s->plan = fl_build_plan_new(s->store);
+        fl_module_plan_hooks(&cfg, s->plan);
+    } else {
+        fl_module_store_hooks(&cfg, s->store);
+    }
     rc = fl_flake_tree_open(s->flake, &s->tree, err);
     if (rc < 0) {
         fl_host_session_close(s);
@@ -35,7 +41,8 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
     fl_flake_warn_dirty(s->tree);
     s->L = fl_lang_new(&cfg);
     fl_module_prepare(s->L);
-    rc = fl_module_attach_builds(s->L, s->store, err);
+    rc = plan ? fl_module_attach_plan(s->L, s->plan, err)
+              : fl_module_attach_builds(s->L, s->store, err);
     if (rc == 0)
         rc = fl_flake_inputs_for_eval(s->L, s->store, s->flake, &s->args.inputs, err);
     s->args.info = fl_flake_info(s->L, s->flake, s->tree);
@@ -48,6 +55,16 @@ int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char 
     return rc;
 }
 
+int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
+                         const char *host_name, size_t max_stack, int frames, fl_error *err) {
+    return session_open(s, flake_flag, state_dir, host_name, max_stack, frames, 0, err);
+}
+
+int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const char *state_dir,
+                              const char *host_name, size_t max_stack, int frames, fl_error *err) {
+    return session_open(s, flake_flag, state_dir, host_name, max_stack, frames, 1, err);
+}
+
 void fl_host_session_close(fl_host_session *s) {
     if (s->host_open)
         fl_host_release(&s->host);
@@ -56,6 +73,7 @@ void fl_host_session_close(fl_host_session *s) {
     if (s->store)
         fl_store_close(s->store);
     fl_flake_tree_free(s->tree);
+    fl_build_plan_free(s->plan);
     free(s->flake);
     memset(s, 0, sizeof *s);
 }

@@ -1,8 +1,10 @@
 /* copy.c - copying a closure to a target over one SSH connection: ask which paths it has,
  * stream only the missing ones as export streams into `flakectl store import` there, in
- * batches so that a copy cut off keeps what was finished. Owns the copy's progress line.
- * It never writes the local store and never registers anything on the target itself: the
- * target's import verifies and registers. */
+ * batches so that a copy cut off keeps what was finished. The stream comes from the local
+ * store, or (--build-host) from `flakectl store export` on another connection, relayed
+ * through this process. Owns the copy's progress line. It never writes the local store and
+ * never registers anything on the target itself: the target's import verifies and
+ * registers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -102,8 +104,12 @@ static int query_valid(fl_remote *r, char **paths, size_t n, char *have, int err
     return 0;
 }
 
+/* Writes a batch's export stream into fd: from the local store, or relayed from
+ * `flakectl store export` on another host (from != NULL). */
 typedef struct exporter {
     struct fl_store *s;
+    fl_remote *from;
+    int err_fd;
     char **paths;
     size_t n;
     int fd;
@@ -111,9 +117,50 @@ typedef struct exporter {
     fl_error err;
 } exporter;
 
+static int pipe_write(void *ctx, const char *data, size_t len, fl_error *err) {
+    int fd = *(int *)ctx;
+    while (len) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return fl_error_errno(err, "the receiving side stopped reading");
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int remote_export(exporter *e) {
+    fl_strbuf cmd;
+    fl_strbuf_init(&cmd, 4096);
+    fl_strbuf_adds(&cmd, "flakectl store export");
+    for (size_t i = 0; i < e->n; i++) {
+        fl_strbuf_addch(&cmd, ' ');
+        fl_remote_shell_quote(&cmd, e->paths[i]);
+    }
+    fl_remote_prefixer perr;
+    fl_remote_prefixer_init(&perr, e->err_fd, fl_remote_label(e->from));
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stdout_cb = pipe_write;
+    io.stdout_ctx = &e->fd;
+    io.stderr_cb = fl_remote_prefix_write;
+    io.stderr_ctx = &perr;
+    fl_remote_status st;
+    int rc = fl_remote_exec(e->from, cmd.buf, &io, &st, &e->err);
+    fl_remote_prefixer_finish(&perr);
+    if (rc == 0) {
+        if (st.exit_signal || st.exit_status != 0)
+            rc = fl_remote_explain_status(e->from, "flakectl store export", &st, &e->err);
+        fl_remote_status_release(&st);
+    }
+    fl_strbuf_release(&cmd);
+    return rc;
+}
+
 static void *export_main(void *p) {
     exporter *e = p;
-    e->rc = fl_store_export(e->s, e->paths, e->n, e->fd, &e->err);
+    e->rc = e->from ? remote_export(e) : fl_store_export(e->s, e->paths, e->n, e->fd, &e->err);
     close(e->fd);
     return NULL;
 }
@@ -183,12 +230,13 @@ static int count_lines(void *ctx, const char *data, size_t len, fl_error *err) {
 }
 
 /* Sends one batch as an export stream into `flakectl store import` on the target. */
-static int send_batch(fl_remote *r, struct fl_store *s, char **paths, size_t n, progress *pg,
-                      int err_fd, unsigned long long *sent, size_t *imported, fl_error *err) {
+static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **paths, size_t n,
+                      progress *pg, int err_fd, unsigned long long *sent, size_t *imported,
+                      fl_error *err) {
     int p[2];
     if (pipe(p) < 0)
         return fl_error_errno(err, "cannot make a pipe for the export stream");
-    exporter e = {s, paths, n, p[1], 0, FL_ERROR_INIT};
+    exporter e = {s, from, err_fd, paths, n, p[1], 0, FL_ERROR_INIT};
     pthread_t th;
     if (pthread_create(&th, NULL, export_main, &e) != 0) {
         close(p[0]);
@@ -229,23 +277,17 @@ static int send_batch(fl_remote *r, struct fl_store *s, char **paths, size_t n, 
     return rc;
 }
 
-int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
-                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                   fl_error *err) {
-    memset(st, 0, sizeof *st);
+/* The copy itself: closure[n] in references-first order; sizes[] their NAR sizes, or NULL to
+ * read them from the local store s; from != NULL relays the stream from that host. */
+static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
+                        const uint64_t *csizes, size_t n, unsigned long long batch_bytes,
+                        int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
     double t0 = now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
-    char *top = fl_xstrdup(toplevel);
-    char **closure = NULL;
-    size_t n = 0;
-    int rc = fl_store_closure(s, &top, 1, &closure, &n, err);
-    free(top);
-    if (rc < 0)
-        return rc;
     st->paths_total = n;
     char *have = fl_xcalloc(n ? n : 1, 1);
-    rc = query_valid(r, closure, n, have, progress_fd >= 0 ? progress_fd : 2, err);
+    int rc = query_valid(r, closure, n, have, progress_fd >= 0 ? progress_fd : 2, err);
     char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
     uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
     size_t nm = 0;
@@ -253,14 +295,18 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (have[i])
             continue;
-        fl_store_path_info *info = NULL;
-        rc = fl_store_query_info(s, closure[i], &info, err);
-        if (rc < 0)
-            break;
-        sizes[nm] = info->nar_size;
-        total += info->nar_size;
+        if (csizes) {
+            sizes[nm] = csizes[i];
+        } else {
+            fl_store_path_info *info = NULL;
+            rc = fl_store_query_info(s, closure[i], &info, err);
+            if (rc < 0)
+                break;
+            sizes[nm] = info->nar_size;
+            fl_store_path_info_free(info);
+        }
+        total += sizes[nm];
         missing[nm++] = closure[i];
-        fl_store_path_info_free(info);
     }
     st->paths_missing = nm;
     progress pg;
@@ -272,25 +318,34 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
     pg.total = total;
     pg.missing = nm;
     pg.closure = n;
+    if (rc == 0 && nm > 0 && from == r)
+        rc = fl_error_set(err, FL_EGENERIC, "internal: %s lacks %zu paths it has just built",
+                          fl_remote_label(r), nm);
     /* references come first in the closure order, so each batch's references are either
      * valid on the target already or in this batch */
     size_t i = 0;
     while (rc == 0 && i < nm) {
         size_t first = i;
         unsigned long long bytes = 0;
-        while (i < nm && (i == first || bytes < batch_bytes))
+        size_t args = 0; /* a relayed batch's paths go on the export command line */
+        while (i < nm &&
+               (i == first || (bytes < batch_bytes &&
+                               (!from || args + strlen(missing[i]) + 4 < MAX_ARGS_BYTES)))) {
+            args += strlen(missing[i]) + 4;
             bytes += sizes[i++];
+        }
         unsigned long long sent = 0;
         size_t imported = 0;
-        rc = send_batch(r, s, missing + first, i - first, &pg, progress_fd >= 0 ? progress_fd : 2,
-                        &sent, &imported, err);
+        rc = send_batch(r, s, from, missing + first, i - first, &pg,
+                        progress_fd >= 0 ? progress_fd : 2, &sent, &imported, err);
         st->bytes_sent += sent;
         pg.base += sent;
         if (rc < 0) {
             fl_error_add_frame(err,
-                               "while copying %zu store paths to %s (%zu were copied "
+                               "while copying %zu store paths to %s%s%s (%zu were copied "
                                "before; the next run sends only what is missing)",
-                               nm - st->paths_sent, fl_remote_label(r), st->paths_sent);
+                               nm - st->paths_sent, fl_remote_label(r), from ? " from " : "",
+                               from ? fl_remote_label(from) : "", st->paths_sent);
             break;
         }
         st->paths_sent += i - first;
@@ -308,6 +363,35 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
     free(sizes);
     free(missing);
     free(have);
+    return rc;
+}
+
+int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
+                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                         fl_error *err) {
+    memset(st, 0, sizeof *st);
+    char **closure = NULL;
+    size_t n = 0;
+    int rc = fl_store_closure(s, roots, nroots, &closure, &n, err);
+    if (rc < 0)
+        return rc;
+    rc = copy_closure(r, s, NULL, closure, NULL, n, batch_bytes, progress_fd, st, err);
     fl_store_free_paths(closure, n);
     return rc;
+}
+
+int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
+                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                   fl_error *err) {
+    char *top = fl_xstrdup(toplevel);
+    int rc = fl_deploy_copy_paths(r, s, &top, 1, batch_bytes, progress_fd, st, err);
+    free(top);
+    return rc;
+}
+
+int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
+                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                    fl_error *err) {
+    memset(st, 0, sizeof *st);
+    return copy_closure(r, NULL, from, closure, sizes, n, batch_bytes, progress_fd, st, err);
 }

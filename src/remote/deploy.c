@@ -1,11 +1,14 @@
 /* deploy.c - one host's deployment from the deployer's side: connect once, check the target
  * (flakectl present, same store directory), copy the closure (copy.c), run
  * `flakectl deploy-agent activate` there with its output streamed back prefixed, and for
- * magic rollback confirm over a second, new connection. It never activates anything itself:
- * the target's agent does, and it alone decides about rollbacks. */
+ * magic rollback confirm over a second, new connection. With a build host: ship the plan's
+ * inputs there, have `flakectl deploy-agent build` replay the plan, and relay the result to
+ * the target. It never activates or builds anything itself: the agents do, and the target's
+ * alone decides about rollbacks. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +60,32 @@ static void agent_out_finish(agent_out *a) {
     fl_strbuf_release(&a->line);
 }
 
-/* Runs cmd with both outputs prefixed (report lines caught); *status its exit status. */
-static int run_agent(fl_remote *r, const char *cmd, const fl_deploy_opts *o, json_t **report,
-                     int *status, fl_error *err) {
+typedef struct mem_in {
+    const char *buf;
+    size_t len, off;
+} mem_in;
+
+static ssize_t mem_read(void *ctx, char *buf, size_t cap, fl_error *err) {
+    (void)err;
+    mem_in *m = ctx;
+    size_t n = m->len - m->off < cap ? m->len - m->off : cap;
+    memcpy(buf, m->buf + m->off, n);
+    m->off += n;
+    return (ssize_t)n;
+}
+
+/* Runs cmd with both outputs prefixed (report lines caught); *status its exit status. in:
+ * the command's stdin (NULL = none). */
+static int run_agent_in(fl_remote *r, const char *cmd, mem_in *in, const fl_deploy_opts *o,
+                        json_t **report, int *status, fl_error *err) {
     agent_out out, eout;
     agent_out_init(&out, o->out_fd, fl_remote_label(r));
     agent_out_init(&eout, o->err_fd, fl_remote_label(r));
     fl_remote_io io = FL_REMOTE_IO_INIT;
+    if (in) {
+        io.stdin_cb = mem_read;
+        io.stdin_ctx = in;
+    }
     io.stdout_cb = agent_write;
     io.stdout_ctx = &out;
     io.stderr_cb = agent_write;
@@ -87,6 +109,11 @@ static int run_agent(fl_remote *r, const char *cmd, const fl_deploy_opts *o, jso
     *status = st.exit_status;
     fl_remote_status_release(&st);
     return 0;
+}
+
+static int run_agent(fl_remote *r, const char *cmd, const fl_deploy_opts *o, json_t **report,
+                     int *status, fl_error *err) {
+    return run_agent_in(r, cmd, NULL, o, report, status, err);
 }
 
 static int connect_target(const char *target, const char *label, const fl_deploy_opts *o,
@@ -134,9 +161,17 @@ static void random_token(char out[33]) {
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
+/* What `deploy-agent info` said about the toplevel to deploy. */
+typedef struct target_state {
+    int running;    /* it is `current` there */
+    int is_default; /* it is the default generation's toplevel */
+    int idle;       /* no activation in flight (an older agent does not say: 0) */
+    int generation; /* the default generation */
+} target_state;
+
 /* Checks that the target's store lives where ours does: store paths embed it. */
 static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *o,
-                        const char *toplevel, int *running, fl_error *err) {
+                        const char *toplevel, target_state *ts, fl_error *err) {
     /* no separate `command -v flakectl`: exit status 127 of this first command already says
      * "flakectl is not installed" with the hint, and saves a round trip */
     json_t *info = NULL;
@@ -160,36 +195,210 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
                                    "in its environment, e.g. /var/lib/flakectl on both)");
         }
         const char *cur = json_string_value(json_object_get(info, "current"));
-        *running = cur && !strcmp(cur, toplevel);
+        const char *dtop = json_string_value(json_object_get(info, "defaultToplevel"));
+        json_t *fl = json_object_get(info, "inFlight");
+        ts->running = cur && toplevel && !strcmp(cur, toplevel);
+        ts->is_default = dtop && toplevel && !strcmp(dtop, toplevel);
+        ts->idle = json_is_boolean(fl) && !json_is_true(fl);
+        ts->generation = (int)json_integer_value(json_object_get(info, "default"));
     }
     json_decref(info);
     return rc;
 }
 
+/* The build host's part: connect, check, ship the plan's inputs, replay the plan there.
+ * On success *b is the open connection and closure/sizes the built toplevel's closure as
+ * the build host reports it (references first). */
+static int build_remotely(struct fl_store *s, const fl_deploy_build *build, const char *label,
+                          const char *toplevel, const fl_deploy_opts *o, fl_remote **b,
+                          char ***closure, uint64_t **sizes, size_t *ncl, fl_deploy_result *res,
+                          fl_error *err) {
+    char *blabel = fl_xasprintf("build host %s", build->host);
+    int rc = connect_target(build->host, blabel, o, 0, b, err);
+    free(blabel);
+    if (rc < 0)
+        return rc;
+    target_state bts;
+    rc = check_target(*b, s, o, NULL, &bts, err);
+    if (rc == 0 && build->ninputs)
+        rc = fl_deploy_copy_paths(*b, s, build->inputs, build->ninputs, 0, o->err_fd,
+                                  &res->build_inputs, err);
+    json_t *report = NULL;
+    int status = 0;
+    if (rc == 0) {
+        fl_strbuf cmd;
+        fl_strbuf_init(&cmd, 64);
+        fl_strbuf_adds(&cmd, "flakectl deploy-agent build --gc-root ");
+        fl_remote_shell_quote(&cmd, label);
+        mem_in in = {build->plan, build->plan_len, 0};
+        rc = run_agent_in(*b, cmd.buf, &in, o, &report, &status, err);
+        fl_strbuf_release(&cmd);
+    }
+    const char *top = json_string_value(json_object_get(report, "toplevel"));
+    if (rc == 0 && (status != 0 || !top))
+        rc = fl_error_set(err, FL_EGENERIC, "the build on %s failed (exit status %d)",
+                          fl_remote_label(*b), status);
+    else if (rc == 0 && strcmp(top, toplevel) != 0)
+        rc = fl_error_set(err, FL_ECONFLICT, "%s built %s, but the plan's toplevel is %s",
+                          fl_remote_label(*b), top, toplevel);
+    json_t *cl = json_object_get(report, "closure"), *e;
+    size_t i;
+    if (rc == 0) {
+        *ncl = json_array_size(cl);
+        *closure = fl_xcalloc(*ncl + 1, sizeof **closure);
+        *sizes = fl_xcalloc(*ncl + 1, sizeof **sizes);
+        json_array_foreach(cl, i, e) {
+            const char *p = json_string_value(json_array_get(e, 0));
+            (*closure)[i] = fl_xstrdup(p ? p : "");
+            (*sizes)[i] = (uint64_t)json_integer_value(json_array_get(e, 1));
+        }
+        res->built = (size_t)json_integer_value(json_object_get(report, "built"));
+        char *line = fl_xasprintf("[%s] built %s (%zu outputs built, %zu paths in its closure)\n",
+                                  fl_remote_label(*b), top, res->built, *ncl);
+        ssize_t w = write(o->err_fd, line, strlen(line));
+        (void)w;
+        free(line);
+    }
+    json_decref(report);
+    if (rc < 0) {
+        fl_remote_close(*b);
+        *b = NULL;
+    }
+    return rc;
+}
+
+/* ---- connecting while the deployer evaluates ---- */
+
+struct fl_deploy_pending {
+    pthread_t th;
+    char *target, *label;
+    const fl_deploy_opts *o;
+    fl_remote *r;
+    int rc;
+    fl_error err;
+};
+
+static void *pending_main(void *p) {
+    fl_deploy_pending *d = p;
+    d->rc = connect_target(d->target, d->label, d->o, 0, &d->r, &d->err);
+    return NULL;
+}
+
+fl_deploy_pending *fl_deploy_connect_start(const char *target, const char *label,
+                                           const fl_deploy_opts *o) {
+    fl_deploy_pending *d = fl_xcalloc(1, sizeof *d);
+    d->target = fl_xstrdup(target);
+    d->label = fl_xstrdup(label);
+    d->o = o;
+    d->err = (fl_error)FL_ERROR_INIT;
+    if (pthread_create(&d->th, NULL, pending_main, d) != 0) {
+        free(d->target);
+        free(d->label);
+        free(d);
+        return NULL; /* the deploy connects itself */
+    }
+    return d;
+}
+
+/* Waits for the connection; *r is it, or err says why there is none. Frees d. */
+static int pending_take(fl_deploy_pending *d, fl_remote **r, fl_error *err) {
+    pthread_join(d->th, NULL);
+    int rc = d->rc;
+    *r = d->r;
+    if (rc < 0)
+        fl_error_move(err, &d->err);
+    else
+        fl_error_clear(&d->err);
+    free(d->target);
+    free(d->label);
+    free(d);
+    return rc;
+}
+
+void fl_deploy_connect_abandon(fl_deploy_pending *d) {
+    if (!d)
+        return;
+    fl_remote *r = NULL;
+    fl_error e = FL_ERROR_INIT;
+    pending_take(d, &r, &e);
+    fl_remote_close(r);
+    fl_error_clear(&e);
+}
+
 int fl_deploy_host(struct fl_store *s, const char *target, const char *label, const char *toplevel,
                    const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
+    return fl_deploy_host_via(s, target, label, toplevel, NULL, NULL, o, res, err);
+}
+
+int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
+                       const char *toplevel, const fl_deploy_build *build, fl_deploy_pending *pre,
+                       const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
-    fl_remote *r = NULL;
-    int rc = connect_target(target, label, o, 0, &r, err);
+    fl_remote *r = NULL, *b = NULL;
+    char **closure = NULL;
+    uint64_t *sizes = NULL;
+    size_t ncl = 0;
+    int rc = 0;
+    if (build) {
+        rc = build_remotely(s, build, label, toplevel, o, &b, &closure, &sizes, &ncl, res, err);
+        if (rc < 0) {
+            fl_deploy_connect_abandon(pre);
+            fl_error_add_frame(err, "while building %s on the build host %s", label, build->host);
+            return rc;
+        }
+    }
+    if (pre) {
+        rc = pending_take(pre, &r, err);
+    } else if (build && !strcmp(build->host, target)) {
+        r = b; /* the build host is the target: one connection serves both */
+        b = NULL;
+        fl_remote_set_label(r, label);
+    } else {
+        rc = connect_target(target, label, o, 0, &r, err);
+    }
     if (rc < 0) {
         res->connect_failed = 1;
+        fl_remote_close(b);
+        fl_store_free_paths(closure, ncl);
+        free(sizes);
         return rc;
     }
-    int running = 0;
-    rc = check_target(r, s, o, toplevel, &running, err);
+    target_state ts = {0, 0, 0, 0};
+    rc = check_target(r, s, o, toplevel, &ts, err);
+    int running = ts.running;
+    /* the activation engine's own no-op rule, known from info already: skip its round trip */
+    int noop = ts.idle && ((!strcmp(o->mode, "switch") && ts.running && ts.is_default) ||
+                           (!strcmp(o->mode, "test") && ts.running) ||
+                           (!strcmp(o->mode, "boot") && ts.is_default));
     if (rc == 0 && running) {
         /* what runs there has its closure there: `current` is a GC root of the target */
         char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
         ssize_t w = write(o->err_fd, line, strlen(line));
         (void)w;
         free(line);
+    } else if (rc == 0 && build) {
+        rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, 0, o->err_fd, &res->copy, err);
     } else if (rc == 0) {
         rc = fl_deploy_copy(r, s, toplevel, 0, o->err_fd, &res->copy, err);
     }
+    fl_remote_close(b);
+    fl_store_free_paths(closure, ncl);
+    free(sizes);
     int magic = o->magic_rollback && (!strcmp(o->mode, "switch") || !strcmp(o->mode, "test"));
     char token[33] = "";
     json_t *report = NULL;
     int status = 0;
+    if (rc == 0 && noop) {
+        char *line = fl_xasprintf("[%s] nothing to do: it runs this toplevel already%s\n", label,
+                                  ts.is_default ? " as the default generation" : "");
+        ssize_t w = write(o->out_fd, line, strlen(line));
+        (void)w;
+        free(line);
+        fl_remote_close(r);
+        res->unchanged = 1;
+        res->generation = ts.generation;
+        return 0;
+    }
     if (rc == 0) {
         fl_strbuf cmd;
         fl_strbuf_init(&cmd, 256);

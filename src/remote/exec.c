@@ -76,7 +76,8 @@ static void close_channel(fl_remote *r, LIBSSH2_CHANNEL *ch) {
 }
 
 /* ---- --sudo ----
- * A non-root login runs each command as `sudo -S -p PROMPT -- sh -c 'say STARTED; CMD'`.
+ * A non-root login runs each command as
+ * `sudo -S -p PROMPT -- env [PATH=..] [FLAKECTL_*=..] sh -c 'say STARTED; CMD'`.
  * Until STARTED shows up on stderr the command's own stdin is held back: if sudo prints
  * PROMPT first, the password goes in (once; a second prompt means it was wrong); when sudo
  * needs none (NOPASSWD), nothing is sent that the command could read as input. Both markers
@@ -104,7 +105,14 @@ char *fl_remote_sudo_wrap(const char *cmd) {
     fl_strbuf_adds(&inner, "printf '%s\\n' '" SUDO_STARTED "' >&2; ");
     fl_strbuf_adds(&inner, cmd);
     fl_strbuf_init(&out, inner.len + 96);
-    fl_strbuf_adds(&out, "sudo -S -p '" SUDO_PROMPT "' -- sh -c ");
+    /* sudo resets the environment (and Debian's secure_path replaces PATH), so root would
+     * run another flakectl, or this one on the default state directory. The login's PATH and
+     * flakectl's own variables are carried over when set: ${V+"V=$V"} is one word or none. */
+    fl_strbuf_adds(&out, "sudo -S -p '" SUDO_PROMPT "' -- env");
+    static const char *const keep[] = {"PATH", "FLAKECTL_STATE_DIR", "FLAKECTL_ROOT"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+        fl_strbuf_addf(&out, " ${%s+\"%s=$%s\"}", keep[i], keep[i], keep[i]);
+    fl_strbuf_adds(&out, " sh -c ");
     fl_remote_shell_quote(&out, inner.buf);
     fl_strbuf_release(&inner);
     return fl_strbuf_detach(&out, NULL);

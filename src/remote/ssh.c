@@ -106,6 +106,12 @@ static const char *ssh_msg(LIBSSH2_SESSION *s) {
 const char *fl_remote_label(const fl_remote *r) {
     return r->label;
 }
+
+void fl_remote_set_label(fl_remote *r, const char *label) {
+    char *l = fl_xstrdup(label);
+    free(r->label);
+    r->label = l;
+}
 const char *fl_remote_user(const fl_remote *r) {
     return r->user;
 }

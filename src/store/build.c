@@ -128,7 +128,10 @@ static void plan_release(drv_plan *p) {
     fl_store_free_paths(p->inputs, p->ninputs);
 }
 
-static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error *err) {
+/* planned: the inputs may be outputs not built yet (a --build-host plan); they must still be
+ * store paths of this store. */
+static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int planned,
+                     fl_error *err) {
     memset(p, 0, sizeof *p);
     if (!drv->name || !drv->builder)
         return fl_error_set(err, FL_EUSAGE, "a derivation needs a name and a builder");
@@ -174,7 +177,8 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error
     }
     p->inputs = fl_xcalloc(drv->ninputs + 1, sizeof *p->inputs);
     for (size_t i = 0; i < drv->ninputs; i++) {
-        if (!fl_store_is_valid(s, drv->inputs[i])) {
+        if (planned ? !fl_store_is_store_path(s, drv->inputs[i])
+                    : !fl_store_is_valid(s, drv->inputs[i])) {
             free(env);
             return fl_error_set(err, FL_ENOTFOUND, "derivation '%s': input %s is not valid",
                                 drv->name, drv->inputs[i]);
@@ -209,15 +213,25 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error
     return FL_OK;
 }
 
-int fl_store_drv_output(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err) {
+static int drv_output(fl_store *s, const fl_store_drv *drv, int planned, char **out_path,
+                      fl_error *err) {
     drv_plan p;
-    int rc = make_plan(s, drv, &p, err);
+    int rc = make_plan(s, drv, &p, planned, err);
     if (!rc) {
         *out_path = p.out;
         p.out = NULL;
     }
     plan_release(&p);
     return rc;
+}
+
+int fl_store_drv_output(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err) {
+    return drv_output(s, drv, 0, out_path, err);
+}
+
+int fl_store_drv_output_planned(fl_store *s, const fl_store_drv *drv, char **out_path,
+                                fl_error *err) {
+    return drv_output(s, drv, 1, out_path, err);
 }
 
 /* ---- running the builder ---------------------------------------------------------------- */
@@ -298,6 +312,7 @@ static int run_builder(fl_store *s, const fl_store_drv *drv, const drv_plan *p, 
         return fl_error_errno(err, "cannot create the build log %s", log);
     char **env = make_env(s, drv, p, top);
     const char **argv = fl_xcalloc(drv->nargs + 2, sizeof *argv);
+    const char *prog = drv->run ? drv->run : drv->builder;
     argv[0] = drv->builder;
     for (size_t i = 0; i < drv->nargs; i++)
         argv[i + 1] = drv->args[i];
@@ -315,7 +330,7 @@ static int run_builder(fl_store *s, const fl_store_drv *drv, const drv_plan *p, 
         if (getppid() == 1)
             _exit(126);
         umask(022);
-        execve(drv->builder, (char *const *)argv, env);
+        execve(prog, (char *const *)argv, env);
         static const char msg[] = "flakectl: cannot execute the builder: ";
         const char *why = strerror(errno);
         if (write(2, msg, sizeof msg - 1) < 0 || write(2, why, strlen(why)) < 0 ||
@@ -448,7 +463,7 @@ static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
 
 int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_error *err) {
     drv_plan p;
-    int rc = make_plan(s, drv, &p, err);
+    int rc = make_plan(s, drv, &p, 0, err);
     if (rc) {
         plan_release(&p);
         return rc;

@@ -41,6 +41,15 @@ expect_eq "no-op exit" 0 "$rc"
 expect_contains "no-op copies nothing" "nothing to copy" "$err"
 expect_contains "no-op activation" "nothing to do" "$out"
 expect_contains "no-op says unchanged" "[n1] unchanged: generation 1" "$out"
+# known from `deploy-agent info` already: no activation round trip, no watchdog armed
+expect_not_contains "no-op skips the activation" "magic rollback armed" "$out"
+# an in-flight activation record on the target: the activation runs (and finishes it)
+mkdir -p "$DEPLOY_WORK/targets/n1/state/activation"
+mf=$DEPLOY_WORK/targets/n1/state/activation/managed.json
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m["inFlight"]=m.get("toplevel") or "x"; json.dump(m,open(sys.argv[1],"w"))' "$mf"
+fl_deploy switch --host n1 --target-host "$T" -i "$SSHD_CLIENT_KEY"
+expect_eq "in-flight redeploy exit" 0 "$rc"
+expect_contains "in-flight redeploy activates" "interrupted" "$out"
 
 # changed deploy: fewer paths than the first time
 sed -i 's/v1/v2/' "$DEPLOY_FLAKE/n1.nix"

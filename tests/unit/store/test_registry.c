@@ -174,7 +174,7 @@ static void test_build_registers_references_and_deriver(void **state) {
     const char *args[] = {"-c", script};
     const char *env[] = {"GREETING=hi"};
     const char *inputs[] = {dep};
-    fl_store_drv drv = {"thing", "/bin/sh", args, 2, env, 1, inputs, 1};
+    fl_store_drv drv = {"thing", "/bin/sh", args, 2, env, 1, inputs, 1, NULL};
     char *out = NULL, *planned = NULL;
     assert_int_equal(fl_store_drv_output(f->s, &drv, &planned, &err), 0);
     assert_int_equal(fl_store_build(f->s, &drv, &out, &err), 0);
