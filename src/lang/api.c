@@ -502,3 +502,16 @@ void fl_lang_error_at(fl_error *err, const fl_lang_pos *pos) {
     if (pos && pos->file)
         fl_error_set_loc(err, pos->file, pos->line, pos->col);
 }
+
+fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg) {
+    Value *v = alloc_value((State *)L);
+    v->type = V_APP;
+    v->n = 0;
+    v->app.left = &fn->v;
+    v->app.right = &arg->v;
+    return (fl_value *)v;
+}
+
+void *fl_lang_alloc(fl_lang *L, size_t n) {
+    return arena_zalloc(&((State *)L)->arena, n);
+}
