@@ -1961,7 +1961,72 @@ static int prim_eval_modules(fl_lang *L, void *ud, fl_value **argv, fl_value **r
     return 0;
 }
 
+/* __flakectlActiveDefs path defs: the definitions that count (as activeDefs in
+ * modules.nix), for the lookups written in the language (assertions, `flakectl option`). */
+static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **result,
+                            fl_error *err) {
+    (void)ud;
+    em_ctx *c = fl_lang_alloc(L, sizeof *c);
+    c->L = L;
+    fl_value *pl = argv[0], *dl = argv[1];
+    int rc = force(c, pl, err);
+    if (rc == 0)
+        rc = force(c, dl, err);
+    if (rc < 0)
+        return rc;
+    if (fl_lang_type(pl) != FL_LANG_LIST || fl_lang_type(dl) != FL_LANG_LIST)
+        return fl_error_set(err, FL_EEVAL, "__flakectlActiveDefs: expected two lists");
+    em_path p = {NULL, 0};
+    for (size_t i = 0; i < fl_lang_list_size(pl); i++) {
+        fl_value *s = fl_lang_list_at(pl, i);
+        if ((rc = force(c, s, err)) < 0)
+            return rc;
+        p = path_child(L, p, em_strdup(L, fl_lang_get_string(s, NULL)));
+    }
+    size_t n = fl_lang_list_size(dl);
+    em_def *defs = fl_lang_alloc(L, (n ? n : 1) * sizeof *defs);
+    for (size_t i = 0; i < n; i++) {
+        fl_value *d = fl_lang_list_at(dl, i), *f, *pos, *x;
+        if ((rc = force(c, d, err)) < 0 || (rc = get_forced(c, d, "file", &f, err)) < 0 ||
+            (rc = get_forced(c, d, "pos", &pos, err)) < 0)
+            return rc;
+        defs[i].file = f && fl_lang_type(f) == FL_LANG_STRING ? fl_lang_get_string(f, NULL)
+                                                              : "<unknown>";
+        if (pos && fl_lang_type(pos) == FL_LANG_ATTRS) {
+            if ((rc = get_forced(c, pos, "file", &x, err)) < 0)
+                return rc;
+            defs[i].pos.file = x ? fl_lang_get_string(x, NULL) : NULL;
+            if ((rc = get_forced(c, pos, "line", &x, err)) < 0)
+                return rc;
+            defs[i].pos.line = x && fl_lang_type(x) == FL_LANG_INT ? (int)fl_lang_get_int(x) : 0;
+            if ((rc = get_forced(c, pos, "column", &x, err)) < 0)
+                return rc;
+            defs[i].pos.col = x && fl_lang_type(x) == FL_LANG_INT ? (int)fl_lang_get_int(x) : 0;
+        }
+        if (fl_lang_attrs_get(L, d, "value", &defs[i].value, NULL) != 0)
+            defs[i].value = fl_lang_mk_null(L);
+    }
+    em_defs act;
+    if ((rc = active_defs(c, p, defs, n, &act, err)) < 0)
+        return rc;
+    fl_value **e = fl_lang_alloc(L, (act.n ? act.n : 1) * sizeof *e);
+    for (size_t i = 0; i < act.n; i++) {
+        fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 5);
+        fl_lang_attrs_add(b, "file", mk_str(c, act.d[i].file), NULL);
+        fl_lang_attrs_add(b, "pos", pos_value(c, &act.d[i].pos), NULL);
+        fl_lang_attrs_add(b, "value", act.d[i].value, NULL);
+        fl_lang_attrs_add(b, "priority", fl_lang_mk_int(L, act.d[i].prio), NULL);
+        fl_lang_attrs_add(b, "order", fl_lang_mk_int(L, act.d[i].order), NULL);
+        e[i] = fl_lang_attrs_end(b);
+    }
+    *result = fl_lang_mk_list(L, act.n, e);
+    return 0;
+}
+
 void fl_module_register_native(fl_lang *L) {
+    fl_lang_add_builtin(L, "__flakectlActiveDefs",
+                        fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL),
+                        0);
     fl_lang_add_builtin(
         L, "__flakectlEvalModules",
         fl_lang_mk_primop(L, "__flakectlEvalModules", 2, prim_eval_modules, NULL), 0);

@@ -4,7 +4,8 @@
 
 #include "flakectl/lang.h"
 
-/* Adds builtins.__flakectlEvalModules, which nix/modules.nix uses when present. */
+/* Adds builtins.__flakectlEvalModules and __flakectlActiveDefs, which nix/modules.nix uses
+ * in place of its own engine when present. */
 void fl_module_register_native(fl_lang *L);
 
 #endif

@@ -153,7 +153,8 @@ let
     else [ (d // { priority = if prio == null then 100 else prio; order = if order == null then 1000 else order; }) ];
 
   # The definitions that count: the highest priority (lowest number), sorted by mkOrder.
-  activeDefs = path: defs:
+  activeDefs = builtins.__flakectlActiveDefs or activeDefsNix;
+  activeDefsNix = path: defs:
     let
       flat = concatMap (discharge path null null) defs;
       best = foldl' (m: d: if d.priority < m then d.priority else m) 100000 flat;
