@@ -212,8 +212,7 @@ static int force(em_ctx *c, fl_value *v, fl_error *err) {
 }
 
 /* The attribute `name` of v forced, or NULL when v is no set or lacks it. */
-static int get_forced(em_ctx *c, fl_value *set, const char *name, fl_value **out,
-                      fl_error *err) {
+static int get_forced(em_ctx *c, fl_value *set, const char *name, fl_value **out, fl_error *err) {
     *out = NULL;
     if (fl_lang_type(set) != FL_LANG_ATTRS)
         return 0;
@@ -229,16 +228,26 @@ static int get_forced(em_ctx *c, fl_value *set, const char *name, fl_value **out
 /* a_type: what the reference implementation's aType says. */
 static const char *a_type(const fl_value *v) {
     switch (fl_lang_type(v)) {
-    case FL_LANG_ATTRS: return "a set";
-    case FL_LANG_INT: return "an integer";
-    case FL_LANG_FUNCTION: return "a function";
-    case FL_LANG_LIST: return "a list";
-    case FL_LANG_NULL: return "null";
-    case FL_LANG_BOOL: return "a bool";
-    case FL_LANG_FLOAT: return "a float";
-    case FL_LANG_STRING: return "a string";
-    case FL_LANG_PATH: return "a path";
-    default: return "a thunk";
+    case FL_LANG_ATTRS:
+        return "a set";
+    case FL_LANG_INT:
+        return "an integer";
+    case FL_LANG_FUNCTION:
+        return "a function";
+    case FL_LANG_LIST:
+        return "a list";
+    case FL_LANG_NULL:
+        return "null";
+    case FL_LANG_BOOL:
+        return "a bool";
+    case FL_LANG_FLOAT:
+        return "a float";
+    case FL_LANG_STRING:
+        return "a string";
+    case FL_LANG_PATH:
+        return "a path";
+    default:
+        return "a thunk";
     }
 }
 
@@ -250,19 +259,37 @@ static void format_float(fl_strbuf *sb, double f) {
 /* showValue of the reference implementation (v forced). */
 static void show_value(em_ctx *c, fl_strbuf *sb, fl_value *v) {
     switch (fl_lang_type(v)) {
-    case FL_LANG_STRING: fl_strbuf_addf(sb, "\"%s\"", fl_lang_get_string(v, NULL)); break;
-    case FL_LANG_INT: fl_strbuf_addf(sb, "%lld", (long long)fl_lang_get_int(v)); break;
-    case FL_LANG_FLOAT: format_float(sb, fl_lang_get_float(v)); break;
-    case FL_LANG_BOOL: fl_strbuf_adds(sb, fl_lang_get_bool(v) ? "true" : "false"); break;
-    case FL_LANG_NULL: fl_strbuf_adds(sb, "null"); break;
-    case FL_LANG_PATH: fl_strbuf_adds(sb, fl_lang_get_string(v, NULL)); break;
-    case FL_LANG_LIST: fl_strbuf_adds(sb, "a list"); break;
+    case FL_LANG_STRING:
+        fl_strbuf_addf(sb, "\"%s\"", fl_lang_get_string(v, NULL));
+        break;
+    case FL_LANG_INT:
+        fl_strbuf_addf(sb, "%lld", (long long)fl_lang_get_int(v));
+        break;
+    case FL_LANG_FLOAT:
+        format_float(sb, fl_lang_get_float(v));
+        break;
+    case FL_LANG_BOOL:
+        fl_strbuf_adds(sb, fl_lang_get_bool(v) ? "true" : "false");
+        break;
+    case FL_LANG_NULL:
+        fl_strbuf_adds(sb, "null");
+        break;
+    case FL_LANG_PATH:
+        fl_strbuf_adds(sb, fl_lang_get_string(v, NULL));
+        break;
+    case FL_LANG_LIST:
+        fl_strbuf_adds(sb, "a list");
+        break;
     case FL_LANG_ATTRS:
         fl_strbuf_adds(sb, fl_lang_attrs_get(c->L, v, "outPath", NULL, NULL) == 0 ? "a package"
-                                                                                : "a set");
+                                                                                  : "a set");
         break;
-    case FL_LANG_FUNCTION: fl_strbuf_adds(sb, "a lambda"); break;
-    default: fl_strbuf_adds(sb, "a thunk"); break;
+    case FL_LANG_FUNCTION:
+        fl_strbuf_adds(sb, "a lambda");
+        break;
+    default:
+        fl_strbuf_adds(sb, "a thunk");
+        break;
     }
 }
 
@@ -377,8 +404,7 @@ static void suggest(fl_strbuf *sb, const char *name, const char **cands, size_t 
 
 /* ---- collecting modules ---- */
 
-static int call2(em_ctx *c, fl_value *f, fl_value *a, fl_value *b, fl_value **out,
-                 fl_error *err) {
+static int call2(em_ctx *c, fl_value *f, fl_value *a, fl_value *b, fl_value **out, fl_error *err) {
     fl_value *g;
     int rc = fl_lang_call(c->L, f, a, &g, err);
     if (rc == 0)
@@ -386,7 +412,7 @@ static int call2(em_ctx *c, fl_value *f, fl_value *a, fl_value *b, fl_value **ou
     return rc;
 }
 
-static const char *const known_top[] = {"imports", "options", "config", "_file",
+static const char *const known_top[] = {"imports", "options", "config",         "_file",
                                         "key",     "meta",    "disabledModules"};
 
 static int is_known_top(const char *n) {
@@ -396,8 +422,8 @@ static int is_known_top(const char *n) {
     return 0;
 }
 
-static int normalize(em_ctx *c, const char *file, const char *key, fl_value *m,
-                     em_module *out, fl_error *err) {
+static int normalize(em_ctx *c, const char *file, const char *key, fl_value *m, em_module *out,
+                     fl_error *err) {
     int rc = force(c, m, err);
     if (rc < 0)
         return rc;
@@ -781,8 +807,8 @@ static int build_decls(em_eval *ev, fl_error *err) {
 
 /* ---- discharging: mkIf/mkMerge removed, priority and order recorded ---- */
 
-static int path_err(fl_error *err, const em_def *d, em_path path, const char *pre,
-                    const char *mid, const char *post) {
+static int path_err(fl_error *err, const em_def *d, em_path path, const char *pre, const char *mid,
+                    const char *post) {
     fl_strbuf sb;
     fl_strbuf_init(&sb, 0);
     fl_strbuf_adds(&sb, pre);
@@ -793,8 +819,7 @@ static int path_err(fl_error *err, const em_def *d, em_path path, const char *pr
     return throw_at(err, &d->pos, &sb);
 }
 
-static int int_of(em_ctx *c, fl_value *v, const em_def *d, em_path path, int *out,
-                  fl_error *err) {
+static int int_of(em_ctx *c, fl_value *v, const em_def *d, em_path path, int *out, fl_error *err) {
     int rc = force(c, v, err);
     if (rc < 0)
         return rc;
@@ -805,8 +830,7 @@ static int int_of(em_ctx *c, fl_value *v, const em_def *d, em_path path, int *ou
     return 0;
 }
 
-static int cond_of(em_ctx *c, fl_value *v, const em_def *d, em_path path, int *out,
-                   fl_error *err) {
+static int cond_of(em_ctx *c, fl_value *v, const em_def *d, em_path path, int *out, fl_error *err) {
     int rc = force(c, v, err);
     if (rc < 0)
         return rc;
@@ -1114,9 +1138,15 @@ static int values_equal(em_ctx *c, fl_value *a, fl_value *b, int *eq, fl_error *
     }
     if (ta == tb) {
         switch (ta) {
-        case FL_LANG_NULL: *eq = 1; return 0;
-        case FL_LANG_BOOL: *eq = fl_lang_get_bool(a) == fl_lang_get_bool(b); return 0;
-        case FL_LANG_INT: *eq = fl_lang_get_int(a) == fl_lang_get_int(b); return 0;
+        case FL_LANG_NULL:
+            *eq = 1;
+            return 0;
+        case FL_LANG_BOOL:
+            *eq = fl_lang_get_bool(a) == fl_lang_get_bool(b);
+            return 0;
+        case FL_LANG_INT:
+            *eq = fl_lang_get_int(a) == fl_lang_get_int(b);
+            return 0;
         case FL_LANG_STRING:
         case FL_LANG_PATH: {
             size_t la, lb;
@@ -1124,7 +1154,8 @@ static int values_equal(em_ctx *c, fl_value *a, fl_value *b, int *eq, fl_error *
             *eq = la == lb && !memcmp(sa, sb, la);
             return 0;
         }
-        default: break;
+        default:
+            break;
         }
     }
     fl_value *r;
@@ -1136,8 +1167,8 @@ static int values_equal(em_ctx *c, fl_value *a, fl_value *b, int *eq, fl_error *
 
 /* ---- merging ---- */
 
-static int eval_submodule(em_ctx *c, em_args args, em_path path, em_type *t,
-                          const em_def *defs, size_t n, fl_value **out, fl_error *err);
+static int eval_submodule(em_ctx *c, em_args args, em_path path, em_type *t, const em_def *defs,
+                          size_t n, fl_value **out, fl_error *err);
 static int merge_value(em_ctx *c, em_args args, em_path path, em_type *t, const em_def *defs,
                        size_t n, fl_value **out, fl_error *err);
 
@@ -1184,12 +1215,12 @@ static int merge_list(em_ctx *c, em_args args, em_path path, em_type *t, const e
         size_t ln = fl_lang_list_size(defs[i].value);
         for (size_t j = 0; j < ln; j++) {
             fl_value *x = fl_lang_list_at(defs[i].value, j);
-            char idx[32];
-            snprintf(idx, sizeof idx, "[%zu]", j);
+            char *idx = fl_xasprintf("[%zu]", j);
             em_def *d = fl_lang_alloc(c->L, sizeof *d);
             *d = defs[i];
             d->value = x;
             em_path ep = path_child(c->L, path, em_strdup(c->L, idx));
+            free(idx);
             if (simple && fl_lang_type(x) != FL_LANG_THUNK) {
                 /* already a value: check it now instead of making a thunk */
                 int ok;
@@ -1221,8 +1252,8 @@ static int keyed_cmp(const void *a, const void *b) {
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int merge_attrs_of(em_ctx *c, em_args args, em_path path, em_type *t,
-                          const em_def *defs, size_t n, fl_value **out, fl_error *err) {
+static int merge_attrs_of(em_ctx *c, em_args args, em_path path, em_type *t, const em_def *defs,
+                          size_t n, fl_value **out, fl_error *err) {
     int rc = checked(c, path, t, defs, n, err);
     if (rc < 0)
         return rc;
@@ -1688,8 +1719,9 @@ static fl_value *leaf_value(em_node *leaf) {
 static fl_value *def_value_wrapped(em_ctx *c, const em_def *d) {
     fl_value *v = d->value;
     for (const em_wrap *w = d->wrap; w; w = w->outer) {
-        fl_value *f = w->kind == W_IF ? c->mk_if : w->kind == W_OVERRIDE ? c->mk_override
-                                                                        : c->mk_order;
+        fl_value *f = w->kind == W_IF         ? c->mk_if
+                      : w->kind == W_OVERRIDE ? c->mk_override
+                                              : c->mk_order;
         v = fl_lang_mk_app(c->L, fl_lang_mk_app(c->L, f, w->v), v);
     }
     return v;
@@ -1857,8 +1889,8 @@ static em_eval *eval_new(em_ctx *c, em_args args, em_path path, const char *root
     return ev;
 }
 
-static int eval_submodule(em_ctx *c, em_args args, em_path path, em_type *t,
-                          const em_def *defs, size_t n, fl_value **out, fl_error *err) {
+static int eval_submodule(em_ctx *c, em_args args, em_path path, em_type *t, const em_def *defs,
+                          size_t n, fl_value **out, fl_error *err) {
     fl_value *mods = NULL;
     int rc = t->nested ? force(c, t->nested, err) : 0;
     if (rc == 0 && t->nested && fl_lang_attrs_get(c->L, t->nested, "modules", &mods, NULL) == 0)
@@ -1990,8 +2022,8 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
         if ((rc = force(c, d, err)) < 0 || (rc = get_forced(c, d, "file", &f, err)) < 0 ||
             (rc = get_forced(c, d, "pos", &pos, err)) < 0)
             return rc;
-        defs[i].file = f && fl_lang_type(f) == FL_LANG_STRING ? fl_lang_get_string(f, NULL)
-                                                              : "<unknown>";
+        defs[i].file =
+            f && fl_lang_type(f) == FL_LANG_STRING ? fl_lang_get_string(f, NULL) : "<unknown>";
         if (pos && fl_lang_type(pos) == FL_LANG_ATTRS) {
             if ((rc = get_forced(c, pos, "file", &x, err)) < 0)
                 return rc;
@@ -2025,9 +2057,8 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
 
 void fl_module_register_native(fl_lang *L) {
     fl_lang_add_builtin(L, "__flakectlActiveDefs",
-                        fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL),
+                        fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL), 0);
+    fl_lang_add_builtin(L, "__flakectlEvalModules",
+                        fl_lang_mk_primop(L, "__flakectlEvalModules", 2, prim_eval_modules, NULL),
                         0);
-    fl_lang_add_builtin(
-        L, "__flakectlEvalModules",
-        fl_lang_mk_primop(L, "__flakectlEvalModules", 2, prim_eval_modules, NULL), 0);
 }
