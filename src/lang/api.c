@@ -126,6 +126,7 @@ void fl_lang_free(fl_lang *L) {
         free(S->files[i].src);
     }
     free(S->files);
+    free(S->import_slots);
     free(S->poss);
     free(S->syms.names);
     free(S->syms.lens);

@@ -1205,6 +1205,53 @@ uint32_t lang_add_source(State *S, const char *name, const char *dir) {
     return add_file(S, name, dir);
 }
 
+/* The import cache is looked up by path for every import; a linear scan made evaluating
+ * thousands of module files quadratic. */
+static uint32_t path_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static uint32_t import_find(State *S, const char *canon) {
+    if (!S->capimport)
+        return 0;
+    uint32_t mask = S->capimport - 1;
+    for (uint32_t j = path_hash(canon) & mask;; j = (j + 1) & mask) {
+        uint32_t slot = S->import_slots[j];
+        if (!slot)
+            return 0;
+        if (!strcmp(S->files[slot - 1].path, canon))
+            return slot;
+    }
+}
+
+static void import_add(State *S, uint32_t fid) {
+    if (2 * (S->nimport + 1) > S->capimport) {
+        uint32_t cap = S->capimport ? S->capimport * 2 : 256;
+        uint32_t *slots = fl_xcalloc(cap, sizeof *slots);
+        for (uint32_t i = 0; i < S->capimport; i++) {
+            uint32_t slot = S->import_slots[i];
+            if (!slot)
+                continue;
+            uint32_t j = path_hash(S->files[slot - 1].path) & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = slot;
+        }
+        free(S->import_slots);
+        S->import_slots = slots;
+        S->capimport = cap;
+    }
+    uint32_t mask = S->capimport - 1;
+    uint32_t j = path_hash(S->files[fid].path) & mask;
+    while (S->import_slots[j])
+        j = (j + 1) & mask;
+    S->import_slots[j] = fid + 1;
+    S->nimport++;
+}
+
 /* Reads a source file into a buffer of its exact size. fl_read_file reserves 64 KiB more
  * than the file for every read; with thousands of small modules kept for error positions that
  * was most of the evaluator's system time (heap growth and page faults), hence this. */
@@ -1253,14 +1300,14 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         free(canon);
         canon = d;
     }
-    for (uint32_t i = 0; i < S->nfiles; i++)
-        if (S->files[i].value && !strcmp(S->files[i].path, canon)) {
-            free(canon);
-            Value *v = S->files[i].value;
-            force(S, v, pos);
-            *out = *v;
-            return;
-        }
+    uint32_t cached = import_find(S, canon);
+    if (cached) {
+        free(canon);
+        Value *v = S->files[cached - 1].value;
+        force(S, v, pos);
+        *out = *v;
+        return;
+    }
     char *data = NULL;
     size_t len = 0;
     fl_error e = FL_ERROR_INIT;
@@ -1298,6 +1345,7 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     v->thunk.env = S->base_env;
     v->thunk.expr = ex;
     S->files[fid].value = v;
+    import_add(S, fid);
     push_frame(S, FR_IMPORT, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
     force(S, v, pos);
