@@ -1689,8 +1689,15 @@ static int merge_option(em_node *leaf, fl_value **out, fl_error *err) {
         return throw_at(err, &leaf->pos, &sb);
     }
     fl_value *tv;
-    if (fl_lang_attrs_get(c->L, leaf->decl, "type", &tv, NULL) != 0)
-        tv = c->attrs_of_anything; /* never: mkOption always sets a type */
+    if (fl_lang_attrs_get(c->L, leaf->decl, "type", &tv, NULL) != 0) {
+        /* lib.mkOption always sets one; an option attrset made by hand may not */
+        fl_strbuf sb;
+        fl_strbuf_init(&sb, 0);
+        fl_strbuf_adds(&sb, "the option `");
+        show_path(&sb, leaf->path);
+        fl_strbuf_adds(&sb, "' has no type; declare it with lib.mkOption { type = ...; }");
+        return throw_at(err, &leaf->pos, &sb);
+    }
     em_type t;
     if ((rc = type_get(c, tv, &t, err)) < 0)
         return rc;
