@@ -157,6 +157,13 @@ int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error 
  * builtins.toJSON); otherwise an unevaluated part is the error "cannot convert a thunk". */
 int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err);
 
+/* A lazy application `fn arg`: nothing is called until the result is forced (then exactly
+ * once, like any thunk). Lets native code hand out values computed on demand. */
+fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg);
+/* n zeroed bytes that live as long as L (freed by fl_lang_free, never earlier): for native
+ * code whose data is referenced from values. */
+void *fl_lang_alloc(fl_lang *L, size_t n);
+
 /* Where a lambda was defined (FL_ENOTFOUND for other values). */
 int fl_lang_lambda_pos(fl_lang *L, const fl_value *fn, fl_lang_pos *pos);
 /* Sets err's location from pos (no-op when pos->file is NULL). */

@@ -126,6 +126,7 @@ void fl_lang_free(fl_lang *L) {
         free(S->files[i].src);
     }
     free(S->files);
+    free(S->import_slots);
     free(S->poss);
     free(S->syms.names);
     free(S->syms.lens);
@@ -501,4 +502,17 @@ int fl_lang_lambda_pos(fl_lang *L, const fl_value *fn, fl_lang_pos *pos) {
 void fl_lang_error_at(fl_error *err, const fl_lang_pos *pos) {
     if (pos && pos->file)
         fl_error_set_loc(err, pos->file, pos->line, pos->col);
+}
+
+fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg) {
+    Value *v = alloc_value((State *)L);
+    v->type = V_APP;
+    v->n = 0;
+    v->app.left = &fn->v;
+    v->app.right = &arg->v;
+    return (fl_value *)v;
+}
+
+void *fl_lang_alloc(fl_lang *L, size_t n) {
+    return arena_zalloc(&((State *)L)->arena, n);
 }

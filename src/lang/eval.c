@@ -2,9 +2,13 @@
  * calls, operators, string coercion, equality and ordering, errors with positions and
  * frames (longjmp to the innermost catch point), and file imports with their cache.
  * Never prints values (print.c) and holds no builtin (builtins.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "flakectl/fs.h"
 #include "lang/internal.h"
@@ -1201,6 +1205,94 @@ uint32_t lang_add_source(State *S, const char *name, const char *dir) {
     return add_file(S, name, dir);
 }
 
+/* The import cache is looked up by path for every import; a linear scan made evaluating
+ * thousands of module files quadratic. */
+static uint32_t path_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static uint32_t import_find(State *S, const char *canon) {
+    if (!S->capimport)
+        return 0;
+    uint32_t mask = S->capimport - 1;
+    for (uint32_t j = path_hash(canon) & mask;; j = (j + 1) & mask) {
+        uint32_t slot = S->import_slots[j];
+        if (!slot)
+            return 0;
+        if (!strcmp(S->files[slot - 1].path, canon))
+            return slot;
+    }
+}
+
+static void import_add(State *S, uint32_t fid) {
+    if (2 * (S->nimport + 1) > S->capimport) {
+        uint32_t cap = S->capimport ? S->capimport * 2 : 256;
+        uint32_t *slots = fl_xcalloc(cap, sizeof *slots);
+        for (uint32_t i = 0; i < S->capimport; i++) {
+            uint32_t slot = S->import_slots[i];
+            if (!slot)
+                continue;
+            uint32_t j = path_hash(S->files[slot - 1].path) & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = slot;
+        }
+        free(S->import_slots);
+        S->import_slots = slots;
+        S->capimport = cap;
+    }
+    uint32_t mask = S->capimport - 1;
+    uint32_t j = path_hash(S->files[fid].path) & mask;
+    while (S->import_slots[j])
+        j = (j + 1) & mask;
+    S->import_slots[j] = fid + 1;
+    S->nimport++;
+}
+
+/* Reads a source file into a buffer of its exact size. fl_read_file reserves 64 KiB more
+ * than the file for every read; with thousands of small modules kept for error positions that
+ * was most of the evaluator's system time (heap growth and page faults), hence this. */
+static int read_source(const char *path, char **data, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        fl_error e = FL_ERROR_INIT;
+        int rc = fl_read_file(path, data, len, &e);
+        fl_error_clear(&e);
+        return rc;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = fl_xmalloc(cap);
+    for (;;) {
+        if (n + 1 == cap) {
+            cap *= 2;
+            buf = fl_xrealloc(buf, cap);
+        }
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     char *canon = fl_canon_path(path, "/");
     if (fl_is_dir(canon)) {
@@ -1208,14 +1300,14 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         free(canon);
         canon = d;
     }
-    for (uint32_t i = 0; i < S->nfiles; i++)
-        if (S->files[i].value && !strcmp(S->files[i].path, canon)) {
-            free(canon);
-            Value *v = S->files[i].value;
-            force(S, v, pos);
-            *out = *v;
-            return;
-        }
+    uint32_t cached = import_find(S, canon);
+    if (cached) {
+        free(canon);
+        Value *v = S->files[cached - 1].value;
+        force(S, v, pos);
+        *out = *v;
+        return;
+    }
     char *data = NULL;
     size_t len = 0;
     fl_error e = FL_ERROR_INIT;
@@ -1225,7 +1317,7 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         lang_check_path(S, c, pos);
         lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
-    if (fl_read_file(canon, &data, &len, &e) < 0) {
+    if (read_source(canon, &data, &len) < 0) {
         fl_error_clear(&e);
         char *msg = arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
@@ -1253,6 +1345,7 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     v->thunk.env = S->base_env;
     v->thunk.expr = ex;
     S->files[fid].value = v;
+    import_add(S, fid);
     push_frame(S, FR_IMPORT, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
     force(S, v, pos);

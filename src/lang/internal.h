@@ -350,6 +350,9 @@ struct State {
     uint32_t nposs, capposs;
     FileEntry *files;
     uint32_t nfiles, capfiles;
+    /* import cache index: open addressing over canonical paths, fid+1 (0 = empty) */
+    uint32_t *import_slots;
+    uint32_t nimport, capimport;
 
     /* base scope: names visible everywhere, and their values */
     Sym *base_names;

@@ -14,6 +14,7 @@
 #include "flakectl/module.h"
 #include "flakectl/strbuf.h"
 #include "module/embedded.h"
+#include "module/evalmodules.h"
 
 static char *cache_root(void) {
     const char *xdg = getenv("XDG_CACHE_HOME");
@@ -123,6 +124,7 @@ static int prim_throw_at(fl_lang *L, void *ud, fl_value **args, fl_value **resul
 void fl_module_prepare(fl_lang *L) {
     fl_lang_add_builtin(L, "__throwAt", fl_lang_mk_primop(L, "__throwAt", 2, prim_throw_at, NULL),
                         0);
+    fl_module_register_native(L);
 }
 
 static int get_attr(fl_lang *L, fl_value *set, const char *name, fl_value **out, fl_error *err) {

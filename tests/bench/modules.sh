@@ -45,34 +45,37 @@ NIX
   } >"$dir/flake.nix"
 }
 
-measure() { # OUTFILE CMD... -> prints "ms kib"
+measure() { # OUTFILE CMD... -> prints "ms kib cpu_ms" (cpu: user+sys, which a loaded
+  # machine inflates far less than the wall time)
   local out=$1; shift
   local t0 t1
   t0=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$work/rss" "$@" >"$out" 2>"$work/stderr" || { cat "$work/stderr" >&2; return 1; }
+  /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >"$out" 2>"$work/stderr" || { cat "$work/stderr" >&2; return 1; }
   t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000000 )) $(tail -n 1 "$work/rss")"
+  echo "$(( (t1 - t0) / 1000000 )) $(tail -n 1 "$work/rss" | awk '{ printf "%d %d", $1, ($2 + $3) * 1000 }')"
 }
 
 bundled=$(ls "$here"/src/module/bundled/*.nix | tr '\n' ' ')
-printf '%-8s %12s %12s %8s %14s %14s %8s\n' modules flakectl_ms nix_ms ratio flakectl_kib nix_kib ratio
+printf '%-8s %12s %12s %8s %14s %14s %8s %12s %12s\n' modules flakectl_ms nix_ms ratio flakectl_kib nix_kib ratio flakectl_cpu nix_cpu
 for n in $sizes; do
   dir="$work/flake-$n"
   gen "$n" "$dir"
   # Warm the store once so the figure is evaluation, not the first build of generated files.
   "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x --json >/dev/null
-  read -r f_ms f_kib < <(measure "$work/f.json" "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x --json)
+  read -r f_ms f_kib f_cpu < <(measure "$work/f.json" "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x --json)
   "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x synth --json >"$work/f-synth.json"
   expr="let r = import $here/src/module/nix/host.nix { flakeDir = $dir; hostName = \"x\"; bundledModules = [ $bundled ]; }; in r.config.synth"
-  read -r n_ms n_kib < <(measure "$work/n.json" env NIX_REMOTE=dummy:// nix-instantiate --eval --strict --json -E "$expr")
+  read -r n_ms n_kib n_cpu < <(measure "$work/n.json" env NIX_REMOTE=dummy:// nix-instantiate --eval --strict --json -E "$expr")
   echo >>"$work/n.json" # nix-instantiate --json ends without a newline; flakectl eval --host with one
   if ! cmp -s "$work/f-synth.json" "$work/n.json"; then
     echo "MISMATCH at $n modules: flakectl and nix-instantiate disagree on config.synth" >&2
     diff <(tr ',' '\n' <"$work/f-synth.json") <(tr ',' '\n' <"$work/n.json") | head -20 >&2
     exit 1
   fi
-  printf '%-8s %12s %12s %8s %14s %14s %8s\n' "$n" "$f_ms" "$n_ms" \
+  printf '%-8s %12s %12s %8s %14s %14s %8s %12s %12s\n' "$n" "$f_ms" "$n_ms" \
     "$(awk -v a="$n_ms" -v b="$f_ms" 'BEGIN { printf "%.2fx", a / (b ? b : 1) }')" \
-    "$f_kib" "$n_kib" "$(awk -v a="$n_kib" -v b="$f_kib" 'BEGIN { printf "%.2fx", a / (b ? b : 1) }')"
+    "$f_kib" "$n_kib" "$(awk -v a="$n_kib" -v b="$f_kib" 'BEGIN { printf "%.2fx", a / (b ? b : 1) }')" \
+    "$f_cpu" "$n_cpu"
 done
-echo "(flakectl: eval --host x --json, the whole profile, warm store; nix: config.synth of the same modules)"
+echo "(flakectl: eval --host x --json, the whole profile, warm store; nix: config.synth of the same modules;"
+echo " nix-instantiate runs the reference engine in src/module/nix/modules.nix; *_cpu: user+sys ms)"

@@ -198,7 +198,7 @@ let
         merge = "list";
         nested = { inherit elemType; };
       };
-      nonEmptyListOf = elemType: listOf elemType // { check = l: isList l && l != [ ]; };
+      nonEmptyListOf = elemType: listOf elemType // { name = "nonEmptyListOf"; check = l: isList l && l != [ ]; };
       attrsOf = elemType: mkType {
         name = "attrsOf";
         description = "attribute set of ${elemType.description}";

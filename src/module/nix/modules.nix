@@ -153,7 +153,8 @@ let
     else [ (d // { priority = if prio == null then 100 else prio; order = if order == null then 1000 else order; }) ];
 
   # The definitions that count: the highest priority (lowest number), sorted by mkOrder.
-  activeDefs = path: defs:
+  activeDefs = builtins.__flakectlActiveDefs or activeDefsNix;
+  activeDefsNix = path: defs:
     let
       flat = concatMap (discharge path null null) defs;
       best = foldl' (m: d: if d.priority < m then d.priority else m) 100000 flat;
@@ -263,7 +264,24 @@ let
 
   stripLevel = tree: mapAttrs (n: v: if isLeaf v then v.value else stripLevel v) tree;
 
-  evalModulesAt = { modules, args, path ? [ ], rootFile ? "<flake>" }:
+  # The engine: flakectl's native one (src/module/evalmodules.c) when it is there; this file's
+  # own implementation otherwise (under nix-instantiate, where the two are compared).
+  native = builtins.__flakectlEvalModules or null;
+  nativeHelpers = {
+    inherit lib;
+    import = p: import p;
+    apply = args: f: applyModule args "" f;
+    eq = a: b: a == b;
+    concatSep = concatStringsSep;
+    inherit (lib) mkIf mkOverride mkOrder;
+    attrsOfAnything = lib.types.attrsOf lib.types.anything;
+  };
+  evalModulesAt = if native != null then
+      { modules, args, path ? [ ], rootFile ? "<flake>" }:
+        native nativeHelpers { inherit modules args path rootFile; }
+    else evalModulesAtNix;
+
+  evalModulesAtNix = { modules, args, path ? [ ], rootFile ? "<flake>" }:
     let
       allArgs = args // { inherit config options lib; };
       collected = collectModules allArgs rootFile modules;

@@ -1,0 +1,4 @@
+{ lib, ... }:
+{
+  options.t.name = lib.mkOption { type = lib.types.str; };
+}

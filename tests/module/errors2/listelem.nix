@@ -1,0 +1,4 @@
+{ lib, ... }:
+{
+  t.words = lib.mkIf true [ "a" 2 ];
+}

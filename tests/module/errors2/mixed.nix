@@ -1,0 +1,5 @@
+{ ... }:
+{
+  config.networking.hostName = "a";
+  environment.variables.X = "b";
+}

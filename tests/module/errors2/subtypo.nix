@@ -1,0 +1,4 @@
+{ ... }:
+{
+  users.users.bob.extraGroup = [ "wheel" ];
+}
