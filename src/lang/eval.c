@@ -168,8 +168,10 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         if (noeval && w->type != V_ATTRS)
             return NULL;
         force(S, w, e->pos);
+        /* Nix 2.8 gives no position; docs/testing.md's rule puts it at the `with` keyword */
         if (w->type != V_ATTRS)
-            lang_throw(S, e->pos, "value is %s while a set was expected", show_type(w));
+            lang_throw(S, (PosIdx)env->n, "value is %s while a set was expected",
+                       show_type(w));
         Attr *a = attrs_find(w->attrs, e->var.name);
         if (a)
             return a->value;
@@ -756,6 +758,7 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
             Attrs *na = alloc_attrs(S, a->cap * 2 + 1);
             memcpy(na->a, a->a, a->n * sizeof(Attr));
             na->n = a->n;
+            na->pos = a->pos;
             a = na;
         }
         a->a[a->n].name = name;
@@ -771,6 +774,7 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
     Attrs *a = alloc_attrs(S, n + e->attrs.ndyn);
     a->n = n;
+    a->pos = e->pos;
     Env *inner = env;
     if (e->flag) {
         inner = alloc_env(S, n);
@@ -1038,6 +1042,7 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         Env *inner = alloc_env(S, 1);
         inner->up = env;
         inner->is_with = 1;
+        inner->n = e->pos;
         inner->prev_with = (uint16_t)e->op.prev_with;
         inner->v[0] = maybe_thunk(S, e->op.a, env);
         eval(S, e->op.b, inner, out);
