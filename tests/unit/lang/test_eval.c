@@ -37,7 +37,7 @@ static void test_errors_are_located(void **state) {
  * attribute at the `{` of the set literal (else at the call); `with` on a non-set at `with`. */
 static void test_inherit_getattr_with_locations(void **state) {
     (void)state;
-    assert_eval("let s = { }; in { a = 1; inherit (s) x; }", "error: attribute 'x' missing @1:17");
+    assert_eval("let s = { }; in { a = 1; inherit (s) x; }", "error: attribute 'x' missing @1:18");
     assert_eval("let p = 1; in { inherit p q; }", "error: undefined variable 'q' @1:16");
     assert_eval("let a = 1; inherit ({ }) q; in q", "error: attribute 'q' missing @1:4");
     assert_eval("builtins.getAttr \"q\" (rec { p = 1; })",

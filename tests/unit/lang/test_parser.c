@@ -62,7 +62,7 @@ static void test_syntax_errors_say_what_was_expected(void **state) {
     assert_eval("{ a.b = 1; a.b = 2; }",
                 "error: attribute 'a.b' already defined at test.nix:1:3 @1:12");
     assert_eval("let ${\"a\" + \"b\"} = 1; in 2",
-                "error: dynamic attributes not allowed in let @1:5");
+                "error: dynamic attributes not allowed in let @1:1");
     assert_eval("{ a, a }: a", "error: duplicate formal function argument 'a' @1:6");
     assert_eval("let foo = 1; in fooo", "error: undefined variable 'fooo' @1:17");
 }
