@@ -11,9 +11,40 @@
 
 /* ---- errors ---- */
 
+/* Deep recursion is located at the recursive call: the outermost function application on
+ * the call stack whose position recurs deeper in it (in mutual recursion the first of the
+ * calls, however deep the limit lets it go, so every build reports the same place). When no
+ * call is active (recursion through attribute selections), the application evaluated last. */
+static PosIdx recursive_call_pos(State *S) {
+    size_t n = S->nframes, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    PosIdx *seen = fl_xcalloc(cap, sizeof(PosIdx));
+    PosIdx best = 0;
+    for (size_t k = n; k-- > 0;) {
+        if (S->frames[k].kind != FR_CALL || !S->frames[k].pos)
+            continue;
+        PosIdx p = S->frames[k].pos;
+        size_t h = (p * 2654435761u) & (cap - 1);
+        while (seen[h] && seen[h] != p)
+            h = (h + 1) & (cap - 1);
+        if (seen[h])
+            best = p; /* already seen deeper: recurs; keep the outermost */
+        else
+            seen[h] = p;
+    }
+    free(seen);
+    return best ? best : S->last_call_pos;
+}
+
+NORETURN static void stack_overflow(State *S, PosIdx pos) {
+    PosIdx at = recursive_call_pos(S);
+    lang_throw(S, at ? at : pos, "stack overflow (possible infinite recursion)");
+}
+
 void stack_check(State *S, PosIdx pos) {
     if (UNLIKELY(stack_exceeded(S)))
-        lang_throw(S, pos, "stack overflow (possible infinite recursion)");
+        stack_overflow(S, pos);
 }
 
 static void capture_frames(State *S) {
@@ -678,6 +709,7 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
 static void eval_select(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
     Value *cur;
+    PosIdx apos = 0;
     Expr *base = e->sel.e;
     if (base->kind == E_VAR) {
         cur = lookup_var(S, base, env, 0);
@@ -699,6 +731,7 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
                 return;
             }
             cur = a->value;
+            apos = a->pos;
         } else {
             force(S, cur, e->pos);
             if (cur->type != V_ATTRS)
@@ -707,8 +740,13 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
             if (!a)
                 missing_attr(S, cur->attrs, name, e->pos);
             cur = a->value;
+            apos = a->pos;
         }
     }
+    /* Nix forces the selected value at the attribute's own definition, so a cycle through
+     * it is reported there */
+    if (cur->type == V_BLACKHOLE && apos)
+        lang_throw(S, apos, "infinite recursion encountered");
     if (cur->type <= V_BLACKHOLE) {
         push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
                    e->pos);
@@ -987,7 +1025,7 @@ static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
 void eval(State *S, Expr *e, Env *env, Value *out) {
     /* deeply nested expressions recurse here without forcing or calling anything */
     if (UNLIKELY(stack_exceeded(S)))
-        lang_throw(S, e->pos, "stack overflow (possible infinite recursion)");
+        stack_overflow(S, e->pos);
     switch (e->kind) {
     case E_CONST:
         *out = e->cval;
@@ -1029,6 +1067,7 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         Value fnv;
         Value *fn;
         Expr *f = e->op.a;
+        S->last_call_pos = e->pos;
         if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
             force(S, fn, f->pos);
         } else {

@@ -373,6 +373,7 @@ struct State {
 
     char *stack_base;
     size_t stack_limit;
+    PosIdx last_call_pos; /* the application evaluated last (locates stack overflows) */
 
     fl_lang_config cfg;
     char *system;

@@ -570,6 +570,11 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn, int *d
                 from = parse_expr(P);
                 expect(P, T_RPAREN, "')'");
             }
+            /* Nix's position of each inherited attribute: where its name list begins, just
+             * after `inherit` or `)` (the list is left-recursive from empty) */
+            const Token *before = &P->t[P->i - 1];
+            PosIdx listpos = pos_make(P->S, P->file, before->line,
+                                      before->col + (before->type == T_INHERIT ? 7 : 1));
             while (cur(P)->type != T_SEMI) {
                 int st;
                 Token *at;
@@ -583,7 +588,7 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn, int *d
                     dup_attr(P, an.sym, ap, old->pos);
                 AttrDef nd = {0};
                 nd.name = an.sym;
-                nd.pos = ap;
+                nd.pos = listpos;
                 if (from) {
                     Expr *sel = mk(P, E_SELECT, bpos);
                     sel->sel.e = from;

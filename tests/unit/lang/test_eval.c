@@ -53,6 +53,21 @@ static void test_inherit_getattr_with_locations(void **state) {
     assert_eval("with 1; 2", "2");
 }
 
+/* Infinite recursion through a selection is at the attribute's definition; deep recursion at
+ * the outermost recurring call, the same in every build (docs/testing.md). */
+static void test_recursion_locations(void **state) {
+    (void)state;
+    assert_eval("let x = { y = x.y; }; in x.y", "error: infinite recursion encountered @1:11");
+    assert_eval("let s = { inherit (s) x; }; in s.x",
+                "error: infinite recursion encountered @1:22");
+    assert_eval("let f = n: 1 + f (n + 1); in f 0",
+                "error: stack overflow (possible infinite recursion) @1:16");
+    assert_eval("let even = n: 1 + (odd (n + 1)); odd = n: 1 + (even (n + 1)); in even 0",
+                "error: stack overflow (possible infinite recursion) @1:20");
+    assert_eval("let f = n: { next = (f (n + 1)).next; }; in (f 0).next",
+                "error: stack overflow (possible infinite recursion) @1:22");
+}
+
 static void test_did_you_mean(void **state) {
     (void)state;
     fl_lang *L = fl_lang_new(NULL);
@@ -205,6 +220,7 @@ int main(void) {
         cmocka_unit_test(test_laziness_and_thunks),
         cmocka_unit_test(test_errors_are_located),
         cmocka_unit_test(test_inherit_getattr_with_locations),
+        cmocka_unit_test(test_recursion_locations),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_try_eval_restores_thunks),
         cmocka_unit_test(test_builtins),
