@@ -68,6 +68,15 @@ static void test_recursion_locations(void **state) {
                 "error: stack overflow (possible infinite recursion) @1:22");
 }
 
+/* builtins.match groups as libstdc++ (Nix 2.8) fills them, not POSIX leftmost-longest */
+static void test_regex_groups_like_libstdcxx(void **state) {
+    (void)state;
+    assert_eval("builtins.match \"(a*)*\" \"aa\"", "[ \"\" ]");
+    assert_eval("builtins.match \"(a|ab)(c|bcd)(d*)\" \"abcd\"", "[ \"a\" \"bcd\" \"\" ]");
+    assert_eval("builtins.match \"((a)|b)*\" \"ab\"", "[ \"b\" \"a\" ]");
+    assert_eval("builtins.match \"(a?)(ab)?b?\" \"ab\"", "[ \"a\" null ]");
+}
+
 static void test_did_you_mean(void **state) {
     (void)state;
     fl_lang *L = fl_lang_new(NULL);
@@ -221,6 +230,7 @@ int main(void) {
         cmocka_unit_test(test_errors_are_located),
         cmocka_unit_test(test_inherit_getattr_with_locations),
         cmocka_unit_test(test_recursion_locations),
+        cmocka_unit_test(test_regex_groups_like_libstdcxx),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_try_eval_restores_thunks),
         cmocka_unit_test(test_builtins),
