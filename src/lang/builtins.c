@@ -14,6 +14,7 @@
 
 #include "flakectl/fs.h"
 #include "lang/internal.h"
+#include "lang/regex.h"
 
 #define PRIM(name) static void prim_##name(State *S, Value **args, Value *out, PosIdx pos)
 
@@ -269,6 +270,17 @@ static Sym force_sym(State *S, Value *v, PosIdx pos) {
     return sym_intern(S, s, n);
 }
 
+/* A required attribute of a builtin's set argument. Like Nix 2.8, a missing one is reported
+ * at the `{` of the set literal that made the set; a set made otherwise (`//` of two non-empty
+ * sets, a builtin, an attribute path) has no position, and then the call's position is used. */
+static Attr *builtin_attr(State *S, Attrs *a, Sym name, const char *fname, PosIdx pos) {
+    Attr *x = attrs_find(a, name);
+    if (!x)
+        lang_throw(S, a->pos ? a->pos : pos, "attribute '%s' missing for call to '%s'",
+                   sym_name(S, name), fname);
+    return x;
+}
+
 PRIM(getAttr) {
     Sym name = force_sym(S, args[0], pos);
     Attrs *a = force_attrs(S, args[1], pos);
@@ -279,8 +291,9 @@ PRIM(getAttr) {
             cands[i] = sym_name(S, a->a[i].name);
         const char *best = closest_name(S, sym_name(S, name), cands, a->n);
         fl_error_clear(&S->err);
-        fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
-        err_set_pos(S, &S->err, pos);
+        fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing for call to 'getAttr'",
+                     sym_name(S, name));
+        err_set_pos(S, &S->err, a->pos ? a->pos : pos);
         if (best)
             fl_error_set_hint(&S->err, "Did you mean %s?", best);
         S->errkind = ERR_OTHER;
@@ -372,13 +385,9 @@ PRIM(listToAttrs) {
     KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
     for (uint32_t i = 0; i < l->n; i++) {
         Attrs *e = force_attrs(S, l->elems[i], pos);
-        Attr *nm = attrs_find(e, S->s_name);
-        if (!nm)
-            lang_throw(S, pos, "attribute 'name' missing");
+        Attr *nm = builtin_attr(S, e, S->s_name, "listToAttrs", pos);
         k[i].name = force_sym(S, nm->value, pos);
-        Attr *val = attrs_find(e, S->s_value);
-        if (!val)
-            lang_throw(S, pos, "attribute 'value' missing");
+        Attr *val = builtin_attr(S, e, S->s_value, "listToAttrs", pos);
         k[i].value = val->value;
         k[i].idx = i;
         k[i].pos = nm->pos;
@@ -795,11 +804,8 @@ PRIM(groupBy) {
 
 PRIM(genericClosure) {
     Attrs *a = force_attrs(S, args[0], pos);
-    Attr *ss = attrs_find(a, S->s_startSet), *op = attrs_find(a, S->s_operator);
-    if (!ss)
-        lang_throw(S, pos, "attribute 'startSet' missing");
-    if (!op)
-        lang_throw(S, pos, "attribute 'operator' missing");
+    Attr *ss = builtin_attr(S, a, S->s_startSet, "genericClosure", pos);
+    Attr *op = builtin_attr(S, a, S->s_operator, "genericClosure", pos);
     force_list(S, ss->value, pos);
     size_t qcap = ss->value->n + 16, qn = 0, qh = 0;
     Value **queue = arena_alloc(&S->arena, qcap * sizeof(Value *));
@@ -971,6 +977,14 @@ PRIM(match) {
         mk_null(out);
         return;
     }
+    /* glibc decides whether it matches; the groups are recomputed the way libstdc++ (Nix)
+     * fills them, where it differs from POSIX (regex.c) */
+    long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
+    if (fl_lang_regex_groups(re, s, len, (int)(ng - 1), g) == 0)
+        for (size_t i = 1; i < ng; i++) {
+            m[i].rm_so = (regoff_t)g[2 * (i - 1)];
+            m[i].rm_eo = (regoff_t)g[2 * (i - 1) + 1];
+        }
     Value r;
     mk_list(S, &r, (uint32_t)(ng - 1));
     for (size_t i = 1; i < ng; i++) {

@@ -15,9 +15,40 @@
 
 /* ---- errors ---- */
 
+/* Deep recursion is located at the recursive call: the outermost function application on
+ * the call stack whose position recurs deeper in it (in mutual recursion the first of the
+ * calls, however deep the limit lets it go, so every build reports the same place). When no
+ * call is active (recursion through attribute selections), the application evaluated last. */
+static PosIdx recursive_call_pos(State *S) {
+    size_t n = S->nframes, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    PosIdx *seen = fl_xcalloc(cap, sizeof(PosIdx));
+    PosIdx best = 0;
+    for (size_t k = n; k-- > 0;) {
+        if (S->frames[k].kind != FR_CALL || !S->frames[k].pos)
+            continue;
+        PosIdx p = S->frames[k].pos;
+        size_t h = (p * 2654435761u) & (cap - 1);
+        while (seen[h] && seen[h] != p)
+            h = (h + 1) & (cap - 1);
+        if (seen[h])
+            best = p; /* already seen deeper: recurs; keep the outermost */
+        else
+            seen[h] = p;
+    }
+    free(seen);
+    return best ? best : S->last_call_pos;
+}
+
+NORETURN static void stack_overflow(State *S, PosIdx pos) {
+    PosIdx at = recursive_call_pos(S);
+    lang_throw(S, at ? at : pos, "stack overflow (possible infinite recursion)");
+}
+
 void stack_check(State *S, PosIdx pos) {
     if (UNLIKELY(stack_exceeded(S)))
-        lang_throw(S, pos, "stack overflow (possible infinite recursion)");
+        stack_overflow(S, pos);
 }
 
 static void capture_frames(State *S) {
@@ -172,8 +203,10 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         if (noeval && w->type != V_ATTRS)
             return NULL;
         force(S, w, e->pos);
+        /* Nix 2.8 gives no position; docs/testing.md's rule puts it at the `with` keyword */
         if (w->type != V_ATTRS)
-            lang_throw(S, e->pos, "value is %s while a set was expected", show_type(w));
+            lang_throw(S, (PosIdx)env->n, "value is %s while a set was expected",
+                       show_type(w));
         Attr *a = attrs_find(w->attrs, e->var.name);
         if (a)
             return a->value;
@@ -680,6 +713,7 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
 static void eval_select(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
     Value *cur;
+    PosIdx apos = 0;
     Expr *base = e->sel.e;
     if (base->kind == E_VAR) {
         cur = lookup_var(S, base, env, 0);
@@ -701,6 +735,7 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
                 return;
             }
             cur = a->value;
+            apos = a->pos;
         } else {
             force(S, cur, e->pos);
             if (cur->type != V_ATTRS)
@@ -709,8 +744,13 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
             if (!a)
                 missing_attr(S, cur->attrs, name, e->pos);
             cur = a->value;
+            apos = a->pos;
         }
     }
+    /* Nix forces the selected value at the attribute's own definition, so a cycle through
+     * it is reported there */
+    if (cur->type == V_BLACKHOLE && apos)
+        lang_throw(S, apos, "infinite recursion encountered");
     if (cur->type <= V_BLACKHOLE) {
         push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
                    e->pos);
@@ -760,6 +800,7 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
             Attrs *na = alloc_attrs(S, a->cap * 2 + 1);
             memcpy(na->a, a->a, a->n * sizeof(Attr));
             na->n = a->n;
+            na->pos = a->pos;
             a = na;
         }
         a->a[a->n].name = name;
@@ -775,6 +816,7 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
     Attrs *a = alloc_attrs(S, n + e->attrs.ndyn);
     a->n = n;
+    a->pos = e->pos;
     Env *inner = env;
     if (e->flag) {
         inner = alloc_env(S, n);
@@ -987,7 +1029,7 @@ static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
 void eval(State *S, Expr *e, Env *env, Value *out) {
     /* deeply nested expressions recurse here without forcing or calling anything */
     if (UNLIKELY(stack_exceeded(S)))
-        lang_throw(S, e->pos, "stack overflow (possible infinite recursion)");
+        stack_overflow(S, e->pos);
     switch (e->kind) {
     case E_CONST:
         *out = e->cval;
@@ -1029,6 +1071,7 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         Value fnv;
         Value *fn;
         Expr *f = e->op.a;
+        S->last_call_pos = e->pos;
         if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
             force(S, fn, f->pos);
         } else {
@@ -1042,6 +1085,7 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         Env *inner = alloc_env(S, 1);
         inner->up = env;
         inner->is_with = 1;
+        inner->n = e->pos;
         inner->prev_with = (uint16_t)e->op.prev_with;
         inner->v[0] = maybe_thunk(S, e->op.a, env);
         eval(S, e->op.b, inner, out);

@@ -115,6 +115,7 @@ typedef struct Attr {
 
 typedef struct Attrs {
     uint32_t n, cap;
+    PosIdx pos; /* the `{` of the set literal that made it, else 0 (builtins' errors use it) */
     Attr a[]; /* sorted by symbol id */
 } Attrs;
 
@@ -166,7 +167,7 @@ struct PrimOp {
 /* ---- environments ---- */
 struct Env {
     Env *up;
-    uint32_t n;
+    uint32_t n; /* slots; in a with-env (is_with) the position of `with` instead */
     uint16_t is_with;
     uint16_t prev_with; /* levels up to the next enclosing with-env (0 = none) */
     Value *v[];
@@ -375,6 +376,7 @@ struct State {
 
     char *stack_base;
     size_t stack_limit;
+    PosIdx last_call_pos; /* the application evaluated last (locates stack overflows) */
 
     fl_lang_config cfg;
     char *system;

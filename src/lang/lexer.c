@@ -17,6 +17,9 @@ typedef struct Lexer {
     int *stack; /* flex-like start condition stack */
     int sp, scap;
     uint32_t last_line, last_col; /* where the last lexeme (token or blank run) started */
+    /* where the lexeme before it started: Nix's lexer backs up to it when it gives back the
+     * character that ends a path (prev_yylloc), so PATH_END is located there */
+    uint32_t prev_line, prev_col;
     Token *toks;
     size_t n, cap;
 } Lexer;
@@ -59,6 +62,14 @@ static void adv(Lexer *lx, size_t n) {
     }
 }
 
+/* A lexeme (token, blank run or comment) starts at line:col. */
+static void mark(Lexer *lx, uint32_t line, uint32_t col) {
+    lx->prev_line = lx->last_line;
+    lx->prev_col = lx->last_col;
+    lx->last_line = line;
+    lx->last_col = col;
+}
+
 static Token *push(Lexer *lx, int type, uint32_t line, uint32_t col, const char *s, size_t len) {
     if (lx->n == lx->cap) {
         lx->cap = lx->cap ? lx->cap * 2 : 256;
@@ -66,8 +77,7 @@ static Token *push(Lexer *lx, int type, uint32_t line, uint32_t col, const char 
     }
     Token *t = &lx->toks[lx->n++];
     memset(t, 0, sizeof(*t));
-    lx->last_line = line;
-    lx->last_col = col;
+    mark(lx, line, col);
     t->type = (uint8_t)type;
     t->line = line;
     t->col = col;
@@ -283,14 +293,12 @@ static int lex_default(Lexer *lx) {
         while (e < lx->len && (lx->src[e] == ' ' || lx->src[e] == '\t' || lx->src[e] == '\r' ||
                                lx->src[e] == '\n'))
             e++;
-        lx->last_line = line;
-        lx->last_col = col;
+        mark(lx, line, col);
         adv(lx, e - p);
         return 0;
     }
     if (c == '#') {
-        lx->last_line = line;
-        lx->last_col = col;
+        mark(lx, line, col);
         size_t e = p;
         while (e < lx->len && lx->src[e] != '\n' && lx->src[e] != '\r')
             e++;
@@ -301,12 +309,13 @@ static int lex_default(Lexer *lx) {
         size_t e = p + 2;
         while (e + 1 < lx->len && !(lx->src[e] == '*' && lx->src[e + 1] == '/'))
             e++;
-        if (e + 1 >= lx->len)
-            return lex_error(lx, line, col, "%s", "unterminated comment");
-        lx->last_line = line;
-        lx->last_col = col;
-        adv(lx, e + 2 - p);
-        return 0;
+        /* Nix's comment rule needs the closing star-slash; without it `/` and `*` are
+         * operators and the parser reports the `*` */
+        if (e + 1 < lx->len) {
+            mark(lx, line, col);
+            adv(lx, e + 2 - p);
+            return 0;
+        }
     }
 
     /* Longest match among the rules, in rule order. */
@@ -568,9 +577,14 @@ static int lex_inpath(Lexer *lx, int slash) {
         lx->stack[lx->sp] = lx->src[p + n - 1] == '/' ? ST_INPATH_SLASH : ST_INPATH;
         return 0;
     }
+    /* Nix reports the character after the trailing slash */
     if (slash)
-        return lex_error(lx, lx->last_line, lx->last_col, "%s", "path has a trailing slash");
-    push(lx, T_PATH_END, line, col, lx->src + p, 0);
+        return lex_error(lx, line, col, "%s", "path has a trailing slash");
+    /* The character is given back; Nix's location backs up to the last lexeme's. */
+    uint32_t pl = lx->prev_line, pc = lx->prev_col;
+    push(lx, T_PATH_END, lx->last_line, lx->last_col, lx->src + p, 0);
+    lx->prev_line = pl;
+    lx->prev_col = pc;
     lx->sp--;
     return 0;
 }
@@ -591,7 +605,9 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
         int st = lx.stack[lx.sp];
         if (lx.p >= lx.len) {
             if (st == ST_INPATH) {
-                push(&lx, T_PATH_END, lx.line, lx.col, src + lx.p, 0);
+                /* at the end, Nix's location backs up to the lexeme before the last one,
+                 * and the end of file is reported there too */
+                push(&lx, T_PATH_END, lx.prev_line, lx.prev_col, src + lx.p, 0);
                 lx.sp--;
                 continue;
             }

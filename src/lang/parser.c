@@ -344,15 +344,15 @@ static Expr *parse_path(Parser *P) {
             part.s = u->s;
             part.len = u->len;
             next(P);
+            /* Nix's grammar: a string part right after the path's first segment must be
+             * followed by an interpolation (`/a//b${c}`), else the next token is wrong */
+            if (!interp && cur(P)->type != T_DOLLAR_CURLY)
+                perr_at(P, cur(P), "syntax error, unexpected end of path, expecting '${'");
         } else if (u->type == T_DOLLAR_CURLY) {
             part.e = parse_interp(P);
             interp = 1;
         } else {
             unexpected(P, "end of path");
-        }
-        if (!interp && part.s) {
-            P->i = (size_t)(t - P->t);
-            perr_at(P, t, "syntax error, unexpected end of path, expecting '${'");
         }
         VEC_PUSH(S, pv, part);
     }
@@ -497,8 +497,9 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
     for (uint32_t k = 0; k + 1 < path->n; k++) {
         AttrName *an = &path->a[k];
         if (an->expr) {
-            /* a dynamic component: the rest becomes a nested set under a dynamic name */
-            Expr *nested = mk(P, E_ATTRS, pos);
+            /* a dynamic component: the rest becomes a nested set under a dynamic name
+             * (made by an attribute path, not by a `{`: no position, as in Nix) */
+            Expr *nested = mk(P, E_ATTRS, 0);
             NameVec rest = {path->a + k + 1, path->n - k - 1, path->n - k - 1};
             add_attr(P, nested, &rest, e, pos);
             DynAttr d = {an->expr, nested, pos};
@@ -511,7 +512,7 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
                 dup_attr_path(P, path_upto(P, path, path->n - 1), pos, d->pos);
             attrs = d->e;
         } else {
-            Expr *nested = mk(P, E_ATTRS, pos);
+            Expr *nested = mk(P, E_ATTRS, 0);
             AttrDef nd = {0};
             nd.name = an->sym;
             nd.pos = pos;
@@ -551,8 +552,14 @@ static void add_attr(Parser *P, Expr *attrs, NameVec *path, Expr *e, PosIdx pos)
     VEC_PUSH(P->S, b->defs, nd);
 }
 
-/* binds until `until` (T_RBRACE or T_IN) */
-static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
+/* binds until `until` (T_RBRACE or T_IN), called just after the `{` or `let` */
+static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn, int *dyn_in_let) {
+    /* Nix 2.8 places every inherited attribute (the variable of `inherit x`, the selection
+     * of `inherit (s) x`) at its grammar's left-recursive `binds`, which begins where the
+     * token before the bindings ends: the column just after `{` or `let`. */
+    const Token *opener = &P->t[P->i - 1];
+    PosIdx bpos = pos_make(P->S, P->file, opener->line,
+                           opener->col + (opener->type == T_LET ? 3 : 1));
     while (cur(P)->type != until) {
         Token *t = cur(P);
         if (t->type == T_INHERIT) {
@@ -563,6 +570,11 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
                 from = parse_expr(P);
                 expect(P, T_RPAREN, "')'");
             }
+            /* Nix's position of each inherited attribute: where its name list begins, just
+             * after `inherit` or `)` (the list is left-recursive from empty) */
+            const Token *before = &P->t[P->i - 1];
+            PosIdx listpos = pos_make(P->S, P->file, before->line,
+                                      before->col + (before->type == T_INHERIT ? 7 : 1));
             while (cur(P)->type != T_SEMI) {
                 int st;
                 Token *at;
@@ -576,16 +588,16 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
                     dup_attr(P, an.sym, ap, old->pos);
                 AttrDef nd = {0};
                 nd.name = an.sym;
-                nd.pos = ap;
+                nd.pos = listpos;
                 if (from) {
-                    Expr *sel = mk(P, E_SELECT, ap);
+                    Expr *sel = mk(P, E_SELECT, bpos);
                     sel->sel.e = from;
                     sel->sel.n = 1;
                     sel->sel.path = arena_alloc(&P->S->arena, sizeof(AttrName));
                     sel->sel.path[0] = an;
                     nd.e = sel;
                 } else {
-                    nd.e = mk_var(P, an.sym, ap);
+                    nd.e = mk_var(P, an.sym, bpos);
                     nd.inherited = 1;
                 }
                 VEC_PUSH(P->S, b->defs, nd);
@@ -595,10 +607,10 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn) {
         }
         PosIdx ppos = tpos(P, t);
         NameVec path = parse_attrpath(P, NULL);
-        if (!allow_dyn)
-            for (uint32_t k = 0; k < path.n; k++)
-                if (path.a[k].expr)
-                    perr_at(P, t, "dynamic attributes not allowed in let");
+        /* only a dynamic first name is one of the let's own (`a.${x}` is nested); Nix checks
+         * that once the whole `let ... in body` is parsed, at the `let` */
+        if (!allow_dyn && path.a[0].expr && !*dyn_in_let)
+            *dyn_in_let = 1;
         expect(P, T_ASSIGN, "'='");
         Expr *e = parse_expr(P);
         expect(P, T_SEMI, "';'");
@@ -639,10 +651,10 @@ static int formals_ahead(Parser *P) {
         int t2 = peek(P, 2);
         if (t2 == T_COMMA || t2 == T_QUESTION)
             return 1;
-        if (t2 == T_RBRACE) {
-            int t3 = peek(P, 3);
-            return t3 == T_COLON || t3 == T_AT;
-        }
+        /* `{ a }` can only be formals in Nix's grammar (a binding needs `=`), so what
+         * follows it must be `:` or `@` */
+        if (t2 == T_RBRACE)
+            return 1;
     }
     return 0;
 }
@@ -791,12 +803,14 @@ static Expr *parse_simple(Parser *P) {
     case T_LET: {
         int rec = t->type == T_REC, let = t->type == T_LET;
         next(P);
+        /* a set's position is its `{`, also after `rec` (Nix reports it in getAttr errors) */
+        PosIdx bracepos = (rec || let) ? tpos(P, cur(P)) : pos;
         if (rec || let)
             expect(P, T_LBRACE, "'{'");
-        Expr *e = mk(P, E_ATTRS, pos);
+        Expr *e = mk(P, E_ATTRS, let ? pos : bracepos);
         e->flag = (uint8_t)(rec || let);
         binds_of(P, e);
-        parse_binds(P, e, T_RBRACE, 1);
+        parse_binds(P, e, T_RBRACE, 1, NULL);
         next(P);
         if (let) {
             /* let { ... body = e; } is (rec { ... }).body */
@@ -833,6 +847,15 @@ static Expr *parse_select(Parser *P) {
             sel->sel.def = parse_select(P);
         }
         e = sel;
+    } else if (cur(P)->type == T_OR_KW) {
+        /* Nix's backwards-compatible `f or`: the simple expression applied to a variable
+         * named `or`, both at the simple expression's position */
+        next(P);
+        PosIdx sp = tpos(P, start);
+        Expr *call = mk(P, E_CALL, sp);
+        call->op.a = e;
+        call->op.b = mk_var(P, P->S->s_or, sp);
+        e = call;
     }
     P->depth--;
     return e;
@@ -961,7 +984,8 @@ static Expr *parse_expr(Parser *P) {
         e->lam.arg = sym_intern(S, t->s, t->len);
         next(P);
         e = parse_lambda_body(P, e);
-    } else if (t->type == T_ID && peek(P, 1) == T_AT && peek(P, 2) == T_LBRACE) {
+    } else if (t->type == T_ID && peek(P, 1) == T_AT) {
+        /* `x@` starts a pattern: anything but `{` after it is the syntax error */
         e = mk(P, E_LAMBDA, pos);
         e->lam.arg = sym_intern(S, t->s, t->len);
         next(P);
@@ -993,9 +1017,12 @@ static Expr *parse_expr(Parser *P) {
         next(P);
         e = mk(P, E_LET, pos);
         binds_of(P, e);
-        parse_binds(P, e, T_IN, 0);
+        int dyn = 0;
+        parse_binds(P, e, T_IN, 0, &dyn);
         next(P);
         e->attrs.body = parse_expr(P);
+        if (dyn)
+            perr_at(P, t, "dynamic attributes not allowed in let");
     } else if (t->type == T_IF) {
         next(P);
         e = mk(P, E_IF, pos);

@@ -234,6 +234,7 @@ Attrs *alloc_attrs(State *S, uint32_t cap) {
     Attrs *a = arena_alloc(&S->arena, sizeof(Attrs) + cap * sizeof(Attr));
     a->n = 0;
     a->cap = cap;
+    a->pos = 0;
     return a;
 }
 

@@ -33,6 +33,50 @@ static void test_errors_are_located(void **state) {
                 "error: getting status of '/nonexistent/x.nix': No such file or directory @1:1");
 }
 
+/* Nix 2.8 places inherited attributes just after the `{`/`let`, a builtin's missing required
+ * attribute at the `{` of the set literal (else at the call); `with` on a non-set at `with`. */
+static void test_inherit_getattr_with_locations(void **state) {
+    (void)state;
+    assert_eval("let s = { }; in { a = 1; inherit (s) x; }", "error: attribute 'x' missing @1:18");
+    assert_eval("let p = 1; in { inherit p q; }", "error: undefined variable 'q' @1:16");
+    assert_eval("let a = 1; inherit ({ }) q; in q", "error: attribute 'q' missing @1:4");
+    assert_eval("builtins.getAttr \"q\" (rec { p = 1; })",
+                "error: attribute 'q' missing for call to 'getAttr' @1:27");
+    assert_eval("builtins.getAttr \"q\" ({ p = 1; } // { x = 1; })",
+                "error: attribute 'q' missing for call to 'getAttr' @1:1");
+    assert_eval("builtins.getAttr \"q\" ({ } // { x = 1; })",
+                "error: attribute 'q' missing for call to 'getAttr' @1:30");
+    assert_eval("builtins.listToAttrs [ { name = \"a\"; } ]",
+                "error: attribute 'value' missing for call to 'listToAttrs' @1:24");
+    assert_eval("with { }; with 1; a",
+                "error: value is an integer while a set was expected @1:11");
+    assert_eval("with 1; 2", "2");
+}
+
+/* Infinite recursion through a selection is at the attribute's definition; deep recursion at
+ * the outermost recurring call, the same in every build (docs/testing.md). */
+static void test_recursion_locations(void **state) {
+    (void)state;
+    assert_eval("let x = { y = x.y; }; in x.y", "error: infinite recursion encountered @1:11");
+    assert_eval("let s = { inherit (s) x; }; in s.x",
+                "error: infinite recursion encountered @1:22");
+    assert_eval("let f = n: 1 + f (n + 1); in f 0",
+                "error: stack overflow (possible infinite recursion) @1:16");
+    assert_eval("let even = n: 1 + (odd (n + 1)); odd = n: 1 + (even (n + 1)); in even 0",
+                "error: stack overflow (possible infinite recursion) @1:20");
+    assert_eval("let f = n: { next = (f (n + 1)).next; }; in (f 0).next",
+                "error: stack overflow (possible infinite recursion) @1:22");
+}
+
+/* builtins.match groups as libstdc++ (Nix 2.8) fills them, not POSIX leftmost-longest */
+static void test_regex_groups_like_libstdcxx(void **state) {
+    (void)state;
+    assert_eval("builtins.match \"(a*)*\" \"aa\"", "[ \"\" ]");
+    assert_eval("builtins.match \"(a|ab)(c|bcd)(d*)\" \"abcd\"", "[ \"a\" \"bcd\" \"\" ]");
+    assert_eval("builtins.match \"((a)|b)*\" \"ab\"", "[ \"b\" \"a\" ]");
+    assert_eval("builtins.match \"(a?)(ab)?b?\" \"ab\"", "[ \"a\" null ]");
+}
+
 static void test_did_you_mean(void **state) {
     (void)state;
     fl_lang *L = fl_lang_new(NULL);
@@ -184,6 +228,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_laziness_and_thunks),
         cmocka_unit_test(test_errors_are_located),
+        cmocka_unit_test(test_inherit_getattr_with_locations),
+        cmocka_unit_test(test_recursion_locations),
+        cmocka_unit_test(test_regex_groups_like_libstdcxx),
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_try_eval_restores_thunks),
         cmocka_unit_test(test_builtins),

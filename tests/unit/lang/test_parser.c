@@ -62,9 +62,43 @@ static void test_syntax_errors_say_what_was_expected(void **state) {
     assert_eval("{ a.b = 1; a.b = 2; }",
                 "error: attribute 'a.b' already defined at test.nix:1:3 @1:12");
     assert_eval("let ${\"a\" + \"b\"} = 1; in 2",
-                "error: dynamic attributes not allowed in let @1:5");
+                "error: dynamic attributes not allowed in let @1:1");
     assert_eval("{ a, a }: a", "error: duplicate formal function argument 'a' @1:6");
     assert_eval("let foo = 1; in fooo", "error: undefined variable 'fooo' @1:17");
+}
+
+/* Positions of syntax errors as Nix 2.8's flex/bison locate them (see docs/testing.md). */
+static void test_syntax_error_positions(void **state) {
+    (void)state;
+    char *got = eval_strict("[ /nix/store/ ]");
+    assert_non_null(strstr(got, "path has a trailing slash @1:14"));
+    free(got);
+    got = eval_strict("1 + /nix/store/");
+    assert_non_null(strstr(got, "path has a trailing slash @1:5"));
+    free(got);
+    got = eval_strict("/a//b + 1");
+    assert_non_null(strstr(got, "syntax error, unexpected end of path, expecting '${'"));
+    assert_non_null(strstr(got, "@1:4"));
+    free(got);
+    assert_eval("/a//b${\"c\"}", "/a/bc");
+    got = eval_strict("let x = ./a");
+    assert_non_null(strstr(got, "@1:8"));
+    free(got);
+    got = eval_strict("1 /* never closed");
+    assert_non_null(strstr(got, "syntax error, unexpected '*'"));
+    assert_non_null(strstr(got, "@1:4"));
+    free(got);
+    assert_eval("let a = 1; ${toString 1} = 2; in a",
+                "error: dynamic attributes not allowed in let @1:1");
+    assert_eval("let a.${\"b\"} = 1; in a", "{ b = 1; }");
+    got = eval_strict("let f = { a } a; in f");
+    assert_non_null(strstr(got, "@1:15"));
+    free(got);
+    got = eval_strict("x@y: x");
+    assert_non_null(strstr(got, "expecting '{' @1:3"));
+    free(got);
+    assert_eval("1 or 2 or", "error: undefined variable 'or' @1:1");
+    assert_eval("let or = 1; f = x: x + 1; in f or", "2");
 }
 
 int main(void) {
@@ -75,6 +109,7 @@ int main(void) {
         cmocka_unit_test(test_indented_strings),
         cmocka_unit_test(test_with_scoping),
         cmocka_unit_test(test_syntax_errors_say_what_was_expected),
+        cmocka_unit_test(test_syntax_error_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+builtins.getAttr "q" (rec { p = 1; })

@@ -1,0 +1,1 @@
+builtins.getAttr "q" { a.b = 1; }.a

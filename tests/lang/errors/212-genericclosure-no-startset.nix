@@ -1,0 +1,1 @@
+builtins.genericClosure { operator = 1; }

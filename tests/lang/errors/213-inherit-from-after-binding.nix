@@ -1,0 +1,4 @@
+let s = { };
+in {
+
+  a = 1; inherit (s) q; }

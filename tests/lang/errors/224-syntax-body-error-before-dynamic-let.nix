@@ -1,0 +1,1 @@
+let ${toString 1} = 1; in )
