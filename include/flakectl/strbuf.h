@@ -34,4 +34,7 @@ char *fl_xstrdup(const char *s);
 char *fl_xstrndup(const char *s, size_t n);
 char *fl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Levenshtein distance between two C strings, for every "did you mean" suggestion. */
+size_t fl_edit_distance(const char *a, const char *b);
+
 #endif

@@ -369,29 +369,11 @@ const char *type_name(const Value *v) {
     }
 }
 
-/* Levenshtein distance, capped: used for "did you mean". */
+/* Capped: a long name is never offered as a "did you mean". */
 static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
+    if (strlen(a) > 64 || strlen(b) > 64)
         return 1000;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
+    return fl_edit_distance(a, b);
 }
 
 const char *closest_name(State *S, const char *name, const char **cands, size_t n) {

@@ -361,30 +361,6 @@ static int type_tag(em_ctx *c, fl_value *v, const char **tag, fl_error *err) {
 
 /* ---- "did you mean" ---- */
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    size_t *row = fl_xcalloc(lb + 1, sizeof *row);
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    size_t d = row[lb];
-    free(row);
-    return d;
-}
-
 /* The closest candidate within the reference implementation's limits (ties: name order). */
 static void suggest(fl_strbuf *sb, const char *name, const char **cands, size_t n) {
     size_t len = strlen(name);
@@ -392,7 +368,7 @@ static void suggest(fl_strbuf *sb, const char *name, const char **cands, size_t 
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(name, cands[i]);
+        size_t d = fl_edit_distance(name, cands[i]);
         if (d <= limit && d < bestd) {
             bestd = d;
             best = cands[i];

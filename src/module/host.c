@@ -288,30 +288,6 @@ int fl_host_config(fl_host *host, fl_value **config, fl_error *err) {
     return rc;
 }
 
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    size_t *row = fl_xcalloc(lb + 1, sizeof *row);
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    size_t d = row[lb];
-    free(row);
-    return d;
-}
-
 /* Splits "a.b.\"c.d\"" into segments; returns the count, segments owned by the caller. */
 static size_t split_dotted(const char *s, char ***out) {
     size_t n = 0;
@@ -363,7 +339,7 @@ int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **ou
             for (size_t k = 0; k < fl_lang_attrs_size(v); k++) {
                 const char *name;
                 fl_lang_attrs_at(L, v, k, &name, NULL, NULL);
-                size_t d = edit_distance(segs[i], name);
+                size_t d = fl_edit_distance(segs[i], name);
                 if (d < bestd) {
                     bestd = d;
                     best = name;

@@ -142,3 +142,29 @@ void fl_strbuf_reset(fl_strbuf *sb) {
 const char *fl_strbuf_cstr(fl_strbuf *sb) {
     return sb->buf;
 }
+
+/* One row of the dynamic-programming table suffices: each cell needs only its left, upper and
+ * upper-left neighbours. */
+size_t fl_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *row = fl_xcalloc(lb + 1, sizeof *row);
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[lb];
+    free(row);
+    return d;
+}
