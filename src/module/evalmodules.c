@@ -1610,30 +1610,6 @@ static fl_value *level_lazy(em_node *node, em_lazy_fn fn) {
     return lazy_value(z);
 }
 
-static int level_config(em_node *node, fl_value **out, fl_error *err) {
-    if (node->config_v) {
-        *out = node->config_v;
-        return 0;
-    }
-    int rc = process_level(node, err);
-    if (rc < 0)
-        return rc;
-    em_ctx *c = node->ev->c;
-    fl_lang_attrs_builder *b = fl_lang_attrs_begin(c->L, node->nkids);
-    for (size_t k = 0; k < node->nkids; k++) {
-        em_node *kid = node->kids[k];
-        fl_value *v = kid->leaf ? leaf_value(kid) : level_lazy(kid, lazy_level_config);
-        fl_lang_attrs_add(b, node->names[k], v, NULL);
-    }
-    node->config_v = fl_lang_attrs_end(b);
-    *out = node->config_v;
-    return 0;
-}
-
-static int lazy_level_config(em_lazy *z, fl_value **out, fl_error *err) {
-    return level_config(z->a, out, err);
-}
-
 /* ---- one option's value ---- */
 
 static int merge_option(em_node *leaf, fl_value **out, fl_error *err) {
@@ -1745,9 +1721,13 @@ static fl_value *leaf_info(em_node *leaf, int with_value) {
     return fl_lang_attrs_end(b);
 }
 
-static int level_tree(em_node *node, fl_value **out, fl_error *err) {
-    if (node->tree_v) {
-        *out = node->tree_v;
+/* A group of options seen as `config` (each option's merged value) or as the tree the
+ * language-side lookups read (each option's declaration, definitions and value). Both views
+ * are built once per group, lazily per subgroup. */
+static int level_view(em_node *node, int tree, fl_value **out, fl_error *err) {
+    fl_value **cache = tree ? &node->tree_v : &node->config_v;
+    if (*cache) {
+        *out = *cache;
         return 0;
     }
     int rc = process_level(node, err);
@@ -1757,16 +1737,24 @@ static int level_tree(em_node *node, fl_value **out, fl_error *err) {
     fl_lang_attrs_builder *b = fl_lang_attrs_begin(c->L, node->nkids);
     for (size_t k = 0; k < node->nkids; k++) {
         em_node *kid = node->kids[k];
-        fl_value *v = kid->leaf ? leaf_info(kid, 1) : level_lazy(kid, lazy_level_tree);
+        fl_value *v;
+        if (kid->leaf)
+            v = tree ? leaf_info(kid, 1) : leaf_value(kid);
+        else
+            v = level_lazy(kid, tree ? lazy_level_tree : lazy_level_config);
         fl_lang_attrs_add(b, node->names[k], v, NULL);
     }
-    node->tree_v = fl_lang_attrs_end(b);
-    *out = node->tree_v;
+    *cache = fl_lang_attrs_end(b);
+    *out = *cache;
     return 0;
 }
 
+static int lazy_level_config(em_lazy *z, fl_value **out, fl_error *err) {
+    return level_view(z->a, 0, out, err);
+}
+
 static int lazy_level_tree(em_lazy *z, fl_value **out, fl_error *err) {
-    return level_tree(z->a, out, err);
+    return level_view(z->a, 1, out, err);
 }
 
 static fl_value *options_value(em_node *node) {
@@ -1786,13 +1774,13 @@ static fl_value *options_value(em_node *node) {
 static int ev_config(em_lazy *z, fl_value **out, fl_error *err) {
     em_eval *ev = z->a;
     int rc = collect(ev, err);
-    return rc < 0 ? rc : level_config(ev->root, out, err);
+    return rc < 0 ? rc : level_view(ev->root, 0, out, err);
 }
 
 static int ev_tree(em_lazy *z, fl_value **out, fl_error *err) {
     em_eval *ev = z->a;
     int rc = collect(ev, err);
-    return rc < 0 ? rc : level_tree(ev->root, out, err);
+    return rc < 0 ? rc : level_view(ev->root, 1, out, err);
 }
 
 static int ev_options(em_lazy *z, fl_value **out, fl_error *err) {
