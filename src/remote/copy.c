@@ -47,14 +47,8 @@ static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd
     io.stdout_ctx = out;
     io.stderr_cb = fl_remote_prefix_write;
     io.stderr_ctx = &perr;
-    fl_remote_status st;
-    int rc = fl_remote_exec(r, cmd, &io, &st, err);
+    int rc = fl_remote_run(r, cmd, &io, err);
     fl_remote_prefixer_finish(&perr);
-    if (rc < 0)
-        return rc;
-    if (st.exit_signal || st.exit_status != 0)
-        rc = fl_remote_explain_status(r, cmd, &st, err);
-    fl_remote_status_release(&st);
     return rc;
 }
 
