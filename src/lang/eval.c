@@ -1252,10 +1252,7 @@ uint32_t lang_add_source(State *S, const char *name, const char *dir) {
 /* The import cache is looked up by path for every import; a linear scan made evaluating
  * thousands of module files quadratic. */
 static uint32_t path_hash(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return lang_hash_bytes(s, strlen(s));
 }
 
 static uint32_t import_find(State *S, const char *canon) {

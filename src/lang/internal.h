@@ -73,6 +73,8 @@ typedef struct SymTab {
     uint32_t nslots;
 } SymTab;
 Sym sym_intern(State *S, const char *s, size_t len);
+/* FNV-1a: the hash of the symbol table and of the import cache. */
+uint32_t lang_hash_bytes(const char *s, size_t n);
 static inline const char *sym_name(State *S, Sym s);
 
 /* ---- positions: an index into a table of (file, line, col) ---- */

@@ -127,7 +127,7 @@ void astr_addf(State *S, AStr *s, const char *fmt, ...) {
 
 /* ---- symbols ---- */
 
-static uint32_t hash_bytes(const char *s, size_t n) {
+uint32_t lang_hash_bytes(const char *s, size_t n) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
@@ -152,7 +152,7 @@ Sym sym_intern(State *S, const char *s, size_t len) {
     SymTab *t = &S->syms;
     if (t->n * 2 >= t->nslots)
         symtab_rehash(t);
-    uint32_t full = hash_bytes(s, len);
+    uint32_t full = lang_hash_bytes(s, len);
     uint32_t h = full & (t->nslots - 1);
     for (;;) {
         uint32_t id = t->slots[h];
