@@ -61,6 +61,15 @@ static void aterm_str(State *S, AStr *o, const char *s) {
     astr_addch(S, o, '"');
 }
 
+/* The items of an ATerm list of strings, without the brackets. */
+static void aterm_str_items(State *S, AStr *o, const char *const *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            astr_addch(S, o, ',');
+        aterm_str(S, o, v[i]);
+    }
+}
+
 typedef struct KV {
     const char *k, *v;
 } KV;
@@ -126,29 +135,17 @@ static void unparse(State *S, Drv *d, AStr *o, int mask_outputs, int with_hashes
         astr_addch(S, o, '(');
         aterm_str(S, o, keys[k].k);
         astr_adds(S, o, ",[");
-        for (size_t j = 0; j < d->nin_outs[i]; j++) {
-            if (j)
-                astr_addch(S, o, ',');
-            aterm_str(S, o, d->in_outs[i][j]);
-        }
+        aterm_str_items(S, o, d->in_outs[i], d->nin_outs[i]);
         astr_adds(S, o, "])");
     }
     astr_adds(S, o, "],[");
-    for (size_t i = 0; i < d->nsrcs; i++) {
-        if (i)
-            astr_addch(S, o, ',');
-        aterm_str(S, o, d->srcs[i]);
-    }
+    aterm_str_items(S, o, d->srcs, d->nsrcs);
     astr_adds(S, o, "],");
     aterm_str(S, o, d->platform);
     astr_addch(S, o, ',');
     aterm_str(S, o, d->builder);
     astr_adds(S, o, ",[");
-    for (size_t i = 0; i < d->nargs; i++) {
-        if (i)
-            astr_addch(S, o, ',');
-        aterm_str(S, o, d->args[i]);
-    }
+    aterm_str_items(S, o, d->args, d->nargs);
     astr_adds(S, o, "],[");
     for (size_t i = 0; i < d->nenv; i++) {
         if (i)
