@@ -978,13 +978,16 @@ PRIM(match) {
         return;
     }
     /* glibc decides whether it matches; the groups are recomputed the way libstdc++ (Nix)
-     * fills them, where it differs from POSIX (regex.c) */
-    long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
-    if (fl_lang_regex_groups(re, s, len, (int)(ng - 1), g) == 0)
-        for (size_t i = 1; i < ng; i++) {
-            m[i].rm_so = (regoff_t)g[2 * (i - 1)];
-            m[i].rm_eo = (regoff_t)g[2 * (i - 1) + 1];
-        }
+     * fills them, where it differs from POSIX (regex.c). Without groups (the common
+     * whole-string test) there is nothing to recompute. */
+    if (ng > 1) {
+        long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
+        if (fl_lang_regex_groups(re, s, len, (int)(ng - 1), g) == 0)
+            for (size_t i = 1; i < ng; i++) {
+                m[i].rm_so = (regoff_t)g[2 * (i - 1)];
+                m[i].rm_eo = (regoff_t)g[2 * (i - 1) + 1];
+            }
+    }
     Value r;
     mk_list(S, &r, (uint32_t)(ng - 1));
     for (size_t i = 1; i < ng; i++) {
