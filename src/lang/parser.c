@@ -659,6 +659,23 @@ static int formals_ahead(Parser *P) {
     return 0;
 }
 
+static NORETURN void perr_pos(Parser *P, PosIdx pos, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fl_error_setv(&P->S->err, FL_EPARSE, fmt, ap);
+    va_end(ap);
+    fl_lang_pos p;
+    lang_pos_get(P->S, pos, &p);
+    if (p.file)
+        fl_error_set_loc(&P->S->err, p.file, p.line, p.col);
+    longjmp(P->jb, 1);
+}
+
+/* Symbols are numbered in the order they are interned, and Nix 2.8 orders symbols by the
+   address of their interned string, which for the names of one file grows in the order
+   its bison parser reduces them. A formal with a default is reduced after its default, so
+   its name is interned after the default's names; that order decides which default a
+   cycle between defaults reports, and which attribute a strict evaluation forces first. */
 static void parse_formals(Parser *P, Expr *lam) {
     expect(P, T_LBRACE, "'{'");
     VEC(Formal) fv = {0};
@@ -677,16 +694,13 @@ static void parse_formals(Parser *P, Expr *lam) {
         if (t->type != T_ID)
             unexpected(P, "an argument name");
         Formal f = {0};
-        f.name = sym_intern(P->S, t->s, t->len);
         f.pos = tpos(P, t);
         next(P);
-        for (uint32_t k = 0; k < fv.n; k++)
-            if (fv.a[k].name == f.name)
-                perr_at(P, t, "duplicate formal function argument '%s'", sym_name(P->S, f.name));
         if (cur(P)->type == T_QUESTION) {
             next(P);
             f.def = parse_expr(P);
         }
+        f.name = sym_intern(P->S, t->s, t->len);
         VEC_PUSH(P->S, fv, f);
         if (cur(P)->type == T_COMMA) {
             next(P);
@@ -700,20 +714,39 @@ static void parse_formals(Parser *P, Expr *lam) {
     lam->lam.nformals = fv.n;
 }
 
-static Expr *parse_lambda_body(Parser *P, Expr *lam) {
+static int formal_cmp(const void *a, const void *b) {
+    const Formal *x = a, *y = b;
+    if (x->name != y->name)
+        return x->name < y->name ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Nix checks the formals only once the whole lambda is parsed, so a syntax error in the
+   body wins. Of several duplicates it names the earliest-interned name, at its second
+   occurrence. The formals stay in symbol order: that is the order Nix fills them in. */
+static void check_formals(Parser *P, Expr *lam) {
+    Formal *f = lam->lam.formals;
+    uint32_t n = lam->lam.nformals;
+    qsort(f, n, sizeof *f, formal_cmp);
+    for (uint32_t k = 0; k + 1 < n; k++)
+        if (f[k].name == f[k + 1].name)
+            perr_pos(P, f[k + 1].pos, "duplicate formal function argument '%s'",
+                     sym_name(P->S, f[k].name));
+    if (lam->lam.arg)
+        for (uint32_t k = 0; k < n; k++)
+            if (f[k].name == lam->lam.arg)
+                perr_pos(P, lam->pos, "duplicate formal function argument '%s'",
+                         sym_name(P->S, lam->lam.arg));
+}
+
+/* Nix interns a lambda's argument name when it reduces the whole lambda, after the body. */
+static Expr *parse_lambda_body(Parser *P, Expr *lam, const Token *arg) {
     expect(P, T_COLON, "':'");
     lam->lam.body = parse_expr(P);
-    if (lam->lam.arg && lam->flag)
-        for (uint32_t k = 0; k < lam->lam.nformals; k++)
-            if (lam->lam.formals[k].name == lam->lam.arg) {
-                fl_lang_pos p;
-                lang_pos_get(P->S, lam->pos, &p);
-                fl_error_set(&P->S->err, FL_EPARSE, "duplicate formal function argument '%s'",
-                             sym_name(P->S, lam->lam.arg));
-                if (p.file)
-                    fl_error_set_loc(&P->S->err, p.file, p.line, p.col);
-                longjmp(P->jb, 1);
-            }
+    if (arg)
+        lam->lam.arg = sym_intern(P->S, arg->s, arg->len);
+    if (lam->flag)
+        check_formals(P, lam);
     return lam;
 }
 
@@ -978,29 +1011,26 @@ static Expr *parse_expr(Parser *P) {
     Token *t = cur(P);
     PosIdx pos = tpos(P, t);
     Expr *e;
-    State *S = P->S;
     if (t->type == T_ID && peek(P, 1) == T_COLON) {
         e = mk(P, E_LAMBDA, pos);
-        e->lam.arg = sym_intern(S, t->s, t->len);
         next(P);
-        e = parse_lambda_body(P, e);
+        e = parse_lambda_body(P, e, t);
     } else if (t->type == T_ID && peek(P, 1) == T_AT) {
         /* `x@` starts a pattern: anything but `{` after it is the syntax error */
         e = mk(P, E_LAMBDA, pos);
-        e->lam.arg = sym_intern(S, t->s, t->len);
         next(P);
         next(P);
         parse_formals(P, e);
-        e = parse_lambda_body(P, e);
+        e = parse_lambda_body(P, e, t);
     } else if (t->type == T_LBRACE && formals_ahead(P)) {
         e = mk(P, E_LAMBDA, pos);
         parse_formals(P, e);
+        const Token *arg = NULL;
         if (cur(P)->type == T_AT) {
             next(P);
-            Token *id = expect(P, T_ID, "an identifier");
-            e->lam.arg = sym_intern(S, id->s, id->len);
+            arg = expect(P, T_ID, "an identifier");
         }
-        e = parse_lambda_body(P, e);
+        e = parse_lambda_body(P, e, arg);
     } else if (t->type == T_ASSERT) {
         next(P);
         e = mk(P, E_ASSERT, pos);

@@ -101,6 +101,24 @@ static void test_syntax_error_positions(void **state) {
     assert_eval("let or = 1; f = x: x + 1; in f or", "2");
 }
 
+/* Nix orders formals, and attributes, by when their names were interned, which its parser
+ * does for a formal after the formal's default and for a lambda's argument after the body. */
+static void test_symbol_order_follows_nix_reductions(void **state) {
+    (void)state;
+    assert_eval("let f = { a ? b, b ? a }: a; in f { }",
+                "error: infinite recursion encountered @1:22");
+    assert_eval("({ b ? a, a ? b }: a) { }", "error: infinite recursion encountered @1:15");
+    assert_eval("let f = q: f.p; g = { q = throw \"q\"; p = throw \"p\"; }; in g",
+                "error: p @1:42");
+    assert_eval("{ p, q, q, p }: 1", "error: duplicate formal function argument 'p' @1:12");
+    char *got = eval_strict("{ a, a }: (");
+    assert_non_null(strstr(got, "syntax error, unexpected end of file"));
+    free(got);
+    got = eval_strict("({ q ? r, p, r }: 1) { }");
+    assert_non_null(strstr(got, "called without required argument 'r'"));
+    free(got);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precedence),
@@ -110,6 +128,7 @@ int main(void) {
         cmocka_unit_test(test_with_scoping),
         cmocka_unit_test(test_syntax_errors_say_what_was_expected),
         cmocka_unit_test(test_syntax_error_positions),
+        cmocka_unit_test(test_symbol_order_follows_nix_reductions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+let f = { qka ? qkc, qkb ? qka, qkc ? qkb }: qkb; in f { }

@@ -1,0 +1,1 @@
+{ qka, qkb, qkb, qka }: 1

@@ -1,0 +1,1 @@
+({ qkb ? qkc, qka, qkc }: 1) { }
