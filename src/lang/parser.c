@@ -727,7 +727,8 @@ static int formal_cmp(const void *a, const void *b) {
 static void check_formals(Parser *P, Expr *lam) {
     Formal *f = lam->lam.formals;
     uint32_t n = lam->lam.nformals;
-    qsort(f, n, sizeof *f, formal_cmp);
+    if (n > 1)
+        qsort(f, n, sizeof *f, formal_cmp);
     for (uint32_t k = 0; k + 1 < n; k++)
         if (f[k].name == f[k + 1].name)
             perr_pos(P, f[k + 1].pos, "duplicate formal function argument '%s'",
