@@ -21,26 +21,54 @@
 struct RegexCache {
     char *src;
     regex_t re;
+    fl_lang_regex *fast; /* NULL: syntax regex.c leaves to glibc */
 };
 
-static regex_t *get_regex(State *S, const char *src, PosIdx pos) {
+static struct RegexCache *get_regex(State *S, const char *src, PosIdx pos) {
     for (uint32_t i = 0; i < S->nregexes; i++)
         if (!strcmp(S->regexes[i].src, src))
-            return &S->regexes[i].re;
+            return &S->regexes[i];
     if (S->nregexes == S->capregexes) {
         S->capregexes = S->capregexes ? S->capregexes * 2 : 16;
         S->regexes = fl_xrealloc(S->regexes, S->capregexes * sizeof(struct RegexCache));
     }
     struct RegexCache *rc = &S->regexes[S->nregexes];
-    int r = regcomp(&rc->re, src, REG_EXTENDED);
-    if (r != 0) {
-        char buf[256];
-        regerror(r, &rc->re, buf, sizeof buf);
+    if (regcomp(&rc->re, src, REG_EXTENDED) != 0)
         lang_throw(S, pos, "invalid regular expression '%s'", src);
-    }
     rc->src = fl_xstrdup(src);
+    rc->fast = fl_lang_regex_compile(src, (int)rc->re.re_nsub);
     S->nregexes++;
-    return &rc->re;
+    return rc;
+}
+
+/* One std::regex_search as Nix's match and split run it: regex.c answers where it can
+ * (libstdc++'s spans and groups differ from POSIX's leftmost-longest ones); glibc answers
+ * for syntax regex.c leaves alone or when its search gives up. Offsets in g are absolute,
+ * two per group, -1 for a group that took no part. */
+static int rx_search(struct RegexCache *rc, const char *s, size_t len, size_t start, int flags,
+                     size_t *ms, size_t *me, long *g, regmatch_t *m) {
+    if (rc->fast) {
+        int f = fl_lang_regex_exec(rc->fast, s, len, start, flags, ms, me, g);
+        if (f >= 0)
+            return f;
+    }
+    size_t ng = rc->re.re_nsub + 1;
+    int ef = (flags & FL_RX_NOT_BOL) ? REG_NOTBOL : 0;
+    /* the span alone first: glibc's submatch recovery is exponential on nested repeats */
+    if (regexec(&rc->re, s + start, 1, m, ef) != 0)
+        return 0;
+    *ms = start + (size_t)m[0].rm_so;
+    *me = start + (size_t)m[0].rm_eo;
+    if (((flags & FL_RX_EXACT) && (*ms != start || *me != len)) ||
+        ((flags & FL_RX_CONTINUOUS) && *ms != start) || ((flags & FL_RX_NOT_NULL) && *me == *ms))
+        return 0;
+    if (ng > 1)
+        regexec(&rc->re, s + start, ng, m, ef);
+    for (size_t i = 1; i < ng; i++) {
+        g[2 * (i - 1)] = m[i].rm_so < 0 ? -1 : (long)start + m[i].rm_so;
+        g[2 * (i - 1) + 1] = m[i].rm_so < 0 ? -1 : (long)start + m[i].rm_eo;
+    }
+    return 1;
 }
 
 void builtins_release(State *S);
@@ -49,6 +77,7 @@ void builtins_release(State *S) {
     derivation_release(S);
     for (uint32_t i = 0; i < S->nregexes; i++) {
         regfree(&S->regexes[i].re);
+        fl_lang_regex_free(S->regexes[i].fast);
         free(S->regexes[i].src);
     }
     free(S->regexes);
@@ -458,8 +487,8 @@ PRIM(zipAttrsWith) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         Attrs *a = l->elems[i]->attrs;
-        for (uint32_t j = 0; j < a->n; j++)
-            k[n++] = (KeyIdx){a->a[j].name, n, a->a[j].value, a->a[j].pos};
+        for (uint32_t j = 0; j < a->n; j++, n++)
+            k[n] = (KeyIdx){a->a[j].name, n, a->a[j].value, a->a[j].pos};
     }
     qsort(k, n, sizeof(KeyIdx), keyidx_cmp);
     Attrs *r = alloc_attrs(S, n);
@@ -966,46 +995,41 @@ PRIM(replaceStrings) {
     mk_string(S, out, r.buf, r.len, ctx);
 }
 
+static Value *groups_list(State *S, const char *s, const long *g, size_t ngroups) {
+    Value *r = alloc_value(S);
+    mk_list(S, r, (uint32_t)ngroups);
+    for (size_t i = 0; i < ngroups; i++)
+        r->elems[i] = g[2 * i] < 0 ? S->v_null
+                                   : new_string(S, s + g[2 * i], (size_t)(g[2 * i + 1] - g[2 * i]));
+    return r;
+}
+
 PRIM(match) {
     const char *re = force_string(S, args[0], pos, NULL, NULL);
     size_t len;
     const char *s = force_string(S, args[1], pos, &len, NULL);
-    regex_t *rx = get_regex(S, re, pos);
-    size_t ng = rx->re_nsub + 1;
+    struct RegexCache *rc = get_regex(S, re, pos);
+    size_t ng = rc->re.re_nsub + 1, ms, me;
     regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
-    if (regexec(rx, s, ng, m, 0) != 0 || m[0].rm_so != 0 || (size_t)m[0].rm_eo != len) {
+    long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
+    if (!rx_search(rc, s, len, 0, FL_RX_EXACT, &ms, &me, g, m)) {
         mk_null(out);
         return;
     }
-    /* glibc decides whether it matches; the groups are recomputed the way libstdc++ (Nix)
-     * fills them, where it differs from POSIX (regex.c). Without groups (the common
-     * whole-string test) there is nothing to recompute. */
-    if (ng > 1) {
-        long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
-        if (fl_lang_regex_groups(re, s, len, (int)(ng - 1), g) == 0)
-            for (size_t i = 1; i < ng; i++) {
-                m[i].rm_so = (regoff_t)g[2 * (i - 1)];
-                m[i].rm_eo = (regoff_t)g[2 * (i - 1) + 1];
-            }
-    }
-    Value r;
-    mk_list(S, &r, (uint32_t)(ng - 1));
-    for (size_t i = 1; i < ng; i++) {
-        if (m[i].rm_so < 0)
-            r.elems[i - 1] = S->v_null;
-        else
-            r.elems[i - 1] = new_string(S, s + m[i].rm_so, (size_t)(m[i].rm_eo - m[i].rm_so));
-    }
-    *out = r;
+    *out = *groups_list(S, s, g, ng - 1);
 }
 
+/* Nix walks std::sregex_iterator: after an empty match it first retries at the same place
+ * for a non-empty one, then moves on a character; every search after the first sees the
+ * text before it (`^` no longer holds). */
 PRIM(split) {
     const char *re = force_string(S, args[0], pos, NULL, NULL);
     size_t len;
     const char *s = force_string(S, args[1], pos, &len, NULL);
-    regex_t *rx = get_regex(S, re, pos);
-    size_t ng = rx->re_nsub + 1;
+    struct RegexCache *rc = get_regex(S, re, pos);
+    size_t ng = rc->re.re_nsub + 1;
     regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
+    long *g = arena_alloc(&S->arena, 2 * ng * sizeof(long));
     size_t cap = 16, n = 0;
     Value **items = arena_alloc(&S->arena, cap * sizeof(Value *));
 #define ITEM(v)                                                                                \
@@ -1018,27 +1042,23 @@ PRIM(split) {
         }                                                                                      \
         items[n++] = (v);                                                                      \
     } while (0)
-    size_t p = 0, prev = 0;
-    while (p <= len) {
-        if (regexec(rx, s + p, ng, m, p > 0 ? REG_NOTBOL : 0) != 0)
-            break;
-        size_t ms = p + (size_t)m[0].rm_so, me = p + (size_t)m[0].rm_eo;
+    size_t prev = 0, ms, me;
+    int found = rx_search(rc, s, len, 0, 0, &ms, &me, g, m);
+    while (found) {
         ITEM(new_string(S, s + prev, ms - prev));
-        Value *groups = alloc_value(S);
-        mk_list(S, groups, (uint32_t)(ng - 1));
-        for (size_t i = 1; i < ng; i++)
-            groups->elems[i - 1] =
-                m[i].rm_so < 0 ? S->v_null
-                               : new_string(S, s + p + m[i].rm_so, (size_t)(m[i].rm_eo - m[i].rm_so));
-        ITEM(groups);
+        ITEM(groups_list(S, s, g, ng - 1));
         prev = me;
-        if (me == ms) {
-            if (me >= len)
+        size_t start = me;
+        if (ms == me) {
+            if (start == len)
                 break;
-            p = me + 1;
-        } else {
-            p = me;
+            found = rx_search(rc, s, len, start,
+                              FL_RX_NOT_NULL | FL_RX_CONTINUOUS | FL_RX_NOT_BOL, &ms, &me, g, m);
+            if (found)
+                continue;
+            start++;
         }
+        found = rx_search(rc, s, len, start, FL_RX_NOT_BOL, &ms, &me, g, m);
     }
     ITEM(new_string(S, s + prev, len - prev));
 #undef ITEM

@@ -1,10 +1,12 @@
-/* regex.c - the submatches of builtins.match as Nix 2.8 computes them: libstdc++'s std::regex
+/* regex.c - builtins.match and builtins.split as Nix 2.8 runs them. libstdc++'s std::regex
  * (extended syntax) runs a depth-first backtracking search over an NFA built like libstdc++
- * builds it; alternatives are all tried and the longest match kept (first found wins a tie),
- * a greedy repeat that found any match does not try fewer iterations, and a group keeps what
- * its last iteration captured. Whether the pattern matches at all is left to glibc's regexec
- * (builtins.c); this file only recomputes the groups and answers -1 for anything it does not
- * handle, so the caller keeps glibc's answer. Never allocates from the evaluator's arena. */
+ * builds it, one attempt per starting position; alternatives are all tried and the longest
+ * match kept (first found wins a tie), a greedy repeat that found any match does not try
+ * fewer iterations, and a group keeps what its last iteration captured. So the spans and the
+ * groups can differ from glibc's leftmost-longest POSIX answer, and this file decides both.
+ * It declines syntax it does not handle (compile returns NULL) and gives up on a search that
+ * takes too many steps (exec returns -1); builtins.c then asks glibc. Never allocates from
+ * the evaluator's arena. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +35,15 @@ typedef struct Rx {
     long *repcnt;     /* per node: position, count */
     long sol;
     int has_sol, depth;
+    int flags;      /* FL_RX_* */
+    size_t begin;   /* where this attempt started */
+    long steps;     /* bounded so a pathological pattern gives up instead of hanging */
+    int start_node; /* of the compiled NFA */
 } Rx;
+
+struct fl_lang_regex {
+    Rx r;
+};
 
 static int node(Rx *r, int op) {
     if (r->nn == r->cap) {
@@ -375,7 +385,7 @@ static void rep_once_more(Rx *r, int i, size_t cur) {
 }
 
 static void dfs(Rx *r, int i, size_t cur) {
-    if (r->bad || ++r->depth > 200000) {
+    if (r->bad || ++r->depth > 200000 || ++r->steps > 20000000) {
         r->bad = 1;
         return;
     }
@@ -386,7 +396,9 @@ static void dfs(Rx *r, int i, size_t cur) {
             dfs(r, x->next, cur + 1);
         break;
     case RX_BOL:
-        if (cur == 0)
+        /* libstdc++ without multiline: only where the search began, and only when no
+           earlier text counts as available (match_prev_avail) */
+        if (cur == r->begin && !(r->flags & FL_RX_NOT_BOL))
             dfs(r, x->next, cur);
         break;
     case RX_EOL:
@@ -425,7 +437,9 @@ static void dfs(Rx *r, int i, size_t cur) {
         dfs(r, x->next, cur);
         break;
     case RX_ACCEPT:
-        r->has_sol = cur == r->len; /* exact mode: builtins.match */
+        r->has_sol = !(r->flags & FL_RX_EXACT) || cur == r->len;
+        if (cur == r->begin && (r->flags & FL_RX_NOT_NULL))
+            r->has_sol = 0;
         if (r->has_sol && (r->sol < 0 || r->sol < (long)cur)) {
             r->sol = (long)cur;
             memcpy(r->best, r->cur, (size_t)(r->ngroups + 1) * 2 * sizeof(long));
@@ -435,45 +449,88 @@ static void dfs(Rx *r, int i, size_t cur) {
     r->depth--;
 }
 
-int fl_lang_regex_groups(const char *pattern, const char *s, size_t len, int ngroups,
-                         long *groups) {
-    Rx r;
-    memset(&r, 0, sizeof r);
-    r.p = pattern;
-    Frag f = parse_alt(&r);
-    if (!r.bad && *r.p)
-        r.bad = 1;
-    if (!r.bad) {
-        Frag acc = single(&r, RX_ACCEPT);
-        append(&r, &f, acc);
+fl_lang_regex *fl_lang_regex_compile(const char *pattern, int ngroups) {
+    fl_lang_regex *rx = calloc(1, sizeof *rx);
+    if (!rx)
+        return NULL;
+    Rx *r = &rx->r;
+    r->p = pattern;
+    Frag f = parse_alt(r);
+    if (!r->bad && *r->p)
+        r->bad = 1;
+    if (!r->bad) {
+        Frag acc = single(r, RX_ACCEPT);
+        append(r, &f, acc);
     }
-    int rc = -1;
-    if (!r.bad && r.ngroups == ngroups) {
-        size_t ng = (size_t)(ngroups + 1) * 2;
-        r.cur = malloc(ng * sizeof(long));
-        r.best = malloc(ng * sizeof(long));
-        r.repcnt = calloc((size_t)r.nn * 2, sizeof(long));
-        if (r.cur && r.best && r.repcnt) {
-            for (size_t k = 0; k < ng; k++)
-                r.cur[k] = -1;
-            r.s = s;
-            r.len = len;
-            r.sol = -1;
-            dfs(&r, f.start, 0);
-            if (!r.bad && r.has_sol) {
-                for (int g = 1; g <= ngroups; g++) {
-                    groups[2 * (g - 1)] = r.best[2 * g];
-                    groups[2 * (g - 1) + 1] = r.best[2 * g + 1];
-                    if (r.best[2 * g + 1] < 0)
-                        groups[2 * (g - 1)] = -1;
-                }
-                rc = 0;
+    r->p = NULL;
+    if (r->bad || r->ngroups != ngroups) {
+        fl_lang_regex_free(rx);
+        return NULL;
+    }
+    size_t ng = (size_t)(ngroups + 1) * 2;
+    r->cur = malloc(ng * sizeof(long));
+    r->best = malloc(ng * sizeof(long));
+    r->repcnt = calloc((size_t)r->nn * 2, sizeof(long));
+    if (!r->cur || !r->best || !r->repcnt) {
+        fl_lang_regex_free(rx);
+        return NULL;
+    }
+    r->start_node = f.start;
+    return rx;
+}
+
+void fl_lang_regex_free(fl_lang_regex *rx) {
+    if (!rx)
+        return;
+    free(rx->r.n);
+    free(rx->r.cur);
+    free(rx->r.best);
+    free(rx->r.repcnt);
+    free(rx);
+}
+
+/* One attempt anchored at begin, as libstdc++'s _M_main_dispatch: the longest solution
+   the pruned depth-first search finds, the first found among equals. */
+static int attempt(Rx *r, size_t begin) {
+    size_t ng = (size_t)(r->ngroups + 1) * 2;
+    for (size_t k = 0; k < ng; k++)
+        r->cur[k] = -1;
+    memset(r->repcnt, 0, (size_t)r->nn * 2 * sizeof(long));
+    r->begin = begin;
+    r->sol = -1;
+    r->has_sol = 0;
+    r->depth = 0;
+    dfs(r, r->start_node, begin);
+    if (r->bad)
+        return -1;
+    return r->sol >= 0;
+}
+
+int fl_lang_regex_exec(fl_lang_regex *rx, const char *s, size_t len, size_t start, int flags,
+                       size_t *ms, size_t *me, long *groups) {
+    Rx *r = &rx->r;
+    r->s = s;
+    r->len = len;
+    r->bad = 0;
+    r->steps = 0;
+    r->flags = flags;
+    for (size_t q = start; q <= len; q++) {
+        int found = attempt(r, q);
+        if (found < 0)
+            return -1;
+        if (found) {
+            *ms = q;
+            *me = (size_t)r->sol;
+            for (int g = 1; g <= r->ngroups; g++) {
+                groups[2 * (g - 1)] = r->best[2 * g + 1] < 0 ? -1 : r->best[2 * g];
+                groups[2 * (g - 1) + 1] = r->best[2 * g + 1];
             }
+            return 1;
         }
-        free(r.cur);
-        free(r.best);
-        free(r.repcnt);
+        if (flags & (FL_RX_EXACT | FL_RX_CONTINUOUS))
+            return 0;
+        /* libstdc++'s _M_search: later starting points see the text before them */
+        r->flags |= FL_RX_NOT_BOL;
     }
-    free(r.n);
-    return rc;
+    return 0;
 }
