@@ -1,0 +1,1 @@
+assert (({ qkb ? qka, qka }: true) == null); 1
