@@ -1096,6 +1096,11 @@ static NORETURN void undefined_var(Parser *P, Expr *e, const Scope *sc) {
     longjmp(P->jb, 1);
 }
 
+static int attrdef_cmp(const void *a, const void *b) {
+    Sym x = ((const AttrDef *)a)->name, y = ((const AttrDef *)b)->name;
+    return x < y ? -1 : x > y;
+}
+
 static void bind(Parser *P, Expr *e, const Scope *sc);
 
 static void bind_names(Parser *P, AttrName *path, uint32_t n, const Scope *sc) {
@@ -1145,6 +1150,12 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
         return;
     case E_ATTRS:
     case E_LET: {
+        /* Nix keeps a set's definitions in a map ordered by symbol: that order fills a
+           let's or a rec set's slots (so a definition naming another one that is already
+           filled shares its value cell, visible as «repeated»), binds the names (so it
+           decides which undefined variable is reported) and shows the set. */
+        if (e->attrs.ndefs > 1)
+            qsort(e->attrs.defs, e->attrs.ndefs, sizeof(AttrDef), attrdef_cmp);
         int rec = e->kind == E_LET || e->flag;
         if (!rec) {
             for (uint32_t i = 0; i < e->attrs.ndefs; i++)

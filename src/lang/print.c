@@ -384,22 +384,43 @@ void show_expr(State *S, Expr *e, AStr *out) {
         show_attrpath(S, e->sel.path, e->sel.n, out);
         astr_addch(S, out, ')');
         return;
-    case E_ATTRS:
+    case E_ATTRS: {
+        /* Nix 2.8 shows a set's definitions sorted by name (a let's in symbol order), with
+           its odd "inherit x ;", and the dynamic ones after them. */
         if (e->flag)
             astr_adds(S, out, "rec ");
         astr_addch(S, out, '{');
-        for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
-            AttrDef *d = &e->attrs.defs[i];
+        uint32_t n = e->attrs.ndefs;
+        const AttrDef **sorted = arena_alloc(&S->arena, (n + 1) * sizeof *sorted);
+        for (uint32_t i = 0; i < n; i++)
+            sorted[i] = &e->attrs.defs[i];
+        for (uint32_t i = 1; i < n; i++)
+            for (uint32_t j = i; j > 0 && strcmp(sym_name(S, sorted[j - 1]->name),
+                                                 sym_name(S, sorted[j]->name)) > 0; j--) {
+                const AttrDef *t = sorted[j];
+                sorted[j] = sorted[j - 1];
+                sorted[j - 1] = t;
+            }
+        for (uint32_t i = 0; i < n; i++) {
+            const AttrDef *d = sorted[i];
             if (d->inherited)
-                astr_addf(S, out, " inherit %s;", sym_name(S, d->name));
+                astr_addf(S, out, " inherit %s ;", sym_name(S, d->name));
             else {
                 astr_addf(S, out, " %s = ", sym_name(S, d->name));
                 show_expr(S, d->e, out);
                 astr_addch(S, out, ';');
             }
         }
+        for (uint32_t i = 0; i < e->attrs.ndyn; i++) {
+            astr_adds(S, out, " \"${");
+            show_expr(S, e->attrs.dyn[i].name, out);
+            astr_adds(S, out, "}\" = ");
+            show_expr(S, e->attrs.dyn[i].value, out);
+            astr_addch(S, out, ';');
+        }
         astr_adds(S, out, " }");
         return;
+    }
     case E_LIST:
         astr_addch(S, out, '[');
         for (uint32_t i = 0; i < e->list.n; i++) {
