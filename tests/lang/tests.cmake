@@ -19,9 +19,17 @@ if(NOT FLAKECTL_SANITIZE)
   set_tests_properties(lang_runner_selftest PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800)
 endif()
 
-# builtins.match/split on seeded random patterns against the live nix-instantiate (spans and
+# builtins.match/split on 2400 seeded random patterns against the live nix-instantiate (spans and
 # groups follow libstdc++, not glibc: src/lang/regex.c). Both builds: the sanitizer build
 # checks regex.c's memory use on the same inputs. Skipped, not passed, without nix-instantiate.
 add_test(NAME lang_regex_differential
          COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/regex_differential.py $<TARGET_FILE:flakectl> 1200)
 set_tests_properties(lang_regex_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)
+
+# Programs whose result depends on Nix's symbol order (formals filled, let slots shared,
+# attributes forced), seeded and random, against the live nix-instantiate.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_symbol_order_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/symbol_order_differential.py $<TARGET_FILE:flakectl> 40)
+  set_tests_properties(lang_symbol_order_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()
