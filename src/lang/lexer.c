@@ -392,24 +392,23 @@ static int lex_default(Lexer *lx) {
     const char *s = lx->src + p;
     switch (best) {
     case T_INT: {
-        char buf[32];
-        if (blen >= sizeof buf)
-            return lex_error(lx, line, col, "invalid integer '%.*s'", s);
-        memcpy(buf, s, blen);
-        buf[blen] = '\0';
+        /* Nix rejects what strtoll/strtod report out of range (for a float that includes
+           the subnormals strtod flags with ERANGE), at the start of the literal */
+        char *buf = arena_strndup(&lx->S->arena, s, blen);
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
-        if (errno == ERANGE) {
-            fl_error_set(&lx->S->err, FL_EPARSE, "invalid integer '%s'", buf);
-            fl_error_set_loc(&lx->S->err, lx->S->files[lx->file].path, (int)line, (int)col);
-            return -1;
-        }
+        if (errno == ERANGE)
+            return lex_error(lx, line, col, "invalid integer '%s'", buf);
         push(lx, T_INT, line, col, s, blen)->i = v;
         break;
     }
     case T_FLOAT: {
         char *buf = arena_strndup(&lx->S->arena, s, blen);
-        push(lx, T_FLOAT, line, col, s, blen)->f = strtod(buf, NULL);
+        errno = 0;
+        double f = strtod(buf, NULL);
+        if (errno != 0)
+            return lex_error(lx, line, col, "invalid float '%s'", buf);
+        push(lx, T_FLOAT, line, col, s, blen)->f = f;
         break;
     }
     case T_DOLLAR_CURLY:

@@ -2,6 +2,7 @@
  * JSON out (toJSON and --json) and in (fromJSON via jansson), float formatting, and
  * expressions shown as Nix shows them in assertion messages. Never evaluates beyond forcing
  * what JSON conversion needs. */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -309,8 +310,71 @@ static void json_value(State *S, json_t *j, Value *out, PosIdx pos) {
     }
 }
 
+/* Nix's JSON parser (nlohmann) keeps an integer that fits in 64 bits signed, wraps one that
+   fits only unsigned to a negative NixInt, and reads anything larger as a float; jansson
+   rejects all but the first. Such literals are rewritten before jansson sees them: the
+   wrapped value, or the literal with ".0" appended. NULL when there is nothing to rewrite. */
+static char *json_wide_ints(State *S, const char *s, size_t len, size_t *outlen) {
+    AStr r;
+    astr_init(S, &r, 0);
+    int changed = 0, in_str = 0;
+    size_t copied = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9'))
+            continue;
+        size_t e = i + (c == '-');
+        int is_int = 1;
+        while (e < len && ((s[e] >= '0' && s[e] <= '9') || s[e] == '.' || s[e] == 'e' ||
+                           s[e] == 'E' || s[e] == '+' || s[e] == '-')) {
+            if (s[e] == '.' || s[e] == 'e' || s[e] == 'E')
+                is_int = 0;
+            e++;
+        }
+        char *tok = arena_strndup(&S->arena, s + i, e - i);
+        if (is_int && e - i > (size_t)(c == '-')) {
+            errno = 0;
+            (void)strtoll(tok, NULL, 10);
+            if (errno == ERANGE) {
+                astr_add(S, &r, s + copied, i - copied);
+                errno = 0;
+                unsigned long long u = c == '-' ? 0 : strtoull(tok, NULL, 10);
+                if (c != '-' && errno == 0)
+                    astr_addf(S, &r, "%lld", (long long)u);
+                else
+                    astr_addf(S, &r, "%s.0", tok);
+                copied = e;
+                changed = 1;
+            }
+        }
+        i = e - 1;
+    }
+    if (!changed)
+        return NULL;
+    astr_add(S, &r, s + copied, len - copied);
+    *outlen = r.len;
+    return r.buf;
+}
+
 void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
     json_error_t je;
+    size_t wlen;
+    char *wide = json_wide_ints(S, s, len, &wlen);
+    if (wide) {
+        s = wide;
+        len = wlen;
+    }
     json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j) {
         char *msg = arena_strndup(&S->arena, je.text, strlen(je.text));
