@@ -14,9 +14,10 @@ Usage: regex_differential.py FLAKECTL [CASES_PER_BUILTIN]
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
+
+import nixdiff
 
 ATOMS = ["a", "b", "c", "[ab]", ".", "[^a]", "\\\\.", "[[:alpha:]]", "x"]
 QUANTIFIERS = ["*", "+", "?", "{1,2}", "{2}", "{1,}", "{0,1}"]
@@ -62,23 +63,12 @@ def cases(seed, n, builtin):
 
 
 def run(cmd):
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT)
-        return r.stdout + r.stderr
-    except subprocess.TimeoutExpired:
-        return None
+    out, err = nixdiff.run(cmd, LIMIT)
+    return None if out is None else out + err
 
 
 def main():
-    if len(sys.argv) < 2:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    flakectl = sys.argv[1]
-    per = int(sys.argv[2]) if len(sys.argv) > 2 else 600
-    nix = shutil.which("nix-instantiate")
-    if not nix:
-        print("SKIP: nix-instantiate (Debian package nix-bin) is not installed")
-        return 77
+    flakectl, per, nix = nixdiff.setup(__doc__, 600)
     work = tempfile.mkdtemp(prefix="regex-diff.")
     path = os.path.join(work, "batch.nix")
     agree = differ = nix_hangs = fl_hangs = 0

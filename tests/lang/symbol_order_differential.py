@@ -14,9 +14,9 @@ Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
 Usage: symbol_order_differential.py FLAKECTL [CASES_PER_KIND]
 """
 import random
-import shutil
-import subprocess
 import sys
+
+import nixdiff
 
 NAMES = ["qka", "qkb", "qkc", "qkd"]
 PREFIXES = ["", "let uu9 = 1; vv9 = 2; in ", "let qkz = 1; in ", "let fq = qkd: qkd; in "]
@@ -47,20 +47,8 @@ def strict_throws(rnd):
     return "%s{ %s }" % (pre, attrs)
 
 
-def acyclic(expr):
-    return "infinite recursion" not in expr
-
-
-def run(cmd):
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-        return r.stdout, r.stderr
-    except subprocess.TimeoutExpired:
-        return None, None
-
-
 def outcome(cmd, expr):
-    out, err = run(cmd + ["--expr", expr])
+    out, err = nixdiff.run(cmd + ["--expr", expr], 20)
     if out is None:
         return "(did not finish)"
     if out.strip():
@@ -75,15 +63,7 @@ def outcome(cmd, expr):
 
 
 def main():
-    if len(sys.argv) < 2:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    flakectl = sys.argv[1]
-    per = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-    nix = shutil.which("nix-instantiate")
-    if not nix:
-        print("SKIP: nix-instantiate (Debian package nix-bin) is not installed")
-        return 77
+    flakectl, per, nix = nixdiff.setup(__doc__, 40)
     rnd = random.Random(149)
     agree = differ = 0
     for make in (formal_cycle, let_sharing, strict_throws):
