@@ -24,6 +24,55 @@ struct RegexCache {
     fl_lang_regex *fast; /* NULL: syntax regex.c leaves to glibc */
 };
 
+/* A run of quantifiers (`a++`, `a+*?`) means one quantifier: `+` when the run is all `+`,
+   `?` when all `?`, `*` otherwise. glibc duplicates the operand for every `+` of a run, so
+   `a` followed by 20 `+` took 9 s and 700 MB to compile, where Nix (libstdc++) answers at
+   once. Escapes and bracket expressions are copied as they are. */
+static char *collapse_quantifier_runs(const char *src) {
+    size_t n = strlen(src);
+    char *out = fl_xmalloc(n + 1);
+    size_t o = 0;
+    int in_bracket = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        if (in_bracket) {
+            out[o++] = c;
+            if (c == '[' && (src[i + 1] == ':' || src[i + 1] == '=' || src[i + 1] == '.')) {
+                const char *close = strstr(src + i + 2, src[i + 1] == ':' ? ":]" : src[i + 1] == '=' ? "=]" : ".]");
+                if (close) {
+                    size_t end = (size_t)(close - src) + 2;
+                    memcpy(out + o, src + i + 1, end - i - 1);
+                    o += end - i - 1;
+                    i = end - 1;
+                }
+            } else if (c == ']' && !(i > 0 && (src[i - 1] == '[' || (src[i - 1] == '^' && i > 1 && src[i - 2] == '[')))) {
+                in_bracket = 0;
+            }
+            continue;
+        }
+        if (c == '\\' && i + 1 < n) {
+            out[o++] = c;
+            out[o++] = src[++i];
+            continue;
+        }
+        if (c == '[') {
+            in_bracket = 1;
+            out[o++] = c;
+            continue;
+        }
+        if ((c == '*' || c == '+' || c == '?') && o > 0 && i > 0 &&
+            (src[i - 1] == '*' || src[i - 1] == '+' || src[i - 1] == '?') &&
+            (i < 2 || src[i - 2] != '\\')) {
+            char prev = out[o - 1];
+            out[o - 1] = prev == c ? c : '*';
+            continue;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static struct RegexCache *get_regex(State *S, const char *src, PosIdx pos) {
     for (uint32_t i = 0; i < S->nregexes; i++)
         if (!strcmp(S->regexes[i].src, src))
@@ -33,10 +82,14 @@ static struct RegexCache *get_regex(State *S, const char *src, PosIdx pos) {
         S->regexes = fl_xrealloc(S->regexes, S->capregexes * sizeof(struct RegexCache));
     }
     struct RegexCache *rc = &S->regexes[S->nregexes];
-    if (regcomp(&rc->re, src, REG_EXTENDED) != 0)
+    char *collapsed = collapse_quantifier_runs(src);
+    if (regcomp(&rc->re, collapsed, REG_EXTENDED) != 0) {
+        free(collapsed);
         lang_throw(S, pos, "invalid regular expression '%s'", src);
+    }
     rc->src = fl_xstrdup(src);
-    rc->fast = fl_lang_regex_compile(src, (int)rc->re.re_nsub);
+    rc->fast = fl_lang_regex_compile(collapsed, (int)rc->re.re_nsub);
+    free(collapsed);
     S->nregexes++;
     return rc;
 }

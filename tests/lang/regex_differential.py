@@ -41,6 +41,9 @@ def pattern(rnd, depth=0):
         q = rnd.random()
         if q < 0.45:
             a += QUANTIFIERS[min(int(q / 0.45 * len(QUANTIFIERS)), len(QUANTIFIERS) - 1)]
+            # a run of quantifiers (`a+*`), which glibc alone compiles exponentially
+            while a[-1] in "*+?" and rnd.random() < 0.1:
+                a += rnd.choice("*+?")
         return a
 
     def seq():
