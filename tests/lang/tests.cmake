@@ -33,3 +33,11 @@ if(NOT FLAKECTL_SANITIZE)
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/symbol_order_differential.py $<TARGET_FILE:flakectl> 40)
   set_tests_properties(lang_symbol_order_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
+
+# Seeded random well-typed expressions (about 40 builtins, let, lambdas, with, floats),
+# printed plain and as --json, against the live nix-instantiate.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_expr_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/expr_differential.py $<TARGET_FILE:flakectl> 60)
+  set_tests_properties(lang_expr_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()
