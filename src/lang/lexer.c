@@ -394,7 +394,9 @@ static int lex_default(Lexer *lx) {
     case T_INT: {
         /* Nix rejects what strtoll/strtod report out of range (for a float that includes
            the subnormals strtod flags with ERANGE), at the start of the literal */
-        char *buf = arena_strndup(&lx->S->arena, s, blen);
+        char small[32];
+        char *buf = blen < sizeof small ? memcpy(small, s, blen) : arena_strndup(&lx->S->arena, s, blen);
+        buf[blen] = '\0';
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
         if (errno == ERANGE)

@@ -53,6 +53,18 @@ static NORETURN void perr_at(Parser *P, const Token *t, const char *fmt, ...) {
     longjmp(P->jb, 1);
 }
 
+static NORETURN void perr_pos(Parser *P, PosIdx pos, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fl_error_setv(&P->S->err, FL_EPARSE, fmt, ap);
+    va_end(ap);
+    fl_lang_pos p;
+    lang_pos_get(P->S, pos, &p);
+    if (p.file)
+        fl_error_set_loc(&P->S->err, p.file, p.line, p.col);
+    longjmp(P->jb, 1);
+}
+
 static NORETURN void unexpected(Parser *P, const char *expecting) {
     char buf[80];
     const Token *t = &P->t[P->i];
@@ -464,17 +476,13 @@ static AttrDef *find_def(Binds *b, Sym name) {
 }
 
 static NORETURN void dup_attr_path(Parser *P, const char *name, PosIdx newpos, PosIdx oldpos) {
-    fl_lang_pos np, op;
-    lang_pos_get(P->S, newpos, &np);
+    fl_lang_pos op;
     lang_pos_get(P->S, oldpos, &op);
     const char *file = op.file ? op.file : "?";
     if (!strcmp(file, "«string»"))
         file = "(string)";
-    fl_error_set(&P->S->err, FL_EPARSE, "attribute '%s' already defined at %s:%d:%d", name, file,
-                 op.line, op.col);
-    if (np.file)
-        fl_error_set_loc(&P->S->err, np.file, np.line, np.col);
-    longjmp(P->jb, 1);
+    perr_pos(P, newpos, "attribute '%s' already defined at %s:%d:%d", name, file, op.line,
+             op.col);
 }
 
 static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos) {
@@ -657,18 +665,6 @@ static int formals_ahead(Parser *P) {
             return 1;
     }
     return 0;
-}
-
-static NORETURN void perr_pos(Parser *P, PosIdx pos, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fl_error_setv(&P->S->err, FL_EPARSE, fmt, ap);
-    va_end(ap);
-    fl_lang_pos p;
-    lang_pos_get(P->S, pos, &p);
-    if (p.file)
-        fl_error_set_loc(&P->S->err, p.file, p.line, p.col);
-    longjmp(P->jb, 1);
 }
 
 /* Symbols are numbered in the order they are interned, and Nix 2.8 orders symbols by the

@@ -342,8 +342,10 @@ static char *json_wide_ints(State *S, const char *s, size_t len, size_t *outlen)
                 is_int = 0;
             e++;
         }
-        char *tok = arena_strndup(&S->arena, s + i, e - i);
-        if (is_int && e - i > (size_t)(c == '-')) {
+        /* fewer than 19 digits always fits in int64: no copy, no strtoll */
+        size_t digits = e - i - (c == '-');
+        if (is_int && digits >= 19) {
+            char *tok = arena_strndup(&S->arena, s + i, e - i);
             errno = 0;
             (void)strtoll(tok, NULL, 10);
             if (errno == ERANGE) {
