@@ -25,6 +25,9 @@ packages=(
   python3
   procps
   rsync
+  debootstrap
+  systemd-container
+  util-linux
 )
 missing=()
 for p in "${packages[@]}"; do
