@@ -15,6 +15,7 @@ packages=(
   libjansson-dev
   libssl-dev
   libcmocka-dev
+  libcurl4-openssl-dev
   git
   openssh-server
   openssh-client
