@@ -70,4 +70,33 @@ rec {
       for p in $paths; do link_tree "$p" ""; done
       eval "$postBuild"
     '';
+
+  # fetchurl { url; hash = "sha256-..."; } (or sha256 = "<hex or base32>"): a download as a
+  # fixed-output derivation, with the attributes of Nix's <nix/fetchurl.nix>, so its store
+  # path follows from name and hash alone and equals Nix's. Downloaded (libcurl) when first
+  # needed, verified before it is registered (docs/packages-upstream.md).
+  fetchurl = { url, hash ? "", sha256 ? "", name ? baseNameOf (toString url), executable ? false }:
+    if hash == "" && sha256 == "" then
+      throw "pkgs.fetchurl: ${url} has no hash; add hash = \"sha256-...\" (a download is only trusted with its hash; build once with a wrong one to be shown the right one)"
+    else derivation {
+      builder = "builtin:fetchurl";
+      system = "builtin";
+      inherit name url executable;
+      unpack = false;
+      urls = [ url ];
+      outputHashMode = if executable then "recursive" else "flat";
+      outputHash = if hash != "" then hash else sha256;
+      outputHashAlgo = if hash != "" then "" else "sha256";
+      preferLocalBuild = true;
+      impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
+    };
+
+  # installBinary { name; src; version ? ""; }: the single file src (a fetchurl, any store
+  # file) as the executable $out/bin/<name>, so it links into the profile's sw/bin.
+  installBinary = { name, src, version ? "" }:
+    runCommand (if version == "" then name else "${name}-${version}") { inherit src; binName = name; } ''
+      /bin/mkdir -p "$out/bin"
+      /bin/cp "$src" "$out/bin/$binName"
+      /bin/chmod 0555 "$out/bin/$binName"
+    '';
 }

@@ -1,0 +1,172 @@
+# store_fetch.sh - pkgs.fetchurl and pkgs.installBinary against a local HTTP server (python's
+# http.server on 127.0.0.1, started here, exiting on its own after a bounded time): the
+# output path equals nix-instantiate's for the same <nix/fetchurl.nix> call (SRI, hex and
+# base32 sha256, executable), a download lands verified and read-only, a wrong hash names
+# both hashes and registers nothing, an unreachable server or a 404 is a clear error naming
+# the URL, kill -9 in the middle of a download leaves nothing valid and the next build
+# succeeds, file:// works, and installBinary puts the file into the profile's sw/bin.
+source "$(dirname "$0")/lib/expect.sh"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  chmod -R u+w "$work" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state"
+store="$work/state/store"
+have_nix=0
+command -v nix-instantiate >/dev/null && have_nix=1
+
+# serve DIR [RATE]: starts a server on DIR, sets $port
+serve() {
+  rm -f "$work/port"
+  python3 "$FLAKECTL_SRC/tests/e2e/lib/httpserve.py" "$1" "$work/port" 300 ${2:-} &
+  pids+=($!)
+  for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+  port=$(cat "$work/port")
+}
+
+mkdir -p "$work/www" "$work/slow" "$work/flake"
+printf '#!/bin/sh\necho "tool from upstream $*"\n' > "$work/www/tool"
+head -c $((3 * 1024 * 1024)) /dev/urandom > "$work/slow/big"
+cp "$work/slow/big" "$work/www/big"
+# sri FILE: the SRI form of FILE's SHA-256
+sri() { python3 -c 'import sys, base64, hashlib; print("sha256-" + base64.b64encode(hashlib.sha256(open(sys.argv[1], "rb").read()).digest()).decode())' "$1"; }
+serve "$work/www"
+fast=$port
+url="http://127.0.0.1:$fast/tool"
+hex=$(sha256sum "$work/www/tool" | cut -d' ' -f1)
+sri=$(sri "$work/www/tool")
+
+cat > "$work/flake/flake.nix" <<'NIX'
+{ outputs = { self, ... }: { hosts.h = { system = "x86_64-linux"; modules = [ ./host.nix ]; }; }; }
+NIX
+cat > "$work/flake/host.nix" <<'NIX'
+{ pkgs, ... }:
+let src = pkgs.fetchurl (import ./params.nix); in
+{
+  environment.etc.fod.text = "${src}";
+  environment.systemPackages = [ (pkgs.installBinary { name = "tool"; inherit src; }) ];
+}
+NIX
+# fod PARAMS: evaluates the host with params.nix = PARAMS; $out is the quoted output path
+fod() {
+  printf '%s\n' "$1" > "$work/flake/params.nix"
+  run_fl --flake "$work/flake" eval --host h environment.etc.fod.text
+}
+# same_as_nix WHAT: the path nix-instantiate gives for <nix/fetchurl.nix> with params.nix
+same_as_nix() {
+  [ "$have_nix" = 1 ] || return 0
+  local nixp
+  nixp=$(cd "$work/flake" && NIX_REMOTE=dummy:// NIX_STORE_DIR="$store" nix-instantiate --eval \
+    --strict -E '(import <nix/fetchurl.nix> (import ./params.nix)).outPath')
+  expect_eq "$1: the path is nix-instantiate's" "$nixp" "$out"
+}
+
+# --- SRI hash over http://: fetched, verified, registered, read-only
+fod "{ url = \"$url\"; hash = \"$sri\"; }"
+[ "$rc" = 0 ] || echo "$err" >&2
+expect_eq "fetch exit" 0 "$rc"
+path=$(eval echo "$out")
+same_as_nix "SRI hash"
+expect_contains "named after the URL's last component" "-tool" "$path"
+expect_eq "content as served" "$(cat "$work/www/tool")" "$(cat "$path")"
+expect_eq "read-only in the store" "444" "$(stat -c %a "$path")"
+run_fl store query-valid "$path"
+expect_eq "registered" 0 "$rc"
+run_fl store path-info --json "$path"
+expect_contains "no references" '"references": []' "$out"
+
+# --- the same file declared with sha256 in hex and in Nix base32: the same path
+fod "{ url = \"$url\"; sha256 = \"$hex\"; }"
+expect_eq "hex exit" 0 "$rc"
+expect_eq "hex sha256 gives the same path" "\"$path\"" "$out"
+same_as_nix "hex sha256"
+if [ "$have_nix" = 1 ]; then
+  b32=$(nix-hash --type sha256 --to-base32 "$hex")
+  fod "{ url = \"$url\"; sha256 = \"$b32\"; }"
+  expect_eq "base32 sha256 gives the same path" "\"$path\"" "$out"
+  same_as_nix "base32 sha256"
+  # executable = true: hashed recursively (the NAR of an executable file), another path
+  cp "$work/www/tool" "$work/exe" && chmod 0755 "$work/exe"
+  nar=$(nix-hash --type sha256 --base32 "$work/exe")
+  fod "{ url = \"$url\"; sha256 = \"$nar\"; executable = true; name = \"tool-exe\"; }"
+  [ "$rc" = 0 ] || echo "$err" >&2
+  expect_eq "executable exit" 0 "$rc"
+  same_as_nix "executable (recursive)"
+  expect_eq "executable in the store" "555" "$(stat -c %a "$(eval echo "$out")")"
+else
+  echo "nix-instantiate missing: the differential checks against Nix were skipped" >&2
+fi
+
+# --- installBinary: bin/tool in the profile's sw/
+printf '%s\n' "{ url = \"$url\"; hash = \"$sri\"; }" > "$work/flake/params.nix"
+run_fl --flake "$work/flake" build --host h --out-link "$work/result"
+[ "$rc" = 0 ] || echo "$err" >&2
+expect_eq "build exit" 0 "$rc"
+expect_eq "sw/bin/tool runs" "tool from upstream x" "$("$work/result/sw/bin/tool" x)"
+expect_eq "installed executable" "555" "$(stat -c %a "$(readlink -f "$work/result/sw/bin/tool")")"
+
+# --- a wrong hash: both hashes in SRI form and the URL; nothing registered
+printf 'changed upstream\n' > "$work/www/other"
+printf 'not the file' > "$work/notit"
+bad=$(sri "$work/notit")
+got=$(sri "$work/www/other")
+fod "{ url = \"http://127.0.0.1:$fast/other\"; hash = \"$bad\"; }"
+expect_eq "mismatch fails" 1 "$rc"
+expect_contains "mismatch named" "hash mismatch in fixed-output derivation" "$err"
+expect_contains "specified hash shown" "specified: $bad" "$err"
+expect_contains "got hash shown" "got:       $got" "$err"
+expect_contains "URL shown" "http://127.0.0.1:$fast/other" "$err"
+expect_eq "nothing named other in the store" "" "$(ls "$store" | grep -- '-other$' || true)"
+expect_eq "no temp dir left" "" "$(ls -A "$store" | grep '^\.tmp-' || true)"
+
+# --- a 404 and a server that is not there: the URL in a clear error
+fod "{ url = \"http://127.0.0.1:$fast/missing\"; hash = \"$sri\"; name = \"missing\"; }"
+expect_eq "404 fails" 1 "$rc"
+expect_contains "404 named" "cannot download http://127.0.0.1:$fast/missing: the server answered HTTP 404" "$err"
+dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+fod "{ url = \"http://127.0.0.1:$dead/tool\"; hash = \"$sri\"; name = \"down\"; }"
+expect_eq "server down fails" 1 "$rc"
+expect_contains "server down names the URL" "cannot download http://127.0.0.1:$dead/tool:" "$err"
+expect_contains "server down says why" "onnect" "$err"
+expect_eq "nothing named down in the store" "" "$(ls "$store" | grep -- '-down$' || true)"
+
+# --- file://
+cp "$work/www/tool" "$work/local-tool"
+fod "{ url = \"file://$work/local-tool\"; hash = \"$sri\"; name = \"tool\"; }"
+expect_eq "file:// exit" 0 "$rc"
+expect_eq "file:// gives the same path" "\"$path\"" "$out"
+
+# --- kill -9 in the middle of a download (3 MiB at 300 KiB/s), then again
+serve "$work/slow" $((300 * 1024))
+slow=$port
+bighex=$(sha256sum "$work/slow/big" | cut -d' ' -f1)
+fetch_big() {
+  exec "$FLAKECTL" store build --name big --builder builtin:fetchurl --env "url=http://127.0.0.1:$1/big" \
+    --env "outputHash=$bighex" --env outputHashAlgo=sha256 --env outputHashMode=flat
+}
+(fetch_big "$slow") > /dev/null 2>&1 &
+fpid=$!
+partial=0
+for _ in $(seq 1 100); do
+  sz=$(stat -c %s "$store"/.tmp-*/x 2>/dev/null | head -1 || true)
+  if [ -n "$sz" ] && [ "$sz" -gt 100000 ]; then partial=$sz; break; fi
+  sleep 0.1
+done
+kill -9 "$fpid" 2>/dev/null || true
+wait "$fpid" 2>/dev/null || true
+[ "$partial" -gt 0 ] || fail "the download was never seen in progress"
+bigpath=$(ls "$store" | grep -- '-big$' || true)
+expect_eq "killed download: no output path" "" "$bigpath"
+run_fl store verify
+expect_contains "killed download: nothing invalid registered" "0 missing, 1 unregistered, 0 corrupt, 0 dangling" "$out$err"
+expect_contains "killed download: the partial file is garbage" "leftover temporary directory" "$out$err"
+big_out=$( (fetch_big "$fast") 2>"$work/e") || { cat "$work/e" >&2; fail "download after the kill failed"; }
+cmp -s "$big_out" "$work/slow/big" || fail "download after the kill differs from the served file"
+run_fl store verify --repair
+run_fl store verify --check-contents
+expect_eq "store verifies after the kill and the retry" 0 "$rc"
+echo "store_fetch: ok"
