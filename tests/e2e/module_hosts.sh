@@ -8,8 +8,11 @@ export XDG_CACHE_HOME="$work/cache"
 export FLAKECTL_STATE_DIR="$work/state"
 M="$FLAKECTL_SRC/tests/module"
 
-# --- the bundled example: all four hosts evaluate and pass check
-run_fl --flake "$FLAKECTL_SRC" check
+# --- the bundled example: all four hosts evaluate and pass check (offline: the copy's k3s
+# is a stand-in, lib/example.bash)
+source "$(dirname "$0")/lib/example.bash"
+example_copy "$work/example"
+run_fl --flake "$work/example" check
 expect_eq "check exit" 0 "$rc"
 for h in homelab-node1 homelab-node2 macbook wsl; do expect_contains "check lists $h" "ok   $h" "$out"; done
 expect_contains "check summary" "4 hosts checked" "$out"
@@ -56,7 +59,7 @@ expect_eq "option exit" 0 "$rc"
 expect_contains "option value" '"server"' "$out"
 expect_contains "option type" 'one of "server", "agent"' "$out"
 expect_contains "option default" '"agent"' "$out"
-expect_contains "option declared in" "modules/server/k3s.nix:14:5" "$out"
+expect_contains "option declared in" "modules/server/k3s.nix:29:5" "$out"
 expect_contains "option defined in" "hosts/homelab-node1/default.nix:8:5" "$out"
 run_fl --flake "$FLAKECTL_SRC" option --host homelab-node1 home-manager.users.alice.programs.git.userName
 expect_contains "option inside a submodule" '"Alice Admin"' "$out"
