@@ -140,6 +140,26 @@ fod "{ url = \"file://$work/local-tool\"; hash = \"$sri\"; name = \"tool\"; }"
 expect_eq "file:// exit" 0 "$rc"
 expect_eq "file:// gives the same path" "\"$path\"" "$out"
 
+# --- a fixed-output derivation with a real builder: Nix's path, checked after the build
+printf 'built\n' > "$work/built"
+bhex=$(sha256sum "$work/built" | cut -d' ' -f1)
+run_fl store build --name built --builder /bin/sh --arg -c --arg 'printf "built\n" > "$out"' \
+  --env "outputHash=$bhex" --env outputHashAlgo=sha256 --env outputHashMode=flat
+expect_eq "builder FOD exit" 0 "$rc"
+expect_eq "builder FOD content" "built" "$(cat "$out")"
+if [ "$have_nix" = 1 ]; then
+  nixp=$(NIX_REMOTE=dummy:// NIX_STORE_DIR="$store" nix-instantiate --eval --strict -E \
+    "(derivation { name = \"built\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; outputHash = \"$bhex\"; outputHashAlgo = \"sha256\"; }).outPath")
+  expect_eq "builder FOD path is nix-instantiate's" "$nixp" "\"$out\""
+fi
+run_fl store build --name built-wrong --builder /bin/sh --arg -c --arg 'printf "other\n" > "$out"' \
+  --env "outputHash=$bhex" --env outputHashAlgo=sha256
+expect_eq "builder FOD mismatch fails" 1 "$rc"
+printf 'other\n' > "$work/other-built"
+expect_contains "builder FOD mismatch: declared hash" "specified: $(sri "$work/built")" "$err"
+expect_contains "builder FOD mismatch: built hash" "got:       $(sri "$work/other-built")" "$err"
+expect_eq "builder FOD mismatch: nothing left" "" "$(ls "$store" | grep -- '-built-wrong$' || true)"
+
 # --- kill -9 in the middle of a download (3 MiB at 300 KiB/s), then again
 serve "$work/slow" $((300 * 1024))
 slow=$port
