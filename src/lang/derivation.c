@@ -334,9 +334,10 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         /* Nix accepts SRI, "sha256:..." and bare hex, base32 or base64; the drv holds hex */
         unsigned char raw[FL_SHA256_LEN];
         if (fl_hash_parse_output(hash_val, hash_algo, raw) < 0)
-            lang_throw(S, pos, "outputHash '%s' is not a sha256 hash flakectl can read: write "
-                               "it as SRI (\"sha256-<base64>\") or give outputHashAlgo = "
-                               "\"sha256\" with 64 hex or 52 base32 characters",
+            lang_throw(S, pos,
+                       "outputHash '%s' is not a sha256 hash flakectl can read: write "
+                       "it as SRI (\"sha256-<base64>\") or give outputHashAlgo = "
+                       "\"sha256\" with 64 hex or 52 base32 characters",
                        hash_val);
         if (strcmp(hash_mode, "flat") && strcmp(hash_mode, "recursive"))
             lang_throw(S, pos, "invalid value '%s' for 'outputHashMode' attribute", hash_mode);

@@ -525,8 +525,9 @@ static int verify_fixed(const fl_store_drv *drv, const drv_plan *p, const char *
                       "got:       %s",
                       p->out, p->url ? " downloaded from " : "", p->url ? p->url : "", want_s,
                       got_s);
-    fl_error_set_hint(err, "nothing was added to the store; if the new content is the one you "
-                           "want, declare the hash after 'got:' (hash = \"%s\")",
+    fl_error_set_hint(err,
+                      "nothing was added to the store; if the new content is the one you "
+                      "want, declare the hash after 'got:' (hash = \"%s\")",
                       got_s);
     free(want_s);
     free(got_s);

@@ -82,7 +82,8 @@ int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, v
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -111,8 +112,8 @@ int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, v
         return fl_error_set(err, FL_ENET, "download of %s interrupted", url);
     int code;
     if (rc == CURLE_HTTP_RETURNED_ERROR)
-        code = fl_error_set(err, FL_ENET, "cannot download %s: the server answered HTTP %ld",
-                            url, status);
+        code = fl_error_set(err, FL_ENET, "cannot download %s: the server answered HTTP %ld", url,
+                            status);
     else
         code = fl_error_set(err, FL_ENET, "cannot download %s: %s", url,
                             errbuf[0] ? errbuf : curl_easy_strerror(rc));

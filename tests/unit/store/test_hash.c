@@ -164,10 +164,9 @@ static void test_output_hash_forms(void **state) {
         assert_memory_equal(g, want, sizeof want);
     }
     /* a bare digest needs its algorithm; only sha256; wrong lengths and characters */
-    assert_int_equal(
-        fl_hash_parse_output("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "",
-                             g),
-        -1);
+    assert_int_equal(fl_hash_parse_output(
+                         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "", g),
+                     -1);
     assert_int_equal(fl_hash_parse_output("sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "", g), -1);
     assert_int_equal(fl_hash_parse_output("da39a3ee5e6b4b0d3255bfef95601890afd80709", "sha1", g),
                      -1);
