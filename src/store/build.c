@@ -574,6 +574,32 @@ static int fetch_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
     return rc;
 }
 
+/* The NAR hash and size of a built output and its references: the hash parts of every path
+ * in the inputs' closure, and its own, found in its bytes. info->refs is owned (sorted). */
+static int scan_output(fl_store *s, const drv_plan *p, fl_store_path_info *info, fl_error *err) {
+    char **cl = NULL;
+    size_t ncl = 0;
+    int rc = fl_store_closure(s, p->inputs, p->ninputs, &cl, &ncl, err);
+    if (rc)
+        return rc;
+    cl = fl_xrealloc(cl, (ncl + 1) * sizeof *cl);
+    cl[ncl++] = fl_xstrdup(p->out); /* self-references are references too */
+    scan_sink ss;
+    memset(&ss, 0, sizeof ss);
+    fl_sha256_init(&ss.h.sha);
+    fl_ref_scanner_init(&ss.sc, s, cl, ncl);
+    rc = fl_nar_dump(p->out, scan_sink_write, &ss, NULL, err);
+    fl_sha256_final(&ss.h.sha, info->nar_hash);
+    info->nar_size = ss.h.size;
+    info->refs = fl_xcalloc(ss.sc.n + 1, sizeof *info->refs);
+    for (size_t i = 0; i < ss.sc.n; i++)
+        if (ss.sc.found[i])
+            info->refs[info->nrefs++] = fl_xstrdup(ss.sc.cands[i].path);
+    fl_ref_scanner_release(&ss.sc);
+    fl_store_free_paths(cl, ncl);
+    return rc;
+}
+
 /* Runs the builder under the output's lock and registers the result. */
 static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
                         const char *drv_path, fl_error *err) {
@@ -595,49 +621,19 @@ static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
         rc = run_builder(s, drv, p, top, log, err);
     if (!rc)
         rc = fl_store_normalize_tree(p->out, err);
-    if (!rc && p->fixed) {
-        /* A fixed output is trusted for its hash alone, so it has no references to scan. */
-        fl_store_path_info info = {0};
-        rc = verify_fixed(drv, p, p->out, &info, err);
+    /* A fixed output is trusted for its hash alone, so it has no references to scan. */
+    fl_store_path_info info = {0};
+    if (!rc)
+        rc = p->fixed ? verify_fixed(drv, p, p->out, &info, err) : scan_output(s, p, &info, err);
+    if (!rc) {
         info.path = p->out;
         info.deriver = (char *)drv_path;
         info.registration_time = fl_store_now();
-        if (!rc)
-            rc = fl_store_sync_fs(p->out, err);
-        if (!rc)
-            rc = fl_registry_write(s, &info, err);
-    } else if (!rc) {
-        char **cl = NULL;
-        size_t ncl = 0;
-        rc = fl_store_closure(s, p->inputs, p->ninputs, &cl, &ncl, err);
-        if (!rc) {
-            cl = fl_xrealloc(cl, (ncl + 1) * sizeof *cl);
-            cl[ncl++] = fl_xstrdup(p->out); /* self-references are references too */
-            scan_sink ss;
-            memset(&ss, 0, sizeof ss);
-            fl_sha256_init(&ss.h.sha);
-            fl_ref_scanner_init(&ss.sc, s, cl, ncl);
-            rc = fl_nar_dump(p->out, scan_sink_write, &ss, NULL, err);
-            fl_store_path_info info = {0};
-            fl_sha256_final(&ss.h.sha, info.nar_hash);
-            char **refs = fl_xcalloc(ss.sc.n + 1, sizeof *refs);
-            for (size_t i = 0; i < ss.sc.n; i++)
-                if (ss.sc.found[i])
-                    refs[info.nrefs++] = ss.sc.cands[i].path;
-            info.path = p->out;
-            info.nar_size = ss.h.size;
-            info.refs = refs;
-            info.deriver = (char *)drv_path;
-            info.registration_time = fl_store_now();
-            if (!rc)
-                rc = fl_store_sync_fs(p->out, err);
-            if (!rc)
-                rc = fl_registry_write(s, &info, err);
-            free(refs);
-            fl_ref_scanner_release(&ss.sc);
-            fl_store_free_paths(cl, ncl);
-        }
+        rc = fl_store_sync_fs(p->out, err);
     }
+    if (!rc)
+        rc = fl_registry_write(s, &info, err);
+    fl_store_free_paths(info.refs, info.nrefs);
     if (rc)
         remove_quietly(p->out);
     if (top)
