@@ -138,14 +138,15 @@ static const char *env_get(const fl_store_drv *drv, const char *name) {
 }
 
 /* Nix's fixed-output rules: outputHash (with outputHashAlgo unless it is SRI) fixes the
- * output path from the hash alone, flat (a single file's SHA-256) or recursive (the NAR's). */
+ * output path from the hash alone, flat (a single file's SHA-256) or recursive (the NAR's).
+ * Its errors are the configuration's (exit 1), not the command line's. */
 static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error *err) {
     const char *hash = env_get(drv, "outputHash");
     int fetch = !strcmp(drv->builder, BUILTIN_FETCHURL);
     if (!hash) {
         if (!fetch)
             return FL_OK;
-        int rc = fl_error_set(err, FL_EUSAGE, "derivation '%s': %s needs outputHash", drv->name,
+        int rc = fl_error_set(err, FL_EEVAL, "derivation '%s': %s needs outputHash", drv->name,
                               BUILTIN_FETCHURL);
         fl_error_set_hint(err, "a download is only trusted with its hash: pkgs.fetchurl { url = "
                                "\"...\"; hash = \"sha256-...\"; }");
@@ -154,7 +155,7 @@ static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_erro
     const char *algo = env_get(drv, "outputHashAlgo");
     const char *mode = env_get(drv, "outputHashMode");
     if (fl_hash_parse_output(hash, algo, p->fixed_hash) < 0) {
-        int rc = fl_error_set(err, FL_EUSAGE,
+        int rc = fl_error_set(err, FL_EEVAL,
                               "derivation '%s': outputHash '%s' (outputHashAlgo '%s') is not a "
                               "sha256 hash flakectl can read",
                               drv->name, hash, algo ? algo : "");
@@ -163,7 +164,7 @@ static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_erro
         return rc;
     }
     if (mode && *mode && strcmp(mode, "flat") && strcmp(mode, "recursive"))
-        return fl_error_set(err, FL_EUSAGE,
+        return fl_error_set(err, FL_EEVAL,
                             "derivation '%s': outputHashMode must be \"flat\" or \"recursive\", "
                             "not \"%s\"",
                             drv->name, mode);
@@ -175,15 +176,15 @@ static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_erro
         p->url = env_get(drv, "url");
         p->executable = exe && *exe;
         if (!p->url || !*p->url)
-            return fl_error_set(err, FL_EUSAGE, "derivation '%s': %s needs a url", drv->name,
+            return fl_error_set(err, FL_EEVAL, "derivation '%s': %s needs a url", drv->name,
                                 BUILTIN_FETCHURL);
         if (unpack && *unpack)
-            return fl_error_set(err, FL_EUSAGE,
+            return fl_error_set(err, FL_EEVAL,
                                 "derivation '%s': %s cannot unpack archives (unpack = true) in "
                                 "flakectl; fetch the file and unpack it with runCommand",
                                 drv->name, BUILTIN_FETCHURL);
         if (p->executable != p->recursive)
-            return fl_error_set(err, FL_EUSAGE,
+            return fl_error_set(err, FL_EEVAL,
                                 "derivation '%s': %s hashes an executable download recursively "
                                 "(outputHashMode = \"recursive\") and a plain one flat",
                                 drv->name, BUILTIN_FETCHURL);

@@ -123,6 +123,15 @@ expect_contains "URL shown" "http://127.0.0.1:$fast/other" "$err"
 expect_eq "nothing named other in the store" "" "$(ls "$store" | grep -- '-other$' || true)"
 expect_eq "no temp dir left" "" "$(ls -A "$store" | grep '^\.tmp-' || true)"
 
+# --- no hash, or one flakectl cannot check: refused before any download, saying what to write
+fod "{ url = \"$url\"; name = \"nohash\"; }"
+expect_eq "no hash fails" 1 "$rc"
+expect_contains "no hash: what to write" "has no hash; add hash = \"sha256-...\"" "$err"
+fod "{ url = \"$url\"; hash = \"sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==\"; name = \"sha512\"; }"
+expect_eq "sha512 fails" 1 "$rc"
+expect_contains "sha512: says sha256 only" "is not a sha256 hash flakectl can read" "$err"
+expect_eq "nothing named nohash or sha512 in the store" "" "$(ls "$store" | grep -E -- '-(nohash|sha512)$' || true)"
+
 # --- a 404 and a server that is not there: the URL in a clear error
 fod "{ url = \"http://127.0.0.1:$fast/missing\"; hash = \"$sri\"; name = \"missing\"; }"
 expect_eq "404 fails" 1 "$rc"
