@@ -6,6 +6,7 @@
 # the URL, kill -9 in the middle of a download leaves nothing valid and the next build
 # succeeds, file:// works, and installBinary puts the file into the profile's sw/bin.
 source "$(dirname "$0")/lib/expect.sh"
+source "$(dirname "$0")/lib/nix.bash"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -16,8 +17,6 @@ cleanup() {
 trap cleanup EXIT
 export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state"
 store="$work/state/store"
-have_nix=0
-command -v nix-instantiate >/dev/null && have_nix=1
 
 # serve DIR [RATE]: starts a server on DIR, sets $port
 serve() {
@@ -58,9 +57,9 @@ fod() {
 }
 # same_as_nix WHAT: the path nix-instantiate gives for <nix/fetchurl.nix> with params.nix
 same_as_nix() {
-  [ "$have_nix" = 1 ] || return 0
+  have_nix || return 0
   local nixp
-  nixp=$(cd "$work/flake" && NIX_REMOTE=dummy:// NIX_STORE_DIR="$store" nix-instantiate --eval \
+  nixp=$(cd "$work/flake" && NIX_STORE_DIR="$store" nixo nix-instantiate --eval \
     --strict -E '(import <nix/fetchurl.nix> (import ./params.nix)).outPath')
   expect_eq "$1: the path is nix-instantiate's" "$nixp" "$out"
 }
@@ -84,14 +83,14 @@ fod "{ url = \"$url\"; sha256 = \"$hex\"; }"
 expect_eq "hex exit" 0 "$rc"
 expect_eq "hex sha256 gives the same path" "\"$path\"" "$out"
 same_as_nix "hex sha256"
-if [ "$have_nix" = 1 ]; then
-  b32=$(nix-hash --type sha256 --to-base32 "$hex")
+if have_nix; then
+  b32=$(nixo nix-hash --type sha256 --to-base32 "$hex")
   fod "{ url = \"$url\"; sha256 = \"$b32\"; }"
   expect_eq "base32 sha256 gives the same path" "\"$path\"" "$out"
   same_as_nix "base32 sha256"
   # executable = true: hashed recursively (the NAR of an executable file), another path
   cp "$work/www/tool" "$work/exe" && chmod 0755 "$work/exe"
-  nar=$(nix-hash --type sha256 --base32 "$work/exe")
+  nar=$(nixo nix-hash --type sha256 --base32 "$work/exe")
   fod "{ url = \"$url\"; sha256 = \"$nar\"; executable = true; name = \"tool-exe\"; }"
   [ "$rc" = 0 ] || echo "$err" >&2
   expect_eq "executable exit" 0 "$rc"
@@ -156,8 +155,8 @@ run_fl store build --name built --builder /bin/sh --arg -c --arg 'printf "built\
   --env "outputHash=$bhex" --env outputHashAlgo=sha256 --env outputHashMode=flat
 expect_eq "builder FOD exit" 0 "$rc"
 expect_eq "builder FOD content" "built" "$(cat "$out")"
-if [ "$have_nix" = 1 ]; then
-  nixp=$(NIX_REMOTE=dummy:// NIX_STORE_DIR="$store" nix-instantiate --eval --strict -E \
+if have_nix; then
+  nixp=$(NIX_STORE_DIR="$store" nixo nix-instantiate --eval --strict -E \
     "(derivation { name = \"built\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; outputHash = \"$bhex\"; outputHashAlgo = \"sha256\"; }).outPath")
   expect_eq "builder FOD path is nix-instantiate's" "$nixp" "\"$out\""
 fi
