@@ -123,7 +123,8 @@ typedef struct drv_plan {
     /* fixed-output derivations (outputHash set): the declared hash decides the path */
     int fixed, recursive, executable;
     unsigned char fixed_hash[FL_SHA256_LEN];
-    const char *url; /* builtin:fetchurl's url (borrowed from the drv's env) */
+    const char *url;  /* builtin:fetchurl's url (borrowed from the drv's env) */
+    const char *urls; /* and its urls: space-separated, tried in order (may be NULL) */
 } drv_plan;
 
 #define BUILTIN_FETCHURL "builtin:fetchurl"
@@ -174,6 +175,7 @@ static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_erro
         const char *unpack = env_get(drv, "unpack");
         const char *exe = env_get(drv, "executable");
         p->url = env_get(drv, "url");
+        p->urls = env_get(drv, "urls");
         p->executable = exe && *exe;
         if (!p->url || !*p->url)
             return fl_error_set(err, FL_EEVAL, "derivation '%s': %s needs a url", drv->name,
@@ -508,7 +510,7 @@ static int hash_flat(const char *path, unsigned char h[FL_SHA256_LEN], fl_error 
 
 /* Checks the output at path against the declared hash and fills info's NAR hash and size.
  * A mismatch names both hashes in SRI form, as Nix does, and where the content came from. */
-static int verify_fixed(const fl_store_drv *drv, const drv_plan *p, const char *path,
+static int verify_fixed(const drv_plan *p, const char *path, const char *from,
                         fl_store_path_info *info, fl_error *err) {
     unsigned char got[FL_SHA256_LEN];
     int rc = fl_nar_hash_path(path, info->nar_hash, &info->nar_size, err);
@@ -524,8 +526,7 @@ static int verify_fixed(const fl_store_drv *drv, const drv_plan *p, const char *
     rc = fl_error_set(err, FL_ECONFLICT,
                       "hash mismatch in fixed-output derivation '%s'%s%s:\n  specified: %s\n  "
                       "got:       %s",
-                      p->out, p->url ? " downloaded from " : "", p->url ? p->url : "", want_s,
-                      got_s);
+                      p->out, from ? " downloaded from " : "", from ? from : "", want_s, got_s);
     fl_error_set_hint(err,
                       "nothing was added to the store; if the new content is the one you "
                       "want, declare the hash after 'got:' (hash = \"%s\")",
@@ -535,32 +536,67 @@ static int verify_fixed(const fl_store_drv *drv, const drv_plan *p, const char *
     return rc;
 }
 
+/* Downloads the first of p's URLs that answers into fd (truncated before each attempt), like
+ * Nix's builtin:fetchurl with a list of mirrors; *from is the URL used. When none answers,
+ * the error names each URL with its reason. */
+static int download_any(const drv_plan *p, int fd, const char **from, char **owned, fl_error *err) {
+    char *list = fl_xstrdup(p->urls && *p->urls ? p->urls : p->url);
+    fl_strbuf why;
+    fl_strbuf_init(&why, 0);
+    int rc = FL_ENET, tried = 0;
+    char *save = NULL;
+    for (char *u = strtok_r(list, " ", &save); u; u = strtok_r(NULL, " ", &save)) {
+        if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+            rc = fl_error_errno(err, "cannot reset the download file");
+            break;
+        }
+        fl_error_clear(err);
+        tried++;
+        rc = fl_fetch_url_to_fd(u, fd, NULL, NULL, err);
+        if (!rc) {
+            *owned = fl_xstrdup(u);
+            *from = *owned;
+            break;
+        }
+        fl_strbuf_addf(&why, "\n  %s", err->message ? err->message : u);
+    }
+    if (rc && tried > 1) {
+        rc = fl_error_set(err, FL_ENET, "cannot download any of the %d URLs of '%s':%s", tried,
+                          p->out, why.buf);
+        fl_error_set_hint(err, "check the URLs and that this machine can reach them (http_proxy "
+                               "and https_proxy are honoured); nothing was added to the store");
+    }
+    fl_strbuf_release(&why);
+    free(list);
+    return rc;
+}
+
 /* builtin:fetchurl under the output's lock: download into a temp dir inside the store, sync,
  * verify, and only then move into place and register. A kill at any point leaves at most an
  * unregistered temp dir (garbage for gc and store verify --repair). */
-static int fetch_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
-                        const char *drv_path, fl_error *err) {
+static int fetch_locked(fl_store *s, const drv_plan *p, const char *drv_path, fl_error *err) {
     char *tmp = fl_store_temp_dir(s, err);
     if (!tmp)
         return FL_EIO;
-    char *file = fl_path_join(tmp, "x");
+    char *file = fl_path_join(tmp, "x"), *owned = NULL;
+    const char *from = p->url;
     fl_store_path_info info = {0};
     int rc = FL_OK;
-    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         rc = fl_error_errno(err, "cannot create %s", file);
     if (!rc)
-        rc = fl_fetch_url_to_fd(p->url, fd, NULL, NULL, err);
+        rc = download_any(p, fd, &from, &owned, err);
     if (!rc && fsync(fd) < 0)
-        rc = fl_error_errno(err, "cannot sync the download of %s", p->url);
+        rc = fl_error_errno(err, "cannot sync the download of %s", from);
     if (fd >= 0 && close(fd) < 0 && !rc)
-        rc = fl_error_errno(err, "cannot write the download of %s", p->url);
+        rc = fl_error_errno(err, "cannot write the download of %s", from);
     if (!rc && p->executable && chmod(file, 0755) < 0)
         rc = fl_error_errno(err, "cannot make %s executable", file);
     if (!rc)
         rc = fl_store_normalize_tree(file, err);
     if (!rc)
-        rc = verify_fixed(drv, p, file, &info, err);
+        rc = verify_fixed(p, file, from, &info, err);
     if (!rc)
         rc = fl_store_sync_fs(file, err);
     if (!rc) {
@@ -572,6 +608,7 @@ static int fetch_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
     remove_quietly(tmp);
     free(tmp);
     free(file);
+    free(owned);
     return rc;
 }
 
@@ -625,7 +662,7 @@ static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
     /* A fixed output is trusted for its hash alone, so it has no references to scan. */
     fl_store_path_info info = {0};
     if (!rc)
-        rc = p->fixed ? verify_fixed(drv, p, p->out, &info, err) : scan_output(s, p, &info, err);
+        rc = p->fixed ? verify_fixed(p, p->out, NULL, &info, err) : scan_output(s, p, &info, err);
     if (!rc) {
         info.path = p->out;
         info.deriver = (char *)drv_path;
@@ -666,8 +703,7 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
     if (!rc)
         rc = fl_store_lock_path(s, p.out, &lock, err);
     if (!rc && !fl_store_is_valid(s, p.out))
-        rc = p.url ? fetch_locked(s, drv, &p, drv_path, err)
-                   : build_locked(s, drv, &p, drv_path, err);
+        rc = p.url ? fetch_locked(s, &p, drv_path, err) : build_locked(s, drv, &p, drv_path, err);
     fl_store_unlock_path(lock);
     free(drv_path);
     if (rc) {

@@ -142,6 +142,22 @@ expect_contains "server down names the URL" "cannot download http://127.0.0.1:$d
 expect_contains "server down says why" "onnect" "$err"
 expect_eq "nothing named down in the store" "" "$(ls "$store" | grep -- '-down$' || true)"
 
+# --- urls: mirrors tried in order; when none answers, each is named with its reason
+printf 'only on the third mirror\n' > "$work/www/mirrored"
+fod "{ urls = [ \"http://127.0.0.1:$dead/mirrored\" \"http://127.0.0.1:$fast/missing\" \"http://127.0.0.1:$fast/mirrored\" ]; hash = \"$(sri "$work/www/mirrored")\"; }"
+[ "$rc" = 0 ] || echo "$err" >&2
+expect_eq "mirrors: the third answers" 0 "$rc"
+expect_contains "mirrors: named after the first URL" "-mirrored" "$out"
+expect_eq "mirrors: the content of the third" "only on the third mirror" "$(cat "$(eval echo "$out")")"
+fod "{ urls = [ \"http://127.0.0.1:$dead/tool\" \"http://127.0.0.1:$fast/missing\" ]; hash = \"$sri\"; name = \"nomirror\"; }"
+expect_eq "no mirror answers" 1 "$rc"
+expect_contains "no mirror: how many" "cannot download any of the 2 URLs" "$err"
+expect_contains "no mirror: the first and why" "cannot download http://127.0.0.1:$dead/tool:" "$err"
+expect_contains "no mirror: the second and why" "http://127.0.0.1:$fast/missing: the server answered HTTP 404" "$err"
+fod "{ url = \"$url\"; urls = [ \"$url\" ]; hash = \"$sri\"; }"
+expect_eq "url and urls both" 1 "$rc"
+expect_contains "url and urls both: what to do" "give either url or urls" "$err"
+
 # --- file://
 cp "$work/www/tool" "$work/local-tool"
 fod "{ url = \"file://$work/local-tool\"; hash = \"$sri\"; name = \"tool\"; }"

@@ -73,17 +73,27 @@ rec {
 
   # fetchurl { url; hash = "sha256-..."; } (or sha256 = "<hex or base32>"): a download as a
   # fixed-output derivation, with the attributes of Nix's <nix/fetchurl.nix>, so its store
-  # path follows from name and hash alone and equals Nix's. Downloaded (libcurl) when first
-  # needed, verified before it is registered (docs/packages-upstream.md).
-  fetchurl = { url, hash ? "", sha256 ? "", name ? baseNameOf (toString url), executable ? false }:
+  # path follows from name and hash alone and equals Nix's. As in nixpkgs, `urls` instead of
+  # `url` lists mirrors, tried in order. Downloaded (libcurl) when first needed, verified
+  # before it is registered (docs/packages-upstream.md).
+  fetchurl = { url ? "", urls ? [ ], hash ? "", sha256 ? "", name ? null, executable ? false }:
+    let
+      all =
+        if url != "" && urls == [ ] then [ url ]
+        else if url == "" && urls != [ ] then urls
+        else throw "pkgs.fetchurl: give either url or urls (a list of mirrors), not ${if url == "" then "neither" else "both"}";
+      first = builtins.head all;
+    in
     if hash == "" && sha256 == "" then
-      throw "pkgs.fetchurl: ${url} has no hash; add hash = \"sha256-...\" (a download is only trusted with its hash; build once with a wrong one to be shown the right one)"
+      throw "pkgs.fetchurl: ${first} has no hash; add hash = \"sha256-...\" (a download is only trusted with its hash; build once with a wrong one to be shown the right one)"
     else derivation {
       builder = "builtin:fetchurl";
       system = "builtin";
-      inherit name url executable;
+      name = if name == null then baseNameOf (toString first) else name;
+      url = first;
+      urls = all;
+      inherit executable;
       unpack = false;
-      urls = [ url ];
       outputHashMode = if executable then "recursive" else "flat";
       outputHash = if hash != "" then hash else sha256;
       outputHashAlgo = if hash != "" then "" else "sha256";
