@@ -560,12 +560,14 @@ static int download_any(const drv_plan *p, int fd, const char **from, char **own
         }
         fl_strbuf_addf(&why, "\n  %s", err->message ? err->message : u);
     }
-    if (rc && tried > 1) {
+    if (rc && tried > 1)
         rc = fl_error_set(err, FL_ENET, "cannot download any of the %d URLs of '%s':%s", tried,
                           p->out, why.buf);
-        fl_error_set_hint(err, "check the URLs and that this machine can reach them (http_proxy "
-                               "and https_proxy are honoured); nothing was added to the store");
-    }
+    if (rc && tried > 0)
+        fl_error_set_hint(err, "check the URL and that this machine can reach it (http_proxy and "
+                               "https_proxy are honoured); nothing was added to the store. Without "
+                               "network, a fetchurl of a copy (file://) with the same name and "
+                               "hash makes this very path valid (docs/packages-upstream.md)");
     fl_strbuf_release(&why);
     free(list);
     return rc;

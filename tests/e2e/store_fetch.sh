@@ -141,6 +141,16 @@ expect_eq "server down fails" 1 "$rc"
 expect_contains "server down names the URL" "cannot download http://127.0.0.1:$dead/tool:" "$err"
 expect_contains "server down says why" "onnect" "$err"
 expect_eq "nothing named down in the store" "" "$(ls "$store" | grep -- '-down$' || true)"
+expect_contains "server down: the offline way out" "file://) with the same name and hash" "$err"
+# ... which works: a copy fetched through file:// makes the path valid, then the
+# unreachable URL is never asked
+cp "$work/www/tool" "$work/copy-of-tool"
+fod "{ url = \"file://$work/copy-of-tool\"; hash = \"$sri\"; name = \"down\"; }"
+expect_eq "offline copy exit" 0 "$rc"
+down=$out
+fod "{ url = \"http://127.0.0.1:$dead/tool\"; hash = \"$sri\"; name = \"down\"; }"
+expect_eq "the unreachable URL is not needed any more" 0 "$rc"
+expect_eq "the same path as the copy's" "$down" "$out"
 
 # --- urls: mirrors tried in order; when none answers, each is named with its reason
 printf 'only on the third mirror\n' > "$work/www/mirrored"
