@@ -43,17 +43,19 @@ cat > "$work/flake/flake.nix" <<'NIX'
 { outputs = { self, ... }: { hosts.h = { system = "x86_64-linux"; modules = [ ./host.nix ]; }; }; }
 NIX
 cat > "$work/flake/host.nix" <<'NIX'
-{ pkgs, ... }:
+{ lib, pkgs, ... }:
 let src = pkgs.fetchurl (import ./params.nix); in
 {
-  environment.etc.fod.text = "${src}";
-  environment.systemPackages = [ (pkgs.installBinary { name = "tool"; inherit src; }) ];
+  # an option outside the system, so only installBinary can keep the download alive
+  options.test.fod = lib.mkOption { type = lib.types.str; };
+  config.test.fod = "${src}";
+  config.environment.systemPackages = [ (pkgs.installBinary { name = "tool"; inherit src; }) ];
 }
 NIX
 # fod PARAMS: evaluates the host with params.nix = PARAMS; $out is the quoted output path
 fod() {
   printf '%s\n' "$1" > "$work/flake/params.nix"
-  run_fl --flake "$work/flake" eval --host h environment.etc.fod.text
+  run_fl --flake "$work/flake" eval --host h test.fod
 }
 # same_as_nix WHAT: the path nix-instantiate gives for <nix/fetchurl.nix> with params.nix
 same_as_nix() {
@@ -74,7 +76,7 @@ expect_contains "named after the URL's last component" "-tool" "$path"
 expect_eq "content as served" "$(cat "$work/www/tool")" "$(cat "$path")"
 expect_eq "read-only in the store" "444" "$(stat -c %a "$path")"
 run_fl store query-valid "$path"
-expect_eq "registered" 0 "$rc"
+expect_eq "registered" "$path" "$out"
 run_fl store path-info --json "$path"
 expect_contains "no references" '"references": []' "$out"
 
@@ -107,6 +109,18 @@ run_fl --flake "$work/flake" build --host h --out-link "$work/result"
 expect_eq "build exit" 0 "$rc"
 expect_eq "sw/bin/tool runs" "tool from upstream x" "$("$work/result/sw/bin/tool" x)"
 expect_eq "installed executable" "555" "$(stat -c %a "$(readlink -f "$work/result/sw/bin/tool")")"
+# the download is in the closure: gc keeps it, so an offline rebuild never fetches again
+run_fl gc
+expect_eq "gc exit" 0 "$rc"
+run_fl store query-valid "$path"
+expect_eq "the download survives gc" "$path" "$out"
+kill "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null || true
+run_fl --flake "$work/flake" build --host h --no-link
+expect_eq "rebuild with the server gone" 0 "$rc"
+serve "$work/www"
+fast=$port
+url="http://127.0.0.1:$fast/tool"
 
 # --- a wrong hash: both hashes in SRI form and the URL; nothing registered
 printf 'changed upstream\n' > "$work/www/other"

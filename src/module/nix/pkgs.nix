@@ -103,10 +103,13 @@ rec {
 
   # installBinary { name; src; version ? ""; }: the single file src (a fetchurl, any store
   # file) as the executable $out/bin/<name>, so it links into the profile's sw/bin.
+  # nix-support/source names src, so the download stays in the closure: `gc` keeps it, and
+  # rebuilding the host on an offline machine never has to fetch it again.
   installBinary = { name, src, version ? "" }:
     runCommand (if version == "" then name else "${name}-${version}") { inherit src; binName = name; } ''
-      /bin/mkdir -p "$out/bin"
+      /bin/mkdir -p "$out/bin" "$out/nix-support"
       /bin/cp "$src" "$out/bin/$binName"
       /bin/chmod 0555 "$out/bin/$binName"
+      echo "$src" > "$out/nix-support/source"
     '';
 }
