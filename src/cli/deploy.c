@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
@@ -21,7 +22,74 @@
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-/* ---- SSH options shared by every remote command ---- */
+/* ---- the option groups of every remote command ---- */
+
+const fl_opt_spec fl_cli_ssh_spec[] = {
+    FL_OPT_STR_("identity", 'i', "KEY", "try this private key first", fl_cli_ssh_args, identity,
+                .flags = FL_OPT_LOCAL),
+    FL_OPT_FLAG_("accept-new-host-key", 0, "trust an unknown host key and add it to known_hosts",
+                 fl_cli_ssh_args, accept_new_host_key, .flags = FL_OPT_LOCAL),
+    FL_OPT_STR_("known-hosts", 0, "FILE", "check host keys against FILE (default\n"
+                                          "~/.ssh/known_hosts)",
+                fl_cli_ssh_args, known_hosts, .flags = FL_OPT_LOCAL),
+    FL_OPT_STR_("ssh-config", 0, "FILE|none", "read FILE instead of ~/.ssh/config",
+                fl_cli_ssh_args, ssh_config, .flags = FL_OPT_LOCAL),
+    FL_OPT_INT_("connect-timeout", 0, "S", "give up connecting after S seconds (default 10)",
+                fl_cli_ssh_args, connect_timeout_s, 1, 1000000, .flags = FL_OPT_LOCAL),
+    FL_OPT_FLAG_("sudo", 0, "a non-root login: run every step as root through sudo",
+                 fl_cli_ssh_args, sudo, .flags = FL_OPT_LOCAL),
+    FL_OPT_STR_("askpass", 0, "PROGRAM", "take the sudo password from PROGRAM's output\n"
+                                         "(also $SUDO_ASKPASS) instead of the terminal",
+                fl_cli_ssh_args, askpass, .flags = FL_OPT_LOCAL),
+    FL_OPT_END_,
+};
+
+const fl_opt_spec fl_cli_target_spec[] = {
+    FL_OPT_STR_("target-host", 0, "U@H[:P]", "run it on that target over SSH (an ~/.ssh/config\n"
+                                             "Host alias works)",
+                fl_cli_target_args, target_host, .flags = FL_OPT_LOCAL),
+    FL_OPT_GROUP_(fl_cli_ssh_spec, fl_cli_target_args, ssh),
+    FL_OPT_END_,
+};
+
+const fl_opt_spec fl_cli_deploy_spec[] = {
+    {.kind = FL_OPT_STRING,
+     .name = "target-host",
+     .value_name = "U@H[:P]",
+     .help = "build here, copy what the target lacks, activate there",
+     .offset = offsetof(fl_cli_deploy_args, t.target_host)},
+    FL_OPT_STR_("build-host", 0, "U@H[:P]", "evaluate here, build there, copy from there to the\n"
+                                            "target",
+                fl_cli_deploy_args, build_host, .flags = 0),
+    FL_OPT_STR_("on", 0, "@TAG|a,b|'*'", "every chosen host of the flake, to its\n"
+                                         "deploy.targetHost",
+                fl_cli_deploy_args, on, .flags = 0),
+    FL_OPT_INT_(NULL, 'j', "N", "hosts at once (default 1)", fl_cli_deploy_args, jobs, 1, 1000000,
+                .flags = 0),
+    FL_OPT_FLAG_("fail-fast", 0, "start no more hosts after a failure", fl_cli_deploy_args,
+                 fail_fast, .flags = 0),
+    FL_OPT_FLAG_("keep-going", 0, "keep deploying after a failure (the default)",
+                 fl_cli_deploy_args, fail_fast, .ival = -1),
+    FL_OPT_FLAG_("rollback-succeeded", 0, "when a host fails, roll back the hosts that\n"
+                                          "succeeded",
+                 fl_cli_deploy_args, rollback_succeeded, .flags = 0),
+    FL_OPT_FLAG_("no-magic-rollback", 0, "do not arm the target's watchdog", fl_cli_deploy_args,
+                 no_magic_rollback, .flags = 0),
+    FL_OPT_INT_("confirm-timeout", 0, "S", "confirm over a new connection within S s\n"
+                                           "(default 30)",
+                fl_cli_deploy_args, confirm_timeout_s, 1, 1000000, .flags = 0),
+    {.kind = FL_OPT_GROUP, .offset = offsetof(fl_cli_deploy_args, t.ssh), .group = fl_cli_ssh_spec},
+    FL_OPT_END_,
+};
+
+void fl_cli_ssh_apply(const fl_cli_ssh_args *a, fl_remote_opts *o) {
+    o->identity_file = a->identity;
+    o->known_hosts = a->known_hosts;
+    o->ssh_config = a->ssh_config;
+    o->accept_new_host_key = a->accept_new_host_key;
+    if (a->connect_timeout_s)
+        o->connect_timeout_ms = a->connect_timeout_s * 1000;
+}
 
 typedef struct ssh_args {
     fl_deploy_opts d;
@@ -29,90 +97,39 @@ typedef struct ssh_args {
     const char *build_host; /* --build-host */
 } ssh_args;
 
-/* Consumes one SSH option at argv[*i]; 1 when it was one, 0 when not, <0 on a usage error. */
-static int ssh_option(ssh_args *a, int argc, char **argv, int *i, fl_error *err) {
-    const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (!strcmp(o, "--accept-new-host-key")) {
-        a->d.ssh.accept_new_host_key = 1;
-        return 1;
-    }
-    if (!strcmp(o, "--sudo")) {
-        a->d.sudo = 1;
-        return 1;
-    }
-    if (strcmp(o, "-i") && strcmp(o, "--known-hosts") && strcmp(o, "--ssh-config") &&
-        strcmp(o, "--connect-timeout") && strcmp(o, "--askpass"))
-        return 0;
-    if (!v)
-        return fl_error_set(err, FL_EUSAGE, "%s needs a value", o);
-    (*i)++;
-    if (!strcmp(o, "-i"))
-        a->d.ssh.identity_file = v;
-    else if (!strcmp(o, "--known-hosts"))
-        a->d.ssh.known_hosts = v;
-    else if (!strcmp(o, "--ssh-config"))
-        a->d.ssh.ssh_config = v;
-    else if (!strcmp(o, "--askpass"))
-        a->askpass = v;
-    else {
-        int s = atoi(v);
-        if (s < 1)
-            return fl_error_set(err, FL_EUSAGE, "--connect-timeout takes seconds, not '%s'", v);
-        a->d.ssh.connect_timeout_ms = s * 1000;
-    }
-    return 1;
-}
-
-static void ssh_args_init(ssh_args *a) {
+static void ssh_args_init(ssh_args *a, const fl_cli_ssh_args *s) {
     memset(a, 0, sizeof *a);
     a->d.out_fd = 1;
     a->d.err_fd = 2;
     a->d.magic_rollback = 1;
     a->d.confirm_timeout_s = 30;
+    fl_cli_ssh_apply(s, &a->d.ssh);
+    a->d.sudo = s->sudo;
+    a->askpass = s->askpass;
     /* a target that vanishes mid-stream must be an error, not a signal */
     signal(SIGPIPE, SIG_IGN);
 }
 
 /* ---- rollback/generations --target-host ---- */
 
-int fl_cli_has_target(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--target-host"))
-            return 1;
-    return 0;
-}
-
-int fl_cli_remote_passthrough(int argc, char **argv) {
+int fl_cli_remote_passthrough(const fl_cli_target_args *t, int argc, char **argv,
+                              const unsigned char *local) {
     ssh_args a;
-    ssh_args_init(&a);
+    ssh_args_init(&a, &t->ssh);
     fl_error err = FL_ERROR_INIT;
-    const char *target = NULL;
     fl_strbuf args;
     fl_strbuf_init(&args, 64);
     fl_strbuf_adds(&args, argv[0]);
     for (int i = 1; i < argc; i++) {
-        int k = ssh_option(&a, argc, argv, &i, &err);
-        if (k < 0) {
-            fl_strbuf_release(&args);
-            return fl_cli_report(&err);
-        }
-        if (k)
+        if (local[i])
             continue;
-        if (!strcmp(argv[i], "--target-host") && i + 1 < argc) {
-            target = argv[++i];
-            continue;
-        }
         fl_strbuf_addch(&args, ' ');
         fl_remote_shell_quote(&args, argv[i]);
     }
-    if (!target) {
-        fl_strbuf_release(&args);
-        fl_error_set(&err, FL_EUSAGE, "--target-host needs USER@HOST[:PORT]");
-        return fl_cli_report(&err);
-    }
     a.d.sudo_pass = a.d.sudo ? fl_remote_sudo_pass_new(a.askpass) : NULL;
     int status = 0;
-    int rc = fl_deploy_remote_command(target, target, args.buf, &a.d, &status, &err);
+    int rc = fl_deploy_remote_command(t->target_host, t->target_host, args.buf, &a.d, &status,
+                                      &err);
     fl_strbuf_release(&args);
     fl_remote_sudo_pass_free(a.d.sudo_pass);
     if (rc < 0)
@@ -389,65 +406,23 @@ typedef struct build_all {
     size_t n;
 } build_all;
 
-int fl_cli_deploy(int argc, char **argv, const char *mode) {
-    const char *verb = argv[0], *host = NULL, *target = NULL, *on = NULL;
+int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const char *host,
+                  const char *backup_ext, const char *mode) {
+    const char *target = da->t.target_host, *on = da->on;
     ssh_args a;
-    ssh_args_init(&a);
+    ssh_args_init(&a, &da->t.ssh);
     a.d.mode = mode;
-    fl_fleet_opts fopts = {1, 0};
-    int rollback_succeeded = 0;
-    fl_error err = FL_ERROR_INIT;
-    for (int i = 1; i < argc; i++) {
-        int k = ssh_option(&a, argc, argv, &i, &err);
-        if (k < 0)
-            return fl_cli_report(&err);
-        if (k)
-            continue;
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--no-magic-rollback")) {
-            a.d.magic_rollback = 0;
-        } else if (!strcmp(o, "--fail-fast")) {
-            fopts.fail_fast = 1;
-        } else if (!strcmp(o, "--keep-going")) {
-            fopts.fail_fast = 0;
-        } else if (!strcmp(o, "--rollback-succeeded")) {
-            rollback_succeeded = 1;
-        } else if (v && !strcmp(o, "--host")) {
-            host = argv[++i];
-        } else if (v && !strcmp(o, "--target-host")) {
-            target = argv[++i];
-        } else if (v && !strcmp(o, "--on")) {
-            on = argv[++i];
-        } else if (v && !strcmp(o, "--backup-ext")) {
-            a.d.backup_ext = argv[++i];
-        } else if (v && (!strcmp(o, "-j") || !strcmp(o, "--confirm-timeout"))) {
-            int n = atoi(argv[++i]);
-            if (n < 1) {
-                fl_error_set(&err, FL_EUSAGE, "%s takes a positive number, not '%s'", o, v);
-                return fl_cli_report(&err);
-            }
-            if (!strcmp(o, "-j"))
-                fopts.jobs = n;
-            else
-                a.d.confirm_timeout_s = n;
-        } else if (v && !strcmp(o, "--build-host")) {
-            a.build_host = argv[++i];
-        } else {
-            fl_error_set(&err, FL_EUSAGE, "%s: unexpected argument '%s'", verb, o);
-            fl_error_set_hint(&err, "see 'flakectl %s --help'", verb);
-            return fl_cli_report(&err);
-        }
-    }
-    if (a.build_host && !on && !target) {
-        fl_error_set(&err, FL_EUSAGE, "%s: --build-host needs --target-host or --on", verb);
-        return fl_cli_report(&err);
-    }
-    if (on && (target || host)) {
-        fl_error_set(&err, FL_EUSAGE,
-                     "--on chooses the hosts and their targets (deploy.targetHost);"
-                     " it does not combine with --host or --target-host");
-        return fl_cli_report(&err);
-    }
+    a.d.backup_ext = backup_ext;
+    a.d.magic_rollback = !da->no_magic_rollback;
+    a.d.confirm_timeout_s = da->confirm_timeout_s;
+    a.build_host = da->build_host;
+    fl_fleet_opts fopts = {da->jobs, da->fail_fast > 0};
+    int rollback_succeeded = da->rollback_succeeded;
+    if (a.build_host && !on && !target)
+        return fl_opt_usage(cmd, "--build-host needs --target-host or --on");
+    if (on && (target || host))
+        return fl_opt_usage(cmd, "--on chooses the hosts and their targets (deploy.targetHost);"
+                                 " it does not combine with --host or --target-host");
     host_entry *hosts = NULL;
     size_t n = 0;
     if (on) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "flakectl/activate.h"
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
@@ -33,19 +34,6 @@
 /* The deployer learns the outcome from the report line; these exit codes say it too. */
 enum { EXIT_TOO_LATE = 3 };
 
-static const char usage_text[] =
-    "usage: flakectl deploy-agent info\n"
-    "       flakectl deploy-agent activate TOPLEVEL --mode M [--backup-ext EXT]\n"
-    "                                  [--magic-rollback TOKEN --confirm-timeout S]\n"
-    "       flakectl deploy-agent confirm TOKEN\n"
-    "       flakectl deploy-agent build [--gc-root NAME] < PLAN\n"
-    "\n"
-    "The target's side of `flakectl switch --target-host` (run by the deployer over SSH;\n"
-    "see docs/remote.md). `activate --magic-rollback` first starts a watchdog that\n"
-    "re-activates the previous generation unless `confirm TOKEN` runs within S seconds\n"
-    "of the activation's end. `build` (on a --build-host) replays the deployer's build\n"
-    "plan from stdin and reports the toplevel and its closure.\n";
-
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
     printf("%s%s\n", REPORT_MARK, s);
@@ -54,7 +42,83 @@ static void report_json(json_t *o) {
     json_decref(o);
 }
 
-static int agent_info(void) {
+static int agent_info(int argc, char **argv);
+static int agent_activate(int argc, char **argv);
+static int agent_confirm(int argc, char **argv);
+static int agent_build(int argc, char **argv);
+
+typedef struct agent_opts {
+    const char *top, *mode, *backup, *token, *gc_root;
+    int timeout;
+} agent_opts;
+
+static const char *const agent_modes[] = {"switch", "test", "boot", "dry-activate", NULL};
+
+static const fl_opt_spec activate_spec[] = {
+    FL_OPT_CHOICE_("mode", 0, "MODE", "switch, test, boot or dry-activate", agent_opts, mode,
+                   agent_modes, .flags = 0),
+    FL_OPT_STR_("backup-ext", 0, "EXT", "move unmanaged files in the way to NAME.EXT", agent_opts,
+                backup, .flags = 0),
+    FL_OPT_STR_("magic-rollback", 0, "TOKEN", "arm the watchdog for this deployment", agent_opts,
+                token, .flags = 0),
+    FL_OPT_INT_("confirm-timeout", 0, "S", "seconds the deployer has to confirm (default 30)",
+                agent_opts, timeout, 1, 1000000, .flags = 0),
+    FL_OPT_ARG_("TOPLEVEL", "the toplevel, already in this store", agent_opts, top,
+                .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+
+static const fl_opt_spec confirm_spec[] = {
+    FL_OPT_ARG_("TOKEN", "the deployment's token", agent_opts, token, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+
+static const fl_opt_spec build_spec[] = {
+    FL_OPT_STR_("gc-root", 0, "NAME", "keep the result as gcroots/build-host-NAME (default deploy)",
+                agent_opts, gc_root, .flags = 0),
+    FL_OPT_END_,
+};
+
+static const fl_opt_cmd agent_info_cmd = {
+    "deploy-agent info", "report this target's store, state and active generation as JSON", "",
+    NULL, NULL, NULL, agent_info,
+};
+static const fl_opt_cmd agent_activate_cmd = {
+    "deploy-agent activate", "activate a toplevel, with the magic-rollback watchdog",
+    "TOPLEVEL --mode M [--backup-ext EXT] [--magic-rollback TOKEN --confirm-timeout S]",
+    "Activates TOPLEVEL; --magic-rollback first starts a watchdog that re-activates the\n"
+    "previous generation unless `confirm TOKEN` runs within S seconds of the end.\n",
+    activate_spec, NULL, agent_activate,
+};
+static const fl_opt_cmd agent_confirm_cmd = {
+    "deploy-agent confirm", "confirm a deployment before its watchdog rolls it back", "TOKEN",
+    NULL, confirm_spec, NULL, agent_confirm,
+};
+static const fl_opt_cmd agent_build_cmd = {
+    "deploy-agent build", "replay the deployer's build plan (stdin) on a build host",
+    "[--gc-root NAME] < PLAN", NULL, build_spec, NULL, agent_build,
+};
+static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd, &agent_activate_cmd,
+                                               &agent_confirm_cmd, &agent_build_cmd, NULL};
+
+static int cmd_deploy_agent(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_deploy_agent = {
+    "deploy-agent",
+    "the target side of remote deployments (run by the deployer over SSH)",
+    NULL,
+    "The target's side of `flakectl switch --target-host` (run by the deployer over SSH;\n"
+    "see docs/remote.md). `build` (on a --build-host) replays the deployer's build\n"
+    "plan from stdin and reports the toplevel and its closure.\n",
+    NULL,
+    agent_subs,
+    cmd_deploy_agent,
+};
+
+static int agent_info(int argc, char **argv) {
+    int prc = fl_opt_parse(&agent_info_cmd, NULL, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
     if (fl_activate_paths(&root, &state, &err))
@@ -265,25 +329,12 @@ static int parse_mode(const char *m, fl_act_mode *out) {
 
 static int agent_activate(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    const char *top = NULL, *mode_s = NULL, *backup = NULL, *token = NULL;
-    int timeout = 30;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--mode") && i + 1 < argc)
-            mode_s = argv[++i];
-        else if (!strcmp(a, "--backup-ext") && i + 1 < argc)
-            backup = argv[++i];
-        else if (!strcmp(a, "--magic-rollback") && i + 1 < argc)
-            token = argv[++i];
-        else if (!strcmp(a, "--confirm-timeout") && i + 1 < argc)
-            timeout = atoi(argv[++i]);
-        else if (a[0] != '-' && !top)
-            top = a;
-        else {
-            fl_error_set(&err, FL_EUSAGE, "deploy-agent activate: unexpected '%s'", a);
-            return fl_cli_report(&err);
-        }
-    }
+    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, 30};
+    int prc = fl_opt_parse(&agent_activate_cmd, &ao, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *top = ao.top, *mode_s = ao.mode, *backup = ao.backup, *token = ao.token;
+    int timeout = ao.timeout;
     fl_act_mode mode;
     if (!top || !mode_s || parse_mode(mode_s, &mode) < 0) {
         fl_error_set(&err, FL_EUSAGE,
@@ -375,17 +426,20 @@ static int agent_activate(int argc, char **argv) {
 
 static int agent_confirm(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    if (argc != 2 || !valid_token(argv[1])) {
-        fl_error_set(&err, FL_EUSAGE, "deploy-agent confirm takes the deployment's token");
-        return fl_cli_report(&err);
-    }
+    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, 30};
+    int prc = fl_opt_parse(&agent_confirm_cmd, &ao, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    if (!valid_token(ao.token))
+        return fl_opt_usage(&agent_confirm_cmd, "takes the deployment's token");
+    const char *token = ao.token;
     char *root = NULL, *state = NULL;
     if (fl_activate_paths(&root, &state, &err))
         return fl_cli_report(&err);
-    char *armed = token_file(state, argv[1], "armed");
-    char *confirmed = token_file(state, argv[1], "confirmed");
-    char *done = token_file(state, argv[1], "rolledback");
-    char *expired = token_file(state, argv[1], "expired");
+    char *armed = token_file(state, token, "armed");
+    char *confirmed = token_file(state, token, "confirmed");
+    char *done = token_file(state, token, "rolledback");
+    char *expired = token_file(state, token, "expired");
     int status = FL_EXIT_OK;
     if (fl_atomic_rename(armed, confirmed, &err) == 0) {
         printf("confirmed\n");
@@ -407,7 +461,7 @@ static int agent_confirm(int argc, char **argv) {
     } else {
         fl_error_clear(&err);
         fl_error_set(&err, FL_ENOTFOUND, "no deployment %s is waiting for a confirmation here",
-                     argv[1]);
+                     token);
         status = fl_cli_report(&err);
     }
     free(armed);
@@ -444,15 +498,11 @@ static int keep_root(const char *state, const char *name, const char *top, fl_er
 }
 
 static int agent_build(int argc, char **argv) {
-    const char *root_name = "deploy";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--gc-root") && i + 1 < argc) {
-            root_name = argv[++i];
-        } else {
-            fprintf(stderr, "error: deploy-agent build: unexpected argument '%s'\n", argv[i]);
-            return FL_EXIT_USAGE;
-        }
-    }
+    agent_opts ao = {NULL, NULL, NULL, NULL, "deploy", 30};
+    int prc = fl_opt_parse(&agent_build_cmd, &ao, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *root_name = ao.gc_root;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
     if (fl_activate_paths(&root, &state, &err))
@@ -513,19 +563,8 @@ static int agent_build(int argc, char **argv) {
     return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
 }
 
-int cmd_deploy_agent(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? FL_EXIT_USAGE : FL_EXIT_OK;
-    }
-    if (!strcmp(argv[1], "info"))
-        return agent_info();
-    if (!strcmp(argv[1], "activate"))
-        return agent_activate(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "confirm"))
-        return agent_confirm(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "build"))
-        return agent_build(argc - 1, argv + 1);
-    fprintf(stderr, "error: unknown deploy-agent subcommand '%s'\n%s", argv[1], usage_text);
-    return FL_EXIT_USAGE;
+extern const fl_opt_cmd fl_cmd_deploy_agent;
+
+static int cmd_deploy_agent(int argc, char **argv) {
+    return fl_opt_dispatch(&fl_cmd_deploy_agent, argc, argv);
 }
