@@ -36,7 +36,7 @@ done
 bundled=$(ls "$SRC"/src/module/bundled/*.nix | tr '\n' ' ')
 cat >"$T/nix_all.sh" <<SH
 for h in $HOSTS; do
-  NIX_REMOTE=dummy:// nix-instantiate --eval --strict -E \\
+  $SRC/tests/lib/nix-oracle --exec nix-instantiate --eval --strict -E \\
     "let r = import $SRC/src/module/nix/host.nix { flakeDir = $SRC; hostName = \\"\$h\\"; bundledModules = [ $bundled ]; }; in r.config" \\
     >/dev/null || exit 1
 done

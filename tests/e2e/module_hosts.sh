@@ -2,6 +2,7 @@
 # semantics (priorities, ordering, submodules, platforms), `option`, `check`, and every
 # error naming the user's file:line.
 source "$(dirname "$0")/lib/expect.sh"
+source "$(dirname "$0")/lib/nix.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache"
@@ -43,10 +44,10 @@ run_fl --flake "$M/merge" eval --host mac test.servers.db.port
 expect_eq "mkIf false leaves the default" 80 "$out"
 run_fl --flake "$M/merge" eval --host wsl test.platform
 expect_eq "platform switch" '"wsl"' "$out"
-if command -v nix-instantiate >/dev/null; then
+if have_nix; then
   bundled=$(ls "$FLAKECTL_SRC"/src/module/bundled/*.nix | sed 's/.*/&/' | tr '\n' ' ')
   expr="let r = import $FLAKECTL_SRC/src/module/nix/host.nix { flakeDir = $M/merge; hostName = \"linux\"; bundledModules = [ $bundled ]; }; in r.config.test"
-  nix_json=$(NIX_REMOTE=dummy:// nix-instantiate --eval --strict --json -E "$expr")
+  nix_json=$(nixo nix-instantiate --eval --strict --json -E "$expr")
   expect_eq "flakectl and nix-instantiate agree on the merged config" "$nix_json" "$linux_json"
 fi
 
