@@ -31,14 +31,4 @@ int fl_cli_eval_host(const char *host, const char *path, int json);
  * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
 
-/* `flakectl check`'s secrets rule (src/cli/secret.c): every age.secrets.<n>.file under the
- * flake's secrets/ must list the host's age.hostPublicKey among its publicKeys in
- * secrets/secrets.nix. Hosts without age.hostPublicKey are not checked. config is the host's
- * forced config; flake the flake directory. */
-struct fl_lang;
-struct fl_host;
-struct fl_value;
-int fl_cli_check_secret_recipients(const char *flake, struct fl_lang *L, struct fl_host *host,
-                                   struct fl_value *config, fl_error *err);
-
 #endif

@@ -13,6 +13,7 @@
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
+#include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 
 static double now_ms(void) {
@@ -39,8 +40,15 @@ static int check_host_job(void *p) {
     rc = fl_host_config(&sess.host, &config, j->err);
     if (rc == 0)
         rc = fl_lang_force_deep(sess.L, config, j->err);
-    if (rc == 0)
-        rc = fl_cli_check_secret_recipients(sess.flake, sess.L, &sess.host, config, j->err);
+    if (rc == 0) {
+        char *key = NULL, **names = NULL, **files = NULL;
+        size_t n = 0;
+        rc = fl_host_age_secrets(&sess.host, config, &key, &names, &files, &n, j->err);
+        if (rc == 0)
+            rc = fl_secret_rules_check_host(sess.flake, key, (const char *const *)names,
+                                            (const char *const *)files, n, j->err);
+        fl_host_age_secrets_free(key, names, files, n);
+    }
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)

@@ -51,43 +51,10 @@ static int cmd_rollback(int argc, char **argv) {
     if (prc != FL_OPT_RUN)
         return prc;
     fl_error err = FL_ERROR_INIT;
-    int to = ro.to;
-    const char *backup = ro.backup;
-    if (!to) {
-        fl_generation *g;
-        size_t n;
-        if (fl_gen_list(fl_opts.state_dir, fl_opts.root, &g, &n, &err))
-            return fl_cli_report(&err);
-        int dflt = fl_gen_default(fl_opts.state_dir);
-        for (size_t i = 0; i < n; i++)
-            if (g[i].number < dflt)
-                to = g[i].number;
-        fl_gen_list_free(g, n);
-        if (!to) {
-            fl_error_set(&err, FL_ENOTFOUND,
-                         "no generation before the default one (%d) to roll "
-                         "back to",
-                         dflt);
-            fl_error_set_hint(&err, "'flakectl generations' lists them");
-            return fl_cli_report(&err);
-        }
-    }
-    char *top = fl_gen_toplevel(fl_opts.state_dir, to);
-    if (!top) {
-        fl_error_set(&err, FL_ENOTFOUND, "generation %d does not exist (or its toplevel is gone)",
-                     to);
-        fl_error_set_hint(&err, "'flakectl generations' lists them");
-        return fl_cli_report(&err);
-    }
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err)) {
-        free(top);
+    if (fl_activate_paths(&root, &state, &err))
         return fl_cli_report(&err);
-    }
-    printf("rolling back to generation %d\n", to);
-    fl_act_options o = {FL_ACT_SWITCH, root, state, backup, to, stdout};
-    int rc = fl_activate(&o, top, &err);
-    free(top);
+    int rc = fl_activate_rollback(root, state, ro.to, ro.backup, stdout, &err);
     free(root);
     free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;

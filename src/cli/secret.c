@@ -351,53 +351,8 @@ static int parse_keyed(const fl_opt_cmd *cmd, int argc, char **argv, keyed_args 
     return -1;
 }
 
-/* ---- secrets/secrets.nix and the record of what each file was encrypted to ----
- * secrets.nix (agenix's format) maps a file name relative to secrets/ to its publicKeys. An
- * X25519 stanza does not reveal its recipient, so which keys a file was last encrypted to is
- * recorded in secrets/.recipients.json ({"k3s-token.age": ["age1…", …]}, sorted, ssh keys
- * without their comment), written by edit and rekey; rekey without files compares it with
- * secrets.nix. */
-typedef struct rules {
-    char *dir;      /* realpath of <flake>/secrets */
-    json_t *keys;   /* secrets.nix, evaluated */
-    json_t *record; /* .recipients.json, {} when absent */
-} rules;
-
-static void rules_release(rules *ru) {
-    free(ru->dir);
-    json_decref(ru->keys);
-    json_decref(ru->record);
-    memset(ru, 0, sizeof *ru);
-}
-
-static int eval_json(const char *path, json_t **out, fl_error *err) {
-    fl_lang *L = fl_lang_new(NULL);
-    fl_value *v = NULL;
-    fl_strbuf text = FL_STRBUF_INIT;
-    int rc = fl_lang_eval_file(L, path, &v, err);
-    if (!rc)
-        rc = fl_lang_force_deep(L, v, err);
-    if (!rc)
-        rc = fl_lang_print_json(L, v, 1, &text, err);
-    if (!rc) {
-        json_error_t je;
-        *out = json_loads(text.buf, 0, &je);
-        if (!*out)
-            rc = fl_error_set(err, FL_EPARSE, "%s: its value cannot be read as JSON (%s)", path,
-                              je.text);
-    }
-    fl_strbuf_release(&text);
-    fl_lang_free(L);
-    return rc;
-}
-
-static char *record_path(const rules *ru) {
-    return fl_path_join(ru->dir, ".recipients.json");
-}
-
-static int rules_load_dir(rules *ru, const char *flake, fl_error *err);
-
-static int rules_load(rules *ru, fl_error *err) {
+/* The flake's secrets rules (--flake or the nearest flake.nix upward). */
+static int rules_load(fl_secret_rules *ru, char **flake_out, fl_error *err) {
     memset(ru, 0, sizeof *ru);
     char *flake = fl_flake_find_dir(fl_opts.flake_dir, err);
     if (!flake) {
@@ -405,220 +360,22 @@ static int rules_load(rules *ru, fl_error *err) {
                                "secrets/secrets.nix; outside a flake give -r/-R");
         return FL_ENOTFOUND;
     }
-    int rc = rules_load_dir(ru, flake, err);
-    free(flake);
-    return rc;
-}
-
-static int rules_load_dir(rules *ru, const char *flake, fl_error *err) {
-    memset(ru, 0, sizeof *ru);
-    char *sdir = fl_path_join(flake, "secrets");
-    char *nix = fl_path_join(sdir, "secrets.nix");
-    int rc = FL_OK;
-    if (!fl_path_exists(nix)) {
-        rc = fl_error_set(err, FL_ENOTFOUND, "%s does not exist", nix);
-        fl_error_set_hint(err, "write it (agenix's format: { \"x.age\".publicKeys = [ \"age1…\" "
-                               "]; }) or give the recipients with -r/-R");
-    }
-    if (!rc) {
-        ru->dir = realpath(sdir, NULL);
-        rc = eval_json(nix, &ru->keys, err);
-    }
-    if (!rc && !json_is_object(ru->keys))
-        rc = fl_error_set(err, FL_EPARSE,
-                          "%s must be an attribute set of { publicKeys = [ … ]; } by file name",
-                          nix);
-    if (!rc) {
-        char *rp = record_path(ru);
-        char *data = NULL;
-        size_t len;
-        if (!fl_read_file(rp, &data, &len, NULL)) {
-            ru->record = json_loads(data, 0, NULL);
-            free(data);
-        }
-        if (!json_is_object(ru->record)) {
-            json_decref(ru->record);
-            ru->record = json_object(); /* unreadable: everything counts as changed */
-        }
-        free(rp);
-    }
-    if (rc)
-        rules_release(ru);
-    free(nix);
-    free(sdir);
-    return rc;
-}
-
-/* The file's name in secrets.nix: its path relative to secrets/; NULL when outside it. */
-static char *rules_key(const rules *ru, const char *path) {
-    char cwd[PATH_MAX];
-    char *abs = fl_canon_path(path, getcwd(cwd, sizeof cwd) ? cwd : "/");
-    char *slash = strrchr(abs, '/');
-    *slash = '\0';
-    char *dir = realpath(*abs ? abs : "/", NULL);
-    char *key = NULL;
-    size_t n = strlen(ru->dir);
-    if (dir) {
-        char *full = fl_xasprintf("%s/%s", dir, slash + 1);
-        if (!strncmp(full, ru->dir, n) && full[n] == '/')
-            key = fl_xstrdup(full + n + 1);
-        free(full);
-    }
-    free(dir);
-    free(abs);
-    return key;
-}
-
-/* "ssh-ed25519 AAAA… comment" -> "ssh-ed25519 AAAA…"; "age1…" as is. Owned. */
-static char *key_core(const char *t) {
-    while (*t == ' ' || *t == '\t')
-        t++;
-    const char *e = t + strcspn(t, " \t");
-    if (*e)
-        e += strspn(e, " \t"), e += strcspn(e, " \t");
-    return fl_xstrndup(t, (size_t)(e - t));
-}
-
-static int cmp_json_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The recipients of key, added to r; *norm (may be NULL) gets the sorted set as recorded. */
-static int rules_recipients(const rules *ru, const char *key, fl_age_recipients *r, json_t **norm,
-                            fl_error *err) {
-    const json_t *pk = json_object_get(json_object_get(ru->keys, key), "publicKeys");
-    if (!json_is_array(pk) || !json_array_size(pk)) {
-        int rc = fl_error_set(err, FL_ENOTFOUND, "%s/secrets.nix has no publicKeys for \"%s\"",
-                              ru->dir, key);
-        fl_error_set_hint(err, "add \"%s\".publicKeys = [ … ]; there, or give -r/-R", key);
-        return rc;
-    }
-    size_t n = json_array_size(pk);
-    char **v = fl_xcalloc(n, sizeof(char *));
-    int rc = FL_OK;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const char *t = json_string_value(json_array_get(pk, i));
-        char *where = fl_xasprintf("%s/secrets.nix \"%s\".publicKeys[%zu]", ru->dir, key, i);
-        if (!t)
-            rc = fl_error_set(err, FL_EPARSE, "%s is not a string", where);
-        else
-            rc = fl_age_recipient_add(r, t, where, err);
-        free(where);
-        if (!rc)
-            v[i] = key_core(t); /* the comment of an ssh key is not part of the key */
-    }
-    if (!rc && norm) {
-        qsort(v, n, sizeof *v, cmp_json_str);
-        *norm = json_array();
-        for (size_t i = 0; i < n; i++)
-            if (!i || strcmp(v[i], v[i - 1]))
-                json_array_append_new(*norm, json_string(v[i]));
-    }
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-    return rc;
-}
-
-static int rules_save_record(const rules *ru, fl_error *err) {
-    char *text = json_dumps(ru->record, JSON_INDENT(2) | JSON_SORT_KEYS);
-    fl_strbuf b = FL_STRBUF_INIT;
-    fl_strbuf_adds(&b, text);
-    fl_strbuf_addch(&b, '\n');
-    char *rp = record_path(ru);
-    int rc = fl_atomic_write_file(rp, b.buf, b.len, 0644, err);
-    free(rp);
-    fl_strbuf_release(&b);
-    free(text);
+    int rc = fl_secret_rules_load(ru, flake, err);
+    if (flake_out)
+        *flake_out = flake;
+    else
+        free(flake);
     return rc;
 }
 
 /* With -r/-R the file's recipients are not secrets.nix's: forget what the record says about
  * it, so the next rekey treats it as changed. Best effort: without a flake there is no record. */
 static void forget_recorded(const char *const *files, int n) {
-    rules ru;
     fl_error e = FL_ERROR_INIT;
-    if (rules_load(&ru, &e)) {
-        fl_error_clear(&e);
-        return;
-    }
-    int dirty = 0;
-    for (int i = 0; i < n; i++) {
-        char *key = rules_key(&ru, files[i]);
-        if (key && json_object_get(ru.record, key)) {
-            json_object_del(ru.record, key);
-            dirty = 1;
-        }
-        free(key);
-    }
-    if (dirty)
-        rules_save_record(&ru, &e);
+    char *flake = fl_flake_find_dir(fl_opts.flake_dir, &e);
     fl_error_clear(&e);
-    rules_release(&ru);
-}
-
-int fl_cli_check_secret_recipients(const char *flake, struct fl_lang *L, struct fl_host *host,
-                                   struct fl_value *config, fl_error *err) {
-    fl_value *hk = NULL, *secrets = NULL;
-    int rc = fl_host_select(host, config, "age.hostPublicKey", &hk, err);
-    if (rc || fl_lang_type(hk) != FL_LANG_STRING)
-        return rc;
-    rc = fl_host_select(host, config, "age.secrets", &secrets, err);
-    if (rc || !fl_lang_attrs_size(secrets))
-        return rc;
-    rules ru;
-    rc = rules_load_dir(&ru, flake, err);
-    if (rc) {
-        fl_error_add_frame(err, "while checking who can read the host's age.secrets");
-        return rc;
-    }
-    char *mine = key_core(fl_lang_get_string(hk, NULL));
-    fl_strbuf bad = FL_STRBUF_INIT;
-    size_t nbad = 0;
-    for (size_t i = 0; !rc && i < fl_lang_attrs_size(secrets); i++) {
-        const char *name;
-        fl_value *s, *file = NULL;
-        fl_lang_attrs_at(L, secrets, i, &name, &s, NULL);
-        if (fl_lang_attrs_get(L, s, "file", &file, NULL) ||
-            (fl_lang_type(file) != FL_LANG_PATH && fl_lang_type(file) != FL_LANG_STRING))
-            continue;
-        char *key = rules_key(&ru, fl_lang_get_string(file, NULL));
-        if (!key)
-            continue; /* outside secrets/: secrets.nix says nothing about it */
-        json_t *norm = NULL;
-        fl_age_recipients r = {0};
-        fl_error e = FL_ERROR_INIT;
-        int listed = 0;
-        if (!rules_recipients(&ru, key, &r, &norm, &e)) {
-            size_t k;
-            json_t *v;
-            json_array_foreach(norm, k, v) {
-                listed |= !strcmp(json_string_value(v), mine);
-            }
-        }
-        if (!listed) {
-            fl_strbuf_addf(&bad, "\n  age.secrets.%s.file = secrets/%s%s", name, key,
-                           e.message ? " (not in secrets.nix)" : "");
-            nbad++;
-        }
-        fl_error_clear(&e);
-        fl_age_recipients_release(&r);
-        json_decref(norm);
-        free(key);
-    }
-    if (nbad) {
-        rc = fl_error_set(err, FL_EGENERIC,
-                          "%zu secret%s of this host cannot be decrypted by it: its "
-                          "age.hostPublicKey %s is not among the publicKeys in %s/secrets.nix "
-                          "of:%s",
-                          nbad, nbad == 1 ? "" : "s", mine, ru.dir, bad.buf);
-        fl_error_set_hint(err, "add the host's key to those files' publicKeys, then run "
-                               "'flakectl secret rekey'");
-    }
-    fl_strbuf_release(&bad);
-    free(mine);
-    rules_release(&ru);
-    return rc;
+    fl_secret_rules_forget(flake, files, n);
+    free(flake);
 }
 
 static int secret_edit(int argc, char **argv) {
@@ -634,26 +391,26 @@ static int secret_edit(int argc, char **argv) {
     }
     fl_error err = FL_ERROR_INIT;
     rc = FL_OK;
-    rules ru = {0};
+    fl_secret_rules ru = {0};
     char *key = NULL;
     json_t *norm = NULL;
     int from_rules = k.r.n == 0;
     if (from_rules) {
-        rc = rules_load(&ru, &err);
-        if (!rc && !(key = rules_key(&ru, k.files[0]))) {
+        rc = rules_load(&ru, NULL, &err);
+        if (!rc && !(key = fl_secret_rules_key(&ru, k.files[0]))) {
             rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not inside %s", k.files[0], ru.dir);
             fl_error_set_hint(&err, "secrets.nix names files relative to its directory; give "
                                     "-r/-R for a file elsewhere");
         }
         if (!rc)
-            rc = rules_recipients(&ru, key, &k.r, &norm, &err);
+            rc = fl_secret_rules_recipients(&ru, key, &k.r, &norm, &err);
     }
     int changed = 0;
     if (!rc)
         rc = fl_secret_edit(k.files[0], &k.r, &k.ids, NULL, NULL, &changed, &err);
     if (!rc && changed && from_rules) {
         json_object_set(ru.record, key, norm);
-        rc = rules_save_record(&ru, &err);
+        rc = fl_secret_rules_save_record(&ru, &err);
     } else if (!rc && changed) {
         forget_recorded(k.files, 1);
     }
@@ -661,7 +418,7 @@ static int secret_edit(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", k.files[0], changed ? "saved" : "unchanged, not rewritten");
     json_decref(norm);
     free(key);
-    rules_release(&ru);
+    fl_secret_rules_release(&ru);
     keyed_release(&k);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }
@@ -695,8 +452,8 @@ static int secret_rekey(int argc, char **argv) {
     }
     /* Recipients from secrets.nix: the named files, or every listed file whose recorded
      * recipient set differs from secrets.nix's. */
-    rules ru;
-    rc = rules_load(&ru, &err);
+    fl_secret_rules ru;
+    rc = rules_load(&ru, NULL, &err);
     if (rc) {
         keyed_release(&k);
         return fl_cli_report(&err);
@@ -709,13 +466,13 @@ static int secret_rekey(int argc, char **argv) {
     size_t n = 0;
     if (k.nfiles) {
         for (int i = 0; !rc && i < k.nfiles; i++) {
-            keys[n] = rules_key(&ru, k.files[i]);
+            keys[n] = fl_secret_rules_key(&ru, k.files[i]);
             paths[n] = fl_xstrdup(k.files[i]);
             if (!keys[n]) {
                 rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not inside %s", k.files[i], ru.dir);
                 fl_error_set_hint(&err, "give -r/-R for a file elsewhere");
             } else {
-                rc = rules_recipients(&ru, keys[n], &rs[n], &norms[n], &err);
+                rc = fl_secret_rules_recipients(&ru, keys[n], &rs[n], &norms[n], &err);
             }
             n++;
         }
@@ -727,7 +484,7 @@ static int secret_rekey(int argc, char **argv) {
                 break;
             json_t *norm = NULL;
             fl_age_recipients r = {0};
-            rc = rules_recipients(&ru, name, &r, &norm, &err);
+            rc = fl_secret_rules_recipients(&ru, name, &r, &norm, &err);
             char *path = fl_path_join(ru.dir, name);
             if (!rc && !json_equal(norm, json_object_get(ru.record, name)) &&
                 fl_path_exists(path)) {
@@ -755,7 +512,7 @@ static int secret_rekey(int argc, char **argv) {
         for (size_t i = 0; !rc && i < n; i++)
             json_object_set(ru.record, keys[i], norms[i]);
         if (!rc)
-            rc = rules_save_record(&ru, &err);
+            rc = fl_secret_rules_save_record(&ru, &err);
     }
     if (!rc && !fl_opts.quiet) {
         for (size_t i = 0; i < n; i++)
@@ -773,7 +530,7 @@ static int secret_rekey(int argc, char **argv) {
     free(paths);
     free(norms);
     free(rs);
-    rules_release(&ru);
+    fl_secret_rules_release(&ru);
     keyed_release(&k);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }
