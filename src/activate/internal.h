@@ -68,11 +68,12 @@ typedef struct fl_act_change {
     int content_changed;      /* the content a reader sees changes */
     int edited;               /* a copy was edited on disk since flakectl wrote it */
     char *backup_of;          /* the path in the way that --backup-ext moves aside */
-    char *disk;               /* root-joined path whose on-disk content is the "before" */
+    char *disk;               /* path beneath the plan's root whose content is the "before" */
     int conflicted;           /* listed as a conflict: never applied */
 } fl_act_change;
 
 typedef struct fl_act_fileplan {
+    const char *root; /* the root the disk was compared in (NULL: a pure comparison) */
     fl_act_change *c;
     size_t n;
     fl_strbuf conflicts; /* one path per line (with why) */
