@@ -19,6 +19,22 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
 int fl_act_systemd_live(const char *root);
+/* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
+ * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
+ * naming it, never a write or a read elsewhere. path is absolute within the root. */
+int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
+                     fl_error *err);
+/* Atomically replaces path (missing directories made 0755); keep_mode keeps the mode of the
+ * regular file there, dflt_mode is used otherwise. */
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err);
+int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err);
+/* A missing file (or directory on the way) is not an error. */
+int fl_act_root_unlink(const char *root, const char *path, fl_error *err);
+/* Moves from back to to (a file moved aside) unless something is at to already. */
+int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err);
+/* The content of the symlink at path, or NULL. Owned. */
+char *fl_act_root_readlink(const char *root, const char *path);
 
 /* ---- files.c: managed files (/etc and home) ---- */
 enum { FL_ENT_LINK, FL_ENT_COPY };
