@@ -30,7 +30,7 @@ chown 0:0 "$victim"
 chmod 0600 "$victim"
 chmod 0755 "$T" "$ROOT" "$ROOT/home"
 
-# Bounded: at most 40 switches and 45 seconds of racing (the racer stops itself at 60).
+# Bounded: at most 100 switches and 45 seconds of racing (the racer stops itself at 60).
 setpriv --reuid="$uid" --regid="$gid" --clear-groups \
     "$SECURITY_RACER" "$ROOT/home/alice" copied.txt "$victim" 60 >"$T/racer.out" &
 racer=$!
@@ -38,7 +38,7 @@ trap 'kill $racer 2>/dev/null || true; rm -rf "$T"' EXIT
 sleep 0.2
 i=0 won=0 ok=0
 deadline=$((SECONDS + 45))
-while [ $i -lt 40 ] && [ $SECONDS -lt $deadline ]; do
+while [ $i -lt 100 ] && [ $SECONDS -lt $deadline ]; do
     # Whatever the racer left at the name goes, so each switch copies the file again.
     rm -f "$ROOT/home/alice/copied.txt"
     if [ $((i % 2)) = 0 ]; then top=$B; else top=$A; fi
