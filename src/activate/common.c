@@ -281,6 +281,20 @@ int fl_act_root_move_back(const char *root, const char *from, const char *to, fl
     return rc;
 }
 
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = FL_OK;
+    int fd = fl_beneath_open(rootfd, path, O_PATH | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != ENOENT)
+        rc = fl_beneath_error(err, rootfd, root, path, errno, "use");
+    close(rootfd);
+    return rc;
+}
+
 char *fl_act_root_readlink(const char *root, const char *path) {
     int rootfd = open_root(root, NULL);
     if (rootfd < 0)

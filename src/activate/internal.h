@@ -33,6 +33,8 @@ int fl_act_root_symlink(const char *root, const char *path, const char *target, 
 int fl_act_root_unlink(const char *root, const char *path, fl_error *err);
 /* Moves from back to to (a file moved aside) unless something is at to already. */
 int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err);
+/* path, where it exists, is a real directory reached through real directories. */
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err);
 /* The content of the symlink at path, or NULL. Owned. */
 char *fl_act_root_readlink(const char *root, const char *path);
 

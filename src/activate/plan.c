@@ -53,6 +53,10 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
         rc = read_or_empty(root, "/etc/group", &p->group, err);
     if (!rc)
         rc = read_or_empty(root, "/etc/shadow", &p->shadow, err);
+    /* Where `current` and the secrets go: a link planted there stops the plan, before
+     * anything changes, instead of the step that would write through it. */
+    if (!rc)
+        rc = fl_act_root_check_dir(root, "/run/flakectl/secrets.d", err);
     if (rc)
         return rc;
     char *ids_path = fl_path_join(state_dir, "activation/ids.json");

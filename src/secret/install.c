@@ -635,14 +635,11 @@ int fl_secret_set_install(const fl_secret_set *s, const fl_secret_set *old, FILE
     char *gen = NULL;
     fl_beneath_made made = {0};
     if (!s->n) {
-        /* Nothing declared: the link and every plaintext go. */
+        /* Nothing declared: the link and every plaintext go. A /run/flakectl that is
+         * missing, or is not a real directory beneath the root, holds nothing of ours. */
         fl_error e = FL_ERROR_INIT;
         runfd = fl_beneath_parent(rootfd, SECRETS_LINK, 0, NULL, &leaf, s->root,
                                   FL_BENEATH_NO_LINKS, &e);
-        if (runfd < 0 && e.code != FL_ENOTFOUND) {
-            rc = e.code;
-            fl_error_move(err, &e);
-        }
         fl_error_clear(&e);
         if (runfd >= 0 && unlinkat(runfd, "secrets", 0) < 0 && errno != ENOENT) {
             char *shown = fl_act_root_path(s->root, SECRETS_LINK);
