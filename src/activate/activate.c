@@ -235,6 +235,8 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
                               pending_created, NULL, err);
     json_t *ignored = json_array();
     if (!rc)
+        rc = fl_act_files_remove_only(r->o->root, &p.files, err);
+    if (!rc)
         rc = apply_all(r, &p, old, ignored, err);
     json_decref(ignored);
     size_t i;

@@ -669,9 +669,16 @@ static int do_backup(int rootfd, const char *path, const char *ext, json_t *back
 
 static int do_remove(int rootfd, const fl_act_entry *e, fl_error *err) {
     const char *leaf;
-    int dfd = open_parent(rootfd, e->path, NULL, NULL, 0, 0, &leaf, err);
-    if (dfd < 0)
-        return FL_EIO;
+    fl_error perr = FL_ERROR_INIT;
+    int dfd = open_parent(rootfd, e->path, NULL, NULL, 0, 0, &leaf, &perr);
+    if (dfd < 0) {
+        /* Its directory is gone already (removed, and left empty, by an earlier pass). */
+        int rc = perr.code == FL_ENOTFOUND ? FL_OK : perr.code ? perr.code : FL_EIO;
+        if (rc)
+            fl_error_move(err, &perr);
+        fl_error_clear(&perr);
+        return rc;
+    }
     int rc = FL_OK;
     if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
         rc = fl_error_errno(err, "cannot remove %s", e->path);
@@ -785,6 +792,20 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
      * next step (and the final flip of `current`) builds on it. */
     if (syncfs(rootfd) < 0 && !rc)
         rc = fl_error_errno(err, "cannot sync the file system of %s", root);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fl_error_errno(err, "cannot open root %s", root);
+    int rc = FL_OK;
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        const fl_act_change *c = &p->c[i];
+        if (c->action == FL_CH_REMOVE && !c->conflicted)
+            rc = do_remove(rootfd, entry_of(c), err);
+    }
     close(rootfd);
     return rc;
 }
@@ -1024,3 +1045,4 @@ int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_err
     close(rootfd);
     return rc;
 }
+

@@ -107,6 +107,10 @@ void fl_act_fileplan_free(fl_act_fileplan *p);
  * Backups made are appended to backups as [from, to] pairs. */
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err);
+/* Only the removals of the plan (home and system files alike). A restore runs them before
+ * anything else: on a full disk, the space the failed generation's new files took is what
+ * putting back the previous passwd or files needs. */
+int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
 /* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */
