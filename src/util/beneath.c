@@ -156,9 +156,10 @@ static int walk(int rootfd, const char *path, int oflags, mode_t mode, int how) 
             fd = openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
         if (fd < 0 && (e == ELOOP || e == ENOTDIR) && is_link_at(top, name)) {
-            /* O_PATH|O_NOFOLLOW|O_DIRECTORY on a link says ENOTDIR: it is a link all the
-             * same, and a link is what the caller has to hear about. */
-            e = ELOOP;
+            /* On the way, O_PATH|O_NOFOLLOW|O_DIRECTORY on a link says ENOTDIR where
+             * openat2 says ELOOP; the last component answers as openat2 does. */
+            if (!last)
+                e = ELOOP;
             if (in_root && (oflags & O_NOFOLLOW) == 0) {
                 if (++links > MAX_LINKS) {
                     free(name);
