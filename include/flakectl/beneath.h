@@ -44,9 +44,9 @@ int fl_beneath_open(int rootfd, const char *path, int oflags, mode_t mode, int h
 char *fl_beneath_blocker(int rootfd, const char *path, int *is_link);
 
 /* Sets err for a failed resolution of path beneath rootfd (errno e); paths are named to the
- * user joined to shown_root (the --root directory; NULL or "/" names them as they are). "What" is the verb: "cannot <what> <shown>".
- * Returns FL_ECONFLICT for a blocking symlink or non-directory, FL_ENOTFOUND for ENOENT,
- * FL_EIO otherwise. */
+ * user joined to shown_root (the --root directory; NULL or "/" names them as they are). "What" is
+ * the verb: "cannot <what> <shown>". Returns FL_ECONFLICT for a blocking symlink or non-directory,
+ * FL_ENOTFOUND for ENOENT, FL_EIO otherwise. */
 int fl_beneath_error(fl_error *err, int rootfd, const char *shown_root, const char *path, int e,
                      const char *what);
 

@@ -31,8 +31,8 @@ int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl
  * O_NOFOLLOW, and its owner (uid/gid; (uid_t)-1 keeps root's) and mode are set on its
  * descriptor before the rename: nothing is changed by name after the file is in place,
  * where the owner of the directory could have swapped in a link. */
-int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const void *data,
-                       size_t len, mode_t mode, uid_t uid, gid_t gid, int flags, fl_error *err);
+int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const void *data, size_t len,
+                       mode_t mode, uid_t uid, gid_t gid, int flags, fl_error *err);
 /* The link's owner is set through an O_PATH descriptor of the temporary link, checked to
  * be the link just made, before the rename. */
 int fl_atomic_symlink_at(int dirfd, const char *name, const char *shown, const char *target,

@@ -292,8 +292,10 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
     const char *unit = "/etc/systemd/system/flakectl-boot.service";
     int rc = fl_act_root_write(o->root, unit, text, strlen(text), 0644, 0, err);
     if (!rc)
-        rc = fl_act_root_symlink(o->root, "/etc/systemd/system/sysinit.target.wants/"
-                                 "flakectl-boot.service", "../flakectl-boot.service", err);
+        rc = fl_act_root_symlink(o->root,
+                                 "/etc/systemd/system/sysinit.target.wants/"
+                                 "flakectl-boot.service",
+                                 "../flakectl-boot.service", err);
     if (!rc) {
         char *shown = fl_act_root_path(o->root, unit);
         fprintf(out, "installed %s\n", shown);

@@ -262,9 +262,9 @@ int fl_act_root_move_back(const char *root, const char *from, const char *to, fl
         return FL_EIO;
     const char *fleaf, *tleaf;
     int fdir = fl_beneath_parent(rootfd, from, 0, NULL, &fleaf, root, FL_BENEATH_NO_LINKS, err);
-    int tdir = fdir < 0 ? -1
-                        : fl_beneath_parent(rootfd, to, 0, NULL, &tleaf, root,
-                                            FL_BENEATH_NO_LINKS, err);
+    int tdir = fdir < 0
+                   ? -1
+                   : fl_beneath_parent(rootfd, to, 0, NULL, &tleaf, root, FL_BENEATH_NO_LINKS, err);
     int rc = tdir < 0 ? FL_EIO : FL_OK;
     struct stat st;
     if (!rc && fstatat(tdir, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {

@@ -599,9 +599,8 @@ static const fl_act_entry *entry_of(const fl_act_change *c) {
  * With made non-NULL missing directories are created (and recorded there, so a failure can
  * take them away again); those at or below chown_from are given uid/gid (a user's home),
  * through their own descriptors. *leaf points into path. Returns the fd or -1 with err. */
-static int open_parent(int rootfd, const char *path, fl_beneath_made *made,
-                       const char *chown_from, uid_t uid, gid_t gid, const char **leaf,
-                       fl_error *err) {
+static int open_parent(int rootfd, const char *path, fl_beneath_made *made, const char *chown_from,
+                       uid_t uid, gid_t gid, const char **leaf, fl_error *err) {
     size_t before = made ? made->n : 0;
     int dfd = fl_beneath_parent(rootfd, path, 0755, made, leaf, NULL, FL_BENEATH_NO_LINKS, err);
     if (dfd < 0 || !made || !chown_from || geteuid() != 0)
@@ -609,8 +608,8 @@ static int open_parent(int rootfd, const char *path, fl_beneath_made *made,
     for (size_t i = before; i < made->n; i++) {
         if (strlen(made->v[i]) < strlen(chown_from))
             continue;
-        int fd = fl_beneath_open(rootfd, made->v[i], O_RDONLY | O_DIRECTORY, 0,
-                                 FL_BENEATH_NO_LINKS);
+        int fd =
+            fl_beneath_open(rootfd, made->v[i], O_RDONLY | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
         if (fd < 0 || fchown(fd, uid, gid) < 0) {
             fl_error_errno(err, "cannot give %s to its user", made->v[i]);
             if (fd >= 0)
@@ -735,9 +734,8 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
          * home's user could otherwise put a link there between the rename and a chmod. */
         if (!rc)
             rc = fl_atomic_write_at(dfd, leaf, e->path, data, len,
-                                    as_root ? e->mode : e->mode & 0777,
-                                    as_root ? uid : (uid_t)-1, as_root ? gid : (gid_t)-1,
-                                    FL_ATOMIC_NO_SYNC, err);
+                                    as_root ? e->mode : e->mode & 0777, as_root ? uid : (uid_t)-1,
+                                    as_root ? gid : (gid_t)-1, FL_ATOMIC_NO_SYNC, err);
         free(data);
     }
     if (dfd >= 0)
@@ -825,8 +823,8 @@ static char *diff_side(const char *root, const char *path, size_t *len) {
     return data;
 }
 
-static void print_diff(FILE *out, const char *old_root, const char *old_path,
-                       const char *new_root, const char *new_path, const char *label) {
+static void print_diff(FILE *out, const char *old_root, const char *old_path, const char *new_root,
+                       const char *new_path, const char *label) {
     size_t al = 0, bl = 0;
     char *a = diff_side(old_root, old_path, &al);
     char *b = diff_side(new_root, new_path, &bl);
@@ -1045,4 +1043,3 @@ int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_err
     close(rootfd);
     return rc;
 }
-

@@ -70,8 +70,8 @@ static int open_root(const char *root, fl_error *err) {
 /* The generation directory the secrets link names ("secrets.d/<N>"), or NULL. The link is
  * flakectl's own; its content is checked, never followed by the kernel. */
 static char *current_generation(int rootfd) {
-    int dfd = fl_beneath_open(rootfd, "/run/flakectl", O_RDONLY | O_DIRECTORY, 0,
-                              FL_BENEATH_NO_LINKS);
+    int dfd =
+        fl_beneath_open(rootfd, "/run/flakectl", O_RDONLY | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
     if (dfd < 0)
         return NULL;
     char buf[64];
@@ -487,8 +487,8 @@ int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err) {
         const char *kind = it->is_template ? "template" : "secret";
         const char *leaf;
         fl_error e = FL_ERROR_INIT;
-        int dfd = fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root,
-                                    FL_BENEATH_NO_LINKS, &e);
+        int dfd =
+            fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root, FL_BENEATH_NO_LINKS, &e);
         if (dfd < 0 && e.code != FL_ENOTFOUND) {
             /* A directory on the way is a link (or not a directory): following it could put
              * the link, and what it reveals, anywhere. */
@@ -523,9 +523,8 @@ int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err) {
 
 /* Writes the plaintexts into a new generation directory in gensfd and flips the secrets
  * link (in runfd) to it. *made_gen is the generation's name (owned) once it exists. */
-static int install_generation(const fl_secret_set *s, int runfd, int gensfd,
-                              const char *shown_gens, char **made_gen, FILE *out,
-                              fl_error *err) {
+static int install_generation(const fl_secret_set *s, int runfd, int gensfd, const char *shown_gens,
+                              char **made_gen, FILE *out, fl_error *err) {
     char *name = fl_xasprintf("%ld", next_generation(gensfd));
     char *shown_dir = fl_path_join(shown_gens, name);
     int rc = FL_OK, dirfd = -1, rdirfd = -1;
@@ -604,8 +603,8 @@ static int update_links(const fl_secret_set *s, const fl_secret_set *old, int ro
             continue;
         const char *leaf;
         fl_error e = FL_ERROR_INIT;
-        int dfd = fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root,
-                                    FL_BENEATH_NO_LINKS, &e);
+        int dfd =
+            fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root, FL_BENEATH_NO_LINKS, &e);
         fl_error_clear(&e);
         if (dfd < 0)
             continue; /* gone, or now behind a link: nothing of ours to remove there */

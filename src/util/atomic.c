@@ -126,8 +126,8 @@ static char *temp_name(const char *name) {
     return fl_xasprintf("%s.tmp-%ld-%08x", name, (long)getpid(), r);
 }
 
-int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const void *data,
-                       size_t len, mode_t mode, uid_t uid, gid_t gid, int flags, fl_error *err) {
+int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const void *data, size_t len,
+                       mode_t mode, uid_t uid, gid_t gid, int flags, fl_error *err) {
     char *tmp = NULL;
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {

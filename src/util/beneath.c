@@ -283,8 +283,8 @@ int fl_beneath_error(fl_error *err, int rootfd, const char *shown_root, const ch
                                    "another user's files): replace it by a real directory or "
                                    "file, or remove it");
         } else if (bs) {
-            rc = fl_error_set(err, FL_ECONFLICT, "cannot %s %s: %s is not a directory", what,
-                              shown, bs);
+            rc = fl_error_set(err, FL_ECONFLICT, "cannot %s %s: %s is not a directory", what, shown,
+                              bs);
         } else {
             errno = e;
             rc = fl_error_errno(err, "cannot %s %s", what, shown);

@@ -5,7 +5,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first */
 #include <cmocka.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -212,9 +214,8 @@ static void test_parent_makes_and_unmakes(void **state) {
     /* A directory that is no longer empty stays. */
     fd = fl_beneath_parent(t->rootfd, "/a/n1/leaf", 0755, &made, &leaf, NULL, t->how, &e);
     assert_true(fd >= 0);
-    assert_int_equal(fl_atomic_write_at(fd, leaf, "/a/n1/leaf", "x", 1, 0644, (uid_t)-1,
-                                        (gid_t)-1, 0, &e),
-                     0);
+    assert_int_equal(
+        fl_atomic_write_at(fd, leaf, "/a/n1/leaf", "x", 1, 0644, (uid_t)-1, (gid_t)-1, 0, &e), 0);
     close(fd);
     fl_beneath_unmake(t->rootfd, &made);
     p = fl_path_join(t->dir, "a/n1/leaf");
@@ -230,9 +231,8 @@ static void test_atomic_at_sets_mode_and_owner_before_rename(void **state) {
     int as_root = geteuid() == 0;
     uid_t uid = as_root ? 4321 : (uid_t)-1;
     gid_t gid = as_root ? 4322 : (gid_t)-1;
-    assert_int_equal(fl_atomic_write_at(dfd, "file", "/a/b/file", "new\n", 4, 04751, uid, gid,
-                                        0, &e),
-                     0);
+    assert_int_equal(
+        fl_atomic_write_at(dfd, "file", "/a/b/file", "new\n", 4, 04751, uid, gid, 0, &e), 0);
     struct stat st;
     assert_int_equal(fstatat(dfd, "file", &st, AT_SYMLINK_NOFOLLOW), 0);
     assert_true(S_ISREG(st.st_mode));
@@ -255,9 +255,8 @@ static void test_atomic_at_sets_mode_and_owner_before_rename(void **state) {
     close(dfd);
     dfd = fl_beneath_open(t->rootfd, "c", O_RDONLY, 0, t->how);
     assert_true(dfd >= 0);
-    assert_int_not_equal(fl_atomic_write_at(dfd, "x", "/c/x", "y", 1, 0644, (uid_t)-1,
-                                            (gid_t)-1, 0, &e),
-                         0);
+    assert_int_not_equal(
+        fl_atomic_write_at(dfd, "x", "/c/x", "y", 1, 0644, (uid_t)-1, (gid_t)-1, 0, &e), 0);
     assert_non_null(strstr(e.message, "/c/x"));
     assert_null(strstr(e.message, "/proc/"));
     fl_error_clear(&e);
