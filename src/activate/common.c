@@ -183,8 +183,10 @@ int fl_act_root_read(const char *root, const char *path, char **data, size_t *le
     return rc;
 }
 
-int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
-                      mode_t dflt_mode, int keep_mode, fl_error *err) {
+/* Replaces path beneath root by a symlink to target (target non-NULL) or a file holding
+ * data; directories made for it are removed again when the replacement fails. */
+static int root_replace(const char *root, const char *path, const char *target, const char *data,
+                        size_t len, mode_t dflt_mode, int keep_mode, fl_error *err) {
     int rootfd = open_root(root, err);
     if (rootfd < 0)
         return FL_EIO;
@@ -192,14 +194,16 @@ int fl_act_root_write(const char *root, const char *path, const char *data, size
     fl_beneath_made made = {0};
     int dfd = fl_beneath_parent(rootfd, path, 0755, &made, &leaf, root, FL_BENEATH_NO_LINKS, err);
     int rc = dfd < 0 ? FL_EIO : FL_OK;
-    struct stat st;
-    mode_t mode = dflt_mode;
-    if (!rc && keep_mode && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode))
-        mode = st.st_mode & 07777;
     char *shown = fl_act_root_path(root, path);
-    if (!rc)
+    if (!rc && target) {
+        rc = fl_atomic_symlink_at(dfd, leaf, shown, target, (uid_t)-1, (gid_t)-1, 0, err);
+    } else if (!rc) {
+        struct stat st;
+        mode_t mode = dflt_mode;
+        if (keep_mode && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            mode = st.st_mode & 07777;
         rc = fl_atomic_write_at(dfd, leaf, shown, data, len, mode, (uid_t)-1, (gid_t)-1, 0, err);
+    }
     free(shown);
     if (dfd >= 0)
         close(dfd);
@@ -210,24 +214,13 @@ int fl_act_root_write(const char *root, const char *path, const char *data, size
     return rc;
 }
 
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err) {
+    return root_replace(root, path, NULL, data, len, dflt_mode, keep_mode, err);
+}
+
 int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err) {
-    int rootfd = open_root(root, err);
-    if (rootfd < 0)
-        return FL_EIO;
-    const char *leaf;
-    fl_beneath_made made = {0};
-    int dfd = fl_beneath_parent(rootfd, path, 0755, &made, &leaf, root, FL_BENEATH_NO_LINKS, err);
-    char *shown = fl_act_root_path(root, path);
-    int rc = dfd < 0 ? FL_EIO
-                     : fl_atomic_symlink_at(dfd, leaf, shown, target, (uid_t)-1, (gid_t)-1, 0, err);
-    free(shown);
-    if (dfd >= 0)
-        close(dfd);
-    if (rc)
-        fl_beneath_unmake(rootfd, &made);
-    fl_beneath_made_release(&made);
-    close(rootfd);
-    return rc;
+    return root_replace(root, path, target, NULL, 0, 0, 0, err);
 }
 
 int fl_act_root_unlink(const char *root, const char *path, fl_error *err) {

@@ -31,6 +31,21 @@ static void fsync_dir(const char *path) {
     free(dir);
 }
 
+/* Writes all of data to fd (retrying short writes and EINTR); 0 or -1 with errno. */
+static int write_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
                          fl_error *err) {
     return fl_atomic_write_file_ex(path, data, len, mode, 0, err);
@@ -40,23 +55,13 @@ int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode
                             int flags, fl_error *err) {
     char *tmp = fl_xasprintf("%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
-    const char *p = data;
-    size_t left = len;
     if (fd < 0) {
         fl_error_errno(err, "cannot create a temporary file next to %s", path);
         free(tmp);
         return FL_EIO;
     }
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
+    if (write_all(fd, data, len) < 0)
+        goto fail;
     if (fchmod(fd, mode) < 0 || (!(flags & FL_ATOMIC_NO_SYNC) && fsync(fd) < 0))
         goto fail;
     if (close(fd) < 0) {
@@ -142,19 +147,9 @@ int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const voi
         free(tmp);
         return FL_EIO;
     }
-    const char *p = data;
-    size_t left = len;
     const char *what = "write";
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
+    if (write_all(fd, data, len) < 0)
+        goto fail;
     /* chown clears set-id bits: the mode goes after the owner. */
     what = "change the owner of";
     if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
