@@ -397,7 +397,9 @@ int fl_beneath_parent(int rootfd, const char *path, mode_t dirmode, fl_beneath_m
 
 int fl_beneath_read(int rootfd, const char *path, const char *shown_root, int how, char **data,
                     size_t *len, mode_t *mode, fl_error *err) {
-    int fd = fl_beneath_open(rootfd, path, O_RDONLY, 0, how);
+    /* O_NONBLOCK: a FIFO swapped in at the name must not hang the open; it is refused
+     * below as not a regular file (regular files ignore the flag). */
+    int fd = fl_beneath_open(rootfd, path, O_RDONLY | O_NONBLOCK, 0, how);
     if (fd < 0)
         return fl_beneath_error(err, rootfd, shown_root, path, errno, "read");
     struct stat st;

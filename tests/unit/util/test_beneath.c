@@ -284,6 +284,13 @@ static void test_read_refuses_links_and_non_files(void **state) {
     assert_int_equal(fl_beneath_read(t->rootfd, "/nope", "/R", t->how, &data, &len, NULL, &e),
                      FL_ENOTFOUND);
     fl_error_clear(&e);
+    /* A FIFO at the name is refused without blocking on it. */
+    char *fifo = fl_path_join(t->dir, "a/fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    free(fifo);
+    assert_int_equal(fl_beneath_read(t->rootfd, "/a/fifo", "/R", t->how, &data, &len, NULL, &e),
+                     FL_ECONFLICT);
+    fl_error_clear(&e);
 }
 
 #define BOTH(fn)                                                                                   \
