@@ -28,6 +28,7 @@ packages=(
   debootstrap
   systemd-container
   util-linux
+  mount
 )
 missing=()
 for p in "${packages[@]}"; do
