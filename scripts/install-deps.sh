@@ -34,6 +34,7 @@ packages=(
   bc
   openssl
   iproute2
+  mount
 )
 missing=()
 for p in "${packages[@]}"; do

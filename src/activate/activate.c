@@ -123,22 +123,9 @@ static int write_db(const char *root, const char *name, const char *old, const c
     if (!strcmp(old, new))
         return FL_OK;
     char *rel = fl_xasprintf("/etc/%s", name);
-    char *path = fl_act_root_path(root, rel);
-    struct stat st;
-    mode_t mode = lstat(path, &st) == 0 ? (st.st_mode & 07777) : dflt_mode;
-    char *dir = fl_act_root_path(root, "/etc");
-    int rc = FL_OK;
     /* Nothing left (every line was flakectl's): the file goes, as before the first switch. */
-    if (!*new) {
-        if (unlink(path) < 0 && errno != ENOENT)
-            rc = fl_error_errno(err, "cannot remove %s", path);
-    } else {
-        rc = fl_mkdir_p(dir, 0755, err);
-        if (!rc)
-            rc = fl_atomic_write_file(path, new, strlen(new), mode, err);
-    }
-    free(dir);
-    free(path);
+    int rc = *new ? fl_act_root_write(root, rel, new, strlen(new), dflt_mode, 1, err)
+                  : fl_act_root_unlink(root, rel, err);
     free(rel);
     return rc;
 }
@@ -248,6 +235,8 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
                               pending_created, NULL, err);
     json_t *ignored = json_array();
     if (!rc)
+        rc = fl_act_files_remove_only(r->o->root, &p.files, err);
+    if (!rc)
         rc = apply_all(r, &p, old, ignored, err);
     json_decref(ignored);
     size_t i;
@@ -255,11 +244,8 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
     json_array_foreach((json_t *)backups, i, pair) {
         const char *orig = json_string_value(json_array_get(pair, 0));
         const char *moved = json_string_value(json_array_get(pair, 1));
-        char *o = fl_act_root_path(r->o->root, orig), *m = fl_act_root_path(r->o->root, moved);
-        if (!rc && !fl_path_exists(o))
-            rc = fl_atomic_rename(m, o, err);
-        free(o);
-        free(m);
+        if (!rc && orig && moved)
+            rc = fl_act_root_move_back(r->o->root, moved, orig, err);
     }
     if (!rc) {
         json_t *entries = fl_act_entries_to_json(&p.want);
@@ -303,23 +289,20 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
         "[Install]\n"
         "WantedBy=sysinit.target\n",
         state, exe, state, state);
-    char *dir = fl_act_root_path(o->root, "/etc/systemd/system");
-    char *wants = fl_path_join(dir, "sysinit.target.wants");
-    char *unit = fl_path_join(dir, "flakectl-boot.service");
-    char *link = fl_path_join(wants, "flakectl-boot.service");
-    int rc = fl_mkdir_p(wants, 0755, err);
+    const char *unit = "/etc/systemd/system/flakectl-boot.service";
+    int rc = fl_act_root_write(o->root, unit, text, strlen(text), 0644, 0, err);
     if (!rc)
-        rc = fl_atomic_write_file(unit, text, strlen(text), 0644, err);
-    if (!rc)
-        rc = fl_atomic_symlink("../flakectl-boot.service", link, err);
-    if (!rc)
-        fprintf(out, "installed %s\n", unit);
+        rc = fl_act_root_symlink(o->root,
+                                 "/etc/systemd/system/sysinit.target.wants/"
+                                 "flakectl-boot.service",
+                                 "../flakectl-boot.service", err);
+    if (!rc) {
+        char *shown = fl_act_root_path(o->root, unit);
+        fprintf(out, "installed %s\n", shown);
+        free(shown);
+    }
     free(exe);
     free(text);
-    free(dir);
-    free(wants);
-    free(unit);
-    free(link);
     return rc;
 }
 

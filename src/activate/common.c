@@ -1,5 +1,7 @@
 /* common.c - loading toplevels, the closure check and the small helpers the activation steps
- * share (hashing, JSON state files, running a program). Never changes the root itself. */
+ * share (hashing, JSON state files, running a program, the root's own files resolved
+ * beneath it). Never follows a link in the root: every path there goes through
+ * util/beneath.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "activate/internal.h"
+#include "flakectl/beneath.h"
 #include "flakectl/fs.h"
 #include "flakectl/store.h"
 
@@ -133,11 +136,10 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
 
 long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
     char *rel = fl_xasprintf("/etc/%s", db);
-    char *path = fl_act_root_path(root, rel);
     char *data = NULL;
     size_t len;
     long id = -1;
-    if (!fl_read_file(path, &data, &len, NULL)) {
+    if (!fl_act_root_read(root, rel, &data, &len, NULL, NULL)) {
         size_t nl = strlen(name);
         for (char *line = data; line && *line;) {
             char *end = strchr(line, '\n');
@@ -158,9 +160,150 @@ long fl_act_lookup_id(const char *root, const char *db, const char *name, int fi
         }
     }
     free(data);
-    free(path);
     free(rel);
     return id;
+}
+
+/* ---- the root's own files ---- */
+
+static int open_root(const char *root, fl_error *err) {
+    int fd = open(root ? root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fl_error_errno(err, "cannot open the root %s", root ? root : "/");
+    return fd;
+}
+
+int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
+                     fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = fl_beneath_read(rootfd, path, root, FL_BENEATH_NO_LINKS, data, len, mode, err);
+    close(rootfd);
+    return rc;
+}
+
+/* Replaces path beneath root by a symlink to target (target non-NULL) or a file holding
+ * data; directories made for it are removed again when the replacement fails. */
+static int root_replace(const char *root, const char *path, const char *target, const char *data,
+                        size_t len, mode_t dflt_mode, int keep_mode, fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *leaf;
+    fl_beneath_made made = {0};
+    int dfd = fl_beneath_parent(rootfd, path, 0755, &made, &leaf, root, FL_BENEATH_NO_LINKS, err);
+    int rc = dfd < 0 ? FL_EIO : FL_OK;
+    char *shown = fl_act_root_path(root, path);
+    if (!rc && target) {
+        rc = fl_atomic_symlink_at(dfd, leaf, shown, target, (uid_t)-1, (gid_t)-1, 0, err);
+    } else if (!rc) {
+        struct stat st;
+        mode_t mode = dflt_mode;
+        if (keep_mode && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            mode = st.st_mode & 07777;
+        rc = fl_atomic_write_at(dfd, leaf, shown, data, len, mode, (uid_t)-1, (gid_t)-1, 0, err);
+    }
+    free(shown);
+    if (dfd >= 0)
+        close(dfd);
+    if (rc)
+        fl_beneath_unmake(rootfd, &made);
+    fl_beneath_made_release(&made);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err) {
+    return root_replace(root, path, NULL, data, len, dflt_mode, keep_mode, err);
+}
+
+int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err) {
+    return root_replace(root, path, target, NULL, 0, 0, 0, err);
+}
+
+int fl_act_root_unlink(const char *root, const char *path, fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *leaf;
+    fl_error e = FL_ERROR_INIT;
+    int dfd = fl_beneath_parent(rootfd, path, 0, NULL, &leaf, root, FL_BENEATH_NO_LINKS, &e);
+    int rc = FL_OK;
+    if (dfd < 0) {
+        /* A missing directory holds nothing to remove. */
+        if (e.code != FL_ENOTFOUND) {
+            rc = e.code;
+            fl_error_move(err, &e);
+        }
+    } else if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT) {
+        char *shown = fl_act_root_path(root, path);
+        rc = fl_error_errno(err, "cannot remove %s", shown);
+        free(shown);
+    }
+    fl_error_clear(&e);
+    if (dfd >= 0)
+        close(dfd);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *fleaf, *tleaf;
+    int fdir = fl_beneath_parent(rootfd, from, 0, NULL, &fleaf, root, FL_BENEATH_NO_LINKS, err);
+    int tdir = fdir < 0
+                   ? -1
+                   : fl_beneath_parent(rootfd, to, 0, NULL, &tleaf, root, FL_BENEATH_NO_LINKS, err);
+    int rc = tdir < 0 ? FL_EIO : FL_OK;
+    struct stat st;
+    if (!rc && fstatat(tdir, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+        char *sf = fl_act_root_path(root, from), *st_ = fl_act_root_path(root, to);
+        rc = fl_atomic_rename_at(fdir, fleaf, tdir, tleaf, sf, st_, err);
+        free(sf);
+        free(st_);
+    }
+    if (fdir >= 0)
+        close(fdir);
+    if (tdir >= 0)
+        close(tdir);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err) {
+    int rootfd = open_root(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = FL_OK;
+    int fd = fl_beneath_open(rootfd, path, O_PATH | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != ENOENT)
+        rc = fl_beneath_error(err, rootfd, root, path, errno, "use");
+    close(rootfd);
+    return rc;
+}
+
+char *fl_act_root_readlink(const char *root, const char *path) {
+    int rootfd = open_root(root, NULL);
+    if (rootfd < 0)
+        return NULL;
+    const char *leaf;
+    char *out = NULL;
+    int dfd = fl_beneath_parent(rootfd, path, 0, NULL, &leaf, root, FL_BENEATH_NO_LINKS, NULL);
+    if (dfd >= 0) {
+        char buf[PATH_MAX];
+        ssize_t n = readlinkat(dfd, leaf, buf, sizeof buf - 1);
+        if (n >= 0)
+            out = fl_xstrndup(buf, (size_t)n);
+        close(dfd);
+    }
+    close(rootfd);
+    return out;
 }
 
 int fl_act_systemd_live(const char *root) {

@@ -58,9 +58,7 @@ int fl_gen_default(const char *state_dir) {
 }
 
 char *fl_gen_current(const char *root) {
-    char *link = fl_act_root_path(root, "/run/flakectl/current");
-    char *t = read_link(link);
-    free(link);
+    char *t = fl_act_root_readlink(root, "/run/flakectl/current");
     if (!t)
         return NULL;
     char *real = realpath(t, NULL);
@@ -181,15 +179,9 @@ int fl_gen_set_default(const char *state_dir, int number, fl_error *err) {
 }
 
 int fl_gen_set_current(const char *root, const char *toplevel, fl_error *err) {
-    char *dir = fl_act_root_path(root, "/run/flakectl");
-    int rc = fl_mkdir_p(dir, 0755, err);
-    if (!rc) {
-        char *link = fl_path_join(dir, "current");
-        rc = fl_atomic_symlink(toplevel, link, err);
-        free(link);
-    }
-    free(dir);
-    return rc;
+    /* Beneath the root without following links: /run or /run/flakectl planted as a link
+     * must not carry `current` out of it. */
+    return fl_act_root_symlink(root, "/run/flakectl/current", toplevel, err);
 }
 
 /* Why generation g may not go, or NULL. */
