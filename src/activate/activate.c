@@ -527,6 +527,13 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         fl_toplevel_release(&t);
         return FL_ECONFLICT;
     }
+    if (lockfd >= 0 && (rc = fl_act_root_hold(o->state_dir, t.path, err)) != 0) {
+        fl_error_add_frame(err, "while rooting %s for the activation (nothing was changed)",
+                           t.path);
+        fl_toplevel_release(&t);
+        close(lockfd);
+        return rc;
+    }
     char *current = fl_gen_current(o->root);
     int dflt = fl_gen_default(o->state_dir);
     char *dflt_top = fl_gen_toplevel(o->state_dir, dflt);
@@ -563,6 +570,14 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
             rc = make_default(o, t.path, out, err);
         if (!rc && o->mode != FL_ACT_DRY)
             fprintf(out, "activated %s\n", t.path);
+    }
+    /* A clean record: nothing under the root points into a toplevel that is neither current
+     * nor a generation, so the activation's roots may go. */
+    if (lockfd >= 0) {
+        load_managed(o, &managed, NULL);
+        if (!json_is_string(json_object_get(managed, "inFlight")))
+            fl_act_root_release(o->state_dir, t.path);
+        json_decref(managed);
     }
     free(current);
     free(dflt_top);

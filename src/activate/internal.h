@@ -19,6 +19,11 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
 int fl_act_systemd_live(const char *root);
+/* The toplevel being activated is a GC root (in its own store) from before the closure check
+ * until the activation's record is clean again; a crash leaves it rooted. Release drops every
+ * such root of this state dir. */
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err);
+void fl_act_root_release(const char *state_dir, const char *toplevel);
 
 /* ---- files.c: managed files (/etc and home) ---- */
 enum { FL_ENT_LINK, FL_ENT_COPY };
