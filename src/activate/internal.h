@@ -19,6 +19,8 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
 int fl_act_systemd_live(const char *root);
+/* generations.c: the number the next new generation gets. */
+int fl_gen_next_number(const char *state_dir);
 /* The toplevel being activated is a GC root (in its own store) from before the closure check
  * until the activation's record is clean again; a crash leaves it rooted. Release drops every
  * such root of this state dir. */

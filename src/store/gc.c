@@ -153,6 +153,8 @@ int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err) {
     int rc = fl_mkdir_p(dir, 0755, err);
     if (!rc)
         rc = fl_atomic_symlink(path, link, err);
+    if (rc)
+        fl_error_add_frame(err, "while rooting %s for as long as this command runs", path);
     free(dir);
     free(link);
     return rc;
