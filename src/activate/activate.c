@@ -699,6 +699,16 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         fl_toplevel_release(&t);
         return FL_ECONFLICT;
     }
+    if (lockfd >= 0) {
+        /* Temporaries of a killed activation (records, links): only an activation writes
+         * here, and it holds the lock we now hold. */
+        char *act = fl_path_join(o->state_dir, "activation");
+        char *prof = fl_path_join(o->state_dir, "profiles");
+        fl_sweep_dir(act, NULL, ".tmp-", 0);
+        fl_sweep_dir(prof, NULL, ".tmp-", 0);
+        free(act);
+        free(prof);
+    }
     if (lockfd >= 0 && (rc = fl_act_root_hold(o->state_dir, t.path, err)) != 0) {
         fl_error_add_frame(err, "while rooting %s for the activation (nothing was changed)",
                            t.path);
