@@ -55,6 +55,10 @@ int fl_remove_tree(const char *path, fl_error *err);
 int fl_remove_tree_at(int dirfd, const char *name, const char *shown, fl_error *err);
 /* Makes a fresh directory "<parent>/<prefix>XXXXXX" (mode 0700); returns the owned path. */
 char *fl_make_temp_dir(const char *parent, const char *prefix, fl_error *err);
+/* Removes (recursively) every dir/NAME whose name starts with prefix or contains infix
+ * (either may be NULL), looking depth levels of subdirectories deep; never follows a link.
+ * For crash leftovers: the caller holds the lock that makes them nobody's. */
+void fl_sweep_dir(const char *dir, const char *prefix, const char *infix, int depth);
 int fl_path_exists(const char *path);
 int fl_is_dir(const char *path);
 /* Joins two path parts with exactly one '/' between them; the result is owned by the caller. */

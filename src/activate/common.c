@@ -375,14 +375,68 @@ static void need(fl_strbuf *missing, int *count, const char *what, const char *p
 /* When the toplevel lives in a store (<state>/store/<hash>-<name>), every path of its closure
  * must also be registered there: present is not enough, a crash may have left a half-written
  * path behind. Toplevels outside a store (hand-made ones) get the existence check only. */
-static void need_registered(const fl_toplevel *t, fl_strbuf *missing, int *count) {
-    const char *store_marker = strstr(t->path, "/store/");
+static fl_store *store_of(const char *toplevel, char **state) {
+    const char *store_marker = strstr(toplevel, "/store/");
+    *state = NULL;
     if (!store_marker || strchr(store_marker + 7, '/'))
-        return;
-    char *state = fl_xstrndup(t->path, (size_t)(store_marker - t->path));
+        return NULL;
+    *state = fl_xstrndup(toplevel, (size_t)(store_marker - toplevel));
     fl_store *s = NULL;
     fl_error serr = FL_ERROR_INIT;
-    if (fl_store_open(state, &s, &serr) == 0 && fl_store_is_store_path(s, t->path)) {
+    if (fl_store_open(*state, &s, &serr) == 0 && !fl_store_is_store_path(s, toplevel)) {
+        fl_store_close(s);
+        s = NULL;
+    }
+    fl_error_clear(&serr);
+    return s;
+}
+
+/* gcroots/activation/<state dir's tag>-<hash> in the toplevel's own store: one activation
+ * runs per state dir, and what it left rooted is its to clear. */
+static char *root_tag(const char *state_dir) {
+    char h[65];
+    fl_act_sha256_mem(state_dir, strlen(state_dir), h);
+    return fl_xasprintf("%.16s-", h);
+}
+
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err) {
+    char *state;
+    fl_store *s = store_of(toplevel, &state);
+    int rc = FL_OK;
+    if (s) {
+        char *tag = root_tag(state_dir);
+        const char *base = strrchr(toplevel, '/') + 1;
+        char *name = fl_xasprintf("%s%.32s", tag, base);
+        /* Under the store's shared lock: a gc either ran before (then the closure check
+         * finds what it took) or sees this root. */
+        rc = fl_store_add_named_root(s, "activation", name, toplevel, err);
+        if (!rc)
+            fl_store_drop_temp_root(s, toplevel);
+        free(name);
+        free(tag);
+        fl_store_close(s);
+    }
+    free(state);
+    return rc;
+}
+
+void fl_act_root_release(const char *state_dir, const char *toplevel) {
+    char *state;
+    fl_store *s = store_of(toplevel, &state);
+    if (s) {
+        char *tag = root_tag(state_dir);
+        fl_store_drop_named_roots(s, "activation", tag);
+        free(tag);
+        fl_store_close(s);
+    }
+    free(state);
+}
+
+static void need_registered(const fl_toplevel *t, fl_strbuf *missing, int *count) {
+    char *state;
+    fl_store *s = store_of(t->path, &state);
+    fl_error serr = FL_ERROR_INIT;
+    if (s) {
         char **closure = NULL;
         size_t n = 0;
         char *top = t->path;

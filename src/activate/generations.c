@@ -151,16 +151,21 @@ void fl_gen_list_free(fl_generation *gens, size_t n) {
     free(gens);
 }
 
+int fl_gen_next_number(const char *state_dir) {
+    size_t n;
+    int *nums = numbers(state_dir, &n);
+    int next = n ? nums[n - 1] + 1 : 1;
+    free(nums);
+    return next;
+}
+
 int fl_gen_create(const char *state_dir, const char *toplevel, int *number, fl_error *err) {
     char *dir = profiles_dir(state_dir);
     int rc = fl_mkdir_p(dir, 0755, err);
     free(dir);
     if (rc)
         return rc;
-    size_t n;
-    int *nums = numbers(state_dir, &n);
-    int next = n ? nums[n - 1] + 1 : 1;
-    free(nums);
+    int next = fl_gen_next_number(state_dir);
     char *link = gen_link(state_dir, next);
     rc = fl_atomic_symlink(toplevel, link, err);
     free(link);

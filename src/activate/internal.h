@@ -37,6 +37,13 @@ int fl_act_root_move_back(const char *root, const char *from, const char *to, fl
 int fl_act_root_check_dir(const char *root, const char *path, fl_error *err);
 /* The content of the symlink at path, or NULL. Owned. */
 char *fl_act_root_readlink(const char *root, const char *path);
+/* generations.c: the number the next new generation gets. */
+int fl_gen_next_number(const char *state_dir);
+/* The toplevel being activated is a GC root (in its own store) from before the closure check
+ * until the activation's record is clean again; a crash leaves it rooted. Release drops every
+ * such root of this state dir. */
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err);
+void fl_act_root_release(const char *state_dir, const char *toplevel);
 
 /* ---- files.c: managed files (/etc and home) ---- */
 enum { FL_ENT_LINK, FL_ENT_COPY };

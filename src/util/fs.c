@@ -178,3 +178,29 @@ char *fl_canon_path(const char *path, const char *cwd) {
         fl_strbuf_addch(&out, '/');
     return fl_strbuf_detach(&out, NULL);
 }
+
+void fl_sweep_dir(const char *dir, const char *prefix, const char *infix, int depth) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        char *p = fl_path_join(dir, n);
+        if ((prefix && !strncmp(n, prefix, strlen(prefix))) || (infix && strstr(n, infix))) {
+            fl_error e = FL_ERROR_INIT;
+            fl_remove_tree(p, &e);
+            fl_error_clear(&e);
+        } else if (depth > 0 && de->d_type == DT_DIR) {
+            fl_sweep_dir(p, prefix, infix, depth - 1);
+        }
+        free(p);
+    }
+    closedir(d);
+}
