@@ -50,12 +50,6 @@ int fl_act_sha256_file(const char *path, char out[65]) {
     return 0;
 }
 
-char *fl_act_root_path(const char *root, const char *abs) {
-    if (!root || !strcmp(root, "/"))
-        return fl_xstrdup(abs);
-    return fl_path_join(root, abs);
-}
-
 int fl_act_load_json(const char *path, json_t **out, fl_error *err) {
     *out = NULL;
     if (!fl_path_exists(path))
@@ -129,38 +123,6 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
     }
     *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     return FL_OK;
-}
-
-long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
-    char *rel = fl_xasprintf("/etc/%s", db);
-    char *path = fl_act_root_path(root, rel);
-    char *data = NULL;
-    size_t len;
-    long id = -1;
-    if (!fl_read_file(path, &data, &len, NULL)) {
-        size_t nl = strlen(name);
-        for (char *line = data; line && *line;) {
-            char *end = strchr(line, '\n');
-            if (end)
-                *end = '\0';
-            if (!strncmp(line, name, nl) && line[nl] == ':') {
-                char *f = line;
-                for (int i = 0; i < field && f; i++) {
-                    f = strchr(f, ':');
-                    if (f)
-                        f++;
-                }
-                if (f)
-                    id = strtol(f, NULL, 10);
-                break;
-            }
-            line = end ? end + 1 : NULL;
-        }
-    }
-    free(data);
-    free(path);
-    free(rel);
-    return id;
 }
 
 int fl_act_systemd_live(const char *root) {

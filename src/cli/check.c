@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 
@@ -31,8 +31,10 @@ struct check_job {
 static int check_host_job(void *p) {
     struct check_job *j = p;
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, j->name,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    so.flake_flag = j->flake;
+    int rc = fl_host_session_open(&sess, &so, j->name, j->err);
     if (rc < 0)
         return rc;
     fl_value *config = NULL;
@@ -52,7 +54,7 @@ static int check_host_job(void *p) {
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, j->err);
+        rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     free(toplevel);
     fl_host_session_close(&sess);
     return rc;
@@ -73,8 +75,10 @@ struct list_job {
 static int list_hosts_job(void *p) {
     struct list_job *j = p;
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, NULL,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    so.flake_flag = j->flake;
+    int rc = fl_host_session_open(&sess, &so, NULL, j->err);
     if (rc == 0)
         rc = fl_module_host_names_args(sess.L, sess.flake, &sess.args, j->names, j->n, j->err);
     fl_host_session_close(&sess);

@@ -16,12 +16,12 @@
 #include <limits.h>
 #include <sodium.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 

@@ -1,3 +1,2 @@
-# The language's evaluator runs on a thread with a large stack (flakectl eval).
-find_package(Threads REQUIRED)
-target_link_libraries(flakectl_core PUBLIC Threads::Threads)
+# lang: the Nix language (lexer, parser, evaluator, builtins, printing).
+flakectl_subsystem(lang DEPS util HEADERS lang.h)

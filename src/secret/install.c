@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "flakectl/activate.h"
+#include "flakectl/rootpath.h"
 #include "flakectl/fs.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
