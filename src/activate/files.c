@@ -598,6 +598,12 @@ static const fl_act_entry *entry_of(const fl_act_change *c) {
     return c->want ? c->want : c->had;
 }
 
+/* The code to return after open_parent failed: the one it set (a conflict stays a conflict),
+ * FL_EIO when it set none. */
+static int parent_failed(const fl_error *err) {
+    return err && err->code ? err->code : FL_EIO;
+}
+
 /* Opens the directory that holds path (beneath rootfd) without following any symlink,
  * creating missing directories when create is set; directories at or below chown_from are
  * given uid/gid (a user's home). *leaf points into path. Returns the fd or -1 with err. */
@@ -673,7 +679,7 @@ static int do_backup(int rootfd, const char *path, const char *ext, json_t *back
     const char *leaf;
     int dfd = open_parent(rootfd, path, 0, NULL, 0, 0, &leaf, err);
     if (dfd < 0)
-        return FL_EIO;
+        return parent_failed(err);
     struct stat st;
     if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         close(dfd);
@@ -707,7 +713,7 @@ static int do_remove(int rootfd, const fl_act_entry *e, fl_error *err) {
     const char *leaf;
     int dfd = open_parent(rootfd, e->path, 0, NULL, 0, 0, &leaf, err);
     if (dfd < 0)
-        return FL_EIO;
+        return parent_failed(err);
     int rc = FL_OK;
     if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
         rc = fl_error_errno(err, "cannot remove %s", e->path);
@@ -744,7 +750,7 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
     const char *leaf;
     int dfd = open_parent(rootfd, e->path, 1, e->home, uid, gid, &leaf, err);
     if (dfd < 0)
-        return FL_EIO;
+        return parent_failed(err);
     char *ap = anchored(dfd, leaf);
     int rc = FL_OK;
     struct stat st;
@@ -1029,7 +1035,7 @@ int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_err
         int dfd = open_parent(rootfd, probe, 1, e.home, uid, gid, &leaf, err);
         free(probe);
         if (dfd < 0) {
-            rc = FL_EIO;
+            rc = parent_failed(err);
             break;
         }
         /* open_parent made it 0755; a home is private. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "opt.h"
+#include "flakectl/clock.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
@@ -15,12 +16,6 @@
 #include "options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 struct check_job {
     const char *flake, *name;
@@ -190,7 +185,7 @@ static int cmd_check(int argc, char **argv) {
     }
     json_t *report = json_array();
     size_t failed = 0;
-    double total_start = now_ms();
+    double total_start = fl_now_ms();
     json_t *missing = json_array();
     int has_secrets = 0;
     fl_error serr = FL_ERROR_INIT;
@@ -220,10 +215,10 @@ static int cmd_check(int argc, char **argv) {
     fl_error_clear(&serr);
     json_decref(missing);
     for (size_t i = 0; i < nhosts; i++) {
-        double start = now_ms();
+        double start = fl_now_ms();
         fl_error herr = FL_ERROR_INIT;
         int rc = check_host(flake, hosts[i], &herr);
-        double ms = now_ms() - start;
+        double ms = fl_now_ms() - start;
         json_t *entry = json_pack("{s:s, s:b, s:f}", "host", hosts[i], "ok", rc == 0, "ms", ms);
         if (rc < 0) {
             failed++;
@@ -251,7 +246,7 @@ static int cmd_check(int argc, char **argv) {
         json_decref(report);
         json_decref(secrets);
         printf("%zu host%s checked in %.0f ms: %zu passed, %zu failed\n", nhosts,
-               nhosts == 1 ? "" : "s", now_ms() - total_start, nhosts - failed, failed);
+               nhosts == 1 ? "" : "s", fl_now_ms() - total_start, nhosts - failed, failed);
     }
     fl_module_free_names(hosts, nhosts);
     free(flake);
