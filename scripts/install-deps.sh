@@ -15,6 +15,7 @@ packages=(
   libjansson-dev
   libssl-dev
   libcmocka-dev
+  libcurl4-openssl-dev
   git
   openssh-server
   openssh-client
@@ -33,6 +34,7 @@ packages=(
   bc
   openssl
   iproute2
+  mount
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -29,6 +29,9 @@ static int build_job_run(void *p) {
     if (rc < 0)
         return rc;
     rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
+    /* Rooted before the store's lock goes, until an out-link or the activation roots it. */
+    if (rc == 0)
+        rc = fl_store_add_temp_root(sess.store, *j->toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     fl_host_session_close(&sess);

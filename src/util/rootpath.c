@@ -1,9 +1,12 @@
 /* rootpath.c - paths and ids beneath --root: what activation and the secrets installer
  * (which places files under the same root) both need, below either of them. The names keep
  * their fl_act_ prefix from when activation owned them. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "flakectl/beneath.h"
 #include "flakectl/fs.h"
 #include "flakectl/rootpath.h"
 #include "flakectl/strbuf.h"
@@ -14,13 +17,31 @@ char *fl_act_root_path(const char *root, const char *abs) {
     return fl_path_join(root, abs);
 }
 
+int fl_act_root_open(const char *root, fl_error *err) {
+    int fd = open(root ? root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fl_error_errno(err, "cannot open the root %s", root ? root : "/");
+    return fd;
+}
+
+
+int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
+                     fl_error *err) {
+    int rootfd = fl_act_root_open(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = fl_beneath_read(rootfd, path, root, FL_BENEATH_NO_LINKS, data, len, mode, err);
+    close(rootfd);
+    return rc;
+}
+
+
 long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
     char *rel = fl_xasprintf("/etc/%s", db);
-    char *path = fl_act_root_path(root, rel);
     char *data = NULL;
     size_t len;
     long id = -1;
-    if (!fl_read_file(path, &data, &len, NULL)) {
+    if (!fl_act_root_read(root, rel, &data, &len, NULL, NULL)) {
         size_t nl = strlen(name);
         for (char *line = data; line && *line;) {
             char *end = strchr(line, '\n');
@@ -41,7 +62,7 @@ long fl_act_lookup_id(const char *root, const char *db, const char *name, int fi
         }
     }
     free(data);
-    free(path);
     free(rel);
     return id;
 }
+
