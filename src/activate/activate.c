@@ -17,7 +17,6 @@
 
 #include "activate/internal.h"
 #include "flakectl/fs.h"
-#include "flakectl/options.h"
 
 typedef struct run {
     const fl_act_options *o;
@@ -638,12 +637,13 @@ stopped:
     return rc;
 }
 
-int fl_activate_paths(char **root, char **state_dir, fl_error *err) {
-    *root = realpath(fl_opts.root, NULL);
+int fl_activate_paths(const char *root_flag, const char *state_flag, char **root,
+                      char **state_dir, fl_error *err) {
+    *root = realpath(root_flag, NULL);
     if (!*root)
-        return fl_error_errno(err, "--root %s", fl_opts.root);
+        return fl_error_errno(err, "--root %s", root_flag);
     char cwd[PATH_MAX];
-    *state_dir = fl_canon_path(fl_opts.state_dir, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    *state_dir = fl_canon_path(state_flag, getcwd(cwd, sizeof cwd) ? cwd : "/");
     return FL_OK;
 }
 

@@ -21,9 +21,8 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
 int fl_act_systemd_live(const char *root);
 /* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
  * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
- * naming it, never a write or a read elsewhere. path is absolute within the root. */
-int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
-                     fl_error *err);
+ * naming it, never a write or a read elsewhere. path is absolute within the root. Reading
+ * (fl_act_root_read) is in util's rootpath.h, shared with the secrets installer. */
 /* Atomically replaces path (missing directories made 0755); keep_mode keeps the mode of the
  * regular file there, dflt_mode is used otherwise. */
 int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,

@@ -7,20 +7,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/opt.h"
+#include "opt.h"
+#include "flakectl/clock.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 struct check_job {
     const char *flake, *name;
@@ -31,8 +26,10 @@ struct check_job {
 static int check_host_job(void *p) {
     struct check_job *j = p;
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, j->name,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    so.flake_flag = j->flake;
+    int rc = fl_host_session_open(&sess, &so, j->name, j->err);
     if (rc < 0)
         return rc;
     fl_value *config = NULL;
@@ -52,7 +49,7 @@ static int check_host_job(void *p) {
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, j->err);
+        rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     free(toplevel);
     fl_host_session_close(&sess);
     return rc;
@@ -73,8 +70,10 @@ struct list_job {
 static int list_hosts_job(void *p) {
     struct list_job *j = p;
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, j->flake, fl_opts.state_dir, NULL,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    so.flake_flag = j->flake;
+    int rc = fl_host_session_open(&sess, &so, NULL, j->err);
     if (rc == 0)
         rc = fl_module_host_names_args(sess.L, sess.flake, &sess.args, j->names, j->n, j->err);
     fl_host_session_close(&sess);
@@ -186,7 +185,7 @@ static int cmd_check(int argc, char **argv) {
     }
     json_t *report = json_array();
     size_t failed = 0;
-    double total_start = now_ms();
+    double total_start = fl_now_ms();
     json_t *missing = json_array();
     int has_secrets = 0;
     fl_error serr = FL_ERROR_INIT;
@@ -216,10 +215,10 @@ static int cmd_check(int argc, char **argv) {
     fl_error_clear(&serr);
     json_decref(missing);
     for (size_t i = 0; i < nhosts; i++) {
-        double start = now_ms();
+        double start = fl_now_ms();
         fl_error herr = FL_ERROR_INIT;
         int rc = check_host(flake, hosts[i], &herr);
-        double ms = now_ms() - start;
+        double ms = fl_now_ms() - start;
         json_t *entry = json_pack("{s:s, s:b, s:f}", "host", hosts[i], "ok", rc == 0, "ms", ms);
         if (rc < 0) {
             failed++;
@@ -247,7 +246,7 @@ static int cmd_check(int argc, char **argv) {
         json_decref(report);
         json_decref(secrets);
         printf("%zu host%s checked in %.0f ms: %zu passed, %zu failed\n", nhosts,
-               nhosts == 1 ? "" : "s", now_ms() - total_start, nhosts - failed, failed);
+               nhosts == 1 ? "" : "s", fl_now_ms() - total_start, nhosts - failed, failed);
     }
     fl_module_free_names(hosts, nhosts);
     free(flake);

@@ -14,8 +14,6 @@
 #include "flake/lock.h"
 #include "flakectl/flake.h"
 #include "flakectl/fs.h"
-#include "flakectl/module.h"
-#include "flakectl/options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
@@ -566,54 +564,29 @@ fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *
 }
 
 int fl_flake_inputs_for_eval(fl_lang *L, fl_store *store, const char *flake_dir,
+                             int no_write_lock, const char *const *overrides, size_t noverrides,
                              fl_value **inputs_out, fl_error *err) {
     fl_flake_override ov[32];
     size_t nov = 0;
-    for (int i = 0; i < fl_opts.noverride_inputs && nov < 32; i++) {
-        ov[nov].name = fl_opts.override_inputs[2 * i];
-        ov[nov].url = fl_opts.override_inputs[2 * i + 1];
+    for (size_t i = 0; i < noverrides && nov < 32; i++) {
+        ov[nov].name = overrides[2 * i];
+        ov[nov].url = overrides[2 * i + 1];
         nov++;
     }
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_USE;
-    o.no_write_lock = fl_opts.no_write_lock_file;
+    o.no_write_lock = no_write_lock;
     o.overrides = ov;
     o.noverrides = nov;
     return fl_flake_inputs(L, store, flake_dir, &o, inputs_out, err);
 }
 
-void fl_flake_warn_dirty(const fl_flake_tree *t) {
+void fl_flake_warn_dirty(const fl_flake_tree *t, FILE *out) {
     /* check opens one session per host: one warning is enough */
     static int warned;
-    if (!t || !fl_flake_tree_dirty(t) || warned || fl_opts.quiet)
+    if (!t || !fl_flake_tree_dirty(t) || warned || !out)
         return;
     warned = 1;
-    fprintf(stderr, "warning: Git tree '%s' is dirty\n", fl_flake_tree_workdir(t));
-}
-
-int fl_flake_lock_run(const char *flake_flag, const char *state_dir,
-                      const fl_flake_inputs_opts *opts, fl_error *err) {
-    char *flake = fl_flake_find_dir(flake_flag, err);
-    if (!flake)
-        return err->code ? err->code : FL_ENOTFOUND;
-    fl_store *store = NULL;
-    fl_flake_tree *tree = NULL;
-    int rc = fl_store_open(state_dir, &store, err);
-    if (rc == 0)
-        rc = fl_flake_tree_open(flake, &tree, err);
-    if (rc == 0) {
-        fl_lang_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        fl_module_store_hooks(&cfg, store);
-        fl_flake_tree_hooks(tree, &cfg.hooks, store);
-        fl_lang *L = fl_lang_new(&cfg);
-        rc = fl_flake_inputs(L, store, flake, opts, NULL, err);
-        fl_lang_free(L);
-    }
-    fl_flake_tree_free(tree);
-    if (store)
-        fl_store_close(store);
-    free(flake);
-    return rc;
+    fprintf(out, "warning: Git tree '%s' is dirty\n", fl_flake_tree_workdir(t));
 }

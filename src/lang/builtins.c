@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "flakectl/fs.h"
+#include "flakectl/store.h"
 #include "lang/internal.h"
 #include "lang/regex.h"
 
@@ -1485,7 +1486,7 @@ PRIM(placeholder) {
     EVP_Digest(in, strlen(in), h, &hl, EVP_sha256(), NULL);
     free(in);
     char b32[64];
-    nix_base32(h, 32, b32);
+    fl_base32_encode(h, 32, b32);
     AStr s;
     astr_init(S, &s, 64);
     astr_addch(S, &s, '/');

@@ -528,8 +528,6 @@ const char *make_store_path(State *S, const char *type, const char *hexhash,
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs);
 
-void nix_base32(const unsigned char *h, size_t n, char *out);
-
 /* imports */
 void eval_file(State *S, const char *path, Value *out, PosIdx pos);
 
