@@ -246,6 +246,10 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
     fl_act_plan p;
     int rc = fl_act_plan_make(&p, r->o->root, r->o->state_dir, failed, old, pending_entries,
                               pending_created, NULL, err);
+    /* Units that were running before the failed attempt come back, even if it left them
+     * failed. */
+    p.units.restore = 1;
+    p.units.no_block = r->o->mode == FL_ACT_BOOT_TIME;
     json_t *ignored = json_array();
     if (!rc)
         rc = apply_all(r, &p, old, ignored, err);
@@ -298,7 +302,7 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
         "[Service]\n"
         "Type=oneshot\n"
         "RemainAfterExit=yes\n"
-        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode test\n"
+        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode boot-time\n"
         "\n"
         "[Install]\n"
         "WantedBy=sysinit.target\n",
@@ -307,12 +311,17 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
     char *wants = fl_path_join(dir, "sysinit.target.wants");
     char *unit = fl_path_join(dir, "flakectl-boot.service");
     char *link = fl_path_join(wants, "flakectl-boot.service");
-    int rc = fl_mkdir_p(wants, 0755, err);
-    if (!rc)
+    char *have = NULL;
+    size_t hl = 0;
+    int same = !fl_read_file(unit, &have, &hl, NULL) && hl == strlen(text) &&
+               !memcmp(have, text, hl) && fl_path_exists(link);
+    free(have);
+    int rc = same ? FL_OK : fl_mkdir_p(wants, 0755, err);
+    if (!rc && !same)
         rc = fl_atomic_write_file(unit, text, strlen(text), 0644, err);
-    if (!rc)
+    if (!rc && !same)
         rc = fl_atomic_symlink("../flakectl-boot.service", link, err);
-    if (!rc)
+    if (!rc && !same)
         fprintf(out, "installed %s\n", unit);
     free(exe);
     free(text);
@@ -363,6 +372,19 @@ static void load_old(const char *current, fl_toplevel *old, FILE *out) {
     }
 }
 
+/* /run/flakectl/current is gone after a reboot (/run is a tmpfs), but /etc and the unit files
+ * still hold the generation activated last: managed.json records it. */
+static char *recorded_toplevel(const fl_act_options *o) {
+    json_t *m = NULL;
+    fl_error e = FL_ERROR_INIT;
+    load_managed(o, &m, &e);
+    fl_error_clear(&e);
+    const char *t = fl_act_jstr(m, "toplevel", NULL);
+    char *out = t ? fl_xstrdup(t) : NULL;
+    json_decref(m);
+    return out;
+}
+
 static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current, FILE *out,
                         fl_error *err) {
     run r = {o, out, "closure check", {0}};
@@ -373,7 +395,14 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     int rc = fl_activate_check_closure(t, err);
     if (rc)
         goto stopped;
-    load_old(current, &old, out);
+    char *recorded = current ? NULL : recorded_toplevel(o);
+    if (recorded)
+        fprintf(out,
+                "note: %s/run/flakectl/current is missing (the machine rebooted); comparing "
+                "with %s, the generation activated last\n",
+                strcmp(o->root, "/") ? o->root : "", recorded);
+    load_old(current ? current : recorded, &old, out);
+    free(recorded);
     r.step = "planning";
     rc = load_managed(o, &managed, err);
     int interrupted = !rc && json_is_string(json_object_get(managed, "inFlight"));
@@ -388,6 +417,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                               json_object_get(managed, "created"), o->backup_ext, err);
     if (!rc)
         rc = fl_act_secrets_plan(&p, o->mode == FL_ACT_DRY, err);
+    p.units.no_block = o->mode == FL_ACT_BOOT_TIME;
     if (rc) {
         fl_toplevel_release(&old);
         json_decref(managed);
@@ -550,7 +580,7 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
                 fprintf(out, "it will be activated at the next boot; nothing was activated now\n");
         }
     } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
-               (o->mode == FL_ACT_TEST || is_default)) {
+               (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
     } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {
@@ -561,6 +591,10 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         rc = activate_now(o, &t, current, out, err);
         if (!rc && o->mode == FL_ACT_SWITCH)
             rc = make_default(o, t.path, out, err);
+        /* What /run held is re-created at every boot by the boot-time unit. */
+        if (!rc && (o->mode == FL_ACT_SWITCH || o->mode == FL_ACT_TEST) &&
+            fl_act_systemd_live(o->root))
+            rc = install_boot_unit(o, out, err);
         if (!rc && o->mode != FL_ACT_DRY)
             fprintf(out, "activated %s\n", t.path);
     }

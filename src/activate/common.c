@@ -131,6 +131,42 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
     return FL_OK;
 }
 
+int fl_act_run_capture(char *const argv[], fl_strbuf *out, int *status, fl_error *err) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        fl_strbuf_add(out, buf, (size_t)n);
+    }
+    close(fds[0]);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR)
+            return fl_error_errno(err, "cannot wait for %s", argv[0]);
+    }
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return FL_OK;
+}
+
 long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
     char *rel = fl_xasprintf("/etc/%s", db);
     char *path = fl_act_root_path(root, rel);

@@ -18,6 +18,8 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
+/* Runs argv (PATH searched) with its stdout captured into out (stderr passes through). */
+int fl_act_run_capture(char *const argv[], fl_strbuf *out, int *status, fl_error *err);
 int fl_act_systemd_live(const char *root);
 
 /* ---- files.c: managed files (/etc and home) ---- */
@@ -105,6 +107,9 @@ typedef struct fl_act_unitplan {
     fl_act_unit_action *a;
     size_t n;
     int daemon_reload;
+    const json_t *units; /* the new generation's profile.json "units" (wantedBy), borrowed */
+    int no_block;        /* at boot: queue the jobs (systemctl --no-block), wait for none */
+    int restore;         /* putting a generation back: a unit that failed counts as running */
 } fl_act_unitplan;
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);

@@ -1,9 +1,14 @@
 /* units.c - which systemd units to stop, start, restart or reload between two generations,
- * and doing it. The rules compare profile.json's restartHash/reloadHash (docs/toplevel.md).
+ * and doing it. The rules compare profile.json's restartHash/reloadHash (docs/toplevel.md);
+ * what runs decides the rest, as switch-to-configuration does (docs/services.md): only a
+ * running unit is restarted or reloaded, a stopped one starts only when a target wants it,
+ * a masked one is left alone. A unit that does not come up fails the step with its journal.
  * Executes systemctl only when systemd runs and the root is "/"; under --root (or without
  * systemd) the plan is printed and nothing is executed. */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "activate/internal.h"
 
@@ -25,6 +30,7 @@ static int str_eq(const char *a, const char *b) {
 
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p) {
     memset(p, 0, sizeof *p);
+    p->units = new_units;
     const char *name;
     json_t *o, *n;
     json_object_foreach((json_t *)old_units, name, o) {
@@ -81,19 +87,213 @@ void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent)
         fprintf(out, "%sdaemon-reload  (unit files changed)\n", indent);
 }
 
-static int systemctl(const char *what, const char *name, FILE *out, fl_error *err) {
-    char *argv[] = {"systemctl", (char *)what, (char *)name, NULL};
+/* What systemd says about one unit (systemctl show). */
+typedef struct ustate {
+    char *load, *active, *sub, *result, *file;
+} ustate;
+
+static void ustates_free(ustate *st, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(st[i].load);
+        free(st[i].active);
+        free(st[i].sub);
+        free(st[i].result);
+        free(st[i].file);
+    }
+    free(st);
+}
+
+static void set_prop(ustate *u, const char *line) {
+    static const char *keys[] = {"LoadState=", "ActiveState=", "SubState=", "Result=",
+                                 "UnitFileState="};
+    char **slots[] = {&u->load, &u->active, &u->sub, &u->result, &u->file};
+    for (int k = 0; k < 5; k++) {
+        size_t kl = strlen(keys[k]);
+        if (!strncmp(line, keys[k], kl) && !*slots[k])
+            *slots[k] = fl_xstrdup(line + kl);
+    }
+}
+
+/* One `systemctl show` for all names: blocks separated by an empty line, in argument order. */
+static int query(const char *const *names, size_t n, ustate **out, fl_error *err) {
+    *out = fl_xcalloc(n ? n : 1, sizeof(ustate));
+    if (!n)
+        return FL_OK;
+    char **argv = fl_xcalloc(n + 5, sizeof(char *));
+    size_t k = 0;
+    argv[k++] = "systemctl";
+    argv[k++] = "show";
+    argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState";
+    argv[k++] = "--";
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = (char *)names[i];
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 256);
+    int status = 0;
+    int rc = fl_act_run_capture(argv, &sb, &status, err);
+    free(argv);
+    if (!rc && status)
+        rc = fl_error_set(err, FL_EGENERIC, "systemctl show exited with %d", status);
+    size_t idx = 0;
+    char *line = sb.buf;
+    while (!rc && line && *line && idx < n) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (!*line)
+            idx++;
+        else
+            set_prop(&(*out)[idx], line);
+        line = nl ? nl + 1 : NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ustate *u = &(*out)[i];
+        if (!u->load)
+            u->load = fl_xstrdup("not-found");
+        if (!u->active)
+            u->active = fl_xstrdup("inactive");
+        if (!u->sub)
+            u->sub = fl_xstrdup("dead");
+        if (!u->result)
+            u->result = fl_xstrdup("success");
+        if (!u->file)
+            u->file = fl_xstrdup("");
+    }
+    fl_strbuf_release(&sb);
+    return rc;
+}
+
+static int running(const ustate *u, int restore) {
+    return !strcmp(u->active, "active") || !strcmp(u->active, "activating") ||
+           !strcmp(u->active, "reloading") || (restore && !strcmp(u->active, "failed"));
+}
+
+static int failed(const ustate *u) {
+    return !strcmp(u->active, "failed") ||
+           (!strcmp(u->active, "activating") && !strcmp(u->sub, "auto-restart"));
+}
+
+static int wanted(const fl_act_unitplan *p, const char *name) {
+    const json_t *u = json_object_get(p->units, name);
+    return json_array_size(json_object_get(u, "wantedBy")) > 0;
+}
+
+/* "  journalctl -u U -n 20" lines, indented, appended to sb. */
+static void journal_tail(const char *name, fl_strbuf *sb) {
+    char *argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", "-u", (char *)name, NULL};
+    fl_strbuf j;
+    fl_strbuf_init(&j, 1024);
+    int status = 0;
+    fl_error e = FL_ERROR_INIT;
+    if (fl_act_run_capture(argv, &j, &status, &e) || status || !j.len)
+        fl_strbuf_addf(sb, "    (journalctl -u %s printed nothing)\n", name);
+    for (char *line = j.buf; !e.message && line && *line;) {
+        char *nl = strchr(line, '\n');
+        fl_strbuf_addf(sb, "    %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        line = nl ? nl + 1 : NULL;
+    }
+    fl_error_clear(&e);
+    fl_strbuf_release(&j);
+}
+
+static int systemctl(const fl_act_unitplan *p, const char *what, const char *name, FILE *out,
+                     fl_error *err) {
+    char *argv[] = {"systemctl", (char *)what, (char *)name, NULL, NULL};
     if (!name)
         argv[2] = NULL;
+    else if (p->no_block && strcmp(what, "daemon-reload"))
+        argv[2] = "--no-block", argv[3] = (char *)name;
     int status;
     int rc = fl_act_run(argv, NULL, NULL, &status, err);
     if (rc)
         return rc;
+    fprintf(out, "  systemctl %s%s %s\n", what, argv[3] ? " --no-block" : "", name ? name : "");
     if (status != 0)
         return fl_error_set(err, FL_EGENERIC, "systemctl %s %s exited with %d", what,
                             name ? name : "", status);
-    fprintf(out, "  systemctl %s %s\n", what, name ? name : "");
     return FL_OK;
+}
+
+/* Names every unit in names[] that failed, each with its journal's last lines. */
+static int report_failed(const char *const *names, size_t n, const ustate *st, fl_error *err) {
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 1024);
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!failed(&st[i]))
+            continue;
+        nf++;
+        fl_strbuf_addf(&sb, "unit %s failed (%s/%s, result %s); journalctl -u %s -n 20:\n",
+                       names[i], st[i].active, st[i].sub, st[i].result, names[i]);
+        journal_tail(names[i], &sb);
+    }
+    int rc = FL_OK;
+    if (nf) {
+        if (sb.len && sb.buf[sb.len - 1] == '\n')
+            sb.buf[--sb.len] = '\0';
+        rc = fl_error_set(err, FL_EGENERIC, "%s", sb.buf);
+        fl_error_set_hint(err, "fix the unit and switch again; 'systemctl status %s' shows more",
+                          names[0]);
+    }
+    fl_strbuf_release(&sb);
+    return rc;
+}
+
+/* A started service may still die a moment after systemctl returned (Type=simple returns
+ * once the process is forked), so the units touched are watched for a short while. */
+#define SETTLE_MS 300
+#define POLL_MS 30
+
+static int settle(const char *const *names, size_t n, fl_error *err) {
+    if (!n)
+        return FL_OK;
+    struct timespec t0, now, nap = {0, POLL_MS * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        ustate *st;
+        int rc = query(names, n, &st, err);
+        if (!rc)
+            rc = report_failed(names, n, st, err);
+        ustates_free(st, n);
+        if (rc)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= SETTLE_MS)
+            return FL_OK;
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* The verb a planned action becomes given what runs now, or NULL (with why) to leave it. */
+static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action *a,
+                             const ustate *u, const char **why) {
+    *why = NULL;
+    /* A running unit masked since keeps LoadState=loaded; its unit file state says it. */
+    if (!strcmp(u->load, "masked") || !strncmp(u->file, "masked", 6)) {
+        *why = "masked: left alone ('systemctl unmask' it to let flakectl manage it)";
+        return NULL;
+    }
+    int is_running = running(u, p->restore);
+    switch (a->action) {
+    case FL_U_START:
+        if (is_running)
+            return "restart";
+        if (wanted(p, a->name))
+            return "start";
+        *why = "nothing wants it (no wantedBy): not started";
+        return NULL;
+    case FL_U_RESTART:
+    case FL_U_RELOAD:
+        if (is_running)
+            return a->action == FL_U_RESTART ? "restart" : "reload";
+        if (wanted(p, a->name))
+            return "start";
+        *why = "not running and nothing wants it: left stopped";
+        return NULL;
+    default:
+        return NULL;
+    }
 }
 
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err) {
@@ -105,21 +305,49 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl
         fl_act_units_print(p, out, "    ");
         return FL_OK;
     }
+    const char **names = fl_xcalloc(p->n ? p->n : 1, sizeof(char *));
+    for (size_t i = 0; i < p->n; i++)
+        names[i] = p->a[i].name;
+    ustate *st = NULL;
+    int rc = query(names, p->n, &st, err);
     /* Removed units stop before daemon-reload forgets them; the rest after it. */
-    int rc = FL_OK;
-    for (size_t i = 0; !rc && i < p->n; i++)
-        if (p->a[i].action == FL_U_STOP)
-            rc = systemctl("stop", p->a[i].name, out, err);
-    if (!rc && p->daemon_reload)
-        rc = systemctl("daemon-reload", NULL, out, err);
     for (size_t i = 0; !rc && i < p->n; i++) {
-        int a = p->a[i].action;
-        if (a == FL_U_RELOAD)
-            rc = systemctl("reload", p->a[i].name, out, err);
-        else if (a == FL_U_RESTART)
-            rc = systemctl("restart", p->a[i].name, out, err);
-        else if (a == FL_U_START)
-            rc = systemctl("start", p->a[i].name, out, err);
+        if (p->a[i].action != FL_U_STOP)
+            continue;
+        if (running(&st[i], 0))
+            rc = systemctl(p, "stop", p->a[i].name, out, err);
+        else if (!strcmp(st[i].active, "failed"))
+            rc = systemctl(p, "reset-failed", p->a[i].name, out, err);
     }
+    if (!rc && p->daemon_reload)
+        rc = systemctl(p, "daemon-reload", NULL, out, err);
+    const char **touched = fl_xcalloc(p->n ? p->n : 1, sizeof(char *));
+    size_t nt = 0;
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        const char *why;
+        const char *v = live_verb(p, &p->a[i], &st[i], &why);
+        if (why)
+            fprintf(out, "  %s: %s\n", p->a[i].name, why);
+        if (!v)
+            continue;
+        touched[nt++] = p->a[i].name;
+        rc = systemctl(p, v, p->a[i].name, out, err);
+        if (rc && !p->no_block) {
+            /* systemctl names the job, not the cause: the journal does. */
+            fl_error e = FL_ERROR_INIT;
+            ustate *now;
+            if (!query(&p->a[i].name, 1, &now, &e) && failed(&now[0])) {
+                fl_error_clear(err);
+                rc = report_failed(&p->a[i].name, 1, now, err);
+            }
+            ustates_free(now, 1);
+            fl_error_clear(&e);
+        }
+    }
+    if (!rc && !p->no_block)
+        rc = settle(touched, nt, err);
+    ustates_free(st, p->n);
+    free(touched);
+    free(names);
     return rc;
 }
