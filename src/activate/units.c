@@ -219,10 +219,12 @@ static int report_failed(const char *const *names, size_t n, const ustate *st, f
     fl_strbuf sb;
     fl_strbuf_init(&sb, 1024);
     size_t nf = 0;
+    const char *first = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!failed(&st[i]))
             continue;
-        nf++;
+        if (!nf++)
+            first = names[i];
         fl_strbuf_addf(&sb, "unit %s failed (%s/%s, result %s); journalctl -u %s -n 20:\n",
                        names[i], st[i].active, st[i].sub, st[i].result, names[i]);
         journal_tail(names[i], &sb);
@@ -233,7 +235,7 @@ static int report_failed(const char *const *names, size_t n, const ustate *st, f
             sb.buf[--sb.len] = '\0';
         rc = fl_error_set(err, FL_EGENERIC, "%s", sb.buf);
         fl_error_set_hint(err, "fix the unit and switch again; 'systemctl status %s' shows more",
-                          names[0]);
+                          first);
     }
     fl_strbuf_release(&sb);
     return rc;
