@@ -147,7 +147,9 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
     r->step = "users and groups";
     const fl_act_options *o = r->o;
     int rc = FL_OK;
-    if (!strcmp(o->root, "/")) {
+    if (p->dar) {
+        return fl_act_darwin_users_apply(p, r->out, err);
+    } else if (!strcmp(o->root, "/")) {
         /* The live system: its own tools know about nscd, gshadow and locking. */
         size_t i;
         json_t *argv;
@@ -203,6 +205,10 @@ static int step_secrets(run *r, fl_act_plan *p, const fl_toplevel *t, fl_error *
 }
 
 static int step_units(run *r, fl_act_plan *p, fl_error *err) {
+    if (p->dar) {
+        r->step = "launchd jobs and defaults";
+        return fl_act_darwin_apply(p, r->out, err);
+    }
     r->step = "systemd units";
     return fl_act_units_apply(r->o->root, &p->units, r->out, err);
 }

@@ -134,6 +134,7 @@ typedef struct fl_act_plan {
     fl_act_unitplan units;
     json_t *homes; /* homes to create (root given) */
     struct fl_act_secrets *sec; /* secrets.c: decrypted secrets (NULL until planned) */
+    struct fl_act_darwin *dar;  /* darwin.c: a darwin toplevel's commands (NULL otherwise) */
 } fl_act_plan;
 
 /* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */
@@ -155,5 +156,18 @@ int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t,
                          fl_error *err);
 void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
 void fl_act_secrets_free(struct fl_act_secrets *s);
+
+/* ---- darwin.c: macOS (dscl, defaults, launchctl) ---- */
+typedef struct fl_act_darwin fl_act_darwin;
+int fl_act_is_darwin(const fl_toplevel *t);
+/* The root is "/" and it is macOS: commands run; otherwise they are listed. */
+int fl_act_darwin_live(const char *root);
+/* Plans p->new's users, defaults and launchd jobs (reading what is there when live). */
+int fl_act_darwin_plan(fl_act_plan *p, fl_error *err);
+void fl_act_darwin_print_users(const fl_act_plan *p, FILE *out);
+void fl_act_darwin_print(const fl_act_plan *p, FILE *out);
+int fl_act_darwin_users_apply(fl_act_plan *p, FILE *out, fl_error *err);
+int fl_act_darwin_apply(fl_act_plan *p, FILE *out, fl_error *err);
+void fl_act_darwin_free(fl_act_darwin *d);
 
 #endif

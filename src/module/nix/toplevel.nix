@@ -176,8 +176,9 @@ let
     else if builtins.isList v then "<array>${concatMapStringsSep "" plistValue v}</array>"
     else if builtins.isAttrs v then "<dict>${concatStringsSep "" (mapAttrsToList (k: x: "<key>${k}</key>${plistValue x}") v)}</dict>"
     else "<string>${lib.replaceStrings [ "&" "<" ">" ] [ "&amp;" "&lt;" "&gt;" ] (toString v)}</string>";
+  jobLabel = name: job: job.serviceConfig.Label or "org.flakectl.${name}";
   plist = name: job:
-    let attrs = { Label = "org.flakectl.${name}"; }
+    let attrs = { Label = jobLabel name job; }
       // optionalAttrs (job.script != "") { ProgramArguments = [ "/bin/sh" "-c" job.script ]; }
       // job.serviceConfig;
     in ''
@@ -190,9 +191,20 @@ let
   darwinFiles = lib.optionalAttrs host.isDarwin (
     { "activation/defaults.sh" = defaultsScript; }
     // optionalAttrs config.homebrew.enable { "activation/Brewfile" = brewfile; }
-    // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/daemons/org.flakectl.${n}.plist" (plist n j)) config.launchd.daemons
-    // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/agents/org.flakectl.${n}.plist" (plist n j)) config.launchd.agents);
+    // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/daemons/${jobLabel n j}.plist" (plist n j)) config.launchd.daemons
+    // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/agents/${jobLabel n j}.plist" (plist n j)) config.launchd.agents);
   darwinSources = mapAttrs (p: text: builtins.toFile (fileName (baseNameOf p)) text) darwinFiles;
+  # What darwin activation reads (src/activate/darwin.c): typed defaults and each job's plist.
+  launchdJobs = kind: jobs: lib.mapAttrs' (n: j: let label = jobLabel n j; in lib.nameValuePair label {
+    file = "launchd/${kind}/${label}.plist";
+    source = darwinSources."launchd/${kind}/${label}.plist";
+  }) jobs;
+  darwinProfile = optionalAttrs host.isDarwin {
+    darwin = {
+      defaults = config.system.defaults;
+      launchd = { daemons = launchdJobs "daemons" config.launchd.daemons; agents = launchdJobs "agents" config.launchd.agents; };
+    };
+  };
 
   # ---- secrets
   secrets = mapAttrsToList (n: s: {
@@ -223,7 +235,7 @@ let
     inherit secretTemplates;
     warnings = config.warnings;
     homebrew = optionalAttrs host.isDarwin { inherit (config.homebrew) enable; cleanup = config.homebrew.onActivation.cleanup; };
-  };
+  } // darwinProfile;
 
   links = lib.concatLists [
     (mapAttrsToList (t: e: { dir = "etc"; path = t; src = e.source; }) etcEntries)
