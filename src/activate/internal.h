@@ -157,6 +157,10 @@ int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t,
 void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
 void fl_act_secrets_free(struct fl_act_secrets *s);
 
+/* ---- wsl.c ---- */
+/* The /etc/wsl.conf settings that change, and that `wsl --shutdown` applies them. */
+void fl_act_wsl_print(const fl_act_plan *p, FILE *out);
+
 /* ---- darwin.c: macOS (dscl, defaults, launchctl) ---- */
 typedef struct fl_act_darwin fl_act_darwin;
 int fl_act_is_darwin(const fl_toplevel *t);

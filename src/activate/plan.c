@@ -279,6 +279,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     fl_act_units_print(&p->units, out, "    ");
 packages:
     print_packages(p->old, p->new, out);
+    fl_act_wsl_print(p, out);
     if (p->root)
         print_scripts(p->new, out);
     if (p->files.nconflicts) {
