@@ -298,15 +298,70 @@ static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action 
     }
 }
 
-int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err) {
-    if (!p->n && !p->daemon_reload)
+static int is_template(const char *name) {
+    const char *at = strchr(name, '@');
+    return at && at[1] == '.';
+}
+
+/* The plan with each template (name@.service, which never runs itself) replaced by its
+ * running instances; instance names are appended to owned. */
+static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_t *owned,
+                             FILE *out) {
+    *c = *p;
+    c->a = fl_xcalloc(p->n ? p->n : 1, sizeof *c->a);
+    c->n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const fl_act_unit_action *a = &p->a[i];
+        if (!is_template(a->name)) {
+            c->a[c->n++] = *a;
+            continue;
+        }
+        const char *at = strchr(a->name, '@');
+        char *pattern = fl_xasprintf("%.*s@*%s", (int)(at - a->name), a->name, at + 1);
+        char *argv[] = {"systemctl", "list-units", "--plain", "--no-legend", "--full",
+                        "--state=active,activating,reloading", "--", pattern, NULL};
+        fl_strbuf sb;
+        fl_strbuf_init(&sb, 256);
+        int status = 0;
+        fl_error e = FL_ERROR_INIT;
+        size_t found = 0;
+        if (a->action != FL_U_START && a->action != FL_U_KEEP &&
+            !fl_act_run_capture(argv, &sb, &status, &e) && !status) {
+            for (char *line = sb.buf; line && *line;) {
+                char *nl = strchr(line, '\n');
+                size_t n = strcspn(line, " \n");
+                if (n) {
+                    json_array_append_new(owned, json_stringn(line, n));
+                    c->a = fl_xrealloc(c->a, (c->n + p->n + 1) * sizeof *c->a);
+                    c->a[c->n++] = (fl_act_unit_action){
+                        a->action, json_string_value(json_array_get(owned, json_array_size(owned) - 1)),
+                        a->rule};
+                    found++;
+                }
+                line = nl ? nl + 1 : NULL;
+            }
+        }
+        if (!found)
+            fprintf(out, "  %s: a template; its next instances use the new unit\n", a->name);
+        fl_error_clear(&e);
+        fl_strbuf_release(&sb);
+        free(pattern);
+    }
+}
+
+int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out, fl_error *err) {
+    if (!plan->n && !plan->daemon_reload)
         return FL_OK;
     if (!fl_act_systemd_live(root)) {
         fprintf(out, "  units (not executed: %s):\n",
                 strcmp(root, "/") ? "the root is not /" : "systemd is not running");
-        fl_act_units_print(p, out, "    ");
+        fl_act_units_print(plan, out, "    ");
         return FL_OK;
     }
+    json_t *owned = json_array();
+    fl_act_unitplan concrete;
+    expand_templates(plan, &concrete, owned, out);
+    const fl_act_unitplan *p = &concrete;
     const char **names = fl_xcalloc(p->n ? p->n : 1, sizeof(char *));
     for (size_t i = 0; i < p->n; i++)
         names[i] = p->a[i].name;
@@ -351,5 +406,7 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl
     ustates_free(st, p->n);
     free(touched);
     free(names);
+    free(concrete.a);
+    json_decref(owned);
     return rc;
 }

@@ -117,8 +117,8 @@ let
   install = u: optionalAttrs (u.wantedBy != [ ]) { WantedBy = u.wantedBy; };
   serviceText = name: s:
     let
-      script = pkgs.writeShellScript "unit-script-${name}" s.script;
-      preStart = pkgs.writeShellScript "unit-prestart-${name}" s.preStart;
+      script = pkgs.writeShellScript "unit-script-${fileName name}" s.script;
+      preStart = pkgs.writeShellScript "unit-prestart-${fileName name}" s.preStart;
       pathEnv = optionalAttrs (s.path != [ ]) { PATH = concatMapStringsSep ":" (p: "${p}/bin") s.path + ":/usr/bin:/bin"; };
       env = s.environment // pathEnv;
     in
@@ -132,11 +132,17 @@ let
   timerText = name: t:
     section "Unit" (commonUnit t) + "\n" + section "Timer" t.timerConfig
     + lib.optionalString (install t != { }) ("\n" + section "Install" (install t));
+  socketText = name: s:
+    section "Unit" (commonUnit s) + "\n"
+    + section "Socket" (filterAttrs (n: v: v != [ ]) { ListenStream = s.listenStreams; ListenDatagram = s.listenDatagrams; } // s.socketConfig)
+    + lib.optionalString (install s != { }) ("\n" + section "Install" (install s));
+  enabledSockets = filterAttrs (n: s: s.enable) config.systemd.sockets;
   enabledServices = filterAttrs (n: s: s.enable) config.systemd.services;
   enabledTimers = filterAttrs (n: t: t.enable) config.systemd.timers;
   unitFiles =
     lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" { text = serviceText n s; unit = s; }) enabledServices
-    // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.timer" { text = timerText n t; unit = t // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledTimers;
+    // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.timer" { text = timerText n t; unit = t // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledTimers
+    // lib.mapAttrs' (n: s: lib.nameValuePair "${n}.socket" { text = socketText n s; unit = s // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledSockets;
   units = mapAttrs (file: u: {
     file = "units/${file}";
     source = builtins.toFile "unit-${fileName file}" u.text;
