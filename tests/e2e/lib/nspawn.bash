@@ -52,7 +52,7 @@ nspawn_boot() {
             NS_PID=
             exit 77
         fi
-        NS_INIT=$(ps --ppid "$NS_PID" -o pid= 2>/dev/null | tr -d ' ' | head -n1)
+        NS_INIT=$(ps --ppid "$NS_PID" -o pid= 2>/dev/null | tr -d ' ' | head -n1 || true)
         if [ -n "$NS_INIT" ]; then
             state=$(nsenter -t "$NS_INIT" -a systemctl is-system-running 2>/dev/null || true)
             case "$state" in running | degraded) break ;; esac
