@@ -118,50 +118,9 @@ void fl_act_darwin_free(fl_act_darwin *d) {
     free(d);
 }
 
-/* Runs argv as root or as a user (uid/gid dropped in the child, HOME set), stdout captured
- * into out when given. */
 static int run(const dcmd *c, char *const argv[], fl_strbuf *out, int *status, fl_error *err) {
-    int fds[2] = {-1, -1};
-    if (out && pipe(fds) < 0)
-        return fl_error_errno(err, "cannot start %s", argv[0]);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return fl_error_errno(err, "cannot start %s", argv[0]);
-    if (pid == 0) {
-        if (out) {
-            dup2(fds[1], 1);
-            close(fds[0]);
-            close(fds[1]);
-        } else {
-            dup2(2, 1);
-        }
-        if (c->as && (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->as) < 0))
-            _exit(126);
-        if (c->home)
-            setenv("HOME", c->home, 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    if (out) {
-        close(fds[1]);
-        char buf[4096];
-        ssize_t n;
-        while ((n = read(fds[0], buf, sizeof buf)) != 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                break;
-            fl_strbuf_add(out, buf, (size_t)n);
-        }
-        close(fds[0]);
-    }
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0)
-        if (errno != EINTR)
-            return fl_error_errno(err, "cannot wait for %s", argv[0]);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    return FL_OK;
+    fl_act_runas as = {c->as, c->gid, c->home};
+    return fl_act_run_as(argv, &as, out, status, err);
 }
 
 /* Reads one line of a command's output (trailing newline dropped); NULL when it failed. */

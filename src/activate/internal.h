@@ -18,8 +18,17 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
-/* Runs argv (PATH searched) with its stdout captured into out (stderr passes through). */
-int fl_act_run_capture(char *const argv[], fl_strbuf *out, int *status, fl_error *err);
+/* Whom a command runs as: root when NULL or uid 0, else uid/gid dropped in the child (no
+ * supplementary groups) and HOME set. */
+typedef struct fl_act_runas {
+    uid_t uid;
+    gid_t gid;
+    const char *home;
+} fl_act_runas;
+/* Runs argv (PATH searched) as `as`; its stdout is captured into out when given, else sent
+ * to stderr. stderr passes through. */
+int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
+                  fl_error *err);
 int fl_act_systemd_live(const char *root);
 
 /* ---- files.c: managed files (/etc and home) ---- */

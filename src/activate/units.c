@@ -130,7 +130,7 @@ static int query(const char *const *names, size_t n, ustate **out, fl_error *err
     fl_strbuf sb;
     fl_strbuf_init(&sb, 256);
     int status = 0;
-    int rc = fl_act_run_capture(argv, &sb, &status, err);
+    int rc = fl_act_run_as(argv, NULL, &sb, &status, err);
     free(argv);
     if (!rc && status)
         rc = fl_error_set(err, FL_EGENERIC, "systemctl show exited with %d", status);
@@ -185,7 +185,7 @@ static void journal_tail(const char *name, fl_strbuf *sb) {
     fl_strbuf_init(&j, 1024);
     int status = 0;
     fl_error e = FL_ERROR_INIT;
-    if (fl_act_run_capture(argv, &j, &status, &e) || status || !j.len)
+    if (fl_act_run_as(argv, NULL, &j, &status, &e) || status || !j.len)
         fl_strbuf_addf(sb, "    (journalctl -u %s printed nothing)\n", name);
     for (char *line = j.buf; !e.message && line && *line;) {
         char *nl = strchr(line, '\n');
@@ -326,7 +326,7 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
         fl_error e = FL_ERROR_INIT;
         size_t found = 0;
         if (a->action != FL_U_START && a->action != FL_U_KEEP &&
-            !fl_act_run_capture(argv, &sb, &status, &e) && !status) {
+            !fl_act_run_as(argv, NULL, &sb, &status, &e) && !status) {
             for (char *line = sb.buf; line && *line;) {
                 char *nl = strchr(line, '\n');
                 size_t n = strcspn(line, " \n");

@@ -14,13 +14,7 @@ RUNS=${RUNS:-7}
 source "$here/tests/e2e/lib/expect.sh"
 source "$here/tests/e2e/lib/nspawn.bash"
 nspawn_setup
-cat >"$NS_DIR/flake/flake.nix" <<'EOF'
-{
-  outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  };
-}
-EOF
+ns_box_flake
 host() {
     cat >"$NS_DIR/flake/host.nix" <<EOF
 { ... }: {

@@ -15,8 +15,6 @@ cp -r "$FLAKECTL_SRC/flake.nix" "$FLAKECTL_SRC/hosts" "$FLAKECTL_SRC/modules" "$
     "$FLAKECTL_SRC/secrets" "$flake/"
 # The example's demo host key (labelled example-only) stands in for the machine's ssh host key.
 install -D -m 0600 "$flake/secrets/example-identities/homelab-node1.agekey" "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key"
-active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
-prop() { nsx systemctl show -p "$1" --value "$2"; }
 ms() { echo $((($2 - $1) / 1000000)); }
 
 nspawn_boot
@@ -29,19 +27,19 @@ echo "example first switch: $(ms "$t0" "$t1") ms (container boot ${NS_BOOT_MS} m
 
 # Units: all loaded from the generation, none failed.
 for u in k3s.service node-exporter.service wg-quick@wg0.service healthcheck.service healthcheck.timer; do
-    expect_eq "$u loaded" loaded "$(prop LoadState "$u")"
-    expect_contains "$u from /etc/systemd/system" "/etc/systemd/system/" "$(prop FragmentPath "$u")"
+    expect_eq "$u loaded" loaded "$(unit_prop LoadState "$u")"
+    expect_contains "$u from /etc/systemd/system" "/etc/systemd/system/" "$(unit_prop FragmentPath "$u")"
 done
 expect_eq "no failed unit" "" "$(nsx systemctl list-units --failed --plain --no-legend)"
-expect_eq "healthcheck timer running" active "$(active healthcheck.timer)"
+expect_eq "healthcheck timer running" active "$(unit_active healthcheck.timer)"
 expect_contains "healthcheck timer scheduled" "*:0/15" "$(nsx systemctl cat healthcheck.timer)"
 for u in k3s node-exporter wg-quick@wg0; do
-    expect_eq "$u started and skipped by its condition (binary absent)" no "$(prop ConditionResult "$u")"
+    expect_eq "$u started and skipped by its condition (binary absent)" no "$(unit_prop ConditionResult "$u")"
 done
-expect_contains "k3s command line" "/usr/local/bin/k3s server --disable=traefik" "$(prop ExecStart k3s)"
-expect_contains "multi-user.target wants k3s" k3s.service "$(prop Wants multi-user.target)"
+expect_contains "k3s command line" "/usr/local/bin/k3s server --disable=traefik" "$(unit_prop ExecStart k3s)"
+expect_contains "multi-user.target wants k3s" k3s.service "$(unit_prop Wants multi-user.target)"
 nsx systemctl start healthcheck.service
-expect_eq "the health check runs (started by hand, as its timer would)" success "$(prop Result healthcheck)"
+expect_eq "the health check runs (started by hand, as its timer would)" success "$(unit_prop Result healthcheck)"
 expect_contains "its df line in the journal" "% /" "$(nsx journalctl -u healthcheck --no-pager -o cat)"
 
 # /etc, users, secrets.
@@ -72,15 +70,15 @@ sed -i 's|managed by flakectl|managed by flakectl (edited)|' "$flake/modules/com
 fl_in --flake /flake switch --host homelab-node1
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "change switch exit" 0 "$rc"
-expect_contains "k3s unit changed" "--disable=servicelb" "$(prop ExecStart k3s)"
+expect_contains "k3s unit changed" "--disable=servicelb" "$(unit_prop ExecStart k3s)"
 expect_contains "motd changed" "(edited)" "$(nsx cat /etc/motd)"
 fl_in rollback
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "rollback exit" 0 "$rc"
-expect_not_contains "k3s unit rolled back" "--disable=servicelb" "$(prop ExecStart k3s)"
+expect_not_contains "k3s unit rolled back" "--disable=servicelb" "$(unit_prop ExecStart k3s)"
 expect_not_contains "motd rolled back" "(edited)" "$(nsx cat /etc/motd)"
 expect_eq "no failed unit after rollback" "" "$(nsx systemctl list-units --failed --plain --no-legend)"
-expect_eq "timer still running" active "$(active healthcheck.timer)"
+expect_eq "timer still running" active "$(unit_active healthcheck.timer)"
 fl_in generations
 expect_contains "generation 1 current" "(current)" "$(echo "$out" | grep '^ *1 ')"
 echo ok

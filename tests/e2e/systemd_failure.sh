@@ -7,13 +7,7 @@
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
-cat >"$NS_DIR/flake/flake.nix" <<'EOF'
-{
-  outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  };
-}
-EOF
+ns_box_flake
 host() { # WEB_SCRIPT EXTRA
     cat >"$NS_DIR/flake/host.nix" <<EOF
 { ... }: {
@@ -24,7 +18,6 @@ host() { # WEB_SCRIPT EXTRA
 }
 EOF
 }
-active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
 
 nspawn_boot
 host 'echo v1 >/run/web.version; exec sleep infinity' ''
@@ -45,11 +38,11 @@ expect_contains "the unit is named" "unit web.service failed" "$err"
 expect_contains "the hint names the unit" "systemctl status web.service" "$err"
 expect_contains "its journal lines are shown" "web-v2-cannot-bind-port" "$err"
 expect_contains "what was restored is said" "restored /var/lib/flakectl/store/" "$err"
-expect_eq "web running again" active "$(active web)"
+expect_eq "web running again" active "$(unit_active web)"
 expect_eq "web runs v1 again" v1 "$(nsx cat /run/web.version)"
 expect_contains "web's unit is generation 1's" "echo v1" "$(nsx sh -c 'cat $(systemctl show -p ExecStart --value web | sed "s/.*path=\([^ ;]*\).*/\1/")')"
-expect_eq "db untouched and running" active "$(active db)"
-expect_eq "the added unit is stopped" inactive "$(active fresh)"
+expect_eq "db untouched and running" active "$(unit_active db)"
+expect_eq "the added unit is stopped" inactive "$(unit_active fresh)"
 expect_eq "the added unit is gone" not-found "$(nsx systemctl show -p LoadState --value fresh.service)"
 expect_eq "no unit left failed" "" "$(nsx systemctl list-units --failed --plain --no-legend)"
 fl_in generations

@@ -9,13 +9,7 @@ source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 flake=$NS_DIR/flake
-cat >"$flake/flake.nix" <<'EOF'
-{
-  outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  };
-}
-EOF
+ns_box_flake
 host() { # WEB_VERSION
     cat >"$flake/host.nix" <<EOF
 { ... }: {
@@ -29,8 +23,6 @@ host() { # WEB_VERSION
 }
 EOF
 }
-active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
-mainpid() { nsx systemctl show -p MainPID --value "$1"; }
 mkdir -p "$NS_DIR/root/etc/ssh"
 "$FLAKECTL" secret keygen -o "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key" 2>/dev/null
 pub=$("$FLAKECTL" secret keygen -y "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key")
@@ -47,42 +39,42 @@ expect_eq "web read the token" "$T1" "$(nsx cat /run/web.token)"
 gen1=$(nsx readlink -f /run/flakectl/current)
 
 nspawn_reboot
-expect_eq "boot-time unit ran" active "$(active flakectl-boot.service)"
+expect_eq "boot-time unit ran" active "$(unit_active flakectl-boot.service)"
 expect_eq "current re-created at boot" "$gen1" "$(nsx readlink -f /run/flakectl/current)"
 expect_eq "secret re-installed at boot" "$T1" "$(nsx cat /run/flakectl/secrets/token)"
 expect_eq "web came up after the boot unit, with its secret" "$T1" "$(nsx cat /run/web.token)"
 expect_eq "web runs v1 after the reboot" v1 "$(nsx cat /run/web.version)"
 
 # Defect 1: the first switch after the reboot restarts the changed unit.
-pid_web=$(mainpid web) pid_db=$(mainpid db)
+pid_web=$(unit_pid web) pid_db=$(unit_pid db)
 host v2
 fl_in --flake /flake switch --host box
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "switch after reboot exit" 0 "$rc"
 expect_contains "planned as a restart" "restart  web.service" "$out"
 expect_eq "web runs v2" v2 "$(nsx cat /run/web.version)"
-[ "$(mainpid web)" != "$pid_web" ] || fail "web kept its old process"
-expect_eq "db untouched" "$pid_db" "$(mainpid db)"
+[ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process"
+expect_eq "db untouched" "$pid_db" "$(unit_pid db)"
 
 # Without the boot unit's work (current removed by hand, as on a machine switched by an older
 # flakectl): the plan compares with the generation activated last, not with nothing.
 nsx rm /run/flakectl/current
 host v3
-pid_web=$(mainpid web)
+pid_web=$(unit_pid web)
 fl_in --flake /flake switch --host box
 expect_eq "switch without current exit" 0 "$rc"
 expect_contains "says what it compares with" "comparing with" "$out"
 expect_eq "web runs v3" v3 "$(nsx cat /run/web.version)"
-[ "$(mainpid web)" != "$pid_web" ] || fail "web kept its old process (v3)"
+[ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process (v3)"
 
 # restartUnits: only the secret changes; web restarts with it, db does not.
 printf '%s' "$T2" | "$FLAKECTL" secret encrypt -r "$pub" -o "$flake/token.age"
-pid_web=$(mainpid web) pid_db=$(mainpid db)
+pid_web=$(unit_pid web) pid_db=$(unit_pid db)
 fl_in --flake /flake switch --host box
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "secret switch exit" 0 "$rc"
 expect_eq "secret changed" "$T2" "$(nsx cat /run/flakectl/secrets/token)"
 expect_eq "web restarted with the new secret" "$T2" "$(nsx cat /run/web.token)"
-[ "$(mainpid web)" != "$pid_web" ] || fail "web not restarted for its secret"
-expect_eq "db untouched by the secret" "$pid_db" "$(mainpid db)"
+[ "$(unit_pid web)" != "$pid_web" ] || fail "web not restarted for its secret"
+expect_eq "db untouched by the secret" "$pid_db" "$(unit_pid db)"
 echo ok

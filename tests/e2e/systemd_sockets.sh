@@ -7,13 +7,7 @@
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
-cat >"$NS_DIR/flake/flake.nix" <<'EOF'
-{
-  outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  };
-}
-EOF
+ns_box_flake
 host() { # GREETING PORT
     cat >"$NS_DIR/flake/host.nix" <<EOF
 { ... }: {
@@ -30,7 +24,6 @@ host() { # GREETING PORT
 }
 EOF
 }
-active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
 ask() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat <&3"; }
 
 nspawn_boot
@@ -38,7 +31,7 @@ host hello-v1 7001
 fl_in --flake /flake switch --host box --backup-ext pre-flakectl
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "first switch exit" 0 "$rc"
-expect_eq "socket listening" active "$(active greet.socket)"
+expect_eq "socket listening" active "$(unit_active greet.socket)"
 expect_eq "listens where declared" "127.0.0.1:7001" "$(nsx systemctl show -p Listen --value greet.socket | cut -d' ' -f1)"
 expect_eq "no service instance before a connection" "" "$(nsx systemctl list-units --plain --no-legend 'greet@*' | grep -v '^$' || true)"
 expect_eq "a connection starts the service" hello-v1 "$(ask 7001)"

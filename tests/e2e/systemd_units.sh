@@ -8,13 +8,7 @@
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
-cat >"$NS_DIR/flake/flake.nix" <<'EOF'
-{
-  outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  };
-}
-EOF
+ns_box_flake
 # host WEB_VERSION RELOAD_TRIGGER EXTRA: writes the host's configuration.
 host() {
     cat >"$NS_DIR/flake/host.nix" <<EOF
@@ -37,8 +31,6 @@ host() {
 }
 EOF
 }
-active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
-mainpid() { nsx systemctl show -p MainPID --value "$1"; }
 
 nspawn_boot
 host v1 r1 'systemd.services.old = { wantedBy = [ "multi-user.target" ]; script = "exec sleep infinity"; };
@@ -50,8 +42,8 @@ t1=$(date +%s%N)
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "first switch exit" 0 "$rc"
 echo "first switch: $(((t1 - t0) / 1000000)) ms" >&2
-for u in web conf old tick.timer; do expect_eq "$u running after the first switch" active "$(active $u)"; done
-expect_eq "a unit nothing wants is not started" inactive "$(active manual)"
+for u in web conf old tick.timer; do expect_eq "$u running after the first switch" active "$(unit_active $u)"; done
+expect_eq "a unit nothing wants is not started" inactive "$(unit_active manual)"
 expect_eq "web runs v1" v1 "$(nsx cat /run/web.version)"
 expect_contains "ExecStart is the store script" "/var/lib/flakectl/store/" "$(nsx systemctl show -p ExecStart web)"
 nspawn_wait "the timer fired its service" 10 test -s /var/lib/ticks
@@ -63,13 +55,13 @@ delay_ms=$(awk -v t="$tick_s" -v a="$timer_us" 'BEGIN { printf "%d", t * 1000 - 
 expect_eq "boot-time unit installed and enabled" enabled "$(nsx systemctl is-enabled flakectl-boot.service)"
 
 # A no-op switch changes nothing that runs.
-pid_web=$(mainpid web)
+pid_web=$(unit_pid web)
 t0=$(date +%s%N)
 fl_in --flake /flake switch --host box
 t1=$(date +%s%N)
 expect_contains "no-op switch" "nothing to do" "$out"
 echo "no-op switch: $(((t1 - t0) / 1000000)) ms" >&2
-expect_eq "no-op: web not restarted" "$pid_web" "$(mainpid web)"
+expect_eq "no-op: web not restarted" "$pid_web" "$(unit_pid web)"
 
 # A unit the admin masked (/etc/systemd/system/extra.service -> /dev/null) that the
 # configuration now declares: the mask is a file flakectl does not own, so the switch stops
@@ -81,14 +73,14 @@ fl_in --flake /flake switch --host box
 expect_eq "masked unit in the way: exit" 1 "$rc"
 expect_contains "the mask is named" "/etc/systemd/system/extra.service" "$err"
 expect_eq "the mask stays" /dev/null "$(nsx readlink /etc/systemd/system/extra.service)"
-expect_eq "nothing restarted" "$pid_web" "$(mainpid web)"
-expect_eq "old still runs" active "$(active old)"
+expect_eq "nothing restarted" "$pid_web" "$(unit_pid web)"
+expect_eq "old still runs" active "$(unit_active old)"
 nsx systemctl unmask extra.service >/dev/null 2>&1
 
 # Started by hand: restarted on change, as nixos-rebuild restarts every changed active unit.
 nsx systemctl start manual
-expect_eq "manual started by hand" active "$(active manual)"
-pid_manual=$(mainpid manual) pid_conf=$(mainpid conf)
+expect_eq "manual started by hand" active "$(unit_active manual)"
+pid_manual=$(unit_pid manual) pid_conf=$(unit_pid conf)
 
 # web and manual change (restart), conf's reload trigger changes (reload), old goes (stop).
 host v2 r2 ''
@@ -99,17 +91,17 @@ t1=$(date +%s%N)
 expect_eq "second switch exit" 0 "$rc"
 echo "switch restarting units: $(((t1 - t0) / 1000000)) ms" >&2
 echo "$out" >&2
-expect_eq "web restarted" active "$(active web)"
+expect_eq "web restarted" active "$(unit_active web)"
 expect_eq "web runs v2" v2 "$(nsx cat /run/web.version)"
-[ "$(mainpid web)" != "$pid_web" ] || fail "web kept its old process"
+[ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process"
 expect_eq "manual (started by hand) restarted with v2" v2 "$(nsx cat /run/manual.version)"
-[ "$(mainpid manual)" != "$pid_manual" ] || fail "manual kept its old process"
+[ "$(unit_pid manual)" != "$pid_manual" ] || fail "manual kept its old process"
 expect_eq "conf reloaded once" reloaded "$(nsx cat /run/conf.reloads)"
-expect_eq "conf not restarted" "$pid_conf" "$(mainpid conf)"
+expect_eq "conf not restarted" "$pid_conf" "$(unit_pid conf)"
 expect_eq "conf started once" started "$(nsx cat /run/conf.starts)"
-expect_eq "old stopped" inactive "$(active old)"
+expect_eq "old stopped" inactive "$(unit_active old)"
 expect_eq "old's unit file gone" "not-found" "$(nsx systemctl show -p LoadState --value old.service)"
-expect_eq "the timer went with its configuration" inactive "$(active tick.timer)"
+expect_eq "the timer went with its configuration" inactive "$(unit_active tick.timer)"
 
 # Restart by hand, for the timing comparison.
 t0=$(date +%s%N)
@@ -122,8 +114,8 @@ fl_in rollback
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "rollback exit" 0 "$rc"
 expect_eq "web back to v1" v1 "$(nsx cat /run/web.version)"
-expect_eq "old running again" active "$(active old)"
-expect_eq "tick timer again" active "$(active tick.timer)"
+expect_eq "old running again" active "$(unit_active old)"
+expect_eq "tick timer again" active "$(unit_active tick.timer)"
 fl_in generations
 expect_contains "generation 1 is current" "1" "$(echo "$out" | grep -i current)"
 echo ok

@@ -12,6 +12,8 @@
 #   nspawn_reboot                # `systemctl reboot` inside, then boots the same root again:
 #                                # /run is a new tmpfs, as after a real reboot
 #   fl_in ARGS...                # flakectl inside, capturing $out/$err/$rc as run_fl does
+#   ns_box_flake                 # $NS_DIR/flake/flake.nix: one nixos host "box" from ./host.nix
+#   unit_active U / unit_prop P U / unit_pid U   # systemctl is-active / show -p P / MainPID
 #
 # The container runs flakectl from the build tree (bind-mounted read-only at
 # /usr/local/bin/flakectl); shared libraries the root lacks (an ASan build's runtime) are
@@ -119,3 +121,17 @@ fl_in() {
     out=$(cat "$o") err=$(cat "$e")
     rm -f "$o" "$e"
 }
+
+ns_box_flake() {
+    cat >"$NS_DIR/flake/flake.nix" <<'EOF'
+{
+  outputs = { self, ... }: {
+    hosts.box = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
+  };
+}
+EOF
+}
+
+unit_active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
+unit_prop() { nsx systemctl show -p "$1" --value "$2"; }
+unit_pid() { unit_prop MainPID "$1"; }
