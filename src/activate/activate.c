@@ -210,7 +210,12 @@ static int step_units(run *r, fl_act_plan *p, fl_error *err) {
         return fl_act_darwin_apply(p, r->out, err);
     }
     r->step = "systemd units";
-    return fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    int rc = fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    if (!rc) {
+        r->step = "user units";
+        rc = fl_act_user_units_apply(r->o->root, p->old, p->new, &p->units, r->out, err);
+    }
+    return rc;
 }
 
 static int step_scripts(run *r, const fl_toplevel *t, fl_error *err) {

@@ -154,6 +154,8 @@ int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, in
             _exit(126);
         if (as && as->home)
             setenv("HOME", as->home, 1);
+        if (as && as->runtime_dir)
+            setenv("XDG_RUNTIME_DIR", as->runtime_dir, 1);
         execvp(argv[0], argv);
         _exit(127);
     }

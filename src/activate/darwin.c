@@ -119,7 +119,7 @@ void fl_act_darwin_free(fl_act_darwin *d) {
 }
 
 static int run(const dcmd *c, char *const argv[], fl_strbuf *out, int *status, fl_error *err) {
-    fl_act_runas as = {c->as, c->gid, c->home};
+    fl_act_runas as = {c->as, c->gid, c->home, NULL};
     return fl_act_run_as(argv, &as, out, status, err);
 }
 

@@ -24,6 +24,7 @@ typedef struct fl_act_runas {
     uid_t uid;
     gid_t gid;
     const char *home;
+    const char *runtime_dir; /* XDG_RUNTIME_DIR, for `systemctl --user` */
 } fl_act_runas;
 /* Runs argv (PATH searched) as `as`; its stdout is captured into out when given, else sent
  * to stderr. stderr passes through. */
@@ -119,11 +120,18 @@ typedef struct fl_act_unitplan {
     const json_t *units; /* the new generation's profile.json "units" (wantedBy), borrowed */
     int no_block;        /* at boot: queue the jobs (systemctl --no-block), wait for none */
     int restore;         /* putting a generation back: a unit that failed counts as running */
+    const fl_act_runas *user; /* NULL: the system manager; else `systemctl --user` as them */
 } fl_act_unitplan;
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
+/* The home-manager users' units (profile.json home.<user>.units), each user's plan from old
+ * to new: executed with `systemctl --user` as the user where their manager runs, else
+ * listed. restore/no_block as in the system plan. */
+int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
+                            const fl_act_unitplan *sys, FILE *out, fl_error *err);
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
 
 /* ---- scripts.c ---- */
 /* Runs the toplevel's activation scripts in order; the error names the failing one. */

@@ -277,6 +277,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
+    fl_act_user_units_print(p->old, p->new, out);
 packages:
     print_packages(p->old, p->new, out);
     fl_act_wsl_print(p, out);

@@ -6,11 +6,13 @@
  * Executes systemctl only when systemd runs and the root is "/"; under --root (or without
  * systemd) the plan is printed and nothing is executed. */
 #define _GNU_SOURCE
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "activate/internal.h"
+#include "flakectl/fs.h"
 
 static void add(fl_act_unitplan *p, int action, const char *name, const char *rule) {
     p->a = fl_xrealloc(p->a, (p->n + 1) * sizeof(fl_act_unit_action));
@@ -114,14 +116,32 @@ static void set_prop(ustate *u, const char *line) {
     }
 }
 
+/* systemctl with args (NULL-terminated), for the system or, with --user, as the plan's user. */
+static int sctl(const fl_act_unitplan *p, char *const args[], fl_strbuf *out, int *status,
+                fl_error *err) {
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = fl_xcalloc(n + 3, sizeof(char *));
+    size_t k = 0;
+    argv[k++] = "systemctl";
+    if (p->user)
+        argv[k++] = "--user";
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = args[i];
+    int rc = fl_act_run_as(argv, p->user, out, status, err);
+    free(argv);
+    return rc;
+}
+
 /* One `systemctl show` for all names: blocks separated by an empty line, in argument order. */
-static int query(const char *const *names, size_t n, ustate **out, fl_error *err) {
+static int query(const fl_act_unitplan *p, const char *const *names, size_t n, ustate **out,
+                 fl_error *err) {
     *out = fl_xcalloc(n ? n : 1, sizeof(ustate));
     if (!n)
         return FL_OK;
     char **argv = fl_xcalloc(n + 5, sizeof(char *));
     size_t k = 0;
-    argv[k++] = "systemctl";
     argv[k++] = "show";
     argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState";
     argv[k++] = "--";
@@ -130,10 +150,11 @@ static int query(const char *const *names, size_t n, ustate **out, fl_error *err
     fl_strbuf sb;
     fl_strbuf_init(&sb, 256);
     int status = 0;
-    int rc = fl_act_run_as(argv, NULL, &sb, &status, err);
+    int rc = sctl(p, argv, &sb, &status, err);
     free(argv);
     if (!rc && status)
-        rc = fl_error_set(err, FL_EGENERIC, "systemctl show exited with %d", status);
+        rc = fl_error_set(err, FL_EGENERIC, "systemctl%s show exited with %d",
+                          p->user ? " --user" : "", status);
     size_t idx = 0;
     char *line = sb.buf;
     while (!rc && line && *line && idx < n) {
@@ -178,9 +199,13 @@ static int wanted(const fl_act_unitplan *p, const char *name) {
     return json_array_size(json_object_get(u, "wantedBy")) > 0;
 }
 
-/* "  journalctl -u U -n 20" lines, indented, appended to sb. */
-static void journal_tail(const char *name, fl_strbuf *sb) {
-    char *argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", "-u", (char *)name, NULL};
+/* "  journalctl -u U -n 20" lines, indented, appended to sb (a user unit's from the
+ * user's entries). */
+static void journal_tail(const fl_act_unitplan *p, const char *name, fl_strbuf *sb) {
+    char uidm[48];
+    snprintf(uidm, sizeof uidm, "_UID=%u", p->user ? (unsigned)p->user->uid : 0u);
+    char *argv[] = {"journalctl", "--no-pager", "-o",   "short",     "-n", "20",
+                    p->user ? "--user-unit" : "-u", (char *)name, p->user ? uidm : NULL, NULL};
     fl_strbuf j;
     fl_strbuf_init(&j, 1024);
     int status = 0;
@@ -198,24 +223,25 @@ static void journal_tail(const char *name, fl_strbuf *sb) {
 
 static int systemctl(const fl_act_unitplan *p, const char *what, const char *name, FILE *out,
                      fl_error *err) {
-    char *argv[] = {"systemctl", (char *)what, (char *)name, NULL, NULL};
-    if (!name)
-        argv[2] = NULL;
-    else if (p->no_block && strcmp(what, "daemon-reload"))
-        argv[2] = "--no-block", argv[3] = (char *)name;
+    char *argv[] = {(char *)what, (char *)name, NULL, NULL};
+    if (name && p->no_block && strcmp(what, "daemon-reload"))
+        argv[1] = "--no-block", argv[2] = (char *)name;
     int status;
-    int rc = fl_act_run(argv, NULL, NULL, &status, err);
+    int rc = sctl(p, argv, NULL, &status, err);
     if (rc)
         return rc;
-    fprintf(out, "  systemctl %s%s %s\n", what, argv[3] ? " --no-block" : "", name ? name : "");
+    const char *scope = p->user ? " --user" : "";
+    fprintf(out, "  systemctl%s %s%s %s\n", scope, what, argv[2] ? " --no-block" : "",
+            name ? name : "");
     if (status != 0)
-        return fl_error_set(err, FL_EGENERIC, "systemctl %s %s exited with %d", what,
+        return fl_error_set(err, FL_EGENERIC, "systemctl%s %s %s exited with %d", scope, what,
                             name ? name : "", status);
     return FL_OK;
 }
 
 /* Names every unit in names[] that failed, each with its journal's last lines. */
-static int report_failed(const char *const *names, size_t n, const ustate *st, fl_error *err) {
+static int report_failed(const fl_act_unitplan *p, const char *const *names, size_t n,
+                         const ustate *st, fl_error *err) {
     fl_strbuf sb;
     fl_strbuf_init(&sb, 1024);
     size_t nf = 0;
@@ -227,7 +253,7 @@ static int report_failed(const char *const *names, size_t n, const ustate *st, f
             first = names[i];
         fl_strbuf_addf(&sb, "unit %s failed (%s/%s, result %s); journalctl -u %s -n 20:\n",
                        names[i], st[i].active, st[i].sub, st[i].result, names[i]);
-        journal_tail(names[i], &sb);
+        journal_tail(p, names[i], &sb);
     }
     int rc = FL_OK;
     if (nf) {
@@ -246,16 +272,16 @@ static int report_failed(const char *const *names, size_t n, const ustate *st, f
 #define SETTLE_MS 300
 #define POLL_MS 30
 
-static int settle(const char *const *names, size_t n, fl_error *err) {
+static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, fl_error *err) {
     if (!n)
         return FL_OK;
     struct timespec t0, now, nap = {0, POLL_MS * 1000000L};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         ustate *st;
-        int rc = query(names, n, &st, err);
+        int rc = query(p, names, n, &st, err);
         if (!rc)
-            rc = report_failed(names, n, st, err);
+            rc = report_failed(p, names, n, st, err);
         ustates_free(st, n);
         if (rc)
             return rc;
@@ -318,7 +344,7 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
         }
         const char *at = strchr(a->name, '@');
         char *pattern = fl_xasprintf("%.*s@*%s", (int)(at - a->name), a->name, at + 1);
-        char *argv[] = {"systemctl", "list-units", "--plain", "--no-legend", "--full",
+        char *argv[] = {"list-units", "--plain", "--no-legend", "--full",
                         "--state=active,activating,reloading", "--", pattern, NULL};
         fl_strbuf sb;
         fl_strbuf_init(&sb, 256);
@@ -326,7 +352,7 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
         fl_error e = FL_ERROR_INIT;
         size_t found = 0;
         if (a->action != FL_U_START && a->action != FL_U_KEEP &&
-            !fl_act_run_as(argv, NULL, &sb, &status, &e) && !status) {
+            !sctl(p, argv, &sb, &status, &e) && !status) {
             for (char *line = sb.buf; line && *line;) {
                 char *nl = strchr(line, '\n');
                 size_t n = strcspn(line, " \n");
@@ -366,7 +392,7 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
     for (size_t i = 0; i < p->n; i++)
         names[i] = p->a[i].name;
     ustate *st = NULL;
-    int rc = query(names, p->n, &st, err);
+    int rc = query(p, names, p->n, &st, err);
     /* Removed units stop before daemon-reload forgets them; the rest after it. */
     for (size_t i = 0; !rc && i < p->n; i++) {
         if (p->a[i].action != FL_U_STOP)
@@ -393,20 +419,106 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
             /* systemctl names the job, not the cause: the journal does. */
             fl_error e = FL_ERROR_INIT;
             ustate *now;
-            if (!query(&p->a[i].name, 1, &now, &e) && failed(&now[0])) {
+            if (!query(p, &p->a[i].name, 1, &now, &e) && failed(&now[0])) {
                 fl_error_clear(err);
-                rc = report_failed(&p->a[i].name, 1, now, err);
+                rc = report_failed(p, &p->a[i].name, 1, now, err);
             }
             ustates_free(now, 1);
             fl_error_clear(&e);
         }
     }
     if (!rc && !p->no_block)
-        rc = settle(touched, nt, err);
+        rc = settle(p, touched, nt, err);
     ustates_free(st, p->n);
     free(touched);
     free(names);
     free(concrete.a);
     json_decref(owned);
+    return rc;
+}
+
+/* ---- home-manager users' units (`systemctl --user`) ---- */
+
+static const json_t *user_units(const fl_toplevel *t, const char *user) {
+    return json_object_get(json_object_get(json_object_get(t->profile, "home"), user), "units");
+}
+
+/* Every user with units in either generation, in name order (old's first, then new ones). */
+static json_t *users_with_units(const fl_toplevel *old, const fl_toplevel *new) {
+    json_t *names = json_object();
+    const fl_toplevel *ts[] = {old, new};
+    for (int k = 0; k < 2; k++) {
+        const char *user;
+        json_t *h;
+        json_object_foreach(json_object_get(ts[k]->profile, "home"), user, h) {
+            if (json_object_size(json_object_get(h, "units")))
+                json_object_set_new(names, user, json_true());
+        }
+    }
+    return names;
+}
+
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out) {
+    json_t *users = users_with_units(old, new);
+    const char *user;
+    json_t *v;
+    json_object_foreach(users, user, v) {
+        fl_act_unitplan up;
+        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
+        if (up.n || up.daemon_reload) {
+            fprintf(out, "  user units of %s (systemctl --user, where their manager runs):\n",
+                    user);
+            fl_act_units_print(&up, out, "    ");
+        }
+        free(up.a);
+    }
+    json_decref(users);
+}
+
+int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
+                            const fl_act_unitplan *sys, FILE *out, fl_error *err) {
+    json_t *users = users_with_units(old, new);
+    int rc = FL_OK;
+    const char *user;
+    json_t *v;
+    json_object_foreach(users, user, v) {
+        fl_act_unitplan up;
+        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
+        up.restore = sys->restore;
+        up.no_block = sys->no_block;
+        struct passwd *pw = NULL;
+        char *rundir = NULL;
+        if (fl_act_systemd_live(root) && (up.n || up.daemon_reload)) {
+            pw = getpwnam(user);
+            rundir = pw ? fl_xasprintf("/run/user/%u", (unsigned)pw->pw_uid) : NULL;
+        }
+        char *private = rundir ? fl_path_join(rundir, "systemd/private") : NULL;
+        if (!up.n && !up.daemon_reload) {
+            /* nothing for this user */
+        } else if (!fl_act_systemd_live(root)) {
+            fprintf(out, "  user units of %s (not executed: %s):\n", user,
+                    strcmp(root, "/") ? "the root is not /" : "systemd is not running");
+            fl_act_units_print(&up, out, "    ");
+        } else if (!private || !fl_path_exists(private)) {
+            /* The files are in place: the manager picks them up when it starts. */
+            fprintf(out,
+                    "  user units of %s: no user manager runs (log in, or 'loginctl "
+                    "enable-linger %s'); they start with it\n",
+                    user, user);
+        } else {
+            fl_act_runas as = {pw->pw_uid, pw->pw_gid, pw->pw_dir, rundir};
+            up.user = &as;
+            fprintf(out, "  user units of %s:\n", user);
+            rc = fl_act_units_apply(root, &up, out, err);
+            if (rc)
+                fl_error_add_frame(err, "while switching the user units of %s", user);
+        }
+        free(private);
+        free(rundir);
+        free(up.a);
+        if (rc)
+            break;
+    }
+    json_decref(users);
     return rc;
 }

@@ -89,17 +89,31 @@ let
         // optionalAttrs hm.programs.bash.enable { ".bashrc".text = rc "bash" hm.programs.bash; ".profile".text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; }
         // optionalAttrs hm.programs.zsh.enable { ".zshrc".text = rc "zsh" hm.programs.zsh; ".zprofile".text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; };
       declared = filterAttrs (n: f: f.enable) hm.home.file;
+      # User units: the unit file and each target's .wants link, both linked to the store.
+      userUnits = lib.foldl' (acc: n: acc // (let u = userUnitsOf name hm; f = u.${n}; in
+        { ".config/systemd/user/${n}".text = f.text; }
+        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.wants/${n}" { text = f.text; }) f.wantedBy)))
+        { } (attrNames (userUnitsOf name hm));
     in
-      mapAttrs (p: f: { source = sourceOf "home-${name}" p { text = f.text; source = null; }; executable = false; copy = false; }) generated
+      mapAttrs (p: f: { source = sourceOf "home-${name}" p { text = f.text; source = null; }; executable = false; copy = false; }) (generated // userUnits)
       // lib.listToAttrs (mapAttrsToList (p: f: lib.nameValuePair f.target {
         source = if f.executable && f.text != null
           then toString (pkgs.writeScript "home-${name}-${fileName f.target}" f.text)
           else sourceOf "home-${name}" f.target f;
         inherit (f) executable copy;
       }) declared);
+  userUnitsOf = name: hm: lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" {
+    text = serviceText "${name}-${n}" (s // { path = [ ]; preStart = ""; requires = [ ]; unitConfig = { }; });
+    inherit (s) wantedBy restartTriggers reloadTriggers restartIfChanged;
+  }) hm.systemd.user.services;
   home = mapAttrs (name: hm: {
     home = hm.home.homeDirectory;
     files = homeFilesOf name hm;
+    units = mapAttrs (file: u: {
+      inherit (u) wantedBy restartIfChanged;
+      restartHash = builtins.hashString "sha256" (u.text + builtins.toJSON u.restartTriggers);
+      reloadHash = builtins.hashString "sha256" (builtins.toJSON u.reloadTriggers);
+    }) (userUnitsOf name hm);
   }) config.home-manager.users;
 
   # ---- systemd
@@ -241,7 +255,7 @@ let
     hostName = config.networking.hostName;
     etc = etcEntries;
     inherit users groups units activationScripts;
-    home = mapAttrs (n: h: { inherit (h) home; files = mapAttrs (p: f: removeAttrs f [ ]) h.files; }) home;
+    home = mapAttrs (n: h: { inherit (h) home units; files = mapAttrs (p: f: removeAttrs f [ ]) h.files; }) home;
     packages = map toString config.environment.systemPackages;
     identityPaths = config.age.identityPaths;
     inherit secretTemplates;
