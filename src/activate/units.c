@@ -202,16 +202,23 @@ static int wanted(const fl_act_unitplan *p, const char *name) {
 /* "  journalctl -u U -n 20" lines, indented, appended to sb (a user unit's from the
  * user's entries). */
 static void journal_tail(const fl_act_unitplan *p, const char *name, fl_strbuf *sb) {
-    char uidm[48];
-    snprintf(uidm, sizeof uidm, "_UID=%u", p->user ? (unsigned)p->user->uid : 0u);
-    char *argv[] = {"journalctl", "--no-pager", "-o",   "short",     "-n", "20",
-                    p->user ? "--user-unit" : "-u", (char *)name, p->user ? uidm : NULL, NULL};
+    /* A user unit's lines: its own output (_SYSTEMD_USER_UNIT) and its manager's about it
+     * (USER_UNIT), both from the user's uid. */
+    char uid[48], own[300], mgr[300];
+    snprintf(uid, sizeof uid, "_UID=%u", p->user ? (unsigned)p->user->uid : 0u);
+    snprintf(own, sizeof own, "_SYSTEMD_USER_UNIT=%s", name);
+    snprintf(mgr, sizeof mgr, "USER_UNIT=%s", name);
+    char *sys_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", "-u", (char *)name,
+                        NULL};
+    char *user_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", uid, own, "+",
+                         uid, mgr, NULL};
+    char **argv = p->user ? user_argv : sys_argv;
     fl_strbuf j;
     fl_strbuf_init(&j, 1024);
     int status = 0;
     fl_error e = FL_ERROR_INIT;
     if (fl_act_run_as(argv, NULL, &j, &status, &e) || status || !j.len)
-        fl_strbuf_addf(sb, "    (journalctl -u %s printed nothing)\n", name);
+        fl_strbuf_addf(sb, "    (the journal has no lines of %s)\n", name);
     for (char *line = j.buf; !e.message && line && *line;) {
         char *nl = strchr(line, '\n');
         fl_strbuf_addf(sb, "    %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
@@ -251,8 +258,9 @@ static int report_failed(const fl_act_unitplan *p, const char *const *names, siz
             continue;
         if (!nf++)
             first = names[i];
-        fl_strbuf_addf(&sb, "unit %s failed (%s/%s, result %s); journalctl -u %s -n 20:\n",
-                       names[i], st[i].active, st[i].sub, st[i].result, names[i]);
+        fl_strbuf_addf(&sb, "unit %s failed (%s/%s, result %s); journalctl %s %s -n 20:\n",
+                       names[i], st[i].active, st[i].sub, st[i].result,
+                       p->user ? "--user-unit" : "-u", names[i]);
         journal_tail(p, names[i], &sb);
     }
     int rc = FL_OK;
@@ -260,8 +268,8 @@ static int report_failed(const fl_act_unitplan *p, const char *const *names, siz
         if (sb.len && sb.buf[sb.len - 1] == '\n')
             sb.buf[--sb.len] = '\0';
         rc = fl_error_set(err, FL_EGENERIC, "%s", sb.buf);
-        fl_error_set_hint(err, "fix the unit and switch again; 'systemctl status %s' shows more",
-                          first);
+        fl_error_set_hint(err, "fix the unit and switch again; 'systemctl%s status %s' shows more",
+                          p->user ? " --user" : "", first);
     }
     fl_strbuf_release(&sb);
     return rc;
