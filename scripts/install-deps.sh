@@ -15,6 +15,7 @@ packages=(
   libjansson-dev
   libssl-dev
   libcmocka-dev
+  libcurl4-openssl-dev
   git
   openssh-server
   openssh-client
@@ -28,6 +29,12 @@ packages=(
   debootstrap
   systemd-container
   util-linux
+  jq
+  xxd
+  bc
+  openssl
+  iproute2
+  mount
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,14 @@
 #ifndef FLAKECTL_OPTIONS_H
 #define FLAKECTL_OPTIONS_H
 
+#include <stddef.h>
+
+/* Values of a repeatable option, in order; v[n] is NULL. */
+typedef struct fl_opt_list {
+    const char **v;
+    size_t n;
+} fl_opt_list;
+
 typedef struct fl_global_options {
     const char *flake_dir;  /* --flake, NULL = search upward */
     const char *state_dir;  /* --state-dir / FLAKECTL_STATE_DIR, default /var/lib/flakectl */
@@ -14,6 +22,9 @@ typedef struct fl_global_options {
     int no_write_lock_file;       /* --no-write-lock-file */
     const char **override_inputs; /* --override-input NAME URL: name, url, name, url, ... */
     int noverride_inputs;         /* pairs */
+    /* as parsed, before main() resolves them into the fields above */
+    const char *color_mode; /* --color auto|always|never */
+    fl_opt_list override_list;
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

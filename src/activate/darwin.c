@@ -151,6 +151,12 @@ static int write_as(const dcmd *c, fl_error *err) {
     int rc = fl_read_file(c->src, &data, &len, err);
     if (rc)
         return rc;
+    if (!c->as) {
+        /* A daemon's plist: written by root beneath "/", no link followed on the way. */
+        rc = fl_act_root_write("/", c->dst, data, len, 0644, 0, err);
+        free(data);
+        return rc;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -158,7 +164,7 @@ static int write_as(const dcmd *c, fl_error *err) {
         return fl_error_errno(err, "cannot write %s", c->dst);
     }
     if (pid == 0) {
-        if (c->as && (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->as) < 0))
+        if (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->as) < 0)
             _exit(126);
         char *dir = fl_xstrdup(c->dst);
         *strrchr(dir, '/') = '\0';
@@ -203,8 +209,7 @@ static int exec_list(const dlist *l, FILE *out, fl_error *err) {
         if (c->kind == C_WRITE) {
             rc = write_as(c, err);
         } else if (c->kind == C_REMOVE) {
-            if (unlink(c->dst) < 0 && errno != ENOENT)
-                rc = fl_error_errno(err, "cannot remove %s", c->dst);
+            rc = fl_act_root_unlink("/", c->dst, err);
         } else {
             rc = run(c, c->argv, NULL, &status, err);
             if (!rc && status && c->kind == C_RUN)

@@ -31,6 +31,31 @@ typedef struct fl_act_runas {
 int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
                   fl_error *err);
 int fl_act_systemd_live(const char *root);
+/* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
+ * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
+ * naming it, never a write or a read elsewhere. path is absolute within the root. */
+int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
+                     fl_error *err);
+/* Atomically replaces path (missing directories made 0755); keep_mode keeps the mode of the
+ * regular file there, dflt_mode is used otherwise. */
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err);
+int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err);
+/* A missing file (or directory on the way) is not an error. */
+int fl_act_root_unlink(const char *root, const char *path, fl_error *err);
+/* Moves from back to to (a file moved aside) unless something is at to already. */
+int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err);
+/* path, where it exists, is a real directory reached through real directories. */
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err);
+/* The content of the symlink at path, or NULL. Owned. */
+char *fl_act_root_readlink(const char *root, const char *path);
+/* generations.c: the number the next new generation gets. */
+int fl_gen_next_number(const char *state_dir);
+/* The toplevel being activated is a GC root (in its own store) from before the closure check
+ * until the activation's record is clean again; a crash leaves it rooted. Release drops every
+ * such root of this state dir. */
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err);
+void fl_act_root_release(const char *state_dir, const char *toplevel);
 
 /* ---- files.c: managed files (/etc and home) ---- */
 enum { FL_ENT_LINK, FL_ENT_COPY };
@@ -80,11 +105,12 @@ typedef struct fl_act_change {
     int content_changed;      /* the content a reader sees changes */
     int edited;               /* a copy was edited on disk since flakectl wrote it */
     char *backup_of;          /* the path in the way that --backup-ext moves aside */
-    char *disk;               /* root-joined path whose on-disk content is the "before" */
+    char *disk;               /* path beneath the plan's root whose content is the "before" */
     int conflicted;           /* listed as a conflict: never applied */
 } fl_act_change;
 
 typedef struct fl_act_fileplan {
+    const char *root; /* the root the disk was compared in (NULL: a pure comparison) */
     fl_act_change *c;
     size_t n;
     fl_strbuf conflicts; /* one path per line (with why) */
@@ -100,6 +126,10 @@ void fl_act_fileplan_free(fl_act_fileplan *p);
  * Backups made are appended to backups as [from, to] pairs. */
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err);
+/* Only the removals of the plan (home and system files alike). A restore runs them before
+ * anything else: on a full disk, the space the failed generation's new files took is what
+ * putting back the previous passwd or files needs. */
+int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
 /* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */

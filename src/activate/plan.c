@@ -8,14 +8,21 @@
 #include "activate/internal.h"
 #include "flakectl/fs.h"
 
-static char *read_or_empty(const char *root, const char *rel) {
-    char *path = fl_act_root_path(root, rel);
-    char *data = NULL;
+/* The root's passwd, group or shadow ("" when absent), read without following a link: one
+ * planted there (shadow -> a file elsewhere) stops the plan instead of being read. */
+static int read_or_empty(const char *root, const char *rel, char **out, fl_error *err) {
     size_t len;
-    if (fl_read_file(path, &data, &len, NULL))
-        data = fl_xstrdup("");
-    free(path);
-    return data;
+    fl_error e = FL_ERROR_INIT;
+    int rc = fl_act_root_read(root, rel, out, &len, NULL, &e);
+    if (rc == FL_ENOTFOUND) {
+        *out = fl_xstrdup("");
+        rc = FL_OK;
+    } else if (rc) {
+        *out = NULL;
+        fl_error_move(err, &e);
+    }
+    fl_error_clear(&e);
+    return rc;
 }
 
 int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
@@ -47,11 +54,17 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     if (!root)
         return FL_OK;
     p->homes = fl_act_homes_plan(root, json_object_get(new->profile, "users"), &p->files);
-    if (p->dar)
-        return FL_OK;
-    p->passwd = read_or_empty(root, "/etc/passwd");
-    p->group = read_or_empty(root, "/etc/group");
-    p->shadow = read_or_empty(root, "/etc/shadow");
+    rc = read_or_empty(root, "/etc/passwd", &p->passwd, err);
+    if (!rc)
+        rc = read_or_empty(root, "/etc/group", &p->group, err);
+    if (!rc)
+        rc = read_or_empty(root, "/etc/shadow", &p->shadow, err);
+    /* Where `current` and the secrets go: a link planted there stops the plan, before
+     * anything changes, instead of the step that would write through it. */
+    if (!rc)
+        rc = fl_act_root_check_dir(root, "/run/flakectl/secrets.d", err);
+    if (rc)
+        return rc;
     char *ids_path = fl_path_join(state_dir, "activation/ids.json");
     rc = fl_act_load_json(ids_path, &p->ids, err);
     free(ids_path);
@@ -60,6 +73,11 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     if (!p->ids)
         p->ids = json_object();
     p->created = created ? json_deep_copy(created) : json_object();
+    if (p->dar) {
+        /* dscl did the accounts (darwin.c): /etc/passwd is never edited, the record kept. */
+        p->users.new_created = json_incref(p->created);
+        return FL_OK;
+    }
     p->users.users = json_object_get(new->profile, "users");
     p->users.groups = json_object_get(new->profile, "groups");
     p->users.passwd = p->passwd;
@@ -83,6 +101,8 @@ void fl_act_plan_release(fl_act_plan *p) {
     fl_act_fileplan_free(&p->files);
     if (p->users_done || p->users.ops)
         fl_users_edit_release(&p->users);
+    else
+        json_decref(p->users.new_created);
     free(p->passwd);
     free(p->group);
     free(p->shadow);

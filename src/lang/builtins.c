@@ -349,7 +349,7 @@ PRIM(attrValues) {
 static Sym force_sym(State *S, Value *v, PosIdx pos) {
     size_t n;
     const char *s = force_string(S, v, pos, &n, NULL);
-    return sym_intern(S, s, n);
+    return sym_intern_name(S, s, n, pos);
 }
 
 /* A required attribute of a builtin's set argument. Like Nix 2.8, a missing one is reported

@@ -685,6 +685,14 @@ void call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosId
 
 /* ---- expressions ---- */
 
+/* Names become C strings downstream (file names under /etc, account names), where a NUL
+ * would cut them short: "a\0/../../x" would name /etc/a. */
+Sym sym_intern_name(State *S, const char *s, size_t len, PosIdx pos) {
+    if (memchr(s, '\0', len))
+        lang_throw(S, pos, "an attribute name contains a NUL byte");
+    return sym_intern(S, s, len);
+}
+
 static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
     if (!an->expr)
         return an->sym;
@@ -692,7 +700,7 @@ static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
     eval(S, an->expr, env, &v);
     size_t len;
     const char *s = force_string_noctx(S, &v, pos, &len);
-    return sym_intern(S, s, len);
+    return sym_intern_name(S, s, len, pos);
 }
 
 static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
@@ -788,7 +796,7 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
             continue;
         size_t len;
         const char *s = force_string_noctx(S, &nv, d->pos, &len);
-        Sym name = sym_intern(S, s, len);
+        Sym name = sym_intern_name(S, s, len, d->pos);
         for (uint32_t k = 0; k < a->n; k++)
             if (a->a[k].name == name) {
                 fl_lang_pos p;

@@ -418,6 +418,9 @@ static inline uint32_t sym_len(State *S, Sym s) {
 NORETURN void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define lang_throw(S, pos, ...) lang_throw_kind(S, ERR_OTHER, pos, __VA_ARGS__)
+/* sym_intern for a name a program made (dynamic keys, listToAttrs): a NUL in it is an error
+ * at pos. eval.c. */
+Sym sym_intern_name(State *S, const char *s, size_t len, PosIdx pos);
 NORETURN void lang_rethrow(State *S);
 void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_set_pos(State *S, fl_error *err, PosIdx pos);

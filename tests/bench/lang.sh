@@ -51,7 +51,7 @@ status=0
 printf '%-18s %12s %10s %7s %14s %12s %7s\n' program flakectl_ms nix_ms ratio flakectl_KiB nix_KiB ratio
 for prog in "$here"/lang/*.nix; do
     name=$(basename "$prog" .nix)
-    measure nix "$tmp/nix.out" env NIX_REMOTE=dummy:// NIX_PATH= nix-instantiate --eval --strict "$prog" ||
+    measure nix "$tmp/nix.out" "$root/tests/lib/nix-oracle" --exec nix-instantiate --eval --strict "$prog" ||
         { status=1; continue; }
     fl_ms=- fl_kib=-
     if [ "$have_flakectl" -eq 1 ]; then

@@ -11,7 +11,7 @@ flakectl=${1:-$here/../../build/flakectl}
 runs=${2:-3}
 command -v nix-instantiate >/dev/null || { echo "nix-instantiate not installed"; exit 2; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time not installed"; exit 2; }
-export NIX_REMOTE=dummy://
+oracle=$here/../lib/nix-oracle
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,11 +32,11 @@ status=0
 printf "%-22s %21s %21s %17s\n" "program" "nix wall/cpu/rss" "flakectl wall/cpu/rss" "ratio wall/cpu/rss"
 for prog in "$here"/programs/*.nix; do
     name=$(basename "$prog" .nix)
-    nix-instantiate --eval --strict "$prog" >"$tmp/nix.out" 2>&1 || true
+    "$oracle" nix-instantiate --eval --strict "$prog" >"$tmp/nix.out" 2>&1 || true
     "$flakectl" eval --strict --file "$prog" >"$tmp/fl.out" 2>&1 || true
     same=same
     if ! cmp -s "$tmp/nix.out" "$tmp/fl.out"; then same=DIFFERENT; status=1; fi
-    read -r nw nc nm <<<"$(measure nix-instantiate --eval --strict "$prog")"
+    read -r nw nc nm <<<"$(measure "$oracle" --exec nix-instantiate --eval --strict "$prog")"
     read -r fw fc fm <<<"$(measure "$flakectl" eval --strict --file "$prog")"
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else printf "inf" }'; }
     printf "%-22s %6ss %5ss %6dK %6ss %5ss %6dK %5sx %5sx %5sx %s\n" "$name" "$nw" "$nc" "$nm" "$fw" "$fc" "$fm" \

@@ -65,7 +65,7 @@ for n in $sizes; do
   read -r f_ms f_kib f_cpu < <(measure "$work/f.json" "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x --json)
   "$FLAKECTL" --state-dir "$work/state" --flake "$dir" eval --host x synth --json >"$work/f-synth.json"
   expr="let r = import $here/src/module/nix/host.nix { flakeDir = $dir; hostName = \"x\"; bundledModules = [ $bundled ]; }; in r.config.synth"
-  read -r n_ms n_kib n_cpu < <(measure "$work/n.json" env NIX_REMOTE=dummy:// nix-instantiate --eval --strict --json -E "$expr")
+  read -r n_ms n_kib n_cpu < <(measure "$work/n.json" "$here/tests/lib/nix-oracle" --exec nix-instantiate --eval --strict --json -E "$expr")
   echo >>"$work/n.json" # nix-instantiate --json ends without a newline; flakectl eval --host with one
   if ! cmp -s "$work/f-synth.json" "$work/n.json"; then
     echo "MISMATCH at $n modules: flakectl and nix-instantiate disagree on config.synth" >&2

@@ -13,7 +13,7 @@ FLAKECTL=${1:-${FLAKECTL:-$src/build/flakectl}}
 RUNS=${RUNS:-3}
 FILES=${FILES:-3000}
 BIG_MIB=${BIG_MIB:-200}
-export NIX_REMOTE=dummy://
+oracle=$src/tests/lib/nix-oracle
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -45,28 +45,28 @@ row() { # label ours peer peername
 }
 add_ours() { rm -rf "$work/state"; "$FLAKECTL" --state-dir "$work/state" store add "$1"; }
 add_nix() { chmod -R u+w "$work/nixroot" 2>/dev/null || true; rm -rf "$work/nixroot"
-            NIX_REMOTE= nix-store --store "$work/nixroot" --add "$1"; }
+            "$oracle" --exec nix-store --store "$work/nixroot" --add "$1"; }
 sha_all() { # the bytes alone, no serialization: the hashing limit
     if [ -f "$1" ]; then openssl dgst -sha256 "$1"
     else find "$1" -type f -print0 | xargs -0 cat | openssl dgst -sha256; fi
 }
 
 # Sanity: the outputs being timed agree.
-cmp <("$FLAKECTL" store dump "$work/tree") <(nix-store --dump "$work/tree")
-[ "$("$FLAKECTL" store hash "$work/big.bin")" = "$(nix-hash --type sha256 "$work/big.bin")" ]
+cmp <("$FLAKECTL" store dump "$work/tree") <("$oracle" nix-store --dump "$work/tree")
+[ "$("$FLAKECTL" store hash "$work/big.bin")" = "$("$oracle" nix-hash --type sha256 "$work/big.bin")" ]
 
 echo
 echo "tree: $FILES files, $((tree_bytes / 1024)) KiB; big file: $BIG_MIB MiB; best of $RUNS runs"
 for what in tree big.bin; do
     p="$work/$what"
-    row "dump   $what" "$(best_ms "$FLAKECTL" store dump "$p")" "$(best_ms nix-store --dump "$p")" "nix-store --dump"
-    row "hash   $what" "$(best_ms "$FLAKECTL" store hash "$p")" "$(best_ms nix-hash --type sha256 "$p")" "nix-hash --type sha256"
+    row "dump   $what" "$(best_ms "$FLAKECTL" store dump "$p")" "$(best_ms "$oracle" --exec nix-store --dump "$p")" "nix-store --dump"
+    row "hash   $what" "$(best_ms "$FLAKECTL" store hash "$p")" "$(best_ms "$oracle" --exec nix-hash --type sha256 "$p")" "nix-hash --type sha256"
     row "hash   $what (hashing limit)" "$(best_ms "$FLAKECTL" store hash "$p")" "$(best_ms sha_all "$p")" "openssl dgst -sha256"
     row "add    $what" "$(best_ms add_ours "$p")" "$(best_ms add_nix "$p")" "nix-store --add"
     # Re-adding an unchanged source (what every evaluation does): both stores keep the path.
     row "re-add $what (already valid)" \
         "$(best_ms "$FLAKECTL" --state-dir "$work/state" store add "$p")" \
-        "$(best_ms env NIX_REMOTE= nix-store --store "$work/nixroot" --add "$p")" "nix-store --add"
+        "$(best_ms "$oracle" --exec nix-store --store "$work/nixroot" --add "$p")" "nix-store --add"
 done
 "$FLAKECTL" --state-dir "$work/state" store build --name noop --builder /bin/sh --arg -c \
     --arg '/bin/mkdir $out' > /dev/null

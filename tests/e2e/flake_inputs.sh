@@ -2,6 +2,7 @@
 # and narHash checked against git and nix-hash), update, lock, --override-input,
 # --no-write-lock-file, offline re-evaluation from the cache, and narHash mismatches.
 source "$(dirname "$0")/lib/expect.sh"
+source "$(dirname "$0")/lib/nix.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache"
@@ -9,7 +10,7 @@ export FLAKECTL_STATE_DIR="$work/state"
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org
 g() { git -C "$1" "${@:2}" >/dev/null 2>&1 || fail "git $*"; }
-sri() { echo "sha256-$(nix-hash --type sha256 "$1" | xxd -r -p | base64)"; }
+sri() { echo "sha256-$(nixo nix-hash --type sha256 "$1" | xxd -r -p | base64)"; }
 
 # --- a flake input (a module library) and a plain source input, each its own repository
 mkdir -p "$work/src/modules" "$work/dot" "$work/flake/local"

@@ -2,6 +2,7 @@
 # flakectl eval as a user sees it: values on stdout, errors on stderr with file:line:col,
 # exit codes; and, when nix-instantiate is installed, the same bytes as nix-instantiate.
 set -uo pipefail
+source "$(dirname "$0")/lib/nix.bash"
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -74,10 +75,9 @@ grep -q "missing.nix" err || { echo "FAIL missing file not named"; cat err; fail
 check "usage error" 2 "$?"
 
 # the oracle, when installed: identical bytes
-if command -v nix-instantiate >/dev/null; then
-    export NIX_REMOTE=dummy://
+if have_nix; then
     while IFS= read -r e; do
-        a=$(nix-instantiate --eval --strict -E "$e" 2>/dev/null)
+        a=$(nixo nix-instantiate --eval --strict -E "$e")
         b=$("$FLAKECTL" eval --strict --expr "$e" 2>/dev/null)
         check "oracle: $e" "$a" "$b"
     done <<'CASES'
@@ -92,7 +92,7 @@ derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; }
 ''
 builtins.toJSON { a = [ 1.5 "q\"" ]; }
 CASES
-    a=$(nix-instantiate --eval --strict main.nix 2>/dev/null)
+    a=$(nixo nix-instantiate --eval --strict main.nix)
     check "oracle: main.nix" "$a" "$("$FLAKECTL" eval --strict --file main.nix)"
 fi
 exit $fail

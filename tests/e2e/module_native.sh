@@ -3,6 +3,7 @@
 # nix-instantiate): the same merged values for a synthetic flake and for priorities and
 # ordering, the same error messages, and each error located at the user's file:line:col.
 source "$(dirname "$0")/lib/expect.sh"
+source "$(dirname "$0")/lib/nix.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache"
@@ -10,11 +11,11 @@ export FLAKECTL_STATE_DIR="$work/state"
 E="$FLAKECTL_SRC/tests/module/errors2"
 bundled=$(ls "$FLAKECTL_SRC"/src/module/bundled/*.nix | tr '\n' ' ')
 have_nix=0
-command -v nix-instantiate >/dev/null && have_nix=1
+have_nix && have_nix=1
 # nix_eval FLAKE HOST ATTR: the reference engine's result (stdout and stderr in $nout/$nerr)
 nix_eval() {
   local expr="let r = import $FLAKECTL_SRC/src/module/nix/host.nix { flakeDir = $1; hostName = \"$2\"; bundledModules = [ $bundled ]; }; in $3"
-  nout=$(NIX_REMOTE=dummy:// nix-instantiate --eval --strict --json -E "$expr" 2>"$work/nerr") || true
+  nout=$(nixo nix-instantiate --eval --strict --json -E "$expr" 2>"$work/nerr") || true
   nerr=$(cat "$work/nerr")
 }
 

@@ -4,6 +4,7 @@
 # dangling entries; only unregistered leftovers), --repair cleans up, and the next add and
 # build succeed.
 set -euo pipefail
+source "$(dirname "$0")/lib/nix.bash"
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -52,7 +53,7 @@ fl store verify --check-contents --repair > /dev/null || fail "repair failed"
 fl store verify --check-contents > /dev/null || fail "store not consistent after repair"
 echo "final" > tree/round
 p=$(fl store add tree) && [ -d "$p" ] || fail "add after crashes"
-[ "$(NIX_REMOTE=dummy:// nix-hash --type sha256 "$p")" = "$(NIX_REMOTE=dummy:// nix-hash --type sha256 tree)" ] ||
+[ "$(nixo nix-hash --type sha256 "$p")" = "$(nixo nix-hash --type sha256 tree)" ] ||
     fail "added tree differs"
 out=$(fl store build --name crashy --builder /bin/sh --arg -c --arg "$script" --env ROUND=1)
 [ -f "$out/f199" ] || fail "build after crashes"

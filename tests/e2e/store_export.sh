@@ -2,6 +2,7 @@
 # export | import round trip into a fresh store with the same store dir; a tampered or
 # truncated stream registers nothing; re-importing skips valid paths.
 set -euo pipefail
+source "$(dirname "$0")/lib/nix.bash"
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -24,7 +25,7 @@ imported=$(fl store import < stream)
 fl store path-info --closure "$out" > info.after
 diff <(grep -v registered info.before) <(grep -v registered info.after) || fail "metadata differs"
 fl store verify --check-contents > /dev/null || fail "imported store does not verify"
-cmp <(fl store dump "$dep") <(NIX_REMOTE=dummy:// nix-store --dump "$work/state.orig/store/${dep##*/}") ||
+cmp <(fl store dump "$dep") <(nixo nix-store --dump "$work/state.orig/store/${dep##*/}") ||
     fail "imported contents differ"
 echo "ok: round trip"
 

@@ -2,8 +2,8 @@
 # store dump is byte-identical to `nix-store --dump`, our NAR hashes equal `nix-hash`, and
 # `store add` lands where Nix would put the same source (with our store dir).
 set -euo pipefail
+source "$(dirname "$0")/lib/nix.bash"
 : "${FLAKECTL:?}"
-export NIX_REMOTE=dummy://
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 state="$work/state"
@@ -28,10 +28,10 @@ head -c $((50 * 1024 * 1024)) /dev/urandom > "$t/big.bin"
 check_tree() { # PATH: dump equal, hashes equal
     local p=$1
     fl store dump "$p" > "$work/ours.nar"
-    nix-store --dump "$p" > "$work/nix.nar"
+    nixo nix-store --dump "$p" > "$work/nix.nar"
     cmp "$work/ours.nar" "$work/nix.nar" || fail "store dump of $p differs from nix-store --dump"
-    [ "$(fl store hash "$p")" = "$(nix-hash --type sha256 "$p")" ] || fail "store hash of $p"
-    [ "$(fl store hash --base32 "$p")" = "$(nix-hash --type sha256 --base32 "$p")" ] ||
+    [ "$(fl store hash "$p")" = "$(nixo nix-hash --type sha256 "$p")" ] || fail "store hash of $p"
+    [ "$(fl store hash --base32 "$p")" = "$(nixo nix-hash --type sha256 --base32 "$p")" ] ||
         fail "store hash --base32 of $p"
 }
 
@@ -47,14 +47,14 @@ echo "ok: dumps are byte-identical, hashes equal nix-hash"
 # store add: path and recorded NAR hash agree with Nix's tools.
 out=$(fl store add "$t")
 [ -d "$out" ] || fail "store add printed '$out', not a directory"
-want_b32=$(nix-hash --type sha256 --base32 "$t")
-want_hex=$(nix-hash --type sha256 "$t")
+want_b32=$(nixo nix-hash --type sha256 --base32 "$t")
+want_hex=$(nixo nix-hash --type sha256 "$t")
 got=$(fl store path-info --json "$out" | sed -n 's/.*"narHash": "\([^"]*\)".*/\1/p')
 [ "$got" = "sha256:$want_b32" ] || fail "narHash $got, nix-hash says sha256:$want_b32"
-[ "$(nix-hash --type sha256 "$out")" = "$want_hex" ] || fail "the store copy hashes differently"
-expected=$(NIX_STORE_DIR="$state/store" nix-store --print-fixed-path --recursive sha256 "$want_b32" tree)
+[ "$(nixo nix-hash --type sha256 "$out")" = "$want_hex" ] || fail "the store copy hashes differently"
+expected=$(NIX_STORE_DIR="$state/store" nixo nix-store --print-fixed-path --recursive sha256 "$want_b32" tree)
 [ "$out" = "$expected" ] || fail "store path $out, Nix computes $expected"
-fl store dump "$out" | cmp - <(nix-store --dump "$t") || fail "the store copy dumps differently"
+fl store dump "$out" | cmp - <(nixo nix-store --dump "$t") || fail "the store copy dumps differently"
 echo "ok: store add path and hash equal Nix's ($out)"
 
 # The copy is normalized.
@@ -69,8 +69,8 @@ before=$(stat -c %y "$state/store")
 [ "$(fl store add "$t")" = "$out" ] || fail "second add gave another path"
 [ "$(stat -c %y "$state/store")" = "$before" ] || fail "re-adding wrote into the store"
 f=$(fl store add "$t/a/b/c/deep.txt")
-[ "$f" = "$(NIX_STORE_DIR="$state/store" nix-store --print-fixed-path --recursive sha256 \
-    "$(nix-hash --type sha256 --base32 "$t/a/b/c/deep.txt")" deep.txt)" ] || fail "file path"
+[ "$f" = "$(NIX_STORE_DIR="$state/store" nixo nix-store --print-fixed-path --recursive sha256 \
+    "$(nixo nix-hash --type sha256 --base32 "$t/a/b/c/deep.txt")" deep.txt)" ] || fail "file path"
 fl store query-valid "$out" "$f" "$state/store/00000000000000000000000000000000-nope" > "$work/valid"
 [ "$(wc -l < "$work/valid")" = 2 ] || fail "query-valid: $(cat "$work/valid")"
 echo "ok: re-add, single files, query-valid"

@@ -216,7 +216,7 @@ def main():
             with open(path, "w") as f:
                 f.write("[\n" + "\n".join(exprs) + "\n]\n")
             for mode in ([], ["--json"]):
-                want = outcome([nix, "--eval", "--strict"] + mode + [path])
+                want = outcome(nix + ["--eval", "--strict"] + mode + [path])
                 got = outcome([flakectl, "eval", "--strict"] + mode + ["--file", path])
                 if want is None or got is None:
                     differ += 1
@@ -231,7 +231,7 @@ def main():
                     continue
                 differ += 1
                 for e in exprs:
-                    w = outcome([nix, "--eval", "--strict"] + mode + ["--expr", e])
+                    w = outcome(nix + ["--eval", "--strict"] + mode + ["--expr", e])
                     x = outcome([flakectl, "eval", "--strict"] + mode + ["--expr", e])
                     if w != x:
                         print("FAIL seed %d %s\n  %s\n  nix-instantiate: %s\n  flakectl:        %s"

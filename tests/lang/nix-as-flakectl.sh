@@ -18,4 +18,4 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ ${#target[@]} -gt 0 ] || { echo "error: --expr or --file is required" >&2; exit 2; }
-NIX_REMOTE=dummy:// NIX_PATH='' exec nix-instantiate --eval "${flags[@]}" "${target[@]}"
+exec "$(dirname "$0")/../lib/nix-oracle" nix-instantiate --eval "${flags[@]}" "${target[@]}"

@@ -1,14 +1,20 @@
 """nixdiff.py - what the differential tests in this directory share: their command line
-(FLAKECTL [CASES]), the skip when nix-instantiate is missing, and running a command with a
-time limit."""
+(FLAKECTL [CASES]), the skip when nix-instantiate is missing, running the oracle through
+tests/lib/nix-oracle, and running a command with a time limit."""
+import os
 import shutil
 import subprocess
 import sys
 
+ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib", "nix-oracle")
+# nix-oracle's status when the oracle said something an answer must not contain (a warning)
+ORACLE_MISBEHAVED = 99
+
 
 def setup(doc, default_cases):
-    """Returns (flakectl, cases, nix-instantiate's path); exits 2 on a bad command line and
-    77 (ctest's skip) when nix-instantiate is not installed."""
+    """Returns (flakectl, cases, the command that runs nix-instantiate as the oracle, a list to
+    extend with its arguments); exits 2 on a bad command line and 77 (ctest's skip) when
+    nix-instantiate is not installed."""
     if len(sys.argv) < 2:
         print(doc.strip().splitlines()[-1], file=sys.stderr)
         sys.exit(2)
@@ -17,13 +23,24 @@ def setup(doc, default_cases):
         print("SKIP: nix-instantiate (Debian package nix-bin) is not installed")
         sys.exit(77)
     cases = int(sys.argv[2]) if len(sys.argv) > 2 else default_cases
-    return sys.argv[1], cases, nix
+    return sys.argv[1], cases, [ORACLE, "nix-instantiate"]
 
 
 def run(cmd, limit):
-    """(stdout, stderr), or (None, None) when cmd did not finish within limit seconds."""
+    """(stdout, stderr), or (None, None) when cmd did not finish within limit seconds. When cmd
+    is the oracle and the oracle misbehaved, the test stops here with exit 1, saying so: its
+    answer would otherwise be compared with flakectl's and blamed on flakectl."""
+    # Its own process group, so that a timeout also ends the tool nix-oracle started.
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", start_new_session=True)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=limit)
-        return r.stdout, r.stderr
+        out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
         return None, None
+    if cmd[:1] == [ORACLE] and p.returncode == ORACLE_MISBEHAVED:
+        print("FAIL: the oracle misbehaved, not flakectl: %s" % " ".join(cmd[1:]))
+        print(err.rstrip())
+        sys.exit(1)
+    return out, err

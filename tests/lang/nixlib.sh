@@ -6,6 +6,7 @@
 
 LANG_DIR=$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 NIX_TIMEOUT=${NIX_TIMEOUT:-60}
+NIX_ORACLE=$(cd -P "$LANG_DIR/../lib" && pwd -P)/nix-oracle
 
 # The mode of a case follows from its directory.
 #   eval/   --eval --strict        lazy/   --eval        json/   --eval --strict --json
@@ -28,7 +29,8 @@ list_cases() {
 }
 
 # Runs nix-instantiate on case $1 from a scratch directory (so that nothing may depend on the
-# working directory), with no NIX_PATH and a private HOME. Sets NIX_OUT, NIX_ERR, NIX_RC.
+# working directory), through tests/lib/nix-oracle (the one environment every oracle call
+# uses). Sets NIX_OUT, NIX_ERR, NIX_RC; NIX_RC 99 means the oracle itself misbehaved.
 run_nix() {
     local case=$1 flagwords scratch
     local -a flags
@@ -36,8 +38,7 @@ run_nix() {
     read -ra flags <<<"$flagwords"
     scratch=$(mktemp -d)
     NIX_RC=0
-    (cd "$scratch" && env -i PATH="$PATH" HOME="$scratch" NIX_REMOTE=dummy:// NIX_PATH='' \
-        LC_ALL=C.UTF-8 timeout "$NIX_TIMEOUT" nix-instantiate --eval "${flags[@]}" "$case" \
+    (cd "$scratch" && timeout "$NIX_TIMEOUT" "$NIX_ORACLE" nix-instantiate --eval "${flags[@]}" "$case" \
         >"$scratch/.out" 2>"$scratch/.err") || NIX_RC=$?
     NIX_OUT=$(cat "$scratch/.out"; echo x)
     NIX_OUT=${NIX_OUT%x}

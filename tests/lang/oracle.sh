@@ -49,6 +49,11 @@ put() {
 
 for case in "${cases[@]}"; do
     run_nix "$case" || { problem "cannot run"; continue; }
+    if [ "$NIX_RC" -eq 99 ]; then
+        problem "the oracle misbehaved (not flakectl):"
+        printf '%s\n' "$NIX_ERR" | sed 's/^/    /'
+        continue
+    fi
     kind=$(basename "$(dirname "$case")")
     base=${case%.nix}
     if [ "$kind" != errors ]; then

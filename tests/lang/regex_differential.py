@@ -82,7 +82,7 @@ def main():
                 chunk = all_cases[b:b + BATCH]
                 with open(path, "w") as f:
                     f.write("[\n" + "\n".join(chunk) + "\n]\n")
-                want = run([nix, "--eval", "--strict", path])
+                want = run(nix + ["--eval", "--strict", path])
                 if want is None:
                     nix_hangs += 1
                     continue
@@ -96,7 +96,7 @@ def main():
                     agree += len(chunk)
                     continue
                 for c in chunk:
-                    w = run([nix, "--eval", "--strict", "--expr", c])
+                    w = run(nix + ["--eval", "--strict", "--expr", c])
                     g = run([flakectl, "eval", "--strict", "--expr", c])
                     if w is None:
                         continue

@@ -41,6 +41,7 @@ fi
 
 # 2. Broken copies: each mutation must be reported.
 cp -r "$here" "$tmp/lang"
+cp -r "$here/../lib" "$tmp/lib"                     # the oracle wrapper, found beside the suite
 L=$tmp/lang
 first() { find "$L/$1" -maxdepth 1 -name '*.nix' | LC_ALL=C sort | head -n1; }
 e=$(first eval); j=$(first json); z=$(first lazy)

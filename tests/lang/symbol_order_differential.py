@@ -70,7 +70,7 @@ def main():
         done = 0
         while done < per:
             expr = make(rnd)
-            want = outcome([nix, "--eval", "--strict"], expr)
+            want = outcome(nix + ["--eval", "--strict"], expr)
             if make is let_sharing and "infinite recursion" in want:
                 continue
             done += 1

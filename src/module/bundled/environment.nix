@@ -10,7 +10,7 @@ let
         description = "Whether this file is installed.";
       };
       target = mkOption {
-        type = types.str;
+        type = types.etcName;
         default = name;
         description = "Path of the file relative to /etc.";
       };
@@ -45,7 +45,7 @@ in
 {
   options.environment = {
     etc = mkOption {
-      type = types.attrsOf etcFile;
+      type = types.attrsNamed types.etcName etcFile;
       default = { };
       description = "Files to place under /etc, keyed by their path relative to /etc.";
     };

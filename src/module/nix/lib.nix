@@ -174,6 +174,42 @@ let
       nonEmptyStr = mkType { name = "nonEmptyStr"; description = "non-empty string"; check = x: isString x && match "[ \t\n]*" x == null; };
       lines = mkType { name = "lines"; description = "strings concatenated with \"\\n\""; check = isString; merge = "lines"; };
       commas = mkType { name = "commas"; description = "strings concatenated with \",\""; check = isString; merge = "commas"; };
+      # Account fields as shadow-utils accepts them: useradd's default NAME_REGEX for names,
+      # no field separator or line break in any field of passwd, shadow or group, and ids
+      # other than (uid_t)-1 and the 16-bit -1 that old tools return for "no id". The engine
+      # checks these natively (a NUL or invalid UTF-8 is seen there only); these checks are
+      # what the reference engine runs.
+      passwdName = mkType {
+        name = "passwdName";
+        description = "account name (a-z, 0-9, _ and -, not starting with - or a digit, an optional final $, at most 32 characters)";
+        check = x: isString x && stringLength x <= 32 && match "[a-z_][a-z0-9_-]*[$]?" x != null;
+      };
+      passwdEntry = elemType: elemType // {
+        name = "passwdEntry";
+        description = "${elemType.description} without colons or newlines";
+        check = x: elemType.check x && match "[^:\n]*" x != null;
+      };
+      accountId = mkType {
+        name = "accountId";
+        description = "account id (0 to 4294967294, not 65535)";
+        check = x: isInt x && x >= 0 && x <= 4294967294 && x != 65535;
+      };
+      singleLine = mkType {
+        name = "singleLine";
+        description = "string without newlines";
+        check = x: isString x && match "[^\n\r]*" x != null;
+      };
+      # A file name under /etc: non-empty; the engine also refuses invalid UTF-8 and NUL.
+      etcName = mkType {
+        name = "etcName";
+        description = "file name (non-empty UTF-8)";
+        check = x: isString x && x != "";
+      };
+      # attrsOf whose attribute names must pass keyType's check: an account named by its key
+      # is refused at the user's key, not at the bundled default that copies the key.
+      attrsNamed = keyType: elemType: attrsOf elemType // {
+        nested = { inherit elemType keyType; };
+      };
       path = mkType {
         name = "path";
         description = "path";

@@ -183,8 +183,13 @@ let
         (checked path type defs))
     else if m == "attrsOf" then
       let
+        keyError = d: k:
+          let kd = d // { pos = unsafeGetAttrPos k d.value; value = k; }; in
+          throwAt kd.pos "the name ${showValue k} under `${showPath path}' is not a valid ${nested.keyType.description} (defined in ${showDef kd})";
         perKey = zipAttrsWith (k: ds: ds) (map (d:
-          mapAttrs (k: v: { inherit (d) file; pos = unsafeGetAttrPos k d.value; value = v; }) d.value)
+          mapAttrs (k: v:
+            if nested ? keyType && !(nested.keyType.check k) then keyError d k
+            else { inherit (d) file; pos = unsafeGetAttrPos k d.value; value = v; }) d.value)
           (checked path type defs));
         merged = mapAttrs (k: ds:
           let active = activeDefs (path ++ [ k ]) ds; in

@@ -70,4 +70,46 @@ rec {
       for p in $paths; do link_tree "$p" ""; done
       eval "$postBuild"
     '';
+
+  # fetchurl { url; hash = "sha256-..."; } (or sha256 = "<hex or base32>"): a download as a
+  # fixed-output derivation, with the attributes of Nix's <nix/fetchurl.nix>, so its store
+  # path follows from name and hash alone and equals Nix's. As in nixpkgs, `urls` instead of
+  # `url` lists mirrors, tried in order. Downloaded (libcurl) when first needed, verified
+  # before it is registered (docs/packages-upstream.md).
+  fetchurl = { url ? "", urls ? [ ], hash ? "", sha256 ? "", name ? null, executable ? false }:
+    let
+      all =
+        if url != "" && urls == [ ] then [ url ]
+        else if url == "" && urls != [ ] then urls
+        else throw "pkgs.fetchurl: give either url or urls (a list of mirrors), not ${if url == "" then "neither" else "both"}";
+      first = builtins.head all;
+    in
+    if hash == "" && sha256 == "" then
+      throw "pkgs.fetchurl: ${first} has no hash; add hash = \"sha256-...\" (a download is only trusted with its hash; build once with a wrong one to be shown the right one)"
+    else derivation {
+      builder = "builtin:fetchurl";
+      system = "builtin";
+      name = if name == null then baseNameOf (toString first) else name;
+      url = first;
+      urls = all;
+      inherit executable;
+      unpack = false;
+      outputHashMode = if executable then "recursive" else "flat";
+      outputHash = if hash != "" then hash else sha256;
+      outputHashAlgo = if hash != "" then "" else "sha256";
+      preferLocalBuild = true;
+      impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
+    };
+
+  # installBinary { name; src; version ? ""; }: the single file src (a fetchurl, any store
+  # file) as the executable $out/bin/<name>, so it links into the profile's sw/bin.
+  # nix-support/source names src, so the download stays in the closure: `gc` keeps it, and
+  # rebuilding the host on an offline machine never has to fetch it again.
+  installBinary = { name, src, version ? "" }:
+    runCommand (if version == "" then name else "${name}-${version}") { inherit src; binName = name; } ''
+      /bin/mkdir -p "$out/bin" "$out/nix-support"
+      /bin/cp "$src" "$out/bin/$binName"
+      /bin/chmod 0555 "$out/bin/$binName"
+      echo "$src" > "$out/nix-support/source"
+    '';
 }

@@ -55,11 +55,13 @@ let
     }) userEtc);
 
   # ---- users and groups
-  users = mapAttrs (n: u: {
+  # Accounts are keyed by their attribute name; `name` is forced all the same so that a bad
+  # one is refused by its type (at the user's line) rather than silently ignored.
+  users = mapAttrs (n: u: builtins.seq u.name {
     inherit (u) uid group extraGroups home createHome shell description isNormalUser isSystemUser hashedPassword;
     authorizedKeys = u.openssh.authorizedKeys.keys;
   }) config.users.users;
-  groups = mapAttrs (n: g: { inherit (g) gid members; }) config.users.groups;
+  groups = mapAttrs (n: g: builtins.seq g.name { inherit (g) gid members; }) config.users.groups;
 
   # ---- home files
   gitValue = v: if builtins.isBool v then lib.boolToString v else toString v;
