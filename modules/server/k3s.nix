@@ -72,9 +72,6 @@ in
       description = "k3s ${cfg.role}";
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" ];
-      # k3s comes from its own installer, not a package manager: no binary, no start (the
-      # unit is skipped, not failed, so the rest of the host still switches).
-      unitConfig.ConditionPathExists = "/usr/local/bin/k3s";
       serviceConfig = {
         Type = "notify";
         Restart = "always";
