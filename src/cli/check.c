@@ -12,16 +12,19 @@
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
+#include "flakectl/pkg.h"
 #include "flakectl/strbuf.h"
 
 static const char usage_text[] =
-    "usage: flakectl check [--host H]... [--json]\n"
+    "usage: flakectl check [--host H]... [--json] [--apt-lists]\n"
     "\n"
     "Evaluates and builds every host of the flake (or only the named ones): the module\n"
     "system, assertions, warnings and the toplevel. Prints a line per host and a summary; exits 1 if any\n"
     "host fails; every host is checked whatever the others do. Meant for CI on every\n"
     "push (see docs/ci/). Also checks that every file secrets/secrets.nix lists exists.\n"
-    "--keep-going is accepted (checking every host is already the behaviour).\n";
+    "--keep-going is accepted (checking every host is already the behaviour).\n"
+    "Every native package (pkgs.<name>, pkgs.native) must have a name for the host's package\n"
+    "manager; --apt-lists also looks each apt name up in this machine's apt lists.\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -31,6 +34,7 @@ static double now_ms(void) {
 
 struct check_job {
     const char *flake, *name;
+    int apt_lists;
     fl_error *err;
 };
 
@@ -51,6 +55,8 @@ static int check_host_job(void *p) {
         rc = fl_cli_check_secret_recipients(sess.flake, sess.L, &sess.host, config, j->err);
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
+    if (rc == 0)
+        rc = fl_pkg_check_toplevel(toplevel, j->apt_lists, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, j->err);
     free(toplevel);
@@ -58,8 +64,8 @@ static int check_host_job(void *p) {
     return rc;
 }
 
-static int check_host(const char *flake, const char *name, fl_error *err) {
-    struct check_job j = {flake, name, err};
+static int check_host(const char *flake, const char *name, int apt_lists, fl_error *err) {
+    struct check_job j = {flake, name, apt_lists, err};
     return fl_cli_with_big_stack(check_host_job, &j);
 }
 
@@ -130,7 +136,7 @@ static void report_failure(json_t *entry, const fl_error *herr) {
 int cmd_check(int argc, char **argv) {
     char **hosts = fl_xcalloc((size_t)argc, sizeof *hosts);
     size_t nhosts = 0;
-    int json = 0;
+    int json = 0, apt_lists = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
@@ -140,6 +146,8 @@ int cmd_check(int argc, char **argv) {
             hosts[nhosts++] = fl_xstrdup(argv[++i]);
         } else if (!strcmp(argv[i], "--json")) {
             json = 1;
+        } else if (!strcmp(argv[i], "--apt-lists")) {
+            apt_lists = 1;
         } else if (!strcmp(argv[i], "--keep-going")) {
             /* Already the behaviour: accepted so CI scripts can say it. */
         } else {
@@ -197,7 +205,7 @@ int cmd_check(int argc, char **argv) {
     for (size_t i = 0; i < nhosts; i++) {
         double start = now_ms();
         fl_error herr = FL_ERROR_INIT;
-        int rc = check_host(flake, hosts[i], &herr);
+        int rc = check_host(flake, hosts[i], apt_lists, &herr);
         double ms = now_ms() - start;
         json_t *entry = json_pack("{s:s, s:b, s:f}", "host", hosts[i], "ok", rc == 0, "ms", ms);
         if (rc < 0) {
