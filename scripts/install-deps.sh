@@ -28,6 +28,8 @@ packages=(
   debootstrap
   systemd-container
   util-linux
+  jq
+  ansible
 )
 missing=()
 for p in "${packages[@]}"; do

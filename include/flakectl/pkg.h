@@ -126,9 +126,11 @@ int fl_pkg_record_save(const char *state_dir, const json_t *rec, fl_error *err);
  * brew: see fl_pkg_brew_bundle_argv. */
 char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n);
 char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n);
-/* brew bundle for a Brewfile, run as the console user (never root): sudo -u USER -H
- * brew bundle --file=F --no-lock [--cleanup [--zap]]. cleanup: "none", "uninstall", "zap". */
-char **fl_pkg_brew_bundle_argv(const char *user, const char *brewfile, const char *cleanup);
+/* brew bundle for a Brewfile, run as the console user (never root): sudo -u USER -H -- BREW
+ * bundle --file=F --no-lock [--cleanup [--zap]]. BREW: brew's absolute path (sudo's
+ * secure_path does not hold Homebrew's prefix). cleanup: "none", "uninstall", "zap". */
+char **fl_pkg_brew_bundle_argv(const char *user, const char *brew, const char *brewfile,
+                               const char *cleanup);
 void fl_pkg_argv_free(char **argv);
 /* One shell-quoted line for argv (for plans and docs). Owned. */
 char *fl_pkg_argv_show(char *const *argv);
@@ -148,6 +150,7 @@ typedef struct fl_pkg_step {
     const char *state_dir; /* where packages/ lives */
     const char *host;      /* for messages */
     const json_t *profile; /* the toplevel being activated */
+    const char *toplevel;  /* its path (the Brewfile is activation/Brewfile in it) */
     int generation;        /* the generation being activated (for the record) */
     int dry;               /* only print the plan */
     FILE *out;

@@ -14,6 +14,7 @@ static void step_of(fl_pkg_step *s, const fl_act_options *o, const fl_toplevel *
     s->state_dir = o->state_dir;
     s->host = fl_act_jstr(t->profile, "host", "?");
     s->profile = t->profile;
+    s->toplevel = t->path;
     s->generation = generation;
     s->dry = dry;
     s->out = out;

@@ -115,6 +115,26 @@ static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out
             any = 1;
         }
     }
+    /* Native packages by their index name; the manager's plan with versions comes from the
+     * packages step (dry-activate), this is the pure comparison `diff` can make. */
+    const json_t *na = json_object_get(a->profile, "nativePackages");
+    const json_t *nb = json_object_get(b->profile, "nativePackages");
+    for (int pass = 0; pass < 2; pass++) {
+        const json_t *from = pass ? na : nb, *other = pass ? nb : na;
+        json_array_foreach((json_t *)from, i, v) {
+            const char *name = fl_act_jstr(v, "name", "?");
+            int found = 0;
+            size_t k;
+            json_t *w;
+            json_array_foreach((json_t *)other, k, w) {
+                found |= json_equal(v, w) || !strcmp(name, fl_act_jstr(w, "name", ""));
+            }
+            if (!found) {
+                fprintf(out, "    %c %s (native package)\n", pass ? '-' : '+', name);
+                any = 1;
+            }
+        }
+    }
     if (!any)
         fputs("    (no change)\n", out);
 }

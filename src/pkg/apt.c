@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -106,6 +107,9 @@ static int run(runner *r, char *const argv[], int *status, fl_error *err) {
             fputc(buf[i], r->out);
             bol = buf[i] == '\n';
         }
+        /* Progress shows as it happens, also when the output is a file or a pipe. */
+        if (r->out)
+            fflush(r->out);
     }
     if (r->out && !bol)
         fputc('\n', r->out);
@@ -406,8 +410,62 @@ static void print_commands(FILE *out, const fl_pkg_plan *p) {
     free(names);
 }
 
+/* The user logged in at the console (owner of /dev/console): Homebrew's owner on a Mac. */
+static char *console_user(void) {
+    struct stat st;
+    struct passwd *pw = stat("/dev/console", &st) == 0 ? getpwuid(st.st_uid) : NULL;
+    return pw && st.st_uid != 0 ? fl_xstrdup(pw->pw_name) : NULL;
+}
+
+/* macOS: the Brewfile in the toplevel (index names + homebrew.*) applied by `brew bundle` as
+ * the console user; Homebrew keeps its own record, so flakectl keeps none. */
+static int brew_step(const fl_pkg_step *s, fl_error *err) {
+    const json_t *hb = json_object_get(s->profile, "homebrew");
+    const char *cleanup = json_string_value(json_object_get(hb, "cleanup"));
+    char *brewfile = fl_xasprintf("%s/activation/Brewfile", s->toplevel ? s->toplevel : ".");
+    char *user = console_user();
+    /* Apple silicon's prefix, else Intel's. */
+    const char *brew = access("/opt/homebrew/bin/brew", X_OK) == 0 ? "/opt/homebrew/bin/brew"
+                                                                   : "/usr/local/bin/brew";
+    char **argv = fl_pkg_brew_bundle_argv(user ? user : "CONSOLE-USER", brew, brewfile,
+                                          cleanup ? cleanup : "none");
+    char *cmd = fl_pkg_argv_show(argv);
+    fprintf(s->out, "  packages (brew):\n");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(s->profile, "nativePackages"), i, v) {
+        const char *b = json_string_value(json_object_get(v, "brew"));
+        if (b)
+            fprintf(s->out, "    + %s (brew bundle)\n", b);
+    }
+    int rc = FL_OK;
+    struct stat st;
+    const char *why = !is_live(s->root)                          ? "the root is not /"
+                      : stat("/usr/bin/sw_vers", &st) != 0       ? "this is not macOS"
+                      : !user                                    ? "nobody is logged in at the console"
+                                                                 : NULL;
+    if (why || s->dry) {
+        fprintf(s->out, "    %s: %s\n", why ? "would run" : "will run", cmd);
+        if (why)
+            fprintf(s->out, "    nothing was installed: %s\n", why);
+    } else {
+        fprintf(s->out, "    %s\n", cmd);
+        runner r = {"/", s->out, {0}};
+        fl_strbuf_init(&r.tail, 0);
+        rc = run_checked(&r, argv, s->host, err);
+        fl_strbuf_release(&r.tail);
+    }
+    free(cmd);
+    fl_pkg_argv_free(argv);
+    free(user);
+    free(brewfile);
+    return rc;
+}
+
 int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     fl_pkg_manager m = fl_pkg_profile_manager(s->profile, s->root);
+    if (m == FL_PKG_BREW && json_array_size(json_object_get(s->profile, "nativePackages")))
+        return brew_step(s, err);
     fl_pkg_decls want;
     fl_strbuf unavailable;
     fl_strbuf_init(&unavailable, 0);

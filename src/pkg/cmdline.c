@@ -25,7 +25,9 @@ static void push_all(argv_buf *a, const char *const *words) {
 }
 
 char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
+    /* Lock::Timeout: wait for a dpkg already running (unattended-upgrades) instead of failing. */
     static const char *const apt[] = {"apt-get", "-y", "-q", "--no-install-recommends",
+                                      "-o", "DPkg::Lock::Timeout=120",
                                       "-o", "Dpkg::Options::=--force-confdef",
                                       "-o", "Dpkg::Options::=--force-confold",
                                       "install", NULL};
@@ -44,7 +46,8 @@ char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
 }
 
 char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n) {
-    static const char *const apt[] = {"apt-get", "-y", "-q", "remove", NULL};
+    static const char *const apt[] = {"apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=120",
+                                      "remove", NULL};
     static const char *const dnf[] = {"dnf", "-y", "remove", NULL};
     static const char *const pacman[] = {"pacman", "-R", "--noconfirm", NULL};
     static const char *const brew[] = {"brew", "uninstall", NULL};
@@ -57,10 +60,11 @@ char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n) {
     return a.v;
 }
 
-char **fl_pkg_brew_bundle_argv(const char *user, const char *brewfile, const char *cleanup) {
+char **fl_pkg_brew_bundle_argv(const char *user, const char *brew, const char *brewfile,
+                               const char *cleanup) {
     argv_buf a = {NULL, 0};
     /* Homebrew refuses to run as root: the console user runs it, with its own HOME. */
-    const char *const head[] = {"sudo", "-u", user, "-H", "--", "brew", "bundle", NULL};
+    const char *const head[] = {"sudo", "-u", user, "-H", "--", brew, "bundle", NULL};
     push_all(&a, head);
     char *file = fl_xasprintf("--file=%s", brewfile);
     push(&a, file);
