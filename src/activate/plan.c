@@ -96,7 +96,9 @@ static int in_list(const json_t *arr, const char *s) {
     return 0;
 }
 
-static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out) {
+/* native: also compare native packages by name (`diff`; with a root the packages step prints
+ * the manager's own plan instead). */
+static void print_packages(const fl_toplevel *a, const fl_toplevel *b, int native, FILE *out) {
     const json_t *pa = json_object_get(a->profile, "packages");
     const json_t *pb = json_object_get(b->profile, "packages");
     int any = 0;
@@ -119,7 +121,7 @@ static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out
      * packages step (dry-activate), this is the pure comparison `diff` can make. */
     const json_t *na = json_object_get(a->profile, "nativePackages");
     const json_t *nb = json_object_get(b->profile, "nativePackages");
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; native && pass < 2; pass++) {
         const json_t *from = pass ? na : nb, *other = pass ? nb : na;
         json_array_foreach((json_t *)from, i, v) {
             const char *name = fl_act_jstr(v, "name", "?");
@@ -282,7 +284,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
-    print_packages(p->old, p->new, out);
+    print_packages(p->old, p->new, p->root == NULL, out);
     if (p->root)
         print_scripts(p->new, out);
     if (p->files.nconflicts) {

@@ -20,6 +20,7 @@
 
 #include "flakectl/fs.h"
 #include "flakectl/pkg.h"
+#include "pkg/internal.h"
 
 /* Lists older than this are refreshed before an install. */
 #define LISTS_MAX_AGE (24 * 3600)
@@ -56,13 +57,12 @@ static int enter_root(const char *root) {
     return rc;
 }
 
-/* Runs argv inside the root with apt's non-interactive environment; the output goes to
- * r->out (indented) and r->tail. *status: the exit status, 128+signal when killed. */
-static int run(runner *r, char *const argv[], int *status, fl_error *err) {
+int fl_pkg_run(const char *root, char *const argv[], FILE *out, fl_strbuf *output, int *status,
+               fl_error *err) {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return fl_error_errno(err, "pipe");
-    fflush(r->out ? r->out : stdout);
+    fflush(out ? out : stdout);
     pid_t pid = fork();
     if (pid < 0) {
         close(pfd[0]);
@@ -75,8 +75,8 @@ static int run(runner *r, char *const argv[], int *status, fl_error *err) {
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, 0);
-        if (enter_root(r->root) < 0) {
-            dprintf(2, "cannot enter %s (mounting /proc, /sys, /dev and chroot): %s\n", r->root,
+        if (enter_root(root) < 0) {
+            dprintf(2, "cannot enter %s (mounting /proc, /sys, /dev and chroot): %s\n", root,
                     strerror(errno));
             _exit(126);
         }
@@ -100,19 +100,19 @@ static int run(runner *r, char *const argv[], int *status, fl_error *err) {
                 continue;
             break;
         }
-        fl_strbuf_add(&r->tail, buf, (size_t)n);
-        for (ssize_t i = 0; r->out && i < n; i++) {
+        fl_strbuf_add(output, buf, (size_t)n);
+        for (ssize_t i = 0; out && i < n; i++) {
             if (bol)
-                fputs("      ", r->out);
-            fputc(buf[i], r->out);
+                fputs("      ", out);
+            fputc(buf[i], out);
             bol = buf[i] == '\n';
         }
         /* Progress shows as it happens, also when the output is a file or a pipe. */
-        if (r->out)
-            fflush(r->out);
+        if (out)
+            fflush(out);
     }
-    if (r->out && !bol)
-        fputc('\n', r->out);
+    if (out && !bol)
+        fputc('\n', out);
     close(pfd[0]);
     int ws;
     while (waitpid(pid, &ws, 0) < 0)
@@ -120,6 +120,11 @@ static int run(runner *r, char *const argv[], int *status, fl_error *err) {
             return fl_error_errno(err, "waitpid");
     *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     return FL_OK;
+}
+
+/* One manager call in r's root, its output shown and kept in r->tail. */
+static int run(runner *r, char *const argv[], int *status, fl_error *err) {
+    return fl_pkg_run(r->root, argv, r->out, &r->tail, status, err);
 }
 
 /* The last lines of the manager's output: its own words for what went wrong. */
@@ -291,19 +296,46 @@ static void forget_absent(json_t *owned, const fl_pkg_db *db) {
     }
 }
 
+/* Prints and runs one manager call, then reads dpkg's database again into *db (whatever the
+ * call did: the record follows the database). *reread: whether that read worked. */
+static int run_then_reread(const fl_pkg_step *s, runner *r, char **argv, fl_pkg_db *db,
+                           int *reread, fl_error *err) {
+    char *cmd = fl_pkg_argv_show(argv);
+    fprintf(s->out, "    %s\n", cmd);
+    free(cmd);
+    int rc = run_checked(r, argv, s->host, err);
+    fl_error e2 = FL_ERROR_INIT;
+    fl_pkg_db after;
+    *reread = fl_pkg_dpkg_read(s->root, &after, &e2) == 0;
+    if (*reread) {
+        fl_pkg_db_release(db);
+        *db = after;
+    }
+    fl_error_clear(&e2);
+    return rc;
+}
+
+/* Saves the record after a call; a save failure matters only when the call worked. */
+static int save_after(const fl_pkg_step *s, const json_t *rec, int rc, fl_error *err) {
+    fl_error e2 = FL_ERROR_INIT;
+    int src = fl_pkg_record_save(s->state_dir, rec, rc ? &e2 : err);
+    fl_error_clear(&e2);
+    return rc ? rc : src;
+}
+
 static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *rec,
                       fl_pkg_db *db, fl_error *err) {
     json_t *owned = json_object_get(rec, "owned");
-    int rc = FL_OK;
+    char **list = fl_xcalloc(p->n + 1, sizeof *list);
+    int rc = FL_OK, reread = 0;
+    size_t k = 0;
     if (p->ninstall) {
-        char **specs = fl_xcalloc(p->n + 1, sizeof *specs);
         json_t *fresh = json_array();
-        size_t k = 0;
         for (size_t i = 0; i < p->n; i++) {
             const fl_pkg_action *a = &p->a[i];
             if (a->action != FL_PKG_INSTALL)
                 continue;
-            specs[k++] = a->spec;
+            list[k++] = a->spec;
             /* Only what is absent now becomes ours. */
             if (!fl_pkg_db_find(db, a->name))
                 json_array_append_new(fresh, json_string(a->name));
@@ -311,62 +343,34 @@ static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *r
         json_object_set_new(rec, "inFlight", json_pack("{s:i, s:o}", "generation", s->generation,
                                                        "install", fresh));
         rc = fl_pkg_record_save(s->state_dir, rec, err);
-        char **argv = fl_pkg_install_argv(FL_PKG_APT, specs, k);
-        if (!rc) {
-            char *cmd = fl_pkg_argv_show(argv);
-            fprintf(s->out, "    %s\n", cmd);
-            free(cmd);
-            rc = run_checked(r, argv, s->host, err);
-        }
-        fl_pkg_argv_free(argv);
-        free(specs);
-        /* Whatever happened, the record follows the database. */
-        fl_error e2 = FL_ERROR_INIT;
-        fl_pkg_db after;
-        if (fl_pkg_dpkg_read(s->root, &after, &e2) == 0) {
-            size_t i;
-            json_t *v;
-            json_array_foreach(json_object_get(json_object_get(rec, "inFlight"), "install"), i, v) {
-                const fl_pkg_installed *have = fl_pkg_db_find(&after, json_string_value(v));
-                if (have && !have->broken)
-                    json_object_set_new(owned, json_string_value(v),
-                                        json_pack("{s:i}", "generation", s->generation));
-            }
-            fl_pkg_db_release(db);
-            *db = after;
-        }
-        fl_error_clear(&e2);
-        json_object_del(rec, "inFlight");
-        int src = fl_pkg_record_save(s->state_dir, rec, rc ? &e2 : err);
-        fl_error_clear(&e2);
+        char **argv = fl_pkg_install_argv(FL_PKG_APT, list, k);
         if (!rc)
-            rc = src;
+            rc = run_then_reread(s, r, argv, db, &reread, err);
+        fl_pkg_argv_free(argv);
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(json_object_get(rec, "inFlight"), "install"), i, v) {
+            const fl_pkg_installed *have = reread ? fl_pkg_db_find(db, json_string_value(v)) : NULL;
+            if (have && !have->broken)
+                json_object_set_new(owned, json_string_value(v),
+                                    json_pack("{s:i}", "generation", s->generation));
+        }
+        json_object_del(rec, "inFlight");
+        rc = save_after(s, rec, rc, err);
     }
     if (!rc && p->nremove) {
-        char **names = fl_xcalloc(p->n + 1, sizeof *names);
-        size_t k = 0;
+        k = 0;
         for (size_t i = 0; i < p->n; i++)
             if (p->a[i].action == FL_PKG_REMOVE)
-                names[k++] = p->a[i].name;
-        char **argv = fl_pkg_remove_argv(FL_PKG_APT, names, k);
-        char *cmd = fl_pkg_argv_show(argv);
-        fprintf(s->out, "    %s\n", cmd);
-        free(cmd);
-        rc = run_checked(r, argv, s->host, err);
+                list[k++] = p->a[i].name;
+        char **argv = fl_pkg_remove_argv(FL_PKG_APT, list, k);
+        rc = run_then_reread(s, r, argv, db, &reread, err);
         fl_pkg_argv_free(argv);
-        free(names);
-        fl_error e2 = FL_ERROR_INIT;
-        fl_pkg_db after;
-        if (fl_pkg_dpkg_read(s->root, &after, &e2) == 0) {
-            forget_absent(owned, &after);
-            fl_pkg_db_release(db);
-            *db = after;
-        }
-        int src = fl_pkg_record_save(s->state_dir, rec, rc ? &e2 : err);
-        fl_error_clear(&e2);
-        if (!rc)
-            rc = src;
+        if (reread)
+            forget_absent(owned, db);
+        rc = save_after(s, rec, rc, err);
     }
+    free(list);
     return rc;
 }
 
@@ -466,6 +470,8 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     fl_pkg_manager m = fl_pkg_profile_manager(s->profile, s->root);
     if (m == FL_PKG_BREW && json_array_size(json_object_get(s->profile, "nativePackages")))
         return brew_step(s, err);
+    /* No manager in the root: the plan is apt's, the Linux manager flakectl runs. */
+    fl_pkg_manager shown = m == FL_PKG_NONE ? FL_PKG_APT : m;
     fl_pkg_decls want;
     fl_strbuf unavailable;
     fl_strbuf_init(&unavailable, 0);
@@ -475,16 +481,16 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     fl_pkg_plan plan = {0};
     runner r = {s->root, s->out, {0}};
     fl_strbuf_init(&r.tail, 0);
-    int rc = fl_pkg_decls_from_profile(s->profile, m == FL_PKG_NONE ? FL_PKG_APT : m, &want,
+    int rc = fl_pkg_decls_from_profile(s->profile, shown, &want,
                                        &unavailable, &nunavail, err);
     if (rc)
         goto out;
     if (nunavail) {
         rc = fl_error_set(err, FL_EPARSE, "host %s: %d declared package%s no %s name:\n%s",
                           s->host, nunavail, nunavail == 1 ? " has" : "s have",
-                          fl_pkg_manager_name(m == FL_PKG_NONE ? FL_PKG_APT : m), unavailable.buf);
+                          fl_pkg_manager_name(shown), unavailable.buf);
         fl_error_set_hint(err, "declare them with pkgs.native { %s = \"…\"; }, or drop them for "
-                               "this host", fl_pkg_manager_name(m == FL_PKG_NONE ? FL_PKG_APT : m));
+                               "this host", fl_pkg_manager_name(shown));
         goto out;
     }
     if ((rc = fl_pkg_record_load(s->state_dir, &rec, err)))
@@ -497,7 +503,7 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
         goto out;
     if (!why && !s->dry && (rc = reconcile(s, &r, rec, &db, err)))
         goto out;
-    fl_pkg_plan_make(&plan, m, &want, &db, json_object_get(rec, "owned"));
+    fl_pkg_plan_make(&plan, shown, &want, &db, json_object_get(rec, "owned"));
     if (!why && plan.ninstall) {
         int unknown = 0;
         fl_error e2 = FL_ERROR_INIT;
@@ -523,7 +529,7 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
         if (rc)
             goto out;
     }
-    fprintf(s->out, "  packages (%s%s%s):\n", fl_pkg_manager_name(m),
+    fprintf(s->out, "  packages (%s%s%s):\n", fl_pkg_manager_name(shown),
             is_live(s->root) ? "" : " in ", is_live(s->root) ? "" : s->root);
     fl_pkg_plan_print(&plan, s->out, 1);
     if (!plan.ninstall && !plan.nremove)

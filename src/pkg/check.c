@@ -2,14 +2,12 @@
  * has a name for the host's manager, and (opt-in) that name is in this machine's apt lists.
  * Reads the built toplevel's profile.json; runs apt-cache only when asked. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "flakectl/fs.h"
 #include "flakectl/pkg.h"
+#include "pkg/internal.h"
 
 /* Points err at "FILE:LINE:COL" (the first offender) so the report shows the user's line. */
 static void locate(fl_error *err, const char *at) {
@@ -26,37 +24,21 @@ static void locate(fl_error *err, const char *at) {
 /* Names of specs apt-cache knows with a candidate; the others are appended to missing. */
 static int apt_lists_missing(const fl_pkg_decls *ds, fl_strbuf *missing, int *nmissing,
                              fl_error *err) {
-    int pfd[2];
-    if (pipe(pfd) < 0)
-        return fl_error_errno(err, "pipe");
-    pid_t pid = fork();
-    if (pid < 0)
-        return fl_error_errno(err, "fork");
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        char **argv = fl_xcalloc(ds->n + 3, sizeof *argv);
-        argv[0] = "apt-cache";
-        argv[1] = "policy";
-        for (size_t i = 0; i < ds->n; i++)
-            argv[i + 2] = ds->d[i].name;
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(pfd[1]);
+    char **argv = fl_xcalloc(ds->n + 3, sizeof *argv);
+    argv[0] = "apt-cache";
+    argv[1] = "policy";
+    for (size_t i = 0; i < ds->n; i++)
+        argv[i + 2] = ds->d[i].name;
     fl_strbuf outp;
     fl_strbuf_init(&outp, 4096);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(pfd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0)
-            fl_strbuf_add(&outp, buf, (size_t)n);
-    close(pfd[0]);
-    int ws = 0;
-    waitpid(pid, &ws, 0);
-    int rc = FL_OK;
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) == 127) {
+    int status = 0;
+    int rc = fl_pkg_run("/", argv, NULL, &outp, &status, err);
+    free(argv);
+    if (rc) {
+        fl_strbuf_release(&outp);
+        return rc;
+    }
+    if (status == 127) {
         rc = fl_error_set(err, FL_ENOTFOUND, "--apt-lists: apt-cache cannot run on this machine");
     } else {
         /* "NAME:\n  Installed: ...\n  Candidate: VERSION|(none)" per known name. */

@@ -95,9 +95,11 @@ static void test_plan_ownership(void **state) {
     fl_pkg_plan_release(&p);
     /* A foreign package dropped from the declaration is never removed. */
     fl_pkg_decls none = {0};
-    fl_pkg_plan_make(&p, FL_PKG_APT, &none, &db, json_object());
+    json_t *nothing_owned = json_object();
+    fl_pkg_plan_make(&p, FL_PKG_APT, &none, &db, nothing_owned);
     assert_int_equal(p.nremove, 0);
     fl_pkg_plan_release(&p);
+    json_decref(nothing_owned);
     json_decref(owned);
     fl_pkg_db_release(&db);
     fl_pkg_decls_release(&want);
