@@ -179,9 +179,11 @@ static int apt_update(runner *r, const char *host, fl_error *err) {
     return run_checked(r, argv, host, err);
 }
 
-/* Candidate versions from a simulated install ("Inst NAME (VERSION ...)"), and apt's verdict
- * on the names before anything is installed. */
-static int simulate(runner *r, fl_pkg_plan *p, const char *host, int *unknown, fl_error *err) {
+/* One apt-get install of the plan's installs: simulated (sim: quiet, the candidates'
+ * versions go into the plan, apt's verdict on every name before anything changes) or real. */
+static int install_call(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, int sim, int *unknown,
+                        fl_error *err) {
+    const char *host = s->host;
     char **specs = fl_xcalloc(p->n + 1, sizeof *specs);
     size_t k = 0;
     for (size_t i = 0; i < p->n; i++)
@@ -189,21 +191,28 @@ static int simulate(runner *r, fl_pkg_plan *p, const char *host, int *unknown, f
             specs[k++] = p->a[i].spec;
     char **argv = fl_pkg_install_argv(FL_PKG_APT, specs, k);
     free(specs);
-    /* -s after the program name: the same command, simulated. */
     size_t n = 0;
     while (argv[n])
         n++;
-    argv = fl_xrealloc(argv, (n + 2) * sizeof *argv);
-    memmove(argv + 2, argv + 1, n * sizeof *argv);
-    argv[1] = fl_xstrdup("-s");
-    FILE *quiet = r->out;
-    r->out = NULL;
+    if (sim) {
+        /* -s after the program name: the same command, simulated. */
+        argv = fl_xrealloc(argv, (n + 2) * sizeof *argv);
+        memmove(argv + 2, argv + 1, n * sizeof *argv);
+        argv[1] = fl_xstrdup("-s");
+    } else {
+        char *cmd = fl_pkg_argv_show(argv);
+        fprintf(s->out, "    %s\n", cmd);
+        free(cmd);
+    }
+    FILE *shown = r->out;
+    if (sim)
+        r->out = NULL;
     int rc = run_checked(r, argv, host, err);
-    r->out = quiet;
+    r->out = shown;
     fl_pkg_argv_free(argv);
     *unknown = rc && (strstr(r->tail.buf ? r->tail.buf : "", "Unable to locate package") ||
                       strstr(r->tail.buf ? r->tail.buf : "", "has no installation candidate"));
-    if (rc)
+    if (rc || !sim)
         return rc;
     for (const char *l = r->tail.buf; l && *l;) {
         const char *eol = strchr(l, '\n');
@@ -227,6 +236,48 @@ static int simulate(runner *r, fl_pkg_plan *p, const char *host, int *unknown, f
         l = eol ? eol + 1 : NULL;
     }
     return FL_OK;
+}
+
+/* apt's "Version 'V' for 'NAME' was not found": drops the pin of NAME's install (saying so)
+ * and returns 1; 0 when the failure is something else. */
+static int unpin_missing_version(runner *r, fl_pkg_plan *p, FILE *out) {
+    const char *m = r->tail.buf ? strstr(r->tail.buf, "Version '") : NULL;
+    const char *ve = m ? strchr(m + 9, '\'') : NULL;
+    if (!ve || strncmp(ve, "' for '", 7))
+        return 0;
+    const char *name = ve + 7, *ne = strchr(name, '\'');
+    for (size_t i = 0; ne && i < p->n; i++) {
+        fl_pkg_action *a = &p->a[i];
+        if (a->action != FL_PKG_INSTALL || strlen(a->name) != (size_t)(ne - name) ||
+            strncmp(a->name, name, (size_t)(ne - name)) || !strchr(a->spec, '='))
+            continue;
+        fprintf(out, "    %s is no longer available; installing the candidate\n", a->spec);
+        free(a->spec);
+        a->spec = fl_xstrdup(a->name);
+        return 1;
+    }
+    return 0;
+}
+
+/* install_call, refreshing the lists once when apt does not know a name and installing the
+ * candidate where a pinned version is gone. */
+static int install_with_fixes(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, int sim,
+                              fl_error *err) {
+    int unknown = 0;
+    int rc = install_call(s, r, p, sim, &unknown, err);
+    if (rc && unknown && !s->dry) {
+        fl_error e2 = FL_ERROR_INIT;
+        if (apt_update(r, s->host, &e2) == 0) {
+            fl_error_clear(err);
+            rc = install_call(s, r, p, sim, &unknown, err);
+        }
+        fl_error_clear(&e2);
+    }
+    while (rc && unpin_missing_version(r, p, s->out)) {
+        fl_error_clear(err);
+        rc = install_call(s, r, p, sim, &unknown, err);
+    }
+    return rc;
 }
 
 /* ---- the record ---- */
@@ -296,23 +347,18 @@ static void forget_absent(json_t *owned, const fl_pkg_db *db) {
     }
 }
 
-/* Prints and runs one manager call, then reads dpkg's database again into *db (whatever the
- * call did: the record follows the database). *reread: whether that read worked. */
-static int run_then_reread(const fl_pkg_step *s, runner *r, char **argv, fl_pkg_db *db,
-                           int *reread, fl_error *err) {
-    char *cmd = fl_pkg_argv_show(argv);
-    fprintf(s->out, "    %s\n", cmd);
-    free(cmd);
-    int rc = run_checked(r, argv, s->host, err);
-    fl_error e2 = FL_ERROR_INIT;
+/* After a manager call, whatever it did: dpkg's database again into *db (the record follows
+ * the database). Returns whether the read worked. */
+static int reread_db(const fl_pkg_step *s, fl_pkg_db *db) {
+    fl_error e = FL_ERROR_INIT;
     fl_pkg_db after;
-    *reread = fl_pkg_dpkg_read(s->root, &after, &e2) == 0;
-    if (*reread) {
+    int ok = fl_pkg_dpkg_read(s->root, &after, &e) == 0;
+    if (ok) {
         fl_pkg_db_release(db);
         *db = after;
     }
-    fl_error_clear(&e2);
-    return rc;
+    fl_error_clear(&e);
+    return ok;
 }
 
 /* Saves the record after a call; a save failure matters only when the call worked. */
@@ -326,27 +372,21 @@ static int save_after(const fl_pkg_step *s, const json_t *rec, int rc, fl_error 
 static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *rec,
                       fl_pkg_db *db, fl_error *err) {
     json_t *owned = json_object_get(rec, "owned");
-    char **list = fl_xcalloc(p->n + 1, sizeof *list);
-    int rc = FL_OK, reread = 0;
-    size_t k = 0;
+    int rc = FL_OK;
     if (p->ninstall) {
         json_t *fresh = json_array();
         for (size_t i = 0; i < p->n; i++) {
             const fl_pkg_action *a = &p->a[i];
-            if (a->action != FL_PKG_INSTALL)
-                continue;
-            list[k++] = a->spec;
             /* Only what is absent now becomes ours. */
-            if (!fl_pkg_db_find(db, a->name))
+            if (a->action == FL_PKG_INSTALL && !fl_pkg_db_find(db, a->name))
                 json_array_append_new(fresh, json_string(a->name));
         }
         json_object_set_new(rec, "inFlight", json_pack("{s:i, s:o}", "generation", s->generation,
                                                        "install", fresh));
         rc = fl_pkg_record_save(s->state_dir, rec, err);
-        char **argv = fl_pkg_install_argv(FL_PKG_APT, list, k);
         if (!rc)
-            rc = run_then_reread(s, r, argv, db, &reread, err);
-        fl_pkg_argv_free(argv);
+            rc = install_with_fixes(s, r, p, 0, err);
+        int reread = reread_db(s, db);
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(json_object_get(rec, "inFlight"), "install"), i, v) {
@@ -359,18 +399,22 @@ static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *r
         rc = save_after(s, rec, rc, err);
     }
     if (!rc && p->nremove) {
-        k = 0;
+        char **names = fl_xcalloc(p->n + 1, sizeof *names);
+        size_t k = 0;
         for (size_t i = 0; i < p->n; i++)
             if (p->a[i].action == FL_PKG_REMOVE)
-                list[k++] = p->a[i].name;
-        char **argv = fl_pkg_remove_argv(FL_PKG_APT, list, k);
-        rc = run_then_reread(s, r, argv, db, &reread, err);
+                names[k++] = p->a[i].name;
+        char **argv = fl_pkg_remove_argv(FL_PKG_APT, names, k);
+        char *cmd = fl_pkg_argv_show(argv);
+        fprintf(s->out, "    %s\n", cmd);
+        free(cmd);
+        rc = run_checked(r, argv, s->host, err);
         fl_pkg_argv_free(argv);
-        if (reread)
+        free(names);
+        if (reread_db(s, db))
             forget_absent(owned, db);
         rc = save_after(s, rec, rc, err);
     }
-    free(list);
     return rc;
 }
 
@@ -504,23 +548,10 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     if (!why && !s->dry && (rc = reconcile(s, &r, rec, &db, err)))
         goto out;
     fl_pkg_plan_make(&plan, shown, &want, &db, json_object_get(rec, "owned"));
-    if (!why && plan.ninstall) {
-        int unknown = 0;
-        fl_error e2 = FL_ERROR_INIT;
-        rc = simulate(&r, &plan, s->host, &unknown, err);
-        if (rc && unknown && !s->dry && lists_stale(s->root)) {
-            fl_error_clear(err);
-            if (!(rc = apt_update(&r, s->host, err)))
-                rc = simulate(&r, &plan, s->host, &unknown, err);
-        } else if (rc && unknown && !s->dry) {
-            /* Fresh lists may still miss a new name: refresh once before giving up. */
-            fl_error_clear(err);
-            if (!(rc = apt_update(&r, s->host, &e2)))
-                rc = simulate(&r, &plan, s->host, &unknown, err);
-            else
-                fl_error_move(err, &e2);
-        }
-        fl_error_clear(&e2);
+    /* dry-activate asks apt for the versions; a switch lets the install itself speak, so it
+     * costs one apt call, not two. */
+    if (!why && plan.ninstall && s->dry) {
+        rc = install_with_fixes(s, &r, &plan, 1, err);
         if (rc && s->dry) {
             fprintf(s->out, "    apt would refuse: %s\n", err->message);
             fl_error_clear(err);

@@ -1,8 +1,9 @@
 # pkg_apt.sh - native packages through real apt in a copy of the cached Debian 12 root:
 # `flakectl --root DIR switch` installs hello, jq and sl; dropping sl removes it; a package
 # that was there before (ca-certificates) survives being dropped; rollback restores the set;
-# an unknown name fails with apt's words and changes nothing; kill -9 in the middle of an
-# install is recovered by the next switch. Asserted with dpkg-query inside the root.
+# an unknown name fails with apt's words and changes nothing; a later failing step takes the
+# new packages away again; a pinned version the archive lost installs the candidate; kill -9
+# in the middle of an install is recovered by the next switch. Asserted with dpkg-query inside the root.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/debian-root.bash"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (chroot and mounts)"; exit 77; }
@@ -77,6 +78,23 @@ expect_eq "record unchanged" "" "$(cmp "$work/owned.before" "$work/state/package
 expect_eq "default generation unchanged" "$gen_before" "$(readlink "$work/state/profiles/system")"
 expect_eq "no mount left behind after a failure" 0 "$(mounts)"
 
+# a later step fails: the generation's other steps are restored, packages included
+printf '{ pkgs, ... }: { environment.systemPackages = with pkgs; [ hello jq sl figlet ]; system.activationScripts.boom = "exit 3"; }\n' >"$flake/packages.nix"
+run_fl --flake "$flake" switch --host box
+expect_eq "a failing activation script fails the switch" 1 "$rc"
+expect_contains "the script is named" "boom" "$err"
+expect_eq "the package installed before the failure is removed again" "" "$(installed figlet)"
+expect_eq "the others stay" "hello jq sl " "$(installed hello jq sl)"
+expect_eq "owned after the restore" "hello jq sl" "$(owned)"
+
+# a pinned version the archive does not have (a rollback to an old pin): the candidate, said so
+declare_pkgs 'hello jq sl (pkgs.native { name = "figlet"; apt = "figlet=0.0-flakectl-gone"; })'
+run_fl --flake "$flake" switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch with a vanished pin" 0 "$rc"
+expect_contains "says the version is gone" "figlet=0.0-flakectl-gone is no longer available; installing the candidate" "$out"
+expect_eq "the candidate is installed" "figlet " "$(installed figlet)"
+
 # kill -9 while apt installs (cowsay pulls in perl: a long enough window), then switch again
 declare_pkgs "hello jq sl cowsay"
 setsid "$FLAKECTL" --flake "$flake" switch --host box >"$work/killed.log" 2>&1 &
@@ -104,5 +122,6 @@ expect_eq "switch after kill -9" 0 "$rc"
 expect_contains "the interruption is noticed" "interrupted" "$out"
 expect_eq "cowsay installed after recovery" "cowsay " "$(installed cowsay)"
 expect_eq "dpkg has nothing half-done" "" "$(chroot "$root" dpkg --audit)"
-expect_eq "owned reconciled" "cowsay hello jq sl" "$(owned)"
+expect_eq "owned reconciled (figlet dropped and removed)" "cowsay hello jq sl" "$(owned)"
+expect_eq "figlet removed" "" "$(installed figlet)"
 echo "ok"
