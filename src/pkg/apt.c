@@ -4,14 +4,14 @@
  * install, and never leaves a mount behind: apt runs in a child with its own mount namespace
  * (the kernel drops /proc, /sys and /dev of the root when that child ends, however it ends). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,8 +27,8 @@
 
 typedef struct runner {
     const char *root;
-    FILE *out;       /* the manager's output, indented; NULL keeps it quiet */
-    fl_strbuf tail;  /* the whole output, for the error message */
+    FILE *out;      /* the manager's output, indented; NULL keeps it quiet */
+    fl_strbuf tail; /* the whole output, for the error message */
 } runner;
 
 static int is_live(const char *root) {
@@ -80,12 +80,13 @@ int fl_pkg_run(const char *root, char *const argv[], FILE *out, fl_strbuf *outpu
                     strerror(errno));
             _exit(126);
         }
-        static char *const env[] = {"DEBIAN_FRONTEND=noninteractive",
-                                    "DEBCONF_NONINTERACTIVE_SEEN=true",
-                                    "APT_LISTCHANGES_FRONTEND=none",
-                                    "LC_ALL=C",
-                                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                    NULL};
+        static char *const env[] = {
+            "DEBIAN_FRONTEND=noninteractive",
+            "DEBCONF_NONINTERACTIVE_SEEN=true",
+            "APT_LISTCHANGES_FRONTEND=none",
+            "LC_ALL=C",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            NULL};
         execvpe(argv[0], argv, env);
         dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -146,8 +147,8 @@ static int run_checked(runner *r, char **argv, const char *host, fl_error *err) 
     int rc = run(r, argv, &status, err);
     if (!rc && status) {
         char *cmd = fl_pkg_argv_show(argv);
-        rc = fl_error_set(err, FL_EGENERIC, "host %s: `%s` failed (exit status %d):\n%s", host,
-                          cmd, status, last_lines(&r->tail, 12));
+        rc = fl_error_set(err, FL_EGENERIC, "host %s: `%s` failed (exit status %d):\n%s", host, cmd,
+                          status, last_lines(&r->tail, 12));
         free(cmd);
     }
     return rc;
@@ -304,8 +305,7 @@ static void record_generation(const fl_pkg_step *s, json_t *rec, const fl_pkg_de
 }
 
 /* An interrupted run left inFlight: finish dpkg's work, then believe the database. */
-static int reconcile(const fl_pkg_step *s, runner *r, json_t *rec, fl_pkg_db *db,
-                     fl_error *err) {
+static int reconcile(const fl_pkg_step *s, runner *r, json_t *rec, fl_pkg_db *db, fl_error *err) {
     json_t *fl = json_object_get(rec, "inFlight");
     int rc = FL_OK;
     if (db->nbroken || fl) {
@@ -329,7 +329,8 @@ static int reconcile(const fl_pkg_step *s, runner *r, json_t *rec, fl_pkg_db *db
         json_array_foreach(json_object_get(fl, "install"), i, v) {
             const fl_pkg_installed *have = fl_pkg_db_find(db, json_string_value(v));
             if (have && !have->broken)
-                json_object_set_new(owned, json_string_value(v), json_pack("{s:i}", "generation", gen));
+                json_object_set_new(owned, json_string_value(v),
+                                    json_pack("{s:i}", "generation", gen));
         }
         json_object_del(rec, "inFlight");
         fprintf(s->out, "    the ownership record is reconciled with dpkg's database\n");
@@ -369,8 +370,8 @@ static int save_after(const fl_pkg_step *s, const json_t *rec, int rc, fl_error 
     return rc ? rc : src;
 }
 
-static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *rec,
-                      fl_pkg_db *db, fl_error *err) {
+static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *rec, fl_pkg_db *db,
+                      fl_error *err) {
     json_t *owned = json_object_get(rec, "owned");
     int rc = FL_OK;
     if (p->ninstall) {
@@ -381,8 +382,8 @@ static int apply_plan(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, json_t *r
             if (a->action == FL_PKG_INSTALL && !fl_pkg_db_find(db, a->name))
                 json_array_append_new(fresh, json_string(a->name));
         }
-        json_object_set_new(rec, "inFlight", json_pack("{s:i, s:o}", "generation", s->generation,
-                                                       "install", fresh));
+        json_object_set_new(rec, "inFlight",
+                            json_pack("{s:i, s:o}", "generation", s->generation, "install", fresh));
         rc = fl_pkg_record_save(s->state_dir, rec, err);
         if (!rc)
             rc = install_with_fixes(s, r, p, 0, err);
@@ -436,7 +437,8 @@ static const char *cannot_apply(const fl_pkg_step *s, fl_pkg_manager m) {
 }
 
 static void print_commands(FILE *out, const fl_pkg_plan *p) {
-    char **specs = fl_xcalloc(p->n + 1, sizeof *specs), **names = fl_xcalloc(p->n + 1, sizeof *names);
+    char **specs = fl_xcalloc(p->n + 1, sizeof *specs),
+         **names = fl_xcalloc(p->n + 1, sizeof *names);
     size_t ni = 0, nr = 0;
     for (size_t i = 0; i < p->n; i++) {
         if (p->a[i].action == FL_PKG_INSTALL)
@@ -488,10 +490,10 @@ static int brew_step(const fl_pkg_step *s, fl_error *err) {
     }
     int rc = FL_OK;
     struct stat st;
-    const char *why = !is_live(s->root)                          ? "the root is not /"
-                      : stat("/usr/bin/sw_vers", &st) != 0       ? "this is not macOS"
-                      : !user                                    ? "nobody is logged in at the console"
-                                                                 : NULL;
+    const char *why = !is_live(s->root)                    ? "the root is not /"
+                      : stat("/usr/bin/sw_vers", &st) != 0 ? "this is not macOS"
+                      : !user                              ? "nobody is logged in at the console"
+                                                           : NULL;
     if (why || s->dry) {
         fprintf(s->out, "    %s: %s\n", why ? "would run" : "will run", cmd);
         if (why)
@@ -525,16 +527,17 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     fl_pkg_plan plan = {0};
     runner r = {s->root, s->out, {0}};
     fl_strbuf_init(&r.tail, 0);
-    int rc = fl_pkg_decls_from_profile(s->profile, shown, &want,
-                                       &unavailable, &nunavail, err);
+    int rc = fl_pkg_decls_from_profile(s->profile, shown, &want, &unavailable, &nunavail, err);
     if (rc)
         goto out;
     if (nunavail) {
-        rc = fl_error_set(err, FL_EPARSE, "host %s: %d declared package%s no %s name:\n%s",
-                          s->host, nunavail, nunavail == 1 ? " has" : "s have",
-                          fl_pkg_manager_name(shown), unavailable.buf);
-        fl_error_set_hint(err, "declare them with pkgs.native { %s = \"…\"; }, or drop them for "
-                               "this host", fl_pkg_manager_name(shown));
+        rc = fl_error_set(err, FL_EPARSE, "host %s: %d declared package%s no %s name:\n%s", s->host,
+                          nunavail, nunavail == 1 ? " has" : "s have", fl_pkg_manager_name(shown),
+                          unavailable.buf);
+        fl_error_set_hint(err,
+                          "declare them with pkgs.native { %s = \"…\"; }, or drop them for "
+                          "this host",
+                          fl_pkg_manager_name(shown));
         goto out;
     }
     if ((rc = fl_pkg_record_load(s->state_dir, &rec, err)))

@@ -54,8 +54,9 @@ static int apt_lists_missing(const fl_pkg_decls *ds, fl_strbuf *missing, int *nm
             }
             const char *cand = hit ? strstr(hit + hl, "Candidate: ") : NULL;
             if (!hit || (cand && !strncmp(cand + 11, "(none)", 6))) {
-                fl_strbuf_addf(missing, "  %s: apt name '%s' is not in this machine's apt lists "
-                                        "(declared at %s)\n",
+                fl_strbuf_addf(missing,
+                               "  %s: apt name '%s' is not in this machine's apt lists "
+                               "(declared at %s)\n",
                                ds->d[i].attr, ds->d[i].name, ds->d[i].declared_at);
                 (*nmissing)++;
             }
@@ -109,11 +110,12 @@ int fl_pkg_check_toplevel(const char *toplevel, int apt_lists, fl_error *err) {
     if (!rc && nbad) {
         if (bad.len && bad.buf[bad.len - 1] == '\n')
             bad.buf[--bad.len] = '\0';
-        rc = fl_error_set(err, FL_ENOTFOUND, "%d package%s cannot be installed with %s:\n%s",
-                          nbad, nbad == 1 ? "" : "s", fl_pkg_manager_name(m), bad.buf);
+        rc = fl_error_set(err, FL_ENOTFOUND, "%d package%s cannot be installed with %s:\n%s", nbad,
+                          nbad == 1 ? "" : "s", fl_pkg_manager_name(m), bad.buf);
         locate(err, first);
-        fl_error_set_hint(err, "name the package for %s with pkgs.native { %s = \"…\"; }, set "
-                               "system.packageManager, or drop it for this host",
+        fl_error_set_hint(err,
+                          "name the package for %s with pkgs.native { %s = \"…\"; }, set "
+                          "system.packageManager, or drop it for this host",
                           fl_pkg_manager_name(m), fl_pkg_manager_name(m));
     }
     free(first);

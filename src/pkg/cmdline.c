@@ -26,17 +26,21 @@ static void push_all(argv_buf *a, const char *const *words) {
 
 char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
     /* Lock::Timeout: wait for a dpkg already running (unattended-upgrades) instead of failing. */
-    static const char *const apt[] = {"apt-get", "-y", "-q", "--no-install-recommends",
-                                      "-o", "DPkg::Lock::Timeout=120",
-                                      "-o", "Dpkg::Options::=--force-confdef",
-                                      "-o", "Dpkg::Options::=--force-confold",
+    static const char *const apt[] = {"apt-get", "-y",
+                                      "-q",      "--no-install-recommends",
+                                      "-o",      "DPkg::Lock::Timeout=120",
+                                      "-o",      "Dpkg::Options::=--force-confdef",
+                                      "-o",      "Dpkg::Options::=--force-confold",
                                       "install", NULL};
-    static const char *const dnf[] = {"dnf", "-y", "--setopt=install_weak_deps=False",
-                                      "install", NULL};
+    static const char *const dnf[] = {"dnf", "-y", "--setopt=install_weak_deps=False", "install",
+                                      NULL};
     static const char *const pacman[] = {"pacman", "-S", "--needed", "--noconfirm", NULL};
     static const char *const brew[] = {"brew", "install", NULL};
     argv_buf a = {NULL, 0};
-    push_all(&a, m == FL_PKG_APT ? apt : m == FL_PKG_DNF ? dnf : m == FL_PKG_PACMAN ? pacman : brew);
+    push_all(&a, m == FL_PKG_APT      ? apt
+                 : m == FL_PKG_DNF    ? dnf
+                 : m == FL_PKG_PACMAN ? pacman
+                                      : brew);
     /* "--" ends the options, so a name can never be read as one (names are validated too). */
     if (m != FL_PKG_BREW)
         push(&a, "--");
@@ -47,12 +51,15 @@ char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
 
 char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n) {
     static const char *const apt[] = {"apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=120",
-                                      "remove", NULL};
+                                      "remove",  NULL};
     static const char *const dnf[] = {"dnf", "-y", "remove", NULL};
     static const char *const pacman[] = {"pacman", "-R", "--noconfirm", NULL};
     static const char *const brew[] = {"brew", "uninstall", NULL};
     argv_buf a = {NULL, 0};
-    push_all(&a, m == FL_PKG_APT ? apt : m == FL_PKG_DNF ? dnf : m == FL_PKG_PACMAN ? pacman : brew);
+    push_all(&a, m == FL_PKG_APT      ? apt
+                 : m == FL_PKG_DNF    ? dnf
+                 : m == FL_PKG_PACMAN ? pacman
+                                      : brew);
     if (m != FL_PKG_BREW)
         push(&a, "--");
     for (size_t i = 0; i < n; i++)
@@ -91,7 +98,7 @@ char *fl_pkg_argv_show(char *const *argv) {
         if (p != argv)
             fl_strbuf_addch(&sb, ' ');
         if (**p && strspn(*p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                               "@%+=:,./_-") == strlen(*p)) {
+                              "@%+=:,./_-") == strlen(*p)) {
             fl_strbuf_adds(&sb, *p);
             continue;
         }

@@ -13,25 +13,24 @@
 
 #include "flakectl/pkg.h"
 
-static const char status_text[] =
-    "Package: hello\n"
-    "Status: install ok installed\n"
-    "Priority: optional\n"
-    "Version: 2.10-3\n"
-    "Description: example\n"
-    " a continuation line: Package: not-a-package\n"
-    "\n"
-    "Package: sl\n"
-    "Status: install ok half-configured\n"
-    "Version: 5.02-1+b1\n"
-    "\n"
-    "Package: oldthing\n"
-    "Status: deinstall ok config-files\n"
-    "Version: 1.0\n"
-    "\n"
-    "Package: git\n"
-    "Status: install ok installed\n"
-    "Version: 1:2.39.5-0+deb12u2"; /* no final newline */
+static const char status_text[] = "Package: hello\n"
+                                  "Status: install ok installed\n"
+                                  "Priority: optional\n"
+                                  "Version: 2.10-3\n"
+                                  "Description: example\n"
+                                  " a continuation line: Package: not-a-package\n"
+                                  "\n"
+                                  "Package: sl\n"
+                                  "Status: install ok half-configured\n"
+                                  "Version: 5.02-1+b1\n"
+                                  "\n"
+                                  "Package: oldthing\n"
+                                  "Status: deinstall ok config-files\n"
+                                  "Version: 1.0\n"
+                                  "\n"
+                                  "Package: git\n"
+                                  "Status: install ok installed\n"
+                                  "Version: 1:2.39.5-0+deb12u2"; /* no final newline */
 
 static void test_dpkg_status(void **state) {
     (void)state;
@@ -71,7 +70,8 @@ static void test_plan_ownership(void **state) {
     fl_pkg_db db;
     fl_pkg_dpkg_parse(status_text, strlen(status_text), &db, NULL);
     /* sl is ours and no longer declared; hello is ours; git was there before. */
-    json_t *owned = json_pack("{s:{s:i}, s:{s:i}}", "sl", "generation", 3, "hello", "generation", 2);
+    json_t *owned =
+        json_pack("{s:{s:i}, s:{s:i}}", "sl", "generation", 3, "hello", "generation", 2);
     fl_pkg_plan p;
     fl_pkg_plan_make(&p, FL_PKG_APT, &want, &db, owned);
     assert_int_equal(p.ninstall, 1);
@@ -109,7 +109,8 @@ static void test_plan_ownership(void **state) {
 static void test_unavailable_and_invalid(void **state) {
     (void)state;
     json_t *profile = profile_with(
-        "{\"nativePackages\": [{\"name\":\"eza\",\"apt\":null,\"dnf\":\"eza\",\"declaredAt\":\"m.nix:4:3\"}]}");
+        "{\"nativePackages\": "
+        "[{\"name\":\"eza\",\"apt\":null,\"dnf\":\"eza\",\"declaredAt\":\"m.nix:4:3\"}]}");
     fl_pkg_decls want;
     fl_strbuf why;
     fl_strbuf_init(&why, 0);
@@ -124,7 +125,8 @@ static void test_unavailable_and_invalid(void **state) {
 
     profile = profile_with("{\"nativePackages\": [{\"name\":\"x\",\"apt\":\"-oAPT::Foo=1\"}]}");
     fl_error err = FL_ERROR_INIT;
-    assert_int_not_equal(fl_pkg_decls_from_profile(profile, FL_PKG_APT, &want, NULL, NULL, &err), 0);
+    assert_int_not_equal(fl_pkg_decls_from_profile(profile, FL_PKG_APT, &want, NULL, NULL, &err),
+                         0);
     assert_non_null(strstr(err.message, "is not a package name"));
     fl_error_clear(&err);
     json_decref(profile);
@@ -152,14 +154,18 @@ static void test_command_lines(void **state) {
                "dnf -y --setopt=install_weak_deps=False install -- ripgrep python3.11");
     expect_cmd(fl_pkg_install_argv(FL_PKG_PACMAN, specs, 2),
                "pacman -S --needed --noconfirm -- ripgrep python3.11");
-    expect_cmd(fl_pkg_remove_argv(FL_PKG_APT, specs, 1), "apt-get -y -q -o DPkg::Lock::Timeout=120 remove -- ripgrep");
+    expect_cmd(fl_pkg_remove_argv(FL_PKG_APT, specs, 1),
+               "apt-get -y -q -o DPkg::Lock::Timeout=120 remove -- ripgrep");
     expect_cmd(fl_pkg_remove_argv(FL_PKG_DNF, specs, 1), "dnf -y remove -- ripgrep");
     expect_cmd(fl_pkg_remove_argv(FL_PKG_PACMAN, specs, 1), "pacman -R --noconfirm -- ripgrep");
-    expect_cmd(fl_pkg_brew_bundle_argv("alice", "/opt/homebrew/bin/brew", "/run/flakectl/current/activation/Brewfile", "none"),
-               "sudo -u alice -H -- /opt/homebrew/bin/brew bundle --file=/run/flakectl/current/activation/Brewfile "
+    expect_cmd(fl_pkg_brew_bundle_argv("alice", "/opt/homebrew/bin/brew",
+                                       "/run/flakectl/current/activation/Brewfile", "none"),
+               "sudo -u alice -H -- /opt/homebrew/bin/brew bundle "
+               "--file=/run/flakectl/current/activation/Brewfile "
                "--no-lock");
     expect_cmd(fl_pkg_brew_bundle_argv("alice", "/usr/local/bin/brew", "/tmp/Brew file", "zap"),
-               "sudo -u alice -H -- /usr/local/bin/brew bundle '--file=/tmp/Brew file' --no-lock --cleanup --zap");
+               "sudo -u alice -H -- /usr/local/bin/brew bundle '--file=/tmp/Brew file' --no-lock "
+               "--cleanup --zap");
     expect_cmd(fl_pkg_brew_bundle_argv("bob", "brew", "/B", "uninstall"),
                "sudo -u bob -H -- brew bundle --file=/B --no-lock --cleanup");
 }
