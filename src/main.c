@@ -23,6 +23,7 @@ fl_global_options fl_opts;
     X(lock, "lock the inputs flake.lock does not pin yet")                                     \
     X(store, "add, dump, inspect, verify, export and import store paths")                      \
     X(gc, "delete store paths no GC root reaches")                                             \
+    X(cache, "binary caches in Nix's format: keygen, push, verify")                                             \
     X(secret, "age-encrypted secrets: encrypt, decrypt, edit, rekey, keygen")                  \
     X(link_farm, "internal: lay out a host's toplevel from a manifest (a store builder)")       \
     X(remote_exec, "diagnostic: run a command on a target over flakectl's SSH layer")          \
@@ -70,7 +71,8 @@ static void usage(FILE *out) {
     }
     fputs("\nglobal options: --flake DIR --state-dir DIR --root DIR --show-trace -v/--verbose\n"
           "                --quiet --color auto|always|never\n"
-          "                --no-write-lock-file --override-input NAME PATH|URL\n",
+          "                --no-write-lock-file --override-input NAME PATH|URL\n"
+          "                --substituters URLS --trusted-public-key KEY\n",
           out);
 }
 
@@ -119,6 +121,20 @@ static int take_global_options(int argc, char **argv) {
             fl_opts.noverride_inputs++;
             fl_opts.override_inputs = pairs;
             i += 2;
+            continue;
+        }
+        if (!strcmp(a, "--substituters") || !strcmp(a, "--trusted-public-key")) {
+            /* argv outlives the command, so the lists point into it */
+            static const char *subs[32], *keys[32];
+            int is_sub = a[2] == 's';
+            int *n = is_sub ? &fl_opts.nsubstituters : &fl_opts.ntrusted_keys;
+            if (i + 1 >= argc || *n >= 32) {
+                fprintf(stderr, "error: %s needs a value (at most 32 times)\n", a);
+                return -1;
+            }
+            (is_sub ? subs : keys)[(*n)++] = argv[++i];
+            fl_opts.substituters = subs;
+            fl_opts.trusted_keys = keys;
             continue;
         }
         if (!strcmp(a, "--no-write-lock-file"))

@@ -49,6 +49,9 @@ struct fl_value;
 int fl_cli_check_secret_recipients(const char *flake, struct fl_lang *L, struct fl_host *host,
                                    struct fl_value *config, fl_error *err);
 
+/* `flakectl store realise PATH...` (src/cli/cache.c). */
+int fl_cli_store_realise(int argc, char **argv);
+
 /* Remote deployments (src/cli/deploy.c): switch/test/boot/dry-activate with --target-host or
  * --on; argv as the command got it, mode the agent's word ("switch", "dry-activate"). */
 int fl_cli_deploy(int argc, char **argv, const char *mode);

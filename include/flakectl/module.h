@@ -4,6 +4,7 @@
 #define FLAKECTL_MODULE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "flakectl/error.h"
 #include "flakectl/lang.h"
@@ -122,6 +123,7 @@ typedef struct fl_host_session {
     struct fl_flake_tree *tree; /* the flake's Git work tree, NULL when not in one */
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
+    struct fl_substituter *substituter; /* fl_host_session_substitute; freed at close */
 } fl_host_session;
 int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
                          const char *host_name, size_t max_stack, int frames, fl_error *err);
@@ -130,5 +132,10 @@ int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const 
                               const char *host_name, size_t max_stack, int frames,
                               fl_error *err);
 void fl_host_session_close(fl_host_session *s);
+/* Lets the session's builds fetch from binary caches: the host's store.substituters and
+ * store.trustedPublicKeys plus urls and keys (command-line additions). No caches, no change.
+ * log gets progress and warnings (NULL = silent). */
+int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
+                               const char *const *keys, size_t nkeys, FILE *log, fl_error *err);
 
 #endif

@@ -14,6 +14,13 @@ typedef struct fl_global_options {
     int no_write_lock_file;       /* --no-write-lock-file */
     const char **override_inputs; /* --override-input NAME URL: name, url, name, url, ... */
     int noverride_inputs;         /* pairs */
+    /* Binary caches (docs/cache.md): --substituters URLS and --trusted-public-key KEY, each
+     * repeatable and each value possibly several words; added to store.substituters and
+     * store.trustedPublicKeys. */
+    const char **substituters;
+    int nsubstituters;
+    const char **trusted_keys;
+    int ntrusted_keys;
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

@@ -35,7 +35,11 @@ static int build_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
+    rc = fl_host_session_substitute(&sess, fl_opts.substituters, (size_t)fl_opts.nsubstituters,
+                                    fl_opts.trusted_keys, (size_t)fl_opts.ntrusted_keys,
+                                    fl_opts.quiet ? NULL : stderr, j->err);
+    if (rc == 0)
+        rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, j->err);
     fl_host_session_close(&sess);

@@ -27,6 +27,8 @@ static const char usage_text[] =
     "  verify [--check-contents] [--repair]   check the store against its registry\n"
     "  export [--closure] PATH...             write an export stream (see docs/store.md)\n"
     "  import                                 read an export stream from stdin; prints paths\n"
+    "  realise [--substituters URLS] [--trusted-public-key K] PATH...\n"
+    "                                         make PATH... valid from binary caches\n"
     "  build --name N --builder B [--arg A]... [--env K=V]... [--input P]... [--out-link L]\n"
     "                                         build a derivation; prints its output path\n"
     "\n"
@@ -429,7 +431,8 @@ int cmd_store(int argc, char **argv) {
                 {"verify", store_verify},
                 {"export", store_export},
                 {"import", store_import},
-                {"build", store_build}};
+                {"build", store_build},
+                {"realise", fl_cli_store_realise}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(argv[1], subs[i].name) != 0)
             continue;
