@@ -21,7 +21,11 @@ trap 'rm -rf --one-file-system "$work"' EXIT
 root=$work/root
 cp -a --reflink=auto "$cached/." "$root/"
 rm -f "$root/.flakectl-fixture-complete"
+# What a machine's installer writes and debootstrap does not: name resolution, and the host's
+# own name in /etc/hosts (sudo looks it up).
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$(hostname)" \
+    >"$root/etc/hosts"
 
 # A clean clone of what is committed, with shared/ beside it as CI lays it (read-only).
 mkdir -p "$root/ci"
@@ -38,6 +42,9 @@ rc=0
 unshare -m --propagation private /bin/bash -c '
     set -e
     root=$1; shift
+    # The root must be a mount point, as / is on a machine: the tests make private mount
+    # namespaces (unshare --propagation private), which fails on a plain directory.
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount -t sysfs sys "$root/sys"
     mount --rbind /dev "$root/dev"

@@ -32,6 +32,11 @@ packages=(
   debootstrap
   systemd-container
   util-linux
+  jq
+  xxd
+  bc
+  openssl
+  iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

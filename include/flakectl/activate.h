@@ -140,4 +140,59 @@ char *fl_act_root_path(const char *root, const char *abs);
  * (db is "passwd" or "group"); -1 when unknown. */
 long fl_act_lookup_id(const char *root, const char *db, const char *name, int field);
 
+/* ---- magic rollback on the target (watchdog.c) ---- */
+
+/* A deployment's watch: what was active before it, and the watchdog once armed. */
+typedef struct fl_act_watch {
+    const char *root, *state, *token; /* borrowed */
+    int timeout_s;
+    int mode_test;       /* the deployment was `test`: put the previous current back */
+    int prev_default;    /* 0 = none */
+    char *prev_current;  /* NULL = nothing was active */
+    char *prev_dflt_top; /* toplevel of prev_default */
+    int pipe_wr;         /* to the armed watchdog; -1 when not armed */
+} fl_act_watch;
+
+typedef enum fl_act_watch_outcome {
+    FL_ACT_WATCH_FAILED,    /* the activation failed (and restored the previous state) */
+    FL_ACT_WATCH_UNCHANGED, /* nothing changed: nothing to watch */
+    FL_ACT_WATCH_CHANGED,   /* wait for the confirmation, else roll back */
+} fl_act_watch_outcome;
+
+/* A token names a deployment: 8 to 64 lowercase hex digits. */
+int fl_act_watch_token_valid(const char *token);
+/* Records what is active now (before the deployment). */
+void fl_act_watch_init(fl_act_watch *w, const char *root, const char *state, const char *token,
+                       int timeout_s, fl_act_mode mode);
+/* Is there anything to go back to? */
+int fl_act_watch_has_previous(const fl_act_watch *w);
+/* Starts the watchdog: a process in its own session that outlives the caller, waits for
+ * fl_act_watch_finish, then for `confirm` within timeout_s, and re-activates the previous
+ * generation when it does not come. */
+int fl_act_watch_arm(fl_act_watch *w, fl_error *err);
+/* Does what is active now differ from what was before? */
+int fl_act_watch_changed(const fl_act_watch *w);
+/* Tells an armed watchdog how the activation went (no-op when not armed). */
+void fl_act_watch_finish(fl_act_watch *w, fl_act_watch_outcome outcome);
+void fl_act_watch_release(fl_act_watch *w);
+/* The deployer's confirmation: 0 confirmed in time; 1 too late (the watchdog rolled back;
+ * *late is its one-line account, owned, or NULL while it is still at it); <0 when no
+ * deployment with that token waits here. */
+int fl_act_watch_confirm(const char *state, const char *token, char **late, fl_error *err);
+
+/* Activates generation `to` (0: the one before the default) in switch mode and makes it the
+ * default again, without creating a generation; says which on out. */
+int fl_activate_rollback(const char *root, const char *state, int to, const char *backup_ext,
+                         FILE *out, fl_error *err);
+
+/* What a deployer wants to know about a target before it deploys (deploy-agent info). */
+typedef struct fl_act_status {
+    int default_gen;        /* 0 = none */
+    char *current;          /* the active toplevel, NULL when nothing is */
+    char *default_toplevel; /* NULL when no default */
+    int in_flight;          /* an activation was interrupted halfway */
+} fl_act_status;
+void fl_activate_status(const char *root, const char *state, fl_act_status *st);
+void fl_act_status_release(fl_act_status *st);
+
 #endif

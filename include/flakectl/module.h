@@ -138,4 +138,30 @@ void fl_host_session_close(fl_host_session *s);
 int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
                                const char *const *keys, size_t nkeys, FILE *log, fl_error *err);
 
+/* ---- deployments (deploy.c) ---- */
+
+/* One host's `deploy` attribute. */
+typedef struct fl_host_deploy {
+    char *name;
+    char *target; /* deploy.targetHost, NULL when unset */
+    char **tags;
+    size_t ntags;
+} fl_host_deploy;
+
+/* The hosts `--on sel` chooses ("@tag", "a,b,c" or "*"), each with its deploy.targetHost;
+ * a named host that does not exist, a chosen host without a target or an empty selection
+ * is an error. *out is owned (fl_host_deploy_free). Evaluates on the calling thread: run it
+ * with a stack of max_stack. */
+int fl_module_select_deploy(const char *flake_flag, const char *state_dir, const char *sel,
+                            size_t max_stack, int frames, fl_host_deploy **out, size_t *n,
+                            fl_error *err);
+void fl_host_deploy_free(fl_host_deploy *hosts, size_t n);
+
+/* What a host's age options say, as plain data for src/secret/: age.hostPublicKey (owned,
+ * NULL when unset) and each age.secrets.<name>.file (names and files owned, a file NULL when
+ * not a path or string). Free with fl_host_age_secrets_free. */
+int fl_host_age_secrets(fl_host *host, fl_value *config, char **host_key, char ***names,
+                        char ***files, size_t *n, fl_error *err);
+void fl_host_age_secrets_free(char *host_key, char **names, char **files, size_t n);
+
 #endif

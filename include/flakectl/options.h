@@ -2,6 +2,14 @@
 #ifndef FLAKECTL_OPTIONS_H
 #define FLAKECTL_OPTIONS_H
 
+#include <stddef.h>
+
+/* Values of a repeatable option, in order; v[n] is NULL. */
+typedef struct fl_opt_list {
+    const char **v;
+    size_t n;
+} fl_opt_list;
+
 typedef struct fl_global_options {
     const char *flake_dir;  /* --flake, NULL = search upward */
     const char *state_dir;  /* --state-dir / FLAKECTL_STATE_DIR, default /var/lib/flakectl */
@@ -14,13 +22,14 @@ typedef struct fl_global_options {
     int no_write_lock_file;       /* --no-write-lock-file */
     const char **override_inputs; /* --override-input NAME URL: name, url, name, url, ... */
     int noverride_inputs;         /* pairs */
-    /* Binary caches (docs/cache.md): --substituters URLS and --trusted-public-key KEY, each
-     * repeatable and each value possibly several words; added to store.substituters and
-     * store.trustedPublicKeys. */
-    const char **substituters;
-    int nsubstituters;
-    const char **trusted_keys;
-    int ntrusted_keys;
+    /* as parsed, before main() resolves them into the fields above */
+    const char *color_mode; /* --color auto|always|never */
+    fl_opt_list override_list;
+    /* Binary caches (docs/cache.md), for every command that builds or substitutes:
+     * --substituters URLS and --trusted-public-key KEY, repeatable, each value possibly
+     * several words; added to the host's store.substituters / store.trustedPublicKeys. */
+    fl_opt_list substituters;
+    fl_opt_list trusted_keys;
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

@@ -253,7 +253,17 @@ typedef struct fl_fleet_opts {
 int fl_fleet_run(int n, fl_fleet_fn fn, void *ctx, const fl_fleet_opts *opts,
                  fl_fleet_result *results);
 void fl_fleet_result_release(fl_fleet_result *r);
-/* The table printed at the end: host, result, time, detail. */
+/* What a deployment adds to a host's row: its target, generation and whether it was rolled
+ * back. */
+typedef struct fl_fleet_target {
+    const char *target;
+    int generation; /* 0 = unknown */
+    int rolled_back;
+} fl_fleet_target;
+/* The table printed at the end: host, [target,] result, [gen,] time, detail; targets NULL
+ * leaves out the deployment's columns (that is fl_fleet_print_summary). */
+void fl_fleet_print_table(FILE *out, const char *const *names, const fl_fleet_result *results,
+                          const fl_fleet_target *targets, int n);
 void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_result *results,
                             int n);
 
@@ -350,5 +360,42 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
  * prefixed with label; *status is its exit status. */
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,
                              const fl_deploy_opts *o, int *status, fl_error *err);
+
+/* ---- a deployment of one host or a fleet (rollout.c) ---- */
+
+typedef struct fl_rollout_host {
+    char *name;     /* owned */
+    char *target;   /* owned: U@H[:P] */
+    char *toplevel; /* owned, set by the build function */
+    /* --build-host: the serialized plan and the local paths it needs (set by build) */
+    char *plan;
+    size_t plan_len, plan_steps;
+    char **inputs;
+    size_t ninputs;
+    int built;
+    fl_deploy_result res;
+} fl_rollout_host;
+
+/* Builds h here (sets h->toplevel), or with a build host records its plan; <0 with err. */
+typedef int (*fl_rollout_build_fn)(void *ctx, fl_rollout_host *h, fl_error *err);
+
+typedef struct fl_rollout_opts {
+    fl_deploy_opts d;       /* each host's deployment (sudo_pass is made here) */
+    const char *askpass;    /* --sudo's password program, NULL = terminal/$SUDO_ASKPASS */
+    const char *build_host; /* U@H[:P], NULL = build here */
+    fl_fleet_opts fleet;
+    int rollback_succeeded; /* a host failed: roll back those that succeeded */
+    int quiet;
+    const char *state_dir; /* the local store's */
+    fl_rollout_build_fn build;
+    void *build_ctx;
+    FILE *out, *err; /* progress lines; errors and the fleet's table */
+} fl_rollout_opts;
+
+/* Builds every host (one at a time), deploys the built ones (o->fleet.jobs at a time), and
+ * for more than one host prints the summary table to o->err. Every host's error is printed
+ * to o->err as it happens. 0 when every host succeeded, else FL_EGENERIC. */
+int fl_rollout(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t n);
+void fl_rollout_host_release(fl_rollout_host *h);
 
 #endif

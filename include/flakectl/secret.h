@@ -208,4 +208,34 @@ int fl_secret_set_install(const fl_secret_set *s, const fl_secret_set *old, FILE
                           fl_error *err);
 void fl_secret_set_release(fl_secret_set *s);
 
+/* ---- the flake's secrets rules (rules.c) ----
+ * secrets/secrets.nix (agenix's format) maps a file name relative to secrets/ to the public
+ * keys that may read it; secrets/.recipients.json records what each file was last encrypted
+ * to (an X25519 stanza does not reveal its recipient), so rekey knows what changed. */
+typedef struct fl_secret_rules {
+    char *dir;      /* realpath of <flake>/secrets */
+    json_t *keys;   /* secrets.nix, evaluated */
+    json_t *record; /* .recipients.json, {} when absent */
+} fl_secret_rules;
+
+/* Evaluates <flake>/secrets/secrets.nix and reads the record; a missing or malformed
+ * secrets.nix is an error naming it. Release with fl_secret_rules_release. */
+int fl_secret_rules_load(fl_secret_rules *ru, const char *flake, fl_error *err);
+void fl_secret_rules_release(fl_secret_rules *ru);
+/* The file's name in secrets.nix: its path relative to secrets/ (owned); NULL outside it. */
+char *fl_secret_rules_key(const fl_secret_rules *ru, const char *path);
+/* The recipients of key, added to r; *norm (may be NULL) gets the sorted set as recorded. */
+int fl_secret_rules_recipients(const fl_secret_rules *ru, const char *key, fl_age_recipients *r,
+                               json_t **norm, fl_error *err);
+int fl_secret_rules_save_record(const fl_secret_rules *ru, fl_error *err);
+/* Drops files from the record (they were encrypted to other recipients); best effort, and
+ * nothing without a flake (NULL). */
+void fl_secret_rules_forget(const char *flake, const char *const *files, int n);
+/* `flakectl check`'s rule: every secret files[i] (age.secrets.<names[i]>.file; NULL entries
+ * skipped) under <flake>/secrets must list host_key among its publicKeys. No host key: no
+ * check. */
+int fl_secret_rules_check_host(const char *flake, const char *host_key,
+                               const char *const *names, const char *const *files, size_t n,
+                               fl_error *err);
+
 #endif

@@ -5,43 +5,49 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/options.h"
 
-static const char usage[] =
-    "usage: flakectl [--root DIR] [--state-dir DIR] activate TOPLEVEL\n"
-    "                --mode switch|test|boot|dry-activate [--backup-ext EXT]\n"
-    "\n"
-    "  switch        activate now and make it the default generation\n"
-    "  test          activate now; the default generation stays\n"
-    "  boot          make it the default and activate it at the next boot\n"
-    "  dry-activate  print everything that would change; change nothing\n"
-    "  --backup-ext  move unmanaged files in the way to NAME.EXT instead of stopping\n";
+typedef struct activate_opts {
+    const char *toplevel, *mode, *backup;
+} activate_opts;
 
-int cmd_activate(int argc, char **argv) {
-    const char *toplevel = NULL, *mode = NULL, *backup = NULL;
+static const fl_opt_spec activate_spec[] = {
+    FL_OPT_STR_("mode", 0, "MODE", "switch: activate now and make it the default generation\n"
+                                      "test: activate now; the default generation stays\n"
+                                      "boot: make it the default, activate it at the next boot\n"
+                                      "dry-activate: print everything that would change",
+                activate_opts, mode, .flags = 0),
+    FL_OPT_STR_("backup-ext", 0, "EXT", "move unmanaged files in the way to NAME.EXT instead of\n"
+                                        "stopping",
+                activate_opts, backup, .flags = 0),
+    FL_OPT_ARG_("TOPLEVEL", "a built toplevel (a store path or a link to one)", activate_opts,
+                toplevel, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+
+static int cmd_activate(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_activate = {
+    "activate",
+    "activate a built toplevel: --mode switch|test|boot|dry-activate",
+    "TOPLEVEL --mode switch|test|boot|dry-activate [--backup-ext EXT]",
+    "The low-level verb that switch/test/boot and remote targets use.\n",
+    activate_spec,
+    NULL,
+    cmd_activate,
+};
+
+static int cmd_activate(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return FL_EXIT_OK;
-        } else if ((!strcmp(argv[i], "--mode") || !strcmp(argv[i], "--backup-ext")) &&
-                   i + 1 < argc) {
-            *(argv[i][2] == 'm' ? &mode : &backup) = argv[i + 1];
-            i++;
-        } else if (argv[i][0] == '-') {
-            fl_error_set(&err, FL_EUSAGE, "activate: unknown option '%s'", argv[i]);
-            fl_error_set_hint(&err, "see 'flakectl activate --help'");
-            return fl_cli_report(&err);
-        } else if (!toplevel) {
-            toplevel = argv[i];
-        } else {
-            fl_error_set(&err, FL_EUSAGE, "activate: one TOPLEVEL only ('%s' is extra)", argv[i]);
-            return fl_cli_report(&err);
-        }
-    }
+    activate_opts ao = {NULL, NULL, NULL};
+    int prc = fl_opt_parse(&fl_cmd_activate, &ao, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *toplevel = ao.toplevel, *mode = ao.mode, *backup = ao.backup;
     fl_act_options o = {0};
-    if (!mode || !toplevel) {
+    if (!mode) {
         fl_error_set(&err, FL_EUSAGE, "activate needs a TOPLEVEL and --mode");
         fl_error_set_hint(&err, "flakectl activate ./result --mode switch");
         return fl_cli_report(&err);
@@ -59,11 +65,9 @@ int cmd_activate(int argc, char **argv) {
         fl_error_set_hint(&err, "use switch, test, boot or dry-activate");
         return fl_cli_report(&err);
     }
-    if (backup && (!*backup || strchr(backup, '/'))) {
-        fl_error_set(&err, FL_EUSAGE, "--backup-ext '%s': give a plain suffix such as 'bak'",
-                     backup);
-        return fl_cli_report(&err);
-    }
+    if (backup && (!*backup || strchr(backup, '/')))
+        return fl_opt_usage(&fl_cmd_activate, "--backup-ext '%s': give a plain suffix such as 'bak'",
+                            backup);
     char *root = NULL, *state = NULL;
     if (fl_activate_paths(&root, &state, &err))
         return fl_cli_report(&err);

@@ -4,20 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
 #include "flakectl/store.h"
-
-static const char usage_text[] =
-    "usage: flakectl build [--host H] [--out-link PATH | --no-link]\n"
-    "\n"
-    "Evaluates host H of the flake and builds its toplevel (etc/, sw/, home/, units/,\n"
-    "activation/, profile.json, secrets.json) into the store under --state-dir.\n"
-    "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
-    "nothing and prints the same path. The out-link (default ./result) is a GC root.\n";
 
 struct build_job {
     const char *host_name;
@@ -35,8 +28,8 @@ static int build_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = fl_host_session_substitute(&sess, fl_opts.substituters, (size_t)fl_opts.nsubstituters,
-                                    fl_opts.trusted_keys, (size_t)fl_opts.ntrusted_keys,
+    rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
+                                    fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
                                     fl_opts.quiet ? NULL : stderr, j->err);
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
@@ -51,23 +44,42 @@ int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 
-int cmd_build(int argc, char **argv) {
-    const char *host_name = NULL, *out_link = "result";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-            host_name = argv[++i];
-        } else if ((!strcmp(argv[i], "--out-link") || !strcmp(argv[i], "-o")) && i + 1 < argc) {
-            out_link = argv[++i];
-        } else if (!strcmp(argv[i], "--no-link")) {
-            out_link = NULL;
-        } else {
-            fprintf(stderr, "error: unexpected argument '%s'\n%s", argv[i], usage_text);
-            return FL_EXIT_USAGE;
-        }
-    }
+typedef struct build_opts {
+    const char *host, *out_link;
+    int no_link;
+} build_opts;
+
+static const fl_opt_spec build_spec[] = {
+    FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
+                build_opts, host, .flags = 0),
+    FL_OPT_STR_("out-link", 'o', "PATH", "the GC root link to the toplevel (default ./result)",
+                build_opts, out_link, .flags = 0),
+    FL_OPT_FLAG_("no-link", 0, "leave no link (the toplevel may then be collected)", build_opts,
+                 no_link, .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_build(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_build = {
+    "build",
+    "evaluate a host and build its toplevel into the store",
+    "[--host H] [--out-link PATH | --no-link]",
+    "Evaluates host H of the flake and builds its toplevel (etc/, sw/, home/, units/,\n"
+    "activation/, profile.json, secrets.json) into the store under --state-dir.\n"
+    "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
+    "nothing and prints the same path. The out-link (default ./result) is a GC root.\n",
+    build_spec,
+    NULL,
+    cmd_build,
+};
+
+static int cmd_build(int argc, char **argv) {
+    build_opts bo = {NULL, "result", 0};
+    int prc = fl_opt_parse(&fl_cmd_build, &bo, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *host_name = bo.host, *out_link = bo.no_link ? NULL : bo.out_link;
     fl_error err = FL_ERROR_INIT;
     char *toplevel = NULL;
     int rc = fl_cli_build_host(host_name, &toplevel, &err);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
@@ -12,60 +13,105 @@
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-static const char usage_text[] =
-    "usage: flakectl cache <subcommand> [options]\n"
-    "\n"
-    "  keygen NAME -o SECRETFILE     make a signing key pair; writes the secret key (mode 0600)\n"
-    "                                and prints the public key (name:base64, as Nix's)\n"
-    "  push --to file:///DIR [--key SECRETFILE] [--compression zstd|xz|none]\n"
-    "       (PATH... | --host H)     copy the closure of PATH... (or of host H's toplevel,\n"
-    "                                built first) into the binary cache DIR, each .narinfo\n"
-    "                                signed with the key\n"
-    "  verify URL [--trusted-public-key K]... [PATH...]\n"
-    "                                check every .narinfo of the cache (or those of PATH...):\n"
-    "                                its NAR, hashes, references and, with keys, signatures\n"
-    "\n"
-    "Caches are in Nix's format (docs/cache.md): nix copy --from reads them.\n";
+typedef struct cache_opts {
+    const char *out, *to, *key, *host, *compression;
+    fl_opt_list args;
+} cache_opts;
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("error: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n       hint: run 'flakectl cache --help'\n", stderr);
-    return FL_EXIT_USAGE;
+static const char *const compressions[] = {"zstd", "xz", "none", NULL};
+
+#define CO cache_opts
+static const fl_opt_spec keygen_spec[] = {
+    FL_OPT_STR_("out", 'o', "SECRETFILE", "where to write the secret key (mode 0600)", CO, out,
+                .flags = 0),
+    FL_OPT_ARGS_("NAME", "the key's name, e.g. cache.example.org-1", CO, args,
+                 .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec push_spec[] = {
+    FL_OPT_STR_("to", 0, "URL", "the cache: file:///DIR", CO, to, .flags = 0),
+    FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key, .flags = 0),
+    FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host, .flags = 0),
+    FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
+                   compressions, .flags = 0),
+    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .flags = 0),
+    FL_OPT_END_,
+};
+static const fl_opt_spec verify_spec[] = {
+    FL_OPT_ARGS_("URL [PATH...]", "the cache, and the paths to check (default: all, file://)",
+                 CO, args, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec realise_spec[] = {
+    FL_OPT_ARGS_("PATH", "store paths to make valid from the --substituters", CO, args,
+                 .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+#undef CO
+
+static int cache_keygen(int argc, char **argv);
+static int cache_push(int argc, char **argv);
+static int cache_verify(int argc, char **argv);
+static int store_realise(int argc, char **argv);
+
+static const fl_opt_cmd keygen_cmd = {
+    "cache keygen", "make a signing key pair: writes the secret key, prints the public key",
+    "NAME -o SECRETFILE", NULL, keygen_spec, NULL, cache_keygen};
+static const fl_opt_cmd push_cmd = {
+    "cache push", "copy the closure of PATH... (or of host H) into a binary cache, signed",
+    "--to file:///DIR [--key SECRETFILE] [--compression zstd|xz|none] (PATH... | --host H)",
+    NULL, push_spec, NULL, cache_push};
+static const fl_opt_cmd verify_cmd = {
+    "cache verify",
+    "check a cache's narinfos, NARs, hashes, references and (with keys) signatures",
+    "URL [--trusted-public-key K]... [PATH...]", NULL, verify_spec, NULL, cache_verify};
+const fl_opt_cmd fl_cmd_store_realise = {
+    "store realise", "make PATH... valid from binary caches (signature and NAR hash checked)",
+    "[--substituters URLS] [--trusted-public-key K]... PATH...", NULL, realise_spec, NULL,
+    store_realise};
+static const fl_opt_cmd *const cache_subs[] = {&keygen_cmd, &push_cmd, &verify_cmd, NULL};
+
+extern const fl_opt_cmd fl_cmd_cache;
+
+static int cmd_cache(int argc, char **argv) {
+    return fl_opt_dispatch(&fl_cmd_cache, argc, argv);
 }
 
+const fl_opt_cmd fl_cmd_cache = {
+    "cache",
+    "binary caches in Nix's format: keygen, push, verify",
+    NULL,
+    "Caches are directories in Nix's format (docs/cache.md): nix copy --from reads what push\n"
+    "writes. Builds fetch from them with --substituters and --trusted-public-key.\n",
+    NULL,
+    cache_subs,
+    cmd_cache,
+};
+
 static int cache_keygen(int argc, char **argv) {
-    const char *name = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc)
-            out = argv[++i];
-        else if (argv[i][0] == '-')
-            return usage_error("cache keygen: unknown option '%s'", argv[i]);
-        else if (!name)
-            name = argv[i];
-        else
-            return usage_error("cache keygen: unexpected argument '%s'", argv[i]);
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&keygen_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    if (o.args.n != 1 || !o.out) {
+        fl_opt_release(&keygen_cmd, &o);
+        return fl_opt_usage(&keygen_cmd, "give one NAME and -o SECRETFILE");
     }
-    if (!name || !out)
-        return usage_error("cache keygen: %s", "usage: flakectl cache keygen NAME -o SECRETFILE");
     fl_error err = FL_ERROR_INIT;
-    if (fl_path_exists(out)) {
-        fl_error_set(&err, FL_ECONFLICT, "%s exists: refusing to overwrite a key", out);
-        fl_error_set_hint(&err, "remove it first, or write the new key elsewhere");
-        return fl_cli_report(&err);
-    }
     char *secret = NULL, *public = NULL;
-    int rc = fl_cache_keygen(name, &secret, &public, &err);
-    if (!rc) {
-        fl_strbuf sb;
-        fl_strbuf_init(&sb, 0);
-        fl_strbuf_adds(&sb, secret);
-        rc = fl_atomic_write_file(out, sb.buf, sb.len, 0600, &err);
-        fl_strbuf_release(&sb);
+    if (fl_path_exists(o.out)) {
+        rc = fl_error_set(&err, FL_ECONFLICT, "%s exists: refusing to overwrite a key", o.out);
+        fl_error_set_hint(&err, "remove it first, or write the new key elsewhere");
+    } else {
+        rc = fl_cache_keygen(o.args.v[0], &secret, &public, &err);
     }
+    if (!rc)
+        rc = fl_atomic_write_file(o.out, secret, strlen(secret), 0600, &err);
     if (secret)
         memset(secret, 0, strlen(secret));
     free(secret);
+    fl_opt_release(&keygen_cmd, &o);
     if (rc) {
         free(public);
         return fl_cli_report(&err);
@@ -88,71 +134,60 @@ static int read_secret_key(const char *file, fl_cache_secret_key *key, fl_error 
 }
 
 static int cache_push(int argc, char **argv) {
-    const char *to = NULL, *keyfile = NULL, *host = NULL, *comp = NULL;
-    char **paths = fl_xcalloc((size_t)argc + 1, sizeof *paths);
-    size_t npaths = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--to") && i + 1 < argc)
-            to = argv[++i];
-        else if (!strcmp(a, "--key") && i + 1 < argc)
-            keyfile = argv[++i];
-        else if (!strcmp(a, "--host") && i + 1 < argc)
-            host = argv[++i];
-        else if (!strcmp(a, "--compression") && i + 1 < argc)
-            comp = argv[++i];
-        else if (a[0] == '-') {
-            free(paths);
-            return usage_error("cache push: unknown option or missing value '%s'", a);
-        } else
-            paths[npaths++] = argv[i];
-    }
-    if (!to || (!npaths && !host) || (npaths && host)) {
-        free(paths);
-        return usage_error("cache push: %s", "give --to URL and either store PATHs or --host H");
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&push_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    if (!o.to || (!o.args.n && !o.host) || (o.args.n && o.host)) {
+        fl_opt_release(&push_cmd, &o);
+        return fl_opt_usage(&push_cmd, "give --to URL and either store PATHs or --host H");
     }
     fl_error err = FL_ERROR_INIT;
     fl_cache_secret_key key;
+    memset(&key, 0, sizeof key);
     char *toplevel = NULL;
     fl_store *s = NULL;
-    int rc = keyfile ? read_secret_key(keyfile, &key, &err) : 0;
-    if (!rc && host && (rc = fl_cli_build_host(host, &toplevel, &err)) == 0)
-        paths[npaths++] = toplevel;
+    rc = o.key ? read_secret_key(o.key, &key, &err) : 0;
+    if (!rc && o.host)
+        rc = fl_cli_build_host(o.host, &toplevel, &err);
     if (!rc)
         rc = fl_store_open(fl_opts.state_dir, &s, &err);
-    char **resolved = fl_xcalloc(npaths + 1, sizeof *resolved);
-    for (size_t i = 0; i < npaths && !rc; i++) {
-        resolved[i] = fl_store_to_store_path(s, paths[i], &err);
-        if (!resolved[i])
+    size_t n = o.host ? 1 : o.args.n;
+    char **paths = fl_xcalloc(n + 1, sizeof *paths);
+    for (size_t i = 0; i < n && !rc; i++) {
+        paths[i] = fl_store_to_store_path(s, o.host ? toplevel : o.args.v[i], &err);
+        if (!paths[i])
             rc = FL_ENOTFOUND;
-        else if (!fl_store_is_valid(s, resolved[i]))
-            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid in the store", resolved[i]);
+        else if (!fl_store_is_valid(s, paths[i]))
+            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid in the store", paths[i]);
     }
     fl_cache_push_result res;
     memset(&res, 0, sizeof res);
     if (!rc) {
-        fl_cache_push_opts o = {comp, keyfile ? &key : NULL, fl_opts.quiet ? NULL : stderr};
-        rc = fl_cache_push(s, to, resolved, npaths, &o, &res, &err);
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL,
+                                 fl_opts.quiet ? NULL : stderr};
+        rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
     }
     memset(&key, 0, sizeof key);
-    fl_store_free_paths(resolved, npaths);
-    free(paths);
+    fl_store_free_paths(paths, n);
     free(toplevel);
     fl_store_close(s);
+    fl_opt_release(&push_cmd, &o);
     if (rc)
         return fl_cli_report(&err);
     if (!fl_opts.quiet)
         fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
-                res.pushed, (unsigned long long)res.nar_bytes, (unsigned long long)res.file_bytes,
-                res.present);
+                res.pushed, (unsigned long long)res.nar_bytes,
+                (unsigned long long)res.file_bytes, res.present);
     return FL_EXIT_OK;
 }
 
-static int parse_keys(fl_cache_public_key **keys, size_t *n, fl_error *err) {
+static int trusted_keys(fl_cache_public_key **keys, size_t *n, fl_error *err) {
     *keys = NULL;
     *n = 0;
-    for (int i = 0; i < fl_opts.ntrusted_keys; i++) {
-        const char *p = fl_opts.trusted_keys[i];
+    for (size_t i = 0; i < fl_opts.trusted_keys.n; i++) {
+        const char *p = fl_opts.trusted_keys.v[i];
         while (*p) {
             p += strspn(p, " \t\n");
             size_t k = strcspn(p, " \t\n");
@@ -172,37 +207,26 @@ static int parse_keys(fl_cache_public_key **keys, size_t *n, fl_error *err) {
 }
 
 static int cache_verify(int argc, char **argv) {
-    const char *url = NULL;
-    char **paths = fl_xcalloc((size_t)argc + 1, sizeof *paths);
-    size_t npaths = 0;
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            free(paths);
-            return usage_error("cache verify: unknown option '%s'", argv[i]);
-        }
-        if (!url)
-            url = argv[i];
-        else
-            paths[npaths++] = argv[i];
-    }
-    if (!url) {
-        free(paths);
-        return usage_error("cache verify: %s", "which cache URL?");
-    }
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&verify_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
     fl_error err = FL_ERROR_INIT;
     fl_cache_public_key *keys = NULL;
     size_t nkeys = 0;
     fl_store *s = NULL;
-    int rc = parse_keys(&keys, &nkeys, &err);
+    rc = trusted_keys(&keys, &nkeys, &err);
     if (!rc)
         rc = fl_store_open(fl_opts.state_dir, &s, &err);
     fl_cache_verify_result res;
     memset(&res, 0, sizeof res);
     if (!rc)
-        rc = fl_cache_verify(url, fl_store_dir(s), paths, npaths, keys, nkeys, stdout, &res, &err);
+        rc = fl_cache_verify(o.args.v[0], fl_store_dir(s), (char *const *)o.args.v + 1,
+                             o.args.n - 1, keys, nkeys, stdout, &res, &err);
     fl_store_close(s);
     free(keys);
-    free(paths);
+    fl_opt_release(&verify_cmd, &o);
     if (rc)
         return fl_cli_report(&err);
     printf("%zu paths checked, %zu problems%s\n", res.checked, res.bad,
@@ -210,57 +234,35 @@ static int cache_verify(int argc, char **argv) {
     return res.bad ? FL_EXIT_FAILURE : FL_EXIT_OK;
 }
 
-int cmd_cache(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? FL_EXIT_USAGE : FL_EXIT_OK;
-    }
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        }
-    if (!strcmp(argv[1], "keygen"))
-        return cache_keygen(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "push"))
-        return cache_push(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "verify"))
-        return cache_verify(argc - 1, argv + 1);
-    return usage_error("unknown cache subcommand '%s'", argv[1]);
-}
-
-int fl_cli_store_realise(int argc, char **argv) {
-    if (argc < 2)
-        return usage_error("store realise: %s", "which PATH?");
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] == '-')
-            return usage_error("store realise: unknown option '%s'", argv[i]);
+static int store_realise(int argc, char **argv) {
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&fl_cmd_store_realise, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
     fl_error err = FL_ERROR_INIT;
     fl_store *s = NULL;
     fl_substituter *sub = NULL;
-    int rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    rc = fl_store_open(fl_opts.state_dir, &s, &err);
     if (!rc)
-        rc = fl_substituter_new(fl_opts.substituters, (size_t)fl_opts.nsubstituters,
-                                fl_opts.trusted_keys, (size_t)fl_opts.ntrusted_keys,
+        rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
+                                fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
                                 fl_opts.quiet ? NULL : stderr, &sub, &err);
-    for (int i = 1; i < argc && !rc; i++) {
-        char *sp = fl_store_is_store_path(s, argv[i]) ? fl_xstrdup(argv[i]) : NULL;
-        if (!sp)
-            rc = fl_error_set(&err, FL_EUSAGE, "'%s' is not a path of the store %s", argv[i],
-                              fl_store_dir(s));
-        int r = rc ? rc : fl_substituter_realise(sub, s, sp, &err);
+    for (size_t i = 0; i < o.args.n && !rc; i++) {
+        const char *p = o.args.v[i];
+        int r = fl_substituter_realise(sub, s, p, &err);
         if (r == 0) {
-            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid and no substituter has it", sp);
+            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid and no substituter has it", p);
             if (!fl_substituter_count(sub))
                 fl_error_set_hint(&err, "name caches with --substituters URL");
         } else if (r < 0) {
             rc = r;
         } else {
-            puts(sp);
+            puts(p);
         }
-        free(sp);
     }
     fl_substituter_free(sub);
     fl_store_close(s);
+    fl_opt_release(&fl_cmd_store_realise, &o);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }

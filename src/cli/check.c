@@ -7,21 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
+#include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
-
-static const char usage_text[] =
-    "usage: flakectl check [--host H]... [--json]\n"
-    "\n"
-    "Evaluates and builds every host of the flake (or only the named ones): the module\n"
-    "system, assertions, warnings and the toplevel. Prints a line per host and a summary; exits 1 if any\n"
-    "host fails; every host is checked whatever the others do. Meant for CI on every\n"
-    "push (see docs/ci/). Also checks that every file secrets/secrets.nix lists exists.\n"
-    "--keep-going is accepted (checking every host is already the behaviour).\n";
 
 static double now_ms(void) {
     struct timespec ts;
@@ -47,8 +40,15 @@ static int check_host_job(void *p) {
     rc = fl_host_config(&sess.host, &config, j->err);
     if (rc == 0)
         rc = fl_lang_force_deep(sess.L, config, j->err);
-    if (rc == 0)
-        rc = fl_cli_check_secret_recipients(sess.flake, sess.L, &sess.host, config, j->err);
+    if (rc == 0) {
+        char *key = NULL, **names = NULL, **files = NULL;
+        size_t n = 0;
+        rc = fl_host_age_secrets(&sess.host, config, &key, &names, &files, &n, j->err);
+        if (rc == 0)
+            rc = fl_secret_rules_check_host(sess.flake, key, (const char *const *)names,
+                                            (const char *const *)files, n, j->err);
+        fl_host_age_secrets_free(key, names, files, n);
+    }
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
@@ -127,27 +127,48 @@ static void report_failure(json_t *entry, const fl_error *herr) {
     }
 }
 
-int cmd_check(int argc, char **argv) {
-    char **hosts = fl_xcalloc((size_t)argc, sizeof *hosts);
+typedef struct check_opts {
+    fl_opt_list hosts;
+    int json, keep_going;
+} check_opts;
+
+static const fl_opt_spec check_spec[] = {
+    FL_OPT_LIST_("host", 0, "H", "check only host H", check_opts, hosts, .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print a JSON report", check_opts, json, .flags = 0),
+    FL_OPT_FLAG_("keep-going", 0, "accepted for CI scripts: checking every host is already the\n"
+                                  "behaviour",
+                 check_opts, keep_going, .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_check(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_check = {
+    "check",
+    "evaluate and build every host of the flake (CI)",
+    "[--host H]... [--json]",
+    "Evaluates and builds every host of the flake (or only the named ones): the module\n"
+    "system, assertions, warnings and the toplevel. Prints a line per host and a summary;\n"
+    "exits 1 if any host fails; every host is checked whatever the others do. Meant for CI\n"
+    "on every push (see docs/ci/). Also checks that every file secrets/secrets.nix lists\n"
+    "exists.\n",
+    check_spec,
+    NULL,
+    cmd_check,
+};
+
+static int cmd_check(int argc, char **argv) {
+    check_opts co;
+    memset(&co, 0, sizeof co);
+    int prc = fl_opt_parse(&fl_cmd_check, &co, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    char **hosts = fl_xcalloc(co.hosts.n + 1, sizeof *hosts);
     size_t nhosts = 0;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            fl_module_free_names(hosts, nhosts);
-            return FL_EXIT_OK;
-        } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-            hosts[nhosts++] = fl_xstrdup(argv[++i]);
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--keep-going")) {
-            /* Already the behaviour: accepted so CI scripts can say it. */
-        } else {
-            fprintf(stderr, "error: unexpected argument '%s'\n%s", argv[i], usage_text);
-            fl_module_free_names(hosts, nhosts);
-            return FL_EXIT_USAGE;
-        }
-    }
+    int json = co.json;
+    for (size_t i = 0; i < co.hosts.n; i++)
+        hosts[nhosts++] = fl_xstrdup(co.hosts.v[i]);
+    fl_opt_release(&fl_cmd_check, &co);
     fl_error err = FL_ERROR_INIT;
     char *flake = fl_flake_find_dir(fl_opts.flake_dir, &err);
     if (!flake) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/options.h"
 
@@ -27,19 +28,40 @@ static int resolve(const char *arg, fl_toplevel *t, fl_error *err) {
     return fl_toplevel_load(t, arg, err);
 }
 
-int cmd_diff(int argc, char **argv) {
+typedef struct diff_opts {
+    const char *a, *b;
+} diff_opts;
+
+static const fl_opt_spec diff_spec[] = {
+    FL_OPT_ARG_("A", "a toplevel path or generation number (default: the current one)", diff_opts,
+                a, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARG_("B", "a toplevel path or generation number", diff_opts, b, .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_diff(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_diff = {
+    "diff",
+    "what changes between two toplevels or generations",
+    "[A] B",
+    "Lists what changes from A to B (toplevel paths or generation numbers): files, units,\n"
+    "packages, users, groups, secrets and the closure size. A defaults to the current\n"
+    "generation.\n",
+    diff_spec,
+    NULL,
+    cmd_diff,
+};
+
+static int cmd_diff(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts("usage: flakectl diff [A] B   (toplevel paths or generation numbers; A defaults "
-             "to the current generation)");
-        return FL_EXIT_OK;
-    }
-    if (argc < 2 || argc > 3) {
-        fl_error_set(&err, FL_EUSAGE, "diff takes one or two toplevels or generation numbers");
-        return fl_cli_report(&err);
-    }
+    diff_opts d = {NULL, NULL};
+    int prc = fl_opt_parse(&fl_cmd_diff, &d, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *bb = d.b ? d.b : d.a;
     fl_toplevel a, b;
-    const char *aa = argc == 3 ? argv[1] : NULL;
+    const char *aa = d.b ? d.a : NULL;
     char *cur = NULL;
     if (!aa) {
         cur = fl_gen_current(fl_opts.root);
@@ -54,7 +76,7 @@ int cmd_diff(int argc, char **argv) {
     free(cur);
     if (rc)
         return fl_cli_report(&err);
-    if (resolve(argv[argc - 1], &b, &err)) {
+    if (resolve(bb, &b, &err)) {
         fl_toplevel_release(&a);
         return fl_cli_report(&err);
     }

@@ -7,22 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/options.h"
 
 #define EVAL_STACK (64u << 20) /* what Nix itself runs with */
-
-static void usage(FILE *out) {
-    fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json]\n"
-          "       flakectl eval --host H [OPTION.PATH] [--json]\n"
-          "\n"
-          "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
-          "with --json and no path, the host's whole resolved profile.\n"
-          "Evaluates a Nix-syntax expression and prints its value like\n"
-          "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n",
-          out);
-}
 
 struct job {
     const char *expr, *file;
@@ -86,48 +76,64 @@ static int report_expr_error(fl_error *err, const char *expr) {
     return FL_EXIT_FAILURE;
 }
 
-int cmd_eval(int argc, char **argv) {
+typedef struct eval_opts {
+    const char *expr, *file, *host, *arg;
+    int strict, json;
+} eval_opts;
+
+static const fl_opt_spec eval_spec[] = {
+    FL_OPT_STR_("expr", 0, "EXPR", "evaluate EXPR", eval_opts, expr, .alias = "-E"),
+    FL_OPT_STR_("file", 0, "FILE", "evaluate FILE", eval_opts, file, .flags = 0),
+    FL_OPT_STR_("host", 0, "H", "a value of host H's merged configuration", eval_opts, host,
+                .flags = 0),
+    FL_OPT_FLAG_("strict", 0, "force the value deeply first", eval_opts, strict, .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print JSON", eval_opts, json, .flags = 0),
+    FL_OPT_ARG_("FILE|OPTION.PATH", "the file (or, with --host, the option path)", eval_opts, arg,
+                .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_eval(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_eval = {
+    "eval",
+    "evaluate an expression, a file, or a host's option (--host H PATH)",
+    "(--expr EXPR | --file FILE) [--strict] [--json]\n--host H [OPTION.PATH] [--json]",
+    "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
+    "with --json and no path, the host's whole resolved profile.\n"
+    "Evaluates a Nix-syntax expression and prints its value like\n"
+    "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n",
+    eval_spec,
+    NULL,
+    cmd_eval,
+};
+
+static int cmd_eval(int argc, char **argv) {
     struct job j;
-    const char *host = NULL;
-    int with_host = 0;
+    eval_opts eo;
     memset(&j, 0, sizeof j);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return FL_EXIT_OK;
-        } else if (!strcmp(a, "--strict")) {
-            j.strict = 1;
-        } else if (!strcmp(a, "--json")) {
-            j.json = 1;
-        } else if ((!strcmp(a, "--expr") || !strcmp(a, "-E")) && i + 1 < argc) {
-            j.expr = argv[++i];
-        } else if (!strcmp(a, "--host") && i + 1 < argc) {
-            host = argv[++i];
-            with_host = 1;
-        } else if (!strcmp(a, "--file") && i + 1 < argc) {
-            j.file = argv[++i];
-        } else if (a[0] != '-' && !j.file && !j.expr) {
-            j.file = a;
-        } else {
-            fprintf(stderr, "error: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return FL_EXIT_USAGE;
-        }
-    }
+    memset(&eo, 0, sizeof eo);
+    int prc = fl_opt_parse(&fl_cmd_eval, &eo, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *host = eo.host;
+    int with_host = host != NULL;
+    j.expr = eo.expr;
+    j.strict = eo.strict;
+    j.json = eo.json;
+    j.file = eo.file;
+    if (eo.arg && !j.file && !j.expr)
+        j.file = eo.arg;
+    else if (eo.arg)
+        return fl_opt_usage(&fl_cmd_eval, "unexpected argument '%s'", eo.arg);
     if (with_host) {
-        if (j.expr) {
-            fputs("error: --host and --expr do not go together\n", stderr);
-            return FL_EXIT_USAGE;
-        }
+        if (j.expr)
+            return fl_opt_usage(&fl_cmd_eval, "--host and --expr do not go together");
         /* The positional argument is an option path here, not a file. */
         return fl_cli_eval_host(host, j.file, j.json);
     }
-    if (!j.expr == !j.file) {
-        fputs("error: give exactly one of --expr EXPR or --file FILE\n", stderr);
-        usage(stderr);
-        return FL_EXIT_USAGE;
-    }
+    if (!j.expr == !j.file)
+        return fl_opt_usage(&fl_cmd_eval, "give exactly one of --expr EXPR or --file FILE");
     fl_strbuf_init(&j.out, 0);
     pthread_attr_t attr;
     pthread_t th;

@@ -6,12 +6,11 @@
 #include <time.h>
 
 #include "flakectl/activate.h"
+#include "cli/opt.h"
+#include "cli/remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/options.h"
-
-static const char usage[] =
-    "usage: flakectl generations [list] [--json]\n"
-    "       flakectl generations delete N... | --older-than D   (D: 30d, 12h, 2w, 90m)\n";
+#include "flakectl/strbuf.h"
 
 static void fmt_date(time_t t, char *buf, size_t n) {
     struct tm tm;
@@ -71,62 +70,97 @@ static int list(int json) {
     return FL_EXIT_OK;
 }
 
-static long parse_age(const char *s) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || v < 0)
-        return -1;
-    if (!strcmp(end, "d"))
-        return v * 86400;
-    if (!strcmp(end, "h"))
-        return v * 3600;
-    if (!strcmp(end, "m"))
-        return v * 60;
-    if (!strcmp(end, "w"))
-        return v * 7 * 86400;
-    if (!strcmp(end, "s"))
-        return v;
-    return -1;
+typedef struct gen_opts {
+    int json;
+    long long older;
+    fl_opt_list nums;
+    fl_cli_target_args remote;
+} gen_opts;
+
+static const fl_opt_spec list_spec[] = {
+    FL_OPT_FLAG_("json", 0, "print JSON", gen_opts, json, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_target_spec, gen_opts, remote),
+    FL_OPT_END_,
+};
+
+static const fl_opt_spec delete_spec[] = {
+    FL_OPT_DUR_("older-than", 0, "D", "every generation older than D (30d, 12h, 2w, 90m), except\n"
+                                      "the default and the current one",
+                gen_opts, older, .flags = 0),
+    FL_OPT_ARGS_("N", "the generations to delete", gen_opts, nums, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_target_spec, gen_opts, remote),
+    FL_OPT_END_,
+};
+
+static int cmd_generations(int argc, char **argv);
+static int cmd_generations_list(int argc, char **argv);
+static int cmd_generations_delete(int argc, char **argv);
+
+static const fl_opt_cmd gen_list = {
+    "generations list", "list the system generations (the default when no command is given)",
+    "[--json] [--target-host U@H[:P]]", NULL, list_spec, NULL, cmd_generations_list,
+};
+static const fl_opt_cmd gen_delete = {
+    "generations delete", "delete generations by number or age",
+    "N... | --older-than D   (D: 30d, 12h, 2w, 90m)", NULL, delete_spec, NULL,
+    cmd_generations_delete,
+};
+static const fl_opt_cmd *const gen_subs[] = {&gen_list, &gen_delete, NULL};
+
+const fl_opt_cmd fl_cmd_generations = {
+    "generations",
+    "list or delete system generations",
+    "[list] [--json]\ndelete N... | --older-than D   (D: 30d, 12h, 2w, 90m)",
+    "Lists the system generations (number, date, the flake's revision, toplevel) or\n"
+    "deletes some. With --target-host, on that target.\n",
+    list_spec,
+    gen_subs,
+    cmd_generations,
+};
+
+/* Parses with cmd's table; a --target-host runs the whole command line there instead. */
+static int parse_gen(const fl_opt_cmd *cmd, gen_opts *g, int argc, char **argv, int skip) {
+    memset(g, 0, sizeof *g);
+    g->older = -1;
+    unsigned char *local = fl_xcalloc((size_t)argc + 1, 1);
+    int rc = fl_opt_parse_marked(cmd, g, argc - skip, argv + skip, local + skip);
+    if (rc == FL_OPT_RUN && g->remote.target_host)
+        rc = fl_cli_remote_passthrough(&g->remote, argc, argv, local);
+    free(local);
+    if (rc != FL_OPT_RUN)
+        fl_opt_release(cmd, g);
+    return rc;
 }
 
 static int delete (int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    int *nums = calloc((size_t)argc + 1, sizeof(int));
+    gen_opts g;
+    int prc = parse_gen(&gen_delete, &g, argc + 1, argv - 1, 1);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    int *nums = calloc(g.nums.n + 1, sizeof(int));
     size_t n = 0;
-    const char *older = NULL;
+    int older = g.older >= 0;
     int rc = FL_EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
-            older = argv[++i];
-            continue;
-        }
+    for (size_t i = 0; i < g.nums.n; i++) {
         char *end;
-        long v = strtol(argv[i], &end, 10);
+        long v = strtol(g.nums.v[i], &end, 10);
         if (*end || v <= 0) {
-            fl_error_set(&err, FL_EUSAGE, "generations delete: '%s' is not a generation number",
-                         argv[i]);
             free(nums);
-            return fl_cli_report(&err);
+            rc = fl_opt_usage(&gen_delete, "'%s' is not a generation number", g.nums.v[i]);
+            fl_opt_release(&gen_delete, &g);
+            return rc;
         }
         nums[n++] = (int)v;
     }
+    fl_opt_release(&gen_delete, &g);
     if ((older && n) || (!older && !n)) {
-        fl_error_set(&err, FL_EUSAGE,
-                     "generations delete: give generation numbers or "
-                     "--older-than D");
         free(nums);
-        return fl_cli_report(&err);
+        return fl_opt_usage(&gen_delete, "give generation numbers or --older-than D");
     }
     if (older) {
-        long age = parse_age(older);
-        if (age < 0) {
-            fl_error_set(&err, FL_EUSAGE,
-                         "--older-than '%s': expected a number and d, h, m, w "
-                         "or s (30d)",
-                         older);
-            rc = fl_cli_report(&err);
-        } else if (fl_gen_delete_older(fl_opts.state_dir, fl_opts.root, time(NULL) - age, stdout,
-                                       &err)) {
+        if (fl_gen_delete_older(fl_opts.state_dir, fl_opts.root, time(NULL) - g.older, stdout,
+                                &err)) {
             rc = fl_cli_report(&err);
         }
     } else if (fl_gen_delete(fl_opts.state_dir, fl_opts.root, nums, n, stdout, &err)) {
@@ -136,24 +170,29 @@ static int delete (int argc, char **argv) {
     return rc;
 }
 
-int cmd_generations(int argc, char **argv) {
-    if (fl_cli_has_target(argc, argv))
-        return fl_cli_remote_passthrough(argc, argv);
-    int json = 0;
+static int cmd_generations_delete(int argc, char **argv) {
+    return delete (argc, argv);
+}
+
+static int cmd_generations_list(int argc, char **argv) {
+    gen_opts g;
+    int prc = parse_gen(&gen_list, &g, argc, argv, 0);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    return list(g.json);
+}
+
+static int cmd_generations(int argc, char **argv) {
+    /* `generations delete` and `generations list`; no word at all means list */
     if (argc > 1 && !strcmp(argv[1], "delete"))
         return delete (argc - 1, argv + 1);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return FL_EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (strcmp(argv[i], "list") || i != 1) {
-            fl_error err = FL_ERROR_INIT;
-            fl_error_set(&err, FL_EUSAGE, "generations: unexpected '%s'", argv[i]);
-            fl_error_set_hint(&err, "see 'flakectl generations --help'");
-            return fl_cli_report(&err);
-        }
-    }
+    if (argc > 1 && !strcmp(argv[1], "help"))
+        return fl_opt_dispatch(&fl_cmd_generations, argc, argv);
+    gen_opts g;
+    int skip = argc > 1 && !strcmp(argv[1], "list");
+    int prc = parse_gen(&fl_cmd_generations, &g, argc, argv, skip);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    int json = g.json;
     return list(json);
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
@@ -88,16 +89,29 @@ static int lay_out(const char *out, char *manifest, fl_error *err) {
     return rc;
 }
 
-int cmd_link_farm(int argc, char **argv) {
-    (void)argv;
+static int cmd_link_farm(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_link_farm = {
+    "link-farm",
+    "internal: lay out a host's toplevel from a manifest (a store builder)",
+    "   (with out=DIR manifestPath=FILE in the environment)",
+    "The builder of a host's toplevel, run by the store in a build's cleared environment:\n"
+    "reads the manifest named by $manifestPath (\"l\\tDEST\\tSOURCE\" symlink,\n"
+    "\"c\\tDEST\\tSOURCE\" copy, \"d\\tDIR\\t-\" a directory; DEST relative to $out) and\n"
+    "lays the tree out in one process.\n",
+    NULL,
+    NULL,
+    cmd_link_farm,
+};
+
+static int cmd_link_farm(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
+    int prc = fl_opt_parse(&fl_cmd_link_farm, NULL, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
     const char *out = getenv("out"), *manifest_path = getenv("manifestPath");
-    if (argc > 1 || !out || !manifest_path) {
-        fputs("usage: out=DIR manifestPath=FILE flakectl link-farm\n"
-              "(internal: the builder of a host's toplevel, run by the store)\n",
-              stderr);
-        return FL_EXIT_USAGE;
-    }
+    if (!out || !manifest_path)
+        return fl_opt_usage(&fl_cmd_link_farm, "needs $out and $manifestPath in the environment");
     char *manifest = NULL;
     size_t len = 0;
     int rc = fl_read_file(manifest_path, &manifest, &len, &err);

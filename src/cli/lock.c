@@ -3,25 +3,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/options.h"
 
-static const char usage_text[] =
-    "usage: flakectl lock\n"
-    "\n"
-    "Locks every input of flake.nix that flake.lock does not pin yet (or whose URL changed),\n"
-    "without touching the pinned ones; `flakectl update` moves those. See docs/inputs.md.\n";
+static int cmd_lock(int argc, char **argv);
 
-int cmd_lock(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        }
-        fprintf(stderr, "error: unexpected argument '%s'\n%s", argv[i], usage_text);
-        return FL_EXIT_USAGE;
-    }
+const fl_opt_cmd fl_cmd_lock = {
+    "lock",
+    "lock the inputs flake.lock does not pin yet",
+    "",
+    "Locks every input of flake.nix that flake.lock does not pin yet (or whose URL changed),\n"
+    "without touching the pinned ones; `flakectl update` moves those. See docs/inputs.md.\n",
+    NULL,
+    NULL,
+    cmd_lock,
+};
+
+static int cmd_lock(int argc, char **argv) {
+    int prc = fl_opt_parse(&fl_cmd_lock, NULL, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_LOCK;

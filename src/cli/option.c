@@ -4,18 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "flakectl/options.h"
 #include "flakectl/strbuf.h"
-
-static const char usage_text[] =
-    "usage: flakectl option [--host H] NAME\n"
-    "\n"
-    "Shows option NAME (e.g. networking.hostName or\n"
-    "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
-    "default, description, the file:line declaring it and every file:line defining it.\n";
 
 static int attr(fl_lang *L, fl_value *set, const char *name, fl_value **out, fl_error *err) {
     if (fl_lang_attrs_get(L, set, name, out, NULL) != 0)
@@ -160,29 +154,38 @@ static int option_job_run(void *p) {
     return rc;
 }
 
-int cmd_option(int argc, char **argv) {
-    const char *host_name = NULL, *name = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        } else if (!strcmp(argv[i], "--host") && i + 1 < argc) {
-            host_name = argv[++i];
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "error: unknown option '%s'\n%s", argv[i], usage_text);
-            return FL_EXIT_USAGE;
-        } else if (!name) {
-            name = argv[i];
-        } else {
-            fprintf(stderr, "error: only one option name at a time\n%s", usage_text);
-            return FL_EXIT_USAGE;
-        }
-    }
-    if (!name) {
-        fprintf(stderr, "error: which option? e.g. flakectl option networking.hostName\n%s",
-                usage_text);
-        return FL_EXIT_USAGE;
-    }
+typedef struct option_opts {
+    const char *host, *name;
+} option_opts;
+
+static const fl_opt_spec option_spec[] = {
+    FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
+                option_opts, host, .flags = 0),
+    FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
+                .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+
+static int cmd_option(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_option = {
+    "option",
+    "show an option: value, type, default, description, declared and defined in",
+    "[--host H] NAME",
+    "Shows option NAME (e.g. networking.hostName or\n"
+    "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
+    "default, description, the file:line declaring it and every file:line defining it.\n",
+    option_spec,
+    NULL,
+    cmd_option,
+};
+
+static int cmd_option(int argc, char **argv) {
+    option_opts oo = {NULL, NULL};
+    int prc = fl_opt_parse(&fl_cmd_option, &oo, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    const char *host_name = oo.host, *name = oo.name;
     struct option_job j = {host_name, name, FL_ERROR_INIT};
     int rc = fl_cli_with_big_stack(option_job_run, &j);
     return rc < 0 ? fl_cli_report(&j.err) : FL_EXIT_OK;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/opt.h"
+#include "cli/remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
@@ -15,36 +17,6 @@
 /* ssh's convention: 255 means the connection itself failed, any other code is the remote
  * command's. */
 #define EXIT_CONNECTION 255
-
-static const char usage_text[] =
-    "usage: flakectl remote-exec --target-host USER@HOST[:PORT] [options] -- COMMAND...\n"
-    "\n"
-    "Runs COMMAND on the target over flakectl's SSH connection (a diagnostic: it is how\n"
-    "deployments connect) and exits with its exit status; 255 when the connection fails.\n"
-    "\n"
-    "options:\n"
-    "  --target-host U@H[:P]   the target (an ~/.ssh/config Host alias works)\n"
-    "  -i KEY                  try this private key first\n"
-    "  --accept-new-host-key   trust an unknown host key and add it to known_hosts\n"
-    "  --known-hosts FILE      check host keys against FILE (default ~/.ssh/known_hosts)\n"
-    "  --ssh-config FILE|none  read FILE instead of ~/.ssh/config\n"
-    "  --connect-timeout S     give up connecting after S seconds (default 10)\n"
-    "  --retry-for S           keep trying to connect for S seconds (refused, timeouts,\n"
-    "                          authentication), as magic rollback's confirmation does\n"
-    "  --prefix                prefix every output line with [LABEL]\n"
-    "  --label NAME            the name for messages and prefixes (default USER@HOST)\n"
-    "  -n                      do not send standard input\n"
-    "  --repeat N              run COMMAND N times over the one connection\n"
-    "  --require-flakectl      first check that flakectl is installed on the target\n"
-    "  --progress              show the bytes sent (and rate) on stderr\n"
-    "  --sudo                  run COMMAND as root through sudo (a non-root login); the\n"
-    "                          password, if sudo wants one, is asked once\n"
-    "  --askpass PROGRAM       take the sudo password from PROGRAM's output (also\n"
-    "                          $SUDO_ASKPASS) instead of the terminal\n"
-    "\n"
-    "Several --target-host options run COMMAND on every host, -j N at a time (default 1),\n"
-    "each output line prefixed with its host, a summary table at the end; exit 1 if any\n"
-    "host failed. --fail-fast starts no more hosts after a failure. No stdin is sent.\n";
 
 static int write_fd(void *ctx, const char *data, size_t len, fl_error *err) {
     int fd = *(int *)ctx;
@@ -199,92 +171,92 @@ static int exec_one(void *ctx, int index, fl_fleet_result *res) {
     return *status == 0 ? 0 : -1;
 }
 
-int cmd_remote_exec(int argc, char **argv) {
+typedef struct rexec_opts {
+    fl_opt_list targets, command;
+    fl_cli_ssh_args ssh;
+    const char *label;
+    int prefix, no_stdin, repeat, require, progress, retry_for, jobs, fail_fast;
+} rexec_opts;
+
+static const fl_opt_spec rexec_spec[] = {
+    FL_OPT_LIST_("target-host", 0, "U@H[:P]", "the target (an ~/.ssh/config Host alias works)",
+                 rexec_opts, targets, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_ssh_spec, rexec_opts, ssh),
+    FL_OPT_INT_("retry-for", 0, "S", "keep trying to connect for S seconds (refused, timeouts,\n"
+                                     "authentication), as magic rollback's confirmation does",
+                rexec_opts, retry_for, 1, 1000000, .flags = 0),
+    FL_OPT_FLAG_("prefix", 0, "prefix every output line with [LABEL]", rexec_opts, prefix,
+                 .flags = 0),
+    FL_OPT_STR_("label", 0, "NAME", "the name for messages and prefixes (default USER@HOST)",
+                rexec_opts, label, .flags = 0),
+    FL_OPT_FLAG_(NULL, 'n', "do not send standard input", rexec_opts, no_stdin, .flags = 0),
+    FL_OPT_INT_("repeat", 0, "N", "run COMMAND N times over the one connection", rexec_opts,
+                repeat, 1, 1000000, .flags = 0),
+    FL_OPT_FLAG_("require-flakectl", 0, "first check that flakectl is installed on the target",
+                 rexec_opts, require, .flags = 0),
+    FL_OPT_FLAG_("progress", 0, "show the bytes sent (and rate) on stderr", rexec_opts, progress,
+                 .flags = 0),
+    FL_OPT_INT_(NULL, 'j', "N", "hosts at once, with several --target-host (default 1)",
+                rexec_opts, jobs, 1, 1000000, .flags = 0),
+    FL_OPT_FLAG_("fail-fast", 0, "start no more hosts after a failure", rexec_opts, fail_fast,
+                 .flags = 0),
+    FL_OPT_REST_("COMMAND", "the command and its arguments (the remote shell splits them)",
+                 rexec_opts, command, .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_remote_exec(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_remote_exec = {
+    "remote-exec",
+    "diagnostic: run a command on a target over flakectl's SSH layer",
+    "--target-host USER@HOST[:PORT] [options] -- COMMAND...",
+    "Runs COMMAND on the target over flakectl's SSH connection (a diagnostic: it is how\n"
+    "deployments connect) and exits with its exit status; 255 when the connection fails.\n"
+    "\n"
+    "Several --target-host options run COMMAND on every host, -j N at a time (default 1),\n"
+    "each output line prefixed with its host, a summary table at the end; exit 1 if any\n"
+    "host failed. --fail-fast starts no more hosts after a failure. No stdin is sent.\n",
+    rexec_spec,
+    NULL,
+    cmd_remote_exec,
+};
+
+static int cmd_remote_exec(int argc, char **argv) {
     exec_job job;
     memset(&job, 0, sizeof job);
-    job.repeat = 1;
-    job.targets = fl_xcalloc((size_t)argc, sizeof(char *));
-    fl_fleet_opts fopts = {1, 0};
-    const char *askpass = NULL;
-    int i;
-    fl_error err = FL_ERROR_INIT;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            free(job.targets);
-            return FL_EXIT_OK;
-        }
-        if (!strcmp(a, "--accept-new-host-key")) {
-            job.opts.accept_new_host_key = 1;
-        } else if (!strcmp(a, "--prefix")) {
-            job.prefix = 1;
-        } else if (!strcmp(a, "-n")) {
-            job.no_stdin = 1;
-        } else if (!strcmp(a, "--require-flakectl")) {
-            job.require = 1;
-        } else if (!strcmp(a, "--sudo")) {
-            job.sudo = 1;
-        } else if (!strcmp(a, "--progress")) {
-            job.progress = 1;
-        } else if (!strcmp(a, "--fail-fast")) {
-            fopts.fail_fast = 1;
-        } else if (!strcmp(a, "--target-host") || !strcmp(a, "-i") || !strcmp(a, "--known-hosts") ||
-                   !strcmp(a, "--ssh-config") || !strcmp(a, "--label") || !strcmp(a, "--repeat") ||
-                   !strcmp(a, "--askpass") || !strcmp(a, "--connect-timeout") || !strcmp(a, "-j") ||
-                   !strcmp(a, "--retry-for")) {
-            if (!v) {
-                fl_error_set(&err, FL_EUSAGE, "%s needs a value", a);
-                free(job.targets);
-                return fl_cli_report(&err);
-            }
-            i++;
-            if (!strcmp(a, "--target-host"))
-                job.targets[job.ntargets++] = v;
-            else if (!strcmp(a, "-i"))
-                job.opts.identity_file = v;
-            else if (!strcmp(a, "--known-hosts"))
-                job.opts.known_hosts = v;
-            else if (!strcmp(a, "--ssh-config"))
-                job.opts.ssh_config = v;
-            else if (!strcmp(a, "--label"))
-                job.opts.label = v;
-            else if (!strcmp(a, "--askpass"))
-                askpass = v;
-            else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*end || n < 1 || n > 1000000) {
-                    fl_error_set(&err, FL_EUSAGE, "%s takes a positive number, not '%s'", a, v);
-                    free(job.targets);
-                    return fl_cli_report(&err);
-                }
-                if (!strcmp(a, "--repeat"))
-                    job.repeat = (int)n;
-                else if (!strcmp(a, "-j"))
-                    fopts.jobs = (int)n;
-                else if (!strcmp(a, "--retry-for"))
-                    job.retry_ms = (int)n * 1000;
-                else
-                    job.opts.connect_timeout_ms = (int)n * 1000;
-            }
-        } else {
-            break; /* the command starts here (the "--" is optional) */
-        }
-    }
-    if (!job.ntargets || i >= argc) {
+    rexec_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.repeat = 1;
+    ro.jobs = 1;
+    int prc = fl_opt_parse(&fl_cmd_remote_exec, &ro, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    fl_cli_ssh_apply(&ro.ssh, &job.opts);
+    job.opts.label = ro.label;
+    job.targets = ro.targets.v;
+    job.ntargets = (int)ro.targets.n;
+    job.prefix = ro.prefix;
+    job.no_stdin = ro.no_stdin;
+    job.repeat = ro.repeat;
+    job.require = ro.require;
+    job.progress = ro.progress;
+    job.sudo = ro.ssh.sudo;
+    job.retry_ms = ro.retry_for * 1000;
+    fl_fleet_opts fopts = {ro.jobs, ro.fail_fast};
+    const char *askpass = ro.ssh.askpass;
+    if (!job.ntargets || !ro.command.n) {
+        fl_error err = FL_ERROR_INIT;
         fl_error_set(&err, FL_EUSAGE, "%s",
                      !job.ntargets ? "remote-exec needs --target-host USER@HOST[:PORT]"
                                    : "remote-exec needs a command to run");
         fl_error_set_hint(&err, "flakectl remote-exec --target-host root@node1 -- uname -a");
-        free(job.targets);
+        fl_opt_release(&fl_cmd_remote_exec, &ro);
         return fl_cli_report(&err);
     }
+    int i = 0;
+    argc = (int)ro.command.n;
+    argv = (char **)ro.command.v;
     fl_strbuf cmd;
     fl_strbuf_init(&cmd, 64);
     /* like ssh: the words are joined by spaces and the remote shell splits them again */
@@ -312,7 +284,7 @@ int cmd_remote_exec(int argc, char **argv) {
     }
     fl_remote_sudo_pass_free(job.sudo_pass);
     free(job.status);
-    free(job.targets);
+    fl_opt_release(&fl_cmd_remote_exec, &ro);
     fl_strbuf_release(&cmd);
     return rc;
 }

@@ -5,69 +5,56 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
+#include "cli/opt.h"
+#include "cli/remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/options.h"
+#include "flakectl/strbuf.h"
 
-int cmd_rollback(int argc, char **argv) {
-    if (fl_cli_has_target(argc, argv))
-        return fl_cli_remote_passthrough(argc, argv);
+typedef struct rollback_opts {
+    int to;
+    const char *backup;
+    fl_cli_target_args remote;
+} rollback_opts;
+
+static const fl_opt_spec rollback_spec[] = {
+    FL_OPT_INT_("to", 0, "N", "activate generation N instead of the one before the default",
+                rollback_opts, to, 1, 1000000000, .flags = 0),
+    FL_OPT_STR_("backup-ext", 0, "EXT", "move unmanaged files in the way to NAME.EXT instead of\n"
+                                        "stopping",
+                rollback_opts, backup, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_target_spec, rollback_opts, remote),
+    FL_OPT_END_,
+};
+
+static int cmd_rollback(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_rollback = {
+    "rollback",
+    "activate the previous default generation (or --to N)",
+    "[--to N] [--backup-ext EXT] [--target-host U@H[:P]]",
+    "Activates the generation before the default one (or N) and makes it the default,\n"
+    "without creating a new generation. With --target-host, on that target.\n",
+    rollback_spec,
+    NULL,
+    cmd_rollback,
+};
+
+static int cmd_rollback(int argc, char **argv) {
+    rollback_opts ro;
+    memset(&ro, 0, sizeof ro);
+    unsigned char *local = fl_xcalloc((size_t)argc + 1, 1);
+    int prc = fl_opt_parse_marked(&fl_cmd_rollback, &ro, argc, argv, local);
+    if (prc == FL_OPT_RUN && ro.remote.target_host)
+        prc = fl_cli_remote_passthrough(&ro.remote, argc, argv, local);
+    free(local);
+    if (prc != FL_OPT_RUN)
+        return prc;
     fl_error err = FL_ERROR_INIT;
-    int to = 0;
-    const char *backup = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("usage: flakectl rollback [--to N] [--backup-ext EXT]\n"
-                 "  activates the generation before the default one (or N) and makes it the "
-                 "default");
-            return FL_EXIT_OK;
-        } else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
-            to = atoi(argv[++i]);
-            if (to <= 0) {
-                fl_error_set(&err, FL_EUSAGE, "--to '%s': expected a generation number", argv[i]);
-                return fl_cli_report(&err);
-            }
-        } else if (!strcmp(argv[i], "--backup-ext") && i + 1 < argc) {
-            backup = argv[++i];
-        } else {
-            fl_error_set(&err, FL_EUSAGE, "rollback: unexpected '%s'", argv[i]);
-            return fl_cli_report(&err);
-        }
-    }
-    if (!to) {
-        fl_generation *g;
-        size_t n;
-        if (fl_gen_list(fl_opts.state_dir, fl_opts.root, &g, &n, &err))
-            return fl_cli_report(&err);
-        int dflt = fl_gen_default(fl_opts.state_dir);
-        for (size_t i = 0; i < n; i++)
-            if (g[i].number < dflt)
-                to = g[i].number;
-        fl_gen_list_free(g, n);
-        if (!to) {
-            fl_error_set(&err, FL_ENOTFOUND,
-                         "no generation before the default one (%d) to roll "
-                         "back to",
-                         dflt);
-            fl_error_set_hint(&err, "'flakectl generations' lists them");
-            return fl_cli_report(&err);
-        }
-    }
-    char *top = fl_gen_toplevel(fl_opts.state_dir, to);
-    if (!top) {
-        fl_error_set(&err, FL_ENOTFOUND, "generation %d does not exist (or its toplevel is gone)",
-                     to);
-        fl_error_set_hint(&err, "'flakectl generations' lists them");
-        return fl_cli_report(&err);
-    }
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err)) {
-        free(top);
+    if (fl_activate_paths(&root, &state, &err))
         return fl_cli_report(&err);
-    }
-    printf("rolling back to generation %d\n", to);
-    fl_act_options o = {FL_ACT_SWITCH, root, state, backup, to, stdout};
-    int rc = fl_activate(&o, top, &err);
-    free(top);
+    int rc = fl_activate_rollback(root, state, ro.to, ro.backup, stdout, &err);
     free(root);
     free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;

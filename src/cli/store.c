@@ -1,4 +1,5 @@
-/* store.c (cli) - `flakectl store <add|dump|path-info|query-valid|verify|export|import|build>`:
+/* store.c (cli) - `flakectl store <add|dump|path-info|query-valid|verify|export|import|build>`
+ * (and realise, from cache.c):
  * argument parsing, output formatting and exit codes over include/flakectl/store.h. Owns no
  * store logic of its own. */
 #define _GNU_SOURCE
@@ -9,75 +10,132 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-static const char usage_text[] =
-    "usage: flakectl store <subcommand> [options]\n"
-    "\n"
-    "  add [--name N] [--contained] PATH...   copy files/directories into the store by content;\n"
-    "                                         prints each store path\n"
-    "  dump PATH                              write PATH as a NAR (nix-store --dump) to stdout\n"
-    "  hash [--base32] PATH...                NAR SHA-256 of each PATH, as nix-hash --type sha256\n"
-    "  path-info [--closure] [--json] PATH... show NAR hash, size, references, deriver, time\n"
-    "  query-valid PATH...                    print those of PATH... that are valid\n"
-    "  verify [--check-contents] [--repair]   check the store against its registry\n"
-    "  export [--closure] PATH...             write an export stream (see docs/store.md)\n"
-    "  import                                 read an export stream from stdin; prints paths\n"
-    "  realise [--substituters URLS] [--trusted-public-key K] PATH...\n"
-    "                                         make PATH... valid from binary caches\n"
-    "  build --name N --builder B [--arg A]... [--env K=V]... [--input P]... [--out-link L]\n"
-    "                                         build a derivation; prints its output path\n"
-    "\n"
-    "The store is <state-dir>/store (--state-dir, FLAKECTL_STATE_DIR). See docs/store.md.\n";
+typedef struct store_opts {
+    const char *name, *builder, *out_link;
+    int contained, base32, closure, json, check, repair;
+    fl_opt_list paths, args, env, inputs;
+} store_opts;
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("error: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n       hint: run 'flakectl store --help'\n", stderr);
-    return FL_EXIT_USAGE;
+#define SO store_opts
+static const fl_opt_spec add_spec[] = {
+    FL_OPT_STR_("name", 0, "N", "the store path's name (default: the file's)", SO, name, .flags = 0),
+    FL_OPT_FLAG_("contained", 0, "refuse symlinks that leave PATH", SO, contained, .flags = 0),
+    FL_OPT_ARGS_("PATH", "files or directories to add", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec dump_spec[] = {
+    FL_OPT_ARGS_("PATH", "the path to serialize", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec hash_spec[] = {
+    FL_OPT_FLAG_("base32", 0, "print Nix's base32 instead of hex", SO, base32, .flags = 0),
+    FL_OPT_ARGS_("PATH", "the paths to hash", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec path_info_spec[] = {
+    FL_OPT_FLAG_("closure", 0, "every path the given ones reference, recursively", SO, closure,
+                 .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print JSON", SO, json, .flags = 0),
+    FL_OPT_ARGS_("PATH", "store paths, paths inside them or links to them", SO, paths,
+                 .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec query_valid_spec[] = {
+    FL_OPT_ARGS_("PATH", "the store paths to check", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec verify_spec[] = {
+    FL_OPT_FLAG_("check-contents", 0, "re-hash every path's contents", SO, check, .flags = 0),
+    FL_OPT_FLAG_("repair", 0, "remove what is corrupt or unregistered", SO, repair, .flags = 0),
+    FL_OPT_END_,
+};
+static const fl_opt_spec export_spec[] = {
+    FL_OPT_FLAG_("closure", 0, "export the closure of the paths", SO, closure, .flags = 0),
+    FL_OPT_ARGS_("PATH", "the store paths to export", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec build_spec[] = {
+    FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = 0),
+    FL_OPT_STR_("builder", 0, "B", "the program that builds $out", SO, builder, .flags = 0),
+    FL_OPT_LIST_("arg", 0, "A", "an argument of the builder", SO, args, .flags = 0),
+    FL_OPT_LIST_("env", 0, "K=V", "an environment variable of the build", SO, env, .flags = 0),
+    FL_OPT_LIST_("input", 0, "P", "a store path the build uses", SO, inputs, .flags = 0),
+    FL_OPT_STR_("out-link", 0, "L", "a GC root link to the output", SO, out_link, .flags = 0),
+    FL_OPT_END_,
+};
+#undef SO
+
+static int store_add(int argc, char **argv);
+static int store_dump(int argc, char **argv);
+static int store_hash(int argc, char **argv);
+static int store_path_info(int argc, char **argv);
+static int store_query_valid(int argc, char **argv);
+static int store_verify(int argc, char **argv);
+static int store_export(int argc, char **argv);
+static int store_import(int argc, char **argv);
+static int store_build(int argc, char **argv);
+
+static const fl_opt_cmd add_cmd = {
+    "store add", "copy files/directories into the store by content; prints each store path",
+    "[--name N] [--contained] PATH...", NULL, add_spec, NULL, store_add};
+static const fl_opt_cmd dump_cmd = {
+    "store dump", "write PATH as a NAR (nix-store --dump) to stdout", "PATH", NULL, dump_spec,
+    NULL, store_dump};
+static const fl_opt_cmd hash_cmd = {
+    "store hash", "NAR SHA-256 of each PATH, as nix-hash --type sha256", "[--base32] PATH...",
+    NULL, hash_spec, NULL, store_hash};
+static const fl_opt_cmd path_info_cmd = {
+    "store path-info", "show NAR hash, size, references, deriver, registration time",
+    "[--closure] [--json] PATH...", NULL, path_info_spec, NULL, store_path_info};
+static const fl_opt_cmd query_valid_cmd = {
+    "store query-valid", "print those of PATH... that are valid", "PATH...", NULL,
+    query_valid_spec, NULL, store_query_valid};
+static const fl_opt_cmd verify_cmd = {
+    "store verify", "check the store against its registry", "[--check-contents] [--repair]", NULL,
+    verify_spec, NULL, store_verify};
+static const fl_opt_cmd export_cmd = {
+    "store export", "write an export stream (see docs/store.md)", "[--closure] PATH...", NULL,
+    export_spec, NULL, store_export};
+static const fl_opt_cmd import_cmd = {
+    "store import", "read an export stream from stdin; prints paths", "", NULL, NULL, NULL,
+    store_import};
+static const fl_opt_cmd build_cmd = {
+    "store build", "build a derivation; prints its output path",
+    "--name N --builder B [--arg A]... [--env K=V]... [--input P]... [--out-link L]", NULL,
+    build_spec, NULL, store_build};
+extern const fl_opt_cmd fl_cmd_store_realise; /* src/cli/cache.c */
+static const fl_opt_cmd *const store_subs[] = {&add_cmd,    &dump_cmd,   &hash_cmd,
+                                               &path_info_cmd, &query_valid_cmd, &verify_cmd,
+                                               &export_cmd, &import_cmd, &build_cmd,
+                                               &fl_cmd_store_realise, NULL};
+
+extern const fl_opt_cmd fl_cmd_store;
+
+static int cmd_store(int argc, char **argv) {
+    return fl_opt_dispatch(&fl_cmd_store, argc, argv);
 }
 
-static int wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return 1;
-    }
-    return 0;
-}
+const fl_opt_cmd fl_cmd_store = {
+    "store",
+    "add, dump, inspect, verify, export and import store paths",
+    NULL,
+    "The store is <state-dir>/store (--state-dir, FLAKECTL_STATE_DIR). See docs/store.md.\n",
+    NULL,
+    store_subs,
+    cmd_store,
+};
 
-/* Reads the on/off switches `names` (NULL-terminated) that come before the PATH arguments,
- * setting on[k] for names[k]; *first is the index of the first PATH. 0, or the usage exit code
- * when a switch is unknown or no PATH follows. */
-static int parse_switches(int argc, char **argv, const char *sub, const char *const *names,
-                          int *on, int *first) {
-    *first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-') {
-            *first = i;
-            break;
-        }
-        int k = 0;
-        while (names[k] && strcmp(argv[i], names[k]))
-            k++;
-        if (!names[k]) {
-            fprintf(stderr, "error: store %s: unknown option '%s'\n", sub, argv[i]);
-            fputs("       hint: run 'flakectl store --help'\n", stderr);
-            return FL_EXIT_USAGE;
-        }
-        on[k] = 1;
-    }
-    if (*first >= argc) {
-        fprintf(stderr, "error: store %s: which PATH?\n", sub);
-        fputs("       hint: run 'flakectl store --help'\n", stderr);
-        return FL_EXIT_USAGE;
-    }
-    return 0;
+/* Parses a store subcommand's options; FL_OPT_RUN or the exit status. */
+static int parse_sub(const fl_opt_cmd *cmd, store_opts *o, int argc, char **argv) {
+    memset(o, 0, sizeof *o);
+    return fl_opt_parse(cmd, o, argc, argv);
 }
 
 static int open_store(fl_store **s) {
@@ -103,30 +161,21 @@ static int resolve_args(fl_store *s, char **args, int n, char ***out) {
 }
 
 static int store_add(int argc, char **argv) {
-    const char *name = NULL;
-    int flags = 0, first = argc;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--name") && i + 1 < argc)
-            name = argv[++i];
-        else if (!strcmp(argv[i], "--contained"))
-            flags |= FL_STORE_ADD_CONTAINED;
-        else if (!strcmp(argv[i], "--")) {
-            first = i + 1;
-            break;
-        } else if (argv[i][0] == '-')
-            return usage_error("store add: unknown option '%s'", argv[i]);
-        else {
-            first = i;
-            break;
-        }
-    }
-    if (first >= argc)
-        return usage_error("%s", "store add: which PATH?");
-    fl_store *s;
-    int rc = open_store(&s);
-    if (rc)
+    store_opts o;
+    int rc = parse_sub(&add_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
         return rc;
-    for (int i = first; i < argc && !rc; i++) {
+    const char *name = o.name;
+    int flags = o.contained ? FL_STORE_ADD_CONTAINED : 0;
+    argc = (int)o.paths.n;
+    argv = (char **)o.paths.v;
+    fl_store *s;
+    rc = open_store(&s);
+    if (rc) {
+        fl_opt_release(&add_cmd, &o);
+        return rc;
+    }
+    for (int i = 0; i < argc && !rc; i++) {
         fl_error err = FL_ERROR_INIT;
         char *out = NULL;
         if (fl_store_add_path(s, argv[i], name, flags, &out, &err))
@@ -136,39 +185,49 @@ static int store_add(int argc, char **argv) {
         free(out);
     }
     fl_store_close(s);
+    fl_opt_release(&add_cmd, &o);
     return rc;
 }
 
 static int store_dump(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-')
-        return usage_error("%s", "store dump takes exactly one PATH");
+    store_opts o;
+    int rc = parse_sub(&dump_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    const char *path = o.paths.v[0];
+    size_t n = o.paths.n;
+    fl_opt_release(&dump_cmd, &o);
+    if (n != 1)
+        return fl_opt_usage(&dump_cmd, "takes exactly one PATH");
     if (isatty(1))
-        return usage_error("%s", "store dump: refusing to write a NAR to a terminal");
+        return fl_opt_usage(&dump_cmd, "refusing to write a NAR to a terminal");
     fl_error err = FL_ERROR_INIT;
-    if (fl_nar_dump_fd(argv[1], 1, &err))
+    if (fl_nar_dump_fd(path, 1, &err))
         return fl_cli_report(&err);
     return FL_EXIT_OK;
 }
 
 static int store_hash(int argc, char **argv) {
-    int on[1] = {0}, first;
-    static const char *const names[] = {"--base32", NULL};
-    int urc = parse_switches(argc, argv, "hash", names, on, &first);
-    if (urc)
-        return urc;
-    int b32 = on[0];
-    for (int i = first; i < argc; i++) {
+    store_opts o;
+    int rc = parse_sub(&hash_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    int b32 = o.base32;
+    for (size_t i = 0; i < o.paths.n; i++) {
         fl_error err = FL_ERROR_INIT;
         unsigned char h[FL_SHA256_LEN];
         char text[2 * FL_SHA256_LEN + 1];
-        if (fl_nar_hash_path(argv[i], h, NULL, &err))
+        if (fl_nar_hash_path(o.paths.v[i], h, NULL, &err)) {
+            fl_opt_release(&hash_cmd, &o);
             return fl_cli_report(&err);
+        }
         if (b32)
             fl_base32_encode(h, sizeof h, text);
         else
             fl_hex_encode(h, sizeof h, text);
         printf("%s\n", text);
     }
+    fl_opt_release(&hash_cmd, &o);
     return FL_EXIT_OK;
 }
 
@@ -180,20 +239,22 @@ static void print_time(int64_t t, char *buf, size_t n) {
 }
 
 static int store_path_info(int argc, char **argv) {
-    int on[2] = {0}, first;
-    static const char *const names[] = {"--closure", "--json", NULL};
-    int urc = parse_switches(argc, argv, "path-info", names, on, &first);
-    if (urc)
-        return urc;
-    int closure = on[0];
-    int json = on[1];
-    fl_store *s;
-    int rc = open_store(&s);
-    if (rc)
+    store_opts o;
+    int rc = parse_sub(&path_info_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
         return rc;
+    int closure = o.closure;
+    int json = o.json;
+    fl_store *s;
+    rc = open_store(&s);
+    if (rc) {
+        fl_opt_release(&path_info_cmd, &o);
+        return rc;
+    }
     char **paths = NULL;
-    size_t n = (size_t)(argc - first);
-    rc = resolve_args(s, argv + first, argc - first, &paths);
+    size_t n = o.paths.n;
+    rc = resolve_args(s, (char **)o.paths.v, (int)n, &paths);
+    fl_opt_release(&path_info_cmd, &o);
     fl_error err = FL_ERROR_INIT;
     if (!rc && closure) {
         char **cl = NULL;
@@ -246,31 +307,32 @@ static int store_path_info(int argc, char **argv) {
 }
 
 static int store_query_valid(int argc, char **argv) {
-    if (argc < 2)
-        return usage_error("%s", "store query-valid: which PATH?");
-    fl_store *s;
-    int rc = open_store(&s);
-    if (rc)
+    store_opts o;
+    int rc = parse_sub(&query_valid_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
         return rc;
-    for (int i = 1; i < argc; i++)
-        if (fl_store_is_valid(s, argv[i]))
-            printf("%s\n", argv[i]);
+    fl_store *s;
+    rc = open_store(&s);
+    if (rc) {
+        fl_opt_release(&query_valid_cmd, &o);
+        return rc;
+    }
+    for (size_t i = 0; i < o.paths.n; i++)
+        if (fl_store_is_valid(s, o.paths.v[i]))
+            printf("%s\n", o.paths.v[i]);
     fl_store_close(s);
+    fl_opt_release(&query_valid_cmd, &o);
     return FL_EXIT_OK;
 }
 
 static int store_verify(int argc, char **argv) {
-    int check = 0, repair = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--check-contents"))
-            check = 1;
-        else if (!strcmp(argv[i], "--repair"))
-            repair = 1;
-        else
-            return usage_error("store verify: unexpected argument '%s'", argv[i]);
-    }
+    store_opts o;
+    int rc = parse_sub(&verify_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    int check = o.check, repair = o.repair;
     fl_store *s;
-    int rc = open_store(&s);
+    rc = open_store(&s);
     if (rc)
         return rc;
     fl_error err = FL_ERROR_INIT;
@@ -296,21 +358,25 @@ static int store_verify(int argc, char **argv) {
 }
 
 static int store_export(int argc, char **argv) {
-    int on[1] = {0}, first;
-    static const char *const names[] = {"--closure", NULL};
-    int urc = parse_switches(argc, argv, "export", names, on, &first);
-    if (urc)
-        return urc;
-    int closure = on[0];
-    if (isatty(1))
-        return usage_error("%s", "store export: refusing to write to a terminal");
-    fl_store *s;
-    int rc = open_store(&s);
-    if (rc)
+    store_opts o;
+    int rc = parse_sub(&export_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
         return rc;
+    int closure = o.closure;
+    if (isatty(1)) {
+        fl_opt_release(&export_cmd, &o);
+        return fl_opt_usage(&export_cmd, "refusing to write to a terminal");
+    }
+    fl_store *s;
+    rc = open_store(&s);
+    if (rc) {
+        fl_opt_release(&export_cmd, &o);
+        return rc;
+    }
     char **paths = NULL;
-    size_t n = (size_t)(argc - first);
-    rc = resolve_args(s, argv + first, argc - first, &paths);
+    size_t n = o.paths.n;
+    rc = resolve_args(s, (char **)o.paths.v, (int)n, &paths);
+    fl_opt_release(&export_cmd, &o);
     fl_error err = FL_ERROR_INIT;
     if (!rc && closure) {
         char **cl = NULL;
@@ -329,10 +395,11 @@ static int store_export(int argc, char **argv) {
 }
 
 static int store_import(int argc, char **argv) {
-    if (argc > 1)
-        return usage_error("store import: unexpected argument '%s' (the stream is stdin)", argv[1]);
+    int rc = fl_opt_parse(&import_cmd, NULL, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
     fl_store *s;
-    int rc = open_store(&s);
+    rc = open_store(&s);
     if (rc)
         return rc;
     fl_error err = FL_ERROR_INIT;
@@ -347,55 +414,28 @@ static int store_import(int argc, char **argv) {
     return rc;
 }
 
-typedef struct strvec {
-    const char **v;
-    size_t n;
-} strvec;
-
-static void strvec_push(strvec *sv, const char *s) {
-    sv->v = fl_xrealloc(sv->v, (sv->n + 1) * sizeof *sv->v);
-    sv->v[sv->n++] = s;
-}
-
 static int store_build(int argc, char **argv) {
     fl_store_drv drv = {0};
-    strvec args = {0}, env = {0}, inputs = {0};
-    const char *out_link = NULL;
-    int rc = FL_EXIT_OK;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *o = argv[i];
-        if (i + 1 >= argc) {
-            rc = usage_error("store build: '%s' needs a value (or is unknown)", o);
-            break;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(o, "--name"))
-            drv.name = v;
-        else if (!strcmp(o, "--builder"))
-            drv.builder = v;
-        else if (!strcmp(o, "--arg"))
-            strvec_push(&args, v);
-        else if (!strcmp(o, "--env"))
-            strvec_push(&env, v);
-        else if (!strcmp(o, "--input"))
-            strvec_push(&inputs, v);
-        else if (!strcmp(o, "--out-link"))
-            out_link = v;
-        else
-            rc = usage_error("store build: unknown option '%s'", o);
-    }
-    if (!rc && (!drv.name || !drv.builder))
-        rc = usage_error("%s", "store build needs --name and --builder");
+    store_opts o;
+    int rc = parse_sub(&build_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    rc = FL_EXIT_OK;
+    const char *out_link = o.out_link;
+    drv.name = o.name;
+    drv.builder = o.builder;
+    if (!drv.name || !drv.builder)
+        rc = fl_opt_usage(&build_cmd, "needs --name and --builder");
     fl_store *s = NULL;
     if (!rc)
         rc = open_store(&s);
     if (!rc) {
-        drv.args = args.v;
-        drv.nargs = args.n;
-        drv.env = env.v;
-        drv.nenv = env.n;
-        drv.inputs = inputs.v;
-        drv.ninputs = inputs.n;
+        drv.args = o.args.v;
+        drv.nargs = o.args.n;
+        drv.env = o.env.v;
+        drv.nenv = o.env.n;
+        drv.inputs = o.inputs.v;
+        drv.ninputs = o.inputs.n;
         fl_error err = FL_ERROR_INIT;
         char *out = NULL;
         if (fl_store_build(s, &drv, &out, &err)) {
@@ -409,38 +449,6 @@ static int store_build(int argc, char **argv) {
         free(out);
     }
     fl_store_close(s);
-    free(args.v);
-    free(env.v);
-    free(inputs.v);
+    fl_opt_release(&build_cmd, &o);
     return rc;
-}
-
-int cmd_store(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? FL_EXIT_USAGE : FL_EXIT_OK;
-    }
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } subs[] = {{"add", store_add},
-                {"dump", store_dump},
-                {"hash", store_hash},
-                {"path-info", store_path_info},
-                {"query-valid", store_query_valid},
-                {"verify", store_verify},
-                {"export", store_export},
-                {"import", store_import},
-                {"build", store_build},
-                {"realise", fl_cli_store_realise}};
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        if (strcmp(argv[1], subs[i].name) != 0)
-            continue;
-        if (wants_help(argc - 1, argv + 1)) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        }
-        return subs[i].fn(argc - 1, argv + 1);
-    }
-    return usage_error("unknown store subcommand '%s'", argv[1]);
 }

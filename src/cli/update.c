@@ -3,40 +3,52 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/options.h"
 
-static const char usage_text[] =
-    "usage: flakectl update [INPUT...]\n"
-    "\n"
-    "Fetches the named inputs (every input when none is named) and records their newest\n"
-    "revision in flake.lock, printing 'name: old -> new' for each. See docs/inputs.md.\n";
+typedef struct update_opts {
+    fl_opt_list inputs;
+} update_opts;
 
-int cmd_update(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return FL_EXIT_OK;
-        }
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "error: unexpected option '%s'\n%s", argv[i], usage_text);
-            return FL_EXIT_USAGE;
-        }
-    }
+static const fl_opt_spec update_spec[] = {
+    FL_OPT_ARGS_("INPUT", "the inputs to update (default: every input)", update_opts, inputs,
+                 .flags = 0),
+    FL_OPT_END_,
+};
+
+static int cmd_update(int argc, char **argv);
+
+const fl_opt_cmd fl_cmd_update = {
+    "update",
+    "fetch the newest revision of inputs and record it in flake.lock",
+    "[INPUT...]",
+    "Fetches the named inputs (every input when none is named) and records their newest\n"
+    "revision in flake.lock, printing 'name: old -> new' for each. See docs/inputs.md.\n",
+    update_spec,
+    NULL,
+    cmd_update,
+};
+
+static int cmd_update(int argc, char **argv) {
+    update_opts uo = {{NULL, 0}};
+    int prc = fl_opt_parse(&fl_cmd_update, &uo, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
     if (fl_opts.no_write_lock_file) {
-        fprintf(stderr, "error: update writes flake.lock, so --no-write-lock-file makes no sense "
-                        "here\n");
-        return FL_EXIT_USAGE;
+        fl_opt_release(&fl_cmd_update, &uo);
+        return fl_opt_usage(&fl_cmd_update,
+                            "update writes flake.lock, so --no-write-lock-file makes no sense here");
     }
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_UPDATE;
-    o.update_names = argv + 1;
-    o.nupdate_names = (size_t)(argc - 1);
+    o.update_names = (char *const *)uo.inputs.v;
+    o.nupdate_names = uo.inputs.n;
     o.report = stdout;
     fl_error err = FL_ERROR_INIT;
-    if (fl_flake_lock_run(fl_opts.flake_dir, fl_opts.state_dir, &o, &err) < 0)
-        return fl_cli_report(&err);
-    return FL_EXIT_OK;
+    int rc = fl_flake_lock_run(fl_opts.flake_dir, fl_opts.state_dir, &o, &err);
+    fl_opt_release(&fl_cmd_update, &uo);
+    return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
 }

@@ -15,12 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flakectl/deploy_protocol.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-#define REPORT_MARK "@@flakectl-deploy "
-#define EXIT_TOO_LATE 3
 
 /* Passes output lines to a prefixer, keeping the agent's report line for the deployer. */
 typedef struct agent_out {
@@ -35,8 +34,8 @@ static int agent_write(void *ctx, const char *data, size_t len, fl_error *err) {
         fl_strbuf_addch(&a->line, data[i]);
         if (data[i] != '\n')
             continue;
-        size_t ml = strlen(REPORT_MARK);
-        if (a->line.len > ml && !memcmp(a->line.buf, REPORT_MARK, ml)) {
+        size_t ml = strlen(FL_DEPLOY_REPORT_MARK);
+        if (a->line.len > ml && !memcmp(a->line.buf, FL_DEPLOY_REPORT_MARK, ml)) {
             json_decref(a->report);
             a->report = json_loads(a->line.buf + ml, 0, NULL);
         } else if (fl_remote_prefix_write(&a->pre, a->line.buf, a->line.len, err) < 0) {
@@ -185,7 +184,7 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
                                "the same version on both sides");
     }
     if (rc == 0) {
-        const char *dir = json_string_value(json_object_get(info, "storeDir"));
+        const char *dir = json_string_value(json_object_get(info, FL_DEPLOY_KEY_STORE_DIR));
         if (!dir || strcmp(dir, fl_store_dir(s)) != 0) {
             rc = fl_error_set(err, FL_ECONFLICT,
                               "the store on %s is %s, but this one is %s: store paths contain "
@@ -194,13 +193,13 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
             fl_error_set_hint(err, "give the target the same state directory (FLAKECTL_STATE_DIR "
                                    "in its environment, e.g. /var/lib/flakectl on both)");
         }
-        const char *cur = json_string_value(json_object_get(info, "current"));
-        const char *dtop = json_string_value(json_object_get(info, "defaultToplevel"));
-        json_t *fl = json_object_get(info, "inFlight");
+        const char *cur = json_string_value(json_object_get(info, FL_DEPLOY_KEY_CURRENT));
+        const char *dtop = json_string_value(json_object_get(info, FL_DEPLOY_KEY_DEFAULT_TOPLEVEL));
+        json_t *fl = json_object_get(info, FL_DEPLOY_KEY_IN_FLIGHT);
         ts->running = cur && toplevel && !strcmp(cur, toplevel);
         ts->is_default = dtop && toplevel && !strcmp(dtop, toplevel);
         ts->idle = json_is_boolean(fl) && !json_is_true(fl);
-        ts->generation = (int)json_integer_value(json_object_get(info, "default"));
+        ts->generation = (int)json_integer_value(json_object_get(info, FL_DEPLOY_KEY_DEFAULT));
     }
     json_decref(info);
     return rc;
@@ -234,14 +233,14 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
         rc = run_agent_in(*b, cmd.buf, &in, o, &report, &status, err);
         fl_strbuf_release(&cmd);
     }
-    const char *top = json_string_value(json_object_get(report, "toplevel"));
+    const char *top = json_string_value(json_object_get(report, FL_DEPLOY_KEY_TOPLEVEL));
     if (rc == 0 && (status != 0 || !top))
         rc = fl_error_set(err, FL_EGENERIC, "the build on %s failed (exit status %d)",
                           fl_remote_label(*b), status);
     else if (rc == 0 && strcmp(top, toplevel) != 0)
         rc = fl_error_set(err, FL_ECONFLICT, "%s built %s, but the plan's toplevel is %s",
                           fl_remote_label(*b), top, toplevel);
-    json_t *cl = json_object_get(report, "closure"), *e;
+    json_t *cl = json_object_get(report, FL_DEPLOY_KEY_CLOSURE), *e;
     size_t i;
     if (rc == 0) {
         *ncl = json_array_size(cl);
@@ -252,7 +251,7 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
             (*closure)[i] = fl_xstrdup(p ? p : "");
             (*sizes)[i] = (uint64_t)json_integer_value(json_array_get(e, 1));
         }
-        res->built = (size_t)json_integer_value(json_object_get(report, "built"));
+        res->built = (size_t)json_integer_value(json_object_get(report, FL_DEPLOY_KEY_BUILT));
         char *line = fl_xasprintf("[%s] built %s (%zu outputs built, %zu paths in its closure)\n",
                                   fl_remote_label(*b), top, res->built, *ncl);
         ssize_t w = write(o->err_fd, line, strlen(line));
@@ -425,10 +424,10 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         json_decref(report);
         return rc;
     }
-    res->generation = (int)json_integer_value(json_object_get(report, "generation"));
-    res->unchanged = report && !json_is_true(json_object_get(report, "changed"));
-    int watched = json_is_true(json_object_get(report, "watched"));
-    int previous = (int)json_integer_value(json_object_get(report, "previous"));
+    res->generation = (int)json_integer_value(json_object_get(report, FL_DEPLOY_KEY_GENERATION));
+    res->unchanged = report && !json_is_true(json_object_get(report, FL_DEPLOY_KEY_CHANGED));
+    int watched = json_is_true(json_object_get(report, FL_DEPLOY_KEY_WATCHED));
+    int previous = (int)json_integer_value(json_object_get(report, FL_DEPLOY_KEY_PREVIOUS));
     if (status != 0 || !report) {
         json_decref(report);
         return fl_error_set(err, FL_EGENERIC, "activation on %s failed (exit status %d)%s", label,
@@ -461,7 +460,7 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
     fl_remote_close(r);
     if (rc < 0)
         return rc;
-    if (status == EXIT_TOO_LATE) {
+    if (status == FL_DEPLOY_EXIT_TOO_LATE) {
         res->rolled_back = 1;
         res->generation = previous;
         return fl_error_set(err, FL_EGENERIC,

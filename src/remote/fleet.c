@@ -1,7 +1,9 @@
 /* fleet.c - running one job per host with N hosts at a time on worker threads, keeping
- * going past failures (or not, with fail_fast), and the summary table. It knows nothing of
+ * going past failures (or not, with fail_fast), and the one summary table (remote-exec and
+ * deployments). It knows nothing of
  * what a job does; each job owns its own connection, so no SSH state is shared. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -83,26 +85,49 @@ void fl_fleet_result_release(fl_fleet_result *r) {
 
 void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_result *results,
                             int n) {
-    int w = 4;
-    for (int i = 0; i < n; i++) {
+    fl_fleet_print_table(out, names, results, NULL, n);
+}
+
+void fl_fleet_print_table(FILE *out, const char *const *names, const fl_fleet_result *results,
+                          const fl_fleet_target *targets, int n) {
+    /* a deployment's rows keep fixed columns (20, 26, 12) wide enough for the usual names;
+     * remote-exec's fit the longest host */
+    int w = targets ? 20 : 4, tw = 26, rw = targets ? 12 : 7;
+    const char *sep = targets ? " " : "  ";
+    for (int i = 0; i < n && !targets; i++) {
         int len = (int)strlen(names[i]);
         w = len > w ? len : w;
     }
     int ok = 0;
-    fprintf(out, "\n%-*s  %-7s  %8s  %s\n", w, "host", "result", "time", "detail");
+    fprintf(out, "\n%-*s%s", w, "host", sep);
+    if (targets)
+        fprintf(out, "%-*s%s", tw, "target", sep);
+    fprintf(out, "%-*s%s", rw, "result", sep);
+    if (targets)
+        fprintf(out, "%4s%s", "gen", sep);
+    fprintf(out, "%8s  %s\n", "time", "detail");
     for (int i = 0; i < n; i++) {
         const fl_fleet_result *r = &results[i];
         const char *what = r->state == FL_FLEET_OK        ? "ok"
-                           : r->state == FL_FLEET_FAILED  ? "FAILED"
                            : r->state == FL_FLEET_SKIPPED ? "skipped"
-                                                          : "-";
+                           : r->state != FL_FLEET_FAILED  ? "-"
+                           : targets && targets[i].rolled_back ? "ROLLED BACK"
+                                                               : "FAILED";
         ok += r->state == FL_FLEET_OK;
-        if (r->state == FL_FLEET_SKIPPED)
-            fprintf(out, "%-*s  %-7s  %8s  %s\n", w, names[i], what, "-",
-                    r->detail ? r->detail : "not started (--fail-fast)");
+        fprintf(out, "%-*s%s", w, names[i], sep);
+        if (targets)
+            fprintf(out, "%-*s%s", tw, targets[i].target ? targets[i].target : "-", sep);
+        fprintf(out, "%-*s%s", rw, what, sep);
+        if (targets) {
+            char gen[16] = "-";
+            if (targets[i].generation > 0)
+                snprintf(gen, sizeof gen, "%d", targets[i].generation);
+            fprintf(out, "%4s%s", gen, sep);
+        }
+        if (r->state == FL_FLEET_SKIPPED && !targets)
+            fprintf(out, "%8s  %s\n", "-", r->detail ? r->detail : "not started (--fail-fast)");
         else
-            fprintf(out, "%-*s  %-7s  %7.2fs  %s\n", w, names[i], what, r->seconds,
-                    r->detail ? r->detail : "");
+            fprintf(out, "%7.2fs  %s\n", r->seconds, r->detail ? r->detail : "");
     }
     fprintf(out, "%d of %d hosts succeeded\n", ok, n);
 }
