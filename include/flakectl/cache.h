@@ -86,11 +86,36 @@ typedef struct fl_cache_push_result {
     uint64_t nar_bytes, file_bytes;
 } fl_cache_push_result;
 
-/* Pushes the closure of paths (each valid in s) to the cache at url (file:///DIR). Each NAR
- * is written under a temporary name and renamed into place before its .narinfo is written,
- * so a .narinfo never names a missing or partial NAR; paths the cache has are skipped. */
+/* Where a push writes: a file:// directory (fl_cache_push), or anything else that can
+ * store files by name (remote/ writes over SSH). Every function returns 0 or a negative
+ * code with err filled. */
+typedef struct fl_cache_writer {
+    void *ctx;
+    const char *url;       /* names the cache in messages */
+    const char *stage_dir; /* a local directory for staging NAR files (for file://, inside the
+                            * cache, so that put_file is a rename) */
+    /* 1 when the cache has the file rel, 0 when not */
+    int (*has)(void *ctx, const char *rel, fl_error *err);
+    /* the whole file rel (owned, NUL-terminated); FL_ENOTFOUND when missing */
+    int (*get)(void *ctx, const char *rel, char **data, size_t *len, fl_error *err);
+    /* makes rel the complete, synced local file staged, atomically (the whole file or the old
+     * state) and durably; staged is consumed (moved or deleted) either way */
+    int (*put_file)(void *ctx, const char *staged, const char *rel, fl_error *err);
+    /* makes rel hold data, atomically and durably */
+    int (*put_data)(void *ctx, const char *rel, const void *data, size_t len, fl_error *err);
+} fl_cache_writer;
+
+/* Pushes the closure of paths (each valid in s) through w: nix-cache-info first (or its
+ * StoreDir checked), then per path, references first, the NAR (staged, then put) and only
+ * after it the .narinfo, so a .narinfo never names a missing or partial NAR or reference.
+ * Paths whose .narinfo the cache has are skipped. */
+int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, size_t npaths,
+                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err);
+/* The same to the cache at url (file:///DIR; other schemes: see fl_remote_cache_push). */
 int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npaths,
                   const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err);
+/* Checks the StoreDir of a nix-cache-info text against store_dir (url names the cache). */
+int fl_cache_info_check(const char *info, const char *url, const char *store_dir, fl_error *err);
 
 /* ---- verify (verify.c) ------------------------------------------------------------------ */
 

@@ -50,29 +50,30 @@ static int nar_tee_write(void *p, const void *data, size_t len, fl_error *err) {
     return fl_compressor_write(t->c, data, len, err);
 }
 
-static int ensure_cache_info(fl_cache_conn *conn, const char *store_dir, fl_error *err) {
-    char *nar_dir = fl_path_join(conn->dir, "nar");
-    int rc = fl_mkdir_p(nar_dir, 0755, err);
-    free(nar_dir);
-    if (rc)
-        return rc;
-    char *info = fl_path_join(conn->dir, "nix-cache-info");
-    if (!fl_path_exists(info)) {
+static int ensure_cache_info(const fl_cache_writer *w, const char *store_dir, fl_error *err) {
+    char *info = NULL;
+    size_t len = 0;
+    int rc = w->get(w->ctx, "nix-cache-info", &info, &len, err);
+    if (rc == FL_ENOTFOUND) {
+        fl_error_clear(err);
         char *text = fl_xasprintf("StoreDir: %s\n", store_dir);
-        rc = fl_atomic_write_file(info, text, strlen(text), 0644, err);
+        rc = w->put_data(w->ctx, "nix-cache-info", text, strlen(text), err);
         free(text);
+        return rc;
     }
+    if (!rc)
+        rc = fl_cache_info_check(info, w->url, store_dir, err);
     free(info);
-    return rc ? rc : fl_cache_check_store_dir(conn, store_dir, err);
+    return rc;
 }
 
-/* Writes one path's NAR and then its .narinfo. */
-static int push_one(fl_store *s, fl_cache_conn *conn, const fl_store_path_info *info, int comp,
+/* Stages one path's NAR, puts it, then puts its .narinfo. */
+static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, int comp,
                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
-    char *tmp = fl_xasprintf("%s/nar/.tmp-XXXXXX", conn->dir);
+    char *tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
     file_sink fs = {mkstemp(tmp), {0}, 0};
     if (fs.fd < 0) {
-        int rc = fl_error_errno(err, "cannot create a file in %s/nar", conn->dir);
+        int rc = fl_error_errno(err, "cannot create a file in %s", w->stage_dir);
         free(tmp);
         return rc;
     }
@@ -102,18 +103,15 @@ static int push_one(fl_store *s, fl_cache_conn *conn, const fl_store_path_info *
     fl_narinfo ni;
     memset(&ni, 0, sizeof ni);
     ni.url = fl_xasprintf("nar/%s.nar%s", fh32, fl_compression_ext(comp));
-    if (!rc) {
-        char *dest = fl_path_join(conn->dir, ni.url);
-        rc = fl_atomic_rename(tmp, dest, err);
-        free(dest);
-    }
-    if (rc) {
+    if (!rc)
+        rc = w->put_file(w->ctx, tmp, ni.url, err);
+    else
         unlink(tmp);
-        free(tmp);
+    free(tmp);
+    if (rc) {
         free(ni.url);
         return rc;
     }
-    free(tmp);
     ni.store_path = info->path;
     ni.compression = (char *)(comp == FL_COMP_XZ ? "xz" : comp == FL_COMP_ZSTD ? "zstd" : "none");
     ni.has_file_hash = 1;
@@ -134,27 +132,24 @@ static int push_one(fl_store *s, fl_cache_conn *conn, const fl_store_path_info *
     }
     char *text = fl_narinfo_format(&ni);
     char *name = fl_cache_narinfo_name(info->path);
-    char *file = fl_path_join(conn->dir, name);
-    rc = fl_atomic_write_file(file, text, strlen(text), 0644, err);
+    rc = w->put_data(w->ctx, name, text, strlen(text), err);
     if (!rc) {
         res->pushed++;
         res->nar_bytes += info->nar_size;
         res->file_bytes += fs.size;
         if (opts->log)
             fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", info->path,
-                    conn->url, (unsigned long long)info->nar_size, (unsigned long long)fs.size);
+                    w->url, (unsigned long long)info->nar_size, (unsigned long long)fs.size);
     }
-    free(file);
     free(name);
     free(text);
     free(sig);
     free(ni.url);
-    (void)s;
     return rc;
 }
 
-int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npaths,
-                  const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, size_t npaths,
+                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
     int comp = FL_COMP_ZSTD;
     if (opts->compression && fl_compression_parse(opts->compression, &comp) < 0) {
@@ -162,29 +157,19 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
         fl_error_set_hint(err, "use zstd, xz or none");
         return rc;
     }
-    fl_cache_conn conn;
-    int rc = fl_cache_conn_open(url, &conn, err);
-    if (rc)
-        return rc;
-    if (!conn.dir) {
-        rc =
-            fl_error_set(err, FL_EUSAGE, "cannot push to %s: only file:// caches are written", url);
-        fl_error_set_hint(err, "push to a directory (file:///DIR) and serve it over HTTP with "
-                               "any static file server");
-        fl_cache_conn_close(&conn);
-        return rc;
-    }
     char **cl = NULL;
     size_t ncl = 0;
-    rc = ensure_cache_info(&conn, fl_store_dir(s), err);
+    int rc = ensure_cache_info(w, fl_store_dir(s), err);
     if (!rc)
         rc = fl_store_closure(s, paths, npaths, &cl, &ncl, err);
     for (size_t i = 0; i < ncl && !rc; i++) {
         char *name = fl_cache_narinfo_name(cl[i]);
-        char *file = fl_path_join(conn.dir, name);
-        int have = fl_path_exists(file);
-        free(file);
+        int have = w->has(w->ctx, name, err);
         free(name);
+        if (have < 0) {
+            rc = have;
+            break;
+        }
         if (have) {
             res->present++;
             continue;
@@ -192,12 +177,72 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
         fl_store_path_info *info = NULL;
         rc = fl_store_query_info(s, cl[i], &info, err);
         if (!rc)
-            rc = push_one(s, &conn, info, comp, opts, res, err);
+            rc = push_one(w, info, comp, opts, res, err);
         fl_store_path_info_free(info);
     }
     if (rc)
-        fl_error_add_frame(err, "while pushing to %s", url);
+        fl_error_add_frame(err, "while pushing to %s", w->url);
     fl_store_free_paths(cl, ncl);
+    return rc;
+}
+
+/* ---- file:// ---------------------------------------------------------------------------- */
+
+static int dir_has(void *ctx, const char *rel, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *p = fl_path_join(c->dir, rel);
+    int yes = fl_path_exists(p);
+    free(p);
+    (void)err;
+    return yes;
+}
+
+static int dir_get(void *ctx, const char *rel, char **data, size_t *len, fl_error *err) {
+    return fl_cache_get(ctx, rel, data, len, err);
+}
+
+static int dir_put_file(void *ctx, const char *staged, const char *rel, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *dest = fl_path_join(c->dir, rel);
+    int rc = fl_atomic_rename(staged, dest, err);
+    if (rc)
+        unlink(staged);
+    free(dest);
+    return rc;
+}
+
+static int dir_put_data(void *ctx, const char *rel, const void *data, size_t len, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *dest = fl_path_join(c->dir, rel);
+    int rc = fl_atomic_write_file(dest, data, len, 0644, err);
+    free(dest);
+    return rc;
+}
+
+int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npaths,
+                  const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    memset(res, 0, sizeof *res);
+    fl_cache_conn conn;
+    int rc = fl_cache_conn_open(url, &conn, err);
+    if (rc)
+        return rc;
+    if (!conn.dir) {
+        rc = fl_error_set(err, FL_EUSAGE,
+                          "cannot push to %s: caches are written over file:// "
+                          "or ssh://",
+                          url);
+        fl_error_set_hint(err, "push to a directory (file:///DIR, or ssh://HOST/DIR) and serve "
+                               "it over HTTP with any static file server");
+        fl_cache_conn_close(&conn);
+        return rc;
+    }
+    /* NARs are staged in nar/ itself so that putting one is a rename */
+    char *nar_dir = fl_path_join(conn.dir, "nar");
+    rc = fl_mkdir_p(nar_dir, 0755, err);
+    fl_cache_writer w = {&conn, conn.url, nar_dir, dir_has, dir_get, dir_put_file, dir_put_data};
+    if (!rc)
+        rc = fl_cache_push_to(s, &w, paths, npaths, opts, res, err);
+    free(nar_dir);
     fl_cache_conn_close(&conn);
     return rc;
 }

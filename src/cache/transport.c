@@ -125,10 +125,18 @@ int fl_cache_check_store_dir(fl_cache_conn *c, const char *store_dir, fl_error *
         }
         return rc;
     }
+    rc = fl_cache_info_check(info, c->url, store_dir, err);
+    free(info);
+    if (!rc)
+        c->checked = 1;
+    return rc;
+}
+
+int fl_cache_info_check(const char *info, const char *url, const char *store_dir, fl_error *err) {
     const char *dir = NULL;
     size_t dlen = 0;
-    for (char *line = info; line && *line;) {
-        char *eol = strchr(line, '\n');
+    for (const char *line = info; line && *line;) {
+        const char *eol = strchr(line, '\n');
         size_t ll = eol ? (size_t)(eol - line) : strlen(line);
         if (ll > 10 && !strncmp(line, "StoreDir: ", 10)) {
             dir = line + 10;
@@ -137,17 +145,15 @@ int fl_cache_check_store_dir(fl_cache_conn *c, const char *store_dir, fl_error *
         line = eol ? eol + 1 : NULL;
     }
     if (dir && (dlen != strlen(store_dir) || memcmp(dir, store_dir, dlen) != 0)) {
-        rc = fl_error_set(err, FL_ECONFLICT,
-                          "the binary cache %s is for the store %.*s, not %s: store paths "
-                          "contain the store directory",
-                          c->url, (int)dlen, dir, store_dir);
+        int rc = fl_error_set(err, FL_ECONFLICT,
+                              "the binary cache %s is for the store %.*s, not %s: store paths "
+                              "contain the store directory",
+                              url, (int)dlen, dir, store_dir);
         fl_error_set_hint(err, "use a cache written from a store with the same directory (the "
                                "same --state-dir, or NIX_STORE_DIR for nix)");
+        return rc;
     }
-    free(info);
-    if (!rc)
-        c->checked = 1;
-    return rc;
+    return FL_OK;
 }
 
 char *fl_cache_narinfo_name(const char *store_path) {

@@ -6,16 +6,19 @@
 #include <string.h>
 
 #include "cli/opt.h"
+#include "cli/remote_args.h"
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/options.h"
+#include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
 typedef struct cache_opts {
     const char *out, *to, *key, *host, *compression;
     fl_opt_list args;
+    fl_cli_ssh_args ssh; /* push --to ssh://... */
 } cache_opts;
 
 static const char *const compressions[] = {"zstd", "xz", "none", NULL};
@@ -29,17 +32,19 @@ static const fl_opt_spec keygen_spec[] = {
     FL_OPT_END_,
 };
 static const fl_opt_spec push_spec[] = {
-    FL_OPT_STR_("to", 0, "URL", "the cache: file:///DIR", CO, to, .flags = 0),
+    FL_OPT_STR_("to", 0, "URL", "the cache: file:///DIR or ssh://[USER@]HOST[:PORT]/DIR", CO, to,
+                .flags = 0),
     FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key, .flags = 0),
     FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host, .flags = 0),
     FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
                    compressions, .flags = 0),
     FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_ssh_spec, CO, ssh),
     FL_OPT_END_,
 };
 static const fl_opt_spec verify_spec[] = {
-    FL_OPT_ARGS_("URL [PATH...]", "the cache, and the paths to check (default: all, file://)",
-                 CO, args, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("URL [PATH...]", "the cache, and the paths to check (default: all, file://)", CO,
+                 args, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec realise_spec[] = {
@@ -55,19 +60,34 @@ static int cache_verify(int argc, char **argv);
 static int store_realise(int argc, char **argv);
 
 static const fl_opt_cmd keygen_cmd = {
-    "cache keygen", "make a signing key pair: writes the secret key, prints the public key",
-    "NAME -o SECRETFILE", NULL, keygen_spec, NULL, cache_keygen};
+    "cache keygen",       "make a signing key pair: writes the secret key, prints the public key",
+    "NAME -o SECRETFILE", NULL,
+    keygen_spec,          NULL,
+    cache_keygen};
 static const fl_opt_cmd push_cmd = {
-    "cache push", "copy the closure of PATH... (or of host H) into a binary cache, signed",
-    "--to file:///DIR [--key SECRETFILE] [--compression zstd|xz|none] (PATH... | --host H)",
-    NULL, push_spec, NULL, cache_push};
+    "cache push",
+    "copy the closure of PATH... (or of host H) into a binary cache, signed",
+    "--to file:///DIR|ssh://HOST/DIR [--key SECRETFILE] [--compression zstd|xz|none] (PATH... | "
+    "--host H)",
+    NULL,
+    push_spec,
+    NULL,
+    cache_push};
 static const fl_opt_cmd verify_cmd = {
     "cache verify",
     "check a cache's narinfos, NARs, hashes, references and (with keys) signatures",
-    "URL [--trusted-public-key K]... [PATH...]", NULL, verify_spec, NULL, cache_verify};
+    "URL [--trusted-public-key K]... [PATH...]",
+    NULL,
+    verify_spec,
+    NULL,
+    cache_verify};
 const fl_opt_cmd fl_cmd_store_realise = {
-    "store realise", "make PATH... valid from binary caches (signature and NAR hash checked)",
-    "[--substituters URLS] [--trusted-public-key K]... PATH...", NULL, realise_spec, NULL,
+    "store realise",
+    "make PATH... valid from binary caches (signature and NAR hash checked)",
+    "[--substituters URLS] [--trusted-public-key K]... PATH...",
+    NULL,
+    realise_spec,
+    NULL,
     store_realise};
 static const fl_opt_cmd *const cache_subs[] = {&keygen_cmd, &push_cmd, &verify_cmd, NULL};
 
@@ -165,9 +185,20 @@ static int cache_push(int argc, char **argv) {
     fl_cache_push_result res;
     memset(&res, 0, sizeof res);
     if (!rc) {
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL,
-                                 fl_opts.quiet ? NULL : stderr};
-        rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, fl_opts.quiet ? NULL : stderr};
+        if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
+            rc = fl_error_set(&err, FL_EUSAGE,
+                              "cache push over SSH writes as the login user: "
+                              "--sudo is not supported");
+            fl_error_set_hint(&err, "log in as a user who may write the cache directory");
+        } else if (!strncmp(o.to, "ssh://", 6)) {
+            fl_remote_opts ro;
+            memset(&ro, 0, sizeof ro);
+            fl_cli_ssh_apply(&o.ssh, &ro);
+            rc = fl_remote_cache_push(o.to, &ro, s, paths, n, &po, &res, &err);
+        } else {
+            rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
+        }
     }
     memset(&key, 0, sizeof key);
     fl_store_free_paths(paths, n);
@@ -178,8 +209,8 @@ static int cache_push(int argc, char **argv) {
         return fl_cli_report(&err);
     if (!fl_opts.quiet)
         fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
-                res.pushed, (unsigned long long)res.nar_bytes,
-                (unsigned long long)res.file_bytes, res.present);
+                res.pushed, (unsigned long long)res.nar_bytes, (unsigned long long)res.file_bytes,
+                res.present);
     return FL_EXIT_OK;
 }
 
