@@ -34,6 +34,10 @@ int fl_cache_secret_key_parse(const char *text, const char *where, fl_cache_secr
                               fl_error *err);
 int fl_cache_public_key_parse(const char *text, const char *where, fl_cache_public_key *out,
                               fl_error *err);
+/* Parses every white-space separated key in texts[0..n) (each may hold several) into *keys
+ * (owned array; *nkeys entries). where names them in errors. */
+int fl_cache_public_keys_parse(const char *const *texts, size_t n, const char *where,
+                               fl_cache_public_key **keys, size_t *nkeys, fl_error *err);
 /* "name:base64" of the key's public half (owned). */
 char *fl_cache_public_key_text(const fl_cache_secret_key *key);
 /* Nix's signature of msg: "name:base64(ed25519 detached signature)" (owned). */

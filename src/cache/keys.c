@@ -96,6 +96,33 @@ int fl_cache_public_key_parse(const char *text, const char *where, fl_cache_publ
     return rc;
 }
 
+int fl_cache_public_keys_parse(const char *const *texts, size_t n, const char *where,
+                               fl_cache_public_key **keys, size_t *nkeys, fl_error *err) {
+    *keys = NULL;
+    *nkeys = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (const char *p = texts[i]; *p;) {
+            p += strspn(p, " \t\n");
+            size_t k = strcspn(p, " \t\n");
+            if (!k)
+                break;
+            char *word = fl_xstrndup(p, k);
+            *keys = fl_xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
+            int rc = fl_cache_public_key_parse(word, where, &(*keys)[*nkeys], err);
+            free(word);
+            if (rc) {
+                free(*keys);
+                *keys = NULL;
+                *nkeys = 0;
+                return rc;
+            }
+            (*nkeys)++;
+            p += k;
+        }
+    }
+    return FL_OK;
+}
+
 char *fl_cache_public_key_text(const fl_cache_secret_key *key) {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     crypto_sign_ed25519_sk_to_pk(pk, key->sk);

@@ -23,8 +23,7 @@ struct fl_substituter {
 static int each_word(const char *const *v, size_t n, int (*fn)(void *, const char *, fl_error *),
                      void *ctx, fl_error *err) {
     for (size_t i = 0; i < n; i++) {
-        const char *p = v[i];
-        while (*p) {
+        for (const char *p = v[i]; *p;) {
             p += strspn(p, " \t\n");
             size_t k = strcspn(p, " \t\n");
             if (!k)
@@ -58,22 +57,14 @@ static int add_cache(void *p, const char *url, fl_error *err) {
     return rc;
 }
 
-static int add_key(void *p, const char *text, fl_error *err) {
-    fl_substituter *sub = p;
-    sub->keys = fl_xrealloc(sub->keys, (sub->nkeys + 1) * sizeof *sub->keys);
-    int rc = fl_cache_public_key_parse(text, "trusted public key", &sub->keys[sub->nkeys], err);
-    if (!rc)
-        sub->nkeys++;
-    return rc;
-}
-
 int fl_substituter_new(const char *const *urls, size_t nurls, const char *const *keys, size_t nkeys,
                        FILE *log, fl_substituter **out, fl_error *err) {
     fl_substituter *sub = fl_xcalloc(1, sizeof *sub);
     sub->log = log;
     int rc = each_word(urls, nurls, add_cache, sub, err);
     if (!rc)
-        rc = each_word(keys, nkeys, add_key, sub, err);
+        rc = fl_cache_public_keys_parse(keys, nkeys, "trusted public key", &sub->keys, &sub->nkeys,
+                                        err);
     if (rc) {
         fl_substituter_free(sub);
         return rc;

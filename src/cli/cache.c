@@ -214,29 +214,6 @@ static int cache_push(int argc, char **argv) {
     return FL_EXIT_OK;
 }
 
-static int trusted_keys(fl_cache_public_key **keys, size_t *n, fl_error *err) {
-    *keys = NULL;
-    *n = 0;
-    for (size_t i = 0; i < fl_opts.trusted_keys.n; i++) {
-        const char *p = fl_opts.trusted_keys.v[i];
-        while (*p) {
-            p += strspn(p, " \t\n");
-            size_t k = strcspn(p, " \t\n");
-            if (!k)
-                break;
-            char *w = fl_xstrndup(p, k);
-            *keys = fl_xrealloc(*keys, (*n + 1) * sizeof **keys);
-            int rc = fl_cache_public_key_parse(w, "--trusted-public-key", &(*keys)[*n], err);
-            free(w);
-            if (rc)
-                return rc;
-            (*n)++;
-            p += k;
-        }
-    }
-    return FL_OK;
-}
-
 static int cache_verify(int argc, char **argv) {
     cache_opts o;
     memset(&o, 0, sizeof o);
@@ -247,7 +224,8 @@ static int cache_verify(int argc, char **argv) {
     fl_cache_public_key *keys = NULL;
     size_t nkeys = 0;
     fl_store *s = NULL;
-    rc = trusted_keys(&keys, &nkeys, &err);
+    rc = fl_cache_public_keys_parse(fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                    "--trusted-public-key", &keys, &nkeys, &err);
     if (!rc)
         rc = fl_store_open(fl_opts.state_dir, &s, &err);
     fl_cache_verify_result res;
