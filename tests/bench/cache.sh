@@ -9,7 +9,7 @@
 # The closure: a tree of many small files (text, compressible), a few MiB of random data,
 # and a built output referring to both. Prints best-of-N wall times and ratio
 # peer/flakectl (>1 means flakectl is faster). Never fails on timing.
-# usage: tests/bench/cache.sh [path/to/flakectl]   (default: build/flakectl)
+# usage: [RUNS=3] [COMPS="zstd xz"] tests/bench/cache.sh [path/to/flakectl]   (default: build/flakectl)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 FLAKECTL=${1:-${FLAKECTL:-$src/build/flakectl}}
@@ -81,7 +81,7 @@ row() { # label ours peer peername
 
 echo
 echo "closure: 3 paths, $((nar_bytes / 1024)) KiB of NAR ($FILES text files, $RAND_MIB MiB random); best of $RUNS runs"
-for comp in zstd xz; do
+for comp in ${COMPS:-zstd xz}; do
     prep="rm -rf '$work/c-fl-$comp'"
     ours=$(best_ms "$FLAKECTL" --quiet --state-dir "$state" cache push --to "file://$work/c-fl-$comp" \
         --key "$work/key.sec" --compression "$comp" "$top")
@@ -95,7 +95,7 @@ for comp in zstd xz; do
 done
 # Substitution goes into an empty store with the same directory: the source store moves away.
 mv "$state" "$work/state.orig"
-for comp in zstd xz; do
+for comp in ${COMPS:-zstd xz}; do
     prep="rm -rf '$state'"
     ours=$(best_ms "$FLAKECTL" --quiet --state-dir "$state" store realise \
         --substituters "file://$work/c-fl-$comp" --trusted-public-key "$pub" "$top")
