@@ -107,12 +107,15 @@ typedef struct fl_cache_writer {
     int (*put_file)(void *ctx, const char *staged, const char *rel, fl_error *err);
     /* makes rel hold data, atomically and durably */
     int (*put_data)(void *ctx, const char *rel, const void *data, size_t len, fl_error *err);
+    /* how many paths may be pushed at once (the functions called from that many threads) */
+    int jobs;
 } fl_cache_writer;
 
 /* Pushes the closure of paths (each valid in s) through w: nix-cache-info first (or its
  * StoreDir checked), then per path, references first, the NAR (staged, then put) and only
  * after it the .narinfo, so a .narinfo never names a missing or partial NAR or reference.
- * Paths whose .narinfo the cache has are skipped. */
+ * Paths whose .narinfo the cache has are skipped. Paths whose references are all in the
+ * cache are compressed and written concurrently (up to w->jobs). */
 int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, size_t npaths,
                      const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err);
 /* The same to the cache at url (file:///DIR; other schemes: see fl_remote_cache_push). */

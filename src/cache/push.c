@@ -5,6 +5,7 @@
  * never finds a .narinfo whose NAR or references are missing. Never reads a cache's NARs. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -148,6 +149,100 @@ static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, in
     return rc;
 }
 
+typedef struct push_job {
+    fl_store_path_info *info;
+    int done, rc;
+    fl_error err;
+    fl_cache_push_result res;
+} push_job;
+
+typedef struct push_wave {
+    const fl_cache_writer *w;
+    int comp;
+    const fl_cache_push_opts *opts;
+    push_job **items;
+    size_t n, next;
+    pthread_mutex_t mu;
+} push_wave;
+
+static void *push_worker(void *arg) {
+    push_wave *pw = arg;
+    for (;;) {
+        pthread_mutex_lock(&pw->mu);
+        push_job *j = pw->next < pw->n ? pw->items[pw->next++] : NULL;
+        pthread_mutex_unlock(&pw->mu);
+        if (!j)
+            return NULL;
+        j->rc = push_one(pw->w, j->info, pw->comp, pw->opts, &j->res, &j->err);
+        j->done = 1;
+    }
+}
+
+static int cmp_job(const void *a, const void *b) {
+    return strcmp((*(push_job *const *)a)->info->path, (*(push_job *const *)b)->info->path);
+}
+
+/* A path may go once none of its references (but itself) is still waiting: their .narinfo
+ * files are in the cache before its own. */
+static int job_ready(push_job **sorted, size_t n, const push_job *j) {
+    for (size_t r = 0; r < j->info->nrefs; r++) {
+        const char *ref = j->info->refs[r];
+        if (!strcmp(ref, j->info->path))
+            continue;
+        fl_store_path_info key_info = {.path = (char *)ref};
+        push_job key = {.info = &key_info}, *kp = &key;
+        push_job **hit = bsearch(&kp, sorted, n, sizeof *sorted, cmp_job);
+        if (hit && !(*hit)->done)
+            return 0;
+    }
+    return 1;
+}
+
+static int push_jobs(const fl_cache_writer *w, push_job *jobs, size_t n, int comp,
+                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    push_job **sorted = fl_xcalloc(n + 1, sizeof *sorted),
+             **items = fl_xcalloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &jobs[i];
+    qsort(sorted, n, sizeof *sorted, cmp_job);
+    size_t left = n;
+    int rc = FL_OK;
+    int maxj = w->jobs > 1 ? (w->jobs > 16 ? 16 : w->jobs) : 1;
+    while (left && !rc) {
+        push_wave pw = {w, comp, opts, items, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        for (size_t i = 0; i < n; i++)
+            if (!jobs[i].done && job_ready(sorted, n, &jobs[i]))
+                items[pw.n++] = &jobs[i];
+        if (!pw.n) {
+            rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
+                              jobs[0].info->path);
+            break;
+        }
+        pthread_t th[16];
+        size_t started = 0, want = pw.n < (size_t)maxj ? pw.n : (size_t)maxj;
+        for (size_t t = 1; t < want; t++)
+            if (pthread_create(&th[started], NULL, push_worker, &pw) == 0)
+                started++;
+        push_worker(&pw);
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        for (size_t i = 0; i < pw.n; i++) {
+            push_job *j = pw.items[i];
+            res->pushed += j->res.pushed;
+            res->nar_bytes += j->res.nar_bytes;
+            res->file_bytes += j->res.file_bytes;
+            if (j->rc && !rc) {
+                rc = j->rc;
+                fl_error_move(err, &j->err);
+            }
+        }
+        left -= pw.n;
+    }
+    free(sorted);
+    free(items);
+    return rc;
+}
+
 int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, size_t npaths,
                      const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
@@ -162,6 +257,8 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
     int rc = ensure_cache_info(w, fl_store_dir(s), err);
     if (!rc)
         rc = fl_store_closure(s, paths, npaths, &cl, &ncl, err);
+    push_job *jobs = fl_xcalloc(ncl + 1, sizeof *jobs);
+    size_t n = 0;
     for (size_t i = 0; i < ncl && !rc; i++) {
         char *name = fl_cache_narinfo_name(cl[i]);
         int have = w->has(w->ctx, name, err);
@@ -174,12 +271,17 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
             res->present++;
             continue;
         }
-        fl_store_path_info *info = NULL;
-        rc = fl_store_query_info(s, cl[i], &info, err);
+        rc = fl_store_query_info(s, cl[i], &jobs[n].info, err);
         if (!rc)
-            rc = push_one(w, info, comp, opts, res, err);
-        fl_store_path_info_free(info);
+            n++;
     }
+    if (!rc && n)
+        rc = push_jobs(w, jobs, n, comp, opts, res, err);
+    for (size_t i = 0; i < n; i++) {
+        fl_store_path_info_free(jobs[i].info);
+        fl_error_clear(&jobs[i].err);
+    }
+    free(jobs);
     if (rc)
         fl_error_add_frame(err, "while pushing to %s", w->url);
     fl_store_free_paths(cl, ncl);
@@ -239,7 +341,9 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
     /* NARs are staged in nar/ itself so that putting one is a rename */
     char *nar_dir = fl_path_join(conn.dir, "nar");
     rc = fl_mkdir_p(nar_dir, 0755, err);
-    fl_cache_writer w = {&conn, conn.url, nar_dir, dir_has, dir_get, dir_put_file, dir_put_data};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_cache_writer w = {&conn,   conn.url,     nar_dir,      dir_has,
+                         dir_get, dir_put_file, dir_put_data, cores > 0 ? (int)cores : 1};
     if (!rc)
         rc = fl_cache_push_to(s, &w, paths, npaths, opts, res, err);
     free(nar_dir);
