@@ -115,10 +115,18 @@ int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size
         k[nk++] = keys[i];
     }
     fl_value *config = NULL;
-    int rc = fl_host_config(&s->host, &config, err);
-    if (!rc)
+    fl_error cerr = FL_ERROR_INIT;
+    /* A configuration that does not evaluate (a failed assertion, ...) is reported by the
+     * build itself, with its usual context: here it only means no substituters of its own. */
+    int rc = fl_host_config(&s->host, &config, &cerr) ? 1 : 0;
+    fl_error_clear(&cerr);
+    if (rc == 1) {
+        rc = 0;
+        config = NULL;
+    }
+    if (!rc && config)
         rc = list_option(s, config, "store.substituters", &u, &nu, err);
-    if (!rc)
+    if (!rc && config)
         rc = list_option(s, config, "store.trustedPublicKeys", &k, &nk, err);
     if (!rc && nu) {
         fl_substituter_free(s->substituter);
