@@ -124,7 +124,7 @@ static int cmd_store(int argc, char **argv) {
 
 const fl_opt_cmd fl_cmd_store = {
     "store",
-    "add, dump, inspect, verify, export and import store paths",
+    "add, dump, inspect, verify, export, import and realise store paths",
     NULL,
     "The store is <state-dir>/store (--state-dir, FLAKECTL_STATE_DIR). See docs/store.md.\n",
     NULL,
