@@ -14,12 +14,15 @@ cd "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 state="$work/state"
 fl() { "$FLAKECTL" --quiet --state-dir "$state" "$@"; }
-# nix with its own database and files, under the logical store directory $state/store
+# nixs SIDE CMD...: CMD (an oracle call) against nix's store SIDE, with its own database and
+# files, under the logical store directory $state/store
 nixs() {
-    NIX_STORE_DIR="$state/store" NIX_STATE_DIR="$work/nix-$1/var" NIX_LOG_DIR="$work/nix-$1/log" \
-        NIX_REMOTE="local?root=$work/nix-$1" nixo "${@:2}"
+    local side=$1
+    shift
+    (export NIX_STORE_DIR="$state/store" NIX_STATE_DIR="$work/nix-$side/var" \
+        NIX_LOG_DIR="$work/nix-$side/log" NIX_REMOTE="local?root=$work/nix-$side"; "$@")
 }
-nixcmd() { local side=$1; shift; nixs "$side" nix --quiet --extra-experimental-features nix-command "$@"; }
+nixcmd() { local side=$1; shift; nixs "$side" nixo nix --quiet --extra-experimental-features nix-command "$@"; }
 
 # A closure of three paths: a source, a built output referring to it, one referring to both.
 mkdir src && echo "payload-$$" > src/file && head -c 300000 /dev/urandom > src/blob
@@ -58,12 +61,12 @@ for comp in zstd xz; do
     nixcmd "$comp" copy --from "file://$cache" --option trusted-public-keys "$pub" "$top" ||
         fail "$comp: nix copy --from refused flakectl's cache"
     for p in "$dep" "$mid" "$top"; do
-        cmp <(fl store dump "$p") <(nixs "$comp" nix-store --dump "$p") || fail "$comp: $p differs"
-        [ "$(nixs "$comp" nix-store -q --hash "$p")" = "$(fl store path-info --json "$p" |
+        cmp <(fl store dump "$p") <(nixs "$comp" nixo nix-store --dump "$p") || fail "$comp: $p differs"
+        [ "$(nixs "$comp" nixo nix-store -q --hash "$p")" = "$(fl store path-info --json "$p" |
             python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["narHash"])')" ] ||
             fail "$comp: nar hash of $p"
     done
-    [ "$(nixs "$comp" nix-store -q --references "$top" | sort)" = "$(printf '%s\n' "$dep" "$mid" | sort)" ] ||
+    [ "$(nixs "$comp" nixo nix-store -q --references "$top" | sort)" = "$(printf '%s\n' "$dep" "$mid" | sort)" ] ||
         fail "$comp: references of $top in nix"
     echo "ok: nix copy --from accepts flakectl's $comp cache (signature checked)"
 done
@@ -78,7 +81,7 @@ echo "ok: a second push skips what the cache has"
 # caches unsigned and signed by nix's own key; and flakectl's closure, which nix copies with
 # the signatures it got and signs again with flakectl's key (xz, nix's default).
 mkdir src2 && echo "nix-only-$$" > src2/f
-nixonly=$(nixs zstd nix-store --add src2)
+nixonly=$(nixs zstd nixo nix-store --add src2)
 nixcmd zstd copy --to "file://$work/nixcache-unsigned" "$nixonly"
 nixcmd zstd copy --to "file://$work/nixcache-nixkey?secret-key=$work/nix.sec" "$nixonly"
 nixcmd zstd copy --to "file://$work/nixcache?secret-key=$work/key.sec" "$top"
@@ -104,7 +107,7 @@ echo "ok: unsigned and untrusted nix caches refused, nothing added"
 out=$(fl store realise --substituters "file://$work/nixcache-unsigned file://$work/nixcache-nixkey" \
     --trusted-public-key "$nixpub" "$nixonly")
 [ "$out" = "$nixonly" ] || fail "realise printed '$out'"
-cmp <(fl store dump "$nixonly") <(nixs zstd nix-store --dump "$nixonly") || fail "$nixonly differs"
+cmp <(fl store dump "$nixonly") <(nixs zstd nixo nix-store --dump "$nixonly") || fail "$nixonly differs"
 echo "ok: flakectl checks a signature nix made"
 
 out=$(fl store realise --substituters "file://$work/nixcache" --trusted-public-key "$nixpub" \
