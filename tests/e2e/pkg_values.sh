@@ -55,6 +55,15 @@ box 'environment.systemPackages = with pkgs; [ git eza ]; system.packageManager 
 run_fl --flake "$flake" check --host box
 expect_eq "on dnf eza exists" 0 "$rc"
 
+# a dnf host: the plan and dnf's exact command line, nothing run (no dnf on this machine)
+mkdir -p "$work/root"
+run_fl --flake "$flake" --root "$work/root" switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch of a dnf host into an empty root" 0 "$rc"
+expect_contains "dnf plan" "+ eza (dnf)" "$out"
+expect_contains "dnf command line" "would run: dnf -y --setopt=install_weak_deps=False install -- git eza" "$out"
+expect_contains "says nothing was installed" "nothing was installed: flakectl runs apt only so far" "$out"
+
 # home.packages takes the same values and is checked the same way
 box 'users.users.al.isNormalUser = true; home-manager.users.al.home.packages = [ pkgs.eza ];'
 run_fl --flake "$flake" check --host box
