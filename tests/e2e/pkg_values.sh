@@ -78,6 +78,26 @@ expect_eq "fd is fd-find on apt" "fd-find" "$(jq -r '.nativePackages[0].apt' "$t
 expect_eq "the store package links into sw/" "yes" "$([ -x "$top/sw/bin/hi" ] && echo yes)"
 expect_eq "no native package in sw/" "1" "$(jq '.packages | length' "$top/profile.json")"
 
+# diff: native packages by name between two toplevels
+box 'environment.systemPackages = with pkgs; [ fd htop ];'
+run_fl --flake "$flake" build --host box --no-link
+run_fl diff "$top" "$out"
+expect_contains "diff adds htop" "+ htop (native package)" "$out"
+expect_not_contains "diff keeps fd" "fd (native package)" "$out"
+
+# check --apt-lists: names looked up in this machine's apt lists (where it has them)
+if command -v apt-cache >/dev/null && ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+  box 'environment.systemPackages = [ pkgs.hello (pkgs.native "flakectl-no-such-package") ];'
+  run_fl --flake "$flake" check --host box
+  expect_eq "without --apt-lists the name is not looked up" 0 "$rc"
+  run_fl --flake "$flake" check --host box --apt-lists
+  expect_eq "with --apt-lists it fails" 1 "$rc"
+  expect_contains "names the missing package" "apt name 'flakectl-no-such-package' is not in this machine's apt lists" "$err"
+  expect_not_contains "hello is found" "'hello'" "$err"
+else
+  echo "note: no apt lists here; check --apt-lists not exercised"
+fi
+
 # darwin: the Brewfile
 run_fl --flake "$flake" build --host mac --no-link
 expect_eq "mac build" 0 "$rc"
