@@ -17,11 +17,8 @@ trap 'rm -rf "$T"' EXIT
 export XDG_CACHE_HOME=$T/cache
 ROOT=$T/root STATE=$T/state F=$T/flake
 mkdir -p "$ROOT" "$F" "$T/tree"
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$(dirname "$0")/../e2e/lib/host-flake.bash"
+host_flake "$F"
 host() { # N
     cat >"$F/host.nix" <<EOF
 { pkgs, ... }: {

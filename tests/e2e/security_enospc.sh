@@ -19,11 +19,8 @@ trap cleanup EXIT
 F=$T/flake
 mkdir -p "$F"
 export XDG_CACHE_HOME=$T/cache
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
+host_flake "$F"
 host() { # GEN
     cat >"$F/host.nix" <<EOF
 { ... }: {
