@@ -33,11 +33,13 @@ EOF
 }
 fl() { "$FLAKECTL" --root "$ROOT" --state-dir "$STATE" --flake "$F" "$@"; }
 
-# broken: prints why the state is broken, nothing when it is sound.
+# broken: prints why the state is broken, nothing when it is sound. A broken store is
+# repaired afterwards, so that each kill is judged by what it did itself.
 broken() {
     local l t
     if ! fl store verify --check-contents >"$T/verify" 2>&1; then
         echo "store verify: $(head -3 "$T/verify" | tr '\n' ' ')"
+        fl store verify --repair >/dev/null 2>&1
         return
     fi
     for l in "$ROOT/run/flakectl/current" "$STATE/profiles/system" "$STATE"/profiles/system-*-link; do
