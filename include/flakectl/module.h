@@ -122,6 +122,7 @@ typedef struct fl_host_session {
     struct fl_flake_tree *tree; /* the flake's Git work tree, NULL when not in one */
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
+    uint64_t fetch_shown;       /* MiB of the running download last shown on a terminal */
 } fl_host_session;
 int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
                          const char *host_name, size_t max_stack, int frames, fl_error *err);

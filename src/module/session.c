@@ -1,12 +1,40 @@
 /* session.c - everything one command needs to work on one host: the flake directory, the
  * store (so derivations and sources can be built), an evaluator wired to both, and the
  * evaluated host. One open, one close, for every command that evaluates hosts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/store.h"
+
+#define MIB (1024u * 1024u)
+
+/* Downloads (pkgs.fetchurl) on stderr: a line when one starts and one when it is done; on a
+ * terminal, the MiB received so far in between, redrawn in place. The session must stay
+ * where it was opened (the store keeps a pointer to it). */
+static void report_fetch(void *ctx, const char *url, int event, uint64_t received, uint64_t total) {
+    fl_host_session *s = ctx;
+    int tty = isatty(STDERR_FILENO);
+    if (event == FL_FETCH_START) {
+        s->fetch_shown = 0;
+        fprintf(stderr, "downloading %s\n", url);
+    } else if (event == FL_FETCH_PROGRESS) {
+        if (!tty || received / MIB == s->fetch_shown)
+            return;
+        s->fetch_shown = received / MIB;
+        if (total)
+            fprintf(stderr, "\r  %llu of %llu MiB", (unsigned long long)(received / MIB),
+                    (unsigned long long)(total / MIB));
+        else
+            fprintf(stderr, "\r  %llu MiB", (unsigned long long)(received / MIB));
+    } else {
+        fprintf(stderr, "%sdownloaded %s (%llu bytes)\n", tty ? "\r\033[K" : "", url,
+                (unsigned long long)received);
+    }
+}
 
 static int session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
                         const char *host_name, size_t max_stack, int frames, int plan,
@@ -22,6 +50,7 @@ static int session_open(fl_host_session *s, const char *flake_flag, const char *
         fl_host_session_close(s);
         return rc;
     }
+    fl_store_set_fetch_report(s->store, report_fetch, s);
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = max_stack;

@@ -22,7 +22,19 @@ struct fl_store {
     char *store_dir;
     char *db_dir;
     int lock_fd; /* <db>/gc.lock, shared while open, exclusive during GC/verify */
+    fl_store_fetch_report_fn fetch_report; /* NULL: downloads are silent */
+    void *fetch_report_ctx;
 };
+
+void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *ctx) {
+    s->fetch_report = fn;
+    s->fetch_report_ctx = ctx;
+}
+
+void fl_store_fetch_reporter(const fl_store *s, fl_store_fetch_report_fn *fn, void **ctx) {
+    *fn = s->fetch_report;
+    *ctx = s->fetch_report_ctx;
+}
 
 int64_t fl_store_now(void) {
     return (int64_t)time(NULL);
