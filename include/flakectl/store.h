@@ -212,6 +212,19 @@ void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *c
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
 
+/* A GC root that lasts as long as this process: gcroots/temp/<pid>-<start time>-<hash>.
+ * gc honours it while the process runs and removes it once the process is gone. Made with
+ * the store open, whose shared lock keeps gc out, so a path built under that lock stays
+ * rooted from the moment it exists (switch: until the activation roots it itself). */
+int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err);
+/* Removes this process's temp root for path (nothing when there is none). */
+void fl_store_drop_temp_root(fl_store *s, const char *path);
+/* A root named by its owner: gcroots/<group>/<name> -> path (atomic). */
+int fl_store_add_named_root(fl_store *s, const char *group, const char *name, const char *path,
+                            fl_error *err);
+/* Removes gcroots/<group>/<prefix>* (all of the group when prefix is ""). */
+void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefix);
+
 /* Consistency check. Every problem is printed to report (one line each). */
 typedef struct fl_store_verify_result {
     size_t missing;  /* registered but absent */

@@ -88,7 +88,7 @@ expect_contains "undeclared suggestion" "did you mean 'hostName'" "$err"
 run_fl --flake "$E/typeerr" eval --host h users
 expect_eq "type error exit" 1 "$rc"
 expect_contains "type error names the option" "users.users.bob.uid" "$err"
-expect_contains "type error expected type" "signed integer" "$err"
+expect_contains "type error expected type" "account id (0 to 4294967294, not 65535)" "$err"
 expect_contains "type error actual type" "a string" "$err"
 expect_contains "type error location" "typeerr/m2.nix:3:3" "$err"
 
