@@ -37,6 +37,8 @@ packages=(
   bc
   openssl
   iproute2
+  mount
+  ansible
 )
 missing=()
 for p in "${packages[@]}"; do

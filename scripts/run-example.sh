@@ -21,6 +21,23 @@ cp -r flake.nix hosts modules home secrets "$work/flake/"
 cd "$work/flake"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# The k3s module runs the pinned upstream k3s release, downloaded into the store by
+# pkgs.fetchurl and checked against its sha256. Offline that download fails (with the URL in
+# the error); the demo then skips k3s, as a NixOS user would disable a service whose source
+# cannot be fetched, instead of failing every later step (docs/packages-upstream.md).
+step "the k3s binary of homelab-node1 (pkgs.fetchurl of the pinned upstream release)"
+if "$fl" build --host homelab-node1 --no-link >/dev/null 2>"$work/k3s.err"; then
+  echo "downloaded, verified against its sha256 and installed as bin/k3s in the store"
+elif grep -q "cannot download" "$work/k3s.err"; then
+  sed 's/^/  /' "$work/k3s.err"
+  echo "skipped: k3s on homelab-node1 and homelab-node2 (this machine cannot download its"
+  echo "binary); this demo copy of the flake sets homelab.k3s.enable = false"
+  printf '%s\n' '{ lib, ... }: { homelab.k3s.enable = lib.mkForce false; }' > modules/server/offline-demo.nix
+  sed -i 's|imports = \[ ./k3s.nix|imports = [ ./offline-demo.nix ./k3s.nix|' modules/server/default.nix
+else
+  cat "$work/k3s.err" >&2
+  exit 1
+fi
 step "flakectl check (every host of the example)"
 "$fl" check
 step "flakectl switch --host homelab-node1 (into $work/root)"

@@ -26,17 +26,39 @@ enum { FL_ATOMIC_NO_SYNC = 1 };
 int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
                             int flags, fl_error *err);
 int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl_error *err);
+/* The same within a directory descriptor (opened beneath a root, flakectl/beneath.h): name
+ * is one component, shown names it in messages. The temporary sibling is created O_EXCL |
+ * O_NOFOLLOW, and its owner (uid/gid; (uid_t)-1 keeps root's) and mode are set on its
+ * descriptor before the rename: nothing is changed by name after the file is in place,
+ * where the owner of the directory could have swapped in a link. */
+int fl_atomic_write_at(int dirfd, const char *name, const char *shown, const void *data, size_t len,
+                       mode_t mode, uid_t uid, gid_t gid, int flags, fl_error *err);
+/* The link's owner is set through an O_PATH descriptor of the temporary link, checked to
+ * be the link just made, before the rename. */
+int fl_atomic_symlink_at(int dirfd, const char *name, const char *shown, const char *target,
+                         uid_t uid, gid_t gid, int flags, fl_error *err);
+/* renameat(2) between two directory descriptors, then an fsync of the destination's. */
+int fl_atomic_rename_at(int fromdir, const char *from, int todir, const char *to,
+                        const char *shown_from, const char *shown_to, fl_error *err);
 /* Flushes the file system holding path (syncfs). */
 int fl_sync_fs(const char *path, fl_error *err);
 
 /* Reads a whole file; *data is NUL-terminated and owned by the caller. */
 int fl_read_file(const char *path, char **data, size_t *len, fl_error *err);
+/* The same from an open descriptor (left open); path names it in messages. */
+int fl_read_fd(int fd, const char *path, char **data, size_t *len, fl_error *err);
 /* mkdir -p with the given mode for created directories. */
 int fl_mkdir_p(const char *path, mode_t mode, fl_error *err);
 /* rm -rf that never follows symlinks; a missing path is not an error. */
 int fl_remove_tree(const char *path, fl_error *err);
+/* The same for dirfd/name (a single component; shown names it in messages). */
+int fl_remove_tree_at(int dirfd, const char *name, const char *shown, fl_error *err);
 /* Makes a fresh directory "<parent>/<prefix>XXXXXX" (mode 0700); returns the owned path. */
 char *fl_make_temp_dir(const char *parent, const char *prefix, fl_error *err);
+/* Removes (recursively) every dir/NAME whose name starts with prefix or contains infix
+ * (either may be NULL), looking depth levels of subdirectories deep; never follows a link.
+ * For crash leftovers: the caller holds the lock that makes them nobody's. */
+void fl_sweep_dir(const char *dir, const char *prefix, const char *infix, int depth);
 int fl_path_exists(const char *path);
 int fl_is_dir(const char *path);
 /* Joins two path parts with exactly one '/' between them; the result is owned by the caller. */

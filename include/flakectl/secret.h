@@ -75,6 +75,9 @@ int fl_age_recipients_add_file(fl_age_recipients *r, const char *path, fl_error 
  * unencrypted OpenSSH ed25519 private key. Passphrase-protected, RSA and PEM keys are
  * refused by name. */
 int fl_age_identities_add_file(fl_age_identities *ids, const char *path, fl_error *err);
+/* The same for a file's content already read (NUL-terminated; split into lines in place,
+ * the caller wipes and frees it); path names it in errors. */
+int fl_age_identities_add_data(fl_age_identities *ids, char *data, const char *path, fl_error *err);
 /* Appends one AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… string (`source` names it in
  * errors). */
 int fl_age_identity_add_string(fl_age_identities *ids, const char *text, const char *source,

@@ -43,6 +43,10 @@ char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]);
 char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]);
 /* Parses "sha256:<base32>", "sha256:<hex>" or "sha256-<base64>"; 0 or -1. */
 int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]);
+/* A derivation's outputHash as Nix reads it: SRI ("sha256-<base64>", algo "" or "sha256"),
+ * "sha256:<hex or base32>", or, with algo "sha256", a bare hex, Nix base32 or base64 digest.
+ * 0, or -1 when the form is unknown or the algorithm is not sha256. */
+int fl_hash_parse_output(const char *hash, const char *algo, unsigned char h[FL_SHA256_LEN]);
 
 /* ---- NAR -------------------------------------------------------------------------------- */
 
@@ -199,8 +203,34 @@ void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx)
 /* Asks the substituter, if any, for path (0 when there is none). */
 int fl_store_substitute(fl_store *s, const char *path, fl_error *err);
 
+/* ---- downloads (fetch.c) ------------------------------------------------------------- */
+
+/* Called while a download runs: bytes received so far and the total (0 while unknown).
+ * Returning non-zero aborts the download. */
+typedef int (*fl_fetch_progress_fn)(void *ctx, uint64_t received, uint64_t total);
+/* Downloads url (http://, https://, file://; redirects followed, never to file://) and writes
+ * the body to fd at its current offset. An HTTP error status, an unreachable host, a transfer
+ * stalled for a minute or a failed write is an error naming the URL. progress may be NULL.
+ * The caller owns fd and decides what a partial download becomes (fixed-output builds
+ * delete it). */
+int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, void *ctx,
+                       fl_error *err);
+
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
+
+/* A GC root that lasts as long as this process: gcroots/temp/<pid>-<start time>-<hash>.
+ * gc honours it while the process runs and removes it once the process is gone. Made with
+ * the store open, whose shared lock keeps gc out, so a path built under that lock stays
+ * rooted from the moment it exists (switch: until the activation roots it itself). */
+int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err);
+/* Removes this process's temp root for path (nothing when there is none). */
+void fl_store_drop_temp_root(fl_store *s, const char *path);
+/* A root named by its owner: gcroots/<group>/<name> -> path (atomic). */
+int fl_store_add_named_root(fl_store *s, const char *group, const char *name, const char *path,
+                            fl_error *err);
+/* Removes gcroots/<group>/<prefix>* (all of the group when prefix is ""). */
+void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefix);
 
 /* Consistency check. Every problem is printed to report (one line each). */
 typedef struct fl_store_verify_result {

@@ -1,8 +1,23 @@
-# A k3s node: one server, the rest agents joining it.
+# A k3s node: one server, the rest agents joining it. k3s ships as one static binary that no
+# distribution packages: the node runs a pinned upstream release, downloaded once into the
+# store and checked against its hash (pkgs.fetchurl), installed as bin/k3s (docs/packages-upstream.md).
 { config, lib, pkgs, ... }:
 let
   cfg = config.homelab.k3s;
   inherit (lib) mkOption mkIf types;
+  # The release's amd64 binary; its sha256 is the one kubekey pins for v1.24.7
+  # (version/components.json), the same as the release's sha256sum-amd64.txt.
+  release = pkgs.installBinary {
+    name = "k3s";
+    version = "1.24.7+k3s1";
+    src = pkgs.fetchurl {
+      url = "https://github.com/k3s-io/k3s/releases/download/v1.24.7%2Bk3s1/k3s";
+      sha256 = "ec346c909f23b32f9ab7c3ccf5bfa74c89a0515191701ede83556345b70abdca";
+    };
+  };
+  # null means the pinned release; only read when the node is enabled, so a disabled node
+  # (or `flakectl check` of one) never downloads anything.
+  k3s = if cfg.package == null then release else cfg.package;
 in
 {
   options.homelab.k3s = {
@@ -20,6 +35,14 @@ in
       type = types.str;
       default = "";
       description = "https://host:6443 of the server, for agents.";
+    };
+    package = mkOption {
+      type = types.nullOr types.package;
+      default = null;
+      description = ''
+        The package providing bin/k3s; null (the default) is the pinned upstream release
+        (v1.24.7+k3s1, fetched by URL and checked against its sha256).
+      '';
     };
     extraFlags = mkOption {
       type = types.listOf types.str;
@@ -44,6 +67,7 @@ in
       file = ../../secrets/k3s-token.age;
       restartUnits = [ "k3s.service" ];
     };
+    environment.systemPackages = [ k3s ];
     systemd.services.k3s = {
       description = "k3s ${cfg.role}";
       wantedBy = [ "multi-user.target" ];
@@ -51,7 +75,7 @@ in
       serviceConfig = {
         Type = "notify";
         Restart = "always";
-        ExecStart = lib.concatStringsSep " " ([ "/usr/local/bin/k3s" cfg.role ] ++ cfg.extraFlags);
+        ExecStart = lib.concatStringsSep " " ([ "${k3s}/bin/k3s" cfg.role ] ++ cfg.extraFlags);
       };
       restartTriggers = [ config.environment.etc."rancher/k3s/config.yaml".text ];
     };

@@ -4,6 +4,7 @@
  * happens beneath opts->root; the real system is touched only when the root is "/".
  * Owns <state>/activation/{managed,ids}.json. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,13 +17,13 @@
 
 #include "activate/internal.h"
 #include "flakectl/fs.h"
-#include "flakectl/options.h"
 
 typedef struct run {
     const fl_act_options *o;
     FILE *out;
     const char *step; /* the step in progress, for errors */
     char step_buf[256];
+    int generation; /* the generation being activated (the packages record names it) */
 } run;
 
 static char *state_file(const fl_act_options *o, const char *name) {
@@ -123,22 +124,9 @@ static int write_db(const char *root, const char *name, const char *old, const c
     if (!strcmp(old, new))
         return FL_OK;
     char *rel = fl_xasprintf("/etc/%s", name);
-    char *path = fl_act_root_path(root, rel);
-    struct stat st;
-    mode_t mode = lstat(path, &st) == 0 ? (st.st_mode & 07777) : dflt_mode;
-    char *dir = fl_act_root_path(root, "/etc");
-    int rc = FL_OK;
     /* Nothing left (every line was flakectl's): the file goes, as before the first switch. */
-    if (!*new) {
-        if (unlink(path) < 0 && errno != ENOENT)
-            rc = fl_error_errno(err, "cannot remove %s", path);
-    } else {
-        rc = fl_mkdir_p(dir, 0755, err);
-        if (!rc)
-            rc = fl_atomic_write_file(path, new, strlen(new), mode, err);
-    }
-    free(dir);
-    free(path);
+    int rc = *new ? fl_act_root_write(root, rel, new, strlen(new), dflt_mode, 1, err)
+                  : fl_act_root_unlink(root, rel, err);
     free(rel);
     return rc;
 }
@@ -147,7 +135,9 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
     r->step = "users and groups";
     const fl_act_options *o = r->o;
     int rc = FL_OK;
-    if (!strcmp(o->root, "/")) {
+    if (p->dar) {
+        return fl_act_darwin_users_apply(p, r->out, err);
+    } else if (!strcmp(o->root, "/")) {
         /* The live system: its own tools know about nscd, gshadow and locking. */
         size_t i;
         json_t *argv;
@@ -171,12 +161,6 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
             rc = write_db(o->root, "passwd", p->passwd, p->users.new_passwd, 0644, err);
         if (!rc)
             rc = write_db(o->root, "shadow", p->shadow, p->users.new_shadow, 0640, err);
-    }
-    /* Ids only ever grow, so a user removed and re-added gets its old uid back. */
-    if (!rc) {
-        char *ids = state_file(o, "ids.json");
-        rc = fl_act_save_json(ids, p->ids, err);
-        free(ids);
     }
     if (!rc && p->users.nchanges)
         fprintf(r->out, "  users and groups: %d change%s\n", p->users.nchanges,
@@ -202,9 +186,23 @@ static int step_secrets(run *r, fl_act_plan *p, const fl_toplevel *t, fl_error *
     return fl_act_secrets_apply(p, r->o->root, t, r->out, err);
 }
 
+static int step_packages(run *r, const fl_toplevel *t, fl_error *err) {
+    r->step = "packages";
+    return fl_act_packages_apply(r->o, t, r->generation, 0, r->out, err);
+}
+
 static int step_units(run *r, fl_act_plan *p, fl_error *err) {
+    if (p->dar) {
+        r->step = "launchd jobs and defaults";
+        return fl_act_darwin_apply(p, r->out, err);
+    }
     r->step = "systemd units";
-    return fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    int rc = fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    if (!rc) {
+        r->step = "user units";
+        rc = fl_act_user_units_apply(r->o->root, p->old, p->new, &p->units, r->out, err);
+    }
+    return rc;
 }
 
 static int step_scripts(run *r, const fl_toplevel *t, fl_error *err) {
@@ -227,6 +225,8 @@ static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backu
     if (!rc)
         rc = step_files(r, p, 0, backups, err);
     if (!rc)
+        rc = step_packages(r, t, err);
+    if (!rc)
         rc = step_files(r, p, 1, backups, err);
     if (!rc)
         rc = step_secrets(r, p, t, err);
@@ -239,14 +239,20 @@ static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backu
 
 /* Puts back the previous generation after a failure: plans from the in-flight state
  * (old + new entries) to the old toplevel and applies it, then returns moved-aside files to
- * their places. */
+ * their places. The record is put back by the caller (books_revert). */
 static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
                    const json_t *pending_entries, const json_t *pending_created,
                    const json_t *backups, fl_error *err) {
     fl_act_plan p;
     int rc = fl_act_plan_make(&p, r->o->root, r->o->state_dir, failed, old, pending_entries,
                               pending_created, NULL, err);
+    /* Units that were running before the failed attempt come back, even if it left them
+     * failed. */
+    p.units.restore = 1;
+    p.units.no_block = r->o->mode == FL_ACT_BOOT_TIME;
     json_t *ignored = json_array();
+    if (!rc)
+        rc = fl_act_files_remove_only(r->o->root, &p.files, err);
     if (!rc)
         rc = apply_all(r, &p, old, ignored, err);
     json_decref(ignored);
@@ -255,16 +261,8 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
     json_array_foreach((json_t *)backups, i, pair) {
         const char *orig = json_string_value(json_array_get(pair, 0));
         const char *moved = json_string_value(json_array_get(pair, 1));
-        char *o = fl_act_root_path(r->o->root, orig), *m = fl_act_root_path(r->o->root, moved);
-        if (!rc && !fl_path_exists(o))
-            rc = fl_atomic_rename(m, o, err);
-        free(o);
-        free(m);
-    }
-    if (!rc) {
-        json_t *entries = fl_act_entries_to_json(&p.want);
-        rc = save_managed(r->o, old->path, entries, p.users.new_created, NULL, err);
-        json_decref(entries);
+        if (!rc && orig && moved)
+            rc = fl_act_root_move_back(r->o->root, moved, orig, err);
     }
     fl_act_plan_release(&p);
     return rc;
@@ -298,28 +296,29 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
         "[Service]\n"
         "Type=oneshot\n"
         "RemainAfterExit=yes\n"
-        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode test\n"
+        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode boot-time\n"
         "\n"
         "[Install]\n"
         "WantedBy=sysinit.target\n",
         state, exe, state, state);
-    char *dir = fl_act_root_path(o->root, "/etc/systemd/system");
-    char *wants = fl_path_join(dir, "sysinit.target.wants");
-    char *unit = fl_path_join(dir, "flakectl-boot.service");
-    char *link = fl_path_join(wants, "flakectl-boot.service");
-    int rc = fl_mkdir_p(wants, 0755, err);
-    if (!rc)
-        rc = fl_atomic_write_file(unit, text, strlen(text), 0644, err);
-    if (!rc)
-        rc = fl_atomic_symlink("../flakectl-boot.service", link, err);
-    if (!rc)
-        fprintf(out, "installed %s\n", unit);
+    const char *unit = "/etc/systemd/system/flakectl-boot.service";
+    const char *link = "/etc/systemd/system/sysinit.target.wants/flakectl-boot.service";
+    /* Installed by every live switch: rewritten (and said) only when it differs. */
+    char *shown = fl_act_root_path(o->root, unit), *shown_link = fl_act_root_path(o->root, link);
+    char *have = NULL;
+    size_t hl = 0;
+    int same = !fl_read_file(shown, &have, &hl, NULL) && hl == strlen(text) &&
+               !memcmp(have, text, hl) && fl_path_exists(shown_link);
+    free(have);
+    int rc = same ? FL_OK : fl_act_root_write(o->root, unit, text, strlen(text), 0644, 0, err);
+    if (!rc && !same)
+        rc = fl_act_root_symlink(o->root, link, "../flakectl-boot.service", err);
+    if (!rc && !same)
+        fprintf(out, "installed %s\n", shown);
+    free(shown);
+    free(shown_link);
     free(exe);
     free(text);
-    free(dir);
-    free(wants);
-    free(unit);
-    free(link);
     return rc;
 }
 
@@ -329,24 +328,175 @@ static int same_path(const char *a, const char *b) {
     return a && b && !strcmp(a, b);
 }
 
-/* Makes the toplevel the default: an existing generation (rollback) or a new one unless the
- * default already points at it. */
-static int make_default(const fl_act_options *o, const char *toplevel, FILE *out, fl_error *err) {
-    int n = o->use_generation;
-    if (!n) {
+/* The generation that holds toplevel: an existing one (rollback, or the default already
+ * points at it) or a new link (*made = 1). */
+static int generation_for(const fl_act_options *o, const char *toplevel, int *n, int *made,
+                          int staged, fl_error *err) {
+    *n = o->use_generation;
+    *made = 0;
+    if (!*n) {
         int d = fl_gen_default(o->state_dir);
         char *dt = fl_gen_toplevel(o->state_dir, d);
         if (same_path(dt, toplevel))
-            n = d;
+            *n = d;
         free(dt);
     }
-    int rc = FL_OK;
-    if (!n)
-        rc = fl_gen_create(o->state_dir, toplevel, &n, err);
+    if (*n)
+        return FL_OK;
+    if (staged) {
+        /* Made by books_generation under a name that is a GC root but no generation yet. */
+        *n = fl_gen_next_number(o->state_dir);
+        *made = 1;
+        return FL_OK;
+    }
+    int rc = fl_gen_create(o->state_dir, toplevel, n, err);
+    *made = !rc;
+    return rc;
+}
+
+/* Makes the toplevel the default at once (boot, or a switch to what `test` activated). */
+static int make_default(const fl_act_options *o, const char *toplevel, FILE *out, fl_error *err) {
+    int n, made;
+    int rc = generation_for(o, toplevel, &n, &made, 0, err);
     if (!rc)
         rc = fl_gen_set_default(o->state_dir, n, err);
     if (!rc)
         fprintf(out, "generation %d is the default\n", n);
+    return rc;
+}
+
+/* Everything activation records, written before the first change so that a full disk stops
+ * a switch while nothing is changed yet: the in-flight record (managed.json), the ids, the
+ * record as it will be after success (managed.json.next) and, for switch, the generation and
+ * the default to be (profiles/system.next). Success commits them by rename, which needs no
+ * room; failure (before or after a restore) puts back the record as it was, kept as a hard
+ * link (managed.json.prev), which needs none either. */
+typedef struct books {
+    char *managed, *prev, *next, *dflt, *dflt_next, *new_gen, *new_gen_next;
+    int had_record, generation;
+} books;
+
+static void books_init(books *b, const fl_act_options *o) {
+    memset(b, 0, sizeof *b);
+    b->managed = state_file(o, "managed.json");
+    b->prev = state_file(o, "managed.json.prev");
+    b->next = state_file(o, "managed.json.next");
+    b->dflt = fl_xasprintf("%s/profiles/system", o->state_dir);
+    b->dflt_next = fl_xasprintf("%s/profiles/system.next", o->state_dir);
+}
+
+static void books_release(books *b) {
+    free(b->managed);
+    free(b->prev);
+    free(b->next);
+    free(b->dflt);
+    free(b->dflt_next);
+    free(b->new_gen);
+    free(b->new_gen_next);
+}
+
+/* books_prepare's part for switch: the generation (a new one as system-N-link.next, a GC
+ * root that `generations` does not list) and profiles/system.next pointing at it. */
+static int books_generation(books *b, const fl_act_options *o, const char *toplevel,
+                            fl_error *err) {
+    int made = 0;
+    int rc = generation_for(o, toplevel, &b->generation, &made, 1, err);
+    if (!rc && made) {
+        b->new_gen = fl_xasprintf("%s/profiles/system-%d-link", o->state_dir, b->generation);
+        b->new_gen_next = fl_xasprintf("%s.next", b->new_gen);
+        rc = fl_atomic_symlink(toplevel, b->new_gen_next, err);
+    }
+    if (!rc) {
+        char *target = fl_xasprintf("system-%d-link", b->generation);
+        rc = fl_atomic_symlink(target, b->dflt_next, err);
+        free(target);
+    }
+    return rc;
+}
+
+static int books_prepare(books *b, const fl_act_options *o, const fl_act_plan *p,
+                         const char *current, const char *toplevel, json_t *pending,
+                         json_t *pending_created, json_t *want, fl_error *err) {
+    char *profiles = fl_path_join(o->state_dir, "profiles");
+    int rc = fl_mkdir_p(profiles, 0755, err);
+    free(profiles);
+    if (rc)
+        return rc;
+    unlink(b->prev);
+    b->had_record = link(b->managed, b->prev) == 0;
+    if (!b->had_record && errno != ENOENT)
+        return fl_error_errno(err, "cannot keep %s as %s", b->managed, b->prev);
+    rc = save_managed(o, current, pending, pending_created, toplevel, err);
+    /* Ids only ever grow, so a user removed and re-added gets its old uid back. */
+    char *ids = state_file(o, "ids.json");
+    if (!rc)
+        rc = fl_act_save_json(ids, p->ids, err);
+    free(ids);
+    if (!rc) {
+        json_t *m = json_object();
+        json_object_set_new(m, "version", json_integer(1));
+        json_object_set_new(m, "root", json_string(o->root));
+        json_object_set_new(m, "toplevel", json_string(toplevel));
+        json_object_set(m, "entries", want);
+        json_object_set(m, "created", p->users.new_created);
+        rc = fl_act_save_json(b->next, m, err);
+        json_decref(m);
+    }
+    if (!rc && o->mode == FL_ACT_SWITCH)
+        rc = books_generation(b, o, toplevel, err);
+    return rc;
+}
+
+/* Back to the record as it was before this activation (nothing changed, or restored). */
+static int books_revert(books *b, fl_error *err) {
+    int rc = FL_OK;
+    if (b->had_record)
+        rc = fl_atomic_rename(b->prev, b->managed, err);
+    else if (unlink(b->managed) < 0 && errno != ENOENT)
+        rc = fl_error_errno(err, "cannot remove %s", b->managed);
+    unlink(b->next);
+    unlink(b->dflt_next);
+    if (b->new_gen_next)
+        unlink(b->new_gen_next);
+    return rc;
+}
+
+/* What a killed switch staged and never committed (profiles/system*.next, the records' .next
+ * and .prev): swept once the record is clean, i.e. nothing refers to them any more. */
+static void sweep_staged(const fl_act_options *o) {
+    books b;
+    books_init(&b, o);
+    unlink(b.next);
+    unlink(b.prev);
+    unlink(b.dflt_next);
+    char *dir = fl_xasprintf("%s/profiles", o->state_dir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (!strncmp(de->d_name, "system-", 7) && n > 10 && !strcmp(de->d_name + n - 10, "-link.next"))
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    books_release(&b);
+}
+
+static int books_commit(books *b, const fl_act_options *o, FILE *out, run *r, fl_error *err) {
+    r->step = "recording state";
+    int rc = fl_atomic_rename(b->next, b->managed, err);
+    if (!rc && o->mode == FL_ACT_SWITCH) {
+        r->step = "default generation";
+        if (b->new_gen_next)
+            rc = fl_atomic_rename(b->new_gen_next, b->new_gen, err);
+        if (!rc)
+            rc = fl_atomic_rename(b->dflt_next, b->dflt, err);
+        if (!rc)
+            fprintf(out, "generation %d is the default\n", b->generation);
+    }
+    if (!rc)
+        unlink(b->prev);
     return rc;
 }
 
@@ -363,9 +513,22 @@ static void load_old(const char *current, fl_toplevel *old, FILE *out) {
     }
 }
 
+/* /run/flakectl/current is gone after a reboot (/run is a tmpfs), but /etc and the unit files
+ * still hold the generation activated last: managed.json records it. */
+static char *recorded_toplevel(const fl_act_options *o) {
+    json_t *m = NULL;
+    fl_error e = FL_ERROR_INIT;
+    load_managed(o, &m, &e);
+    fl_error_clear(&e);
+    const char *t = fl_act_jstr(m, "toplevel", NULL);
+    char *out = t ? fl_xstrdup(t) : NULL;
+    json_decref(m);
+    return out;
+}
+
 static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current, FILE *out,
                         fl_error *err) {
-    run r = {o, out, "closure check", {0}};
+    run r = {o, out, "closure check", {0}, fl_act_next_generation(o, t->path)};
     fl_toplevel old;
     json_t *managed = NULL;
     fl_act_plan p;
@@ -373,7 +536,14 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     int rc = fl_activate_check_closure(t, err);
     if (rc)
         goto stopped;
-    load_old(current, &old, out);
+    char *recorded = current ? NULL : recorded_toplevel(o);
+    if (recorded)
+        fprintf(out,
+                "note: %s/run/flakectl/current is missing (the machine rebooted); comparing "
+                "with %s, the generation activated last\n",
+                strcmp(o->root, "/") ? o->root : "", recorded);
+    load_old(current ? current : recorded, &old, out);
+    free(recorded);
     r.step = "planning";
     rc = load_managed(o, &managed, err);
     int interrupted = !rc && json_is_string(json_object_get(managed, "inFlight"));
@@ -388,6 +558,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                               json_object_get(managed, "created"), o->backup_ext, err);
     if (!rc)
         rc = fl_act_secrets_plan(&p, o->mode == FL_ACT_DRY, err);
+    p.units.no_block = o->mode == FL_ACT_BOOT_TIME;
     if (rc) {
         fl_toplevel_release(&old);
         json_decref(managed);
@@ -401,7 +572,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                 strcmp(o->root, "/") ? " in " : "", strcmp(o->root, "/") ? o->root : "");
         fprintf(out, "  current: %s\n", current ? current : "(nothing active)");
         fl_act_plan_print(&p, out, 1);
-        if (p.files.nconflicts) {
+        rc = fl_act_packages_apply(o, t, 0, 1, out, err);
+        if (!rc && p.files.nconflicts) {
             rc = fl_error_set(err, FL_ECONFLICT, "activation would stop: %d path%s in the way",
                               p.files.nconflicts, p.files.nconflicts == 1 ? " is" : "s are");
             fl_error_set_hint(err, "move them away, or pass --backup-ext EXT");
@@ -428,28 +600,61 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     json_t *pending_created =
         union_created(json_object_get(managed, "created"), p.users.new_created);
     json_t *backups = json_array();
+    books bk;
+    books_init(&bk, o);
     r.step = "recording state";
-    rc = save_managed(o, current, pending, pending_created, t->path, err);
-    if (!rc)
-        rc = apply_all(&r, &p, t, backups, err);
+    rc = books_prepare(&bk, o, &p, current, t->path, pending, pending_created, want_json, err);
+    if (rc) {
+        fl_error e2 = FL_ERROR_INIT;
+        if (books_revert(&bk, &e2))
+            fl_error_add_frame(err, "and putting back the record failed too: %s", e2.message);
+        fl_error_clear(&e2);
+        json_decref(want_json);
+        json_decref(pending);
+        json_decref(pending_created);
+        json_decref(backups);
+        books_release(&bk);
+        fl_toplevel_release(&old);
+        json_decref(managed);
+        fl_act_plan_release(&p);
+        goto stopped;
+    }
+    rc = apply_all(&r, &p, t, backups, err);
+    int flipped = 0;
     if (!rc) {
         r.step = "current link";
         rc = fl_gen_set_current(o->root, t->path, err);
+        flipped = !rc;
     }
+    if (!rc)
+        rc = books_commit(&bk, o, out, &r, err);
     if (rc) {
         /* Put the previous generation back, then say what failed and what is there now. */
         char *failed = fl_xstrdup(r.step);
         fl_error rerr = FL_ERROR_INIT;
         char *msg = fl_xstrdup(err->message ? err->message : "failed");
-        run rr = {o, out, "restore", {0}};
+        run rr = {o, out, "restore", {0}, fl_gen_default(o->state_dir)};
         fprintf(out, "step '%s' failed: %s\nrestoring the previous generation\n", failed, msg);
         int rrc = restore(&rr, t, &old, pending, pending_created, backups, &rerr);
+        if (!rrc && flipped) {
+            rr.step = "current link";
+            char *cur = fl_act_root_path(o->root, "/run/flakectl/current");
+            if (old.path)
+                rrc = fl_gen_set_current(o->root, old.path, &rerr);
+            else if (unlink(cur) < 0 && errno != ENOENT)
+                rrc = fl_error_errno(&rerr, "cannot remove %s", cur);
+            free(cur);
+        }
+        if (!rrc) {
+            rr.step = "recording state";
+            rrc = books_revert(&bk, &rerr);
+        }
         const char *what = old.path ? old.path : "the state before the first activation";
         if (!rrc)
             fl_error_set(err, rc,
                          "activation failed at step '%s': %s\nrestored %s (users, "
-                         "/etc, home files and units as before; current link "
-                         "unchanged)",
+                         "/etc, home files, units, the current link and the default as "
+                         "before)",
                          failed, msg, what);
         else
             fl_error_set(err, rc,
@@ -464,10 +669,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         fl_error_clear(&rerr);
         free(msg);
         free(failed);
-    } else {
-        r.step = "recording state";
-        rc = save_managed(o, t->path, want_json, p.users.new_created, NULL, err);
     }
+    books_release(&bk);
     json_decref(want_json);
     json_decref(pending);
     json_decref(pending_created);
@@ -483,12 +686,13 @@ stopped:
     return rc;
 }
 
-int fl_activate_paths(char **root, char **state_dir, fl_error *err) {
-    *root = realpath(fl_opts.root, NULL);
+int fl_activate_paths(const char *root_flag, const char *state_flag, char **root,
+                      char **state_dir, fl_error *err) {
+    *root = realpath(root_flag, NULL);
     if (!*root)
-        return fl_error_errno(err, "--root %s", fl_opts.root);
+        return fl_error_errno(err, "--root %s", root_flag);
     char cwd[PATH_MAX];
-    *state_dir = fl_canon_path(fl_opts.state_dir, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    *state_dir = fl_canon_path(state_flag, getcwd(cwd, sizeof cwd) ? cwd : "/");
     return FL_OK;
 }
 
@@ -527,6 +731,23 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         fl_toplevel_release(&t);
         return FL_ECONFLICT;
     }
+    if (lockfd >= 0) {
+        /* Temporaries of a killed activation (records, links): only an activation writes
+         * here, and it holds the lock we now hold. */
+        char *act = fl_path_join(o->state_dir, "activation");
+        char *prof = fl_path_join(o->state_dir, "profiles");
+        fl_sweep_dir(act, NULL, ".tmp-", 0);
+        fl_sweep_dir(prof, NULL, ".tmp-", 0);
+        free(act);
+        free(prof);
+    }
+    if (lockfd >= 0 && (rc = fl_act_root_hold(o->state_dir, t.path, err)) != 0) {
+        fl_error_add_frame(err, "while rooting %s for the activation (nothing was changed)",
+                           t.path);
+        fl_toplevel_release(&t);
+        close(lockfd);
+        return rc;
+    }
     char *current = fl_gen_current(o->root);
     int dflt = fl_gen_default(o->state_dir);
     char *dflt_top = fl_gen_toplevel(o->state_dir, dflt);
@@ -550,7 +771,8 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
                 fprintf(out, "it will be activated at the next boot; nothing was activated now\n");
         }
     } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
-               (o->mode == FL_ACT_TEST || is_default)) {
+               (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default) &&
+               fl_act_packages_satisfied(o, &t)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
     } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {
@@ -559,10 +781,22 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         rc = make_default(o, t.path, out, err);
     } else {
         rc = activate_now(o, &t, current, out, err);
-        if (!rc && o->mode == FL_ACT_SWITCH)
-            rc = make_default(o, t.path, out, err);
+        /* What /run held is re-created at every boot by the boot-time unit. */
+        if (!rc && (o->mode == FL_ACT_SWITCH || o->mode == FL_ACT_TEST) &&
+            fl_act_systemd_live(o->root))
+            rc = install_boot_unit(o, out, err);
         if (!rc && o->mode != FL_ACT_DRY)
             fprintf(out, "activated %s\n", t.path);
+    }
+    /* A clean record: nothing under the root points into a toplevel that is neither current
+     * nor a generation, so the activation's roots may go. */
+    if (lockfd >= 0) {
+        load_managed(o, &managed, NULL);
+        if (!json_is_string(json_object_get(managed, "inFlight"))) {
+            fl_act_root_release(o->state_dir, t.path);
+            sweep_staged(o);
+        }
+        json_decref(managed);
     }
     free(current);
     free(dflt_top);

@@ -1,8 +1,11 @@
 /* common.c - loading toplevels, the closure check and the small helpers the activation steps
- * share (hashing, JSON state files, running a program). Never changes the root itself. */
+ * share (hashing, JSON state files, running a program, the root's own files resolved
+ * beneath it). Never follows a link in the root: every path there goes through
+ * util/beneath.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "activate/internal.h"
+#include "flakectl/beneath.h"
 #include "flakectl/fs.h"
 #include "flakectl/store.h"
 
@@ -48,12 +52,6 @@ int fl_act_sha256_file(const char *path, char out[65]) {
     fl_act_sha256_mem(data, len, out);
     free(data);
     return 0;
-}
-
-char *fl_act_root_path(const char *root, const char *abs) {
-    if (!root || !strcmp(root, "/"))
-        return fl_xstrdup(abs);
-    return fl_path_join(root, abs);
 }
 
 int fl_act_load_json(const char *path, json_t **out, fl_error *err) {
@@ -131,36 +129,178 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
     return FL_OK;
 }
 
-long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
-    char *rel = fl_xasprintf("/etc/%s", db);
-    char *path = fl_act_root_path(root, rel);
-    char *data = NULL;
-    size_t len;
-    long id = -1;
-    if (!fl_read_file(path, &data, &len, NULL)) {
-        size_t nl = strlen(name);
-        for (char *line = data; line && *line;) {
-            char *end = strchr(line, '\n');
-            if (end)
-                *end = '\0';
-            if (!strncmp(line, name, nl) && line[nl] == ':') {
-                char *f = line;
-                for (int i = 0; i < field && f; i++) {
-                    f = strchr(f, ':');
-                    if (f)
-                        f++;
-                }
-                if (f)
-                    id = strtol(f, NULL, 10);
-                break;
-            }
-            line = end ? end + 1 : NULL;
+int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
+                  fl_error *err) {
+    int fds[2] = {-1, -1};
+    if (out && pipe2(fds, O_CLOEXEC) < 0)
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (out) {
+            close(fds[0]);
+            close(fds[1]);
         }
+        return fl_error_errno(err, "cannot start %s", argv[0]);
     }
-    free(data);
-    free(path);
-    free(rel);
-    return id;
+    if (pid == 0) {
+        /* Without a capture the child's stdout goes to stderr, as fl_act_run's does. */
+        dup2(out ? fds[1] : 2, 1);
+        if (as && as->uid &&
+            (setgroups(0, NULL) < 0 || setgid(as->gid) < 0 || setuid(as->uid) < 0))
+            _exit(126);
+        if (as && as->home)
+            setenv("HOME", as->home, 1);
+        if (as && as->runtime_dir)
+            setenv("XDG_RUNTIME_DIR", as->runtime_dir, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (out) {
+        close(fds[1]);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = read(fds[0], buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            fl_strbuf_add(out, buf, (size_t)n);
+        }
+        close(fds[0]);
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR)
+            return fl_error_errno(err, "cannot wait for %s", argv[0]);
+    }
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return FL_OK;
+}
+
+/* ---- the root's own files ---- */
+
+/* Replaces path beneath root by a symlink to target (target non-NULL) or a file holding
+ * data; directories made for it are removed again when the replacement fails. */
+static int root_replace(const char *root, const char *path, const char *target, const char *data,
+                        size_t len, mode_t dflt_mode, int keep_mode, fl_error *err) {
+    int rootfd = fl_act_root_open(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *leaf;
+    fl_beneath_made made = {0};
+    int dfd = fl_beneath_parent(rootfd, path, 0755, &made, &leaf, root, FL_BENEATH_NO_LINKS, err);
+    int rc = dfd < 0 ? FL_EIO : FL_OK;
+    char *shown = fl_act_root_path(root, path);
+    if (!rc && target) {
+        rc = fl_atomic_symlink_at(dfd, leaf, shown, target, (uid_t)-1, (gid_t)-1, 0, err);
+    } else if (!rc) {
+        struct stat st;
+        mode_t mode = dflt_mode;
+        if (keep_mode && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            mode = st.st_mode & 07777;
+        rc = fl_atomic_write_at(dfd, leaf, shown, data, len, mode, (uid_t)-1, (gid_t)-1, 0, err);
+    }
+    free(shown);
+    if (dfd >= 0)
+        close(dfd);
+    if (rc)
+        fl_beneath_unmake(rootfd, &made);
+    fl_beneath_made_release(&made);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err) {
+    return root_replace(root, path, NULL, data, len, dflt_mode, keep_mode, err);
+}
+
+int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err) {
+    return root_replace(root, path, target, NULL, 0, 0, 0, err);
+}
+
+int fl_act_root_unlink(const char *root, const char *path, fl_error *err) {
+    int rootfd = fl_act_root_open(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *leaf;
+    fl_error e = FL_ERROR_INIT;
+    int dfd = fl_beneath_parent(rootfd, path, 0, NULL, &leaf, root, FL_BENEATH_NO_LINKS, &e);
+    int rc = FL_OK;
+    if (dfd < 0) {
+        /* A missing directory holds nothing to remove. */
+        if (e.code != FL_ENOTFOUND) {
+            rc = e.code;
+            fl_error_move(err, &e);
+        }
+    } else if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT) {
+        char *shown = fl_act_root_path(root, path);
+        rc = fl_error_errno(err, "cannot remove %s", shown);
+        free(shown);
+    }
+    fl_error_clear(&e);
+    if (dfd >= 0)
+        close(dfd);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err) {
+    int rootfd = fl_act_root_open(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    const char *fleaf, *tleaf;
+    int fdir = fl_beneath_parent(rootfd, from, 0, NULL, &fleaf, root, FL_BENEATH_NO_LINKS, err);
+    int tdir = fdir < 0
+                   ? -1
+                   : fl_beneath_parent(rootfd, to, 0, NULL, &tleaf, root, FL_BENEATH_NO_LINKS, err);
+    int rc = tdir < 0 ? FL_EIO : FL_OK;
+    struct stat st;
+    if (!rc && fstatat(tdir, tleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+        char *sf = fl_act_root_path(root, from), *st_ = fl_act_root_path(root, to);
+        rc = fl_atomic_rename_at(fdir, fleaf, tdir, tleaf, sf, st_, err);
+        free(sf);
+        free(st_);
+    }
+    if (fdir >= 0)
+        close(fdir);
+    if (tdir >= 0)
+        close(tdir);
+    close(rootfd);
+    return rc;
+}
+
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err) {
+    int rootfd = fl_act_root_open(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = FL_OK;
+    int fd = fl_beneath_open(rootfd, path, O_PATH | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
+    if (fd >= 0)
+        close(fd);
+    else if (errno != ENOENT)
+        rc = fl_beneath_error(err, rootfd, root, path, errno, "use");
+    close(rootfd);
+    return rc;
+}
+
+char *fl_act_root_readlink(const char *root, const char *path) {
+    int rootfd = fl_act_root_open(root, NULL);
+    if (rootfd < 0)
+        return NULL;
+    const char *leaf;
+    char *out = NULL;
+    int dfd = fl_beneath_parent(rootfd, path, 0, NULL, &leaf, root, FL_BENEATH_NO_LINKS, NULL);
+    if (dfd >= 0) {
+        char buf[PATH_MAX];
+        ssize_t n = readlinkat(dfd, leaf, buf, sizeof buf - 1);
+        if (n >= 0)
+            out = fl_xstrndup(buf, (size_t)n);
+        close(dfd);
+    }
+    close(rootfd);
+    return out;
 }
 
 int fl_act_systemd_live(const char *root) {
@@ -232,14 +372,68 @@ static void need(fl_strbuf *missing, int *count, const char *what, const char *p
 /* When the toplevel lives in a store (<state>/store/<hash>-<name>), every path of its closure
  * must also be registered there: present is not enough, a crash may have left a half-written
  * path behind. Toplevels outside a store (hand-made ones) get the existence check only. */
-static void need_registered(const fl_toplevel *t, fl_strbuf *missing, int *count) {
-    const char *store_marker = strstr(t->path, "/store/");
+static fl_store *store_of(const char *toplevel, char **state) {
+    const char *store_marker = strstr(toplevel, "/store/");
+    *state = NULL;
     if (!store_marker || strchr(store_marker + 7, '/'))
-        return;
-    char *state = fl_xstrndup(t->path, (size_t)(store_marker - t->path));
+        return NULL;
+    *state = fl_xstrndup(toplevel, (size_t)(store_marker - toplevel));
     fl_store *s = NULL;
     fl_error serr = FL_ERROR_INIT;
-    if (fl_store_open(state, &s, &serr) == 0 && fl_store_is_store_path(s, t->path)) {
+    if (fl_store_open(*state, &s, &serr) == 0 && !fl_store_is_store_path(s, toplevel)) {
+        fl_store_close(s);
+        s = NULL;
+    }
+    fl_error_clear(&serr);
+    return s;
+}
+
+/* gcroots/activation/<state dir's tag>-<hash> in the toplevel's own store: one activation
+ * runs per state dir, and what it left rooted is its to clear. */
+static char *root_tag(const char *state_dir) {
+    char h[65];
+    fl_act_sha256_mem(state_dir, strlen(state_dir), h);
+    return fl_xasprintf("%.16s-", h);
+}
+
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err) {
+    char *state;
+    fl_store *s = store_of(toplevel, &state);
+    int rc = FL_OK;
+    if (s) {
+        char *tag = root_tag(state_dir);
+        const char *base = strrchr(toplevel, '/') + 1;
+        char *name = fl_xasprintf("%s%.32s", tag, base);
+        /* Under the store's shared lock: a gc either ran before (then the closure check
+         * finds what it took) or sees this root. */
+        rc = fl_store_add_named_root(s, "activation", name, toplevel, err);
+        if (!rc)
+            fl_store_drop_temp_root(s, toplevel);
+        free(name);
+        free(tag);
+        fl_store_close(s);
+    }
+    free(state);
+    return rc;
+}
+
+void fl_act_root_release(const char *state_dir, const char *toplevel) {
+    char *state;
+    fl_store *s = store_of(toplevel, &state);
+    if (s) {
+        char *tag = root_tag(state_dir);
+        fl_store_drop_named_roots(s, "activation", tag);
+        free(tag);
+        fl_store_close(s);
+    }
+    free(state);
+}
+
+static void need_registered(const fl_toplevel *t, fl_strbuf *missing, int *count) {
+    char *state;
+    fl_store *s = store_of(t->path, &state);
+    fl_error serr = FL_ERROR_INIT;
+    if (s) {
         char **closure = NULL;
         size_t n = 0;
         char *top = t->path;

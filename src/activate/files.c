@@ -2,9 +2,10 @@
  * home files. Computes what a toplevel wants, compares it with what flakectl installed last
  * time and with the disk, and applies the difference. Never overwrites a file flakectl did
  * not put there (that is a conflict, or a backup with --backup-ext) and never follows a
- * symlink in a directory on the way to a managed path: every directory is opened with
- * O_NOFOLLOW from the root down, and changes go through /proc/self/fd/<dir>/<name> so the
- * path cannot be redirected between the check and the change. */
+ * symlink on the way to a managed path: every path is resolved beneath a descriptor of the
+ * root (util/beneath.c), changes are made with *at() calls in the directory so opened, and
+ * owner and mode are set on a file's own descriptor before it is renamed into place (a home
+ * belongs to its user, who can swap names in it at any moment). docs/security.md. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "activate/internal.h"
+#include "flakectl/beneath.h"
 #include "flakectl/fs.h"
 
 /* ---- entries ---- */
@@ -307,71 +309,65 @@ static void disk_free(disk *d) {
  * answer never depends on where a symlink points. */
 static void disk_look(const char *root, const char *path, disk *d) {
     memset(d, 0, sizeof *d);
-    struct stat st;
-    char *full = fl_act_root_path(root, path);
-    size_t rootlen = strlen(full) - strlen(path);
-    for (char *s = full + rootlen + 1; (s = strchr(s, '/')) != NULL; s++) {
-        *s = '\0';
-        int r = lstat(full, &st);
-        if (r < 0) {
-            *s = '/';
-            d->kind = D_MISSING;
-            free(full);
-            return;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            d->kind = D_BLOCKED;
-            d->blocker = fl_xstrdup(full + rootlen);
-            d->blocker_is_link = S_ISLNK(st.st_mode);
-            *s = '/';
-            free(full);
-            return;
-        }
-        *s = '/';
-    }
-    if (lstat(full, &st) < 0) {
-        d->kind = D_MISSING;
-        free(full);
+    d->kind = D_MISSING;
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
         return;
+    const char *leaf;
+    fl_error ignored = FL_ERROR_INIT;
+    int dfd = fl_beneath_parent(rootfd, path, 0, NULL, &leaf, NULL, FL_BENEATH_NO_LINKS, &ignored);
+    int blocked = dfd < 0 && ignored.code == FL_ECONFLICT;
+    fl_error_clear(&ignored);
+    struct stat st;
+    if (blocked) {
+        d->blocker = fl_beneath_blocker(rootfd, path, &d->blocker_is_link);
+        if (d->blocker)
+            d->kind = D_BLOCKED;
+    } else if (dfd >= 0 && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        d->mode = st.st_mode & 07777;
+        d->uid = st.st_uid;
+        d->gid = st.st_gid;
+        if (S_ISLNK(st.st_mode)) {
+            d->kind = D_LINK;
+            char buf[4096];
+            ssize_t n = readlinkat(dfd, leaf, buf, sizeof buf - 1);
+            d->link = fl_xstrndup(buf, n < 0 ? 0 : (size_t)n);
+        } else if (S_ISREG(st.st_mode)) {
+            d->kind = D_FILE;
+        } else if (S_ISDIR(st.st_mode)) {
+            d->kind = D_DIR;
+        } else {
+            d->kind = D_OTHER;
+        }
     }
-    d->mode = st.st_mode & 07777;
-    d->uid = st.st_uid;
-    d->gid = st.st_gid;
-    if (S_ISLNK(st.st_mode)) {
-        d->kind = D_LINK;
-        char buf[4096];
-        ssize_t n = readlink(full, buf, sizeof buf - 1);
-        d->link = fl_xstrndup(buf, n < 0 ? 0 : (size_t)n);
-    } else if (S_ISREG(st.st_mode)) {
-        d->kind = D_FILE;
-    } else if (S_ISDIR(st.st_mode)) {
-        d->kind = D_DIR;
-    } else {
-        d->kind = D_OTHER;
-    }
-    free(full);
+    if (dfd >= 0)
+        close(dfd);
+    close(rootfd);
 }
 
-/* sha256 of a regular file beneath root, read with O_NOFOLLOW; "" when unreadable. */
+/* A regular file beneath root, read without following any symlink; NULL when unreadable. */
+static char *disk_read(const char *root, const char *path, size_t *len) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return NULL;
+    char *data = NULL;
+    fl_error ignored = FL_ERROR_INIT;
+    if (fl_beneath_read(rootfd, path, root, FL_BENEATH_NO_LINKS, &data, len, NULL, &ignored))
+        data = NULL;
+    fl_error_clear(&ignored);
+    close(rootfd);
+    return data;
+}
+
+/* sha256 of a regular file beneath root; "" when unreadable. */
 static char *disk_hash(const char *root, const char *path) {
-    char *full = fl_act_root_path(root, path);
-    int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    free(full);
-    if (fd < 0)
+    size_t len = 0;
+    char *data = disk_read(root, path, &len);
+    if (!data)
         return fl_xstrdup("");
-    fl_strbuf sb;
-    fl_strbuf_init(&sb, 0);
-    for (;;) {
-        fl_strbuf_grow(&sb, 65536);
-        ssize_t n = read(fd, sb.buf + sb.len, sb.cap - sb.len - 1);
-        if (n <= 0)
-            break;
-        sb.len += (size_t)n;
-    }
-    close(fd);
     char hash[65];
-    fl_act_sha256_mem(sb.buf, sb.len, hash);
-    fl_strbuf_release(&sb);
+    fl_act_sha256_mem(data, len, hash);
+    free(data);
     return fl_xstrdup(hash);
 }
 
@@ -452,6 +448,7 @@ static int hash_is_ours(const fl_act_entry *h, const char *dh) {
 void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_act_entries *had,
                        const char *backup_ext, fl_act_fileplan *p) {
     memset(p, 0, sizeof *p);
+    p->root = root;
     fl_strbuf_init(&p->conflicts, 0);
     size_t cap = 0;
     for (size_t i = 0; i < want->n; i++) {
@@ -533,7 +530,7 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
                  strcmp(h->group ? h->group : "", w->group ? w->group : "")))
                 c->action = FL_CH_UPDATE;
             if (c->edited || c->action == FL_CH_UPDATE)
-                c->disk = fl_act_root_path(root, w->path);
+                c->disk = fl_xstrdup(w->path);
             free(dh);
         } else if (h && disk_is(&d, h)) {
             c->action = FL_CH_UPDATE;
@@ -598,62 +595,37 @@ static const fl_act_entry *entry_of(const fl_act_change *c) {
     return c->want ? c->want : c->had;
 }
 
-/* Opens the directory that holds path (beneath rootfd) without following any symlink,
- * creating missing directories when create is set; directories at or below chown_from are
- * given uid/gid (a user's home). *leaf points into path. Returns the fd or -1 with err. */
-static int open_parent(int rootfd, const char *path, int create, const char *chown_from, uid_t uid,
-                       gid_t gid, const char **leaf, fl_error *err) {
-    int fd = dup(rootfd);
-    const char *s = path;
-    while (*s == '/')
-        s++;
-    for (;;) {
-        const char *e = strchr(s, '/');
-        if (!e) {
-            *leaf = s;
-            return fd;
-        }
-        char *name = fl_xstrndup(s, (size_t)(e - s));
-        int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0 && errno == ENOENT && create) {
-            char *sofar = fl_xstrndup(path, (size_t)(e - path));
-            if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST) {
-                fl_error_errno(err, "cannot create directory %s", sofar);
-                free(sofar);
-                free(name);
-                close(fd);
-                return -1;
-            }
-            if (chown_from && strlen(sofar) >= strlen(chown_from) && geteuid() == 0)
-                if (fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-                    /* best effort: the directory exists, ownership is cosmetic here */
-                }
-            free(sofar);
-            sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        }
-        if (sub < 0) {
-            char *sofar = fl_xstrndup(path, (size_t)(e - path));
-            if (errno == ELOOP || errno == ENOTDIR)
-                fl_error_set(err, FL_ECONFLICT,
-                             "%s is a symlink or not a directory; flakectl never follows "
-                             "symlinks on the way to a managed path",
-                             sofar);
-            else
-                fl_error_errno(err, "cannot open directory %s", sofar);
-            free(sofar);
-            free(name);
-            close(fd);
-            return -1;
-        }
-        free(name);
-        close(fd);
-        fd = sub;
-        s = e + 1;
-    }
+/* The code to return after open_parent failed: the one it set (a conflict stays a conflict),
+ * FL_EIO when it set none. */
+static int parent_failed(const fl_error *err) {
+    return err && err->code ? err->code : FL_EIO;
 }
 
-static char *anchored(int dirfd, const char *leaf) {
-    return fl_xasprintf("/proc/self/fd/%d/%s", dirfd, leaf);
+/* Opens the directory that holds path (beneath rootfd) without following any symlink.
+ * With made non-NULL missing directories are created (and recorded there, so a failure can
+ * take them away again); those at or below chown_from are given uid/gid (a user's home),
+ * through their own descriptors. *leaf points into path. Returns the fd or -1 with err. */
+static int open_parent(int rootfd, const char *path, fl_beneath_made *made, const char *chown_from,
+                       uid_t uid, gid_t gid, const char **leaf, fl_error *err) {
+    size_t before = made ? made->n : 0;
+    int dfd = fl_beneath_parent(rootfd, path, 0755, made, leaf, NULL, FL_BENEATH_NO_LINKS, err);
+    if (dfd < 0 || !made || !chown_from || geteuid() != 0)
+        return dfd;
+    for (size_t i = before; i < made->n; i++) {
+        if (strlen(made->v[i]) < strlen(chown_from))
+            continue;
+        int fd =
+            fl_beneath_open(rootfd, made->v[i], O_RDONLY | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
+        if (fd < 0 || fchown(fd, uid, gid) < 0) {
+            fl_error_errno(err, "cannot give %s to its user", made->v[i]);
+            if (fd >= 0)
+                close(fd);
+            close(dfd);
+            return -1;
+        }
+        close(fd);
+    }
+    return dfd;
 }
 
 static int ids_for(const char *root, const fl_act_entry *e, uid_t *uid, gid_t *gid) {
@@ -671,9 +643,9 @@ static int ids_for(const char *root, const fl_act_entry *e, uid_t *uid, gid_t *g
 static int do_backup(int rootfd, const char *path, const char *ext, json_t *backups, FILE *out,
                      fl_error *err) {
     const char *leaf;
-    int dfd = open_parent(rootfd, path, 0, NULL, 0, 0, &leaf, err);
+    int dfd = open_parent(rootfd, path, NULL, NULL, 0, 0, &leaf, err);
     if (dfd < 0)
-        return FL_EIO;
+        return parent_failed(err);
     struct stat st;
     if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         close(dfd);
@@ -685,19 +657,16 @@ static int do_backup(int rootfd, const char *path, const char *ext, json_t *back
         free(name);
         name = fl_xasprintf("%s.%s.%d", leaf, ext, k);
     }
-    char *from = anchored(dfd, leaf), *to = anchored(dfd, name);
-    int rc = fl_atomic_rename(from, to, err);
+    char *shown = fl_xasprintf("%.*s%s", (int)(leaf - path), path, name);
+    int rc = fl_atomic_rename_at(dfd, leaf, dfd, name, path, shown, err);
     if (!rc) {
-        char *shown = fl_xasprintf("%.*s%s", (int)(leaf - path), path, name);
         fprintf(out, "  moved %s aside to %s\n", path, shown);
         json_t *pair = json_array();
         json_array_append_new(pair, json_string(path));
         json_array_append_new(pair, json_string(shown));
         json_array_append_new(backups, pair);
-        free(shown);
     }
-    free(from);
-    free(to);
+    free(shown);
     free(name);
     close(dfd);
     return rc;
@@ -705,9 +674,16 @@ static int do_backup(int rootfd, const char *path, const char *ext, json_t *back
 
 static int do_remove(int rootfd, const fl_act_entry *e, fl_error *err) {
     const char *leaf;
-    int dfd = open_parent(rootfd, e->path, 0, NULL, 0, 0, &leaf, err);
-    if (dfd < 0)
-        return FL_EIO;
+    fl_error perr = FL_ERROR_INIT;
+    int dfd = open_parent(rootfd, e->path, NULL, NULL, 0, 0, &leaf, &perr);
+    if (dfd < 0) {
+        /* Its directory is gone already (removed, and left empty, by an earlier pass). */
+        int rc = perr.code == FL_ENOTFOUND ? FL_OK : perr.code ? perr.code : FL_EIO;
+        if (rc)
+            fl_error_move(err, &perr);
+        fl_error_clear(&perr);
+        return rc;
+    }
     int rc = FL_OK;
     if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
         rc = fl_error_errno(err, "cannot remove %s", e->path);
@@ -724,7 +700,7 @@ static int do_remove(int rootfd, const fl_act_entry *e, fl_error *err) {
         *slash = '\0';
         if (!stop || strlen(dir) <= strlen(stop))
             break;
-        int pfd = open_parent(rootfd, dir, 0, NULL, 0, 0, &leaf, NULL);
+        int pfd = open_parent(rootfd, dir, NULL, NULL, 0, 0, &leaf, NULL);
         if (pfd < 0)
             break;
         int r = unlinkat(pfd, leaf, AT_REMOVEDIR);
@@ -742,46 +718,55 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
     gid_t gid = 0;
     int have_ids = ids_for(root, e, &uid, &gid);
     const char *leaf;
-    int dfd = open_parent(rootfd, e->path, 1, e->home, uid, gid, &leaf, err);
-    if (dfd < 0)
-        return FL_EIO;
-    char *ap = anchored(dfd, leaf);
-    int rc = FL_OK;
+    fl_beneath_made made = {0};
+    int dfd = open_parent(rootfd, e->path, &made, e->home, uid, gid, &leaf, err);
+    int rc = dfd < 0 ? parent_failed(err) : FL_OK;
     struct stat st;
     /* A managed path that was a directory (say a unit .wants dir) cannot be renamed over. */
-    if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+    if (!rc && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
         rc = fl_error_set(err, FL_ECONFLICT, "%s is a directory", e->path);
+    int as_root = geteuid() == 0;
     if (!rc && e->kind == FL_ENT_LINK) {
         /* Synced once for the whole step in fl_act_files_apply. */
-        rc = fl_atomic_symlink_ex(e->target, ap, FL_ATOMIC_NO_SYNC, err);
-        if (!rc && e->user && have_ids && geteuid() == 0)
-            fchownat(dfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW);
+        int give = e->user && have_ids && as_root;
+        rc = fl_atomic_symlink_at(dfd, leaf, e->path, e->target, give ? uid : (uid_t)-1,
+                                  give ? gid : (gid_t)-1, FL_ATOMIC_NO_SYNC, err);
     } else if (!rc) {
         char *data = NULL;
         size_t len = 0;
         rc = e->source ? fl_read_file(e->source, &data, &len, err)
                        : fl_error_set(err, FL_ENOTFOUND, "%s has no source", e->path);
+        /* Owner and mode are set on the new file's descriptor before it takes the name: a
+         * home's user could otherwise put a link there between the rename and a chmod. */
         if (!rc)
-            rc = fl_atomic_write_file_ex(ap, data, len, e->mode & 0777, FL_ATOMIC_NO_SYNC, err);
+            rc = fl_atomic_write_at(dfd, leaf, e->path, data, len,
+                                    as_root ? e->mode : e->mode & 0777, as_root ? uid : (uid_t)-1,
+                                    as_root ? gid : (gid_t)-1, FL_ATOMIC_NO_SYNC, err);
         free(data);
-        if (!rc && geteuid() == 0) {
-            if (fchownat(dfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                rc = fl_error_errno(err, "cannot change the owner of %s", e->path);
-            /* chown clears set-id bits: the mode goes last. */
-            if (!rc && fchmodat(dfd, leaf, e->mode, 0) < 0)
-                rc = fl_error_errno(err, "cannot change the mode of %s", e->path);
-        }
     }
-    free(ap);
-    close(dfd);
+    if (dfd >= 0)
+        close(dfd);
+    /* Directories made for this file and left empty by the failure go again (a full disk
+     * must leave the tree as it was). */
+    if (rc)
+        fl_beneath_unmake(rootfd, &made);
+    fl_beneath_made_release(&made);
     return rc;
+}
+
+/* The root's directory descriptor: every path of this step is resolved beneath it. */
+static int open_root_fd(const char *root, fl_error *err) {
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fl_error_errno(err, "cannot open root %s", root);
+    return fd;
 }
 
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err) {
-    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rootfd = open_root_fd(root, err);
     if (rootfd < 0)
-        return fl_error_errno(err, "cannot open root %s", root);
+        return FL_EIO;
     int rc = FL_OK;
     /* Moves aside first, then /etc/static (every linked file switches in one rename), then
      * stale files, then the rest. */
@@ -823,15 +808,40 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
     return rc;
 }
 
+int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err) {
+    int rootfd = open_root_fd(root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    int rc = FL_OK;
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        const fl_act_change *c = &p->c[i];
+        if (c->action == FL_CH_REMOVE && !c->conflicted)
+            rc = do_remove(rootfd, entry_of(c), err);
+    }
+    close(rootfd);
+    return rc;
+}
+
 /* ---- printing ---- */
 
-static void print_diff(FILE *out, const char *old_path, const char *new_path, const char *label) {
-    char *a = NULL, *b = NULL;
+/* One side of a diff: a path beneath root (read without following links) when root is
+ * given, a store path otherwise. NULL when unreadable. */
+static char *diff_side(const char *root, const char *path, size_t *len) {
+    char *data = NULL;
+    if (!path)
+        return NULL;
+    if (root)
+        return disk_read(root, path, len);
+    if (fl_read_file(path, &data, len, NULL))
+        return NULL;
+    return data;
+}
+
+static void print_diff(FILE *out, const char *old_root, const char *old_path, const char *new_root,
+                       const char *new_path, const char *label) {
     size_t al = 0, bl = 0;
-    if (old_path && fl_read_file(old_path, &a, &al, NULL))
-        a = NULL;
-    if (new_path && fl_read_file(new_path, &b, &bl, NULL))
-        b = NULL;
+    char *a = diff_side(old_root, old_path, &al);
+    char *b = diff_side(new_root, new_path, &bl);
     fl_strbuf sb;
     fl_strbuf_init(&sb, 0);
     char *la = fl_xasprintf("a%s", label), *lb = fl_xasprintf("b%s", label);
@@ -879,11 +889,11 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
                         (unsigned)c->want->mode);
             fputc('\n', out);
             if (diffs && c->want && c->want->source)
-                print_diff(out,
+                print_diff(out, c->disk ? p->root : NULL,
                            c->disk  ? c->disk
                            : c->had ? c->had->source
                                     : NULL,
-                           c->want->source, e->path);
+                           NULL, c->want->source, e->path);
             break;
         case FL_CH_REMOVE:
             fprintf(out, "    - %s%s\n", e->path, kind);
@@ -894,7 +904,7 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
                     "unchanged)\n",
                     e->path);
             if (diffs && c->disk)
-                print_diff(out, c->want->source, c->disk, e->path);
+                print_diff(out, NULL, c->want->source, p->root, c->disk, e->path);
             break;
         case FL_CH_LEAVE:
             fprintf(out,
@@ -934,7 +944,7 @@ void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *
     json_object_foreach(dirs, dir, set) {
         char *probe = fl_xasprintf("%s/x", dir);
         const char *leaf;
-        int dfd = open_parent(rootfd, probe, 0, NULL, 0, 0, &leaf, NULL);
+        int dfd = open_parent(rootfd, probe, NULL, NULL, 0, 0, &leaf, NULL);
         free(probe);
         if (dfd < 0)
             continue;
@@ -991,15 +1001,15 @@ json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan
                            d.blocker_is_link ? "a symlink; flakectl never follows it"
                                              : "not a directory");
         } else if (d.kind == D_MISSING) {
-            char *full = fl_act_root_path(root, home);
-            struct stat st;
-            if (lstat(full, &st) < 0) {
+            disk hd;
+            disk_look(root, home, &hd);
+            if (hd.kind == D_MISSING) {
                 json_t *o = json_object();
                 json_object_set_new(o, "user", json_string(name));
                 json_object_set_new(o, "home", json_string(home));
                 json_array_append_new(out, o);
             }
-            free(full);
+            disk_free(&hd);
         }
         disk_free(&d);
         free(probe);
@@ -1011,9 +1021,9 @@ json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan
 /* Creates the planned homes, mode 0700, owned by their user. Homes are never removed: they
  * hold the user's data. */
 int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err) {
-    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rootfd = open_root_fd(root, err);
     if (rootfd < 0)
-        return fl_error_errno(err, "cannot open root %s", root);
+        return FL_EIO;
     int rc = FL_OK;
     size_t i;
     json_t *h;
@@ -1026,12 +1036,15 @@ int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_err
         ids_for(root, &e, &uid, &gid);
         const char *leaf;
         char *probe = fl_path_join(e.home, ".probe");
-        int dfd = open_parent(rootfd, probe, 1, e.home, uid, gid, &leaf, err);
+        fl_beneath_made made = {0};
+        int dfd = open_parent(rootfd, probe, &made, e.home, uid, gid, &leaf, err);
         free(probe);
         if (dfd < 0) {
-            rc = FL_EIO;
+            fl_beneath_unmake(rootfd, &made);
+            rc = parent_failed(err);
             break;
         }
+        fl_beneath_made_release(&made);
         /* open_parent made it 0755; a home is private. */
         if (fchmod(dfd, 0700) < 0) {
             rc = fl_error_errno(err, "cannot set the mode of %s", e.home);

@@ -58,9 +58,7 @@ int fl_gen_default(const char *state_dir) {
 }
 
 char *fl_gen_current(const char *root) {
-    char *link = fl_act_root_path(root, "/run/flakectl/current");
-    char *t = read_link(link);
-    free(link);
+    char *t = fl_act_root_readlink(root, "/run/flakectl/current");
     if (!t)
         return NULL;
     char *real = realpath(t, NULL);
@@ -153,16 +151,21 @@ void fl_gen_list_free(fl_generation *gens, size_t n) {
     free(gens);
 }
 
+int fl_gen_next_number(const char *state_dir) {
+    size_t n;
+    int *nums = numbers(state_dir, &n);
+    int next = n ? nums[n - 1] + 1 : 1;
+    free(nums);
+    return next;
+}
+
 int fl_gen_create(const char *state_dir, const char *toplevel, int *number, fl_error *err) {
     char *dir = profiles_dir(state_dir);
     int rc = fl_mkdir_p(dir, 0755, err);
     free(dir);
     if (rc)
         return rc;
-    size_t n;
-    int *nums = numbers(state_dir, &n);
-    int next = n ? nums[n - 1] + 1 : 1;
-    free(nums);
+    int next = fl_gen_next_number(state_dir);
     char *link = gen_link(state_dir, next);
     rc = fl_atomic_symlink(toplevel, link, err);
     free(link);
@@ -181,15 +184,9 @@ int fl_gen_set_default(const char *state_dir, int number, fl_error *err) {
 }
 
 int fl_gen_set_current(const char *root, const char *toplevel, fl_error *err) {
-    char *dir = fl_act_root_path(root, "/run/flakectl");
-    int rc = fl_mkdir_p(dir, 0755, err);
-    if (!rc) {
-        char *link = fl_path_join(dir, "current");
-        rc = fl_atomic_symlink(toplevel, link, err);
-        free(link);
-    }
-    free(dir);
-    return rc;
+    /* Beneath the root without following links: /run or /run/flakectl planted as a link
+     * must not carry `current` out of it. */
+    return fl_act_root_symlink(root, "/run/flakectl/current", toplevel, err);
 }
 
 /* Why generation g may not go, or NULL. */

@@ -18,7 +18,43 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
+/* Whom a command runs as: root when NULL or uid 0, else uid/gid dropped in the child (no
+ * supplementary groups) and HOME set. */
+typedef struct fl_act_runas {
+    uid_t uid;
+    gid_t gid;
+    const char *home;
+    const char *runtime_dir; /* XDG_RUNTIME_DIR, for `systemctl --user` */
+} fl_act_runas;
+/* Runs argv (PATH searched) as `as`; its stdout is captured into out when given, else sent
+ * to stderr. stderr passes through. */
+int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
+                  fl_error *err);
 int fl_act_systemd_live(const char *root);
+/* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
+ * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
+ * naming it, never a write or a read elsewhere. path is absolute within the root. Reading
+ * (fl_act_root_read) is in util's rootpath.h, shared with the secrets installer. */
+/* Atomically replaces path (missing directories made 0755); keep_mode keeps the mode of the
+ * regular file there, dflt_mode is used otherwise. */
+int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
+                      mode_t dflt_mode, int keep_mode, fl_error *err);
+int fl_act_root_symlink(const char *root, const char *path, const char *target, fl_error *err);
+/* A missing file (or directory on the way) is not an error. */
+int fl_act_root_unlink(const char *root, const char *path, fl_error *err);
+/* Moves from back to to (a file moved aside) unless something is at to already. */
+int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err);
+/* path, where it exists, is a real directory reached through real directories. */
+int fl_act_root_check_dir(const char *root, const char *path, fl_error *err);
+/* The content of the symlink at path, or NULL. Owned. */
+char *fl_act_root_readlink(const char *root, const char *path);
+/* generations.c: the number the next new generation gets. */
+int fl_gen_next_number(const char *state_dir);
+/* The toplevel being activated is a GC root (in its own store) from before the closure check
+ * until the activation's record is clean again; a crash leaves it rooted. Release drops every
+ * such root of this state dir. */
+int fl_act_root_hold(const char *state_dir, const char *toplevel, fl_error *err);
+void fl_act_root_release(const char *state_dir, const char *toplevel);
 
 /* ---- files.c: managed files (/etc and home) ---- */
 enum { FL_ENT_LINK, FL_ENT_COPY };
@@ -68,11 +104,12 @@ typedef struct fl_act_change {
     int content_changed;      /* the content a reader sees changes */
     int edited;               /* a copy was edited on disk since flakectl wrote it */
     char *backup_of;          /* the path in the way that --backup-ext moves aside */
-    char *disk;               /* root-joined path whose on-disk content is the "before" */
+    char *disk;               /* path beneath the plan's root whose content is the "before" */
     int conflicted;           /* listed as a conflict: never applied */
 } fl_act_change;
 
 typedef struct fl_act_fileplan {
+    const char *root; /* the root the disk was compared in (NULL: a pure comparison) */
     fl_act_change *c;
     size_t n;
     fl_strbuf conflicts; /* one path per line (with why) */
@@ -88,6 +125,10 @@ void fl_act_fileplan_free(fl_act_fileplan *p);
  * Backups made are appended to backups as [from, to] pairs. */
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err);
+/* Only the removals of the plan (home and system files alike). A restore runs them before
+ * anything else: on a full disk, the space the failed generation's new files took is what
+ * putting back the previous passwd or files needs. */
+int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
 /* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */
@@ -105,11 +146,29 @@ typedef struct fl_act_unitplan {
     fl_act_unit_action *a;
     size_t n;
     int daemon_reload;
+    const json_t *units; /* the new generation's profile.json "units" (wantedBy), borrowed */
+    int no_block;        /* at boot: queue the jobs (systemctl --no-block), wait for none */
+    int restore;         /* putting a generation back: a unit that failed counts as running */
+    const fl_act_runas *user; /* NULL: the system manager; else `systemctl --user` as them */
 } fl_act_unitplan;
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
+/* The home-manager users' units (profile.json home.<user>.units), each user's plan from old
+ * to new: executed with `systemctl --user` as the user where their manager runs, else
+ * listed. restore/no_block as in the system plan. */
+int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
+                            const fl_act_unitplan *sys, FILE *out, fl_error *err);
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
+
+/* ---- packages.c: the packages step (the work is src/pkg/) ---- */
+int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,
+                          FILE *out, fl_error *err);
+/* 1 when every native package is installed and nothing of ours is left to remove. */
+int fl_act_packages_satisfied(const fl_act_options *o, const fl_toplevel *t);
+/* The generation number a switch of toplevel will make the default (0 for test/dry). */
+int fl_act_next_generation(const fl_act_options *o, const char *toplevel);
 
 /* ---- scripts.c ---- */
 /* Runs the toplevel's activation scripts in order; the error names the failing one. */
@@ -129,6 +188,7 @@ typedef struct fl_act_plan {
     fl_act_unitplan units;
     json_t *homes; /* homes to create (root given) */
     struct fl_act_secrets *sec; /* secrets.c: decrypted secrets (NULL until planned) */
+    struct fl_act_darwin *dar;  /* darwin.c: a darwin toplevel's commands (NULL otherwise) */
 } fl_act_plan;
 
 /* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */
@@ -150,5 +210,22 @@ int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t,
                          fl_error *err);
 void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
 void fl_act_secrets_free(struct fl_act_secrets *s);
+
+/* ---- wsl.c ---- */
+/* The /etc/wsl.conf settings that change, and that `wsl --shutdown` applies them. */
+void fl_act_wsl_print(const fl_act_plan *p, FILE *out);
+
+/* ---- darwin.c: macOS (dscl, defaults, launchctl) ---- */
+typedef struct fl_act_darwin fl_act_darwin;
+int fl_act_is_darwin(const fl_toplevel *t);
+/* The root is "/" and it is macOS: commands run; otherwise they are listed. */
+int fl_act_darwin_live(const char *root);
+/* Plans p->new's users, defaults and launchd jobs (reading what is there when live). */
+int fl_act_darwin_plan(fl_act_plan *p, fl_error *err);
+void fl_act_darwin_print_users(const fl_act_plan *p, FILE *out);
+void fl_act_darwin_print(const fl_act_plan *p, FILE *out);
+int fl_act_darwin_users_apply(fl_act_plan *p, FILE *out, fl_error *err);
+int fl_act_darwin_apply(fl_act_plan *p, FILE *out, fl_error *err);
+void fl_act_darwin_free(fl_act_darwin *d);
 
 #endif

@@ -8,14 +8,21 @@
 #include "activate/internal.h"
 #include "flakectl/fs.h"
 
-static char *read_or_empty(const char *root, const char *rel) {
-    char *path = fl_act_root_path(root, rel);
-    char *data = NULL;
+/* The root's passwd, group or shadow ("" when absent), read without following a link: one
+ * planted there (shadow -> a file elsewhere) stops the plan instead of being read. */
+static int read_or_empty(const char *root, const char *rel, char **out, fl_error *err) {
     size_t len;
-    if (fl_read_file(path, &data, &len, NULL))
-        data = fl_xstrdup("");
-    free(path);
-    return data;
+    fl_error e = FL_ERROR_INIT;
+    int rc = fl_act_root_read(root, rel, out, &len, NULL, &e);
+    if (rc == FL_ENOTFOUND) {
+        *out = fl_xstrdup("");
+        rc = FL_OK;
+    } else if (rc) {
+        *out = NULL;
+        fl_error_move(err, &e);
+    }
+    fl_error_clear(&e);
+    return rc;
 }
 
 int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
@@ -38,12 +45,26 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     fl_act_files_plan(root, &p->want, &p->had, backup_ext, &p->files);
     fl_act_units_plan(json_object_get(old->profile, "units"),
                       json_object_get(new->profile, "units"), &p->units);
+    if (fl_act_is_darwin(new)) {
+        /* macOS keeps accounts in its directory service: dscl, never /etc/passwd. */
+        rc = fl_act_darwin_plan(p, err);
+        if (rc)
+            return rc;
+    }
     if (!root)
         return FL_OK;
     p->homes = fl_act_homes_plan(root, json_object_get(new->profile, "users"), &p->files);
-    p->passwd = read_or_empty(root, "/etc/passwd");
-    p->group = read_or_empty(root, "/etc/group");
-    p->shadow = read_or_empty(root, "/etc/shadow");
+    rc = read_or_empty(root, "/etc/passwd", &p->passwd, err);
+    if (!rc)
+        rc = read_or_empty(root, "/etc/group", &p->group, err);
+    if (!rc)
+        rc = read_or_empty(root, "/etc/shadow", &p->shadow, err);
+    /* Where `current` and the secrets go: a link planted there stops the plan, before
+     * anything changes, instead of the step that would write through it. */
+    if (!rc)
+        rc = fl_act_root_check_dir(root, "/run/flakectl/secrets.d", err);
+    if (rc)
+        return rc;
     char *ids_path = fl_path_join(state_dir, "activation/ids.json");
     rc = fl_act_load_json(ids_path, &p->ids, err);
     free(ids_path);
@@ -52,6 +73,11 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     if (!p->ids)
         p->ids = json_object();
     p->created = created ? json_deep_copy(created) : json_object();
+    if (p->dar) {
+        /* dscl did the accounts (darwin.c): /etc/passwd is never edited, the record kept. */
+        p->users.new_created = json_incref(p->created);
+        return FL_OK;
+    }
     p->users.users = json_object_get(new->profile, "users");
     p->users.groups = json_object_get(new->profile, "groups");
     p->users.passwd = p->passwd;
@@ -75,6 +101,8 @@ void fl_act_plan_release(fl_act_plan *p) {
     fl_act_fileplan_free(&p->files);
     if (p->users_done || p->users.ops)
         fl_users_edit_release(&p->users);
+    else
+        json_decref(p->users.new_created);
     free(p->passwd);
     free(p->group);
     free(p->shadow);
@@ -83,6 +111,7 @@ void fl_act_plan_release(fl_act_plan *p) {
     json_decref(p->homes);
     free(p->units.a);
     fl_act_secrets_free(p->sec);
+    fl_act_darwin_free(p->dar);
     memset(p, 0, sizeof *p);
 }
 
@@ -96,7 +125,9 @@ static int in_list(const json_t *arr, const char *s) {
     return 0;
 }
 
-static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out) {
+/* native: also compare native packages by name (`diff`; with a root the packages step prints
+ * the manager's own plan instead). */
+static void print_packages(const fl_toplevel *a, const fl_toplevel *b, int native, FILE *out) {
     const json_t *pa = json_object_get(a->profile, "packages");
     const json_t *pb = json_object_get(b->profile, "packages");
     int any = 0;
@@ -113,6 +144,26 @@ static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out
         if (json_is_string(v) && !in_list(pb, json_string_value(v))) {
             fprintf(out, "    - %s\n", json_string_value(v));
             any = 1;
+        }
+    }
+    /* Native packages by their index name; the manager's plan with versions comes from the
+     * packages step (dry-activate), this is the pure comparison `diff` can make. */
+    const json_t *na = json_object_get(a->profile, "nativePackages");
+    const json_t *nb = json_object_get(b->profile, "nativePackages");
+    for (int pass = 0; native && pass < 2; pass++) {
+        const json_t *from = pass ? na : nb, *other = pass ? nb : na;
+        json_array_foreach((json_t *)from, i, v) {
+            const char *name = fl_act_jstr(v, "name", "?");
+            int found = 0;
+            size_t k;
+            json_t *w;
+            json_array_foreach((json_t *)other, k, w) {
+                found |= json_equal(v, w) || !strcmp(name, fl_act_jstr(w, "name", ""));
+            }
+            if (!found) {
+                fprintf(out, "    %c %s (native package)\n", pass ? '-' : '+', name);
+                any = 1;
+            }
         }
     }
     if (!any)
@@ -218,7 +269,9 @@ static int has_file_changes(const fl_act_fileplan *fp, int home) {
 
 void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     fputs("  users and groups:\n", out);
-    if (p->users_done) {
+    if (p->dar && p->root) {
+        fl_act_darwin_print_users(p, out);
+    } else if (p->users_done) {
         if (!p->users.nchanges)
             fputs("    (no change)\n", out);
         const char *s = p->users.changes.buf;
@@ -234,7 +287,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         print_accounts("group", json_object_get(p->old->profile, "groups"),
                        json_object_get(p->new->profile, "groups"), out);
     }
-    fputs("  /etc and unit files:\n", out);
+    fputs(p->dar ? "  /etc and launchd files:\n" : "  /etc and unit files:\n", out);
     if (!has_file_changes(&p->files, 0))
         fputs("    (no change)\n", out);
     fl_act_files_print(&p->files, 0, diffs, out);
@@ -252,6 +305,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         fl_act_secrets_print(p, out);
     else
         print_secrets(p->old, p->new, out);
+    if (p->dar) {
+        fl_act_darwin_print(p, out);
+        goto packages;
+    }
     fputs("  systemd units", out);
     if (p->root)
         fprintf(out, " (%s)",
@@ -262,7 +319,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
-    print_packages(p->old, p->new, out);
+    fl_act_user_units_print(p->old, p->new, out);
+packages:
+    print_packages(p->old, p->new, p->root == NULL, out);
+    fl_act_wsl_print(p, out);
     if (p->root)
         print_scripts(p->new, out);
     if (p->files.nconflicts) {

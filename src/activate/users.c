@@ -11,6 +11,7 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/strbuf.h"
+#include "activate/internal.h"
 
 /* One line of a colon-separated database. raw is kept for foreign lines; f[] is set once a
  * managed line is rewritten (then raw is regenerated). */
@@ -181,11 +182,6 @@ static long allocate(const db *d, int field, const json_t *map, int normal) {
     return -1;
 }
 
-static const char *jstr(const json_t *o, const char *key, const char *dflt) {
-    const json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
 static int jbool(const json_t *o, const char *key) {
     return json_is_true(json_object_get(o, key));
 }
@@ -223,7 +219,7 @@ static void op(fl_users_edit *e, const char *first, ...) {
 /* The primary group of a declared user: given, or "users" for normal users, or a group named
  * after a system user. */
 static const char *primary_group(const char *name, const json_t *u) {
-    const char *g = jstr(u, "group", NULL);
+    const char *g = fl_act_jstr(u, "group", NULL);
     if (g && *g)
         return g;
     return jbool(u, "isNormalUser") ? "users" : name;
@@ -373,15 +369,15 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
                                 gname);
         }
         const char *gid = grp->l[gat].f[2];
-        const char *home = jstr(u, "home", NULL);
+        const char *home = fl_act_jstr(u, "home", NULL);
         char *dflt_home = normal ? fl_xasprintf("/home/%s", name) : fl_xstrdup("/var/empty");
         if (!home || !*home)
             home = dflt_home;
-        const char *shell = jstr(u, "shell", NULL);
+        const char *shell = fl_act_jstr(u, "shell", NULL);
         if (!shell || !*shell)
             shell = normal ? "/bin/sh" : "/usr/sbin/nologin";
-        const char *gecos = jstr(u, "description", "");
-        const char *hash = jstr(u, "hashedPassword", NULL);
+        const char *gecos = fl_act_jstr(u, "description", "");
+        const char *hash = fl_act_jstr(u, "hashedPassword", NULL);
         char num[32];
         snprintf(num, sizeof num, "%ld", uid);
         const char *labels[7] = {"name", "password", "uid", "gid", "description", "home", "shell"};
@@ -512,6 +508,78 @@ static void compute_members(fl_users_edit *e, db *grp, const json_t *created_use
     }
 }
 
+/* The module types refuse these at evaluation with the user's file:line; a toplevel made by
+ * hand (or by an older flakectl) reaches here unchecked, and one stray ':' or newline would
+ * add an account. Same rules as lib.nix's passwdName / passwdEntry / accountId. */
+static int bad_name(const char *s, size_t len) {
+    if (len < 1 || len > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return 1;
+    for (size_t i = 1; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-' || (s[i] == '$' && i == len - 1)))
+            return 1;
+    return 0;
+}
+
+static int bad_field(const json_t *v) {
+    size_t len = json_string_length(v);
+    const char *s = json_string_value(v);
+    return memchr(s, '\0', len) || strcspn(s, ":\n") != len;
+}
+
+static int refuse(fl_error *err, const char *kind, const char *name, const char *field,
+                  const char *why) {
+    fl_error_set(err, FL_EPARSE, "%s '%s': %s %s; refusing to write it to /etc/passwd, "
+                 "/etc/shadow or /etc/group", kind, name, field, why);
+    fl_error_set_hint(err, "rebuild the toplevel with this flakectl: its module types report "
+                           "the definition's file and line");
+    return FL_EPARSE;
+}
+
+static int check_id(fl_error *err, const char *kind, const char *name, const json_t *id) {
+    if (!id || json_is_null(id))
+        return FL_OK;
+    json_int_t x = json_is_integer(id) ? json_integer_value(id) : -1;
+    if (x < 0 || x > 4294967294LL || x == 65535)
+        return refuse(err, kind, name, kind[0] == 'u' ? "uid" : "gid",
+                      "is not an id between 0 and 4294967294 (and not 65535)");
+    return FL_OK;
+}
+
+static int check_accounts(const fl_users_edit *e, fl_error *err) {
+    const char *name, *key;
+    json_t *u, *v;
+    json_object_foreach((json_t *)e->users, name, u) {
+        if (bad_name(name, strlen(name)))
+            return refuse(err, "user", name, "the name", "is not a valid account name");
+        if (check_id(err, "user", name, json_object_get(u, "uid")))
+            return FL_EPARSE;
+        json_object_foreach(u, key, v) {
+            int is_name = !strcmp(key, "group");
+            if (json_is_string(v) && (is_name ? bad_name(json_string_value(v), json_string_length(v))
+                                              : bad_field(v)))
+                return refuse(err, "user", name, key, "holds a ':', a newline or a NUL");
+        }
+        size_t i;
+        json_array_foreach(json_object_get(u, "extraGroups"), i, v) {
+            if (!json_is_string(v) || bad_name(json_string_value(v), json_string_length(v)))
+                return refuse(err, "user", name, "extraGroups", "names an invalid group");
+        }
+    }
+    json_object_foreach((json_t *)e->groups, name, u) {
+        if (bad_name(name, strlen(name)))
+            return refuse(err, "group", name, "the name", "is not a valid account name");
+        if (check_id(err, "group", name, json_object_get(u, "gid")))
+            return FL_EPARSE;
+        size_t i;
+        json_array_foreach(json_object_get(u, "members"), i, v) {
+            if (!json_is_string(v) || bad_name(json_string_value(v), json_string_length(v)))
+                return refuse(err, "group", name, "members", "names an invalid user");
+        }
+    }
+    return FL_OK;
+}
+
 int fl_users_compute(fl_users_edit *e, fl_error *err) {
     json_t *empty = json_object();
     if (!e->users)
@@ -532,11 +600,20 @@ int fl_users_compute(fl_users_edit *e, fl_error *err) {
     const json_t *cu = json_object_get(e->created, "users");
     const json_t *cg = json_object_get(e->created, "groups");
 
+    int rc = check_accounts(e, err);
+    if (rc) {
+        if (e->users == empty)
+            e->users = NULL;
+        if (e->groups == empty)
+            e->groups = NULL;
+        json_decref(empty);
+        return rc;
+    }
     db pw, grp, sh;
     db_parse(&pw, e->passwd);
     db_parse(&grp, e->group);
     db_parse(&sh, e->shadow);
-    int rc = compute_groups(e, &grp, json_object_get(e->ids, "gids"), cg, ncg, err);
+    rc = compute_groups(e, &grp, json_object_get(e->ids, "gids"), cg, ncg, err);
     if (!rc)
         rc = compute_users(e, &pw, &sh, &grp, json_object_get(e->ids, "uids"), cu, ncu, err);
     if (!rc)

@@ -10,7 +10,7 @@
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "flakectl/store.h" /* the pure hash helpers only: the language never opens a store */
 #include "lang/internal.h"
 
 /* drvPath -> hashDerivationModulo (hex) of every derivation this state produced */
@@ -330,9 +331,19 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         /* fixed-output derivation: the output path follows from the declared hash */
         if (d.nouts != 1 || strcmp(d.outs[0], "out"))
             lang_throw(S, pos, "multiple outputs are not supported in fixed-output derivations");
-        if (!hash_algo || strcmp(hash_algo, "sha256") || strlen(hash_val) != 64)
-            lang_throw(S, pos, "flakectl supports fixed-output derivations only with a sha256 "
-                               "hash in base-16 (outputHashAlgo = \"sha256\")");
+        /* Nix accepts SRI, "sha256:..." and bare hex, base32 or base64; the drv holds hex */
+        unsigned char raw[FL_SHA256_LEN];
+        if (fl_hash_parse_output(hash_val, hash_algo, raw) < 0)
+            lang_throw(S, pos,
+                       "outputHash '%s' is not a sha256 hash flakectl can read: write "
+                       "it as SRI (\"sha256-<base64>\") or give outputHashAlgo = "
+                       "\"sha256\" with 64 hex or 52 base32 characters",
+                       hash_val);
+        if (strcmp(hash_mode, "flat") && strcmp(hash_mode, "recursive"))
+            lang_throw(S, pos, "invalid value '%s' for 'outputHashMode' attribute", hash_mode);
+        char *hexbuf = arena_alloc(&S->arena, 2 * FL_SHA256_LEN + 1);
+        fl_hex_encode(raw, FL_SHA256_LEN, hexbuf);
+        hash_val = hexbuf;
         int recursive = !strcmp(hash_mode, "recursive");
         AStr fa;
         astr_init(S, &fa, 16);

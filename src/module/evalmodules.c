@@ -1003,6 +1003,56 @@ static int nested_type(em_ctx *c, em_type *t, const char *field, em_type *out, f
     return type_get(c, x, out, err);
 }
 
+/* Valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) without NUL. */
+static int utf8_clean(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (!c || k == 4 || k >= n - i)
+            return 0;
+        unsigned cp = k ? c & (0x3Fu >> k) : c;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* The account and /etc name types of lib.nix, natively: the language's strings carry a
+ * length, so a NUL (which the reference engine under Nix never sees) is caught here. */
+static int account_check(const char *n, fl_value *v, enum fl_lang_type vt, int *ok) {
+    size_t len = 0;
+    const char *s = vt == FL_LANG_STRING ? fl_lang_get_string(v, &len) : NULL;
+    if (!strcmp(n, "passwdName")) {
+        *ok = s && len >= 1 && len <= 32 && ((*s >= 'a' && *s <= 'z') || *s == '_');
+        for (size_t i = 1; *ok && i < len; i++)
+            *ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+                  s[i] == '-' || (s[i] == '$' && i == len - 1);
+        return 1;
+    }
+    if (!strcmp(n, "passwdEntry") || !strcmp(n, "singleLine")) {
+        const char *bad = n[0] == 'p' ? ":\n" : "\n\r";
+        *ok = s != NULL && memchr(s, '\0', len) == NULL && strcspn(s, bad) == len;
+        return 1;
+    }
+    if (!strcmp(n, "accountId")) {
+        int64_t x = vt == FL_LANG_INT ? fl_lang_get_int(v) : -1;
+        *ok = x >= 0 && x <= 4294967294LL && x != 65535;
+        return 1;
+    }
+    if (!strcmp(n, "etcName")) {
+        *ok = s && len && utf8_clean((const unsigned char *)s, len);
+        return 1;
+    }
+    return 0;
+}
+
 /* The type's check, done here for the common types (same predicates as lib.nix). */
 static int type_check(em_ctx *c, em_type *t, fl_value *v, int *ok, fl_error *err) {
     int rc = force(c, v, err);
@@ -1046,6 +1096,8 @@ static int type_check(em_ctx *c, em_type *t, fl_value *v, int *ok, fl_error *err
         *ok = 1;
         return 0;
     }
+    if (account_check(n, v, vt, ok))
+        return 0;
     fl_value *check, *r;
     if ((rc = get_forced(c, t->v, "check", &check, err)) < 0)
         return rc;
@@ -1072,6 +1124,31 @@ static int type_error(em_ctx *c, em_path path, em_type *t, const em_def *d, fl_e
     show_def(&sb, d);
     fl_strbuf_addf(&sb, " defines it as %s: ", a_type(d->value));
     show_value(c, &sb, d->value);
+    fl_value *explain = NULL;
+    if ((rc = get_forced(c, t->v, "explain", &explain, err)) < 0) {
+        fl_strbuf_release(&sb);
+        return rc;
+    }
+    if (explain && fl_lang_type(explain) == FL_LANG_STRING)
+        fl_strbuf_addf(&sb, "\n       %s", fl_lang_get_string(explain, NULL));
+    return throw_at(err, &d->pos, &sb);
+}
+
+/* An attribute name of an attrsNamed option that its keyType refuses, at the name. */
+static int key_check(em_ctx *c, em_path path, em_type *kt, const em_def *d, fl_error *err) {
+    int ok, rc = type_check(c, kt, d->value, &ok, err);
+    const char *desc;
+    if (rc < 0 || ok || (rc = type_description(c, kt, &desc, err)) < 0)
+        return rc;
+    fl_strbuf sb;
+    fl_strbuf_init(&sb, 0);
+    fl_strbuf_adds(&sb, "the name ");
+    show_value(c, &sb, d->value);
+    fl_strbuf_adds(&sb, " under `");
+    show_path(&sb, path);
+    fl_strbuf_addf(&sb, "' is not a valid %s (defined in ", desc);
+    show_def(&sb, d);
+    fl_strbuf_addch(&sb, ')');
     return throw_at(err, &d->pos, &sb);
 }
 
@@ -1233,9 +1310,24 @@ static int merge_attrs_of(em_ctx *c, em_args args, em_path path, em_type *t, con
     int rc = checked(c, path, t, defs, n, err);
     if (rc < 0)
         return rc;
-    em_type et;
+    em_type et, kt;
     if ((rc = nested_type(c, t, "elemType", &et, err)) < 0)
         return rc;
+    fl_value *ktv = NULL;
+    fl_lang_attrs_get(c->L, t->nested, "keyType", &ktv, NULL);
+    if (ktv && (rc = type_get(c, ktv, &kt, err)) < 0)
+        return rc;
+    for (size_t i = 0; ktv && i < n; i++) {
+        size_t na;
+        em_attr *as = attrs_list(c, defs[i].value, &na);
+        for (size_t j = 0; j < na; j++) {
+            em_def kd = defs[i];
+            kd.pos = as[j].pos.file ? as[j].pos : defs[i].pos;
+            kd.value = mk_str(c, as[j].name);
+            if ((rc = key_check(c, path, &kt, &kd, err)) < 0)
+                return rc;
+        }
+    }
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += fl_lang_attrs_size(defs[i].value);
@@ -2026,7 +2118,24 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
     return 0;
 }
 
+/* __flakectlLabel noun in set: the set, labelled so a missing name reads "no NOUN 'x' in IN"
+ * (nix/pkgs.nix labels pkgs: "no package 'ripgrp' in pkgs"). */
+static int prim_label(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
+    (void)ud;
+    for (int i = 0; i < 3; i++)
+        if (fl_lang_force(L, args[i], err) < 0)
+            return -1;
+    if (fl_lang_type(args[0]) != FL_LANG_STRING || fl_lang_type(args[1]) != FL_LANG_STRING ||
+        fl_lang_type(args[2]) != FL_LANG_ATTRS || strchr(fl_lang_get_string(args[0], NULL), ' '))
+        return fl_error_set(err, FL_EEVAL, "__flakectlLabel takes a noun, a name and a set");
+    *result = fl_lang_label_set(L, args[2], fl_lang_get_string(args[0], NULL),
+                                fl_lang_get_string(args[1], NULL));
+    return 0;
+}
+
 void fl_module_register_native(fl_lang *L) {
+    fl_lang_add_builtin(L, "__flakectlLabel",
+                        fl_lang_mk_primop(L, "__flakectlLabel", 3, prim_label, NULL), 0);
     fl_lang_add_builtin(L, "__flakectlActiveDefs",
                         fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL), 0);
     fl_lang_add_builtin(L, "__flakectlEvalModules",

@@ -3,7 +3,10 @@
  * anything changes), writes them into <root>/run/flakectl/secrets.d/<N>/, links the
  * declared paths, flips <root>/run/flakectl/secrets and removes older generations'
  * plaintext. Owns those paths beneath the root. Never writes plaintext anywhere else (never
- * the store, the state dir or a message) and never prints a secret's content. */
+ * the store, the state dir or a message) and never prints a secret's content. Every path in
+ * the root is resolved beneath it without following links (util/beneath.c): /run or a
+ * declared path's directory planted as a link is an error naming it, never a write outside
+ * the root. docs/security.md. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -17,8 +20,9 @@
 
 #include <sodium.h>
 
-#include "flakectl/activate.h"
+#include "flakectl/beneath.h"
 #include "flakectl/fs.h"
+#include "flakectl/rootpath.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 
@@ -56,12 +60,47 @@ static void sha256(const unsigned char *d, size_t n, unsigned char out[32]) {
     crypto_hash_sha256(out, d, n);
 }
 
-/* Hash of what the current generation installed for name, or 0 when there is none. Reads
- * through the secrets link, never a path a declaration chose. */
-static int installed_hash(const char *root, const char *rel, unsigned char out[32]) {
-    char *path = fl_act_root_path(root, rel);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    free(path);
+static int open_root(const char *root, fl_error *err) {
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fl_error_errno(err, "cannot open the root %s", root);
+    return fd;
+}
+
+/* The generation directory the secrets link names ("secrets.d/<N>"), or NULL. The link is
+ * flakectl's own; its content is checked, never followed by the kernel. */
+static char *current_generation(int rootfd) {
+    int dfd =
+        fl_beneath_open(rootfd, "/run/flakectl", O_RDONLY | O_DIRECTORY, 0, FL_BENEATH_NO_LINKS);
+    if (dfd < 0)
+        return NULL;
+    char buf[64];
+    ssize_t n = readlinkat(dfd, "secrets", buf, sizeof buf - 1);
+    close(dfd);
+    if (n <= 10)
+        return NULL;
+    buf[n] = '\0';
+    if (strncmp(buf, "secrets.d/", 10) || strspn(buf + 10, "0123456789") != (size_t)n - 10)
+        return NULL;
+    return fl_xstrdup(buf + 10);
+}
+
+/* Hash of what the current generation installed for the item, or 0 when there is none.
+ * Reads through the secrets link, never a path a declaration chose. */
+static int installed_hash(const char *root, const fl_secret_item *it, unsigned char out[32]) {
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return 0;
+    char *gen = current_generation(rootfd);
+    int fd = -1;
+    if (gen) {
+        char *rel = fl_xasprintf(SECRETS_GENS "/%s/%s%s", gen,
+                                 it->is_template ? FL_SECRET_RENDERED_DIR "/" : "", it->name);
+        fd = fl_beneath_open(rootfd, rel, O_RDONLY, 0, FL_BENEATH_NO_LINKS);
+        free(rel);
+        free(gen);
+    }
+    close(rootfd);
     if (fd < 0)
         return 0;
     crypto_hash_sha256_state st;
@@ -113,6 +152,30 @@ static int read_item(fl_secret_item *it, const json_t *e, size_t i, int is_templ
     return FL_OK;
 }
 
+/* Reads one identity file beneath the root as the machine itself would see it: links are
+ * followed with the root as "/" (RESOLVE_IN_ROOT: a host key on an impermanent root is a
+ * link into /persist), so neither a link nor ".." ever reads a file outside the root.
+ * Returns 1 when the file is missing. */
+static int add_identity(fl_age_identities *ids, int rootfd, const char *path, const char *shown,
+                        fl_error *err) {
+    int fd = fl_beneath_open(rootfd, path, O_RDONLY, 0, FL_BENEATH_IN_ROOT);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        return fl_error_errno(err, "cannot read %s", shown);
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int rc = fl_read_fd(fd, shown, &data, &len, err);
+    close(fd);
+    if (!rc)
+        rc = fl_age_identities_add_data(ids, data, shown, err);
+    if (data)
+        sodium_memzero(data, len);
+    free(data);
+    return rc;
+}
+
 /* Loads every identity file that exists beneath the root; unreadable or unsupported ones
  * are named in *tried so the "cannot decrypt" error can say what was attempted. */
 static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identities *ids) {
@@ -120,23 +183,30 @@ static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identi
     json_t *dflt = NULL;
     if (!json_is_array(paths))
         paths = dflt = json_pack("[s]", "/etc/ssh/ssh_host_ed25519_key");
+    int rootfd = open_root(s->root, NULL);
     size_t i;
     json_t *v;
     json_array_foreach((json_t *)paths, i, v) {
         if (!json_is_string(v))
             continue;
-        char *p = fl_act_root_path(s->root, json_string_value(v));
+        /* Named as the machine sees it: ".." stops at the root, as it does for the read. */
+        char *canon = fl_canon_path(json_string_value(v), "/");
+        char *p = fl_act_root_path(s->root, canon);
         fl_error e = FL_ERROR_INIT;
-        if (!fl_path_exists(p)) {
+        int r = rootfd < 0 ? fl_error_errno(&e, "cannot open the root %s", s->root)
+                           : add_identity(ids, rootfd, json_string_value(v), p, &e);
+        if (r == 1)
             fl_strbuf_addf(&tried, "%s%s (missing)", tried.len ? ", " : "", p);
-        } else if (fl_age_identities_add_file(ids, p, &e)) {
+        else if (r)
             fl_strbuf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", p, e.message);
-        } else {
+        else
             fl_strbuf_addf(&tried, "%s%s", tried.len ? ", " : "", p);
-        }
         fl_error_clear(&e);
         free(p);
+        free(canon);
     }
+    if (rootfd >= 0)
+        close(rootfd);
     json_decref(dflt);
     s->tried = fl_strbuf_detach(&tried, NULL);
 }
@@ -239,15 +309,11 @@ int fl_secret_set_prepare(fl_secret_set *s, const char *root, const json_t *secr
             continue;
         }
         unsigned char now[32], was[32];
-        char *rel = it->is_template
-                        ? fl_xasprintf(SECRETS_LINK "/" FL_SECRET_RENDERED_DIR "/%s", it->name)
-                        : fl_xasprintf(SECRETS_LINK "/%s", it->name);
         sha256(it->plain, it->len, now);
-        if (!installed_hash(root, rel, was))
+        if (!installed_hash(root, it, was))
             it->state = FL_SECRET_ADDED;
         else
             it->state = sodium_memcmp(now, was, 32) ? FL_SECRET_CHANGED : FL_SECRET_UNCHANGED;
-        free(rel);
     }
     fl_age_identities_release(&ids);
     return FL_OK;
@@ -301,8 +367,9 @@ static long lookup_id(const char *root, const char *db, const char *name) {
     return id;
 }
 
-static int write_one(const fl_secret_set *s, const fl_secret_item *it, const char *dir,
-                     fl_error *err) {
+/* Writes one plaintext into the generation directory dirfd (shown_dir names it). */
+static int write_one(const fl_secret_set *s, const fl_secret_item *it, int dirfd,
+                     const char *shown_dir, fl_error *err) {
     long uid = lookup_id(s->root, "passwd", it->owner);
     long gid = lookup_id(s->root, "group", it->group);
     if (uid < 0)
@@ -311,9 +378,9 @@ static int write_one(const fl_secret_set *s, const fl_secret_item *it, const cha
     if (gid < 0)
         return fl_error_set(err, FL_EPARSE, "secret \"%s\": group \"%s\" is not in %s/etc/group",
                             it->name, it->group, strcmp(s->root, "/") ? s->root : "");
-    char *path = fl_path_join(dir, it->name);
+    char *path = fl_path_join(shown_dir, it->name);
     /* Created private, then given away: the file is never readable by others on the way. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dirfd, it->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = FL_OK;
     if (fd < 0) {
         rc = fl_error_errno(err, "cannot create %s", path);
@@ -340,10 +407,13 @@ static int write_one(const fl_secret_set *s, const fl_secret_item *it, const cha
     return rc;
 }
 
-/* The next generation number: one more than any directory in secrets.d. */
-static long next_generation(const char *gens) {
+/* The next generation number: one more than any directory in secrets.d (gensfd). */
+static long next_generation(int gensfd) {
     long max = 0;
-    DIR *d = opendir(gens);
+    int fd = openat(gensfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* a dup shares the offset */
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d && fd >= 0)
+        close(fd);
     struct dirent *de;
     while (d && (de = readdir(d))) {
         char *end;
@@ -356,28 +426,34 @@ static long next_generation(const char *gens) {
     return max + 1;
 }
 
-/* Every generation directory but keep (NULL: all of them) goes, with its plaintext. */
-static int remove_old(const char *gens, const char *keep, fl_error *err) {
-    DIR *d = opendir(gens);
-    if (!d)
+/* Every generation directory in gensfd but keep (NULL: all of them) goes, with its
+ * plaintext; nothing is followed (fl_remove_tree_at). */
+static int remove_old(int gensfd, const char *shown, const char *keep, fl_error *err) {
+    int fd = openat(gensfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* a dup shares the offset */
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return FL_OK;
+    }
     int rc = FL_OK;
     struct dirent *de;
     while (!rc && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
             (keep && !strcmp(de->d_name, keep)))
             continue;
-        char *p = fl_path_join(gens, de->d_name);
-        rc = fl_remove_tree(p, err);
+        char *p = fl_path_join(shown, de->d_name);
+        rc = fl_remove_tree_at(gensfd, de->d_name, p, err);
         free(p);
     }
     closedir(d);
     return rc;
 }
 
-static int is_link_to(const char *path, const char *target) {
+/* dirfd/leaf is a symlink whose content is target. */
+static int is_link_to(int dirfd, const char *leaf, const char *target) {
     char buf[PATH_MAX];
-    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    ssize_t n = readlinkat(dirfd, leaf, buf, sizeof buf - 1);
     if (n < 0)
         return 0;
     buf[n] = '\0';
@@ -397,6 +473,9 @@ static char *link_target(const fl_secret_item *it) {
 }
 
 int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err) {
+    int rootfd = open_root(s->root, err);
+    if (rootfd < 0)
+        return FL_EIO;
     fl_strbuf b = FL_STRBUF_INIT;
     int n = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -405,24 +484,139 @@ int fl_secret_set_check_paths(const fl_secret_set *s, fl_error *err) {
             continue;
         char *p = fl_act_root_path(s->root, it->path);
         char *t = link_target(it);
-        struct stat st;
-        if (lstat(p, &st) == 0 && !is_link_to(p, t)) {
-            fl_strbuf_addf(&b, "\n  %s (path of %s \"%s\")", p,
-                           it->is_template ? "template" : "secret", it->name);
+        const char *kind = it->is_template ? "template" : "secret";
+        const char *leaf;
+        fl_error e = FL_ERROR_INIT;
+        int dfd =
+            fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root, FL_BENEATH_NO_LINKS, &e);
+        if (dfd < 0 && e.code != FL_ENOTFOUND) {
+            /* A directory on the way is a link (or not a directory): following it could put
+             * the link, and what it reveals, anywhere. */
+            fl_strbuf_addf(&b, "\n  %s (path of %s \"%s\"): %s", p, kind, it->name, e.message);
             n++;
+        } else if (dfd >= 0) {
+            struct stat st;
+            if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && !is_link_to(dfd, leaf, t)) {
+                fl_strbuf_addf(&b, "\n  %s (path of %s \"%s\")", p, kind, it->name);
+                n++;
+            }
+            close(dfd);
         }
+        fl_error_clear(&e);
         free(t);
         free(p);
     }
+    close(rootfd);
     int rc = FL_OK;
     if (n) {
         rc = fl_error_set(err, FL_ECONFLICT,
                           "%d secret path%s already hold%s something flakectl did not put "
-                          "there:%s",
+                          "there, or lead through a symlink:%s",
                           n, n == 1 ? "" : "s", n == 1 ? "s" : "", b.buf);
-        fl_error_set_hint(err, "move them away; flakectl never overwrites them");
+        fl_error_set_hint(err, "move them away (or make the directories on the way real "
+                               "directories); flakectl never overwrites them and never "
+                               "follows symlinks beneath the root");
     }
     fl_strbuf_release(&b);
+    return rc;
+}
+
+/* Writes the plaintexts into a new generation directory in gensfd and flips the secrets
+ * link (in runfd) to it. *made_gen is the generation's name (owned) once it exists. */
+static int install_generation(const fl_secret_set *s, int runfd, int gensfd, const char *shown_gens,
+                              char **made_gen, FILE *out, fl_error *err) {
+    char *name = fl_xasprintf("%ld", next_generation(gensfd));
+    char *shown_dir = fl_path_join(shown_gens, name);
+    int rc = FL_OK, dirfd = -1, rdirfd = -1;
+    /* Built as a private directory, opened up (0751: traversable, not listable) only
+     * when complete. */
+    if (mkdirat(gensfd, name, 0700) < 0 ||
+        (dirfd = openat(gensfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        rc = fl_error_errno(err, "cannot create %s", shown_dir);
+        free(shown_dir);
+        free(name);
+        return rc;
+    }
+    *made_gen = name;
+    int any_tmpl = 0;
+    for (size_t i = 0; i < s->n; i++)
+        any_tmpl |= s->v[i].is_template;
+    char *rdir = fl_path_join(shown_dir, FL_SECRET_RENDERED_DIR);
+    if (any_tmpl && (mkdirat(dirfd, FL_SECRET_RENDERED_DIR, 0700) < 0 ||
+                     (rdirfd = openat(dirfd, FL_SECRET_RENDERED_DIR,
+                                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+                     fchmod(rdirfd, 0751) < 0))
+        rc = fl_error_errno(err, "cannot create %s", rdir);
+    for (size_t i = 0; !rc && i < s->n; i++)
+        rc = s->v[i].is_template ? write_one(s, &s->v[i], rdirfd, rdir, err)
+                                 : write_one(s, &s->v[i], dirfd, shown_dir, err);
+    free(rdir);
+    if (!rc && fchmod(dirfd, 0751) < 0)
+        rc = fl_error_errno(err, "cannot chmod %s", shown_dir);
+    if (rdirfd >= 0)
+        close(rdirfd);
+    close(dirfd);
+    if (!rc) {
+        char *target = fl_xasprintf("secrets.d/%s", name);
+        char *shown_link = fl_act_root_path(s->root, SECRETS_LINK);
+        rc = fl_atomic_symlink_at(runfd, "secrets", shown_link, target, (uid_t)-1, (gid_t)-1, 0,
+                                  err);
+        free(shown_link);
+        free(target);
+    }
+    if (!rc && out)
+        fprintf(out, "  secrets: %zu installed in " SECRETS_GENS "/%s\n", s->n, name);
+    free(shown_dir);
+    return rc;
+}
+
+/* Declared paths link to the stable name, so they follow every later flip; links the
+ * previous generation made that nobody declares now go. */
+static int update_links(const fl_secret_set *s, const fl_secret_set *old, int rootfd,
+                        fl_error *err) {
+    int rc = FL_OK;
+    for (size_t i = 0; !rc && i < s->n; i++) {
+        const fl_secret_item *it = &s->v[i];
+        if (!it->linked)
+            continue;
+        const char *leaf;
+        fl_beneath_made made = {0};
+        int dfd = fl_beneath_parent(rootfd, it->path, 0755, &made, &leaf, s->root,
+                                    FL_BENEATH_NO_LINKS, err);
+        char *t = link_target(it);
+        char *shown = fl_act_root_path(s->root, it->path);
+        if (dfd < 0)
+            rc = FL_EIO;
+        else if (!is_link_to(dfd, leaf, t))
+            rc = fl_atomic_symlink_at(dfd, leaf, shown, t, (uid_t)-1, (gid_t)-1, 0, err);
+        if (dfd >= 0)
+            close(dfd);
+        if (rc)
+            fl_beneath_unmake(rootfd, &made);
+        fl_beneath_made_release(&made);
+        free(shown);
+        free(t);
+    }
+    for (size_t i = 0; !rc && old && i < old->n; i++) {
+        const fl_secret_item *it = &old->v[i];
+        if (!it->linked || in_set(s, it->path))
+            continue;
+        const char *leaf;
+        fl_error e = FL_ERROR_INIT;
+        int dfd =
+            fl_beneath_parent(rootfd, it->path, 0, NULL, &leaf, s->root, FL_BENEATH_NO_LINKS, &e);
+        fl_error_clear(&e);
+        if (dfd < 0)
+            continue; /* gone, or now behind a link: nothing of ours to remove there */
+        char *t = link_target(it);
+        if (is_link_to(dfd, leaf, t) && unlinkat(dfd, leaf, 0) < 0) {
+            char *shown = fl_act_root_path(s->root, it->path);
+            rc = fl_error_errno(err, "cannot remove %s", shown);
+            free(shown);
+        }
+        free(t);
+        close(dfd);
+    }
     return rc;
 }
 
@@ -431,92 +625,71 @@ int fl_secret_set_install(const fl_secret_set *s, const fl_secret_set *old, FILE
     int rc = fl_secret_set_require(s, err);
     if (rc)
         return rc;
-    char *link = fl_act_root_path(s->root, SECRETS_LINK);
-    char *gens = fl_act_root_path(s->root, SECRETS_GENS);
-    char *name = NULL, *dir = NULL;
+    int rootfd = open_root(s->root, err);
+    if (rootfd < 0)
+        return FL_EIO;
+    char *shown_gens = fl_act_root_path(s->root, SECRETS_GENS);
+    const char *leaf;
+    int runfd = -1, gensfd = -1;
+    char *gen = NULL;
+    fl_beneath_made made = {0};
     if (!s->n) {
-        /* Nothing declared: the link and every plaintext go. */
-        if (unlink(link) < 0 && errno != ENOENT)
-            rc = fl_error_errno(err, "cannot remove %s", link);
-        if (!rc)
-            rc = remove_old(gens, NULL, err);
-        if (!rc)
-            rmdir(gens);
-        goto links;
-    }
-    rc = fl_mkdir_p(gens, 0751, err);
-    if (rc)
-        goto out;
-    name = fl_xasprintf("%ld", next_generation(gens));
-    dir = fl_path_join(gens, name);
-    /* Built as a private directory, opened up (0751: traversable, not listable) only
-     * when complete. */
-    if (mkdir(dir, 0700) < 0) {
-        rc = fl_error_errno(err, "cannot create %s", dir);
-        goto out;
-    }
-    int any_tmpl = 0;
-    for (size_t i = 0; i < s->n; i++)
-        any_tmpl |= s->v[i].is_template;
-    char *rdir = fl_path_join(dir, FL_SECRET_RENDERED_DIR);
-    if (any_tmpl && mkdir(rdir, 0751) < 0)
-        rc = fl_error_errno(err, "cannot create %s", rdir);
-    for (size_t i = 0; !rc && i < s->n; i++)
-        rc = write_one(s, &s->v[i], s->v[i].is_template ? rdir : dir, err);
-    free(rdir);
-    if (!rc && chmod(dir, 0751) < 0)
-        rc = fl_error_errno(err, "cannot chmod %s", dir);
-    if (rc) {
+        /* Nothing declared: the link and every plaintext go. A /run/flakectl that is
+         * missing, or is not a real directory beneath the root, holds nothing of ours. */
         fl_error e = FL_ERROR_INIT;
-        fl_remove_tree(dir, &e);
+        runfd = fl_beneath_parent(rootfd, SECRETS_LINK, 0, NULL, &leaf, s->root,
+                                  FL_BENEATH_NO_LINKS, &e);
         fl_error_clear(&e);
-        goto out;
+        if (runfd >= 0 && unlinkat(runfd, "secrets", 0) < 0 && errno != ENOENT) {
+            char *shown = fl_act_root_path(s->root, SECRETS_LINK);
+            rc = fl_error_errno(err, "cannot remove %s", shown);
+            free(shown);
+        }
+        if (!rc && runfd >= 0) {
+            gensfd = openat(runfd, "secrets.d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (gensfd >= 0) {
+                rc = remove_old(gensfd, shown_gens, NULL, err);
+                if (!rc)
+                    unlinkat(runfd, "secrets.d", AT_REMOVEDIR);
+            }
+        }
+    } else {
+        /* secrets.d and the directories above it (0751: traversable, not listable), made
+         * beneath the root with no link followed. */
+        runfd = fl_beneath_parent(rootfd, SECRETS_GENS "/x", 0751, &made, &leaf, s->root,
+                                  FL_BENEATH_NO_LINKS, err);
+        if (runfd < 0) {
+            rc = FL_EIO;
+        } else {
+            gensfd = runfd;
+            runfd = fl_beneath_parent(rootfd, SECRETS_LINK, 0, NULL, &leaf, s->root,
+                                      FL_BENEATH_NO_LINKS, err);
+            if (runfd < 0)
+                rc = FL_EIO;
+        }
+        if (!rc)
+            rc = install_generation(s, runfd, gensfd, shown_gens, &gen, out, err);
+        if (rc && gen) {
+            char *p = fl_path_join(shown_gens, gen);
+            fl_error e = FL_ERROR_INIT;
+            fl_remove_tree_at(gensfd, gen, p, &e);
+            fl_error_clear(&e);
+            free(p);
+        }
+        if (rc)
+            fl_beneath_unmake(rootfd, &made);
+        if (!rc)
+            rc = remove_old(gensfd, shown_gens, gen, err);
     }
-    char *target = fl_xasprintf("secrets.d/%s", name);
-    rc = fl_atomic_symlink(target, link, err);
-    free(target);
-    if (rc) {
-        fl_error e = FL_ERROR_INIT;
-        fl_remove_tree(dir, &e);
-        fl_error_clear(&e);
-        goto out;
-    }
-    rc = remove_old(gens, name, err);
-    if (!rc && out)
-        fprintf(out, "  secrets: %zu installed in " SECRETS_GENS "/%s\n", s->n, name);
-links:
-    /* Declared paths link to the stable name, so they follow every later flip. */
-    for (size_t i = 0; !rc && i < s->n; i++) {
-        const fl_secret_item *it = &s->v[i];
-        if (!it->linked)
-            continue;
-        char *p = fl_act_root_path(s->root, it->path);
-        char *parent = fl_xstrdup(p);
-        *strrchr(parent, '/') = '\0';
-        char *t = link_target(it);
-        rc = fl_mkdir_p(*parent ? parent : "/", 0755, err);
-        if (!rc && !is_link_to(p, t))
-            rc = fl_atomic_symlink(t, p, err);
-        free(parent);
-        free(t);
-        free(p);
-    }
-    /* Links the previous generation made that nobody declares now. */
-    for (size_t i = 0; !rc && old && i < old->n; i++) {
-        const fl_secret_item *it = &old->v[i];
-        if (!it->linked || in_set(s, it->path))
-            continue;
-        char *p = fl_act_root_path(s->root, it->path);
-        char *t = link_target(it);
-        if (is_link_to(p, t) && unlink(p) < 0)
-            rc = fl_error_errno(err, "cannot remove %s", p);
-        free(t);
-        free(p);
-    }
-out:
-    free(link);
-    free(gens);
-    free(name);
-    free(dir);
+    fl_beneath_made_release(&made);
+    if (!rc)
+        rc = update_links(s, old, rootfd, err);
+    if (gensfd >= 0)
+        close(gensfd);
+    if (runfd >= 0)
+        close(runfd);
+    close(rootfd);
+    free(gen);
+    free(shown_gens);
     return rc;
 }

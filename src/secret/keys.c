@@ -353,6 +353,15 @@ int fl_age_identities_add_file(fl_age_identities *ids, const char *path, fl_erro
     int rc = fl_read_file(path, &data, &len, err);
     if (rc)
         return rc;
+    rc = fl_age_identities_add_data(ids, data, path, err);
+    sodium_memzero(data, len);
+    free(data);
+    return rc;
+}
+
+int fl_age_identities_add_data(fl_age_identities *ids, char *data, const char *path,
+                               fl_error *err) {
+    int rc = FL_OK;
     const char *t = data;
     while (isspace((unsigned char)*t))
         t++;
@@ -394,8 +403,6 @@ int fl_age_identities_add_file(fl_age_identities *ids, const char *path, fl_erro
         if (!rc && ids->n == before)
             rc = fl_error_set(err, FL_EPARSE, "%s: no identities in this file", path);
     }
-    sodium_memzero(data, len);
-    free(data);
     return rc;
 }
 

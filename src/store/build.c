@@ -1,7 +1,8 @@
-/* build.c - input-addressed derivation builds: the drv fingerprint, running a builder in an
- * empty directory with a cleared environment, normalizing its output, scanning it for
- * references and registering it. Also the reference scanner. Never sandboxes beyond that:
- * builders run as the calling user (docs/store.md). */
+/* build.c - derivation builds: the drv fingerprint, running a builder in an empty directory
+ * with a cleared environment, normalizing its output, scanning it for references and
+ * registering it; fixed-output derivations (outputHash, Nix's builtin:fetchurl) verified
+ * against their hash before they are registered. Also the reference scanner. Never
+ * sandboxes beyond that: builders run as the calling user (docs/store.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -119,7 +120,80 @@ typedef struct drv_plan {
     char *drv_name; /* "<name>.drv" */
     char **inputs;  /* sorted, unique, owned */
     size_t ninputs;
+    /* fixed-output derivations (outputHash set): the declared hash decides the path */
+    int fixed, recursive, executable;
+    unsigned char fixed_hash[FL_SHA256_LEN];
+    const char *url;  /* builtin:fetchurl's url (borrowed from the drv's env) */
+    const char *urls; /* and its urls: space-separated, tried in order (may be NULL) */
 } drv_plan;
+
+#define BUILTIN_FETCHURL "builtin:fetchurl"
+
+/* The value of NAME in a drv's env ("NAME=value"), or NULL. */
+static const char *env_get(const fl_store_drv *drv, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < drv->nenv; i++)
+        if (!strncmp(drv->env[i], name, n) && drv->env[i][n] == '=')
+            return drv->env[i] + n + 1;
+    return NULL;
+}
+
+/* Nix's fixed-output rules: outputHash (with outputHashAlgo unless it is SRI) fixes the
+ * output path from the hash alone, flat (a single file's SHA-256) or recursive (the NAR's).
+ * Its errors are the configuration's (exit 1), not the command line's. */
+static int plan_fixed(fl_store *s, const fl_store_drv *drv, drv_plan *p, fl_error *err) {
+    const char *hash = env_get(drv, "outputHash");
+    int fetch = !strcmp(drv->builder, BUILTIN_FETCHURL);
+    if (!hash) {
+        if (!fetch)
+            return FL_OK;
+        int rc = fl_error_set(err, FL_EEVAL, "derivation '%s': %s needs outputHash", drv->name,
+                              BUILTIN_FETCHURL);
+        fl_error_set_hint(err, "a download is only trusted with its hash: pkgs.fetchurl { url = "
+                               "\"...\"; hash = \"sha256-...\"; }");
+        return rc;
+    }
+    const char *algo = env_get(drv, "outputHashAlgo");
+    const char *mode = env_get(drv, "outputHashMode");
+    if (fl_hash_parse_output(hash, algo, p->fixed_hash) < 0) {
+        int rc = fl_error_set(err, FL_EEVAL,
+                              "derivation '%s': outputHash '%s' (outputHashAlgo '%s') is not a "
+                              "sha256 hash flakectl can read",
+                              drv->name, hash, algo ? algo : "");
+        fl_error_set_hint(err, "write it as SRI (hash = \"sha256-<base64>\") or as sha256 = "
+                               "\"<64 hex or 52 base32 characters>\"; flakectl checks sha256 only");
+        return rc;
+    }
+    if (mode && *mode && strcmp(mode, "flat") && strcmp(mode, "recursive"))
+        return fl_error_set(err, FL_EEVAL,
+                            "derivation '%s': outputHashMode must be \"flat\" or \"recursive\", "
+                            "not \"%s\"",
+                            drv->name, mode);
+    p->fixed = 1;
+    p->recursive = mode && !strcmp(mode, "recursive");
+    if (fetch) {
+        const char *unpack = env_get(drv, "unpack");
+        const char *exe = env_get(drv, "executable");
+        p->url = env_get(drv, "url");
+        p->urls = env_get(drv, "urls");
+        p->executable = exe && *exe;
+        if (!p->url || !*p->url)
+            return fl_error_set(err, FL_EEVAL, "derivation '%s': %s needs a url", drv->name,
+                                BUILTIN_FETCHURL);
+        if (unpack && *unpack)
+            return fl_error_set(err, FL_EEVAL,
+                                "derivation '%s': %s cannot unpack archives (unpack = true) in "
+                                "flakectl; fetch the file and unpack it with runCommand",
+                                drv->name, BUILTIN_FETCHURL);
+        if (p->executable != p->recursive)
+            return fl_error_set(err, FL_EEVAL,
+                                "derivation '%s': %s hashes an executable download recursively "
+                                "(outputHashMode = \"recursive\") and a plain one flat",
+                                drv->name, BUILTIN_FETCHURL);
+    }
+    p->out = fl_store_make_fixed_path(fl_store_dir(s), p->recursive, p->fixed_hash, drv->name);
+    return FL_OK;
+}
 
 static void plan_release(drv_plan *p) {
     free(p->text);
@@ -141,7 +215,7 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
     p->drv_name = fl_xasprintf("%s.drv", drv->name);
     if ((rc = fl_store_check_name(p->drv_name, err)) != 0)
         return rc;
-    if (drv->builder[0] != '/') {
+    if (drv->builder[0] != '/' && strcmp(drv->builder, BUILTIN_FETCHURL) != 0) {
         rc = fl_error_set(err, FL_EUSAGE,
                           "derivation '%s': the builder '%s' is not an absolute path", drv->name,
                           drv->builder);
@@ -206,10 +280,12 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
     for (size_t i = 0; i < p->ninputs; i++)
         add_field(&sb, "input", p->inputs[i]);
     free(env);
-    unsigned char h[FL_SHA256_LEN];
-    fl_sha256_buf(sb.buf, sb.len, h);
-    p->out = fl_store_make_path(fl_store_dir(s), "output:out", h, drv->name);
     p->text = fl_strbuf_detach(&sb, NULL);
+    if ((rc = plan_fixed(s, drv, p, err)) != 0 || p->fixed)
+        return rc;
+    unsigned char h[FL_SHA256_LEN];
+    fl_sha256_buf(p->text, strlen(p->text), h);
+    p->out = fl_store_make_path(fl_store_dir(s), "output:out", h, drv->name);
     return FL_OK;
 }
 
@@ -397,6 +473,173 @@ static void remove_quietly(const char *path) {
     fl_error_clear(&e);
 }
 
+/* ---- fixed outputs ---------------------------------------------------------------------- */
+
+/* SHA-256 of a regular file's contents (a flat fixed output must be exactly one file). */
+static int hash_flat(const char *path, unsigned char h[FL_SHA256_LEN], fl_error *err) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fl_error_errno(err, "cannot open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fl_error_set(err, FL_EGENERIC,
+                            "%s is not a regular file: a flat fixed output (outputHashMode = "
+                            "\"flat\") must be exactly one file",
+                            path);
+    }
+    fl_sha256 sha;
+    fl_sha256_init(&sha);
+    unsigned char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int rc = fl_error_errno(err, "cannot read %s", path);
+            fl_sha256_final(&sha, h);
+            close(fd);
+            return rc;
+        }
+        fl_sha256_update(&sha, buf, (size_t)n);
+    }
+    fl_sha256_final(&sha, h);
+    close(fd);
+    return FL_OK;
+}
+
+/* Checks the output at path against the declared hash and fills info's NAR hash and size.
+ * A mismatch names both hashes in SRI form, as Nix does, and where the content came from. */
+static int verify_fixed(const drv_plan *p, const char *path, const char *from,
+                        fl_store_path_info *info, fl_error *err) {
+    unsigned char got[FL_SHA256_LEN];
+    int rc = fl_nar_hash_path(path, info->nar_hash, &info->nar_size, err);
+    if (!rc) {
+        if (p->recursive)
+            memcpy(got, info->nar_hash, sizeof got);
+        else
+            rc = hash_flat(path, got, err);
+    }
+    if (rc || !memcmp(got, p->fixed_hash, sizeof got))
+        return rc;
+    char *want_s = fl_hash_format_sri(p->fixed_hash), *got_s = fl_hash_format_sri(got);
+    rc = fl_error_set(err, FL_ECONFLICT,
+                      "hash mismatch in fixed-output derivation '%s'%s%s:\n  specified: %s\n  "
+                      "got:       %s",
+                      p->out, from ? " downloaded from " : "", from ? from : "", want_s, got_s);
+    fl_error_set_hint(err,
+                      "nothing was added to the store; if the new content is the one you "
+                      "want, declare the hash after 'got:' (hash = \"%s\")",
+                      got_s);
+    free(want_s);
+    free(got_s);
+    return rc;
+}
+
+/* Downloads the first of p's URLs that answers into fd (truncated before each attempt), like
+ * Nix's builtin:fetchurl with a list of mirrors; *from is the URL used. When none answers,
+ * the error names each URL with its reason. */
+static int download_any(const drv_plan *p, int fd, const char **from, char **owned, fl_error *err) {
+    char *list = fl_xstrdup(p->urls && *p->urls ? p->urls : p->url);
+    fl_strbuf why;
+    fl_strbuf_init(&why, 0);
+    int rc = FL_ENET, tried = 0;
+    char *save = NULL;
+    for (char *u = strtok_r(list, " ", &save); u; u = strtok_r(NULL, " ", &save)) {
+        if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+            rc = fl_error_errno(err, "cannot reset the download file");
+            break;
+        }
+        fl_error_clear(err);
+        tried++;
+        rc = fl_fetch_url_to_fd(u, fd, NULL, NULL, err);
+        if (!rc) {
+            *owned = fl_xstrdup(u);
+            *from = *owned;
+            break;
+        }
+        fl_strbuf_addf(&why, "\n  %s", err->message ? err->message : u);
+    }
+    if (rc && tried > 1)
+        rc = fl_error_set(err, FL_ENET, "cannot download any of the %d URLs of '%s':%s", tried,
+                          p->out, why.buf);
+    if (rc && tried > 0)
+        fl_error_set_hint(err, "check the URL and that this machine can reach it (http_proxy and "
+                               "https_proxy are honoured); nothing was added to the store. Without "
+                               "network, a fetchurl of a copy (file://) with the same name and "
+                               "hash makes this very path valid (docs/packages-upstream.md)");
+    fl_strbuf_release(&why);
+    free(list);
+    return rc;
+}
+
+/* builtin:fetchurl under the output's lock: download into a temp dir inside the store, sync,
+ * verify, and only then move into place and register. A kill at any point leaves at most an
+ * unregistered temp dir (garbage for gc and store verify --repair). */
+static int fetch_locked(fl_store *s, const drv_plan *p, const char *drv_path, fl_error *err) {
+    char *tmp = fl_store_temp_dir(s, err);
+    if (!tmp)
+        return FL_EIO;
+    char *file = fl_path_join(tmp, "x"), *owned = NULL;
+    const char *from = p->url;
+    fl_store_path_info info = {0};
+    int rc = FL_OK;
+    int fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        rc = fl_error_errno(err, "cannot create %s", file);
+    if (!rc)
+        rc = download_any(p, fd, &from, &owned, err);
+    if (!rc && fsync(fd) < 0)
+        rc = fl_error_errno(err, "cannot sync the download of %s", from);
+    if (fd >= 0 && close(fd) < 0 && !rc)
+        rc = fl_error_errno(err, "cannot write the download of %s", from);
+    if (!rc && p->executable && chmod(file, 0755) < 0)
+        rc = fl_error_errno(err, "cannot make %s executable", file);
+    if (!rc)
+        rc = fl_store_normalize_tree(file, err);
+    if (!rc)
+        rc = verify_fixed(p, file, from, &info, err);
+    if (!rc)
+        rc = fl_store_sync_fs(file, err);
+    if (!rc) {
+        info.path = p->out;
+        info.deriver = (char *)drv_path;
+        info.registration_time = fl_store_now();
+        rc = fl_store_commit(s, file, &info, err);
+    }
+    remove_quietly(tmp);
+    free(tmp);
+    free(file);
+    free(owned);
+    return rc;
+}
+
+/* The NAR hash and size of a built output and its references: the hash parts of every path
+ * in the inputs' closure, and its own, found in its bytes. info->refs is owned (sorted). */
+static int scan_output(fl_store *s, const drv_plan *p, fl_store_path_info *info, fl_error *err) {
+    char **cl = NULL;
+    size_t ncl = 0;
+    int rc = fl_store_closure(s, p->inputs, p->ninputs, &cl, &ncl, err);
+    if (rc)
+        return rc;
+    cl = fl_xrealloc(cl, (ncl + 1) * sizeof *cl);
+    cl[ncl++] = fl_xstrdup(p->out); /* self-references are references too */
+    scan_sink ss;
+    memset(&ss, 0, sizeof ss);
+    fl_sha256_init(&ss.h.sha);
+    fl_ref_scanner_init(&ss.sc, s, cl, ncl);
+    rc = fl_nar_dump(p->out, scan_sink_write, &ss, NULL, err);
+    fl_sha256_final(&ss.h.sha, info->nar_hash);
+    info->nar_size = ss.h.size;
+    info->refs = fl_xcalloc(ss.sc.n + 1, sizeof *info->refs);
+    for (size_t i = 0; i < ss.sc.n; i++)
+        if (ss.sc.found[i])
+            info->refs[info->nrefs++] = fl_xstrdup(ss.sc.cands[i].path);
+    fl_ref_scanner_release(&ss.sc);
+    fl_store_free_paths(cl, ncl);
+    return rc;
+}
+
 /* Runs the builder under the output's lock and registers the result. */
 static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
                         const char *drv_path, fl_error *err) {
@@ -418,38 +661,19 @@ static int build_locked(fl_store *s, const fl_store_drv *drv, const drv_plan *p,
         rc = run_builder(s, drv, p, top, log, err);
     if (!rc)
         rc = fl_store_normalize_tree(p->out, err);
+    /* A fixed output is trusted for its hash alone, so it has no references to scan. */
+    fl_store_path_info info = {0};
+    if (!rc)
+        rc = p->fixed ? verify_fixed(p, p->out, NULL, &info, err) : scan_output(s, p, &info, err);
     if (!rc) {
-        char **cl = NULL;
-        size_t ncl = 0;
-        rc = fl_store_closure(s, p->inputs, p->ninputs, &cl, &ncl, err);
-        if (!rc) {
-            cl = fl_xrealloc(cl, (ncl + 1) * sizeof *cl);
-            cl[ncl++] = fl_xstrdup(p->out); /* self-references are references too */
-            scan_sink ss;
-            memset(&ss, 0, sizeof ss);
-            fl_sha256_init(&ss.h.sha);
-            fl_ref_scanner_init(&ss.sc, s, cl, ncl);
-            rc = fl_nar_dump(p->out, scan_sink_write, &ss, NULL, err);
-            fl_store_path_info info = {0};
-            fl_sha256_final(&ss.h.sha, info.nar_hash);
-            char **refs = fl_xcalloc(ss.sc.n + 1, sizeof *refs);
-            for (size_t i = 0; i < ss.sc.n; i++)
-                if (ss.sc.found[i])
-                    refs[info.nrefs++] = ss.sc.cands[i].path;
-            info.path = p->out;
-            info.nar_size = ss.h.size;
-            info.refs = refs;
-            info.deriver = (char *)drv_path;
-            info.registration_time = fl_store_now();
-            if (!rc)
-                rc = fl_store_sync_fs(p->out, err);
-            if (!rc)
-                rc = fl_registry_write(s, &info, err);
-            free(refs);
-            fl_ref_scanner_release(&ss.sc);
-            fl_store_free_paths(cl, ncl);
-        }
+        info.path = p->out;
+        info.deriver = (char *)drv_path;
+        info.registration_time = fl_store_now();
+        rc = fl_store_sync_fs(p->out, err);
     }
+    if (!rc)
+        rc = fl_registry_write(s, &info, err);
+    fl_store_free_paths(info.refs, info.nrefs);
     if (rc)
         remove_quietly(p->out);
     if (top)
@@ -494,7 +718,7 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
     if (!rc)
         rc = fl_store_lock_path(s, p.out, &lock, err);
     if (!rc && !fl_store_is_valid(s, p.out))
-        rc = build_locked(s, drv, &p, drv_path, err);
+        rc = p.url ? fetch_locked(s, &p, drv_path, err) : build_locked(s, drv, &p, drv_path, err);
     fl_store_unlock_path(lock);
     free(drv_path);
     if (rc) {

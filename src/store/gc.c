@@ -118,6 +118,93 @@ int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err) {
 
 /* ---- roots ------------------------------------------------------------------------------ */
 
+/* The start time of a process (clock ticks since boot, /proc/PID/stat field 22), which with
+ * the pid names it uniquely: a pid is reused, the pair is not. 0 when it is gone. */
+static unsigned long long proc_start(long pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and ')': count from the last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && *p; p++)
+        if (*p == ' ' && ++field == 22) {
+            start = strtoull(p + 1, NULL, 10);
+            break;
+        }
+    return start;
+}
+
+static char *temp_root_name(fl_store *s, const char *path) {
+    const char *hp = fl_store_hash_part(s, path);
+    long pid = (long)getpid();
+    return fl_xasprintf("%s/gcroots/temp/%ld-%llu-%.*s", fl_store_state_dir(s), pid,
+                        proc_start(pid), FL_STORE_HASH_LEN, hp ? hp : "none");
+}
+
+int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err) {
+    char *dir = fl_xasprintf("%s/gcroots/temp", fl_store_state_dir(s));
+    char *link = temp_root_name(s, path);
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (!rc)
+        rc = fl_atomic_symlink(path, link, err);
+    if (rc)
+        fl_error_add_frame(err, "while rooting %s for as long as this command runs", path);
+    free(dir);
+    free(link);
+    return rc;
+}
+
+void fl_store_drop_temp_root(fl_store *s, const char *path) {
+    char *link = temp_root_name(s, path);
+    unlink(link);
+    free(link);
+}
+
+int fl_store_add_named_root(fl_store *s, const char *group, const char *name, const char *path,
+                            fl_error *err) {
+    char *dir = fl_xasprintf("%s/gcroots/%s", fl_store_state_dir(s), group);
+    char *link = fl_path_join(dir, name);
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (!rc)
+        rc = fl_atomic_symlink(path, link, err);
+    free(dir);
+    free(link);
+    return rc;
+}
+
+void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefix) {
+    char *dir = fl_xasprintf("%s/gcroots/%s", fl_store_state_dir(s), group);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && !strncmp(de->d_name, prefix, strlen(prefix)))
+            unlinkat(dirfd(d), de->d_name, 0);
+    if (d)
+        closedir(d);
+    else if (dfd >= 0)
+        close(dfd);
+    free(dir);
+}
+
+/* Is the process that made temp root NAME (<pid>-<start>-<hash>) still running? */
+static int temp_root_owner_alive(const char *name) {
+    char *end;
+    long pid = strtol(name, &end, 10);
+    if (end == name || *end != '-' || pid <= 0)
+        return 0;
+    unsigned long long start = strtoull(end + 1, &end, 10);
+    return *end == '-' && start && proc_start(pid) == start;
+}
+
+
+
 static void add_root_link(fl_store *s, const char *link, pset *roots) {
     fl_error e = FL_ERROR_INIT;
     char *p = fl_store_to_store_path(s, link, &e);
@@ -127,8 +214,10 @@ static void add_root_link(fl_store *s, const char *link, pset *roots) {
     free(p);
 }
 
+/* kind 1: gcroots/auto (a root whose out-link is gone goes); 2: gcroots/temp (a root whose
+ * process is gone goes). */
 static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, int dry_run,
-                          int is_auto) {
+                          int kind) {
     DIR *d = opendir(dir);
     if (!d || depth > 8) {
         if (d)
@@ -142,10 +231,17 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
         char *p = fl_path_join(dir, de->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            scan_root_dir(s, p, depth + 1, roots, dry_run, !strcmp(de->d_name, "auto"));
+            scan_root_dir(s, p, depth + 1, roots, dry_run,
+                          depth == 0 && !strcmp(de->d_name, "auto")   ? 1
+                          : depth == 0 && !strcmp(de->d_name, "temp") ? 2
+                                                                      : 0);
         } else if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
             struct stat t;
-            if (stat(p, &t) < 0 && is_auto) {
+            if (kind == 2 && !temp_root_owner_alive(de->d_name)) {
+                /* Its process is gone: whatever it worked on is rooted elsewhere by now. */
+                if (!dry_run)
+                    unlink(p);
+            } else if (stat(p, &t) < 0 && kind == 1) {
                 /* The --out-link this pointed to is gone: the root is stale. */
                 if (!dry_run)
                     unlink(p);

@@ -140,3 +140,28 @@ int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]) {
     }
     return fl_base32_decode(s, strlen(s), h, FL_SHA256_LEN);
 }
+
+int fl_hash_parse_output(const char *hash, const char *algo, unsigned char h[FL_SHA256_LEN]) {
+    if (!hash)
+        return -1;
+    if (algo && *algo && strcmp(algo, "sha256") != 0)
+        return -1;
+    if (!strncmp(hash, "sha256-", 7) || !strncmp(hash, "sha256:", 7)) {
+        if (fl_hash_parse(hash, h) == 0)
+            return 0;
+        /* Nix also reads "sha256:<base64>" */
+        if (hash[6] != ':')
+            return -1;
+        char *sri = fl_xasprintf("sha256-%s", hash + 7);
+        int rc = fl_hash_parse(sri, h);
+        free(sri);
+        return rc;
+    }
+    /* a bare digest: only with the algorithm named beside it, as Nix requires */
+    if (!algo || !*algo)
+        return -1;
+    char *pre = fl_xasprintf(strlen(hash) == 44 ? "sha256-%s" : "sha256:%s", hash);
+    int rc = fl_hash_parse(pre, h);
+    free(pre);
+    return rc;
+}

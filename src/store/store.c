@@ -49,6 +49,48 @@ const char *fl_store_db_dir(const fl_store *s) {
     return s->db_dir;
 }
 
+static void remove_quietly(const char *path);
+
+/* Outputs a killed build left at their final name (builders write there), which nothing
+ * registered: a store path is valid exactly when its registry entry exists. */
+static void sweep_unregistered(fl_store *s) {
+    DIR *d = opendir(s->store_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strlen(n) <= FL_STORE_HASH_LEN + 1 || n[FL_STORE_HASH_LEN] != '-' || n[0] == '.')
+            continue;
+        char *entry = fl_xasprintf("%s/%.*s.json", s->db_dir, FL_STORE_HASH_LEN, n);
+        if (access(entry, F_OK) < 0 && errno == ENOENT) {
+            char *p = fl_path_join(s->store_dir, n);
+            remove_quietly(p);
+            free(p);
+        }
+        free(entry);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Temporary files and directories of store writers that were killed: build directories,
+ * half-copied paths, registry and root files that never got renamed. Every store writer
+ * holds the store lock (shared) while it works, so whoever gets it exclusively at once may
+ * remove them all; when another process holds it, its temporaries may be live and the
+ * sweep waits for a later command. */
+static void sweep_temps(fl_store *s) {
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return;
+    char *tmp = fl_path_join(s->state_dir, "tmp");
+    char *gcroots = fl_path_join(s->state_dir, "gcroots");
+    fl_sweep_dir(tmp, "build-", NULL, 0);
+    sweep_unregistered(s);
+    fl_sweep_dir(s->store_dir, ".tmp-", NULL, 0);
+    fl_sweep_dir(s->db_dir, NULL, ".tmp-", 0);
+    fl_sweep_dir(gcroots, NULL, ".tmp-", 2);
+    free(tmp);
+    free(gcroots);
+}
+
 int fl_store_open(const char *state_dir, fl_store **out, fl_error *err) {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
@@ -68,6 +110,8 @@ int fl_store_open(const char *state_dir, fl_store **out, fl_error *err) {
         if (s->lock_fd < 0)
             rc = fl_error_errno(err, "cannot open the store lock %s", lock);
     }
+    if (!rc)
+        sweep_temps(s);
     while (!rc && flock(s->lock_fd, LOCK_SH) < 0) {
         if (errno != EINTR)
             rc = fl_error_errno(err, "cannot lock %s", lock);

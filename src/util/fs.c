@@ -14,9 +14,15 @@
 
 int fl_read_file(const char *path, char **data, size_t *len, fl_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    fl_strbuf sb;
     if (fd < 0)
         return fl_error_errno(err, "cannot read %s", path);
+    int rc = fl_read_fd(fd, path, data, len, err);
+    close(fd);
+    return rc;
+}
+
+int fl_read_fd(int fd, const char *path, char **data, size_t *len, fl_error *err) {
+    fl_strbuf sb;
     fl_strbuf_init(&sb, 0);
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -28,7 +34,6 @@ int fl_read_file(const char *path, char **data, size_t *len, fl_error *err) {
             if (errno == EINTR)
                 continue;
             fl_error_errno(err, "cannot read %s", path);
-            close(fd);
             fl_strbuf_release(&sb);
             return FL_EIO;
         }
@@ -37,7 +42,6 @@ int fl_read_file(const char *path, char **data, size_t *len, fl_error *err) {
         sb.len += (size_t)n;
         sb.buf[sb.len] = '\0';
     }
-    close(fd);
     *data = fl_strbuf_detach(&sb, len);
     return FL_OK;
 }
@@ -72,11 +76,12 @@ static int remove_at(int parent_fd, const char *name, const char *shown, fl_erro
         return fl_error_errno(err, "cannot stat %s", shown);
     }
     if (S_ISDIR(st.st_mode)) {
-        /* Store paths are read-only; make the directory writable so its entries can go. */
-        fchmodat(parent_fd, name, 0700, 0);
         int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return fl_error_errno(err, "cannot open %s", shown);
+        /* Store paths are read-only; make the directory writable so its entries can go. On
+         * the descriptor: by name, a link swapped in after the fstatat would be followed. */
+        fchmod(fd, 0700);
         DIR *d = fdopendir(fd);
         if (!d) {
             close(fd);
@@ -107,6 +112,10 @@ static int remove_at(int parent_fd, const char *name, const char *shown, fl_erro
 
 int fl_remove_tree(const char *path, fl_error *err) {
     return remove_at(AT_FDCWD, path, path, err);
+}
+
+int fl_remove_tree_at(int dirfd, const char *name, const char *shown, fl_error *err) {
+    return remove_at(dirfd, name, shown, err);
 }
 
 char *fl_make_temp_dir(const char *parent, const char *prefix, fl_error *err) {
@@ -168,4 +177,30 @@ char *fl_canon_path(const char *path, const char *cwd) {
     if (out.len == 0)
         fl_strbuf_addch(&out, '/');
     return fl_strbuf_detach(&out, NULL);
+}
+
+void fl_sweep_dir(const char *dir, const char *prefix, const char *infix, int depth) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        char *p = fl_path_join(dir, n);
+        if ((prefix && !strncmp(n, prefix, strlen(prefix))) || (infix && strstr(n, infix))) {
+            fl_error e = FL_ERROR_INIT;
+            fl_remove_tree(p, &e);
+            fl_error_clear(&e);
+        } else if (depth > 0 && de->d_type == DT_DIR) {
+            fl_sweep_dir(p, prefix, infix, depth - 1);
+        }
+        free(p);
+    }
+    closedir(d);
 }

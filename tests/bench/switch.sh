@@ -19,9 +19,13 @@ for tool in ansible-playbook stow; do
 done
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
 
-# 1. no-op switch of the example
-"$FLAKECTL" --flake "$here" switch --host homelab-node1 >/dev/null
-noop=$(ms "$FLAKECTL" --flake "$here" switch --host homelab-node1)
+# 1. no-op switch of the example (an offline-ready copy: its k3s is a file:// stand-in,
+# tests/e2e/lib/example.bash)
+FLAKECTL_SRC=$here
+source "$here/tests/e2e/lib/example.bash"
+example_copy "$work/example"
+"$FLAKECTL" --flake "$work/example" switch --host homelab-node1 >/dev/null
+noop=$(ms "$FLAKECTL" --flake "$work/example" switch --host homelab-node1)
 
 # 2. a flake with N /etc + home files; switch to generation A, then to B where every file changed
 flake="$work/flake"

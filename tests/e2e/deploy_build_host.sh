@@ -20,6 +20,11 @@ cat >"$DEPLOY_FLAKE/n1.nix" <<'EOF'
   system.activationScripts.mark = "echo marked > \"$FLAKECTL_ROOT/marked\"";
 }
 EOF
+# a fixed-output download (pkgs.fetchurl, file:// here) is fetched by the build host too
+printf 'fetched by the build host\n' > "$DEPLOY_WORK/upstream"
+up_sha=$(sha256sum "$DEPLOY_WORK/upstream" | cut -d' ' -f1)
+sed -i "s|^  networking.hostName = \"n1\";|&\n  environment.etc.\"fetched\".source = pkgs.fetchurl { url = \"file://$DEPLOY_WORK/upstream\"; sha256 = \"$up_sha\"; };|" "$DEPLOY_FLAKE/n1.nix"
+grep -q pkgs.fetchurl "$DEPLOY_FLAKE/n1.nix" || fail "the test's edit of n1.nix did not apply"
 troot=$DEPLOY_WORK/targets/n1/root
 tstore=$DEPLOY_WORK/targets/n1/state/store
 bstore=$DEPLOY_WORK/targets/bh/state/store
@@ -62,6 +67,9 @@ base=$(basename "$top")
 expect_eq "target runs a flakectl-system toplevel" "flakectl-system-n1" "${base#*-}"
 expect_eq "greeting on the target" "v1" "$(tcat "$troot/etc/static/greeting")"
 expect_eq "activation script ran on the target" "marked" "$(cat "$troot/marked")"
+expect_eq "fetched file on the target" "fetched by the build host" "$(tcat "$troot/etc/static/fetched")"
+expect_eq "fetched by the build host, not here" "" "$(ls "$lstore" | grep -- '-upstream$' || true)"
+[ -n "$(ls "$bstore" | grep -- '-upstream$')" ] || fail "the download is not in the build host's store"
 [ -d "$tstore/$base" ] || fail "the toplevel is not in the target's store"
 [ -d "$bstore/$base" ] || fail "the toplevel is not in the build host's store"
 # relayed, never stored here: no built output (toplevel, writeText, unit scripts, drvs)

@@ -72,8 +72,11 @@ run_fl --flake "$F" check --host good
 expect_eq "broken secrets.nix" 1 "$rc"
 expect_contains "broken secrets.nix located" "secrets.nix" "$err"
 
-# --- the bundled example passes, secrets included
-run_fl --flake "$FLAKECTL_SRC" check
+# --- the bundled example passes, secrets included (offline: the copy's k3s is a stand-in,
+# lib/example.bash)
+source "$(dirname "$0")/lib/example.bash"
+example_copy "$work/example"
+run_fl --flake "$work/example" check
 expect_eq "bundled example check ($err)" 0 "$rc"
 expect_contains "bundled secrets checked" "ok   secrets" "$out"
 expect_contains "bundled summary" "4 passed, 0 failed" "$out"
@@ -82,7 +85,7 @@ expect_contains "bundled summary" "4 passed, 0 failed" "$out"
 for wf in "$FLAKECTL_SRC"/docs/ci/*.yml; do
   cmd=$(grep -m1 -E '^ +run: flakectl ' "$wf" | sed -E 's/^ +run: flakectl //')
   [ -n "$cmd" ] || fail "$wf has no 'run: flakectl' step"
-  RUNNER_TEMP="$work/runner" eval "run_fl --flake \"\$FLAKECTL_SRC\" $cmd"
+  RUNNER_TEMP="$work/runner" eval "run_fl --flake \"\$work/example\" $cmd"
   expect_eq "$(basename "$wf")'s check step ($err)" 0 "$rc"
   expect_contains "$(basename "$wf")'s check step output" "4 passed, 0 failed" "$out"
 done

@@ -9,13 +9,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state"
 node1=age158mza0lnwe8np208kmund5dnkvdwdgjcm0nd66em8584hyutvuhswzzcpu
+source "$(dirname "$0")/lib/example.bash"
 
 # check_host_key KIND KEY: with homelab-node1's key set to KEY, check passes; without it
 # among k3s-token.age's keys, check fails node1 only and names the secret and the key.
 check_host_key() {
     local kind=$1 key=$2 f=$work/flake-$1
-    mkdir -p "$f"
-    cp -r "$FLAKECTL_SRC/flake.nix" "$FLAKECTL_SRC/hosts" "$FLAKECTL_SRC/modules" "$FLAKECTL_SRC/home" "$FLAKECTL_SRC/secrets" "$f/"
+    example_copy "$f"
     if [ "$key" != "$node1" ]; then
         sed -i "s|$node1|$key|" "$f/hosts/homelab-node1/default.nix" "$f/secrets/secrets.nix"
         grep -qF "$key" "$f/hosts/homelab-node1/default.nix" || fail "$kind: the test's edit of the host did not apply"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# store verify finds a deleted path, a leftover temp dir, an unregistered path and changed
-# contents; --repair fixes what it can and the store verifies again.
+# store verify finds a deleted path and changed contents (a leftover temp dir and an
+# unregistered path are swept before it looks); --repair fixes what it can and the store
+# verifies again.
 set -euo pipefail
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
@@ -21,8 +22,10 @@ mkdir "$state/store/0000000000000000000000000000000a-half" # an unregistered pat
 chmod u+w "$p2" && echo changed > "$p2"                 # contents changed
 if fl store verify > report; then fail "verify passed a broken store"; fi
 grep -q "registered but missing: $p1" report || fail "missing path not found: $(cat report)"
-grep -q "leftover temporary directory: .*\.tmp-crash1" report || fail "temp not found"
-grep -q "unregistered (invalid) path: .*-half" report || fail "unregistered path not found"
+# Crash leftovers are swept by the store command itself, before it verifies (issue 20).
+[ ! -e "$state/store/.tmp-crash1" ] || fail "temp dir not swept"
+[ ! -e "$state/store/0000000000000000000000000000000a-half" ] || fail "unregistered path not swept"
+grep -q "leftover temporary directory\|unregistered (invalid) path" report && fail "verify saw swept leftovers"
 if grep -q "$p2" report; then fail "contents checked without --check-contents"; fi
 fl store verify --check-contents > report || true
 grep -q "contents changed (hash mismatch): $p2" report || fail "changed contents not found"

@@ -6,9 +6,8 @@ trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$work/root"
 mkdir -p "$work/root"
 flake="$work/flake"
-cp -r "$FLAKECTL_SRC/flake.nix" "$FLAKECTL_SRC/hosts" "$FLAKECTL_SRC/modules" "$FLAKECTL_SRC/home" \
-  "$FLAKECTL_SRC/secrets" "$work/" 2>/dev/null
-mkdir -p "$flake" && mv "$work/flake.nix" "$work/hosts" "$work/modules" "$work/home" "$work/secrets" "$flake/"
+source "$(dirname "$0")/lib/example.bash"
+example_copy "$flake"
 
 # The example's demo host key (secrets/example-identities, labelled example-only) stands in for
 # the machine's ssh host key, where age.identityPaths looks by default.
@@ -30,6 +29,9 @@ expect_contains "bash aliases" "alias gs='git status'" "$(cat "$work/root/home/a
 current=$(readlink -f "$work/root/run/flakectl/current")
 expect_contains "current is a toplevel in the store" "$work/state/store/" "$current"
 expect_eq "units rendered" "yes" "$([ -f "$current/units/k3s.service" ] && echo yes)"
+expect_contains "k3s runs the store's binary" "$work/state/store/" "$(grep ExecStart "$current/units/k3s.service")"
+expect_contains "k3s binary path" "/bin/k3s server --disable=traefik" "$(grep ExecStart "$current/units/k3s.service")"
+expect_eq "k3s linked into sw/bin" "k3s stand-in version" "$("$current/sw/bin/k3s" version)"
 
 # An unchanged flake builds nothing new and gives the same path.
 run_fl --flake "$flake" build --host homelab-node1 --no-link

@@ -6,7 +6,7 @@ let
   user = types.submodule ({ name, config, ... }: {
     options = {
       name = mkOption {
-        type = types.str;
+        type = types.passwdName;
         default = name;
         description = "The account's login name.";
       };
@@ -21,22 +21,22 @@ let
         description = "A system account for a service: no home, uid below 1000.";
       };
       uid = mkOption {
-        type = types.nullOr types.int;
+        type = types.nullOr types.accountId;
         default = null;
         description = "The numeric user id; chosen at activation when null and kept afterwards.";
       };
       group = mkOption {
-        type = types.str;
+        type = types.passwdName;
         default = if config.isNormalUser then (if host.isDarwin then "staff" else "users") else "nogroup";
         description = "The primary group.";
       };
       extraGroups = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf types.passwdName;
         default = [ ];
         description = "Supplementary groups.";
       };
       home = mkOption {
-        type = types.str;
+        type = types.passwdEntry types.str;
         default = if config.isNormalUser then "${homeBase}/${name}" else "/var/empty";
         description = "The home directory.";
       };
@@ -46,22 +46,22 @@ let
         description = "Whether activation creates the home directory.";
       };
       shell = mkOption {
-        type = types.str;
+        type = types.passwdEntry types.str;
         default = if config.isNormalUser then "/bin/bash" else "/usr/sbin/nologin";
         description = "The login shell.";
       };
       description = mkOption {
-        type = types.str;
+        type = types.passwdEntry types.str;
         default = "";
         description = "The GECOS field (full name).";
       };
       hashedPassword = mkOption {
-        type = types.nullOr types.str;
+        type = types.nullOr (types.passwdEntry types.str);
         default = null;
         description = "A crypt(3) hash for /etc/shadow; null leaves the account locked for password logins.";
       };
       openssh.authorizedKeys.keys = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf types.singleLine;
         default = [ ];
         description = "Public keys written to the user's ~/.ssh/authorized_keys.";
       };
@@ -70,17 +70,17 @@ let
   group = types.submodule ({ name, ... }: {
     options = {
       name = mkOption {
-        type = types.str;
+        type = types.passwdName;
         default = name;
         description = "The group's name.";
       };
       gid = mkOption {
-        type = types.nullOr types.int;
+        type = types.nullOr types.accountId;
         default = null;
         description = "The numeric group id; chosen at activation when null.";
       };
       members = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf types.passwdName;
         default = [ ];
         description = "Users that are members besides those naming it in extraGroups.";
       };
@@ -98,12 +98,12 @@ in
 
   options.users = {
     users = mkOption {
-      type = types.attrsOf user;
+      type = types.attrsNamed types.passwdName user;
       default = { };
       description = "User accounts.";
     };
     groups = mkOption {
-      type = types.attrsOf group;
+      type = types.attrsNamed types.passwdName group;
       default = { };
       description = "Groups.";
     };

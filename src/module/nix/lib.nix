@@ -151,8 +151,9 @@ let
     # Types are attrsets with a name (shown in errors), a check, and a merge kind that
     # modules.nix implements. `functor` keeps the nested types for submodules and containers.
     types = rec {
-      mkType = { name, description ? name, check ? (_: true), merge ? "equal", nested ? { } }:
-        { _type = "type"; inherit name description check merge nested; };
+      # explain: said after a type error (what to write instead), or null.
+      mkType = { name, description ? name, check ? (_: true), merge ? "equal", nested ? { }, explain ? null }:
+        { _type = "type"; inherit name description check merge nested explain; };
       anything = mkType { name = "anything"; merge = "anything"; };
       unspecified = anything // { name = "unspecified"; description = "unspecified value"; };
       raw = mkType { name = "raw"; merge = "unique"; };
@@ -174,16 +175,56 @@ let
       nonEmptyStr = mkType { name = "nonEmptyStr"; description = "non-empty string"; check = x: isString x && match "[ \t\n]*" x == null; };
       lines = mkType { name = "lines"; description = "strings concatenated with \"\\n\""; check = isString; merge = "lines"; };
       commas = mkType { name = "commas"; description = "strings concatenated with \",\""; check = isString; merge = "commas"; };
+      # Account fields as shadow-utils accepts them: useradd's default NAME_REGEX for names,
+      # no field separator or line break in any field of passwd, shadow or group, and ids
+      # other than (uid_t)-1 and the 16-bit -1 that old tools return for "no id". The engine
+      # checks these natively (a NUL or invalid UTF-8 is seen there only); these checks are
+      # what the reference engine runs.
+      passwdName = mkType {
+        name = "passwdName";
+        description = "account name (a-z, 0-9, _ and -, not starting with - or a digit, an optional final $, at most 32 characters)";
+        check = x: isString x && stringLength x <= 32 && match "[a-z_][a-z0-9_-]*[$]?" x != null;
+      };
+      passwdEntry = elemType: elemType // {
+        name = "passwdEntry";
+        description = "${elemType.description} without colons or newlines";
+        check = x: elemType.check x && match "[^:\n]*" x != null;
+      };
+      accountId = mkType {
+        name = "accountId";
+        description = "account id (0 to 4294967294, not 65535)";
+        check = x: isInt x && x >= 0 && x <= 4294967294 && x != 65535;
+      };
+      singleLine = mkType {
+        name = "singleLine";
+        description = "string without newlines";
+        check = x: isString x && match "[^\n\r]*" x != null;
+      };
+      # A file name under /etc: non-empty; the engine also refuses invalid UTF-8 and NUL.
+      etcName = mkType {
+        name = "etcName";
+        description = "file name (non-empty UTF-8)";
+        check = x: isString x && x != "";
+      };
+      # attrsOf whose attribute names must pass keyType's check: an account named by its key
+      # is refused at the user's key, not at the bundled default that copies the key.
+      attrsNamed = keyType: elemType: attrsOf elemType // {
+        nested = { inherit elemType keyType; };
+      };
       path = mkType {
         name = "path";
         description = "path";
         check = x: isPath x || (isString x && substring 0 1 x == "/") || (isAttrs x && x ? outPath);
       };
+      # A store package (a derivation, a path copied to the store, a store path string) or a
+      # native package (pkgs.<name>, pkgs.native): a plain "/usr/bin/git" names no package.
       package = mkType {
         name = "package";
         description = "package";
-        check = x: isDerivation x || isPath x || (isString x && substring 0 1 x == "/") || (isAttrs x && x ? outPath);
+        check = x: isDerivation x || isPath x || (isAttrs x && x ? outPath)
+          || (isString x && (b.hasContext x || match "/.*/store/[0-9a-z]{32}-[^/]+(/.*)?" x != null));
         merge = "unique";
+        explain = ''a package is pkgs.<name> (flakectl's package index, e.g. pkgs.git), pkgs.native { apt = "…"; dnf = "…"; pacman = "…"; brew = "…"; } (or pkgs.native "name") for a name the index lacks, or a store path such as pkgs.writeShellScriptBin "name" "…"; a program the machine already has needs no entry'';
       };
       attrs = mkType { name = "attrs"; description = "attribute set"; check = isAttrs; merge = "attrs"; };
       enum = values: mkType {

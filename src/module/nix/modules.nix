@@ -166,7 +166,7 @@ let
 
   typeError = path: type: d:
     throwAt d.pos
-      "the option `${showPath path}' is of type ${type.description}, but ${showDef d} defines it as ${aType d.value}: ${showValue d.value}";
+      "the option `${showPath path}' is of type ${type.description}, but ${showDef d} defines it as ${aType d.value}: ${showValue d.value}${if (type.explain or null) != null then "\n       " + type.explain else ""}";
 
   checked = path: type: defs:
     map (d: if type.check d.value then d else typeError path type d) defs;
@@ -183,8 +183,13 @@ let
         (checked path type defs))
     else if m == "attrsOf" then
       let
+        keyError = d: k:
+          let kd = d // { pos = unsafeGetAttrPos k d.value; value = k; }; in
+          throwAt kd.pos "the name ${showValue k} under `${showPath path}' is not a valid ${nested.keyType.description} (defined in ${showDef kd})";
         perKey = zipAttrsWith (k: ds: ds) (map (d:
-          mapAttrs (k: v: { inherit (d) file; pos = unsafeGetAttrPos k d.value; value = v; }) d.value)
+          mapAttrs (k: v:
+            if nested ? keyType && !(nested.keyType.check k) then keyError d k
+            else { inherit (d) file; pos = unsafeGetAttrPos k d.value; value = v; }) d.value)
           (checked path type defs));
         merged = mapAttrs (k: ds:
           let active = activeDefs (path ++ [ k ]) ds; in

@@ -140,6 +140,44 @@ static void test_fixed_paths_and_sri_match_nix(void **state) {
     free(p);
 }
 
+/* outputHash in every form Nix reads; the digest is SHA-256 of the empty string. */
+static void test_output_hash_forms(void **state) {
+    (void)state;
+    unsigned char want[FL_SHA256_LEN], g[FL_SHA256_LEN];
+    fl_sha256_buf("", 0, want);
+    static const struct {
+        const char *hash, *algo;
+    } ok[] = {
+        {"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", NULL},
+        {"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", ""},
+        {"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "sha256"},
+        {"sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73", ""},
+        {"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", ""},
+        {"sha256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", ""},
+        {"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256"},
+        {"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73", "sha256"},
+        {"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "sha256"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        memset(g, 0, sizeof g);
+        assert_int_equal(fl_hash_parse_output(ok[i].hash, ok[i].algo, g), 0);
+        assert_memory_equal(g, want, sizeof want);
+    }
+    /* a bare digest needs its algorithm; only sha256; wrong lengths and characters */
+    assert_int_equal(fl_hash_parse_output(
+                         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "", g),
+                     -1);
+    assert_int_equal(fl_hash_parse_output("sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "", g), -1);
+    assert_int_equal(fl_hash_parse_output("da39a3ee5e6b4b0d3255bfef95601890afd80709", "sha1", g),
+                     -1);
+    assert_int_equal(fl_hash_parse_output("e3b0", "sha256", g), -1);
+    assert_int_equal(
+        fl_hash_parse_output("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85g",
+                             "sha256", g),
+        -1);
+    assert_int_equal(fl_hash_parse_output(NULL, "sha256", g), -1);
+}
+
 static void test_names_validated_like_nix(void **state) {
     fl_error err = FL_ERROR_INIT;
     assert_int_equal(fl_store_check_name("hello-1.0_x+y?=z", &err), 0);
@@ -167,6 +205,7 @@ int main(void) {
         cmocka_unit_test(test_compress_xor_folds),
         cmocka_unit_test(test_store_paths_match_nix),
         cmocka_unit_test(test_fixed_paths_and_sri_match_nix),
+        cmocka_unit_test(test_output_hash_forms),
         cmocka_unit_test(test_names_validated_like_nix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
