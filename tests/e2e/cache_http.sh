@@ -19,7 +19,11 @@ cleanup() {
 trap cleanup EXIT
 cd "$work"
 unset SSL_CERT_FILE NIX_SSL_CERT_FILE # libcurl's own bundle unless a step names a CA
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    [ -s "$work/ngx/error.log" ] && sed 's/^/nginx: /' "$work/ngx/error.log" >&2
+    exit 1
+}
 state="$work/state"
 fl() { "$FLAKECTL" --quiet --state-dir "$state" "$@"; }
 
@@ -34,9 +38,11 @@ mkdir other && echo x > other/f
 ghost=$(fl store add other) # never pushed
 mv "$state" "$work/state.orig"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-tport=$(free_port)
+# two distinct free ports (both bound at once, so they differ)
+read -r port tport < <(python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 mkdir -p ngx/tmp
 # a private CA's certificate for 127.0.0.1, for the https server
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
