@@ -58,6 +58,22 @@ int fl_act_darwin_live(const char *root) {
     return !strcmp(root, "/") && fl_path_exists("/System/Library/CoreServices/SystemVersion.plist");
 }
 
+int fl_act_platform_check(const char *root, const fl_toplevel *t, fl_error *err) {
+    if (strcmp(root, "/"))
+        return FL_OK;
+    int mac = fl_act_darwin_live(root), darwin = fl_act_is_darwin(t);
+    if (mac == darwin)
+        return FL_OK;
+    fl_error_set(err, FL_EGENERIC, "%s is a %s system, but this machine is %s", t->path,
+                 darwin ? "darwin (macOS)" : fl_act_jstr(t->profile, "platform", "Linux"),
+                 mac ? "macOS" : "not macOS (no /System/Library/CoreServices/SystemVersion.plist)");
+    fl_error_set_hint(err,
+                      "activate it on a %s machine, or pass --root DIR to lay it out in a "
+                      "directory without running anything",
+                      darwin ? "macOS" : "Linux");
+    return FL_EGENERIC;
+}
+
 /* ---- commands ---- */
 
 static dcmd *push(dlist *l, int kind) {
