@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "flakectl/error.h"
+#include "flakectl/rootpath.h"
 #include "flakectl/strbuf.h"
 
 /* ---- toplevels ---------------------------------------------------------------------- */
@@ -56,7 +57,8 @@ typedef struct fl_act_options {
 
 /* The global --root (which must exist) and --state-dir as absolute, canonical paths, so
  * links and the boot unit never hold relative ones. Both owned by the caller. */
-int fl_activate_paths(char **root, char **state_dir, fl_error *err);
+int fl_activate_paths(const char *root_flag, const char *state_flag, char **root,
+                      char **state_dir, fl_error *err);
 
 /* Activates the toplevel at dir in the given mode. Returns 0, or a negative code with err
  * naming the failed step (and, after a failure midway, what was restored). */
@@ -134,12 +136,8 @@ typedef struct fl_users_edit {
 int fl_users_compute(fl_users_edit *e, fl_error *err);
 void fl_users_edit_release(fl_users_edit *e);
 
-/* Shared with the secrets installer, which places files under the same root. */
-/* root + abs ("/" or NULL root gives abs itself). Owned. */
-char *fl_act_root_path(const char *root, const char *abs);
-/* Field `field` (2 = uid/gid, 3 = a user's primary gid) of `name` in <root>/etc/<db>
- * (db is "passwd" or "group"); -1 when unknown. */
-long fl_act_lookup_id(const char *root, const char *db, const char *name, int field);
+/* fl_act_root_path and fl_act_lookup_id live in util (rootpath.h), shared with the secrets
+ * installer. */
 
 /* ---- magic rollback on the target (watchdog.c) ---- */
 

@@ -24,6 +24,11 @@ int fl_cli_report(fl_error *err);
 int fl_cli_with_big_stack(int (*fn)(void *), void *arg);
 size_t fl_cli_eval_stack_limit(void);
 
+/* The session options the global ones mean (--flake, --state-dir, --show-trace, --quiet,
+ * --no-write-lock-file, --override-input), with the evaluation stack limit. */
+struct fl_session_opts;
+void fl_cli_session_opts(struct fl_session_opts *o);
+
 /* `flakectl eval --host H [PATH] [--json]` (src/cli/eval_host.c). */
 int fl_cli_eval_host(const char *host, const char *path, int json);
 

@@ -67,16 +67,19 @@ typedef struct fl_flake_inputs_opts {
 int fl_flake_inputs(fl_lang *L, struct fl_store *store, const char *flake_dir,
                     const fl_flake_inputs_opts *opts, fl_value **inputs_out, fl_error *err);
 
-/* fl_flake_inputs for commands that evaluate: mode USE with --no-write-lock-file and
- * --override-input from fl_opts; messages to stderr. */
+/* fl_flake_inputs for commands that evaluate: mode USE, flake.lock written unless
+ * no_write_lock, overrides (--override-input NAME URL pairs, flattened; at most 32). */
 int fl_flake_inputs_for_eval(fl_lang *L, struct fl_store *store, const char *flake_dir,
+                             int no_write_lock, const char *const *overrides, size_t noverrides,
                              fl_value **inputs_out, fl_error *err);
-/* `flakectl lock` / `flakectl update`: finds the flake (flake_flag as --flake), opens the
- * store in state_dir and runs fl_flake_inputs without building values. */
-int fl_flake_lock_run(const char *flake_flag, const char *state_dir,
-                      const fl_flake_inputs_opts *opts, fl_error *err);
-/* "warning: Git tree '<dir>' is dirty" on stderr, once per process. */
-void fl_flake_warn_dirty(const fl_flake_tree *t);
+/* "warning: Git tree '<dir>' is dirty" on out (NULL: nowhere), once per process. */
+void fl_flake_warn_dirty(const fl_flake_tree *t, FILE *out);
+
+/* The flake directory: `flag` when given (--flake), else the nearest directory upward from
+ * the current one holding flake.nix. Owned by the caller. */
+char *fl_flake_find_dir(const char *flag, fl_error *err);
+/* This machine's host name (the default for --host). Owned by the caller. */
+char *fl_host_default_name(void);
 
 /* flakeInfo for host.nix/profile.json: { path; } plus { rev; shortRev; dirty; lastModified; }
  * when the flake is in a Git work tree (rev null before the first commit). */

@@ -58,6 +58,10 @@ typedef struct fl_lang_config {
      * recursion is the error "stack overflow (possible infinite recursion)". 0 = derived from
      * RLIMIT_STACK. */
     size_t max_stack;
+    /* Bytes the evaluator's objects may take; more is the located error "out of memory".
+     * 0 = FLAKECTL_MAX_MEMORY from the environment (a size such as 512M or 4G; "0" or
+     * "none" for no limit), else half of the machine's memory. */
+    size_t max_memory;
     fl_lang_hooks hooks;
     /* Where builtins.trace writes ("trace: <value>\n"); NULL = stderr. */
     void (*trace)(void *ctx, const char *line);
@@ -163,6 +167,11 @@ fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg);
 /* n zeroed bytes that live as long as L (freed by fl_lang_free, never earlier): for native
  * code whose data is referenced from values. */
 void *fl_lang_alloc(fl_lang *L, size_t n);
+
+/* A copy of the (forced) set whose missing-attribute errors, for `set.x` and for `x` inside
+ * `with set;`, read "no NOUN 'x' in IN" with "did you mean" (the module layer labels pkgs
+ * this way). noun must not contain a space. Any other value is returned unchanged. */
+fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const char *in);
 
 /* Where a lambda was defined (FL_ENOTFOUND for other values). */
 int fl_lang_lambda_pos(fl_lang *L, const fl_value *fn, fl_lang_pos *pos);

@@ -5,7 +5,10 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "flakectl/error.h"
+#include "flakectl/flake.h"
 #include "flakectl/lang.h"
 
 /* One evaluated host. `result` is host.nix's attrset (config, profile, toplevel, secrets,
@@ -53,13 +56,8 @@ int fl_host_config(fl_host *host, fl_value **config, fl_error *err);
  * below v; errors name the missing attribute and suggest close names. */
 int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out, fl_error *err);
 /* Prints the host's warnings to stderr ("warning: ..."). */
-int fl_host_print_warnings(fl_host *host, fl_error *err);
+int fl_host_print_warnings(fl_host *host, FILE *out, fl_error *err);
 
-/* The flake directory: `flag` when given (--flake), else the nearest directory upward from
- * the current one holding flake.nix. Owned by the caller. */
-char *fl_flake_find_dir(const char *flag, fl_error *err);
-/* This machine's host name (the default for --host). Owned by the caller. */
-char *fl_host_default_name(void);
 
 /* Builds the host's toplevel (store attached with the functions below); *path is owned. */
 int fl_host_toplevel(fl_host *host, char **path, fl_error *err);
@@ -123,12 +121,28 @@ typedef struct fl_host_session {
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
 } fl_host_session;
-int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                         const char *host_name, size_t max_stack, int frames, fl_error *err);
+/* What the command line decides for every session (nothing is read from globals). */
+typedef struct fl_session_opts {
+    const char *flake_flag; /* --flake, NULL = the nearest flake.nix upward */
+    const char *state_dir;  /* the store's state directory */
+    size_t max_stack;       /* the evaluator's stack limit (see fl_lang_config) */
+    int frames;             /* --show-trace */
+    int no_write_lock;      /* --no-write-lock-file */
+    const char *const *overrides; /* --override-input NAME URL, flattened pairs */
+    size_t noverrides;            /* pairs */
+    FILE *warnings;               /* the dirty-tree warning; NULL = say nothing (--quiet) */
+} fl_session_opts;
+int fl_host_session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
+                         fl_error *err);
 /* The same in plan mode: derivations are recorded into s->plan, not built. */
-int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                              const char *host_name, size_t max_stack, int frames,
-                              fl_error *err);
+int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o,
+                              const char *host_name, fl_error *err);
+
+/* `flakectl lock` / `flakectl update`: finds the flake, opens the store and runs
+ * fl_flake_inputs (with this module system's store hooks) without building values. */
+struct fl_flake_inputs_opts;
+int fl_module_lock_inputs(const fl_session_opts *o, const struct fl_flake_inputs_opts *opts,
+                          fl_error *err);
 void fl_host_session_close(fl_host_session *s);
 
 /* ---- deployments (deploy.c) ---- */
@@ -145,9 +159,8 @@ typedef struct fl_host_deploy {
  * a named host that does not exist, a chosen host without a target or an empty selection
  * is an error. *out is owned (fl_host_deploy_free). Evaluates on the calling thread: run it
  * with a stack of max_stack. */
-int fl_module_select_deploy(const char *flake_flag, const char *state_dir, const char *sel,
-                            size_t max_stack, int frames, fl_host_deploy **out, size_t *n,
-                            fl_error *err);
+int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_deploy **out,
+                            size_t *n, fl_error *err);
 void fl_host_deploy_free(fl_host_deploy *hosts, size_t n);
 
 /* What a host's age options say, as plain data for src/secret/: age.hostPublicKey (owned,

@@ -54,12 +54,6 @@ int fl_act_sha256_file(const char *path, char out[65]) {
     return 0;
 }
 
-char *fl_act_root_path(const char *root, const char *abs) {
-    if (!root || !strcmp(root, "/"))
-        return fl_xstrdup(abs);
-    return fl_path_join(root, abs);
-}
-
 int fl_act_load_json(const char *path, json_t **out, fl_error *err) {
     *out = NULL;
     if (!fl_path_exists(path))
@@ -184,60 +178,13 @@ int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, in
     return FL_OK;
 }
 
-long fl_act_lookup_id(const char *root, const char *db, const char *name, int field) {
-    char *rel = fl_xasprintf("/etc/%s", db);
-    char *data = NULL;
-    size_t len;
-    long id = -1;
-    if (!fl_act_root_read(root, rel, &data, &len, NULL, NULL)) {
-        size_t nl = strlen(name);
-        for (char *line = data; line && *line;) {
-            char *end = strchr(line, '\n');
-            if (end)
-                *end = '\0';
-            if (!strncmp(line, name, nl) && line[nl] == ':') {
-                char *f = line;
-                for (int i = 0; i < field && f; i++) {
-                    f = strchr(f, ':');
-                    if (f)
-                        f++;
-                }
-                if (f)
-                    id = strtol(f, NULL, 10);
-                break;
-            }
-            line = end ? end + 1 : NULL;
-        }
-    }
-    free(data);
-    free(rel);
-    return id;
-}
-
 /* ---- the root's own files ---- */
-
-static int open_root(const char *root, fl_error *err) {
-    int fd = open(root ? root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        fl_error_errno(err, "cannot open the root %s", root ? root : "/");
-    return fd;
-}
-
-int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
-                     fl_error *err) {
-    int rootfd = open_root(root, err);
-    if (rootfd < 0)
-        return FL_EIO;
-    int rc = fl_beneath_read(rootfd, path, root, FL_BENEATH_NO_LINKS, data, len, mode, err);
-    close(rootfd);
-    return rc;
-}
 
 /* Replaces path beneath root by a symlink to target (target non-NULL) or a file holding
  * data; directories made for it are removed again when the replacement fails. */
 static int root_replace(const char *root, const char *path, const char *target, const char *data,
                         size_t len, mode_t dflt_mode, int keep_mode, fl_error *err) {
-    int rootfd = open_root(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     const char *leaf;
@@ -274,7 +221,7 @@ int fl_act_root_symlink(const char *root, const char *path, const char *target, 
 }
 
 int fl_act_root_unlink(const char *root, const char *path, fl_error *err) {
-    int rootfd = open_root(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     const char *leaf;
@@ -300,7 +247,7 @@ int fl_act_root_unlink(const char *root, const char *path, fl_error *err) {
 }
 
 int fl_act_root_move_back(const char *root, const char *from, const char *to, fl_error *err) {
-    int rootfd = open_root(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     const char *fleaf, *tleaf;
@@ -325,7 +272,7 @@ int fl_act_root_move_back(const char *root, const char *from, const char *to, fl
 }
 
 int fl_act_root_check_dir(const char *root, const char *path, fl_error *err) {
-    int rootfd = open_root(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;
@@ -339,7 +286,7 @@ int fl_act_root_check_dir(const char *root, const char *path, fl_error *err) {
 }
 
 char *fl_act_root_readlink(const char *root, const char *path) {
-    int rootfd = open_root(root, NULL);
+    int rootfd = fl_act_root_open(root, NULL);
     if (rootfd < 0)
         return NULL;
     const char *leaf;

@@ -595,6 +595,12 @@ static const fl_act_entry *entry_of(const fl_act_change *c) {
     return c->want ? c->want : c->had;
 }
 
+/* The code to return after open_parent failed: the one it set (a conflict stays a conflict),
+ * FL_EIO when it set none. */
+static int parent_failed(const fl_error *err) {
+    return err && err->code ? err->code : FL_EIO;
+}
+
 /* Opens the directory that holds path (beneath rootfd) without following any symlink.
  * With made non-NULL missing directories are created (and recorded there, so a failure can
  * take them away again); those at or below chown_from are given uid/gid (a user's home),
@@ -639,7 +645,7 @@ static int do_backup(int rootfd, const char *path, const char *ext, json_t *back
     const char *leaf;
     int dfd = open_parent(rootfd, path, NULL, NULL, 0, 0, &leaf, err);
     if (dfd < 0)
-        return FL_EIO;
+        return parent_failed(err);
     struct stat st;
     if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         close(dfd);
@@ -714,7 +720,7 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
     const char *leaf;
     fl_beneath_made made = {0};
     int dfd = open_parent(rootfd, e->path, &made, e->home, uid, gid, &leaf, err);
-    int rc = dfd < 0 ? FL_EIO : FL_OK;
+    int rc = dfd < 0 ? parent_failed(err) : FL_OK;
     struct stat st;
     /* A managed path that was a directory (say a unit .wants dir) cannot be renamed over. */
     if (!rc && fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
@@ -1035,7 +1041,7 @@ int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_err
         free(probe);
         if (dfd < 0) {
             fl_beneath_unmake(rootfd, &made);
-            rc = FL_EIO;
+            rc = parent_failed(err);
             break;
         }
         fl_beneath_made_release(&made);

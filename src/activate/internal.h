@@ -33,9 +33,8 @@ int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, in
 int fl_act_systemd_live(const char *root);
 /* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
  * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
- * naming it, never a write or a read elsewhere. path is absolute within the root. */
-int fl_act_root_read(const char *root, const char *path, char **data, size_t *len, mode_t *mode,
-                     fl_error *err);
+ * naming it, never a write or a read elsewhere. path is absolute within the root. Reading
+ * (fl_act_root_read) is in util's rootpath.h, shared with the secrets installer. */
 /* Atomically replaces path (missing directories made 0755); keep_mode keeps the mode of the
  * regular file there, dflt_mode is used otherwise. */
 int fl_act_root_write(const char *root, const char *path, const char *data, size_t len,
@@ -162,6 +161,14 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl
 int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
                             const fl_act_unitplan *sys, FILE *out, fl_error *err);
 void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
+
+/* ---- packages.c: the packages step (the work is src/pkg/) ---- */
+int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,
+                          FILE *out, fl_error *err);
+/* 1 when every native package is installed and nothing of ours is left to remove. */
+int fl_act_packages_satisfied(const fl_act_options *o, const fl_toplevel *t);
+/* The generation number a switch of toplevel will make the default (0 for test/dry). */
+int fl_act_next_generation(const fl_act_options *o, const char *toplevel);
 
 /* ---- scripts.c ---- */
 /* Runs the toplevel's activation scripts in order; the error names the failing one. */

@@ -11,6 +11,7 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/strbuf.h"
+#include "activate/internal.h"
 
 /* One line of a colon-separated database. raw is kept for foreign lines; f[] is set once a
  * managed line is rewritten (then raw is regenerated). */
@@ -181,11 +182,6 @@ static long allocate(const db *d, int field, const json_t *map, int normal) {
     return -1;
 }
 
-static const char *jstr(const json_t *o, const char *key, const char *dflt) {
-    const json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
 static int jbool(const json_t *o, const char *key) {
     return json_is_true(json_object_get(o, key));
 }
@@ -223,7 +219,7 @@ static void op(fl_users_edit *e, const char *first, ...) {
 /* The primary group of a declared user: given, or "users" for normal users, or a group named
  * after a system user. */
 static const char *primary_group(const char *name, const json_t *u) {
-    const char *g = jstr(u, "group", NULL);
+    const char *g = fl_act_jstr(u, "group", NULL);
     if (g && *g)
         return g;
     return jbool(u, "isNormalUser") ? "users" : name;
@@ -373,15 +369,15 @@ static int compute_users(fl_users_edit *e, db *pw, db *sh, db *grp, json_t *uids
                                 gname);
         }
         const char *gid = grp->l[gat].f[2];
-        const char *home = jstr(u, "home", NULL);
+        const char *home = fl_act_jstr(u, "home", NULL);
         char *dflt_home = normal ? fl_xasprintf("/home/%s", name) : fl_xstrdup("/var/empty");
         if (!home || !*home)
             home = dflt_home;
-        const char *shell = jstr(u, "shell", NULL);
+        const char *shell = fl_act_jstr(u, "shell", NULL);
         if (!shell || !*shell)
             shell = normal ? "/bin/sh" : "/usr/sbin/nologin";
-        const char *gecos = jstr(u, "description", "");
-        const char *hash = jstr(u, "hashedPassword", NULL);
+        const char *gecos = fl_act_jstr(u, "description", "");
+        const char *hash = fl_act_jstr(u, "hashedPassword", NULL);
         char num[32];
         snprintf(num, sizeof num, "%ld", uid);
         const char *labels[7] = {"name", "password", "uid", "gid", "description", "home", "shell"};

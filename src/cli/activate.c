@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 
 typedef struct activate_opts {
     const char *toplevel, *mode, *backup;
@@ -71,7 +71,7 @@ static int cmd_activate(int argc, char **argv) {
         return fl_opt_usage(&fl_cmd_activate, "--backup-ext '%s': give a plain suffix such as 'bak'",
                             backup);
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     o.root = root;
     o.state_dir = state;

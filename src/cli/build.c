@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/store.h"
 
 struct build_job {
@@ -22,9 +22,9 @@ static int build_job_run(void *p) {
     struct build_job *j = p;
     char *default_host = j->host_name ? NULL : fl_host_default_name();
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
-                                  j->host_name ? j->host_name : default_host,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open(&sess, &so, j->host_name ? j->host_name : default_host, j->err);
     free(default_host);
     if (rc < 0)
         return rc;
@@ -33,7 +33,7 @@ static int build_job_run(void *p) {
     if (rc == 0)
         rc = fl_store_add_temp_root(sess.store, *j->toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, j->err);
+        rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     fl_host_session_close(&sess);
     return rc;
 }

@@ -3,7 +3,7 @@
  * whatever generates man pages and completions (cli/opt.h). */
 #include <stdio.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 
 fl_global_options fl_opts;

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/remote_args.h"
+#include "remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
@@ -134,13 +134,14 @@ static int plan_job_run(void *p) {
     plan_job *j = p;
     fl_rollout_host *h = j->h;
     fl_host_session sess;
-    int rc = fl_host_session_open_plan(&sess, fl_opts.flake_dir, fl_opts.state_dir, h->name,
-                                       fl_cli_eval_stack_limit(), fl_opts.show_trace, j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open_plan(&sess, &so, h->name, j->err);
     if (rc < 0)
         return rc;
     rc = fl_host_toplevel(&sess.host, &h->toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, j->err);
+        rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     if (rc == 0) {
         /* the toplevel's builder is this binary (link-farm): the build host learns its path */
         char self[4096];
@@ -174,9 +175,9 @@ typedef struct select_job {
 
 static int select_run(void *p) {
     select_job *j = p;
-    return fl_module_select_deploy(fl_opts.flake_dir, fl_opts.state_dir, j->sel,
-                                   fl_cli_eval_stack_limit(), fl_opts.show_trace, &j->hosts, &j->n,
-                                   &j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    return fl_module_select_deploy(&so, j->sel, &j->hosts, &j->n, &j->err);
 }
 
 int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const char *host,

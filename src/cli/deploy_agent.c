@@ -21,11 +21,11 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/deploy_protocol.h"
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
@@ -118,7 +118,7 @@ static int agent_info(int argc, char **argv) {
         return prc;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     fl_act_status st;
     fl_activate_status(root, state, &st);
@@ -182,7 +182,7 @@ static int agent_activate(int argc, char **argv) {
         return fl_cli_report(&err);
     }
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     /* The deployer may vanish mid-activation (that is what magic rollback is for): its
      * going away must not kill the activation halfway. */
@@ -244,7 +244,7 @@ static int agent_confirm(int argc, char **argv) {
         return fl_opt_usage(&agent_confirm_cmd, "takes the deployment's token");
     const char *token = ao.token;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     char *late = NULL;
     int status = FL_EXIT_OK;
@@ -298,7 +298,7 @@ static int agent_build(int argc, char **argv) {
     const char *root_name = ao.gc_root;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     fl_strbuf plan;
     fl_strbuf_init(&plan, 1 << 16);

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 
 /* A generation number or a toplevel directory. */
 static int resolve(const char *arg, fl_toplevel *t, fl_error *err) {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
-#include "flakectl/options.h"
+#include "options.h"
 
 #define EVAL_STACK (64u << 20) /* what Nix itself runs with */
 

@@ -8,7 +8,7 @@
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
@@ -24,9 +24,9 @@ static int eval_host(void *p) {
     fl_error *err = &j->err;
     char *default_host = j->host ? NULL : fl_host_default_name();
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
-                                  j->host ? j->host : default_host, fl_cli_eval_stack_limit(),
-                                  fl_opts.show_trace, err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open(&sess, &so, j->host ? j->host : default_host, err);
     free(default_host);
     if (rc < 0)
         return rc;
@@ -43,7 +43,7 @@ static int eval_host(void *p) {
     if (rc == 0)
         rc = j->json ? fl_lang_print_json(L, v, 1, &j->out, err) : fl_lang_print(L, v, 1, &j->out, err);
     if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, err);
+        rc = fl_host_print_warnings(&sess.host, stderr, err);
     fl_host_session_close(&sess);
     return rc;
 }

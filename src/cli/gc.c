@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/store.h"
 
 typedef struct gc_opts {

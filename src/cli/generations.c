@@ -6,10 +6,10 @@
 #include <time.h>
 
 #include "flakectl/activate.h"
-#include "cli/opt.h"
-#include "cli/remote_args.h"
+#include "opt.h"
+#include "remote_args.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/strbuf.h"
 
 static void fmt_date(time_t t, char *buf, size_t n) {

@@ -3,10 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
-#include "flakectl/options.h"
+#include "flakectl/module.h"
+#include "options.h"
 
 static int cmd_lock(int argc, char **argv);
 
@@ -25,12 +26,14 @@ static int cmd_lock(int argc, char **argv) {
     int prc = fl_opt_parse(&fl_cmd_lock, NULL, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_LOCK;
     o.no_write_lock = fl_opts.no_write_lock_file;
     fl_error err = FL_ERROR_INIT;
-    if (fl_flake_lock_run(fl_opts.flake_dir, fl_opts.state_dir, &o, &err) < 0)
+    if (fl_module_lock_inputs(&so, &o, &err) < 0)
         return fl_cli_report(&err);
     return FL_EXIT_OK;
 }

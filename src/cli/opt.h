@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "flakectl/options.h"
+#include "options.h"
 
 typedef enum fl_opt_kind {
     FL_OPT_END = 0,

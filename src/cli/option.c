@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/strbuf.h"
 
 static int attr(fl_lang *L, fl_value *set, const char *name, fl_value **out, fl_error *err) {
@@ -143,9 +143,9 @@ static int option_job_run(void *p) {
     struct option_job *j = p;
     char *default_host = j->host_name ? NULL : fl_host_default_name();
     fl_host_session sess;
-    int rc = fl_host_session_open(&sess, fl_opts.flake_dir, fl_opts.state_dir,
-                                  j->host_name ? j->host_name : default_host,
-                                  fl_cli_eval_stack_limit(), fl_opts.show_trace, &j->err);
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open(&sess, &so, j->host_name ? j->host_name : default_host, &j->err);
     free(default_host);
     if (rc < 0)
         return rc;

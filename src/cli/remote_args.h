@@ -4,7 +4,7 @@
 #ifndef FLAKECTL_CLI_REMOTE_ARGS_H
 #define FLAKECTL_CLI_REMOTE_ARGS_H
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/remote.h"
 
 /* -i, --known-hosts, --ssh-config, --accept-new-host-key, --connect-timeout, --sudo,

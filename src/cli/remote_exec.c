@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/opt.h"
-#include "cli/remote_args.h"
+#include "opt.h"
+#include "remote_args.h"
 #include "flakectl/cli.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"

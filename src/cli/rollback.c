@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
-#include "cli/opt.h"
-#include "cli/remote_args.h"
+#include "opt.h"
+#include "remote_args.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/strbuf.h"
 
 typedef struct rollback_opts {
@@ -52,7 +52,7 @@ static int cmd_rollback(int argc, char **argv) {
         return prc;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(&root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     int rc = fl_activate_rollback(root, state, ro.to, ro.backup, stdout, &err);
     free(root);

@@ -1,7 +1,7 @@
 /* secret.c - `flakectl secret`: encrypt, decrypt and keygen with the age tool's flags, and
- * edit/rekey with the recipients of the flake's secrets/secrets.nix (evaluated here) and the
- * secrets/.recipients.json record of what each file was last encrypted to. Owns the command
- * line only; the format lives in src/secret/. Never prints secret material except the key
+ * edit/rekey with the recipients of the flake's secrets/secrets.nix and the record of what
+ * each file was last encrypted to (both src/secret/rules.c). Owns the command line only; the
+ * format and the rules live in src/secret/. Never prints secret material except the key
  * keygen was asked to make. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,12 +16,12 @@
 #include <limits.h>
 #include <sodium.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 

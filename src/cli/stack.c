@@ -3,7 +3,12 @@
  * anything deeper into an error. */
 #include <pthread.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "flakectl/cli.h"
+#include "flakectl/module.h"
+#include "opt.h"
 
 #define FL_EVAL_STACK (256u << 20)
 
@@ -36,4 +41,16 @@ int fl_cli_with_big_stack(int (*fn)(void *), void *arg) {
     pthread_join(th, NULL);
     pthread_attr_destroy(&attr);
     return job.rc;
+}
+
+void fl_cli_session_opts(fl_session_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->flake_flag = fl_opts.flake_dir;
+    o->state_dir = fl_opts.state_dir;
+    o->max_stack = fl_cli_eval_stack_limit();
+    o->frames = fl_opts.show_trace;
+    o->no_write_lock = fl_opts.no_write_lock_file;
+    o->overrides = fl_opts.override_inputs;
+    o->noverrides = (size_t)fl_opts.noverride_inputs;
+    o->warnings = fl_opts.quiet ? NULL : stderr;
 }

@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
-#include "flakectl/options.h"
+#include "options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 

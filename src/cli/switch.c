@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/opt.h"
-#include "cli/remote_args.h"
+#include "opt.h"
+#include "remote_args.h"
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
-#include "flakectl/options.h"
+#include "options.h"
 
 typedef struct switch_opts {
     const char *host, *backup;
@@ -76,7 +76,7 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         return fl_cli_deploy(cmd, &so.deploy, host, backup, cmd->name);
     char *root = NULL, *state = NULL, *toplevel = NULL;
     /* Resolve --root first: a missing root should stop us before a long build. */
-    if (fl_activate_paths(&root, &state, &err) < 0)
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
         return fl_cli_report(&err);
     rc = fl_cli_build_host(host, &toplevel, &err);
     if (rc == 0) {

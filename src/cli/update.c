@@ -3,10 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/opt.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
-#include "flakectl/options.h"
+#include "flakectl/module.h"
+#include "options.h"
 
 typedef struct update_opts {
     fl_opt_list inputs;
@@ -41,6 +42,8 @@ static int cmd_update(int argc, char **argv) {
         return fl_opt_usage(&fl_cmd_update,
                             "update writes flake.lock, so --no-write-lock-file makes no sense here");
     }
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_UPDATE;
@@ -48,7 +51,7 @@ static int cmd_update(int argc, char **argv) {
     o.nupdate_names = uo.inputs.n;
     o.report = stdout;
     fl_error err = FL_ERROR_INIT;
-    int rc = fl_flake_lock_run(fl_opts.flake_dir, fl_opts.state_dir, &o, &err);
+    int rc = fl_module_lock_inputs(&so, &o, &err);
     fl_opt_release(&fl_cmd_update, &uo);
     return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
 }

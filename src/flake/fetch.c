@@ -12,7 +12,7 @@
 
 #include "flake/internal.h"
 #include "flakectl/fs.h"
-#include "flakectl/remote.h"
+#include "flakectl/knownhosts.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 

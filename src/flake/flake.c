@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "flakectl/fs.h"
-#include "flakectl/module.h"
+#include "flakectl/flake.h"
 #include "flakectl/strbuf.h"
 
 char *fl_flake_find_dir(const char *flag, fl_error *err) {

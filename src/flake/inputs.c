@@ -14,8 +14,6 @@
 #include "flake/lock.h"
 #include "flakectl/flake.h"
 #include "flakectl/fs.h"
-#include "flakectl/module.h"
-#include "flakectl/options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
@@ -326,6 +324,43 @@ static int resolve_fresh(fl_store *store, const spec *s, resolved *r, fl_error *
     return FL_OK;
 }
 
+/* locked.type and its path or url must be what flake.nix declares: the lock pins a version
+ * of that source, it never names another one (a hand-edited "path": "/etc" was ignored
+ * before, and the lock kept claiming it). */
+static int check_locked_source(const spec *s, json_t *lock, json_t *node, const char *lock_path,
+                               fl_error *err) {
+    json_t *locked = json_object_get(node, "locked");
+    const char *type = json_string_value(json_object_get(locked, "type"));
+    const char *want_type = s->kind == KIND_PATH ? "path" : "git";
+    const char *field = s->kind == KIND_PATH ? "path" : "url";
+    const char *want = s->kind == KIND_PATH ? s->path : s->git_url;
+    const char *got = json_string_value(json_object_get(locked, field));
+    const char *bad = !type || strcmp(type, want_type) ? "type" : !got || strcmp(got, want) ? field : NULL;
+    if (!bad)
+        return FL_OK;
+    const char *name = s->name;
+    json_t *rnode = json_object_get(json_object_get(lock, "nodes"),
+                                    json_string_value(json_object_get(lock, "root")));
+    const char *nodename =
+        json_string_value(json_object_get(json_object_get(rnode, "inputs"), name));
+    fl_error_set(err, FL_EPARSE,
+                 "flake.lock: input '%s' is locked with %s %s%s%s, but flake.nix declares a %s "
+                 "input with %s \"%s\"",
+                 name, bad, json_is_string(json_object_get(locked, bad)) ? "\"" : "",
+                 json_is_string(json_object_get(locked, bad))
+                     ? json_string_value(json_object_get(locked, bad))
+                     : "(missing)",
+                 json_is_string(json_object_get(locked, bad)) ? "\"" : "", want_type, field,
+                 want);
+    int line, col;
+    if (nodename && fl_lock_locate(lock_path, nodename, bad, &line, &col))
+        fl_error_set_loc(err, lock_path, line, col);
+    fl_error_set_hint(err, "flake.lock was edited or belongs to another flake: run `flakectl "
+                           "update %s` to lock the input flake.nix declares",
+                      name);
+    return FL_EPARSE;
+}
+
 static int resolve_locked(fl_store *store, const spec *s, json_t *node, resolved *r,
                           fl_error *err) {
     json_t *locked = json_object_get(node, "locked");
@@ -470,7 +505,9 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
             if (old) /* the lock keeps what it had: an override is for this run only */
                 res[i].node = json_incref(old);
         } else if (matches && !wanted_update(o, s->name)) {
-            rc = resolve_locked(store, s, old, &res[i], err);
+            rc = check_locked_source(s, lock, old, lock_path, err);
+            if (rc == 0)
+                rc = resolve_locked(store, s, old, &res[i], err);
             if (rc == 0)
                 res[i].node = json_incref(old);
         } else if (o->no_write_lock && o->mode != FL_FLAKE_UPDATE) {
@@ -566,54 +603,29 @@ fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *
 }
 
 int fl_flake_inputs_for_eval(fl_lang *L, fl_store *store, const char *flake_dir,
+                             int no_write_lock, const char *const *overrides, size_t noverrides,
                              fl_value **inputs_out, fl_error *err) {
     fl_flake_override ov[32];
     size_t nov = 0;
-    for (int i = 0; i < fl_opts.noverride_inputs && nov < 32; i++) {
-        ov[nov].name = fl_opts.override_inputs[2 * i];
-        ov[nov].url = fl_opts.override_inputs[2 * i + 1];
+    for (size_t i = 0; i < noverrides && nov < 32; i++) {
+        ov[nov].name = overrides[2 * i];
+        ov[nov].url = overrides[2 * i + 1];
         nov++;
     }
     fl_flake_inputs_opts o;
     memset(&o, 0, sizeof o);
     o.mode = FL_FLAKE_USE;
-    o.no_write_lock = fl_opts.no_write_lock_file;
+    o.no_write_lock = no_write_lock;
     o.overrides = ov;
     o.noverrides = nov;
     return fl_flake_inputs(L, store, flake_dir, &o, inputs_out, err);
 }
 
-void fl_flake_warn_dirty(const fl_flake_tree *t) {
+void fl_flake_warn_dirty(const fl_flake_tree *t, FILE *out) {
     /* check opens one session per host: one warning is enough */
     static int warned;
-    if (!t || !fl_flake_tree_dirty(t) || warned || fl_opts.quiet)
+    if (!t || !fl_flake_tree_dirty(t) || warned || !out)
         return;
     warned = 1;
-    fprintf(stderr, "warning: Git tree '%s' is dirty\n", fl_flake_tree_workdir(t));
-}
-
-int fl_flake_lock_run(const char *flake_flag, const char *state_dir,
-                      const fl_flake_inputs_opts *opts, fl_error *err) {
-    char *flake = fl_flake_find_dir(flake_flag, err);
-    if (!flake)
-        return err->code ? err->code : FL_ENOTFOUND;
-    fl_store *store = NULL;
-    fl_flake_tree *tree = NULL;
-    int rc = fl_store_open(state_dir, &store, err);
-    if (rc == 0)
-        rc = fl_flake_tree_open(flake, &tree, err);
-    if (rc == 0) {
-        fl_lang_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        fl_module_store_hooks(&cfg, store);
-        fl_flake_tree_hooks(tree, &cfg.hooks, store);
-        fl_lang *L = fl_lang_new(&cfg);
-        rc = fl_flake_inputs(L, store, flake, opts, NULL, err);
-        fl_lang_free(L);
-    }
-    fl_flake_tree_free(tree);
-    if (store)
-        fl_store_close(store);
-    free(flake);
-    return rc;
+    fprintf(out, "warning: Git tree '%s' is dirty\n", fl_flake_tree_workdir(t));
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -66,6 +67,38 @@ void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...) {
     va_end(ap);
     err_set_pos(S, &S->err, pos);
     S->errkind = kind;
+    capture_frames(S);
+    lang_rethrow(S);
+}
+
+void arena_out_of_memory(Arena *a, size_t n) {
+    State *S = (State *)((char *)a - offsetof(State, arena));
+    if (!S->catch_)
+        return; /* outside an evaluation (setting up): the caller aborts as before */
+    /* The innermost frame with a position: the call or attribute that was growing. */
+    PosIdx pos = S->last_call_pos;
+    for (size_t k = S->nframes; k-- > 0;)
+        if (S->frames[k].pos) {
+            pos = S->frames[k].pos;
+            break;
+        }
+    lang_out_of_memory(S, pos, n);
+}
+
+void lang_out_of_memory(State *S, PosIdx pos, size_t n) {
+    fl_error_clear(&S->err);
+    if (S->arena.limit)
+        fl_error_set(&S->err, FL_EEVAL,
+                     "out of memory: the evaluation would need more than its limit of %zu MiB "
+                     "(%zu MiB in use, %zu MiB more asked for)",
+                     S->arena.limit >> 20, S->arena.total >> 20, (n + (1u << 20) - 1) >> 20);
+    else
+        fl_error_set(&S->err, FL_EEVAL, "out of memory: the system refused %zu MiB more",
+                     (n + (1u << 20) - 1) >> 20);
+    err_set_pos(S, &S->err, pos);
+    fl_error_set_hint(&S->err, "set FLAKECTL_MAX_MEMORY (e.g. 8G, or 0 for no limit) to change "
+                               "the limit, or look here for a value that grows without bound");
+    S->errkind = ERR_OTHER;
     capture_frames(S);
     lang_rethrow(S);
 }
@@ -165,17 +198,24 @@ void force_slow(State *S, Value *v, PosIdx pos) {
 static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
     const char *name = sym_name(S, e->var.name);
     const char *best = NULL;
+    const char *label = NULL; /* the innermost labelled `with` set speaks for the error */
     Env *w = env;
     for (uint32_t l = e->var.level; l; l--)
         w = w->up;
     for (;;) {
         Value *v = w->v[0];
-        if (v->type == V_ATTRS && !best) {
+        if (v->type == V_ATTRS && (!best || (!label && v->attrs->label))) {
             Attrs *a = v->attrs;
             const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
             for (uint32_t i = 0; i < a->n; i++)
                 cands[i] = sym_name(S, a->a[i].name);
-            best = closest_name(S, name, cands, a->n);
+            const char *b = closest_name(S, name, cands, a->n);
+            if (a->label && !label) {
+                label = sym_name(S, a->label - 1);
+                best = b;
+            } else if (!best) {
+                best = b;
+            }
         }
         if (!w->prev_with)
             break;
@@ -183,7 +223,13 @@ static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
             w = w->up;
     }
     fl_error_clear(&S->err);
-    fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    if (label) {
+        const char *sp = strchr(label, ' ');
+        fl_error_set(&S->err, FL_EEVAL, "no %.*s '%s' in %s", (int)(sp - label), label, name,
+                     sp + 1);
+    } else {
+        fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    }
     err_set_pos(S, &S->err, e->pos);
     if (best)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
@@ -705,13 +751,21 @@ static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
 
 static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     fl_error_clear(&S->err);
-    fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
+    const char *label = a->label ? sym_name(S, a->label - 1) : NULL;
+    const char *sp = label ? strchr(label, ' ') : NULL;
+    if (sp)
+        fl_error_set(&S->err, FL_EEVAL, "no %.*s '%s' in %s", (int)(sp - label), label,
+                     sym_name(S, name), sp + 1);
+    else
+        fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
     err_set_pos(S, &S->err, pos);
     const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < a->n; i++)
         cands[i] = sym_name(S, a->a[i].name);
     const char *best = closest_name(S, sym_name(S, name), cands, a->n);
-    if (best)
+    if (best && label)
+        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+    else if (best)
         fl_error_set_hint(&S->err, "Did you mean %s?", best);
     S->errkind = ERR_OTHER;
     capture_frames(S);

@@ -1,158 +1,39 @@
-/* store.c - store paths the way Nix computes them, for when no store is attached: NAR
- * serialisation hashed with SHA-256, Nix's base-32, source and text store paths. Never writes
+/* store.c - store paths the way Nix computes them, for when no store is attached: source and
+ * text store paths under /nix/store, with the store's own NAR hashing, base-32 and path
+ * fingerprints (src/store, pure functions only: no store is ever opened here). Never writes
  * anything to the file system. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "flakectl/fs.h"
+#include "flakectl/store.h"
 #include "lang/internal.h"
-
-static const char b32chars[] = "0123456789abcdfghijklmnpqrsvwxyz";
-
-void nix_base32(const unsigned char *h, size_t n, char *out) {
-    size_t len = (n * 8 - 1) / 5 + 1;
-    for (size_t k = 0; k < len; k++) {
-        size_t idx = len - 1 - k;
-        size_t b = idx * 5, i = b / 8, j = b % 8;
-        unsigned c = (unsigned)(h[i] >> j);
-        if (i + 1 < n)
-            c |= (unsigned)(h[i + 1] << (8 - j));
-        out[k] = b32chars[c & 0x1f];
-    }
-    out[len] = '\0';
-}
-
-static void nar_str(EVP_MD_CTX *md, const char *s, size_t n) {
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)(((uint64_t)n >> (8 * i)) & 0xff);
-    EVP_DigestUpdate(md, len, 8);
-    EVP_DigestUpdate(md, s, n);
-    static const char zeros[8] = {0};
-    if (n % 8)
-        EVP_DigestUpdate(md, zeros, 8 - n % 8);
-}
-#define NS(md, lit) nar_str(md, lit, sizeof(lit) - 1)
 
 static int cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int nar_dump(EVP_MD_CTX *md, const char *path) {
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return -1;
-    NS(md, "(");
-    if (S_ISREG(st.st_mode)) {
-        NS(md, "type");
-        NS(md, "regular");
-        if (st.st_mode & S_IXUSR) {
-            NS(md, "executable");
-            NS(md, "");
-        }
-        NS(md, "contents");
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return -1;
-        uint64_t n = (uint64_t)st.st_size;
-        unsigned char len[8];
-        for (int i = 0; i < 8; i++)
-            len[i] = (unsigned char)((n >> (8 * i)) & 0xff);
-        EVP_DigestUpdate(md, len, 8);
-        char buf[65536];
-        uint64_t total = 0;
-        ssize_t r;
-        while ((r = read(fd, buf, sizeof buf)) > 0) {
-            EVP_DigestUpdate(md, buf, (size_t)r);
-            total += (uint64_t)r;
-        }
-        close(fd);
-        if (r < 0 || total != n)
-            return -1;
-        static const char zeros[8] = {0};
-        if (n % 8)
-            EVP_DigestUpdate(md, zeros, 8 - n % 8);
-    } else if (S_ISLNK(st.st_mode)) {
-        char target[4096];
-        ssize_t n = readlink(path, target, sizeof target);
-        if (n < 0)
-            return -1;
-        NS(md, "type");
-        NS(md, "symlink");
-        NS(md, "target");
-        nar_str(md, target, (size_t)n);
-    } else if (S_ISDIR(st.st_mode)) {
-        NS(md, "type");
-        NS(md, "directory");
-        DIR *d = opendir(path);
-        if (!d)
-            return -1;
-        char **names = NULL;
-        size_t nn = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            if (nn == cap) {
-                cap = cap ? cap * 2 : 16;
-                names = fl_xrealloc(names, cap * sizeof(char *));
-            }
-            names[nn++] = fl_xstrdup(de->d_name);
-        }
-        closedir(d);
-        if (nn)
-            qsort(names, nn, sizeof(char *), cmp_names);
-        int rc = 0;
-        for (size_t i = 0; i < nn; i++) {
-            if (rc == 0) {
-                NS(md, "entry");
-                NS(md, "(");
-                NS(md, "name");
-                nar_str(md, names[i], strlen(names[i]));
-                NS(md, "node");
-                char *sub = fl_path_join(path, names[i]);
-                rc = nar_dump(md, sub);
-                free(sub);
-                NS(md, ")");
-            }
-            free(names[i]);
-        }
-        free(names);
-        if (rc < 0)
-            return -1;
-    } else {
-        return -1;
-    }
-    NS(md, ")");
-    return 0;
-}
-
 static void sha256_hex(const unsigned char *h, char *hex) {
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    fl_hex_encode(h, FL_SHA256_LEN, hex);
 }
 
 const char *make_store_path(State *S, const char *type, const char *hexhash,
                             const char *name) {
-    char *fp = fl_xasprintf("%s:sha256:%s:/nix/store:%s", type, hexhash, name);
-    unsigned char h[32], c[20];
-    unsigned int hl = 0;
-    EVP_Digest(fp, strlen(fp), h, &hl, EVP_sha256(), NULL);
-    free(fp);
-    memset(c, 0, sizeof c);
-    for (int i = 0; i < 32; i++)
-        c[i % 20] ^= h[i];
-    char b32[40];
-    nix_base32(c, 20, b32);
-    AStr out;
-    astr_init(S, &out, 64);
-    astr_addf(S, &out, "/nix/store/%s-%s", b32, name);
-    return out.buf;
+    /* hexhash is 64 hex digits made by this file or derivation.c */
+    unsigned char h[FL_SHA256_LEN];
+    char *spec = fl_xasprintf("sha256:%s", hexhash);
+    int ok = fl_hash_parse(spec, h) == 0;
+    free(spec);
+    if (!ok)
+        abort();
+    char *p = fl_store_make_path("/nix/store", type, h, name);
+    const char *out = arena_strndup(&S->arena, p, strlen(p));
+    free(p);
+    return out;
 }
 
 static int valid_store_name(const char *name) {
@@ -215,14 +96,10 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
         base = name;
     if (!valid_store_name(base))
         lang_throw(S, pos, "invalid store path name '%s' for '%s'", base, path);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    NS(md, "nix-archive-1");
-    int rc = nar_dump(md, path);
-    unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_DigestFinal_ex(md, h, &hl);
-    EVP_MD_CTX_free(md);
+    unsigned char h[FL_SHA256_LEN];
+    fl_error e = FL_ERROR_INIT;
+    int rc = fl_nar_hash_path(path, h, NULL, &e);
+    fl_error_clear(&e);
     if (rc < 0) {
         struct stat st;
         if (lstat(path, &st) == 0)
@@ -236,9 +113,8 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
 
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs) {
-    unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_Digest(data, len, h, &hl, EVP_sha256(), NULL);
+    unsigned char h[FL_SHA256_LEN];
+    fl_sha256_buf(data, len, h);
     char hex[65];
     sha256_hex(h, hex);
     /* references, sorted */

@@ -1,3 +1,3 @@
-# The language's evaluator runs on a thread with a large stack (flakectl eval).
-find_package(Threads REQUIRED)
-target_link_libraries(flakectl_core PUBLIC Threads::Threads)
+# lang: the Nix language (lexer, parser, evaluator, builtins, printing); uses store only for
+# the Nix formats (NAR hash, base-32, path fingerprints), never a store instance.
+flakectl_subsystem(lang DEPS util store HEADERS lang.h)

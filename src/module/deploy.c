@@ -58,16 +58,15 @@ static int read_deploy(fl_lang *L, const char *flake, fl_host_deploy *h, fl_erro
     return 0;
 }
 
-int fl_module_select_deploy(const char *flake_flag, const char *state_dir, const char *sel,
-                            size_t max_stack, int frames, fl_host_deploy **out, size_t *nout,
-                            fl_error *err) {
+int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_deploy **out,
+                            size_t *nout, fl_error *err) {
     struct {
         const char *sel;
         fl_host_deploy *hosts;
         size_t nhosts;
     } jj = {sel, NULL, 0}, *j = &jj;
     fl_host_session s;
-    int rc = fl_host_session_open(&s, flake_flag, state_dir, NULL, max_stack, frames, err);
+    int rc = fl_host_session_open(&s, o, NULL, err);
     if (rc < 0)
         return rc;
     char **names = NULL;

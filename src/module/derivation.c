@@ -2,7 +2,8 @@
  * toFile copy into the store, and `derivation` builds through fl_store_build (or, in plan
  * mode for --build-host, is recorded into a fl_build_plan without building). Builds happen
  * when a derivation's outPath is first needed; inputs are the store paths its attributes
- * mention (the evaluator keeps no string context, so the text is scanned instead). */
+ * mention, found by scanning their text: the evaluator keeps a string context internally,
+ * but lang.h does not expose it and the outPaths made here carry none. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdlib.h>

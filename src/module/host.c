@@ -364,7 +364,7 @@ int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **ou
     return rc;
 }
 
-int fl_host_print_warnings(fl_host *host, fl_error *err) {
+int fl_host_print_warnings(fl_host *host, FILE *out, fl_error *err) {
     fl_value *list = NULL;
     int rc = get_attr(host->L, host->result, "warnings", &list, err);
     if (rc < 0)
@@ -374,8 +374,8 @@ int fl_host_print_warnings(fl_host *host, fl_error *err) {
         rc = fl_lang_force(host->L, w, err);
         if (rc < 0)
             return rc;
-        if (fl_lang_type(w) == FL_LANG_STRING)
-            fprintf(stderr, "warning: %s: %s\n", host->name, fl_lang_get_string(w, NULL));
+        if (fl_lang_type(w) == FL_LANG_STRING && out)
+            fprintf(out, "warning: %s: %s\n", host->name, fl_lang_get_string(w, NULL));
     }
     return FL_OK;
 }

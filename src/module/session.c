@@ -8,11 +8,11 @@
 #include "flakectl/module.h"
 #include "flakectl/store.h"
 
-static int session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                        const char *host_name, size_t max_stack, int frames, int plan,
-                        fl_error *err) {
+static int session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
+                        int plan, fl_error *err) {
+    const char *state_dir = o->state_dir;
     memset(s, 0, sizeof *s);
-    s->flake = fl_flake_find_dir(flake_flag, err);
+    s->flake = fl_flake_find_dir(o->flake_flag, err);
     if (!s->flake)
         return err->code ? err->code : FL_ENOTFOUND;
     int rc = fl_store_open(state_dir, &s->store, err);
@@ -24,8 +24,8 @@ static int session_open(fl_host_session *s, const char *flake_flag, const char *
     }
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.max_stack = max_stack;
-    cfg.frames = frames;
+    cfg.max_stack = o->max_stack;
+    cfg.frames = o->frames;
     if (plan) {
         s->plan = fl_build_plan_new(s->store);
         fl_module_plan_hooks(&cfg, s->plan);
@@ -38,13 +38,14 @@ static int session_open(fl_host_session *s, const char *flake_flag, const char *
         return rc;
     }
     fl_flake_tree_hooks(s->tree, &cfg.hooks, s->store);
-    fl_flake_warn_dirty(s->tree);
+    fl_flake_warn_dirty(s->tree, o->warnings);
     s->L = fl_lang_new(&cfg);
     fl_module_prepare(s->L);
     rc = plan ? fl_module_attach_plan(s->L, s->plan, err)
               : fl_module_attach_builds(s->L, s->store, err);
     if (rc == 0)
-        rc = fl_flake_inputs_for_eval(s->L, s->store, s->flake, &s->args.inputs, err);
+        rc = fl_flake_inputs_for_eval(s->L, s->store, s->flake, o->no_write_lock, o->overrides,
+                                      o->noverrides, &s->args.inputs, err);
     s->args.info = fl_flake_info(s->L, s->flake, s->tree);
     if (rc == 0 && host_name) {
         rc = fl_host_open_args(s->L, s->flake, host_name, &s->args, &s->host, err);
@@ -55,15 +56,16 @@ static int session_open(fl_host_session *s, const char *flake_flag, const char *
     return rc;
 }
 
-int fl_host_session_open(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                         const char *host_name, size_t max_stack, int frames, fl_error *err) {
-    return session_open(s, flake_flag, state_dir, host_name, max_stack, frames, 0, err);
+int fl_host_session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
+                         fl_error *err) {
+    return session_open(s, o, host_name, 0, err);
 }
 
-int fl_host_session_open_plan(fl_host_session *s, const char *flake_flag, const char *state_dir,
-                              const char *host_name, size_t max_stack, int frames, fl_error *err) {
-    return session_open(s, flake_flag, state_dir, host_name, max_stack, frames, 1, err);
+int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o,
+                              const char *host_name, fl_error *err) {
+    return session_open(s, o, host_name, 1, err);
 }
+
 
 void fl_host_session_close(fl_host_session *s) {
     if (s->host_open)
@@ -76,4 +78,31 @@ void fl_host_session_close(fl_host_session *s) {
     fl_build_plan_free(s->plan);
     free(s->flake);
     memset(s, 0, sizeof *s);
+}
+
+int fl_module_lock_inputs(const fl_session_opts *o, const fl_flake_inputs_opts *opts,
+                          fl_error *err) {
+    const char *state_dir = o->state_dir;
+    char *flake = fl_flake_find_dir(o->flake_flag, err);
+    if (!flake)
+        return err->code ? err->code : FL_ENOTFOUND;
+    fl_store *store = NULL;
+    fl_flake_tree *tree = NULL;
+    int rc = fl_store_open(state_dir, &store, err);
+    if (rc == 0)
+        rc = fl_flake_tree_open(flake, &tree, err);
+    if (rc == 0) {
+        fl_lang_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        fl_module_store_hooks(&cfg, store);
+        fl_flake_tree_hooks(tree, &cfg.hooks, store);
+        fl_lang *L = fl_lang_new(&cfg);
+        rc = fl_flake_inputs(L, store, flake, opts, NULL, err);
+        fl_lang_free(L);
+    }
+    fl_flake_tree_free(tree);
+    if (store)
+        fl_store_close(store);
+    free(flake);
+    return rc;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flakectl/clock.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
@@ -20,12 +21,6 @@
 #define DEFAULT_BATCH (16ULL << 20)
 /* The exec request carries the command line in one SSH packet (OpenSSH allows 256 KiB). */
 #define MAX_ARGS_BYTES (96 * 1024)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int collect(void *ctx, const char *data, size_t len, fl_error *err) {
     (void)err;
@@ -183,7 +178,7 @@ static void human(double b, char *buf, size_t n) {
 static void progress_draw(progress *p, unsigned long long sent, int final) {
     if (p->fd < 0 || (!p->tty && !final))
         return;
-    double t = now_s(), el = t - p->start;
+    double t = fl_now_s(), el = t - p->start;
     if (!final && t - p->last < 0.2)
         return;
     p->last = t;
@@ -276,7 +271,7 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
 static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
                         const uint64_t *csizes, size_t n, unsigned long long batch_bytes,
                         int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
-    double t0 = now_s();
+    double t0 = fl_now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
     st->paths_total = n;
@@ -308,7 +303,7 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     pg.fd = progress_fd;
     pg.tty = progress_fd >= 0 && isatty(progress_fd);
     pg.label = fl_remote_label(r);
-    pg.start = now_s();
+    pg.start = fl_now_s();
     pg.total = total;
     pg.missing = nm;
     pg.closure = n;
@@ -345,7 +340,7 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
         st->paths_sent += i - first;
         pg.done = st->paths_sent;
     }
-    st->seconds = now_s() - t0;
+    st->seconds = fl_now_s() - t0;
     if (rc == 0 && nm > 0)
         progress_draw(&pg, pg.base, 1);
     if (rc == 0 && nm == 0 && progress_fd >= 0) {

@@ -14,6 +14,7 @@
 
 #include <libssh2.h>
 
+#include "flakectl/clock.h"
 #include "flakectl/strbuf.h"
 #include "remote/internal.h"
 
@@ -65,13 +66,13 @@ static int lost(fl_remote *r, const char *cmd, const char *what, fl_error *err) 
 /* Closes a channel in non-blocking mode, waiting on the socket while libssh2 says EAGAIN,
  * but not forever: a peer that vanished after the command's end must not hang us. */
 static void close_channel(fl_remote *r, LIBSSH2_CHANNEL *ch) {
-    long deadline = fl_remote_now_ms() + 10000;
+    long deadline = (long)fl_now_ms() + 10000;
     int rc;
     while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN &&
-           fl_remote_now_ms() < deadline)
+           (long)fl_now_ms() < deadline)
         wait_io(r, -1, 1000);
     while (rc == 0 && (rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN &&
-           fl_remote_now_ms() < deadline)
+           (long)fl_now_ms() < deadline)
         wait_io(r, -1, 1000);
 }
 
@@ -173,12 +174,6 @@ void fl_remote_set_sudo(fl_remote *r, int on, const char *password) {
     r->sudo_password = password ? fl_xstrdup(password) : NULL;
 }
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_remote_status *st,
                    fl_error *err) {
     static const fl_remote_io noio = FL_REMOTE_IO_INIT;
@@ -220,11 +215,11 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
             in_nonblock_fd = io->stdin_fd;
         }
     }
-    long keepalive_due = r->keepalive_s > 0 ? now_ms() + r->keepalive_s * 1000L : 0;
+    long keepalive_due = r->keepalive_s > 0 ? (long)fl_now_ms() + r->keepalive_s * 1000L : 0;
     /* silence from the peer for 3 keepalive intervals (OpenSSH's ServerAliveCountMax) and a
      * second of slack means it is gone, even if its kernel still acknowledges packets */
     long dead_after = r->keepalive_s > 0 ? r->keepalive_s * 3000L + 1000 : 0;
-    r->last_rx_ms = now_ms();
+    r->last_rx_ms = (long)fl_now_ms();
     unsigned long long sent = 0, received = 0;
     long progress_due = 0;
     for (;;) {
@@ -320,9 +315,9 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
                 }
             }
         }
-        if (io->progress_cb && now_ms() >= progress_due) {
+        if (io->progress_cb && (long)fl_now_ms() >= progress_due) {
             io->progress_cb(io->progress_ctx, sent, received, 0);
-            progress_due = now_ms() + 200;
+            progress_due = (long)fl_now_ms() + 200;
         }
         if (libssh2_channel_eof(ch)) {
             /* the remote closed its side: everything buffered has been read above */
@@ -331,23 +326,23 @@ int fl_remote_exec(fl_remote *r, const char *cmd, const fl_remote_io *io, fl_rem
         if (progress)
             continue;
         int wait_ms = 1000;
-        if (dead_after && now_ms() - r->last_rx_ms > dead_after) {
+        if (dead_after && (long)fl_now_ms() - r->last_rx_ms > dead_after) {
             fl_remote_mark_dead(r);
             rc = fl_error_set(err, FL_ENET,
                               "lost the connection to %s while running `%s`: no answer to "
                               "keepalives for %ld s",
-                              r->label, cmd, (now_ms() - r->last_rx_ms) / 1000);
+                              r->label, cmd, ((long)fl_now_ms() - r->last_rx_ms) / 1000);
             fl_error_set_hint(err, "the host or its sshd stopped responding; check it, then run "
                                    "again (ServerAliveInterval in ~/.ssh/config sets the pace)");
             break;
         }
         if (keepalive_due) {
             int next = 0;
-            if (now_ms() >= keepalive_due) {
+            if ((long)fl_now_ms() >= keepalive_due) {
                 if (libssh2_keepalive_send(r->session, &next) == 0)
-                    keepalive_due = now_ms() + (next > 0 ? next : r->keepalive_s) * 1000L;
+                    keepalive_due = (long)fl_now_ms() + (next > 0 ? next : r->keepalive_s) * 1000L;
             }
-            long left = keepalive_due - now_ms();
+            long left = keepalive_due - (long)fl_now_ms();
             wait_ms = left < 0 ? 0 : left < wait_ms ? (int)left : wait_ms;
         }
         if (wait_io(r, want_stdin ? io->stdin_fd : -1, wait_ms) < 0) {
@@ -541,17 +536,11 @@ void fl_remote_prefixer_finish(fl_remote_prefixer *p) {
 
 /* ---- progress line ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void fl_remote_progress_init(fl_remote_progress *p, int fd, const char *label) {
     p->fd = fd;
     p->tty = isatty(fd);
     p->label = fl_xstrdup(label);
-    p->start = now_s();
+    p->start = fl_now_s();
 }
 
 void fl_remote_progress_show(void *ctx, unsigned long long sent, unsigned long long received,
@@ -559,7 +548,7 @@ void fl_remote_progress_show(void *ctx, unsigned long long sent, unsigned long l
     fl_remote_progress *p = ctx;
     if (!done && !p->tty)
         return;
-    double secs = now_s() - p->start;
+    double secs = fl_now_s() - p->start;
     double mib = (double)sent / (1024.0 * 1024.0);
     fl_strbuf line;
     fl_strbuf_init(&line, 96);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flakectl/clock.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
 
@@ -19,12 +20,6 @@ typedef struct fleet {
     void *ctx;
     fl_fleet_result *results;
 } fleet;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *worker(void *arg) {
     fleet *f = arg;
@@ -39,9 +34,9 @@ static void *worker(void *arg) {
             return NULL;
         if (stop)
             continue;
-        double t0 = now_s();
+        double t0 = fl_now_s();
         int rc = f->fn(f->ctx, i, &f->results[i]);
-        f->results[i].seconds = now_s() - t0;
+        f->results[i].seconds = fl_now_s() - t0;
         f->results[i].state = rc < 0 ? FL_FLEET_FAILED : FL_FLEET_OK;
         if (rc < 0) {
             pthread_mutex_lock(&f->lock);

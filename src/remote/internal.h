@@ -25,7 +25,5 @@ struct fl_remote {
 
 /* Marks the connection lost (and shuts its socket) so closing it never waits. */
 void fl_remote_mark_dead(fl_remote *r);
-/* Monotonic milliseconds. */
-long fl_remote_now_ms(void);
 
 #endif

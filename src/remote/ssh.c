@@ -19,6 +19,7 @@
 
 #include <libssh2.h>
 
+#include "flakectl/clock.h"
 #include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
 #include "remote/internal.h"
@@ -524,7 +525,7 @@ static ssize_t counting_recv(libssh2_socket_t fd, void *buf, size_t len, int fla
     if (n < 0)
         return -errno; /* what libssh2's own receive function returns */
     if (n > 0)
-        r->last_rx_ms = fl_remote_now_ms();
+        r->last_rx_ms = (long)fl_now_ms();
     return n;
 }
 
@@ -639,12 +640,7 @@ const char *fl_remote_known_hosts(const fl_remote *r) {
     return r->known_hosts;
 }
 
-long fl_remote_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-#define mono_ms fl_remote_now_ms
+#define mono_ms() ((long)fl_now_ms())
 
 int fl_remote_connect_retry(const fl_remote_target *target, const fl_remote_opts *opts,
                             int within_ms, fl_remote **out, fl_error *err) {

@@ -39,31 +39,6 @@ char *fl_ssh_expand_home(const char *path) {
     return fl_xstrdup(path);
 }
 
-static int match_here(const char *p, const char *s) {
-    for (;; p++, s++) {
-        if (*p == '\0')
-            return *s == '\0';
-        if (*p == '*') {
-            while (p[1] == '*')
-                p++;
-            if (p[1] == '\0')
-                return 1;
-            for (; *s; s++)
-                if (match_here(p + 1, s))
-                    return 1;
-            return match_here(p + 1, s);
-        }
-        if (*s == '\0')
-            return 0;
-        if (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))
-            return 0;
-    }
-}
-
-int fl_ssh_pattern_match(const char *pattern, const char *s) {
-    return match_here(pattern, s);
-}
-
 /* A Host line matches when some positive pattern matches and no negated one does. */
 static int host_line_matches(char **args, int nargs, const char *host) {
     int hit = 0;

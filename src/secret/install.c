@@ -20,9 +20,9 @@
 
 #include <sodium.h>
 
-#include "flakectl/activate.h"
 #include "flakectl/beneath.h"
 #include "flakectl/fs.h"
+#include "flakectl/rootpath.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 

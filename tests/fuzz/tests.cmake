@@ -7,7 +7,10 @@ add_test(NAME fuzz_corpus_replay COMMAND fuzz_replay ${CMAKE_CURRENT_LIST_DIR}/c
 if(FLAKECTL_FUZZ)
   # The library under test needs coverage instrumentation too, or libFuzzer sees only the
   # few edges of fuzz_lang.c and the run degenerates into random input.
-  target_compile_options(flakectl_core PRIVATE -fsanitize=fuzzer-no-link)
+  get_property(subsystems GLOBAL PROPERTY FLAKECTL_SUBSYSTEMS)
+  foreach(s ${subsystems})
+    target_compile_options(flakectl_${s} PRIVATE -fsanitize=fuzzer-no-link)
+  endforeach()
   target_link_options(flakectl_core INTERFACE -fsanitize=fuzzer-no-link)
   add_executable(fuzz_lang ${CMAKE_CURRENT_LIST_DIR}/fuzz_lang.c)
   target_compile_options(fuzz_lang PRIVATE -fsanitize=fuzzer)

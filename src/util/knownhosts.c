@@ -1,6 +1,7 @@
 /* knownhosts.c - OpenSSH known_hosts: checking a server's key (plain, hashed "|1|" and
  * "[host]:port" entries, with the line number for messages), appending a trusted key, and
  * fingerprints. It never removes or rewrites an existing entry: that is the user's call. */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,10 +14,35 @@
 #include <openssl/rand.h>
 
 #include "flakectl/fs.h"
-#include "flakectl/remote.h"
+#include "flakectl/knownhosts.h"
 #include "flakectl/strbuf.h"
 
 /* Decodes standard base64 (with or without padding); returns an owned buffer or NULL. */
+static int match_here(const char *p, const char *s) {
+    for (;; p++, s++) {
+        if (*p == '\0')
+            return *s == '\0';
+        if (*p == '*') {
+            while (p[1] == '*')
+                p++;
+            if (p[1] == '\0')
+                return 1;
+            for (; *s; s++)
+                if (match_here(p + 1, s))
+                    return 1;
+            return match_here(p + 1, s);
+        }
+        if (*s == '\0')
+            return 0;
+        if (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))
+            return 0;
+    }
+}
+
+int fl_ssh_pattern_match(const char *pattern, const char *s) {
+    return match_here(pattern, s);
+}
+
 static unsigned char *b64_decode(const char *s, size_t slen, size_t *outlen) {
     fl_strbuf in;
     fl_strbuf_init(&in, slen + 4);

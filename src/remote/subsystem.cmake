@@ -1,0 +1,2 @@
+# remote: SSH connections, closure copies, deployments and fleets.
+flakectl_subsystem(remote DEPS util store HEADERS remote.h deploy_protocol.h)
