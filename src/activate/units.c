@@ -213,6 +213,12 @@ static void journal_tail(const fl_act_unitplan *p, const char *name, fl_strbuf *
     char *user_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20",
                          uid,          own,          "+",  uid,     mgr,  NULL};
     char **argv = p->user ? user_argv : sys_argv;
+    /* What journald has received but not written yet is part of the unit's last lines. */
+    char *sync_argv[] = {"journalctl", "--sync", NULL};
+    int sync_status = 0;
+    fl_error se = FL_ERROR_INIT;
+    fl_act_run_as(sync_argv, NULL, NULL, &sync_status, &se);
+    fl_error_clear(&se);
     fl_strbuf j;
     fl_strbuf_init(&j, 1024);
     int status = 0;
