@@ -42,6 +42,7 @@ typedef enum fl_act_mode {
     FL_ACT_TEST,
     FL_ACT_BOOT,
     FL_ACT_DRY,
+    FL_ACT_BOOT_TIME, /* run by the boot-time unit: re-creates what /run held, units queued */
 } fl_act_mode;
 
 typedef struct fl_act_options {

@@ -58,6 +58,10 @@ typedef struct fl_lang_config {
      * recursion is the error "stack overflow (possible infinite recursion)". 0 = derived from
      * RLIMIT_STACK. */
     size_t max_stack;
+    /* Bytes the evaluator's objects may take; more is the located error "out of memory".
+     * 0 = FLAKECTL_MAX_MEMORY from the environment (a size such as 512M or 4G; "0" or
+     * "none" for no limit), else half of the machine's memory. */
+    size_t max_memory;
     fl_lang_hooks hooks;
     /* Where builtins.trace writes ("trace: <value>\n"); NULL = stderr. */
     void (*trace)(void *ctx, const char *line);

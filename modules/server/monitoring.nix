@@ -26,6 +26,7 @@ in
     systemd.services.node-exporter = {
       description = "Prometheus node exporter";
       wantedBy = [ "multi-user.target" ];
+      unitConfig.ConditionPathExists = "/usr/bin/prometheus-node-exporter";
       serviceConfig = {
         ExecStart = "/usr/bin/prometheus-node-exporter --web.listen-address=:${toString cfg.exporterPort}";
         DynamicUser = true;

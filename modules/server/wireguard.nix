@@ -68,6 +68,7 @@ in
     systemd.services."wg-quick@wg0" = {
       description = "WireGuard wg0";
       wantedBy = [ "multi-user.target" ];
+      unitConfig.ConditionPathExists = "/usr/bin/wg-quick";
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;

@@ -134,7 +134,9 @@ static int step_users(run *r, fl_act_plan *p, fl_error *err) {
     r->step = "users and groups";
     const fl_act_options *o = r->o;
     int rc = FL_OK;
-    if (!strcmp(o->root, "/")) {
+    if (p->dar) {
+        return fl_act_darwin_users_apply(p, r->out, err);
+    } else if (!strcmp(o->root, "/")) {
         /* The live system: its own tools know about nscd, gshadow and locking. */
         size_t i;
         json_t *argv;
@@ -184,8 +186,17 @@ static int step_secrets(run *r, fl_act_plan *p, const fl_toplevel *t, fl_error *
 }
 
 static int step_units(run *r, fl_act_plan *p, fl_error *err) {
+    if (p->dar) {
+        r->step = "launchd jobs and defaults";
+        return fl_act_darwin_apply(p, r->out, err);
+    }
     r->step = "systemd units";
-    return fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    int rc = fl_act_units_apply(r->o->root, &p->units, r->out, err);
+    if (!rc) {
+        r->step = "user units";
+        rc = fl_act_user_units_apply(r->o->root, p->old, p->new, &p->units, r->out, err);
+    }
+    return rc;
 }
 
 static int step_scripts(run *r, const fl_toplevel *t, fl_error *err) {
@@ -227,6 +238,10 @@ static int restore(run *r, const fl_toplevel *failed, const fl_toplevel *old,
     fl_act_plan p;
     int rc = fl_act_plan_make(&p, r->o->root, r->o->state_dir, failed, old, pending_entries,
                               pending_created, NULL, err);
+    /* Units that were running before the failed attempt come back, even if it left them
+     * failed. */
+    p.units.restore = 1;
+    p.units.no_block = r->o->mode == FL_ACT_BOOT_TIME;
     json_t *ignored = json_array();
     if (!rc)
         rc = fl_act_files_remove_only(r->o->root, &p.files, err);
@@ -273,23 +288,27 @@ static int install_boot_unit(const fl_act_options *o, FILE *out, fl_error *err) 
         "[Service]\n"
         "Type=oneshot\n"
         "RemainAfterExit=yes\n"
-        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode test\n"
+        "ExecStart=%s --state-dir %s activate %s/profiles/system --mode boot-time\n"
         "\n"
         "[Install]\n"
         "WantedBy=sysinit.target\n",
         state, exe, state, state);
     const char *unit = "/etc/systemd/system/flakectl-boot.service";
-    int rc = fl_act_root_write(o->root, unit, text, strlen(text), 0644, 0, err);
-    if (!rc)
-        rc = fl_act_root_symlink(o->root,
-                                 "/etc/systemd/system/sysinit.target.wants/"
-                                 "flakectl-boot.service",
-                                 "../flakectl-boot.service", err);
-    if (!rc) {
-        char *shown = fl_act_root_path(o->root, unit);
+    const char *link = "/etc/systemd/system/sysinit.target.wants/flakectl-boot.service";
+    /* Installed by every live switch: rewritten (and said) only when it differs. */
+    char *shown = fl_act_root_path(o->root, unit), *shown_link = fl_act_root_path(o->root, link);
+    char *have = NULL;
+    size_t hl = 0;
+    int same = !fl_read_file(shown, &have, &hl, NULL) && hl == strlen(text) &&
+               !memcmp(have, text, hl) && fl_path_exists(shown_link);
+    free(have);
+    int rc = same ? FL_OK : fl_act_root_write(o->root, unit, text, strlen(text), 0644, 0, err);
+    if (!rc && !same)
+        rc = fl_act_root_symlink(o->root, link, "../flakectl-boot.service", err);
+    if (!rc && !same)
         fprintf(out, "installed %s\n", shown);
-        free(shown);
-    }
+    free(shown);
+    free(shown_link);
     free(exe);
     free(text);
     return rc;
@@ -486,6 +505,19 @@ static void load_old(const char *current, fl_toplevel *old, FILE *out) {
     }
 }
 
+/* /run/flakectl/current is gone after a reboot (/run is a tmpfs), but /etc and the unit files
+ * still hold the generation activated last: managed.json records it. */
+static char *recorded_toplevel(const fl_act_options *o) {
+    json_t *m = NULL;
+    fl_error e = FL_ERROR_INIT;
+    load_managed(o, &m, &e);
+    fl_error_clear(&e);
+    const char *t = fl_act_jstr(m, "toplevel", NULL);
+    char *out = t ? fl_xstrdup(t) : NULL;
+    json_decref(m);
+    return out;
+}
+
 static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current, FILE *out,
                         fl_error *err) {
     run r = {o, out, "closure check", {0}};
@@ -496,7 +528,14 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     int rc = fl_activate_check_closure(t, err);
     if (rc)
         goto stopped;
-    load_old(current, &old, out);
+    char *recorded = current ? NULL : recorded_toplevel(o);
+    if (recorded)
+        fprintf(out,
+                "note: %s/run/flakectl/current is missing (the machine rebooted); comparing "
+                "with %s, the generation activated last\n",
+                strcmp(o->root, "/") ? o->root : "", recorded);
+    load_old(current ? current : recorded, &old, out);
+    free(recorded);
     r.step = "planning";
     rc = load_managed(o, &managed, err);
     int interrupted = !rc && json_is_string(json_object_get(managed, "inFlight"));
@@ -511,6 +550,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                               json_object_get(managed, "created"), o->backup_ext, err);
     if (!rc)
         rc = fl_act_secrets_plan(&p, o->mode == FL_ACT_DRY, err);
+    p.units.no_block = o->mode == FL_ACT_BOOT_TIME;
     if (rc) {
         fl_toplevel_release(&old);
         json_decref(managed);
@@ -722,7 +762,7 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
                 fprintf(out, "it will be activated at the next boot; nothing was activated now\n");
         }
     } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
-               (o->mode == FL_ACT_TEST || is_default)) {
+               (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
     } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {
@@ -731,6 +771,10 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         rc = make_default(o, t.path, out, err);
     } else {
         rc = activate_now(o, &t, current, out, err);
+        /* What /run held is re-created at every boot by the boot-time unit. */
+        if (!rc && (o->mode == FL_ACT_SWITCH || o->mode == FL_ACT_TEST) &&
+            fl_act_systemd_live(o->root))
+            rc = install_boot_unit(o, out, err);
         if (!rc && o->mode != FL_ACT_DRY)
             fprintf(out, "activated %s\n", t.path);
     }

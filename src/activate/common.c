@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -119,6 +120,55 @@ int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int
         _exit(127);
     }
     free(env);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        if (errno != EINTR)
+            return fl_error_errno(err, "cannot wait for %s", argv[0]);
+    }
+    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return FL_OK;
+}
+
+int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
+                  fl_error *err) {
+    int fds[2] = {-1, -1};
+    if (out && pipe2(fds, O_CLOEXEC) < 0)
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (out) {
+            close(fds[0]);
+            close(fds[1]);
+        }
+        return fl_error_errno(err, "cannot start %s", argv[0]);
+    }
+    if (pid == 0) {
+        /* Without a capture the child's stdout goes to stderr, as fl_act_run's does. */
+        dup2(out ? fds[1] : 2, 1);
+        if (as && as->uid &&
+            (setgroups(0, NULL) < 0 || setgid(as->gid) < 0 || setuid(as->uid) < 0))
+            _exit(126);
+        if (as && as->home)
+            setenv("HOME", as->home, 1);
+        if (as && as->runtime_dir)
+            setenv("XDG_RUNTIME_DIR", as->runtime_dir, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (out) {
+        close(fds[1]);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = read(fds[0], buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            fl_strbuf_add(out, buf, (size_t)n);
+        }
+        close(fds[0]);
+    }
     int ws;
     while (waitpid(pid, &ws, 0) < 0) {
         if (errno != EINTR)

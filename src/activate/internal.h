@@ -18,6 +18,18 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,
                fl_error *err);
+/* Whom a command runs as: root when NULL or uid 0, else uid/gid dropped in the child (no
+ * supplementary groups) and HOME set. */
+typedef struct fl_act_runas {
+    uid_t uid;
+    gid_t gid;
+    const char *home;
+    const char *runtime_dir; /* XDG_RUNTIME_DIR, for `systemctl --user` */
+} fl_act_runas;
+/* Runs argv (PATH searched) as `as`; its stdout is captured into out when given, else sent
+ * to stderr. stderr passes through. */
+int fl_act_run_as(char *const argv[], const fl_act_runas *as, fl_strbuf *out, int *status,
+                  fl_error *err);
 int fl_act_systemd_live(const char *root);
 /* The root's own files (passwd, shadow, /run/flakectl/...), resolved beneath root without
  * following any symlink (util/beneath.c): a link planted anywhere on the way is an error
@@ -134,11 +146,21 @@ typedef struct fl_act_unitplan {
     fl_act_unit_action *a;
     size_t n;
     int daemon_reload;
+    const json_t *units; /* the new generation's profile.json "units" (wantedBy), borrowed */
+    int no_block;        /* at boot: queue the jobs (systemctl --no-block), wait for none */
+    int restore;         /* putting a generation back: a unit that failed counts as running */
+    const fl_act_runas *user; /* NULL: the system manager; else `systemctl --user` as them */
 } fl_act_unitplan;
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
+/* The home-manager users' units (profile.json home.<user>.units), each user's plan from old
+ * to new: executed with `systemctl --user` as the user where their manager runs, else
+ * listed. restore/no_block as in the system plan. */
+int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
+                            const fl_act_unitplan *sys, FILE *out, fl_error *err);
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
 
 /* ---- scripts.c ---- */
 /* Runs the toplevel's activation scripts in order; the error names the failing one. */
@@ -158,6 +180,7 @@ typedef struct fl_act_plan {
     fl_act_unitplan units;
     json_t *homes; /* homes to create (root given) */
     struct fl_act_secrets *sec; /* secrets.c: decrypted secrets (NULL until planned) */
+    struct fl_act_darwin *dar;  /* darwin.c: a darwin toplevel's commands (NULL otherwise) */
 } fl_act_plan;
 
 /* had_json: the managed entries (managed.json "entries"); NULL means "what old wants". */
@@ -179,5 +202,22 @@ int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t,
                          fl_error *err);
 void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
 void fl_act_secrets_free(struct fl_act_secrets *s);
+
+/* ---- wsl.c ---- */
+/* The /etc/wsl.conf settings that change, and that `wsl --shutdown` applies them. */
+void fl_act_wsl_print(const fl_act_plan *p, FILE *out);
+
+/* ---- darwin.c: macOS (dscl, defaults, launchctl) ---- */
+typedef struct fl_act_darwin fl_act_darwin;
+int fl_act_is_darwin(const fl_toplevel *t);
+/* The root is "/" and it is macOS: commands run; otherwise they are listed. */
+int fl_act_darwin_live(const char *root);
+/* Plans p->new's users, defaults and launchd jobs (reading what is there when live). */
+int fl_act_darwin_plan(fl_act_plan *p, fl_error *err);
+void fl_act_darwin_print_users(const fl_act_plan *p, FILE *out);
+void fl_act_darwin_print(const fl_act_plan *p, FILE *out);
+int fl_act_darwin_users_apply(fl_act_plan *p, FILE *out, fl_error *err);
+int fl_act_darwin_apply(fl_act_plan *p, FILE *out, fl_error *err);
+void fl_act_darwin_free(fl_act_darwin *d);
 
 #endif

@@ -45,6 +45,12 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     fl_act_files_plan(root, &p->want, &p->had, backup_ext, &p->files);
     fl_act_units_plan(json_object_get(old->profile, "units"),
                       json_object_get(new->profile, "units"), &p->units);
+    if (fl_act_is_darwin(new)) {
+        /* macOS keeps accounts in its directory service: dscl, never /etc/passwd. */
+        rc = fl_act_darwin_plan(p, err);
+        if (rc)
+            return rc;
+    }
     if (!root)
         return FL_OK;
     p->homes = fl_act_homes_plan(root, json_object_get(new->profile, "users"), &p->files);
@@ -67,6 +73,11 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     if (!p->ids)
         p->ids = json_object();
     p->created = created ? json_deep_copy(created) : json_object();
+    if (p->dar) {
+        /* dscl did the accounts (darwin.c): /etc/passwd is never edited, the record kept. */
+        p->users.new_created = json_incref(p->created);
+        return FL_OK;
+    }
     p->users.users = json_object_get(new->profile, "users");
     p->users.groups = json_object_get(new->profile, "groups");
     p->users.passwd = p->passwd;
@@ -90,6 +101,8 @@ void fl_act_plan_release(fl_act_plan *p) {
     fl_act_fileplan_free(&p->files);
     if (p->users_done || p->users.ops)
         fl_users_edit_release(&p->users);
+    else
+        json_decref(p->users.new_created);
     free(p->passwd);
     free(p->group);
     free(p->shadow);
@@ -98,6 +111,7 @@ void fl_act_plan_release(fl_act_plan *p) {
     json_decref(p->homes);
     free(p->units.a);
     fl_act_secrets_free(p->sec);
+    fl_act_darwin_free(p->dar);
     memset(p, 0, sizeof *p);
 }
 
@@ -233,7 +247,9 @@ static int has_file_changes(const fl_act_fileplan *fp, int home) {
 
 void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     fputs("  users and groups:\n", out);
-    if (p->users_done) {
+    if (p->dar && p->root) {
+        fl_act_darwin_print_users(p, out);
+    } else if (p->users_done) {
         if (!p->users.nchanges)
             fputs("    (no change)\n", out);
         const char *s = p->users.changes.buf;
@@ -249,7 +265,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         print_accounts("group", json_object_get(p->old->profile, "groups"),
                        json_object_get(p->new->profile, "groups"), out);
     }
-    fputs("  /etc and unit files:\n", out);
+    fputs(p->dar ? "  /etc and launchd files:\n" : "  /etc and unit files:\n", out);
     if (!has_file_changes(&p->files, 0))
         fputs("    (no change)\n", out);
     fl_act_files_print(&p->files, 0, diffs, out);
@@ -267,6 +283,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         fl_act_secrets_print(p, out);
     else
         print_secrets(p->old, p->new, out);
+    if (p->dar) {
+        fl_act_darwin_print(p, out);
+        goto packages;
+    }
     fputs("  systemd units", out);
     if (p->root)
         fprintf(out, " (%s)",
@@ -277,7 +297,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
+    fl_act_user_units_print(p->old, p->new, out);
+packages:
     print_packages(p->old, p->new, out);
+    fl_act_wsl_print(p, out);
     if (p->root)
         print_scripts(p->new, out);
     if (p->files.nconflicts) {

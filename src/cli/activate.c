@@ -60,6 +60,8 @@ static int cmd_activate(int argc, char **argv) {
         o.mode = FL_ACT_BOOT;
     else if (!strcmp(mode, "dry-activate") || !strcmp(mode, "dry"))
         o.mode = FL_ACT_DRY;
+    else if (!strcmp(mode, "boot-time"))
+        o.mode = FL_ACT_BOOT_TIME;
     else {
         fl_error_set(&err, FL_EUSAGE, "activate: unknown mode '%s'", mode);
         fl_error_set_hint(&err, "use switch, test, boot or dry-activate");

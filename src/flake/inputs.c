@@ -324,6 +324,43 @@ static int resolve_fresh(fl_store *store, const spec *s, resolved *r, fl_error *
     return FL_OK;
 }
 
+/* locked.type and its path or url must be what flake.nix declares: the lock pins a version
+ * of that source, it never names another one (a hand-edited "path": "/etc" was ignored
+ * before, and the lock kept claiming it). */
+static int check_locked_source(const spec *s, json_t *lock, json_t *node, const char *lock_path,
+                               fl_error *err) {
+    json_t *locked = json_object_get(node, "locked");
+    const char *type = json_string_value(json_object_get(locked, "type"));
+    const char *want_type = s->kind == KIND_PATH ? "path" : "git";
+    const char *field = s->kind == KIND_PATH ? "path" : "url";
+    const char *want = s->kind == KIND_PATH ? s->path : s->git_url;
+    const char *got = json_string_value(json_object_get(locked, field));
+    const char *bad = !type || strcmp(type, want_type) ? "type" : !got || strcmp(got, want) ? field : NULL;
+    if (!bad)
+        return FL_OK;
+    const char *name = s->name;
+    json_t *rnode = json_object_get(json_object_get(lock, "nodes"),
+                                    json_string_value(json_object_get(lock, "root")));
+    const char *nodename =
+        json_string_value(json_object_get(json_object_get(rnode, "inputs"), name));
+    fl_error_set(err, FL_EPARSE,
+                 "flake.lock: input '%s' is locked with %s %s%s%s, but flake.nix declares a %s "
+                 "input with %s \"%s\"",
+                 name, bad, json_is_string(json_object_get(locked, bad)) ? "\"" : "",
+                 json_is_string(json_object_get(locked, bad))
+                     ? json_string_value(json_object_get(locked, bad))
+                     : "(missing)",
+                 json_is_string(json_object_get(locked, bad)) ? "\"" : "", want_type, field,
+                 want);
+    int line, col;
+    if (nodename && fl_lock_locate(lock_path, nodename, bad, &line, &col))
+        fl_error_set_loc(err, lock_path, line, col);
+    fl_error_set_hint(err, "flake.lock was edited or belongs to another flake: run `flakectl "
+                           "update %s` to lock the input flake.nix declares",
+                      name);
+    return FL_EPARSE;
+}
+
 static int resolve_locked(fl_store *store, const spec *s, json_t *node, resolved *r,
                           fl_error *err) {
     json_t *locked = json_object_get(node, "locked");
@@ -468,7 +505,9 @@ int fl_flake_inputs(fl_lang *L, fl_store *store, const char *flake_dir,
             if (old) /* the lock keeps what it had: an override is for this run only */
                 res[i].node = json_incref(old);
         } else if (matches && !wanted_update(o, s->name)) {
-            rc = resolve_locked(store, s, old, &res[i], err);
+            rc = check_locked_source(s, lock, old, lock_path, err);
+            if (rc == 0)
+                rc = resolve_locked(store, s, old, &res[i], err);
             if (rc == 0)
                 res[i].node = json_incref(old);
         } else if (o->no_write_lock && o->mode != FL_FLAKE_UPDATE) {

@@ -55,6 +55,36 @@ json_t *fl_lock_node(json_t *lock, const char *name) {
     return node;
 }
 
+/* jansson keeps no positions: find `"node": { ... "locked": { ... "field"` in the text, the
+ * shape every writer of flake.lock (Nix and flakectl) gives it. 0 when not found. */
+int fl_lock_locate(const char *path, const char *node, const char *field, int *line, int *col) {
+    char *text = NULL;
+    size_t len = 0;
+    *line = *col = 0;
+    if (fl_read_file(path, &text, &len, NULL) < 0)
+        return 0;
+    char *nkey = fl_xasprintf("\"%s\"", node), *fkey = fl_xasprintf("\"%s\"", field);
+    const char *n = strstr(text, "\"nodes\"");
+    n = n ? strstr(n, nkey) : NULL;
+    const char *l = n ? strstr(n, "\"locked\"") : NULL;
+    const char *f = l ? strstr(l, fkey) : NULL;
+    const char *end = l ? strchr(l, '}') : NULL;
+    if (f && end && f < end) {
+        *line = 1;
+        const char *bol = text;
+        for (const char *c = text; c < f; c++)
+            if (*c == '\n') {
+                (*line)++;
+                bol = c + 1;
+            }
+        *col = (int)(f - bol) + 1;
+    }
+    free(nkey);
+    free(fkey);
+    free(text);
+    return *line != 0;
+}
+
 char *fl_lock_dump(json_t *lock) {
     char *s = json_dumps(lock, JSON_INDENT(2) | JSON_SORT_KEYS);
     char *r = fl_xasprintf("%s\n", s);

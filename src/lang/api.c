@@ -2,8 +2,10 @@
  * entering the evaluator with a catch point, converting its errors into fl_error with
  * positions and frames, building values from C and registering native primops. Never
  * prints to stdout. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -49,11 +51,38 @@ Value *lookup_base(State *S, const char *name) {
     return NULL;
 }
 
+/* FLAKECTL_MAX_MEMORY: bytes with an optional K, M, G or T; 0 or "none" for no limit.
+ * Unset or unreadable: half of the machine's memory, so a runaway evaluation is an error
+ * with a location rather than the kernel's OOM killer or an abort. */
+static size_t memory_limit(size_t configured) {
+    if (configured)
+        return configured;
+    const char *e = getenv("FLAKECTL_MAX_MEMORY");
+    if (e && *e) {
+        if (!strcmp(e, "none"))
+            return 0;
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        int shift = *end == 'K' || *end == 'k'   ? 10
+                    : *end == 'M' || *end == 'm' ? 20
+                    : *end == 'G' || *end == 'g' ? 30
+                    : *end == 'T' || *end == 't' ? 40
+                                                 : 0;
+        if (end != e && (shift ? end[1] == '\0' || !strcmp(end + 1, "iB") || !strcmp(end + 1, "B")
+                               : *end == '\0') &&
+            v <= (SIZE_MAX >> shift))
+            return (size_t)v << shift;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 2 : 0;
+}
+
 fl_lang *fl_lang_new(const fl_lang_config *cfg) {
     State *S = fl_xcalloc(1, sizeof(State));
     if (cfg)
         S->cfg = *cfg;
     arena_init(&S->arena);
+    S->arena.limit = memory_limit(S->cfg.max_memory);
     pos_make(S, 0, 0, 0); /* index 0 = no position */
     S->stack_limit = S->cfg.max_stack ? S->cfg.max_stack : default_stack_limit();
     if (S->cfg.system)

@@ -3,11 +3,14 @@
  * Never prints values to stdout; trace goes to the configured sink (stderr by default). */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1261,17 +1264,52 @@ PRIM(hashString) {
     hex_digest(S, md, s, len, out);
 }
 
+/* Reads a file into the arena, never past the memory limit: /dev/zero or a FIFO that never
+ * ends is the located "out of memory" error, not an abort. */
 static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
-    char *data;
-    fl_error e = FL_ERROR_INIT;
     lang_check_path(S, path, pos);
-    if (fl_read_file(path, &data, len, &e) < 0) {
-        fl_error_clear(&e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
         lang_throw(S, pos, "opening file '%s': No such file or directory", path);
     }
-    char *r = arena_strndup(&S->arena, data, *len);
-    free(data);
-    return r;
+    size_t budget = arena_budget(&S->arena) / 2; /* the copy into the arena needs as much */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
+    char *buf = cap <= budget ? malloc(cap) : NULL;
+    for (;;) {
+        if (!buf) {
+            close(fd);
+            lang_out_of_memory(S, pos, cap);
+        }
+        if (n == cap) {
+            size_t ncap = cap * 2;
+            char *nb = ncap <= budget ? realloc(buf, ncap) : NULL;
+            if (!nb)
+                free(buf);
+            buf = nb;
+            cap = ncap;
+            continue;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            lang_throw(S, pos, "reading file '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    char *out = arena_strndup(&S->arena, buf, n);
+    free(buf);
+    *len = n;
+    return out;
 }
 
 PRIM(hashFile) {

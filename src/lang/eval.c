@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -66,6 +67,38 @@ void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...) {
     va_end(ap);
     err_set_pos(S, &S->err, pos);
     S->errkind = kind;
+    capture_frames(S);
+    lang_rethrow(S);
+}
+
+void arena_out_of_memory(Arena *a, size_t n) {
+    State *S = (State *)((char *)a - offsetof(State, arena));
+    if (!S->catch_)
+        return; /* outside an evaluation (setting up): the caller aborts as before */
+    /* The innermost frame with a position: the call or attribute that was growing. */
+    PosIdx pos = S->last_call_pos;
+    for (size_t k = S->nframes; k-- > 0;)
+        if (S->frames[k].pos) {
+            pos = S->frames[k].pos;
+            break;
+        }
+    lang_out_of_memory(S, pos, n);
+}
+
+void lang_out_of_memory(State *S, PosIdx pos, size_t n) {
+    fl_error_clear(&S->err);
+    if (S->arena.limit)
+        fl_error_set(&S->err, FL_EEVAL,
+                     "out of memory: the evaluation would need more than its limit of %zu MiB "
+                     "(%zu MiB in use, %zu MiB more asked for)",
+                     S->arena.limit >> 20, S->arena.total >> 20, (n + (1u << 20) - 1) >> 20);
+    else
+        fl_error_set(&S->err, FL_EEVAL, "out of memory: the system refused %zu MiB more",
+                     (n + (1u << 20) - 1) >> 20);
+    err_set_pos(S, &S->err, pos);
+    fl_error_set_hint(&S->err, "set FLAKECTL_MAX_MEMORY (e.g. 8G, or 0 for no limit) to change "
+                               "the limit, or look here for a value that grows without bound");
+    S->errkind = ERR_OTHER;
     capture_frames(S);
     lang_rethrow(S);
 }

@@ -32,11 +32,17 @@ typedef struct Arena {
     ArenaChunk *chunks;
     char *cur, *end;
     size_t total;
+    size_t limit; /* bytes; 0 = none */
 } Arena;
 
 void arena_init(Arena *a);
 void arena_release(Arena *a);
 void *arena_alloc_slow(Arena *a, size_t n);
+/* The arena of a State cannot grow by n bytes (limit or mmap): the located error "out of
+ * memory" when an evaluation is running (eval.c); returns only outside one. */
+void arena_out_of_memory(Arena *a, size_t n);
+/* What the arena may still grow by (SIZE_MAX without a limit). */
+size_t arena_budget(const Arena *a);
 static inline void *arena_alloc(Arena *a, size_t n) {
     n = (n + 7) & ~(size_t)7;
     if (LIKELY((size_t)(a->end - a->cur) >= n)) {
@@ -421,6 +427,8 @@ NORETURN void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, .
 /* sym_intern for a name a program made (dynamic keys, listToAttrs): a NUL in it is an error
  * at pos. eval.c. */
 Sym sym_intern_name(State *S, const char *s, size_t len, PosIdx pos);
+/* The "out of memory" error at pos for an allocation of n bytes the limit refuses. */
+NORETURN void lang_out_of_memory(State *S, PosIdx pos, size_t n);
 NORETURN void lang_rethrow(State *S);
 void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_set_pos(State *S, fl_error *err, PosIdx pos);

@@ -22,6 +22,10 @@ typedef struct Lexer {
     uint32_t prev_line, prev_col;
     Token *toks;
     size_t n, cap;
+    /* Every position in [run_lo, run_hi] starts a run of path characters ending at run_hi:
+     * the path patterns are tried at each '-' of "----1", and rescanning the run each time
+     * made 100k of them quadratic. */
+    size_t run_lo, run_hi;
 } Lexer;
 
 static int is_id_start(int c) {
@@ -90,16 +94,26 @@ static char at(Lexer *lx, size_t i) {
     return i < lx->len ? lx->src[i] : '\0';
 }
 
+/* The first index at or after i that is not a path character. */
+static size_t path_run_end(Lexer *lx, size_t i) {
+    if (i >= lx->run_lo && i <= lx->run_hi && lx->run_hi)
+        return lx->run_hi;
+    size_t e = i;
+    while (is_path_char(at(lx, e)))
+        e++;
+    lx->run_lo = i;
+    lx->run_hi = e;
+    return e;
+}
+
 /* {PATH_CHAR}*(\/{PATH_CHAR}+)+\/? */
 static size_t match_path(Lexer *lx, size_t i) {
     size_t s = i;
-    while (is_path_char(at(lx, i)))
-        i++;
+    i = path_run_end(lx, i);
     int segs = 0;
     while (at(lx, i) == '/' && is_path_char(at(lx, i + 1))) {
         i++;
-        while (is_path_char(at(lx, i)))
-            i++;
+        i = path_run_end(lx, i);
         segs++;
     }
     if (!segs)
@@ -112,8 +126,7 @@ static size_t match_path(Lexer *lx, size_t i) {
 /* {PATH_CHAR}*\/ */
 static size_t match_path_seg(Lexer *lx, size_t i) {
     size_t s = i;
-    while (is_path_char(at(lx, i)))
-        i++;
+    i = path_run_end(lx, i);
     if (at(lx, i) != '/')
         return 0;
     return i + 1 - s;
@@ -126,8 +139,7 @@ static size_t match_hpath(Lexer *lx, size_t i) {
     int segs = 0;
     while (at(lx, i) == '/' && is_path_char(at(lx, i + 1))) {
         i++;
-        while (is_path_char(at(lx, i)))
-            i++;
+        i = path_run_end(lx, i);
         segs++;
     }
     if (!segs)
@@ -141,12 +153,10 @@ static size_t match_spath(Lexer *lx, size_t i) {
     if (at(lx, i) != '<' || !is_path_char(at(lx, i + 1)))
         return 0;
     size_t s = i++;
-    while (is_path_char(at(lx, i)))
-        i++;
+    i = path_run_end(lx, i);
     while (at(lx, i) == '/' && is_path_char(at(lx, i + 1))) {
         i++;
-        while (is_path_char(at(lx, i)))
-            i++;
+        i = path_run_end(lx, i);
     }
     if (at(lx, i) != '>')
         return 0;

@@ -3,6 +3,7 @@
  * Never frees an individual object: everything goes when the state is freed. */
 #define _GNU_SOURCE
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -13,14 +14,21 @@
  * taking one page fault per 4 KiB page was a fifth of the time of set-heavy programs. */
 #define CHUNK_SIZE (4u << 20)
 
-static ArenaChunk *chunk_alloc(size_t bytes) {
+static ArenaChunk *chunk_alloc(Arena *a, size_t bytes) {
+    if (a->limit && (bytes > a->limit || a->total > a->limit - bytes))
+        arena_out_of_memory(a, bytes);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                    -1, 0);
     if (p == MAP_FAILED) {
+        arena_out_of_memory(a, bytes);
         fprintf(stderr, "flakectl: out of memory (%zu bytes)\n", bytes);
         abort();
     }
     return p;
+}
+
+size_t arena_budget(const Arena *a) {
+    return !a->limit ? SIZE_MAX : a->total >= a->limit ? 0 : a->limit - a->total;
 }
 
 void arena_init(Arena *a) {
@@ -41,7 +49,7 @@ void *arena_alloc_slow(Arena *a, size_t n) {
     if (n > CHUNK_SIZE / 4) {
         /* Big blocks get a chunk of their own, kept behind the current one so the rest of the
          * current chunk stays in use. */
-        ArenaChunk *c = chunk_alloc(sizeof(ArenaChunk) + n);
+        ArenaChunk *c = chunk_alloc(a, sizeof(ArenaChunk) + n);
         c->size = n;
         a->total += n;
         if (a->chunks) {
@@ -53,7 +61,7 @@ void *arena_alloc_slow(Arena *a, size_t n) {
         }
         return c->data;
     }
-    ArenaChunk *c = chunk_alloc(CHUNK_SIZE);
+    ArenaChunk *c = chunk_alloc(a, CHUNK_SIZE);
     c->size = CHUNK_SIZE - sizeof(ArenaChunk);
     c->next = a->chunks;
     a->chunks = c;

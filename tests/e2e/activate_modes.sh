@@ -34,11 +34,15 @@ expect_contains "$T/boot.out" "nothing was activated now"
 [ "$(readlink "$STATE/profiles/system")" = system-3-link ] || fail "boot: default"
 [ -L "$ROOT/etc/motd" ] || fail "boot removed files"
 unit=$ROOT/etc/systemd/system/flakectl-boot.service
-expect_contains "$unit" "activate $STATE/profiles/system --mode test"
+expect_contains "$unit" "activate $STATE/profiles/system --mode boot-time"
 expect_contains "$unit" "--state-dir $STATE"
 [ "$(readlink "$ROOT/etc/systemd/system/sysinit.target.wants/flakectl-boot.service")" = ../flakectl-boot.service ] || fail "boot unit not enabled"
-# What the unit does at boot: activate the default generation.
-fl activate "$STATE/profiles/system" --mode test >/dev/null
+# What the unit does at boot: activate the default generation. A boot empties /run: the plan
+# compares with the generation activated last (managed.json), not with nothing.
+rm -rf "$ROOT/run"
+fl activate "$STATE/profiles/system" --mode boot-time >"$T/boottime.out"
+expect_contains "$T/boottime.out" "run/flakectl/current is missing (the machine rebooted); comparing with $B"
+expect_contains "$T/boottime.out" "- /etc/motd"
 [ "$(readlink "$ROOT/run/flakectl/current")" = "$C" ] || fail "boot unit's command did not activate the default"
 [ ! -L "$ROOT/etc/motd" ] || fail "C has no motd"
 fl activate "$C" --mode boot >"$T/boot2.out"

@@ -53,6 +53,29 @@ let
       description = "Lines appended to ${name}'s rc file.";
     };
   };
+  # A systemd user service (`systemctl --user`), started by the user's manager.
+  userService = types.submodule {
+    options = {
+      description = mkOption { type = types.str; default = ""; description = "Description=."; };
+      wantedBy = mkOption {
+        type = types.listOf types.str;
+        default = [ "default.target" ];
+        description = "User targets that want it ([Install] WantedBy=); [] for one started by hand or by a timer.";
+      };
+      after = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it starts after."; };
+      wants = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it wants."; };
+      environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Its environment."; };
+      script = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStart."; };
+      serviceConfig = mkOption {
+        type = types.attrsOf (types.oneOf [ types.str types.int types.bool (types.listOf types.str) ]);
+        default = { };
+        description = "[Service] settings.";
+      };
+      restartTriggers = mkOption { type = types.listOf types.anything; default = [ ]; description = "Values whose change restarts it."; };
+      reloadTriggers = mkOption { type = types.listOf types.anything; default = [ ]; description = "Values whose change reloads it."; };
+      restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether a change restarts it."; };
+    };
+  };
   homeUser = types.submodule ({ name, config, ... }: {
     options = {
       home.username = mkOption {
@@ -124,6 +147,11 @@ let
       };
       programs.bash = shell "bash";
       programs.zsh = shell "zsh";
+      systemd.user.services = mkOption {
+        type = types.attrsOf userService;
+        default = { };
+        description = "systemd user services, in ~/.config/systemd/user, driven with `systemctl --user` where the user's manager runs (loginctl enable-linger, or a session).";
+      };
     };
   });
 in

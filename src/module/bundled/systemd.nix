@@ -93,6 +93,25 @@ let
       };
     };
   });
+  socket = types.submodule ({ name, ... }: {
+    options = commonUnit // {
+      listenStreams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "Addresses to listen on for a stream ([Socket] ListenStream=), e.g. \"127.0.0.1:8080\" or \"/run/app.sock\".";
+      };
+      listenDatagrams = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "Addresses to listen on for datagrams ([Socket] ListenDatagram=).";
+      };
+      socketConfig = mkOption {
+        type = types.attrsOf unitValue;
+        default = { };
+        description = "Further [Socket] settings (Accept, Service, SocketMode, ...).";
+      };
+    };
+  });
 in
 {
   options.systemd = {
@@ -105,6 +124,11 @@ in
       type = types.attrsOf timer;
       default = { };
       description = "systemd timers, rendered to units/<name>.timer.";
+    };
+    sockets = mkOption {
+      type = types.attrsOf socket;
+      default = { };
+      description = "systemd sockets, rendered to units/<name>.socket (the service of the same name, or <name>@.service with Accept = true, is started on the first connection).";
     };
   };
 }

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# darwin_activate.sh - a darwin switch applies users (dscl), system.defaults and launchd jobs,
+# with exact command lines. No Mac here: flakectl runs in a chroot made of the cached Debian
+# root, marked as macOS by /System/Library/CoreServices/SystemVersion.plist, with the console
+# user as owner of /dev/console (as macOS sets it). launchctl, defaults, dscl, killall and
+# createhomedir cannot exist on Linux: RECORDERS (shell scripts first on PATH) stand in for
+# them, log every call with the calling uid, and answer `defaults read`/`dscl -read` from a
+# small fixture. Everything else (flakectl's evaluation, build, plan, files) is real.
+source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: the chroot needs root" >&2; exit 77; }
+W=$(mktemp -d /var/tmp/flakectl-darwin.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+source "$FLAKECTL_SRC/tests/e2e/lib/debian-root.bash"
+R=$W/root
+debian_root_copy "$R"
+install -m 0755 "$FLAKECTL" "$R/usr/local/bin/flakectl"
+for lib in $(ldd "$FLAKECTL" | awk '/=> \//{print $3}'); do
+    [ -e "$R$lib" ] || { mkdir -p "$(dirname "$R$lib")"; cp "$lib" "$R$lib"; }
+done
+mkdir -p "$R/System/Library/CoreServices"
+echo '<plist><dict><key>ProductName</key><string>macOS</string></dict></plist>' >"$R/System/Library/CoreServices/SystemVersion.plist"
+# alice (501) is logged in at the console; her account already exists (shell bash).
+echo 'alice:x:501:20:Alice:/Users/alice:/bin/bash' >>"$R/etc/passwd"
+mkdir -p "$R/Users/alice" && chown 501:20 "$R/Users/alice"
+chown 501 "$R/dev/console"
+
+# ---- the recorders (test doubles for macOS-only programs) ----
+: >"$R/var/log/recorded" && chmod 666 "$R/var/log/recorded"
+mkdir -p "$R/fake/defaults" "$R/fake/dscl/Users" "$R/fake/dscl/Groups" && chmod -R 777 "$R/fake/defaults"
+rec='echo "uid=$(id -u) $(basename "$0") $*" >>/var/log/recorded'
+for p in launchctl killall createhomedir; do
+    printf '#!/bin/sh\n%s\n' "$rec" >"$R/usr/local/sbin/$p"
+done
+cat >"$R/usr/local/sbin/defaults" <<EOF
+#!/bin/sh
+# defaults read|read-type DOMAIN KEY answer from /fake/defaults/DOMAIN/KEY.{value,type};
+# writes are recorded and stored (as defaults would).
+f="/fake/defaults/\$2/\$3"
+case "\$1" in
+read) [ -f "\$f.value" ] || exit 1; cat "\$f.value" ;;
+read-type) [ -f "\$f.type" ] || exit 1; echo "Type is \$(cat "\$f.type")" ;;
+write) $rec
+    mkdir -p "/fake/defaults/\$2"
+    case "\$4" in -bool) t=boolean; case "\$5" in true) v=1 ;; *) v=0 ;; esac ;;
+    -int) t=integer v=\$5 ;; -float) t=float v=\$5 ;; *) t=string v=\$5 ;; esac
+    echo "\$v" >"\$f.value"; echo "\$t" >"\$f.type" ;;
+esac
+EOF
+cat >"$R/usr/local/sbin/dscl" <<EOF
+#!/bin/sh
+# dscl . -read RECORD answers from /fake/dscl/RECORD; -create and -append are recorded and
+# kept there (one "Key: value" line per attribute), as the directory service would.
+f="/fake/dscl\$3"
+case "\$2" in
+-read) [ -f "\$f" ] || exit 56; cat "\$f" ;;
+-create) $rec; touch "\$f"
+    [ -z "\$4" ] || { grep -v "^\$4:" "\$f" >"\$f.new"; echo "\$4: \$5" >>"\$f.new"; mv "\$f.new" "\$f"; } ;;
+-append) $rec; old=\$(sed -n "s/^\$4: //p" "\$f")
+    grep -v "^\$4:" "\$f" >"\$f.new"; echo "\$4: \${old:+\$old }\$5" >>"\$f.new"; mv "\$f.new" "\$f" ;;
+*) $rec ;;
+esac
+EOF
+chmod 755 "$R/usr/local/sbin/"*
+printf 'UniqueID: 501\nPrimaryGroupID: 20\nNFSHomeDirectory: /Users/alice\nUserShell: /bin/bash\nRealName:\n Alice Admin\n' >"$R/fake/dscl/Users/alice"
+printf 'PrimaryGroupID: 20\nGroupMembership: root alice\n' >"$R/fake/dscl/Groups/staff"
+setdef() { mkdir -p "$R/fake/defaults/$1"; echo "$3" >"$R/fake/defaults/$1/$2.value"; echo "$4" >"$R/fake/defaults/$1/$2.type"; }
+setdef com.apple.dock autohide 1 boolean
+setdef com.apple.dock tilesize 36 integer
+setdef com.apple.finder ShowPathbar 1 boolean
+chmod -R a+rwX "$R/fake/defaults"
+
+mkdir -p "$R/flake"
+cat >"$R/flake/flake.nix" <<'EOF'
+{
+  outputs = { self, ... }: {
+    hosts.mac = { system = "aarch64-darwin"; platform = "darwin"; modules = [ ./mac.nix ]; };
+  };
+}
+EOF
+mac() { # FINDER_PATHBAR AGENT_INTERVAL DAEMON(yes/no)
+    cat >"$R/flake/mac.nix" <<EOF
+{ lib, ... }: {
+  networking.hostName = "mac";
+  users.users.alice = { isNormalUser = true; uid = 501; shell = "/bin/zsh"; description = "Alice Admin"; };
+  users.users.bob = { isNormalUser = true; uid = 502; shell = "/bin/zsh"; description = "Bob"; extraGroups = [ "admin2" ]; };
+  users.groups.admin2.gid = 510;
+  system.defaults = {
+    "com.apple.dock" = { autohide = true; tilesize = 48; };
+    "com.apple.finder".ShowPathbar = $1;
+    NSGlobalDomain.KeyRepeat = 2;
+  };
+  launchd.agents.sync = { script = "echo sync"; serviceConfig = { StartInterval = $2; RunAtLoad = true; }; };
+  $( [ "$3" = yes ] && echo 'launchd.daemons.backup = { script = "echo backup"; serviceConfig.KeepAlive = true; };' )
+}
+EOF
+}
+fl_mac() {
+    : >"$R/var/log/recorded"
+    rc=0
+    # A private mount namespace: /proc for the chroot, gone with the process.
+    out=$(unshare -m sh -c 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$R" \
+        /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/bin HOME=/root \
+        /usr/local/bin/flakectl --flake /flake "$@" 2>"$W/err") || rc=$?
+    err=$(cat "$W/err")
+    recorded=$(cat "$R/var/log/recorded")
+}
+
+mac true 3600 yes
+dbs_before=$(cat "$R/etc/passwd" "$R/etc/group" "$R/etc/shadow" | sha256sum)
+fl_mac switch --host mac --backup-ext pre-flakectl
+echo "$out" >&2; echo "$err" >&2
+expect_eq "first switch exit" 0 "$rc"
+store=$(ls -d "$R"/var/lib/flakectl/store/*-org.flakectl.sync.plist | sed "s|^$R||")
+expect_eq "first switch: exact commands, in order" "uid=0 dscl . -create /Groups/admin2
+uid=0 dscl . -create /Groups/admin2 RealName admin2
+uid=0 dscl . -create /Groups/admin2 PrimaryGroupID 510
+uid=0 dscl . -append /Groups/admin2 GroupMembership bob
+uid=0 dscl . -create /Users/alice UserShell /bin/zsh
+uid=0 dscl . -create /Users/bob
+uid=0 dscl . -create /Users/bob UniqueID 502
+uid=0 dscl . -create /Users/bob PrimaryGroupID 20
+uid=0 dscl . -create /Users/bob NFSHomeDirectory /Users/bob
+uid=0 dscl . -create /Users/bob UserShell /bin/zsh
+uid=0 dscl . -create /Users/bob RealName Bob
+uid=0 createhomedir -c -u bob
+uid=501 defaults write NSGlobalDomain KeyRepeat -int 2
+uid=501 defaults write com.apple.dock tilesize -int 48
+uid=501 killall Dock
+uid=0 launchctl bootstrap system /Library/LaunchDaemons/org.flakectl.backup.plist
+uid=0 launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/org.flakectl.sync.plist" "$recorded"
+expect_not_contains "Finder not restarted (none of its keys changed)" "Finder" "$recorded"
+expect_not_contains "the plan says launchd, not systemd" "systemd units" "$out"
+expect_contains "daemon plist in place" "<key>KeepAlive</key><true/>" "$(cat "$R/Library/LaunchDaemons/org.flakectl.backup.plist")"
+expect_eq "daemon plist root-owned 0644" "0 644" "$(stat -c '%u %a' "$R/Library/LaunchDaemons/org.flakectl.backup.plist")"
+expect_eq "agent plist alice's" "501 644" "$(stat -c '%u %a' "$R/Users/alice/Library/LaunchAgents/org.flakectl.sync.plist")"
+expect_contains "agent RunAtLoad passed through" "<key>RunAtLoad</key><true/>" "$(cat "$R/Users/alice/Library/LaunchAgents/org.flakectl.sync.plist")"
+expect_eq "/etc/passwd, group and shadow untouched (macOS: dscl only)" "$dbs_before" "$(cat "$R/etc/passwd" "$R/etc/group" "$R/etc/shadow" | sha256sum)"
+
+# Nothing changed: no command at all.
+fl_mac switch --host mac
+expect_eq "no-op exit" 0 "$rc"
+expect_eq "no-op runs nothing" "" "$recorded"
+
+# Finder's key and the agent change; the daemon is unchanged: Finder restarted (not Dock), the
+# agent booted out and bootstrapped again, the daemon untouched.
+mac false 600 yes
+fl_mac switch --host mac
+echo "$out" >&2; echo "$err" >&2
+expect_eq "second switch exit" 0 "$rc"
+expect_eq "second switch: exact commands" "uid=501 defaults write com.apple.finder ShowPathbar -bool false
+uid=501 killall Finder
+uid=0 launchctl bootout gui/501/org.flakectl.sync
+uid=0 launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/org.flakectl.sync.plist" "$recorded"
+expect_contains "agent plist updated" "<integer>600</integer>" "$(cat "$R/Users/alice/Library/LaunchAgents/org.flakectl.sync.plist")"
+
+# The daemon goes: booted out and its plist removed.
+mac false 600 no
+fl_mac switch --host mac
+expect_eq "third switch exit" 0 "$rc"
+expect_eq "third switch: exact commands" "uid=0 launchctl bootout system/org.flakectl.backup" "$recorded"
+[ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "daemon plist left behind"
+
+# A bootstrap that fails restores the previous generation (the daemon comes back).
+mac false 600 yes
+printf '#!/bin/sh\n%s\ncase "$*" in *backup*) [ "$1" = bootstrap ] && exit 5 ;; esac\nexit 0\n' "$rec" >"$R/usr/local/sbin/launchctl"
+fl_mac switch --host mac
+expect_eq "failed bootstrap exit" 1 "$rc"
+expect_contains "names the step" "step 'launchd jobs and defaults'" "$err"
+expect_contains "names the command" "launchctl bootstrap exited with status 5" "$err"
+[ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "restore left the failed daemon's plist"
+echo ok
