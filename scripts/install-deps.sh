@@ -35,6 +35,7 @@ packages=(
   openssl
   iproute2
   mount
+  ansible
 )
 missing=()
 for p in "${packages[@]}"; do

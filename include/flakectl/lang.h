@@ -168,6 +168,11 @@ fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg);
  * code whose data is referenced from values. */
 void *fl_lang_alloc(fl_lang *L, size_t n);
 
+/* A copy of the (forced) set whose missing-attribute errors, for `set.x` and for `x` inside
+ * `with set;`, read "no NOUN 'x' in IN" with "did you mean" (the module layer labels pkgs
+ * this way). noun must not contain a space. Any other value is returned unchanged. */
+fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const char *in);
+
 /* Where a lambda was defined (FL_ENOTFOUND for other values). */
 int fl_lang_lambda_pos(fl_lang *L, const fl_value *fn, fl_lang_pos *pos);
 /* Sets err's location from pos (no-op when pos->file is NULL). */

@@ -1,5 +1,6 @@
-# Packages every machine gets. flakectl has no package collection of its own: packages are
-# small store paths built from scripts, or tools the platform already provides.
+# Packages every machine gets: native packages from flakectl's package index (installed by
+# apt on Debian/Ubuntu/WSL, dnf, pacman or Homebrew on the Mac) and two small store packages
+# built from scripts (linked into the profile's sw/).
 { lib, pkgs, host, ... }:
 let
   sysinfo = pkgs.writeShellScriptBin "sysinfo" ''
@@ -12,5 +13,5 @@ let
   '';
 in
 {
-  environment.systemPackages = [ sysinfo flakeRebuild ];
+  environment.systemPackages = with pkgs; [ git ripgrep htop jq tmux curl ] ++ [ sysinfo flakeRebuild ];
 }

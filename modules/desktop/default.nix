@@ -7,7 +7,8 @@ let
   '';
 in
 {
-  environment.systemPackages = [ devenv ];
+  # EDITOR names nvim, so the role installs it.
+  environment.systemPackages = [ devenv pkgs.neovim ];
   environment.variables.EDITOR = "nvim";
 
   home-manager.users.alice = {

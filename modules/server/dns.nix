@@ -1,5 +1,5 @@
 # Internal DNS: every homelab name resolvable on every node.
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 let
   cfg = config.homelab.dns;
   inherit (lib) mkOption mkIf types;
@@ -27,6 +27,7 @@ in
   };
 
   config = mkIf cfg.enable {
+    environment.systemPackages = [ pkgs.dnsmasq ];
     networking.domain = cfg.domain;
     networking.extraHosts = lib.concatStringsSep "\n"
       (lib.mapAttrsToList (name: ip: "${ip} ${name}.${cfg.domain} ${name}") cfg.records);

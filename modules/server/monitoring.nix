@@ -23,12 +23,13 @@ in
   };
 
   config = mkIf cfg.enable {
+    environment.systemPackages = [ pkgs.prometheus-node-exporter ];
     systemd.services.node-exporter = {
       description = "Prometheus node exporter";
       wantedBy = [ "multi-user.target" ];
       unitConfig.ConditionPathExists = "/usr/bin/prometheus-node-exporter";
       serviceConfig = {
-        ExecStart = "/usr/bin/prometheus-node-exporter --web.listen-address=:${toString cfg.exporterPort}";
+        ExecStart = "${pkgs.prometheus-node-exporter}/bin/prometheus-node-exporter --web.listen-address=:${toString cfg.exporterPort}";
         DynamicUser = true;
         Restart = "on-failure";
       };

@@ -1,5 +1,5 @@
 # A WireGuard mesh between the homelab nodes.
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 let
   cfg = config.homelab.wireguard;
   inherit (lib) mkOption mkIf types;
@@ -65,6 +65,7 @@ in
         AllowedIPs = ${lib.concatStringsSep ", " p.allowedIPs}
       '' + lib.optionalString (p.endpoint != null) "Endpoint = ${p.endpoint}\n") cfg.peers);
     };
+    environment.systemPackages = [ pkgs.wireguard-tools ];
     systemd.services."wg-quick@wg0" = {
       description = "WireGuard wg0";
       wantedBy = [ "multi-user.target" ];

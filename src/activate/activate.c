@@ -23,6 +23,7 @@ typedef struct run {
     FILE *out;
     const char *step; /* the step in progress, for errors */
     char step_buf[256];
+    int generation; /* the generation being activated (the packages record names it) */
 } run;
 
 static char *state_file(const fl_act_options *o, const char *name) {
@@ -185,6 +186,11 @@ static int step_secrets(run *r, fl_act_plan *p, const fl_toplevel *t, fl_error *
     return fl_act_secrets_apply(p, r->o->root, t, r->out, err);
 }
 
+static int step_packages(run *r, const fl_toplevel *t, fl_error *err) {
+    r->step = "packages";
+    return fl_act_packages_apply(r->o, t, r->generation, 0, r->out, err);
+}
+
 static int step_units(run *r, fl_act_plan *p, fl_error *err) {
     if (p->dar) {
         r->step = "launchd jobs and defaults";
@@ -218,6 +224,8 @@ static int apply_all(run *r, fl_act_plan *p, const fl_toplevel *t, json_t *backu
     int rc = step_users(r, p, err);
     if (!rc)
         rc = step_files(r, p, 0, backups, err);
+    if (!rc)
+        rc = step_packages(r, t, err);
     if (!rc)
         rc = step_files(r, p, 1, backups, err);
     if (!rc)
@@ -520,7 +528,7 @@ static char *recorded_toplevel(const fl_act_options *o) {
 
 static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *current, FILE *out,
                         fl_error *err) {
-    run r = {o, out, "closure check", {0}};
+    run r = {o, out, "closure check", {0}, fl_act_next_generation(o, t->path)};
     fl_toplevel old;
     json_t *managed = NULL;
     fl_act_plan p;
@@ -564,7 +572,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
                 strcmp(o->root, "/") ? " in " : "", strcmp(o->root, "/") ? o->root : "");
         fprintf(out, "  current: %s\n", current ? current : "(nothing active)");
         fl_act_plan_print(&p, out, 1);
-        if (p.files.nconflicts) {
+        rc = fl_act_packages_apply(o, t, 0, 1, out, err);
+        if (!rc && p.files.nconflicts) {
             rc = fl_error_set(err, FL_ECONFLICT, "activation would stop: %d path%s in the way",
                               p.files.nconflicts, p.files.nconflicts == 1 ? " is" : "s are");
             fl_error_set_hint(err, "move them away, or pass --backup-ext EXT");
@@ -624,7 +633,7 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
         char *failed = fl_xstrdup(r.step);
         fl_error rerr = FL_ERROR_INIT;
         char *msg = fl_xstrdup(err->message ? err->message : "failed");
-        run rr = {o, out, "restore", {0}};
+        run rr = {o, out, "restore", {0}, fl_gen_default(o->state_dir)};
         fprintf(out, "step '%s' failed: %s\nrestoring the previous generation\n", failed, msg);
         int rrc = restore(&rr, t, &old, pending, pending_created, backups, &rerr);
         if (!rrc && flipped) {
@@ -762,7 +771,8 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
                 fprintf(out, "it will be activated at the next boot; nothing was activated now\n");
         }
     } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
-               (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default)) {
+               (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default) &&
+               fl_act_packages_satisfied(o, &t)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
     } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {

@@ -162,6 +162,14 @@ int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_t
                             const fl_act_unitplan *sys, FILE *out, fl_error *err);
 void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
 
+/* ---- packages.c: the packages step (the work is src/pkg/) ---- */
+int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,
+                          FILE *out, fl_error *err);
+/* 1 when every native package is installed and nothing of ours is left to remove. */
+int fl_act_packages_satisfied(const fl_act_options *o, const fl_toplevel *t);
+/* The generation number a switch of toplevel will make the default (0 for test/dry). */
+int fl_act_next_generation(const fl_act_options *o, const char *toplevel);
+
 /* ---- scripts.c ---- */
 /* Runs the toplevel's activation scripts in order; the error names the failing one. */
 int fl_act_scripts_run(const char *root, const fl_toplevel *t, FILE *out, fl_error *err);

@@ -125,7 +125,9 @@ static int in_list(const json_t *arr, const char *s) {
     return 0;
 }
 
-static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out) {
+/* native: also compare native packages by name (`diff`; with a root the packages step prints
+ * the manager's own plan instead). */
+static void print_packages(const fl_toplevel *a, const fl_toplevel *b, int native, FILE *out) {
     const json_t *pa = json_object_get(a->profile, "packages");
     const json_t *pb = json_object_get(b->profile, "packages");
     int any = 0;
@@ -142,6 +144,26 @@ static void print_packages(const fl_toplevel *a, const fl_toplevel *b, FILE *out
         if (json_is_string(v) && !in_list(pb, json_string_value(v))) {
             fprintf(out, "    - %s\n", json_string_value(v));
             any = 1;
+        }
+    }
+    /* Native packages by their index name; the manager's plan with versions comes from the
+     * packages step (dry-activate), this is the pure comparison `diff` can make. */
+    const json_t *na = json_object_get(a->profile, "nativePackages");
+    const json_t *nb = json_object_get(b->profile, "nativePackages");
+    for (int pass = 0; native && pass < 2; pass++) {
+        const json_t *from = pass ? na : nb, *other = pass ? nb : na;
+        json_array_foreach((json_t *)from, i, v) {
+            const char *name = fl_act_jstr(v, "name", "?");
+            int found = 0;
+            size_t k;
+            json_t *w;
+            json_array_foreach((json_t *)other, k, w) {
+                found |= json_equal(v, w) || !strcmp(name, fl_act_jstr(w, "name", ""));
+            }
+            if (!found) {
+                fprintf(out, "    %c %s (native package)\n", pass ? '-' : '+', name);
+                any = 1;
+            }
         }
     }
     if (!any)
@@ -299,7 +321,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     fl_act_units_print(&p->units, out, "    ");
     fl_act_user_units_print(p->old, p->new, out);
 packages:
-    print_packages(p->old, p->new, out);
+    print_packages(p->old, p->new, p->root == NULL, out);
     fl_act_wsl_print(p, out);
     if (p->root)
         print_scripts(p->new, out);

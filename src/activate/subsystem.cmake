@@ -1,2 +1,2 @@
 # activate: generations, activation steps, magic rollback on the target.
-flakectl_subsystem(activate DEPS util store secret HEADERS activate.h)
+flakectl_subsystem(activate DEPS util store secret pkg HEADERS activate.h)

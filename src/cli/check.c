@@ -14,11 +14,13 @@
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "options.h"
+#include "flakectl/pkg.h"
 #include "flakectl/secret.h"
 #include "flakectl/strbuf.h"
 
 struct check_job {
     const char *flake, *name;
+    int apt_lists;
     fl_error *err;
 };
 
@@ -48,6 +50,8 @@ static int check_host_job(void *p) {
     }
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, &toplevel, j->err);
+    if (rc == 0)
+        rc = fl_pkg_check_toplevel(toplevel, j->apt_lists, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     free(toplevel);
@@ -55,8 +59,8 @@ static int check_host_job(void *p) {
     return rc;
 }
 
-static int check_host(const char *flake, const char *name, fl_error *err) {
-    struct check_job j = {flake, name, err};
+static int check_host(const char *flake, const char *name, int apt_lists, fl_error *err) {
+    struct check_job j = {flake, name, apt_lists, err};
     return fl_cli_with_big_stack(check_host_job, &j);
 }
 
@@ -128,7 +132,7 @@ static void report_failure(json_t *entry, const fl_error *herr) {
 
 typedef struct check_opts {
     fl_opt_list hosts;
-    int json, keep_going;
+    int json, keep_going, apt_lists;
 } check_opts;
 
 static const fl_opt_spec check_spec[] = {
@@ -137,6 +141,8 @@ static const fl_opt_spec check_spec[] = {
     FL_OPT_FLAG_("keep-going", 0, "accepted for CI scripts: checking every host is already the\n"
                                   "behaviour",
                  check_opts, keep_going, .flags = 0),
+    FL_OPT_FLAG_("apt-lists", 0, "also look each apt package name up in this machine's apt lists",
+                 check_opts, apt_lists, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -145,12 +151,13 @@ static int cmd_check(int argc, char **argv);
 const fl_opt_cmd fl_cmd_check = {
     "check",
     "evaluate and build every host of the flake (CI)",
-    "[--host H]... [--json]",
+    "[--host H]... [--json] [--apt-lists]",
     "Evaluates and builds every host of the flake (or only the named ones): the module\n"
     "system, assertions, warnings and the toplevel. Prints a line per host and a summary;\n"
     "exits 1 if any host fails; every host is checked whatever the others do. Meant for CI\n"
     "on every push (see docs/ci/). Also checks that every file secrets/secrets.nix lists\n"
-    "exists.\n",
+    "exists, and that every native package (pkgs.<name>, pkgs.native) has a name for the\n"
+    "host's package manager.\n",
     check_spec,
     NULL,
     cmd_check,
@@ -164,7 +171,7 @@ static int cmd_check(int argc, char **argv) {
         return prc;
     char **hosts = fl_xcalloc(co.hosts.n + 1, sizeof *hosts);
     size_t nhosts = 0;
-    int json = co.json;
+    int json = co.json, apt_lists = co.apt_lists;
     for (size_t i = 0; i < co.hosts.n; i++)
         hosts[nhosts++] = fl_xstrdup(co.hosts.v[i]);
     fl_opt_release(&fl_cmd_check, &co);
@@ -217,7 +224,7 @@ static int cmd_check(int argc, char **argv) {
     for (size_t i = 0; i < nhosts; i++) {
         double start = fl_now_ms();
         fl_error herr = FL_ERROR_INIT;
-        int rc = check_host(flake, hosts[i], &herr);
+        int rc = check_host(flake, hosts[i], apt_lists, &herr);
         double ms = fl_now_ms() - start;
         json_t *entry = json_pack("{s:s, s:b, s:f}", "host", hosts[i], "ok", rc == 0, "ms", ms);
         if (rc < 0) {

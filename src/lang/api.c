@@ -545,3 +545,25 @@ fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg) {
 void *fl_lang_alloc(fl_lang *L, size_t n) {
     return arena_zalloc(&((State *)L)->arena, n);
 }
+
+fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const char *in) {
+    State *S = (State *)L;
+    Value *v = &set->v;
+    if (v->type != V_ATTRS)
+        return set;
+    Attrs *old = v->attrs;
+    Attrs *na = alloc_attrs(S, old->n ? old->n : 1);
+    memcpy(na->a, old->a, old->n * sizeof(Attr));
+    na->n = old->n;
+    na->pos = old->pos;
+    size_t nl = strlen(noun), il = strlen(in);
+    char *text = arena_alloc(&S->arena, nl + il + 2);
+    memcpy(text, noun, nl);
+    text[nl] = ' ';
+    memcpy(text + nl + 1, in, il + 1);
+    na->label = sym_intern(S, text, nl + il + 1) + 1;
+    Value *r = alloc_value(S);
+    r->type = V_ATTRS;
+    r->attrs = na;
+    return (fl_value *)r;
+}

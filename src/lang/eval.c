@@ -198,17 +198,24 @@ void force_slow(State *S, Value *v, PosIdx pos) {
 static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
     const char *name = sym_name(S, e->var.name);
     const char *best = NULL;
+    const char *label = NULL; /* the innermost labelled `with` set speaks for the error */
     Env *w = env;
     for (uint32_t l = e->var.level; l; l--)
         w = w->up;
     for (;;) {
         Value *v = w->v[0];
-        if (v->type == V_ATTRS && !best) {
+        if (v->type == V_ATTRS && (!best || (!label && v->attrs->label))) {
             Attrs *a = v->attrs;
             const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
             for (uint32_t i = 0; i < a->n; i++)
                 cands[i] = sym_name(S, a->a[i].name);
-            best = closest_name(S, name, cands, a->n);
+            const char *b = closest_name(S, name, cands, a->n);
+            if (a->label && !label) {
+                label = sym_name(S, a->label - 1);
+                best = b;
+            } else if (!best) {
+                best = b;
+            }
         }
         if (!w->prev_with)
             break;
@@ -216,7 +223,13 @@ static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
             w = w->up;
     }
     fl_error_clear(&S->err);
-    fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    if (label) {
+        const char *sp = strchr(label, ' ');
+        fl_error_set(&S->err, FL_EEVAL, "no %.*s '%s' in %s", (int)(sp - label), label, name,
+                     sp + 1);
+    } else {
+        fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
+    }
     err_set_pos(S, &S->err, e->pos);
     if (best)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
@@ -738,13 +751,21 @@ static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
 
 static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     fl_error_clear(&S->err);
-    fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
+    const char *label = a->label ? sym_name(S, a->label - 1) : NULL;
+    const char *sp = label ? strchr(label, ' ') : NULL;
+    if (sp)
+        fl_error_set(&S->err, FL_EEVAL, "no %.*s '%s' in %s", (int)(sp - label), label,
+                     sym_name(S, name), sp + 1);
+    else
+        fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
     err_set_pos(S, &S->err, pos);
     const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < a->n; i++)
         cands[i] = sym_name(S, a->a[i].name);
     const char *best = closest_name(S, sym_name(S, name), cands, a->n);
-    if (best)
+    if (best && label)
+        fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+    else if (best)
         fl_error_set_hint(&S->err, "Did you mean %s?", best);
     S->errkind = ERR_OTHER;
     capture_frames(S);

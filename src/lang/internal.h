@@ -124,6 +124,9 @@ typedef struct Attr {
 typedef struct Attrs {
     uint32_t n, cap;
     PosIdx pos; /* the `{` of the set literal that made it, else 0 (builtins' errors use it) */
+    /* 1 + the Sym of "NOUN IN" (fl_lang_label_set): a missing attribute reads "no NOUN 'x'
+     * in IN"; 0 for every ordinary set. Fits the header's padding. */
+    uint32_t label;
     Attr a[]; /* sorted by symbol id */
 } Attrs;
 

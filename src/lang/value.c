@@ -243,6 +243,7 @@ Attrs *alloc_attrs(State *S, uint32_t cap) {
     a->n = 0;
     a->cap = cap;
     a->pos = 0;
+    a->label = 0;
     return a;
 }
 

@@ -1124,6 +1124,13 @@ static int type_error(em_ctx *c, em_path path, em_type *t, const em_def *d, fl_e
     show_def(&sb, d);
     fl_strbuf_addf(&sb, " defines it as %s: ", a_type(d->value));
     show_value(c, &sb, d->value);
+    fl_value *explain = NULL;
+    if ((rc = get_forced(c, t->v, "explain", &explain, err)) < 0) {
+        fl_strbuf_release(&sb);
+        return rc;
+    }
+    if (explain && fl_lang_type(explain) == FL_LANG_STRING)
+        fl_strbuf_addf(&sb, "\n       %s", fl_lang_get_string(explain, NULL));
     return throw_at(err, &d->pos, &sb);
 }
 
@@ -2111,7 +2118,24 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
     return 0;
 }
 
+/* __flakectlLabel noun in set: the set, labelled so a missing name reads "no NOUN 'x' in IN"
+ * (nix/pkgs.nix labels pkgs: "no package 'ripgrp' in pkgs"). */
+static int prim_label(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
+    (void)ud;
+    for (int i = 0; i < 3; i++)
+        if (fl_lang_force(L, args[i], err) < 0)
+            return -1;
+    if (fl_lang_type(args[0]) != FL_LANG_STRING || fl_lang_type(args[1]) != FL_LANG_STRING ||
+        fl_lang_type(args[2]) != FL_LANG_ATTRS || strchr(fl_lang_get_string(args[0], NULL), ' '))
+        return fl_error_set(err, FL_EEVAL, "__flakectlLabel takes a noun, a name and a set");
+    *result = fl_lang_label_set(L, args[2], fl_lang_get_string(args[0], NULL),
+                                fl_lang_get_string(args[1], NULL));
+    return 0;
+}
+
 void fl_module_register_native(fl_lang *L) {
+    fl_lang_add_builtin(L, "__flakectlLabel",
+                        fl_lang_mk_primop(L, "__flakectlLabel", 3, prim_label, NULL), 0);
     fl_lang_add_builtin(L, "__flakectlActiveDefs",
                         fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL), 0);
     fl_lang_add_builtin(L, "__flakectlEvalModules",

@@ -43,6 +43,15 @@ let
   });
 in
 {
+  options.system.packageManager = mkOption {
+    type = types.nullOr (types.enum [ "apt" "dnf" "pacman" "brew" ]);
+    default = if host.isDarwin then "brew" else null;
+    description = ''
+      The manager that installs native packages. null: detected in the root at activation
+      (dpkg's status file: apt; an rpm database: dnf; pacman's local database: pacman);
+      `flakectl check` then checks the names against apt's column of the index.'';
+  };
+
   options.environment = {
     etc = mkOption {
       type = types.attrsNamed types.etcName etcFile;
@@ -52,7 +61,11 @@ in
     systemPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];
-      description = "Packages (store paths) whose bin/, share/ ... are linked into the profile's sw/.";
+      description = ''
+        Packages for every user: pkgs.<name> from flakectl's package index and pkgs.native
+        are installed by the host's package manager (apt, dnf, pacman, Homebrew); store
+        packages (pkgs.writeShellScriptBin, runCommand, derivations) are linked into the
+        profile's sw/.'';
     };
     variables = mkOption {
       type = types.attrsOf types.str;

@@ -111,7 +111,7 @@ let
       home.packages = mkOption {
         type = types.listOf types.package;
         default = [ ];
-        description = "Packages linked into the user's profile.";
+        description = "Packages for this user: store packages link into the user's profile; native packages (pkgs.<name>, pkgs.native) are installed system-wide by the host's manager, as environment.systemPackages.";
       };
       programs.git = {
         enable = mkOption {

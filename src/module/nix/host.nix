@@ -36,7 +36,27 @@ let
     if failed != [ ] then
       throw "failed assertions for host `${hostName}':\n${lib.concatMapStringsSep "\n" (m: "       - ${m}") failed}"
     else config;
-  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl; config = checkedConfig; };
+  # Native packages of environment.systemPackages and every home.packages, once each, with
+  # the definition that declared them (what `flakectl check` names).
+  isNative = p: builtins.isAttrs p && (p._type or null) == "nativePackage";
+  defsAt = path: let info = modules.optionInfo ev path; in
+    if info.found or false then modules.activeDefs path info.leaf.defs else [ ];
+  declared = path: values:
+    let
+      defs = defsAt path;
+      where = p:
+        let hits = builtins.filter (d: builtins.isList d.value && builtins.any (x: isNative x && x.native == p.native) d.value) defs;
+        in if hits != [ ] then modules.showDef (builtins.head hits)
+           else if defs != [ ] then modules.showDef (builtins.head defs) else lib.concatStringsSep "." path;
+    in map (p: p.native // { name = p.name; declaredAt = where p; }) (builtins.filter isNative values);
+  nativePackages =
+    let
+      all = declared [ "environment" "systemPackages" ] checkedConfig.environment.systemPackages
+        ++ lib.concatLists (lib.mapAttrsToList (u: hm: declared [ "home-manager" "users" u "home" "packages" ] hm.home.packages)
+          checkedConfig.home-manager.users);
+      key = p: builtins.toJSON (removeAttrs p [ "declaredAt" ]);
+    in builtins.attrValues (builtins.foldl' (acc: p: if acc ? ${key p} then acc else acc // { ${key p} = p; }) { } all);
+  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl nativePackages; config = checkedConfig; };
 
   # What `flakectl option` shows for an option path (a list of names).
   describe = path:

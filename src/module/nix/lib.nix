@@ -151,8 +151,9 @@ let
     # Types are attrsets with a name (shown in errors), a check, and a merge kind that
     # modules.nix implements. `functor` keeps the nested types for submodules and containers.
     types = rec {
-      mkType = { name, description ? name, check ? (_: true), merge ? "equal", nested ? { } }:
-        { _type = "type"; inherit name description check merge nested; };
+      # explain: said after a type error (what to write instead), or null.
+      mkType = { name, description ? name, check ? (_: true), merge ? "equal", nested ? { }, explain ? null }:
+        { _type = "type"; inherit name description check merge nested explain; };
       anything = mkType { name = "anything"; merge = "anything"; };
       unspecified = anything // { name = "unspecified"; description = "unspecified value"; };
       raw = mkType { name = "raw"; merge = "unique"; };
@@ -215,11 +216,15 @@ let
         description = "path";
         check = x: isPath x || (isString x && substring 0 1 x == "/") || (isAttrs x && x ? outPath);
       };
+      # A store package (a derivation, a path copied to the store, a store path string) or a
+      # native package (pkgs.<name>, pkgs.native): a plain "/usr/bin/git" names no package.
       package = mkType {
         name = "package";
         description = "package";
-        check = x: isDerivation x || isPath x || (isString x && substring 0 1 x == "/") || (isAttrs x && x ? outPath);
+        check = x: isDerivation x || isPath x || (isAttrs x && x ? outPath)
+          || (isString x && (b.hasContext x || match "/.*/store/[0-9a-z]{32}-[^/]+(/.*)?" x != null));
         merge = "unique";
+        explain = ''a package is pkgs.<name> (flakectl's package index, e.g. pkgs.git), pkgs.native { apt = "…"; dnf = "…"; pacman = "…"; brew = "…"; } (or pkgs.native "name") for a name the index lacks, or a store path such as pkgs.writeShellScriptBin "name" "…"; a program the machine already has needs no entry'';
       };
       attrs = mkType { name = "attrs"; description = "attribute set"; check = isAttrs; merge = "attrs"; };
       enum = values: mkType {

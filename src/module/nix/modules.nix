@@ -166,7 +166,7 @@ let
 
   typeError = path: type: d:
     throwAt d.pos
-      "the option `${showPath path}' is of type ${type.description}, but ${showDef d} defines it as ${aType d.value}: ${showValue d.value}";
+      "the option `${showPath path}' is of type ${type.description}, but ${showDef d} defines it as ${aType d.value}: ${showValue d.value}${if (type.explain or null) != null then "\n       " + type.explain else ""}";
 
   checked = path: type: defs:
     map (d: if type.check d.value then d else typeError path type d) defs;

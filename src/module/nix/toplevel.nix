@@ -1,7 +1,7 @@
 # toplevel.nix - turns a host's merged config into the toplevel store path described in
 # docs/toplevel.md: generated files become store paths, profile.json lists everything
 # activation needs, and one builder lays out etc/, sw/, home/, units/, launchd/, activation/.
-{ lib, pkgs, host, config, flakeInfo, flakectl }:
+{ lib, pkgs, host, config, flakeInfo, flakectl, nativePackages ? [ ] }:
 let
   inherit (lib) mapAttrsToList concatStringsSep concatMapStringsSep filterAttrs optionalAttrs
     optionalString optional escapeShellArg attrNames mapAttrs;
@@ -195,7 +195,9 @@ let
     else if builtins.isFloat v then "-float ${toString v}" else "-string ${escapeShellArg v}";
   defaultsScript = concatStringsSep "" (lib.concatLists (mapAttrsToList (domain: keys:
     mapAttrsToList (k: v: "defaults write ${escapeShellArg domain} ${escapeShellArg k} ${defaultsValue v}\n") keys) config.system.defaults));
-  brewfile = concatMapStringsSep "" (b: "brew \"${b}\"\n") config.homebrew.brews
+  # The index's brew names first (one line each, declared order), then homebrew.brews.
+  brewfile = concatMapStringsSep "" (b: "brew \"${b}\"\n")
+      (lib.unique (map (p: p.brew) (builtins.filter (p: p.brew != null) nativePackages) ++ config.homebrew.brews))
     + concatMapStringsSep "" (c: "cask \"${c}\"\n") config.homebrew.casks
     + concatStringsSep "" (mapAttrsToList (n: id: "mas \"${n}\", id: ${toString id}\n") config.homebrew.masApps);
   plistValue = v:
@@ -218,7 +220,7 @@ let
     '';
   darwinFiles = lib.optionalAttrs host.isDarwin (
     { "activation/defaults.sh" = defaultsScript; }
-    // optionalAttrs config.homebrew.enable { "activation/Brewfile" = brewfile; }
+    // optionalAttrs (config.homebrew.enable || nativePackages != [ ]) { "activation/Brewfile" = brewfile; }
     // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/daemons/${jobLabel n j}.plist" (plist n j)) config.launchd.daemons
     // lib.mapAttrs' (n: j: lib.nameValuePair "launchd/agents/${jobLabel n j}.plist" (plist n j)) config.launchd.agents);
   darwinSources = mapAttrs (p: text: builtins.toFile (fileName (baseNameOf p)) text) darwinFiles;
@@ -247,7 +249,10 @@ let
     inherit (t) path owner group mode restartUnits reloadUnits;
   }) config.age.templates;
 
-  sw = pkgs.symlinkJoin { name = "system-path"; paths = config.environment.systemPackages; };
+  # Native packages go to the host's manager (profile.nativePackages), not into sw/.
+  storePackages = builtins.filter (p: !(builtins.isAttrs p && (p._type or null) == "nativePackage"))
+    config.environment.systemPackages;
+  sw = pkgs.symlinkJoin { name = "system-path"; paths = storePackages; };
 
   profile = {
     version = 1;
@@ -258,7 +263,9 @@ let
     etc = etcEntries;
     inherit users groups units activationScripts;
     home = mapAttrs (n: h: { inherit (h) home units; files = mapAttrs (p: f: removeAttrs f [ ]) h.files; }) home;
-    packages = map toString config.environment.systemPackages;
+    packages = map toString storePackages;
+    inherit nativePackages;
+    packageManager = config.system.packageManager;
     identityPaths = config.age.identityPaths;
     inherit secretTemplates;
     warnings = config.warnings;
