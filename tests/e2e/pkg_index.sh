@@ -25,9 +25,11 @@ expect_eq "the header says where each manager's names come from" "4" \
 mkdir -p "$work/flake"
 cat >"$work/flake/flake.nix" <<'NIX'
 { outputs = { self, ... }: { hosts.h = { system = "x86_64-linux"; modules = [ ({ pkgs, ... }: {
-    environment.etc."index.json".text = builtins.toJSON (builtins.mapAttrs (n: p: p.native)
-      (builtins.removeAttrs pkgs [ "native" "system" "writeTextFile" "writeText" "writeTextDir" "writeScript"
-        "writeScriptBin" "writeShellScript" "writeShellScriptBin" "runCommand" "symlinkJoin" ]));
+    # every native package of pkgs (the builders beside them are functions)
+    environment.etc."index.json".text = builtins.toJSON (builtins.listToAttrs (builtins.concatMap
+      (n: let p = pkgs.${n}; in
+        if builtins.isAttrs p && (p._type or "") == "nativePackage" then [ { name = n; value = p.native; } ] else [ ])
+      (builtins.attrNames pkgs)));
   }) ]; }; }; }
 NIX
 run_fl --flake "$work/flake" eval --host h 'environment.etc."index.json".text' --json

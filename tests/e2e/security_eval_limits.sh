@@ -5,6 +5,7 @@
 # at once; integer overflow wraps as in Nix 2.8 (nix-instantiate is the oracle).
 set -uo pipefail
 : "${FLAKECTL:?}"
+source "$(dirname "$0")/lib/nix.bash"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -53,8 +54,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 # Overflow wraps, as Nix 2.8 answers.
 for e in '9223372036854775807 + 1' '9223372036854775807 * 2' '(-9223372036854775807) - 2'; do
     ours=$("$FLAKECTL" eval --expr "$e" 2>&1)
-    if command -v nix-instantiate >/dev/null; then
-        want=$(NIX_REMOTE=dummy:// nix-instantiate --eval --expr "$e" 2>&1)
+    if have_nix; then
+        want=$(nixo nix-instantiate --eval --expr "$e" 2>&1)
     else
         want=$(python3 -c "import sys; x=eval(sys.argv[1]); x=(x+2**63)%2**64-2**63; print(x)" "$e")
     fi
