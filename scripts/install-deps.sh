@@ -15,7 +15,10 @@ packages=(
   libjansson-dev
   libssl-dev
   libcmocka-dev
+  liblzma-dev
+  libzstd-dev
   libcurl4-openssl-dev
+  nginx
   git
   openssh-server
   openssh-client

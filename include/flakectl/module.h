@@ -4,6 +4,7 @@
 #define FLAKECTL_MODULE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <stdio.h>
 
@@ -120,6 +121,7 @@ typedef struct fl_host_session {
     struct fl_flake_tree *tree; /* the flake's Git work tree, NULL when not in one */
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
+    struct fl_substituter *substituter; /* fl_host_session_substitute; freed at close */
 } fl_host_session;
 /* What the command line decides for every session (nothing is read from globals). */
 typedef struct fl_session_opts {
@@ -144,6 +146,11 @@ struct fl_flake_inputs_opts;
 int fl_module_lock_inputs(const fl_session_opts *o, const struct fl_flake_inputs_opts *opts,
                           fl_error *err);
 void fl_host_session_close(fl_host_session *s);
+/* Lets the session's builds fetch from binary caches: the host's store.substituters and
+ * store.trustedPublicKeys plus urls and keys (command-line additions). No caches, no change.
+ * log gets progress and warnings (NULL = silent). */
+int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
+                               const char *const *keys, size_t nkeys, FILE *log, fl_error *err);
 
 /* ---- deployments (deploy.c) ---- */
 

@@ -175,6 +175,18 @@ char *fl_remote_sudo_wrap(const char *cmd);
 int fl_remote_ask_sudo_password(const char *askpass, const char *user, const char *host, char **out,
                                 fl_error *err);
 
+/* ---- binary caches over SSH (cachepush.c) ---- */
+
+/* Pushes the closure of paths to a binary cache directory on a host reached over SSH
+ * (url "ssh://[USER@]HOST[:PORT]/DIR"), written with plain commands there (mkdir, cat, sync,
+ * mv): the host needs no flakectl. Same order and crash safety as fl_cache_push. */
+struct fl_store;
+struct fl_cache_push_opts;
+struct fl_cache_push_result;
+int fl_remote_cache_push(const char *url, const fl_remote_opts *ro, struct fl_store *s,
+                         char *const *paths, size_t npaths, const struct fl_cache_push_opts *opts,
+                         struct fl_cache_push_result *res, fl_error *err);
+
 /* Quotes s for a POSIX shell ('...'), appended to out. */
 struct fl_strbuf;
 void fl_remote_shell_quote(struct fl_strbuf *out, const char *s);

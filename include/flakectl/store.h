@@ -200,6 +200,22 @@ typedef int (*fl_fetch_progress_fn)(void *ctx, uint64_t received, uint64_t total
 int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, void *ctx,
                        fl_error *err);
 
+/* Adds path from a NAR read from source (a substitution): info names the path, its NAR hash
+ * and size, references and deriver. The NAR is restored into a temporary directory and its
+ * hash and size checked before anything is registered; every reference (other than the path
+ * itself) must be valid already. Nothing is left behind on any error. Already valid: 0,
+ * nothing read. */
+int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
+                     void *ctx, fl_error *err);
+
+/* Substitution: a function that tries to make path valid from elsewhere (a binary cache).
+ * Returns 1 when path is valid now, 0 when it could not, or a negative code with err filled.
+ * fl_store_build asks it before running a builder. */
+typedef int (*fl_store_substitute_fn)(void *ctx, fl_store *s, const char *path, fl_error *err);
+void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx);
+/* Asks the substituter, if any, for path (0 when there is none). */
+int fl_store_substitute(fl_store *s, const char *path, fl_error *err);
+
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
 

@@ -216,6 +216,25 @@ static void op(fl_users_edit *e, const char *first, ...) {
     json_array_append_new(e->ops, argv);
 }
 
+/* groupdel refuses a group that is still some user's primary group, and the users that
+ * went away with it are removed by userdel ops computed after the groups: every groupdel
+ * runs last, in its order. */
+static void groupdels_last(json_t *ops) {
+    json_t *late = json_array();
+    for (size_t i = 0; i < json_array_size(ops);) {
+        json_t *argv = json_array_get(ops, i);
+        const char *cmd = json_string_value(json_array_get(argv, 0));
+        if (cmd && !strcmp(cmd, "groupdel")) {
+            json_array_append(late, argv);
+            json_array_remove(ops, i);
+        } else {
+            i++;
+        }
+    }
+    json_array_extend(ops, late);
+    json_decref(late);
+}
+
 /* The primary group of a declared user: given, or "users" for normal users, or a group named
  * after a system user. */
 static const char *primary_group(const char *name, const json_t *u) {
@@ -618,6 +637,8 @@ int fl_users_compute(fl_users_edit *e, fl_error *err) {
         rc = compute_users(e, &pw, &sh, &grp, json_object_get(e->ids, "uids"), cu, ncu, err);
     if (!rc)
         compute_members(e, &grp, cu);
+    if (!rc)
+        groupdels_last(e->ops);
     if (!rc) {
         e->new_passwd = db_render(&pw);
         e->new_group = db_render(&grp);

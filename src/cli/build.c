@@ -28,7 +28,11 @@ static int build_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
+    rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
+                                    fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                    fl_opts.quiet ? NULL : stderr, j->err);
+    if (rc == 0)
+        rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
     /* Rooted before the store's lock goes, until an out-link or the activation roots it. */
     if (rc == 0)
         rc = fl_store_add_temp_root(sess.store, *j->toplevel, j->err);

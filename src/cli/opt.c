@@ -36,6 +36,11 @@ const fl_opt_spec fl_opt_global_spec[] = {
      .value_name = "NAME PATH|URL",
      .help = "use PATH or URL for input NAME (not written to flake.lock)",
      .offset = offsetof(fl_global_options, override_list)},
+    FL_OPT_LIST_("substituters", 0, "URLS", "binary caches to fetch from before building\n"
+                                            "(docs/cache.md)",
+                 fl_global_options, substituters, .flags = 0),
+    FL_OPT_LIST_("trusted-public-key", 0, "KEY", "a key whose signatures those caches need",
+                 fl_global_options, trusted_keys, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -593,7 +598,8 @@ void fl_opt_print_help(const fl_opt_cmd *cmd, FILE *out) {
     print_entry(out, "-h, --help", "show this help");
     fputs("\nglobal options (before or after the command): --flake DIR, --state-dir DIR,\n"
           "  --root DIR, --show-trace, -v/--verbose, --quiet, --color WHEN,\n"
-          "  --no-write-lock-file, --override-input NAME PATH|URL (see 'flakectl --help')\n",
+          "  --no-write-lock-file, --override-input NAME PATH|URL, --substituters URLS,\n"
+          "  --trusted-public-key KEY (see 'flakectl --help')\n",
           out);
 }
 

@@ -25,6 +25,11 @@ typedef struct fl_global_options {
     /* as parsed, before main() resolves them into the fields above */
     const char *color_mode; /* --color auto|always|never */
     fl_opt_list override_list;
+    /* Binary caches (docs/cache.md), for every command that builds or substitutes:
+     * --substituters URLS and --trusted-public-key KEY, repeatable, each value possibly
+     * several words; added to the host's store.substituters / store.trustedPublicKeys. */
+    fl_opt_list substituters;
+    fl_opt_list trusted_keys;
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

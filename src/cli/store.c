@@ -1,4 +1,5 @@
-/* store.c (cli) - `flakectl store <add|dump|path-info|query-valid|verify|export|import|build>`:
+/* store.c (cli) - `flakectl store <add|dump|path-info|query-valid|verify|export|import|build>`
+ * (and realise, from cache.c):
  * argument parsing, output formatting and exit codes over include/flakectl/store.h. Owns no
  * store logic of its own. */
 #define _GNU_SOURCE
@@ -109,9 +110,11 @@ static const fl_opt_cmd build_cmd = {
     "store build", "build a derivation; prints its output path",
     "--name N --builder B [--arg A]... [--env K=V]... [--input P]... [--out-link L]", NULL,
     build_spec, NULL, store_build};
+extern const fl_opt_cmd fl_cmd_store_realise; /* src/cli/cache.c */
 static const fl_opt_cmd *const store_subs[] = {&add_cmd,    &dump_cmd,   &hash_cmd,
                                                &path_info_cmd, &query_valid_cmd, &verify_cmd,
-                                               &export_cmd, &import_cmd, &build_cmd, NULL};
+                                               &export_cmd, &import_cmd, &build_cmd,
+                                               &fl_cmd_store_realise, NULL};
 
 extern const fl_opt_cmd fl_cmd_store;
 
@@ -121,7 +124,7 @@ static int cmd_store(int argc, char **argv) {
 
 const fl_opt_cmd fl_cmd_store = {
     "store",
-    "add, dump, inspect, verify, export and import store paths",
+    "add, dump, inspect, verify, export, import and realise store paths",
     NULL,
     "The store is <state-dir>/store (--state-dir, FLAKECTL_STATE_DIR). See docs/store.md.\n",
     NULL,

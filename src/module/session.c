@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/cache.h"
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/store.h"
@@ -74,6 +75,7 @@ void fl_host_session_close(fl_host_session *s) {
         fl_lang_free(s->L);
     if (s->store)
         fl_store_close(s->store);
+    fl_substituter_free(s->substituter);
     fl_flake_tree_free(s->tree);
     fl_build_plan_free(s->plan);
     free(s->flake);
@@ -104,5 +106,67 @@ int fl_module_lock_inputs(const fl_session_opts *o, const fl_flake_inputs_opts *
     if (store)
         fl_store_close(store);
     free(flake);
+    return rc;
+}
+
+/* Appends the strings of the host's list option `dotted` to *v. */
+static int list_option(fl_host_session *s, fl_value *config, const char *dotted,
+                       const char ***v, size_t *n, fl_error *err) {
+    fl_value *list = NULL;
+    int rc = fl_host_select(&s->host, config, dotted, &list, err);
+    if (!rc)
+        rc = fl_lang_force(s->L, list, err);
+    if (!rc && fl_lang_type(list) != FL_LANG_LIST)
+        rc = fl_error_set(err, FL_EEVAL, "%s: expected a list of strings", dotted);
+    for (size_t i = 0; !rc && i < fl_lang_list_size(list); i++) {
+        fl_value *e = fl_lang_list_at(list, i);
+        rc = fl_lang_force(s->L, e, err);
+        if (!rc && fl_lang_type(e) != FL_LANG_STRING)
+            rc = fl_error_set(err, FL_EEVAL, "%s: element %zu is not a string", dotted, i);
+        if (!rc) {
+            *v = fl_xrealloc(*v, (*n + 1) * sizeof **v);
+            (*v)[(*n)++] = fl_lang_get_string(e, NULL);
+        }
+    }
+    return rc;
+}
+
+int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
+                               const char *const *keys, size_t nkeys, FILE *log, fl_error *err) {
+    const char **u = NULL, **k = NULL;
+    size_t nu = 0, nk = 0;
+    for (size_t i = 0; i < nurls; i++) {
+        u = fl_xrealloc(u, (nu + 1) * sizeof *u);
+        u[nu++] = urls[i];
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        k = fl_xrealloc(k, (nk + 1) * sizeof *k);
+        k[nk++] = keys[i];
+    }
+    fl_value *config = NULL;
+    fl_error cerr = FL_ERROR_INIT;
+    /* A configuration that does not evaluate (a failed assertion, ...) is reported by the
+     * build itself, with its usual context: here it only means no substituters of its own. */
+    int rc = fl_host_config(&s->host, &config, &cerr) ? 1 : 0;
+    fl_error_clear(&cerr);
+    if (rc == 1) {
+        rc = 0;
+        config = NULL;
+    }
+    if (!rc && config)
+        rc = list_option(s, config, "store.substituters", &u, &nu, err);
+    if (!rc && config)
+        rc = list_option(s, config, "store.trustedPublicKeys", &k, &nk, err);
+    if (!rc && nu) {
+        fl_substituter_free(s->substituter);
+        s->substituter = NULL;
+        rc = fl_substituter_new(u, nu, k, nk, log, &s->substituter, err);
+        if (!rc)
+            fl_substituter_attach(s->substituter, s->store);
+    }
+    if (rc)
+        fl_error_add_frame(err, "while setting up the substituters of host '%s'", s->host.name);
+    free(u);
+    free(k);
     return rc;
 }

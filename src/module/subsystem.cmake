@@ -1,5 +1,5 @@
 # module: the module system, hosts, toplevels, build plans, deploy selection.
-flakectl_subsystem(module DEPS util lang store flake HEADERS module.h)
+flakectl_subsystem(module DEPS util lang store flake cache HEADERS module.h)
 
 # Embeds the module system's Nix sources (src/module/nix/*.nix) and the bundled option
 # modules (src/module/bundled/*.nix) into the binary as a table of files.

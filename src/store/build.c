@@ -698,6 +698,19 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
         plan_release(&p);
         return FL_OK;
     }
+    /* A cache that has the output saves the build (and the .drv: the output names it). */
+    rc = fl_store_substitute(s, p.out, err);
+    if (rc == 1) {
+        *out_path = p.out;
+        p.out = NULL;
+        plan_release(&p);
+        return FL_OK;
+    }
+    if (rc < 0) {
+        fl_error_add_frame(err, "while substituting %s", p.out);
+        plan_release(&p);
+        return rc;
+    }
     char *drv_path = NULL;
     rc = fl_store_add_text(s, p.drv_name, p.text, strlen(p.text), p.inputs, p.ninputs, &drv_path,
                            err);

@@ -22,7 +22,18 @@ struct fl_store {
     char *store_dir;
     char *db_dir;
     int lock_fd; /* <db>/gc.lock, shared while open, exclusive during GC/verify */
+    fl_store_substitute_fn substitute;
+    void *substitute_ctx;
 };
+
+void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx) {
+    s->substitute = fn;
+    s->substitute_ctx = ctx;
+}
+
+int fl_store_substitute(fl_store *s, const char *path, fl_error *err) {
+    return s->substitute ? s->substitute(s->substitute_ctx, s, path, err) : 0;
+}
 
 int64_t fl_store_now(void) {
     return (int64_t)time(NULL);

@@ -164,6 +164,37 @@ static void test_ids_stable_and_removed_users_dropped(void **state) {
     free(s2);
 }
 
+/* A system user made with a group of its own, then dropped with it: on a live root the
+ * commands run in order, and groupdel refuses a group that is still a user's primary group
+ * (exit 8), so userdel must come first. */
+static void test_dropped_user_removed_before_its_group(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    assert_int_equal(run(f, "{\"deploy\": {\"group\": \"deploy\"}}", "{\"deploy\": {}}", PASSWD,
+                         GROUP, SHADOW, &err),
+                     0);
+    char *p1 = strdup(f->e.new_passwd), *g1 = strdup(f->e.new_group), *s1 = strdup(f->e.new_shadow);
+    next_generation(f);
+    fl_users_edit_release(&f->e);
+
+    assert_int_equal(run(f, "{}", "{}", p1, g1, s1, &err), 0);
+    long userdel = -1, groupdel = -1;
+    for (size_t i = 0; i < json_array_size(f->e.ops); i++) {
+        const char *cmd = json_string_value(json_array_get(json_array_get(f->e.ops, i), 0));
+        if (!strcmp(cmd, "userdel"))
+            userdel = (long)i;
+        if (!strcmp(cmd, "groupdel"))
+            groupdel = (long)i;
+    }
+    assert_true(userdel >= 0);
+    assert_true(groupdel >= 0);
+    assert_true(userdel < groupdel);
+    fl_users_edit_release(&f->e);
+    free(p1);
+    free(g1);
+    free(s1);
+}
+
 static void test_adopted_user_updated_in_place_never_removed(void **state) {
     fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
@@ -231,6 +262,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_adopted_user_updated_in_place_never_removed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_declared_hash_and_taken_uid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_user_removed_before_its_group, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_extra_group_reported, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

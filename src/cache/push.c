@@ -1,0 +1,352 @@
+/* push.c - writing a closure into a file:// binary cache as Nix lays one out: nix-cache-info,
+ * nar/<filehash>.nar.<ext> and <hashpart>.narinfo (signed). Crash-safe by order: a NAR is
+ * written under a temporary name, synced and renamed into place, and only then is its
+ * .narinfo written (atomically); references are pushed before their referrers. So a reader
+ * never finds a .narinfo whose NAR or references are missing. Never reads a cache's NARs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache_int.h"
+#include "flakectl/fs.h"
+#include "flakectl/strbuf.h"
+
+typedef struct file_sink {
+    int fd;
+    fl_sha256 sha;
+    uint64_t size;
+} file_sink;
+
+static int file_sink_write(void *p, const void *data, size_t len, fl_error *err) {
+    file_sink *f = p;
+    fl_sha256_update(&f->sha, data, len);
+    f->size += len;
+    const char *b = data;
+    while (len) {
+        ssize_t n = write(f->fd, b, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fl_error_errno(err, "cannot write a NAR file");
+        b += n;
+        len -= (size_t)n;
+    }
+    return FL_OK;
+}
+
+typedef struct nar_tee {
+    fl_sha256 sha;
+    uint64_t size;
+    fl_compressor *c;
+} nar_tee;
+
+static int nar_tee_write(void *p, const void *data, size_t len, fl_error *err) {
+    nar_tee *t = p;
+    fl_sha256_update(&t->sha, data, len);
+    t->size += len;
+    return fl_compressor_write(t->c, data, len, err);
+}
+
+static int ensure_cache_info(const fl_cache_writer *w, const char *store_dir, fl_error *err) {
+    char *info = NULL;
+    size_t len = 0;
+    int rc = w->get(w->ctx, "nix-cache-info", &info, &len, err);
+    if (rc == FL_ENOTFOUND) {
+        fl_error_clear(err);
+        char *text = fl_xasprintf("StoreDir: %s\n", store_dir);
+        rc = w->put_data(w->ctx, "nix-cache-info", text, strlen(text), err);
+        free(text);
+        return rc;
+    }
+    if (!rc)
+        rc = fl_cache_info_check(info, w->url, store_dir, err);
+    free(info);
+    return rc;
+}
+
+/* Stages one path's NAR, puts it, then puts its .narinfo. */
+static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, int comp,
+                    const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    char *tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
+    file_sink fs = {mkstemp(tmp), {0}, 0};
+    if (fs.fd < 0) {
+        int rc = fl_error_errno(err, "cannot create a file in %s", w->stage_dir);
+        free(tmp);
+        return rc;
+    }
+    fl_sha256_init(&fs.sha);
+    nar_tee tee = {{0}, 0, fl_compressor_new(comp, file_sink_write, &fs)};
+    fl_sha256_init(&tee.sha);
+    int rc = fl_nar_dump(info->path, nar_tee_write, &tee, NULL, err);
+    if (!rc)
+        rc = fl_compressor_finish(tee.c, err);
+    unsigned char nar_hash[FL_SHA256_LEN], file_hash[FL_SHA256_LEN];
+    fl_sha256_final(&tee.sha, nar_hash);
+    fl_sha256_final(&fs.sha, file_hash);
+    fl_compressor_free(tee.c);
+    /* A signature vouches for the registered hash: never sign contents that differ from it. */
+    if (!rc && (memcmp(nar_hash, info->nar_hash, sizeof nar_hash) || tee.size != info->nar_size)) {
+        rc = fl_error_set(err, FL_ECONFLICT,
+                          "%s was modified in the store: its contents no longer match its "
+                          "registered hash",
+                          info->path);
+        fl_error_set_hint(err, "run 'flakectl store verify --check-contents --repair'");
+    }
+    if (!rc && (fchmod(fs.fd, 0644) < 0 || fsync(fs.fd) < 0))
+        rc = fl_error_errno(err, "cannot write %s", tmp);
+    close(fs.fd);
+    char fh32[FL_SHA256_BASE32_LEN + 1];
+    fl_base32_encode(file_hash, sizeof file_hash, fh32);
+    fl_narinfo ni;
+    memset(&ni, 0, sizeof ni);
+    ni.url = fl_xasprintf("nar/%s.nar%s", fh32, fl_compression_ext(comp));
+    if (!rc)
+        rc = w->put_file(w->ctx, tmp, ni.url, err);
+    else
+        unlink(tmp);
+    free(tmp);
+    if (rc) {
+        free(ni.url);
+        return rc;
+    }
+    ni.store_path = info->path;
+    ni.compression = (char *)(comp == FL_COMP_XZ ? "xz" : comp == FL_COMP_ZSTD ? "zstd" : "none");
+    ni.has_file_hash = 1;
+    memcpy(ni.file_hash, file_hash, sizeof file_hash);
+    ni.file_size = fs.size;
+    memcpy(ni.nar_hash, info->nar_hash, sizeof ni.nar_hash);
+    ni.nar_size = info->nar_size;
+    ni.refs = info->refs;
+    ni.nrefs = info->nrefs;
+    ni.deriver = info->deriver;
+    char *sig = NULL;
+    if (opts->key) {
+        char *fp = fl_narinfo_fingerprint(&ni);
+        sig = fl_cache_sign(opts->key, fp);
+        free(fp);
+        ni.sigs = &sig;
+        ni.nsigs = 1;
+    }
+    char *text = fl_narinfo_format(&ni);
+    char *name = fl_cache_narinfo_name(info->path);
+    rc = w->put_data(w->ctx, name, text, strlen(text), err);
+    if (!rc) {
+        res->pushed++;
+        res->nar_bytes += info->nar_size;
+        res->file_bytes += fs.size;
+        if (opts->log)
+            fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", info->path,
+                    w->url, (unsigned long long)info->nar_size, (unsigned long long)fs.size);
+    }
+    free(name);
+    free(text);
+    free(sig);
+    free(ni.url);
+    return rc;
+}
+
+typedef struct push_job {
+    fl_store_path_info *info;
+    int done, rc;
+    fl_error err;
+    fl_cache_push_result res;
+} push_job;
+
+typedef struct push_wave {
+    const fl_cache_writer *w;
+    int comp;
+    const fl_cache_push_opts *opts;
+    push_job **items;
+    size_t n, next;
+    pthread_mutex_t mu;
+} push_wave;
+
+static void *push_worker(void *arg) {
+    push_wave *pw = arg;
+    for (;;) {
+        pthread_mutex_lock(&pw->mu);
+        push_job *j = pw->next < pw->n ? pw->items[pw->next++] : NULL;
+        pthread_mutex_unlock(&pw->mu);
+        if (!j)
+            return NULL;
+        j->rc = push_one(pw->w, j->info, pw->comp, pw->opts, &j->res, &j->err);
+        j->done = 1;
+    }
+}
+
+static int cmp_job(const void *a, const void *b) {
+    return strcmp((*(push_job *const *)a)->info->path, (*(push_job *const *)b)->info->path);
+}
+
+/* A path may go once none of its references (but itself) is still waiting: their .narinfo
+ * files are in the cache before its own. */
+static int job_ready(push_job **sorted, size_t n, const push_job *j) {
+    for (size_t r = 0; r < j->info->nrefs; r++) {
+        const char *ref = j->info->refs[r];
+        if (!strcmp(ref, j->info->path))
+            continue;
+        fl_store_path_info key_info = {.path = (char *)ref};
+        push_job key = {.info = &key_info}, *kp = &key;
+        push_job **hit = bsearch(&kp, sorted, n, sizeof *sorted, cmp_job);
+        if (hit && !(*hit)->done)
+            return 0;
+    }
+    return 1;
+}
+
+static int push_jobs(const fl_cache_writer *w, push_job *jobs, size_t n, int comp,
+                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    push_job **sorted = fl_xcalloc(n + 1, sizeof *sorted),
+             **items = fl_xcalloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &jobs[i];
+    qsort(sorted, n, sizeof *sorted, cmp_job);
+    size_t left = n;
+    int rc = FL_OK;
+    int maxj = w->jobs > 1 ? (w->jobs > 16 ? 16 : w->jobs) : 1;
+    while (left && !rc) {
+        push_wave pw = {w, comp, opts, items, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        for (size_t i = 0; i < n; i++)
+            if (!jobs[i].done && job_ready(sorted, n, &jobs[i]))
+                items[pw.n++] = &jobs[i];
+        if (!pw.n) {
+            rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
+                              jobs[0].info->path);
+            break;
+        }
+        pthread_t th[16];
+        size_t started = 0, want = pw.n < (size_t)maxj ? pw.n : (size_t)maxj;
+        for (size_t t = 1; t < want; t++)
+            if (pthread_create(&th[started], NULL, push_worker, &pw) == 0)
+                started++;
+        push_worker(&pw);
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        for (size_t i = 0; i < pw.n; i++) {
+            push_job *j = pw.items[i];
+            res->pushed += j->res.pushed;
+            res->nar_bytes += j->res.nar_bytes;
+            res->file_bytes += j->res.file_bytes;
+            if (j->rc && !rc) {
+                rc = j->rc;
+                fl_error_move(err, &j->err);
+            }
+        }
+        left -= pw.n;
+    }
+    free(sorted);
+    free(items);
+    return rc;
+}
+
+int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, size_t npaths,
+                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    memset(res, 0, sizeof *res);
+    int comp = FL_COMP_ZSTD;
+    if (opts->compression && fl_compression_parse(opts->compression, &comp) < 0) {
+        int rc = fl_error_set(err, FL_EUSAGE, "unknown compression '%s'", opts->compression);
+        fl_error_set_hint(err, "use zstd, xz or none");
+        return rc;
+    }
+    char **cl = NULL;
+    size_t ncl = 0;
+    int rc = ensure_cache_info(w, fl_store_dir(s), err);
+    if (!rc)
+        rc = fl_store_closure(s, paths, npaths, &cl, &ncl, err);
+    push_job *jobs = fl_xcalloc(ncl + 1, sizeof *jobs);
+    size_t n = 0;
+    for (size_t i = 0; i < ncl && !rc; i++) {
+        char *name = fl_cache_narinfo_name(cl[i]);
+        int have = w->has(w->ctx, name, err);
+        free(name);
+        if (have < 0) {
+            rc = have;
+            break;
+        }
+        if (have) {
+            res->present++;
+            continue;
+        }
+        rc = fl_store_query_info(s, cl[i], &jobs[n].info, err);
+        if (!rc)
+            n++;
+    }
+    if (!rc && n)
+        rc = push_jobs(w, jobs, n, comp, opts, res, err);
+    for (size_t i = 0; i < n; i++) {
+        fl_store_path_info_free(jobs[i].info);
+        fl_error_clear(&jobs[i].err);
+    }
+    free(jobs);
+    if (rc)
+        fl_error_add_frame(err, "while pushing to %s", w->url);
+    fl_store_free_paths(cl, ncl);
+    return rc;
+}
+
+/* ---- file:// ---------------------------------------------------------------------------- */
+
+static int dir_has(void *ctx, const char *rel, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *p = fl_path_join(c->dir, rel);
+    int yes = fl_path_exists(p);
+    free(p);
+    (void)err;
+    return yes;
+}
+
+static int dir_get(void *ctx, const char *rel, char **data, size_t *len, fl_error *err) {
+    return fl_cache_get(ctx, rel, data, len, err);
+}
+
+static int dir_put_file(void *ctx, const char *staged, const char *rel, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *dest = fl_path_join(c->dir, rel);
+    int rc = fl_atomic_rename(staged, dest, err);
+    if (rc)
+        unlink(staged);
+    free(dest);
+    return rc;
+}
+
+static int dir_put_data(void *ctx, const char *rel, const void *data, size_t len, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    char *dest = fl_path_join(c->dir, rel);
+    int rc = fl_atomic_write_file(dest, data, len, 0644, err);
+    free(dest);
+    return rc;
+}
+
+int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npaths,
+                  const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
+    memset(res, 0, sizeof *res);
+    fl_cache_conn conn;
+    int rc = fl_cache_conn_open(url, &conn, err);
+    if (rc)
+        return rc;
+    if (!conn.dir) {
+        rc = fl_error_set(err, FL_EUSAGE,
+                          "cannot push to %s: caches are written over file:// "
+                          "or ssh://",
+                          url);
+        fl_error_set_hint(err, "push to a directory (file:///DIR, or ssh://HOST/DIR) and serve "
+                               "it over HTTP with any static file server");
+        fl_cache_conn_close(&conn);
+        return rc;
+    }
+    /* NARs are staged in nar/ itself so that putting one is a rename */
+    char *nar_dir = fl_path_join(conn.dir, "nar");
+    rc = fl_mkdir_p(nar_dir, 0755, err);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    fl_cache_writer w = {&conn,   conn.url,     nar_dir,      dir_has,
+                         dir_get, dir_put_file, dir_put_data, cores > 0 ? (int)cores : 1};
+    if (!rc)
+        rc = fl_cache_push_to(s, &w, paths, npaths, opts, res, err);
+    free(nar_dir);
+    fl_cache_conn_close(&conn);
+    return rc;
+}

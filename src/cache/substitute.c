@@ -1,0 +1,380 @@
+/* substitute.c - making store paths valid from binary caches: look up <hash>.narinfo in each
+ * cache in order, accept it only with a signature by a trusted key, substitute its
+ * references first, then fetch, decompress and add the NAR through fl_store_add_nar (which
+ * checks the NAR hash before registering anything). Never writes to a cache. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/cache_int.h"
+#include "flakectl/fs.h"
+#include "flakectl/strbuf.h"
+
+struct fl_substituter {
+    fl_cache_conn *caches;
+    size_t ncaches;
+    fl_cache_public_key *keys;
+    size_t nkeys;
+    FILE *log;
+};
+
+/* Calls fn for each white-space separated word of each string. */
+static int each_word(const char *const *v, size_t n, int (*fn)(void *, const char *, fl_error *),
+                     void *ctx, fl_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        for (const char *p = v[i]; *p;) {
+            p += strspn(p, " \t\n");
+            size_t k = strcspn(p, " \t\n");
+            if (!k)
+                break;
+            char *w = fl_xstrndup(p, k);
+            int rc = fn(ctx, w, err);
+            free(w);
+            if (rc)
+                return rc;
+            p += k;
+        }
+    }
+    return FL_OK;
+}
+
+static int add_cache(void *p, const char *url, fl_error *err) {
+    fl_substituter *sub = p;
+    for (size_t i = 0; i < sub->ncaches; i++) {
+        fl_cache_conn c;
+        if (fl_cache_conn_open(url, &c, NULL) == 0) {
+            int same = !strcmp(c.url, sub->caches[i].url);
+            fl_cache_conn_close(&c);
+            if (same)
+                return FL_OK;
+        }
+    }
+    sub->caches = fl_xrealloc(sub->caches, (sub->ncaches + 1) * sizeof *sub->caches);
+    int rc = fl_cache_conn_open(url, &sub->caches[sub->ncaches], err);
+    if (!rc)
+        sub->ncaches++;
+    return rc;
+}
+
+int fl_substituter_new(const char *const *urls, size_t nurls, const char *const *keys, size_t nkeys,
+                       FILE *log, fl_substituter **out, fl_error *err) {
+    fl_substituter *sub = fl_xcalloc(1, sizeof *sub);
+    sub->log = log;
+    int rc = each_word(urls, nurls, add_cache, sub, err);
+    if (!rc)
+        rc = fl_cache_public_keys_parse(keys, nkeys, "trusted public key", &sub->keys, &sub->nkeys,
+                                        err);
+    if (rc) {
+        fl_substituter_free(sub);
+        return rc;
+    }
+    *out = sub;
+    return FL_OK;
+}
+
+void fl_substituter_free(fl_substituter *sub) {
+    if (!sub)
+        return;
+    for (size_t i = 0; i < sub->ncaches; i++)
+        fl_cache_conn_close(&sub->caches[i]);
+    free(sub->caches);
+    free(sub->keys);
+    free(sub);
+}
+
+size_t fl_substituter_count(const fl_substituter *sub) {
+    return sub ? sub->ncaches : 0;
+}
+
+/* Fetches ni's NAR from c and adds it to s. */
+static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const fl_narinfo *ni,
+                     fl_error *err) {
+    int comp;
+    if (fl_compression_parse(ni->compression, &comp) < 0) {
+        int rc = fl_error_set(err, FL_EPARSE, "%s/%s: unsupported compression '%s'", c->url,
+                              ni->url, ni->compression);
+        fl_error_set_hint(err, "flakectl reads NARs compressed with xz, zstd or none");
+        return rc;
+    }
+    char *tmpdir = fl_path_join(fl_store_state_dir(s), "tmp");
+    int fd = -1;
+    int rc = fl_mkdir_p(tmpdir, 0755, err);
+    if (!rc)
+        rc = fl_cache_open_file(c, ni->url, tmpdir, &fd, err);
+    free(tmpdir);
+    if (rc)
+        return rc;
+    if (sub->log)
+        fprintf(sub->log, "copying path '%s' from '%s'...\n", ni->store_path, c->url);
+    char *where = fl_xasprintf("%s/%s", c->url, ni->url);
+    fl_decompressor *d = fl_decompressor_new(comp, fd, where);
+    fl_store_path_info info;
+    memset(&info, 0, sizeof info);
+    info.path = ni->store_path;
+    memcpy(info.nar_hash, ni->nar_hash, sizeof info.nar_hash);
+    info.nar_size = ni->nar_size;
+    info.refs = ni->refs;
+    info.nrefs = ni->nrefs;
+    info.deriver = ni->deriver;
+    rc = fl_store_add_nar(s, &info, fl_decompressor_read, d, err);
+    fl_decompressor_free(d);
+    close(fd);
+    if (rc)
+        fl_error_add_frame(err, "while substituting %s from %s", ni->store_path, where);
+    free(where);
+    return rc;
+}
+
+/* Looks path up in cache c: 1 with *out (a trusted narinfo for path), 0 when c does not
+ * have it, <0 when c has it but it is refused (or c cannot be read). */
+static int lookup_in(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const char *path,
+                     fl_narinfo **out, fl_error *err) {
+    int rc = fl_cache_check_store_dir(c, fl_store_dir(s), err);
+    if (rc)
+        return rc;
+    char *name = fl_cache_narinfo_name(path);
+    char *text = NULL;
+    size_t len = 0;
+    rc = fl_cache_get(c, name, &text, &len, err);
+    if (rc == FL_ENOTFOUND) {
+        fl_error_clear(err);
+        free(name);
+        return 0;
+    }
+    fl_narinfo *ni = NULL;
+    if (!rc) {
+        char *where = fl_xasprintf("%s/%s", c->url, name);
+        rc = fl_narinfo_parse(text, len, fl_store_dir(s), where, &ni, err);
+        free(where);
+    }
+    free(text);
+    if (!rc && strcmp(ni->store_path, path) != 0)
+        rc = fl_error_set(err, FL_ECONFLICT, "%s/%s describes %s, not %s", c->url, name,
+                          ni->store_path, path);
+    if (!rc && !fl_narinfo_trusted(ni, sub->keys, sub->nkeys)) {
+        rc = fl_error_set(err, FL_ECRYPTO, "%s/%s: %s is %s", c->url, name, path,
+                          !ni->nsigs ? "not signed"
+                                     : "not signed by any trusted key (or its signature is bad)");
+        fl_error_set_hint(err, "trust the cache's public key with --trusted-public-key KEY or "
+                               "store.trustedPublicKeys");
+    }
+    free(name);
+    if (rc) {
+        fl_narinfo_free(ni);
+        return rc;
+    }
+    *out = ni;
+    return 1;
+}
+
+/* The first cache with a trusted narinfo for path: 1 (*ni, *ci), 0 none has it, <0 the first
+ * refusal when no cache had it acceptably. */
+static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo **ni, size_t *ci,
+                  fl_error *err) {
+    fl_error first = FL_ERROR_INIT;
+    int first_rc = 0;
+    for (size_t i = 0; i < sub->ncaches; i++) {
+        fl_error e = FL_ERROR_INIT;
+        int rc = lookup_in(sub, s, &sub->caches[i], path, ni, &e);
+        if (rc == 1) {
+            *ci = i;
+            fl_error_clear(&first);
+            return 1;
+        }
+        if (rc < 0 && !first_rc) { /* keep the first refusal; another cache may still have it */
+            first_rc = rc;
+            fl_error_move(&first, &e);
+        }
+        fl_error_clear(&e);
+    }
+    if (first_rc)
+        fl_error_move(err, &first);
+    return first_rc;
+}
+
+/* One path to substitute. */
+typedef struct want {
+    fl_narinfo *ni;
+    size_t cache;
+    int done, rc;
+    fl_error err;
+} want;
+
+typedef struct plan {
+    want *w;
+    size_t n;
+} plan;
+
+static void plan_release(plan *p) {
+    for (size_t i = 0; i < p->n; i++) {
+        fl_narinfo_free(p->w[i].ni);
+        fl_error_clear(&p->w[i].err);
+    }
+    free(p->w);
+}
+
+static int planned(const plan *p, const char *path) {
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->w[i].ni->store_path, path))
+            return 1;
+    return 0;
+}
+
+/* Every path of root's closure that is not valid yet, each with its narinfo. 0 when no cache
+ * has root itself. */
+static int make_plan(fl_substituter *sub, fl_store *s, const char *root, plan *p, fl_error *err) {
+    fl_narinfo *ni = NULL;
+    size_t ci = 0;
+    int rc = lookup(sub, s, root, &ni, &ci, err);
+    if (rc <= 0)
+        return rc;
+    p->w = fl_xcalloc(1, sizeof *p->w);
+    p->w[0].ni = ni;
+    p->w[0].cache = ci;
+    p->n = 1;
+    for (size_t k = 0; k < p->n; k++) { /* breadth first over references */
+        for (size_t r = 0; r < p->w[k].ni->nrefs; r++) {
+            const char *ref = p->w[k].ni->refs[r];
+            if (fl_store_is_valid(s, ref) || planned(p, ref))
+                continue;
+            rc = lookup(sub, s, ref, &ni, &ci, err);
+            if (rc == 0)
+                rc = fl_error_set(err, FL_ENOTFOUND, "%s has %s but no cache has its reference %s",
+                                  sub->caches[p->w[k].cache].url, p->w[k].ni->store_path, ref);
+            if (rc < 0)
+                return rc;
+            p->w = fl_xrealloc(p->w, (p->n + 1) * sizeof *p->w);
+            memset(&p->w[p->n], 0, sizeof p->w[p->n]);
+            p->w[p->n].ni = ni;
+            p->w[p->n].cache = ci;
+            p->n++;
+        }
+    }
+    return 1;
+}
+
+/* A path can be added once each of its references (but itself) is valid. */
+static int ready(fl_store *s, const want *w) {
+    for (size_t r = 0; r < w->ni->nrefs; r++)
+        if (strcmp(w->ni->refs[r], w->ni->store_path) && !fl_store_is_valid(s, w->ni->refs[r]))
+            return 0;
+    return 1;
+}
+
+typedef struct wave {
+    fl_substituter *sub;
+    fl_store *s;
+    want **items;
+    size_t n, next;
+    pthread_mutex_t mu;
+} wave;
+
+/* A worker: takes the wave's next path and fetches it over its own connection (libcurl
+ * handles are not shared between threads). */
+static void *wave_worker(void *arg) {
+    wave *wv = arg;
+    for (;;) {
+        pthread_mutex_lock(&wv->mu);
+        want *w = wv->next < wv->n ? wv->items[wv->next++] : NULL;
+        pthread_mutex_unlock(&wv->mu);
+        if (!w)
+            return NULL;
+        fl_cache_conn c;
+        w->rc = fl_cache_conn_open(wv->sub->caches[w->cache].url, &c, &w->err);
+        if (!w->rc) {
+            c.checked = 1;
+            w->rc = fetch_nar(wv->sub, wv->s, &c, w->ni, &w->err);
+            fl_cache_conn_close(&c);
+        }
+        w->done = 1;
+    }
+}
+
+/* Fetches and adds every planned path, references first; the paths whose references are all
+ * valid go at once, up to FL_SUBSTITUTE_JOBS at a time. */
+#define FL_SUBSTITUTE_JOBS 4
+static int run_plan(fl_substituter *sub, fl_store *s, plan *p, fl_error *err) {
+    size_t left = p->n;
+    want **items = fl_xcalloc(p->n + 1, sizeof *items);
+    int rc = FL_OK;
+    while (left && !rc) {
+        wave wv = {sub, s, items, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        for (size_t i = 0; i < p->n; i++)
+            if (!p->w[i].done && ready(s, &p->w[i]))
+                items[wv.n++] = &p->w[i];
+        if (!wv.n) { /* cannot happen with a closure's narinfos; guards a reference cycle */
+            rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
+                              p->w[0].ni->store_path);
+            break;
+        }
+        size_t nthreads = wv.n < FL_SUBSTITUTE_JOBS ? wv.n : FL_SUBSTITUTE_JOBS;
+        pthread_t th[FL_SUBSTITUTE_JOBS];
+        size_t started = 0;
+        for (size_t t = 1; t < nthreads; t++)
+            if (pthread_create(&th[started], NULL, wave_worker, &wv) == 0)
+                started++;
+        wave_worker(&wv); /* this thread works too */
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        for (size_t i = 0; i < wv.n && !rc; i++)
+            if (wv.items[i]->rc) {
+                rc = wv.items[i]->rc;
+                fl_error_move(err, &wv.items[i]->err);
+            }
+        left -= wv.n;
+    }
+    free(items);
+    return rc;
+}
+
+static int realise(fl_substituter *sub, fl_store *s, const char *path, fl_error *err) {
+    if (fl_store_is_valid(s, path))
+        return 1;
+    plan p = {NULL, 0};
+    int rc = make_plan(sub, s, path, &p, err);
+    if (rc == 1) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < p.n; i++)
+            bytes += p.w[i].ni->nar_size;
+        rc = run_plan(sub, s, &p, err);
+        if (!rc && sub->log && p.n > 1)
+            fprintf(sub->log, "substituted %zu paths (%.1f MiB unpacked) for %s\n", p.n,
+                    (double)bytes / 1048576.0, path);
+        rc = rc ? rc : 1;
+    }
+    plan_release(&p);
+    return rc;
+}
+
+int fl_substituter_realise(fl_substituter *sub, fl_store *s, const char *path, fl_error *err) {
+    if (!fl_store_is_store_path(s, path))
+        return fl_error_set(err, FL_EUSAGE, "'%s' is not a path of the store %s", path,
+                            fl_store_dir(s));
+    return realise(sub, s, path, err);
+}
+
+static int substitute_hook(void *ctx, fl_store *s, const char *path, fl_error *err) {
+    fl_substituter *sub = ctx;
+    fl_error e = FL_ERROR_INIT;
+    int rc = realise(sub, s, path, &e);
+    if (rc < 0) {
+        /* a refused or broken cache entry is never used; the build makes the path instead */
+        if (sub->log) {
+            fprintf(sub->log, "warning: not substituting %s: %s\n", path, e.message);
+            for (int i = 0; i < e.nframes; i++)
+                fprintf(sub->log, "         %s\n", e.frames[i]);
+            fprintf(sub->log, "         building it instead\n");
+        }
+        rc = 0;
+    }
+    fl_error_clear(&e);
+    (void)err;
+    return rc;
+}
+
+void fl_substituter_attach(fl_substituter *sub, fl_store *s) {
+    if (sub && sub->ncaches)
+        fl_store_set_substituter(s, substitute_hook, sub);
+}

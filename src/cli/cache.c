@@ -1,0 +1,277 @@
+/* cache.c (cli) - `flakectl cache keygen|push|verify` and `flakectl store realise`: argument
+ * parsing, output and exit codes over include/flakectl/cache.h. Owns no cache logic. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/opt.h"
+#include "cli/remote_args.h"
+#include "flakectl/cache.h"
+#include "flakectl/cli.h"
+#include "flakectl/fs.h"
+#include "options.h"
+#include "flakectl/remote.h"
+#include "flakectl/store.h"
+#include "flakectl/strbuf.h"
+
+typedef struct cache_opts {
+    const char *out, *to, *key, *host, *compression;
+    fl_opt_list args;
+    fl_cli_ssh_args ssh; /* push --to ssh://... */
+} cache_opts;
+
+static const char *const compressions[] = {"zstd", "xz", "none", NULL};
+
+#define CO cache_opts
+static const fl_opt_spec keygen_spec[] = {
+    FL_OPT_STR_("out", 'o', "SECRETFILE", "where to write the secret key (mode 0600)", CO, out,
+                .flags = 0),
+    FL_OPT_ARGS_("NAME", "the key's name, e.g. cache.example.org-1", CO, args,
+                 .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec push_spec[] = {
+    FL_OPT_STR_("to", 0, "URL", "the cache: file:///DIR or ssh://[USER@]HOST[:PORT]/DIR", CO, to,
+                .flags = 0),
+    FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key, .flags = 0),
+    FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host, .flags = 0),
+    FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
+                   compressions, .flags = 0),
+    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_ssh_spec, CO, ssh),
+    FL_OPT_END_,
+};
+static const fl_opt_spec verify_spec[] = {
+    FL_OPT_ARGS_("URL [PATH...]", "the cache, and the paths to check (default: all, file://)", CO,
+                 args, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec realise_spec[] = {
+    FL_OPT_ARGS_("PATH", "store paths to make valid from the --substituters", CO, args,
+                 .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+#undef CO
+
+static int cache_keygen(int argc, char **argv);
+static int cache_push(int argc, char **argv);
+static int cache_verify(int argc, char **argv);
+static int store_realise(int argc, char **argv);
+
+static const fl_opt_cmd keygen_cmd = {
+    "cache keygen",       "make a signing key pair: writes the secret key, prints the public key",
+    "NAME -o SECRETFILE", NULL,
+    keygen_spec,          NULL,
+    cache_keygen};
+static const fl_opt_cmd push_cmd = {
+    "cache push",
+    "copy the closure of PATH... (or of host H) into a binary cache, signed",
+    "--to file:///DIR|ssh://HOST/DIR [--key SECRETFILE] [--compression zstd|xz|none] (PATH... | "
+    "--host H)",
+    NULL,
+    push_spec,
+    NULL,
+    cache_push};
+static const fl_opt_cmd verify_cmd = {
+    "cache verify",
+    "check a cache's narinfos, NARs, hashes, references and (with keys) signatures",
+    "URL [--trusted-public-key K]... [PATH...]",
+    NULL,
+    verify_spec,
+    NULL,
+    cache_verify};
+const fl_opt_cmd fl_cmd_store_realise = {
+    "store realise",
+    "make PATH... valid from binary caches (signature and NAR hash checked)",
+    "[--substituters URLS] [--trusted-public-key K]... PATH...",
+    NULL,
+    realise_spec,
+    NULL,
+    store_realise};
+static const fl_opt_cmd *const cache_subs[] = {&keygen_cmd, &push_cmd, &verify_cmd, NULL};
+
+extern const fl_opt_cmd fl_cmd_cache;
+
+static int cmd_cache(int argc, char **argv) {
+    return fl_opt_dispatch(&fl_cmd_cache, argc, argv);
+}
+
+const fl_opt_cmd fl_cmd_cache = {
+    "cache",
+    "binary caches in Nix's format: keygen, push, verify",
+    NULL,
+    "Caches are directories in Nix's format (docs/cache.md): nix copy --from reads what push\n"
+    "writes. Builds fetch from them with --substituters and --trusted-public-key.\n",
+    NULL,
+    cache_subs,
+    cmd_cache,
+};
+
+static int cache_keygen(int argc, char **argv) {
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&keygen_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    if (o.args.n != 1 || !o.out) {
+        fl_opt_release(&keygen_cmd, &o);
+        return fl_opt_usage(&keygen_cmd, "give one NAME and -o SECRETFILE");
+    }
+    fl_error err = FL_ERROR_INIT;
+    char *secret = NULL, *public = NULL;
+    if (fl_path_exists(o.out)) {
+        rc = fl_error_set(&err, FL_ECONFLICT, "%s exists: refusing to overwrite a key", o.out);
+        fl_error_set_hint(&err, "remove it first, or write the new key elsewhere");
+    } else {
+        rc = fl_cache_keygen(o.args.v[0], &secret, &public, &err);
+    }
+    if (!rc)
+        rc = fl_atomic_write_file(o.out, secret, strlen(secret), 0600, &err);
+    if (secret)
+        memset(secret, 0, strlen(secret));
+    free(secret);
+    fl_opt_release(&keygen_cmd, &o);
+    if (rc) {
+        free(public);
+        return fl_cli_report(&err);
+    }
+    puts(public);
+    free(public);
+    return FL_EXIT_OK;
+}
+
+static int read_secret_key(const char *file, fl_cache_secret_key *key, fl_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fl_read_file(file, &text, &len, err);
+    if (!rc)
+        rc = fl_cache_secret_key_parse(text, file, key, err);
+    if (text)
+        memset(text, 0, len);
+    free(text);
+    return rc;
+}
+
+static int cache_push(int argc, char **argv) {
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&push_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    if (!o.to || (!o.args.n && !o.host) || (o.args.n && o.host)) {
+        fl_opt_release(&push_cmd, &o);
+        return fl_opt_usage(&push_cmd, "give --to URL and either store PATHs or --host H");
+    }
+    fl_error err = FL_ERROR_INIT;
+    fl_cache_secret_key key;
+    memset(&key, 0, sizeof key);
+    char *toplevel = NULL;
+    fl_store *s = NULL;
+    rc = o.key ? read_secret_key(o.key, &key, &err) : 0;
+    if (!rc && o.host)
+        rc = fl_cli_build_host(o.host, &toplevel, &err);
+    if (!rc)
+        rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    size_t n = o.host ? 1 : o.args.n;
+    char **paths = fl_xcalloc(n + 1, sizeof *paths);
+    for (size_t i = 0; i < n && !rc; i++) {
+        paths[i] = fl_store_to_store_path(s, o.host ? toplevel : o.args.v[i], &err);
+        if (!paths[i])
+            rc = FL_ENOTFOUND;
+        else if (!fl_store_is_valid(s, paths[i]))
+            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid in the store", paths[i]);
+    }
+    fl_cache_push_result res;
+    memset(&res, 0, sizeof res);
+    if (!rc) {
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, fl_opts.quiet ? NULL : stderr};
+        if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
+            rc = fl_error_set(&err, FL_EUSAGE,
+                              "cache push over SSH writes as the login user: "
+                              "--sudo is not supported");
+            fl_error_set_hint(&err, "log in as a user who may write the cache directory");
+        } else if (!strncmp(o.to, "ssh://", 6)) {
+            fl_remote_opts ro;
+            memset(&ro, 0, sizeof ro);
+            fl_cli_ssh_apply(&o.ssh, &ro);
+            rc = fl_remote_cache_push(o.to, &ro, s, paths, n, &po, &res, &err);
+        } else {
+            rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
+        }
+    }
+    memset(&key, 0, sizeof key);
+    fl_store_free_paths(paths, n);
+    free(toplevel);
+    fl_store_close(s);
+    fl_opt_release(&push_cmd, &o);
+    if (rc)
+        return fl_cli_report(&err);
+    if (!fl_opts.quiet)
+        fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
+                res.pushed, (unsigned long long)res.nar_bytes, (unsigned long long)res.file_bytes,
+                res.present);
+    return FL_EXIT_OK;
+}
+
+static int cache_verify(int argc, char **argv) {
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&verify_cmd, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    fl_error err = FL_ERROR_INIT;
+    fl_cache_public_key *keys = NULL;
+    size_t nkeys = 0;
+    fl_store *s = NULL;
+    rc = fl_cache_public_keys_parse(fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                    "--trusted-public-key", &keys, &nkeys, &err);
+    if (!rc)
+        rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    fl_cache_verify_result res;
+    memset(&res, 0, sizeof res);
+    if (!rc)
+        rc = fl_cache_verify(o.args.v[0], fl_store_dir(s), (char *const *)o.args.v + 1,
+                             o.args.n - 1, keys, nkeys, stdout, &res, &err);
+    fl_store_close(s);
+    free(keys);
+    fl_opt_release(&verify_cmd, &o);
+    if (rc)
+        return fl_cli_report(&err);
+    printf("%zu paths checked, %zu problems%s\n", res.checked, res.bad,
+           nkeys ? "" : " (signatures not checked: no --trusted-public-key)");
+    return res.bad ? FL_EXIT_FAILURE : FL_EXIT_OK;
+}
+
+static int store_realise(int argc, char **argv) {
+    cache_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = fl_opt_parse(&fl_cmd_store_realise, &o, argc, argv);
+    if (rc != FL_OPT_RUN)
+        return rc;
+    fl_error err = FL_ERROR_INIT;
+    fl_store *s = NULL;
+    fl_substituter *sub = NULL;
+    rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    if (!rc)
+        rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
+                                fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                fl_opts.quiet ? NULL : stderr, &sub, &err);
+    for (size_t i = 0; i < o.args.n && !rc; i++) {
+        const char *p = o.args.v[i];
+        int r = fl_substituter_realise(sub, s, p, &err);
+        if (r == 0) {
+            rc = fl_error_set(&err, FL_ENOTFOUND, "%s is not valid and no substituter has it", p);
+            if (!fl_substituter_count(sub))
+                fl_error_set_hint(&err, "name caches with --substituters URL");
+        } else if (r < 0) {
+            rc = r;
+        } else {
+            puts(p);
+        }
+    }
+    fl_substituter_free(sub);
+    fl_store_close(s);
+    fl_opt_release(&fl_cmd_store_realise, &o);
+    return rc ? fl_cli_report(&err) : FL_EXIT_OK;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Substitution over HTTP from a real nginx (Debian's package) serving a cache directory on
+# 127.0.0.1, started here with its own config and pid file, stopped by the trap: a closure
+# substitutes (nginx's access log shows the requests), a path the cache lacks is "no
+# substituter has it" (404), a tampered NAR served over HTTP is refused with nothing
+# registered, and `cache verify` checks named paths over HTTP.
+set -euo pipefail
+: "${FLAKECTL:?}"
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
+work=$(mktemp -d)
+chmod 755 "$work" # nginx's workers read the cache as another user
+ngx_pid=""
+cleanup() {
+    [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
+    chmod -R u+w "$work" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+state="$work/state"
+fl() { "$FLAKECTL" --quiet --state-dir "$state" "$@"; }
+
+mkdir src && head -c 1000000 /dev/urandom > src/blob
+dep=$(fl store add src)
+top=$(fl store build --name top --builder /bin/sh --arg -c --arg "echo $dep > \$out" --input "$dep")
+pub=$(fl cache keygen http-1 -o key.sec)
+fl cache push --to "file://$work/srv/zstd" --key key.sec "$top"
+fl cache push --to "file://$work/srv/xz" --key key.sec --compression xz "$top"
+chmod -R a+rX "$work/srv"
+mkdir other && echo x > other/f
+ghost=$(fl store add other) # never pushed
+mv "$state" "$work/state.orig"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p ngx/tmp
+cat > ngx/nginx.conf <<EOF
+daemon off;
+worker_processes 1;
+pid $work/ngx/nginx.pid;
+error_log $work/ngx/error.log;
+events { worker_connections 64; }
+http {
+    access_log $work/ngx/access.log;
+    client_body_temp_path $work/ngx/tmp/body;
+    proxy_temp_path $work/ngx/tmp/proxy;
+    fastcgi_temp_path $work/ngx/tmp/fastcgi;
+    uwsgi_temp_path $work/ngx/tmp/uwsgi;
+    scgi_temp_path $work/ngx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $work/srv;
+    }
+}
+EOF
+"$nginx_bin" -p "$work/ngx" -c "$work/ngx/nginx.conf" 2> ngx/stderr & ngx_pid=$!
+for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    kill -0 "$ngx_pid" 2>/dev/null || fail "nginx did not start: $(cat ngx/stderr ngx/error.log 2>/dev/null)"
+    sleep 0.1
+done
+url="http://127.0.0.1:$port/zstd"
+python3 -c "import urllib.request; urllib.request.urlopen('$url/nix-cache-info')" ||
+    fail "nginx does not serve the cache"
+
+# a path the cache lacks: a 404, not an error
+if fl store realise --substituters "$url" --trusted-public-key "$pub" "$ghost" 2>err; then
+    fail "realised a path no cache has"
+fi
+grep -q "no substituter has it" err || fail "missing path: $(cat err)"
+
+out=$(fl store realise --substituters "$url" --trusted-public-key "$pub" "$top")
+[ "$out" = "$top" ] || fail "realise over http printed '$out'"
+cmp <(fl store dump "$dep") <(fl --state-dir "$work/state.orig" store dump "$dep") || fail "$dep differs"
+grep -q "GET /zstd/$(basename "$top" | cut -c1-32).narinfo HTTP/1.1\" 200" ngx/access.log || fail "no narinfo request in nginx's log"
+grep -q "GET /zstd/nar/.*\.nar\.zst HTTP/1.1\" 200" ngx/access.log || fail "no NAR request in nginx's log"
+fl cache verify "$url" --trusted-public-key "$pub" "$top" "$dep" > verify.out || fail "verify over http: $(cat verify.out)"
+echo "ok: substituted over HTTP from nginx"
+
+# a tampered NAR over HTTP (xz: the tool is part of every Debian)
+url="http://127.0.0.1:$port/xz"
+rm -rf "$state"
+narinfo="$work/srv/xz/$(basename "$dep" | cut -c1-32).narinfo"
+nar="$work/srv/xz/$(grep '^URL' "$narinfo" | cut -d' ' -f2)"
+xz -dc "$nar" > nar.raw
+printf 'Q' | dd of=nar.raw bs=1 seek=500000 conv=notrunc status=none
+xz -c nar.raw > "$nar"
+if fl store realise --substituters "$url" --trusted-public-key "$pub" "$top" 2>err; then
+    fail "a tampered NAR over HTTP was accepted"
+fi
+grep -q "hash mismatch for $dep" err || fail "tampered over http: $(cat err)"
+grep -q "$url" err || fail "the error does not name the cache: $(cat err)"
+[ -z "$(ls -A "$state/store")" ] || fail "a tampered download left something in the store"
+[ -z "$(ls "$state/db" | grep json || true)" ] || fail "a tampered download registered something"
+[ -z "$(ls -A "$state/tmp" 2>/dev/null)" ] || fail "a download was left in $state/tmp"
+echo "ok: a tampered NAR over HTTP is refused, nothing registered"
