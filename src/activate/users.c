@@ -620,33 +620,27 @@ int fl_users_compute(fl_users_edit *e, fl_error *err) {
     const json_t *cg = json_object_get(e->created, "groups");
 
     int rc = check_accounts(e, err);
-    if (rc) {
-        if (e->users == empty)
-            e->users = NULL;
-        if (e->groups == empty)
-            e->groups = NULL;
-        json_decref(empty);
-        return rc;
-    }
-    db pw, grp, sh;
-    db_parse(&pw, e->passwd);
-    db_parse(&grp, e->group);
-    db_parse(&sh, e->shadow);
-    rc = compute_groups(e, &grp, json_object_get(e->ids, "gids"), cg, ncg, err);
-    if (!rc)
-        rc = compute_users(e, &pw, &sh, &grp, json_object_get(e->ids, "uids"), cu, ncu, err);
-    if (!rc)
-        compute_members(e, &grp, cu);
-    if (!rc)
-        groupdels_last(e->ops);
     if (!rc) {
-        e->new_passwd = db_render(&pw);
-        e->new_group = db_render(&grp);
-        e->new_shadow = db_render(&sh);
+        db pw, grp, sh;
+        db_parse(&pw, e->passwd);
+        db_parse(&grp, e->group);
+        db_parse(&sh, e->shadow);
+        rc = compute_groups(e, &grp, json_object_get(e->ids, "gids"), cg, ncg, err);
+        if (!rc)
+            rc = compute_users(e, &pw, &sh, &grp, json_object_get(e->ids, "uids"), cu, ncu, err);
+        if (!rc)
+            compute_members(e, &grp, cu);
+        if (!rc)
+            groupdels_last(e->ops);
+        if (!rc) {
+            e->new_passwd = db_render(&pw);
+            e->new_group = db_render(&grp);
+            e->new_shadow = db_render(&sh);
+        }
+        db_free(&pw);
+        db_free(&grp);
+        db_free(&sh);
     }
-    db_free(&pw);
-    db_free(&grp);
-    db_free(&sh);
     if (e->users == empty)
         e->users = NULL;
     if (e->groups == empty)

@@ -1041,7 +1041,35 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
+/* A chain of unary minus ("- - - x", 0 - (0 - (0 - x))): x is evaluated once and the
+ * subtractions applied in a loop, so 100k of them need neither 100k C frames nor the stack
+ * budget. Each step is exactly what eval_arith does for one of them. */
+static void eval_negations(State *S, Expr *e, Env *env, Value *out) {
+    size_t n = 0;
+    Expr *inner = e, *x = e;
+    while (x->kind == E_SUB && x->flag == 1) {
+        inner = x;
+        x = x->op.b;
+        n++;
+    }
+    Value v;
+    eval(S, x, env, &v);
+    if (v.type != V_INT && v.type != V_FLOAT)
+        lang_throw(S, inner->pos, "value is %s while an integer was expected", show_type(&v));
+    for (size_t k = 0; k < n; k++) {
+        if (v.type == V_INT)
+            v.i = (int64_t)(0 - (uint64_t)v.i);
+        else
+            v.f = 0.0 - v.f;
+    }
+    *out = v;
+}
+
 static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
+    if (e->kind == E_SUB && e->flag == 1) {
+        eval_negations(S, e, env, out);
+        return;
+    }
     Value a, b;
     lang_eval(S, e->op.a, env, &a);
     lang_eval(S, e->op.b, env, &b);

@@ -241,7 +241,8 @@ typedef struct Formal {
 struct Expr {
     uint8_t kind;
     uint8_t flag; /* E_VAR: from with; E_ATTRS: rec; E_LT: bit0 swap, bit1 negate;
-                     E_CONCATSTRINGS: force string; E_LAMBDA: has formals */
+                     E_CONCATSTRINGS: force string; E_LAMBDA: has formals;
+                     E_SUB: 1 = unary minus (0 - x) */
     PosIdx pos;
     union {
         Value cval;

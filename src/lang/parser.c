@@ -937,6 +937,7 @@ static Expr *parse_op(Parser *P, int minp) {
         Expr *zero = mk(P, E_CONST, tpos(P, t));
         mk_int(&zero->cval, 0);
         lhs = mk_bin(P, E_SUB, zero, x, tpos(P, t));
+        lhs->flag = 1;
     } else {
         lhs = parse_app(P);
     }

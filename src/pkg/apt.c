@@ -5,16 +5,9 @@
  * (the kernel drops /proc, /sys and /dev of the root when that child ends, however it ends). */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <pwd.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,123 +28,8 @@ static int is_live(const char *root) {
     return !strcmp(root, "/");
 }
 
-/* In the child: the root's /proc, /sys and /dev as debootstrap mounts them, then chroot. */
-static int enter_root(const char *root) {
-    if (is_live(root))
-        return 0;
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return -1;
-    char *proc = fl_path_join(root, "proc"), *sys = fl_path_join(root, "sys"),
-         *dev = fl_path_join(root, "dev");
-    int rc = mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-                     mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                           NULL) < 0 ||
-                     mount("/dev", dev, NULL, MS_BIND | MS_REC, NULL) < 0
-                 ? -1
-                 : 0;
-    free(proc);
-    free(sys);
-    free(dev);
-    if (!rc && (chroot(root) < 0 || chdir("/") < 0))
-        rc = -1;
-    return rc;
-}
-
-int fl_pkg_run(const char *root, char *const argv[], FILE *out, fl_strbuf *output, int *status,
-               fl_error *err) {
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return fl_error_errno(err, "pipe");
-    fflush(out ? out : stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        return fl_error_errno(err, "fork");
-    }
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        if (enter_root(root) < 0) {
-            dprintf(2, "cannot enter %s (mounting /proc, /sys, /dev and chroot): %s\n", root,
-                    strerror(errno));
-            _exit(126);
-        }
-        static char *const env[] = {
-            "DEBIAN_FRONTEND=noninteractive",
-            "DEBCONF_NONINTERACTIVE_SEEN=true",
-            "APT_LISTCHANGES_FRONTEND=none",
-            "LC_ALL=C",
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            NULL};
-        execvpe(argv[0], argv, env);
-        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(pfd[1]);
-    char buf[4096];
-    ssize_t n;
-    int bol = 1;
-    while ((n = read(pfd[0], buf, sizeof buf)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        fl_strbuf_add(output, buf, (size_t)n);
-        for (ssize_t i = 0; out && i < n; i++) {
-            if (bol)
-                fputs("      ", out);
-            fputc(buf[i], out);
-            bol = buf[i] == '\n';
-        }
-        /* Progress shows as it happens, also when the output is a file or a pipe. */
-        if (out)
-            fflush(out);
-    }
-    if (out && !bol)
-        fputc('\n', out);
-    close(pfd[0]);
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0)
-        if (errno != EINTR)
-            return fl_error_errno(err, "waitpid");
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    return FL_OK;
-}
-
-/* One manager call in r's root, its output shown and kept in r->tail. */
-static int run(runner *r, char *const argv[], int *status, fl_error *err) {
-    return fl_pkg_run(r->root, argv, r->out, &r->tail, status, err);
-}
-
-/* The last lines of the manager's output: its own words for what went wrong. */
-static const char *last_lines(const fl_strbuf *sb, int lines) {
-    if (!sb->len)
-        return "(no output)";
-    size_t i = sb->len;
-    while (i > 0 && sb->buf[i - 1] == '\n')
-        i--;
-    while (i > 0 && lines > 0)
-        if (sb->buf[--i] == '\n')
-            lines--;
-    return sb->buf + i + (sb->buf[i] == '\n');
-}
-
 static int run_checked(runner *r, char **argv, const char *host, fl_error *err) {
-    int status = 0;
-    fl_strbuf_reset(&r->tail);
-    int rc = run(r, argv, &status, err);
-    if (!rc && status) {
-        char *cmd = fl_pkg_argv_show(argv);
-        rc = fl_error_set(err, FL_EGENERIC, "host %s: `%s` failed (exit status %d):\n%s", host, cmd,
-                          status, last_lines(&r->tail, 12));
-        free(cmd);
-    }
-    return rc;
+    return fl_pkg_run_checked(r->root, argv, r->out, &r->tail, host, err);
 }
 
 /* Whether apt's package lists are missing or older than a day. */
@@ -460,62 +338,10 @@ static void print_commands(FILE *out, const fl_pkg_plan *p) {
     free(names);
 }
 
-/* The user logged in at the console (owner of /dev/console): Homebrew's owner on a Mac. */
-static char *console_user(void) {
-    struct stat st;
-    struct passwd *pw = stat("/dev/console", &st) == 0 ? getpwuid(st.st_uid) : NULL;
-    return pw && st.st_uid != 0 ? fl_xstrdup(pw->pw_name) : NULL;
-}
-
-/* macOS: the Brewfile in the toplevel (index names + homebrew.*) applied by `brew bundle` as
- * the console user; Homebrew keeps its own record, so flakectl keeps none. */
-static int brew_step(const fl_pkg_step *s, fl_error *err) {
-    const json_t *hb = json_object_get(s->profile, "homebrew");
-    const char *cleanup = json_string_value(json_object_get(hb, "cleanup"));
-    char *brewfile = fl_xasprintf("%s/activation/Brewfile", s->toplevel ? s->toplevel : ".");
-    char *user = console_user();
-    /* Apple silicon's prefix, else Intel's. */
-    const char *brew = access("/opt/homebrew/bin/brew", X_OK) == 0 ? "/opt/homebrew/bin/brew"
-                                                                   : "/usr/local/bin/brew";
-    char **argv = fl_pkg_brew_bundle_argv(user ? user : "CONSOLE-USER", brew, brewfile,
-                                          cleanup ? cleanup : "none");
-    char *cmd = fl_pkg_argv_show(argv);
-    fprintf(s->out, "  packages (brew):\n");
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(s->profile, "nativePackages"), i, v) {
-        const char *b = json_string_value(json_object_get(v, "brew"));
-        if (b)
-            fprintf(s->out, "    + %s (brew bundle)\n", b);
-    }
-    int rc = FL_OK;
-    struct stat st;
-    const char *why = !is_live(s->root)                    ? "the root is not /"
-                      : stat("/usr/bin/sw_vers", &st) != 0 ? "this is not macOS"
-                      : !user                              ? "nobody is logged in at the console"
-                                                           : NULL;
-    if (why || s->dry) {
-        fprintf(s->out, "    %s: %s\n", why ? "would run" : "will run", cmd);
-        if (why)
-            fprintf(s->out, "    nothing was installed: %s\n", why);
-    } else {
-        fprintf(s->out, "    %s\n", cmd);
-        runner r = {"/", s->out, {0}};
-        fl_strbuf_init(&r.tail, 0);
-        rc = run_checked(&r, argv, s->host, err);
-        fl_strbuf_release(&r.tail);
-    }
-    free(cmd);
-    fl_pkg_argv_free(argv);
-    free(user);
-    free(brewfile);
-    return rc;
-}
-
 int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     fl_pkg_manager m = fl_pkg_profile_manager(s->profile, s->root);
     if (m == FL_PKG_BREW && json_array_size(json_object_get(s->profile, "nativePackages")))
-        return brew_step(s, err);
+        return fl_pkg_brew_activate(s, err);
     /* No manager in the root: the plan is apt's, the Linux manager flakectl runs. */
     fl_pkg_manager shown = m == FL_PKG_NONE ? FL_PKG_APT : m;
     fl_pkg_decls want;

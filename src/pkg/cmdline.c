@@ -24,6 +24,18 @@ static void push_all(argv_buf *a, const char *const *words) {
         push(a, *words);
 }
 
+/* The manager's words, then the names; "--" ends the options first, so a name can never be
+ * read as one (names are validated too). brew takes no "--" before formulae. */
+static char **with_names(fl_pkg_manager m, const char *const *words, char *const *names, size_t n) {
+    argv_buf a = {NULL, 0};
+    push_all(&a, words);
+    if (m != FL_PKG_BREW)
+        push(&a, "--");
+    for (size_t i = 0; i < n; i++)
+        push(&a, names[i]);
+    return a.v;
+}
+
 char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
     /* Lock::Timeout: wait for a dpkg already running (unattended-upgrades) instead of failing. */
     static const char *const apt[] = {"apt-get", "-y",
@@ -36,17 +48,12 @@ char **fl_pkg_install_argv(fl_pkg_manager m, char *const *specs, size_t n) {
                                       NULL};
     static const char *const pacman[] = {"pacman", "-S", "--needed", "--noconfirm", NULL};
     static const char *const brew[] = {"brew", "install", NULL};
-    argv_buf a = {NULL, 0};
-    push_all(&a, m == FL_PKG_APT      ? apt
-                 : m == FL_PKG_DNF    ? dnf
-                 : m == FL_PKG_PACMAN ? pacman
-                                      : brew);
-    /* "--" ends the options, so a name can never be read as one (names are validated too). */
-    if (m != FL_PKG_BREW)
-        push(&a, "--");
-    for (size_t i = 0; i < n; i++)
-        push(&a, specs[i]);
-    return a.v;
+    return with_names(m,
+                      m == FL_PKG_APT      ? apt
+                      : m == FL_PKG_DNF    ? dnf
+                      : m == FL_PKG_PACMAN ? pacman
+                                           : brew,
+                      specs, n);
 }
 
 char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n) {
@@ -55,16 +62,12 @@ char **fl_pkg_remove_argv(fl_pkg_manager m, char *const *names, size_t n) {
     static const char *const dnf[] = {"dnf", "-y", "remove", NULL};
     static const char *const pacman[] = {"pacman", "-R", "--noconfirm", NULL};
     static const char *const brew[] = {"brew", "uninstall", NULL};
-    argv_buf a = {NULL, 0};
-    push_all(&a, m == FL_PKG_APT      ? apt
-                 : m == FL_PKG_DNF    ? dnf
-                 : m == FL_PKG_PACMAN ? pacman
-                                      : brew);
-    if (m != FL_PKG_BREW)
-        push(&a, "--");
-    for (size_t i = 0; i < n; i++)
-        push(&a, names[i]);
-    return a.v;
+    return with_names(m,
+                      m == FL_PKG_APT      ? apt
+                      : m == FL_PKG_DNF    ? dnf
+                      : m == FL_PKG_PACMAN ? pacman
+                                           : brew,
+                      names, n);
 }
 
 char **fl_pkg_brew_bundle_argv(const char *user, const char *brew, const char *brewfile,

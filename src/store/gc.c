@@ -105,14 +105,8 @@ int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err) {
     fl_hash_compress(h, sizeof h, c, sizeof c);
     char b32[FL_STORE_HASH_LEN + 1];
     fl_base32_encode(c, sizeof c, b32);
-    char *dir = fl_xasprintf("%s/gcroots/auto", fl_store_state_dir(s));
-    char *root = fl_path_join(dir, b32);
-    int rc = fl_mkdir_p(dir, 0755, err);
-    if (!rc)
-        rc = fl_atomic_symlink(abs, root, err);
+    int rc = fl_store_add_named_root(s, "auto", b32, abs, err);
     free(abs);
-    free(dir);
-    free(root);
     return rc;
 }
 
@@ -140,30 +134,29 @@ static unsigned long long proc_start(long pid) {
     return start;
 }
 
+/* gcroots/temp/<this name>: the process (pid and start time) and the path's hash. */
 static char *temp_root_name(fl_store *s, const char *path) {
     const char *hp = fl_store_hash_part(s, path);
     long pid = (long)getpid();
-    return fl_xasprintf("%s/gcroots/temp/%ld-%llu-%.*s", fl_store_state_dir(s), pid,
-                        proc_start(pid), FL_STORE_HASH_LEN, hp ? hp : "none");
+    return fl_xasprintf("%ld-%llu-%.*s", pid, proc_start(pid), FL_STORE_HASH_LEN,
+                        hp ? hp : "none");
 }
 
 int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err) {
-    char *dir = fl_xasprintf("%s/gcroots/temp", fl_store_state_dir(s));
-    char *link = temp_root_name(s, path);
-    int rc = fl_mkdir_p(dir, 0755, err);
-    if (!rc)
-        rc = fl_atomic_symlink(path, link, err);
+    char *name = temp_root_name(s, path);
+    int rc = fl_store_add_named_root(s, "temp", name, path, err);
     if (rc)
         fl_error_add_frame(err, "while rooting %s for as long as this command runs", path);
-    free(dir);
-    free(link);
+    free(name);
     return rc;
 }
 
 void fl_store_drop_temp_root(fl_store *s, const char *path) {
-    char *link = temp_root_name(s, path);
+    char *name = temp_root_name(s, path);
+    char *link = fl_xasprintf("%s/gcroots/temp/%s", fl_store_state_dir(s), name);
     unlink(link);
     free(link);
+    free(name);
 }
 
 int fl_store_add_named_root(fl_store *s, const char *group, const char *name, const char *path,

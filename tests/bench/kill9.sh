@@ -17,11 +17,8 @@ trap 'rm -rf "$T"' EXIT
 export XDG_CACHE_HOME=$T/cache
 ROOT=$T/root STATE=$T/state F=$T/flake
 mkdir -p "$ROOT" "$F" "$T/tree"
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$(dirname "$0")/../e2e/lib/host-flake.bash"
+host_flake "$F"
 host() { # N
     cat >"$F/host.nix" <<EOF
 { pkgs, ... }: {
@@ -36,11 +33,13 @@ EOF
 }
 fl() { "$FLAKECTL" --root "$ROOT" --state-dir "$STATE" --flake "$F" "$@"; }
 
-# broken: prints why the state is broken, nothing when it is sound.
+# broken: prints why the state is broken, nothing when it is sound. A broken store is
+# repaired afterwards, so that each kill is judged by what it did itself.
 broken() {
     local l t
     if ! fl store verify --check-contents >"$T/verify" 2>&1; then
         echo "store verify: $(head -3 "$T/verify" | tr '\n' ' ')"
+        fl store verify --repair >/dev/null 2>&1
         return
     fi
     for l in "$ROOT/run/flakectl/current" "$STATE/profiles/system" "$STATE"/profiles/system-*-link; do

@@ -55,6 +55,15 @@ box 'environment.systemPackages = with pkgs; [ git eza ]; system.packageManager 
 run_fl --flake "$flake" check --host box
 expect_eq "on dnf eza exists" 0 "$rc"
 
+# a dnf host: the plan and dnf's exact command line, nothing run (no dnf on this machine)
+mkdir -p "$work/root"
+run_fl --flake "$flake" --root "$work/root" switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch of a dnf host into an empty root" 0 "$rc"
+expect_contains "dnf plan" "+ eza (dnf)" "$out"
+expect_contains "dnf command line" "would run: dnf -y --setopt=install_weak_deps=False install -- git eza" "$out"
+expect_contains "says nothing was installed" "nothing was installed: flakectl runs apt only so far" "$out"
+
 # home.packages takes the same values and is checked the same way
 box 'users.users.al.isNormalUser = true; home-manager.users.al.home.packages = [ pkgs.eza ];'
 run_fl --flake "$flake" check --host box
@@ -68,6 +77,26 @@ top="$out"
 expect_eq "fd is fd-find on apt" "fd-find" "$(jq -r '.nativePackages[0].apt' "$top/profile.json")"
 expect_eq "the store package links into sw/" "yes" "$([ -x "$top/sw/bin/hi" ] && echo yes)"
 expect_eq "no native package in sw/" "1" "$(jq '.packages | length' "$top/profile.json")"
+
+# diff: native packages by name between two toplevels
+box 'environment.systemPackages = with pkgs; [ fd htop ];'
+run_fl --flake "$flake" build --host box --no-link
+run_fl diff "$top" "$out"
+expect_contains "diff adds htop" "+ htop (native package)" "$out"
+expect_not_contains "diff keeps fd" "fd (native package)" "$out"
+
+# check --apt-lists: names looked up in this machine's apt lists (where it has them)
+if command -v apt-cache >/dev/null && ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+  box 'environment.systemPackages = [ pkgs.hello (pkgs.native "flakectl-no-such-package") ];'
+  run_fl --flake "$flake" check --host box
+  expect_eq "without --apt-lists the name is not looked up" 0 "$rc"
+  run_fl --flake "$flake" check --host box --apt-lists
+  expect_eq "with --apt-lists it fails" 1 "$rc"
+  expect_contains "names the missing package" "apt name 'flakectl-no-such-package' is not in this machine's apt lists" "$err"
+  expect_not_contains "hello is found" "'hello'" "$err"
+else
+  echo "note: no apt lists here; check --apt-lists not exercised"
+fi
 
 # darwin: the Brewfile
 run_fl --flake "$flake" build --host mac --no-link

@@ -8,11 +8,8 @@
 source "$FLAKECTL_SRC/tests/e2e/lib/activate-fixtures.bash"
 F=$T/flake
 mkdir -p "$F"
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
+host_flake "$F"
 export XDG_CACHE_HOME=$T/cache
 
 # attempt LINE: host.nix whose line 3 is LINE; the build must fail at host.nix:3.

@@ -5,10 +5,12 @@
 # switch either completes (generation 2 fully live) or fails naming a step with generation 1
 # fully live: /etc, current, the default and managed.json all generation 1's.
 source "$FLAKECTL_SRC/tests/e2e/lib/activate-fixtures.bash"
-if [ "$(id -u)" != 0 ] || ! command -v mount >/dev/null; then
-    echo "skip: needs root to mount a tmpfs as the state dir"
+mkdir -p "$T/probe"
+if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=1m tmpfs "$T/probe" 2>/dev/null; then
+    echo "skip: needs to mount a tmpfs as the state dir (root with CAP_SYS_ADMIN)"
     exit 77
 fi
+umount "$T/probe"
 mounts=()
 cleanup() {
     local m
@@ -19,11 +21,8 @@ trap cleanup EXIT
 F=$T/flake
 mkdir -p "$F"
 export XDG_CACHE_HOME=$T/cache
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
+host_flake "$F"
 host() { # GEN
     cat >"$F/host.nix" <<EOF
 { ... }: {

@@ -9,11 +9,8 @@ source "$FLAKECTL_SRC/tests/e2e/lib/activate-fixtures.bash"
 F=$T/flake
 mkdir -p "$F"
 export XDG_CACHE_HOME=$T/cache
-cat >"$F/flake.nix" <<'EOF'
-{ outputs = { self, ... }: {
-    hosts.h = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./host.nix ]; };
-  }; }
-EOF
+source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
+host_flake "$F"
 host() { # ROUND SLEEP
     cat >"$F/host.nix" <<EOF
 { ... }: {
