@@ -21,7 +21,7 @@ static void sha256_hex(const unsigned char *h, char *hex) {
     fl_hex_encode(h, FL_SHA256_LEN, hex);
 }
 
-const char *make_store_path(State *S, const char *type, const char *hexhash,
+const char *lang_make_store_path(State *S, const char *type, const char *hexhash,
                             const char *name) {
     /* hexhash is 64 hex digits made by this file or derivation.c */
     unsigned char h[FL_SHA256_LEN];
@@ -31,7 +31,7 @@ const char *make_store_path(State *S, const char *type, const char *hexhash,
     if (!ok)
         abort();
     char *p = fl_store_make_path("/nix/store", type, h, name);
-    const char *out = arena_strndup(&S->arena, p, strlen(p));
+    const char *out = lang_arena_strndup(&S->arena, p, strlen(p));
     free(p);
     return out;
 }
@@ -54,7 +54,7 @@ void lang_check_path(State *S, const char *path, PosIdx pos) {
     fl_error e = FL_ERROR_INIT;
     if (S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) < 0) {
         const char *m = e.message ? e.message : "refused";
-        char *msg = arena_strndup(&S->arena, m, strlen(m));
+        char *msg = lang_arena_strndup(&S->arena, m, strlen(m));
         fl_error_clear(&e);
         lang_throw(S, pos, "%s", msg);
     }
@@ -68,11 +68,11 @@ int lang_path_visible(State *S, const char *path) {
     return ok;
 }
 
-const char *path_to_store(State *S, const char *path, PosIdx pos) {
-    return path_to_store_named(S, path, NULL, pos);
+const char *lang_path_to_store(State *S, const char *path, PosIdx pos) {
+    return lang_path_to_store_named(S, path, NULL, pos);
 }
 
-const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
+const char *lang_path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
     lang_check_path(S, path, pos);
     if (S->cfg.hooks.path_to_store && !name) {
         fl_strbuf sb = FL_STRBUF_INIT;
@@ -81,12 +81,12 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
         int rc = S->cfg.hooks.path_to_store(S->cfg.hooks.ctx, path, &sb, &e);
         if (rc < 0) {
             fl_strbuf_release(&sb);
-            char *msg = arena_strndup(&S->arena, e.message ? e.message : "failed",
+            char *msg = lang_arena_strndup(&S->arena, e.message ? e.message : "failed",
                                       strlen(e.message ? e.message : "failed"));
             fl_error_clear(&e);
             lang_throw(S, pos, "cannot copy '%s' to the store: %s", path, msg);
         }
-        const char *r = arena_strndup(&S->arena, sb.buf, sb.len);
+        const char *r = lang_arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
         return r;
     }
@@ -108,10 +108,10 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
     }
     char hex[65];
     sha256_hex(h, hex);
-    return make_store_path(S, "source", hex, base);
+    return lang_make_store_path(S, "source", hex, base);
 }
 
-const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
+const char *lang_store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs) {
     unsigned char h[FL_SHA256_LEN];
     fl_sha256_buf(data, len, h);
@@ -134,13 +134,13 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
     }
     qsort(r, n, sizeof(char *), cmp_names);
     AStr type;
-    astr_init(S, &type, 64);
+    lang_astr_init(S, &type, 64);
     astr_adds(S, &type, "text");
     for (size_t i = 0; i < n; i++) {
         if (i && !strcmp(r[i], r[i - 1]))
             continue;
-        astr_addch(S, &type, ':');
+        lang_astr_addch(S, &type, ':');
         astr_adds(S, &type, r[i]);
     }
-    return make_store_path(S, type.buf, hex, name);
+    return lang_make_store_path(S, type.buf, hex, name);
 }
