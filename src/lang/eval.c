@@ -1053,9 +1053,9 @@ static void eval_negations(State *S, Expr *e, Env *env, Value *out) {
         n++;
     }
     Value v;
-    eval(S, x, env, &v);
+    lang_eval(S, x, env, &v);
     if (v.type != V_INT && v.type != V_FLOAT)
-        lang_throw(S, inner->pos, "value is %s while an integer was expected", show_type(&v));
+        lang_throw(S, inner->pos, "value is %s while an integer was expected", lang_show_type(&v));
     for (size_t k = 0; k < n; k++) {
         if (v.type == V_INT)
             v.i = (int64_t)(0 - (uint64_t)v.i);
