@@ -27,7 +27,8 @@ cat >"$work/flake/flake.nix" <<'NIX'
 { outputs = { self, ... }: { hosts.h = { system = "x86_64-linux"; modules = [ ({ pkgs, ... }: {
     environment.etc."index.json".text = builtins.toJSON (builtins.mapAttrs (n: p: p.native)
       (builtins.removeAttrs pkgs [ "native" "system" "writeTextFile" "writeText" "writeTextDir" "writeScript"
-        "writeScriptBin" "writeShellScript" "writeShellScriptBin" "runCommand" "symlinkJoin" ]));
+        "writeScriptBin" "writeShellScript" "writeShellScriptBin" "runCommand" "symlinkJoin"
+        "fetchurl" "installBinary" ]));
   }) ]; }; }; }
 NIX
 run_fl --flake "$work/flake" eval --host h 'environment.etc."index.json".text' --json
