@@ -3,6 +3,7 @@
  * Never prints values to stdout; trace goes to the configured sink (stderr by default). */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <regex.h>
@@ -161,14 +162,14 @@ static Value *bool_value(State *S, int b) {
 PRIM(throw) {
     AStr s;
     astr_init(S, &s, 64);
-    coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_THROW, pos, "%s", s.buf);
 }
 
 PRIM(abort) {
     AStr s;
     astr_init(S, &s, 64);
-    coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_ABORT, pos, "evaluation aborted with the following error message: '%s'",
                     s.buf);
 }
@@ -227,7 +228,7 @@ PRIM(addErrorContext) {
 }
 
 PRIM(import) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = realise_path(S, args[0], pos);
     eval_file(S, p, out, pos);
 }
 
@@ -348,7 +349,7 @@ PRIM(attrValues) {
 
 static Sym force_sym(State *S, Value *v, PosIdx pos) {
     size_t n;
-    const char *s = force_string(S, v, pos, &n, NULL);
+    const char *s = force_string_noctx(S, v, pos, &n);
     return sym_intern(S, s, n);
 }
 
@@ -1058,7 +1059,7 @@ static Value *groups_list(State *S, const char *s, const long *g, size_t ngroups
 }
 
 PRIM(match) {
-    const char *re = force_string(S, args[0], pos, NULL, NULL);
+    const char *re = force_string_noctx(S, args[0], pos, NULL);
     size_t len;
     const char *s = force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
@@ -1076,7 +1077,7 @@ PRIM(match) {
  * for a non-empty one, then moves on a character; every search after the first sees the
  * text before it (`^` no longer holds). */
 PRIM(split) {
-    const char *re = force_string(S, args[0], pos, NULL, NULL);
+    const char *re = force_string_noctx(S, args[0], pos, NULL);
     size_t len;
     const char *s = force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
@@ -1176,8 +1177,8 @@ static int comp_lt(const char *a, size_t al, const char *b, size_t bl) {
 
 PRIM(compareVersions) {
     size_t l1, l2;
-    const char *v1 = force_string(S, args[0], pos, &l1, NULL);
-    const char *v2 = force_string(S, args[1], pos, &l2, NULL);
+    const char *v1 = force_string_noctx(S, args[0], pos, &l1);
+    const char *v2 = force_string_noctx(S, args[1], pos, &l2);
     const char *p1 = v1, *p2 = v2, *e1 = v1 + l1, *e2 = v2 + l2;
     while (p1 < e1 || p2 < e2) {
         const char *c1, *c2;
@@ -1198,7 +1199,7 @@ PRIM(compareVersions) {
 
 PRIM(splitVersion) {
     size_t l;
-    const char *v = force_string(S, args[0], pos, &l, NULL);
+    const char *v = force_string_noctx(S, args[0], pos, &l);
     const char *p = v, *e = v + l;
     Value **items = alloc_elems(S, (uint32_t)l + 1);
     uint32_t n = 0;
@@ -1216,7 +1217,7 @@ PRIM(splitVersion) {
 
 PRIM(parseDrvName) {
     size_t l;
-    const char *s = force_string(S, args[0], pos, &l, NULL);
+    const char *s = force_string_noctx(S, args[0], pos, &l);
     size_t split = l;
     for (size_t i = 0; i < l; i++)
         if (s[i] == '-' && i + 1 < l && !isalpha((unsigned char)s[i + 1])) {
@@ -1231,7 +1232,7 @@ PRIM(parseDrvName) {
 /* ---- hashes ---- */
 
 static const EVP_MD *hash_algo(State *S, Value *v, PosIdx pos) {
-    const char *t = force_string(S, v, pos, NULL, NULL);
+    const char *t = force_string_noctx(S, v, pos, NULL);
     if (!strcmp(t, "md5"))
         return EVP_md5();
     if (!strcmp(t, "sha1"))
@@ -1275,7 +1276,7 @@ static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
 
 PRIM(hashFile) {
     const EVP_MD *md = hash_algo(S, args[0], pos);
-    const char *p = coerce_to_path(S, args[1], pos);
+    const char *p = realise_path(S, args[1], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
     hex_digest(S, md, data, len, out);
@@ -1284,20 +1285,20 @@ PRIM(hashFile) {
 /* ---- files ---- */
 
 PRIM(readFile) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = realise_path(S, args[0], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
     mk_string(S, out, data, len, NULL);
 }
 
 PRIM(pathExists) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = realise_path(S, args[0], pos);
     struct stat st;
     mk_bool(out, lstat(p, &st) == 0 && lang_path_visible(S, p));
 }
 
 PRIM(readDir) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = realise_path(S, args[0], pos);
     lang_check_path(S, p, pos);
     DIR *d = opendir(p);
     if (!d)
@@ -1337,18 +1338,20 @@ PRIM(readDir) {
 
 PRIM(toFile) {
     size_t nl, len;
-    const char *name = force_string(S, args[0], pos, &nl, NULL);
+    const char *name = force_string_noctx(S, args[0], pos, &nl);
     const StrCtx *ctx;
     const char *s = force_string(S, args[1], pos, &len, &ctx);
-    const char *sp;
-    for (const char *q = name; *q; q++) {
-        char c = *q;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("+-._?=", c)))
-            lang_throw(S, pos, "store path name '%s' contains illegal character '%c'", name, c);
-    }
-    if (!*name || name[0] == '.')
-        lang_throw(S, pos, "invalid store path name '%s'", name);
+    const char *drvref = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        if (c->path[0] != '/' && (!drvref || strcmp(c->path, drvref) < 0))
+            drvref = c->path;
+    if (drvref)
+        lang_throw(S, pos,
+                   "in 'toFile': the file named '%s' must not contain a reference to a derivation "
+                   "but contains (%s)",
+                   name, drvref);
+    /* computed first in any case: it checks the name as Nix does */
+    const char *sp = store_path_for_text(S, name, s, len, ctx, pos);
     if (S->cfg.hooks.to_file) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
@@ -1362,8 +1365,6 @@ PRIM(toFile) {
         }
         sp = arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
-    } else {
-        sp = store_path_for_text(S, name, s, len, ctx);
     }
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
@@ -1437,7 +1438,7 @@ PRIM(path) {
     for (uint32_t i = 0; i < a->n; i++) {
         const char *k = sym_name(S, a->a[i].name);
         if (!strcmp(k, "path"))
-            path = coerce_to_path(S, a->a[i].value, a->a[i].pos);
+            path = realise_path(S, a->a[i].value, a->a[i].pos);
         else if (!strcmp(k, "name"))
             name = force_string_noctx(S, a->a[i].value, a->a[i].pos, NULL);
         else if (!strcmp(k, "recursive")) {
@@ -1458,7 +1459,7 @@ PRIM(path) {
 }
 
 PRIM(getEnv) {
-    const char *name = force_string(S, args[0], pos, NULL, NULL);
+    const char *name = force_string_noctx(S, args[0], pos, NULL);
     const char *v = S->cfg.pure ? NULL : getenv(name);
     if (!v)
         v = "";
@@ -1466,9 +1467,10 @@ PRIM(getEnv) {
 }
 
 PRIM(unsafeDiscardStringContext) {
-    size_t len;
-    const char *s = force_string(S, args[0], pos, &len, NULL);
-    mk_string(S, out, s, len, NULL);
+    AStr s;
+    astr_init(S, &s, 64);
+    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
+    mk_string(S, out, s.buf, s.len, NULL);
 }
 
 PRIM(hasContext) {
@@ -1478,7 +1480,7 @@ PRIM(hasContext) {
 }
 
 PRIM(placeholder) {
-    const char *o = force_string(S, args[0], pos, NULL, NULL);
+    const char *o = force_string_noctx(S, args[0], pos, NULL);
     char *in = fl_xasprintf("nix-output:%s", o);
     unsigned char h[32];
     unsigned int hl = 0;
@@ -1494,9 +1496,10 @@ PRIM(placeholder) {
 }
 
 PRIM(unsafeDiscardOutputDependency) {
-    size_t len;
-    const StrCtx *ctx;
-    const char *s = force_string(S, args[0], pos, &len, &ctx);
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
     StrCtx *r = NULL;
     for (const StrCtx *c = ctx; c; c = c->next) {
         StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
@@ -1504,7 +1507,7 @@ PRIM(unsafeDiscardOutputDependency) {
         n->next = r;
         r = n;
     }
-    mk_string(S, out, s, len, r);
+    mk_string(S, out, s.buf, s.len, r);
 }
 
 /* { "<path>" = { path = true; } | { allOutputs = true; } | { outputs = [ ... ]; }; } */
@@ -1568,6 +1571,159 @@ PRIM(getContext) {
     out->attrs = r;
 }
 
+/* A store path itself (/nix/store/HASH-NAME, nothing below it), as Nix's isStorePath. */
+static int is_store_path(const char *p) {
+    static const char b32[] = "0123456789abcdfghijklmnpqrsvwxyz";
+    if (strncmp(p, "/nix/store/", 11))
+        return 0;
+    const char *b = p + 11;
+    for (int i = 0; i < 32; i++)
+        if (!b[i] || !strchr(b32, b[i]))
+            return 0;
+    if (b[32] != '-' || !b[33] || strlen(b + 33) > 211)
+        return 0;
+    for (const char *q = b + 33; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("+-._?=", *q))
+            return 0;
+    return 1;
+}
+
+/* Nix's canonPath(path, resolveSymlinks = true): "." and ".." removed, every symbolic link
+ * followed; a missing component is an error naming the prefix that is missing. */
+static const char *canon_resolving(State *S, const char *path, PosIdx pos) {
+    AStr todo;
+    astr_init(S, &todo, 256);
+    astr_adds(S, &todo, path);
+    int links = 0;
+restart:;
+    AStr res;
+    astr_init(S, &res, 256);
+    const char *p = todo.buf;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        if (n == 1 && p[0] == '.') {
+            p += n;
+            continue;
+        }
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (res.len > 0 && res.buf[res.len - 1] != '/')
+                res.len--;
+            if (res.len > 0)
+                res.len--;
+            res.buf[res.len] = '\0';
+            p += n;
+            continue;
+        }
+        astr_addch(S, &res, '/');
+        astr_add(S, &res, p, n);
+        p += n;
+        struct stat st;
+        if (lstat(res.buf, &st) != 0)
+            lang_throw(S, pos, "getting status of '%s': %s", res.buf, strerror(errno));
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > 1024)
+                lang_throw(S, pos, "infinite symlink recursion in path '%s'", path);
+            char target[4096];
+            ssize_t tl = readlink(res.buf, target, sizeof target - 1);
+            if (tl < 0)
+                lang_throw(S, pos, "reading symbolic link '%s': %s", res.buf, strerror(errno));
+            target[tl] = '\0';
+            AStr next;
+            astr_init(S, &next, 256);
+            if (target[0] != '/') {
+                while (res.len > 0 && res.buf[res.len - 1] != '/')
+                    res.len--;
+                astr_add(S, &next, res.buf, res.len);
+            }
+            astr_adds(S, &next, target);
+            astr_adds(S, &next, p);
+            todo = next;
+            goto restart;
+        }
+    }
+    if (res.len == 0)
+        astr_addch(S, &res, '/');
+    return res.buf;
+}
+
+PRIM(storePath) {
+    const char *p = coerce_to_path(S, args[0], pos);
+    lang_check_path(S, p, pos);
+    if (!is_store_path(p))
+        p = canon_resolving(S, p, pos);
+    if (strncmp(p, "/nix/store/", 11) || !p[11])
+        lang_throw(S, pos, "path '%s' is not in the Nix store", p);
+    size_t n = 11 + strcspn(p + 11, "/");
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = arena_strndup(&S->arena, p, n);
+    c->next = NULL;
+    mk_string_copy(S, out, p, strlen(p), c);
+}
+
+static void ctx_add(State *S, const StrCtx **ctx, const char *pre, const char *path) {
+    AStr t;
+    astr_init(S, &t, 64);
+    astr_adds(S, &t, pre);
+    astr_adds(S, &t, path);
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = t.buf;
+    c->next = NULL;
+    *ctx = ctx_merge(S, *ctx, c);
+}
+
+/* builtins.appendContext STRING { "/nix/store/..." = { path = BOOL; allOutputs = BOOL;
+ * outputs = [ NAME ... ]; }; }: the inverse of getContext. */
+PRIM(appendContext) {
+    size_t len;
+    const StrCtx *ctx;
+    const char *s = force_string(S, args[0], pos, &len, &ctx);
+    Attrs *a = force_attrs(S, args[1], pos);
+    Sym s_all = sym_intern(S, "allOutputs", 10);
+    Attr **sorted = attrs_sorted_by_name(S, a);
+    for (uint32_t i = 0; i < a->n; i++) {
+        Attr *at = sorted[i];
+        const char *key = sym_name(S, at->name);
+        size_t kl = sym_len(S, at->name);
+        int is_drv = kl >= 4 && !strcmp(key + kl - 4, ".drv");
+        if (!is_store_path(key))
+            lang_throw(S, at->pos, "Context key '%s' is not a store path", key);
+        Attrs *info = force_attrs(S, at->value, at->pos);
+        Attr *x = attrs_find(info, S->s_path);
+        if (x && force_bool(S, x->value, x->pos))
+            ctx_add(S, &ctx, "", key);
+        x = attrs_find(info, s_all);
+        if (x && force_bool(S, x->value, x->pos)) {
+            if (!is_drv)
+                lang_throw(S, at->pos,
+                           "Tried to add all-outputs context of %s, which is not a derivation, "
+                           "to a string",
+                           key);
+            ctx_add(S, &ctx, "=", key);
+        }
+        x = attrs_find(info, S->s_outputs);
+        if (x) {
+            force_list(S, x->value, x->pos);
+            if (x->value->n && !is_drv)
+                lang_throw(S, at->pos,
+                           "Tried to add derivation output context of %s, which is not a "
+                           "derivation, to a string",
+                           key);
+            for (uint32_t k = 0; k < x->value->n; k++) {
+                const char *o = force_string_noctx(S, x->value->elems[k], x->pos, NULL);
+                AStr pre;
+                astr_init(S, &pre, 32);
+                astr_addf(S, &pre, "!%s!", o);
+                ctx_add(S, &ctx, pre.buf, key);
+            }
+        }
+    }
+    mk_string(S, out, s, len, ctx);
+}
+
 /* Builtins Nix has and flakectl does not implement: present (so `builtins ? x` answers as
  * in Nix), with an error that says so. */
 static void unsupported(State *S, PosIdx pos, const char *name) {
@@ -1580,9 +1736,7 @@ PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
 PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
 PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
 PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
-PRIM(storePath) { (void)args; (void)out; unsupported(S, pos, "storePath"); }
 PRIM(toXML) { (void)args; (void)out; unsupported(S, pos, "toXML"); }
-PRIM(appendContext) { (void)args; (void)out; unsupported(S, pos, "appendContext"); }
 
 /* ---- JSON and TOML ---- */
 
@@ -1596,14 +1750,14 @@ PRIM(toJSON) {
 
 PRIM(fromJSON) {
     size_t len;
-    const char *s = force_string(S, args[0], pos, &len, NULL);
+    const char *s = force_string_noctx(S, args[0], pos, &len);
     json_to_value(S, s, len, out, pos);
 }
 
 void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
 PRIM(fromTOML) {
     size_t len;
-    const char *s = force_string(S, args[0], pos, &len, NULL);
+    const char *s = force_string_noctx(S, args[0], pos, &len);
     toml_to_value(S, s, len, out, pos);
 }
 

@@ -292,8 +292,18 @@ const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len) {
     const StrCtx *ctx;
     const char *s = force_string(S, v, pos, len, &ctx);
     if (ctx)
-        lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path", s);
+        lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path (such as '%s')",
+                   s, ctx_first(ctx));
     return s;
+}
+
+/* Nix keeps a string's context in a std::set: its messages name the smallest element. */
+const char *ctx_first(const StrCtx *ctx) {
+    const char *m = ctx ? ctx->path : NULL;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        if (strcmp(c->path, m) < 0)
+            m = c->path;
+    return m;
 }
 
 int is_derivation(State *S, Value *v) {
@@ -408,14 +418,44 @@ void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_
     lang_throw(S, pos, "cannot coerce %s to a string", show_type(v));
 }
 
-const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
+static const char *coerce_to_path_ctx(State *S, Value *v, PosIdx pos, const StrCtx **ctx) {
     AStr s;
     astr_init(S, &s, 64);
-    const StrCtx *ctx = NULL;
-    coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    coerce_to_string(S, v, pos, 0, 0, &s, ctx);
     if (s.len == 0 || s.buf[0] != '/')
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
     return s.buf;
+}
+
+const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
+    const StrCtx *ctx = NULL;
+    return coerce_to_path_ctx(S, v, pos, &ctx);
+}
+
+/* Nix realises a path's context before reading it: every store path the string refers to
+ * (a derivation's .drv for its outputs) must be valid. Without a store, valid means present. */
+const char *realise_path(State *S, Value *v, PosIdx pos) {
+    const StrCtx *ctx = NULL;
+    const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
+    const char *bad = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        const char *sp = c->path;
+        if (sp[0] == '=')
+            sp++;
+        else if (sp[0] == '!' && strchr(sp + 1, '!'))
+            sp = strchr(sp + 1, '!') + 1;
+        struct stat st;
+        if (lstat(sp, &st) != 0 && (!bad || strcmp(c->path, bad) < 0))
+            bad = c->path;
+    }
+    if (bad) {
+        if (bad[0] == '=')
+            bad++;
+        else if (bad[0] == '!')
+            bad = strchr(bad + 1, '!') + 1;
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    }
+    return p;
 }
 
 /* ---- equality and ordering ---- */

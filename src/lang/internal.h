@@ -501,11 +501,14 @@ void force_list(State *S, Value *v, PosIdx pos);
 void force_function(State *S, Value *v, PosIdx pos);
 const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx);
 const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len);
+const char *ctx_first(const StrCtx *ctx);
 /* coerce_more: ints, floats, bools, null, lists too (toString); copy_to_store: paths become
  * store paths. */
 void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
                       AStr *out, const StrCtx **ctx);
 const char *coerce_to_path(State *S, Value *v, PosIdx pos);
+/* coerce_to_path for builtins that read the path: its context must be valid first. */
+const char *realise_path(State *S, Value *v, PosIdx pos);
 int values_equal(State *S, Value *a, Value *b, PosIdx pos);
 int compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
 const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b);
@@ -520,10 +523,11 @@ void lang_check_path(State *S, const char *path, PosIdx pos);
 int lang_path_visible(State *S, const char *path);
 /* Same under another name (builtins.path); name NULL = the base name. */
 const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
-const char *make_store_path(State *S, const char *type, const char *hexhash,
-                            const char *name);
+/* Both throw Nix's message at pos when name is not a valid store path name. */
+const char *make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+                            PosIdx pos);
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
-                                const StrCtx *refs);
+                                const StrCtx *refs, PosIdx pos);
 
 void nix_base32(const unsigned char *h, size_t n, char *out);
 

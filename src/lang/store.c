@@ -137,8 +137,8 @@ static void sha256_hex(const unsigned char *h, char *hex) {
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-const char *make_store_path(State *S, const char *type, const char *hexhash,
-                            const char *name) {
+const char *make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+                            PosIdx pos) {
     char *fp = fl_xasprintf("%s:sha256:%s:/nix/store:%s", type, hexhash, name);
     unsigned char h[32], c[20];
     unsigned int hl = 0;
@@ -152,19 +152,20 @@ const char *make_store_path(State *S, const char *type, const char *hexhash,
     AStr out;
     astr_init(S, &out, 64);
     astr_addf(S, &out, "/nix/store/%s-%s", b32, name);
-    return out.buf;
-}
-
-static int valid_store_name(const char *name) {
-    if (!*name || name[0] == '.')
-        return 0;
-    for (const char *p = name; *p; p++) {
-        char c = *p;
+    /* Nix checks the name once the path is made, so its messages show the hash part too. */
+    const char *base = out.buf + 11;
+    size_t nl = strlen(name);
+    if (nl == 0)
+        lang_throw(S, pos, "store path '%s' has an empty name", base);
+    if (nl > 211)
+        lang_throw(S, pos, "store path '%s' has a name longer than 211 characters", base);
+    for (const char *q = name; *q; q++) {
+        char c = *q;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               strchr("+-._?=", c)))
-            return 0;
+            lang_throw(S, pos, "store path '%s' contains illegal character '%c'", base, c);
     }
-    return 1;
+    return out.buf;
 }
 
 void lang_check_path(State *S, const char *path, PosIdx pos) {
@@ -213,8 +214,6 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
     base = base ? base + 1 : path;
     if (name)
         base = name;
-    if (!valid_store_name(base))
-        lang_throw(S, pos, "invalid store path name '%s' for '%s'", base, path);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     NS(md, "nix-archive-1");
@@ -231,11 +230,11 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
     }
     char hex[65];
     sha256_hex(h, hex);
-    return make_store_path(S, "source", hex, base);
+    return make_store_path(S, "source", hex, base, pos);
 }
 
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
-                                const StrCtx *refs) {
+                                const StrCtx *refs, PosIdx pos) {
     unsigned char h[32];
     unsigned int hl = 0;
     EVP_Digest(data, len, h, &hl, EVP_sha256(), NULL);
@@ -266,5 +265,5 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
         astr_addch(S, &type, ':');
         astr_adds(S, &type, r[i]);
     }
-    return make_store_path(S, type.buf, hex, name);
+    return make_store_path(S, type.buf, hex, name, pos);
 }
