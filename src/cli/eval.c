@@ -14,18 +14,21 @@
 #define EVAL_STACK (64u << 20) /* what Nix itself runs with */
 
 static void usage(FILE *out) {
-    fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json]\n"
+    fputs("usage: flakectl eval (--expr EXPR | --file FILE) [--strict] [--json] [-I PATH]...\n"
           "       flakectl eval --host H [OPTION.PATH] [--json]\n"
           "\n"
           "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
           "with --json and no path, the host's whole resolved profile.\n"
           "Evaluates a Nix-syntax expression and prints its value like\n"
-          "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n",
+          "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n"
+          "<name> is looked up in the -I entries (prefix=path or path), then in $NIX_PATH.\n",
           out);
 }
 
 struct job {
     const char *expr, *file;
+    const char **includes; /* -I, in order */
+    size_t nincludes;
     int strict, json;
     int rc;
     fl_error err;
@@ -38,6 +41,9 @@ static void *run(void *arg) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
+    cfg.include_paths = j->includes;
+    cfg.ninclude_paths = j->nincludes;
+    cfg.nix_path = getenv("NIX_PATH");
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     int rc;
@@ -105,6 +111,9 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--host") && i + 1 < argc) {
             host = argv[++i];
             with_host = 1;
+        } else if ((!strcmp(a, "-I") || !strcmp(a, "--include")) && i + 1 < argc) {
+            j.includes = fl_xrealloc(j.includes, (j.nincludes + 1) * sizeof(char *));
+            j.includes[j.nincludes++] = argv[++i];
         } else if (!strcmp(a, "--file") && i + 1 < argc) {
             j.file = argv[++i];
         } else if (a[0] != '-' && !j.file && !j.expr) {
@@ -116,6 +125,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (with_host) {
+        free(j.includes);
         if (j.expr) {
             fputs("error: --host and --expr do not go together\n", stderr);
             return FL_EXIT_USAGE;
@@ -124,6 +134,7 @@ int cmd_eval(int argc, char **argv) {
         return fl_cli_eval_host(host, j.file, j.json);
     }
     if (!j.expr == !j.file) {
+        free(j.includes);
         fputs("error: give exactly one of --expr EXPR or --file FILE\n", stderr);
         usage(stderr);
         return FL_EXIT_USAGE;
@@ -140,6 +151,7 @@ int cmd_eval(int argc, char **argv) {
         pthread_join(th, NULL);
         pthread_attr_destroy(&attr);
     }
+    free(j.includes);
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
         if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))

@@ -232,10 +232,160 @@ PRIM(import) {
     eval_file(S, p, out, pos);
 }
 
+/* ---- the search path (<name>, builtins.nixPath, builtins.findFile) ---- */
+
+static Attr *builtin_attr(State *S, Attrs *a, Sym name, const char *fname, PosIdx pos);
+
+/* Nix's isUri: the entries of NIX_PATH that name something to download. */
+static int is_uri(const char *s) {
+    if (!strncmp(s, "channel:", 8))
+        return 1;
+    const char *p = strstr(s, "://");
+    if (!p)
+        return 0;
+    static const char *const schemes[] = {"http", "https", "file", "channel", "git", "s3", "ssh"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if ((size_t)(p - s) == strlen(schemes[i]) && !strncmp(s, schemes[i], (size_t)(p - s)))
+            return 1;
+    return 0;
+}
+
+/* One entry "prefix=path" or "path" as the set { path; prefix; } of builtins.nixPath. */
+static Value *search_entry(State *S, const char *e, size_t n) {
+    const char *eq = memchr(e, '=', n);
+    size_t pl = eq ? (size_t)(eq - e) : 0;
+    const char *path = eq ? eq + 1 : e;
+    Value *v = alloc_value(S);
+    mk_attrs2(S, v, S->s_path, new_string(S, path, n - (size_t)(path - e)), S->s_prefix,
+              new_string(S, e, pl));
+    return v;
+}
+
+/* builtins.nixPath: the -I entries, then NIX_PATH's, split at ':' as Nix 2.8 does (a ':' right
+ * after a URI's scheme does not split). */
+static void build_nix_path(State *S, Value *out) {
+    size_t cap = S->cfg.ninclude_paths + 8, n = 0;
+    Value **items = arena_alloc(&S->arena, cap * sizeof(Value *));
+    for (size_t i = 0; i < S->cfg.ninclude_paths; i++)
+        items[n++] = search_entry(S, S->cfg.include_paths[i], strlen(S->cfg.include_paths[i]));
+    const char *s = S->cfg.nix_path ? S->cfg.nix_path : "";
+    const char *p = s, *end = s + strlen(s);
+    while (p != end) {
+        const char *start = p, *start2 = p;
+        while (p != end && *p != ':') {
+            if (*p == '=')
+                start2 = p + 1;
+            p++;
+        }
+        if (p != end && is_uri(start2)) {
+            p++;
+            while (p != end && *p != ':')
+                p++;
+        }
+        if (p != start || p != end) {
+            if (n == cap) {
+                Value **ni = arena_alloc(&S->arena, 2 * cap * sizeof(Value *));
+                memcpy(ni, items, n * sizeof(Value *));
+                items = ni;
+                cap *= 2;
+            }
+            items[n++] = search_entry(S, start, (size_t)(p - start));
+        }
+        if (p == end)
+            break;
+        p++;
+    }
+    out->type = V_LIST;
+    out->n = (uint32_t)n;
+    out->elems = items;
+}
+
+/* Where a search path entry points, or NULL when it is to be skipped (with Nix's warning,
+ * once per entry). Relative entries are relative to the working directory, as in Nix. */
+static const char *resolve_search_entry(State *S, const char *path) {
+    Sym key = sym_intern(S, path, strlen(path));
+    int first = ptrset_add(S, &S->warned_entries, sym_name(S, key));
+    if (is_uri(path)) {
+        if (first)
+            lang_warn(S, "Nix search path entry '%s' cannot be downloaded, ignoring "
+                         "(flakectl does not download search path entries)", path);
+        return NULL;
+    }
+    char cwd[4096];
+    char *abs = fl_canon_path(path, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    const char *r = arena_strndup(&S->arena, abs, strlen(abs));
+    free(abs);
+    struct stat st;
+    if (lstat(r, &st) != 0) {
+        if (first)
+            lang_warn(S, "Nix search path entry '%s' does not exist, ignoring", r);
+        return NULL;
+    }
+    return r;
+}
+
 PRIM(findFile) {
-    force(S, args[1], pos);
-    lang_throw(S, pos, "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)",
-               args[1]->type == V_STRING ? args[1]->str.s : "?");
+    force_list(S, args[0], pos);
+    uint32_t n = args[0]->n;
+    const char **prefixes = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    const char **paths = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    for (uint32_t i = 0; i < n; i++) {
+        Attrs *e = force_attrs(S, args[0]->elems[i], pos);
+        Attr *pa = attrs_find(e, S->s_prefix);
+        prefixes[i] = pa ? force_string_noctx(S, pa->value, pos, NULL) : "";
+        Attr *p = builtin_attr(S, e, S->s_path, "findFile", pos);
+        AStr s;
+        astr_init(S, &s, 64);
+        const StrCtx *ctx = NULL;
+        coerce_to_string(S, p->value, pos, 0, 0, &s, &ctx);
+        const char *bad = ctx_invalid_path(ctx);
+        if (bad)
+            lang_throw(S, pos, "cannot find '%s', since path '%s' is not valid", s.buf, bad);
+        paths[i] = s.buf;
+    }
+    size_t nl;
+    const char *name = force_string_noctx(S, args[1], pos, &nl);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *suffix;
+        size_t pl = strlen(prefixes[i]);
+        if (pl == 0) {
+            suffix = NULL;
+        } else {
+            if (nl < pl || memcmp(name, prefixes[i], pl) || (nl > pl && name[pl] != '/'))
+                continue;
+            suffix = name + pl;
+        }
+        const char *dir = resolve_search_entry(S, paths[i]);
+        if (!dir)
+            continue;
+        AStr r;
+        astr_init(S, &r, 128);
+        astr_adds(S, &r, dir);
+        if (!suffix) {
+            astr_addch(S, &r, '/');
+            astr_add(S, &r, name, nl);
+        } else {
+            astr_adds(S, &r, suffix);
+        }
+        struct stat st;
+        if (lstat(r.buf, &st) == 0) {
+            char *c = fl_canon_path(r.buf, "/");
+            lang_check_path(S, c, pos);
+            mk_path(S, out, c);
+            free(c);
+            return;
+        }
+    }
+    if (nl >= 4 && !memcmp(name, "nix/", 4)) {
+        AStr r;
+        astr_init(S, &r, 64);
+        astr_addf(S, &r, "/__corepkgs__/%s", name + 4);
+        mk_path(S, out, r.buf);
+        return;
+    }
+    lang_throw_kind(S, ERR_THROW, pos,
+                    "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+                    name);
 }
 
 /* ---- types ---- */
@@ -1932,7 +2082,7 @@ void builtins_init(State *S) {
     Value *sd = alloc_value(S);
     mk_string(S, sd, "/nix/store", 10, NULL);
     Value *np_ = alloc_value(S);
-    mk_list(S, np_, 0);
+    build_nix_path(S, np_);
     Value *now = alloc_value(S);
     mk_int(now, (int64_t)time(NULL));
     struct {

@@ -432,30 +432,51 @@ const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
     return coerce_to_path_ctx(S, v, pos, &ctx);
 }
 
-/* Nix realises a path's context before reading it: every store path the string refers to
- * (a derivation's .drv for its outputs) must be valid. Without a store, valid means present. */
+/* The store path a context element refers to: a derivation's .drv for its outputs. */
+static const char *ctx_store_path(const char *e) {
+    if (e[0] == '=')
+        return e + 1;
+    if (e[0] == '!' && strchr(e + 1, '!'))
+        return strchr(e + 1, '!') + 1;
+    return e;
+}
+
+/* Nix realises a context before reading a path: every store path the string refers to must be
+ * valid, the first invalid one (in its sorted order) is reported. Without a store, valid means
+ * present. */
+const char *ctx_invalid_path(const StrCtx *ctx) {
+    const char *bad = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        struct stat st;
+        if (lstat(ctx_store_path(c->path), &st) != 0 && (!bad || strcmp(c->path, bad) < 0))
+            bad = c->path;
+    }
+    return bad ? ctx_store_path(bad) : NULL;
+}
+
 const char *realise_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
-    const char *bad = NULL;
-    for (const StrCtx *c = ctx; c; c = c->next) {
-        const char *sp = c->path;
-        if (sp[0] == '=')
-            sp++;
-        else if (sp[0] == '!' && strchr(sp + 1, '!'))
-            sp = strchr(sp + 1, '!') + 1;
-        struct stat st;
-        if (lstat(sp, &st) != 0 && (!bad || strcmp(c->path, bad) < 0))
-            bad = c->path;
-    }
-    if (bad) {
-        if (bad[0] == '=')
-            bad++;
-        else if (bad[0] == '!')
-            bad = strchr(bad + 1, '!') + 1;
+    const char *bad = ctx_invalid_path(ctx);
+    if (bad)
         lang_throw(S, pos, "path '%s' is not valid", bad);
-    }
     return p;
+}
+
+void lang_warn(State *S, const char *fmt, ...) {
+    AStr s;
+    astr_init(S, &s, 128);
+    astr_adds(S, &s, "warning: ");
+    char m[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    astr_adds(S, &s, m);
+    if (S->cfg.trace)
+        S->cfg.trace(S->cfg.trace_ctx, s.buf);
+    else
+        fprintf(stderr, "%s\n", s.buf);
 }
 
 /* ---- equality and ordering ---- */

@@ -319,6 +319,12 @@ const char *tok_describe(State *S, const Token *t, char *buf, size_t n);
 /* Parses a file's tokens into an expression resolved against the base scope. */
 Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
 
+/* ---- pointer sets (identity), arena-backed ---- */
+typedef struct PtrSet {
+    const void **slots;
+    size_t cap, n;
+} PtrSet;
+
 /* ---- evaluator state ---- */
 typedef struct Frame {
     uint8_t kind; /* FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX */
@@ -405,6 +411,8 @@ struct State {
     Value *v_true, *v_false, *v_null;
     Value **small_ints; /* preallocated small ints? unused */
     int trace_depth;
+    /* search path entries already warned about (each once, as Nix does) */
+    PtrSet warned_entries;
 };
 
 static inline const char *sym_name(State *S, Sym s) {
@@ -437,12 +445,9 @@ void catch_end(State *S, Catch *c);
 /* After longjmp landed in c: restore blackholed thunks, pop frames. */
 void catch_unwind(State *S, Catch *c);
 
-/* ---- pointer sets (identity), arena-backed ---- */
-typedef struct PtrSet {
-    const void **slots;
-    size_t cap, n;
-} PtrSet;
 int ptrset_add(State *S, PtrSet *ps, const void *p);
+/* A line for stderr that is not an error (Nix's "warning: ..."); through the trace hook. */
+void lang_warn(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- evaluation ---- */
 static inline int stack_exceeded(State *S) {
@@ -509,6 +514,8 @@ void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_
 const char *coerce_to_path(State *S, Value *v, PosIdx pos);
 /* coerce_to_path for builtins that read the path: its context must be valid first. */
 const char *realise_path(State *S, Value *v, PosIdx pos);
+/* The first store path of ctx that is not valid (Nix's order), NULL when all are. */
+const char *ctx_invalid_path(const StrCtx *ctx);
 int values_equal(State *S, Value *a, Value *b, PosIdx pos);
 int compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
 const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b);

@@ -41,3 +41,12 @@ if(NOT FLAKECTL_SANITIZE)
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/expr_differential.py $<TARGET_FILE:flakectl> 60)
   set_tests_properties(lang_expr_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 endif()
+
+# Features that need files, options or the environment (<name> through -I and NIX_PATH, toXML,
+# scopedImport, filterSource, builtins.path, fetchers of file:// URLs, ...), case by case
+# against the live nix-instantiate.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_features_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/features_differential.py $<TARGET_FILE:flakectl>)
+  set_tests_properties(lang_features_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()

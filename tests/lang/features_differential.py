@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""features_differential.py - the parts of Nix 2.8's language that need files, options or the
+environment (so they cannot be cases of the corpus): <name> lookups through -I and NIX_PATH,
+toXML, scopedImport, filterSource and builtins.path, __overrides, TOML dates, fetchGit,
+fetchTarball and fetchurl of file:// URLs. Every case runs in a fresh scratch directory made
+by its setup, as flakectl eval and as nix-instantiate --eval (--strict unless the case says
+otherwise); both must succeed with the same stdout, or both fail with the same first line of
+the message.
+Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
+Usage: [CASES="name ..."] features_differential.py FLAKECTL
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import nixdiff
+
+
+def write(d, rel, text, mode=None):
+    p = os.path.join(d, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "w") as f:
+        f.write(text)
+    if mode is not None:
+        os.chmod(p, mode)
+    return p
+
+
+def git(d, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@e", GIT_AUTHOR_DATE="2022-05-01T00:00:00Z",
+               GIT_COMMITTER_DATE="2022-05-01T00:00:00Z", HOME=d)
+    return subprocess.run(["git", "-C", d] + list(args), env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+# ---- setups: each makes files in the scratch directory d ----
+
+def setup_search(d):
+    write(d, "sp1/a.nix", "1")
+    write(d, "sp1/sub/b.nix", "2")
+    write(d, "sp2/a.nix", "3")
+    write(d, "sp2/c/default.nix", "4")
+
+
+def setup_tree(d):
+    write(d, "src/a.txt", "a\n")
+    write(d, "src/b.nix", "{ }\n")
+    write(d, "src/run.sh", "#!/bin/sh\n", 0o755)
+    write(d, "src/sub/c.txt", "c\n")
+    write(d, "src/sub/deeper/d.txt", "d\n")
+    os.symlink("a.txt", os.path.join(d, "src", "link"))
+
+
+def setup_scoped(d):
+    write(d, "lib.nix", "{ r = x + 1; b = builtins.length [ 1 2 ]; t = true; }\n")
+    write(d, "uses-import.nix", "import ./lib.nix\n")
+
+
+def setup_none(d):
+    pass
+
+
+# (name, setup, expression or @file, extra nix-instantiate args, environment, strict)
+CASES = [
+    # ---- <name> lookups: -I before NIX_PATH, prefixes, relative entries, nixPath ----
+    ("I-plain", setup_search, "<a.nix>", ["-I", "@D@/sp1", "-I", "@D@/sp2"], {}, True),
+    ("I-order", setup_search, "<a.nix>", ["-I", "@D@/sp2", "-I", "@D@/sp1"], {}, True),
+    ("I-prefix", setup_search, "[ <p/a.nix> <p/sub/b.nix> <q> ]",
+     ["-I", "p=@D@/sp1", "-I", "q=@D@/sp2/c"], {}, True),
+    ("I-prefix-nomatch", setup_search, "<pp/a.nix>", ["-I", "p=@D@/sp1"], {}, True),
+    ("I-import", setup_search, "import <c>", ["-I", "@D@/sp2"], {}, True),
+    ("I-relative", setup_search, "<a.nix>", ["-I", "sp2"], {}, True),
+    ("I-missing", setup_search, "<zzz.nix>", ["-I", "@D@/sp1"], {}, True),
+    ("I-tryEval", setup_search, "builtins.tryEval <zzz.nix>", ["-I", "@D@/sp1"], {}, True),
+    ("nixPath", setup_search, "builtins.nixPath", ["-I", "x=@D@/sp1", "-I", "@D@/sp2"],
+     {"NIX_PATH": "y=@D@/sp2:@D@/sp1::z=http://example.invalid/a.tar.gz:w=/a"}, True),
+    ("NIX_PATH-order", setup_search, "[ <a.nix> <n/a.nix> ]", ["-I", "@D@/sp2"],
+     {"NIX_PATH": "@D@/sp1:n=@D@/sp1"}, True),
+    ("NIX_PATH-only", setup_search, "<a.nix>", [], {"NIX_PATH": "@D@/sp1:@D@/sp2"}, True),
+    ("corepkgs", setup_none, "<nix/fetchurl.nix>", [], {}, True),
+    ("findFile", setup_search,
+     'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
+     [], {}, True),
+]
+
+
+def run_case(flakectl, nix, case, d):
+    name, setup, expr, extra, env, strict = case
+    setup(d)
+    sub = lambda s: s.replace("@D@", d)
+    expr = sub(expr)
+    extra = [sub(a) for a in extra]
+    env = {k: sub(v) for k, v in env.items()}
+    mode = ["--strict"] if strict else []
+    results = []
+    for who in ("nix", "flakectl"):
+        if who == "nix":
+            cmd = nix + ["--eval"] + mode + extra + ["--expr", expr]
+            e = dict(os.environ)
+            e.pop("NIX_PATH", None)
+            if "NIX_PATH" in env:
+                e["NIX_ORACLE_NIX_PATH"] = env["NIX_PATH"]
+        else:
+            cmd = [flakectl, "eval"] + mode + extra + ["--expr", expr]
+            e = dict(os.environ)
+            e.pop("NIX_PATH", None)
+            e.update(env)
+        p = subprocess.Popen(cmd, cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, errors="replace", start_new_session=True)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            p.communicate()
+            results.append(("timeout", ""))
+            continue
+        if who == "nix" and p.returncode == nixdiff.ORACLE_MISBEHAVED:
+            print("FAIL %s: the oracle misbehaved, not flakectl\n%s" % (name, err.rstrip()))
+            sys.exit(1)
+        if p.returncode != 0:
+            i = err.find("error:")
+            results.append(("error", err[i:].splitlines()[0] if i >= 0 else err.strip()))
+        else:
+            results.append(("ok", out))
+    return results
+
+
+def main():
+    flakectl, _, nix = nixdiff.setup(__doc__, 0)
+    flakectl = os.path.abspath(flakectl)
+    only = set(os.environ.get("CASES", "").split())
+    differ = agree = 0
+    for case in CASES:
+        if only and case[0] not in only:
+            continue
+        d = tempfile.mkdtemp(prefix="feat-diff.")
+        try:
+            w, g = run_case(flakectl, nix, case, os.path.realpath(d))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        if w == g:
+            agree += 1
+        else:
+            differ += 1
+            print("FAIL %s\n  %s\n  nix-instantiate: %r\n  flakectl:        %r"
+                  % (case[0], case[2], w, g))
+    print("%d cases agree, %d differ" % (agree, differ))
+    return 1 if differ or not agree else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
