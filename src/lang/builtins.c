@@ -1886,7 +1886,14 @@ PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
 PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
 PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
 PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
-PRIM(toXML) { (void)args; (void)out; unsupported(S, pos, "toXML"); }
+void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
+PRIM(toXML) {
+    AStr s;
+    astr_init(S, &s, 256);
+    const StrCtx *ctx = NULL;
+    to_xml(S, args[0], &s, pos, &ctx);
+    mk_string(S, out, s.buf, s.len, ctx);
+}
 
 /* ---- JSON and TOML ---- */
 
