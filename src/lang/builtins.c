@@ -1908,7 +1908,9 @@ PRIM(toJSON) {
 PRIM(fromJSON) {
     size_t len;
     const char *s = force_string_noctx(S, args[0], pos, &len);
+    lang_push_text_frame(S, pos, "while decoding a JSON string");
     json_to_value(S, s, len, out, pos);
+    S->nframes--;
 }
 
 void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);

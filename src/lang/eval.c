@@ -115,6 +115,11 @@ static inline void push_frame(State *S, int kind, Sym sym, PosIdx pos) {
     f->text = NULL;
 }
 
+void lang_push_text_frame(State *S, PosIdx pos, const char *text) {
+    push_frame(S, FR_CTX, 0, pos);
+    S->frames[S->nframes - 1].text = text;
+}
+
 /* ---- forcing ---- */
 
 /* The blackholed cell keeps its thunk fields in a side record so a failed evaluation can

@@ -447,6 +447,9 @@ void catch_unwind(State *S, Catch *c);
 
 int ptrset_add(State *S, PtrSet *ps, const void *p);
 /* A line for stderr that is not an error (Nix's "warning: ..."); through the trace hook. */
+/* A frame of the trace with its own text (shown by --show-trace when an error passes through
+ * it); the caller pops it with S->nframes-- when nothing was thrown. */
+void lang_push_text_frame(State *S, PosIdx pos, const char *text);
 void lang_warn(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- evaluation ---- */

@@ -50,3 +50,9 @@ if(NOT FLAKECTL_SANITIZE)
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/features_differential.py $<TARGET_FILE:flakectl>)
   set_tests_properties(lang_features_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
+
+# builtins.fromJSON on seeded random valid and broken JSON texts: values and nlohmann's error
+# messages against the live nix-instantiate. Both builds (the sanitizer build checks json.c).
+add_test(NAME lang_json_differential
+         COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/json_differential.py $<TARGET_FILE:flakectl> 200)
+set_tests_properties(lang_json_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
