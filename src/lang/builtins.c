@@ -222,9 +222,59 @@ PRIM(trace) {
     *out = *args[1];
 }
 
+/* Nix adds the message (coerced to a string only when an error passes) to the trace of any
+ * error raised while forcing the value; without --show-trace nothing is shown, so the frame is
+ * only kept when frames are. */
 PRIM(addErrorContext) {
-    force(S, args[1], pos);
-    *out = *args[1];
+    if (!S->cfg.frames) {
+        force(S, args[1], pos);
+        *out = *args[1];
+        return;
+    }
+    char *mark = arena_zalloc(&S->arena, 1);
+    lang_push_text_frame(S, 0, mark);
+    Catch c;
+    Value *volatile val = args[1];
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        force(S, val, pos);
+        catch_end(S, &c);
+        S->nframes--;
+        *out = *val;
+        return;
+    }
+    catch_unwind(S, &c);
+    S->nframes--;
+    /* The message is evaluated now, with the pending error put aside; if that fails too, the
+     * original error goes on without it. */
+    fl_error saved = FL_ERROR_INIT;
+    fl_error_move(&saved, &S->err);
+    int kind = S->errkind;
+    uint32_t nf = S->nerr_frames;
+    Frame *frames = arena_alloc(&S->arena, (nf + 1) * sizeof(Frame));
+    memcpy(frames, S->err_frames, nf * sizeof(Frame));
+    const char *volatile msg = NULL;
+    Catch c2;
+    Value *volatile m = args[0];
+    catch_begin(S, &c2);
+    if (setjmp(c2.jb) == 0) {
+        AStr s;
+        astr_init(S, &s, 64);
+        coerce_to_string(S, m, pos, 0, 1, &s, NULL);
+        msg = s.buf;
+        catch_end(S, &c2);
+    } else {
+        catch_unwind(S, &c2);
+        fl_error_clear(&S->err);
+    }
+    fl_error_move(&S->err, &saved);
+    S->errkind = kind;
+    S->nerr_frames = nf;
+    memcpy(S->err_frames, frames, nf * sizeof(Frame));
+    for (uint32_t i = 0; i < nf; i++)
+        if (S->err_frames[i].text == mark)
+            S->err_frames[i].text = msg ? msg : "while evaluating the error context";
+    lang_rethrow(S);
 }
 
 PRIM(import) {

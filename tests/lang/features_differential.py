@@ -81,6 +81,19 @@ CASES = [
      {"NIX_PATH": "@D@/sp1:n=@D@/sp1"}, True),
     ("NIX_PATH-only", setup_search, "<a.nix>", [], {"NIX_PATH": "@D@/sp1:@D@/sp2"}, True),
     ("corepkgs", setup_none, "<nix/fetchurl.nix>", [], {}, True),
+    # ---- builtins.addErrorContext: its messages in --show-trace (compared: the lines with
+    # "CTX", in order), coerced like Nix (a set with __toString, a path) only on error ----
+    ("errorContext", setup_none,
+     'let f = x: builtins.addErrorContext "CTX inner `custom\' in \\"/a.nix\\":" (x + 1); '
+     'g = builtins.addErrorContext { __toString = s: "CTX outer"; } (f "s"); '
+     'h = builtins.addErrorContext "CTX unused" 1; in [ h g ]',
+     ["--show-trace"], {}, True),
+    ("errorContext-lazy", setup_none,
+     'builtins.addErrorContext (throw "CTX never coerced") (builtins.addErrorContext "CTX ok" 1)',
+     ["--show-trace"], {}, True),
+    ("errorContext-tryEval", setup_none,
+     'builtins.tryEval (builtins.addErrorContext "CTX caught" (throw "x"))',
+     ["--show-trace"], {}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
      [], {}, True),
@@ -122,7 +135,8 @@ def run_case(flakectl, nix, case, d):
             sys.exit(1)
         if p.returncode != 0:
             i = err.find("error:")
-            results.append(("error", err[i:].splitlines()[0] if i >= 0 else err.strip()))
+            ctx = [l.strip() for l in err.splitlines() if l.strip().startswith("…") and "CTX" in l]
+            results.append(("error", err[i:].splitlines()[0] if i >= 0 else err.strip(), ctx))
         else:
             results.append(("ok", out))
     return results
