@@ -878,6 +878,36 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
     *ap = a;
 }
 
+/* The legacy `rec { __overrides = { ... }; }`: its attributes replace the set's own (also
+ * where the other attributes refer to them) or join it. Like Nix, forced when the set is. */
+static void apply_overrides(State *S, Expr *e, Env *inner, Attrs **ap) {
+    Sym s_overrides = sym_intern(S, "__overrides", 11);
+    Attrs *a = *ap;
+    AttrDef *od = NULL;
+    for (uint32_t i = 0; i < e->attrs.ndefs && !od; i++)
+        if (e->attrs.defs[i].name == s_overrides)
+            od = &e->attrs.defs[i];
+    Attrs *o = force_attrs(S, inner->v[od->displ], od->pos);
+    Attrs *r = alloc_attrs(S, a->n + o->n + e->attrs.ndyn);
+    memcpy(r->a, a->a, a->n * sizeof(Attr));
+    r->n = a->n;
+    r->pos = a->pos;
+    for (uint32_t i = 0; i < o->n; i++) {
+        AttrDef *d = NULL;
+        for (uint32_t k = 0; k < e->attrs.ndefs && !d; k++)
+            if (e->attrs.defs[k].name == o->a[i].name)
+                d = &e->attrs.defs[k];
+        if (d) {
+            *attrs_find(r, o->a[i].name) = o->a[i];
+            inner->v[d->displ] = o->a[i].value;
+        } else {
+            r->a[r->n++] = o->a[i];
+        }
+    }
+    attrs_sort(r);
+    *ap = r;
+}
+
 static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
     Attrs *a = alloc_attrs(S, n + e->attrs.ndyn);
@@ -890,7 +920,17 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     }
     for (uint32_t i = 0; i < n; i++) {
         AttrDef *d = &e->attrs.defs[i];
-        Value *v = maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+        Value *v;
+        if (UNLIKELY(e->flag & 2) && !d->inherited) {
+            /* with __overrides every own attribute is a thunk of its own (as in Nix): one
+               naming another must see the other's override, not share its cell */
+            v = alloc_value(S);
+            v->type = V_THUNK;
+            v->thunk.env = inner;
+            v->thunk.expr = d->e;
+        } else {
+            v = maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+        }
         if (e->flag)
             inner->v[d->displ] = v;
         a->a[i].name = d->name;
@@ -898,6 +938,8 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
         a->a[i].value = v;
     }
     attrs_sort(a);
+    if (UNLIKELY(e->flag & 2))
+        apply_overrides(S, e, inner, &a);
     if (e->attrs.ndyn)
         add_dynamic(S, e, inner, &a);
     out->type = V_ATTRS;

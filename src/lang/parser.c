@@ -1163,9 +1163,13 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
             return;
         }
         Sym *names = arena_alloc(&S->arena, (e->attrs.ndefs + 1) * sizeof(Sym));
+        Sym s_overrides = e->kind == E_ATTRS ? sym_intern(S, "__overrides", 11) : 0;
         for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
             names[i] = e->attrs.defs[i].name;
             e->attrs.defs[i].displ = i;
+            /* bit 1 of a rec set's flag: it has the legacy __overrides attribute */
+            if (names[i] == s_overrides && s_overrides)
+                e->flag |= 2;
         }
         Scope inner = {sc, names, e->attrs.ndefs, 0};
         for (uint32_t i = 0; i < e->attrs.ndefs; i++)
