@@ -374,6 +374,13 @@ static const char *resolve_search_entry(State *S, const char *path) {
     return r;
 }
 
+void eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos);
+PRIM(scopedImport) {
+    const char *p = realise_path(S, args[1], pos);
+    Attrs *scope = force_attrs(S, args[0], pos);
+    eval_file_scoped(S, p, scope, out, pos);
+}
+
 PRIM(findFile) {
     force_list(S, args[0], pos);
     uint32_t n = args[0]->n;
@@ -1935,7 +1942,6 @@ PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball");
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
 PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
 PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
-PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
 void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
 PRIM(toXML) {
     AStr s;

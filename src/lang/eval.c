@@ -1442,24 +1442,23 @@ static int read_source(const char *path, char **data, size_t *len) {
     return 0;
 }
 
-void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+/* The file a path imports: itself, or its default.nix when it is a directory (malloc'd). */
+static char *import_target(const char *path) {
     char *canon = fl_canon_path(path, "/");
     if (fl_is_dir(canon)) {
         char *d = fl_path_join(canon, "default.nix");
         free(canon);
         canon = d;
     }
-    uint32_t cached = import_find(S, canon);
-    if (cached) {
-        free(canon);
-        Value *v = S->files[cached - 1].value;
-        force(S, v, pos);
-        *out = *v;
-        return;
-    }
+    return canon;
+}
+
+/* Reads and parses a file (canon is consumed) into a new file entry; scope names the variables
+ * of scopedImport's extra scope (nscope 0 = none). */
+static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint32_t nscope,
+                       uint32_t *fid_out) {
     char *data = NULL;
     size_t len = 0;
-    fl_error e = FL_ERROR_INIT;
     if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
         char *c = arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
@@ -1467,7 +1466,6 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
     if (read_source(canon, &data, &len) < 0) {
-        fl_error_clear(&e);
         char *msg = arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
@@ -1482,13 +1480,29 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     free(canon);
     S->files[fid].src = data;
     S->files[fid].srclen = len;
-    Expr *ex = parse_source(S, data, len, fid, dir);
+    Expr *ex = parse_source_scoped(S, data, len, fid, dir, scope, nscope);
     free(dir);
     if (!ex) {
         S->errkind = ERR_OTHER;
         capture_frames(S);
         lang_rethrow(S);
     }
+    *fid_out = fid;
+    return ex;
+}
+
+void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+    char *canon = import_target(path);
+    uint32_t cached = import_find(S, canon);
+    if (cached) {
+        free(canon);
+        Value *v = S->files[cached - 1].value;
+        force(S, v, pos);
+        *out = *v;
+        return;
+    }
+    uint32_t fid;
+    Expr *ex = load_file(S, canon, pos, NULL, 0, &fid);
     Value *v = alloc_value(S);
     v->type = V_THUNK;
     v->thunk.env = S->base_env;
@@ -1500,4 +1514,23 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     force(S, v, pos);
     S->nframes--;
     *out = *v;
+}
+
+/* scopedImport: the file evaluated (never cached) with the attributes of scope as variables
+ * between it and the base scope, so they shadow builtins such as import. */
+void eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
+    char *canon = import_target(path);
+    Sym *names = arena_alloc(&S->arena, (scope->n + 1) * sizeof(Sym));
+    Env *env = alloc_env(S, scope->n);
+    env->up = S->base_env;
+    for (uint32_t i = 0; i < scope->n; i++) {
+        names[i] = scope->a[i].name;
+        env->v[i] = scope->a[i].value;
+    }
+    uint32_t fid;
+    Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
+    push_frame(S, FR_IMPORT, 0, pos);
+    S->frames[S->nframes - 1].text = S->files[fid].path;
+    eval(S, ex, env, out);
+    S->nframes--;
 }

@@ -318,6 +318,10 @@ const char *tok_describe(State *S, const Token *t, char *buf, size_t n);
 
 /* Parses a file's tokens into an expression resolved against the base scope. */
 Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
+/* Same, with a scope of nscope variables between the file and the base scope (scopedImport);
+ * its environment is one level above the base environment. */
+Expr *parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+                          const char *basedir, const Sym *scope, uint32_t nscope);
 
 /* ---- pointer sets (identity), arena-backed ---- */
 typedef struct PtrSet {

@@ -1234,6 +1234,11 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
 }
 
 Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir) {
+    return parse_source_scoped(S, src, len, file, basedir, NULL, 0);
+}
+
+Expr *parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+                          const char *basedir, const Sym *scope, uint32_t nscope) {
     Parser P;
     memset(&P, 0, sizeof P);
     P.S = S;
@@ -1248,7 +1253,8 @@ Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const c
             unexpected(&P, NULL);
         finish_attrs(&P);
         Scope base = {NULL, S->base_names, S->nbase, 0};
-        bind(&P, e, &base);
+        Scope extra = {&base, scope, nscope, 0};
+        bind(&P, e, nscope ? &extra : &base);
         result = e;
     }
     free(P.t);

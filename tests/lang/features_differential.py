@@ -57,6 +57,9 @@ def setup_tree(d):
 def setup_scoped(d):
     write(d, "lib.nix", "{ r = x + 1; b = builtins.length [ 1 2 ]; t = true; }\n")
     write(d, "uses-import.nix", "import ./lib.nix\n")
+    write(d, "dir/default.nix", "{ inherit x; here = ./.; }\n")
+    write(d, "shadow.nix", "let y = 2; in [ x y (map (v: v * 2) [ 1 ]) ]\n")
+    write(d, "curpos.nix", "__curPos\n")
 
 
 def setup_none(d):
@@ -94,6 +97,21 @@ CASES = [
     ("errorContext-tryEval", setup_none,
      'builtins.tryEval (builtins.addErrorContext "CTX caught" (throw "x"))',
      ["--show-trace"], {}, True),
+    # ---- scopedImport: variables above the base scope, shadowing builtins; never cached ----
+    ("scopedImport", setup_scoped, "scopedImport { x = 41; } ./lib.nix", [], {}, True),
+    ("scopedImport-builtins", setup_scoped,
+     "scopedImport { x = 1; builtins = { length = l: 99; }; } ./lib.nix", [], {}, True),
+    ("scopedImport-nested", setup_scoped,
+     "builtins.tryEval (scopedImport { x = 1; } ./uses-import.nix)", [], {}, True),
+    ("scopedImport-dir", setup_scoped, "scopedImport { x = 3; } ./dir", [], {}, True),
+    ("scopedImport-shadow", setup_scoped,
+     "scopedImport { x = 1; y = 5; map = f: l: [ \"mine\" ]; } ./shadow.nix", [], {}, True),
+    ("scopedImport-nocache", setup_scoped,
+     "[ (scopedImport { x = 1; } ./lib.nix).r (scopedImport { x = 2; } ./lib.nix).r "
+     "(import ./dir { }) ]", [], {}, False),
+    ("scopedImport-curpos", setup_scoped, "scopedImport { } ./curpos.nix", [], {}, True),
+    ("scopedImport-notset", setup_scoped, "scopedImport 1 ./lib.nix", [], {}, True),
+    ("scopedImport-missing", setup_scoped, "scopedImport { } ./nope.nix", [], {}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
      [], {}, True),
