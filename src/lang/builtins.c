@@ -1639,30 +1639,79 @@ PRIM(toPath) {
     free(c);
 }
 
-PRIM(path) {
-    Attrs *a = force_attrs(S, args[0], pos);
-    const char *path = NULL, *name = NULL;
-    for (uint32_t i = 0; i < a->n; i++) {
-        const char *k = sym_name(S, a->a[i].name);
-        if (!strcmp(k, "path"))
-            path = realise_path(S, a->a[i].value, a->a[i].pos);
-        else if (!strcmp(k, "name"))
-            name = force_string_noctx(S, a->a[i].value, a->a[i].pos, NULL);
-        else if (!strcmp(k, "recursive")) {
-            if (!force_bool(S, a->a[i].value, a->a[i].pos))
-                lang_throw(S, a->a[i].pos, "builtins.path: 'recursive = false' is not supported by flakectl");
-        } else if (!strcmp(k, "filter"))
-            lang_throw(S, a->a[i].pos, "builtins.path: 'filter' is not supported by flakectl yet");
-        else if (strcmp(k, "sha256"))
-            lang_throw(S, a->a[i].pos, "unsupported argument '%s' to 'addPath'", k);
-    }
-    if (!path)
-        lang_throw(S, pos, "'path' required");
-    const char *sp = path_to_store_named(S, path, name, pos);
+/* The string of a store path the evaluation made: its own context. */
+static void mk_store_path_string(State *S, Value *out, const char *sp) {
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
     mk_string(S, out, sp, strlen(sp), c);
+}
+
+/* coerce_to_path keeping the context, which addPath realises before reading. */
+static const char *path_arg(State *S, Value *v, PosIdx pos) {
+    AStr s;
+    astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    if (s.len == 0 || s.buf[0] != '/')
+        lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
+    const char *bad = ctx_invalid_path(ctx);
+    if (bad)
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    return s.buf;
+}
+
+PRIM(path) {
+    Attrs *a = force_attrs(S, args[0], pos);
+    const char *path = NULL, *name = NULL;
+    Value *filter = NULL;
+    int recursive = 1, have_hash = 0;
+    unsigned char hash[32];
+    /* in the set's own (symbol) order, as Nix: it decides which error comes first */
+    for (uint32_t i = 0; i < a->n; i++) {
+        Attr *at = &a->a[i];
+        const char *k = sym_name(S, at->name);
+        if (!strcmp(k, "path")) {
+            path = path_arg(S, at->value, at->pos);
+        } else if (at->name == S->s_name) {
+            name = force_string_noctx(S, at->value, at->pos, NULL);
+        } else if (!strcmp(k, "filter")) {
+            force(S, at->value, pos);
+            filter = at->value;
+        } else if (!strcmp(k, "recursive")) {
+            recursive = force_bool(S, at->value, at->pos);
+        } else if (!strcmp(k, "sha256")) {
+            const char *h = force_string_noctx(S, at->value, at->pos, NULL);
+            if (*h) {
+                lang_parse_sha256(S, h, hash, at->pos);
+            } else {
+                memset(hash, 0, sizeof hash);
+                lang_warn(S, "found empty hash, assuming "
+                             "'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='");
+            }
+            have_hash = 1;
+        } else {
+            lang_throw(S, at->pos, "unsupported argument '%s' to 'addPath'", k);
+        }
+    }
+    if (!path)
+        lang_throw(S, pos, "'path' required");
+    if (!name || !*name) {
+        const char *b = strrchr(path, '/');
+        name = b ? b + 1 : path;
+    }
+    mk_store_path_string(S, out, path_add(S, path, name, recursive, filter,
+                                          have_hash ? hash : NULL, pos));
+}
+
+PRIM(filterSource) {
+    const char *path = path_arg(S, args[1], pos);
+    force(S, args[0], pos);
+    if (args[0]->type != V_LAMBDA && args[0]->type != V_PRIMOP && args[0]->type != V_PRIMOP_APP)
+        lang_throw(S, pos, "first argument in call to 'filterSource' is not a function but %s",
+                   show_type(args[0]));
+    const char *b = strrchr(path, '/');
+    mk_store_path_string(S, out, path_add(S, path, b ? b + 1 : path, 1, args[0], NULL, pos));
 }
 
 PRIM(getEnv) {
@@ -1941,7 +1990,6 @@ PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercuria
 PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
 PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
-PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
 void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
 PRIM(toXML) {
     AStr s;

@@ -544,6 +544,14 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
                                 const StrCtx *refs, PosIdx pos);
 
 void nix_base32(const unsigned char *h, size_t n, char *out);
+/* A sha256 hash in any form Nix accepts (base-16, base-32, base-64, SRI), or Nix's error. */
+void lang_parse_sha256(State *S, const char *s, unsigned char h[32], PosIdx pos);
+/* The path of fixed-output content: NAR hash (recursive) or flat file hash h, under name. */
+const char *lang_fixed_output_path(State *S, int recursive, const unsigned char h[32],
+                                   const char *name, PosIdx pos);
+/* builtins.path and filterSource (Nix's addPath); filter and expected may be NULL. */
+const char *path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
+                     const unsigned char *expected, PosIdx pos);
 
 /* imports */
 void eval_file(State *S, const char *path, Value *out, PosIdx pos);

@@ -102,6 +102,7 @@ TEMPLATES = [
     "builtins.filterSource (p: t: true) @X@",
     "builtins.toXML @X@",
     "builtins.appendContext @X@ { }",
+    "builtins.scopedImport { } @X@",
 ]
 
 DRV = '(builtins.derivation { name = "d"; system = "s"; builder = "/b"; })'
@@ -130,9 +131,14 @@ def main():
                 jobs.append((t, vname, e))
 
         def one(job):
-            _, _, e = job
+            t, _, e = job
             w = outcome(nix + ["--eval", "--strict", "--expr", e], work)
             g = outcome([flakectl, "eval", "--strict", "--expr", e], work)
+            # toml11's own words after this prefix are not reproduced (docs/lang-builtins.md)
+            cut = "while parsing a TOML string:"
+            if t.startswith("builtins.fromTOML") and w[0] == g[0] == "error" \
+                    and cut in w[1] and cut in g[1]:
+                w, g = (w[0], w[1][:w[1].index(cut)]), (g[0], g[1][:g[1].index(cut)])
             return w, g
 
         differ = 0

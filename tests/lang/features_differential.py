@@ -112,6 +112,58 @@ CASES = [
     ("scopedImport-curpos", setup_scoped, "scopedImport { } ./curpos.nix", [], {}, True),
     ("scopedImport-notset", setup_scoped, "scopedImport 1 ./lib.nix", [], {}, True),
     ("scopedImport-missing", setup_scoped, "scopedImport { } ./nope.nix", [], {}, True),
+    # ---- builtins.path and filterSource: filter (called with each path and its type),
+    # name, recursive, sha256 (any encoding), their errors ----
+    ("path-plain", setup_tree, "builtins.path { path = ./src; }", [], {}, True),
+    ("path-name", setup_tree, 'builtins.path { path = ./src; name = "other"; }', [], {}, True),
+    ("path-filter", setup_tree,
+     'builtins.path { path = ./src; filter = p: t: builtins.trace "${p} ${t}" '
+     '(t != "symlink" && builtins.baseNameOf p != "deeper"); }', [], {}, True),
+    ("path-filter-all-out", setup_tree, "builtins.path { path = ./src; filter = p: t: false; }",
+     [], {}, True),
+    ("path-flat", setup_tree, "builtins.path { path = ./src/a.txt; recursive = false; }",
+     [], {}, True),
+    ("path-flat-dir", setup_tree, "builtins.path { path = ./src; recursive = false; }",
+     [], {}, True),
+    ("path-context", setup_tree,
+     "builtins.getContext (builtins.path { path = ./src/run.sh; })", [], {}, True),
+    ("path-sha256-mismatch", setup_tree,
+     'builtins.path { path = ./src/a.txt; recursive = false; '
+     'sha256 = "c2b1d8d85d0e9ebcab8e69be71e7c6b6a2e19bb3b8da3a1e27ea3d8ec1d3d6c8"; }',
+     [], {}, True),
+    ("path-sha256-recursive", setup_tree,
+     'builtins.path { path = ./src/a.txt; '
+     'sha256 = "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7"; }',
+     [], {}, True),
+    ("path-sha256-base16", setup_tree,
+     'builtins.path { path = ./src/a.txt; recursive = false; '
+     'sha256 = "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7"; }',
+     [], {}, True),
+    ("path-sha256-base32", setup_tree,
+     'builtins.path { path = ./src/a.txt; recursive = false; '
+     'sha256 = "1ir5rz261phggayppq7565k0jxg47zq3rkkvbq332gc04b2qyhl7"; }', [], {}, True),
+    ("path-sha256-sri", setup_tree,
+     'builtins.path { path = ./src/a.txt; recursive = false; '
+     'sha256 = "sha256-h0KPxSKAPTEGXnvOPPA/5HUJZjHl4Hu9eg/eYMTPJcc="; }', [], {}, True),
+    ("path-sha256-short", setup_tree, 'builtins.path { path = ./src; sha256 = "abc"; }',
+     [], {}, True),
+    ("path-sha256-type", setup_tree, 'builtins.path { path = ./src; sha256 = "sha512-AAAA"; }',
+     [], {}, True),
+    ("path-sha256-bad32", setup_tree,
+     'builtins.path { path = ./src; sha256 = "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"; }',
+     [], {}, True),
+    ("path-no-path", setup_tree, "builtins.path { }", [], {}, True),
+    ("path-unknown-arg", setup_tree, "builtins.path { path = ./src; foo = 1; }", [], {}, True),
+    ("path-filter-not-fn", setup_tree, "builtins.path { path = ./src; filter = 1; }", [], {}, True),
+    ("path-filter-not-bool", setup_tree, "builtins.path { path = ./src; filter = p: t: 1; }",
+     [], {}, True),
+    ("path-bad-name", setup_tree, 'builtins.path { path = ./src; name = "a b"; }', [], {}, True),
+    ("filterSource", setup_tree,
+     'builtins.filterSource (p: t: builtins.match ".*\\.txt" p == null) ./src', [], {}, True),
+    ("filterSource-not-fn", setup_tree, "builtins.filterSource 1 ./src", [], {}, True),
+    ("filterSource-throws", setup_tree,
+     'builtins.tryEval (builtins.filterSource (p: t: throw "no") ./src)', [], {}, True),
+    ("filterSource-missing", setup_tree, "builtins.filterSource (p: t: true) ./nope", [], {}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
      [], {}, True),
@@ -156,7 +208,7 @@ def run_case(flakectl, nix, case, d):
             ctx = [l.strip() for l in err.splitlines() if l.strip().startswith("…") and "CTX" in l]
             results.append(("error", err[i:].splitlines()[0] if i >= 0 else err.strip(), ctx))
         else:
-            results.append(("ok", out))
+            results.append(("ok", out, [l for l in err.splitlines() if l.startswith("trace: ")]))
     return results
 
 
