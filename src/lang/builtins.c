@@ -1985,7 +1985,10 @@ PRIM(appendContext) {
 static void unsupported(State *S, PosIdx pos, const char *name) {
     lang_throw(S, pos, "builtins.%s is not supported by flakectl's evaluator", name);
 }
-PRIM(fetchGit) { (void)args; (void)out; unsupported(S, pos, "fetchGit"); }
+void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchGit) {
+    prim_fetch_git(S, args, out, pos);
+}
 PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
 PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }

@@ -66,6 +66,35 @@ def setup_none(d):
     pass
 
 
+def commit(d, msg, date):
+    git(d, "add", "-A")
+    env_date = date
+    subprocess.run(["git", "-C", d, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm",
+                    msg], check=True, env=dict(os.environ, GIT_AUTHOR_DATE=env_date,
+                                               GIT_COMMITTER_DATE=env_date, HOME=d))
+
+
+def setup_git(d):
+    r = os.path.join(d, "repo")
+    os.makedirs(r)
+    git(r, "init", "-q", "-b", "main")
+    write(r, "a.txt", "hello\n")
+    write(r, "bin/run", "#!/bin/sh\n", 0o755)
+    write(r, "sub/deep/b", "x\n")
+    write(r, "sub-dir.txt", "sorted after sub/ in Git, before it in a NAR\n")
+    os.symlink("a.txt", os.path.join(r, "link"))
+    commit(r, "one", "2022-05-01T00:00:00Z")
+    git(r, "tag", "v1")
+    write(r, "c.txt", "more\n")
+    commit(r, "two", "2022-05-02T00:00:00Z")
+    git(r, "checkout", "-q", "-b", "other")
+    write(r, "o.txt", "o\n")
+    commit(r, "three", "2022-05-03T12:34:56Z")
+    git(r, "checkout", "-q", "main")
+    # a store of its own for nix-instantiate, which must copy what it fetches
+    os.makedirs(os.path.join(d, "nixstore"))
+
+
 # (name, setup, expression or @file, extra nix-instantiate args, environment, strict)
 CASES = [
     # ---- <name> lookups: -I before NIX_PATH, prefixes, relative entries, nixPath ----
@@ -164,6 +193,25 @@ CASES = [
     ("filterSource-throws", setup_tree,
      'builtins.tryEval (builtins.filterSource (p: t: throw "no") ./src)', [], {}, True),
     ("filterSource-missing", setup_tree, "builtins.filterSource (p: t: true) ./nope", [], {}, True),
+    # ---- fetchGit: local and file:// repositories, ref (branch, tag), rev, name ----
+    ("fetchGit-path", setup_git, "builtins.fetchGit ./repo", [], {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-string", setup_git, 'builtins.fetchGit "@D@/repo"', [], {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-branch", setup_git, 'builtins.fetchGit { url = ./repo; ref = "other"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-refs-heads", setup_git,
+     'builtins.fetchGit { url = ./repo; ref = "refs/heads/other"; }', [], {"ORACLE_STORE": "1"},
+     True),
+    ("fetchGit-tag", setup_git, 'builtins.fetchGit { url = "file://@D@/repo"; ref = "v1"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-rev", setup_git,
+     'let r = (builtins.fetchGit { url = ./repo; ref = "v1"; }).rev; in '
+     'builtins.fetchGit { url = "file://@D@/repo"; rev = r; name = "named"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-missing-rev", setup_git,
+     'builtins.fetchGit { url = ./repo; rev = "1111111111111111111111111111111111111111"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-bad-attr", setup_git, "builtins.fetchGit { url = ./repo; foo = 1; }", [],
+     {"ORACLE_STORE": "1"}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
      [], {}, True),
@@ -186,11 +234,13 @@ def run_case(flakectl, nix, case, d):
             e.pop("NIX_PATH", None)
             if "NIX_PATH" in env:
                 e["NIX_ORACLE_NIX_PATH"] = env["NIX_PATH"]
+            if "ORACLE_STORE" in env:
+                e["NIX_REMOTE"] = "local?root=%s/nixstore" % d
         else:
             cmd = [flakectl, "eval"] + mode + extra + ["--expr", expr]
             e = dict(os.environ)
             e.pop("NIX_PATH", None)
-            e.update(env)
+            e.update({k: v for k, v in env.items() if k != "ORACLE_STORE"})
         p = subprocess.Popen(cmd, cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, errors="replace", start_new_session=True)
         try:
