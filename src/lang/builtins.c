@@ -1990,9 +1990,15 @@ PRIM(fetchGit) {
     prim_fetch_git(S, args, out, pos);
 }
 PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
-PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
+void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchTarball) {
+    prim_fetch_tarball(S, args, out, pos);
+}
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
-PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
+void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchurl) {
+    prim_fetch_url(S, args, out, pos);
+}
 void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
 PRIM(toXML) {
     AStr s;

@@ -549,6 +549,7 @@ void lang_parse_sha256(State *S, const char *s, unsigned char h[32], PosIdx pos)
 /* The path of fixed-output content: NAR hash (recursive) or flat file hash h, under name. */
 const char *lang_fixed_output_path(State *S, int recursive, const unsigned char h[32],
                                    const char *name, PosIdx pos);
+int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]);
 /* builtins.path and filterSource (Nix's addPath); filter and expected may be NULL. */
 const char *path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
                      const unsigned char *expected, PosIdx pos);

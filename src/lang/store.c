@@ -479,3 +479,8 @@ const char *path_add(State *S, const char *path, const char *name, int recursive
         lang_throw(S, pos, "store path mismatch in (possibly filtered) path added from '%s'", path);
     return got;
 }
+
+/* The NAR hash of a path; -1 when it cannot be read. */
+int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]) {
+    return nar_hash(S, path, NULL, h);
+}

@@ -74,6 +74,17 @@ def commit(d, msg, date):
                                                GIT_COMMITTER_DATE=env_date, HOME=d))
 
 
+def setup_archives(d):
+    setup_tree(d)
+    os.makedirs(os.path.join(d, "nixstore"))
+    subprocess.run(["tar", "-C", d, "-czf", os.path.join(d, "one.tar.gz"), "src"], check=True)
+    subprocess.run(["tar", "-C", d, "-cf", os.path.join(d, "plain.tar"), "src"], check=True)
+    subprocess.run(["tar", "-C", os.path.join(d, "src"), "-czf", os.path.join(d, "two.tar.gz"),
+                    "a.txt", "b.nix"], check=True)
+    subprocess.run(["tar", "-C", os.path.join(d, "src"), "-czf",
+                    os.path.join(d, "file.tar.gz"), "a.txt"], check=True)
+
+
 def setup_git(d):
     r = os.path.join(d, "repo")
     os.makedirs(r)
@@ -211,6 +222,41 @@ CASES = [
      'builtins.fetchGit { url = ./repo; rev = "1111111111111111111111111111111111111111"; }', [],
      {"ORACLE_STORE": "1"}, True),
     ("fetchGit-bad-attr", setup_git, "builtins.fetchGit { url = ./repo; foo = 1; }", [],
+     {"ORACLE_STORE": "1"}, True),
+    # ---- fetchurl and fetchTarball of file:// URLs: names, sha256 (pinned, mismatch) ----
+    ("fetchurl", setup_archives, 'builtins.fetchurl "file://@D@/src/a.txt"', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchurl-name", setup_archives,
+     'builtins.fetchurl { url = "file://@D@/src/a.txt"; name = "n"; }', [], {"ORACLE_STORE": "1"},
+     True),
+    ("fetchurl-sha256", setup_archives,
+     'builtins.fetchurl { url = "file://@D@/src/a.txt"; '
+     'sha256 = "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchurl-mismatch", setup_archives,
+     'builtins.fetchurl { url = "file://@D@/src/a.txt"; '
+     'sha256 = "0000000000000000000000000000000000000000000000000000"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchurl-missing", setup_archives, 'builtins.fetchurl "file://@D@/nope"', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchurl-bad-arg", setup_archives, 'builtins.fetchurl { url = "file://@D@/x"; foo = 1; }',
+     [], {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-gz", setup_archives, 'builtins.fetchTarball "file://@D@/one.tar.gz"', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-plain", setup_archives,
+     'builtins.fetchTarball { url = "file://@D@/plain.tar"; name = "p"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-file", setup_archives, 'builtins.fetchTarball "file://@D@/file.tar.gz"', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-two", setup_archives, 'builtins.fetchTarball "file://@D@/two.tar.gz"', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-not-archive", setup_archives,
+     'builtins.fetchTarball "file://@D@/src/a.txt"', [], {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-mismatch", setup_archives,
+     'builtins.fetchTarball { url = "file://@D@/one.tar.gz"; '
+     'sha256 = "0000000000000000000000000000000000000000000000000000"; }', [],
+     {"ORACLE_STORE": "1"}, True),
+    ("fetchTarball-no-url", setup_archives, "builtins.fetchTarball { }", [],
      {"ORACLE_STORE": "1"}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
