@@ -222,6 +222,22 @@ PRIM(trace) {
     *out = *args[1];
 }
 
+/* addErrorContext's message as a string, NULL when coercing it fails too. */
+static const char *context_message(State *S, Value *m, PosIdx pos) {
+    Catch c;
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        AStr s;
+        astr_init(S, &s, 64);
+        coerce_to_string(S, m, pos, 0, 1, &s, NULL);
+        catch_end(S, &c);
+        return s.buf;
+    }
+    catch_unwind(S, &c);
+    fl_error_clear(&S->err);
+    return NULL;
+}
+
 /* Nix adds the message (coerced to a string only when an error passes) to the trace of any
  * error raised while forcing the value; without --show-trace nothing is shown, so the frame is
  * only kept when frames are. */
@@ -253,20 +269,7 @@ PRIM(addErrorContext) {
     uint32_t nf = S->nerr_frames;
     Frame *frames = arena_alloc(&S->arena, (nf + 1) * sizeof(Frame));
     memcpy(frames, S->err_frames, nf * sizeof(Frame));
-    const char *volatile msg = NULL;
-    Catch c2;
-    Value *volatile m = args[0];
-    catch_begin(S, &c2);
-    if (setjmp(c2.jb) == 0) {
-        AStr s;
-        astr_init(S, &s, 64);
-        coerce_to_string(S, m, pos, 0, 1, &s, NULL);
-        msg = s.buf;
-        catch_end(S, &c2);
-    } else {
-        catch_unwind(S, &c2);
-        fl_error_clear(&S->err);
-    }
+    const char *msg = context_message(S, args[0], pos);
     fl_error_move(&S->err, &saved);
     S->errkind = kind;
     S->nerr_frames = nf;
