@@ -399,6 +399,7 @@ void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     if (pinned_present(S, &fa, 0, out, pos))
         return;
     const char *path = fa.url + 7;
+    lang_check_path(S, path, pos);
     FILE *f = fopen(path, "rb");
     if (!f)
         lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
@@ -449,6 +450,7 @@ void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     if (pinned_present(S, &fa, 1, out, pos))
         return;
     const char *archive = fa.url + 7;
+    lang_check_path(S, archive, pos);
     struct stat st;
     if (stat(archive, &st) != 0)
         lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
