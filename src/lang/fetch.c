@@ -380,26 +380,29 @@ NORETURN static void hash_mismatch(State *S, const char *url, const unsigned cha
                url, w, g);
 }
 
-/* A pinned path already present is used without reading the URL (as Nix does). */
-static int pinned_present(State *S, FetchArgs *fa, int recursive, Value *out, PosIdx pos) {
-    if (!fa->have_hash)
-        return 0;
-    const char *want = lang_fixed_output_path(S, recursive, fa->hash, fa->name, pos);
-    struct stat st;
-    if (lstat(want, &st) != 0)
-        return 0;
-    store_path_string(S, out, want);
-    return 1;
+/* The arguments, then the local file the URL names, or NULL when a pinned path already
+ * present was the answer (Nix uses it without reading the URL). */
+static const char *fetch_begin(State *S, Value *arg, const char *who, int recursive,
+                               FetchArgs *fa, Value *out, PosIdx pos) {
+    fetch_args(S, arg, who, fa, pos);
+    if (fa->have_hash) {
+        const char *want = lang_fixed_output_path(S, recursive, fa->hash, fa->name, pos);
+        struct stat st;
+        if (lstat(want, &st) == 0) {
+            store_path_string(S, out, want);
+            return NULL;
+        }
+    }
+    lang_check_path(S, fa->url + 7, pos);
+    return fa->url + 7;
 }
 
 void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "", 0, {0}};
-    fetch_args(S, args[0], "fetchurl", &fa, pos);
-    if (pinned_present(S, &fa, 0, out, pos))
+    const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, pos);
+    if (!path)
         return;
-    const char *path = fa.url + 7;
-    lang_check_path(S, path, pos);
     FILE *f = fopen(path, "rb");
     if (!f)
         lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
@@ -446,11 +449,9 @@ static int untar(const char *archive, const char *dir) {
 void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "source", 0, {0}};
-    fetch_args(S, args[0], "fetchTarball", &fa, pos);
-    if (pinned_present(S, &fa, 1, out, pos))
+    const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, pos);
+    if (!archive)
         return;
-    const char *archive = fa.url + 7;
-    lang_check_path(S, archive, pos);
     struct stat st;
     if (stat(archive, &st) != 0)
         lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);

@@ -544,6 +544,16 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
                                 const StrCtx *refs, PosIdx pos);
 
 void nix_base32(const unsigned char *h, size_t n, char *out);
+/* The value of a hexadecimal digit (either case), -1 for anything else. */
+static inline int lang_hex_digit(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
 /* A sha256 hash in any form Nix accepts (base-16, base-32, base-64, SRI), or Nix's error. */
 void lang_parse_sha256(State *S, const char *s, unsigned char h[32], PosIdx pos);
 /* The path of fixed-output content: NAR hash (recursive) or flat file hash h, under name. */

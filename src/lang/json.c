@@ -112,20 +112,10 @@ static int lx_literal(Lexer *L, const char *text, int tok) {
     return tok;
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int lx_codepoint(Lexer *L) {
     int cp = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(lx_get(L));
+        int h = lang_hex_digit(lx_get(L));
         if (h < 0)
             return -1;
         cp = cp * 16 + h;

@@ -221,6 +221,21 @@ const char *make_store_path(State *S, const char *type, const char *hexhash, con
     return out.buf;
 }
 
+/* The "source" store path of a path's (filtered) NAR under name, or Nix's error. */
+static const char *nar_source_path(State *S, const char *path, const NarFilter *f,
+                                   const char *name, PosIdx pos) {
+    unsigned char h[32];
+    if (nar_hash(S, path, f, h) < 0) {
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            lang_throw(S, pos, "file '%s' has an unsupported type", path);
+        lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
+    }
+    char hex[65];
+    sha256_hex(h, hex);
+    return make_store_path(S, "source", hex, name, pos);
+}
+
 void lang_check_path(State *S, const char *path, PosIdx pos) {
     if (!S->cfg.hooks.check_path)
         return;
@@ -267,17 +282,7 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
     base = base ? base + 1 : path;
     if (name)
         base = name;
-    unsigned char h[32];
-    int rc = nar_hash(S, path, NULL, h);
-    if (rc < 0) {
-        struct stat st;
-        if (lstat(path, &st) == 0)
-            lang_throw(S, pos, "file '%s' has an unsupported type", path);
-        lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
-    }
-    char hex[65];
-    sha256_hex(h, hex);
-    return make_store_path(S, "source", hex, base, pos);
+    return nar_source_path(S, path, NULL, base, pos);
 }
 
 const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
@@ -315,16 +320,6 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
     return make_store_path(S, type.buf, hex, name, pos);
 }
 
-static int hexdig(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int b64dig(char c) {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -358,7 +353,7 @@ void lang_parse_sha256(State *S, const char *orig, unsigned char h[32], PosIdx p
     memset(h, 0, 32);
     if (!sri && n == 64) {
         for (size_t i = 0; i < 32; i++) {
-            int hi = hexdig(rest[2 * i]), lo = hexdig(rest[2 * i + 1]);
+            int hi = lang_hex_digit(rest[2 * i]), lo = lang_hex_digit(rest[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 lang_throw(S, pos, "invalid base-16 hash '%s'", rest);
             h[i] = (unsigned char)(hi << 4 | lo);
@@ -447,15 +442,7 @@ const char *path_add(State *S, const char *path, const char *name, int recursive
     const char *got;
     if (recursive) {
         NarFilter nf = {filter, pos};
-        if (nar_hash(S, path, filter ? &nf : NULL, h) < 0) {
-            struct stat st;
-            if (lstat(path, &st) == 0)
-                lang_throw(S, pos, "file '%s' has an unsupported type", path);
-            lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
-        }
-        char hex[65];
-        sha256_hex(h, hex);
-        got = make_store_path(S, "source", hex, name, pos);
+        got = nar_source_path(S, path, filter ? &nf : NULL, name, pos);
     } else {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)

@@ -9,7 +9,6 @@ the conformance corpus, not here).
 Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
 Usage: coerce_differential.py FLAKECTL
 """
-import concurrent.futures
 import os
 import shutil
 import sys
@@ -108,16 +107,6 @@ TEMPLATES = [
 DRV = '(builtins.derivation { name = "d"; system = "s"; builder = "/b"; })'
 
 
-def outcome(cmd, cwd):
-    out, err = nixdiff.run(cmd, 30)
-    if out is None:
-        return ("timeout", "")
-    if err.startswith("error:") or "\nerror:" in err:
-        first = err[err.index("error:"):].splitlines()[0]
-        return ("error", first)
-    return ("ok", out)
-
-
 def main():
     flakectl, _, nix = nixdiff.setup(__doc__, 0)
     work = tempfile.mkdtemp(prefix="coerce-diff.")
@@ -132,8 +121,8 @@ def main():
 
         def one(job):
             t, _, e = job
-            w = outcome(nix + ["--eval", "--strict", "--expr", e], work)
-            g = outcome([flakectl, "eval", "--strict", "--expr", e], work)
+            w = nixdiff.outcome(nix + ["--eval", "--strict", "--expr", e])
+            g = nixdiff.outcome([flakectl, "eval", "--strict", "--expr", e])
             # toml11's own words after this prefix are not reproduced (docs/lang-builtins.md)
             cut = "while parsing a TOML string:"
             if t.startswith("builtins.fromTOML") and w[0] == g[0] == "error" \
@@ -141,14 +130,8 @@ def main():
                 w, g = (w[0], w[1][:w[1].index(cut)]), (g[0], g[1][:g[1].index(cut)])
             return w, g
 
-        differ = 0
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-            for job, (w, g) in zip(jobs, ex.map(one, jobs)):
-                if w != g:
-                    differ += 1
-                    print("FAIL %s with %s\n  %s\n  nix-instantiate: %r\n  flakectl:        %r"
-                          % (job[0], job[1], job[2].replace(work, "@DIR@"),
-                             w, g if w[0] != "ok" else g))
+        differ = nixdiff.compare_all(
+            jobs, one, lambda j: "%s with %s\n  %s" % (j[0], j[1], j[2].replace(work, "@DIR@")))
         print("%d expressions, %d agree, %d differ" % (len(jobs), len(jobs) - differ, differ))
         return 1 if differ else 0
     finally:

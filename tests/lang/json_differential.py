@@ -7,7 +7,6 @@ read, what was expected).
 Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
 Usage: json_differential.py FLAKECTL [CASES]
 """
-import concurrent.futures
 import json
 import os
 import random
@@ -53,16 +52,6 @@ def mutate(r, s):
     return b[:i]
 
 
-def outcome(cmd):
-    out, err = nixdiff.run(cmd, 30)
-    if out is None:
-        return ("timeout", "")
-    i = err.find("error:")
-    if i >= 0:
-        return ("error", err[i:].splitlines()[0])
-    return ("ok", out)
-
-
 def main():
     flakectl, cases, nix = nixdiff.setup(__doc__, 200)
     work = tempfile.mkdtemp(prefix="json-diff.")
@@ -81,16 +70,10 @@ def main():
 
         def one(job):
             e = job[2]
-            return (outcome(nix + ["--eval", "--strict", "--expr", e]),
-                    outcome([flakectl, "eval", "--strict", "--expr", e]))
+            return (nixdiff.outcome(nix + ["--eval", "--strict", "--expr", e]),
+                    nixdiff.outcome([flakectl, "eval", "--strict", "--expr", e]))
 
-        differ = 0
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-            for job, (w, g) in zip(jobs, ex.map(one, jobs)):
-                if w != g:
-                    differ += 1
-                    print("FAIL seed %d: %r\n  nix-instantiate: %r\n  flakectl:        %r"
-                          % (job[0], job[1], w, g))
+        differ = nixdiff.compare_all(jobs, one, lambda j: "seed %d: %r" % (j[0], j[1]))
         print("%d texts, %d agree, %d differ" % (len(jobs), len(jobs) - differ, differ))
         return 1 if differ else 0
     finally:
