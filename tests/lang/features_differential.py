@@ -3,8 +3,8 @@
 environment (so they cannot be cases of the corpus): <name> lookups through -I and NIX_PATH,
 toXML, scopedImport, filterSource and builtins.path, __overrides, TOML dates, fetchGit,
 fetchTarball and fetchurl of file:// URLs. Every case runs in a fresh scratch directory made
-by its setup, as flakectl eval and as nix-instantiate --eval (--strict unless the case says
-otherwise); both must succeed with the same stdout, or both fail with the same first line of
+by its setup, by flakectl eval and by the oracle's nix-instantiate, both in eval mode (strict
+unless the case says otherwise); both must succeed with the same stdout, or both fail with the same first line of
 the message.
 Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
 Usage: [CASES="name ..."] features_differential.py FLAKECTL
