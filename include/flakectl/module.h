@@ -122,6 +122,8 @@ typedef struct fl_host_session {
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
     struct fl_substituter *substituter; /* fl_host_session_substitute; freed at close */
+    FILE *notices;              /* where downloads are announced (NULL: --quiet) */
+    uint64_t fetch_shown;       /* MiB of the running download last shown on a terminal */
 } fl_host_session;
 /* What the command line decides for every session (nothing is read from globals). */
 typedef struct fl_session_opts {

@@ -338,6 +338,24 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,
                              const fl_deploy_opts *o, int *status, fl_error *err);
 
+/* ---- one command on one or many targets (execfleet.c, `remote-exec`) ---- */
+
+typedef struct fl_remote_exec_job {
+    fl_remote_opts opts;
+    fl_remote_sudo_pass *sudo_pass; /* --sudo's password, NULL = none */
+    const char *const *targets;
+    int ntargets;
+    int prefix, no_stdin, repeat, require, sudo, retry_ms, progress;
+    const char *cmd; /* one shell command line */
+    int *status;     /* per host, ssh's convention (255: the connection failed); internal */
+    FILE *err;       /* errors, notes and the summary table */
+} fl_remote_exec_job;
+
+/* Runs job->cmd on every target, fopts->jobs at a time; one target's output streams as is,
+ * several targets' prefixed, with the summary table after. Returns the process's exit
+ * status: the command's (or 255) for one target, 0 or 1 for several. */
+int fl_remote_exec_hosts(fl_remote_exec_job *job, const fl_fleet_opts *fopts);
+
 /* ---- a deployment of one host or a fleet (rollout.c) ---- */
 
 typedef struct fl_rollout_host {

@@ -216,6 +216,15 @@ void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx)
 /* Asks the substituter, if any, for path (0 when there is none). */
 int fl_store_substitute(fl_store *s, const char *path, fl_error *err);
 
+/* What a store reports while builtin:fetchurl downloads: the URL, and FL_FETCH_START, then
+ * FL_FETCH_PROGRESS (bytes so far, total or 0 while unknown) as bytes arrive, then
+ * FL_FETCH_DONE on success. The store itself never prints; with no reporter set (the
+ * default) downloads are silent. */
+enum { FL_FETCH_START, FL_FETCH_PROGRESS, FL_FETCH_DONE };
+typedef void (*fl_store_fetch_report_fn)(void *ctx, const char *url, int event, uint64_t received,
+                                         uint64_t total);
+void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *ctx);
+
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);
 

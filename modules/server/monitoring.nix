@@ -27,7 +27,9 @@ in
     systemd.services.node-exporter = {
       description = "Prometheus node exporter";
       wantedBy = [ "multi-user.target" ];
-      unitConfig.ConditionPathExists = "/usr/bin/prometheus-node-exporter";
+      # Debian's package starts its own prometheus-node-exporter.service on the same port:
+      # this unit replaces it instead of failing with "address already in use".
+      unitConfig.Conflicts = "prometheus-node-exporter.service";
       serviceConfig = {
         ExecStart = "${pkgs.prometheus-node-exporter}/bin/prometheus-node-exporter --web.listen-address=:${toString cfg.exporterPort}";
         DynamicUser = true;

@@ -69,7 +69,6 @@ in
     systemd.services."wg-quick@wg0" = {
       description = "WireGuard wg0";
       wantedBy = [ "multi-user.target" ];
-      unitConfig.ConditionPathExists = "/usr/bin/wg-quick";
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;

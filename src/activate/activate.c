@@ -534,6 +534,8 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     fl_act_plan p;
     memset(&p, 0, sizeof p);
     int rc = fl_activate_check_closure(t, err);
+    if (!rc && o->mode != FL_ACT_DRY)
+        rc = fl_act_platform_check(o->root, t, err);
     if (rc)
         goto stopped;
     char *recorded = current ? NULL : recorded_toplevel(o);

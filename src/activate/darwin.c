@@ -30,10 +30,10 @@ enum { C_RUN, C_RUN_MAY_FAIL, C_WRITE, C_REMOVE };
 
 typedef struct dcmd {
     int kind;
-    char **argv;    /* C_RUN*: NULL-terminated, owned */
-    uid_t as;       /* run (or write) as this user; 0 is root */
+    char **argv; /* C_RUN*: NULL-terminated, owned */
+    uid_t as;    /* run (or write) as this user; 0 is root */
     gid_t gid;
-    char *home;     /* HOME for a user's command */
+    char *home;      /* HOME for a user's command */
     char *src, *dst; /* C_WRITE: store file -> path; C_REMOVE: dst */
 } dcmd;
 
@@ -44,10 +44,10 @@ typedef struct dlist {
 
 struct fl_act_darwin {
     int live;
-    dlist users;   /* the users step */
-    dlist apply;   /* defaults, restarts, launchd */
+    dlist users;     /* the users step */
+    dlist apply;     /* defaults, restarts, launchd */
     fl_strbuf notes; /* lines for the plan: why something is left alone */
-    char *console; /* the console user, NULL when nobody is logged in */
+    char *console;   /* the console user, NULL when nobody is logged in */
 };
 
 int fl_act_is_darwin(const fl_toplevel *t) {
@@ -56,6 +56,22 @@ int fl_act_is_darwin(const fl_toplevel *t) {
 
 int fl_act_darwin_live(const char *root) {
     return !strcmp(root, "/") && fl_path_exists("/System/Library/CoreServices/SystemVersion.plist");
+}
+
+int fl_act_platform_check(const char *root, const fl_toplevel *t, fl_error *err) {
+    if (strcmp(root, "/"))
+        return FL_OK;
+    int mac = fl_act_darwin_live(root), darwin = fl_act_is_darwin(t);
+    if (mac == darwin)
+        return FL_OK;
+    fl_error_set(err, FL_EGENERIC, "%s is a %s system, but this machine is %s", t->path,
+                 darwin ? "darwin (macOS)" : fl_act_jstr(t->profile, "platform", "Linux"),
+                 mac ? "macOS" : "not macOS (no /System/Library/CoreServices/SystemVersion.plist)");
+    fl_error_set_hint(err,
+                      "activate it on a %s machine, or pass --root DIR to lay it out in a "
+                      "directory without running anything",
+                      darwin ? "macOS" : "Linux");
+    return FL_EGENERIC;
 }
 
 /* ---- commands ---- */
@@ -255,7 +271,8 @@ static json_t *parse_dscl(const char *text) {
             size_t vn = n - (size_t)(v - s);
             if (!vn && nl && nl[1] == ' ') { /* the value is on the next line */
                 const char *v2 = nl + 2, *nl2 = strchr(v2, '\n');
-                json_object_set_new(o, key, json_stringn(v2, nl2 ? (size_t)(nl2 - v2) : strlen(v2)));
+                json_object_set_new(o, key,
+                                    json_stringn(v2, nl2 ? (size_t)(nl2 - v2) : strlen(v2)));
                 nl = nl2;
             } else {
                 while (vn && *v == ' ')
@@ -354,8 +371,7 @@ static int plan_users(fl_act_darwin *d, const fl_toplevel *t, fl_error *err) {
     }
     json_object_foreach((json_t *)users, name, v) {
         if (!valid_name(name))
-            return fl_error_set(err, FL_EPARSE, "users.users.\"%s\": not a valid user name",
-                                name);
+            return fl_error_set(err, FL_EPARSE, "users.users.\"%s\": not a valid user name", name);
         const char *home = fl_act_jstr(v, "home", NULL), *shell = fl_act_jstr(v, "shell", NULL);
         const char *real = fl_act_jstr(v, "description", "");
         if ((home && !valid_path(home)) || (shell && !valid_path(shell)) || strchr(real, '\n'))
@@ -378,9 +394,8 @@ static int plan_users(fl_act_darwin *d, const fl_toplevel *t, fl_error *err) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(uid));
             cmd(&d->users, C_RUN, "dscl", ".", "-create", rec, NULL);
             cmd(&d->users, C_RUN, "dscl", ".", "-create", rec, "UniqueID", num, NULL);
-        } else if (json_is_integer(uid) &&
-                   strtoll(fl_act_jstr(have, "UniqueID", "-1"), NULL, 10) !=
-                       json_integer_value(uid)) {
+        } else if (json_is_integer(uid) && strtoll(fl_act_jstr(have, "UniqueID", "-1"), NULL, 10) !=
+                                               json_integer_value(uid)) {
             /* Renumbering an account orphans its files: say so, change nothing. */
             fl_strbuf_addf(&d->notes, "user %s keeps UniqueID %s (declared %lld): not renumbered\n",
                            name, fl_act_jstr(have, "UniqueID", "?"),
@@ -452,10 +467,10 @@ static int same_value(const json_t *v, const char *val, const char *type) {
     if (json_is_boolean(v))
         return !strcmp(type, "Type is boolean") && !strcmp(val, json_is_true(v) ? "1" : "0");
     if (json_is_integer(v))
-        return !strcmp(type, "Type is integer") &&
-               strtoll(val, NULL, 10) == json_integer_value(v);
+        return !strcmp(type, "Type is integer") && strtoll(val, NULL, 10) == json_integer_value(v);
     if (json_is_real(v))
-        return !strcmp(type, "Type is float") && fabs(strtod(val, NULL) - json_real_value(v)) < 1e-9;
+        return !strcmp(type, "Type is float") &&
+               fabs(strtod(val, NULL) - json_real_value(v)) < 1e-9;
     return !strcmp(type, "Type is string") && !strcmp(val, json_string_value(v));
 }
 
@@ -532,10 +547,10 @@ static int same_content(const char *a, const char *b) {
 static int plan_jobs(fl_act_darwin *d, const char *root, const fl_toplevel *old,
                      const fl_toplevel *t, int agents, const struct passwd *pw, fl_error *err) {
     const char *kind = agents ? "agents" : "daemons";
-    const json_t *now = json_object_get(json_object_get(json_object_get(t->profile, "darwin"),
-                                                        "launchd"), kind);
-    const json_t *was = json_object_get(
-        json_object_get(json_object_get(old->profile, "darwin"), "launchd"), kind);
+    const json_t *now =
+        json_object_get(json_object_get(json_object_get(t->profile, "darwin"), "launchd"), kind);
+    const json_t *was =
+        json_object_get(json_object_get(json_object_get(old->profile, "darwin"), "launchd"), kind);
     if (agents && !pw) {
         if (json_object_size(now) || json_object_size(was))
             fl_strbuf_addf(&d->notes,
@@ -567,8 +582,8 @@ static int plan_jobs(fl_act_darwin *d, const char *root, const fl_toplevel *old,
     json_object_foreach((json_t *)now, label, v) {
         if (!valid_name(label)) {
             rc = fl_error_set(err, FL_EPARSE,
-                              "launchd.%s: label \"%s\" is not a plain name ([A-Za-z0-9._-])",
-                              kind, label);
+                              "launchd.%s: label \"%s\" is not a plain name ([A-Za-z0-9._-])", kind,
+                              label);
             break;
         }
         const char *src = fl_act_jstr(v, "source", NULL);

@@ -220,6 +220,9 @@ typedef struct fl_act_darwin fl_act_darwin;
 int fl_act_is_darwin(const fl_toplevel *t);
 /* The root is "/" and it is macOS: commands run; otherwise they are listed. */
 int fl_act_darwin_live(const char *root);
+/* On the live root, a darwin toplevel needs macOS and any other one needs a system that is
+ * not macOS; under --root anything goes (it is laid out, not run). */
+int fl_act_platform_check(const char *root, const fl_toplevel *t, fl_error *err);
 /* Plans p->new's users, defaults and launchd jobs (reading what is there when live). */
 int fl_act_darwin_plan(fl_act_plan *p, fl_error *err);
 void fl_act_darwin_print_users(const fl_act_plan *p, FILE *out);

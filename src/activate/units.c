@@ -106,8 +106,8 @@ static void ustates_free(ustate *st, size_t n) {
 }
 
 static void set_prop(ustate *u, const char *line) {
-    static const char *keys[] = {"LoadState=", "ActiveState=", "SubState=", "Result=",
-                                 "UnitFileState="};
+    static const char *keys[] = {
+        "LoadState=", "ActiveState=", "SubState=", "Result=", "UnitFileState="};
     char **slots[] = {&u->load, &u->active, &u->sub, &u->result, &u->file};
     for (int k = 0; k < 5; k++) {
         size_t kl = strlen(keys[k]);
@@ -208,11 +208,17 @@ static void journal_tail(const fl_act_unitplan *p, const char *name, fl_strbuf *
     snprintf(uid, sizeof uid, "_UID=%u", p->user ? (unsigned)p->user->uid : 0u);
     snprintf(own, sizeof own, "_SYSTEMD_USER_UNIT=%s", name);
     snprintf(mgr, sizeof mgr, "USER_UNIT=%s", name);
-    char *sys_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", "-u", (char *)name,
-                        NULL};
-    char *user_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20", uid, own, "+",
-                         uid, mgr, NULL};
+    char *sys_argv[] = {"journalctl", "--no-pager", "-o",         "short", "-n",
+                        "20",         "-u",         (char *)name, NULL};
+    char *user_argv[] = {"journalctl", "--no-pager", "-o", "short", "-n", "20",
+                         uid,          own,          "+",  uid,     mgr,  NULL};
     char **argv = p->user ? user_argv : sys_argv;
+    /* What journald has received but not written yet is part of the unit's last lines. */
+    char *sync_argv[] = {"journalctl", "--sync", NULL};
+    int sync_status = 0;
+    fl_error se = FL_ERROR_INIT;
+    fl_act_run_as(sync_argv, NULL, NULL, &sync_status, &se);
+    fl_error_clear(&se);
     fl_strbuf j;
     fl_strbuf_init(&j, 1024);
     int status = 0;
@@ -302,8 +308,8 @@ static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, 
 }
 
 /* The verb a planned action becomes given what runs now, or NULL (with why) to leave it. */
-static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action *a,
-                             const ustate *u, const char **why) {
+static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action *a, const ustate *u,
+                             const char **why) {
     *why = NULL;
     /* A running unit masked since keeps LoadState=loaded; its unit file state says it. */
     if (!strcmp(u->load, "masked") || !strncmp(u->file, "masked", 6)) {
@@ -352,15 +358,16 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
         }
         const char *at = strchr(a->name, '@');
         char *pattern = fl_xasprintf("%.*s@*%s", (int)(at - a->name), a->name, at + 1);
-        char *argv[] = {"list-units", "--plain", "--no-legend", "--full",
-                        "--state=active,activating,reloading", "--", pattern, NULL};
+        char *argv[] = {
+            "list-units", "--plain", "--no-legend", "--full", "--state=active,activating,reloading",
+            "--",         pattern,   NULL};
         fl_strbuf sb;
         fl_strbuf_init(&sb, 256);
         int status = 0;
         fl_error e = FL_ERROR_INIT;
         size_t found = 0;
-        if (a->action != FL_U_START && a->action != FL_U_KEEP &&
-            !sctl(p, argv, &sb, &status, &e) && !status) {
+        if (a->action != FL_U_START && a->action != FL_U_KEEP && !sctl(p, argv, &sb, &status, &e) &&
+            !status) {
             for (char *line = sb.buf; line && *line;) {
                 char *nl = strchr(line, '\n');
                 size_t n = strcspn(line, " \n");
@@ -368,7 +375,8 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
                     json_array_append_new(owned, json_stringn(line, n));
                     c->a = fl_xrealloc(c->a, (c->n + p->n + 1) * sizeof *c->a);
                     c->a[c->n++] = (fl_act_unit_action){
-                        a->action, json_string_value(json_array_get(owned, json_array_size(owned) - 1)),
+                        a->action,
+                        json_string_value(json_array_get(owned, json_array_size(owned) - 1)),
                         a->rule};
                     found++;
                 }

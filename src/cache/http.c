@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cache/cache_int.h"
@@ -63,6 +64,13 @@ int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) 
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
+    /* A private CA (a cache behind an internal TLS endpoint): the variable OpenSSL's tools and
+     * Nix (NIX_SSL_CERT_FILE) read; otherwise libcurl's system bundle. */
+    const char *ca = getenv("NIX_SSL_CERT_FILE");
+    if (!ca || !*ca)
+        ca = getenv("SSL_CERT_FILE");
+    if (ca && *ca)
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
     CURLcode r = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -83,6 +83,16 @@ static const fl_opt_spec list_spec[] = {
     FL_OPT_END_,
 };
 
+/* `generations` itself: list's options, and the words of a subcommand that came after an
+ * option (generations --target-host H delete 3) */
+static const fl_opt_spec generations_spec[] = {
+    FL_OPT_FLAG_("json", 0, "print JSON", gen_opts, json, .flags = 0),
+    FL_OPT_GROUP_(fl_cli_target_spec, gen_opts, remote),
+    FL_OPT_ARGS_("WORDS", "list, or delete and its arguments", gen_opts, nums,
+                 .flags = FL_OPT_HIDDEN),
+    FL_OPT_END_,
+};
+
 static const fl_opt_spec delete_spec[] = {
     FL_OPT_DUR_("older-than", 0, "D", "every generation older than D (30d, 12h, 2w, 90m), except\n"
                                       "the default and the current one",
@@ -113,7 +123,7 @@ const fl_opt_cmd fl_cmd_generations = {
     "[list] [--json]\ndelete N... | --older-than D   (D: 30d, 12h, 2w, 90m)",
     "Lists the system generations (number, date, the flake's revision, toplevel) or\n"
     "deletes some. With --target-host, on that target.\n",
-    list_spec,
+    generations_spec,
     gen_subs,
     cmd_generations,
 };
@@ -194,5 +204,26 @@ static int cmd_generations(int argc, char **argv) {
     if (prc != FL_OPT_RUN)
         return prc;
     int json = g.json;
+    const char *word = g.nums.n ? g.nums.v[0] : NULL;
+    fl_opt_release(&fl_cmd_generations, &g);
+    if (word && !skip && !strcmp(word, "delete")) {
+        /* options came first: the same command line with "delete" moved to the front */
+        char **v = fl_xcalloc((size_t)argc + 1, sizeof *v);
+        int n = 0, moved = 0;
+        v[n++] = argv[0];
+        v[n++] = (char *)"delete";
+        for (int i = 1; i < argc; i++) {
+            if (!moved && !strcmp(argv[i], "delete")) {
+                moved = 1;
+                continue;
+            }
+            v[n++] = argv[i];
+        }
+        int rc = delete (n - 1, v + 1);
+        free(v);
+        return rc;
+    }
+    if (word && (skip || strcmp(word, "list")))
+        return fl_opt_usage(&fl_cmd_generations, "unexpected argument '%s'", word);
     return list(json);
 }

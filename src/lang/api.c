@@ -28,8 +28,8 @@ static size_t default_stack_limit(void) {
     return lim > (2u << 20) ? lim - (1u << 20) : lim / 2;
 }
 
-void add_base(State *S, const char *name, Value *v) {
-    Sym s = sym_intern(S, name, strlen(name));
+void lang_add_base(State *S, const char *name, Value *v) {
+    Sym s = lang_sym_intern(S, name, strlen(name));
     for (uint32_t i = 0; i < S->nbase; i++)
         if (S->base_names[i] == s) {
             S->base_env->v[i] = v;
@@ -43,8 +43,8 @@ void add_base(State *S, const char *name, Value *v) {
     S->base_env->n = S->nbase;
 }
 
-Value *lookup_base(State *S, const char *name) {
-    Sym s = sym_intern(S, name, strlen(name));
+Value *lang_lookup_base(State *S, const char *name) {
+    Sym s = lang_sym_intern(S, name, strlen(name));
     for (uint32_t i = 0; i < S->nbase; i++)
         if (S->base_names[i] == s)
             return S->base_env->v[i];
@@ -81,9 +81,9 @@ fl_lang *fl_lang_new(const fl_lang_config *cfg) {
     State *S = fl_xcalloc(1, sizeof(State));
     if (cfg)
         S->cfg = *cfg;
-    arena_init(&S->arena);
+    lang_arena_init(&S->arena);
     S->arena.limit = memory_limit(S->cfg.max_memory);
-    pos_make(S, 0, 0, 0); /* index 0 = no position */
+    lang_pos_make(S, 0, 0, 0); /* index 0 = no position */
     S->stack_limit = S->cfg.max_stack ? S->cfg.max_stack : default_stack_limit();
     if (S->cfg.system)
         S->system = fl_xstrdup(S->cfg.system);
@@ -100,7 +100,7 @@ fl_lang *fl_lang_new(const fl_lang_config *cfg) {
         S->system = fl_xasprintf("%s-%s", m, os);
     }
     S->err_frames = fl_xmalloc(64 * sizeof(Frame));
-#define SYM(field, str) S->field = sym_intern(S, str, strlen(str))
+#define SYM(field, str) S->field = lang_sym_intern(S, str, strlen(str))
     SYM(s_outPath, "outPath");
     SYM(s_toString, "__toString");
     SYM(s_functor, "__functor");
@@ -134,12 +134,12 @@ fl_lang *fl_lang_new(const fl_lang_config *cfg) {
     SYM(s_sep, "sep");
 #undef SYM
     S->base_names = fl_xmalloc(BASE_CAP * sizeof(Sym));
-    S->base_env = alloc_env(S, BASE_CAP);
+    S->base_env = lang_alloc_env(S, BASE_CAP);
     S->base_env->up = NULL;
     S->base_env->n = 0;
     char marker;
     S->stack_base = &marker;
-    builtins_init(S);
+    lang_builtins_init(S);
     return (fl_lang *)S;
 }
 
@@ -147,8 +147,8 @@ void fl_lang_free(fl_lang *L) {
     State *S = (State *)L;
     if (!S)
         return;
-    extern void builtins_release(State * S);
-    builtins_release(S);
+    extern void lang_builtins_release(State * S);
+    lang_builtins_release(S);
     for (uint32_t i = 0; i < S->nfiles; i++) {
         free(S->files[i].path);
         free(S->files[i].dir);
@@ -167,7 +167,7 @@ void fl_lang_free(fl_lang *L) {
     free(S->err_frames);
     free(S->system);
     fl_error_clear(&S->err);
-    arena_release(&S->arena);
+    lang_arena_release(&S->arena);
     free(S);
 }
 
@@ -227,11 +227,11 @@ static int take_error(State *S, fl_error *err) {
     catch_begin(S, &c_);                                                                       \
     if (setjmp(c_.jb) == 0) {
 #define LEAVE(S, err)                                                                          \
-    catch_end(S, &c_);                                                                         \
+    lang_catch_end(S, &c_);                                                                         \
     return 0;                                                                                  \
     }                                                                                          \
     else {                                                                                     \
-        catch_unwind(S, &c_);                                                                  \
+        lang_catch_unwind(S, &c_);                                                                  \
         return take_error(S, err);                                                             \
     }
 
@@ -241,10 +241,10 @@ int fl_lang_eval_file(fl_lang *L, const char *path, fl_value **out, fl_error *er
     char *cwd = getcwd(NULL, 0);
     char *canon = fl_canon_path(path, cwd ? cwd : "/");
     free(cwd);
-    const char *p = arena_strndup(&S->arena, canon, strlen(canon));
+    const char *p = lang_arena_strndup(&S->arena, canon, strlen(canon));
     free(canon);
-    Value *v = alloc_value(S);
-    eval_file(S, p, v, 0);
+    Value *v = lang_alloc_value(S);
+    lang_eval_file(S, p, v, 0);
     *out = (fl_value *)v;
     LEAVE(S, err)
 }
@@ -261,13 +261,13 @@ int fl_lang_eval_string(fl_lang *L, const char *src, const char *name, const cha
     S->files[fid].srclen = strlen(src);
     S->files[fid].is_string = 1;
     ENTER(S)
-    Expr *e = parse_source(S, src, strlen(src), fid, S->files[fid].dir);
+    Expr *e = lang_parse_source(S, src, strlen(src), fid, S->files[fid].dir);
     if (!e) {
-        catch_end(S, &c_);
+        lang_catch_end(S, &c_);
         return take_error(S, err);
     }
-    Value *v = alloc_value(S);
-    eval(S, e, S->base_env, v);
+    Value *v = lang_alloc_value(S);
+    lang_eval(S, e, S->base_env, v);
     *out = (fl_value *)v;
     LEAVE(S, err)
 }
@@ -282,7 +282,7 @@ int fl_lang_force(fl_lang *L, fl_value *v, fl_error *err) {
 int fl_lang_force_deep(fl_lang *L, fl_value *v, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
-    force_deep(S, &v->v, 0);
+    lang_force_deep(S, &v->v, 0);
     LEAVE(S, err)
 }
 
@@ -302,7 +302,7 @@ enum fl_lang_type fl_lang_type(const fl_value *fv) {
 }
 
 const char *fl_lang_type_name(const fl_value *v) {
-    return type_name(&v->v);
+    return lang_type_name(&v->v);
 }
 int64_t fl_lang_get_int(const fl_value *v) {
     return v->v.type == V_INT ? v->v.i : 0;
@@ -329,7 +329,7 @@ int fl_lang_attrs_get(fl_lang *L, const fl_value *set, const char *name, fl_valu
     State *S = (State *)L;
     if (set->v.type != V_ATTRS)
         return FL_ENOTFOUND;
-    Attr *a = attrs_find(set->v.attrs, sym_intern(S, name, strlen(name)));
+    Attr *a = lang_attrs_find(set->v.attrs, lang_sym_intern(S, name, strlen(name)));
     if (!a)
         return FL_ENOTFOUND;
     if (out)
@@ -347,7 +347,7 @@ void fl_lang_attrs_at(fl_lang *L, const fl_value *set, size_t i, const char **na
                       fl_value **val, fl_lang_pos *pos) {
     State *S = (State *)L;
     /* name order: the sorted order is remembered, so iterating i = 0..n-1 sorts once */
-    Attr **sorted = attrs_sorted_by_name_cached(S, set->v.attrs, 1);
+    Attr **sorted = lang_attrs_sorted_by_name_cached(S, set->v.attrs, 1);
     Attr *a = sorted[i];
     if (name)
         *name = sym_name(S, a->name);
@@ -367,47 +367,47 @@ fl_value *fl_lang_list_at(const fl_value *list, size_t i) {
 int fl_lang_call(fl_lang *L, fl_value *fn, fl_value *arg, fl_value **out, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
-    Value *v = alloc_value(S);
-    call_function(S, &fn->v, &arg->v, v, 0);
+    Value *v = lang_alloc_value(S);
+    lang_call_function(S, &fn->v, &arg->v, v, 0);
     force(S, v, 0);
     *out = (fl_value *)v;
     LEAVE(S, err)
 }
 
 fl_value *fl_lang_mk_null(fl_lang *L) {
-    Value *v = alloc_value((State *)L);
+    Value *v = lang_alloc_value((State *)L);
     mk_null(v);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_bool(fl_lang *L, int b) {
-    Value *v = alloc_value((State *)L);
+    Value *v = lang_alloc_value((State *)L);
     mk_bool(v, b != 0);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_int(fl_lang *L, int64_t i) {
-    Value *v = alloc_value((State *)L);
+    Value *v = lang_alloc_value((State *)L);
     mk_int(v, i);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_float(fl_lang *L, double f) {
-    Value *v = alloc_value((State *)L);
+    Value *v = lang_alloc_value((State *)L);
     mk_float(v, f);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_string(fl_lang *L, const char *s, size_t len) {
-    Value *v = alloc_value((State *)L);
-    mk_string_copy((State *)L, v, s, len, NULL);
+    Value *v = lang_alloc_value((State *)L);
+    lang_mk_string_copy((State *)L, v, s, len, NULL);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_path(fl_lang *L, const char *p) {
-    Value *v = alloc_value((State *)L);
-    mk_path((State *)L, v, p);
+    Value *v = lang_alloc_value((State *)L);
+    lang_mk_path((State *)L, v, p);
     return (fl_value *)v;
 }
 fl_value *fl_lang_mk_list(fl_lang *L, size_t n, fl_value *const *elems) {
     State *S = (State *)L;
-    Value *v = alloc_value(S);
-    mk_list(S, v, (uint32_t)n);
+    Value *v = lang_alloc_value(S);
+    lang_mk_list(S, v, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         v->elems[i] = &elems[i]->v;
     return (fl_value *)v;
@@ -422,14 +422,14 @@ fl_lang_attrs_builder *fl_lang_attrs_begin(fl_lang *L, size_t hint) {
     State *S = (State *)L;
     fl_lang_attrs_builder *b = arena_alloc(&S->arena, sizeof(*b));
     b->S = S;
-    b->a = alloc_attrs(S, (uint32_t)(hint ? hint : 4));
+    b->a = lang_alloc_attrs(S, (uint32_t)(hint ? hint : 4));
     return b;
 }
 
 void fl_lang_attrs_add(fl_lang_attrs_builder *b, const char *name, fl_value *v,
                        const fl_lang_pos *pos) {
     State *S = b->S;
-    Sym s = sym_intern(S, name, strlen(name));
+    Sym s = lang_sym_intern(S, name, strlen(name));
     PosIdx p = 0;
     if (pos && pos->file) {
         uint32_t fid = UINT32_MAX;
@@ -438,7 +438,7 @@ void fl_lang_attrs_add(fl_lang_attrs_builder *b, const char *name, fl_value *v,
                 fid = i;
         if (fid == UINT32_MAX)
             fid = lang_add_source(S, pos->file, "/");
-        p = pos_make(S, fid, (uint32_t)pos->line, (uint32_t)pos->col);
+        p = lang_pos_make(S, fid, (uint32_t)pos->line, (uint32_t)pos->col);
     }
     for (uint32_t i = 0; i < b->a->n; i++)
         if (b->a->a[i].name == s) {
@@ -447,7 +447,7 @@ void fl_lang_attrs_add(fl_lang_attrs_builder *b, const char *name, fl_value *v,
             return;
         }
     if (b->a->n == b->a->cap) {
-        Attrs *na = alloc_attrs(S, b->a->cap * 2);
+        Attrs *na = lang_alloc_attrs(S, b->a->cap * 2);
         memcpy(na->a, b->a->a, b->a->n * sizeof(Attr));
         na->n = b->a->n;
         b->a = na;
@@ -456,8 +456,8 @@ void fl_lang_attrs_add(fl_lang_attrs_builder *b, const char *name, fl_value *v,
 }
 
 fl_value *fl_lang_attrs_end(fl_lang_attrs_builder *b) {
-    Value *v = alloc_value(b->S);
-    attrs_sort(b->a);
+    Value *v = lang_alloc_value(b->S);
+    lang_attrs_sort(b->a);
     v->type = V_ATTRS;
     v->attrs = b->a;
     return (fl_value *)v;
@@ -466,12 +466,12 @@ fl_value *fl_lang_attrs_end(fl_lang_attrs_builder *b) {
 fl_value *fl_lang_mk_primop(fl_lang *L, const char *name, int arity, fl_lang_primop_fn fn,
                             void *ud) {
     State *S = (State *)L;
-    PrimOp *op = arena_zalloc(&S->arena, sizeof(PrimOp));
-    op->name = arena_strndup(&S->arena, name, strlen(name));
+    PrimOp *op = lang_arena_zalloc(&S->arena, sizeof(PrimOp));
+    op->name = lang_arena_strndup(&S->arena, name, strlen(name));
     op->arity = arity < 1 ? 1 : arity > 7 ? 7 : arity;
     op->ext = fn;
     op->ud = ud;
-    Value *v = alloc_value(S);
+    Value *v = lang_alloc_value(S);
     v->type = V_PRIMOP;
     v->primop = op;
     return (fl_value *)v;
@@ -479,34 +479,34 @@ fl_value *fl_lang_mk_primop(fl_lang *L, const char *name, int arity, fl_lang_pri
 
 void fl_lang_add_builtin(fl_lang *L, const char *name, fl_value *v, int top_level) {
     State *S = (State *)L;
-    Sym s = sym_intern(S, name, strlen(name));
+    Sym s = lang_sym_intern(S, name, strlen(name));
     Attrs *old = S->builtins->attrs;
-    Attrs *na = alloc_attrs(S, old->n + 1);
+    Attrs *na = lang_alloc_attrs(S, old->n + 1);
     memcpy(na->a, old->a, old->n * sizeof(Attr));
     na->n = old->n;
-    Attr *ex = attrs_find(na, s);
+    Attr *ex = lang_attrs_find(na, s);
     if (ex)
         ex->value = &v->v;
     else {
         na->a[na->n++] = (Attr){s, 0, &v->v};
-        attrs_sort(na);
+        lang_attrs_sort(na);
     }
     S->builtins->attrs = na;
     char *under = fl_xasprintf("__%s", name);
-    add_base(S, under, &v->v);
+    lang_add_base(S, under, &v->v);
     free(under);
     if (top_level)
-        add_base(S, name, &v->v);
+        lang_add_base(S, name, &v->v);
 }
 
 int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
     if (strict)
-        force_deep(S, &v->v, 0);
+        lang_force_deep(S, &v->v, 0);
     AStr s;
-    astr_init(S, &s, 256);
-    print_value(S, &v->v, &s);
+    lang_astr_init(S, &s, 256);
+    lang_print_value(S, &v->v, &s);
     fl_strbuf_add(out, s.buf, s.len);
     LEAVE(S, err)
 }
@@ -515,8 +515,8 @@ int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_e
     State *S = (State *)L;
     ENTER(S)
     AStr s;
-    astr_init(S, &s, 256);
-    to_json(S, &v->v, strict, &s, 0, NULL);
+    lang_astr_init(S, &s, 256);
+    lang_to_json(S, &v->v, strict, &s, 0, NULL);
     fl_strbuf_add(out, s.buf, s.len);
     LEAVE(S, err)
 }
@@ -534,7 +534,7 @@ void fl_lang_error_at(fl_error *err, const fl_lang_pos *pos) {
 }
 
 fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg) {
-    Value *v = alloc_value((State *)L);
+    Value *v = lang_alloc_value((State *)L);
     v->type = V_APP;
     v->n = 0;
     v->app.left = &fn->v;
@@ -543,7 +543,7 @@ fl_value *fl_lang_mk_app(fl_lang *L, fl_value *fn, fl_value *arg) {
 }
 
 void *fl_lang_alloc(fl_lang *L, size_t n) {
-    return arena_zalloc(&((State *)L)->arena, n);
+    return lang_arena_zalloc(&((State *)L)->arena, n);
 }
 
 fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const char *in) {
@@ -552,7 +552,7 @@ fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const c
     if (v->type != V_ATTRS)
         return set;
     Attrs *old = v->attrs;
-    Attrs *na = alloc_attrs(S, old->n ? old->n : 1);
+    Attrs *na = lang_alloc_attrs(S, old->n ? old->n : 1);
     memcpy(na->a, old->a, old->n * sizeof(Attr));
     na->n = old->n;
     na->pos = old->pos;
@@ -561,8 +561,8 @@ fl_value *fl_lang_label_set(fl_lang *L, fl_value *set, const char *noun, const c
     memcpy(text, noun, nl);
     text[nl] = ' ';
     memcpy(text + nl + 1, in, il + 1);
-    na->label = sym_intern(S, text, nl + il + 1) + 1;
-    Value *r = alloc_value(S);
+    na->label = lang_sym_intern(S, text, nl + il + 1) + 1;
+    Value *r = lang_alloc_value(S);
     r->type = V_ATTRS;
     r->attrs = na;
     return (fl_value *)r;

@@ -128,10 +128,10 @@ static int rx_search(struct RegexCache *rc, const char *s, size_t len, size_t st
     return 1;
 }
 
-void builtins_release(State *S);
-void builtins_release(State *S) {
-    void derivation_release(State * S);
-    derivation_release(S);
+void lang_builtins_release(State *S);
+void lang_builtins_release(State *S) {
+    void lang_derivation_release(State * S);
+    lang_derivation_release(S);
     for (uint32_t i = 0; i < S->nregexes; i++) {
         regfree(&S->regexes[i].re);
         fl_lang_regex_free(S->regexes[i].fast);
@@ -141,17 +141,17 @@ void builtins_release(State *S) {
 }
 
 static Value *new_string(State *S, const char *s, size_t n) {
-    Value *v = alloc_value(S);
-    mk_string_copy(S, v, s, n, NULL);
+    Value *v = lang_alloc_value(S);
+    lang_mk_string_copy(S, v, s, n, NULL);
     return v;
 }
 
 static void mk_attrs2(State *S, Value *out, Sym a, Value *va, Sym b, Value *vb) {
-    Attrs *r = alloc_attrs(S, 2);
+    Attrs *r = lang_alloc_attrs(S, 2);
     r->a[0] = (Attr){a, 0, va};
     r->a[1] = (Attr){b, 0, vb};
     r->n = 2;
-    attrs_sort(r);
+    lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
 }
@@ -164,15 +164,15 @@ static Value *bool_value(State *S, int b) {
 
 PRIM(throw) {
     AStr s;
-    astr_init(S, &s, 64);
-    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
+    lang_astr_init(S, &s, 64);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_THROW, pos, "%s", s.buf);
 }
 
 PRIM(abort) {
     AStr s;
-    astr_init(S, &s, 64);
-    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
+    lang_astr_init(S, &s, 64);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_ABORT, pos, "evaluation aborted with the following error message: '%s'",
                     s.buf);
 }
@@ -184,7 +184,7 @@ PRIM(seq) {
 }
 
 PRIM(deepSeq) {
-    force_deep(S, args[0], pos);
+    lang_force_deep(S, args[0], pos);
     force(S, args[1], pos);
     *out = *args[1];
 }
@@ -195,10 +195,10 @@ PRIM(tryEval) {
     catch_begin(S, &c);
     if (setjmp(c.jb) == 0) {
         force(S, arg, pos);
-        catch_end(S, &c);
+        lang_catch_end(S, &c);
         mk_attrs2(S, out, S->s_value, arg, S->s_success, S->v_true);
     } else {
-        catch_unwind(S, &c);
+        lang_catch_unwind(S, &c);
         if (S->errkind != ERR_THROW && S->errkind != ERR_ASSERT)
             lang_rethrow(S);
         fl_error_clear(&S->err);
@@ -209,12 +209,12 @@ PRIM(tryEval) {
 PRIM(trace) {
     force(S, args[0], pos);
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     astr_adds(S, &s, "trace: ");
     if (args[0]->type == V_STRING)
-        astr_add(S, &s, args[0]->str.s, args[0]->n);
+        lang_astr_add(S, &s, args[0]->str.s, args[0]->n);
     else
-        print_value(S, args[0], &s);
+        lang_print_value(S, args[0], &s);
     if (S->cfg.trace)
         S->cfg.trace(S->cfg.trace_ctx, s.buf);
     else {
@@ -231,12 +231,12 @@ static const char *context_message(State *S, Value *m, PosIdx pos) {
     catch_begin(S, &c);
     if (setjmp(c.jb) == 0) {
         AStr s;
-        astr_init(S, &s, 64);
-        coerce_to_string(S, m, pos, 0, 1, &s, NULL);
-        catch_end(S, &c);
+        lang_astr_init(S, &s, 64);
+        lang_coerce_to_string(S, m, pos, 0, 1, &s, NULL);
+        lang_catch_end(S, &c);
         return s.buf;
     }
-    catch_unwind(S, &c);
+    lang_catch_unwind(S, &c);
     fl_error_clear(&S->err);
     return NULL;
 }
@@ -250,19 +250,19 @@ PRIM(addErrorContext) {
         *out = *args[1];
         return;
     }
-    char *mark = arena_zalloc(&S->arena, 1);
+    char *mark = lang_arena_zalloc(&S->arena, 1);
     lang_push_text_frame(S, 0, mark);
     Catch c;
     Value *volatile val = args[1];
     catch_begin(S, &c);
     if (setjmp(c.jb) == 0) {
         force(S, val, pos);
-        catch_end(S, &c);
+        lang_catch_end(S, &c);
         S->nframes--;
         *out = *val;
         return;
     }
-    catch_unwind(S, &c);
+    lang_catch_unwind(S, &c);
     S->nframes--;
     /* The message is evaluated now, with the pending error put aside; if that fails too, the
      * original error goes on without it. */
@@ -284,8 +284,8 @@ PRIM(addErrorContext) {
 }
 
 PRIM(import) {
-    const char *p = realise_path(S, args[0], pos);
-    eval_file(S, p, out, pos);
+    const char *p = lang_realise_path(S, args[0], pos);
+    lang_eval_file(S, p, out, pos);
 }
 
 /* ---- the search path (<name>, builtins.nixPath, builtins.findFile) ---- */
@@ -311,7 +311,7 @@ static Value *search_entry(State *S, const char *e, size_t n) {
     const char *eq = memchr(e, '=', n);
     size_t pl = eq ? (size_t)(eq - e) : 0;
     const char *path = eq ? eq + 1 : e;
-    Value *v = alloc_value(S);
+    Value *v = lang_alloc_value(S);
     mk_attrs2(S, v, S->s_path, new_string(S, path, n - (size_t)(path - e)), S->s_prefix,
               new_string(S, e, pl));
     return v;
@@ -359,8 +359,8 @@ static void build_nix_path(State *S, Value *out) {
 /* Where a search path entry points, or NULL when it is to be skipped (with Nix's warning,
  * once per entry). Relative entries are relative to the working directory, as in Nix. */
 static const char *resolve_search_entry(State *S, const char *path) {
-    Sym key = sym_intern(S, path, strlen(path));
-    int first = ptrset_add(S, &S->warned_entries, sym_name(S, key));
+    Sym key = lang_sym_intern(S, path, strlen(path));
+    int first = lang_ptrset_add(S, &S->warned_entries, sym_name(S, key));
     if (is_uri(path)) {
         if (first)
             lang_warn(S, "Nix search path entry '%s' cannot be downloaded, ignoring "
@@ -369,7 +369,7 @@ static const char *resolve_search_entry(State *S, const char *path) {
     }
     char cwd[4096];
     char *abs = fl_canon_path(path, getcwd(cwd, sizeof cwd) ? cwd : "/");
-    const char *r = arena_strndup(&S->arena, abs, strlen(abs));
+    const char *r = lang_arena_strndup(&S->arena, abs, strlen(abs));
     free(abs);
     struct stat st;
     if (lstat(r, &st) != 0) {
@@ -380,34 +380,34 @@ static const char *resolve_search_entry(State *S, const char *path) {
     return r;
 }
 
-void eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos);
+void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos);
 PRIM(scopedImport) {
-    const char *p = realise_path(S, args[1], pos);
-    Attrs *scope = force_attrs(S, args[0], pos);
-    eval_file_scoped(S, p, scope, out, pos);
+    const char *p = lang_realise_path(S, args[1], pos);
+    Attrs *scope = lang_force_attrs(S, args[0], pos);
+    lang_eval_file_scoped(S, p, scope, out, pos);
 }
 
 PRIM(findFile) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     uint32_t n = args[0]->n;
     const char **prefixes = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
     const char **paths = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < n; i++) {
-        Attrs *e = force_attrs(S, args[0]->elems[i], pos);
-        Attr *pa = attrs_find(e, S->s_prefix);
-        prefixes[i] = pa ? force_string_noctx(S, pa->value, pos, NULL) : "";
+        Attrs *e = lang_force_attrs(S, args[0]->elems[i], pos);
+        Attr *pa = lang_attrs_find(e, S->s_prefix);
+        prefixes[i] = pa ? lang_force_string_noctx(S, pa->value, pos, NULL) : "";
         Attr *p = builtin_attr(S, e, S->s_path, "findFile", pos);
         AStr s;
-        astr_init(S, &s, 64);
+        lang_astr_init(S, &s, 64);
         const StrCtx *ctx = NULL;
-        coerce_to_string(S, p->value, pos, 0, 0, &s, &ctx);
-        const char *bad = ctx_invalid_path(ctx);
+        lang_coerce_to_string(S, p->value, pos, 0, 0, &s, &ctx);
+        const char *bad = lang_ctx_invalid_path(ctx);
         if (bad)
             lang_throw(S, pos, "cannot find '%s', since path '%s' is not valid", s.buf, bad);
         paths[i] = s.buf;
     }
     size_t nl;
-    const char *name = force_string_noctx(S, args[1], pos, &nl);
+    const char *name = lang_force_string_noctx(S, args[1], pos, &nl);
     for (uint32_t i = 0; i < n; i++) {
         const char *suffix;
         size_t pl = strlen(prefixes[i]);
@@ -422,11 +422,11 @@ PRIM(findFile) {
         if (!dir)
             continue;
         AStr r;
-        astr_init(S, &r, 128);
+        lang_astr_init(S, &r, 128);
         astr_adds(S, &r, dir);
         if (!suffix) {
-            astr_addch(S, &r, '/');
-            astr_add(S, &r, name, nl);
+            lang_astr_addch(S, &r, '/');
+            lang_astr_add(S, &r, name, nl);
         } else {
             astr_adds(S, &r, suffix);
         }
@@ -434,16 +434,16 @@ PRIM(findFile) {
         if (lstat(r.buf, &st) == 0) {
             char *c = fl_canon_path(r.buf, "/");
             lang_check_path(S, c, pos);
-            mk_path(S, out, c);
+            lang_mk_path(S, out, c);
             free(c);
             return;
         }
     }
     if (nl >= 4 && !memcmp(name, "nix/", 4)) {
         AStr r;
-        astr_init(S, &r, 64);
-        astr_addf(S, &r, "/__corepkgs__/%s", name + 4);
-        mk_path(S, out, r.buf);
+        lang_astr_init(S, &r, 64);
+        lang_astr_addf(S, &r, "/__corepkgs__/%s", name + 4);
+        lang_mk_path(S, out, r.buf);
         return;
     }
     lang_throw_kind(S, ERR_THROW, pos,
@@ -455,8 +455,8 @@ PRIM(findFile) {
 
 PRIM(typeOf) {
     force(S, args[0], pos);
-    const char *t = type_name(args[0]);
-    mk_string(S, out, t, strlen(t), NULL);
+    const char *t = lang_type_name(args[0]);
+    lang_mk_string(S, out, t, strlen(t), NULL);
 }
 #define IS(name, cond)                                                                         \
     PRIM(name) {                                                                               \
@@ -485,7 +485,7 @@ static void arith(State *S, Value **args, Value *out, PosIdx pos, int op) {
     force(S, args[1], pos);
     Value *a = args[0], *b = args[1];
     if (a->type == V_FLOAT || b->type == V_FLOAT) {
-        double x = force_float(S, a, pos), y = force_float(S, b, pos);
+        double x = lang_force_float(S, a, pos), y = lang_force_float(S, b, pos);
         switch (op) {
         case 0: mk_float(out, x + y); return;
         case 1: mk_float(out, x - y); return;
@@ -497,7 +497,7 @@ static void arith(State *S, Value **args, Value *out, PosIdx pos, int op) {
             return;
         }
     }
-    uint64_t x = (uint64_t)force_int(S, a, pos), y = (uint64_t)force_int(S, b, pos);
+    uint64_t x = (uint64_t)lang_force_int(S, a, pos), y = (uint64_t)lang_force_int(S, b, pos);
     switch (op) {
     case 0: mk_int(out, (int64_t)(x + y)); return;
     case 1: mk_int(out, (int64_t)(x - y)); return;
@@ -518,43 +518,43 @@ PRIM(add) { arith(S, args, out, pos, 0); }
 PRIM(sub) { arith(S, args, out, pos, 1); }
 PRIM(mul) { arith(S, args, out, pos, 2); }
 PRIM(div) { arith(S, args, out, pos, 3); }
-PRIM(bitAnd) { mk_int(out, force_int(S, args[0], pos) & force_int(S, args[1], pos)); }
-PRIM(bitOr) { mk_int(out, force_int(S, args[0], pos) | force_int(S, args[1], pos)); }
-PRIM(bitXor) { mk_int(out, force_int(S, args[0], pos) ^ force_int(S, args[1], pos)); }
-PRIM(lessThan) { mk_bool(out, compare_values(S, args[0], args[1], pos) < 0); }
+PRIM(bitAnd) { mk_int(out, lang_force_int(S, args[0], pos) & lang_force_int(S, args[1], pos)); }
+PRIM(bitOr) { mk_int(out, lang_force_int(S, args[0], pos) | lang_force_int(S, args[1], pos)); }
+PRIM(bitXor) { mk_int(out, lang_force_int(S, args[0], pos) ^ lang_force_int(S, args[1], pos)); }
+PRIM(lessThan) { mk_bool(out, lang_compare_values(S, args[0], args[1], pos) < 0); }
 PRIM(floor) {
     force(S, args[0], pos);
     if (!is_num(args[0]))
-        lang_throw(S, pos, "value is %s while a float was expected", show_type(args[0]));
-    mk_int(out, (int64_t)floor(force_float(S, args[0], pos)));
+        lang_throw(S, pos, "value is %s while a float was expected", lang_show_type(args[0]));
+    mk_int(out, (int64_t)floor(lang_force_float(S, args[0], pos)));
 }
 PRIM(ceil) {
     force(S, args[0], pos);
     if (!is_num(args[0]))
-        lang_throw(S, pos, "value is %s while a float was expected", show_type(args[0]));
-    mk_int(out, (int64_t)ceil(force_float(S, args[0], pos)));
+        lang_throw(S, pos, "value is %s while a float was expected", lang_show_type(args[0]));
+    mk_int(out, (int64_t)ceil(lang_force_float(S, args[0], pos)));
 }
 
 /* ---- attribute sets ---- */
 
 PRIM(attrNames) {
-    Attrs *a = force_attrs(S, args[0], pos);
-    Attr **sorted = attrs_sorted_by_name(S, a);
+    Attrs *a = lang_force_attrs(S, args[0], pos);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
     Value r;
-    mk_list(S, &r, a->n);
+    lang_mk_list(S, &r, a->n);
     for (uint32_t i = 0; i < a->n; i++) {
-        Value *v = alloc_value(S);
-        mk_string(S, v, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name), NULL);
+        Value *v = lang_alloc_value(S);
+        lang_mk_string(S, v, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name), NULL);
         r.elems[i] = v;
     }
     *out = r;
 }
 
 PRIM(attrValues) {
-    Attrs *a = force_attrs(S, args[0], pos);
-    Attr **sorted = attrs_sorted_by_name(S, a);
+    Attrs *a = lang_force_attrs(S, args[0], pos);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
     Value r;
-    mk_list(S, &r, a->n);
+    lang_mk_list(S, &r, a->n);
     for (uint32_t i = 0; i < a->n; i++)
         r.elems[i] = sorted[i]->value;
     *out = r;
@@ -562,15 +562,15 @@ PRIM(attrValues) {
 
 static Sym force_sym(State *S, Value *v, PosIdx pos) {
     size_t n;
-    const char *s = force_string_noctx(S, v, pos, &n);
-    return sym_intern_name(S, s, n, pos);
+    const char *s = lang_force_string_noctx(S, v, pos, &n);
+    return lang_sym_intern_name(S, s, n, pos);
 }
 
 /* A required attribute of a builtin's set argument. Like Nix 2.8, a missing one is reported
  * at the `{` of the set literal that made the set; a set made otherwise (`//` of two non-empty
  * sets, a builtin, an attribute path) has no position, and then the call's position is used. */
 static Attr *builtin_attr(State *S, Attrs *a, Sym name, const char *fname, PosIdx pos) {
-    Attr *x = attrs_find(a, name);
+    Attr *x = lang_attrs_find(a, name);
     if (!x)
         lang_throw(S, a->pos ? a->pos : pos, "attribute '%s' missing for call to '%s'",
                    sym_name(S, name), fname);
@@ -579,17 +579,17 @@ static Attr *builtin_attr(State *S, Attrs *a, Sym name, const char *fname, PosId
 
 PRIM(getAttr) {
     Sym name = force_sym(S, args[0], pos);
-    Attrs *a = force_attrs(S, args[1], pos);
-    Attr *x = attrs_find(a, name);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    Attr *x = lang_attrs_find(a, name);
     if (!x) {
         const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
         for (uint32_t i = 0; i < a->n; i++)
             cands[i] = sym_name(S, a->a[i].name);
-        const char *best = closest_name(S, sym_name(S, name), cands, a->n);
+        const char *best = lang_closest_name(S, sym_name(S, name), cands, a->n);
         fl_error_clear(&S->err);
         fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing for call to 'getAttr'",
                      sym_name(S, name));
-        err_set_pos(S, &S->err, a->pos ? a->pos : pos);
+        lang_err_set_pos(S, &S->err, a->pos ? a->pos : pos);
         if (best)
             fl_error_set_hint(&S->err, "Did you mean %s?", best);
         S->errkind = ERR_OTHER;
@@ -602,42 +602,42 @@ PRIM(getAttr) {
 
 PRIM(hasAttr) {
     Sym name = force_sym(S, args[0], pos);
-    Attrs *a = force_attrs(S, args[1], pos);
-    mk_bool(out, attrs_find(a, name) != NULL);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    mk_bool(out, lang_attrs_find(a, name) != NULL);
 }
 
 PRIM(unsafeGetAttrPos) {
     Sym name = force_sym(S, args[0], pos);
-    Attrs *a = force_attrs(S, args[1], pos);
-    Attr *x = attrs_find(a, name);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    Attr *x = lang_attrs_find(a, name);
     fl_lang_pos p;
     if (!x || (lang_pos_get(S, x->pos, &p), !p.file)) {
         mk_null(out);
         return;
     }
-    Attrs *r = alloc_attrs(S, 3);
-    const char *file = pos_value_file(S, x->pos);
+    Attrs *r = lang_alloc_attrs(S, 3);
+    const char *file = lang_pos_value_file(S, x->pos);
     Value *f = new_string(S, file, strlen(file));
-    Value *l = alloc_value(S), *c = alloc_value(S);
+    Value *l = lang_alloc_value(S), *c = lang_alloc_value(S);
     mk_int(l, p.line);
     mk_int(c, p.col);
     r->a[0] = (Attr){S->s_file, 0, f};
     r->a[1] = (Attr){S->s_line, 0, l};
     r->a[2] = (Attr){S->s_column, 0, c};
     r->n = 3;
-    attrs_sort(r);
+    lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
 }
 
 PRIM(removeAttrs) {
-    Attrs *a = force_attrs(S, args[0], pos);
-    force_list(S, args[1], pos);
+    Attrs *a = lang_force_attrs(S, args[0], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     Sym *rm = arena_alloc(&S->arena, (l->n + 1) * sizeof(Sym));
     for (uint32_t i = 0; i < l->n; i++)
         rm[i] = force_sym(S, l->elems[i], pos);
-    Attrs *r = alloc_attrs(S, a->n);
+    Attrs *r = lang_alloc_attrs(S, a->n);
     for (uint32_t i = 0; i < a->n; i++) {
         int drop = 0;
         for (uint32_t k = 0; k < l->n && !drop; k++)
@@ -666,7 +666,7 @@ static int keyidx_cmp(const void *a, const void *b) {
 /* Sorted attrs from (name, value) pairs; the first of duplicate names wins. */
 static Attrs *attrs_from_pairs(State *S, KeyIdx *k, uint32_t n) {
     qsort(k, n, sizeof(KeyIdx), keyidx_cmp);
-    Attrs *r = alloc_attrs(S, n);
+    Attrs *r = lang_alloc_attrs(S, n);
     for (uint32_t i = 0; i < n; i++) {
         if (i && k[i].name == k[i - 1].name)
             continue;
@@ -676,11 +676,11 @@ static Attrs *attrs_from_pairs(State *S, KeyIdx *k, uint32_t n) {
 }
 
 PRIM(listToAttrs) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     Value *l = args[0];
     KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
     for (uint32_t i = 0; i < l->n; i++) {
-        Attrs *e = force_attrs(S, l->elems[i], pos);
+        Attrs *e = lang_force_attrs(S, l->elems[i], pos);
         Attr *nm = builtin_attr(S, e, S->s_name, "listToAttrs", pos);
         k[i].name = force_sym(S, nm->value, pos);
         Attr *val = builtin_attr(S, e, S->s_value, "listToAttrs", pos);
@@ -694,10 +694,10 @@ PRIM(listToAttrs) {
 }
 
 PRIM(intersectAttrs) {
-    Attrs *a = force_attrs(S, args[0], pos), *b = force_attrs(S, args[1], pos);
-    Attrs *r = alloc_attrs(S, a->n < b->n ? a->n : b->n);
+    Attrs *a = lang_force_attrs(S, args[0], pos), *b = lang_force_attrs(S, args[1], pos);
+    Attrs *r = lang_alloc_attrs(S, a->n < b->n ? a->n : b->n);
     for (uint32_t i = 0; i < b->n; i++)
-        if (attrs_find(a, b->a[i].name))
+        if (lang_attrs_find(a, b->a[i].name))
             r->a[r->n++] = b->a[i];
     out->type = V_ATTRS;
     out->attrs = r;
@@ -705,14 +705,14 @@ PRIM(intersectAttrs) {
 
 PRIM(catAttrs) {
     Sym name = force_sym(S, args[0], pos);
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     Value r;
-    mk_list(S, &r, l->n);
+    lang_mk_list(S, &r, l->n);
     uint32_t n = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        Attrs *a = force_attrs(S, l->elems[i], pos);
-        Attr *x = attrs_find(a, name);
+        Attrs *a = lang_force_attrs(S, l->elems[i], pos);
+        Attr *x = lang_attrs_find(a, name);
         if (x)
             r.elems[n++] = x->value;
     }
@@ -721,17 +721,17 @@ PRIM(catAttrs) {
 }
 
 PRIM(mapAttrs) {
-    Attrs *a = force_attrs(S, args[1], pos);
-    Attrs *r = alloc_attrs(S, a->n);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    Attrs *r = lang_alloc_attrs(S, a->n);
     for (uint32_t i = 0; i < a->n; i++) {
-        Value *name = alloc_value(S);
-        mk_string(S, name, sym_name(S, a->a[i].name), sym_len(S, a->a[i].name), NULL);
-        Value *f1 = alloc_value(S);
+        Value *name = lang_alloc_value(S);
+        lang_mk_string(S, name, sym_name(S, a->a[i].name), sym_len(S, a->a[i].name), NULL);
+        Value *f1 = lang_alloc_value(S);
         f1->type = V_APP;
         f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
-        Value *v = alloc_value(S);
+        Value *v = lang_alloc_value(S);
         v->type = V_APP;
         v->n = pos;
         v->app.left = f1;
@@ -744,12 +744,12 @@ PRIM(mapAttrs) {
 }
 
 PRIM(zipAttrsWith) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     /* collect (name, index, value) for every attribute of every set, in list order */
     uint32_t total = 0;
     for (uint32_t i = 0; i < l->n; i++)
-        total += force_attrs(S, l->elems[i], pos)->n;
+        total += lang_force_attrs(S, l->elems[i], pos)->n;
     KeyIdx *k = arena_alloc(&S->arena, (total + 1) * sizeof(KeyIdx));
     uint32_t n = 0;
     for (uint32_t i = 0; i < l->n; i++) {
@@ -758,23 +758,23 @@ PRIM(zipAttrsWith) {
             k[n] = (KeyIdx){a->a[j].name, n, a->a[j].value, a->a[j].pos};
     }
     qsort(k, n, sizeof(KeyIdx), keyidx_cmp);
-    Attrs *r = alloc_attrs(S, n);
+    Attrs *r = lang_alloc_attrs(S, n);
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i;
         while (j < n && k[j].name == k[i].name)
             j++;
-        Value *vals = alloc_value(S);
-        mk_list(S, vals, j - i);
+        Value *vals = lang_alloc_value(S);
+        lang_mk_list(S, vals, j - i);
         for (uint32_t m = i; m < j; m++)
             vals->elems[m - i] = k[m].value;
-        Value *name = alloc_value(S);
-        mk_string(S, name, sym_name(S, k[i].name), sym_len(S, k[i].name), NULL);
-        Value *f1 = alloc_value(S);
+        Value *name = lang_alloc_value(S);
+        lang_mk_string(S, name, sym_name(S, k[i].name), sym_len(S, k[i].name), NULL);
+        Value *f1 = lang_alloc_value(S);
         f1->type = V_APP;
         f1->n = pos;
         f1->app.left = args[0];
         f1->app.right = name;
-        Value *v = alloc_value(S);
+        Value *v = lang_alloc_value(S);
         v->type = V_APP;
         v->n = pos;
         v->app.left = f1;
@@ -791,17 +791,17 @@ PRIM(functionArgs) {
     Value *f = args[0];
     if (f->type == V_PRIMOP || f->type == V_PRIMOP_APP) {
         out->type = V_ATTRS;
-        out->attrs = alloc_attrs(S, 0);
+        out->attrs = lang_alloc_attrs(S, 0);
         return;
     }
     if (f->type != V_LAMBDA)
         lang_throw(S, pos, "'functionArgs' requires a function");
     Expr *lam = f->lambda.fn;
-    Attrs *r = alloc_attrs(S, lam->lam.nformals);
+    Attrs *r = lang_alloc_attrs(S, lam->lam.nformals);
     for (uint32_t i = 0; i < lam->lam.nformals; i++)
         r->a[r->n++] = (Attr){lam->lam.formals[i].name, lam->lam.formals[i].pos,
                               bool_value(S, lam->lam.formals[i].def != NULL)};
-    attrs_sort(r);
+    lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
 }
@@ -809,12 +809,12 @@ PRIM(functionArgs) {
 /* ---- lists ---- */
 
 PRIM(length) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     mk_int(out, args[0]->n);
 }
 
 static Value *elem_at(State *S, Value *l, int64_t i, PosIdx pos) {
-    force_list(S, l, pos);
+    lang_force_list(S, l, pos);
     if (i < 0 || (uint64_t)i >= l->n)
         lang_throw(S, pos, "list index %lld is out of bounds", (long long)i);
     force(S, l->elems[i], pos);
@@ -822,33 +822,33 @@ static Value *elem_at(State *S, Value *l, int64_t i, PosIdx pos) {
 }
 
 PRIM(head) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     if (args[0]->n == 0)
         lang_throw(S, pos, "list index 0 is out of bounds");
     *out = *elem_at(S, args[0], 0, pos);
 }
 
 PRIM(tail) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     Value *l = args[0];
     if (l->n == 0)
         lang_throw(S, pos, "'tail' called on an empty list");
     Value r;
-    mk_list(S, &r, l->n - 1);
+    lang_mk_list(S, &r, l->n - 1);
     memcpy(r.elems, l->elems + 1, (l->n - 1) * sizeof(Value *));
     *out = r;
 }
 
 PRIM(elemAt) {
-    int64_t i = force_int(S, args[1], pos);
+    int64_t i = lang_force_int(S, args[1], pos);
     *out = *elem_at(S, args[0], i, pos);
 }
 
 PRIM(map) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     Value r;
-    mk_list(S, &r, l->n);
+    lang_mk_list(S, &r, l->n);
     Value *cells = arena_alloc(&S->arena, (l->n ? l->n : 1) * sizeof(Value));
     for (uint32_t i = 0; i < l->n; i++) {
         Value *v = &cells[i];
@@ -862,13 +862,13 @@ PRIM(map) {
 }
 
 PRIM(genList) {
-    int64_t n = force_int(S, args[1], pos);
+    int64_t n = lang_force_int(S, args[1], pos);
     if (n < 0)
         lang_throw(S, pos, "cannot create list of size %lld", (long long)n);
     /* Nix 2.8 does not check the function here: the elements are lazy applications and a
      * non-function fails as "attempt to call" when one is forced */
     Value r;
-    mk_list(S, &r, (uint32_t)n);
+    lang_mk_list(S, &r, (uint32_t)n);
     Value *cells = arena_alloc(&S->arena, (size_t)(n ? n : 1) * 2 * sizeof(Value));
     for (int64_t i = 0; i < n; i++) {
         Value *iv = &cells[2 * i], *v = &cells[2 * i + 1];
@@ -883,15 +883,15 @@ PRIM(genList) {
 }
 
 PRIM(filter) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
-    Value **keep = alloc_elems(S, l->n);
+    Value **keep = lang_alloc_elems(S, l->n);
     uint32_t n = 0;
     int same = 1;
     for (uint32_t i = 0; i < l->n; i++) {
         Value res;
-        call_function(S, args[0], l->elems[i], &res, pos);
-        if (force_bool(S, &res, pos))
+        lang_call_function(S, args[0], l->elems[i], &res, pos);
+        if (lang_force_bool(S, &res, pos))
             keep[n++] = l->elems[i];
         else
             same = 0;
@@ -906,9 +906,9 @@ PRIM(filter) {
 }
 
 PRIM(elem) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++)
-        if (values_equal(S, args[0], args[1]->elems[i], pos)) {
+        if (lang_values_equal(S, args[0], args[1]->elems[i], pos)) {
             mk_bool(out, 1);
             return;
         }
@@ -916,15 +916,15 @@ PRIM(elem) {
 }
 
 PRIM(concatLists) {
-    force_list(S, args[0], pos);
+    lang_force_list(S, args[0], pos);
     Value *l = args[0];
     size_t total = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        force_list(S, l->elems[i], pos);
+        lang_force_list(S, l->elems[i], pos);
         total += l->elems[i]->n;
     }
     Value r;
-    mk_list(S, &r, (uint32_t)total);
+    lang_mk_list(S, &r, (uint32_t)total);
     size_t k = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         memcpy(r.elems + k, l->elems[i]->elems, l->elems[i]->n * sizeof(Value *));
@@ -934,17 +934,17 @@ PRIM(concatLists) {
 }
 
 PRIM(concatMap) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     Value *res = arena_alloc(&S->arena, (l->n ? l->n : 1) * sizeof(Value));
     size_t total = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        call_function(S, args[0], l->elems[i], &res[i], pos);
-        force_list(S, &res[i], pos);
+        lang_call_function(S, args[0], l->elems[i], &res[i], pos);
+        lang_force_list(S, &res[i], pos);
         total += res[i].n;
     }
     Value r;
-    mk_list(S, &r, (uint32_t)total);
+    lang_mk_list(S, &r, (uint32_t)total);
     size_t k = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         memcpy(r.elems + k, res[i].elems, res[i].n * sizeof(Value *));
@@ -954,20 +954,20 @@ PRIM(concatMap) {
 }
 
 PRIM(foldlStrict) {
-    force_list(S, args[2], pos);
+    lang_force_list(S, args[2], pos);
     Value *l = args[2];
     if (l->n == 0) {
         force(S, args[1], pos);
         *out = *args[1];
         return;
     }
-    force_function(S, args[0], pos);
+    lang_force_function(S, args[0], pos);
     Value *acc = args[1];
     for (uint32_t i = 0; i < l->n; i++) {
-        Value *f1 = alloc_value(S);
-        call_function(S, args[0], acc, f1, pos);
-        Value *next = alloc_value(S);
-        call_function(S, f1, l->elems[i], next, pos);
+        Value *f1 = lang_alloc_value(S);
+        lang_call_function(S, args[0], acc, f1, pos);
+        Value *next = lang_alloc_value(S);
+        lang_call_function(S, f1, l->elems[i], next, pos);
         force(S, next, pos);
         acc = next;
     }
@@ -975,11 +975,11 @@ PRIM(foldlStrict) {
 }
 
 static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++) {
         Value res;
-        call_function(S, args[0], args[1]->elems[i], &res, pos);
-        if (force_bool(S, &res, pos) == any) {
+        lang_call_function(S, args[0], args[1]->elems[i], &res, pos);
+        if (lang_force_bool(S, &res, pos) == any) {
             mk_bool(out, any);
             return;
         }
@@ -991,10 +991,10 @@ PRIM(all) { any_all(S, args, out, pos, 0); }
 
 static int sort_less(State *S, Value *cmp, Value *a, Value *b, PosIdx pos) {
     if (cmp->type == V_PRIMOP && cmp->primop->fn == prim_lessThan)
-        return compare_values(S, a, b, pos) < 0;
+        return lang_compare_values(S, a, b, pos) < 0;
     Value r;
-    call_function2(S, cmp, a, b, &r, pos);
-    return force_bool(S, &r, pos);
+    lang_call_function2(S, cmp, a, b, &r, pos);
+    return lang_force_bool(S, &r, pos);
 }
 
 static void merge_sort(State *S, Value *cmp, Value **a, Value **tmp, size_t n, PosIdx pos) {
@@ -1030,36 +1030,36 @@ static void merge_sort(State *S, Value *cmp, Value **a, Value **tmp, size_t n, P
 }
 
 PRIM(sort) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     if (l->n)
-        force_function(S, args[0], pos);
+        lang_force_function(S, args[0], pos);
     else
         force(S, args[0], pos);
     Value r;
-    mk_list(S, &r, l->n);
+    lang_mk_list(S, &r, l->n);
     memcpy(r.elems, l->elems, l->n * sizeof(Value *));
     for (uint32_t i = 0; i < l->n; i++)
         force(S, r.elems[i], pos);
-    Value **tmp = alloc_elems(S, l->n);
+    Value **tmp = lang_alloc_elems(S, l->n);
     merge_sort(S, args[0], r.elems, tmp, l->n, pos);
     *out = r;
 }
 
 PRIM(partition) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
-    Value **yes = alloc_elems(S, l->n), **no = alloc_elems(S, l->n);
+    Value **yes = lang_alloc_elems(S, l->n), **no = lang_alloc_elems(S, l->n);
     uint32_t ny = 0, nn = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         Value res;
-        call_function(S, args[0], l->elems[i], &res, pos);
-        if (force_bool(S, &res, pos))
+        lang_call_function(S, args[0], l->elems[i], &res, pos);
+        if (lang_force_bool(S, &res, pos))
             yes[ny++] = l->elems[i];
         else
             no[nn++] = l->elems[i];
     }
-    Value *right = alloc_value(S), *wrong = alloc_value(S);
+    Value *right = lang_alloc_value(S), *wrong = lang_alloc_value(S);
     right->type = V_LIST;
     right->n = ny;
     right->elems = yes;
@@ -1070,25 +1070,25 @@ PRIM(partition) {
 }
 
 PRIM(groupBy) {
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[1], pos);
     Value *l = args[1];
     KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
     for (uint32_t i = 0; i < l->n; i++) {
         Value res;
-        call_function(S, args[0], l->elems[i], &res, pos);
+        lang_call_function(S, args[0], l->elems[i], &res, pos);
         k[i].name = force_sym(S, &res, pos);
         k[i].idx = i;
         k[i].value = l->elems[i];
         k[i].pos = 0;
     }
     qsort(k, l->n, sizeof(KeyIdx), keyidx_cmp);
-    Attrs *r = alloc_attrs(S, l->n);
+    Attrs *r = lang_alloc_attrs(S, l->n);
     for (uint32_t i = 0; i < l->n;) {
         uint32_t j = i;
         while (j < l->n && k[j].name == k[i].name)
             j++;
-        Value *vals = alloc_value(S);
-        mk_list(S, vals, j - i);
+        Value *vals = lang_alloc_value(S);
+        lang_mk_list(S, vals, j - i);
         for (uint32_t m = i; m < j; m++)
             vals->elems[m - i] = k[m].value;
         r->a[r->n++] = (Attr){k[i].name, 0, vals};
@@ -1099,10 +1099,10 @@ PRIM(groupBy) {
 }
 
 PRIM(genericClosure) {
-    Attrs *a = force_attrs(S, args[0], pos);
+    Attrs *a = lang_force_attrs(S, args[0], pos);
     Attr *ss = builtin_attr(S, a, S->s_startSet, "genericClosure", pos);
     Attr *op = builtin_attr(S, a, S->s_operator, "genericClosure", pos);
-    force_list(S, ss->value, pos);
+    lang_force_list(S, ss->value, pos);
     size_t qcap = ss->value->n + 16, qn = 0, qh = 0;
     Value **queue = arena_alloc(&S->arena, qcap * sizeof(Value *));
     for (uint32_t i = 0; i < ss->value->n; i++)
@@ -1112,14 +1112,14 @@ PRIM(genericClosure) {
     Value **keys = arena_alloc(&S->arena, rcap * sizeof(Value *));
     while (qh < qn) {
         Value *e = queue[qh++];
-        Attrs *ea = force_attrs(S, e, pos);
-        Attr *key = attrs_find(ea, S->s_key);
+        Attrs *ea = lang_force_attrs(S, e, pos);
+        Attr *key = lang_attrs_find(ea, S->s_key);
         if (!key)
             lang_throw(S, pos, "attribute 'key' required");
         force(S, key->value, pos);
         int seen = 0;
         for (size_t i = 0; i < rn && !seen; i++)
-            seen = compare_values(S, keys[i], key->value, pos) == 0;
+            seen = lang_compare_values(S, keys[i], key->value, pos) == 0;
         if (seen)
             continue;
         if (rn == rcap) {
@@ -1134,8 +1134,8 @@ PRIM(genericClosure) {
         res[rn] = e;
         keys[rn++] = key->value;
         Value more;
-        call_function(S, op->value, e, &more, pos);
-        force_list(S, &more, pos);
+        lang_call_function(S, op->value, e, &more, pos);
+        lang_force_list(S, &more, pos);
         if (qn + more.n > qcap) {
             size_t nc = (qn + more.n) * 2;
             Value **nq = arena_alloc(&S->arena, nc * sizeof(Value *));
@@ -1158,7 +1158,7 @@ PRIM(toString) {
     if (args[0]->type == V_INT) {
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%lld", (long long)args[0]->i);
-        mk_string(S, out, arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
+        lang_mk_string(S, out, lang_arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
         return;
     }
     if (args[0]->type == V_STRING) {
@@ -1166,58 +1166,58 @@ PRIM(toString) {
         return;
     }
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[0], pos, 1, 0, &s, &ctx);
-    mk_string(S, out, s.buf, s.len, ctx);
+    lang_coerce_to_string(S, args[0], pos, 1, 0, &s, &ctx);
+    lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
 PRIM(stringLength) {
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
     mk_int(out, (int64_t)s.len);
 }
 
 PRIM(substring) {
-    int64_t start = force_int(S, args[0], pos);
-    int64_t len = force_int(S, args[1], pos);
+    int64_t start = lang_force_int(S, args[0], pos);
+    int64_t len = lang_force_int(S, args[1], pos);
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[2], pos, 0, 1, &s, &ctx);
+    lang_coerce_to_string(S, args[2], pos, 0, 1, &s, &ctx);
     if (start < 0)
         lang_throw(S, pos, "negative start position in 'substring'");
     if ((uint64_t)start >= s.len) {
-        mk_string(S, out, "", 0, ctx);
+        lang_mk_string(S, out, "", 0, ctx);
         return;
     }
     size_t avail = s.len - (size_t)start;
     size_t n = (len < 0 || (uint64_t)len > avail) ? avail : (size_t)len;
-    mk_string(S, out, arena_strndup(&S->arena, s.buf + start, n), n, ctx);
+    lang_mk_string(S, out, lang_arena_strndup(&S->arena, s.buf + start, n), n, ctx);
 }
 
 PRIM(concatStringsSep) {
     size_t seplen;
     const StrCtx *ctx = NULL, *sctx = NULL;
-    const char *sep = force_string(S, args[0], pos, &seplen, &sctx);
-    force_list(S, args[1], pos);
+    const char *sep = lang_force_string(S, args[0], pos, &seplen, &sctx);
+    lang_force_list(S, args[1], pos);
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     for (uint32_t i = 0; i < args[1]->n; i++) {
         if (i) {
-            astr_add(S, &s, sep, seplen);
-            ctx = ctx_merge(S, ctx, sctx);
+            lang_astr_add(S, &s, sep, seplen);
+            ctx = lang_ctx_merge(S, ctx, sctx);
         }
-        coerce_to_string(S, args[1]->elems[i], pos, 0, 1, &s, &ctx);
+        lang_coerce_to_string(S, args[1]->elems[i], pos, 0, 1, &s, &ctx);
     }
-    mk_string(S, out, s.buf, s.len, ctx);
+    lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
 PRIM(replaceStrings) {
-    force_list(S, args[0], pos);
-    force_list(S, args[1], pos);
+    lang_force_list(S, args[0], pos);
+    lang_force_list(S, args[1], pos);
     Value *from = args[0], *to = args[1];
     if (from->n != to->n)
         lang_throw(S, pos, "'from' and 'to' arguments to 'replaceStrings' have different lengths");
@@ -1228,24 +1228,24 @@ PRIM(replaceStrings) {
     size_t *tl = arena_alloc(&S->arena, (n + 1) * sizeof(size_t));
     const StrCtx **tc = arena_alloc(&S->arena, (n + 1) * sizeof(StrCtx *));
     for (uint32_t i = 0; i < n; i++)
-        fs[i] = force_string(S, from->elems[i], pos, &fl[i], NULL);
+        fs[i] = lang_force_string(S, from->elems[i], pos, &fl[i], NULL);
     for (uint32_t i = 0; i < n; i++)
-        ts[i] = force_string(S, to->elems[i], pos, &tl[i], &tc[i]);
+        ts[i] = lang_force_string(S, to->elems[i], pos, &tl[i], &tc[i]);
     size_t len;
     const StrCtx *ctx;
-    const char *s = force_string(S, args[2], pos, &len, &ctx);
+    const char *s = lang_force_string(S, args[2], pos, &len, &ctx);
     AStr r;
-    astr_init(S, &r, len + 16);
+    lang_astr_init(S, &r, len + 16);
     for (size_t p = 0; p <= len;) {
         int found = 0;
         for (uint32_t i = 0; i < n; i++) {
             if (fl[i] <= len - p && !memcmp(s + p, fs[i], fl[i])) {
                 found = 1;
-                astr_add(S, &r, ts[i], tl[i]);
-                ctx = ctx_merge(S, ctx, tc[i]);
+                lang_astr_add(S, &r, ts[i], tl[i]);
+                ctx = lang_ctx_merge(S, ctx, tc[i]);
                 if (fl[i] == 0) {
                     if (p < len)
-                        astr_addch(S, &r, s[p]);
+                        lang_astr_addch(S, &r, s[p]);
                     p++;
                 } else {
                     p += fl[i];
@@ -1255,16 +1255,16 @@ PRIM(replaceStrings) {
         }
         if (!found) {
             if (p < len)
-                astr_addch(S, &r, s[p]);
+                lang_astr_addch(S, &r, s[p]);
             p++;
         }
     }
-    mk_string(S, out, r.buf, r.len, ctx);
+    lang_mk_string(S, out, r.buf, r.len, ctx);
 }
 
 static Value *groups_list(State *S, const char *s, const long *g, size_t ngroups) {
-    Value *r = alloc_value(S);
-    mk_list(S, r, (uint32_t)ngroups);
+    Value *r = lang_alloc_value(S);
+    lang_mk_list(S, r, (uint32_t)ngroups);
     for (size_t i = 0; i < ngroups; i++)
         r->elems[i] = g[2 * i] < 0 ? S->v_null
                                    : new_string(S, s + g[2 * i], (size_t)(g[2 * i + 1] - g[2 * i]));
@@ -1272,9 +1272,9 @@ static Value *groups_list(State *S, const char *s, const long *g, size_t ngroups
 }
 
 PRIM(match) {
-    const char *re = force_string_noctx(S, args[0], pos, NULL);
+    const char *re = lang_force_string_noctx(S, args[0], pos, NULL);
     size_t len;
-    const char *s = force_string(S, args[1], pos, &len, NULL);
+    const char *s = lang_force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
     size_t ng = rc->re.re_nsub + 1, ms, me;
     regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
@@ -1290,9 +1290,9 @@ PRIM(match) {
  * for a non-empty one, then moves on a character; every search after the first sees the
  * text before it (`^` no longer holds). */
 PRIM(split) {
-    const char *re = force_string_noctx(S, args[0], pos, NULL);
+    const char *re = lang_force_string_noctx(S, args[0], pos, NULL);
     size_t len;
-    const char *s = force_string(S, args[1], pos, &len, NULL);
+    const char *s = lang_force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
     size_t ng = rc->re.re_nsub + 1;
     regmatch_t *m = arena_alloc(&S->arena, ng * sizeof(regmatch_t));
@@ -1390,8 +1390,8 @@ static int comp_lt(const char *a, size_t al, const char *b, size_t bl) {
 
 PRIM(compareVersions) {
     size_t l1, l2;
-    const char *v1 = force_string_noctx(S, args[0], pos, &l1);
-    const char *v2 = force_string_noctx(S, args[1], pos, &l2);
+    const char *v1 = lang_force_string_noctx(S, args[0], pos, &l1);
+    const char *v2 = lang_force_string_noctx(S, args[1], pos, &l2);
     const char *p1 = v1, *p2 = v2, *e1 = v1 + l1, *e2 = v2 + l2;
     while (p1 < e1 || p2 < e2) {
         const char *c1, *c2;
@@ -1412,9 +1412,9 @@ PRIM(compareVersions) {
 
 PRIM(splitVersion) {
     size_t l;
-    const char *v = force_string_noctx(S, args[0], pos, &l);
+    const char *v = lang_force_string_noctx(S, args[0], pos, &l);
     const char *p = v, *e = v + l;
-    Value **items = alloc_elems(S, (uint32_t)l + 1);
+    Value **items = lang_alloc_elems(S, (uint32_t)l + 1);
     uint32_t n = 0;
     for (;;) {
         const char *c;
@@ -1430,7 +1430,7 @@ PRIM(splitVersion) {
 
 PRIM(parseDrvName) {
     size_t l;
-    const char *s = force_string_noctx(S, args[0], pos, &l);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &l);
     size_t split = l;
     for (size_t i = 0; i < l; i++)
         if (s[i] == '-' && i + 1 < l && !isalpha((unsigned char)s[i + 1])) {
@@ -1439,13 +1439,13 @@ PRIM(parseDrvName) {
         }
     Value *name = new_string(S, s, split);
     Value *ver = split < l ? new_string(S, s + split + 1, l - split - 1) : new_string(S, "", 0);
-    mk_attrs2(S, out, S->s_name, name, sym_intern(S, "version", 7), ver);
+    mk_attrs2(S, out, S->s_name, name, lang_sym_intern(S, "version", 7), ver);
 }
 
 /* ---- hashes ---- */
 
 static const EVP_MD *hash_algo(State *S, Value *v, PosIdx pos) {
-    const char *t = force_string_noctx(S, v, pos, NULL);
+    const char *t = lang_force_string_noctx(S, v, pos, NULL);
     if (!strcmp(t, "md5"))
         return EVP_md5();
     if (!strcmp(t, "sha1"))
@@ -1464,13 +1464,13 @@ static void hex_digest(State *S, const EVP_MD *md, const char *data, size_t len,
     char *hex = arena_alloc(&S->arena, hl * 2 + 1);
     for (unsigned i = 0; i < hl; i++)
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
-    mk_string(S, out, hex, hl * 2, NULL);
+    lang_mk_string(S, out, hex, hl * 2, NULL);
 }
 
 PRIM(hashString) {
     const EVP_MD *md = hash_algo(S, args[0], pos);
     size_t len;
-    const char *s = force_string(S, args[1], pos, &len, NULL);
+    const char *s = lang_force_string(S, args[1], pos, &len, NULL);
     hex_digest(S, md, s, len, out);
 }
 
@@ -1485,7 +1485,7 @@ static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
             close(fd);
         lang_throw(S, pos, "opening file '%s': No such file or directory", path);
     }
-    size_t budget = arena_budget(&S->arena) / 2; /* the copy into the arena needs as much */
+    size_t budget = lang_arena_budget(&S->arena) / 2; /* the copy into the arena needs as much */
     size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
     char *buf = cap <= budget ? malloc(cap) : NULL;
     for (;;) {
@@ -1516,7 +1516,7 @@ static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
         n += (size_t)r;
     }
     close(fd);
-    char *out = arena_strndup(&S->arena, buf, n);
+    char *out = lang_arena_strndup(&S->arena, buf, n);
     free(buf);
     *len = n;
     return out;
@@ -1524,7 +1524,7 @@ static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
 
 PRIM(hashFile) {
     const EVP_MD *md = hash_algo(S, args[0], pos);
-    const char *p = realise_path(S, args[1], pos);
+    const char *p = lang_realise_path(S, args[1], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
     hex_digest(S, md, data, len, out);
@@ -1533,20 +1533,20 @@ PRIM(hashFile) {
 /* ---- files ---- */
 
 PRIM(readFile) {
-    const char *p = realise_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
-    mk_string(S, out, data, len, NULL);
+    lang_mk_string(S, out, data, len, NULL);
 }
 
 PRIM(pathExists) {
-    const char *p = realise_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     struct stat st;
     mk_bool(out, lstat(p, &st) == 0 && lang_path_visible(S, p));
 }
 
 PRIM(readDir) {
-    const char *p = realise_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     lang_check_path(S, p, pos);
     DIR *d = opendir(p);
     if (!d)
@@ -1574,7 +1574,7 @@ PRIM(readDir) {
             k = nk;
             cap *= 2;
         }
-        k[n] = (KeyIdx){sym_intern(S, de->d_name, strlen(de->d_name)), (uint32_t)n,
+        k[n] = (KeyIdx){lang_sym_intern(S, de->d_name, strlen(de->d_name)), (uint32_t)n,
                         new_string(S, t, strlen(t)), 0};
         n++;
     }
@@ -1586,9 +1586,9 @@ PRIM(readDir) {
 
 PRIM(toFile) {
     size_t nl, len;
-    const char *name = force_string_noctx(S, args[0], pos, &nl);
+    const char *name = lang_force_string_noctx(S, args[0], pos, &nl);
     const StrCtx *ctx;
-    const char *s = force_string(S, args[1], pos, &len, &ctx);
+    const char *s = lang_force_string(S, args[1], pos, &len, &ctx);
     const char *drvref = NULL;
     for (const StrCtx *c = ctx; c; c = c->next)
         if (c->path[0] != '/' && (!drvref || strcmp(c->path, drvref) < 0))
@@ -1599,35 +1599,35 @@ PRIM(toFile) {
                    "but contains (%s)",
                    name, drvref);
     /* computed first in any case: it checks the name as Nix does */
-    const char *sp = store_path_for_text(S, name, s, len, ctx, pos);
+    const char *sp = lang_store_path_for_text(S, name, s, len, ctx, pos);
     if (S->cfg.hooks.to_file) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
         fl_strbuf_init(&sb, 0);
         if (S->cfg.hooks.to_file(S->cfg.hooks.ctx, name, s, len, &sb, &e) < 0) {
             fl_strbuf_release(&sb);
-            char *msg = arena_strndup(&S->arena, e.message ? e.message : "failed",
+            char *msg = lang_arena_strndup(&S->arena, e.message ? e.message : "failed",
                                       strlen(e.message ? e.message : "failed"));
             fl_error_clear(&e);
             lang_throw(S, pos, "builtins.toFile '%s': %s", name, msg);
         }
-        sp = arena_strndup(&S->arena, sb.buf, sb.len);
+        sp = lang_arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
     }
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
-    mk_string(S, out, sp, strlen(sp), c);
+    lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
 PRIM(baseNameOf) {
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
+    lang_coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
     size_t len = s.len;
     if (len == 0) {
-        mk_string(S, out, "", 0, ctx);
+        lang_mk_string(S, out, "", 0, ctx);
         return;
     }
     size_t last = len - 1;
@@ -1639,7 +1639,7 @@ PRIM(baseNameOf) {
             start = i;
             break;
         }
-    mk_string(S, out, arena_strndup(&S->arena, s.buf + start, last + 1 - start), last + 1 - start,
+    lang_mk_string(S, out, lang_arena_strndup(&S->arena, s.buf + start, last + 1 - start), last + 1 - start,
               ctx);
 }
 
@@ -1647,9 +1647,9 @@ PRIM(dirOf) {
     force(S, args[0], pos);
     int is_path = args[0]->type == V_PATH;
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
+    lang_coerce_to_string(S, args[0], pos, 0, 0, &s, &ctx);
     const char *slash = strrchr(s.buf, '/');
     const char *r;
     size_t rl;
@@ -1664,19 +1664,19 @@ PRIM(dirOf) {
         rl = (size_t)(slash - s.buf);
     }
     if (is_path) {
-        char *tmp = arena_strndup(&S->arena, r, rl);
+        char *tmp = lang_arena_strndup(&S->arena, r, rl);
         char *c = fl_canon_path(tmp, "/");
-        mk_path(S, out, c);
+        lang_mk_path(S, out, c);
         free(c);
     } else {
-        mk_string(S, out, arena_strndup(&S->arena, r, rl), rl, ctx);
+        lang_mk_string(S, out, lang_arena_strndup(&S->arena, r, rl), rl, ctx);
     }
 }
 
 PRIM(toPath) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = lang_coerce_to_path(S, args[0], pos);
     char *c = fl_canon_path(p, "/");
-    mk_string_copy(S, out, c, strlen(c), NULL);
+    lang_mk_string_copy(S, out, c, strlen(c), NULL);
     free(c);
 }
 
@@ -1685,25 +1685,25 @@ static void mk_store_path_string(State *S, Value *out, const char *sp) {
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
-    mk_string(S, out, sp, strlen(sp), c);
+    lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
 /* coerce_to_path keeping the context, which addPath realises before reading. */
 static const char *path_arg(State *S, Value *v, PosIdx pos) {
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    lang_coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
     if (s.len == 0 || s.buf[0] != '/')
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
-    const char *bad = ctx_invalid_path(ctx);
+    const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
         lang_throw(S, pos, "path '%s' is not valid", bad);
     return s.buf;
 }
 
 PRIM(path) {
-    Attrs *a = force_attrs(S, args[0], pos);
+    Attrs *a = lang_force_attrs(S, args[0], pos);
     const char *path = NULL, *name = NULL;
     Value *filter = NULL;
     int recursive = 1, have_hash = 0;
@@ -1715,14 +1715,14 @@ PRIM(path) {
         if (!strcmp(k, "path")) {
             path = path_arg(S, at->value, at->pos);
         } else if (at->name == S->s_name) {
-            name = force_string_noctx(S, at->value, at->pos, NULL);
+            name = lang_force_string_noctx(S, at->value, at->pos, NULL);
         } else if (!strcmp(k, "filter")) {
             force(S, at->value, pos);
             filter = at->value;
         } else if (!strcmp(k, "recursive")) {
-            recursive = force_bool(S, at->value, at->pos);
+            recursive = lang_force_bool(S, at->value, at->pos);
         } else if (!strcmp(k, "sha256")) {
-            const char *h = force_string_noctx(S, at->value, at->pos, NULL);
+            const char *h = lang_force_string_noctx(S, at->value, at->pos, NULL);
             if (*h) {
                 lang_parse_sha256(S, h, hash, at->pos);
             } else {
@@ -1741,7 +1741,7 @@ PRIM(path) {
         const char *b = strrchr(path, '/');
         name = b ? b + 1 : path;
     }
-    mk_store_path_string(S, out, path_add(S, path, name, recursive, filter,
+    mk_store_path_string(S, out, lang_path_add(S, path, name, recursive, filter,
                                           have_hash ? hash : NULL, pos));
 }
 
@@ -1750,34 +1750,34 @@ PRIM(filterSource) {
     force(S, args[0], pos);
     if (args[0]->type != V_LAMBDA && args[0]->type != V_PRIMOP && args[0]->type != V_PRIMOP_APP)
         lang_throw(S, pos, "first argument in call to 'filterSource' is not a function but %s",
-                   show_type(args[0]));
+                   lang_show_type(args[0]));
     const char *b = strrchr(path, '/');
-    mk_store_path_string(S, out, path_add(S, path, b ? b + 1 : path, 1, args[0], NULL, pos));
+    mk_store_path_string(S, out, lang_path_add(S, path, b ? b + 1 : path, 1, args[0], NULL, pos));
 }
 
 PRIM(getEnv) {
-    const char *name = force_string_noctx(S, args[0], pos, NULL);
+    const char *name = lang_force_string_noctx(S, args[0], pos, NULL);
     const char *v = S->cfg.pure ? NULL : getenv(name);
     if (!v)
         v = "";
-    mk_string_copy(S, out, v, strlen(v), NULL);
+    lang_mk_string_copy(S, out, v, strlen(v), NULL);
 }
 
 PRIM(unsafeDiscardStringContext) {
     AStr s;
-    astr_init(S, &s, 64);
-    coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
-    mk_string(S, out, s.buf, s.len, NULL);
+    lang_astr_init(S, &s, 64);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
+    lang_mk_string(S, out, s.buf, s.len, NULL);
 }
 
 PRIM(hasContext) {
     const StrCtx *ctx;
-    force_string(S, args[0], pos, NULL, &ctx);
+    lang_force_string(S, args[0], pos, NULL, &ctx);
     mk_bool(out, ctx != NULL);
 }
 
 PRIM(placeholder) {
-    const char *o = force_string_noctx(S, args[0], pos, NULL);
+    const char *o = lang_force_string_noctx(S, args[0], pos, NULL);
     char *in = fl_xasprintf("nix-output:%s", o);
     unsigned char h[32];
     unsigned int hl = 0;
@@ -1786,17 +1786,17 @@ PRIM(placeholder) {
     char b32[64];
     fl_base32_encode(h, 32, b32);
     AStr s;
-    astr_init(S, &s, 64);
-    astr_addch(S, &s, '/');
+    lang_astr_init(S, &s, 64);
+    lang_astr_addch(S, &s, '/');
     astr_adds(S, &s, b32);
-    mk_string(S, out, s.buf, s.len, NULL);
+    lang_mk_string(S, out, s.buf, s.len, NULL);
 }
 
 PRIM(unsafeDiscardOutputDependency) {
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
     StrCtx *r = NULL;
     for (const StrCtx *c = ctx; c; c = c->next) {
         StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
@@ -1804,20 +1804,20 @@ PRIM(unsafeDiscardOutputDependency) {
         n->next = r;
         r = n;
     }
-    mk_string(S, out, s.buf, s.len, r);
+    lang_mk_string(S, out, s.buf, s.len, r);
 }
 
 /* { "<path>" = { path = true; } | { allOutputs = true; } | { outputs = [ ... ]; }; } */
 PRIM(getContext) {
     const StrCtx *ctx;
-    force_string(S, args[0], pos, NULL, &ctx);
+    lang_force_string(S, args[0], pos, NULL, &ctx);
     uint32_t n = 0;
     for (const StrCtx *c = ctx; c; c = c->next)
         n++;
     KeyIdx *k = arena_alloc(&S->arena, (n + 1) * sizeof(KeyIdx));
     uint32_t m = 0;
-    Sym s_path = sym_intern(S, "path", 4), s_all = sym_intern(S, "allOutputs", 10),
-        s_outs = sym_intern(S, "outputs", 7);
+    Sym s_path = lang_sym_intern(S, "path", 4), s_all = lang_sym_intern(S, "allOutputs", 10),
+        s_outs = lang_sym_intern(S, "outputs", 7);
     for (const StrCtx *c = ctx; c; c = c->next) {
         const char *p = c->path, *outname = NULL;
         size_t outlen = 0;
@@ -1831,37 +1831,37 @@ PRIM(getContext) {
             p = strchr(p + 1, '!') + 1;
             kind = s_outs;
         }
-        Sym ps = sym_intern(S, p, strlen(p));
+        Sym ps = lang_sym_intern(S, p, strlen(p));
         /* merge with an earlier entry for the same path */
         Attrs *info = NULL;
         for (uint32_t i = 0; i < m; i++)
             if (k[i].name == ps)
                 info = k[i].value->attrs;
         if (!info) {
-            Value *iv = alloc_value(S);
+            Value *iv = lang_alloc_value(S);
             iv->type = V_ATTRS;
-            iv->attrs = info = alloc_attrs(S, 3);
+            iv->attrs = info = lang_alloc_attrs(S, 3);
             k[m] = (KeyIdx){ps, m, iv, 0};
             m++;
         }
-        Attr *ex = attrs_find(info, kind);
+        Attr *ex = lang_attrs_find(info, kind);
         if (kind == s_outs) {
             Value *name = new_string(S, outname, outlen);
-            Value *l = alloc_value(S);
+            Value *l = lang_alloc_value(S);
             if (ex) {
-                mk_list(S, l, ex->value->n + 1);
+                lang_mk_list(S, l, ex->value->n + 1);
                 memcpy(l->elems, ex->value->elems, ex->value->n * sizeof(Value *));
                 l->elems[ex->value->n] = name;
                 ex->value = l;
             } else {
-                mk_list(S, l, 1);
+                lang_mk_list(S, l, 1);
                 l->elems[0] = name;
                 info->a[info->n++] = (Attr){kind, 0, l};
             }
         } else if (!ex) {
             info->a[info->n++] = (Attr){kind, 0, S->v_true};
         }
-        attrs_sort(info);
+        lang_attrs_sort(info);
     }
     Attrs *r = attrs_from_pairs(S, k, m);
     out->type = V_ATTRS;
@@ -1889,12 +1889,12 @@ static int is_store_path(const char *p) {
  * followed; a missing component is an error naming the prefix that is missing. */
 static const char *canon_resolving(State *S, const char *path, PosIdx pos) {
     AStr todo;
-    astr_init(S, &todo, 256);
+    lang_astr_init(S, &todo, 256);
     astr_adds(S, &todo, path);
     int links = 0;
 restart:;
     AStr res;
-    astr_init(S, &res, 256);
+    lang_astr_init(S, &res, 256);
     const char *p = todo.buf;
     while (*p) {
         while (*p == '/')
@@ -1915,8 +1915,8 @@ restart:;
             p += n;
             continue;
         }
-        astr_addch(S, &res, '/');
-        astr_add(S, &res, p, n);
+        lang_astr_addch(S, &res, '/');
+        lang_astr_add(S, &res, p, n);
         p += n;
         struct stat st;
         if (lstat(res.buf, &st) != 0)
@@ -1930,11 +1930,11 @@ restart:;
                 lang_throw(S, pos, "reading symbolic link '%s': %s", res.buf, strerror(errno));
             target[tl] = '\0';
             AStr next;
-            astr_init(S, &next, 256);
+            lang_astr_init(S, &next, 256);
             if (target[0] != '/') {
                 while (res.len > 0 && res.buf[res.len - 1] != '/')
                     res.len--;
-                astr_add(S, &next, res.buf, res.len);
+                lang_astr_add(S, &next, res.buf, res.len);
             }
             astr_adds(S, &next, target);
             astr_adds(S, &next, p);
@@ -1943,12 +1943,12 @@ restart:;
         }
     }
     if (res.len == 0)
-        astr_addch(S, &res, '/');
+        lang_astr_addch(S, &res, '/');
     return res.buf;
 }
 
 PRIM(storePath) {
-    const char *p = coerce_to_path(S, args[0], pos);
+    const char *p = lang_coerce_to_path(S, args[0], pos);
     lang_check_path(S, p, pos);
     if (!is_store_path(p))
         p = canon_resolving(S, p, pos);
@@ -1956,20 +1956,20 @@ PRIM(storePath) {
         lang_throw(S, pos, "path '%s' is not in the Nix store", p);
     size_t n = 11 + strcspn(p + 11, "/");
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
-    c->path = arena_strndup(&S->arena, p, n);
+    c->path = lang_arena_strndup(&S->arena, p, n);
     c->next = NULL;
-    mk_string_copy(S, out, p, strlen(p), c);
+    lang_mk_string_copy(S, out, p, strlen(p), c);
 }
 
 static void ctx_add(State *S, const StrCtx **ctx, const char *pre, const char *path) {
     AStr t;
-    astr_init(S, &t, 64);
+    lang_astr_init(S, &t, 64);
     astr_adds(S, &t, pre);
     astr_adds(S, &t, path);
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = t.buf;
     c->next = NULL;
-    *ctx = ctx_merge(S, *ctx, c);
+    *ctx = lang_ctx_merge(S, *ctx, c);
 }
 
 /* builtins.appendContext STRING { "/nix/store/..." = { path = BOOL; allOutputs = BOOL;
@@ -1977,10 +1977,10 @@ static void ctx_add(State *S, const StrCtx **ctx, const char *pre, const char *p
 PRIM(appendContext) {
     size_t len;
     const StrCtx *ctx;
-    const char *s = force_string(S, args[0], pos, &len, &ctx);
-    Attrs *a = force_attrs(S, args[1], pos);
-    Sym s_all = sym_intern(S, "allOutputs", 10);
-    Attr **sorted = attrs_sorted_by_name(S, a);
+    const char *s = lang_force_string(S, args[0], pos, &len, &ctx);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    Sym s_all = lang_sym_intern(S, "allOutputs", 10);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
     for (uint32_t i = 0; i < a->n; i++) {
         Attr *at = sorted[i];
         const char *key = sym_name(S, at->name);
@@ -1988,12 +1988,12 @@ PRIM(appendContext) {
         int is_drv = kl >= 4 && !strcmp(key + kl - 4, ".drv");
         if (!is_store_path(key))
             lang_throw(S, at->pos, "Context key '%s' is not a store path", key);
-        Attrs *info = force_attrs(S, at->value, at->pos);
-        Attr *x = attrs_find(info, S->s_path);
-        if (x && force_bool(S, x->value, x->pos))
+        Attrs *info = lang_force_attrs(S, at->value, at->pos);
+        Attr *x = lang_attrs_find(info, S->s_path);
+        if (x && lang_force_bool(S, x->value, x->pos))
             ctx_add(S, &ctx, "", key);
-        x = attrs_find(info, s_all);
-        if (x && force_bool(S, x->value, x->pos)) {
+        x = lang_attrs_find(info, s_all);
+        if (x && lang_force_bool(S, x->value, x->pos)) {
             if (!is_drv)
                 lang_throw(S, at->pos,
                            "Tried to add all-outputs context of %s, which is not a derivation, "
@@ -2001,24 +2001,24 @@ PRIM(appendContext) {
                            key);
             ctx_add(S, &ctx, "=", key);
         }
-        x = attrs_find(info, S->s_outputs);
+        x = lang_attrs_find(info, S->s_outputs);
         if (x) {
-            force_list(S, x->value, x->pos);
+            lang_force_list(S, x->value, x->pos);
             if (x->value->n && !is_drv)
                 lang_throw(S, at->pos,
                            "Tried to add derivation output context of %s, which is not a "
                            "derivation, to a string",
                            key);
             for (uint32_t k = 0; k < x->value->n; k++) {
-                const char *o = force_string_noctx(S, x->value->elems[k], x->pos, NULL);
+                const char *o = lang_force_string_noctx(S, x->value->elems[k], x->pos, NULL);
                 AStr pre;
-                astr_init(S, &pre, 32);
-                astr_addf(S, &pre, "!%s!", o);
+                lang_astr_init(S, &pre, 32);
+                lang_astr_addf(S, &pre, "!%s!", o);
                 ctx_add(S, &ctx, pre.buf, key);
             }
         }
     }
-    mk_string(S, out, s, len, ctx);
+    lang_mk_string(S, out, s, len, ctx);
 }
 
 /* Builtins Nix has and flakectl does not implement: present (so `builtins ? x` answers as
@@ -2026,57 +2026,57 @@ PRIM(appendContext) {
 static void unsupported(State *S, PosIdx pos, const char *name) {
     lang_throw(S, pos, "builtins.%s is not supported by flakectl's evaluator", name);
 }
-void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchGit) {
-    prim_fetch_git(S, args, out, pos);
+    lang_prim_fetch_git(S, args, out, pos);
 }
 PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
-void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchTarball) {
-    prim_fetch_tarball(S, args, out, pos);
+    lang_prim_fetch_tarball(S, args, out, pos);
 }
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
-void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchurl) {
-    prim_fetch_url(S, args, out, pos);
+    lang_prim_fetch_url(S, args, out, pos);
 }
-void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
+void lang_to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
 PRIM(toXML) {
     AStr s;
-    astr_init(S, &s, 256);
+    lang_astr_init(S, &s, 256);
     const StrCtx *ctx = NULL;
-    to_xml(S, args[0], &s, pos, &ctx);
-    mk_string(S, out, s.buf, s.len, ctx);
+    lang_to_xml(S, args[0], &s, pos, &ctx);
+    lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
 /* ---- JSON and TOML ---- */
 
 PRIM(toJSON) {
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const StrCtx *ctx = NULL;
-    to_json(S, args[0], 1, &s, pos, &ctx);
-    mk_string(S, out, s.buf, s.len, ctx);
+    lang_to_json(S, args[0], 1, &s, pos, &ctx);
+    lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
 PRIM(fromJSON) {
     size_t len;
-    const char *s = force_string_noctx(S, args[0], pos, &len);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &len);
     lang_push_text_frame(S, pos, "while decoding a JSON string");
-    json_to_value(S, s, len, out, pos);
+    lang_json_to_value(S, s, len, out, pos);
     S->nframes--;
 }
 
-void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
+void lang_toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
 PRIM(fromTOML) {
     size_t len;
-    const char *s = force_string_noctx(S, args[0], pos, &len);
-    toml_to_value(S, s, len, out, pos);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &len);
+    lang_toml_to_value(S, s, len, out, pos);
 }
 
-void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(derivationStrict) {
-    prim_derivation_strict(S, args, out, pos);
+    lang_prim_derivation_strict(S, args, out, pos);
 }
 
 /* ---- registration ---- */
@@ -2208,45 +2208,45 @@ static const char derivation_src[] =
     "  perOutput = map forOutput outputs;\n"
     "in (builtins.head perOutput).value\n";
 
-void builtins_init(State *S) {
+void lang_builtins_init(State *S) {
     size_t np = sizeof prims / sizeof prims[0];
-    S->v_true = alloc_value(S);
+    S->v_true = lang_alloc_value(S);
     mk_bool(S->v_true, 1);
-    S->v_false = alloc_value(S);
+    S->v_false = lang_alloc_value(S);
     mk_bool(S->v_false, 0);
-    S->v_null = alloc_value(S);
+    S->v_null = lang_alloc_value(S);
     mk_null(S->v_null);
-    Attrs *b = alloc_attrs(S, (uint32_t)np + 16);
-    S->builtins = alloc_value(S);
+    Attrs *b = lang_alloc_attrs(S, (uint32_t)np + 16);
+    S->builtins = lang_alloc_value(S);
     S->builtins->type = V_ATTRS;
     S->builtins->attrs = b;
     for (size_t i = 0; i < np; i++) {
-        PrimOp *op = arena_zalloc(&S->arena, sizeof(PrimOp));
+        PrimOp *op = lang_arena_zalloc(&S->arena, sizeof(PrimOp));
         op->name = prims[i].name;
         op->arity = prims[i].arity;
         op->fn = prims[i].fn;
-        Value *v = alloc_value(S);
+        Value *v = lang_alloc_value(S);
         v->type = V_PRIMOP;
         v->primop = op;
-        b->a[b->n++] = (Attr){sym_intern(S, prims[i].name, strlen(prims[i].name)), 0, v};
+        b->a[b->n++] = (Attr){lang_sym_intern(S, prims[i].name, strlen(prims[i].name)), 0, v};
         char name[64];
         snprintf(name, sizeof name, "__%s", prims[i].name);
-        add_base(S, name, v);
+        lang_add_base(S, name, v);
         if (prims[i].top)
-            add_base(S, prims[i].name, v);
+            lang_add_base(S, prims[i].name, v);
     }
     /* constants */
-    Value *sys = alloc_value(S);
-    mk_string_copy(S, sys, S->system, strlen(S->system), NULL);
-    Value *ver = alloc_value(S);
-    mk_string(S, ver, "2.8.0", 5, NULL);
-    Value *lv = alloc_value(S);
+    Value *sys = lang_alloc_value(S);
+    lang_mk_string_copy(S, sys, S->system, strlen(S->system), NULL);
+    Value *ver = lang_alloc_value(S);
+    lang_mk_string(S, ver, "2.8.0", 5, NULL);
+    Value *lv = lang_alloc_value(S);
     mk_int(lv, 6);
-    Value *sd = alloc_value(S);
-    mk_string(S, sd, "/nix/store", 10, NULL);
-    Value *np_ = alloc_value(S);
+    Value *sd = lang_alloc_value(S);
+    lang_mk_string(S, sd, "/nix/store", 10, NULL);
+    Value *np_ = lang_alloc_value(S);
     build_nix_path(S, np_);
-    Value *now = alloc_value(S);
+    Value *now = lang_alloc_value(S);
     mk_int(now, (int64_t)time(NULL));
     struct {
         const char *name;
@@ -2260,31 +2260,31 @@ void builtins_init(State *S) {
         const char *n = consts[i].name;
         int scalar = !strcmp(n, "true") || !strcmp(n, "false") || !strcmp(n, "null");
         if (!scalar) {
-            b->a[b->n++] = (Attr){sym_intern(S, n, strlen(n)), 0, consts[i].v};
+            b->a[b->n++] = (Attr){lang_sym_intern(S, n, strlen(n)), 0, consts[i].v};
             char name[64];
             snprintf(name, sizeof name, "__%s", n);
-            add_base(S, name, consts[i].v);
+            lang_add_base(S, name, consts[i].v);
         } else {
-            b->a[b->n++] = (Attr){sym_intern(S, n, strlen(n)), 0, consts[i].v};
-            add_base(S, n, consts[i].v);
+            b->a[b->n++] = (Attr){lang_sym_intern(S, n, strlen(n)), 0, consts[i].v};
+            lang_add_base(S, n, consts[i].v);
         }
     }
-    b->a[b->n++] = (Attr){sym_intern(S, "builtins", 8), 0, S->builtins};
-    add_base(S, "builtins", S->builtins);
-    attrs_sort(b);
+    b->a[b->n++] = (Attr){lang_sym_intern(S, "builtins", 8), 0, S->builtins};
+    lang_add_base(S, "builtins", S->builtins);
+    lang_attrs_sort(b);
     /* derivation is a lambda in Nix; keep it one so it prints <LAMBDA> */
     uint32_t lang_add_source(State * S, const char *name, const char *dir);
     uint32_t fid = lang_add_source(S, "«builtin derivation»", "/");
-    Expr *de = parse_source(S, derivation_src, sizeof derivation_src - 1, fid, "/");
+    Expr *de = lang_parse_source(S, derivation_src, sizeof derivation_src - 1, fid, "/");
     if (de) {
-        Value *dv = alloc_value(S);
-        eval(S, de, S->base_env, dv);
-        b = alloc_attrs(S, S->builtins->attrs->n + 1);
+        Value *dv = lang_alloc_value(S);
+        lang_eval(S, de, S->base_env, dv);
+        b = lang_alloc_attrs(S, S->builtins->attrs->n + 1);
         memcpy(b->a, S->builtins->attrs->a, S->builtins->attrs->n * sizeof(Attr));
         b->n = S->builtins->attrs->n;
-        b->a[b->n++] = (Attr){sym_intern(S, "derivation", 10), 0, dv};
-        attrs_sort(b);
+        b->a[b->n++] = (Attr){lang_sym_intern(S, "derivation", 10), 0, dv};
+        lang_attrs_sort(b);
         S->builtins->attrs = b;
-        add_base(S, "derivation", dv);
+        lang_add_base(S, "derivation", dv);
     }
 }

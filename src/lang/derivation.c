@@ -32,8 +32,8 @@ static void drv_hash_add(State *S, const char *drv, const char *hex) {
     S->ndrvh++;
 }
 
-void derivation_release(State *S);
-void derivation_release(State *S) {
+void lang_derivation_release(State *S);
+void lang_derivation_release(State *S) {
     free(S->drvh);
     S->drvh = NULL;
     S->ndrvh = S->capdrvh = 0;
@@ -48,7 +48,7 @@ static void sha256_hex(const char *data, size_t len, char *hex) {
 }
 
 static void aterm_str(State *S, AStr *o, const char *s) {
-    astr_addch(S, o, '"');
+    lang_astr_addch(S, o, '"');
     for (; *s; s++) {
         switch (*s) {
         case '"': astr_adds(S, o, "\\\""); break;
@@ -56,17 +56,17 @@ static void aterm_str(State *S, AStr *o, const char *s) {
         case '\n': astr_adds(S, o, "\\n"); break;
         case '\r': astr_adds(S, o, "\\r"); break;
         case '\t': astr_adds(S, o, "\\t"); break;
-        default: astr_addch(S, o, *s);
+        default: lang_astr_addch(S, o, *s);
         }
     }
-    astr_addch(S, o, '"');
+    lang_astr_addch(S, o, '"');
 }
 
 /* The items of an ATerm list of strings, without the brackets. */
 static void aterm_str_items(State *S, AStr *o, const char *const *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i)
-            astr_addch(S, o, ',');
+            lang_astr_addch(S, o, ',');
         aterm_str(S, o, v[i]);
     }
 }
@@ -108,16 +108,16 @@ static void unparse(State *S, Drv *d, AStr *o, int mask_outputs, int with_hashes
     astr_adds(S, o, "Derive([");
     for (size_t i = 0; i < d->nouts; i++) {
         if (i)
-            astr_addch(S, o, ',');
-        astr_addch(S, o, '(');
+            lang_astr_addch(S, o, ',');
+        lang_astr_addch(S, o, '(');
         aterm_str(S, o, d->outs[i]);
-        astr_addch(S, o, ',');
+        lang_astr_addch(S, o, ',');
         aterm_str(S, o, mask_outputs ? "" : d->out_paths[i]);
-        astr_addch(S, o, ',');
+        lang_astr_addch(S, o, ',');
         aterm_str(S, o, d->fixed_algo ? d->fixed_algo : "");
-        astr_addch(S, o, ',');
+        lang_astr_addch(S, o, ',');
         aterm_str(S, o, d->fixed_hash ? d->fixed_hash : "");
-        astr_addch(S, o, ')');
+        lang_astr_addch(S, o, ')');
     }
     astr_adds(S, o, "],[");
     /* input derivations, sorted by the key written */
@@ -132,8 +132,8 @@ static void unparse(State *S, Drv *d, AStr *o, int mask_outputs, int with_hashes
     for (size_t k = 0; k < d->nin_drvs; k++) {
         size_t i = (size_t)(uintptr_t)keys[k].v;
         if (k)
-            astr_addch(S, o, ',');
-        astr_addch(S, o, '(');
+            lang_astr_addch(S, o, ',');
+        lang_astr_addch(S, o, '(');
         aterm_str(S, o, keys[k].k);
         astr_adds(S, o, ",[");
         aterm_str_items(S, o, d->in_outs[i], d->nin_outs[i]);
@@ -143,23 +143,23 @@ static void unparse(State *S, Drv *d, AStr *o, int mask_outputs, int with_hashes
     aterm_str_items(S, o, d->srcs, d->nsrcs);
     astr_adds(S, o, "],");
     aterm_str(S, o, d->platform);
-    astr_addch(S, o, ',');
+    lang_astr_addch(S, o, ',');
     aterm_str(S, o, d->builder);
     astr_adds(S, o, ",[");
     aterm_str_items(S, o, d->args, d->nargs);
     astr_adds(S, o, "],[");
     for (size_t i = 0; i < d->nenv; i++) {
         if (i)
-            astr_addch(S, o, ',');
-        astr_addch(S, o, '(');
+            lang_astr_addch(S, o, ',');
+        lang_astr_addch(S, o, '(');
         aterm_str(S, o, d->env[i].k);
-        astr_addch(S, o, ',');
+        lang_astr_addch(S, o, ',');
         int is_out = 0;
         for (size_t j = 0; j < d->nouts && mask_outputs; j++)
             if (!strcmp(d->outs[j], d->env[i].k))
                 is_out = 1;
         aterm_str(S, o, is_out ? "" : d->env[i].v);
-        astr_addch(S, o, ')');
+        lang_astr_addch(S, o, ')');
     }
     astr_adds(S, o, "])");
 }
@@ -179,20 +179,20 @@ static void add_unique(State *S, const char ***arr, size_t *n, size_t *cap, cons
     (*arr)[(*n)++] = s;
 }
 
-void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
-void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
-    Attrs *a = force_attrs(S, args[0], pos);
+void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
+    Attrs *a = lang_force_attrs(S, args[0], pos);
     Drv d;
     memset(&d, 0, sizeof d);
-    Attr *nm = attrs_find(a, S->s_name);
+    Attr *nm = lang_attrs_find(a, S->s_name);
     if (!nm)
         lang_throw(S, pos, "required attribute 'name' missing");
-    d.name = force_string_noctx(S, nm->value, nm->pos, NULL);
+    d.name = lang_force_string_noctx(S, nm->value, nm->pos, NULL);
     int ignore_nulls = 0;
-    Attr *ig = attrs_find(a, S->s_ignoreNulls);
+    Attr *ig = lang_attrs_find(a, S->s_ignoreNulls);
     if (ig)
-        ignore_nulls = force_bool(S, ig->value, ig->pos);
-    Attr **sorted = attrs_sorted_by_name(S, a);
+        ignore_nulls = lang_force_bool(S, ig->value, ig->pos);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
     const StrCtx *ctx = NULL;
     size_t envcap = a->n + 8;
     d.env = arena_alloc(&S->arena, envcap * sizeof(KV));
@@ -207,22 +207,22 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         if (ignore_nulls && at->value->type == V_NULL)
             continue;
         if (at->name == S->s_args) {
-            force_list(S, at->value, at->pos);
+            lang_force_list(S, at->value, at->pos);
             d.args = arena_alloc(&S->arena, (at->value->n + 1) * sizeof(char *));
             for (uint32_t k = 0; k < at->value->n; k++) {
                 AStr s;
-                astr_init(S, &s, 64);
-                coerce_to_string(S, at->value->elems[k], at->pos, 1, 1, &s, &ctx);
+                lang_astr_init(S, &s, 64);
+                lang_coerce_to_string(S, at->value->elems[k], at->pos, 1, 1, &s, &ctx);
                 d.args[d.nargs++] = s.buf;
             }
             continue;
         }
         AStr s;
-        astr_init(S, &s, 64);
+        lang_astr_init(S, &s, 64);
         if (at->name == S->s_outputs) {
-            force_list(S, at->value, at->pos);
+            lang_force_list(S, at->value, at->pos);
             for (uint32_t k = 0; k < at->value->n; k++) {
-                const char *o = force_string_noctx(S, at->value->elems[k], at->pos, NULL);
+                const char *o = lang_force_string_noctx(S, at->value->elems[k], at->pos, NULL);
                 if (!strcmp(o, "drv"))
                     lang_throw(S, at->pos, "invalid derivation output name 'drv'");
                 for (size_t j = 0; j < d.nouts; j++)
@@ -230,9 +230,9 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
                         lang_throw(S, at->pos, "duplicate derivation output '%s'", o);
                 add_unique(S, &d.outs, &d.nouts, &outcap, o);
             }
-            coerce_to_string(S, at->value, at->pos, 1, 1, &s, &ctx);
+            lang_coerce_to_string(S, at->value, at->pos, 1, 1, &s, &ctx);
         } else {
-            coerce_to_string(S, at->value, at->pos, 1, 1, &s, &ctx);
+            lang_coerce_to_string(S, at->value, at->pos, 1, 1, &s, &ctx);
         }
         d.env[d.nenv].k = key;
         d.env[d.nenv].v = s.buf;
@@ -268,7 +268,7 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
             const char *bang = strchr(p + 1, '!');
             if (!bang)
                 continue;
-            const char *outname = arena_strndup(&S->arena, p + 1, (size_t)(bang - p - 1));
+            const char *outname = lang_arena_strndup(&S->arena, p + 1, (size_t)(bang - p - 1));
             const char *drv = bang + 1;
             size_t idx = d.nin_drvs;
             for (size_t i = 0; i < d.nin_drvs; i++)
@@ -346,38 +346,38 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         hash_val = hexbuf;
         int recursive = !strcmp(hash_mode, "recursive");
         AStr fa;
-        astr_init(S, &fa, 16);
+        lang_astr_init(S, &fa, 16);
         astr_adds(S, &fa, recursive ? "r:sha256" : "sha256");
         d.fixed_algo = fa.buf;
         d.fixed_hash = hash_val;
         const char *op;
         if (recursive)
-            op = make_store_path(S, "source", hash_val, d.name, pos);
+            op = lang_make_store_path(S, "source", hash_val, d.name, pos);
         else {
             char *inner = fl_xasprintf("fixed:out:sha256:%s:", hash_val);
             char ih[65];
             sha256_hex(inner, strlen(inner), ih);
             free(inner);
-            op = make_store_path(S, "output:out", ih, d.name, pos);
+            op = lang_make_store_path(S, "output:out", ih, d.name, pos);
         }
         d.out_paths[0] = op;
     } else {
         AStr masked;
-        astr_init(S, &masked, 1024);
+        lang_astr_init(S, &masked, 1024);
         unparse(S, &d, &masked, 1, 1);
         sha256_hex(masked.buf, masked.len, hex);
         for (size_t i = 0; i < d.nouts; i++) {
             AStr nm2;
-            astr_init(S, &nm2, 64);
+            lang_astr_init(S, &nm2, 64);
             astr_adds(S, &nm2, d.name);
             if (strcmp(d.outs[i], "out")) {
-                astr_addch(S, &nm2, '-');
+                lang_astr_addch(S, &nm2, '-');
                 astr_adds(S, &nm2, d.outs[i]);
             }
             AStr type;
-            astr_init(S, &type, 64);
-            astr_addf(S, &type, "output:%s", d.outs[i]);
-            d.out_paths[i] = make_store_path(S, type.buf, hex, nm2.buf, pos);
+            lang_astr_init(S, &type, 64);
+            lang_astr_addf(S, &type, "output:%s", d.outs[i]);
+            d.out_paths[i] = lang_make_store_path(S, type.buf, hex, nm2.buf, pos);
         }
     }
     for (size_t i = 0; i < d.nouts; i++)
@@ -385,7 +385,7 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
             if (!strcmp(d.env[k].k, d.outs[i]))
                 d.env[k].v = d.out_paths[i];
     AStr full;
-    astr_init(S, &full, 1024);
+    lang_astr_init(S, &full, 1024);
     unparse(S, &d, &full, 0, 0);
     /* the .drv refers to its sources and input derivations */
     StrCtx *refs = NULL;
@@ -402,9 +402,9 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         refs = c;
     }
     AStr drvname;
-    astr_init(S, &drvname, 64);
-    astr_addf(S, &drvname, "%s.drv", d.name);
-    const char *drv_path = store_path_for_text(S, drvname.buf, full.buf, full.len, refs, pos);
+    lang_astr_init(S, &drvname, 64);
+    lang_astr_addf(S, &drvname, "%s.drv", d.name);
+    const char *drv_path = lang_store_path_for_text(S, drvname.buf, full.buf, full.len, refs, pos);
     /* remember hashDerivationModulo for derivations that use this one */
     if (hash_val) {
         char *inner = fl_xasprintf("fixed:out:%s:%s:%s", d.fixed_algo, hash_val, d.out_paths[0]);
@@ -412,34 +412,34 @@ void prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos) {
         free(inner);
     } else {
         AStr mod;
-        astr_init(S, &mod, 1024);
+        lang_astr_init(S, &mod, 1024);
         unparse(S, &d, &mod, 0, 1);
         sha256_hex(mod.buf, mod.len, hex);
     }
     drv_hash_add(S, drv_path, hex);
     /* result: { drvPath = ...; <output> = ...; } with contexts */
-    Attrs *r = alloc_attrs(S, (uint32_t)d.nouts + 1);
-    Value *dv = alloc_value(S);
+    Attrs *r = lang_alloc_attrs(S, (uint32_t)d.nouts + 1);
+    Value *dv = lang_alloc_value(S);
     StrCtx *dc = arena_alloc(&S->arena, sizeof(StrCtx));
     AStr dcs;
-    astr_init(S, &dcs, 64);
-    astr_addf(S, &dcs, "=%s", drv_path);
+    lang_astr_init(S, &dcs, 64);
+    lang_astr_addf(S, &dcs, "=%s", drv_path);
     dc->path = dcs.buf;
     dc->next = NULL;
-    mk_string(S, dv, drv_path, strlen(drv_path), dc);
+    lang_mk_string(S, dv, drv_path, strlen(drv_path), dc);
     r->a[r->n++] = (Attr){S->s_drvPath, pos, dv};
     for (size_t i = 0; i < d.nouts; i++) {
-        Value *ov = alloc_value(S);
+        Value *ov = lang_alloc_value(S);
         StrCtx *oc = arena_alloc(&S->arena, sizeof(StrCtx));
         AStr ocs;
-        astr_init(S, &ocs, 64);
-        astr_addf(S, &ocs, "!%s!%s", d.outs[i], drv_path);
+        lang_astr_init(S, &ocs, 64);
+        lang_astr_addf(S, &ocs, "!%s!%s", d.outs[i], drv_path);
         oc->path = ocs.buf;
         oc->next = NULL;
-        mk_string(S, ov, d.out_paths[i], strlen(d.out_paths[i]), oc);
-        r->a[r->n++] = (Attr){sym_intern(S, d.outs[i], strlen(d.outs[i])), pos, ov};
+        lang_mk_string(S, ov, d.out_paths[i], strlen(d.out_paths[i]), oc);
+        r->a[r->n++] = (Attr){lang_sym_intern(S, d.outs[i], strlen(d.outs[i])), pos, ov};
     }
-    attrs_sort(r);
+    lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
 }

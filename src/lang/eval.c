@@ -47,7 +47,7 @@ NORETURN static void stack_overflow(State *S, PosIdx pos) {
     lang_throw(S, at ? at : pos, "stack overflow (possible infinite recursion)");
 }
 
-void stack_check(State *S, PosIdx pos) {
+void lang_stack_check(State *S, PosIdx pos) {
     if (UNLIKELY(stack_exceeded(S)))
         stack_overflow(S, pos);
 }
@@ -65,13 +65,13 @@ void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, ...) {
     va_start(ap, fmt);
     fl_error_setv(&S->err, FL_EEVAL, fmt, ap);
     va_end(ap);
-    err_set_pos(S, &S->err, pos);
+    lang_err_set_pos(S, &S->err, pos);
     S->errkind = kind;
     capture_frames(S);
     lang_rethrow(S);
 }
 
-void arena_out_of_memory(Arena *a, size_t n) {
+void lang_arena_out_of_memory(Arena *a, size_t n) {
     State *S = (State *)((char *)a - offsetof(State, arena));
     if (!S->catch_)
         return; /* outside an evaluation (setting up): the caller aborts as before */
@@ -95,7 +95,7 @@ void lang_out_of_memory(State *S, PosIdx pos, size_t n) {
     else
         fl_error_set(&S->err, FL_EEVAL, "out of memory: the system refused %zu MiB more",
                      (n + (1u << 20) - 1) >> 20);
-    err_set_pos(S, &S->err, pos);
+    lang_err_set_pos(S, &S->err, pos);
     fl_error_set_hint(&S->err, "set FLAKECTL_MAX_MEMORY (e.g. 8G, or 0 for no limit) to change "
                                "the limit, or look here for a value that grows without bound");
     S->errkind = ERR_OTHER;
@@ -120,11 +120,11 @@ void lang_set_hint(State *S, const char *fmt, ...) {
     S->err.hint = fl_strbuf_detach(&sb, NULL);
 }
 
-void catch_end(State *S, Catch *c) {
+void lang_catch_end(State *S, Catch *c) {
     S->catch_ = c->prev;
 }
 
-void catch_unwind(State *S, Catch *c) {
+void lang_catch_unwind(State *S, Catch *c) {
     /* Thunks left blackholed by the failed evaluation become thunks again, so forcing them
      * later re-raises the error instead of reporting infinite recursion. */
     while (S->nforcing > c->forcing_depth) {
@@ -162,10 +162,10 @@ typedef struct Saved {
     Expr *expr;
 } Saved;
 
-void force_slow(State *S, Value *v, PosIdx pos) {
+void lang_force_slow(State *S, Value *v, PosIdx pos) {
     if (v->type == V_BLACKHOLE)
         lang_throw(S, pos, "infinite recursion encountered");
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     if (UNLIKELY(S->nforcing == S->capforcing)) {
         S->capforcing = S->capforcing ? S->capforcing * 2 : 1024;
         S->forcing = fl_xrealloc(S->forcing, S->capforcing * sizeof(Value *));
@@ -176,7 +176,7 @@ void force_slow(State *S, Value *v, PosIdx pos) {
         Expr *e = v->thunk.expr;
         v->type = V_BLACKHOLE;
         v->bh_from = V_THUNK;
-        eval(S, e, env, v);
+        lang_eval(S, e, env, v);
         if (UNLIKELY(v->type == V_BLACKHOLE)) {
             /* cannot happen: eval always writes a value */
             v->type = V_THUNK;
@@ -187,7 +187,7 @@ void force_slow(State *S, Value *v, PosIdx pos) {
         v->type = V_BLACKHOLE;
         v->bh_from = V_APP;
         Value tmp;
-        call_function(S, l, r, &tmp, at);
+        lang_call_function(S, l, r, &tmp, at);
         *v = tmp;
     }
     S->nforcing--;
@@ -214,7 +214,7 @@ static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
             const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
             for (uint32_t i = 0; i < a->n; i++)
                 cands[i] = sym_name(S, a->a[i].name);
-            const char *b = closest_name(S, name, cands, a->n);
+            const char *b = lang_closest_name(S, name, cands, a->n);
             if (a->label && !label) {
                 label = sym_name(S, a->label - 1);
                 best = b;
@@ -235,7 +235,7 @@ static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
     } else {
         fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
     }
-    err_set_pos(S, &S->err, e->pos);
+    lang_err_set_pos(S, &S->err, e->pos);
     if (best)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
     S->errkind = ERR_OTHER;
@@ -257,8 +257,8 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         /* Nix 2.8 gives no position; docs/testing.md's rule puts it at the `with` keyword */
         if (w->type != V_ATTRS)
             lang_throw(S, (PosIdx)env->n, "value is %s while a set was expected",
-                       show_type(w));
-        Attr *a = attrs_find(w->attrs, e->var.name);
+                       lang_show_type(w));
+        Attr *a = lang_attrs_find(w->attrs, e->var.name);
         if (a)
             return a->value;
         if (!env->prev_with)
@@ -268,7 +268,7 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
     }
 }
 
-Value *maybe_thunk(State *S, Expr *e, Env *env) {
+Value *lang_maybe_thunk(State *S, Expr *e, Env *env) {
     if (e->kind == E_CONST)
         return &e->cval;
     if (e->kind == E_VAR) {
@@ -276,7 +276,7 @@ Value *maybe_thunk(State *S, Expr *e, Env *env) {
         if (v)
             return v;
     }
-    Value *t = alloc_value(S);
+    Value *t = lang_alloc_value(S);
     t->type = V_THUNK;
     t->thunk.env = env;
     t->thunk.expr = e;
@@ -285,53 +285,53 @@ Value *maybe_thunk(State *S, Expr *e, Env *env) {
 
 /* ---- typed forcing ---- */
 
-int64_t force_int(State *S, Value *v, PosIdx pos) {
+int64_t lang_force_int(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type != V_INT)
-        lang_throw(S, pos, "value is %s while an integer was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while an integer was expected", lang_show_type(v));
     return v->i;
 }
 
-double force_float(State *S, Value *v, PosIdx pos) {
+double lang_force_float(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type == V_INT)
         return (double)v->i;
     if (v->type != V_FLOAT)
-        lang_throw(S, pos, "value is %s while a float was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while a float was expected", lang_show_type(v));
     return v->f;
 }
 
-int force_bool(State *S, Value *v, PosIdx pos) {
+int lang_force_bool(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type != V_BOOL)
-        lang_throw(S, pos, "value is %s while a Boolean was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while a Boolean was expected", lang_show_type(v));
     return v->b;
 }
 
-Attrs *force_attrs(State *S, Value *v, PosIdx pos) {
+Attrs *lang_force_attrs(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type != V_ATTRS)
-        lang_throw(S, pos, "value is %s while a set was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while a set was expected", lang_show_type(v));
     return v->attrs;
 }
 
-void force_list(State *S, Value *v, PosIdx pos) {
+void lang_force_list(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type != V_LIST)
-        lang_throw(S, pos, "value is %s while a list was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while a list was expected", lang_show_type(v));
 }
 
-void force_function(State *S, Value *v, PosIdx pos) {
+void lang_force_function(State *S, Value *v, PosIdx pos) {
     force(S, v, pos);
     if (v->type != V_LAMBDA && v->type != V_PRIMOP && v->type != V_PRIMOP_APP &&
-        !(v->type == V_ATTRS && attrs_find(v->attrs, S->s_functor)))
-        lang_throw(S, pos, "value is %s while a function was expected", show_type(v));
+        !(v->type == V_ATTRS && lang_attrs_find(v->attrs, S->s_functor)))
+        lang_throw(S, pos, "value is %s while a function was expected", lang_show_type(v));
 }
 
-const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx) {
+const char *lang_force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx) {
     force(S, v, pos);
     if (v->type != V_STRING)
-        lang_throw(S, pos, "value is %s while a string was expected", show_type(v));
+        lang_throw(S, pos, "value is %s while a string was expected", lang_show_type(v));
     if (len)
         *len = v->n;
     if (ctx)
@@ -339,17 +339,17 @@ const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrC
     return v->str.s;
 }
 
-const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len) {
+const char *lang_force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len) {
     const StrCtx *ctx;
-    const char *s = force_string(S, v, pos, len, &ctx);
+    const char *s = lang_force_string(S, v, pos, len, &ctx);
     if (ctx)
         lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path (such as '%s')",
-                   s, ctx_first(ctx));
+                   s, lang_ctx_first(ctx));
     return s;
 }
 
 /* Nix keeps a string's context in a std::set: its messages name the smallest element. */
-const char *ctx_first(const StrCtx *ctx) {
+const char *lang_ctx_first(const StrCtx *ctx) {
     const char *m = ctx ? ctx->path : NULL;
     for (const StrCtx *c = ctx; c; c = c->next)
         if (strcmp(c->path, m) < 0)
@@ -357,10 +357,10 @@ const char *ctx_first(const StrCtx *ctx) {
     return m;
 }
 
-int is_derivation(State *S, Value *v) {
+int lang_is_derivation(State *S, Value *v) {
     if (v->type != V_ATTRS)
         return 0;
-    Attr *a = attrs_find(v->attrs, S->s_type);
+    Attr *a = lang_attrs_find(v->attrs, S->s_type);
     if (!a)
         return 0;
     force(S, a->value, a->pos);
@@ -368,7 +368,7 @@ int is_derivation(State *S, Value *v) {
            !memcmp(a->value->str.s, "derivation", 10);
 }
 
-const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b) {
+const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b) {
     if (!a)
         return b;
     if (!b)
@@ -395,41 +395,41 @@ static void fmt_float_tostring(char *buf, size_t n, double f) {
     snprintf(buf, n, "%f", f);
 }
 
-void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
+void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
                       AStr *out, const StrCtx **ctx) {
     force(S, v, pos);
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     switch (v->type) {
     case V_STRING:
-        astr_add(S, out, v->str.s, v->n);
+        lang_astr_add(S, out, v->str.s, v->n);
         if (ctx)
-            *ctx = ctx_merge(S, *ctx, v->str.ctx);
+            *ctx = lang_ctx_merge(S, *ctx, v->str.ctx);
         return;
     case V_PATH:
         if (copy_to_store) {
-            const char *sp = path_to_store(S, v->str.s, pos);
+            const char *sp = lang_path_to_store(S, v->str.s, pos);
             astr_adds(S, out, sp);
             if (ctx) {
                 StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
                 c->path = sp;
                 c->next = NULL;
-                *ctx = ctx_merge(S, *ctx, c);
+                *ctx = lang_ctx_merge(S, *ctx, c);
             }
         } else {
-            astr_add(S, out, v->str.s, v->n);
+            lang_astr_add(S, out, v->str.s, v->n);
         }
         return;
     case V_ATTRS: {
-        Attr *a = attrs_find(v->attrs, S->s_toString);
+        Attr *a = lang_attrs_find(v->attrs, S->s_toString);
         if (a) {
             Value r;
-            call_function(S, a->value, v, &r, pos);
-            coerce_to_string(S, &r, pos, coerce_more, copy_to_store, out, ctx);
+            lang_call_function(S, a->value, v, &r, pos);
+            lang_coerce_to_string(S, &r, pos, coerce_more, copy_to_store, out, ctx);
             return;
         }
-        a = attrs_find(v->attrs, S->s_outPath);
+        a = lang_attrs_find(v->attrs, S->s_outPath);
         if (a) {
-            coerce_to_string(S, a->value, pos, coerce_more, copy_to_store, out, ctx);
+            lang_coerce_to_string(S, a->value, pos, coerce_more, copy_to_store, out, ctx);
             return;
         }
         break;
@@ -442,7 +442,7 @@ void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_
         switch (v->type) {
         case V_BOOL:
             if (v->b)
-                astr_addch(S, out, '1');
+                lang_astr_addch(S, out, '1');
             return;
         case V_NULL:
             return;
@@ -457,28 +457,28 @@ void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_
         case V_LIST:
             for (uint32_t i = 0; i < v->n; i++) {
                 Value *e = v->elems[i];
-                coerce_to_string(S, e, pos, coerce_more, copy_to_store, out, ctx);
+                lang_coerce_to_string(S, e, pos, coerce_more, copy_to_store, out, ctx);
                 if (i + 1 < v->n && !(e->type == V_LIST && e->n == 0))
-                    astr_addch(S, out, ' ');
+                    lang_astr_addch(S, out, ' ');
             }
             return;
         default:
             break;
         }
     }
-    lang_throw(S, pos, "cannot coerce %s to a string", show_type(v));
+    lang_throw(S, pos, "cannot coerce %s to a string", lang_show_type(v));
 }
 
 static const char *coerce_to_path_ctx(State *S, Value *v, PosIdx pos, const StrCtx **ctx) {
     AStr s;
-    astr_init(S, &s, 64);
-    coerce_to_string(S, v, pos, 0, 0, &s, ctx);
+    lang_astr_init(S, &s, 64);
+    lang_coerce_to_string(S, v, pos, 0, 0, &s, ctx);
     if (s.len == 0 || s.buf[0] != '/')
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
     return s.buf;
 }
 
-const char *coerce_to_path(State *S, Value *v, PosIdx pos) {
+const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     return coerce_to_path_ctx(S, v, pos, &ctx);
 }
@@ -495,7 +495,7 @@ static const char *ctx_store_path(const char *e) {
 /* Nix realises a context before reading a path: every store path the string refers to must be
  * valid, the first invalid one (in its sorted order) is reported. Without a store, valid means
  * present. */
-const char *ctx_invalid_path(const StrCtx *ctx) {
+const char *lang_ctx_invalid_path(const StrCtx *ctx) {
     const char *bad = NULL;
     for (const StrCtx *c = ctx; c; c = c->next) {
         struct stat st;
@@ -505,10 +505,10 @@ const char *ctx_invalid_path(const StrCtx *ctx) {
     return bad ? ctx_store_path(bad) : NULL;
 }
 
-const char *realise_path(State *S, Value *v, PosIdx pos) {
+const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
-    const char *bad = ctx_invalid_path(ctx);
+    const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
         lang_throw(S, pos, "path '%s' is not valid", bad);
     return p;
@@ -516,7 +516,7 @@ const char *realise_path(State *S, Value *v, PosIdx pos) {
 
 void lang_warn(State *S, const char *fmt, ...) {
     AStr s;
-    astr_init(S, &s, 128);
+    lang_astr_init(S, &s, 128);
     astr_adds(S, &s, "warning: ");
     char m[1024];
     va_list ap;
@@ -532,13 +532,13 @@ void lang_warn(State *S, const char *fmt, ...) {
 
 /* ---- equality and ordering ---- */
 
-int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
+int lang_values_equal(State *S, Value *a, Value *b, PosIdx pos) {
     force(S, a, pos);
     force(S, b, pos);
     /* Nix treats one value cell as equal to itself, functions included */
     if (a == b)
         return 1;
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     if (a->type == V_INT && b->type == V_FLOAT)
         return (double)a->i == b->f;
     if (a->type == V_FLOAT && b->type == V_INT)
@@ -561,23 +561,23 @@ int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
         if (a->n != b->n)
             return 0;
         for (uint32_t i = 0; i < a->n; i++)
-            if (!values_equal(S, a->elems[i], b->elems[i], pos))
+            if (!lang_values_equal(S, a->elems[i], b->elems[i], pos))
                 return 0;
         return 1;
     case V_ATTRS: {
         if (a->attrs == b->attrs)
             return 1;
-        if (is_derivation(S, a) && is_derivation(S, b)) {
-            Attr *x = attrs_find(a->attrs, S->s_outPath), *y = attrs_find(b->attrs, S->s_outPath);
+        if (lang_is_derivation(S, a) && lang_is_derivation(S, b)) {
+            Attr *x = lang_attrs_find(a->attrs, S->s_outPath), *y = lang_attrs_find(b->attrs, S->s_outPath);
             if (x && y)
-                return values_equal(S, x->value, y->value, pos);
+                return lang_values_equal(S, x->value, y->value, pos);
         }
         if (a->attrs->n != b->attrs->n)
             return 0;
         for (uint32_t i = 0; i < a->attrs->n; i++) {
             if (a->attrs->a[i].name != b->attrs->a[i].name)
                 return 0;
-            if (!values_equal(S, a->attrs->a[i].value, b->attrs->a[i].value, pos))
+            if (!lang_values_equal(S, a->attrs->a[i].value, b->attrs->a[i].value, pos))
                 return 0;
         }
         return 1;
@@ -587,10 +587,10 @@ int values_equal(State *S, Value *a, Value *b, PosIdx pos) {
     }
 }
 
-int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
+int lang_compare_values(State *S, Value *a, Value *b, PosIdx pos) {
     force(S, a, pos);
     force(S, b, pos);
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     if (a->type == V_INT && b->type == V_INT)
         return a->i < b->i ? -1 : a->i > b->i;
     if ((a->type == V_INT || a->type == V_FLOAT) && (b->type == V_INT || b->type == V_FLOAT)) {
@@ -599,7 +599,7 @@ int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
         return x < y ? -1 : x > y;
     }
     if (a->type != b->type)
-        lang_throw(S, pos, "cannot compare %s with %s", show_type(a), show_type(b));
+        lang_throw(S, pos, "cannot compare %s with %s", lang_show_type(a), lang_show_type(b));
     if (a->type == V_STRING || a->type == V_PATH) {
         size_t n = a->n < b->n ? a->n : b->n;
         int c = memcmp(a->str.s, b->str.s, n);
@@ -613,11 +613,11 @@ int compare_values(State *S, Value *a, Value *b, PosIdx pos) {
                 return i == a->n ? 0 : 1;
             if (i == a->n)
                 return -1;
-            if (!values_equal(S, a->elems[i], b->elems[i], pos))
-                return compare_values(S, a->elems[i], b->elems[i], pos);
+            if (!lang_values_equal(S, a->elems[i], b->elems[i], pos))
+                return lang_compare_values(S, a->elems[i], b->elems[i], pos);
         }
     }
-    lang_throw(S, pos, "cannot compare %s with %s", show_type(a), show_type(b));
+    lang_throw(S, pos, "cannot compare %s with %s", lang_show_type(a), lang_show_type(b));
 }
 
 /* ---- function calls ---- */
@@ -627,14 +627,14 @@ static const char *lambda_desc(State *S, Expr *lam) {
     fl_lang_pos p;
     lang_pos_get(S, lam->pos, &p);
     AStr s;
-    astr_init(S, &s, 64);
+    lang_astr_init(S, &s, 64);
     const char *file = p.file ? p.file : "?";
     if (!strcmp(file, "«string»"))
         file = "(string)";
     if (lam->lam.name)
-        astr_addf(S, &s, "'%s' at %s:%d:%d", sym_name(S, lam->lam.name), file, p.line, p.col);
+        lang_astr_addf(S, &s, "'%s' at %s:%d:%d", sym_name(S, lam->lam.name), file, p.line, p.col);
     else
-        astr_addf(S, &s, "anonymous function at %s:%d:%d", file, p.line, p.col);
+        lang_astr_addf(S, &s, "anonymous function at %s:%d:%d", file, p.line, p.col);
     return s.buf;
 }
 
@@ -650,11 +650,11 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
             for (uint32_t k = 0; k < lam->lam.nformals; k++)
                 cands[k] = sym_name(S, lam->lam.formals[k].name);
             const char *best =
-                closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
+                lang_closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
             fl_error_clear(&S->err);
             fl_error_set(&S->err, FL_EEVAL, "%s called with unexpected argument '%s'",
                          lambda_desc(S, lam), sym_name(S, args->a[i].name));
-            err_set_pos(S, &S->err, pos);
+            lang_err_set_pos(S, &S->err, pos);
             if (best)
                 fl_error_set_hint(&S->err, "did you mean '%s'?", best);
             S->errkind = ERR_OTHER;
@@ -677,7 +677,7 @@ static void call_primop(State *S, const PrimOp *op, Value **args, Value *out, Po
             if (!S->err.message)
                 fl_error_set(&S->err, FL_EEVAL, "%s failed", op->name);
             if (!S->err.file)
-                err_set_pos(S, &S->err, pos);
+                lang_err_set_pos(S, &S->err, pos);
             S->errkind = ERR_OTHER;
             capture_frames(S);
             lang_rethrow(S);
@@ -689,13 +689,13 @@ static void call_primop(State *S, const PrimOp *op, Value **args, Value *out, Po
     *out = tmp;
 }
 
-void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
-    stack_check(S, pos);
+void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
+    lang_stack_check(S, pos);
     force(S, fn, pos);
     switch (fn->type) {
     case V_LAMBDA: {
         Expr *lam = fn->lambda.fn;
-        Env *env2 = alloc_env(S, lam->lam.envsize);
+        Env *env2 = lang_alloc_env(S, lam->lam.envsize);
         env2->up = fn->lambda.env;
         if (!lam->flag) {
             env2->v[0] = arg;
@@ -703,19 +703,19 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
             uint32_t k = 0;
             force(S, arg, pos);
             if (arg->type != V_ATTRS)
-                lang_throw(S, pos, "value is %s while a set was expected", show_type(arg));
+                lang_throw(S, pos, "value is %s while a set was expected", lang_show_type(arg));
             Attrs *a = arg->attrs;
             if (lam->lam.arg)
                 env2->v[k++] = arg;
             uint32_t matched = 0;
             for (uint32_t i = 0; i < lam->lam.nformals; i++) {
                 Formal *f = &lam->lam.formals[i];
-                Attr *x = attrs_find(a, f->name);
+                Attr *x = lang_attrs_find(a, f->name);
                 if (x) {
                     env2->v[k++] = x->value;
                     matched++;
                 } else if (f->def) {
-                    env2->v[k++] = maybe_thunk(S, f->def, env2);
+                    env2->v[k++] = lang_maybe_thunk(S, f->def, env2);
                 } else {
                     lang_throw(S, pos, "%s called without required argument '%s'",
                                lambda_desc(S, lam), sym_name(S, f->name));
@@ -725,7 +725,7 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
                 bad_call_arg(S, lam, a, pos);
         }
         push_frame(S, FR_CALL, lam->lam.name, pos);
-        eval(S, lam->lam.body, env2, out);
+        lang_eval(S, lam->lam.body, env2, out);
         S->nframes--;
         return;
     }
@@ -735,7 +735,7 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
             call_primop(S, op, &arg, out, pos);
             return;
         }
-        Value *f2 = alloc_value(S);
+        Value *f2 = lang_alloc_value(S);
         *f2 = *fn;
         out->type = V_PRIMOP_APP;
         out->app.left = f2;
@@ -751,7 +751,7 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
         }
         const PrimOp *op = p->primop;
         if ((int)have + 1 < op->arity) {
-            Value *f2 = alloc_value(S);
+            Value *f2 = lang_alloc_value(S);
             *f2 = *fn;
             out->type = V_PRIMOP_APP;
             out->app.left = f2;
@@ -769,15 +769,15 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
         return;
     }
     case V_ATTRS: {
-        Attr *f = attrs_find(fn->attrs, S->s_functor);
+        Attr *f = lang_attrs_find(fn->attrs, S->s_functor);
         if (f) {
-            Value *self = alloc_value(S);
+            Value *self = lang_alloc_value(S);
             *self = *fn;
             Value tmp;
-            call_function(S, f->value, self, &tmp, pos);
-            Value *t2 = alloc_value(S);
+            lang_call_function(S, f->value, self, &tmp, pos);
+            Value *t2 = lang_alloc_value(S);
             *t2 = tmp;
-            call_function(S, t2, arg, out, pos);
+            lang_call_function(S, t2, arg, out, pos);
             return;
         }
         break;
@@ -786,33 +786,33 @@ void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
         break;
     }
     lang_throw(S, pos, "attempt to call something which is not a function but %s",
-               show_type(fn));
+               lang_show_type(fn));
 }
 
-void call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
-    Value *tmp = alloc_value(S);
-    call_function(S, fn, a1, tmp, pos);
-    call_function(S, tmp, a2, out, pos);
+void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
+    Value *tmp = lang_alloc_value(S);
+    lang_call_function(S, fn, a1, tmp, pos);
+    lang_call_function(S, tmp, a2, out, pos);
 }
 
 /* ---- expressions ---- */
 
 /* Names become C strings downstream (file names under /etc, account names), where a NUL
  * would cut them short: "a\0/../../x" would name /etc/a. */
-Sym sym_intern_name(State *S, const char *s, size_t len, PosIdx pos) {
+Sym lang_sym_intern_name(State *S, const char *s, size_t len, PosIdx pos) {
     if (memchr(s, '\0', len))
         lang_throw(S, pos, "an attribute name contains a NUL byte");
-    return sym_intern(S, s, len);
+    return lang_sym_intern(S, s, len);
 }
 
 static Sym attr_name_sym(State *S, AttrName *an, Env *env, PosIdx pos) {
     if (!an->expr)
         return an->sym;
     Value v;
-    eval(S, an->expr, env, &v);
+    lang_eval(S, an->expr, env, &v);
     size_t len;
-    const char *s = force_string_noctx(S, &v, pos, &len);
-    return sym_intern_name(S, s, len, pos);
+    const char *s = lang_force_string_noctx(S, &v, pos, &len);
+    return lang_sym_intern_name(S, s, len, pos);
 }
 
 static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
@@ -824,11 +824,11 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
                      sym_name(S, name), sp + 1);
     else
         fl_error_set(&S->err, FL_EEVAL, "attribute '%s' missing", sym_name(S, name));
-    err_set_pos(S, &S->err, pos);
+    lang_err_set_pos(S, &S->err, pos);
     const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < a->n; i++)
         cands[i] = sym_name(S, a->a[i].name);
-    const char *best = closest_name(S, sym_name(S, name), cands, a->n);
+    const char *best = lang_closest_name(S, sym_name(S, name), cands, a->n);
     if (best && label)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
     else if (best)
@@ -846,11 +846,11 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
     if (base->kind == E_VAR) {
         cur = lookup_var(S, base, env, 0);
         if (!cur) {
-            eval(S, base, env, &tmp);
+            lang_eval(S, base, env, &tmp);
             cur = &tmp;
         }
     } else {
-        eval(S, base, env, &tmp);
+        lang_eval(S, base, env, &tmp);
         cur = &tmp;
     }
     for (uint32_t i = 0; i < e->sel.n; i++) {
@@ -858,8 +858,8 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
         if (e->sel.def) {
             force(S, cur, e->pos);
             Attr *a;
-            if (cur->type != V_ATTRS || !(a = attrs_find(cur->attrs, name))) {
-                eval(S, e->sel.def, env, out);
+            if (cur->type != V_ATTRS || !(a = lang_attrs_find(cur->attrs, name))) {
+                lang_eval(S, e->sel.def, env, out);
                 return;
             }
             cur = a->value;
@@ -867,8 +867,8 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
         } else {
             force(S, cur, e->pos);
             if (cur->type != V_ATTRS)
-                lang_throw(S, e->pos, "value is %s while a set was expected", show_type(cur));
-            Attr *a = attrs_find(cur->attrs, name);
+                lang_throw(S, e->pos, "value is %s while a set was expected", lang_show_type(cur));
+            Attr *a = lang_attrs_find(cur->attrs, name);
             if (!a)
                 missing_attr(S, cur->attrs, name, e->pos);
             cur = a->value;
@@ -882,7 +882,7 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
     if (cur->type <= V_BLACKHOLE) {
         push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
                    e->pos);
-        force_slow(S, cur, e->pos);
+        lang_force_slow(S, cur, e->pos);
         S->nframes--;
     }
     *out = *cur;
@@ -890,13 +890,13 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
 
 static void eval_hasattr(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
-    eval(S, e->sel.e, env, &tmp);
+    lang_eval(S, e->sel.e, env, &tmp);
     Value *cur = &tmp;
     for (uint32_t i = 0; i < e->sel.n; i++) {
         Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
         force(S, cur, e->pos);
         Attr *a;
-        if (cur->type != V_ATTRS || !(a = attrs_find(cur->attrs, name))) {
+        if (cur->type != V_ATTRS || !(a = lang_attrs_find(cur->attrs, name))) {
             mk_bool(out, 0);
             return;
         }
@@ -910,13 +910,13 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
     for (uint32_t i = 0; i < e->attrs.ndyn; i++) {
         DynAttr *d = &e->attrs.dyn[i];
         Value nv;
-        eval(S, d->name, env, &nv);
+        lang_eval(S, d->name, env, &nv);
         force(S, &nv, d->pos);
         if (nv.type == V_NULL)
             continue;
         size_t len;
-        const char *s = force_string_noctx(S, &nv, d->pos, &len);
-        Sym name = sym_intern_name(S, s, len, d->pos);
+        const char *s = lang_force_string_noctx(S, &nv, d->pos, &len);
+        Sym name = lang_sym_intern_name(S, s, len, d->pos);
         for (uint32_t k = 0; k < a->n; k++)
             if (a->a[k].name == name) {
                 fl_lang_pos p;
@@ -925,7 +925,7 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
                            p.file ? p.file : "?", p.line, p.col);
             }
         if (a->n == a->cap) {
-            Attrs *na = alloc_attrs(S, a->cap * 2 + 1);
+            Attrs *na = lang_alloc_attrs(S, a->cap * 2 + 1);
             memcpy(na->a, a->a, a->n * sizeof(Attr));
             na->n = a->n;
             na->pos = a->pos;
@@ -933,24 +933,24 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
         }
         a->a[a->n].name = name;
         a->a[a->n].pos = d->pos;
-        a->a[a->n].value = maybe_thunk(S, d->value, env);
+        a->a[a->n].value = lang_maybe_thunk(S, d->value, env);
         a->n++;
     }
-    attrs_sort(a);
+    lang_attrs_sort(a);
     *ap = a;
 }
 
 /* The legacy `rec { __overrides = { ... }; }`: its attributes replace the set's own (also
  * where the other attributes refer to them) or join it. Like Nix, forced when the set is. */
 static void apply_overrides(State *S, Expr *e, Env *inner, Attrs **ap) {
-    Sym s_overrides = sym_intern(S, "__overrides", 11);
+    Sym s_overrides = lang_sym_intern(S, "__overrides", 11);
     Attrs *a = *ap;
     AttrDef *od = NULL;
     for (uint32_t i = 0; i < e->attrs.ndefs && !od; i++)
         if (e->attrs.defs[i].name == s_overrides)
             od = &e->attrs.defs[i];
-    Attrs *o = force_attrs(S, inner->v[od->displ], od->pos);
-    Attrs *r = alloc_attrs(S, a->n + o->n + e->attrs.ndyn);
+    Attrs *o = lang_force_attrs(S, inner->v[od->displ], od->pos);
+    Attrs *r = lang_alloc_attrs(S, a->n + o->n + e->attrs.ndyn);
     memcpy(r->a, a->a, a->n * sizeof(Attr));
     r->n = a->n;
     r->pos = a->pos;
@@ -960,24 +960,24 @@ static void apply_overrides(State *S, Expr *e, Env *inner, Attrs **ap) {
             if (e->attrs.defs[k].name == o->a[i].name)
                 d = &e->attrs.defs[k];
         if (d) {
-            *attrs_find(r, o->a[i].name) = o->a[i];
+            *lang_attrs_find(r, o->a[i].name) = o->a[i];
             inner->v[d->displ] = o->a[i].value;
         } else {
             r->a[r->n++] = o->a[i];
         }
     }
-    attrs_sort(r);
+    lang_attrs_sort(r);
     *ap = r;
 }
 
 static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
-    Attrs *a = alloc_attrs(S, n + e->attrs.ndyn);
+    Attrs *a = lang_alloc_attrs(S, n + e->attrs.ndyn);
     a->n = n;
     a->pos = e->pos;
     Env *inner = env;
     if (e->flag) {
-        inner = alloc_env(S, n);
+        inner = lang_alloc_env(S, n);
         inner->up = env;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -986,12 +986,12 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
         if (UNLIKELY(e->flag & 2) && !d->inherited) {
             /* with __overrides every own attribute is a thunk of its own (as in Nix): one
                naming another must see the other's override, not share its cell */
-            v = alloc_value(S);
+            v = lang_alloc_value(S);
             v->type = V_THUNK;
             v->thunk.env = inner;
             v->thunk.expr = d->e;
         } else {
-            v = maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+            v = lang_maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
         }
         if (e->flag)
             inner->v[d->displ] = v;
@@ -999,7 +999,7 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
         a->a[i].pos = d->pos;
         a->a[i].value = v;
     }
-    attrs_sort(a);
+    lang_attrs_sort(a);
     if (UNLIKELY(e->flag & 2))
         apply_overrides(S, e, inner, &a);
     if (e->attrs.ndyn)
@@ -1010,17 +1010,17 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
 
 static void eval_let(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
-    Env *inner = alloc_env(S, n);
+    Env *inner = lang_alloc_env(S, n);
     inner->up = env;
     for (uint32_t i = 0; i < n; i++) {
         AttrDef *d = &e->attrs.defs[i];
-        inner->v[d->displ] = maybe_thunk(S, d->e, d->inherited ? env : inner);
+        inner->v[d->displ] = lang_maybe_thunk(S, d->e, d->inherited ? env : inner);
     }
-    eval(S, e->attrs.body, inner, out);
+    lang_eval(S, e->attrs.body, inner, out);
 }
 
 static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
-    Attrs *x = force_attrs(S, a, pos), *y = force_attrs(S, b, pos);
+    Attrs *x = lang_force_attrs(S, a, pos), *y = lang_force_attrs(S, b, pos);
     if (y->n == 0) {
         *out = *a;
         return;
@@ -1029,7 +1029,7 @@ static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
         *out = *b;
         return;
     }
-    Attrs *r = alloc_attrs(S, x->n + y->n);
+    Attrs *r = lang_alloc_attrs(S, x->n + y->n);
     uint32_t i = 0, j = 0, k = 0;
     while (i < x->n && j < y->n) {
         if (x->a[i].name < y->a[j].name)
@@ -1051,8 +1051,8 @@ static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
 }
 
 static void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
-    force_list(S, a, pos);
-    force_list(S, b, pos);
+    lang_force_list(S, a, pos);
+    lang_force_list(S, b, pos);
     if (a->n == 0) {
         *out = *b;
         return;
@@ -1062,7 +1062,7 @@ static void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx p
         return;
     }
     Value r;
-    mk_list(S, &r, a->n + b->n);
+    lang_mk_list(S, &r, a->n + b->n);
     memcpy(r.elems, a->elems, a->n * sizeof(Value *));
     memcpy(r.elems + a->n, b->elems, b->n * sizeof(Value *));
     *out = r;
@@ -1084,7 +1084,7 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
     if (np <= 8) {
         size_t total = 0;
         for (; done < np; done++) {
-            eval(S, e->cat.parts[done], env, &small[done]);
+            lang_eval(S, e->cat.parts[done], env, &small[done]);
             if (small[done].type != V_STRING || (done == 0 && first && 0))
                 break;
             total += small[done].n;
@@ -1096,10 +1096,10 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
                 memcpy(buf + k, small[i].str.s, small[i].n);
                 k += small[i].n;
                 if (small[i].str.ctx)
-                    ctx = ctx_merge(S, ctx, small[i].str.ctx);
+                    ctx = lang_ctx_merge(S, ctx, small[i].str.ctx);
             }
             buf[k] = '\0';
-            mk_string(S, out, buf, k, ctx);
+            lang_mk_string(S, out, buf, k, ctx);
             return;
         }
         done++; /* small[0..done) are evaluated */
@@ -1110,7 +1110,7 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         if (i < done)
             tmp = small[i];
         else
-            eval(S, e->cat.parts[i], env, &tmp);
+            lang_eval(S, e->cat.parts[i], env, &tmp);
         if (first)
             ftype = tmp.type;
         if (ftype == V_INT) {
@@ -1120,18 +1120,18 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
                 ftype = V_FLOAT;
                 nf = (double)n + tmp.f;
             } else
-                lang_throw(S, ppos, "cannot add %s to an integer", show_type(&tmp));
+                lang_throw(S, ppos, "cannot add %s to an integer", lang_show_type(&tmp));
         } else if (ftype == V_FLOAT) {
             if (tmp.type == V_INT)
                 nf += (double)tmp.i;
             else if (tmp.type == V_FLOAT)
                 nf += tmp.f;
             else
-                lang_throw(S, ppos, "cannot add %s to a float", show_type(&tmp));
+                lang_throw(S, ppos, "cannot add %s to a float", lang_show_type(&tmp));
         } else {
             if (!s.buf)
-                astr_init(S, &s, 64);
-            coerce_to_string(S, &tmp, ppos, 0, ftype == V_STRING, &s, &ctx);
+                lang_astr_init(S, &s, 64);
+            lang_coerce_to_string(S, &tmp, ppos, 0, ftype == V_STRING, &s, &ctx);
         }
         first = 0;
     }
@@ -1143,10 +1143,10 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         if (ctx)
             lang_throw(S, e->pos, "a string that refers to a store path cannot be appended to a path");
         char *c = fl_canon_path(s.buf, "/");
-        mk_path(S, out, c);
+        lang_mk_path(S, out, c);
         free(c);
     } else
-        mk_string(S, out, s.buf, s.len, ctx);
+        lang_mk_string(S, out, s.buf, s.len, ctx);
 }
 
 /* A chain of unary minus ("- - - x", 0 - (0 - (0 - x))): x is evaluated once and the
@@ -1161,9 +1161,9 @@ static void eval_negations(State *S, Expr *e, Env *env, Value *out) {
         n++;
     }
     Value v;
-    eval(S, x, env, &v);
+    lang_eval(S, x, env, &v);
     if (v.type != V_INT && v.type != V_FLOAT)
-        lang_throw(S, inner->pos, "value is %s while an integer was expected", show_type(&v));
+        lang_throw(S, inner->pos, "value is %s while an integer was expected", lang_show_type(&v));
     for (size_t k = 0; k < n; k++) {
         if (v.type == V_INT)
             v.i = (int64_t)(0 - (uint64_t)v.i);
@@ -1179,14 +1179,14 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
         return;
     }
     Value a, b;
-    eval(S, e->op.a, env, &a);
-    eval(S, e->op.b, env, &b);
+    lang_eval(S, e->op.a, env, &a);
+    lang_eval(S, e->op.b, env, &b);
     /* like Nix: one float operand makes both operands expected to be floats */
     const char *want = (a.type == V_FLOAT || b.type == V_FLOAT) ? "a float" : "an integer";
     if (a.type != V_INT && a.type != V_FLOAT)
-        lang_throw(S, e->pos, "value is %s while %s was expected", show_type(&a), want);
+        lang_throw(S, e->pos, "value is %s while %s was expected", lang_show_type(&a), want);
     if (b.type != V_INT && b.type != V_FLOAT)
-        lang_throw(S, e->pos, "value is %s while %s was expected", show_type(&b), want);
+        lang_throw(S, e->pos, "value is %s while %s was expected", lang_show_type(&b), want);
     if (a.type == V_INT && b.type == V_INT) {
         uint64_t x = (uint64_t)a.i, y = (uint64_t)b.i;
         switch (e->kind) {
@@ -1218,13 +1218,13 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
 
 static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
     Value v;
-    eval(S, e, env, &v);
+    lang_eval(S, e, env, &v);
     if (v.type != V_BOOL)
-        lang_throw(S, pos, "value is %s while a Boolean was expected", show_type(&v));
+        lang_throw(S, pos, "value is %s while a Boolean was expected", lang_show_type(&v));
     return v.b;
 }
 
-void eval(State *S, Expr *e, Env *env, Value *out) {
+void lang_eval(State *S, Expr *e, Env *env, Value *out) {
     /* deeply nested expressions recurse here without forcing or calling anything */
     if (UNLIKELY(stack_exceeded(S)))
         stack_overflow(S, e->pos);
@@ -1252,9 +1252,9 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         return;
     case E_LIST: {
         uint32_t n = e->list.n;
-        Value **elems = alloc_elems(S, n);
+        Value **elems = lang_alloc_elems(S, n);
         for (uint32_t i = 0; i < n; i++)
-            elems[i] = maybe_thunk(S, e->list.elems[i], env);
+            elems[i] = lang_maybe_thunk(S, e->list.elems[i], env);
         out->type = V_LIST;
         out->n = n;
         out->elems = elems;
@@ -1273,29 +1273,29 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
             force(S, fn, f->pos);
         } else {
-            eval(S, f, env, &fnv);
+            lang_eval(S, f, env, &fnv);
             fn = &fnv;
         }
-        call_function(S, fn, maybe_thunk(S, e->op.b, env), out, e->pos);
+        lang_call_function(S, fn, lang_maybe_thunk(S, e->op.b, env), out, e->pos);
         return;
     }
     case E_WITH: {
-        Env *inner = alloc_env(S, 1);
+        Env *inner = lang_alloc_env(S, 1);
         inner->up = env;
         inner->is_with = 1;
         inner->n = e->pos;
         inner->prev_with = (uint16_t)e->op.prev_with;
-        inner->v[0] = maybe_thunk(S, e->op.a, env);
-        eval(S, e->op.b, inner, out);
+        inner->v[0] = lang_maybe_thunk(S, e->op.a, env);
+        lang_eval(S, e->op.b, inner, out);
         return;
     }
     case E_IF:
-        eval(S, eval_bool(S, e->op.a, env, e->pos) ? e->op.b : e->op.c, env, out);
+        lang_eval(S, eval_bool(S, e->op.a, env, e->pos) ? e->op.b : e->op.c, env, out);
         return;
     case E_ASSERT:
         if (!eval_bool(S, e->op.a, env, e->pos))
             lang_throw_kind(S, ERR_ASSERT, e->pos, "assertion '%s' failed", e->op.text);
-        eval(S, e->op.b, env, out);
+        lang_eval(S, e->op.b, env, out);
         return;
     case E_NOT:
         mk_bool(out, !eval_bool(S, e->op.a, env, e->pos));
@@ -1303,9 +1303,9 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
     case E_EQ:
     case E_NEQ: {
         Value a, b;
-        eval(S, e->op.a, env, &a);
-        eval(S, e->op.b, env, &b);
-        int eq = values_equal(S, &a, &b, e->pos);
+        lang_eval(S, e->op.a, env, &a);
+        lang_eval(S, e->op.b, env, &b);
+        int eq = lang_values_equal(S, &a, &b, e->pos);
         mk_bool(out, e->kind == E_EQ ? eq : !eq);
         return;
     }
@@ -1320,24 +1320,24 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
         return;
     case E_UPDATE: {
         Value a, b;
-        eval(S, e->op.a, env, &a);
-        eval(S, e->op.b, env, &b);
+        lang_eval(S, e->op.a, env, &a);
+        lang_eval(S, e->op.b, env, &b);
         eval_update(S, &a, &b, out, e->pos);
         return;
     }
     case E_CONCATLISTS: {
         Value a, b;
-        eval(S, e->op.a, env, &a);
-        eval(S, e->op.b, env, &b);
+        lang_eval(S, e->op.a, env, &a);
+        lang_eval(S, e->op.b, env, &b);
         eval_concat_lists(S, &a, &b, out, e->pos);
         return;
     }
     case E_LT: {
         Value a, b;
-        eval(S, e->op.a, env, &a);
-        eval(S, e->op.b, env, &b);
-        int c = (e->flag & 1) ? compare_values(S, &b, &a, e->pos) < 0
-                              : compare_values(S, &a, &b, e->pos) < 0;
+        lang_eval(S, e->op.a, env, &a);
+        lang_eval(S, e->op.b, env, &b);
+        int c = (e->flag & 1) ? lang_compare_values(S, &b, &a, e->pos) < 0
+                              : lang_compare_values(S, &a, &b, e->pos) < 0;
         mk_bool(out, (e->flag & 2) ? !c : c);
         return;
     }
@@ -1352,17 +1352,17 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
     case E_CURPOS: {
         fl_lang_pos p;
         lang_pos_get(S, e->pos, &p);
-        const char *file = pos_value_file(S, e->pos);
-        Attrs *a = alloc_attrs(S, 3);
-        Value *f = alloc_value(S), *l = alloc_value(S), *c = alloc_value(S);
-        mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
+        const char *file = lang_pos_value_file(S, e->pos);
+        Attrs *a = lang_alloc_attrs(S, 3);
+        Value *f = lang_alloc_value(S), *l = lang_alloc_value(S), *c = lang_alloc_value(S);
+        lang_mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
         mk_int(l, p.line);
         mk_int(c, p.col);
         a->a[0] = (Attr){S->s_file, e->pos, f};
         a->a[1] = (Attr){S->s_line, e->pos, l};
         a->a[2] = (Attr){S->s_column, e->pos, c};
         a->n = 3;
-        attrs_sort(a);
+        lang_attrs_sort(a);
         out->type = V_ATTRS;
         out->attrs = a;
         return;
@@ -1374,10 +1374,10 @@ void eval(State *S, Expr *e, Env *env, Value *out) {
 
 /* ---- deep forcing ---- */
 
-int ptrset_add(State *S, PtrSet *ps, const void *p) {
+int lang_ptrset_add(State *S, PtrSet *ps, const void *p) {
     if (ps->n * 2 >= ps->cap) {
         size_t ncap = ps->cap ? ps->cap * 2 : 256;
-        const void **ns = arena_zalloc(&S->arena, ncap * sizeof(void *));
+        const void **ns = lang_arena_zalloc(&S->arena, ncap * sizeof(void *));
         for (size_t i = 0; i < ps->cap; i++)
             if (ps->slots[i]) {
                 size_t h = ((uintptr_t)ps->slots[i] >> 3) * 0x9E3779B97F4A7C15ull & (ncap - 1);
@@ -1403,9 +1403,9 @@ static void force_deep_rec(State *S, Value *v, PosIdx pos, PtrSet *seen) {
     force(S, v, pos);
     if (v->type != V_ATTRS && v->type != V_LIST)
         return;
-    if (!ptrset_add(S, seen, v))
+    if (!lang_ptrset_add(S, seen, v))
         return;
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     if (v->type == V_ATTRS) {
         Attrs *a = v->attrs;
         for (uint32_t i = 0; i < a->n; i++) {
@@ -1423,7 +1423,7 @@ static void force_deep_rec(State *S, Value *v, PosIdx pos, PtrSet *seen) {
     }
 }
 
-void force_deep(State *S, Value *v, PosIdx pos) {
+void lang_force_deep(State *S, Value *v, PosIdx pos) {
     PtrSet seen = {0};
     force_deep_rec(S, v, pos, &seen);
 }
@@ -1550,13 +1550,13 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
     char *data = NULL;
     size_t len = 0;
     if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
-        char *c = arena_strndup(&S->arena, canon, strlen(canon));
+        char *c = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         lang_check_path(S, c, pos);
         lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
     if (read_source(canon, &data, &len) < 0) {
-        char *msg = arena_strndup(&S->arena, canon, strlen(canon));
+        char *msg = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
     }
@@ -1570,7 +1570,7 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
     free(canon);
     S->files[fid].src = data;
     S->files[fid].srclen = len;
-    Expr *ex = parse_source_scoped(S, data, len, fid, dir, scope, nscope);
+    Expr *ex = lang_parse_source_scoped(S, data, len, fid, dir, scope, nscope);
     free(dir);
     if (!ex) {
         S->errkind = ERR_OTHER;
@@ -1581,7 +1581,7 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
     return ex;
 }
 
-void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     char *canon = import_target(path);
     uint32_t cached = import_find(S, canon);
     if (cached) {
@@ -1593,7 +1593,7 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     }
     uint32_t fid;
     Expr *ex = load_file(S, canon, pos, NULL, 0, &fid);
-    Value *v = alloc_value(S);
+    Value *v = lang_alloc_value(S);
     v->type = V_THUNK;
     v->thunk.env = S->base_env;
     v->thunk.expr = ex;
@@ -1608,10 +1608,10 @@ void eval_file(State *S, const char *path, Value *out, PosIdx pos) {
 
 /* scopedImport: the file evaluated (never cached) with the attributes of scope as variables
  * between it and the base scope, so they shadow builtins such as import. */
-void eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
+void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
     char *canon = import_target(path);
     Sym *names = arena_alloc(&S->arena, (scope->n + 1) * sizeof(Sym));
-    Env *env = alloc_env(S, scope->n);
+    Env *env = lang_alloc_env(S, scope->n);
     env->up = S->base_env;
     for (uint32_t i = 0; i < scope->n; i++) {
         names[i] = scope->a[i].name;
@@ -1621,6 +1621,6 @@ void eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosI
     Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
     push_frame(S, FR_IMPORT, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
-    eval(S, ex, env, out);
+    lang_eval(S, ex, env, out);
     S->nframes--;
 }

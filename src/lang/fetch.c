@@ -105,13 +105,13 @@ static int nar_tree(State *S, git_repository *repo, git_tree *tree, EVP_MD_CTX *
 }
 
 static Value *str_value(State *S, const char *s) {
-    Value *v = alloc_value(S);
-    mk_string_copy(S, v, s, strlen(s), NULL);
+    Value *v = lang_alloc_value(S);
+    lang_mk_string_copy(S, v, s, strlen(s), NULL);
     return v;
 }
 
 static Value *int_value(State *S, int64_t i) {
-    Value *v = alloc_value(S);
+    Value *v = lang_alloc_value(S);
     mk_int(v, i);
     return v;
 }
@@ -138,9 +138,9 @@ static const char *git_fetch_run(State *S, GitFetch *g, const char *dir, const c
                                  const char *rev, const char *url, unsigned char nar[32],
                                  int64_t *count) {
     AStr m;
-    astr_init(S, &m, 128);
+    lang_astr_init(S, &m, 128);
     if (git_repository_open_ext(&g->repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-        astr_addf(S, &m, "'%s' is not a Git repository", dir);
+        lang_astr_addf(S, &m, "'%s' is not a Git repository", dir);
         return m.buf;
     }
     git_oid oid;
@@ -150,7 +150,7 @@ static const char *git_fetch_run(State *S, GitFetch *g, const char *dir, const c
             const char *on = ref;
             if (!on && git_repository_head(&head, g->repo) == 0)
                 on = git_reference_shorthand(head);
-            astr_addf(S, &m,
+            lang_astr_addf(S, &m,
                       "Cannot find Git revision '%s' in ref '%s' of repository '%s'! Please make "
                       "sure that the rev exists on the ref you've specified or add allRefs = "
                       "true; to fetchGit.",
@@ -161,28 +161,28 @@ static const char *git_fetch_run(State *S, GitFetch *g, const char *dir, const c
     } else {
         git_object *obj = NULL;
         if (git_revparse_single(&obj, g->repo, ref ? ref : "HEAD") < 0) {
-            astr_addf(S, &m, "Git repository '%s' has no revision '%s'", url, ref ? ref : "HEAD");
+            lang_astr_addf(S, &m, "Git repository '%s' has no revision '%s'", url, ref ? ref : "HEAD");
             return m.buf;
         }
         git_object *c = NULL;
         int ok = git_object_peel(&c, obj, GIT_OBJECT_COMMIT) == 0;
         git_object_free(obj);
         if (!ok) {
-            astr_addf(S, &m, "'%s' in '%s' is not a commit", ref ? ref : "HEAD", url);
+            lang_astr_addf(S, &m, "'%s' in '%s' is not a commit", ref ? ref : "HEAD", url);
             return m.buf;
         }
         g->commit = (git_commit *)c;
         git_oid_cpy(&oid, git_commit_id(g->commit));
     }
     if (git_commit_tree(&g->tree, g->commit) < 0) {
-        astr_addf(S, &m, "cannot read the tree of %s", rev ? rev : "HEAD");
+        lang_astr_addf(S, &m, "cannot read the tree of %s", rev ? rev : "HEAD");
         return m.buf;
     }
     g->md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(g->md, EVP_sha256(), NULL);
     NS(g->md, "nix-archive-1");
     if (nar_tree(S, g->repo, g->tree, g->md) < 0) {
-        astr_addf(S, &m, "cannot read the objects of %s", url);
+        lang_astr_addf(S, &m, "cannot read the objects of %s", url);
         return m.buf;
     }
     unsigned int hl = 0;
@@ -200,8 +200,8 @@ static char *sri(State *S, const unsigned char h[32]) {
     unsigned char b64[64];
     EVP_EncodeBlock(b64, h, 32);
     AStr s;
-    astr_init(S, &s, 64);
-    astr_addf(S, &s, "sha256-%s", (const char *)b64);
+    lang_astr_init(S, &s, 64);
+    lang_astr_addf(S, &s, "sha256-%s", (const char *)b64);
     return s.buf;
 }
 
@@ -216,8 +216,8 @@ static const char *local_dir(State *S, const char *url, PosIdx pos) {
                url);
 }
 
-void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
-void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
+void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     force(S, args[0], pos);
     const char *url = NULL, *ref = NULL, *rev = NULL, *name = "source";
     int submodules = 0;
@@ -228,19 +228,19 @@ void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
             const char *k = sym_name(S, at->name);
             if (!strcmp(k, "url")) {
                 AStr s;
-                astr_init(S, &s, 64);
-                coerce_to_string(S, at->value, at->pos, 0, 0, &s, NULL);
+                lang_astr_init(S, &s, 64);
+                lang_coerce_to_string(S, at->value, at->pos, 0, 0, &s, NULL);
                 url = s.buf;
             } else if (!strcmp(k, "ref")) {
-                ref = force_string_noctx(S, at->value, at->pos, NULL);
+                ref = lang_force_string_noctx(S, at->value, at->pos, NULL);
             } else if (!strcmp(k, "rev")) {
-                rev = force_string_noctx(S, at->value, at->pos, NULL);
+                rev = lang_force_string_noctx(S, at->value, at->pos, NULL);
             } else if (!strcmp(k, "name")) {
-                name = force_string_noctx(S, at->value, at->pos, NULL);
+                name = lang_force_string_noctx(S, at->value, at->pos, NULL);
             } else if (!strcmp(k, "submodules")) {
-                submodules = force_bool(S, at->value, at->pos);
+                submodules = lang_force_bool(S, at->value, at->pos);
             } else if (!strcmp(k, "allRefs")) {
-                force_bool(S, at->value, at->pos);
+                lang_force_bool(S, at->value, at->pos);
             } else {
                 lang_throw(S, at->pos, "unsupported Git input attribute '%s'", k);
             }
@@ -249,8 +249,8 @@ void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
             lang_throw(S, pos, "'url' argument required");
     } else {
         AStr s;
-        astr_init(S, &s, 64);
-        coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+        lang_astr_init(S, &s, 64);
+        lang_coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
         url = s.buf;
     }
     if (rev && (strlen(rev) != 40 || strspn(rev, "0123456789abcdef") != 40))
@@ -278,7 +278,7 @@ void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     char hex[65];
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", nar[i]);
-    const char *sp = make_store_path(S, "source", hex, name, pos);
+    const char *sp = lang_make_store_path(S, "source", hex, name, pos);
     time_t t = (time_t)when;
     struct tm tm;
     char date[32];
@@ -287,13 +287,13 @@ void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     char shortrev[8];
     memcpy(shortrev, revhex, 7);
     shortrev[7] = '\0';
-    Attrs *r = alloc_attrs(S, 8);
-    Value *outp = alloc_value(S);
+    Attrs *r = lang_alloc_attrs(S, 8);
+    Value *outp = lang_alloc_value(S);
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
-    mk_string(S, outp, sp, strlen(sp), c);
-    Value *sub = alloc_value(S);
+    lang_mk_string(S, outp, sp, strlen(sp), c);
+    Value *sub = lang_alloc_value(S);
     mk_bool(sub, 0);
     struct {
         const char *k;
@@ -309,8 +309,8 @@ void prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
         {"lastModifiedDate", str_value(S, date)},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        r->a[r->n++] = (Attr){sym_intern(S, kv[i].k, strlen(kv[i].k)), 0, kv[i].v};
-    attrs_sort(r);
+        r->a[r->n++] = (Attr){lang_sym_intern(S, kv[i].k, strlen(kv[i].k)), 0, kv[i].v};
+    lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
 }
@@ -330,9 +330,9 @@ static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, Pos
             Attr *at = &arg->attrs->a[i];
             const char *k = sym_name(S, at->name);
             if (!strcmp(k, "url")) {
-                fa->url = force_string_noctx(S, at->value, at->pos, NULL);
+                fa->url = lang_force_string_noctx(S, at->value, at->pos, NULL);
             } else if (!strcmp(k, "sha256")) {
-                const char *h = force_string_noctx(S, at->value, at->pos, NULL);
+                const char *h = lang_force_string_noctx(S, at->value, at->pos, NULL);
                 if (*h)
                     lang_parse_sha256(S, h, fa->hash, at->pos);
                 else
@@ -340,7 +340,7 @@ static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, Pos
                                  "'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='");
                 fa->have_hash = 1;
             } else if (!strcmp(k, "name")) {
-                fa->name = force_string_noctx(S, at->value, at->pos, NULL);
+                fa->name = lang_force_string_noctx(S, at->value, at->pos, NULL);
             } else {
                 lang_throw(S, at->pos, "unsupported argument '%s' to '%s'", k, who);
             }
@@ -348,7 +348,7 @@ static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, Pos
         if (!fa->url)
             lang_throw(S, pos, "'url' argument required");
     } else {
-        fa->url = force_string_noctx(S, arg, pos, NULL);
+        fa->url = lang_force_string_noctx(S, arg, pos, NULL);
     }
     if (S->cfg.pure && !fa->have_hash)
         lang_throw(S, pos, "in pure evaluation mode, '%s' requires a 'sha256' argument", who);
@@ -367,7 +367,7 @@ static void store_path_string(State *S, Value *out, const char *sp) {
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
-    mk_string(S, out, sp, strlen(sp), c);
+    lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
 NORETURN static void hash_mismatch(State *S, const char *url, const unsigned char want[32],
@@ -398,8 +398,8 @@ static const char *fetch_begin(State *S, Value *arg, const char *who, int recurs
     return fa->url + 7;
 }
 
-void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
-void prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
+void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "", 0, {0}};
     const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, pos);
     if (!path)
@@ -447,8 +447,8 @@ static int untar(const char *archive, const char *dir) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
-void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
+void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
+void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "source", 0, {0}};
     const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, pos);
     if (!archive)
@@ -461,7 +461,7 @@ void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     char *tmp = fl_make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "flakectl-tarball.", &e);
     if (!tmp) {
         AStr m;
-        astr_init(S, &m, 128);
+        lang_astr_init(S, &m, 128);
         astr_adds(S, &m, e.message ? e.message : "cannot create a temporary directory");
         fl_error_clear(&e);
         lang_throw(S, pos, "%s", m.buf);
@@ -480,14 +480,14 @@ void prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
             if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                 continue;
             members++;
-            top = arena_strndup(&S->arena, de->d_name, strlen(de->d_name));
+            top = lang_arena_strndup(&S->arena, de->d_name, strlen(de->d_name));
         }
         if (d)
             closedir(d);
         if (members != 1) {
             AStr m;
-            astr_init(S, &m, 128);
-            astr_addf(S, &m, "tarball '%s' contains an unexpected number of top-level files",
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "tarball '%s' contains an unexpected number of top-level files",
                       fa.url);
             msg = m.buf;
         } else {

@@ -35,14 +35,14 @@ typedef struct Arena {
     size_t limit; /* bytes; 0 = none */
 } Arena;
 
-void arena_init(Arena *a);
-void arena_release(Arena *a);
-void *arena_alloc_slow(Arena *a, size_t n);
+void lang_arena_init(Arena *a);
+void lang_arena_release(Arena *a);
+void *lang_arena_alloc_slow(Arena *a, size_t n);
 /* The arena of a State cannot grow by n bytes (limit or mmap): the located error "out of
  * memory" when an evaluation is running (eval.c); returns only outside one. */
-void arena_out_of_memory(Arena *a, size_t n);
+void lang_arena_out_of_memory(Arena *a, size_t n);
 /* What the arena may still grow by (SIZE_MAX without a limit). */
-size_t arena_budget(const Arena *a);
+size_t lang_arena_budget(const Arena *a);
 static inline void *arena_alloc(Arena *a, size_t n) {
     n = (n + 7) & ~(size_t)7;
     if (LIKELY((size_t)(a->end - a->cur) >= n)) {
@@ -50,23 +50,23 @@ static inline void *arena_alloc(Arena *a, size_t n) {
         a->cur += n;
         return p;
     }
-    return arena_alloc_slow(a, n);
+    return lang_arena_alloc_slow(a, n);
 }
-void *arena_zalloc(Arena *a, size_t n);
-char *arena_strndup(Arena *a, const char *s, size_t n);
+void *lang_arena_zalloc(Arena *a, size_t n);
+char *lang_arena_strndup(Arena *a, const char *s, size_t n);
 
 /* A growable string in the arena (old buffers are abandoned, never freed). */
 typedef struct AStr {
     char *buf;
     size_t len, cap;
 } AStr;
-void astr_init(State *S, AStr *s, size_t hint);
-void astr_add(State *S, AStr *s, const char *p, size_t n);
+void lang_astr_init(State *S, AStr *s, size_t hint);
+void lang_astr_add(State *S, AStr *s, const char *p, size_t n);
 static inline void astr_adds(State *S, AStr *s, const char *p) {
-    astr_add(S, s, p, strlen(p));
+    lang_astr_add(S, s, p, strlen(p));
 }
-void astr_addch(State *S, AStr *s, char c);
-void astr_addf(State *S, AStr *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void lang_astr_addch(State *S, AStr *s, char c);
+void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- symbols: interned names, compared by id ---- */
 typedef uint32_t Sym;
@@ -78,7 +78,7 @@ typedef struct SymTab {
     uint32_t *slots; /* open addressing: id+1, 0 = empty */
     uint32_t nslots;
 } SymTab;
-Sym sym_intern(State *S, const char *s, size_t len);
+Sym lang_sym_intern(State *S, const char *s, size_t len);
 /* FNV-1a: the hash of the symbol table and of the import cache. */
 uint32_t lang_hash_bytes(const char *s, size_t n);
 static inline const char *sym_name(State *S, Sym s);
@@ -89,7 +89,7 @@ typedef struct PosRec {
     uint32_t file; /* index into S->files */
     uint32_t line, col;
 } PosRec;
-PosIdx pos_make(State *S, uint32_t file, uint32_t line, uint32_t col);
+PosIdx lang_pos_make(State *S, uint32_t file, uint32_t line, uint32_t col);
 
 /* ---- values ---- */
 enum vtype {
@@ -323,14 +323,14 @@ typedef struct Token {
 } Token;
 
 /* Tokenises the whole source; on a lexical error sets S's error and returns -1. */
-int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, size_t *ntoks);
-const char *tok_describe(State *S, const Token *t, char *buf, size_t n);
+int lang_lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, size_t *ntoks);
+const char *lang_tok_describe(State *S, const Token *t, char *buf, size_t n);
 
 /* Parses a file's tokens into an expression resolved against the base scope. */
-Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
+Expr *lang_parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
 /* Same, with a scope of nscope variables between the file and the base scope (scopedImport);
  * its environment is one level above the base environment. */
-Expr *parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+Expr *lang_parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
                           const char *basedir, const Sym *scope, uint32_t nscope);
 
 /* ---- pointer sets (identity), arena-backed ---- */
@@ -442,16 +442,16 @@ NORETURN void lang_throw_kind(State *S, int kind, PosIdx pos, const char *fmt, .
 #define lang_throw(S, pos, ...) lang_throw_kind(S, ERR_OTHER, pos, __VA_ARGS__)
 /* sym_intern for a name a program made (dynamic keys, listToAttrs): a NUL in it is an error
  * at pos. eval.c. */
-Sym sym_intern_name(State *S, const char *s, size_t len, PosIdx pos);
+Sym lang_sym_intern_name(State *S, const char *s, size_t len, PosIdx pos);
 /* The "out of memory" error at pos for an allocation of n bytes the limit refuses. */
 NORETURN void lang_out_of_memory(State *S, PosIdx pos, size_t n);
 NORETURN void lang_rethrow(State *S);
 void lang_set_hint(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void err_set_pos(State *S, fl_error *err, PosIdx pos);
+void lang_err_set_pos(State *S, fl_error *err, PosIdx pos);
 void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out);
 /* The file name Nix shows in values (__curPos, unsafeGetAttrPos): the text for strings. */
-const char *pos_value_file(State *S, PosIdx pos);
-const char *closest_name(State *S, const char *name, const char **cands, size_t n);
+const char *lang_pos_value_file(State *S, PosIdx pos);
+const char *lang_closest_name(State *S, const char *name, const char **cands, size_t n);
 
 /* Catching: push a Catch, setjmp, pop. */
 static inline void catch_begin(State *S, Catch *c) {
@@ -460,11 +460,11 @@ static inline void catch_begin(State *S, Catch *c) {
     c->frame_depth = S->nframes;
     S->catch_ = c;
 }
-void catch_end(State *S, Catch *c);
+void lang_catch_end(State *S, Catch *c);
 /* After longjmp landed in c: restore blackholed thunks, pop frames. */
-void catch_unwind(State *S, Catch *c);
+void lang_catch_unwind(State *S, Catch *c);
 
-int ptrset_add(State *S, PtrSet *ps, const void *p);
+int lang_ptrset_add(State *S, PtrSet *ps, const void *p);
 /* A line for stderr that is not an error (Nix's "warning: ..."); through the trace hook. */
 /* A frame of the trace with its own text (shown by --show-trace when an error passes through
  * it); the caller pops it with S->nframes-- when nothing was thrown. */
@@ -476,26 +476,26 @@ static inline int stack_exceeded(State *S) {
     char here;
     return (size_t)(S->stack_base - &here) > S->stack_limit;
 }
-void stack_check(State *S, PosIdx pos);
-void eval(State *S, Expr *e, Env *env, Value *out);
-void force_slow(State *S, Value *v, PosIdx pos);
+void lang_stack_check(State *S, PosIdx pos);
+void lang_eval(State *S, Expr *e, Env *env, Value *out);
+void lang_force_slow(State *S, Value *v, PosIdx pos);
 static inline void force(State *S, Value *v, PosIdx pos) {
     if (UNLIKELY(v->type <= V_BLACKHOLE))
-        force_slow(S, v, pos);
+        lang_force_slow(S, v, pos);
 }
-void force_deep(State *S, Value *v, PosIdx pos);
-Value *maybe_thunk(State *S, Expr *e, Env *env);
-void call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos);
-void call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos);
+void lang_force_deep(State *S, Value *v, PosIdx pos);
+Value *lang_maybe_thunk(State *S, Expr *e, Env *env);
+void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos);
+void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos);
 
-Value *alloc_value(State *S);
-Env *alloc_env(State *S, uint32_t n);
-Attrs *alloc_attrs(State *S, uint32_t cap);
-Value **alloc_elems(State *S, uint32_t n);
-void mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
-void mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
-void mk_path(State *S, Value *v, const char *s);
-void mk_list(State *S, Value *v, uint32_t n);
+Value *lang_alloc_value(State *S);
+Env *lang_alloc_env(State *S, uint32_t n);
+Attrs *lang_alloc_attrs(State *S, uint32_t cap);
+Value **lang_alloc_elems(State *S, uint32_t n);
+void lang_mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
+void lang_mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
+void lang_mk_path(State *S, Value *v, const char *s);
+void lang_mk_list(State *S, Value *v, uint32_t n);
 static inline void mk_int(Value *v, int64_t i) {
     v->type = V_INT;
     v->i = i;
@@ -511,51 +511,51 @@ static inline void mk_bool(Value *v, int b) {
 static inline void mk_null(Value *v) {
     v->type = V_NULL;
 }
-void attrs_sort(Attrs *a);
-Attr *attrs_find(Attrs *a, Sym name);
+void lang_attrs_sort(Attrs *a);
+Attr *lang_attrs_find(Attrs *a, Sym name);
 /* Attributes ordered by name bytes (for printing, attrNames, ...); arena-allocated. */
-Attr **attrs_sorted_by_name(State *S, Attrs *a);
+Attr **lang_attrs_sorted_by_name(State *S, Attrs *a);
 /* Same, remembering the result even for small sets (iteration through the API). */
-Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always);
+Attr **lang_attrs_sorted_by_name_cached(State *S, Attrs *a, int always);
 
-const char *show_type(const Value *v);
-const char *type_name(const Value *v);
-int64_t force_int(State *S, Value *v, PosIdx pos);
-double force_float(State *S, Value *v, PosIdx pos); /* ints accepted */
-int force_bool(State *S, Value *v, PosIdx pos);
-Attrs *force_attrs(State *S, Value *v, PosIdx pos);
-void force_list(State *S, Value *v, PosIdx pos);
-void force_function(State *S, Value *v, PosIdx pos);
-const char *force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx);
-const char *force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len);
-const char *ctx_first(const StrCtx *ctx);
+const char *lang_show_type(const Value *v);
+const char *lang_type_name(const Value *v);
+int64_t lang_force_int(State *S, Value *v, PosIdx pos);
+double lang_force_float(State *S, Value *v, PosIdx pos); /* ints accepted */
+int lang_force_bool(State *S, Value *v, PosIdx pos);
+Attrs *lang_force_attrs(State *S, Value *v, PosIdx pos);
+void lang_force_list(State *S, Value *v, PosIdx pos);
+void lang_force_function(State *S, Value *v, PosIdx pos);
+const char *lang_force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx);
+const char *lang_force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len);
+const char *lang_ctx_first(const StrCtx *ctx);
 /* coerce_more: ints, floats, bools, null, lists too (toString); copy_to_store: paths become
  * store paths. */
-void coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
+void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
                       AStr *out, const StrCtx **ctx);
-const char *coerce_to_path(State *S, Value *v, PosIdx pos);
+const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos);
 /* coerce_to_path for builtins that read the path: its context must be valid first. */
-const char *realise_path(State *S, Value *v, PosIdx pos);
+const char *lang_realise_path(State *S, Value *v, PosIdx pos);
 /* The first store path of ctx that is not valid (Nix's order), NULL when all are. */
-const char *ctx_invalid_path(const StrCtx *ctx);
-int values_equal(State *S, Value *a, Value *b, PosIdx pos);
-int compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
-const StrCtx *ctx_merge(State *S, const StrCtx *a, const StrCtx *b);
-int is_derivation(State *S, Value *v);
-Value *lookup_base(State *S, const char *name);
+const char *lang_ctx_invalid_path(const StrCtx *ctx);
+int lang_values_equal(State *S, Value *a, Value *b, PosIdx pos);
+int lang_compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
+const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b);
+int lang_is_derivation(State *S, Value *v);
+Value *lang_lookup_base(State *S, const char *name);
 
 /* store paths (no store attached: computed like Nix) */
-const char *path_to_store(State *S, const char *path, PosIdx pos);
+const char *lang_path_to_store(State *S, const char *path, PosIdx pos);
 /* The embedder's check_path hook: lang_check_path throws its refusal, lang_path_visible
  * answers 0 instead. */
 void lang_check_path(State *S, const char *path, PosIdx pos);
 int lang_path_visible(State *S, const char *path);
 /* Same under another name (builtins.path); name NULL = the base name. */
-const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
+const char *lang_path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
 /* Both throw Nix's message at pos when name is not a valid store path name. */
-const char *make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+const char *lang_make_store_path(State *S, const char *type, const char *hexhash, const char *name,
                             PosIdx pos);
-const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
+const char *lang_store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs, PosIdx pos);
 
 /* The value of a hexadecimal digit (either case), -1 for anything else. */
@@ -575,24 +575,24 @@ const char *lang_fixed_output_path(State *S, int recursive, const unsigned char 
                                    const char *name, PosIdx pos);
 int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]);
 /* builtins.path and filterSource (Nix's addPath); filter and expected may be NULL. */
-const char *path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
+const char *lang_path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
                      const unsigned char *expected, PosIdx pos);
 
 /* imports */
-void eval_file(State *S, const char *path, Value *out, PosIdx pos);
+void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos);
 
 /* builtins */
-void builtins_init(State *S);
-void add_base(State *S, const char *name, Value *v);
+void lang_builtins_init(State *S);
+void lang_add_base(State *S, const char *name, Value *v);
 
 /* printing */
-void print_value(State *S, Value *v, AStr *out);
-void print_string_lit(State *S, AStr *out, const char *s, size_t len);
-void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx);
-void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
-void format_float(char *buf, size_t n, double f);
+void lang_print_value(State *S, Value *v, AStr *out);
+void lang_print_string_lit(State *S, AStr *out, const char *s, size_t len);
+void lang_to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx);
+void lang_json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
+void lang_format_float(char *buf, size_t n, double f);
 
 /* source text of an expression as Nix shows it (assertion messages) */
-void show_expr(State *S, Expr *e, AStr *out);
+void lang_show_expr(State *S, Expr *e, AStr *out);
 
 #endif

@@ -73,7 +73,7 @@ static int lx_get(Lexer *L) {
     else
         L->cur = L->next < L->len ? L->s[L->next++] : -1;
     if (L->cur != -1)
-        astr_addch(L->S, &L->tokstr, (char)L->cur);
+        lang_astr_addch(L->S, &L->tokstr, (char)L->cur);
     if (L->cur == '\n') {
         L->lines++;
         L->chars_line = 0;
@@ -97,7 +97,7 @@ static void lx_unget(Lexer *L) {
 static void lx_reset(Lexer *L) {
     L->buf.len = 0;
     L->tokstr.len = 0;
-    astr_addch(L->S, &L->tokstr, (char)L->cur);
+    lang_astr_addch(L->S, &L->tokstr, (char)L->cur);
 }
 
 static int lx_error(Lexer *L, const char *msg) {
@@ -126,32 +126,32 @@ static int lx_codepoint(Lexer *L) {
 static void add_utf8(Lexer *L, int cp) {
     State *S = L->S;
     if (cp < 0x80) {
-        astr_addch(S, &L->buf, (char)cp);
+        lang_astr_addch(S, &L->buf, (char)cp);
     } else if (cp < 0x800) {
-        astr_addch(S, &L->buf, (char)(0xC0 | (cp >> 6)));
-        astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0xC0 | (cp >> 6)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
     } else if (cp < 0x10000) {
-        astr_addch(S, &L->buf, (char)(0xE0 | (cp >> 12)));
-        astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0xE0 | (cp >> 12)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
     } else {
-        astr_addch(S, &L->buf, (char)(0xF0 | (cp >> 18)));
-        astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 12) & 0x3F)));
-        astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0xF0 | (cp >> 18)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        lang_astr_addch(S, &L->buf, (char)(0x80 | (cp & 0x3F)));
     }
 }
 
 /* The continuation bytes of a UTF-8 sequence: ranges is pairs of inclusive bounds. */
 static int lx_utf8(Lexer *L, const int *ranges, int n) {
-    astr_addch(L->S, &L->buf, (char)L->cur);
+    lang_astr_addch(L->S, &L->buf, (char)L->cur);
     for (int k = 0; k < n; k += 2) {
         int c = lx_get(L);
         if (c < ranges[k] || c > ranges[k + 1]) {
             L->errmsg = "invalid string: ill-formed UTF-8 byte";
             return 0;
         }
-        astr_addch(L->S, &L->buf, (char)c);
+        lang_astr_addch(L->S, &L->buf, (char)c);
     }
     return 1;
 }
@@ -173,14 +173,14 @@ static int lx_string(Lexer *L) {
         if (c == '\\') {
             int e = lx_get(L);
             switch (e) {
-            case '"': astr_addch(L->S, &L->buf, '"'); break;
-            case '\\': astr_addch(L->S, &L->buf, '\\'); break;
-            case '/': astr_addch(L->S, &L->buf, '/'); break;
-            case 'b': astr_addch(L->S, &L->buf, '\b'); break;
-            case 'f': astr_addch(L->S, &L->buf, '\f'); break;
-            case 'n': astr_addch(L->S, &L->buf, '\n'); break;
-            case 'r': astr_addch(L->S, &L->buf, '\r'); break;
-            case 't': astr_addch(L->S, &L->buf, '\t'); break;
+            case '"': lang_astr_addch(L->S, &L->buf, '"'); break;
+            case '\\': lang_astr_addch(L->S, &L->buf, '\\'); break;
+            case '/': lang_astr_addch(L->S, &L->buf, '/'); break;
+            case 'b': lang_astr_addch(L->S, &L->buf, '\b'); break;
+            case 'f': lang_astr_addch(L->S, &L->buf, '\f'); break;
+            case 'n': lang_astr_addch(L->S, &L->buf, '\n'); break;
+            case 'r': lang_astr_addch(L->S, &L->buf, '\r'); break;
+            case 't': lang_astr_addch(L->S, &L->buf, '\t'); break;
             case 'u': {
                 int cp1 = lx_codepoint(L), cp = cp1;
                 if (cp1 == -1)
@@ -213,8 +213,8 @@ static int lx_string(Lexer *L) {
         }
         if (c < 0x20) {
             AStr m;
-            astr_init(L->S, &m, 96);
-            astr_addf(L->S, &m,
+            lang_astr_init(L->S, &m, 96);
+            lang_astr_addf(L->S, &m,
                       "invalid string: control character U+%04X (%s) must be escaped to \\u%04X",
                       (unsigned)c, ctrl_names[c], (unsigned)c);
             const char *shortesc = c == '\b'   ? "\\b"
@@ -224,11 +224,11 @@ static int lx_string(Lexer *L) {
                                    : c == '\r' ? "\\r"
                                                 : NULL;
             if (shortesc)
-                astr_addf(L->S, &m, " or %s", shortesc);
+                lang_astr_addf(L->S, &m, " or %s", shortesc);
             return lx_error(L, m.buf);
         }
         if (c < 0x80) {
-            astr_addch(L->S, &L->buf, (char)c);
+            lang_astr_addch(L->S, &L->buf, (char)c);
             continue;
         }
         static const int r2[] = {0x80, 0xBF};
@@ -269,47 +269,47 @@ static int lx_number(Lexer *L) {
     lx_reset(L);
     int type = J_UNSIGNED;
     int c = L->cur;
-    astr_addch(S, &L->buf, (char)c);
+    lang_astr_addch(S, &L->buf, (char)c);
     if (c == '-') {
         type = J_INTEGER;
         c = lx_get(L);
         if (!is_digit(c))
             return lx_error(L, "invalid number; expected digit after '-'");
-        astr_addch(S, &L->buf, (char)c);
+        lang_astr_addch(S, &L->buf, (char)c);
     }
     if (c != '0')
         while (is_digit(c = lx_get(L)))
-            astr_addch(S, &L->buf, (char)c);
+            lang_astr_addch(S, &L->buf, (char)c);
     else
         c = lx_get(L);
     if (c == '.') {
         type = J_FLOAT;
-        astr_addch(S, &L->buf, '.');
+        lang_astr_addch(S, &L->buf, '.');
         c = lx_get(L);
         if (!is_digit(c))
             return lx_error(L, "invalid number; expected digit after '.'");
-        astr_addch(S, &L->buf, (char)c);
+        lang_astr_addch(S, &L->buf, (char)c);
         while (is_digit(c = lx_get(L)))
-            astr_addch(S, &L->buf, (char)c);
+            lang_astr_addch(S, &L->buf, (char)c);
     }
     if (c == 'e' || c == 'E') {
         type = J_FLOAT;
-        astr_addch(S, &L->buf, (char)c);
+        lang_astr_addch(S, &L->buf, (char)c);
         c = lx_get(L);
         if (c == '+' || c == '-') {
-            astr_addch(S, &L->buf, (char)c);
+            lang_astr_addch(S, &L->buf, (char)c);
             c = lx_get(L);
             if (!is_digit(c))
                 return lx_error(L, "invalid number; expected digit after exponent sign");
         } else if (!is_digit(c)) {
             return lx_error(L, "invalid number; expected '+', '-', or digit after exponent");
         }
-        astr_addch(S, &L->buf, (char)c);
+        lang_astr_addch(S, &L->buf, (char)c);
         while (is_digit(c = lx_get(L)))
-            astr_addch(S, &L->buf, (char)c);
+            lang_astr_addch(S, &L->buf, (char)c);
     }
     lx_unget(L);
-    astr_addch(S, &L->buf, '\0');
+    lang_astr_addch(S, &L->buf, '\0');
     L->buf.len--;
     errno = 0;
     if (type == J_UNSIGNED) {
@@ -365,32 +365,32 @@ static int lx_scan(Lexer *L) {
 /* The token as nlohmann shows it: control characters as <U+XXXX>. */
 static const char *token_string(Lexer *L) {
     AStr r;
-    astr_init(L->S, &r, L->tokstr.len + 16);
+    lang_astr_init(L->S, &r, L->tokstr.len + 16);
     for (size_t k = 0; k < L->tokstr.len; k++) {
         unsigned char c = (unsigned char)L->tokstr.buf[k];
         if (c <= 0x1F)
-            astr_addf(L->S, &r, "<U+%.4X>", c);
+            lang_astr_addf(L->S, &r, "<U+%.4X>", c);
         else
-            astr_addch(L->S, &r, (char)c);
+            lang_astr_addch(L->S, &r, (char)c);
     }
-    astr_addch(L->S, &r, '\0');
+    lang_astr_addch(L->S, &r, '\0');
     return r.buf;
 }
 
 NORETURN static void syntax_error(Lexer *L, int last, int expected, const char *context,
                                   PosIdx pos) {
     AStr m;
-    astr_init(L->S, &m, 128);
-    astr_addf(L->S, &m,
+    lang_astr_init(L->S, &m, 128);
+    lang_astr_addf(L->S, &m,
               "[json.exception.parse_error.101] parse error at line %zu, column %zu: syntax "
               "error while parsing %s - ",
               L->lines + 1, L->chars_line, context);
     if (last == J_PARSE_ERROR)
-        astr_addf(L->S, &m, "%s; last read: '%s'", L->errmsg, token_string(L));
+        lang_astr_addf(L->S, &m, "%s; last read: '%s'", L->errmsg, token_string(L));
     else
-        astr_addf(L->S, &m, "unexpected %s", tok_name(last));
+        lang_astr_addf(L->S, &m, "unexpected %s", tok_name(last));
     if (expected != J_UNINIT)
-        astr_addf(L->S, &m, "; expected %s", tok_name(expected));
+        lang_astr_addf(L->S, &m, "; expected %s", tok_name(expected));
     lang_throw(L->S, pos, "%s", m.buf);
 }
 
@@ -425,36 +425,36 @@ static void level_add(State *S, Level *lv, Value *v) {
 
 static void level_finish(State *S, Level *lv, Value *out, PosIdx pos) {
     if (lv->is_array) {
-        mk_list(S, out, lv->n);
+        lang_mk_list(S, out, lv->n);
         if (lv->n)
             memcpy(out->elems, lv->vals, lv->n * sizeof(Value *));
         return;
     }
     /* a repeated key: the last value wins, as in Nix */
-    Attrs *a = alloc_attrs(S, lv->n);
+    Attrs *a = lang_alloc_attrs(S, lv->n);
     PtrSet seen = {NULL, 0, 0};
     for (uint32_t k = lv->n; k-- > 0;)
-        if (ptrset_add(S, &seen, sym_name(S, lv->keys[k])))
+        if (lang_ptrset_add(S, &seen, sym_name(S, lv->keys[k])))
             a->a[a->n++] = (Attr){lv->keys[k], pos, lv->vals[k]};
-    attrs_sort(a);
+    lang_attrs_sort(a);
     out->type = V_ATTRS;
     out->attrs = a;
 }
 
-void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
+void lang_json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
     Lexer L;
     memset(&L, 0, sizeof L);
     L.S = S;
     L.s = (const unsigned char *)s;
     L.len = len;
     L.cur = -1;
-    astr_init(S, &L.tokstr, 64);
-    astr_init(S, &L.buf, 64);
+    lang_astr_init(S, &L.tokstr, 64);
+    lang_astr_init(S, &L.buf, 64);
     Level *stack = NULL;
     size_t depth = 0, cap = 0;
     int last = lx_scan(&L);
     for (;;) {
-        Value *v = alloc_value(S);
+        Value *v = lang_alloc_value(S);
         switch (last) {
         case J_BEGIN_OBJECT:
         case J_BEGIN_ARRAY: {
@@ -476,7 +476,7 @@ void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
             if (!arr) {
                 if (last != J_STRING)
                     syntax_error(&L, last, J_STRING, "object key", pos);
-                stack[depth].key = sym_intern(S, L.buf.buf, L.buf.len);
+                stack[depth].key = lang_sym_intern(S, L.buf.buf, L.buf.len);
                 if ((last = lx_scan(&L)) != J_NAME_SEP)
                     syntax_error(&L, last, J_NAME_SEP, "object separator", pos);
                 last = lx_scan(&L);
@@ -498,7 +498,7 @@ void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
         case J_STRING: {
             /* Nix's strings end at a NUL byte */
             size_t n = strnlen(L.buf.buf, L.buf.len);
-            mk_string_copy(S, v, L.buf.buf, n, NULL);
+            lang_mk_string_copy(S, v, L.buf.buf, n, NULL);
             break;
         }
         case J_PARSE_ERROR:
@@ -521,7 +521,7 @@ void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
                 if (!lv->is_array) {
                     if ((last = lx_scan(&L)) != J_STRING)
                         syntax_error(&L, last, J_STRING, "object key", pos);
-                    lv->key = sym_intern(S, L.buf.buf, L.buf.len);
+                    lv->key = lang_sym_intern(S, L.buf.buf, L.buf.len);
                     if ((last = lx_scan(&L)) != J_NAME_SEP)
                         syntax_error(&L, last, J_NAME_SEP, "object separator", pos);
                 }
@@ -531,7 +531,7 @@ void json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
             if (last != (lv->is_array ? J_END_ARRAY : J_END_OBJECT))
                 syntax_error(&L, last, lv->is_array ? J_END_ARRAY : J_END_OBJECT,
                              lv->is_array ? "array" : "object", pos);
-            v = alloc_value(S);
+            v = lang_alloc_value(S);
             level_finish(S, lv, v, pos);
             depth--;
         }

@@ -405,7 +405,7 @@ static int lex_default(Lexer *lx) {
         /* Nix rejects what strtoll/strtod report out of range (for a float that includes
            the subnormals strtod flags with ERANGE), at the start of the literal */
         char small[32];
-        char *buf = blen < sizeof small ? memcpy(small, s, blen) : arena_strndup(&lx->S->arena, s, blen);
+        char *buf = blen < sizeof small ? memcpy(small, s, blen) : lang_arena_strndup(&lx->S->arena, s, blen);
         buf[blen] = '\0';
         errno = 0;
         long long v = strtoll(buf, NULL, 10);
@@ -415,7 +415,7 @@ static int lex_default(Lexer *lx) {
         break;
     }
     case T_FLOAT: {
-        char *buf = arena_strndup(&lx->S->arena, s, blen);
+        char *buf = lang_arena_strndup(&lx->S->arena, s, blen);
         errno = 0;
         double f = strtod(buf, NULL);
         if (errno != 0)
@@ -600,7 +600,7 @@ static int lex_inpath(Lexer *lx, int slash) {
     return 0;
 }
 
-int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, size_t *ntoks) {
+int lang_lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, size_t *ntoks) {
     Lexer lx;
     memset(&lx, 0, sizeof lx);
     lx.S = S;
@@ -654,7 +654,7 @@ int lex_all(State *S, const char *src, size_t len, uint32_t file, Token **toks, 
     return 0;
 }
 
-const char *tok_describe(State *S, const Token *t, char *buf, size_t n) {
+const char *lang_tok_describe(State *S, const Token *t, char *buf, size_t n) {
     (void)S;
     switch (t->type) {
     case T_EOF: return "end of file";

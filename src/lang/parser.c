@@ -68,7 +68,7 @@ static NORETURN void perr_pos(Parser *P, PosIdx pos, const char *fmt, ...) {
 static NORETURN void unexpected(Parser *P, const char *expecting) {
     char buf[80];
     const Token *t = &P->t[P->i];
-    const char *what = tok_describe(P->S, t, buf, sizeof buf);
+    const char *what = lang_tok_describe(P->S, t, buf, sizeof buf);
     if (expecting)
         perr_at(P, t, "syntax error, unexpected %s, expecting %s", what, expecting);
     perr_at(P, t, "syntax error, unexpected %s", what);
@@ -93,11 +93,11 @@ static Token *expect(Parser *P, int type, const char *what) {
 }
 
 static PosIdx tpos(Parser *P, const Token *t) {
-    return pos_make(P->S, P->file, t->line, t->col);
+    return lang_pos_make(P->S, P->file, t->line, t->col);
 }
 
 static Expr *mk(Parser *P, int kind, PosIdx pos) {
-    Expr *e = arena_zalloc(&P->S->arena, sizeof(Expr));
+    Expr *e = lang_arena_zalloc(&P->S->arena, sizeof(Expr));
     e->kind = (uint8_t)kind;
     e->pos = pos;
     return e;
@@ -105,7 +105,7 @@ static Expr *mk(Parser *P, int kind, PosIdx pos) {
 
 static Expr *mk_str_const(Parser *P, const char *s, size_t len, PosIdx pos) {
     Expr *e = mk(P, E_CONST, pos);
-    mk_string(P->S, &e->cval, arena_strndup(&P->S->arena, s, len), len, NULL);
+    lang_mk_string(P->S, &e->cval, lang_arena_strndup(&P->S->arena, s, len), len, NULL);
     return e;
 }
 
@@ -261,23 +261,23 @@ static Expr *parse_ind_string(Parser *P) {
             continue;
         }
         AStr s2;
-        astr_init(P->S, &s2, p->len + 1);
+        lang_astr_init(P->S, &s2, p->len + 1);
         for (size_t j = 0; j < p->len; j++) {
             char c = p->s[j];
             if (at_start) {
                 if (c == ' ') {
                     if (dropped++ >= min_indent)
-                        astr_addch(P->S, &s2, c);
+                        lang_astr_addch(P->S, &s2, c);
                 } else if (c == '\n') {
                     dropped = 0;
-                    astr_addch(P->S, &s2, c);
+                    lang_astr_addch(P->S, &s2, c);
                 } else {
                     at_start = 0;
                     dropped = 0;
-                    astr_addch(P->S, &s2, c);
+                    lang_astr_addch(P->S, &s2, c);
                 }
             } else {
-                astr_addch(P->S, &s2, c);
+                lang_astr_addch(P->S, &s2, c);
                 if (c == '\n')
                     at_start = 1;
             }
@@ -325,16 +325,16 @@ static Expr *parse_path(Parser *P) {
         path = fl_canon_path(raw, "/");
         free(raw);
     } else {
-        char *raw = arena_strndup(&S->arena, t->s, t->len);
+        char *raw = lang_arena_strndup(&S->arena, t->s, t->len);
         path = fl_canon_path(raw, P->basedir);
     }
     int trailing = t->s[t->len - 1] == '/' && t->len > 1;
     AStr ps;
-    astr_init(S, &ps, strlen(path) + 2);
+    lang_astr_init(S, &ps, strlen(path) + 2);
     astr_adds(S, &ps, path);
     free(path);
     if (trailing && !(ps.len == 1 && ps.buf[0] == '/'))
-        astr_addch(S, &ps, '/');
+        lang_astr_addch(S, &ps, '/');
     Expr *first = mk(P, E_CONST, pos);
     first->cval.type = V_PATH;
     first->cval.n = (uint32_t)ps.len;
@@ -396,7 +396,7 @@ static AttrName parse_attr(Parser *P, int *is_static, Token **tok) {
     Token *t = cur(P);
     *tok = t;
     if (t->type == T_ID || t->type == T_OR_KW) {
-        an.sym = sym_intern(P->S, t->s, t->len);
+        an.sym = lang_sym_intern(P->S, t->s, t->len);
         next(P);
         *is_static = 1;
         return an;
@@ -404,7 +404,7 @@ static AttrName parse_attr(Parser *P, int *is_static, Token **tok) {
     if (t->type == T_DQUOTE) {
         Expr *e = parse_string(P);
         if (e->kind == E_CONST) {
-            an.sym = sym_intern(P->S, e->cval.str.s, e->cval.n);
+            an.sym = lang_sym_intern(P->S, e->cval.str.s, e->cval.n);
             *is_static = 1;
         } else {
             an.expr = e;
@@ -415,7 +415,7 @@ static AttrName parse_attr(Parser *P, int *is_static, Token **tok) {
     if (t->type == T_DOLLAR_CURLY) {
         Expr *e = parse_interp(P);
         if (e->kind == E_CONST && e->cval.type == V_STRING) {
-            an.sym = sym_intern(P->S, e->cval.str.s, e->cval.n);
+            an.sym = lang_sym_intern(P->S, e->cval.str.s, e->cval.n);
             *is_static = 1;
         } else {
             an.expr = e;
@@ -452,7 +452,7 @@ static Binds *binds_of(Parser *P, Expr *e) {
     /* While parsing, an attrs node's defs field holds its Binds. */
     if (e->attrs.defs)
         return (Binds *)(void *)e->attrs.defs;
-    Binds *b = arena_zalloc(&P->S->arena, sizeof(Binds));
+    Binds *b = lang_arena_zalloc(&P->S->arena, sizeof(Binds));
     if (P->npending == P->cappending) {
         uint32_t nc = P->cappending ? P->cappending * 2 : 64;
         Pending *np = arena_alloc(&P->S->arena, nc * sizeof(Pending));
@@ -491,10 +491,10 @@ static NORETURN void dup_attr(Parser *P, Sym name, PosIdx newpos, PosIdx oldpos)
 
 static const char *path_upto(Parser *P, NameVec *path, uint32_t k) {
     AStr s;
-    astr_init(P->S, &s, 32);
+    lang_astr_init(P->S, &s, 32);
     for (uint32_t i = 0; i <= k && i < path->n; i++) {
         if (i)
-            astr_addch(P->S, &s, '.');
+            lang_astr_addch(P->S, &s, '.');
         astr_adds(P->S, &s, path->a[i].expr ? "\"${...}\"" : sym_name(P->S, path->a[i].sym));
     }
     return s.buf;
@@ -566,7 +566,7 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn, int *d
      * of `inherit (s) x`) at its grammar's left-recursive `binds`, which begins where the
      * token before the bindings ends: the column just after `{` or `let`. */
     const Token *opener = &P->t[P->i - 1];
-    PosIdx bpos = pos_make(P->S, P->file, opener->line,
+    PosIdx bpos = lang_pos_make(P->S, P->file, opener->line,
                            opener->col + (opener->type == T_LET ? 3 : 1));
     while (cur(P)->type != until) {
         Token *t = cur(P);
@@ -581,7 +581,7 @@ static void parse_binds(Parser *P, Expr *attrs, int until, int allow_dyn, int *d
             /* Nix's position of each inherited attribute: where its name list begins, just
              * after `inherit` or `)` (the list is left-recursive from empty) */
             const Token *before = &P->t[P->i - 1];
-            PosIdx listpos = pos_make(P->S, P->file, before->line,
+            PosIdx listpos = lang_pos_make(P->S, P->file, before->line,
                                       before->col + (before->type == T_INHERIT ? 7 : 1));
             while (cur(P)->type != T_SEMI) {
                 int st;
@@ -696,7 +696,7 @@ static void parse_formals(Parser *P, Expr *lam) {
             next(P);
             f.def = parse_expr(P);
         }
-        f.name = sym_intern(P->S, t->s, t->len);
+        f.name = lang_sym_intern(P->S, t->s, t->len);
         VEC_PUSH(P->S, fv, f);
         if (cur(P)->type == T_COMMA) {
             next(P);
@@ -741,7 +741,7 @@ static Expr *parse_lambda_body(Parser *P, Expr *lam, const Token *arg) {
     expect(P, T_COLON, "':'");
     lam->lam.body = parse_expr(P);
     if (arg)
-        lam->lam.arg = sym_intern(P->S, arg->s, arg->len);
+        lam->lam.arg = lang_sym_intern(P->S, arg->s, arg->len);
     if (lam->flag)
         check_formals(P, lam);
     return lam;
@@ -787,7 +787,7 @@ static Expr *parse_simple(Parser *P) {
         next(P);
         if (t->len == 8 && !memcmp(t->s, "__curPos", 8))
             return mk(P, E_CURPOS, pos);
-        return mk_var(P, sym_intern(S, t->s, t->len), pos);
+        return mk_var(P, lang_sym_intern(S, t->s, t->len), pos);
     }
     case T_INT: {
         next(P);
@@ -812,8 +812,8 @@ static Expr *parse_simple(Parser *P) {
         next(P);
         /* <name> is __findFile __nixPath "name" */
         Expr *call1 = mk(P, E_CALL, pos);
-        call1->op.a = mk_var(P, sym_intern(S, "__findFile", 10), pos);
-        call1->op.b = mk_var(P, sym_intern(S, "__nixPath", 9), pos);
+        call1->op.a = mk_var(P, lang_sym_intern(S, "__findFile", 10), pos);
+        call1->op.b = mk_var(P, lang_sym_intern(S, "__nixPath", 9), pos);
         Expr *call2 = mk(P, E_CALL, pos);
         call2->op.a = call1;
         call2->op.b = mk_str_const(P, t->s + 1, t->len - 2, pos);
@@ -1086,8 +1086,8 @@ static NORETURN void undefined_var(Parser *P, Expr *e, const Scope *sc) {
                 VEC_PUSH(S, cands, c);
         }
     fl_error_set(&S->err, FL_EEVAL, "undefined variable '%s'", name);
-    err_set_pos(S, &S->err, e->pos);
-    const char *best = closest_name(S, name, cands.a, cands.n);
+    lang_err_set_pos(S, &S->err, e->pos);
+    const char *best = lang_closest_name(S, name, cands.a, cands.n);
     if (best)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
     longjmp(P->jb, 1);
@@ -1164,7 +1164,7 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
             return;
         }
         Sym *names = arena_alloc(&S->arena, (e->attrs.ndefs + 1) * sizeof(Sym));
-        Sym s_overrides = e->kind == E_ATTRS ? sym_intern(S, "__overrides", 11) : 0;
+        Sym s_overrides = e->kind == E_ATTRS ? lang_sym_intern(S, "__overrides", 11) : 0;
         for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
             names[i] = e->attrs.defs[i].name;
             e->attrs.defs[i].displ = i;
@@ -1221,8 +1221,8 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
         return;
     case E_ASSERT: {
         AStr s;
-        astr_init(S, &s, 64);
-        show_expr(S, e->op.a, &s);
+        lang_astr_init(S, &s, 64);
+        lang_show_expr(S, e->op.a, &s);
         e->op.text = s.buf;
     }
         /* fallthrough */
@@ -1234,18 +1234,18 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
     }
 }
 
-Expr *parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir) {
-    return parse_source_scoped(S, src, len, file, basedir, NULL, 0);
+Expr *lang_parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir) {
+    return lang_parse_source_scoped(S, src, len, file, basedir, NULL, 0);
 }
 
-Expr *parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+Expr *lang_parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
                           const char *basedir, const Sym *scope, uint32_t nscope) {
     Parser P;
     memset(&P, 0, sizeof P);
     P.S = S;
     P.file = file;
     P.basedir = basedir;
-    if (lex_all(S, src, len, file, &P.t, &P.n) < 0)
+    if (lang_lex_all(S, src, len, file, &P.t, &P.n) < 0)
         return NULL;
     volatile Expr *result = NULL;
     if (setjmp(P.jb) == 0) {

@@ -8,12 +8,12 @@
 
 #include "lang/internal.h"
 
-void format_float(char *buf, size_t n, double f) {
+void lang_format_float(char *buf, size_t n, double f) {
     snprintf(buf, n, "%g", f);
 }
 
-void print_string_lit(State *S, AStr *out, const char *s, size_t len) {
-    astr_addch(S, out, '"');
+void lang_print_string_lit(State *S, AStr *out, const char *s, size_t len) {
+    lang_astr_addch(S, out, '"');
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -31,13 +31,13 @@ void print_string_lit(State *S, AStr *out, const char *s, size_t len) {
         else if (c == '$' && i + 1 < len && s[i + 1] == '{')
             esc = "\\$";
         if (esc) {
-            astr_add(S, out, s + run, i - run);
+            lang_astr_add(S, out, s + run, i - run);
             astr_adds(S, out, esc);
             run = i + 1;
         }
     }
-    astr_add(S, out, s + run, len - run);
-    astr_addch(S, out, '"');
+    lang_astr_add(S, out, s + run, len - run);
+    lang_astr_addch(S, out, '"');
 }
 
 static void print_attr_name(State *S, AStr *out, const char *s, size_t len) {
@@ -50,10 +50,10 @@ static void print_attr_name(State *S, AStr *out, const char *s, size_t len) {
             bare = 0;
     }
     if (bare && !(len == 2 && s[0] == 'i' && s[1] == 'f')) {
-        astr_add(S, out, s, len);
+        lang_astr_add(S, out, s, len);
         return;
     }
-    astr_addch(S, out, '"');
+    lang_astr_addch(S, out, '"');
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         switch (c) {
@@ -63,10 +63,10 @@ static void print_attr_name(State *S, AStr *out, const char *s, size_t len) {
         case '\r': astr_adds(S, out, "\\r"); break;
         case '\t': astr_adds(S, out, "\\t"); break;
         case '$': astr_adds(S, out, "\\$"); break;
-        default: astr_addch(S, out, c);
+        default: lang_astr_addch(S, out, c);
         }
     }
-    astr_addch(S, out, '"');
+    lang_astr_addch(S, out, '"');
 }
 
 /* Numbers, booleans and null print the same in Nix syntax and in JSON. 1 when v was one. */
@@ -77,7 +77,7 @@ static int print_plain_scalar(State *S, const Value *v, AStr *out) {
         snprintf(buf, sizeof buf, "%lld", (long long)v->i);
         break;
     case V_FLOAT:
-        format_float(buf, sizeof buf, v->f);
+        lang_format_float(buf, sizeof buf, v->f);
         break;
     case V_BOOL:
         snprintf(buf, sizeof buf, "%s", v->b ? "true" : "false");
@@ -93,7 +93,7 @@ static int print_plain_scalar(State *S, const Value *v, AStr *out) {
 }
 
 static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
-    stack_check(S, 0);
+    lang_stack_check(S, 0);
     switch (v->type) {
     case V_INT:
     case V_FLOAT:
@@ -102,42 +102,42 @@ static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
         print_plain_scalar(S, v, out);
         return;
     case V_STRING:
-        print_string_lit(S, out, v->str.s, v->n);
+        lang_print_string_lit(S, out, v->str.s, v->n);
         return;
     case V_PATH:
-        astr_add(S, out, v->str.s, v->n);
+        lang_astr_add(S, out, v->str.s, v->n);
         return;
     case V_ATTRS: {
         Attrs *a = v->attrs;
-        if (a->n && !ptrset_add(S, seen, a)) {
+        if (a->n && !lang_ptrset_add(S, seen, a)) {
             astr_adds(S, out, "«repeated»");
             return;
         }
         astr_adds(S, out, "{ ");
-        Attr **sorted = attrs_sorted_by_name(S, a);
+        Attr **sorted = lang_attrs_sorted_by_name(S, a);
         for (uint32_t i = 0; i < a->n; i++) {
             print_attr_name(S, out, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name));
             astr_adds(S, out, " = ");
             print_rec(S, sorted[i]->value, out, seen);
             astr_adds(S, out, "; ");
         }
-        astr_addch(S, out, '}');
+        lang_astr_addch(S, out, '}');
         return;
     }
     case V_LIST: {
         /* Nix keeps lists of one or two elements inside the value cell: their identity is the
          * cell, for longer lists it is the element array shared by copies. */
         const void *id = v->n <= 2 ? (const void *)v : (const void *)v->elems;
-        if (v->n && !ptrset_add(S, seen, id)) {
+        if (v->n && !lang_ptrset_add(S, seen, id)) {
             astr_adds(S, out, "«repeated»");
             return;
         }
         astr_adds(S, out, "[ ");
         for (uint32_t i = 0; i < v->n; i++) {
             print_rec(S, v->elems[i], out, seen);
-            astr_addch(S, out, ' ');
+            lang_astr_addch(S, out, ' ');
         }
-        astr_addch(S, out, ']');
+        lang_astr_addch(S, out, ']');
         return;
     }
     case V_THUNK:
@@ -159,7 +159,7 @@ static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
     }
 }
 
-void print_value(State *S, Value *v, AStr *out) {
+void lang_print_value(State *S, Value *v, AStr *out) {
     PtrSet seen = {0};
     print_rec(S, v, out, &seen);
 }
@@ -168,12 +168,12 @@ void print_value(State *S, Value *v, AStr *out) {
 
 static void json_str(State *S, AStr *out, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
-    astr_addch(S, out, '"');
+    lang_astr_addch(S, out, '"');
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
-            astr_addch(S, out, '\\');
-            astr_addch(S, out, (char)c);
+            lang_astr_addch(S, out, '\\');
+            lang_astr_addch(S, out, (char)c);
         } else if (c == '\n')
             astr_adds(S, out, "\\n");
         else if (c == '\r')
@@ -184,13 +184,13 @@ static void json_str(State *S, AStr *out, const char *s, size_t len) {
             char b[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
             astr_adds(S, out, b);
         } else
-            astr_addch(S, out, (char)c);
+            lang_astr_addch(S, out, (char)c);
     }
-    astr_addch(S, out, '"');
+    lang_astr_addch(S, out, '"');
 }
 
-void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx) {
-    stack_check(S, pos);
+void lang_to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx) {
+    lang_stack_check(S, pos);
     if (strict)
         force(S, v, pos);
     switch (v->type) {
@@ -202,55 +202,55 @@ void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx
         return;
     case V_STRING:
         if (ctx)
-            *ctx = ctx_merge(S, *ctx, v->str.ctx);
+            *ctx = lang_ctx_merge(S, *ctx, v->str.ctx);
         json_str(S, out, v->str.s, v->n);
         return;
     case V_PATH: {
-        const char *sp = path_to_store(S, v->str.s, pos);
+        const char *sp = lang_path_to_store(S, v->str.s, pos);
         if (ctx) {
             StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
             c->path = sp;
             c->next = NULL;
-            *ctx = ctx_merge(S, *ctx, c);
+            *ctx = lang_ctx_merge(S, *ctx, c);
         }
         json_str(S, out, sp, strlen(sp));
         return;
     }
     case V_ATTRS: {
         Attrs *a = v->attrs;
-        Attr *ts = attrs_find(a, S->s_toString);
+        Attr *ts = lang_attrs_find(a, S->s_toString);
         if (ts) {
             AStr s;
-            astr_init(S, &s, 64);
-            coerce_to_string(S, v, pos, 0, 0, &s, ctx);
+            lang_astr_init(S, &s, 64);
+            lang_coerce_to_string(S, v, pos, 0, 0, &s, ctx);
             json_str(S, out, s.buf, s.len);
             return;
         }
-        Attr *op = attrs_find(a, S->s_outPath);
+        Attr *op = lang_attrs_find(a, S->s_outPath);
         if (op) {
-            to_json(S, op->value, strict, out, op->pos, ctx);
+            lang_to_json(S, op->value, strict, out, op->pos, ctx);
             return;
         }
-        astr_addch(S, out, '{');
-        Attr **sorted = attrs_sorted_by_name(S, a);
+        lang_astr_addch(S, out, '{');
+        Attr **sorted = lang_attrs_sorted_by_name(S, a);
         for (uint32_t i = 0; i < a->n; i++) {
             if (i)
-                astr_addch(S, out, ',');
+                lang_astr_addch(S, out, ',');
             json_str(S, out, sym_name(S, sorted[i]->name), sym_len(S, sorted[i]->name));
-            astr_addch(S, out, ':');
-            to_json(S, sorted[i]->value, strict, out, sorted[i]->pos, ctx);
+            lang_astr_addch(S, out, ':');
+            lang_to_json(S, sorted[i]->value, strict, out, sorted[i]->pos, ctx);
         }
-        astr_addch(S, out, '}');
+        lang_astr_addch(S, out, '}');
         return;
     }
     case V_LIST:
-        astr_addch(S, out, '[');
+        lang_astr_addch(S, out, '[');
         for (uint32_t i = 0; i < v->n; i++) {
             if (i)
-                astr_addch(S, out, ',');
-            to_json(S, v->elems[i], strict, out, pos, ctx);
+                lang_astr_addch(S, out, ',');
+            lang_to_json(S, v->elems[i], strict, out, pos, ctx);
         }
-        astr_addch(S, out, ']');
+        lang_astr_addch(S, out, ']');
         return;
     case V_LAMBDA:
         /* Nix points at the function itself, not at where it sits */
@@ -259,7 +259,7 @@ void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx
         lang_throw(S, pos, "cannot convert the built-in function '%s' to JSON",
                    v->primop->name);
     default:
-        lang_throw(S, pos, "cannot convert %s to JSON", show_type(v));
+        lang_throw(S, pos, "cannot convert %s to JSON", lang_show_type(v));
     }
 }
 
@@ -268,10 +268,10 @@ void to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx
 static void show_attrpath(State *S, AttrName *p, uint32_t n, AStr *out) {
     for (uint32_t i = 0; i < n; i++) {
         if (i)
-            astr_addch(S, out, '.');
+            lang_astr_addch(S, out, '.');
         if (p[i].expr) {
             astr_adds(S, out, "\"${");
-            show_expr(S, p[i].expr, out);
+            lang_show_expr(S, p[i].expr, out);
             astr_adds(S, out, "}\"");
         } else {
             astr_adds(S, out, sym_name(S, p[i].sym));
@@ -280,49 +280,49 @@ static void show_attrpath(State *S, AttrName *p, uint32_t n, AStr *out) {
 }
 
 static void show_bin(State *S, Expr *e, const char *op, AStr *out) {
-    astr_addch(S, out, '(');
-    show_expr(S, e->op.a, out);
-    astr_addf(S, out, " %s ", op);
-    show_expr(S, e->op.b, out);
-    astr_addch(S, out, ')');
+    lang_astr_addch(S, out, '(');
+    lang_show_expr(S, e->op.a, out);
+    lang_astr_addf(S, out, " %s ", op);
+    lang_show_expr(S, e->op.b, out);
+    lang_astr_addch(S, out, ')');
 }
 
-void show_expr(State *S, Expr *e, AStr *out) {
+void lang_show_expr(State *S, Expr *e, AStr *out) {
     char buf[64];
     switch (e->kind) {
     case E_CONST:
         switch (e->cval.type) {
-        case V_INT: astr_addf(S, out, "%lld", (long long)e->cval.i); return;
-        case V_FLOAT: format_float(buf, sizeof buf, e->cval.f); astr_adds(S, out, buf); return;
-        case V_STRING: print_string_lit(S, out, e->cval.str.s, e->cval.n); return;
-        case V_PATH: astr_add(S, out, e->cval.str.s, e->cval.n); return;
+        case V_INT: lang_astr_addf(S, out, "%lld", (long long)e->cval.i); return;
+        case V_FLOAT: lang_format_float(buf, sizeof buf, e->cval.f); astr_adds(S, out, buf); return;
+        case V_STRING: lang_print_string_lit(S, out, e->cval.str.s, e->cval.n); return;
+        case V_PATH: lang_astr_add(S, out, e->cval.str.s, e->cval.n); return;
         default: return;
         }
     case E_VAR: astr_adds(S, out, sym_name(S, e->var.name)); return;
     case E_SELECT:
-        astr_addch(S, out, '(');
-        show_expr(S, e->sel.e, out);
+        lang_astr_addch(S, out, '(');
+        lang_show_expr(S, e->sel.e, out);
         astr_adds(S, out, ").");
         show_attrpath(S, e->sel.path, e->sel.n, out);
         if (e->sel.def) {
             astr_adds(S, out, " or (");
-            show_expr(S, e->sel.def, out);
-            astr_addch(S, out, ')');
+            lang_show_expr(S, e->sel.def, out);
+            lang_astr_addch(S, out, ')');
         }
         return;
     case E_HASATTR:
         astr_adds(S, out, "((");
-        show_expr(S, e->sel.e, out);
+        lang_show_expr(S, e->sel.e, out);
         astr_adds(S, out, ") ? ");
         show_attrpath(S, e->sel.path, e->sel.n, out);
-        astr_addch(S, out, ')');
+        lang_astr_addch(S, out, ')');
         return;
     case E_ATTRS: {
         /* Nix 2.8 shows a set's definitions sorted by name (a let's in symbol order), with
            its odd "inherit x ;", and the dynamic ones after them. */
         if (e->flag)
             astr_adds(S, out, "rec ");
-        astr_addch(S, out, '{');
+        lang_astr_addch(S, out, '{');
         uint32_t n = e->attrs.ndefs;
         const AttrDef **sorted = arena_alloc(&S->arena, (n + 1) * sizeof *sorted);
         for (uint32_t i = 0; i < n; i++)
@@ -337,54 +337,54 @@ void show_expr(State *S, Expr *e, AStr *out) {
         for (uint32_t i = 0; i < n; i++) {
             const AttrDef *d = sorted[i];
             if (d->inherited)
-                astr_addf(S, out, " inherit %s ;", sym_name(S, d->name));
+                lang_astr_addf(S, out, " inherit %s ;", sym_name(S, d->name));
             else {
-                astr_addf(S, out, " %s = ", sym_name(S, d->name));
-                show_expr(S, d->e, out);
-                astr_addch(S, out, ';');
+                lang_astr_addf(S, out, " %s = ", sym_name(S, d->name));
+                lang_show_expr(S, d->e, out);
+                lang_astr_addch(S, out, ';');
             }
         }
         for (uint32_t i = 0; i < e->attrs.ndyn; i++) {
             astr_adds(S, out, " \"${");
-            show_expr(S, e->attrs.dyn[i].name, out);
+            lang_show_expr(S, e->attrs.dyn[i].name, out);
             astr_adds(S, out, "}\" = ");
-            show_expr(S, e->attrs.dyn[i].value, out);
-            astr_addch(S, out, ';');
+            lang_show_expr(S, e->attrs.dyn[i].value, out);
+            lang_astr_addch(S, out, ';');
         }
         astr_adds(S, out, " }");
         return;
     }
     case E_LIST:
-        astr_addch(S, out, '[');
+        lang_astr_addch(S, out, '[');
         for (uint32_t i = 0; i < e->list.n; i++) {
-            astr_addch(S, out, ' ');
-            show_expr(S, e->list.elems[i], out);
+            lang_astr_addch(S, out, ' ');
+            lang_show_expr(S, e->list.elems[i], out);
         }
         astr_adds(S, out, " ]");
         return;
     case E_LAMBDA:
-        astr_addch(S, out, '(');
+        lang_astr_addch(S, out, '(');
         if (e->flag) {
-            astr_addch(S, out, '{');
+            lang_astr_addch(S, out, '{');
             for (uint32_t i = 0; i < e->lam.nformals; i++) {
                 astr_adds(S, out, i ? ", " : " ");
                 astr_adds(S, out, sym_name(S, e->lam.formals[i].name));
                 if (e->lam.formals[i].def) {
                     astr_adds(S, out, " ? ");
-                    show_expr(S, e->lam.formals[i].def, out);
+                    lang_show_expr(S, e->lam.formals[i].def, out);
                 }
             }
             if (e->lam.ellipsis)
                 astr_adds(S, out, e->lam.nformals ? ", ..." : " ...");
             astr_adds(S, out, " }");
             if (e->lam.arg)
-                astr_addf(S, out, " @ %s", sym_name(S, e->lam.arg));
+                lang_astr_addf(S, out, " @ %s", sym_name(S, e->lam.arg));
         } else {
             astr_adds(S, out, sym_name(S, e->lam.arg));
         }
         astr_adds(S, out, ": ");
-        show_expr(S, e->lam.body, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, e->lam.body, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_CALL: {
         /* Nix collects curried arguments into one call */
@@ -395,13 +395,13 @@ void show_expr(State *S, Expr *e, AStr *out) {
             args[n++] = f->op.b;
             f = f->op.a;
         }
-        astr_addch(S, out, '(');
-        show_expr(S, f, out);
+        lang_astr_addch(S, out, '(');
+        lang_show_expr(S, f, out);
         for (int i = n - 1; i >= 0; i--) {
-            astr_addch(S, out, ' ');
-            show_expr(S, args[i], out);
+            lang_astr_addch(S, out, ' ');
+            lang_show_expr(S, args[i], out);
         }
-        astr_addch(S, out, ')');
+        lang_astr_addch(S, out, ')');
         return;
     }
     case E_LET:
@@ -409,43 +409,43 @@ void show_expr(State *S, Expr *e, AStr *out) {
         for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
             AttrDef *d = &e->attrs.defs[i];
             if (d->inherited)
-                astr_addf(S, out, "inherit %s; ", sym_name(S, d->name));
+                lang_astr_addf(S, out, "inherit %s; ", sym_name(S, d->name));
             else {
-                astr_addf(S, out, "%s = ", sym_name(S, d->name));
-                show_expr(S, d->e, out);
+                lang_astr_addf(S, out, "%s = ", sym_name(S, d->name));
+                lang_show_expr(S, d->e, out);
                 astr_adds(S, out, "; ");
             }
         }
         astr_adds(S, out, "in ");
-        show_expr(S, e->attrs.body, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, e->attrs.body, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_WITH:
         astr_adds(S, out, "(with ");
-        show_expr(S, e->op.a, out);
+        lang_show_expr(S, e->op.a, out);
         astr_adds(S, out, "; ");
-        show_expr(S, e->op.b, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, e->op.b, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_IF:
         astr_adds(S, out, "(if ");
-        show_expr(S, e->op.a, out);
+        lang_show_expr(S, e->op.a, out);
         astr_adds(S, out, " then ");
-        show_expr(S, e->op.b, out);
+        lang_show_expr(S, e->op.b, out);
         astr_adds(S, out, " else ");
-        show_expr(S, e->op.c, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, e->op.c, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_ASSERT:
         astr_adds(S, out, "assert ");
-        show_expr(S, e->op.a, out);
+        lang_show_expr(S, e->op.a, out);
         astr_adds(S, out, "; ");
-        show_expr(S, e->op.b, out);
+        lang_show_expr(S, e->op.b, out);
         return;
     case E_NOT:
         astr_adds(S, out, "(! ");
-        show_expr(S, e->op.a, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, e->op.a, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_EQ: show_bin(S, e, "==", out); return;
     case E_NEQ: show_bin(S, e, "!=", out); return;
@@ -459,31 +459,31 @@ void show_expr(State *S, Expr *e, AStr *out) {
         if (e->flag & 2)
             astr_adds(S, out, "(! ");
         astr_adds(S, out, "(__lessThan ");
-        show_expr(S, a, out);
-        astr_addch(S, out, ' ');
-        show_expr(S, b, out);
-        astr_addch(S, out, ')');
+        lang_show_expr(S, a, out);
+        lang_astr_addch(S, out, ' ');
+        lang_show_expr(S, b, out);
+        lang_astr_addch(S, out, ')');
         if (e->flag & 2)
-            astr_addch(S, out, ')');
+            lang_astr_addch(S, out, ')');
         return;
     }
     case E_SUB:
     case E_MUL:
     case E_DIV:
-        astr_addf(S, out, "(__%s ", e->kind == E_SUB ? "sub" : e->kind == E_MUL ? "mul" : "div");
-        show_expr(S, e->op.a, out);
-        astr_addch(S, out, ' ');
-        show_expr(S, e->op.b, out);
-        astr_addch(S, out, ')');
+        lang_astr_addf(S, out, "(__%s ", e->kind == E_SUB ? "sub" : e->kind == E_MUL ? "mul" : "div");
+        lang_show_expr(S, e->op.a, out);
+        lang_astr_addch(S, out, ' ');
+        lang_show_expr(S, e->op.b, out);
+        lang_astr_addch(S, out, ')');
         return;
     case E_CONCATSTRINGS:
-        astr_addch(S, out, '(');
+        lang_astr_addch(S, out, '(');
         for (uint32_t i = 0; i < e->cat.n; i++) {
             if (i)
                 astr_adds(S, out, " + ");
-            show_expr(S, e->cat.parts[i], out);
+            lang_show_expr(S, e->cat.parts[i], out);
         }
-        astr_addch(S, out, ')');
+        lang_astr_addch(S, out, ')');
         return;
     case E_CURPOS:
         astr_adds(S, out, "__curPos");

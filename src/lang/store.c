@@ -48,11 +48,11 @@ static int nar_keep(State *S, const NarFilter *f, const char *path, const struct
                        : S_ISDIR(st->st_mode) ? "directory"
                        : S_ISLNK(st->st_mode) ? "symlink"
                                               : "unknown";
-    Value *a1 = alloc_value(S), *a2 = alloc_value(S), r;
-    mk_string_copy(S, a1, path, strlen(path), NULL);
-    mk_string(S, a2, type, strlen(type), NULL);
-    call_function2(S, f->fn, a1, a2, &r, f->pos);
-    return force_bool(S, &r, f->pos);
+    Value *a1 = lang_alloc_value(S), *a2 = lang_alloc_value(S), r;
+    lang_mk_string_copy(S, a1, path, strlen(path), NULL);
+    lang_mk_string(S, a2, type, strlen(type), NULL);
+    lang_call_function2(S, f->fn, a1, a2, &r, f->pos);
+    return lang_force_bool(S, &r, f->pos);
 }
 
 /* Nix's NAR serialisation of path, hashed into md; entries the filter rejects are left out
@@ -120,17 +120,17 @@ static int nar_dump(State *S, EVP_MD_CTX *md, const char *path, const NarFilter 
                     memcpy(nb, names, nn * sizeof(char *));
                 names = nb;
             }
-            names[nn++] = arena_strndup(&S->arena, de->d_name, strlen(de->d_name));
+            names[nn++] = lang_arena_strndup(&S->arena, de->d_name, strlen(de->d_name));
         }
         closedir(d);
         if (nn)
             qsort(names, nn, sizeof(char *), cmp_names);
         for (size_t i = 0; i < nn; i++) {
             AStr sub;
-            astr_init(S, &sub, 256);
+            lang_astr_init(S, &sub, 256);
             astr_adds(S, &sub, path);
             if (sub.len == 0 || sub.buf[sub.len - 1] != '/')
-                astr_addch(S, &sub, '/');
+                lang_astr_addch(S, &sub, '/');
             astr_adds(S, &sub, names[i]);
             struct stat cst;
             if (lstat(sub.buf, &cst) < 0)
@@ -170,9 +170,9 @@ static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned cha
     catch_begin(S, &c);
     if (setjmp(c.jb) == 0) {
         rc = nar_dump(S, md, path, f);
-        catch_end(S, &c);
+        lang_catch_end(S, &c);
     } else {
-        catch_unwind(S, &c);
+        lang_catch_unwind(S, &c);
         EVP_MD_CTX_free(md);
         lang_rethrow(S);
     }
@@ -186,7 +186,7 @@ static void sha256_hex(const unsigned char *h, char *hex) {
     fl_hex_encode(h, FL_SHA256_LEN, hex);
 }
 
-const char *make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+const char *lang_make_store_path(State *S, const char *type, const char *hexhash, const char *name,
                             PosIdx pos) {
     /* hexhash is 64 hex digits made by this file or derivation.c */
     unsigned char h[FL_SHA256_LEN];
@@ -197,7 +197,7 @@ const char *make_store_path(State *S, const char *type, const char *hexhash, con
         abort();
     char *p = fl_store_make_path("/nix/store", type, h, name);
     AStr out;
-    astr_init(S, &out, 64);
+    lang_astr_init(S, &out, 64);
     astr_adds(S, &out, p);
     free(p);
     /* Nix checks the name once the path is made, so its messages show the hash part too. */
@@ -228,7 +228,7 @@ static const char *nar_source_path(State *S, const char *path, const NarFilter *
     }
     char hex[65];
     sha256_hex(h, hex);
-    return make_store_path(S, "source", hex, name, pos);
+    return lang_make_store_path(S, "source", hex, name, pos);
 }
 
 void lang_check_path(State *S, const char *path, PosIdx pos) {
@@ -237,7 +237,7 @@ void lang_check_path(State *S, const char *path, PosIdx pos) {
     fl_error e = FL_ERROR_INIT;
     if (S->cfg.hooks.check_path(S->cfg.hooks.check_ctx, path, &e) < 0) {
         const char *m = e.message ? e.message : "refused";
-        char *msg = arena_strndup(&S->arena, m, strlen(m));
+        char *msg = lang_arena_strndup(&S->arena, m, strlen(m));
         fl_error_clear(&e);
         lang_throw(S, pos, "%s", msg);
     }
@@ -251,11 +251,11 @@ int lang_path_visible(State *S, const char *path) {
     return ok;
 }
 
-const char *path_to_store(State *S, const char *path, PosIdx pos) {
-    return path_to_store_named(S, path, NULL, pos);
+const char *lang_path_to_store(State *S, const char *path, PosIdx pos) {
+    return lang_path_to_store_named(S, path, NULL, pos);
 }
 
-const char *path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
+const char *lang_path_to_store_named(State *S, const char *path, const char *name, PosIdx pos) {
     lang_check_path(S, path, pos);
     if (S->cfg.hooks.path_to_store && !name) {
         fl_strbuf sb = FL_STRBUF_INIT;
@@ -264,12 +264,12 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
         int rc = S->cfg.hooks.path_to_store(S->cfg.hooks.ctx, path, &sb, &e);
         if (rc < 0) {
             fl_strbuf_release(&sb);
-            char *msg = arena_strndup(&S->arena, e.message ? e.message : "failed",
+            char *msg = lang_arena_strndup(&S->arena, e.message ? e.message : "failed",
                                       strlen(e.message ? e.message : "failed"));
             fl_error_clear(&e);
             lang_throw(S, pos, "cannot copy '%s' to the store: %s", path, msg);
         }
-        const char *r = arena_strndup(&S->arena, sb.buf, sb.len);
+        const char *r = lang_arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
         return r;
     }
@@ -280,7 +280,7 @@ const char *path_to_store_named(State *S, const char *path, const char *name, Po
     return nar_source_path(S, path, NULL, base, pos);
 }
 
-const char *store_path_for_text(State *S, const char *name, const char *data, size_t len,
+const char *lang_store_path_for_text(State *S, const char *name, const char *data, size_t len,
                                 const StrCtx *refs, PosIdx pos) {
     unsigned char h[FL_SHA256_LEN];
     fl_sha256_buf(data, len, h);
@@ -303,15 +303,15 @@ const char *store_path_for_text(State *S, const char *name, const char *data, si
     }
     qsort(r, n, sizeof(char *), cmp_names);
     AStr type;
-    astr_init(S, &type, 64);
+    lang_astr_init(S, &type, 64);
     astr_adds(S, &type, "text");
     for (size_t i = 0; i < n; i++) {
         if (i && !strcmp(r[i], r[i - 1]))
             continue;
-        astr_addch(S, &type, ':');
+        lang_astr_addch(S, &type, ':');
         astr_adds(S, &type, r[i]);
     }
-    return make_store_path(S, type.buf, hex, name, pos);
+    return lang_make_store_path(S, type.buf, hex, name, pos);
 }
 
 static int b64dig(char c) {
@@ -400,7 +400,7 @@ static const char *fixed_flat_path(State *S, const unsigned char h[32], const ch
     fl_sha256_buf(inner, strlen(inner), ih);
     free(inner);
     sha256_hex(ih, inner_hex);
-    return make_store_path(S, "output:out", inner_hex, name, pos);
+    return lang_make_store_path(S, "output:out", inner_hex, name, pos);
 }
 
 const char *lang_fixed_output_path(State *S, int recursive, const unsigned char h[32],
@@ -409,13 +409,13 @@ const char *lang_fixed_output_path(State *S, int recursive, const unsigned char 
         return fixed_flat_path(S, h, name, pos);
     char hex[65];
     sha256_hex(h, hex);
-    return make_store_path(S, "source", hex, name, pos);
+    return lang_make_store_path(S, "source", hex, name, pos);
 }
 
 /* Nix's addPath (builtins.path, filterSource): path's NAR (recursive) or contents (flat),
  * filtered, under name; with an expected hash the result must be the path it gives, and a
  * path already present is taken as it is. Computed, not copied: see docs/lang-builtins.md. */
-const char *path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
+const char *lang_path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
                      const unsigned char *expected, PosIdx pos) {
     if (!(S->cfg.pure && expected))
         lang_check_path(S, path, pos);
@@ -429,7 +429,7 @@ const char *path_add(State *S, const char *path, const char *name, int recursive
     if (S->cfg.hooks.path_to_store && recursive && !filter && !expected) {
         const char *base = strrchr(path, '/');
         if (!strcmp(base ? base + 1 : path, name))
-            return path_to_store_named(S, path, NULL, pos);
+            return lang_path_to_store_named(S, path, NULL, pos);
     }
     unsigned char h[32];
     const char *got;

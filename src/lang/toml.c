@@ -56,7 +56,7 @@ static void ws_nl(TP *p) {
 }
 
 static TTable *tt_new(State *S) {
-    return arena_zalloc(&S->arena, sizeof(TTable));
+    return lang_arena_zalloc(&S->arena, sizeof(TTable));
 }
 
 static int tt_find(TTable *t, Sym name) {
@@ -99,20 +99,20 @@ static Sym parse_key_part(TP *p) {
     if (p->s < p->e && (*p->s == '"' || *p->s == '\'')) {
         char q = *p->s++;
         AStr a;
-        astr_init(p->S, &a, 16);
+        lang_astr_init(p->S, &a, 16);
         while (p->s < p->e && *p->s != q) {
             if (q == '"' && *p->s == '\\' && p->s + 1 < p->e) {
                 p->s++;
                 char c = *p->s;
-                astr_addch(p->S, &a, c == 'n' ? '\n' : c == 't' ? '\t' : c);
+                lang_astr_addch(p->S, &a, c == 'n' ? '\n' : c == 't' ? '\t' : c);
             } else
-                astr_addch(p->S, &a, *p->s);
+                lang_astr_addch(p->S, &a, *p->s);
             p->s++;
         }
         if (p->s >= p->e)
             terr(p, "unterminated key");
         p->s++;
-        return sym_intern(p->S, a.buf, a.len);
+        return lang_sym_intern(p->S, a.buf, a.len);
     }
     const char *st = p->s;
     while (p->s < p->e && ((*p->s >= 'a' && *p->s <= 'z') || (*p->s >= 'A' && *p->s <= 'Z') ||
@@ -120,7 +120,7 @@ static Sym parse_key_part(TP *p) {
         p->s++;
     if (p->s == st)
         terr(p, "expected a key");
-    return sym_intern(p->S, st, (size_t)(p->s - st));
+    return lang_sym_intern(p->S, st, (size_t)(p->s - st));
 }
 
 static void parse_value(TP *p, Value *out);
@@ -135,7 +135,7 @@ static void parse_string(TP *p, Value *out) {
         p->line++;
     }
     AStr a;
-    astr_init(S, &a, 32);
+    lang_astr_init(S, &a, 32);
     for (;;) {
         if (p->s >= p->e)
             terr(p, "unterminated string");
@@ -156,13 +156,13 @@ static void parse_string(TP *p, Value *out) {
             p->s++;
             c = *p->s;
             switch (c) {
-            case 'n': astr_addch(S, &a, '\n'); break;
-            case 't': astr_addch(S, &a, '\t'); break;
-            case 'r': astr_addch(S, &a, '\r'); break;
-            case 'b': astr_addch(S, &a, '\b'); break;
-            case 'f': astr_addch(S, &a, '\f'); break;
-            case '"': astr_addch(S, &a, '"'); break;
-            case '\\': astr_addch(S, &a, '\\'); break;
+            case 'n': lang_astr_addch(S, &a, '\n'); break;
+            case 't': lang_astr_addch(S, &a, '\t'); break;
+            case 'r': lang_astr_addch(S, &a, '\r'); break;
+            case 'b': lang_astr_addch(S, &a, '\b'); break;
+            case 'f': lang_astr_addch(S, &a, '\f'); break;
+            case '"': lang_astr_addch(S, &a, '"'); break;
+            case '\\': lang_astr_addch(S, &a, '\\'); break;
             case 'u':
             case 'U': {
                 int nd = c == 'u' ? 4 : 8;
@@ -190,7 +190,7 @@ static void parse_string(TP *p, Value *out) {
                     u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
                     u[n++] = (char)(0x80 | (cp & 0x3F));
                 }
-                astr_add(S, &a, u, (size_t)n);
+                lang_astr_add(S, &a, u, (size_t)n);
                 break;
             }
             case '\n':
@@ -207,10 +207,10 @@ static void parse_string(TP *p, Value *out) {
             p->s++;
             continue;
         }
-        astr_addch(S, &a, c);
+        lang_astr_addch(S, &a, c);
         p->s++;
     }
-    mk_string(S, out, a.buf, a.len, NULL);
+    lang_mk_string(S, out, a.buf, a.len, NULL);
 }
 
 static void parse_inline_table(TP *p, Value *out) {
@@ -246,7 +246,7 @@ static void parse_inline_table(TP *p, Value *out) {
         if (tt_find(cur, k) >= 0)
             terr(p, "key defined twice");
         uint32_t i = tt_add(S, cur, k);
-        cur->vals[i] = alloc_value(S);
+        cur->vals[i] = lang_alloc_value(S);
         parse_value(p, cur->vals[i]);
         ws(p);
         if (p->s < p->e && *p->s == ',') {
@@ -336,7 +336,7 @@ static int parse_datetime(TP *p) {
 
 static void parse_value(TP *p, Value *out) {
     State *S = p->S;
-    stack_check(S, p->pos);
+    lang_stack_check(S, p->pos);
     if (p->s >= p->e)
         terr(p, "expected a value");
     char c = *p->s;
@@ -347,7 +347,7 @@ static void parse_value(TP *p, Value *out) {
     if (c == '[') {
         p->s++;
         uint32_t cap = 8, n = 0;
-        Value **items = alloc_elems(S, cap);
+        Value **items = lang_alloc_elems(S, cap);
         for (;;) {
             ws_nl(p);
             if (p->s < p->e && *p->s == ']') {
@@ -355,12 +355,12 @@ static void parse_value(TP *p, Value *out) {
                 break;
             }
             if (n == cap) {
-                Value **ni = alloc_elems(S, cap * 2);
+                Value **ni = lang_alloc_elems(S, cap * 2);
                 memcpy(ni, items, n * sizeof(Value *));
                 items = ni;
                 cap *= 2;
             }
-            items[n] = alloc_value(S);
+            items[n] = lang_alloc_value(S);
             parse_value(p, items[n++]);
             ws_nl(p);
             if (p->s < p->e && *p->s == ',') {
@@ -439,16 +439,16 @@ static void parse_value(TP *p, Value *out) {
 }
 
 static void tt_to_value(State *S, TTable *t, Value *out) {
-    Attrs *a = alloc_attrs(S, t->n);
+    Attrs *a = lang_alloc_attrs(S, t->n);
     for (uint32_t i = 0; i < t->n; i++) {
         Value *v = t->vals[i];
         if (t->sub[i] && !t->is_array[i]) {
-            v = alloc_value(S);
+            v = lang_alloc_value(S);
             tt_to_value(S, t->sub[i], v);
         }
         a->a[a->n++] = (Attr){t->names[i], 0, v};
     }
-    attrs_sort(a);
+    lang_attrs_sort(a);
     out->type = V_ATTRS;
     out->attrs = a;
 }
@@ -460,7 +460,7 @@ typedef struct ArrTab {
     uint32_t n, cap;
 } ArrTab;
 
-void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
+void lang_toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
     TP p = {S, s, s + len, pos, 1, 0};
     TTable *root = tt_new(S), *cur = root;
     /* arrays of tables: per (table, index) an ArrTab in vals slot as a special list */
@@ -482,7 +482,7 @@ void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
                         i = (int)tt_add(S, t, k);
                         t->is_array[i] = 1;
                         t->sub[i] = tt_new(S); /* holder: sub->sub are the elements */
-                        t->vals[i] = alloc_value(S);
+                        t->vals[i] = lang_alloc_value(S);
                     } else if (!t->is_array[i])
                         terr(&p, "key defined twice");
                     TTable *holder = t->sub[i];
@@ -538,7 +538,7 @@ void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
         if (tt_find(t, k) >= 0)
             terr(&p, "key defined twice");
         uint32_t i = tt_add(S, t, k);
-        t->vals[i] = alloc_value(S);
+        t->vals[i] = lang_alloc_value(S);
         parse_value(&p, t->vals[i]);
         ws(&p);
         if (p.s < p.e && *p.s == '#')
@@ -547,29 +547,29 @@ void toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) 
             terr(&p, "expected a newline after a value");
     }
     /* materialise arrays of tables (depth-first) */
-    void materialise(State * S, TTable * t);
+    void lang_materialise(State * S, TTable * t);
     if (p.has_datetime)
         lang_throw(S, pos, "while parsing a TOML string: Dates and times are not supported");
-    materialise(S, root);
+    lang_materialise(S, root);
     tt_to_value(S, root, out);
 }
 
-void materialise(State *S, TTable *t);
-void materialise(State *S, TTable *t) {
+void lang_materialise(State *S, TTable *t);
+void lang_materialise(State *S, TTable *t) {
     for (uint32_t i = 0; i < t->n; i++) {
         if (!t->sub[i])
             continue;
         if (t->is_array[i]) {
             TTable *holder = t->sub[i];
             Value *l = t->vals[i];
-            mk_list(S, l, holder->n);
+            lang_mk_list(S, l, holder->n);
             for (uint32_t j = 0; j < holder->n; j++) {
-                materialise(S, holder->sub[j]);
-                l->elems[j] = alloc_value(S);
+                lang_materialise(S, holder->sub[j]);
+                l->elems[j] = lang_alloc_value(S);
                 tt_to_value(S, holder->sub[j], l->elems[j]);
             }
         } else {
-            materialise(S, t->sub[i]);
+            lang_materialise(S, t->sub[i]);
         }
     }
 }

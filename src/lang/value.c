@@ -16,26 +16,26 @@
 
 static ArenaChunk *chunk_alloc(Arena *a, size_t bytes) {
     if (a->limit && (bytes > a->limit || a->total > a->limit - bytes))
-        arena_out_of_memory(a, bytes);
+        lang_arena_out_of_memory(a, bytes);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                    -1, 0);
     if (p == MAP_FAILED) {
-        arena_out_of_memory(a, bytes);
+        lang_arena_out_of_memory(a, bytes);
         fprintf(stderr, "flakectl: out of memory (%zu bytes)\n", bytes);
         abort();
     }
     return p;
 }
 
-size_t arena_budget(const Arena *a) {
+size_t lang_arena_budget(const Arena *a) {
     return !a->limit ? SIZE_MAX : a->total >= a->limit ? 0 : a->limit - a->total;
 }
 
-void arena_init(Arena *a) {
+void lang_arena_init(Arena *a) {
     memset(a, 0, sizeof(*a));
 }
 
-void arena_release(Arena *a) {
+void lang_arena_release(Arena *a) {
     ArenaChunk *c = a->chunks;
     while (c) {
         ArenaChunk *next = c->next;
@@ -45,7 +45,7 @@ void arena_release(Arena *a) {
     memset(a, 0, sizeof(*a));
 }
 
-void *arena_alloc_slow(Arena *a, size_t n) {
+void *lang_arena_alloc_slow(Arena *a, size_t n) {
     if (n > CHUNK_SIZE / 4) {
         /* Big blocks get a chunk of their own, kept behind the current one so the rest of the
          * current chunk stays in use. */
@@ -71,20 +71,20 @@ void *arena_alloc_slow(Arena *a, size_t n) {
     return c->data;
 }
 
-void *arena_zalloc(Arena *a, size_t n) {
+void *lang_arena_zalloc(Arena *a, size_t n) {
     void *p = arena_alloc(a, n);
     memset(p, 0, n);
     return p;
 }
 
-char *arena_strndup(Arena *a, const char *s, size_t n) {
+char *lang_arena_strndup(Arena *a, const char *s, size_t n) {
     char *p = arena_alloc(a, n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
 }
 
-void astr_init(State *S, AStr *s, size_t hint) {
+void lang_astr_init(State *S, AStr *s, size_t hint) {
     s->cap = hint < 16 ? 16 : hint;
     s->buf = arena_alloc(&S->arena, s->cap);
     s->len = 0;
@@ -103,27 +103,27 @@ static void astr_grow(State *S, AStr *s, size_t extra) {
     s->cap = ncap;
 }
 
-void astr_add(State *S, AStr *s, const char *p, size_t n) {
+void lang_astr_add(State *S, AStr *s, const char *p, size_t n) {
     astr_grow(S, s, n);
     memcpy(s->buf + s->len, p, n);
     s->len += n;
     s->buf[s->len] = '\0';
 }
 
-void astr_addch(State *S, AStr *s, char c) {
+void lang_astr_addch(State *S, AStr *s, char c) {
     astr_grow(S, s, 1);
     s->buf[s->len++] = c;
     s->buf[s->len] = '\0';
 }
 
-void astr_addf(State *S, AStr *s, const char *fmt, ...) {
+void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) {
     va_list ap;
     char small[256];
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < (int)sizeof small) {
-        astr_add(S, s, small, (size_t)n);
+        lang_astr_add(S, s, small, (size_t)n);
         return;
     }
     astr_grow(S, s, (size_t)n);
@@ -156,7 +156,7 @@ static void symtab_rehash(SymTab *t) {
     t->nslots = nslots;
 }
 
-Sym sym_intern(State *S, const char *s, size_t len) {
+Sym lang_sym_intern(State *S, const char *s, size_t len) {
     SymTab *t = &S->syms;
     if (t->n * 2 >= t->nslots)
         symtab_rehash(t);
@@ -178,7 +178,7 @@ Sym sym_intern(State *S, const char *s, size_t len) {
         t->hashes = fl_xrealloc(t->hashes, t->cap * sizeof(uint32_t));
     }
     t->hashes[t->n] = full;
-    t->names[t->n] = arena_strndup(&S->arena, s, len);
+    t->names[t->n] = lang_arena_strndup(&S->arena, s, len);
     t->lens[t->n] = (uint32_t)len;
     t->slots[h] = t->n + 1;
     return t->n++;
@@ -186,7 +186,7 @@ Sym sym_intern(State *S, const char *s, size_t len) {
 
 /* ---- positions ---- */
 
-PosIdx pos_make(State *S, uint32_t file, uint32_t line, uint32_t col) {
+PosIdx lang_pos_make(State *S, uint32_t file, uint32_t line, uint32_t col) {
     if (S->nposs == S->capposs) {
         S->capposs = S->capposs ? S->capposs * 2 : 4096;
         S->poss = fl_xrealloc(S->poss, S->capposs * sizeof(PosRec));
@@ -209,14 +209,14 @@ void lang_pos_get(State *S, PosIdx pos, fl_lang_pos *out) {
     out->col = (int)p->col;
 }
 
-const char *pos_value_file(State *S, PosIdx pos) {
+const char *lang_pos_value_file(State *S, PosIdx pos) {
     if (!pos || pos >= S->nposs)
         return NULL;
     FileEntry *f = &S->files[S->poss[pos].file];
     return f->is_string && f->src ? f->src : f->path;
 }
 
-void err_set_pos(State *S, fl_error *err, PosIdx pos) {
+void lang_err_set_pos(State *S, fl_error *err, PosIdx pos) {
     fl_lang_pos p;
     lang_pos_get(S, pos, &p);
     if (p.file)
@@ -225,11 +225,11 @@ void err_set_pos(State *S, fl_error *err, PosIdx pos) {
 
 /* ---- values ---- */
 
-Value *alloc_value(State *S) {
+Value *lang_alloc_value(State *S) {
     return arena_alloc(&S->arena, sizeof(Value));
 }
 
-Env *alloc_env(State *S, uint32_t n) {
+Env *lang_alloc_env(State *S, uint32_t n) {
     Env *e = arena_alloc(&S->arena, sizeof(Env) + n * sizeof(Value *));
     e->n = n;
     e->is_with = 0;
@@ -238,7 +238,7 @@ Env *alloc_env(State *S, uint32_t n) {
     return e;
 }
 
-Attrs *alloc_attrs(State *S, uint32_t cap) {
+Attrs *lang_alloc_attrs(State *S, uint32_t cap) {
     Attrs *a = arena_alloc(&S->arena, sizeof(Attrs) + cap * sizeof(Attr));
     a->n = 0;
     a->cap = cap;
@@ -247,11 +247,11 @@ Attrs *alloc_attrs(State *S, uint32_t cap) {
     return a;
 }
 
-Value **alloc_elems(State *S, uint32_t n) {
+Value **lang_alloc_elems(State *S, uint32_t n) {
     return arena_alloc(&S->arena, (n ? n : 1) * sizeof(Value *));
 }
 
-void mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
+void lang_mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
     (void)S;
     v->type = V_STRING;
     v->n = (uint32_t)len;
@@ -259,21 +259,21 @@ void mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx)
     v->str.ctx = ctx;
 }
 
-void mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
-    mk_string(S, v, arena_strndup(&S->arena, s, len), len, ctx);
+void lang_mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
+    lang_mk_string(S, v, lang_arena_strndup(&S->arena, s, len), len, ctx);
 }
 
-void mk_path(State *S, Value *v, const char *s) {
+void lang_mk_path(State *S, Value *v, const char *s) {
     v->type = V_PATH;
     v->n = (uint32_t)strlen(s);
-    v->str.s = arena_strndup(&S->arena, s, v->n);
+    v->str.s = lang_arena_strndup(&S->arena, s, v->n);
     v->str.ctx = NULL;
 }
 
-void mk_list(State *S, Value *v, uint32_t n) {
+void lang_mk_list(State *S, Value *v, uint32_t n) {
     v->type = V_LIST;
     v->n = n;
-    v->elems = alloc_elems(S, n);
+    v->elems = lang_alloc_elems(S, n);
 }
 
 static int attr_cmp(const void *a, const void *b) {
@@ -281,7 +281,7 @@ static int attr_cmp(const void *a, const void *b) {
     return x->name < y->name ? -1 : x->name > y->name;
 }
 
-void attrs_sort(Attrs *a) {
+void lang_attrs_sort(Attrs *a) {
     /* Insertion sort for the common small or nearly sorted case. */
     if (a->n < 16) {
         for (uint32_t i = 1; i < a->n; i++) {
@@ -298,7 +298,7 @@ void attrs_sort(Attrs *a) {
     qsort(a->a, a->n, sizeof(Attr), attr_cmp);
 }
 
-Attr *attrs_find(Attrs *a, Sym name) {
+Attr *lang_attrs_find(Attrs *a, Sym name) {
     uint32_t lo = 0, hi = a->n;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
@@ -323,7 +323,7 @@ static int attr_name_cmp(const void *a, const void *b, void *st) {
     return lx < ly ? -1 : lx > ly;
 }
 
-Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always) {
+Attr **lang_attrs_sorted_by_name_cached(State *S, Attrs *a, int always) {
     for (int i = 0; i < 2; i++)
         if (S->byname_set[i] == a)
             return S->byname[i];
@@ -340,11 +340,11 @@ Attr **attrs_sorted_by_name_cached(State *S, Attrs *a, int always) {
     return out;
 }
 
-Attr **attrs_sorted_by_name(State *S, Attrs *a) {
-    return attrs_sorted_by_name_cached(S, a, 0);
+Attr **lang_attrs_sorted_by_name(State *S, Attrs *a) {
+    return lang_attrs_sorted_by_name_cached(S, a, 0);
 }
 
-const char *show_type(const Value *v) {
+const char *lang_show_type(const Value *v) {
     switch (v->type) {
     case V_INT: return "an integer";
     case V_BOOL: return "a Boolean";
@@ -363,7 +363,7 @@ const char *show_type(const Value *v) {
     }
 }
 
-const char *type_name(const Value *v) {
+const char *lang_type_name(const Value *v) {
     switch (v->type) {
     case V_INT: return "int";
     case V_BOOL: return "bool";
@@ -385,7 +385,7 @@ static size_t edit_distance(const char *a, const char *b) {
     return fl_edit_distance(a, b);
 }
 
-const char *closest_name(State *S, const char *name, const char **cands, size_t n) {
+const char *lang_closest_name(State *S, const char *name, const char **cands, size_t n) {
     (void)S;
     const char *best = NULL;
     size_t bestd = (size_t)-1;

@@ -4,7 +4,7 @@
 
 #include "lang/internal.h"
 
-void format_float(char *buf, size_t n, double f);
+void lang_format_float(char *buf, size_t n, double f);
 
 typedef struct XmlOut {
     AStr *out;
@@ -18,7 +18,7 @@ static void indent(State *S, XmlOut *x) {
 }
 
 static void attr_val(State *S, XmlOut *x, const char *name, const char *v) {
-    astr_addch(S, x->out, ' ');
+    lang_astr_addch(S, x->out, ' ');
     astr_adds(S, x->out, name);
     astr_adds(S, x->out, "=\"");
     for (const char *p = v; *p; p++) {
@@ -29,16 +29,16 @@ static void attr_val(State *S, XmlOut *x, const char *name, const char *v) {
         case '&': astr_adds(S, x->out, "&amp;"); break;
         /* so that an XML reader does not normalise it; Nix 2.8 leaves \t and \r alone */
         case '\n': astr_adds(S, x->out, "&#xA;"); break;
-        default: astr_addch(S, x->out, *p);
+        default: lang_astr_addch(S, x->out, *p);
         }
     }
-    astr_addch(S, x->out, '"');
+    lang_astr_addch(S, x->out, '"');
 }
 
 /* <name attr="value" /> with at most one attribute (name NULL: none). */
 static void empty1(State *S, XmlOut *x, const char *elem, const char *an, const char *av) {
     indent(S, x);
-    astr_addch(S, x->out, '<');
+    lang_astr_addch(S, x->out, '<');
     astr_adds(S, x->out, elem);
     if (an)
         attr_val(S, x, an, av);
@@ -61,7 +61,7 @@ static void close_tag(State *S, XmlOut *x, const char *elem) {
 static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **ctx);
 
 static void xml_attrs(State *S, XmlOut *x, Attrs *a, const StrCtx **ctx) {
-    Attr **sorted = attrs_sorted_by_name(S, a);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
     for (uint32_t i = 0; i < a->n; i++) {
         indent(S, x);
         astr_adds(S, x->out, "<attr");
@@ -74,7 +74,7 @@ static void xml_attrs(State *S, XmlOut *x, Attrs *a, const StrCtx **ctx) {
 
 /* The string value of attribute name of a derivation, NULL when it is not a string. */
 static const char *drv_string(State *S, Attrs *a, Sym name) {
-    Attr *at = attrs_find(a, name);
+    Attr *at = lang_attrs_find(a, name);
     if (!at)
         return NULL;
     force(S, at->value, at->pos);
@@ -82,7 +82,7 @@ static const char *drv_string(State *S, Attrs *a, Sym name) {
 }
 
 static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **ctx) {
-    stack_check(S, pos);
+    lang_stack_check(S, pos);
     force(S, v, pos);
     char buf[64];
     switch (v->type) {
@@ -91,14 +91,14 @@ static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **
         empty1(S, x, "int", "value", buf);
         return;
     case V_FLOAT:
-        format_float(buf, sizeof buf, v->f);
+        lang_format_float(buf, sizeof buf, v->f);
         empty1(S, x, "float", "value", buf);
         return;
     case V_BOOL:
         empty1(S, x, "bool", "value", v->b ? "true" : "false");
         return;
     case V_STRING:
-        *ctx = ctx_merge(S, *ctx, v->str.ctx);
+        *ctx = lang_ctx_merge(S, *ctx, v->str.ctx);
         empty1(S, x, "string", "value", v->str.s);
         return;
     case V_PATH:
@@ -116,7 +116,7 @@ static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **
         close_tag(S, x, "list");
         return;
     case V_ATTRS: {
-        if (!is_derivation(S, v)) {
+        if (!lang_is_derivation(S, v)) {
             indent(S, x);
             astr_adds(S, x->out, "<attrs");
             open_tag_end(S, x);
@@ -133,7 +133,7 @@ static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **
         if (outp)
             attr_val(S, x, "outPath", outp);
         open_tag_end(S, x);
-        if (drv && *drv && ptrset_add(S, &x->drvs_seen, sym_name(S, sym_intern(S, drv, strlen(drv)))))
+        if (drv && *drv && lang_ptrset_add(S, &x->drvs_seen, sym_name(S, lang_sym_intern(S, drv, strlen(drv)))))
             xml_attrs(S, x, v->attrs, ctx);
         else
             empty1(S, x, "repeated", NULL, NULL);
@@ -179,7 +179,7 @@ static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **
     }
 }
 
-void to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx) {
+void lang_to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx) {
     XmlOut x = {out, 0, {NULL, 0, 0}};
     astr_adds(S, out, "<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
     x.depth = 1;

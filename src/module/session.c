@@ -1,13 +1,43 @@
 /* session.c - everything one command needs to work on one host: the flake directory, the
  * store (so derivations and sources can be built), an evaluator wired to both, and the
  * evaluated host. One open, one close, for every command that evaluates hosts. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flakectl/cache.h"
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/store.h"
+
+#define MIB (1024u * 1024u)
+
+/* Downloads (pkgs.fetchurl) where the command's messages go (fl_session_opts.warnings): a
+ * line when one starts and one when it is done; on a terminal, the MiB received so far in
+ * between, redrawn in place. The session must stay where it was opened (the store keeps a
+ * pointer to it). */
+static void report_fetch(void *ctx, const char *url, int event, uint64_t received, uint64_t total) {
+    fl_host_session *s = ctx;
+    FILE *out = s->notices;
+    int tty = isatty(fileno(out));
+    if (event == FL_FETCH_START) {
+        s->fetch_shown = 0;
+        fprintf(out, "downloading %s\n", url);
+    } else if (event == FL_FETCH_PROGRESS) {
+        if (!tty || received / MIB == s->fetch_shown)
+            return;
+        s->fetch_shown = received / MIB;
+        if (total)
+            fprintf(out, "\r  %llu of %llu MiB", (unsigned long long)(received / MIB),
+                    (unsigned long long)(total / MIB));
+        else
+            fprintf(out, "\r  %llu MiB", (unsigned long long)(received / MIB));
+    } else {
+        fprintf(out, "%sdownloaded %s (%llu bytes)\n", tty ? "\r\033[K" : "", url,
+                (unsigned long long)received);
+    }
+}
 
 static int session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
                         int plan, fl_error *err) {
@@ -23,6 +53,9 @@ static int session_open(fl_host_session *s, const fl_session_opts *o, const char
         fl_host_session_close(s);
         return rc;
     }
+    s->notices = o->warnings;
+    if (s->notices)
+        fl_store_set_fetch_report(s->store, report_fetch, s);
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = o->max_stack;
@@ -62,11 +95,10 @@ int fl_host_session_open(fl_host_session *s, const fl_session_opts *o, const cha
     return session_open(s, o, host_name, 0, err);
 }
 
-int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o,
-                              const char *host_name, fl_error *err) {
+int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o, const char *host_name,
+                              fl_error *err) {
     return session_open(s, o, host_name, 1, err);
 }
-
 
 void fl_host_session_close(fl_host_session *s) {
     if (s->host_open)

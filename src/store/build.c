@@ -536,10 +536,26 @@ static int verify_fixed(const drv_plan *p, const char *path, const char *from,
     return rc;
 }
 
+/* libcurl's progress, passed on to the store's reporter with the URL. */
+typedef struct report_ctx {
+    fl_store_fetch_report_fn fn;
+    void *ctx;
+    const char *url;
+} report_ctx;
+
+static int on_fetch_progress(void *p, uint64_t received, uint64_t total) {
+    report_ctx *r = p;
+    r->fn(r->ctx, r->url, FL_FETCH_PROGRESS, received, total);
+    return 0;
+}
+
 /* Downloads the first of p's URLs that answers into fd (truncated before each attempt), like
  * Nix's builtin:fetchurl with a list of mirrors; *from is the URL used. When none answers,
  * the error names each URL with its reason. */
-static int download_any(const drv_plan *p, int fd, const char **from, char **owned, fl_error *err) {
+static int download_any(fl_store *s, const drv_plan *p, int fd, const char **from, char **owned,
+                        fl_error *err) {
+    report_ctx r = {NULL, NULL, NULL};
+    fl_store_fetch_reporter(s, &r.fn, &r.ctx);
     char *list = fl_xstrdup(p->urls && *p->urls ? p->urls : p->url);
     fl_strbuf why;
     fl_strbuf_init(&why, 0);
@@ -552,8 +568,13 @@ static int download_any(const drv_plan *p, int fd, const char **from, char **own
         }
         fl_error_clear(err);
         tried++;
-        rc = fl_fetch_url_to_fd(u, fd, NULL, NULL, err);
+        r.url = u;
+        if (r.fn)
+            r.fn(r.ctx, u, FL_FETCH_START, 0, 0);
+        rc = fl_fetch_url_to_fd(u, fd, r.fn ? on_fetch_progress : NULL, &r, err);
         if (!rc) {
+            if (r.fn)
+                r.fn(r.ctx, u, FL_FETCH_DONE, (uint64_t)lseek(fd, 0, SEEK_CUR), 0);
             *owned = fl_xstrdup(u);
             *from = *owned;
             break;
@@ -588,7 +609,7 @@ static int fetch_locked(fl_store *s, const drv_plan *p, const char *drv_path, fl
     if (fd < 0)
         rc = fl_error_errno(err, "cannot create %s", file);
     if (!rc)
-        rc = download_any(p, fd, &from, &owned, err);
+        rc = download_any(s, p, fd, &from, &owned, err);
     if (!rc && fsync(fd) < 0)
         rc = fl_error_errno(err, "cannot sync the download of %s", from);
     if (fd >= 0 && close(fd) < 0 && !rc)

@@ -24,6 +24,8 @@ struct fl_store {
     int lock_fd; /* <db>/gc.lock, shared while open, exclusive during GC/verify */
     fl_store_substitute_fn substitute;
     void *substitute_ctx;
+    fl_store_fetch_report_fn fetch_report; /* NULL: downloads are silent */
+    void *fetch_report_ctx;
 };
 
 void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx) {
@@ -33,6 +35,16 @@ void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx)
 
 int fl_store_substitute(fl_store *s, const char *path, fl_error *err) {
     return s->substitute ? s->substitute(s->substitute_ctx, s, path, err) : 0;
+}
+
+void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *ctx) {
+    s->fetch_report = fn;
+    s->fetch_report_ctx = ctx;
+}
+
+void fl_store_fetch_reporter(const fl_store *s, fl_store_fetch_report_fn *fn, void **ctx) {
+    *fn = s->fetch_report;
+    *ctx = s->fetch_report_ctx;
 }
 
 int64_t fl_store_now(void) {

@@ -43,6 +43,8 @@ char *fl_store_temp_dir(fl_store *s, fl_error *err);
 /* Moves tmp (a complete, normalized, synced tree) to path and registers info. Removes a
  * leftover unregistered path first. */
 int fl_store_commit(fl_store *s, const char *tmp, const fl_store_path_info *info, fl_error *err);
+/* The reporter fl_store_set_fetch_report installed (fn NULL when none). */
+void fl_store_fetch_reporter(const fl_store *s, fl_store_fetch_report_fn *fn, void **ctx);
 /* The 32-char hash part of a store path's base name, or NULL. */
 const char *fl_store_hash_part(const fl_store *s, const char *path);
 

@@ -18,7 +18,12 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+unset SSL_CERT_FILE NIX_SSL_CERT_FILE # libcurl's own bundle unless a step names a CA
+fail() {
+    echo "FAIL: $*" >&2
+    [ -s "$work/ngx/error.log" ] && sed 's/^/nginx: /' "$work/ngx/error.log" >&2
+    exit 1
+}
 state="$work/state"
 fl() { "$FLAKECTL" --quiet --state-dir "$state" "$@"; }
 
@@ -33,8 +38,16 @@ mkdir other && echo x > other/f
 ghost=$(fl store add other) # never pushed
 mv "$state" "$work/state.orig"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# two distinct free ports (both bound at once, so they differ)
+read -r port tport < <(python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 mkdir -p ngx/tmp
+# a private CA's certificate for 127.0.0.1, for the https server
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout ngx/key.pem -out ngx/cert.pem 2>/dev/null ||
+    fail "openssl could not make a certificate"
 cat > ngx/nginx.conf <<EOF
 daemon off;
 worker_processes 1;
@@ -50,6 +63,12 @@ http {
     scgi_temp_path $work/ngx/tmp/scgi;
     server {
         listen 127.0.0.1:$port;
+        root $work/srv;
+    }
+    server {
+        listen 127.0.0.1:$tport ssl;
+        ssl_certificate $work/ngx/cert.pem;
+        ssl_certificate_key $work/ngx/key.pem;
         root $work/srv;
     }
 }
@@ -77,6 +96,23 @@ grep -q "GET /zstd/$(basename "$top" | cut -c1-32).narinfo HTTP/1.1\" 200" ngx/a
 grep -q "GET /zstd/nar/.*\.nar\.zst HTTP/1.1\" 200" ngx/access.log || fail "no NAR request in nginx's log"
 fl cache verify "$url" --trusted-public-key "$pub" "$top" "$dep" > verify.out || fail "verify over http: $(cat verify.out)"
 echo "ok: substituted over HTTP from nginx"
+
+# https: a certificate nobody trusts is an error naming the URL; trusted through
+# SSL_CERT_FILE (or NIX_SSL_CERT_FILE, as nix), the cache substitutes
+rm -rf "$state"
+turl="https://127.0.0.1:$tport/zstd"
+if fl store realise --substituters "$turl" --trusted-public-key "$pub" "$top" 2>err; then
+    fail "substituted over https from an untrusted certificate"
+fi
+grep -q "$turl" err || fail "the TLS error does not name the URL: $(cat err)"
+grep -qi "certificate" err || fail "the TLS error does not say certificate: $(cat err)"
+for var in SSL_CERT_FILE NIX_SSL_CERT_FILE; do
+    rm -rf "$state"
+    out=$(env "$var=$work/ngx/cert.pem" "$FLAKECTL" --quiet --state-dir "$state" store realise \
+        --substituters "$turl" --trusted-public-key "$pub" "$top") || fail "https with the CA in $var failed"
+    [ "$out" = "$top" ] || fail "realise over https printed '$out'"
+done
+echo "ok: substituted over https (a private CA through SSL_CERT_FILE or NIX_SSL_CERT_FILE)"
 
 # a tampered NAR over HTTP (xz: the tool is part of every Debian)
 url="http://127.0.0.1:$port/xz"

@@ -92,6 +92,11 @@ done
 run
 expect_rc 2 "no command"; expect_in "no command" "$err" "usage: flakectl"
 
+# a subcommand's word after an option still names the subcommand
+run generations --quiet delete 999
+expect_rc 1 "generations --quiet delete 999"
+expect_in "generations delete after an option" "$err" "generation 999 does not exist"
+
 # "--" ends the options: what follows is an argument even when it starts with a dash
 printf 'x' > ./-dash
 run store add -- -dash

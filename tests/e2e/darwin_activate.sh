@@ -168,4 +168,17 @@ expect_eq "failed bootstrap exit" 1 "$rc"
 expect_contains "names the step" "step 'launchd jobs and defaults'" "$err"
 expect_contains "names the command" "launchctl bootstrap exited with status 5" "$err"
 [ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "restore left the failed daemon's plist"
+
+# The same root without the macOS marker is a Linux machine: a darwin system is refused there
+# before anything changes (dry-activate still shows its plan).
+rm "$R/System/Library/CoreServices/SystemVersion.plist"
+mac true 60 no
+fl_mac dry-activate --host mac
+expect_eq "dry-activate on Linux exit" 0 "$rc"
+expect_contains "dry-activate lists, runs nothing" "not executed: this is not macOS" "$out"
+expect_eq "dry-activate ran nothing" "" "$recorded"
+fl_mac switch --host mac
+expect_eq "darwin on Linux exit" 1 "$rc"
+expect_contains "says why" "is a darwin (macOS) system, but this machine is not macOS" "$err"
+expect_eq "ran nothing" "" "$recorded"
 echo ok

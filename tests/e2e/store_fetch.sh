@@ -70,6 +70,8 @@ same_as_nix() {
 fod "{ url = \"$url\"; hash = \"$sri\"; }"
 [ "$rc" = 0 ] || echo "$err" >&2
 expect_eq "fetch exit" 0 "$rc"
+expect_contains "download announced" "downloading $url" "$err"
+expect_contains "download finished" "downloaded $url ($(stat -c %s "$work/www/tool") bytes)" "$err"
 path=$(eval echo "$out")
 same_as_nix "SRI hash"
 expect_contains "named after the URL's last component" "-tool" "$path"

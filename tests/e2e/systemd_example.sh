@@ -7,21 +7,34 @@
 # downloaded here: as in the other example tests (lib/example.bash) a STAND-IN is installed
 # through the same pkgs.fetchurl + installBinary path, here a shell loop that stays up, and
 # its unit is made Type=simple because the stand-in does not speak sd_notify. Everything else
-# is the example as users get it. prometheus-node-exporter and wg-quick are not in the
-# container (no packages step yet; this kernel has no wireguard module): their units are
-# skipped by their ConditionPathExists, which the test asserts. Prints the timings. Skips
-# (77) where no container can boot.
+# is the example as users get it, including its packages (wireguard-tools, dnsmasq,
+# prometheus-node-exporter, ...) from Debian's mirror: the container runs on a private
+# network, so they are installed into the root beforehand by apt itself (in a non-booted
+# nspawn on the host's network), and the switch finds them installed. This kernel has no
+# wireguard module: wg-quick@wg0 gets a test-only condition on /sys/module/wireguard and the
+# test asserts it was skipped for that. Prints the timings. Skips (77) where no container can
+# boot or the mirror cannot be reached.
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 flake=$NS_DIR/flake
 source "$FLAKECTL_SRC/tests/e2e/lib/example.bash"
 example_copy "$flake"
+# The example's native packages, as its own plan names them, installed by apt into the root.
+# (dry-activate under --root: apt simulates inside the root; nothing is written.)
+pkgs=$(XDG_CACHE_HOME="$NS_DIR/cache" "$FLAKECTL" --root "$NS_DIR/root" --state-dir "$NS_DIR/plan-state" \
+    --flake "$flake" dry-activate --host homelab-node1 2>/dev/null |
+    sed -n 's/^    + \([a-z0-9.+-]*\) [^ ]* (apt)$/\1/p' | sort -u | tr '\n' ' ')
+[ -n "$pkgs" ] || fail "the example's plan names no apt package"
+systemd-nspawn -q -D "$NS_DIR/root" --register=no --keep-unit --pipe \
+    env DEBIAN_FRONTEND=noninteractive sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs" \
+    >"$NS_DIR/apt.log" 2>&1 || { tail -5 "$NS_DIR/apt.log" >&2; echo "SKIP: apt cannot install the example's packages here (mirror unreachable?)" >&2; exit 77; }
+echo "installed beforehand: $pkgs" >&2
 # The flake is /flake inside; the stand-in runs as a daemon there.
 printf '#!/bin/sh\necho "k3s stand-in $*"\nexec sleep infinity\n' >"$flake/k3s-standin"
 sha=$(sha256sum "$flake/k3s-standin" | cut -d' ' -f1)
 sed -i "s|file://$flake/|file:///flake/|; s|sha256 = \"[0-9a-f]*\"|sha256 = \"$sha\"|" "$flake/modules/server/k3s-standin.nix"
-sed -i 's|^{ pkgs, ... }: {|{ pkgs, lib, ... }: {\n  systemd.services.k3s.serviceConfig.Type = lib.mkForce "simple";|' "$flake/modules/server/k3s-standin.nix"
+sed -i 's|^{ pkgs, ... }: {|{ pkgs, lib, ... }: {\n  systemd.services.k3s.serviceConfig.Type = lib.mkForce "simple";\n  systemd.services."wg-quick@wg0".unitConfig.ConditionPathExists = "/sys/module/wireguard";|' "$flake/modules/server/k3s-standin.nix"
 # The example's demo host key (labelled example-only) stands in for the machine's ssh host key.
 install -D -m 0600 "$flake/secrets/example-identities/homelab-node1.agekey" "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key"
 ms() { echo $((($2 - $1) / 1000000)); }
@@ -42,9 +55,12 @@ done
 expect_eq "no failed unit" "" "$(nsx systemctl list-units --failed --plain --no-legend)"
 expect_eq "healthcheck timer running" active "$(unit_active healthcheck.timer)"
 expect_contains "healthcheck timer scheduled" "*:0/15" "$(nsx systemctl cat healthcheck.timer)"
-for u in node-exporter wg-quick@wg0; do
-    expect_eq "$u started and skipped by its condition (binary absent)" no "$(unit_prop ConditionResult "$u")"
-done
+expect_eq "node-exporter running (Debian's binary)" active "$(unit_active node-exporter)"
+expect_eq "the distro's own exporter gave way" inactive "$(unit_active prometheus-node-exporter)"
+nspawn_wait "node-exporter answers on :9100" 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9100 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && grep -q node_exporter_build_info <&3'
+expect_eq "wg-quick@wg0 skipped: no wireguard module in this kernel" no "$(unit_prop ConditionResult wg-quick@wg0)"
+expect_contains "wg-quick from the package" "/usr/bin/wg-quick up wg0" "$(unit_prop ExecStart wg-quick@wg0)"
+expect_eq "dnsmasq (package) running" active "$(unit_active dnsmasq)"
 expect_eq "k3s (the stand-in) running" active "$(unit_active k3s)"
 expect_contains "k3s runs the store's binary" "/var/lib/flakectl/store/" "$(unit_prop ExecStart k3s)"
 expect_contains "k3s command line" "/bin/k3s server --disable=traefik" "$(unit_prop ExecStart k3s)"

@@ -40,11 +40,31 @@ nspawn_setup() {
     done
 }
 
+# The cgroup directories of this container, one per mounted hierarchy. With --keep-unit the
+# container's systemd manages the cgroup nspawn starts in: without a directory of its own, two
+# containers booted at once (ctest -j2) would both manage /system.slice/... and kill each
+# other's services.
+ns_cgroups() {
+    if [ -f /sys/fs/cgroup/cgroup.procs ]; then
+        echo "/sys/fs/cgroup/$NS_CG"
+    else
+        local h
+        for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+            [ -f "$h/cgroup.procs" ] && echo "$h/$NS_CG"
+        done
+    fi
+}
+
 nspawn_boot() {
-    local t0 t1 state=
+    local t0 t1 state= cg
     t0=$(date +%s%N)
-    systemd-nspawn -D "$NS_DIR/root" -M "$NS_NAME" --register=no --keep-unit --boot \
-        --console=passive --private-network "${NS_BINDS[@]}" >>"$NS_DIR/console.log" 2>&1 &
+    NS_CG=flakectl-ns-$$-$RANDOM
+    for cg in $(ns_cgroups); do mkdir -p "$cg"; done
+    (
+        for cg in $(ns_cgroups); do echo "$BASHPID" >"$cg/cgroup.procs" 2>/dev/null || true; done
+        exec systemd-nspawn -D "$NS_DIR/root" -M "$NS_NAME" --register=no --keep-unit --boot \
+            --console=passive --private-network "${NS_BINDS[@]}" >>"$NS_DIR/console.log" 2>&1
+    ) &
     NS_PID=$!
     local deadline=$((SECONDS + NS_BOOT_TIMEOUT))
     while [ $SECONDS -lt $deadline ]; do
@@ -98,6 +118,11 @@ nspawn_stop() {
     wait "$NS_PID" 2>/dev/null || true
     NS_PID=
     NS_INIT=
+    local cg
+    for cg in $(ns_cgroups); do
+        [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
 }
 
 nspawn_reboot() {
@@ -109,7 +134,7 @@ nspawn_reboot() {
     done
     kill -0 "$NS_PID" 2>/dev/null && fail "the container did not shut down for the reboot in 20s"
     wait "$NS_PID" 2>/dev/null || true
-    NS_PID=
+    nspawn_stop
     nspawn_boot
 }
 

@@ -6,7 +6,7 @@ static int lex(fl_lang *L, const char *src, Token **t, size_t *n) {
     State *S = (State *)L;
     extern uint32_t lang_add_source(State * S, const char *name, const char *dir);
     uint32_t fid = lang_add_source(S, "lex.nix", "/tmp");
-    return lex_all(S, src, strlen(src), fid, t, n);
+    return lang_lex_all(S, src, strlen(src), fid, t, n);
 }
 
 static void test_tokens_have_positions(void **state) {
