@@ -63,6 +63,12 @@ typedef struct fl_lang_config {
      * "none" for no limit), else half of the machine's memory. */
     size_t max_memory;
     fl_lang_hooks hooks;
+    /* The search path of `<name>` lookups and builtins.nixPath, in Nix's order: the `-I`
+     * entries ("prefix=path" or "path"), then those of nix_path, a string in NIX_PATH's
+     * syntax. All empty for host evaluation, which stays pure. */
+    const char *const *include_paths;
+    size_t ninclude_paths;
+    const char *nix_path;
     /* Where builtins.trace writes ("trace: <value>\n"); NULL = stderr. */
     void (*trace)(void *ctx, const char *line);
     void *trace_ctx;

@@ -16,6 +16,8 @@
 
 struct job {
     const char *expr, *file;
+    const char **includes; /* -I, in order */
+    size_t nincludes;
     int strict, json;
     int rc;
     fl_error err;
@@ -28,6 +30,9 @@ static void *run(void *arg) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
+    cfg.include_paths = j->includes;
+    cfg.ninclude_paths = j->nincludes;
+    cfg.nix_path = getenv("NIX_PATH");
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     int rc;
@@ -79,6 +84,7 @@ static int report_expr_error(fl_error *err, const char *expr) {
 typedef struct eval_opts {
     const char *expr, *file, *host, *arg;
     int strict, json;
+    fl_opt_list includes;
 } eval_opts;
 
 static const fl_opt_spec eval_spec[] = {
@@ -88,6 +94,9 @@ static const fl_opt_spec eval_spec[] = {
                 .flags = 0),
     FL_OPT_FLAG_("strict", 0, "force the value deeply first", eval_opts, strict, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print JSON", eval_opts, json, .flags = 0),
+    FL_OPT_LIST_("include", 'I', "PATH", "look <name> up in PATH (prefix=path or path) before\n"
+                                        "$NIX_PATH; repeatable, first match wins",
+                 eval_opts, includes, .flags = 0),
     FL_OPT_ARG_("FILE|OPTION.PATH", "the file (or, with --host, the option path)", eval_opts, arg,
                 .flags = 0),
     FL_OPT_END_,
@@ -98,15 +107,23 @@ static int cmd_eval(int argc, char **argv);
 const fl_opt_cmd fl_cmd_eval = {
     "eval",
     "evaluate an expression, a file, or a host's option (--host H PATH)",
-    "(--expr EXPR | --file FILE) [--strict] [--json]\n--host H [OPTION.PATH] [--json]",
+    "(--expr EXPR | --file FILE) [--strict] [--json] [-I PATH]...\n--host H [OPTION.PATH] [--json]",
     "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
     "with --json and no path, the host's whole resolved profile.\n"
     "Evaluates a Nix-syntax expression and prints its value like\n"
-    "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n",
+    "`nix-instantiate --eval`: --strict forces the value deeply first, --json prints JSON.\n"
+    "<name> is looked up in the -I entries (prefix=path or path), then in $NIX_PATH.\n",
     eval_spec,
     NULL,
     cmd_eval,
 };
+
+/* A usage error after parsing: the parsed options go first. */
+static int eval_usage(eval_opts *eo, const char *fmt, const char *arg) {
+    int rc = arg ? fl_opt_usage(&fl_cmd_eval, fmt, arg) : fl_opt_usage(&fl_cmd_eval, "%s", fmt);
+    fl_opt_release(&fl_cmd_eval, eo);
+    return rc;
+}
 
 static int cmd_eval(int argc, char **argv) {
     struct job j;
@@ -122,18 +139,22 @@ static int cmd_eval(int argc, char **argv) {
     j.strict = eo.strict;
     j.json = eo.json;
     j.file = eo.file;
+    j.includes = eo.includes.v;
+    j.nincludes = eo.includes.n;
     if (eo.arg && !j.file && !j.expr)
         j.file = eo.arg;
     else if (eo.arg)
-        return fl_opt_usage(&fl_cmd_eval, "unexpected argument '%s'", eo.arg);
+        return eval_usage(&eo, "unexpected argument '%s'", eo.arg);
     if (with_host) {
         if (j.expr)
-            return fl_opt_usage(&fl_cmd_eval, "--host and --expr do not go together");
+            return eval_usage(&eo, "--host and --expr do not go together", NULL);
         /* The positional argument is an option path here, not a file. */
-        return fl_cli_eval_host(host, j.file, j.json);
+        int hrc = fl_cli_eval_host(host, j.file, j.json);
+        fl_opt_release(&fl_cmd_eval, &eo);
+        return hrc;
     }
     if (!j.expr == !j.file)
-        return fl_opt_usage(&fl_cmd_eval, "give exactly one of --expr EXPR or --file FILE");
+        return eval_usage(&eo, "give exactly one of --expr EXPR or --file FILE", NULL);
     fl_strbuf_init(&j.out, 0);
     pthread_attr_t attr;
     pthread_t th;
@@ -146,6 +167,7 @@ static int cmd_eval(int argc, char **argv) {
         pthread_join(th, NULL);
         pthread_attr_destroy(&attr);
     }
+    fl_opt_release(&fl_cmd_eval, &eo);
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
         if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))

@@ -165,14 +165,14 @@ static Value *bool_value(State *S, int b) {
 PRIM(throw) {
     AStr s;
     lang_astr_init(S, &s, 64);
-    lang_coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_THROW, pos, "%s", s.buf);
 }
 
 PRIM(abort) {
     AStr s;
     lang_astr_init(S, &s, 64);
-    lang_coerce_to_string(S, args[0], pos, 0, 0, &s, NULL);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
     lang_throw_kind(S, ERR_ABORT, pos, "evaluation aborted with the following error message: '%s'",
                     s.buf);
 }
@@ -225,20 +225,230 @@ PRIM(trace) {
     *out = *args[1];
 }
 
+/* addErrorContext's message as a string, NULL when coercing it fails too. */
+static const char *context_message(State *S, Value *m, PosIdx pos) {
+    Catch c;
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        AStr s;
+        lang_astr_init(S, &s, 64);
+        lang_coerce_to_string(S, m, pos, 0, 1, &s, NULL);
+        lang_catch_end(S, &c);
+        return s.buf;
+    }
+    lang_catch_unwind(S, &c);
+    fl_error_clear(&S->err);
+    return NULL;
+}
+
+/* Nix adds the message (coerced to a string only when an error passes) to the trace of any
+ * error raised while forcing the value; without --show-trace nothing is shown, so the frame is
+ * only kept when frames are. */
 PRIM(addErrorContext) {
-    force(S, args[1], pos);
-    *out = *args[1];
+    if (!S->cfg.frames) {
+        force(S, args[1], pos);
+        *out = *args[1];
+        return;
+    }
+    char *mark = lang_arena_zalloc(&S->arena, 1);
+    lang_push_text_frame(S, 0, mark);
+    Catch c;
+    Value *volatile val = args[1];
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        force(S, val, pos);
+        lang_catch_end(S, &c);
+        S->nframes--;
+        *out = *val;
+        return;
+    }
+    lang_catch_unwind(S, &c);
+    S->nframes--;
+    /* The message is evaluated now, with the pending error put aside; if that fails too, the
+     * original error goes on without it. */
+    fl_error saved = FL_ERROR_INIT;
+    fl_error_move(&saved, &S->err);
+    int kind = S->errkind;
+    uint32_t nf = S->nerr_frames;
+    Frame *frames = arena_alloc(&S->arena, (nf + 1) * sizeof(Frame));
+    memcpy(frames, S->err_frames, nf * sizeof(Frame));
+    const char *msg = context_message(S, args[0], pos);
+    fl_error_move(&S->err, &saved);
+    S->errkind = kind;
+    S->nerr_frames = nf;
+    memcpy(S->err_frames, frames, nf * sizeof(Frame));
+    for (uint32_t i = 0; i < nf; i++)
+        if (S->err_frames[i].text == mark)
+            S->err_frames[i].text = msg ? msg : "while evaluating the error context";
+    lang_rethrow(S);
 }
 
 PRIM(import) {
-    const char *p = lang_coerce_to_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     lang_eval_file(S, p, out, pos);
 }
 
+/* ---- the search path (<name>, builtins.nixPath, builtins.findFile) ---- */
+
+static Attr *builtin_attr(State *S, Attrs *a, Sym name, const char *fname, PosIdx pos);
+
+/* Nix's isUri: the entries of NIX_PATH that name something to download. */
+static int is_uri(const char *s) {
+    if (!strncmp(s, "channel:", 8))
+        return 1;
+    const char *p = strstr(s, "://");
+    if (!p)
+        return 0;
+    static const char *const schemes[] = {"http", "https", "file", "channel", "git", "s3", "ssh"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if ((size_t)(p - s) == strlen(schemes[i]) && !strncmp(s, schemes[i], (size_t)(p - s)))
+            return 1;
+    return 0;
+}
+
+/* One entry "prefix=path" or "path" as the set { path; prefix; } of builtins.nixPath. */
+static Value *search_entry(State *S, const char *e, size_t n) {
+    const char *eq = memchr(e, '=', n);
+    size_t pl = eq ? (size_t)(eq - e) : 0;
+    const char *path = eq ? eq + 1 : e;
+    Value *v = lang_alloc_value(S);
+    mk_attrs2(S, v, S->s_path, new_string(S, path, n - (size_t)(path - e)), S->s_prefix,
+              new_string(S, e, pl));
+    return v;
+}
+
+/* builtins.nixPath: the -I entries, then NIX_PATH's, split at ':' as Nix 2.8 does (a ':' right
+ * after a URI's scheme does not split). */
+static void build_nix_path(State *S, Value *out) {
+    size_t cap = S->cfg.ninclude_paths + 8, n = 0;
+    Value **items = arena_alloc(&S->arena, cap * sizeof(Value *));
+    for (size_t i = 0; i < S->cfg.ninclude_paths; i++)
+        items[n++] = search_entry(S, S->cfg.include_paths[i], strlen(S->cfg.include_paths[i]));
+    const char *s = S->cfg.nix_path ? S->cfg.nix_path : "";
+    const char *p = s, *end = s + strlen(s);
+    while (p != end) {
+        const char *start = p, *start2 = p;
+        while (p != end && *p != ':') {
+            if (*p == '=')
+                start2 = p + 1;
+            p++;
+        }
+        if (p != end && is_uri(start2)) {
+            p++;
+            while (p != end && *p != ':')
+                p++;
+        }
+        if (p != start || p != end) {
+            if (n == cap) {
+                Value **ni = arena_alloc(&S->arena, 2 * cap * sizeof(Value *));
+                memcpy(ni, items, n * sizeof(Value *));
+                items = ni;
+                cap *= 2;
+            }
+            items[n++] = search_entry(S, start, (size_t)(p - start));
+        }
+        if (p == end)
+            break;
+        p++;
+    }
+    out->type = V_LIST;
+    out->n = (uint32_t)n;
+    out->elems = items;
+}
+
+/* Where a search path entry points, or NULL when it is to be skipped (with Nix's warning,
+ * once per entry). Relative entries are relative to the working directory, as in Nix. */
+static const char *resolve_search_entry(State *S, const char *path) {
+    Sym key = lang_sym_intern(S, path, strlen(path));
+    int first = lang_ptrset_add(S, &S->warned_entries, sym_name(S, key));
+    if (is_uri(path)) {
+        if (first)
+            lang_warn(S, "Nix search path entry '%s' cannot be downloaded, ignoring "
+                         "(flakectl does not download search path entries)", path);
+        return NULL;
+    }
+    char cwd[4096];
+    char *abs = fl_canon_path(path, getcwd(cwd, sizeof cwd) ? cwd : "/");
+    const char *r = lang_arena_strndup(&S->arena, abs, strlen(abs));
+    free(abs);
+    struct stat st;
+    if (lstat(r, &st) != 0) {
+        if (first)
+            lang_warn(S, "Nix search path entry '%s' does not exist, ignoring", r);
+        return NULL;
+    }
+    return r;
+}
+
+void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos);
+PRIM(scopedImport) {
+    const char *p = lang_realise_path(S, args[1], pos);
+    Attrs *scope = lang_force_attrs(S, args[0], pos);
+    lang_eval_file_scoped(S, p, scope, out, pos);
+}
+
 PRIM(findFile) {
-    force(S, args[1], pos);
-    lang_throw(S, pos, "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)",
-               args[1]->type == V_STRING ? args[1]->str.s : "?");
+    lang_force_list(S, args[0], pos);
+    uint32_t n = args[0]->n;
+    const char **prefixes = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    const char **paths = arena_alloc(&S->arena, (n + 1) * sizeof(char *));
+    for (uint32_t i = 0; i < n; i++) {
+        Attrs *e = lang_force_attrs(S, args[0]->elems[i], pos);
+        Attr *pa = lang_attrs_find(e, S->s_prefix);
+        prefixes[i] = pa ? lang_force_string_noctx(S, pa->value, pos, NULL) : "";
+        Attr *p = builtin_attr(S, e, S->s_path, "findFile", pos);
+        AStr s;
+        lang_astr_init(S, &s, 64);
+        const StrCtx *ctx = NULL;
+        lang_coerce_to_string(S, p->value, pos, 0, 0, &s, &ctx);
+        const char *bad = lang_ctx_invalid_path(ctx);
+        if (bad)
+            lang_throw(S, pos, "cannot find '%s', since path '%s' is not valid", s.buf, bad);
+        paths[i] = s.buf;
+    }
+    size_t nl;
+    const char *name = lang_force_string_noctx(S, args[1], pos, &nl);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *suffix;
+        size_t pl = strlen(prefixes[i]);
+        if (pl == 0) {
+            suffix = NULL;
+        } else {
+            if (nl < pl || memcmp(name, prefixes[i], pl) || (nl > pl && name[pl] != '/'))
+                continue;
+            suffix = name + pl;
+        }
+        const char *dir = resolve_search_entry(S, paths[i]);
+        if (!dir)
+            continue;
+        AStr r;
+        lang_astr_init(S, &r, 128);
+        astr_adds(S, &r, dir);
+        if (!suffix) {
+            lang_astr_addch(S, &r, '/');
+            lang_astr_add(S, &r, name, nl);
+        } else {
+            astr_adds(S, &r, suffix);
+        }
+        struct stat st;
+        if (lstat(r.buf, &st) == 0) {
+            char *c = fl_canon_path(r.buf, "/");
+            lang_check_path(S, c, pos);
+            lang_mk_path(S, out, c);
+            free(c);
+            return;
+        }
+    }
+    if (nl >= 4 && !memcmp(name, "nix/", 4)) {
+        AStr r;
+        lang_astr_init(S, &r, 64);
+        lang_astr_addf(S, &r, "/__corepkgs__/%s", name + 4);
+        lang_mk_path(S, out, r.buf);
+        return;
+    }
+    lang_throw_kind(S, ERR_THROW, pos,
+                    "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)",
+                    name);
 }
 
 /* ---- types ---- */
@@ -352,7 +562,7 @@ PRIM(attrValues) {
 
 static Sym force_sym(State *S, Value *v, PosIdx pos) {
     size_t n;
-    const char *s = lang_force_string(S, v, pos, &n, NULL);
+    const char *s = lang_force_string_noctx(S, v, pos, &n);
     return lang_sym_intern_name(S, s, n, pos);
 }
 
@@ -1062,7 +1272,7 @@ static Value *groups_list(State *S, const char *s, const long *g, size_t ngroups
 }
 
 PRIM(match) {
-    const char *re = lang_force_string(S, args[0], pos, NULL, NULL);
+    const char *re = lang_force_string_noctx(S, args[0], pos, NULL);
     size_t len;
     const char *s = lang_force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
@@ -1080,7 +1290,7 @@ PRIM(match) {
  * for a non-empty one, then moves on a character; every search after the first sees the
  * text before it (`^` no longer holds). */
 PRIM(split) {
-    const char *re = lang_force_string(S, args[0], pos, NULL, NULL);
+    const char *re = lang_force_string_noctx(S, args[0], pos, NULL);
     size_t len;
     const char *s = lang_force_string(S, args[1], pos, &len, NULL);
     struct RegexCache *rc = get_regex(S, re, pos);
@@ -1180,8 +1390,8 @@ static int comp_lt(const char *a, size_t al, const char *b, size_t bl) {
 
 PRIM(compareVersions) {
     size_t l1, l2;
-    const char *v1 = lang_force_string(S, args[0], pos, &l1, NULL);
-    const char *v2 = lang_force_string(S, args[1], pos, &l2, NULL);
+    const char *v1 = lang_force_string_noctx(S, args[0], pos, &l1);
+    const char *v2 = lang_force_string_noctx(S, args[1], pos, &l2);
     const char *p1 = v1, *p2 = v2, *e1 = v1 + l1, *e2 = v2 + l2;
     while (p1 < e1 || p2 < e2) {
         const char *c1, *c2;
@@ -1202,7 +1412,7 @@ PRIM(compareVersions) {
 
 PRIM(splitVersion) {
     size_t l;
-    const char *v = lang_force_string(S, args[0], pos, &l, NULL);
+    const char *v = lang_force_string_noctx(S, args[0], pos, &l);
     const char *p = v, *e = v + l;
     Value **items = lang_alloc_elems(S, (uint32_t)l + 1);
     uint32_t n = 0;
@@ -1220,7 +1430,7 @@ PRIM(splitVersion) {
 
 PRIM(parseDrvName) {
     size_t l;
-    const char *s = lang_force_string(S, args[0], pos, &l, NULL);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &l);
     size_t split = l;
     for (size_t i = 0; i < l; i++)
         if (s[i] == '-' && i + 1 < l && !isalpha((unsigned char)s[i + 1])) {
@@ -1235,7 +1445,7 @@ PRIM(parseDrvName) {
 /* ---- hashes ---- */
 
 static const EVP_MD *hash_algo(State *S, Value *v, PosIdx pos) {
-    const char *t = lang_force_string(S, v, pos, NULL, NULL);
+    const char *t = lang_force_string_noctx(S, v, pos, NULL);
     if (!strcmp(t, "md5"))
         return EVP_md5();
     if (!strcmp(t, "sha1"))
@@ -1314,7 +1524,7 @@ static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
 
 PRIM(hashFile) {
     const EVP_MD *md = hash_algo(S, args[0], pos);
-    const char *p = lang_coerce_to_path(S, args[1], pos);
+    const char *p = lang_realise_path(S, args[1], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
     hex_digest(S, md, data, len, out);
@@ -1323,20 +1533,20 @@ PRIM(hashFile) {
 /* ---- files ---- */
 
 PRIM(readFile) {
-    const char *p = lang_coerce_to_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     size_t len;
     char *data = read_whole(S, p, &len, pos);
     lang_mk_string(S, out, data, len, NULL);
 }
 
 PRIM(pathExists) {
-    const char *p = lang_coerce_to_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     struct stat st;
     mk_bool(out, lstat(p, &st) == 0 && lang_path_visible(S, p));
 }
 
 PRIM(readDir) {
-    const char *p = lang_coerce_to_path(S, args[0], pos);
+    const char *p = lang_realise_path(S, args[0], pos);
     lang_check_path(S, p, pos);
     DIR *d = opendir(p);
     if (!d)
@@ -1376,18 +1586,20 @@ PRIM(readDir) {
 
 PRIM(toFile) {
     size_t nl, len;
-    const char *name = lang_force_string(S, args[0], pos, &nl, NULL);
+    const char *name = lang_force_string_noctx(S, args[0], pos, &nl);
     const StrCtx *ctx;
     const char *s = lang_force_string(S, args[1], pos, &len, &ctx);
-    const char *sp;
-    for (const char *q = name; *q; q++) {
-        char c = *q;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("+-._?=", c)))
-            lang_throw(S, pos, "store path name '%s' contains illegal character '%c'", name, c);
-    }
-    if (!*name || name[0] == '.')
-        lang_throw(S, pos, "invalid store path name '%s'", name);
+    const char *drvref = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        if (c->path[0] != '/' && (!drvref || strcmp(c->path, drvref) < 0))
+            drvref = c->path;
+    if (drvref)
+        lang_throw(S, pos,
+                   "in 'toFile': the file named '%s' must not contain a reference to a derivation "
+                   "but contains (%s)",
+                   name, drvref);
+    /* computed first in any case: it checks the name as Nix does */
+    const char *sp = lang_store_path_for_text(S, name, s, len, ctx, pos);
     if (S->cfg.hooks.to_file) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
@@ -1401,8 +1613,6 @@ PRIM(toFile) {
         }
         sp = lang_arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
-    } else {
-        sp = lang_store_path_for_text(S, name, s, len, ctx);
     }
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
@@ -1470,34 +1680,83 @@ PRIM(toPath) {
     free(c);
 }
 
-PRIM(path) {
-    Attrs *a = lang_force_attrs(S, args[0], pos);
-    const char *path = NULL, *name = NULL;
-    for (uint32_t i = 0; i < a->n; i++) {
-        const char *k = sym_name(S, a->a[i].name);
-        if (!strcmp(k, "path"))
-            path = lang_coerce_to_path(S, a->a[i].value, a->a[i].pos);
-        else if (!strcmp(k, "name"))
-            name = lang_force_string_noctx(S, a->a[i].value, a->a[i].pos, NULL);
-        else if (!strcmp(k, "recursive")) {
-            if (!lang_force_bool(S, a->a[i].value, a->a[i].pos))
-                lang_throw(S, a->a[i].pos, "builtins.path: 'recursive = false' is not supported by flakectl");
-        } else if (!strcmp(k, "filter"))
-            lang_throw(S, a->a[i].pos, "builtins.path: 'filter' is not supported by flakectl yet");
-        else if (strcmp(k, "sha256"))
-            lang_throw(S, a->a[i].pos, "unsupported argument '%s' to 'addPath'", k);
-    }
-    if (!path)
-        lang_throw(S, pos, "'path' required");
-    const char *sp = lang_path_to_store_named(S, path, name, pos);
+/* The string of a store path the evaluation made: its own context. */
+static void mk_store_path_string(State *S, Value *out, const char *sp) {
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
     c->next = NULL;
     lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
+/* coerce_to_path keeping the context, which addPath realises before reading. */
+static const char *path_arg(State *S, Value *v, PosIdx pos) {
+    AStr s;
+    lang_astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    lang_coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    if (s.len == 0 || s.buf[0] != '/')
+        lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
+    const char *bad = lang_ctx_invalid_path(ctx);
+    if (bad)
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    return s.buf;
+}
+
+PRIM(path) {
+    Attrs *a = lang_force_attrs(S, args[0], pos);
+    const char *path = NULL, *name = NULL;
+    Value *filter = NULL;
+    int recursive = 1, have_hash = 0;
+    unsigned char hash[32];
+    /* in the set's own (symbol) order, as Nix: it decides which error comes first */
+    for (uint32_t i = 0; i < a->n; i++) {
+        Attr *at = &a->a[i];
+        const char *k = sym_name(S, at->name);
+        if (!strcmp(k, "path")) {
+            path = path_arg(S, at->value, at->pos);
+        } else if (at->name == S->s_name) {
+            name = lang_force_string_noctx(S, at->value, at->pos, NULL);
+        } else if (!strcmp(k, "filter")) {
+            force(S, at->value, pos);
+            filter = at->value;
+        } else if (!strcmp(k, "recursive")) {
+            recursive = lang_force_bool(S, at->value, at->pos);
+        } else if (!strcmp(k, "sha256")) {
+            const char *h = lang_force_string_noctx(S, at->value, at->pos, NULL);
+            if (*h) {
+                lang_parse_sha256(S, h, hash, at->pos);
+            } else {
+                memset(hash, 0, sizeof hash);
+                lang_warn(S, "found empty hash, assuming "
+                             "'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='");
+            }
+            have_hash = 1;
+        } else {
+            lang_throw(S, at->pos, "unsupported argument '%s' to 'addPath'", k);
+        }
+    }
+    if (!path)
+        lang_throw(S, pos, "'path' required");
+    if (!name || !*name) {
+        const char *b = strrchr(path, '/');
+        name = b ? b + 1 : path;
+    }
+    mk_store_path_string(S, out, lang_path_add(S, path, name, recursive, filter,
+                                          have_hash ? hash : NULL, pos));
+}
+
+PRIM(filterSource) {
+    const char *path = path_arg(S, args[1], pos);
+    force(S, args[0], pos);
+    if (args[0]->type != V_LAMBDA && args[0]->type != V_PRIMOP && args[0]->type != V_PRIMOP_APP)
+        lang_throw(S, pos, "first argument in call to 'filterSource' is not a function but %s",
+                   lang_show_type(args[0]));
+    const char *b = strrchr(path, '/');
+    mk_store_path_string(S, out, lang_path_add(S, path, b ? b + 1 : path, 1, args[0], NULL, pos));
+}
+
 PRIM(getEnv) {
-    const char *name = lang_force_string(S, args[0], pos, NULL, NULL);
+    const char *name = lang_force_string_noctx(S, args[0], pos, NULL);
     const char *v = S->cfg.pure ? NULL : getenv(name);
     if (!v)
         v = "";
@@ -1505,9 +1764,10 @@ PRIM(getEnv) {
 }
 
 PRIM(unsafeDiscardStringContext) {
-    size_t len;
-    const char *s = lang_force_string(S, args[0], pos, &len, NULL);
-    lang_mk_string(S, out, s, len, NULL);
+    AStr s;
+    lang_astr_init(S, &s, 64);
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, NULL);
+    lang_mk_string(S, out, s.buf, s.len, NULL);
 }
 
 PRIM(hasContext) {
@@ -1517,7 +1777,7 @@ PRIM(hasContext) {
 }
 
 PRIM(placeholder) {
-    const char *o = lang_force_string(S, args[0], pos, NULL, NULL);
+    const char *o = lang_force_string_noctx(S, args[0], pos, NULL);
     char *in = fl_xasprintf("nix-output:%s", o);
     unsigned char h[32];
     unsigned int hl = 0;
@@ -1533,9 +1793,10 @@ PRIM(placeholder) {
 }
 
 PRIM(unsafeDiscardOutputDependency) {
-    size_t len;
-    const StrCtx *ctx;
-    const char *s = lang_force_string(S, args[0], pos, &len, &ctx);
+    AStr s;
+    lang_astr_init(S, &s, 64);
+    const StrCtx *ctx = NULL;
+    lang_coerce_to_string(S, args[0], pos, 0, 1, &s, &ctx);
     StrCtx *r = NULL;
     for (const StrCtx *c = ctx; c; c = c->next) {
         StrCtx *n = arena_alloc(&S->arena, sizeof(StrCtx));
@@ -1543,7 +1804,7 @@ PRIM(unsafeDiscardOutputDependency) {
         n->next = r;
         r = n;
     }
-    lang_mk_string(S, out, s, len, r);
+    lang_mk_string(S, out, s.buf, s.len, r);
 }
 
 /* { "<path>" = { path = true; } | { allOutputs = true; } | { outputs = [ ... ]; }; } */
@@ -1607,21 +1868,186 @@ PRIM(getContext) {
     out->attrs = r;
 }
 
+/* A store path itself (/nix/store/HASH-NAME, nothing below it), as Nix's isStorePath. */
+static int is_store_path(const char *p) {
+    static const char b32[] = "0123456789abcdfghijklmnpqrsvwxyz";
+    if (strncmp(p, "/nix/store/", 11))
+        return 0;
+    const char *b = p + 11;
+    for (int i = 0; i < 32; i++)
+        if (!b[i] || !strchr(b32, b[i]))
+            return 0;
+    if (b[32] != '-' || !b[33] || strlen(b + 33) > 211)
+        return 0;
+    for (const char *q = b + 33; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("+-._?=", *q))
+            return 0;
+    return 1;
+}
+
+/* Nix's canonPath(path, resolveSymlinks = true): "." and ".." removed, every symbolic link
+ * followed; a missing component is an error naming the prefix that is missing. */
+static const char *canon_resolving(State *S, const char *path, PosIdx pos) {
+    AStr todo;
+    lang_astr_init(S, &todo, 256);
+    astr_adds(S, &todo, path);
+    int links = 0;
+restart:;
+    AStr res;
+    lang_astr_init(S, &res, 256);
+    const char *p = todo.buf;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        if (n == 1 && p[0] == '.') {
+            p += n;
+            continue;
+        }
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (res.len > 0 && res.buf[res.len - 1] != '/')
+                res.len--;
+            if (res.len > 0)
+                res.len--;
+            res.buf[res.len] = '\0';
+            p += n;
+            continue;
+        }
+        lang_astr_addch(S, &res, '/');
+        lang_astr_add(S, &res, p, n);
+        p += n;
+        struct stat st;
+        if (lstat(res.buf, &st) != 0)
+            lang_throw(S, pos, "getting status of '%s': %s", res.buf, strerror(errno));
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > 1024)
+                lang_throw(S, pos, "infinite symlink recursion in path '%s'", path);
+            char target[4096];
+            ssize_t tl = readlink(res.buf, target, sizeof target - 1);
+            if (tl < 0)
+                lang_throw(S, pos, "reading symbolic link '%s': %s", res.buf, strerror(errno));
+            target[tl] = '\0';
+            AStr next;
+            lang_astr_init(S, &next, 256);
+            if (target[0] != '/') {
+                while (res.len > 0 && res.buf[res.len - 1] != '/')
+                    res.len--;
+                lang_astr_add(S, &next, res.buf, res.len);
+            }
+            astr_adds(S, &next, target);
+            astr_adds(S, &next, p);
+            todo = next;
+            goto restart;
+        }
+    }
+    if (res.len == 0)
+        lang_astr_addch(S, &res, '/');
+    return res.buf;
+}
+
+PRIM(storePath) {
+    const char *p = lang_coerce_to_path(S, args[0], pos);
+    lang_check_path(S, p, pos);
+    if (!is_store_path(p))
+        p = canon_resolving(S, p, pos);
+    if (strncmp(p, "/nix/store/", 11) || !p[11])
+        lang_throw(S, pos, "path '%s' is not in the Nix store", p);
+    size_t n = 11 + strcspn(p + 11, "/");
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = lang_arena_strndup(&S->arena, p, n);
+    c->next = NULL;
+    lang_mk_string_copy(S, out, p, strlen(p), c);
+}
+
+static void ctx_add(State *S, const StrCtx **ctx, const char *pre, const char *path) {
+    AStr t;
+    lang_astr_init(S, &t, 64);
+    astr_adds(S, &t, pre);
+    astr_adds(S, &t, path);
+    StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
+    c->path = t.buf;
+    c->next = NULL;
+    *ctx = lang_ctx_merge(S, *ctx, c);
+}
+
+/* builtins.appendContext STRING { "/nix/store/..." = { path = BOOL; allOutputs = BOOL;
+ * outputs = [ NAME ... ]; }; }: the inverse of getContext. */
+PRIM(appendContext) {
+    size_t len;
+    const StrCtx *ctx;
+    const char *s = lang_force_string(S, args[0], pos, &len, &ctx);
+    Attrs *a = lang_force_attrs(S, args[1], pos);
+    Sym s_all = lang_sym_intern(S, "allOutputs", 10);
+    Attr **sorted = lang_attrs_sorted_by_name(S, a);
+    for (uint32_t i = 0; i < a->n; i++) {
+        Attr *at = sorted[i];
+        const char *key = sym_name(S, at->name);
+        size_t kl = sym_len(S, at->name);
+        int is_drv = kl >= 4 && !strcmp(key + kl - 4, ".drv");
+        if (!is_store_path(key))
+            lang_throw(S, at->pos, "Context key '%s' is not a store path", key);
+        Attrs *info = lang_force_attrs(S, at->value, at->pos);
+        Attr *x = lang_attrs_find(info, S->s_path);
+        if (x && lang_force_bool(S, x->value, x->pos))
+            ctx_add(S, &ctx, "", key);
+        x = lang_attrs_find(info, s_all);
+        if (x && lang_force_bool(S, x->value, x->pos)) {
+            if (!is_drv)
+                lang_throw(S, at->pos,
+                           "Tried to add all-outputs context of %s, which is not a derivation, "
+                           "to a string",
+                           key);
+            ctx_add(S, &ctx, "=", key);
+        }
+        x = lang_attrs_find(info, S->s_outputs);
+        if (x) {
+            lang_force_list(S, x->value, x->pos);
+            if (x->value->n && !is_drv)
+                lang_throw(S, at->pos,
+                           "Tried to add derivation output context of %s, which is not a "
+                           "derivation, to a string",
+                           key);
+            for (uint32_t k = 0; k < x->value->n; k++) {
+                const char *o = lang_force_string_noctx(S, x->value->elems[k], x->pos, NULL);
+                AStr pre;
+                lang_astr_init(S, &pre, 32);
+                lang_astr_addf(S, &pre, "!%s!", o);
+                ctx_add(S, &ctx, pre.buf, key);
+            }
+        }
+    }
+    lang_mk_string(S, out, s, len, ctx);
+}
+
 /* Builtins Nix has and flakectl does not implement: present (so `builtins ? x` answers as
  * in Nix), with an error that says so. */
 static void unsupported(State *S, PosIdx pos, const char *name) {
     lang_throw(S, pos, "builtins.%s is not supported by flakectl's evaluator", name);
 }
-PRIM(fetchGit) { (void)args; (void)out; unsupported(S, pos, "fetchGit"); }
+void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchGit) {
+    lang_prim_fetch_git(S, args, out, pos);
+}
 PRIM(fetchMercurial) { (void)args; (void)out; unsupported(S, pos, "fetchMercurial"); }
-PRIM(fetchTarball) { (void)args; (void)out; unsupported(S, pos, "fetchTarball"); }
+void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchTarball) {
+    lang_prim_fetch_tarball(S, args, out, pos);
+}
 PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
-PRIM(fetchurl) { (void)args; (void)out; unsupported(S, pos, "fetchurl"); }
-PRIM(filterSource) { (void)args; (void)out; unsupported(S, pos, "filterSource"); }
-PRIM(scopedImport) { (void)args; (void)out; unsupported(S, pos, "scopedImport"); }
-PRIM(storePath) { (void)args; (void)out; unsupported(S, pos, "storePath"); }
-PRIM(toXML) { (void)args; (void)out; unsupported(S, pos, "toXML"); }
-PRIM(appendContext) { (void)args; (void)out; unsupported(S, pos, "appendContext"); }
+void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
+PRIM(fetchurl) {
+    lang_prim_fetch_url(S, args, out, pos);
+}
+void lang_to_xml(State *S, Value *v, AStr *out, PosIdx pos, const StrCtx **ctx);
+PRIM(toXML) {
+    AStr s;
+    lang_astr_init(S, &s, 256);
+    const StrCtx *ctx = NULL;
+    lang_to_xml(S, args[0], &s, pos, &ctx);
+    lang_mk_string(S, out, s.buf, s.len, ctx);
+}
 
 /* ---- JSON and TOML ---- */
 
@@ -1635,14 +2061,16 @@ PRIM(toJSON) {
 
 PRIM(fromJSON) {
     size_t len;
-    const char *s = lang_force_string(S, args[0], pos, &len, NULL);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &len);
+    lang_push_text_frame(S, pos, "while decoding a JSON string");
     lang_json_to_value(S, s, len, out, pos);
+    S->nframes--;
 }
 
 void lang_toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
 PRIM(fromTOML) {
     size_t len;
-    const char *s = lang_force_string(S, args[0], pos, &len, NULL);
+    const char *s = lang_force_string_noctx(S, args[0], pos, &len);
     lang_toml_to_value(S, s, len, out, pos);
 }
 
@@ -1817,7 +2245,7 @@ void lang_builtins_init(State *S) {
     Value *sd = lang_alloc_value(S);
     lang_mk_string(S, sd, "/nix/store", 10, NULL);
     Value *np_ = lang_alloc_value(S);
-    lang_mk_list(S, np_, 0);
+    build_nix_path(S, np_);
     Value *now = lang_alloc_value(S);
     mk_int(now, (int64_t)time(NULL));
     struct {

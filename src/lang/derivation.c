@@ -249,9 +249,9 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
             hash_mode = s.buf;
     }
     /* like Nix, report problems of the whole derivation where its name is defined */
-    if (!d.builder)
+    if (!d.builder || !*d.builder)
         lang_throw(S, nm->pos, "required attribute 'builder' missing");
-    if (!d.platform)
+    if (!d.platform || !*d.platform)
         lang_throw(S, nm->pos, "required attribute 'system' missing");
     if (d.nouts == 0)
         add_unique(S, &d.outs, &d.nouts, &outcap, "out");
@@ -352,13 +352,13 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
         d.fixed_hash = hash_val;
         const char *op;
         if (recursive)
-            op = lang_make_store_path(S, "source", hash_val, d.name);
+            op = lang_make_store_path(S, "source", hash_val, d.name, pos);
         else {
             char *inner = fl_xasprintf("fixed:out:sha256:%s:", hash_val);
             char ih[65];
             sha256_hex(inner, strlen(inner), ih);
             free(inner);
-            op = lang_make_store_path(S, "output:out", ih, d.name);
+            op = lang_make_store_path(S, "output:out", ih, d.name, pos);
         }
         d.out_paths[0] = op;
     } else {
@@ -377,7 +377,7 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
             AStr type;
             lang_astr_init(S, &type, 64);
             lang_astr_addf(S, &type, "output:%s", d.outs[i]);
-            d.out_paths[i] = lang_make_store_path(S, type.buf, hex, nm2.buf);
+            d.out_paths[i] = lang_make_store_path(S, type.buf, hex, nm2.buf, pos);
         }
     }
     for (size_t i = 0; i < d.nouts; i++)
@@ -404,7 +404,7 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
     AStr drvname;
     lang_astr_init(S, &drvname, 64);
     lang_astr_addf(S, &drvname, "%s.drv", d.name);
-    const char *drv_path = lang_store_path_for_text(S, drvname.buf, full.buf, full.len, refs);
+    const char *drv_path = lang_store_path_for_text(S, drvname.buf, full.buf, full.len, refs, pos);
     /* remember hashDerivationModulo for derivations that use this one */
     if (hash_val) {
         char *inner = fl_xasprintf("fixed:out:%s:%s:%s", d.fixed_algo, hash_val, d.out_paths[0]);

@@ -148,6 +148,11 @@ static inline void push_frame(State *S, int kind, Sym sym, PosIdx pos) {
     f->text = NULL;
 }
 
+void lang_push_text_frame(State *S, PosIdx pos, const char *text) {
+    push_frame(S, FR_CTX, 0, pos);
+    S->frames[S->nframes - 1].text = text;
+}
+
 /* ---- forcing ---- */
 
 /* The blackholed cell keeps its thunk fields in a side record so a failed evaluation can
@@ -338,8 +343,18 @@ const char *lang_force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len)
     const StrCtx *ctx;
     const char *s = lang_force_string(S, v, pos, len, &ctx);
     if (ctx)
-        lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path", s);
+        lang_throw(S, pos, "the string '%s' is not allowed to refer to a store path (such as '%s')",
+                   s, lang_ctx_first(ctx));
     return s;
+}
+
+/* Nix keeps a string's context in a std::set: its messages name the smallest element. */
+const char *lang_ctx_first(const StrCtx *ctx) {
+    const char *m = ctx ? ctx->path : NULL;
+    for (const StrCtx *c = ctx; c; c = c->next)
+        if (strcmp(c->path, m) < 0)
+            m = c->path;
+    return m;
 }
 
 int lang_is_derivation(State *S, Value *v) {
@@ -454,14 +469,65 @@ void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int 
     lang_throw(S, pos, "cannot coerce %s to a string", lang_show_type(v));
 }
 
-const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos) {
+static const char *coerce_to_path_ctx(State *S, Value *v, PosIdx pos, const StrCtx **ctx) {
     AStr s;
     lang_astr_init(S, &s, 64);
-    const StrCtx *ctx = NULL;
-    lang_coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
+    lang_coerce_to_string(S, v, pos, 0, 0, &s, ctx);
     if (s.len == 0 || s.buf[0] != '/')
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
     return s.buf;
+}
+
+const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos) {
+    const StrCtx *ctx = NULL;
+    return coerce_to_path_ctx(S, v, pos, &ctx);
+}
+
+/* The store path a context element refers to: a derivation's .drv for its outputs. */
+static const char *ctx_store_path(const char *e) {
+    if (e[0] == '=')
+        return e + 1;
+    if (e[0] == '!' && strchr(e + 1, '!'))
+        return strchr(e + 1, '!') + 1;
+    return e;
+}
+
+/* Nix realises a context before reading a path: every store path the string refers to must be
+ * valid, the first invalid one (in its sorted order) is reported. Without a store, valid means
+ * present. */
+const char *lang_ctx_invalid_path(const StrCtx *ctx) {
+    const char *bad = NULL;
+    for (const StrCtx *c = ctx; c; c = c->next) {
+        struct stat st;
+        if (lstat(ctx_store_path(c->path), &st) != 0 && (!bad || strcmp(c->path, bad) < 0))
+            bad = c->path;
+    }
+    return bad ? ctx_store_path(bad) : NULL;
+}
+
+const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
+    const StrCtx *ctx = NULL;
+    const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
+    const char *bad = lang_ctx_invalid_path(ctx);
+    if (bad)
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    return p;
+}
+
+void lang_warn(State *S, const char *fmt, ...) {
+    AStr s;
+    lang_astr_init(S, &s, 128);
+    astr_adds(S, &s, "warning: ");
+    char m[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    astr_adds(S, &s, m);
+    if (S->cfg.trace)
+        S->cfg.trace(S->cfg.trace_ctx, s.buf);
+    else
+        fprintf(stderr, "%s\n", s.buf);
 }
 
 /* ---- equality and ordering ---- */
@@ -874,6 +940,36 @@ static void add_dynamic(State *S, Expr *e, Env *env, Attrs **ap) {
     *ap = a;
 }
 
+/* The legacy `rec { __overrides = { ... }; }`: its attributes replace the set's own (also
+ * where the other attributes refer to them) or join it. Like Nix, forced when the set is. */
+static void apply_overrides(State *S, Expr *e, Env *inner, Attrs **ap) {
+    Sym s_overrides = lang_sym_intern(S, "__overrides", 11);
+    Attrs *a = *ap;
+    AttrDef *od = NULL;
+    for (uint32_t i = 0; i < e->attrs.ndefs && !od; i++)
+        if (e->attrs.defs[i].name == s_overrides)
+            od = &e->attrs.defs[i];
+    Attrs *o = lang_force_attrs(S, inner->v[od->displ], od->pos);
+    Attrs *r = lang_alloc_attrs(S, a->n + o->n + e->attrs.ndyn);
+    memcpy(r->a, a->a, a->n * sizeof(Attr));
+    r->n = a->n;
+    r->pos = a->pos;
+    for (uint32_t i = 0; i < o->n; i++) {
+        AttrDef *d = NULL;
+        for (uint32_t k = 0; k < e->attrs.ndefs && !d; k++)
+            if (e->attrs.defs[k].name == o->a[i].name)
+                d = &e->attrs.defs[k];
+        if (d) {
+            *lang_attrs_find(r, o->a[i].name) = o->a[i];
+            inner->v[d->displ] = o->a[i].value;
+        } else {
+            r->a[r->n++] = o->a[i];
+        }
+    }
+    lang_attrs_sort(r);
+    *ap = r;
+}
+
 static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
     Attrs *a = lang_alloc_attrs(S, n + e->attrs.ndyn);
@@ -886,7 +982,17 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     }
     for (uint32_t i = 0; i < n; i++) {
         AttrDef *d = &e->attrs.defs[i];
-        Value *v = lang_maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+        Value *v;
+        if (UNLIKELY(e->flag & 2) && !d->inherited) {
+            /* with __overrides every own attribute is a thunk of its own (as in Nix): one
+               naming another must see the other's override, not share its cell */
+            v = lang_alloc_value(S);
+            v->type = V_THUNK;
+            v->thunk.env = inner;
+            v->thunk.expr = d->e;
+        } else {
+            v = lang_maybe_thunk(S, d->e, (d->inherited || !e->flag) ? env : inner);
+        }
         if (e->flag)
             inner->v[d->displ] = v;
         a->a[i].name = d->name;
@@ -894,6 +1000,8 @@ static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
         a->a[i].value = v;
     }
     lang_attrs_sort(a);
+    if (UNLIKELY(e->flag & 2))
+        apply_overrides(S, e, inner, &a);
     if (e->attrs.ndyn)
         add_dynamic(S, e, inner, &a);
     out->type = V_ATTRS;
@@ -1424,24 +1532,23 @@ static int read_source(const char *path, char **data, size_t *len) {
     return 0;
 }
 
-void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+/* The file a path imports: itself, or its default.nix when it is a directory (malloc'd). */
+static char *import_target(const char *path) {
     char *canon = fl_canon_path(path, "/");
     if (fl_is_dir(canon)) {
         char *d = fl_path_join(canon, "default.nix");
         free(canon);
         canon = d;
     }
-    uint32_t cached = import_find(S, canon);
-    if (cached) {
-        free(canon);
-        Value *v = S->files[cached - 1].value;
-        force(S, v, pos);
-        *out = *v;
-        return;
-    }
+    return canon;
+}
+
+/* Reads and parses a file (canon is consumed) into a new file entry; scope names the variables
+ * of scopedImport's extra scope (nscope 0 = none). */
+static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint32_t nscope,
+                       uint32_t *fid_out) {
     char *data = NULL;
     size_t len = 0;
-    fl_error e = FL_ERROR_INIT;
     if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
         char *c = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
@@ -1449,7 +1556,6 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
     if (read_source(canon, &data, &len) < 0) {
-        fl_error_clear(&e);
         char *msg = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
@@ -1464,13 +1570,29 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     free(canon);
     S->files[fid].src = data;
     S->files[fid].srclen = len;
-    Expr *ex = lang_parse_source(S, data, len, fid, dir);
+    Expr *ex = lang_parse_source_scoped(S, data, len, fid, dir, scope, nscope);
     free(dir);
     if (!ex) {
         S->errkind = ERR_OTHER;
         capture_frames(S);
         lang_rethrow(S);
     }
+    *fid_out = fid;
+    return ex;
+}
+
+void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
+    char *canon = import_target(path);
+    uint32_t cached = import_find(S, canon);
+    if (cached) {
+        free(canon);
+        Value *v = S->files[cached - 1].value;
+        force(S, v, pos);
+        *out = *v;
+        return;
+    }
+    uint32_t fid;
+    Expr *ex = load_file(S, canon, pos, NULL, 0, &fid);
     Value *v = lang_alloc_value(S);
     v->type = V_THUNK;
     v->thunk.env = S->base_env;
@@ -1482,4 +1604,23 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
     force(S, v, pos);
     S->nframes--;
     *out = *v;
+}
+
+/* scopedImport: the file evaluated (never cached) with the attributes of scope as variables
+ * between it and the base scope, so they shadow builtins such as import. */
+void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
+    char *canon = import_target(path);
+    Sym *names = arena_alloc(&S->arena, (scope->n + 1) * sizeof(Sym));
+    Env *env = lang_alloc_env(S, scope->n);
+    env->up = S->base_env;
+    for (uint32_t i = 0; i < scope->n; i++) {
+        names[i] = scope->a[i].name;
+        env->v[i] = scope->a[i].value;
+    }
+    uint32_t fid;
+    Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
+    push_frame(S, FR_IMPORT, 0, pos);
+    S->frames[S->nframes - 1].text = S->files[fid].path;
+    lang_eval(S, ex, env, out);
+    S->nframes--;
 }

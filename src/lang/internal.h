@@ -328,6 +328,16 @@ const char *lang_tok_describe(State *S, const Token *t, char *buf, size_t n);
 
 /* Parses a file's tokens into an expression resolved against the base scope. */
 Expr *lang_parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir);
+/* Same, with a scope of nscope variables between the file and the base scope (scopedImport);
+ * its environment is one level above the base environment. */
+Expr *lang_parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+                          const char *basedir, const Sym *scope, uint32_t nscope);
+
+/* ---- pointer sets (identity), arena-backed ---- */
+typedef struct PtrSet {
+    const void **slots;
+    size_t cap, n;
+} PtrSet;
 
 /* ---- evaluator state ---- */
 typedef struct Frame {
@@ -415,6 +425,8 @@ struct State {
     Value *v_true, *v_false, *v_null;
     Value **small_ints; /* preallocated small ints? unused */
     int trace_depth;
+    /* search path entries already warned about (each once, as Nix does) */
+    PtrSet warned_entries;
 };
 
 static inline const char *sym_name(State *S, Sym s) {
@@ -452,12 +464,12 @@ void lang_catch_end(State *S, Catch *c);
 /* After longjmp landed in c: restore blackholed thunks, pop frames. */
 void lang_catch_unwind(State *S, Catch *c);
 
-/* ---- pointer sets (identity), arena-backed ---- */
-typedef struct PtrSet {
-    const void **slots;
-    size_t cap, n;
-} PtrSet;
 int lang_ptrset_add(State *S, PtrSet *ps, const void *p);
+/* A line for stderr that is not an error (Nix's "warning: ..."); through the trace hook. */
+/* A frame of the trace with its own text (shown by --show-trace when an error passes through
+ * it); the caller pops it with S->nframes-- when nothing was thrown. */
+void lang_push_text_frame(State *S, PosIdx pos, const char *text);
+void lang_warn(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- evaluation ---- */
 static inline int stack_exceeded(State *S) {
@@ -516,11 +528,16 @@ void lang_force_list(State *S, Value *v, PosIdx pos);
 void lang_force_function(State *S, Value *v, PosIdx pos);
 const char *lang_force_string(State *S, Value *v, PosIdx pos, size_t *len, const StrCtx **ctx);
 const char *lang_force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len);
+const char *lang_ctx_first(const StrCtx *ctx);
 /* coerce_more: ints, floats, bools, null, lists too (toString); copy_to_store: paths become
  * store paths. */
 void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
                       AStr *out, const StrCtx **ctx);
 const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos);
+/* coerce_to_path for builtins that read the path: its context must be valid first. */
+const char *lang_realise_path(State *S, Value *v, PosIdx pos);
+/* The first store path of ctx that is not valid (Nix's order), NULL when all are. */
+const char *lang_ctx_invalid_path(const StrCtx *ctx);
 int lang_values_equal(State *S, Value *a, Value *b, PosIdx pos);
 int lang_compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
 const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b);
@@ -535,10 +552,31 @@ void lang_check_path(State *S, const char *path, PosIdx pos);
 int lang_path_visible(State *S, const char *path);
 /* Same under another name (builtins.path); name NULL = the base name. */
 const char *lang_path_to_store_named(State *S, const char *path, const char *name, PosIdx pos);
-const char *lang_make_store_path(State *S, const char *type, const char *hexhash,
-                            const char *name);
+/* Both throw Nix's message at pos when name is not a valid store path name. */
+const char *lang_make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+                            PosIdx pos);
 const char *lang_store_path_for_text(State *S, const char *name, const char *data, size_t len,
-                                const StrCtx *refs);
+                                const StrCtx *refs, PosIdx pos);
+
+/* The value of a hexadecimal digit (either case), -1 for anything else. */
+static inline int lang_hex_digit(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+/* A sha256 hash in any form Nix accepts (base-16, base-32, base-64, SRI), or Nix's error. */
+void lang_parse_sha256(State *S, const char *s, unsigned char h[32], PosIdx pos);
+/* The path of fixed-output content: NAR hash (recursive) or flat file hash h, under name. */
+const char *lang_fixed_output_path(State *S, int recursive, const unsigned char h[32],
+                                   const char *name, PosIdx pos);
+int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]);
+/* builtins.path and filterSource (Nix's addPath); filter and expected may be NULL. */
+const char *lang_path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
+                     const unsigned char *expected, PosIdx pos);
 
 /* imports */
 void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos);

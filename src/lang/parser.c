@@ -1164,9 +1164,13 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
             return;
         }
         Sym *names = arena_alloc(&S->arena, (e->attrs.ndefs + 1) * sizeof(Sym));
+        Sym s_overrides = e->kind == E_ATTRS ? lang_sym_intern(S, "__overrides", 11) : 0;
         for (uint32_t i = 0; i < e->attrs.ndefs; i++) {
             names[i] = e->attrs.defs[i].name;
             e->attrs.defs[i].displ = i;
+            /* bit 1 of a rec set's flag: it has the legacy __overrides attribute */
+            if (names[i] == s_overrides && s_overrides)
+                e->flag |= 2;
         }
         Scope inner = {sc, names, e->attrs.ndefs, 0};
         for (uint32_t i = 0; i < e->attrs.ndefs; i++)
@@ -1231,6 +1235,11 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
 }
 
 Expr *lang_parse_source(State *S, const char *src, size_t len, uint32_t file, const char *basedir) {
+    return lang_parse_source_scoped(S, src, len, file, basedir, NULL, 0);
+}
+
+Expr *lang_parse_source_scoped(State *S, const char *src, size_t len, uint32_t file,
+                          const char *basedir, const Sym *scope, uint32_t nscope) {
     Parser P;
     memset(&P, 0, sizeof P);
     P.S = S;
@@ -1245,7 +1254,8 @@ Expr *lang_parse_source(State *S, const char *src, size_t len, uint32_t file, co
             unexpected(&P, NULL);
         finish_attrs(&P);
         Scope base = {NULL, S->base_names, S->nbase, 0};
-        bind(&P, e, &base);
+        Scope extra = {&base, scope, nscope, 0};
+        bind(&P, e, nscope ? &extra : &base);
         result = e;
     }
     free(P.t);

@@ -1,9 +1,7 @@
 /* print.c - values to text: the nix-instantiate printer (byte-exact, «repeated» by identity),
- * JSON out (toJSON and --json) and in (fromJSON via jansson), float formatting, and
+ * JSON out (toJSON and --json; json.c reads it), float formatting, and
  * expressions shown as Nix shows them in assertion messages. Never evaluates beyond forcing
  * what JSON conversion needs. */
-#include <errno.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,137 +260,6 @@ void lang_to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const S
                    v->primop->name);
     default:
         lang_throw(S, pos, "cannot convert %s to JSON", lang_show_type(v));
-    }
-}
-
-static void json_value(State *S, json_t *j, Value *out, PosIdx pos) {
-    lang_stack_check(S, pos);
-    switch (json_typeof(j)) {
-    case JSON_NULL: mk_null(out); return;
-    case JSON_TRUE: mk_bool(out, 1); return;
-    case JSON_FALSE: mk_bool(out, 0); return;
-    case JSON_INTEGER: mk_int(out, (int64_t)json_integer_value(j)); return;
-    case JSON_REAL: mk_float(out, json_real_value(j)); return;
-    case JSON_STRING:
-        lang_mk_string_copy(S, out, json_string_value(j), json_string_length(j), NULL);
-        return;
-    case JSON_ARRAY: {
-        size_t n = json_array_size(j);
-        Value r;
-        lang_mk_list(S, &r, (uint32_t)n);
-        for (size_t i = 0; i < n; i++) {
-            r.elems[i] = lang_alloc_value(S);
-            json_value(S, json_array_get(j, i), r.elems[i], pos);
-        }
-        *out = r;
-        return;
-    }
-    case JSON_OBJECT: {
-        size_t n = json_object_size(j);
-        Attrs *a = lang_alloc_attrs(S, (uint32_t)n);
-        const char *key;
-        json_t *val;
-        json_object_foreach(j, key, val) {
-            Value *v = lang_alloc_value(S);
-            json_value(S, val, v, pos);
-            Sym s = lang_sym_intern(S, key, strlen(key));
-            /* jansson keeps the last of duplicate keys */
-            a->a[a->n].name = s;
-            a->a[a->n].pos = pos;
-            a->a[a->n].value = v;
-            a->n++;
-        }
-        lang_attrs_sort(a);
-        out->type = V_ATTRS;
-        out->attrs = a;
-        return;
-    }
-    }
-}
-
-/* Nix's JSON parser (nlohmann) keeps an integer that fits in 64 bits signed, wraps one that
-   fits only unsigned to a negative NixInt, and reads anything larger as a float; jansson
-   rejects all but the first. Such literals are rewritten before jansson sees them: the
-   wrapped value, or the literal with ".0" appended. NULL when there is nothing to rewrite. */
-static char *json_wide_ints(State *S, const char *s, size_t len, size_t *outlen) {
-    AStr r;
-    lang_astr_init(S, &r, 0);
-    int changed = 0, in_str = 0;
-    size_t copied = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-            continue;
-        }
-        if (c != '-' && !(c >= '0' && c <= '9'))
-            continue;
-        size_t e = i + (c == '-');
-        int is_int = 1;
-        while (e < len && ((s[e] >= '0' && s[e] <= '9') || s[e] == '.' || s[e] == 'e' ||
-                           s[e] == 'E' || s[e] == '+' || s[e] == '-')) {
-            if (s[e] == '.' || s[e] == 'e' || s[e] == 'E')
-                is_int = 0;
-            e++;
-        }
-        /* fewer than 19 digits always fits in int64: no copy, no strtoll */
-        size_t digits = e - i - (c == '-');
-        if (is_int && digits >= 19) {
-            char *tok = lang_arena_strndup(&S->arena, s + i, e - i);
-            errno = 0;
-            (void)strtoll(tok, NULL, 10);
-            if (errno == ERANGE) {
-                lang_astr_add(S, &r, s + copied, i - copied);
-                errno = 0;
-                unsigned long long u = c == '-' ? 0 : strtoull(tok, NULL, 10);
-                if (c != '-' && errno == 0)
-                    lang_astr_addf(S, &r, "%lld", (long long)u);
-                else
-                    lang_astr_addf(S, &r, "%s.0", tok);
-                copied = e;
-                changed = 1;
-            }
-        }
-        i = e - 1;
-    }
-    if (!changed)
-        return NULL;
-    lang_astr_add(S, &r, s + copied, len - copied);
-    *outlen = r.len;
-    return r.buf;
-}
-
-void lang_json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
-    json_error_t je;
-    size_t wlen;
-    char *wide = json_wide_ints(S, s, len, &wlen);
-    if (wide) {
-        s = wide;
-        len = wlen;
-    }
-    json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!j) {
-        char *msg = lang_arena_strndup(&S->arena, je.text, strlen(je.text));
-        lang_throw(S, pos, "while decoding a JSON string: parse error: %s at line %d, column %d", msg,
-                   je.line, je.column);
-    }
-    Catch c;
-    catch_begin(S, &c);
-    if (setjmp(c.jb) == 0) {
-        json_value(S, j, out, pos);
-        lang_catch_end(S, &c);
-        json_decref(j);
-    } else {
-        lang_catch_unwind(S, &c);
-        json_decref(j);
-        lang_rethrow(S);
     }
 }
 

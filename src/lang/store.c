@@ -1,9 +1,15 @@
 /* store.c - store paths the way Nix computes them, for when no store is attached: source and
  * text store paths under /nix/store, with the store's own NAR hashing, base-32 and path
  * fingerprints (src/store, pure functions only: no store is ever opened here). Never writes
- * anything to the file system. */
+ * anything to the file system.
+ *
+ * The one NAR walk of its own is the filtered one of builtins.path and filterSource: its
+ * filter is a Nix function called for every entry, which may throw (longjmp) out of the walk,
+ * so it cannot run inside the store's writer, which owns descriptors while it walks. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -13,16 +19,175 @@
 #include "flakectl/store.h"
 #include "lang/internal.h"
 
+static void nar_str(EVP_MD_CTX *md, const char *s, size_t n) {
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(((uint64_t)n >> (8 * i)) & 0xff);
+    EVP_DigestUpdate(md, len, 8);
+    EVP_DigestUpdate(md, s, n);
+    static const char zeros[8] = {0};
+    if (n % 8)
+        EVP_DigestUpdate(md, zeros, 8 - n % 8);
+}
+#define NS(md, lit) nar_str(md, lit, sizeof(lit) - 1)
+
 static int cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* builtins.path's and filterSource's filter: a Nix function of the path and its type. */
+typedef struct NarFilter {
+    Value *fn;
+    PosIdx pos;
+} NarFilter;
+
+static int nar_keep(State *S, const NarFilter *f, const char *path, const struct stat *st) {
+    if (!f)
+        return 1;
+    const char *type = S_ISREG(st->st_mode)   ? "regular"
+                       : S_ISDIR(st->st_mode) ? "directory"
+                       : S_ISLNK(st->st_mode) ? "symlink"
+                                              : "unknown";
+    Value *a1 = lang_alloc_value(S), *a2 = lang_alloc_value(S), r;
+    lang_mk_string_copy(S, a1, path, strlen(path), NULL);
+    lang_mk_string(S, a2, type, strlen(type), NULL);
+    lang_call_function2(S, f->fn, a1, a2, &r, f->pos);
+    return lang_force_bool(S, &r, f->pos);
+}
+
+/* Nix's NAR serialisation of path, hashed into md; entries the filter rejects are left out
+ * (the root is never filtered). Allocates in the arena only, and holds no descriptor while
+ * the filter runs: the filter may throw. */
+static int nar_dump(State *S, EVP_MD_CTX *md, const char *path, const NarFilter *f) {
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -1;
+    NS(md, "(");
+    if (S_ISREG(st.st_mode)) {
+        NS(md, "type");
+        NS(md, "regular");
+        if (st.st_mode & S_IXUSR) {
+            NS(md, "executable");
+            NS(md, "");
+        }
+        NS(md, "contents");
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        uint64_t n = (uint64_t)st.st_size;
+        unsigned char len[8];
+        for (int i = 0; i < 8; i++)
+            len[i] = (unsigned char)((n >> (8 * i)) & 0xff);
+        EVP_DigestUpdate(md, len, 8);
+        char buf[65536];
+        uint64_t total = 0;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) {
+            EVP_DigestUpdate(md, buf, (size_t)r);
+            total += (uint64_t)r;
+        }
+        close(fd);
+        if (r < 0 || total != n)
+            return -1;
+        static const char zeros[8] = {0};
+        if (n % 8)
+            EVP_DigestUpdate(md, zeros, 8 - n % 8);
+    } else if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target);
+        if (n < 0)
+            return -1;
+        NS(md, "type");
+        NS(md, "symlink");
+        NS(md, "target");
+        nar_str(md, target, (size_t)n);
+    } else if (S_ISDIR(st.st_mode)) {
+        NS(md, "type");
+        NS(md, "directory");
+        DIR *d = opendir(path);
+        if (!d)
+            return -1;
+        const char **names = NULL;
+        size_t nn = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            if (nn == cap) {
+                cap = cap ? cap * 2 : 16;
+                const char **nb = arena_alloc(&S->arena, cap * sizeof(char *));
+                if (nn)
+                    memcpy(nb, names, nn * sizeof(char *));
+                names = nb;
+            }
+            names[nn++] = lang_arena_strndup(&S->arena, de->d_name, strlen(de->d_name));
+        }
+        closedir(d);
+        if (nn)
+            qsort(names, nn, sizeof(char *), cmp_names);
+        for (size_t i = 0; i < nn; i++) {
+            AStr sub;
+            lang_astr_init(S, &sub, 256);
+            astr_adds(S, &sub, path);
+            if (sub.len == 0 || sub.buf[sub.len - 1] != '/')
+                lang_astr_addch(S, &sub, '/');
+            astr_adds(S, &sub, names[i]);
+            struct stat cst;
+            if (lstat(sub.buf, &cst) < 0)
+                return -1;
+            if (!nar_keep(S, f, sub.buf, &cst))
+                continue;
+            NS(md, "entry");
+            NS(md, "(");
+            NS(md, "name");
+            nar_str(md, names[i], strlen(names[i]));
+            NS(md, "node");
+            if (nar_dump(S, md, sub.buf, f) < 0)
+                return -1;
+            NS(md, ")");
+        }
+    } else {
+        return -1;
+    }
+    NS(md, ")");
+    return 0;
+}
+
+/* The NAR hash of path (filtered), or -1 with errno's story left to the caller. The digest
+ * context is freed even when the filter throws. */
+static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
+    if (!f) {
+        fl_error e = FL_ERROR_INIT;
+        int rc = fl_nar_hash_path(path, h, NULL, &e);
+        fl_error_clear(&e);
+        return rc < 0 ? -1 : 0;
+    }
+    EVP_MD_CTX *volatile md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    NS(md, "nix-archive-1");
+    Catch c;
+    int rc;
+    catch_begin(S, &c);
+    if (setjmp(c.jb) == 0) {
+        rc = nar_dump(S, md, path, f);
+        lang_catch_end(S, &c);
+    } else {
+        lang_catch_unwind(S, &c);
+        EVP_MD_CTX_free(md);
+        lang_rethrow(S);
+    }
+    unsigned int hl = 0;
+    EVP_DigestFinal_ex(md, h, &hl);
+    EVP_MD_CTX_free(md);
+    return rc;
 }
 
 static void sha256_hex(const unsigned char *h, char *hex) {
     fl_hex_encode(h, FL_SHA256_LEN, hex);
 }
 
-const char *lang_make_store_path(State *S, const char *type, const char *hexhash,
-                            const char *name) {
+const char *lang_make_store_path(State *S, const char *type, const char *hexhash, const char *name,
+                            PosIdx pos) {
     /* hexhash is 64 hex digits made by this file or derivation.c */
     unsigned char h[FL_SHA256_LEN];
     char *spec = fl_xasprintf("sha256:%s", hexhash);
@@ -31,21 +196,39 @@ const char *lang_make_store_path(State *S, const char *type, const char *hexhash
     if (!ok)
         abort();
     char *p = fl_store_make_path("/nix/store", type, h, name);
-    const char *out = lang_arena_strndup(&S->arena, p, strlen(p));
+    AStr out;
+    lang_astr_init(S, &out, 64);
+    astr_adds(S, &out, p);
     free(p);
-    return out;
-}
-
-static int valid_store_name(const char *name) {
-    if (!*name || name[0] == '.')
-        return 0;
-    for (const char *p = name; *p; p++) {
-        char c = *p;
+    /* Nix checks the name once the path is made, so its messages show the hash part too. */
+    const char *base = out.buf + 11;
+    size_t nl = strlen(name);
+    if (nl == 0)
+        lang_throw(S, pos, "store path '%s' has an empty name", base);
+    if (nl > 211)
+        lang_throw(S, pos, "store path '%s' has a name longer than 211 characters", base);
+    for (const char *q = name; *q; q++) {
+        char c = *q;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               strchr("+-._?=", c)))
-            return 0;
+            lang_throw(S, pos, "store path '%s' contains illegal character '%c'", base, c);
     }
-    return 1;
+    return out.buf;
+}
+
+/* The "source" store path of a path's (filtered) NAR under name, or Nix's error. */
+static const char *nar_source_path(State *S, const char *path, const NarFilter *f,
+                                   const char *name, PosIdx pos) {
+    unsigned char h[32];
+    if (nar_hash(S, path, f, h) < 0) {
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            lang_throw(S, pos, "file '%s' has an unsupported type", path);
+        lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
+    }
+    char hex[65];
+    sha256_hex(h, hex);
+    return lang_make_store_path(S, "source", hex, name, pos);
 }
 
 void lang_check_path(State *S, const char *path, PosIdx pos) {
@@ -94,25 +277,11 @@ const char *lang_path_to_store_named(State *S, const char *path, const char *nam
     base = base ? base + 1 : path;
     if (name)
         base = name;
-    if (!valid_store_name(base))
-        lang_throw(S, pos, "invalid store path name '%s' for '%s'", base, path);
-    unsigned char h[FL_SHA256_LEN];
-    fl_error e = FL_ERROR_INIT;
-    int rc = fl_nar_hash_path(path, h, NULL, &e);
-    fl_error_clear(&e);
-    if (rc < 0) {
-        struct stat st;
-        if (lstat(path, &st) == 0)
-            lang_throw(S, pos, "file '%s' has an unsupported type", path);
-        lang_throw(S, pos, "getting status of '%s': No such file or directory", path);
-    }
-    char hex[65];
-    sha256_hex(h, hex);
-    return lang_make_store_path(S, "source", hex, base);
+    return nar_source_path(S, path, NULL, base, pos);
 }
 
 const char *lang_store_path_for_text(State *S, const char *name, const char *data, size_t len,
-                                const StrCtx *refs) {
+                                const StrCtx *refs, PosIdx pos) {
     unsigned char h[FL_SHA256_LEN];
     fl_sha256_buf(data, len, h);
     char hex[65];
@@ -142,5 +311,156 @@ const char *lang_store_path_for_text(State *S, const char *name, const char *dat
         lang_astr_addch(S, &type, ':');
         astr_adds(S, &type, r[i]);
     }
-    return lang_make_store_path(S, type.buf, hex, name);
+    return lang_make_store_path(S, type.buf, hex, name, pos);
+}
+
+static int b64dig(char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* A sha256 hash as Nix's Hash::parseAny(s, sha256) reads it: "sha256:" or "sha256-" (SRI)
+ * prefix optional; base-16, Nix base-32 or base-64 by length; Nix's messages on error. */
+void lang_parse_sha256(State *S, const char *orig, unsigned char h[32], PosIdx pos) {
+    const char *rest = orig;
+    int sri = 0;
+    const char *colon = strchr(orig, ':'), *dash = strchr(orig, '-');
+    const char *sep = colon ? colon : dash;
+    if (sep) {
+        sri = !colon;
+        size_t tl = (size_t)(sep - orig);
+        static const char *const known[] = {"md5", "sha1", "sha256", "sha512"};
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (strlen(known[i]) == tl && !strncmp(orig, known[i], tl))
+                k = i;
+        if (k >= 0 && k != 2)
+            lang_throw(S, pos, "hash '%s' should have type 'sha256'", orig);
+        rest = sep + 1;
+    }
+    size_t n = strlen(rest);
+    memset(h, 0, 32);
+    if (!sri && n == 64) {
+        for (size_t i = 0; i < 32; i++) {
+            int hi = lang_hex_digit(rest[2 * i]), lo = lang_hex_digit(rest[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                lang_throw(S, pos, "invalid base-16 hash '%s'", rest);
+            h[i] = (unsigned char)(hi << 4 | lo);
+        }
+    } else if (!sri && n == 52) {
+        static const char b32[] = "0123456789abcdfghijklmnpqrsvwxyz";
+        for (size_t k = 0; k < n; k++) {
+            const char *q = strchr(b32, rest[n - 1 - k]);
+            if (!q || !rest[n - 1 - k])
+                lang_throw(S, pos, "invalid base-32 hash '%s'", rest);
+            unsigned digit = (unsigned)(q - b32);
+            size_t b = k * 5, i = b / 8, j = b % 8;
+            h[i] |= (unsigned char)(digit << j);
+            if (i < 31)
+                h[i + 1] |= (unsigned char)(digit >> (8 - j));
+            else if (digit >> (8 - j))
+                lang_throw(S, pos, "invalid base-32 hash '%s'", rest);
+        }
+    } else if (sri || n == 44) {
+        unsigned d = 0, bits = 0;
+        size_t got = 0;
+        for (const char *c = rest; *c && *c != '='; c++) {
+            if (*c == '\n')
+                continue;
+            int v = b64dig(*c);
+            if (v < 0)
+                lang_throw(S, pos, "invalid character in Base64 string: '%c'", *c);
+            bits += 6;
+            d = d << 6 | (unsigned)v;
+            if (bits >= 8) {
+                if (got < 32)
+                    h[got] = (unsigned char)(d >> (bits - 8) & 0xff);
+                got++;
+                bits -= 8;
+            }
+        }
+        if (got != 32)
+            lang_throw(S, pos, "invalid %s hash '%s'", sri ? "SRI" : "base-64", rest);
+    } else {
+        lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha256'", rest);
+    }
+}
+
+static const char *fixed_flat_path(State *S, const unsigned char h[32], const char *name,
+                                   PosIdx pos) {
+    char hex[65], inner_hex[65];
+    sha256_hex(h, hex);
+    char *inner = fl_xasprintf("fixed:out:sha256:%s:", hex);
+    unsigned char ih[FL_SHA256_LEN];
+    fl_sha256_buf(inner, strlen(inner), ih);
+    free(inner);
+    sha256_hex(ih, inner_hex);
+    return lang_make_store_path(S, "output:out", inner_hex, name, pos);
+}
+
+const char *lang_fixed_output_path(State *S, int recursive, const unsigned char h[32],
+                                   const char *name, PosIdx pos) {
+    if (!recursive)
+        return fixed_flat_path(S, h, name, pos);
+    char hex[65];
+    sha256_hex(h, hex);
+    return lang_make_store_path(S, "source", hex, name, pos);
+}
+
+/* Nix's addPath (builtins.path, filterSource): path's NAR (recursive) or contents (flat),
+ * filtered, under name; with an expected hash the result must be the path it gives, and a
+ * path already present is taken as it is. Computed, not copied: see docs/lang-builtins.md. */
+const char *lang_path_add(State *S, const char *path, const char *name, int recursive, Value *filter,
+                     const unsigned char *expected, PosIdx pos) {
+    if (!(S->cfg.pure && expected))
+        lang_check_path(S, path, pos);
+    const char *want = NULL;
+    if (expected) {
+        want = lang_fixed_output_path(S, recursive, expected, name, pos);
+        struct stat st;
+        if (lstat(want, &st) == 0)
+            return want;
+    }
+    if (S->cfg.hooks.path_to_store && recursive && !filter && !expected) {
+        const char *base = strrchr(path, '/');
+        if (!strcmp(base ? base + 1 : path, name))
+            return lang_path_to_store_named(S, path, NULL, pos);
+    }
+    unsigned char h[32];
+    const char *got;
+    if (recursive) {
+        NarFilter nf = {filter, pos};
+        got = nar_source_path(S, path, filter ? &nf : NULL, name, pos);
+    } else {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            lang_throw(S, pos, "opening file '%s': %s", path, strerror(errno));
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        char buf[65536];
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0)
+            EVP_DigestUpdate(md, buf, (size_t)r);
+        int err = errno;
+        close(fd);
+        unsigned int hl = 0;
+        EVP_DigestFinal_ex(md, h, &hl);
+        EVP_MD_CTX_free(md);
+        if (r < 0)
+            lang_throw(S, pos, "reading from file: %s", strerror(err));
+        got = fixed_flat_path(S, h, name, pos);
+    }
+    if (want && strcmp(want, got))
+        lang_throw(S, pos, "store path mismatch in (possibly filtered) path added from '%s'", path);
+    return got;
+}
+
+/* The NAR hash of a path; -1 when it cannot be read. */
+int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]) {
+    return nar_hash(S, path, NULL, h);
 }

@@ -1,5 +1,6 @@
 /* toml.c - builtins.fromTOML: a TOML subset (tables, arrays of tables, dotted keys, strings,
- * integers, floats, booleans, arrays, inline tables) parsed straight into values. Never
+ * integers, floats, booleans, arrays, inline tables, and dates and times, which Nix 2.8
+ * reads and then refuses) parsed straight into values. Never
  * touches files. */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@ typedef struct TP {
     const char *s, *e;
     PosIdx pos;
     int line;
+    int has_datetime; /* Nix 2.8 parses dates and times, then refuses the document */
 } TP;
 
 /* A mutable table while parsing: names and values, turned into Attrs at the end. */
@@ -24,6 +26,11 @@ typedef struct TTable {
 
 static NORETURN void terr(TP *p, const char *msg) {
     lang_throw(p->S, p->pos, "while parsing a TOML string: %s at line %d", msg, p->line);
+}
+
+/* toml11's own words (the first line of its message), without flakectl's line suffix. */
+static NORETURN void terr_plain(TP *p, const char *msg) {
+    lang_throw(p->S, p->pos, "while parsing a TOML string: %s", msg);
 }
 
 static void ws(TP *p) {
@@ -255,6 +262,78 @@ static void parse_inline_table(TP *p, Value *out) {
     tt_to_value(S, t, out);
 }
 
+static int digits_at(const char *s, const char *e, int n) {
+    for (int i = 0; i < n; i++)
+        if (s + i >= e || s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int num_at(const char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* HH:MM:SS[.frac] at p->s; 0 when there is none. */
+static int parse_time(TP *p) {
+    const char *s = p->s;
+    if (!(digits_at(s, p->e, 2) && s + 2 < p->e && s[2] == ':' && digits_at(s + 3, p->e, 2) &&
+          s + 5 < p->e && s[5] == ':' && digits_at(s + 6, p->e, 2)))
+        return 0;
+    if (num_at(s, 2) > 23 || num_at(s + 3, 2) > 59 || num_at(s + 6, 2) > 60)
+        terr_plain(p, "[error] toml::parse_time: invalid time: it does not conform RFC3339.");
+    s += 8;
+    if (s < p->e && *s == '.' && digits_at(s + 1, p->e, 1)) {
+        s++;
+        while (s < p->e && *s >= '0' && *s <= '9')
+            s++;
+    }
+    p->s = s;
+    return 1;
+}
+
+/* A TOML date, time or date-time (offset or local), checked as toml11 checks them. */
+static int parse_datetime(TP *p) {
+    const char *s = p->s;
+    if (parse_time(p)) {
+        p->has_datetime = 1;
+        return 1;
+    }
+    if (digits_at(s, p->e, 2) && s + 2 < p->e && s[2] == ':')
+        terr_plain(p, "[error] bad datetime: invalid format");
+    if (!(digits_at(s, p->e, 4) && s + 4 < p->e && s[4] == '-' && digits_at(s + 5, p->e, 2) &&
+          s + 7 < p->e && s[7] == '-' && digits_at(s + 8, p->e, 2)))
+        return 0;
+    int year = num_at(s, 4), month = num_at(s + 5, 2), day = num_at(s + 8, 2);
+    int leap = (year % 4 == 0) && (year % 100 != 0 || year % 400 == 0);
+    int max_day = month == 2 ? (leap ? 29 : 28)
+                             : (month == 4 || month == 6 || month == 9 || month == 11) ? 30 : 31;
+    if (month < 1 || month > 12 || day < 1 || day > max_day)
+        terr_plain(p, "[error] toml::parse_date: invalid date: it does not conform RFC3339.");
+    p->s = s + 10;
+    p->has_datetime = 1;
+    if (p->s < p->e && (*p->s == 'T' || *p->s == 't' ||
+                        (*p->s == ' ' && digits_at(p->s + 1, p->e, 2)))) {
+        const char *save = p->s;
+        p->s++;
+        if (!parse_time(p)) {
+            if (*save != ' ')
+                terr_plain(p, "[error] bad time: should be HH:MM:SS.subsec");
+            p->s = save;
+            return 1;
+        }
+        if (p->s < p->e && (*p->s == 'Z' || *p->s == 'z')) {
+            p->s++;
+        } else if (p->s < p->e && (*p->s == '+' || *p->s == '-') && digits_at(p->s + 1, p->e, 2) &&
+                   p->s + 3 < p->e && p->s[3] == ':' && digits_at(p->s + 4, p->e, 2)) {
+            p->s += 6;
+        }
+    }
+    return 1;
+}
+
 static void parse_value(TP *p, Value *out) {
     State *S = p->S;
     lang_stack_check(S, p->pos);
@@ -312,6 +391,10 @@ static void parse_value(TP *p, Value *out) {
     if (p->e - p->s >= 5 && !memcmp(p->s, "false", 5)) {
         p->s += 5;
         mk_bool(out, 0);
+        return;
+    }
+    if (parse_datetime(p)) {
+        mk_null(out);
         return;
     }
     /* numbers */
@@ -378,7 +461,7 @@ typedef struct ArrTab {
 } ArrTab;
 
 void lang_toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos) {
-    TP p = {S, s, s + len, pos, 1};
+    TP p = {S, s, s + len, pos, 1, 0};
     TTable *root = tt_new(S), *cur = root;
     /* arrays of tables: per (table, index) an ArrTab in vals slot as a special list */
     for (;;) {
@@ -465,6 +548,8 @@ void lang_toml_to_value(State *S, const char *s, size_t len, Value *out, PosIdx 
     }
     /* materialise arrays of tables (depth-first) */
     void lang_materialise(State * S, TTable * t);
+    if (p.has_datetime)
+        lang_throw(S, pos, "while parsing a TOML string: Dates and times are not supported");
     lang_materialise(S, root);
     tt_to_value(S, root, out);
 }

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int touches_files(const char *src) {
     static const char *const words[] = {"import", "readFile", "readDir", "pathExists",
                                         "hashFile", "getEnv", "toFile", "/dev", "/proc",
-                                        "/sys", "scopedImport", "path", "filterSource"};
+                                        "/sys", "scopedImport", "path", "filterSource",
+                                        "fetch", "storePath", "findFile"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strstr(src, words[i]))
             return 1;

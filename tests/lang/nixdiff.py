@@ -1,6 +1,7 @@
 """nixdiff.py - what the differential tests in this directory share: their command line
 (FLAKECTL [CASES]), the skip when nix-instantiate is missing, running the oracle through
 tests/lib/nix-oracle, and running a command with a time limit."""
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -44,3 +45,27 @@ def run(cmd, limit):
         print(err.rstrip())
         sys.exit(1)
     return out, err
+
+
+def outcome(cmd, limit=30):
+    """("ok", stdout), ("error", the first line of the message from "error:" on) or
+    ("timeout", "") of one run."""
+    out, err = run(cmd, limit)
+    if out is None:
+        return ("timeout", "")
+    for line in err.splitlines():
+        if line.startswith("error:"):
+            return ("error", line)
+    return ("ok", out)
+
+
+def compare_all(jobs, one, describe):
+    """Runs one(job) -> (nix's outcome, flakectl's) for every job, two at a time; prints a FAIL
+    line with describe(job) for each difference and returns how many differed."""
+    differ = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        for job, (w, g) in zip(jobs, ex.map(one, jobs)):
+            if w != g:
+                differ += 1
+                print("FAIL %s\n  nix-instantiate: %r\n  flakectl:        %r" % (describe(job), w, g))
+    return differ

@@ -41,3 +41,27 @@ if(NOT FLAKECTL_SANITIZE)
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/expr_differential.py $<TARGET_FILE:flakectl> 60)
   set_tests_properties(lang_expr_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 endif()
+
+# Features that need files, options or the environment (<name> through -I and NIX_PATH, toXML,
+# scopedImport, filterSource, builtins.path, fetchers of file:// URLs, ...), case by case
+# against the live nix-instantiate.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_features_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/features_differential.py $<TARGET_FILE:flakectl>)
+  set_tests_properties(lang_features_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()
+
+# builtins.fromJSON on seeded random valid and broken JSON texts: values and nlohmann's error
+# messages against the live nix-instantiate. Both builds (the sanitizer build checks json.c).
+add_test(NAME lang_json_differential
+         COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/json_differential.py $<TARGET_FILE:flakectl> 200)
+set_tests_properties(lang_json_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# Every builtin and construct that takes a string, given each kind of value a string may be
+# coerced from (sets with outPath or __toString, paths, derivations, strings with context) and
+# values that are not strings, against the live nix-instantiate.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_coerce_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/coerce_differential.py $<TARGET_FILE:flakectl>)
+  set_tests_properties(lang_coerce_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+endif()
