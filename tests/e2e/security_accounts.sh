@@ -50,9 +50,12 @@ for id in 4294967295 65535 -1 4294967296; do
     attempt "  users.users.alice = { isNormalUser = true; uid = $id; };"
     attempt "  users.groups.staff.gid = $id;"
 done
-# /etc names: a NUL (cut short at the C layer, so it named /etc/a) and invalid UTF-8.
-attempt '  environment.etc.${builtins.fromJSON "\"a\\u0000/../../x\""}.text = "x";'
-attempt '  environment.etc = builtins.listToAttrs [ { name = builtins.fromJSON "\"a\\u0000b\""; value.text = "x"; } ];'
+# /etc names: a NUL and invalid UTF-8. fromJSON was the one way to put a NUL into a string;
+# it now ends a string at \u0000 as Nix 2.8 does, so the name is "a" for Nix and flakectl
+# alike and nothing after the NUL can reach a path (the attribute-set constructors still
+# refuse a NUL if one ever gets there).
+got=$(fl eval --expr 'builtins.fromJSON "\"a\\u0000/../../x\""' 2>&1)
+[ "$got" = '"a"' ] || fail "fromJSON keeps what follows \\u0000: $got"
 printf '{ ... }: {\n  networking.hostName = "h";\n  environment.etc."bad\xffname".text = "x";\n}\n' >"$F/host.nix"
 fl --flake "$F" build --host h --no-link >/dev/null 2>"$T/err" && fail "invalid UTF-8 /etc name accepted"
 grep -q "at $F/host.nix:3:" "$T/err" || { cat "$T/err" >&2; fail "invalid UTF-8: no location"; }
