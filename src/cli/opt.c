@@ -185,6 +185,19 @@ static int suggest_word(const char *typed, const fl_opt_cmd *const *cmds, char *
 
 /* ---- the reporter ---- */
 
+/* Every usage error ends with where to read on: the hint (if any), then the command's help,
+ * or the command list when there is no command. */
+static void set_usage_hint(fl_error *err, const char *hint, const char *name) {
+    if (hint && name)
+        fl_error_set_hint(err, "%s (see 'flakectl %s --help')", hint, name);
+    else if (hint)
+        fl_error_set_hint(err, "%s", hint);
+    else if (name)
+        fl_error_set_hint(err, "see 'flakectl %s --help'", name);
+    else
+        fl_error_set_hint(err, "run 'flakectl --help' for the list");
+}
+
 static int usage_v(const fl_opt_cmd *cmd, const char *hint, const char *fmt, va_list ap) {
     fl_error err = FL_ERROR_INIT;
     fl_strbuf msg = FL_STRBUF_INIT;
@@ -193,15 +206,7 @@ static int usage_v(const fl_opt_cmd *cmd, const char *hint, const char *fmt, va_
     fl_strbuf_vaddf(&msg, fmt, ap);
     fl_error_set(&err, FL_EUSAGE, "%s", msg.buf);
     fl_strbuf_release(&msg);
-    const char *name = cmd && cmd->name ? cmd->name : NULL;
-    if (hint && name)
-        fl_error_set_hint(&err, "%s (see 'flakectl %s --help')", hint, name);
-    else if (hint)
-        fl_error_set_hint(&err, "%s", hint);
-    else if (name)
-        fl_error_set_hint(&err, "see 'flakectl %s --help'", name);
-    else
-        fl_error_set_hint(&err, "run 'flakectl --help' for the list");
+    set_usage_hint(&err, hint, cmd && cmd->name ? cmd->name : NULL);
     return fl_cli_report(&err);
 }
 
@@ -621,15 +626,11 @@ static int unknown_word(const fl_opt_cmd *parent, const fl_opt_cmd *const *cmds,
     const char *name = parent ? parent->name : NULL;
     fl_error_set(&err, FL_EUSAGE, "unknown %s%scommand '%s'", name ? name : "",
                  name ? " sub" : "", word);
+    char hint[96];
     int close = suggest_word(word, cmds, best, sizeof best);
-    if (close && name)
-        fl_error_set_hint(&err, "did you mean '%s'? (see 'flakectl %s --help')", best, name);
-    else if (close)
-        fl_error_set_hint(&err, "did you mean '%s'?", best);
-    else if (name)
-        fl_error_set_hint(&err, "see 'flakectl %s --help'", name);
-    else
-        fl_error_set_hint(&err, "run 'flakectl --help' for the list");
+    if (close)
+        snprintf(hint, sizeof hint, "did you mean '%s'?", best);
+    set_usage_hint(&err, close ? hint : NULL, name);
     return fl_cli_report(&err);
 }
 
