@@ -23,6 +23,9 @@ enum {
 #define FL_DEPLOY_KEY_CURRENT "current"                  /* active toplevel or null */
 #define FL_DEPLOY_KEY_DEFAULT_TOPLEVEL "defaultToplevel" /* or null */
 #define FL_DEPLOY_KEY_IN_FLIGHT "inFlight" /* an activation was interrupted halfway */
+/* true: `store query-valid|import --pending ID` and `deploy-agent activate --pending ID`
+ * exist (an older agent does not say, and gets neither) */
+#define FL_DEPLOY_KEY_PENDING_ROOTS "pendingRoots"
 
 /* `deploy-agent activate` */
 #define FL_DEPLOY_KEY_ERROR "error"

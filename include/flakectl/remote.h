@@ -261,8 +261,10 @@ typedef struct fl_deploy_copy_stats {
  * batches of about batch_bytes (0 = 16 MiB), each batch one `flakectl store import` that
  * registers it only once all of it arrived and verified. A copy cut off keeps the finished
  * batches and the next run sends only what is still missing. A progress line goes to
- * progress_fd (-1 = none), prefixed with the connection's label. */
-int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
+ * progress_fd (-1 = none), prefixed with the connection's label. pending (NULL = none): the
+ * target roots the whole closure under that pending root from the first question on, and
+ * keeps it until the activation given the same id ends (docs/security.md). */
+int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                    fl_error *err);
 
@@ -275,8 +277,8 @@ int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, s
  * relayed through this process into `flakectl store import` on r. from may be r itself
  * only when r has every path already. */
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes,
-                    size_t n, unsigned long long batch_bytes, int progress_fd,
-                    fl_deploy_copy_stats *st, fl_error *err);
+                    size_t n, const char *pending, unsigned long long batch_bytes,
+                    int progress_fd, fl_deploy_copy_stats *st, fl_error *err);
 
 typedef struct fl_deploy_opts {
     fl_remote_opts ssh;

@@ -241,6 +241,20 @@ int fl_store_add_named_root(fl_store *s, const char *group, const char *name, co
 /* Removes gcroots/<group>/<prefix>* (all of the group when prefix is ""). */
 void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefix);
 
+/* A deployment's pending root: gcroots/pending/<id>, a record of store paths (one a line)
+ * that gc keeps, whether or not they are valid yet, so that what a deployer copies stays
+ * from the moment it asks the target which paths it has (query-valid) until the
+ * activation that names the id ends (docs/security.md). hold adds paths (only store
+ * paths) and renews the record; gc drops a record not renewed for FL_STORE_PENDING_MAX_AGE
+ * seconds. The caller holds the store open (its shared lock keeps gc out). id: 1 to 64
+ * letters, digits, '-' or '_'. */
+#define FL_STORE_PENDING_MAX_AGE (60 * 60)
+int fl_store_pending_id_valid(const char *id);
+int fl_store_pending_hold(fl_store *s, const char *id, const char *const *paths, size_t n,
+                          fl_error *err);
+/* Removes the record (nothing when there is none). */
+void fl_store_pending_drop(fl_store *s, const char *id);
+
 /* Consistency check. Every problem is printed to report (one line each). */
 typedef struct fl_store_verify_result {
     size_t missing;  /* registered but absent */

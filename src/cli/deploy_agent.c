@@ -45,7 +45,7 @@ static int agent_confirm(int argc, char **argv);
 static int agent_build(int argc, char **argv);
 
 typedef struct agent_opts {
-    const char *top, *mode, *backup, *token, *gc_root;
+    const char *top, *mode, *backup, *token, *gc_root, *pending;
     int timeout;
 } agent_opts;
 
@@ -60,6 +60,10 @@ static const fl_opt_spec activate_spec[] = {
                 token, .flags = 0),
     FL_OPT_INT_("confirm-timeout", 0, "S", "seconds the deployer has to confirm (default 30)",
                 agent_opts, timeout, 1, 1000000, .flags = 0),
+    FL_OPT_STR_("pending", 0, "ID",
+                "the copy's pending root (store query-valid --pending), dropped once the\n"
+                "activation has ended",
+                agent_opts, pending, .flags = 0),
     FL_OPT_ARG_("TOPLEVEL", "the toplevel, already in this store", agent_opts, top,
                 .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
@@ -82,7 +86,8 @@ static const fl_opt_cmd agent_info_cmd = {
 };
 static const fl_opt_cmd agent_activate_cmd = {
     "deploy-agent activate", "activate a toplevel, with the magic-rollback watchdog",
-    "TOPLEVEL --mode M [--backup-ext EXT] [--magic-rollback TOKEN --confirm-timeout S]",
+    "TOPLEVEL --mode M [--backup-ext EXT] [--magic-rollback TOKEN --confirm-timeout S]\n"
+    "[--pending ID]",
     "Activates TOPLEVEL; --magic-rollback first starts a watchdog that re-activates the\n"
     "previous generation unless `confirm TOKEN` runs within S seconds of the end.\n",
     activate_spec, NULL, agent_activate,
@@ -136,6 +141,7 @@ static int agent_info(int argc, char **argv) {
     json_object_set_new(o, FL_DEPLOY_KEY_DEFAULT_TOPLEVEL,
                         st.default_toplevel ? json_string(st.default_toplevel) : json_null());
     json_object_set_new(o, FL_DEPLOY_KEY_IN_FLIGHT, json_boolean(st.in_flight));
+    json_object_set_new(o, FL_DEPLOY_KEY_PENDING_ROOTS, json_true());
     report_json(o);
     fl_act_status_release(&st);
     free(store_dir);
@@ -160,9 +166,19 @@ static int parse_mode(const char *m, fl_act_mode *out) {
     return -1;
 }
 
+static void drop_pending(const char *state, const char *id) {
+    fl_store *s = NULL;
+    fl_error e = FL_ERROR_INIT;
+    if (fl_store_open(state, &s, &e) == 0) {
+        fl_store_pending_drop(s, id);
+        fl_store_close(s);
+    }
+    fl_error_clear(&e);
+}
+
 static int agent_activate(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, 30};
+    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, NULL, 30};
     int prc = fl_opt_parse(&agent_activate_cmd, &ao, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -173,6 +189,10 @@ static int agent_activate(int argc, char **argv) {
         fl_error_set(&err, FL_EUSAGE,
                      "deploy-agent activate needs TOPLEVEL and --mode "
                      "switch|test|boot|dry-activate");
+        return fl_cli_report(&err);
+    }
+    if (ao.pending && !fl_store_pending_id_valid(ao.pending)) {
+        fl_error_set(&err, FL_EUSAGE, "--pending takes the id given to store query-valid");
         return fl_cli_report(&err);
     }
     if (token && (!fl_act_watch_token_valid(token) || timeout < 1)) {
@@ -209,6 +229,10 @@ static int agent_activate(int argc, char **argv) {
         fl_act_options o = {mode, root, state, backup, 0, stdout};
         rc = fl_activate(&o, top, &err);
     }
+    /* The activation rooted the toplevel itself while it ran; now a generation, `current`
+     * or an interrupted activation's record does (or, after a failure, nothing should). */
+    if (ao.pending)
+        drop_pending(state, ao.pending);
     int dflt = fl_gen_default(state);
     int changed = rc == 0 && fl_act_watch_changed(&w);
     int armed = w.pipe_wr >= 0;
@@ -236,7 +260,7 @@ static int agent_activate(int argc, char **argv) {
 
 static int agent_confirm(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, 30};
+    agent_opts ao = {NULL, NULL, NULL, NULL, NULL, NULL, 30};
     int prc = fl_opt_parse(&agent_confirm_cmd, &ao, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -291,7 +315,7 @@ static int keep_root(const char *state, const char *name, const char *top, fl_er
 }
 
 static int agent_build(int argc, char **argv) {
-    agent_opts ao = {NULL, NULL, NULL, NULL, "deploy", 30};
+    agent_opts ao = {NULL, NULL, NULL, NULL, "deploy", NULL, 30};
     int prc = fl_opt_parse(&agent_build_cmd, &ao, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;

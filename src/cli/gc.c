@@ -31,8 +31,9 @@ const fl_opt_cmd fl_cmd_gc = {
     "[--dry-run] [--older-than D]",
     "Deletes every store path not reachable from a GC root: profile generations\n"
     "(<state>/profiles/*), <state>/gcroots/ (including --out-link roots in gcroots/auto/),\n"
-    "<root>/run/flakectl/current and whatever running processes use. Unregistered\n"
-    "leftovers of crashes go too.\n",
+    "<root>/run/flakectl/current, whatever running processes use, and the paths of a\n"
+    "deployment between its copy and its activation (gcroots/pending/, dropped once not\n"
+    "renewed for an hour). Unregistered leftovers of crashes go too.\n",
     gc_spec,
     NULL,
     cmd_gc,

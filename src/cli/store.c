@@ -18,7 +18,7 @@
 #include "flakectl/strbuf.h"
 
 typedef struct store_opts {
-    const char *name, *builder, *out_link;
+    const char *name, *builder, *out_link, *pending;
     int contained, base32, closure, json, check, repair;
     fl_opt_list paths, args, env, inputs;
 } store_opts;
@@ -48,7 +48,16 @@ static const fl_opt_spec path_info_spec[] = {
     FL_OPT_END_,
 };
 static const fl_opt_spec query_valid_spec[] = {
+    FL_OPT_STR_("pending", 0, "ID",
+                "first root every PATH (valid or not) for deployment ID until its activation\n"
+                "ends (docs/security.md)",
+                SO, pending, .flags = 0),
     FL_OPT_ARGS_("PATH", "the store paths to check", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+static const fl_opt_spec import_spec[] = {
+    FL_OPT_STR_("pending", 0, "ID", "add the imported paths to deployment ID's pending root", SO,
+                pending, .flags = 0),
     FL_OPT_END_,
 };
 static const fl_opt_spec verify_spec[] = {
@@ -95,7 +104,7 @@ static const fl_opt_cmd path_info_cmd = {
     "store path-info", "show NAR hash, size, references, deriver, registration time",
     "[--closure] [--json] PATH...", NULL, path_info_spec, NULL, store_path_info};
 static const fl_opt_cmd query_valid_cmd = {
-    "store query-valid", "print those of PATH... that are valid", "PATH...", NULL,
+    "store query-valid", "print those of PATH... that are valid", "[--pending ID] PATH...", NULL,
     query_valid_spec, NULL, store_query_valid};
 static const fl_opt_cmd verify_cmd = {
     "store verify", "check the store against its registry", "[--check-contents] [--repair]", NULL,
@@ -104,8 +113,8 @@ static const fl_opt_cmd export_cmd = {
     "store export", "write an export stream (see docs/store.md)", "[--closure] PATH...", NULL,
     export_spec, NULL, store_export};
 static const fl_opt_cmd import_cmd = {
-    "store import", "read an export stream from stdin; prints paths", "", NULL, NULL, NULL,
-    store_import};
+    "store import", "read an export stream from stdin; prints paths", "[--pending ID]", NULL,
+    import_spec, NULL, store_import};
 static const fl_opt_cmd build_cmd = {
     "store build", "build a derivation; prints its output path",
     "--name N --builder B [--arg A]... [--env K=V]... [--input P]... [--out-link L]", NULL,
@@ -317,12 +326,18 @@ static int store_query_valid(int argc, char **argv) {
         fl_opt_release(&query_valid_cmd, &o);
         return rc;
     }
-    for (size_t i = 0; i < o.paths.n; i++)
+    /* Rooted before answering, under the store's shared lock: a gc either ran before (and
+     * the answer says what it left) or sees the record, so what is reported valid stays. */
+    fl_error err = FL_ERROR_INIT;
+    if (o.pending &&
+        fl_store_pending_hold(s, o.pending, (const char *const *)o.paths.v, o.paths.n, &err))
+        rc = fl_cli_report(&err);
+    for (size_t i = 0; !rc && i < o.paths.n; i++)
         if (fl_store_is_valid(s, o.paths.v[i]))
             printf("%s\n", o.paths.v[i]);
     fl_store_close(s);
     fl_opt_release(&query_valid_cmd, &o);
-    return FL_EXIT_OK;
+    return rc ? rc : FL_EXIT_OK;
 }
 
 static int store_verify(int argc, char **argv) {
@@ -395,22 +410,33 @@ static int store_export(int argc, char **argv) {
 }
 
 static int store_import(int argc, char **argv) {
-    int rc = fl_opt_parse(&import_cmd, NULL, argc, argv);
+    store_opts o;
+    int rc = parse_sub(&import_cmd, &o, argc, argv);
     if (rc != FL_OPT_RUN)
         return rc;
     fl_store *s;
     rc = open_store(&s);
-    if (rc)
+    if (rc) {
+        fl_opt_release(&import_cmd, &o);
         return rc;
+    }
     fl_error err = FL_ERROR_INIT;
     char **paths = NULL;
     size_t n = 0;
-    if (fl_store_import(s, 0, &paths, &n, &err))
+    /* Renewed (and the id checked) before the stream is read, which may take long. */
+    if (o.pending && fl_store_pending_hold(s, o.pending, NULL, 0, &err))
+        rc = fl_cli_report(&err);
+    if (!rc && fl_store_import(s, 0, &paths, &n, &err))
+        rc = fl_cli_report(&err);
+    /* Still under the shared lock the import held: gc cannot run between the two. */
+    if (!rc && o.pending &&
+        fl_store_pending_hold(s, o.pending, (const char *const *)paths, n, &err))
         rc = fl_cli_report(&err);
     for (size_t i = 0; i < n; i++)
         printf("%s\n", paths[i]);
     fl_store_free_paths(paths, n);
     fl_store_close(s);
+    fl_opt_release(&import_cmd, &o);
     return rc;
 }
 

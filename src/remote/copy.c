@@ -48,14 +48,16 @@ static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd
 }
 
 /* Marks have[i] = 1 for each closure path the target reports valid. */
-static int query_valid(fl_remote *r, char **paths, size_t n, char *have, int err_fd,
-                       fl_error *err) {
+static int query_valid(fl_remote *r, char **paths, size_t n, const char *pending, char *have,
+                       int err_fd, fl_error *err) {
     size_t i = 0;
     while (i < n) {
         fl_strbuf cmd, out;
         fl_strbuf_init(&cmd, 4096);
         fl_strbuf_init(&out, 4096);
         fl_strbuf_adds(&cmd, "flakectl store query-valid");
+        if (pending)
+            fl_strbuf_addf(&cmd, " --pending %s", pending);
         size_t first = i;
         while (i < n && (i == first || cmd.len + strlen(paths[i]) + 4 < MAX_ARGS_BYTES)) {
             fl_strbuf_addch(&cmd, ' ');
@@ -220,8 +222,8 @@ static int count_lines(void *ctx, const char *data, size_t len, fl_error *err) {
 
 /* Sends one batch as an export stream into `flakectl store import` on the target. */
 static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **paths, size_t n,
-                      progress *pg, int err_fd, unsigned long long *sent, size_t *imported,
-                      fl_error *err) {
+                      const char *pending, progress *pg, int err_fd, unsigned long long *sent,
+                      size_t *imported, fl_error *err) {
     int p[2];
     if (pipe(p) < 0)
         return fl_error_errno(err, "cannot make a pipe for the export stream");
@@ -243,7 +245,8 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
     io.progress_cb = progress_cb;
     io.progress_ctx = pg;
     pg->last_sent = 0;
-    const char *cmd = "flakectl store import";
+    char *cmd = pending ? fl_xasprintf("flakectl store import --pending %s", pending)
+                        : fl_xstrdup("flakectl store import");
     fl_remote_status st;
     int rc = fl_remote_exec(r, cmd, &io, &st, err);
     fl_remote_prefixer_finish(&perr);
@@ -255,28 +258,31 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
         if (rc == 0)
             fl_remote_status_release(&st);
         fl_error_move(err, &e.err);
+        free(cmd);
         return e.rc;
     }
     fl_error_clear(&e.err);
-    if (rc < 0)
-        return rc;
-    if (st.exit_signal || st.exit_status != 0)
-        rc = fl_remote_explain_status(r, cmd, &st, err);
-    fl_remote_status_release(&st);
+    if (rc == 0) {
+        if (st.exit_signal || st.exit_status != 0)
+            rc = fl_remote_explain_status(r, cmd, &st, err);
+        fl_remote_status_release(&st);
+    }
+    free(cmd);
     return rc;
 }
 
 /* The copy itself: closure[n] in references-first order; sizes[] their NAR sizes, or NULL to
  * read them from the local store s; from != NULL relays the stream from that host. */
 static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
-                        const uint64_t *csizes, size_t n, unsigned long long batch_bytes,
-                        int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
+                        const uint64_t *csizes, size_t n, const char *pending,
+                        unsigned long long batch_bytes, int progress_fd,
+                        fl_deploy_copy_stats *st, fl_error *err) {
     double t0 = fl_now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
     st->paths_total = n;
     char *have = fl_xcalloc(n ? n : 1, 1);
-    int rc = query_valid(r, closure, n, have, progress_fd >= 0 ? progress_fd : 2, err);
+    int rc = query_valid(r, closure, n, pending, have, progress_fd >= 0 ? progress_fd : 2, err);
     char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
     uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
     size_t nm = 0;
@@ -325,7 +331,7 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
         }
         unsigned long long sent = 0;
         size_t imported = 0;
-        rc = send_batch(r, s, from, missing + first, i - first, &pg,
+        rc = send_batch(r, s, from, missing + first, i - first, pending, &pg,
                         progress_fd >= 0 ? progress_fd : 2, &sent, &imported, err);
         st->bytes_sent += sent;
         pg.base += sent;
@@ -355,32 +361,39 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     return rc;
 }
 
-int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                         fl_error *err) {
+static int copy_roots(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
+                      const char *pending, unsigned long long batch_bytes, int progress_fd,
+                      fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
     char **closure = NULL;
     size_t n = 0;
     int rc = fl_store_closure(s, roots, nroots, &closure, &n, err);
     if (rc < 0)
         return rc;
-    rc = copy_closure(r, s, NULL, closure, NULL, n, batch_bytes, progress_fd, st, err);
+    rc = copy_closure(r, s, NULL, closure, NULL, n, pending, batch_bytes, progress_fd, st, err);
     fl_store_free_paths(closure, n);
     return rc;
 }
 
-int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel,
+int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
+                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                         fl_error *err) {
+    return copy_roots(r, s, roots, nroots, NULL, batch_bytes, progress_fd, st, err);
+}
+
+int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                    fl_error *err) {
     char *top = fl_xstrdup(toplevel);
-    int rc = fl_deploy_copy_paths(r, s, &top, 1, batch_bytes, progress_fd, st, err);
+    int rc = copy_roots(r, s, &top, 1, pending, batch_bytes, progress_fd, st, err);
     free(top);
     return rc;
 }
 
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
-                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                    fl_error *err) {
+                    const char *pending, unsigned long long batch_bytes, int progress_fd,
+                    fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
-    return copy_closure(r, NULL, from, closure, sizes, n, batch_bytes, progress_fd, st, err);
+    return copy_closure(r, NULL, from, closure, sizes, n, pending, batch_bytes, progress_fd, st,
+                        err);
 }

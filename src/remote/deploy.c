@@ -166,6 +166,7 @@ typedef struct target_state {
     int is_default; /* it is the default generation's toplevel */
     int idle;       /* no activation in flight (an older agent does not say: 0) */
     int generation; /* the default generation */
+    int pending;    /* it keeps a copy's paths rooted under an id until the activation */
 } target_state;
 
 /* Checks that the target's store lives where ours does: store paths embed it. */
@@ -200,6 +201,7 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
         ts->is_default = dtop && toplevel && !strcmp(dtop, toplevel);
         ts->idle = json_is_boolean(fl) && !json_is_true(fl);
         ts->generation = (int)json_integer_value(json_object_get(info, FL_DEPLOY_KEY_DEFAULT));
+        ts->pending = json_is_true(json_object_get(info, FL_DEPLOY_KEY_PENDING_ROOTS));
     }
     json_decref(info);
     return rc;
@@ -362,13 +364,19 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         free(sizes);
         return rc;
     }
-    target_state ts = {0, 0, 0, 0};
+    target_state ts = {0, 0, 0, 0, 0};
     rc = check_target(r, s, o, toplevel, &ts, err);
     int running = ts.running;
     /* the activation engine's own no-op rule, known from info already: skip its round trip */
     int noop = ts.idle && ((!strcmp(o->mode, "switch") && ts.running && ts.is_default) ||
                            (!strcmp(o->mode, "test") && ts.running) ||
                            (!strcmp(o->mode, "boot") && ts.is_default));
+    /* Between the copy and the activation nothing else roots the new toplevel there: the
+     * target keeps what this copy asks about under this id until the activation ends. A
+     * no-op's toplevel is rooted already (current, or the default generation). */
+    char pending[33] = "";
+    if (ts.pending && !noop && !running)
+        random_token(pending);
     if (rc == 0 && running) {
         /* what runs there has its closure there: `current` is a GC root of the target */
         char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
@@ -376,9 +384,11 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         (void)w;
         free(line);
     } else if (rc == 0 && build) {
-        rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, 0, o->err_fd, &res->copy, err);
+        rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, *pending ? pending : NULL, 0,
+                             o->err_fd, &res->copy, err);
     } else if (rc == 0) {
-        rc = fl_deploy_copy(r, s, toplevel, 0, o->err_fd, &res->copy, err);
+        rc = fl_deploy_copy(r, s, toplevel, *pending ? pending : NULL, 0, o->err_fd, &res->copy,
+                            err);
     }
     fl_remote_close(b);
     fl_store_free_paths(closure, ncl);
@@ -404,6 +414,8 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         fl_strbuf_adds(&cmd, "flakectl deploy-agent activate ");
         fl_remote_shell_quote(&cmd, toplevel);
         fl_strbuf_addf(&cmd, " --mode %s", o->mode);
+        if (*pending)
+            fl_strbuf_addf(&cmd, " --pending %s", pending);
         if (o->backup_ext) {
             fl_strbuf_adds(&cmd, " --backup-ext ");
             fl_remote_shell_quote(&cmd, o->backup_ext);

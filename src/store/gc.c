@@ -186,6 +186,125 @@ void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefi
     free(dir);
 }
 
+/* ---- pending roots (a deployment's paths between the copy and the activation) ---------- */
+
+int fl_store_pending_id_valid(const char *id) {
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (const char *c = id; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+static char *pending_file(fl_store *s, const char *id) {
+    return fl_xasprintf("%s/gcroots/pending/%s", fl_store_state_dir(s), id);
+}
+
+/* Adds the store paths of the record's text (one a line) to set. */
+static void pending_parse(fl_store *s, char *text, pset *set) {
+    for (char *line = text, *e; line && *line; line = e ? e + 1 : NULL) {
+        e = strchr(line, '\n');
+        if (e)
+            *e = '\0';
+        if (fl_store_is_store_path(s, line))
+            pset_add(set, line);
+        if (!e)
+            break;
+    }
+}
+
+int fl_store_pending_hold(fl_store *s, const char *id, const char *const *paths, size_t n,
+                          fl_error *err) {
+    if (!fl_store_pending_id_valid(id))
+        return fl_error_set(err, FL_EUSAGE,
+                            "pending root id '%s' is not 1 to 64 letters, digits, '-' or '_'",
+                            id ? id : "");
+    char *dir = fl_xasprintf("%s/gcroots/pending", fl_store_state_dir(s));
+    char *file = pending_file(s, id);
+    pset set = {0};
+    char *old = NULL;
+    size_t len = 0;
+    fl_error rerr = FL_ERROR_INIT;
+    if (fl_read_file(file, &old, &len, &rerr) == 0)
+        pending_parse(s, old, &set);
+    fl_error_clear(&rerr);
+    free(old);
+    for (size_t i = 0; i < n; i++)
+        if (fl_store_is_store_path(s, paths[i]))
+            pset_add(&set, paths[i]);
+    fl_strbuf text;
+    fl_strbuf_init(&text, 256);
+    for (size_t i = 0; i < set.n; i++)
+        fl_strbuf_addf(&text, "%s\n", set.v[i]);
+    /* Rewritten even when nothing was added: its mtime is the renewal gc goes by. */
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (!rc)
+        rc = fl_atomic_write_file(file, text.buf, text.len, 0644, err);
+    if (rc)
+        fl_error_add_frame(err, "while rooting the paths of deployment %s", id);
+    fl_strbuf_release(&text);
+    pset_release(&set);
+    free(file);
+    free(dir);
+    return rc;
+}
+
+void fl_store_pending_drop(fl_store *s, const char *id) {
+    if (!fl_store_pending_id_valid(id))
+        return;
+    char *file = pending_file(s, id);
+    unlink(file);
+    free(file);
+}
+
+/* gcroots/pending/<id>: roots while renewed within FL_STORE_PENDING_MAX_AGE; older ones are a
+ * deployment that never reached (or never finished) its activation, and go. Temporaries of
+ * a killed write go too: gc holds the store exclusively, so nobody is writing them. */
+static void scan_pending(fl_store *s, pset *roots, int dry_run, FILE *report) {
+    char *dir = fl_xasprintf("%s/gcroots/pending", fl_store_state_dir(s));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d && dfd >= 0)
+        close(dfd);
+    struct dirent *de;
+    int64_t now = fl_store_now();
+    while (d && (de = readdir(d)) != NULL) {
+        struct stat st;
+        if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (!fl_store_pending_id_valid(de->d_name)) {
+            if (strstr(de->d_name, ".tmp-") && !dry_run)
+                unlinkat(dirfd(d), de->d_name, 0);
+            continue;
+        }
+        int64_t age = now - (int64_t)st.st_mtime;
+        if (age > FL_STORE_PENDING_MAX_AGE) {
+            if (report)
+                fprintf(report, "%s stale pending root %s (deployment not renewed for %lld min)\n",
+                        dry_run ? "would drop" : "dropping", de->d_name, (long long)(age / 60));
+            if (!dry_run)
+                unlinkat(dirfd(d), de->d_name, 0);
+            continue;
+        }
+        char *file = fl_path_join(dir, de->d_name);
+        char *text = NULL;
+        size_t len = 0;
+        fl_error e = FL_ERROR_INIT;
+        if (fl_read_file(file, &text, &len, &e) == 0)
+            pending_parse(s, text, roots);
+        fl_error_clear(&e);
+        free(text);
+        free(file);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 /* Is the process that made temp root NAME (<pid>-<start>-<hash>) still running? */
 static int temp_root_owner_alive(const char *name) {
     char *end;
@@ -223,7 +342,9 @@ static void scan_root_dir(fl_store *s, const char *dir, int depth, pset *roots, 
             continue;
         char *p = fl_path_join(dir, de->d_name);
         struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (depth == 0 && !strcmp(de->d_name, "pending")) {
+            /* records, not links: scan_pending */
+        } else if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             scan_root_dir(s, p, depth + 1, roots, dry_run,
                           depth == 0 && !strcmp(de->d_name, "auto")   ? 1
                           : depth == 0 && !strcmp(de->d_name, "temp") ? 2
@@ -321,8 +442,9 @@ static void add_runtime_roots(fl_store *s, pset *roots) {
     free(real);
 }
 
-static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_run) {
+static void find_roots(fl_store *s, const char *root_dir, pset *roots, int dry_run, FILE *report) {
     add_runtime_roots(s, roots);
+    scan_pending(s, roots, dry_run, report);
     char *profiles = fl_path_join(fl_store_state_dir(s), "profiles");
     DIR *d = opendir(profiles);
     if (d) {
@@ -390,7 +512,7 @@ int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_r
     pset roots = {0}, live = {0}, dead = {0}, done = {0};
     char **all = NULL, **order = NULL;
     size_t nall = 0, norder = 0;
-    find_roots(s, root_dir, &roots, dry_run);
+    find_roots(s, root_dir, &roots, dry_run, report);
     rc = fl_registry_list(s, &all, &nall, err);
     if (rc)
         goto out;

@@ -9,6 +9,8 @@
 #
 #   deploy_setup                 # DEPLOY_WORK, DEPLOY_STATE (the builder's), HOME, flake dir
 #   deploy_target_start NAME     # starts the target; sets SSHD_TARGET, SSHD_PORT ...
+#                                # (DEPLOY_TARGET_PATH: directories put before flakectl's on
+#                                # the target's PATH, e.g. a wrapper named flakectl)
 #   deploy_flake_host NAME FILE  # hosts entry helper: see deploy_write_flake
 #   fl_deploy ARGS...            # run_fl with the builder's flake/state and the client key
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
@@ -36,7 +38,8 @@ deploy_target_start() { # NAME
     mkdir -p "$t/state" "$t/root"
     DEPLOY_NS_SRC=$t/state DEPLOY_NS_DST=$DEPLOY_STATE SSHD_BIN=$DEPLOY_WORK/sshd-ns \
         SSHD_ENV="FLAKECTL_STATE_DIR=$DEPLOY_STATE FLAKECTL_ROOT=$t/root XDG_CACHE_HOME=$t/cache" \
-        SSHD_PATH_PREPEND=$(dirname "$FLAKECTL") sshd_start "$1"
+        SSHD_PATH_PREPEND=${DEPLOY_TARGET_PATH:+$DEPLOY_TARGET_PATH:}$(dirname "$FLAKECTL") \
+        sshd_start "$1"
 }
 
 # A target's generation links, as the target sees them.
