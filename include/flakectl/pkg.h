@@ -73,10 +73,13 @@ typedef struct fl_pkg_db {
     fl_pkg_installed *p; /* sorted by name */
     size_t n;
     int nbroken;
+    int interrupted; /* dpkg's journal (updates/) holds entries a killed dpkg left: apt
+                        refuses to run until `dpkg --configure -a` */
 } fl_pkg_db;
 
-/* Reads root/var/lib/dpkg/status in one pass (no dpkg process). A missing file is an empty
- * database. */
+/* Reads root/var/lib/dpkg/status in one pass (no dpkg process), then the entries of dpkg's
+ * journal (root/var/lib/dpkg/updates/<number>, in order), each overriding what came before
+ * for its package. A missing file is an empty database. */
 int fl_pkg_dpkg_read(const char *root, fl_pkg_db *db, fl_error *err);
 /* The same, from the status file's text (for tests). */
 int fl_pkg_dpkg_parse(const char *text, size_t len, fl_pkg_db *db, fl_error *err);

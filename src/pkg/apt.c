@@ -186,10 +186,11 @@ static void record_generation(const fl_pkg_step *s, json_t *rec, const fl_pkg_de
 static int reconcile(const fl_pkg_step *s, runner *r, json_t *rec, fl_pkg_db *db, fl_error *err) {
     json_t *fl = json_object_get(rec, "inFlight");
     int rc = FL_OK;
-    if (db->nbroken || fl) {
+    if (db->nbroken || db->interrupted || fl) {
         fprintf(s->out, "    %s; running dpkg --configure -a\n",
-                fl ? "an earlier package run was interrupted"
-                   : "dpkg lists half-installed packages");
+                fl                ? "an earlier package run was interrupted"
+                : db->interrupted ? "dpkg was interrupted (its journal holds changes)"
+                                  : "dpkg lists half-installed packages");
         char *argv[] = {"dpkg", "--configure", "-a", NULL};
         rc = run_checked(r, argv, s->host, err);
         if (!rc) {
@@ -442,7 +443,7 @@ int fl_pkg_satisfied(const fl_pkg_step *s) {
             if (fl_pkg_dpkg_read(s->root, &db, &e) == 0) {
                 fl_pkg_plan p;
                 fl_pkg_plan_make(&p, m, &want, &db, json_object_get(rec, "owned"));
-                ok = !p.ninstall && !p.nremove && !db.nbroken;
+                ok = !p.ninstall && !p.nremove && !db.nbroken && !db.interrupted;
                 fl_pkg_plan_release(&p);
                 fl_pkg_db_release(&db);
             } else {

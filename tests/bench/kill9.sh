@@ -1,17 +1,33 @@
 #!/usr/bin/env bash
 # kill9.sh - the crash-safety figure of issue 20: kill -9 (the whole process group, as a
-# power cut would stop everything) at a random moment of `switch`, `build`, `store add` and
-# `rollback`, then check the state a user would meet next:
+# power cut would stop everything) at a random moment of `switch`, `build`, `store add`,
+# `rollback`, a package install (real apt in a copy of the cached Debian root) and
+# `cache push --to file://`, then check the state a user would meet next:
 #   - `store verify --check-contents` passes (without --repair),
 #   - every generation link, the default and /run/flakectl/current resolve to a toplevel
 #     whose profile.json exists,
-#   - the next operation of the same kind succeeds.
+#   - the next operation of the same kind succeeds,
+#   - packages: no mount left in the root, and after the next switch `dpkg --audit` is
+#     clean, the declared set is installed, the dropped set removed, owned.json says so;
+#   - cache push: `cache verify` passes right after the kill (so no .narinfo names a NAR
+#     that is missing or incomplete, and no reference lacks its .narinfo), and again after
+#     the next push, which leaves every pushed path with its .narinfo.
 # Prints "N broken states in M kills" per kind and in total. Not a pass/fail test; bounded by
-# KILLS (per kind, default 25). Usage: FLAKECTL=build/flakectl tests/bench/kill9.sh
+# KILLS (per kind, default 25; PKG_KILLS and PUSH_KILLS override it for those two kinds).
+# KINDS picks kinds (default "switch build add rollback packages push"). The packages kind
+# needs root and the Debian root (tests/fixtures/debian-root.sh: made once, ~1 min; apt then
+# fetches hello, jq, sl, figlet and cowsay once from the mirror); it says why when it skips.
+# Usage: FLAKECTL=build/flakectl tests/bench/kill9.sh
 set -uo pipefail
 FLAKECTL=${FLAKECTL:-$(dirname "$0")/../../build/flakectl}
 FLAKECTL=$(realpath "$FLAKECTL")
 KILLS=${KILLS:-25}
+PKG_KILLS=${PKG_KILLS:-$KILLS}
+PUSH_KILLS=${PUSH_KILLS:-$KILLS}
+KINDS=" ${KINDS:-switch build add rollback packages push} "
+want() { [[ "$KINDS" == *" $1 "* ]]; }
+FLAKECTL_SRC=$(realpath "$(dirname "$0")/../..")
+export FLAKECTL_SRC
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export XDG_CACHE_HOME=$T/cache
@@ -49,15 +65,34 @@ broken() {
     done
 }
 
-# kill_at CMD...: runs CMD in its own session, kills the group after a random delay.
+# kill_at MAX CMD...: runs CMD in its own session, kills the group after a random delay of
+# up to MAX seconds. KILL_ROOT set: every process running inside that directory (apt runs
+# dpkg in a session of its own) dies at the same instant, as in a power cut.
 kill_at() {
-    local max=$1
+    local max=$1 p
     shift
     setsid "$@" >/dev/null 2>&1 &
     local pid=$!
     sleep "$(awk -v m="$max" -v r="$RANDOM" 'BEGIN { printf "%.3f", m * r / 32768 }')"
     kill -9 -- "-$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    if [ -n "${KILL_ROOT:-}" ]; then
+        for _ in 1 2 3; do
+            for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/root" 2>/dev/null)" = "$KILL_ROOT" ] && kill -9 "${p#/proc/}" 2>/dev/null
+            done
+            sleep 0.1
+        done
+    fi
+    { wait "$pid"; } 2>/dev/null
+}
+
+# seconds CMD...: runs CMD (quietly) and prints how long it took; fails when CMD fails.
+seconds() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >"$T/timed" 2>&1 || { cat "$T/timed" >&2; return 1; }
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
 
 total_broken=0 total=0
@@ -71,6 +106,7 @@ host 0
 fl switch --host h >/dev/null 2>&1 || { echo "setup switch failed" >&2; exit 1; }
 
 # switch: each round a new configuration; after the kill the same switch must complete.
+if want switch; then
 b=0
 for i in $(seq 1 "$KILLS"); do
     host "$i"
@@ -81,8 +117,10 @@ for i in $(seq 1 "$KILLS"); do
     [ -n "$why" ] && { b=$((b + 1)); echo "  switch $i: $why"; }
 done
 report switch "$b" "$KILLS"
+fi
 
 # build: a new configuration each round (its package is built too).
+if want build; then
 b=0
 for i in $(seq 1 "$KILLS"); do
     host "$((1000 + i))"
@@ -92,8 +130,10 @@ for i in $(seq 1 "$KILLS"); do
     [ -n "$why" ] && { b=$((b + 1)); echo "  build $i: $why"; }
 done
 report build "$b" "$KILLS"
+fi
 
 # store add: a tree of 300 files and 2 MiB, different each round.
+if want add; then
 for k in $(seq 1 300); do echo "file $k" >"$T/tree/f$k"; done
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$T/tree/big"
 b=0
@@ -105,8 +145,10 @@ for i in $(seq 1 "$KILLS"); do
     [ -n "$why" ] && { b=$((b + 1)); echo "  store add $i: $why"; }
 done
 report "store add" "$b" "$KILLS"
+fi
 
 # rollback: back and forth between the last two generations (--to), killed each time.
+if want rollback; then
 last=$(ls "$STATE/profiles" | sed -n 's/^system-\([0-9]*\)-link$/\1/p' | sort -n | tail -1)
 b=0
 for i in $(seq 1 "$KILLS"); do
@@ -118,4 +160,123 @@ for i in $(seq 1 "$KILLS"); do
     [ -n "$why" ] && { b=$((b + 1)); echo "  rollback $i: $why"; }
 done
 report rollback "$b" "$KILLS"
+fi
+
+# packages: `switch` of a Debian root whose declared set alternates between A and B, so each
+# round installs one set and removes the other (cowsay pulls in perl: a long dpkg window).
+if want packages; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "packages: skipped (needs root: apt runs in a chroot)"
+    elif ! droot=$(bash "$FLAKECTL_SRC/tests/fixtures/debian-root.sh" 2>"$T/droot.err"); then
+        echo "packages: skipped ($(tail -1 "$T/droot.err"))"
+    else
+        P=$T/pkg PR=$T/pkg/root PS=$T/pkg/state PF=$T/pkg/flake
+        mkdir -p "$PR" "$PF"
+        cp -a --reflink=auto "$droot/." "$PR/"
+        rm -f "$PR/.flakectl-fixture-complete" "$PR/etc/hostname"
+        echo '{ outputs = { self, ... }: { hosts.box = { system = "x86_64-linux"; modules = [ ./packages.nix ]; }; }; }' >"$PF/flake.nix"
+        set_a="hello jq" set_b="sl figlet cowsay"
+        declare_pkgs() { printf '{ pkgs, ... }: { environment.systemPackages = with pkgs; [ %s ]; }\n' "$1" >"$PF/packages.nix"; }
+        pf() { "$FLAKECTL" --root "$PR" --state-dir "$PS" --flake "$PF" "$@"; }
+        installed() { chroot "$PR" dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null | awk '$2 == "ii" { print $1 }' | sort | tr '\n' ' '; }
+        sorted() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort | tr '\n' ' '; }
+        # Warm-up: both sets once (apt's archive cache then holds every .deb), timed.
+        declare_pkgs "$set_b"
+        pf switch --host box >"$T/p.out" 2>&1 || { cat "$T/p.out" >&2; echo "packages: setup switch failed" >&2; exit 1; }
+        declare_pkgs "$set_a"
+        da=$(seconds pf switch --host box) || exit 1
+        declare_pkgs "$set_b"
+        db=$(seconds pf switch --host box) || exit 1
+        pmax=$(awk -v a="$da" -v b="$db" 'BEGIN { printf "%.2f", (a > b ? a : b) * 1.1 }')
+        echo "packages: a switch takes ${da} s (to A) / ${db} s (to B); kills within ${pmax} s"
+        b=0
+        for i in $(seq 1 "$PKG_KILLS"); do
+            if [ $((i % 2)) = 1 ]; then want_set=$set_a gone_set=$set_b; else want_set=$set_b gone_set=$set_a; fi
+            declare_pkgs "$want_set"
+            KILL_ROOT=$PR kill_at "$pmax" "$FLAKECTL" --root "$PR" --state-dir "$PS" --flake "$PF" switch --host box
+            why=""
+            if grep -q " $PR/" /proc/mounts; then
+                why="mounts left in the root: $(grep -o " $PR/[^ ]*" /proc/mounts | tr '\n' ' ')"
+                grep -o " $PR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+            fi
+            if [ -z "$why" ] && ! "$FLAKECTL" --state-dir "$PS" store verify --check-contents >"$T/verify" 2>&1; then
+                why="store verify: $(head -3 "$T/verify" | tr '\n' ' ')"
+            fi
+            for l in "$PR/run/flakectl/current" "$PS/profiles/system" "$PS"/profiles/system-*-link; do
+                [ -z "$why" ] && [ -L "$l" ] || continue
+                t=$(readlink -f "$l")
+                [ -n "$t" ] && [ -f "$t/profile.json" ] || why="$l points at a missing toplevel"
+            done
+            if [ -z "$why" ] && ! pf switch --host box >"$T/next" 2>&1; then
+                why="the next switch failed: $(grep -i "error\|fail" "$T/next" | head -2 | tr '\n' ' ')"
+            fi
+            if [ -z "$why" ]; then
+                audit=$(chroot "$PR" dpkg --audit 2>&1)
+                got=$(installed $want_set $gone_set)
+                owned=$(jq -r '.owned | keys | join(" ")' "$PS/packages/owned.json" 2>&1)
+                if [ -n "$audit" ]; then why="dpkg --audit after the next switch: $(head -2 <<<"$audit" | tr '\n' ' ')"
+                elif [ "$got" != "$(sorted "$want_set")" ]; then why="installed after the next switch: [$got], declared [$want_set]"
+                elif [ "$(sorted "$owned")" != "$(sorted "$want_set")" ]; then why="owned.json after the next switch: [$owned], declared [$want_set]"
+                fi
+            fi
+            [ -n "$why" ] && { b=$((b + 1)); echo "  packages $i: $why"; }
+        done
+        report packages "$b" "$PKG_KILLS"
+        grep -q " $PR/" /proc/mounts && grep -o " $PR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+    fi
+fi
+
+# cache push: four fresh paths of random bytes per round (8 MiB each with zstd, 1 MiB with the
+# far slower xz) pushed to a file:// cache, zstd and xz in turn; the cache is never wiped, so each kill lands on a cache that
+# earlier kills and pushes left behind.
+if want push; then
+    C=$T/cache-dir
+    pub=$("$FLAKECTL" cache keygen kill9-1 -o "$T/cache.sec") || { echo "cache keygen failed" >&2; exit 1; }
+    fresh_paths() { # ROUND MIB: prints 4 new store paths
+        local k d
+        for k in 1 2 3 4; do
+            d=$T/push/r$1-$k
+            mkdir -p "$d"
+            head -c $(($2 * 1024 * 1024)) /dev/urandom >"$d/blob"
+            echo "round $1 part $k" >"$d/name"
+            "$FLAKECTL" --state-dir "$STATE" store add "$d" || return 1
+        done
+    }
+    push() { # COMPRESSION PATHS...
+        local c=$1
+        shift
+        "$FLAKECTL" --state-dir "$STATE" cache push --to "file://$C" --key "$T/cache.sec" --compression "$c" "$@"
+    }
+    cverify() { "$FLAKECTL" --state-dir "$STATE" cache verify "file://$C" --trusted-public-key "$pub"; }
+    # Warm-up: the host's toplevel closure, then one timed push of each compression.
+    top=$(fl build --host h --no-link 2>/dev/null | tail -1)
+    push zstd "$top" >"$T/c.out" 2>&1 || { cat "$T/c.out" >&2; echo "push: setup push failed" >&2; exit 1; }
+    mapfile -t ps < <(fresh_paths w1 8) || exit 1
+    dz=$(seconds push zstd "${ps[@]}") || exit 1
+    mapfile -t ps < <(fresh_paths w2 1) || exit 1
+    dx=$(seconds push xz "${ps[@]}") || exit 1
+    echo "push: 4 paths take ${dz} s (zstd, 8 MiB each) / ${dx} s (xz, 1 MiB each)"
+    b=0
+    for i in $(seq 1 "$PUSH_KILLS"); do
+        if [ $((i % 2)) = 1 ]; then comp=zstd max=$dz mib=8; else comp=xz max=$dx mib=1; fi
+        max=$(awk -v m="$max" 'BEGIN { printf "%.2f", m * 1.2 }')
+        mapfile -t ps < <(fresh_paths "$i" "$mib")
+        kill_at "$max" "$FLAKECTL" --state-dir "$STATE" cache push --to "file://$C" --key "$T/cache.sec" --compression "$comp" "${ps[@]}"
+        why=""
+        cverify >"$T/cv" 2>&1 || why="cache verify after the kill: $(grep -v '^ok\|^checked' "$T/cv" | head -2 | tr '\n' ' ')"
+        if [ -z "$why" ] && ! push "$comp" "${ps[@]}" >"$T/next" 2>&1; then
+            why="the next push failed: $(tail -2 "$T/next" | tr '\n' ' ')"
+        fi
+        if [ -z "$why" ] && ! cverify >"$T/cv" 2>&1; then
+            why="cache verify after the next push: $(head -2 "$T/cv" | tr '\n' ' ')"
+        fi
+        for p in "${ps[@]}"; do
+            h=${p##*/}
+            [ -z "$why" ] && [ ! -f "$C/${h%%-*}.narinfo" ] && why="$p has no .narinfo after the next push"
+        done
+        [ -n "$why" ] && { b=$((b + 1)); echo "  push $i: $why"; }
+    done
+    report "cache push" "$b" "$PUSH_KILLS"
+    echo "cache push: $(find "$C" -name '.tmp-*' | wc -l) temporary NAR files left by killed pushes (not broken: ignored, any listing may delete them)"
+fi
 printf '%-10s %d broken states in %d kills\n' total "$total_broken" "$total"

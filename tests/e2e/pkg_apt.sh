@@ -3,7 +3,8 @@
 # that was there before (ca-certificates) survives being dropped; rollback restores the set;
 # an unknown name fails with apt's words and changes nothing; a later failing step takes the
 # new packages away again; a pinned version the archive lost installs the candidate; kill -9
-# in the middle of an install is recovered by the next switch. Asserted with dpkg-query inside the root.
+# in the middle of an install, and in the middle of a removal (dpkg's journal left unmerged),
+# is recovered by the next switch. Asserted with dpkg-query inside the root.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/debian-root.bash"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (chroot and mounts)"; exit 77; }
@@ -124,4 +125,36 @@ expect_eq "cowsay installed after recovery" "cowsay " "$(installed cowsay)"
 expect_eq "dpkg has nothing half-done" "" "$(chroot "$root" dpkg --audit)"
 expect_eq "owned reconciled (figlet dropped and removed)" "cowsay hello jq sl" "$(owned)"
 expect_eq "figlet removed" "" "$(installed figlet)"
+
+# kill -9 while dpkg removes a package: its journal (var/lib/dpkg/updates) keeps the change,
+# and apt refuses to run ("dpkg was interrupted") until `dpkg --configure -a`. The window is
+# held open by a prerm script that sleeps once (the test's own copy of the root).
+printf '#!/bin/sh\n[ -e /var/tmp/prerm-slept ] && exit 0\ntouch /var/tmp/prerm-slept\nsleep 300\n' \
+  >"$root/var/lib/dpkg/info/cowsay.prerm"
+chmod 755 "$root/var/lib/dpkg/info/cowsay.prerm"
+declare_pkgs "hello jq sl"
+setsid "$FLAKECTL" --flake "$flake" switch --host box >"$work/killed2.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -e "$root/var/tmp/prerm-slept" ] && break
+  sleep 0.1
+done
+[ -e "$root/var/tmp/prerm-slept" ] || { cat "$work/killed2.log" >&2; fail "the removal never reached cowsay's prerm"; }
+kill -9 -- "-$pid"
+for _ in 1 2 3 4 5; do
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
+  sleep 0.2
+done
+wait "$pid" 2>/dev/null || true
+[ -n "$(ls "$root/var/lib/dpkg/updates" | grep -x '[0-9]*')" ] || fail "the kill left dpkg's journal empty (the window was missed)"
+run_fl --flake "$flake" switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch after kill -9 during a removal" 0 "$rc"
+expect_contains "the interrupted dpkg is noticed" "dpkg was interrupted" "$out"
+expect_eq "cowsay removed after recovery" "" "$(installed cowsay)"
+expect_eq "the rest stays" "hello jq sl " "$(installed hello jq sl)"
+expect_eq "dpkg has nothing half-done after the removal" "" "$(chroot "$root" dpkg --audit)"
+expect_eq "owned after the interrupted removal" "hello jq sl" "$(owned)"
 echo "ok"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/fs.h"
 #include "flakectl/pkg.h"
 
 static const char status_text[] = "Package: hello\n"
@@ -47,6 +48,55 @@ static void test_dpkg_status(void **state) {
     assert_null(fl_pkg_db_find(&db, "not-a-package"));
     assert_string_equal(fl_pkg_db_find(&db, "git")->version, "1:2.39.5-0+deb12u2");
     fl_pkg_db_release(&db);
+}
+
+/* A dpkg killed mid-run: its journal (updates/<number>) overrides the status file, in
+ * numeric order, and marks the database interrupted; dpkg's own temp file is not an entry. */
+static void write_file(const char *dir, const char *name, const char *text) {
+    char *p = fl_path_join(dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+static void test_dpkg_journal(void **state) {
+    (void)state;
+    fl_error err = FL_ERROR_INIT;
+    char *root = fl_make_temp_dir("/tmp", "fl-dpkg-", &err);
+    assert_non_null(root);
+    char *dpkg = fl_path_join(root, "var/lib/dpkg");
+    char *upd = fl_path_join(dpkg, "updates");
+    assert_int_equal(fl_mkdir_p(upd, 0755, &err), 0);
+    write_file(dpkg, "status", status_text);
+    fl_pkg_db db;
+    assert_int_equal(fl_pkg_dpkg_read(root, &db, &err), 0);
+    assert_false(db.interrupted);
+    assert_int_equal(db.n, 3);
+    fl_pkg_db_release(&db);
+    /* 0010 after 0002 (numeric order): hello is removed for good; git half-installed. */
+    write_file(upd, "0002",
+               "Package: hello\nStatus: install ok half-configured\nVersion: 2.10-3\n");
+    write_file(upd, "0010", "Package: hello\nStatus: deinstall ok config-files\nVersion: 2.10-3\n\n"
+                            "Package: cowsay\nStatus: install ok half-installed\nVersion: 3.03\n");
+    write_file(upd, "0003", "Package: git\nStatus: install ok half-installed\nVersion: 1:2.39\n");
+    write_file(upd, "tmp.i", "Package: jq\nStatus: install ok installed\nVersion: 1.6\n");
+    assert_int_equal(fl_pkg_dpkg_read(root, &db, &err), 0);
+    assert_true(db.interrupted);
+    assert_null(fl_pkg_db_find(&db, "hello"));
+    assert_null(fl_pkg_db_find(&db, "jq"));
+    assert_true(fl_pkg_db_find(&db, "git")->broken);
+    assert_string_equal(fl_pkg_db_find(&db, "git")->version, "1:2.39");
+    assert_true(fl_pkg_db_find(&db, "cowsay")->broken);
+    assert_true(fl_pkg_db_find(&db, "sl")->broken);
+    assert_int_equal(db.n, 3);
+    assert_int_equal(db.nbroken, 3);
+    fl_pkg_db_release(&db);
+    fl_remove_tree(root, &err);
+    free(upd);
+    free(dpkg);
+    free(root);
 }
 
 static json_t *profile_with(const char *json) {
@@ -187,6 +237,7 @@ static void test_manager_names(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dpkg_status),
+        cmocka_unit_test(test_dpkg_journal),
         cmocka_unit_test(test_plan_ownership),
         cmocka_unit_test(test_unavailable_and_invalid),
         cmocka_unit_test(test_command_lines),
