@@ -719,6 +719,12 @@ static int lock_state(const fl_act_options *o, fl_error *err) {
     return fd;
 }
 
+/* What runs is what t says, beyond `current`: its packages are installed and its unit files
+ * are in place (a unit unmasked by hand since has none until a switch installs it). */
+static int settled(const fl_act_options *o, const fl_toplevel *t) {
+    return fl_act_packages_satisfied(o, t) && fl_act_units_in_place(o->root, t);
+}
+
 int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     FILE *out = o->out ? o->out : stdout;
     if (!fl_is_dir(o->root))
@@ -774,10 +780,11 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         }
     } else if (o->mode != FL_ACT_DRY && !interrupted && same_path(current, t.path) &&
                (o->mode == FL_ACT_TEST || o->mode == FL_ACT_BOOT_TIME || is_default) &&
-               fl_act_packages_satisfied(o, &t)) {
+               settled(o, &t)) {
         fprintf(out, "nothing to do: %s is already active%s\n", t.path,
                 o->mode == FL_ACT_SWITCH ? " and the default" : "");
-    } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path)) {
+    } else if (o->mode == FL_ACT_SWITCH && !interrupted && same_path(current, t.path) &&
+               settled(o, &t)) {
         /* Active after a `test`: only the default changes. */
         fprintf(out, "%s is already active\n", t.path);
         rc = make_default(o, t.path, out, err);

@@ -430,6 +430,13 @@ static int blocker_goes_away(const char *blocker, const fl_act_entries *want,
     return fl_act_entries_find(had, blocker) && !fl_act_entries_find(want, blocker);
 }
 
+/* A unit masked by hand (`systemctl mask`: a link to /dev/null in /etc/systemd/system). As
+ * under NixOS, where systemd never starts a masked unit and switch-to-configuration never
+ * unmasks one, the admin's mask wins over the configuration until they lift it. */
+static int masked_unit(const char *path, const disk *d) {
+    return fl_act_system_unit_of(path) && d->kind == D_LINK && !strcmp(d->link, "/dev/null");
+}
+
 static int disk_is(const disk *d, const fl_act_entry *e) {
     if (d->kind == D_LINK && e->alt_target && !strcmp(d->link, e->alt_target))
         return 1;
@@ -487,6 +494,8 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             } else {
                 conflict(p, "%s: %s is in the way (not a directory)", w->path, d.blocker);
             }
+        } else if (masked_unit(w->path, &d)) {
+            c->action = FL_CH_MASKED;
         } else if (d.kind == D_MISSING) {
             c->action = FL_CH_ADD;
         } else if (disk_is(&d, w) && w->kind == FL_ENT_LINK) {
@@ -564,6 +573,8 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
         disk_look(root, h->path, &d);
         if (d.kind == D_MISSING || d.kind == D_BLOCKED) {
             c->action = FL_CH_NONE;
+        } else if (masked_unit(h->path, &d)) {
+            c->action = FL_CH_MASKED;
         } else if (disk_is(&d, h)) {
             c->action = FL_CH_REMOVE;
             if (h->kind == FL_ENT_COPY) {
@@ -911,6 +922,12 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
                     "    ! %s: no longer declared but changed since flakectl installed it; "
                     "left in place\n",
                     e->path);
+            break;
+        case FL_CH_MASKED:
+            fprintf(out,
+                    "    ! %s: masked by hand (a link to /dev/null); left alone, the unit "
+                    "stays masked ('systemctl unmask %s', then switch, to have it)\n",
+                    e->path, fl_act_system_unit_of(e->path));
             break;
         }
     }

@@ -95,6 +95,7 @@ enum {
     FL_CH_REMOVE,
     FL_CH_KEEP_EDITED, /* home copy: an app changed it, declared content did not */
     FL_CH_LEAVE,       /* stale but changed by someone since: left in place */
+    FL_CH_MASKED,      /* a unit file the admin masked (a link to /dev/null): left alone */
 };
 
 typedef struct fl_act_change {
@@ -153,6 +154,14 @@ typedef struct fl_act_unitplan {
 } fl_act_unitplan;
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
+/* Units whose file flakectl managed but which was missing on disk (unmasked by hand since,
+ * or deleted) and is installed again by files: started, as a unit new to the system. */
+void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files);
+/* 1 when every unit file of t is on disk beneath root (flakectl's link, or the admin's
+ * mask): otherwise a switch to the same toplevel is not a no-op. */
+int fl_act_units_in_place(const char *root, const fl_toplevel *t);
+/* "/etc/systemd/system/<unit>" (no deeper): the name, else NULL. */
+const char *fl_act_system_unit_of(const char *path);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
 /* The home-manager users' units (profile.json home.<user>.units), each user's plan from old

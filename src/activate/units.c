@@ -37,7 +37,12 @@ void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_
     json_t *o, *n;
     json_object_foreach((json_t *)old_units, name, o) {
         if (!json_object_get(new_units, name)) {
-            add(p, FL_U_STOP, name, "removed from the configuration");
+            /* X-StopOnRemoval=false, as switch-to-configuration reads it from the old unit. */
+            if (json_is_false(json_object_get(o, "stopOnRemoval")))
+                add(p, FL_U_KEEP, name,
+                    "removed from the configuration, but X-StopOnRemoval = false: left running");
+            else
+                add(p, FL_U_STOP, name, "removed from the configuration");
             p->daemon_reload = 1;
         }
     }
@@ -57,6 +62,10 @@ void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_
             /* restartIfChanged defaults to true, as in NixOS. */
             if (json_is_false(json_object_get(n, "restartIfChanged")))
                 add(p, FL_U_KEEP, name, "restartHash changed, but restartIfChanged = false");
+            else if (json_is_false(json_object_get(n, "stopIfChanged")))
+                add(p, FL_U_RESTART, name,
+                    "restartHash changed; stopIfChanged = false: restarted once the new unit "
+                    "is loaded");
             else
                 add(p, FL_U_RESTART, name, "restartHash changed (unit text or restartTriggers)");
         } else if (!str_eq(olh, nlh)) {
@@ -65,6 +74,50 @@ void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_
     }
     if (p->n)
         qsort(p->a, p->n, sizeof *p->a, cmp_action);
+}
+
+const char *fl_act_system_unit_of(const char *path) {
+    static const char prefix[] = "/etc/systemd/system/";
+    size_t n = sizeof prefix - 1;
+    if (strncmp(path, prefix, n) || !path[n] || strchr(path + n, '/'))
+        return NULL;
+    return path + n;
+}
+
+void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files) {
+    size_t before = p->n;
+    for (size_t i = 0; i < files->n; i++) {
+        const fl_act_change *c = &files->c[i];
+        const char *name = c->want ? fl_act_system_unit_of(c->want->path) : NULL;
+        if (c->action != FL_CH_ADD || !c->had || !name || c->conflicted)
+            continue;
+        void *it = json_object_iter_at((json_t *)p->units, name);
+        int planned = 0;
+        for (size_t k = 0; k < p->n; k++)
+            planned |= !strcmp(p->a[k].name, name);
+        if (!it || planned)
+            continue;
+        /* The name must outlive the plan: the new units' own key. */
+        add(p, FL_U_START, json_object_iter_key(it),
+            "its unit file was missing (unmasked or deleted since) and is installed again");
+        p->daemon_reload = 1;
+    }
+    if (p->n != before)
+        qsort(p->a, p->n, sizeof *p->a, cmp_action);
+}
+
+int fl_act_units_in_place(const char *root, const fl_toplevel *t) {
+    const char *name;
+    json_t *v;
+    json_object_foreach(json_object_get(t->profile, "units"), name, v) {
+        char *path = fl_xasprintf("/etc/systemd/system/%s", name);
+        char *link = fl_act_root_readlink(root, path);
+        free(path);
+        if (!link)
+            return 0;
+        free(link);
+    }
+    return 1;
 }
 
 static const char *verb(int action) {
@@ -194,6 +247,21 @@ static int failed(const ustate *u) {
            (!strcmp(u->active, "activating") && !strcmp(u->sub, "auto-restart"));
 }
 
+/* A changed service stops with its old unit (its old ExecStop) before daemon-reload loads the
+ * new one, and starts after: switch-to-configuration's default (stopIfChanged). Timers,
+ * sockets and queued boot-time jobs are restarted instead. */
+static int stops_first(const fl_act_unitplan *p, const char *name) {
+    size_t n = strlen(name);
+    const json_t *u = json_object_get(p->units, name);
+    return !p->no_block && n > 8 && !strcmp(name + n - 8, ".service") &&
+           !json_is_false(json_object_get(u, "stopIfChanged"));
+}
+
+static int is_masked(const ustate *u) {
+    /* A running unit masked since keeps LoadState=loaded; its unit file state says it. */
+    return !strcmp(u->load, "masked") || !strncmp(u->file, "masked", 6);
+}
+
 static int wanted(const fl_act_unitplan *p, const char *name) {
     const json_t *u = json_object_get(p->units, name);
     return json_array_size(json_object_get(u, "wantedBy")) > 0;
@@ -311,8 +379,7 @@ static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, 
 static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action *a, const ustate *u,
                              const char **why) {
     *why = NULL;
-    /* A running unit masked since keeps LoadState=loaded; its unit file state says it. */
-    if (!strcmp(u->load, "masked") || !strncmp(u->file, "masked", 6)) {
+    if (is_masked(u)) {
         *why = "masked: left alone ('systemctl unmask' it to let flakectl manage it)";
         return NULL;
     }
@@ -409,8 +476,15 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
         names[i] = p->a[i].name;
     ustate *st = NULL;
     int rc = query(p, names, p->n, &st, err);
-    /* Removed units stop before daemon-reload forgets them; the rest after it. */
+    /* Removed units stop before daemon-reload forgets them, and changed services that stop
+     * first with their old unit; the rest after it. */
+    char *stopped = fl_xcalloc(p->n ? p->n : 1, 1);
     for (size_t i = 0; !rc && i < p->n; i++) {
+        if (p->a[i].action == FL_U_RESTART && stops_first(p, p->a[i].name) &&
+            !is_masked(&st[i]) && running(&st[i], p->restore)) {
+            rc = systemctl(p, "stop", p->a[i].name, out, err);
+            stopped[i] = 1;
+        }
         if (p->a[i].action != FL_U_STOP)
             continue;
         if (running(&st[i], 0))
@@ -423,9 +497,9 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
     const char **touched = fl_xcalloc(p->n ? p->n : 1, sizeof(char *));
     size_t nt = 0;
     for (size_t i = 0; !rc && i < p->n; i++) {
-        const char *why;
-        const char *v = live_verb(p, &p->a[i], &st[i], &why);
-        if (why)
+        const char *why = NULL;
+        const char *v = stopped[i] ? "start" : live_verb(p, &p->a[i], &st[i], &why);
+        if (!stopped[i] && why)
             fprintf(out, "  %s: %s\n", p->a[i].name, why);
         if (!v)
             continue;
@@ -446,6 +520,7 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
     if (!rc && !p->no_block)
         rc = settle(p, touched, nt, err);
     ustates_free(st, p->n);
+    free(stopped);
     free(touched);
     free(names);
     free(concrete.a);

@@ -26,8 +26,12 @@ B=$(mk_top b); mkunits "$B" web db cron new static
 printf '[Service]\nExecStart=/usr/bin/web --port 8080\n' >"$B/units/web.service"
 write_profile "$B" units="{ $(unit web.service w2 w1), $(unit db.service d1 d2), $(unit cron.service c2 c1 false), $(unit new.service n1 n1), $(unit static.service s1 s1) }" \
     users="{ $(user alice) }"
+# new.service masked by hand before it is declared: the mask wins, no conflict.
+ln -s /dev/null "$ROOT/etc/systemd/system/new.service"
 fl activate "$B" --mode switch >"$T/out2"
 cat "$T/out2" >&2
+expect_contains "$T/out2" "! /etc/systemd/system/new.service: masked by hand (a link to /dev/null); left alone"
+[ "$(readlink "$ROOT/etc/systemd/system/new.service")" = /dev/null ] || fail "the mask was replaced"
 expect_contains "$T/out2" "stop     old.service  (removed from the configuration)"
 expect_contains "$T/out2" "start    new.service  (added to the configuration)"
 expect_contains "$T/out2" "restart  web.service  (restartHash changed"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # systemd_units.sh - units driven against a real systemd booted in systemd-nspawn: the first
 # switch starts them, a change restarts, a reload-only change reloads, a removal stops, a
-# timer fires, a unit started by hand is restarted on change a unit masked by hand stops the switch before
-# any change,
-# and a rollback brings the old command back. Every check asks systemd (systemctl) what runs,
-# never what flakectl printed. Skips (77) where no container can boot.
+# timer fires, a unit started by hand is restarted on change, and a rollback brings the old
+# command back (masked units, stopIfChanged, X-StopOnRemoval: systemd_nixos_rules.sh). Every
+# check asks systemd (systemctl) what runs, never what flakectl printed. Skips (77) where no
+# container can boot.
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
@@ -62,20 +62,6 @@ t1=$(date +%s%N)
 expect_contains "no-op switch" "nothing to do" "$out"
 echo "no-op switch: $(((t1 - t0) / 1000000)) ms" >&2
 expect_eq "no-op: web not restarted" "$pid_web" "$(unit_pid web)"
-
-# A unit the admin masked (/etc/systemd/system/extra.service -> /dev/null) that the
-# configuration now declares: the mask is a file flakectl does not own, so the switch stops
-# before changing anything and names it (nixos-rebuild never meets this: it owns all of
-# /etc/systemd/system).
-nsx systemctl mask extra.service >/dev/null 2>&1
-host v1 r1 'systemd.services.extra = { wantedBy = [ "multi-user.target" ]; script = "exec sleep infinity"; };'
-fl_in --flake /flake switch --host box
-expect_eq "masked unit in the way: exit" 1 "$rc"
-expect_contains "the mask is named" "/etc/systemd/system/extra.service" "$err"
-expect_eq "the mask stays" /dev/null "$(nsx readlink /etc/systemd/system/extra.service)"
-expect_eq "nothing restarted" "$pid_web" "$(unit_pid web)"
-expect_eq "old still runs" active "$(unit_active old)"
-nsx systemctl unmask extra.service >/dev/null 2>&1
 
 # Started by hand: restarted on change, as nixos-rebuild restarts every changed active unit.
 nsx systemctl start manual

@@ -82,6 +82,11 @@ let
         default = true;
         description = "Whether a changed unit is restarted at activation (false: left running).";
       };
+      stopIfChanged = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Whether a changed service is stopped with its old unit before the new one is loaded and started after (as NixOS), rather than restarted once the new one is loaded.";
+      };
     };
   });
   timer = types.submodule ({ name, ... }: {

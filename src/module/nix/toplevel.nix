@@ -159,6 +159,8 @@ let
     lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" { text = serviceText n s; unit = s; }) enabledServices
     // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.timer" { text = timerText n t; unit = t // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledTimers
     // lib.mapAttrs' (n: s: lib.nameValuePair "${n}.socket" { text = socketText n s; unit = s // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledSockets;
+  # X-StopOnRemoval = false in [Unit] (NixOS: unitConfig): a removed unit is left running.
+  isFalse = v: v == false || v == "no" || v == "false" || v == "0" || v == 0;
   units = mapAttrs (file: u: {
     file = "units/${file}";
     source = builtins.toFile "unit-${fileName file}" u.text;
@@ -166,7 +168,9 @@ let
     restartIfChanged = u.unit.restartIfChanged;
     restartHash = builtins.hashString "sha256" (u.text + builtins.toJSON u.unit.restartTriggers);
     reloadHash = builtins.hashString "sha256" (builtins.toJSON u.unit.reloadTriggers);
-  }) (if host.isDarwin then { } else unitFiles);
+  } // optionalAttrs (!(u.unit.stopIfChanged or true)) { stopIfChanged = false; }
+    // optionalAttrs (isFalse (u.unit.unitConfig."X-StopOnRemoval" or true)) { stopOnRemoval = false; })
+    (if host.isDarwin then { } else unitFiles);
 
   # ---- activation scripts, ordered by deps (ties by name)
   scripts = mapAttrs (n: s: if builtins.isString s then { deps = [ ]; text = s; } else s) config.system.activationScripts;
