@@ -320,7 +320,51 @@ static int in_members(const json_t *have, const char *user) {
     return 0;
 }
 
-static int plan_users(fl_act_darwin *d, const fl_toplevel *t, fl_error *err) {
+/* Accounts the previous generation declared and this one does not go (`dscl . -delete`), as
+ * nix-darwin deletes its knownUsers/knownGroups, with its guard: only an id above 501 (never
+ * a system account or the first admin), and never the console user. Off the Mac the record
+ * cannot be read: the command is listed with the guard noted. Homes stay. */
+static void plan_deletions(fl_act_darwin *d, const fl_toplevel *old, const fl_toplevel *t,
+                           const char *kind) {
+    int users = !strcmp(kind, "Users");
+    const char *key = users ? "users" : "groups";
+    const char *idkey = users ? "UniqueID" : "PrimaryGroupID";
+    const json_t *now = json_object_get(t->profile, key);
+    const char *name;
+    json_t *v;
+    json_object_foreach(json_object_get(old ? old->profile : NULL, key), name, v) {
+        if (json_object_get(now, name) || !valid_name(name))
+            continue;
+        char *rec = fl_xasprintf("/%s/%s", kind, name);
+        json_t *have = d->live ? dscl_read(kind, name) : NULL;
+        long long id = have ? strtoll(fl_act_jstr(have, idkey, "0"), NULL, 10) : 0;
+        if (d->live && !have) {
+            /* already gone */
+        } else if (d->live && id <= 501) {
+            fl_strbuf_addf(&d->notes,
+                           "%s %s is no longer declared but has %s %lld (501 or below: a system "
+                           "account or the first admin); not deleted\n",
+                           users ? "user" : "group", name, idkey, id);
+        } else if (users && d->console && !strcmp(d->console, name)) {
+            fl_strbuf_addf(&d->notes,
+                           "user %s is no longer declared but is logged in at the console; not "
+                           "deleted\n",
+                           name);
+        } else {
+            cmd(&d->users, C_RUN, "dscl", ".", "-delete", rec, NULL);
+            if (!d->live)
+                fl_strbuf_addf(&d->notes,
+                               "%s %s is no longer declared: deleted on the Mac only when its %s "
+                               "is above 501 (its home stays)\n",
+                               users ? "user" : "group", name, idkey);
+        }
+        json_decref(have);
+        free(rec);
+    }
+}
+
+static int plan_users(fl_act_darwin *d, const fl_toplevel *old, const fl_toplevel *t,
+                      fl_error *err) {
     const json_t *users = json_object_get(t->profile, "users");
     const json_t *groups = json_object_get(t->profile, "groups");
     const char *name;
@@ -417,6 +461,9 @@ static int plan_users(fl_act_darwin *d, const fl_toplevel *t, fl_error *err) {
         json_decref(have);
         free(rec);
     }
+    /* Users before groups: a group may be a dropped user's primary one. */
+    plan_deletions(d, old, t, "Users");
+    plan_deletions(d, old, t, "Groups");
     return FL_OK;
 }
 
@@ -474,9 +521,62 @@ static int same_value(const json_t *v, const char *val, const char *type) {
     return !strcmp(type, "Type is string") && !strcmp(val, json_string_value(v));
 }
 
-static int plan_defaults(fl_act_darwin *d, const fl_toplevel *t, const struct passwd *pw,
-                         fl_error *err) {
+static int system_domain(const char *domain) {
+    return domain[0] == '/';
+}
+
+/* Keys of domain the previous generation declared and this one does not (keys NULL: the
+ * whole domain went): `defaults delete`, but only where `defaults read` still says what was
+ * declared (a value someone changed since is theirs, like an edited file). Returns whether a
+ * key goes. */
+static int plan_dropped_keys(fl_act_darwin *d, const char *domain, const json_t *was,
+                             const json_t *keys, const struct passwd *pw) {
+    int system = system_domain(domain), changed = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)was, key, v) {
+        if (json_object_get(keys, key))
+            continue;
+        if (d->live) {
+            const char *rd[] = {"defaults", "read", domain, key, NULL};
+            const char *rt[] = {"defaults", "read-type", domain, key, NULL};
+            char *have = read_cmd(system ? NULL : pw, rd);
+            char *type = have ? read_cmd(system ? NULL : pw, rt) : NULL;
+            int same = same_value(v, have, type);
+            free(have);
+            free(type);
+            if (!same) {
+                if (type)
+                    fl_strbuf_addf(&d->notes,
+                                   "defaults %s %s: no longer declared but changed since; left "
+                                   "in place\n",
+                                   domain, key);
+                continue;
+            }
+        }
+        dcmd *c = cmd(&d->apply, C_RUN, "defaults", "delete", domain, key, NULL);
+        if (!system)
+            as_user(c, pw);
+        changed = 1;
+    }
+    return changed;
+}
+
+/* Adds the process owning domain to restart[] (once). */
+static void restart_owner(const char *domain, const char **restart, size_t *nr) {
+    const char *proc = owner_process(domain);
+    int seen = 0;
+    for (size_t i = 0; i < *nr; i++)
+        seen |= proc && !strcmp(restart[i], proc);
+    if (proc && !seen && *nr < 8)
+        restart[(*nr)++] = proc;
+}
+
+static int plan_defaults(fl_act_darwin *d, const fl_toplevel *old, const fl_toplevel *t,
+                         const struct passwd *pw, fl_error *err) {
     const json_t *all = json_object_get(json_object_get(t->profile, "darwin"), "defaults");
+    const json_t *was_all =
+        json_object_get(json_object_get(old ? old->profile : NULL, "darwin"), "defaults");
     const char *restart[8];
     size_t nr = 0;
     const char *domain;
@@ -484,7 +584,7 @@ static int plan_defaults(fl_act_darwin *d, const fl_toplevel *t, const struct pa
     json_object_foreach((json_t *)all, domain, keys) {
         /* A path domain is the machine's (/Library/Preferences/...), written as root;
          * a name is the console user's. */
-        int system = domain[0] == '/';
+        int system = system_domain(domain);
         if (system ? !valid_path(domain) : (!*domain || strchr(domain, '/')))
             return fl_error_set(err, FL_EPARSE, "system.defaults.\"%s\": not a defaults domain",
                                 domain);
@@ -520,12 +620,19 @@ static int plan_defaults(fl_act_darwin *d, const fl_toplevel *t, const struct pa
                 as_user(c, pw);
             changed = 1;
         }
-        const char *proc = owner_process(domain);
-        int seen = 0;
-        for (size_t i = 0; i < nr; i++)
-            seen |= proc && !strcmp(restart[i], proc);
-        if (changed && proc && !seen && nr < 8)
-            restart[nr++] = proc;
+        changed |= plan_dropped_keys(d, domain, json_object_get(was_all, domain), keys, pw);
+        if (changed)
+            restart_owner(domain, restart, &nr);
+    }
+    /* Domains the previous generation declared and this one has none of. */
+    json_object_foreach((json_t *)was_all, domain, keys) {
+        int system = system_domain(domain);
+        if (json_object_get(all, domain) ||
+            (system ? !valid_path(domain) : (!*domain || strchr(domain, '/'))) ||
+            (!system && !pw))
+            continue;
+        if (plan_dropped_keys(d, domain, keys, NULL, pw))
+            restart_owner(domain, restart, &nr);
     }
     for (size_t i = 0; i < nr; i++) {
         /* The process may not run (Finder quit by the user): nothing to restart then. */
@@ -643,9 +750,9 @@ int fl_act_darwin_plan(fl_act_plan *p, fl_error *err) {
     }
     if (pw || !d->live)
         pw = &copy;
-    int rc = plan_users(d, p->new, err);
+    int rc = plan_users(d, p->old, p->new, err);
     if (!rc)
-        rc = plan_defaults(d, p->new, pw, err);
+        rc = plan_defaults(d, p->old, p->new, pw, err);
     if (!rc)
         rc = plan_jobs(d, p->root ? p->root : "/", p->old, p->new, 0, pw, err);
     if (!rc)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# darwin_activate.sh - a darwin switch applies users (dscl), system.defaults and launchd jobs,
+# darwin_activate.sh - a darwin switch applies users (dscl), system.defaults and launchd jobs
+# (and deletes the accounts and defaults keys a later configuration drops),
 # with exact command lines. No Mac here: flakectl runs in a chroot made of the cached Debian
 # root, marked as macOS by /System/Library/CoreServices/SystemVersion.plist, with the console
 # user as owner of /dev/console (as macOS sets it). launchctl, defaults, dscl, killall and
@@ -38,6 +39,7 @@ cat >"$R/usr/local/sbin/defaults" <<EOF
 f="/fake/defaults/\$2/\$3"
 case "\$1" in
 read) [ -f "\$f.value" ] || exit 1; cat "\$f.value" ;;
+delete) $rec; rm -f "\$f.value" "\$f.type" ;;
 read-type) [ -f "\$f.type" ] || exit 1; echo "Type is \$(cat "\$f.type")" ;;
 write) $rec
     mkdir -p "/fake/defaults/\$2"
@@ -53,6 +55,7 @@ cat >"$R/usr/local/sbin/dscl" <<EOF
 f="/fake/dscl\$3"
 case "\$2" in
 -read) [ -f "\$f" ] || exit 56; cat "\$f" ;;
+-delete) $rec; rm -f "\$f" ;;
 -create) $rec; touch "\$f"
     [ -z "\$4" ] || { grep -v "^\$4:" "\$f" >"\$f.new"; echo "\$4: \$5" >>"\$f.new"; mv "\$f.new" "\$f"; } ;;
 -append) $rec; old=\$(sed -n "s/^\$4: //p" "\$f")
@@ -159,6 +162,35 @@ fl_mac switch --host mac
 expect_eq "third switch exit" 0 "$rc"
 expect_eq "third switch: exact commands" "uid=0 launchctl bootout system/org.flakectl.backup" "$recorded"
 [ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "daemon plist left behind"
+
+# Dropped from the configuration: bob (502) and admin2 (510) are deleted, alice (501: the first
+# admin, and at the console) is not; tilesize goes (Dock restarted), KeyRepeat, changed by
+# hand since, stays; autohide and ShowPathbar, still declared, are untouched.
+setdef NSGlobalDomain KeyRepeat 6 integer
+cat >"$R/flake/mac.nix" <<EOF
+{ lib, ... }: {
+  networking.hostName = "mac";
+  system.defaults = {
+    "com.apple.dock".autohide = true;
+    "com.apple.finder".ShowPathbar = false;
+  };
+  launchd.agents.sync = { script = "echo sync"; serviceConfig = { StartInterval = 600; RunAtLoad = true; }; };
+}
+EOF
+fl_mac switch --host mac
+echo "$out" >&2; echo "$err" >&2
+expect_eq "dropping switch exit" 0 "$rc"
+expect_eq "dropping switch: exact commands" "uid=0 dscl . -delete /Users/bob
+uid=0 dscl . -delete /Groups/admin2
+uid=501 defaults delete com.apple.dock tilesize
+uid=501 killall Dock" "$recorded"
+expect_contains "alice kept, and why" "user alice is no longer declared but has UniqueID 501 (501 or below" "$out"
+expect_contains "KeyRepeat kept, and why" "defaults NSGlobalDomain KeyRepeat: no longer declared but changed since; left in place" "$out"
+expect_eq "KeyRepeat still the user's" 6 "$(cat "$R/fake/defaults/NSGlobalDomain/KeyRepeat.value")"
+[ -f "$R/fake/dscl/Users/alice" ] || fail "alice's record went"
+[ ! -f "$R/fake/dscl/Users/bob" ] || fail "bob's record stayed"
+fl_mac switch --host mac
+expect_eq "dropping switch again runs nothing" "" "$recorded"
 
 # A bootstrap that fails restores the previous generation (the daemon comes back).
 mac false 600 yes
