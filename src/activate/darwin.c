@@ -525,6 +525,23 @@ static int system_domain(const char *domain) {
     return domain[0] == '/';
 }
 
+/* Whether `defaults read`/`read-type` of domain's key (as pw for a user domain) say v;
+ * *present: whether the key is there at all. */
+static int reads_as(const char *domain, const char *key, const json_t *v, const struct passwd *pw,
+                    int *present) {
+    int system = system_domain(domain);
+    const char *rd[] = {"defaults", "read", domain, key, NULL};
+    const char *rt[] = {"defaults", "read-type", domain, key, NULL};
+    char *have = read_cmd(system ? NULL : pw, rd);
+    char *type = have ? read_cmd(system ? NULL : pw, rt) : NULL;
+    int same = same_value(v, have, type);
+    if (present)
+        *present = type != NULL;
+    free(have);
+    free(type);
+    return same;
+}
+
 /* Keys of domain the previous generation declared and this one does not (keys NULL: the
  * whole domain went): `defaults delete`, but only where `defaults read` still says what was
  * declared (a value someone changed since is theirs, like an edited file). Returns whether a
@@ -537,22 +554,14 @@ static int plan_dropped_keys(fl_act_darwin *d, const char *domain, const json_t 
     json_object_foreach((json_t *)was, key, v) {
         if (json_object_get(keys, key))
             continue;
-        if (d->live) {
-            const char *rd[] = {"defaults", "read", domain, key, NULL};
-            const char *rt[] = {"defaults", "read-type", domain, key, NULL};
-            char *have = read_cmd(system ? NULL : pw, rd);
-            char *type = have ? read_cmd(system ? NULL : pw, rt) : NULL;
-            int same = same_value(v, have, type);
-            free(have);
-            free(type);
-            if (!same) {
-                if (type)
-                    fl_strbuf_addf(&d->notes,
-                                   "defaults %s %s: no longer declared but changed since; left "
-                                   "in place\n",
-                                   domain, key);
-                continue;
-            }
+        int present = 0;
+        if (d->live && !reads_as(domain, key, v, pw, &present)) {
+            if (present)
+                fl_strbuf_addf(&d->notes,
+                               "defaults %s %s: no longer declared but changed since; left in "
+                               "place\n",
+                               domain, key);
+            continue;
         }
         dcmd *c = cmd(&d->apply, C_RUN, "defaults", "delete", domain, key, NULL);
         if (!system)
@@ -604,17 +613,8 @@ static int plan_defaults(fl_act_darwin *d, const fl_toplevel *old, const fl_topl
                 return fl_error_set(err, FL_EPARSE,
                                     "system.defaults.\"%s\".\"%s\": a bool, int, float or string",
                                     domain, key);
-            if (d->live) {
-                const char *rd[] = {"defaults", "read", domain, key, NULL};
-                const char *rt[] = {"defaults", "read-type", domain, key, NULL};
-                char *have = read_cmd(system ? NULL : pw, rd);
-                char *type = have ? read_cmd(system ? NULL : pw, rt) : NULL;
-                int same = same_value(v, have, type);
-                free(have);
-                free(type);
-                if (same)
-                    continue;
-            }
+            if (d->live && reads_as(domain, key, v, pw, NULL))
+                continue;
             dcmd *c = cmd(&d->apply, C_RUN, "defaults", "write", domain, key, flag, val, NULL);
             if (!system)
                 as_user(c, pw);

@@ -23,6 +23,18 @@ declare_pkgs() { printf '{ pkgs, ... }: { environment.systemPackages = with pkgs
 installed() { chroot "$root" dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null | awk '$2 == "ii" { print $1 }' | tr '\n' ' '; }
 owned() { jq -r '.owned | keys | join(" ")' "$work/state/packages/owned.json"; }
 mounts() { grep -c " $root/" /proc/mounts || true; }
+# power_cut PID: flakectl's group and every process inside the root (apt runs dpkg in a
+# session of its own, on a pseudo-terminal) die at once, as in a power loss.
+power_cut() {
+  kill -9 -- "-$1"
+  for _ in 1 2 3 4 5; do
+    for p in /proc/[0-9]*; do
+      [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
+    done
+    sleep 0.2
+  done
+  wait "$1" 2>/dev/null || true
+}
 
 expect_eq "ca-certificates is there before flakectl" "ca-certificates " "$(installed ca-certificates)"
 declare_pkgs "hello jq sl cacert"
@@ -105,16 +117,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 grep -q "Unpacking\|Setting up" "$work/killed.log" || { cat "$work/killed.log" >&2; fail "apt never started unpacking"; }
-# Power loss: flakectl's group and every process inside the root (apt runs dpkg in a session
-# of its own, on a pseudo-terminal) die at once.
-kill -9 -- "-$pid"
-for _ in 1 2 3 4 5; do
-  for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
-  done
-  sleep 0.2
-done
-wait "$pid" 2>/dev/null || true
+power_cut "$pid"
 expect_eq "the killed run left no mount" 0 "$(mounts)"
 expect_contains "the record shows the install in flight" "inFlight" "$(cat "$work/state/packages/owned.json")"
 run_fl --flake "$flake" switch --host box
@@ -140,14 +143,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ -e "$root/var/tmp/prerm-slept" ] || { cat "$work/killed2.log" >&2; fail "the removal never reached cowsay's prerm"; }
-kill -9 -- "-$pid"
-for _ in 1 2 3 4 5; do
-  for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
-  done
-  sleep 0.2
-done
-wait "$pid" 2>/dev/null || true
+power_cut "$pid"
 [ -n "$(ls "$root/var/lib/dpkg/updates" | grep -x '[0-9]*')" ] || fail "the kill left dpkg's journal empty (the window was missed)"
 run_fl --flake "$flake" switch --host box
 [ "$rc" = 0 ] || echo "$out$err" >&2
