@@ -69,6 +69,10 @@ broken() {
 # up to MAX seconds. KILL_ROOT set: every process running inside that directory (apt runs
 # dpkg in a session of its own) dies at the same instant, as in a power cut.
 kill_at() {
+    # In a subshell whose stderr is /dev/null: bash's "Killed" notice of the job goes there.
+    (kill_at_ "$@") 2>/dev/null
+}
+kill_at_() {
     local max=$1 p
     shift
     setsid "$@" >/dev/null 2>&1 &
@@ -83,7 +87,7 @@ kill_at() {
             sleep 0.1
         done
     fi
-    { wait "$pid"; } 2>/dev/null
+    wait "$pid"
 }
 
 # seconds CMD...: runs CMD (quietly) and prints how long it took; fails when CMD fails.
