@@ -135,6 +135,8 @@ typedef struct fl_session_opts {
     const char *const *overrides; /* --override-input NAME URL, flattened pairs */
     size_t noverrides;            /* pairs */
     FILE *warnings;               /* the dirty-tree warning; NULL = say nothing (--quiet) */
+    fl_lang_trace_fn trace;       /* the evaluator's sink (fl_lang_config.trace) */
+    void *trace_ctx;
 } fl_session_opts;
 int fl_host_session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
                          fl_error *err);

@@ -33,6 +33,7 @@ static void *run(void *arg) {
     cfg.include_paths = j->includes;
     cfg.ninclude_paths = j->nincludes;
     cfg.nix_path = getenv("NIX_PATH");
+    cfg.trace = fl_cli_trace;
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     int rc;

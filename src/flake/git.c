@@ -227,10 +227,10 @@ static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_er
     return rc;
 }
 
-static int hook_to_file(void *ctx, const char *name, const char *data, size_t len, fl_strbuf *out,
-                        fl_error *err) {
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
+                        const char *const *refs, size_t nrefs, fl_strbuf *out, fl_error *err) {
     fl_flake_tree *t = ctx;
-    return t->orig.to_file(t->orig.ctx, name, data, len, out, err);
+    return t->orig.to_file(t->orig.ctx, name, data, len, refs, nrefs, out, err);
 }
 
 void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store) {

@@ -416,7 +416,10 @@ static int input_value(fl_lang *L, const spec *s, const resolved *r, fl_value **
     fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 6);
     const char *rev = r->has_rev ? r->rev : "0000000000000000000000000000000000000000";
     char *sri = fl_flake_sri(r->nar);
-    fl_lang_attrs_add(b, "outPath", fl_lang_mk_string(L, r->store_path, strlen(r->store_path)),
+    /* with itself as context, as Nix's: a build using the input depends on its tree */
+    fl_lang_ctx_entry self = {FL_LANG_CTX_PATH, r->store_path, NULL};
+    fl_lang_attrs_add(b, "outPath",
+                      fl_lang_mk_string_ctx(L, r->store_path, strlen(r->store_path), &self, 1),
                       NULL);
     fl_lang_attrs_add(b, "rev", fl_lang_mk_string(L, rev, 40), NULL);
     fl_lang_attrs_add(b, "shortRev", fl_lang_mk_string(L, rev, 7), NULL);
