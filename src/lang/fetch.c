@@ -197,12 +197,10 @@ static const char *git_fetch_run(State *S, GitFetch *g, const char *dir, const c
 }
 
 static char *sri(State *S, const unsigned char h[32]) {
-    unsigned char b64[64];
-    EVP_EncodeBlock(b64, h, 32);
-    AStr s;
-    lang_astr_init(S, &s, 64);
-    lang_astr_addf(S, &s, "sha256-%s", (const char *)b64);
-    return s.buf;
+    char *s = fl_hash_format_sri(h);
+    char *r = lang_arena_strndup(&S->arena, s, strlen(s));
+    free(s);
+    return r;
 }
 
 /* A local repository: a path, or a file:// URL. */
