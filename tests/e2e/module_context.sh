@@ -18,8 +18,10 @@ cd "$work"
 state="$work/state"
 fl() { "$FLAKECTL" --quiet --state-dir "$state" --flake "$work/flake" "$@"; }
 # nix's side: its own store under $work/nix (logical directory $work/nixstore), for .drv files
-nixd() { NIX_STORE_DIR="$work/nixstore" NIX_STATE_DIR="$work/nix/var" NIX_LOG_DIR="$work/nix/log" \
-    NIX_REMOTE="local?root=$work/nix" nixo "$@"; }
+nix_side() {
+    export NIX_STORE_DIR="$work/nixstore" NIX_STATE_DIR="$work/nix/var" NIX_LOG_DIR="$work/nix/log" \
+        NIX_REMOTE="local?root=$work/nix"
+}
 
 mkdir -p flake/src
 echo data > flake/src/f
@@ -62,8 +64,9 @@ fl_inputs() {
 }
 # nix_inputs NAME: the inputs (derivations and sources) of nix's .drv for NAME
 nix_inputs() {
-  nixd nix-instantiate --add-root "$work/roots/$1" flake/ctx.nix -A "$1" > /dev/null
-  nixd nix-store -q --references "$(readlink "$work/roots/$1")"
+  (nix_side
+   nixo nix-instantiate --add-root "$work/roots/$1" flake/ctx.nix -A "$1" > /dev/null
+   nixo nix-store -q --references "$(readlink "$work/roots/$1")")
 }
 dep=$(path_of dep)
 [ -n "$dep" ] && [ -e "$dep" ] || fail "dep was not built"
