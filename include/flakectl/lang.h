@@ -45,6 +45,14 @@ typedef struct fl_lang_hooks {
      * flake layer uses it to hide files Git does not track. */
     int (*check_path)(void *check_ctx, const char *path, fl_error *err);
     void *check_ctx;
+    /* builtins.fetchurl and fetchTarball of http(s):// URLs: writes the body of url to fd (at
+     * its offset). NULL: such URLs are refused (no network in this evaluation). */
+    int (*download)(void *ctx, const char *url, int fd, fl_error *err);
+    /* A fetched file (recursive 0: fetchurl) or unpacked tree (1: fetchTarball) into the
+     * store at the fixed-output path Nix gives it under name; writes that path into out.
+     * NULL: the path is computed as Nix does and nothing is copied. */
+    int (*add_fixed)(void *ctx, const char *path, int recursive, const char *name, fl_strbuf *out,
+                     fl_error *err);
 } fl_lang_hooks;
 
 /* A line the evaluator has to say besides its result (no trailing newline). */

@@ -67,6 +67,16 @@ int fl_host_toplevel(fl_host *host, char **path, fl_error *err);
  * store, and after fl_lang_new makes `derivation` build through the store. */
 struct fl_store;
 void fl_module_store_hooks(fl_lang_config *cfg, struct fl_store *store);
+/* `flakectl eval`'s fetchers: http(s):// through the store's downloader, and what
+ * builtins.fetchurl/fetchTarball fetch into the store of state_dir, as nix-instantiate adds
+ * it to /nix/store. The store is opened on the first fetch (an evaluation that fetches
+ * nothing never touches it) and closed by fl_module_fetch_store_close. */
+typedef struct fl_fetch_store {
+    const char *state_dir;
+    struct fl_store *store;
+} fl_fetch_store;
+void fl_module_fetch_hooks(fl_lang_config *cfg, fl_fetch_store *fs);
+void fl_module_fetch_store_close(fl_fetch_store *fs);
 int fl_module_attach_builds(fl_lang *L, struct fl_store *store, fl_error *err);
 
 /* ---- build plans for --build-host (plan.c) ----

@@ -144,6 +144,12 @@ typedef int (*fl_store_filter_fn)(void *ctx, const char *path, const char *type,
 int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
                                fl_store_filter_fn filter, void *filter_ctx, char **out_path,
                                fl_error *err);
+/* A fetched file (recursive 0: builtins.fetchurl) or tree (1: fetchTarball, fetchGit) at the
+ * fixed-output path Nix gives it under name: flat, from the file's SHA-256; recursive, from
+ * its NAR's (Nix's "source" paths, as fl_store_add_path). Copied, normalized, synced and
+ * registered without references; already valid, nothing is written. *out_path is owned. */
+int fl_store_add_fixed(fl_store *s, const char *src, int recursive, const char *name,
+                       char **out_path, fl_error *err);
 /* builtins.toFile: a text file with the given references (valid store paths). */
 int fl_store_add_text(fl_store *s, const char *name, const char *text, size_t len,
                       char *const *refs, size_t nrefs, char **out_path, fl_error *err);

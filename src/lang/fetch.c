@@ -214,6 +214,81 @@ static const char *local_dir(State *S, const char *url, PosIdx pos) {
                url);
 }
 
+/* ---- fetchurl and fetchTarball (Nix's `fetch` of primops/fetchTree.cc) ---- */
+
+typedef struct FetchArgs {
+    const char *url, *name;
+    int have_hash;
+    unsigned char hash[32];
+} FetchArgs;
+
+/* A temporary directory for a download or an unpacked archive, or NULL with *msg. */
+static char *fetch_temp_dir(State *S, const char **msg) {
+    const char *tmpdir = getenv("TMPDIR");
+    fl_error e = FL_ERROR_INIT;
+    char *tmp = fl_make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "flakectl-fetch.", &e);
+    if (!tmp) {
+        const char *m = e.message ? e.message : "cannot create a temporary directory";
+        *msg = lang_arena_strndup(&S->arena, m, strlen(m));
+    }
+    fl_error_clear(&e);
+    return tmp;
+}
+
+/* The embedder's error e as a message that outlives it, prefixed as Nix words it. */
+static const char *hook_message(State *S, const char *what, const char *url, fl_error *e) {
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "%s '%s': %s", what, url, e->message ? e->message : "failed");
+    fl_error_clear(e);
+    return m.buf;
+}
+
+/* The store path of fetched content: the embedder's store holds it (add_fixed), else the
+ * path Nix would compute. NULL with *msg when the store refused it. */
+static const char *fetch_store(State *S, const char *path, int recursive, const unsigned char h[32],
+                               const FetchArgs *fa, const char **msg, PosIdx pos) {
+    if (!S->cfg.hooks.add_fixed)
+        return lang_fixed_output_path(S, recursive, h, fa->name, pos);
+    fl_strbuf sb = FL_STRBUF_INIT;
+    fl_strbuf_init(&sb, 0);
+    fl_error e = FL_ERROR_INIT;
+    const char *sp = NULL;
+    if (S->cfg.hooks.add_fixed(S->cfg.hooks.ctx, path, recursive, fa->name, &sb, &e) < 0)
+        *msg = hook_message(S, "cannot add the download of", fa->url, &e);
+    else
+        sp = lang_arena_strndup(&S->arena, sb.buf, sb.len);
+    fl_strbuf_release(&sb);
+    return sp;
+}
+
+/* Removes the temporary directory, then raises msg (when set) at pos. */
+static void fetch_end(State *S, char *tmp, const char *msg, PosIdx pos) {
+    if (tmp) {
+        fl_remove_tree(tmp, NULL);
+        free(tmp);
+    }
+    if (msg)
+        lang_throw(S, pos, "%s", msg);
+}
+
+/* Writes the fetched commit's files into dir (libgit2's checkout into a target directory,
+ * the repository untouched); NULL or a message. */
+static const char *git_checkout_to(State *S, GitFetch *g, const char *dir) {
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    co.target_directory = dir;
+    co.disable_filters = 1;
+    if (git_checkout_tree(g->repo, (git_object *)g->tree, &co) == 0)
+        return NULL;
+    const git_error *e = git_error_last();
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "cannot check out the fetched commit: %s", e ? e->message : "failed");
+    return m.buf;
+}
+
 void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
 void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     force(S, args[0], pos);
@@ -269,14 +344,27 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
         git_oid_tostr(revhex, sizeof revhex, git_commit_id(g.commit));
         when = (int64_t)git_commit_time(g.commit);
     }
+    /* With a store, the commit's files go into it (as Nix copies them): checked out into a
+     * temporary directory, then added under the same NAR hash. */
+    const char *sp = NULL;
+    char *tmp = NULL;
+    if (!err && S->cfg.hooks.add_fixed) {
+        tmp = fetch_temp_dir(S, &err);
+        if (tmp)
+            err = git_checkout_to(S, &g, tmp);
+        if (!err) {
+            FetchArgs fa = {url, name, 0, {0}};
+            sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
+        }
+    }
     git_fetch_free(&g);
     git_libgit2_shutdown();
-    if (err)
-        lang_throw(S, pos, "%s", err);
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", nar[i]);
-    const char *sp = lang_make_store_path(S, "source", hex, name, pos);
+    fetch_end(S, tmp, err, pos);
+    if (!sp) {
+        char hex[65];
+        fl_hex_encode(nar, 32, hex);
+        sp = lang_make_store_path(S, "source", hex, name, pos);
+    }
     time_t t = (time_t)when;
     struct tm tm;
     char date[32];
@@ -313,14 +401,6 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     out->attrs = r;
 }
 
-/* ---- fetchurl and fetchTarball (Nix's `fetch` of primops/fetchTree.cc) ---- */
-
-typedef struct FetchArgs {
-    const char *url, *name;
-    int have_hash;
-    unsigned char hash[32];
-} FetchArgs;
-
 static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, PosIdx pos) {
     force(S, arg, pos);
     if (arg->type == V_ATTRS) {
@@ -350,10 +430,14 @@ static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, Pos
     }
     if (S->cfg.pure && !fa->have_hash)
         lang_throw(S, pos, "in pure evaluation mode, '%s' requires a 'sha256' argument", who);
-    if (strncmp(fa->url, "file://", 7))
+    int http = !strncmp(fa->url, "http://", 7) || !strncmp(fa->url, "https://", 8);
+    if (http && !S->cfg.hooks.download)
         lang_throw(S, pos,
-                   "builtins.%s: the evaluator reads file:// URLs only, not '%s' (downloads over "
-                   "the network are not available in `flakectl eval`)",
+                   "builtins.%s: '%s' cannot be downloaded: this evaluation has no network "
+                   "access (file:// URLs work)",
+                   who, fa->url);
+    if (!http && strncmp(fa->url, "file://", 7))
+        lang_throw(S, pos, "builtins.%s: unsupported URL '%s' (http://, https:// and file:// are)",
                    who, fa->url);
     if (!*fa->name) {
         const char *b = strrchr(fa->url, '/');
@@ -368,23 +452,30 @@ static void store_path_string(State *S, Value *out, const char *sp) {
     lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
-NORETURN static void hash_mismatch(State *S, const char *url, const unsigned char want[32],
-                                   const unsigned char got[32], PosIdx pos) {
+/* Nix's message for fetched content whose hash is not the pinned one. */
+static const char *hash_mismatch(State *S, const char *url, const unsigned char want[32],
+                                 const unsigned char got[32]) {
     char w[64], g[64];
     fl_base32_encode(want, 32, w);
     fl_base32_encode(got, 32, g);
-    lang_throw(S, pos,
-               "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
-               "         got:       sha256:%s",
-               url, w, g);
+    AStr m;
+    lang_astr_init(S, &m, 256);
+    lang_astr_addf(S, &m,
+                   "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
+                   "         got:       sha256:%s",
+                   url, w, g);
+    return m.buf;
 }
 
-/* The arguments, then the local file the URL names, or NULL when a pinned path already
- * present was the answer (Nix uses it without reading the URL). */
-static const char *fetch_begin(State *S, Value *arg, const char *who, int recursive,
-                               FetchArgs *fa, Value *out, PosIdx pos) {
+/* The arguments, then the local file holding the URL's bytes: a file:// URL names it, an
+ * http(s):// one is downloaded by the embedder's hook into a new temporary directory
+ * (*tmp, which the caller removes, also after an error: nothing here throws once it
+ * exists). NULL when a pinned path already present was the answer (Nix uses it without
+ * reading the URL; only without a store hook, whose paths are its own), or with *msg. */
+static const char *fetch_begin(State *S, Value *arg, const char *who, int recursive, FetchArgs *fa,
+                               Value *out, char **tmp, const char **msg, PosIdx pos) {
     fetch_args(S, arg, who, fa, pos);
-    if (fa->have_hash) {
+    if (fa->have_hash && !S->cfg.hooks.add_fixed) {
         const char *want = lang_fixed_output_path(S, recursive, fa->hash, fa->name, pos);
         struct stat st;
         if (lstat(want, &st) == 0) {
@@ -392,36 +483,69 @@ static const char *fetch_begin(State *S, Value *arg, const char *who, int recurs
             return NULL;
         }
     }
-    lang_check_path(S, fa->url + 7, pos);
-    return fa->url + 7;
+    if (!strncmp(fa->url, "file://", 7)) {
+        lang_check_path(S, fa->url + 7, pos);
+        return fa->url + 7;
+    }
+    if (!(*tmp = fetch_temp_dir(S, msg)))
+        return NULL;
+    char *file = fl_path_join(*tmp, "download");
+    const char *local = lang_arena_strndup(&S->arena, file, strlen(file));
+    free(file);
+    int fd = open(local, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fl_error e = FL_ERROR_INIT;
+    int rc = fd < 0 ? fl_error_errno(&e, "cannot create %s", local)
+                    : S->cfg.hooks.download(S->cfg.hooks.ctx, fa->url, fd, &e);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = fl_error_errno(&e, "cannot write %s", local);
+    if (rc < 0) {
+        *msg = hook_message(S, "unable to download", fa->url, &e);
+        return NULL;
+    }
+    return local;
+}
+
+/* The SHA-256 of a file's bytes; -1 when it cannot be read. */
+static int file_sha256(const char *path, unsigned char h[32]) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fl_sha256 sha;
+    fl_sha256_init(&sha);
+    char buf[65536];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
+        fl_sha256_update(&sha, buf, r);
+    int bad = ferror(f);
+    fclose(f);
+    fl_sha256_final(&sha, h);
+    return bad ? -1 : 0;
 }
 
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "", 0, {0}};
-    const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, pos);
-    if (!path)
+    char *tmp = NULL;
+    const char *msg = NULL;
+    const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, &tmp, &msg, pos);
+    if (!path) {
+        fetch_end(S, tmp, msg, pos);
         return;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    char buf[65536];
-    size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
-        EVP_DigestUpdate(md, buf, r);
-    int bad = ferror(f);
-    fclose(f);
+    }
     unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_DigestFinal_ex(md, h, &hl);
-    EVP_MD_CTX_free(md);
-    if (bad)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    if (fa.have_hash && memcmp(h, fa.hash, 32))
-        hash_mismatch(S, fa.url, fa.hash, h, pos);
-    store_path_string(S, out, lang_fixed_output_path(S, 0, h, fa.name, pos));
+    const char *sp = NULL;
+    if (file_sha256(path, h) < 0) {
+        AStr m;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
+        msg = m.buf;
+    } else if (fa.have_hash && memcmp(h, fa.hash, 32)) {
+        msg = hash_mismatch(S, fa.url, fa.hash, h);
+    } else {
+        sp = fetch_store(S, path, 0, h, &fa, &msg, pos);
+    }
+    fetch_end(S, tmp, msg, pos);
+    store_path_string(S, out, sp);
 }
 
 /* Unpacks archive into dir with tar(1) (which recognises the compression); 0 or -1. */
@@ -448,29 +572,28 @@ static int untar(const char *archive, const char *dir) {
 void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "source", 0, {0}};
-    const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, pos);
-    if (!archive)
+    char *tmp = NULL, *unpacked = NULL;
+    const char *msg = NULL, *sp = NULL;
+    const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, &tmp, &msg, pos);
+    if (!archive) {
+        fetch_end(S, tmp, msg, pos);
         return;
+    }
+    /* Everything that can fail runs before the error is raised, so the temporary
+     * directories are always removed. */
     struct stat st;
-    if (stat(archive, &st) != 0)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    const char *tmpdir = getenv("TMPDIR");
-    fl_error e = FL_ERROR_INIT;
-    char *tmp = fl_make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "flakectl-tarball.", &e);
-    if (!tmp) {
+    unsigned char h[32];
+    if (stat(archive, &st) != 0) {
         AStr m;
         lang_astr_init(S, &m, 128);
-        astr_adds(S, &m, e.message ? e.message : "cannot create a temporary directory");
-        fl_error_clear(&e);
-        lang_throw(S, pos, "%s", m.buf);
-    }
-    /* Everything that can fail runs before the error is raised, so tmp is always removed. */
-    const char *msg = NULL;
-    unsigned char h[32];
-    if (untar(archive, tmp) < 0) {
+        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
+        msg = m.buf;
+    } else if (!(unpacked = fetch_temp_dir(S, &msg))) {
+        /* msg set */
+    } else if (untar(archive, unpacked) < 0) {
         msg = "failed to open archive: Unrecognized archive format";
     } else {
-        DIR *d = opendir(tmp);
+        DIR *d = opendir(unpacked);
         const char *top = NULL;
         int members = 0;
         struct dirent *de;
@@ -486,20 +609,23 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
             AStr m;
             lang_astr_init(S, &m, 128);
             lang_astr_addf(S, &m, "tarball '%s' contains an unexpected number of top-level files",
-                      fa.url);
+                           fa.url);
             msg = m.buf;
         } else {
-            char *p = fl_path_join(tmp, top);
+            char *p = fl_path_join(unpacked, top);
             if (lang_nar_hash_path(S, p, h) < 0)
                 msg = "cannot read the unpacked tarball";
+            else if (fa.have_hash && memcmp(h, fa.hash, 32))
+                msg = hash_mismatch(S, fa.url, fa.hash, h);
+            else
+                sp = fetch_store(S, p, 1, h, &fa, &msg, pos);
             free(p);
         }
     }
-    fl_remove_tree(tmp, NULL);
-    free(tmp);
-    if (msg)
-        lang_throw(S, pos, "%s", msg);
-    if (fa.have_hash && memcmp(h, fa.hash, 32))
-        hash_mismatch(S, fa.url, fa.hash, h, pos);
-    store_path_string(S, out, lang_fixed_output_path(S, 1, h, fa.name, pos));
+    if (unpacked) {
+        fl_remove_tree(unpacked, NULL);
+        free(unpacked);
+    }
+    fetch_end(S, tmp, msg, pos);
+    store_path_string(S, out, sp);
 }

@@ -121,16 +121,68 @@ static int hook_plan_to_file(void *ctx, const char *name, const char *data, size
     return to_file(fl_build_plan_store(ctx), ctx, name, data, len, refs, nrefs, out, err);
 }
 
+/* builtins.fetchurl/fetchTarball: the store's own downloader, and the fetched content into
+ * the store, as nix-instantiate puts it into /nix/store. A plan adds them here too: they are
+ * sources, like the flake's files. */
+static int hook_download(void *ctx, const char *url, int fd, fl_error *err) {
+    (void)ctx;
+    return fl_fetch_url_to_fd(url, fd, NULL, NULL, err);
+}
+
+static int hook_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                          fl_strbuf *out, fl_error *err) {
+    char *p = NULL;
+    int rc = fl_store_add_fixed(ctx, path, recursive, name, &p, err);
+    if (rc == 0)
+        fl_strbuf_adds(out, p);
+    free(p);
+    return rc;
+}
+
+static int hook_plan_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                               fl_strbuf *out, fl_error *err) {
+    return hook_add_fixed(fl_build_plan_store(ctx), path, recursive, name, out, err);
+}
+
 void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
     cfg->hooks.ctx = store;
     cfg->hooks.path_to_store = hook_path_to_store;
     cfg->hooks.to_file = hook_to_file;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_add_fixed;
+}
+
+static int hook_lazy_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                               fl_strbuf *out, fl_error *err) {
+    fl_fetch_store *fs = ctx;
+    if (!fs->store && fl_store_open(fs->state_dir, &fs->store, err) < 0) {
+        fl_error_add_frame(err,
+                           "while opening the store in %s for a fetched path (set "
+                           "--state-dir to move it)",
+                           fs->state_dir);
+        return err->code ? err->code : FL_EIO;
+    }
+    return hook_add_fixed(fs->store, path, recursive, name, out, err);
+}
+
+void fl_module_fetch_hooks(fl_lang_config *cfg, fl_fetch_store *fs) {
+    cfg->hooks.ctx = fs;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_lazy_add_fixed;
+}
+
+void fl_module_fetch_store_close(fl_fetch_store *fs) {
+    if (fs->store)
+        fl_store_close(fs->store);
+    fs->store = NULL;
 }
 
 void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan) {
     cfg->hooks.ctx = plan;
     cfg->hooks.path_to_store = hook_plan_path_to_store;
     cfg->hooks.to_file = hook_plan_to_file;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_plan_add_fixed;
 }
 
 /* Coerces a derivation attribute to its environment string, as Nix does: strings as they

@@ -281,12 +281,17 @@ def run_case(flakectl, nix, case, d):
             if "NIX_PATH" in env:
                 e["NIX_ORACLE_NIX_PATH"] = env["NIX_PATH"]
             if "ORACLE_STORE" in env:
+                # a writable store for nix, in the logical directory flakectl's store has
                 e["NIX_REMOTE"] = "local?root=%s/nixstore" % d
+                e["NIX_STORE_DIR"] = "%s/state/store" % d
         else:
             cmd = [flakectl, "eval"] + mode + extra + ["--expr", expr]
             e = dict(os.environ)
             e.pop("NIX_PATH", None)
             e.update({k: v for k, v in env.items() if k != "ORACLE_STORE"})
+            if "ORACLE_STORE" in env:
+                # the fetchers add what they fetch to flakectl's store, as nix to its own
+                e["FLAKECTL_STATE_DIR"] = "%s/state" % d
         p = subprocess.Popen(cmd, cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, errors="replace", start_new_session=True)
         try:
