@@ -203,6 +203,34 @@ static char *sri(State *S, const unsigned char h[32]) {
     return r;
 }
 
+/* Every ref of the remote under its own name (git clone --mirror), so `ref` and `rev`
+ * resolve as in the remote itself. */
+static int mirror_remote(git_remote **out, git_repository *repo, const char *name, const char *url,
+                         void *payload) {
+    (void)name;
+    (void)payload;
+    return git_remote_create_with_fetchspec(out, repo, "origin", url, "+refs/*:refs/*");
+}
+
+/* A bare mirror of the repository at url (http:// or https://, libgit2's smart protocol) in
+ * dir; NULL or a message. */
+static const char *git_clone_mirror(State *S, const char *url, const char *dir) {
+    git_clone_options o;
+    git_clone_options_init(&o, GIT_CLONE_OPTIONS_VERSION);
+    o.bare = 1;
+    o.remote_cb = mirror_remote;
+    git_repository *r = NULL;
+    if (git_clone(&r, url, dir, &o) == 0) {
+        git_repository_free(r);
+        return NULL;
+    }
+    const git_error *e = git_error_last();
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "cannot fetch Git repository '%s': %s", url, e ? e->message : "failed");
+    return m.buf;
+}
+
 /* A local repository: a path, or a file:// URL. */
 static const char *local_dir(State *S, const char *url, PosIdx pos) {
     if (url[0] == '/')
@@ -210,7 +238,8 @@ static const char *local_dir(State *S, const char *url, PosIdx pos) {
     if (!strncmp(url, "file://", 7))
         return url + 7;
     lang_throw(S, pos,
-               "builtins.fetchGit: flakectl fetches local and file:// repositories only, not '%s'",
+               "builtins.fetchGit: unsupported URL '%s' (local paths, file://, http:// and "
+               "https:// are)",
                url);
 }
 
@@ -330,14 +359,29 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
         lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha1'", rev);
     if (submodules)
         lang_throw(S, pos, "builtins.fetchGit: submodules = true is not supported by flakectl");
-    const char *dir = local_dir(S, url, pos);
-    lang_check_path(S, dir, pos);
+    int remote = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+    if (remote && !S->cfg.hooks.download)
+        lang_throw(S, pos,
+                   "builtins.fetchGit: '%s' cannot be fetched: this evaluation has no network "
+                   "access (local and file:// repositories work)",
+                   url);
+    const char *dir = remote ? NULL : local_dir(S, url, pos);
+    if (dir)
+        lang_check_path(S, dir, pos);
     git_libgit2_init();
     GitFetch g;
     memset(&g, 0, sizeof g);
     unsigned char nar[32];
     int64_t count = 0;
-    const char *err = git_fetch_run(S, &g, dir, ref, rev, url, nar, &count);
+    const char *err = NULL;
+    char *clone = NULL;
+    /* Nix 2.8 takes a remote repository's "master" when no ref is given, never its HEAD */
+    if (remote && !ref)
+        ref = "master";
+    if (remote && (clone = fetch_temp_dir(S, &err)))
+        err = git_clone_mirror(S, url, clone);
+    if (!err)
+        err = git_fetch_run(S, &g, clone ? clone : dir, ref, rev, url, nar, &count);
     char revhex[GIT_OID_HEXSZ + 1] = "";
     int64_t when = 0;
     if (!err) {
@@ -358,6 +402,10 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
         }
     }
     git_fetch_free(&g);
+    if (clone) {
+        fl_remove_tree(clone, NULL);
+        free(clone);
+    }
     git_libgit2_shutdown();
     fetch_end(S, tmp, err, pos);
     if (!sp) {
