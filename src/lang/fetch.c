@@ -203,6 +203,83 @@ static char *sri(State *S, const unsigned char h[32]) {
     return r;
 }
 
+/* Nix's `git diff-index --quiet HEAD --`: a tracked file changed, staged or not (untracked
+ * files do not count). */
+static int git_tree_dirty(git_repository *repo) {
+    if (git_repository_is_bare(repo))
+        return 0;
+    git_status_options so;
+    git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+    so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    so.flags = 0;
+    git_status_list *st = NULL;
+    if (git_status_list_new(&st, repo, &so) < 0)
+        return 0;
+    int dirty = git_status_list_entrycount(st) > 0;
+    git_status_list_free(st);
+    return dirty;
+}
+
+/* The index's files as the working tree has them (a deleted one left out), into dir, with
+ * their executable bits and symlinks; NULL or a message. */
+static const char *copy_tracked(State *S, git_repository *repo, const char *dir) {
+    git_index *idx = NULL;
+    const char *work = git_repository_workdir(repo);
+    if (!work || git_repository_index(&idx, repo) < 0)
+        return "cannot read the Git index of the working tree";
+    const char *msg = NULL;
+    fl_error e = FL_ERROR_INIT;
+    for (size_t i = 0; !msg && i < git_index_entrycount(idx); i++) {
+        const git_index_entry *ie = git_index_get_byindex(idx, i);
+        char *src = fl_path_join(work, ie->path), *dst = fl_path_join(dir, ie->path);
+        char *parent = fl_xstrdup(dst);
+        *strrchr(parent, '/') = '\0';
+        struct stat st;
+        int rc = 0;
+        if (lstat(src, &st) < 0) {
+            rc = 0; /* deleted in the working tree */
+        } else if (fl_mkdir_p(parent, 0755, &e) < 0) {
+            rc = -1;
+        } else if (ie->mode == GIT_FILEMODE_COMMIT || S_ISDIR(st.st_mode)) {
+            rc = mkdir(dst, 0755);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlink(src, target, sizeof target - 1);
+            if (n >= 0)
+                target[n] = '\0';
+            rc = n < 0 ? -1 : symlink(target, dst);
+        } else {
+            FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+            char buf[65536];
+            size_t r;
+            rc = in && out ? 0 : -1;
+            while (!rc && (r = fread(buf, 1, sizeof buf, in)) > 0)
+                rc = fwrite(buf, 1, r, out) == r ? 0 : -1;
+            if (in && ferror(in))
+                rc = -1;
+            if (in)
+                fclose(in);
+            if (out && fclose(out) != 0)
+                rc = -1;
+            if (!rc)
+                rc = chmod(dst, st.st_mode & S_IXUSR ? 0755 : 0644);
+        }
+        if (rc < 0) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "cannot copy '%s' from the working tree: %s", ie->path,
+                           e.message ? e.message : strerror(errno));
+            msg = m.buf;
+        }
+        free(parent);
+        free(src);
+        free(dst);
+    }
+    fl_error_clear(&e);
+    git_index_free(idx);
+    return msg;
+}
+
 /* Every ref of the remote under its own name (git clone --mirror), so `ref` and `rev`
  * resolve as in the remote itself. */
 static int mirror_remote(git_remote **out, git_repository *repo, const char *name, const char *url,
@@ -389,10 +466,24 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
         when = (int64_t)git_commit_time(g.commit);
     }
     /* With a store, the commit's files go into it (as Nix copies them): checked out into a
-     * temporary directory, then added under the same NAR hash. */
+     * temporary directory, then added under the same NAR hash. A local tree with changes
+     * to tracked files, fetched without ref or rev, is Nix 2.8's "dirty" case: its tracked
+     * files as they are in the working tree, revision all zeros, and a warning. */
     const char *sp = NULL;
     char *tmp = NULL;
-    if (!err && S->cfg.hooks.add_fixed) {
+    if (!err && !remote && !ref && !rev && git_tree_dirty(g.repo)) {
+        lang_warn(S, "Git tree '%s' is dirty", dir);
+        memset(revhex, '0', GIT_OID_HEXSZ);
+        count = 0;
+        if ((tmp = fetch_temp_dir(S, &err)))
+            err = copy_tracked(S, g.repo, tmp);
+        if (!err && lang_nar_hash_path(S, tmp, nar) < 0)
+            err = "cannot read the copy of the working tree";
+        if (!err && S->cfg.hooks.add_fixed) {
+            FetchArgs fa = {url, name, 0, {0}};
+            sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
+        }
+    } else if (!err && S->cfg.hooks.add_fixed) {
         tmp = fetch_temp_dir(S, &err);
         if (tmp)
             err = git_checkout_to(S, &g, tmp);
