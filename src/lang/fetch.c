@@ -308,6 +308,160 @@ static const char *git_clone_mirror(State *S, const char *url, const char *dir) 
     return m.buf;
 }
 
+/* A submodule's URL, resolved against its superproject's when relative ("../sub.git"), as
+ * git resolves it; in the arena (url may be freed). */
+static const char *submodule_url(State *S, const char *base, const char *url) {
+    if (strncmp(url, "./", 2) && strncmp(url, "../", 3))
+        return lang_arena_strndup(&S->arena, url, strlen(url));
+    AStr b;
+    lang_astr_init(S, &b, 128);
+    astr_adds(S, &b, base);
+    while (b.len && b.buf[b.len - 1] == '/')
+        b.buf[--b.len] = '\0';
+    for (;;) {
+        if (!strncmp(url, "./", 2)) {
+            url += 2;
+        } else if (!strncmp(url, "../", 3)) {
+            url += 3;
+            char *slash = strrchr(b.buf, '/');
+            if (slash && slash > b.buf) {
+                b.len = (size_t)(slash - b.buf);
+                b.buf[b.len] = '\0';
+            }
+        } else {
+            break;
+        }
+    }
+    lang_astr_addch(S, &b, '/');
+    astr_adds(S, &b, url);
+    return b.buf;
+}
+
+typedef struct Gitlink {
+    const char *path;
+    git_oid id;
+} Gitlink;
+
+typedef struct GitlinkList {
+    State *S;
+    Gitlink *v;
+    size_t n, cap;
+} GitlinkList;
+
+static int collect_gitlink(const char *root, const git_tree_entry *e, void *payload) {
+    GitlinkList *l = payload;
+    if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        Gitlink *nv = arena_alloc(&l->S->arena, l->cap * sizeof *nv);
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv;
+    }
+    AStr p;
+    lang_astr_init(l->S, &p, 64);
+    astr_adds(l->S, &p, root);
+    astr_adds(l->S, &p, git_tree_entry_name(e));
+    l->v[l->n].path = p.buf;
+    git_oid_cpy(&l->v[l->n].id, git_tree_entry_id(e));
+    l->n++;
+    return 0;
+}
+
+typedef struct SubmoduleFind {
+    const char *path;
+    char *name; /* owned */
+} SubmoduleFind;
+
+static int find_submodule(const git_config_entry *e, void *payload) {
+    SubmoduleFind *f = payload;
+    if (strcmp(e->value, f->path))
+        return 0;
+    /* "submodule.<name>.path" */
+    size_t n = strlen(e->name);
+    f->name = fl_xstrndup(e->name + 10, n - 10 - 5);
+    return 1;
+}
+
+static const char *git_clone_mirror(State *S, const char *url, const char *dir);
+static char *fetch_temp_dir(State *S, const char **msg);
+
+/* Fills in the submodules of the tree checked out in dir, recursively, as `git submodule
+ * update --init --recursive` in Nix 2.8's checkout: each gitlink's commit from the URL
+ * .gitmodules gives it (relative to base_url), without any .git; NULL or a message. */
+static const char *checkout_submodules(State *S, git_tree *tree, const char *base_url,
+                                       const char *dir, int depth) {
+    if (depth > 16)
+        return "submodules nested too deeply";
+    GitlinkList links = {S, NULL, 0, 0};
+    git_tree_walk(tree, GIT_TREEWALK_PRE, collect_gitlink, &links);
+    if (!links.n)
+        return NULL;
+    char *gm = fl_path_join(dir, ".gitmodules");
+    git_config *cfg = NULL;
+    const char *msg = NULL;
+    if (git_config_open_ondisk(&cfg, gm) < 0)
+        msg = "cannot read .gitmodules";
+    free(gm);
+    for (size_t i = 0; !msg && i < links.n; i++) {
+        SubmoduleFind f = {links.v[i].path, NULL};
+        git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
+        git_buf u = {0};
+        char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
+        if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'",
+                           links.v[i].path);
+            msg = m.buf;
+        }
+        const char *url = msg ? NULL : submodule_url(S, base_url, u.ptr);
+        git_buf_dispose(&u);
+        free(key);
+        free(f.name);
+        if (msg)
+            break;
+        char *clone = fetch_temp_dir(S, &msg);
+        git_repository *sub = NULL;
+        git_commit *c = NULL;
+        git_tree *t = NULL;
+        if (clone)
+            msg = git_clone_mirror(S, url, clone);
+        if (!msg &&
+            (git_repository_open_bare(&sub, clone) < 0 ||
+             git_commit_lookup(&c, sub, &links.v[i].id) < 0 || git_commit_tree(&t, c) < 0)) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "the submodule '%s' (%s) has no commit %s", links.v[i].path, url,
+                           git_oid_tostr_s(&links.v[i].id));
+            msg = m.buf;
+        }
+        if (!msg) {
+            char *target = fl_path_join(dir, links.v[i].path);
+            git_checkout_options co;
+            git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+            co.checkout_strategy = GIT_CHECKOUT_FORCE;
+            co.target_directory = target;
+            co.disable_filters = 1;
+            if (git_checkout_tree(sub, (git_object *)t, &co) < 0)
+                msg = "cannot check out a submodule";
+            if (!msg)
+                msg = checkout_submodules(S, t, url, target, depth + 1);
+            free(target);
+        }
+        git_tree_free(t);
+        git_commit_free(c);
+        git_repository_free(sub);
+        if (clone) {
+            fl_remove_tree(clone, NULL);
+            free(clone);
+        }
+    }
+    git_config_free(cfg);
+    return msg;
+}
+
 /* A local repository: a path, or a file:// URL. */
 static const char *local_dir(State *S, const char *url, PosIdx pos) {
     if (url[0] == '/')
@@ -434,8 +588,6 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     }
     if (rev && (strlen(rev) != 40 || strspn(rev, "0123456789abcdef") != 40))
         lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha1'", rev);
-    if (submodules)
-        lang_throw(S, pos, "builtins.fetchGit: submodules = true is not supported by flakectl");
     int remote = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
     if (remote && !S->cfg.hooks.download)
         lang_throw(S, pos,
@@ -483,11 +635,17 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
             FetchArgs fa = {url, name, 0, {0}};
             sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
         }
-    } else if (!err && S->cfg.hooks.add_fixed) {
+    } else if (!err && (S->cfg.hooks.add_fixed || submodules)) {
+        /* with submodules the NAR is of the checkout, which holds their files too */
         tmp = fetch_temp_dir(S, &err);
         if (tmp)
             err = git_checkout_to(S, &g, tmp);
-        if (!err) {
+        if (!err && submodules) {
+            err = checkout_submodules(S, g.tree, url, tmp, 0);
+            if (!err && lang_nar_hash_path(S, tmp, nar) < 0)
+                err = "cannot read the checkout";
+        }
+        if (!err && S->cfg.hooks.add_fixed) {
             FetchArgs fa = {url, name, 0, {0}};
             sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
         }
@@ -519,7 +677,7 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     c->next = NULL;
     lang_mk_string(S, outp, sp, strlen(sp), c);
     Value *sub = lang_alloc_value(S);
-    mk_bool(sub, 0);
+    mk_bool(sub, submodules);
     struct {
         const char *k;
         Value *v;

@@ -4,8 +4,9 @@
 # fetched with libgit2, against the live nix-instantiate 2.8 (which runs git) with the same
 # store directory: no `ref` (Nix 2.8 takes "master" of a remote repository, not its HEAD), a
 # `ref`, a `rev` on it, the same attributes and store
-# paths, the files in flakectl's store (readFile of the result), a missing repository an
-# error naming the URL.
+# paths, the files in flakectl's store (readFile of the result), `submodules = true` (a local
+# superproject whose submodule is served over http), a missing repository an error naming
+# the URL.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
@@ -96,6 +97,23 @@ tree=$("$FLAKECTL" --state-dir "$state" eval --expr "(builtins.fetchGit \"$url\"
 "$FLAKECTL" --state-dir "$state" store path-info "$tree" > /dev/null || fail "the fetched tree is not valid"
 [ -x "$tree/d/x" ] && [ -L "$tree/l" ] || fail "the executable bit or the symlink was lost"
 echo "ok: fetchGit over http: default branch, ref, rev, the same paths as nix's, in the store"
+
+# submodules = true: a local superproject whose submodule is served over http
+mkdir sub
+(cd sub && g init -q && echo s > s && g add s && g commit -qm s)
+g clone -q --bare sub srv/sub.git
+chmod -R a+rX srv
+g clone -q "$url" super
+(cd super && g submodule -q add "http://127.0.0.1:$port/git/sub.git" sub && g commit -qm sub)
+expr="let r = builtins.fetchGit { url = ./super; submodules = true; }; in
+    [ r (builtins.readFile \"\${r}/sub/s\") (builtins.fetchGit ./super).narHash ]"
+run_fl --state-dir "$state" eval --strict --expr "$expr"
+expect_eq "submodules exit ($err)" 0 "$rc"
+expect_eq "submodules: the same attributes and paths as nix-instantiate" \
+    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+expect_contains "the submodule's file" '"s\n"' "$out"
+expect_contains "submodules is true" "submodules = true" "$out"
+echo "ok: fetchGit with submodules = true, as nix's"
 
 run_fl --state-dir "$state" eval --expr "builtins.fetchGit \"http://127.0.0.1:$port/git/none.git\""
 expect_eq "missing repository exit" 1 "$rc"
