@@ -1,8 +1,10 @@
-/* fetch.c - builtins.fetchGit (libgit2, local and file:// repositories) and builtins.fetchurl
- * of file:// URLs: the attributes Nix 2.8 gives (outPath, narHash, rev, shortRev, revCount,
- * lastModified, lastModifiedDate, submodules), the store paths computed as Nix computes them;
- * builtins.fetchurl and fetchTarball of file:// URLs (the tarball unpacked by tar(1)).
- * Like the rest of the evaluator without a store, nothing is copied (docs/language.md). */
+/* fetch.c - builtins.fetchGit (libgit2: local, file://, http(s):// repositories, dirty
+ * trees, submodules) with the attributes Nix 2.8 gives (outPath, narHash, rev, shortRev,
+ * revCount, lastModified, lastModifiedDate, submodules), and builtins.fetchurl and
+ * fetchTarball of file:// and http(s):// URLs (the tarball unpacked by tar(1)). Downloads
+ * go through the embedder's download hook and what is fetched into its store through
+ * add_fixed; without them the paths are computed as Nix computes them and nothing is
+ * copied (docs/language.md). Never opens a network connection of its own but libgit2's. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
