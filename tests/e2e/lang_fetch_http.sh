@@ -9,11 +9,10 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+source "$(dirname "$0")/lib/nginx.bash"
 [ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
 work=$(mktemp -d)
 chmod 755 "$work" # nginx's workers read the files as another user
-ngx_pid=""
 cleanup() {
     [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
     chmod -R u+w "$work" 2>/dev/null
@@ -29,35 +28,14 @@ nix_side() {
         NIX_REMOTE="local?root=$work/nix"
 }
 
-mkdir -p srv pkg/sub ngx/tmp
+mkdir -p srv pkg/sub
 echo "hello fetch" > srv/hello.txt
 printf '{ name = "from-tarball"; y = import ./sub/y.nix; }\n' > pkg/default.nix
 echo '"why"' > pkg/sub/y.nix
 tar -czf srv/pkg.tar.gz pkg
 chmod -R a+rX srv
 port=$(python3 -c 'import socket; a = socket.socket(); a.bind(("127.0.0.1", 0)); print(a.getsockname()[1])')
-cat > ngx/nginx.conf <<EOF
-daemon off;
-worker_processes 1;
-pid $work/ngx/nginx.pid;
-error_log $work/ngx/error.log;
-events { worker_connections 64; }
-http {
-    access_log $work/ngx/access.log;
-    client_body_temp_path $work/ngx/tmp/body;
-    proxy_temp_path $work/ngx/tmp/proxy;
-    fastcgi_temp_path $work/ngx/tmp/fastcgi;
-    uwsgi_temp_path $work/ngx/tmp/uwsgi;
-    scgi_temp_path $work/ngx/tmp/scgi;
-    server { listen 127.0.0.1:$port; root $work/srv; }
-}
-EOF
-"$nginx_bin" -p "$work/ngx" -c "$work/ngx/nginx.conf" 2> ngx/stderr & ngx_pid=$!
-for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-    kill -0 "$ngx_pid" 2>/dev/null || fail "nginx did not start: $(cat ngx/stderr ngx/error.log 2>/dev/null)"
-    sleep 0.1
-done
+nginx_start "$work" "$port" "    server { listen 127.0.0.1:$port; root $work/srv; }"
 base="http://127.0.0.1:$port"
 
 # 1. unpinned: the same paths as nix, valid in flakectl's store, import works

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+source "$(dirname "$0")/lib/nginx.bash"
 fcgi_bin=$(command -v fcgiwrap || echo /usr/sbin/fcgiwrap)
 backend=$(git --exec-path)/git-http-backend
 for b in "$nginx_bin" "$fcgi_bin" "$backend"; do
@@ -46,40 +46,21 @@ port=$(python3 -c 'import socket; a = socket.socket(); a.bind(("127.0.0.1", 0));
 "$fcgi_bin" -s "unix:$work/ngx/fcgi.sock" 2> ngx/fcgi.err & pids+=($!)
 for _ in $(seq 50); do [ -S ngx/fcgi.sock ] && break; sleep 0.1; done
 chmod 666 ngx/fcgi.sock # nginx's workers connect as another user
-cat > ngx/nginx.conf <<EOF
-daemon off;
-worker_processes 1;
-pid $work/ngx/nginx.pid;
-error_log $work/ngx/error.log;
-events { worker_connections 64; }
-http {
-    access_log $work/ngx/access.log;
-    client_body_temp_path $work/ngx/tmp/body;
-    proxy_temp_path $work/ngx/tmp/proxy;
-    fastcgi_temp_path $work/ngx/tmp/fastcgi;
-    uwsgi_temp_path $work/ngx/tmp/uwsgi;
-    scgi_temp_path $work/ngx/tmp/scgi;
-    server {
+nginx_start "$work" "$port" "    server {
         listen 127.0.0.1:$port;
         location ~ ^/git(/.*)\$ {
             fastcgi_pass unix:$work/ngx/fcgi.sock;
             fastcgi_param SCRIPT_FILENAME $backend;
             fastcgi_param GIT_PROJECT_ROOT $work/srv;
-            fastcgi_param GIT_HTTP_EXPORT_ALL "";
+            fastcgi_param GIT_HTTP_EXPORT_ALL \"\";
             fastcgi_param PATH_INFO \$1;
             fastcgi_param QUERY_STRING \$query_string;
             fastcgi_param REQUEST_METHOD \$request_method;
             fastcgi_param CONTENT_TYPE \$content_type;
             fastcgi_param CONTENT_LENGTH \$content_length;
         }
-    }
-}
-EOF
-"$nginx_bin" -p "$work/ngx" -c "$work/ngx/nginx.conf" 2> ngx/stderr & pids+=($!)
-for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-    sleep 0.1
-done
+    }"
+pids+=("$ngx_pid")
 url="http://127.0.0.1:$port/git/repo.git"
 git ls-remote "$url" > /dev/null 2>&1 || fail "nginx does not serve the repository: $(cat ngx/error.log ngx/fcgi.err 2>/dev/null)"
 
