@@ -19,6 +19,7 @@ packages=(
   libzstd-dev
   libcurl4-openssl-dev
   nginx
+  fcgiwrap
   git
   openssh-server
   openssh-client

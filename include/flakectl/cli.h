@@ -24,6 +24,10 @@ int fl_cli_report(fl_error *err);
 int fl_cli_with_big_stack(int (*fn)(void *), void *arg);
 size_t fl_cli_eval_stack_limit(void);
 
+/* The evaluator's sink (fl_lang_config.trace) of every command: the line and a newline to
+ * stderr, where builtins.trace and Nix's warnings have always gone. ctx is unused. */
+void fl_cli_trace(void *ctx, const char *line);
+
 /* The session options the global ones mean (--flake, --state-dir, --show-trace, --quiet,
  * --no-write-lock-file, --override-input), with the evaluation stack limit. */
 struct fl_session_opts;

@@ -89,9 +89,4 @@ fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *
  * ~/.cache/flakectl/git, else /tmp/flakectl-<uid>/git. Owned. */
 char *fl_flake_git_cache_dir(void);
 
-/* "sha256-<base64>" (Nix's SRI form, owned) and its parser (also accepts "sha256:<base32>");
- * 0 or -1. */
-char *fl_flake_sri(const unsigned char hash[32]);
-int fl_flake_parse_hash(const char *s, unsigned char hash[32]);
-
 #endif

@@ -34,17 +34,29 @@ typedef struct fl_lang_hooks {
      * Writes the store path (e.g. "/nix/store/<hash>-<name>") into out. NULL: flakectl
      * computes the path Nix would use without writing anything. */
     int (*path_to_store)(void *ctx, const char *path, fl_strbuf *out, fl_error *err);
-    /* builtins.toFile: stores `data` under `name`, writes the store path into out. NULL:
-     * the path is computed as Nix does, nothing written. */
-    int (*to_file)(void *ctx, const char *name, const char *data, size_t len, fl_strbuf *out,
-                   fl_error *err);
+    /* builtins.toFile: stores `data` under `name` with the references refs (the store paths
+     * of data's context, sorted), writes the store path into out. NULL: the path is computed
+     * as Nix does, nothing written. */
+    int (*to_file)(void *ctx, const char *name, const char *data, size_t len,
+                   const char *const *refs, size_t nrefs, fl_strbuf *out, fl_error *err);
     /* Asked before the evaluator reads a path (import, readFile, hashFile, readDir, a path
      * copied to the store); a negative return refuses with err's message. pathExists answers
      * false and readDir leaves the entry out instead. Has its own context, check_ctx. The
      * flake layer uses it to hide files Git does not track. */
     int (*check_path)(void *check_ctx, const char *path, fl_error *err);
     void *check_ctx;
+    /* builtins.fetchurl and fetchTarball of http(s):// URLs: writes the body of url to fd (at
+     * its offset). NULL: such URLs are refused (no network in this evaluation). */
+    int (*download)(void *ctx, const char *url, int fd, fl_error *err);
+    /* A fetched file (recursive 0: fetchurl) or unpacked tree (1: fetchTarball) into the
+     * store at the fixed-output path Nix gives it under name; writes that path into out.
+     * NULL: the path is computed as Nix does and nothing is copied. */
+    int (*add_fixed)(void *ctx, const char *path, int recursive, const char *name, fl_strbuf *out,
+                     fl_error *err);
 } fl_lang_hooks;
+
+/* A line the evaluator has to say besides its result (no trailing newline). */
+typedef void (*fl_lang_trace_fn)(void *ctx, const char *line);
 
 typedef struct fl_lang_config {
     /* Pure mode: getEnv returns "", no absolute path literals outside allowed dirs are
@@ -69,8 +81,12 @@ typedef struct fl_lang_config {
     const char *const *include_paths;
     size_t ninclude_paths;
     const char *nix_path;
-    /* Where builtins.trace writes ("trace: <value>\n"); NULL = stderr. */
-    void (*trace)(void *ctx, const char *line);
+    /* Where the evaluator's lines that are not errors go: builtins.trace's "trace: <value>",
+     * Nix's "warning: ..." lines, and "flakectl: out of memory (N bytes)" before it aborts on
+     * memory the system refuses outside an evaluation (where no error can be returned). The
+     * library never prints: NULL says nothing. The command line passes a sink writing each
+     * line and a newline to stderr (fl_cli_trace). */
+    fl_lang_trace_fn trace;
     void *trace_ctx;
 } fl_lang_config;
 
@@ -113,6 +129,27 @@ int fl_lang_get_bool(const fl_value *v);
 /* String contents (NUL-terminated) and length; for paths the absolute path. */
 const char *fl_lang_get_string(const fl_value *v, size_t *len);
 
+/* A string's context: the store objects it refers to, in Nix's three kinds (and Nix's
+ * encoding, shown beside each). Whoever turns strings into a build (a derivation's
+ * references) takes them from here, never by looking for store paths in the text: a string
+ * can mention a path it does not depend on (builtins.unsafeDiscardStringContext), and depend
+ * on one it does not mention (builtins.substring 0 0). */
+enum fl_lang_ctx_kind {
+    FL_LANG_CTX_PATH,     /* "/store/p": a store path itself (a source, a text, an output) */
+    FL_LANG_CTX_OUTPUT,   /* "!out!/store/d.drv": output `output` of the derivation `path` */
+    FL_LANG_CTX_DRV_DEEP, /* "=/store/d.drv": the derivation file `path` and its closure */
+};
+typedef struct fl_lang_ctx_entry {
+    enum fl_lang_ctx_kind kind;
+    const char *path;   /* a store path (the .drv for OUTPUT and DRV_DEEP) */
+    const char *output; /* the output's name for FL_LANG_CTX_OUTPUT, else NULL */
+} fl_lang_ctx_entry;
+
+/* The context of a string value (forced; anything else has none): *out gets n entries in
+ * Nix's order (sorted by their encoding, no duplicates), valid until fl_lang_free. Returns
+ * n. */
+size_t fl_lang_string_context(fl_lang *L, const fl_value *v, const fl_lang_ctx_entry **out);
+
 /* Attribute sets. Lookup does not force the attribute's value. Returns 0, or FL_ENOTFOUND
  * (err untouched). pos (may be NULL) receives where the attribute was defined. */
 int fl_lang_attrs_get(fl_lang *L, const fl_value *set, const char *name, fl_value **out,
@@ -135,6 +172,11 @@ fl_value *fl_lang_mk_bool(fl_lang *L, int b);
 fl_value *fl_lang_mk_int(fl_lang *L, int64_t i);
 fl_value *fl_lang_mk_float(fl_lang *L, double f);
 fl_value *fl_lang_mk_string(fl_lang *L, const char *s, size_t len);
+/* A string carrying a context (entries as fl_lang_string_context gives them; copied). A
+ * store object made by native code (a build's output, a fetched tree) is handed out this way
+ * so that strings built from it keep referring to it. */
+fl_value *fl_lang_mk_string_ctx(fl_lang *L, const char *s, size_t len, const fl_lang_ctx_entry *ctx,
+                                size_t nctx);
 fl_value *fl_lang_mk_path(fl_lang *L, const char *abs_path);
 /* The elements are referenced, not copied. */
 fl_value *fl_lang_mk_list(fl_lang *L, size_t n, fl_value *const *elems);

@@ -67,6 +67,16 @@ int fl_host_toplevel(fl_host *host, char **path, fl_error *err);
  * store, and after fl_lang_new makes `derivation` build through the store. */
 struct fl_store;
 void fl_module_store_hooks(fl_lang_config *cfg, struct fl_store *store);
+/* `flakectl eval`'s fetchers: http(s):// through the store's downloader, and what
+ * builtins.fetchurl/fetchTarball fetch into the store of state_dir, as nix-instantiate adds
+ * it to /nix/store. The store is opened on the first fetch (an evaluation that fetches
+ * nothing never touches it) and closed by fl_module_fetch_store_close. */
+typedef struct fl_fetch_store {
+    const char *state_dir;
+    struct fl_store *store;
+} fl_fetch_store;
+void fl_module_fetch_hooks(fl_lang_config *cfg, fl_fetch_store *fs);
+void fl_module_fetch_store_close(fl_fetch_store *fs);
 int fl_module_attach_builds(fl_lang *L, struct fl_store *store, fl_error *err);
 
 /* ---- build plans for --build-host (plan.c) ----
@@ -135,6 +145,8 @@ typedef struct fl_session_opts {
     const char *const *overrides; /* --override-input NAME URL, flattened pairs */
     size_t noverrides;            /* pairs */
     FILE *warnings;               /* the dirty-tree warning; NULL = say nothing (--quiet) */
+    fl_lang_trace_fn trace;       /* the evaluator's sink (fl_lang_config.trace) */
+    void *trace_ctx;
 } fl_session_opts;
 int fl_host_session_open(fl_host_session *s, const fl_session_opts *o, const char *host_name,
                          fl_error *err);

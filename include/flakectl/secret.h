@@ -221,9 +221,11 @@ typedef struct fl_secret_rules {
     json_t *record; /* .recipients.json, {} when absent */
 } fl_secret_rules;
 
-/* Evaluates <flake>/secrets/secrets.nix and reads the record; a missing or malformed
- * secrets.nix is an error naming it. Release with fl_secret_rules_release. */
-int fl_secret_rules_load(fl_secret_rules *ru, const char *flake, fl_error *err);
+/* Evaluates <flake>/secrets/secrets.nix (its trace lines to trace, NULL = nowhere) and reads
+ * the record; a missing or malformed secrets.nix is an error naming it. Release with
+ * fl_secret_rules_release. */
+int fl_secret_rules_load(fl_secret_rules *ru, const char *flake,
+                         void (*trace)(void *ctx, const char *line), fl_error *err);
 void fl_secret_rules_release(fl_secret_rules *ru);
 /* The file's name in secrets.nix: its path relative to secrets/ (owned); NULL outside it. */
 char *fl_secret_rules_key(const fl_secret_rules *ru, const char *path);
@@ -233,12 +235,13 @@ int fl_secret_rules_recipients(const fl_secret_rules *ru, const char *key, fl_ag
 int fl_secret_rules_save_record(const fl_secret_rules *ru, fl_error *err);
 /* Drops files from the record (they were encrypted to other recipients); best effort, and
  * nothing without a flake (NULL). */
-void fl_secret_rules_forget(const char *flake, const char *const *files, int n);
+void fl_secret_rules_forget(const char *flake, void (*trace)(void *ctx, const char *line),
+                            const char *const *files, int n);
 /* `flakectl check`'s rule: every secret files[i] (age.secrets.<names[i]>.file; NULL entries
  * skipped) under <flake>/secrets must list host_key among its publicKeys. No host key: no
  * check. */
-int fl_secret_rules_check_host(const char *flake, const char *host_key,
-                               const char *const *names, const char *const *files, size_t n,
-                               fl_error *err);
+int fl_secret_rules_check_host(const char *flake, void (*trace)(void *ctx, const char *line),
+                               const char *host_key, const char *const *names,
+                               const char *const *files, size_t n, fl_error *err);
 
 #endif

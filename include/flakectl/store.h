@@ -43,9 +43,14 @@ char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]);
 char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]);
 /* Parses "sha256:<base32>", "sha256:<hex>" or "sha256-<base64>"; 0 or -1. */
 int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]);
-/* A derivation's outputHash as Nix reads it: SRI ("sha256-<base64>", algo "" or "sha256"),
- * "sha256:<hex or base32>", or, with algo "sha256", a bare hex, Nix base32 or base64 digest.
- * 0, or -1 when the form is unknown or the algorithm is not sha256. */
+/* A SHA-256 hash in any form Nix 2.8 reads (Hash::parseAny, or Hash::parseAnyPrefixed when
+ * prefixed is set): an optional "sha256:" or SRI "sha256-" prefix, then base-16, Nix base-32
+ * or base-64 chosen by the length. 0, or FL_EPARSE with Nix's own message in err ("hash 'x' has
+ * wrong length for hash type 'sha256'", "invalid character in Base64 string: '!'", ...). */
+int fl_hash_parse_nix(const char *s, int prefixed, unsigned char h[FL_SHA256_LEN], fl_error *err);
+/* A derivation's outputHash as Nix reads it: with algo "sha256" any form above, without an
+ * algo ("" or NULL) only a prefixed one. 0, or -1 when the form is unknown or the algorithm
+ * is not sha256. */
 int fl_hash_parse_output(const char *hash, const char *algo, unsigned char h[FL_SHA256_LEN]);
 
 /* ---- NAR -------------------------------------------------------------------------------- */
@@ -139,6 +144,12 @@ typedef int (*fl_store_filter_fn)(void *ctx, const char *path, const char *type,
 int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
                                fl_store_filter_fn filter, void *filter_ctx, char **out_path,
                                fl_error *err);
+/* A fetched file (recursive 0: builtins.fetchurl) or tree (1: fetchTarball, fetchGit) at the
+ * fixed-output path Nix gives it under name: flat, from the file's SHA-256; recursive, from
+ * its NAR's (Nix's "source" paths, as fl_store_add_path). Copied, normalized, synced and
+ * registered without references; already valid, nothing is written. *out_path is owned. */
+int fl_store_add_fixed(fl_store *s, const char *src, int recursive, const char *name,
+                       char **out_path, fl_error *err);
 /* builtins.toFile: a text file with the given references (valid store paths). */
 int fl_store_add_text(fl_store *s, const char *name, const char *text, size_t len,
                       char *const *refs, size_t nrefs, char **out_path, fl_error *err);

@@ -766,16 +766,9 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_er
 }
 
 /* The root's directory descriptor: every path of this step is resolved beneath it. */
-static int open_root_fd(const char *root, fl_error *err) {
-    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        fl_error_errno(err, "cannot open root %s", root);
-    return fd;
-}
-
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err) {
-    int rootfd = open_root_fd(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;
@@ -820,7 +813,7 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
 }
 
 int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err) {
-    int rootfd = open_root_fd(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;
@@ -1038,7 +1031,7 @@ json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan
 /* Creates the planned homes, mode 0700, owned by their user. Homes are never removed: they
  * hold the user's data. */
 int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err) {
-    int rootfd = open_root_fd(root, err);
+    int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/base64.h"
 #include "flakectl/cache.h"
 #include "flakectl/strbuf.h"
 
@@ -12,13 +13,6 @@ static int sodium_ready(fl_error *err) {
     if (sodium_init() < 0)
         return fl_error_set(err, FL_ECRYPTO, "libsodium failed to initialise");
     return FL_OK;
-}
-
-static char *b64(const unsigned char *bin, size_t n) {
-    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *out = fl_xmalloc(cap);
-    sodium_bin2base64(out, cap, bin, n, sodium_base64_VARIANT_ORIGINAL);
-    return out;
 }
 
 static int key_name_ok(const char *name, size_t n) {
@@ -44,7 +38,7 @@ int fl_cache_keygen(const char *name, char **secret_text, char **public_text, fl
         return rc;
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     crypto_sign_keypair(pk, sk);
-    char *s = b64(sk, sizeof sk), *p = b64(pk, sizeof pk);
+    char *s = fl_base64_encode_str(sk, sizeof sk, 1), *p = fl_base64_encode_str(pk, sizeof pk, 1);
     sodium_memzero(sk, sizeof sk);
     *secret_text = fl_xasprintf("%s:%s", name, s);
     *public_text = fl_xasprintf("%s:%s", name, p);
@@ -66,8 +60,8 @@ static int parse_key(const char *text, const char *where, const char *what, char
     const char *colon = memchr(text, ':', len);
     size_t got = 0;
     if (colon && key_name_ok(text, (size_t)(colon - text)) &&
-        sodium_base642bin(out, n, colon + 1, len - (size_t)(colon - text) - 1, NULL, &got, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) == 0 &&
+        fl_base64_decode(colon + 1, len - (size_t)(colon - text) - 1, out, n, &got, NULL,
+                         FL_BASE64_PAD | FL_BASE64_CANONICAL) == 0 &&
         got == n) {
         memcpy(name, text, (size_t)(colon - text));
         name[colon - text] = '\0';
@@ -126,7 +120,7 @@ int fl_cache_public_keys_parse(const char *const *texts, size_t n, const char *w
 char *fl_cache_public_key_text(const fl_cache_secret_key *key) {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES];
     crypto_sign_ed25519_sk_to_pk(pk, key->sk);
-    char *p = b64(pk, sizeof pk);
+    char *p = fl_base64_encode_str(pk, sizeof pk, 1);
     char *out = fl_xasprintf("%s:%s", key->name, p);
     free(p);
     return out;
@@ -135,7 +129,7 @@ char *fl_cache_public_key_text(const fl_cache_secret_key *key) {
 char *fl_cache_sign(const fl_cache_secret_key *key, const char *msg) {
     unsigned char sig[crypto_sign_BYTES];
     crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg), key->sk);
-    char *s = b64(sig, sizeof sig);
+    char *s = fl_base64_encode_str(sig, sizeof sig, 1);
     char *out = fl_xasprintf("%s:%s", key->name, s);
     free(s);
     return out;
@@ -149,8 +143,8 @@ int fl_cache_sig_valid(const char *sig, const char *msg, const fl_cache_public_k
     size_t nlen = (size_t)(colon - sig);
     unsigned char bin[crypto_sign_BYTES];
     size_t got = 0;
-    if (sodium_base642bin(bin, sizeof bin, colon + 1, strlen(colon + 1), NULL, &got, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (fl_base64_decode(colon + 1, strlen(colon + 1), bin, sizeof bin, &got, NULL,
+                         FL_BASE64_PAD | FL_BASE64_CANONICAL) != 0 ||
         got != sizeof bin)
         return 0;
     /* Several trusted keys may share a name (a rotation): any of them may vouch. */

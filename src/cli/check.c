@@ -44,8 +44,9 @@ static int check_host_job(void *p) {
         size_t n = 0;
         rc = fl_host_age_secrets(&sess.host, config, &key, &names, &files, &n, j->err);
         if (rc == 0)
-            rc = fl_secret_rules_check_host(sess.flake, key, (const char *const *)names,
-                                            (const char *const *)files, n, j->err);
+            rc = fl_secret_rules_check_host(sess.flake, fl_cli_trace, key,
+                                            (const char *const *)names, (const char *const *)files,
+                                            n, j->err);
         fl_host_age_secrets_free(key, names, files, n);
     }
     if (rc == 0)
@@ -97,7 +98,8 @@ static int check_secrets(const char *flake, json_t *missing, int *present, fl_er
     *present = fl_path_exists(file);
     int rc = FL_OK;
     if (*present) {
-        fl_lang *L = fl_lang_new(NULL);
+        fl_lang_config cfg = {.trace = fl_cli_trace};
+        fl_lang *L = fl_lang_new(&cfg);
         fl_value *v = NULL;
         rc = fl_lang_eval_file(L, file, &v, err);
         if (rc == 0 && fl_lang_type(v) != FL_LANG_ATTRS) {

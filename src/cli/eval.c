@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
+#include "flakectl/module.h"
+#include "opt.h"
 #include "options.h"
 
 #define EVAL_STACK (64u << 20) /* what Nix itself runs with */
@@ -33,6 +34,9 @@ static void *run(void *arg) {
     cfg.include_paths = j->includes;
     cfg.ninclude_paths = j->nincludes;
     cfg.nix_path = getenv("NIX_PATH");
+    cfg.trace = fl_cli_trace;
+    fl_fetch_store fetched = {fl_opts.state_dir, NULL};
+    fl_module_fetch_hooks(&cfg, &fetched);
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     int rc;
@@ -48,6 +52,7 @@ static void *run(void *arg) {
     }
     j->rc = rc;
     fl_lang_free(L);
+    fl_module_fetch_store_close(&fetched);
     return NULL;
 }
 

@@ -360,7 +360,7 @@ static int rules_load(fl_secret_rules *ru, char **flake_out, fl_error *err) {
                                "secrets/secrets.nix; outside a flake give -r/-R");
         return FL_ENOTFOUND;
     }
-    int rc = fl_secret_rules_load(ru, flake, err);
+    int rc = fl_secret_rules_load(ru, flake, fl_cli_trace, err);
     if (flake_out)
         *flake_out = flake;
     else
@@ -374,7 +374,7 @@ static void forget_recorded(const char *const *files, int n) {
     fl_error e = FL_ERROR_INIT;
     char *flake = fl_flake_find_dir(fl_opts.flake_dir, &e);
     fl_error_clear(&e);
-    fl_secret_rules_forget(flake, files, n);
+    fl_secret_rules_forget(flake, fl_cli_trace, files, n);
     free(flake);
 }
 

@@ -43,6 +43,12 @@ int fl_cli_with_big_stack(int (*fn)(void *), void *arg) {
     return job.rc;
 }
 
+void fl_cli_trace(void *ctx, const char *line) {
+    (void)ctx;
+    fputs(line, stderr);
+    fputc('\n', stderr);
+}
+
 void fl_cli_session_opts(fl_session_opts *o) {
     memset(o, 0, sizeof *o);
     o->flake_flag = fl_opts.flake_dir;
@@ -53,4 +59,5 @@ void fl_cli_session_opts(fl_session_opts *o) {
     o->overrides = fl_opts.override_inputs;
     o->noverrides = (size_t)fl_opts.noverride_inputs;
     o->warnings = fl_opts.quiet ? NULL : stderr;
+    o->trace = fl_cli_trace;
 }

@@ -3,7 +3,6 @@
  * into the store. Never touches the flake or flake.lock. */
 #define _GNU_SOURCE
 #include <git2.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,24 +393,4 @@ done:
     git_repository_free(repo);
     free(dir);
     return rc;
-}
-
-char *fl_flake_sri(const unsigned char hash[32]) {
-    unsigned char b64[64];
-    EVP_EncodeBlock(b64, hash, 32);
-    return fl_xasprintf("sha256-%s", (char *)b64);
-}
-
-int fl_flake_parse_hash(const char *s, unsigned char hash[32]) {
-    if (!strncmp(s, "sha256-", 7)) {
-        unsigned char buf[64];
-        size_t n = strlen(s + 7);
-        if (n != 44)
-            return -1;
-        if (EVP_DecodeBlock(buf, (const unsigned char *)s + 7, (int)n) != 33)
-            return -1;
-        memcpy(hash, buf, 32);
-        return 0;
-    }
-    return fl_hash_parse(s, hash);
 }

@@ -227,10 +227,22 @@ static int hook_path_to_store(void *ctx, const char *path, fl_strbuf *out, fl_er
     return rc;
 }
 
-static int hook_to_file(void *ctx, const char *name, const char *data, size_t len, fl_strbuf *out,
-                        fl_error *err) {
+static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
+                        const char *const *refs, size_t nrefs, fl_strbuf *out, fl_error *err) {
     fl_flake_tree *t = ctx;
-    return t->orig.to_file(t->orig.ctx, name, data, len, out, err);
+    return t->orig.to_file(t->orig.ctx, name, data, len, refs, nrefs, out, err);
+}
+
+/* Downloads and fetched trees are not the flake's files: straight to the store's hooks. */
+static int hook_download(void *ctx, const char *url, int fd, fl_error *err) {
+    fl_flake_tree *t = ctx;
+    return t->orig.download(t->orig.ctx, url, fd, err);
+}
+
+static int hook_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                          fl_strbuf *out, fl_error *err) {
+    fl_flake_tree *t = ctx;
+    return t->orig.add_fixed(t->orig.ctx, path, recursive, name, out, err);
 }
 
 void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store) {
@@ -244,5 +256,9 @@ void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store
         hooks->ctx = t;
         hooks->path_to_store = hook_path_to_store;
         hooks->to_file = hook_to_file;
+        if (hooks->download)
+            hooks->download = hook_download;
+        if (hooks->add_fixed)
+            hooks->add_fixed = hook_add_fixed;
     }
 }

@@ -218,7 +218,7 @@ static json_t *original_json(const spec *s) {
 }
 
 static json_t *locked_json(const spec *s, const resolved *r) {
-    char *sri = fl_flake_sri(r->nar);
+    char *sri = fl_hash_format_sri(r->nar);
     json_t *l =
         json_pack("{s:s, s:I}", "narHash", sri, "lastModified", (json_int_t)r->last_modified);
     free(sri);
@@ -237,7 +237,7 @@ static json_t *locked_json(const spec *s, const resolved *r) {
 
 static int hash_mismatch(fl_error *err, const spec *s, const unsigned char want[32],
                          const unsigned char got[32]) {
-    char *a = fl_flake_sri(want), *b = fl_flake_sri(got);
+    char *a = fl_hash_format_sri(want), *b = fl_hash_format_sri(got);
     fl_error_set(err, FL_ECONFLICT,
                  "input '%s': NAR hash mismatch: flake.lock says %s, the fetched content has %s",
                  s->name, a, b);
@@ -366,7 +366,7 @@ static int resolve_locked(fl_store *store, const spec *s, json_t *node, resolved
     json_t *locked = json_object_get(node, "locked");
     const char *nh = json_string_value(json_object_get(locked, "narHash"));
     unsigned char want[32];
-    if (!nh || fl_flake_parse_hash(nh, want) < 0)
+    if (!nh || fl_hash_parse(nh, want) < 0)
         return fl_error_set(err, FL_EPARSE,
                             "flake.lock: input '%s' has no valid narHash (run `flakectl update "
                             "%s`)",
@@ -415,8 +415,11 @@ static int input_value(fl_lang *L, const spec *s, const resolved *r, fl_value **
                        fl_error *err) {
     fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 6);
     const char *rev = r->has_rev ? r->rev : "0000000000000000000000000000000000000000";
-    char *sri = fl_flake_sri(r->nar);
-    fl_lang_attrs_add(b, "outPath", fl_lang_mk_string(L, r->store_path, strlen(r->store_path)),
+    char *sri = fl_hash_format_sri(r->nar);
+    /* with itself as context, as Nix's: a build using the input depends on its tree */
+    fl_lang_ctx_entry self = {FL_LANG_CTX_PATH, r->store_path, NULL};
+    fl_lang_attrs_add(b, "outPath",
+                      fl_lang_mk_string_ctx(L, r->store_path, strlen(r->store_path), &self, 1),
                       NULL);
     fl_lang_attrs_add(b, "rev", fl_lang_mk_string(L, rev, 40), NULL);
     fl_lang_attrs_add(b, "shortRev", fl_lang_mk_string(L, rev, 7), NULL);

@@ -399,6 +399,70 @@ fl_value *fl_lang_mk_string(fl_lang *L, const char *s, size_t len) {
     lang_mk_string_copy((State *)L, v, s, len, NULL);
     return (fl_value *)v;
 }
+static int cmp_ctx_enc(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t fl_lang_string_context(fl_lang *L, const fl_value *fv, const fl_lang_ctx_entry **out) {
+    State *S = (State *)L;
+    const Value *v = &fv->v;
+    *out = NULL;
+    if (v->type != V_STRING || !v->str.ctx)
+        return 0;
+    size_t n = 0;
+    for (const StrCtx *c = v->str.ctx; c; c = c->next)
+        n++;
+    const char **enc = arena_alloc(&S->arena, n * sizeof *enc);
+    n = 0;
+    for (const StrCtx *c = v->str.ctx; c; c = c->next)
+        enc[n++] = c->path;
+    qsort(enc, n, sizeof *enc, cmp_ctx_enc);
+    fl_lang_ctx_entry *e = arena_alloc(&S->arena, n * sizeof *e);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && !strcmp(enc[i], enc[i - 1]))
+            continue;
+        const char *p = enc[i], *bang;
+        if (p[0] == '=') {
+            e[k] = (fl_lang_ctx_entry){FL_LANG_CTX_DRV_DEEP, p + 1, NULL};
+        } else if (p[0] == '!' && (bang = strchr(p + 1, '!'))) {
+            e[k] =
+                (fl_lang_ctx_entry){FL_LANG_CTX_OUTPUT, bang + 1,
+                                    lang_arena_strndup(&S->arena, p + 1, (size_t)(bang - p - 1))};
+        } else {
+            e[k] = (fl_lang_ctx_entry){FL_LANG_CTX_PATH, p, NULL};
+        }
+        k++;
+    }
+    *out = e;
+    return k;
+}
+
+fl_value *fl_lang_mk_string_ctx(fl_lang *L, const char *s, size_t len, const fl_lang_ctx_entry *ctx,
+                                size_t nctx) {
+    State *S = (State *)L;
+    const StrCtx *head = NULL;
+    for (size_t i = nctx; i-- > 0;) {
+        AStr enc;
+        lang_astr_init(S, &enc, 64);
+        if (ctx[i].kind == FL_LANG_CTX_DRV_DEEP) {
+            lang_astr_addch(S, &enc, '=');
+        } else if (ctx[i].kind == FL_LANG_CTX_OUTPUT) {
+            lang_astr_addch(S, &enc, '!');
+            astr_adds(S, &enc, ctx[i].output ? ctx[i].output : "out");
+            lang_astr_addch(S, &enc, '!');
+        }
+        astr_adds(S, &enc, ctx[i].path);
+        StrCtx *c = arena_alloc(&S->arena, sizeof *c);
+        c->path = enc.buf;
+        c->next = NULL;
+        head = lang_ctx_merge(S, head, c);
+    }
+    Value *v = lang_alloc_value(S);
+    lang_mk_string_copy(S, v, s, len, head);
+    return (fl_value *)v;
+}
+
 fl_value *fl_lang_mk_path(fl_lang *L, const char *p) {
     Value *v = lang_alloc_value((State *)L);
     lang_mk_path((State *)L, v, p);

@@ -1,6 +1,6 @@
 /* builtins.c - the builtins with Nix 2.8 semantics (`builtins.*` and the top-level ones),
  * the base scope (true, false, null, builtins, map, toString, ...) and the regex cache.
- * Never prints values to stdout; trace goes to the configured sink (stderr by default). */
+ * Never prints: trace goes to the configured sink (fl_lang_config.trace), or nowhere. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -217,10 +217,6 @@ PRIM(trace) {
         lang_print_value(S, args[0], &s);
     if (S->cfg.trace)
         S->cfg.trace(S->cfg.trace_ctx, s.buf);
-    else {
-        fputs(s.buf, stderr);
-        fputc('\n', stderr);
-    }
     force(S, args[1], pos);
     *out = *args[1];
 }
@@ -1604,7 +1600,12 @@ PRIM(toFile) {
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_error e = FL_ERROR_INIT;
         fl_strbuf_init(&sb, 0);
-        if (S->cfg.hooks.to_file(S->cfg.hooks.ctx, name, s, len, &sb, &e) < 0) {
+        const fl_lang_ctx_entry *refs;
+        size_t nrefs = fl_lang_string_context((fl_lang *)S, (const fl_value *)args[1], &refs);
+        const char **paths = arena_alloc(&S->arena, (nrefs + 1) * sizeof *paths);
+        for (size_t i = 0; i < nrefs; i++)
+            paths[i] = refs[i].path;
+        if (S->cfg.hooks.to_file(S->cfg.hooks.ctx, name, s, len, paths, nrefs, &sb, &e) < 0) {
             fl_strbuf_release(&sb);
             char *msg = lang_arena_strndup(&S->arena, e.message ? e.message : "failed",
                                       strlen(e.message ? e.message : "failed"));

@@ -85,6 +85,16 @@ void lang_arena_out_of_memory(Arena *a, size_t n) {
     lang_out_of_memory(S, pos, n);
 }
 
+void lang_arena_abort(Arena *a, size_t n) {
+    State *S = (State *)((char *)a - offsetof(State, arena));
+    if (S->cfg.trace) {
+        char line[96];
+        snprintf(line, sizeof line, "flakectl: out of memory (%zu bytes)", n);
+        S->cfg.trace(S->cfg.trace_ctx, line);
+    }
+    abort();
+}
+
 void lang_out_of_memory(State *S, PosIdx pos, size_t n) {
     fl_error_clear(&S->err);
     if (S->arena.limit)
@@ -526,8 +536,6 @@ void lang_warn(State *S, const char *fmt, ...) {
     astr_adds(S, &s, m);
     if (S->cfg.trace)
         S->cfg.trace(S->cfg.trace_ctx, s.buf);
-    else
-        fprintf(stderr, "%s\n", s.buf);
 }
 
 /* ---- equality and ordering ---- */

@@ -1,8 +1,10 @@
-/* fetch.c - builtins.fetchGit (libgit2, local and file:// repositories) and builtins.fetchurl
- * of file:// URLs: the attributes Nix 2.8 gives (outPath, narHash, rev, shortRev, revCount,
- * lastModified, lastModifiedDate, submodules), the store paths computed as Nix computes them;
- * builtins.fetchurl and fetchTarball of file:// URLs (the tarball unpacked by tar(1)).
- * Like the rest of the evaluator without a store, nothing is copied (docs/language.md). */
+/* fetch.c - builtins.fetchGit (libgit2: local, file://, http(s):// repositories, dirty
+ * trees, submodules) with the attributes Nix 2.8 gives (outPath, narHash, rev, shortRev,
+ * revCount, lastModified, lastModifiedDate, submodules), and builtins.fetchurl and
+ * fetchTarball of file:// and http(s):// URLs (the tarball unpacked by tar(1)). Downloads
+ * go through the embedder's download hook and what is fetched into its store through
+ * add_fixed; without them the paths are computed as Nix computes them and nothing is
+ * copied (docs/language.md). Never opens a network connection of its own but libgit2's. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -197,12 +199,269 @@ static const char *git_fetch_run(State *S, GitFetch *g, const char *dir, const c
 }
 
 static char *sri(State *S, const unsigned char h[32]) {
-    unsigned char b64[64];
-    EVP_EncodeBlock(b64, h, 32);
-    AStr s;
-    lang_astr_init(S, &s, 64);
-    lang_astr_addf(S, &s, "sha256-%s", (const char *)b64);
-    return s.buf;
+    char *s = fl_hash_format_sri(h);
+    char *r = lang_arena_strndup(&S->arena, s, strlen(s));
+    free(s);
+    return r;
+}
+
+/* Nix's `git diff-index --quiet HEAD --`: a tracked file changed, staged or not (untracked
+ * files do not count). */
+static int git_tree_dirty(git_repository *repo) {
+    if (git_repository_is_bare(repo))
+        return 0;
+    git_status_options so;
+    git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+    so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    so.flags = 0;
+    git_status_list *st = NULL;
+    if (git_status_list_new(&st, repo, &so) < 0)
+        return 0;
+    int dirty = git_status_list_entrycount(st) > 0;
+    git_status_list_free(st);
+    return dirty;
+}
+
+/* The index's files as the working tree has them (a deleted one left out), into dir, with
+ * their executable bits and symlinks; NULL or a message. */
+static const char *copy_tracked(State *S, git_repository *repo, const char *dir) {
+    git_index *idx = NULL;
+    const char *work = git_repository_workdir(repo);
+    if (!work || git_repository_index(&idx, repo) < 0)
+        return "cannot read the Git index of the working tree";
+    const char *msg = NULL;
+    fl_error e = FL_ERROR_INIT;
+    for (size_t i = 0; !msg && i < git_index_entrycount(idx); i++) {
+        const git_index_entry *ie = git_index_get_byindex(idx, i);
+        char *src = fl_path_join(work, ie->path), *dst = fl_path_join(dir, ie->path);
+        char *parent = fl_xstrdup(dst);
+        *strrchr(parent, '/') = '\0';
+        struct stat st;
+        int rc = 0;
+        if (lstat(src, &st) < 0) {
+            rc = 0; /* deleted in the working tree */
+        } else if (fl_mkdir_p(parent, 0755, &e) < 0) {
+            rc = -1;
+        } else if (ie->mode == GIT_FILEMODE_COMMIT || S_ISDIR(st.st_mode)) {
+            rc = mkdir(dst, 0755);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlink(src, target, sizeof target - 1);
+            if (n >= 0)
+                target[n] = '\0';
+            rc = n < 0 ? -1 : symlink(target, dst);
+        } else {
+            FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+            char buf[65536];
+            size_t r;
+            rc = in && out ? 0 : -1;
+            while (!rc && (r = fread(buf, 1, sizeof buf, in)) > 0)
+                rc = fwrite(buf, 1, r, out) == r ? 0 : -1;
+            if (in && ferror(in))
+                rc = -1;
+            if (in)
+                fclose(in);
+            if (out && fclose(out) != 0)
+                rc = -1;
+            if (!rc)
+                rc = chmod(dst, st.st_mode & S_IXUSR ? 0755 : 0644);
+        }
+        if (rc < 0) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "cannot copy '%s' from the working tree: %s", ie->path,
+                           e.message ? e.message : strerror(errno));
+            msg = m.buf;
+        }
+        free(parent);
+        free(src);
+        free(dst);
+    }
+    fl_error_clear(&e);
+    git_index_free(idx);
+    return msg;
+}
+
+/* Every ref of the remote under its own name (git clone --mirror), so `ref` and `rev`
+ * resolve as in the remote itself. */
+static int mirror_remote(git_remote **out, git_repository *repo, const char *name, const char *url,
+                         void *payload) {
+    (void)name;
+    (void)payload;
+    return git_remote_create_with_fetchspec(out, repo, "origin", url, "+refs/*:refs/*");
+}
+
+/* A bare mirror of the repository at url (http:// or https://, libgit2's smart protocol) in
+ * dir; NULL or a message. */
+static const char *git_clone_mirror(State *S, const char *url, const char *dir) {
+    git_clone_options o;
+    git_clone_options_init(&o, GIT_CLONE_OPTIONS_VERSION);
+    o.bare = 1;
+    o.remote_cb = mirror_remote;
+    git_repository *r = NULL;
+    if (git_clone(&r, url, dir, &o) == 0) {
+        git_repository_free(r);
+        return NULL;
+    }
+    const git_error *e = git_error_last();
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "cannot fetch Git repository '%s': %s", url, e ? e->message : "failed");
+    return m.buf;
+}
+
+/* A submodule's URL, resolved against its superproject's when relative ("../sub.git"), as
+ * git resolves it; in the arena (url may be freed). */
+static const char *submodule_url(State *S, const char *base, const char *url) {
+    if (strncmp(url, "./", 2) && strncmp(url, "../", 3))
+        return lang_arena_strndup(&S->arena, url, strlen(url));
+    AStr b;
+    lang_astr_init(S, &b, 128);
+    astr_adds(S, &b, base);
+    while (b.len && b.buf[b.len - 1] == '/')
+        b.buf[--b.len] = '\0';
+    for (;;) {
+        if (!strncmp(url, "./", 2)) {
+            url += 2;
+        } else if (!strncmp(url, "../", 3)) {
+            url += 3;
+            char *slash = strrchr(b.buf, '/');
+            if (slash && slash > b.buf) {
+                b.len = (size_t)(slash - b.buf);
+                b.buf[b.len] = '\0';
+            }
+        } else {
+            break;
+        }
+    }
+    lang_astr_addch(S, &b, '/');
+    astr_adds(S, &b, url);
+    return b.buf;
+}
+
+typedef struct Gitlink {
+    const char *path;
+    git_oid id;
+} Gitlink;
+
+typedef struct GitlinkList {
+    State *S;
+    Gitlink *v;
+    size_t n, cap;
+} GitlinkList;
+
+static int collect_gitlink(const char *root, const git_tree_entry *e, void *payload) {
+    GitlinkList *l = payload;
+    if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        Gitlink *nv = arena_alloc(&l->S->arena, l->cap * sizeof *nv);
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv;
+    }
+    AStr p;
+    lang_astr_init(l->S, &p, 64);
+    astr_adds(l->S, &p, root);
+    astr_adds(l->S, &p, git_tree_entry_name(e));
+    l->v[l->n].path = p.buf;
+    git_oid_cpy(&l->v[l->n].id, git_tree_entry_id(e));
+    l->n++;
+    return 0;
+}
+
+typedef struct SubmoduleFind {
+    const char *path;
+    char *name; /* owned */
+} SubmoduleFind;
+
+static int find_submodule(const git_config_entry *e, void *payload) {
+    SubmoduleFind *f = payload;
+    if (strcmp(e->value, f->path))
+        return 0;
+    /* "submodule.<name>.path" */
+    size_t n = strlen(e->name);
+    f->name = fl_xstrndup(e->name + 10, n - 10 - 5);
+    return 1;
+}
+
+static const char *git_clone_mirror(State *S, const char *url, const char *dir);
+static char *fetch_temp_dir(State *S, const char **msg);
+
+/* Fills in the submodules of the tree checked out in dir, recursively, as `git submodule
+ * update --init --recursive` in Nix 2.8's checkout: each gitlink's commit from the URL
+ * .gitmodules gives it (relative to base_url), without any .git; NULL or a message. */
+static const char *checkout_submodules(State *S, git_tree *tree, const char *base_url,
+                                       const char *dir, int depth) {
+    if (depth > 16)
+        return "submodules nested too deeply";
+    GitlinkList links = {S, NULL, 0, 0};
+    git_tree_walk(tree, GIT_TREEWALK_PRE, collect_gitlink, &links);
+    if (!links.n)
+        return NULL;
+    char *gm = fl_path_join(dir, ".gitmodules");
+    git_config *cfg = NULL;
+    const char *msg = NULL;
+    if (git_config_open_ondisk(&cfg, gm) < 0)
+        msg = "cannot read .gitmodules";
+    free(gm);
+    for (size_t i = 0; !msg && i < links.n; i++) {
+        SubmoduleFind f = {links.v[i].path, NULL};
+        git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
+        git_buf u = {0};
+        char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
+        if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'",
+                           links.v[i].path);
+            msg = m.buf;
+        }
+        const char *url = msg ? NULL : submodule_url(S, base_url, u.ptr);
+        git_buf_dispose(&u);
+        free(key);
+        free(f.name);
+        if (msg)
+            break;
+        char *clone = fetch_temp_dir(S, &msg);
+        git_repository *sub = NULL;
+        git_commit *c = NULL;
+        git_tree *t = NULL;
+        if (clone)
+            msg = git_clone_mirror(S, url, clone);
+        if (!msg &&
+            (git_repository_open_bare(&sub, clone) < 0 ||
+             git_commit_lookup(&c, sub, &links.v[i].id) < 0 || git_commit_tree(&t, c) < 0)) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m, "the submodule '%s' (%s) has no commit %s", links.v[i].path, url,
+                           git_oid_tostr_s(&links.v[i].id));
+            msg = m.buf;
+        }
+        if (!msg) {
+            char *target = fl_path_join(dir, links.v[i].path);
+            git_checkout_options co;
+            git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+            co.checkout_strategy = GIT_CHECKOUT_FORCE;
+            co.target_directory = target;
+            co.disable_filters = 1;
+            if (git_checkout_tree(sub, (git_object *)t, &co) < 0)
+                msg = "cannot check out a submodule";
+            if (!msg)
+                msg = checkout_submodules(S, t, url, target, depth + 1);
+            free(target);
+        }
+        git_tree_free(t);
+        git_commit_free(c);
+        git_repository_free(sub);
+        if (clone) {
+            fl_remove_tree(clone, NULL);
+            free(clone);
+        }
+    }
+    git_config_free(cfg);
+    return msg;
 }
 
 /* A local repository: a path, or a file:// URL. */
@@ -212,8 +471,84 @@ static const char *local_dir(State *S, const char *url, PosIdx pos) {
     if (!strncmp(url, "file://", 7))
         return url + 7;
     lang_throw(S, pos,
-               "builtins.fetchGit: flakectl fetches local and file:// repositories only, not '%s'",
+               "builtins.fetchGit: unsupported URL '%s' (local paths, file://, http:// and "
+               "https:// are)",
                url);
+}
+
+/* ---- fetchurl and fetchTarball (Nix's `fetch` of primops/fetchTree.cc) ---- */
+
+typedef struct FetchArgs {
+    const char *url, *name;
+    int have_hash;
+    unsigned char hash[32];
+} FetchArgs;
+
+/* A temporary directory for a download or an unpacked archive, or NULL with *msg. */
+static char *fetch_temp_dir(State *S, const char **msg) {
+    const char *tmpdir = getenv("TMPDIR");
+    fl_error e = FL_ERROR_INIT;
+    char *tmp = fl_make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "flakectl-fetch.", &e);
+    if (!tmp) {
+        const char *m = e.message ? e.message : "cannot create a temporary directory";
+        *msg = lang_arena_strndup(&S->arena, m, strlen(m));
+    }
+    fl_error_clear(&e);
+    return tmp;
+}
+
+/* The embedder's error e as a message that outlives it, prefixed as Nix words it. */
+static const char *hook_message(State *S, const char *what, const char *url, fl_error *e) {
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "%s '%s': %s", what, url, e->message ? e->message : "failed");
+    fl_error_clear(e);
+    return m.buf;
+}
+
+/* The store path of fetched content: the embedder's store holds it (add_fixed), else the
+ * path Nix would compute. NULL with *msg when the store refused it. */
+static const char *fetch_store(State *S, const char *path, int recursive, const unsigned char h[32],
+                               const FetchArgs *fa, const char **msg, PosIdx pos) {
+    if (!S->cfg.hooks.add_fixed)
+        return lang_fixed_output_path(S, recursive, h, fa->name, pos);
+    fl_strbuf sb = FL_STRBUF_INIT;
+    fl_strbuf_init(&sb, 0);
+    fl_error e = FL_ERROR_INIT;
+    const char *sp = NULL;
+    if (S->cfg.hooks.add_fixed(S->cfg.hooks.ctx, path, recursive, fa->name, &sb, &e) < 0)
+        *msg = hook_message(S, "cannot add the download of", fa->url, &e);
+    else
+        sp = lang_arena_strndup(&S->arena, sb.buf, sb.len);
+    fl_strbuf_release(&sb);
+    return sp;
+}
+
+/* Removes the temporary directory, then raises msg (when set) at pos. */
+static void fetch_end(State *S, char *tmp, const char *msg, PosIdx pos) {
+    if (tmp) {
+        fl_remove_tree(tmp, NULL);
+        free(tmp);
+    }
+    if (msg)
+        lang_throw(S, pos, "%s", msg);
+}
+
+/* Writes the fetched commit's files into dir (libgit2's checkout into a target directory,
+ * the repository untouched); NULL or a message. */
+static const char *git_checkout_to(State *S, GitFetch *g, const char *dir) {
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    co.target_directory = dir;
+    co.disable_filters = 1;
+    if (git_checkout_tree(g->repo, (git_object *)g->tree, &co) == 0)
+        return NULL;
+    const git_error *e = git_error_last();
+    AStr m;
+    lang_astr_init(S, &m, 128);
+    lang_astr_addf(S, &m, "cannot check out the fetched commit: %s", e ? e->message : "failed");
+    return m.buf;
 }
 
 void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
@@ -255,30 +590,80 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     }
     if (rev && (strlen(rev) != 40 || strspn(rev, "0123456789abcdef") != 40))
         lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha1'", rev);
-    if (submodules)
-        lang_throw(S, pos, "builtins.fetchGit: submodules = true is not supported by flakectl");
-    const char *dir = local_dir(S, url, pos);
-    lang_check_path(S, dir, pos);
+    int remote = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+    if (remote && !S->cfg.hooks.download)
+        lang_throw(S, pos,
+                   "builtins.fetchGit: '%s' cannot be fetched: this evaluation has no network "
+                   "access (local and file:// repositories work)",
+                   url);
+    const char *dir = remote ? NULL : local_dir(S, url, pos);
+    if (dir)
+        lang_check_path(S, dir, pos);
     git_libgit2_init();
     GitFetch g;
     memset(&g, 0, sizeof g);
     unsigned char nar[32];
     int64_t count = 0;
-    const char *err = git_fetch_run(S, &g, dir, ref, rev, url, nar, &count);
+    const char *err = NULL;
+    char *clone = NULL;
+    /* Nix 2.8 takes a remote repository's "master" when no ref is given, never its HEAD */
+    if (remote && !ref)
+        ref = "master";
+    if (remote && (clone = fetch_temp_dir(S, &err)))
+        err = git_clone_mirror(S, url, clone);
+    if (!err)
+        err = git_fetch_run(S, &g, clone ? clone : dir, ref, rev, url, nar, &count);
     char revhex[GIT_OID_HEXSZ + 1] = "";
     int64_t when = 0;
     if (!err) {
         git_oid_tostr(revhex, sizeof revhex, git_commit_id(g.commit));
         when = (int64_t)git_commit_time(g.commit);
     }
+    /* With a store, the commit's files go into it (as Nix copies them): checked out into a
+     * temporary directory, then added under the same NAR hash. A local tree with changes
+     * to tracked files, fetched without ref or rev, is Nix 2.8's "dirty" case: its tracked
+     * files as they are in the working tree, revision all zeros, and a warning. */
+    const char *sp = NULL;
+    char *tmp = NULL;
+    if (!err && !remote && !ref && !rev && git_tree_dirty(g.repo)) {
+        lang_warn(S, "Git tree '%s' is dirty", dir);
+        memset(revhex, '0', GIT_OID_HEXSZ);
+        count = 0;
+        if ((tmp = fetch_temp_dir(S, &err)))
+            err = copy_tracked(S, g.repo, tmp);
+        if (!err && lang_nar_hash_path(S, tmp, nar) < 0)
+            err = "cannot read the copy of the working tree";
+        if (!err && S->cfg.hooks.add_fixed) {
+            FetchArgs fa = {url, name, 0, {0}};
+            sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
+        }
+    } else if (!err && (S->cfg.hooks.add_fixed || submodules)) {
+        /* with submodules the NAR is of the checkout, which holds their files too */
+        tmp = fetch_temp_dir(S, &err);
+        if (tmp)
+            err = git_checkout_to(S, &g, tmp);
+        if (!err && submodules) {
+            err = checkout_submodules(S, g.tree, url, tmp, 0);
+            if (!err && lang_nar_hash_path(S, tmp, nar) < 0)
+                err = "cannot read the checkout";
+        }
+        if (!err && S->cfg.hooks.add_fixed) {
+            FetchArgs fa = {url, name, 0, {0}};
+            sp = fetch_store(S, tmp, 1, nar, &fa, &err, pos);
+        }
+    }
     git_fetch_free(&g);
+    if (clone) {
+        fl_remove_tree(clone, NULL);
+        free(clone);
+    }
     git_libgit2_shutdown();
-    if (err)
-        lang_throw(S, pos, "%s", err);
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", nar[i]);
-    const char *sp = lang_make_store_path(S, "source", hex, name, pos);
+    fetch_end(S, tmp, err, pos);
+    if (!sp) {
+        char hex[65];
+        fl_hex_encode(nar, 32, hex);
+        sp = lang_make_store_path(S, "source", hex, name, pos);
+    }
     time_t t = (time_t)when;
     struct tm tm;
     char date[32];
@@ -294,7 +679,7 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     c->next = NULL;
     lang_mk_string(S, outp, sp, strlen(sp), c);
     Value *sub = lang_alloc_value(S);
-    mk_bool(sub, 0);
+    mk_bool(sub, submodules);
     struct {
         const char *k;
         Value *v;
@@ -314,14 +699,6 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     out->type = V_ATTRS;
     out->attrs = r;
 }
-
-/* ---- fetchurl and fetchTarball (Nix's `fetch` of primops/fetchTree.cc) ---- */
-
-typedef struct FetchArgs {
-    const char *url, *name;
-    int have_hash;
-    unsigned char hash[32];
-} FetchArgs;
 
 static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, PosIdx pos) {
     force(S, arg, pos);
@@ -352,10 +729,14 @@ static void fetch_args(State *S, Value *arg, const char *who, FetchArgs *fa, Pos
     }
     if (S->cfg.pure && !fa->have_hash)
         lang_throw(S, pos, "in pure evaluation mode, '%s' requires a 'sha256' argument", who);
-    if (strncmp(fa->url, "file://", 7))
+    int http = !strncmp(fa->url, "http://", 7) || !strncmp(fa->url, "https://", 8);
+    if (http && !S->cfg.hooks.download)
         lang_throw(S, pos,
-                   "builtins.%s: the evaluator reads file:// URLs only, not '%s' (downloads over "
-                   "the network are not available in `flakectl eval`)",
+                   "builtins.%s: '%s' cannot be downloaded: this evaluation has no network "
+                   "access (file:// URLs work)",
+                   who, fa->url);
+    if (!http && strncmp(fa->url, "file://", 7))
+        lang_throw(S, pos, "builtins.%s: unsupported URL '%s' (http://, https:// and file:// are)",
                    who, fa->url);
     if (!*fa->name) {
         const char *b = strrchr(fa->url, '/');
@@ -370,23 +751,30 @@ static void store_path_string(State *S, Value *out, const char *sp) {
     lang_mk_string(S, out, sp, strlen(sp), c);
 }
 
-NORETURN static void hash_mismatch(State *S, const char *url, const unsigned char want[32],
-                                   const unsigned char got[32], PosIdx pos) {
+/* Nix's message for fetched content whose hash is not the pinned one. */
+static const char *hash_mismatch(State *S, const char *url, const unsigned char want[32],
+                                 const unsigned char got[32]) {
     char w[64], g[64];
     fl_base32_encode(want, 32, w);
     fl_base32_encode(got, 32, g);
-    lang_throw(S, pos,
-               "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
-               "         got:       sha256:%s",
-               url, w, g);
+    AStr m;
+    lang_astr_init(S, &m, 256);
+    lang_astr_addf(S, &m,
+                   "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
+                   "         got:       sha256:%s",
+                   url, w, g);
+    return m.buf;
 }
 
-/* The arguments, then the local file the URL names, or NULL when a pinned path already
- * present was the answer (Nix uses it without reading the URL). */
-static const char *fetch_begin(State *S, Value *arg, const char *who, int recursive,
-                               FetchArgs *fa, Value *out, PosIdx pos) {
+/* The arguments, then the local file holding the URL's bytes: a file:// URL names it, an
+ * http(s):// one is downloaded by the embedder's hook into a new temporary directory
+ * (*tmp, which the caller removes, also after an error: nothing here throws once it
+ * exists). NULL when a pinned path already present was the answer (Nix uses it without
+ * reading the URL; only without a store hook, whose paths are its own), or with *msg. */
+static const char *fetch_begin(State *S, Value *arg, const char *who, int recursive, FetchArgs *fa,
+                               Value *out, char **tmp, const char **msg, PosIdx pos) {
     fetch_args(S, arg, who, fa, pos);
-    if (fa->have_hash) {
+    if (fa->have_hash && !S->cfg.hooks.add_fixed) {
         const char *want = lang_fixed_output_path(S, recursive, fa->hash, fa->name, pos);
         struct stat st;
         if (lstat(want, &st) == 0) {
@@ -394,36 +782,69 @@ static const char *fetch_begin(State *S, Value *arg, const char *who, int recurs
             return NULL;
         }
     }
-    lang_check_path(S, fa->url + 7, pos);
-    return fa->url + 7;
+    if (!strncmp(fa->url, "file://", 7)) {
+        lang_check_path(S, fa->url + 7, pos);
+        return fa->url + 7;
+    }
+    if (!(*tmp = fetch_temp_dir(S, msg)))
+        return NULL;
+    char *file = fl_path_join(*tmp, "download");
+    const char *local = lang_arena_strndup(&S->arena, file, strlen(file));
+    free(file);
+    int fd = open(local, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fl_error e = FL_ERROR_INIT;
+    int rc = fd < 0 ? fl_error_errno(&e, "cannot create %s", local)
+                    : S->cfg.hooks.download(S->cfg.hooks.ctx, fa->url, fd, &e);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = fl_error_errno(&e, "cannot write %s", local);
+    if (rc < 0) {
+        *msg = hook_message(S, "unable to download", fa->url, &e);
+        return NULL;
+    }
+    return local;
+}
+
+/* The SHA-256 of a file's bytes; -1 when it cannot be read. */
+static int file_sha256(const char *path, unsigned char h[32]) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fl_sha256 sha;
+    fl_sha256_init(&sha);
+    char buf[65536];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
+        fl_sha256_update(&sha, buf, r);
+    int bad = ferror(f);
+    fclose(f);
+    fl_sha256_final(&sha, h);
+    return bad ? -1 : 0;
 }
 
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "", 0, {0}};
-    const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, pos);
-    if (!path)
+    char *tmp = NULL;
+    const char *msg = NULL;
+    const char *path = fetch_begin(S, args[0], "fetchurl", 0, &fa, out, &tmp, &msg, pos);
+    if (!path) {
+        fetch_end(S, tmp, msg, pos);
         return;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    char buf[65536];
-    size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
-        EVP_DigestUpdate(md, buf, r);
-    int bad = ferror(f);
-    fclose(f);
+    }
     unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_DigestFinal_ex(md, h, &hl);
-    EVP_MD_CTX_free(md);
-    if (bad)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    if (fa.have_hash && memcmp(h, fa.hash, 32))
-        hash_mismatch(S, fa.url, fa.hash, h, pos);
-    store_path_string(S, out, lang_fixed_output_path(S, 0, h, fa.name, pos));
+    const char *sp = NULL;
+    if (file_sha256(path, h) < 0) {
+        AStr m;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
+        msg = m.buf;
+    } else if (fa.have_hash && memcmp(h, fa.hash, 32)) {
+        msg = hash_mismatch(S, fa.url, fa.hash, h);
+    } else {
+        sp = fetch_store(S, path, 0, h, &fa, &msg, pos);
+    }
+    fetch_end(S, tmp, msg, pos);
+    store_path_string(S, out, sp);
 }
 
 /* Unpacks archive into dir with tar(1) (which recognises the compression); 0 or -1. */
@@ -450,29 +871,28 @@ static int untar(const char *archive, const char *dir) {
 void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     FetchArgs fa = {NULL, "source", 0, {0}};
-    const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, pos);
-    if (!archive)
+    char *tmp = NULL, *unpacked = NULL;
+    const char *msg = NULL, *sp = NULL;
+    const char *archive = fetch_begin(S, args[0], "fetchTarball", 1, &fa, out, &tmp, &msg, pos);
+    if (!archive) {
+        fetch_end(S, tmp, msg, pos);
         return;
+    }
+    /* Everything that can fail runs before the error is raised, so the temporary
+     * directories are always removed. */
     struct stat st;
-    if (stat(archive, &st) != 0)
-        lang_throw(S, pos, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-    const char *tmpdir = getenv("TMPDIR");
-    fl_error e = FL_ERROR_INIT;
-    char *tmp = fl_make_temp_dir(tmpdir && *tmpdir ? tmpdir : "/tmp", "flakectl-tarball.", &e);
-    if (!tmp) {
+    unsigned char h[32];
+    if (stat(archive, &st) != 0) {
         AStr m;
         lang_astr_init(S, &m, 128);
-        astr_adds(S, &m, e.message ? e.message : "cannot create a temporary directory");
-        fl_error_clear(&e);
-        lang_throw(S, pos, "%s", m.buf);
-    }
-    /* Everything that can fail runs before the error is raised, so tmp is always removed. */
-    const char *msg = NULL;
-    unsigned char h[32];
-    if (untar(archive, tmp) < 0) {
+        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
+        msg = m.buf;
+    } else if (!(unpacked = fetch_temp_dir(S, &msg))) {
+        /* msg set */
+    } else if (untar(archive, unpacked) < 0) {
         msg = "failed to open archive: Unrecognized archive format";
     } else {
-        DIR *d = opendir(tmp);
+        DIR *d = opendir(unpacked);
         const char *top = NULL;
         int members = 0;
         struct dirent *de;
@@ -488,20 +908,23 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
             AStr m;
             lang_astr_init(S, &m, 128);
             lang_astr_addf(S, &m, "tarball '%s' contains an unexpected number of top-level files",
-                      fa.url);
+                           fa.url);
             msg = m.buf;
         } else {
-            char *p = fl_path_join(tmp, top);
+            char *p = fl_path_join(unpacked, top);
             if (lang_nar_hash_path(S, p, h) < 0)
                 msg = "cannot read the unpacked tarball";
+            else if (fa.have_hash && memcmp(h, fa.hash, 32))
+                msg = hash_mismatch(S, fa.url, fa.hash, h);
+            else
+                sp = fetch_store(S, p, 1, h, &fa, &msg, pos);
             free(p);
         }
     }
-    fl_remove_tree(tmp, NULL);
-    free(tmp);
-    if (msg)
-        lang_throw(S, pos, "%s", msg);
-    if (fa.have_hash && memcmp(h, fa.hash, 32))
-        hash_mismatch(S, fa.url, fa.hash, h, pos);
-    store_path_string(S, out, lang_fixed_output_path(S, 1, h, fa.name, pos));
+    if (unpacked) {
+        fl_remove_tree(unpacked, NULL);
+        free(unpacked);
+    }
+    fetch_end(S, tmp, msg, pos);
+    store_path_string(S, out, sp);
 }

@@ -41,6 +41,9 @@ void *lang_arena_alloc_slow(Arena *a, size_t n);
 /* The arena of a State cannot grow by n bytes (limit or mmap): the located error "out of
  * memory" when an evaluation is running (eval.c); returns only outside one. */
 void lang_arena_out_of_memory(Arena *a, size_t n);
+/* The system refused n bytes outside an evaluation: says so through the state's trace sink
+ * and aborts (eval.c). */
+NORETURN void lang_arena_abort(Arena *a, size_t n);
 /* What the arena may still grow by (SIZE_MAX without a limit). */
 size_t lang_arena_budget(const Arena *a);
 static inline void *arena_alloc(Arena *a, size_t n) {

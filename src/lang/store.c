@@ -314,80 +314,13 @@ const char *lang_store_path_for_text(State *S, const char *name, const char *dat
     return lang_make_store_path(S, type.buf, hex, name, pos);
 }
 
-static int b64dig(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* A sha256 hash as Nix's Hash::parseAny(s, sha256) reads it: "sha256:" or "sha256-" (SRI)
- * prefix optional; base-16, Nix base-32 or base-64 by length; Nix's messages on error. */
+/* A sha256 hash as Nix's Hash::parseAny(s, sha256) reads it, or Nix's message at pos. */
 void lang_parse_sha256(State *S, const char *orig, unsigned char h[32], PosIdx pos) {
-    const char *rest = orig;
-    int sri = 0;
-    const char *colon = strchr(orig, ':'), *dash = strchr(orig, '-');
-    const char *sep = colon ? colon : dash;
-    if (sep) {
-        sri = !colon;
-        size_t tl = (size_t)(sep - orig);
-        static const char *const known[] = {"md5", "sha1", "sha256", "sha512"};
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (strlen(known[i]) == tl && !strncmp(orig, known[i], tl))
-                k = i;
-        if (k >= 0 && k != 2)
-            lang_throw(S, pos, "hash '%s' should have type 'sha256'", orig);
-        rest = sep + 1;
-    }
-    size_t n = strlen(rest);
-    memset(h, 0, 32);
-    if (!sri && n == 64) {
-        for (size_t i = 0; i < 32; i++) {
-            int hi = lang_hex_digit(rest[2 * i]), lo = lang_hex_digit(rest[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                lang_throw(S, pos, "invalid base-16 hash '%s'", rest);
-            h[i] = (unsigned char)(hi << 4 | lo);
-        }
-    } else if (!sri && n == 52) {
-        static const char b32[] = "0123456789abcdfghijklmnpqrsvwxyz";
-        for (size_t k = 0; k < n; k++) {
-            const char *q = strchr(b32, rest[n - 1 - k]);
-            if (!q || !rest[n - 1 - k])
-                lang_throw(S, pos, "invalid base-32 hash '%s'", rest);
-            unsigned digit = (unsigned)(q - b32);
-            size_t b = k * 5, i = b / 8, j = b % 8;
-            h[i] |= (unsigned char)(digit << j);
-            if (i < 31)
-                h[i + 1] |= (unsigned char)(digit >> (8 - j));
-            else if (digit >> (8 - j))
-                lang_throw(S, pos, "invalid base-32 hash '%s'", rest);
-        }
-    } else if (sri || n == 44) {
-        unsigned d = 0, bits = 0;
-        size_t got = 0;
-        for (const char *c = rest; *c && *c != '='; c++) {
-            if (*c == '\n')
-                continue;
-            int v = b64dig(*c);
-            if (v < 0)
-                lang_throw(S, pos, "invalid character in Base64 string: '%c'", *c);
-            bits += 6;
-            d = d << 6 | (unsigned)v;
-            if (bits >= 8) {
-                if (got < 32)
-                    h[got] = (unsigned char)(d >> (bits - 8) & 0xff);
-                got++;
-                bits -= 8;
-            }
-        }
-        if (got != 32)
-            lang_throw(S, pos, "invalid %s hash '%s'", sri ? "SRI" : "base-64", rest);
-    } else {
-        lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha256'", rest);
+    fl_error e = FL_ERROR_INIT;
+    if (fl_hash_parse_nix(orig, 0, h, &e) < 0) {
+        const char *m = lang_arena_strndup(&S->arena, e.message, strlen(e.message));
+        fl_error_clear(&e);
+        lang_throw(S, pos, "%s", m);
     }
 }
 

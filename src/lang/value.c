@@ -21,8 +21,9 @@ static ArenaChunk *chunk_alloc(Arena *a, size_t bytes) {
                    -1, 0);
     if (p == MAP_FAILED) {
         lang_arena_out_of_memory(a, bytes);
-        fprintf(stderr, "flakectl: out of memory (%zu bytes)\n", bytes);
-        abort();
+        /* outside an evaluation: no error can be returned from here (the builders of lang.h
+         * return values, not errors), so the state's sink hears why before the abort */
+        lang_arena_abort(a, bytes);
     }
     return p;
 }

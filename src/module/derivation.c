@@ -1,11 +1,10 @@
 /* derivation.c - connects the evaluator to the store for host builds: path coercion and
  * toFile copy into the store, and `derivation` builds through fl_store_build (or, in plan
  * mode for --build-host, is recorded into a fl_build_plan without building). Builds happen
- * when a derivation's outPath is first needed; inputs are the store paths its attributes
- * mention, found by scanning their text: the evaluator keeps a string context internally,
- * but lang.h does not expose it and the outPaths made here carry none. */
+ * when a derivation's outPath is first needed. A build's inputs are its attributes' string
+ * contexts (fl_lang_string_context), as Nix takes them, never store paths found in the text;
+ * the outPaths made here carry themselves as context. */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,69 +51,59 @@ static int hook_plan_path_to_store(void *ctx, const char *path, fl_strbuf *out, 
     return path_to_store(fl_build_plan_store(ctx), ctx, path, out, err);
 }
 
-/* Appends to *refs every valid store path of s mentioned in text (deduplicated); in plan
- * mode also every planned output, which a local build would have made valid by now. */
-static void scan_refs(fl_store *s, fl_build_plan *plan, const char *text, size_t len,
-                      char ***refs, size_t *nrefs) {
-    const char *dir = fl_store_dir(s);
-    size_t dlen = strlen(dir);
-    const char *end = text + len;
-    for (const char *p = text; p + dlen + 1 + FL_STORE_HASH_LEN < end;) {
-        const char *hit = memmem(p, (size_t)(end - p), dir, dlen);
-        if (!hit)
-            break;
-        const char *q = hit + dlen;
-        p = q;
-        if (*q != '/')
-            continue;
-        q++;
-        /* <hash: 32 chars of Nix's base32>-<name: [A-Za-z0-9+._?=-]+> */
-        const char *name_end = q;
-        while (name_end < end && name_end - q < FL_STORE_HASH_LEN && fl_base32_valid_char(*name_end))
-            name_end++;
-        if (name_end - q != FL_STORE_HASH_LEN || name_end >= end || *name_end != '-') {
-            p = name_end;
-            continue;
-        }
-        name_end++;
-        while (name_end < end && (isalnum((unsigned char)*name_end) || strchr("+-._?=", *name_end)))
-            name_end++;
-        char *cand = fl_xstrndup(hit, (size_t)(name_end - hit));
-        int dup = 0;
-        for (size_t i = 0; i < *nrefs && !dup; i++)
-            dup = !strcmp((*refs)[i], cand);
-        if (!dup && fl_store_is_store_path(s, cand) &&
-            (fl_store_is_valid(s, cand) || (plan && fl_build_plan_has(plan, cand)))) {
-            *refs = fl_xrealloc(*refs, sizeof **refs * (*nrefs + 1));
-            (*refs)[(*nrefs)++] = cand;
-        } else {
-            free(cand);
-        }
-        p = name_end;
-    }
+/* The store paths a text or a build depends on, deduplicated: of the entries of its strings'
+ * contexts, those that are store paths of s and valid (in plan mode also the planned outputs,
+ * which a local build would have made valid by now). Anything else in a context (the
+ * /nix/store paths the evaluator computes without a store, for builtins.derivationStrict and
+ * the fetchers) is nothing this store could build with, as the text scan it replaces found. */
+typedef struct refset {
+    char **paths;
+    size_t n;
+} refset;
+
+static void refs_add(fl_store *s, fl_build_plan *plan, refset *r, const char *path) {
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->paths[i], path))
+            return;
+    if (!fl_store_is_store_path(s, path) ||
+        !(fl_store_is_valid(s, path) || (plan && fl_build_plan_has(plan, path))))
+        return;
+    r->paths = fl_xrealloc(r->paths, sizeof *r->paths * (r->n + 1));
+    r->paths[r->n++] = fl_xstrdup(path);
 }
 
-/* A text into the store, its references found by scanning it. In plan mode a text that
- * mentions a planned output cannot be written here (its reference is not valid): it is
- * planned too. */
+static void refs_add_context(fl_lang *L, fl_store *s, fl_build_plan *plan, refset *r,
+                             const fl_value *str) {
+    const fl_lang_ctx_entry *ctx;
+    size_t n = fl_lang_string_context(L, str, &ctx);
+    for (size_t i = 0; i < n; i++)
+        refs_add(s, plan, r, ctx[i].path);
+}
+
+static void refs_release(refset *r) {
+    fl_store_free_paths(r->paths, r->n);
+    memset(r, 0, sizeof *r);
+}
+
+/* A text into the store with the references refs. In plan mode a text that mentions a
+ * planned output cannot be written here (its reference is not valid): it is planned too. */
 static int add_text(fl_store *s, fl_build_plan *plan, const char *name, const char *data,
-                    size_t len, char **path, fl_error *err) {
-    char **refs = NULL;
-    size_t nrefs = 0;
-    scan_refs(s, plan, data, len, &refs, &nrefs);
+                    size_t len, const refset *refs, char **path, fl_error *err) {
     int planned = 0;
-    for (size_t i = 0; plan && i < nrefs && !planned; i++)
-        planned = fl_build_plan_has(plan, refs[i]);
-    int rc = planned ? fl_build_plan_add_text(plan, name, data, len, refs, nrefs, path, err)
-                     : fl_store_add_text(s, name, data, len, refs, nrefs, path, err);
-    fl_store_free_paths(refs, nrefs);
-    return rc;
+    for (size_t i = 0; plan && i < refs->n && !planned; i++)
+        planned = fl_build_plan_has(plan, refs->paths[i]);
+    return planned ? fl_build_plan_add_text(plan, name, data, len, refs->paths, refs->n, path, err)
+                   : fl_store_add_text(s, name, data, len, refs->paths, refs->n, path, err);
 }
 
-static int to_file(fl_store *s, fl_build_plan *plan, const char *name, const char *data,
-                   size_t len, fl_strbuf *out, fl_error *err) {
+static int to_file(fl_store *s, fl_build_plan *plan, const char *name, const char *data, size_t len,
+                   const char *const *ctx_paths, size_t nctx, fl_strbuf *out, fl_error *err) {
+    refset refs = {0};
+    for (size_t i = 0; i < nctx; i++)
+        refs_add(s, plan, &refs, ctx_paths[i]);
     char *p = NULL;
-    int rc = add_text(s, plan, name, data, len, &p, err);
+    int rc = add_text(s, plan, name, data, len, &refs, &p, err);
+    refs_release(&refs);
     if (rc < 0)
         return rc;
     fl_strbuf_adds(out, p);
@@ -123,41 +112,100 @@ static int to_file(fl_store *s, fl_build_plan *plan, const char *name, const cha
 }
 
 static int hook_to_file(void *ctx, const char *name, const char *data, size_t len,
-                        fl_strbuf *out, fl_error *err) {
-    return to_file(ctx, NULL, name, data, len, out, err);
+                        const char *const *refs, size_t nrefs, fl_strbuf *out, fl_error *err) {
+    return to_file(ctx, NULL, name, data, len, refs, nrefs, out, err);
 }
 
 static int hook_plan_to_file(void *ctx, const char *name, const char *data, size_t len,
-                             fl_strbuf *out, fl_error *err) {
-    return to_file(fl_build_plan_store(ctx), ctx, name, data, len, out, err);
+                             const char *const *refs, size_t nrefs, fl_strbuf *out, fl_error *err) {
+    return to_file(fl_build_plan_store(ctx), ctx, name, data, len, refs, nrefs, out, err);
+}
+
+/* builtins.fetchurl/fetchTarball: the store's own downloader, and the fetched content into
+ * the store, as nix-instantiate puts it into /nix/store. A plan adds them here too: they are
+ * sources, like the flake's files. */
+static int hook_download(void *ctx, const char *url, int fd, fl_error *err) {
+    (void)ctx;
+    return fl_fetch_url_to_fd(url, fd, NULL, NULL, err);
+}
+
+static int hook_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                          fl_strbuf *out, fl_error *err) {
+    char *p = NULL;
+    int rc = fl_store_add_fixed(ctx, path, recursive, name, &p, err);
+    if (rc == 0)
+        fl_strbuf_adds(out, p);
+    free(p);
+    return rc;
+}
+
+static int hook_plan_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                               fl_strbuf *out, fl_error *err) {
+    return hook_add_fixed(fl_build_plan_store(ctx), path, recursive, name, out, err);
 }
 
 void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
     cfg->hooks.ctx = store;
     cfg->hooks.path_to_store = hook_path_to_store;
     cfg->hooks.to_file = hook_to_file;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_add_fixed;
+}
+
+static int hook_lazy_add_fixed(void *ctx, const char *path, int recursive, const char *name,
+                               fl_strbuf *out, fl_error *err) {
+    fl_fetch_store *fs = ctx;
+    if (!fs->store && fl_store_open(fs->state_dir, &fs->store, err) < 0) {
+        fl_error_add_frame(err,
+                           "while opening the store in %s for a fetched path (set "
+                           "--state-dir to move it)",
+                           fs->state_dir);
+        return err->code ? err->code : FL_EIO;
+    }
+    return hook_add_fixed(fs->store, path, recursive, name, out, err);
+}
+
+void fl_module_fetch_hooks(fl_lang_config *cfg, fl_fetch_store *fs) {
+    cfg->hooks.ctx = fs;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_lazy_add_fixed;
+}
+
+void fl_module_fetch_store_close(fl_fetch_store *fs) {
+    if (fs->store)
+        fl_store_close(fs->store);
+    fs->store = NULL;
 }
 
 void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan) {
     cfg->hooks.ctx = plan;
     cfg->hooks.path_to_store = hook_plan_path_to_store;
     cfg->hooks.to_file = hook_plan_to_file;
+    cfg->hooks.download = hook_download;
+    cfg->hooks.add_fixed = hook_plan_add_fixed;
 }
 
 /* Coerces a derivation attribute to its environment string, as Nix does: strings as they
  * are, paths copied into the store, numbers in decimal, true as "1", false and null as "",
- * lists space-separated, derivations (sets with outPath) as their outPath. */
+ * lists space-separated, derivations (sets with outPath) as their outPath. What the string
+ * refers to (its context, the paths copied) goes into refs. */
 static int coerce(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value *v, fl_strbuf *out,
-                  int depth, fl_error *err) {
+                  refset *refs, int depth, fl_error *err) {
     int rc = fl_lang_force(L, v, err);
     if (rc < 0)
         return rc;
     switch (fl_lang_type(v)) {
     case FL_LANG_STRING:
         fl_strbuf_adds(out, fl_lang_get_string(v, NULL));
+        refs_add_context(L, s, plan, refs, v);
         return FL_OK;
-    case FL_LANG_PATH:
-        return path_to_store(s, plan, fl_lang_get_string(v, NULL), out, err);
+    case FL_LANG_PATH: {
+        size_t at = out->len;
+        if ((rc = path_to_store(s, plan, fl_lang_get_string(v, NULL), out, err)) < 0)
+            return rc;
+        refs_add(s, plan, refs, out->buf + at);
+        return FL_OK;
+    }
     case FL_LANG_INT:
         fl_strbuf_addf(out, "%lld", (long long)fl_lang_get_int(v));
         return FL_OK;
@@ -173,14 +221,14 @@ static int coerce(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value *v, fl_
         for (size_t i = 0; i < fl_lang_list_size(v); i++) {
             if (i)
                 fl_strbuf_addch(out, ' ');
-            if ((rc = coerce(L, s, plan, fl_lang_list_at(v, i), out, depth + 1, err)) < 0)
+            if ((rc = coerce(L, s, plan, fl_lang_list_at(v, i), out, refs, depth + 1, err)) < 0)
                 return rc;
         }
         return FL_OK;
     case FL_LANG_ATTRS: {
         fl_value *o = NULL;
         if (fl_lang_attrs_get(L, v, "outPath", &o, NULL) == 0)
-            return coerce(L, s, plan, o, out, depth, err);
+            return coerce(L, s, plan, o, out, refs, depth, err);
         break;
     }
     default:
@@ -231,14 +279,15 @@ static int build_attrs(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value **
                             fl_lang_type_name(attrs));
     fl_value *pass_as_file = NULL;
     fl_lang_attrs_get(L, attrs, "passAsFile", &pass_as_file, NULL);
-    struct strlist env = {0}, argv = {0}, refs = {0};
+    struct strlist env = {0}, argv = {0};
+    refset inputs = {0};
     char *name = NULL, *builder = NULL, *out = NULL;
     fl_strbuf val;
     fl_strbuf_init(&val, 0);
     /* The name first: passAsFile files are named after it, whatever the attribute order. */
     fl_value *name_v = NULL;
     if (fl_lang_attrs_get(L, attrs, "name", &name_v, NULL) == 0) {
-        rc = coerce(L, s, plan, name_v, &val, 0, err);
+        rc = coerce(L, s, plan, name_v, &val, &inputs, 0, err);
         if (rc == 0)
             name = fl_xstrdup(val.buf);
     }
@@ -258,13 +307,15 @@ static int build_attrs(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value **
             }
             for (size_t k = 0; k < fl_lang_list_size(v) && rc == 0; k++) {
                 fl_strbuf_reset(&val);
-                rc = coerce(L, s, plan, fl_lang_list_at(v, k), &val, 1, err);
+                rc = coerce(L, s, plan, fl_lang_list_at(v, k), &val, &inputs, 1, err);
                 if (rc == 0)
                     strlist_push(&argv, fl_xstrdup(val.buf));
             }
             continue;
         }
-        if ((rc = coerce(L, s, plan, v, &val, 0, err)) < 0) {
+        refset vrefs = {0};
+        if ((rc = coerce(L, s, plan, v, &val, &vrefs, 0, err)) < 0) {
+            refs_release(&vrefs);
             fl_error_add_frame(err, "while passing attribute '%s' to the derivation", key);
             break;
         }
@@ -275,27 +326,26 @@ static int build_attrs(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value **
              * the environment, which the kernel limits to 128 KiB per variable. */
             char *p = NULL;
             char *fname = fl_xasprintf("%s-%s", name ? name : "drv", key);
-            rc = add_text(s, plan, fname, val.buf, val.len, &p, err);
+            /* the value's references become the file's; the build depends on the file */
+            rc = add_text(s, plan, fname, val.buf, val.len, &vrefs, &p, err);
             free(fname);
+            refs_release(&vrefs);
             if (rc < 0)
                 break;
             strlist_push(&env, fl_xasprintf("%sPath=%s", key, p));
-            strlist_push(&refs, p);
+            refs_add(s, plan, &inputs, p);
+            free(p);
             continue;
         }
+        for (size_t k = 0; k < vrefs.n; k++)
+            refs_add(s, plan, &inputs, vrefs.paths[k]);
+        refs_release(&vrefs);
         strlist_push(&env, fl_xasprintf("%s=%s", key, val.buf));
     }
     if (rc == 0 && (!name || !builder))
         rc = fl_error_set(err, FL_EEVAL, "derivation: the required attribute '%s' is missing",
                           name ? "builder" : "name");
     if (rc == 0) {
-        char **found = NULL;
-        size_t nfound = 0;
-        for (size_t i = 0; i < env.n; i++)
-            scan_refs(s, plan, env.items[i], strlen(env.items[i]), &found, &nfound);
-        for (size_t i = 0; i < argv.n; i++)
-            scan_refs(s, plan, argv.items[i], strlen(argv.items[i]), &found, &nfound);
-        scan_refs(s, plan, builder, strlen(builder), &found, &nfound);
         fl_store_drv drv = {
             .name = name,
             .builder = builder,
@@ -303,25 +353,27 @@ static int build_attrs(fl_lang *L, fl_store *s, fl_build_plan *plan, fl_value **
             .nargs = argv.n,
             .env = (const char *const *)env.items,
             .nenv = env.n,
-            .inputs = (const char *const *)found,
-            .ninputs = nfound,
+            .inputs = (const char *const *)inputs.paths,
+            .ninputs = inputs.n,
         };
         rc = plan ? fl_build_plan_add_drv(plan, &drv, &out, err)
                   : fl_store_build(s, &drv, &out, err);
         if (rc < 0)
-            fl_error_add_frame(err, plan ? "while planning the build of '%s'"
-                                         : "while building '%s'", name);
-        fl_store_free_paths(found, nfound);
+            fl_error_add_frame(
+                err, plan ? "while planning the build of '%s'" : "while building '%s'", name);
     }
-    if (rc == 0)
-        *result = fl_lang_mk_string(L, out, strlen(out));
+    if (rc == 0) {
+        /* the output refers to itself: whatever is made of it depends on this build */
+        fl_lang_ctx_entry self = {FL_LANG_CTX_PATH, out, NULL};
+        *result = fl_lang_mk_string_ctx(L, out, strlen(out), &self, 1);
+    }
     free(out);
     free(name);
     free(builder);
     fl_strbuf_release(&val);
     strlist_free(&env);
     strlist_free(&argv);
-    strlist_free(&refs);
+    refs_release(&inputs);
     return rc;
 }
 

@@ -60,6 +60,8 @@ static int session_open(fl_host_session *s, const fl_session_opts *o, const char
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = o->max_stack;
     cfg.frames = o->frames;
+    cfg.trace = o->trace;
+    cfg.trace_ctx = o->trace_ctx;
     if (plan) {
         s->plan = fl_build_plan_new(s->store);
         fl_module_plan_hooks(&cfg, s->plan);
@@ -128,6 +130,8 @@ int fl_module_lock_inputs(const fl_session_opts *o, const fl_flake_inputs_opts *
     if (rc == 0) {
         fl_lang_config cfg;
         memset(&cfg, 0, sizeof cfg);
+        cfg.trace = o->trace;
+        cfg.trace_ctx = o->trace_ctx;
         fl_module_store_hooks(&cfg, store);
         fl_flake_tree_hooks(tree, &cfg.hooks, store);
         fl_lang *L = fl_lang_new(&cfg);

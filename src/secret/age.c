@@ -116,7 +116,7 @@ static int parse_body(age_buf *b, stanza *s, fl_strbuf *raw, const char *name,
             break;
         }
         for (size_t i = 0; i < len && !rc; i++)
-            if (!age_b64_char(line[i]))
+            if (!(fl_base64_value((unsigned char)line[i]) >= 0))
                 rc = HEADER_FAIL("%s: a stanza body is not canonical unpadded base64 (or a "
                                  "stanza has no body line)",
                                  name);
@@ -130,8 +130,10 @@ static int parse_body(age_buf *b, stanza *s, fl_strbuf *raw, const char *name,
             break;
     }
     if (!rc) {
-        s->body = fl_xmalloc(text.len / 4 * 3 + 3);
-        if (age_b64_decode(text.buf, text.len, s->body, &s->body_len, 0) != 0)
+        size_t cap = text.len / 4 * 3 + 3;
+        s->body = fl_xmalloc(cap);
+        if (fl_base64_decode(text.buf, text.len, s->body, cap, &s->body_len, NULL,
+                             AGE_B64_UNPADDED) != 0)
             rc = HEADER_FAIL("%s: a stanza body is not canonical base64", name);
     }
     fl_strbuf_release(&text);
@@ -183,7 +185,8 @@ static int parse_header(age_buf *b, const char *name, header *h, fl_age_failure 
         if (len >= 3 && !memcmp(line, "---", 3)) {
             size_t mac_len = 0;
             if (len != 4 + 43 || line[3] != ' ' ||
-                age_b64_decode((const char *)line + 4, 43, h->mac, &mac_len, 0) != 0 ||
+                fl_base64_decode((const char *)line + 4, 43, h->mac, sizeof h->mac, &mac_len, NULL,
+                                 AGE_B64_UNPADDED) != 0 ||
                 mac_len != 32)
                 return HEADER_FAIL("%s: the header MAC line is malformed", name);
             fl_strbuf_add(&h->raw, "---", 3);
@@ -218,7 +221,8 @@ static int open_body(const unsigned char key[32], const stanza *s,
 static int decode_arg(const char *arg, unsigned char *out, size_t want) {
     unsigned char tmp[64];
     size_t n = strlen(arg), got = 0;
-    if (n > sizeof tmp * 4 / 3 || age_b64_decode(arg, n, tmp, &got, 0) != 0 || got != want)
+    if (n > sizeof tmp * 4 / 3 ||
+        fl_base64_decode(arg, n, tmp, sizeof tmp, &got, NULL, AGE_B64_UNPADDED) != 0 || got != want)
         return -1;
     memcpy(out, tmp, want);
     return 0;
@@ -314,10 +318,13 @@ static int unwrap_scrypt(const fl_age_identity *id, const stanza *s, unsigned ch
 /* The enc argument: canonical unpadded base64 of exactly AGE_XWING_CT bytes. */
 static int decode_enc(const char *arg, unsigned char enc[AGE_XWING_CT]) {
     size_t n = strlen(arg), got = 0;
-    if (n != age_b64_len(AGE_XWING_CT, 0))
+    if (n != fl_base64_len(AGE_XWING_CT, 0))
         return -1;
     unsigned char *tmp = fl_xmalloc(n);
-    int rc = age_b64_decode(arg, n, tmp, &got, 0) == 0 && got == AGE_XWING_CT ? 0 : -1;
+    int rc =
+        fl_base64_decode(arg, n, tmp, n, &got, NULL, AGE_B64_UNPADDED) == 0 && got == AGE_XWING_CT
+            ? 0
+            : -1;
     if (rc == 0)
         memcpy(enc, tmp, AGE_XWING_CT);
     free(tmp);
@@ -542,8 +549,8 @@ out:
 static void write_stanza(fl_strbuf *raw, const char *args, const unsigned char *body,
                          size_t body_len) {
     char text[128];
-    size_t n = age_b64_len(body_len, 0);
-    age_b64_encode(body, body_len, text, 0);
+    size_t n = fl_base64_len(body_len, 0);
+    fl_base64_encode(body, body_len, text, 0);
     fl_strbuf_addf(raw, "-> %s\n", args);
     /* Every body ends with a line shorter than 64 columns, empty if need be. */
     for (size_t i = 0;; i += COLUMNS) {
@@ -563,10 +570,10 @@ static int wrap_pq(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_LE
     if (age_hpke_seal(r->pq, pq_info, fk, FILE_KEY_LEN, enc, body) != 0)
         return fl_error_set(err, FL_ECRYPTO, "%s: cannot encrypt to this post-quantum recipient",
                             r->label);
-    size_t n = age_b64_len(AGE_XWING_CT, 0);
+    size_t n = fl_base64_len(AGE_XWING_CT, 0);
     char *args = fl_xmalloc(sizeof PQ_STANZA + 1 + n);
     memcpy(args, PQ_STANZA " ", sizeof PQ_STANZA);
-    age_b64_encode(enc, AGE_XWING_CT, args + sizeof PQ_STANZA, 0);
+    fl_base64_encode(enc, AGE_XWING_CT, args + sizeof PQ_STANZA, 0);
     args[sizeof PQ_STANZA + n] = '\0';
     write_stanza(raw, args, body, sizeof body);
     free(args);
@@ -603,7 +610,7 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
     if (crypto_scalarmult(shared, eph, r->x25519) != 0)
         randombytes_buf(shared, sizeof shared);
     const char *label = x25519_label;
-    age_b64_encode(share, 32, b64, 0);
+    fl_base64_encode(share, 32, b64, 0);
     b64[43] = '\0';
     if (r->type == FL_AGE_SSH_ED25519) {
         unsigned char tweak[32], tag[4];
@@ -616,7 +623,7 @@ static void wrap_for(const fl_age_recipient *r, const unsigned char fk[FILE_KEY_
             randombytes_buf(shared, sizeof shared);
         sodium_memzero(dh, sizeof dh);
         ssh_tag(r->ssh_wire, tag);
-        age_b64_encode(tag, 4, tag64, 0);
+        fl_base64_encode(tag, 4, tag64, 0);
         tag64[6] = '\0';
         snprintf(args, sizeof args, "ssh-ed25519 %s %s", tag64, b64);
         label = ssh_label;
@@ -674,7 +681,7 @@ int age_encrypt_source(age_read_fn read, void *read_ctx, const char *in_name,
     age_hkdf(NULL, 0, fk, FILE_KEY_LEN, "header", key, 32);
     crypto_auth_hmacsha256(mac, (const unsigned char *)raw.buf, raw.len, key);
     char mac64[44];
-    age_b64_encode(mac, 32, mac64, 0);
+    fl_base64_encode(mac, 32, mac64, 0);
     fl_strbuf_addch(&raw, ' ');
     fl_strbuf_add(&raw, mac64, 43);
     fl_strbuf_addch(&raw, '\n');

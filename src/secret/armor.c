@@ -109,7 +109,8 @@ static int armor_next_line(age_armor_reader *a, fl_age_failure *failure, fl_erro
                           "a line is not a whole number of base64 groups (missing padding?)");
     if (len < ARMOR_COLUMNS || line[len - 1] == '=')
         a->need_end = 1;
-    if (age_b64_decode((const char *)line, len, a->out, &a->out_len, 1) != 0)
+    if (fl_base64_decode((const char *)line, len, a->out, sizeof a->out, &a->out_len, NULL,
+                         AGE_B64_PADDED) != 0)
         return armor_fail(failure, err, a->name, "invalid or non-canonical base64");
     a->out_pos = 0;
     return 0;
@@ -168,8 +169,8 @@ static int armor_emit(age_armor_writer *w, const unsigned char *group, size_t n,
         if (rc)
             return rc;
     }
-    size_t chars = age_b64_len(n, 1);
-    age_b64_encode(group, n, w->line + w->line_len, 1);
+    size_t chars = fl_base64_len(n, 1);
+    fl_base64_encode(group, n, w->line + w->line_len, 1);
     w->line_len += chars;
     w->line[w->line_len++] = '\n';
     return 0;

@@ -1,5 +1,6 @@
-/* encoding.c - the byte encodings age is strict about (base64 without slack, Bech32) and
- * HKDF. Pure functions over buffers: no I/O, no key handling. */
+/* encoding.c - Bech32, the other byte encoding age is strict about (base64 is
+ * util's, flakectl/base64.h, with FL_BASE64_CANONICAL), and HKDF. Pure functions over buffers: no
+ * I/O, no key handling. */
 #include <ctype.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -7,96 +8,6 @@
 
 #include "flakectl/strbuf.h"
 #include "secret/internal.h"
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(int c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-int age_b64_char(int c) {
-    return b64_value(c) >= 0;
-}
-
-size_t age_b64_len(size_t n, int pad) {
-    if (pad)
-        return (n + 2) / 3 * 4;
-    return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
-}
-
-void age_b64_encode(const unsigned char *in, size_t n, char *out, int pad) {
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        *out++ = b64_alphabet[(v >> 6) & 63];
-        *out++ = b64_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        if (pad) {
-            *out++ = '=';
-            *out++ = '=';
-        }
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        *out++ = b64_alphabet[(v >> 6) & 63];
-        if (pad)
-            *out++ = '=';
-    }
-}
-
-int age_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen, int pad) {
-    size_t npad = 0;
-    if (pad) {
-        if (n % 4 != 0)
-            return -1;
-        while (npad < 2 && n > 0 && in[n - 1] == '=') {
-            n--;
-            npad++;
-        }
-    }
-    if (n % 4 == 1)
-        return -1;
-    if (pad && npad != (4 - n % 4) % 4)
-        return -1;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* Non-canonical encodings carry set bits past the last byte: age rejects them. */
-    if (acc != 0)
-        return -1;
-    *outlen = o;
-    return 0;
-}
 
 static const char bech32_charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 

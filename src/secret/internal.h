@@ -7,17 +7,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "flakectl/base64.h"
 #include "flakectl/error.h"
 #include "flakectl/secret.h"
 
-/* Base64, standard alphabet. Encoding writes exactly age_b64_len(n, pad) chars, no NUL. */
-size_t age_b64_len(size_t n, int pad);
-void age_b64_encode(const unsigned char *in, size_t n, char *out, int pad);
-/* Strict decoding: only alphabet characters, canonical (unused bits zero), padding required
- * when pad is set and forbidden otherwise. out needs room for n * 3 / 4 bytes. Returns 0 or
- * -1. */
-int age_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen, int pad);
-int age_b64_char(int c); /* 1 when c is in the alphabet */
+/* age's base64: standard alphabet, canonical, padded only in the armor (flakectl/base64.h) */
+#define AGE_B64_PADDED (FL_BASE64_PAD | FL_BASE64_CANONICAL)
+#define AGE_B64_UNPADDED (FL_BASE64_NOPAD | FL_BASE64_CANONICAL)
 
 /* Bech32 (BIP 173, no length limit). Encode returns an owned lowercase string. Decode
  * checks the checksum and case, lowercases the HRP into hrp (cap bytes), and converts the

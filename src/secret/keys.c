@@ -89,8 +89,9 @@ static int b64_decode_spaced(const char *s, size_t n, unsigned char **out, size_
     for (size_t i = 0; i < n; i++)
         if (!isspace((unsigned char)s[i]))
             fl_strbuf_addch(&clean, s[i]);
-    *out = fl_xmalloc(clean.len / 4 * 3 + 3);
-    int rc = age_b64_decode(clean.buf, clean.len, *out, outlen, 1);
+    size_t cap = clean.len / 4 * 3 + 3;
+    *out = fl_xmalloc(cap);
+    int rc = fl_base64_decode(clean.buf, clean.len, *out, cap, outlen, NULL, AGE_B64_PADDED);
     fl_strbuf_release(&clean);
     if (rc) {
         free(*out);
@@ -409,8 +410,8 @@ int fl_age_identities_add_data(fl_age_identities *ids, char *data, const char *p
 char *fl_age_identity_recipient(const fl_age_identity *id) {
     if (id->type == FL_AGE_SSH_ED25519) {
         char b64[80];
-        size_t n = age_b64_len(FL_AGE_SSH_WIRE_LEN, 1);
-        age_b64_encode(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, b64, 1);
+        size_t n = fl_base64_len(FL_AGE_SSH_WIRE_LEN, 1);
+        fl_base64_encode(id->ssh_wire, FL_AGE_SSH_WIRE_LEN, b64, 1);
         b64[n] = '\0';
         return fl_xasprintf(SSH_ED25519 " %s", b64);
     }

@@ -24,8 +24,9 @@ void fl_secret_rules_release(fl_secret_rules *ru) {
     memset(ru, 0, sizeof *ru);
 }
 
-static int eval_json(const char *path, json_t **out, fl_error *err) {
-    fl_lang *L = fl_lang_new(NULL);
+static int eval_json(const char *path, fl_lang_trace_fn trace, json_t **out, fl_error *err) {
+    fl_lang_config cfg = {.trace = trace};
+    fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     fl_strbuf text = FL_STRBUF_INIT;
     int rc = fl_lang_eval_file(L, path, &v, err);
@@ -49,7 +50,8 @@ static char *record_path(const fl_secret_rules *ru) {
     return fl_path_join(ru->dir, ".recipients.json");
 }
 
-int fl_secret_rules_load(fl_secret_rules *ru, const char *flake, fl_error *err) {
+int fl_secret_rules_load(fl_secret_rules *ru, const char *flake, fl_lang_trace_fn trace,
+                         fl_error *err) {
     memset(ru, 0, sizeof *ru);
     char *sdir = fl_path_join(flake, "secrets");
     char *nix = fl_path_join(sdir, "secrets.nix");
@@ -61,7 +63,7 @@ int fl_secret_rules_load(fl_secret_rules *ru, const char *flake, fl_error *err) 
     }
     if (!rc) {
         ru->dir = realpath(sdir, NULL);
-        rc = eval_json(nix, &ru->keys, err);
+        rc = eval_json(nix, trace, &ru->keys, err);
     }
     if (!rc && !json_is_object(ru->keys))
         rc = fl_error_set(err, FL_EPARSE,
@@ -174,10 +176,11 @@ int fl_secret_rules_save_record(const fl_secret_rules *ru, fl_error *err) {
 
 /* With -r/-R the file's recipients are not secrets.nix's: forget what the record says about
  * it, so the next rekey treats it as changed. Best effort: without a flake there is no record. */
-void fl_secret_rules_forget(const char *flake, const char *const *files, int n) {
+void fl_secret_rules_forget(const char *flake, fl_lang_trace_fn trace, const char *const *files,
+                            int n) {
     fl_secret_rules ru;
     fl_error e = FL_ERROR_INIT;
-    if (!flake || fl_secret_rules_load(&ru, flake, &e)) {
+    if (!flake || fl_secret_rules_load(&ru, flake, trace, &e)) {
         fl_error_clear(&e);
         return;
     }
@@ -196,13 +199,13 @@ void fl_secret_rules_forget(const char *flake, const char *const *files, int n) 
     fl_secret_rules_release(&ru);
 }
 
-int fl_secret_rules_check_host(const char *flake, const char *host_key,
+int fl_secret_rules_check_host(const char *flake, fl_lang_trace_fn trace, const char *host_key,
                                const char *const *names, const char *const *files, size_t n,
                                fl_error *err) {
     if (!host_key || !n)
         return FL_OK;
     fl_secret_rules ru;
-    int rc = fl_secret_rules_load(&ru, flake, err);
+    int rc = fl_secret_rules_load(&ru, flake, trace, err);
     if (rc) {
         fl_error_add_frame(err, "while checking who can read the host's age.secrets");
         return rc;

@@ -476,7 +476,7 @@ static void remove_quietly(const char *path) {
 /* ---- fixed outputs ---------------------------------------------------------------------- */
 
 /* SHA-256 of a regular file's contents (a flat fixed output must be exactly one file). */
-static int hash_flat(const char *path, unsigned char h[FL_SHA256_LEN], fl_error *err) {
+int fl_store_hash_flat(const char *path, unsigned char h[FL_SHA256_LEN], fl_error *err) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return fl_error_errno(err, "cannot open %s", path);
@@ -518,7 +518,7 @@ static int verify_fixed(const drv_plan *p, const char *path, const char *from,
         if (p->recursive)
             memcpy(got, info->nar_hash, sizeof got);
         else
-            rc = hash_flat(path, got, err);
+            rc = fl_store_hash_flat(path, got, err);
     }
     if (rc || !memcmp(got, p->fixed_hash, sizeof got))
         return rc;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/base64.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
@@ -101,9 +102,10 @@ char *fl_hash_format(const unsigned char h[FL_SHA256_LEN]) {
 }
 
 char *fl_hash_format_sri(const unsigned char h[FL_SHA256_LEN]) {
-    unsigned char b64[4 * ((FL_SHA256_LEN + 2) / 3) + 1];
-    EVP_EncodeBlock(b64, h, FL_SHA256_LEN);
-    return fl_xasprintf("sha256-%s", (const char *)b64);
+    char b64[4 * ((FL_SHA256_LEN + 2) / 3) + 1];
+    fl_base64_encode(h, FL_SHA256_LEN, b64, 1);
+    b64[sizeof b64 - 1] = '\0';
+    return fl_xasprintf("sha256-%s", b64);
 }
 
 static int hex_value(char c) {
@@ -118,13 +120,12 @@ static int hex_value(char c) {
 
 int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]) {
     if (!strncmp(s, "sha256-", 7)) {
-        s += 7;
-        unsigned char out[FL_SHA256_LEN + 3];
-        if (strlen(s) != 44 || s[43] != '=' ||
-            EVP_DecodeBlock(out, (const unsigned char *)s, 44) != FL_SHA256_LEN + 1)
-            return -1;
-        memcpy(h, out, FL_SHA256_LEN);
-        return 0;
+        size_t got = 0;
+        return fl_base64_decode(s + 7, strlen(s + 7), h, FL_SHA256_LEN, &got, NULL,
+                                FL_BASE64_PAD) == 0 &&
+                       got == FL_SHA256_LEN
+                   ? 0
+                   : -1;
     }
     if (strncmp(s, "sha256:", 7) != 0)
         return -1;
@@ -141,27 +142,61 @@ int fl_hash_parse(const char *s, unsigned char h[FL_SHA256_LEN]) {
     return fl_base32_decode(s, strlen(s), h, FL_SHA256_LEN);
 }
 
-int fl_hash_parse_output(const char *hash, const char *algo, unsigned char h[FL_SHA256_LEN]) {
-    if (!hash)
-        return -1;
-    if (algo && *algo && strcmp(algo, "sha256") != 0)
-        return -1;
-    if (!strncmp(hash, "sha256-", 7) || !strncmp(hash, "sha256:", 7)) {
-        if (fl_hash_parse(hash, h) == 0)
-            return 0;
-        /* Nix also reads "sha256:<base64>" */
-        if (hash[6] != ':')
-            return -1;
-        char *sri = fl_xasprintf("sha256-%s", hash + 7);
-        int rc = fl_hash_parse(sri, h);
-        free(sri);
-        return rc;
+int fl_hash_parse_nix(const char *orig, int prefixed, unsigned char h[FL_SHA256_LEN],
+                      fl_error *err) {
+    const char *rest = orig;
+    int sri = 0;
+    const char *colon = strchr(orig, ':'), *dash = strchr(orig, '-');
+    const char *sep = colon ? colon : dash;
+    if (sep) {
+        sri = !colon;
+        size_t tl = (size_t)(sep - orig);
+        static const char *const known[] = {"md5", "sha1", "sha256", "sha512"};
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (strlen(known[i]) == tl && !strncmp(orig, known[i], tl))
+                k = i;
+        if (k >= 0 && k != 2)
+            return fl_error_set(err, FL_EPARSE, "hash '%s' should have type 'sha256'", orig);
+        rest = sep + 1;
+    } else if (prefixed) {
+        return fl_error_set(err, FL_EPARSE, "hash '%s' does not include a type", orig);
     }
-    /* a bare digest: only with the algorithm named beside it, as Nix requires */
-    if (!algo || !*algo)
+    size_t n = strlen(rest);
+    memset(h, 0, FL_SHA256_LEN);
+    if (!sri && n == 2 * FL_SHA256_LEN) {
+        for (size_t i = 0; i < FL_SHA256_LEN; i++) {
+            int hi = hex_value(rest[2 * i]), lo = hex_value(rest[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                return fl_error_set(err, FL_EPARSE, "invalid base-16 hash '%s'", rest);
+            h[i] = (unsigned char)(hi << 4 | lo);
+        }
+        return 0;
+    }
+    if (!sri && n == FL_SHA256_BASE32_LEN) {
+        if (fl_base32_decode(rest, n, h, FL_SHA256_LEN) < 0)
+            return fl_error_set(err, FL_EPARSE, "invalid base-32 hash '%s'", rest);
+        return 0;
+    }
+    if (sri || n == 44) {
+        size_t got = 0, bad = 0;
+        int rc = fl_base64_decode(rest, n, h, FL_SHA256_LEN, &got, &bad, FL_BASE64_NIX);
+        if (rc == FL_BASE64_EINVAL)
+            return fl_error_set(err, FL_EPARSE, "invalid character in Base64 string: '%c'",
+                                rest[bad]);
+        if (got != FL_SHA256_LEN)
+            return fl_error_set(err, FL_EPARSE, "invalid %s hash '%s'", sri ? "SRI" : "base-64",
+                                rest);
+        return 0;
+    }
+    return fl_error_set(err, FL_EPARSE, "hash '%s' has wrong length for hash type 'sha256'", rest);
+}
+
+int fl_hash_parse_output(const char *hash, const char *algo, unsigned char h[FL_SHA256_LEN]) {
+    if (!hash || (algo && *algo && strcmp(algo, "sha256") != 0))
         return -1;
-    char *pre = fl_xasprintf(strlen(hash) == 44 ? "sha256-%s" : "sha256:%s", hash);
-    int rc = fl_hash_parse(pre, h);
-    free(pre);
-    return rc;
+    fl_error e = FL_ERROR_INIT;
+    int rc = fl_hash_parse_nix(hash, !(algo && *algo), h, &e);
+    fl_error_clear(&e);
+    return rc < 0 ? -1 : 0;
 }

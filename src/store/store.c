@@ -484,6 +484,88 @@ int fl_store_add_path(fl_store *s, const char *src, const char *name, int flags,
     return fl_store_add_path_filtered(s, src, name, flags, NULL, NULL, out_path, err);
 }
 
+/* Copies the regular file src to dst (created, 0600); 0 or an error naming both. */
+static int copy_regular(const char *src, const char *dst, fl_error *err) {
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return fl_error_errno(err, "cannot open %s", src);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        close(in);
+        return fl_error_errno(err, "cannot create %s", dst);
+    }
+    char buf[65536];
+    ssize_t r;
+    int rc = FL_OK;
+    while (!rc && (r = read(in, buf, sizeof buf)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        rc = r < 0 ? fl_error_errno(err, "cannot read %s", src)
+                   : fl_fd_write_all(out, buf, (size_t)r, err);
+    }
+    if (!rc && fsync(out) < 0)
+        rc = fl_error_errno(err, "cannot sync %s", dst);
+    close(in);
+    if (close(out) < 0 && !rc)
+        rc = fl_error_errno(err, "cannot write %s", dst);
+    return rc;
+}
+
+int fl_store_add_fixed(fl_store *s, const char *src, int recursive, const char *name,
+                       char **out_path, fl_error *err) {
+    if (recursive)
+        return fl_store_add_path(s, src, name, 0, out_path, err);
+    int rc = fl_store_check_name(name, err);
+    unsigned char h[FL_SHA256_LEN];
+    if (!rc)
+        rc = fl_store_hash_flat(src, h, err);
+    if (rc) {
+        fl_error_add_frame(err, "while adding %s to the store", src);
+        return rc;
+    }
+    char *path = fl_store_make_fixed_path(s->store_dir, 0, h, name);
+    int lock = -1;
+    rc = fl_store_lock_path(s, path, &lock, err);
+    if (!rc && fl_store_is_valid(s, path)) {
+        fl_store_unlock_path(lock);
+        *out_path = path;
+        return FL_OK;
+    }
+    /* copied into the store's own temp dir first: only a complete, synced file is committed */
+    char *tmp = rc ? NULL : fl_store_temp_dir(s, err);
+    char *file = tmp ? fl_path_join(tmp, "x") : NULL;
+    fl_store_path_info info = {0};
+    if (!rc && !tmp)
+        rc = FL_EIO;
+    if (!rc)
+        rc = copy_regular(src, file, err);
+    if (!rc)
+        rc = fl_store_normalize_tree(file, err);
+    if (!rc)
+        rc = fl_nar_hash_path(file, info.nar_hash, &info.nar_size, err);
+    if (!rc)
+        rc = fl_store_sync_fs(file, err);
+    if (!rc) {
+        info.path = path;
+        info.registration_time = fl_store_now();
+        rc = fl_store_commit(s, file, &info, err);
+    }
+    if (tmp) {
+        fl_remove_tree(tmp, NULL);
+        free(tmp);
+    }
+    free(file);
+    if (lock >= 0)
+        fl_store_unlock_path(lock);
+    if (rc) {
+        fl_error_add_frame(err, "while adding %s to the store", src);
+        free(path);
+        return rc;
+    }
+    *out_path = path;
+    return FL_OK;
+}
+
 int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, int flags,
                                fl_store_filter_fn filter, void *filter_ctx, char **out_path,
                                fl_error *err) {

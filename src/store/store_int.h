@@ -65,5 +65,8 @@ void fl_ref_scanner_feed(fl_ref_scanner *sc, const unsigned char *data, size_t l
 void fl_ref_scanner_release(fl_ref_scanner *sc);
 
 int64_t fl_store_now(void);
+/* SHA-256 of a regular file's contents (a flat fixed output), refusing anything else
+ * (build.c). */
+int fl_store_hash_flat(const char *path, unsigned char h[FL_SHA256_LEN], fl_error *err);
 
 #endif

@@ -13,11 +13,11 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "flakectl/base64.h"
 #include "flakectl/fs.h"
 #include "flakectl/knownhosts.h"
 #include "flakectl/strbuf.h"
 
-/* Decodes standard base64 (with or without padding); returns an owned buffer or NULL. */
 static int match_here(const char *p, const char *s) {
     for (;; p++, s++) {
         if (*p == '\0')
@@ -43,40 +43,15 @@ int fl_ssh_pattern_match(const char *pattern, const char *s) {
     return match_here(pattern, s);
 }
 
+/* Standard base64, padding optional (OpenSSH writes it; hand-edited files may not): an
+ * owned buffer, or NULL. */
 static unsigned char *b64_decode(const char *s, size_t slen, size_t *outlen) {
-    fl_strbuf in;
-    fl_strbuf_init(&in, slen + 4);
-    fl_strbuf_add(&in, s, slen);
-    size_t pad = 0;
-    while (in.len > 0 && in.buf[in.len - 1] == '=') {
-        in.len--;
-        pad++;
-    }
-    in.buf[in.len] = '\0';
-    if (in.len % 4 == 1) {
-        fl_strbuf_release(&in);
-        return NULL;
-    }
-    pad = (4 - in.len % 4) % 4;
-    for (size_t i = 0; i < pad; i++)
-        fl_strbuf_addch(&in, '=');
-    unsigned char *out = fl_xmalloc(in.len / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(out, (const unsigned char *)in.buf, (int)in.len);
-    fl_strbuf_release(&in);
-    if (n < 0) {
+    size_t cap = slen / 4 * 3 + 3;
+    unsigned char *out = fl_xmalloc(cap);
+    if (fl_base64_decode(s, slen, out, cap, outlen, NULL, 0) != 0) {
         free(out);
         return NULL;
     }
-    *outlen = (size_t)n - pad;
-    return out;
-}
-
-static char *b64_encode(const unsigned char *data, size_t len, int keep_padding) {
-    char *out = fl_xmalloc((len + 2) / 3 * 4 + 1);
-    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    if (!keep_padding)
-        while (n > 0 && out[n - 1] == '=')
-            out[--n] = '\0';
     return out;
 }
 
@@ -84,7 +59,7 @@ char *fl_ssh_fingerprint(const unsigned char *key, size_t keylen) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(key, keylen, md, &mdlen, EVP_sha256(), NULL);
-    char *b = b64_encode(md, mdlen, 0);
+    char *b = fl_base64_encode_str(md, mdlen, 0);
     char *fp = fl_xasprintf("SHA256:%s", b);
     free(b);
     return fp;
@@ -322,15 +297,15 @@ static int add_locked(const char *path, const char *host, int port, const unsign
         unsigned int mdlen = 0;
         RAND_bytes(salt, sizeof salt);
         HMAC(EVP_sha1(), salt, sizeof salt, (const unsigned char *)name, strlen(name), md, &mdlen);
-        char *s64 = b64_encode(salt, sizeof salt, 1);
-        char *h64 = b64_encode(md, mdlen, 1);
+        char *s64 = fl_base64_encode_str(salt, sizeof salt, 1);
+        char *h64 = fl_base64_encode_str(md, mdlen, 1);
         fl_strbuf_addf(&sb, "|1|%s|%s", s64, h64);
         free(s64);
         free(h64);
     } else {
         fl_strbuf_adds(&sb, name);
     }
-    char *k64 = b64_encode(key, keylen, 1);
+    char *k64 = fl_base64_encode_str(key, keylen, 1);
     fl_strbuf_addf(&sb, " %s %s\n", type, k64);
     free(k64);
     rc = fl_atomic_write_file(path, sb.buf, sb.len, mode, err);

@@ -6,11 +6,10 @@
 # registered, and `cache verify` checks named paths over HTTP.
 set -euo pipefail
 : "${FLAKECTL:?}"
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+source "$(dirname "$0")/lib/nginx.bash"
 [ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
 work=$(mktemp -d)
 chmod 755 "$work" # nginx's workers read the cache as another user
-ngx_pid=""
 cleanup() {
     [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
     chmod -R u+w "$work" 2>/dev/null
@@ -48,20 +47,7 @@ mkdir -p ngx/tmp
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext "subjectAltName=IP:127.0.0.1" -keyout ngx/key.pem -out ngx/cert.pem 2>/dev/null ||
     fail "openssl could not make a certificate"
-cat > ngx/nginx.conf <<EOF
-daemon off;
-worker_processes 1;
-pid $work/ngx/nginx.pid;
-error_log $work/ngx/error.log;
-events { worker_connections 64; }
-http {
-    access_log $work/ngx/access.log;
-    client_body_temp_path $work/ngx/tmp/body;
-    proxy_temp_path $work/ngx/tmp/proxy;
-    fastcgi_temp_path $work/ngx/tmp/fastcgi;
-    uwsgi_temp_path $work/ngx/tmp/uwsgi;
-    scgi_temp_path $work/ngx/tmp/scgi;
-    server {
+nginx_start "$work" "$port" "    server {
         listen 127.0.0.1:$port;
         root $work/srv;
     }
@@ -70,15 +56,7 @@ http {
         ssl_certificate $work/ngx/cert.pem;
         ssl_certificate_key $work/ngx/key.pem;
         root $work/srv;
-    }
-}
-EOF
-"$nginx_bin" -p "$work/ngx" -c "$work/ngx/nginx.conf" 2> ngx/stderr & ngx_pid=$!
-for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-    kill -0 "$ngx_pid" 2>/dev/null || fail "nginx did not start: $(cat ngx/stderr ngx/error.log 2>/dev/null)"
-    sleep 0.1
-done
+    }"
 url="http://127.0.0.1:$port/zstd"
 python3 -c "import urllib.request; urllib.request.urlopen('$url/nix-cache-info')" ||
     fail "nginx does not serve the cache"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """features_differential.py - the parts of Nix 2.8's language that need files, options or the
 environment (so they cannot be cases of the corpus): <name> lookups through -I and NIX_PATH,
-toXML, scopedImport, filterSource and builtins.path, __overrides, TOML dates, fetchGit,
-fetchTarball and fetchurl of file:// URLs. Every case runs in a fresh scratch directory made
+toXML, scopedImport, filterSource and builtins.path, __overrides, TOML dates, fetchGit
+(dirty working trees too), fetchTarball and fetchurl of file:// URLs. Every case runs in a fresh scratch directory made
 by its setup, by flakectl eval and by the oracle's nix-instantiate, both in eval mode (strict
 unless the case says otherwise); both must succeed with the same stdout, or both fail with the same first line of
 the message.
@@ -104,6 +104,17 @@ def setup_git(d):
     git(r, "checkout", "-q", "main")
     # a store of its own for nix-instantiate, which must copy what it fetches
     os.makedirs(os.path.join(d, "nixstore"))
+
+
+def setup_git_dirty(d):
+    """setup_git's repository with a changed tracked file, a staged new one and an untracked
+    one: Nix 2.8 reads its tracked files from the working tree (and warns)."""
+    setup_git(d)
+    r = os.path.join(d, "repo")
+    write(r, "a.txt", "changed\n")
+    write(r, "staged.txt", "s\n")
+    git(r, "add", "staged.txt")
+    write(r, "untracked.txt", "u\n")
 
 
 # (name, setup, expression or @file, extra nix-instantiate args, environment, strict)
@@ -221,6 +232,12 @@ CASES = [
     ("fetchGit-missing-rev", setup_git,
      'builtins.fetchGit { url = ./repo; rev = "1111111111111111111111111111111111111111"; }', [],
      {"ORACLE_STORE": "1"}, True),
+    ("fetchGit-dirty", setup_git_dirty,
+     'let r = builtins.fetchGit ./repo; in '
+     '[ r (builtins.readDir r.outPath) (builtins.readFile "${r}/a.txt") ]', [],
+     {"ORACLE_STORE": "1", "NIX_ORACLE_EXPECT_WARNING": "Git tree '@D@/repo' is dirty"}, True),
+    ("fetchGit-dirty-ref", setup_git_dirty, 'builtins.fetchGit { url = ./repo; ref = "main"; }',
+     [], {"ORACLE_STORE": "1"}, True),
     ("fetchGit-bad-attr", setup_git, "builtins.fetchGit { url = ./repo; foo = 1; }", [],
      {"ORACLE_STORE": "1"}, True),
     # ---- fetchurl and fetchTarball of file:// URLs: names, sha256 (pinned, mismatch) ----
@@ -280,13 +297,19 @@ def run_case(flakectl, nix, case, d):
             e.pop("NIX_PATH", None)
             if "NIX_PATH" in env:
                 e["NIX_ORACLE_NIX_PATH"] = env["NIX_PATH"]
+            e.update({k: v for k, v in env.items() if k.startswith("NIX_ORACLE_")})
             if "ORACLE_STORE" in env:
+                # a writable store for nix, in the logical directory flakectl's store has
                 e["NIX_REMOTE"] = "local?root=%s/nixstore" % d
+                e["NIX_STORE_DIR"] = "%s/state/store" % d
         else:
             cmd = [flakectl, "eval"] + mode + extra + ["--expr", expr]
             e = dict(os.environ)
             e.pop("NIX_PATH", None)
             e.update({k: v for k, v in env.items() if k != "ORACLE_STORE"})
+            if "ORACLE_STORE" in env:
+                # the fetchers add what they fetch to flakectl's store, as nix to its own
+                e["FLAKECTL_STATE_DIR"] = "%s/state" % d
         p = subprocess.Popen(cmd, cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, errors="replace", start_new_session=True)
         try:

@@ -20,21 +20,20 @@ static void test_sri(void **state) {
     (void)state;
     unsigned char h[32], back[32];
     fl_sha256_buf("", 0, h);
-    char *sri = fl_flake_sri(h);
+    char *sri = fl_hash_format_sri(h);
     /* nix hash to-sri sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73 */
     assert_string_equal(sri, "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
-    assert_int_equal(fl_flake_parse_hash(sri, back), 0);
+    assert_int_equal(fl_hash_parse(sri, back), 0);
     assert_memory_equal(h, back, 32);
     free(sri);
     char *b32 = fl_hash_format(h);
     memset(back, 0, 32);
-    assert_int_equal(fl_flake_parse_hash(b32, back), 0);
+    assert_int_equal(fl_hash_parse(b32, back), 0);
     assert_memory_equal(h, back, 32);
     free(b32);
-    assert_int_equal(fl_flake_parse_hash("sha256-short", back), -1);
-    assert_int_equal(fl_flake_parse_hash("md5-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", back),
-                     -1);
-    assert_int_equal(fl_flake_parse_hash("", back), -1);
+    assert_int_equal(fl_hash_parse("sha256-short", back), -1);
+    assert_int_equal(fl_hash_parse("md5-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", back), -1);
+    assert_int_equal(fl_hash_parse("", back), -1);
 }
 
 static char *tmpdir(void) {

@@ -195,6 +195,55 @@ static void test_names_validated_like_nix(void **state) {
     fl_error_clear(&err);
 }
 
+/* Hash::parseAny(sha256)'s forms and messages (Nix 2.8's wording, as builtins.path's and the
+ * fetchers' sha256 report them), and parseAnyPrefixed's demand for a type. */
+static void test_parse_nix_forms_and_messages(void **state) {
+    (void)state;
+    unsigned char want[32], g[32];
+    fl_sha256_buf("", 0, want);
+    static const char *const ok[] = {
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
+        "sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        fl_error err = FL_ERROR_INIT;
+        memset(g, 0, sizeof g);
+        assert_int_equal(fl_hash_parse_nix(ok[i], 0, g, &err), 0);
+        assert_memory_equal(g, want, 32);
+    }
+    static const struct {
+        const char *in;
+        int prefixed;
+        const char *msg;
+    } bad[] = {
+        {"md5:d41d8cd98f00b204e9800998ecf8427e", 0,
+         "hash 'md5:d41d8cd98f00b204e9800998ecf8427e' "
+         "should have type 'sha256'"},
+        {"abc", 0, "hash 'abc' has wrong length for hash type 'sha256'"},
+        {"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85z", 0,
+         "invalid base-16 hash 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85z'"},
+        {"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7e", 0,
+         "invalid base-32 hash '0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c7e'"},
+        {"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu!U=", 0,
+         "invalid character in Base64 string: '!'"},
+        {"sha256-47DEQpj8", 0, "invalid SRI hash '47DEQpj8'"},
+        {"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 1,
+         "hash 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' does not "
+         "include a type"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fl_error err = FL_ERROR_INIT;
+        assert_int_equal(fl_hash_parse_nix(bad[i].in, bad[i].prefixed, g, &err), FL_EPARSE);
+        assert_string_equal(err.message, bad[i].msg);
+        fl_error_clear(&err);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_of_empty_string),
@@ -207,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_paths_and_sri_match_nix),
         cmocka_unit_test(test_output_hash_forms),
         cmocka_unit_test(test_names_validated_like_nix),
+        cmocka_unit_test(test_parse_nix_forms_and_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,44 @@
+# nginx.bash - a private nginx (Debian's package) for the e2e tests (sourced): its own config,
+# pid file, logs and temp directories under DIR/ngx, listening on 127.0.0.1 only; the test's
+# trap stops it (kill "$ngx_pid").
+#
+#   $nginx_bin                       the binary (test -x it: skip when nginx is missing)
+#   nginx_start DIR PORT SERVERS     writes DIR/ngx/nginx.conf with SERVERS (the server { }
+#                                    blocks), starts nginx, sets ngx_pid and waits until PORT
+#                                    answers; a start that fails ends the test with nginx's
+#                                    own messages
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+ngx_pid=""
+
+nginx_start() {
+    local dir=$1 port=$2 servers=$3
+    mkdir -p "$dir/ngx/tmp"
+    cat > "$dir/ngx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $dir/ngx/nginx.pid;
+error_log $dir/ngx/error.log;
+events { worker_connections 64; }
+http {
+    access_log $dir/ngx/access.log;
+    client_body_temp_path $dir/ngx/tmp/body;
+    proxy_temp_path $dir/ngx/tmp/proxy;
+    fastcgi_temp_path $dir/ngx/tmp/fastcgi;
+    uwsgi_temp_path $dir/ngx/tmp/uwsgi;
+    scgi_temp_path $dir/ngx/tmp/scgi;
+$servers
+}
+EOF
+    "$nginx_bin" -p "$dir/ngx" -c "$dir/ngx/nginx.conf" 2> "$dir/ngx/stderr" & ngx_pid=$!
+    for _ in $(seq 100); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" \
+            2>/dev/null && return 0
+        if ! kill -0 "$ngx_pid" 2>/dev/null; then
+            echo "FAIL: nginx did not start: $(cat "$dir/ngx/stderr" "$dir/ngx/error.log" 2>/dev/null)" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "FAIL: nginx does not answer on 127.0.0.1:$port: $(cat "$dir/ngx/error.log" 2>/dev/null)" >&2
+    exit 1
+}
