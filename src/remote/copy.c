@@ -7,6 +7,7 @@
  * registers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +224,9 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
                       progress *pg, int err_fd, unsigned long long *sent, size_t *imported,
                       fl_error *err) {
     int p[2];
-    if (pipe(p) < 0)
+    /* close-on-exec: a builder forked by another host's build meanwhile must not hold the
+     * write end open, or the import never sees the end of the stream */
+    if (pipe2(p, O_CLOEXEC) < 0)
         return fl_error_errno(err, "cannot make a pipe for the export stream");
     exporter e = {s, from, err_fd, paths, n, p[1], 0, FL_ERROR_INIT};
     pthread_t th;
