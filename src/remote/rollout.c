@@ -58,8 +58,11 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
     int rc = fl_store_open(c->o->state_dir, &s, &err);
     if (rc == 0) {
         fl_deploy_build b = {c->o->build_host, h->plan, h->plan_len, h->inputs, h->ninputs};
+        fl_deploy_opts d = c->o->d;
+        d.caches = (fl_deploy_caches){h->substituters, h->nsubstituters, h->trusted_keys,
+                                      h->ntrusted_keys};
         rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, c->pre,
-                                &c->o->d, &h->res, &err);
+                                &d, &h->res, &err);
         c->pre = NULL;
         fl_store_close(s);
     }
@@ -248,5 +251,7 @@ void fl_rollout_host_release(fl_rollout_host *h) {
     free(h->toplevel);
     free(h->plan);
     fl_store_free_paths(h->inputs, h->ninputs);
+    fl_store_free_paths(h->substituters, h->nsubstituters);
+    fl_store_free_paths(h->trusted_keys, h->ntrusted_keys);
     memset(h, 0, sizeof *h);
 }
