@@ -1,7 +1,8 @@
 # nginx.bash - a real nginx (Debian's package) serving a directory over plain HTTP, for
 # tests and benchmarks that need a binary cache on the network (sourced).
 #
-#   nginx_start ROOT [LISTEN_ADDR]  # sets NGINX_PORT, NGINX_PID, NGINX_URL, NGINX_LOG
+#   nginx_start ROOT [LISTEN_ADDR]  # sets NGINX_PORT, NGINX_PID, NGINX_URL, NGINX_LOG; with
+#                                   # NGINX_NETNS set, nginx runs in that network namespace
 #   nginx_stop                      # stops exactly the nginx nginx_start started
 #
 # Everything nginx writes stays in $NGINX_DIR (a temp dir, removed by nginx_stop). Returns 77
@@ -32,7 +33,7 @@ http {
     server { listen $addr:$NGINX_PORT; root $root; }
 }
 EOC
-    "$bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>"$NGINX_DIR/stderr" &
+    ${NGINX_NETNS:+ip netns exec "$NGINX_NETNS"} "$bin" -p "$NGINX_DIR" -c "$NGINX_DIR/nginx.conf" 2>"$NGINX_DIR/stderr" &
     NGINX_PID=$!
     NGINX_LOG=$NGINX_DIR/access.log
     NGINX_URL=http://$addr:$NGINX_PORT
