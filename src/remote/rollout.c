@@ -28,7 +28,6 @@ typedef struct rollout_ctx {
     fl_rollout_host *hosts;
     const fl_rollout_opts *o;
     int single;
-    fl_deploy_pending *pre; /* single host: the connection started before the build */
     pthread_mutex_t *report_lock;
     build_slots *slots; /* fleet: the builds' bound */
 } rollout_ctx;
@@ -50,8 +49,8 @@ static void report(const rollout_ctx *c, const char *host, fl_error *err) {
     pthread_mutex_unlock(c->report_lock);
 }
 
-static int deploy_one(void *p, int index, fl_fleet_result *res) {
-    rollout_ctx *c = p;
+/* pre: the connection to the target started before the build (consumed), or NULL. */
+static int deploy_one(rollout_ctx *c, int index, fl_deploy_pending *pre, fl_fleet_result *res) {
     fl_rollout_host *h = &c->hosts[index];
     fl_error err = FL_ERROR_INIT;
     fl_store *s = NULL;
@@ -61,13 +60,12 @@ static int deploy_one(void *p, int index, fl_fleet_result *res) {
         fl_deploy_opts d = c->o->d;
         d.caches = (fl_deploy_caches){h->substituters, h->nsubstituters, h->trusted_keys,
                                       h->ntrusted_keys};
-        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, c->pre,
+        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, pre,
                                 &d, &h->res, &err);
-        c->pre = NULL;
+        pre = NULL;
         fl_store_close(s);
     }
-    fl_deploy_connect_abandon(c->pre); /* the store did not open */
-    c->pre = NULL;
+    fl_deploy_connect_abandon(pre); /* the store did not open */
     if (rc < 0) {
         if (res)
             res->detail = first_line(&err, "failed");
@@ -159,11 +157,20 @@ static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
     return 0;
 }
 
-/* A fleet worker's job: build the host, then deploy it at once. */
+/* A fleet worker's job: connect to the target while the host waits for a build slot and
+ * builds (not with a build host, where the target waits for the remote build), then deploy
+ * it at once. */
 static int build_and_deploy(void *p, int index, fl_fleet_result *res) {
     rollout_ctx *c = p;
+    fl_rollout_host *h = &c->hosts[index];
+    fl_deploy_pending *pre =
+        c->o->build_host ? NULL : fl_deploy_connect_start(h->target, h->name, &c->o->d);
     int rc = build_in_fleet(c, index, res);
-    return rc < 0 ? rc : deploy_one(c, index, res);
+    if (rc < 0) {
+        fl_deploy_connect_abandon(pre);
+        return rc;
+    }
+    return deploy_one(c, index, pre, res);
 }
 
 /* At most one build per core (and never more than the hosts at once): evaluation is CPU
@@ -179,7 +186,7 @@ static int deploy_fleet(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t
     fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
     build_slots slots = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                          build_slot_count(o->fleet.jobs)};
-    rollout_ctx c = {hosts, o, 0, NULL, lock, &slots};
+    rollout_ctx c = {hosts, o, 0, lock, &slots};
     fl_fleet_run((int)n, build_and_deploy, &c, &o->fleet, results);
     pthread_cond_destroy(&slots.cv);
     pthread_mutex_destroy(&slots.mu);
@@ -218,8 +225,8 @@ static int rollout_one(fl_rollout_opts *o, fl_rollout_host *h, pthread_mutex_t *
     else if (!o->quiet)
         fprintf(o->out, "[%s] built %s\n", h->name, h->toplevel);
     fflush(o->out);
-    rollout_ctx c = {h, o, 1, pre, lock, NULL};
-    int failed = deploy_one(&c, 0, NULL) < 0;
+    rollout_ctx c = {h, o, 1, lock, NULL};
+    int failed = deploy_one(&c, 0, pre, NULL) < 0;
     if (!failed && !o->quiet) {
         fl_deploy_result *r = &h->res;
         fprintf(o->out, "[%s] %s: generation %d%s\n", h->name,
