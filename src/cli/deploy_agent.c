@@ -125,14 +125,23 @@ const fl_opt_cmd fl_cmd_deploy_agent = {
     cmd_deploy_agent,
 };
 
-static int agent_info(int argc, char **argv) {
-    int prc = fl_opt_parse(&agent_info_cmd, NULL, argc, argv);
+/* Parses a subcommand without options of its own and finds this target's root and state
+ * directory: FL_OPT_RUN, or the exit code to return. */
+static int agent_start(const fl_opt_cmd *cmd, int argc, char **argv, char **root, char **state) {
+    int prc = fl_opt_parse(cmd, NULL, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
     fl_error err = FL_ERROR_INIT;
-    char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, root, state, &err))
         return fl_cli_report(&err);
+    return FL_OPT_RUN;
+}
+
+static int agent_info(int argc, char **argv) {
+    char *root = NULL, *state = NULL;
+    int prc = agent_start(&agent_info_cmd, argc, argv, &root, &state);
+    if (prc != FL_OPT_RUN)
+        return prc;
     fl_act_status st;
     fl_activate_status(root, state, &st);
     json_t *o = json_object();
@@ -392,13 +401,11 @@ static char **split_lines(char *buf, size_t *n) {
 }
 
 static int agent_substitute(int argc, char **argv) {
-    int prc = fl_opt_parse(&agent_substitute_cmd, NULL, argc, argv);
+    char *root = NULL, *state = NULL;
+    int prc = agent_start(&agent_substitute_cmd, argc, argv, &root, &state);
     if (prc != FL_OPT_RUN)
         return prc;
     fl_error err = FL_ERROR_INIT;
-    char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
-        return fl_cli_report(&err);
     fl_strbuf in;
     fl_strbuf_init(&in, 1 << 16);
     int rc = read_stdin(&in) < 0 ? fl_error_errno(&err, "cannot read the paths from stdin") : 0;

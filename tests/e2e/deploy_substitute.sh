@@ -98,32 +98,23 @@ expect_contains "opt: fetched by the target" "the target fetched" "$(grep '^\[op
 verify_on opt
 rm "$DEPLOY_WORK/use-option"
 
-# a cache nobody can reach: a warning from the target, everything over SSH
+# fallback HOST URL KEY EXPECTED: a deployment whose target cannot use the cache still
+# succeeds, the target says why (EXPECTED in its lines), and SSH carries everything
+fallback() {
+  fl_deploy switch --on "$1" -i "$SSHD_CLIENT_KEY" --accept-new-host-key \
+    --substituters "$2" --trusted-public-key "$3"
+  expect_eq "$1: the deployment succeeds: $err" 0 "$rc"
+  expect_contains "$1: the target says why" "$4" "$(grep "^\[$1\]" <<<"$err")"
+  kib=$(copied_kib "$1")
+  [ "$kib" -ge 1024 ] || fail "$1: SSH carried only $kib KiB: $err"
+  verify_on "$1"
+}
+# a cache nobody can reach
 dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-fl_deploy switch --on dead -i "$SSHD_CLIENT_KEY" --accept-new-host-key \
-  --substituters "http://127.0.0.1:$dead/c" --trusted-public-key "$pub"
-expect_eq "dead-cache deploy: $err" 0 "$rc"
-expect_contains "dead: the target says it gave the cache up" "[dead] warning: not using the cache http://127.0.0.1:$dead/c" "$err"
-kib=$(copied_kib dead)
-[ "$kib" -ge 1024 ] || fail "an unreachable cache: SSH carried only $kib KiB: $err"
-verify_on dead
-
-# a cache the deployer reads but the target cannot: the deployer's build uses it, the target
-# falls back to the copy
-fl_deploy switch --on local -i "$SSHD_CLIENT_KEY" --accept-new-host-key \
-  --substituters "file://$DEPLOY_STATE/local-cache" --trusted-public-key "$pub"
-expect_eq "deployer-only cache deploy: $err" 0 "$rc"
-expect_contains "local: the target cannot read it" "[local] warning: not using the cache file://$DEPLOY_STATE/local-cache" "$err"
-kib=$(copied_kib local)
-[ "$kib" -ge 1024 ] || fail "a cache the target cannot read: SSH carried only $kib KiB: $err"
-verify_on local
-
-# signed by a key the target is not told to trust: refused there, copied instead
-fl_deploy switch --on untrusted -i "$SSHD_CLIENT_KEY" --accept-new-host-key \
-  --substituters "$NGINX_URL/c" --trusted-public-key "$otherpub"
-expect_eq "untrusted deploy: $err" 0 "$rc"
-expect_contains "untrusted: refused on the target" "not signed by any trusted key" "$(grep '^\[untrusted\]' <<<"$err")"
-kib=$(copied_kib untrusted)
-[ "$kib" -ge 1024 ] || fail "an untrusted cache: SSH carried only $kib KiB: $err"
-verify_on untrusted
+fallback dead "http://127.0.0.1:$dead/c" "$pub" "warning: not using the cache http://127.0.0.1:$dead/c"
+# a cache the deployer reads but the target cannot (the deployer's build uses it)
+fallback local "file://$DEPLOY_STATE/local-cache" "$pub" \
+  "warning: not using the cache file://$DEPLOY_STATE/local-cache"
+# signed by a key the target is not told to trust: refused there
+fallback untrusted "$NGINX_URL/c" "$otherpub" "not signed by any trusted key"
 echo "deploy_substitute: ok"
