@@ -189,8 +189,9 @@ static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo
              * would cost a timeout (or the same refusal) each time */
             sub->dead[i] = 1;
             if (sub->log)
-                fprintf(sub->log, "warning: not using the cache %s for the rest of this "
-                                  "command: %s\n",
+                fprintf(sub->log,
+                        "warning: not using the cache %s for the rest of this "
+                        "command: %s\n",
                         sub->caches[i].url, e.message ? e.message : "it cannot be read");
         }
         if (rc == 1) {

@@ -21,16 +21,14 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/cache.h"
-#include "flakectl/deploy_protocol.h"
-#include "opt.h"
 #include "flakectl/cli.h"
+#include "flakectl/deploy_protocol.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
-#include "options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
-
-
+#include "opt.h"
+#include "options.h"
 
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -105,10 +103,12 @@ static const fl_opt_cmd agent_substitute_cmd = {
     "deployer is about to copy), makes valid what the caches have with a trusted\n"
     "signature (NAR hashes checked), and prints every one of them that is valid now. A\n"
     "cache that cannot be reached leaves its paths to the deployer's copy over SSH.\n",
-    NULL, NULL, agent_substitute,
+    NULL,
+    NULL,
+    agent_substitute,
 };
-static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd,      &agent_activate_cmd,
-                                               &agent_confirm_cmd,   &agent_build_cmd,
+static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd,       &agent_activate_cmd,
+                                               &agent_confirm_cmd,    &agent_build_cmd,
                                                &agent_substitute_cmd, NULL};
 
 static int cmd_deploy_agent(int argc, char **argv);

@@ -13,8 +13,8 @@
 #include "flakectl/cache.h"
 #include "flakectl/fs.h"
 #include "flakectl/remote.h"
-#include "remote/internal.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 typedef struct ssh_cache {
     fl_remote *r;

@@ -16,9 +16,9 @@
 
 #include "flakectl/clock.h"
 #include "flakectl/remote.h"
-#include "remote/internal.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 #define DEFAULT_BATCH (16ULL << 20)
 /* The exec request carries the command line in one SSH packet (OpenSSH allows 256 KiB). */
@@ -225,7 +225,7 @@ typedef struct progress {
     double start;
     unsigned long long base, total; /* bytes of finished batches; NAR bytes to send */
     size_t done, missing, closure;
-    size_t substituted;                /* by the target, from caches */
+    size_t substituted; /* by the target, from caches */
     unsigned long long substituted_bytes;
     double last;
     unsigned long long last_sent; /* of the batch in flight */
@@ -345,8 +345,8 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
  * read them from the local store s; from != NULL relays the stream from that host. */
 static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
                         const uint64_t *csizes, size_t n, const fl_deploy_caches *caches,
-                        unsigned long long batch_bytes, int progress_fd,
-                        fl_deploy_copy_stats *st, fl_error *err) {
+                        unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                        fl_error *err) {
     double t0 = fl_now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
@@ -360,8 +360,8 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     if (rc == 0 && lacking && caches && caches->nurls) {
         had = fl_xcalloc(n, 1);
         memcpy(had, have, n);
-        rc = substitute_on_target(r, caches, closure, n, have,
-                                  progress_fd >= 0 ? progress_fd : 2, err);
+        rc = substitute_on_target(r, caches, closure, n, have, progress_fd >= 0 ? progress_fd : 2,
+                                  err);
     }
     char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
     uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
@@ -440,12 +440,12 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     if (rc == 0 && nm == 0 && progress_fd >= 0) {
         char sb[32];
         human((double)pg.substituted_bytes, sb, sizeof sb);
-        char *line = pg.substituted
-                         ? fl_xasprintf("[%s] nothing to copy: the target fetched %zu paths (%s) "
-                                        "from caches, the other %zu were there\n",
-                                        pg.label, pg.substituted, sb, n - pg.substituted)
-                         : fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n",
-                                        pg.label, n);
+        char *line =
+            pg.substituted
+                ? fl_xasprintf("[%s] nothing to copy: the target fetched %zu paths (%s) "
+                               "from caches, the other %zu were there\n",
+                               pg.label, pg.substituted, sb, n - pg.substituted)
+                : fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n", pg.label, n);
         ssize_t w = write(progress_fd, line, strlen(line));
         (void)w;
         free(line);
@@ -500,6 +500,5 @@ int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_
                     unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                     fl_error *err) {
     memset(st, 0, sizeof *st);
-    return copy_closure(r, NULL, from, closure, sizes, n, NULL, batch_bytes, progress_fd, st,
-                        err);
+    return copy_closure(r, NULL, from, closure, sizes, n, NULL, batch_bytes, progress_fd, st, err);
 }

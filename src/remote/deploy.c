@@ -17,10 +17,9 @@
 
 #include "flakectl/deploy_protocol.h"
 #include "flakectl/remote.h"
-#include "remote/internal.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
-
+#include "remote/internal.h"
 
 /* Passes output lines to a prefixer, keeping the agent's report line for the deployer. */
 typedef struct agent_out {
@@ -62,8 +61,8 @@ static void agent_out_finish(agent_out *a) {
 
 /* Runs cmd with both outputs prefixed (report lines caught); *status its exit status. in:
  * the command's stdin (NULL = none). */
-static int run_agent_in(fl_remote *r, const char *cmd, fl_remote_mem_in *in, const fl_deploy_opts *o,
-                        json_t **report, int *status, fl_error *err) {
+static int run_agent_in(fl_remote *r, const char *cmd, fl_remote_mem_in *in,
+                        const fl_deploy_opts *o, json_t **report, int *status, fl_error *err) {
     agent_out out, eout;
     agent_out_init(&out, o->out_fd, fl_remote_label(r));
     agent_out_init(&eout, o->err_fd, fl_remote_label(r));

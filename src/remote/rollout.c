@@ -60,8 +60,8 @@ static int deploy_one(rollout_ctx *c, int index, fl_deploy_pending *pre, fl_flee
         fl_deploy_opts d = c->o->d;
         d.caches = (fl_deploy_caches){h->substituters, h->nsubstituters, h->trusted_keys,
                                       h->ntrusted_keys};
-        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, pre,
-                                &d, &h->res, &err);
+        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, pre, &d,
+                                &h->res, &err);
         pre = NULL;
         fl_store_close(s);
     }
