@@ -119,6 +119,19 @@ static void print_table(const fl_rollout_opts *o, fl_rollout_host *hosts,
     free(t);
 }
 
+/* Marks h built and says so. */
+static void say_built(const fl_rollout_opts *o, fl_rollout_host *h) {
+    h->built = 1;
+    if (o->quiet)
+        return;
+    if (o->build_host)
+        fprintf(o->out, "[%s] evaluated %s (%zu steps for the build host %s)\n", h->name,
+                h->toplevel, h->plan_steps, o->build_host);
+    else
+        fprintf(o->out, "[%s] built %s\n", h->name, h->toplevel);
+    fflush(o->out);
+}
+
 /* Builds one host of a fleet (waiting for a free build slot); 0 or <0 with the error
  * printed and the table's detail set. */
 static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
@@ -143,17 +156,9 @@ static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
         report(c, h->name, &berr);
         return rc;
     }
-    h->built = 1;
-    if (!o->quiet) {
-        pthread_mutex_lock(c->report_lock);
-        if (o->build_host)
-            fprintf(o->out, "[%s] evaluated %s (%zu steps for the build host %s)\n", h->name,
-                    h->toplevel, h->plan_steps, o->build_host);
-        else
-            fprintf(o->out, "[%s] built %s\n", h->name, h->toplevel);
-        fflush(o->out);
-        pthread_mutex_unlock(c->report_lock);
-    }
+    pthread_mutex_lock(c->report_lock);
+    say_built(o, h);
+    pthread_mutex_unlock(c->report_lock);
     return 0;
 }
 
@@ -218,13 +223,7 @@ static int rollout_one(fl_rollout_opts *o, fl_rollout_host *h, pthread_mutex_t *
         fl_deploy_connect_abandon(pre);
         return 1;
     }
-    h->built = 1;
-    if (!o->quiet && o->build_host)
-        fprintf(o->out, "[%s] evaluated %s (%zu steps for the build host %s)\n", h->name,
-                h->toplevel, h->plan_steps, o->build_host);
-    else if (!o->quiet)
-        fprintf(o->out, "[%s] built %s\n", h->name, h->toplevel);
-    fflush(o->out);
+    say_built(o, h);
     rollout_ctx c = {h, o, 1, lock, NULL};
     int failed = deploy_one(&c, 0, pre, NULL) < 0;
     if (!failed && !o->quiet) {
