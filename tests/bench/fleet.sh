@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # fleet.sh - fleet figures over simulated machines (needs root, iproute2, nginx): N hosts
-# (default 50), each a network namespace with its own address on a private bridge, its own
-# sshd on port 22, store, root and state directory (tests/e2e/lib/netns.bash). Rows, each the
-# median of REPS runs of the whole `switch --on` command, beside one host alone in the same
-# run:
+# (FLEET_HOSTS, default 50), each a network namespace with its own address on a private
+# bridge, its own sshd on port 22, store, root and state directory (tests/e2e/lib/netns.bash).
+# Rows, each the median of FLEET_REPS (default 3) runs of the whole `switch --on` command,
+# beside one host alone in the same run:
 #   - the same small change to 1 host, to 8 hosts with -j 8 (issue 16's goal: within 3x of
-#     one host), and to all N with -j J (default 16);
+#     one host), and to all N with -j J (FLEET_JOBS, default 16);
 #   - a new 1 MiB file to all N with -j J, copied over SSH, vs fetched by each target from a
 #     binary cache (nginx on a machine of its own) with the deployer sending only the rest:
 #     time to converge and the deployer's bytes into the network (the bridge's counter).
 # Everything (namespaces, bridge, sshd, nginx, files) is removed on exit.
-# usage: FLAKECTL=build/flakectl [N=50] [J=16] [REPS=3] bash tests/bench/fleet.sh
+# usage: FLAKECTL=build/flakectl [FLEET_HOSTS=50] [FLEET_JOBS=16] [FLEET_REPS=3] bash tests/bench/fleet.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 export FLAKECTL=${FLAKECTL:-$src/build/flakectl} FLAKECTL_SRC=$src
-N=${N:-50} J=${J:-16} REPS=${REPS:-3}
+N=${FLEET_HOSTS:-50} J=${FLEET_JOBS:-16} REPS=${FLEET_REPS:-3}
 [ "$(id -u)" = 0 ] || { echo "fleet.sh: needs root (network namespaces)" >&2; exit 77; }
 rc=0 out="" err=""
 run_fl() { local o e; o=$(mktemp) e=$(mktemp); rc=0; "$FLAKECTL" "$@" >"$o" 2>"$e" || rc=$?; out=$(cat "$o") err=$(cat "$e"); rm -f "$o" "$e"; }
