@@ -155,6 +155,15 @@ size_t fl_substituter_count(const fl_substituter *sub);
  * cache (when no other cache has the path); nothing half-downloaded is ever registered. */
 int fl_substituter_realise(fl_substituter *sub, fl_store *s, const char *path, fl_error *err);
 
+/* Makes valid what the caches have of paths[0..n) (a closure, references first) and leaves
+ * the rest: it tries the paths from the last to the first, so that one plan fetches a whole
+ * sub-closure at once. A path no cache has stays invalid; an entry that is refused (the
+ * same checks as fl_substituter_realise) is a warning in the log and stays invalid too.
+ * valid[i] is 1 for each path valid afterwards, else 0. Never fails: whatever is not
+ * substituted is left to the caller's other means (a build, a copy). */
+void fl_substituter_realise_available(fl_substituter *sub, fl_store *s, char *const *paths,
+                                      size_t n, unsigned char *valid);
+
 /* Lets builds in s substitute (fl_store_set_substituter): an output a cache has is fetched,
  * not built; a refused entry is a warning and the output is built. sub must outlive s's use. */
 void fl_substituter_attach(fl_substituter *sub, fl_store *s);

@@ -39,5 +39,15 @@ int fl_cli_eval_host(const char *host, const char *path, int json);
 /* Evaluates and builds a host of the flake (--flake/--state-dir from fl_opts); *toplevel is
  * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
+/* The binary caches a build used: its URLs and trusted keys (owned string arrays; free each
+ * with fl_store_free_paths). */
+typedef struct fl_cli_caches {
+    char **urls, **keys;
+    size_t nurls, nkeys;
+} fl_cli_caches;
+/* fl_cli_build_host that also tells which caches (flags and the host's store.* options) the
+ * build substituted from, for a deployment's target to use. */
+int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
+                             fl_error *err);
 
 #endif

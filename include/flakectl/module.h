@@ -132,6 +132,9 @@ typedef struct fl_host_session {
     fl_host_flake_args args;    /* inputs and flakeInfo, as resolved at open */
     fl_build_plan *plan;        /* plan mode (fl_host_session_open_plan); freed at close */
     struct fl_substituter *substituter; /* fl_host_session_substitute; freed at close */
+    /* the caches and keys it was made from (owned copies, freed at close) */
+    char **subst_urls, **subst_keys;
+    size_t nsubst_urls, nsubst_keys;
     FILE *notices;              /* where downloads are announced (NULL: --quiet) */
     uint64_t fetch_shown;       /* MiB of the running download last shown on a terminal */
 } fl_host_session;

@@ -253,8 +253,19 @@ typedef struct fl_deploy_copy_stats {
     size_t paths_missing; /* what the target lacked */
     size_t paths_sent;    /* imported and registered on the target */
     unsigned long long bytes_sent; /* export-stream bytes written to the target */
+    size_t paths_substituted;      /* fetched by the target from the caches itself */
+    unsigned long long bytes_substituted; /* their NAR bytes */
     double seconds;
 } fl_deploy_copy_stats;
+
+/* Binary caches the target may fetch from itself before the copy: URLs and trusted public
+ * keys ("name:base64"), each entry possibly several, separated by white space. */
+typedef struct fl_deploy_caches {
+    char *const *urls;
+    size_t nurls;
+    char *const *keys;
+    size_t nkeys;
+} fl_deploy_caches;
 
 /* Copies the closure of toplevel (valid in s) to the target over r: asks it which paths it
  * has (`flakectl store query-valid`), then streams the missing ones, references first, in
@@ -267,6 +278,15 @@ typedef struct fl_deploy_copy_stats {
 int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                    fl_error *err);
+
+/* fl_deploy_copy where the target first fetches what it lacks from caches itself
+ * (`flakectl deploy-agent substitute`, signatures checked there with caches->keys) and only
+ * what no cache has is streamed over SSH. A target that cannot reach a cache, or fails to
+ * substitute, gets everything over SSH (with a note on progress_fd). caches NULL or empty =
+ * fl_deploy_copy. */
+int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
+                              const char *pending, const fl_deploy_caches *caches, int progress_fd,
+                              fl_deploy_copy_stats *st, fl_error *err);
 
 /* The same for the closure of several roots (e.g. the inputs a build host needs). */
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
@@ -290,6 +310,7 @@ typedef struct fl_deploy_opts {
     int sudo;               /* a non-root login: every step through sudo */
     fl_remote_sudo_pass *sudo_pass;
     int out_fd, err_fd; /* where the prefixed output goes (1, 2) */
+    fl_deploy_caches caches; /* the target substitutes from these first (none: all by SSH) */
 } fl_deploy_opts;
 
 typedef struct fl_deploy_result {
@@ -369,6 +390,10 @@ typedef struct fl_rollout_host {
     size_t plan_len, plan_steps;
     char **inputs;
     size_t ninputs;
+    /* the binary caches and keys the build used (flags and the host's store.* options), set
+     * by the build function; the target substitutes from them */
+    char **substituters, **trusted_keys;
+    size_t nsubstituters, ntrusted_keys;
     int built;
     fl_deploy_result res;
 } fl_rollout_host;
@@ -389,8 +414,9 @@ typedef struct fl_rollout_opts {
     FILE *out, *err; /* progress lines; errors and the fleet's table */
 } fl_rollout_opts;
 
-/* Builds every host (one at a time), deploys the built ones (o->fleet.jobs at a time), and
- * for more than one host prints the summary table to o->err. Every host's error is printed
+/* Builds and deploys every host, o->fleet.jobs hosts at a time, each deployed as soon as its
+ * own build is done (at most one build per core at once), and for more than one host prints
+ * the summary table to o->err. Every host's error is printed
  * to o->err as it happens. 0 when every host succeeded, else FL_EGENERIC. */
 int fl_rollout(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t n);
 void fl_rollout_host_release(fl_rollout_host *h);

@@ -5,6 +5,7 @@
  * never finds a .narinfo whose NAR or references are missing. Never reads a cache's NARs. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ static int ensure_cache_info(const fl_cache_writer *w, const char *store_dir, fl
 static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, int comp,
                     const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
     char *tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
-    file_sink fs = {mkstemp(tmp), {0}, 0};
+    file_sink fs = {mkostemp(tmp, O_CLOEXEC), {0}, 0};
     if (fs.fd < 0) {
         int rc = fl_error_errno(err, "cannot create a file in %s", w->stage_dir);
         free(tmp);

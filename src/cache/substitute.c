@@ -14,6 +14,7 @@
 
 struct fl_substituter {
     fl_cache_conn *caches;
+    unsigned char *dead; /* per cache: it could not be read once; not asked again */
     size_t ncaches;
     fl_cache_public_key *keys;
     size_t nkeys;
@@ -52,6 +53,8 @@ static int add_cache(void *p, const char *url, fl_error *err) {
         }
     }
     sub->caches = fl_xrealloc(sub->caches, (sub->ncaches + 1) * sizeof *sub->caches);
+    sub->dead = fl_xrealloc(sub->dead, sub->ncaches + 1);
+    sub->dead[sub->ncaches] = 0;
     int rc = fl_cache_conn_open(url, &sub->caches[sub->ncaches], err);
     if (!rc)
         sub->ncaches++;
@@ -80,6 +83,7 @@ void fl_substituter_free(fl_substituter *sub) {
     for (size_t i = 0; i < sub->ncaches; i++)
         fl_cache_conn_close(&sub->caches[i]);
     free(sub->caches);
+    free(sub->dead);
     free(sub->keys);
     free(sub);
 }
@@ -176,8 +180,20 @@ static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo
     fl_error first = FL_ERROR_INIT;
     int first_rc = 0;
     for (size_t i = 0; i < sub->ncaches; i++) {
+        if (sub->dead[i])
+            continue;
         fl_error e = FL_ERROR_INIT;
         int rc = lookup_in(sub, s, &sub->caches[i], path, ni, &e);
+        if (rc < 0 && (rc == FL_ENET || !sub->caches[i].checked)) {
+            /* unreachable, or not a cache for this store: asking it for every other path
+             * would cost a timeout (or the same refusal) each time */
+            sub->dead[i] = 1;
+            if (sub->log)
+                fprintf(sub->log,
+                        "warning: not using the cache %s for the rest of this "
+                        "command: %s\n",
+                        sub->caches[i].url, e.message ? e.message : "it cannot be read");
+        }
         if (rc == 1) {
             *ci = i;
             fl_error_clear(&first);
@@ -353,6 +369,36 @@ int fl_substituter_realise(fl_substituter *sub, fl_store *s, const char *path, f
         return fl_error_set(err, FL_EUSAGE, "'%s' is not a path of the store %s", path,
                             fl_store_dir(s));
     return realise(sub, s, path, err);
+}
+
+static size_t dead_caches(const fl_substituter *sub) {
+    size_t n = 0;
+    for (size_t i = 0; i < sub->ncaches; i++)
+        n += sub->dead[i];
+    return n;
+}
+
+void fl_substituter_realise_available(fl_substituter *sub, fl_store *s, char *const *paths,
+                                      size_t n, unsigned char *valid) {
+    for (size_t k = n; k-- > 0;) {
+        if (fl_store_is_valid(s, paths[k])) {
+            valid[k] = 1;
+            continue;
+        }
+        if (!fl_store_is_store_path(s, paths[k]))
+            continue;
+        size_t dead = dead_caches(sub);
+        fl_error e = FL_ERROR_INIT;
+        int rc = realise(sub, s, paths[k], &e);
+        /* a cache given up just now has said why already */
+        if (rc < 0 && sub->log && dead_caches(sub) == dead)
+            fprintf(sub->log, "warning: not substituting %s: %s\n", paths[k], e.message);
+        fl_error_clear(&e);
+        valid[k] = rc == 1;
+    }
+    /* a path realised as another's reference became valid after its own turn */
+    for (size_t k = 0; k < n; k++)
+        valid[k] = valid[k] || fl_store_is_valid(s, paths[k]);
 }
 
 static int substitute_hook(void *ctx, fl_store *s, const char *path, fl_error *err) {

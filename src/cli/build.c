@@ -15,8 +15,16 @@
 struct build_job {
     const char *host_name;
     char **toplevel;
+    fl_cli_caches *caches; /* NULL: not wanted */
     fl_error *err;
 };
+
+static char **dup_strings(char *const *v, size_t n) {
+    char **out = fl_xcalloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = fl_xstrdup(v[i]);
+    return out;
+}
 
 static int build_job_run(void *p) {
     struct build_job *j = p;
@@ -31,6 +39,12 @@ static int build_job_run(void *p) {
     rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
                                     fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
                                     fl_opts.quiet ? NULL : stderr, j->err);
+    if (rc == 0 && j->caches && sess.nsubst_urls) {
+        j->caches->urls = dup_strings(sess.subst_urls, sess.nsubst_urls);
+        j->caches->nurls = sess.nsubst_urls;
+        j->caches->keys = dup_strings(sess.subst_keys, sess.nsubst_keys);
+        j->caches->nkeys = sess.nsubst_keys;
+    }
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
     /* Rooted before the store's lock goes, until an out-link or the activation roots it. */
@@ -43,7 +57,14 @@ static int build_job_run(void *p) {
 }
 
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    struct build_job j = {host_name, toplevel, err};
+    struct build_job j = {host_name, toplevel, NULL, err};
+    return fl_cli_with_big_stack(build_job_run, &j);
+}
+
+int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
+                             fl_error *err) {
+    memset(caches, 0, sizeof *caches);
+    struct build_job j = {host_name, toplevel, caches, err};
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 

@@ -160,8 +160,15 @@ static int plan_job_run(void *p) {
 
 static int build_one(void *ctx, fl_rollout_host *h, fl_error *err) {
     build_ctx *b = ctx;
-    if (!b->plan)
-        return fl_cli_build_host(h->name, &h->toplevel, err);
+    if (!b->plan) {
+        fl_cli_caches c;
+        int rc = fl_cli_build_host_caches(h->name, &h->toplevel, &c, err);
+        h->substituters = c.urls;
+        h->nsubstituters = c.nurls;
+        h->trusted_keys = c.keys;
+        h->ntrusted_keys = c.nkeys;
+        return rc;
+    }
     plan_job j = {h, err};
     return fl_cli_with_big_stack(plan_job_run, &j);
 }

@@ -1,9 +1,9 @@
 /* deploy_agent.c - `flakectl deploy-agent`: the target's half of a remote deployment, run by
  * the deployer over SSH. Parses, calls activate/ (the magic-rollback watchdog, the target's
  * status) and store/ (a build host's replay of the deployer's build plan), and prints the
- * one-line machine-readable reports of deploy_protocol.h. It never talks to the network
- * itself and never evaluates a flake: it only builds recorded plans and activates toplevels
- * already in this store. */
+ * one-line machine-readable reports of deploy_protocol.h. It never evaluates a flake: it
+ * only builds recorded plans, activates toplevels already in this store, and (substitute)
+ * fetches the paths the deployer names from the binary caches it names, through cache/. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -20,16 +20,15 @@
 #include <unistd.h>
 
 #include "flakectl/activate.h"
-#include "flakectl/deploy_protocol.h"
-#include "opt.h"
+#include "flakectl/cache.h"
 #include "flakectl/cli.h"
+#include "flakectl/deploy_protocol.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
-#include "options.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
-
-
+#include "opt.h"
+#include "options.h"
 
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -43,6 +42,7 @@ static int agent_info(int argc, char **argv);
 static int agent_activate(int argc, char **argv);
 static int agent_confirm(int argc, char **argv);
 static int agent_build(int argc, char **argv);
+static int agent_substitute(int argc, char **argv);
 
 typedef struct agent_opts {
     const char *top, *mode, *backup, *token, *gc_root, *pending;
@@ -100,8 +100,21 @@ static const fl_opt_cmd agent_build_cmd = {
     "deploy-agent build", "replay the deployer's build plan (stdin) on a build host",
     "[--gc-root NAME] < PLAN", NULL, build_spec, NULL, agent_build,
 };
-static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd, &agent_activate_cmd,
-                                               &agent_confirm_cmd, &agent_build_cmd, NULL};
+static const fl_opt_cmd agent_substitute_cmd = {
+    "deploy-agent substitute",
+    "fetch what the --substituters have of the store paths on stdin",
+    "--substituters URLS [--trusted-public-key K]... < PATHS",
+    "Reads store paths, one a line, references first (the missing part of a closure the\n"
+    "deployer is about to copy), makes valid what the caches have with a trusted\n"
+    "signature (NAR hashes checked), and prints every one of them that is valid now. A\n"
+    "cache that cannot be reached leaves its paths to the deployer's copy over SSH.\n",
+    NULL,
+    NULL,
+    agent_substitute,
+};
+static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd,       &agent_activate_cmd,
+                                               &agent_confirm_cmd,    &agent_build_cmd,
+                                               &agent_substitute_cmd, NULL};
 
 static int cmd_deploy_agent(int argc, char **argv);
 
@@ -117,14 +130,23 @@ const fl_opt_cmd fl_cmd_deploy_agent = {
     cmd_deploy_agent,
 };
 
-static int agent_info(int argc, char **argv) {
-    int prc = fl_opt_parse(&agent_info_cmd, NULL, argc, argv);
+/* Parses a subcommand without options of its own and finds this target's root and state
+ * directory: FL_OPT_RUN, or the exit code to return. */
+static int agent_start(const fl_opt_cmd *cmd, int argc, char **argv, char **root, char **state) {
+    int prc = fl_opt_parse(cmd, NULL, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
     fl_error err = FL_ERROR_INIT;
-    char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, root, state, &err))
         return fl_cli_report(&err);
+    return FL_OPT_RUN;
+}
+
+static int agent_info(int argc, char **argv) {
+    char *root = NULL, *state = NULL;
+    int prc = agent_start(&agent_info_cmd, argc, argv, &root, &state);
+    if (prc != FL_OPT_RUN)
+        return prc;
     fl_act_status st;
     fl_activate_status(root, state, &st);
     json_t *o = json_object();
@@ -314,6 +336,20 @@ static int keep_root(const char *state, const char *name, const char *top, fl_er
     return rc;
 }
 
+/* Reads all of stdin into sb; <0 (errno set) on a read error. */
+static ssize_t read_stdin(fl_strbuf *sb) {
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        fl_strbuf_add(sb, buf, (size_t)n);
+    }
+    return n;
+}
+
 static int agent_build(int argc, char **argv) {
     agent_opts ao = {NULL, NULL, NULL, NULL, "deploy", NULL, 30};
     int prc = fl_opt_parse(&agent_build_cmd, &ao, argc, argv);
@@ -326,15 +362,7 @@ static int agent_build(int argc, char **argv) {
         return fl_cli_report(&err);
     fl_strbuf plan;
     fl_strbuf_init(&plan, 1 << 16);
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(0, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        fl_strbuf_add(&plan, buf, (size_t)n);
-    }
+    ssize_t n = read_stdin(&plan);
     fl_store *s = NULL;
     char *top = NULL;
     size_t built = 0;
@@ -375,6 +403,60 @@ static int agent_build(int argc, char **argv) {
         fl_store_close(s);
     free(top);
     fl_strbuf_release(&plan);
+    free(root);
+    free(state);
+    return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;
+}
+
+/* Paths one a line: each line is cut at its newline in place; *n entries, pointing into buf. */
+static char **split_lines(char *buf, size_t *n) {
+    char **v = NULL;
+    *n = 0;
+    for (char *p = buf, *e; p && *p; p = e ? e + 1 : NULL) {
+        e = strchr(p, '\n');
+        if (e)
+            *e = '\0';
+        if (*p) {
+            v = fl_xrealloc(v, (*n + 1) * sizeof *v);
+            v[(*n)++] = p;
+        }
+    }
+    return v;
+}
+
+static int agent_substitute(int argc, char **argv) {
+    char *root = NULL, *state = NULL;
+    int prc = agent_start(&agent_substitute_cmd, argc, argv, &root, &state);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    fl_error err = FL_ERROR_INIT;
+    fl_strbuf in;
+    fl_strbuf_init(&in, 1 << 16);
+    int rc = read_stdin(&in) < 0 ? fl_error_errno(&err, "cannot read the paths from stdin") : 0;
+    size_t n = 0;
+    char **paths = rc == 0 ? split_lines(in.buf, &n) : NULL;
+    fl_store *s = NULL;
+    fl_substituter *sub = NULL;
+    if (rc == 0)
+        rc = fl_store_open(state, &s, &err);
+    if (rc == 0)
+        rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
+                                fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                fl_opts.quiet ? NULL : stderr, &sub, &err);
+    if (rc == 0) {
+        unsigned char *valid = fl_xcalloc(n ? n : 1, 1);
+        fl_substituter_realise_available(sub, s, paths, n, valid);
+        for (size_t i = 0; i < n; i++)
+            if (valid[i])
+                puts(paths[i]);
+        fflush(stdout);
+        free(valid);
+    }
+    fl_substituter_free(sub);
+    if (s)
+        fl_store_close(s);
+    free(paths);
+    fl_strbuf_release(&in);
     free(root);
     free(state);
     return rc < 0 ? fl_cli_report(&err) : FL_EXIT_OK;

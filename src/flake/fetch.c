@@ -2,10 +2,13 @@
  * https, ssh with the user's agent/keys and known_hosts), and the tree of one commit exported
  * into the store. Never touches the flake or flake.lock. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,6 +155,29 @@ static char *cache_path_for(const char *url) {
     char *p = fl_path_join(root, hex);
     free(root);
     return p;
+}
+
+/* Takes the cache repository's lock (<dir>.lock, kept): two evaluations fetching the same URL
+ * at once (a fleet's hosts built in parallel, or two commands) would otherwise race on its
+ * refs and its creation. *fd is owned; close it to unlock. */
+static int lock_cache(const char *url, int *fd, fl_error *err) {
+    char *dir = cache_path_for(url);
+    char *lock = fl_xasprintf("%s.lock", dir);
+    *strrchr(dir, '/') = '\0';
+    int rc = fl_mkdir_p(dir, 0755, err);
+    *fd = rc < 0 ? -1 : open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (rc == 0 && *fd < 0)
+        rc = fl_error_errno(err, "cannot open the Git cache's lock %s", lock);
+    while (rc == 0 && flock(*fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            rc = fl_error_errno(err, "cannot lock %s", lock);
+            close(*fd);
+            *fd = -1;
+        }
+    }
+    free(dir);
+    free(lock);
+    return rc;
 }
 
 static int open_cache(const char *url, git_repository **repo, char **dir_out, fl_error *err) {
@@ -335,8 +361,13 @@ int fl_flake_fetch_git(fl_store *store, const char *url, const char *ref, const 
     memset(out, 0, sizeof *out);
     git_repository *repo = NULL;
     char *dir = NULL;
-    int rc = open_cache(url, &repo, &dir, err);
+    int lockfd = -1;
+    int rc = lock_cache(url, &lockfd, err);
+    if (rc == 0)
+        rc = open_cache(url, &repo, &dir, err);
     if (rc < 0) {
+        if (lockfd >= 0)
+            close(lockfd);
         free(dir);
         return rc;
     }
@@ -391,6 +422,7 @@ done:
         fl_error_add_frame(err, "while fetching %s (cached in %s)", url, dir);
     git_commit_free(commit);
     git_repository_free(repo);
+    close(lockfd);
     free(dir);
     return rc;
 }

@@ -4,6 +4,7 @@
  * receive. The only place that decides when flake.lock changes. */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -626,9 +627,8 @@ int fl_flake_inputs_for_eval(fl_lang *L, fl_store *store, const char *flake_dir,
 
 void fl_flake_warn_dirty(const fl_flake_tree *t, FILE *out) {
     /* check opens one session per host: one warning is enough */
-    static int warned;
-    if (!t || !fl_flake_tree_dirty(t) || warned || !out)
+    static atomic_int warned;
+    if (!t || !out || !fl_flake_tree_dirty(t) || atomic_exchange(&warned, 1))
         return;
-    warned = 1;
     fprintf(out, "warning: Git tree '%s' is dirty\n", fl_flake_tree_workdir(t));
 }

@@ -110,6 +110,8 @@ void fl_host_session_close(fl_host_session *s) {
     if (s->store)
         fl_store_close(s->store);
     fl_substituter_free(s->substituter);
+    fl_store_free_paths(s->subst_urls, s->nsubst_urls);
+    fl_store_free_paths(s->subst_keys, s->nsubst_keys);
     fl_flake_tree_free(s->tree);
     fl_build_plan_free(s->plan);
     free(s->flake);
@@ -194,6 +196,16 @@ int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size
     if (!rc && config)
         rc = list_option(s, config, "store.trustedPublicKeys", &k, &nk, err);
     if (!rc && nu) {
+        fl_store_free_paths(s->subst_urls, s->nsubst_urls);
+        fl_store_free_paths(s->subst_keys, s->nsubst_keys);
+        s->subst_urls = fl_xcalloc(nu + 1, sizeof *s->subst_urls);
+        s->subst_keys = fl_xcalloc(nk + 1, sizeof *s->subst_keys);
+        for (size_t i = 0; i < nu; i++)
+            s->subst_urls[i] = fl_xstrdup(u[i]);
+        for (size_t i = 0; i < nk; i++)
+            s->subst_keys[i] = fl_xstrdup(k[i]);
+        s->nsubst_urls = nu;
+        s->nsubst_keys = nk;
         fl_substituter_free(s->substituter);
         s->substituter = NULL;
         rc = fl_substituter_new(u, nu, k, nk, log, &s->substituter, err);

@@ -14,6 +14,7 @@
 #include "flakectl/fs.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 typedef struct ssh_cache {
     fl_remote *r;
@@ -109,26 +110,12 @@ static int ssh_put_file(void *ctx, const char *staged, const char *rel, fl_error
     return rc;
 }
 
-typedef struct mem_src {
-    const char *data;
-    size_t len, off;
-} mem_src;
-
-static ssize_t mem_read(void *ctx, char *buf, size_t cap, fl_error *err) {
-    mem_src *m = ctx;
-    size_t k = m->len - m->off < cap ? m->len - m->off : cap;
-    memcpy(buf, m->data + m->off, k);
-    m->off += k;
-    (void)err;
-    return (ssize_t)k;
-}
-
 static int ssh_put_data(void *ctx, const char *rel, const void *data, size_t len, fl_error *err) {
     ssh_cache *c = ctx;
     char *cmd = put_command(c, rel);
-    mem_src m = {data, len, 0};
+    fl_remote_mem_in m = {data, len, 0};
     fl_remote_io io = FL_REMOTE_IO_INIT;
-    io.stdin_cb = mem_read;
+    io.stdin_cb = fl_remote_mem_read;
     io.stdin_ctx = &m;
     int rc = fl_remote_run(c->r, cmd, &io, err);
     free(cmd);

@@ -7,6 +7,7 @@
  * registers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
+#include "remote/internal.h"
 
 #define DEFAULT_BATCH (16ULL << 20)
 /* The exec request carries the command line in one SSH packet (OpenSSH allows 256 KiB). */
@@ -47,6 +49,28 @@ static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd
     return rc;
 }
 
+/* Sets have[k] = 1 for each paths[k] that is a line of answer (a subset of paths, one a line;
+ * cut in place). */
+static void mark_listed(char *answer, char **paths, size_t n, char *have) {
+    char **lines = NULL;
+    size_t nl = 0;
+    for (char *p = answer, *e; p && *p; p = e ? e + 1 : NULL) {
+        e = strchr(p, '\n');
+        if (e)
+            *e = '\0';
+        if (*p) {
+            lines = fl_xrealloc(lines, (nl + 1) * sizeof *lines);
+            lines[nl++] = p;
+        }
+    }
+    if (nl)
+        qsort(lines, nl, sizeof *lines, cmp_str);
+    for (size_t k = 0; k < n; k++)
+        if (nl && bsearch(&paths[k], lines, nl, sizeof *lines, cmp_str))
+            have[k] = 1;
+    free(lines);
+}
+
 /* Marks have[i] = 1 for each closure path the target reports valid. */
 static int query_valid(fl_remote *r, char **paths, size_t n, const char *pending, char *have,
                        int err_fd, fl_error *err) {
@@ -71,28 +95,69 @@ static int query_valid(fl_remote *r, char **paths, size_t n, const char *pending
             fl_error_add_frame(err, "while asking %s which store paths it has", fl_remote_label(r));
             return rc;
         }
-        /* the answer is a subset of the batch: sort its lines and look each path up */
-        char **lines = NULL;
-        size_t nl = 0;
-        for (char *p = out.buf, *e; p && *p; p = e ? e + 1 : NULL) {
-            e = strchr(p, '\n');
-            if (e)
-                *e = '\0';
-            if (*p) {
-                lines = fl_xrealloc(lines, (nl + 1) * sizeof *lines);
-                lines[nl++] = p;
-            }
-            if (!e)
-                break;
-        }
-        if (nl)
-            qsort(lines, nl, sizeof *lines, cmp_str);
         for (size_t k = first; k < i; k++)
-            have[k] = nl && bsearch(&paths[k], lines, nl, sizeof *lines, cmp_str) != NULL;
-        free(lines);
+            have[k] = 0;
+        mark_listed(out.buf, paths + first, i - first, have + first);
         fl_strbuf_release(&out);
     }
     return 0;
+}
+
+/* Has the target fetch the paths it lacks (have[k] == 0) from the caches itself; marks
+ * have[] for what it then has. A target that fails at it (cannot reach the caches, an older
+ * flakectl) only gets a note: the copy sends everything. <0 only when the connection fails. */
+static int substitute_on_target(fl_remote *r, const fl_deploy_caches *caches, char **paths,
+                                size_t n, char *have, int err_fd, fl_error *err) {
+    fl_strbuf cmd, in, out;
+    fl_strbuf_init(&cmd, 256);
+    fl_strbuf_init(&in, 4096);
+    fl_strbuf_init(&out, 4096);
+    fl_strbuf_adds(&cmd, "flakectl deploy-agent substitute");
+    for (size_t i = 0; i < caches->nurls; i++) {
+        fl_strbuf_adds(&cmd, " --substituters ");
+        fl_remote_shell_quote(&cmd, caches->urls[i]);
+    }
+    for (size_t i = 0; i < caches->nkeys; i++) {
+        fl_strbuf_adds(&cmd, " --trusted-public-key ");
+        fl_remote_shell_quote(&cmd, caches->keys[i]);
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!have[k]) {
+            fl_strbuf_adds(&in, paths[k]);
+            fl_strbuf_addch(&in, '\n');
+        }
+    fl_remote_prefixer perr;
+    fl_remote_prefixer_init(&perr, err_fd, fl_remote_label(r));
+    fl_remote_mem_in min = {in.buf, in.len, 0};
+    fl_remote_io io = FL_REMOTE_IO_INIT;
+    io.stdin_cb = fl_remote_mem_read;
+    io.stdin_ctx = &min;
+    io.stdout_cb = collect;
+    io.stdout_ctx = &out;
+    io.stderr_cb = fl_remote_prefix_write;
+    io.stderr_ctx = &perr;
+    fl_remote_status st;
+    int rc = fl_remote_exec(r, cmd.buf, &io, &st, err);
+    fl_remote_prefixer_finish(&perr);
+    if (rc == 0) {
+        if (st.exit_signal || st.exit_status != 0) {
+            char *line = fl_xasprintf("[%s] the target could not substitute from the caches "
+                                      "(exit status %d): copying everything over SSH\n",
+                                      fl_remote_label(r), st.exit_status);
+            ssize_t w = write(err_fd, line, strlen(line));
+            (void)w;
+            free(line);
+        } else {
+            mark_listed(out.buf, paths, n, have);
+        }
+        fl_remote_status_release(&st);
+    } else {
+        fl_error_add_frame(err, "while %s fetched from the binary caches", fl_remote_label(r));
+    }
+    fl_strbuf_release(&cmd);
+    fl_strbuf_release(&in);
+    fl_strbuf_release(&out);
+    return rc;
 }
 
 /* Writes a batch's export stream into fd: from the local store, or relayed from
@@ -162,6 +227,8 @@ typedef struct progress {
     double start;
     unsigned long long base, total; /* bytes of finished batches; NAR bytes to send */
     size_t done, missing, closure;
+    size_t substituted; /* by the target, from caches */
+    unsigned long long substituted_bytes;
     double last;
     unsigned long long last_sent; /* of the batch in flight */
 } progress;
@@ -188,13 +255,19 @@ static void progress_draw(progress *p, unsigned long long sent, int final) {
     human((double)sent, a, sizeof a);
     human((double)p->total, b, sizeof b);
     human(el > 0 ? (double)sent / el : 0, rate, sizeof rate);
-    char line[512];
+    char line[640], fetched[128] = "";
+    if (p->substituted) {
+        char sb[32];
+        human((double)p->substituted_bytes, sb, sizeof sb);
+        snprintf(fetched, sizeof fetched, "; the target fetched %zu (%s) from caches",
+                 p->substituted, sb);
+    }
     int n;
     if (final)
         n = snprintf(line, sizeof line,
-                     "%s[%s] copied %zu paths (%s) in %.2f s, %s/s; %zu of %zu were there\n",
+                     "%s[%s] copied %zu paths (%s) in %.2f s, %s/s; %zu of %zu were there%s\n",
                      p->tty ? "\r\033[K" : "", p->label, p->done, a, el, rate,
-                     p->closure - p->missing, p->closure);
+                     p->closure - p->missing - p->substituted, p->closure, fetched);
     else
         n = snprintf(line, sizeof line, "\r\033[K[%s] copying %zu/%zu paths, %s of %s, %s/s",
                      p->label, p->done, p->missing, a, b, rate);
@@ -225,7 +298,9 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
                       const char *pending, progress *pg, int err_fd, unsigned long long *sent,
                       size_t *imported, fl_error *err) {
     int p[2];
-    if (pipe(p) < 0)
+    /* close-on-exec: a builder forked by another host's build meanwhile must not hold the
+     * write end open, or the import never sees the end of the stream */
+    if (pipe2(p, O_CLOEXEC) < 0)
         return fl_error_errno(err, "cannot make a pipe for the export stream");
     exporter e = {s, from, err_fd, paths, n, p[1], 0, FL_ERROR_INIT};
     pthread_t th;
@@ -275,20 +350,30 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
  * read them from the local store s; from != NULL relays the stream from that host. */
 static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
                         const uint64_t *csizes, size_t n, const char *pending,
-                        unsigned long long batch_bytes, int progress_fd,
-                        fl_deploy_copy_stats *st, fl_error *err) {
+                        const fl_deploy_caches *caches, unsigned long long batch_bytes,
+                        int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
     double t0 = fl_now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
     st->paths_total = n;
     char *have = fl_xcalloc(n ? n : 1, 1);
     int rc = query_valid(r, closure, n, pending, have, progress_fd >= 0 ? progress_fd : 2, err);
+    char *had = NULL;
+    size_t lacking = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        lacking += !have[i];
+    if (rc == 0 && lacking && caches && caches->nurls) {
+        had = fl_xcalloc(n, 1);
+        memcpy(had, have, n);
+        rc = substitute_on_target(r, caches, closure, n, have, progress_fd >= 0 ? progress_fd : 2,
+                                  err);
+    }
     char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
     uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
     size_t nm = 0;
     unsigned long long total = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (have[i])
+        if (have[i] && !(had && !had[i]))
             continue;
         if (csizes) {
             sizes[nm] = csizes[i];
@@ -300,9 +385,15 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
             sizes[nm] = info->nar_size;
             fl_store_path_info_free(info);
         }
+        if (have[i]) { /* substituted by the target */
+            st->paths_substituted++;
+            st->bytes_substituted += sizes[nm];
+            continue;
+        }
         total += sizes[nm];
         missing[nm++] = closure[i];
     }
+    free(had);
     st->paths_missing = nm;
     progress pg;
     memset(&pg, 0, sizeof pg);
@@ -313,6 +404,8 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     pg.total = total;
     pg.missing = nm;
     pg.closure = n;
+    pg.substituted = st->paths_substituted;
+    pg.substituted_bytes = st->bytes_substituted;
     if (rc == 0 && nm > 0 && from == r)
         rc = fl_error_set(err, FL_EGENERIC, "internal: %s lacks %zu paths it has just built",
                           fl_remote_label(r), nm);
@@ -350,7 +443,14 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     if (rc == 0 && nm > 0)
         progress_draw(&pg, pg.base, 1);
     if (rc == 0 && nm == 0 && progress_fd >= 0) {
-        char *line = fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n", pg.label, n);
+        char sb[32];
+        human((double)pg.substituted_bytes, sb, sizeof sb);
+        char *line =
+            pg.substituted
+                ? fl_xasprintf("[%s] nothing to copy: the target fetched %zu paths (%s) "
+                               "from caches, the other %zu were there\n",
+                               pg.label, pg.substituted, sb, n - pg.substituted)
+                : fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n", pg.label, n);
         ssize_t w = write(progress_fd, line, strlen(line));
         (void)w;
         free(line);
@@ -361,16 +461,20 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     return rc;
 }
 
+/* The closure of roots from the local store, the target substituting first from caches
+ * (NULL = none); pending names the target's pending gc root (NULL = none). */
 static int copy_roots(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                      const char *pending, unsigned long long batch_bytes, int progress_fd,
-                      fl_deploy_copy_stats *st, fl_error *err) {
+                      const char *pending, const fl_deploy_caches *caches,
+                      unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                      fl_error *err) {
     memset(st, 0, sizeof *st);
     char **closure = NULL;
     size_t n = 0;
     int rc = fl_store_closure(s, roots, nroots, &closure, &n, err);
     if (rc < 0)
         return rc;
-    rc = copy_closure(r, s, NULL, closure, NULL, n, pending, batch_bytes, progress_fd, st, err);
+    rc = copy_closure(r, s, NULL, closure, NULL, n, pending, caches, batch_bytes, progress_fd, st,
+                      err);
     fl_store_free_paths(closure, n);
     return rc;
 }
@@ -378,14 +482,23 @@ static int copy_roots(fl_remote *r, struct fl_store *s, char *const *roots, size
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
                          unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                          fl_error *err) {
-    return copy_roots(r, s, roots, nroots, NULL, batch_bytes, progress_fd, st, err);
+    return copy_roots(r, s, roots, nroots, NULL, NULL, batch_bytes, progress_fd, st, err);
+}
+
+int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
+                              const char *pending, const fl_deploy_caches *caches,
+                              int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
+    char *top = fl_xstrdup(toplevel);
+    int rc = copy_roots(r, s, &top, 1, pending, caches, 0, progress_fd, st, err);
+    free(top);
+    return rc;
 }
 
 int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
                    unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
                    fl_error *err) {
     char *top = fl_xstrdup(toplevel);
-    int rc = copy_roots(r, s, &top, 1, pending, batch_bytes, progress_fd, st, err);
+    int rc = copy_roots(r, s, &top, 1, pending, NULL, batch_bytes, progress_fd, st, err);
     free(top);
     return rc;
 }
@@ -394,6 +507,6 @@ int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_
                     const char *pending, unsigned long long batch_bytes, int progress_fd,
                     fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
-    return copy_closure(r, NULL, from, closure, sizes, n, pending, batch_bytes, progress_fd, st,
-                        err);
+    return copy_closure(r, NULL, from, closure, sizes, n, pending, NULL, batch_bytes, progress_fd,
+                        st, err);
 }

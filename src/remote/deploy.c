@@ -19,7 +19,7 @@
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
-
+#include "remote/internal.h"
 
 /* Passes output lines to a prefixer, keeping the agent's report line for the deployer. */
 typedef struct agent_out {
@@ -59,30 +59,16 @@ static void agent_out_finish(agent_out *a) {
     fl_strbuf_release(&a->line);
 }
 
-typedef struct mem_in {
-    const char *buf;
-    size_t len, off;
-} mem_in;
-
-static ssize_t mem_read(void *ctx, char *buf, size_t cap, fl_error *err) {
-    (void)err;
-    mem_in *m = ctx;
-    size_t n = m->len - m->off < cap ? m->len - m->off : cap;
-    memcpy(buf, m->buf + m->off, n);
-    m->off += n;
-    return (ssize_t)n;
-}
-
 /* Runs cmd with both outputs prefixed (report lines caught); *status its exit status. in:
  * the command's stdin (NULL = none). */
-static int run_agent_in(fl_remote *r, const char *cmd, mem_in *in, const fl_deploy_opts *o,
-                        json_t **report, int *status, fl_error *err) {
+static int run_agent_in(fl_remote *r, const char *cmd, fl_remote_mem_in *in,
+                        const fl_deploy_opts *o, json_t **report, int *status, fl_error *err) {
     agent_out out, eout;
     agent_out_init(&out, o->out_fd, fl_remote_label(r));
     agent_out_init(&eout, o->err_fd, fl_remote_label(r));
     fl_remote_io io = FL_REMOTE_IO_INIT;
     if (in) {
-        io.stdin_cb = mem_read;
+        io.stdin_cb = fl_remote_mem_read;
         io.stdin_ctx = in;
     }
     io.stdout_cb = agent_write;
@@ -231,7 +217,7 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
         fl_strbuf_init(&cmd, 64);
         fl_strbuf_adds(&cmd, "flakectl deploy-agent build --gc-root ");
         fl_remote_shell_quote(&cmd, label);
-        mem_in in = {build->plan, build->plan_len, 0};
+        fl_remote_mem_in in = {build->plan, build->plan_len, 0};
         rc = run_agent_in(*b, cmd.buf, &in, o, &report, &status, err);
         fl_strbuf_release(&cmd);
     }
@@ -387,8 +373,8 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, *pending ? pending : NULL, 0,
                              o->err_fd, &res->copy, err);
     } else if (rc == 0) {
-        rc = fl_deploy_copy(r, s, toplevel, *pending ? pending : NULL, 0, o->err_fd, &res->copy,
-                            err);
+        rc = fl_deploy_copy_via_caches(r, s, toplevel, *pending ? pending : NULL, &o->caches,
+                                       o->err_fd, &res->copy, err);
     }
     fl_remote_close(b);
     fl_store_free_paths(closure, ncl);

@@ -567,3 +567,12 @@ void fl_remote_progress_release(fl_remote_progress *p) {
     free(p->label);
     p->label = NULL;
 }
+
+ssize_t fl_remote_mem_read(void *ctx, char *buf, size_t cap, fl_error *err) {
+    (void)err;
+    fl_remote_mem_in *m = ctx;
+    size_t k = m->len - m->off < cap ? m->len - m->off : cap;
+    memcpy(buf, m->data + m->off, k);
+    m->off += k;
+    return (ssize_t)k;
+}

@@ -119,7 +119,7 @@ void fl_fleet_print_table(FILE *out, const char *const *names, const fl_fleet_re
                 snprintf(gen, sizeof gen, "%d", targets[i].generation);
             fprintf(out, "%4s%s", gen, sep);
         }
-        if (r->state == FL_FLEET_SKIPPED && !targets)
+        if (r->state == FL_FLEET_SKIPPED)
             fprintf(out, "%8s  %s\n", "-", r->detail ? r->detail : "not started (--fail-fast)");
         else
             fprintf(out, "%7.2fs  %s\n", r->seconds, r->detail ? r->detail : "");

@@ -23,6 +23,13 @@ struct fl_remote {
     char *sudo_password; /* --sudo: asked once, fed to every step; NULL = none */
 };
 
+/* A command's stdin from memory: fl_remote_mem_read is an fl_remote_io stdin_cb. */
+typedef struct fl_remote_mem_in {
+    const char *data;
+    size_t len, off;
+} fl_remote_mem_in;
+ssize_t fl_remote_mem_read(void *ctx, char *buf, size_t cap, fl_error *err);
+
 /* Marks the connection lost (and shuts its socket) so closing it never waits. */
 void fl_remote_mark_dead(fl_remote *r);
 

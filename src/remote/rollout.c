@@ -1,26 +1,35 @@
-/* rollout.c - a deployment of one host or a fleet: build each host first (through the
- * caller's build function: evaluating is not remote's business), then deploy the built ones
- * N at a time (fleet.c), roll back the hosts that succeeded when asked to and another
- * failed, and print the summary table. One host's failure never stops the others unless
- * fail_fast. Prints only to the streams it is given. */
+/* rollout.c - a deployment of one host or a fleet. A fleet is pipelined: N hosts at a time
+ * (fleet.c), each built (through the caller's build function: evaluating is not remote's
+ * business; at most one build per core at once) and deployed as soon as its own build is
+ * done, so copies and activations overlap the other hosts' builds. Then it rolls back the
+ * hosts that succeeded when asked to and another failed, and prints the summary table. One
+ * host's failure never stops the others unless fail_fast. Prints only to the streams it is
+ * given. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
-#include "flakectl/clock.h"
+
+/* A counting semaphore bounding the builds running at once. */
+typedef struct build_slots {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int free;
+} build_slots;
 
 typedef struct rollout_ctx {
     fl_rollout_host *hosts;
     const fl_rollout_opts *o;
     int single;
-    fl_deploy_pending *pre; /* single host: the connection started before the build */
     pthread_mutex_t *report_lock;
+    build_slots *slots; /* fleet: the builds' bound */
 } rollout_ctx;
 
 /* The first line of err's message, owned. */
@@ -40,21 +49,23 @@ static void report(const rollout_ctx *c, const char *host, fl_error *err) {
     pthread_mutex_unlock(c->report_lock);
 }
 
-static int deploy_one(void *p, int index, fl_fleet_result *res) {
-    rollout_ctx *c = p;
+/* pre: the connection to the target started before the build (consumed), or NULL. */
+static int deploy_one(rollout_ctx *c, int index, fl_deploy_pending *pre, fl_fleet_result *res) {
     fl_rollout_host *h = &c->hosts[index];
     fl_error err = FL_ERROR_INIT;
     fl_store *s = NULL;
     int rc = fl_store_open(c->o->state_dir, &s, &err);
     if (rc == 0) {
         fl_deploy_build b = {c->o->build_host, h->plan, h->plan_len, h->inputs, h->ninputs};
-        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, c->pre,
-                                &c->o->d, &h->res, &err);
-        c->pre = NULL;
+        fl_deploy_opts d = c->o->d;
+        d.caches = (fl_deploy_caches){h->substituters, h->nsubstituters, h->trusted_keys,
+                                      h->ntrusted_keys};
+        rc = fl_deploy_host_via(s, h->target, h->name, h->toplevel, h->plan ? &b : NULL, pre, &d,
+                                &h->res, &err);
+        pre = NULL;
         fl_store_close(s);
     }
-    fl_deploy_connect_abandon(c->pre); /* the store did not open */
-    c->pre = NULL;
+    fl_deploy_connect_abandon(pre); /* the store did not open */
     if (rc < 0) {
         if (res)
             res->detail = first_line(&err, "failed");
@@ -108,33 +119,82 @@ static void print_table(const fl_rollout_opts *o, fl_rollout_host *hosts,
     free(t);
 }
 
-static int deploy_fleet(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t n,
-                        fl_fleet_result *results, int nbuilt, pthread_mutex_t *lock) {
-    /* deploy only the built hosts, keeping their indexes for the table */
-    fl_rollout_host *built = fl_xcalloc(n, sizeof *built);
-    int *map = fl_xcalloc(n, sizeof *map);
-    int nb = 0;
-    for (size_t i = 0; i < n; i++)
-        if (hosts[i].built) {
-            built[nb] = hosts[i];
-            map[nb++] = (int)i;
-        }
-    fl_fleet_result *bres = fl_xcalloc((size_t)nb ? (size_t)nb : 1, sizeof *bres);
-    rollout_ctx c = {built, o, 0, NULL, lock};
-    fl_fleet_opts fo = o->fleet;
-    if (fo.fail_fast && nbuilt < (int)n)
-        nb = 0; /* a build already failed: start no host */
-    fl_fleet_run(nb, deploy_one, &c, &fo, bres);
-    for (int k = 0; k < nb; k++) {
-        size_t i = (size_t)map[k];
-        hosts[i].res = built[k].res;
-        results[i].state = bres[k].state;
-        results[i].detail = bres[k].detail;
-        results[i].seconds += bres[k].seconds;
+/* Marks h built and says so. */
+static void say_built(const fl_rollout_opts *o, fl_rollout_host *h) {
+    h->built = 1;
+    if (o->quiet)
+        return;
+    if (o->build_host)
+        fprintf(o->out, "[%s] evaluated %s (%zu steps for the build host %s)\n", h->name,
+                h->toplevel, h->plan_steps, o->build_host);
+    else
+        fprintf(o->out, "[%s] built %s\n", h->name, h->toplevel);
+    fflush(o->out);
+}
+
+/* Builds one host of a fleet (waiting for a free build slot); 0 or <0 with the error
+ * printed and the table's detail set. */
+static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
+    fl_rollout_host *h = &c->hosts[index];
+    const fl_rollout_opts *o = c->o;
+    build_slots *b = c->slots;
+    pthread_mutex_lock(&b->mu);
+    while (b->free == 0)
+        pthread_cond_wait(&b->cv, &b->mu);
+    b->free--;
+    pthread_mutex_unlock(&b->mu);
+    fl_error berr = FL_ERROR_INIT;
+    int rc = o->build(o->build_ctx, h, &berr);
+    pthread_mutex_lock(&b->mu);
+    b->free++;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0) {
+        char *first = first_line(&berr, "build failed");
+        res->detail = fl_xasprintf("build: %s", first);
+        free(first);
+        report(c, h->name, &berr);
+        return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        if (hosts[i].built && results[i].state == FL_FLEET_PENDING)
-            results[i].state = FL_FLEET_SKIPPED;
+    pthread_mutex_lock(c->report_lock);
+    say_built(o, h);
+    pthread_mutex_unlock(c->report_lock);
+    return 0;
+}
+
+/* A fleet worker's job: connect to the target while the host waits for a build slot and
+ * builds (not with a build host, where the target waits for the remote build), then deploy
+ * it at once. */
+static int build_and_deploy(void *p, int index, fl_fleet_result *res) {
+    rollout_ctx *c = p;
+    fl_rollout_host *h = &c->hosts[index];
+    fl_deploy_pending *pre =
+        c->o->build_host ? NULL : fl_deploy_connect_start(h->target, h->name, &c->o->d);
+    int rc = build_in_fleet(c, index, res);
+    if (rc < 0) {
+        fl_deploy_connect_abandon(pre);
+        return rc;
+    }
+    return deploy_one(c, index, pre, res);
+}
+
+/* At most one build per core (and never more than the hosts at once): evaluation is CPU
+ * work, while copies and activations mostly wait on the network and the targets. */
+static int build_slot_count(int jobs) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores > 0 ? (int)cores : 1;
+    return jobs < n ? (jobs > 0 ? jobs : 1) : n;
+}
+
+static int deploy_fleet(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t n,
+                        pthread_mutex_t *lock) {
+    fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
+    build_slots slots = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                         build_slot_count(o->fleet.jobs)};
+    rollout_ctx c = {hosts, o, 0, lock, &slots};
+    fl_fleet_run((int)n, build_and_deploy, &c, &o->fleet, results);
+    pthread_cond_destroy(&slots.cv);
+    pthread_mutex_destroy(&slots.mu);
     int failed = 0;
     for (size_t i = 0; i < n; i++)
         failed |= results[i].state != FL_FLEET_OK;
@@ -142,9 +202,36 @@ static int deploy_fleet(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t
         rollback_succeeded(o, hosts, results, n);
     fflush(o->out);
     print_table(o, hosts, results, n);
-    free(bres);
-    free(built);
-    free(map);
+    for (size_t i = 0; i < n; i++)
+        fl_fleet_result_release(&results[i]);
+    free(results);
+    return failed;
+}
+
+/* One host: connect while it builds, then deploy it, with no table. */
+static int rollout_one(fl_rollout_opts *o, fl_rollout_host *h, pthread_mutex_t *lock) {
+    /* Connect meanwhile (the handshake costs about as much as the evaluation). Not with a
+     * build host, where the target waits for the remote build. */
+    fl_deploy_pending *pre = NULL;
+    o->d.sudo_pass = o->d.sudo ? fl_remote_sudo_pass_new(o->askpass) : NULL;
+    if (!o->build_host)
+        pre = fl_deploy_connect_start(h->target, h->name, &o->d);
+    fl_error berr = FL_ERROR_INIT;
+    if (o->build(o->build_ctx, h, &berr) < 0) {
+        fl_error_print(&berr, o->err);
+        fl_error_clear(&berr);
+        fl_deploy_connect_abandon(pre);
+        return 1;
+    }
+    say_built(o, h);
+    rollout_ctx c = {h, o, 1, lock, NULL};
+    int failed = deploy_one(&c, 0, pre, NULL) < 0;
+    if (!failed && !o->quiet) {
+        fl_deploy_result *r = &h->res;
+        fprintf(o->out, "[%s] %s: generation %d%s\n", h->name,
+                r->unchanged ? "unchanged" : "deployed", r->generation,
+                r->confirmed ? " (confirmed)" : "");
+    }
     return failed;
 }
 
@@ -153,68 +240,14 @@ int fl_rollout(const fl_rollout_opts *opts, fl_rollout_host *hosts, size_t n) {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     /* a target that vanishes mid-stream must be an error, not a signal */
     signal(SIGPIPE, SIG_IGN);
-    /* One host built here: connect meanwhile (the handshake costs about as much as the
-     * evaluation). Not with a build host, where the target waits for the remote build. */
-    fl_deploy_pending *pre = NULL;
-    if (n == 1 && !o.build_host) {
-        o.d.sudo_pass = o.d.sudo ? fl_remote_sudo_pass_new(o.askpass) : NULL;
-        pre = fl_deploy_connect_start(hosts[0].target, hosts[0].name, &o.d);
-    }
-    /* Build every host here first (one evaluator at a time); a host that does not build
-     * fails alone. */
-    fl_fleet_result *results = fl_xcalloc(n, sizeof *results);
-    int nbuilt = 0;
-    for (size_t i = 0; i < n; i++) {
-        double t0 = fl_now_s();
-        fl_error berr = FL_ERROR_INIT;
-        if (o.build(o.build_ctx, &hosts[i], &berr) < 0) {
-            if (n > 1)
-                fprintf(o.err, "[%s] ", hosts[i].name);
-            char *first = first_line(&berr, "build failed");
-            results[i].detail = fl_xasprintf("build: %s", first);
-            free(first);
-            results[i].state = FL_FLEET_FAILED;
-            fl_error_print(&berr, o.err);
-            fl_error_clear(&berr);
-            if (n == 1)
-                break;
-        } else {
-            hosts[i].built = 1;
-            nbuilt++;
-            if (!o.quiet && o.build_host)
-                fprintf(o.out, "[%s] evaluated %s (%zu steps for the build host %s)\n",
-                        hosts[i].name, hosts[i].toplevel, hosts[i].plan_steps, o.build_host);
-            else if (!o.quiet)
-                fprintf(o.out, "[%s] built %s\n", hosts[i].name, hosts[i].toplevel);
-        }
-        results[i].seconds = fl_now_s() - t0;
-    }
-    fflush(o.out);
-    int failed = 0;
+    int failed;
     if (n == 1) {
-        if (hosts[0].built) {
-            rollout_ctx c = {hosts, &o, 1, pre, &lock};
-            if (!o.d.sudo_pass && o.d.sudo)
-                o.d.sudo_pass = fl_remote_sudo_pass_new(o.askpass);
-            failed = deploy_one(&c, 0, NULL) < 0;
-            if (!failed && !o.quiet) {
-                fl_deploy_result *r = &hosts[0].res;
-                fprintf(o.out, "[%s] %s: generation %d%s\n", hosts[0].name,
-                        r->unchanged ? "unchanged" : "deployed", r->generation,
-                        r->confirmed ? " (confirmed)" : "");
-            }
-        } else {
-            fl_deploy_connect_abandon(pre);
-            failed = 1;
-        }
+        failed = rollout_one(&o, &hosts[0], &lock);
     } else {
         o.d.sudo_pass = o.d.sudo ? fl_remote_sudo_pass_new(o.askpass) : NULL;
-        failed = deploy_fleet(&o, hosts, n, results, nbuilt, &lock);
+        failed = deploy_fleet(&o, hosts, n, &lock);
     }
     fl_remote_sudo_pass_free(o.d.sudo_pass);
-    for (size_t i = 0; i < n; i++)
-        fl_fleet_result_release(&results[i]);
-    free(results);
     return failed ? FL_EGENERIC : FL_OK;
 }
 
@@ -224,5 +257,7 @@ void fl_rollout_host_release(fl_rollout_host *h) {
     free(h->toplevel);
     free(h->plan);
     fl_store_free_paths(h->inputs, h->ninputs);
+    fl_store_free_paths(h->substituters, h->nsubstituters);
+    fl_store_free_paths(h->trusted_keys, h->ntrusted_keys);
     memset(h, 0, sizeof *h);
 }

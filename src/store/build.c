@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,14 @@
 /* ---- reference scanning ----------------------------------------------------------------- */
 
 static unsigned char is_b32[256];
+static pthread_once_t is_b32_once = PTHREAD_ONCE_INIT;
+
+/* Once per process: several hosts' builds scan at the same time, and a table seen half
+ * filled would miss references. */
+static void is_b32_init(void) {
+    for (int c = 0; c < 256; c++)
+        is_b32[c] = (unsigned char)fl_base32_valid_char((char)c);
+}
 
 static int cmp_cand(const void *a, const void *b) {
     return memcmp(((const fl_ref_cand *)a)->hash, ((const fl_ref_cand *)b)->hash,
@@ -30,9 +39,7 @@ static int cmp_cand(const void *a, const void *b) {
 }
 
 void fl_ref_scanner_init(fl_ref_scanner *sc, const fl_store *s, char *const *paths, size_t n) {
-    if (!is_b32['0'])
-        for (int c = 0; c < 256; c++)
-            is_b32[c] = (unsigned char)fl_base32_valid_char((char)c);
+    pthread_once(&is_b32_once, is_b32_init);
     memset(sc, 0, sizeof *sc);
     sc->cands = fl_xcalloc(n + 1, sizeof *sc->cands);
     for (size_t i = 0; i < n; i++) {

@@ -54,7 +54,7 @@ int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t 
 int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
                             int flags, fl_error *err) {
     char *tmp = fl_xasprintf("%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         fl_error_errno(err, "cannot create a temporary file next to %s", path);
         free(tmp);

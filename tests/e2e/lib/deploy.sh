@@ -24,9 +24,10 @@ deploy_setup() {
     unset SSH_AUTH_SOCK
     cat >"$DEPLOY_WORK/sshd-ns" <<'EOS'
 #!/bin/sh
-# sshd in its own mount namespace where DEPLOY_NS_DST shows DEPLOY_NS_SRC (the pid stays the
-# same through both execs, so the harness stops exactly this sshd)
-exec unshare -m --propagation private /bin/sh -c \
+# sshd in its own mount namespace where DEPLOY_NS_DST shows DEPLOY_NS_SRC, and in the network
+# namespace DEPLOY_NETNS when set (netns.bash); the pid stays the same through every exec, so
+# the harness stops exactly this sshd
+exec ${DEPLOY_NETNS:+ip netns exec "$DEPLOY_NETNS"} unshare -m --propagation private /bin/sh -c \
     'mount --bind "$DEPLOY_NS_SRC" "$DEPLOY_NS_DST" && exec /usr/sbin/sshd "$@"' sh "$@"
 EOS
     chmod +x "$DEPLOY_WORK/sshd-ns"
