@@ -35,5 +35,8 @@ int fl_cli_eval_host(const char *host, const char *path, int json);
 /* Evaluates and builds a host of the flake (--flake/--state-dir from fl_opts); *toplevel is
  * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
+/* The same for the flake in flake_dir, which is left as it is (flake.lock never written). */
+int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
+                         fl_error *err);
 
 #endif

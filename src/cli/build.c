@@ -16,6 +16,7 @@ struct build_job {
     const char *host_name;
     char **toplevel;
     fl_error *err;
+    const char *flake_dir; /* NULL: --flake or the nearest flake.nix */
 };
 
 static int build_job_run(void *p) {
@@ -24,6 +25,11 @@ static int build_job_run(void *p) {
     fl_host_session sess;
     fl_session_opts so;
     fl_cli_session_opts(&so);
+    if (j->flake_dir) {
+        /* a checkout that must stay as committed (pull mode) */
+        so.flake_flag = j->flake_dir;
+        so.no_write_lock = 1;
+    }
     int rc = fl_host_session_open(&sess, &so, j->host_name ? j->host_name : default_host, j->err);
     free(default_host);
     if (rc < 0)
@@ -43,7 +49,13 @@ static int build_job_run(void *p) {
 }
 
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    struct build_job j = {host_name, toplevel, err};
+    struct build_job j = {host_name, toplevel, err, NULL};
+    return fl_cli_with_big_stack(build_job_run, &j);
+}
+
+int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
+                         fl_error *err) {
+    struct build_job j = {host_name, toplevel, err, flake_dir};
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 
