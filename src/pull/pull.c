@@ -223,9 +223,7 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
     int rc = parse_git_from(o->from, &url, &ref, &rev, err);
     if (rc < 0)
         return rc;
-    if (!o->build) {
-        rc = fl_error_set(err, FL_EUSAGE, "pulling from Git needs a build");
-    }
+    rc = o->build ? 0 : fl_error_set(err, FL_EUSAGE, "pulling from Git needs a build");
     char *dir = fl_path_join(o->state_dir, "host/flake");
     const char *applied = o->allow_downgrade ? NULL : jstr(rec, "rev");
     if (!rc)
