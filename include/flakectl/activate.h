@@ -210,6 +210,9 @@ int fl_act_record(const char *root, const char *state_dir, const fl_act_record_e
 /* The record (owned), or NULL with err clear when there is none, NULL with err set when it
  * cannot be read. */
 json_t *fl_act_record_load(const char *state_dir, fl_error *err);
+/* The record (an empty one when none was written) with generation, toplevel, rev and dirty
+ * as they are now: what `deploy-agent state` reports. Owned; NULL with err when unreadable. */
+json_t *fl_act_record_read_live(const char *root, const char *state_dir, fl_error *err);
 /* The counter of the pointer the record says was applied, 0 when none. */
 uint64_t fl_act_record_pointer_counter(const json_t *rec);
 

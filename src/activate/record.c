@@ -119,3 +119,13 @@ uint64_t fl_act_record_pointer_counter(const json_t *rec) {
     json_t *c = json_object_get(json_object_get(rec, "pointer"), "counter");
     return json_is_integer(c) && json_integer_value(c) > 0 ? (uint64_t)json_integer_value(c) : 0;
 }
+
+json_t *fl_act_record_read_live(const char *root, const char *state_dir, fl_error *err) {
+    json_t *rec = fl_act_record_load(state_dir, err);
+    if (!rec && err->code)
+        return NULL;
+    if (!rec)
+        rec = json_object();
+    fill_live(rec, root, state_dir);
+    return rec;
+}
