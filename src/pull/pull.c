@@ -105,13 +105,16 @@ static const char *jstr(const json_t *o, const char *key) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Is the toplevel active and the default, with nothing left half-done? */
+/* Is the toplevel where the mode puts it (active; the default; both for switch), with
+ * nothing left half-done? */
 static int already_running(const fl_pull_opts *o, const char *toplevel) {
     fl_act_status st;
     fl_activate_status(o->root, o->state_dir, &st);
-    int yes = st.current && !strcmp(st.current, toplevel) && !st.in_flight &&
-              (o->mode == FL_ACT_TEST ||
-               (st.default_toplevel && !strcmp(st.default_toplevel, toplevel)));
+    int active = st.current && !strcmp(st.current, toplevel);
+    int dflt = st.default_toplevel && !strcmp(st.default_toplevel, toplevel);
+    int yes = !st.in_flight && (o->mode == FL_ACT_TEST   ? active
+                                : o->mode == FL_ACT_BOOT ? dflt
+                                                         : active && dflt);
     fl_act_status_release(&st);
     return yes;
 }
