@@ -23,7 +23,7 @@ static const fl_opt_spec pull_spec[] = {
                 pull_opts, host, .flags = 0),
     FL_OPT_STR_("from", 0, "URL", "git+https://…|git+ssh://…|git+file://… (?ref=, &rev=), or a\n"
                                   "cache: https://…|http://…|file:///DIR",
-                pull_opts, from, .flags = FL_OPT_REQUIRED),
+                pull_opts, from, .flags = 0),
     FL_OPT_STR_("ref", 0, "BRANCH", "Git: the branch or tag to follow", pull_opts, ref,
                 .flags = 0),
     FL_OPT_STR_("rev", 0, "COMMIT", "Git: this commit (40 hex digits)", pull_opts, rev,
@@ -66,6 +66,13 @@ static int cmd_pull(int argc, char **argv) {
     int rc = fl_opt_parse(&fl_cmd_pull, &po, argc, argv);
     if (rc != FL_OPT_RUN)
         return rc;
+    if (!po.from)
+        return fl_opt_usage(&fl_cmd_pull, "give --from URL: a cache (https://…, file:///DIR) or "
+                                          "a Git repository (git+https://…)");
+    if ((po.ref || po.rev) && strncmp(po.from, "git+", 4) != 0)
+        return fl_opt_usage(&fl_cmd_pull, "--ref and --rev are for a Git source (git+URL); %s "
+                                          "is a cache",
+                            po.from);
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
     if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
