@@ -172,8 +172,9 @@ int fl_host_pointer_fetch(const char *url, const char *host, const char *store_d
                           fl_error *err) {
     *out = NULL;
     if (!fl_host_name_valid(host))
-        return fl_error_set(err, FL_EUSAGE, "'%s' is not a host name (letters, digits, '.', "
-                                            "'-', '_')",
+        return fl_error_set(err, FL_EUSAGE,
+                            "'%s' is not a host name (letters, digits, '.', "
+                            "'-', '_')",
                             host);
     fl_cache_conn c;
     int rc = fl_cache_conn_open(url, &c, err);
@@ -186,14 +187,15 @@ int fl_host_pointer_fetch(const char *url, const char *host, const char *store_d
     fl_host_pointer *p = NULL;
     rc = fl_cache_get(&c, rel, &text, &len, err);
     if (rc == FL_ENOTFOUND)
-        fl_error_set_hint(err, "push the host's toplevel with 'flakectl cache push --to URL "
-                               "--host %s --key KEY'",
+        fl_error_set_hint(err,
+                          "push the host's toplevel with 'flakectl cache push --to URL "
+                          "--host %s --key KEY'",
                           host);
     if (!rc)
         rc = fl_host_pointer_parse(text, len, store_dir, where, &p, err);
     if (!rc && strcmp(p->host, host) != 0) {
-        rc = fl_error_set(err, FL_ECRYPTO, "%s names host '%s', not '%s': refused", where,
-                          p->host, host);
+        rc = fl_error_set(err, FL_ECRYPTO, "%s names host '%s', not '%s': refused", where, p->host,
+                          host);
     } else if (!rc && !p->nsigs) {
         rc = fl_error_set(err, FL_ECRYPTO, "%s is not signed: refused", where);
         fl_error_set_hint(err, "push with --key KEY, and trust its public key here");
@@ -201,8 +203,7 @@ int fl_host_pointer_fetch(const char *url, const char *host, const char *store_d
         rc = fl_error_set(err, FL_ECRYPTO,
                           "%s has no valid signature by a trusted key (%zu signature%s, %zu "
                           "trusted key%s): refused",
-                          where, p->nsigs, p->nsigs == 1 ? "" : "s", nkeys,
-                          nkeys == 1 ? "" : "s");
+                          where, p->nsigs, p->nsigs == 1 ? "" : "s", nkeys, nkeys == 1 ? "" : "s");
         fl_error_set_hint(err, nkeys ? "the pointer was changed or signed by another key: check "
                                        "--trusted-public-key / services.flakectl.pull."
                                        "trustedPublicKeys"
@@ -228,11 +229,11 @@ static uint64_t wall_ms(void) {
 
 int fl_cache_write_host_pointer(const fl_cache_writer *w, const char *store_dir, const char *host,
                                 const char *toplevel, const char *rev,
-                                const fl_cache_secret_key *key, uint64_t *counter,
-                                fl_error *err) {
+                                const fl_cache_secret_key *key, uint64_t *counter, fl_error *err) {
     if (!fl_host_name_valid(host))
-        return fl_error_set(err, FL_EUSAGE, "'%s' is not a host name (letters, digits, '.', "
-                                            "'-', '_')",
+        return fl_error_set(err, FL_EUSAGE,
+                            "'%s' is not a host name (letters, digits, '.', "
+                            "'-', '_')",
                             host);
     if (rev && !rev_ok(rev))
         rev = NULL; /* a dirty tree or no Git: the pointer says nothing about a revision */

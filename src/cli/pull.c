@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/pull.h"
+#include "opt.h"
 #include "options.h"
 
 typedef struct pull_opts {
@@ -18,20 +18,21 @@ typedef struct pull_opts {
 static const char *const pull_modes[] = {"switch", "test", "boot", NULL};
 
 static const fl_opt_spec pull_spec[] = {
-    FL_OPT_STR_("host", 0, "H", "this host's name in the flake and the cache (default: the\n"
-                                "machine's host name)",
+    FL_OPT_STR_("host", 0, "H",
+                "this host's name in the flake and the cache (default: the\n"
+                "machine's host name)",
                 pull_opts, host, .flags = 0),
-    FL_OPT_STR_("from", 0, "URL", "git+https://…|git+ssh://…|git+file://… (?ref=, &rev=), or a\n"
-                                  "cache: https://…|http://…|file:///DIR",
+    FL_OPT_STR_("from", 0, "URL",
+                "git+https://…|git+ssh://…|git+file://… (?ref=, &rev=), or a\n"
+                "cache: https://…|http://…|file:///DIR",
                 pull_opts, from, .flags = 0),
-    FL_OPT_STR_("ref", 0, "BRANCH", "Git: the branch or tag to follow", pull_opts, ref,
-                .flags = 0),
-    FL_OPT_STR_("rev", 0, "COMMIT", "Git: this commit (40 hex digits)", pull_opts, rev,
-                .flags = 0),
-    FL_OPT_CHOICE_("mode", 0, "MODE", "switch (default), test or boot", pull_opts, mode,
-                   pull_modes, .flags = 0),
-    FL_OPT_FLAG_("allow-downgrade", 0, "accept an older pointer or a commit that does not\n"
-                                       "descend from the running one",
+    FL_OPT_STR_("ref", 0, "BRANCH", "Git: the branch or tag to follow", pull_opts, ref, .flags = 0),
+    FL_OPT_STR_("rev", 0, "COMMIT", "Git: this commit (40 hex digits)", pull_opts, rev, .flags = 0),
+    FL_OPT_CHOICE_("mode", 0, "MODE", "switch (default), test or boot", pull_opts, mode, pull_modes,
+                   .flags = 0),
+    FL_OPT_FLAG_("allow-downgrade", 0,
+                 "accept an older pointer or a commit that does not\n"
+                 "descend from the running one",
                  pull_opts, allow_downgrade, .flags = 0),
     FL_OPT_END_,
 };
@@ -70,8 +71,9 @@ static int cmd_pull(int argc, char **argv) {
         return fl_opt_usage(&fl_cmd_pull, "give --from URL: a cache (https://…, file:///DIR) or "
                                           "a Git repository (git+https://…)");
     if ((po.ref || po.rev) && strncmp(po.from, "git+", 4) != 0)
-        return fl_opt_usage(&fl_cmd_pull, "--ref and --rev are for a Git source (git+URL); %s "
-                                          "is a cache",
+        return fl_opt_usage(&fl_cmd_pull,
+                            "--ref and --rev are for a Git source (git+URL); %s "
+                            "is a cache",
                             po.from);
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;

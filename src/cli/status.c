@@ -7,15 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opt.h"
-#include "remote_args.h"
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
+#include "opt.h"
 #include "options.h"
+#include "remote_args.h"
 
 typedef struct status_opts {
     const char *on;
@@ -24,8 +24,9 @@ typedef struct status_opts {
 } status_opts;
 
 static const fl_opt_spec status_spec[] = {
-    FL_OPT_STR_("on", 0, "@TAG|a,b|'*'", "ask these hosts of the flake, at their\n"
-                                         "deploy.targetHost (default: this machine)",
+    FL_OPT_STR_("on", 0, "@TAG|a,b|'*'",
+                "ask these hosts of the flake, at their\n"
+                "deploy.targetHost (default: this machine)",
                 status_opts, on, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print a JSON array instead of the table", status_opts, json,
                  .flags = 0),

@@ -27,12 +27,12 @@ void fl_pull_result_release(fl_pull_result *r) {
 int fl_pull_pointer_decide(uint64_t counter, const char *toplevel, uint64_t applied_counter,
                            const char *applied_toplevel, const char *where, fl_error *err) {
     if (counter < applied_counter) {
-        int rc = fl_error_set(err, FL_ECONFLICT,
-                              "%s has counter %llu, older than the pointer this host applied "
-                              "(counter %llu): refusing to go back (a replayed or stale "
-                              "pointer)",
-                              where, (unsigned long long)counter,
-                              (unsigned long long)applied_counter);
+        int rc =
+            fl_error_set(err, FL_ECONFLICT,
+                         "%s has counter %llu, older than the pointer this host applied "
+                         "(counter %llu): refusing to go back (a replayed or stale "
+                         "pointer)",
+                         where, (unsigned long long)counter, (unsigned long long)applied_counter);
         fl_error_set_hint(err, "push the host again ('flakectl cache push --host H --key KEY' "
                                "writes a newer pointer); to go back on purpose use 'flakectl "
                                "rollback' or pull --allow-downgrade");
@@ -135,11 +135,12 @@ static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *
     FILE *out = o->out ? o->out : stdout;
     fl_cache_public_key *keys = NULL;
     size_t nkeys = 0;
-    int rc = fl_cache_public_keys_parse(o->keys, o->nkeys, "--trusted-public-key", &keys, &nkeys,
-                                        err);
+    int rc =
+        fl_cache_public_keys_parse(o->keys, o->nkeys, "--trusted-public-key", &keys, &nkeys, err);
     if (!rc && !nkeys) {
-        rc = fl_error_set(err, FL_EUSAGE, "pulling from the cache %s needs the cache's public "
-                                          "key: a pointer is only trusted when signed",
+        rc = fl_error_set(err, FL_EUSAGE,
+                          "pulling from the cache %s needs the cache's public "
+                          "key: a pointer is only trusted when signed",
                           o->from);
         fl_error_set_hint(err, "give --trusted-public-key KEY (services.flakectl.pull."
                                "trustedPublicKeys)");
@@ -182,15 +183,15 @@ static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *
             urls[i + 1] = o->substituters[i];
         rc = fl_store_open(o->state_dir, &s, err);
         if (!rc)
-            rc = fl_substituter_new(urls, o->nsubstituters + 1, o->keys, o->nkeys, out, &sub,
-                                    err);
+            rc = fl_substituter_new(urls, o->nsubstituters + 1, o->keys, o->nkeys, out, &sub, err);
         if (!rc) {
             int got = fl_substituter_realise(sub, s, p->store_path, err);
             if (got == 0) {
                 rc = fl_error_set(err, FL_ENOTFOUND, "%s names %s, which no cache has", where,
                                   p->store_path);
-                fl_error_set_hint(err, "push the host's closure again with 'flakectl cache push "
-                                       "--host %s'",
+                fl_error_set_hint(err,
+                                  "push the host's closure again with 'flakectl cache push "
+                                  "--host %s'",
                                   o->host);
             } else if (got < 0) {
                 rc = got;
@@ -220,8 +221,7 @@ static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *
     return rc;
 }
 
-static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *res,
-                    fl_error *err) {
+static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *res, fl_error *err) {
     char *url = NULL, *ref = NULL, *rev = NULL;
     int rc = parse_git_from(o->from, &url, &ref, &rev, err);
     if (rc < 0)
@@ -235,8 +235,7 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
     if (!rc)
         rc = o->build(o->build_ctx, dir, o->host, &res->toplevel, err);
     if (!rc) {
-        fprintf(o->out ? o->out : stdout, "built %s from %s at %s\n", res->toplevel, url,
-                res->rev);
+        fprintf(o->out ? o->out : stdout, "built %s from %s at %s\n", res->toplevel, url, res->rev);
         rc = activate_top(o, res->toplevel, err);
     }
     if (!rc) {
@@ -253,8 +252,9 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
 int fl_pull(const fl_pull_opts *o, fl_pull_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
     if (!o->host || !fl_host_name_valid(o->host))
-        return fl_error_set(err, FL_EUSAGE, "pull needs the host's name (--host H), '%s' is not "
-                                            "one",
+        return fl_error_set(err, FL_EUSAGE,
+                            "pull needs the host's name (--host H), '%s' is not "
+                            "one",
                             o->host ? o->host : "");
     int lockfd = -1;
     int rc = lock_pull(o->state_dir, &lockfd, err);
