@@ -5,8 +5,8 @@
 # no-op of one request, a newer push is pulled, and the refusals: a replayed older pointer,
 # a pointer with an edited counter (bad signature), an unsigned one, one signed by an
 # untrusted key, one naming another host, a missing one. A failing activation puts the
-# previous generation back and records the error. Each outcome is checked in the host's
-# record (state/host/status.json).
+# previous generation back and records the error; a pull killed mid-activation is finished
+# by the next. Each outcome is checked in the host's record (state/host/status.json).
 set -euo pipefail
 : "${FLAKECTL:?}"
 source "$FLAKECTL_SRC/tests/e2e/lib/nginx.bash"
@@ -164,3 +164,26 @@ grep -q "going on: --allow-downgrade" out || fail "no warning for the downgrade:
 [ "$(greeting)" = v1 ] || fail "--allow-downgrade did not bring v1 back"
 [ "$(rec pointer.counter)" = "$c1" ] || fail "the applied counter is not v1's"
 echo "ok: --allow-downgrade goes back to an older pointer, with a warning"
+
+# 6. a pull killed (-9) in the middle of its activation: the next pull finishes the job
+as_deployer
+version v4 "system.activationScripts.slow = \"touch $work/slow-started; sleep 2\";"
+dfl cache push --to "file://$work/srv/cache" --key key.sec --host h1 2>/dev/null
+top4=$(dfl build --no-link --host h1)
+chmod -R a+rX srv
+as_host
+"$FLAKECTL" --state-dir "$state" --root "$root" pull --host h1 --from "$url" \
+    --trusted-public-key "$pub" > out 2> err & # the binary itself, so that $! is its pid
+pid=$!
+for _ in $(seq 300); do [ -e slow-started ] && break; sleep 0.1; done
+[ -e slow-started ] || fail "the slow activation script never started: $(cat out err)"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+grep -q "^activated $top4" out && fail "the pull was not killed before the end of its activation"
+[ "$(rec pointer.counter)" != "$(sed -n 's/^Counter: //p' srv/cache/hosts/h1)" ] ||
+    fail "a killed pull recorded its pointer as applied"
+pull --from "$url" --trusted-public-key "$pub" > out 2> err || fail "the pull after a killed one: $(cat out err)"
+[ "$(greeting)" = v4 ] && [ "$(readlink "$root/run/flakectl/current")" = "$top4" ] || fail "v4 is not active after the second pull"
+[ "$(rec toplevel)" = "$top4" ] && [ "$(rec lastError)" = null ] && [ "$(rec pointer.counter)" -gt "$c2" ] ||
+    fail "record after the killed pull: $(cat "$state/host/status.json")"
+echo "ok: a pull killed mid-activation is finished by the next one"
