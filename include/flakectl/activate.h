@@ -4,6 +4,7 @@
 #define FLAKECTL_ACTIVATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -53,6 +54,11 @@ typedef struct fl_act_options {
     int use_generation;     /* > 0: make this existing generation the default (rollback)
                                instead of creating a new one */
     FILE *out;              /* progress and plans */
+    /* switch/test/boot: record the outcome in <state>/host/status.json (fl_act_record) as done
+     * by record_via ("switch", "push", "pull"); NULL records nothing. record_host names the
+     * flake's host (NULL keeps the recorded one). */
+    const char *record_via;
+    const char *record_host;
 } fl_act_options;
 
 /* The global --root (which must exist) and --state-dir as absolute, canonical paths, so
@@ -183,6 +189,32 @@ int fl_act_watch_confirm(const char *state, const char *token, char **late, fl_e
  * default again, without creating a generation; says which on out. */
 int fl_activate_rollback(const char *root, const char *state, int to, const char *backup_ext,
                          FILE *out, fl_error *err);
+
+/* ---- the host's record of its state (record.c), read by `flakectl status` ---- */
+
+/* One event: an activation or a pull, succeeded (error NULL) or failed. */
+typedef struct fl_act_record_event {
+    const char *via;   /* "switch", "push", "pull", ... */
+    const char *host;  /* the flake's name for this host; NULL keeps the recorded one */
+    const char *error; /* the failure's message; NULL = success (clears lastError) */
+    /* pull from a cache: the pointer now applied (NULL url: the recorded one stays) */
+    const char *pointer_url, *pointer_toplevel;
+    uint64_t pointer_counter;
+} fl_act_record_event;
+
+/* Rewrites <state>/host/status.json (atomically): version, host, generation (the default),
+ * toplevel (the active one), rev and dirty (its profile.json's flake), time, via,
+ * lastError (+ lastErrorTime / lastSuccessTime) and pointer {url, counter, toplevel}. */
+int fl_act_record(const char *root, const char *state_dir, const fl_act_record_event *ev,
+                  fl_error *err);
+/* The record (owned), or NULL with err clear when there is none, NULL with err set when it
+ * cannot be read. */
+json_t *fl_act_record_load(const char *state_dir, fl_error *err);
+/* The record (an empty one when none was written) with generation, toplevel, rev and dirty
+ * as they are now: what `deploy-agent state` reports. Owned; NULL with err when unreadable. */
+json_t *fl_act_record_read_live(const char *root, const char *state_dir, fl_error *err);
+/* The counter of the pointer the record says was applied, 0 when none. */
+uint64_t fl_act_record_pointer_counter(const json_t *rec);
 
 /* What a deployer wants to know about a target before it deploys (deploy-agent info). */
 typedef struct fl_act_status {

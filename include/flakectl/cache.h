@@ -83,11 +83,16 @@ typedef struct fl_cache_push_opts {
     const char *compression;        /* "zstd" (default), "xz" or "none" */
     const fl_cache_secret_key *key; /* NULL = unsigned */
     FILE *log;                      /* a line per path copied; NULL = silent */
+    /* with a key: after the closure, write the signed pointer hosts/<pointer_host> naming
+     * paths[0] (the one path pushed), with the flake revision pointer_rev (may be NULL) */
+    const char *pointer_host;
+    const char *pointer_rev;
 } fl_cache_push_opts;
 
 typedef struct fl_cache_push_result {
     size_t pushed, present; /* paths written; paths the cache already had */
     uint64_t nar_bytes, file_bytes;
+    uint64_t pointer_counter; /* the host pointer's counter, 0 when none was written */
 } fl_cache_push_result;
 
 /* Where a push writes: a file:// directory (fl_cache_push), or anything else that can
@@ -123,6 +128,45 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
                   const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err);
 /* Checks the StoreDir of a nix-cache-info text against store_dir (url names the cache). */
 int fl_cache_info_check(const char *info, const char *url, const char *store_dir, fl_error *err);
+
+/* ---- host pointers (pointer.c): hosts/<H> in a cache, for pull mode (docs/pull.md) ---- */
+
+/* "Host H runs StorePath": Counter only grows (a later push has a larger one), Rev is the
+ * flake's revision when known; Sig as a narinfo's, over fl_host_pointer_fingerprint. */
+typedef struct fl_host_pointer {
+    char *host;
+    char *store_path;
+    uint64_t counter;
+    char *rev; /* 40 hex digits, or NULL */
+    char **sigs;
+    size_t nsigs;
+} fl_host_pointer;
+
+/* 1 when h is usable as a host's name in a cache (hosts/<h>) and on a command line. */
+int fl_host_name_valid(const char *h);
+/* Parses a pointer of a cache for store_dir (where names it in errors). *out owned. */
+int fl_host_pointer_parse(const char *text, size_t len, const char *store_dir, const char *where,
+                          fl_host_pointer **out, fl_error *err);
+char *fl_host_pointer_format(const fl_host_pointer *p);
+/* "flakectl-host-pointer-1;<host>;<store path>;<counter>;<rev or empty>" (owned). */
+char *fl_host_pointer_fingerprint(const fl_host_pointer *p);
+int fl_host_pointer_trusted(const fl_host_pointer *p, const fl_cache_public_key *keys,
+                            size_t nkeys);
+void fl_host_pointer_free(fl_host_pointer *p);
+/* Reads url's hosts/<host> (one request over HTTP) and accepts it only when it parses, names
+ * host and a path of store_dir, and carries a valid signature by one of keys; otherwise an
+ * error naming the pointer's URL. FL_ENOTFOUND when the cache has no pointer for host. */
+int fl_host_pointer_fetch(const char *url, const char *host, const char *store_dir,
+                          const fl_cache_public_key *keys, size_t nkeys, fl_host_pointer **out,
+                          fl_error *err);
+/* Writes hosts/<host> through w naming toplevel (rev may be NULL), signed with key, with a
+ * counter above the pointer it replaces (*counter receives it; may be NULL). Call after the
+ * closure is in the cache: the pointer must never name what is not there yet. */
+struct fl_cache_writer;
+int fl_cache_write_host_pointer(const struct fl_cache_writer *w, const char *store_dir,
+                                const char *host, const char *toplevel, const char *rev,
+                                const fl_cache_secret_key *key, uint64_t *counter,
+                                fl_error *err);
 
 /* ---- verify (verify.c) ------------------------------------------------------------------ */
 

@@ -49,5 +49,8 @@ typedef struct fl_cli_caches {
  * build substituted from, for a deployment's target to use. */
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
                              fl_error *err);
+/* The same for the flake in flake_dir, which is left as it is (flake.lock never written). */
+int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
+                         fl_error *err);
 
 #endif

@@ -35,6 +35,9 @@ enum {
 #define FL_DEPLOY_KEY_WATCHED "watched"   /* the watchdog waits for a confirmation */
 #define FL_DEPLOY_KEY_PREVIOUS "previous" /* the generation it would go back to */
 
+/* `deploy-agent state`: the host's record (activate/record.c's keys: host, generation,
+ * toplevel, rev, dirty, time, via, lastError, pointer) */
+
 /* `deploy-agent build` */
 #define FL_DEPLOY_KEY_TOPLEVEL "toplevel"
 #define FL_DEPLOY_KEY_BUILT "built"

@@ -35,6 +35,25 @@ const char *fl_flake_tree_rev(const fl_flake_tree *t);
 int fl_flake_tree_dirty(const fl_flake_tree *t);
 int64_t fl_flake_tree_last_modified(const fl_flake_tree *t);
 const char *fl_flake_tree_workdir(const fl_flake_tree *t);
+/* Where a host's revision stands against the tree's HEAD (`flakectl status`). */
+enum fl_rev_relation {
+    FL_REV_UNKNOWN, /* no revision on one side, or a commit this repository lacks */
+    FL_REV_SAME,
+    FL_REV_BEHIND, /* an ancestor of HEAD */
+    FL_REV_AHEAD,  /* a descendant of HEAD (this checkout is the older one) */
+    FL_REV_OTHER,  /* neither: another branch */
+};
+int fl_flake_tree_compare_rev(const fl_flake_tree *t, const char *rev);
+
+/* Pull mode (docs/pull.md): makes dir a clean Git work tree of url (any libgit2 URL) at
+ * want_rev (fetched only when missing here), else the tip of the branch or tag ref, else the
+ * remote's HEAD: tracked files as committed, untracked ones removed, HEAD detached there.
+ * applied_rev (may be NULL): the revision the host runs; a commit that is not it or a
+ * descendant of it is refused (FL_ECONFLICT) before anything is checked out. rev_out gets
+ * the commit. */
+int fl_flake_checkout(const char *url, const char *ref, const char *want_rev,
+                      const char *applied_rev, const char *dir, char rev_out[41],
+                      fl_error *err);
 
 /* ---- inputs and flake.lock (inputs.c, lock.c, fetch.c) ---------------------------------- */
 

@@ -361,6 +361,12 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,
                              const fl_deploy_opts *o, int *status, fl_error *err);
 
+/* Asks target for the record it keeps of its state (`flakectl deploy-agent state`: the
+ * activate/ record with the live generation), for `flakectl status`. *record owned. */
+struct json_t;
+int fl_deploy_host_state(const char *target, const char *label, const fl_deploy_opts *o,
+                         struct json_t **record, fl_error *err);
+
 /* ---- one command on one or many targets (execfleet.c, `remote-exec`) ---- */
 
 typedef struct fl_remote_exec_job {

@@ -725,6 +725,19 @@ static int settled(const fl_act_options *o, const fl_toplevel *t) {
     return fl_act_packages_satisfied(o, t) && fl_act_units_in_place(o->root, t);
 }
 
+/* The record is an account: failing to write it is a warning, never the activation's
+ * outcome. Written under the activation's lock, so two activations never interleave it. */
+static void record_outcome(const fl_act_options *o, const fl_error *failed, FILE *out) {
+    fl_act_record_event ev = {o->record_via, o->record_host, NULL, NULL, NULL, 0};
+    if (failed)
+        ev.error = failed->message ? failed->message : "activation failed";
+    fl_error e = FL_ERROR_INIT;
+    if (fl_act_record(o->root, o->state_dir, &ev, &e) < 0) {
+        fprintf(out, "warning: %s\n", e.message);
+        fl_error_clear(&e);
+    }
+}
+
 int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
     FILE *out = o->out ? o->out : stdout;
     if (!fl_is_dir(o->root))
@@ -807,6 +820,8 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err) {
         }
         json_decref(managed);
     }
+    if (lockfd >= 0 && o->record_via && o->mode != FL_ACT_BOOT_TIME)
+        record_outcome(o, rc ? err : NULL, out);
     free(current);
     free(dflt_top);
     fl_toplevel_release(&t);

@@ -278,6 +278,11 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
     }
     if (!rc && n)
         rc = push_jobs(w, jobs, n, comp, opts, res, err);
+    /* last: the pointer names a closure that is complete in the cache */
+    if (!rc && opts->pointer_host && opts->key && npaths == 1)
+        rc = fl_cache_write_host_pointer(w, fl_store_dir(s), opts->pointer_host, paths[0],
+                                         opts->pointer_rev, opts->key, &res->pointer_counter,
+                                         err);
     for (size_t i = 0; i < n; i++) {
         fl_store_path_info_free(jobs[i].info);
         fl_error_clear(&jobs[i].err);
@@ -341,7 +346,11 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
     }
     /* NARs are staged in nar/ itself so that putting one is a rename */
     char *nar_dir = fl_path_join(conn.dir, "nar");
+    char *hosts_dir = fl_path_join(conn.dir, "hosts");
     rc = fl_mkdir_p(nar_dir, 0755, err);
+    if (!rc && opts->pointer_host)
+        rc = fl_mkdir_p(hosts_dir, 0755, err);
+    free(hosts_dir);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     fl_cache_writer w = {&conn,   conn.url,     nar_dir,      dir_has,
                          dir_get, dir_put_file, dir_put_data, cores > 0 ? (int)cores : 1};

@@ -47,6 +47,7 @@ static int cmd_activate(int argc, char **argv) {
         return prc;
     const char *toplevel = ao.toplevel, *mode = ao.mode, *backup = ao.backup;
     fl_act_options o = {0};
+    o.record_via = "activate";
     if (!mode) {
         fl_error_set(&err, FL_EUSAGE, "activate needs a TOPLEVEL and --mode");
         fl_error_set_hint(&err, "flakectl activate ./result --mode switch");

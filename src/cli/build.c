@@ -17,6 +17,7 @@ struct build_job {
     char **toplevel;
     fl_cli_caches *caches; /* NULL: not wanted */
     fl_error *err;
+    const char *flake_dir; /* NULL: --flake or the nearest flake.nix */
 };
 
 static char **dup_strings(char *const *v, size_t n) {
@@ -32,6 +33,11 @@ static int build_job_run(void *p) {
     fl_host_session sess;
     fl_session_opts so;
     fl_cli_session_opts(&so);
+    if (j->flake_dir) {
+        /* a checkout that must stay as committed (pull mode) */
+        so.flake_flag = j->flake_dir;
+        so.no_write_lock = 1;
+    }
     int rc = fl_host_session_open(&sess, &so, j->host_name ? j->host_name : default_host, j->err);
     free(default_host);
     if (rc < 0)
@@ -57,14 +63,20 @@ static int build_job_run(void *p) {
 }
 
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    struct build_job j = {host_name, toplevel, NULL, err};
+    struct build_job j = {host_name, toplevel, NULL, err, NULL};
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
                              fl_error *err) {
     memset(caches, 0, sizeof *caches);
-    struct build_job j = {host_name, toplevel, caches, err};
+    struct build_job j = {host_name, toplevel, caches, err, NULL};
+    return fl_cli_with_big_stack(build_job_run, &j);
+}
+
+int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
+                         fl_error *err) {
+    struct build_job j = {host_name, toplevel, NULL, err, flake_dir};
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 

@@ -7,6 +7,7 @@
 
 #include "cli/opt.h"
 #include "cli/remote_args.h"
+#include "flakectl/activate.h"
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
@@ -153,6 +154,22 @@ static int read_secret_key(const char *file, fl_cache_secret_key *key, fl_error 
     return rc;
 }
 
+/* The flake revision a built toplevel records (profile.json), NULL when none (owned). */
+static char *toplevel_rev(const char *toplevel) {
+    fl_toplevel t;
+    fl_error e = FL_ERROR_INIT;
+    char *rev = NULL;
+    if (fl_toplevel_load(&t, toplevel, &e) == 0) {
+        json_t *r = json_object_get(json_object_get(t.profile, "flake"), "rev");
+        json_t *dirty = json_object_get(json_object_get(t.profile, "flake"), "dirty");
+        if (json_is_string(r) && !json_is_true(dirty))
+            rev = fl_xstrdup(json_string_value(r));
+        fl_toplevel_release(&t);
+    }
+    fl_error_clear(&e);
+    return rev;
+}
+
 static int cache_push(int argc, char **argv) {
     cache_opts o;
     memset(&o, 0, sizeof o);
@@ -184,8 +201,12 @@ static int cache_push(int argc, char **argv) {
     }
     fl_cache_push_result res;
     memset(&res, 0, sizeof res);
+    char *rev = NULL;
+    if (!rc && o.host && o.key)
+        rev = toplevel_rev(toplevel);
     if (!rc) {
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, fl_opts.quiet ? NULL : stderr};
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, fl_opts.quiet ? NULL : stderr,
+                                 o.key ? o.host : NULL, rev};
         if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
             rc = fl_error_set(&err, FL_EUSAGE,
                               "cache push over SSH writes as the login user: "
@@ -203,14 +224,25 @@ static int cache_push(int argc, char **argv) {
     memset(&key, 0, sizeof key);
     fl_store_free_paths(paths, n);
     free(toplevel);
+    free(rev);
     fl_store_close(s);
+    char *host = o.host ? fl_xstrdup(o.host) : NULL;
     fl_opt_release(&push_cmd, &o);
-    if (rc)
+    if (rc) {
+        free(host);
         return fl_cli_report(&err);
+    }
     if (!fl_opts.quiet)
         fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
                 res.pushed, (unsigned long long)res.nar_bytes, (unsigned long long)res.file_bytes,
                 res.present);
+    if (!fl_opts.quiet && res.pointer_counter)
+        fprintf(stderr, "pointer hosts/%s written (counter %llu)\n", host,
+                (unsigned long long)res.pointer_counter);
+    else if (!fl_opts.quiet && host)
+        fprintf(stderr, "note: no pointer hosts/%s written: pull mode needs one signed "
+                        "(give --key)\n", host);
+    free(host);
     return FL_EXIT_OK;
 }
 

@@ -187,6 +187,16 @@ static int select_run(void *p) {
     return fl_module_select_deploy(&so, j->sel, &j->hosts, &j->n, &j->err);
 }
 
+int fl_cli_select_hosts(const char *sel, fl_host_deploy **hosts, size_t *n, fl_error *err) {
+    select_job j = {sel, NULL, 0, FL_ERROR_INIT};
+    int rc = fl_cli_with_big_stack(select_run, &j);
+    *hosts = j.hosts;
+    *n = j.n;
+    if (rc < 0)
+        fl_error_move(err, &j.err);
+    return rc;
+}
+
 int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const char *host,
                   const char *backup_ext, const char *mode) {
     const char *target = da->t.target_host, *on = da->on;
@@ -220,19 +230,21 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
     fl_rollout_host *hosts = NULL;
     size_t n = 0;
     if (on) {
-        select_job j = {on, NULL, 0, FL_ERROR_INIT};
-        int rc = fl_cli_with_big_stack(select_run, &j);
+        fl_host_deploy *sel = NULL;
+        size_t nsel = 0;
+        fl_error serr = FL_ERROR_INIT;
+        int rc = fl_cli_select_hosts(on, &sel, &nsel, &serr);
         if (rc == 0) {
-            n = j.n;
+            n = nsel;
             hosts = fl_xcalloc(n, sizeof *hosts);
             for (size_t i = 0; i < n; i++) {
-                hosts[i].name = fl_xstrdup(j.hosts[i].name);
-                hosts[i].target = fl_xstrdup(j.hosts[i].target);
+                hosts[i].name = fl_xstrdup(sel[i].name);
+                hosts[i].target = fl_xstrdup(sel[i].target);
             }
         }
-        fl_host_deploy_free(j.hosts, j.n);
+        fl_host_deploy_free(sel, nsel);
         if (rc < 0)
-            return fl_cli_report(&j.err);
+            return fl_cli_report(&serr);
     } else {
         hosts = fl_xcalloc(1, sizeof *hosts);
         n = 1;

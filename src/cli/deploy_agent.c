@@ -43,6 +43,7 @@ static int agent_activate(int argc, char **argv);
 static int agent_confirm(int argc, char **argv);
 static int agent_build(int argc, char **argv);
 static int agent_substitute(int argc, char **argv);
+static int agent_state(int argc, char **argv);
 
 typedef struct agent_opts {
     const char *top, *mode, *backup, *token, *gc_root, *pending;
@@ -112,9 +113,13 @@ static const fl_opt_cmd agent_substitute_cmd = {
     NULL,
     agent_substitute,
 };
-static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd,       &agent_activate_cmd,
-                                               &agent_confirm_cmd,    &agent_build_cmd,
-                                               &agent_substitute_cmd, NULL};
+static const fl_opt_cmd agent_state_cmd = {
+    "deploy-agent state", "report this host's record (generation, rev, last error) as JSON",
+    "", NULL, NULL, NULL, agent_state,
+};
+static const fl_opt_cmd *const agent_subs[] = {
+    &agent_info_cmd,       &agent_activate_cmd, &agent_confirm_cmd, &agent_build_cmd,
+    &agent_substitute_cmd, &agent_state_cmd,    NULL};
 
 static int cmd_deploy_agent(int argc, char **argv);
 
@@ -169,6 +174,24 @@ static int agent_info(int argc, char **argv) {
     free(store_dir);
     free(root);
     free(state);
+    return FL_EXIT_OK;
+}
+
+/* For `flakectl status` on the deployer: reads, never writes. */
+static int agent_state(int argc, char **argv) {
+    int prc = fl_opt_parse(&agent_state_cmd, NULL, argc, argv);
+    if (prc != FL_OPT_RUN)
+        return prc;
+    fl_error err = FL_ERROR_INIT;
+    char *root = NULL, *state = NULL;
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+        return fl_cli_report(&err);
+    json_t *rec = fl_act_record_read_live(root, state, &err);
+    free(root);
+    free(state);
+    if (!rec)
+        return fl_cli_report(&err);
+    report_json(rec);
     return FL_EXIT_OK;
 }
 
@@ -248,7 +271,7 @@ static int agent_activate(int argc, char **argv) {
     }
     if (rc == 0) {
         fflush(stdout);
-        fl_act_options o = {mode, root, state, backup, 0, stdout};
+        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL};
         rc = fl_activate(&o, top, &err);
     }
     /* The activation rooted the toplevel itself while it ran; now a generation, `current`

@@ -36,6 +36,10 @@ extern const fl_opt_spec fl_cli_deploy_spec[];
  * is the agent's word ("switch", "dry-activate"). Returns the exit status. */
 int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *a, const char *host,
                   const char *backup_ext, const char *mode);
+/* The hosts `--on sel` chooses, with their deploy.targetHost (evaluated on a big stack).
+ * *hosts owned (fl_host_deploy_free). */
+struct fl_host_deploy;
+int fl_cli_select_hosts(const char *sel, struct fl_host_deploy **hosts, size_t *n, fl_error *err);
 /* Runs argv (less what local[] marks: SSH and global options) on a->target_host with
  * flakectl there, the output streamed back; returns its exit status. */
 int fl_cli_remote_passthrough(const fl_cli_target_args *a, int argc, char **argv,

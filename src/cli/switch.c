@@ -88,6 +88,8 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         o.state_dir = state;
         o.backup_ext = backup;
         o.out = stdout;
+        o.record_via = "switch";
+        o.record_host = host;
         fflush(stdout);
         rc = fl_activate(&o, toplevel, &err);
     }

@@ -355,6 +355,47 @@ static int export_commit(git_repository *repo, git_commit *commit, fl_store *sto
     return rc;
 }
 
+/* The commit to use: want_rev when given (fetching only when repo lacks it), else the tip
+ * of the branch or tag ref, else the remote's HEAD (both after a fetch). *commit owned. */
+static int find_commit(git_repository *repo, const char *url, const char *ref,
+                       const char *want_rev, git_oid *oid, git_commit **commit, fl_error *err) {
+    *commit = NULL;
+    if (want_rev) {
+        if (git_oid_fromstr(oid, want_rev) < 0)
+            return fl_error_set(err, FL_EPARSE, "'%s' is not a full Git revision (40 hex digits)",
+                                want_rev);
+        /* A commit already here needs no network: that is what makes a second evaluation
+         * (or a re-run of the same pull) work offline. */
+        if (git_commit_lookup(commit, repo, oid) == 0)
+            return FL_OK;
+        git_error_clear();
+        int rc = do_fetch(repo, url, NULL, NULL, err);
+        if (rc < 0)
+            return rc;
+        if (git_commit_lookup(commit, repo, oid) < 0) {
+            git_error_clear();
+            return fl_error_set(err, FL_ENOTFOUND, "revision %s is not in %s", want_rev, url);
+        }
+        return FL_OK;
+    }
+    git_oid head;
+    int has_head = 0;
+    int rc = do_fetch(repo, url, &head, &has_head, err);
+    if (rc < 0)
+        return rc;
+    if (ref) {
+        if (resolve_ref(repo, ref, oid) < 0)
+            return fl_error_set(err, FL_ENOTFOUND, "%s has no branch or tag '%s'", url, ref);
+    } else if (has_head) {
+        *oid = head;
+    } else {
+        return fl_error_set(err, FL_ENOTFOUND, "%s has no HEAD (an empty repository?)", url);
+    }
+    if (git_commit_lookup(commit, repo, oid) < 0)
+        return git_fail(err, FL_ENOTFOUND, "the commit %s was not fetched", url);
+    return FL_OK;
+}
+
 int fl_flake_fetch_git(fl_store *store, const char *url, const char *ref, const char *want_rev,
                        fl_flake_fetched *out, fl_error *err) {
     git_libgit2_init();
@@ -373,47 +414,9 @@ int fl_flake_fetch_git(fl_store *store, const char *url, const char *ref, const 
     }
     git_oid oid;
     git_commit *commit = NULL;
-    if (want_rev) {
-        if (git_oid_fromstr(&oid, want_rev) < 0) {
-            rc = fl_error_set(err, FL_EPARSE, "'%s' is not a full Git revision (40 hex digits)",
-                              want_rev);
-            goto done;
-        }
-        /* A commit already in the cache needs no network: that is what makes a second
-         * evaluation work offline. */
-        if (git_commit_lookup(&commit, repo, &oid) < 0) {
-            git_error_clear();
-            rc = do_fetch(repo, url, NULL, NULL, err);
-            if (rc < 0)
-                goto done;
-            if (git_commit_lookup(&commit, repo, &oid) < 0) {
-                git_error_clear();
-                rc = fl_error_set(err, FL_ENOTFOUND, "revision %s is not in %s", want_rev, url);
-                goto done;
-            }
-        }
-    } else {
-        git_oid head;
-        int has_head = 0;
-        rc = do_fetch(repo, url, &head, &has_head, err);
-        if (rc < 0)
-            goto done;
-        if (ref) {
-            if (resolve_ref(repo, ref, &oid) < 0) {
-                rc = fl_error_set(err, FL_ENOTFOUND, "%s has no branch or tag '%s'", url, ref);
-                goto done;
-            }
-        } else if (has_head) {
-            oid = head;
-        } else {
-            rc = fl_error_set(err, FL_ENOTFOUND, "%s has no HEAD (an empty repository?)", url);
-            goto done;
-        }
-        if (git_commit_lookup(&commit, repo, &oid) < 0) {
-            rc = git_fail(err, FL_ENOTFOUND, "the commit %s was not fetched", url);
-            goto done;
-        }
-    }
+    rc = find_commit(repo, url, ref, want_rev, &oid, &commit, err);
+    if (rc < 0)
+        goto done;
     git_oid_tostr(out->rev, sizeof out->rev, &oid);
     out->last_modified = (int64_t)git_commit_time(commit);
     rc = export_commit(repo, commit, store, &out->store_path, out->nar_hash, err);
@@ -424,5 +427,66 @@ done:
     git_repository_free(repo);
     close(lockfd);
     free(dir);
+    return rc;
+}
+/* ---- pull mode: a clean work tree of one commit ---- */
+
+static int open_work_tree(const char *dir, git_repository **repo, fl_error *err) {
+    char *dotgit = fl_path_join(dir, ".git");
+    int exists = fl_is_dir(dotgit);
+    free(dotgit);
+    if (exists && git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0)
+        return FL_OK;
+    git_error_clear();
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (rc < 0)
+        return rc;
+    if (git_repository_init(repo, dir, 0) < 0)
+        return git_fail(err, FL_EIO, "cannot create the Git work tree %s", dir);
+    return FL_OK;
+}
+
+int fl_flake_checkout(const char *url, const char *ref, const char *want_rev,
+                      const char *applied_rev, const char *dir, char rev_out[41],
+                      fl_error *err) {
+    git_libgit2_init();
+    rev_out[0] = '\0';
+    git_repository *repo = NULL;
+    git_commit *commit = NULL;
+    git_oid oid;
+    int rc = open_work_tree(dir, &repo, err);
+    if (rc < 0)
+        goto done;
+    rc = find_commit(repo, url, ref, want_rev, &oid, &commit, err);
+    if (rc < 0)
+        goto done;
+    git_oid_tostr(rev_out, 41, &oid);
+    /* Never back: the applied commit must be this one or one of its ancestors, so a branch
+     * reset to an older commit (or a replayed rev) is refused rather than deployed. */
+    git_oid applied;
+    if (applied_rev && git_oid_fromstr(&applied, applied_rev) == 0 &&
+        !git_oid_equal(&applied, &oid) && git_graph_descendant_of(repo, &oid, &applied) != 1) {
+        git_error_clear();
+        rc = fl_error_set(err, FL_ECONFLICT,
+                          "%s is not a descendant of %s, the revision this host runs: refusing "
+                          "to go back",
+                          rev_out, applied_rev);
+        fl_error_set_hint(err, "pull a newer revision; to go back on purpose, use 'flakectl "
+                               "rollback' or --allow-downgrade");
+        goto done;
+    }
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+    if (git_checkout_tree(repo, (const git_object *)commit, &co) < 0 ||
+        git_repository_set_head_detached(repo, &oid) < 0) {
+        rc = git_fail(err, FL_EIO, "cannot check out %s", rev_out);
+        goto done;
+    }
+done:
+    if (rc < 0)
+        fl_error_add_frame(err, "while fetching %s into %s", url, dir);
+    git_commit_free(commit);
+    git_repository_free(repo);
     return rc;
 }

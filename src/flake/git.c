@@ -262,3 +262,26 @@ void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store
             hooks->add_fixed = hook_add_fixed;
     }
 }
+
+int fl_flake_tree_compare_rev(const fl_flake_tree *t, const char *rev) {
+    if (!t || !t->has_rev || !rev)
+        return FL_REV_UNKNOWN;
+    if (!strcmp(rev, t->rev))
+        return FL_REV_SAME;
+    git_repository *repo = NULL;
+    git_oid head, other;
+    int rel = FL_REV_UNKNOWN;
+    if (git_oid_fromstr(&other, rev) == 0 && git_oid_fromstr(&head, t->rev) == 0 &&
+        git_repository_open_ext(&repo, t->workdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0) {
+        int d = git_graph_descendant_of(repo, &head, &other);
+        if (d == 1)
+            rel = FL_REV_BEHIND;
+        else if (git_graph_descendant_of(repo, &other, &head) == 1)
+            rel = FL_REV_AHEAD;
+        else if (d == 0)
+            rel = FL_REV_OTHER;
+    }
+    git_error_clear();
+    git_repository_free(repo);
+    return rel;
+}

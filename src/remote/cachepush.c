@@ -124,15 +124,22 @@ static int ssh_put_data(void *ctx, const char *rel, const void *data, size_t len
     return rc;
 }
 
-/* Makes DIR and DIR/nar and lists DIR once: what the push skips. */
+/* Makes DIR, DIR/nar and DIR/hosts and lists DIR and DIR/hosts once: what the push skips
+ * (and the pointers a push replaces). */
 static int ssh_open_dir(ssh_cache *c, fl_error *err) {
     fl_strbuf cmd, out;
     fl_strbuf_init(&cmd, 256);
     fl_strbuf_init(&out, 4096);
     fl_strbuf_adds(&cmd, "mkdir -p ");
     add_path(&cmd, c, "nar");
+    fl_strbuf_addch(&cmd, ' ');
+    add_path(&cmd, c, "hosts");
     fl_strbuf_adds(&cmd, " && ls -1a ");
     fl_remote_shell_quote(&cmd, c->dir);
+    /* the host pointers too: a new pointer's counter must exceed the one it replaces */
+    fl_strbuf_adds(&cmd, " && cd ");
+    add_path(&cmd, c, "hosts");
+    fl_strbuf_adds(&cmd, " && ls -1a | sed 's|^|hosts/|'");
     fl_remote_io io = FL_REMOTE_IO_INIT;
     io.stdout_cb = collect;
     io.stdout_ctx = &out;

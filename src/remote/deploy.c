@@ -487,3 +487,23 @@ int fl_deploy_remote_command(const char *target, const char *label, const char *
     fl_remote_close(r);
     return rc;
 }
+
+int fl_deploy_host_state(const char *target, const char *label, const fl_deploy_opts *o,
+                         json_t **record, fl_error *err) {
+    *record = NULL;
+    fl_remote *r = NULL;
+    int rc = connect_target(target, label, o, 0, &r, err);
+    if (rc < 0)
+        return rc;
+    int status = 0;
+    rc = run_agent(r, "flakectl deploy-agent state", o, record, &status, err);
+    if (rc == 0 && (status != 0 || !json_is_object(*record))) {
+        rc = fl_error_set(err, FL_EGENERIC,
+                          "%s: 'flakectl deploy-agent state' %s", fl_remote_label(r),
+                          status ? "failed" : "reported nothing (an older flakectl?)");
+        json_decref(*record);
+        *record = NULL;
+    }
+    fl_remote_close(r);
+    return rc;
+}

@@ -37,6 +37,11 @@ grep -q '^bob:' "$ROOT/etc/passwd" && fail "bob should be gone again"
 [ ! -e "$STATE/profiles/system-2-link" ] || fail "a generation was made for a failed switch"
 [ "$(readlink "$ROOT/run/flakectl/current")" = "$A" ] || fail "current changed"
 [ "$state_a" = "$(cat "$STATE/activation/managed.json")" ] || fail "managed.json is not A's"
+# The host's record: still generation 1 and A, with the failure as its last error.
+[ "$(host_record generation)" = 1 ] || fail "record: generation $(host_record generation)"
+[ "$(host_record toplevel)" = "$A" ] || fail "record: toplevel $(host_record toplevel)"
+host_record lastError | grep -q "activation script 'broken' exited with status 1" ||
+    fail "record: lastError is '$(host_record lastError)'"
 
 # A failure after --backup-ext moved an admin's file aside: the file is moved back.
 echo "admin's extra.conf" >"$ROOT/etc/extra.conf"

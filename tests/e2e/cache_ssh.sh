@@ -50,6 +50,30 @@ rm -rf "$state"
 mv "$work/state.orig" "$state"
 echo "ok: substitution from the ssh-pushed cache"
 
+# --host H over ssh: the closure, then the signed pointer hosts/H; a second push raises its
+# counter (the old pointer is read over the same connection); a host pulls from it
+mkdir flake
+cat > flake/flake.nix <<'EOF'
+{ outputs = { self, ... }: { hosts.h = { system = "x86_64-linux"; platform = "nixos";
+  modules = [ { environment.etc."greeting".text = "hi\n"; } ]; }; }; }
+EOF
+fl --flake flake cache push --to "ssh://$SSHD_TARGET$remote_dir" "${ssh_opts[@]}" --key key.sec --host h
+htop=$(fl --flake flake build --no-link --host h)
+grep -qx "StorePath: $htop" "$remote_dir/hosts/h" || fail "pointer over ssh: $(cat "$remote_dir/hosts/h")"
+c1=$(sed -n 's/^Counter: //p' "$remote_dir/hosts/h")
+fl --flake flake cache push --to "ssh://$SSHD_TARGET$remote_dir" "${ssh_opts[@]}" --key key.sec --host h
+c2=$(sed -n 's/^Counter: //p' "$remote_dir/hosts/h")
+[ "$c2" -gt "$c1" ] || fail "the second pointer's counter $c2 is not above $c1"
+[ -z "$(find "$remote_dir" -name '.tmp-*')" ] || fail "temporary files left on the host"
+mv "$state" "$work/state.orig"
+mkdir "$work/hroot"
+fl --root "$work/hroot" pull --host h --from "file://$remote_dir" --trusted-public-key "$pub" > /dev/null ||
+    fail "could not pull from the ssh-pushed pointer"
+[ "$(readlink "$work/hroot/run/flakectl/current")" = "$htop" ] || fail "the pulled toplevel is not active"
+rm -rf "$state"
+mv "$work/state.orig" "$state"
+echo "ok: cache push --host over ssh writes a signed pointer a host pulls"
+
 # errors name the problem: a relative or missing directory, an unreachable host
 if fl cache push --to "ssh://$SSHD_TARGET" "${ssh_opts[@]}" "$top" 2>err; then fail "accepted a URL without DIR"; fi
 grep -q "expected ssh://" err || fail "no-dir error: $(cat err)"

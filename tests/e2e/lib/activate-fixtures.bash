@@ -41,15 +41,21 @@ link_etc() {
     ln -sfn "$3" "$1/etc/$2"
 }
 
-# Hash every file, link and directory (type, mode, owner, target or content) beneath dirs.
+# Hash every file, link and directory (type, mode, owner, target or content) beneath dirs,
+# except the state directory's host/ (the host's record: a refused activation records its
+# error there, see host_record; so the top directory's own mtime is left out too).
 snapshot() {
     local d
     for d in "$@"; do
-        (cd "$d" && find . -printf '%p %y %m %U %G %s %T@ %i\n' | LC_ALL=C sort) 
-        (cd "$d" && find . -type l -printf '%p -> %l\n' | LC_ALL=C sort)
-        (cd "$d" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+        stat -c '. %F %a %u %g' "$d"
+        (cd "$d" && find . -mindepth 1 -path ./host -prune -o -printf '%p %y %m %U %G %s %T@ %i\n' | LC_ALL=C sort)
+        (cd "$d" && find . -path ./host -prune -o -type l -printf '%p -> %l\n' | LC_ALL=C sort)
+        (cd "$d" && find . -path ./host -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
     done
 }
+
+# host_record KEY: the value of KEY in the host's record (STATE/host/status.json).
+host_record() { jq -r ".$1" "$STATE/host/status.json"; }
 
 # write_profile TOP [key=json ...]: profile.json with the given parts (etc, users, groups,
 # home, units, scripts, packages, flake) and empty defaults for the rest.

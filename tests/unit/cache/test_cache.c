@@ -239,6 +239,76 @@ static void test_compression_round_trip_and_damage(void **state) {
     free(plain);
 }
 
+/* A host pointer: written, parsed back, signed over its fingerprint (a narinfo's signature
+ * never passes as a pointer's), every signed field covered, malformed text located. */
+static void test_host_pointer(void **state) {
+    (void)state;
+    fl_error err = FL_ERROR_INIT;
+    fl_cache_secret_key sk;
+    fl_cache_public_key pk;
+    assert_int_equal(fl_cache_secret_key_parse(nix_secret, "sk", &sk, &err), 0);
+    assert_int_equal(fl_cache_public_key_parse(nix_public, "pk", &pk, &err), 0);
+    fl_host_pointer p = {"web1", "/tmp/nixt/state/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t", 42,
+                         "0123456789abcdef0123456789abcdef01234567", NULL, 0};
+    char *fp = fl_host_pointer_fingerprint(&p);
+    assert_string_equal(fp, "flakectl-host-pointer-1;web1;/tmp/nixt/state/store/"
+                            "r8b8m1bbgm78ja7wi6c61di18anhzbhd-t;42;"
+                            "0123456789abcdef0123456789abcdef01234567");
+    char *sig = fl_cache_sign(&sk, fp);
+    char *sigs[] = {sig, NULL};
+    p.sigs = sigs;
+    p.nsigs = 1;
+    char *text = fl_host_pointer_format(&p);
+    fl_host_pointer *q = NULL;
+    assert_int_equal(fl_host_pointer_parse(text, strlen(text), store_dir, "hosts/web1", &q, &err),
+                     0);
+    assert_string_equal(q->host, "web1");
+    assert_int_equal(q->counter, 42);
+    assert_string_equal(q->rev, p.rev);
+    assert_true(fl_host_pointer_trusted(q, &pk, 1));
+    /* each signed field changes the fingerprint */
+    q->counter = 43;
+    assert_false(fl_host_pointer_trusted(q, &pk, 1));
+    q->counter = 42;
+    q->host[0] = 'x';
+    assert_false(fl_host_pointer_trusted(q, &pk, 1));
+    fl_host_pointer_free(q);
+    /* a narinfo's signature does not make a pointer */
+    fl_narinfo *ni = NULL;
+    assert_int_equal(fl_narinfo_parse(nix_narinfo, strlen(nix_narinfo), store_dir, "n", &ni, &err),
+                     0);
+    sigs[0] = ni->sigs[0];
+    assert_false(fl_host_pointer_trusted(&p, &pk, 1));
+    fl_narinfo_free(ni);
+    free(text);
+    free(sig);
+    free(fp);
+    static const char *const bad[] = {
+        "Host: ../etc\nStorePath: /tmp/nixt/state/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t\n"
+        "Counter: 1\n",
+        "Host: a\nStorePath: /elsewhere/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t\nCounter: 1\n",
+        "Host: a\nStorePath: /tmp/nixt/state/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t\n"
+        "Counter: -1\n",
+        "Host: a\nStorePath: /tmp/nixt/state/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t\n",
+        "Host: a\nStorePath: /tmp/nixt/state/store/r8b8m1bbgm78ja7wi6c61di18anhzbhd-t\n"
+        "Counter: 1\nRev: HEAD\n",
+        "garbage\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        q = NULL;
+        assert_int_equal(fl_host_pointer_parse(bad[i], strlen(bad[i]), store_dir, "hosts/a", &q,
+                                               &err),
+                         FL_EPARSE);
+        assert_null(q);
+        assert_non_null(strstr(err.message, "hosts/a"));
+        fl_error_clear(&err);
+    }
+    assert_false(fl_host_name_valid(""));
+    assert_false(fl_host_name_valid(".hidden"));
+    assert_false(fl_host_name_valid("a/b"));
+    assert_true(fl_host_name_valid("web-1.example_org"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narinfo_round_trip_is_nix_text),
@@ -246,6 +316,7 @@ int main(void) {
         cmocka_unit_test(test_narinfo_rejects_bad_input),
         cmocka_unit_test(test_keys_reject_malformed),
         cmocka_unit_test(test_compression_round_trip_and_damage),
+        cmocka_unit_test(test_host_pointer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,56 @@
+/* pull.h - pull mode (docs/pull.md): the host brings itself to the state its fleet wants,
+ * from a signed host pointer in a binary cache or from the flake's Git repository, with the
+ * guarantees of a push (plan, restore on failure) and never backwards. Depends on cache,
+ * activate, flake and store; the build of a flake is the caller's (a callback), because
+ * evaluating hosts is the module system's, above this layer. */
+#ifndef FLAKECTL_PULL_H
+#define FLAKECTL_PULL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flakectl/activate.h"
+#include "flakectl/error.h"
+
+/* Builds host of the flake checked out in flake_dir; *toplevel owned. */
+typedef int (*fl_pull_build_fn)(void *ctx, const char *flake_dir, const char *host,
+                                char **toplevel, fl_error *err);
+
+typedef struct fl_pull_opts {
+    const char *host; /* the flake's name for this host: hosts/<host> in a cache */
+    /* git+file://…, git+https://…, git+ssh://… (?ref=BRANCH, ?rev=COMMIT), or a cache:
+     * file:///DIR, http://…, https://… */
+    const char *from;
+    const char *ref, *rev;           /* git: override the URL's */
+    const char *const *keys;         /* trusted public keys (each may hold several) */
+    size_t nkeys;
+    const char *const *substituters; /* further caches for the closure */
+    size_t nsubstituters;
+    const char *root, *state_dir;
+    fl_act_mode mode;    /* FL_ACT_SWITCH, FL_ACT_TEST or FL_ACT_BOOT */
+    int allow_downgrade; /* accept an older pointer or a non-descendant commit */
+    fl_pull_build_fn build;
+    void *build_ctx;
+    FILE *out; /* progress, and activation's plan; NULL = stdout */
+} fl_pull_opts;
+
+typedef struct fl_pull_result {
+    int noop;       /* already there: only the pointer was read */
+    char *toplevel; /* owned; NULL when nothing was resolved */
+    char rev[41];   /* the flake revision, "" when unknown */
+    uint64_t counter; /* the pointer's, 0 for git */
+} fl_pull_result;
+
+/* One pull; every outcome (success, no-op after an error, failure) lands in the host's
+ * record (fl_act_record, via "pull"). A pointer whose counter is below the applied one, or a
+ * commit that does not descend from the one running, is refused unless allow_downgrade. */
+int fl_pull(const fl_pull_opts *o, fl_pull_result *res, fl_error *err);
+void fl_pull_result_release(fl_pull_result *r);
+
+/* The checks of a pointer against what the host applied (pure, for the tests): 1 = already
+ * applied (same counter and toplevel), 0 = newer (apply it), <0 with err = refused. */
+int fl_pull_pointer_decide(uint64_t counter, const char *toplevel, uint64_t applied_counter,
+                           const char *applied_toplevel, const char *where, fl_error *err);
+
+#endif
