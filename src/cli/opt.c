@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "man.h"
 #include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/error.h"
@@ -777,6 +778,8 @@ int fl_cli_main(int argc, char **argv) {
         if (n == 1) {
             print_top(stdout);
             rc = FL_EXIT_OK;
+        } else if (!strcmp(words[1], "--man")) {
+            rc = fl_man_command(n - 1, words + 1);
         } else {
             rc = help_for(NULL, cmds, n - 1, words + 1);
         }
