@@ -28,4 +28,5 @@ add_custom_target(options-doc
   DEPENDS docs
   COMMENT "Copying the options reference to docs/options.md")
 
-install(DIRECTORY ${FLAKECTL_GEN_DOCS}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR})
+install(DIRECTORY ${FLAKECTL_GEN_DOCS}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}
+        PATTERN "*.new" EXCLUDE)

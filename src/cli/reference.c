@@ -29,6 +29,19 @@ static void md_code(FILE *out, const char *s) {
         fputc('`', out);
 }
 
+/* Prose: '<' outside code spans is written &lt; (pkgs.<name> is no HTML tag to drop). */
+static void md_text(FILE *out, const char *s) {
+    int in_code = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '`')
+            in_code = !in_code;
+        if (*p == '<' && !in_code)
+            fputs("&lt;", out);
+        else
+            fputc(*p, out);
+    }
+}
+
 static void md_value(FILE *out, const char *label, const char *v) {
     if (strchr(v, '\n'))
         fprintf(out, "*%s:*\n\n```nix\n%s\n```\n\n", label, v);
@@ -56,9 +69,13 @@ void fl_md_write_options(const fl_option_doc *docs, size_t n, FILE *out) {
         fputs("## ", out);
         md_code(out, d->name);
         fputs("\n\n", out);
-        if (*d->description)
-            fprintf(out, "%s\n\n", d->description);
-        fprintf(out, "*Type:* %s\n\n", d->type);
+        if (*d->description) {
+            md_text(out, d->description);
+            fputs("\n\n", out);
+        }
+        fputs("*Type:* ", out);
+        md_text(out, d->type);
+        fputs("\n\n", out);
         if (d->default_text)
             md_value(out, "Default", d->default_text);
         if (d->example_text)
