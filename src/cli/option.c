@@ -328,7 +328,7 @@ static int cmd_option(int argc, char **argv);
 
 const fl_opt_cmd fl_cmd_option = {
     "option",
-    "show an option: value, type, default, description, declared and defined in",
+    "show an option (value, type, default, declared and defined in), or --search them",
     "[--host H] NAME\n--search WORD [--host H]",
     "Shows option NAME (e.g. networking.hostName or\n"
     "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
