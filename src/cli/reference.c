@@ -64,6 +64,22 @@ void fl_md_write_options(const fl_option_doc *docs, size_t n, FILE *out) {
           "searches it offline, with the options your own flake declares; `flakectl option "
           "--host H NAME` shows an option's value on a host.\n\n",
           out);
+    /* an index: each first word, linked to its first option (GitHub's heading anchors) */
+    fputs("By the first part of the name:", out);
+    for (size_t i = 0; i < n; i++) {
+        size_t w = strcspn(docs[i].name, ".");
+        if (i && !strncmp(docs[i - 1].name, docs[i].name, w) &&
+            strcspn(docs[i - 1].name, ".") == w)
+            continue;
+        fprintf(out, "%s[%.*s](#", i ? " · " : " ", (int)w, docs[i].name);
+        for (const char *p = docs[i].name; *p; p++)
+            if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')
+                fputc(*p, out);
+            else if (*p >= 'A' && *p <= 'Z')
+                fputc(*p - 'A' + 'a', out);
+        fputc(')', out);
+    }
+    fputs(".\n\n", out);
     for (size_t i = 0; i < n; i++) {
         const fl_option_doc *d = &docs[i];
         fputs("## ", out);
