@@ -30,6 +30,26 @@ void fl_roff_escaped(FILE *out, const char *s, size_t n, int at_start) {
     }
 }
 
+/* A line of help text; `code` (a command, a path, an option's name, as the help texts write
+ * them) is set in bold, backticks dropped, when its closing backtick is on the line. */
+static void code_spans(FILE *out, const char *s, size_t n) {
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '`')
+            continue;
+        const char *close = memchr(s + i + 1, '`', n - i - 1);
+        if (!close)
+            break;
+        fl_roff_escaped(out, s + start, i - start, start == 0);
+        fputs("\\fB", out);
+        fl_roff_escaped(out, s + i + 1, (size_t)(close - s) - i - 1, 0);
+        fputs("\\fR", out);
+        i = (size_t)(close - s);
+        start = i + 1;
+    }
+    fl_roff_escaped(out, s + start, n - start, start == 0);
+}
+
 void fl_roff_text(FILE *out, const char *s) {
     int blank_pending = 0;
     for (const char *p = s ? s : ""; *p;) {
@@ -44,7 +64,7 @@ void fl_roff_text(FILE *out, const char *s) {
             /* an indented line is a literal (an example, a table): kept as written */
             if (lead)
                 fputs(".br\n", out);
-            fl_roff_escaped(out, p, n, 1);
+            code_spans(out, p, n);
             fputc('\n', out);
         }
         p += n;

@@ -39,7 +39,7 @@ static const fl_opt_spec bare_arg_spec[] = {
     FL_OPT_END_,
 };
 
-static const fl_opt_cmd good = {"t", "a test command", NULL, "Does a test.\n\nTwice.\n",
+static const fl_opt_cmd good = {"t", "a test command", NULL, "Does a `test-run`.\n\nTwice, `unclosed.\n",
                                 good_spec, NULL, NULL};
 
 static char *render(const fl_opt_cmd *cmd, int *rc, fl_error *err) {
@@ -103,7 +103,7 @@ static void test_page(void **state) {
     assert_non_null(strstr(page, "\n\\&.with a dot line\n"));
     assert_null(strstr(page, "\n.with"));
     /* a blank line of the description is a paragraph break */
-    assert_non_null(strstr(page, "Does a test.\n.PP\nTwice.\n"));
+    assert_non_null(strstr(page, "Does a \\fBtest\\-run\\fR.\n.PP\nTwice, `unclosed.\n"));
     free(page);
 }
 
