@@ -6,11 +6,11 @@
 
 #include "man.h"
 
-#define INTRO                                                                                  \
-    "Every option a host's configuration can set, declared by flakectl's bundled modules "    \
-    "(the names follow NixOS, home-manager, nix-darwin and NixOS-WSL). In a name, `<name>` "  \
-    "stands for any attribute name and `*` for an element of a list. The options of "         \
-    "bundled/darwin.nix act on macOS hosts (platform = \"darwin\"), those of bundled/wsl.nix " \
+#define INTRO                                                                                      \
+    "Every option a host's configuration can set, declared by flakectl's bundled modules "         \
+    "(the names follow NixOS, home-manager, nix-darwin and NixOS-WSL). In a name, `<name>` "       \
+    "stands for any attribute name and `*` for an element of a list. The options of "              \
+    "bundled/darwin.nix act on macOS hosts (platform = \"darwin\"), those of bundled/wsl.nix "     \
     "on WSL hosts; the others everywhere."
 
 /* ---- Markdown ---- */
@@ -68,8 +68,7 @@ void fl_md_write_options(const fl_option_doc *docs, size_t n, FILE *out) {
     fputs("By the first part of the name:", out);
     for (size_t i = 0; i < n; i++) {
         size_t w = strcspn(docs[i].name, ".");
-        if (i && !strncmp(docs[i - 1].name, docs[i].name, w) &&
-            strcspn(docs[i - 1].name, ".") == w)
+        if (i && !strncmp(docs[i - 1].name, docs[i].name, w) && strcspn(docs[i - 1].name, ".") == w)
             continue;
         fprintf(out, "%s[%.*s](#", i ? " · " : " ", (int)w, docs[i].name);
         for (const char *p = docs[i].name; *p; p++)

@@ -12,8 +12,7 @@
 #include "module/embedded.h"
 
 /* A string field of an entry (forced); NULL when it is missing or not a string. */
-static const char *str_field(fl_lang *L, fl_value *set, const char *name, fl_error *err,
-                             int *rc) {
+static const char *str_field(fl_lang *L, fl_value *set, const char *name, fl_error *err, int *rc) {
     fl_value *v = NULL;
     if (fl_lang_attrs_get(L, set, name, &v, NULL) != 0)
         return NULL;
@@ -81,8 +80,7 @@ static int bool_field(fl_lang *L, fl_value *set, const char *name) {
 
 /* Where an option is declared, as the reader should see it: relative to the bundle for
  * flakectl's own modules, relative to the flake for the flake's. */
-static char *show_file(const char *file, const char *bundle, const char *flake_dir,
-                       int *bundled) {
+static char *show_file(const char *file, const char *bundle, const char *flake_dir, int *bundled) {
     size_t bl = strlen(bundle), fl = flake_dir ? strlen(flake_dir) : 0;
     *bundled = 0;
     if (!strncmp(file, bundle, bl) && file[bl] == '/') {

@@ -39,8 +39,9 @@ static const fl_opt_spec bare_arg_spec[] = {
     FL_OPT_END_,
 };
 
-static const fl_opt_cmd good = {"t", "a test command", NULL, "Does a `test-run`.\n\nTwice, `unclosed.\n",
-                                good_spec, NULL, NULL};
+static const fl_opt_cmd good = {
+    "t", "a test command", NULL, "Does a `test-run`.\n\nTwice, `unclosed.\n", good_spec, NULL,
+    NULL};
 
 static char *render(const fl_opt_cmd *cmd, int *rc, fl_error *err) {
     char *buf = NULL;
