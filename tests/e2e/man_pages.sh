@@ -76,6 +76,20 @@ for f in "$prefix"/share/man/man1/flakectl-*.1; do
     printf '%s\n' "$commands" | grep -qx -- "$c" || fail "a page for '$c', which is no command"
 done
 
+# the installed pages are what this binary writes now (the build regenerated them)
+rc=0
+"$fl" help --man "$work/man1" || rc=$?
+expect_eq "help --man exit" 0 "$rc"
+diff -r "$work/man1" "$prefix/share/man/man1" >"$work/man.diff" ||
+    fail "installed section 1 differs from 'flakectl help --man': $(head -20 "$work/man.diff")"
+"$fl" option --reference man >"$work/conf.5"
+cmp -s "$work/conf.5" "$prefix/share/man/man5/flakectl-configuration.5" ||
+    fail "installed flakectl-configuration.5 differs from 'flakectl option --reference man'"
+rc=0
+"$fl" help --man >/dev/null 2>"$work/err" || rc=$?
+expect_eq "help --man without a directory" 2 "$rc"
+expect_contains "help --man usage" "help --man needs one directory" "$(cat "$work/err")"
+
 # --- flakectl-configuration(5): the options of every platform, as the reference lists them
 show 5 flakectl-configuration
 conf=$page
