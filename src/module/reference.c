@@ -57,6 +57,15 @@ static char *value_text(fl_lang *L, fl_value *v, int is_text, const char *bundle
             fl_lang_force(L, text, NULL) == 0 && fl_lang_type(text) == FL_LANG_STRING)
             return fl_xstrdup(fl_lang_get_string(text, NULL));
     }
+    if (fl_lang_type(v) == FL_LANG_ATTRS && (fl_lang_attrs_get(L, v, "outPath", NULL, NULL) == 0 ||
+                                             fl_lang_attrs_get(L, v, "native", NULL, NULL) == 0)) {
+        /* a package: its name, never its outPath (forcing that would build it) */
+        fl_value *name = NULL;
+        if (fl_lang_attrs_get(L, v, "name", &name, NULL) == 0 &&
+            fl_lang_force(L, name, NULL) == 0 && fl_lang_type(name) == FL_LANG_STRING)
+            return fl_xasprintf("«package %s»", fl_lang_get_string(name, NULL));
+        return fl_xstrdup("«package»");
+    }
     if (is_text && fl_lang_type(v) == FL_LANG_STRING)
         return fl_xstrdup(fl_lang_get_string(v, NULL));
     fl_strbuf sb;

@@ -55,7 +55,7 @@ expect_contains "neither message" "needs NAME (or --search WORD)" "$err"
 mkdir -p "$work/flake/modules"
 cat >"$work/flake/flake.nix" <<'NIX'
 { outputs = { self, ... }: {
-    hosts.box = { system = "x86_64-linux"; modules = [ ./modules/myapp.nix ]; };
+    hosts.box = { system = "x86_64-linux"; modules = [ ./modules/myapp.nix ./modules/tool.nix ]; };
     hosts.mac = { system = "aarch64-darwin"; platform = "darwin"; modules = [ ./modules/mac.nix ]; };
   }; }
 NIX
@@ -72,6 +72,15 @@ cat >"$work/flake/modules/myapp.nix" <<'NIX'
   config.networking.extraHosts = lib.mkIf config.services.myapp.enable "127.0.0.1 myapp";
 }
 NIX
+cat >"$work/flake/modules/tool.nix" <<'NIX'
+{ lib, pkgs, ... }: {
+  options.myTool.package = lib.mkOption {
+    type = lib.types.package;
+    default = pkgs.writeShellScriptBin "mytool" "echo hi";
+    description = "The mytool script (a default that would have to be built).";
+  };
+}
+NIX
 cat >"$work/flake/modules/mac.nix" <<'NIX'
 { lib, ... }: {
   options.macOnly.dockSize = lib.mkOption { type = lib.types.int; default = 48; description = "Dock icon size (a mac-only option of this flake)."; };
@@ -86,6 +95,9 @@ expect_contains "user option default" "default: 8080" "$out"
 expect_contains "user option at file:line" \
     "declared in modules/myapp.nix:$(line_of modules/myapp.nix 'port = lib.mkOption')" "$out"
 expect_contains "mkEnableOption" "services.myapp.enable (boolean)" "$out"
+# a package default is named, not built
+run_fl option --search mytool
+expect_contains "package default" "default: «package mytool»" "$out"
 # every host's declarations, without --host; one host's with it
 run_fl option --search dock
 expect_contains "another host's option" "macOnly.dockSize" "$out"
