@@ -212,6 +212,10 @@ static int docs_job_run(void *p) {
     struct docs_job *j = p;
     if (j->with_flake && flake_docs(j, &j->flake_err) == 0)
         return 0;
+    /* what some hosts gave before another failed is not the flake's whole answer */
+    fl_option_docs_free(j->docs, j->n);
+    j->docs = NULL;
+    j->n = 0;
     /* no flake (or it failed): the bundled modules alone, read from this binary */
     fl_lang_config cfg;
     memset(&cfg, 0, sizeof cfg);
