@@ -40,6 +40,8 @@ packages=(
   iproute2
   mount
   ansible
+  man-db
+  groff-base
 )
 missing=()
 for p in "${packages[@]}"; do

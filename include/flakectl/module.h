@@ -169,6 +169,35 @@ void fl_host_session_close(fl_host_session *s);
 int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
                                const char *const *keys, size_t nkeys, FILE *log, fl_error *err);
 
+/* ---- the options reference (reference.c) ---- */
+
+/* One declared option, as the reference and `flakectl option --search` show it. Options in
+ * submodules are named with `<name>` for an attribute name and `*` for a list element. */
+typedef struct fl_option_doc {
+    char *name;
+    char *type;         /* "list of string" */
+    char *description;
+    char *default_text; /* in the language's syntax, or defaultText; NULL: no default */
+    char *example_text; /* NULL: no example */
+    char *file;         /* "bundled/users.nix" for flakectl's own, else the declaring file */
+    int line;           /* of the declaration in file; 0 when unknown */
+    int bundled;
+} fl_option_doc;
+
+/* Every visible option declared for host (its flake's own included), or, with host NULL,
+ * by the bundled modules alone over a placeholder host (L prepared with
+ * fl_module_prepare; nothing is read but the bundle). Sorted by name. A default that cannot
+ * be computed without a configuration is described as such, never an error. *docs is owned:
+ * fl_option_docs_free. */
+int fl_module_option_docs(fl_lang *L, fl_host *host, fl_option_doc **docs, size_t *n,
+                          fl_error *err);
+void fl_option_docs_free(fl_option_doc *docs, size_t n);
+/* Does word occur (ASCII case ignored) in the option's name or description? */
+int fl_option_doc_matches(const fl_option_doc *doc, const char *word);
+/* Sorts docs by name and keeps the first of each name (options gathered from several
+ * hosts); *n is updated. */
+void fl_option_docs_unique(fl_option_doc *docs, size_t *n);
+
 /* ---- deployments (deploy.c) ---- */
 
 /* One host's `deploy` attribute. */

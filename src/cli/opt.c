@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "man.h"
 #include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/error.h"
@@ -650,6 +651,10 @@ const fl_opt_cmd *fl_opt_find(const char *const *words, size_t nwords) {
 static int help_for(const fl_opt_cmd *parent, const fl_opt_cmd *const *cmds, int n,
                     char **words) {
     const fl_opt_cmd *c = parent;
+    /* `help switch --host x`: the help of what the words before the options name */
+    for (int i = 0; i < n; i++)
+        if (words[i][0] == '-')
+            n = i;
     for (int i = 0; i < n; i++) {
         const fl_opt_cmd *next = find_sub(cmds, words[i]);
         if (!next)
@@ -749,14 +754,28 @@ int fl_cli_main(int argc, char **argv) {
     fl_opts.root = r;
     top_opts t;
     memset(&t, 0, sizeof t);
-    /* the top level's --help is the list of commands, not a table's */
-    for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+    /* the top level's --help is the list of commands, not a table's; global options and
+     * their values may come first (--state-dir X --help) */
+    for (int i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         if (!strcmp(argv[i], "--"))
             break;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            /* `flakectl --help switch` is `flakectl help switch` */
+            int n = 0;
+            while (i + 1 + n < argc && argv[i + 1 + n][0] != '-')
+                n++;
+            if (n)
+                return help_for(NULL, fl_opt_commands(), n, argv + i + 1);
             print_top(stdout);
             return FL_EXIT_OK;
         }
+        int is_long = argv[i][1] == '-';
+        const char *name = argv[i] + (is_long ? 2 : 1);
+        found f = {NULL, NULL};
+        if (!strchr(name, '=') &&
+            lookup(fl_opt_global_spec, (char *)&fl_opts, name, strlen(name), is_long, &f) &&
+            takes_value(f.o))
+            i += f.o->kind == FL_OPT_PAIRS ? 2 : 1;
     }
     int rc = fl_opt_parse(&top_cmd, &t, argc, argv);
     if (rc != FL_OPT_RUN)
@@ -777,6 +796,8 @@ int fl_cli_main(int argc, char **argv) {
         if (n == 1) {
             print_top(stdout);
             rc = FL_EXIT_OK;
+        } else if (!strcmp(words[1], "--man")) {
+            rc = fl_man_command(n - 1, words + 1);
         } else {
             rc = help_for(NULL, cmds, n - 1, words + 1);
         }

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "man.h"
 #include "opt.h"
 #include "flakectl/cli.h"
+#include "flakectl/flake.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
 #include "options.h"
@@ -154,15 +156,175 @@ static int option_job_run(void *p) {
     return rc;
 }
 
+/* ---- --search and --reference: the declared options, with no host's values ---- */
+
+struct docs_job {
+    const char *host_name; /* --host, or NULL: every host of the flake */
+    int with_flake;        /* evaluate the flake's hosts too */
+    fl_option_doc *docs;
+    size_t n;
+    fl_error err;
+    fl_error flake_err; /* why the flake's own options are missing (the bundled still are) */
+};
+
+static void docs_append(struct docs_job *j, fl_option_doc *more, size_t n) {
+    j->docs = fl_xrealloc(j->docs, (j->n + n + 1) * sizeof *j->docs);
+    memcpy(j->docs + j->n, more, n * sizeof *more);
+    j->n += n;
+    free(more);
+}
+
+/* The options of the flake's hosts (one host with --host), the flake's own among them. */
+static int flake_docs(struct docs_job *j, fl_error *err) {
+    fl_host_session sess;
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open(&sess, &so, NULL, err);
+    if (rc < 0)
+        return rc;
+    char **names = NULL;
+    size_t nnames = 0;
+    if (j->host_name) {
+        names = fl_xcalloc(1, sizeof *names);
+        names[0] = fl_xstrdup(j->host_name);
+        nnames = 1;
+    } else {
+        rc = fl_module_host_names_args(sess.L, sess.flake, &sess.args, &names, &nnames, err);
+    }
+    for (size_t i = 0; rc == 0 && i < nnames; i++) {
+        fl_host host;
+        rc = fl_host_open_args(sess.L, sess.flake, names[i], &sess.args, &host, err);
+        if (rc < 0)
+            break;
+        fl_option_doc *docs = NULL;
+        size_t n = 0;
+        rc = fl_module_option_docs(sess.L, &host, &docs, &n, err);
+        if (rc == 0)
+            docs_append(j, docs, n);
+        fl_host_release(&host);
+    }
+    fl_module_free_names(names, nnames);
+    fl_host_session_close(&sess);
+    return rc;
+}
+
+static int docs_job_run(void *p) {
+    struct docs_job *j = p;
+    if (j->with_flake && flake_docs(j, &j->flake_err) == 0)
+        return 0;
+    /* what some hosts gave before another failed is not the flake's whole answer */
+    fl_option_docs_free(j->docs, j->n);
+    j->docs = NULL;
+    j->n = 0;
+    /* no flake (or it failed): the bundled modules alone, read from this binary */
+    fl_lang_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_stack = fl_cli_eval_stack_limit();
+    cfg.frames = fl_opts.show_trace;
+    fl_lang *L = fl_lang_new(&cfg);
+    fl_module_prepare(L);
+    fl_option_doc *docs = NULL;
+    size_t n = 0;
+    int rc = fl_module_option_docs(L, NULL, &docs, &n, &j->err);
+    if (rc == 0)
+        docs_append(j, docs, n);
+    fl_lang_free(L);
+    return rc;
+}
+
+static void print_doc(const fl_option_doc *d) {
+    printf("%s (%s)\n", d->name, d->type);
+    for (const char *p = d->description; *p;) {
+        size_t k = strcspn(p, "\n");
+        printf("    %.*s\n", (int)k, p);
+        p += k;
+        if (*p)
+            p++;
+    }
+    if (d->default_text && !strchr(d->default_text, '\n'))
+        printf("    default: %s\n", d->default_text);
+    if (d->line)
+        printf("    declared in %s:%d\n", d->file, d->line);
+    else
+        printf("    declared in %s\n", d->file);
+}
+
+static int docs_command(const char *host, const char *search, const char *reference) {
+    struct docs_job j;
+    memset(&j, 0, sizeof j);
+    j.host_name = host;
+    /* the reference is flakectl's own options, whatever directory it is made in */
+    if (!reference) {
+        fl_error probe = FL_ERROR_INIT;
+        char *dir = fl_flake_find_dir(fl_opts.flake_dir, &probe);
+        j.with_flake = dir != NULL || fl_opts.flake_dir || host;
+        free(dir);
+        fl_error_clear(&probe);
+    }
+    int rc = fl_cli_with_big_stack(docs_job_run, &j);
+    if (rc < 0) {
+        fl_error_clear(&j.flake_err);
+        fl_option_docs_free(j.docs, j.n);
+        return fl_cli_report(&j.err);
+    }
+    if (j.flake_err.code) {
+        if (host || fl_opts.flake_dir) {
+            /* asked for by name: the flake's options are what the user wants */
+            fl_option_docs_free(j.docs, j.n);
+            return fl_cli_report(&j.flake_err);
+        }
+        if (!fl_opts.quiet) {
+            fprintf(stderr, "warning: only flakectl's own options are searched; the flake's "
+                            "could not be read:\n");
+            fl_error_print(&j.flake_err, stderr);
+        }
+        fl_error_clear(&j.flake_err);
+    }
+    fl_option_docs_unique(j.docs, &j.n);
+    int exit_rc = FL_EXIT_OK;
+    if (reference && !strcmp(reference, "man")) {
+        fl_man_write_options(j.docs, j.n, stdout);
+    } else if (reference) {
+        fl_md_write_options(j.docs, j.n, stdout);
+    } else {
+        size_t shown = 0;
+        for (size_t i = 0; i < j.n; i++) {
+            if (!fl_option_doc_matches(&j.docs[i], search))
+                continue;
+            if (shown++)
+                putchar('\n');
+            print_doc(&j.docs[i]);
+        }
+        if (!shown) {
+            fl_error err = FL_ERROR_INIT;
+            fl_error_set(&err, FL_ENOTFOUND, "no option's name or description contains '%s'",
+                         search);
+            fl_error_set_hint(&err, "try a shorter or another word; 'man 5 "
+                                    "flakectl-configuration' lists every option");
+            exit_rc = fl_cli_report(&err);
+        }
+    }
+    fl_option_docs_free(j.docs, j.n);
+    return exit_rc;
+}
+
 typedef struct option_opts {
-    const char *host, *name;
+    const char *host, *name, *search, *reference;
 } option_opts;
+
+static const char *const reference_formats[] = {"markdown", "man", NULL};
 
 static const fl_opt_spec option_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
                 option_opts, host, .flags = 0),
-    FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
-                .flags = FL_OPT_REQUIRED),
+    FL_OPT_STR_("search", 0, "WORD",
+                "list the options whose name or description contains WORD\n"
+                "(offline; in a flake, with the options it declares)",
+                option_opts, search, .flags = 0),
+    /* how docs/options.md and flakectl-configuration(5) are made (cmake/docs.cmake) */
+    FL_OPT_CHOICE_("reference", 0, "FORMAT", "print every bundled option as markdown or man",
+                   option_opts, reference, reference_formats, .flags = FL_OPT_HIDDEN),
+    FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -170,23 +332,34 @@ static int cmd_option(int argc, char **argv);
 
 const fl_opt_cmd fl_cmd_option = {
     "option",
-    "show an option: value, type, default, description, declared and defined in",
-    "[--host H] NAME",
+    "show an option (value, type, default, declared and defined in), or --search them",
+    "[--host H] NAME\n--search WORD [--host H]",
     "Shows option NAME (e.g. networking.hostName or\n"
     "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
-    "default, description, the file:line declaring it and every file:line defining it.\n",
+    "default, description, the file:line declaring it and every file:line defining it.\n"
+    "\n"
+    "--search WORD lists every option whose name or description contains WORD (case\n"
+    "ignored), without building anything: flakectl's own options, and inside a flake\n"
+    "the options its modules declare (of host H, or of every host), each with the\n"
+    "file:line declaring it. 'man 5 flakectl-configuration' lists them all.\n",
     option_spec,
     NULL,
     cmd_option,
 };
 
 static int cmd_option(int argc, char **argv) {
-    option_opts oo = {NULL, NULL};
+    option_opts oo = {NULL, NULL, NULL, NULL};
     int prc = fl_opt_parse(&fl_cmd_option, &oo, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
-    const char *host_name = oo.host, *name = oo.name;
-    struct option_job j = {host_name, name, FL_ERROR_INIT};
+    if (oo.search || oo.reference) {
+        if (oo.name)
+            return fl_opt_usage(&fl_cmd_option, "give NAME or --search WORD, not both");
+        return docs_command(oo.host, oo.search, oo.reference);
+    }
+    if (!oo.name)
+        return fl_opt_usage(&fl_cmd_option, "needs NAME (or --search WORD)");
+    struct option_job j = {oo.host, oo.name, FL_ERROR_INIT};
     int rc = fl_cli_with_big_stack(option_job_run, &j);
     return rc < 0 ? fl_cli_report(&j.err) : FL_EXIT_OK;
 }

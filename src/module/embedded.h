@@ -13,4 +13,10 @@ struct fl_embedded_file {
 /* Terminated by an entry whose name is NULL. */
 extern const struct fl_embedded_file fl_embedded_files[];
 
+/* The bundled modules (the .nix files of bundle/bundled/, bundle from fl_module_bundle_dir)
+ * as a list of paths, in the table's order; the list belongs to L. */
+struct fl_lang;
+struct fl_value;
+struct fl_value *fl_module_bundled_list(struct fl_lang *L, const char *bundle);
+
 #endif

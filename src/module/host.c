@@ -136,6 +136,25 @@ static int get_attr(fl_lang *L, fl_value *set, const char *name, fl_value **out,
     return fl_lang_force(L, *out, err);
 }
 
+fl_value *fl_module_bundled_list(fl_lang *L, const char *bundle) {
+    size_t nbundled = 0;
+    for (const struct fl_embedded_file *f = fl_embedded_files; f->name; f++)
+        if (!strncmp(f->name, "bundled/", 8))
+            nbundled++;
+    fl_value **mods = fl_xcalloc(nbundled ? nbundled : 1, sizeof *mods);
+    size_t i = 0;
+    for (const struct fl_embedded_file *f = fl_embedded_files; f->name; f++) {
+        if (strncmp(f->name, "bundled/", 8))
+            continue;
+        char *p = fl_path_join(bundle, f->name);
+        mods[i++] = fl_lang_mk_path(L, p);
+        free(p);
+    }
+    fl_value *list = fl_lang_mk_list(L, nbundled, mods);
+    free(mods);
+    return list;
+}
+
 /* Calls nix/host.nix for `name`; nothing is forced beyond the result set itself. */
 static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
                          const fl_host_flake_args *fa, fl_value **out, fl_error *err) {
@@ -150,19 +169,6 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
         free(bundle);
         return rc;
     }
-    size_t nbundled = 0;
-    for (const struct fl_embedded_file *f = fl_embedded_files; f->name; f++)
-        if (!strncmp(f->name, "bundled/", 8))
-            nbundled++;
-    fl_value **mods = fl_xcalloc(nbundled ? nbundled : 1, sizeof *mods);
-    size_t i = 0;
-    for (const struct fl_embedded_file *f = fl_embedded_files; f->name; f++) {
-        if (strncmp(f->name, "bundled/", 8))
-            continue;
-        char *p = fl_path_join(bundle, f->name);
-        mods[i++] = fl_lang_mk_path(L, p);
-        free(p);
-    }
     fl_value *info = fa ? fa->info : NULL;
     if (!info) {
         fl_lang_attrs_builder *ib = fl_lang_attrs_begin(L, 1);
@@ -172,7 +178,7 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
     fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 6);
     fl_lang_attrs_add(b, "flakeDir", fl_lang_mk_path(L, flake_dir), NULL);
     fl_lang_attrs_add(b, "hostName", fl_lang_mk_string(L, name, strlen(name)), NULL);
-    fl_lang_attrs_add(b, "bundledModules", fl_lang_mk_list(L, nbundled, mods), NULL);
+    fl_lang_attrs_add(b, "bundledModules", fl_module_bundled_list(L, bundle), NULL);
     fl_lang_attrs_add(b, "flakeInfo", info, NULL);
     if (fa && fa->inputs)
         fl_lang_attrs_add(b, "inputs", fa->inputs, NULL);
@@ -184,7 +190,6 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
         fl_lang_attrs_add(b, "flakectl", fl_lang_mk_string(L, self, (size_t)n), NULL);
     }
     fl_value *args = fl_lang_attrs_end(b);
-    free(mods);
     free(bundle);
     return fl_lang_call(L, fn, args, out, err);
 }

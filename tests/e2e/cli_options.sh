@@ -82,7 +82,33 @@ for c in rollback generations; do
     run $c --help
     expect_rc 0 "$c --help"
     expect_in "$c --help shows --target-host" "$out" "--target-host"
+    run help $c
+    expect_rc 0 "help $c"
+    expect_in "help $c shows --target-host" "$out" "--target-host"
 done
+run generations list --help
+expect_rc 0 "generations list --help"; expect_in "generations list shows --target-host" "$out" "--target-host"
+run help link-farm
+expect_rc 0 "help link-farm"; expect_in "help link-farm" "$out" "usage: flakectl link-farm"
+run link-farm -h
+expect_rc 0 "link-farm -h"; expect_in "link-farm -h" "$out" "usage: flakectl link-farm"
+# help for a command is never the global usage, however it is asked for
+for form in "help switch" "--help switch" "-h switch" "help switch --host x" "--flake /nonexistent help switch"; do
+    run $form
+    expect_rc 0 "$form"
+    expect_in "$form" "$out" "usage: flakectl switch"
+    expect_not_in "$form is not the global usage" "$out" "usage: flakectl [global options]"
+done
+# (run puts --state-dir DIR first: a global option's value does not hide --help)
+run --help
+expect_rc 0 "--state-dir DIR --help"; expect_in "--help after a global option" "$out" "usage: flakectl [global options]"
+expect_not_in "--help after a global option" "$out" "(null)"
+run --override-input a b -h
+expect_rc 0 "two-value global option, -h"; expect_in "-h after two values" "$out" "usage: flakectl [global options]"
+run --help store add
+expect_rc 0 "--help store add"; expect_in "--help store add" "$out" "usage: flakectl store add"
+run --help swich
+expect_rc 2 "--help swich"; expect_in "--help swich" "$err" "did you mean 'switch'?"
 # every command answers --help with its usage line, on stdout, exit 0
 for c in $("$FLAKECTL" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p' | grep -v '^-'); do
     run $c --help

@@ -28,6 +28,7 @@ let
       group = mkOption {
         type = types.passwdName;
         default = if config.isNormalUser then (if host.isDarwin then "staff" else "users") else "nogroup";
+        defaultText = lib.literalExpression ''if isNormalUser then (if host.isDarwin then "staff" else "users") else "nogroup"'';
         description = "The primary group.";
       };
       extraGroups = mkOption {
