@@ -39,6 +39,9 @@ packages=(
   iproute2
   mount
   ansible
+  bash-completion
+  zsh
+  fish
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -160,9 +160,9 @@ typedef struct option_opts {
 
 static const fl_opt_spec option_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
-                option_opts, host, .flags = 0),
+                option_opts, host, .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
-                .flags = FL_OPT_REQUIRED),
+                .complete = FL_OPT_V_OPTION, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 

@@ -130,6 +130,34 @@ int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_d
     return rc;
 }
 
+int fl_module_list_deploy(const fl_session_opts *o, fl_host_deploy **out, size_t *nout,
+                          fl_error *err) {
+    fl_host_session s;
+    *out = NULL;
+    *nout = 0;
+    int rc = fl_host_session_open(&s, o, NULL, err);
+    if (rc < 0)
+        return rc;
+    char **names = NULL;
+    size_t n = 0;
+    rc = fl_module_host_names(s.L, s.flake, &names, &n, err);
+    if (rc == 0)
+        *out = fl_xcalloc(n + 1, sizeof **out);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        fl_host_deploy *h = &(*out)[(*nout)++];
+        h->name = fl_xstrdup(names[i]);
+        rc = read_deploy(s.L, s.flake, h, err);
+    }
+    fl_module_free_names(names, n);
+    fl_host_session_close(&s);
+    if (rc < 0) {
+        fl_host_deploy_free(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+    }
+    return rc;
+}
+
 void fl_host_deploy_free(fl_host_deploy *hosts, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(hosts[i].name);

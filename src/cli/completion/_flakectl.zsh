@@ -1,0 +1,156 @@
+# The walk over the words, shared by every command: _flakectl_data (above, generated from the
+# option tables) has one line per subcommand, option and positional:
+#   PATH <tab> TYPE <tab> NAME <tab> KIND <tab> DESCRIPTION
+# PATH is the command's words ("." the top level, "*" the global options), TYPE c (subcommand),
+# o (option), p (positional), P (repeated positional) or r (the rest of the line), KIND
+# what the value is ("-" for a subcommand; flag, pair, none, file, dir, host, selection,
+# option, option_or_file, generation, ssh_host, command or {a,b,c}). ("path" is zsh's $PATH array: cpath here.)
+
+# Sets _flakectl_k to the KIND of NAME (type TYPE) under CPATH or among the global options.
+_flakectl_lookup() {
+    local p t n k d
+    while IFS=$'\t' read -r p t n k d; do
+        if [[ $t == "$2" && $n == "$3" && ($p == "$1" || ($t == o && $p == "*")) ]]; then
+            _flakectl_k=$k
+            return 0
+        fi
+    done <<<"$_flakectl_data"
+    return 1
+}
+
+# Fills the array _flakectl_described with NAME:DESCRIPTION of TYPE under CPATH.
+_flakectl_describe() {
+    local p t n k d
+    _flakectl_described=()
+    while IFS=$'\t' read -r p t n k d; do
+        [[ $t == "$2" && ($p == "$1" || ($t == o && $p == "*")) ]] &&
+            _flakectl_described+=("${n//:/\\:}:$d")
+    done <<<"$_flakectl_data"
+}
+
+# Sets _flakectl_k to the kind of positional number N under CPATH ("" when there is none).
+_flakectl_positional() {
+    local p t n k d i=0 last=""
+    _flakectl_k=""
+    while IFS=$'\t' read -r p t n k d; do
+        [[ $p == "$1" && $t == [pPr] ]] || continue
+        i=$((i + 1))
+        last=$t
+        if ((i == $2)); then
+            _flakectl_k=$t$k
+            return
+        fi
+        [[ $t == r ]] && break
+    done <<<"$_flakectl_data"
+    # a repeated positional takes every further word; the words after a command are files
+    [[ $last == P ]] && _flakectl_k=$last$k
+    [[ $last == r ]] && _flakectl_k=rfile
+}
+
+_flakectl_values() { # KIND: adds the candidates for the current word
+    local kind=$1 choices
+    local -a found
+    [[ $kind == option_or_file ]] && { [[ -n $_flakectl_host ]] && kind=option || kind=file; }
+    case $kind in
+    \{*)
+        choices=${kind#\{}
+        choices=${choices%\}}
+        compadd -- ${(s:,:)choices}
+        ;;
+    file) _files ;;
+    dir) _files -/ ;;
+    command) _command_names -e ;;
+    ssh_host) _user_at_host 2>/dev/null || _hosts ;;
+    option)
+        found=(${(f)"$("$_flakectl_exe" completion --values options $_flakectl_ctx \
+            ${_flakectl_host:+--host} $_flakectl_host -- "$PREFIX" 2>/dev/null)"})
+        compadd -S '' -- $found
+        ;;
+    host | selection | generation)
+        found=(${(f)"$("$_flakectl_exe" completion --values $kind $_flakectl_ctx 2>/dev/null)"})
+        compadd -- $found
+        ;;
+    *) return 1 ;;
+    esac
+}
+
+_flakectl() {
+    local cpath=. expect="" nvalues=0 rest=0 npos=0 i w
+    local _flakectl_k _flakectl_exe=${words[1]} _flakectl_host=""
+    local -a _flakectl_ctx _flakectl_described
+    for ((i = 2; i < CURRENT; i++)); do
+        w=${words[i]}
+        if ((nvalues > 0)); then
+            case $expect in
+            --flake | --state-dir | --root) _flakectl_ctx+=("$expect" "$w") ;;
+            --host) _flakectl_host=$w ;;
+            esac
+            nvalues=$((nvalues - 1))
+            continue
+        fi
+        if ((rest)); then
+            npos=$((npos + 1))
+            continue
+        fi
+        if [[ $w == -?* && $w != -- ]]; then
+            _flakectl_lookup "$cpath" o "${w%%=*}" || continue
+            [[ $w == *=* ]] && {
+                [[ ${w%%=*} == --host ]] && _flakectl_host=${w#*=}
+                [[ ${w%%=*} == (--flake|--state-dir|--root) ]] &&
+                    _flakectl_ctx+=("${w%%=*}" "${w#*=}")
+                continue
+            }
+            expect=$w
+            case $_flakectl_k in
+            flag) nvalues=0 ;;
+            pair) nvalues=2 ;;
+            *) nvalues=1 ;;
+            esac
+            continue
+        fi
+        if _flakectl_lookup "$cpath" c "$w"; then
+            [[ $cpath == . ]] && cpath=$w || cpath="$cpath $w"
+            continue
+        fi
+        npos=$((npos + 1))
+        _flakectl_positional "$cpath" "$npos"
+        [[ $_flakectl_k == r* ]] && rest=1
+    done
+    if ((nvalues > 0)); then
+        _flakectl_lookup "$cpath" o "$expect"
+        ((nvalues == 1)) && _flakectl_values "$_flakectl_k"
+        return
+    fi
+    if [[ $PREFIX == --*=* ]]; then
+        _flakectl_lookup "$cpath" o "${PREFIX%%=*}" || return 1
+        compset -P '*='
+        _flakectl_values "$_flakectl_k"
+        return
+    fi
+    if [[ $PREFIX == -* ]]; then
+        _flakectl_describe "$cpath" o
+        _describe -t options option _flakectl_described
+        return
+    fi
+    if ((!rest)); then
+        _flakectl_describe "$cpath" c
+        if ((${#_flakectl_described})); then
+            _describe -t commands command _flakectl_described
+            return
+        fi
+    fi
+    _flakectl_positional "$cpath" $((npos + 1))
+    if [[ -n $_flakectl_k ]]; then
+        _flakectl_values "${_flakectl_k:1}"
+    else
+        _flakectl_describe "$cpath" o
+        _describe -t options option _flakectl_described
+    fi
+}
+
+# Sourced (source <(flakectl completion zsh)) this registers the function; autoloaded from
+# $fpath as _flakectl it runs it for the first completion too.
+compdef _flakectl flakectl 2>/dev/null
+if [[ ${funcstack[1]} == _flakectl ]]; then
+    _flakectl "$@"
+fi

@@ -1,0 +1,152 @@
+# The walk over the words, shared by every command: _flakectl_data (above, generated from the
+# option tables) has one line per subcommand, option and positional:
+#   PATH <tab> TYPE <tab> NAME <tab> KIND <tab> DESCRIPTION
+# PATH is the command's words ("." the top level, "*" the global options), TYPE c (subcommand),
+# o (option), p (positional), P (repeated positional) or r (the rest of the line), KIND
+# what the value is ("-" for a subcommand; flag, pair, none, file, dir, host, selection,
+# option, option_or_file, generation, ssh_host, command or {a,b,c}).
+
+# Sets _flakectl_k to the KIND of NAME (type TYPE) under PATH or among the global options.
+_flakectl_lookup() {
+    local p t n k d
+    while IFS=$'\t' read -r p t n k d; do
+        if [[ $t == "$2" && $n == "$3" && ($p == "$1" || ($t == o && $p == "*")) ]]; then
+            _flakectl_k=$k
+            return 0
+        fi
+    done <<<"$_flakectl_data"
+    return 1
+}
+
+# Prints the names of TYPE under PATH (options: with the global ones and --help).
+_flakectl_names() {
+    local p t n k d
+    while IFS=$'\t' read -r p t n k d; do
+        [[ $t == "$2" && ($p == "$1" || ($t == o && $p == "*")) ]] && printf '%s\n' "$n"
+    done <<<"$_flakectl_data"
+}
+
+# Sets _flakectl_k to the kind of positional number N under PATH ("" when there is none).
+_flakectl_positional() {
+    local p t n k d i=0 last=""
+    _flakectl_k=""
+    while IFS=$'\t' read -r p t n k d; do
+        [[ $p == "$1" && $t == [pPr] ]] || continue
+        i=$((i + 1))
+        last=$t
+        if ((i == $2)); then
+            _flakectl_k=$t$k
+            return
+        fi
+        [[ $t == r ]] && break
+    done <<<"$_flakectl_data"
+    # a repeated positional takes every further word; the words after a command are files
+    [[ $last == P ]] && _flakectl_k=$last$k
+    [[ $last == r ]] && _flakectl_k=rfile
+}
+
+_flakectl_values() { # KIND WORD: fills COMPREPLY
+    local kind=$1 cur=$2 choices
+    case $kind in
+    option_or_file) [[ -n $_flakectl_host ]] && kind=option || kind=file ;;
+    esac
+    case $kind in
+    \{*)
+        choices=${kind#\{}
+        choices=${choices%\}}
+        mapfile -t COMPREPLY < <(compgen -W "${choices//,/ }" -- "$cur")
+        ;;
+    file)
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        ;;
+    dir)
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+        ;;
+    command) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
+    ssh_host)
+        if declare -F _known_hosts_real >/dev/null; then
+            _known_hosts_real -a -- "$cur"
+        else
+            mapfile -t COMPREPLY < <(compgen -A hostname -- "$cur")
+        fi
+        ;;
+    option)
+        compopt -o nospace 2>/dev/null
+        mapfile -t COMPREPLY < <("$_flakectl_exe" completion --values options \
+            "${_flakectl_ctx[@]}" ${_flakectl_host:+--host "$_flakectl_host"} -- "$cur" 2>/dev/null)
+        ;;
+    host | selection | generation)
+        mapfile -t COMPREPLY < <(compgen -W "$("$_flakectl_exe" completion --values "$kind" \
+            "${_flakectl_ctx[@]}" 2>/dev/null)" -- "$cur")
+        ;;
+    *) COMPREPLY=() ;;
+    esac
+}
+
+_flakectl() {
+    local cur=${COMP_WORDS[COMP_CWORD]} cpath=. expect="" nvalues=0 rest=0 npos=0 i w
+    local _flakectl_k _flakectl_exe=${COMP_WORDS[0]} _flakectl_host=""
+    local -a _flakectl_ctx=()
+    COMPREPLY=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if ((nvalues > 0)); then
+            # bash splits --opt=value at '=': the '=' is no value
+            [[ $w == "=" ]] && continue
+            case $expect in
+            --flake | --state-dir | --root) _flakectl_ctx+=("$expect" "$w") ;;
+            --host) _flakectl_host=$w ;;
+            esac
+            nvalues=$((nvalues - 1))
+            continue
+        fi
+        if ((rest)); then
+            npos=$((npos + 1))
+            continue
+        fi
+        if [[ $w == -?* && $w != -- ]]; then
+            _flakectl_lookup "$cpath" o "$w" || continue
+            expect=$w
+            case $_flakectl_k in
+            flag) nvalues=0 ;;
+            pair) nvalues=2 ;;
+            *) nvalues=1 ;;
+            esac
+            continue
+        fi
+        if _flakectl_lookup "$cpath" c "$w"; then
+            [[ $cpath == . ]] && cpath=$w || cpath="$cpath $w"
+            continue
+        fi
+        npos=$((npos + 1))
+        _flakectl_positional "$cpath" "$npos"
+        [[ $_flakectl_k == r* ]] && rest=1
+    done
+    if ((nvalues > 0)); then
+        [[ $cur == "=" ]] && cur=""
+        _flakectl_lookup "$cpath" o "$expect"
+        ((nvalues == 1)) && _flakectl_values "$_flakectl_k" "$cur"
+        return 0
+    fi
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$(_flakectl_names "$cpath" o)" -- "$cur")
+        return 0
+    fi
+    local subs
+    subs=$(_flakectl_names "$cpath" c)
+    if ((!rest)) && [[ -n $subs ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
+        return 0
+    fi
+    _flakectl_positional "$cpath" $((npos + 1))
+    if [[ -n $_flakectl_k ]]; then
+        _flakectl_values "${_flakectl_k:1}" "$cur"
+    else
+        mapfile -t COMPREPLY < <(compgen -W "$(_flakectl_names "$cpath" o)" -- "$cur")
+    fi
+    return 0
+}
+
+complete -F _flakectl flakectl
