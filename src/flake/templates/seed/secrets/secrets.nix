@@ -3,7 +3,7 @@
 # against it. See README.md here. For example:
 #
 #   let
-#     me = "age1...";       # your key: flakectl secret keygen -o ~/.config/flakectl/me.agekey
+#     me = "age1...";       # your key (README.md: flakectl secret keygen)
 #     homelab = "age1...";  # the machine's: ssh-keyscan or flakectl secret keygen on it
 #   in {
 #     "wifi-password.age".publicKeys = [ me homelab ];
