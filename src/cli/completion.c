@@ -32,6 +32,8 @@ static const char *const kind_names[] = {
     [FL_OPT_V_SSH_HOST] = "ssh_host",
     [FL_OPT_V_COMMAND] = "command",
 };
+_Static_assert(sizeof kind_names / sizeof kind_names[0] == FL_OPT_V_COMMAND + 1,
+               "every fl_opt_value needs its name for the scripts");
 
 /* The first line of a help text, without the characters a data line cannot hold. */
 static void add_desc(fl_strbuf *d, const char *help) {
