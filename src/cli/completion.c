@@ -187,6 +187,12 @@ static int print_script(const char *shell) {
             fputs("\n\n", stdout);
         }
         fl_strbuf_release(&d);
+        if (!fish) {
+            /* the lookups bash and zsh share, in the syntax both read */
+            const struct fl_cli_file *common = script_half("common.sh");
+            fwrite(common->data, 1, common->len, stdout);
+            fputc('\n', stdout);
+        }
         fwrite(half->data, 1, half->len, stdout);
         return FL_EXIT_OK;
     }
