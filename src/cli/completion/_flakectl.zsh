@@ -39,47 +39,10 @@ _flakectl_values() { # KIND: adds the candidates for the current word
 }
 
 _flakectl() {
-    local cpath=. expect="" nvalues=0 rest=0 npos=0 i w
+    local cpath=. expect="" nvalues=0 rest=0 npos=0
     local _flakectl_k _flakectl_exe=${words[1]} _flakectl_host=""
     local -a _flakectl_ctx _flakectl_described
-    for ((i = 2; i < CURRENT; i++)); do
-        w=${words[i]}
-        if ((nvalues > 0)); then
-            case $expect in
-            --flake | --state-dir | --root) _flakectl_ctx+=("$expect" "$w") ;;
-            --host) _flakectl_host=$w ;;
-            esac
-            nvalues=$((nvalues - 1))
-            continue
-        fi
-        if ((rest)); then
-            npos=$((npos + 1))
-            continue
-        fi
-        if [[ $w == -?* && $w != -- ]]; then
-            _flakectl_lookup "$cpath" o "${w%%=*}" || continue
-            [[ $w == *=* ]] && {
-                [[ ${w%%=*} == --host ]] && _flakectl_host=${w#*=}
-                [[ ${w%%=*} == (--flake|--state-dir|--root) ]] &&
-                    _flakectl_ctx+=("${w%%=*}" "${w#*=}")
-                continue
-            }
-            expect=$w
-            case $_flakectl_k in
-            flag) nvalues=0 ;;
-            pair) nvalues=2 ;;
-            *) nvalues=1 ;;
-            esac
-            continue
-        fi
-        if _flakectl_lookup "$cpath" c "$w"; then
-            [[ $cpath == . ]] && cpath=$w || cpath="$cpath $w"
-            continue
-        fi
-        npos=$((npos + 1))
-        _flakectl_positional "$cpath" "$npos"
-        [[ $_flakectl_k == r* ]] && rest=1
-    done
+    _flakectl_walk "${(@)words[2,CURRENT-1]}"
     if ((nvalues > 0)); then
         _flakectl_lookup "$cpath" o "$expect"
         ((nvalues == 1)) && _flakectl_values "$_flakectl_k"

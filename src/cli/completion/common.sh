@@ -36,3 +36,51 @@ _flakectl_positional() {
     [[ $last == P ]] && _flakectl_k=$last$k
     [[ $last == r ]] && _flakectl_k=rfile
 }
+
+# _flakectl_walk WORD...: reads the words before the cursor (without the command's own name)
+# into the caller's locals: cpath (the command's words), expect and nvalues (an option still
+# waiting for that many values), rest (inside a command's rest), npos (positionals seen),
+# _flakectl_host (--host) and _flakectl_ctx (--flake, --state-dir and --root, for the helper).
+_flakectl_remember() { # OPTION VALUE
+    case $1 in
+    --flake | --state-dir | --root) _flakectl_ctx+=("$1" "$2") ;;
+    --host) _flakectl_host=$2 ;;
+    esac
+}
+_flakectl_walk() {
+    local w
+    for w in "$@"; do
+        if ((nvalues > 0)); then
+            # bash splits --opt=value at '=': the '=' is no value
+            [[ $w == "=" ]] && continue
+            _flakectl_remember "$expect" "$w"
+            nvalues=$((nvalues - 1))
+            continue
+        fi
+        if ((rest)); then
+            npos=$((npos + 1))
+            continue
+        fi
+        if [[ $w == -?* && $w != -- ]]; then
+            _flakectl_lookup "$cpath" o "${w%%=*}" || continue
+            if [[ $w == *=* ]]; then
+                _flakectl_remember "${w%%=*}" "${w#*=}"
+                continue
+            fi
+            expect=$w
+            case $_flakectl_k in
+            flag) nvalues=0 ;;
+            pair) nvalues=2 ;;
+            *) nvalues=1 ;;
+            esac
+            continue
+        fi
+        if _flakectl_lookup "$cpath" c "$w"; then
+            [[ $cpath == . ]] && cpath=$w || cpath="$cpath $w"
+            continue
+        fi
+        npos=$((npos + 1))
+        _flakectl_positional "$cpath" "$npos"
+        [[ $_flakectl_k == r* ]] && rest=1
+    done
+}

@@ -49,44 +49,11 @@ _flakectl_values() { # KIND WORD: fills COMPREPLY
 }
 
 _flakectl() {
-    local cur=${COMP_WORDS[COMP_CWORD]} cpath=. expect="" nvalues=0 rest=0 npos=0 i w
+    local cur=${COMP_WORDS[COMP_CWORD]} cpath=. expect="" nvalues=0 rest=0 npos=0
     local _flakectl_k _flakectl_exe=${COMP_WORDS[0]} _flakectl_host=""
     local -a _flakectl_ctx=()
     COMPREPLY=()
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        w=${COMP_WORDS[i]}
-        if ((nvalues > 0)); then
-            # bash splits --opt=value at '=': the '=' is no value
-            [[ $w == "=" ]] && continue
-            case $expect in
-            --flake | --state-dir | --root) _flakectl_ctx+=("$expect" "$w") ;;
-            --host) _flakectl_host=$w ;;
-            esac
-            nvalues=$((nvalues - 1))
-            continue
-        fi
-        if ((rest)); then
-            npos=$((npos + 1))
-            continue
-        fi
-        if [[ $w == -?* && $w != -- ]]; then
-            _flakectl_lookup "$cpath" o "$w" || continue
-            expect=$w
-            case $_flakectl_k in
-            flag) nvalues=0 ;;
-            pair) nvalues=2 ;;
-            *) nvalues=1 ;;
-            esac
-            continue
-        fi
-        if _flakectl_lookup "$cpath" c "$w"; then
-            [[ $cpath == . ]] && cpath=$w || cpath="$cpath $w"
-            continue
-        fi
-        npos=$((npos + 1))
-        _flakectl_positional "$cpath" "$npos"
-        [[ $_flakectl_k == r* ]] && rest=1
-    done
+    _flakectl_walk "${COMP_WORDS[@]:1:COMP_CWORD-1}"
     if ((nvalues > 0)); then
         [[ $cur == "=" ]] && cur=""
         _flakectl_lookup "$cpath" o "$expect"
