@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "completion.h"
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
+#include "flakectl/flake.h"
 #include "flakectl/module.h"
 #include "flakectl/strbuf.h"
 #include "opt.h"
@@ -206,12 +208,29 @@ typedef struct values_job {
     fl_error err;
 } values_job;
 
+/* The session for listing: no lock file written, no warnings. A user who cannot write the
+ * state directory (TAB comes before sudo) evaluates with a store of their own under the
+ * cache directory: listing names builds nothing that matters. *scratch owned. */
+static void listing_opts(fl_session_opts *so, char **scratch) {
+    fl_cli_session_opts(so);
+    so->no_write_lock = 1;
+    so->warnings = NULL;
+    *scratch = NULL;
+    if (access(so->state_dir, W_OK) != 0) {
+        char *git = fl_flake_git_cache_dir(); /* <cache>/flakectl/git */
+        char *slash = strrchr(git, '/');
+        *slash = '\0';
+        *scratch = fl_xasprintf("%s/completion-state", git);
+        so->state_dir = *scratch;
+        free(git);
+    }
+}
+
 /* Host names; with tags, every @tag too (--on's selection). */
 static int print_hosts(values_job *j, int tags) {
     fl_session_opts so;
-    fl_cli_session_opts(&so);
-    so.no_write_lock = 1;
-    so.warnings = NULL;
+    char *scratch;
+    listing_opts(&so, &scratch);
     fl_host_deploy *hosts = NULL;
     size_t n = 0;
     int rc = fl_module_list_deploy(&so, &hosts, &n, &j->err);
@@ -230,6 +249,7 @@ static int print_hosts(values_job *j, int tags) {
             }
     }
     fl_host_deploy_free(hosts, n);
+    free(scratch);
     return rc;
 }
 
@@ -249,9 +269,8 @@ static int print_options(values_job *j) {
     const char *last = word + cut;
     char *default_host = j->host ? NULL : fl_host_default_name();
     fl_session_opts so;
-    fl_cli_session_opts(&so);
-    so.no_write_lock = 1;
-    so.warnings = NULL;
+    char *scratch;
+    listing_opts(&so, &scratch);
     fl_host_session sess;
     int rc = fl_host_session_open(&sess, &so, j->host ? j->host : default_host, &j->err);
     free(default_host);
@@ -275,6 +294,7 @@ static int print_options(values_job *j) {
         fl_host_session_close(&sess);
     }
     free(parent);
+    free(scratch);
     return rc;
 }
 

@@ -187,6 +187,22 @@ expect "fish: --flake" "$(fish_complete "$T/elsewhere" "flakectl --flake $F buil
 got=$(fish_complete "$F" "flakectl sw")
 [ "$got" = switch ] || fail "fish: sw offers more than switch: $got"
 
+# ---- a user who cannot write the state directory (TAB comes before sudo) gets the names ----
+if id nobody >/dev/null 2>&1 && runuser -u nobody -- test -x "$FLAKECTL"; then
+    chmod 755 "$T"
+    chmod -R a+rX "$F"
+    mkdir "$T/nobody" && chown nobody "$T/nobody"
+    got=$(cd "$F" && runuser -u nobody -- env HOME="$T/nobody" PATH="$P/bin:$PATH" \
+        flakectl --state-dir "$S" completion --values host 2>"$T/e")
+    expect "non-root: hosts" "$got" alpha beta gamma
+    got=$(cd "$F" && runuser -u nobody -- env HOME="$T/nobody" PATH="$P/bin:$PATH" \
+        flakectl --state-dir "$S" completion --values generation 2>>"$T/e")
+    expect "non-root: generations" "$got" 1 2
+    [ -s "$T/e" ] && fail "non-root: the helper complained: $(cat "$T/e")"
+else
+    echo "note: no user nobody who can run $FLAKECTL: the non-root case is not checked"
+fi
+
 # ---- the helper: outside a flake it offers nothing and says why on stderr ----
 (cd "$T/elsewhere" && flakectl completion --values host >"$T/o" 2>"$T/e")
 [ $? = 1 ] || fail "--values host outside a flake should fail"
