@@ -116,6 +116,7 @@ static void add_cmds(fl_strbuf *d, const char *path, const fl_opt_cmd *const *cm
 
 static void build_data(fl_strbuf *d) {
     add_cmds(d, ".", fl_opt_commands());
+    add_line(d, ".", 'c', "help", "-", "describe a command (help CMD [SUB])");
     data_ctx ctx = {d, "*"};
     fl_opt_foreach(fl_opt_global_spec, add_opt, &ctx);
     add_line(d, "*", 'o', "--help", "flag", "show the command's help");

@@ -110,7 +110,7 @@ pick() { # N OUTPUT: the candidates of the Nth line
 out=$(bash_complete "$F" "flakectl sw" "flakectl switch --host " "flakectl switch --on " \
     "flakectl --state-dir $S rollback --to " "flakectl option --host alpha environment.e" \
     "flakectl switch --" "flakectl --color " "flakectl store " "flakectl completion " \
-    "flakectl eval --host alpha networking.host" "flakectl secret edit fla")
+    "flakectl eval --host alpha networking.host" "flakectl secret edit fla" "flakectl help st")
 expect "bash: sw" "$(pick 1 "$out")" switch
 expect "bash: --host" "$(pick 2 "$out")" alpha beta gamma
 expect "bash: --on" "$(pick 3 "$out")" @web @db alpha beta gamma
@@ -123,6 +123,7 @@ expect "bash: store" "$(pick 8 "$out")" add dump verify
 expect "bash: completion" "$(pick 9 "$out")" bash zsh fish
 expect "bash: eval --host option path" "$(pick 10 "$out")" networking.hostName
 expect "bash: a file" "$(pick 11 "$out")" flake.nix
+expect "bash: help names commands" "$(pick 12 "$out")" store
 [ "$(pick 1 "$out")" = switch ] || fail "bash: sw offers more than switch: $(pick 1 "$out")"
 out=$(bash_complete "$T/elsewhere" "flakectl --flake $F switch --host ")
 expect "bash: --flake is passed on" "$(pick 1 "$out")" alpha beta gamma
@@ -157,7 +158,7 @@ zsh_complete() { # DIR LINE...
 }
 out=$(zsh_complete "$F" "flakectl sw" "flakectl switch --host " "flakectl switch --on " \
     "flakectl --state-dir $S rollback --to " "flakectl option --host alpha environment.e" \
-    "flakectl switch --ho" "flakectl --color=a" "flakectl store v")
+    "flakectl switch --ho" "flakectl --color=a" "flakectl store v" "flakectl help store v")
 expect "zsh: sw" "$(pick 1 "$out")" switch
 expect "zsh: --host" "$(pick 2 "$out")" alpha beta gamma
 expect "zsh: --on" "$(pick 3 "$out")" @web @db alpha beta gamma
@@ -166,6 +167,7 @@ expect "zsh: option paths" "$(pick 5 "$out")" environment.etc
 expect "zsh: --ho" "$(pick 6 "$out")" --host
 expect "zsh: --color=" "$(pick 7 "$out")" auto always
 expect "zsh: store v" "$(pick 8 "$out")" verify
+expect "zsh: help store v" "$(pick 9 "$out")" verify
 expect_none "zsh: sw" "$(pick 1 "$out")" store
 
 # ---- fish: complete -C with the installed vendor completions ----
@@ -184,6 +186,8 @@ expect "fish: --ho" "$(fish_complete "$F" "flakectl switch --ho")" --host
 expect "fish: --color=" "$(fish_complete "$F" "flakectl --color=a")" --color=auto --color=always
 expect "fish: --flake" "$(fish_complete "$T/elsewhere" "flakectl --flake $F build --host ")" \
     alpha beta gamma
+expect "fish: help" "$(fish_complete "$F" "flakectl he")" help
+expect "fish: help store v" "$(fish_complete "$F" "flakectl help store v")" verify
 got=$(fish_complete "$F" "flakectl sw")
 [ "$got" = switch ] || fail "fish: sw offers more than switch: $got"
 

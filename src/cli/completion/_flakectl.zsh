@@ -39,7 +39,7 @@ _flakectl_values() { # KIND: adds the candidates for the current word
 }
 
 _flakectl() {
-    local cpath=. expect="" nvalues=0 rest=0 npos=0
+    local cpath=. helping=0 expect="" nvalues=0 rest=0 npos=0
     local _flakectl_k _flakectl_exe=${words[1]} _flakectl_host=""
     local -a _flakectl_ctx _flakectl_described
     _flakectl_walk "${(@)words[2,CURRENT-1]}"
@@ -66,6 +66,7 @@ _flakectl() {
             return
         fi
     fi
+    ((helping)) && return 1
     _flakectl_positional "$cpath" $((npos + 1))
     if [[ -n $_flakectl_k ]]; then
         _flakectl_values "${_flakectl_k:1}"

@@ -38,7 +38,7 @@ _flakectl_positional() {
 }
 
 # _flakectl_walk WORD...: reads the words before the cursor (without the command's own name)
-# into the caller's locals: cpath (the command's words), expect and nvalues (an option still
+# into the caller's locals: cpath (the command's words), helping (after `help`), expect and nvalues (an option still
 # waiting for that many values), rest (inside a command's rest), npos (positionals seen),
 # _flakectl_host (--host) and _flakectl_ctx (--flake, --state-dir and --root, for the helper).
 _flakectl_remember() { # OPTION VALUE
@@ -73,6 +73,11 @@ _flakectl_walk() {
             pair) nvalues=2 ;;
             *) nvalues=1 ;;
             esac
+            continue
+        fi
+        # `help CMD [SUB]` names commands: the words after it walk them as usual
+        if [[ $cpath == . && $w == help && $helping == 0 ]]; then
+            helping=1
             continue
         fi
         if _flakectl_lookup "$cpath" c "$w"; then

@@ -49,7 +49,7 @@ _flakectl_values() { # KIND WORD: fills COMPREPLY
 }
 
 _flakectl() {
-    local cur=${COMP_WORDS[COMP_CWORD]} cpath=. expect="" nvalues=0 rest=0 npos=0
+    local cur=${COMP_WORDS[COMP_CWORD]} cpath=. helping=0 expect="" nvalues=0 rest=0 npos=0
     local _flakectl_k _flakectl_exe=${COMP_WORDS[0]} _flakectl_host=""
     local -a _flakectl_ctx=()
     COMPREPLY=()
@@ -70,6 +70,7 @@ _flakectl() {
         mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
         return 0
     fi
+    ((helping)) && return 0
     _flakectl_positional "$cpath" $((npos + 1))
     if [[ -n $_flakectl_k ]]; then
         _flakectl_values "${_flakectl_k:1}" "$cur"

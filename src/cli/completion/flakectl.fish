@@ -92,6 +92,7 @@ function __flakectl_complete
     set -l expect ""
     set -l nvalues 0
     set -l rest 0
+    set -l helping 0
     set -l npos 0
     set -l host ""
     set -l ctx
@@ -130,6 +131,11 @@ function __flakectl_complete
             end
             continue
         end
+        # `help CMD [SUB]` names commands: the words after it walk them as usual
+        if test "$cpath" = .; and test "$w" = help; and test $helping -eq 0
+            set helping 1
+            continue
+        end
         if __flakectl_lookup "$cpath" c $w >/dev/null
             if test "$cpath" = .
                 set cpath $w
@@ -163,6 +169,7 @@ function __flakectl_complete
             return
         end
     end
+    test $helping -eq 1; and return
     set -l k (__flakectl_positional "$cpath" (math $npos + 1))
     if test -n "$k"
         __flakectl_values (string sub -s 2 -- $k) "$cur" $exe "$host" $ctx
