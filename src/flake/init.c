@@ -205,11 +205,29 @@ static int stage(const char *dir, const init_file *files, size_t n, int *made, f
     *made = 0;
     if (!real) {
         rc = fl_error_set(err, FL_EIO, "cannot resolve %s: %s", dir, strerror(errno));
-    } else if (git_repository_open_ext(&repo, real, 0, NULL) != 0) {
-        if (git_repository_init(&repo, real, 0) != 0)
-            rc = git_fail(err, "cannot create a Git repository in", dir);
-        else
-            *made = 1;
+    } else {
+        /* discovery does not check the owner, opening does: a repository libgit2 will not
+         * open (another user's, under sudo) must not get a second one nested inside it */
+        git_buf found = {0};
+        if (git_repository_discover(&found, real, 0, NULL) != 0) {
+            if (git_repository_init(&repo, real, 0) != 0)
+                rc = git_fail(err, "cannot create a Git repository in", dir);
+            else
+                *made = 1;
+        } else {
+            /* as git's safe.directory rule, whatever this libgit2's version checks: files of
+             * another user's repository are not staged by this one */
+            struct stat st;
+            int theirs = stat(found.ptr, &st) == 0 && st.st_uid != geteuid();
+            if (theirs || git_repository_open_ext(&repo, real, 0, NULL) != 0) {
+                rc = fl_error_set(err, FL_ECONFLICT,
+                                  "%s is inside the Git repository %s, which %s", dir, found.ptr,
+                                  theirs ? "belongs to another user" : "cannot be opened");
+                fl_error_set_hint(err, "run flakectl init as the repository's owner (without "
+                                       "sudo), or give it a directory outside that repository");
+            }
+        }
+        git_buf_dispose(&found);
     }
     const char *top = rc == FL_OK ? git_repository_workdir(repo) : NULL;
     if (rc == FL_OK && !top)

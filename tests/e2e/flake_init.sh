@@ -100,6 +100,15 @@ git -C "$T/repo" status --porcelain | grep -qx "A  infra/flake.nix" ||
 git -C "$T/repo" status --porcelain | grep -qx "?? README" || fail "in a repo: init staged README"
 (cd "$T/repo/infra" && fl check) >"$T/check" 2>&1 || fail "in a repo: check: $(cat "$T/check")"
 
+# another user's repository (libgit2 will not open it for root): refused, nothing nested
+if id nobody >/dev/null 2>&1; then
+    git init -q "$T/theirs"
+    chown -R nobody "$T/theirs"
+    fl init "$T/theirs/infra" >/dev/null 2>"$T/err" && fail "init in another user's repository succeeded"
+    grep -q "is inside the Git repository $T/theirs/.git/" "$T/err" || fail "theirs: $(cat "$T/err")"
+    [ -e "$T/theirs/infra" ] && fail "theirs: init left $T/theirs/infra behind"
+fi
+
 # ---- usage errors ----
 fl init --template big "$T/x" >/dev/null 2>"$T/err"
 [ $? = 2 ] || fail "unknown template: exit 2 expected"
