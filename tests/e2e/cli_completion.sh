@@ -214,6 +214,9 @@ fi
 flakectl completion tcsh >/dev/null 2>"$T/e"
 [ $? = 2 ] || fail "completion tcsh: exit 2 expected"
 grep -q "unknown shell 'tcsh'" "$T/e" || fail "completion tcsh: $(cat "$T/e")"
+flakectl completion >/dev/null 2>"$T/e"
+[ $? = 2 ] || fail "completion without a shell: exit 2 expected"
+grep -q "needs SHELL (bash, zsh or fish)" "$T/e" || fail "completion without a shell: $(cat "$T/e")"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok"
