@@ -44,6 +44,11 @@ const fl_opt_cmd fl_cmd_init = {
     cmd_init,
 };
 
+/* One line of the next steps: the command, then what it does, in a column. */
+static void step(const char *cmd, const char *what) {
+    printf("  %-46s %s\n", cmd, what);
+}
+
 static int cmd_init(int argc, char **argv) {
     init_opts io = {NULL, NULL, NULL, NULL};
     int rc = fl_opt_parse(&fl_cmd_init, &io, argc, argv);
@@ -64,18 +69,21 @@ static int cmd_init(int argc, char **argv) {
     for (size_t i = 0; i < res.nfiles; i++)
         printf("  %s\n", res.files[i]);
     printf("\nnext:\n");
+    char cmd[160];
     if (io.dir)
         printf("  cd %s\n", io.dir);
-    printf("  flakectl check                  evaluate and build every host (offline)\n");
+    step("flakectl check", "evaluate and build every host (offline)");
     if (!strcmp(tpl, "minimal")) {
-        printf("  flakectl option --host %s networking.hostName   what an option is\n", res.host);
-        printf("  sudo flakectl switch --host %s   apply it to this machine\n", res.host);
+        snprintf(cmd, sizeof cmd, "flakectl option --host %s networking.hostName", res.host);
+        step(cmd, "an option's value, type and description");
+        snprintf(cmd, sizeof cmd, "sudo flakectl switch --host %s", res.host);
+        step(cmd, "apply it to this machine");
     } else {
-        printf("  sudo flakectl switch --host homelab   apply a host to this machine\n");
-        printf("  flakectl switch --on @server    deploy over SSH to deploy.targetHost\n");
-        printf("  less secrets/README.md          keys and secrets\n");
+        step("sudo flakectl switch --host homelab", "apply a host to this machine");
+        step("flakectl switch --on @server", "deploy over SSH to each deploy.targetHost");
+        step("less secrets/README.md", "keys and secrets");
     }
-    printf("  git commit -m 'flakectl init'   flakectl records the commit in each generation\n");
+    step("git commit -m 'flakectl init'", "each generation records the commit");
     fl_flake_init_result_release(&res);
     return FL_EXIT_OK;
 }
