@@ -42,6 +42,9 @@ packages=(
   ansible
   man-db
   groff-base
+  bash-completion
+  zsh
+  fish
 )
 missing=()
 for p in "${packages[@]}"; do

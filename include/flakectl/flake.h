@@ -108,4 +108,23 @@ fl_value *fl_flake_info(fl_lang *L, const char *flake_dir, const fl_flake_tree *
  * ~/.cache/flakectl/git, else /tmp/flakectl-<uid>/git. Owned. */
 char *fl_flake_git_cache_dir(void);
 
+/* `flakectl init` (init.c): writes template "seed" (the example's layout: hosts/, modules/,
+ * home/, secrets/) or "minimal" (one host, this machine) into dir (made when missing) and
+ * stages the files in Git, in a new repository unless dir is inside one. Refuses, naming it,
+ * when any file of the template exists; a failure removes everything this run made. */
+typedef struct fl_flake_init_opts {
+    const char *dir;
+    const char *template_name; /* NULL = "seed" */
+    const char *host;          /* minimal: the host's name; NULL = this machine's */
+    const char *user;          /* the admin account; NULL = the invoking user (or "admin") */
+} fl_flake_init_opts;
+typedef struct fl_flake_init_result {
+    char **files; /* written, relative to dir, in order */
+    size_t nfiles;
+    int made_repo; /* 1: a new Git repository at dir; 0: staged in the enclosing one */
+    char *host, *user;
+} fl_flake_init_result;
+int fl_flake_init(const fl_flake_init_opts *o, fl_flake_init_result *res, fl_error *err);
+void fl_flake_init_result_release(fl_flake_init_result *res);
+
 #endif

@@ -56,6 +56,10 @@ int fl_host_config(fl_host *host, fl_value **config, fl_error *err);
 /* Looks up a dotted option path ("networking.hostName", "environment.etc.\"a b\".text")
  * below v; errors name the missing attribute and suggest close names. */
 int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out, fl_error *err);
+/* The names one level below the dotted option path (\"\" = the top): what completion offers.
+ * An option (a leaf) or a missing path has none. *names owned (fl_module_free_names). */
+int fl_host_option_children(fl_host *host, const char *dotted, char ***names, size_t *n,
+                            fl_error *err);
 /* Prints the host's warnings to stderr ("warning: ..."). */
 int fl_host_print_warnings(fl_host *host, FILE *out, fl_error *err);
 
@@ -215,6 +219,9 @@ typedef struct fl_host_deploy {
 int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_deploy **out,
                             size_t *n, fl_error *err);
 void fl_host_deploy_free(fl_host_deploy *hosts, size_t n);
+/* Every host of the flake with its deploy attribute (target or not), in name order; what
+ * completion offers for --on. Owned as fl_module_select_deploy's. */
+int fl_module_list_deploy(const fl_session_opts *o, fl_host_deploy **out, size_t *n, fl_error *err);
 
 /* What a host's age options say, as plain data for src/secret/: age.hostPublicKey (owned,
  * NULL when unset) and each age.secrets.<name>.file (names and files owned, a file NULL when

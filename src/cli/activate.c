@@ -23,7 +23,7 @@ static const fl_opt_spec activate_spec[] = {
                                         "stopping",
                 activate_opts, backup, .flags = 0),
     FL_OPT_ARG_("TOPLEVEL", "a built toplevel (a store path or a link to one)", activate_opts,
-                toplevel, .flags = FL_OPT_REQUIRED),
+                toplevel, .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 

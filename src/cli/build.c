@@ -87,9 +87,9 @@ typedef struct build_opts {
 
 static const fl_opt_spec build_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
-                build_opts, host, .flags = 0),
+                build_opts, host, .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_STR_("out-link", 'o', "PATH", "the GC root link to the toplevel (default ./result)",
-                build_opts, out_link, .flags = 0),
+                build_opts, out_link, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_FLAG_("no-link", 0, "leave no link (the toplevel may then be collected)", build_opts,
                  no_link, .flags = 0),
     FL_OPT_END_,

@@ -27,7 +27,7 @@ static const char *const compressions[] = {"zstd", "xz", "none", NULL};
 #define CO cache_opts
 static const fl_opt_spec keygen_spec[] = {
     FL_OPT_STR_("out", 'o', "SECRETFILE", "where to write the secret key (mode 0600)", CO, out,
-                .flags = 0),
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_ARGS_("NAME", "the key's name, e.g. cache.example.org-1", CO, args,
                  .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
@@ -35,11 +35,14 @@ static const fl_opt_spec keygen_spec[] = {
 static const fl_opt_spec push_spec[] = {
     FL_OPT_STR_("to", 0, "URL", "the cache: file:///DIR or ssh://[USER@]HOST[:PORT]/DIR", CO, to,
                 .flags = 0),
-    FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key, .flags = 0),
-    FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host, .flags = 0),
+    FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key,
+                .complete = FL_OPT_V_FILE, .flags = 0),
+    FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host,
+                .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
                    compressions, .flags = 0),
-    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .flags = 0),
+    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args,
+                 .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_GROUP_(fl_cli_ssh_spec, CO, ssh),
     FL_OPT_END_,
 };
@@ -50,7 +53,7 @@ static const fl_opt_spec verify_spec[] = {
 };
 static const fl_opt_spec realise_spec[] = {
     FL_OPT_ARGS_("PATH", "store paths to make valid from the --substituters", CO, args,
-                 .flags = FL_OPT_REQUIRED),
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 #undef CO

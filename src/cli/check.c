@@ -138,7 +138,8 @@ typedef struct check_opts {
 } check_opts;
 
 static const fl_opt_spec check_spec[] = {
-    FL_OPT_LIST_("host", 0, "H", "check only host H", check_opts, hosts, .flags = 0),
+    FL_OPT_LIST_("host", 0, "H", "check only host H", check_opts, hosts,
+                 .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print a JSON report", check_opts, json, .flags = 0),
     FL_OPT_FLAG_("keep-going", 0, "accepted for CI scripts: checking every host is already the\n"
                                   "behaviour",

@@ -21,28 +21,29 @@
 
 const fl_opt_spec fl_cli_ssh_spec[] = {
     FL_OPT_STR_("identity", 'i', "KEY", "try this private key first", fl_cli_ssh_args, identity,
-                .flags = FL_OPT_LOCAL),
+                .complete = FL_OPT_V_FILE, .flags = FL_OPT_LOCAL),
     FL_OPT_FLAG_("accept-new-host-key", 0, "trust an unknown host key and add it to known_hosts",
                  fl_cli_ssh_args, accept_new_host_key, .flags = FL_OPT_LOCAL),
     FL_OPT_STR_("known-hosts", 0, "FILE", "check host keys against FILE (default\n"
                                           "~/.ssh/known_hosts)",
-                fl_cli_ssh_args, known_hosts, .flags = FL_OPT_LOCAL),
+                fl_cli_ssh_args, known_hosts, .complete = FL_OPT_V_FILE, .flags = FL_OPT_LOCAL),
     FL_OPT_STR_("ssh-config", 0, "FILE|none", "read FILE instead of ~/.ssh/config",
-                fl_cli_ssh_args, ssh_config, .flags = FL_OPT_LOCAL),
+                fl_cli_ssh_args, ssh_config, .complete = FL_OPT_V_FILE, .flags = FL_OPT_LOCAL),
     FL_OPT_INT_("connect-timeout", 0, "S", "give up connecting after S seconds (default 10)",
                 fl_cli_ssh_args, connect_timeout_s, 1, 1000000, .flags = FL_OPT_LOCAL),
     FL_OPT_FLAG_("sudo", 0, "a non-root login: run every step as root through sudo",
                  fl_cli_ssh_args, sudo, .flags = FL_OPT_LOCAL),
     FL_OPT_STR_("askpass", 0, "PROGRAM", "take the sudo password from PROGRAM's output\n"
                                          "(also $SUDO_ASKPASS) instead of the terminal",
-                fl_cli_ssh_args, askpass, .flags = FL_OPT_LOCAL),
+                fl_cli_ssh_args, askpass, .complete = FL_OPT_V_COMMAND, .flags = FL_OPT_LOCAL),
     FL_OPT_END_,
 };
 
 const fl_opt_spec fl_cli_target_spec[] = {
     FL_OPT_STR_("target-host", 0, "U@H[:P]", "run it on that target over SSH (an ~/.ssh/config\n"
                                              "Host alias works)",
-                fl_cli_target_args, target_host, .flags = FL_OPT_LOCAL),
+                fl_cli_target_args, target_host,
+                .complete = FL_OPT_V_SSH_HOST, .flags = FL_OPT_LOCAL),
     FL_OPT_GROUP_(fl_cli_ssh_spec, fl_cli_target_args, ssh),
     FL_OPT_END_,
 };
@@ -52,13 +53,14 @@ const fl_opt_spec fl_cli_deploy_spec[] = {
      .name = "target-host",
      .value_name = "U@H[:P]",
      .help = "build here, copy what the target lacks, activate there",
-     .offset = offsetof(fl_cli_deploy_args, t.target_host)},
+     .offset = offsetof(fl_cli_deploy_args, t.target_host),
+     .complete = FL_OPT_V_SSH_HOST},
     FL_OPT_STR_("build-host", 0, "U@H[:P]", "evaluate here, build there, copy from there to the\n"
                                             "target",
-                fl_cli_deploy_args, build_host, .flags = 0),
+                fl_cli_deploy_args, build_host, .complete = FL_OPT_V_SSH_HOST, .flags = 0),
     FL_OPT_STR_("on", 0, "@TAG|a,b|'*'", "every chosen host of the flake, to its\n"
                                          "deploy.targetHost",
-                fl_cli_deploy_args, on, .flags = 0),
+                fl_cli_deploy_args, on, .complete = FL_OPT_V_SELECTION, .flags = 0),
     FL_OPT_INT_(NULL, 'j', "N", "hosts at once (default 1)", fl_cli_deploy_args, jobs, 1, 1000000,
                 .flags = 0),
     FL_OPT_FLAG_("fail-fast", 0, "start no more hosts after a failure", fl_cli_deploy_args,

@@ -34,8 +34,9 @@ typedef struct diff_opts {
 
 static const fl_opt_spec diff_spec[] = {
     FL_OPT_ARG_("A", "a toplevel path or generation number (default: the current one)", diff_opts,
-                a, .flags = FL_OPT_REQUIRED),
-    FL_OPT_ARG_("B", "a toplevel path or generation number", diff_opts, b, .flags = 0),
+                a, .complete = FL_OPT_V_GENERATION, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARG_("B", "a toplevel path or generation number", diff_opts, b,
+                .complete = FL_OPT_V_GENERATION, .flags = 0),
     FL_OPT_END_,
 };
 

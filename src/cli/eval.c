@@ -94,16 +94,17 @@ typedef struct eval_opts {
 
 static const fl_opt_spec eval_spec[] = {
     FL_OPT_STR_("expr", 0, "EXPR", "evaluate EXPR", eval_opts, expr, .alias = "-E"),
-    FL_OPT_STR_("file", 0, "FILE", "evaluate FILE", eval_opts, file, .flags = 0),
+    FL_OPT_STR_("file", 0, "FILE", "evaluate FILE", eval_opts, file,
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_STR_("host", 0, "H", "a value of host H's merged configuration", eval_opts, host,
-                .flags = 0),
+                .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_FLAG_("strict", 0, "force the value deeply first", eval_opts, strict, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print JSON", eval_opts, json, .flags = 0),
     FL_OPT_LIST_("include", 'I', "PATH", "look <name> up in PATH (prefix=path or path) before\n"
                                         "$NIX_PATH; repeatable, first match wins",
-                 eval_opts, includes, .flags = 0),
+                 eval_opts, includes, .complete = FL_OPT_V_DIR, .flags = 0),
     FL_OPT_ARG_("FILE|OPTION.PATH", "the file (or, with --host, the option path)", eval_opts, arg,
-                .flags = 0),
+                .complete = FL_OPT_V_OPTION_OR_FILE, .flags = 0),
     FL_OPT_END_,
 };
 

@@ -97,7 +97,8 @@ static const fl_opt_spec delete_spec[] = {
     FL_OPT_DUR_("older-than", 0, "D", "every generation older than D (30d, 12h, 2w, 90m), except\n"
                                       "the default and the current one",
                 gen_opts, older, .flags = 0),
-    FL_OPT_ARGS_("N", "the generations to delete", gen_opts, nums, .flags = 0),
+    FL_OPT_ARGS_("N", "the generations to delete", gen_opts, nums,
+                 .complete = FL_OPT_V_GENERATION, .flags = 0),
     FL_OPT_GROUP_(fl_cli_target_spec, gen_opts, remote),
     FL_OPT_END_,
 };

@@ -18,12 +18,12 @@ static const char *const color_choices[] = {"auto", "always", "never", NULL};
 
 const fl_opt_spec fl_opt_global_spec[] = {
     FL_OPT_STR_("flake", 0, "DIR", "the flake (default: the nearest flake.nix upward)",
-                fl_global_options, flake_dir, .flags = 0),
+                fl_global_options, flake_dir, .complete = FL_OPT_V_DIR, .flags = 0),
     FL_OPT_STR_("state-dir", 0, "DIR", "the store and generations (default /var/lib/flakectl;\n"
                                        "FLAKECTL_STATE_DIR)",
-                fl_global_options, state_dir, .flags = 0),
+                fl_global_options, state_dir, .complete = FL_OPT_V_DIR, .flags = 0),
     FL_OPT_STR_("root", 0, "DIR", "apply beneath DIR instead of / (FLAKECTL_ROOT)",
-                fl_global_options, root, .flags = 0),
+                fl_global_options, root, .complete = FL_OPT_V_DIR, .flags = 0),
     FL_OPT_FLAG_("show-trace", 0, "show every frame of an evaluation error", fl_global_options,
                  show_trace, .flags = 0),
     FL_OPT_COUNT_("verbose", 'v', "say more", fl_global_options, verbose),

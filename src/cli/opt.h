@@ -34,6 +34,21 @@ enum {
     FL_OPT_LOCAL = 1u << 3,    /* consumed here, never forwarded to a target (SSH options) */
 };
 
+/* What a value is, for shell completion (src/cli/completion.c): the scripts offer these
+ * candidates for the option's value or the positional. 0: nothing to offer. */
+typedef enum fl_opt_value {
+    FL_OPT_V_NONE = 0,
+    FL_OPT_V_FILE,           /* a path on this machine */
+    FL_OPT_V_DIR,            /* a directory */
+    FL_OPT_V_HOST,           /* a host of the current flake */
+    FL_OPT_V_SELECTION,      /* --on: @tags and host names of the flake */
+    FL_OPT_V_OPTION,         /* an option path of the host (--host on the line, or this machine) */
+    FL_OPT_V_OPTION_OR_FILE, /* an option path when --host is on the line, else a file */
+    FL_OPT_V_GENERATION,     /* a generation number of the state directory */
+    FL_OPT_V_SSH_HOST,       /* [USER@]HOST of ~/.ssh/config and known_hosts */
+    FL_OPT_V_COMMAND,        /* a program on PATH (then its arguments) */
+} fl_opt_value;
+
 typedef struct fl_opt_spec {
     fl_opt_kind kind;
     const char *name;       /* long name without "--"; the placeholder of a positional */
@@ -46,6 +61,7 @@ typedef struct fl_opt_spec {
     long long ival, min, max;   /* FLAG: the value stored; INT: the range */
     const char *const *choices; /* CHOICE: NULL-terminated */
     const struct fl_opt_spec *group;
+    fl_opt_value complete; /* what the value is, for completion */
 } fl_opt_spec;
 
 /* A command, or a subcommand (name "store add"). synopsis: the usage lines after the

@@ -316,7 +316,7 @@ static const char *const reference_formats[] = {"markdown", "man", NULL};
 
 static const fl_opt_spec option_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
-                option_opts, host, .flags = 0),
+                option_opts, host, .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_STR_("search", 0, "WORD",
                 "list the options whose name or description contains WORD\n"
                 "(offline; in a flake, with the options it declares)",
@@ -324,7 +324,8 @@ static const fl_opt_spec option_spec[] = {
     /* how docs/options.md and flakectl-configuration(5) are made (cmake/docs.cmake) */
     FL_OPT_CHOICE_("reference", 0, "FORMAT", "print every bundled option as markdown or man",
                    option_opts, reference, reference_formats, .flags = FL_OPT_HIDDEN),
-    FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name, .flags = 0),
+    FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
+                .complete = FL_OPT_V_OPTION, .flags = 0),
     FL_OPT_END_,
 };
 

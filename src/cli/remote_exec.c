@@ -21,7 +21,7 @@ typedef struct rexec_opts {
 
 static const fl_opt_spec rexec_spec[] = {
     FL_OPT_LIST_("target-host", 0, "U@H[:P]", "the target (an ~/.ssh/config Host alias works)",
-                 rexec_opts, targets, .flags = 0),
+                 rexec_opts, targets, .complete = FL_OPT_V_SSH_HOST, .flags = 0),
     FL_OPT_GROUP_(fl_cli_ssh_spec, rexec_opts, ssh),
     FL_OPT_INT_("retry-for", 0, "S", "keep trying to connect for S seconds (refused, timeouts,\n"
                                      "authentication), as magic rollback's confirmation does",
@@ -42,7 +42,7 @@ static const fl_opt_spec rexec_spec[] = {
     FL_OPT_FLAG_("fail-fast", 0, "start no more hosts after a failure", rexec_opts, fail_fast,
                  .flags = 0),
     FL_OPT_REST_("COMMAND", "the command and its arguments (the remote shell splits them)",
-                 rexec_opts, command, .flags = 0),
+                 rexec_opts, command, .complete = FL_OPT_V_COMMAND, .flags = 0),
     FL_OPT_END_,
 };
 

@@ -19,7 +19,7 @@ typedef struct rollback_opts {
 
 static const fl_opt_spec rollback_spec[] = {
     FL_OPT_INT_("to", 0, "N", "activate generation N instead of the one before the default",
-                rollback_opts, to, 1, 1000000000, .flags = 0),
+                rollback_opts, to, 1, 1000000000, .complete = FL_OPT_V_GENERATION, .flags = 0),
     FL_OPT_STR_("backup-ext", 0, "EXT", "move unmanaged files in the way to NAME.EXT instead of\n"
                                         "stopping",
                 rollback_opts, backup, .flags = 0),

@@ -36,40 +36,41 @@ typedef struct secret_opts {
     FL_OPT_LIST_("recipient", 'r', "RECIPIENT", r_help, SO, recipients, .flags = 0),           \
         FL_OPT_LIST_("recipients-file", 'R', "PATH",                                           \
                      "a file of recipients, one per line ('#' comments)", SO, recipient_files, \
-                     .flags = 0)
+                     .complete = FL_OPT_V_FILE, .flags = 0)
 static const fl_opt_spec encrypt_spec[] = {
     RECIPIENT_OPTS("an age1… or \"ssh-ed25519 AAAA…\" public key"),
     FL_OPT_FLAG_("armor", 'a', "write the PEM-armored text form", SO, armor, .flags = 0),
     FL_OPT_STR_("output", 'o', "OUT", "write to OUT (atomically) instead of standard output", SO,
-                out, .flags = 0),
+                out, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_FLAG_("encrypt", 'e', "age's explicit mode flag, accepted for familiarity", SO,
                  mode_flag, .flags = FL_OPT_HIDDEN),
-    FL_OPT_ARG_("FILE", "the plaintext (default: standard input)", SO, in, .flags = 0),
+    FL_OPT_ARG_("FILE", "the plaintext (default: standard input)", SO, in,
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_END_,
 };
 static const fl_opt_spec decrypt_spec[] = {
     FL_OPT_LIST_("identity", 'i', "PATH", "an AGE-SECRET-KEY-1… file or an unencrypted OpenSSH\n"
                                           "ed25519 private key",
-                 SO, identities, .flags = 0),
+                 SO, identities, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_STR_("output", 'o', "OUT", "write to OUT (mode 0600) only once the whole file\n"
                                       "authenticated; without -o each 64 KiB chunk is written\n"
                                       "once it authenticated",
-                SO, out, .flags = 0),
+                SO, out, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_FLAG_("decrypt", 'd', "age's explicit mode flag, accepted for familiarity", SO,
                  mode_flag, .flags = FL_OPT_HIDDEN),
     FL_OPT_ARG_("FILE", "the ciphertext, binary or armored (default: standard input)", SO, in,
-                .flags = 0),
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_END_,
 };
 static const fl_opt_spec keygen_spec[] = {
     FL_OPT_STR_("output", 'o', "OUT", "write to OUT (created 0600, never overwritten)", SO, out,
-                .flags = 0),
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_FLAG_(NULL, 'y', "print the recipients (public keys) of an identity file instead", SO,
                  convert, .flags = 0),
     FL_OPT_FLAG_("pq", 0, "a post-quantum ML-KEM-768+X25519 key (age-keygen's -pq)", SO, pq,
                  .alias = "-pq"),
     FL_OPT_ARG_("IDENTITY_FILE", "with -y: the identity file (default: standard input)", SO, in,
-                .flags = 0),
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_END_,
 };
 #define KEYED_OPTS                                                                             \
@@ -77,17 +78,18 @@ static const fl_opt_spec keygen_spec[] = {
                    "secrets/secrets.nix)"),                                                    \
         FL_OPT_LIST_("identity", 'i', "PATH", "identities to decrypt with (default:\n"         \
                                               "~/.ssh/id_ed25519)",                            \
-                     SO, identities, .flags = 0)
+                     SO, identities, .complete = FL_OPT_V_FILE, .flags = 0)
 static const fl_opt_spec edit_spec[] = {
     KEYED_OPTS,
-    FL_OPT_ARGS_("FILE", "the secret to edit", SO, files, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("FILE", "the secret to edit", SO, files,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec rekey_spec[] = {
     KEYED_OPTS,
     FL_OPT_ARGS_("FILE", "the files to re-encrypt (default: every file whose recipients\n"
                          "changed)",
-                 SO, files, .flags = 0),
+                 SO, files, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_END_,
 };
 #undef SO

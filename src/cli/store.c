@@ -27,16 +27,19 @@ typedef struct store_opts {
 static const fl_opt_spec add_spec[] = {
     FL_OPT_STR_("name", 0, "N", "the store path's name (default: the file's)", SO, name, .flags = 0),
     FL_OPT_FLAG_("contained", 0, "refuse symlinks that leave PATH", SO, contained, .flags = 0),
-    FL_OPT_ARGS_("PATH", "files or directories to add", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("PATH", "files or directories to add", SO, paths,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec dump_spec[] = {
-    FL_OPT_ARGS_("PATH", "the path to serialize", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("PATH", "the path to serialize", SO, paths,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec hash_spec[] = {
     FL_OPT_FLAG_("base32", 0, "print Nix's base32 instead of hex", SO, base32, .flags = 0),
-    FL_OPT_ARGS_("PATH", "the paths to hash", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("PATH", "the paths to hash", SO, paths,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec path_info_spec[] = {
@@ -44,7 +47,7 @@ static const fl_opt_spec path_info_spec[] = {
                  .flags = 0),
     FL_OPT_FLAG_("json", 0, "print JSON", SO, json, .flags = 0),
     FL_OPT_ARGS_("PATH", "store paths, paths inside them or links to them", SO, paths,
-                 .flags = FL_OPT_REQUIRED),
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec query_valid_spec[] = {
@@ -52,7 +55,8 @@ static const fl_opt_spec query_valid_spec[] = {
                 "first root every PATH (valid or not) for deployment ID until its activation\n"
                 "ends (docs/security.md)",
                 SO, pending, .flags = 0),
-    FL_OPT_ARGS_("PATH", "the store paths to check", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("PATH", "the store paths to check", SO, paths,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec import_spec[] = {
@@ -67,16 +71,19 @@ static const fl_opt_spec verify_spec[] = {
 };
 static const fl_opt_spec export_spec[] = {
     FL_OPT_FLAG_("closure", 0, "export the closure of the paths", SO, closure, .flags = 0),
-    FL_OPT_ARGS_("PATH", "the store paths to export", SO, paths, .flags = FL_OPT_REQUIRED),
+    FL_OPT_ARGS_("PATH", "the store paths to export", SO, paths,
+                 .complete = FL_OPT_V_FILE, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
 };
 static const fl_opt_spec build_spec[] = {
     FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = 0),
-    FL_OPT_STR_("builder", 0, "B", "the program that builds $out", SO, builder, .flags = 0),
+    FL_OPT_STR_("builder", 0, "B", "the program that builds $out", SO, builder,
+                .complete = FL_OPT_V_COMMAND, .flags = 0),
     FL_OPT_LIST_("arg", 0, "A", "an argument of the builder", SO, args, .flags = 0),
     FL_OPT_LIST_("env", 0, "K=V", "an environment variable of the build", SO, env, .flags = 0),
     FL_OPT_LIST_("input", 0, "P", "a store path the build uses", SO, inputs, .flags = 0),
-    FL_OPT_STR_("out-link", 0, "L", "a GC root link to the output", SO, out_link, .flags = 0),
+    FL_OPT_STR_("out-link", 0, "L", "a GC root link to the output", SO, out_link,
+                .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_END_,
 };
 #undef SO

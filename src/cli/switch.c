@@ -19,7 +19,7 @@ typedef struct switch_opts {
 
 static const fl_opt_spec switch_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
-                switch_opts, host, .flags = 0),
+                switch_opts, host, .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_STR_("backup-ext", 0, "EXT", "move unmanaged files in the way to NAME.EXT instead of\n"
                                         "stopping",
                 switch_opts, backup, .flags = 0),

@@ -58,6 +58,15 @@ static int read_deploy(fl_lang *L, const char *flake, fl_host_deploy *h, fl_erro
     return 0;
 }
 
+/* Opens a session on the flake alone and lists its hosts; on failure nothing stays open. */
+static int open_hosts(fl_host_session *s, const fl_session_opts *o, char ***names, size_t *n,
+                      fl_error *err) {
+    int rc = fl_host_session_open(s, o, NULL, err);
+    if (rc == 0 && (rc = fl_module_host_names(s->L, s->flake, names, n, err)) < 0)
+        fl_host_session_close(s);
+    return rc;
+}
+
 int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_deploy **out,
                             size_t *nout, fl_error *err) {
     struct {
@@ -66,12 +75,11 @@ int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_d
         size_t nhosts;
     } jj = {sel, NULL, 0}, *j = &jj;
     fl_host_session s;
-    int rc = fl_host_session_open(&s, o, NULL, err);
-    if (rc < 0)
-        return rc;
     char **names = NULL;
     size_t n = 0;
-    rc = fl_module_host_names(s.L, s.flake, &names, &n, err);
+    int rc = open_hosts(&s, o, &names, &n, err);
+    if (rc < 0)
+        return rc;
     int all = !strcmp(j->sel, "*"), tag = j->sel[0] == '@';
     /* a list of names: each must exist */
     if (rc == 0 && !all && !tag) {
@@ -127,6 +135,32 @@ int fl_module_select_deploy(const fl_session_opts *o, const char *sel, fl_host_d
     fl_host_session_close(&s);
     *out = j->hosts;
     *nout = j->nhosts;
+    return rc;
+}
+
+int fl_module_list_deploy(const fl_session_opts *o, fl_host_deploy **out, size_t *nout,
+                          fl_error *err) {
+    fl_host_session s;
+    char **names = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *nout = 0;
+    int rc = open_hosts(&s, o, &names, &n, err);
+    if (rc < 0)
+        return rc;
+    *out = fl_xcalloc(n + 1, sizeof **out);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        fl_host_deploy *h = &(*out)[(*nout)++];
+        h->name = fl_xstrdup(names[i]);
+        rc = read_deploy(s.L, s.flake, h, err);
+    }
+    fl_module_free_names(names, n);
+    fl_host_session_close(&s);
+    if (rc < 0) {
+        fl_host_deploy_free(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+    }
     return rc;
 }
 

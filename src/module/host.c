@@ -369,6 +369,49 @@ int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **ou
     return rc;
 }
 
+int fl_host_option_children(fl_host *host, const char *dotted, char ***names, size_t *n,
+                            fl_error *err) {
+    fl_lang *L = host->L;
+    char **segs = NULL;
+    size_t nsegs = *dotted ? split_dotted(dotted, &segs) : 0;
+    fl_value **elems = fl_xcalloc(nsegs + 1, sizeof *elems);
+    for (size_t i = 0; i < nsegs; i++)
+        elems[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));
+    fl_value *describe = NULL, *info = NULL, *found = NULL, *missing = NULL, *children = NULL;
+    *names = NULL;
+    *n = 0;
+    int rc = get_attr(L, host->result, "describe", &describe, err);
+    if (rc == 0)
+        rc = fl_lang_call(L, describe, fl_lang_mk_list(L, nsegs, elems), &info, err);
+    if (rc == 0)
+        rc = fl_lang_force(L, info, err);
+    if (rc == 0)
+        rc = get_attr(L, info, "found", &found, err);
+    /* an option has no children; a missing name below the path has none either */
+    if (rc == 0 && !fl_lang_get_bool(found) &&
+        (rc = get_attr(L, info, "missing", &missing, err)) == 0 &&
+        fl_lang_type(missing) == FL_LANG_NULL &&
+        (rc = get_attr(L, info, "children", &children, err)) == 0) {
+        size_t k = fl_lang_list_size(children);
+        *names = fl_xcalloc(k + 1, sizeof **names);
+        for (size_t i = 0; i < k && rc == 0; i++) {
+            fl_value *c = fl_lang_list_at(children, i);
+            if ((rc = fl_lang_force(L, c, err)) == 0)
+                (*names)[(*n)++] = fl_xstrdup(fl_lang_get_string(c, NULL));
+        }
+    }
+    for (size_t i = 0; i < nsegs; i++)
+        free(segs[i]);
+    free(segs);
+    free(elems);
+    if (rc < 0) {
+        fl_module_free_names(*names, *n);
+        *names = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 int fl_host_print_warnings(fl_host *host, FILE *out, fl_error *err) {
     fl_value *list = NULL;
     int rc = get_attr(host->L, host->result, "warnings", &list, err);
