@@ -48,6 +48,9 @@ void fl_error_add_frame(fl_error *err, const char *fmt, ...) __attribute__((form
 /* Prints "error: message", the location with the source line and a caret when the file can
  * be read, the frames and the hint. */
 void fl_error_print(const fl_error *err, FILE *out);
+/* Same; color 1 styles "error:", the location, the caret and "hint:" with ANSI SGR codes
+ * (the caller decides: the command line's --color / NO_COLOR / isatty). */
+void fl_error_print_color(const fl_error *err, FILE *out, int color);
 /* Prints the location block only (used for frames with their own positions). */
 void fl_error_print_source(FILE *out, const char *file, int line, int col);
 void fl_error_clear(fl_error *err);

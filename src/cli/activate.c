@@ -6,6 +6,7 @@
 
 #include "flakectl/activate.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "options.h"
 
@@ -76,8 +77,9 @@ static int cmd_activate(int argc, char **argv) {
     o.root = root;
     o.state_dir = state;
     o.backup_ext = backup;
-    o.out = stdout;
+    o.out = fl_term_plan_open(stdout, fl_term_color(stdout));
     int rc = fl_activate(&o, toplevel, &err);
+    fl_term_plan_close(o.out, stdout);
     free(root);
     free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 
 fl_global_options fl_opts;
@@ -40,7 +41,7 @@ const fl_opt_cmd fl_cmd_version = {"version", "print the version", "", NULL, NUL
                                    cmd_version};
 
 int fl_cli_report(fl_error *err) {
-    fl_error_print(err, stderr);
+    fl_error_print_color(err, stderr, fl_term_color(stderr));
     int rc = err->code == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_FAILURE;
     fl_error_clear(err);
     return rc;

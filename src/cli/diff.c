@@ -7,6 +7,7 @@
 
 #include "flakectl/activate.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "options.h"
 
@@ -80,8 +81,10 @@ static int cmd_diff(int argc, char **argv) {
         fl_toplevel_release(&a);
         return fl_cli_report(&err);
     }
-    printf("diff %s -> %s\n", a.path, b.path);
-    fl_activate_print_diff(&a, &b, stdout);
+    FILE *out = fl_term_plan_open(stdout, fl_term_color(stdout));
+    fprintf(out, "diff %s -> %s\n", a.path, b.path);
+    fl_activate_print_diff(&a, &b, out);
+    fl_term_plan_close(out, stdout);
     fl_toplevel_release(&a);
     fl_toplevel_release(&b);
     return FL_EXIT_OK;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/error.h"
 #include "flakectl/strbuf.h"
@@ -342,8 +343,7 @@ static int takes_value(const fl_opt_spec *o) {
 
 static void resolve_globals(void) {
     fl_global_options *g = &fl_opts;
-    const char *c = g->color_mode ? g->color_mode : "auto";
-    g->color = !strcmp(c, "always") ? 1 : !strcmp(c, "never") ? 0 : isatty(2) && !getenv("NO_COLOR");
+    g->color = fl_term_color(stderr);
     g->override_inputs = g->override_list.v;
     g->noverride_inputs = (int)(g->override_list.n / 2);
     if (!g->state_dir || !*g->state_dir)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "opt.h"
+#include "term.h"
 #include "remote_args.h"
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
@@ -87,9 +88,10 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         o.root = root;
         o.state_dir = state;
         o.backup_ext = backup;
-        o.out = stdout;
         fflush(stdout);
+        o.out = fl_term_plan_open(stdout, fl_term_color(stdout));
         rc = fl_activate(&o, toplevel, &err);
+        fl_term_plan_close(o.out, stdout);
     }
     free(toplevel);
     free(root);
