@@ -747,6 +747,8 @@ int fl_cli_main(int argc, char **argv) {
     const char *s = getenv("FLAKECTL_STATE_DIR"), *r = getenv("FLAKECTL_ROOT");
     fl_opts.state_dir = s;
     fl_opts.root = r;
+    fl_opts.argc = argc;
+    fl_opts.argv = argv;
     top_opts t;
     memset(&t, 0, sizeof t);
     /* the top level's --help is the list of commands, not a table's */
@@ -791,6 +793,8 @@ int fl_cli_main(int argc, char **argv) {
                     *p = '-';
             c = find_sub(cmds, w);
         }
+        if (c)
+            fl_opts.command = c->name;
         rc = c ? c->run(n, words) : unknown_word(NULL, cmds, words[0]);
     }
     fl_opt_release(&top_cmd, &t);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "needroot.h"
 #include "opt.h"
 #include "term.h"
 #include "remote_args.h"
@@ -76,8 +77,10 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
     if (so.deploy.t.target_host || so.deploy.on || so.deploy.build_host)
         return fl_cli_deploy(cmd, &so.deploy, host, backup, cmd->name);
     char *root = NULL, *state = NULL, *toplevel = NULL;
-    /* Resolve --root first: a missing root should stop us before a long build. */
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
+    /* Resolve --root first: a missing root should stop us before a long build, and so
+     * should a user without the right to write the store or the root. */
+    if (fl_cli_need_root(mode != FL_ACT_DRY, &err) < 0 ||
+        fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
         return fl_cli_report(&err);
     rc = fl_cli_build_host(host, &toplevel, &err);
     if (rc == 0) {

@@ -21,6 +21,7 @@ int fl_error_setv(fl_error *err, int code, const char *fmt, va_list ap) {
     free(err->message);
     err->message = vformat(fmt, ap);
     err->code = code;
+    err->sys_errno = 0;
     return code;
 }
 
@@ -46,6 +47,7 @@ int fl_error_errno(fl_error *err, const char *fmt, ...) {
     free(err->message);
     err->message = fl_strbuf_detach(&sb, NULL);
     err->code = FL_EIO;
+    err->sys_errno = saved;
     errno = saved;
     return FL_EIO;
 }
