@@ -3,8 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
@@ -49,7 +53,7 @@ int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
 
 typedef struct build_opts {
     const char *host, *out_link;
-    int no_link;
+    int no_link, json;
 } build_opts;
 
 static const fl_opt_spec build_spec[] = {
@@ -59,6 +63,8 @@ static const fl_opt_spec build_spec[] = {
                 build_opts, out_link, .flags = 0),
     FL_OPT_FLAG_("no-link", 0, "leave no link (the toplevel may then be collected)", build_opts,
                  no_link, .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print the host, the toplevel and the link as JSON (docs/json.md)",
+                 build_opts, json, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -67,7 +73,7 @@ static int cmd_build(int argc, char **argv);
 const fl_opt_cmd fl_cmd_build = {
     "build",
     "evaluate a host and build its toplevel into the store",
-    "[--host H] [--out-link PATH | --no-link]",
+    "[--host H] [--out-link PATH | --no-link] [--json]",
     "Evaluates host H of the flake and builds its toplevel (etc/, sw/, home/, units/,\n"
     "activation/, profile.json, secrets.json) into the store under --state-dir.\n"
     "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
@@ -78,7 +84,7 @@ const fl_opt_cmd fl_cmd_build = {
 };
 
 static int cmd_build(int argc, char **argv) {
-    build_opts bo = {NULL, "result", 0};
+    build_opts bo = {NULL, "result", 0, 0};
     int prc = fl_opt_parse(&fl_cmd_build, &bo, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -97,6 +103,19 @@ static int cmd_build(int argc, char **argv) {
     if (rc < 0) {
         free(toplevel);
         return fl_cli_report(&err);
+    }
+    if (bo.json) {
+        char *host = host_name ? fl_xstrdup(host_name) : fl_host_default_name();
+        char cwd[4096];
+        char *link = out_link ? fl_canon_path(out_link, getcwd(cwd, sizeof cwd) ? cwd : "/")
+                              : NULL;
+        json_t *j = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "host", host ? host : "",
+                              "toplevel", toplevel, "outLink",
+                              link ? json_string(link) : json_null());
+        free(host);
+        free(link);
+        free(toplevel);
+        return fl_cli_print_json(j);
     }
     puts(toplevel);
     free(toplevel);

@@ -208,7 +208,7 @@ static int agent_activate(int argc, char **argv) {
     }
     if (rc == 0) {
         fflush(stdout);
-        fl_act_options o = {mode, root, state, backup, 0, stdout};
+        fl_act_options o = {mode, root, state, backup, 0, stdout, NULL};
         rc = fl_activate(&o, top, &err);
     }
     int dflt = fl_gen_default(state);

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
@@ -88,45 +91,64 @@ static int show_missing(fl_host *host, fl_value *info, const char *name, fl_erro
     return FL_ENOTFOUND;
 }
 
-static int show(fl_host *host, const char *name, fl_error *err) {
+/* What `option` shows of one option, as the describe function of the host returns it. */
+typedef struct option_info {
+    fl_value *type, *desc, *has_default, *def, *decl, *defined, *value;
+} option_info;
+
+/* 1 with *info filled when NAME is an option, 0 when it is not (a group or nothing). */
+static int describe(fl_host *host, const char *name, fl_value **info_out, option_info *info,
+                    fl_error *err) {
     fl_lang *L = host->L;
-    fl_value *describe = NULL, *info = NULL, *v = NULL;
+    fl_value *describe = NULL, *info_v = NULL, *v = NULL;
     if (fl_lang_attrs_get(L, host->result, "describe", &describe, NULL) != 0)
         return fl_error_set(err, FL_EEVAL, "internal: no describe in host evaluation");
     int rc = fl_lang_force(L, describe, err);
     if (rc == 0)
-        rc = fl_lang_call(L, describe, split_path(L, name), &info, err);
+        rc = fl_lang_call(L, describe, split_path(L, name), &info_v, err);
     if (rc == 0)
-        rc = attr(L, info, "found", &v, err);
+        rc = attr(L, info_v, "found", &v, err);
     if (rc < 0)
         return rc;
+    *info_out = info_v;
     if (!fl_lang_get_bool(v))
-        return show_missing(host, info, name, err);
-    fl_value *type = NULL, *desc = NULL, *has_default = NULL, *def = NULL, *decl = NULL,
-             *defined = NULL, *value = NULL;
-    if ((rc = attr(L, info, "type", &type, err)) < 0 ||
-        (rc = attr(L, info, "description", &desc, err)) < 0 ||
-        (rc = attr(L, info, "hasDefault", &has_default, err)) < 0 ||
-        (rc = attr(L, info, "declaredIn", &decl, err)) < 0 ||
-        (rc = attr(L, info, "definedIn", &defined, err)) < 0)
+        return 0;
+    memset(info, 0, sizeof *info);
+    if ((rc = attr(L, info_v, "type", &info->type, err)) < 0 ||
+        (rc = attr(L, info_v, "description", &info->desc, err)) < 0 ||
+        (rc = attr(L, info_v, "hasDefault", &info->has_default, err)) < 0 ||
+        (rc = attr(L, info_v, "declaredIn", &info->decl, err)) < 0 ||
+        (rc = attr(L, info_v, "definedIn", &info->defined, err)) < 0)
         return rc;
-    fl_lang_attrs_get(L, info, "value", &value, NULL);
-    fl_lang_attrs_get(L, info, "default", &def, NULL);
+    fl_lang_attrs_get(L, info_v, "value", &info->value, NULL);
+    fl_lang_attrs_get(L, info_v, "default", &info->def, NULL);
+    return 1;
+}
+
+static int show(fl_host *host, const char *name, fl_error *err) {
+    fl_lang *L = host->L;
+    fl_value *info_v = NULL;
+    option_info in;
+    int rc = describe(host, name, &info_v, &in, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return show_missing(host, info_v, name, err);
     printf("Value:\n");
-    print_value(L, value, "  ");
-    printf("\nType:\n  %s\n", fl_lang_get_string(type, NULL));
-    if (fl_lang_get_bool(has_default)) {
+    print_value(L, in.value, "  ");
+    printf("\nType:\n  %s\n", fl_lang_get_string(in.type, NULL));
+    if (fl_lang_get_bool(in.has_default)) {
         printf("\nDefault:\n");
-        print_value(L, def, "  ");
+        print_value(L, in.def, "  ");
     }
-    printf("\nDescription:\n  %s\n", fl_lang_get_string(desc, NULL));
-    printf("\nDeclared in:\n  %s\n", fl_lang_get_string(decl, NULL));
+    printf("\nDescription:\n  %s\n", fl_lang_get_string(in.desc, NULL));
+    printf("\nDeclared in:\n  %s\n", fl_lang_get_string(in.decl, NULL));
     printf("\nDefined in:\n");
-    size_t n = fl_lang_list_size(defined);
+    size_t n = fl_lang_list_size(in.defined);
     if (n == 0)
         printf("  (not defined: the default applies)\n");
     for (size_t i = 0; i < n; i++) {
-        fl_value *d = fl_lang_list_at(defined, i);
+        fl_value *d = fl_lang_list_at(in.defined, i);
         if ((rc = fl_lang_force(L, d, err)) < 0)
             return rc;
         printf("  %s\n", fl_lang_get_string(d, NULL));
@@ -134,9 +156,88 @@ static int show(fl_host *host, const char *name, fl_error *err) {
     return FL_OK;
 }
 
+/* A value as JSON under key (null and "KEYError" when it has no JSON form, as a function),
+ * and as the Nix text the plain output shows under "KEYText". */
+static void set_value(fl_lang *L, json_t *o, const char *key, fl_value *v) {
+    fl_strbuf sb = FL_STRBUF_INIT;
+    fl_error err = FL_ERROR_INIT;
+    char k[64];
+    fl_strbuf_init(&sb, 0);
+    json_t *j = NULL;
+    if (fl_lang_print_json(L, v, 1, &sb, &err) == 0)
+        j = json_loads(sb.buf, JSON_DECODE_ANY, NULL);
+    snprintf(k, sizeof k, "%sError", key);
+    if (!j && err.message)
+        json_object_set_new(o, k, json_string(err.message));
+    json_object_set_new(o, key, j ? j : json_null());
+    fl_error_clear(&err);
+    fl_strbuf_reset(&sb);
+    snprintf(k, sizeof k, "%sText", key);
+    if (fl_lang_print(L, v, 1, &sb, &err) == 0)
+        json_object_set_new(o, k, json_string(sb.buf));
+    else
+        json_object_set_new(o, k, json_null());
+    fl_error_clear(&err);
+    fl_strbuf_release(&sb);
+}
+
+/* `option --json`: docs/json.md's shape; a group lists its children, a missing name is the
+ * same error as without --json. */
+static int show_json(fl_host *host, const char *name, fl_error *err) {
+    fl_lang *L = host->L;
+    fl_value *info_v = NULL;
+    option_info in;
+    int rc = describe(host, name, &info_v, &in, err);
+    if (rc < 0)
+        return rc;
+    json_t *o = json_pack("{s:i, s:s, s:s}", "version", 1, "host", host->name, "name", name);
+    if (rc == 0) {
+        fl_value *children = NULL, *missing = NULL;
+        if ((rc = attr(L, info_v, "children", &children, err)) < 0 ||
+            (rc = attr(L, info_v, "missing", &missing, err)) < 0 ||
+            fl_lang_type(missing) != FL_LANG_NULL || fl_lang_list_size(children) == 0) {
+            json_decref(o);
+            return rc < 0 ? rc : show_missing(host, info_v, name, err);
+        }
+        json_t *kids = json_array();
+        for (size_t i = 0; i < fl_lang_list_size(children); i++) {
+            fl_value *c = fl_lang_list_at(children, i);
+            if ((rc = fl_lang_force(L, c, err)) < 0) {
+                json_decref(kids);
+                json_decref(o);
+                return rc;
+            }
+            json_array_append_new(kids, json_string(fl_lang_get_string(c, NULL)));
+        }
+        json_object_set_new(o, "group", json_true());
+        json_object_set_new(o, "children", kids);
+        return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
+    }
+    json_object_set_new(o, "group", json_false());
+    set_value(L, o, "value", in.value);
+    json_object_set_new(o, "type", json_string(fl_lang_get_string(in.type, NULL)));
+    if (fl_lang_get_bool(in.has_default))
+        set_value(L, o, "default", in.def);
+    json_object_set_new(o, "description", json_string(fl_lang_get_string(in.desc, NULL)));
+    json_object_set_new(o, "declaredIn", json_string(fl_lang_get_string(in.decl, NULL)));
+    json_t *defs = json_array();
+    for (size_t i = 0; i < fl_lang_list_size(in.defined); i++) {
+        fl_value *d = fl_lang_list_at(in.defined, i);
+        if ((rc = fl_lang_force(L, d, err)) < 0) {
+            json_decref(defs);
+            json_decref(o);
+            return rc;
+        }
+        json_array_append_new(defs, json_string(fl_lang_get_string(d, NULL)));
+    }
+    json_object_set_new(o, "definedIn", defs);
+    return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
+}
+
 struct option_job {
     const char *host_name, *name;
     fl_error err;
+    int json;
 };
 
 static int option_job_run(void *p) {
@@ -149,18 +250,20 @@ static int option_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = show(&sess.host, j->name, &j->err);
+    rc = j->json ? show_json(&sess.host, j->name, &j->err) : show(&sess.host, j->name, &j->err);
     fl_host_session_close(&sess);
     return rc;
 }
 
 typedef struct option_opts {
     const char *host, *name;
+    int json;
 } option_opts;
 
 static const fl_opt_spec option_spec[] = {
     FL_OPT_STR_("host", 0, "H", "the host of the flake (default: this machine's host name)",
                 option_opts, host, .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print it as JSON (docs/json.md)", option_opts, json, .flags = 0),
     FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
                 .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,
@@ -171,7 +274,7 @@ static int cmd_option(int argc, char **argv);
 const fl_opt_cmd fl_cmd_option = {
     "option",
     "show an option: value, type, default, description, declared and defined in",
-    "[--host H] NAME",
+    "[--host H] [--json] NAME",
     "Shows option NAME (e.g. networking.hostName or\n"
     "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
     "default, description, the file:line declaring it and every file:line defining it.\n",
@@ -181,12 +284,12 @@ const fl_opt_cmd fl_cmd_option = {
 };
 
 static int cmd_option(int argc, char **argv) {
-    option_opts oo = {NULL, NULL};
+    option_opts oo = {NULL, NULL, 0};
     int prc = fl_opt_parse(&fl_cmd_option, &oo, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
     const char *host_name = oo.host, *name = oo.name;
-    struct option_job j = {host_name, name, FL_ERROR_INIT};
+    struct option_job j = {host_name, name, FL_ERROR_INIT, oo.json};
     int rc = fl_cli_with_big_stack(option_job_run, &j);
     return rc < 0 ? fl_cli_report(&j.err) : FL_EXIT_OK;
 }

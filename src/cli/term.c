@@ -9,6 +9,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "flakectl/cli.h"
 #include "options.h"
 #include "term.h"
 
@@ -185,4 +188,12 @@ void fl_term_plan_close(FILE *plan, FILE *real) {
         fclose(plan);
     else if (real)
         fflush(real);
+}
+
+int fl_cli_print_json(json_t *j) {
+    char *s = json_dumps(j, JSON_INDENT(2));
+    json_decref(j);
+    int ok = s && fputs(s, stdout) >= 0 && fputc('\n', stdout) != EOF && fflush(stdout) == 0;
+    free(s);
+    return ok ? FL_EXIT_OK : FL_EXIT_FAILURE;
 }

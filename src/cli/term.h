@@ -25,6 +25,12 @@ int fl_term_is_tty(FILE *stream);
 FILE *fl_term_plan_open(FILE *real, int color);
 void fl_term_plan_close(FILE *plan, FILE *real);
 
+/* Prints j (taken: decref'd here) on stdout as indented JSON and a newline, in the order its
+ * keys were added ("version" first). Returns the exit status: FL_EXIT_OK, or
+ * FL_EXIT_FAILURE when stdout cannot be written. */
+typedef struct json_t json_t;
+int fl_cli_print_json(json_t *j);
+
 /* Colours one line (without its newline) the way the plan stream does, into out. */
 void fl_term_color_line(const char *line, size_t len, fl_strbuf *out);
 
