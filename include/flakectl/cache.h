@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 #include "flakectl/store.h"
 
 /* ---- keys (keys.c) ---------------------------------------------------------------------- */
@@ -83,6 +84,8 @@ typedef struct fl_cache_push_opts {
     const char *compression;        /* "zstd" (default), "xz" or "none" */
     const fl_cache_secret_key *key; /* NULL = unsigned */
     FILE *log;                      /* a line per path copied; NULL = silent */
+    const fl_progress *progress;    /* BEGIN with the paths and NAR bytes to send, an ADVANCE
+                                       per path written (from worker threads), END; or NULL */
 } fl_cache_push_opts;
 
 typedef struct fl_cache_push_result {

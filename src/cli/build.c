@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "opt.h"
+#include "progress.h"
 #include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
@@ -20,6 +21,7 @@ struct build_job {
     const char *host_name;
     char **toplevel;
     fl_error *err;
+    const fl_progress *progress; /* the builds, as they run */
 };
 
 static int build_job_run(void *p) {
@@ -32,6 +34,7 @@ static int build_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
+    fl_store_set_progress(sess.store, j->progress);
     rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
                                     fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
                                     fl_opts.quiet ? NULL : stderr, j->err);
@@ -47,8 +50,12 @@ static int build_job_run(void *p) {
 }
 
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    struct build_job j = {host_name, toplevel, err};
-    return fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "building", "built");
+    struct build_job j = {host_name, toplevel, err, &pr.progress};
+    int rc = fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress_release(&pr);
+    return rc;
 }
 
 typedef struct build_opts {

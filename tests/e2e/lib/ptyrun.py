@@ -3,9 +3,12 @@
 (as a user's shell would) and copies everything it writes to our stdout, with the terminal's
 CR LF turned back into LF. Exits with CMD's status. For tests of what flakectl does on a
 terminal (colour, updating progress lines) without a human at one."""
+import fcntl
 import os
 import pty
+import struct
 import sys
+import termios
 
 
 def main():
@@ -15,6 +18,10 @@ def main():
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.setdefault("TERM", "xterm")
+        # a terminal of 50 rows and PTY_COLUMNS (200) columns: wide enough that a test's
+        # long temporary paths are not cut from an updating line
+        cols = int(os.environ.get("PTY_COLUMNS", "200"))
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
         try:
             os.execvp(sys.argv[1], sys.argv[1:])
         except OSError as e:
