@@ -107,11 +107,21 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         o.backup_ext = backup;
         o.plan_json = plan;
         fflush(stdout);
-        /* with --json, stdout is the plan alone: notes and the manager's plan to stderr */
+        /* with --json, stdout is the plan alone: notes and the manager's plan to stderr;
+         * with --quiet, a change's report is dropped and one line of result stays (the
+         * plan of dry-activate is its result) */
         FILE *real = plan ? stderr : stdout;
-        o.out = fl_term_plan_open(real, fl_term_color(real));
+        FILE *sink = fl_opts.quiet && mode != FL_ACT_DRY ? fopen("/dev/null", "w") : NULL;
+        o.out = sink ? sink : fl_term_plan_open(real, fl_term_color(real));
         rc = fl_activate(&o, toplevel, &err);
-        fl_term_plan_close(o.out, real);
+        if (sink)
+            fclose(sink);
+        else
+            fl_term_plan_close(o.out, real);
+        if (sink && rc == 0)
+            printf(mode == FL_ACT_BOOT ? "%s is the default from the next boot\n"
+                                       : "%s is active\n",
+                   toplevel);
     }
     /* a plan with conflicts is still printed: it is what says what is in the way */
     if (plan && json_object_size(plan))

@@ -61,6 +61,12 @@ $PTY "$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" build --host h --
 fresh
 "$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" build --host h --no-link >/dev/null 2>"$T/errq"
 [ ! -s "$T/errq" ] || fail "--quiet in a pipe printed: $(cat "$T/errq")"
+# switch --quiet: the result line only (no plan, no "built", no progress)
+mkdir -p "$T/root"
+"$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" --root "$T/root" switch --host h >"$T/swq" 2>"$T/swqe" || fail "switch --quiet: $(cat "$T/swqe")"
+[ "$(cat "$T/swq")" = "$(ls -d "$T"/state/store/*-flakectl-system-h) is active" ] || fail "switch --quiet printed: $(cat "$T/swq")"
+[ ! -s "$T/swqe" ] || fail "switch --quiet wrote to stderr: $(cat "$T/swqe")"
+[ -L "$T/root/etc/static" ] || fail "switch --quiet did not activate"
 # errors still come with --quiet
 echo '{ ... }: { environment.etc.x.text = 1 + "a"; }' >"$T/f/bad.nix"
 sed 's|./host.nix|./bad.nix|' "$T/f/flake.nix" >"$T/f/flake.nix.new" && mv "$T/f/flake.nix.new" "$T/f/flake.nix"
