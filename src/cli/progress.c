@@ -6,20 +6,10 @@
 #include <sys/ioctl.h>
 
 #include "flakectl/clock.h"
+#include "flakectl/strbuf.h"
 #include "options.h"
 #include "progress.h"
 #include "term.h"
-
-static void human(double b, char *buf, size_t n) {
-    if (b >= 1024.0 * 1024 * 1024)
-        snprintf(buf, n, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024)
-        snprintf(buf, n, "%.1f MiB", b / (1024.0 * 1024));
-    else if (b >= 1024.0)
-        snprintf(buf, n, "%.1f KiB", b / 1024.0);
-    else
-        snprintf(buf, n, "%.0f B", b);
-}
 
 static int columns(FILE *out) {
     struct winsize ws;
@@ -39,9 +29,9 @@ static void status_text(const fl_cli_progress *p, char *buf, size_t n) {
     if (p->bytes || p->total_bytes) {
         char a[32], b[32], r[32];
         double el = fl_now_s() - p->start;
-        human((double)p->bytes, a, sizeof a);
-        human((double)p->total_bytes, b, sizeof b);
-        human(el > 0.05 ? (double)p->bytes / el : 0, r, sizeof r);
+        fl_human_bytes((double)p->bytes, a, sizeof a);
+        fl_human_bytes((double)p->total_bytes, b, sizeof b);
+        fl_human_bytes(el > 0.05 ? (double)p->bytes / el : 0, r, sizeof r);
         if (p->total_bytes)
             k += snprintf(buf + k, n - (size_t)k, ", %s of %s, %s/s", a, b, r);
         else
@@ -80,7 +70,7 @@ static void step_line(fl_cli_progress *p, const char *what, const char *item, ui
     fprintf(p->out, "%s: %s%s", p->task, what, item);
     if (bytes) {
         char b[32];
-        human((double)bytes, b, sizeof b);
+        fl_human_bytes((double)bytes, b, sizeof b);
         fprintf(p->out, " (%s)", b);
     }
     fputc('\n', p->out);
@@ -165,7 +155,7 @@ void fl_cli_progress_release(fl_cli_progress *p) {
         char b[32] = "";
         if (p->bytes) {
             char h[24];
-            human((double)p->bytes, h, sizeof h);
+            fl_human_bytes((double)p->bytes, h, sizeof h);
             snprintf(b, sizeof b, ", %s", h);
         }
         fprintf(p->out, "%s %llu %s%s in %.1f s\n", p->summary, (unsigned long long)p->done,

@@ -3,23 +3,11 @@
 # output is a terminal (a real pty), plain in a pipe, with NO_COLOR (non-empty), TERM=dumb or
 # --color never; --color always colours a pipe (for less -R). Colour adds escape codes and
 # nothing else: stripped of them, a coloured run prints the same text as a plain one.
-set -uo pipefail
-: "${FLAKECTL:?run through ctest (FLAKECTL is the binary)}"
-source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-PTY="python3 $FLAKECTL_SRC/tests/e2e/lib/ptyrun.py"
-ESC=$'\033'
-export TERM=xterm
-unset NO_COLOR
+source "$FLAKECTL_SRC/tests/e2e/lib/cli-test.bash"
 fl() { "$FLAKECTL" --flake "$T/f" --state-dir "$T/state" --root "$T/root" "$@"; }
 has_esc() { grep -q "$ESC\[" "$1"; }
 strip() { sed "s/$ESC\[[0-9;]*m//g" "$1"; }
 
-host_flake "$T/f"
 mkdir -p "$T/root"
 echo '{ ... }: { environment.etc."app.conf".text = "port = 80\n"; }' >"$T/f/host.nix"
 fl switch --host h >/dev/null 2>&1 || { fail "first switch"; exit 1; }
@@ -82,5 +70,4 @@ grep -q "$ESC\[1;31merror:" "$T/always.err" || fail "--color always did not colo
 "$FLAKECTL" --color sometimes diff 1 2 >/dev/null 2>"$T/bad"
 grep -q "takes auto, always or never" "$T/bad" || fail "a bad --color value: $(cat "$T/bad")"
 
-[ "$fails" = 0 ] || exit 1
-echo "cli_color: ok"
+finish cli_color

@@ -2,15 +2,8 @@
 # cli_json.sh - --json where the output is data: build, diff, dry-activate and option print
 # one JSON document on stdout with "version": 1, in the shapes docs/json.md documents
 # (checked with jq), and with the same content as the text output of the same command.
-set -uo pipefail
-: "${FLAKECTL:?run through ctest (FLAKECTL is the binary)}"
-source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
+source "$FLAKECTL_SRC/tests/e2e/lib/cli-test.bash"
 command -v jq >/dev/null || { echo "jq is missing: run scripts/install-deps.sh" >&2; exit 1; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 fl() { "$FLAKECTL" --flake "$T/f" --state-dir "$T/state" --root "$T/root" "$@"; }
 # shape FILE JQ-EXPR WHAT: the document satisfies the jq predicate
 shape() { jq -e "$2" "$1" >/dev/null || fail "$3: $(cat "$1")"; }
@@ -29,7 +22,6 @@ json_marks() {
     ' "$1" | sort
 }
 
-host_flake "$T/f"
 mkdir -p "$T/root"
 cat >"$T/f/host.nix" <<'NIX'
 { pkgs, ... }: {
@@ -119,5 +111,4 @@ shape "$T/grp.json" '.group == true and (.children | index("users") != null)' "o
 fl option --host h no.such --json >"$T/o" 2>"$T/e"
 [ $? = 1 ] && [ ! -s "$T/o" ] || fail "option --json of a missing option should print no JSON"
 
-[ "$fails" = 0 ] || exit 1
-echo "cli_json: ok"
+finish cli_json

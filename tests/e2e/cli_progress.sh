@@ -3,20 +3,7 @@
 # line redrawn in place (what, how many of how many, bytes, rate) and a closing line; in a
 # pipe plain lines, one per step; --quiet leaves the errors and the result only; -v shows
 # each step on a terminal too. For builds and for pushes to a cache.
-set -uo pipefail
-: "${FLAKECTL:?run through ctest (FLAKECTL is the binary)}"
-source "$FLAKECTL_SRC/tests/e2e/lib/host-flake.bash"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-PTY="python3 $FLAKECTL_SRC/tests/e2e/lib/ptyrun.py"
-ESC=$'\033'
-CR=$'\r'
-export TERM=xterm
-unset NO_COLOR
-host_flake "$T/f"
+source "$FLAKECTL_SRC/tests/e2e/lib/cli-test.bash"
 cat >"$T/f/host.nix" <<'NIX'
 { pkgs, lib, ... }: {
   environment.systemPackages = map (i: pkgs.runCommand "tool-${toString i}" {} ''
@@ -85,5 +72,4 @@ grep -q "8 paths pushed" "$T/pushtty" || fail "push result"
 $PTY "$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" cache push --to "file://$T/c3" --host h >"$T/pushq"
 [ ! -s "$T/pushq" ] || fail "--quiet push printed: $(cat -v "$T/pushq")"
 
-[ "$fails" = 0 ] || exit 1
-echo "cli_progress: ok"
+finish cli_progress
