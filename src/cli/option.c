@@ -125,15 +125,13 @@ static int describe(fl_host *host, const char *name, fl_value **info_out, option
     return 1;
 }
 
-static int show(fl_host *host, const char *name, fl_error *err) {
+static int show_text(fl_host *host, const char *name, fl_value *info_v, const option_info *found,
+                     fl_error *err) {
     fl_lang *L = host->L;
-    fl_value *info_v = NULL;
-    option_info in;
-    int rc = describe(host, name, &info_v, &in, err);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
+    if (!found)
         return show_missing(host, info_v, name, err);
+    option_info in = *found;
+    int rc;
     printf("Value:\n");
     print_value(L, in.value, "  ");
     printf("\nType:\n  %s\n", fl_lang_get_string(in.type, NULL));
@@ -183,15 +181,12 @@ static void set_value(fl_lang *L, json_t *o, const char *key, fl_value *v) {
 
 /* `option --json`: docs/json.md's shape; a group lists its children, a missing name is the
  * same error as without --json. */
-static int show_json(fl_host *host, const char *name, fl_error *err) {
+static int show_json(fl_host *host, const char *name, fl_value *info_v, const option_info *found,
+                     fl_error *err) {
     fl_lang *L = host->L;
-    fl_value *info_v = NULL;
-    option_info in;
-    int rc = describe(host, name, &info_v, &in, err);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     json_t *o = json_pack("{s:i, s:s, s:s}", "version", 1, "host", host->name, "name", name);
-    if (rc == 0) {
+    if (!found) {
         fl_value *children = NULL, *missing = NULL;
         if ((rc = attr(L, info_v, "children", &children, err)) < 0 ||
             (rc = attr(L, info_v, "missing", &missing, err)) < 0 ||
@@ -213,6 +208,7 @@ static int show_json(fl_host *host, const char *name, fl_error *err) {
         json_object_set_new(o, "children", kids);
         return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
     }
+    option_info in = *found;
     json_object_set_new(o, "group", json_false());
     set_value(L, o, "value", in.value);
     json_object_set_new(o, "type", json_string(fl_lang_get_string(in.type, NULL)));
@@ -234,6 +230,17 @@ static int show_json(fl_host *host, const char *name, fl_error *err) {
     return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
 }
 
+/* One option of the host, as text or (json) as docs/json.md's document. */
+static int show(fl_host *host, const char *name, int json, fl_error *err) {
+    fl_value *info_v = NULL;
+    option_info in;
+    int rc = describe(host, name, &info_v, &in, err);
+    if (rc < 0)
+        return rc;
+    return json ? show_json(host, name, info_v, rc ? &in : NULL, err)
+                : show_text(host, name, info_v, rc ? &in : NULL, err);
+}
+
 struct option_job {
     const char *host_name, *name;
     fl_error err;
@@ -250,7 +257,7 @@ static int option_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = j->json ? show_json(&sess.host, j->name, &j->err) : show(&sess.host, j->name, &j->err);
+    rc = show(&sess.host, j->name, j->json, &j->err);
     fl_host_session_close(&sess);
     return rc;
 }
