@@ -292,7 +292,7 @@ static json_t *accounts_json(const fl_act_plan *p) {
     return arr;
 }
 
-static void print_accounts(const json_t *arr, int none_line, FILE *out) {
+static void print_accounts(const json_t *arr, FILE *out) {
     static const struct {
         const char *change;
         char mark;
@@ -306,7 +306,7 @@ static void print_accounts(const json_t *arr, int none_line, FILE *out) {
                 mark = marks[k].mark;
         fprintf(out, "    %c %s\n", mark, fl_act_jstr(v, "text", ""));
     }
-    if (none_line && !json_array_size(arr))
+    if (!json_array_size(arr))
         fputs("    (no change)\n", out);
 }
 
@@ -341,8 +341,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         fl_act_darwin_print_users(p, out);
     } else {
         json_t *acc = accounts_json(p);
-        /* the pure comparison (diff) has always listed nothing when nothing changed */
-        print_accounts(acc, p->users_done, out);
+        print_accounts(acc, out);
         json_decref(acc);
     }
     fputs(p->dar ? "  /etc and launchd files:\n" : "  /etc and unit files:\n", out);

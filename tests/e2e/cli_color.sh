@@ -25,6 +25,8 @@ grep -q "$ESC\[36m      @@ " "$T/tty.diff" || fail "hunk header not cyan on a tt
 # a pipe: the same text, no escape codes
 "$FLAKECTL" --state-dir "$T/state" --root "$T/root" diff 1 2 >"$T/pipe.diff" 2>&1
 has_esc "$T/pipe.diff" && fail "escape codes in a pipe: $(cat -v "$T/pipe.diff")"
+# every section says when it has nothing (users and groups used to stay empty in a diff)
+grep -A1 '^  users and groups:$' "$T/pipe.diff" | grep -q '^    (no change)$' || fail "diff: no '(no change)' for users and groups: $(cat "$T/pipe.diff")"
 [ "$(strip "$T/tty.diff")" = "$(cat "$T/pipe.diff")" ] ||
     fail "colour changed the text: $(diff <(strip "$T/tty.diff") "$T/pipe.diff")"
 
