@@ -79,6 +79,19 @@ static void add_command_line(fl_strbuf *b) {
     }
 }
 
+/* Commands that work in the state directory: for the others (secret, lock, ...) a refused
+ * call is about the file they name, and the error says which. */
+static int uses_state(const char *cmd) {
+    static const char *const names[] = {"build", "check", "eval", "option", "dry-activate",
+                                        "switch", "test", "boot", "activate", "rollback",
+                                        "generations", "gc", "store", "diff", "cache",
+                                        "deploy-agent", NULL};
+    for (size_t i = 0; cmd && names[i]; i++)
+        if (!strcmp(cmd, names[i]))
+            return 1;
+    return 0;
+}
+
 /* Commands that only build or read the store, which a directory of the user's own can hold. */
 static int store_only(const char *cmd) {
     static const char *const names[] = {"build", "check", "eval", "option", "dry-activate", NULL};
@@ -126,9 +139,10 @@ static const char *root_dir(void) {
 }
 
 int fl_cli_root_error(fl_error *err) {
-    if (!err || (err->sys_errno != EACCES && err->sys_errno != EPERM) || geteuid() == 0)
-        return 0;
     const char *cmd = fl_opts.command;
+    if (!err || (err->sys_errno != EACCES && err->sys_errno != EPERM) || geteuid() == 0 ||
+        !uses_state(cmd))
+        return 0;
     if (!writable(state_dir()))
         set_needs_root(err, state_dir(), "the state directory");
     else if (writes_root(cmd) && !writable(root_dir()))

@@ -102,6 +102,12 @@ as_nobody "$T/o" "$T/e" --state-dir "$STATE" --root "$ROOT" activate "$A" --mode
 expect_contains "$T/e" "1 secret cannot be decrypted"
 expect_contains "$T/e" "$ROOT/etc/ssh/ssh_host_ed25519_key cannot be read by this user: run flakectl as root (sudo)"
 expect_not_contains "$T/e" "rekey"
+# a command that does not use the state directory gets the refused file named, not "root"
+as_nobody "$T/o" "$T/e" secret decrypt -i "$ROOT/etc/ssh/ssh_host_ed25519_key" "$age"
+[ "$rc" = 1 ] || fail "secret decrypt with an unreadable key: exit $rc"
+expect_contains "$T/e" "$ROOT/etc/ssh/ssh_host_ed25519_key"
+expect_contains "$T/e" "Permission denied"
+expect_not_contains "$T/e" "needs root"
 # readable, but the secret is for another key: then the recipient hint is the right one
 chown 65534:65534 "$ROOT/etc/ssh/ssh_host_ed25519_key"
 "$FLAKECTL" secret keygen -o "$T/other.key" 2>/dev/null
