@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flakectl/strbuf.h"
 #include "needroot.h"
 #include "options.h"
-#include "flakectl/strbuf.h"
 
 /* Can this process create or replace entries in path (or, when path does not exist yet, in
  * the nearest directory above it that does)? */
@@ -40,8 +40,8 @@ static int writable(const char *path) {
 
 /* The commands that write beneath --root (activation), besides the store and state. */
 static int writes_root(const char *cmd) {
-    static const char *const names[] = {"switch", "test", "boot", "activate", "rollback",
-                                        "deploy-agent", NULL};
+    static const char *const names[] = {"switch",   "test",         "boot", "activate",
+                                        "rollback", "deploy-agent", NULL};
     for (size_t i = 0; cmd && names[i]; i++)
         if (!strcmp(cmd, names[i]))
             return 1;
@@ -82,10 +82,10 @@ static void add_command_line(fl_strbuf *b) {
 /* Commands that work in the state directory: for the others (secret, lock, ...) a refused
  * call is about the file they name, and the error says which. */
 static int uses_state(const char *cmd) {
-    static const char *const names[] = {"build", "check", "eval", "option", "dry-activate",
-                                        "switch", "test", "boot", "activate", "rollback",
-                                        "generations", "gc", "store", "diff", "cache",
-                                        "deploy-agent", NULL};
+    static const char *const names[] = {
+        "build", "check",        "eval",     "option",      "dry-activate", "switch", "test",
+        "boot",  "activate",     "rollback", "generations", "gc",           "store",  "diff",
+        "cache", "deploy-agent", NULL};
     for (size_t i = 0; cmd && names[i]; i++)
         if (!strcmp(cmd, names[i]))
             return 1;
@@ -115,8 +115,10 @@ static void set_needs_root(fl_error *err, const char *dir, const char *what) {
     add_command_line(&line);
     if (!strcmp(cmd, "deploy-agent")) {
         /* the target side of a deployment: the deployer's login is not root there */
-        fl_error_set(&n, FL_EIO, "the deployment needs root on this target: %s (%s) is not "
-                                 "writable by %s", dir, what, who);
+        fl_error_set(&n, FL_EIO,
+                     "the deployment needs root on this target: %s (%s) is not "
+                     "writable by %s",
+                     dir, what, who);
         fl_error_set_hint(&n, "deploy with --sudo (the login runs each step through sudo), or "
                               "log in as root (--target-host root@HOST)");
     } else {

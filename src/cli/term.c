@@ -96,8 +96,8 @@ static const char *style_of(const char *line, size_t len) {
         return SGR_BOLD SGR_RED;
     if (ind == 2 && r[rl - 1] == ':')
         return SGR_BOLD;
-    if (ind == 0 && (starts(r, rl, "diff ") || starts(r, rl, "dry-activate ") ||
-                     starts(r, rl, "activating ")))
+    if (ind == 0 &&
+        (starts(r, rl, "diff ") || starts(r, rl, "dry-activate ") || starts(r, rl, "activating ")))
         return SGR_BOLD;
     return NULL;
 }
@@ -164,8 +164,8 @@ FILE *fl_term_plan_open(FILE *real, int color) {
     plan_stream *ps = fl_xcalloc(1, sizeof *ps);
     ps->real = real;
     fl_strbuf_init(&ps->pending, 0);
-    cookie_io_functions_t io = {.read = NULL, .write = plan_write, .seek = NULL,
-                                .close = plan_close};
+    cookie_io_functions_t io = {
+        .read = NULL, .write = plan_write, .seek = NULL, .close = plan_close};
     FILE *f = fopencookie(ps, "w", io);
     if (!f) {
         fl_strbuf_release(&ps->pending);
