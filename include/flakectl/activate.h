@@ -59,6 +59,9 @@ typedef struct fl_act_options {
      * flake's host (NULL keeps the recorded one). */
     const char *record_via;
     const char *record_host;
+    json_t *plan_json;      /* dry-activate: when an object, the plan is added to it as
+                               docs/json.md describes instead of printed (notes still go
+                               to out) */
 } fl_act_options;
 
 /* The global --root (which must exist) and --state-dir as absolute, canonical paths, so
@@ -73,6 +76,9 @@ int fl_activate(const fl_act_options *o, const char *dir, fl_error *err);
 /* Prints what changes between two toplevels (either may be the empty one): files, units,
  * packages, users, groups, secrets. Pure: looks at nothing but the two toplevels. */
 void fl_activate_print_diff(const fl_toplevel *a, const fl_toplevel *b, FILE *out);
+/* The same comparison as a JSON object (docs/json.md, "version": 1); NULL with err set when
+ * the toplevels cannot be compared. Owned by the caller (json_decref). */
+json_t *fl_activate_diff_json(const fl_toplevel *a, const fl_toplevel *b, fl_error *err);
 
 /* ---- generations -------------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 #include "flakectl/store.h"
 
 /* ---- keys (keys.c) ---------------------------------------------------------------------- */
@@ -87,6 +88,8 @@ typedef struct fl_cache_push_opts {
      * paths[0] (the one path pushed), with the flake revision pointer_rev (may be NULL) */
     const char *pointer_host;
     const char *pointer_rev;
+    const fl_progress *progress;    /* BEGIN with the paths and NAR bytes to send, an ADVANCE
+                                       per path written (from worker threads), END; or NULL */
 } fl_cache_push_opts;
 
 typedef struct fl_cache_push_result {

@@ -12,7 +12,9 @@
 
 /* The agent's exit codes beyond 0 (ok), 1 (failed) and 2 (usage). */
 enum {
-    FL_DEPLOY_EXIT_TOO_LATE = 3, /* confirm: the watchdog already rolled back */
+    FL_DEPLOY_EXIT_TOO_LATE = 3,   /* confirm: the watchdog already rolled back */
+    FL_DEPLOY_EXIT_NEEDS_ROOT = 4, /* the login may not write the state directory or root:
+                                      the deployer says so once, with --sudo */
 };
 
 /* `deploy-agent info` */

@@ -187,6 +187,8 @@ typedef struct fl_secret_set {
     size_t n;
     size_t nfailed;
     char *tried; /* the identity files tried, for messages */
+    char *unreadable; /* identity files this process may not read (", "-separated), or NULL:
+                         then the fix is a permission, not a recipient */
 } fl_secret_set;
 
 /* Reads the declarations only (names, paths, modes); errors name the bad entry. Release

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 
 /* ---- hashing ---------------------------------------------------------------------------- */
 
@@ -235,6 +236,10 @@ enum { FL_FETCH_START, FL_FETCH_PROGRESS, FL_FETCH_DONE };
 typedef void (*fl_store_fetch_report_fn)(void *ctx, const char *url, int event, uint64_t received,
                                          uint64_t total);
 void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *ctx);
+/* Reports each build (fl_store_build that runs a builder) as an ITEM when it starts and an
+ * ADVANCE when it succeeds; progress (borrowed) must outlive its use; NULL stops it. */
+void fl_store_set_progress(fl_store *s, const fl_progress *progress);
+const fl_progress *fl_store_progress(const fl_store *s);
 
 /* Makes link (an --out-link symlink, already pointing into the store) an indirect GC root. */
 int fl_store_add_indirect_root(fl_store *s, const char *link, fl_error *err);

@@ -34,6 +34,9 @@ char *fl_xstrdup(const char *s);
 char *fl_xstrndup(const char *s, size_t n);
 char *fl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A byte count for people: "512 B", "1.5 KiB", "12.0 MiB", "1.1 GiB", into buf. */
+void fl_human_bytes(double bytes, char *buf, size_t n);
+
 /* Levenshtein distance between two C strings, for every "did you mean" suggestion. */
 size_t fl_edit_distance(const char *a, const char *b);
 

@@ -570,10 +570,19 @@ static int activate_now(const fl_act_options *o, fl_toplevel *t, const char *cur
     if (interrupted && o->mode != FL_ACT_DRY)
         fl_act_files_sweep_temps(o->root, &p.had, out);
     if (o->mode == FL_ACT_DRY) {
-        fprintf(out, "dry-activate %s%s%s (nothing is changed)\n", t->path,
-                strcmp(o->root, "/") ? " in " : "", strcmp(o->root, "/") ? o->root : "");
-        fprintf(out, "  current: %s\n", current ? current : "(nothing active)");
-        fl_act_plan_print(&p, out, 1);
+        if (o->plan_json) {
+            json_t *plan = fl_act_plan_json(&p, 1);
+            json_object_set_new(o->plan_json, "version", json_integer(1));
+            json_object_set_new(o->plan_json, "current",
+                                current ? json_string(current) : json_null());
+            json_object_update(o->plan_json, plan);
+            json_decref(plan);
+        } else {
+            fprintf(out, "dry-activate %s%s%s (nothing is changed)\n", t->path,
+                    strcmp(o->root, "/") ? " in " : "", strcmp(o->root, "/") ? o->root : "");
+            fprintf(out, "  current: %s\n", current ? current : "(nothing active)");
+            fl_act_plan_print(&p, out, 1);
+        }
         rc = fl_act_packages_apply(o, t, 0, 1, out, err);
         if (!rc && p.files.nconflicts) {
             rc = fl_error_set(err, FL_ECONFLICT, "activation would stop: %d path%s in the way",

@@ -841,7 +841,8 @@ static char *diff_side(const char *root, const char *path, size_t *len) {
     return data;
 }
 
-static void print_diff(FILE *out, const char *old_root, const char *old_path, const char *new_root,
+/* The unified diff of one change (labels a/PATH, b/PATH), owned; NULL when equal. */
+static char *diff_text(const char *old_root, const char *old_path, const char *new_root,
                        const char *new_path, const char *label) {
     size_t al = 0, bl = 0;
     char *a = diff_side(old_root, old_path, &al);
@@ -849,81 +850,131 @@ static void print_diff(FILE *out, const char *old_root, const char *old_path, co
     fl_strbuf sb;
     fl_strbuf_init(&sb, 0);
     char *la = fl_xasprintf("a%s", label), *lb = fl_xasprintf("b%s", label);
-    fl_text_diff(a ? a : "", a ? al : 0, b ? b : "", b ? bl : 0, la, lb, &sb);
-    /* Indent so the diff reads as part of its entry. */
-    const char *s = sb.buf;
-    while (*s) {
-        const char *e = strchr(s, '\n');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        fprintf(out, "      %.*s\n", (int)n, s);
-        s += n + (e ? 1 : 0);
-    }
-    fl_strbuf_release(&sb);
+    int differ = fl_text_diff(a ? a : "", a ? al : 0, b ? b : "", b ? bl : 0, la, lb, &sb);
     free(la);
     free(lb);
     free(a);
     free(b);
+    if (!differ) {
+        fl_strbuf_release(&sb);
+        return NULL;
+    }
+    return fl_strbuf_detach(&sb, NULL);
 }
 
-void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out) {
+static const char *change_name(int action) {
+    switch (action) {
+    case FL_CH_ADD:
+        return "add";
+    case FL_CH_REMOVE:
+        return "remove";
+    case FL_CH_KEEP_EDITED:
+        return "keep-edited";
+    case FL_CH_LEAVE:
+        return "leave";
+    case FL_CH_MASKED:
+        return "masked";
+    default:
+        return "update";
+    }
+}
+
+/* The changes of the plan (home: the home files, else the others) as docs/json.md's "files"
+ * entries; the text plan is printed from the same entries. */
+json_t *fl_act_files_json(const fl_act_fileplan *p, int home, int diffs) {
+    json_t *arr = json_array();
     for (size_t i = 0; i < p->n; i++) {
         const fl_act_change *c = &p->c[i];
         const fl_act_entry *e = entry_of(c);
         if (!!e->user != home)
             continue;
-        const char *kind = e->kind == FL_ENT_LINK ? "" : " (copied)";
-        switch (c->action) {
-        case FL_CH_ADD:
-            fprintf(out, "    + %s%s", e->path, kind);
-            if (c->backup_of)
-                fprintf(out, "  [%s moved aside]", c->backup_of);
-            fputc('\n', out);
-            break;
-        case FL_CH_UPDATE:
-        case FL_CH_NONE:
-            if (c->action == FL_CH_NONE && !c->content_changed)
-                break;
-            if (c->action == FL_CH_NONE && !c->want)
-                break;
-            fprintf(out, "    ~ %s%s%s", e->path, kind,
-                    c->edited ? " (edited on disk since flakectl wrote it; replaced)" : "");
-            if (c->want && c->had && c->want->kind == FL_ENT_COPY && c->had->kind == FL_ENT_COPY &&
-                c->want->mode != c->had->mode)
-                fprintf(out, " (mode %04o -> %04o)", (unsigned)c->had->mode,
-                        (unsigned)c->want->mode);
-            fputc('\n', out);
+        if (c->action == FL_CH_NONE && (!c->content_changed || !c->want))
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "path", json_string(e->path));
+        json_object_set_new(o, "change", json_string(change_name(c->action)));
+        json_object_set_new(o, "copied", json_boolean(e->kind != FL_ENT_LINK));
+        json_object_set_new(o, "user", e->user ? json_string(e->user) : json_null());
+        if (c->action == FL_CH_ADD && c->backup_of)
+            json_object_set_new(o, "backupOf", json_string(c->backup_of));
+        char *diff = NULL;
+        if (c->action == FL_CH_UPDATE || c->action == FL_CH_NONE) {
+            json_object_set_new(o, "edited", json_boolean(c->edited));
+            if (c->want && c->had && c->want->kind == FL_ENT_COPY &&
+                c->had->kind == FL_ENT_COPY && c->want->mode != c->had->mode) {
+                json_object_set_new(o, "modeFrom", json_integer(c->had->mode));
+                json_object_set_new(o, "modeTo", json_integer(c->want->mode));
+            }
             if (diffs && c->want && c->want->source)
-                print_diff(out, c->disk ? p->root : NULL,
-                           c->disk  ? c->disk
-                           : c->had ? c->had->source
-                                    : NULL,
-                           NULL, c->want->source, e->path);
-            break;
-        case FL_CH_REMOVE:
-            fprintf(out, "    - %s%s\n", e->path, kind);
-            break;
-        case FL_CH_KEEP_EDITED:
+                diff = diff_text(c->disk ? p->root : NULL,
+                                 c->disk  ? c->disk
+                                 : c->had ? c->had->source
+                                          : NULL,
+                                 NULL, c->want->source, e->path);
+        } else if (c->action == FL_CH_KEEP_EDITED && diffs && c->disk) {
+            diff = diff_text(NULL, c->want->source, p->root, c->disk, e->path);
+        }
+        if (diff)
+            json_object_set_new(o, "diff", json_string(diff));
+        free(diff);
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* A diff indented so it reads as part of its entry. */
+static void print_indented(FILE *out, const char *s) {
+    while (s && *s) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        fprintf(out, "      %.*s\n", (int)n, s);
+        s += n + (e ? 1 : 0);
+    }
+}
+
+void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out) {
+    json_t *arr = fl_act_files_json(p, home, diffs);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        const char *path = fl_act_jstr(o, "path", "?"), *change = fl_act_jstr(o, "change", "");
+        const char *kind = json_is_true(json_object_get(o, "copied")) ? " (copied)" : "";
+        if (!strcmp(change, "add")) {
+            fprintf(out, "    + %s%s", path, kind);
+            if (json_object_get(o, "backupOf"))
+                fprintf(out, "  [%s moved aside]", fl_act_jstr(o, "backupOf", ""));
+            fputc('\n', out);
+        } else if (!strcmp(change, "update")) {
+            fprintf(out, "    ~ %s%s%s", path, kind,
+                    json_is_true(json_object_get(o, "edited"))
+                        ? " (edited on disk since flakectl wrote it; replaced)"
+                        : "");
+            if (json_object_get(o, "modeTo"))
+                fprintf(out, " (mode %04o -> %04o)",
+                        (unsigned)json_integer_value(json_object_get(o, "modeFrom")),
+                        (unsigned)json_integer_value(json_object_get(o, "modeTo")));
+            fputc('\n', out);
+        } else if (!strcmp(change, "remove")) {
+            fprintf(out, "    - %s%s\n", path, kind);
+        } else if (!strcmp(change, "keep-edited")) {
             fprintf(out,
                     "    ! %s: edited since flakectl copied it; kept (declared content "
                     "unchanged)\n",
-                    e->path);
-            if (diffs && c->disk)
-                print_diff(out, NULL, c->want->source, p->root, c->disk, e->path);
-            break;
-        case FL_CH_LEAVE:
-            fprintf(out,
-                    "    ! %s: no longer declared but changed since flakectl installed it; "
-                    "left in place\n",
-                    e->path);
-            break;
-        case FL_CH_MASKED:
+                    path);
+        } else if (!strcmp(change, "masked")) {
             fprintf(out,
                     "    ! %s: masked by hand (a link to /dev/null); left alone, the unit "
                     "stays masked ('systemctl unmask %s', then switch, to have it)\n",
-                    e->path, fl_act_system_unit_of(e->path));
-            break;
+                    path, fl_act_system_unit_of(path));
+        } else {
+            fprintf(out,
+                    "    ! %s: no longer declared but changed since flakectl installed it; "
+                    "left in place\n",
+                    path);
         }
+        print_indented(out, fl_act_jstr(o, "diff", NULL));
     }
+    json_decref(arr);
 }
 
 /* ---- after an interrupted activation ---- */

@@ -132,6 +132,8 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
 int fl_act_files_remove_only(const char *root, const fl_act_fileplan *p, fl_error *err);
 void fl_act_files_sweep_temps(const char *root, const fl_act_entries *es, FILE *out);
 void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out);
+/* The same changes as JSON (docs/json.md "files"); the printer renders these. */
+json_t *fl_act_files_json(const fl_act_fileplan *p, int home, int diffs);
 /* Homes of createHome users that do not exist yet ([{user, home}]); conflicts go into p. */
 json_t *fl_act_homes_plan(const char *root, const json_t *users, fl_act_fileplan *p);
 int fl_act_homes_create(const char *root, const json_t *homes, FILE *out, fl_error *err);
@@ -162,6 +164,8 @@ void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files);
 int fl_act_units_in_place(const char *root, const fl_toplevel *t);
 /* "/etc/systemd/system/<unit>" (no deeper): the name, else NULL. */
 const char *fl_act_system_unit_of(const char *path);
+/* [{action, name, reason}], the plan's unit actions in the printed order. */
+json_t *fl_act_units_json(const fl_act_unitplan *p);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
 int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl_error *err);
 /* The home-manager users' units (profile.json home.<user>.units), each user's plan from old
@@ -207,6 +211,8 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
 void fl_act_plan_release(fl_act_plan *p);
 /* The full plan, as dry-activate shows it (diffs: unified diffs of changed text files). */
 void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs);
+/* The plan as docs/json.md's object (version 1); diffs: with each file's unified diff. */
+json_t *fl_act_plan_json(const fl_act_plan *p, int diffs);
 
 /* ---- secrets.c: the secrets step (the age work is src/secret/install.c) ---- */
 /* Decrypts new's secrets in memory and compares them with what is installed; adds the
@@ -218,6 +224,10 @@ int fl_act_secrets_plan(fl_act_plan *p, int dry, fl_error *err);
 int fl_act_secrets_apply(fl_act_plan *p, const char *root, const fl_toplevel *t, FILE *out,
                          fl_error *err);
 void fl_act_secrets_print(const fl_act_plan *p, FILE *out);
+/* The secret changes as docs/json.md's "secrets" entries, and the lines printed from such
+ * entries (shared with the pure comparison of plan.c). */
+json_t *fl_act_secrets_json(const fl_act_plan *p);
+void fl_act_secrets_print_entries(const json_t *arr, FILE *out);
 void fl_act_secrets_free(struct fl_act_secrets *s);
 
 /* ---- wsl.c ---- */

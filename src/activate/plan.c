@@ -127,26 +127,29 @@ static int in_list(const json_t *arr, const char *s) {
     return 0;
 }
 
+static json_t *package_entry(const char *change, const char *name, int native) {
+    json_t *o = json_object();
+    json_object_set_new(o, "change", json_string(change));
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "native", json_boolean(native));
+    return o;
+}
+
 /* native: also compare native packages by name (`diff`; with a root the packages step prints
  * the manager's own plan instead). */
-static void print_packages(const fl_toplevel *a, const fl_toplevel *b, int native, FILE *out) {
+static json_t *packages_json(const fl_toplevel *a, const fl_toplevel *b, int native) {
     const json_t *pa = json_object_get(a->profile, "packages");
     const json_t *pb = json_object_get(b->profile, "packages");
-    int any = 0;
+    json_t *arr = json_array();
     size_t i;
     json_t *v;
-    fputs("  packages:\n", out);
     json_array_foreach((json_t *)pb, i, v) {
-        if (json_is_string(v) && !in_list(pa, json_string_value(v))) {
-            fprintf(out, "    + %s\n", json_string_value(v));
-            any = 1;
-        }
+        if (json_is_string(v) && !in_list(pa, json_string_value(v)))
+            json_array_append_new(arr, package_entry("add", json_string_value(v), 0));
     }
     json_array_foreach((json_t *)pa, i, v) {
-        if (json_is_string(v) && !in_list(pb, json_string_value(v))) {
-            fprintf(out, "    - %s\n", json_string_value(v));
-            any = 1;
-        }
+        if (json_is_string(v) && !in_list(pb, json_string_value(v)))
+            json_array_append_new(arr, package_entry("remove", json_string_value(v), 0));
     }
     /* Native packages by their index name; the manager's plan with versions comes from the
      * packages step (dry-activate), this is the pure comparison `diff` can make. */
@@ -162,13 +165,23 @@ static void print_packages(const fl_toplevel *a, const fl_toplevel *b, int nativ
             json_array_foreach((json_t *)other, k, w) {
                 found |= json_equal(v, w) || !strcmp(name, fl_act_jstr(w, "name", ""));
             }
-            if (!found) {
-                fprintf(out, "    %c %s (native package)\n", pass ? '-' : '+', name);
-                any = 1;
-            }
+            if (!found)
+                json_array_append_new(arr, package_entry(pass ? "remove" : "add", name, 1));
         }
     }
-    if (!any)
+    return arr;
+}
+
+static void print_packages(const json_t *arr, FILE *out) {
+    fputs("  packages:\n", out);
+    size_t i;
+    json_t *v;
+    json_array_foreach((json_t *)arr, i, v) {
+        fprintf(out, "    %c %s%s\n", strcmp(fl_act_jstr(v, "change", ""), "add") ? '-' : '+',
+                fl_act_jstr(v, "name", "?"),
+                json_is_true(json_object_get(v, "native")) ? " (native package)" : "");
+    }
+    if (!json_array_size(arr))
         fputs("    (no change)\n", out);
 }
 
@@ -184,41 +197,53 @@ static const json_t *secret_named(const json_t *arr, const char *name) {
 }
 
 /* Names and targets only: a plan never shows secret content (decryption is issue 6's). */
-static void print_secrets(const fl_toplevel *a, const fl_toplevel *b, FILE *out) {
-    int any = 0;
+static json_t *secrets_json(const fl_toplevel *a, const fl_toplevel *b) {
+    json_t *arr = json_array();
     size_t i;
     json_t *v;
-    fputs("  secrets (names only):\n", out);
     json_array_foreach(b->secrets, i, v) {
         const char *n = fl_act_jstr(v, "name", "?");
         const json_t *o = secret_named(a->secrets, n);
-        if (!o)
-            fprintf(out, "    + %s -> %s\n", n, fl_act_jstr(v, "path", "?"));
-        else if (!json_equal((json_t *)o, v))
-            fprintf(out, "    ~ %s -> %s\n", n, fl_act_jstr(v, "path", "?"));
-        else
+        if (o && json_equal((json_t *)o, v))
             continue;
-        any = 1;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s}", "change", o ? "update" : "add",
+                                             "name", n, "template", 0, "path",
+                                             fl_act_jstr(v, "path", "?")));
     }
     json_array_foreach(a->secrets, i, v) {
         const char *n = fl_act_jstr(v, "name", "?");
-        if (!secret_named(b->secrets, n)) {
-            fprintf(out, "    - %s\n", n);
-            any = 1;
-        }
+        if (!secret_named(b->secrets, n))
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:n}", "change", "remove",
+                                                 "name", n, "template", 0, "path"));
     }
-    if (!any)
-        fputs("    (no change)\n", out);
+    return arr;
+}
+
+/* One line of the account plan ("+ user bob (uid 1001, ...)") as {change, text}. */
+static void add_account_line(json_t *arr, const char *line, size_t n) {
+    const char *change = "warning";
+    if (n >= 2 && line[1] == ' ') {
+        change = line[0] == '+' ? "add" : line[0] == '-' ? "remove" : line[0] == '~' ? "update"
+                                                                                    : change;
+        line += 2;
+        n -= 2;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "change", json_string(change));
+    json_object_set_new(o, "text", json_stringn(line, n));
+    json_array_append_new(arr, o);
 }
 
 /* Users and groups between two profiles, field by field (diff and pure plans). */
-static void print_accounts(const char *kind, const json_t *a, const json_t *b, FILE *out) {
+static void accounts_between(const char *kind, const json_t *a, const json_t *b, json_t *arr) {
     const char *name;
     json_t *v;
     json_object_foreach((json_t *)b, name, v) {
         const json_t *o = json_object_get(a, name);
         if (!o) {
-            fprintf(out, "    + %s %s\n", kind, name);
+            char *l = fl_xasprintf("+ %s %s", kind, name);
+            add_account_line(arr, l, strlen(l));
+            free(l);
             continue;
         }
         const char *field;
@@ -230,18 +255,61 @@ static void print_accounts(const char *kind, const json_t *a, const json_t *b, F
             char *os = ov ? json_dumps(ov, JSON_ENCODE_ANY | JSON_COMPACT) : fl_xstrdup("unset");
             char *ns = json_dumps(fv, JSON_ENCODE_ANY | JSON_COMPACT);
             /* A password hash is a secret of sorts: say it changed, not what to. */
-            if (!strcmp(field, "hashedPassword"))
-                fprintf(out, "    ~ %s %s: hashedPassword changed\n", kind, name);
-            else
-                fprintf(out, "    ~ %s %s: %s %s -> %s\n", kind, name, field, os, ns);
+            char *l = !strcmp(field, "hashedPassword")
+                          ? fl_xasprintf("~ %s %s: hashedPassword changed", kind, name)
+                          : fl_xasprintf("~ %s %s: %s %s -> %s", kind, name, field, os, ns);
+            add_account_line(arr, l, strlen(l));
+            free(l);
             free(os);
             free(ns);
         }
     }
     json_object_foreach((json_t *)a, name, v) {
-        if (!json_object_get(b, name))
-            fprintf(out, "    - %s %s\n", kind, name);
+        if (!json_object_get(b, name)) {
+            char *l = fl_xasprintf("- %s %s", kind, name);
+            add_account_line(arr, l, strlen(l));
+            free(l);
+        }
     }
+}
+
+/* The account changes of a plan (not macOS's, which dscl plans): the root's computed edit
+ * when there is a root, else the comparison of the two profiles. */
+static json_t *accounts_json(const fl_act_plan *p) {
+    json_t *arr = json_array();
+    if (p->users_done) {
+        const char *s = p->users.changes.buf;
+        while (s && *s) {
+            const char *e = strchr(s, '\n');
+            size_t n = e ? (size_t)(e - s) : strlen(s);
+            add_account_line(arr, s, n);
+            s += n + (e ? 1 : 0);
+        }
+    } else {
+        accounts_between("user", json_object_get(p->old->profile, "users"),
+                         json_object_get(p->new->profile, "users"), arr);
+        accounts_between("group", json_object_get(p->old->profile, "groups"),
+                         json_object_get(p->new->profile, "groups"), arr);
+    }
+    return arr;
+}
+
+static void print_accounts(const json_t *arr, FILE *out) {
+    static const struct {
+        const char *change;
+        char mark;
+    } marks[] = {{"add", '+'}, {"remove", '-'}, {"update", '~'}};
+    size_t i;
+    json_t *v;
+    json_array_foreach((json_t *)arr, i, v) {
+        char mark = '!';
+        for (size_t k = 0; k < 3; k++)
+            if (!strcmp(fl_act_jstr(v, "change", ""), marks[k].change))
+                mark = marks[k].mark;
+        fprintf(out, "    %c %s\n", mark, fl_act_jstr(v, "text", ""));
+    }
+    if (!json_array_size(arr))
+        fputs("    (no change)\n", out);
 }
 
 static void print_scripts(const fl_toplevel *t, FILE *out) {
@@ -273,21 +341,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     fputs("  users and groups:\n", out);
     if (p->dar && p->root) {
         fl_act_darwin_print_users(p, out);
-    } else if (p->users_done) {
-        if (!p->users.nchanges)
-            fputs("    (no change)\n", out);
-        const char *s = p->users.changes.buf;
-        while (s && *s) {
-            const char *e = strchr(s, '\n');
-            size_t n = e ? (size_t)(e - s) : strlen(s);
-            fprintf(out, "    %.*s\n", (int)n, s);
-            s += n + (e ? 1 : 0);
-        }
     } else {
-        print_accounts("user", json_object_get(p->old->profile, "users"),
-                       json_object_get(p->new->profile, "users"), out);
-        print_accounts("group", json_object_get(p->old->profile, "groups"),
-                       json_object_get(p->new->profile, "groups"), out);
+        json_t *acc = accounts_json(p);
+        print_accounts(acc, out);
+        json_decref(acc);
     }
     fputs(p->dar ? "  /etc and launchd files:\n" : "  /etc and unit files:\n", out);
     if (!has_file_changes(&p->files, 0))
@@ -303,10 +360,14 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
                 fl_act_jstr(hv, "user", "?"));
     }
     fl_act_files_print(&p->files, 1, diffs, out);
-    if (p->sec)
+    if (p->sec) {
         fl_act_secrets_print(p, out);
-    else
-        print_secrets(p->old, p->new, out);
+    } else {
+        fputs("  secrets (names only):\n", out);
+        json_t *sec = secrets_json(p->old, p->new);
+        fl_act_secrets_print_entries(sec, out);
+        json_decref(sec);
+    }
     if (p->dar) {
         fl_act_darwin_print(p, out);
         goto packages;
@@ -322,8 +383,10 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
     fl_act_user_units_print(p->old, p->new, out);
-packages:
-    print_packages(p->old, p->new, p->root == NULL, out);
+packages:;
+    json_t *pk = packages_json(p->old, p->new, p->root == NULL);
+    print_packages(pk, out);
+    json_decref(pk);
     fl_act_wsl_print(p, out);
     if (p->root)
         print_scripts(p->new, out);
@@ -331,6 +394,68 @@ packages:
         fprintf(out, "  conflicts (%d): activation would stop before changing anything:\n%s",
                 p->files.nconflicts, p->files.conflicts.buf);
     }
+}
+
+/* Conflicts are kept as the lines the text plan shows ("PATH: why"). */
+static json_t *conflicts_json(const fl_act_fileplan *fp) {
+    json_t *arr = json_array();
+    const char *s = fp->conflicts.buf;
+    while (s && *s) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        while (n && *s == ' ') {
+            s++;
+            n--;
+        }
+        if (n)
+            json_array_append_new(arr, json_stringn(s, n));
+        s += n + (e ? 1 : 0);
+    }
+    return arr;
+}
+
+json_t *fl_act_plan_json(const fl_act_plan *p, int diffs) {
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "from", p->old->path ? json_string(p->old->path) : json_null());
+    json_object_set_new(o, "to", json_string(p->new->path));
+    json_object_set_new(o, "root", p->root ? json_string(p->root) : json_null());
+    json_object_set_new(o, "accounts", p->dar && p->root ? json_null() : accounts_json(p));
+    json_t *files = fl_act_files_json(&p->files, 0, diffs);
+    json_t *home_files = fl_act_files_json(&p->files, 1, diffs);
+    json_array_extend(files, home_files);
+    json_decref(home_files);
+    json_object_set_new(o, "files", files);
+    json_object_set_new(o, "homes", p->homes ? json_deep_copy(p->homes) : json_array());
+    json_object_set_new(o, "secrets", p->sec ? fl_act_secrets_json(p) : secrets_json(p->old, p->new));
+    if (p->dar) {
+        json_object_set_new(o, "units", json_null());
+        json_object_set_new(o, "daemonReload", json_false());
+    } else {
+        json_object_set_new(o, "units", fl_act_units_json(&p->units));
+        json_object_set_new(o, "daemonReload", json_boolean(p->units.daemon_reload));
+    }
+    json_object_set_new(o, "packages", packages_json(p->old, p->new, p->root == NULL));
+    json_t *scripts = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(p->root ? json_object_get(p->new->profile, "activationScripts") : NULL, i, v)
+        json_array_append_new(scripts, json_pack("{s:s, s:s}", "name", fl_act_jstr(v, "name", "?"),
+                                                 "file", fl_act_jstr(v, "file", "?")));
+    json_object_set_new(o, "scripts", scripts);
+    json_object_set_new(o, "conflicts", conflicts_json(&p->files));
+    return o;
+}
+
+json_t *fl_activate_diff_json(const fl_toplevel *a, const fl_toplevel *b, fl_error *err) {
+    fl_act_plan p;
+    if (fl_act_plan_make(&p, NULL, NULL, a, b, NULL, NULL, NULL, err)) {
+        fl_act_plan_release(&p);
+        return NULL;
+    }
+    json_t *o = fl_act_plan_json(&p, 1);
+    fl_act_plan_release(&p);
+    return o;
 }
 
 void fl_activate_print_diff(const fl_toplevel *a, const fl_toplevel *b, FILE *out) {

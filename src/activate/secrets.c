@@ -177,41 +177,75 @@ static const json_t *json_named(const json_t *arr, const char *name) {
     return NULL;
 }
 
-void fl_act_secrets_print(const fl_act_plan *p, FILE *out) {
+static json_t *secret_entry(const char *change, const fl_secret_item *it, const char *path) {
+    json_t *o = json_object();
+    json_object_set_new(o, "change", json_string(change));
+    json_object_set_new(o, "name", json_string(it->name));
+    json_object_set_new(o, "template", json_boolean(it->is_template));
+    json_object_set_new(o, "path", path ? json_string(path) : json_null());
+    return o;
+}
+
+json_t *fl_act_secrets_json(const fl_act_plan *p) {
     const fl_act_secrets *s = p->sec;
-    int any = 0;
-    fputs("  secrets (names only, never content):\n", out);
+    json_t *arr = json_array();
     for (size_t i = 0; i < s->now.n; i++) {
         const fl_secret_item *it = &s->now.v[i];
-        const char *kind = it->is_template ? "template " : "";
         const json_t *o = json_named(
             it->is_template ? json_object_get(p->old->profile, "secretTemplates") : p->old->secrets,
             it->name);
         const json_t *n = entry_of(p->new, i);
+        json_t *e;
         if (it->error) {
-            fprintf(out, "    %c %s%s -> %s: cannot be decrypted here (%s); a switch would stop\n",
-                    o ? '!' : '+', kind, it->name, it->path, it->error);
-            any = 1;
+            e = secret_entry(o ? "update" : "add", it, it->path);
+            json_object_set_new(e, "error", json_string(it->error));
+        } else if (it->state == FL_SECRET_ADDED) {
+            e = secret_entry("add", it, it->path);
+        } else if (it->state == FL_SECRET_CHANGED) {
+            e = secret_entry("update", it, it->path);
+            json_object_set_new(e, "content", json_string("changed"));
+        } else if (o && !json_equal((json_t *)o, (json_t *)n)) {
+            e = secret_entry("update", it, it->path);
+            json_object_set_new(e, "content", json_string("unchanged"));
+        } else {
             continue;
         }
-        int meta = o && !json_equal((json_t *)o, (json_t *)n);
-        if (it->state == FL_SECRET_ADDED)
-            fprintf(out, "    + %s%s -> %s\n", kind, it->name, it->path);
-        else if (it->state == FL_SECRET_CHANGED)
-            fprintf(out, "    ~ %s%s -> %s (content changed)\n", kind, it->name, it->path);
-        else if (meta)
-            fprintf(out, "    ~ %s%s -> %s (content unchanged)\n", kind, it->name, it->path);
-        else
-            continue;
-        any = 1;
+        json_array_append_new(arr, e);
     }
     for (size_t i = 0; i < s->old.n; i++) {
         const fl_secret_item *it = &s->old.v[i];
-        if (!old_named(&s->now, it)) {
-            fprintf(out, "    - %s%s\n", it->is_template ? "template " : "", it->name);
-            any = 1;
-        }
+        if (!old_named(&s->now, it))
+            json_array_append_new(arr, secret_entry("remove", it, NULL));
     }
-    if (!any)
+    return arr;
+}
+
+void fl_act_secrets_print_entries(const json_t *arr, FILE *out) {
+    size_t i;
+    json_t *e;
+    json_array_foreach((json_t *)arr, i, e) {
+        const char *change = fl_act_jstr(e, "change", ""), *name = fl_act_jstr(e, "name", "?");
+        const char *path = fl_act_jstr(e, "path", "?"), *content = fl_act_jstr(e, "content", NULL);
+        const char *kind = json_is_true(json_object_get(e, "template")) ? "template " : "";
+        if (json_object_get(e, "error"))
+            fprintf(out, "    %c %s%s -> %s: cannot be decrypted here (%s); a switch would stop\n",
+                    strcmp(change, "add") ? '!' : '+', kind, name, path,
+                    fl_act_jstr(e, "error", ""));
+        else if (!strcmp(change, "add"))
+            fprintf(out, "    + %s%s -> %s\n", kind, name, path);
+        else if (!strcmp(change, "update"))
+            fprintf(out, "    ~ %s%s -> %s%s%s%s\n", kind, name, path, content ? " (content " : "",
+                    content ? content : "", content ? ")" : "");
+        else
+            fprintf(out, "    - %s%s\n", kind, name);
+    }
+    if (!json_array_size(arr))
         fputs("    (no change)\n", out);
+}
+
+void fl_act_secrets_print(const fl_act_plan *p, FILE *out) {
+    fputs("  secrets (names only, never content):\n", out);
+    json_t *arr = fl_act_secrets_json(p);
+    fl_act_secrets_print_entries(arr, out);
+    json_decref(arr);
 }

@@ -135,6 +135,14 @@ static const char *verb(int action) {
     }
 }
 
+json_t *fl_act_units_json(const fl_act_unitplan *p) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < p->n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "action", verb(p->a[i].action),
+                                             "name", p->a[i].name, "reason", p->a[i].rule));
+    return arr;
+}
+
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent) {
     for (size_t i = 0; i < p->n; i++)
         fprintf(out, "%s%-8s %s  (%s)\n", indent, verb(p->a[i].action), p->a[i].name, p->a[i].rule);

@@ -142,6 +142,7 @@ static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, in
         if (opts->log)
             fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", info->path,
                     w->url, (unsigned long long)info->nar_size, (unsigned long long)fs.size);
+        fl_progress_advance(opts->progress, info->path, info->nar_size);
     }
     free(name);
     free(text);
@@ -276,8 +277,16 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
         if (!rc)
             n++;
     }
-    if (!rc && n)
+    if (!rc && n) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += jobs[i].info->nar_size;
+        char *task = fl_xasprintf("pushing to %s", w->url);
+        fl_progress_begin(opts->progress, task, n, bytes);
+        free(task);
         rc = push_jobs(w, jobs, n, comp, opts, res, err);
+        fl_progress_end(opts->progress, rc != 0);
+    }
     /* last: the pointer names a closure that is complete in the cache */
     if (!rc && opts->pointer_host && opts->key && npaths == 1)
         rc = fl_cache_write_host_pointer(w, fl_store_dir(s), opts->pointer_host, paths[0],

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
+#include "needroot.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "options.h"
 
@@ -72,13 +74,15 @@ static int cmd_activate(int argc, char **argv) {
         return fl_opt_usage(&fl_cmd_activate, "--backup-ext '%s': give a plain suffix such as 'bak'",
                             backup);
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+    if ((o.mode != FL_ACT_DRY && fl_cli_need_root(1, &err) < 0) ||
+        fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     o.root = root;
     o.state_dir = state;
     o.backup_ext = backup;
-    o.out = stdout;
+    o.out = fl_term_plan_open(stdout, fl_term_color(stdout));
     int rc = fl_activate(&o, toplevel, &err);
+    fl_term_plan_close(o.out, stdout);
     free(root);
     free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;

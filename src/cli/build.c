@@ -3,8 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "opt.h"
+#include "progress.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
@@ -18,6 +23,7 @@ struct build_job {
     fl_cli_caches *caches; /* NULL: not wanted */
     fl_error *err;
     const char *flake_dir; /* NULL: --flake or the nearest flake.nix */
+    const fl_progress *progress; /* the builds, as they run */
 };
 
 static char **dup_strings(char *const *v, size_t n) {
@@ -42,6 +48,7 @@ static int build_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
+    fl_store_set_progress(sess.store, j->progress);
     rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
                                     fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
                                     fl_opts.quiet ? NULL : stderr, j->err);
@@ -63,26 +70,36 @@ static int build_job_run(void *p) {
 }
 
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
-    struct build_job j = {host_name, toplevel, NULL, err, NULL};
-    return fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "building", "built");
+    struct build_job j = {host_name, toplevel, NULL, err, NULL, &pr.progress};
+    int rc = fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress_release(&pr);
+    return rc;
 }
 
+/* A fleet's hosts build at once: their progress lines would fight over one terminal line, so
+ * these builds report none. */
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
                              fl_error *err) {
     memset(caches, 0, sizeof *caches);
-    struct build_job j = {host_name, toplevel, caches, err, NULL};
+    struct build_job j = {host_name, toplevel, caches, err, NULL, NULL};
     return fl_cli_with_big_stack(build_job_run, &j);
 }
 
 int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
                          fl_error *err) {
-    struct build_job j = {host_name, toplevel, NULL, err, flake_dir};
-    return fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "building", "built");
+    struct build_job j = {host_name, toplevel, NULL, err, flake_dir, &pr.progress};
+    int rc = fl_cli_with_big_stack(build_job_run, &j);
+    fl_cli_progress_release(&pr);
+    return rc;
 }
 
 typedef struct build_opts {
     const char *host, *out_link;
-    int no_link;
+    int no_link, json;
 } build_opts;
 
 static const fl_opt_spec build_spec[] = {
@@ -92,6 +109,8 @@ static const fl_opt_spec build_spec[] = {
                 build_opts, out_link, .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_FLAG_("no-link", 0, "leave no link (the toplevel may then be collected)", build_opts,
                  no_link, .flags = 0),
+    FL_OPT_FLAG_("json", 0, "print the host, the toplevel and the link as JSON (docs/json.md)",
+                 build_opts, json, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -100,7 +119,7 @@ static int cmd_build(int argc, char **argv);
 const fl_opt_cmd fl_cmd_build = {
     "build",
     "evaluate a host and build its toplevel into the store",
-    "[--host H] [--out-link PATH | --no-link]",
+    "[--host H] [--out-link PATH | --no-link] [--json]",
     "Evaluates host H of the flake and builds its toplevel (etc/, sw/, home/, units/,\n"
     "activation/, profile.json, secrets.json) into the store under --state-dir.\n"
     "Prints the toplevel's store path. A second build of an unchanged flake builds\n"
@@ -111,7 +130,7 @@ const fl_opt_cmd fl_cmd_build = {
 };
 
 static int cmd_build(int argc, char **argv) {
-    build_opts bo = {NULL, "result", 0};
+    build_opts bo = {NULL, "result", 0, 0};
     int prc = fl_opt_parse(&fl_cmd_build, &bo, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -130,6 +149,19 @@ static int cmd_build(int argc, char **argv) {
     if (rc < 0) {
         free(toplevel);
         return fl_cli_report(&err);
+    }
+    if (bo.json) {
+        char *host = host_name ? fl_xstrdup(host_name) : fl_host_default_name();
+        char cwd[4096];
+        char *link = out_link ? fl_canon_path(out_link, getcwd(cwd, sizeof cwd) ? cwd : "/")
+                              : NULL;
+        json_t *j = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "host", host ? host : "",
+                              "toplevel", toplevel, "outLink",
+                              link ? json_string(link) : json_null());
+        free(host);
+        free(link);
+        free(toplevel);
+        return fl_cli_print_json(j);
     }
     puts(toplevel);
     free(toplevel);

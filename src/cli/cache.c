@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/opt.h"
+#include "cli/progress.h"
 #include "cli/remote_args.h"
 #include "flakectl/activate.h"
 #include "flakectl/cache.h"
@@ -207,9 +208,12 @@ static int cache_push(int argc, char **argv) {
     char *rev = NULL;
     if (!rc && o.host && o.key)
         rev = toplevel_rev(toplevel);
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "pushing", NULL);
     if (!rc) {
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, fl_opts.quiet ? NULL : stderr,
-                                 o.key ? o.host : NULL, rev};
+        /* the progress reporter prints the per-path lines (a pipe, -v) and the moving line */
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, NULL,
+                                 o.key ? o.host : NULL, rev, &pr.progress};
         if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
             rc = fl_error_set(&err, FL_EUSAGE,
                               "cache push over SSH writes as the login user: "
@@ -224,6 +228,7 @@ static int cache_push(int argc, char **argv) {
             rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
         }
     }
+    fl_cli_progress_release(&pr);
     memset(&key, 0, sizeof key);
     fl_store_free_paths(paths, n);
     free(toplevel);

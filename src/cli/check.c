@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "opt.h"
+#include "term.h"
 #include "flakectl/clock.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
@@ -212,7 +213,7 @@ static int cmd_check(int argc, char **argv) {
             printf("FAIL secrets\n");
             fflush(stdout);
             if (src < 0)
-                fl_error_print(&serr, stderr);
+                fl_error_print_color(&serr, stderr, fl_term_color(stderr));
             for (size_t i = 0; i < json_array_size(missing); i++)
                 fprintf(stderr,
                         "error: secrets/%s is listed in secrets/secrets.nix but does not exist\n"
@@ -236,7 +237,7 @@ static int cmd_check(int argc, char **argv) {
             if (!json) {
                 printf("FAIL %s (%.0f ms)\n", hosts[i], ms);
                 fflush(stdout);
-                fl_error_print(&herr, stderr);
+                fl_error_print_color(&herr, stderr, fl_term_color(stderr));
             }
         } else if (!json) {
             printf("ok   %s (%.0f ms)\n", hosts[i], ms);

@@ -2,9 +2,14 @@
  * src/cli/<name>.c) and the shared reporting helper. Walked by help, "did you mean" and
  * whatever generates man pages and completions (cli/opt.h). */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "needroot.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
+#include "flakectl/deploy_protocol.h"
 
 fl_global_options fl_opts;
 
@@ -41,7 +46,13 @@ const fl_opt_cmd fl_cmd_version = {"version", "print the version", "", NULL, NUL
                                    cmd_version};
 
 int fl_cli_report(fl_error *err) {
-    fl_error_print(err, stderr);
+    if (fl_cli_root_error(err) && fl_opts.command && !strcmp(fl_opts.command, "deploy-agent") &&
+        !isatty(2)) {
+        /* over SSH: the deployer tells its user, once, with the --sudo that fixes it */
+        fl_error_clear(err);
+        return FL_DEPLOY_EXIT_NEEDS_ROOT;
+    }
+    fl_error_print_color(err, stderr, fl_term_color(stderr));
     int rc = err->code == FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_FAILURE;
     fl_error_clear(err);
     return rc;

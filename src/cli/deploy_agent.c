@@ -21,6 +21,9 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/cache.h"
+#include "flakectl/deploy_protocol.h"
+#include "needroot.h"
+#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/deploy_protocol.h"
 #include "flakectl/fs.h"
@@ -247,7 +250,8 @@ static int agent_activate(int argc, char **argv) {
         return fl_cli_report(&err);
     }
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+    if ((mode != FL_ACT_DRY && fl_cli_need_root(1, &err) < 0) ||
+        fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
     /* The deployer may vanish mid-activation (that is what magic rollback is for): its
      * going away must not kill the activation halfway. */

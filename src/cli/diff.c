@@ -7,6 +7,7 @@
 
 #include "flakectl/activate.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "options.h"
 
@@ -30,9 +31,12 @@ static int resolve(const char *arg, fl_toplevel *t, fl_error *err) {
 
 typedef struct diff_opts {
     const char *a, *b;
+    int json;
 } diff_opts;
 
 static const fl_opt_spec diff_spec[] = {
+    FL_OPT_FLAG_("json", 0, "print the changes as JSON (docs/json.md)", diff_opts, json,
+                 .flags = 0),
     FL_OPT_ARG_("A", "a toplevel path or generation number (default: the current one)", diff_opts,
                 a, .complete = FL_OPT_V_GENERATION, .flags = FL_OPT_REQUIRED),
     FL_OPT_ARG_("B", "a toplevel path or generation number", diff_opts, b,
@@ -45,7 +49,7 @@ static int cmd_diff(int argc, char **argv);
 const fl_opt_cmd fl_cmd_diff = {
     "diff",
     "what changes between two toplevels or generations",
-    "[A] B",
+    "[A] B [--json]",
     "Lists what changes from A to B (toplevel paths or generation numbers): files, units,\n"
     "packages, users, groups, secrets and the closure size. A defaults to the current\n"
     "generation.\n",
@@ -56,7 +60,7 @@ const fl_opt_cmd fl_cmd_diff = {
 
 static int cmd_diff(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
-    diff_opts d = {NULL, NULL};
+    diff_opts d = {NULL, NULL, 0};
     int prc = fl_opt_parse(&fl_cmd_diff, &d, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -81,8 +85,18 @@ static int cmd_diff(int argc, char **argv) {
         fl_toplevel_release(&a);
         return fl_cli_report(&err);
     }
-    printf("diff %s -> %s\n", a.path, b.path);
-    fl_activate_print_diff(&a, &b, stdout);
+    if (d.json) {
+        json_t *j = fl_activate_diff_json(&a, &b, &err);
+        fl_toplevel_release(&a);
+        fl_toplevel_release(&b);
+        if (!j)
+            return fl_cli_report(&err);
+        return fl_cli_print_json(j);
+    }
+    FILE *out = fl_term_plan_open(stdout, fl_term_color(stdout));
+    fprintf(out, "diff %s -> %s\n", a.path, b.path);
+    fl_activate_print_diff(&a, &b, out);
+    fl_term_plan_close(out, stdout);
     fl_toplevel_release(&a);
     fl_toplevel_release(&b);
     return FL_EXIT_OK;

@@ -10,6 +10,7 @@
 
 #include "man.h"
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/error.h"
 #include "flakectl/strbuf.h"
@@ -343,8 +344,7 @@ static int takes_value(const fl_opt_spec *o) {
 
 static void resolve_globals(void) {
     fl_global_options *g = &fl_opts;
-    const char *c = g->color_mode ? g->color_mode : "auto";
-    g->color = !strcmp(c, "always") ? 1 : !strcmp(c, "never") ? 0 : isatty(2) && !getenv("NO_COLOR");
+    g->color = fl_term_color(stderr);
     g->override_inputs = g->override_list.v;
     g->noverride_inputs = (int)(g->override_list.n / 2);
     if (!g->state_dir || !*g->state_dir)
@@ -752,6 +752,8 @@ int fl_cli_main(int argc, char **argv) {
     const char *s = getenv("FLAKECTL_STATE_DIR"), *r = getenv("FLAKECTL_ROOT");
     fl_opts.state_dir = s;
     fl_opts.root = r;
+    fl_opts.argc = argc;
+    fl_opts.argv = argv;
     top_opts t;
     memset(&t, 0, sizeof t);
     /* the top level's --help is the list of commands, not a table's; global options and
@@ -812,6 +814,8 @@ int fl_cli_main(int argc, char **argv) {
                     *p = '-';
             c = find_sub(cmds, w);
         }
+        if (c)
+            fl_opts.command = c->name;
         rc = c ? c->run(n, words) : unknown_word(NULL, cmds, words[0]);
     }
     fl_opt_release(&top_cmd, &t);

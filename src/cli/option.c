@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "man.h"
+#include <jansson.h>
+
 #include "opt.h"
+#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/lang.h"
@@ -90,45 +93,62 @@ static int show_missing(fl_host *host, fl_value *info, const char *name, fl_erro
     return FL_ENOTFOUND;
 }
 
-static int show(fl_host *host, const char *name, fl_error *err) {
+/* What `option` shows of one option, as the describe function of the host returns it. */
+typedef struct option_info {
+    fl_value *type, *desc, *has_default, *def, *decl, *defined, *value;
+} option_info;
+
+/* 1 with *info filled when NAME is an option, 0 when it is not (a group or nothing). */
+static int describe(fl_host *host, const char *name, fl_value **info_out, option_info *info,
+                    fl_error *err) {
     fl_lang *L = host->L;
-    fl_value *describe = NULL, *info = NULL, *v = NULL;
+    fl_value *describe = NULL, *info_v = NULL, *v = NULL;
     if (fl_lang_attrs_get(L, host->result, "describe", &describe, NULL) != 0)
         return fl_error_set(err, FL_EEVAL, "internal: no describe in host evaluation");
     int rc = fl_lang_force(L, describe, err);
     if (rc == 0)
-        rc = fl_lang_call(L, describe, split_path(L, name), &info, err);
+        rc = fl_lang_call(L, describe, split_path(L, name), &info_v, err);
     if (rc == 0)
-        rc = attr(L, info, "found", &v, err);
+        rc = attr(L, info_v, "found", &v, err);
     if (rc < 0)
         return rc;
+    *info_out = info_v;
     if (!fl_lang_get_bool(v))
-        return show_missing(host, info, name, err);
-    fl_value *type = NULL, *desc = NULL, *has_default = NULL, *def = NULL, *decl = NULL,
-             *defined = NULL, *value = NULL;
-    if ((rc = attr(L, info, "type", &type, err)) < 0 ||
-        (rc = attr(L, info, "description", &desc, err)) < 0 ||
-        (rc = attr(L, info, "hasDefault", &has_default, err)) < 0 ||
-        (rc = attr(L, info, "declaredIn", &decl, err)) < 0 ||
-        (rc = attr(L, info, "definedIn", &defined, err)) < 0)
+        return 0;
+    memset(info, 0, sizeof *info);
+    if ((rc = attr(L, info_v, "type", &info->type, err)) < 0 ||
+        (rc = attr(L, info_v, "description", &info->desc, err)) < 0 ||
+        (rc = attr(L, info_v, "hasDefault", &info->has_default, err)) < 0 ||
+        (rc = attr(L, info_v, "declaredIn", &info->decl, err)) < 0 ||
+        (rc = attr(L, info_v, "definedIn", &info->defined, err)) < 0)
         return rc;
-    fl_lang_attrs_get(L, info, "value", &value, NULL);
-    fl_lang_attrs_get(L, info, "default", &def, NULL);
+    fl_lang_attrs_get(L, info_v, "value", &info->value, NULL);
+    fl_lang_attrs_get(L, info_v, "default", &info->def, NULL);
+    return 1;
+}
+
+static int show_text(fl_host *host, const char *name, fl_value *info_v, const option_info *found,
+                     fl_error *err) {
+    fl_lang *L = host->L;
+    if (!found)
+        return show_missing(host, info_v, name, err);
+    option_info in = *found;
+    int rc;
     printf("Value:\n");
-    print_value(L, value, "  ");
-    printf("\nType:\n  %s\n", fl_lang_get_string(type, NULL));
-    if (fl_lang_get_bool(has_default)) {
+    print_value(L, in.value, "  ");
+    printf("\nType:\n  %s\n", fl_lang_get_string(in.type, NULL));
+    if (fl_lang_get_bool(in.has_default)) {
         printf("\nDefault:\n");
-        print_value(L, def, "  ");
+        print_value(L, in.def, "  ");
     }
-    printf("\nDescription:\n  %s\n", fl_lang_get_string(desc, NULL));
-    printf("\nDeclared in:\n  %s\n", fl_lang_get_string(decl, NULL));
+    printf("\nDescription:\n  %s\n", fl_lang_get_string(in.desc, NULL));
+    printf("\nDeclared in:\n  %s\n", fl_lang_get_string(in.decl, NULL));
     printf("\nDefined in:\n");
-    size_t n = fl_lang_list_size(defined);
+    size_t n = fl_lang_list_size(in.defined);
     if (n == 0)
         printf("  (not defined: the default applies)\n");
     for (size_t i = 0; i < n; i++) {
-        fl_value *d = fl_lang_list_at(defined, i);
+        fl_value *d = fl_lang_list_at(in.defined, i);
         if ((rc = fl_lang_force(L, d, err)) < 0)
             return rc;
         printf("  %s\n", fl_lang_get_string(d, NULL));
@@ -136,9 +156,97 @@ static int show(fl_host *host, const char *name, fl_error *err) {
     return FL_OK;
 }
 
+/* A value as JSON under key (null and "KEYError" when it has no JSON form, as a function),
+ * and as the Nix text the plain output shows under "KEYText". */
+static void set_value(fl_lang *L, json_t *o, const char *key, fl_value *v) {
+    fl_strbuf sb = FL_STRBUF_INIT;
+    fl_error err = FL_ERROR_INIT;
+    char k[64];
+    fl_strbuf_init(&sb, 0);
+    json_t *j = NULL;
+    if (fl_lang_print_json(L, v, 1, &sb, &err) == 0)
+        j = json_loads(sb.buf, JSON_DECODE_ANY, NULL);
+    snprintf(k, sizeof k, "%sError", key);
+    if (!j && err.message)
+        json_object_set_new(o, k, json_string(err.message));
+    json_object_set_new(o, key, j ? j : json_null());
+    fl_error_clear(&err);
+    fl_strbuf_reset(&sb);
+    snprintf(k, sizeof k, "%sText", key);
+    if (fl_lang_print(L, v, 1, &sb, &err) == 0)
+        json_object_set_new(o, k, json_string(sb.buf));
+    else
+        json_object_set_new(o, k, json_null());
+    fl_error_clear(&err);
+    fl_strbuf_release(&sb);
+}
+
+/* `option --json`: docs/json.md's shape; a group lists its children, a missing name is the
+ * same error as without --json. */
+static int show_json(fl_host *host, const char *name, fl_value *info_v, const option_info *found,
+                     fl_error *err) {
+    fl_lang *L = host->L;
+    int rc = 0;
+    json_t *o = json_pack("{s:i, s:s, s:s}", "version", 1, "host", host->name, "name", name);
+    if (!found) {
+        fl_value *children = NULL, *missing = NULL;
+        if ((rc = attr(L, info_v, "children", &children, err)) < 0 ||
+            (rc = attr(L, info_v, "missing", &missing, err)) < 0 ||
+            fl_lang_type(missing) != FL_LANG_NULL || fl_lang_list_size(children) == 0) {
+            json_decref(o);
+            return rc < 0 ? rc : show_missing(host, info_v, name, err);
+        }
+        json_t *kids = json_array();
+        for (size_t i = 0; i < fl_lang_list_size(children); i++) {
+            fl_value *c = fl_lang_list_at(children, i);
+            if ((rc = fl_lang_force(L, c, err)) < 0) {
+                json_decref(kids);
+                json_decref(o);
+                return rc;
+            }
+            json_array_append_new(kids, json_string(fl_lang_get_string(c, NULL)));
+        }
+        json_object_set_new(o, "group", json_true());
+        json_object_set_new(o, "children", kids);
+        return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
+    }
+    option_info in = *found;
+    json_object_set_new(o, "group", json_false());
+    set_value(L, o, "value", in.value);
+    json_object_set_new(o, "type", json_string(fl_lang_get_string(in.type, NULL)));
+    if (fl_lang_get_bool(in.has_default))
+        set_value(L, o, "default", in.def);
+    json_object_set_new(o, "description", json_string(fl_lang_get_string(in.desc, NULL)));
+    json_object_set_new(o, "declaredIn", json_string(fl_lang_get_string(in.decl, NULL)));
+    json_t *defs = json_array();
+    for (size_t i = 0; i < fl_lang_list_size(in.defined); i++) {
+        fl_value *d = fl_lang_list_at(in.defined, i);
+        if ((rc = fl_lang_force(L, d, err)) < 0) {
+            json_decref(defs);
+            json_decref(o);
+            return rc;
+        }
+        json_array_append_new(defs, json_string(fl_lang_get_string(d, NULL)));
+    }
+    json_object_set_new(o, "definedIn", defs);
+    return fl_cli_print_json(o) == FL_EXIT_OK ? FL_OK : FL_EIO;
+}
+
+/* One option of the host, as text or (json) as docs/json.md's document. */
+static int show(fl_host *host, const char *name, int json, fl_error *err) {
+    fl_value *info_v = NULL;
+    option_info in;
+    int rc = describe(host, name, &info_v, &in, err);
+    if (rc < 0)
+        return rc;
+    return json ? show_json(host, name, info_v, rc ? &in : NULL, err)
+                : show_text(host, name, info_v, rc ? &in : NULL, err);
+}
+
 struct option_job {
     const char *host_name, *name;
     fl_error err;
+    int json;
 };
 
 static int option_job_run(void *p) {
@@ -151,7 +259,7 @@ static int option_job_run(void *p) {
     free(default_host);
     if (rc < 0)
         return rc;
-    rc = show(&sess.host, j->name, &j->err);
+    rc = show(&sess.host, j->name, j->json, &j->err);
     fl_host_session_close(&sess);
     return rc;
 }
@@ -310,6 +418,7 @@ static int docs_command(const char *host, const char *search, const char *refere
 
 typedef struct option_opts {
     const char *host, *name, *search, *reference;
+    int json;
 } option_opts;
 
 static const char *const reference_formats[] = {"markdown", "man", NULL};
@@ -324,6 +433,7 @@ static const fl_opt_spec option_spec[] = {
     /* how docs/options.md and flakectl-configuration(5) are made (cmake/docs.cmake) */
     FL_OPT_CHOICE_("reference", 0, "FORMAT", "print every bundled option as markdown or man",
                    option_opts, reference, reference_formats, .flags = FL_OPT_HIDDEN),
+    FL_OPT_FLAG_("json", 0, "print it as JSON (docs/json.md)", option_opts, json, .flags = 0),
     FL_OPT_ARG_("NAME", "the option, e.g. networking.hostName", option_opts, name,
                 .complete = FL_OPT_V_OPTION, .flags = 0),
     FL_OPT_END_,
@@ -333,8 +443,8 @@ static int cmd_option(int argc, char **argv);
 
 const fl_opt_cmd fl_cmd_option = {
     "option",
-    "show an option (value, type, default, declared and defined in), or --search them",
-    "[--host H] NAME\n--search WORD [--host H]",
+    "show an option (value, type, default, description, declared and defined in), or --search them",
+    "[--host H] [--json] NAME\n--search WORD [--host H]",
     "Shows option NAME (e.g. networking.hostName or\n"
     "home-manager.users.alice.programs.git.userName) of host H: its value, type,\n"
     "default, description, the file:line declaring it and every file:line defining it.\n"
@@ -349,7 +459,7 @@ const fl_opt_cmd fl_cmd_option = {
 };
 
 static int cmd_option(int argc, char **argv) {
-    option_opts oo = {NULL, NULL, NULL, NULL};
+    option_opts oo = {NULL, NULL, NULL, NULL, 0};
     int prc = fl_opt_parse(&fl_cmd_option, &oo, argc, argv);
     if (prc != FL_OPT_RUN)
         return prc;
@@ -360,7 +470,7 @@ static int cmd_option(int argc, char **argv) {
     }
     if (!oo.name)
         return fl_opt_usage(&fl_cmd_option, "needs NAME (or --search WORD)");
-    struct option_job j = {oo.host, oo.name, FL_ERROR_INIT};
+    struct option_job j = {oo.host, oo.name, FL_ERROR_INIT, oo.json};
     int rc = fl_cli_with_big_stack(option_job_run, &j);
     return rc < 0 ? fl_cli_report(&j.err) : FL_EXIT_OK;
 }

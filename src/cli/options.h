@@ -30,6 +30,11 @@ typedef struct fl_global_options {
      * several words; added to the host's store.substituters / store.trustedPublicKeys. */
     fl_opt_list substituters;
     fl_opt_list trusted_keys;
+    /* The command line as typed and the command it runs ("switch", "deploy-agent"), for
+     * hints that repeat it (sudo flakectl ...). */
+    int argc;
+    char **argv;
+    const char *command;
 } fl_global_options;
 
 /* Filled by main() before a command runs; commands read it, never write it. */

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "flakectl/activate.h"
+#include "needroot.h"
 #include "opt.h"
+#include "term.h"
 #include "remote_args.h"
 #include "flakectl/cli.h"
 #include "options.h"
@@ -52,9 +54,12 @@ static int cmd_rollback(int argc, char **argv) {
         return prc;
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
+    if (fl_cli_need_root(1, &err) < 0 ||
+        fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
-    int rc = fl_activate_rollback(root, state, ro.to, ro.backup, stdout, &err);
+    FILE *out = fl_term_plan_open(stdout, fl_term_color(stdout));
+    int rc = fl_activate_rollback(root, state, ro.to, ro.backup, out, &err);
+    fl_term_plan_close(out, stdout);
     free(root);
     free(state);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "needroot.h"
 #include "opt.h"
+#include "term.h"
 #include "remote_args.h"
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
@@ -15,6 +17,7 @@
 typedef struct switch_opts {
     const char *host, *backup;
     fl_cli_deploy_args deploy;
+    int json;
 } switch_opts;
 
 static const fl_opt_spec switch_spec[] = {
@@ -24,6 +27,15 @@ static const fl_opt_spec switch_spec[] = {
                                         "stopping",
                 switch_opts, backup, .flags = 0),
     FL_OPT_GROUP_(fl_cli_deploy_spec, switch_opts, deploy),
+    FL_OPT_END_,
+};
+
+/* dry-activate's: the same, and the plan as data */
+static const fl_opt_spec dry_spec[] = {
+    FL_OPT_FLAG_("json", 0, "print the plan as JSON (docs/json.md); notes go to stderr",
+                 switch_opts, json, .flags = 0),
+    /* host is switch_opts's first field: the group's offsets are switch_opts's own */
+    FL_OPT_GROUP_(switch_spec, switch_opts, host),
     FL_OPT_END_,
 };
 
@@ -59,12 +71,12 @@ const fl_opt_cmd fl_cmd_dry_activate = {
     "dry-activate", "build the host and print everything activation would change",
     SWITCH_SYNOPSIS,
     "Builds host H of the flake and prints everything activating it would change;\n"
-    "changes nothing.\n" SWITCH_TAIL,
-    switch_spec, NULL, cmd_dry_activate,
+    "changes nothing. --json prints the plan as data (docs/json.md).\n" SWITCH_TAIL,
+    dry_spec, NULL, cmd_dry_activate,
 };
 
 static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_act_mode mode) {
-    switch_opts so = {NULL, NULL, FL_CLI_DEPLOY_ARGS_INIT};
+    switch_opts so = {NULL, NULL, FL_CLI_DEPLOY_ARGS_INIT, 0};
     int rc = fl_opt_parse(cmd, &so, argc, argv);
     if (rc != FL_OPT_RUN)
         return rc;
@@ -72,16 +84,22 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
     fl_error err = FL_ERROR_INIT;
     if (backup && (!*backup || strchr(backup, '/')))
         return fl_opt_usage(cmd, "--backup-ext '%s': give a plain suffix such as 'bak'", backup);
+    if (so.json && (so.deploy.t.target_host || so.deploy.on || so.deploy.build_host))
+        return fl_opt_usage(cmd, "--json plans this machine only; drop --target-host, --on and "
+                                 "--build-host, or --json");
     if (so.deploy.t.target_host || so.deploy.on || so.deploy.build_host)
         return fl_cli_deploy(cmd, &so.deploy, host, backup, cmd->name);
     char *root = NULL, *state = NULL, *toplevel = NULL;
-    /* Resolve --root first: a missing root should stop us before a long build. */
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
+    /* Resolve --root first: a missing root should stop us before a long build, and so
+     * should a user without the right to write the store or the root. */
+    if (fl_cli_need_root(mode != FL_ACT_DRY, &err) < 0 ||
+        fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
         return fl_cli_report(&err);
     rc = fl_cli_build_host(host, &toplevel, &err);
+    json_t *plan = so.json ? json_object() : NULL;
     if (rc == 0) {
         if (!fl_opts.quiet)
-            printf("built %s\n", toplevel);
+            fprintf(plan ? stderr : stdout, "built %s\n", toplevel);
         fl_act_options o = {0};
         o.mode = mode;
         o.root = root;
@@ -90,9 +108,28 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         o.out = stdout;
         o.record_via = "switch";
         o.record_host = host;
+        o.plan_json = plan;
         fflush(stdout);
+        /* with --json, stdout is the plan alone: notes and the manager's plan to stderr;
+         * with --quiet, a change's report is dropped and one line of result stays (the
+         * plan of dry-activate is its result) */
+        FILE *real = plan ? stderr : stdout;
+        FILE *sink = fl_opts.quiet && mode != FL_ACT_DRY ? fopen("/dev/null", "w") : NULL;
+        o.out = sink ? sink : fl_term_plan_open(real, fl_term_color(real));
         rc = fl_activate(&o, toplevel, &err);
+        if (sink)
+            fclose(sink);
+        else
+            fl_term_plan_close(o.out, real);
+        if (sink && rc == 0)
+            printf(mode == FL_ACT_BOOT ? "%s is the default from the next boot\n"
+                                       : "%s is active\n",
+                   toplevel);
     }
+    /* a plan with conflicts is still printed: it is what says what is in the way */
+    if (plan && json_object_size(plan))
+        fl_cli_print_json(json_incref(plan));
+    json_decref(plan);
     free(toplevel);
     free(root);
     free(state);

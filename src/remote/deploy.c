@@ -163,7 +163,14 @@ static int check_target(fl_remote *r, struct fl_store *s, const fl_deploy_opts *
     json_t *info = NULL;
     int status = 0;
     int rc = run_agent(r, "flakectl deploy-agent info", o, &info, &status, err);
-    if (rc == 0 && (status != 0 || !info)) {
+    if (rc == 0 && status == FL_DEPLOY_EXIT_NEEDS_ROOT) {
+        rc = fl_error_set(err, FL_EIO,
+                          "the deployment needs root on %s: the login there is not root and may "
+                          "not write flakectl's state directory",
+                          fl_remote_label(r));
+        fl_error_set_hint(err, "deploy with --sudo (the login runs each step through sudo), or "
+                               "log in as root (--target-host root@HOST)");
+    } else if (rc == 0 && (status != 0 || !info)) {
         rc = fl_error_set(err, FL_EGENERIC,
                           "`flakectl deploy-agent info` failed on %s (exit status %d)",
                           fl_remote_label(r), status);

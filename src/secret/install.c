@@ -179,7 +179,7 @@ static int add_identity(fl_age_identities *ids, int rootfd, const char *path, co
 /* Loads every identity file that exists beneath the root; unreadable or unsupported ones
  * are named in *tried so the "cannot decrypt" error can say what was attempted. */
 static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identities *ids) {
-    fl_strbuf tried = FL_STRBUF_INIT;
+    fl_strbuf tried = FL_STRBUF_INIT, denied = FL_STRBUF_INIT;
     json_t *dflt = NULL;
     if (!json_is_array(paths))
         paths = dflt = json_pack("[s]", "/etc/ssh/ssh_host_ed25519_key");
@@ -199,6 +199,8 @@ static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identi
             fl_strbuf_addf(&tried, "%s%s (missing)", tried.len ? ", " : "", p);
         else if (r)
             fl_strbuf_addf(&tried, "%s%s (%s)", tried.len ? ", " : "", p, e.message);
+        if (r < 0 && (e.sys_errno == EACCES || e.sys_errno == EPERM))
+            fl_strbuf_addf(&denied, "%s%s", denied.len ? ", " : "", p);
         else
             fl_strbuf_addf(&tried, "%s%s", tried.len ? ", " : "", p);
         fl_error_clear(&e);
@@ -209,6 +211,9 @@ static void load_identities(fl_secret_set *s, const json_t *paths, fl_age_identi
         close(rootfd);
     json_decref(dflt);
     s->tried = fl_strbuf_detach(&tried, NULL);
+    if (denied.len)
+        s->unreadable = fl_strbuf_detach(&denied, NULL);
+    fl_strbuf_release(&denied);
 }
 
 /* Replaces each placeholder of a declared secret by its plaintext. A placeholder of a secret
@@ -333,9 +338,16 @@ int fl_secret_set_require(const fl_secret_set *s, fl_error *err) {
                      "%zu secret%s cannot be decrypted with this host's "
                      "identities (%s):%s",
                      s->nfailed, s->nfailed == 1 ? "" : "s", s->tried ? s->tried : "none", b.buf);
-    fl_error_set_hint(err, "add the host's public key to the file's recipients in "
-                           "secrets/secrets.nix and run 'flakectl secret rekey', or set "
-                           "age.identityPaths");
+    if (s->unreadable)
+        /* the key is there but this process may not read it: a recipient list is not
+         * what is wrong */
+        fl_error_set_hint(err, "%s cannot be read by this user: run flakectl as root (sudo), "
+                               "or point age.identityPaths at a key it can read",
+                          s->unreadable);
+    else
+        fl_error_set_hint(err, "add the host's public key to the file's recipients in "
+                               "secrets/secrets.nix and run 'flakectl secret rekey', or set "
+                               "age.identityPaths");
     fl_strbuf_release(&b);
     return rc;
 }
@@ -354,6 +366,7 @@ void fl_secret_set_release(fl_secret_set *s) {
     free(s->v);
     free(s->root);
     free(s->tried);
+    free(s->unreadable);
     memset(s, 0, sizeof *s);
 }
 

@@ -745,8 +745,13 @@ int fl_store_build(fl_store *s, const fl_store_drv *drv, char **out_path, fl_err
     int lock = -1;
     if (!rc)
         rc = fl_store_lock_path(s, p.out, &lock, err);
-    if (!rc && !fl_store_is_valid(s, p.out))
+    if (!rc && !fl_store_is_valid(s, p.out)) {
+        if (!p.url)
+            fl_progress_item(fl_store_progress(s), p.out);
         rc = p.url ? fetch_locked(s, &p, drv_path, err) : build_locked(s, drv, &p, drv_path, err);
+        if (!rc && !p.url)
+            fl_progress_advance(fl_store_progress(s), NULL, 0);
+    }
     fl_store_unlock_path(lock);
     free(drv_path);
     if (rc) {

@@ -26,6 +26,7 @@ struct fl_store {
     void *substitute_ctx;
     fl_store_fetch_report_fn fetch_report; /* NULL: downloads are silent */
     void *fetch_report_ctx;
+    const fl_progress *progress; /* builds, as they start and finish; NULL: nobody listens */
 };
 
 void fl_store_set_substituter(fl_store *s, fl_store_substitute_fn fn, void *ctx) {
@@ -40,6 +41,14 @@ int fl_store_substitute(fl_store *s, const char *path, fl_error *err) {
 void fl_store_set_fetch_report(fl_store *s, fl_store_fetch_report_fn fn, void *ctx) {
     s->fetch_report = fn;
     s->fetch_report_ctx = ctx;
+}
+
+void fl_store_set_progress(fl_store *s, const fl_progress *progress) {
+    s->progress = progress;
+}
+
+const fl_progress *fl_store_progress(const fl_store *s) {
+    return s->progress;
 }
 
 void fl_store_fetch_reporter(const fl_store *s, fl_store_fetch_report_fn *fn, void **ctx) {

@@ -21,6 +21,7 @@ int fl_error_setv(fl_error *err, int code, const char *fmt, va_list ap) {
     free(err->message);
     err->message = vformat(fmt, ap);
     err->code = code;
+    err->sys_errno = 0;
     return code;
 }
 
@@ -46,6 +47,7 @@ int fl_error_errno(fl_error *err, const char *fmt, ...) {
     free(err->message);
     err->message = fl_strbuf_detach(&sb, NULL);
     err->code = FL_EIO;
+    err->sys_errno = saved;
     errno = saved;
     return FL_EIO;
 }
@@ -105,13 +107,17 @@ static char *read_source_line(const char *file, int line) {
     return fl_strbuf_detach(&sb, NULL);
 }
 
-void fl_error_print_source(FILE *out, const char *file, int line, int col) {
+/* SGR sequences, or nothing when colour is off. */
+#define STYLE(on, sgr) ((on) ? (sgr) : "")
+
+static void print_source(FILE *out, const char *file, int line, int col, int color) {
     if (!file)
         return;
     if (line > 0)
-        fprintf(out, "       at %s:%d:%d:\n", file, line, col);
+        fprintf(out, "       at %s%s:%d:%d%s:\n", STYLE(color, "\033[1m"), file, line, col,
+                STYLE(color, "\033[0m"));
     else
-        fprintf(out, "       at %s\n", file);
+        fprintf(out, "       at %s%s%s\n", STYLE(color, "\033[1m"), file, STYLE(color, "\033[0m"));
     if (line <= 0)
         return;
     char *src = read_source_line(file, line);
@@ -122,20 +128,30 @@ void fl_error_print_source(FILE *out, const char *file, int line, int col) {
         fprintf(out, "      | ");
         for (int i = 1; i < col && src[i - 1]; i++)
             fputc(src[i - 1] == '\t' ? '\t' : ' ', out);
-        fputs("^\n", out);
+        fprintf(out, "%s^%s\n", STYLE(color, "\033[1;31m"), STYLE(color, "\033[0m"));
     }
     fputc('\n', out);
     free(src);
 }
 
-void fl_error_print(const fl_error *err, FILE *out) {
-    fprintf(out, "error: %s\n", err->message ? err->message : "unknown error");
+void fl_error_print_source(FILE *out, const char *file, int line, int col) {
+    print_source(out, file, line, col, 0);
+}
+
+void fl_error_print_color(const fl_error *err, FILE *out, int color) {
+    fprintf(out, "%serror:%s %s\n", STYLE(color, "\033[1;31m"), STYLE(color, "\033[0m"),
+            err->message ? err->message : "unknown error");
     if (err->file)
-        fl_error_print_source(out, err->file, err->line, err->col);
+        print_source(out, err->file, err->line, err->col, color);
     for (int i = 0; i < err->nframes; i++)
         fprintf(out, "       … %s\n", err->frames[i]);
     if (err->hint)
-        fprintf(out, "       hint: %s\n", err->hint);
+        fprintf(out, "       %shint:%s %s\n", STYLE(color, "\033[1;36m"), STYLE(color, "\033[0m"),
+                err->hint);
+}
+
+void fl_error_print(const fl_error *err, FILE *out) {
+    fl_error_print_color(err, out, 0);
 }
 
 void fl_error_clear(fl_error *err) {

@@ -168,3 +168,15 @@ size_t fl_edit_distance(const char *a, const char *b) {
     free(row);
     return d;
 }
+
+void fl_human_bytes(double b, char *buf, size_t n) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (b < 1024.0) {
+        snprintf(buf, n, "%.0f B", b);
+        return;
+    }
+    size_t u = 0;
+    for (b /= 1024.0; b >= 1024.0 && u + 1 < sizeof units / sizeof units[0]; u++)
+        b /= 1024.0;
+    snprintf(buf, n, "%.1f %s", b, units[u]);
+}

@@ -112,6 +112,10 @@ expect_eq "still generation 1" "system-1-link" "$(target_default n1)"
 # without --sudo the same login cannot write the target's store
 fl_deploy switch --host n1 --target-host "$T" -i "$SSHD_CLIENT_KEY"
 expect_eq "no sudo exit" 1 "$rc"
+# said once: the target needs root and --sudo gives it, not "install the same version"
+expect_contains "no sudo: needs root" "error: the deployment needs root on n1" "$err"
+expect_contains "no sudo: --sudo hint" "deploy with --sudo" "$err"
+expect_eq "no sudo: one error" 1 "$(grep -c 'error:' <<<"$err")"
 expect_eq "still v1 without sudo" "v1" "$(cat "$troot/etc/static/greeting")"
 # through a build host with the same non-root login: one password for the build host's
 # connection, the target's and the confirmation's; the build ran as root there

@@ -1,0 +1,166 @@
+/* progress.c (cli) - draws what the library reports through progress.h: the updating line on
+ * a terminal, plain lines in a pipe, a line per step with -v, nothing with --quiet. The only
+ * place that decides how progress looks; writes to the one stream it is given. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "flakectl/clock.h"
+#include "flakectl/strbuf.h"
+#include "options.h"
+#include "progress.h"
+#include "term.h"
+
+static int columns(FILE *out) {
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    return 80;
+}
+
+/* "pushing to file:///srv/c: 3/10 paths, 1.2 MiB of 4.0 MiB, 2.1 MiB/s  hello-2.12", or
+ * without a total "building: 3 paths done  hello-2.12" */
+static void status_text(const fl_cli_progress *p, char *buf, size_t n) {
+    int k = snprintf(buf, n, "%s: %llu", p->task, (unsigned long long)p->done);
+    if (p->total)
+        k += snprintf(buf + k, n - (size_t)k, "/%llu %s", (unsigned long long)p->total, p->noun);
+    else
+        k += snprintf(buf + k, n - (size_t)k, " %s done", p->done == 1 ? "path" : p->noun);
+    if (p->bytes || p->total_bytes) {
+        char a[32], b[32], r[32];
+        double el = fl_now_s() - p->start;
+        fl_human_bytes((double)p->bytes, a, sizeof a);
+        fl_human_bytes((double)p->total_bytes, b, sizeof b);
+        fl_human_bytes(el > 0.05 ? (double)p->bytes / el : 0, r, sizeof r);
+        if (p->total_bytes)
+            k += snprintf(buf + k, n - (size_t)k, ", %s of %s, %s/s", a, b, r);
+        else
+            k += snprintf(buf + k, n - (size_t)k, ", %s, %s/s", a, r);
+    }
+    if (p->item[0] && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, "  %s", p->item);
+}
+
+static void clear_line(fl_cli_progress *p) {
+    if (p->drawn) {
+        fputs("\r\033[K", p->out);
+        p->drawn = 0;
+    }
+}
+
+static void draw(fl_cli_progress *p, int force) {
+    double now = fl_now_s();
+    if (!force && now - p->last_draw < 0.1)
+        return;
+    p->last_draw = now;
+    char line[512];
+    status_text(p, line, sizeof line);
+    /* never wrap: a wrapped line cannot be redrawn in place */
+    int w = columns(p->out) - 1;
+    if ((int)strlen(line) > w)
+        line[w] = '\0';
+    fprintf(p->out, "\r\033[K%s", line);
+    fflush(p->out);
+    p->drawn = 1;
+}
+
+/* A plain line for one step (a pipe, or -v), above the updating line on a terminal. */
+static void step_line(fl_cli_progress *p, const char *what, const char *item, uint64_t bytes) {
+    clear_line(p);
+    fprintf(p->out, "%s: %s%s", p->task, what, item);
+    if (bytes) {
+        char b[32];
+        fl_human_bytes((double)bytes, b, sizeof b);
+        fprintf(p->out, " (%s)", b);
+    }
+    fputc('\n', p->out);
+}
+
+/* A store path's name without the directory and the hash: what a reader recognises. */
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    s = s ? s + 1 : path;
+    const char *dash = strchr(s, '-');
+    return dash && dash - s == 32 ? dash + 1 : s;
+}
+
+static void on_event(void *ctx, const fl_progress_event *ev) {
+    fl_cli_progress *p = ctx;
+    if (p->quiet)
+        return;
+    pthread_mutex_lock(&p->lock);
+    int plain = !p->tty || p->verbose;
+    switch (ev->kind) {
+    case FL_PROGRESS_BEGIN:
+        clear_line(p);
+        snprintf(p->task, sizeof p->task, "%s", ev->task ? ev->task : p->task);
+        p->total = ev->total;
+        p->total_bytes = ev->total_bytes;
+        p->done = p->bytes = 0;
+        p->item[0] = '\0';
+        p->start = fl_now_s();
+        if (p->tty)
+            draw(p, 1);
+        break;
+    case FL_PROGRESS_ITEM:
+        snprintf(p->item, sizeof p->item, "%s", ev->item ? base_name(ev->item) : "");
+        if (plain && ev->item)
+            step_line(p, "", ev->item, 0);
+        if (p->tty)
+            draw(p, 1);
+        break;
+    case FL_PROGRESS_ADVANCE: {
+        p->done++;
+        p->bytes += ev->bytes;
+        if (plain && ev->item) {
+            char what[48];
+            if (p->total)
+                snprintf(what, sizeof what, "[%llu/%llu] ", (unsigned long long)p->done,
+                         (unsigned long long)p->total);
+            else
+                snprintf(what, sizeof what, "[%llu] ", (unsigned long long)p->done);
+            step_line(p, what, ev->item, ev->bytes);
+        }
+        /* the last step is always drawn: the line ends on "N/N", not on a stale count */
+        if (p->tty)
+            draw(p, plain || (p->total && p->done == p->total));
+        break;
+    }
+    case FL_PROGRESS_END:
+        clear_line(p);
+        fflush(p->out);
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void fl_cli_progress_init(fl_cli_progress *p, FILE *out, const char *task, const char *summary) {
+    memset(p, 0, sizeof *p);
+    p->progress.fn = on_event;
+    p->progress.ctx = p;
+    p->out = out;
+    p->tty = fl_term_is_tty(out) && !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
+    p->quiet = fl_opts.quiet;
+    p->verbose = fl_opts.verbose;
+    p->noun = "paths";
+    p->summary = summary;
+    snprintf(p->task, sizeof p->task, "%s", task);
+    p->start = fl_now_s();
+    pthread_mutex_init(&p->lock, NULL);
+}
+
+void fl_cli_progress_release(fl_cli_progress *p) {
+    clear_line(p);
+    if (!p->quiet && p->summary && p->done) {
+        char b[32] = "";
+        if (p->bytes) {
+            char h[24];
+            fl_human_bytes((double)p->bytes, h, sizeof h);
+            snprintf(b, sizeof b, ", %s", h);
+        }
+        fprintf(p->out, "%s %llu %s%s in %.1f s\n", p->summary, (unsigned long long)p->done,
+                p->done == 1 ? "path" : p->noun, b, fl_now_s() - p->start);
+    }
+    fflush(p->out);
+    pthread_mutex_destroy(&p->lock);
+}

@@ -1,0 +1,32 @@
+/* progress.h (cli) - the command line's side of progress.h: what a terminal, a pipe, --quiet
+ * and -v get while a build or a push runs. Private to src/cli/. */
+#ifndef FLAKECTL_CLI_PROGRESS_H
+#define FLAKECTL_CLI_PROGRESS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flakectl/progress.h"
+
+typedef struct fl_cli_progress {
+    fl_progress progress; /* hand &this->progress to the library */
+    FILE *out;
+    int tty, quiet, verbose, drawn;
+    const char *noun;    /* "paths" */
+    const char *summary; /* the verb of the closing line ("built"), NULL for none */
+    char task[160], item[256];
+    uint64_t total, total_bytes, done, bytes;
+    double start, last_draw;
+    pthread_mutex_t lock;
+} fl_cli_progress;
+
+/* On out (stderr): on a terminal one line redrawn in place (task, done of total, bytes, rate,
+ * the current item); elsewhere a plain line per item; -v: a line per item on a terminal too;
+ * --quiet: nothing. task names the work until the library's BEGIN renames it; summary, when
+ * not NULL, is the verb of one closing line ("built 3 paths in 1.2 s") unless --quiet. */
+void fl_cli_progress_init(fl_cli_progress *p, FILE *out, const char *task, const char *summary);
+/* Clears a line still drawn and prints the closing line. */
+void fl_cli_progress_release(fl_cli_progress *p);
+
+#endif
