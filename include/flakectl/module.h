@@ -233,4 +233,22 @@ void fl_why_release(fl_why *w);
 const char *fl_why_priority_name(int priority, int is_default, char *buf, size_t n);
 const char *fl_why_order_name(int order, char *buf, size_t n);
 
+/* ---- the interactive evaluator's engine (repl.c) ---- */
+
+/* Evaluates expressions with config, lib, pkgs and host of an open host in scope, or with
+ * lib only (host NULL). Both L and host stay the caller's and must outlive the repl. */
+typedef struct fl_repl fl_repl;
+int fl_repl_new(fl_lang *L, fl_host *host, fl_repl **out, fl_error *err);
+void fl_repl_free(fl_repl *r);
+/* Appends expr's value to out: one level of a set or list (like `nix repl`), or all of it
+ * forced (deep, `:p`). Errors carry the position in expr ("«repl»", line 1 = its first). */
+int fl_repl_eval(fl_repl *r, const char *expr, int deep, fl_strbuf *out, fl_error *err);
+/* The completions of a partial word: "config.serv" -> "config.services", ...; a word without
+ * a dot completes the scope's names. Sorted; *out and each string owned by the caller. */
+int fl_repl_complete(fl_repl *r, const char *word, char ***out, size_t *n);
+/* :t (doc 0) and :doc (doc 1): for config.OPTION the option's type and description (with
+ * doc: default and where it is declared); for anything else the value's type (and where a
+ * function is defined). */
+int fl_repl_type(fl_repl *r, const char *expr, int doc, fl_strbuf *out, fl_error *err);
+
 #endif

@@ -82,7 +82,7 @@ let
   why = import ./why.nix { inherit lib modules ev; config = checkedConfig; inherit (built) origins; };
 in
 {
-  inherit host lib modules ev hosts describe why;
+  inherit host lib pkgs modules ev hosts describe why;
   config = checkedConfig;
   inherit (built) profile secrets toplevel;
   warnings = checkedConfig.warnings;
