@@ -261,7 +261,8 @@ static int repl_job_run(void *p) {
     fl_host *host = NULL;
     int rc;
     if (j->o.host) {
-        rc = fl_host_session_open(&sess, &so, j->o.host, &j->err);
+        /* plan mode: a package prints the store path it would have; nothing is built */
+        rc = fl_host_session_open_plan(&sess, &so, j->o.host, &j->err);
         if (rc < 0)
             return rc;
         host = &sess.host;

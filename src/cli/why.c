@@ -142,7 +142,8 @@ static int why_job_run(void *p) {
     fl_host_session sess;
     fl_session_opts so;
     fl_cli_session_opts(&so);
-    int rc = fl_host_session_open(&sess, &so, j->o.host ? j->o.host : default_host, &j->err);
+    /* plan mode: values print the store paths they would have; nothing is built */
+    int rc = fl_host_session_open_plan(&sess, &so, j->o.host ? j->o.host : default_host, &j->err);
     free(default_host);
     if (rc < 0)
         return rc;

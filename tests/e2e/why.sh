@@ -97,8 +97,8 @@ expect_contains "unit producer" "made by $S, from services.openssh.*:" "$out"
 run_fl --flake "$f" why --host web htop
 expect_eq "package exit" 0 "$rc"
 expect_contains "package kind" "htop: package" "$out"
-expect_contains "package from base" "won   $B:6:3  plain (100)  [ 1 element ]" "$out"
-expect_contains "package from host, mkBefore" "won   $H:6:3  plain (100), mkBefore (500)  [ 2 elements ]" "$out"
+expect_contains "package from base" "won   $B:6:3  plain (100)  [ htop ]" "$out"
+expect_contains "package from host, mkBefore" "won   $H:6:3  plain (100), mkBefore (500)  [ htop jq ]" "$out"
 run_fl --flake "$f" why --host web openssh
 expect_contains "openssh from ssh.nix" "won   $S:11:5  plain (100)" "$out"
 expect_contains "openssh producer" "made by $S, from services.openssh.*:" "$out"

@@ -12,24 +12,30 @@ let
   info = path: modules.optionInfo ev path;
   show = modules.showPath;
 
-  # A printable head of a value; errors inside it are not this command's business.
-  summary = v:
-    let
-      shorten = s: if stringLength s > 64 then substring 0 61 s + "..." else s;
-      r = tryEval (
-        let t = typeOf v; in
-        if t == "string" then "\"" + shorten (builtins.replaceStrings [ "\n" "\"" ] [ "\\n" "\\\"" ] v) + "\""
-        else if t == "int" || t == "float" then toString v
-        else if t == "bool" then (if v then "true" else "false")
-        else if t == "null" then "null"
-        else if t == "path" then toString v
-        else if t == "list" then "[ ${toString (length v)} element${if length v == 1 then "" else "s"} ]"
-        else if t == "set" then
-          (if pkgName v != null then "package ${pkgName v}"
-           else if v ? _type then "«${v._type}»"
-           else "{ ${concatStringsSep "; " (take 4 (attrNames v))}${if length (attrNames v) > 4 then "; ..." else ""} }")
-        else if t == "lambda" then "«lambda»" else "«${t}»");
-    in if r.success then r.value else "«error»";
+  # A printable head of a value (members of a short list shown one level deep); errors
+  # inside it are not this command's business.
+  summary = v: let r = tryEval (summaryAt 1 v); in if r.success then r.value else "«error»";
+  shorten = s: if stringLength s > 64 then substring 0 61 s + "..." else s;
+  summaryAt = depth: v:
+    let t = typeOf v; in
+    if t == "string" then "\"" + shorten (builtins.replaceStrings [ "\n" "\"" ] [ "\\n" "\\\"" ] v) + "\""
+    else if t == "int" || t == "float" then toString v
+    else if t == "bool" then (if v then "true" else "false")
+    else if t == "null" then "null"
+    else if t == "path" then toString v
+    else if t == "list" then
+      (if v == [ ] then "[ ]"
+       else if depth > 0 && length v <= 8 then
+         (let s = "[ ${concatStringsSep " " (map (x: let r = tryEval (summaryAt 0 x); in if r.success then r.value else "«error»") v)} ]"; in
+          if stringLength s <= 72 then s else "[ ${toString (length v)} elements ]")
+       else "[ ${toString (length v)} element${if length v == 1 then "" else "s"} ]")
+    else if t == "set" then
+      (if pkgName v != null then (if depth > 0 then "package ${pkgName v}" else pkgName v)
+       else if v ? _type then "«${v._type}»"
+       else if v == { } then "{ }"
+       else if depth == 0 then "{ ... }"
+       else "{ ${concatStringsSep "; " (take 4 (attrNames v))}${if length (attrNames v) > 4 then "; ..." else ""} }")
+    else if t == "lambda" then "«lambda»" else "«${t}»";
 
   pkgName = p:
     if !isAttrs p then null
