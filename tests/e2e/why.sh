@@ -50,6 +50,8 @@ cat >"$f/host.nix" <<'NIX'
   environment.etc.motd.text = "welcome\n";
   environment.systemPackages = lib.mkBefore [ pkgs.htop pkgs.jq ];
   networking.hostName = "web";
+  # a unit naming a package whose build fails: showing it must not build it
+  systemd.services.bad.serviceConfig.ExecStart = "${pkgs.runCommand "never-built" { } "exit 1"}/bin/x";
 }
 NIX
 S="$f/modules/ssh.nix" B="$f/modules/base.nix" H="$f/host.nix"
@@ -114,6 +116,12 @@ expect_contains "git userName" 'home-manager.users.alice.programs.git.userName =
 run_fl --flake "$f" why --host web /etc/hostname
 expect_contains "hostname from networking.hostName" "won   $H:7:3  plain (100)  \"web\"" "$out"
 
+# --- nothing is built to show a value (plan mode)
+run_fl --flake "$f" why --host web bad.service
+expect_eq "unit with an unbuildable package" 0 "$rc"
+expect_contains "its serviceConfig" 'systemd.services.bad.serviceConfig = { ExecStart }' "$out"
+expect_eq "nothing built" "" "$(ls "$FLAKECTL_STATE_DIR/store" 2>/dev/null | grep -E -- "-never-built$" || true)"
+
 # --- switched off: the definition under a false mkIf is shown as off, the unit absent
 sed -i 's/services.openssh.enable = true;/services.openssh.enable = false;/' "$H"
 run_fl --flake "$f" why --host web sshd.service
@@ -140,7 +148,7 @@ run_fl --flake "$f" why --host web sshd.servce
 expect_contains "unit did you mean" "did you mean 'sshd.service'?" "$err"
 run_fl --flake "$f" why --host web nginx.service
 expect_contains "unknown unit" "no unit nginx.service" "$err"
-expect_contains "units listed" "units: sshd.service" "$err"
+expect_contains "units listed" "units: bad.service, sshd.service" "$err"
 run_fl --flake "$f" why --host web services.openssh.prt
 expect_contains "unknown option" "no option services.openssh.prt" "$err"
 expect_contains "option did you mean" "did you mean 'services.openssh.port'?" "$err"
