@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
+#include "opt.h"
 
 #define PROMPT "flakectl> "
 #define HISTORY_MAX 1000
@@ -55,7 +55,8 @@ static int run_line(fl_repl *r, const char *line) {
             rc = -1;
         }
         if (mode != 'e' && !*arg) {
-            fprintf(stderr, "error: %.*s needs an expression, e.g. %.*s config.networking.hostName\n",
+            fprintf(stderr,
+                    "error: %.*s needs an expression, e.g. %.*s config.networking.hostName\n",
                     (int)w, text, (int)w, text);
             rc = -1;
             mode = 'e';
@@ -70,7 +71,7 @@ static int run_line(fl_repl *r, const char *line) {
         fl_strbuf_init(&out, 0);
         fl_error err = FL_ERROR_INIT;
         int erc = mode == 't' || mode == 'd' ? fl_repl_type(r, expr, mode == 'd', &out, &err)
-                                              : fl_repl_eval(r, expr, mode == 'p', &out, &err);
+                                             : fl_repl_eval(r, expr, mode == 'p', &out, &err);
         if (erc == 0) {
             fputs(out.buf, stdout);
             if (!out.len || out.buf[out.len - 1] != '\n')
@@ -97,8 +98,8 @@ static char *prompt(EditLine *el) {
 }
 
 static int is_word_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '\'' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '\'' || c == '.' || c == ':';
 }
 
 /* TAB: the longest common completion is inserted; several candidates are listed. */

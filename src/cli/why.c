@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/module.h"
+#include "opt.h"
 
 static const char *status_word(const fl_why_def *d) {
     return !d->enabled ? "off " : d->won ? "won " : "lost";
@@ -69,11 +69,12 @@ static json_t *defs_json(const fl_why_option *o) {
         json_object_set_new(j, "line", json_integer(d->line));
         json_object_set_new(j, "column", json_integer(d->col));
         json_object_set_new(j, "priority", json_integer(d->priority));
-        json_object_set_new(j, "priorityName",
-                            json_string(fl_why_priority_name(d->priority, d->is_default, pb,
-                                                             sizeof pb)));
+        json_object_set_new(
+            j, "priorityName",
+            json_string(fl_why_priority_name(d->priority, d->is_default, pb, sizeof pb)));
         json_object_set_new(j, "order", json_integer(d->order));
-        json_object_set_new(j, "orderName", json_string(fl_why_order_name(d->order, ob, sizeof ob)));
+        json_object_set_new(j, "orderName",
+                            json_string(fl_why_order_name(d->order, ob, sizeof ob)));
         json_object_set_new(j, "enabled", json_boolean(d->enabled));
         json_object_set_new(j, "won", json_boolean(d->won));
         json_object_set_new(j, "isDefault", json_boolean(d->is_default));
@@ -165,7 +166,8 @@ static const fl_opt_spec why_spec[] = {
                 why_opts, host, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print JSON (docs/why.md describes its shape)", why_opts, json,
                  .flags = 0),
-    FL_OPT_ARG_("TARGET", "a path (/etc/..., ~user/...), a unit (NAME.service), a package or an "
+    FL_OPT_ARG_("TARGET",
+                "a path (/etc/..., ~user/...), a unit (NAME.service), a package or an "
                 "option",
                 why_opts, target, .flags = FL_OPT_REQUIRED),
     FL_OPT_END_,

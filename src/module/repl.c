@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flakectl/module.h"
 #include "flakectl/fs.h"
+#include "flakectl/module.h"
 #include "flakectl/strbuf.h"
 #include "module/internal.h"
 
@@ -19,8 +19,8 @@
 
 struct fl_repl {
     fl_lang *L;
-    fl_host *host;     /* NULL: no host */
-    fl_value *scope;   /* { config; lib; pkgs; host; } or { lib; } */
+    fl_host *host;      /* NULL: no host */
+    fl_value *scope;    /* { config; lib; pkgs; host; } or { lib; } */
     fl_value *describe; /* host.nix's describe, NULL without a host */
 };
 
@@ -184,9 +184,10 @@ int fl_repl_complete(fl_repl *r, const char *word, char ***out, size_t *nout) {
     } else {
         /* the scope's names and the builtins reachable without `builtins.` */
         static const char *const top[] = {
-            "builtins", "import", "map", "toString", "throw", "abort", "baseNameOf", "dirOf",
-            "isNull", "removeAttrs", "derivation", "true", "false", "null", "let", "in", "with",
-            "inherit", "rec", "if", "then", "else", "assert", "or"};
+            "builtins",   "import", "map",    "toString",    "throw",      "abort",
+            "baseNameOf", "dirOf",  "isNull", "removeAttrs", "derivation", "true",
+            "false",      "null",   "let",    "in",          "with",       "inherit",
+            "rec",        "if",     "then",   "else",        "assert",     "or"};
         for (size_t i = 0; i < fl_lang_attrs_size(r->scope) + sizeof top / sizeof *top; i++) {
             const char *name;
             if (i < fl_lang_attrs_size(r->scope))
