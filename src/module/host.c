@@ -326,6 +326,18 @@ size_t fl_module_split_dotted(const char *s, char ***out) {
     return n;
 }
 
+fl_value *fl_module_path_value(fl_lang *L, const char *dotted) {
+    char **segs;
+    size_t n = fl_module_split_dotted(dotted, &segs);
+    fl_value **e = fl_lang_alloc(L, (n ? n : 1) * sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        e[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));
+        free(segs[i]);
+    }
+    free(segs);
+    return fl_lang_mk_list(L, n, e);
+}
+
 int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out,
                    fl_error *err) {
     fl_lang *L = host->L;

@@ -230,16 +230,8 @@ static char *option_path(const char *expr) {
 /* host.nix's describe for an option path: NULL info when it names no option. */
 static int describe(fl_repl *r, const char *dotted, fl_value **info, fl_error *err) {
     fl_lang *L = r->L;
-    char **segs;
-    size_t n = fl_module_split_dotted(dotted, &segs);
-    fl_value **e = fl_lang_alloc(L, (n ? n : 1) * sizeof *e);
-    for (size_t i = 0; i < n; i++) {
-        e[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));
-        free(segs[i]);
-    }
-    free(segs);
     fl_value *found = NULL;
-    int rc = fl_lang_call(L, r->describe, fl_lang_mk_list(L, n, e), info, err);
+    int rc = fl_lang_call(L, r->describe, fl_module_path_value(L, dotted), info, err);
     if (rc == 0)
         rc = fl_lang_force(L, *info, err);
     if (rc == 0)

@@ -214,17 +214,9 @@ int fl_host_why(fl_host *host, const char *query, fl_why *out, fl_error *err) {
     fl_lang *L = host->L;
     memset(out, 0, sizeof *out);
     fl_value *why = NULL, *ans = NULL, *x = NULL;
-    char **segs;
-    size_t nseg = fl_module_split_dotted(query, &segs);
-    fl_value **elems = fl_lang_alloc(L, (nseg ? nseg : 1) * sizeof *elems);
-    for (size_t i = 0; i < nseg; i++) {
-        elems[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));
-        free(segs[i]);
-    }
-    free(segs);
     fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 2);
     fl_lang_attrs_add(b, "query", fl_lang_mk_string(L, query, strlen(query)), NULL);
-    fl_lang_attrs_add(b, "path", fl_lang_mk_list(L, nseg, elems), NULL);
+    fl_lang_attrs_add(b, "path", fl_module_path_value(L, query), NULL);
     int rc = get(L, host->result, "why", &why, err);
     if (rc == 0)
         rc = fl_lang_call(L, why, fl_lang_attrs_end(b), &ans, err);
