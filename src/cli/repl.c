@@ -19,6 +19,7 @@
 
 static const char help_text[] =
     "  EXPR        evaluate EXPR (config, lib, pkgs and host in scope with --host)\n"
+    "  NAME = EXPR bind NAME to EXPR's value for the inputs that follow\n"
     "  :p EXPR     evaluate EXPR and print all of it\n"
     "  :t EXPR     for config.OPTION its type and description, else the value's type\n"
     "  :doc EXPR   as :t, with an option's default and declaration, a function's place\n"
@@ -73,8 +74,9 @@ static int run_line(fl_repl *r, const char *line) {
         int erc = mode == 't' || mode == 'd' ? fl_repl_type(r, expr, mode == 'd', &out, &err)
                                              : fl_repl_eval(r, expr, mode == 'p', &out, &err);
         if (erc == 0) {
+            /* a binding (`x = 1`) prints nothing */
             fputs(out.buf, stdout);
-            if (!out.len || out.buf[out.len - 1] != '\n')
+            if (out.len && out.buf[out.len - 1] != '\n')
                 fputc('\n', stdout);
         } else {
             if (err.file && !strcmp(err.file, "«repl»"))

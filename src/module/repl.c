@@ -11,10 +11,6 @@
 #include "flakectl/strbuf.h"
 #include "module/internal.h"
 
-/* The scope is bound by a lambda's formals (lexical, like a `let`), so code parsed later by
- * the host's own evaluation never sees these names. */
-#define SCOPE_HOST "{ config, lib, pkgs, host, ... }: "
-#define SCOPE_BARE "{ lib, ... }: "
 #define REPL_NAME "«repl»"
 
 struct fl_repl {
@@ -74,21 +70,79 @@ void fl_repl_free(fl_repl *r) {
     free(r);
 }
 
-/* Evaluates expr in the scope; an error's column on the first line is the user's own. */
+/* Evaluates expr in the scope; an error's column on the first line is the user's own. The
+ * scope is bound by a lambda's formals (lexical, like a `let`), so code parsed later by the
+ * host's own evaluation never sees these names. */
 static int eval_in_scope(fl_repl *r, const char *expr, fl_value **out, fl_error *err) {
-    const char *head = r->host ? SCOPE_HOST : SCOPE_BARE;
-    char *src = fl_xasprintf("%s%s", head, expr);
+    fl_strbuf src;
+    fl_strbuf_init(&src, 0);
+    fl_strbuf_adds(&src, "{ ");
+    for (size_t i = 0; i < fl_lang_attrs_size(r->scope); i++) {
+        const char *name;
+        fl_lang_attrs_at(r->L, r->scope, i, &name, NULL, NULL);
+        fl_strbuf_addf(&src, "%s, ", name);
+    }
+    fl_strbuf_adds(&src, "... }: ");
+    int head = (int)src.len;
+    fl_strbuf_adds(&src, expr);
     fl_value *fn = NULL;
-    int rc = fl_lang_eval_string(r->L, src, REPL_NAME, NULL, &fn, err);
-    free(src);
+    int rc = fl_lang_eval_string(r->L, src.buf, REPL_NAME, NULL, &fn, err);
+    fl_strbuf_release(&src);
     if (rc == 0)
         rc = fl_lang_call(r->L, fn, r->scope, out, err);
     if (rc == 0)
         rc = fl_lang_force(r->L, *out, err);
     if (rc < 0 && err && err->file && !strcmp(err->file, REPL_NAME) && err->line == 1 &&
-        err->col > (int)strlen(head))
-        err->col -= (int)strlen(head);
+        err->col > head)
+        err->col -= head;
     return rc;
+}
+
+/* `name = expr`: the length of "name" when line is a binding (an identifier, then one `=`
+ * that is not `==`), else 0. */
+static size_t binding_name(const char *line, const char **rhs) {
+    const char *p = line;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+        return 0;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '_' || *p == '-' || *p == '\'')
+        p++;
+    size_t n = (size_t)(p - line);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (p[0] != '=' || p[1] == '=')
+        return 0;
+    p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    *rhs = p;
+    return n;
+}
+
+/* Binds name to rhs's value for the inputs that follow (replacing an earlier binding or a
+ * name of the scope, as `nix repl` does). */
+static int bind(fl_repl *r, const char *line, size_t nlen, const char *rhs, fl_error *err) {
+    fl_value *v = NULL;
+    int rc = eval_in_scope(r, rhs, &v, err);
+    if (rc < 0) {
+        if (err && err->file && !strcmp(err->file, REPL_NAME) && err->line == 1)
+            err->col += (int)(rhs - line);
+        return rc;
+    }
+    char *name = fl_xstrndup(line, nlen);
+    size_t n = fl_lang_attrs_size(r->scope);
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(r->L, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *k;
+        fl_value *x;
+        fl_lang_attrs_at(r->L, r->scope, i, &k, &x, NULL);
+        if (strcmp(k, name) != 0)
+            fl_lang_attrs_add(b, k, x, NULL);
+    }
+    fl_lang_attrs_add(b, name, v, NULL);
+    r->scope = fl_lang_attrs_end(b);
+    free(name);
+    return 0;
 }
 
 /* One element shown inside a set or list: scalars in full, the rest by their shape. */
@@ -115,6 +169,10 @@ static void print_shallow(fl_repl *r, fl_value *v, fl_strbuf *out) {
 }
 
 int fl_repl_eval(fl_repl *r, const char *expr, int deep, fl_strbuf *out, fl_error *err) {
+    const char *rhs = NULL;
+    size_t nlen = deep ? 0 : binding_name(expr, &rhs);
+    if (nlen)
+        return bind(r, expr, nlen, rhs, err);
     fl_value *v = NULL;
     int rc = eval_in_scope(r, expr, &v, err);
     if (rc < 0)

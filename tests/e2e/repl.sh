@@ -52,6 +52,13 @@ expect_contains "a failing attribute does not hide the others" '{ x = 1; y = «e
 expect_contains ":t a function" "a value of type lambda" "$out"
 expect_contains "unknown command" "unknown command ':frob'" "$err"
 
+# --- bindings: `name = expr` is in scope for the inputs after it, prints nothing
+out=$(printf '%s\n' 'x = 40 + 2' 'port = config.services.openssh.port' 'port + x' 'x == 42' \
+  'lib = 5' 'lib' 'y = nope' | "$FLAKECTL" --flake "$f" repl --host web 2>"$work/err")
+err=$(cat "$work/err")
+expect_eq "bindings" $'64\ntrue\n5' "$out"
+expect_contains "a binding's error is located in its input" "at «repl»:1:5" "$err"
+
 out=$(printf '%s\n' '1 + 1' ':q' 'this is never read' | "$FLAKECTL" --flake "$f" repl --host web 2>&1)
 expect_eq "all fine: exit 0, :q stops reading" "0:2" "$?:$out"
 
