@@ -241,8 +241,12 @@ typedef struct fl_repl fl_repl;
 int fl_repl_new(fl_lang *L, fl_host *host, fl_repl **out, fl_error *err);
 void fl_repl_free(fl_repl *r);
 /* Appends expr's value to out: one level of a set or list (like `nix repl`), or all of it
- * forced (deep, `:p`). Errors carry the position in expr ("«repl»", line 1 = its first). */
-int fl_repl_eval(fl_repl *r, const char *expr, int deep, fl_strbuf *out, fl_error *err);
+ * forced (FL_REPL_DEEP, `:p`); `NAME = EXPR` binds NAME for later inputs and appends
+ * nothing. Errors carry the position in expr ("«repl»", line 1 = its first). With
+ * FL_REPL_PARTIAL, an input that ends before its expression does returns FL_REPL_MORE
+ * (no error): the caller reads another line and tries the whole again. */
+enum { FL_REPL_DEEP = 1, FL_REPL_PARTIAL = 2, FL_REPL_MORE = 1 };
+int fl_repl_eval(fl_repl *r, const char *expr, int flags, fl_strbuf *out, fl_error *err);
 /* The completions of a partial word: "config.serv" -> "config.services", ...; a word without
  * a dot completes the scope's names. Sorted; *out and each string owned by the caller. */
 int fl_repl_complete(fl_repl *r, const char *word, char ***out, size_t *n);

@@ -15,6 +15,7 @@
 #include "opt.h"
 
 #define PROMPT "flakectl> "
+#define PROMPT_MORE "        > "
 #define HISTORY_MAX 1000
 
 static const char help_text[] =
@@ -27,65 +28,92 @@ static const char help_text[] =
     "  :q          quit (also Ctrl-D)\n"
     "  TAB completes attribute names: config.services.<TAB>\n";
 
-/* Runs one input line; returns 1 when it asks to quit, -1 after an error, 0 otherwise. */
-static int run_line(fl_repl *r, const char *line) {
-    while (*line == ' ' || *line == '\t')
-        line++;
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == ' ' || line[n - 1] == '\r'))
-        n--;
-    if (n == 0 || line[0] == '#')
-        return 0;
-    char *text = fl_xstrndup(line, n);
-    const char *expr = text;
-    int mode = 'e', rc = 0;
-    if (text[0] == ':') {
-        size_t w = strcspn(text, " \t");
-        const char *arg = text + w + strspn(text + w, " \t");
-        if (!strncmp(text, ":q", w) || !strncmp(text, ":quit", w))
-            rc = 1;
-        else if (!strncmp(text, ":?", w) || !strncmp(text, ":help", w))
-            fputs(help_text, stdout);
-        else if (w == 2 && (text[1] == 't' || text[1] == 'p'))
-            mode = text[1];
-        else if (w == 4 && !strncmp(text, ":doc", 4))
-            mode = 'd';
-        else {
-            fprintf(stderr, "error: unknown command '%.*s'\n       hint: :? lists the commands\n",
-                    (int)w, text);
-            rc = -1;
-        }
-        if (mode != 'e' && !*arg) {
-            fprintf(stderr,
-                    "error: %.*s needs an expression, e.g. %.*s config.networking.hostName\n",
-                    (int)w, text, (int)w, text);
-            rc = -1;
-            mode = 'e';
-            expr = NULL;
-        } else if (mode != 'e')
-            expr = arg;
-        if (mode == 'e')
-            expr = NULL;
+/* What one session keeps between lines: an expression that is still open (multi-line input,
+ * as `nix repl`: a line that ends inside an expression waits for the next). */
+struct repl_in {
+    fl_repl *r;
+    fl_strbuf pending;
+};
+
+enum { LINE_OK = 0, LINE_QUIT = 1, LINE_MORE = 2, LINE_FAILED = -1 };
+
+/* Prints a result (a binding's is empty) or the error, located in the input when it is there. */
+static int show(fl_strbuf *out, fl_error *err, int rc, const char *src) {
+    if (rc == 0) {
+        fputs(out->buf, stdout);
+        if (out->len && out->buf[out->len - 1] != '\n')
+            fputc('\n', stdout);
+    } else if (err->file && !strcmp(err->file, "«repl»"))
+        fl_cli_report_source(err, src);
+    else
+        fl_cli_report(err);
+    fl_strbuf_release(out);
+    return rc == 0 ? LINE_OK : LINE_FAILED;
+}
+
+/* A command line (":t x"): runs it; returns a LINE_ code. */
+static int run_command(fl_repl *r, const char *text) {
+    size_t w = strcspn(text, " \t");
+    const char *arg = text + w + strspn(text + w, " \t");
+    int mode = 0;
+    if (!strncmp(text, ":q", w) || !strncmp(text, ":quit", w))
+        return LINE_QUIT;
+    if (!strncmp(text, ":?", w) || !strncmp(text, ":help", w)) {
+        fputs(help_text, stdout);
+        return LINE_OK;
     }
-    if (expr) {
+    if (w == 2 && (text[1] == 't' || text[1] == 'p'))
+        mode = text[1];
+    else if (w == 4 && !strncmp(text, ":doc", 4))
+        mode = 'd';
+    else {
+        fprintf(stderr, "error: unknown command '%.*s'\n       hint: :? lists the commands\n",
+                (int)w, text);
+        return LINE_FAILED;
+    }
+    if (!*arg) {
+        fprintf(stderr, "error: %.*s needs an expression, e.g. %.*s config.networking.hostName\n",
+                (int)w, text, (int)w, text);
+        return LINE_FAILED;
+    }
+    fl_strbuf out;
+    fl_strbuf_init(&out, 0);
+    fl_error err = FL_ERROR_INIT;
+    int rc = mode == 'p' ? fl_repl_eval(r, arg, FL_REPL_DEEP, &out, &err)
+                         : fl_repl_type(r, arg, mode == 'd', &out, &err);
+    return show(&out, &err, rc, arg);
+}
+
+/* Runs one input line; last: no more lines will come (an open expression is an error). */
+static int run_line(struct repl_in *in, const char *line, int last) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (in->pending.len)
+        fl_strbuf_addch(&in->pending, '\n');
+    else {
+        while (n && (*line == ' ' || *line == '\t'))
+            line++, n--;
+        if (n == 0 || line[0] == '#')
+            return LINE_OK;
+    }
+    fl_strbuf_add(&in->pending, line, n);
+    char *text = fl_strbuf_detach(&in->pending, NULL);
+    fl_strbuf_init(&in->pending, 0);
+    int rc;
+    if (text[0] == ':')
+        rc = run_command(in->r, text);
+    else {
         fl_strbuf out;
         fl_strbuf_init(&out, 0);
         fl_error err = FL_ERROR_INIT;
-        int erc = mode == 't' || mode == 'd' ? fl_repl_type(r, expr, mode == 'd', &out, &err)
-                                             : fl_repl_eval(r, expr, mode == 'p', &out, &err);
-        if (erc == 0) {
-            /* a binding (`x = 1`) prints nothing */
-            fputs(out.buf, stdout);
-            if (out.len && out.buf[out.len - 1] != '\n')
-                fputc('\n', stdout);
-        } else {
-            if (err.file && !strcmp(err.file, "«repl»"))
-                fl_cli_report_source(&err, expr);
-            else
-                fl_cli_report(&err);
-            rc = -1;
-        }
-        fl_strbuf_release(&out);
+        int erc = fl_repl_eval(in->r, text, last ? 0 : FL_REPL_PARTIAL, &out, &err);
+        if (erc == FL_REPL_MORE) {
+            fl_strbuf_release(&out);
+            fl_strbuf_adds(&in->pending, text);
+            rc = LINE_MORE;
+        } else
+            rc = show(&out, &err, erc, text);
     }
     fflush(stdout);
     free(text);
@@ -95,8 +123,9 @@ static int run_line(fl_repl *r, const char *line) {
 /* ---- the terminal: libedit ---- */
 
 static char *prompt(EditLine *el) {
-    (void)el;
-    return (char *)PROMPT;
+    struct repl_in *in = NULL;
+    el_get(el, EL_CLIENTDATA, &in);
+    return (char *)(in && in->pending.len ? PROMPT_MORE : PROMPT);
 }
 
 static int is_word_char(char c) {
@@ -107,8 +136,9 @@ static int is_word_char(char c) {
 /* TAB: the longest common completion is inserted; several candidates are listed. */
 static unsigned char complete(EditLine *el, int ch) {
     (void)ch;
-    fl_repl *r = NULL;
-    el_get(el, EL_CLIENTDATA, &r);
+    struct repl_in *in = NULL;
+    el_get(el, EL_CLIENTDATA, &in);
+    fl_repl *r = in->r;
     const LineInfo *li = el_line(el);
     const char *start = li->cursor;
     while (start > li->buffer && is_word_char(start[-1]))
@@ -192,7 +222,7 @@ out:
     free(dir);
 }
 
-static int interactive(fl_repl *r, const char *argv0) {
+static int interactive(struct repl_in *in, const char *argv0) {
     EditLine *el = el_init(argv0, stdin, stdout, stderr);
     History *h = history_init();
     HistEvent ev;
@@ -205,7 +235,7 @@ static int interactive(fl_repl *r, const char *argv0) {
     el_set(el, EL_SIGNAL, 1);
     el_set(el, EL_PROMPT, prompt);
     el_set(el, EL_HIST, history, h);
-    el_set(el, EL_CLIENTDATA, r);
+    el_set(el, EL_CLIENTDATA, in);
     el_set(el, EL_ADDFN, "flakectl-complete", "complete an attribute name", complete);
     el_set(el, EL_BIND, "^I", "flakectl-complete", NULL);
     el_source(el, NULL);
@@ -219,7 +249,7 @@ static int interactive(fl_repl *r, const char *argv0) {
         }
         if (strspn(line, " \t\n") != strlen(line))
             history(h, &ev, H_ENTER, line);
-        if (run_line(r, line) == 1)
+        if (run_line(in, line, 0) == LINE_QUIT)
             break;
     }
     if (hpath)
@@ -230,17 +260,21 @@ static int interactive(fl_repl *r, const char *argv0) {
     return 0;
 }
 
-/* Not a terminal: one expression a line; the exit status says whether any failed. */
-static int piped(fl_repl *r) {
+/* Not a terminal: one input a line (an open expression goes on on the next line); the exit
+ * status says whether any failed. */
+static int piped(struct repl_in *in) {
     char *line = NULL;
     size_t cap = 0;
-    int failed = 0;
+    int failed = 0, rc = LINE_OK;
     while (getline(&line, &cap, stdin) >= 0) {
-        int rc = run_line(r, line);
-        if (rc == 1)
+        rc = run_line(in, line, 0);
+        if (rc == LINE_QUIT)
             break;
-        failed |= rc < 0;
+        failed |= rc == LINE_FAILED;
     }
+    /* the input ended inside an expression: say so, located */
+    if (rc == LINE_MORE)
+        failed |= run_line(in, "", 1) == LINE_FAILED;
     free(line);
     return failed;
 }
@@ -280,10 +314,13 @@ static int repl_job_run(void *p) {
     fl_repl *r = NULL;
     rc = fl_repl_new(host ? host->L : bare, host, &r, &j->err);
     if (rc == 0) {
+        struct repl_in in = {r, {0}};
+        fl_strbuf_init(&in.pending, 0);
         if (isatty(STDIN_FILENO))
-            j->failed = interactive(r, "flakectl");
+            j->failed = interactive(&in, "flakectl");
         else
-            j->failed = piped(r);
+            j->failed = piped(&in);
+        fl_strbuf_release(&in.pending);
         fl_repl_free(r);
     }
     if (host)

@@ -168,14 +168,24 @@ static void print_shallow(fl_repl *r, fl_value *v, fl_strbuf *out) {
     }
 }
 
-int fl_repl_eval(fl_repl *r, const char *expr, int deep, fl_strbuf *out, fl_error *err) {
+/* The input stops before its expression does (what more lines may complete): the parser
+ * met the end of the text. */
+static int incomplete(const fl_error *err) {
+    return err && err->code == FL_EPARSE && err->message &&
+           strstr(err->message, "unexpected end of file");
+}
+
+int fl_repl_eval(fl_repl *r, const char *expr, int flags, fl_strbuf *out, fl_error *err) {
+    int deep = flags & FL_REPL_DEEP;
     const char *rhs = NULL;
     size_t nlen = deep ? 0 : binding_name(expr, &rhs);
-    if (nlen)
-        return bind(r, expr, nlen, rhs, err);
     fl_value *v = NULL;
-    int rc = eval_in_scope(r, expr, &v, err);
-    if (rc < 0)
+    int rc = nlen ? bind(r, expr, nlen, rhs, err) : eval_in_scope(r, expr, &v, err);
+    if (rc < 0 && (flags & FL_REPL_PARTIAL) && incomplete(err)) {
+        fl_error_clear(err);
+        return FL_REPL_MORE;
+    }
+    if (rc < 0 || nlen)
         return rc;
     if (deep)
         return fl_lang_print(r->L, v, 1, out, err);

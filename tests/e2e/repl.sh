@@ -59,6 +59,16 @@ err=$(cat "$work/err")
 expect_eq "bindings" $'64\ntrue\n5' "$out"
 expect_contains "a binding's error is located in its input" "at «repl»:1:5" "$err"
 
+# --- an input that ends inside an expression goes on on the next line; at the end of the
+# input an open expression is a located error
+out=$(printf '%s\n' 'let a = 1;' '  b = 2;' 'in a + b' '{' '  x = 1;' '}' '"open' \
+  | "$FLAKECTL" --flake "$f" repl --host web 2>"$work/err")
+rc=$?
+err=$(cat "$work/err")
+expect_eq "multi-line inputs" $'3\n{ x = 1; }' "$out"
+expect_eq "an open expression at the end fails" 1 "$rc"
+expect_contains "open string" "unexpected end of file" "$err"
+
 out=$(printf '%s\n' '1 + 1' ':q' 'this is never read' | "$FLAKECTL" --flake "$f" repl --host web 2>&1)
 expect_eq "all fine: exit 0, :q stops reading" "0:2" "$?:$out"
 
@@ -100,10 +110,15 @@ keys Enter
 wait_for $'openssh.port\n22'
 keys ':t config.services.openssh.enable' Enter
 wait_for "description: Run the OpenSSH daemon."
-keys '1 +' Enter
-wait_for "«repl»:1:3"
+keys 'nope + 1' Enter
+wait_for "undefined variable 'nope'"
+wait_for "«repl»:1:1"
 keys 'host.platform' Enter
 wait_for '"nixos"'
+keys 'let n = 20; ' Enter  # a trailing ';' would end tmux's command
+wait_for "        >"
+keys 'in n + 1' Enter
+wait_for $'in n + 1\n21'
 keys ':q' Enter
 wait_for "REPL-ENDED"
 hist=$(cat "$XDG_STATE_HOME/flakectl/repl-history")
