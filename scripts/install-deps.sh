@@ -18,6 +18,8 @@ packages=(
   liblzma-dev
   libzstd-dev
   libcurl4-openssl-dev
+  libedit-dev
+  tmux
   nginx
   fcgiwrap
   git

@@ -16,6 +16,9 @@ enum {
 /* Prints err to stderr the one way every command does and returns FL_EXIT_FAILURE (or
  * FL_EXIT_USAGE for FL_EUSAGE). */
 int fl_cli_report(fl_error *err);
+/* The same for an error inside source text the user typed (--expr, the repl): the line and
+ * caret come from src, not from a file. */
+int fl_cli_report_source(fl_error *err, const char *src);
 
 #include <stddef.h>
 

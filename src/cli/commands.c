@@ -17,7 +17,7 @@ fl_global_options fl_opts;
     X(eval) X(option) X(check) X(build) X(switch) X(test) X(boot) X(dry_activate) X(update)   \
     X(lock) X(store) X(gc) X(secret) X(link_farm) X(remote_exec) X(version) X(activate)       \
     X(generations) X(rollback) X(diff) X(deploy_agent) X(cache) X(pull) X(status) \
-    X(completion) X(init)
+    X(completion) X(init) X(why) X(repl)
 
 #define DECLARE(name) extern const fl_opt_cmd fl_cmd_##name;
 FL_COMMANDS(DECLARE)

@@ -58,7 +58,7 @@ static void *run(void *arg) {
 
 /* Like fl_error_print, but the source line of an --expr error comes from the expression
  * itself (there is no file to read it from). */
-static int report_expr_error(fl_error *err, const char *expr) {
+int fl_cli_report_source(fl_error *err, const char *expr) {
     fprintf(stderr, "error: %s\n", err->message ? err->message : "unknown error");
     fprintf(stderr, "       at %s:%d:%d:\n", err->file, err->line, err->col);
     const char *p = expr;
@@ -177,7 +177,7 @@ static int cmd_eval(int argc, char **argv) {
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
         if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))
-            return report_expr_error(&j.err, j.expr);
+            return fl_cli_report_source(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
     /* nix-instantiate ends a value with a newline, but not JSON. */

@@ -87,6 +87,8 @@ typedef struct em_def {
     fl_value *value;
     const em_wrap *wrap;
     int prio, order; /* after discharge */
+    int off;         /* kept under a false mkIf (only when explaining, see keep_off) */
+    size_t index;    /* which definition handed in this came from (explaining) */
 } em_def;
 
 typedef struct em_defs {
@@ -168,6 +170,7 @@ struct em_ctx {
     fl_value *attrs_of_anything;
     fl_value *lazy_prim; /* one primop behind every lazy value made here */
     fl_value *prio_default;
+    int keep_off; /* discharge keeps definitions under a false mkIf, marked off (`why`) */
 };
 
 /* ---- lazy values: fl_lang_mk_app(lazy_prim, <int holding an em_lazy *>) ---- */
@@ -853,9 +856,14 @@ static int discharge_value(em_ctx *c, em_path path, int prio, int order, const e
             fl_lang_attrs_get(c->L, v, "condition", &cond, NULL);
             if ((rc = cond_of(c, cond ? cond : fl_lang_mk_null(c->L), d, path, &yes, err)) < 0)
                 return rc;
-            if (!yes)
-                return 0;
             fl_lang_attrs_get(c->L, v, "content", &v, NULL);
+            if (!yes) {
+                if (!c->keep_off)
+                    return 0;
+                em_def off = *d;
+                off.off = 1;
+                return discharge_value(c, path, prio, order, &off, v, out, err);
+            }
             continue;
         }
         if (tag && (!strcmp(tag, "override") || !strcmp(tag, "order"))) {
@@ -885,7 +893,7 @@ static int discharge_value(em_ctx *c, em_path path, int prio, int order, const e
 }
 
 static int discharge(em_ctx *c, em_path path, const em_def *d, em_defs *out, fl_error *err) {
-    int prio = -1, order = -1;
+    int prio = -1, order = -1, off = 0;
     const em_wrap *chain[64];
     size_t nw = 0;
     for (const em_wrap *w = d->wrap; w && nw < 64; w = w->outer)
@@ -896,8 +904,9 @@ static int discharge(em_ctx *c, em_path path, const em_def *d, em_defs *out, fl_
         if (w->kind == W_IF) {
             if ((rc = cond_of(c, w->v, d, path, &n, err)) < 0)
                 return rc;
-            if (!n)
+            if (!n && !c->keep_off)
                 return 0;
+            off |= !n;
         } else if (w->kind == W_OVERRIDE) {
             if (prio < 0) {
                 if ((rc = int_of(c, w->v, d, path, &n, err)) < 0)
@@ -910,7 +919,11 @@ static int discharge(em_ctx *c, em_path path, const em_def *d, em_defs *out, fl_
             order = n;
         }
     }
-    return discharge_value(c, path, prio, order, d, d->value, out, err);
+    if (!off)
+        return discharge_value(c, path, prio, order, d, d->value, out, err);
+    em_def o = *d;
+    o.off = 1;
+    return discharge_value(c, path, prio, order, &o, d->value, out, err);
 }
 
 static int order_cmp(const void *a, const void *b) {
@@ -1658,7 +1671,7 @@ static int process_level(em_node *node, fl_error *err) {
         size_t na;
         em_attr *as = attrs_list(c, pv.p[i].attrs, &na);
         for (size_t j = 0; j < na; j++) {
-            em_def d = {pv.p[i].file, as[j].pos, as[j].value, pv.p[i].wrap, 0, 0};
+            em_def d = {pv.p[i].file, as[j].pos, as[j].value, pv.p[i].wrap, 0, 0, 0, 0};
             long k = find_kid(node, as[j].name);
             if (k < 0) {
                 if (!bad || strcmp(as[j].name, bad) < 0) {
@@ -1718,7 +1731,7 @@ static int merge_option(em_node *leaf, fl_value **out, fl_error *err) {
         em_wrap *w = fl_lang_alloc(c->L, sizeof *w);
         w->kind = W_OVERRIDE;
         w->v = c->prio_default;
-        all[n++] = (em_def){leaf->file, leaf->pos, dflt, w, 0, 0};
+        all[n++] = (em_def){leaf->file, leaf->pos, dflt, w, 0, 0, 0, 0};
     }
     em_defs act;
     if ((rc = active_defs(c, leaf->path, all, n, &act, err)) < 0)
@@ -2056,21 +2069,18 @@ static int prim_eval_modules(fl_lang *L, void *ud, fl_value **argv, fl_value **r
     return 0;
 }
 
-/* __flakectlActiveDefs path defs: the definitions that count (as activeDefs in
- * modules.nix), for the lookups written in the language (assertions, `flakectl option`). */
-static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **result,
-                            fl_error *err) {
-    (void)ud;
-    em_ctx *c = fl_lang_alloc(L, sizeof *c);
-    c->L = L;
-    fl_value *pl = argv[0], *dl = argv[1];
+/* The arguments of __flakectlActiveDefs and __flakectlExplainDefs: an option path (a list
+ * of names) and definitions as the language-side lookups hold them ({ file; pos; value; }). */
+static int defs_args(em_ctx *c, fl_value *pl, fl_value *dl, const char *who, em_path *path,
+                     em_def **out, size_t *nout, fl_error *err) {
+    fl_lang *L = c->L;
     int rc = force(c, pl, err);
     if (rc == 0)
         rc = force(c, dl, err);
     if (rc < 0)
         return rc;
     if (fl_lang_type(pl) != FL_LANG_LIST || fl_lang_type(dl) != FL_LANG_LIST)
-        return fl_error_set(err, FL_EEVAL, "__flakectlActiveDefs: expected two lists");
+        return fl_error_set(err, FL_EEVAL, "%s: expected two lists", who);
     em_path p = {NULL, 0};
     for (size_t i = 0; i < fl_lang_list_size(pl); i++) {
         fl_value *s = fl_lang_list_at(pl, i);
@@ -2085,6 +2095,7 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
         if ((rc = force(c, d, err)) < 0 || (rc = get_forced(c, d, "file", &f, err)) < 0 ||
             (rc = get_forced(c, d, "pos", &pos, err)) < 0)
             return rc;
+        defs[i].index = i;
         defs[i].file =
             f && fl_lang_type(f) == FL_LANG_STRING ? fl_lang_get_string(f, NULL) : "<unknown>";
         if (pos && fl_lang_type(pos) == FL_LANG_ATTRS) {
@@ -2101,20 +2112,78 @@ static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **re
         if (fl_lang_attrs_get(L, d, "value", &defs[i].value, NULL) != 0)
             defs[i].value = fl_lang_mk_null(L);
     }
+    *path = p;
+    *out = defs;
+    *nout = n;
+    return 0;
+}
+
+/* One discharged definition as the language sees it; `extra` adds index, enabled, active. */
+static fl_value *def_out(em_ctx *c, const em_def *d, int extra, int active) {
+    fl_lang *L = c->L;
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 8);
+    fl_lang_attrs_add(b, "file", mk_str(c, d->file), NULL);
+    fl_lang_attrs_add(b, "pos", pos_value(c, &d->pos), NULL);
+    fl_lang_attrs_add(b, "value", d->value, NULL);
+    fl_lang_attrs_add(b, "priority", fl_lang_mk_int(L, d->prio), NULL);
+    fl_lang_attrs_add(b, "order", fl_lang_mk_int(L, d->order), NULL);
+    if (extra) {
+        fl_lang_attrs_add(b, "index", fl_lang_mk_int(L, (int64_t)d->index), NULL);
+        fl_lang_attrs_add(b, "enabled", fl_lang_mk_bool(L, !d->off), NULL);
+        fl_lang_attrs_add(b, "active", fl_lang_mk_bool(L, active), NULL);
+    }
+    return fl_lang_attrs_end(b);
+}
+
+/* __flakectlActiveDefs path defs: the definitions that count (as activeDefs in
+ * modules.nix), for the lookups written in the language (assertions, `flakectl option`). */
+static int prim_active_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **result,
+                            fl_error *err) {
+    (void)ud;
+    em_ctx *c = fl_lang_alloc(L, sizeof *c);
+    c->L = L;
+    em_path p;
+    em_def *defs;
+    size_t n;
+    int rc = defs_args(c, argv[0], argv[1], "__flakectlActiveDefs", &p, &defs, &n, err);
     em_defs act;
-    if ((rc = active_defs(c, p, defs, n, &act, err)) < 0)
+    if (rc < 0 || (rc = active_defs(c, p, defs, n, &act, err)) < 0)
         return rc;
     fl_value **e = fl_lang_alloc(L, (act.n ? act.n : 1) * sizeof *e);
-    for (size_t i = 0; i < act.n; i++) {
-        fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 5);
-        fl_lang_attrs_add(b, "file", mk_str(c, act.d[i].file), NULL);
-        fl_lang_attrs_add(b, "pos", pos_value(c, &act.d[i].pos), NULL);
-        fl_lang_attrs_add(b, "value", act.d[i].value, NULL);
-        fl_lang_attrs_add(b, "priority", fl_lang_mk_int(L, act.d[i].prio), NULL);
-        fl_lang_attrs_add(b, "order", fl_lang_mk_int(L, act.d[i].order), NULL);
-        e[i] = fl_lang_attrs_end(b);
-    }
+    for (size_t i = 0; i < act.n; i++)
+        e[i] = def_out(c, &act.d[i], 0, 1);
     *result = fl_lang_mk_list(L, act.n, e);
+    return 0;
+}
+
+/* __flakectlExplainDefs path defs: every definition after mkMerge/mkIf/mkOverride/mkOrder
+ * were taken apart, in definition order, each with its priority and order, `enabled` (false
+ * under a false mkIf), `active` (it counts: enabled and of the best priority) and `index`
+ * (which of the definitions handed in it came from). What `flakectl why` shows. */
+static int prim_explain_defs(fl_lang *L, void *ud, fl_value **argv, fl_value **result,
+                             fl_error *err) {
+    (void)ud;
+    em_ctx *c = fl_lang_alloc(L, sizeof *c);
+    c->L = L;
+    c->keep_off = 1;
+    em_path p;
+    em_def *defs;
+    size_t n;
+    int rc = defs_args(c, argv[0], argv[1], "__flakectlExplainDefs", &p, &defs, &n, err);
+    if (rc < 0)
+        return rc;
+    em_defs flat = {0};
+    for (size_t i = 0; i < n; i++)
+        if ((rc = discharge(c, p, &defs[i], &flat, err)) < 0)
+            return rc;
+    int best = 100000;
+    for (size_t i = 0; i < flat.n; i++)
+        if (!flat.d[i].off && flat.d[i].prio < best)
+            best = flat.d[i].prio;
+    fl_value **e = fl_lang_alloc(L, (flat.n ? flat.n : 1) * sizeof *e);
+    for (size_t i = 0; i < flat.n; i++)
+        e[i] = def_out(c, &flat.d[i], 1, !flat.d[i].off && flat.d[i].prio == best);
+    *result = fl_lang_mk_list(L, flat.n, e);
     return 0;
 }
 
@@ -2138,6 +2207,9 @@ void fl_module_register_native(fl_lang *L) {
                         fl_lang_mk_primop(L, "__flakectlLabel", 3, prim_label, NULL), 0);
     fl_lang_add_builtin(L, "__flakectlActiveDefs",
                         fl_lang_mk_primop(L, "__flakectlActiveDefs", 2, prim_active_defs, NULL), 0);
+    fl_lang_add_builtin(L, "__flakectlExplainDefs",
+                        fl_lang_mk_primop(L, "__flakectlExplainDefs", 2, prim_explain_defs, NULL),
+                        0);
     fl_lang_add_builtin(L, "__flakectlEvalModules",
                         fl_lang_mk_primop(L, "__flakectlEvalModules", 2, prim_eval_modules, NULL),
                         0);

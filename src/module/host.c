@@ -15,6 +15,7 @@
 #include "flakectl/strbuf.h"
 #include "module/embedded.h"
 #include "module/evalmodules.h"
+#include "module/internal.h"
 
 static char *cache_root(void) {
     const char *xdg = getenv("XDG_CACHE_HOME");
@@ -266,8 +267,20 @@ int fl_host_open_args(fl_lang *L, const char *flake_dir, const char *name,
         fl_strbuf_init(&sb, 0);
         for (size_t i = 0; i < n; i++)
             fl_strbuf_addf(&sb, "%s%s", i ? ", " : "", names[i]);
+        const char *best = NULL;
+        size_t bestd = (size_t)-1;
+        for (size_t i = 0; i < n; i++) {
+            size_t d = fl_edit_distance(name, names[i]);
+            if (d < bestd) {
+                bestd = d;
+                best = names[i];
+            }
+        }
         fl_error_set(err, FL_ENOTFOUND, "the flake in %s has no host '%s'", flake_dir, name);
-        fl_error_set_hint(err, "pass --host with one of: %s", n ? sb.buf : "(none defined)");
+        if (best && bestd <= strlen(name) / 3 + 1)
+            fl_error_set_hint(err, "did you mean '%s'? (hosts: %s)", best, sb.buf);
+        else
+            fl_error_set_hint(err, "pass --host with one of: %s", n ? sb.buf : "(none defined)");
         fl_strbuf_release(&sb);
         fl_module_free_names(names, n);
         return FL_ENOTFOUND;
@@ -293,8 +306,7 @@ int fl_host_config(fl_host *host, fl_value **config, fl_error *err) {
     return rc;
 }
 
-/* Splits "a.b.\"c.d\"" into segments; returns the count, segments owned by the caller. */
-static size_t split_dotted(const char *s, char ***out) {
+size_t fl_module_split_dotted(const char *s, char ***out) {
     size_t n = 0;
     char **segs = NULL;
     fl_strbuf cur;
@@ -319,11 +331,23 @@ static size_t split_dotted(const char *s, char ***out) {
     return n;
 }
 
+fl_value *fl_module_path_value(fl_lang *L, const char *dotted) {
+    char **segs;
+    size_t n = fl_module_split_dotted(dotted, &segs);
+    fl_value **e = fl_lang_alloc(L, (n ? n : 1) * sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        e[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));
+        free(segs[i]);
+    }
+    free(segs);
+    return fl_lang_mk_list(L, n, e);
+}
+
 int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out,
                    fl_error *err) {
     fl_lang *L = host->L;
     char **segs;
-    size_t n = split_dotted(dotted, &segs);
+    size_t n = fl_module_split_dotted(dotted, &segs);
     int rc = FL_OK;
     fl_strbuf done;
     fl_strbuf_init(&done, 0);

@@ -78,9 +78,11 @@ let
       children = if builtins.isAttrs info.at
         then builtins.filter (n: n != modules.leafTag) (builtins.attrNames info.at) else [ ];
     };
+  # What `flakectl why` shows for a file, unit, package or option (nix/why.nix).
+  why = import ./why.nix { inherit lib modules ev; config = checkedConfig; inherit (built) origins; };
 in
 {
-  inherit host lib modules ev hosts describe;
+  inherit host lib pkgs modules ev hosts describe why;
   config = checkedConfig;
   inherit (built) profile secrets toplevel;
   warnings = checkedConfig.warnings;

@@ -39,13 +39,15 @@ let
     root=${config.wsl.automountRoot}
     options="${config.wsl.automountOptions}"
   '';
+  # Files made from other options; `from` names those options for `flakectl why`.
   generatedEtc =
-    { "profile.d/flakectl.sh".text = shellInit; }
-    // optionalAttrs isLinux { "hostname".text = "${config.networking.hostName}\n"; }
-    // optionalAttrs (config.networking.extraHosts != "") { "flakectl/hosts.extra".text = config.networking.extraHosts + "\n"; }
-    // optionalAttrs (host.isWSL || config.wsl.enable) { "wsl.conf".text = wslConf; }
+    { "profile.d/flakectl.sh" = { text = shellInit; from = [ [ "environment" "variables" ] [ "environment" "shellAliases" ] ]; }; }
+    // optionalAttrs isLinux { "hostname" = { text = "${config.networking.hostName}\n"; from = [ [ "networking" "hostName" ] ]; }; }
+    // optionalAttrs (config.networking.extraHosts != "") { "flakectl/hosts.extra" = { text = config.networking.extraHosts + "\n"; from = [ [ "networking" "extraHosts" ] ]; }; }
+    // optionalAttrs (host.isWSL || config.wsl.enable) { "wsl.conf" = { text = wslConf; from = [ [ "wsl" ] ]; }; }
     // lib.mapAttrs' (n: u: lib.nameValuePair "ssh/authorized_keys.d/${n}" {
       text = concatMapStringsSep "" (k: k + "\n") u.openssh.authorizedKeys.keys;
+      from = [ [ "users" "users" n "openssh" "authorizedKeys" "keys" ] ];
     }) (filterAttrs (n: u: u.openssh.authorizedKeys.keys != [ ]) config.users.users);
   etcEntries =
     mapAttrs (n: f: { source = sourceOf "etc" n { text = f.text; source = null; }; mode = "symlink"; user = "root"; group = "root"; }) generatedEtc
@@ -70,7 +72,9 @@ let
         header = if builtins.length parts == 1 then "[${section}]"
                  else "[${builtins.head parts} \"${concatStringsSep "." (builtins.tail parts)}\"]";
     in header + "\n" + concatStringsSep "" (mapAttrsToList (k: v: "\t${k} = ${gitValue v}\n") keys)) sections);
-  homeFilesOf = name: hm:
+  # A user's files made from other options (programs.*, session variables, user units), each
+  # with `from`, the options it is made from (paths below home-manager.users.<name>).
+  generatedHome = name: hm:
     let
       git = hm.programs.git;
       sessionVars = ''
@@ -82,22 +86,36 @@ let
         . "$HOME/.config/flakectl/session-vars.sh"
       '' + concatStringsSep "" (mapAttrsToList (n: v: "alias ${n}=${escapeShellArg v}\n") (hm.home.shellAliases // sh.shellAliases))
          + sh.initExtra;
+      sessionFrom = [ [ "home" "sessionVariables" ] [ "home" "sessionPath" ] ];
+      shellFrom = sh: [ [ "programs" sh ] [ "home" "shellAliases" ] ];
       generated =
-        { ".config/flakectl/session-vars.sh".text = sessionVars; }
+        { ".config/flakectl/session-vars.sh" = { text = sessionVars; from = sessionFrom; }; }
         // optionalAttrs git.enable ({
-          ".config/git/config".text = gitIni ({ user = lib.filterAttrs (n: v: v != null) { name = git.userName; email = git.userEmail; }; }
-            // optionalAttrs (git.aliases != { }) { alias = git.aliases; } // git.extraConfig);
-        } // optionalAttrs (git.ignores != [ ]) { ".config/git/ignore".text = concatMapStringsSep "" (l: l + "\n") git.ignores; })
-        // optionalAttrs hm.programs.bash.enable { ".bashrc".text = rc "bash" hm.programs.bash; ".profile".text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; }
-        // optionalAttrs hm.programs.zsh.enable { ".zshrc".text = rc "zsh" hm.programs.zsh; ".zprofile".text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; };
-      declared = filterAttrs (n: f: f.enable) hm.home.file;
+          ".config/git/config" = {
+            text = gitIni ({ user = lib.filterAttrs (n: v: v != null) { name = git.userName; email = git.userEmail; }; }
+              // optionalAttrs (git.aliases != { }) { alias = git.aliases; } // git.extraConfig);
+            from = [ [ "programs" "git" ] ];
+          };
+        } // optionalAttrs (git.ignores != [ ]) { ".config/git/ignore" = { text = concatMapStringsSep "" (l: l + "\n") git.ignores; from = [ [ "programs" "git" "ignores" ] ]; }; })
+        // optionalAttrs hm.programs.bash.enable {
+          ".bashrc" = { text = rc "bash" hm.programs.bash; from = shellFrom "bash"; };
+          ".profile" = { text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; from = shellFrom "bash" ++ sessionFrom; };
+        }
+        // optionalAttrs hm.programs.zsh.enable {
+          ".zshrc" = { text = rc "zsh" hm.programs.zsh; from = shellFrom "zsh"; };
+          ".zprofile" = { text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; from = shellFrom "zsh" ++ sessionFrom; };
+        };
       # User units: the unit file and each target's .wants link, both linked to the store.
-      userUnits = lib.foldl' (acc: n: acc // (let u = userUnitsOf name hm; f = u.${n}; in
-        { ".config/systemd/user/${n}".text = f.text; }
-        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.wants/${n}" { text = f.text; }) f.wantedBy)))
+      userUnits = lib.foldl' (acc: n: acc // (let u = userUnitsOf name hm; f = u.${n}; from = [ [ "systemd" "user" "services" (lib.removeSuffix ".service" n) ] ]; in
+        { ".config/systemd/user/${n}" = { inherit (f) text; inherit from; }; }
+        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.wants/${n}" { inherit (f) text; inherit from; }) f.wantedBy)))
         { } (attrNames (userUnitsOf name hm));
+    in generated // userUnits;
+  homeFilesOf = name: hm:
+    let
+      declared = filterAttrs (n: f: f.enable) hm.home.file;
     in
-      mapAttrs (p: f: { source = sourceOf "home-${name}" p { text = f.text; source = null; }; executable = false; copy = false; }) (generated // userUnits)
+      mapAttrs (p: f: { source = sourceOf "home-${name}" p { text = f.text; source = null; }; executable = false; copy = false; }) (generatedHome name hm)
       // lib.listToAttrs (mapAttrsToList (p: f: lib.nameValuePair f.target {
         source = if f.executable && f.text != null
           then toString (pkgs.writeScript "home-${name}-${fileName f.target}" f.text)
@@ -292,6 +310,13 @@ let
 in
 {
   inherit profile secrets;
+  # Where the files made from other options come from (`flakectl why`): /etc names and, per
+  # user, home paths, each with the option paths it is made from.
+  origins = {
+    etc = mapAttrs (n: f: f.from) generatedEtc;
+    home = mapAttrs (name: hm: mapAttrs (p: f: map (o: [ "home-manager" "users" name ] ++ o) f.from) (generatedHome name hm))
+      config.home-manager.users;
+  };
   # Built by flakectl itself (one process for thousands of links); the directories every
   # toplevel has are listed so they exist even when empty.
   toplevel = derivation {
