@@ -59,15 +59,15 @@ typedef struct fl_act_options {
      * flake's host (NULL keeps the recorded one). */
     const char *record_via;
     const char *record_host;
-    json_t *plan_json;      /* dry-activate: when an object, the plan is added to it as
-                               docs/json.md describes instead of printed (notes still go
-                               to out) */
+    json_t *plan_json; /* dry-activate: when an object, the plan is added to it as
+                          docs/json.md describes instead of printed (notes still go
+                          to out) */
 } fl_act_options;
 
 /* The global --root (which must exist) and --state-dir as absolute, canonical paths, so
  * links and the boot unit never hold relative ones. Both owned by the caller. */
-int fl_activate_paths(const char *root_flag, const char *state_flag, char **root,
-                      char **state_dir, fl_error *err);
+int fl_activate_paths(const char *root_flag, const char *state_flag, char **root, char **state_dir,
+                      fl_error *err);
 
 /* Activates the toplevel at dir in the given mode. Returns 0, or a negative code with err
  * naming the failed step (and, after a failure midway, what was restored). */

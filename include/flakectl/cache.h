@@ -88,8 +88,8 @@ typedef struct fl_cache_push_opts {
      * paths[0] (the one path pushed), with the flake revision pointer_rev (may be NULL) */
     const char *pointer_host;
     const char *pointer_rev;
-    const fl_progress *progress;    /* BEGIN with the paths and NAR bytes to send, an ADVANCE
-                                       per path written (from worker threads), END; or NULL */
+    const fl_progress *progress; /* BEGIN with the paths and NAR bytes to send, an ADVANCE
+                                    per path written (from worker threads), END; or NULL */
 } fl_cache_push_opts;
 
 typedef struct fl_cache_push_result {
@@ -168,8 +168,7 @@ int fl_host_pointer_fetch(const char *url, const char *host, const char *store_d
 struct fl_cache_writer;
 int fl_cache_write_host_pointer(const struct fl_cache_writer *w, const char *store_dir,
                                 const char *host, const char *toplevel, const char *rev,
-                                const fl_cache_secret_key *key, uint64_t *counter,
-                                fl_error *err);
+                                const fl_cache_secret_key *key, uint64_t *counter, fl_error *err);
 
 /* ---- verify (verify.c) ------------------------------------------------------------------ */
 

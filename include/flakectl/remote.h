@@ -249,11 +249,11 @@ void fl_fleet_print_summary(FILE *out, const char *const *names, const fl_fleet_
 struct fl_store;
 
 typedef struct fl_deploy_copy_stats {
-    size_t paths_total;   /* the closure */
-    size_t paths_missing; /* what the target lacked */
-    size_t paths_sent;    /* imported and registered on the target */
-    unsigned long long bytes_sent; /* export-stream bytes written to the target */
-    size_t paths_substituted;      /* fetched by the target from the caches itself */
+    size_t paths_total;                   /* the closure */
+    size_t paths_missing;                 /* what the target lacked */
+    size_t paths_sent;                    /* imported and registered on the target */
+    unsigned long long bytes_sent;        /* export-stream bytes written to the target */
+    size_t paths_substituted;             /* fetched by the target from the caches itself */
     unsigned long long bytes_substituted; /* their NAR bytes */
     double seconds;
 } fl_deploy_copy_stats;
@@ -290,15 +290,15 @@ int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *topl
 
 /* The same for the closure of several roots (e.g. the inputs a build host needs). */
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int progress_fd,
-                         fl_deploy_copy_stats *st, fl_error *err);
+                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
+                         fl_error *err);
 /* Copies closure[n] (references first; sizes = their NAR sizes) from the host `from` to r
  * without touching the local store: each batch is `flakectl store export` on `from`,
  * relayed through this process into `flakectl store import` on r. from may be r itself
  * only when r has every path already. */
-int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes,
-                    size_t n, const char *pending, unsigned long long batch_bytes,
-                    int progress_fd, fl_deploy_copy_stats *st, fl_error *err);
+int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
+                    const char *pending, unsigned long long batch_bytes, int progress_fd,
+                    fl_deploy_copy_stats *st, fl_error *err);
 
 typedef struct fl_deploy_opts {
     fl_remote_opts ssh;
@@ -309,7 +309,7 @@ typedef struct fl_deploy_opts {
     int confirm_timeout_s;  /* default 30 */
     int sudo;               /* a non-root login: every step through sudo */
     fl_remote_sudo_pass *sudo_pass;
-    int out_fd, err_fd; /* where the prefixed output goes (1, 2) */
+    int out_fd, err_fd;      /* where the prefixed output goes (1, 2) */
     fl_deploy_caches caches; /* the target substitutes from these first (none: all by SSH) */
 } fl_deploy_opts;
 
@@ -328,13 +328,12 @@ typedef struct fl_deploy_result {
  * copy and `flakectl deploy-agent activate`, whose output streams back prefixed with
  * label; with magic rollback a second, new connection confirms. 0 when the target runs the
  * toplevel and (if asked) confirmed it; else err says which step failed. */
-int fl_deploy_host(struct fl_store *s, const char *target, const char *label,
-                   const char *toplevel, const fl_deploy_opts *o, fl_deploy_result *res,
-                   fl_error *err);
+int fl_deploy_host(struct fl_store *s, const char *target, const char *label, const char *toplevel,
+                   const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err);
 /* --build-host: where and what to build instead of using a local build. */
 typedef struct fl_deploy_build {
-    const char *host;    /* U@H[:P] of the build host */
-    const char *plan;    /* the serialized build plan (fl_build_plan_serialize) */
+    const char *host; /* U@H[:P] of the build host */
+    const char *plan; /* the serialized build plan (fl_build_plan_serialize) */
     size_t plan_len;
     char *const *inputs; /* local store paths the plan needs there (with their closure) */
     size_t ninputs;
@@ -353,9 +352,8 @@ fl_deploy_pending *fl_deploy_connect_start(const char *target, const char *label
 void fl_deploy_connect_abandon(fl_deploy_pending *p);
 /* pre: a connection to target started with fl_deploy_connect_start (consumed), or NULL. */
 int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label,
-                       const char *toplevel, const fl_deploy_build *build,
-                       fl_deploy_pending *pre, const fl_deploy_opts *o, fl_deploy_result *res,
-                       fl_error *err);
+                       const char *toplevel, const fl_deploy_build *build, fl_deploy_pending *pre,
+                       const fl_deploy_opts *o, fl_deploy_result *res, fl_error *err);
 /* Runs a flakectl command line (e.g. "rollback --to 3") on the target, output streamed back
  * prefixed with label; *status is its exit status. */
 int fl_deploy_remote_command(const char *target, const char *label, const char *args,

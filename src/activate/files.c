@@ -900,8 +900,8 @@ json_t *fl_act_files_json(const fl_act_fileplan *p, int home, int diffs) {
         char *diff = NULL;
         if (c->action == FL_CH_UPDATE || c->action == FL_CH_NONE) {
             json_object_set_new(o, "edited", json_boolean(c->edited));
-            if (c->want && c->had && c->want->kind == FL_ENT_COPY &&
-                c->had->kind == FL_ENT_COPY && c->want->mode != c->had->mode) {
+            if (c->want && c->had && c->want->kind == FL_ENT_COPY && c->had->kind == FL_ENT_COPY &&
+                c->want->mode != c->had->mode) {
                 json_object_set_new(o, "modeFrom", json_integer(c->had->mode));
                 json_object_set_new(o, "modeTo", json_integer(c->want->mode));
             }

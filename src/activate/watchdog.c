@@ -38,8 +38,6 @@ static int file_exists(const char *p) {
     return lstat(p, &st) == 0;
 }
 
-
-
 static void stamp(FILE *log, const char *fmt, const char *arg) {
     time_t t = time(NULL);
     struct tm tm;
@@ -56,15 +54,17 @@ static void stamp(FILE *log, const char *fmt, const char *arg) {
 static int restore_previous(const fl_act_watch *w, FILE *log, fl_error *err) {
     int rc = 0;
     if (!w->mode_test && w->prev_default > 0) {
-        fl_act_options o = {FL_ACT_SWITCH, w->root, w->state, NULL, w->prev_default, log,
-                            "magic rollback", NULL};
+        fl_act_options o = {FL_ACT_SWITCH, w->root,          w->state, NULL, w->prev_default,
+                            log,           "magic rollback", NULL,     NULL};
         rc = fl_activate(&o, w->prev_dflt_top, err);
         if (rc == 0 && w->prev_current && strcmp(w->prev_current, w->prev_dflt_top) != 0) {
-            fl_act_options t = {FL_ACT_TEST, w->root, w->state, NULL, 0, log, "magic rollback", NULL};
+            fl_act_options t = {FL_ACT_TEST, w->root,          w->state, NULL, 0,
+                                log,         "magic rollback", NULL,     NULL};
             rc = fl_activate(&t, w->prev_current, err);
         }
     } else if (w->prev_current) {
-        fl_act_options t = {FL_ACT_TEST, w->root, w->state, NULL, 0, log, "magic rollback", NULL};
+        fl_act_options t = {FL_ACT_TEST, w->root,          w->state, NULL, 0,
+                            log,         "magic rollback", NULL,     NULL};
         rc = fl_activate(&t, w->prev_current, err);
     }
     return rc;
@@ -202,15 +202,17 @@ int fl_act_watch_arm(fl_act_watch *w, fl_error *err) {
 int fl_act_watch_changed(const fl_act_watch *w) {
     char *cur = fl_gen_current(w->root);
     int dflt = fl_gen_default(w->state);
-    int changed = dflt != w->prev_default || !cur || !w->prev_current ||
-                  strcmp(cur, w->prev_current) != 0;
+    int changed =
+        dflt != w->prev_default || !cur || !w->prev_current || strcmp(cur, w->prev_current) != 0;
     free(cur);
     return changed;
 }
 
 void fl_act_watch_finish(fl_act_watch *w, fl_act_watch_outcome outcome) {
     if (w->pipe_wr >= 0) {
-        char what = outcome == FL_ACT_WATCH_FAILED ? 'F' : outcome == FL_ACT_WATCH_CHANGED ? 'C' : 'N';
+        char what = outcome == FL_ACT_WATCH_FAILED    ? 'F'
+                    : outcome == FL_ACT_WATCH_CHANGED ? 'C'
+                                                      : 'N';
         ssize_t wr = write(w->pipe_wr, &what, 1);
         (void)wr;
         close(w->pipe_wr);

@@ -7,22 +7,22 @@
 
 #include <jansson.h>
 
-#include "opt.h"
-#include "progress.h"
-#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "options.h"
 #include "flakectl/store.h"
+#include "opt.h"
+#include "options.h"
+#include "progress.h"
+#include "term.h"
 
 struct build_job {
     const char *host_name;
     char **toplevel;
     fl_cli_caches *caches; /* NULL: not wanted */
     fl_error *err;
-    const char *flake_dir; /* NULL: --flake or the nearest flake.nix */
+    const char *flake_dir;       /* NULL: --flake or the nearest flake.nix */
     const fl_progress *progress; /* the builds, as they run */
 };
 
@@ -153,11 +153,10 @@ static int cmd_build(int argc, char **argv) {
     if (bo.json) {
         char *host = host_name ? fl_xstrdup(host_name) : fl_host_default_name();
         char cwd[4096];
-        char *link = out_link ? fl_canon_path(out_link, getcwd(cwd, sizeof cwd) ? cwd : "/")
-                              : NULL;
-        json_t *j = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "host", host ? host : "",
-                              "toplevel", toplevel, "outLink",
-                              link ? json_string(link) : json_null());
+        char *link = out_link ? fl_canon_path(out_link, getcwd(cwd, sizeof cwd) ? cwd : "/") : NULL;
+        json_t *j =
+            json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "host", host ? host : "", "toplevel",
+                      toplevel, "outLink", link ? json_string(link) : json_null());
         free(host);
         free(link);
         free(toplevel);

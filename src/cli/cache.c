@@ -12,10 +12,10 @@
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
-#include "options.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
+#include "options.h"
 
 typedef struct cache_opts {
     const char *out, *to, *key, *host, *compression;
@@ -42,8 +42,8 @@ static const fl_opt_spec push_spec[] = {
                 .complete = FL_OPT_V_HOST, .flags = 0),
     FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
                    compressions, .flags = 0),
-    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args,
-                 .complete = FL_OPT_V_FILE, .flags = 0),
+    FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .complete = FL_OPT_V_FILE,
+                 .flags = 0),
     FL_OPT_GROUP_(fl_cli_ssh_spec, CO, ssh),
     FL_OPT_END_,
 };
@@ -212,8 +212,8 @@ static int cache_push(int argc, char **argv) {
     fl_cli_progress_init(&pr, stderr, "pushing", NULL);
     if (!rc) {
         /* the progress reporter prints the per-path lines (a pipe, -v) and the moving line */
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, NULL,
-                                 o.key ? o.host : NULL, rev, &pr.progress};
+        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, NULL, o.key ? o.host : NULL,
+                                 rev,           &pr.progress};
         if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
             rc = fl_error_set(&err, FL_EUSAGE,
                               "cache push over SSH writes as the login user: "
@@ -248,8 +248,10 @@ static int cache_push(int argc, char **argv) {
         fprintf(stderr, "pointer hosts/%s written (counter %llu)\n", host,
                 (unsigned long long)res.pointer_counter);
     else if (!fl_opts.quiet && host)
-        fprintf(stderr, "note: no pointer hosts/%s written: pull mode needs one signed "
-                        "(give --key)\n", host);
+        fprintf(stderr,
+                "note: no pointer hosts/%s written: pull mode needs one signed "
+                "(give --key)\n",
+                host);
     free(host);
     return FL_EXIT_OK;
 }

@@ -5,19 +5,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flakectl/cli.h"
+#include "flakectl/deploy_protocol.h"
 #include "needroot.h"
 #include "opt.h"
 #include "term.h"
-#include "flakectl/cli.h"
-#include "flakectl/deploy_protocol.h"
 
 fl_global_options fl_opts;
 
-#define FL_COMMANDS(X)                                                                         \
-    X(eval) X(option) X(check) X(build) X(switch) X(test) X(boot) X(dry_activate) X(update)   \
-    X(lock) X(store) X(gc) X(secret) X(link_farm) X(remote_exec) X(version) X(activate)       \
-    X(generations) X(rollback) X(diff) X(deploy_agent) X(cache) X(pull) X(status) \
-    X(completion) X(init) X(why) X(repl)
+#define FL_COMMANDS(X)                                                                             \
+    X(eval)                                                                                        \
+    X(option) X(check) X(build) X(switch) X(test) X(boot) X(dry_activate) X(update) X(lock)        \
+        X(store) X(gc) X(secret) X(link_farm) X(remote_exec) X(version) X(activate) X(generations) \
+            X(rollback) X(diff) X(deploy_agent) X(cache) X(pull) X(status) X(completion) X(init)   \
+                X(why) X(repl)
 
 #define DECLARE(name) extern const fl_opt_cmd fl_cmd_##name;
 FL_COMMANDS(DECLARE)
@@ -42,8 +43,8 @@ static int cmd_version(int argc, char **argv) {
     return FL_EXIT_OK;
 }
 
-const fl_opt_cmd fl_cmd_version = {"version", "print the version", "", NULL, NULL, NULL,
-                                   cmd_version};
+const fl_opt_cmd fl_cmd_version = {"version", "print the version", "", NULL, NULL,
+                                   NULL,      cmd_version};
 
 int fl_cli_report(fl_error *err) {
     if (fl_cli_root_error(err) && fl_opts.command && !strcmp(fl_opts.command, "deploy-agent") &&

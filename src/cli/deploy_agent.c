@@ -21,15 +21,13 @@
 
 #include "flakectl/activate.h"
 #include "flakectl/cache.h"
-#include "flakectl/deploy_protocol.h"
-#include "needroot.h"
-#include "opt.h"
 #include "flakectl/cli.h"
 #include "flakectl/deploy_protocol.h"
 #include "flakectl/fs.h"
 #include "flakectl/module.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
+#include "needroot.h"
 #include "opt.h"
 #include "options.h"
 
@@ -85,24 +83,42 @@ static const fl_opt_spec build_spec[] = {
 };
 
 static const fl_opt_cmd agent_info_cmd = {
-    "deploy-agent info", "report this target's store, state and active generation as JSON", "",
-    NULL, NULL, NULL, agent_info,
+    "deploy-agent info",
+    "report this target's store, state and active generation as JSON",
+    "",
+    NULL,
+    NULL,
+    NULL,
+    agent_info,
 };
 static const fl_opt_cmd agent_activate_cmd = {
-    "deploy-agent activate", "activate a toplevel, with the magic-rollback watchdog",
+    "deploy-agent activate",
+    "activate a toplevel, with the magic-rollback watchdog",
     "TOPLEVEL --mode M [--backup-ext EXT] [--magic-rollback TOKEN --confirm-timeout S]\n"
     "[--pending ID]",
     "Activates TOPLEVEL; --magic-rollback first starts a watchdog that re-activates the\n"
     "previous generation unless `confirm TOKEN` runs within S seconds of the end.\n",
-    activate_spec, NULL, agent_activate,
+    activate_spec,
+    NULL,
+    agent_activate,
 };
 static const fl_opt_cmd agent_confirm_cmd = {
-    "deploy-agent confirm", "confirm a deployment before its watchdog rolls it back", "TOKEN",
-    NULL, confirm_spec, NULL, agent_confirm,
+    "deploy-agent confirm",
+    "confirm a deployment before its watchdog rolls it back",
+    "TOKEN",
+    NULL,
+    confirm_spec,
+    NULL,
+    agent_confirm,
 };
 static const fl_opt_cmd agent_build_cmd = {
-    "deploy-agent build", "replay the deployer's build plan (stdin) on a build host",
-    "[--gc-root NAME] < PLAN", NULL, build_spec, NULL, agent_build,
+    "deploy-agent build",
+    "replay the deployer's build plan (stdin) on a build host",
+    "[--gc-root NAME] < PLAN",
+    NULL,
+    build_spec,
+    NULL,
+    agent_build,
 };
 static const fl_opt_cmd agent_substitute_cmd = {
     "deploy-agent substitute",
@@ -117,12 +133,21 @@ static const fl_opt_cmd agent_substitute_cmd = {
     agent_substitute,
 };
 static const fl_opt_cmd agent_state_cmd = {
-    "deploy-agent state", "report this host's record (generation, rev, last error) as JSON",
-    "", NULL, NULL, NULL, agent_state,
+    "deploy-agent state",
+    "report this host's record (generation, rev, last error) as JSON",
+    "",
+    NULL,
+    NULL,
+    NULL,
+    agent_state,
 };
-static const fl_opt_cmd *const agent_subs[] = {
-    &agent_info_cmd,       &agent_activate_cmd, &agent_confirm_cmd, &agent_build_cmd,
-    &agent_substitute_cmd, &agent_state_cmd,    NULL};
+static const fl_opt_cmd *const agent_subs[] = {&agent_info_cmd,
+                                               &agent_activate_cmd,
+                                               &agent_confirm_cmd,
+                                               &agent_build_cmd,
+                                               &agent_substitute_cmd,
+                                               &agent_state_cmd,
+                                               NULL};
 
 static int cmd_deploy_agent(int argc, char **argv);
 
@@ -275,7 +300,7 @@ static int agent_activate(int argc, char **argv) {
     }
     if (rc == 0) {
         fflush(stdout);
-        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL};
+        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL, NULL};
         rc = fl_activate(&o, top, &err);
     }
     /* The activation rooted the toplevel itself while it ran; now a generation, `current`
@@ -285,13 +310,14 @@ static int agent_activate(int argc, char **argv) {
     int dflt = fl_gen_default(state);
     int changed = rc == 0 && fl_act_watch_changed(&w);
     int armed = w.pipe_wr >= 0;
-    fl_act_watch_finish(&w, rc < 0 ? FL_ACT_WATCH_FAILED
+    fl_act_watch_finish(&w, rc < 0    ? FL_ACT_WATCH_FAILED
                             : changed ? FL_ACT_WATCH_CHANGED
                                       : FL_ACT_WATCH_UNCHANGED);
     int status = FL_EXIT_OK;
     json_t *o = json_object();
     if (rc < 0) {
-        json_object_set_new(o, FL_DEPLOY_KEY_ERROR, json_string(err.message ? err.message : "failed"));
+        json_object_set_new(o, FL_DEPLOY_KEY_ERROR,
+                            json_string(err.message ? err.message : "failed"));
         status = fl_cli_report(&err);
     }
     fflush(stderr);

@@ -7,14 +7,14 @@
 #include "man.h"
 #include <jansson.h>
 
-#include "opt.h"
-#include "term.h"
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
-#include "options.h"
 #include "flakectl/strbuf.h"
+#include "opt.h"
+#include "options.h"
+#include "term.h"
 
 static int attr(fl_lang *L, fl_value *set, const char *name, fl_value **out, fl_error *err) {
     if (fl_lang_attrs_get(L, set, name, out, NULL) != 0)

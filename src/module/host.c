@@ -97,8 +97,7 @@ fail:
 
 /* builtins.__throwAt pos msg: an error located at a user's definition instead of at the
  * throw inside the bundled module system. */
-static int prim_throw_at(fl_lang *L, void *ud, fl_value **args, fl_value **result,
-                         fl_error *err) {
+static int prim_throw_at(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
     (void)ud;
     (void)result;
     int rc = fl_lang_force(L, args[1], err);
@@ -343,8 +342,7 @@ fl_value *fl_module_path_value(fl_lang *L, const char *dotted) {
     return fl_lang_mk_list(L, n, e);
 }
 
-int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out,
-                   fl_error *err) {
+int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out, fl_error *err) {
     fl_lang *L = host->L;
     char **segs;
     size_t n = fl_module_split_dotted(dotted, &segs);
@@ -397,7 +395,7 @@ int fl_host_option_children(fl_host *host, const char *dotted, char ***names, si
                             fl_error *err) {
     fl_lang *L = host->L;
     char **segs = NULL;
-    size_t nsegs = *dotted ? split_dotted(dotted, &segs) : 0;
+    size_t nsegs = *dotted ? fl_module_split_dotted(dotted, &segs) : 0;
     fl_value **elems = fl_xcalloc(nsegs + 1, sizeof *elems);
     for (size_t i = 0; i < nsegs; i++)
         elems[i] = fl_lang_mk_string(L, segs[i], strlen(segs[i]));

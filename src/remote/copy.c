@@ -486,8 +486,8 @@ int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, s
 }
 
 int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
-                              const char *pending, const fl_deploy_caches *caches,
-                              int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
+                              const char *pending, const fl_deploy_caches *caches, int progress_fd,
+                              fl_deploy_copy_stats *st, fl_error *err) {
     char *top = fl_xstrdup(toplevel);
     int rc = copy_roots(r, s, &top, 1, pending, caches, 0, progress_fd, st, err);
     free(top);
