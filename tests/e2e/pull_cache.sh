@@ -16,7 +16,7 @@ trap 'nginx_serve_stop; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 fail() {
     echo "FAIL: $*" >&2
-    [ -s "$NGINX_DIR/error.log" ] && sed 's/^/nginx: /' "$NGINX_DIR/error.log" >&2
+    [ -s "$NGINX_DIR/ngx/error.log" ] && sed 's/^/nginx: /' "$NGINX_DIR/ngx/error.log" >&2
     exit 1
 }
 state="$work/state" # one path, two stores: the deployer's and the host's, swapped in turn

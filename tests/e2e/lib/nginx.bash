@@ -6,7 +6,9 @@
 #   nginx_start DIR PORT SERVERS     writes DIR/ngx/nginx.conf with SERVERS (the server { }
 #                                    blocks), starts nginx, sets ngx_pid and waits until PORT
 #                                    answers; a start that fails ends the test with nginx's
-#                                    own messages
+#                                    own messages; with NGINX_NETNS set, nginx runs in that
+#                                    network namespace and is awaited on NGINX_ADDR (the
+#                                    address SERVERS listen on; default 127.0.0.1)
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 ngx_pid=""
 
@@ -18,7 +20,7 @@ daemon off;
 worker_processes 1;
 pid $dir/ngx/nginx.pid;
 error_log $dir/ngx/error.log;
-events { worker_connections 64; }
+events { worker_connections 256; }
 http {
     access_log $dir/ngx/access.log;
     client_body_temp_path $dir/ngx/tmp/body;
@@ -29,9 +31,9 @@ http {
 $servers
 }
 EOF
-    "$nginx_bin" -p "$dir/ngx" -c "$dir/ngx/nginx.conf" 2> "$dir/ngx/stderr" & ngx_pid=$!
+    ${NGINX_NETNS:+ip netns exec "$NGINX_NETNS"} "$nginx_bin" -p "$dir/ngx" -c "$dir/ngx/nginx.conf" 2> "$dir/ngx/stderr" & ngx_pid=$!
     for _ in $(seq 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" \
+        python3 -c "import socket; socket.create_connection(('${NGINX_ADDR:-127.0.0.1}', $port), 0.2)" \
             2>/dev/null && return 0
         if ! kill -0 "$ngx_pid" 2>/dev/null; then
             echo "FAIL: nginx did not start: $(cat "$dir/ngx/stderr" "$dir/ngx/error.log" 2>/dev/null)" >&2
@@ -39,6 +41,6 @@ EOF
         fi
         sleep 0.1
     done
-    echo "FAIL: nginx does not answer on 127.0.0.1:$port: $(cat "$dir/ngx/error.log" 2>/dev/null)" >&2
+    echo "FAIL: nginx does not answer on ${NGINX_ADDR:-127.0.0.1}:$port: $(cat "$dir/ngx/error.log" 2>/dev/null)" >&2
     exit 1
 }
