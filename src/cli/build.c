@@ -69,13 +69,19 @@ static int build_job_run(void *p) {
     return rc;
 }
 
-int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
+/* A single host's build, with the builds' progress line on stderr. */
+static int build_with_progress(struct build_job *j) {
     fl_cli_progress pr;
     fl_cli_progress_init(&pr, stderr, "building", "built");
-    struct build_job j = {host_name, toplevel, NULL, err, NULL, &pr.progress};
-    int rc = fl_cli_with_big_stack(build_job_run, &j);
+    j->progress = &pr.progress;
+    int rc = fl_cli_with_big_stack(build_job_run, j);
     fl_cli_progress_release(&pr);
     return rc;
+}
+
+int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
+    struct build_job j = {host_name, toplevel, NULL, err, NULL, NULL};
+    return build_with_progress(&j);
 }
 
 /* A fleet's hosts build at once: their progress lines would fight over one terminal line, so
@@ -89,12 +95,8 @@ int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_cach
 
 int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
                          fl_error *err) {
-    fl_cli_progress pr;
-    fl_cli_progress_init(&pr, stderr, "building", "built");
-    struct build_job j = {host_name, toplevel, NULL, err, flake_dir, &pr.progress};
-    int rc = fl_cli_with_big_stack(build_job_run, &j);
-    fl_cli_progress_release(&pr);
-    return rc;
+    struct build_job j = {host_name, toplevel, NULL, err, flake_dir, NULL};
+    return build_with_progress(&j);
 }
 
 typedef struct build_opts {
