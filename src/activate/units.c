@@ -41,6 +41,10 @@ void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_
             if (json_is_false(json_object_get(o, "stopOnRemoval")))
                 add(p, FL_U_KEEP, name,
                     "removed from the configuration, but X-StopOnRemoval = false: left running");
+            else if (json_is_true(json_object_get(o, "refuseManualStop")))
+                add(p, FL_U_KEEP, name,
+                    "removed from the configuration, but RefuseManualStop = true (systemd "
+                    "refuses 'systemctl stop'): left running");
             else
                 add(p, FL_U_STOP, name, "removed from the configuration");
             p->daemon_reload = 1;
@@ -59,9 +63,19 @@ void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_
         const char *nlh = fl_act_jstr(n, "reloadHash", NULL);
         if (!str_eq(orh, nrh)) {
             p->daemon_reload = 1;
-            /* restartIfChanged defaults to true, as in NixOS. */
-            if (json_is_false(json_object_get(n, "restartIfChanged")))
+            /* switch-to-configuration's order: X-ReloadIfChanged first, then the flags that
+             * skip the unit; restartIfChanged defaults to true, as in NixOS. */
+            if (json_is_true(json_object_get(n, "reloadIfChanged")))
+                add(p, FL_U_RELOAD, name,
+                    "restartHash changed; reloadIfChanged = true: reloaded, not restarted");
+            else if (json_is_false(json_object_get(n, "restartIfChanged")))
                 add(p, FL_U_KEEP, name, "restartHash changed, but restartIfChanged = false");
+            else if (json_is_true(json_object_get(n, "refuseManualStop")))
+                add(p, FL_U_KEEP, name,
+                    "restartHash changed, but RefuseManualStop = true: not restarted");
+            else if (json_is_true(json_object_get(n, "onlyManualStart")))
+                add(p, FL_U_KEEP, name,
+                    "restartHash changed, but X-OnlyManualStart = true: not restarted");
             else if (json_is_false(json_object_get(n, "stopIfChanged")))
                 add(p, FL_U_RESTART, name,
                     "restartHash changed; stopIfChanged = false: restarted once the new unit "
@@ -153,6 +167,7 @@ void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent)
 /* What systemd says about one unit (systemctl show). */
 typedef struct ustate {
     char *load, *active, *sub, *result, *file;
+    char *triggered_by, *triggers; /* space-separated unit names (sockets, timers, services) */
 } ustate;
 
 static void ustates_free(ustate *st, size_t n) {
@@ -162,15 +177,18 @@ static void ustates_free(ustate *st, size_t n) {
         free(st[i].sub);
         free(st[i].result);
         free(st[i].file);
+        free(st[i].triggered_by);
+        free(st[i].triggers);
     }
     free(st);
 }
 
 static void set_prop(ustate *u, const char *line) {
-    static const char *keys[] = {
-        "LoadState=", "ActiveState=", "SubState=", "Result=", "UnitFileState="};
-    char **slots[] = {&u->load, &u->active, &u->sub, &u->result, &u->file};
-    for (int k = 0; k < 5; k++) {
+    static const char *keys[] = {"LoadState=", "ActiveState=",   "SubState=", "Result=",
+                                 "UnitFileState=", "TriggeredBy=", "Triggers="};
+    char **slots[] = {&u->load, &u->active,       &u->sub,     &u->result,
+                      &u->file, &u->triggered_by, &u->triggers};
+    for (int k = 0; k < 7; k++) {
         size_t kl = strlen(keys[k]);
         if (!strncmp(line, keys[k], kl) && !*slots[k])
             *slots[k] = fl_xstrdup(line + kl);
@@ -204,7 +222,8 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
     char **argv = fl_xcalloc(n + 5, sizeof(char *));
     size_t k = 0;
     argv[k++] = "show";
-    argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState";
+    argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState,TriggeredBy,"
+                "Triggers";
     argv[k++] = "--";
     for (size_t i = 0; i < n; i++)
         argv[k++] = (char *)names[i];
@@ -240,6 +259,10 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
             u->result = fl_xstrdup("success");
         if (!u->file)
             u->file = fl_xstrdup("");
+        if (!u->triggered_by)
+            u->triggered_by = fl_xstrdup("");
+        if (!u->triggers)
+            u->triggers = fl_xstrdup("");
     }
     fl_strbuf_release(&sb);
     return rc;
@@ -261,6 +284,9 @@ static int failed(const ustate *u) {
 static int stops_first(const fl_act_unitplan *p, const char *name) {
     size_t n = strlen(name);
     const json_t *u = json_object_get(p->units, name);
+    /* systemd refuses to restart a RefuseManualStart unit: stop it, its targets start it. */
+    if (!p->no_block && json_is_true(json_object_get(u, "refuseManualStart")))
+        return 1;
     return !p->no_block && n > 8 && !strcmp(name + n - 8, ".service") &&
            !json_is_false(json_object_get(u, "stopIfChanged"));
 }
@@ -466,6 +492,175 @@ static void expand_templates(const fl_act_unitplan *p, fl_act_unitplan *c, json_
     }
 }
 
+static int has_suffix(const char *name, const char *suffix) {
+    size_t n = strlen(name), k = strlen(suffix);
+    return n > k && !strcmp(name + n - k, suffix);
+}
+
+static long plan_index(const fl_act_unitplan *p, const char *name) {
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->a[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+static int unit_flag(const fl_act_unitplan *p, const char *name, const char *flag) {
+    return json_is_true(json_object_get(json_object_get(p->units, name), flag));
+}
+
+/* The units of a space-separated list (systemctl show's TriggeredBy=/Triggers=) that end in
+ * suffix and run now, appended to out as strings. */
+static int running_among(const fl_act_unitplan *p, const char *list, const char *suffix,
+                         json_t *out, fl_error *err) {
+    json_t *cand = json_array();
+    for (const char *s = list; *s;) {
+        size_t n = strcspn(s, " ");
+        if (n) {
+            json_t *name = json_stringn(s, n);
+            if (has_suffix(json_string_value(name), suffix))
+                json_array_append(cand, name);
+            json_decref(name);
+        }
+        s += n + (s[n] == ' ');
+    }
+    size_t n = json_array_size(cand);
+    const char **names = fl_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        names[i] = json_string_value(json_array_get(cand, i));
+    ustate *st = NULL;
+    int rc = n ? query(p, names, n, &st, err) : FL_OK;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (running(&st[i], 0))
+            json_array_append_new(out, json_string(names[i]));
+    ustates_free(st, n);
+    free(names);
+    json_decref(cand);
+    return rc;
+}
+
+/* What pre_reload_stops did with a planned unit. */
+enum {
+    DOWN_NONE,
+    DOWN_START_AFTER,      /* stopped; started after daemon-reload */
+    DOWN_SOCKET_ACTIVATED, /* stopped; its socket, started again, activates it */
+    DOWN_STOPPED,          /* stopped for good (removed) */
+};
+
+/* A changed service stopped first whose socket runs: as switch-to-configuration, the socket
+ * stops too and only the socket is started again, so the new service starts on the next
+ * connection, never with the old unit's sockets. A socket leaving the configuration is not
+ * started again; then the service is. Marks what it stopped in down (sockets outside the
+ * plan go into extra). */
+static int stop_with_sockets(const fl_act_unitplan *p, size_t i, const ustate *u, char *down,
+                             json_t *extra, FILE *out, fl_error *err) {
+    json_t *socks = json_array();
+    int rc = running_among(p, u->triggered_by, ".socket", socks, err);
+    size_t kept = 0, k;
+    json_t *sock;
+    json_array_foreach(socks, k, sock) {
+        const char *sn = json_string_value(sock);
+        long j = plan_index(p, sn);
+        if (!rc && strchr(p->a[i].name, '@')) {
+            /* An instance of an Accept=yes socket serves one connection: it ends with its
+             * connection and the socket, which stays, spawns the new unit's next one. */
+            kept++;
+            continue;
+        }
+        if (rc || (j >= 0 && down[j]))
+            continue;
+        /* The socket first: a connection in between would activate the old service again. */
+        rc = systemctl(p, "stop", sn, out, err);
+        if (j >= 0 && p->a[j].action == FL_U_STOP) {
+            down[j] = DOWN_STOPPED;
+            continue;
+        }
+        kept++;
+        if (j >= 0)
+            down[j] = DOWN_START_AFTER;
+        else
+            json_object_set_new(extra, sn, json_true());
+    }
+    if (!rc)
+        rc = systemctl(p, "stop", p->a[i].name, out, err);
+    down[i] = kept ? DOWN_SOCKET_ACTIVATED : DOWN_START_AFTER;
+    json_decref(socks);
+    return rc;
+}
+
+/* A changed socket: the services it activated stop with it (an Accept=no service holds the
+ * old listening sockets), and the socket is started again after daemon-reload; its service
+ * starts on the next connection. */
+static int stop_socket(const fl_act_unitplan *p, size_t i, const ustate *u, char *down,
+                       FILE *out, fl_error *err) {
+    json_t *svcs = json_array();
+    int rc = running_among(p, u->triggers, ".service", svcs, err);
+    if (!rc)
+        rc = systemctl(p, "stop", p->a[i].name, out, err);
+    size_t k;
+    json_t *svc;
+    json_array_foreach(svcs, k, svc) {
+        long j = plan_index(p, json_string_value(svc));
+        if (rc || (j >= 0 && down[j]))
+            continue;
+        rc = systemctl(p, "stop", json_string_value(svc), out, err);
+        if (j >= 0 && p->a[j].action == FL_U_STOP)
+            down[j] = DOWN_STOPPED;
+        else if (j >= 0)
+            down[j] = DOWN_SOCKET_ACTIVATED;
+    }
+    down[i] = DOWN_START_AFTER;
+    json_decref(svcs);
+    return rc;
+}
+
+/* Everything that stops before daemon-reload: changed services that stop first (with their
+ * sockets), then changed sockets (with their services), then removed units. At boot
+ * (no_block) nothing stops first: the queued restarts do it. */
+static int pre_reload_stops(const fl_act_unitplan *p, const ustate *st, char *down, json_t *extra,
+                            FILE *out, fl_error *err) {
+    int rc = FL_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; !rc && i < p->n; i++) {
+            const fl_act_unit_action *a = &p->a[i];
+            if (down[i] || a->action != FL_U_RESTART || is_masked(&st[i]) ||
+                !running(&st[i], p->restore) || p->no_block)
+                continue;
+            if (pass == 0 && stops_first(p, a->name))
+                rc = stop_with_sockets(p, i, &st[i], down, extra, out, err);
+            else if (pass == 1 && has_suffix(a->name, ".socket"))
+                rc = stop_socket(p, i, &st[i], down, out, err);
+        }
+    }
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        if (p->a[i].action != FL_U_STOP || down[i])
+            continue;
+        if (running(&st[i], 0))
+            rc = systemctl(p, "stop", p->a[i].name, out, err);
+        else if (!strcmp(st[i].active, "failed"))
+            rc = systemctl(p, "reset-failed", p->a[i].name, out, err);
+        down[i] = DOWN_STOPPED;
+    }
+    return rc;
+}
+
+/* systemctl VERB NAME, except that systemd refuses `systemctl start` (and restart) of a
+ * unit with RefuseManualStart = true: the targets that want it start it instead, as
+ * switch-to-configuration starts the active targets. */
+static int start_or_act(const fl_act_unitplan *p, const char *verb, const char *name, FILE *out,
+                        fl_error *err) {
+    int is_start = !strcmp(verb, "start"), is_restart = !strcmp(verb, "restart");
+    if (!(is_start || is_restart) || !unit_flag(p, name, "refuseManualStart"))
+        return systemctl(p, verb, name, out, err);
+    int rc = is_restart ? systemctl(p, "stop", name, out, err) : FL_OK;
+    size_t k;
+    json_t *t;
+    json_array_foreach(json_object_get(json_object_get(p->units, name), "wantedBy"), k, t) {
+        if (!rc)
+            rc = systemctl(p, "start", json_string_value(t), out, err);
+    }
+    return rc;
+}
+
 int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out, fl_error *err) {
     if (!plan->n && !plan->daemon_reload)
         return FL_OK;
@@ -484,35 +679,42 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
         names[i] = p->a[i].name;
     ustate *st = NULL;
     int rc = query(p, names, p->n, &st, err);
-    /* Removed units stop before daemon-reload forgets them, and changed services that stop
-     * first with their old unit; the rest after it. */
-    char *stopped = fl_xcalloc(p->n ? p->n : 1, 1);
-    for (size_t i = 0; !rc && i < p->n; i++) {
-        if (p->a[i].action == FL_U_RESTART && stops_first(p, p->a[i].name) &&
-            !is_masked(&st[i]) && running(&st[i], p->restore)) {
-            rc = systemctl(p, "stop", p->a[i].name, out, err);
-            stopped[i] = 1;
-        }
-        if (p->a[i].action != FL_U_STOP)
-            continue;
-        if (running(&st[i], 0))
-            rc = systemctl(p, "stop", p->a[i].name, out, err);
-        else if (!strcmp(st[i].active, "failed"))
-            rc = systemctl(p, "reset-failed", p->a[i].name, out, err);
-    }
+    /* Before daemon-reload: removed units stop while systemd still knows them, and changed
+     * services stop with their old unit (with their sockets, see pre_reload_stops); the
+     * rest after it. down[i] says what became of p->a[i] here. */
+    char *down = fl_xcalloc(p->n ? p->n : 1, 1);
+    json_t *extra = json_object(); /* sockets outside the plan to start after daemon-reload */
+    if (!rc)
+        rc = pre_reload_stops(p, st, down, extra, out, err);
     if (!rc && p->daemon_reload)
         rc = systemctl(p, "daemon-reload", NULL, out, err);
-    const char **touched = fl_xcalloc(p->n ? p->n : 1, sizeof(char *));
+    const char **touched = fl_xcalloc(p->n + json_object_size(extra) + 1, sizeof(char *));
     size_t nt = 0;
+    const char *name;
+    json_t *v0;
+    json_object_foreach(extra, name, v0) {
+        if (rc)
+            break;
+        touched[nt++] = name;
+        rc = systemctl(p, "start", name, out, err);
+    }
     for (size_t i = 0; !rc && i < p->n; i++) {
         const char *why = NULL;
-        const char *v = stopped[i] ? "start" : live_verb(p, &p->a[i], &st[i], &why);
-        if (!stopped[i] && why)
+        const char *v = NULL;
+        if (down[i] == DOWN_START_AFTER)
+            v = "start";
+        else if (down[i] == DOWN_SOCKET_ACTIVATED)
+            fprintf(out, "  %s: socket-activated: its socket is listening again and starts it "
+                         "on the next connection\n",
+                    p->a[i].name);
+        else if (!down[i])
+            v = live_verb(p, &p->a[i], &st[i], &why);
+        if (why)
             fprintf(out, "  %s: %s\n", p->a[i].name, why);
         if (!v)
             continue;
         touched[nt++] = p->a[i].name;
-        rc = systemctl(p, v, p->a[i].name, out, err);
+        rc = start_or_act(p, v, p->a[i].name, out, err);
         if (rc && !p->no_block) {
             /* systemctl names the job, not the cause: the journal does. */
             fl_error e = FL_ERROR_INIT;
@@ -528,7 +730,8 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
     if (!rc && !p->no_block)
         rc = settle(p, touched, nt, err);
     ustates_free(st, p->n);
-    free(stopped);
+    free(down);
+    json_decref(extra);
     free(touched);
     free(names);
     free(concrete.a);

@@ -82,6 +82,11 @@ let
         default = true;
         description = "Whether a changed unit is restarted at activation (false: left running).";
       };
+      reloadIfChanged = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Whether a changed service is reloaded (systemctl reload, its ExecReload) rather than restarted at activation, as NixOS's X-ReloadIfChanged.";
+      };
       stopIfChanged = mkOption {
         type = types.bool;
         default = true;

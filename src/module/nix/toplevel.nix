@@ -178,7 +178,9 @@ let
     // lib.mapAttrs' (n: t: lib.nameValuePair "${n}.timer" { text = timerText n t; unit = t // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledTimers
     // lib.mapAttrs' (n: s: lib.nameValuePair "${n}.socket" { text = socketText n s; unit = s // { restartTriggers = [ ]; reloadTriggers = [ ]; restartIfChanged = true; }; }) enabledSockets;
   # X-StopOnRemoval = false in [Unit] (NixOS: unitConfig): a removed unit is left running.
-  isFalse = v: v == false || v == "no" || v == "false" || v == "0" || v == 0;
+  # systemd's booleans (parse_boolean): yes/no, true/false, on/off, 1/0, any case.
+  isFalse = v: v == false || v == 0 || builtins.elem (lib.toLower (toString v)) [ "no" "false" "off" "0" ];
+  isTrue = v: v == true || v == 1 || builtins.elem (lib.toLower (toString v)) [ "yes" "true" "on" "1" "y" "t" ];
   units = mapAttrs (file: u: {
     file = "units/${file}";
     source = builtins.toFile "unit-${fileName file}" u.text;
@@ -187,7 +189,11 @@ let
     restartHash = builtins.hashString "sha256" (u.text + builtins.toJSON u.unit.restartTriggers);
     reloadHash = builtins.hashString "sha256" (builtins.toJSON u.unit.reloadTriggers);
   } // optionalAttrs (!(u.unit.stopIfChanged or true)) { stopIfChanged = false; }
-    // optionalAttrs (isFalse (u.unit.unitConfig."X-StopOnRemoval" or true)) { stopOnRemoval = false; })
+    // optionalAttrs (u.unit.reloadIfChanged or false) { reloadIfChanged = true; }
+    // optionalAttrs (isFalse (u.unit.unitConfig."X-StopOnRemoval" or true)) { stopOnRemoval = false; }
+    // optionalAttrs (isTrue (u.unit.unitConfig.RefuseManualStop or false)) { refuseManualStop = true; }
+    // optionalAttrs (isTrue (u.unit.unitConfig.RefuseManualStart or false)) { refuseManualStart = true; }
+    // optionalAttrs (isTrue (u.unit.unitConfig."X-OnlyManualStart" or false)) { onlyManualStart = true; })
     (if host.isDarwin then { } else unitFiles);
 
   # ---- activation scripts, ordered by deps (ties by name)
