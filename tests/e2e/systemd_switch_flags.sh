@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# systemd_switch_flags.sh - the unit flags switch-to-configuration reads, against a real
+# systemd in systemd-nspawn: reloadIfChanged (X-ReloadIfChanged: a changed service is
+# reloaded with the new unit's ExecReload, its process kept), RefuseManualStop and
+# X-OnlyManualStart (a changed unit is not restarted; a removed RefuseManualStop unit is left
+# running, systemd refusing `systemctl stop`), RefuseManualStart (systemd refuses `systemctl
+# start`: the targets that want it start it, first and after a change). Asked of systemctl
+# (MainPID, ExecStart, is-active) and of what the units wrote. Skips (77) where no container
+# can boot.
+source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
+source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
+nspawn_setup
+ns_box_flake
+host() { # VERSION [rms: declare the RefuseManualStop unit]
+    local rms=
+    [ -n "${2:-}" ] && rms="systemd.services.rms = {
+    wantedBy = [ \"multi-user.target\" ];
+    unitConfig.RefuseManualStop = true;
+    script = \"echo $1 >/run/rms.version; exec sleep infinity\";
+  };"
+    cat >"$NS_DIR/flake/host.nix" <<EOF
+{ ... }: {
+  networking.hostName = "box";
+  systemd.services.rl = {
+    wantedBy = [ "multi-user.target" ];
+    reloadIfChanged = true;
+    script = "echo $1 >/run/rl.version; exec sleep infinity";
+    serviceConfig.ExecReload = "/bin/sh -c 'echo reload-$1 >>/run/rl.reloads'";
+  };
+  systemd.services.oms = {
+    wantedBy = [ "multi-user.target" ];
+    unitConfig."X-OnlyManualStart" = true;
+    script = "echo $1 >/run/oms.version; exec sleep infinity";
+  };
+  systemd.services.rmst = {
+    wantedBy = [ "multi-user.target" ];
+    unitConfig.RefuseManualStart = "yes";
+    script = "echo $1 >/run/rmst.version; exec sleep infinity";
+  };
+  $rms
+}
+EOF
+}
+execstart() { unit_prop ExecStart "$1" | sed 's/.*path=\([^ ;]*\).*/\1/'; }
+
+nspawn_boot
+host v1 rms
+fl_in --flake /flake switch --host box --backup-ext pre-flakectl
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "first switch exit" 0 "$rc"
+for u in rl oms rmst rms; do expect_eq "$u started" active "$(unit_active $u.service)"; done
+expect_eq "RefuseManualStart unit started (through its target)" v1 "$(nsx cat /run/rmst.version)"
+if nsx systemctl start rmst.service 2>/dev/null; then fail "systemd accepts a manual start of rmst; the test proves nothing"; fi
+
+pid_rl=$(unit_pid rl.service) pid_oms=$(unit_pid oms.service) pid_rms=$(unit_pid rms.service) pid_rmst=$(unit_pid rmst.service)
+old_rl=$(execstart rl.service)
+host v2 rms
+fl_in --flake /flake switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "change exit" 0 "$rc"
+expect_eq "rl kept its process" "$pid_rl" "$(unit_pid rl.service)"
+expect_eq "rl reloaded with the new unit's ExecReload" reload-v2 "$(nsx cat /run/rl.reloads)"
+[ "$(execstart rl.service)" != "$old_rl" ] || fail "rl's new unit was not loaded (ExecStart unchanged)"
+expect_eq "X-OnlyManualStart unit not restarted" "$pid_oms" "$(unit_pid oms.service)"
+expect_eq "oms still runs v1" v1 "$(nsx cat /run/oms.version)"
+expect_eq "RefuseManualStop unit not restarted" "$pid_rms" "$(unit_pid rms.service)"
+expect_eq "RefuseManualStart unit restarted" active "$(unit_active rmst.service)"
+[ "$(unit_pid rmst.service)" != "$pid_rmst" ] || fail "rmst kept its old process"
+expect_eq "rmst runs v2" v2 "$(nsx cat /run/rmst.version)"
+
+# Removed: systemd would refuse `systemctl stop rms`; it is left running.
+host v2
+fl_in --flake /flake switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "removal exit" 0 "$rc"
+expect_eq "removed RefuseManualStop unit left running" "$pid_rms" "$(unit_pid rms.service)"
+nsx test ! -e /etc/systemd/system/rms.service || fail "rms's unit file is still installed"
+echo ok
