@@ -200,7 +200,8 @@ static int step_units(run *r, fl_act_plan *p, fl_error *err) {
     int rc = fl_act_units_apply(r->o->root, &p->units, r->out, err);
     if (!rc) {
         r->step = "user units";
-        rc = fl_act_user_units_apply(r->o->root, p->old, p->new, &p->units, r->out, err);
+        rc = fl_act_user_units_apply(r->o->root, p->old, p->new, &p->units, &p->files, r->out,
+                                     err);
     }
     return rc;
 }

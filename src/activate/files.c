@@ -430,11 +430,12 @@ static int blocker_goes_away(const char *blocker, const fl_act_entries *want,
     return fl_act_entries_find(had, blocker) && !fl_act_entries_find(want, blocker);
 }
 
-/* A unit masked by hand (`systemctl mask`: a link to /dev/null in /etc/systemd/system). As
- * under NixOS, where systemd never starts a masked unit and switch-to-configuration never
- * unmasks one, the admin's mask wins over the configuration until they lift it. */
-static int masked_unit(const char *path, const disk *d) {
-    return fl_act_system_unit_of(path) && d->kind == D_LINK && !strcmp(d->link, "/dev/null");
+/* A unit masked by hand (`systemctl mask`: a link to /dev/null in /etc/systemd/system, or
+ * `systemctl --user mask --force` in ~/.config/systemd/user). As under NixOS, where systemd
+ * never starts a masked unit and switch-to-configuration never unmasks one, the mask wins
+ * over the configuration until it is lifted (docs/services.md#masked-units). */
+static int masked_unit(const fl_act_entry *e, const disk *d) {
+    return fl_act_unit_of_entry(e) && d->kind == D_LINK && !strcmp(d->link, "/dev/null");
 }
 
 static int disk_is(const disk *d, const fl_act_entry *e) {
@@ -494,7 +495,7 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
             } else {
                 conflict(p, "%s: %s is in the way (not a directory)", w->path, d.blocker);
             }
-        } else if (masked_unit(w->path, &d)) {
+        } else if (masked_unit(w, &d)) {
             c->action = FL_CH_MASKED;
         } else if (d.kind == D_MISSING) {
             c->action = FL_CH_ADD;
@@ -573,7 +574,7 @@ void fl_act_files_plan(const char *root, const fl_act_entries *want, const fl_ac
         disk_look(root, h->path, &d);
         if (d.kind == D_MISSING || d.kind == D_BLOCKED) {
             c->action = FL_CH_NONE;
-        } else if (masked_unit(h->path, &d)) {
+        } else if (masked_unit(h, &d)) {
             c->action = FL_CH_MASKED;
         } else if (disk_is(&d, h)) {
             c->action = FL_CH_REMOVE;
@@ -962,10 +963,19 @@ void fl_act_files_print(const fl_act_fileplan *p, int home, int diffs, FILE *out
                     "unchanged)\n",
                     path);
         } else if (!strcmp(change, "masked")) {
-            fprintf(out,
-                    "    ! %s: masked by hand (a link to /dev/null); left alone, the unit "
-                    "stays masked ('systemctl unmask %s', then switch, to have it)\n",
-                    path, fl_act_system_unit_of(path));
+            const char *user = fl_act_jstr(o, "user", NULL);
+            const char *unit = strrchr(path, '/') + 1;
+            if (user)
+                fprintf(out,
+                        "    ! %s: masked by %s (a link to /dev/null); left alone, the unit "
+                        "stays masked ('systemctl --user unmask %s' as %s, then switch, to "
+                        "have it)\n",
+                        path, user, unit, user);
+            else
+                fprintf(out,
+                        "    ! %s: masked by hand (a link to /dev/null); left alone, the unit "
+                        "stays masked ('systemctl unmask %s', then switch, to have it)\n",
+                        path, unit);
         } else {
             fprintf(out,
                     "    ! %s: no longer declared but changed since flakectl installed it; "

@@ -157,13 +157,17 @@ typedef struct fl_act_unitplan {
 void fl_act_units_plan(const json_t *old_units, const json_t *new_units, fl_act_unitplan *p);
 void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent);
 /* Units whose file flakectl managed but which was missing on disk (unmasked by hand since,
- * or deleted) and is installed again by files: started, as a unit new to the system. */
-void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files);
+ * or deleted) and is installed again by files: started, as a unit new to the system. user:
+ * that user's units (~/.config/systemd/user), NULL: the system's. */
+void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files, const char *user);
 /* 1 when every unit file of t is on disk beneath root (flakectl's link, or the admin's
  * mask): otherwise a switch to the same toplevel is not a no-op. */
 int fl_act_units_in_place(const char *root, const fl_toplevel *t);
 /* "/etc/systemd/system/<unit>" (no deeper): the name, else NULL. */
 const char *fl_act_system_unit_of(const char *path);
+/* The unit an entry is the file of: a system unit's, or a home entry's
+ * "<home>/.config/systemd/user/<unit>" (no deeper); else NULL. */
+const char *fl_act_unit_of_entry(const fl_act_entry *e);
 /* [{action, name, reason}], the plan's unit actions in the printed order. */
 json_t *fl_act_units_json(const fl_act_unitplan *p);
 /* Executes the plan when systemd runs and root is "/", otherwise prints it. */
@@ -172,7 +176,8 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl
  * to new: executed with `systemctl --user` as the user where their manager runs, else
  * listed. restore/no_block as in the system plan. */
 int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
-                            const fl_act_unitplan *sys, FILE *out, fl_error *err);
+                            const fl_act_unitplan *sys, const fl_act_fileplan *files, FILE *out,
+                            fl_error *err);
 void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
 
 /* ---- packages.c: the packages step (the work is src/pkg/) ---- */

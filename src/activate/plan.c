@@ -46,7 +46,7 @@ int fl_act_plan_make(fl_act_plan *p, const char *root, const char *state_dir,
     fl_act_units_plan(json_object_get(old->profile, "units"),
                       json_object_get(new->profile, "units"), &p->units);
     if (root)
-        fl_act_units_reinstalled(&p->units, &p->files);
+        fl_act_units_reinstalled(&p->units, &p->files, NULL);
     if (fl_act_is_darwin(new)) {
         /* macOS keeps accounts in its directory service: dscl, never /etc/passwd. */
         rc = fl_act_darwin_plan(p, err);

@@ -98,11 +98,26 @@ const char *fl_act_system_unit_of(const char *path) {
     return path + n;
 }
 
-void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files) {
+const char *fl_act_unit_of_entry(const fl_act_entry *e) {
+    if (!e->user)
+        return fl_act_system_unit_of(e->path);
+    static const char dir[] = "/.config/systemd/user/";
+    size_t h = e->home ? strlen(e->home) : 0;
+    const char *rest = e->path + h;
+    if (!h || strncmp(e->path, e->home, h) || strncmp(rest, dir, sizeof dir - 1))
+        return NULL;
+    rest += sizeof dir - 1;
+    return *rest && !strchr(rest, '/') ? rest : NULL;
+}
+
+void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files, const char *user) {
     size_t before = p->n;
     for (size_t i = 0; i < files->n; i++) {
         const fl_act_change *c = &files->c[i];
-        const char *name = c->want ? fl_act_system_unit_of(c->want->path) : NULL;
+        const fl_act_entry *w = c->want;
+        if (!w || (user ? !w->user || strcmp(w->user, user) : !!w->user))
+            continue;
+        const char *name = fl_act_unit_of_entry(w);
         if (c->action != FL_CH_ADD || !c->had || !name || c->conflicted)
             continue;
         void *it = json_object_iter_at((json_t *)p->units, name);
@@ -120,16 +135,34 @@ void fl_act_units_reinstalled(fl_act_unitplan *p, const fl_act_fileplan *files) 
         qsort(p->a, p->n, sizeof *p->a, cmp_action);
 }
 
-int fl_act_units_in_place(const char *root, const fl_toplevel *t) {
+static int links_in_place(const char *root, const char *dir, const json_t *units) {
     const char *name;
     json_t *v;
-    json_object_foreach(json_object_get(t->profile, "units"), name, v) {
-        char *path = fl_xasprintf("/etc/systemd/system/%s", name);
+    json_object_foreach((json_t *)units, name, v) {
+        char *path = fl_xasprintf("%s/%s", dir, name);
         char *link = fl_act_root_readlink(root, path);
         free(path);
         if (!link)
             return 0;
         free(link);
+    }
+    return 1;
+}
+
+int fl_act_units_in_place(const char *root, const fl_toplevel *t) {
+    if (!links_in_place(root, "/etc/systemd/system", json_object_get(t->profile, "units")))
+        return 0;
+    const char *user;
+    json_t *h;
+    json_object_foreach(json_object_get(t->profile, "home"), user, h) {
+        const char *home = fl_act_jstr(h, "home", NULL);
+        if (!home || !json_object_size(json_object_get(h, "units")))
+            continue;
+        char *dir = fl_path_join(home, ".config/systemd/user");
+        int ok = links_in_place(root, dir, json_object_get(h, "units"));
+        free(dir);
+        if (!ok)
+            return 0;
     }
     return 1;
 }
@@ -414,7 +447,9 @@ static const char *live_verb(const fl_act_unitplan *p, const fl_act_unit_action 
                              const char **why) {
     *why = NULL;
     if (is_masked(u)) {
-        *why = "masked: left alone ('systemctl unmask' it to let flakectl manage it)";
+        *why = p->user ? "masked: left alone ('systemctl --user unmask' it to let flakectl "
+                         "manage it)"
+                       : "masked: left alone ('systemctl unmask' it to let flakectl manage it)";
         return NULL;
     }
     int is_running = running(u, p->restore);
@@ -778,7 +813,8 @@ void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FIL
 }
 
 int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
-                            const fl_act_unitplan *sys, FILE *out, fl_error *err) {
+                            const fl_act_unitplan *sys, const fl_act_fileplan *files, FILE *out,
+                            fl_error *err) {
     json_t *users = users_with_units(old, new);
     int rc = FL_OK;
     const char *user;
@@ -786,6 +822,8 @@ int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_t
     json_object_foreach(users, user, v) {
         fl_act_unitplan up;
         fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
+        if (files)
+            fl_act_units_reinstalled(&up, files, user);
         up.restore = sys->restore;
         up.no_block = sys->no_block;
         struct passwd *pw = NULL;

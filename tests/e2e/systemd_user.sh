@@ -3,7 +3,9 @@
 # booted container (systemd-nspawn): the units land in ~/.config/systemd/user with their
 # .wants links; without a user manager the switch says so and the units start with it
 # (loginctl enable-linger); with one, a change restarts the unit through `systemctl --user`
-# as the user, a removal stops it, and a failing one restores the previous generation.
+# as the user, a unit the user masked is left masked and untouched (and installed and
+# started again once unmasked), a removal stops it, and a failing one restores the previous
+# generation.
 # Asked of the user's manager (systemctl --user as alice). Skips (77) where no container can
 # boot or no user manager can start.
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
@@ -52,9 +54,34 @@ expect_eq "hello restarted" active "$(uactive hello)"
 expect_eq "hello v2" v2 "$(nsx cat /home/alice/hello.version)"
 [ "$(upid hello)" != "$pid" ] || fail "hello kept its old process"
 
-# A failing new unit: the previous generation comes back, hello still v2 and running.
+# Masked by alice: the unit file is flakectl's link, so `systemctl --user mask` needs --force
+# to replace it with /dev/null. The mask wins, as a system unit masked by hand: the switch
+# leaves the link and the running unit alone; after `unmask` the next switch installs the
+# unit file again and restarts the unit with it.
+as_alice systemctl --user mask --force hello.service
+expect_eq "masked by alice" masked "$(as_alice systemctl --user show -p LoadState --value hello.service)"
 pid=$(upid hello)
-host "$(hello v2) broken = { script = \"echo user-unit-broken-marker >&2; exit 4\"; };"
+host "$(hello v3)"
+fl_in --flake /flake switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch over a user mask exit" 0 "$rc"
+expect_contains "says the mask is left" "masked by alice" "$out"
+expect_eq "the mask stays" /dev/null "$(nsx readlink /home/alice/.config/systemd/user/hello.service)"
+expect_eq "still masked" masked "$(as_alice systemctl --user show -p LoadState --value hello.service)"
+expect_eq "the masked unit not restarted" "$pid" "$(upid hello)"
+expect_eq "hello still v2" v2 "$(nsx cat /home/alice/hello.version)"
+as_alice systemctl --user unmask hello.service
+fl_in --flake /flake switch --host box
+[ "$rc" = 0 ] || echo "$out$err" >&2
+expect_eq "switch after unmask exit" 0 "$rc"
+expect_eq "unit file installed again" "$(nsx readlink /home/alice/.config/systemd/user/hello.service | cut -c1-24)" "/var/lib/flakectl/store/"
+nspawn_wait "hello v3 running" 10 grep -qx v3 /home/alice/hello.version
+expect_eq "hello active" active "$(uactive hello)"
+[ "$(upid hello)" != "$pid" ] || fail "hello kept its old process after the unmask"
+
+# A failing new unit: the previous generation comes back, hello still v3 and running.
+pid=$(upid hello)
+host "$(hello v3) broken = { script = \"echo user-unit-broken-marker >&2; exit 4\"; };"
 fl_in --flake /flake switch --host box
 echo "$err" >&2
 expect_eq "failing user unit exit" 1 "$rc"
