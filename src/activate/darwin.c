@@ -320,6 +320,36 @@ static int in_members(const json_t *have, const char *user) {
     return 0;
 }
 
+/* A group's members as t declares them: its own list, then every user naming it in
+ * extraGroups. */
+static json_t *declared_members(const fl_toplevel *t, const char *group) {
+    json_t *members = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(json_object_get(json_object_get(t->profile, "groups"), group),
+                                       "members"),
+                       i, m) json_array_append(members, m);
+    const char *un;
+    json_t *u;
+    json_object_foreach(json_object_get(t->profile, "users"), un, u) {
+        json_array_foreach(json_object_get(u, "extraGroups"), i, m) {
+            if (json_is_string(m) && !strcmp(json_string_value(m), group))
+                json_array_append_new(members, json_string(un));
+        }
+    }
+    return members;
+}
+
+static int json_in(const json_t *arr, const char *s) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m) {
+        if (json_is_string(m) && !strcmp(json_string_value(m), s))
+            return 1;
+    }
+    return 0;
+}
+
 /* Accounts the previous generation declared and this one does not go (`dscl . -delete`), as
  * nix-darwin deletes its knownUsers/knownGroups, with its guard: only an id above 501 (never
  * a system account or the first admin), and never the console user. Off the Mac the record
@@ -391,24 +421,25 @@ static int plan_users(fl_act_darwin *d, const fl_toplevel *old, const fl_topleve
                                 "users.groups.%s.gid: macOS needs an explicit gid for a new group",
                                 name);
         }
-        /* Members: the group's own list and every user naming it in extraGroups. */
-        json_t *members = json_array();
+        json_t *members = declared_members(t, name);
         size_t i;
         json_t *m;
-        json_array_foreach(json_object_get(v, "members"), i, m) json_array_append(members, m);
-        const char *un;
-        json_t *u;
-        json_object_foreach((json_t *)users, un, u) {
-            json_array_foreach(json_object_get(u, "extraGroups"), i, m) {
-                if (json_is_string(m) && !strcmp(json_string_value(m), name))
-                    json_array_append_new(members, json_string(un));
-            }
-        }
         json_array_foreach(members, i, m) {
             const char *mn = json_string_value(m);
             if (mn && valid_name(mn) && !in_members(have, mn))
                 cmd(&d->users, C_RUN, "dscl", ".", "-append", rec, "GroupMembership", mn, NULL);
         }
+        /* A member the previous generation declared and this one does not leaves the group
+         * (where the record still lists it); members added by hand stay. */
+        json_t *before = old && json_object_get(json_object_get(old->profile, "groups"), name)
+                             ? declared_members(old, name)
+                             : json_array();
+        json_array_foreach(before, i, m) {
+            const char *mn = json_string_value(m);
+            if (mn && valid_name(mn) && !json_in(members, mn) && (!d->live || in_members(have, mn)))
+                cmd(&d->users, C_RUN, "dscl", ".", "-delete", rec, "GroupMembership", mn, NULL);
+        }
+        json_decref(before);
         json_decref(members);
         json_decref(have);
         free(rec);

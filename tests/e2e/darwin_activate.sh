@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # darwin_activate.sh - a darwin switch applies users (dscl), system.defaults and launchd jobs
-# (and deletes the accounts and defaults keys a later configuration drops),
+# (and deletes the accounts, group members and defaults keys a later configuration drops),
 # with exact command lines. No Mac here: flakectl runs in a chroot made of the cached Debian
 # root, marked as macOS by /System/Library/CoreServices/SystemVersion.plist, with the console
 # user as owner of /dev/console (as macOS sets it). launchctl, defaults, dscl, killall and
@@ -50,12 +50,18 @@ esac
 EOF
 cat >"$R/usr/local/sbin/dscl" <<EOF
 #!/bin/sh
-# dscl . -read RECORD answers from /fake/dscl/RECORD; -create and -append are recorded and
-# kept there (one "Key: value" line per attribute), as the directory service would.
+# dscl . -read RECORD answers from /fake/dscl/RECORD; -create, -append and -delete (of a record,
+# or of one value of an attribute) are recorded and kept there (one "Key: value" line per
+# attribute), as the directory service would.
 f="/fake/dscl\$3"
 case "\$2" in
 -read) [ -f "\$f" ] || exit 56; cat "\$f" ;;
--delete) $rec; rm -f "\$f" ;;
+-delete) $rec
+    if [ -z "\$4" ]; then rm -f "\$f"; else
+        # One value out of an attribute's list, as dscl . -delete RECORD KEY VALUE does.
+        left=\$(sed -n "s/^\$4: //p" "\$f" | tr ' ' '\\n' | grep -vx "\$5" | tr '\\n' ' ' | sed 's/ \$//')
+        grep -v "^\$4:" "\$f" >"\$f.new"; [ -z "\$left" ] || echo "\$4: \$left" >>"\$f.new"; mv "\$f.new" "\$f"
+    fi ;;
 -create) $rec; touch "\$f"
     [ -z "\$4" ] || { grep -v "^\$4:" "\$f" >"\$f.new"; echo "\$4: \$5" >>"\$f.new"; mv "\$f.new" "\$f"; } ;;
 -append) $rec; old=\$(sed -n "s/^\$4: //p" "\$f")
@@ -80,12 +86,12 @@ cat >"$R/flake/flake.nix" <<'EOF'
   };
 }
 EOF
-mac() { # FINDER_PATHBAR AGENT_INTERVAL DAEMON(yes/no)
+mac() { # FINDER_PATHBAR AGENT_INTERVAL DAEMON(yes/no) [BOB'S EXTRA GROUPS]
     cat >"$R/flake/mac.nix" <<EOF
 { lib, ... }: {
   networking.hostName = "mac";
   users.users.alice = { isNormalUser = true; uid = 501; shell = "/bin/zsh"; description = "Alice Admin"; };
-  users.users.bob = { isNormalUser = true; uid = 502; shell = "/bin/zsh"; description = "Bob"; extraGroups = [ "admin2" ]; };
+  users.users.bob = { isNormalUser = true; uid = 502; shell = "/bin/zsh"; description = "Bob"; extraGroups = [ ${4-\"admin2\"} ]; };
   users.groups.admin2.gid = 510;
   system.defaults = {
     "com.apple.dock" = { autohide = true; tilesize = 48; };
@@ -162,6 +168,19 @@ fl_mac switch --host mac
 expect_eq "third switch exit" 0 "$rc"
 expect_eq "third switch: exact commands" "uid=0 launchctl bootout system/org.flakectl.backup" "$recorded"
 [ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "daemon plist left behind"
+
+# bob leaves admin2: only he is deleted from its members; carol, added by hand, stays.
+dscl_members() { sed -n 's/^GroupMembership: //p' "$R/fake/dscl/Groups/admin2"; }
+expect_eq "admin2's members so far" bob "$(dscl_members)"
+sed -i 's/^GroupMembership: .*/& carol/' "$R/fake/dscl/Groups/admin2"
+mac false 600 no ""
+fl_mac switch --host mac
+echo "$out" >&2; echo "$err" >&2
+expect_eq "member removal exit" 0 "$rc"
+expect_eq "member removal: exact commands" "uid=0 dscl . -delete /Groups/admin2 GroupMembership bob" "$recorded"
+expect_eq "admin2's members after" carol "$(dscl_members)"
+fl_mac switch --host mac
+expect_eq "member removal again runs nothing" "" "$recorded"
 
 # Dropped from the configuration: bob (502) and admin2 (510) are deleted, alice (501: the first
 # admin, and at the console) is not; tilesize goes (Dock restarted), KeyRepeat, changed by
