@@ -806,8 +806,17 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
                     c->had->path);
     }
     /* Files were replaced without a sync each; one syncfs makes the step durable before the
-     * next step (and the final flip of `current`) builds on it. */
-    if (syncfs(rootfd) < 0 && !rc)
+     * next step (and the final flip of `current`) builds on it. A step that wrote nothing
+     * (most switches' home files) has nothing to make durable, and syncfs flushes every
+     * process's dirty data on that file system, not only ours. */
+    int wrote = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const fl_act_change *c = &p->c[i];
+        wrote |= !!entry_of(c)->user == home && !c->conflicted &&
+                 (c->backup_of || c->action == FL_CH_ADD || c->action == FL_CH_UPDATE ||
+                  c->action == FL_CH_REMOVE);
+    }
+    if ((wrote || rc) && syncfs(rootfd) < 0 && !rc)
         rc = fl_error_errno(err, "cannot sync the file system of %s", root);
     close(rootfd);
     return rc;

@@ -201,6 +201,8 @@ void fl_act_units_print(const fl_act_unitplan *p, FILE *out, const char *indent)
 typedef struct ustate {
     char *load, *active, *sub, *result, *file;
     char *triggered_by, *triggers; /* space-separated unit names (sockets, timers, services) */
+    char *type;                    /* a service's Type= ("" for other units) */
+    char *started;                 /* ExecMainStartTimestampMonotonic, in µs ("0": none) */
 } ustate;
 
 static void ustates_free(ustate *st, size_t n) {
@@ -212,16 +214,19 @@ static void ustates_free(ustate *st, size_t n) {
         free(st[i].file);
         free(st[i].triggered_by);
         free(st[i].triggers);
+        free(st[i].type);
+        free(st[i].started);
     }
     free(st);
 }
 
 static void set_prop(ustate *u, const char *line) {
-    static const char *keys[] = {"LoadState=", "ActiveState=",   "SubState=", "Result=",
-                                 "UnitFileState=", "TriggeredBy=", "Triggers="};
-    char **slots[] = {&u->load, &u->active,       &u->sub,     &u->result,
-                      &u->file, &u->triggered_by, &u->triggers};
-    for (int k = 0; k < 7; k++) {
+    static const char *keys[] = {"LoadState=",     "ActiveState=", "SubState=",
+                                 "Result=",        "UnitFileState=", "TriggeredBy=",
+                                 "Triggers=",      "Type=",        "ExecMainStartTimestampMonotonic="};
+    char **slots[] = {&u->load,     &u->active,   &u->sub,  &u->result,  &u->file,
+                      &u->triggered_by, &u->triggers, &u->type, &u->started};
+    for (int k = 0; k < 9; k++) {
         size_t kl = strlen(keys[k]);
         if (!strncmp(line, keys[k], kl) && !*slots[k])
             *slots[k] = fl_xstrdup(line + kl);
@@ -256,7 +261,7 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
     size_t k = 0;
     argv[k++] = "show";
     argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState,TriggeredBy,"
-                "Triggers";
+                "Triggers,Type,ExecMainStartTimestampMonotonic";
     argv[k++] = "--";
     for (size_t i = 0; i < n; i++)
         argv[k++] = (char *)names[i];
@@ -296,6 +301,10 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
             u->triggered_by = fl_xstrdup("");
         if (!u->triggers)
             u->triggers = fl_xstrdup("");
+        if (!u->type)
+            u->type = fl_xstrdup("");
+        if (!u->started)
+            u->started = fl_xstrdup("0");
     }
     fl_strbuf_release(&sb);
     return rc;
@@ -416,28 +425,57 @@ static int report_failed(const fl_act_unitplan *p, const char *const *names, siz
     return rc;
 }
 
-/* A started service may still die a moment after systemctl returned (Type=simple returns
- * once the process is forked), so the units touched are watched for a short while. */
+/* A started service may still die a moment after systemctl returned: for Type=simple (and
+ * idle, exec) the start job is done once the process is forked (exec'd), so a service that
+ * dies on a bad configuration is caught by watching it for a short while, counted from its
+ * own main process's start. Every other kind of unit has finished starting (oneshot: exited;
+ * forking, notify, dbus: ready; sockets, timers, targets: active) when systemctl returns, and
+ * one look is enough. */
 #define SETTLE_MS 300
 #define POLL_MS 30
 
-static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, fl_error *err) {
+static int needs_watch(const ustate *u) {
+    return !strcmp(u->type, "simple") || !strcmp(u->type, "idle") || !strcmp(u->type, "exec");
+}
+
+static long long now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, long long since,
+                  fl_error *err) {
     if (!n)
         return FL_OK;
-    struct timespec t0, now, nap = {0, POLL_MS * 1000000L};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec nap = {0, POLL_MS * 1000000L};
+    long long deadline = -1;
     for (;;) {
         ustate *st;
         int rc = query(p, names, n, &st, err);
         if (!rc)
             rc = report_failed(p, names, n, st, err);
+        long long now = now_us();
+        if (deadline < 0) {
+            /* systemd's monotonic clock is the kernel's, the one this process reads too (a
+             * container has no clock of its own). A main process not started since `since`
+             * (a reloaded unit's) counts from now. */
+            deadline = 0;
+            for (size_t i = 0; !rc && i < n; i++) {
+                long long t0 = strtoll(st[i].started, NULL, 10);
+                if (!needs_watch(&st[i]))
+                    continue;
+                long long end = (t0 >= since && t0 <= now ? t0 : now) + SETTLE_MS * 1000LL;
+                if (end > deadline)
+                    deadline = end;
+            }
+        }
         ustates_free(st, n);
-        if (rc)
+        if (rc || now >= deadline)
             return rc;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (ms >= SETTLE_MS)
-            return FL_OK;
+        long long left = deadline - now;
+        if (left < POLL_MS * 1000LL)
+            nap.tv_nsec = (long)left * 1000L;
         nanosleep(&nap, NULL);
     }
 }
@@ -724,6 +762,7 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
     if (!rc && p->daemon_reload)
         rc = systemctl(p, "daemon-reload", NULL, out, err);
     const char **touched = fl_xcalloc(p->n + json_object_size(extra) + 1, sizeof(char *));
+    long long since = now_us();
     size_t nt = 0;
     const char *name;
     json_t *v0;
@@ -763,7 +802,7 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
         }
     }
     if (!rc && !p->no_block)
-        rc = settle(p, touched, nt, err);
+        rc = settle(p, touched, nt, since, err);
     ustates_free(st, p->n);
     free(down);
     json_decref(extra);

@@ -4,8 +4,9 @@
 # restarts one unit (`flakectl activate TOPLEVEL --mode switch`, prebuilt, so evaluation and
 # build are not counted) beside `systemctl restart` of the same unit by hand. RUNS rounds
 # (default 7), alternating the two, median and best of each, and the ratio. Not a test:
-# timings never decide pass/fail. The switch also watches the restarted unit for 300 ms
-# (docs/services.md), which is most of the difference.
+# timings never decide pass/fail. The switch also runs daemon-reload (its unit file changed)
+# and watches the restarted Type=simple unit until it has run 300 ms (docs/services.md), so
+# the by-hand `daemon-reload` + `restart` is printed beside it too.
 # Usage: FLAKECTL=build/flakectl tests/bench/units.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -3,7 +3,8 @@
 # the switch fails (exit 1, docs/exit-codes.md) naming the unit with its journal's last lines,
 # the previous generation is restored with its units running again (asked of systemctl), a
 # unit the failed generation added is stopped, and `flakectl generations` shows generation 1
-# still current. Skips (77) where no container can boot.
+# still current; a service that dies 0.2 s after its start is caught as well. Skips (77)
+# where no container can boot.
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
@@ -54,4 +55,13 @@ host 'echo v3 >/run/web.version; exec sleep infinity' ''
 fl_in --flake /flake switch --host box
 expect_eq "fixed switch exit" 0 "$rc"
 expect_eq "web runs v3" v3 "$(nsx cat /run/web.version)"
+
+# A service that dies a moment after it started (Type=simple: systemctl start has returned by
+# then) is still caught: each started service is watched from its own start.
+host 'echo v4 >/run/web.version; sleep 0.2; echo web-v4-died-late >&2; exit 5' ''
+fl_in --flake /flake switch --host box
+expect_eq "late death exit" 1 "$rc"
+expect_contains "names the late death" "unit web.service failed" "$err"
+expect_eq "web back on v3" v3 "$(nsx cat /run/web.version)"
+expect_eq "web running again after the late death" active "$(unit_active web)"
 echo ok
