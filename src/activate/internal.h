@@ -178,7 +178,8 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *p, FILE *out, fl
 int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
                             const fl_act_unitplan *sys, const fl_act_fileplan *files, FILE *out,
                             fl_error *err);
-void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out);
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new,
+                             const fl_act_fileplan *files, FILE *out);
 
 /* ---- packages.c: the packages step (the work is src/pkg/) ---- */
 int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,

@@ -382,7 +382,7 @@ void fl_act_plan_print(const fl_act_plan *p, FILE *out, int diffs) {
     if (!p->units.n && !p->units.daemon_reload)
         fputs("    (no change)\n", out);
     fl_act_units_print(&p->units, out, "    ");
-    fl_act_user_units_print(p->old, p->new, out);
+    fl_act_user_units_print(p->old, p->new, p->root ? &p->files : NULL, out);
 packages:;
     json_t *pk = packages_json(p->old, p->new, p->root == NULL);
     print_packages(pk, out);

@@ -834,13 +834,16 @@ static json_t *users_with_units(const fl_toplevel *old, const fl_toplevel *new) 
     return names;
 }
 
-void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new, FILE *out) {
+void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new,
+                             const fl_act_fileplan *files, FILE *out) {
     json_t *users = users_with_units(old, new);
     const char *user;
     json_t *v;
     json_object_foreach(users, user, v) {
         fl_act_unitplan up;
         fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
+        if (files)
+            fl_act_units_reinstalled(&up, files, user);
         if (up.n || up.daemon_reload) {
             fprintf(out, "  user units of %s (systemctl --user, where their manager runs):\n",
                     user);
