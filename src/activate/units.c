@@ -432,7 +432,6 @@ static int report_failed(const fl_act_unitplan *p, const char *const *names, siz
  * forking, notify, dbus: ready; sockets, timers, targets: active) when systemctl returns, and
  * one look is enough. */
 #define SETTLE_MS 300
-#define POLL_MS 30
 
 static int needs_watch(const ustate *u) {
     return !strcmp(u->type, "simple") || !strcmp(u->type, "idle") || !strcmp(u->type, "exec");
@@ -448,7 +447,6 @@ static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, 
                   fl_error *err) {
     if (!n)
         return FL_OK;
-    struct timespec nap = {0, POLL_MS * 1000000L};
     long long deadline = -1;
     for (;;) {
         ustate *st;
@@ -473,9 +471,10 @@ static int settle(const fl_act_unitplan *p, const char *const *names, size_t n, 
         ustates_free(st, n);
         if (rc || now >= deadline)
             return rc;
+        /* One look at the end, not a poll: each look is a systemctl process, and on a busy
+         * machine a handful of them cost more than the window itself. */
         long long left = deadline - now;
-        if (left < POLL_MS * 1000LL)
-            nap.tv_nsec = (long)left * 1000L;
+        struct timespec nap = {(time_t)(left / 1000000), (long)(left % 1000000) * 1000L};
         nanosleep(&nap, NULL);
     }
 }
