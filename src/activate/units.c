@@ -205,31 +205,39 @@ typedef struct ustate {
     char *started;                 /* ExecMainStartTimestampMonotonic, in µs ("0": none) */
 } ustate;
 
+/* The properties asked (in `systemctl show` order), each with the value it has when systemd
+ * says nothing of it, and where it goes. */
+#define NPROPS 9
+static const char *const prop_keys[NPROPS] = {
+    "LoadState", "ActiveState",   "SubState",
+    "Result",    "UnitFileState", "TriggeredBy",
+    "Triggers",  "Type",          "ExecMainStartTimestampMonotonic"};
+static const char *const prop_defaults[NPROPS] = {"not-found", "inactive", "dead", "success", "",
+                                                  "",          "",         "",     "0"};
+
+static void slots_of(ustate *u, char **slots[NPROPS]) {
+    char **all[NPROPS] = {&u->load,         &u->active,   &u->sub,  &u->result, &u->file,
+                          &u->triggered_by, &u->triggers, &u->type, &u->started};
+    memcpy(slots, all, sizeof all);
+}
+
 static void ustates_free(ustate *st, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        free(st[i].load);
-        free(st[i].active);
-        free(st[i].sub);
-        free(st[i].result);
-        free(st[i].file);
-        free(st[i].triggered_by);
-        free(st[i].triggers);
-        free(st[i].type);
-        free(st[i].started);
+        char **slots[NPROPS];
+        slots_of(&st[i], slots);
+        for (int k = 0; k < NPROPS; k++)
+            free(*slots[k]);
     }
     free(st);
 }
 
 static void set_prop(ustate *u, const char *line) {
-    static const char *keys[] = {"LoadState=",     "ActiveState=", "SubState=",
-                                 "Result=",        "UnitFileState=", "TriggeredBy=",
-                                 "Triggers=",      "Type=",        "ExecMainStartTimestampMonotonic="};
-    char **slots[] = {&u->load,     &u->active,   &u->sub,  &u->result,  &u->file,
-                      &u->triggered_by, &u->triggers, &u->type, &u->started};
-    for (int k = 0; k < 9; k++) {
-        size_t kl = strlen(keys[k]);
-        if (!strncmp(line, keys[k], kl) && !*slots[k])
-            *slots[k] = fl_xstrdup(line + kl);
+    char **slots[NPROPS];
+    slots_of(u, slots);
+    for (int k = 0; k < NPROPS; k++) {
+        size_t kl = strlen(prop_keys[k]);
+        if (!strncmp(line, prop_keys[k], kl) && line[kl] == '=' && !*slots[k])
+            *slots[k] = fl_xstrdup(line + kl + 1);
     }
 }
 
@@ -260,8 +268,12 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
     char **argv = fl_xcalloc(n + 5, sizeof(char *));
     size_t k = 0;
     argv[k++] = "show";
-    argv[k++] = "--property=LoadState,ActiveState,SubState,Result,UnitFileState,TriggeredBy,"
-                "Triggers,Type,ExecMainStartTimestampMonotonic";
+    fl_strbuf props;
+    fl_strbuf_init(&props, 256);
+    fl_strbuf_addf(&props, "--property=");
+    for (int i = 0; i < NPROPS; i++)
+        fl_strbuf_addf(&props, "%s%s", i ? "," : "", prop_keys[i]);
+    argv[k++] = props.buf;
     argv[k++] = "--";
     for (size_t i = 0; i < n; i++)
         argv[k++] = (char *)names[i];
@@ -270,6 +282,7 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
     int status = 0;
     int rc = sctl(p, argv, &sb, &status, err);
     free(argv);
+    fl_strbuf_release(&props);
     if (!rc && status)
         rc = fl_error_set(err, FL_EGENERIC, "systemctl%s show exited with %d",
                           p->user ? " --user" : "", status);
@@ -286,25 +299,11 @@ static int query(const fl_act_unitplan *p, const char *const *names, size_t n, u
         line = nl ? nl + 1 : NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        ustate *u = &(*out)[i];
-        if (!u->load)
-            u->load = fl_xstrdup("not-found");
-        if (!u->active)
-            u->active = fl_xstrdup("inactive");
-        if (!u->sub)
-            u->sub = fl_xstrdup("dead");
-        if (!u->result)
-            u->result = fl_xstrdup("success");
-        if (!u->file)
-            u->file = fl_xstrdup("");
-        if (!u->triggered_by)
-            u->triggered_by = fl_xstrdup("");
-        if (!u->triggers)
-            u->triggers = fl_xstrdup("");
-        if (!u->type)
-            u->type = fl_xstrdup("");
-        if (!u->started)
-            u->started = fl_xstrdup("0");
+        char **slots[NPROPS];
+        slots_of(&(*out)[i], slots);
+        for (int k = 0; k < NPROPS; k++)
+            if (!*slots[k])
+                *slots[k] = fl_xstrdup(prop_defaults[k]);
     }
     fl_strbuf_release(&sb);
     return rc;
@@ -662,8 +661,8 @@ static int stop_with_sockets(const fl_act_unitplan *p, size_t i, const ustate *u
 /* A changed socket: the services it activated stop with it (an Accept=no service holds the
  * old listening sockets), and the socket is started again after daemon-reload; its service
  * starts on the next connection. */
-static int stop_socket(const fl_act_unitplan *p, size_t i, const ustate *u, char *down,
-                       FILE *out, fl_error *err) {
+static int stop_socket(const fl_act_unitplan *p, size_t i, const ustate *u, char *down, FILE *out,
+                       fl_error *err) {
     json_t *svcs = json_array();
     int rc = running_among(p, u->triggers, ".service", svcs, err);
     if (!rc)
@@ -777,8 +776,9 @@ int fl_act_units_apply(const char *root, const fl_act_unitplan *plan, FILE *out,
         if (down[i] == DOWN_START_AFTER)
             v = "start";
         else if (down[i] == DOWN_SOCKET_ACTIVATED)
-            fprintf(out, "  %s: socket-activated: its socket is listening again and starts it "
-                         "on the next connection\n",
+            fprintf(out,
+                    "  %s: socket-activated: its socket is listening again and starts it "
+                    "on the next connection\n",
                     p->a[i].name);
         else if (!down[i])
             v = live_verb(p, &p->a[i], &st[i], &why);

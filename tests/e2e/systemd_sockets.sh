@@ -44,9 +44,7 @@ since() { nsx systemctl show -p ActiveEnterTimestampMonotonic --value "$1"; }
 
 nspawn_boot
 host hello-v1 7001
-fl_in --flake /flake switch --host box --backup-ext pre-flakectl
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "first switch exit" 0 "$rc"
+ns_switch "first switch" --backup-ext pre-flakectl
 expect_eq "socket listening" active "$(unit_active greet.socket)"
 expect_eq "listens where declared" "127.0.0.1:7001" "$(nsx systemctl show -p Listen --value greet.socket | cut -d' ' -f1)"
 expect_eq "no service instance before a connection" "" "$(nsx systemctl list-units --plain --no-legend 'greet@*' | grep -v '^$' || true)"
@@ -54,16 +52,12 @@ expect_eq "a connection starts the service" hello-v1 "$(ask 7001)"
 since=$(nsx systemctl show -p ActiveEnterTimestampMonotonic --value greet.socket)
 
 host hello-v2 7001
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "service change exit" 0 "$rc"
+ns_switch "service change"
 expect_eq "the next connection gets the new service" hello-v2 "$(ask 7001)"
 expect_eq "the unchanged socket was not restarted" "$since" "$(nsx systemctl show -p ActiveEnterTimestampMonotonic --value greet.socket)"
 
 host hello-v2 7002
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "socket change exit" 0 "$rc"
+ns_switch "socket change"
 expect_eq "socket restarted on the new port" "127.0.0.1:7002" "$(nsx systemctl show -p Listen --value greet.socket | cut -d' ' -f1)"
 expect_eq "answers there" hello-v2 "$(ask 7002)"
 if ask 7001 >/dev/null 2>&1; then fail "the old port still answers"; fi
@@ -77,9 +71,7 @@ expect_eq "pong v1" p1 "$(nsx cat /run/pong.version)"
 sock0=$(since pong.socket)
 
 host hello-v2 7002 p2 7101
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "pong service change exit" 0 "$rc"
+ns_switch "pong service change"
 expect_eq "changed pong stopped, not started" inactive "$(unit_active pong.service)"
 expect_eq "its socket listens again" active "$(unit_active pong.socket)"
 [ "$(since pong.socket)" != "$sock0" ] || fail "pong's socket was not stopped and started with the service"
@@ -89,9 +81,7 @@ expect_eq "pong v2" p2 "$(nsx cat /run/pong.version)"
 
 pid=$(unit_pid pong.service)
 host hello-v2 7002 p2 7102
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "pong socket change exit" 0 "$rc"
+ns_switch "pong socket change"
 expect_eq "pong socket on the new port" "127.0.0.1:7102" "$(nsx systemctl show -p Listen --value pong.socket | cut -d' ' -f1)"
 expect_eq "the service it had started is stopped" inactive "$(unit_active pong.service)"
 if knock 7101 2>/dev/null; then fail "pong's old port still accepts"; fi
@@ -101,9 +91,7 @@ nspawn_wait "a connection on the new port starts pong" 10 systemctl is-active -q
 
 sock0=$(since pong.socket)
 host hello-v2 7002 p3 7102 false
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "stopIfChanged = false exit" 0 "$rc"
+ns_switch "stopIfChanged = false"
 expect_eq "pong restarted at once" active "$(unit_active pong.service)"
 expect_eq "pong v3" p3 "$(nsx cat /run/pong.version)"
 expect_eq "its socket left alone" "$sock0" "$(since pong.socket)"

@@ -45,9 +45,7 @@ execstart() { unit_prop ExecStart "$1" | sed 's/.*path=\([^ ;]*\).*/\1/'; }
 
 nspawn_boot
 host v1 rms
-fl_in --flake /flake switch --host box --backup-ext pre-flakectl
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "first switch exit" 0 "$rc"
+ns_switch "first switch" --backup-ext pre-flakectl
 for u in rl oms rmst rms; do expect_eq "$u started" active "$(unit_active $u.service)"; done
 expect_eq "RefuseManualStart unit started (through its target)" v1 "$(nsx cat /run/rmst.version)"
 if nsx systemctl start rmst.service 2>/dev/null; then fail "systemd accepts a manual start of rmst; the test proves nothing"; fi
@@ -55,9 +53,7 @@ if nsx systemctl start rmst.service 2>/dev/null; then fail "systemd accepts a ma
 pid_rl=$(unit_pid rl.service) pid_oms=$(unit_pid oms.service) pid_rms=$(unit_pid rms.service) pid_rmst=$(unit_pid rmst.service)
 old_rl=$(execstart rl.service)
 host v2 rms
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "change exit" 0 "$rc"
+ns_switch "change"
 expect_eq "rl kept its process" "$pid_rl" "$(unit_pid rl.service)"
 expect_eq "rl reloaded with the new unit's ExecReload" reload-v2 "$(nsx cat /run/rl.reloads)"
 [ "$(execstart rl.service)" != "$old_rl" ] || fail "rl's new unit was not loaded (ExecStart unchanged)"
@@ -70,9 +66,7 @@ expect_eq "rmst runs v2" v2 "$(nsx cat /run/rmst.version)"
 
 # Removed: systemd would refuse `systemctl stop rms`; it is left running.
 host v2
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "removal exit" 0 "$rc"
+ns_switch "removal"
 expect_eq "removed RefuseManualStop unit left running" "$pid_rms" "$(unit_pid rms.service)"
 nsx test ! -e /etc/systemd/system/rms.service || fail "rms's unit file is still installed"
 echo ok

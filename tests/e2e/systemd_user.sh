@@ -28,9 +28,7 @@ hello() { echo "hello = { script = \"echo $1 >\$HOME/hello.version; exec sleep i
 
 nspawn_boot
 host "$(hello v1)"
-fl_in --flake /flake switch --host box --backup-ext pre-flakectl
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "first switch exit" 0 "$rc"
+ns_switch "first switch" --backup-ext pre-flakectl
 expect_contains "says no user manager runs" "no user manager runs" "$out"
 expect_eq "unit file in alice's config" "$(nsx readlink /home/alice/.config/systemd/user/hello.service | cut -c1-24)" "/var/lib/flakectl/store/"
 nsx test -L /home/alice/.config/systemd/user/default.target.wants/hello.service || fail "no .wants link"
@@ -47,9 +45,7 @@ expect_eq "hello v1" v1 "$(nsx cat /home/alice/hello.version)"
 
 pid=$(upid hello)
 host "$(hello v2)"
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "change exit" 0 "$rc"
+ns_switch "change"
 expect_eq "hello restarted" active "$(uactive hello)"
 expect_eq "hello v2" v2 "$(nsx cat /home/alice/hello.version)"
 [ "$(upid hello)" != "$pid" ] || fail "hello kept its old process"
@@ -62,18 +58,14 @@ as_alice systemctl --user mask --force hello.service
 expect_eq "masked by alice" masked "$(as_alice systemctl --user show -p LoadState --value hello.service)"
 pid=$(upid hello)
 host "$(hello v3)"
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "switch over a user mask exit" 0 "$rc"
+ns_switch "switch over a user mask"
 expect_contains "says the mask is left" "masked by alice" "$out"
 expect_eq "the mask stays" /dev/null "$(nsx readlink /home/alice/.config/systemd/user/hello.service)"
 expect_eq "still masked" masked "$(as_alice systemctl --user show -p LoadState --value hello.service)"
 expect_eq "the masked unit not restarted" "$pid" "$(upid hello)"
 expect_eq "hello still v2" v2 "$(nsx cat /home/alice/hello.version)"
 as_alice systemctl --user unmask hello.service
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "switch after unmask exit" 0 "$rc"
+ns_switch "switch after unmask"
 expect_eq "unit file installed again" "$(nsx readlink /home/alice/.config/systemd/user/hello.service | cut -c1-24)" "/var/lib/flakectl/store/"
 nspawn_wait "hello v3 running" 10 grep -qx v3 /home/alice/hello.version
 expect_eq "hello active" active "$(uactive hello)"
@@ -95,9 +87,7 @@ nsx test ! -e /home/alice/.config/systemd/user/broken.service || fail "broken un
 
 # Removal stops it.
 host ''
-fl_in --flake /flake switch --host box
-[ "$rc" = 0 ] || echo "$out$err" >&2
-expect_eq "removal exit" 0 "$rc"
+ns_switch "removal"
 expect_eq "hello stopped" inactive "$(uactive hello)"
 nsx test ! -e /home/alice/.config/systemd/user/hello.service || fail "unit file left"
 echo ok

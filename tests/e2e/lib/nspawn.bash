@@ -13,6 +13,7 @@
 #                                # /run is a new tmpfs, as after a real reboot
 #   fl_in ARGS...                # flakectl inside, capturing $out/$err/$rc as run_fl does
 #   ns_box_flake                 # $NS_DIR/flake/flake.nix: one nixos host "box" from ./host.nix
+#   ns_switch WHAT [ARGS...]     # switches host "box" from /flake; exit 0 expected
 #   unit_active U / unit_prop P U / unit_pid U   # systemctl is-active / show -p P / MainPID
 #
 # The container runs flakectl from the build tree (bind-mounted read-only at
@@ -160,3 +161,13 @@ EOF
 unit_active() { nsx systemctl is-active "$1" 2>/dev/null || true; }
 unit_prop() { nsx systemctl show -p "$1" --value "$2"; }
 unit_pid() { unit_prop MainPID "$1"; }
+
+# ns_switch WHAT [ARGS...]: `flakectl --flake /flake switch --host box ARGS` inside, which must
+# exit 0 (its output is shown when it does not); $out/$err/$rc as fl_in.
+ns_switch() {
+    local what=$1
+    shift
+    fl_in --flake /flake switch --host box "$@"
+    [ "$rc" = 0 ] || echo "$out$err" >&2
+    expect_eq "$what exit" 0 "$rc"
+}
