@@ -637,8 +637,13 @@ static int stop_with_sockets(const fl_act_unitplan *p, size_t i, const ustate *u
             kept++;
             continue;
         }
-        if (rc || (j >= 0 && down[j]))
+        if (rc)
             continue;
+        if (j >= 0 && down[j]) {
+            /* Stopped already (for another service it activates, or as a changed socket). */
+            kept += down[j] == DOWN_START_AFTER;
+            continue;
+        }
         /* The socket first: a connection in between would activate the old service again. */
         rc = systemctl(p, "stop", sn, out, err);
         if (j >= 0 && p->a[j].action == FL_U_STOP) {
