@@ -91,7 +91,21 @@ static void fold_units(fl_act_plan *p, fl_act_secrets *s) {
                 const char *unit = json_string_value(v);
                 fl_act_unit_action *a = find_unit(u, unit);
                 char *rule;
-                if (a && owned_rule(s, a->rule)) {
+                /* systemd refuses `systemctl stop` (and restart) of such a unit. */
+                int refused = action == FL_U_RESTART &&
+                              json_is_true(json_object_get(
+                                  json_object_get(json_object_get(p->new->profile, "units"), unit),
+                                  "refuseManualStop"));
+                if (refused && a) {
+                    continue; /* its own rule stands */
+                } else if (refused) {
+                    u->a = fl_xrealloc(u->a, (u->n + 1) * sizeof *u->a);
+                    a = &u->a[u->n++];
+                    a->action = FL_U_KEEP;
+                    a->name = unit;
+                    rule = fl_xasprintf("%s %s %s, but RefuseManualStop = true: not restarted",
+                                        it->is_template ? "template" : "secret", it->name, w);
+                } else if (a && owned_rule(s, a->rule)) {
                     /* Already acted on for another secret: name this one too. */
                     if (a->action == FL_U_RELOAD && action == FL_U_RESTART)
                         a->action = FL_U_RESTART;

@@ -4,7 +4,8 @@
 # reloaded with the new unit's ExecReload, its process kept), RefuseManualStop and
 # X-OnlyManualStart (a changed unit is not restarted; a removed RefuseManualStop unit is left
 # running, systemd refusing `systemctl stop`), RefuseManualStart (systemd refuses `systemctl
-# start`: the targets that want it start it, first and after a change). Asked of systemctl
+# start`: the targets that want it start it, first and after a change), and a secret's
+# restartUnits naming a RefuseManualStop unit (left running). Asked of systemctl
 # (MainPID, ExecStart, is-active) and of what the units wrote. Skips (77) where no container
 # can boot.
 source "$FLAKECTL_SRC/tests/e2e/lib/expect.sh"
@@ -13,7 +14,8 @@ nspawn_setup
 ns_box_flake
 host() { # VERSION [rms: declare the RefuseManualStop unit]
     local rms=
-    [ -n "${2:-}" ] && rms="systemd.services.rms = {
+    [ -n "${2:-}" ] && rms="age.secrets.tok = { file = ./tok.age; restartUnits = [ \"rms.service\" ]; };
+  systemd.services.rms = {
     wantedBy = [ \"multi-user.target\" ];
     unitConfig.RefuseManualStop = true;
     script = \"echo $1 >/run/rms.version; exec sleep infinity\";
@@ -41,6 +43,10 @@ host() { # VERSION [rms: declare the RefuseManualStop unit]
 }
 EOF
 }
+mkdir -p "$NS_DIR/root/etc/ssh"
+"$FLAKECTL" secret keygen -o "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key" 2>/dev/null
+pub=$("$FLAKECTL" secret keygen -y "$NS_DIR/root/etc/ssh/ssh_host_ed25519_key")
+printf 'one' | "$FLAKECTL" secret encrypt -r "$pub" -o "$NS_DIR/flake/tok.age"
 execstart() { unit_prop ExecStart "$1" | sed 's/.*path=\([^ ;]*\).*/\1/'; }
 
 nspawn_boot
@@ -63,6 +69,14 @@ expect_eq "RefuseManualStop unit not restarted" "$pid_rms" "$(unit_pid rms.servi
 expect_eq "RefuseManualStart unit restarted" active "$(unit_active rmst.service)"
 [ "$(unit_pid rmst.service)" != "$pid_rmst" ] || fail "rmst kept its old process"
 expect_eq "rmst runs v2" v2 "$(nsx cat /run/rmst.version)"
+
+# A changed secret whose restartUnits names the RefuseManualStop unit: systemd would refuse
+# the restart; the unit is left running, the switch succeeds.
+printf 'two' | "$FLAKECTL" secret encrypt -r "$pub" -o "$NS_DIR/flake/tok.age"
+ns_switch "secret change"
+expect_eq "secret changed" two "$(nsx cat /run/flakectl/secrets/tok)"
+expect_contains "says why rms is not restarted" "but RefuseManualStop = true: not restarted" "$out"
+expect_eq "RefuseManualStop unit not restarted for its secret" "$pid_rms" "$(unit_pid rms.service)"
 
 # Removed: systemd would refuse `systemctl stop rms`; it is left running.
 host v2
