@@ -14,9 +14,7 @@ source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 ns_box_flake
 host() { # GREETING PORT [PONG-VERSION PONG-PORT PONG-STOP-IF-CHANGED]
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.sockets.pong = {
     wantedBy = [ "sockets.target" ];
     listenStreams = [ "127.0.0.1:${4:-7101}" ];
@@ -34,7 +32,6 @@ host() { # GREETING PORT [PONG-VERSION PONG-PORT PONG-STOP-IF-CHANGED]
     script = "echo $1";
     serviceConfig = { StandardInput = "socket"; StandardOutput = "socket"; };
   };
-}
 EOF
 }
 ask() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat <&3"; }

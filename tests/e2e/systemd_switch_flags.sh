@@ -20,9 +20,7 @@ host() { # VERSION [rms: declare the RefuseManualStop unit]
     unitConfig.RefuseManualStop = true;
     script = \"echo $1 >/run/rms.version; exec sleep infinity\";
   };"
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.services.rl = {
     wantedBy = [ "multi-user.target" ];
     reloadIfChanged = true;
@@ -40,7 +38,6 @@ host() { # VERSION [rms: declare the RefuseManualStop unit]
     script = "echo $1 >/run/rmst.version; exec sleep infinity";
   };
   $rms
-}
 EOF
 }
 mkdir -p "$NS_DIR/root/etc/ssh"
