@@ -13,12 +13,9 @@
 #                                # /run is a new tmpfs, as after a real reboot
 #   fl_in ARGS...                # flakectl inside, capturing $out/$err/$rc as run_fl does
 #   ns_box_flake                 # $NS_DIR/flake/flake.nix: one nixos host "box" from ./host.nix
-<<<<<<< HEAD
 #   ns_switch WHAT [ARGS...]     # switches host "box" from /flake; exit 0 expected
-=======
 #   ns_host <<EOF ... EOF        # $NS_DIR/flake/host.nix: box's module, its hostName and the
 #                                # attributes read from stdin
->>>>>>> main
 #   unit_active U / unit_prop P U / unit_pid U   # systemctl is-active / show -p P / MainPID
 #
 # The container runs flakectl from the build tree (bind-mounted read-only at
