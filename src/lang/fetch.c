@@ -386,6 +386,73 @@ static int find_submodule(const git_config_entry *e, void *payload) {
     return 1;
 }
 
+static int is_http_url(const char *url) {
+    return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+}
+
+/* NULL when the submodule at sub_path may be cloned from url, else why not. A remote
+ * superproject cannot name a repository of this machine (git's protocol.file.allow=user
+ * since 2.38.1: its files would end up in the world-readable store), and an evaluation
+ * without network access clones nothing over http(s). */
+static const char *submodule_allowed(State *S, const char *base_url, const char *sub_path,
+                                     const char *url) {
+    AStr m;
+    if (is_http_url(url)) {
+        if (S->cfg.hooks.download)
+            return NULL;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m,
+                       "the submodule '%s' (%s) cannot be fetched: this evaluation has no "
+                       "network access",
+                       sub_path, url);
+        return m.buf;
+    }
+    lang_astr_init(S, &m, 128);
+    if (url[0] != '/' && strncmp(url, "file://", 7)) {
+        lang_astr_addf(S, &m,
+                       "the submodule '%s' has the unsupported URL '%s' (local paths, file://, "
+                       "http:// and https:// are)",
+                       sub_path, url);
+        return m.buf;
+    }
+    if (!is_http_url(base_url))
+        return NULL;
+    lang_astr_addf(S, &m,
+                   "the submodule '%s' of the remote repository '%s' has the URL '%s', which is "
+                   "not http(s): refused, as git refuses the file transport in submodules",
+                   sub_path, base_url, url);
+    return m.buf;
+}
+
+const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *sub_path,
+                                const char *base_url, const char **url) {
+    git_libgit2_init();
+    git_config *cfg = NULL;
+    if (git_config_open_ondisk(&cfg, gitmodules) < 0) {
+        git_libgit2_shutdown();
+        return "cannot read .gitmodules";
+    }
+    SubmoduleFind f = {sub_path, NULL};
+    git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
+    git_buf u = {0};
+    char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
+    const char *msg = NULL;
+    if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
+        AStr m;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'", sub_path);
+        msg = m.buf;
+    } else {
+        *url = submodule_url(S, base_url, u.ptr);
+    }
+    git_buf_dispose(&u);
+    free(key);
+    free(f.name);
+    git_config_free(cfg);
+    git_libgit2_shutdown();
+    return msg;
+}
+
 static const char *git_clone_mirror(State *S, const char *url, const char *dir);
 static char *fetch_temp_dir(State *S, const char **msg);
 
@@ -401,27 +468,12 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
     if (!links.n)
         return NULL;
     char *gm = fl_path_join(dir, ".gitmodules");
-    git_config *cfg = NULL;
     const char *msg = NULL;
-    if (git_config_open_ondisk(&cfg, gm) < 0)
-        msg = "cannot read .gitmodules";
-    free(gm);
     for (size_t i = 0; !msg && i < links.n; i++) {
-        SubmoduleFind f = {links.v[i].path, NULL};
-        git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
-        git_buf u = {0};
-        char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
-        if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'",
-                           links.v[i].path);
-            msg = m.buf;
-        }
-        const char *url = msg ? NULL : submodule_url(S, base_url, u.ptr);
-        git_buf_dispose(&u);
-        free(key);
-        free(f.name);
+        const char *url = NULL;
+        msg = lang_gitmodules_url(S, gm, links.v[i].path, base_url, &url);
+        if (!msg)
+            msg = submodule_allowed(S, base_url, links.v[i].path, url);
         if (msg)
             break;
         char *clone = fetch_temp_dir(S, &msg);
@@ -460,7 +512,7 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
             free(clone);
         }
     }
-    git_config_free(cfg);
+    free(gm);
     return msg;
 }
 
@@ -590,7 +642,7 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     }
     if (rev && (strlen(rev) != 40 || strspn(rev, "0123456789abcdef") != 40))
         lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha1'", rev);
-    int remote = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+    int remote = is_http_url(url);
     if (remote && !S->cfg.hooks.download)
         lang_throw(S, pos,
                    "builtins.fetchGit: '%s' cannot be fetched: this evaluation has no network "
