@@ -386,6 +386,21 @@ static int find_submodule(const git_config_entry *e, void *payload) {
     return 1;
 }
 
+/* Writes tree's files into dir, the repository untouched (no index written). A gitlink in
+ * the tree makes libgit2 look its submodule up, which a bare repository (a remote's mirror,
+ * a bare file:// one) cannot answer ("cannot get submodules without a working tree"): dir
+ * stands in for its working tree, in memory only. 0 or -1 (git_error_last says why). */
+static int checkout_tree_to(git_repository *repo, git_tree *tree, const char *dir) {
+    if (git_repository_is_bare(repo) && git_repository_set_workdir(repo, dir, 0) < 0)
+        return -1;
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+    co.target_directory = dir;
+    co.disable_filters = 1;
+    return git_checkout_tree(repo, (git_object *)tree, &co);
+}
+
 static int is_http_url(const char *url) {
     return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
 }
@@ -493,12 +508,7 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
         }
         if (!msg) {
             char *target = fl_path_join(dir, links.v[i].path);
-            git_checkout_options co;
-            git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-            co.checkout_strategy = GIT_CHECKOUT_FORCE;
-            co.target_directory = target;
-            co.disable_filters = 1;
-            if (git_checkout_tree(sub, (git_object *)t, &co) < 0)
+            if (checkout_tree_to(sub, t, target) < 0)
                 msg = "cannot check out a submodule";
             if (!msg)
                 msg = checkout_submodules(S, t, url, target, depth + 1);
@@ -589,12 +599,7 @@ static void fetch_end(State *S, char *tmp, const char *msg, PosIdx pos) {
 /* Writes the fetched commit's files into dir (libgit2's checkout into a target directory,
  * the repository untouched); NULL or a message. */
 static const char *git_checkout_to(State *S, GitFetch *g, const char *dir) {
-    git_checkout_options co;
-    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-    co.checkout_strategy = GIT_CHECKOUT_FORCE;
-    co.target_directory = dir;
-    co.disable_filters = 1;
-    if (git_checkout_tree(g->repo, (git_object *)g->tree, &co) == 0)
+    if (checkout_tree_to(g->repo, g->tree, dir) == 0)
         return NULL;
     const git_error *e = git_error_last();
     AStr m;

@@ -5,8 +5,9 @@
 # store directory: no `ref` (Nix 2.8 takes "master" of a remote repository, not its HEAD), a
 # `ref`, a `rev` on it, the same attributes and store
 # paths, the files in flakectl's store (readFile of the result), `submodules = true` (a local
-# superproject whose submodule is served over http), a missing repository an error naming
-# the URL.
+# superproject whose submodule is served over http; relative "../sub.git" submodule URLs of
+# http, file:// and path superprojects; a local submodule of a remote superproject refused),
+# a missing repository an error naming the URL.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
@@ -95,6 +96,57 @@ expect_eq "submodules: the same attributes and paths as nix-instantiate" \
 expect_contains "the submodule's file" '"s\n"' "$out"
 expect_contains "submodules is true" "submodules = true" "$out"
 echo "ok: fetchGit with submodules = true, as nix's"
+
+# relative submodule URLs: .gitmodules says "../sub.git", which git resolves against the
+# superproject's URL (Nix 2.8 clones into a temporary repository whose origin is that URL,
+# then runs `git submodule update --init --recursive`)
+sub_rev=$(git -C srv/sub.git rev-parse HEAD)
+mkdir rel
+(cd rel && g init -q && echo t > t &&
+    printf '[submodule "sub"]\n\tpath = sub\n\turl = ../sub.git\n' > .gitmodules &&
+    g update-index --add --cacheinfo "160000,$sub_rev,sub" && g add t .gitmodules && g commit -qm rel)
+g clone -q --bare rel srv/rel.git
+g clone -q srv/rel.git srv/relwt # a working tree next to sub.git: "../sub.git" is srv/sub.git
+chmod -R a+rX srv
+rel_expr() { echo "let r = builtins.fetchGit { url = \"$1\"; submodules = true; }; in
+    [ r (builtins.readFile \"\${r}/sub/s\") (builtins.readFile \"\${r}/t\") ]"; }
+# from an http remote: the submodule comes from the same server
+expr=$(rel_expr "http://127.0.0.1:$port/git/rel.git")
+run_fl --state-dir "$state" eval --strict --expr "$expr"
+expect_eq "relative submodule over http: exit ($err)" 0 "$rc"
+expect_eq "relative submodule over http: as nix-instantiate" \
+    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+expect_contains "relative submodule over http: its file" '"s\n"' "$out"
+grep -q "/git/sub.git/info/refs" ngx/access.log || fail "the submodule was not fetched from the server"
+# from file:// remotes, a bare one and a working tree: git 2.38.1 and later refuse local
+# submodules unless protocol.file.allow is "always" (the git of Nix 2.8's day allowed them);
+# the oracle's git is told so, flakectl clones them (the superproject is this machine's too)
+for u in "file://$work/srv/rel.git" "file://$work/srv/relwt" "$work/srv/relwt"; do
+    expr=$(rel_expr "$u")
+    run_fl --state-dir "$state" eval --strict --expr "$expr"
+    expect_eq "relative submodule of $u: exit ($err)" 0 "$rc"
+    expect_eq "relative submodule of $u: as nix-instantiate" \
+        "$(nix_side; export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.file.allow \
+            GIT_CONFIG_VALUE_0=always; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+    expect_contains "relative submodule of $u: its file" '"s\n"' "$out"
+done
+# a remote superproject naming a repository of this machine: refused, as git refuses it by
+# default (its files would land in the world-readable store)
+mkdir bad
+(cd bad && g init -q && echo t > t &&
+    printf '[submodule "sub"]\n\tpath = sub\n\turl = file://%s/srv/sub.git\n' "$work" > .gitmodules &&
+    g update-index --add --cacheinfo "160000,$sub_rev,sub" && g add t .gitmodules && g commit -qm bad)
+g clone -q --bare bad srv/bad.git
+chmod -R a+rX srv
+expr=$(rel_expr "http://127.0.0.1:$port/git/bad.git")
+run_fl --state-dir "$state" eval --strict --expr "$expr"
+expect_eq "local submodule of a remote superproject: exit" 1 "$rc"
+expect_contains "local submodule of a remote superproject: says why" \
+    "has the URL 'file://$work/srv/sub.git', which is not http(s)" "$err"
+nrc=0
+(nix_side; nixo nix-instantiate --eval --strict --expr "$expr") > /dev/null 2> nix.err || nrc=$?
+[ "$nrc" != 0 ] || fail "nix-instantiate (its git) cloned a local submodule of a remote superproject"
+echo "ok: relative submodule URLs from http, file:// and path remotes, as nix's; local ones of a remote refused"
 
 run_fl --state-dir "$state" eval --expr "builtins.fetchGit \"http://127.0.0.1:$port/git/none.git\""
 expect_eq "missing repository exit" 1 "$rc"
