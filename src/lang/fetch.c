@@ -376,12 +376,15 @@ typedef struct SubmoduleFind {
     char *name; /* owned */
 } SubmoduleFind;
 
+/* Every entry, matched here: libgit2 1.5's regex matching (git_config_foreach_match) leaks
+ * its match data for each entry that does not match (found by fuzz_formats). */
 static int find_submodule(const git_config_entry *e, void *payload) {
     SubmoduleFind *f = payload;
-    if (strcmp(e->value, f->path))
-        return 0;
     /* "submodule.<name>.path" */
     size_t n = strlen(e->name);
+    if (n < 15 || strncmp(e->name, "submodule.", 10) || strcmp(e->name + n - 5, ".path") ||
+        strcmp(e->value, f->path))
+        return 0;
     f->name = fl_xstrndup(e->name + 10, n - 10 - 5);
     return 1;
 }
@@ -448,7 +451,7 @@ const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *su
         return "cannot read .gitmodules";
     }
     SubmoduleFind f = {sub_path, NULL};
-    git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
+    git_config_foreach(cfg, find_submodule, &f);
     git_buf u = {0};
     char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
     const char *msg = NULL;
