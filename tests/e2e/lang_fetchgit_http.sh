@@ -33,6 +33,14 @@ nix_side() {
         NIX_REMOTE="local?root=$work/nix"
 }
 g() { git -c user.name=t -c user.email=t@e -c init.defaultBranch=master "$@"; }
+# same_as_nix WHAT EXPR: `flakectl eval --strict` of EXPR exits 0 and prints what
+# nix-instantiate prints with the same store directory
+same_as_nix() {
+    run_fl --state-dir "$state" eval --strict --expr "$2"
+    expect_eq "$1: exit ($err)" 0 "$rc"
+    expect_eq "$1: the same attributes and paths as nix-instantiate" \
+        "$(nix_side; nixo nix-instantiate --eval --strict --expr "$2")" "$out"
+}
 export GIT_AUTHOR_DATE="2022-05-01T00:00:00Z" GIT_COMMITTER_DATE="2022-05-01T00:00:00Z"
 
 mkdir -p repo ngx/tmp srv
@@ -69,10 +77,7 @@ expr="let main = builtins.fetchGit \"$url\";
     other = builtins.fetchGit { url = \"$url\"; ref = \"other\"; };
     pinned = builtins.fetchGit { url = \"$url\"; ref = \"other\"; rev = \"$other_rev\"; name = \"pinned\"; };
 in [ main other pinned.outPath (builtins.readFile \"\${main}/a\") (builtins.readFile \"\${other}/o\") ]"
-run_fl --state-dir "$state" eval --strict --expr "$expr"
-expect_eq "eval exit ($err)" 0 "$rc"
-expect_eq "the same attributes and paths as nix-instantiate" \
-    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+same_as_nix "ref, rev, name" "$expr"
 expect_contains "the other branch's revision" "rev = \"$other_rev\"" "$out"
 grep -q "git-upload-pack" ngx/access.log || fail "no smart-protocol request reached nginx"
 tree=$("$FLAKECTL" --state-dir "$state" eval --expr "(builtins.fetchGit \"$url\").outPath" | tr -d '"')
@@ -89,10 +94,7 @@ g clone -q "$url" super
 (cd super && g submodule -q add "http://127.0.0.1:$port/git/sub.git" sub && g commit -qm sub)
 expr="let r = builtins.fetchGit { url = ./super; submodules = true; }; in
     [ r (builtins.readFile \"\${r}/sub/s\") (builtins.fetchGit ./super).narHash ]"
-run_fl --state-dir "$state" eval --strict --expr "$expr"
-expect_eq "submodules exit ($err)" 0 "$rc"
-expect_eq "submodules: the same attributes and paths as nix-instantiate" \
-    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+same_as_nix "submodules" "$expr"
 expect_contains "the submodule's file" '"s\n"' "$out"
 expect_contains "submodules is true" "submodules = true" "$out"
 echo "ok: fetchGit with submodules = true, as nix's"
@@ -111,25 +113,18 @@ chmod -R a+rX srv
 rel_expr() { echo "let r = builtins.fetchGit { url = \"$1\"; submodules = true; }; in
     [ r (builtins.readFile \"\${r}/sub/s\") (builtins.readFile \"\${r}/t\") ]"; }
 # from an http remote: the submodule comes from the same server
-expr=$(rel_expr "http://127.0.0.1:$port/git/rel.git")
-run_fl --state-dir "$state" eval --strict --expr "$expr"
-expect_eq "relative submodule over http: exit ($err)" 0 "$rc"
-expect_eq "relative submodule over http: as nix-instantiate" \
-    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+same_as_nix "relative submodule over http" "$(rel_expr "http://127.0.0.1:$port/git/rel.git")"
 expect_contains "relative submodule over http: its file" '"s\n"' "$out"
 grep -q "/git/sub.git/info/refs" ngx/access.log || fail "the submodule was not fetched from the server"
 # from file:// remotes, a bare one and a working tree: git 2.38.1 and later refuse local
 # submodules unless protocol.file.allow is "always" (the git of Nix 2.8's day allowed them);
 # the oracle's git is told so, flakectl clones them (the superproject is this machine's too)
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.file.allow GIT_CONFIG_VALUE_0=always
 for u in "file://$work/srv/rel.git" "file://$work/srv/relwt" "$work/srv/relwt"; do
-    expr=$(rel_expr "$u")
-    run_fl --state-dir "$state" eval --strict --expr "$expr"
-    expect_eq "relative submodule of $u: exit ($err)" 0 "$rc"
-    expect_eq "relative submodule of $u: as nix-instantiate" \
-        "$(nix_side; export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.file.allow \
-            GIT_CONFIG_VALUE_0=always; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+    same_as_nix "relative submodule of $u" "$(rel_expr "$u")"
     expect_contains "relative submodule of $u: its file" '"s\n"' "$out"
 done
+unset GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0
 # a remote superproject naming a repository of this machine: refused, as git refuses it by
 # default (its files would land in the world-readable store)
 mkdir bad
