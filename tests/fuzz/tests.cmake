@@ -27,3 +27,7 @@ add_test(NAME fuzz_corpus_replay COMMAND fuzz_replay_lang ${CMAKE_CURRENT_LIST_D
 add_test(NAME fuzz_corpus_replay_formats
          COMMAND fuzz_replay_formats ${CMAKE_CURRENT_LIST_DIR}/corpus-formats)
 add_test(NAME fuzz_corpus_replay_fs COMMAND fuzz_replay_fs ${CMAKE_CURRENT_LIST_DIR}/corpus-fs)
+# the suppressions of third-party leaks (tests/lsan.supp: libgit2's clones leak pcre2 match
+# data) apply here as to every test
+set_tests_properties(fuzz_corpus_replay fuzz_corpus_replay_formats fuzz_corpus_replay_fs
+                     PROPERTIES ENVIRONMENT "${FLAKECTL_TEST_ENV}")
