@@ -76,9 +76,9 @@ static const fl_opt_spec export_spec[] = {
     FL_OPT_END_,
 };
 static const fl_opt_spec build_spec[] = {
-    FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = 0),
+    FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = FL_OPT_REQUIRED),
     FL_OPT_STR_("builder", 0, "B", "the program that builds $out", SO, builder,
-                .complete = FL_OPT_V_COMMAND, .flags = 0),
+                .complete = FL_OPT_V_COMMAND, .flags = FL_OPT_REQUIRED),
     FL_OPT_LIST_("arg", 0, "A", "an argument of the builder", SO, args, .flags = 0),
     FL_OPT_LIST_("env", 0, "K=V", "an environment variable of the build", SO, env, .flags = 0),
     FL_OPT_LIST_("input", 0, "P", "a store path the build uses", SO, inputs, .flags = 0),
@@ -475,10 +475,7 @@ static int store_build(int argc, char **argv) {
     const char *out_link = o.out_link;
     drv.name = o.name;
     drv.builder = o.builder;
-    if (!drv.name || !drv.builder)
-        rc = fl_opt_usage(&build_cmd, "needs --name and --builder");
-    if (!rc)
-        rc = check_name_opt(drv.name);
+    rc = check_name_opt(drv.name);
     fl_store *s = NULL;
     if (!rc)
         rc = open_store(&s);
