@@ -123,6 +123,10 @@ int fl_build_plan_run(struct fl_store *s, const char *buf, size_t len, const cha
 void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan);
 int fl_module_attach_plan(fl_lang *L, fl_build_plan *plan, fl_error *err);
 
+/* An option path "a.b.\"c.d\"" as a list of strings of the language (the names split at
+ * the dots outside quotes; what the modules' describe and lookups take), owned by L. */
+fl_value *fl_module_path_value(fl_lang *L, const char *dotted);
+
 /* One host's evaluation with the store attached (see session.c). host_name NULL: open only
  * the flake, store and evaluator (e.g. to list hosts). */
 struct fl_flake_tree;

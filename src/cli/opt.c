@@ -362,12 +362,32 @@ static size_t positionals(const fl_opt_cmd *cmd, const fl_opt_spec **out, size_t
     return n;
 }
 
+/* The named options given so far, for the check of the FL_OPT_REQUIRED ones. */
+typedef struct seen_opts {
+    const fl_opt_spec **v;
+    size_t n;
+    const fl_opt_spec *missing; /* the first required option not given */
+} seen_opts;
+
+static int find_missing(const fl_opt_spec *o, const fl_opt_spec *group, void *ctx) {
+    (void)group;
+    seen_opts *s = ctx;
+    if (is_positional(o) || !(o->flags & FL_OPT_REQUIRED))
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == o)
+            return 0;
+    s->missing = o;
+    return 1;
+}
+
 static int parse(const fl_opt_cmd *cmd, void *vbase, int argc, char **argv,
                  unsigned char *local) {
     char *base = vbase;
     const fl_opt_spec *pos[8];
     size_t npos = positionals(cmd, pos, 8), p = 0;
     size_t *filled = fl_xcalloc(npos + 1, sizeof *filled);
+    seen_opts seen = {fl_xcalloc((size_t)argc + 1, sizeof *seen.v), 0, NULL};
     int only_args = 0, rc = FL_OPT_RUN;
     for (int i = 1; i < argc && rc == FL_OPT_RUN; i++) {
         const char *a = argv[i];
@@ -404,6 +424,7 @@ static int parse(const fl_opt_cmd *cmd, void *vbase, int argc, char **argv,
             }
             if (local && (global || (f.o->flags & FL_OPT_LOCAL)))
                 local[i] = 1;
+            seen.v[seen.n++] = f.o;
             if (!takes_value(f.o)) {
                 if (eq) {
                     rc = fl_opt_usage(cmd, "%s takes no value", typed);
@@ -455,6 +476,16 @@ static int parse(const fl_opt_cmd *cmd, void *vbase, int argc, char **argv,
         if ((pos[k]->flags & FL_OPT_REQUIRED) && !filled[k])
             rc = fl_opt_usage(cmd, "needs %s%s", pos[k]->name,
                               pos[k]->kind == FL_OPT_ARG ? "" : "...");
+    if (rc == FL_OPT_RUN && fl_opt_foreach(cmd->opts, find_missing, &seen)) {
+        char spelled[64];
+        fl_opt_spelling(seen.missing, spelled, sizeof spelled);
+        if (takes_value(seen.missing))
+            rc = fl_opt_usage(cmd, "needs %s %s", spelled,
+                              seen.missing->value_name ? seen.missing->value_name : "VALUE");
+        else
+            rc = fl_opt_usage(cmd, "needs %s", spelled);
+    }
+    free(seen.v);
     free(filled);
     resolve_globals();
     if (rc != FL_OPT_RUN)
@@ -551,6 +582,18 @@ static int print_opt(const fl_opt_spec *o, const fl_opt_spec *group, void *ctx) 
     return 0;
 }
 
+/* A required named option belongs in the synopsis: " --name VALUE". */
+static int print_required(const fl_opt_spec *o, const fl_opt_spec *group, void *ctx) {
+    (void)group;
+    if (is_positional(o) || !(o->flags & FL_OPT_REQUIRED))
+        return 0;
+    char spelled[64];
+    fprintf(ctx, " %s", fl_opt_spelling(o, spelled, sizeof spelled));
+    if (takes_value(o))
+        fprintf(ctx, " %s", o->value_name ? o->value_name : "VALUE");
+    return 0;
+}
+
 static void print_synopsis(const fl_opt_cmd *cmd, FILE *out) {
     if (!cmd->synopsis) {
         fprintf(out, "usage: flakectl %s%s", cmd->name, cmd->opts || cmd->subs ? " [options]" : "");
@@ -561,6 +604,7 @@ static void print_synopsis(const fl_opt_cmd *cmd, FILE *out) {
             fprintf(out, " %s%s%s%s", req ? "" : "[", o->name, o->kind == FL_OPT_ARG ? "" : "...",
                     req ? "" : "]");
         }
+        fl_opt_foreach(cmd->opts, print_required, out);
         if (cmd->subs)
             fputs(" <command> [args]", out);
         fputc('\n', out);

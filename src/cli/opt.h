@@ -28,7 +28,7 @@ typedef enum fl_opt_kind {
 } fl_opt_kind;
 
 enum {
-    FL_OPT_REQUIRED = 1u << 0, /* ARG/ARGS/REST: at least one must be given */
+    FL_OPT_REQUIRED = 1u << 0, /* ARG/ARGS/REST: at least one must be given; named: given */
     FL_OPT_HIDDEN = 1u << 1,   /* accepted, not shown in --help */
     FL_OPT_BARE = 1u << 2,     /* DURATION: a bare number means seconds */
     FL_OPT_LOCAL = 1u << 3,    /* consumed here, never forwarded to a target (SSH options) */

@@ -35,31 +35,6 @@ static void print_value(fl_lang *L, fl_value *v, const char *indent) {
     fl_strbuf_release(&sb);
 }
 
-static fl_value *split_path(fl_lang *L, const char *dotted) {
-    fl_value *elems[256];
-    size_t n = 0;
-    fl_strbuf cur;
-    fl_strbuf_init(&cur, 0);
-    int quoted = 0;
-    for (const char *p = dotted;; p++) {
-        if (*p == '"') {
-            quoted = !quoted;
-            continue;
-        }
-        if ((*p == '.' && !quoted) || *p == '\0') {
-            if (n < 256)
-                elems[n++] = fl_lang_mk_string(L, cur.buf, cur.len);
-            fl_strbuf_reset(&cur);
-            if (*p == '\0')
-                break;
-            continue;
-        }
-        fl_strbuf_addch(&cur, *p);
-    }
-    fl_strbuf_release(&cur);
-    return fl_lang_mk_list(L, n, elems);
-}
-
 static int show_missing(fl_host *host, fl_value *info, const char *name, fl_error *err) {
     fl_lang *L = host->L;
     fl_value *children = NULL, *missing = NULL;
@@ -107,7 +82,7 @@ static int describe(fl_host *host, const char *name, fl_value **info_out, option
         return fl_error_set(err, FL_EEVAL, "internal: no describe in host evaluation");
     int rc = fl_lang_force(L, describe, err);
     if (rc == 0)
-        rc = fl_lang_call(L, describe, split_path(L, name), &info_v, err);
+        rc = fl_lang_call(L, describe, fl_module_path_value(L, name), &info_v, err);
     if (rc == 0)
         rc = attr(L, info_v, "found", &v, err);
     if (rc < 0)
@@ -255,7 +230,10 @@ static int option_job_run(void *p) {
     fl_host_session sess;
     fl_session_opts so;
     fl_cli_session_opts(&so);
-    int rc = fl_host_session_open(&sess, &so, j->host_name ? j->host_name : default_host, &j->err);
+    /* plan mode, as dry-activate: a value that names a package's store path is computed,
+     * never built */
+    int rc = fl_host_session_open_plan(&sess, &so, j->host_name ? j->host_name : default_host,
+                                       &j->err);
     free(default_host);
     if (rc < 0)
         return rc;

@@ -240,6 +240,19 @@ static int write_new(const char *out, const char *text, fl_error *err) {
             fl_error_set_hint(err, "choose another path or remove the old key first");
             return FL_ECONFLICT;
         }
+        if (errno == ENOENT) {
+            /* as age-keygen: a key goes only where the user made room for it (a mistyped
+             * directory created by root, with whatever mode, is worse than an error) */
+            char *dir = fl_xstrdup(out);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *(slash == dir ? slash + 1 : slash) = '\0';
+            fl_error_set(err, FL_ENOTFOUND, "cannot create %s: the directory %s does not exist",
+                         out, slash ? dir : ".");
+            fl_error_set_hint(err, "create it first (mkdir -p -m 0700 %s)", slash ? dir : ".");
+            free(dir);
+            return FL_ENOTFOUND;
+        }
         return fl_error_errno(err, "cannot create %s", out);
     }
     size_t len = strlen(text);

@@ -76,9 +76,9 @@ static const fl_opt_spec export_spec[] = {
     FL_OPT_END_,
 };
 static const fl_opt_spec build_spec[] = {
-    FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = 0),
+    FL_OPT_STR_("name", 0, "N", "the output's name", SO, name, .flags = FL_OPT_REQUIRED),
     FL_OPT_STR_("builder", 0, "B", "the program that builds $out", SO, builder,
-                .complete = FL_OPT_V_COMMAND, .flags = 0),
+                .complete = FL_OPT_V_COMMAND, .flags = FL_OPT_REQUIRED),
     FL_OPT_LIST_("arg", 0, "A", "an argument of the builder", SO, args, .flags = 0),
     FL_OPT_LIST_("env", 0, "K=V", "an environment variable of the build", SO, env, .flags = 0),
     FL_OPT_LIST_("input", 0, "P", "a store path the build uses", SO, inputs, .flags = 0),
@@ -176,6 +176,16 @@ static int resolve_args(fl_store *s, char **args, int n, char ***out) {
     return FL_EXIT_OK;
 }
 
+/* --name is a value of the command line: a name the store refuses is a usage error (2), as
+ * docs/exit-codes.md has it; the same name from an evaluation is an evaluation error (1). */
+static int check_name_opt(const char *name) {
+    fl_error err = FL_ERROR_INIT;
+    if (!name || fl_store_check_name(name, &err) == 0)
+        return FL_EXIT_OK;
+    err.code = FL_EUSAGE;
+    return fl_cli_report(&err);
+}
+
 static int store_add(int argc, char **argv) {
     store_opts o;
     int rc = parse_sub(&add_cmd, &o, argc, argv);
@@ -186,7 +196,9 @@ static int store_add(int argc, char **argv) {
     argc = (int)o.paths.n;
     argv = (char **)o.paths.v;
     fl_store *s;
-    rc = open_store(&s);
+    rc = check_name_opt(name);
+    if (!rc)
+        rc = open_store(&s);
     if (rc) {
         fl_opt_release(&add_cmd, &o);
         return rc;
@@ -339,12 +351,18 @@ static int store_query_valid(int argc, char **argv) {
     if (o.pending &&
         fl_store_pending_hold(s, o.pending, (const char *const *)o.paths.v, o.paths.n, &err))
         rc = fl_cli_report(&err);
-    for (size_t i = 0; !rc && i < o.paths.n; i++)
+    /* like grep: 1 says some PATH is not valid (the deployer reads the list, a script the
+     * status); nothing on stderr, the answer is not an error */
+    int all_valid = 1;
+    for (size_t i = 0; !rc && i < o.paths.n; i++) {
         if (fl_store_is_valid(s, o.paths.v[i]))
             printf("%s\n", o.paths.v[i]);
+        else
+            all_valid = 0;
+    }
     fl_store_close(s);
     fl_opt_release(&query_valid_cmd, &o);
-    return rc ? rc : FL_EXIT_OK;
+    return rc ? rc : all_valid ? FL_EXIT_OK : FL_EXIT_FAILURE;
 }
 
 static int store_verify(int argc, char **argv) {
@@ -457,8 +475,7 @@ static int store_build(int argc, char **argv) {
     const char *out_link = o.out_link;
     drv.name = o.name;
     drv.builder = o.builder;
-    if (!drv.name || !drv.builder)
-        rc = fl_opt_usage(&build_cmd, "needs --name and --builder");
+    rc = check_name_opt(drv.name);
     fl_store *s = NULL;
     if (!rc)
         rc = open_store(&s);

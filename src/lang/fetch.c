@@ -376,14 +376,99 @@ typedef struct SubmoduleFind {
     char *name; /* owned */
 } SubmoduleFind;
 
+/* Every entry, matched here: libgit2 1.5's regex matching (git_config_foreach_match) leaks
+ * its match data for each entry that does not match (found by fuzz_formats). */
 static int find_submodule(const git_config_entry *e, void *payload) {
     SubmoduleFind *f = payload;
-    if (strcmp(e->value, f->path))
-        return 0;
     /* "submodule.<name>.path" */
     size_t n = strlen(e->name);
+    if (n < 15 || strncmp(e->name, "submodule.", 10) || strcmp(e->name + n - 5, ".path") ||
+        strcmp(e->value, f->path))
+        return 0;
     f->name = fl_xstrndup(e->name + 10, n - 10 - 5);
     return 1;
+}
+
+/* Writes tree's files into dir, the repository untouched (no index written). A gitlink in
+ * the tree makes libgit2 look its submodule up, which a bare repository (a remote's mirror,
+ * a bare file:// one) cannot answer ("cannot get submodules without a working tree"): dir
+ * stands in for its working tree, in memory only. 0 or -1 (git_error_last says why). */
+static int checkout_tree_to(git_repository *repo, git_tree *tree, const char *dir) {
+    if (git_repository_is_bare(repo) && git_repository_set_workdir(repo, dir, 0) < 0)
+        return -1;
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+    co.target_directory = dir;
+    co.disable_filters = 1;
+    return git_checkout_tree(repo, (git_object *)tree, &co);
+}
+
+static int is_http_url(const char *url) {
+    return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+}
+
+/* NULL when the submodule at sub_path may be cloned from url, else why not. A remote
+ * superproject cannot name a repository of this machine (git's protocol.file.allow=user
+ * since 2.38.1: its files would end up in the world-readable store), and an evaluation
+ * without network access clones nothing over http(s). */
+static const char *submodule_allowed(State *S, const char *base_url, const char *sub_path,
+                                     const char *url) {
+    AStr m;
+    if (is_http_url(url)) {
+        if (S->cfg.hooks.download)
+            return NULL;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m,
+                       "the submodule '%s' (%s) cannot be fetched: this evaluation has no "
+                       "network access",
+                       sub_path, url);
+        return m.buf;
+    }
+    lang_astr_init(S, &m, 128);
+    if (url[0] != '/' && strncmp(url, "file://", 7)) {
+        lang_astr_addf(S, &m,
+                       "the submodule '%s' has the unsupported URL '%s' (local paths, file://, "
+                       "http:// and https:// are)",
+                       sub_path, url);
+        return m.buf;
+    }
+    if (!is_http_url(base_url))
+        return NULL;
+    lang_astr_addf(S, &m,
+                   "the submodule '%s' of the remote repository '%s' has the URL '%s', which is "
+                   "not http(s): refused, as git refuses the file transport in submodules",
+                   sub_path, base_url, url);
+    return m.buf;
+}
+
+const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *sub_path,
+                                const char *base_url, const char **url) {
+    git_libgit2_init();
+    git_config *cfg = NULL;
+    if (git_config_open_ondisk(&cfg, gitmodules) < 0) {
+        git_libgit2_shutdown();
+        return "cannot read .gitmodules";
+    }
+    SubmoduleFind f = {sub_path, NULL};
+    git_config_foreach(cfg, find_submodule, &f);
+    git_buf u = {0};
+    char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
+    const char *msg = NULL;
+    if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
+        AStr m;
+        lang_astr_init(S, &m, 128);
+        lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'", sub_path);
+        msg = m.buf;
+    } else {
+        *url = submodule_url(S, base_url, u.ptr);
+    }
+    git_buf_dispose(&u);
+    free(key);
+    free(f.name);
+    git_config_free(cfg);
+    git_libgit2_shutdown();
+    return msg;
 }
 
 static const char *git_clone_mirror(State *S, const char *url, const char *dir);
@@ -401,27 +486,12 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
     if (!links.n)
         return NULL;
     char *gm = fl_path_join(dir, ".gitmodules");
-    git_config *cfg = NULL;
     const char *msg = NULL;
-    if (git_config_open_ondisk(&cfg, gm) < 0)
-        msg = "cannot read .gitmodules";
-    free(gm);
     for (size_t i = 0; !msg && i < links.n; i++) {
-        SubmoduleFind f = {links.v[i].path, NULL};
-        git_config_foreach_match(cfg, "^submodule\\..*\\.path$", find_submodule, &f);
-        git_buf u = {0};
-        char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
-        if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'",
-                           links.v[i].path);
-            msg = m.buf;
-        }
-        const char *url = msg ? NULL : submodule_url(S, base_url, u.ptr);
-        git_buf_dispose(&u);
-        free(key);
-        free(f.name);
+        const char *url = NULL;
+        msg = lang_gitmodules_url(S, gm, links.v[i].path, base_url, &url);
+        if (!msg)
+            msg = submodule_allowed(S, base_url, links.v[i].path, url);
         if (msg)
             break;
         char *clone = fetch_temp_dir(S, &msg);
@@ -441,12 +511,7 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
         }
         if (!msg) {
             char *target = fl_path_join(dir, links.v[i].path);
-            git_checkout_options co;
-            git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-            co.checkout_strategy = GIT_CHECKOUT_FORCE;
-            co.target_directory = target;
-            co.disable_filters = 1;
-            if (git_checkout_tree(sub, (git_object *)t, &co) < 0)
+            if (checkout_tree_to(sub, t, target) < 0)
                 msg = "cannot check out a submodule";
             if (!msg)
                 msg = checkout_submodules(S, t, url, target, depth + 1);
@@ -460,7 +525,7 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
             free(clone);
         }
     }
-    git_config_free(cfg);
+    free(gm);
     return msg;
 }
 
@@ -537,12 +602,7 @@ static void fetch_end(State *S, char *tmp, const char *msg, PosIdx pos) {
 /* Writes the fetched commit's files into dir (libgit2's checkout into a target directory,
  * the repository untouched); NULL or a message. */
 static const char *git_checkout_to(State *S, GitFetch *g, const char *dir) {
-    git_checkout_options co;
-    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-    co.checkout_strategy = GIT_CHECKOUT_FORCE;
-    co.target_directory = dir;
-    co.disable_filters = 1;
-    if (git_checkout_tree(g->repo, (git_object *)g->tree, &co) == 0)
+    if (checkout_tree_to(g->repo, g->tree, dir) == 0)
         return NULL;
     const git_error *e = git_error_last();
     AStr m;
@@ -590,7 +650,7 @@ void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos) {
     }
     if (rev && (strlen(rev) != 40 || strspn(rev, "0123456789abcdef") != 40))
         lang_throw(S, pos, "hash '%s' has wrong length for hash type 'sha1'", rev);
-    int remote = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+    int remote = is_http_url(url);
     if (remote && !S->cfg.hooks.download)
         lang_throw(S, pos,
                    "builtins.fetchGit: '%s' cannot be fetched: this evaluation has no network "

@@ -537,6 +537,11 @@ const char *lang_ctx_first(const StrCtx *ctx);
 void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int copy_to_store,
                       AStr *out, const StrCtx **ctx);
 const char *lang_coerce_to_path(State *S, Value *v, PosIdx pos);
+/* The URL .gitmodules (the file gitmodules) gives the submodule at sub_path, resolved
+ * against base_url when relative, as git does, into *url (in the arena); NULL, or a message
+ * when the file cannot be read or has no URL for it. fetchGit's submodules = true. */
+const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *sub_path,
+                                const char *base_url, const char **url);
 /* coerce_to_path for builtins that read the path: its context must be valid first. */
 const char *lang_realise_path(State *S, Value *v, PosIdx pos);
 /* The first store path of ctx that is not valid (Nix's order), NULL when all are. */

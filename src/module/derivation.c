@@ -386,11 +386,14 @@ static int prim_build_plan(fl_lang *L, void *ud, fl_value **args, fl_value **res
     return build_attrs(L, fl_build_plan_store(ud), ud, args, result, err);
 }
 
+#define WRAPPER_NAME "«flakectl derivation»"
+
 static const char derivation_src[] =
     "attrs: let\n"
     "  drv = attrs // {\n"
     "    type = \"derivation\";\n"
-    "    outPath = builtins.__flakectlBuild attrs;\n"
+    "    outPath = builtins.__flakectlAt (builtins.unsafeGetAttrPos \"name\" attrs) null\n"
+    "      (builtins.__flakectlBuild attrs);\n"
     "    outputName = \"out\";\n"
     "    drvAttrs = attrs;\n"
     "    out = drv;\n"
@@ -398,11 +401,49 @@ static const char derivation_src[] =
     "  };\n"
     "in drv\n";
 
+/* builtins.__flakectlAt POS OWN v: v, forced. An error raised while forcing it that is
+ * located nowhere, in the derivation wrapper (derivation_src), or in the file OWN (a string, or null)
+ * is located at POS instead (an unsafeGetAttrPos answer; null changes nothing). The wrapper
+ * passes the position of the derivation's `name`, so a build that fails points at the
+ * user's derivation; pkgs.fetchurl passes its caller's `url` and its own file, so a download
+ * that fails points at the user's fetchurl call rather than at library code. */
+static int prim_at(fl_lang *L, void *ud, fl_value **args, fl_value **result, fl_error *err) {
+    (void)ud;
+    int rc = fl_lang_force(L, args[2], err);
+    if (rc == 0) {
+        *result = args[2];
+        return 0;
+    }
+    fl_error perr = FL_ERROR_INIT;
+    int own = 0;
+    if (err->file && fl_lang_force(L, args[1], &perr) == 0 &&
+        fl_lang_type(args[1]) == FL_LANG_STRING)
+        own = !strcmp(err->file, fl_lang_get_string(args[1], NULL));
+    if (err->file && strcmp(err->file, WRAPPER_NAME) != 0 && !own) {
+        fl_error_clear(&perr);
+        return rc;
+    }
+    fl_value *file = NULL, *line = NULL, *col = NULL;
+    if (fl_lang_force(L, args[0], &perr) == 0 && fl_lang_type(args[0]) == FL_LANG_ATTRS &&
+        fl_lang_attrs_get(L, args[0], "file", &file, NULL) == 0 &&
+        fl_lang_attrs_get(L, args[0], "line", &line, NULL) == 0 &&
+        fl_lang_attrs_get(L, args[0], "column", &col, NULL) == 0 &&
+        fl_lang_force(L, file, &perr) == 0 && fl_lang_type(file) == FL_LANG_STRING &&
+        fl_lang_force(L, line, &perr) == 0 && fl_lang_type(line) == FL_LANG_INT &&
+        fl_lang_force(L, col, &perr) == 0 && fl_lang_type(col) == FL_LANG_INT)
+        fl_error_set_loc(err, fl_lang_get_string(file, NULL), (int)fl_lang_get_int(line),
+                         (int)fl_lang_get_int(col));
+    fl_error_clear(&perr);
+    return rc;
+}
+
 static int attach(fl_lang *L, fl_lang_primop_fn prim, void *ud, fl_error *err) {
     fl_lang_add_builtin(L, "__flakectlBuild",
                         fl_lang_mk_primop(L, "__flakectlBuild", 1, prim, ud), 0);
+    fl_lang_add_builtin(L, "__flakectlAt", fl_lang_mk_primop(L, "__flakectlAt", 3, prim_at, NULL),
+                        0);
     fl_value *fn = NULL;
-    int rc = fl_lang_eval_string(L, derivation_src, "«flakectl derivation»", "/", &fn, err);
+    int rc = fl_lang_eval_string(L, derivation_src, WRAPPER_NAME, "/", &fn, err);
     if (rc < 0)
         return rc;
     fl_lang_add_builtin(L, "derivation", fn, 1);

@@ -10,7 +10,4 @@
  * are owned by the caller. */
 size_t fl_module_split_dotted(const char *s, char ***out);
 
-/* The same as a list of strings of the language (what the lookups of nix/ take), owned by L. */
-fl_value *fl_module_path_value(fl_lang *L, const char *dotted);
-
 #endif

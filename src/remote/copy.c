@@ -34,8 +34,9 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Runs cmd, its stdout collected into out, its stderr prefixed to err_fd; fails unless it
- * exits 0. */
+/* Runs `store query-valid`, its stdout collected into out, its stderr prefixed to err_fd;
+ * fails unless it exits 0 (every path valid) or 1 (some are not: out lists the valid ones;
+ * a flakectl older than that exit status always says 0). */
 static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd, fl_error *err) {
     fl_remote_prefixer perr;
     fl_remote_prefixer_init(&perr, err_fd, fl_remote_label(r));
@@ -44,7 +45,13 @@ static int run_collect(fl_remote *r, const char *cmd, fl_strbuf *out, int err_fd
     io.stdout_ctx = out;
     io.stderr_cb = fl_remote_prefix_write;
     io.stderr_ctx = &perr;
-    int rc = fl_remote_run(r, cmd, &io, err);
+    fl_remote_status st;
+    int rc = fl_remote_exec(r, cmd, &io, &st, err);
+    if (rc == 0) {
+        if ((st.exit_status != 0 && st.exit_status != 1) || st.exit_signal)
+            rc = fl_remote_explain_status(r, cmd, &st, err);
+        fl_remote_status_release(&st);
+    }
     fl_remote_prefixer_finish(&perr);
     return rc;
 }

@@ -215,7 +215,7 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
                      fl_error *err) {
     memset(p, 0, sizeof *p);
     if (!drv->name || !drv->builder)
-        return fl_error_set(err, FL_EUSAGE, "a derivation needs a name and a builder");
+        return fl_error_set(err, FL_EPARSE, "a derivation needs a name and a builder");
     int rc = fl_store_check_name(drv->name, err);
     if (rc)
         return rc;
@@ -223,7 +223,7 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
     if ((rc = fl_store_check_name(p->drv_name, err)) != 0)
         return rc;
     if (drv->builder[0] != '/' && strcmp(drv->builder, BUILTIN_FETCHURL) != 0) {
-        rc = fl_error_set(err, FL_EUSAGE,
+        rc = fl_error_set(err, FL_EPARSE,
                           "derivation '%s': the builder '%s' is not an absolute path", drv->name,
                           drv->builder);
         fl_error_set_hint(err, "use e.g. /bin/sh or a path inside an input");
@@ -234,13 +234,13 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
         const char *eq = strchr(drv->env[i], '=');
         if (!eq || eq == drv->env[i]) {
             free(env);
-            return fl_error_set(err, FL_EUSAGE,
+            return fl_error_set(err, FL_EPARSE,
                                 "derivation '%s': environment entry '%s' is not NAME=value",
                                 drv->name, drv->env[i]);
         }
         if (eq - drv->env[i] == 3 && !strncmp(drv->env[i], "out", 3)) {
             free(env);
-            return fl_error_set(err, FL_EUSAGE,
+            return fl_error_set(err, FL_EPARSE,
                                 "derivation '%s': 'out' is set by the store, not the derivation",
                                 drv->name);
         }
@@ -250,7 +250,7 @@ static int make_plan(fl_store *s, const fl_store_drv *drv, drv_plan *p, int plan
     for (size_t i = 1; i < drv->nenv; i++) {
         size_t n = (size_t)(strchr(env[i], '=') - env[i]);
         if (!strncmp(env[i], env[i - 1], n + 1)) {
-            rc = fl_error_set(err, FL_EUSAGE, "derivation '%s': '%.*s' is set twice", drv->name,
+            rc = fl_error_set(err, FL_EPARSE, "derivation '%s': '%.*s' is set twice", drv->name,
                               (int)n, env[i]);
             free(env);
             return rc;

@@ -203,14 +203,14 @@ void fl_store_unlock_path(int fd) {
 int fl_store_check_name(const char *name, fl_error *err) {
     size_t n = strlen(name);
     if (n == 0)
-        return fl_error_set(err, FL_EUSAGE, "invalid store path name: it is empty");
+        return fl_error_set(err, FL_EPARSE, "invalid store path name: it is empty");
     if (n > 211)
-        return fl_error_set(err, FL_EUSAGE,
+        return fl_error_set(err, FL_EPARSE,
                             "invalid store path name '%.40s...': %zu characters, at most 211", name,
                             n);
     if (name[0] == '.') {
         int rc =
-            fl_error_set(err, FL_EUSAGE, "invalid store path name '%s': it starts with '.'", name);
+            fl_error_set(err, FL_EPARSE, "invalid store path name '%s': it starts with '.'", name);
         fl_error_set_hint(err, "give the path another name (e.g. builtins.path { name = ...; })");
         return rc;
     }
@@ -219,7 +219,7 @@ int fl_store_check_name(const char *name, fl_error *err) {
             strchr("+-._?=", *c))
             continue;
         int rc =
-            fl_error_set(err, FL_EUSAGE,
+            fl_error_set(err, FL_EPARSE,
                          "invalid store path name '%s': character '%c' is not allowed", name, *c);
         fl_error_set_hint(err, "names may hold only letters, digits and + - . _ ? =");
         return rc;
@@ -594,7 +594,7 @@ int fl_store_add_path_filtered(fl_store *s, const char *src, const char *name, i
     free(real_store);
     if (holds) {
         free(own_name);
-        return fl_error_set(err, FL_EUSAGE, "cannot add %s to the store: it contains the store %s",
+        return fl_error_set(err, FL_EGENERIC, "cannot add %s to the store: it contains the store %s",
                             src, s->store_dir);
     }
     /* Hash first, reading only: re-adding an unchanged source (every evaluation does) then

@@ -5,8 +5,9 @@
 # store directory: no `ref` (Nix 2.8 takes "master" of a remote repository, not its HEAD), a
 # `ref`, a `rev` on it, the same attributes and store
 # paths, the files in flakectl's store (readFile of the result), `submodules = true` (a local
-# superproject whose submodule is served over http), a missing repository an error naming
-# the URL.
+# superproject whose submodule is served over http; relative "../sub.git" submodule URLs of
+# http, file:// and path superprojects; a local submodule of a remote superproject refused),
+# a missing repository an error naming the URL.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
@@ -23,6 +24,14 @@ nix_side() {
         NIX_REMOTE="local?root=$work/nix"
 }
 g() { git -c user.name=t -c user.email=t@e -c init.defaultBranch=master "$@"; }
+# same_as_nix WHAT EXPR: `flakectl eval --strict` of EXPR exits 0 and prints what
+# nix-instantiate prints with the same store directory
+same_as_nix() {
+    run_fl --state-dir "$state" eval --strict --expr "$2"
+    expect_eq "$1: exit ($err)" 0 "$rc"
+    expect_eq "$1: the same attributes and paths as nix-instantiate" \
+        "$(nix_side; nixo nix-instantiate --eval --strict --expr "$2")" "$out"
+}
 export GIT_AUTHOR_DATE="2022-05-01T00:00:00Z" GIT_COMMITTER_DATE="2022-05-01T00:00:00Z"
 
 mkdir -p repo ngx/tmp srv
@@ -58,10 +67,7 @@ expr="let main = builtins.fetchGit \"$url\";
     other = builtins.fetchGit { url = \"$url\"; ref = \"other\"; };
     pinned = builtins.fetchGit { url = \"$url\"; ref = \"other\"; rev = \"$other_rev\"; name = \"pinned\"; };
 in [ main other pinned.outPath (builtins.readFile \"\${main}/a\") (builtins.readFile \"\${other}/o\") ]"
-run_fl --state-dir "$state" eval --strict --expr "$expr"
-expect_eq "eval exit ($err)" 0 "$rc"
-expect_eq "the same attributes and paths as nix-instantiate" \
-    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+same_as_nix "ref, rev, name" "$expr"
 expect_contains "the other branch's revision" "rev = \"$other_rev\"" "$out"
 grep -q "git-upload-pack" ngx/access.log || fail "no smart-protocol request reached nginx"
 tree=$("$FLAKECTL" --state-dir "$state" eval --expr "(builtins.fetchGit \"$url\").outPath" | tr -d '"')
@@ -78,13 +84,54 @@ g clone -q "$url" super
 (cd super && g submodule -q add "http://127.0.0.1:$port/git/sub.git" sub && g commit -qm sub)
 expr="let r = builtins.fetchGit { url = ./super; submodules = true; }; in
     [ r (builtins.readFile \"\${r}/sub/s\") (builtins.fetchGit ./super).narHash ]"
-run_fl --state-dir "$state" eval --strict --expr "$expr"
-expect_eq "submodules exit ($err)" 0 "$rc"
-expect_eq "submodules: the same attributes and paths as nix-instantiate" \
-    "$(nix_side; nixo nix-instantiate --eval --strict --expr "$expr")" "$out"
+same_as_nix "submodules" "$expr"
 expect_contains "the submodule's file" '"s\n"' "$out"
 expect_contains "submodules is true" "submodules = true" "$out"
 echo "ok: fetchGit with submodules = true, as nix's"
+
+# relative submodule URLs: .gitmodules says "../sub.git", which git resolves against the
+# superproject's URL (Nix 2.8 clones into a temporary repository whose origin is that URL,
+# then runs `git submodule update --init --recursive`)
+sub_rev=$(git -C srv/sub.git rev-parse HEAD)
+mkdir rel
+(cd rel && g init -q && echo t > t &&
+    printf '[submodule "sub"]\n\tpath = sub\n\turl = ../sub.git\n' > .gitmodules &&
+    g update-index --add --cacheinfo "160000,$sub_rev,sub" && g add t .gitmodules && g commit -qm rel)
+g clone -q --bare rel srv/rel.git
+g clone -q srv/rel.git srv/relwt # a working tree next to sub.git: "../sub.git" is srv/sub.git
+chmod -R a+rX srv
+rel_expr() { echo "let r = builtins.fetchGit { url = \"$1\"; submodules = true; }; in
+    [ r (builtins.readFile \"\${r}/sub/s\") (builtins.readFile \"\${r}/t\") ]"; }
+# from an http remote: the submodule comes from the same server
+same_as_nix "relative submodule over http" "$(rel_expr "http://127.0.0.1:$port/git/rel.git")"
+expect_contains "relative submodule over http: its file" '"s\n"' "$out"
+grep -q "/git/sub.git/info/refs" ngx/access.log || fail "the submodule was not fetched from the server"
+# from file:// remotes, a bare one and a working tree: git 2.38.1 and later refuse local
+# submodules unless protocol.file.allow is "always" (the git of Nix 2.8's day allowed them);
+# the oracle's git is told so, flakectl clones them (the superproject is this machine's too)
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.file.allow GIT_CONFIG_VALUE_0=always
+for u in "file://$work/srv/rel.git" "file://$work/srv/relwt" "$work/srv/relwt"; do
+    same_as_nix "relative submodule of $u" "$(rel_expr "$u")"
+    expect_contains "relative submodule of $u: its file" '"s\n"' "$out"
+done
+unset GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0
+# a remote superproject naming a repository of this machine: refused, as git refuses it by
+# default (its files would land in the world-readable store)
+mkdir bad
+(cd bad && g init -q && echo t > t &&
+    printf '[submodule "sub"]\n\tpath = sub\n\turl = file://%s/srv/sub.git\n' "$work" > .gitmodules &&
+    g update-index --add --cacheinfo "160000,$sub_rev,sub" && g add t .gitmodules && g commit -qm bad)
+g clone -q --bare bad srv/bad.git
+chmod -R a+rX srv
+expr=$(rel_expr "http://127.0.0.1:$port/git/bad.git")
+run_fl --state-dir "$state" eval --strict --expr "$expr"
+expect_eq "local submodule of a remote superproject: exit" 1 "$rc"
+expect_contains "local submodule of a remote superproject: says why" \
+    "has the URL 'file://$work/srv/sub.git', which is not http(s)" "$err"
+nrc=0
+(nix_side; nixo nix-instantiate --eval --strict --expr "$expr") > /dev/null 2> nix.err || nrc=$?
+[ "$nrc" != 0 ] || fail "nix-instantiate (its git) cloned a local submodule of a remote superproject"
+echo "ok: relative submodule URLs from http, file:// and path remotes, as nix's; local ones of a remote refused"
 
 run_fl --state-dir "$state" eval --expr "builtins.fetchGit \"http://127.0.0.1:$port/git/none.git\""
 expect_eq "missing repository exit" 1 "$rc"

@@ -115,6 +115,11 @@ expect_fail 'CRLF line endings' header_crlf.age decrypt -i header_crlf.key -o ou
 from_vector scrypt                 # passphrase files are refused clearly
 "$FLAKECTL" secret keygen -o any.key 2>/dev/null
 expect_fail 'passphrase-encrypted files are not supported' scrypt.age decrypt -i any.key -o out scrypt.age
+# keygen -o into a directory that does not exist: an error naming it, as age-keygen's, and
+# nothing created (a mistyped directory is not made by root with some mode)
+expect_fail 'the directory nokeys/sub does not exist' nokeys/sub/k.txt keygen -o nokeys/sub/k.txt
+grep -q 'mkdir -p -m 0700 nokeys/sub' err.txt || fail "keygen -o: no hint: $(cat err.txt)"
+[ ! -e nokeys ] || fail "keygen -o created a directory"
 from_vector armor_garbage_trailing
 expect_fail 'armor' armor_garbage_trailing.age decrypt -i armor_garbage_trailing.key -o out armor_garbage_trailing.age
 # Empty final chunk after a full one (the vector is zlib-compressed).

@@ -70,6 +70,8 @@ if fl store build --name lazy --builder /bin/sh --arg -c --arg true 2> err; then
 grep -q 'did not create $out' err || fail "unclear: $(cat err)"
 if fl store build --name x --builder /bin/sh --input "$work/data.txt" 2> err; then fail "bad input"; fi
 grep -q "is not valid" err || fail "unclear: $(cat err)"
+rc=0; fl store build --name x 2> err || rc=$?
+[ "$rc" = 2 ] && grep -q "needs --builder B" err || fail "a missing required option: exit $rc, $(cat err)"
 if fl store build --name x --builder sh 2> err; then fail "relative builder accepted"; fi
 grep -q "not an absolute path" err || fail "unclear: $(cat err)"
 if fl store build --name 'a/b' --builder /bin/sh 2> err; then fail "bad name accepted"; fi

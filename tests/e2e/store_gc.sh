@@ -50,6 +50,11 @@ for p in "$dead1" "$dead2"; do [ ! -e "$p" ] || fail "$p survived"; done
 [ ! -e "$state/store/.tmp-leftover" ] || fail "leftover survived"
 for p in "$leaf" "$prof" "$res" "$cur" "$direct"; do [ -e "$p" ] || fail "gc deleted live $p"; done
 fl store query-valid "$leaf" "$prof" "$res" "$cur" "$direct" | wc -l | grep -qx 5 || fail "validity"
+# a deleted path: the valid ones are still listed, the status says one is missing (exit 1)
+rc=0; fl store query-valid "$leaf" "$dead1" > valid 2> qerr || rc=$?
+[ "$rc" = 1 ] || fail "query-valid with a deleted path exited $rc, not 1"
+[ "$(cat valid)" = "$leaf" ] || fail "query-valid listed: $(cat valid)"
+[ ! -s qerr ] || fail "query-valid said something on stderr: $(cat qerr)"
 fl store verify --check-contents > /dev/null || fail "store inconsistent after gc"
 echo "ok: gc deleted exactly the unreachable paths"
 

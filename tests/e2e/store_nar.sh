@@ -71,8 +71,11 @@ before=$(stat -c %y "$state/store")
 f=$(fl store add "$t/a/b/c/deep.txt")
 [ "$f" = "$(NIX_STORE_DIR="$state/store" nixo nix-store --print-fixed-path --recursive sha256 \
     "$(nixo nix-hash --type sha256 --base32 "$t/a/b/c/deep.txt")" deep.txt)" ] || fail "file path"
-fl store query-valid "$out" "$f" "$state/store/00000000000000000000000000000000-nope" > "$work/valid"
+qrc=0
+fl store query-valid "$out" "$f" "$state/store/00000000000000000000000000000000-nope" > "$work/valid" || qrc=$?
 [ "$(wc -l < "$work/valid")" = 2 ] || fail "query-valid: $(cat "$work/valid")"
+[ "$qrc" = 1 ] || fail "query-valid with an invalid path exited $qrc, not 1"
+fl store query-valid "$out" "$f" > /dev/null || fail "query-valid of valid paths failed"
 echo "ok: re-add, single files, query-valid"
 
 # Bad input: clear errors, nothing added.

@@ -34,7 +34,8 @@ echo "ok: verify finds the problems"
 fl store verify --check-contents --repair > report || fail "repair did not repair: $(cat report)"
 fl store verify --check-contents > report || fail "still broken after repair: $(cat report)"
 [ ! -e "$state/store/.tmp-crash1" ] || fail "temp dir not removed"
-fl store query-valid "$p1" "$p2" "$p3" > valid
+qrc=0; fl store query-valid "$p1" "$p2" "$p3" > valid || qrc=$?
+[ "$qrc" = 1 ] || fail "query-valid with dropped paths exited $qrc, not 1"
 [ "$(cat valid)" = "$p3" ] || fail "valid after repair: $(cat valid)"
 # The next add restores what was dropped.
 [ "$(fl store add one)" = "$p1" ] && fl store query-valid "$p1" | grep -q . || fail "re-add"

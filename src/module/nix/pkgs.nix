@@ -135,8 +135,13 @@ let
     # path follows from name and hash alone and equals Nix's. As in nixpkgs, `urls` instead of
     # `url` lists mirrors, tried in order. Downloaded (libcurl) when first needed, verified
     # before it is registered (docs/packages-upstream.md).
-    fetchurl = { url ? "", urls ? [ ], hash ? "", sha256 ? "", name ? null, executable ? false }:
+    fetchurl = args@{ url ? "", urls ? [ ], hash ? "", sha256 ? "", name ? null, executable ? false }:
       let
+        # a download that fails is an error of the user's call, located at its url (or urls);
+        # the derivation's attributes, and so its path, stay those of <nix/fetchurl.nix>
+        at = (builtins.__flakectlAt or (pos: own: v: v))
+          (builtins.unsafeGetAttrPos (if url != "" then "url" else "urls") args) __curPos.file;
+        located = drv: let self = drv // { outPath = at drv.outPath; out = self; all = [ self ]; }; in self;
         all =
           if url != "" && urls == [ ] then [ url ]
           else if url == "" && urls != [ ] then urls
@@ -145,7 +150,7 @@ let
       in
       if hash == "" && sha256 == "" then
         throw "pkgs.fetchurl: ${first} has no hash; add hash = \"sha256-...\" (a download is only trusted with its hash; build once with a wrong one to be shown the right one)"
-      else derivation {
+      else located (derivation {
         builder = "builtin:fetchurl";
         system = "builtin";
         name = if name == null then baseNameOf (toString first) else name;
@@ -158,7 +163,7 @@ let
         outputHashAlgo = if hash != "" then "" else "sha256";
         preferLocalBuild = true;
         impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
-      };
+      });
 
     # installBinary { name; src; version ? ""; }: the single file src (a fetchurl, any store
     # file) as the executable $out/bin/<name>, so it links into the profile's sw/bin.

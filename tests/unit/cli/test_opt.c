@@ -1,10 +1,13 @@
 /* test_opt.c - the option parser (src/cli/opt.c) on a table of its own: values, strict
  * numbers and durations, repeatable and two-value options, "--", positionals, groups, and
  * walking the tables as man pages and completions will. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -145,12 +148,58 @@ static void test_walk(void **state) {
     assert_string_equal(fl_opt_spelling(&spec[1], buf, sizeof buf), "-j");
 }
 
+/* A named option marked FL_OPT_REQUIRED must be given, in a group too; the synopsis shows
+ * it. */
+typedef struct req_opts {
+    const char *host;
+    inner in;
+} req_opts;
+
+static const fl_opt_spec req_inner[] = {
+    FL_OPT_FLAG_("confirm", 0, "confirm", inner, flag, .flags = FL_OPT_REQUIRED),
+    FL_OPT_END_,
+};
+
+static const fl_opt_spec req_spec[] = {
+    FL_OPT_STR_("host", 0, "H", "a host", req_opts, host, .flags = FL_OPT_REQUIRED),
+    FL_OPT_GROUP_(req_inner, req_opts, in),
+    FL_OPT_END_,
+};
+
+static const fl_opt_cmd req_cmd = {"r", "a command with required options", NULL, NULL, req_spec,
+                                   NULL, NULL};
+
+static void test_required_named(void **state) {
+    (void)state;
+    req_opts o;
+    const char *none[] = {"r", NULL};
+    memset(&o, 0, sizeof o);
+    assert_int_equal(fl_opt_parse(&req_cmd, &o, 1, (char **)none), FL_EXIT_USAGE);
+    const char *no_flag[] = {"r", "--host", "h", NULL};
+    memset(&o, 0, sizeof o);
+    assert_int_equal(fl_opt_parse(&req_cmd, &o, 3, (char **)no_flag), FL_EXIT_USAGE);
+    const char *both[] = {"r", "--confirm", "--host=h", NULL};
+    memset(&o, 0, sizeof o);
+    assert_int_equal(fl_opt_parse(&req_cmd, &o, 3, (char **)both), FL_OPT_RUN);
+    assert_string_equal(o.host, "h");
+    assert_int_equal(o.in.flag, 1);
+    fl_opt_release(&req_cmd, &o);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fl_opt_print_help(&req_cmd, f);
+    fclose(f);
+    assert_non_null(strstr(text, "usage: flakectl r [options] --host H --confirm\n"));
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_dashdash),
         cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_required_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
