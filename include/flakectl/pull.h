@@ -53,4 +53,11 @@ void fl_pull_result_release(fl_pull_result *r);
 int fl_pull_pointer_decide(uint64_t counter, const char *toplevel, uint64_t applied_counter,
                            const char *applied_toplevel, const char *where, fl_error *err);
 
+/* The counter a cache pointer must reach (docs/pull.md, "Counters are per key"): the highest
+ * one this host applied from any of the keys it trusts now (ids "name:base64"), *toplevel the
+ * path that pointer named (borrowed from rec). A record from before per-key marks (a pointer
+ * without signers) counts whatever the keys. 0 and NULL when nothing was applied. */
+uint64_t fl_pull_applied_floor(const json_t *rec, char *const *ids, size_t nids,
+                               const char **toplevel);
+
 #endif
