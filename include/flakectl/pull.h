@@ -14,17 +14,21 @@
 #include "flakectl/error.h"
 
 /* Builds host of the flake checked out in flake_dir; *toplevel owned. */
-typedef int (*fl_pull_build_fn)(void *ctx, const char *flake_dir, const char *host,
-                                char **toplevel, fl_error *err);
+typedef int (*fl_pull_build_fn)(void *ctx, const char *flake_dir, const char *host, char **toplevel,
+                                fl_error *err);
 
 typedef struct fl_pull_opts {
     const char *host; /* the flake's name for this host: hosts/<host> in a cache */
     /* git+file://…, git+https://…, git+ssh://… (?ref=BRANCH, ?rev=COMMIT), or a cache:
      * file:///DIR, http://…, https://… */
     const char *from;
-    const char *ref, *rev;           /* git: override the URL's */
-    const char *const *keys;         /* trusted public keys (each may hold several) */
+    const char *ref, *rev;   /* git: override the URL's */
+    const char *const *keys; /* trusted public keys (each may hold several) */
     size_t nkeys;
+    /* git: SSH keys ("ssh-ed25519 AAAA… comment") one of which must have signed the commit;
+     * none = commit signatures are not checked */
+    const char *const *allowed_signers;
+    size_t nallowed_signers;
     const char *const *substituters; /* further caches for the closure */
     size_t nsubstituters;
     const char *root, *state_dir;
@@ -36,9 +40,9 @@ typedef struct fl_pull_opts {
 } fl_pull_opts;
 
 typedef struct fl_pull_result {
-    int noop;       /* already there: only the pointer was read */
-    char *toplevel; /* owned; NULL when nothing was resolved */
-    char rev[41];   /* the flake revision, "" when unknown */
+    int noop;         /* already there: only the pointer was read */
+    char *toplevel;   /* owned; NULL when nothing was resolved */
+    char rev[41];     /* the flake revision, "" when unknown */
     uint64_t counter; /* the pointer's, 0 for git */
 } fl_pull_result;
 

@@ -281,9 +281,16 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
     rc = o->build ? 0 : fl_error_set(err, FL_EUSAGE, "pulling from Git needs a build");
     char *dir = fl_path_join(o->state_dir, "host/flake");
     const char *applied = o->allow_downgrade ? NULL : jstr(rec, "rev");
+    fl_ssh_signers signers = {0};
+    for (size_t i = 0; !rc && i < o->nallowed_signers; i++)
+        rc = fl_ssh_signers_add(&signers, o->allowed_signers[i], "--allowed-signer", err);
     if (!rc)
-        rc = fl_flake_checkout(url, o->ref ? o->ref : ref, o->rev ? o->rev : rev, applied, dir,
-                               res->rev, err);
+        rc = fl_flake_checkout(url, o->ref ? o->ref : ref, o->rev ? o->rev : rev, applied, &signers,
+                               dir, res->rev, err);
+    if (!rc && signers.n)
+        fprintf(o->out ? o->out : stdout, "commit %s: SSH signature by an allowed signer\n",
+                res->rev);
+    fl_ssh_signers_release(&signers);
     if (!rc)
         rc = o->build(o->build_ctx, dir, o->host, &res->toplevel, err);
     if (!rc) {

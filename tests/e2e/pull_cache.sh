@@ -139,7 +139,7 @@ last=$(rec lastError)
 st=0; "$FLAKECTL" --state-dir "$state" --root "$root" pull --host h1 2> err || st=$?
 [ "$st" = 2 ] && grep -q "give --from URL" err || fail "pull without --from: status $st, $(cat err)"
 st=0; pull --from "$url" --ref main --trusted-public-key "$pub" 2> err || st=$?
-[ "$st" = 2 ] && grep -q -- "--ref and --rev are for a Git source" err || fail "--ref with a cache: status $st, $(cat err)"
+[ "$st" = 2 ] && grep -q -- "--ref, --rev and --allowed-signer are for a Git source" err || fail "--ref with a cache: status $st, $(cat err)"
 [ "$(rec lastError)" = "$last" ] || fail "a usage error was recorded: $(rec lastError)"
 echo "ok: a missing --from and --ref with a cache are usage errors"
 
