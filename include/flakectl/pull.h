@@ -64,4 +64,24 @@ int fl_pull_pointer_decide(uint64_t counter, const char *toplevel, uint64_t appl
 uint64_t fl_pull_applied_floor(const json_t *rec, char *const *ids, size_t nids,
                                const char **toplevel);
 
+/* `flakectl status` for a host that pulls from a cache (against.c). */
+typedef struct fl_pull_against {
+    const char *state; /* "current", "behind", "ahead" or "unknown" (static) */
+    char *url;         /* the cache (owned) */
+    uint64_t counter;  /* its pointer's, 0 when unread */
+    char *toplevel;    /* its pointer's (owned), NULL when unread */
+    char *error;       /* why "unknown" (owned), else NULL */
+} fl_pull_against;
+/* When the host's record (rec) names a cache pointer it applied (pointer.url), reads that
+ * cache's hosts/<host> from here, checks its signature with the keys the host applied
+ * (pointer.signers) and keys, and compares: 1 and out filled (state "unknown" and error when
+ * it could not be read or trusted); 0 when the host does not pull from a cache. */
+int fl_pull_against_cache(const json_t *rec, const char *host, const char *const *keys,
+                          size_t nkeys, fl_pull_against *out);
+void fl_pull_against_release(fl_pull_against *a);
+/* The state word of a host running `running` (the record's toplevel) with `applied` the
+ * counter it applied, against a pointer naming `pointed` with `counter` (pure). */
+const char *fl_pull_against_state(const char *running, uint64_t applied, const char *pointed,
+                                  uint64_t counter);
+
 #endif

@@ -15,7 +15,7 @@
 #     host pulling the same kind of change alone: time to converge, the deployer's bytes
 #     (only its pushes to the cache, which is on this machine: ~0 into the network), the
 #     bytes nginx served, and the CPU the pulls used (the machine's cores decide the time).
-# FLEET_PUSH=0 skips the push rows (the pull rows still need the hosts' first deployment).
+# FLEET_PUSH=0 skips the push rows (and the hosts' sshd: their first state comes by pull).
 # Everything (namespaces, bridge, sshd, nginx, files) is removed on exit.
 # usage: FLAKECTL=build/flakectl [FLEET_HOSTS=50] [FLEET_JOBS=16] [FLEET_REPS=3] [FLEET_PUSH=0]
 #        bash tests/bench/fleet.sh
@@ -45,7 +45,13 @@ NGINX_NETNS=$NETNS_NS nginx_serve "$DEPLOY_WORK/srv" "$NETNS_NET.251"
 specs=()
 t0=$(now)
 for i in $(seq 1 "$N"); do
-  netns_target_start "h$i" "$i" >/dev/null || die "host h$i did not start"
+  if [ "${FLEET_PUSH:-1}" = 1 ]; then
+    netns_target_start "h$i" "$i" >/dev/null || die "host h$i did not start"
+  else # pull rows only: the machine without its sshd
+    netns_add "$i" || die "host h$i did not start"
+    mkdir -p "$DEPLOY_WORK/targets/h$i/state" "$DEPLOY_WORK/targets/h$i/root"
+    SSHD_TARGET=root@$NETNS_NET.$((i + 1))
+  fi
   tags='"all"'
   [ "$i" -gt 8 ] || tags='"all" "eight"'
   specs+=("h$i $SSHD_TARGET $tags")
@@ -64,10 +70,12 @@ echo "$N simulated hosts up in $(secs "$t0" "$(now)") s (bridge $NETNS_NET.0/24,
 run_fl cache keygen bench-1 -o "$DEPLOY_WORK/key.sec"
 pub=$out
 
-t0=$(now)
-fl_deploy switch --on @all -j "$J" -i "$SSHD_CLIENT_KEY" --accept-new-host-key
-[ "$rc" = 0 ] || die "first deployment failed"
-printf '%-44s %8.3f s\n' "first deployment of $N hosts (-j $J)" "$(secs "$t0" "$(now)")"
+if [ "${FLEET_PUSH:-1}" = 1 ]; then
+  t0=$(now)
+  fl_deploy switch --on @all -j "$J" -i "$SSHD_CLIENT_KEY" --accept-new-host-key
+  [ "$rc" = 0 ] || die "first deployment failed"
+  printf '%-44s %8.3f s\n' "first deployment of $N hosts (-j $J)" "$(secs "$t0" "$(now)")"
+fi
 
 gen=0
 # deploy SEL JOBS [ARGS...]: one timed switch; sets s (seconds) and b (the deployer's bytes)
@@ -130,11 +138,8 @@ fi
 # namespace where the deployer's state directory is the host's own (the store paths name it).
 purl=$NGINX_URL/p
 pull_host() { # I: one pull of host hI, its output in $DEPLOY_WORK/pull-hI.log
-  local t=$DEPLOY_WORK/targets/h$1
-  DEPLOY_NS_SRC=$t/state DEPLOY_NS_DST=$DEPLOY_STATE \
-    ip netns exec "$NETNS_PREFIX-$1" unshare -m --propagation private /bin/sh -c \
-    'mount --bind "$DEPLOY_NS_SRC" "$DEPLOY_NS_DST" && exec "$@"' sh \
-    "$FLAKECTL" --state-dir "$DEPLOY_STATE" --root "$t/root" pull --host "h$1" --from "$purl" \
+  DEPLOY_NETNS=$NETNS_PREFIX-$1 target_run "h$1" "$FLAKECTL" --state-dir "$DEPLOY_STATE" \
+    --root "$DEPLOY_WORK/targets/h$1/root" pull --host "h$1" --from "$purl" \
     --trusted-public-key "$pub" >"$DEPLOY_WORK/pull-h$1.log" 2>&1
 }
 # push_pointers I...: the deployer builds and pushes each host's toplevel and pointer

@@ -38,7 +38,7 @@ fl_deploy status --on @fleet -j 5 "${ssh[@]}"
 echo "$out"
 expect_eq "status exits 1 (a host unreachable, one failed)" 1 "$rc"
 row() { grep "^$1 " <<<"$out"; }
-expect_contains "header" "HOST  GEN   REV           STATE        UPDATED               LAST ERROR" "$out"
+expect_contains "header" "HOST  GEN   REV           STATE        AGAINST  UPDATED               LAST ERROR" "$out"
 expect_contains "n1 current at c2" "n1    2     ${c2:0:12}  current" "$(row n1)"
 expect_contains "n2 behind at c1" "n2    1     ${c1:0:12}  behind" "$(row n2)"
 expect_contains "n3 still on c1" "n3    1     ${c1:0:12}  behind" "$(row n3)"
