@@ -14,62 +14,12 @@
 #include "flakectl/base64.h"
 #include "flakectl/flake.h"
 #include "flakectl/knownhosts.h"
+#include "flakectl/sshwire.h"
 #include "flakectl/strbuf.h"
 
 #define ARMOR_BEGIN "-----BEGIN SSH SIGNATURE-----"
 #define ARMOR_END "-----END SSH SIGNATURE-----"
 #define ED25519 "ssh-ed25519"
-
-typedef struct wire {
-    const unsigned char *p;
-    size_t n;
-} wire;
-
-/* An SSH string: uint32 length, then the bytes. */
-static int take_string(wire *w, wire *out) {
-    if (w->n < 4)
-        return -1;
-    uint32_t len = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 | (uint32_t)w->p[2] << 8 |
-                   (uint32_t)w->p[3];
-    if (len > w->n - 4)
-        return -1;
-    out->p = w->p + 4;
-    out->n = len;
-    w->p += 4 + len;
-    w->n -= 4 + len;
-    return 0;
-}
-
-static int is(const wire *w, const char *s) {
-    return w->n == strlen(s) && !memcmp(w->p, s, w->n);
-}
-
-static void put_string(fl_strbuf *sb, const void *p, size_t n) {
-    unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                            (unsigned char)(n >> 8), (unsigned char)n};
-    fl_strbuf_add(sb, (const char *)len, 4);
-    fl_strbuf_add(sb, (const char *)p, n);
-}
-
-/* base64 with white space (lines) skipped; owned bytes in *out. */
-static int unbase64(const char *s, size_t n, unsigned char **out, size_t *outlen) {
-    char *clean = fl_xmalloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-            clean[k++] = s[i];
-    size_t cap = k / 4 * 3 + 3, got = 0;
-    *out = fl_xmalloc(cap);
-    int rc = fl_base64_decode(clean, k, *out, cap, &got, NULL, FL_BASE64_PAD);
-    free(clean);
-    if (rc != 0) {
-        free(*out);
-        *out = NULL;
-        return -1;
-    }
-    *outlen = got;
-    return 0;
-}
 
 void fl_ssh_signers_release(fl_ssh_signers *s) {
     for (size_t i = 0; i < s->n; i++)
@@ -90,33 +40,18 @@ int fl_ssh_signers_add(fl_ssh_signers *s, const char *text, const char *where, f
                                "AAAA… comment'); only ed25519 signing keys are verified");
         return rc;
     }
-    p += tl;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    size_t bl = strcspn(p, " \t\r\n");
-    unsigned char *raw = NULL;
-    size_t rl = 0;
-    wire w, type, pk;
-    int ok = bl && unbase64(p, bl, &raw, &rl) == 0;
-    if (ok) {
-        w = (wire){raw, rl};
-        ok = take_string(&w, &type) == 0 && is(&type, ED25519) && take_string(&w, &pk) == 0 &&
-             pk.n == 32 && w.n == 0;
-    }
-    if (!ok) {
-        free(raw);
+    unsigned char pk[32];
+    if (fl_sshwire_ed25519_public(p, pk) != 0)
         return fl_error_set(err, FL_EPARSE, "%s: malformed ssh-ed25519 public key", where);
-    }
     s->v = fl_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
     fl_ssh_signer *k = &s->v[s->n++];
-    memcpy(k->pk, pk.p, 32);
+    memcpy(k->pk, pk, 32);
     k->text = fl_xstrndup(text, strcspn(text, "\r\n"));
-    free(raw);
     return 0;
 }
 
 /* "ssh-ed25519 SHA256:…" of a public key blob, for errors. */
-static char *describe(const wire *blob) {
+static char *describe(const fl_sshwire *blob) {
     char *type = fl_ssh_key_type(blob->p, blob->n);
     char *fp = fl_ssh_fingerprint(blob->p, blob->n);
     char *s = fl_xasprintf("%s %s", type ? type : "(unknown key type)", fp);
@@ -134,7 +69,8 @@ int fl_sshsig_verify(const char *armored, const void *msg, size_t len, const cha
     unsigned char *raw = NULL;
     size_t rl = 0;
     if (!b || !e ||
-        unbase64(b + strlen(ARMOR_BEGIN), (size_t)(e - b - strlen(ARMOR_BEGIN)), &raw, &rl) != 0) {
+        fl_sshwire_unbase64(b + strlen(ARMOR_BEGIN), (size_t)(e - b - strlen(ARMOR_BEGIN)),
+                            FL_BASE64_PAD, &raw, &rl) != 0) {
         int rc = fl_error_set(err, FL_ECRYPTO,
                               "%s carries a signature that is not an SSH signature "
                               "(%s): refused",
@@ -144,7 +80,7 @@ int fl_sshsig_verify(const char *armored, const void *msg, size_t len, const cha
                                "user.signingkey ~/.ssh/id_ed25519.pub, git commit -S");
         return rc;
     }
-    wire w = {raw, rl}, pub, sns, reserved, halg, sig, stype, sbytes, ktype, kbytes;
+    fl_sshwire w = {raw, rl}, pub, sns, reserved, halg, sig, stype, sbytes, ktype, kbytes;
     int rc = 0;
     uint32_t version = rl >= 10 ? (uint32_t)raw[6] << 24 | (uint32_t)raw[7] << 16 |
                                       (uint32_t)raw[8] << 8 | (uint32_t)raw[9]
@@ -156,29 +92,30 @@ int fl_sshsig_verify(const char *armored, const void *msg, size_t len, const cha
     }
     w.p += 10;
     w.n -= 10;
-    if (take_string(&w, &pub) || take_string(&w, &sns) || take_string(&w, &reserved) ||
-        take_string(&w, &halg) || take_string(&w, &sig) || w.n != 0) {
+    if (fl_sshwire_string(&w, &pub) || fl_sshwire_string(&w, &sns) ||
+        fl_sshwire_string(&w, &reserved) || fl_sshwire_string(&w, &halg) ||
+        fl_sshwire_string(&w, &sig) || w.n != 0) {
         rc = fl_error_set(err, FL_ECRYPTO, "%s: malformed SSH signature", what);
         goto done;
     }
     char *who = describe(&pub);
-    wire kw = pub, sw = sig;
-    if (take_string(&kw, &ktype) || !is(&ktype, ED25519) || take_string(&kw, &kbytes) ||
-        kbytes.n != 32 || kw.n != 0) {
+    fl_sshwire kw = pub, sw = sig;
+    if (fl_sshwire_string(&kw, &ktype) || !fl_sshwire_is(&ktype, ED25519) ||
+        fl_sshwire_string(&kw, &kbytes) || kbytes.n != 32 || kw.n != 0) {
         rc = fl_error_set(err, FL_ECRYPTO,
                           "%s is signed by %s: only ssh-ed25519 signatures are verified, refused",
                           what, who);
-    } else if (!is(&sns, ns)) {
+    } else if (!fl_sshwire_is(&sns, ns)) {
         rc = fl_error_set(err, FL_ECRYPTO,
                           "%s: the SSH signature by %s is for the namespace '%.*s', not '%s': "
                           "refused",
                           what, who, (int)(sns.n > 40 ? 40 : sns.n), (const char *)sns.p, ns);
-    } else if (!is(&halg, "sha512") && !is(&halg, "sha256")) {
+    } else if (!fl_sshwire_is(&halg, "sha512") && !fl_sshwire_is(&halg, "sha256")) {
         rc = fl_error_set(err, FL_ECRYPTO,
                           "%s: the SSH signature by %s uses an unknown hash algorithm: refused",
                           what, who);
-    } else if (take_string(&sw, &stype) || !is(&stype, ED25519) || take_string(&sw, &sbytes) ||
-               sbytes.n != crypto_sign_BYTES || sw.n != 0) {
+    } else if (fl_sshwire_string(&sw, &stype) || !fl_sshwire_is(&stype, ED25519) ||
+               fl_sshwire_string(&sw, &sbytes) || sbytes.n != crypto_sign_BYTES || sw.n != 0) {
         rc = fl_error_set(err, FL_ECRYPTO, "%s: the SSH signature by %s is malformed: refused",
                           what, who);
     }
@@ -196,17 +133,18 @@ int fl_sshsig_verify(const char *armored, const void *msg, size_t len, const cha
     }
     if (!rc) {
         unsigned char digest[crypto_hash_sha512_BYTES];
-        size_t dl = is(&halg, "sha512") ? crypto_hash_sha512_BYTES : crypto_hash_sha256_BYTES;
+        size_t dl =
+            fl_sshwire_is(&halg, "sha512") ? crypto_hash_sha512_BYTES : crypto_hash_sha256_BYTES;
         if (dl == crypto_hash_sha512_BYTES)
             crypto_hash_sha512(digest, msg, len);
         else
             crypto_hash_sha256(digest, msg, len);
         fl_strbuf sb = FL_STRBUF_INIT;
         fl_strbuf_add(&sb, "SSHSIG", 6);
-        put_string(&sb, sns.p, sns.n);
-        put_string(&sb, reserved.p, reserved.n);
-        put_string(&sb, halg.p, halg.n);
-        put_string(&sb, digest, dl);
+        fl_sshwire_put_string(&sb, sns.p, sns.n);
+        fl_sshwire_put_string(&sb, reserved.p, reserved.n);
+        fl_sshwire_put_string(&sb, halg.p, halg.n);
+        fl_sshwire_put_string(&sb, digest, dl);
         size_t sl = 0;
         char *signed_data = fl_strbuf_detach(&sb, &sl);
         if (sodium_init() < 0 ||
