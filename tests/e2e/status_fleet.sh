@@ -18,19 +18,14 @@ deadport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 specs+=("a0 root@127.0.0.1:$deadport \"fleet\"")
 echo '{ ... }: { networking.hostName = "a0"; }' >"$DEPLOY_FLAKE/a0.nix"
 deploy_write_flake "${specs[@]}"
-commit() {
-    git -C "$DEPLOY_FLAKE" add -A
-    git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"
-    git -C "$DEPLOY_FLAKE" rev-parse HEAD
-}
 git -C "$DEPLOY_FLAKE" init -q
-c1=$(commit one)
+c1=$(deploy_commit one)
 ssh=(-i "$SSHD_CLIENT_KEY" --accept-new-host-key)
 fl_deploy switch --on n1,n2,n3 -j 3 "${ssh[@]}" --confirm-timeout 20
 expect_eq "first deployment" 0 "$rc"
 sed -i 's/hello n1/hi n1/' "$DEPLOY_FLAKE/n1.nix"
 echo '{ ... }: { networking.hostName = "n3"; system.activationScripts.broken = "echo n3 says no >&2; exit 1"; }' >"$DEPLOY_FLAKE/n3.nix"
-c2=$(commit two)
+c2=$(deploy_commit two)
 fl_deploy switch --on n1,n3 -j 2 "${ssh[@]}" --confirm-timeout 20
 expect_eq "second deployment: n3 fails" 1 "$rc"
 

@@ -19,13 +19,8 @@ for n in p1 p2 p3 s1; do
     echo "{ ... }: { networking.hostName = \"$n\"; environment.etc.\"greeting\".text = \"hello $n\n\"; }" >"$DEPLOY_FLAKE/$n.nix"
 done
 deploy_write_flake "${specs[@]}"
-commit() {
-    git -C "$DEPLOY_FLAKE" add -A
-    git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"
-    git -C "$DEPLOY_FLAKE" rev-parse HEAD
-}
 git -C "$DEPLOY_FLAKE" init -q
-c1=$(commit one)
+c1=$(deploy_commit one)
 cache=$DEPLOY_WORK/srv/cache
 fl_deploy --quiet cache keygen st-1 -o "$DEPLOY_WORK/key.sec"
 pub=$out
@@ -47,7 +42,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pull p1
 pull p2
 sed -i 's/hello p3/hey p3/' "$DEPLOY_FLAKE/p3.nix"
-c1b=$(commit one-b)
+c1b=$(deploy_commit one-b)
 push p3 # a second pointer for p3 (another toplevel), above the one saved
 pull p3
 ssh=(-i "$SSHD_CLIENT_KEY" --accept-new-host-key)
@@ -57,7 +52,7 @@ expect_eq "s1 deployed by push" 0 "$rc"
 # the flake moves on; p2 gets a newer pointer; the cache goes back to p3's older pointer
 sed -i 's/hello p1/hi p1/; ' "$DEPLOY_FLAKE/p1.nix"
 sed -i 's/hello p2/hi p2/' "$DEPLOY_FLAKE/p2.nix"
-c2=$(commit two)
+c2=$(deploy_commit two)
 push p2
 cp "$DEPLOY_WORK/p3.old" "$cache/hosts/p3"
 

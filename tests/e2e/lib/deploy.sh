@@ -14,6 +14,7 @@
 #   deploy_flake_host NAME FILE  # hosts entry helper: see deploy_write_flake
 #   fl_deploy ARGS...            # run_fl with the builder's flake/state and the client key
 #   target_run NAME CMD...       # CMD as the target sees the machine (its state, its netns)
+#   deploy_commit MSG            # commits the flake, prints the revision
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 
 deploy_setup() {
@@ -42,6 +43,14 @@ deploy_target_start() { # NAME
         SSHD_ENV="FLAKECTL_STATE_DIR=$DEPLOY_STATE FLAKECTL_ROOT=$t/root XDG_CACHE_HOME=$t/cache" \
         SSHD_PATH_PREPEND=${DEPLOY_TARGET_PATH:+$DEPLOY_TARGET_PATH:}$(dirname "$FLAKECTL") \
         sshd_start "$1"
+}
+
+# deploy_commit MSG: commits everything in the flake (a Git repository: `git init` it
+# first) and prints the new revision.
+deploy_commit() {
+    git -C "$DEPLOY_FLAKE" add -A
+    git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"
+    git -C "$DEPLOY_FLAKE" rev-parse HEAD
 }
 
 # target_run NAME CMD...: CMD as target NAME sees the machine (its own state directory where
