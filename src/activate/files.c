@@ -724,10 +724,7 @@ static int do_remove(int rootfd, const fl_act_entry *e, fl_error *err) {
     return FL_OK;
 }
 
-/* *made_dirs is raised when directories were created for e (their own entries are then not
- * synced by a per-file sync). */
-static int do_install(const char *root, int rootfd, const fl_act_entry *e, int sync_flags,
-                      int *made_dirs, fl_error *err) {
+static int do_install(const char *root, int rootfd, const fl_act_entry *e, fl_error *err) {
     uid_t uid = 0;
     gid_t gid = 0;
     int have_ids = ids_for(root, e, &uid, &gid);
@@ -741,10 +738,10 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, int s
         rc = fl_error_set(err, FL_ECONFLICT, "%s is a directory", e->path);
     int as_root = geteuid() == 0;
     if (!rc && e->kind == FL_ENT_LINK) {
-        /* Synced once for the whole step in fl_act_files_apply, or here (sync_flags 0). */
+        /* Synced once for the whole step in fl_act_files_apply. */
         int give = e->user && have_ids && as_root;
         rc = fl_atomic_symlink_at(dfd, leaf, e->path, e->target, give ? uid : (uid_t)-1,
-                                  give ? gid : (gid_t)-1, sync_flags, err);
+                                  give ? gid : (gid_t)-1, FL_ATOMIC_NO_SYNC, err);
     } else if (!rc) {
         char *data = NULL;
         size_t len = 0;
@@ -755,7 +752,7 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, int s
         if (!rc)
             rc = fl_atomic_write_at(dfd, leaf, e->path, data, len,
                                     as_root ? e->mode : e->mode & 0777, as_root ? uid : (uid_t)-1,
-                                    as_root ? gid : (gid_t)-1, sync_flags, err);
+                                    as_root ? gid : (gid_t)-1, FL_ATOMIC_NO_SYNC, err);
         free(data);
     }
     if (dfd >= 0)
@@ -764,38 +761,17 @@ static int do_install(const char *root, int rootfd, const fl_act_entry *e, int s
      * must leave the tree as it was). */
     if (rc)
         fl_beneath_unmake(rootfd, &made);
-    *made_dirs += made.n > 0;
     fl_beneath_made_release(&made);
     return rc;
 }
 
 /* The root's directory descriptor: every path of this step is resolved beneath it. */
-#define FILES_SYNC_EACH_MAX 16
-
 int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, const char *backup_ext,
                        json_t *backups, FILE *out, fl_error *err) {
     int rootfd = fl_act_root_open(root, err);
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;
-    /* A step of a few new or replaced files (a pull's usual one: /etc/static and a handful)
-     * syncs each file and its directory as it goes; syncfs would also wait for every other
-     * dirty page of the file system. Larger steps, and any with removals or backups (whose
-     * directories are not tracked) or that made directories, keep the one syncfs at the end.
-     * Nothing to do: no sync. */
-    size_t installs = 0, others = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const fl_act_change *c = &p->c[i];
-        if (!!entry_of(c)->user != home || c->conflicted)
-            continue;
-        if (c->action == FL_CH_ADD || c->action == FL_CH_UPDATE)
-            installs++;
-        else if (c->action == FL_CH_REMOVE)
-            others++;
-        others += c->backup_of != NULL;
-    }
-    int each = !others && installs <= FILES_SYNC_EACH_MAX, made_dirs = 0;
-    int sync_flags = each ? 0 : FL_ATOMIC_NO_SYNC;
     /* Moves aside first, then /etc/static (every linked file switches in one rename), then
      * stale files, then the rest. */
     for (size_t i = 0; !rc && i < p->n; i++) {
@@ -812,12 +788,12 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
                 continue;
             int is_static = !strcmp(e->path, "/etc/static");
             if (pass == 0 && is_static && (c->action == FL_CH_ADD || c->action == FL_CH_UPDATE))
-                rc = do_install(root, rootfd, e, sync_flags, &made_dirs, err);
+                rc = do_install(root, rootfd, e, err);
             else if (pass == 1 && c->action == FL_CH_REMOVE)
                 rc = do_remove(rootfd, e, err);
             else if (pass == 2 && !is_static &&
                      (c->action == FL_CH_ADD || c->action == FL_CH_UPDATE))
-                rc = do_install(root, rootfd, e, sync_flags, &made_dirs, err);
+                rc = do_install(root, rootfd, e, err);
         }
     }
     for (size_t i = 0; !rc && i < p->n; i++) {
@@ -830,7 +806,7 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
     }
     /* Files were replaced without a sync each; one syncfs makes the step durable before the
      * next step (and the final flip of `current`) builds on it. */
-    if ((!each || made_dirs) && syncfs(rootfd) < 0 && !rc)
+    if (syncfs(rootfd) < 0 && !rc)
         rc = fl_error_errno(err, "cannot sync the file system of %s", root);
     close(rootfd);
     return rc;

@@ -417,57 +417,14 @@ int fl_store_normalize_tree(const char *path, fl_error *err) {
     return normalize_at(AT_FDCWD, path, path, geteuid() == 0, err);
 }
 
-/* A tree this small is synced file by file: syncfs would also wait for every other dirty
- * page of the file system (a busy database, a build, other hosts' stores on one disk). */
-#define SYNC_EACH_MAX 64
-
-/* fsyncs fd (a file or directory) and, for a directory, what it holds, depth first; *budget
- * counts down the entries; 1 when it ran out (nothing is then promised), -1 on an error. */
-static int sync_each(int fd, int *budget) {
-    struct stat st;
-    if (--*budget < 0 || fstat(fd, &st) < 0)
-        return *budget < 0 ? 1 : -1;
-    int rc = 0;
-    if (S_ISDIR(st.st_mode)) {
-        int dfd = dup(fd);
-        DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-        if (!d) {
-            if (dfd >= 0)
-                close(dfd);
-            return -1;
-        }
-        struct dirent *e;
-        while (!rc && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            if (e->d_type == DT_LNK) { /* lives in its directory's blocks */
-                rc = --*budget < 0;
-                continue;
-            }
-            int c = openat(fd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-            rc = c < 0 ? -1 : sync_each(c, budget);
-            if (c >= 0)
-                close(c);
-        }
-        closedir(d);
-    }
-    if (!rc && fsync(fd) < 0)
-        rc = -1;
-    return rc;
-}
-
 int fl_store_sync_fs(const char *path, fl_error *err) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ELOOP)
         return FL_OK; /* a symlink: its directory is synced by the rename */
     if (fd < 0)
         return fl_error_errno(err, "cannot open %s", path);
-    int budget = SYNC_EACH_MAX;
-    int each = sync_each(fd, &budget);
-    /* Larger trees (or a failure on the way): one syncfs beats an fsync per file for trees
-     * of thousands of files. */
-    int rc =
-        each == 0 || syncfs(fd) == 0 ? FL_OK : fl_error_errno(err, "cannot sync %s to disk", path);
+    /* One syncfs beats an fsync per file for trees of thousands of files. */
+    int rc = syncfs(fd) < 0 ? fl_error_errno(err, "cannot sync %s to disk", path) : FL_OK;
     close(fd);
     return rc;
 }
