@@ -772,6 +772,13 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
     if (rootfd < 0)
         return FL_EIO;
     int rc = FL_OK;
+    int any = 0; /* a step with nothing to do syncs nothing */
+    for (size_t i = 0; i < p->n && !any; i++) {
+        const fl_act_change *c = &p->c[i];
+        any = !!entry_of(c)->user == home && !c->conflicted &&
+              (c->action == FL_CH_ADD || c->action == FL_CH_UPDATE || c->action == FL_CH_REMOVE ||
+               c->backup_of);
+    }
     /* Moves aside first, then /etc/static (every linked file switches in one rename), then
      * stale files, then the rest. */
     for (size_t i = 0; !rc && i < p->n; i++) {
@@ -806,7 +813,7 @@ int fl_act_files_apply(const char *root, const fl_act_fileplan *p, int home, con
     }
     /* Files were replaced without a sync each; one syncfs makes the step durable before the
      * next step (and the final flip of `current`) builds on it. */
-    if (syncfs(rootfd) < 0 && !rc)
+    if (any && syncfs(rootfd) < 0 && !rc)
         rc = fl_error_errno(err, "cannot sync the file system of %s", root);
     close(rootfd);
     return rc;
