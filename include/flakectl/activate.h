@@ -206,11 +206,16 @@ typedef struct fl_act_record_event {
     /* pull from a cache: the pointer now applied (NULL url: the recorded one stays) */
     const char *pointer_url, *pointer_toplevel;
     uint64_t pointer_counter;
+    /* the trusted keys ("name:base64") whose signature on it was valid: each one's mark in
+     * pointerMarks becomes this pointer (docs/pull.md, "Counters are per key") */
+    const char *const *pointer_signers;
+    size_t pointer_nsigners;
 } fl_act_record_event;
 
 /* Rewrites <state>/host/status.json (atomically): version, host, generation (the default),
  * toplevel (the active one), rev and dirty (its profile.json's flake), time, via,
- * lastError (+ lastErrorTime / lastSuccessTime) and pointer {url, counter, toplevel}. */
+ * lastError (+ lastErrorTime / lastSuccessTime), pointer {url, counter, toplevel, signers}
+ * and pointerMarks {key: {counter, toplevel}} (the last pointer applied from each key). */
 int fl_act_record(const char *root, const char *state_dir, const fl_act_record_event *ev,
                   fl_error *err);
 /* The record (owned), or NULL with err clear when there is none, NULL with err set when it

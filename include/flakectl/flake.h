@@ -45,15 +45,35 @@ enum fl_rev_relation {
 };
 int fl_flake_tree_compare_rev(const fl_flake_tree *t, const char *rev);
 
+/* SSH signing keys allowed to sign what a host pulls from Git (sshsig.c; docs/pull.md,
+ * "Signed commits"): ssh-ed25519 only. */
+typedef struct fl_ssh_signer {
+    unsigned char pk[32];
+    char *text; /* the key as given ("ssh-ed25519 AAAA… comment") */
+} fl_ssh_signer;
+typedef struct fl_ssh_signers {
+    fl_ssh_signer *v;
+    size_t n;
+} fl_ssh_signers;
+/* Parses "ssh-ed25519 BASE64 [comment]" and appends it; where names the source in errors. */
+int fl_ssh_signers_add(fl_ssh_signers *s, const char *text, const char *where, fl_error *err);
+void fl_ssh_signers_release(fl_ssh_signers *s);
+/* Checks an armored SSHSIG signature (ssh-keygen -Y sign, git's gpg.format=ssh) of msg in the
+ * namespace ns: well formed, by one of allowed, valid. *signer gets that key's text (owned).
+ * Errors (FL_ECRYPTO) name what (e.g. "commit 1a2b…") and the signing key's fingerprint. */
+int fl_sshsig_verify(const char *armored, const void *msg, size_t len, const char *ns,
+                     const fl_ssh_signers *allowed, const char *what, char **signer, fl_error *err);
+
 /* Pull mode (docs/pull.md): makes dir a clean Git work tree of url (any libgit2 URL) at
  * want_rev (fetched only when missing here), else the tip of the branch or tag ref, else the
  * remote's HEAD: tracked files as committed, untracked ones removed, HEAD detached there.
  * applied_rev (may be NULL): the revision the host runs; a commit that is not it or a
- * descendant of it is refused (FL_ECONFLICT) before anything is checked out. rev_out gets
- * the commit. */
+ * descendant of it is refused (FL_ECONFLICT) before anything is checked out. With signers
+ * (not NULL, n > 0) the commit must carry a valid SSH signature by one of them (FL_ECRYPTO
+ * otherwise, before the ancestry check). rev_out gets the commit. */
 int fl_flake_checkout(const char *url, const char *ref, const char *want_rev,
-                      const char *applied_rev, const char *dir, char rev_out[41],
-                      fl_error *err);
+                      const char *applied_rev, const fl_ssh_signers *signers, const char *dir,
+                      char rev_out[41], fl_error *err);
 
 /* ---- inputs and flake.lock (inputs.c, lock.c, fetch.c) ---------------------------------- */
 

@@ -738,7 +738,7 @@ static int settled(const fl_act_options *o, const fl_toplevel *t) {
 /* The record is an account: failing to write it is a warning, never the activation's
  * outcome. Written under the activation's lock, so two activations never interleave it. */
 static void record_outcome(const fl_act_options *o, const fl_error *failed, FILE *out) {
-    fl_act_record_event ev = {o->record_via, o->record_host, NULL, NULL, NULL, 0};
+    fl_act_record_event ev = {.via = o->record_via, .host = o->record_host};
     if (failed)
         ev.error = failed->message ? failed->message : "activation failed";
     fl_error e = FL_ERROR_INIT;

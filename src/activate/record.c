@@ -104,6 +104,21 @@ int fl_act_record(const char *root, const char *state_dir, const fl_act_record_e
         json_object_set_new(p, "url", json_string(ev->pointer_url));
         json_object_set_new(p, "counter", json_integer((json_int_t)ev->pointer_counter));
         json_object_set_new(p, "toplevel", json_string(ev->pointer_toplevel));
+        json_t *signers = json_array();
+        json_t *marks = json_object_get(rec, "pointerMarks");
+        if (!json_is_object(marks)) {
+            marks = json_object();
+            json_object_set_new(rec, "pointerMarks", marks);
+        }
+        /* set, not raised: only a pointer at or above the marks gets here, or one taken
+         * back on purpose (--allow-downgrade), which lowers the mark with it */
+        for (size_t i = 0; i < ev->pointer_nsigners; i++) {
+            json_array_append_new(signers, json_string(ev->pointer_signers[i]));
+            json_object_set_new(marks, ev->pointer_signers[i],
+                                json_pack("{s:I,s:s}", "counter", (json_int_t)ev->pointer_counter,
+                                          "toplevel", ev->pointer_toplevel));
+        }
+        json_object_set_new(p, "signers", signers);
         json_object_set_new(rec, "pointer", p);
     }
     char *path = record_path(state_dir);

@@ -13,6 +13,7 @@
 typedef struct pull_opts {
     const char *host, *from, *ref, *rev, *mode;
     int allow_downgrade;
+    fl_opt_list signers;
 } pull_opts;
 
 static const char *const pull_modes[] = {"switch", "test", "boot", NULL};
@@ -34,6 +35,10 @@ static const fl_opt_spec pull_spec[] = {
                  "accept an older pointer or a commit that does not\n"
                  "descend from the running one",
                  pull_opts, allow_downgrade, .flags = 0),
+    FL_OPT_LIST_("allowed-signer", 0, "KEY",
+                 "Git: the commit must carry an SSH signature by this\n"
+                 "key ('ssh-ed25519 AAAA…'; repeatable)",
+                 pull_opts, signers, .flags = 0),
     FL_OPT_END_,
 };
 
@@ -67,18 +72,23 @@ static int cmd_pull(int argc, char **argv) {
     int rc = fl_opt_parse(&fl_cmd_pull, &po, argc, argv);
     if (rc != FL_OPT_RUN)
         return rc;
+    const char *usage = NULL;
     if (!po.from)
-        return fl_opt_usage(&fl_cmd_pull, "give --from URL: a cache (https://…, file:///DIR) or "
-                                          "a Git repository (git+https://…)");
-    if ((po.ref || po.rev) && strncmp(po.from, "git+", 4) != 0)
-        return fl_opt_usage(&fl_cmd_pull,
-                            "--ref and --rev are for a Git source (git+URL); %s "
-                            "is a cache",
-                            po.from);
+        usage = "give --from URL: a cache (https://…, file:///DIR) or a Git repository "
+                "(git+https://…)";
+    else if ((po.ref || po.rev || po.signers.n) && strncmp(po.from, "git+", 4) != 0)
+        usage = "--ref, --rev and --allowed-signer are for a Git source (git+URL); a cache's "
+                "pointers are checked with --trusted-public-key";
+    if (usage) {
+        fl_opt_release(&fl_cmd_pull, &po);
+        return fl_opt_usage(&fl_cmd_pull, "%s", usage);
+    }
     fl_error err = FL_ERROR_INIT;
     char *root = NULL, *state = NULL;
-    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0)
+    if (fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err) < 0) {
+        fl_opt_release(&fl_cmd_pull, &po);
         return fl_cli_report(&err);
+    }
     char *default_host = po.host ? NULL : fl_host_default_name();
     fl_pull_opts o;
     memset(&o, 0, sizeof o);
@@ -96,11 +106,14 @@ static int cmd_pull(int argc, char **argv) {
              : !strcmp(po.mode, "test")             ? FL_ACT_TEST
                                                     : FL_ACT_BOOT;
     o.allow_downgrade = po.allow_downgrade;
+    o.allowed_signers = po.signers.v;
+    o.nallowed_signers = po.signers.n;
     o.build = build_checkout;
     o.out = stdout;
     fl_pull_result res;
     rc = fl_pull(&o, &res, &err);
     fl_pull_result_release(&res);
+    fl_opt_release(&fl_cmd_pull, &po);
     free(default_host);
     free(root);
     free(state);

@@ -11,6 +11,7 @@
 #include "flakectl/cli.h"
 #include "flakectl/flake.h"
 #include "flakectl/module.h"
+#include "flakectl/pull.h"
 #include "flakectl/remote.h"
 #include "flakectl/strbuf.h"
 #include "opt.h"
@@ -44,8 +45,9 @@ const fl_opt_cmd fl_cmd_status = {
     "[--on @TAG|a,b|'*'] [--json] [-j N] [SSH options]",
     "Each host records its state at every switch, push and pull (docs/pull.md). Without\n"
     "--on, this machine's record; with --on, every chosen host's, over SSH. 'current'\n"
-    "and 'behind' compare the host's revision with the flake's here. Exit status 1 when a\n"
-    "host is unreachable or its last switch or pull failed.\n",
+    "and 'behind' compare a host that pulls from a cache with the cache's pointer for it\n"
+    "(read from here), any other host's revision with the flake's here (AGAINST says\n"
+    "which). Exit status 1 when a host is unreachable or its last switch or pull failed.\n",
     status_spec,
     NULL,
     cmd_status,
@@ -55,12 +57,23 @@ typedef struct row {
     const char *name, *target;
     json_t *rec; /* owned, NULL when unreachable */
     char *error; /* owned: why there is no record */
+    int pulls;   /* compared with its cache's pointer (against), not the flake */
+    fl_pull_against against;
 } row;
 
 typedef struct gather {
     row *rows;
     fl_deploy_opts d;
 } gather;
+
+static const char *jstr(const json_t *o, const char *k);
+
+/* A host that pulls from a cache is compared with that cache's pointer for it. */
+static void compare_cache(row *r) {
+    const char *h = jstr(r->rec, "host");
+    r->pulls = r->rec && fl_pull_against_cache(r->rec, h ? h : r->name, fl_opts.trusted_keys.v,
+                                               fl_opts.trusted_keys.n, &r->against);
+}
 
 static int gather_one(void *ctx, int i, fl_fleet_result *res) {
     gather *g = ctx;
@@ -72,6 +85,7 @@ static int gather_one(void *ctx, int i, fl_fleet_result *res) {
         res->detail = fl_xstrdup(r->error);
         fl_error_clear(&err);
     }
+    compare_cache(r);
     return rc;
 }
 
@@ -95,10 +109,13 @@ static const char *jstr(const json_t *o, const char *k) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The state word: against the flake's revision; a dirty build is never "current". */
+/* The state word: against the cache's pointer for a host that pulls from one, else against
+ * the flake's revision, where a dirty build is never "current". */
 static const char *state_of(const row *r, const fl_flake_tree *tree) {
     if (!r->rec)
         return "unreachable";
+    if (r->pulls)
+        return r->against.state;
     if (json_is_true(json_object_get(r->rec, "dirty")))
         return "dirty";
     return relation_word(fl_flake_tree_compare_rev(tree, jstr(r->rec, "rev")));
@@ -120,8 +137,8 @@ static void print_table(const row *rows, size_t n, const fl_flake_tree *tree) {
     for (size_t i = 0; i < n; i++)
         if (strlen(rows[i].name) > w)
             w = strlen(rows[i].name);
-    printf("%-*s  %-4s  %-12s  %-11s  %-20s  %s\n", (int)w, "HOST", "GEN", "REV", "STATE",
-           "UPDATED", "LAST ERROR");
+    printf("%-*s  %-4s  %-12s  %-11s  %-7s  %-20s  %s\n", (int)w, "HOST", "GEN", "REV", "STATE",
+           "AGAINST", "UPDATED", "LAST ERROR");
     for (size_t i = 0; i < n; i++) {
         const row *r = &rows[i];
         const json_t *gen = json_object_get(r->rec, "generation");
@@ -131,9 +148,16 @@ static void print_table(const row *rows, size_t n, const fl_flake_tree *tree) {
         const char *rev = jstr(r->rec, "rev");
         const char *time = jstr(r->rec, "time");
         const char *e = r->error ? r->error : jstr(r->rec, "lastError");
+        /* the host's own error first; else why its cache could not be compared */
+        if (!e && r->pulls)
+            e = r->against.error;
         char *msg = e ? one_line(e, 100) : fl_xstrdup("-");
-        printf("%-*s  %-4s  %-12.12s  %-11s  %-20s  %s\n", (int)w, r->name, gbuf, rev ? rev : "-",
-               state_of(r, tree), time ? time : "-", msg);
+        printf("%-*s  %-4s  %-12.12s  %-11s  %-7s  %-20s  %s\n", (int)w, r->name, gbuf,
+               rev ? rev : "-", state_of(r, tree),
+               !r->rec    ? "-"
+               : r->pulls ? "cache"
+                          : "flake",
+               time ? time : "-", msg);
         free(msg);
     }
 }
@@ -147,6 +171,22 @@ static void print_json(const row *rows, size_t n, const fl_flake_tree *tree) {
         json_object_set_new(o, "target", r->target ? json_string(r->target) : json_null());
         json_object_set_new(o, "reachable", json_boolean(r->rec != NULL));
         json_object_set_new(o, "state", json_string(state_of(r, tree)));
+        json_t *a = json_object();
+        if (r->pulls) {
+            json_object_set_new(a, "source", json_string("cache"));
+            json_object_set_new(a, "url", json_string(r->against.url));
+            json_object_set_new(a, "counter",
+                                r->against.toplevel ? json_integer((json_int_t)r->against.counter)
+                                                    : json_null());
+            json_object_set_new(a, "toplevel",
+                                r->against.toplevel ? json_string(r->against.toplevel)
+                                                    : json_null());
+            if (r->against.error)
+                json_object_set_new(a, "error", json_string(r->against.error));
+        } else {
+            json_object_set_new(a, "source", json_string("flake"));
+        }
+        json_object_set_new(o, "against", a);
         if (r->error)
             json_object_set_new(o, "error", json_string(r->error));
         json_array_append_new(arr, o);
@@ -203,6 +243,7 @@ static int cmd_status(int argc, char **argv) {
         const char *h = jstr(rows[0].rec, "host");
         self = h ? fl_xstrdup(h) : fl_host_default_name();
         rows[0].name = self;
+        compare_cache(&rows[0]);
         free(root);
         free(state);
     }
@@ -222,6 +263,7 @@ static int cmd_status(int argc, char **argv) {
         bad |= !rows[i].rec || json_is_string(json_object_get(rows[i].rec, "lastError"));
         json_decref(rows[i].rec);
         free(rows[i].error);
+        fl_pull_against_release(&rows[i].against);
     }
     fl_flake_tree_free(tree);
     free(rows);

@@ -357,8 +357,8 @@ static int export_commit(git_repository *repo, git_commit *commit, fl_store *sto
 
 /* The commit to use: want_rev when given (fetching only when repo lacks it), else the tip
  * of the branch or tag ref, else the remote's HEAD (both after a fetch). *commit owned. */
-static int find_commit(git_repository *repo, const char *url, const char *ref,
-                       const char *want_rev, git_oid *oid, git_commit **commit, fl_error *err) {
+static int find_commit(git_repository *repo, const char *url, const char *ref, const char *want_rev,
+                       git_oid *oid, git_commit **commit, fl_error *err) {
     *commit = NULL;
     if (want_rev) {
         if (git_oid_fromstr(oid, want_rev) < 0)
@@ -446,9 +446,35 @@ static int open_work_tree(const char *dir, git_repository **repo, fl_error *err)
     return FL_OK;
 }
 
+/* The commit's "gpgsig" header must be an SSH signature, in git's namespace, over the commit
+ * without that header, by one of signers. */
+static int check_commit_signature(git_repository *repo, const git_oid *oid, const char *rev,
+                                  const fl_ssh_signers *signers, fl_error *err) {
+    git_buf sig = {0}, data = {0};
+    char *what = fl_xasprintf("commit %s", rev);
+    int rc = 0;
+    if (git_commit_extract_signature(&sig, &data, repo, (git_oid *)oid, NULL) < 0) {
+        git_error_clear();
+        rc = fl_error_set(err, FL_ECRYPTO,
+                          "%s is not signed, and this host pulls only commits signed by one of "
+                          "%zu allowed signer%s: refused",
+                          what, signers->n, signers->n == 1 ? "" : "s");
+        fl_error_set_hint(err, "sign it with an allowed SSH key (git config gpg.format ssh; "
+                               "git config user.signingkey KEY.pub; git commit -S)");
+    } else {
+        char *signer = NULL;
+        rc = fl_sshsig_verify(sig.ptr, data.ptr, data.size, "git", signers, what, &signer, err);
+        free(signer);
+    }
+    git_buf_dispose(&sig);
+    git_buf_dispose(&data);
+    free(what);
+    return rc;
+}
+
 int fl_flake_checkout(const char *url, const char *ref, const char *want_rev,
-                      const char *applied_rev, const char *dir, char rev_out[41],
-                      fl_error *err) {
+                      const char *applied_rev, const fl_ssh_signers *signers, const char *dir,
+                      char rev_out[41], fl_error *err) {
     git_libgit2_init();
     rev_out[0] = '\0';
     git_repository *repo = NULL;
@@ -461,6 +487,11 @@ int fl_flake_checkout(const char *url, const char *ref, const char *want_rev,
     if (rc < 0)
         goto done;
     git_oid_tostr(rev_out, 41, &oid);
+    if (signers && signers->n) {
+        rc = check_commit_signature(repo, &oid, rev_out, signers, err);
+        if (rc < 0)
+            goto done;
+    }
     /* Never back: the applied commit must be this one or one of its ancestors, so a branch
      * reset to an older commit (or a replayed rev) is refused rather than deployed. */
     git_oid applied;

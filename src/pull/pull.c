@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "flakectl/base64.h"
 #include "flakectl/cache.h"
 #include "flakectl/flake.h"
 #include "flakectl/fs.h"
@@ -130,6 +131,36 @@ static int activate_top(const fl_pull_opts *o, const char *toplevel, fl_error *e
     return fl_activate(&ao, toplevel, err);
 }
 
+uint64_t fl_pull_applied_floor(const json_t *rec, char *const *ids, size_t nids,
+                               const char **toplevel) {
+    uint64_t floor = 0;
+    *toplevel = NULL;
+    const json_t *ap = json_object_get(rec, "pointer");
+    const json_t *marks = json_object_get(rec, "pointerMarks");
+    if (!json_is_array(json_object_get(ap, "signers"))) {
+        floor = fl_act_record_pointer_counter(rec);
+        *toplevel = floor ? jstr(ap, "toplevel") : NULL;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        const json_t *m = json_object_get(marks, ids[i]);
+        const json_t *c = json_object_get(m, "counter");
+        if (json_is_integer(c) && json_integer_value(c) > 0 &&
+            (uint64_t)json_integer_value(c) > floor) {
+            floor = (uint64_t)json_integer_value(c);
+            *toplevel = jstr(m, "toplevel");
+        }
+    }
+    return floor;
+}
+
+/* "name:base64", as `cache keygen` prints it: how the record names a key */
+static char *key_id(const fl_cache_public_key *k) {
+    char *b = fl_base64_encode_str(k->pk, sizeof k->pk, 1);
+    char *id = fl_xasprintf("%s:%s", k->name, b);
+    free(b);
+    return id;
+}
+
 static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *res,
                       fl_error *err) {
     FILE *out = o->out ? o->out : stdout;
@@ -151,17 +182,28 @@ static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *
         rc = fl_host_pointer_fetch(o->from, o->host, store_dir, keys, nkeys, &p, err);
     free(store_dir);
     char *where = fl_xasprintf("%s/hosts/%s", o->from, o->host);
-    const json_t *ap = json_object_get(rec, "pointer");
+    char **ids = NULL;
+    const char **signers = fl_xcalloc(nkeys + 1, sizeof *signers);
+    size_t nsigners = 0;
     int decided = 0;
     if (!rc) {
         res->toplevel = fl_xstrdup(p->store_path);
         res->counter = p->counter;
         if (p->rev)
             snprintf(res->rev, sizeof res->rev, "%s", p->rev);
-        /* whatever URL it came through (a mirror, http or https): counters are the pushes' */
-        uint64_t applied = fl_act_record_pointer_counter(rec);
-        decided = fl_pull_pointer_decide(p->counter, p->store_path, applied,
-                                         applied ? jstr(ap, "toplevel") : NULL, where, err);
+        /* whatever URL it came through (a mirror, http or https): counters are the signers',
+         * compared with every key trusted now, so a second trusted key cannot take the
+         * host back, and a key no longer trusted holds nothing back */
+        ids = fl_xcalloc(nkeys, sizeof *ids);
+        for (size_t i = 0; i < nkeys; i++) {
+            ids[i] = key_id(&keys[i]);
+            if (fl_host_pointer_trusted(p, &keys[i], 1))
+                signers[nsigners++] = ids[i];
+        }
+        const char *applied_top = NULL;
+        uint64_t applied = fl_pull_applied_floor(rec, ids, nkeys, &applied_top);
+        decided =
+            fl_pull_pointer_decide(p->counter, p->store_path, applied, applied_top, where, err);
         if (decided < 0 && o->allow_downgrade) {
             fprintf(out, "warning: %s (going on: --allow-downgrade)\n", err->message);
             fl_error_clear(err);
@@ -212,11 +254,21 @@ static int from_cache(const fl_pull_opts *o, const json_t *rec, fl_pull_result *
     }
     /* the record: the pointer counts as applied once its toplevel runs */
     if (!rc && !(res->noop && !json_is_string(json_object_get(rec, "lastError")))) {
-        fl_act_record_event ev = {"pull", o->host, NULL, o->from, p->store_path, p->counter};
+        fl_act_record_event ev = {.via = "pull",
+                                  .host = o->host,
+                                  .pointer_url = o->from,
+                                  .pointer_toplevel = p->store_path,
+                                  .pointer_counter = p->counter,
+                                  .pointer_signers = signers,
+                                  .pointer_nsigners = nsigners};
         rc = fl_act_record(o->root, o->state_dir, &ev, err);
     }
     free(where);
     fl_host_pointer_free(p);
+    for (size_t i = 0; ids && i < nkeys; i++)
+        free(ids[i]);
+    free(ids);
+    free(signers);
     free(keys);
     return rc;
 }
@@ -229,9 +281,16 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
     rc = o->build ? 0 : fl_error_set(err, FL_EUSAGE, "pulling from Git needs a build");
     char *dir = fl_path_join(o->state_dir, "host/flake");
     const char *applied = o->allow_downgrade ? NULL : jstr(rec, "rev");
+    fl_ssh_signers signers = {0};
+    for (size_t i = 0; !rc && i < o->nallowed_signers; i++)
+        rc = fl_ssh_signers_add(&signers, o->allowed_signers[i], "--allowed-signer", err);
     if (!rc)
-        rc = fl_flake_checkout(url, o->ref ? o->ref : ref, o->rev ? o->rev : rev, applied, dir,
-                               res->rev, err);
+        rc = fl_flake_checkout(url, o->ref ? o->ref : ref, o->rev ? o->rev : rev, applied, &signers,
+                               dir, res->rev, err);
+    if (!rc && signers.n)
+        fprintf(o->out ? o->out : stdout, "commit %s: SSH signature by an allowed signer\n",
+                res->rev);
+    fl_ssh_signers_release(&signers);
     if (!rc)
         rc = o->build(o->build_ctx, dir, o->host, &res->toplevel, err);
     if (!rc) {
@@ -239,7 +298,7 @@ static int from_git(const fl_pull_opts *o, const json_t *rec, fl_pull_result *re
         rc = activate_top(o, res->toplevel, err);
     }
     if (!rc) {
-        fl_act_record_event ev = {"pull", o->host, NULL, NULL, NULL, 0};
+        fl_act_record_event ev = {.via = "pull", .host = o->host};
         rc = fl_act_record(o->root, o->state_dir, &ev, err);
     }
     free(dir);
@@ -276,7 +335,7 @@ int fl_pull(const fl_pull_opts *o, fl_pull_result *res, fl_error *err) {
         rc = from_cache(o, rec, res, err);
     if (rc) {
         fl_error_add_frame(err, "while pulling host %s from %s", o->host, o->from);
-        fl_act_record_event ev = {"pull", o->host, err->message, NULL, NULL, 0};
+        fl_act_record_event ev = {.via = "pull", .host = o->host, .error = err->message};
         fl_error rerr = FL_ERROR_INIT;
         if (fl_act_record(o->root, o->state_dir, &ev, &rerr) < 0)
             fl_error_clear(&rerr);

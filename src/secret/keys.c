@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "flakectl/fs.h"
+#include "flakectl/sshwire.h"
 #include "flakectl/strbuf.h"
 #include "secret/internal.h"
 
@@ -51,55 +52,6 @@ static void ssh_wire_of(const unsigned char pk[32], unsigned char wire[FL_AGE_SS
     memcpy(wire + 19, pk, 32);
 }
 
-/* ---- a minimal reader of SSH wire strings ----------------------------------------- */
-
-typedef struct wire {
-    const unsigned char *p;
-    size_t n;
-} wire;
-
-static int wire_u32(wire *w, unsigned *v) {
-    if (w->n < 4)
-        return -1;
-    *v = (unsigned)w->p[0] << 24 | (unsigned)w->p[1] << 16 | (unsigned)w->p[2] << 8 | w->p[3];
-    w->p += 4;
-    w->n -= 4;
-    return 0;
-}
-
-static int wire_string(wire *w, wire *out) {
-    unsigned len;
-    if (wire_u32(w, &len) != 0 || len > w->n)
-        return -1;
-    out->p = w->p;
-    out->n = len;
-    w->p += len;
-    w->n -= len;
-    return 0;
-}
-
-static int wire_is(const wire *w, const char *s) {
-    return w->n == strlen(s) && !memcmp(w->p, s, w->n);
-}
-
-/* Lenient base64 for key files (OpenSSH output is canonical; whitespace is skipped). */
-static int b64_decode_spaced(const char *s, size_t n, unsigned char **out, size_t *outlen) {
-    fl_strbuf clean;
-    fl_strbuf_init(&clean, n);
-    for (size_t i = 0; i < n; i++)
-        if (!isspace((unsigned char)s[i]))
-            fl_strbuf_addch(&clean, s[i]);
-    size_t cap = clean.len / 4 * 3 + 3;
-    *out = fl_xmalloc(cap);
-    int rc = fl_base64_decode(clean.buf, clean.len, *out, cap, outlen, NULL, AGE_B64_PADDED);
-    fl_strbuf_release(&clean);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
 /* ---- recipients --------------------------------------------------------------------- */
 
 static int refuse(fl_error *err, const char *where, const char *what, const char *hint) {
@@ -115,22 +67,15 @@ static const char supported_hint[] =
     "ssh-ed25519 keys";
 
 static int ssh_public(fl_age_recipient *out, const char *text, const char *where, fl_error *err) {
-    const char *blob = text + strlen(SSH_ED25519);
-    while (*blob == ' ' || *blob == '\t')
-        blob++;
-    size_t bl = strcspn(blob, " \t\r\n");
-    unsigned char *raw = NULL;
-    size_t rl = 0;
-    if (bl == 0 || b64_decode_spaced(blob, bl, &raw, &rl) != 0)
+    unsigned char pk[32];
+    int r = fl_sshwire_ed25519_public(text, pk);
+    if (r == -1)
         return refuse(err, where, "malformed ssh-ed25519 public key (bad base64)", NULL);
-    wire w = {raw, rl}, type, pk;
-    int ok = wire_string(&w, &type) == 0 && wire_is(&type, SSH_ED25519) &&
-             wire_string(&w, &pk) == 0 && pk.n == 32 && w.n == 0;
+    int ok = r == 0;
     if (ok) {
-        ssh_wire_of(pk.p, out->ssh_wire);
-        ok = crypto_sign_ed25519_pk_to_curve25519(out->x25519, pk.p) == 0;
+        ssh_wire_of(pk, out->ssh_wire);
+        ok = crypto_sign_ed25519_pk_to_curve25519(out->x25519, pk) == 0;
     }
-    free(raw);
     if (!ok)
         return refuse(err, where, "malformed ssh-ed25519 public key", NULL);
     out->type = FL_AGE_SSH_ED25519;
@@ -288,10 +233,10 @@ static int openssh_private(fl_age_identities *ids, const char *text, const char 
     b += strlen(OPENSSH_BEGIN);
     unsigned char *raw = NULL;
     size_t rl = 0;
-    if (b64_decode_spaced(b, (size_t)(e - b), &raw, &rl) != 0)
+    if (fl_sshwire_unbase64(b, (size_t)(e - b), AGE_B64_PADDED, &raw, &rl) != 0)
         return refuse(err, path, "malformed OpenSSH private key (bad base64)", NULL);
     static const char magic[] = "openssh-key-v1";
-    wire w = {raw, rl}, cipher, kdf, kdfopts, pub, priv, type, pk, sk, ptype;
+    fl_sshwire w = {raw, rl}, cipher, kdf, kdfopts, pub, priv, type, pk, sk, ptype;
     unsigned nkeys = 0, c1 = 0, c2 = 0;
     int rc = 0;
     if (rl < sizeof magic || memcmp(raw, magic, sizeof magic) != 0) {
@@ -300,34 +245,36 @@ static int openssh_private(fl_age_identities *ids, const char *text, const char 
     }
     w.p += sizeof magic;
     w.n -= sizeof magic;
-    if (wire_string(&w, &cipher) || wire_string(&w, &kdf) || wire_string(&w, &kdfopts) ||
-        wire_u32(&w, &nkeys) || nkeys != 1 || wire_string(&w, &pub)) {
+    if (fl_sshwire_string(&w, &cipher) || fl_sshwire_string(&w, &kdf) ||
+        fl_sshwire_string(&w, &kdfopts) || fl_sshwire_u32(&w, &nkeys) || nkeys != 1 ||
+        fl_sshwire_string(&w, &pub)) {
         rc = refuse(err, path, "malformed OpenSSH private key", NULL);
         goto out;
     }
-    wire pw = pub;
-    if (wire_string(&pw, &ptype)) {
+    fl_sshwire pw = pub;
+    if (fl_sshwire_string(&pw, &ptype)) {
         rc = refuse(err, path, "malformed OpenSSH private key", NULL);
         goto out;
     }
-    if (wire_is(&ptype, "ssh-rsa")) {
+    if (fl_sshwire_is(&ptype, "ssh-rsa")) {
         rc = refuse(err, path, "RSA ssh keys are not supported", supported_hint);
         goto out;
     }
-    if (!wire_is(&ptype, SSH_ED25519)) {
+    if (!fl_sshwire_is(&ptype, SSH_ED25519)) {
         char *t = fl_xasprintf("%.*s ssh keys are not supported", (int)ptype.n, ptype.p);
         rc = refuse(err, path, t, supported_hint);
         free(t);
         goto out;
     }
-    if (!wire_is(&cipher, "none")) {
+    if (!fl_sshwire_is(&cipher, "none")) {
         rc = refuse(err, path, "passphrase-protected ssh keys are not supported",
                     "use an unencrypted key (e.g. the host key), or decrypt with 'age -d'");
         goto out;
     }
-    if (wire_string(&w, &priv) || wire_u32(&priv, &c1) || wire_u32(&priv, &c2) || c1 != c2 ||
-        wire_string(&priv, &type) || !wire_is(&type, SSH_ED25519) || wire_string(&priv, &pk) ||
-        pk.n != 32 || wire_string(&priv, &sk) || sk.n != 64 || memcmp(sk.p + 32, pk.p, 32) != 0) {
+    if (fl_sshwire_string(&w, &priv) || fl_sshwire_u32(&priv, &c1) || fl_sshwire_u32(&priv, &c2) ||
+        c1 != c2 || fl_sshwire_string(&priv, &type) || !fl_sshwire_is(&type, SSH_ED25519) ||
+        fl_sshwire_string(&priv, &pk) || pk.n != 32 || fl_sshwire_string(&priv, &sk) ||
+        sk.n != 64 || memcmp(sk.p + 32, pk.p, 32) != 0) {
         rc = refuse(err, path, "malformed OpenSSH ed25519 private key", NULL);
         goto out;
     }

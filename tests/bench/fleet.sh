@@ -9,8 +9,16 @@
 #   - a new 1 MiB file to all N with -j J, copied over SSH, vs fetched by each target from a
 #     binary cache (nginx on a machine of its own) with the deployer sending only the rest:
 #     time to converge and the deployer's bytes into the network (the bridge's counter).
+#   - pull mode: the deployer pushes each host's toplevel and signed pointer to the cache
+#     (file://, served by nginx), then all N hosts run `flakectl pull` at once, each in its
+#     namespace with its own store, root and state (what its timer would run), against one
+#     host pulling the same kind of change alone: time to converge, the deployer's bytes
+#     (only its pushes to the cache, which is on this machine: ~0 into the network), the
+#     bytes nginx served, and the CPU the pulls used (the machine's cores decide the time).
+# FLEET_PUSH=0 skips the push rows (and the hosts' sshd: their first state comes by pull).
 # Everything (namespaces, bridge, sshd, nginx, files) is removed on exit.
-# usage: FLAKECTL=build/flakectl [FLEET_HOSTS=50] [FLEET_JOBS=16] [FLEET_REPS=3] bash tests/bench/fleet.sh
+# usage: FLAKECTL=build/flakectl [FLEET_HOSTS=50] [FLEET_JOBS=16] [FLEET_REPS=3] [FLEET_PUSH=0]
+#        bash tests/bench/fleet.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 export FLAKECTL=${FLAKECTL:-$src/build/flakectl} FLAKECTL_SRC=$src
@@ -28,6 +36,8 @@ median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1
 human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }'; }
 
 t0=$(now)
+# pull rows only: the machines without their sshd
+[ "${FLEET_PUSH:-1}" = 1 ] || NETNS_NO_SSHD=1
 for i in $(seq 1 "$N"); do
   tags='"all"'
   [ "$i" -gt 8 ] || tags='"all" "eight"'
@@ -40,10 +50,12 @@ echo "$N simulated hosts up in $(secs "$t0" "$(now)") s (bridge $NETNS_NET.0/24,
 run_fl cache keygen bench-1 -o "$DEPLOY_WORK/key.sec"
 pub=$out
 
-t0=$(now)
-fl_deploy switch --on @all -j "$J" -i "$SSHD_CLIENT_KEY" --accept-new-host-key
-[ "$rc" = 0 ] || die "first deployment failed"
-printf '%-44s %8.3f s\n' "first deployment of $N hosts (-j $J)" "$(secs "$t0" "$(now)")"
+if [ "${FLEET_PUSH:-1}" = 1 ]; then
+  t0=$(now)
+  fl_deploy switch --on @all -j "$J" -i "$SSHD_CLIENT_KEY" --accept-new-host-key
+  [ "$rc" = 0 ] || die "first deployment failed"
+  printf '%-44s %8.3f s\n' "first deployment of $N hosts (-j $J)" "$(secs "$t0" "$(now)")"
+fi
 
 gen=0
 # deploy SEL JOBS [ARGS...]: one timed switch; sets s (seconds) and b (the deployer's bytes)
@@ -60,6 +72,9 @@ deploy() {
 # change WHICH...: a new value of v for those hosts
 change() { gen=$((gen + 1)); local i; for i in "$@"; do echo "$gen" >"$DEPLOY_FLAKE/v$i"; done; }
 
+row() { awk -v w="$1" -v f="$2" -v p="$3" 'BEGIN { printf "%-44s %8.3f s   1 host %8.3f s   ratio %.2f\n", w, f, p, f / p }'; }
+
+if [ "${FLEET_PUSH:-1}" = 1 ]; then
 one=() eight=() all=() bytes_one=() bytes_all=()
 for r in $(seq 1 "$REPS"); do
   change 1
@@ -70,7 +85,6 @@ for r in $(seq 1 "$REPS"); do
   deploy @all "$J"; all+=("$s"); bytes_all+=("$b")
 done
 s1=$(echo "${one[@]}" | median) s8=$(echo "${eight[@]}" | median) sn=$(echo "${all[@]}" | median)
-row() { awk -v w="$1" -v f="$2" -v p="$3" 'BEGIN { printf "%-44s %8.3f s   1 host %8.3f s   ratio %.2f\n", w, f, p, f / p }'; }
 echo "a changed small configuration (median of $REPS; whole command):"
 row "1 host" "$s1" "$s1"
 row "8 hosts -j 8" "$s8" "$s1"
@@ -98,3 +112,59 @@ awk -v a="$ss" -v b="$sc" -v c="$s1" -v n="$N" \
            printf "%-44s %8.2f x one host (%.3f s, a small change)\n", "  through the cache, time to converge", b / c, c }'
 printf '%-44s over SSH %s, through the cache %s (ratio %.3f)\n' "  deployer's bytes into the network" \
   "$(human "$bs")" "$(human "$bc")" "$(awk -v a="$bc" -v b="$bs" 'BEGIN { printf "%.3f", a / b }')"
+fi
+
+# Pull mode. Each host pulls in its own network namespace and, as its sshd does, a mount
+# namespace where the deployer's state directory is the host's own (the store paths name it).
+purl=$NGINX_URL/p
+pull_host() { # I: one pull of host hI, its output in $DEPLOY_WORK/pull-hI.log
+  DEPLOY_NETNS=$NETNS_PREFIX-$1 target_run "h$1" "$FLAKECTL" --state-dir "$DEPLOY_STATE" \
+    --root "$DEPLOY_WORK/targets/h$1/root" pull --host "h$1" --from "$purl" \
+    --trusted-public-key "$pub" >"$DEPLOY_WORK/pull-h$1.log" 2>&1
+}
+# push_pointers I...: the deployer builds and pushes each host's toplevel and pointer
+push_pointers() {
+  local i
+  for i in "$@"; do
+    fl_deploy --quiet cache push --to "file://$DEPLOY_WORK/srv/p" --key "$DEPLOY_WORK/key.sec" --host "h$i"
+    [ "$rc" = 0 ] || die "cache push --host h$i failed"
+  done
+  chmod -R a+rX "$DEPLOY_WORK/srv"
+}
+served() { awk '{ b += $10 } END { print b + 0 }' "$NGINX_LOG"; }
+# pull_all I...: all of them at once; sets s (seconds to the last one's end), b (the
+# deployer's bytes into the network), sv (bytes nginx served), cpu (the pulls' CPU seconds)
+pull_all() {
+  local b0 v0 t0 t1 i pids=() bad=0 c0
+  b0=$(netns_tx_bytes) v0=$(served) c0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
+  t0=$(now)
+  for i in "$@"; do pull_host "$i" & pids+=($!); done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || bad=$((bad + 1)); done
+  t1=$(now)
+  # children's CPU (user + system of every waited-for process), in clock ticks
+  cpu=$(awk -v c0="$c0" -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17 - c0) / hz }' /proc/$$/stat)
+  [ "$bad" = 0 ] || { err=$(cat "$DEPLOY_WORK"/pull-h*.log | grep -v '^ ' | tail -20); die "$bad pulls failed"; }
+  s=$(secs "$t0" "$t1") b=$(($(netns_tx_bytes) - b0)) sv=$(($(served) - v0))
+}
+t0=$(now)
+push_pointers $(seq 1 "$N")
+pull_all $(seq 1 "$N")
+printf '%-44s %8.3f s (pushes %.3f s before)\n' "first pull of $N hosts at once" "$s" \
+  "$(awk -v a="$(secs "$t0" "$(now)")" -v b="$s" 'BEGIN { print a - b }')"
+p1=() pn=() pb=() pv=() pc=() c1=() push_s=()
+for r in $(seq 1 "$REPS"); do
+  change 1; push_pointers 1
+  pull_all 1; p1+=("$s"); c1+=("$cpu")
+  change $(seq 1 "$N")
+  t0=$(now); push_pointers $(seq 1 "$N"); push_s+=("$(secs "$t0" "$(now)")")
+  pull_all $(seq 1 "$N"); pn+=("$s"); pb+=("$b"); pv+=("$sv"); pc+=("$cpu")
+done
+q1=$(echo "${p1[@]}" | median) qn=$(echo "${pn[@]}" | median)
+echo "pull mode: a changed small configuration, pulled from nginx (median of $REPS):"
+row "1 host pulls" "$q1" "$q1"
+row "$N hosts pull at once" "$qn" "$q1"
+printf '%-44s %s (nginx served %s; the pushes of %s pointers took %s s)\n' \
+  "  deployer's bytes into the network" "$(human "$(echo "${pb[@]}" | median)")" \
+  "$(human "$(echo "${pv[@]}" | median)")" "$N" "$(echo "${push_s[@]}" | median)"
+printf '%-44s %s s per pull alone, %s s for all %s (%s cores)\n' "  CPU (user + system)" \
+  "$(echo "${c1[@]}" | median)" "$(echo "${pc[@]}" | median)" "$N" "$(nproc)"

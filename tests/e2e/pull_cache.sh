@@ -52,6 +52,8 @@ other=$(dfl cache keygen other-1 -o other.sec)
     --key key.sec --host h1 2>push.err || fail "push: $(cat push.err)"
 grep -q "pointer hosts/h1 written" push.err || fail "push did not say it wrote the pointer: $(cat push.err)"
 top1=$(dfl build --no-link --host h1)
+# the same host in a second cache under another key, pushed before every pointer below
+dfl cache push --to "file://$work/srv/cache2" --key other.sec --host h1 2>/dev/null
 rev1=$(git -C flake rev-parse HEAD)
 grep -qx "StorePath: $top1" srv/cache/hosts/h1 || fail "the pointer does not name $top1: $(cat srv/cache/hosts/h1)"
 grep -qx "Rev: $rev1" srv/cache/hosts/h1 || fail "the pointer does not carry the revision"
@@ -137,7 +139,7 @@ last=$(rec lastError)
 st=0; "$FLAKECTL" --state-dir "$state" --root "$root" pull --host h1 2> err || st=$?
 [ "$st" = 2 ] && grep -q "give --from URL" err || fail "pull without --from: status $st, $(cat err)"
 st=0; pull --from "$url" --ref main --trusted-public-key "$pub" 2> err || st=$?
-[ "$st" = 2 ] && grep -q -- "--ref and --rev are for a Git source" err || fail "--ref with a cache: status $st, $(cat err)"
+[ "$st" = 2 ] && grep -q -- "--ref, --rev and --allowed-signer are for a Git source" err || fail "--ref with a cache: status $st, $(cat err)"
 [ "$(rec lastError)" = "$last" ] || fail "a usage error was recorded: $(rec lastError)"
 echo "ok: a missing --from and --ref with a cache are usage errors"
 
@@ -187,3 +189,32 @@ pull --from "$url" --trusted-public-key "$pub" > out 2> err || fail "the pull af
 [ "$(rec toplevel)" = "$top4" ] && [ "$(rec lastError)" = null ] && [ "$(rec pointer.counter)" -gt "$c2" ] ||
     fail "record after the killed pull: $(cat "$state/host/status.json")"
 echo "ok: a pull killed mid-activation is finished by the next one"
+
+# 7. counters are per key (docs/pull.md): the second cache's pointer (key other-1) is older
+# than the applied one (pull-1's v4)
+url2="http://127.0.0.1:$NGINX_PORT/cache2"
+c0=$(sed -n 's/^Counter: //p' srv/cache2/hosts/h1)
+[ "$c0" -lt "$(rec pointer.counter)" ] || fail "the second cache's counter $c0 is not the older one"
+if pull --from "$url2" --trusted-public-key "$pub" --trusted-public-key "$other" > out 2> err; then
+    fail "a second trusted key took the host back to an older pointer"
+fi
+grep -q "older than the pointer this host applied" err || fail "downgrade by a second key: $(cat err)"
+[ "$(greeting)" = v4 ] || fail "the refused downgrade changed the root"
+echo "ok: a second trusted key cannot take the host back (counter $c0 below the applied one)"
+# moved: the host trusts other-1 alone; pull-1's counter no longer holds it back
+pull --from "$url2" --trusted-public-key "$other" > out 2> err || fail "moved to another key: $(cat out err)"
+[ "$(greeting)" = v1 ] || fail "the pointer of the new key is not active"
+[ "$(rec pointer.counter)" = "$c0" ] && [ "$(jq -r '.pointer.signers[0]' "$state/host/status.json")" = "$other" ] ||
+    fail "record after the move: $(cat "$state/host/status.json")"
+[ "$(jq -r --arg k "$pub" '.pointerMarks[$k].counter' "$state/host/status.json")" -gt "$c0" ] ||
+    fail "pull-1's mark was lost: $(cat "$state/host/status.json")"
+echo "ok: a host moved to another key is not locked out by the old key's counter"
+# and trusting pull-1 again, its replayed v1 pointer is still refused: its mark stayed
+refused_again() {
+    if pull --from "$url" "$@" > out 2> err; then fail "pull-1's replayed v1 pointer was accepted"; fi
+    grep -q "older than the pointer this host applied" err || fail "replay after the move: $(cat err)"
+}
+cp pointer.v1 srv/cache/hosts/h1
+refused_again --trusted-public-key "$pub" --trusted-public-key "$other"
+refused_again --trusted-public-key "$pub"
+echo "ok: the old key's replayed pointer is refused after the move"

@@ -3,7 +3,8 @@
 # `flakectl pull` with the options, quoted, and the timer has the interval; on macOS the
 # launchd daemon's plist (launchd cannot run on Linux: the test checks the file only) has the
 # command, StartInterval in seconds and a PATH; the module's checks stop a host without
-# `from`, a cache without keys, or an interval launchd cannot use.
+# `from`, a cache without keys, allowed signers with a cache, or an interval launchd cannot
+# use; allowedSigners become --allowed-signer arguments.
 set -euo pipefail
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
@@ -52,6 +53,17 @@ if fl build --no-link --host lin 2> err; then fail "a cache without keys was acc
 grep -q "trustedPublicKeys is empty" err || fail "no keys: $(cat err)"
 conf "git+https://git.example.org/x.git" '' 1h
 fl build --no-link --host lin > /dev/null || fail "Git needs no keys"
+cat > flake/pull.nix <<'EOF'
+{ ... }: { services.flakectl.pull = { enable = true; from = "git+https://git.example.org/x.git";
+  allowedSigners = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1Xh7Rk0cBfNKz6lq6kJd6lGEn3c5f0rK2nQzY4v3Jm alice" ]; }; }
+EOF
+lin=$(fl build --no-link --host lin)
+script=$(sed -n 's/^ExecStart=//p' "$lin/units/flakectl-pull.service")
+grep -q "'--allowed-signer' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1Xh7Rk0cBfNKz6lq6kJd6lGEn3c5f0rK2nQzY4v3Jm alice'" "$script" ||
+    fail "allowed signers: $(cat "$script")"
+sed -i 's|git+https://git.example.org/x.git|https://cache.example.org|; s|allowedSigners|trustedPublicKeys = [ "k-1:AAAA" ]; allowedSigners|' flake/pull.nix
+if fl build --no-link --host lin 2> err; then fail "allowedSigners with a cache was accepted"; fi
+grep -q "allowedSigners is for a Git source" err || fail "allowedSigners with a cache: $(cat err)"
 conf "https://cache.example.org" '"k-1:AAAA"' "every day"
 if fl build --no-link --host mac 2> err; then fail "a bad launchd interval was accepted"; fi
 grep -q "interval \`every day' is not a span launchd can use" err || fail "interval: $(cat err)"

@@ -9,19 +9,14 @@ source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/deploy.sh"
 deploy_setup
 deploy_fleet fleet n1 n2 n3 n4
-commit() {
-    git -C "$DEPLOY_FLAKE" add -A
-    git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"
-    git -C "$DEPLOY_FLAKE" rev-parse HEAD
-}
 git -C "$DEPLOY_FLAKE" init -q
-c1=$(commit one)
+c1=$(deploy_commit one)
 ssh=(-i "$SSHD_CLIENT_KEY" --accept-new-host-key)
 fl_deploy switch --on n1,n2,n3 -j 3 "${ssh[@]}" --confirm-timeout 20
 expect_eq "first deployment" 0 "$rc"
 sed -i 's/hello n1/hi n1/' "$DEPLOY_FLAKE/n1.nix"
 echo '{ ... }: { networking.hostName = "n3"; system.activationScripts.broken = "echo n3 says no >&2; exit 1"; }' >"$DEPLOY_FLAKE/n3.nix"
-c2=$(commit two)
+c2=$(deploy_commit two)
 fl_deploy switch --on n1,n3 -j 2 "${ssh[@]}" --confirm-timeout 20
 expect_eq "second deployment: n3 fails" 1 "$rc"
 
@@ -29,7 +24,7 @@ fl_deploy status --on @fleet -j 5 "${ssh[@]}"
 echo "$out"
 expect_eq "status exits 1 (a host unreachable, one failed)" 1 "$rc"
 row() { grep "^$1 " <<<"$out"; }
-expect_contains "header" "HOST  GEN   REV           STATE        UPDATED               LAST ERROR" "$out"
+expect_contains "header" "HOST  GEN   REV           STATE        AGAINST  UPDATED               LAST ERROR" "$out"
 expect_contains "n1 current at c2" "n1    2     ${c2:0:12}  current" "$(row n1)"
 expect_contains "n2 behind at c1" "n2    1     ${c1:0:12}  behind" "$(row n2)"
 expect_contains "n3 still on c1" "n3    1     ${c1:0:12}  behind" "$(row n3)"

@@ -7,6 +7,7 @@ let
   cfg = config.services.flakectl.pull;
   args = [ cfg.package "pull" "--host" cfg.host "--from" cfg.from ]
     ++ concatMap (k: [ "--trusted-public-key" k ]) cfg.trustedPublicKeys
+    ++ concatMap (k: [ "--allowed-signer" k ]) cfg.allowedSigners
     ++ optionals (cfg.ref != null) [ "--ref" cfg.ref ]
     ++ optionals (cfg.stateDir != null) [ "--state-dir" cfg.stateDir ]
     ++ cfg.extraArgs;
@@ -57,6 +58,12 @@ in
       example = [ "cache.example.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=" ];
       description = "Public keys (name:base64) whose signature makes a pointer and the closure it names acceptable. Required when pulling from a cache.";
     };
+    allowedSigners = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1Xh7Rk0cBfNKz6lq6kJd6lGEn3c5f0rK2nQzY4v3Jm alice@example" ];
+      description = "Git only: SSH ed25519 public keys (as in a .pub file), one of which must have signed (git commit -S with gpg.format=ssh) the commit the host pulls; an unsigned commit or one signed by another key is refused. Empty: commit signatures are not checked.";
+    };
     host = mkOption {
       type = types.str;
       default = host.name;
@@ -93,6 +100,8 @@ in
         { assertion = cfg.from != ""; message = "services.flakectl.pull.from is not set: give a cache URL or a git+ URL"; }
         { assertion = lib.hasPrefix "git+" cfg.from || cfg.trustedPublicKeys != [ ];
           message = "services.flakectl.pull.trustedPublicKeys is empty: a pointer from the cache ${cfg.from} is only trusted when signed by one of them"; }
+        { assertion = lib.hasPrefix "git+" cfg.from || cfg.allowedSigners == [ ];
+          message = "services.flakectl.pull.allowedSigners is for a Git source; the cache ${cfg.from} is trusted through trustedPublicKeys"; }
         { assertion = !host.isDarwin || spanMatch != null;
           message = "services.flakectl.pull.interval `${cfg.interval}' is not a span launchd can use (N, Ns, Nmin, Nh, Nd)"; }
       ];

@@ -13,6 +13,8 @@
 #                                # the target's PATH, e.g. a wrapper named flakectl)
 #   deploy_flake_host NAME FILE  # hosts entry helper: see deploy_write_flake
 #   fl_deploy ARGS...            # run_fl with the builder's flake/state and the client key
+#   target_run NAME CMD...       # CMD as the target sees the machine (its state, its netns)
+#   deploy_commit MSG            # commits the flake, prints the revision
 #   deploy_fleet TAG NAME...     # a fleet: a target per NAME (its module sets the hostName and
 #                                # /etc/greeting "hello NAME"), tagged TAG and its own name, and
 #                                # host a0 on a port nothing listens on (tagged TAG and
@@ -45,6 +47,25 @@ deploy_target_start() { # NAME
         SSHD_ENV="FLAKECTL_STATE_DIR=$DEPLOY_STATE FLAKECTL_ROOT=$t/root XDG_CACHE_HOME=$t/cache" \
         SSHD_PATH_PREPEND=${DEPLOY_TARGET_PATH:+$DEPLOY_TARGET_PATH:}$(dirname "$FLAKECTL") \
         sshd_start "$1"
+}
+
+# deploy_commit MSG: commits everything in the flake (a Git repository: `git init` it
+# first) and prints the new revision.
+deploy_commit() {
+    git -C "$DEPLOY_FLAKE" add -A
+    git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"
+    git -C "$DEPLOY_FLAKE" rev-parse HEAD
+}
+
+# target_run NAME CMD...: CMD as target NAME sees the machine (its own state directory where
+# the builder's is; in the network namespace DEPLOY_NETNS when set): what the target runs
+# itself, e.g. its `flakectl pull`. Give flakectl --root "$DEPLOY_WORK/targets/NAME/root".
+target_run() {
+    local t=$DEPLOY_WORK/targets/$1
+    shift
+    DEPLOY_NS_SRC=$t/state DEPLOY_NS_DST=$DEPLOY_STATE ${DEPLOY_NETNS:+ip netns exec "$DEPLOY_NETNS"} \
+        unshare -m --propagation private /bin/sh -c \
+        'mount --bind "$DEPLOY_NS_SRC" "$DEPLOY_NS_DST" && exec "$@"' sh "$@"
 }
 
 # A target's generation links, as the target sees them.

@@ -17,7 +17,8 @@
 #                           # removes all of it
 #   netns_fleet_host NAME IDX V TAGS  # netns_target_start; NAME's module puts the flake's
 #                           # file V at /etc/v and ./blob at /etc/blob; appends the host to
-#                           # NETNS_SPECS (for deploy_write_flake) with TAGS
+#                           # NETNS_SPECS (for deploy_write_flake) with TAGS; with
+#                           # NETNS_NO_SSHD=1 no sshd (a host that only pulls, target_run)
 source "$(dirname "${BASH_SOURCE[0]}")/nginx-serve.bash"
 NETNS_SPECS=()
 NETNS_PREFIX="" NETNS_BRIDGE="" NETNS_NET="" NETNS_LIST=()
@@ -89,7 +90,13 @@ netns_fleet_setup() {
 }
 
 netns_fleet_host() { # NAME IDX V TAGS
-    netns_target_start "$1" "$2" >/dev/null || return 1
+    if [ -n "${NETNS_NO_SSHD:-}" ]; then # a host that only pulls: its own state, no sshd
+        netns_add "$2" || return 1
+        mkdir -p "$DEPLOY_WORK/targets/$1/state" "$DEPLOY_WORK/targets/$1/root"
+        SSHD_TARGET=root@$NETNS_NET.$(($2 + 1))
+    else
+        netns_target_start "$1" "$2" >/dev/null || return 1
+    fi
     NETNS_SPECS+=("$1 $SSHD_TARGET $4")
     cat >"$DEPLOY_FLAKE/$1.nix" <<EOF
 { ... }: {

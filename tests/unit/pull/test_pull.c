@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <string.h>
 
 #include "flakectl/pull.h"
@@ -33,9 +34,41 @@ static void test_pointer_decide(void **state) {
     fl_error_clear(&err);
 }
 
+/* Per-key marks: the floor is the highest mark among the keys trusted now; a record from
+ * before marks counts whatever the keys. */
+static void test_applied_floor(void **state) {
+    (void)state;
+    json_error_t je;
+    json_t *rec = json_loads("{\"pointer\": {\"counter\": 9, \"toplevel\": \"/s/b\", "
+                             "\"signers\": [\"k2:B\"]}, \"pointerMarks\": {"
+                             "\"k1:A\": {\"counter\": 20, \"toplevel\": \"/s/a\"}, "
+                             "\"k2:B\": {\"counter\": 9, \"toplevel\": \"/s/b\"}}}",
+                             0, &je);
+    assert_non_null(rec);
+    const char *top = NULL;
+    char *both[] = {"k1:A", "k2:B"}, *k2[] = {"k2:B"}, *k3[] = {"k3:C"};
+    /* both trusted: k2 cannot go below what k1 put there */
+    assert_int_equal(fl_pull_applied_floor(rec, both, 2, &top), 20);
+    assert_string_equal(top, "/s/a");
+    /* moved to k2 alone: k1's mark holds nothing back */
+    assert_int_equal(fl_pull_applied_floor(rec, k2, 1, &top), 9);
+    assert_string_equal(top, "/s/b");
+    /* a key never applied starts from nothing */
+    assert_int_equal(fl_pull_applied_floor(rec, k3, 1, &top), 0);
+    assert_null(top);
+    json_decref(rec);
+    /* a record written before per-key marks: its counter binds every key */
+    rec = json_loads("{\"pointer\": {\"counter\": 7, \"toplevel\": \"/s/c\"}}", 0, &je);
+    assert_int_equal(fl_pull_applied_floor(rec, k3, 1, &top), 7);
+    assert_string_equal(top, "/s/c");
+    json_decref(rec);
+    assert_int_equal(fl_pull_applied_floor(NULL, k3, 1, &top), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pointer_decide),
+        cmocka_unit_test(test_applied_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
