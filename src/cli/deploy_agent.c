@@ -30,6 +30,7 @@
 #include "needroot.h"
 #include "opt.h"
 #include "options.h"
+#include "progress.h"
 
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -490,8 +491,13 @@ static int agent_substitute(int argc, char **argv) {
     char **paths = rc == 0 ? split_lines(in.buf, &n) : NULL;
     fl_store *s = NULL;
     fl_substituter *sub = NULL;
+    /* stderr is the deployer's channel: plain lines, relayed there with the host's label */
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "substituting", "substituted");
     if (rc == 0)
         rc = fl_store_open(state, &s, &err);
+    if (rc == 0)
+        fl_store_set_progress(s, &pr.progress);
     if (rc == 0)
         rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
                                 fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
@@ -508,6 +514,7 @@ static int agent_substitute(int argc, char **argv) {
     fl_substituter_free(sub);
     if (s)
         fl_store_close(s);
+    fl_cli_progress_release(&pr);
     free(paths);
     fl_strbuf_release(&in);
     free(root);
