@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 #include "flakectl/strbuf.h"
 
 typedef enum fl_pkg_manager {
@@ -157,6 +158,9 @@ typedef struct fl_pkg_step {
     int generation;        /* the generation being activated (for the record) */
     int dry;               /* only print the plan */
     FILE *out;
+    /* apt's install: a step per package and the count done of those it unpacks (progress.h);
+     * NULL = none */
+    const fl_progress *progress;
 } fl_pkg_step;
 
 /* Plans (and unless dry, applies) the packages of s->profile: reconciles an interrupted run

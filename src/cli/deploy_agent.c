@@ -301,8 +301,13 @@ static int agent_activate(int argc, char **argv) {
     }
     if (rc == 0) {
         fflush(stdout);
-        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL, NULL};
+        /* stderr is the deployer's channel: plain lines, relayed with the host's label */
+        fl_cli_progress pr;
+        fl_cli_progress_init(&pr, stderr, "installing packages", NULL);
+        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL, NULL,
+                            &pr.progress};
         rc = fl_activate(&o, top, &err);
+        fl_cli_progress_release(&pr);
     }
     /* The activation rooted the toplevel itself while it ran; now a generation, `current`
      * or an interrupted activation's record does (or, after a failure, nothing should). */
