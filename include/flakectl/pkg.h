@@ -168,6 +168,9 @@ typedef struct fl_pkg_step {
  * and writes the record. Without a manager to run (no Debian root under --root, a manager
  * other than apt on this machine) the plan is listed and nothing is installed. */
 int fl_pkg_activate(const fl_pkg_step *s, fl_error *err);
+/* macOS's packages step as the plan's JSON (docs/json.md "homebrew"): the Brewfile, the brew
+ * names, the cleanup and the `brew bundle` command; null when there is nothing for Homebrew. */
+json_t *fl_pkg_brew_plan_json(const json_t *profile, const char *toplevel);
 /* Whether every declared package is installed and nothing owned is left to remove (the
  * no-op switch's check: one read of the manager's database). 1 yes, 0 no. */
 int fl_pkg_satisfied(const fl_pkg_step *s);
