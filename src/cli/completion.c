@@ -16,6 +16,7 @@
 #include "flakectl/module.h"
 #include "flakectl/strbuf.h"
 #include "opt.h"
+#include "needroot.h"
 #include "options.h"
 
 /* ---- the data: one line per subcommand, option and positional ----
@@ -216,15 +217,9 @@ static void listing_opts(fl_session_opts *so, char **scratch) {
     fl_cli_session_opts(so);
     so->no_write_lock = 1;
     so->warnings = NULL;
-    *scratch = NULL;
-    if (access(so->state_dir, W_OK) != 0) {
-        char *git = fl_flake_git_cache_dir(); /* <cache>/flakectl/git */
-        char *slash = strrchr(git, '/');
-        *slash = '\0';
-        *scratch = fl_xasprintf("%s/completion-state", git);
+    *scratch = fl_cli_own_state_dir("completion-state", 1);
+    if (*scratch)
         so->state_dir = *scratch;
-        free(git);
-    }
 }
 
 /* Whether name is one of the comma-separated elements of list[0..len). */
