@@ -10,19 +10,7 @@ PTY="python3 $FLAKECTL_SRC/tests/e2e/lib/ptyrun.py"
 ESC=$'\033'
 CR=$'\r'
 export TERM=xterm
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-root="$work/root"
-debian_root_copy "$root"
-rm -f "$root/etc/hostname"
-export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$root"
-flake="$work/flake"
-mkdir -p "$flake"
-cat >"$flake/flake.nix" <<'NIX'
-{ outputs = { self, ... }: { hosts.box = { system = "x86_64-linux"; modules = [ ./packages.nix ]; }; }; }
-NIX
-declare_pkgs() { printf '{ pkgs, ... }: { environment.systemPackages = with pkgs; [ %s ]; }\n' "$1" >"$flake/packages.nix"; }
-installed() { chroot "$root" dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null | awk '$2 == "ii" { print $1 }' | tr '\n' ' '; }
+source "$(dirname "$0")/lib/apt-box.bash"
 
 # a pipe: apt's own output as before, and the reporter's plain lines
 declare_pkgs "hello"
