@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 #include "flakectl/rootpath.h"
 #include "flakectl/strbuf.h"
 
@@ -62,6 +63,7 @@ typedef struct fl_act_options {
     json_t *plan_json; /* dry-activate: when an object, the plan is added to it as
                           docs/json.md describes instead of printed (notes still go
                           to out) */
+    const fl_progress *progress; /* long steps (apt's installs) report here; NULL = none */
 } fl_act_options;
 
 /* The global --root (which must exist) and --state-dir as absolute, canonical paths, so

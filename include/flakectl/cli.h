@@ -49,9 +49,11 @@ typedef struct fl_cli_caches {
     size_t nurls, nkeys;
 } fl_cli_caches;
 /* fl_cli_build_host that also tells which caches (flags and the host's store.* options) the
- * build substituted from, for a deployment's target to use. */
+ * build substituted from, for a deployment's target to use. progress: where the builds
+ * report (a fleet's line), NULL = a line of their own on stderr. */
+struct fl_progress;
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
-                             fl_error *err);
+                             const struct fl_progress *progress, fl_error *err);
 /* The same for the flake in flake_dir, which is left as it is (flake.lock never written). */
 int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
                          fl_error *err);

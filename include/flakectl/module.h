@@ -57,7 +57,9 @@ int fl_host_config(fl_host *host, fl_value **config, fl_error *err);
  * below v; errors name the missing attribute and suggest close names. */
 int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **out, fl_error *err);
 /* The names one level below the dotted option path (\"\" = the top): what completion offers.
- * An option (a leaf) or a missing path has none. *names owned (fl_module_free_names). */
+ * Below an option whose value is an attribute set (an attrsOf: users.users, environment.etc)
+ * the names the configuration defines, and below such a name the submodule's options. Any
+ * other option (a leaf) or a missing path has none. *names owned (fl_module_free_names). */
 int fl_host_option_children(fl_host *host, const char *dotted, char ***names, size_t *n,
                             fl_error *err);
 /* Prints the host's warnings to stderr ("warning: ..."). */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "flakectl/error.h"
+#include "flakectl/progress.h"
 #include "flakectl/strbuf.h"
 
 typedef enum fl_pkg_manager {
@@ -157,6 +158,9 @@ typedef struct fl_pkg_step {
     int generation;        /* the generation being activated (for the record) */
     int dry;               /* only print the plan */
     FILE *out;
+    /* apt's install: a step per package and the count done of those it unpacks (progress.h);
+     * NULL = none */
+    const fl_progress *progress;
 } fl_pkg_step;
 
 /* Plans (and unless dry, applies) the packages of s->profile: reconciles an interrupted run
@@ -164,6 +168,9 @@ typedef struct fl_pkg_step {
  * and writes the record. Without a manager to run (no Debian root under --root, a manager
  * other than apt on this machine) the plan is listed and nothing is installed. */
 int fl_pkg_activate(const fl_pkg_step *s, fl_error *err);
+/* macOS's packages step as the plan's JSON (docs/json.md "homebrew"): the Brewfile, the brew
+ * names, the cleanup and the `brew bundle` command; null when there is nothing for Homebrew. */
+json_t *fl_pkg_brew_plan_json(const json_t *profile, const char *toplevel);
 /* Whether every declared package is installed and nothing owned is left to remove (the
  * no-op switch's check: one read of the manager's database). 1 yes, 0 no. */
 int fl_pkg_satisfied(const fl_pkg_step *s);

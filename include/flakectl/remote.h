@@ -10,6 +10,7 @@
 
 #include "flakectl/error.h"
 #include "flakectl/knownhosts.h"
+#include "flakectl/progress.h"
 
 /* ---- targets: "user@host[:port]", "host", "[v6addr]:port" ---- */
 
@@ -271,34 +272,37 @@ typedef struct fl_deploy_caches {
  * has (`flakectl store query-valid`), then streams the missing ones, references first, in
  * batches of about batch_bytes (0 = 16 MiB), each batch one `flakectl store import` that
  * registers it only once all of it arrived and verified. A copy cut off keeps the finished
- * batches and the next run sends only what is still missing. A progress line goes to
- * progress_fd (-1 = none), prefixed with the connection's label. pending (NULL = none): the
+ * batches and the next run sends only what is still missing. The target's messages go to
+ * err_fd prefixed with the connection's label; progress (NULL = none) gets the copy's task
+ * ("copying to LABEL": paths and NAR bytes), the bytes as they go, and a NOTE with the
+ * closing line ("[LABEL] copied N paths …" or "[LABEL] nothing to copy …"). pending (NULL = none): the
  * target roots the whole closure under that pending root from the first question on, and
  * keeps it until the activation given the same id ends (docs/security.md). */
 int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
-                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                   fl_error *err);
+                   unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                   fl_deploy_copy_stats *st, fl_error *err);
 
 /* fl_deploy_copy where the target first fetches what it lacks from caches itself
  * (`flakectl deploy-agent substitute`, signatures checked there with caches->keys) and only
  * what no cache has is streamed over SSH. A target that cannot reach a cache, or fails to
- * substitute, gets everything over SSH (with a note on progress_fd). caches NULL or empty =
+ * substitute, gets everything over SSH (with a note on err_fd). caches NULL or empty =
  * fl_deploy_copy. */
 int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
-                              const char *pending, const fl_deploy_caches *caches, int progress_fd,
-                              fl_deploy_copy_stats *st, fl_error *err);
+                              const char *pending, const fl_deploy_caches *caches, int err_fd,
+                              const fl_progress *progress, fl_deploy_copy_stats *st,
+                              fl_error *err);
 
 /* The same for the closure of several roots (e.g. the inputs a build host needs). */
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                         fl_error *err);
+                         unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                         fl_deploy_copy_stats *st, fl_error *err);
 /* Copies closure[n] (references first; sizes = their NAR sizes) from the host `from` to r
  * without touching the local store: each batch is `flakectl store export` on `from`,
  * relayed through this process into `flakectl store import` on r. from may be r itself
  * only when r has every path already. */
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
-                    const char *pending, unsigned long long batch_bytes, int progress_fd,
-                    fl_deploy_copy_stats *st, fl_error *err);
+                    const char *pending, unsigned long long batch_bytes, int err_fd,
+                    const fl_progress *progress, fl_deploy_copy_stats *st, fl_error *err);
 
 typedef struct fl_deploy_opts {
     fl_remote_opts ssh;
@@ -310,6 +314,7 @@ typedef struct fl_deploy_opts {
     int sudo;               /* a non-root login: every step through sudo */
     fl_remote_sudo_pass *sudo_pass;
     int out_fd, err_fd;      /* where the prefixed output goes (1, 2) */
+    const fl_progress *progress; /* the copies (progress.h); NULL = none */
     fl_deploy_caches caches; /* the target substitutes from these first (none: all by SSH) */
 } fl_deploy_opts;
 
@@ -400,6 +405,9 @@ typedef struct fl_rollout_host {
     size_t nsubstituters, ntrusted_keys;
     int built;
     fl_deploy_result res;
+    /* set by fl_rollout for the build function: in a fleet, where the host's build reports
+     * (into the fleet's line); NULL for one host, whose build reports on its own */
+    const fl_progress *progress;
 } fl_rollout_host;
 
 /* Builds h here (sets h->toplevel), or with a build host records its plan; <0 with err. */
@@ -416,6 +424,10 @@ typedef struct fl_rollout_opts {
     fl_rollout_build_fn build;
     void *build_ctx;
     FILE *out, *err; /* progress lines; errors and the fleet's table */
+    /* One host: its copy reports here (d.progress). A fleet: BEGIN "deploying" (n hosts),
+     * a STAGE per host event ("built", "copied", "activated", "failed"), the hosts' build
+     * and copy counts (no per-host BEGIN/END) and their NOTEs. NULL = none. */
+    const fl_progress *progress;
 } fl_rollout_opts;
 
 /* Builds and deploys every host, o->fleet.jobs hosts at a time, each deployed as soon as its

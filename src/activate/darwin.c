@@ -827,6 +827,71 @@ void fl_act_darwin_print(const fl_act_plan *p, FILE *out) {
     }
 }
 
+/* ---- the plan as JSON (docs/json.md "darwin"), in the order the commands would run ---- */
+
+static json_t *argv_json(char *const *argv) {
+    json_t *a = json_array();
+    for (char *const *p = argv; p && *p; p++)
+        json_array_append_new(a, json_string(*p));
+    return a;
+}
+
+static json_t *step_json(const dcmd *c) {
+    json_t *o = json_object();
+    json_t *uid = c->as ? json_integer((json_int_t)c->as) : json_null();
+    if (c->kind == C_WRITE || c->kind == C_REMOVE) {
+        json_object_set_new(o, "kind", json_string("plist"));
+        json_object_set_new(o, "change", json_string(c->kind == C_WRITE ? "add" : "remove"));
+        json_object_set_new(o, "path", json_string(c->dst));
+        json_object_set_new(o, "source", c->src ? json_string(c->src) : json_null());
+        json_object_set_new(o, "uid", uid);
+        return o;
+    }
+    const char *prog = c->argv[0];
+    const char *kind = !strcmp(prog, "launchctl") ? "launchd"
+                       : !strcmp(prog, "defaults") ? "defaults"
+                       : !strcmp(prog, "killall")  ? "restart"
+                                                   : "command";
+    json_object_set_new(o, "kind", json_string(kind));
+    if (strcmp(kind, "restart") && strcmp(kind, "command") && c->argv[1])
+        json_object_set_new(o, "action", json_string(c->argv[1]));
+    /* launchctl bootout DOMAIN/LABEL; launchctl bootstrap DOMAIN PLIST */
+    if (!strcmp(kind, "launchd") && c->argv[1] && c->argv[2]) {
+        int boot = c->argv[3] != NULL;
+        json_object_set_new(o, boot ? "domain" : "target", json_string(c->argv[2]));
+        if (boot)
+            json_object_set_new(o, "path", json_string(c->argv[3]));
+    }
+    if (!strcmp(kind, "defaults") && c->argv[1] && c->argv[2] && c->argv[3]) {
+        json_object_set_new(o, "domain", json_string(c->argv[2]));
+        json_object_set_new(o, "key", json_string(c->argv[3]));
+    }
+    if (!strcmp(kind, "restart") && c->argv[1])
+        json_object_set_new(o, "process", json_string(c->argv[1]));
+    json_object_set_new(o, "command", argv_json(c->argv));
+    json_object_set_new(o, "uid", uid);
+    return o;
+}
+
+json_t *fl_act_darwin_json(const fl_act_plan *p) {
+    const fl_act_darwin *d = p->dar;
+    if (!d)
+        return json_null();
+    json_t *accounts = json_array(), *steps = json_array(), *notes = json_array();
+    for (size_t i = 0; i < d->users.n; i++)
+        json_array_append_new(accounts, json_pack("{s:o}", "command", argv_json(d->users.c[i].argv)));
+    for (size_t i = 0; i < d->apply.n; i++)
+        json_array_append_new(steps, step_json(&d->apply.c[i]));
+    for (const char *s = d->notes.buf; s && *s;) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        json_array_append_new(notes, json_stringn(s, n));
+        s = e ? e + 1 : NULL;
+    }
+    return json_pack("{s:b, s:o, s:o, s:o}", "executed", d->live, "accounts", accounts, "steps",
+                     steps, "notes", notes);
+}
+
 int fl_act_darwin_users_apply(fl_act_plan *p, FILE *out, fl_error *err) {
     if (!p->dar->live)
         return FL_OK;

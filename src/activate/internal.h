@@ -180,6 +180,10 @@ int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_t
                             fl_error *err);
 void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new,
                              const fl_act_fileplan *files, FILE *out);
+/* The same as JSON: [{"user", "units": [as fl_act_units_json], "daemonReload"}] for each user
+ * with a change. */
+json_t *fl_act_user_units_json(const fl_toplevel *old, const fl_toplevel *new,
+                               const fl_act_fileplan *files);
 
 /* ---- packages.c: the packages step (the work is src/pkg/) ---- */
 int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,
@@ -239,6 +243,8 @@ void fl_act_secrets_free(struct fl_act_secrets *s);
 /* ---- wsl.c ---- */
 /* The /etc/wsl.conf settings that change, and that `wsl --shutdown` applies them. */
 void fl_act_wsl_print(const fl_act_plan *p, FILE *out);
+/* The same as JSON (docs/json.md "wsl"); null when neither generation has a wsl.conf. */
+json_t *fl_act_wsl_json(const fl_act_plan *p);
 
 /* ---- darwin.c: macOS (dscl, defaults, launchctl) ---- */
 typedef struct fl_act_darwin fl_act_darwin;
@@ -252,6 +258,8 @@ int fl_act_platform_check(const char *root, const fl_toplevel *t, fl_error *err)
 int fl_act_darwin_plan(fl_act_plan *p, fl_error *err);
 void fl_act_darwin_print_users(const fl_act_plan *p, FILE *out);
 void fl_act_darwin_print(const fl_act_plan *p, FILE *out);
+/* The same commands as JSON (docs/json.md "darwin"); null for a plan that is not macOS's. */
+json_t *fl_act_darwin_json(const fl_act_plan *p);
 int fl_act_darwin_users_apply(fl_act_plan *p, FILE *out, fl_error *err);
 int fl_act_darwin_apply(fl_act_plan *p, FILE *out, fl_error *err);
 void fl_act_darwin_free(fl_act_darwin *d);

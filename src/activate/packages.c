@@ -18,6 +18,7 @@ static void step_of(fl_pkg_step *s, const fl_act_options *o, const fl_toplevel *
     s->generation = generation;
     s->dry = dry;
     s->out = out;
+    s->progress = o->progress;
 }
 
 int fl_act_packages_apply(const fl_act_options *o, const fl_toplevel *t, int generation, int dry,

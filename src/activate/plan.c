@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "activate/internal.h"
+#include "flakectl/pkg.h"
 #include "flakectl/fs.h"
 
 /* The root's passwd, group or shadow ("" when absent), read without following a link: one
@@ -444,6 +445,12 @@ json_t *fl_act_plan_json(const fl_act_plan *p, int diffs) {
                                                  "file", fl_act_jstr(v, "file", "?")));
     json_object_set_new(o, "scripts", scripts);
     json_object_set_new(o, "conflicts", conflicts_json(&p->files));
+    json_object_set_new(o, "userUnits", fl_act_user_units_json(p->old, p->new, p->root ? &p->files : NULL));
+    json_object_set_new(o, "darwin", fl_act_darwin_json(p));
+    json_object_set_new(o, "homebrew", fl_act_is_darwin(p->new)
+                                           ? fl_pkg_brew_plan_json(p->new->profile, p->new->path)
+                                           : json_null());
+    json_object_set_new(o, "wsl", fl_act_wsl_json(p));
     return o;
 }
 

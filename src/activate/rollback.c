@@ -33,7 +33,8 @@ int fl_activate_rollback(const char *root, const char *state, int to, const char
         return FL_ENOTFOUND;
     }
     fprintf(out, "rolling back to generation %d\n", to);
-    fl_act_options o = {FL_ACT_SWITCH, root, state, backup_ext, to, out, "rollback", NULL, NULL};
+    fl_act_options o = {FL_ACT_SWITCH, root, state, backup_ext, to, out, "rollback", NULL, NULL,
+                        NULL};
     int rc = fl_activate(&o, top, err);
     free(top);
     return rc;

@@ -858,6 +858,26 @@ void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new,
     json_decref(users);
 }
 
+json_t *fl_act_user_units_json(const fl_toplevel *old, const fl_toplevel *new,
+                               const fl_act_fileplan *files) {
+    json_t *users = users_with_units(old, new), *arr = json_array();
+    const char *user;
+    json_t *v;
+    json_object_foreach(users, user, v) {
+        fl_act_unitplan up;
+        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
+        if (files)
+            fl_act_units_reinstalled(&up, files, user);
+        if (up.n || up.daemon_reload)
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:b}", "user", user, "units",
+                                                 fl_act_units_json(&up), "daemonReload",
+                                                 up.daemon_reload));
+        free(up.a);
+    }
+    json_decref(users);
+    return arr;
+}
+
 int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_toplevel *new,
                             const fl_act_unitplan *sys, const fl_act_fileplan *files, FILE *out,
                             fl_error *err) {

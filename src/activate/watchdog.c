@@ -55,16 +55,16 @@ static int restore_previous(const fl_act_watch *w, FILE *log, fl_error *err) {
     int rc = 0;
     if (!w->mode_test && w->prev_default > 0) {
         fl_act_options o = {FL_ACT_SWITCH, w->root,          w->state, NULL, w->prev_default,
-                            log,           "magic rollback", NULL,     NULL};
+                            log,           "magic rollback", NULL,     NULL, NULL};
         rc = fl_activate(&o, w->prev_dflt_top, err);
         if (rc == 0 && w->prev_current && strcmp(w->prev_current, w->prev_dflt_top) != 0) {
             fl_act_options t = {FL_ACT_TEST, w->root,          w->state, NULL, 0,
-                                log,         "magic rollback", NULL,     NULL};
+                                log,         "magic rollback", NULL,     NULL, NULL};
             rc = fl_activate(&t, w->prev_current, err);
         }
     } else if (w->prev_current) {
         fl_act_options t = {FL_ACT_TEST, w->root,          w->state, NULL, 0,
-                            log,         "magic rollback", NULL,     NULL};
+                            log,         "magic rollback", NULL,     NULL, NULL};
         rc = fl_activate(&t, w->prev_current, err);
     }
     return rc;

@@ -53,37 +53,68 @@ static json_t *wsl_conf(const fl_toplevel *t) {
     return o;
 }
 
-void fl_act_wsl_print(const fl_act_plan *p, FILE *out) {
+/* The settings that change: {"change", "key", "from", "to"} in the new file's order, then
+ * the ones that go. NULL when neither generation has a wsl.conf. */
+static json_t *wsl_changes(const fl_act_plan *p) {
     json_t *a = wsl_conf(p->old), *b = wsl_conf(p->new);
     if (!b && !a)
-        return;
+        return NULL;
     if (!a)
         a = json_object();
     if (!b)
         b = json_object();
-    fl_strbuf sb;
-    fl_strbuf_init(&sb, 256);
+    json_t *changes = json_array();
     const char *key;
     json_t *v;
     json_object_foreach(b, key, v) {
         const char *was = fl_act_jstr(a, key, NULL);
-        if (!was)
-            fl_strbuf_addf(&sb, "    + %s = %s\n", key, json_string_value(v));
-        else if (strcmp(was, json_string_value(v)))
-            fl_strbuf_addf(&sb, "    ~ %s: %s -> %s\n", key, was, json_string_value(v));
+        if (!was || strcmp(was, json_string_value(v)))
+            json_array_append_new(changes, json_pack("{s:s, s:s, s:o, s:O}", "change",
+                                                     was ? "update" : "add", "key", key, "from",
+                                                     was ? json_string(was) : json_null(), "to", v));
     }
     json_object_foreach(a, key, v) {
         if (!json_object_get(b, key))
-            fl_strbuf_addf(&sb, "    - %s\n", key);
+            json_array_append_new(changes, json_pack("{s:s, s:s, s:O, s:n}", "change", "remove",
+                                                     "key", key, "from", v, "to"));
     }
-    if (sb.len) {
-        fputs("  WSL (/etc/wsl.conf):\n", out);
-        fputs(sb.buf, out);
-        fputs("    takes effect when the distribution restarts: run `wsl.exe --shutdown` in "
-              "Windows, then open it again\n",
-              out);
-    }
-    fl_strbuf_release(&sb);
     json_decref(a);
     json_decref(b);
+    return changes;
+}
+
+#define WSL_RESTART "wsl.exe --shutdown"
+
+json_t *fl_act_wsl_json(const fl_act_plan *p) {
+    json_t *changes = wsl_changes(p);
+    if (!changes)
+        return json_null();
+    return json_pack("{s:s, s:o, s:b, s:s}", "file", "/etc/wsl.conf", "changes", changes,
+                     "restartNeeded", json_array_size(changes) > 0, "restartCommand",
+                     WSL_RESTART);
+}
+
+void fl_act_wsl_print(const fl_act_plan *p, FILE *out) {
+    json_t *changes = wsl_changes(p);
+    if (!json_array_size(changes)) {
+        json_decref(changes);
+        return;
+    }
+    fputs("  WSL (/etc/wsl.conf):\n", out);
+    size_t i;
+    json_t *c;
+    json_array_foreach(changes, i, c) {
+        const char *change = fl_act_jstr(c, "change", ""), *key = fl_act_jstr(c, "key", "");
+        if (!strcmp(change, "add"))
+            fprintf(out, "    + %s = %s\n", key, fl_act_jstr(c, "to", ""));
+        else if (!strcmp(change, "update"))
+            fprintf(out, "    ~ %s: %s -> %s\n", key, fl_act_jstr(c, "from", ""),
+                    fl_act_jstr(c, "to", ""));
+        else
+            fprintf(out, "    - %s\n", key);
+    }
+    fputs("    takes effect when the distribution restarts: run `" WSL_RESTART "` in "
+          "Windows, then open it again\n",
+          out);
+    json_decref(changes);
 }

@@ -110,8 +110,14 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
     free(tmpdir);
     if (rc)
         return rc;
-    if (sub->log)
-        fprintf(sub->log, "copying path '%s' from '%s'...\n", ni->store_path, c->url);
+    /* the store's reporter (a build's, a realise's) shows the step; without one, the log */
+    const fl_progress *progress = fl_store_progress(s);
+    char *doing = fl_xasprintf("copying path '%s' from '%s'...", ni->store_path, c->url);
+    if (progress)
+        fl_progress_item_doing(progress, ni->store_path, doing);
+    else if (sub->log)
+        fprintf(sub->log, "%s\n", doing);
+    free(doing);
     char *where = fl_xasprintf("%s/%s", c->url, ni->url);
     fl_decompressor *d = fl_decompressor_new(comp, fd, where);
     fl_store_path_info info;
@@ -127,6 +133,8 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
     close(fd);
     if (rc)
         fl_error_add_frame(err, "while substituting %s from %s", ni->store_path, where);
+    else
+        fl_progress_advance(progress, ni->store_path, ni->nar_size);
     free(where);
     return rc;
 }
@@ -355,7 +363,7 @@ static int realise(fl_substituter *sub, fl_store *s, const char *path, fl_error 
         for (size_t i = 0; i < p.n; i++)
             bytes += p.w[i].ni->nar_size;
         rc = run_plan(sub, s, &p, err);
-        if (!rc && sub->log && p.n > 1)
+        if (!rc && sub->log && p.n > 1 && !fl_store_progress(s))
             fprintf(sub->log, "substituted %zu paths (%.1f MiB unpacked) for %s\n", p.n,
                     (double)bytes / 1048576.0, path);
         rc = rc ? rc : 1;

@@ -84,13 +84,13 @@ int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err) {
     return build_with_progress(&j);
 }
 
-/* A fleet's hosts build at once: their progress lines would fight over one terminal line, so
- * these builds report none. */
+/* A fleet's hosts build at once: their builds count in the fleet's one line (progress), not
+ * in lines of their own that would fight over the terminal. */
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
-                             fl_error *err) {
+                             const fl_progress *progress, fl_error *err) {
     memset(caches, 0, sizeof *caches);
-    struct build_job j = {host_name, toplevel, caches, err, NULL, NULL};
-    return fl_cli_with_big_stack(build_job_run, &j);
+    struct build_job j = {host_name, toplevel, caches, err, NULL, progress};
+    return progress ? fl_cli_with_big_stack(build_job_run, &j) : build_with_progress(&j);
 }
 
 int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,

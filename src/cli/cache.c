@@ -294,7 +294,11 @@ static int store_realise(int argc, char **argv) {
     fl_error err = FL_ERROR_INIT;
     fl_store *s = NULL;
     fl_substituter *sub = NULL;
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "substituting", "substituted");
     rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    if (!rc)
+        fl_store_set_progress(s, &pr.progress);
     if (!rc)
         rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
                                 fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
@@ -314,6 +318,7 @@ static int store_realise(int argc, char **argv) {
     }
     fl_substituter_free(sub);
     fl_store_close(s);
+    fl_cli_progress_release(&pr);
     fl_opt_release(&fl_cmd_store_realise, &o);
     return rc ? fl_cli_report(&err) : FL_EXIT_OK;
 }

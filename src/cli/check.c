@@ -14,6 +14,7 @@
 #include "flakectl/fs.h"
 #include "flakectl/lang.h"
 #include "flakectl/module.h"
+#include "needroot.h"
 #include "options.h"
 #include "flakectl/pkg.h"
 #include "flakectl/secret.h"
@@ -21,6 +22,7 @@
 
 struct check_job {
     const char *flake, *name;
+    const char *state_dir; /* a store of the user's own, NULL = --state-dir's */
     int apt_lists;
     fl_error *err;
 };
@@ -32,6 +34,8 @@ static int check_host_job(void *p) {
     fl_session_opts so;
     fl_cli_session_opts(&so);
     so.flake_flag = j->flake;
+    if (j->state_dir)
+        so.state_dir = j->state_dir;
     int rc = fl_host_session_open(&sess, &so, j->name, j->err);
     if (rc < 0)
         return rc;
@@ -61,13 +65,14 @@ static int check_host_job(void *p) {
     return rc;
 }
 
-static int check_host(const char *flake, const char *name, int apt_lists, fl_error *err) {
-    struct check_job j = {flake, name, apt_lists, err};
+static int check_host(const char *flake, const char *name, const char *state_dir, int apt_lists,
+                      fl_error *err) {
+    struct check_job j = {flake, name, state_dir, apt_lists, err};
     return fl_cli_with_big_stack(check_host_job, &j);
 }
 
 struct list_job {
-    const char *flake;
+    const char *flake, *state_dir;
     char ***names;
     size_t *n;
     fl_error *err;
@@ -79,6 +84,8 @@ static int list_hosts_job(void *p) {
     fl_session_opts so;
     fl_cli_session_opts(&so);
     so.flake_flag = j->flake;
+    if (j->state_dir)
+        so.state_dir = j->state_dir;
     int rc = fl_host_session_open(&sess, &so, NULL, j->err);
     if (rc == 0)
         rc = fl_module_host_names_args(sess.L, sess.flake, &sess.args, j->names, j->n, j->err);
@@ -86,8 +93,9 @@ static int list_hosts_job(void *p) {
     return rc;
 }
 
-static int list_hosts(const char *flake, char ***names, size_t *n, fl_error *err) {
-    struct list_job j = {flake, names, n, err};
+static int list_hosts(const char *flake, const char *state_dir, char ***names, size_t *n,
+                      fl_error *err) {
+    struct list_job j = {flake, state_dir, names, n, err};
     return fl_cli_with_big_stack(list_hosts_job, &j);
 }
 
@@ -185,12 +193,22 @@ static int cmd_check(int argc, char **argv) {
         fl_module_free_names(hosts, nhosts);
         return fl_cli_report(&err);
     }
+    /* check changes nothing but a store: a user without root (a new user trying a flake, a
+     * CI job) checks with a store of their own rather than being sent to sudo */
+    char *own = fl_cli_own_state_dir("check-state", 0);
+    if (own) {
+        if (!fl_opts.quiet)
+            fprintf(stderr,
+                    "note: %s is not writable by you: checking with a store of your own in %s\n",
+                    "/var/lib/flakectl", own);
+    }
     if (nhosts == 0) {
         free(hosts);
         hosts = NULL;
-        int rc = list_hosts(flake, &hosts, &nhosts, &err);
+        int rc = list_hosts(flake, own, &hosts, &nhosts, &err);
         if (rc < 0) {
             free(flake);
+            free(own);
             return fl_cli_report(&err);
         }
     }
@@ -228,7 +246,7 @@ static int cmd_check(int argc, char **argv) {
     for (size_t i = 0; i < nhosts; i++) {
         double start = fl_now_ms();
         fl_error herr = FL_ERROR_INIT;
-        int rc = check_host(flake, hosts[i], apt_lists, &herr);
+        int rc = check_host(flake, hosts[i], own, apt_lists, &herr);
         double ms = fl_now_ms() - start;
         json_t *entry = json_pack("{s:s, s:b, s:f}", "host", hosts[i], "ok", rc == 0, "ms", ms);
         if (rc < 0) {
@@ -261,5 +279,6 @@ static int cmd_check(int argc, char **argv) {
     }
     fl_module_free_names(hosts, nhosts);
     free(flake);
+    free(own);
     return failed || !secrets_ok ? FL_EXIT_FAILURE : FL_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include "flakectl/module.h"
 #include "flakectl/strbuf.h"
 #include "opt.h"
+#include "needroot.h"
 #include "options.h"
 
 /* ---- the data: one line per subcommand, option and positional ----
@@ -216,27 +217,48 @@ static void listing_opts(fl_session_opts *so, char **scratch) {
     fl_cli_session_opts(so);
     so->no_write_lock = 1;
     so->warnings = NULL;
-    *scratch = NULL;
-    if (access(so->state_dir, W_OK) != 0) {
-        char *git = fl_flake_git_cache_dir(); /* <cache>/flakectl/git */
-        char *slash = strrchr(git, '/');
-        *slash = '\0';
-        *scratch = fl_xasprintf("%s/completion-state", git);
+    *scratch = fl_cli_own_state_dir("completion-state", 1);
+    if (*scratch)
         so->state_dir = *scratch;
-        free(git);
-    }
 }
 
-/* Host names; with tags, every @tag too (--on's selection). */
+/* Whether name is one of the comma-separated elements of list[0..len). */
+static int listed(const char *list, size_t len, const char *name) {
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && list[e] != ',')
+            e++;
+        if (e - i == nl && !strncmp(list + i, name, nl))
+            return 1;
+        i = e + 1;
+    }
+    return 0;
+}
+
+/* One candidate: the word's elements before its last comma, then name, unless name is one
+ * of them already (--on a,b: each element after the last comma). */
+static void put_element(const char *word, size_t head, const char *prefix, const char *name) {
+    char *el = fl_xasprintf("%s%s", prefix, name);
+    if (!listed(word, head ? head - 1 : 0, el))
+        printf("%.*s%s\n", (int)head, word, el);
+    free(el);
+}
+
+/* Host names; with tags, every @tag too (--on's selection, a comma list: the candidates
+ * complete the element after the word's last comma). */
 static int print_hosts(values_job *j, int tags) {
     fl_session_opts so;
     char *scratch;
     listing_opts(&so, &scratch);
+    const char *word = j->word ? j->word : "";
+    const char *comma = tags ? strrchr(word, ',') : NULL;
+    size_t head = comma ? (size_t)(comma - word) + 1 : 0;
     fl_host_deploy *hosts = NULL;
     size_t n = 0;
     int rc = fl_module_list_deploy(&so, &hosts, &n, &j->err);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        puts(hosts[i].name);
+        put_element(word, head, "", hosts[i].name);
     if (rc == 0 && tags) {
         /* each tag once, in the order first seen */
         for (size_t i = 0; i < n; i++)
@@ -246,7 +268,7 @@ static int print_hosts(values_job *j, int tags) {
                     for (size_t u = 0; u < hosts[k].ntags && !seen; u++)
                         seen = (k < i || u < t) && !strcmp(hosts[k].tags[u], hosts[i].tags[t]);
                 if (!seen)
-                    printf("@%s\n", hosts[i].tags[t]);
+                    put_element(word, head, "@", hosts[i].tags[t]);
             }
     }
     fl_host_deploy_free(hosts, n);

@@ -13,6 +13,7 @@
 #include "flakectl/cli.h"
 #include "flakectl/module.h"
 #include "options.h"
+#include "progress.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
@@ -164,7 +165,7 @@ static int build_one(void *ctx, fl_rollout_host *h, fl_error *err) {
     build_ctx *b = ctx;
     if (!b->plan) {
         fl_cli_caches c;
-        int rc = fl_cli_build_host_caches(h->name, &h->toplevel, &c, err);
+        int rc = fl_cli_build_host_caches(h->name, &h->toplevel, &c, h->progress, err);
         h->substituters = c.urls;
         h->nsubstituters = c.nurls;
         h->trusted_keys = c.keys;
@@ -229,6 +230,9 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
     o.build_ctx = &b;
     o.out = stdout;
     o.err = stderr;
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "copying", NULL);
+    o.progress = &pr.progress;
     fl_rollout_host *hosts = NULL;
     size_t n = 0;
     if (on) {
@@ -245,8 +249,10 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
             }
         }
         fl_host_deploy_free(sel, nsel);
-        if (rc < 0)
+        if (rc < 0) {
+            fl_cli_progress_release(&pr);
             return fl_cli_report(&serr);
+        }
     } else {
         hosts = fl_xcalloc(1, sizeof *hosts);
         n = 1;
@@ -254,6 +260,7 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
         hosts[0].target = fl_xstrdup(target);
     }
     int rc = fl_rollout(&o, hosts, n);
+    fl_cli_progress_release(&pr);
     for (size_t i = 0; i < n; i++)
         fl_rollout_host_release(&hosts[i]);
     free(hosts);

@@ -30,6 +30,7 @@
 #include "needroot.h"
 #include "opt.h"
 #include "options.h"
+#include "progress.h"
 
 static void report_json(json_t *o) {
     char *s = json_dumps(o, JSON_COMPACT);
@@ -300,8 +301,13 @@ static int agent_activate(int argc, char **argv) {
     }
     if (rc == 0) {
         fflush(stdout);
-        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL, NULL};
+        /* stderr is the deployer's channel: plain lines, relayed with the host's label */
+        fl_cli_progress pr;
+        fl_cli_progress_init(&pr, stderr, "installing packages", NULL);
+        fl_act_options o = {mode, root, state, backup, 0, stdout, "push", NULL, NULL,
+                            &pr.progress};
         rc = fl_activate(&o, top, &err);
+        fl_cli_progress_release(&pr);
     }
     /* The activation rooted the toplevel itself while it ran; now a generation, `current`
      * or an interrupted activation's record does (or, after a failure, nothing should). */
@@ -490,8 +496,13 @@ static int agent_substitute(int argc, char **argv) {
     char **paths = rc == 0 ? split_lines(in.buf, &n) : NULL;
     fl_store *s = NULL;
     fl_substituter *sub = NULL;
+    /* stderr is the deployer's channel: plain lines, relayed there with the host's label */
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "substituting", "substituted");
     if (rc == 0)
         rc = fl_store_open(state, &s, &err);
+    if (rc == 0)
+        fl_store_set_progress(s, &pr.progress);
     if (rc == 0)
         rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
                                 fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
@@ -508,6 +519,7 @@ static int agent_substitute(int argc, char **argv) {
     fl_substituter_free(sub);
     if (s)
         fl_store_close(s);
+    fl_cli_progress_release(&pr);
     free(paths);
     fl_strbuf_release(&in);
     free(root);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flakectl/flake.h"
 #include "flakectl/strbuf.h"
 #include "needroot.h"
 #include "options.h"
@@ -164,4 +165,17 @@ int fl_cli_need_root(int root_too, fl_error *err) {
     else
         return 0;
     return FL_EIO;
+}
+
+char *fl_cli_own_state_dir(const char *name, int even_if_given) {
+    /* a directory the user named is theirs to fix; only the default is replaced */
+    int named = strcmp(state_dir(), "/var/lib/flakectl") != 0;
+    if (geteuid() == 0 || (named && !even_if_given) || writable(state_dir()))
+        return NULL;
+    char *git = fl_flake_git_cache_dir(); /* <cache>/flakectl/git */
+    char *slash = strrchr(git, '/');
+    *slash = '\0';
+    char *own = fl_xasprintf("%s/%s", git, name);
+    free(git);
+    return own;
 }

@@ -14,5 +14,11 @@ int fl_cli_root_error(fl_error *err);
  * and the state directory (and, with root_too, the root) is not writable; 0 otherwise. So
  * nothing is printed or done before the refusal. */
 int fl_cli_need_root(int root_too, fl_error *err);
+/* A store of the user's own, <cache>/flakectl/NAME (owned), for work that changes nothing
+ * but a store (check, completion's listings): when the process is not root and the state
+ * directory is not writable, and (unless even_if_given) it is the default one, not one that
+ * --state-dir or FLAKECTL_STATE_DIR named. NULL otherwise: the configured one is used (and
+ * refused as usual). */
+char *fl_cli_own_state_dir(const char *name, int even_if_given);
 
 #endif

@@ -19,19 +19,34 @@ static int columns(FILE *out) {
 }
 
 /* "pushing to file:///srv/c: 3/10 paths, 1.2 MiB of 4.0 MiB, 2.1 MiB/s  hello-2.12", or
- * without a total "building: 3 paths done  hello-2.12" */
+ * without a total "building: 3 paths done  hello-2.12", or for a fleet "deploying: 3 hosts:
+ * 2 built, 1 copied, 0 activated; 14 paths, 3.0 MiB, 1.1 MiB/s  web1" */
 static void status_text(const fl_cli_progress *p, char *buf, size_t n) {
-    int k = snprintf(buf, n, "%s: %llu", p->task, (unsigned long long)p->done);
-    if (p->total)
-        k += snprintf(buf + k, n - (size_t)k, "/%llu %s", (unsigned long long)p->total, p->noun);
-    else
-        k += snprintf(buf + k, n - (size_t)k, " %s done", p->done == 1 ? "path" : p->noun);
-    if (p->bytes || p->total_bytes) {
+    int k;
+    if (p->fleet) {
+        k = snprintf(buf, n, "%s: %llu hosts: %llu built, %llu copied, %llu activated", p->task,
+                     (unsigned long long)p->total, (unsigned long long)p->built,
+                     (unsigned long long)p->copied, (unsigned long long)p->activated);
+        if (p->failed && (size_t)k < n)
+            k += snprintf(buf + k, n - (size_t)k, ", %llu failed", (unsigned long long)p->failed);
+        if (p->done && (size_t)k < n)
+            k += snprintf(buf + k, n - (size_t)k, "; %llu paths", (unsigned long long)p->done);
+    } else {
+        k = snprintf(buf, n, "%s: %llu", p->task, (unsigned long long)p->done);
+        if (p->total)
+            k += snprintf(buf + k, n - (size_t)k, "/%llu %s", (unsigned long long)p->total,
+                          p->noun);
+        else
+            k += snprintf(buf + k, n - (size_t)k, " %s done",
+                          p->done == 1 && !strcmp(p->noun, "paths") ? "path" : p->noun);
+    }
+    uint64_t moved = p->bytes + p->inflight;
+    if ((moved || p->total_bytes) && (size_t)k < n) {
         char a[32], b[32], r[32];
         double el = fl_now_s() - p->start;
-        fl_human_bytes((double)p->bytes, a, sizeof a);
+        fl_human_bytes((double)moved, a, sizeof a);
         fl_human_bytes((double)p->total_bytes, b, sizeof b);
-        fl_human_bytes(el > 0.05 ? (double)p->bytes / el : 0, r, sizeof r);
+        fl_human_bytes(el > 0.05 ? (double)moved / el : 0, r, sizeof r);
         if (p->total_bytes)
             k += snprintf(buf + k, n - (size_t)k, ", %s of %s, %s/s", a, b, r);
         else
@@ -84,6 +99,34 @@ static const char *base_name(const char *path) {
     return dash && dash - s == 32 ? dash + 1 : s;
 }
 
+/* A plain line as it is (a note, a step described by the library). */
+static void text_line(fl_cli_progress *p, const char *text) {
+    clear_line(p);
+    fprintf(p->out, "%s\n", text);
+}
+
+static void on_stage(fl_cli_progress *p, const fl_progress_event *ev, int plain) {
+    const char *st = ev->task ? ev->task : "";
+    uint64_t *count = !strcmp(st, "built")       ? &p->built
+                      : !strcmp(st, "copied")    ? &p->copied
+                      : !strcmp(st, "activated") ? &p->activated
+                      : !strcmp(st, "failed")    ? &p->failed
+                                                 : NULL;
+    if (!p->fleet)
+        return; /* one host's deployment: its copy's own line says it all */
+    if (count)
+        ++*count;
+    snprintf(p->item, sizeof p->item, "%s", ev->item ? ev->item : "");
+    if (plain) {
+        clear_line(p);
+        fprintf(p->out, "%s: [%s] %s", p->task, ev->item ? ev->item : "?", st);
+        if (count)
+            fprintf(p->out, " (%llu of %llu hosts)", (unsigned long long)*count,
+                    (unsigned long long)p->total);
+        fputc('\n', p->out);
+    }
+}
+
 static void on_event(void *ctx, const fl_progress_event *ev) {
     fl_cli_progress *p = ctx;
     if (p->quiet)
@@ -94,17 +137,23 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
     case FL_PROGRESS_BEGIN:
         clear_line(p);
         snprintf(p->task, sizeof p->task, "%s", ev->task ? ev->task : p->task);
+        snprintf(p->noun, sizeof p->noun, "%s", ev->noun ? ev->noun : "paths");
         p->total = ev->total;
         p->total_bytes = ev->total_bytes;
-        p->done = p->bytes = 0;
+        p->done = p->bytes = p->inflight = 0;
+        p->built = p->copied = p->activated = p->failed = 0;
+        p->fleet = !strcmp(p->noun, "hosts");
         p->item[0] = '\0';
         p->start = fl_now_s();
         if (p->tty)
             draw(p, 1);
         break;
     case FL_PROGRESS_ITEM:
-        snprintf(p->item, sizeof p->item, "%s", ev->item ? base_name(ev->item) : "");
-        if (plain && ev->item)
+        if (!p->fleet)
+            snprintf(p->item, sizeof p->item, "%s", ev->item ? base_name(ev->item) : "");
+        if (plain && ev->task)
+            text_line(p, ev->task);
+        else if (plain && ev->item)
             step_line(p, "", ev->item, 0);
         if (p->tty)
             draw(p, 1);
@@ -112,6 +161,7 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
     case FL_PROGRESS_ADVANCE: {
         p->done++;
         p->bytes += ev->bytes;
+        p->inflight = p->inflight > ev->bytes ? p->inflight - ev->bytes : 0;
         if (plain && ev->item) {
             char what[48];
             if (p->total)
@@ -126,6 +176,23 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
             draw(p, plain || (p->total && p->done == p->total));
         break;
     }
+    case FL_PROGRESS_BYTES:
+        p->inflight = ev->bytes;
+        if (p->tty)
+            draw(p, 0);
+        break;
+    case FL_PROGRESS_STAGE:
+        on_stage(p, ev, plain);
+        if (p->tty)
+            draw(p, 1);
+        break;
+    case FL_PROGRESS_NOTE:
+        if (ev->item)
+            text_line(p, ev->item);
+        else
+            clear_line(p);
+        fflush(p->out);
+        break;
     case FL_PROGRESS_END:
         clear_line(p);
         fflush(p->out);
@@ -142,7 +209,7 @@ void fl_cli_progress_init(fl_cli_progress *p, FILE *out, const char *task, const
     p->tty = fl_term_is_tty(out) && !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
     p->quiet = fl_opts.quiet;
     p->verbose = fl_opts.verbose;
-    p->noun = "paths";
+    snprintf(p->noun, sizeof p->noun, "paths");
     p->summary = summary;
     snprintf(p->task, sizeof p->task, "%s", task);
     p->start = fl_now_s();
@@ -159,7 +226,7 @@ void fl_cli_progress_release(fl_cli_progress *p) {
             snprintf(b, sizeof b, ", %s", h);
         }
         fprintf(p->out, "%s %llu %s%s in %.1f s\n", p->summary, (unsigned long long)p->done,
-                p->done == 1 ? "path" : p->noun, b, fl_now_s() - p->start);
+                p->done == 1 && !strcmp(p->noun, "paths") ? "path" : p->noun, b, fl_now_s() - p->start);
     }
     fflush(p->out);
     pthread_mutex_destroy(&p->lock);

@@ -13,10 +13,14 @@ typedef struct fl_cli_progress {
     fl_progress progress; /* hand &this->progress to the library */
     FILE *out;
     int tty, quiet, verbose, drawn;
-    const char *noun;    /* "paths" */
+    char noun[24];       /* "paths", or BEGIN's noun */
     const char *summary; /* the verb of the closing line ("built"), NULL for none */
     char task[160], item[256];
     uint64_t total, total_bytes, done, bytes;
+    uint64_t inflight; /* BYTES: of the items not yet done */
+    /* a fleet (STAGE events): hosts per stage, of total */
+    int fleet;
+    uint64_t built, copied, activated, failed;
     double start, last_draw;
     pthread_mutex_t lock;
 } fl_cli_progress;

@@ -28,7 +28,7 @@ static const fl_opt_spec status_spec[] = {
     FL_OPT_STR_("on", 0, "@TAG|a,b|'*'",
                 "ask these hosts of the flake, at their\n"
                 "deploy.targetHost (default: this machine)",
-                status_opts, on, .flags = 0),
+                status_opts, on, .complete = FL_OPT_V_SELECTION, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print a JSON array instead of the table", status_opts, json,
                  .flags = 0),
     FL_OPT_INT_(NULL, 'j', "N", "hosts asked at once (default 8)", status_opts, jobs, 1, 1000000,

@@ -13,6 +13,7 @@
 #include "flakectl/activate.h"
 #include "flakectl/cli.h"
 #include "options.h"
+#include "progress.h"
 
 typedef struct switch_opts {
     const char *host, *backup;
@@ -116,7 +117,11 @@ static int build_and_activate(const fl_opt_cmd *cmd, int argc, char **argv, fl_a
         FILE *real = plan ? stderr : stdout;
         FILE *sink = fl_opts.quiet && mode != FL_ACT_DRY ? fopen("/dev/null", "w") : NULL;
         o.out = sink ? sink : fl_term_plan_open(real, fl_term_color(real));
+        fl_cli_progress pr;
+        fl_cli_progress_init(&pr, stderr, "installing packages", NULL);
+        o.progress = &pr.progress;
         rc = fl_activate(&o, toplevel, &err);
+        fl_cli_progress_release(&pr);
         if (sink)
             fclose(sink);
         else

@@ -391,6 +391,25 @@ int fl_host_select(fl_host *host, fl_value *v, const char *dotted, fl_value **ou
     return rc;
 }
 
+/* The attribute names of the configuration's value at dotted, when it is an attribute set;
+ * none when it is not or cannot be evaluated (completion offers nothing rather than fail). */
+static void defined_names(fl_host *host, const char *dotted, char ***names, size_t *n) {
+    fl_lang *L = host->L;
+    fl_error e = FL_ERROR_INIT;
+    fl_value *config = NULL, *v = NULL;
+    if (fl_host_config(host, &config, &e) == 0 && fl_host_select(host, config, dotted, &v, &e) == 0 &&
+        fl_lang_force(L, v, &e) == 0 && fl_lang_type(v) == FL_LANG_ATTRS) {
+        size_t k = fl_lang_attrs_size(v);
+        *names = fl_xcalloc(k + 1, sizeof **names);
+        for (size_t i = 0; i < k; i++) {
+            const char *name;
+            fl_lang_attrs_at(L, v, i, &name, NULL, NULL);
+            (*names)[(*n)++] = fl_xstrdup(name);
+        }
+    }
+    fl_error_clear(&e);
+}
+
 int fl_host_option_children(fl_host *host, const char *dotted, char ***names, size_t *n,
                             fl_error *err) {
     fl_lang *L = host->L;
@@ -409,7 +428,11 @@ int fl_host_option_children(fl_host *host, const char *dotted, char ***names, si
         rc = fl_lang_force(L, info, err);
     if (rc == 0)
         rc = get_attr(L, info, "found", &found, err);
-    /* an option has no children; a missing name below the path has none either */
+    /* an option's children are the names its value defines, when that is an attribute set
+     * (users.users, environment.etc, any attrsOf): below them the submodule's options
+     * follow; a missing name below the path has none */
+    if (rc == 0 && fl_lang_get_bool(found))
+        defined_names(host, dotted, names, n);
     if (rc == 0 && !fl_lang_get_bool(found) &&
         (rc = get_attr(L, info, "missing", &missing, err)) == 0 &&
         fl_lang_type(missing) == FL_LANG_NULL &&

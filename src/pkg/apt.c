@@ -22,6 +22,8 @@ typedef struct runner {
     const char *root;
     FILE *out;      /* the manager's output, indented; NULL keeps it quiet */
     fl_strbuf tail; /* the whole output, for the error message */
+    const fl_progress *progress;
+    char current[256]; /* the message apt's status channel gave last */
 } runner;
 
 static int is_live(const char *root) {
@@ -30,6 +32,58 @@ static int is_live(const char *root) {
 
 static int run_checked(runner *r, char **argv, const char *host, fl_error *err) {
     return fl_pkg_run_checked(r->root, argv, r->out, &r->tail, host, err);
+}
+
+/* One line of apt's status channel (APT::Status-Fd): "pmstatus:PKG:PERCENT:MESSAGE" as dpkg
+ * works on a package (the last one for a package is "Installed PKG"), "dlstatus:N:PERCENT:
+ * MESSAGE" while it downloads. Reported as a step per new message and a count of the
+ * packages installed. */
+static void on_apt_status(void *ctx, const char *line) {
+    runner *r = ctx;
+    if (!line) { /* apt's own output is about to show: not inside the updating line */
+        fl_progress_note(r->progress, NULL);
+        return;
+    }
+    int pm = !strncmp(line, "pmstatus:", 9), dl = !strncmp(line, "dlstatus:", 9);
+    const char *pkg = line + 9, *pct = (pm || dl) ? strchr(pkg, ':') : NULL;
+    const char *msg = pct ? strchr(pct + 1, ':') : NULL;
+    if (!msg || !strcmp(msg + 1, r->current))
+        return; /* apt repeats a download's message as its bytes come */
+    msg++;
+    snprintf(r->current, sizeof r->current, "%s", msg);
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(pct - pkg), pkg);
+    /* "dpkg-exec" is apt running dpkg, not a package */
+    int real = pm && strcmp(name, "dpkg-exec");
+    char *what = fl_xasprintf("apt: %s", msg);
+    fl_progress_item_doing(r->progress, real ? name : NULL, what);
+    free(what);
+    if (real && !strncmp(msg, "Installed ", 10))
+        fl_progress_advance(r->progress, name, 0);
+}
+
+/* How many packages an install unpacks, dependencies included: apt's simulation (no
+ * download, no change) counts them, so that the progress says "n of m". 0 = not known. */
+static size_t count_installs(const char *root, char *const *argv) {
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    char **sim = fl_xcalloc(n + 2, sizeof *sim);
+    sim[0] = argv[0];
+    sim[1] = "-s";
+    memcpy(sim + 2, argv + 1, (n - 1) * sizeof *sim);
+    fl_strbuf out;
+    fl_strbuf_init(&out, 0);
+    int status = 1;
+    fl_error e = FL_ERROR_INIT;
+    size_t count = 0;
+    if (fl_pkg_run(root, sim, NULL, &out, &status, &e) == 0 && status == 0)
+        for (const char *l = out.buf; (l = strstr(l, "Inst ")); l += 5)
+            count += l == out.buf || l[-1] == '\n';
+    fl_error_clear(&e);
+    fl_strbuf_release(&out);
+    free(sim);
+    return count;
 }
 
 /* Whether apt's package lists are missing or older than a day. */
@@ -86,7 +140,22 @@ static int install_call(const fl_pkg_step *s, runner *r, fl_pkg_plan *p, int sim
     FILE *shown = r->out;
     if (sim)
         r->out = NULL;
-    int rc = run_checked(r, argv, host, err);
+    int rc;
+    if (sim || !r->progress) {
+        rc = run_checked(r, argv, host, err);
+    } else {
+        size_t total = count_installs(r->root, argv);
+        /* apt reports each package on descriptor 3 as it goes */
+        argv = fl_xrealloc(argv, (n + 3) * sizeof *argv);
+        memmove(argv + 3, argv + 1, n * sizeof *argv);
+        argv[1] = fl_xstrdup("-o");
+        argv[2] = fl_xstrdup("APT::Status-Fd=3");
+        r->current[0] = '\0';
+        fl_progress_begin_of(r->progress, "installing packages (apt)", total, 0, "packages");
+        rc = fl_pkg_run_checked_status(r->root, argv, r->out, &r->tail, on_apt_status, r, host,
+                                       err);
+        fl_progress_end(r->progress, rc != 0);
+    }
     r->out = shown;
     fl_pkg_argv_free(argv);
     *unknown = rc && (strstr(r->tail.buf ? r->tail.buf : "", "Unable to locate package") ||
@@ -352,7 +421,7 @@ int fl_pkg_activate(const fl_pkg_step *s, fl_error *err) {
     json_t *rec = NULL;
     fl_pkg_db db = {0};
     fl_pkg_plan plan = {0};
-    runner r = {s->root, s->out, {0}};
+    runner r = {s->root, s->out, {0}, s->progress, ""};
     fl_strbuf_init(&r.tail, 0);
     int rc = fl_pkg_decls_from_profile(s->profile, shown, &want, &unavailable, &nunavail, err);
     if (rc)

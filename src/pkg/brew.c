@@ -19,18 +19,57 @@ static char *console_user(void) {
     return pw && st.st_uid != 0 ? fl_xstrdup(pw->pw_name) : NULL;
 }
 
-/* macOS: the Brewfile in the toplevel (index names + homebrew.*) applied by `brew bundle` as
- * the console user; Homebrew keeps its own record, so flakectl keeps none. */
-int fl_pkg_brew_activate(const fl_pkg_step *s, fl_error *err) {
-    const json_t *hb = json_object_get(s->profile, "homebrew");
+/* `brew bundle` of the toplevel's Brewfile as the console user (*user, owned, NULL when
+ * nobody is logged in: the command then names CONSOLE-USER). */
+static char **bundle_argv(const json_t *profile, const char *toplevel, char **user) {
+    const json_t *hb = json_object_get(profile, "homebrew");
     const char *cleanup = json_string_value(json_object_get(hb, "cleanup"));
-    char *brewfile = fl_xasprintf("%s/activation/Brewfile", s->toplevel ? s->toplevel : ".");
-    char *user = console_user();
+    char *brewfile = fl_xasprintf("%s/activation/Brewfile", toplevel ? toplevel : ".");
+    *user = console_user();
     /* Apple silicon's prefix, else Intel's. */
     const char *brew = access("/opt/homebrew/bin/brew", X_OK) == 0 ? "/opt/homebrew/bin/brew"
                                                                    : "/usr/local/bin/brew";
-    char **argv = fl_pkg_brew_bundle_argv(user ? user : "CONSOLE-USER", brew, brewfile,
+    char **argv = fl_pkg_brew_bundle_argv(*user ? *user : "CONSOLE-USER", brew, brewfile,
                                           cleanup ? cleanup : "none");
+    free(brewfile);
+    return argv;
+}
+
+json_t *fl_pkg_brew_plan_json(const json_t *profile, const char *toplevel) {
+    const json_t *hb = json_object_get(profile, "homebrew");
+    json_t *brews = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(profile, "nativePackages"), i, v) {
+        const char *b = json_string_value(json_object_get(v, "brew"));
+        if (b)
+            json_array_append_new(brews, json_string(b));
+    }
+    if (!json_is_true(json_object_get(hb, "enable")) && !json_array_size(brews)) {
+        json_decref(brews);
+        return json_null();
+    }
+    char *user = NULL;
+    char **argv = bundle_argv(profile, toplevel, &user);
+    json_t *cmd = json_array();
+    for (char **a = argv; *a; a++)
+        json_array_append_new(cmd, json_string(*a));
+    const char *cleanup = json_string_value(json_object_get(hb, "cleanup"));
+    char *brewfile = fl_xasprintf("%s/activation/Brewfile", toplevel ? toplevel : ".");
+    json_t *o = json_pack("{s:s, s:o, s:s, s:o, s:o}", "brewfile", brewfile, "brews", brews,
+                          "cleanup", cleanup ? cleanup : "none", "user",
+                          user ? json_string(user) : json_null(), "command", cmd);
+    free(brewfile);
+    free(user);
+    fl_pkg_argv_free(argv);
+    return o;
+}
+
+/* macOS: the Brewfile in the toplevel (index names + homebrew.*) applied by `brew bundle` as
+ * the console user; Homebrew keeps its own record, so flakectl keeps none. */
+int fl_pkg_brew_activate(const fl_pkg_step *s, fl_error *err) {
+    char *user = NULL;
+    char **argv = bundle_argv(s->profile, s->toplevel, &user);
     char *cmd = fl_pkg_argv_show(argv);
     fprintf(s->out, "  packages (brew):\n");
     size_t i;
@@ -60,6 +99,5 @@ int fl_pkg_brew_activate(const fl_pkg_step *s, fl_error *err) {
     free(cmd);
     fl_pkg_argv_free(argv);
     free(user);
-    free(brewfile);
     return rc;
 }

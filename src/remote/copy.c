@@ -2,9 +2,9 @@
  * stream only the missing ones as export streams into `flakectl store import` there, in
  * batches so that a copy cut off keeps what was finished. The stream comes from the local
  * store, or (--build-host) from `flakectl store export` on another connection, relayed
- * through this process. Owns the copy's progress line. It never writes the local store and
- * never registers anything on the target itself: the target's import verifies and
- * registers. */
+ * through this process. Reports through progress.h; what a terminal shows is the cli's
+ * business. It never writes the local store and never registers anything on the target
+ * itself: the target's import verifies and registers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -228,68 +228,44 @@ static void *export_main(void *p) {
     return NULL;
 }
 
-typedef struct progress {
-    int fd, tty;
+/* The copy's side of progress.h: the label, the counts of the closing line. */
+typedef struct copy_progress {
+    const fl_progress *to;
     const char *label;
     double start;
-    unsigned long long base, total; /* bytes of finished batches; NAR bytes to send */
+    unsigned long long base; /* bytes of finished batches */
     size_t done, missing, closure;
     size_t substituted; /* by the target, from caches */
     unsigned long long substituted_bytes;
-    double last;
     unsigned long long last_sent; /* of the batch in flight */
-} progress;
+} copy_progress;
 
-static void human(double b, char *buf, size_t n) {
-    if (b >= 1024.0 * 1024 * 1024)
-        snprintf(buf, n, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024)
-        snprintf(buf, n, "%.1f MiB", b / (1024.0 * 1024));
-    else if (b >= 1024.0)
-        snprintf(buf, n, "%.1f KiB", b / 1024.0);
-    else
-        snprintf(buf, n, "%.0f B", b);
-}
-
-static void progress_draw(progress *p, unsigned long long sent, int final) {
-    if (p->fd < 0 || (!p->tty && !final))
-        return;
-    double t = fl_now_s(), el = t - p->start;
-    if (!final && t - p->last < 0.2)
-        return;
-    p->last = t;
-    char a[32], b[32], rate[32];
-    human((double)sent, a, sizeof a);
-    human((double)p->total, b, sizeof b);
-    human(el > 0 ? (double)sent / el : 0, rate, sizeof rate);
-    char line[640], fetched[128] = "";
+/* The closing line: what was sent, what was there, what the target fetched itself. */
+static void progress_result(copy_progress *p) {
+    double el = fl_now_s() - p->start;
+    char a[32], rate[32], fetched[128] = "";
+    fl_human_bytes((double)p->base, a, sizeof a);
+    fl_human_bytes(el > 0 ? (double)p->base / el : 0, rate, sizeof rate);
     if (p->substituted) {
         char sb[32];
-        human((double)p->substituted_bytes, sb, sizeof sb);
+        fl_human_bytes((double)p->substituted_bytes, sb, sizeof sb);
         snprintf(fetched, sizeof fetched, "; the target fetched %zu (%s) from caches",
                  p->substituted, sb);
     }
-    int n;
-    if (final)
-        n = snprintf(line, sizeof line,
-                     "%s[%s] copied %zu paths (%s) in %.2f s, %s/s; %zu of %zu were there%s\n",
-                     p->tty ? "\r\033[K" : "", p->label, p->done, a, el, rate,
-                     p->closure - p->missing - p->substituted, p->closure, fetched);
-    else
-        n = snprintf(line, sizeof line, "\r\033[K[%s] copying %zu/%zu paths, %s of %s, %s/s",
-                     p->label, p->done, p->missing, a, b, rate);
-    if (n > 0) {
-        ssize_t w = write(p->fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-        (void)w;
-    }
+    char *line = fl_xasprintf("[%s] copied %zu paths (%s) in %.2f s, %s/s; %zu of %zu were "
+                              "there%s",
+                              p->label, p->done, a, el, rate,
+                              p->closure - p->missing - p->substituted, p->closure, fetched);
+    fl_progress_note(p->to, line);
+    free(line);
 }
 
 static void progress_cb(void *ctx, unsigned long long sent, unsigned long long received, int done) {
     (void)received;
     (void)done;
-    progress *p = ctx;
+    copy_progress *p = ctx;
     p->last_sent = sent;
-    progress_draw(p, p->base + sent, 0);
+    fl_progress_bytes(p->to, sent);
 }
 
 static int count_lines(void *ctx, const char *data, size_t len, fl_error *err) {
@@ -302,8 +278,9 @@ static int count_lines(void *ctx, const char *data, size_t len, fl_error *err) {
 
 /* Sends one batch as an export stream into `flakectl store import` on the target. */
 static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **paths, size_t n,
-                      const char *pending, progress *pg, int err_fd, unsigned long long *sent,
+                      const char *pending, copy_progress *pg, int err_fd, unsigned long long *sent,
                       size_t *imported, fl_error *err) {
+    fl_progress_item(pg->to, paths[0]);
     int p[2];
     /* close-on-exec: a builder forked by another host's build meanwhile must not hold the
      * write end open, or the import never sees the end of the stream */
@@ -358,13 +335,14 @@ static int send_batch(fl_remote *r, struct fl_store *s, fl_remote *from, char **
 static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char **closure,
                         const uint64_t *csizes, size_t n, const char *pending,
                         const fl_deploy_caches *caches, unsigned long long batch_bytes,
-                        int progress_fd, fl_deploy_copy_stats *st, fl_error *err) {
+                        int err_fd, const fl_progress *progress, fl_deploy_copy_stats *st,
+                        fl_error *err) {
     double t0 = fl_now_s();
     if (!batch_bytes)
         batch_bytes = DEFAULT_BATCH;
     st->paths_total = n;
     char *have = fl_xcalloc(n ? n : 1, 1);
-    int rc = query_valid(r, closure, n, pending, have, progress_fd >= 0 ? progress_fd : 2, err);
+    int rc = query_valid(r, closure, n, pending, have, err_fd, err);
     char *had = NULL;
     size_t lacking = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -372,8 +350,7 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     if (rc == 0 && lacking && caches && caches->nurls) {
         had = fl_xcalloc(n, 1);
         memcpy(had, have, n);
-        rc = substitute_on_target(r, caches, closure, n, have, progress_fd >= 0 ? progress_fd : 2,
-                                  err);
+        rc = substitute_on_target(r, caches, closure, n, have, err_fd, err);
     }
     char **missing = fl_xcalloc(n ? n : 1, sizeof *missing);
     uint64_t *sizes = fl_xcalloc(n ? n : 1, sizeof *sizes);
@@ -402,13 +379,11 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     }
     free(had);
     st->paths_missing = nm;
-    progress pg;
+    copy_progress pg;
     memset(&pg, 0, sizeof pg);
-    pg.fd = progress_fd;
-    pg.tty = progress_fd >= 0 && isatty(progress_fd);
+    pg.to = progress;
     pg.label = fl_remote_label(r);
     pg.start = fl_now_s();
-    pg.total = total;
     pg.missing = nm;
     pg.closure = n;
     pg.substituted = st->paths_substituted;
@@ -416,6 +391,10 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
     if (rc == 0 && nm > 0 && from == r)
         rc = fl_error_set(err, FL_EGENERIC, "internal: %s lacks %zu paths it has just built",
                           fl_remote_label(r), nm);
+    char *task = fl_xasprintf("copying to %s", pg.label);
+    if (rc == 0 && nm > 0)
+        fl_progress_begin(progress, task, nm, total);
+    free(task);
     /* references come first in the closure order, so each batch's references are either
      * valid on the target already or in this batch */
     size_t i = 0;
@@ -431,8 +410,8 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
         }
         unsigned long long sent = 0;
         size_t imported = 0;
-        rc = send_batch(r, s, from, missing + first, i - first, pending, &pg,
-                        progress_fd >= 0 ? progress_fd : 2, &sent, &imported, err);
+        rc = send_batch(r, s, from, missing + first, i - first, pending, &pg, err_fd, &sent,
+                        &imported, err);
         st->bytes_sent += sent;
         pg.base += sent;
         if (rc < 0) {
@@ -445,21 +424,24 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
         }
         st->paths_sent += i - first;
         pg.done = st->paths_sent;
+        for (size_t k = first; k < i; k++)
+            fl_progress_advance(progress, missing[k], sizes[k]);
     }
     st->seconds = fl_now_s() - t0;
+    if (nm > 0)
+        fl_progress_end(progress, rc != 0);
     if (rc == 0 && nm > 0)
-        progress_draw(&pg, pg.base, 1);
-    if (rc == 0 && nm == 0 && progress_fd >= 0) {
+        progress_result(&pg);
+    if (rc == 0 && nm == 0) {
         char sb[32];
-        human((double)pg.substituted_bytes, sb, sizeof sb);
+        fl_human_bytes((double)pg.substituted_bytes, sb, sizeof sb);
         char *line =
             pg.substituted
                 ? fl_xasprintf("[%s] nothing to copy: the target fetched %zu paths (%s) "
-                               "from caches, the other %zu were there\n",
+                               "from caches, the other %zu were there",
                                pg.label, pg.substituted, sb, n - pg.substituted)
-                : fl_xasprintf("[%s] nothing to copy: all %zu paths are there\n", pg.label, n);
-        ssize_t w = write(progress_fd, line, strlen(line));
-        (void)w;
+                : fl_xasprintf("[%s] nothing to copy: all %zu paths are there", pg.label, n);
+        fl_progress_note(progress, line);
         free(line);
     }
     free(sizes);
@@ -472,48 +454,49 @@ static int copy_closure(fl_remote *r, struct fl_store *s, fl_remote *from, char 
  * (NULL = none); pending names the target's pending gc root (NULL = none). */
 static int copy_roots(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
                       const char *pending, const fl_deploy_caches *caches,
-                      unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                      fl_error *err) {
+                      unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                      fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
     char **closure = NULL;
     size_t n = 0;
     int rc = fl_store_closure(s, roots, nroots, &closure, &n, err);
     if (rc < 0)
         return rc;
-    rc = copy_closure(r, s, NULL, closure, NULL, n, pending, caches, batch_bytes, progress_fd, st,
-                      err);
+    rc = copy_closure(r, s, NULL, closure, NULL, n, pending, caches, batch_bytes, err_fd, progress,
+                      st, err);
     fl_store_free_paths(closure, n);
     return rc;
 }
 
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                         fl_error *err) {
-    return copy_roots(r, s, roots, nroots, NULL, NULL, batch_bytes, progress_fd, st, err);
+                         unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                         fl_deploy_copy_stats *st, fl_error *err) {
+    return copy_roots(r, s, roots, nroots, NULL, NULL, batch_bytes, err_fd, progress, st, err);
 }
 
 int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
-                              const char *pending, const fl_deploy_caches *caches, int progress_fd,
-                              fl_deploy_copy_stats *st, fl_error *err) {
+                              const char *pending, const fl_deploy_caches *caches, int err_fd,
+                              const fl_progress *progress, fl_deploy_copy_stats *st,
+                              fl_error *err) {
     char *top = fl_xstrdup(toplevel);
-    int rc = copy_roots(r, s, &top, 1, pending, caches, 0, progress_fd, st, err);
+    int rc = copy_roots(r, s, &top, 1, pending, caches, 0, err_fd, progress, st, err);
     free(top);
     return rc;
 }
 
 int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const char *pending,
-                   unsigned long long batch_bytes, int progress_fd, fl_deploy_copy_stats *st,
-                   fl_error *err) {
+                   unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                   fl_deploy_copy_stats *st, fl_error *err) {
     char *top = fl_xstrdup(toplevel);
-    int rc = copy_roots(r, s, &top, 1, pending, NULL, batch_bytes, progress_fd, st, err);
+    int rc = copy_roots(r, s, &top, 1, pending, NULL, batch_bytes, err_fd, progress, st, err);
     free(top);
     return rc;
 }
 
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
-                    const char *pending, unsigned long long batch_bytes, int progress_fd,
-                    fl_deploy_copy_stats *st, fl_error *err) {
+                    const char *pending, unsigned long long batch_bytes, int err_fd,
+                    const fl_progress *progress, fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
-    return copy_closure(r, NULL, from, closure, sizes, n, pending, NULL, batch_bytes, progress_fd,
-                        st, err);
+    return copy_closure(r, NULL, from, closure, sizes, n, pending, NULL, batch_bytes, err_fd,
+                        progress, st, err);
 }

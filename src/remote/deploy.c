@@ -216,7 +216,7 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
     rc = check_target(*b, s, o, NULL, &bts, err);
     if (rc == 0 && build->ninputs)
         rc = fl_deploy_copy_paths(*b, s, build->inputs, build->ninputs, 0, o->err_fd,
-                                  &res->build_inputs, err);
+                                  o->progress, &res->build_inputs, err);
     json_t *report = NULL;
     int status = 0;
     if (rc == 0) {
@@ -372,17 +372,18 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         random_token(pending);
     if (rc == 0 && running) {
         /* what runs there has its closure there: `current` is a GC root of the target */
-        char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already\n", label);
-        ssize_t w = write(o->err_fd, line, strlen(line));
-        (void)w;
+        char *line = fl_xasprintf("[%s] nothing to copy: it runs this toplevel already", label);
+        fl_progress_note(o->progress, line);
         free(line);
     } else if (rc == 0 && build) {
         rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, *pending ? pending : NULL, 0,
-                             o->err_fd, &res->copy, err);
+                             o->err_fd, o->progress, &res->copy, err);
     } else if (rc == 0) {
         rc = fl_deploy_copy_via_caches(r, s, toplevel, *pending ? pending : NULL, &o->caches,
-                                       o->err_fd, &res->copy, err);
+                                       o->err_fd, o->progress, &res->copy, err);
     }
+    if (rc == 0)
+        fl_progress_stage(o->progress, label, "copied");
     fl_remote_close(b);
     fl_store_free_paths(closure, ncl);
     free(sizes);

@@ -39,8 +39,39 @@ static char *first_line(const fl_error *err, const char *dflt) {
     return nl ? fl_xstrndup(m, (size_t)(nl - m)) : fl_xstrdup(m);
 }
 
+/* A fleet host's builds and copies report into the fleet's line: their counts and notes go
+ * up, their own tasks (BEGIN/END) and running byte counts (several hosts copy at once) do
+ * not; a step's line names the host. */
+typedef struct host_relay {
+    fl_progress self;
+    const fl_progress *up;
+    const char *host;
+} host_relay;
+
+static void relay_event(void *ctx, const fl_progress_event *ev) {
+    host_relay *r = ctx;
+    switch (ev->kind) {
+    case FL_PROGRESS_ITEM: {
+        char *what = fl_xasprintf("[%s] %s", r->host, ev->task ? ev->task : ev->item);
+        fl_progress_item_doing(r->up, ev->item, what);
+        free(what);
+        break;
+    }
+    case FL_PROGRESS_ADVANCE:
+        fl_progress_advance(r->up, NULL, ev->bytes);
+        break;
+    case FL_PROGRESS_STAGE:
+    case FL_PROGRESS_NOTE:
+        r->up->fn(r->up->ctx, ev);
+        break;
+    default:
+        break;
+    }
+}
+
 static void report(const rollout_ctx *c, const char *host, fl_error *err) {
     pthread_mutex_lock(c->report_lock);
+    fl_progress_note(c->o->progress, NULL);
     if (!c->single)
         fprintf(c->o->err, "[%s] ", host);
     fl_error_print(err, c->o->err);
@@ -66,6 +97,8 @@ static int deploy_one(rollout_ctx *c, int index, fl_deploy_pending *pre, fl_flee
         fl_store_close(s);
     }
     fl_deploy_connect_abandon(pre); /* the store did not open */
+    if (!c->single)
+        fl_progress_stage(c->o->d.progress, h->name, rc < 0 ? "failed" : "activated");
     if (rc < 0) {
         if (res)
             res->detail = first_line(&err, "failed");
@@ -87,6 +120,7 @@ static void rollback_succeeded(const fl_rollout_opts *o, fl_rollout_host *hosts,
             continue;
         int status = 0;
         fl_error rerr = FL_ERROR_INIT;
+        fl_progress_note(o->progress, NULL);
         fprintf(o->err, "[%s] another host failed: rolling back\n", hosts[i].name);
         free(results[i].detail);
         if (fl_deploy_remote_command(hosts[i].target, hosts[i].name, "rollback", &o->d, &status,
@@ -124,6 +158,7 @@ static void say_built(const fl_rollout_opts *o, fl_rollout_host *h) {
     h->built = 1;
     if (o->quiet)
         return;
+    fl_progress_note(o->progress, NULL);
     if (o->build_host)
         fprintf(o->out, "[%s] evaluated %s (%zu steps for the build host %s)\n", h->name,
                 h->toplevel, h->plan_steps, o->build_host);
@@ -150,6 +185,7 @@ static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
     if (rc < 0) {
+        fl_progress_stage(o->progress, h->name, "failed");
         char *first = first_line(&berr, "build failed");
         res->detail = fl_xasprintf("build: %s", first);
         free(first);
@@ -159,6 +195,7 @@ static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
     pthread_mutex_lock(c->report_lock);
     say_built(o, h);
     pthread_mutex_unlock(c->report_lock);
+    fl_progress_stage(o->progress, h->name, "built");
     return 0;
 }
 
@@ -168,14 +205,22 @@ static int build_in_fleet(rollout_ctx *c, int index, fl_fleet_result *res) {
 static int build_and_deploy(void *p, int index, fl_fleet_result *res) {
     rollout_ctx *c = p;
     fl_rollout_host *h = &c->hosts[index];
+    host_relay relay = {{relay_event, &relay}, c->o->progress, h->name};
+    if (c->o->progress)
+        h->progress = &relay.self;
+    fl_rollout_opts o = *c->o;
+    o.d.progress = h->progress;
+    rollout_ctx hc = *c;
+    hc.o = &o;
     fl_deploy_pending *pre =
-        c->o->build_host ? NULL : fl_deploy_connect_start(h->target, h->name, &c->o->d);
-    int rc = build_in_fleet(c, index, res);
-    if (rc < 0) {
+        o.build_host ? NULL : fl_deploy_connect_start(h->target, h->name, &o.d);
+    int rc = build_in_fleet(&hc, index, res);
+    if (rc == 0)
+        rc = deploy_one(&hc, index, pre, res);
+    else
         fl_deploy_connect_abandon(pre);
-        return rc;
-    }
-    return deploy_one(c, index, pre, res);
+    h->progress = NULL;
+    return rc;
 }
 
 /* At most one build per core (and never more than the hosts at once): evaluation is CPU
@@ -192,7 +237,9 @@ static int deploy_fleet(const fl_rollout_opts *o, fl_rollout_host *hosts, size_t
     build_slots slots = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                          build_slot_count(o->fleet.jobs)};
     rollout_ctx c = {hosts, o, 0, lock, &slots};
+    fl_progress_begin_of(o->progress, "deploying", n, 0, "hosts");
     fl_fleet_run((int)n, build_and_deploy, &c, &o->fleet, results);
+    fl_progress_end(o->progress, 0);
     pthread_cond_destroy(&slots.cv);
     pthread_mutex_destroy(&slots.mu);
     int failed = 0;
@@ -214,6 +261,7 @@ static int rollout_one(fl_rollout_opts *o, fl_rollout_host *h, pthread_mutex_t *
      * build host, where the target waits for the remote build. */
     fl_deploy_pending *pre = NULL;
     o->d.sudo_pass = o->d.sudo ? fl_remote_sudo_pass_new(o->askpass) : NULL;
+    o->d.progress = o->progress;
     if (!o->build_host)
         pre = fl_deploy_connect_start(h->target, h->name, &o->d);
     fl_error berr = FL_ERROR_INIT;

@@ -76,6 +76,12 @@ mkdir -p "$R"
 echo '{ environment.etc."motd".text = "two\n"; }' >"$F/host.nix"
 (cd "$F" && flakectl --state-dir "$S" --root "$R" switch --host alpha >/dev/null) || fail "switch 2"
 mkdir -p "$T/elsewhere"
+# names the flake defines under attrsOf options (not switched: completion evaluates the file)
+cat >"$F/host.nix" <<'NIX'
+{ environment.etc."motd".text = "two\n";
+  users.users.alice.isNormalUser = true; users.users.bob.isNormalUser = true;
+  home-manager.users.alice.home.file.".vimrc".text = "set nu\n"; }
+NIX
 
 # ---- bash: bash-completion loads the installed script on first use ----
 bash_complete() { # DIR LINE...: for each LINE, its candidates then "== N"
@@ -125,6 +131,18 @@ expect "bash: eval --host option path" "$(pick 10 "$out")" networking.hostName
 expect "bash: a file" "$(pick 11 "$out")" flake.nix
 expect "bash: help names commands" "$(pick 12 "$out")" store
 [ "$(pick 1 "$out")" = switch ] || fail "bash: sw offers more than switch: $(pick 1 "$out")"
+# comma lists (--on of switch/test/boot/dry-activate and status): the element after the
+# last comma, never one already chosen; option paths through attrsOf names to the submodule
+out=$(bash_complete "$F" "flakectl switch --on alpha," "flakectl status --on @web,g" \
+    "flakectl option --host alpha users.users." "flakectl option --host alpha users.users.alice.isN" \
+    "flakectl eval --host alpha home-manager.users.alice.home.file.")
+expect "bash: --on after a comma" "$(pick 1 "$out")" alpha,beta alpha,gamma alpha,@web alpha,@db
+expect_none "bash: --on: no host twice" "$(pick 1 "$out")" alpha,alpha beta gamma
+expect "bash: status --on after a comma" "$(pick 2 "$out")" @web,gamma
+[ "$(pick 2 "$out")" = @web,gamma ] || fail "bash: status --on @web,g offers more: $(pick 2 "$out")"
+expect "bash: users.users." "$(pick 3 "$out")" users.users.alice users.users.bob
+expect "bash: a user's options" "$(pick 4 "$out")" users.users.alice.isNormalUser
+expect "bash: home-manager's attrsOf" "$(pick 5 "$out")" 'home-manager.users.alice.home.file.".vimrc"'
 out=$(bash_complete "$T/elsewhere" "flakectl --flake $F switch --host ")
 expect "bash: --flake is passed on" "$(pick 1 "$out")" alpha beta gamma
 
@@ -169,6 +187,11 @@ expect "zsh: --color=" "$(pick 7 "$out")" auto always
 expect "zsh: store v" "$(pick 8 "$out")" verify
 expect "zsh: help store v" "$(pick 9 "$out")" verify
 expect_none "zsh: sw" "$(pick 1 "$out")" store
+out=$(zsh_complete "$F" "flakectl switch --on alpha,b" "flakectl option --host alpha users.users.b" \
+    "flakectl option --host alpha home-manager.users.")
+expect "zsh: --on after a comma" "$(pick 1 "$out")" alpha,beta
+expect "zsh: users.users." "$(pick 2 "$out")" users.users.bob
+expect "zsh: home-manager.users." "$(pick 3 "$out")" home-manager.users.alice
 
 # ---- fish: complete -C with the installed vendor completions ----
 fish_complete() { # DIR LINE: the candidates, descriptions cut
@@ -188,6 +211,13 @@ expect "fish: --flake" "$(fish_complete "$T/elsewhere" "flakectl --flake $F buil
     alpha beta gamma
 expect "fish: help" "$(fish_complete "$F" "flakectl he")" help
 expect "fish: help store v" "$(fish_complete "$F" "flakectl help store v")" verify
+expect "fish: --on after a comma" "$(fish_complete "$F" "flakectl switch --on @db,")" \
+    @db,alpha @db,beta @db,gamma @db,@web
+expect_none "fish: --on: no tag twice" "$(fish_complete "$F" "flakectl switch --on @db,")" @db,@db
+expect "fish: users.users." "$(fish_complete "$F" "flakectl option --host alpha users.users.")" \
+    users.users.alice users.users.bob
+expect "fish: a user's options" \
+    "$(fish_complete "$F" "flakectl option --host alpha users.users.bob.isS")" users.users.bob.isSystemUser
 got=$(fish_complete "$F" "flakectl sw")
 [ "$got" = switch ] || fail "fish: sw offers more than switch: $got"
 

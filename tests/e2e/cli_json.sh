@@ -41,6 +41,7 @@ cat >"$T/f/host.nix" <<'NIX'
   users.users.bob = { isNormalUser = true; };
   systemd.services.db = { wantedBy = [ "multi-user.target" ]; serviceConfig.ExecStart = "/bin/true"; };
   environment.systemPackages = [ (pkgs.writeShellScriptBin "hello-tool" "echo hi") ];
+  home-manager.users.alice.systemd.user.services.sync = { script = "echo sync"; };
 }
 NIX
 
@@ -62,15 +63,21 @@ shape "$T/plan.json" '.version == 1 and (.current | type == "string") and (.to |
   and ([.accounts, .files, .homes, .secrets, .units, .packages, .scripts, .conflicts] | all(type == "array"))
   and (.daemonReload | type == "boolean")
   and (.files | all(has("path") and has("change") and has("copied") and has("user")))
-  and (.units | all(has("action") and has("name") and has("reason")))' "dry-activate --json shape"
+  and (.units | all(has("action") and has("name") and has("reason")))
+  and (.userUnits | type == "array") and .darwin == null and .homebrew == null and .wsl == null' "dry-activate --json shape"
 grep -q "^built " "$T/plan.err" || fail "dry-activate --json: 'built' not on stderr"
 [ "$(jq -r .to "$T/plan.json")" = "$(cat "$T/build.txt")" ] || fail "plan .to is not the built toplevel"
 [ "$(jq -r .current "$T/plan.json")" = "$(sed -n 's/^  current: //p' "$T/plan.txt")" ] || fail "plan .current differs from the text"
 [ "$(text_marks "$T/plan.txt" | wc -l)" -ge 6 ] || fail "the plan should list files, accounts and packages: $(cat "$T/plan.txt")"
 diff <(text_marks "$T/plan.txt") <(json_marks "$T/plan.json") >"$T/d" || fail "dry-activate: JSON and text list different changes: $(cat "$T/d")"
 # the units, verb and name, in the same order
-diff <(grep -E '^    (start|stop|restart|reload|keep) ' "$T/plan.txt" | awk '{print $1, $2}') \
+diff <(sed '/^  user units of /,$d' "$T/plan.txt" | grep -E '^    (start|stop|restart|reload|keep) ' | awk '{print $1, $2}') \
      <(jq -r '.units[] | .action + " " + .name' "$T/plan.json") >"$T/d" || fail "units differ: $(cat "$T/d")"
+# home-manager users' units (systemctl --user): the same entries as the text's section
+shape "$T/plan.json" '.userUnits == [{"user": "alice", "units": [{"action": "start", "name": "sync.service", "reason": .userUnits[0].units[0].reason}], "daemonReload": .userUnits[0].daemonReload}]' "userUnits"
+diff <(sed -n '/^  user units of alice /,/^  [^ ]/p' "$T/plan.txt" | grep -E '^    (start|stop|restart|reload|keep) ' | awk '{print $1, $2, "alice"}') \
+     <(jq -r '.userUnits[] | .user as $u | .units[] | .action + " " + .name + " " + $u' "$T/plan.json") >"$T/d" ||
+  fail "user units differ: $(cat "$T/d")"
 [ "$(jq -r '.units | length' "$T/plan.json")" -ge 2 ] || fail "expected db started and web stopped in the plan"
 # the file diff is the text's, unindented
 jq -r '.files[] | select(.path == "/etc/app.conf") | .diff' "$T/plan.json" >"$T/jdiff"

@@ -118,4 +118,23 @@ as_nobody "$T/o" "$T/e" --state-dir "$STATE" --root "$ROOT" activate "$A" --mode
 [ "$rc" = 1 ] || { cat "$T/o" "$T/e"; fail "activating with a secret for another key: exit $rc"; }
 expect_contains "$T/e" "run 'flakectl secret rekey'"
 expect_not_contains "$T/e" "cannot be read by this user"
+# check changes nothing but a store: without root and without --state-dir it checks with a
+# store of the user's own (a new user right after `flakectl init`, a CI job), and says so;
+# a state directory the user named is still refused
+if [ ! -w /var/lib ] || [ "$(stat -c %u /var/lib)" = 0 ]; then
+    mkdir -p "$T/nbcache" && chown 65534:65534 "$T/nbcache"
+    set +e
+    (cd "$T/f" && "${NOBODY[@]}" env -u FLAKECTL_STATE_DIR -u FLAKECTL_ROOT XDG_CACHE_HOME="$T/nbcache" \
+        "$FLAKECTL" check >"$T/o" 2>"$T/e")
+    rc=$?
+    set -e
+    [ "$rc" = 0 ] || { cat "$T/o" "$T/e"; fail "check as nobody: exit $rc"; }
+    expect_contains "$T/e" "note: /var/lib/flakectl is not writable by you: checking with a store of your own in $T/nbcache/flakectl/check-state"
+    expect_contains "$T/o" "ok   h ("
+    [ -d "$T/nbcache/flakectl/check-state/store" ] || fail "check as nobody: no store of its own"
+    as_nobody "$T/o" "$T/e" --flake "$T/f" --state-dir "$T/rstate" check
+    [ "$rc" = 1 ] || fail "check as nobody with a named state directory: exit $rc"
+    once "$T/e"
+    expect_contains "$T/e" "error: 'flakectl check' needs root: $T/rstate (the state directory) is not writable by nobody"
+fi
 echo "cli_nonroot: ok"

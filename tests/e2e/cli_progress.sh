@@ -72,4 +72,25 @@ grep -q "8 paths pushed" "$T/pushtty" || fail "push result"
 $PTY "$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" cache push --to "file://$T/c3" --host h >"$T/pushq"
 [ ! -s "$T/pushq" ] || fail "--quiet push printed: $(cat -v "$T/pushq")"
 
+# substituting from a cache (store realise; builds substitute through the same reporter): in a
+# pipe the step per path and a closing line, on a terminal the updating line with the bytes
+pub=$("$FLAKECTL" --quiet cache keygen t-1 -o "$T/k.sec")
+"$FLAKECTL" --quiet --flake "$T/f" --state-dir "$T/state" cache push --to "file://$T/c4" --key "$T/k.sec" --host h >/dev/null 2>&1 || fail "signed push"
+top=$(ls -d "$T"/state/store/*-flakectl-system-h)
+subst() { "$FLAKECTL" --state-dir "$T/state" store realise --substituters "file://$T/c4" --trusted-public-key "$pub" "$top"; }
+fresh
+subst >"$T/rout" 2>"$T/rerr" || fail "realise: $(cat "$T/rerr")"
+grep -q "^copying path '$top' from 'file://$T/c4'...$" "$T/rerr" || fail "realise in a pipe, the step: $(cat "$T/rerr")"
+grep -q "^substituting: \[8\] $T/state/store/.* ([0-9.]* [KM]\?i\?B)$" "$T/rerr" || fail "realise in a pipe, the count: $(cat "$T/rerr")"
+grep -q "^substituted 8 paths, [0-9.]* KiB in [0-9.]* s$" "$T/rerr" || fail "realise in a pipe, the result: $(cat "$T/rerr")"
+grep -q "[$ESC$CR]" "$T/rerr" && fail "escape codes in a realise to a pipe"
+fresh
+$PTY bash -c "$(declare -f subst); T='$T' pub='$pub' top='$top' FLAKECTL='$FLAKECTL'; subst" >"$T/rtty"
+grep -q "${CR}${ESC}\[Ksubstituting: [0-9] paths done, [0-9.]* KiB, [0-9.]* [KM]\?i\?B/s" "$T/rtty" || fail "realise on a terminal: $(cat -v "$T/rtty")"
+grep -q "${CR}${ESC}\[Ksubstituted 8 paths, [0-9.]* KiB in" "$T/rtty" || fail "realise result on a terminal: $(cat -v "$T/rtty")"
+grep -q "^copying path" "$T/rtty" && fail "per-path lines of a realise on a terminal without -v"
+fresh
+"$FLAKECTL" --quiet --state-dir "$T/state" store realise --substituters "file://$T/c4" --trusted-public-key "$pub" "$top" >/dev/null 2>"$T/rq" || fail "quiet realise"
+[ ! -s "$T/rq" ] || fail "--quiet realise printed: $(cat "$T/rq")"
+
 finish cli_progress

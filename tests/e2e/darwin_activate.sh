@@ -116,7 +116,32 @@ fl_mac() {
 
 mac true 3600 yes
 dbs_before=$(cat "$R/etc/passwd" "$R/etc/group" "$R/etc/shadow" | sha256sum)
+# the plan as JSON (docs/json.md "darwin") first: it runs nothing, and lists exactly the
+# commands the switch below runs, in order (plist installs as "plist" steps)
+fl_mac dry-activate --host mac --json
+expect_eq "dry-activate --json exit" 0 "$rc"
+expect_eq "dry-activate --json ran nothing" "" "$recorded"
+plan_json=$out
+planned=$(jq -r '(.darwin.accounts[] | "uid=0 " + (.command | join(" "))),
+  (.darwin.steps[] | select(.kind != "plist") | "uid=\(.uid // 0) " + (.command | join(" ")))' <<<"$plan_json")
+expect_eq "JSON: executed on this (marked) Mac, no systemd units" "true null null" \
+  "$(jq -r '"\(.darwin.executed) \(.units) \(.wsl)"' <<<"$plan_json")"
+expect_eq "JSON: the plists, daemon's then agent's" \
+  "add /Library/LaunchDaemons/org.flakectl.backup.plist null
+add /Users/alice/Library/LaunchAgents/org.flakectl.sync.plist 501" \
+  "$(jq -r '.darwin.steps[] | select(.kind == "plist") | "\(.change) \(.path) \(.uid)"' <<<"$plan_json")"
+expect_eq "JSON: kinds of the other steps" "defaults defaults restart launchd launchd" \
+  "$(jq -r '[.darwin.steps[] | select(.kind != "plist") | .kind] | join(" ")' <<<"$plan_json")"
+expect_eq "JSON: a defaults write named" "write com.apple.dock tilesize" \
+  "$(jq -r '.darwin.steps[] | select(.kind == "defaults" and .key == "tilesize") | "\(.action) \(.domain) \(.key)"' <<<"$plan_json")"
+expect_eq "JSON: the restart and the bootstraps" "Dock
+bootstrap system /Library/LaunchDaemons/org.flakectl.backup.plist
+bootstrap gui/501 /Users/alice/Library/LaunchAgents/org.flakectl.sync.plist" \
+  "$(jq -r '(.darwin.steps[] | select(.kind == "restart") | .process),
+    (.darwin.steps[] | select(.kind == "launchd") | "\(.action) \(.domain) \(.path)")' <<<"$plan_json")"
+expect_eq "JSON: no Homebrew without homebrew.enable or brews" "null" "$(jq -c .homebrew <<<"$plan_json")"
 fl_mac switch --host mac --backup-ext pre-flakectl
+expect_eq "the JSON plan lists the commands the switch ran" "$planned" "$recorded"
 echo "$out" >&2; echo "$err" >&2
 expect_eq "first switch exit" 0 "$rc"
 store=$(ls -d "$R"/var/lib/flakectl/store/*-org.flakectl.sync.plist | sed "s|^$R||")
@@ -219,6 +244,17 @@ expect_eq "failed bootstrap exit" 1 "$rc"
 expect_contains "names the step" "step 'launchd jobs and defaults'" "$err"
 expect_contains "names the command" "launchctl bootstrap exited with status 5" "$err"
 [ ! -e "$R/Library/LaunchDaemons/org.flakectl.backup.plist" ] || fail "restore left the failed daemon's plist"
+
+# Homebrew in the plan's JSON: the Brewfile and the `brew bundle` command, as the console user
+sed -i 's|^}$|  homebrew = { enable = true; onActivation.cleanup = "zap"; brews = [ "jq" ]; };\n}|' "$R/flake/mac.nix"
+fl_mac dry-activate --host mac --json
+expect_eq "dry-activate --json with Homebrew exit" 0 "$rc"
+top=$(jq -r .to <<<"$out")
+expect_eq "JSON: homebrew" "$top/activation/Brewfile zap alice sudo -u alice -H -- /usr/local/bin/brew bundle --file=$top/activation/Brewfile --no-lock --cleanup --zap" \
+  "$(jq -r '.homebrew | "\(.brewfile) \(.cleanup) \(.user) \(.command | join(" "))"' <<<"$out")"
+brewfile=$R$(readlink "$R$top/activation/Brewfile") # a link into the store, inside the root
+grep -qx 'brew "jq"' "$brewfile" || fail "the Brewfile the JSON names lacks jq: $(cat "$brewfile")"
+expect_eq "dry-activate --json with Homebrew ran nothing" "" "$recorded"
 
 # The same root without the macOS marker is a Linux machine: a darwin system is refused there
 # before anything changes (dry-activate still shows its plan).

@@ -8,19 +8,7 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/debian-root.bash"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (chroot and mounts)"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-root="$work/root"
-debian_root_copy "$root"
-rm -f "$root/etc/hostname"
-export XDG_CACHE_HOME="$work/cache" FLAKECTL_STATE_DIR="$work/state" FLAKECTL_ROOT="$root"
-flake="$work/flake"
-mkdir -p "$flake"
-cat >"$flake/flake.nix" <<'NIX'
-{ outputs = { self, ... }: { hosts.box = { system = "x86_64-linux"; modules = [ ./packages.nix ]; }; }; }
-NIX
-declare_pkgs() { printf '{ pkgs, ... }: { environment.systemPackages = with pkgs; [ %s ]; }\n' "$1" >"$flake/packages.nix"; }
-installed() { chroot "$root" dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null | awk '$2 == "ii" { print $1 }' | tr '\n' ' '; }
+source "$(dirname "$0")/lib/apt-box.bash"
 owned() { jq -r '.owned | keys | join(" ")' "$work/state/packages/owned.json"; }
 mounts() { grep -c " $root/" /proc/mounts || true; }
 # power_cut PID: flakectl's group and every process inside the root (apt runs dpkg in a

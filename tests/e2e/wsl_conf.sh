@@ -53,6 +53,15 @@ expect_contains "appendWindowsPath change named" "~ [interop] appendWindowsPath:
 expect_contains "automount root change named" "~ [automount] root: /mnt -> /win" "$out"
 expect_contains "shutdown note" "wsl.exe --shutdown" "$out"
 expect_not_contains "unchanged settings not listed" "[boot] systemd" "$out"
+# the same in the plan's JSON (docs/json.md "wsl"): each changed setting and the restart
+run_fl --flake "$work/flake" dry-activate --host box --json
+expect_eq "dry-activate --json exit" 0 "$rc"
+expect_eq "JSON: the changed settings, in order" \
+  'update [interop] appendWindowsPath true false
+update [automount] root /mnt /win' \
+  "$(jq -r '.wsl.changes[] | "\(.change) \(.key) \(.from) \(.to)"' <<<"$out")"
+expect_eq "JSON: the restart" "true wsl.exe --shutdown /etc/wsl.conf" \
+  "$(jq -r '"\(.wsl.restartNeeded) \(.wsl.restartCommand) \(.wsl.file)"' <<<"$out")"
 run_fl --flake "$work/flake" switch --host box
 expect_eq "second switch exit" 0 "$rc"
 expect_contains "written" "appendWindowsPath=false" "$(cat "$work/root/etc/static/wsl.conf")"
@@ -62,6 +71,8 @@ sed -i 's|networking.hostName = "box";|networking.hostName = "box"; environment.
 run_fl --flake "$work/flake" switch --host box
 expect_eq "third switch exit" 0 "$rc"
 expect_not_contains "no WSL note when wsl.conf is unchanged" "wsl.exe --shutdown" "$out"
+run_fl --flake "$work/flake" dry-activate --host box --json
+expect_eq "JSON: wsl.conf there, nothing to restart" "[] false" "$(jq -c '.wsl.changes, .wsl.restartNeeded' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
 
 # A value that would break the ini file is refused at evaluation.
 wsl 'automountRoot = "mnt";'

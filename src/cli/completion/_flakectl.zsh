@@ -30,8 +30,13 @@ _flakectl_values() { # KIND: adds the candidates for the current word
             ${_flakectl_host:+--host} $_flakectl_host -- "$PREFIX" 2>/dev/null)"})
         compadd -S '' -- $found
         ;;
-    host | selection | generation)
+    host | generation)
         found=(${(f)"$("$_flakectl_exe" completion --values $kind $_flakectl_ctx 2>/dev/null)"})
+        compadd -- $found
+        ;;
+    selection) # a comma list: the helper completes the element after the last comma
+        found=(${(f)"$("$_flakectl_exe" completion --values selection $_flakectl_ctx \
+            -- "$PREFIX" 2>/dev/null)"})
         compadd -- $found
         ;;
     *) return 1 ;;

@@ -40,9 +40,13 @@ _flakectl_values() { # KIND WORD: fills COMPREPLY
         mapfile -t COMPREPLY < <("$_flakectl_exe" completion --values options \
             "${_flakectl_ctx[@]}" ${_flakectl_host:+--host "$_flakectl_host"} -- "$cur" 2>/dev/null)
         ;;
-    host | selection | generation)
+    host | generation)
         mapfile -t COMPREPLY < <(compgen -W "$("$_flakectl_exe" completion --values "$kind" \
             "${_flakectl_ctx[@]}" 2>/dev/null)" -- "$cur")
+        ;;
+    selection) # a comma list: the helper completes the element after the last comma
+        mapfile -t COMPREPLY < <(compgen -W "$("$_flakectl_exe" completion --values selection \
+            "${_flakectl_ctx[@]}" -- "$cur" 2>/dev/null)" -- "$cur")
         ;;
     *) COMPREPLY=() ;;
     esac

@@ -79,8 +79,10 @@ function __flakectl_values -a kind cur exe host
             set -l hostargs
             test -n "$host"; and set hostargs --host $host
             $exe completion --values options $ctx $hostargs -- $cur 2>/dev/null
-        case host selection generation
+        case host generation
             $exe completion --values $kind $ctx 2>/dev/null
+        case selection # a comma list: the helper completes the element after the last comma
+            $exe completion --values selection $ctx -- $cur 2>/dev/null
     end
 end
 
