@@ -401,6 +401,23 @@ const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b) {
     return r;
 }
 
+size_t lang_format_int(char buf[LANG_INT_CHARS], int64_t i) {
+    /* digits from the end; the magnitude as unsigned so INT64_MIN needs no special case */
+    char tmp[LANG_INT_CHARS];
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    size_t k = sizeof tmp;
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0)
+        tmp[--k] = '-';
+    size_t n = sizeof tmp - k;
+    memcpy(buf, tmp + k, n);
+    buf[n] = '\0';
+    return n;
+}
+
 static void fmt_float_tostring(char *buf, size_t n, double f) {
     snprintf(buf, n, "%f", f);
 }
@@ -457,8 +474,7 @@ void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int 
         case V_NULL:
             return;
         case V_INT:
-            snprintf(buf, sizeof buf, "%lld", (long long)v->i);
-            astr_adds(S, out, buf);
+            lang_astr_add(S, out, buf, lang_format_int(buf, v->i));
             return;
         case V_FLOAT:
             fmt_float_tostring(buf, sizeof buf, v->f);

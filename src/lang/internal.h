@@ -622,6 +622,9 @@ void lang_print_string_lit(State *S, AStr *out, const char *s, size_t len);
 void lang_to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx);
 void lang_json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
 void lang_format_float(char *buf, size_t n, double f);
+/* An integer in decimal as %lld writes it; returns its length. */
+#define LANG_INT_CHARS 24
+size_t lang_format_int(char buf[LANG_INT_CHARS], int64_t i);
 
 /* source text of an expression as Nix shows it (assertion messages) */
 void lang_show_expr(State *S, Expr *e, AStr *out);
