@@ -120,6 +120,49 @@ static void test_append_chain_memory_is_linear(void **state) {
     fl_lang_free(L);
 }
 
+/* replaceStrings copies runs of bytes no pattern starts with; the first pattern in list order
+ * wins, an empty one matches before every byte and at the end, and a replacement's context
+ * joins the result's once it is used */
+static void test_replace_strings(void **state) {
+    (void)state;
+    assert_eval("builtins.replaceStrings [ \"a\" \"ab\" ] [ \"1\" \"2\" ] \"abcab\"", "\"1bc1b\"");
+    assert_eval("builtins.replaceStrings [ \"ab\" \"a\" ] [ \"2\" \"1\" ] \"abcaba\"", "\"2c21\"");
+    assert_eval("builtins.replaceStrings [ \"\" ] [ \"-\" ] \"abc\"", "\"-a-b-c-\"");
+    assert_eval("builtins.replaceStrings [ \"b\" \"\" ] [ \"X\" \"-\" ] \"abc\"", "\"-aX-c-\"");
+    assert_eval("builtins.replaceStrings [ \"\" ] [ \"y\" ] \"\"", "\"y\"");
+    assert_eval("builtins.replaceStrings [ \"abc\" ] [ \"x\" ] \"ab\"", "\"ab\"");
+    assert_eval("builtins.replaceStrings [ \"c\" ] [ \"\" ] \"ccc\"", "\"\"");
+    assert_eval("builtins.replaceStrings [ \"even\" \"odd\" ] [ \"E\" \"O\" ] "
+                "\"1 is odd, 4 is even: eveneveodd\"",
+                "\"1 is O, 4 is E: EeveO\"");
+    assert_eval("let f = \"${builtins.toFile \"f\" \"t\"}\"; in [ "
+                "(builtins.getContext (builtins.replaceStrings [ \"a\" \"b\" ] [ f \"x\" ] \"aab\")) "
+                "(builtins.getContext (builtins.replaceStrings [ \"q\" ] [ f ] \"aab\")) ]",
+                "[ { \"/nix/store/ld47m7jj5603acdv6cd07r8602z7l3qz-f\" = { path = true; }; } { } ]");
+}
+
+/* concatStringsSep: the separator's context is the result's even when no separator is
+ * written (Nix 2.8); non-strings are coerced in order */
+static void test_concat_strings_sep(void **state) {
+    (void)state;
+    assert_eval("let f = \"${builtins.toFile \"f\" \"t\"}\"; in [ "
+                "(builtins.getContext (builtins.concatStringsSep f [ \"a\" ])) "
+                "(builtins.getContext (builtins.concatStringsSep f [ ])) "
+                "(builtins.concatStringsSep \", \" [ \"a\" \"b\" \"c\" ]) "
+                "(builtins.concatStringsSep \"-\" [ \"a\" { outPath = \"o\"; } ]) ]",
+                "[ { \"/nix/store/ld47m7jj5603acdv6cd07r8602z7l3qz-f\" = { path = true; }; } "
+                "{ \"/nix/store/ld47m7jj5603acdv6cd07r8602z7l3qz-f\" = { path = true; }; } "
+                "\"a, b, c\" \"a-o\" ]");
+    assert_eval("builtins.concatStringsSep \"-\" [ \"a\" (throw \"yes\") 1 ]", "error: yes @1:38");
+    assert_eval("builtins.concatStringsSep \"-\" [ \"a\" 1 (throw \"no\") ]",
+                "error: cannot coerce an integer to a string @1:1");
+    assert_eval("let x = builtins.concatStringsSep \"-\" [ \"a\" \"b\" ]; y = x + \"c\"; "
+                "in [ (y + \"1\") (y + \"2\") x y ]",
+                "[ \"a-bc1\" \"a-bc2\" \"a-b\" \"a-bc\" ]");
+    assert_eval("map toString [ 0 (-1) 9223372036854775807 (-9223372036854775807 - 1) 1234567890 ]",
+                "[ \"0\" \"-1\" \"9223372036854775807\" \"-9223372036854775808\" \"1234567890\" ]");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_prefix_values_stay_distinct),
@@ -127,6 +170,8 @@ int main(void) {
         cmocka_unit_test(test_prefix_read_as_c_string),
         cmocka_unit_test(test_api_strings_stay_terminated),
         cmocka_unit_test(test_append_chain_memory_is_linear),
+        cmocka_unit_test(test_replace_strings),
+        cmocka_unit_test(test_concat_strings_sep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
