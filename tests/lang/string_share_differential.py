@@ -104,12 +104,8 @@ def main():
     flakectl, cases, nix = nixdiff.setup(__doc__, 300)
     jobs = [(seed, Gen(seed).program()) for seed in range(cases)]
 
-    def one(job):
-        e = job[1]
-        return (nixdiff.outcome(nix + ["--eval", "--strict", "--expr", e]),
-                nixdiff.outcome([flakectl, "eval", "--strict", "--expr", e]))
-
-    differ = nixdiff.compare_all(jobs, one, lambda j: "seed %d: %s" % (j[0], j[1]))
+    differ = nixdiff.compare_all(jobs, lambda j: nixdiff.eval_both(nix, flakectl, j[1]),
+                                 lambda j: "seed %d: %s" % (j[0], j[1]))
     print("%d programs, %d agree, %d differ" % (len(jobs), len(jobs) - differ, differ))
     return 1 if differ else 0
 
