@@ -321,7 +321,9 @@ const char *fl_lang_get_string(const fl_value *v, size_t *len) {
     }
     if (len)
         *len = v->v.n;
-    return v->v.str.s;
+    /* a string another one was appended to in place gets its terminator back in a copy; the
+     * value is the evaluator's (arena memory), so pointing it at the copy is allowed */
+    return lang_string_cstr((Value *)&v->v);
 }
 
 int fl_lang_attrs_get(fl_lang *L, const fl_value *set, const char *name, fl_value **out,

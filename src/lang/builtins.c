@@ -1152,9 +1152,9 @@ PRIM(genericClosure) {
 PRIM(toString) {
     force(S, args[0], pos);
     if (args[0]->type == V_INT) {
-        char buf[32];
-        int n = snprintf(buf, sizeof buf, "%lld", (long long)args[0]->i);
-        lang_mk_string(S, out, lang_arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
+        char buf[LANG_INT_CHARS];
+        size_t n = lang_format_int(buf, args[0]->i);
+        lang_mk_string(S, out, lang_arena_strndup(&S->arena, buf, n), n, NULL);
         return;
     }
     if (args[0]->type == V_STRING) {
@@ -1196,19 +1196,50 @@ PRIM(substring) {
 
 PRIM(concatStringsSep) {
     size_t seplen;
-    const StrCtx *ctx = NULL, *sctx = NULL;
-    const char *sep = lang_force_string(S, args[0], pos, &seplen, &sctx);
+    /* the separator's context is the result's even when no separator is written (Nix 2.8) */
+    const StrCtx *ctx = NULL;
+    const char *sep = lang_force_string(S, args[0], pos, &seplen, &ctx);
     lang_force_list(S, args[1], pos);
+    /* All strings (the usual case): one allocation of the exact size. Forcing stops at the
+     * first other value, which the general loop then coerces in the same order. */
+    uint32_t n = args[1]->n;
+    Value **el = args[1]->elems;
+    size_t total = n ? (size_t)(n - 1) * seplen : 0;
+    uint32_t k = 0;
+    for (; k < n; k++) {
+        force(S, el[k], pos);
+        if (el[k]->type != V_STRING)
+            break;
+        total += el[k]->n;
+    }
+    if (k == n) {
+        if (total >= UINT32_MAX)
+            lang_out_of_memory(S, pos, total);
+        char *buf = arena_alloc(&S->arena, total + 1), *w = buf;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i) {
+                memcpy(w, sep, seplen);
+                w += seplen;
+            }
+            memcpy(w, el[i]->str.s, el[i]->n);
+            w += el[i]->n;
+            if (el[i]->str.ctx)
+                ctx = lang_ctx_merge(S, ctx, el[i]->str.ctx);
+        }
+        *w = '\0';
+        lang_mk_string(S, out, buf, total, ctx);
+        out->sbuf = SBUF_CAT;
+        return;
+    }
     AStr s;
     lang_astr_init(S, &s, 64);
     for (uint32_t i = 0; i < args[1]->n; i++) {
-        if (i) {
+        if (i)
             lang_astr_add(S, &s, sep, seplen);
-            ctx = lang_ctx_merge(S, ctx, sctx);
-        }
         lang_coerce_to_string(S, args[1]->elems[i], pos, 0, 1, &s, &ctx);
     }
     lang_mk_string(S, out, s.buf, s.len, ctx);
+    out->sbuf = SBUF_CAT;
 }
 
 PRIM(replaceStrings) {
@@ -1230,30 +1261,48 @@ PRIM(replaceStrings) {
     size_t len;
     const StrCtx *ctx;
     const char *s = lang_force_string(S, args[2], pos, &len, &ctx);
+    /* Bytes no pattern starts with are copied in runs; an empty pattern matches everywhere,
+     * so then every position is tried. A replacement's context joins once, as Nix's does. */
+    unsigned char starts[256] = {0};
+    int any_empty = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (fl[i] == 0)
+            any_empty = 1;
+        else
+            starts[(unsigned char)fs[i][0]] = 1;
+    }
+    uint8_t *merged = arena_alloc(&S->arena, n + 1);
+    memset(merged, 0, n + 1);
     AStr r;
     lang_astr_init(S, &r, len + 16);
-    for (size_t p = 0; p <= len;) {
-        int found = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (fl[i] <= len - p && !memcmp(s + p, fs[i], fl[i])) {
-                found = 1;
-                lang_astr_add(S, &r, ts[i], tl[i]);
-                ctx = lang_ctx_merge(S, ctx, tc[i]);
-                if (fl[i] == 0) {
-                    if (p < len)
-                        lang_astr_addch(S, &r, s[p]);
-                    p++;
-                } else {
-                    p += fl[i];
-                }
+    size_t p = 0;
+    while (p <= len) {
+        if (!any_empty) {
+            size_t q = p;
+            while (q < len && !starts[(unsigned char)s[q]])
+                q++;
+            lang_astr_add(S, &r, s + p, q - p);
+            p = q;
+            if (p == len)
                 break;
+        }
+        uint32_t i = 0;
+        while (i < n && !(fl[i] <= len - p && !memcmp(s + p, fs[i], fl[i])))
+            i++;
+        if (i < n) {
+            lang_astr_add(S, &r, ts[i], tl[i]);
+            if (!merged[i]) {
+                ctx = lang_ctx_merge(S, ctx, tc[i]);
+                merged[i] = 1;
+            }
+            if (fl[i] != 0) {
+                p += fl[i];
+                continue;
             }
         }
-        if (!found) {
-            if (p < len)
-                lang_astr_addch(S, &r, s[p]);
-            p++;
-        }
+        if (p < len)
+            lang_astr_addch(S, &r, s[p]);
+        p++;
     }
     lang_mk_string(S, out, r.buf, r.len, ctx);
 }

@@ -346,7 +346,7 @@ const char *lang_force_string(State *S, Value *v, PosIdx pos, size_t *len, const
         *len = v->n;
     if (ctx)
         *ctx = v->str.ctx;
-    return v->str.s;
+    return lang_string_cstr(v);
 }
 
 const char *lang_force_string_noctx(State *S, Value *v, PosIdx pos, size_t *len) {
@@ -399,6 +399,23 @@ const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b) {
         }
     }
     return r;
+}
+
+size_t lang_format_int(char buf[LANG_INT_CHARS], int64_t i) {
+    /* digits from the end; the magnitude as unsigned so INT64_MIN needs no special case */
+    char tmp[LANG_INT_CHARS];
+    uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    size_t k = sizeof tmp;
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (i < 0)
+        tmp[--k] = '-';
+    size_t n = sizeof tmp - k;
+    memcpy(buf, tmp + k, n);
+    buf[n] = '\0';
+    return n;
 }
 
 static void fmt_float_tostring(char *buf, size_t n, double f) {
@@ -457,8 +474,7 @@ void lang_coerce_to_string(State *S, Value *v, PosIdx pos, int coerce_more, int 
         case V_NULL:
             return;
         case V_INT:
-            snprintf(buf, sizeof buf, "%lld", (long long)v->i);
-            astr_adds(S, out, buf);
+            lang_astr_add(S, out, buf, lang_format_int(buf, v->i));
             return;
         case V_FLOAT:
             fmt_float_tostring(buf, sizeof buf, v->f);
@@ -1098,16 +1114,33 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
             total += small[done].n;
         }
         if (done == np) {
-            char *buf = arena_alloc(&S->arena, total + 1);
-            size_t k = 0;
-            for (uint32_t i = 0; i < np; i++) {
+            if (total >= UINT32_MAX)
+                lang_out_of_memory(S, e->pos, total);
+            Value *a = &small[0];
+            char *buf;
+            uint32_t from = 0; /* parts before it are in buf already */
+            if (a->sbuf == SBUF_HDR && strbuf_of(a->str.s)->used == a->n &&
+                strbuf_of(a->str.s)->cap > total) {
+                /* a ends its buffer: the rest goes after it, a's bytes are shared */
+                buf = (char *)a->str.s;
+                strbuf_of(buf)->used = (uint32_t)total;
+                from = 1;
+            } else if (a->sbuf != SBUF_NONE) {
+                buf = lang_strbuf_new(S, total); /* a is grown again: room to grow */
+            } else {
+                buf = arena_alloc(&S->arena, total + 1);
+            }
+            size_t k = from ? a->n : 0;
+            for (uint32_t i = from; i < np; i++) {
                 memcpy(buf + k, small[i].str.s, small[i].n);
                 k += small[i].n;
+            }
+            for (uint32_t i = 0; i < np; i++)
                 if (small[i].str.ctx)
                     ctx = lang_ctx_merge(S, ctx, small[i].str.ctx);
-            }
             buf[k] = '\0';
             lang_mk_string(S, out, buf, k, ctx);
+            out->sbuf = a->sbuf == SBUF_NONE ? SBUF_CAT : SBUF_HDR;
             return;
         }
         done++; /* small[0..done) are evaluated */
@@ -1153,8 +1186,10 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
         char *c = fl_canon_path(s.buf, "/");
         lang_mk_path(S, out, c);
         free(c);
-    } else
+    } else {
         lang_mk_string(S, out, s.buf, s.len, ctx);
+        out->sbuf = SBUF_CAT;
+    }
 }
 
 /* A chain of unary minus ("- - - x", 0 - (0 - (0 - x))): x is evaluated once and the

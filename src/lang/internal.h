@@ -118,6 +118,25 @@ struct StrCtx {
     const char *path;
 };
 
+/* Strings grown by repeated `+` (a fold's accumulator) share one buffer: a StrBuf header
+ * sits before the bytes, and `a + b` writes b after a in place when a ends where the buffer's
+ * used part ends and there is room. Values stay immutable: an older value sees only its own n
+ * bytes, and bytes below `used` are never written again. Only its NUL terminator is lost when
+ * someone appends after it; lang_string_cstr gives the C string back. */
+enum sbuf {
+    SBUF_NONE, /* plain bytes, NUL-terminated at n */
+    SBUF_CAT,  /* made by a concatenation (exact size, no header): the next `+` on it gets room */
+    SBUF_HDR,  /* str.s follows a StrBuf */
+};
+typedef struct StrBuf {
+    Arena *arena;   /* where a NUL-terminated copy of a shorter value goes (lang_string_cstr) */
+    uint32_t used;  /* bytes written, a NUL after them */
+    uint32_t cap;   /* bytes after the header, the NUL included */
+} StrBuf;
+static inline StrBuf *strbuf_of(const char *s) {
+    return (StrBuf *)(void *)((char *)s - sizeof(StrBuf));
+}
+
 typedef struct Attr {
     Sym name;
     PosIdx pos;
@@ -138,6 +157,7 @@ typedef struct PrimOp PrimOp;
 struct Value {
     uint8_t type;
     uint8_t bh_from; /* for V_BLACKHOLE: the type it had (V_THUNK or V_APP) */
+    uint8_t sbuf;    /* for V_STRING: how str.s is stored (enum sbuf) */
     uint32_t n;      /* string length, list size; for V_APP the position of the call */
     union {
         int64_t i;
@@ -497,6 +517,14 @@ Attrs *lang_alloc_attrs(State *S, uint32_t cap);
 Value **lang_alloc_elems(State *S, uint32_t n);
 void lang_mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
 void lang_mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx);
+/* A buffer for a string of len bytes with room to grow (SBUF_HDR); the caller writes the
+ * bytes and the NUL. */
+char *lang_strbuf_new(State *S, size_t len);
+/* v's bytes NUL-terminated at v->n, for good: a string that has been appended to in place is
+ * copied (and v made to point at the copy), one whose buffer still ends with it is closed to
+ * further in-place appends. Every pointer the evaluator hands out as a C string comes from
+ * here. */
+const char *lang_string_cstr(Value *v);
 void lang_mk_path(State *S, Value *v, const char *s);
 void lang_mk_list(State *S, Value *v, uint32_t n);
 static inline void mk_int(Value *v, int64_t i) {
@@ -599,6 +627,9 @@ void lang_print_string_lit(State *S, AStr *out, const char *s, size_t len);
 void lang_to_json(State *S, Value *v, int strict, AStr *out, PosIdx pos, const StrCtx **ctx);
 void lang_json_to_value(State *S, const char *s, size_t len, Value *out, PosIdx pos);
 void lang_format_float(char *buf, size_t n, double f);
+/* An integer in decimal as %lld writes it; returns its length. */
+#define LANG_INT_CHARS 24
+size_t lang_format_int(char buf[LANG_INT_CHARS], int64_t i);
 
 /* source text of an expression as Nix shows it (assertion messages) */
 void lang_show_expr(State *S, Expr *e, AStr *out);

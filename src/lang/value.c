@@ -255,9 +255,36 @@ Value **lang_alloc_elems(State *S, uint32_t n) {
 void lang_mk_string(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {
     (void)S;
     v->type = V_STRING;
+    v->sbuf = SBUF_NONE;
     v->n = (uint32_t)len;
     v->str.s = s;
     v->str.ctx = ctx;
+}
+
+char *lang_strbuf_new(State *S, size_t len) {
+    /* half again the length: a chain of n appends copies each byte about three times in
+     * all, and an unused tail costs at most half the string */
+    size_t cap = len + len / 2 + 32;
+    if (cap > UINT32_MAX) /* the caller keeps len below UINT32_MAX (Value.n) */
+        cap = UINT32_MAX;
+    StrBuf *b = arena_alloc(&S->arena, sizeof(StrBuf) + cap);
+    b->arena = &S->arena;
+    b->used = (uint32_t)len;
+    b->cap = (uint32_t)cap;
+    return (char *)(b + 1);
+}
+
+const char *lang_string_cstr(Value *v) {
+    if (v->type != V_STRING || v->sbuf != SBUF_HDR)
+        return v->str.s;
+    StrBuf *b = strbuf_of(v->str.s);
+    if (b->used == v->n) {
+        b->cap = b->used + 1;
+        return v->str.s;
+    }
+    v->str.s = lang_arena_strndup(b->arena, v->str.s, v->n);
+    v->sbuf = SBUF_NONE;
+    return v->str.s;
 }
 
 void lang_mk_string_copy(State *S, Value *v, const char *s, size_t len, const StrCtx *ctx) {

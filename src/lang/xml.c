@@ -78,7 +78,7 @@ static const char *drv_string(State *S, Attrs *a, Sym name) {
     if (!at)
         return NULL;
     force(S, at->value, at->pos);
-    return at->value->type == V_STRING ? at->value->str.s : NULL;
+    return at->value->type == V_STRING ? lang_string_cstr(at->value) : NULL;
 }
 
 static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **ctx) {
@@ -99,7 +99,7 @@ static void xml_value(State *S, XmlOut *x, Value *v, PosIdx pos, const StrCtx **
         return;
     case V_STRING:
         *ctx = lang_ctx_merge(S, *ctx, v->str.ctx);
-        empty1(S, x, "string", "value", v->str.s);
+        empty1(S, x, "string", "value", lang_string_cstr(v));
         return;
     case V_PATH:
         empty1(S, x, "path", "value", v->str.s);

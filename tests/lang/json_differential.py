@@ -68,12 +68,8 @@ def main():
                 f.write(text)
             jobs.append((seed, text, "builtins.fromJSON (builtins.readFile %s)" % path))
 
-        def one(job):
-            e = job[2]
-            return (nixdiff.outcome(nix + ["--eval", "--strict", "--expr", e]),
-                    nixdiff.outcome([flakectl, "eval", "--strict", "--expr", e]))
-
-        differ = nixdiff.compare_all(jobs, one, lambda j: "seed %d: %r" % (j[0], j[1]))
+        differ = nixdiff.compare_all(jobs, lambda j: nixdiff.eval_both(nix, flakectl, j[2]),
+                                     lambda j: "seed %d: %r" % (j[0], j[1]))
         print("%d texts, %d agree, %d differ" % (len(jobs), len(jobs) - differ, differ))
         return 1 if differ else 0
     finally:

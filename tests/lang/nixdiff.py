@@ -59,6 +59,12 @@ def outcome(cmd, limit=30):
     return ("ok", out)
 
 
+def eval_both(nix, flakectl, expr):
+    """(nix-instantiate's outcome, flakectl's) of evaluating expr strictly."""
+    return (outcome(nix + ["--eval", "--strict", "--expr", expr]),
+            outcome([flakectl, "eval", "--strict", "--expr", expr]))
+
+
 def compare_all(jobs, one, describe):
     """Runs one(job) -> (nix's outcome, flakectl's) for every job, two at a time; prints a FAIL
     line with describe(job) for each difference and returns how many differed."""

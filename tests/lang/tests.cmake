@@ -65,3 +65,11 @@ if(NOT FLAKECTL_SANITIZE)
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/coerce_differential.py $<TARGET_FILE:flakectl>)
   set_tests_properties(lang_coerce_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
 endif()
+
+# Seeded random programs that grow strings from each other and read them back through
+# builtins that take C strings (the shared string buffers of docs/language.md, "String
+# storage"), against the live nix-instantiate. Both builds: the sanitizer build checks the
+# in-place appends.
+add_test(NAME lang_string_share_differential
+         COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/string_share_differential.py $<TARGET_FILE:flakectl> 300)
+set_tests_properties(lang_string_share_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
