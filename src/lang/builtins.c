@@ -356,6 +356,7 @@ static void build_nix_path(State *S, Value *out) {
  * once per entry). Relative entries are relative to the working directory, as in Nix. */
 static const char *resolve_search_entry(State *S, const char *path) {
     Sym key = lang_sym_intern(S, path, strlen(path));
+    lang_regions_pin(S);
     int first = lang_ptrset_add(S, &S->warned_entries, sym_name(S, key));
     if (is_uri(path)) {
         if (first)
@@ -949,6 +950,11 @@ PRIM(concatMap) {
     *out = r;
 }
 
+/* Each step runs in a region: when the new accumulator is a number, Boolean or null and the
+ * step made nothing older point at what it allocated, all of it (the calls' environments,
+ * the thunks, the intermediate values) is given back before the next step, so a fold over
+ * millions of elements runs in the memory of one step. The accumulator then lives in a cell
+ * of foldl''s own that only released memory referred to. */
 PRIM(foldlStrict) {
     lang_force_list(S, args[2], pos);
     Value *l = args[2];
@@ -959,13 +965,24 @@ PRIM(foldlStrict) {
     }
     lang_force_function(S, args[0], pos);
     Value *acc = args[1];
+    Value *own = NULL; /* a cell nothing kept refers to */
     for (uint32_t i = 0; i < l->n; i++) {
-        Value *f1 = lang_alloc_value(S);
-        lang_call_function(S, args[0], acc, f1, pos);
-        Value *next = lang_alloc_value(S);
-        lang_call_function(S, f1, l->elems[i], next, pos);
-        force(S, next, pos);
-        acc = next;
+        if (!own)
+            own = lang_alloc_value(S);
+        lang_region_begin(S);
+        Value f1, next;
+        lang_call_function(S, args[0], acc, &f1, pos);
+        lang_call_function(S, &f1, l->elems[i], &next, pos);
+        force(S, &next, pos);
+        if (lang_region_end(S, next.type >= V_NULL && next.type <= V_FLOAT)) {
+            *own = next;
+            acc = own;
+        } else {
+            if (acc == own)
+                own = NULL; /* what the step kept may refer to it */
+            acc = lang_alloc_value(S);
+            *acc = next;
+        }
     }
     *out = *acc;
 }
@@ -1153,8 +1170,8 @@ PRIM(toString) {
     force(S, args[0], pos);
     if (args[0]->type == V_INT) {
         char buf[32];
-        int n = snprintf(buf, sizeof buf, "%lld", (long long)args[0]->i);
-        lang_mk_string(S, out, lang_arena_strndup(&S->arena, buf, (size_t)n), (size_t)n, NULL);
+        size_t n = lang_fmt_int(buf, args[0]->i);
+        lang_mk_string(S, out, lang_arena_strndup(&S->arena, buf, n), n, NULL);
         return;
     }
     if (args[0]->type == V_STRING) {
