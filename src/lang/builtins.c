@@ -879,6 +879,17 @@ PRIM(genList) {
     *out = r;
 }
 
+/* A predicate's answer for x (filter, partition, any, all): the memory of the call goes
+ * when it is done, as a step of foldl''s does. */
+static int call_predicate(State *S, Value *f, Value *x, PosIdx pos) {
+    lang_region_begin(S);
+    Value res;
+    lang_call_function(S, f, x, &res, pos);
+    force(S, &res, pos);
+    lang_region_end(S, res.type == V_BOOL);
+    return lang_force_bool(S, &res, pos);
+}
+
 PRIM(filter) {
     lang_force_list(S, args[1], pos);
     Value *l = args[1];
@@ -886,9 +897,7 @@ PRIM(filter) {
     uint32_t n = 0;
     int same = 1;
     for (uint32_t i = 0; i < l->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], l->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos))
+        if (call_predicate(S, args[0], l->elems[i], pos))
             keep[n++] = l->elems[i];
         else
             same = 0;
@@ -970,9 +979,8 @@ PRIM(foldlStrict) {
         if (!own)
             own = lang_alloc_value(S);
         lang_region_begin(S);
-        Value f1, next;
-        lang_call_function(S, args[0], acc, &f1, pos);
-        lang_call_function(S, &f1, l->elems[i], &next, pos);
+        Value next;
+        lang_call_function2(S, args[0], acc, l->elems[i], &next, pos);
         force(S, &next, pos);
         if (lang_region_end(S, next.type >= V_NULL && next.type <= V_FLOAT)) {
             *own = next;
@@ -990,9 +998,7 @@ PRIM(foldlStrict) {
 static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
     lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], args[1]->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos) == any) {
+        if (call_predicate(S, args[0], args[1]->elems[i], pos) == any) {
             mk_bool(out, any);
             return;
         }
@@ -1005,8 +1011,12 @@ PRIM(all) { any_all(S, args, out, pos, 0); }
 static int sort_less(State *S, Value *cmp, Value *a, Value *b, PosIdx pos) {
     if (cmp->type == V_PRIMOP && cmp->primop->fn == prim_lessThan)
         return lang_compare_values(S, a, b, pos) < 0;
+    /* a comparison's memory goes when it is done, as in call_predicate */
+    lang_region_begin(S);
     Value r;
     lang_call_function2(S, cmp, a, b, &r, pos);
+    force(S, &r, pos);
+    lang_region_end(S, r.type == V_BOOL);
     return lang_force_bool(S, &r, pos);
 }
 
@@ -1065,9 +1075,7 @@ PRIM(partition) {
     Value **yes = lang_alloc_elems(S, l->n), **no = lang_alloc_elems(S, l->n);
     uint32_t ny = 0, nn = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], l->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos))
+        if (call_predicate(S, args[0], l->elems[i], pos))
             yes[ny++] = l->elems[i];
         else
             no[nn++] = l->elems[i];
@@ -1082,31 +1090,49 @@ PRIM(partition) {
     mk_attrs2(S, out, S->s_right, right, S->s_wrong, wrong);
 }
 
+/* Groups by a hash of the names (few groups of many elements is the usual shape), each
+ * group's elements in list order, then the groups sorted by name. */
 PRIM(groupBy) {
     lang_force_list(S, args[1], pos);
     Value *l = args[1];
-    KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
-    for (uint32_t i = 0; i < l->n; i++) {
+    uint32_t n = l->n;
+    Sym *key = arena_alloc(&S->arena, (n + 1) * sizeof(Sym));
+    uint32_t *grp = arena_alloc(&S->arena, (n + 1) * sizeof(uint32_t));
+    uint32_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slots = lang_arena_zalloc(&S->arena, cap * sizeof(uint32_t)); /* group + 1 */
+    KeyIdx *groups = arena_alloc(&S->arena, (n + 1) * sizeof(KeyIdx));     /* name, count */
+    uint32_t ng = 0;
+    for (uint32_t i = 0; i < n; i++) {
         Value res;
         lang_call_function(S, args[0], l->elems[i], &res, pos);
-        k[i].name = force_sym(S, &res, pos);
-        k[i].idx = i;
-        k[i].value = l->elems[i];
-        k[i].pos = 0;
+        key[i] = force_sym(S, &res, pos);
+        uint32_t h = (key[i] * 2654435761u) & (cap - 1);
+        while (slots[h] && groups[slots[h] - 1].name != key[i])
+            h = (h + 1) & (cap - 1);
+        if (!slots[h]) {
+            groups[ng] = (KeyIdx){key[i], ng, NULL, 0};
+            groups[ng].value = lang_alloc_value(S);
+            groups[ng].value->n = 0;
+            slots[h] = ++ng;
+        }
+        grp[i] = slots[h] - 1;
+        groups[grp[i]].value->n++;
     }
-    qsort(k, l->n, sizeof(KeyIdx), keyidx_cmp);
-    Attrs *r = lang_alloc_attrs(S, l->n);
-    for (uint32_t i = 0; i < l->n;) {
-        uint32_t j = i;
-        while (j < l->n && k[j].name == k[i].name)
-            j++;
-        Value *vals = lang_alloc_value(S);
-        lang_mk_list(S, vals, j - i);
-        for (uint32_t m = i; m < j; m++)
-            vals->elems[m - i] = k[m].value;
-        r->a[r->n++] = (Attr){k[i].name, 0, vals};
-        i = j;
+    for (uint32_t g = 0; g < ng; g++) {
+        uint32_t cnt = groups[g].value->n;
+        lang_mk_list(S, groups[g].value, cnt);
+        groups[g].value->n = 0; /* filled below */
     }
+    for (uint32_t i = 0; i < n; i++) {
+        Value *v = groups[grp[i]].value;
+        v->elems[v->n++] = l->elems[i];
+    }
+    qsort(groups, ng, sizeof(KeyIdx), keyidx_cmp);
+    Attrs *r = lang_alloc_attrs(S, ng);
+    for (uint32_t g = 0; g < ng; g++)
+        r->a[r->n++] = (Attr){groups[g].name, 0, groups[g].value};
     out->type = V_ATTRS;
     out->attrs = r;
 }

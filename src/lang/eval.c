@@ -801,10 +801,30 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
                lang_show_type(fn));
 }
 
+/* f a1 a2. The curried `a: b: body` (sort's and foldl''s usual functions) is entered in one
+ * step: the two environments the two calls would make, the one frame the second call would
+ * leave, and no closure value in between. Anything else is two calls; the partial result is
+ * a temporary because no call keeps the function cell it is given (they copy it). */
 void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
-    Value *tmp = lang_alloc_value(S);
-    lang_call_function(S, fn, a1, tmp, pos);
-    lang_call_function(S, tmp, a2, out, pos);
+    lang_stack_check(S, pos);
+    force(S, fn, pos);
+    if (fn->type == V_LAMBDA && !fn->lambda.fn->flag && fn->lambda.fn->lam.body->kind == E_LAMBDA &&
+        !fn->lambda.fn->lam.body->flag) {
+        Expr *outer = fn->lambda.fn, *inner = outer->lam.body;
+        Env *e1 = lang_alloc_env(S, outer->lam.envsize);
+        e1->up = fn->lambda.env;
+        e1->v[0] = a1;
+        Env *e2 = lang_alloc_env(S, inner->lam.envsize);
+        e2->up = e1;
+        e2->v[0] = a2;
+        push_frame(S, FR_CALL, inner->lam.name, pos);
+        lang_eval(S, inner->lam.body, e2, out);
+        S->nframes--;
+        return;
+    }
+    Value tmp;
+    lang_call_function(S, fn, a1, &tmp, pos);
+    lang_call_function(S, &tmp, a2, out, pos);
 }
 
 /* ---- expressions ---- */

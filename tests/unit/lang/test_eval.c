@@ -267,6 +267,46 @@ static void test_search_path(void **state) {
     assert_eval("builtins.nixPath", "[ ]");
 }
 
+/* Evaluates src strictly under an evaluator memory limit; the printed value or the error
+ * message (caller frees). */
+static char *eval_limited(const char *src, size_t limit) {
+    fl_lang_config cfg = {.max_memory = limit};
+    fl_lang *L = fl_lang_new(&cfg);
+    fl_error err = FL_ERROR_INIT;
+    fl_value *v = NULL;
+    fl_strbuf out;
+    fl_strbuf_init(&out, 0);
+    int rc = fl_lang_eval_string(L, src, "test.nix", "/tmp", &v, &err);
+    if (rc == 0)
+        rc = fl_lang_print(L, v, 1, &out, &err);
+    char *res = rc < 0 ? fl_xasprintf("error: %s", err.message) : fl_xstrdup(out.buf);
+    fl_error_clear(&err);
+    fl_strbuf_release(&out);
+    fl_lang_free(L);
+    return res;
+}
+
+/* foldl', sort, filter, any and all give back the memory of a step whose answer is a number,
+ * Boolean or null (docs/language.md, "Memory"): 400k steps of about 100 bytes each run in a
+ * 40 MiB limit that the list (22 MB) nearly fills; the same fold keeping every accumulator
+ * alive is out of memory there, which shows the limit is tight enough to tell. */
+static void test_steps_give_back_memory(void **state) {
+    (void)state;
+    size_t limit = 40u << 20;
+    char *r = eval_limited("builtins.foldl' (acc: x: acc + x * 2 - 1) 0 (builtins.genList (x: x) 400000)", limit);
+    assert_string_equal(r, "159999200000");
+    free(r);
+    r = eval_limited("let xs = builtins.genList (x: 400000 - x) 400000; in builtins.length "
+                     "(builtins.filter (x: builtins.any (y: x + y == 7) [ 1 2 ]) xs) + "
+                     "builtins.head (builtins.sort (a: b: a < b) xs)",
+                     limit);
+    assert_string_equal(r, "3");
+    free(r);
+    r = eval_limited("builtins.length (builtins.foldl' (acc: x: [ acc x ]) [ ] (builtins.genList (x: x) 400000))", limit);
+    assert_non_null(strstr(r, "out of memory"));
+    free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_path),
@@ -280,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_builtins),
         cmocka_unit_test(test_embedding_api),
         cmocka_unit_test(test_store_hook),
+        cmocka_unit_test(test_steps_give_back_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
