@@ -157,8 +157,7 @@ void fl_lang_free(fl_lang *L) {
     free(S->files);
     free(S->import_slots);
     free(S->poss);
-    free(S->syms.info);
-    free(S->syms.slots);
+    lang_symtab_release(&S->syms);
     free(S->base_names);
     free(S->forcing);
     free(S->regions);

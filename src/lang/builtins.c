@@ -959,11 +959,38 @@ PRIM(concatMap) {
     *out = r;
 }
 
-/* Each step runs in a region: when the new accumulator is a number, Boolean or null and the
- * step made nothing older point at what it allocated, all of it (the calls' environments,
- * the thunks, the intermediate values) is given back before the next step, so a fold over
- * millions of elements runs in the memory of one step. The accumulator then lives in a cell
- * of foldl''s own that only released memory referred to. */
+/* The block a set or list accumulator made in the step just run, when it can outlive the
+ * step's region by itself: the region is clean and every value the block refers to is older
+ * than the region and not foldl''s own cell (which is about to be overwritten). NULL
+ * otherwise. *size is the block's size in bytes. */
+static void *movable_block(State *S, const Value *v, const Value *own, size_t *size) {
+    if (S->regions[S->nregions - 1].dirty)
+        return NULL;
+    if (v->type == V_ATTRS && lang_region_owns(S, v->attrs)) {
+        for (uint32_t i = 0; i < v->attrs->n; i++)
+            if (v->attrs->a[i].value == own || lang_region_owns(S, v->attrs->a[i].value))
+                return NULL;
+        *size = sizeof(Attrs) + v->attrs->n * sizeof(Attr);
+        return v->attrs;
+    }
+    if (v->type == V_LIST && v->n && lang_region_owns(S, v->elems)) {
+        for (uint32_t i = 0; i < v->n; i++)
+            if (v->elems[i] == own || lang_region_owns(S, v->elems[i]))
+                return NULL;
+        *size = v->n * sizeof(Value *);
+        return v->elems;
+    }
+    return NULL;
+}
+
+/* Each step runs in a region (docs/language.md, "Memory"). When the new accumulator is a
+ * number, Boolean or null, or a set or list whose own block is all the step made that it
+ * needs (acc // { k = x; }, acc ++ [ x ]), everything else the step allocated (environments,
+ * thunks, the previous accumulator's block) is given back before the next step: the block is
+ * moved to the start of the next step's region, so the fold runs in the memory of one step
+ * and one accumulator. The accumulator then lives in a cell of foldl''s own that only
+ * released memory referred to; a step that keeps its memory may refer to it, and the fold
+ * takes a new cell. */
 PRIM(foldlStrict) {
     lang_force_list(S, args[2], pos);
     Value *l = args[2];
@@ -974,24 +1001,47 @@ PRIM(foldlStrict) {
     }
     lang_force_function(S, args[0], pos);
     Value *acc = args[1];
-    Value *own = NULL; /* a cell nothing kept refers to */
+    Value *own = lang_alloc_value(S);
+    lang_region_begin(S);
     for (uint32_t i = 0; i < l->n; i++) {
-        if (!own)
-            own = lang_alloc_value(S);
-        lang_region_begin(S);
         Value next;
         lang_call_function2(S, args[0], acc, l->elems[i], &next, pos);
         force(S, &next, pos);
-        if (lang_region_end(S, next.type >= V_NULL && next.type <= V_FLOAT)) {
-            *own = next;
-            acc = own;
+        int scalar = next.type >= V_NULL && next.type <= V_FLOAT;
+        size_t size = 0;
+        void *block = scalar ? NULL : movable_block(S, &next, own, &size);
+        if (scalar || block) {
+            void *saved = block ? fl_xmalloc(size) : NULL;
+            if (block)
+                memcpy(saved, block, size);
+            if (lang_region_end(S, 1)) {
+                lang_region_begin(S);
+                if (block) {
+                    void *moved = arena_alloc(&S->arena, size);
+                    memcpy(moved, saved, size);
+                    free(saved);
+                    if (next.type == V_ATTRS) {
+                        next.attrs = moved;
+                        next.attrs->cap = next.attrs->n;
+                    } else {
+                        next.elems = moved;
+                    }
+                }
+                *own = next;
+                acc = own;
+                continue;
+            }
+            free(saved); /* dirty after all: kept below */
         } else {
-            if (acc == own)
-                own = NULL; /* what the step kept may refer to it */
-            acc = lang_alloc_value(S);
-            *acc = next;
+            lang_region_end(S, 0);
         }
+        if (acc == own)
+            own = lang_alloc_value(S); /* what the step kept may refer to the old one */
+        acc = lang_alloc_value(S);
+        *acc = next;
+        lang_region_begin(S);
     }
+    lang_region_end(S, 0);
     *out = *acc;
 }
 

@@ -101,13 +101,24 @@ typedef struct SymInfo {
     const char *name; /* NUL-terminated */
     uint32_t len, hash;
 } SymInfo;
+typedef struct NameBlock {
+    struct NameBlock *next;
+    size_t used, cap;
+    char data[];
+} NameBlock;
 typedef struct SymTab {
     SymInfo *info; /* id -> name, length, hash: one cache line per lookup, not three */
+    /* The names themselves, outside the arena: interning a name must not keep a region
+     * (foldl' steps that make "k${toString i}" would never be released). Counted in the
+     * arena's total, so the memory limit covers them. */
+    NameBlock *blocks;
+    size_t bytes;
     uint32_t n, cap;
     uint32_t *slots; /* open addressing: id+1, 0 = empty */
     uint32_t nslots;
 } SymTab;
 Sym lang_sym_intern(State *S, const char *s, size_t len);
+void lang_symtab_release(SymTab *t);
 /* FNV-1a: the hash of the symbol table and of the import cache. */
 uint32_t lang_hash_bytes(const char *s, size_t n);
 static inline const char *sym_name(State *S, Sym s);
@@ -397,7 +408,7 @@ typedef struct Catch {
 typedef struct Region {
     ArenaChunk *chunk, *big; /* the arena's lists at the mark */
     char *cur, *end;
-    size_t total;
+    size_t total, sym_bytes;
     uint64_t seq;
     int dirty;
 } Region;
@@ -486,6 +497,8 @@ void lang_region_begin(State *S);
 /* Closes the innermost region; releases its memory when release is set and it is clean.
  * Returns 1 when it did: everything allocated since lang_region_begin is gone. */
 int lang_region_end(State *S, int release);
+/* Whether p was allocated in the innermost open region. */
+int lang_region_owns(State *S, const void *p);
 /* v (a thunk just updated) now holds a value: older regions must keep what it points to. */
 void lang_region_barrier(State *S, const Value *v);
 /* A cache of the state kept arena memory: no open region may release. */

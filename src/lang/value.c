@@ -95,6 +95,7 @@ void lang_region_begin(State *S) {
     r->cur = a->cur;
     r->end = a->end;
     r->total = a->total;
+    r->sym_bytes = S->syms.bytes;
     r->seq = a->seq;
     r->dirty = 0;
 }
@@ -111,6 +112,10 @@ static int region_has(const Arena *a, const Region *r, const void *p) {
         if (q >= c->data && q < c->data + c->size)
             return 1;
     return 0;
+}
+
+int lang_region_owns(State *S, const void *p) {
+    return S->nregions && region_has(&S->arena, &S->regions[S->nregions - 1], p);
 }
 
 static int value_points_into(const Arena *a, const Region *r, const Value *v) {
@@ -180,7 +185,7 @@ int lang_region_end(State *S, int release) {
         arena_poison(r->cur, (size_t)(r->end - r->cur));
     a->cur = r->cur;
     a->end = r->end;
-    a->total = r->total;
+    a->total = r->total + (S->syms.bytes - r->sym_bytes); /* names stay */
     return 1;
 }
 
@@ -286,6 +291,39 @@ static void symtab_rehash(SymTab *t) {
     t->nslots = nslots;
 }
 
+static const char *sym_store_name(State *S, const char *s, size_t len) {
+    SymTab *t = &S->syms;
+    NameBlock *b = t->blocks;
+    if (!b || b->cap - b->used < len + 1) {
+        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+        Arena *a = &S->arena;
+        if (a->limit && (cap > a->limit || a->total > a->limit - cap))
+            lang_arena_out_of_memory(a, cap);
+        b = fl_xmalloc(sizeof *b + cap);
+        b->next = t->blocks;
+        b->used = 0;
+        b->cap = cap;
+        t->blocks = b;
+        t->bytes += cap;
+        a->total += cap;
+    }
+    char *p = b->data + b->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    b->used += len + 1;
+    return p;
+}
+
+void lang_symtab_release(SymTab *t) {
+    for (NameBlock *b = t->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(t->info);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
 Sym lang_sym_intern(State *S, const char *s, size_t len) {
     SymTab *t = &S->syms;
     if (t->n * 2 >= t->nslots)
@@ -306,9 +344,8 @@ Sym lang_sym_intern(State *S, const char *s, size_t len) {
         t->cap = t->cap ? t->cap * 2 : 1024;
         t->info = fl_xrealloc(t->info, t->cap * sizeof(SymInfo));
     }
-    lang_regions_pin(S); /* the name lives in the arena */
     t->info[t->n].hash = full;
-    t->info[t->n].name = lang_arena_strndup(&S->arena, s, len);
+    t->info[t->n].name = sym_store_name(S, s, len);
     t->info[t->n].len = (uint32_t)len;
     t->slots[h] = t->n + 1;
     return t->n++;

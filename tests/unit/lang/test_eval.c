@@ -287,9 +287,10 @@ static char *eval_limited(const char *src, size_t limit) {
 }
 
 /* foldl', sort, filter, any and all give back the memory of a step whose answer is a number,
- * Boolean or null (docs/language.md, "Memory"): 400k steps of about 100 bytes each run in a
- * 40 MiB limit that the list (22 MB) nearly fills; the same fold keeping every accumulator
- * alive is out of memory there, which shows the limit is tight enough to tell. */
+ * Boolean or null, and foldl' that of a step growing a set or list (docs/language.md,
+ * "Memory"): 400k steps of about 100 bytes each run in a 40 MiB limit that the list (22 MB)
+ * nearly fills; a fold keeping every accumulator alive is out of memory there, which shows
+ * the limit is tight enough to tell. */
 static void test_steps_give_back_memory(void **state) {
     (void)state;
     size_t limit = 40u << 20;
@@ -301,6 +302,15 @@ static void test_steps_give_back_memory(void **state) {
                      "builtins.head (builtins.sort (a: b: a < b) xs)",
                      limit);
     assert_string_equal(r, "3");
+    free(r);
+    /* sets and lists grown step by step: every intermediate block is dead (3000 steps copying
+     * 1500 attributes on average would take 72 MB, 4000 list appends 64 MB) */
+    r = eval_limited("let s = builtins.foldl' (acc: i: acc // { \"k${toString i}\" = i; }) { } "
+                     "(builtins.genList (i: i) 3000); l = builtins.foldl' (acc: x: acc ++ [ x ]) [ ] "
+                     "(builtins.genList (i: i) 4000); in [ (builtins.length (builtins.attrNames s)) "
+                     "s.k2999 (builtins.length l) (builtins.elemAt l 3999) ]",
+                     limit);
+    assert_string_equal(r, "[ 3000 2999 4000 3999 ]");
     free(r);
     r = eval_limited("builtins.length (builtins.foldl' (acc: x: [ acc x ]) [ ] (builtins.genList (x: x) 400000))", limit);
     assert_non_null(strstr(r, "out of memory"));
