@@ -966,20 +966,24 @@ PRIM(concatMap) {
 static void *movable_block(State *S, const Value *v, const Value *own, size_t *size) {
     if (S->regions[S->nregions - 1].dirty)
         return NULL;
-    if (v->type == V_ATTRS && lang_region_owns(S, v->attrs)) {
+    const char *lo, *hi;
+    int range = lang_region_range(S, &lo, &hi);
+#define NEW(p) (range ? (const char *)(p) >= lo && (const char *)(p) < hi : lang_region_owns(S, (p)))
+    if (v->type == V_ATTRS && NEW(v->attrs)) {
         for (uint32_t i = 0; i < v->attrs->n; i++)
-            if (v->attrs->a[i].value == own || lang_region_owns(S, v->attrs->a[i].value))
+            if (v->attrs->a[i].value == own || NEW(v->attrs->a[i].value))
                 return NULL;
         *size = sizeof(Attrs) + v->attrs->n * sizeof(Attr);
         return v->attrs;
     }
-    if (v->type == V_LIST && v->n && lang_region_owns(S, v->elems)) {
+    if (v->type == V_LIST && v->n && NEW(v->elems)) {
         for (uint32_t i = 0; i < v->n; i++)
-            if (v->elems[i] == own || lang_region_owns(S, v->elems[i]))
+            if (v->elems[i] == own || NEW(v->elems[i]))
                 return NULL;
         *size = v->n * sizeof(Value *);
         return v->elems;
     }
+#undef NEW
     return NULL;
 }
 

@@ -499,6 +499,9 @@ void lang_region_begin(State *S);
 int lang_region_end(State *S, int release);
 /* Whether p was allocated in the innermost open region. */
 int lang_region_owns(State *S, const void *p);
+/* When everything the innermost region allocated is one range of the current chunk (no
+ * chunk or big block since the mark), sets [*lo, *hi) to it and returns 1. */
+int lang_region_range(State *S, const char **lo, const char **hi);
 /* v (a thunk just updated) now holds a value: older regions must keep what it points to. */
 void lang_region_barrier(State *S, const Value *v);
 /* A cache of the state kept arena memory: no open region may release. */

@@ -118,6 +118,16 @@ int lang_region_owns(State *S, const void *p) {
     return S->nregions && region_has(&S->arena, &S->regions[S->nregions - 1], p);
 }
 
+int lang_region_range(State *S, const char **lo, const char **hi) {
+    const Region *r = &S->regions[S->nregions - 1];
+    const Arena *a = &S->arena;
+    if (a->chunks != r->chunk || a->big != r->big)
+        return 0;
+    *lo = r->cur;
+    *hi = a->cur;
+    return 1;
+}
+
 static int value_points_into(const Arena *a, const Region *r, const Value *v) {
     switch (v->type) {
     case V_STRING:
