@@ -267,23 +267,10 @@ static void test_search_path(void **state) {
     assert_eval("builtins.nixPath", "[ ]");
 }
 
-/* Evaluates src strictly under an evaluator memory limit; the printed value or the error
- * message (caller frees). */
+/* Evaluates src strictly under an evaluator memory limit (caller frees). */
 static char *eval_limited(const char *src, size_t limit) {
     fl_lang_config cfg = {.max_memory = limit};
-    fl_lang *L = fl_lang_new(&cfg);
-    fl_error err = FL_ERROR_INIT;
-    fl_value *v = NULL;
-    fl_strbuf out;
-    fl_strbuf_init(&out, 0);
-    int rc = fl_lang_eval_string(L, src, "test.nix", "/tmp", &v, &err);
-    if (rc == 0)
-        rc = fl_lang_print(L, v, 1, &out, &err);
-    char *res = rc < 0 ? fl_xasprintf("error: %s", err.message) : fl_xstrdup(out.buf);
-    fl_error_clear(&err);
-    fl_strbuf_release(&out);
-    fl_lang_free(L);
-    return res;
+    return eval_print_cfg(&cfg, src, 1, 0);
 }
 
 /* foldl', sort, filter, any and all give back the memory of a step whose answer is a number,
