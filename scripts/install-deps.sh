@@ -29,6 +29,7 @@ packages=(
   nix-bin
   sudo
   time
+  linux-perf
   python3
   procps
   rsync

@@ -157,12 +157,10 @@ void fl_lang_free(fl_lang *L) {
     free(S->files);
     free(S->import_slots);
     free(S->poss);
-    free(S->syms.names);
-    free(S->syms.lens);
-    free(S->syms.hashes);
-    free(S->syms.slots);
+    lang_symtab_release(&S->syms);
     free(S->base_names);
     free(S->forcing);
+    free(S->regions);
     free(S->frames);
     free(S->err_frames);
     free(S->system);

@@ -356,6 +356,7 @@ static void build_nix_path(State *S, Value *out) {
  * once per entry). Relative entries are relative to the working directory, as in Nix. */
 static const char *resolve_search_entry(State *S, const char *path) {
     Sym key = lang_sym_intern(S, path, strlen(path));
+    lang_regions_pin(S);
     int first = lang_ptrset_add(S, &S->warned_entries, sym_name(S, key));
     if (is_uri(path)) {
         if (first)
@@ -878,6 +879,17 @@ PRIM(genList) {
     *out = r;
 }
 
+/* A predicate's answer for x (filter, partition, any, all): the memory of the call goes
+ * when it is done, as a step of foldl''s does. */
+static int call_predicate(State *S, Value *f, Value *x, PosIdx pos) {
+    lang_region_begin(S);
+    Value res;
+    lang_call_function(S, f, x, &res, pos);
+    force(S, &res, pos);
+    lang_region_end(S, res.type == V_BOOL);
+    return lang_force_bool(S, &res, pos);
+}
+
 PRIM(filter) {
     lang_force_list(S, args[1], pos);
     Value *l = args[1];
@@ -885,9 +897,7 @@ PRIM(filter) {
     uint32_t n = 0;
     int same = 1;
     for (uint32_t i = 0; i < l->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], l->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos))
+        if (call_predicate(S, args[0], l->elems[i], pos))
             keep[n++] = l->elems[i];
         else
             same = 0;
@@ -949,6 +959,42 @@ PRIM(concatMap) {
     *out = r;
 }
 
+/* The block a set or list accumulator made in the step just run, when it can outlive the
+ * step's region by itself: the region is clean and every value the block refers to is older
+ * than the region and not foldl''s own cell (which is about to be overwritten). NULL
+ * otherwise. *size is the block's size in bytes. */
+static void *movable_block(State *S, const Value *v, const Value *own, size_t *size) {
+    if (S->regions[S->nregions - 1].dirty)
+        return NULL;
+    const char *lo, *hi;
+    int range = lang_region_range(S, &lo, &hi);
+#define NEW(p) (range ? (const char *)(p) >= lo && (const char *)(p) < hi : lang_region_owns(S, (p)))
+    if (v->type == V_ATTRS && NEW(v->attrs)) {
+        for (uint32_t i = 0; i < v->attrs->n; i++)
+            if (v->attrs->a[i].value == own || NEW(v->attrs->a[i].value))
+                return NULL;
+        *size = sizeof(Attrs) + v->attrs->n * sizeof(Attr);
+        return v->attrs;
+    }
+    if (v->type == V_LIST && v->n && NEW(v->elems)) {
+        for (uint32_t i = 0; i < v->n; i++)
+            if (v->elems[i] == own || NEW(v->elems[i]))
+                return NULL;
+        *size = v->n * sizeof(Value *);
+        return v->elems;
+    }
+#undef NEW
+    return NULL;
+}
+
+/* Each step runs in a region (docs/language.md, "Memory"). When the new accumulator is a
+ * number, Boolean or null, or a set or list whose own block is all the step made that it
+ * needs (acc // { k = x; }, acc ++ [ x ]), everything else the step allocated (environments,
+ * thunks, the previous accumulator's block) is given back before the next step: the block is
+ * moved to the start of the next step's region, so the fold runs in the memory of one step
+ * and one accumulator. The accumulator then lives in a cell of foldl''s own that only
+ * released memory referred to; a step that keeps its memory may refer to it, and the fold
+ * takes a new cell. */
 PRIM(foldlStrict) {
     lang_force_list(S, args[2], pos);
     Value *l = args[2];
@@ -959,23 +1005,54 @@ PRIM(foldlStrict) {
     }
     lang_force_function(S, args[0], pos);
     Value *acc = args[1];
+    Value *own = lang_alloc_value(S);
+    lang_region_begin(S);
     for (uint32_t i = 0; i < l->n; i++) {
-        Value *f1 = lang_alloc_value(S);
-        lang_call_function(S, args[0], acc, f1, pos);
-        Value *next = lang_alloc_value(S);
-        lang_call_function(S, f1, l->elems[i], next, pos);
-        force(S, next, pos);
-        acc = next;
+        Value next;
+        lang_call_function2(S, args[0], acc, l->elems[i], &next, pos);
+        force(S, &next, pos);
+        int scalar = next.type >= V_NULL && next.type <= V_FLOAT;
+        size_t size = 0;
+        void *block = scalar ? NULL : movable_block(S, &next, own, &size);
+        if (scalar || block) {
+            void *saved = block ? fl_xmalloc(size) : NULL;
+            if (block)
+                memcpy(saved, block, size);
+            if (lang_region_end(S, 1)) {
+                lang_region_begin(S);
+                if (block) {
+                    void *moved = arena_alloc(&S->arena, size);
+                    memcpy(moved, saved, size);
+                    free(saved);
+                    if (next.type == V_ATTRS) {
+                        next.attrs = moved;
+                        next.attrs->cap = next.attrs->n;
+                    } else {
+                        next.elems = moved;
+                    }
+                }
+                *own = next;
+                acc = own;
+                continue;
+            }
+            free(saved); /* dirty after all: kept below */
+        } else {
+            lang_region_end(S, 0);
+        }
+        if (acc == own)
+            own = lang_alloc_value(S); /* what the step kept may refer to the old one */
+        acc = lang_alloc_value(S);
+        *acc = next;
+        lang_region_begin(S);
     }
+    lang_region_end(S, 0);
     *out = *acc;
 }
 
 static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
     lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], args[1]->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos) == any) {
+        if (call_predicate(S, args[0], args[1]->elems[i], pos) == any) {
             mk_bool(out, any);
             return;
         }
@@ -988,8 +1065,12 @@ PRIM(all) { any_all(S, args, out, pos, 0); }
 static int sort_less(State *S, Value *cmp, Value *a, Value *b, PosIdx pos) {
     if (cmp->type == V_PRIMOP && cmp->primop->fn == prim_lessThan)
         return lang_compare_values(S, a, b, pos) < 0;
+    /* a comparison's memory goes when it is done, as in call_predicate */
+    lang_region_begin(S);
     Value r;
     lang_call_function2(S, cmp, a, b, &r, pos);
+    force(S, &r, pos);
+    lang_region_end(S, r.type == V_BOOL);
     return lang_force_bool(S, &r, pos);
 }
 
@@ -1048,9 +1129,7 @@ PRIM(partition) {
     Value **yes = lang_alloc_elems(S, l->n), **no = lang_alloc_elems(S, l->n);
     uint32_t ny = 0, nn = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        Value res;
-        lang_call_function(S, args[0], l->elems[i], &res, pos);
-        if (lang_force_bool(S, &res, pos))
+        if (call_predicate(S, args[0], l->elems[i], pos))
             yes[ny++] = l->elems[i];
         else
             no[nn++] = l->elems[i];
@@ -1065,31 +1144,49 @@ PRIM(partition) {
     mk_attrs2(S, out, S->s_right, right, S->s_wrong, wrong);
 }
 
+/* Groups by a hash of the names (few groups of many elements is the usual shape), each
+ * group's elements in list order, then the groups sorted by name. */
 PRIM(groupBy) {
     lang_force_list(S, args[1], pos);
     Value *l = args[1];
-    KeyIdx *k = arena_alloc(&S->arena, (l->n + 1) * sizeof(KeyIdx));
-    for (uint32_t i = 0; i < l->n; i++) {
+    uint32_t n = l->n;
+    Sym *key = arena_alloc(&S->arena, (n + 1) * sizeof(Sym));
+    uint32_t *grp = arena_alloc(&S->arena, (n + 1) * sizeof(uint32_t));
+    uint32_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slots = lang_arena_zalloc(&S->arena, cap * sizeof(uint32_t)); /* group + 1 */
+    KeyIdx *groups = arena_alloc(&S->arena, (n + 1) * sizeof(KeyIdx));     /* name, count */
+    uint32_t ng = 0;
+    for (uint32_t i = 0; i < n; i++) {
         Value res;
         lang_call_function(S, args[0], l->elems[i], &res, pos);
-        k[i].name = force_sym(S, &res, pos);
-        k[i].idx = i;
-        k[i].value = l->elems[i];
-        k[i].pos = 0;
+        key[i] = force_sym(S, &res, pos);
+        uint32_t h = (key[i] * 2654435761u) & (cap - 1);
+        while (slots[h] && groups[slots[h] - 1].name != key[i])
+            h = (h + 1) & (cap - 1);
+        if (!slots[h]) {
+            groups[ng] = (KeyIdx){key[i], ng, NULL, 0};
+            groups[ng].value = lang_alloc_value(S);
+            groups[ng].value->n = 0;
+            slots[h] = ++ng;
+        }
+        grp[i] = slots[h] - 1;
+        groups[grp[i]].value->n++;
     }
-    qsort(k, l->n, sizeof(KeyIdx), keyidx_cmp);
-    Attrs *r = lang_alloc_attrs(S, l->n);
-    for (uint32_t i = 0; i < l->n;) {
-        uint32_t j = i;
-        while (j < l->n && k[j].name == k[i].name)
-            j++;
-        Value *vals = lang_alloc_value(S);
-        lang_mk_list(S, vals, j - i);
-        for (uint32_t m = i; m < j; m++)
-            vals->elems[m - i] = k[m].value;
-        r->a[r->n++] = (Attr){k[i].name, 0, vals};
-        i = j;
+    for (uint32_t g = 0; g < ng; g++) {
+        uint32_t cnt = groups[g].value->n;
+        lang_mk_list(S, groups[g].value, cnt);
+        groups[g].value->n = 0; /* filled below */
     }
+    for (uint32_t i = 0; i < n; i++) {
+        Value *v = groups[grp[i]].value;
+        v->elems[v->n++] = l->elems[i];
+    }
+    qsort(groups, ng, sizeof(KeyIdx), keyidx_cmp);
+    Attrs *r = lang_alloc_attrs(S, ng);
+    for (uint32_t g = 0; g < ng; g++)
+        r->a[r->n++] = (Attr){groups[g].name, 0, groups[g].value};
     out->type = V_ATTRS;
     out->attrs = r;
 }

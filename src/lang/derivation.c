@@ -27,6 +27,7 @@ static void drv_hash_add(State *S, const char *drv, const char *hex) {
         S->capdrvh = S->capdrvh ? S->capdrvh * 2 : 16;
         S->drvh = fl_xrealloc(S->drvh, S->capdrvh * sizeof(DrvHash));
     }
+    lang_regions_pin(S);
     S->drvh[S->ndrvh].drv = drv;
     memcpy(S->drvh[S->ndrvh].hash, hex, 65);
     S->ndrvh++;

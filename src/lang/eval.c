@@ -143,6 +143,7 @@ void lang_catch_unwind(State *S, Catch *c) {
             v->type = v->bh_from;
     }
     S->nframes = c->frame_depth;
+    S->nregions = c->region_depth; /* regions the error left are kept, never released */
     S->catch_ = c->prev;
 }
 
@@ -200,6 +201,8 @@ void lang_force_slow(State *S, Value *v, PosIdx pos) {
         lang_call_function(S, l, r, &tmp, at);
         *v = tmp;
     }
+    if (UNLIKELY(S->nregions))
+        lang_region_barrier(S, v);
     S->nforcing--;
 }
 
@@ -692,6 +695,8 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
 static void call_primop(State *S, const PrimOp *op, Value **args, Value *out, PosIdx pos) {
     Value tmp;
     if (op->ext) {
+        /* native code may keep what it is given or makes (the module system's caches) */
+        lang_regions_pin(S);
         fl_value *res = NULL;
         fl_error e = FL_ERROR_INIT;
         int rc = op->ext((fl_lang *)S, op->ud, (fl_value **)args, &res, &e);
@@ -813,10 +818,30 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
                lang_show_type(fn));
 }
 
+/* f a1 a2. The curried `a: b: body` (sort's and foldl''s usual functions) is entered in one
+ * step: the two environments the two calls would make, the one frame the second call would
+ * leave, and no closure value in between. Anything else is two calls; the partial result is
+ * a temporary because no call keeps the function cell it is given (they copy it). */
 void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
-    Value *tmp = lang_alloc_value(S);
-    lang_call_function(S, fn, a1, tmp, pos);
-    lang_call_function(S, tmp, a2, out, pos);
+    lang_stack_check(S, pos);
+    force(S, fn, pos);
+    if (fn->type == V_LAMBDA && !fn->lambda.fn->flag && fn->lambda.fn->lam.body->kind == E_LAMBDA &&
+        !fn->lambda.fn->lam.body->flag) {
+        Expr *outer = fn->lambda.fn, *inner = outer->lam.body;
+        Env *e1 = lang_alloc_env(S, outer->lam.envsize);
+        e1->up = fn->lambda.env;
+        e1->v[0] = a1;
+        Env *e2 = lang_alloc_env(S, inner->lam.envsize);
+        e2->up = e1;
+        e2->v[0] = a2;
+        push_frame(S, FR_CALL, inner->lam.name, pos);
+        lang_eval(S, inner->lam.body, e2, out);
+        S->nframes--;
+        return;
+    }
+    Value tmp;
+    lang_call_function(S, fn, a1, &tmp, pos);
+    lang_call_function(S, &tmp, a2, out, pos);
 }
 
 /* ---- expressions ---- */
@@ -862,7 +887,7 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     lang_rethrow(S);
 }
 
-static void eval_select(State *S, Expr *e, Env *env, Value *out) {
+static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
     Value *cur;
     PosIdx apos = 0;
@@ -912,7 +937,7 @@ static void eval_select(State *S, Expr *e, Env *env, Value *out) {
     *out = *cur;
 }
 
-static void eval_hasattr(State *S, Expr *e, Env *env, Value *out) {
+static NOINLINE void eval_hasattr(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
     lang_eval(S, e->sel.e, env, &tmp);
     Value *cur = &tmp;
@@ -994,7 +1019,7 @@ static void apply_overrides(State *S, Expr *e, Env *inner, Attrs **ap) {
     *ap = r;
 }
 
-static void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
+static NOINLINE void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     uint32_t n = e->attrs.ndefs;
     Attrs *a = lang_alloc_attrs(S, n + e->attrs.ndyn);
     a->n = n;
@@ -1043,7 +1068,7 @@ static void eval_let(State *S, Expr *e, Env *env, Value *out) {
     lang_eval(S, e->attrs.body, inner, out);
 }
 
-static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
+static NOINLINE void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
     Attrs *x = lang_force_attrs(S, a, pos), *y = lang_force_attrs(S, b, pos);
     if (y->n == 0) {
         *out = *a;
@@ -1074,7 +1099,7 @@ static void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
     out->attrs = r;
 }
 
-static void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
+static NOINLINE void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
     lang_force_list(S, a, pos);
     lang_force_list(S, b, pos);
     if (a->n == 0) {
@@ -1092,7 +1117,9 @@ static void eval_concat_lists(State *S, Value *a, Value *b, Value *out, PosIdx p
     *out = r;
 }
 
-static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
+/* pre: the first npre parts, already evaluated (lang_eval's integer fast path). */
+static NOINLINE void eval_concat_strings(State *S, Expr *e, Env *env, Value *out, const Value *pre,
+                                         uint32_t npre) {
     int first = !e->flag;
     int ftype = V_STRING;
     int64_t n = 0;
@@ -1105,10 +1132,13 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
     Value small[8];
     uint32_t np = e->cat.n;
     uint32_t done = 0;
+    for (uint32_t i = 0; i < npre; i++)
+        small[i] = pre[i];
     if (np <= 8) {
         size_t total = 0;
         for (; done < np; done++) {
-            lang_eval(S, e->cat.parts[done], env, &small[done]);
+            if (done >= npre)
+                lang_eval(S, e->cat.parts[done], env, &small[done]);
             if (small[done].type != V_STRING || (done == 0 && first && 0))
                 break;
             total += small[done].n;
@@ -1144,6 +1174,8 @@ static void eval_concat_strings(State *S, Expr *e, Env *env, Value *out) {
             return;
         }
         done++; /* small[0..done) are evaluated */
+        if (done < npre)
+            done = npre;
     }
     for (uint32_t i = 0; i < np; i++) {
         Value tmp;
@@ -1265,6 +1297,24 @@ static int eval_bool(State *S, Expr *e, Env *env, PosIdx pos) {
     if (v.type != V_BOOL)
         lang_throw(S, pos, "value is %s while a Boolean was expected", lang_show_type(&v));
     return v.b;
+}
+
+static NOINLINE void eval_curpos(State *S, Expr *e, Value *out) {
+    fl_lang_pos p;
+    lang_pos_get(S, e->pos, &p);
+    const char *file = lang_pos_value_file(S, e->pos);
+    Attrs *a = lang_alloc_attrs(S, 3);
+    Value *f = lang_alloc_value(S), *l = lang_alloc_value(S), *c = lang_alloc_value(S);
+    lang_mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
+    mk_int(l, p.line);
+    mk_int(c, p.col);
+    a->a[0] = (Attr){S->s_file, e->pos, f};
+    a->a[1] = (Attr){S->s_line, e->pos, l};
+    a->a[2] = (Attr){S->s_column, e->pos, c};
+    a->n = 3;
+    lang_attrs_sort(a);
+    out->type = V_ATTRS;
+    out->attrs = a;
 }
 
 void lang_eval(State *S, Expr *e, Env *env, Value *out) {
@@ -1390,26 +1440,27 @@ void lang_eval(State *S, Expr *e, Env *env, Value *out) {
         eval_arith(S, e, env, out);
         return;
     case E_CONCATSTRINGS:
-        eval_concat_strings(S, e, env, out);
+        if (e->cat.n == 2 && !e->flag) {
+            /* a + b on integers, the inner loop of every numeric fold */
+            Value pre[2];
+            lang_eval(S, e->cat.parts[0], env, &pre[0]);
+            if (pre[0].type != V_INT) {
+                eval_concat_strings(S, e, env, out, pre, 1);
+                return;
+            }
+            lang_eval(S, e->cat.parts[1], env, &pre[1]);
+            if (pre[1].type != V_INT) {
+                eval_concat_strings(S, e, env, out, pre, 2);
+                return;
+            }
+            mk_int(out, (int64_t)((uint64_t)pre[0].i + (uint64_t)pre[1].i));
+            return;
+        }
+        eval_concat_strings(S, e, env, out, NULL, 0);
         return;
-    case E_CURPOS: {
-        fl_lang_pos p;
-        lang_pos_get(S, e->pos, &p);
-        const char *file = lang_pos_value_file(S, e->pos);
-        Attrs *a = lang_alloc_attrs(S, 3);
-        Value *f = lang_alloc_value(S), *l = lang_alloc_value(S), *c = lang_alloc_value(S);
-        lang_mk_string_copy(S, f, file ? file : "", file ? strlen(file) : 0, NULL);
-        mk_int(l, p.line);
-        mk_int(c, p.col);
-        a->a[0] = (Attr){S->s_file, e->pos, f};
-        a->a[1] = (Attr){S->s_line, e->pos, l};
-        a->a[2] = (Attr){S->s_column, e->pos, c};
-        a->n = 3;
-        lang_attrs_sort(a);
-        out->type = V_ATTRS;
-        out->attrs = a;
+    case E_CURPOS:
+        eval_curpos(S, e, out);
         return;
-    }
     default:
         lang_throw(S, e->pos, "internal error: unknown expression kind %d", e->kind);
     }
@@ -1611,6 +1662,7 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
         slash[1] = '\0';
     uint32_t fid = add_file(S, canon, dir);
     free(canon);
+    lang_regions_pin(S); /* the import cache keeps the file's syntax tree and value */
     S->files[fid].src = data;
     S->files[fid].srclen = len;
     Expr *ex = lang_parse_source_scoped(S, data, len, fid, dir, scope, nscope);

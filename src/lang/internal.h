@@ -13,6 +13,7 @@
 #include "flakectl/strbuf.h"
 
 #define NORETURN __attribute__((noreturn))
+#define NOINLINE __attribute__((noinline))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -25,15 +26,37 @@ typedef struct Env Env;
 typedef struct ArenaChunk {
     struct ArenaChunk *next;
     size_t size;
+    uint64_t seq; /* creation order: a region owns the chunks made after its mark */
     char data[];
 } ArenaChunk;
 
 typedef struct Arena {
-    ArenaChunk *chunks;
+    ArenaChunk *chunks; /* newest first; the first is the one being filled */
+    ArenaChunk *big;    /* blocks too large for a chunk, newest first */
+    ArenaChunk *spare;  /* one chunk a released region gave back, still mapped */
     char *cur, *end;
     size_t total;
     size_t limit; /* bytes; 0 = none */
+    uint64_t seq;
 } Arena;
+
+/* Under AddressSanitizer, memory a region gave back is poisoned until it is handed out again,
+ * so a value that outlived its region is a use-after-free report, not silent corruption. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LANG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LANG_ASAN 1
+#endif
+#endif
+#ifdef LANG_ASAN
+#include <sanitizer/asan_interface.h>
+#define arena_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define arena_poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#else
+#define arena_unpoison(p, n) ((void)(p), (void)(n))
+#define arena_poison(p, n) ((void)(p), (void)(n))
+#endif
 
 void lang_arena_init(Arena *a);
 void lang_arena_release(Arena *a);
@@ -51,6 +74,7 @@ static inline void *arena_alloc(Arena *a, size_t n) {
     if (LIKELY((size_t)(a->end - a->cur) >= n)) {
         void *p = a->cur;
         a->cur += n;
+        arena_unpoison(p, n);
         return p;
     }
     return lang_arena_alloc_slow(a, n);
@@ -73,15 +97,28 @@ void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) __attribute__((form
 
 /* ---- symbols: interned names, compared by id ---- */
 typedef uint32_t Sym;
+typedef struct SymInfo {
+    const char *name; /* NUL-terminated */
+    uint32_t len, hash;
+} SymInfo;
+typedef struct NameBlock {
+    struct NameBlock *next;
+    size_t used, cap;
+    char data[];
+} NameBlock;
 typedef struct SymTab {
-    const char **names; /* id -> NUL-terminated name */
-    uint32_t *lens;
-    uint32_t *hashes;
+    SymInfo *info; /* id -> name, length, hash: one cache line per lookup, not three */
+    /* The names themselves, outside the arena: interning a name must not keep a region
+     * (foldl' steps that make "k${toString i}" would never be released). Counted in the
+     * arena's total, so the memory limit covers them. */
+    NameBlock *blocks;
+    size_t bytes;
     uint32_t n, cap;
     uint32_t *slots; /* open addressing: id+1, 0 = empty */
     uint32_t nslots;
 } SymTab;
 Sym lang_sym_intern(State *S, const char *s, size_t len);
+void lang_symtab_release(SymTab *t);
 /* FNV-1a: the hash of the symbol table and of the import cache. */
 uint32_t lang_hash_bytes(const char *s, size_t n);
 static inline const char *sym_name(State *S, Sym s);
@@ -378,7 +415,23 @@ typedef struct Catch {
     struct Catch *prev;
     size_t forcing_depth;
     size_t frame_depth;
+    uint32_t region_depth;
 } Catch;
+
+/* ---- regions: arena memory given back when one step of an iteration left nothing behind ----
+ * A region marks the arena before a step (one call of foldl''s function, ...) and, when the
+ * step's result holds no pointer, releases everything the step allocated unless something
+ * older than the mark was made to point into it. Values are immutable but for thunks updated
+ * with their value, so that is the one way (lang_force_slow calls lang_region_barrier), plus
+ * the state's caches (lang_regions_pin). Either makes the region dirty; a dirty region's
+ * memory simply stays, as all memory did before. docs/language.md, "Memory". */
+typedef struct Region {
+    ArenaChunk *chunk, *big; /* the arena's lists at the mark */
+    char *cur, *end;
+    size_t total, sym_bytes;
+    uint64_t seq;
+    int dirty;
+} Region;
 
 typedef struct FileEntry {
     char *path; /* canonical path or display name */
@@ -412,6 +465,10 @@ struct State {
     int errkind;
     Frame *err_frames;
     uint32_t nerr_frames;
+
+    /* open regions, innermost last */
+    Region *regions;
+    uint32_t nregions, capregions;
 
     /* thunks being forced (restored on unwinding) */
     Value **forcing;
@@ -453,10 +510,27 @@ struct State {
 };
 
 static inline const char *sym_name(State *S, Sym s) {
-    return S->syms.names[s];
+    return S->syms.info[s].name;
+}
+
+void lang_region_begin(State *S);
+/* Closes the innermost region; releases its memory when release is set and it is clean.
+ * Returns 1 when it did: everything allocated since lang_region_begin is gone. */
+int lang_region_end(State *S, int release);
+/* Whether p was allocated in the innermost open region. */
+int lang_region_owns(State *S, const void *p);
+/* When everything the innermost region allocated is one range of the current chunk (no
+ * chunk or big block since the mark), sets [*lo, *hi) to it and returns 1. */
+int lang_region_range(State *S, const char **lo, const char **hi);
+/* v (a thunk just updated) now holds a value: older regions must keep what it points to. */
+void lang_region_barrier(State *S, const Value *v);
+/* A cache of the state kept arena memory: no open region may release. */
+static inline void lang_regions_pin(State *S) {
+    for (uint32_t i = 0; i < S->nregions; i++)
+        S->regions[i].dirty = 1;
 }
 static inline uint32_t sym_len(State *S, Sym s) {
-    return S->syms.lens[s];
+    return S->syms.info[s].len;
 }
 
 /* ---- errors ---- */
@@ -481,6 +555,7 @@ static inline void catch_begin(State *S, Catch *c) {
     c->prev = S->catch_;
     c->forcing_depth = S->nforcing;
     c->frame_depth = S->nframes;
+    c->region_depth = S->nregions;
     S->catch_ = c;
 }
 void lang_catch_end(State *S, Catch *c);

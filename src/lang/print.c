@@ -74,7 +74,7 @@ static int print_plain_scalar(State *S, const Value *v, AStr *out) {
     char buf[64];
     switch (v->type) {
     case V_INT:
-        snprintf(buf, sizeof buf, "%lld", (long long)v->i);
+        lang_format_int(buf, v->i);
         break;
     case V_FLOAT:
         lang_format_float(buf, sizeof buf, v->f);

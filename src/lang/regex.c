@@ -384,69 +384,84 @@ static void rep_once_more(Rx *r, int i, size_t cur) {
     }
 }
 
+/* The steps with one continuation (a character, an anchor, a join) loop instead of recursing:
+ * a match walks its text without a C frame per character. depth and steps count exactly as
+ * the recursion did, so the limits give up at the same points. */
 static void dfs(Rx *r, int i, size_t cur) {
-    if (r->bad || ++r->depth > 200000 || ++r->steps > 20000000) {
-        r->bad = 1;
-        return;
-    }
-    RxNode *x = &r->n[i];
-    switch (x->op) {
-    case RX_MATCH:
-        if (cur < r->len && (x->set[(unsigned char)r->s[cur] >> 3] >> ((unsigned char)r->s[cur] & 7) & 1))
-            dfs(r, x->next, cur + 1);
-        break;
-    case RX_BOL:
-        /* libstdc++ without multiline: only where the search began, and only when no
-           earlier text counts as available (match_prev_avail) */
-        if (cur == r->begin && !(r->flags & FL_RX_NOT_BOL))
+    int depth0 = r->depth;
+    for (;;) {
+        if (r->bad || ++r->depth > 200000 || ++r->steps > 20000000) {
+            r->bad = 1;
+            break;
+        }
+        RxNode *x = &r->n[i];
+        switch (x->op) {
+        case RX_MATCH:
+            if (cur < r->len &&
+                (x->set[(unsigned char)r->s[cur] >> 3] >> ((unsigned char)r->s[cur] & 7) & 1)) {
+                i = x->next;
+                cur++;
+                continue;
+            }
+            break;
+        case RX_BOL:
+            /* libstdc++ without multiline: only where the search began, and only when no
+               earlier text counts as available (match_prev_avail) */
+            if (cur == r->begin && !(r->flags & FL_RX_NOT_BOL)) {
+                i = x->next;
+                continue;
+            }
+            break;
+        case RX_EOL:
+            if (cur == r->len) {
+                i = x->next;
+                continue;
+            }
+            break;
+        case RX_DUMMY:
+            i = x->next;
+            continue;
+        case RX_SUBB: {
+            long b = r->cur[2 * x->arg];
+            r->cur[2 * x->arg] = (long)cur;
             dfs(r, x->next, cur);
-        break;
-    case RX_EOL:
-        if (cur == r->len)
+            r->cur[2 * x->arg] = b;
+            break;
+        }
+        case RX_SUBE: {
+            long b0 = r->cur[2 * x->arg], b1 = r->cur[2 * x->arg + 1];
+            r->cur[2 * x->arg + 1] = (long)cur;
             dfs(r, x->next, cur);
-        break;
-    case RX_SUBB: {
-        long b = r->cur[2 * x->arg];
-        r->cur[2 * x->arg] = (long)cur;
-        dfs(r, x->next, cur);
-        r->cur[2 * x->arg] = b;
-        break;
-    }
-    case RX_SUBE: {
-        long b0 = r->cur[2 * x->arg], b1 = r->cur[2 * x->arg + 1];
-        r->cur[2 * x->arg + 1] = (long)cur;
-        dfs(r, x->next, cur);
-        r->cur[2 * x->arg] = b0;
-        r->cur[2 * x->arg + 1] = b1;
-        break;
-    }
-    case RX_ALT: {
-        dfs(r, x->alt, cur);
-        int hs = r->has_sol;
-        r->has_sol = 0;
-        dfs(r, x->next, cur);
-        r->has_sol |= hs;
-        break;
-    }
-    case RX_REP:
-        rep_once_more(r, i, cur);
-        if (!r->has_sol)
-            dfs(r, x->next, cur);
-        break;
-    case RX_DUMMY:
-        dfs(r, x->next, cur);
-        break;
-    case RX_ACCEPT:
-        r->has_sol = !(r->flags & FL_RX_EXACT) || cur == r->len;
-        if (cur == r->begin && (r->flags & FL_RX_NOT_NULL))
+            r->cur[2 * x->arg] = b0;
+            r->cur[2 * x->arg + 1] = b1;
+            break;
+        }
+        case RX_ALT: {
+            dfs(r, x->alt, cur);
+            int hs = r->has_sol;
             r->has_sol = 0;
-        if (r->has_sol && (r->sol < 0 || r->sol < (long)cur)) {
-            r->sol = (long)cur;
-            memcpy(r->best, r->cur, (size_t)(r->ngroups + 1) * 2 * sizeof(long));
+            dfs(r, x->next, cur);
+            r->has_sol |= hs;
+            break;
+        }
+        case RX_REP:
+            rep_once_more(r, i, cur);
+            if (!r->has_sol)
+                dfs(r, x->next, cur);
+            break;
+        case RX_ACCEPT:
+            r->has_sol = !(r->flags & FL_RX_EXACT) || cur == r->len;
+            if (cur == r->begin && (r->flags & FL_RX_NOT_NULL))
+                r->has_sol = 0;
+            if (r->has_sol && (r->sol < 0 || r->sol < (long)cur)) {
+                r->sol = (long)cur;
+                memcpy(r->best, r->cur, (size_t)(r->ngroups + 1) * 2 * sizeof(long));
+            }
+            break;
         }
         break;
     }
-    r->depth--;
+    r->depth = depth0;
 }
 
 fl_lang_regex *fl_lang_regex_compile(const char *pattern, int ngroups) {

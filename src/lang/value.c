@@ -36,40 +36,167 @@ void lang_arena_init(Arena *a) {
     memset(a, 0, sizeof(*a));
 }
 
-void lang_arena_release(Arena *a) {
-    ArenaChunk *c = a->chunks;
-    while (c) {
+static void chunks_unmap(ArenaChunk *c, ArenaChunk *stop) {
+    while (c != stop) {
         ArenaChunk *next = c->next;
+        arena_unpoison(c, c->size + sizeof(ArenaChunk));
         munmap(c, c->size + sizeof(ArenaChunk));
         c = next;
     }
+}
+
+void lang_arena_release(Arena *a) {
+    chunks_unmap(a->chunks, NULL);
+    chunks_unmap(a->big, NULL);
+    chunks_unmap(a->spare, NULL);
     memset(a, 0, sizeof(*a));
 }
 
 void *lang_arena_alloc_slow(Arena *a, size_t n) {
     if (n > CHUNK_SIZE / 4) {
-        /* Big blocks get a chunk of their own, kept behind the current one so the rest of the
-         * current chunk stays in use. */
+        /* Big blocks get a chunk of their own so the rest of the current chunk stays in use. */
         ArenaChunk *c = chunk_alloc(a, sizeof(ArenaChunk) + n);
         c->size = n;
+        c->seq = ++a->seq;
         a->total += n;
-        if (a->chunks) {
-            c->next = a->chunks->next;
-            a->chunks->next = c;
-        } else {
-            c->next = NULL;
-            a->chunks = c;
-        }
+        c->next = a->big;
+        a->big = c;
         return c->data;
     }
-    ArenaChunk *c = chunk_alloc(a, CHUNK_SIZE);
-    c->size = CHUNK_SIZE - sizeof(ArenaChunk);
+    ArenaChunk *c = NULL;
+    if (a->spare && (!a->limit || (CHUNK_SIZE <= a->limit && a->total <= a->limit - CHUNK_SIZE))) {
+        c = a->spare;
+        a->spare = NULL;
+    } else {
+        c = chunk_alloc(a, CHUNK_SIZE);
+        c->size = CHUNK_SIZE - sizeof(ArenaChunk);
+    }
+    c->seq = ++a->seq;
     c->next = a->chunks;
     a->chunks = c;
     a->total += CHUNK_SIZE;
     a->cur = c->data + n;
     a->end = c->data + c->size;
+    arena_unpoison(c->data, n);
     return c->data;
+}
+
+/* ---- regions ---- */
+
+void lang_region_begin(State *S) {
+    if (S->nregions == S->capregions) {
+        S->capregions = S->capregions ? S->capregions * 2 : 16;
+        S->regions = fl_xrealloc(S->regions, S->capregions * sizeof(Region));
+    }
+    Arena *a = &S->arena;
+    Region *r = &S->regions[S->nregions++];
+    r->chunk = a->chunks;
+    r->big = a->big;
+    r->cur = a->cur;
+    r->end = a->end;
+    r->total = a->total;
+    r->sym_bytes = S->syms.bytes;
+    r->seq = a->seq;
+    r->dirty = 0;
+}
+
+/* Whether p is memory allocated since r's mark. */
+static int region_has(const Arena *a, const Region *r, const void *p) {
+    const char *q = p;
+    if (q >= r->cur && q < r->end)
+        return 1;
+    for (const ArenaChunk *c = a->chunks; c && c->seq > r->seq; c = c->next)
+        if (q >= c->data && q < c->data + c->size)
+            return 1;
+    for (const ArenaChunk *c = a->big; c && c->seq > r->seq; c = c->next)
+        if (q >= c->data && q < c->data + c->size)
+            return 1;
+    return 0;
+}
+
+int lang_region_owns(State *S, const void *p) {
+    return S->nregions && region_has(&S->arena, &S->regions[S->nregions - 1], p);
+}
+
+int lang_region_range(State *S, const char **lo, const char **hi) {
+    const Region *r = &S->regions[S->nregions - 1];
+    const Arena *a = &S->arena;
+    if (a->chunks != r->chunk || a->big != r->big)
+        return 0;
+    *lo = r->cur;
+    *hi = a->cur;
+    return 1;
+}
+
+static int value_points_into(const Arena *a, const Region *r, const Value *v) {
+    switch (v->type) {
+    case V_STRING:
+    case V_PATH:
+        return region_has(a, r, v->str.s) || (v->str.ctx && region_has(a, r, v->str.ctx));
+    case V_ATTRS:
+        return region_has(a, r, v->attrs);
+    case V_LIST:
+        return region_has(a, r, v->elems);
+    case V_LAMBDA:
+        return region_has(a, r, v->lambda.env) || region_has(a, r, v->lambda.fn);
+    case V_PRIMOP:
+        return region_has(a, r, v->primop);
+    case V_NULL:
+    case V_BOOL:
+    case V_INT:
+    case V_FLOAT:
+        return 0;
+    default: /* applications, thunks: two pointers */
+        return region_has(a, r, v->app.left) || region_has(a, r, v->app.right);
+    }
+}
+
+void lang_region_barrier(State *S, const Value *v) {
+    if (v->type >= V_NULL && v->type <= V_FLOAT)
+        return;
+    for (uint32_t i = S->nregions; i-- > 0;) {
+        Region *r = &S->regions[i];
+        if (region_has(&S->arena, r, v))
+            return; /* v is the region's own (and so every outer region's) */
+        if (!r->dirty && value_points_into(&S->arena, r, v))
+            r->dirty = 1;
+    }
+}
+
+int lang_region_end(State *S, int release) {
+    Region *r = &S->regions[--S->nregions];
+    if (!release || r->dirty)
+        return 0;
+    Arena *a = &S->arena;
+    /* the sorted-by-name cache may remember a set or an order that is about to go */
+    for (int i = 0; i < 2; i++)
+        if (S->byname_set[i] &&
+            (region_has(a, r, S->byname_set[i]) || region_has(a, r, S->byname[i]))) {
+            S->byname_set[i] = NULL;
+            S->byname[i] = NULL;
+        }
+    /* the chunks made since the mark: one stays mapped for the next step */
+    ArenaChunk *c = a->chunks;
+    while (c != r->chunk) {
+        ArenaChunk *next = c->next;
+        if (!a->spare) {
+            c->next = NULL;
+            arena_poison(c->data, c->size);
+            a->spare = c;
+        } else {
+            chunks_unmap(c, next);
+        }
+        c = next;
+    }
+    chunks_unmap(a->big, r->big);
+    a->chunks = r->chunk;
+    a->big = r->big;
+    if (r->cur)
+        arena_poison(r->cur, (size_t)(r->end - r->cur));
+    a->cur = r->cur;
+    a->end = r->end;
+    a->total = r->total + (S->syms.bytes - r->sym_bytes); /* names stay */
+    return 1;
 }
 
 void *lang_arena_zalloc(Arena *a, size_t n) {
@@ -147,7 +274,7 @@ static void symtab_rehash(SymTab *t) {
     uint32_t nslots = t->nslots ? t->nslots * 2 : 1024;
     uint32_t *slots = fl_xcalloc(nslots, sizeof(uint32_t));
     for (uint32_t id = 0; id < t->n; id++) {
-        uint32_t h = t->hashes[id] & (nslots - 1);
+        uint32_t h = t->info[id].hash & (nslots - 1);
         while (slots[h])
             h = (h + 1) & (nslots - 1);
         slots[h] = id + 1;
@@ -155,6 +282,39 @@ static void symtab_rehash(SymTab *t) {
     free(t->slots);
     t->slots = slots;
     t->nslots = nslots;
+}
+
+static const char *sym_store_name(State *S, const char *s, size_t len) {
+    SymTab *t = &S->syms;
+    NameBlock *b = t->blocks;
+    if (!b || b->cap - b->used < len + 1) {
+        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+        Arena *a = &S->arena;
+        if (a->limit && (cap > a->limit || a->total > a->limit - cap))
+            lang_arena_out_of_memory(a, cap);
+        b = fl_xmalloc(sizeof *b + cap);
+        b->next = t->blocks;
+        b->used = 0;
+        b->cap = cap;
+        t->blocks = b;
+        t->bytes += cap;
+        a->total += cap;
+    }
+    char *p = b->data + b->used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    b->used += len + 1;
+    return p;
+}
+
+void lang_symtab_release(SymTab *t) {
+    for (NameBlock *b = t->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(t->info);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
 }
 
 Sym lang_sym_intern(State *S, const char *s, size_t len) {
@@ -168,19 +328,18 @@ Sym lang_sym_intern(State *S, const char *s, size_t len) {
         if (!id)
             break;
         id--;
-        if (t->hashes[id] == full && t->lens[id] == len && memcmp(t->names[id], s, len) == 0)
+        const SymInfo *si = &t->info[id];
+        if (si->hash == full && si->len == len && memcmp(si->name, s, len) == 0)
             return id;
         h = (h + 1) & (t->nslots - 1);
     }
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 1024;
-        t->names = fl_xrealloc(t->names, t->cap * sizeof(char *));
-        t->lens = fl_xrealloc(t->lens, t->cap * sizeof(uint32_t));
-        t->hashes = fl_xrealloc(t->hashes, t->cap * sizeof(uint32_t));
+        t->info = fl_xrealloc(t->info, t->cap * sizeof(SymInfo));
     }
-    t->hashes[t->n] = full;
-    t->names[t->n] = lang_arena_strndup(&S->arena, s, len);
-    t->lens[t->n] = (uint32_t)len;
+    t->info[t->n].hash = full;
+    t->info[t->n].name = sym_store_name(S, s, len);
+    t->info[t->n].len = (uint32_t)len;
     t->slots[h] = t->n + 1;
     return t->n++;
 }
@@ -284,6 +443,9 @@ const char *lang_string_cstr(Value *v) {
     }
     v->str.s = lang_arena_strndup(b->arena, v->str.s, v->n);
     v->sbuf = SBUF_NONE;
+    /* v may be older than the innermost region and now points at a copy made inside it: the
+     * region must not be released under it (the same rule as a thunk's update). */
+    lang_region_barrier((State *)(void *)((char *)b->arena - offsetof(State, arena)), v);
     return v->str.s;
 }
 
@@ -344,8 +506,8 @@ Attr *lang_attrs_find(Attrs *a, Sym name) {
 static int attr_name_cmp(const void *a, const void *b, void *st) {
     State *S = st;
     const Attr *x = *(Attr *const *)a, *y = *(Attr *const *)b;
-    uint32_t lx = S->syms.lens[x->name], ly = S->syms.lens[y->name];
-    int c = memcmp(S->syms.names[x->name], S->syms.names[y->name], lx < ly ? lx : ly);
+    uint32_t lx = sym_len(S, x->name), ly = sym_len(S, y->name);
+    int c = memcmp(sym_name(S, x->name), sym_name(S, y->name), lx < ly ? lx : ly);
     if (c)
         return c;
     return lx < ly ? -1 : lx > ly;

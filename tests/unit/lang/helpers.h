@@ -11,10 +11,12 @@
 
 #include "flakectl/lang.h"
 
-/* Evaluates src (base dir /tmp) and prints it like nix-instantiate --eval [--strict];
- * returns the output or, on error, "error: <message> @<line>:<col>". Caller frees. */
-static inline char *eval_print_mode(const char *src, int strict, int json) {
-    fl_lang *L = fl_lang_new(NULL);
+/* Evaluates src (base dir /tmp) with cfg (NULL: the defaults) and prints it like
+ * nix-instantiate --eval [--strict]; returns the output or, on error,
+ * "error: <message> @<line>:<col>". Caller frees. */
+static inline char *eval_print_cfg(const fl_lang_config *cfg, const char *src, int strict,
+                                   int json) {
+    fl_lang *L = fl_lang_new(cfg);
     fl_error err = FL_ERROR_INIT;
     fl_value *v = NULL;
     fl_strbuf out;
@@ -33,6 +35,10 @@ static inline char *eval_print_mode(const char *src, int strict, int json) {
     fl_strbuf_release(&out);
     fl_lang_free(L);
     return res;
+}
+
+static inline char *eval_print_mode(const char *src, int strict, int json) {
+    return eval_print_cfg(NULL, src, strict, json);
 }
 
 static inline char *eval_strict(const char *src) {

@@ -267,6 +267,43 @@ static void test_search_path(void **state) {
     assert_eval("builtins.nixPath", "[ ]");
 }
 
+/* Evaluates src strictly under an evaluator memory limit (caller frees). */
+static char *eval_limited(const char *src, size_t limit) {
+    fl_lang_config cfg = {.max_memory = limit};
+    return eval_print_cfg(&cfg, src, 1, 0);
+}
+
+/* foldl', sort, filter, any and all give back the memory of a step whose answer is a number,
+ * Boolean or null, and foldl' that of a step growing a set or list (docs/language.md,
+ * "Memory"): 400k steps of about 100 bytes each run in a 40 MiB limit that the list (22 MB)
+ * nearly fills; a fold keeping every accumulator alive is out of memory there, which shows
+ * the limit is tight enough to tell. */
+static void test_steps_give_back_memory(void **state) {
+    (void)state;
+    size_t limit = 40u << 20;
+    char *r = eval_limited("builtins.foldl' (acc: x: acc + x * 2 - 1) 0 (builtins.genList (x: x) 400000)", limit);
+    assert_string_equal(r, "159999200000");
+    free(r);
+    r = eval_limited("let xs = builtins.genList (x: 400000 - x) 400000; in builtins.length "
+                     "(builtins.filter (x: builtins.any (y: x + y == 7) [ 1 2 ]) xs) + "
+                     "builtins.head (builtins.sort (a: b: a < b) xs)",
+                     limit);
+    assert_string_equal(r, "3");
+    free(r);
+    /* sets and lists grown step by step: every intermediate block is dead (3000 steps copying
+     * 1500 attributes on average would take 72 MB, 4000 list appends 64 MB) */
+    r = eval_limited("let s = builtins.foldl' (acc: i: acc // { \"k${toString i}\" = i; }) { } "
+                     "(builtins.genList (i: i) 3000); l = builtins.foldl' (acc: x: acc ++ [ x ]) [ ] "
+                     "(builtins.genList (i: i) 4000); in [ (builtins.length (builtins.attrNames s)) "
+                     "s.k2999 (builtins.length l) (builtins.elemAt l 3999) ]",
+                     limit);
+    assert_string_equal(r, "[ 3000 2999 4000 3999 ]");
+    free(r);
+    r = eval_limited("builtins.length (builtins.foldl' (acc: x: [ acc x ]) [ ] (builtins.genList (x: x) 400000))", limit);
+    assert_non_null(strstr(r, "out of memory"));
+    free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_path),
@@ -280,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_builtins),
         cmocka_unit_test(test_embedding_api),
         cmocka_unit_test(test_store_hook),
+        cmocka_unit_test(test_steps_give_back_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
