@@ -220,6 +220,18 @@ int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, v
 int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
                      void *ctx, fl_error *err);
 
+/* The same in two steps, for a batch of paths (a substitution of a closure): stage restores
+ * and checks each NAR into a temporary directory of the store (the references need not be
+ * valid yet; several may stage at once), commit_staged syncs the file system once and then
+ * registers each staged path in the order given (references first): a path is registered
+ * only after its data is durable, and only when its references are valid by then. A path
+ * valid already stages as nothing. fl_store_staged_free removes what was not committed. */
+typedef struct fl_store_staged fl_store_staged;
+int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
+                       void *ctx, fl_store_staged **out, fl_error *err);
+int fl_store_commit_staged(fl_store *s, fl_store_staged *const *staged, size_t n, fl_error *err);
+void fl_store_staged_free(fl_store_staged *staged);
+
 /* Substitution: a function that tries to make path valid from elsewhere (a binary cache).
  * Returns 1 when path is valid now, 0 when it could not, or a negative code with err filled.
  * fl_store_build asks it before running a builder. */

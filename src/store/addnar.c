@@ -1,7 +1,8 @@
 /* addnar.c - adding one path from a NAR whose metadata comes from elsewhere (a binary
  * cache's .narinfo): restore into a temporary directory, check the NAR hash and size, check
- * the references are valid, then commit. Never registers anything it has not checked, and
- * never trusts the metadata beyond what it can check (signatures are the caller's). */
+ * the references are valid, then commit. A batch of paths (a substitution) is staged first and
+ * committed together after one sync. Never registers anything it has not checked, and never
+ * trusts the metadata beyond what it can check (signatures are the caller's). */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -27,41 +28,85 @@ static int hashing_read(void *p, void *buf, size_t len, fl_error *err) {
     return rc;
 }
 
-static int check_info(fl_store *s, const fl_store_path_info *info, fl_error *err) {
+/* What a path's metadata must be before its NAR is even read: store paths of this store. */
+static int check_names(fl_store *s, const fl_store_path_info *info, fl_error *err) {
     if (!fl_store_is_store_path(s, info->path))
         return fl_error_set(err, FL_EPARSE, "'%s' is not a path of the store %s", info->path,
                             fl_store_dir(s));
-    for (size_t i = 0; i < info->nrefs; i++) {
-        if (!strcmp(info->refs[i], info->path))
-            continue;
-        if (!fl_store_is_store_path(s, info->refs[i]))
+    for (size_t i = 0; i < info->nrefs; i++)
+        if (strcmp(info->refs[i], info->path) && !fl_store_is_store_path(s, info->refs[i]))
             return fl_error_set(err, FL_EPARSE, "%s: the reference '%s' is not a store path",
                                 info->path, info->refs[i]);
-        if (!fl_store_is_valid(s, info->refs[i]))
-            return fl_error_set(err, FL_ENOTFOUND,
-                                "cannot add %s: its reference %s is not valid here", info->path,
-                                info->refs[i]);
-    }
     if (info->deriver && !fl_store_is_store_path(s, info->deriver))
         return fl_error_set(err, FL_EPARSE, "%s: the deriver '%s' is not a store path", info->path,
                             info->deriver);
     return FL_OK;
 }
 
-int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source, void *ctx,
-                     fl_error *err) {
-    if (fl_store_is_valid(s, info->path))
-        return FL_OK;
-    int rc = check_info(s, info, err);
+/* What must hold when the path is registered: every reference (but itself) valid. */
+static int check_refs(fl_store *s, const fl_store_path_info *info, fl_error *err) {
+    for (size_t i = 0; i < info->nrefs; i++)
+        if (strcmp(info->refs[i], info->path) && !fl_store_is_valid(s, info->refs[i]))
+            return fl_error_set(err, FL_ENOTFOUND,
+                                "cannot add %s: its reference %s is not valid here", info->path,
+                                info->refs[i]);
+    return FL_OK;
+}
+
+struct fl_store_staged {
+    char *tmp; /* the temporary directory in the store; NULL: nothing staged (valid already) */
+    fl_store_path_info info;
+};
+
+static void staged_release(fl_store_staged *st) {
+    if (st->tmp) {
+        fl_error e = FL_ERROR_INIT;
+        fl_remove_tree(st->tmp, &e);
+        fl_error_clear(&e);
+        free(st->tmp);
+        st->tmp = NULL;
+    }
+}
+
+void fl_store_staged_free(fl_store_staged *st) {
+    if (!st)
+        return;
+    staged_release(st);
+    free(st->info.path);
+    fl_store_free_paths(st->info.refs, st->info.nrefs);
+    free(st->info.deriver);
+    free(st);
+}
+
+int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
+                       void *ctx, fl_store_staged **out, fl_error *err) {
+    *out = NULL;
+    int rc = check_names(s, info, err);
     if (rc)
         return rc;
-    char *tmp = fl_store_temp_dir(s, err);
-    if (!tmp)
+    fl_store_staged *st = fl_xcalloc(1, sizeof *st);
+    st->info.path = fl_xstrdup(info->path);
+    memcpy(st->info.nar_hash, info->nar_hash, sizeof st->info.nar_hash);
+    st->info.nar_size = info->nar_size;
+    st->info.refs = fl_xcalloc(info->nrefs + 1, sizeof *st->info.refs);
+    for (size_t i = 0; i < info->nrefs; i++)
+        st->info.refs[i] = fl_xstrdup(info->refs[i]);
+    st->info.nrefs = info->nrefs;
+    st->info.deriver = info->deriver ? fl_xstrdup(info->deriver) : NULL;
+    if (fl_store_is_valid(s, info->path)) {
+        *out = st;
+        return FL_OK;
+    }
+    st->tmp = fl_store_temp_dir(s, err);
+    if (!st->tmp) {
+        fl_store_staged_free(st);
         return FL_EIO;
-    char *x = fl_path_join(tmp, "x");
+    }
+    char *x = fl_path_join(st->tmp, "x");
     hashing_source hs = {source, ctx, {0}, 0};
     fl_sha256_init(&hs.sha);
     rc = fl_nar_restore(hashing_read, &hs, x, err);
+    free(x);
     unsigned char got[FL_SHA256_LEN];
     fl_sha256_final(&hs.sha, got);
     if (!rc && (memcmp(got, info->nar_hash, sizeof got) || hs.size != info->nar_size)) {
@@ -74,21 +119,54 @@ int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn
         free(g);
         free(w);
     }
-    if (!rc)
-        rc = fl_store_sync_fs(x, err);
-    int lock = -1;
-    if (!rc)
-        rc = fl_store_lock_path(s, info->path, &lock, err);
-    if (!rc && !fl_store_is_valid(s, info->path)) {
-        fl_store_path_info copy = *info;
-        copy.registration_time = fl_store_now();
-        rc = fl_store_commit(s, x, &copy, err);
+    if (rc) {
+        fl_store_staged_free(st);
+        return rc;
     }
-    fl_store_unlock_path(lock);
-    fl_error e = FL_ERROR_INIT;
-    fl_remove_tree(tmp, &e);
-    fl_error_clear(&e);
-    free(x);
-    free(tmp);
+    *out = st;
+    return FL_OK;
+}
+
+int fl_store_commit_staged(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
+    /* One sync for the whole batch (a syncfs flushes every dirty page of the file system, so
+     * one per path costs a whole flush each): every staged tree is durable before the first
+     * of them is registered. */
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= v[i]->tmp != NULL;
+    int rc = any ? fl_store_sync_fs(fl_store_dir(s), err) : FL_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        fl_store_staged *st = v[i];
+        if (!st->tmp)
+            continue;
+        int lock = -1;
+        rc = check_refs(s, &st->info, err);
+        if (!rc)
+            rc = fl_store_lock_path(s, st->info.path, &lock, err);
+        if (!rc && !fl_store_is_valid(s, st->info.path)) {
+            char *x = fl_path_join(st->tmp, "x");
+            st->info.registration_time = fl_store_now();
+            rc = fl_store_commit(s, x, &st->info, err);
+            free(x);
+        }
+        fl_store_unlock_path(lock);
+        staged_release(st);
+    }
+    return rc;
+}
+
+int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source, void *ctx,
+                     fl_error *err) {
+    if (fl_store_is_valid(s, info->path))
+        return FL_OK;
+    int rc = check_names(s, info, err);
+    if (!rc)
+        rc = check_refs(s, info, err);
+    fl_store_staged *st = NULL;
+    if (!rc)
+        rc = fl_store_stage_nar(s, info, source, ctx, &st, err);
+    if (!rc)
+        rc = fl_store_commit_staged(s, &st, 1, err);
+    fl_store_staged_free(st);
     return rc;
 }
