@@ -103,12 +103,18 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
         fl_error_set_hint(err, "flakectl reads NARs compressed with xz, zstd or none");
         return rc;
     }
-    char *tmpdir = fl_path_join(fl_store_state_dir(s), "tmp");
-    int fd = -1;
-    int rc = fl_mkdir_p(tmpdir, 0755, err);
-    if (!rc)
-        rc = fl_cache_open_file(c, ni->url, tmpdir, &fd, err);
-    free(tmpdir);
+    int fd = -1, rc;
+    if (c->http) {
+        /* over the network, an interrupted download is taken up again by the next one */
+        char *dir = fl_store_partial_dir(s, err);
+        rc = dir ? fl_cache_fetch_resumable(c, ni->url, dir, ni->file_size,
+                                            ni->has_file_hash ? ni->file_hash : NULL,
+                                            ni->store_path, sub->log, &fd, err)
+                 : FL_EIO;
+        free(dir);
+    } else {
+        rc = fl_cache_open_file(c, ni->url, NULL, &fd, err);
+    }
     if (rc)
         return rc;
     if (sub->log)
