@@ -67,25 +67,41 @@ nourl="http://127.0.0.1:$rport/c"
 
 partial_dir="$state/tmp/partial"
 note_offset() { sed -n 's/^offset //p' "$partial_dir"/*.meta 2>/dev/null || true; }
+# wait_note PID: waits until the partial's note vouches for at least 2 MiB, while PID runs
+wait_note() {
+    local off
+    for _ in $(seq 200); do
+        off=$(note_offset)
+        [ -n "$off" ] && [ "$off" -ge $((2 * 1024 * 1024)) ] && return 0
+        kill -0 "$1" 2>/dev/null || fail "realise ended before it could be interrupted"
+        sleep 0.05
+    done
+}
 # realise_killed URL: starts `store realise` from URL in its own session, kills the whole
 # session with -9 once the partial's note vouches for at least 2 MiB; prints that offset.
 realise_killed() {
+    local log=ngx/ranges.log before
+    [ "$1" = "$url" ] || log=ngx/noranges.log
+    before=$(nar_lines 0 "$log" | wc -l)
     rm -rf "$state"
     setsid "$FLAKECTL" --quiet --state-dir "$state" store realise --substituters "$1" \
         --trusted-public-key "$pub" "$blob" > /dev/null 2>&1 & bg=$!
-    local off=""
-    for _ in $(seq 200); do
-        off=$(note_offset)
-        [ -n "$off" ] && [ "$off" -ge $((2 * 1024 * 1024)) ] && break
-        kill -0 "$bg" 2>/dev/null || fail "realise ended before it could be killed"
-        sleep 0.05
-    done
+    wait_note "$bg"
+    local off
+    off=$(note_offset)
     kill -9 -- "-$bg"
     wait "$bg" 2>/dev/null || true
     bg=""
     [ -n "$off" ] && [ "$off" -ge $((2 * 1024 * 1024)) ] || fail "no partial download of 2 MiB appeared"
     [ "$off" -lt "$nar_size" ] || fail "the download finished before the kill"
     off=$(note_offset) # the last note written before the kill
+    # nginx logs the cut request when it notices the client is gone (its next throttled
+    # write): wait for that line, so that the test's own requests come after it
+    for _ in $(seq 100); do
+        [ "$(nar_lines 0 "$log" | wc -l)" -gt "$before" ] && break
+        sleep 0.1
+    done
+    [ "$(nar_lines 0 "$log" | wc -l)" -gt "$before" ] || fail "nginx never logged the cut request"
     echo "$off"
 }
 not_valid() {
@@ -123,11 +139,7 @@ rm -rf "$state"
 n=$(wc -l < ngx/ranges.log)
 "$FLAKECTL" --state-dir "$state" store realise --substituters "$url" --trusted-public-key "$pub" \
     "$blob" > out 2> err & rp=$!
-for _ in $(seq 200); do
-    o=$(note_offset)
-    [ -n "$o" ] && [ "$o" -ge $((2 * 1024 * 1024)) ] && break
-    sleep 0.05
-done
+wait_note "$rp"
 workers=$(pgrep -P "$ngx_pid" || true)
 [ -n "$workers" ] || fail "no nginx worker to kill"
 kill -9 $workers
