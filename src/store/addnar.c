@@ -127,31 +127,96 @@ int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_
     return FL_OK;
 }
 
-int fl_store_commit_staged(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
-    /* One sync for the whole batch (a syncfs flushes every dirty page of the file system, so
-     * one per path costs a whole flush each): every staged tree is durable before the first
-     * of them is registered. */
-    int any = 0;
+/* Paths committed per round: each holds its lock until its registration is durable, so this
+ * bounds the descriptors open at once. */
+#define COMMIT_CHUNK 256
+
+/* Is ref valid, or one of the n paths moved in earlier in this round? */
+static int ref_ready(fl_store *s, const char *ref, fl_store_staged *const *moved, size_t n) {
     for (size_t i = 0; i < n; i++)
-        any |= v[i]->tmp != NULL;
-    int rc = any ? fl_store_sync_fs(fl_store_dir(s), err) : FL_OK;
+        if (!strcmp(moved[i]->info.path, ref))
+            return 1;
+    return fl_store_is_valid(s, ref);
+}
+
+/* Moves the staged paths v[0..n) in and registers them: every one is renamed to its final
+ * name (unregistered yet: a crash leaves it for the sweep), one sync makes the data and the
+ * renames durable, then the registry entries are written and synced together. A failure
+ * stops at that path; the ones before it are registered. */
+static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
+    int locks[COMMIT_CHUNK];
+    fl_store_staged *moved[COMMIT_CHUNK];
+    size_t nlocks = 0, nmoved = 0;
+    int rc = FL_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         fl_store_staged *st = v[i];
         if (!st->tmp)
             continue;
+        for (size_t r = 0; r < st->info.nrefs && !rc; r++)
+            if (strcmp(st->info.refs[r], st->info.path) &&
+                !ref_ready(s, st->info.refs[r], moved, nmoved))
+                rc = fl_error_set(err, FL_ENOTFOUND,
+                                  "cannot add %s: its reference %s is not valid here",
+                                  st->info.path, st->info.refs[r]);
         int lock = -1;
-        rc = check_refs(s, &st->info, err);
         if (!rc)
             rc = fl_store_lock_path(s, st->info.path, &lock, err);
-        if (!rc && !fl_store_is_valid(s, st->info.path)) {
-            char *x = fl_path_join(st->tmp, "x");
-            st->info.registration_time = fl_store_now();
-            rc = fl_store_commit(s, x, &st->info, err);
-            free(x);
+        if (rc)
+            break;
+        locks[nlocks++] = lock;
+        if (fl_store_is_valid(s, st->info.path)) { /* another process was faster */
+            staged_release(st);
+            continue;
         }
-        fl_store_unlock_path(lock);
-        staged_release(st);
+        /* Unregistered (checked under the path lock): a crash leftover. */
+        if (fl_path_exists(st->info.path))
+            rc = fl_remove_tree(st->info.path, err);
+        char *x = fl_path_join(st->tmp, "x");
+        if (!rc)
+            rc = fl_atomic_rename_ex(x, st->info.path, FL_ATOMIC_NO_SYNC, err);
+        free(x);
+        if (!rc)
+            moved[nmoved++] = st;
     }
+    /* data and names durable before any of them is registered */
+    int src = nmoved ? fl_store_sync_fs(fl_store_dir(s), rc ? NULL : err) : FL_OK;
+    size_t registered = 0;
+    if (!src) {
+        for (; registered < nmoved; registered++) {
+            fl_store_staged *st = moved[registered];
+            st->info.registration_time = fl_store_now();
+            int wrc = fl_registry_write_ex(s, &st->info, FL_ATOMIC_NO_SYNC, rc ? NULL : err);
+            if (wrc) {
+                rc = rc ? rc : wrc;
+                break;
+            }
+        }
+    }
+    if (registered && !src) {
+        int yrc = fl_store_sync_fs(fl_store_db_dir(s), rc ? NULL : err);
+        rc = rc ? rc : yrc;
+    }
+    rc = rc ? rc : src;
+    /* moved in but not registered: gone again (the sweep would remove them anyway) */
+    for (size_t i = src ? 0 : registered; i < nmoved; i++) {
+        fl_error e = FL_ERROR_INIT;
+        fl_remove_tree(moved[i]->info.path, &e);
+        fl_error_clear(&e);
+    }
+    for (size_t i = 0; i < nlocks; i++)
+        fl_store_unlock_path(locks[i]);
+    for (size_t i = 0; i < n; i++)
+        staged_release(v[i]);
+    return rc;
+}
+
+int fl_store_commit_staged(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
+    /* A syncfs flushes every dirty page of the file system and an fsync each waits for a
+     * journal commit: per path, either costs more than a small path's download. So a round
+     * of up to COMMIT_CHUNK paths costs two syncs in all. */
+    int rc = FL_OK;
+    for (size_t i = 0; i < n && !rc; i += COMMIT_CHUNK)
+        rc = commit_round(s, v + i, n - i < COMMIT_CHUNK ? n - i : COMMIT_CHUNK, err);
     return rc;
 }
 
