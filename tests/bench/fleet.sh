@@ -19,38 +19,22 @@ N=${FLEET_HOSTS:-50} J=${FLEET_JOBS:-16} REPS=${FLEET_REPS:-3}
 rc=0 out="" err=""
 run_fl() { local o e; o=$(mktemp) e=$(mktemp); rc=0; "$FLAKECTL" "$@" >"$o" 2>"$e" || rc=$?; out=$(cat "$o") err=$(cat "$e"); rm -f "$o" "$e"; }
 source "$src/tests/e2e/lib/deploy.sh"
-source "$src/tests/e2e/lib/nginx-serve.bash"
 source "$src/tests/e2e/lib/netns.bash"
-deploy_setup
-trap 'set +e; nginx_serve_stop; sshd_stop_all; netns_cleanup; rm -rf "$DEPLOY_WORK"' EXIT
+netns_fleet_setup
 die() { echo "bench: $*" >&2; echo "$err" | tail -20 >&2; exit 1; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 human() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.1f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }'; }
 
-netns_setup
-chmod 755 "$DEPLOY_WORK"
-mkdir -p "$DEPLOY_WORK/srv"
-netns_add 250
-NGINX_NETNS=$NETNS_NS nginx_serve "$DEPLOY_WORK/srv" "$NETNS_NET.251"
-specs=()
 t0=$(now)
 for i in $(seq 1 "$N"); do
-  netns_target_start "h$i" "$i" >/dev/null || die "host h$i did not start"
   tags='"all"'
   [ "$i" -gt 8 ] || tags='"all" "eight"'
-  specs+=("h$i $SSHD_TARGET $tags")
   echo 0 >"$DEPLOY_FLAKE/v$i"
-  cat >"$DEPLOY_FLAKE/h$i.nix" <<EOF
-{ ... }: {
-  networking.hostName = "h$i";
-  environment.etc."v".text = builtins.readFile ./v$i;
-  environment.etc."blob".source = ./blob;
-}
-EOF
+  netns_fleet_host "h$i" "$i" "v$i" "$tags" || die "host h$i did not start"
 done
-deploy_write_flake "${specs[@]}"
+deploy_write_flake "${NETNS_SPECS[@]}"
 head -c 1048576 /dev/urandom >"$DEPLOY_FLAKE/blob"
 echo "$N simulated hosts up in $(secs "$t0" "$(now)") s (bridge $NETNS_NET.0/24, $(nproc) cores here)"
 run_fl cache keygen bench-1 -o "$DEPLOY_WORK/key.sec"

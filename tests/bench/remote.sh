@@ -8,11 +8,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 FLAKECTL=${FLAKECTL:-$src/build/flakectl}
 source "$src/tests/e2e/lib/sshd.sh"
 
-work=$(mktemp -d)
-trap 'sshd_stop_all; rm -rf "$work"' EXIT
-export HOME=$work/home
+sshd_work
 mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK
 sshd_start bench >/dev/null
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSHD_HOSTPUB")" >"$HOME/.ssh/known_hosts"
 FL=("$FLAKECTL" remote-exec --ssh-config none --target-host "$SSHD_TARGET" -i "$SSHD_CLIENT_KEY")

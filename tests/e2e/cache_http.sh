@@ -7,16 +7,7 @@
 set -euo pipefail
 : "${FLAKECTL:?}"
 source "$(dirname "$0")/lib/nginx.bash"
-[ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
-work=$(mktemp -d)
-chmod 755 "$work" # nginx's workers read the cache as another user
-cleanup() {
-    [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
-    chmod -R u+w "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+nginx_work
 unset SSL_CERT_FILE NIX_SSL_CERT_FILE # libcurl's own bundle unless a step names a CA
 fail() {
     echo "FAIL: $*" >&2

@@ -6,11 +6,7 @@
 set -euo pipefail
 : "${FLAKECTL:?} ${FLAKECTL_SRC:?}"
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
-work=$(mktemp -d)
-trap 'sshd_stop_all; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-export HOME=$work/home
-mkdir -p "$HOME"
-unset SSH_AUTH_SOCK
+sshd_work
 cd "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 state="$work/state"

@@ -5,17 +5,8 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/deploy.sh"
 deploy_setup
-specs=()
-for n in n1 n2 n3 n4; do
-  deploy_target_start $n >/dev/null
-  specs+=("$n $SSHD_TARGET \"web\" \"$n\"")
-  echo "{ ... }: { networking.hostName = \"$n\"; environment.etc.\"greeting\".text = \"hello $n\n\"; }" >"$DEPLOY_FLAKE/$n.nix"
-done
 # a0: a port nothing listens on (sorted first, so --fail-fast -j 1 meets it first)
-deadport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-specs+=("a0 root@127.0.0.1:$deadport \"web\" \"broken\"")
-echo '{ ... }: { networking.hostName = "a0"; }' >"$DEPLOY_FLAKE/a0.nix"
-deploy_write_flake "${specs[@]}"
+deploy_fleet web n1 n2 n3 n4
 
 fl_deploy switch --on @web -j 4 -i "$SSHD_CLIENT_KEY" --accept-new-host-key --confirm-timeout 20
 expect_eq "fleet with a failure exits 1" 1 "$rc"

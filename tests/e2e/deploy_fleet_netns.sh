@@ -7,30 +7,13 @@
 # host. The EXIT trap removes the namespaces, the bridge and every process in them.
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/deploy.sh"
-source "$(dirname "$0")/lib/nginx-serve.bash"
 source "$(dirname "$0")/lib/netns.bash"
 N=8
-deploy_setup
-trap 'nginx_serve_stop; sshd_stop_all; netns_cleanup; rm -rf "$DEPLOY_WORK" 2>/dev/null; true' EXIT
-netns_setup || exit $?
-chmod 755 "$DEPLOY_WORK"
-mkdir -p "$DEPLOY_WORK/srv"
-netns_add 250 # the cache: a machine of its own, so that the bridge counts only the deployer
-NGINX_NETNS=$NETNS_NS nginx_serve "$DEPLOY_WORK/srv" "$NETNS_NET.251" || exit $?
-
-specs=()
+netns_fleet_setup
 for i in $(seq 1 $N); do
-  netns_target_start "h$i" "$i" >/dev/null || fail "host h$i did not start"
-  specs+=("h$i $SSHD_TARGET \"all\"")
-  cat >"$DEPLOY_FLAKE/h$i.nix" <<EOF
-{ ... }: {
-  networking.hostName = "h$i";
-  environment.etc."v".text = builtins.readFile ./v;
-  environment.etc."blob".source = ./blob;
-}
-EOF
+  netns_fleet_host "h$i" "$i" v '"all"' || fail "host h$i did not start"
 done
-deploy_write_flake "${specs[@]}"
+deploy_write_flake "${NETNS_SPECS[@]}"
 echo 1 >"$DEPLOY_FLAKE/v"
 head -c 1000 /dev/urandom >"$DEPLOY_FLAKE/blob"
 expect_contains "targets are on the bridge's network" "root@$NETNS_NET." "$(sshd_info h3 target)"

@@ -10,16 +10,7 @@ source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/nix.bash"
 have_nix || { echo "skip: nix-bin (nix-instantiate 2.8, the oracle) is not installed"; exit 77; }
 source "$(dirname "$0")/lib/nginx.bash"
-[ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
-work=$(mktemp -d)
-chmod 755 "$work" # nginx's workers read the files as another user
-cleanup() {
-    [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
-    chmod -R u+w "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+nginx_work
 state="$work/state"
 fl() { "$FLAKECTL" --state-dir "$state" "$@"; }
 # nix's side: the same logical store directory, its files and database under $work/nix
@@ -34,7 +25,7 @@ printf '{ name = "from-tarball"; y = import ./sub/y.nix; }\n' > pkg/default.nix
 echo '"why"' > pkg/sub/y.nix
 tar -czf srv/pkg.tar.gz pkg
 chmod -R a+rX srv
-port=$(python3 -c 'import socket; a = socket.socket(); a.bind(("127.0.0.1", 0)); print(a.getsockname()[1])')
+port=$(free_port)
 nginx_start "$work" "$port" "    server { listen 127.0.0.1:$port; root $work/srv; }"
 base="http://127.0.0.1:$port"
 

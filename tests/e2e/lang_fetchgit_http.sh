@@ -16,16 +16,7 @@ backend=$(git --exec-path)/git-http-backend
 for b in "$nginx_bin" "$fcgi_bin" "$backend"; do
     [ -x "$b" ] || { echo "skip: $b is missing (scripts/install-deps.sh installs nginx, fcgiwrap, git)"; exit 77; }
 done
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    chmod -R u+w "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+nginx_work
 state="$work/state"
 nix_side() {
     export NIX_STORE_DIR="$state/store" NIX_STATE_DIR="$work/nix/var" NIX_LOG_DIR="$work/nix/log" \
@@ -42,8 +33,8 @@ g clone -q --bare repo srv/repo.git
 chmod -R a+rX srv
 other_rev=$(git -C repo rev-parse other)
 
-port=$(python3 -c 'import socket; a = socket.socket(); a.bind(("127.0.0.1", 0)); print(a.getsockname()[1])')
-"$fcgi_bin" -s "unix:$work/ngx/fcgi.sock" 2> ngx/fcgi.err & pids+=($!)
+port=$(free_port)
+"$fcgi_bin" -s "unix:$work/ngx/fcgi.sock" 2> ngx/fcgi.err & ngx_also+=($!)
 for _ in $(seq 50); do [ -S ngx/fcgi.sock ] && break; sleep 0.1; done
 chmod 666 ngx/fcgi.sock # nginx's workers connect as another user
 nginx_start "$work" "$port" "    server {
@@ -60,7 +51,6 @@ nginx_start "$work" "$port" "    server {
             fastcgi_param CONTENT_LENGTH \$content_length;
         }
     }"
-pids+=("$ngx_pid")
 url="http://127.0.0.1:$port/git/repo.git"
 git ls-remote "$url" > /dev/null 2>&1 || fail "nginx does not serve the repository: $(cat ngx/error.log ngx/fcgi.err 2>/dev/null)"
 

@@ -6,11 +6,7 @@ set -u
 source "$FLAKECTL_SRC/tests/e2e/lib/assert.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 
-work=$(mktemp -d)
-trap 'sshd_stop_all; rm -rf "$work"' EXIT
-export HOME=$work/home
-mkdir -p "$HOME"
-unset SSH_AUTH_SOCK
+sshd_work
 
 SSHD_ENV="FLAKECTL_ROOT=$work/target-root FLAKECTL_STATE_DIR=$work/target-state" \
     sshd_start node1 || fail "sshd did not start"

@@ -6,11 +6,8 @@ set -u
 source "$FLAKECTL_SRC/tests/e2e/lib/assert.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 
-work=$(mktemp -d)
-trap 'sshd_stop_all; rm -rf "$work"' EXIT
-export HOME=$work/home
+sshd_work
 mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK
 
 targets=()
 for n in 1 2 3 4; do

@@ -7,11 +7,7 @@ set -u
 source "$FLAKECTL_SRC/tests/e2e/lib/assert.sh"
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 
-work=$(mktemp -d)
-trap 'sshd_stop_all; rm -rf "$work"' EXIT
-export HOME=$work/home
-mkdir -p "$HOME"
-unset SSH_AUTH_SOCK
+sshd_work
 KH=$HOME/.ssh/known_hosts
 
 sshd_start node1 || fail "sshd did not start"

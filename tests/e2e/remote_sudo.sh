@@ -11,11 +11,9 @@ source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 [ "$(id -u)" = 0 ] || fail "remote_sudo needs root to create its test users (CI runs as root)"
 command -v sudo >/dev/null || fail "sudo is not installed: run scripts/install-deps.sh"
 
-work=$(mktemp -d)
-trap 'sshd_stop_all; rm -rf "$work"' EXIT
-export HOME=$work/home
+sshd_work
 mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK SUDO_ASKPASS
+unset SUDO_ASKPASS
 
 # fixture users, kept between runs (parallel runs would race on removing them)
 for u in flakectl-sudo flakectl-nopw flakectl-nosudo; do

@@ -8,16 +8,7 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/deploy.sh"
 deploy_setup
-specs=()
-for n in n1 n2 n3 n4; do
-    deploy_target_start $n >/dev/null
-    specs+=("$n $SSHD_TARGET \"fleet\"")
-    echo "{ ... }: { networking.hostName = \"$n\"; environment.etc.\"greeting\".text = \"hello $n\n\"; }" >"$DEPLOY_FLAKE/$n.nix"
-done
-deadport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-specs+=("a0 root@127.0.0.1:$deadport \"fleet\"")
-echo '{ ... }: { networking.hostName = "a0"; }' >"$DEPLOY_FLAKE/a0.nix"
-deploy_write_flake "${specs[@]}"
+deploy_fleet fleet n1 n2 n3 n4
 commit() {
     git -C "$DEPLOY_FLAKE" add -A
     git -C "$DEPLOY_FLAKE" -c user.name=t -c user.email=t@t commit -qm "$1"

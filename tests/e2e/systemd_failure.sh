@@ -9,13 +9,10 @@ source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 ns_box_flake
 host() { # WEB_SCRIPT EXTRA
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.services.web = { wantedBy = [ "multi-user.target" ]; script = "$1"; };
   systemd.services.db = { wantedBy = [ "multi-user.target" ]; script = "exec sleep infinity"; };
   $2
-}
 EOF
 }
 

@@ -18,9 +18,7 @@ nspawn_setup
 ns_box_flake
 # host VERSION EXTRA
 host() {
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.services.web = {
     wantedBy = [ "multi-user.target" ];
     script = "exec sleep infinity";
@@ -37,7 +35,6 @@ host() {
     serviceConfig.ExecStop = "/bin/sh -c 'echo stop $1 >>/run/restarter.log'";
   };
   $2
-}
 EOF
 }
 keeper='systemd.services.keeper = { wantedBy = [ "multi-user.target" ]; unitConfig."X-StopOnRemoval" = false; script = "exec sleep infinity"; };

@@ -18,9 +18,7 @@ expect_eq "keygen" 0 "$rc"
 pub=$out
 # host VERSION: the configuration, pulling from /cache every 2 s
 host() {
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   environment.etc."greeting".text = "$1\n";
   services.flakectl.pull = {
     enable = true;
@@ -30,7 +28,6 @@ host() {
   };
   # systemd coalesces timers within a minute by default: the test cannot wait that long
   systemd.timers.flakectl-pull.timerConfig.AccuracySec = "1ms";
-}
 EOF
 }
 host v1

@@ -11,16 +11,13 @@ nspawn_setup
 flake=$NS_DIR/flake
 ns_box_flake
 host() { # WEB_VERSION
-    cat >"$flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   age.secrets.token = { file = ./token.age; restartUnits = [ "web.service" ]; };
   systemd.services.web = {
     wantedBy = [ "multi-user.target" ];
     script = "echo $1 >/run/web.version; cat /run/flakectl/secrets/token >/run/web.token; exec sleep infinity";
   };
   systemd.services.db = { wantedBy = [ "multi-user.target" ]; script = "exec sleep infinity"; };
-}
 EOF
 }
 mkdir -p "$NS_DIR/root/etc/ssh"

@@ -9,9 +9,7 @@ source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 ns_box_flake
 host() { # GREETING PORT
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.sockets.greet = {
     wantedBy = [ "sockets.target" ];
     listenStreams = [ "127.0.0.1:$2" ];
@@ -21,7 +19,6 @@ host() { # GREETING PORT
     script = "echo $1";
     serviceConfig = { StandardInput = "socket"; StandardOutput = "socket"; };
   };
-}
 EOF
 }
 ask() { nsx timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat <&3"; }

@@ -11,9 +11,7 @@ nspawn_setup
 ns_box_flake
 # host WEB_VERSION RELOAD_TRIGGER EXTRA: writes the host's configuration.
 host() {
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   systemd.services.web = {
     wantedBy = [ "multi-user.target" ];
     script = "echo $1 >/run/web.version; exec sleep infinity";
@@ -28,7 +26,6 @@ host() {
     script = "echo $1 >/run/manual.version; exec sleep infinity";
   };
   $3
-}
 EOF
 }
 

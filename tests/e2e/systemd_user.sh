@@ -11,12 +11,9 @@ source "$FLAKECTL_SRC/tests/e2e/lib/nspawn.bash"
 nspawn_setup
 ns_box_flake
 host() { # SERVICES
-    cat >"$NS_DIR/flake/host.nix" <<EOF
-{ ... }: {
-  networking.hostName = "box";
+    ns_host <<EOF
   users.users.alice = { isNormalUser = true; uid = 1000; };
   home-manager.users.alice.systemd.user.services = { $1 };
-}
 EOF
 }
 as_alice() { nsx runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 "$@"; }

@@ -13,6 +13,10 @@
 #                                # the target's PATH, e.g. a wrapper named flakectl)
 #   deploy_flake_host NAME FILE  # hosts entry helper: see deploy_write_flake
 #   fl_deploy ARGS...            # run_fl with the builder's flake/state and the client key
+#   deploy_fleet TAG NAME...     # a fleet: a target per NAME (its module sets the hostName and
+#                                # /etc/greeting "hello NAME"), tagged TAG and its own name, and
+#                                # host a0 on a port nothing listens on (tagged TAG and
+#                                # "broken"; sorted first); writes the flake
 source "$FLAKECTL_SRC/tests/e2e/lib/sshd.sh"
 
 deploy_setup() {
@@ -64,4 +68,18 @@ deploy_write_flake() {
         done
         echo '}; }; }'
     } >"$DEPLOY_FLAKE/flake.nix"
+}
+
+deploy_fleet() { # TAG NAME...
+    local tag=$1 n deadport specs=()
+    shift
+    for n in "$@"; do
+        deploy_target_start "$n" >/dev/null
+        specs+=("$n $SSHD_TARGET \"$tag\" \"$n\"")
+        echo "{ ... }: { networking.hostName = \"$n\"; environment.etc.\"greeting\".text = \"hello $n\n\"; }" >"$DEPLOY_FLAKE/$n.nix"
+    done
+    deadport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    specs+=("a0 root@127.0.0.1:$deadport \"$tag\" \"broken\"")
+    echo '{ ... }: { networking.hostName = "a0"; }' >"$DEPLOY_FLAKE/a0.nix"
+    deploy_write_flake "${specs[@]}"
 }

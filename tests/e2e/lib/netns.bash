@@ -11,6 +11,15 @@
 #                           # what the hosts talk among themselves is not counted
 #   netns_cleanup           # stops every process in the hosts' namespaces, deletes them
 #                           # and the bridge (call it from the EXIT trap)
+#   netns_fleet_setup       # deploy_setup, the bridge, and a binary cache on a machine of its
+#                           # own (namespace 250: nginx serving $DEPLOY_WORK/srv at NGINX_URL),
+#                           # so that the bridge counts only the deployer; the EXIT trap
+#                           # removes all of it
+#   netns_fleet_host NAME IDX V TAGS  # netns_target_start; NAME's module puts the flake's
+#                           # file V at /etc/v and ./blob at /etc/blob; appends the host to
+#                           # NETNS_SPECS (for deploy_write_flake) with TAGS
+source "$(dirname "${BASH_SOURCE[0]}")/nginx-serve.bash"
+NETNS_SPECS=()
 NETNS_PREFIX="" NETNS_BRIDGE="" NETNS_NET="" NETNS_LIST=()
 
 netns_setup() {
@@ -67,4 +76,26 @@ netns_cleanup() {
     [ -z "$NETNS_BRIDGE" ] || ip link del "$NETNS_BRIDGE" 2>/dev/null
     NETNS_BRIDGE=""
     return 0
+}
+
+netns_fleet_setup() {
+    deploy_setup
+    trap 'set +e; nginx_serve_stop; sshd_stop_all; netns_cleanup; rm -rf "$DEPLOY_WORK" 2>/dev/null; true' EXIT
+    netns_setup || exit $?
+    chmod 755 "$DEPLOY_WORK" # nginx's worker reads the cache as another user
+    mkdir -p "$DEPLOY_WORK/srv"
+    netns_add 250
+    NGINX_NETNS=$NETNS_NS nginx_serve "$DEPLOY_WORK/srv" "$NETNS_NET.251" || exit $?
+}
+
+netns_fleet_host() { # NAME IDX V TAGS
+    netns_target_start "$1" "$2" >/dev/null || return 1
+    NETNS_SPECS+=("$1 $SSHD_TARGET $4")
+    cat >"$DEPLOY_FLAKE/$1.nix" <<EOF
+{ ... }: {
+  networking.hostName = "$1";
+  environment.etc."v".text = builtins.readFile ./$3;
+  environment.etc."blob".source = ./blob;
+}
+EOF
 }

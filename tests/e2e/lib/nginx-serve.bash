@@ -13,7 +13,7 @@ nginx_serve() { # ROOT [ADDR]
     [ -x "$nginx_bin" ] || { echo "nginx is not installed (scripts/install-deps.sh installs it)" >&2; return 77; }
     NGINX_DIR=$(mktemp -d)
     chmod 755 "$NGINX_DIR"
-    NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    NGINX_PORT=$(free_port)
     NGINX_ADDR=$addr nginx_start "$NGINX_DIR" "$NGINX_PORT" "    server { listen $addr:$NGINX_PORT; root $root; }"
     NGINX_PID=$ngx_pid
     NGINX_LOG=$NGINX_DIR/ngx/access.log

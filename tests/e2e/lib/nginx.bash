@@ -9,8 +9,34 @@
 #                                    own messages; with NGINX_NETNS set, nginx runs in that
 #                                    network namespace and is awaited on NGINX_ADDR (the
 #                                    address SERVERS listen on; default 127.0.0.1)
+#   nginx_work                       skips the test (77) when nginx is missing; makes $work
+#                                    (readable by nginx's workers, which run as another
+#                                    user) and enters it; the EXIT trap stops nginx and every
+#                                    pid in ngx_also (helpers such as fcgiwrap), then removes
+#                                    $work
+#   free_port                        prints a TCP port nothing listens on now
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 ngx_pid=""
+ngx_also=()
+
+nginx_work() {
+    [ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
+    work=$(mktemp -d)
+    chmod 755 "$work"
+    trap nginx_work_cleanup EXIT
+    cd "$work"
+}
+
+nginx_work_cleanup() {
+    local p
+    for p in $ngx_pid "${ngx_also[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    chmod -R u+w "$work" 2>/dev/null
+    rm -rf "$work"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 nginx_start() {
     local dir=$1 port=$2 servers=$3

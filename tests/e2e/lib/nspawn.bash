@@ -13,6 +13,8 @@
 #                                # /run is a new tmpfs, as after a real reboot
 #   fl_in ARGS...                # flakectl inside, capturing $out/$err/$rc as run_fl does
 #   ns_box_flake                 # $NS_DIR/flake/flake.nix: one nixos host "box" from ./host.nix
+#   ns_host <<EOF ... EOF        # $NS_DIR/flake/host.nix: box's module, its hostName and the
+#                                # attributes read from stdin
 #   unit_active U / unit_prop P U / unit_pid U   # systemctl is-active / show -p P / MainPID
 #
 # The container runs flakectl from the build tree (bind-mounted read-only at
@@ -155,6 +157,15 @@ ns_box_flake() {
   };
 }
 EOF
+}
+
+ns_host() {
+    {
+        echo '{ ... }: {'
+        echo '  networking.hostName = "box";'
+        cat
+        echo '}'
+    } >"$NS_DIR/flake/host.nix"
 }
 
 unit_active() { nsx systemctl is-active "$1" 2>/dev/null || true; }

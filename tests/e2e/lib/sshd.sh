@@ -4,6 +4,8 @@
 #   sshd_start [NAME]        # starts one; sets SSHD_DIR SSHD_PORT SSHD_PID SSHD_TARGET
 #   sshd_info NAME port|dir|pid|target|hostpub
 #   sshd_stop [NAME]         # stops exactly the pid it started
+#   sshd_work                # the client's side: $work (a temp dir), HOME=$work/home (empty),
+#                            # no ssh-agent; the EXIT trap stops every instance, removes $work
 #
 # Every instance has its own temp dir with an ed25519 host key, sshd_config, authorized_keys
 # and PidFile. One client key pair is shared by all instances: $SSHD_CLIENT_KEY. Variables
@@ -136,6 +138,14 @@ sshd_stop() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
+}
+
+sshd_work() {
+    work=$(mktemp -d)
+    trap 'sshd_stop_all; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+    export HOME=$work/home
+    mkdir -p "$HOME"
+    unset SSH_AUTH_SOCK
 }
 
 sshd_stop_all() {

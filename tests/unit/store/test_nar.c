@@ -18,26 +18,7 @@
 #include "flakectl/strbuf.h"
 #include "store/store_int.h"
 
-static int mem_sink(void *ctx, const void *data, size_t len, fl_error *err) {
-    (void)err;
-    fl_strbuf_add(ctx, data, len);
-    return 0;
-}
-
-typedef struct mem_src {
-    const char *p;
-    size_t left;
-} mem_src;
-
-static int mem_read(void *ctx, void *buf, size_t len, fl_error *err) {
-    mem_src *m = ctx;
-    if (len > m->left)
-        return fl_error_set(err, FL_EPARSE, "end of archive");
-    memcpy(buf, m->p, len);
-    m->p += len;
-    m->left -= len;
-    return 0;
-}
+#include "fixture.h"
 
 static void write_file(const char *path, const char *text, mode_t mode) {
     FILE *f = fopen(path, "w");

@@ -20,32 +20,9 @@
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 
-typedef struct fixture {
-    char *dir, *state;
-    fl_store *s;
-} fixture;
+#include "fixture.h"
 
-static int setup(void **state) {
-    fixture *f = fl_xcalloc(1, sizeof *f);
-    fl_error err = FL_ERROR_INIT;
-    f->dir = fl_make_temp_dir("/tmp", "fl-pending-", &err);
-    f->state = fl_path_join(f->dir, "state");
-    if (!f->dir || fl_store_open(f->state, &f->s, &err))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    fl_error err = FL_ERROR_INIT;
-    fl_store_close(f->s);
-    fl_remove_tree(f->dir, &err);
-    free(f->dir);
-    free(f->state);
-    free(f);
-    return 0;
-}
+typedef store_fixture fixture;
 
 static void gc(fixture *f, int dry_run, char **report) {
     char *buf = NULL;
@@ -141,7 +118,12 @@ static void test_renewal_and_drop(void **state) {
 static void test_ids_and_temporaries(void **state) {
     fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
-    const char *bad[] = {"", "..", "a/b", "../x", ".hidden", "a b",
+    const char *bad[] = {"",
+                         "..",
+                         "a/b",
+                         "../x",
+                         ".hidden",
+                         "a b",
                          "0123456789012345678901234567890123456789012345678901234567890123x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_false(fl_store_pending_id_valid(bad[i]));
@@ -166,9 +148,12 @@ static void test_ids_and_temporaries(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fresh_keeps_stale_drops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_renewal_and_drop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids_and_temporaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_keeps_stale_drops, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_renewal_and_drop, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ids_and_temporaries, store_fixture_setup,
+                                        store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,38 +19,9 @@
 #include "flakectl/strbuf.h"
 #include "store/store_int.h"
 
-typedef struct fixture {
-    char *dir;
-    fl_store *s;
-    char *src;
-} fixture;
+#include "fixture.h"
 
-static int setup(void **state) {
-    fixture *f = fl_xcalloc(1, sizeof *f);
-    fl_error err = FL_ERROR_INIT;
-    f->dir = fl_make_temp_dir("/tmp", "fl-reg-", &err);
-    char *st = fl_path_join(f->dir, "state");
-    if (fl_store_open(st, &f->s, &err))
-        return -1;
-    free(st);
-    f->src = fl_path_join(f->dir, "hello.txt");
-    FILE *fp = fopen(f->src, "w");
-    fputs("hello\n", fp);
-    fclose(fp);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    fl_error err = FL_ERROR_INIT;
-    fl_store_close(f->s);
-    fl_remove_tree(f->dir, &err);
-    free(f->dir);
-    free(f->src);
-    free(f);
-    return 0;
-}
+typedef store_fixture fixture;
 
 static char *entry_of(fixture *f, const char *path) {
     const char *hp = fl_store_hash_part(f->s, path);
@@ -284,27 +255,6 @@ static void test_filtered_add(void **state) {
     free(tree);
 }
 
-static int mem_sink(void *ctx, const void *data, size_t len, fl_error *err) {
-    (void)err;
-    fl_strbuf_add(ctx, data, len);
-    return 0;
-}
-
-typedef struct mem_src {
-    const char *p;
-    size_t left;
-} mem_src;
-
-static int mem_read(void *ctx, void *buf, size_t len, fl_error *err) {
-    mem_src *m = ctx;
-    if (len > m->left)
-        return fl_error_set(err, FL_EPARSE, "the import stream ends early");
-    memcpy(buf, m->p, len);
-    m->p += len;
-    m->left -= len;
-    return 0;
-}
-
 static void test_export_import_over_callbacks(void **state) {
     fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
@@ -349,15 +299,18 @@ static void test_export_import_over_callbacks(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unregistered_leftover_is_invalid_and_replaced, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_temp_and_corrupt_entries_are_not_valid, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_text_references_and_closure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_build_registers_references_and_deriver, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_filtered_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_import_over_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unregistered_leftover_is_invalid_and_replaced,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_temp_and_corrupt_entries_are_not_valid,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_text_references_and_closure, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_build_registers_references_and_deriver,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_filtered_add, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_export_import_over_callbacks, store_fixture_setup,
+                                        store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
