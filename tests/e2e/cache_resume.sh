@@ -13,18 +13,9 @@
 set -euo pipefail
 : "${FLAKECTL:?}"
 source "$(dirname "$0")/lib/nginx.bash"
-[ -x "$nginx_bin" ] || { echo "skip: nginx is not installed (scripts/install-deps.sh installs it)"; exit 77; }
-work=$(mktemp -d)
-chmod 755 "$work" # nginx's workers read the cache as another user
-bg=""
-cleanup() {
-    [ -n "$bg" ] && kill -9 -- "-$bg" 2>/dev/null
-    [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
-    chmod -R u+w "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+nginx_work
+bg="" # a realise running in a session of its own
+trap '[ -z "$bg" ] || kill -9 -- "-$bg" 2>/dev/null; nginx_work_cleanup' EXIT
 fail() {
     echo "FAIL: $*" >&2
     [ -s "$work/ngx/error.log" ] && sed 's/^/nginx: /' "$work/ngx/error.log" | tail -5 >&2

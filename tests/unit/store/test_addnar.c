@@ -6,68 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include <cmocka.h>
-
 #include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "flakectl/fs.h"
-#include "flakectl/store.h"
-#include "flakectl/strbuf.h"
-
-typedef struct fixture {
-    char *dir;
-    fl_store *src;
-    char *b, *a; /* a refers to b */
-    fl_strbuf nar_a, nar_b;
-} fixture;
-
-static int sink(void *ctx, const void *data, size_t len, fl_error *err) {
-    (void)err;
-    fl_strbuf_add(ctx, data, len);
-    return 0;
-}
-
-typedef struct mem_src {
-    const char *p;
-    size_t len, off;
-} mem_src;
-
-static int mem_read(void *ctx, void *buf, size_t len, fl_error *err) {
-    mem_src *m = ctx;
-    if (m->len - m->off < len)
-        return fl_error_set(err, FL_EIO, "short NAR");
-    memcpy(buf, m->p + m->off, len);
-    m->off += len;
-    return 0;
-}
-
-static int setup(void **state) {
-    fixture *f = fl_xcalloc(1, sizeof *f);
-    fl_error err = FL_ERROR_INIT;
-    f->dir = fl_make_temp_dir("/tmp", "fl-addnar-", &err);
-    char *s1 = fl_path_join(f->dir, "state");
-    int rc = fl_store_open(s1, &f->src, &err);
-    free(s1);
-    *state = f;
-    return rc ? -1 : 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    fl_error err = FL_ERROR_INIT;
-    fl_store_close(f->src);
-    fl_remove_tree(f->dir, &err);
-    free(f->dir);
-    free(f->a);
-    free(f->b);
-    fl_strbuf_release(&f->nar_a);
-    fl_strbuf_release(&f->nar_b);
-    free(f);
-    return 0;
-}
+#include "fixture.h"
 
 static size_t store_entries(fl_store *s) {
     DIR *d = opendir(fl_store_dir(s));
@@ -86,84 +27,90 @@ static void info_of(fl_store *s, const char *path, fl_store_path_info **info) {
 }
 
 static void test_stage_then_commit_references_first(void **state) {
-    fixture *f = *state;
+    store_fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
     /* one store: the paths are made, their NARs dumped, then the paths deleted by a gc so
      * that the same store directory receives them back through staging */
-    fl_store *s = f->src;
-    assert_int_equal(fl_store_add_text(s, "b", "bee\n", 4, NULL, 0, &f->b, &err), 0);
-    assert_int_equal(fl_store_add_text(s, "a", f->b, strlen(f->b), &f->b, 1, &f->a, &err), 0);
-    fl_strbuf_init(&f->nar_a, 256);
-    fl_strbuf_init(&f->nar_b, 256);
-    assert_int_equal(fl_nar_dump(f->a, sink, &f->nar_a, NULL, &err), 0);
-    assert_int_equal(fl_nar_dump(f->b, sink, &f->nar_b, NULL, &err), 0);
+    fl_store *s = f->s;
+    char *a = NULL, *b = NULL;
+    assert_int_equal(fl_store_add_text(s, "b", "bee\n", 4, NULL, 0, &b, &err), 0);
+    assert_int_equal(fl_store_add_text(s, "a", b, strlen(b), &b, 1, &a, &err), 0);
+    fl_strbuf nar_a, nar_b;
+    fl_strbuf_init(&nar_a, 256);
+    fl_strbuf_init(&nar_b, 256);
+    assert_int_equal(fl_nar_dump(a, mem_sink, &nar_a, NULL, &err), 0);
+    assert_int_equal(fl_nar_dump(b, mem_sink, &nar_b, NULL, &err), 0);
     fl_store_path_info *ia = NULL, *ib = NULL;
-    info_of(s, f->a, &ia);
-    info_of(s, f->b, &ib);
+    info_of(s, a, &ia);
+    info_of(s, b, &ib);
     fl_store_gc_result res;
     assert_int_equal(fl_store_gc(s, f->dir, 0, 0, NULL, &res, &err), 0);
-    assert_false(fl_store_is_valid(s, f->a));
-    assert_false(fl_store_is_valid(s, f->b));
+    assert_false(fl_store_is_valid(s, a));
+    assert_false(fl_store_is_valid(s, b));
     assert_int_equal(store_entries(s), 0);
 
     /* staged in the "wrong" order, a before its reference b: nothing registered yet */
     fl_store_staged *sa = NULL, *sb = NULL;
-    mem_src ma = {f->nar_a.buf, f->nar_a.len, 0}, mb = {f->nar_b.buf, f->nar_b.len, 0};
+    mem_src ma = {nar_a.buf, nar_a.len}, mb = {nar_b.buf, nar_b.len};
     assert_int_equal(fl_store_stage_nar(s, ia, mem_read, &ma, &sa, &err), 0);
     assert_int_equal(fl_store_stage_nar(s, ib, mem_read, &mb, &sb, &err), 0);
-    assert_false(fl_store_is_valid(s, f->a));
-    assert_false(fl_store_is_valid(s, f->b));
-    assert_false(fl_path_exists(f->a));
+    assert_false(fl_store_is_valid(s, a));
+    assert_false(fl_store_is_valid(s, b));
+    assert_false(fl_path_exists(a));
 
     /* a alone cannot be registered: b is not valid */
     assert_int_not_equal(fl_store_commit_staged(s, &sa, 1, &err), 0);
     assert_non_null(strstr(err.message, "is not valid here"));
     fl_error_clear(&err);
-    assert_false(fl_store_is_valid(s, f->a));
+    assert_false(fl_store_is_valid(s, a));
     fl_store_staged_free(sa);
     assert_int_equal(store_entries(s), 1); /* b's staging directory only */
 
     /* again, committed together, references first */
-    ma.off = 0;
+    ma = (mem_src){nar_a.buf, nar_a.len};
     assert_int_equal(fl_store_stage_nar(s, ia, mem_read, &ma, &sa, &err), 0);
     fl_store_staged *batch[2] = {sb, sa};
     assert_int_equal(fl_store_commit_staged(s, batch, 2, &err), 0);
-    assert_true(fl_store_is_valid(s, f->a));
-    assert_true(fl_store_is_valid(s, f->b));
+    assert_true(fl_store_is_valid(s, a));
+    assert_true(fl_store_is_valid(s, b));
     fl_store_staged_free(sa);
     fl_store_staged_free(sb);
     assert_int_equal(store_entries(s), 2); /* the two paths, no staging directory left */
     char *text = NULL;
     size_t len = 0;
-    assert_int_equal(fl_read_file(f->a, &text, &len, &err), 0);
-    assert_string_equal(text, f->b);
+    assert_int_equal(fl_read_file(a, &text, &len, &err), 0);
+    assert_string_equal(text, b);
     free(text);
 
     /* valid already: stages as nothing, commits as nothing */
-    ma.off = 0;
+    ma = (mem_src){nar_a.buf, nar_a.len};
     assert_int_equal(fl_store_stage_nar(s, ia, mem_read, &ma, &sa, &err), 0);
-    assert_int_equal(ma.off, 0);
+    assert_int_equal(ma.left, nar_a.len); /* nothing read */
     assert_int_equal(fl_store_commit_staged(s, &sa, 1, &err), 0);
     fl_store_staged_free(sa);
     fl_store_path_info_free(ia);
     fl_store_path_info_free(ib);
+    fl_strbuf_release(&nar_a);
+    fl_strbuf_release(&nar_b);
+    free(a);
+    free(b);
 }
 
 static void test_bad_hash_stages_nothing(void **state) {
-    fixture *f = *state;
+    store_fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
-    fl_store *s = f->src;
+    fl_store *s = f->s;
     char *b = NULL;
     assert_int_equal(fl_store_add_text(s, "b", "bee\n", 4, NULL, 0, &b, &err), 0);
     fl_strbuf nar;
     fl_strbuf_init(&nar, 256);
-    assert_int_equal(fl_nar_dump(b, sink, &nar, NULL, &err), 0);
+    assert_int_equal(fl_nar_dump(b, mem_sink, &nar, NULL, &err), 0);
     fl_store_path_info *ib = NULL;
     info_of(s, b, &ib);
     fl_store_gc_result res;
     assert_int_equal(fl_store_gc(s, f->dir, 0, 0, NULL, &res, &err), 0);
     ib->nar_hash[0] ^= 1;
-    mem_src mb = {nar.buf, nar.len, 0};
+    mem_src mb = {nar.buf, nar.len};
     fl_store_staged *sb = NULL;
     assert_int_equal(fl_store_stage_nar(s, ib, mem_read, &mb, &sb, &err), FL_ECRYPTO);
     assert_non_null(strstr(err.message, "hash mismatch for"));
@@ -178,8 +125,8 @@ static void test_bad_hash_stages_nothing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stage_then_commit_references_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_hash_stages_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stage_then_commit_references_first, store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_hash_stages_nothing, store_fixture_setup, store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
