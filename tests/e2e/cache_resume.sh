@@ -109,16 +109,22 @@ valid() {
 }
 # the access log lines for the NAR after line $1 of log $2
 nar_lines() { tail -n +"$(($1 + 1))" "$2" | grep -F "GET /c/$nar_rel " || true; }
+# next_realise URL LOG WHAT: realises from URL and checks the result; $lines becomes the NAR
+# requests LOG got meanwhile
+next_realise() {
+    local n
+    n=$(wc -l < "$2")
+    realise "$1"
+    valid "$3"
+    lines=$(nar_lines "$n" "$2")
+}
 
 # 1. kill -9 midway, then resume with a Range request from the noted byte
 off=$(realise_killed "$url")
 not_valid "after the kill"
 [ "$(stat -c %a "$partial_dir")" = 700 ] || fail "the partial directory is not private"
 [ "$(stat -c %s "$partial_dir"/*.nar)" -ge "$off" ] || fail "the partial file is shorter than its note"
-n=$(wc -l < ngx/ranges.log)
-realise "$url"
-valid "resumed after kill -9"
-lines=$(nar_lines "$n" ngx/ranges.log)
+next_realise "$url" ngx/ranges.log "resumed after kill -9"
 [ "$(echo "$lines" | wc -l)" = 1 ] || fail "expected one NAR request after the kill: $lines"
 echo "$lines" | grep -q "^206 .* range=\"bytes=$off-\" ifrange=\"[^\"]\+\" sent=$((nar_size - off))$" ||
     fail "the resumed request is not a 206 from byte $off with If-Range: $lines"
@@ -144,10 +150,7 @@ echo "ok: a dropped connection is resumed within the same run (206)"
 
 # 3. a server that ignores Range: the whole file again, and it is used
 off=$(realise_killed "$nourl")
-n=$(wc -l < ngx/noranges.log)
-realise "$nourl"
-valid "from a server without ranges"
-lines=$(nar_lines "$n" ngx/noranges.log)
+next_realise "$nourl" ngx/noranges.log "from a server without ranges"
 echo "$lines" | grep -q "^200 .* range=\"bytes=$off-\" .* sent=$nar_size$" ||
     fail "expected a Range request answered with the whole file (200, $nar_size bytes): $lines"
 echo "ok: a server that ignores Range sends the whole file, which is used"
@@ -155,10 +158,7 @@ echo "ok: a server that ignores Range sends the whole file, which is used"
 # 4. a partial whose bytes were corrupted is not trusted: the whole file, no Range
 off=$(realise_killed "$url")
 printf 'XXXXXXXX' | dd of="$(ls "$partial_dir"/*.nar)" bs=1 seek=1000000 conv=notrunc status=none
-n=$(wc -l < ngx/ranges.log)
-realise "$url"
-valid "after a corrupted partial"
-lines=$(nar_lines "$n" ngx/ranges.log)
+next_realise "$url" ngx/ranges.log "after a corrupted partial"
 [ "$(echo "$lines" | wc -l)" = 1 ] || fail "expected one NAR request: $lines"
 echo "$lines" | grep -q "^200 .* range=\"-\" .* sent=$nar_size$" ||
     fail "a corrupted partial was resumed: $lines"
