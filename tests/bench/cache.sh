@@ -120,29 +120,26 @@ done
 fl cache push --to "file://$work/c-many" --key "$work/key.sec" "$many" > /dev/null
 # Substitution goes into an empty store with the same directory: the source store moves away.
 mv "$state" "$work/state.orig"
-for comp in ${COMPS:-zstd xz}; do
+# substitute LABEL URL PATH: flakectl and nix substitute PATH from URL into empty stores;
+# sets ours and peer (ms), prints a row unless LABEL is empty
+substitute() {
     prep="rm -rf '$state'"
     ours=$(best_ms "$FLAKECTL" --quiet --state-dir "$state" store realise \
-        --substituters "file://$work/c-fl-$comp" --trusted-public-key "$pub" "$top")
+        --substituters "$2" --trusted-public-key "$pub" "$3")
     "$FLAKECTL" --state-dir "$state" store verify --check-contents > /dev/null
     prep="chmod -R u+w '$work/nixdst' 2>/dev/null || true; rm -rf '$work/nixdst'"
-    peer=$(best_ms nixat "$work/nixdst" copy --from "file://$work/c-fl-$comp" \
-        --option trusted-public-keys "$pub" "$top")
-    row "substitute ($comp)" "$ours" "$peer" "nix copy --from"
+    peer=$(best_ms nixat "$work/nixdst" copy --from "$2" --option trusted-public-keys "$pub" "$3")
+    [ -z "$1" ] || row "$1" "$ours" "$peer" "nix copy --from"
+}
+for comp in ${COMPS:-zstd xz}; do
+    substitute "substitute ($comp)" "file://$work/c-fl-$comp" "$top"
 done
 if [ -x "$nginx_bin" ]; then
     chmod 755 "$work"
     chmod -R a+rX "$work"/c-fl-*
     nginx_serve "$work"
     for comp in ${COMPS:-zstd xz}; do
-        prep="rm -rf '$state'"
-        ours=$(best_ms "$FLAKECTL" --quiet --state-dir "$state" store realise \
-            --substituters "$NGINX_URL/c-fl-$comp" --trusted-public-key "$pub" "$top")
-        "$FLAKECTL" --state-dir "$state" store verify --check-contents > /dev/null
-        prep="chmod -R u+w '$work/nixdst' 2>/dev/null || true; rm -rf '$work/nixdst'"
-        peer=$(best_ms nixat "$work/nixdst" copy --from "$NGINX_URL/c-fl-$comp" \
-            --option trusted-public-keys "$pub" "$top")
-        row "substitute http ($comp)" "$ours" "$peer" "nix copy --from"
+        substitute "substitute http ($comp)" "$NGINX_URL/c-fl-$comp" "$top"
     done
 else
     echo "substitute http: skipped (nginx is not installed)"
@@ -151,13 +148,7 @@ fi
 # from file://
 nar_bytes_all=$nar_bytes
 nar_bytes=$many_bytes
-prep="rm -rf '$state'"
-ours=$(best_ms "$FLAKECTL" --quiet --state-dir "$state" store realise \
-    --substituters "file://$work/c-many" --trusted-public-key "$pub" "$many")
-"$FLAKECTL" --state-dir "$state" store verify --check-contents > /dev/null
-prep="chmod -R u+w '$work/nixdst' 2>/dev/null || true; rm -rf '$work/nixdst'"
-peer=$(best_ms nixat "$work/nixdst" copy --from "file://$work/c-many" \
-    --option trusted-public-keys "$pub" "$many")
+substitute "" "file://$work/c-many" "$many"
 echo
 echo "closure 2: $((MANY + 1)) paths, $((many_bytes / 1024)) KiB of NAR"
 row "substitute $((MANY + 1)) paths" "$ours" "$peer" "nix copy --from"
