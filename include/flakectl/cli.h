@@ -54,6 +54,12 @@ typedef struct fl_cli_caches {
 struct fl_progress;
 int fl_cli_build_host_caches(const char *host_name, char **toplevel, fl_cli_caches *caches,
                              const struct fl_progress *progress, fl_error *err);
+/* Sets up a host session's substitution from the global flags (--substituters,
+ * --trusted-public-key) and the host's store.* options, and (caches != NULL, zeroed) says
+ * which caches and keys those are. */
+struct fl_host_session;
+int fl_cli_session_substitute(struct fl_host_session *sess, fl_cli_caches *caches,
+                              fl_error *err);
 /* The same for the flake in flake_dir, which is left as it is (flake.lock never written). */
 int fl_cli_build_host_in(const char *flake_dir, const char *host_name, char **toplevel,
                          fl_error *err);

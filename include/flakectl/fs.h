@@ -26,6 +26,7 @@ enum { FL_ATOMIC_NO_SYNC = 1 };
 int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
                             int flags, fl_error *err);
 int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl_error *err);
+int fl_atomic_rename_ex(const char *tmp, const char *dest, int flags, fl_error *err);
 /* The same within a directory descriptor (opened beneath a root, flakectl/beneath.h): name
  * is one component, shown names it in messages. The temporary sibling is created O_EXCL |
  * O_NOFOLLOW, and its owner (uid/gid; (uid_t)-1 keeps root's) and mode are set on its

@@ -292,17 +292,21 @@ int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *topl
                               const fl_progress *progress, fl_deploy_copy_stats *st,
                               fl_error *err);
 
-/* The same for the closure of several roots (e.g. the inputs a build host needs). */
+/* The same for the closure of several roots (e.g. the inputs a build host needs), the
+ * receiving host fetching from caches first (NULL or empty: none). */
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
-                         fl_deploy_copy_stats *st, fl_error *err);
+                         const fl_deploy_caches *caches, unsigned long long batch_bytes,
+                         int err_fd, const fl_progress *progress, fl_deploy_copy_stats *st,
+                         fl_error *err);
 /* Copies closure[n] (references first; sizes = their NAR sizes) from the host `from` to r
- * without touching the local store: each batch is `flakectl store export` on `from`,
+ * without touching the local store: r first fetches what it lacks from caches itself (NULL
+ * or empty: none), then each batch of the rest is `flakectl store export` on `from`,
  * relayed through this process into `flakectl store import` on r. from may be r itself
  * only when r has every path already. */
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
-                    const char *pending, unsigned long long batch_bytes, int err_fd,
-                    const fl_progress *progress, fl_deploy_copy_stats *st, fl_error *err);
+                    const char *pending, const fl_deploy_caches *caches,
+                    unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                    fl_deploy_copy_stats *st, fl_error *err);
 
 typedef struct fl_deploy_opts {
     fl_remote_opts ssh;

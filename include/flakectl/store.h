@@ -25,6 +25,8 @@ typedef struct fl_sha256 {
 void fl_sha256_init(fl_sha256 *h);
 void fl_sha256_update(fl_sha256 *h, const void *data, size_t len);
 void fl_sha256_final(fl_sha256 *h, unsigned char out[FL_SHA256_LEN]);
+/* dst (uninitialized) becomes a copy of src's state: the hash of a prefix, src going on. */
+void fl_sha256_copy(fl_sha256 *dst, const fl_sha256 *src);
 void fl_sha256_buf(const void *data, size_t len, unsigned char out[FL_SHA256_LEN]);
 
 /* Nix's base32 ("0123456789abcdfghijklmnpqrsvwxyz", least significant bits last). */
@@ -220,6 +222,25 @@ int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, v
 int fl_store_add_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
                      void *ctx, fl_error *err);
 
+/* Where downloads that may be resumed after an interruption wait (binary-cache NARs):
+ * <state>/tmp/partial, made (0700) when missing. Owned. Nothing in it is ever registered;
+ * gc removes what was not written to for FL_STORE_PARTIAL_MAX_AGE seconds. */
+#define FL_STORE_PARTIAL_DIR "partial"
+#define FL_STORE_PARTIAL_MAX_AGE (24 * 3600)
+char *fl_store_partial_dir(fl_store *s, fl_error *err);
+
+/* The same in two steps, for a batch of paths (a substitution of a closure): stage restores
+ * and checks each NAR into a temporary directory of the store (the references need not be
+ * valid yet; several may stage at once), commit_staged syncs the file system once and then
+ * registers each staged path in the order given (references first): a path is registered
+ * only after its data is durable, and only when its references are valid by then. A path
+ * valid already stages as nothing. fl_store_staged_free removes what was not committed. */
+typedef struct fl_store_staged fl_store_staged;
+int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_fn source,
+                       void *ctx, fl_store_staged **out, fl_error *err);
+int fl_store_commit_staged(fl_store *s, fl_store_staged *const *staged, size_t n, fl_error *err);
+void fl_store_staged_free(fl_store_staged *staged);
+
 /* Substitution: a function that tries to make path valid from elsewhere (a binary cache).
  * Returns 1 when path is valid now, 0 when it could not, or a negative code with err filled.
  * fl_store_build asks it before running a builder. */
@@ -286,9 +307,10 @@ typedef struct fl_store_gc_result {
     size_t deleted;
     uint64_t bytes;
     size_t kept_young; /* unreachable but younger than older_than */
+    size_t partials;   /* stale partial downloads removed (their bytes are in bytes) */
 } fl_store_gc_result;
 /* Deletes every unreachable path (and leftovers) registered more than older_than seconds
- * ago (0 = any age). root_dir is where /run/flakectl/current is looked up. Each deleted (or,
+ * ago (0 = any age), and the partial downloads nothing wrote to for FL_STORE_PARTIAL_MAX_AGE. root_dir is where /run/flakectl/current is looked up. Each deleted (or,
  * when dry_run, deletable) path is printed to report when it is not NULL. */
 int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run, FILE *report,
                 fl_store_gc_result *res, fl_error *err);

@@ -1,14 +1,18 @@
-/* http.c - the cache's own small use of libcurl: GET a URL into a file descriptor, one
- * reused handle per cache (keep-alive). Kept behind two functions so that it can later be
- * folded into one shared download layer with the store's fixed-output fetcher. Never follows
- * a redirect to anything but http(s). */
+/* http.c - the cache's own small use of libcurl: GET a URL (or the rest of it from a byte
+ * offset, for a resumed download) into a sink, one reused handle per cache (keep-alive). Kept
+ * behind a few functions so that it can later be folded into one shared download layer with
+ * the store's fixed-output fetcher. Never follows a redirect to anything but http(s). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cache/cache_int.h"
+#include "flakectl/strbuf.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) {
@@ -16,27 +20,96 @@ static void curl_init_once(void) {
 }
 
 typedef struct get_ctx {
-    int fd;
-    int write_errno;
+    CURL *h;
+    fl_cache_http_request *rq;
+    int started;      /* rq->start was called for the final response */
+    int skip;         /* the final response is not the file (an error page): dropped */
+    long range_start; /* of the current response's Content-Range; -1 none */
+    char etag[256], last_modified[128];
+    int failed; /* a sink call failed: err holds why */
+    fl_error err;
 } get_ctx;
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *p) {
+/* Copies a header's value (after "Name:"), trimmed, into out. */
+static void header_value(const char *line, size_t len, size_t name_len, char *out, size_t cap) {
+    const char *v = line + name_len;
+    size_t n = len - name_len;
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    if (n >= cap)
+        n = 0; /* too long to be used as a validator: as if absent */
+    memcpy(out, v, n);
+    out[n] = '\0';
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *p) {
     get_ctx *g = p;
-    size_t n = size * nmemb, done = 0;
-    while (done < n) {
-        ssize_t w = write(g->fd, ptr + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            g->write_errno = errno;
-            return 0; /* aborts the transfer */
-        }
-        done += (size_t)w;
+    size_t n = size * nmemb;
+    if (n >= 5 && !strncmp(line, "HTTP/", 5)) { /* a new response (after a redirect, ...) */
+        g->range_start = -1;
+        g->etag[0] = g->last_modified[0] = '\0';
+    } else if (n > 14 && !strncasecmp(line, "Content-Range:", 14)) {
+        char v[128];
+        header_value(line, n, 14, v, sizeof v);
+        unsigned long long a = 0;
+        g->range_start = sscanf(v, "bytes %llu-", &a) == 1 ? (long)a : -1;
+    } else if (n > 5 && !strncasecmp(line, "ETag:", 5)) {
+        header_value(line, n, 5, g->etag, sizeof g->etag);
+    } else if (n > 14 && !strncasecmp(line, "Last-Modified:", 14)) {
+        header_value(line, n, 14, g->last_modified, sizeof g->last_modified);
     }
     return n;
 }
 
-int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) {
+/* Before the first byte of the final response: where in the file it starts. */
+static int body_start(get_ctx *g) {
+    long status = 0;
+    curl_easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &status);
+    g->started = 1;
+    if (status < 200 || status >= 300) {
+        g->skip = 1;
+        return 0;
+    }
+    fl_cache_http_request *rq = g->rq;
+    /* a weak ETag cannot be used in If-Range (RFC 9110, 13.1.5): the date then */
+    const char *v = g->etag[0] && strncmp(g->etag, "W/", 2) ? g->etag : g->last_modified;
+    snprintf(rq->validator, sizeof rq->validator, "%s", v);
+    uint64_t at = 0;
+    if (status == 206) {
+        if (g->range_start < 0 || (uint64_t)g->range_start != rq->from) {
+            g->failed = 1;
+            fl_error_set(&g->err, FL_ENET,
+                         "%s answered a request for the bytes from %llu on with the bytes from "
+                         "%ld on",
+                         rq->url, (unsigned long long)rq->from, g->range_start);
+            return -1;
+        }
+        at = rq->from;
+    }
+    if (rq->start && rq->start(rq->ctx, at, &g->err) < 0) {
+        g->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *p) {
+    get_ctx *g = p;
+    size_t n = size * nmemb;
+    if (!g->started && body_start(g) < 0)
+        return 0; /* aborts the transfer */
+    if (g->skip)
+        return n;
+    if (g->rq->write(g->rq->ctx, ptr, n, &g->err) < 0) {
+        g->failed = 1;
+        return 0;
+    }
+    return n;
+}
+
+int fl_cache_http_request_run(void **handle, fl_cache_http_request *rq, fl_error *err) {
     pthread_once(&curl_once, curl_init_once);
     CURL *h = *handle;
     if (!h) {
@@ -46,9 +119,31 @@ int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) 
         *handle = h;
     }
     curl_easy_reset(h);
-    get_ctx g = {fd, 0};
+    get_ctx g;
+    memset(&g, 0, sizeof g);
+    g.h = h;
+    g.rq = rq;
+    g.range_start = -1;
+    g.err = (fl_error)FL_ERROR_INIT;
+    rq->status = 0;
+    rq->validator[0] = '\0';
     char msg[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    char range[48];
+    struct curl_slist *headers = NULL;
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    if (rq->from) {
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)rq->from);
+        curl_easy_setopt(h, CURLOPT_RANGE, range);
+        /* the bytes held are only continued when the file is still the one they came from */
+        if (rq->if_range && *rq->if_range) {
+            char *hd = fl_xasprintf("If-Range: %s", rq->if_range);
+            headers = curl_slist_append(headers, hd);
+            free(hd);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        }
+    }
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &g);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, msg);
@@ -72,21 +167,59 @@ int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) 
     if (ca && *ca)
         curl_easy_setopt(h, CURLOPT_CAINFO, ca);
     CURLcode r = curl_easy_perform(h);
+    curl_slist_free_all(headers);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (r == CURLE_WRITE_ERROR && g.write_errno) {
-        errno = g.write_errno;
-        return fl_error_errno(err, "cannot store the download of %s", url);
+    rq->status = status;
+    if (g.failed) {
+        fl_error_move(err, &g.err);
+        return err->code ? err->code : FL_EIO;
     }
+    fl_error_clear(&g.err);
     if (r != CURLE_OK)
-        return fl_error_set(err, FL_ENET, "cannot download %s: %s", url,
+        return fl_error_set(err, FL_ENET, "cannot download %s: %s", rq->url,
                             *msg ? msg : curl_easy_strerror(r));
     /* S3 answers 403 for a missing object when listing is not allowed; Nix reads it as absent */
     if (status == 404 || status == 403 || status == 410)
-        return fl_error_set(err, FL_ENOTFOUND, "%s does not exist (HTTP %ld)", url, status);
+        return fl_error_set(err, FL_ENOTFOUND, "%s does not exist (HTTP %ld)", rq->url, status);
     if (status >= 400)
-        return fl_error_set(err, FL_ENET, "cannot download %s: HTTP status %ld", url, status);
+        return fl_error_set(err, FL_ENET, "cannot download %s: HTTP status %ld", rq->url, status);
+    /* an empty file has no first byte */
+    if (!g.started && body_start(&g) < 0) {
+        fl_error_move(err, &g.err);
+        return err->code ? err->code : FL_EIO;
+    }
     return FL_OK;
+}
+
+typedef struct fd_sink {
+    int fd;
+} fd_sink;
+
+static int fd_write(void *ctx, const void *data, size_t len, fl_error *err) {
+    fd_sink *f = ctx;
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(f->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return fl_error_errno(err, "cannot store a download");
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) {
+    fd_sink f = {fd};
+    fl_cache_http_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.url = url;
+    rq.write = fd_write;
+    rq.ctx = &f;
+    return fl_cache_http_request_run(handle, &rq, err);
 }
 
 void fl_cache_http_free(void *handle) {

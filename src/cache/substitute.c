@@ -1,7 +1,8 @@
 /* substitute.c - making store paths valid from binary caches: look up <hash>.narinfo in each
  * cache in order, accept it only with a signature by a trusted key, substitute its
- * references first, then fetch, decompress and add the NAR through fl_store_add_nar (which
- * checks the NAR hash before registering anything). Never writes to a cache. */
+ * references, then fetch, decompress and stage every NAR at once through fl_store_stage_nar
+ * (which checks the NAR hash) and register them together after one sync
+ * (fl_store_commit_staged). Never writes to a cache. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
@@ -92,9 +93,9 @@ size_t fl_substituter_count(const fl_substituter *sub) {
     return sub ? sub->ncaches : 0;
 }
 
-/* Fetches ni's NAR from c and adds it to s. */
+/* Fetches ni's NAR from c and stages it in s (*st), checked, not registered yet. */
 static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const fl_narinfo *ni,
-                     fl_error *err) {
+                     fl_store_staged **st, fl_error *err) {
     int comp;
     if (fl_compression_parse(ni->compression, &comp) < 0) {
         int rc = fl_error_set(err, FL_EPARSE, "%s/%s: unsupported compression '%s'", c->url,
@@ -102,12 +103,18 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
         fl_error_set_hint(err, "flakectl reads NARs compressed with xz, zstd or none");
         return rc;
     }
-    char *tmpdir = fl_path_join(fl_store_state_dir(s), "tmp");
-    int fd = -1;
-    int rc = fl_mkdir_p(tmpdir, 0755, err);
-    if (!rc)
-        rc = fl_cache_open_file(c, ni->url, tmpdir, &fd, err);
-    free(tmpdir);
+    int fd = -1, rc;
+    if (c->http) {
+        /* over the network, an interrupted download is taken up again by the next one */
+        char *dir = fl_store_partial_dir(s, err);
+        rc = dir ? fl_cache_fetch_resumable(c, ni->url, dir, ni->file_size,
+                                            ni->has_file_hash ? ni->file_hash : NULL,
+                                            ni->store_path, sub->log, &fd, err)
+                 : FL_EIO;
+        free(dir);
+    } else {
+        rc = fl_cache_open_file(c, ni->url, NULL, &fd, err);
+    }
     if (rc)
         return rc;
     /* the store's reporter (a build's, a realise's) shows the step; without one, the log */
@@ -128,7 +135,7 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
     info.refs = ni->refs;
     info.nrefs = ni->nrefs;
     info.deriver = ni->deriver;
-    rc = fl_store_add_nar(s, &info, fl_decompressor_read, d, err);
+    rc = fl_store_stage_nar(s, &info, fl_decompressor_read, d, st, err);
     fl_decompressor_free(d);
     close(fd);
     if (rc)
@@ -222,8 +229,10 @@ static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo
 typedef struct want {
     fl_narinfo *ni;
     size_t cache;
-    int done, rc;
+    int rc;
     fl_error err;
+    fl_store_staged *staged;
+    int mark; /* ordering: 0 new, 1 on the stack, 2 placed */
 } want;
 
 typedef struct plan {
@@ -235,6 +244,7 @@ static void plan_release(plan *p) {
     for (size_t i = 0; i < p->n; i++) {
         fl_narinfo_free(p->w[i].ni);
         fl_error_clear(&p->w[i].err);
+        fl_store_staged_free(p->w[i].staged);
     }
     free(p->w);
 }
@@ -279,77 +289,131 @@ static int make_plan(fl_substituter *sub, fl_store *s, const char *root, plan *p
     return 1;
 }
 
-/* A path can be added once each of its references (but itself) is valid. */
-static int ready(fl_store *s, const want *w) {
-    for (size_t r = 0; r < w->ni->nrefs; r++)
-        if (strcmp(w->ni->refs[r], w->ni->store_path) && !fl_store_is_valid(s, w->ni->refs[r]))
-            return 0;
-    return 1;
-}
-
-typedef struct wave {
+typedef struct stager {
     fl_substituter *sub;
     fl_store *s;
-    want **items;
-    size_t n, next;
+    plan *p;
+    size_t next;
     pthread_mutex_t mu;
-} wave;
+} stager;
 
-/* A worker: takes the wave's next path and fetches it over its own connection (libcurl
- * handles are not shared between threads). */
-static void *wave_worker(void *arg) {
-    wave *wv = arg;
+/* A worker: takes the plan's next path and fetches and stages it over its own connection
+ * (libcurl handles are not shared between threads). */
+static void *stage_worker(void *arg) {
+    stager *sg = arg;
     for (;;) {
-        pthread_mutex_lock(&wv->mu);
-        want *w = wv->next < wv->n ? wv->items[wv->next++] : NULL;
-        pthread_mutex_unlock(&wv->mu);
+        pthread_mutex_lock(&sg->mu);
+        want *w = sg->next < sg->p->n ? &sg->p->w[sg->next++] : NULL;
+        pthread_mutex_unlock(&sg->mu);
         if (!w)
             return NULL;
         fl_cache_conn c;
-        w->rc = fl_cache_conn_open(wv->sub->caches[w->cache].url, &c, &w->err);
+        w->rc = fl_cache_conn_open(sg->sub->caches[w->cache].url, &c, &w->err);
         if (!w->rc) {
             c.checked = 1;
-            w->rc = fetch_nar(wv->sub, wv->s, &c, w->ni, &w->err);
+            w->rc = fetch_nar(sg->sub, sg->s, &c, w->ni, &w->staged, &w->err);
             fl_cache_conn_close(&c);
         }
-        w->done = 1;
     }
 }
 
-/* Fetches and adds every planned path, references first; the paths whose references are all
- * valid go at once, up to FL_SUBSTITUTE_JOBS at a time. */
+static int want_cmp(const void *a, const void *b) {
+    const want *x = *(want *const *)a, *y = *(want *const *)b;
+    return strcmp(x->ni->store_path, y->ni->store_path);
+}
+
+static want *find_want(want **sorted, size_t n, const char *path) {
+    fl_narinfo key_ni;
+    memset(&key_ni, 0, sizeof key_ni);
+    key_ni.store_path = (char *)path;
+    want key = {.ni = &key_ni};
+    const want *kp = &key;
+    want **hit = bsearch(&kp, sorted, n, sizeof *sorted, want_cmp);
+    return hit ? *hit : NULL;
+}
+
+/* Appends w to order after its planned references (depth first; a reference cycle, which a
+ * closure's narinfos cannot have, is cut where it closes). */
+static void place(want *w, want **sorted, size_t n, want **order, size_t *norder) {
+    if (w->mark)
+        return;
+    w->mark = 1;
+    for (size_t r = 0; r < w->ni->nrefs; r++) {
+        want *ref = find_want(sorted, n, w->ni->refs[r]);
+        if (ref && ref != w)
+            place(ref, sorted, n, order, norder);
+    }
+    w->mark = 2;
+    order[(*norder)++] = w;
+}
+
+/* Can w be registered once the paths before it in the order are? Its staging worked and each
+ * reference is valid or a planned path that can be registered itself. */
+static int committable(fl_store *s, want *w, want **sorted, size_t n) {
+    if (w->rc || !w->staged)
+        return 0;
+    for (size_t r = 0; r < w->ni->nrefs; r++) {
+        const char *ref = w->ni->refs[r];
+        if (!strcmp(ref, w->ni->store_path) || fl_store_is_valid(s, ref))
+            continue;
+        want *x = find_want(sorted, n, ref);
+        if (!x || x->mark != 3)
+            return 0;
+    }
+    return 1;
+}
+
+/* Fetches and stages every planned path at once (up to FL_SUBSTITUTE_JOBS at a time: staging
+ * needs no reference to be valid), then registers them, references first, after one sync of
+ * the store (fl_store_commit_staged). When some path fails, the others whose references are
+ * all there are still registered: the next attempt fetches only the rest. */
 #define FL_SUBSTITUTE_JOBS 4
 static int run_plan(fl_substituter *sub, fl_store *s, plan *p, fl_error *err) {
-    size_t left = p->n;
-    want **items = fl_xcalloc(p->n + 1, sizeof *items);
+    stager sg = {sub, s, p, 0, PTHREAD_MUTEX_INITIALIZER};
+    size_t nthreads = p->n < FL_SUBSTITUTE_JOBS ? p->n : FL_SUBSTITUTE_JOBS;
+    pthread_t th[FL_SUBSTITUTE_JOBS];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&th[started], NULL, stage_worker, &sg) == 0)
+            started++;
+    stage_worker(&sg); /* this thread works too */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&sg.mu);
+
+    want **sorted = fl_xcalloc(p->n + 1, sizeof *sorted);
+    want **order = fl_xcalloc(p->n + 1, sizeof *order);
+    for (size_t i = 0; i < p->n; i++)
+        sorted[i] = &p->w[i];
+    qsort(sorted, p->n, sizeof *sorted, want_cmp);
+    size_t norder = 0;
+    for (size_t i = 0; i < p->n; i++)
+        place(&p->w[i], sorted, p->n, order, &norder);
+    fl_store_staged **batch = fl_xcalloc(p->n + 1, sizeof *batch);
+    size_t nbatch = 0;
     int rc = FL_OK;
-    while (left && !rc) {
-        wave wv = {sub, s, items, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-        for (size_t i = 0; i < p->n; i++)
-            if (!p->w[i].done && ready(s, &p->w[i]))
-                items[wv.n++] = &p->w[i];
-        if (!wv.n) { /* cannot happen with a closure's narinfos; guards a reference cycle */
-            rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
-                              p->w[0].ni->store_path);
-            break;
+    for (size_t i = 0; i < norder; i++) {
+        if (committable(s, order[i], sorted, p->n)) {
+            order[i]->mark = 3;
+            batch[nbatch++] = order[i]->staged;
+        } else if (order[i]->rc && !rc) {
+            rc = order[i]->rc;
+            fl_error_move(err, &order[i]->err);
         }
-        size_t nthreads = wv.n < FL_SUBSTITUTE_JOBS ? wv.n : FL_SUBSTITUTE_JOBS;
-        pthread_t th[FL_SUBSTITUTE_JOBS];
-        size_t started = 0;
-        for (size_t t = 1; t < nthreads; t++)
-            if (pthread_create(&th[started], NULL, wave_worker, &wv) == 0)
-                started++;
-        wave_worker(&wv); /* this thread works too */
-        for (size_t t = 0; t < started; t++)
-            pthread_join(th[t], NULL);
-        for (size_t i = 0; i < wv.n && !rc; i++)
-            if (wv.items[i]->rc) {
-                rc = wv.items[i]->rc;
-                fl_error_move(err, &wv.items[i]->err);
-            }
-        left -= wv.n;
     }
-    free(items);
+    fl_error cerr = FL_ERROR_INIT;
+    int crc = fl_store_commit_staged(s, batch, nbatch, &cerr);
+    if (!rc && crc) {
+        rc = crc;
+        fl_error_move(err, &cerr);
+    }
+    fl_error_clear(&cerr);
+    if (!rc && nbatch < p->n) /* cannot happen with a closure's narinfos: a reference cycle */
+        rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
+                          p->w[0].ni->store_path);
+    free(batch);
+    free(order);
+    free(sorted);
     return rc;
 }
 

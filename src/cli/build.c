@@ -33,6 +33,19 @@ static char **dup_strings(char *const *v, size_t n) {
     return out;
 }
 
+int fl_cli_session_substitute(fl_host_session *sess, fl_cli_caches *caches, fl_error *err) {
+    int rc = fl_host_session_substitute(sess, fl_opts.substituters.v, fl_opts.substituters.n,
+                                        fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                        fl_opts.quiet ? NULL : stderr, err);
+    if (rc == 0 && caches && sess->nsubst_urls) {
+        caches->urls = dup_strings(sess->subst_urls, sess->nsubst_urls);
+        caches->nurls = sess->nsubst_urls;
+        caches->keys = dup_strings(sess->subst_keys, sess->nsubst_keys);
+        caches->nkeys = sess->nsubst_keys;
+    }
+    return rc;
+}
+
 static int build_job_run(void *p) {
     struct build_job *j = p;
     char *default_host = j->host_name ? NULL : fl_host_default_name();
@@ -49,15 +62,7 @@ static int build_job_run(void *p) {
     if (rc < 0)
         return rc;
     fl_store_set_progress(sess.store, j->progress);
-    rc = fl_host_session_substitute(&sess, fl_opts.substituters.v, fl_opts.substituters.n,
-                                    fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
-                                    fl_opts.quiet ? NULL : stderr, j->err);
-    if (rc == 0 && j->caches && sess.nsubst_urls) {
-        j->caches->urls = dup_strings(sess.subst_urls, sess.nsubst_urls);
-        j->caches->nurls = sess.nsubst_urls;
-        j->caches->keys = dup_strings(sess.subst_keys, sess.nsubst_keys);
-        j->caches->nkeys = sess.nsubst_keys;
-    }
+    rc = fl_cli_session_substitute(&sess, j->caches, j->err);
     if (rc == 0)
         rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
     /* Rooted before the store's lock goes, until an out-link or the activation roots it. */

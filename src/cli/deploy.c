@@ -142,7 +142,17 @@ static int plan_job_run(void *p) {
     int rc = fl_host_session_open_plan(&sess, &so, h->name, j->err);
     if (rc < 0)
         return rc;
-    rc = fl_host_toplevel(&sess.host, &h->toplevel, j->err);
+    /* the caches the build host and the target fetch from (flags and the host's store.*
+     * options), as a local build would use them */
+    fl_cli_caches c;
+    memset(&c, 0, sizeof c);
+    rc = fl_cli_session_substitute(&sess, &c, j->err);
+    h->substituters = c.urls;
+    h->nsubstituters = c.nurls;
+    h->trusted_keys = c.keys;
+    h->ntrusted_keys = c.nkeys;
+    if (rc == 0)
+        rc = fl_host_toplevel(&sess.host, &h->toplevel, j->err);
     if (rc == 0 && !fl_opts.quiet)
         rc = fl_host_print_warnings(&sess.host, stderr, j->err);
     if (rc == 0) {

@@ -429,8 +429,16 @@ static int agent_build(int argc, char **argv) {
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     self[sl > 0 ? sl : 0] = '\0';
     int rc = n < 0 ? fl_error_errno(&err, "cannot read the build plan from stdin") : 0;
+    fl_substituter *sub = NULL;
     if (rc == 0)
         rc = fl_store_open(state, &s, &err);
+    /* the deployer's caches (--substituters): what they have is fetched, not built */
+    if (rc == 0 && fl_opts.substituters.n)
+        rc = fl_substituter_new(fl_opts.substituters.v, fl_opts.substituters.n,
+                                fl_opts.trusted_keys.v, fl_opts.trusted_keys.n,
+                                fl_opts.quiet ? NULL : stderr, &sub, &err);
+    if (rc == 0)
+        fl_substituter_attach(sub, s);
     if (rc == 0)
         rc = fl_build_plan_run(s, plan.buf, plan.len, sl > 0 ? self : NULL, say_building, NULL,
                                &top, &built, &err);
@@ -460,6 +468,7 @@ static int agent_build(int argc, char **argv) {
     fl_store_free_paths(closure, ncl);
     if (s)
         fl_store_close(s);
+    fl_substituter_free(sub);
     free(top);
     fl_strbuf_release(&plan);
     free(root);

@@ -70,17 +70,19 @@ static int ssh_get(void *ctx, const char *rel, char **data, size_t *len, fl_erro
     return FL_OK;
 }
 
-/* The command that makes rel the bytes on stdin: into a temporary name next to it, synced,
- * renamed, the directory synced; the temporary file removed on failure. */
+/* The command that makes rel the bytes on stdin: its directory made when missing (hosts/),
+ * into a temporary name next to it, synced, renamed, the directory synced; the temporary file
+ * removed on failure. */
 static char *put_command(const ssh_cache *c, const char *rel) {
     fl_strbuf cmd;
     fl_strbuf_init(&cmd, 512);
     char *dest = fl_path_join(c->dir, rel);
     char *slash = strrchr(dest, '/');
     char *parent = fl_xstrndup(dest, (size_t)(slash - dest));
-    fl_strbuf_adds(&cmd, "t=");
+    fl_strbuf_adds(&cmd, "d=");
     fl_remote_shell_quote(&cmd, parent);
-    fl_strbuf_adds(&cmd, "/.tmp-flakectl-$$; if cat > \"$t\" && sync \"$t\" && mv -f \"$t\" ");
+    fl_strbuf_adds(&cmd, "; t=\"$d\"/.tmp-flakectl-$$; if mkdir -p \"$d\" && cat > \"$t\" && "
+                         "sync \"$t\" && mv -f \"$t\" ");
     fl_remote_shell_quote(&cmd, dest);
     fl_strbuf_adds(&cmd, " && sync ");
     fl_remote_shell_quote(&cmd, parent);
@@ -124,22 +126,23 @@ static int ssh_put_data(void *ctx, const char *rel, const void *data, size_t len
     return rc;
 }
 
-/* Makes DIR, DIR/nar and DIR/hosts and lists DIR and DIR/hosts once: what the push skips
- * (and the pointers a push replaces). */
+/* Makes DIR and DIR/nar and lists DIR and DIR/hosts (when there is one) once: what the push
+ * skips (and the pointers a push replaces). hosts/ is made only by the first pointer written
+ * (put_command), as a file:// push does: a cache without pointers has no hosts/. */
 static int ssh_open_dir(ssh_cache *c, fl_error *err) {
     fl_strbuf cmd, out;
     fl_strbuf_init(&cmd, 256);
     fl_strbuf_init(&out, 4096);
     fl_strbuf_adds(&cmd, "mkdir -p ");
     add_path(&cmd, c, "nar");
-    fl_strbuf_addch(&cmd, ' ');
-    add_path(&cmd, c, "hosts");
     fl_strbuf_adds(&cmd, " && ls -1a ");
     fl_remote_shell_quote(&cmd, c->dir);
     /* the host pointers too: a new pointer's counter must exceed the one it replaces */
-    fl_strbuf_adds(&cmd, " && cd ");
+    fl_strbuf_adds(&cmd, " && if [ -d ");
     add_path(&cmd, c, "hosts");
-    fl_strbuf_adds(&cmd, " && ls -1a | sed 's|^|hosts/|'");
+    fl_strbuf_adds(&cmd, " ]; then cd ");
+    add_path(&cmd, c, "hosts");
+    fl_strbuf_adds(&cmd, " && ls -1a | sed 's|^|hosts/|'; fi");
     fl_remote_io io = FL_REMOTE_IO_INIT;
     io.stdout_cb = collect;
     io.stdout_ctx = &out;

@@ -110,6 +110,17 @@ static int query_valid(fl_remote *r, char **paths, size_t n, const char *pending
     return 0;
 }
 
+void fl_deploy_caches_args(fl_strbuf *cmd, const fl_deploy_caches *caches) {
+    for (size_t i = 0; caches && i < caches->nurls; i++) {
+        fl_strbuf_adds(cmd, " --substituters ");
+        fl_remote_shell_quote(cmd, caches->urls[i]);
+    }
+    for (size_t i = 0; caches && i < caches->nkeys; i++) {
+        fl_strbuf_adds(cmd, " --trusted-public-key ");
+        fl_remote_shell_quote(cmd, caches->keys[i]);
+    }
+}
+
 /* Has the target fetch the paths it lacks (have[k] == 0) from the caches itself; marks
  * have[] for what it then has. A target that fails at it (cannot reach the caches, an older
  * flakectl) only gets a note: the copy sends everything. <0 only when the connection fails. */
@@ -120,14 +131,7 @@ static int substitute_on_target(fl_remote *r, const fl_deploy_caches *caches, ch
     fl_strbuf_init(&in, 4096);
     fl_strbuf_init(&out, 4096);
     fl_strbuf_adds(&cmd, "flakectl deploy-agent substitute");
-    for (size_t i = 0; i < caches->nurls; i++) {
-        fl_strbuf_adds(&cmd, " --substituters ");
-        fl_remote_shell_quote(&cmd, caches->urls[i]);
-    }
-    for (size_t i = 0; i < caches->nkeys; i++) {
-        fl_strbuf_adds(&cmd, " --trusted-public-key ");
-        fl_remote_shell_quote(&cmd, caches->keys[i]);
-    }
+    fl_deploy_caches_args(&cmd, caches);
     for (size_t k = 0; k < n; k++)
         if (!have[k]) {
             fl_strbuf_adds(&in, paths[k]);
@@ -469,9 +473,10 @@ static int copy_roots(fl_remote *r, struct fl_store *s, char *const *roots, size
 }
 
 int fl_deploy_copy_paths(fl_remote *r, struct fl_store *s, char *const *roots, size_t nroots,
-                         unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
-                         fl_deploy_copy_stats *st, fl_error *err) {
-    return copy_roots(r, s, roots, nroots, NULL, NULL, batch_bytes, err_fd, progress, st, err);
+                         const fl_deploy_caches *caches, unsigned long long batch_bytes,
+                         int err_fd, const fl_progress *progress, fl_deploy_copy_stats *st,
+                         fl_error *err) {
+    return copy_roots(r, s, roots, nroots, NULL, caches, batch_bytes, err_fd, progress, st, err);
 }
 
 int fl_deploy_copy_via_caches(fl_remote *r, struct fl_store *s, const char *toplevel,
@@ -494,9 +499,10 @@ int fl_deploy_copy(fl_remote *r, struct fl_store *s, const char *toplevel, const
 }
 
 int fl_deploy_relay(fl_remote *r, fl_remote *from, char **closure, const uint64_t *sizes, size_t n,
-                    const char *pending, unsigned long long batch_bytes, int err_fd,
-                    const fl_progress *progress, fl_deploy_copy_stats *st, fl_error *err) {
+                    const char *pending, const fl_deploy_caches *caches,
+                    unsigned long long batch_bytes, int err_fd, const fl_progress *progress,
+                    fl_deploy_copy_stats *st, fl_error *err) {
     memset(st, 0, sizeof *st);
-    return copy_closure(r, NULL, from, closure, sizes, n, pending, NULL, batch_bytes, err_fd,
+    return copy_closure(r, NULL, from, closure, sizes, n, pending, caches, batch_bytes, err_fd,
                         progress, st, err);
 }

@@ -215,7 +215,7 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
     target_state bts;
     rc = check_target(*b, s, o, NULL, &bts, err);
     if (rc == 0 && build->ninputs)
-        rc = fl_deploy_copy_paths(*b, s, build->inputs, build->ninputs, 0, o->err_fd,
+        rc = fl_deploy_copy_paths(*b, s, build->inputs, build->ninputs, &o->caches, 0, o->err_fd,
                                   o->progress, &res->build_inputs, err);
     json_t *report = NULL;
     int status = 0;
@@ -224,6 +224,8 @@ static int build_remotely(struct fl_store *s, const fl_deploy_build *build, cons
         fl_strbuf_init(&cmd, 64);
         fl_strbuf_adds(&cmd, "flakectl deploy-agent build --gc-root ");
         fl_remote_shell_quote(&cmd, label);
+        /* the build host takes from the caches what they have instead of building it */
+        fl_deploy_caches_args(&cmd, &o->caches);
         fl_remote_mem_in in = {build->plan, build->plan_len, 0};
         rc = run_agent_in(*b, cmd.buf, &in, o, &report, &status, err);
         fl_strbuf_release(&cmd);
@@ -376,8 +378,10 @@ int fl_deploy_host_via(struct fl_store *s, const char *target, const char *label
         fl_progress_note(o->progress, line);
         free(line);
     } else if (rc == 0 && build) {
-        rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, *pending ? pending : NULL, 0,
-                             o->err_fd, o->progress, &res->copy, err);
+        /* the target fetches from the caches what they have, as on the direct path: the
+         * deployer relays only what no cache has */
+        rc = fl_deploy_relay(r, b ? b : r, closure, sizes, ncl, *pending ? pending : NULL,
+                             &o->caches, 0, o->err_fd, o->progress, &res->copy, err);
     } else if (rc == 0) {
         rc = fl_deploy_copy_via_caches(r, s, toplevel, *pending ? pending : NULL, &o->caches,
                                        o->err_fd, o->progress, &res->copy, err);

@@ -30,6 +30,10 @@ typedef struct fl_remote_mem_in {
 } fl_remote_mem_in;
 ssize_t fl_remote_mem_read(void *ctx, char *buf, size_t cap, fl_error *err);
 
+/* Appends " --substituters URL ... --trusted-public-key KEY ..." (quoted) for a command run
+ * on a target or build host; nothing when caches is NULL or empty. */
+void fl_deploy_caches_args(struct fl_strbuf *cmd, const fl_deploy_caches *caches);
+
 /* Marks the connection lost (and shuts its socket) so closing it never waits. */
 void fl_remote_mark_dead(fl_remote *r);
 

@@ -138,8 +138,7 @@ static unsigned long long proc_start(long pid) {
 static char *temp_root_name(fl_store *s, const char *path) {
     const char *hp = fl_store_hash_part(s, path);
     long pid = (long)getpid();
-    return fl_xasprintf("%ld-%llu-%.*s", pid, proc_start(pid), FL_STORE_HASH_LEN,
-                        hp ? hp : "none");
+    return fl_xasprintf("%ld-%llu-%.*s", pid, proc_start(pid), FL_STORE_HASH_LEN, hp ? hp : "none");
 }
 
 int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err) {
@@ -314,8 +313,6 @@ static int temp_root_owner_alive(const char *name) {
     unsigned long long start = strtoull(end + 1, &end, 10);
     return *end == '-' && start && proc_start(pid) == start;
 }
-
-
 
 static void add_root_link(fl_store *s, const char *link, pset *roots) {
     fl_error e = FL_ERROR_INIT;
@@ -503,6 +500,37 @@ static void human(uint64_t b, char *out, size_t n) {
         snprintf(out, n, "%.1f KiB", (double)b / 1024.0);
 }
 
+/* Partial downloads (binary-cache NARs waiting to be resumed) that nothing wrote to for a
+ * day: a resumed download would rather start over than trust a file that old, and the
+ * space is wanted back. gc holds the store exclusively, so none of them is being written. */
+static void sweep_partials(fl_store *s, int dry_run, FILE *report, fl_store_gc_result *res) {
+    char *dir = fl_xasprintf("%s/tmp/%s", fl_store_state_dir(s), FL_STORE_PARTIAL_DIR);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d && dfd >= 0)
+        close(dfd);
+    int64_t now = fl_store_now();
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        struct stat st;
+        if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            now - (int64_t)st.st_mtime < FL_STORE_PARTIAL_MAX_AGE)
+            continue;
+        if (report)
+            fprintf(report, "%s stale partial download %s/%s\n",
+                    dry_run ? "would delete" : "deleting", dir, de->d_name);
+        if (!dry_run && unlinkat(dirfd(d), de->d_name, 0) < 0)
+            continue;
+        res->partials++;
+        res->bytes += (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_run, FILE *report,
                 fl_store_gc_result *res, fl_error *err) {
     memset(res, 0, sizeof *res);
@@ -575,11 +603,16 @@ int fl_store_gc(fl_store *s, const char *root_dir, int64_t older_than, int dry_r
         }
         closedir(d);
     }
+    if (!rc)
+        sweep_partials(s, dry_run, report, res);
     if (report) {
         char h[32];
         human(res->bytes, h, sizeof h);
         fprintf(report, "%s %zu store paths, %llu bytes (%s)", dry_run ? "would free" : "freed",
                 res->deleted, (unsigned long long)res->bytes, h);
+        if (res->partials)
+            fprintf(report, "; %zu stale partial download%s", res->partials,
+                    res->partials == 1 ? "" : "s");
         if (res->kept_young)
             fprintf(report, "; kept %zu unreachable paths younger than the cutoff",
                     res->kept_young);

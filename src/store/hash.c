@@ -30,6 +30,12 @@ void fl_sha256_final(fl_sha256 *h, unsigned char out[FL_SHA256_LEN]) {
     h->ctx = NULL;
 }
 
+void fl_sha256_copy(fl_sha256 *dst, const fl_sha256 *src) {
+    fl_sha256_init(dst);
+    if (EVP_MD_CTX_copy_ex((EVP_MD_CTX *)dst->ctx, (const EVP_MD_CTX *)src->ctx) != 1)
+        abort(); /* only on allocation failure */
+}
+
 void fl_sha256_buf(const void *data, size_t len, unsigned char out[FL_SHA256_LEN]) {
     fl_sha256 h;
     fl_sha256_init(&h);

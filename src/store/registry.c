@@ -100,6 +100,10 @@ out:
 }
 
 int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err) {
+    return fl_registry_write_ex(s, info, 0, err);
+}
+
+int fl_registry_write_ex(fl_store *s, const fl_store_path_info *info, int flags, fl_error *err) {
     const char *hp = fl_store_hash_part(s, info->path);
     if (!hp)
         return fl_error_set(err, FL_EGENERIC, "cannot register %s: not a store path", info->path);
@@ -129,7 +133,7 @@ int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err
     fl_strbuf_adds(&sb, text);
     fl_strbuf_addch(&sb, '\n');
     free(text);
-    int rc = fl_atomic_write_file(file, sb.buf, sb.len, 0644, err);
+    int rc = fl_atomic_write_file_ex(file, sb.buf, sb.len, 0644, flags, err);
     if (rc)
         fl_error_add_frame(err, "while registering %s", info->path);
     fl_strbuf_release(&sb);

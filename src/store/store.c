@@ -104,6 +104,11 @@ static void sweep_temps(fl_store *s) {
     char *tmp = fl_path_join(s->state_dir, "tmp");
     char *gcroots = fl_path_join(s->state_dir, "gcroots");
     fl_sweep_dir(tmp, "build-", NULL, 0);
+    /* the notes of partial downloads that never got renamed; the downloads themselves wait
+     * to be resumed (gc removes stale ones) */
+    char *partial = fl_path_join(tmp, FL_STORE_PARTIAL_DIR);
+    fl_sweep_dir(partial, NULL, ".tmp-", 0);
+    free(partial);
     sweep_unregistered(s);
     fl_sweep_dir(s->store_dir, ".tmp-", NULL, 0);
     fl_sweep_dir(s->db_dir, NULL, ".tmp-", 0);
@@ -427,6 +432,22 @@ int fl_store_sync_fs(const char *path, fl_error *err) {
     int rc = syncfs(fd) < 0 ? fl_error_errno(err, "cannot sync %s to disk", path) : FL_OK;
     close(fd);
     return rc;
+}
+
+char *fl_store_partial_dir(fl_store *s, fl_error *err) {
+    char *tmp = fl_path_join(s->state_dir, "tmp");
+    char *dir = fl_path_join(tmp, FL_STORE_PARTIAL_DIR);
+    /* tmp as every other writer makes it; the partial area 0700: what is in it is not
+     * checked yet, and only this store's writers may touch it */
+    int rc = fl_mkdir_p(tmp, 0755, err);
+    if (!rc && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        rc = fl_error_errno(err, "cannot make %s", dir);
+    free(tmp);
+    if (rc) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
 }
 
 /* ---- adding ----------------------------------------------------------------------------- */

@@ -26,6 +26,9 @@ int fl_store_sync_fs(const char *path, fl_error *err);
 /* Registry (registry.c). Entries live in <state>/db/<hashpart>.json. */
 int fl_registry_read(fl_store *s, const char *path, fl_store_path_info **info, fl_error *err);
 int fl_registry_write(fl_store *s, const fl_store_path_info *info, fl_error *err);
+/* The same with fl_atomic_write_file_ex's flags (FL_ATOMIC_NO_SYNC: the caller syncs a
+ * batch of entries at once). */
+int fl_registry_write_ex(fl_store *s, const fl_store_path_info *info, int flags, fl_error *err);
 int fl_registry_remove(fl_store *s, const char *path, fl_error *err);
 /* All registered paths (owned array, sorted). */
 int fl_registry_list(fl_store *s, char ***paths, size_t *n, fl_error *err);

@@ -114,9 +114,14 @@ int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl
 }
 
 int fl_atomic_rename(const char *tmp, const char *dest, fl_error *err) {
+    return fl_atomic_rename_ex(tmp, dest, 0, err);
+}
+
+int fl_atomic_rename_ex(const char *tmp, const char *dest, int flags, fl_error *err) {
     if (rename(tmp, dest) < 0)
         return fl_error_errno(err, "cannot move %s to %s", tmp, dest);
-    fsync_dir(dest);
+    if (!(flags & FL_ATOMIC_NO_SYNC))
+        fsync_dir(dest);
     return FL_OK;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kill9.sh - the crash-safety figure of issue 20: kill -9 (the whole process group, as a
 # power cut would stop everything) at a random moment of `switch`, `build`, `store add`,
-# `rollback`, a package install (real apt in a copy of the cached Debian root) and
-# `cache push --to file://`, then check the state a user would meet next:
+# `rollback`, a package install (real apt in a copy of the cached Debian root),
+# `cache push --to file://` and `store realise` from a cache (file:// and HTTP), then check
+# the state a user would meet next:
 #   - `store verify --check-contents` passes (without --repair),
 #   - every generation link, the default and /run/flakectl/current resolve to a toplevel
 #     whose profile.json exists,
@@ -14,7 +15,8 @@
 #     the next push, which leaves every pushed path with its .narinfo.
 # Prints "N broken states in M kills" per kind and in total. Not a pass/fail test; bounded by
 # KILLS (per kind, default 25; PKG_KILLS and PUSH_KILLS override it for those two kinds).
-# KINDS picks kinds (default "switch build add rollback packages push"). The packages kind
+# KINDS picks kinds (default "switch build add rollback packages push substitute"); SUB_KILLS
+# overrides KILLS for substitute. The packages kind
 # needs root and the Debian root (tests/fixtures/debian-root.sh: made once, ~1 min; apt then
 # fetches hello, jq, sl, figlet and cowsay once from the mirror); it says why when it skips.
 # Usage: FLAKECTL=build/flakectl tests/bench/kill9.sh
@@ -24,7 +26,7 @@ FLAKECTL=$(realpath "$FLAKECTL")
 KILLS=${KILLS:-25}
 PKG_KILLS=${PKG_KILLS:-$KILLS}
 PUSH_KILLS=${PUSH_KILLS:-$KILLS}
-KINDS=" ${KINDS:-switch build add rollback packages push} "
+KINDS=" ${KINDS:-switch build add rollback packages push substitute} "
 want() { [[ "$KINDS" == *" $1 "* ]]; }
 FLAKECTL_SRC=$(realpath "$(dirname "$0")/../..")
 export FLAKECTL_SRC
@@ -282,5 +284,77 @@ if want push; then
     done
     report "cache push" "$b" "$PUSH_KILLS"
     echo "cache push: $(find "$C" -name '.tmp-*' | wc -l) temporary NAR files left by killed pushes (not broken: ignored, any listing may delete them)"
+fi
+# substitution: `store realise` of a closure (40 small paths, two of 4 MiB and one naming them
+# all) from a file:// cache and, in turn, over HTTP from nginx (when installed; a killed
+# download leaves a partial file for the next run), into a fresh store each round (the same
+# state directory: store paths contain it). After the kill the store must verify with
+# --check-contents (nothing registered whose data is missing, wrong or lacks a reference),
+# and the next realise must succeed and verify too.
+if want substitute; then
+    SUB_KILLS=${SUB_KILLS:-$KILLS}
+    SS=$T/subst-state
+    sfl() { "$FLAKECTL" --state-dir "$SS" "$@"; }
+    mkdir -p "$T/subst"
+    sub_inputs=() sub_refs=""
+    for k in $(seq 1 40); do
+        mkdir -p "$T/subst/s$k"
+        echo "small $k" >"$T/subst/s$k/f"
+        p=$(sfl store add --name "small-$k" "$T/subst/s$k") || exit 1
+        sub_inputs+=(--input "$p")
+        sub_refs="$sub_refs $p"
+    done
+    for k in 1 2; do
+        mkdir -p "$T/subst/big$k"
+        head -c $((4 * 1024 * 1024)) /dev/urandom >"$T/subst/big$k/blob"
+        p=$(sfl store add "$T/subst/big$k") || exit 1
+        sub_inputs+=(--input "$p")
+        sub_refs="$sub_refs $p"
+    done
+    echo "$sub_refs" >"$T/subst/refs"
+    stop=$(sfl store build --name subst-top --builder /bin/sh --arg -c \
+        --arg "/bin/cat $T/subst/refs > \$out" "${sub_inputs[@]}") || exit 1
+    spub=$("$FLAKECTL" cache keygen kill9-subst-1 -o "$T/subst.sec") || exit 1
+    sfl cache push --to "file://$T/subst-cache" --key "$T/subst.sec" "$stop" >/dev/null 2>&1 ||
+        { echo "substitute: setup push failed" >&2; exit 1; }
+    mv "$SS" "$T/subst-state.orig"
+    urls=("file://$T/subst-cache")
+    source "$(dirname "$0")/../e2e/lib/nginx-serve.bash"
+    if [ -x "$nginx_bin" ]; then
+        chmod 755 "$T"
+        chmod -R a+rX "$T/subst-cache"
+        nginx_serve "$T/subst-cache" >/dev/null && urls+=("$NGINX_URL")
+        trap 'nginx_serve_stop; rm -rf "$T"' EXIT
+    else
+        echo "substitute: nginx is not installed, file:// only"
+    fi
+    realise_from() { sfl store realise --substituters "$1" --trusted-public-key "$spub" "$stop"; }
+    declare -A sdur
+    for u in "${urls[@]}"; do
+        rm -rf "$SS"
+        sdur[$u]=$(seconds realise_from "$u") || exit 1
+    done
+    echo "substitute: $(sfl store path-info --closure --json "$stop" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))') paths take $(for u in "${urls[@]}"; do printf '%s s (%s) ' "${sdur[$u]}" "${u%%:*}"; done)"
+    b=0 partials=0
+    for i in $(seq 1 "$SUB_KILLS"); do
+        u=${urls[$((i % ${#urls[@]}))]}
+        max=$(awk -v m="${sdur[$u]}" 'BEGIN { printf "%.2f", m * 1.2 }')
+        rm -rf "$SS"
+        kill_at "$max" "$FLAKECTL" --state-dir "$SS" store realise --substituters "$u" \
+            --trusted-public-key "$spub" "$stop"
+        why=""
+        partials=$((partials + $(find "$SS/tmp/partial" -name '*.nar' 2>/dev/null | wc -l)))
+        [ -d "$SS" ] && ! sfl store verify --check-contents >"$T/sv" 2>&1 &&
+            why="store verify after the kill: $(head -2 "$T/sv" | tr '\n' ' ')"
+        if [ -z "$why" ] && ! realise_from "$u" >"$T/next" 2>&1; then
+            why="the next realise failed: $(tail -2 "$T/next" | tr '\n' ' ')"
+        fi
+        if [ -z "$why" ] && ! sfl store verify --check-contents >"$T/sv" 2>&1; then
+            why="store verify after the next realise: $(head -2 "$T/sv" | tr '\n' ' ')"
+        fi
+        [ -n "$why" ] && { b=$((b + 1)); echo "  substitute $i (${u%%:*}): $why"; }
+    done
+    report "substitute" "$b" "$SUB_KILLS"
+    echo "substitute: the kills left $partials partial downloads (each taken up by the next realise)"
 fi
 printf '%-10s %d broken states in %d kills\n' total "$total_broken" "$total"

@@ -29,6 +29,10 @@ for f in $(cd "$work/local" && find . -type f); do
     cmp "$remote_dir/$f" "$work/local/$f" || fail "$f differs"
 done
 [ -z "$(find "$remote_dir" -name '.tmp-*')" ] || fail "temporary files left on the host"
+# the same directories too: a push without --host writes no pointer, so no hosts/
+[ "$(cd "$remote_dir" && find . -type d | sort)" = "$(cd "$work/local" && find . -type d | sort)" ] ||
+    fail "the ssh cache's directories differ from a file:// push's: $(cd "$remote_dir" && find . -type d)"
+[ ! -e "$remote_dir/hosts" ] || fail "a push without --host made $remote_dir/hosts"
 fl cache verify "file://$remote_dir" --trusted-public-key "$pub" > /dev/null || fail "does not verify"
 echo "ok: push over ssh writes the same cache as a file:// push"
 

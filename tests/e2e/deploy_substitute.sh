@@ -9,11 +9,7 @@
 source "$(dirname "$0")/lib/expect.sh"
 source "$(dirname "$0")/lib/deploy.sh"
 source "$(dirname "$0")/lib/nginx-serve.bash"
-deploy_setup
-trap 'nginx_serve_stop; sshd_stop_all; rm -rf "$DEPLOY_WORK" 2>/dev/null; true' EXIT
-chmod 755 "$DEPLOY_WORK"
-mkdir -p "$DEPLOY_WORK/srv"
-nginx_serve "$DEPLOY_WORK/srv" || exit $?
+deploy_setup_cache
 
 hosts=(direct opt dead local untrusted plain)
 specs=()

@@ -15,6 +15,9 @@
 #   fl_deploy ARGS...            # run_fl with the builder's flake/state and the client key
 #   target_run NAME CMD...       # CMD as the target sees the machine (its state, its netns)
 #   deploy_commit MSG            # commits the flake, prints the revision
+#   deploy_setup_cache           # deploy_setup, and nginx serving $DEPLOY_WORK/srv (a binary
+#                                # cache for the targets: $NGINX_URL, $NGINX_LOG); the caller
+#                                # sources nginx-serve.bash; exits 77 without nginx
 #   deploy_fleet TAG NAME...     # a fleet: a target per NAME (its module sets the hostName and
 #                                # /etc/greeting "hello NAME"), tagged TAG and its own name, and
 #                                # host a0 on a port nothing listens on (tagged TAG and
@@ -89,6 +92,14 @@ deploy_write_flake() {
         done
         echo '}; }; }'
     } >"$DEPLOY_FLAKE/flake.nix"
+}
+
+deploy_setup_cache() {
+    deploy_setup
+    trap 'nginx_serve_stop; sshd_stop_all; rm -rf "$DEPLOY_WORK" 2>/dev/null; true' EXIT
+    chmod 755 "$DEPLOY_WORK"
+    mkdir -p "$DEPLOY_WORK/srv"
+    nginx_serve "$DEPLOY_WORK/srv" || exit $?
 }
 
 deploy_fleet() { # TAG NAME...
