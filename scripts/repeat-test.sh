@@ -15,6 +15,8 @@ script=$src/tests/e2e/$name.sh
 [ -f "$script" ] || { echo "repeat-test: no test $script" >&2; exit 2; }
 export FLAKECTL=${FLAKECTL:-$src/build/flakectl} FLAKECTL_SRC=$src FLAKECTL_SHARED=$src/../shared
 [ -x "$FLAKECTL" ] || { echo "repeat-test: build flakectl first ($FLAKECTL)" >&2; exit 2; }
+# absolute: deployment tests put its directory on their targets' PATH
+FLAKECTL=$(realpath "$FLAKECTL")
 logs=${REPEAT_LOGS:-/var/tmp/flakectl-repeat}
 mkdir -p "$logs"
 
