@@ -50,7 +50,15 @@ unshare -m --propagation private /bin/bash -c '
     mount --rbind /dev "$root/dev"
     mount -t tmpfs tmpfs "$root/tmp"
     mount -t tmpfs tmpfs "$root/run"
-    exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    # pivot_root, not chroot: the root must be the root of this mount namespace. A program
+    # that setns(2)es back into its saved mount namespace (Nix 2.8 does before running git
+    # for fetchGit) would leave a chroot for the root of the machine and write there.
+    cd "$root"
+    mkdir -p .old-root
+    pivot_root . .old-root
+    umount -l /.old-root
+    rmdir /.old-root
+    exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root CI=true LANG=C.UTF-8 /bin/bash -c "cd /ci/main && $*" </dev/null
 ' sh "$root" "$command" >"$log" 2>&1 || rc=$?
 tail -n 15 "$log"

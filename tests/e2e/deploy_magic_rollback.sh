@@ -11,9 +11,14 @@ pidfile=$(sshd_info n1 dir)/pid
 deploy_write_flake "n1 $T \"web\""
 troot=$DEPLOY_WORK/targets/n1/root
 tdeploy=$DEPLOY_WORK/targets/n1/state/deploy
-conf() { # TEXT [CUTOFF]: the host's module; CUTOFF=1 adds an activation script stopping sshd
+# CUTOFF=1 adds an activation script stopping sshd. `kill` only sends the signal: on a loaded
+# machine the listener may not run again before the deployer reconnects, and then the kernel
+# gives it the waiting connection before the signal, so the deployer would get in and confirm.
+# The script waits for sshd to remove its PidFile, which it does after closing its sockets.
+sshd_pidfile=$(sshd_info n1 dir)/sshd.pid
+conf() { # TEXT [CUTOFF]: the host's module
   local script=""
-  [ "${2:-0}" = 1 ] && script="system.activationScripts.cutoff = \"kill \$(cat $pidfile) || true\";"
+  [ "${2:-0}" = 1 ] && script="system.activationScripts.cutoff = \"kill \$(cat $pidfile) || true; i=0; while [ -e $sshd_pidfile ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i + 1)); done\";"
   echo "{ ... }: { networking.hostName = \"n1\"; environment.etc.\"greeting\".text = \"$1\n\"; $script }" \
     >"$DEPLOY_FLAKE/n1.nix"
 }

@@ -179,10 +179,7 @@ static void test_restore_rejects_malformed_archives(void **state) {
 }
 
 static void test_scanner_finds_hashes_split_across_chunks(void **state) {
-    fl_error err = FL_ERROR_INIT;
-    fl_store *s;
-    char *dir = fl_make_temp_dir("/tmp", "fl-scan-", &err);
-    assert_int_equal(fl_store_open(dir, &s, &err), 0);
+    fl_store *s = ((store_fixture *)*state)->s;
     char *a = fl_xasprintf("%s/00000000000000000000000000000000-a", fl_store_dir(s));
     char *b = fl_xasprintf("%s/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-b", fl_store_dir(s));
     char *paths[] = {a, b};
@@ -205,11 +202,8 @@ static void test_scanner_finds_hashes_split_across_chunks(void **state) {
         fl_ref_scanner_feed(&sc, (const unsigned char *)text + i, 1);
     assert_true(sc.found[0] || sc.found[1]);
     fl_ref_scanner_release(&sc);
-    fl_store_close(s);
-    fl_remove_tree(dir, &err);
     free(a);
     free(b);
-    free(dir);
 }
 
 int main(void) {
@@ -217,7 +211,8 @@ int main(void) {
         cmocka_unit_test(test_single_file_hash_matches_nix_hash),
         cmocka_unit_test(test_round_trip_restores_identical_tree),
         cmocka_unit_test(test_restore_rejects_malformed_archives),
-        cmocka_unit_test(test_scanner_finds_hashes_split_across_chunks),
+        cmocka_unit_test_setup_teardown(test_scanner_finds_hashes_split_across_chunks,
+                                        store_fixture_setup, store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
