@@ -211,13 +211,14 @@ typedef struct values_job {
 } values_job;
 
 /* The session for listing: no lock file written, no warnings. A user who cannot write the
- * state directory (TAB comes before sudo) evaluates with a store of their own under the
- * cache directory: listing names builds nothing that matters. *scratch owned. */
+ * state directory (TAB comes before sudo), or anyone before the state directory exists,
+ * evaluates with a store of their own under the cache directory: listing names builds
+ * nothing that matters, and a TAB must not create the machine's state. *scratch owned. */
 static void listing_opts(fl_session_opts *so, char **scratch) {
     fl_cli_session_opts(so);
     so->no_write_lock = 1;
     so->warnings = NULL;
-    *scratch = fl_cli_own_state_dir("completion-state", 1);
+    *scratch = fl_cli_listing_state_dir("completion-state");
     if (*scratch)
         so->state_dir = *scratch;
 }

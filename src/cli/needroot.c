@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "flakectl/flake.h"
+#include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
 #include "needroot.h"
 #include "options.h"
@@ -172,6 +173,17 @@ char *fl_cli_own_state_dir(const char *name, int even_if_given) {
     int named = strcmp(state_dir(), "/var/lib/flakectl") != 0;
     if (geteuid() == 0 || (named && !even_if_given) || writable(state_dir()))
         return NULL;
+    return fl_cli_cache_state_dir(name);
+}
+
+char *fl_cli_listing_state_dir(const char *name) {
+    char *own = fl_cli_own_state_dir(name, 1);
+    if (!own && !fl_path_exists(state_dir()))
+        own = fl_cli_cache_state_dir(name);
+    return own;
+}
+
+char *fl_cli_cache_state_dir(const char *name) {
     char *git = fl_flake_git_cache_dir(); /* <cache>/flakectl/git */
     char *slash = strrchr(git, '/');
     *slash = '\0';

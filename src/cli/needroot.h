@@ -20,5 +20,11 @@ int fl_cli_need_root(int root_too, fl_error *err);
  * --state-dir or FLAKECTL_STATE_DIR named. NULL otherwise: the configured one is used (and
  * refused as usual). */
 char *fl_cli_own_state_dir(const char *name, int even_if_given);
+/* <cache>/flakectl/NAME (owned), whoever runs. */
+char *fl_cli_cache_state_dir(const char *name);
+/* For listings that must leave the machine as they found it (completion's TAB): as
+ * fl_cli_own_state_dir(name, 1), and also when the state directory does not exist yet, so a
+ * TAB on a fresh machine, even root's, never creates /var/lib/flakectl. */
+char *fl_cli_listing_state_dir(const char *name);
 
 #endif

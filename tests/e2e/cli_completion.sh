@@ -11,6 +11,10 @@ done
     { echo "SKIP: bash-completion is not installed (scripts/install-deps.sh)"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# a TAB must leave the machine as it found it: no default state directory made (it was, by the
+# host-name listings, on a fresh machine), the listing's scratch store in this test's cache
+[ -e /var/lib/flakectl ] && had_default_state=1 || had_default_state=0
+export XDG_CACHE_HOME=$T/cache
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 # expect NAME GOT WANT...: every WANT is a line of GOT
@@ -226,10 +230,10 @@ if id nobody >/dev/null 2>&1 && runuser -u nobody -- test -x "$FLAKECTL"; then
     chmod 755 "$T"
     chmod -R a+rX "$F"
     mkdir "$T/nobody" && chown nobody "$T/nobody"
-    got=$(cd "$F" && runuser -u nobody -- env HOME="$T/nobody" PATH="$P/bin:$PATH" \
+    got=$(cd "$F" && runuser -u nobody -- env -u XDG_CACHE_HOME HOME="$T/nobody" PATH="$P/bin:$PATH" \
         flakectl --state-dir "$S" completion --values host 2>"$T/e")
     expect "non-root: hosts" "$got" alpha beta gamma
-    got=$(cd "$F" && runuser -u nobody -- env HOME="$T/nobody" PATH="$P/bin:$PATH" \
+    got=$(cd "$F" && runuser -u nobody -- env -u XDG_CACHE_HOME HOME="$T/nobody" PATH="$P/bin:$PATH" \
         flakectl --state-dir "$S" completion --values generation 2>>"$T/e")
     expect "non-root: generations" "$got" 1 2
     [ -s "$T/e" ] && fail "non-root: the helper complained: $(cat "$T/e")"
@@ -247,6 +251,9 @@ grep -q "unknown shell 'tcsh'" "$T/e" || fail "completion tcsh: $(cat "$T/e")"
 flakectl completion >/dev/null 2>"$T/e"
 [ $? = 2 ] || fail "completion without a shell: exit 2 expected"
 grep -q "needs SHELL (bash, zsh or fish)" "$T/e" || fail "completion without a shell: $(cat "$T/e")"
+
+[ "$had_default_state" = 1 ] || [ ! -e /var/lib/flakectl ] ||
+    fail "completion created /var/lib/flakectl, which did not exist before"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "ok"

@@ -11,21 +11,8 @@ command -v sudo >/dev/null || fail "sudo is not installed: run scripts/install-d
 deploy_setup
 unset SUDO_ASKPASS
 
-# fixture users, kept between runs (parallel runs would race on removing them)
-u=flakectl-sudo
-id "$u" >/dev/null 2>&1 || useradd -M -d / -s /bin/sh "$u" 2>/dev/null || id "$u" >/dev/null \
-  || fail "cannot create user $u"
-[ "$(getent passwd "$u" | cut -d: -f6)" = / ] || usermod -d / "$u"
-echo "$u:correct horse battery" | chpasswd
-sudoers=/etc/sudoers.d/flakectl-test
-if [ ! -f "$sudoers" ]; then
-  printf '%s\n' 'flakectl-sudo ALL=(ALL:ALL) ALL' 'flakectl-nopw ALL=(ALL:ALL) NOPASSWD: ALL' \
-    >"$sudoers.tmp.$$"
-  chmod 0440 "$sudoers.tmp.$$"
-  visudo -cf "$sudoers.tmp.$$" >/dev/null || fail "the test sudoers file is invalid"
-  mv "$sudoers.tmp.$$" "$sudoers"
-fi
-grep -q '^flakectl-sudo ALL=(ALL:ALL) ALL$' "$sudoers" || fail "$sudoers does not give $u a password sudo"
+sudo_test_users || fail "cannot create the test users and their sudoers drop-in"
+u=$SUDO_U
 
 deploy_target_start n1
 # the non-root login must read the shared authorized_keys and its HOME

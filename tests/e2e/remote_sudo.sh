@@ -15,21 +15,7 @@ sshd_work
 mkdir -p "$HOME/.ssh"
 unset SUDO_ASKPASS
 
-# fixture users, kept between runs (parallel runs would race on removing them)
-for u in flakectl-sudo flakectl-nopw flakectl-nosudo; do
-    id "$u" >/dev/null 2>&1 || useradd -M -d / -s /bin/sh "$u" 2>/dev/null || id "$u" >/dev/null \
-        || fail "cannot create user $u"
-    [ "$(getent passwd "$u" | cut -d: -f6)" = / ] || usermod -d / "$u"
-    echo "$u:correct horse battery" | chpasswd
-done
-sudoers=/etc/sudoers.d/flakectl-test
-if [ ! -f "$sudoers" ]; then
-    printf '%s\n' 'flakectl-sudo ALL=(ALL:ALL) ALL' 'flakectl-nopw ALL=(ALL:ALL) NOPASSWD: ALL' \
-        >"$sudoers.tmp.$$"
-    chmod 0440 "$sudoers.tmp.$$"
-    visudo -cf "$sudoers.tmp.$$" >/dev/null || fail "the test sudoers file is invalid"
-    mv "$sudoers.tmp.$$" "$sudoers"
-fi
+sudo_test_users || fail "cannot create the test users and their sudoers drop-in"
 
 sshd_start node1 || fail "sshd did not start"
 # the non-root logins must read the shared authorized_keys and their HOME
@@ -52,20 +38,20 @@ X() { # USER ARGS...
 }
 
 # without --sudo the login is itself
-run X flakectl-sudo -n -- id -un
+run X $SUDO_U -n -- id -un
 expect_rc 0
-expect_eq "$OUT" "flakectl-sudo" "user without --sudo"
+expect_eq "$OUT" "$SUDO_U" "user without --sudo"
 
 # with --sudo: root, the password asked once for several steps, stdin reaches the command
 # untouched and the password nowhere
 rm -f "$work/askpass.calls"
-run X flakectl-sudo --sudo --askpass "$askpass" -n --repeat 3 -- id -u
+run X $SUDO_U --sudo --askpass "$askpass" -n --repeat 3 -- id -u
 expect_rc 0
 expect_eq "$OUT" "0
 0
 0" "id -u of 3 steps under --sudo"
 expect_eq "$(wc -l <"$work/askpass.calls")" "1" "askpass calls for 3 steps"
-run X flakectl-sudo --sudo --askpass "$askpass" -- 'cat; echo "uid $(id -u)" >&2' <<<"the input"
+run X $SUDO_U --sudo --askpass "$askpass" -- 'cat; echo "uid $(id -u)" >&2' <<<"the input"
 expect_rc 0
 expect_eq "$OUT" "the input" "stdin through sudo"
 expect_eq "$ERR" "uid 0" "stderr through sudo (markers removed)"
@@ -73,18 +59,18 @@ expect_not_in OUT "horse"
 expect_not_in ERR "horse"
 expect_not_in ERR "flakectl:sudo"
 # the exit status is the command's
-run X flakectl-sudo --sudo --askpass "$askpass" -n -- 'exit 5'
+run X $SUDO_U --sudo --askpass "$askpass" -n -- 'exit 5'
 expect_rc 5
 # SUDO_ASKPASS works as --askpass does
 rm -f "$work/askpass.calls"
-SUDO_ASKPASS=$askpass run X flakectl-sudo --sudo -n -- id -u
+SUDO_ASKPASS=$askpass run X $SUDO_U --sudo -n -- id -u
 expect_rc 0
 expect_eq "$OUT" "0" "id -u with SUDO_ASKPASS"
 expect_eq "$(wc -l <"$work/askpass.calls")" "1" "SUDO_ASKPASS calls"
 
 # several hosts of a run share the one password: asked once for all of them
 rm -f "$work/askpass.calls"
-t="flakectl-sudo@127.0.0.1:$SSHD_PORT"
+t="$SUDO_U@127.0.0.1:$SSHD_PORT"
 run "$FLAKECTL" remote-exec --target-host "$t" --target-host "$t" --target-host "$t" -j 3 \
     -i "$SSHD_CLIENT_KEY" --sudo --askpass "$askpass" -- id -u
 expect_rc 0
@@ -93,27 +79,27 @@ expect_in ERR "3 of 3 hosts succeeded"
 expect_eq "$(wc -l <"$work/askpass.calls")" "1" "askpass calls for 3 hosts"
 
 # a wrong password: refused before any step runs
-FAKE_PASSWORD=wrong run X flakectl-sudo --sudo --askpass "$askpass" -n -- 'touch /tmp/flakectl-sudo-ran'
+FAKE_PASSWORD=wrong run X $SUDO_U --sudo --askpass "$askpass" -n -- "touch /tmp/$SUDO_U-ran"
 expect_rc 255
-expect_in ERR "sudo on flakectl-sudo@127.0.0.1:$SSHD_PORT rejected the password for flakectl-sudo"
-[ ! -e /tmp/flakectl-sudo-ran ] || { rm -f /tmp/flakectl-sudo-ran; fail "a step ran after a wrong password"; }
+expect_in ERR "sudo on $SUDO_U@127.0.0.1:$SSHD_PORT rejected the password for $SUDO_U"
+[ ! -e /tmp/$SUDO_U-ran ] || { rm -f /tmp/$SUDO_U-ran; fail "a step ran after a wrong password"; }
 
 # NOPASSWD: nothing asked, stdin intact
 rm -f "$work/askpass.calls"
-run X flakectl-nopw --sudo --askpass "$askpass" -- 'cat; id -u' <<<"plain"
+run X $NOPW_U --sudo --askpass "$askpass" -- 'cat; id -u' <<<"plain"
 expect_rc 0
 expect_eq "$OUT" "plain
 0" "NOPASSWD output"
 [ ! -e "$work/askpass.calls" ] || fail "the askpass program was called for a NOPASSWD user"
 
 # a user sudo does not allow: sudo's own words in the error
-run X flakectl-nosudo --sudo --askpass "$askpass" -n -- true
+run X $NOSUDO_U --sudo --askpass "$askpass" -n -- true
 expect_rc 255
-expect_in ERR "sudo on flakectl-nosudo@127.0.0.1:$SSHD_PORT refused to run commands as root"
+expect_in ERR "sudo on $NOSUDO_U@127.0.0.1:$SSHD_PORT refused to run commands as root"
 expect_in ERR "not in the sudoers file"
 
 # no terminal and no askpass program: said so, with the ways out
-run setsid -w "$FLAKECTL" remote-exec --target-host "flakectl-sudo@127.0.0.1:$SSHD_PORT" \
+run setsid -w "$FLAKECTL" remote-exec --target-host "$SUDO_U@127.0.0.1:$SSHD_PORT" \
     -i "$SSHD_CLIENT_KEY" --sudo -n -- true
 expect_rc 255
 expect_in ERR "no terminal to ask on"

@@ -30,6 +30,25 @@
 SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
 SSHD_BASE=${SSHD_BASE:-}
 SSHD_INSTANCES=()
+SSHD_CLEANUP=() # commands sshd_stop_all runs after the instances are gone
+
+# sudo_test_users: three logins of this run only - SUDO_U (sudo with a password), NOPW_U
+# (sudo without one), NOSUDO_U (no sudo) - with the password "correct horse battery", and a
+# sudoers drop-in naming them. sshd_stop_all (every EXIT trap here calls it) removes them
+# again: no user or sudoers file outlives the test, and parallel tests never share one.
+sudo_test_users() {
+    SUDO_U=flt-sudo-$$ NOPW_U=flt-nopw-$$ NOSUDO_U=flt-nosudo-$$
+    local u f=/etc/sudoers.d/flakectl-test-$$
+    for u in "$SUDO_U" "$NOPW_U" "$NOSUDO_U"; do
+        useradd -M -d / -s /bin/sh "$u" || return 1
+        SSHD_CLEANUP+=("userdel -f $u")
+        echo "$u:correct horse battery" | chpasswd || return 1
+    done
+    # a name with a dot is one sudo skips: the drop-in is written there first
+    printf '%s\n' "$SUDO_U ALL=(ALL:ALL) ALL" "$NOPW_U ALL=(ALL:ALL) NOPASSWD: ALL" >"$f.tmp"
+    SSHD_CLEANUP+=("rm -f $f $f.tmp")
+    chmod 0440 "$f.tmp" && visudo -cf "$f.tmp" >/dev/null && mv "$f.tmp" "$f"
+}
 
 _sshd_base() {
     if [ -z "$SSHD_BASE" ]; then
@@ -152,6 +171,8 @@ sshd_stop_all() {
     local n
     for n in "${SSHD_INSTANCES[@]}"; do sshd_stop "$n"; done
     SSHD_INSTANCES=()
+    for n in "${SSHD_CLEANUP[@]}"; do eval "$n" >/dev/null 2>&1; done
+    SSHD_CLEANUP=()
     if [ "${SSHD_OWN_BASE:-0}" = 1 ] && [ -n "$SSHD_BASE" ]; then rm -rf "$SSHD_BASE"; fi
 }
 
