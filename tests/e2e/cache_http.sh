@@ -7,6 +7,7 @@
 set -euo pipefail
 : "${FLAKECTL:?}"
 source "$(dirname "$0")/lib/nginx.bash"
+source "$(dirname "$0")/lib/bytes.bash"
 nginx_work
 unset SSL_CERT_FILE NIX_SSL_CERT_FILE # libcurl's own bundle unless a step names a CA
 fail() {
@@ -89,7 +90,7 @@ rm -rf "$state"
 narinfo="$work/srv/xz/$(basename "$dep" | cut -c1-32).narinfo"
 nar="$work/srv/xz/$(grep '^URL' "$narinfo" | cut -d' ' -f2)"
 xz -dc "$nar" > nar.raw
-printf 'Q' | dd of=nar.raw bs=1 seek=500000 conv=notrunc status=none
+flip_byte nar.raw 500000
 xz -c nar.raw > "$nar"
 if fl store realise --substituters "$url" --trusted-public-key "$pub" "$top" 2>err; then
     fail "a tampered NAR over HTTP was accepted"

@@ -6,6 +6,7 @@
 # leaves no .narinfo without its complete NAR, and the next push completes the cache.
 set -euo pipefail
 : "${FLAKECTL:?}"
+source "$(dirname "$0")/lib/bytes.bash"
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
@@ -49,7 +50,7 @@ narinfo="$work/c/$(hp "$dep").narinfo"
 url=$(grep '^URL' "$narinfo" | cut -d' ' -f2)
 xz -dc "$work/c/$url" > nar
 size=$(stat -c %s nar)
-printf 'Z' | dd of=nar bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte nar $((size / 2))
 xz -c nar > "$work/c/$url"
 sed -i "/^FileHash\|^FileSize/d" "$narinfo"
 if realise "$pub" 2>err; then fail "accepted a tampered NAR"; fi

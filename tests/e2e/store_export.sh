@@ -3,6 +3,7 @@
 # truncated stream registers nothing; re-importing skips valid paths.
 set -euo pipefail
 source "$(dirname "$0")/lib/nix.bash"
+source "$(dirname "$0")/lib/bytes.bash"
 : "${FLAKECTL:?}"
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -41,7 +42,7 @@ echo "ok: re-import"
 rm -rf state
 size=$(stat -c %s stream)
 cp stream tampered
-printf 'X' | dd of=tampered bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte tampered $((size / 2))
 if fl store import < tampered 2> err; then fail "tampered stream imported"; fi
 grep -qi "hash mismatch\|bad archive\|bad import" err || fail "unclear error: $(cat err)"
 [ -z "$(ls "$state/db" | grep json || true)" ] || fail "something was registered"
