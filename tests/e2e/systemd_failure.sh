@@ -21,7 +21,7 @@ nspawn_boot
 host 'echo v1 >/run/web.version; exec sleep infinity' ''
 fl_in --flake /flake switch --host box --backup-ext pre-flakectl
 expect_eq "first switch exit" 0 "$rc"
-expect_eq "web runs v1" v1 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v1" /run/web.version v1
 
 # web now dies at once (a Type=simple service: systemctl restart itself succeeds); a new
 # unit comes with it.
@@ -37,7 +37,7 @@ expect_contains "the hint names the unit" "systemctl status web.service" "$err"
 expect_contains "its journal lines are shown" "web-v2-cannot-bind-port" "$err"
 expect_contains "what was restored is said" "restored /var/lib/flakectl/store/" "$err"
 expect_eq "web running again" active "$(unit_active web)"
-expect_eq "web runs v1 again" v1 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v1 again" /run/web.version v1
 expect_contains "web's unit is generation 1's" "echo v1" "$(nsx sh -c 'cat $(systemctl show -p ExecStart --value web | sed "s/.*path=\([^ ;]*\).*/\1/")')"
 expect_eq "db untouched and running" active "$(unit_active db)"
 expect_eq "the added unit is stopped" inactive "$(unit_active fresh)"
@@ -51,7 +51,7 @@ expect_not_contains "no generation 2" " 2 " "$(echo "$out" | grep -v '^current')
 host 'echo v3 >/run/web.version; exec sleep infinity' ''
 fl_in --flake /flake switch --host box
 expect_eq "fixed switch exit" 0 "$rc"
-expect_eq "web runs v3" v3 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v3" /run/web.version v3
 
 # A service that dies a moment after it started (Type=simple: systemctl start has returned by
 # then) is still caught: each started service is watched from its own start.
@@ -59,6 +59,6 @@ host 'echo v4 >/run/web.version; sleep 0.2; echo web-v4-died-late >&2; exit 5' '
 fl_in --flake /flake switch --host box
 expect_eq "late death exit" 1 "$rc"
 expect_contains "names the late death" "unit web.service failed" "$err"
-expect_eq "web back on v3" v3 "$(nsx cat /run/web.version)"
+ns_file_is "web back on v3" /run/web.version v3
 expect_eq "web running again after the late death" active "$(unit_active web)"
 echo ok

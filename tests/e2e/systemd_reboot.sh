@@ -31,15 +31,15 @@ host v1
 fl_in --flake /flake switch --host box --backup-ext pre-flakectl
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "first switch exit" 0 "$rc"
-expect_eq "web runs v1" v1 "$(nsx cat /run/web.version)"
-expect_eq "web read the token" "$T1" "$(nsx cat /run/web.token)"
+ns_file_is "web runs v1" /run/web.version v1
+ns_file_is "web read the token" /run/web.token "$T1"
 gen1=$(nsx readlink -f /run/flakectl/current)
 
 nspawn_reboot
 expect_eq "boot-time unit ran" active "$(unit_active flakectl-boot.service)"
 expect_eq "current re-created at boot" "$gen1" "$(nsx readlink -f /run/flakectl/current)"
 expect_eq "secret re-installed at boot" "$T1" "$(nsx cat /run/flakectl/secrets/token)"
-expect_eq "web came up after the boot unit, with its secret" "$T1" "$(nsx cat /run/web.token)"
+ns_file_is "web came up after the boot unit, with its secret" /run/web.token "$T1"
 expect_eq "web runs v1 after the reboot" v1 "$(nsx cat /run/web.version)"
 
 # Defect 1: the first switch after the reboot restarts the changed unit.

@@ -64,7 +64,7 @@ expect_eq "pong socket listening" active "$(unit_active pong.socket)"
 expect_eq "pong not started by the switch" inactive "$(unit_active pong.service)"
 knock 7101
 nspawn_wait "a connection starts pong" 10 systemctl is-active -q pong.service
-expect_eq "pong v1" p1 "$(nsx cat /run/pong.version)"
+ns_file_is "pong v1" /run/pong.version p1
 sock0=$(since pong.socket)
 
 host hello-v2 7002 p2 7101
@@ -74,7 +74,7 @@ expect_eq "its socket listens again" active "$(unit_active pong.socket)"
 [ "$(since pong.socket)" != "$sock0" ] || fail "pong's socket was not stopped and started with the service"
 knock 7101
 nspawn_wait "the next connection starts the new pong" 10 systemctl is-active -q pong.service
-expect_eq "pong v2" p2 "$(nsx cat /run/pong.version)"
+ns_file_is "pong v2" /run/pong.version p2
 
 pid=$(unit_pid pong.service)
 host hello-v2 7002 p2 7102
@@ -90,6 +90,6 @@ sock0=$(since pong.socket)
 host hello-v2 7002 p3 7102 false
 ns_switch "stopIfChanged = false"
 expect_eq "pong restarted at once" active "$(unit_active pong.service)"
-expect_eq "pong v3" p3 "$(nsx cat /run/pong.version)"
+ns_file_is "pong v3" /run/pong.version p3
 expect_eq "its socket left alone" "$sock0" "$(since pong.socket)"
 echo ok

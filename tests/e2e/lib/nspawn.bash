@@ -109,6 +109,18 @@ nspawn_wait() {
     done
 }
 
+# ns_file_is WHAT FILE VALUE [SECS]: FILE inside holds VALUE within SECS (30). A simple
+# service is "active" once forked, before its script has written anything, so what a service
+# writes is waited for, never read once right after a switch (on a loaded machine that read
+# comes first).
+ns_file_is() {
+    local what=$1 file=$2 want=$3 deadline=$((SECONDS + ${4:-30})) got
+    until got=$(nsx cat "$file" 2>/dev/null) && [ "$got" = "$want" ]; do
+        [ $SECONDS -lt $deadline ] || fail "$what: expected [$want] in $file, got [$got]"
+        sleep 0.1
+    done
+}
+
 nspawn_stop() {
     [ -n "${NS_PID:-}" ] || return 0
     kill -TERM "$NS_PID" 2>/dev/null || true
