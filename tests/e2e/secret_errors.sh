@@ -5,6 +5,7 @@
 # and on stdout nothing beyond whole authenticated chunks.
 set -euo pipefail
 : "${FLAKECTL:?}" "${FLAKECTL_SHARED:?}"
+source "$(dirname "$0")/lib/bytes.bash"
 V=$FLAKECTL_SHARED/testvectors/age
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -50,9 +51,7 @@ echo "ok: $n truncations refused"
 # A flipped byte: version line, stanza, MAC, nonce, first chunk, last chunk's tag.
 flip() { # offset -> flipped.age
   cp good.age flipped.age
-  local b
-  b=$(od -An -tu1 -j "$1" -N1 good.age | tr -d ' ')
-  printf "$(printf '\\%03o' $((b ^ 4)))" | dd of=flipped.age bs=1 seek="$1" conv=notrunc status=none
+  flip_byte flipped.age "$1" 4
 }
 for off in 0 5 25 40 $((hdr - 2)) $((hdr + 5)) $((hdr + 30)) $((hdr + 48)) $((hdr + 60)) \
            $((hdr + 80)) $((hdr + 40000)) $((size - 400)) $((size - 17)) $((size - 1)); do

@@ -28,17 +28,6 @@ host() {
   $3
 EOF
 }
-# runs WHAT FILE VERSION: the service's script wrote VERSION to FILE. Its first line, not the
-# switch, writes the file: for a Type=simple service systemctl (and so the switch) returns
-# once the process is forked, and on a loaded machine the script may run only later.
-runs() {
-    local deadline=$((SECONDS + 30))
-    until [ "$(nsx cat "$2" 2>/dev/null)" = "$3" ]; do
-        [ $SECONDS -lt $deadline ] || fail "$1: expected [$3] in $2 within 30 s, got [$(nsx cat "$2" 2>&1)]"
-        sleep 0.1
-    done
-}
-
 nspawn_boot
 host v1 r1 'systemd.services.old = { wantedBy = [ "multi-user.target" ]; script = "exec sleep infinity"; };
   systemd.timers.tick = { wantedBy = [ "timers.target" ]; timerConfig = { OnActiveSec = "1s"; AccuracySec = "1ms"; }; };
@@ -51,7 +40,7 @@ expect_eq "first switch exit" 0 "$rc"
 echo "first switch: $(((t1 - t0) / 1000000)) ms" >&2
 for u in web conf old tick.timer; do expect_eq "$u running after the first switch" active "$(unit_active $u)"; done
 expect_eq "a unit nothing wants is not started" inactive "$(unit_active manual)"
-runs "web runs v1" /run/web.version v1
+ns_file_is "web runs v1" /run/web.version v1
 expect_contains "ExecStart is the store script" "/var/lib/flakectl/store/" "$(nsx systemctl show -p ExecStart web)"
 nspawn_wait "the timer fired its service" 10 test -s /var/lib/ticks
 # Fired by the timer (1 s after it started), not started by the switch with the timer.
@@ -85,9 +74,9 @@ expect_eq "second switch exit" 0 "$rc"
 echo "switch restarting units: $(((t1 - t0) / 1000000)) ms" >&2
 echo "$out" >&2
 expect_eq "web restarted" active "$(unit_active web)"
-runs "web runs v2" /run/web.version v2
+ns_file_is "web runs v2" /run/web.version v2
 [ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process"
-runs "manual (started by hand) restarted with v2" /run/manual.version v2
+ns_file_is "manual (started by hand) restarted with v2" /run/manual.version v2
 [ "$(unit_pid manual)" != "$pid_manual" ] || fail "manual kept its old process"
 expect_eq "conf reloaded once" reloaded "$(nsx cat /run/conf.reloads)"
 expect_eq "conf not restarted" "$pid_conf" "$(unit_pid conf)"
@@ -106,7 +95,7 @@ echo "systemctl restart web by hand: $(((t1 - t0) / 1000000)) ms" >&2
 fl_in rollback
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "rollback exit" 0 "$rc"
-runs "web back to v1" /run/web.version v1
+ns_file_is "web back to v1" /run/web.version v1
 expect_eq "old running again" active "$(unit_active old)"
 expect_eq "tick timer again" active "$(unit_active tick.timer)"
 fl_in generations
