@@ -707,14 +707,20 @@ static int pre_reload_stops(const fl_act_unitplan *p, const ustate *st, char *do
                 rc = stop_socket(p, i, &st[i], down, out, err);
         }
     }
-    for (size_t i = 0; !rc && i < p->n; i++) {
-        if (p->a[i].action != FL_U_STOP || down[i])
-            continue;
-        if (running(&st[i], 0))
-            rc = systemctl(p, "stop", p->a[i].name, out, err);
-        else if (!strcmp(st[i].active, "failed"))
-            rc = systemctl(p, "reset-failed", p->a[i].name, out, err);
-        down[i] = DOWN_STOPPED;
+    /* Removed sockets and timers first: a service stopped while its socket still listens
+     * is started again by the next (or an already queued) connection. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; !rc && i < p->n; i++) {
+            const char *n = p->a[i].name;
+            int trigger = has_suffix(n, ".socket") || has_suffix(n, ".timer");
+            if (p->a[i].action != FL_U_STOP || down[i] || trigger != !pass)
+                continue;
+            if (running(&st[i], 0))
+                rc = systemctl(p, "stop", n, out, err);
+            else if (!strcmp(st[i].active, "failed"))
+                rc = systemctl(p, "reset-failed", n, out, err);
+            down[i] = DOWN_STOPPED;
+        }
     }
     return rc;
 }

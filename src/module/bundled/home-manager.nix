@@ -53,27 +53,71 @@ let
       description = "Lines appended to ${name}'s rc file.";
     };
   };
-  # A systemd user service (`systemctl --user`), started by the user's manager.
+  # systemd user units (`systemctl --user`), written either as NixOS writes system units
+  # (script, serviceConfig, wantedBy, unitConfig, ...) or in home-manager's form: one attribute
+  # set per unit file section (Unit, Service / Socket / Timer, Install), keys as systemd spells
+  # them. Both may be mixed; a section's keys win over the NixOS-style options (docs/services.md).
+  primitive = types.oneOf [ types.str types.int types.bool types.path ];
+  unitValue = types.either primitive (types.listOf primitive);
+  sectionOpt = name: what: mkOption {
+    type = types.attrsOf unitValue;
+    default = { };
+    description = "The [${name}] section in home-manager's form (keys as systemd spells them; a list repeats the key)${what}.";
+  };
+  userUnitCommon = {
+    description = mkOption { type = types.str; default = ""; description = "Description=."; };
+    after = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it starts after."; };
+    wants = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it wants."; };
+    unitConfig = mkOption {
+      type = types.attrsOf unitValue;
+      default = { };
+      description = "Further [Unit] settings, as NixOS's unitConfig (X-SwitchMethod, RefuseManualStop, ...).";
+    };
+    Unit = sectionOpt "Unit" "; X-Restart-Triggers and X-Reload-Triggers restart or reload the unit when they change, X-SwitchMethod (reload, restart, stop-start, keep-old) says how a changed unit is switched";
+    Install = sectionOpt "Install" "; WantedBy and RequiredBy make the .wants and .requires links and start the unit with those targets";
+  };
   userService = types.submodule {
-    options = {
-      description = mkOption { type = types.str; default = ""; description = "Description=."; };
+    options = userUnitCommon // {
       wantedBy = mkOption {
-        type = types.listOf types.str;
-        default = [ "default.target" ];
-        description = "User targets that want it ([Install] WantedBy=); [] for one started by hand or by a timer.";
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        description = "User targets that want it ([Install] WantedBy=, with Install.WantedBy). null: [ \"default.target\" ] for a service written with `script`, none for one written in home-manager's form (Service.ExecStart), which home-manager enables only through Install.WantedBy.";
       };
-      after = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it starts after."; };
-      wants = mkOption { type = types.listOf types.str; default = [ ]; description = "Units it wants."; };
       environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Its environment."; };
       script = mkOption { type = types.lines; default = ""; description = "Shell commands run as ExecStart."; };
       serviceConfig = mkOption {
-        type = types.attrsOf (types.oneOf [ types.str types.int types.bool (types.listOf types.str) ]);
+        type = types.attrsOf unitValue;
         default = { };
         description = "[Service] settings.";
       };
+      Service = sectionOpt "Service" "";
       restartTriggers = mkOption { type = types.listOf types.anything; default = [ ]; description = "Values whose change restarts it."; };
       reloadTriggers = mkOption { type = types.listOf types.anything; default = [ ]; description = "Values whose change reloads it."; };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether a change restarts it."; };
+    };
+  };
+  userSocket = types.submodule {
+    options = userUnitCommon // {
+      wantedBy = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "User targets that want it, usually [ \"sockets.target\" ] ([Install] WantedBy=, with Install.WantedBy); its service starts on the first connection.";
+      };
+      listenStreams = mkOption { type = types.listOf types.str; default = [ ]; description = "ListenStream= addresses (a port, host:port or a path)."; };
+      listenDatagrams = mkOption { type = types.listOf types.str; default = [ ]; description = "ListenDatagram= addresses."; };
+      socketConfig = mkOption { type = types.attrsOf unitValue; default = { }; description = "Further [Socket] settings (Accept, Service, ...)."; };
+      Socket = sectionOpt "Socket" "";
+    };
+  };
+  userTimer = types.submodule {
+    options = userUnitCommon // {
+      wantedBy = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "User targets that want it, usually [ \"timers.target\" ] ([Install] WantedBy=, with Install.WantedBy).";
+      };
+      timerConfig = mkOption { type = types.attrsOf unitValue; default = { }; description = "[Timer] settings (OnCalendar, OnActiveSec, Unit, ...)."; };
+      Timer = sectionOpt "Timer" "";
     };
   };
   homeUser = types.submodule ({ name, config, ... }: {
@@ -151,6 +195,16 @@ let
         type = types.attrsOf userService;
         default = { };
         description = "systemd user services, in ~/.config/systemd/user, driven with `systemctl --user` where the user's manager runs (loginctl enable-linger, or a session).";
+      };
+      systemd.user.sockets = mkOption {
+        type = types.attrsOf userSocket;
+        default = { };
+        description = "systemd user sockets, in ~/.config/systemd/user; started (with wantedBy = [ \"sockets.target\" ]) before the service they activate.";
+      };
+      systemd.user.timers = mkOption {
+        type = types.attrsOf userTimer;
+        default = { };
+        description = "systemd user timers, in ~/.config/systemd/user; started with wantedBy = [ \"timers.target\" ].";
       };
     };
   });

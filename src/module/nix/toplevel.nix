@@ -105,10 +105,11 @@ let
           ".zshrc" = { text = rc "zsh" hm.programs.zsh; from = shellFrom "zsh"; };
           ".zprofile" = { text = ". \"$HOME/.config/flakectl/session-vars.sh\"\n"; from = shellFrom "zsh" ++ sessionFrom; };
         };
-      # User units: the unit file and each target's .wants link, both linked to the store.
-      userUnits = lib.foldl' (acc: n: acc // (let u = userUnitsOf name hm; f = u.${n}; from = [ [ "systemd" "user" "services" (lib.removeSuffix ".service" n) ] ]; in
+      # User units: the unit file and each target's .wants (.requires) link, all linked to the store.
+      userUnits = lib.foldl' (acc: n: acc // (let f = (userUnitsOf name hm).${n}; from = [ f.from ]; in
         { ".config/systemd/user/${n}" = { inherit (f) text; inherit from; }; }
-        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.wants/${n}" { inherit (f) text; inherit from; }) f.wantedBy)))
+        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.wants/${n}" { inherit (f) text; inherit from; }) f.wantedBy)
+        // lib.listToAttrs (map (t: lib.nameValuePair ".config/systemd/user/${t}.requires/${n}" { inherit (f) text; inherit from; }) f.requiredBy)))
         { } (attrNames (userUnitsOf name hm));
     in generated // userUnits;
   homeFilesOf = name: hm:
@@ -122,26 +123,78 @@ let
           else sourceOf "home-${name}" f.target f;
         inherit (f) executable copy;
       }) declared);
-  userUnitsOf = name: hm: lib.mapAttrs' (n: s: lib.nameValuePair "${n}.service" {
-    text = serviceText "${name}-${n}" (s // { path = [ ]; preStart = ""; requires = [ ]; unitConfig = { }; });
-    inherit (s) wantedBy restartTriggers reloadTriggers restartIfChanged;
-  }) hm.systemd.user.services;
+  # A user unit (service, socket or timer; docs/services.md, "User units"): [Unit] from the
+  # NixOS-style options, then unitConfig, then home-manager's Unit; the kind's own section
+  # likewise; [Install] WantedBy/RequiredBy from wantedBy and Install. The restart hash is
+  # taken over the text without X-Reload-Triggers, which (with reloadTriggers) only reloads.
+  userUnitOf = kind: user: n: u:
+    let
+      hmForm = kind == "service" && u.script == "" && u.Service != { };
+      ownWanted = if u.wantedBy != null then u.wantedBy
+        else if kind == "service" && !hmForm then [ "default.target" ] else [ ];
+      wantedBy = lib.unique (ownWanted ++ lib.toList (u.Install.WantedBy or [ ]));
+      requiredBy = lib.unique (lib.toList (u.Install.RequiredBy or [ ]));
+      unitSec = commonUnit (u // { requires = [ ]; }) // u.Unit;
+      installSec = removeAttrs u.Install [ "WantedBy" ] // optionalAttrs (wantedBy != [ ]) { WantedBy = wantedBy; };
+      body =
+        if kind == "service" then
+          let env = u.environment; in
+          optionalAttrs (env != { }) { Environment = mapAttrsToList (k: v: "\"${k}=${v}\"") env; }
+          // optionalAttrs (u.script != "") { ExecStart = toString (pkgs.writeShellScript "unit-script-${fileName "${user}-${n}"}" u.script); }
+          // u.serviceConfig // u.Service
+        else if kind == "socket" then
+          filterAttrs (k: v: v != [ ]) { ListenStream = u.listenStreams; ListenDatagram = u.listenDatagrams; } // u.socketConfig // u.Socket
+        else u.timerConfig // u.Timer;
+      bodyName = { service = "Service"; socket = "Socket"; timer = "Timer"; }.${kind};
+      # serviceConfig.ExecStart as a list is one command line (as for system units); home-manager's
+      # Service.ExecStart list is one ExecStart= each, as every other list.
+      joinExec = kind == "service" && !(u.Service ? ExecStart);
+      # Laid out as the system units are (a user service's text, and so its hash, is what
+      # earlier versions wrote).
+      render = unitAttrs: sectionWith (k: false) "Unit" unitAttrs + "\n"
+        + sectionWith (k: joinExec && k == "ExecStart") bodyName body
+        + optionalString (installSec != { }) ("\n" + sectionWith (k: false) "Install" installSec);
+      method = unitSec.X-SwitchMethod or null;
+      methods = [ "reload" "restart" "stop-start" "keep-old" ];
+    in
+      if method != null && !(builtins.elem method methods) then
+        throw "home-manager.users.${user}.systemd.user.${kind}s.${n}: X-SwitchMethod is `${toString method}'; expected one of ${concatStringsSep ", " methods}"
+      else {
+        text = render unitSec;
+        hashText = render (removeAttrs unitSec [ "X-Reload-Triggers" ]);
+        from = [ "systemd" "user" "${kind}s" n ];
+        inherit wantedBy requiredBy;
+        restartTriggers = u.restartTriggers or [ ];
+        reloadTriggers = (u.reloadTriggers or [ ]) ++ lib.toList (unitSec.X-Reload-Triggers or [ ]);
+        restartIfChanged = (u.restartIfChanged or true) && method != "keep-old";
+        flags = unitFlags unitSec
+          // optionalAttrs (method == "reload") { reloadIfChanged = true; }
+          // optionalAttrs (method == "restart") { stopIfChanged = false; };
+      };
+  userUnitsOf = name: hm:
+    lib.mapAttrs' (n: u: lib.nameValuePair "${n}.service" (userUnitOf "service" name n u)) hm.systemd.user.services
+    // lib.mapAttrs' (n: u: lib.nameValuePair "${n}.socket" (userUnitOf "socket" name n u)) hm.systemd.user.sockets
+    // lib.mapAttrs' (n: u: lib.nameValuePair "${n}.timer" (userUnitOf "timer" name n u)) hm.systemd.user.timers;
   home = mapAttrs (name: hm: {
     home = hm.home.homeDirectory;
     files = homeFilesOf name hm;
     units = mapAttrs (file: u: {
-      inherit (u) wantedBy restartIfChanged;
-      restartHash = builtins.hashString "sha256" (u.text + builtins.toJSON u.restartTriggers);
+      # what starts it: the targets of its .wants and .requires links
+      wantedBy = lib.unique (u.wantedBy ++ u.requiredBy);
+      inherit (u) restartIfChanged;
+      restartHash = builtins.hashString "sha256" (u.hashText + builtins.toJSON u.restartTriggers);
       reloadHash = builtins.hashString "sha256" (builtins.toJSON u.reloadTriggers);
-    }) (userUnitsOf name hm);
+    } // u.flags) (userUnitsOf name hm);
   }) config.home-manager.users;
 
   # ---- systemd
   unitValue = v: if builtins.isBool v then (if v then "yes" else "no")
     else if builtins.isList v then concatStringsSep " " (map toString v) else toString v;
-  section = name: attrs: optionalString (attrs != { }) ("[${name}]\n" + concatStringsSep ""
+  # A list repeats its key, except where joined k says it is one value (ExecStart's words).
+  sectionWith = joined: name: attrs: optionalString (attrs != { }) ("[${name}]\n" + concatStringsSep ""
     (lib.concatLists (mapAttrsToList (k: v:
-      if builtins.isList v && k != "ExecStart" then map (x: "${k}=${toString x}\n") v else [ "${k}=${unitValue v}\n" ]) attrs)));
+      if builtins.isList v && !(joined k) then map (x: "${k}=${unitValue x}\n") v else [ "${k}=${unitValue v}\n" ]) attrs)));
+  section = sectionWith (k: k == "ExecStart");
   commonUnit = u: filterAttrs (n: v: v != "" && v != [ ]) {
     Description = u.description;
     After = u.after;
@@ -181,6 +234,12 @@ let
   # systemd's booleans (parse_boolean): yes/no, true/false, on/off, 1/0, any case.
   isFalse = v: v == false || v == 0 || builtins.elem (lib.toLower (toString v)) [ "no" "false" "off" "0" ];
   isTrue = v: v == true || v == 1 || builtins.elem (lib.toLower (toString v)) [ "yes" "true" "on" "1" "y" "t" ];
+  # The [Unit] settings switch-to-configuration reads, as profile.json's unit flags.
+  unitFlags = unitCfg:
+    optionalAttrs (isFalse (unitCfg."X-StopOnRemoval" or true)) { stopOnRemoval = false; }
+    // optionalAttrs (isTrue (unitCfg.RefuseManualStop or false)) { refuseManualStop = true; }
+    // optionalAttrs (isTrue (unitCfg.RefuseManualStart or false)) { refuseManualStart = true; }
+    // optionalAttrs (isTrue (unitCfg."X-OnlyManualStart" or false)) { onlyManualStart = true; };
   units = mapAttrs (file: u: {
     file = "units/${file}";
     source = builtins.toFile "unit-${fileName file}" u.text;
@@ -190,10 +249,7 @@ let
     reloadHash = builtins.hashString "sha256" (builtins.toJSON u.unit.reloadTriggers);
   } // optionalAttrs (!(u.unit.stopIfChanged or true)) { stopIfChanged = false; }
     // optionalAttrs (u.unit.reloadIfChanged or false) { reloadIfChanged = true; }
-    // optionalAttrs (isFalse (u.unit.unitConfig."X-StopOnRemoval" or true)) { stopOnRemoval = false; }
-    // optionalAttrs (isTrue (u.unit.unitConfig.RefuseManualStop or false)) { refuseManualStop = true; }
-    // optionalAttrs (isTrue (u.unit.unitConfig.RefuseManualStart or false)) { refuseManualStart = true; }
-    // optionalAttrs (isTrue (u.unit.unitConfig."X-OnlyManualStart" or false)) { onlyManualStart = true; })
+    // unitFlags u.unit.unitConfig)
     (if host.isDarwin then { } else unitFiles);
 
   # ---- activation scripts, ordered by deps (ties by name)
