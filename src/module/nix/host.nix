@@ -56,6 +56,16 @@ let
           checkedConfig.home-manager.users);
       key = p: builtins.toJSON (removeAttrs p [ "declaredAt" ]);
     in builtins.attrValues (builtins.foldl' (acc: p: if acc ? ${key p} then acc else acc // { ${key p} = p; }) { } all);
+  # NixOS's systemd module warns (its `warnings`, not an assertion: such a configuration
+  # builds there) about a service with both reloadIfChanged and reloadTriggers; same
+  # condition and text, with where the two are defined.
+  whereDefined = path: let defs = defsAt path; in
+    if defs != [ ] then lib.concatMapStringsSep ", " modules.showDef defs else modules.showPath path;
+  reloadTriggerWarnings = lib.concatLists (lib.mapAttrsToList (n: s:
+    lib.optional (s.enable && s.reloadIfChanged && s.reloadTriggers != [ ])
+      ("Service '${n}.service' has both 'reloadIfChanged' and 'reloadTriggers' set. This is probably not what you want, because 'reloadTriggers' behave the same way as 'restartTriggers' if 'reloadIfChanged' is set."
+       + " (reloadIfChanged at ${whereDefined [ "systemd" "services" n "reloadIfChanged" ]}; reloadTriggers at ${whereDefined [ "systemd" "services" n "reloadTriggers" ]})"))
+    checkedConfig.systemd.services);
   built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl nativePackages; config = checkedConfig; };
 
   # What `flakectl option` shows for an option path (a list of names).
@@ -85,6 +95,6 @@ in
   inherit host lib pkgs modules ev hosts describe why;
   config = checkedConfig;
   inherit (built) profile secrets toplevel;
-  warnings = checkedConfig.warnings;
+  warnings = checkedConfig.warnings ++ reloadTriggerWarnings;
   hostNames = builtins.attrNames hosts;
 }
