@@ -70,32 +70,52 @@ static int cmp_action(const void *a, const void *b) {
     return x->action != y->action ? x->action - y->action : strcmp(x->name, y->name);
 }
 
+/* Why a unit asked to restart by a secret is not, as switch-to-configuration treats the units
+ * an activation asks it to restart (sops-nix's restartUnits) and a changed unit alike:
+ * restartIfChanged = false (X-RestartIfChanged), RefuseManualStop (systemd refuses the stop)
+ * and X-OnlyManualStart leave it running. NULL: it may be restarted. */
+static const char *restart_refused(const json_t *unit) {
+    if (json_is_false(json_object_get(unit, "restartIfChanged")))
+        return "restartIfChanged = false";
+    if (json_is_true(json_object_get(unit, "refuseManualStop")))
+        return "RefuseManualStop = true";
+    if (json_is_true(json_object_get(unit, "onlyManualStart")))
+        return "X-OnlyManualStart = true";
+    return NULL;
+}
+
 /* Every secret is swapped before any unit is touched (the secrets step runs before the
  * units step), so each unit appears once: a unit that restarts anyway keeps its own rule;
- * one listed by several changed secrets names them all. */
+ * one listed by several changed secrets names them all. A restart asked of a unit with
+ * reloadIfChanged = true is a reload; of one that refuses restarts (restart_refused), none. */
 static void fold_units(fl_act_plan *p, fl_act_secrets *s) {
     fl_act_unitplan *u = &p->units;
+    const json_t *units = json_object_get(p->new->profile, "units");
     for (int pass = 0; pass < 2; pass++) {
         const char *key = pass ? "reloadUnits" : "restartUnits";
-        int action = pass ? FL_U_RELOAD : FL_U_RESTART;
         for (size_t i = 0; i < s->now.n; i++) {
             const fl_secret_item *it = &s->now.v[i];
             const char *w = why(s, it);
             if (!w)
                 continue;
+            const char *kind = it->is_template ? "template" : "secret";
             size_t k;
             json_t *v;
             json_array_foreach(json_object_get(entry_of(p->new, i), key), k, v) {
                 if (!json_is_string(v))
                     continue;
                 const char *unit = json_string_value(v);
+                const json_t *decl = json_object_get(units, unit);
+                int action = pass ? FL_U_RELOAD : FL_U_RESTART;
+                const char *note = "";
+                if (action == FL_U_RESTART &&
+                    json_is_true(json_object_get(decl, "reloadIfChanged"))) {
+                    action = FL_U_RELOAD;
+                    note = "; reloadIfChanged = true: reloaded, not restarted";
+                }
+                const char *refused = action == FL_U_RESTART ? restart_refused(decl) : NULL;
                 fl_act_unit_action *a = find_unit(u, unit);
                 char *rule;
-                /* systemd refuses `systemctl stop` (and restart) of such a unit. */
-                int refused = action == FL_U_RESTART &&
-                              json_is_true(json_object_get(
-                                  json_object_get(json_object_get(p->new->profile, "units"), unit),
-                                  "refuseManualStop"));
                 if (refused && a) {
                     continue; /* its own rule stands */
                 } else if (refused) {
@@ -103,19 +123,17 @@ static void fold_units(fl_act_plan *p, fl_act_secrets *s) {
                     a = &u->a[u->n++];
                     a->action = FL_U_KEEP;
                     a->name = unit;
-                    rule = fl_xasprintf("%s %s %s, but RefuseManualStop = true: not restarted",
-                                        it->is_template ? "template" : "secret", it->name, w);
+                    rule = fl_xasprintf("%s %s %s, but %s: not restarted", kind, it->name, w,
+                                        refused);
                 } else if (a && owned_rule(s, a->rule)) {
                     /* Already acted on for another secret: name this one too. */
                     if (a->action == FL_U_RELOAD && action == FL_U_RESTART)
                         a->action = FL_U_RESTART;
-                    rule = fl_xasprintf("%s; %s %s %s", a->rule,
-                                        it->is_template ? "template" : "secret", it->name, w);
+                    rule = fl_xasprintf("%s; %s %s %s%s", a->rule, kind, it->name, w, note);
                 } else if (a && (a->action == FL_U_RELOAD || a->action == FL_U_KEEP) &&
                            action == FL_U_RESTART) {
                     a->action = FL_U_RESTART;
-                    rule = fl_xasprintf("%s %s %s", it->is_template ? "template" : "secret",
-                                        it->name, w);
+                    rule = fl_xasprintf("%s %s %s", kind, it->name, w);
                 } else if (a) {
                     continue; /* stops, starts or restarts anyway: once is enough */
                 } else {
@@ -123,8 +141,7 @@ static void fold_units(fl_act_plan *p, fl_act_secrets *s) {
                     a = &u->a[u->n++];
                     a->action = action;
                     a->name = unit;
-                    rule = fl_xasprintf("%s %s %s", it->is_template ? "template" : "secret",
-                                        it->name, w);
+                    rule = fl_xasprintf("%s %s %s%s", kind, it->name, w, note);
                 }
                 s->rules = fl_xrealloc(s->rules, (s->nrules + 1) * sizeof(char *));
                 s->rules[s->nrules++] = rule;
