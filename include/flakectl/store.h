@@ -283,13 +283,19 @@ void fl_store_drop_named_roots(fl_store *s, const char *group, const char *prefi
  * from the moment it asks the target which paths it has (query-valid) until the
  * activation that names the id ends (docs/security.md). hold adds paths (only store
  * paths) and renews the record; gc drops a record not renewed for FL_STORE_PENDING_MAX_AGE
- * seconds. The caller holds the store open (its shared lock keeps gc out). id: 1 to 64
- * letters, digits, '-' or '_'. */
+ * seconds unless a live process claimed it (fl_store_pending_claim). The caller holds the
+ * store open (its shared lock keeps gc out). id: 1 to 64 letters, digits, '-' or '_'. */
 #define FL_STORE_PENDING_MAX_AGE (60 * 60)
 int fl_store_pending_id_valid(const char *id);
 int fl_store_pending_hold(fl_store *s, const char *id, const char *const *paths, size_t n,
                           fl_error *err);
-/* Removes the record (nothing when there is none). */
+/* Ties the record (made or renewed here) to this process: gc keeps a record whose owner
+ * lives, whatever its age, so what an activation of any length works on stays rooted; once
+ * the owner is gone (it ended, or was killed) the age rule above applies again, counted from
+ * the claim. *lockfd (set, -1 on error) is the caller's: keep it open while working, close
+ * it after fl_store_pending_drop (exit closes it too). The caller holds the store open. */
+int fl_store_pending_claim(fl_store *s, const char *id, int *lockfd, fl_error *err);
+/* Removes the record and its lock file (nothing when there is none). */
 void fl_store_pending_drop(fl_store *s, const char *id);
 
 /* Consistency check. Every problem is printed to report (one line each). */

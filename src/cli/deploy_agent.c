@@ -240,6 +240,18 @@ static int parse_mode(const char *m, fl_act_mode *out) {
     return -1;
 }
 
+/* Ties the copy's pending root to this process for the activation's whole length: gc keeps
+ * it while we live, however long the activation takes (docs/security.md). */
+static int claim_pending(const char *state, const char *id, int *lockfd, fl_error *err) {
+    fl_store *s = NULL;
+    int rc = fl_store_open(state, &s, err);
+    if (!rc) {
+        rc = fl_store_pending_claim(s, id, lockfd, err);
+        fl_store_close(s);
+    }
+    return rc;
+}
+
 static void drop_pending(const char *state, const char *id) {
     fl_store *s = NULL;
     fl_error e = FL_ERROR_INIT;
@@ -279,6 +291,12 @@ static int agent_activate(int argc, char **argv) {
     if ((mode != FL_ACT_DRY && fl_cli_need_root(1, &err) < 0) ||
         fl_activate_paths(fl_opts.root, fl_opts.state_dir, &root, &state, &err))
         return fl_cli_report(&err);
+    int pending_fd = -1;
+    if (ao.pending && mode != FL_ACT_DRY && claim_pending(state, ao.pending, &pending_fd, &err)) {
+        free(root);
+        free(state);
+        return fl_cli_report(&err);
+    }
     /* The deployer may vanish mid-activation (that is what magic rollback is for): its
      * going away must not kill the activation halfway. */
     signal(SIGPIPE, SIG_IGN);
@@ -313,6 +331,8 @@ static int agent_activate(int argc, char **argv) {
      * or an interrupted activation's record does (or, after a failure, nothing should). */
     if (ao.pending)
         drop_pending(state, ao.pending);
+    if (pending_fd >= 0)
+        close(pending_fd);
     int dflt = fl_gen_default(state);
     int changed = rc == 0 && fl_act_watch_changed(&w);
     int armed = w.pipe_wr >= 0;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,17 +252,68 @@ int fl_store_pending_hold(fl_store *s, const char *id, const char *const *paths,
     return rc;
 }
 
+/* gcroots/pending/<id>.lock: share-locked by each process that claimed the record, for as
+ * long as it lives (the kernel drops the lock with the process, however it ends). */
+static char *pending_lock_name(const char *id) {
+    return fl_xasprintf("%s.lock", id);
+}
+
+int fl_store_pending_claim(fl_store *s, const char *id, int *lockfd, fl_error *err) {
+    *lockfd = -1;
+    /* Renewed first: once the owner is gone, the record lasts FL_STORE_PENDING_MAX_AGE
+     * from the claim, as a deployment stopped after its copy. */
+    int rc = fl_store_pending_hold(s, id, NULL, 0, err);
+    if (rc)
+        return rc;
+    char *dir = fl_xasprintf("%s/gcroots/pending", fl_store_state_dir(s));
+    char *name = pending_lock_name(id);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = dfd >= 0 ? openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    /* The store's shared lock is held: gc, which takes the lock file exclusively, is out. */
+    if (fd < 0 || flock(fd, LOCK_SH) < 0) {
+        rc = fl_error_set(err, FL_EIO, "cannot lock %s/%s: %s", dir, name, strerror(errno));
+        fl_error_add_frame(err, "while tying the pending root %s to this process", id);
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    if (dfd >= 0)
+        close(dfd);
+    *lockfd = fd;
+    free(name);
+    free(dir);
+    return rc;
+}
+
 void fl_store_pending_drop(fl_store *s, const char *id) {
     if (!fl_store_pending_id_valid(id))
         return;
     char *file = pending_file(s, id);
+    char *lock = fl_xasprintf("%s.lock", file);
     unlink(file);
+    unlink(lock);
+    free(lock);
     free(file);
 }
 
-/* gcroots/pending/<id>: roots while renewed within FL_STORE_PENDING_MAX_AGE; older ones are a
- * deployment that never reached (or never finished) its activation, and go. Temporaries of
- * a killed write go too: gc holds the store exclusively, so nobody is writing them. */
+/* Does a live process hold the record's lock file (fl_store_pending_claim)? 1 yes, 0 no
+ * owner (none ever, or gone: -1 when a lock file says there was one). */
+static int pending_owner(int dfd, const char *id) {
+    char *name = pending_lock_name(id);
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(name);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held ? 1 : -1;
+}
+
+/* gcroots/pending/<id>: roots while a live process holds its lock (the activation that names
+ * it) or while renewed within FL_STORE_PENDING_MAX_AGE; otherwise a deployment that never
+ * reached (or never finished) its activation, and they go. Temporaries of a killed write go
+ * too, and lock files of no record that nobody holds: gc holds the store exclusively, so
+ * nobody is writing or claiming them. */
 static void scan_pending(fl_store *s, pset *roots, int dry_run, FILE *report) {
     char *dir = fl_xasprintf("%s/gcroots/pending", fl_store_state_dir(s));
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -276,17 +328,33 @@ static void scan_pending(fl_store *s, pset *roots, int dry_run, FILE *report) {
             !S_ISREG(st.st_mode))
             continue;
         if (!fl_store_pending_id_valid(de->d_name)) {
-            if (strstr(de->d_name, ".tmp-") && !dry_run)
+            size_t n = strlen(de->d_name);
+            char *id = n > 5 && !strcmp(de->d_name + n - 5, ".lock")
+                           ? fl_xstrndup(de->d_name, n - 5)
+                           : NULL;
+            struct stat rst;
+            int orphan = id && fl_store_pending_id_valid(id) &&
+                         fstatat(dirfd(d), id, &rst, AT_SYMLINK_NOFOLLOW) < 0 &&
+                         pending_owner(dirfd(d), id) != 1;
+            if ((strstr(de->d_name, ".tmp-") || orphan) && !dry_run)
                 unlinkat(dirfd(d), de->d_name, 0);
+            free(id);
             continue;
         }
         int64_t age = now - (int64_t)st.st_mtime;
-        if (age > FL_STORE_PENDING_MAX_AGE) {
+        int owner = pending_owner(dirfd(d), de->d_name);
+        if (owner != 1 && age > FL_STORE_PENDING_MAX_AGE) {
             if (report)
-                fprintf(report, "%s stale pending root %s (deployment not renewed for %lld min)\n",
-                        dry_run ? "would drop" : "dropping", de->d_name, (long long)(age / 60));
-            if (!dry_run)
+                fprintf(report, "%s stale pending root %s (%snot renewed for %lld min)\n",
+                        dry_run ? "would drop" : "dropping", de->d_name,
+                        owner ? "its activating process is gone; " : "deployment ",
+                        (long long)(age / 60));
+            if (!dry_run) {
+                char *lock = pending_lock_name(de->d_name);
                 unlinkat(dirfd(d), de->d_name, 0);
+                unlinkat(dirfd(d), lock, 0);
+                free(lock);
+            }
             continue;
         }
         char *file = fl_path_join(dir, de->d_name);

@@ -1,7 +1,9 @@
 /* test_pending.c - a deployment's pending root (gcroots/pending/<id>): gc keeps every path
  * it names, valid or not yet, while it is fresh; drops it (and so the paths) once it has gone
  * FL_STORE_PENDING_MAX_AGE without renewal, but not with --dry-run; a hold renews it; ids that
- * could form a path are refused; a killed write's temporary goes with the next gc. */
+ * could form a path are refused; a killed write's temporary goes with the next gc. A record
+ * claimed by a live process (an activation, here a forked child paused on a pipe) is kept
+ * however old; once that process is killed, the age rule drops it again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +150,71 @@ static void test_ids_and_temporaries(void **state) {
     free(tmp);
 }
 
+static void test_claimed_while_owner_lives(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *a = NULL;
+    assert_int_equal(fl_store_add_text(f->s, "a", "A", 1, NULL, 0, &a, &err), 0);
+    const char *paths[] = {a};
+    assert_int_equal(fl_store_pending_hold(f->s, "dep4", paths, 1, &err), 0);
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The activating process: claims, says so, then waits (paused) until killed. */
+        int fd = -1;
+        char c = fl_store_pending_claim(f->s, "dep4", &fd, &err) == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(2);
+        while (read(hold[0], &c, 1) < 0)
+            ;
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    char *rec = record(f, "dep4");
+    char *lock = fl_xasprintf("%s.lock", rec);
+    assert_true(fl_path_exists(lock));
+    /* Older than the limit, but its owner lives: kept, and so is the path. */
+    age(rec, FL_STORE_PENDING_MAX_AGE + 600);
+    char *report = NULL;
+    gc(f, 0, &report);
+    assert_null(strstr(report, "dep4"));
+    free(report);
+    assert_true(fl_path_exists(rec));
+    assert_true(fl_store_is_valid(f->s, a));
+    /* Killed: no owner any more, and the record is stale. */
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    gc(f, 1, &report);
+    assert_non_null(strstr(report, "would drop stale pending root dep4 (its activating process "
+                                   "is gone;"));
+    free(report);
+    assert_true(fl_store_is_valid(f->s, a));
+    gc(f, 0, &report);
+    assert_non_null(strstr(report, "dropping stale pending root dep4"));
+    free(report);
+    assert_false(fl_path_exists(rec));
+    assert_false(fl_path_exists(lock));
+    assert_false(fl_store_is_valid(f->s, a));
+    /* A lock file nobody holds, of no record (a drop killed halfway), goes too. */
+    FILE *t = fopen(lock, "w");
+    assert_non_null(t);
+    fclose(t);
+    gc(f, 0, NULL);
+    assert_false(fl_path_exists(lock));
+    close(ready[0]);
+    close(ready[1]);
+    close(hold[0]);
+    close(hold[1]);
+    free(lock);
+    free(rec);
+    free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_keeps_stale_drops, store_fixture_setup,
@@ -153,6 +222,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_renewal_and_drop, store_fixture_setup,
                                         store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ids_and_temporaries, store_fixture_setup,
+                                        store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_claimed_while_owner_lives, store_fixture_setup,
                                         store_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
