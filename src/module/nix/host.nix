@@ -66,7 +66,39 @@ let
       ("Service '${n}.service' has both 'reloadIfChanged' and 'reloadTriggers' set. This is probably not what you want, because 'reloadTriggers' behave the same way as 'restartTriggers' if 'reloadIfChanged' is set."
        + " (reloadIfChanged at ${whereDefined [ "systemd" "services" n "reloadIfChanged" ]}; reloadTriggers at ${whereDefined [ "systemd" "services" n "reloadTriggers" ]})"))
     checkedConfig.systemd.services);
-  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl nativePackages; config = checkedConfig; };
+  # What the types of home-manager's free-form unit sections cannot check, located at the
+  # user's definition: unit and target names become paths under ~/.config/systemd/user, and
+  # X-SwitchMethod takes home-manager's four values.
+  userUnitProblems = lib.concatLists (lib.mapAttrsToList (user: hm:
+    lib.concatMap (kind: lib.concatLists (lib.mapAttrsToList (n: u:
+      let
+        at = rest: [ "home-manager" "users" user "systemd" "user" kind ] ++ rest;
+        badName = x: builtins.match "[A-Za-z0-9:_@.\\-]+" x == null || lib.hasPrefix "." x;
+        targets = (if u.wantedBy == null then [ ] else u.wantedBy)
+          ++ lib.toList (u.Install.WantedBy or [ ]) ++ lib.toList (u.Install.RequiredBy or [ ]);
+        badTargets = builtins.filter badName targets;
+        method = (u.unitConfig // u.Unit).X-SwitchMethod or null;
+        methods = [ "reload" "restart" "stop-start" "keep-old" ];
+      in
+        lib.optional (badName n) {
+          defs = defsAt (at [ ]);
+          msg = "`${modules.showPath (at [ n ])}': `${n}' is not a systemd unit name (letters, digits, ':', '_', '@', '.', '-'; not starting with '.')";
+        }
+        ++ lib.optional (badTargets != [ ]) {
+          defs = defsAt (at [ n "wantedBy" ]) ++ defsAt (at [ n "Install" ]);
+          msg = "`${modules.showPath (at [ n ])}': the target `${builtins.head badTargets}' (wantedBy, Install.WantedBy or Install.RequiredBy) is not a systemd unit name";
+        }
+        ++ lib.optional (method != null && !(builtins.elem method methods)) {
+          defs = defsAt (at [ n "Unit" ]) ++ defsAt (at [ n "unitConfig" ]);
+          msg = "`${modules.showPath (at [ n ])}': X-SwitchMethod is `${toString method}'; home-manager's values are ${lib.concatStringsSep ", " methods}";
+        }) hm.systemd.user.${kind})) [ "services" "sockets" "timers" ])
+    checkedConfig.home-manager.users);
+  unitChecked =
+    if userUnitProblems == [ ] then checkedConfig
+    else let p = builtins.head userUnitProblems; in
+      modules.throwAt (if p.defs != [ ] then (builtins.head p.defs).pos else null)
+        "${p.msg}${lib.optionalString (p.defs != [ ]) " (defined at ${lib.concatMapStringsSep ", " modules.showDef p.defs})"}";
+  built = import ./toplevel.nix { inherit lib pkgs host flakeInfo flakectl nativePackages; config = unitChecked; };
 
   # What `flakectl option` shows for an option path (a list of names).
   describe = path:

@@ -155,11 +155,7 @@ let
         + sectionWith (k: joinExec && k == "ExecStart") bodyName body
         + optionalString (installSec != { }) ("\n" + sectionWith (k: false) "Install" installSec);
       method = unitSec.X-SwitchMethod or null;
-      methods = [ "reload" "restart" "stop-start" "keep-old" ];
-    in
-      if method != null && !(builtins.elem method methods) then
-        throw "home-manager.users.${user}.systemd.user.${kind}s.${n}: X-SwitchMethod is `${toString method}'; expected one of ${concatStringsSep ", " methods}"
-      else {
+    in {
         text = render unitSec;
         hashText = render (removeAttrs unitSec [ "X-Reload-Triggers" ]);
         from = [ "systemd" "user" "${kind}s" n ];
