@@ -123,8 +123,8 @@ static void fold_units(fl_act_plan *p, fl_act_secrets *s) {
                     a = &u->a[u->n++];
                     a->action = FL_U_KEEP;
                     a->name = unit;
-                    rule = fl_xasprintf("%s %s %s, but %s: not restarted", kind, it->name, w,
-                                        refused);
+                    rule =
+                        fl_xasprintf("%s %s %s, but %s: not restarted", kind, it->name, w, refused);
                 } else if (a && owned_rule(s, a->rule)) {
                     /* Already acted on for another secret: name this one too. */
                     if (a->action == FL_U_RELOAD && action == FL_U_RESTART)

@@ -76,6 +76,12 @@ let
     Unit = sectionOpt "Unit" "; X-Restart-Triggers and X-Reload-Triggers restart or reload the unit when they change, X-SwitchMethod (reload, restart, stop-start, keep-old) says how a changed unit is switched";
     Install = sectionOpt "Install" "; WantedBy and RequiredBy make the .wants and .requires links and start the unit with those targets";
   };
+  # Sockets and timers are wanted by nothing unless told, as in NixOS and home-manager.
+  wantedByNone = target: what: mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+    description = "User targets that want it, usually [ \"${target}\" ] ([Install] WantedBy=, with Install.WantedBy)${what}.";
+  };
   userService = types.submodule {
     options = userUnitCommon // {
       wantedBy = mkOption {
@@ -98,11 +104,7 @@ let
   };
   userSocket = types.submodule {
     options = userUnitCommon // {
-      wantedBy = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-        description = "User targets that want it, usually [ \"sockets.target\" ] ([Install] WantedBy=, with Install.WantedBy); its service starts on the first connection.";
-      };
+      wantedBy = wantedByNone "sockets.target" "; its service starts on the first connection";
       listenStreams = mkOption { type = types.listOf types.str; default = [ ]; description = "ListenStream= addresses (a port, host:port or a path)."; };
       listenDatagrams = mkOption { type = types.listOf types.str; default = [ ]; description = "ListenDatagram= addresses."; };
       socketConfig = mkOption { type = types.attrsOf unitValue; default = { }; description = "Further [Socket] settings (Accept, Service, ...)."; };
@@ -111,11 +113,7 @@ let
   };
   userTimer = types.submodule {
     options = userUnitCommon // {
-      wantedBy = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-        description = "User targets that want it, usually [ \"timers.target\" ] ([Install] WantedBy=, with Install.WantedBy).";
-      };
+      wantedBy = wantedByNone "timers.target" "";
       timerConfig = mkOption { type = types.attrsOf unitValue; default = { }; description = "[Timer] settings (OnCalendar, OnActiveSec, Unit, ...)."; };
       Timer = sectionOpt "Timer" "";
     };

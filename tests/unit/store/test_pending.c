@@ -11,10 +11,10 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +40,14 @@ static void gc(fixture *f, int dry_run, char **report) {
         *report = buf;
     else
         free(buf);
+}
+
+/* A gc (dry_run or not) whose report says needle. */
+static void gc_says(fixture *f, int dry_run, const char *needle) {
+    char *report = NULL;
+    gc(f, dry_run, &report);
+    assert_non_null(strstr(report, needle));
+    free(report);
 }
 
 static char *record(fixture *f, const char *id) {
@@ -79,15 +87,10 @@ static void test_fresh_keeps_stale_drops(void **state) {
     assert_true(fl_store_is_valid(f->s, b));
     /* Stale: a dry run says so and keeps everything; a gc drops the record and the paths. */
     age(rec, FL_STORE_PENDING_MAX_AGE + 60);
-    char *report = NULL;
-    gc(f, 1, &report);
-    assert_non_null(strstr(report, "would drop stale pending root dep1"));
-    free(report);
+    gc_says(f, 1, "would drop stale pending root dep1");
     assert_true(fl_path_exists(rec));
     assert_true(fl_store_is_valid(f->s, a));
-    gc(f, 0, &report);
-    assert_non_null(strstr(report, "dropping stale pending root dep1"));
-    free(report);
+    gc_says(f, 0, "dropping stale pending root dep1");
     assert_false(fl_path_exists(rec));
     assert_false(fl_store_is_valid(f->s, a));
     assert_false(fl_store_is_valid(f->s, b));
@@ -97,13 +100,20 @@ static void test_fresh_keeps_stale_drops(void **state) {
     free(b);
 }
 
-static void test_renewal_and_drop(void **state) {
-    fixture *f = *state;
+/* A new store path that only the record id holds. */
+static char *held_path(fixture *f, const char *id) {
     fl_error err = FL_ERROR_INIT;
     char *a = NULL;
     assert_int_equal(fl_store_add_text(f->s, "a", "A", 1, NULL, 0, &a, &err), 0);
     const char *paths[] = {a};
-    assert_int_equal(fl_store_pending_hold(f->s, "dep2", paths, 1, &err), 0);
+    assert_int_equal(fl_store_pending_hold(f->s, id, paths, 1, &err), 0);
+    return a;
+}
+
+static void test_renewal_and_drop(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *a = held_path(f, "dep2");
     char *rec = record(f, "dep2");
     age(rec, FL_STORE_PENDING_MAX_AGE + 60);
     /* A hold with nothing new (an import starting) renews it. */
@@ -153,10 +163,7 @@ static void test_ids_and_temporaries(void **state) {
 static void test_claimed_while_owner_lives(void **state) {
     fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
-    char *a = NULL;
-    assert_int_equal(fl_store_add_text(f->s, "a", "A", 1, NULL, 0, &a, &err), 0);
-    const char *paths[] = {a};
-    assert_int_equal(fl_store_pending_hold(f->s, "dep4", paths, 1, &err), 0);
+    char *a = held_path(f, "dep4");
     int ready[2], hold[2];
     assert_int_equal(pipe(ready), 0);
     assert_int_equal(pipe(hold), 0);
@@ -189,14 +196,11 @@ static void test_claimed_while_owner_lives(void **state) {
     /* Killed: no owner any more, and the record is stale. */
     kill(child, SIGKILL);
     assert_int_equal(waitpid(child, NULL, 0), child);
-    gc(f, 1, &report);
-    assert_non_null(strstr(report, "would drop stale pending root dep4 (its activating process "
-                                   "is gone;"));
-    free(report);
+    gc_says(f, 1,
+            "would drop stale pending root dep4 (its activating process "
+            "is gone;");
     assert_true(fl_store_is_valid(f->s, a));
-    gc(f, 0, &report);
-    assert_non_null(strstr(report, "dropping stale pending root dep4"));
-    free(report);
+    gc_says(f, 0, "dropping stale pending root dep4");
     assert_false(fl_path_exists(rec));
     assert_false(fl_path_exists(lock));
     assert_false(fl_store_is_valid(f->s, a));
