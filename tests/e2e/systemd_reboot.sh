@@ -40,7 +40,7 @@ expect_eq "boot-time unit ran" active "$(unit_active flakectl-boot.service)"
 expect_eq "current re-created at boot" "$gen1" "$(nsx readlink -f /run/flakectl/current)"
 expect_eq "secret re-installed at boot" "$T1" "$(nsx cat /run/flakectl/secrets/token)"
 ns_file_is "web came up after the boot unit, with its secret" /run/web.token "$T1"
-expect_eq "web runs v1 after the reboot" v1 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v1 after the reboot" /run/web.version v1
 
 # Defect 1: the first switch after the reboot restarts the changed unit.
 pid_web=$(unit_pid web) pid_db=$(unit_pid db)
@@ -49,7 +49,7 @@ fl_in --flake /flake switch --host box
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "switch after reboot exit" 0 "$rc"
 expect_contains "planned as a restart" "restart  web.service" "$out"
-expect_eq "web runs v2" v2 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v2" /run/web.version v2
 [ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process"
 expect_eq "db untouched" "$pid_db" "$(unit_pid db)"
 
@@ -61,7 +61,7 @@ pid_web=$(unit_pid web)
 fl_in --flake /flake switch --host box
 expect_eq "switch without current exit" 0 "$rc"
 expect_contains "says what it compares with" "comparing with" "$out"
-expect_eq "web runs v3" v3 "$(nsx cat /run/web.version)"
+ns_file_is "web runs v3" /run/web.version v3
 [ "$(unit_pid web)" != "$pid_web" ] || fail "web kept its old process (v3)"
 
 # restartUnits: only the secret changes; web restarts with it, db does not.
@@ -71,7 +71,7 @@ fl_in --flake /flake switch --host box
 [ "$rc" = 0 ] || echo "$out$err" >&2
 expect_eq "secret switch exit" 0 "$rc"
 expect_eq "secret changed" "$T2" "$(nsx cat /run/flakectl/secrets/token)"
-expect_eq "web restarted with the new secret" "$T2" "$(nsx cat /run/web.token)"
+ns_file_is "web restarted with the new secret" /run/web.token "$T2"
 [ "$(unit_pid web)" != "$pid_web" ] || fail "web not restarted for its secret"
 expect_eq "db untouched by the secret" "$pid_db" "$(unit_pid db)"
 echo ok

@@ -61,7 +61,7 @@ nspawn_boot
 host v1 rms
 ns_switch "first switch" --backup-ext pre-flakectl
 for u in rl oms rmst rms keep plain; do expect_eq "$u started" active "$(unit_active $u.service)"; done
-expect_eq "RefuseManualStart unit started (through its target)" v1 "$(nsx cat /run/rmst.version)"
+ns_file_is "RefuseManualStart unit started (through its target)" /run/rmst.version v1
 if nsx systemctl start rmst.service 2>/dev/null; then fail "systemd accepts a manual start of rmst; the test proves nothing"; fi
 
 pid_rl=$(unit_pid rl.service) pid_oms=$(unit_pid oms.service) pid_rms=$(unit_pid rms.service) pid_rmst=$(unit_pid rmst.service)
@@ -78,7 +78,7 @@ expect_eq "RefuseManualStop unit not restarted" "$pid_rms" "$(unit_pid rms.servi
 expect_eq "restartIfChanged = false unit not restarted" "$pid_keep" "$(unit_pid keep.service)"
 expect_eq "RefuseManualStart unit restarted" active "$(unit_active rmst.service)"
 [ "$(unit_pid rmst.service)" != "$pid_rmst" ] || fail "rmst kept its old process"
-expect_eq "rmst runs v2" v2 "$(nsx cat /run/rmst.version)"
+ns_file_is "rmst runs v2" /run/rmst.version v2
 
 # A changed secret whose restartUnits names every kind: the plain unit restarts; the
 # RefuseManualStop unit (systemd would refuse the restart), the restartIfChanged = false and

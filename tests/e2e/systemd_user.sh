@@ -38,13 +38,13 @@ if ! nsx sh -c 'for i in $(seq 100); do systemctl is-active -q user@1000.service
     exit 77
 fi
 nspawn_wait "hello started by alice's manager" 10 runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-active -q hello.service
-expect_eq "hello v1" v1 "$(nsx cat /home/alice/hello.version)"
+ns_file_is "hello v1" /home/alice/hello.version v1
 
 pid=$(upid hello)
 host "$(hello v2)"
 ns_switch "change"
 expect_eq "hello restarted" active "$(uactive hello)"
-expect_eq "hello v2" v2 "$(nsx cat /home/alice/hello.version)"
+ns_file_is "hello v2" /home/alice/hello.version v2
 [ "$(upid hello)" != "$pid" ] || fail "hello kept its old process"
 
 # Masked by alice: the unit file is flakectl's link, so `systemctl --user mask` needs --force
