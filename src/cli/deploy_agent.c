@@ -64,8 +64,8 @@ static const fl_opt_spec activate_spec[] = {
     FL_OPT_INT_("confirm-timeout", 0, "S", "seconds the deployer has to confirm (default 30)",
                 agent_opts, timeout, 1, 1000000, .flags = 0),
     FL_OPT_STR_("pending", 0, "ID",
-                "the copy's pending root (store query-valid --pending): kept by gc while this\n"
-                "process lives, dropped once the activation has ended",
+                "the copy's pending root (store query-valid --pending), kept by gc\n"
+                "while this process lives and dropped once the activation has ended",
                 agent_opts, pending, .flags = 0),
     FL_OPT_ARG_("TOPLEVEL", "the toplevel, already in this store", agent_opts, top,
                 .flags = FL_OPT_REQUIRED),
