@@ -1,6 +1,7 @@
 /* transport.c - reaching a cache's files by URL: file:///DIR reads the directory, http(s)://
- * goes through http.c. Also the cache's nix-cache-info (its StoreDir must be ours: store
- * paths contain the store directory). Never writes to a cache (push.c does). */
+ * goes through util's HTTP client (http.h). Also the cache's nix-cache-info (its StoreDir
+ * must be ours: store paths contain the store directory). Never writes to a cache (push.c
+ * does). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ int fl_cache_conn_open(const char *url, fl_cache_conn *c, fl_error *err) {
 void fl_cache_conn_close(fl_cache_conn *c) {
     free(c->url);
     free(c->dir);
-    fl_cache_http_free(c->curl);
+    fl_http_free(c->client);
     memset(c, 0, sizeof *c);
 }
 
@@ -66,7 +67,10 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
     if (*fd < 0)
         return fl_error_errno(err, "cannot make a temporary file in %s", tmpdir);
     char *url = fl_xasprintf("%s/%s", c->url, rel);
-    int rc = fl_cache_http_get_fd(&c->curl, url, *fd, err);
+    fl_http_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.url = url;
+    int rc = fl_http_get_fd(&c->client, &rq, *fd, err);
     free(url);
     if (!rc && lseek(*fd, 0, SEEK_SET) < 0)
         rc = fl_error_errno(err, "cannot rewind a download");
