@@ -18,6 +18,11 @@ static int columns(FILE *out) {
     return 80;
 }
 
+/* Whether the task is substituting as such (store realise): every path it does is one. */
+static int substituting(const fl_cli_progress *p) {
+    return p->summary && !strcmp(p->summary, "substituted");
+}
+
 /* "pushing to file:///srv/c: 3/10 paths, 1.2 MiB of 4.0 MiB, 2.1 MiB/s  hello-2.12", or
  * without a total "building: 3 paths done  hello-2.12", or for a fleet "deploying: 3 hosts:
  * 2 built, 1 copied, 0 activated; 14 paths, 3.0 MiB, 1.1 MiB/s  web1" */
@@ -31,6 +36,11 @@ static void status_text(const fl_cli_progress *p, char *buf, size_t n) {
             k += snprintf(buf + k, n - (size_t)k, ", %llu failed", (unsigned long long)p->failed);
         if (p->done && (size_t)k < n)
             k += snprintf(buf + k, n - (size_t)k, "; %llu paths", (unsigned long long)p->done);
+    } else if (p->substituted && !p->total && !substituting(p)) {
+        /* a build that substitutes some paths: the two counts apart */
+        k = snprintf(buf, n, "%s: %llu built, %llu substituted", p->task,
+                     (unsigned long long)(p->done - p->substituted),
+                     (unsigned long long)p->substituted);
     } else {
         k = snprintf(buf, n, "%s: %llu", p->task, (unsigned long long)p->done);
         if (p->total)
@@ -140,7 +150,7 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
         snprintf(p->noun, sizeof p->noun, "%s", ev->noun ? ev->noun : "paths");
         p->total = ev->total;
         p->total_bytes = ev->total_bytes;
-        p->done = p->bytes = p->inflight = 0;
+        p->done = p->bytes = p->inflight = p->substituted = 0;
         p->built = p->copied = p->activated = p->failed = 0;
         p->fleet = !strcmp(p->noun, "hosts");
         p->item[0] = '\0';
@@ -160,6 +170,8 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
         break;
     case FL_PROGRESS_ADVANCE: {
         p->done++;
+        if (ev->task && !strcmp(ev->task, "substituted"))
+            p->substituted++;
         p->bytes += ev->bytes;
         p->inflight = p->inflight > ev->bytes ? p->inflight - ev->bytes : 0;
         if (plain && ev->item) {
@@ -225,8 +237,15 @@ void fl_cli_progress_release(fl_cli_progress *p) {
             fl_human_bytes((double)p->bytes, h, sizeof h);
             snprintf(b, sizeof b, ", %s", h);
         }
-        fprintf(p->out, "%s %llu %s%s in %.1f s\n", p->summary, (unsigned long long)p->done,
-                p->done == 1 && !strcmp(p->noun, "paths") ? "path" : p->noun, b, fl_now_s() - p->start);
+        uint64_t made = substituting(p) ? p->done : p->done - p->substituted;
+        int paths = !strcmp(p->noun, "paths");
+        if (made)
+            fprintf(p->out, "%s %llu %s", p->summary, (unsigned long long)made,
+                    made == 1 && paths ? "path" : p->noun);
+        if (made < p->done)
+            fprintf(p->out, "%ssubstituted %llu %s", made ? ", " : "",
+                    (unsigned long long)(p->done - made), p->done - made == 1 ? "path" : "paths");
+        fprintf(p->out, "%s in %.1f s\n", b, fl_now_s() - p->start);
     }
     fflush(p->out);
     pthread_mutex_destroy(&p->lock);

@@ -17,6 +17,7 @@ typedef struct fl_cli_progress {
     const char *summary; /* the verb of the closing line ("built"), NULL for none */
     char task[160], item[256];
     uint64_t total, total_bytes, done, bytes;
+    uint64_t substituted; /* of done: fetched from a cache, not made */
     uint64_t inflight; /* BYTES: of the items not yet done */
     /* a fleet (STAGE events): hosts per stage, of total */
     int fleet;
@@ -28,7 +29,9 @@ typedef struct fl_cli_progress {
 /* On out (stderr): on a terminal one line redrawn in place (task, done of total, bytes, rate,
  * the current item); elsewhere a plain line per item; -v: a line per item on a terminal too;
  * --quiet: nothing. task names the work until the library's BEGIN renames it; summary, when
- * not NULL, is the verb of one closing line ("built 3 paths in 1.2 s") unless --quiet. */
+ * not NULL, is the verb of one closing line ("built 3 paths in 1.2 s") unless --quiet; paths
+ * substituted from a cache are counted apart from those built ("built 2 paths, substituted
+ * 3 paths, 1.1 MiB in 1.2 s"). */
 void fl_cli_progress_init(fl_cli_progress *p, FILE *out, const char *task, const char *summary);
 /* Clears a line still drawn and prints the closing line. */
 void fl_cli_progress_release(fl_cli_progress *p);
