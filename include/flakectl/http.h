@@ -30,8 +30,8 @@ typedef struct fl_http_request {
     int (*write)(void *ctx, const void *data, size_t len, fl_error *err);
     /* bytes received so far and the total (0 while unknown); non-zero aborts. May be NULL. */
     int (*progress)(void *progress_ctx, uint64_t received, uint64_t total);
-    void *ctx;          /* start's and write's */
-    void *progress_ctx; /* progress's */
+    void *ctx;           /* start's and write's */
+    void *progress_ctx;  /* progress's */
     long status;         /* out: the final response's status (0 for file://) */
     char validator[256]; /* out: its strong ETag, else its Last-Modified, else "" */
 } fl_http_request;

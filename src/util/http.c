@@ -266,8 +266,7 @@ static int fd_write(void *ctx, const void *data, size_t len, fl_error *err) {
         if (w <= 0) {
             if (w == 0)
                 errno = EIO;
-            return fl_error_errno(err, "cannot download %s: writing the download failed",
-                                  f->url);
+            return fl_error_errno(err, "cannot download %s: writing the download failed", f->url);
         }
         p += w;
         len -= (size_t)w;
