@@ -1,9 +1,14 @@
 /* progress.c (cli) - draws what the library reports through progress.h: the updating line on
  * a terminal, plain lines in a pipe, a line per step with -v, nothing with --quiet. The only
  * place that decides how progress looks; writes to the one stream it is given. */
+#define _GNU_SOURCE /* memrchr, pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "flakectl/clock.h"
 #include "flakectl/strbuf.h"
@@ -249,4 +254,140 @@ void fl_cli_progress_release(fl_cli_progress *p) {
     }
     fflush(p->out);
     pthread_mutex_destroy(&p->lock);
+}
+
+/* ---- the line relay ---- */
+
+static void write_fully(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Puts text (whole lines, or a prompt's unfinished line) on the terminal on its own row. */
+static void relay_out(fl_cli_line_relay *r, int fd, const char *text, size_t n) {
+    fl_cli_progress *p = r->p;
+    pthread_mutex_lock(&p->lock);
+    int was = p->drawn;
+    clear_line(p);
+    fflush(p->out);
+    write_fully(fd, text, n);
+    /* the updating line again below it, unless the text left the cursor mid-row */
+    if (was && n && text[n - 1] == '\n')
+        draw(p, 1);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *relay_run(void *arg) {
+    fl_cli_line_relay *r = arg;
+    fl_strbuf pending[2];
+    fl_strbuf_init(&pending[0], 256);
+    fl_strbuf_init(&pending[1], 256);
+    int open_ends = 2;
+    char buf[8192];
+    while (open_ends) {
+        struct pollfd pf[2] = {{r->rd[0], POLLIN, 0}, {r->rd[1], POLLIN, 0}};
+        /* an unfinished line (a prompt) is shown after a moment without its end */
+        int k = poll(pf, 2, pending[0].len || pending[1].len ? 200 : -1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (k == 0 && pending[i].len) {
+                relay_out(r, i + 1, pending[i].buf, pending[i].len);
+                fl_strbuf_reset(&pending[i]);
+            }
+            if (k <= 0 || r->rd[i] < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t got = read(r->rd[i], buf, sizeof buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (pending[i].len)
+                    relay_out(r, i + 1, pending[i].buf, pending[i].len);
+                fl_strbuf_reset(&pending[i]);
+                close(r->rd[i]);
+                r->rd[i] = -1;
+                pf[i].fd = -1;
+                open_ends--;
+                continue;
+            }
+            fl_strbuf_add(&pending[i], buf, (size_t)got);
+            char *last = memrchr(pending[i].buf, '\n', pending[i].len);
+            if (last) {
+                size_t n = (size_t)(last - pending[i].buf) + 1;
+                relay_out(r, i + 1, pending[i].buf, n);
+                memmove(pending[i].buf, pending[i].buf + n, pending[i].len - n);
+                pending[i].len -= n;
+                pending[i].buf[pending[i].len] = '\0';
+            }
+        }
+    }
+    fl_strbuf_release(&pending[0]);
+    fl_strbuf_release(&pending[1]);
+    return NULL;
+}
+
+void fl_cli_line_relay_start(fl_cli_line_relay *r, fl_cli_progress *p) {
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->fd[0] = 1;
+    r->fd[1] = 2;
+    r->out = stdout;
+    r->err = stderr;
+    r->rd[0] = r->rd[1] = -1;
+    if (!p->tty || p->quiet)
+        return;
+    int a[2], b[2];
+    if (pipe2(a, O_CLOEXEC) < 0)
+        return;
+    if (pipe2(b, O_CLOEXEC) < 0) {
+        close(a[0]);
+        close(a[1]);
+        return;
+    }
+    FILE *out = fdopen(a[1], "w"), *err = out ? fdopen(b[1], "w") : NULL;
+    r->rd[0] = a[0];
+    r->rd[1] = b[0];
+    if (!out || !err || pthread_create(&r->thread, NULL, relay_run, r) != 0) {
+        if (out)
+            fclose(out);
+        else
+            close(a[1]);
+        if (err)
+            fclose(err);
+        else
+            close(b[1]);
+        close(a[0]);
+        close(b[0]);
+        r->rd[0] = r->rd[1] = -1;
+        return;
+    }
+    setvbuf(out, NULL, _IOLBF, 0);
+    setvbuf(err, NULL, _IOLBF, 0);
+    fflush(stdout);
+    r->out = out;
+    r->err = err;
+    r->fd[0] = a[1];
+    r->fd[1] = b[1];
+}
+
+void fl_cli_line_relay_stop(fl_cli_line_relay *r) {
+    if (r->out == stdout)
+        return;
+    /* closing the write ends (the FILEs own them) is the reader's end of input */
+    fclose(r->out);
+    fclose(r->err);
+    pthread_join(r->thread, NULL);
+    r->out = stdout;
+    r->err = stderr;
+    r->fd[0] = 1;
+    r->fd[1] = 2;
 }
