@@ -171,6 +171,34 @@ static int transfer_error(fl_error *err, const char *url, const char *msg) {
     return rc;
 }
 
+/* The request's outcome, once the transfer is over (g->h still open: an empty body's start
+ * reads the status from it). */
+static int finish(get_ctx *g, CURLcode r, const char *msg, long status, fl_error *err) {
+    fl_http_request *rq = g->rq;
+    if (g->failed) {
+        fl_error_move(err, &g->err);
+        return err->code ? err->code : FL_EIO;
+    }
+    fl_error_clear(&g->err);
+    if (g->aborted)
+        return fl_error_set(err, FL_ENET, "download of %s interrupted", rq->url);
+    if (r != CURLE_OK)
+        return transfer_error(err, rq->url, *msg ? msg : curl_easy_strerror(r));
+    /* S3 answers 403 for a missing object when listing is not allowed; Nix reads it as absent */
+    if (status == 404 || status == 403 || status == 410)
+        return fl_error_set(err, FL_ENOTFOUND, "cannot download %s: the server answered HTTP %ld",
+                            rq->url, status);
+    if (status >= 400)
+        return fl_error_set(err, FL_ENET, "cannot download %s: the server answered HTTP %ld",
+                            rq->url, status);
+    /* an empty file has no first byte */
+    if (!g->started && body_start(g) < 0) {
+        fl_error_move(err, &g->err);
+        return err->code ? err->code : FL_EIO;
+    }
+    return FL_OK;
+}
+
 int fl_http_get(fl_http **conn, fl_http_request *rq, fl_error *err) {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
@@ -225,30 +253,10 @@ int fl_http_get(fl_http **conn, fl_http_request *rq, fl_error *err) {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     rq->status = status;
+    int rc = finish(&g, r, msg, status, err);
     if (!conn)
         curl_easy_cleanup(h);
-    if (g.failed) {
-        fl_error_move(err, &g.err);
-        return err->code ? err->code : FL_EIO;
-    }
-    fl_error_clear(&g.err);
-    if (g.aborted)
-        return fl_error_set(err, FL_ENET, "download of %s interrupted", rq->url);
-    if (r != CURLE_OK)
-        return transfer_error(err, rq->url, *msg ? msg : curl_easy_strerror(r));
-    /* S3 answers 403 for a missing object when listing is not allowed; Nix reads it as absent */
-    if (status == 404 || status == 403 || status == 410)
-        return fl_error_set(err, FL_ENOTFOUND, "cannot download %s: the server answered HTTP %ld",
-                            rq->url, status);
-    if (status >= 400)
-        return fl_error_set(err, FL_ENET, "cannot download %s: the server answered HTTP %ld",
-                            rq->url, status);
-    /* an empty file has no first byte */
-    if (!g.started && body_start(&g) < 0) {
-        fl_error_move(err, &g.err);
-        return err->code ? err->code : FL_EIO;
-    }
-    return FL_OK;
+    return rc;
 }
 
 typedef struct fd_sink {
