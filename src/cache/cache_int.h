@@ -39,11 +39,11 @@ void fl_decompressor_free(fl_decompressor *d);
 /* ---- transport (transport.c; http(s) through util's http.h) ---- */
 
 typedef struct fl_cache_conn {
-    char *url;   /* as given, without a trailing '/' */
-    char *dir;   /* file://: the directory; NULL otherwise */
-    int http;    /* http:// or https:// */
+    char *url;       /* as given, without a trailing '/' */
+    char *dir;       /* file://: the directory; NULL otherwise */
+    int http;        /* http:// or https:// */
     fl_http *client; /* http: a reused connection (keep-alive) */
-    int checked; /* nix-cache-info read and its StoreDir matched */
+    int checked;     /* nix-cache-info read and its StoreDir matched */
 } fl_cache_conn;
 
 /* Parses url (file:///DIR, http://..., https://...). */
@@ -59,7 +59,6 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
 /* Checks the cache's nix-cache-info names store_dir (once per connection). A cache without
  * one is refused: Nix writes it first. */
 int fl_cache_check_store_dir(fl_cache_conn *c, const char *store_dir, fl_error *err);
-
 
 /* partial.c: downloads the file rel of an http(s) cache into dir (the store's partial
  * area), going on from what an interrupted download of the same URL left there when that
