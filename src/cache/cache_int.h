@@ -60,6 +60,10 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
  * one is refused: Nix writes it first. */
 int fl_cache_check_store_dir(fl_cache_conn *c, const char *store_dir, fl_error *err);
 
+/* rc of a GET of a cache's file: a missing file (FL_ENOTFOUND) said as the caches say it,
+ * "URL does not exist (HTTP 404)" (the HTTP client's words are a download's); else rc. */
+int fl_cache_http_result(const fl_http_request *rq, int rc, fl_error *err);
+
 /* partial.c: downloads the file rel of an http(s) cache into dir (the store's partial
  * area), going on from what an interrupted download of the same URL left there when that
  * can be trusted, and checks it against size and hash (the narinfo's FileSize and FileHash;

@@ -275,7 +275,9 @@ int fl_cache_fetch_resumable(fl_cache_conn *c, const char *rel, const char *dir,
         d.rq = &rq;
         uint64_t before = d.pos;
         /* complete already (killed between the download and its use): nothing to ask */
-        rc = size && d.pos == size ? 0 : fl_http_get(&c->client, &rq, err);
+        rc = size && d.pos == size
+                 ? 0
+                 : fl_cache_http_result(&rq, fl_http_get(&c->client, &rq, err), err);
         attempts++;
         if (rc && rq.status == 416 && before) {
             /* the server has fewer bytes than we hold: not the same file */

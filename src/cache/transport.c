@@ -51,6 +51,12 @@ static int not_found(fl_cache_conn *c, const char *rel, fl_error *err) {
     return fl_error_set(err, FL_ENOTFOUND, "%s/%s does not exist", c->url, rel);
 }
 
+int fl_cache_http_result(const fl_http_request *rq, int rc, fl_error *err) {
+    if (rc != FL_ENOTFOUND)
+        return rc;
+    return fl_error_set(err, FL_ENOTFOUND, "%s does not exist (HTTP %ld)", rq->url, rq->status);
+}
+
 int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, int *fd,
                        fl_error *err) {
     if (c->dir) {
@@ -70,7 +76,7 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
     fl_http_request rq;
     memset(&rq, 0, sizeof rq);
     rq.url = url;
-    int rc = fl_http_get_fd(&c->client, &rq, *fd, err);
+    int rc = fl_cache_http_result(&rq, fl_http_get_fd(&c->client, &rq, *fd, err), err);
     free(url);
     if (!rc && lseek(*fd, 0, SEEK_SET) < 0)
         rc = fl_error_errno(err, "cannot rewind a download");
