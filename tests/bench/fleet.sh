@@ -21,7 +21,10 @@
 #        bash tests/bench/fleet.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-export FLAKECTL=${FLAKECTL:-$src/build/flakectl} FLAKECTL_SRC=$src
+# absolute: the targets' sshd puts its directory on their PATH, where a relative one means
+# nothing ("flakectl is not installed on hN")
+FLAKECTL=$(realpath "${FLAKECTL:-$src/build/flakectl}")
+export FLAKECTL FLAKECTL_SRC=$src
 N=${FLEET_HOSTS:-50} J=${FLEET_JOBS:-16} REPS=${FLEET_REPS:-3}
 [ "$(id -u)" = 0 ] || { echo "fleet.sh: needs root (network namespaces)" >&2; exit 77; }
 rc=0 out="" err=""
