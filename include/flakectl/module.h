@@ -172,6 +172,10 @@ int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o,
 struct fl_flake_inputs_opts;
 int fl_module_lock_inputs(const fl_session_opts *o, const struct fl_flake_inputs_opts *opts,
                           fl_error *err);
+/* Makes host_name the session's host (releasing the one open before): several hosts
+ * evaluated by one evaluator, which keeps what they share (the flake, its inputs, the
+ * modules) evaluated once. Open the session with host_name NULL first. */
+int fl_host_session_select(fl_host_session *s, const char *host_name, fl_error *err);
 void fl_host_session_close(fl_host_session *s);
 /* Lets the session's builds fetch from binary caches: the host's store.substituters and
  * store.trustedPublicKeys plus urls and keys (command-line additions). No caches, no change.
