@@ -52,6 +52,9 @@ done
 deploy_write_flake "${NETNS_SPECS[@]}"
 head -c 1048576 /dev/urandom >"$DEPLOY_FLAKE/blob"
 echo "$N simulated hosts up in $(secs "$t0" "$(now)") s (bridge $NETNS_NET.0/24, $(nproc) cores here)"
+# other work on the machine takes cores from the hosts: every figure below is read with it
+load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
+echo "at the start: $(load)"
 run_fl cache keygen bench-1 -o "$DEPLOY_WORK/key.sec"
 pub=$out
 
@@ -209,3 +212,4 @@ printf '%-44s %s (nginx served %s)\n' "  deployer's bytes into the network" \
   "$(human "$(echo "${pb[@]}" | median)")" "$(human "$(echo "${pv[@]}" | median)")"
 printf '%-44s %s s for 1 host, %s s for %s (one cache push --host ... run)\n' \
   "  the deployer's push of pointers" "$(echo "${push1_s[@]}" | median)" "$(echo "${push_s[@]}" | median)" "$N"
+echo "at the end: $(load)"
