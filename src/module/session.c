@@ -108,6 +108,9 @@ int fl_host_session_select(fl_host_session *s, const char *host_name, fl_error *
     s->host_open = 0;
     int rc = fl_host_open_args(s->L, s->flake, host_name, &s->args, &s->host, err);
     s->host_open = rc == 0;
+    /* the next host reuses the flake's outputs instead of calling them again */
+    if (rc == 0 && !s->args.outputs)
+        s->args.outputs = fl_host_flake_outputs(&s->host);
     return rc;
 }
 

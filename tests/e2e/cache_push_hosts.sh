@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `cache push` of several hosts in one run (--host A --host B, --on @tag) to a file:// cache
-# served by a real nginx: one evaluator builds them all, a path the hosts share is pushed once (the cache holds exactly the union of
+# served by a real nginx: the flake's outputs are evaluated once for all of them (a trace in
+# them shows once), a path the hosts share is pushed once (the cache holds exactly the union of
 # the closures that single-host pushes write), each host gets its own signed pointer naming
 # its own toplevel, and two hosts then pull their own pointer over HTTP into their own state
 # and root. A host that does not exist and a host whose pointer cannot be written are each
@@ -23,7 +24,7 @@ narinfos() { find "$1" -maxdepth 1 -name '*.narinfo' -printf '%f\n' | sort; }
 ptr() { sed -n "s/^$2: //p" "srv/cache/hosts/$1"; }
 
 cat > flake/flake.nix <<'EOF'
-{ outputs = { self, ... }: { hosts = {
+{ outputs = { self, ... }: builtins.trace "evaluating the flake's outputs" { hosts = {
   a = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./common.nix ./a.nix ];
         deploy = { targetHost = "root@a.invalid"; tags = [ "web" ]; }; };
   b = { system = "x86_64-linux"; platform = "nixos"; modules = [ ./common.nix ./b.nix ];
@@ -58,6 +59,8 @@ fl cache push --to "file://$work/srv/cache" --key key.sec --host a --host nope -
     > push.out 2> push.err || rc=$?
 [ "$rc" = 1 ] || fail "a push with a missing host exited $rc, not 1: $(cat push.err)"
 grep -q '^\[nope\] error: .*no host .nope.' push.err || fail "the missing host is not named: $(cat push.err)"
+[ "$(grep -c "evaluating the flake's outputs" push.err)" = 1 ] ||
+    fail "the flake's outputs were evaluated $(grep -c "evaluating the flake" push.err) times for three hosts"
 [ "$(narinfos srv/cache)" = "$union" ] || fail "the cache holds other paths than the union of the closures"
 pushed=$(sed -n 's/^\([0-9]*\) paths pushed.*/\1/p' push.err)
 [ "$pushed" = "$(echo "$union" | wc -l)" ] ||
