@@ -274,8 +274,11 @@ static int push_hosts(const cache_opts *o, const fl_cache_secret_key *key) {
     fl_cli_progress pr;
     fl_cli_progress_init(&pr, stderr, "pushing", NULL);
     if (!rc && np) {
-        fl_cache_push_opts po = {o->compression, key, NULL, NULL, NULL, &pr.progress, key ? ptrs : NULL,
-                                 key ? np : 0};
+        fl_cache_push_opts po = {.compression = o->compression,
+                                 .key = key,
+                                 .progress = &pr.progress,
+                                 .pointers = key ? ptrs : NULL,
+                                 .npointers = key ? np : 0};
         rc = push_paths(o, s, paths, np, &po, &res, &err);
     }
     fl_cli_progress_release(&pr);
@@ -366,8 +369,9 @@ static int cache_push(int argc, char **argv) {
     fl_cli_progress_init(&pr, stderr, "pushing", NULL);
     if (!rc) {
         /* the progress reporter prints the per-path lines (a pipe, -v) and the moving line */
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, NULL, NULL, NULL,
-                                 &pr.progress,  NULL,                0};
+        fl_cache_push_opts po = {.compression = o.compression,
+                                 .key = o.key ? &key : NULL,
+                                 .progress = &pr.progress};
         rc = push_paths(&o, s, paths, n, &po, &res, &err);
     }
     fl_cli_progress_release(&pr);
