@@ -80,6 +80,15 @@ void fl_narinfo_free(fl_narinfo *ni);
 
 /* ---- push (push.c) ---------------------------------------------------------------------- */
 
+/* One host's pointer in a push of several hosts' toplevels at once (`cache push --host A
+ * --host B`): written after the whole push, so after its own closure is complete in the
+ * cache. The push fills counter (0 when not written) and err (why not). */
+typedef struct fl_cache_pointer_req {
+    const char *host, *toplevel, *rev; /* rev may be NULL */
+    uint64_t counter;
+    fl_error err;
+} fl_cache_pointer_req;
+
 typedef struct fl_cache_push_opts {
     const char *compression;        /* "zstd" (default), "xz" or "none" */
     const fl_cache_secret_key *key; /* NULL = unsigned */
@@ -90,6 +99,10 @@ typedef struct fl_cache_push_opts {
     const char *pointer_rev;
     const fl_progress *progress; /* BEGIN with the paths and NAR bytes to send, an ADVANCE
                                     per path written (from worker threads), END; or NULL */
+    /* with a key: a pointer per entry once every path is pushed (one failing pointer does not
+     * stop the others: see each entry's err); none when the push itself fails */
+    fl_cache_pointer_req *pointers;
+    size_t npointers;
 } fl_cache_push_opts;
 
 typedef struct fl_cache_push_result {

@@ -42,6 +42,11 @@ int fl_cli_eval_host(const char *host, const char *path, int json);
 /* Evaluates and builds a host of the flake (--flake/--state-dir from fl_opts); *toplevel is
  * the owned store path. host_name NULL = this machine's name. Shared by build, switch, ... */
 int fl_cli_build_host(const char *host_name, char **toplevel, fl_error *err);
+/* Builds several hosts with one evaluator (the flake and what the hosts share evaluated
+ * once): toplevels[i] (owned) or errs[i] for each; one host's failure stops nothing else.
+ * Returns how many failed, or <0 with err when the flake itself cannot be opened. */
+int fl_cli_build_hosts(char *const *names, size_t n, char **toplevels, fl_error *errs,
+                       fl_error *err);
 /* The binary caches a build used: its URLs and trusted keys (owned string arrays; free each
  * with fl_store_free_paths). */
 typedef struct fl_cli_caches {

@@ -23,6 +23,9 @@ int fl_atomic_rename(const char *tmp, const char *dest, fl_error *err);
  * syncfs costs what a handful of fsyncs do): with FL_ATOMIC_NO_SYNC the data and directory
  * fsyncs are skipped; the replacement itself is still a rename, never a partial file. */
 enum { FL_ATOMIC_NO_SYNC = 1 };
+/* For callers that stage several files in one directory and then call fl_sync_dir once:
+ * each file's data is synced, its directory is not. */
+enum { FL_ATOMIC_NO_DIRSYNC = 2 };
 int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
                             int flags, fl_error *err);
 int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl_error *err);
@@ -41,6 +44,8 @@ int fl_atomic_symlink_at(int dirfd, const char *name, const char *shown, const c
 /* renameat(2) between two directory descriptors, then an fsync of the destination's. */
 int fl_atomic_rename_at(int fromdir, const char *from, int todir, const char *to,
                         const char *shown_from, const char *shown_to, fl_error *err);
+/* fsync of the directory dir (its entries: what renames into it did). */
+int fl_sync_dir(const char *dir, fl_error *err);
 /* Flushes the file system holding path (syncfs). */
 int fl_sync_fs(const char *path, fl_error *err);
 

@@ -39,12 +39,15 @@ void fl_module_free_names(char **names, size_t n);
 int fl_host_open(fl_lang *L, const char *flake_dir, const char *name, fl_host *host,
                  fl_error *err);
 void fl_host_release(fl_host *host);
+/* The flake's outputs the host was evaluated from (for fl_host_flake_args.outputs), or NULL. */
+fl_value *fl_host_flake_outputs(fl_host *host);
 
 /* What the flake layer (src/flake/) hands to nix/host.nix: the resolved `inputs` set and
  * `flakeInfo` (path, rev, dirty; it lands in profile.json). NULL fields: {} and { path; }. */
 typedef struct fl_host_flake_args {
     fl_value *inputs;
     fl_value *info;
+    fl_value *outputs; /* the flake's outputs as another host evaluated them, or NULL */
 } fl_host_flake_args;
 int fl_host_open_args(fl_lang *L, const char *flake_dir, const char *name,
                       const fl_host_flake_args *fa, fl_host *host, fl_error *err);
@@ -172,6 +175,10 @@ int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o,
 struct fl_flake_inputs_opts;
 int fl_module_lock_inputs(const fl_session_opts *o, const struct fl_flake_inputs_opts *opts,
                           fl_error *err);
+/* Makes host_name the session's host (releasing the one open before): several hosts
+ * evaluated by one evaluator, which keeps what they share (the flake, its inputs, the
+ * modules) evaluated once. Open the session with host_name NULL first. */
+int fl_host_session_select(fl_host_session *s, const char *host_name, fl_error *err);
 void fl_host_session_close(fl_host_session *s);
 /* Lets the session's builds fetch from binary caches: the host's store.substituters and
  * store.trustedPublicKeys plus urls and keys (command-line additions). No caches, no change.

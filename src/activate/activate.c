@@ -53,7 +53,7 @@ static int save_managed(const fl_act_options *o, const char *toplevel, json_t *e
     json_object_set(m, "entries", entries);
     json_object_set(m, "created", created);
     char *path = state_file(o, "managed.json");
-    int rc = fl_act_save_json(path, m, err);
+    int rc = fl_act_save_json_ex(path, m, FL_ATOMIC_NO_DIRSYNC, err);
     free(path);
     json_decref(m);
     return rc;
@@ -405,14 +405,30 @@ static int books_generation(books *b, const fl_act_options *o, const char *tople
     if (!rc && made) {
         b->new_gen = fl_xasprintf("%s/profiles/system-%d-link", o->state_dir, b->generation);
         b->new_gen_next = fl_xasprintf("%s.next", b->new_gen);
-        rc = fl_atomic_symlink(toplevel, b->new_gen_next, err);
+        rc = fl_atomic_symlink_ex(toplevel, b->new_gen_next, FL_ATOMIC_NO_DIRSYNC, err);
     }
     if (!rc) {
         char *target = fl_xasprintf("system-%d-link", b->generation);
-        rc = fl_atomic_symlink(target, b->dflt_next, err);
+        rc = fl_atomic_symlink_ex(target, b->dflt_next, FL_ATOMIC_NO_DIRSYNC, err);
         free(target);
     }
+    /* one directory sync for both: nothing names the .next links until the commit */
+    if (!rc) {
+        char *profiles = fl_xasprintf("%s/profiles", o->state_dir);
+        rc = fl_sync_dir(profiles, err);
+        free(profiles);
+    }
     return rc;
+}
+
+/* Does path hold j already? Then rewriting it (a new file, two fsyncs) changes nothing. */
+static int same_json_file(const char *path, const json_t *j) {
+    json_t *old = NULL;
+    fl_error e = FL_ERROR_INIT;
+    int same = fl_act_load_json(path, &old, &e) == 0 && old && json_equal(old, (json_t *)j);
+    fl_error_clear(&e);
+    json_decref(old);
+    return same;
 }
 
 static int books_prepare(books *b, const fl_act_options *o, const fl_act_plan *p,
@@ -430,8 +446,8 @@ static int books_prepare(books *b, const fl_act_options *o, const fl_act_plan *p
     rc = save_managed(o, current, pending, pending_created, toplevel, err);
     /* Ids only ever grow, so a user removed and re-added gets its old uid back. */
     char *ids = state_file(o, "ids.json");
-    if (!rc)
-        rc = fl_act_save_json(ids, p->ids, err);
+    if (!rc && !same_json_file(ids, p->ids))
+        rc = fl_act_save_json_ex(ids, p->ids, FL_ATOMIC_NO_DIRSYNC, err);
     free(ids);
     if (!rc) {
         json_t *m = json_object();
@@ -440,8 +456,15 @@ static int books_prepare(books *b, const fl_act_options *o, const fl_act_plan *p
         json_object_set_new(m, "toplevel", json_string(toplevel));
         json_object_set(m, "entries", want);
         json_object_set(m, "created", p->users.new_created);
-        rc = fl_act_save_json(b->next, m, err);
+        rc = fl_act_save_json_ex(b->next, m, FL_ATOMIC_NO_DIRSYNC, err);
         json_decref(m);
+    }
+    /* the three files above are in one directory: one sync makes their renames durable, all
+     * before the first change to the root */
+    if (!rc) {
+        char *dir = state_file(o, "");
+        rc = fl_sync_dir(dir, err);
+        free(dir);
     }
     if (!rc && o->mode == FL_ACT_SWITCH)
         rc = books_generation(b, o, toplevel, err);

@@ -70,6 +70,10 @@ int fl_act_load_json(const char *path, json_t **out, fl_error *err) {
 }
 
 int fl_act_save_json(const char *path, const json_t *j, fl_error *err) {
+    return fl_act_save_json_ex(path, j, 0, err);
+}
+
+int fl_act_save_json_ex(const char *path, const json_t *j, int flags, fl_error *err) {
     char *s = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
     char *dir = fl_xstrdup(path);
     char *slash = strrchr(dir, '/');
@@ -77,7 +81,7 @@ int fl_act_save_json(const char *path, const json_t *j, fl_error *err) {
         *slash = '\0';
     int rc = fl_mkdir_p(dir, 0755, err);
     if (!rc)
-        rc = fl_atomic_write_file(path, s, strlen(s), 0644, err);
+        rc = fl_atomic_write_file_ex(path, s, strlen(s), 0644, flags, err);
     free(dir);
     free(s);
     return rc;

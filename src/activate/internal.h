@@ -14,6 +14,9 @@ void fl_act_sha256_mem(const void *data, size_t len, char out[65]);
 /* Reads a JSON file; a missing file gives *out = NULL and 0. */
 int fl_act_load_json(const char *path, json_t **out, fl_error *err);
 int fl_act_save_json(const char *path, const json_t *j, fl_error *err);
+/* The same with fl_atomic_write_file_ex's flags (FL_ATOMIC_NO_DIRSYNC: the caller syncs the
+ * directory once after staging several files). */
+int fl_act_save_json_ex(const char *path, const json_t *j, int flags, fl_error *err);
 /* Runs argv (PATH searched) with extra "K=V" environment entries, stdout to stderr's
  * stream is left as is. *status is the exit status (128+signal when killed). */
 int fl_act_run(char *const argv[], char *const env_extra[], const char *cwd, int *status,

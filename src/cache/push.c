@@ -292,6 +292,12 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
         rc = fl_cache_write_host_pointer(w, fl_store_dir(s), opts->pointer_host, paths[0],
                                          opts->pointer_rev, opts->key, &res->pointer_counter,
                                          err);
+    for (size_t i = 0; !rc && opts->key && i < opts->npointers; i++) {
+        fl_cache_pointer_req *q = &opts->pointers[i];
+        if (fl_cache_write_host_pointer(w, fl_store_dir(s), q->host, q->toplevel, q->rev,
+                                        opts->key, &q->counter, &q->err) < 0)
+            q->counter = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         fl_store_path_info_free(jobs[i].info);
         fl_error_clear(&jobs[i].err);
@@ -357,7 +363,7 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
     char *nar_dir = fl_path_join(conn.dir, "nar");
     char *hosts_dir = fl_path_join(conn.dir, "hosts");
     rc = fl_mkdir_p(nar_dir, 0755, err);
-    if (!rc && opts->pointer_host)
+    if (!rc && (opts->pointer_host || opts->npointers))
         rc = fl_mkdir_p(hosts_dir, 0755, err);
     free(hosts_dir);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -74,6 +74,56 @@ static int build_job_run(void *p) {
     return rc;
 }
 
+struct hosts_job {
+    char *const *names;
+    size_t n;
+    char **toplevels;
+    fl_error *errs, *err;
+    const fl_progress *progress;
+    int failed;
+};
+
+static int hosts_job_run(void *p) {
+    struct hosts_job *j = p;
+    fl_host_session sess;
+    fl_session_opts so;
+    fl_cli_session_opts(&so);
+    int rc = fl_host_session_open(&sess, &so, NULL, j->err);
+    if (rc < 0)
+        return rc;
+    fl_store_set_progress(sess.store, j->progress);
+    for (size_t i = 0; i < j->n; i++) {
+        fl_error *e = &j->errs[i];
+        int hrc = fl_host_session_select(&sess, j->names[i], e);
+        if (hrc == 0)
+            hrc = fl_cli_session_substitute(&sess, NULL, e);
+        if (hrc == 0)
+            hrc = fl_host_toplevel(&sess.host, &j->toplevels[i], e);
+        /* rooted until the caller's push is done with it, as a single build is */
+        if (hrc == 0)
+            hrc = fl_store_add_temp_root(sess.store, j->toplevels[i], e);
+        if (hrc == 0 && !fl_opts.quiet)
+            hrc = fl_host_print_warnings(&sess.host, stderr, e);
+        if (hrc < 0) {
+            free(j->toplevels[i]);
+            j->toplevels[i] = NULL;
+            j->failed++;
+        }
+    }
+    fl_host_session_close(&sess);
+    return 0;
+}
+
+int fl_cli_build_hosts(char *const *names, size_t n, char **toplevels, fl_error *errs,
+                       fl_error *err) {
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "building", "built");
+    struct hosts_job j = {names, n, toplevels, errs, err, &pr.progress, 0};
+    int rc = fl_cli_with_big_stack(hosts_job_run, &j);
+    fl_cli_progress_release(&pr);
+    return rc < 0 ? rc : j.failed;
+}
+
 /* A single host's build, with the builds' progress line on stderr. */
 static int build_with_progress(struct build_job *j) {
     fl_cli_progress pr;

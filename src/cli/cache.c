@@ -12,14 +12,15 @@
 #include "flakectl/cache.h"
 #include "flakectl/cli.h"
 #include "flakectl/fs.h"
+#include "flakectl/module.h"
 #include "flakectl/remote.h"
 #include "flakectl/store.h"
 #include "flakectl/strbuf.h"
 #include "options.h"
 
 typedef struct cache_opts {
-    const char *out, *to, *key, *host, *compression;
-    fl_opt_list args;
+    const char *out, *to, *key, *on, *compression;
+    fl_opt_list args, hosts;
     fl_cli_ssh_args ssh; /* push --to ssh://... */
 } cache_opts;
 
@@ -38,8 +39,14 @@ static const fl_opt_spec push_spec[] = {
                 .flags = 0),
     FL_OPT_STR_("key", 0, "SECRETFILE", "sign each .narinfo with this key", CO, key,
                 .complete = FL_OPT_V_FILE, .flags = 0),
-    FL_OPT_STR_("host", 0, "H", "push host H's toplevel (built first)", CO, host,
-                .complete = FL_OPT_V_HOST, .flags = 0),
+    FL_OPT_LIST_("host", 0, "H",
+                 "push host H's toplevel (built first) and, with --key, its\n"
+                 "pointer hosts/H (repeatable: one evaluation, shared paths once)",
+                 CO, hosts, .complete = FL_OPT_V_HOST, .flags = 0),
+    FL_OPT_STR_("on", 0, "SELECTOR",
+                "the hosts as 'switch --on' selects them (@tag, a,b, '*'),\n"
+                "each pushed as with --host",
+                CO, on, .flags = 0),
     FL_OPT_CHOICE_("compression", 0, "C", "zstd (default), xz or none", CO, compression,
                    compressions, .flags = 0),
     FL_OPT_ARGS_("PATH", "store paths whose closure to push", CO, args, .complete = FL_OPT_V_FILE,
@@ -73,7 +80,7 @@ static const fl_opt_cmd push_cmd = {
     "cache push",
     "copy the closure of PATH... (or of host H) into a binary cache, signed",
     "--to file:///DIR|ssh://HOST/DIR [--key SECRETFILE] [--compression zstd|xz|none] (PATH... | "
-    "--host H)",
+    "--host H... | --on SELECTOR)",
     NULL,
     push_spec,
     NULL,
@@ -174,30 +181,183 @@ static char *toplevel_rev(const char *toplevel) {
     return rev;
 }
 
+/* Sends paths' closure to o->to (file:// or ssh://) with po. */
+static int push_paths(const cache_opts *o, fl_store *s, char *const *paths, size_t n,
+                      const fl_cache_push_opts *po, fl_cache_push_result *res, fl_error *err) {
+    if (!strncmp(o->to, "ssh://", 6) && (o->ssh.sudo || o->ssh.askpass)) {
+        int rc = fl_error_set(err, FL_EUSAGE,
+                              "cache push over SSH writes as the login user: "
+                              "--sudo is not supported");
+        fl_error_set_hint(err, "log in as a user who may write the cache directory");
+        return rc;
+    }
+    if (!strncmp(o->to, "ssh://", 6)) {
+        fl_remote_opts ro;
+        memset(&ro, 0, sizeof ro);
+        fl_cli_ssh_apply(&o->ssh, &ro);
+        return fl_remote_cache_push(o->to, &ro, s, paths, n, po, res, err);
+    }
+    return fl_cache_push(s, o->to, paths, n, po, res, err);
+}
+
+static void say_pushed(const fl_cache_push_result *res) {
+    if (!fl_opts.quiet)
+        fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
+                res->pushed, (unsigned long long)res->nar_bytes,
+                (unsigned long long)res->file_bytes, res->present);
+}
+
+/* The hosts named by --host (repeatable) or --on (owned; each freed with free). */
+static int push_host_names(const cache_opts *o, char ***names, size_t *n, fl_error *err) {
+    *names = NULL;
+    *n = 0;
+    if (!o->on) {
+        *names = fl_xcalloc(o->hosts.n + 1, sizeof **names);
+        for (size_t i = 0; i < o->hosts.n; i++)
+            (*names)[i] = fl_xstrdup(o->hosts.v[i]);
+        *n = o->hosts.n;
+        return FL_OK;
+    }
+    fl_host_deploy *sel = NULL;
+    size_t nsel = 0;
+    int rc = fl_cli_select_hosts(o->on, &sel, &nsel, err);
+    if (!rc && !nsel)
+        rc = fl_error_set(err, FL_ENOTFOUND, "--on %s selects no host", o->on);
+    if (!rc) {
+        *names = fl_xcalloc(nsel + 1, sizeof **names);
+        for (size_t i = 0; i < nsel; i++)
+            (*names)[i] = fl_xstrdup(sel[i].name);
+        *n = nsel;
+    }
+    fl_host_deploy_free(sel, nsel);
+    return rc;
+}
+
+/* `cache push --host H...|--on SEL`: every host built by one evaluator, the closures pushed
+ * together (a path they share once), then each built host's signed pointer. A host that does
+ * not build, or whose pointer cannot be written, is reported by name and the others go on;
+ * the exit status is then 1. */
+static int push_hosts(const cache_opts *o, const fl_cache_secret_key *key) {
+    fl_error err = FL_ERROR_INIT;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = push_host_names(o, &names, &n, &err);
+    if (rc) {
+        fl_store_free_paths(names, n);
+        return fl_cli_report(&err);
+    }
+    char **tops = fl_xcalloc(n + 1, sizeof *tops), **paths = fl_xcalloc(n + 1, sizeof *paths);
+    fl_error *errs = fl_xcalloc(n + 1, sizeof *errs);
+    fl_cache_pointer_req *ptrs = fl_xcalloc(n + 1, sizeof *ptrs);
+    char **revs = fl_xcalloc(n + 1, sizeof *revs);
+    int failed = fl_cli_build_hosts(names, n, tops, errs, &err);
+    fl_store *s = NULL;
+    size_t np = 0;
+    if (failed >= 0)
+        rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    else
+        rc = failed;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!tops[i])
+            continue;
+        paths[np] = fl_store_to_store_path(s, tops[i], &errs[i]);
+        if (!paths[np]) {
+            failed++;
+            continue;
+        }
+        revs[i] = key ? toplevel_rev(tops[i]) : NULL;
+        ptrs[np] = (fl_cache_pointer_req){names[i], paths[np], revs[i], 0, FL_ERROR_INIT};
+        np++;
+    }
+    fl_cache_push_result res;
+    memset(&res, 0, sizeof res);
+    fl_cli_progress pr;
+    fl_cli_progress_init(&pr, stderr, "pushing", NULL);
+    if (!rc && np) {
+        fl_cache_push_opts po = {.compression = o->compression,
+                                 .key = key,
+                                 .progress = &pr.progress,
+                                 .pointers = key ? ptrs : NULL,
+                                 .npointers = key ? np : 0};
+        rc = push_paths(o, s, paths, np, &po, &res, &err);
+    }
+    fl_cli_progress_release(&pr);
+    if (!rc && np)
+        say_pushed(&res);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (errs[i].code) {
+            fprintf(stderr, "[%s] ", names[i]);
+            fl_error_print(&errs[i], stderr);
+            continue;
+        }
+        fl_cache_pointer_req *q = &ptrs[k++];
+        if (rc)
+            continue;
+        if (q->err.code) {
+            fprintf(stderr, "[%s] ", names[i]);
+            fl_error_print(&q->err, stderr);
+            failed++;
+        } else if (!fl_opts.quiet && q->counter) {
+            fprintf(stderr, "pointer hosts/%s written (counter %llu)\n", names[i],
+                    (unsigned long long)q->counter);
+        } else if (!fl_opts.quiet && !key) {
+            fprintf(stderr,
+                    "note: no pointer hosts/%s written: pull mode needs one signed "
+                    "(give --key)\n",
+                    names[i]);
+        }
+    }
+    if (!rc && failed > 0 && !fl_opts.quiet)
+        fprintf(stderr, "%zu of %zu hosts pushed; %d failed\n", n - (size_t)failed, n, failed);
+    for (size_t i = 0; i < n; i++) {
+        fl_error_clear(&errs[i]);
+        fl_error_clear(&ptrs[i].err);
+        free(revs[i]);
+    }
+    free(errs);
+    free(ptrs);
+    free(revs);
+    fl_store_free_paths(paths, np);
+    fl_store_free_paths(tops, n);
+    fl_store_free_paths(names, n);
+    fl_store_close(s);
+    if (rc)
+        return fl_cli_report(&err);
+    return failed ? FL_EXIT_FAILURE : FL_EXIT_OK;
+}
+
 static int cache_push(int argc, char **argv) {
     cache_opts o;
     memset(&o, 0, sizeof o);
     int rc = fl_opt_parse(&push_cmd, &o, argc, argv);
     if (rc != FL_OPT_RUN)
         return rc;
-    if (!o.to || (!o.args.n && !o.host) || (o.args.n && o.host)) {
+    int kinds = (o.args.n > 0) + (o.hosts.n > 0) + (o.on != NULL);
+    if (!o.to || kinds != 1) {
         fl_opt_release(&push_cmd, &o);
-        return fl_opt_usage(&push_cmd, "give --to URL and either store PATHs or --host H");
+        return fl_opt_usage(&push_cmd,
+                            "give --to URL and one of: store PATHs, --host H..., --on SELECTOR");
     }
     fl_error err = FL_ERROR_INIT;
     fl_cache_secret_key key;
     memset(&key, 0, sizeof key);
-    char *toplevel = NULL;
-    fl_store *s = NULL;
     rc = o.key ? read_secret_key(o.key, &key, &err) : 0;
-    if (!rc && o.host)
-        rc = fl_cli_build_host(o.host, &toplevel, &err);
-    if (!rc)
-        rc = fl_store_open(fl_opts.state_dir, &s, &err);
-    size_t n = o.host ? 1 : o.args.n;
+    if (rc) {
+        fl_opt_release(&push_cmd, &o);
+        return fl_cli_report(&err);
+    }
+    if (!o.args.n) {
+        rc = push_hosts(&o, o.key ? &key : NULL);
+        memset(&key, 0, sizeof key);
+        fl_opt_release(&push_cmd, &o);
+        return rc;
+    }
+    fl_store *s = NULL;
+    rc = fl_store_open(fl_opts.state_dir, &s, &err);
+    size_t n = o.args.n;
     char **paths = fl_xcalloc(n + 1, sizeof *paths);
     for (size_t i = 0; i < n && !rc; i++) {
-        paths[i] = fl_store_to_store_path(s, o.host ? toplevel : o.args.v[i], &err);
+        paths[i] = fl_store_to_store_path(s, o.args.v[i], &err);
         if (!paths[i])
             rc = FL_ENOTFOUND;
         else if (!fl_store_is_valid(s, paths[i]))
@@ -205,54 +365,23 @@ static int cache_push(int argc, char **argv) {
     }
     fl_cache_push_result res;
     memset(&res, 0, sizeof res);
-    char *rev = NULL;
-    if (!rc && o.host && o.key)
-        rev = toplevel_rev(toplevel);
     fl_cli_progress pr;
     fl_cli_progress_init(&pr, stderr, "pushing", NULL);
     if (!rc) {
         /* the progress reporter prints the per-path lines (a pipe, -v) and the moving line */
-        fl_cache_push_opts po = {o.compression, o.key ? &key : NULL, NULL, o.key ? o.host : NULL,
-                                 rev,           &pr.progress};
-        if (!strncmp(o.to, "ssh://", 6) && (o.ssh.sudo || o.ssh.askpass)) {
-            rc = fl_error_set(&err, FL_EUSAGE,
-                              "cache push over SSH writes as the login user: "
-                              "--sudo is not supported");
-            fl_error_set_hint(&err, "log in as a user who may write the cache directory");
-        } else if (!strncmp(o.to, "ssh://", 6)) {
-            fl_remote_opts ro;
-            memset(&ro, 0, sizeof ro);
-            fl_cli_ssh_apply(&o.ssh, &ro);
-            rc = fl_remote_cache_push(o.to, &ro, s, paths, n, &po, &res, &err);
-        } else {
-            rc = fl_cache_push(s, o.to, paths, n, &po, &res, &err);
-        }
+        fl_cache_push_opts po = {.compression = o.compression,
+                                 .key = o.key ? &key : NULL,
+                                 .progress = &pr.progress};
+        rc = push_paths(&o, s, paths, n, &po, &res, &err);
     }
     fl_cli_progress_release(&pr);
     memset(&key, 0, sizeof key);
     fl_store_free_paths(paths, n);
-    free(toplevel);
-    free(rev);
     fl_store_close(s);
-    char *host = o.host ? fl_xstrdup(o.host) : NULL;
     fl_opt_release(&push_cmd, &o);
-    if (rc) {
-        free(host);
+    if (rc)
         return fl_cli_report(&err);
-    }
-    if (!fl_opts.quiet)
-        fprintf(stderr, "%zu paths pushed (%llu bytes of NAR, %llu written), %zu already there\n",
-                res.pushed, (unsigned long long)res.nar_bytes, (unsigned long long)res.file_bytes,
-                res.present);
-    if (!fl_opts.quiet && res.pointer_counter)
-        fprintf(stderr, "pointer hosts/%s written (counter %llu)\n", host,
-                (unsigned long long)res.pointer_counter);
-    else if (!fl_opts.quiet && host)
-        fprintf(stderr,
-                "note: no pointer hosts/%s written: pull mode needs one signed "
-                "(give --key)\n",
-                host);
-    free(host);
+    say_pushed(&res);
     return FL_EXIT_OK;
 }
 

@@ -175,13 +175,15 @@ static int call_host_nix(fl_lang *L, const char *flake_dir, const char *name,
         fl_lang_attrs_add(ib, "path", fl_lang_mk_string(L, flake_dir, strlen(flake_dir)), NULL);
         info = fl_lang_attrs_end(ib);
     }
-    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 6);
+    fl_lang_attrs_builder *b = fl_lang_attrs_begin(L, 7);
     fl_lang_attrs_add(b, "flakeDir", fl_lang_mk_path(L, flake_dir), NULL);
     fl_lang_attrs_add(b, "hostName", fl_lang_mk_string(L, name, strlen(name)), NULL);
     fl_lang_attrs_add(b, "bundledModules", fl_module_bundled_list(L, bundle), NULL);
     fl_lang_attrs_add(b, "flakeInfo", info, NULL);
     if (fa && fa->inputs)
         fl_lang_attrs_add(b, "inputs", fa->inputs, NULL);
+    if (fa && fa->outputs)
+        fl_lang_attrs_add(b, "flakeOutputs", fa->outputs, NULL);
     /* The toplevel is laid out by this very binary (flakectl link-farm). */
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -290,6 +292,15 @@ int fl_host_open_args(fl_lang *L, const char *flake_dir, const char *name,
     host->name = fl_xstrdup(name);
     host->result = res;
     return FL_OK;
+}
+
+fl_value *fl_host_flake_outputs(fl_host *host) {
+    fl_value *v = NULL;
+    fl_error e = FL_ERROR_INIT;
+    if (get_attr(host->L, host->result, "outputs", &v, &e) < 0)
+        v = NULL;
+    fl_error_clear(&e);
+    return v;
 }
 
 void fl_host_release(fl_host *host) {

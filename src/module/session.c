@@ -102,6 +102,18 @@ int fl_host_session_open_plan(fl_host_session *s, const fl_session_opts *o, cons
     return session_open(s, o, host_name, 1, err);
 }
 
+int fl_host_session_select(fl_host_session *s, const char *host_name, fl_error *err) {
+    if (s->host_open)
+        fl_host_release(&s->host);
+    s->host_open = 0;
+    int rc = fl_host_open_args(s->L, s->flake, host_name, &s->args, &s->host, err);
+    s->host_open = rc == 0;
+    /* the next host reuses the flake's outputs instead of calling them again */
+    if (rc == 0 && !s->args.outputs)
+        s->args.outputs = fl_host_flake_outputs(&s->host);
+    return rc;
+}
+
 void fl_host_session_close(fl_host_session *s) {
     if (s->host_open)
         fl_host_release(&s->host);

@@ -144,7 +144,16 @@ static char *temp_root_name(fl_store *s, const char *path) {
 
 int fl_store_add_temp_root(fl_store *s, const char *path, fl_error *err) {
     char *name = temp_root_name(s, path);
-    int rc = fl_store_add_named_root(s, "temp", name, path, err);
+    char *dir = fl_xasprintf("%s/gcroots/temp", fl_store_state_dir(s));
+    char *link = fl_path_join(dir, name);
+    /* No fsync: the root names this process (pid and start time) and means nothing once it
+     * is gone, so a crash that loses it loses nothing; a collector in another process sees
+     * it as soon as the rename is done. */
+    int rc = fl_mkdir_p(dir, 0755, err);
+    if (!rc)
+        rc = fl_atomic_symlink_ex(path, link, FL_ATOMIC_NO_SYNC, err);
+    free(dir);
+    free(link);
     if (rc)
         fl_error_add_frame(err, "while rooting %s for as long as this command runs", path);
     free(name);

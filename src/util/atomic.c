@@ -71,7 +71,7 @@ int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode
     fd = -1;
     if (rename(tmp, path) < 0)
         goto fail;
-    if (!(flags & FL_ATOMIC_NO_SYNC))
+    if (!(flags & (FL_ATOMIC_NO_SYNC | FL_ATOMIC_NO_DIRSYNC)))
         fsync_dir(path);
     free(tmp);
     return FL_OK;
@@ -106,7 +106,7 @@ int fl_atomic_symlink_ex(const char *target, const char *linkpath, int flags, fl
             return FL_EIO;
         }
         free(tmp);
-        if (!(flags & FL_ATOMIC_NO_SYNC))
+        if (!(flags & (FL_ATOMIC_NO_SYNC | FL_ATOMIC_NO_DIRSYNC)))
             fsync_dir(linkpath);
         return FL_OK;
     }
@@ -248,6 +248,15 @@ int fl_atomic_rename_at(int fromdir, const char *from, int todir, const char *to
         return fl_error_errno(err, "cannot move %s to %s", shown_from, shown_to);
     fsync(todir);
     return FL_OK;
+}
+
+int fl_sync_dir(const char *dir, fl_error *err) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_error_errno(err, "cannot open %s", dir);
+    int rc = fsync(fd) < 0 ? fl_error_errno(err, "cannot sync %s", dir) : FL_OK;
+    close(fd);
+    return rc;
 }
 
 int fl_sync_fs(const char *path, fl_error *err) {

@@ -1,13 +1,16 @@
 # host.nix - evaluates one host of a flake: calls the flake's outputs, runs the module system
 # over the bundled modules and the host's own, checks assertions, and exposes the config,
 # the resolved profile and the toplevel derivation.
-{ flakeDir, hostName, bundledModules, flakeInfo ? { }, inputs ? { }, flakectl ? "/usr/bin/flakectl" }:
+{ flakeDir, hostName, bundledModules, flakeInfo ? { }, inputs ? { }, flakectl ? "/usr/bin/flakectl"
+, flakeOutputs ? null }:
 let
   lib = import ./lib.nix;
   modules = import ./modules.nix lib;
   flake = import (flakeDir + "/flake.nix");
   self = outputs // { outPath = flakeDir; inherit inputs; };
-  outputs = flake.outputs (inputs // { inherit self; });
+  # another host of the same evaluator passes the outputs it computed (fl_host_session_select):
+  # the flake's outputs are evaluated once for all the hosts of a run
+  outputs = if flakeOutputs != null then flakeOutputs else flake.outputs (inputs // { inherit self; });
   hosts = outputs.hosts or (throw "the flake's outputs have no `hosts' attribute");
   decl = hosts.${hostName};
   platform = decl.platform or "nixos";
@@ -129,4 +132,5 @@ in
   inherit (built) profile secrets toplevel;
   warnings = checkedConfig.warnings ++ reloadTriggerWarnings;
   hostNames = builtins.attrNames hosts;
+  inherit outputs;
 }
