@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
@@ -54,9 +56,23 @@ static int check_refs(fl_store *s, const fl_store_path_info *info, fl_error *err
 }
 
 struct fl_store_staged {
-    char *tmp; /* the temporary directory in the store; NULL: nothing staged (valid already) */
+    /* the restored path under a temporary name in the store directory itself (not in a
+     * directory of its own: removing that directory again would cost a synchronous discard
+     * on a file system mounted with `discard`); NULL: nothing staged (valid already) */
+    char *tmp;
     fl_store_path_info info;
 };
+
+/* A fresh "<store>/.tmp-<hash part>-<pid>-<random>": the sweep of an interrupted writer
+ * removes ".tmp-" names, and nothing else in the store starts with a dot. */
+static char *stage_name(fl_store *s, const char *path) {
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)rand();
+    const char *hp = fl_store_hash_part(s, path);
+    return fl_xasprintf("%s/.tmp-%.*s-%ld-%08x", fl_store_dir(s), FL_STORE_HASH_LEN,
+                        hp ? hp : "x", (long)getpid(), (unsigned)r);
+}
 
 static void staged_release(fl_store_staged *st) {
     if (st->tmp) {
@@ -97,16 +113,10 @@ int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_
         *out = st;
         return FL_OK;
     }
-    st->tmp = fl_store_temp_dir(s, err);
-    if (!st->tmp) {
-        fl_store_staged_free(st);
-        return FL_EIO;
-    }
-    char *x = fl_path_join(st->tmp, "x");
+    st->tmp = stage_name(s, info->path);
     hashing_source hs = {source, ctx, {0}, 0};
     fl_sha256_init(&hs.sha);
-    rc = fl_nar_restore(hashing_read, &hs, x, err);
-    free(x);
+    rc = fl_nar_restore(hashing_read, &hs, st->tmp, err);
     unsigned char got[FL_SHA256_LEN];
     fl_sha256_final(&hs.sha, got);
     if (!rc && (memcmp(got, info->nar_hash, sizeof got) || hs.size != info->nar_size)) {
@@ -171,12 +181,13 @@ static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_err
         /* Unregistered (checked under the path lock): a crash leftover. */
         if (fl_path_exists(st->info.path))
             rc = fl_remove_tree(st->info.path, err);
-        char *x = fl_path_join(st->tmp, "x");
         if (!rc)
-            rc = fl_atomic_rename_ex(x, st->info.path, FL_ATOMIC_NO_SYNC, err);
-        free(x);
-        if (!rc)
+            rc = fl_atomic_rename_ex(st->tmp, st->info.path, FL_ATOMIC_NO_SYNC, err);
+        if (!rc) {
+            free(st->tmp); /* moved: nothing left to remove */
+            st->tmp = NULL;
             moved[nmoved++] = st;
+        }
     }
     /* data and names durable before any of them is registered */
     int src = nmoved ? fl_store_sync_fs(fl_store_dir(s), rc ? NULL : err) : FL_OK;
