@@ -298,23 +298,30 @@ typedef struct stager {
 } stager;
 
 /* A worker: takes the plan's next path and fetches and stages it over its own connection
- * (libcurl handles are not shared between threads). */
+ * to that cache (libcurl handles are not shared between threads), opened at its first path
+ * and kept for the rest: one TCP (and TLS) connection per worker, not one per path. */
 static void *stage_worker(void *arg) {
     stager *sg = arg;
+    size_t nc = sg->sub->ncaches;
+    fl_cache_conn *conns = fl_xcalloc(nc + 1, sizeof *conns);
     for (;;) {
         pthread_mutex_lock(&sg->mu);
         want *w = sg->next < sg->p->n ? &sg->p->w[sg->next++] : NULL;
         pthread_mutex_unlock(&sg->mu);
         if (!w)
-            return NULL;
-        fl_cache_conn c;
-        w->rc = fl_cache_conn_open(sg->sub->caches[w->cache].url, &c, &w->err);
+            break;
+        fl_cache_conn *c = &conns[w->cache];
+        w->rc = c->url ? FL_OK : fl_cache_conn_open(sg->sub->caches[w->cache].url, c, &w->err);
         if (!w->rc) {
-            c.checked = 1;
-            w->rc = fetch_nar(sg->sub, sg->s, &c, w->ni, &w->staged, &w->err);
-            fl_cache_conn_close(&c);
+            c->checked = 1;
+            w->rc = fetch_nar(sg->sub, sg->s, c, w->ni, &w->staged, &w->err);
         }
     }
+    for (size_t i = 0; i < nc; i++)
+        if (conns[i].url)
+            fl_cache_conn_close(&conns[i]);
+    free(conns);
+    return NULL;
 }
 
 static int want_cmp(const void *a, const void *b) {
