@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "flakectl/fs.h"
@@ -137,9 +138,21 @@ int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_
     return FL_OK;
 }
 
-/* Paths committed per round: each holds its lock until its registration is durable, so this
- * bounds the descriptors open at once. */
-#define COMMIT_CHUNK 256
+/* Paths committed per round at most: each holds its lock until its registration is durable,
+ * so a round takes a descriptor per path; it is also bounded by the descriptors this process
+ * may open (round_size). */
+#define COMMIT_CHUNK 4096
+
+/* How many paths a round may commit: what the descriptor limit leaves after a margin for
+ * everything else open (other threads' downloads, the store's own), at least 16. */
+static size_t round_size(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 256;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > COMMIT_CHUNK + 128)
+        return COMMIT_CHUNK;
+    return rl.rlim_cur > 128 + 16 ? (size_t)rl.rlim_cur - 128 : 16;
+}
 
 /* Is ref valid, or one of the n paths moved in earlier in this round? */
 static int ref_ready(fl_store *s, const char *ref, fl_store_staged *const *moved, size_t n) {
@@ -154,8 +167,8 @@ static int ref_ready(fl_store *s, const char *ref, fl_store_staged *const *moved
  * renames durable, then the registry entries are written and synced together. A failure
  * stops at that path; the ones before it are registered. */
 static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
-    int locks[COMMIT_CHUNK];
-    fl_store_staged *moved[COMMIT_CHUNK];
+    int *locks = fl_xcalloc(n + 1, sizeof *locks);
+    fl_store_staged **moved = fl_xcalloc(n + 1, sizeof *moved);
     size_t nlocks = 0, nmoved = 0;
     int rc = FL_OK;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -218,16 +231,19 @@ static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_err
         fl_store_unlock_path(locks[i]);
     for (size_t i = 0; i < n; i++)
         staged_release(v[i]);
+    free(locks);
+    free(moved);
     return rc;
 }
 
 int fl_store_commit_staged(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
     /* A syncfs flushes every dirty page of the file system and an fsync each waits for a
      * journal commit: per path, either costs more than a small path's download. So a round
-     * of up to COMMIT_CHUNK paths costs two syncs in all. */
+     * of paths (all of them, up to what the descriptor limit allows) costs two syncs in all. */
     int rc = FL_OK;
-    for (size_t i = 0; i < n && !rc; i += COMMIT_CHUNK)
-        rc = commit_round(s, v + i, n - i < COMMIT_CHUNK ? n - i : COMMIT_CHUNK, err);
+    size_t chunk = round_size();
+    for (size_t i = 0; i < n && !rc; i += chunk)
+        rc = commit_round(s, v + i, n - i < chunk ? n - i : chunk, err);
     return rc;
 }
 
