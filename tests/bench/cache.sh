@@ -13,11 +13,16 @@
 #   - `rsync -a` of the same closure's files (push: out of the source store; substitution:
 #     into an empty directory), the issue's floor, beside every row.
 # The contenders of a row run interleaved (round k runs each once), so load from the rest of
-# the machine falls on all of them alike.
+# the machine falls on all of them alike. Each run writes into an empty place: the previous
+# run's output is moved aside, not deleted (CLEAN=1 deletes it instead), because ext4 does not
+# reuse an inode for a minute or more after it was freed, so creating files right after an
+# `rm -rf` of thousands scans past all of them: that cost belongs to the `rm -rf`, and it
+# grows with the files each tool makes (flakectl's store: a lock and a registry entry per
+# path beside its files).
 # The closure: a tree of many small files (text, compressible), a few MiB of random data,
 # and a built output referring to both. Prints best-of-N wall times and the ratios
 # nix/flakectl and rsync/flakectl (>1 means flakectl is faster). Never fails on timing.
-# usage: [RUNS=3] [COMPS="zstd xz"] tests/bench/cache.sh [path/to/flakectl]   (default: build/flakectl)
+# usage: [RUNS=3] [COMPS="zstd xz"] [CLEAN=1] tests/bench/cache.sh [path/to/flakectl]   (default: build/flakectl)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 FLAKECTL=${1:-${FLAKECTL:-$src/build/flakectl}}
@@ -92,6 +97,18 @@ closure_files() { # PATH STOREDIR: the closure's paths, under STOREDIR
 closure_files "$top" "$state/store" > "$work/top.list"
 closure_files "$many" "$state/store" > "$work/many.list"
 
+mkdir -p "$work/old"
+aside_n=0
+aside() { # PATH: out of the way for the next run (see CLEAN above)
+    [ -e "$1" ] || return 0
+    if [ "${CLEAN:-0}" = 1 ]; then
+        chmod -R u+w "$1"
+        rm -rf "$1"
+    else
+        aside_n=$((aside_n + 1))
+        mv "$1" "$work/old/$aside_n"
+    fi
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # race LABEL BYTES NAME... : RUNS rounds, each running every contender NAME once (the shell
 # function prep_NAME untimed, then run_NAME timed); prints each one's best and the ratios
@@ -142,11 +159,11 @@ for comp in ${COMPS:-zstd xz}; do
         eval "path=\$$which"
         bytes=$nar_bytes
         [ "$which" = many ] && bytes=$many_bytes
-        prep_fl_flakectl() { rm -rf "$work/c-fl"; }
+        prep_fl_flakectl() { aside "$work/c-fl"; }
         run_fl_flakectl() { fl cache push --to "file://$work/c-fl" --key "$work/key.sec" --compression "$comp" "$path"; }
-        prep_nix_nix() { rm -rf "$work/c-nix"; }
+        prep_nix_nix() { aside "$work/c-nix"; }
         run_nix_nix() { nixat "$work/nixsrc" copy --to "file://$work/c-nix?compression=$comp&secret-key=$work/key.sec" "$path"; }
-        prep_rs_rsync() { rm -rf "$work/rs"; mkdir "$work/rs"; }
+        prep_rs_rsync() { aside "$work/rs"; mkdir "$work/rs"; }
         run_rs_rsync() { rsync_to "$work/$which.list" "$work/rs"; }
         race "push $which ($comp)" "$bytes" fl_flakectl nix_nix rs_rsync
         # each tool's cache is complete and checks out; flakectl's is kept for substitution
@@ -166,11 +183,11 @@ if [ -x "$nginx_bin" ]; then
 else
     echo "substitute http: skipped (nginx is not installed)"
 fi
-prep_fl_flakectl() { rm -rf "$state"; }
+prep_fl_flakectl() { aside "$state"; }
 run_fl_flakectl() { "$FLAKECTL" --quiet --state-dir "$state" store realise --substituters "$url" --trusted-public-key "$pub" "$path"; }
-prep_nix_nix() { chmod -R u+w "$work/nixdst" 2>/dev/null || true; rm -rf "$work/nixdst"; }
+prep_nix_nix() { aside "$work/nixdst"; }
 run_nix_nix() { nixat "$work/nixdst" copy --from "$url" --option trusted-public-keys "$pub" "$path"; }
-prep_rs_rsync() { rm -rf "$work/rs"; mkdir "$work/rs"; }
+prep_rs_rsync() { aside "$work/rs"; mkdir "$work/rs"; }
 run_rs_rsync() { rsync_to "$work/$which.list" "$work/rs"; }
 for comp in ${COMPS:-zstd xz}; do
     for which in top many; do
