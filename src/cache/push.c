@@ -114,7 +114,7 @@ static int stage_narinfo(const fl_cache_writer *w, push_job *j, fl_error *err) {
 
 /* Stages one path: its NAR compressed into a file in w->stage_dir (synced unless the writer
  * syncs in batches), checked against the registered hash, and its signed .narinfo text. */
-static int stage_one(const fl_cache_writer *w, push_job *j, int comp,
+static int stage_one(const fl_cache_writer *w, push_job *j, int comp, fl_compressor **cp,
                      const fl_cache_push_opts *opts, fl_error *err) {
     const fl_store_path_info *info = j->info;
     j->tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
@@ -126,7 +126,11 @@ static int stage_one(const fl_cache_writer *w, push_job *j, int comp,
         return rc;
     }
     fl_sha256_init(&fs.sha);
-    nar_tee tee = {{0}, 0, fl_compressor_new(comp, file_sink_write, &fs)};
+    if (*cp)
+        fl_compressor_restart(*cp, file_sink_write, &fs);
+    else
+        *cp = fl_compressor_new(comp, file_sink_write, &fs);
+    nar_tee tee = {{0}, 0, *cp};
     fl_sha256_init(&tee.sha);
     int rc = fl_nar_dump(info->path, nar_tee_write, &tee, NULL, err);
     if (!rc)
@@ -134,7 +138,10 @@ static int stage_one(const fl_cache_writer *w, push_job *j, int comp,
     unsigned char nar_hash[FL_SHA256_LEN], file_hash[FL_SHA256_LEN];
     fl_sha256_final(&tee.sha, nar_hash);
     fl_sha256_final(&fs.sha, file_hash);
-    fl_compressor_free(tee.c);
+    if (rc) { /* stopped halfway: not a stream to start the next one from */
+        fl_compressor_free(*cp);
+        *cp = NULL;
+    }
     /* A signature vouches for the registered hash: never sign contents that differ from it. */
     if (!rc && (memcmp(nar_hash, info->nar_hash, sizeof nar_hash) || tee.size != info->nar_size)) {
         rc = fl_error_set(err, FL_ECONFLICT,
@@ -191,9 +198,9 @@ static void pushed(const fl_cache_writer *w, const push_job *j, const fl_cache_p
 }
 
 /* Stages one path's NAR, puts it, then puts its .narinfo (a writer without batches). */
-static int push_one(const fl_cache_writer *w, push_job *j, int comp,
+static int push_one(const fl_cache_writer *w, push_job *j, int comp, fl_compressor **cp,
                     const fl_cache_push_opts *opts, fl_error *err) {
-    int rc = stage_one(w, j, comp, opts, err);
+    int rc = stage_one(w, j, comp, cp, opts, err);
     if (!rc) {
         rc = w->put_file(w->ctx, j->tmp, j->nar_rel, err);
         free(j->tmp); /* consumed either way */
@@ -219,15 +226,18 @@ typedef struct push_wave {
 
 static void *push_worker(void *arg) {
     push_wave *pw = arg;
+    fl_compressor *c = NULL; /* this worker's, for all its paths */
     for (;;) {
         pthread_mutex_lock(&pw->mu);
         push_job *j = pw->next < pw->n ? pw->items[pw->next++] : NULL;
         pthread_mutex_unlock(&pw->mu);
         if (!j)
-            return NULL;
-        j->rc = pw->stage_only ? stage_one(pw->w, j, pw->comp, pw->opts, &j->err)
-                               : push_one(pw->w, j, pw->comp, pw->opts, &j->err);
+            break;
+        j->rc = pw->stage_only ? stage_one(pw->w, j, pw->comp, &c, pw->opts, &j->err)
+                               : push_one(pw->w, j, pw->comp, &c, pw->opts, &j->err);
     }
+    fl_compressor_free(c);
+    return NULL;
 }
 
 /* Runs pw's items on up to maxj threads (this one included). */
