@@ -22,11 +22,17 @@
 # The closure: a tree of many small files (text, compressible), a few MiB of random data,
 # and a built output referring to both. Prints best-of-N wall times and the ratios
 # nix/flakectl and rsync/flakectl (>1 means flakectl is faster). Never fails on timing.
-# usage: [RUNS=3] [COMPS="zstd xz"] [CLEAN=1] tests/bench/cache.sh [path/to/flakectl]   (default: build/flakectl)
+# With BEFORE=path/to/another/flakectl (an earlier build), that binary runs in every row as
+# one more contender, so a change is measured under the same load as its peers.
+# usage: [RUNS=3] [COMPS="zstd xz"] [CLEAN=1] [BEFORE=old/flakectl] tests/bench/cache.sh [path/to/flakectl]
+#        (default: build/flakectl)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 FLAKECTL=${1:-${FLAKECTL:-$src/build/flakectl}}
 RUNS=${RUNS:-3}
+BEFORE=${BEFORE:-}
+before=()
+[ -z "$BEFORE" ] || before=(old_before)
 FILES=${FILES:-2000}
 RAND_MIB=${RAND_MIB:-16}
 MANY=${MANY:-300}
@@ -161,11 +167,13 @@ for comp in ${COMPS:-zstd xz}; do
         [ "$which" = many ] && bytes=$many_bytes
         prep_fl_flakectl() { aside "$work/c-fl"; }
         run_fl_flakectl() { fl cache push --to "file://$work/c-fl" --key "$work/key.sec" --compression "$comp" "$path"; }
+        prep_old_before() { aside "$work/c-old"; }
+        run_old_before() { "$BEFORE" --quiet --state-dir "$state" cache push --to "file://$work/c-old" --key "$work/key.sec" --compression "$comp" "$path"; }
         prep_nix_nix() { aside "$work/c-nix"; }
         run_nix_nix() { nixat "$work/nixsrc" copy --to "file://$work/c-nix?compression=$comp&secret-key=$work/key.sec" "$path"; }
         prep_rs_rsync() { aside "$work/rs"; mkdir "$work/rs"; }
         run_rs_rsync() { rsync_to "$work/$which.list" "$work/rs"; }
-        race "push $which ($comp)" "$bytes" fl_flakectl nix_nix rs_rsync
+        race "push $which ($comp)" "$bytes" fl_flakectl "${before[@]}" nix_nix rs_rsync
         # each tool's cache is complete and checks out; flakectl's is kept for substitution
         fl cache verify "file://$work/c-nix" --trusted-public-key "$pub" > /dev/null
         fl cache verify "file://$work/c-fl" --trusted-public-key "$pub" > /dev/null
@@ -185,6 +193,8 @@ else
 fi
 prep_fl_flakectl() { aside "$state"; }
 run_fl_flakectl() { "$FLAKECTL" --quiet --state-dir "$state" store realise --substituters "$url" --trusted-public-key "$pub" "$path"; }
+prep_old_before() { aside "$state"; }
+run_old_before() { "$BEFORE" --quiet --state-dir "$state" store realise --substituters "$url" --trusted-public-key "$pub" "$path"; }
 prep_nix_nix() { aside "$work/nixdst"; }
 run_nix_nix() { nixat "$work/nixdst" copy --from "$url" --option trusted-public-keys "$pub" "$path"; }
 prep_rs_rsync() { aside "$work/rs"; mkdir "$work/rs"; }
@@ -195,11 +205,11 @@ for comp in ${COMPS:-zstd xz}; do
         bytes=$nar_bytes
         [ "$which" = many ] && bytes=$many_bytes
         url="file://$work/c-$which-$comp"
-        race "substitute $which ($comp)" "$bytes" fl_flakectl nix_nix rs_rsync
+        race "substitute $which ($comp)" "$bytes" fl_flakectl "${before[@]}" nix_nix rs_rsync
         "$FLAKECTL" --state-dir "$state" store verify --check-contents > /dev/null
         if [ -n "${NGINX_URL:-}" ]; then
             url="$NGINX_URL/c-$which-$comp"
-            race "substitute http $which ($comp)" "$bytes" fl_flakectl nix_nix rs_rsync
+            race "substitute http $which ($comp)" "$bytes" fl_flakectl "${before[@]}" nix_nix rs_rsync
             "$FLAKECTL" --state-dir "$state" store verify --check-contents > /dev/null
         fi
     done
