@@ -185,7 +185,8 @@ static int stage_one(const fl_cache_writer *w, push_job *j, int comp, fl_compres
     return w->sync ? stage_narinfo(w, j, err) : FL_OK;
 }
 
-/* The path is in the cache now: counted, logged, reported. */
+/* The path is in the cache now: counted and logged (its progress was reported by its
+ * worker). */
 static void pushed(const fl_cache_writer *w, const push_job *j, const fl_cache_push_opts *opts,
                    fl_cache_push_result *res) {
     res->pushed++;
@@ -194,7 +195,6 @@ static void pushed(const fl_cache_writer *w, const push_job *j, const fl_cache_p
     if (opts->log)
         fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", j->info->path,
                 w->url, (unsigned long long)j->info->nar_size, (unsigned long long)j->file_size);
-    fl_progress_advance(opts->progress, j->info->path, j->info->nar_size);
 }
 
 /* Stages one path's NAR, puts it, then puts its .narinfo (a writer without batches). */
@@ -235,6 +235,9 @@ static void *push_worker(void *arg) {
             break;
         j->rc = pw->stage_only ? stage_one(pw->w, j, pw->comp, &c, pw->opts, &j->err)
                                : push_one(pw->w, j, pw->comp, &c, pw->opts, &j->err);
+        /* as each path is done (batched: staged; the puts follow in a moment) */
+        if (!j->rc)
+            fl_progress_advance(pw->opts->progress, j->info->path, j->info->nar_size);
     }
     fl_compressor_free(c);
     return NULL;
