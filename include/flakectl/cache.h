@@ -130,6 +130,12 @@ typedef struct fl_cache_writer {
     int (*put_data)(void *ctx, const char *rel, const void *data, size_t len, fl_error *err);
     /* how many paths may be pushed at once (the functions called from that many threads) */
     int jobs;
+    /* Optional (NULL: every put is durable on its own). When set, put_file is atomic but
+     * durable only once sync returns (renames made durable in the order made), and the
+     * pusher stages every NAR and .narinfo of the closure as files, syncs, puts the NARs,
+     * then the .narinfos references first, and syncs: two syncs for the push instead of
+     * several per path. */
+    int (*sync)(void *ctx, fl_error *err);
 } fl_cache_writer;
 
 /* Pushes the closure of paths (each valid in s) through w: nix-cache-info first (or its

@@ -22,6 +22,9 @@ typedef struct fl_compressor fl_compressor;
 fl_compressor *fl_compressor_new(int kind, fl_nar_write_fn sink, void *ctx);
 int fl_compressor_write(void *c, const void *data, size_t len, fl_error *err); /* a sink */
 int fl_compressor_finish(fl_compressor *c, fl_error *err);
+/* Starts a new stream of the same kind into sink, keeping the encoder's memory (a context
+ * per worker instead of one per path: setting one up costs more than a small NAR). */
+void fl_compressor_restart(fl_compressor *c, fl_nar_write_fn sink, void *ctx);
 void fl_compressor_free(fl_compressor *c);
 
 /* A decompressor pulling from fd; fl_decompressor_read is an fl_nar_read_fn. where names
@@ -35,6 +38,9 @@ int fl_decompressor_read_some(fl_decompressor *d, void *buf, size_t cap, size_t 
 /* Checks that the compressed stream ends here (nothing follows what was read). */
 int fl_decompressor_finish(fl_decompressor *d, fl_error *err);
 void fl_decompressor_free(fl_decompressor *d);
+/* Starts on a new stream of the same kind from fd, keeping the decoder's memory. */
+void fl_decompressor_restart(fl_decompressor *d, int fd, const char *where);
+int fl_decompressor_kind(const fl_decompressor *d);
 
 /* ---- transport (transport.c; http(s) through util's http.h) ---- */
 

@@ -62,6 +62,18 @@ fl_compressor *fl_compressor_new(int kind, fl_nar_write_fn sink, void *ctx) {
     return c;
 }
 
+void fl_compressor_restart(fl_compressor *c, fl_nar_write_fn sink, void *ctx) {
+    c->sink = sink;
+    c->ctx = ctx;
+    if (c->kind == FL_COMP_XZ) {
+        /* the same filters again: liblzma keeps the encoder's memory */
+        if (lzma_easy_encoder(&c->lz, 6, LZMA_CHECK_CRC64) != LZMA_OK)
+            abort();
+    } else if (c->kind == FL_COMP_ZSTD) {
+        ZSTD_CCtx_reset(c->zc, ZSTD_reset_session_only); /* parameters and tables kept */
+    }
+}
+
 static int xz_step(fl_compressor *c, const void *data, size_t len, lzma_action act, fl_error *err) {
     c->lz.next_in = data;
     c->lz.avail_in = len;
@@ -160,6 +172,24 @@ fl_decompressor *fl_decompressor_new(int kind, int fd, const char *where) {
             abort();
     }
     return d;
+}
+
+void fl_decompressor_restart(fl_decompressor *d, int fd, const char *where) {
+    d->fd = fd;
+    free(d->where);
+    d->where = fl_xstrdup(where);
+    d->in_pos = d->in_len = 0;
+    d->in_eof = d->ended = 0;
+    if (d->kind == FL_COMP_XZ) {
+        if (lzma_stream_decoder(&d->lz, UINT64_MAX, 0) != LZMA_OK)
+            abort();
+    } else if (d->kind == FL_COMP_ZSTD) {
+        ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
+    }
+}
+
+int fl_decompressor_kind(const fl_decompressor *d) {
+    return d->kind;
 }
 
 static int fill(fl_decompressor *d, fl_error *err) {

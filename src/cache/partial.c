@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,7 +252,17 @@ int fl_cache_fetch_resumable(fl_cache_conn *c, const char *rel, const char *dir,
     char *part = NULL;
     d.url = url;
     fl_sha256_init(&d.sha);
-    int rc = open_partial(dir, url, &d.fd, &part, &d.meta, err);
+    int rc;
+    if (size && size < NOTE_EVERY) {
+        /* A file smaller than a note's step never gets one before it is complete: a named
+         * partial file would only cost an inode and an unlink per NAR, which for small paths
+         * is most of the work. In memory, then (a dropped connection is still taken up
+         * within the run). */
+        d.fd = memfd_create("flakectl-nar", MFD_CLOEXEC);
+        rc = d.fd < 0 ? fl_error_errno(err, "cannot make an anonymous file for %s", url) : 0;
+    } else {
+        rc = open_partial(dir, url, &d.fd, &part, &d.meta, err);
+    }
     if (rc) {
         unsigned char dummy[FL_SHA256_LEN];
         fl_sha256_final(&d.sha, dummy);

@@ -22,21 +22,25 @@ typedef struct file_sink {
     uint64_t size;
 } file_sink;
 
-static int file_sink_write(void *p, const void *data, size_t len, fl_error *err) {
-    file_sink *f = p;
-    fl_sha256_update(&f->sha, data, len);
-    f->size += len;
+static int write_all(int fd, const void *data, size_t len, fl_error *err) {
     const char *b = data;
     while (len) {
-        ssize_t n = write(f->fd, b, len);
+        ssize_t n = write(fd, b, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return fl_error_errno(err, "cannot write a NAR file");
+            return fl_error_errno(err, "cannot write a file of the cache");
         b += n;
         len -= (size_t)n;
     }
     return FL_OK;
+}
+
+static int file_sink_write(void *p, const void *data, size_t len, fl_error *err) {
+    file_sink *f = p;
+    fl_sha256_update(&f->sha, data, len);
+    f->size += len;
+    return write_all(f->fd, data, len, err);
 }
 
 typedef struct nar_tee {
@@ -69,18 +73,64 @@ static int ensure_cache_info(const fl_cache_writer *w, const char *store_dir, fl
     return rc;
 }
 
-/* Stages one path's NAR, puts it, then puts its .narinfo. */
-static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, int comp,
-                    const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
-    char *tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
-    file_sink fs = {mkostemp(tmp, O_CLOEXEC), {0}, 0};
+/* One path of the push: its NAR staged (tmp, put as nar_rel), its .narinfo (text; in
+ * batched pushes staged as the file info_tmp too), and how it went. */
+typedef struct push_job {
+    fl_store_path_info *info;
+    char *tmp, *nar_rel, *text, *info_tmp;
+    uint64_t file_size;
+    int done, rc;
+    fl_error err;
+} push_job;
+
+static void job_release(push_job *j) {
+    if (j->tmp)
+        unlink(j->tmp);
+    if (j->info_tmp)
+        unlink(j->info_tmp);
+    free(j->tmp);
+    free(j->info_tmp);
+    free(j->nar_rel);
+    free(j->text);
+    j->tmp = j->info_tmp = j->nar_rel = j->text = NULL;
+}
+
+/* Writes a .narinfo text beside the staged NARs (not synced: the batch's sync does it). */
+static int stage_narinfo(const fl_cache_writer *w, push_job *j, fl_error *err) {
+    j->info_tmp = fl_xasprintf("%s/.tmp-narinfo-XXXXXX", w->stage_dir);
+    int fd = mkostemp(j->info_tmp, O_CLOEXEC);
+    if (fd < 0) {
+        free(j->info_tmp);
+        j->info_tmp = NULL;
+        return fl_error_errno(err, "cannot create a file in %s", w->stage_dir);
+    }
+    int rc = write_all(fd, j->text, strlen(j->text), err);
+    if (!rc && fchmod(fd, 0644) < 0)
+        rc = fl_error_errno(err, "cannot write %s", j->info_tmp);
+    if (close(fd) < 0 && !rc)
+        rc = fl_error_errno(err, "cannot write %s", j->info_tmp);
+    return rc;
+}
+
+/* Stages one path: its NAR compressed into a file in w->stage_dir (synced unless the writer
+ * syncs in batches), checked against the registered hash, and its signed .narinfo text. */
+static int stage_one(const fl_cache_writer *w, push_job *j, int comp, fl_compressor **cp,
+                     const fl_cache_push_opts *opts, fl_error *err) {
+    const fl_store_path_info *info = j->info;
+    j->tmp = fl_xasprintf("%s/.tmp-nar-XXXXXX", w->stage_dir);
+    file_sink fs = {mkostemp(j->tmp, O_CLOEXEC), {0}, 0};
     if (fs.fd < 0) {
         int rc = fl_error_errno(err, "cannot create a file in %s", w->stage_dir);
-        free(tmp);
+        free(j->tmp);
+        j->tmp = NULL;
         return rc;
     }
     fl_sha256_init(&fs.sha);
-    nar_tee tee = {{0}, 0, fl_compressor_new(comp, file_sink_write, &fs)};
+    if (*cp)
+        fl_compressor_restart(*cp, file_sink_write, &fs);
+    else
+        *cp = fl_compressor_new(comp, file_sink_write, &fs);
+    nar_tee tee = {{0}, 0, *cp};
     fl_sha256_init(&tee.sha);
     int rc = fl_nar_dump(info->path, nar_tee_write, &tee, NULL, err);
     if (!rc)
@@ -88,7 +138,10 @@ static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, in
     unsigned char nar_hash[FL_SHA256_LEN], file_hash[FL_SHA256_LEN];
     fl_sha256_final(&tee.sha, nar_hash);
     fl_sha256_final(&fs.sha, file_hash);
-    fl_compressor_free(tee.c);
+    if (rc) { /* stopped halfway: not a stream to start the next one from */
+        fl_compressor_free(*cp);
+        *cp = NULL;
+    }
     /* A signature vouches for the registered hash: never sign contents that differ from it. */
     if (!rc && (memcmp(nar_hash, info->nar_hash, sizeof nar_hash) || tee.size != info->nar_size)) {
         rc = fl_error_set(err, FL_ECONFLICT,
@@ -97,23 +150,18 @@ static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, in
                           info->path);
         fl_error_set_hint(err, "run 'flakectl store verify --check-contents --repair'");
     }
-    if (!rc && (fchmod(fs.fd, 0644) < 0 || fsync(fs.fd) < 0))
-        rc = fl_error_errno(err, "cannot write %s", tmp);
+    if (!rc && (fchmod(fs.fd, 0644) < 0 || (!w->sync && fsync(fs.fd) < 0)))
+        rc = fl_error_errno(err, "cannot write %s", j->tmp);
     close(fs.fd);
+    if (rc)
+        return rc;
     char fh32[FL_SHA256_BASE32_LEN + 1];
     fl_base32_encode(file_hash, sizeof file_hash, fh32);
     fl_narinfo ni;
     memset(&ni, 0, sizeof ni);
-    ni.url = fl_xasprintf("nar/%s.nar%s", fh32, fl_compression_ext(comp));
-    if (!rc)
-        rc = w->put_file(w->ctx, tmp, ni.url, err);
-    else
-        unlink(tmp);
-    free(tmp);
-    if (rc) {
-        free(ni.url);
-        return rc;
-    }
+    j->nar_rel = fl_xasprintf("nar/%s.nar%s", fh32, fl_compression_ext(comp));
+    j->file_size = fs.size;
+    ni.url = j->nar_rel;
     ni.store_path = info->path;
     ni.compression = (char *)(comp == FL_COMP_XZ ? "xz" : comp == FL_COMP_ZSTD ? "zstd" : "none");
     ni.has_file_hash = 1;
@@ -132,31 +180,39 @@ static int push_one(const fl_cache_writer *w, const fl_store_path_info *info, in
         ni.sigs = &sig;
         ni.nsigs = 1;
     }
-    char *text = fl_narinfo_format(&ni);
-    char *name = fl_cache_narinfo_name(info->path);
-    rc = w->put_data(w->ctx, name, text, strlen(text), err);
-    if (!rc) {
-        res->pushed++;
-        res->nar_bytes += info->nar_size;
-        res->file_bytes += fs.size;
-        if (opts->log)
-            fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", info->path,
-                    w->url, (unsigned long long)info->nar_size, (unsigned long long)fs.size);
-        fl_progress_advance(opts->progress, info->path, info->nar_size);
-    }
-    free(name);
-    free(text);
+    j->text = fl_narinfo_format(&ni);
     free(sig);
-    free(ni.url);
-    return rc;
+    return w->sync ? stage_narinfo(w, j, err) : FL_OK;
 }
 
-typedef struct push_job {
-    fl_store_path_info *info;
-    int done, rc;
-    fl_error err;
-    fl_cache_push_result res;
-} push_job;
+/* The path is in the cache now: counted and logged (its progress was reported by its
+ * worker). */
+static void pushed(const fl_cache_writer *w, const push_job *j, const fl_cache_push_opts *opts,
+                   fl_cache_push_result *res) {
+    res->pushed++;
+    res->nar_bytes += j->info->nar_size;
+    res->file_bytes += j->file_size;
+    if (opts->log)
+        fprintf(opts->log, "copied %s to %s (%llu bytes, %llu compressed)\n", j->info->path,
+                w->url, (unsigned long long)j->info->nar_size, (unsigned long long)j->file_size);
+}
+
+/* Stages one path's NAR, puts it, then puts its .narinfo (a writer without batches). */
+static int push_one(const fl_cache_writer *w, push_job *j, int comp, fl_compressor **cp,
+                    const fl_cache_push_opts *opts, fl_error *err) {
+    int rc = stage_one(w, j, comp, cp, opts, err);
+    if (!rc) {
+        rc = w->put_file(w->ctx, j->tmp, j->nar_rel, err);
+        free(j->tmp); /* consumed either way */
+        j->tmp = NULL;
+    }
+    if (!rc) {
+        char *name = fl_cache_narinfo_name(j->info->path);
+        rc = w->put_data(w->ctx, name, j->text, strlen(j->text), err);
+        free(name);
+    }
+    return rc;
+}
 
 typedef struct push_wave {
     const fl_cache_writer *w;
@@ -164,20 +220,39 @@ typedef struct push_wave {
     const fl_cache_push_opts *opts;
     push_job **items;
     size_t n, next;
+    int stage_only; /* batched: stage, the caller puts */
     pthread_mutex_t mu;
 } push_wave;
 
 static void *push_worker(void *arg) {
     push_wave *pw = arg;
+    fl_compressor *c = NULL; /* this worker's, for all its paths */
     for (;;) {
         pthread_mutex_lock(&pw->mu);
         push_job *j = pw->next < pw->n ? pw->items[pw->next++] : NULL;
         pthread_mutex_unlock(&pw->mu);
         if (!j)
-            return NULL;
-        j->rc = push_one(pw->w, j->info, pw->comp, pw->opts, &j->res, &j->err);
-        j->done = 1;
+            break;
+        j->rc = pw->stage_only ? stage_one(pw->w, j, pw->comp, &c, pw->opts, &j->err)
+                               : push_one(pw->w, j, pw->comp, &c, pw->opts, &j->err);
+        /* as each path is done (batched: staged; the puts follow in a moment) */
+        if (!j->rc)
+            fl_progress_advance(pw->opts->progress, j->info->path, j->info->nar_size);
     }
+    fl_compressor_free(c);
+    return NULL;
+}
+
+/* Runs pw's items on up to maxj threads (this one included). */
+static void run_wave(push_wave *pw, int maxj) {
+    pthread_t th[16];
+    size_t started = 0, want = pw->n < (size_t)maxj ? pw->n : (size_t)maxj;
+    for (size_t t = 1; t < want; t++)
+        if (pthread_create(&th[started], NULL, push_worker, pw) == 0)
+            started++;
+    push_worker(pw);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
 }
 
 static int cmp_job(const void *a, const void *b) {
@@ -200,6 +275,107 @@ static int job_ready(push_job **sorted, size_t n, const push_job *j) {
     return 1;
 }
 
+/* The next wave: the jobs not done whose references are all done (or not jobs). */
+static size_t next_wave(push_job *jobs, size_t n, push_job **sorted, push_job **items) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].done && job_ready(sorted, n, &jobs[i]))
+            items[k++] = &jobs[i];
+    return k;
+}
+
+static int cycle(push_job *jobs, fl_error *err) {
+    return fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle", jobs[0].info->path);
+}
+
+/* Keeps the first failure of a job in (rc, err). */
+static void first_error(push_job *j, int *rc, fl_error *err) {
+    if (j->rc && !*rc) {
+        *rc = j->rc;
+        fl_error_move(err, &j->err);
+    }
+}
+
+static int sync_writer(const fl_cache_writer *w, int *rc, fl_error *err) {
+    if (*rc)
+        return *rc;
+    *rc = w->sync(w->ctx, err);
+    return *rc;
+}
+
+/* A writer with batches: every NAR and .narinfo staged at once (in any order: nothing is
+ * visible yet), one sync, so that both are complete and durable under their temporary names;
+ * then the NARs put, and the .narinfos put wave by wave, references first; one sync. The
+ * puts are renames made in that order, and a journaling file system makes renames durable
+ * in the order made (the store's batched registrations rely on the same): so a .narinfo
+ * never appears, not even after a crash, before its NAR or the .narinfos of its references.
+ * A path that failed to stage takes its referrers along; every other path is pushed. */
+static int push_batched(const fl_cache_writer *w, push_job *jobs, size_t n, push_job **sorted,
+                        push_job **items, int comp, const fl_cache_push_opts *opts,
+                        fl_cache_push_result *res, int maxj, fl_error *err) {
+    push_wave pw = {w, comp, opts, items, n, 0, 1, PTHREAD_MUTEX_INITIALIZER};
+    for (size_t i = 0; i < n; i++)
+        items[i] = &jobs[i];
+    run_wave(&pw, maxj);
+    pthread_mutex_destroy(&pw.mu);
+    int rc = FL_OK;
+    for (size_t i = 0; i < n; i++)
+        first_error(&jobs[i], &rc, err);
+    fl_error serr = FL_ERROR_INIT;
+    int src = FL_OK;
+    sync_writer(w, &src, &serr);
+    for (size_t i = 0; i < n && !src; i++) {
+        push_job *j = &jobs[i];
+        if (j->rc)
+            continue;
+        j->rc = w->put_file(w->ctx, j->tmp, j->nar_rel, &j->err);
+        free(j->tmp); /* consumed either way */
+        j->tmp = NULL;
+        first_error(j, &rc, err);
+    }
+    size_t left = n;
+    while (left && !src) {
+        size_t k = next_wave(jobs, n, sorted, items);
+        if (!k) {
+            if (!rc)
+                rc = cycle(jobs, err);
+            break;
+        }
+        for (size_t i = 0; i < k; i++) {
+            push_job *j = items[i];
+            j->done = 1; /* settled, pushed or not */
+            int refs_ok = 1;
+            for (size_t r = 0; r < j->info->nrefs && refs_ok; r++) {
+                fl_store_path_info key_info = {.path = j->info->refs[r]};
+                push_job key = {.info = &key_info}, *kp = &key;
+                push_job **hit = bsearch(&kp, sorted, n, sizeof *sorted, cmp_job);
+                refs_ok = !hit || *hit == j || !(*hit)->rc;
+            }
+            if (!refs_ok && !j->rc)
+                j->rc = FL_ENOTFOUND; /* a reference is not in the cache: nor is it */
+            if (j->rc)
+                continue;
+            char *name = fl_cache_narinfo_name(j->info->path);
+            j->rc = w->put_file(w->ctx, j->info_tmp, name, &j->err);
+            free(name);
+            free(j->info_tmp);
+            j->info_tmp = NULL;
+            first_error(j, &rc, err);
+        }
+        left -= k;
+    }
+    sync_writer(w, &src, &serr);
+    if (src && !rc) {
+        rc = src;
+        fl_error_move(err, &serr);
+    }
+    fl_error_clear(&serr);
+    for (size_t i = 0; i < n && !src; i++)
+        if (!jobs[i].rc && jobs[i].done)
+            pushed(w, &jobs[i], opts, res);
+    return rc;
+}
+
 static int push_jobs(const fl_cache_writer *w, push_job *jobs, size_t n, int comp,
                      const fl_cache_push_opts *opts, fl_cache_push_result *res, fl_error *err) {
     push_job **sorted = fl_xcalloc(n + 1, sizeof *sorted),
@@ -207,36 +383,30 @@ static int push_jobs(const fl_cache_writer *w, push_job *jobs, size_t n, int com
     for (size_t i = 0; i < n; i++)
         sorted[i] = &jobs[i];
     qsort(sorted, n, sizeof *sorted, cmp_job);
-    size_t left = n;
     int rc = FL_OK;
     int maxj = w->jobs > 1 ? (w->jobs > 16 ? 16 : w->jobs) : 1;
+    if (w->sync) {
+        rc = push_batched(w, jobs, n, sorted, items, comp, opts, res, maxj, err);
+        free(sorted);
+        free(items);
+        return rc;
+    }
+    size_t left = n;
     while (left && !rc) {
-        push_wave pw = {w, comp, opts, items, 0, 0, PTHREAD_MUTEX_INITIALIZER};
-        for (size_t i = 0; i < n; i++)
-            if (!jobs[i].done && job_ready(sorted, n, &jobs[i]))
-                items[pw.n++] = &jobs[i];
+        push_wave pw = {w, comp, opts, items, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        pw.n = next_wave(jobs, n, sorted, items);
         if (!pw.n) {
-            rc = fl_error_set(err, FL_ECONFLICT, "the references of %s form a cycle",
-                              jobs[0].info->path);
+            rc = cycle(jobs, err);
             break;
         }
-        pthread_t th[16];
-        size_t started = 0, want = pw.n < (size_t)maxj ? pw.n : (size_t)maxj;
-        for (size_t t = 1; t < want; t++)
-            if (pthread_create(&th[started], NULL, push_worker, &pw) == 0)
-                started++;
-        push_worker(&pw);
-        for (size_t t = 0; t < started; t++)
-            pthread_join(th[t], NULL);
+        run_wave(&pw, maxj);
+        pthread_mutex_destroy(&pw.mu);
         for (size_t i = 0; i < pw.n; i++) {
             push_job *j = pw.items[i];
-            res->pushed += j->res.pushed;
-            res->nar_bytes += j->res.nar_bytes;
-            res->file_bytes += j->res.file_bytes;
-            if (j->rc && !rc) {
-                rc = j->rc;
-                fl_error_move(err, &j->err);
-            }
+            j->done = 1;
+            if (!j->rc)
+                pushed(w, j, opts, res);
+            first_error(j, &rc, err);
         }
         left -= pw.n;
     }
@@ -299,6 +469,7 @@ int fl_cache_push_to(fl_store *s, const fl_cache_writer *w, char *const *paths, 
             q->counter = 0;
     }
     for (size_t i = 0; i < n; i++) {
+        job_release(&jobs[i]);
         fl_store_path_info_free(jobs[i].info);
         fl_error_clear(&jobs[i].err);
     }
@@ -324,10 +495,11 @@ static int dir_get(void *ctx, const char *rel, char **data, size_t *len, fl_erro
     return fl_cache_get(ctx, rel, data, len, err);
 }
 
+/* Durable at the next dir_sync (the writer batches). */
 static int dir_put_file(void *ctx, const char *staged, const char *rel, fl_error *err) {
     fl_cache_conn *c = ctx;
     char *dest = fl_path_join(c->dir, rel);
-    int rc = fl_atomic_rename(staged, dest, err);
+    int rc = fl_atomic_rename_ex(staged, dest, FL_ATOMIC_NO_SYNC, err);
     if (rc)
         unlink(staged);
     free(dest);
@@ -340,6 +512,12 @@ static int dir_put_data(void *ctx, const char *rel, const void *data, size_t len
     int rc = fl_atomic_write_file(dest, data, len, 0644, err);
     free(dest);
     return rc;
+}
+
+/* One syncfs of the cache's file system: the data and renames of every put before it. */
+static int dir_sync(void *ctx, fl_error *err) {
+    fl_cache_conn *c = ctx;
+    return fl_sync_fs(c->dir, err);
 }
 
 int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npaths,
@@ -367,8 +545,9 @@ int fl_cache_push(fl_store *s, const char *url, char *const *paths, size_t npath
         rc = fl_mkdir_p(hosts_dir, 0755, err);
     free(hosts_dir);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    fl_cache_writer w = {&conn,   conn.url,     nar_dir,      dir_has,
-                         dir_get, dir_put_file, dir_put_data, cores > 0 ? (int)cores : 1};
+    fl_cache_writer w = {&conn,        conn.url,     nar_dir,
+                         dir_has,      dir_get,      dir_put_file,
+                         dir_put_data, cores > 0 ? (int)cores : 1, dir_sync};
     if (!rc)
         rc = fl_cache_push_to(s, &w, paths, npaths, opts, res, err);
     free(nar_dir);

@@ -95,7 +95,7 @@ size_t fl_substituter_count(const fl_substituter *sub) {
 
 /* Fetches ni's NAR from c and stages it in s (*st), checked, not registered yet. */
 static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const fl_narinfo *ni,
-                     fl_store_staged **st, fl_error *err) {
+                     fl_decompressor **dp, fl_store_staged **st, fl_error *err) {
     int comp;
     if (fl_compression_parse(ni->compression, &comp) < 0) {
         int rc = fl_error_set(err, FL_EPARSE, "%s/%s: unsupported compression '%s'", c->url,
@@ -126,7 +126,16 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
         fprintf(sub->log, "%s\n", doing);
     free(doing);
     char *where = fl_xasprintf("%s/%s", c->url, ni->url);
-    fl_decompressor *d = fl_decompressor_new(comp, fd, where);
+    /* the worker's decompressor, when it is for this kind of stream */
+    if (*dp && fl_decompressor_kind(*dp) != comp) {
+        fl_decompressor_free(*dp);
+        *dp = NULL;
+    }
+    if (*dp)
+        fl_decompressor_restart(*dp, fd, where);
+    else
+        *dp = fl_decompressor_new(comp, fd, where);
+    fl_decompressor *d = *dp;
     fl_store_path_info info;
     memset(&info, 0, sizeof info);
     info.path = ni->store_path;
@@ -136,7 +145,6 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
     info.nrefs = ni->nrefs;
     info.deriver = ni->deriver;
     rc = fl_store_stage_nar(s, &info, fl_decompressor_read, d, st, err);
-    fl_decompressor_free(d);
     close(fd);
     if (rc)
         fl_error_add_frame(err, "while substituting %s from %s", ni->store_path, where);
@@ -189,29 +197,41 @@ static int lookup_in(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const c
 }
 
 /* The first cache with a trusted narinfo for path: 1 (*ni, *ci), 0 none has it, <0 the first
- * refusal when no cache had it acceptably. */
-static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo **ni, size_t *ci,
-                  fl_error *err) {
+ * refusal when no cache had it acceptably. conns: the caller's connections to the caches
+ * (sub->caches, or a lookup worker's own); mu (NULL: one thread) guards the dead marks and
+ * the log. */
+static int lookup(fl_substituter *sub, fl_cache_conn *conns, pthread_mutex_t *mu, fl_store *s,
+                  const char *path, fl_narinfo **ni, size_t *ci, fl_error *err) {
     fl_error first = FL_ERROR_INIT;
     int first_rc = 0;
     for (size_t i = 0; i < sub->ncaches; i++) {
-        if (sub->dead[i])
+        if (mu)
+            pthread_mutex_lock(mu);
+        int dead = sub->dead[i];
+        if (mu)
+            pthread_mutex_unlock(mu);
+        if (dead)
             continue;
         fl_error e = FL_ERROR_INIT;
-        int rc = lookup_in(sub, s, &sub->caches[i], path, ni, &e);
-        if (rc < 0 && (rc == FL_ENET || !sub->caches[i].checked)) {
+        int rc = lookup_in(sub, s, &conns[i], path, ni, &e);
+        if (rc < 0 && (rc == FL_ENET || !conns[i].checked)) {
             /* unreachable, or not a cache for this store: asking it for every other path
              * would cost a timeout (or the same refusal) each time */
-            sub->dead[i] = 1;
-            if (sub->log)
+            if (mu)
+                pthread_mutex_lock(mu);
+            if (!sub->dead[i] && sub->log)
                 fprintf(sub->log,
                         "warning: not using the cache %s for the rest of this "
                         "command: %s\n",
-                        sub->caches[i].url, e.message ? e.message : "it cannot be read");
+                        conns[i].url, e.message ? e.message : "it cannot be read");
+            sub->dead[i] = 1;
+            if (mu)
+                pthread_mutex_unlock(mu);
         }
         if (rc == 1) {
             *ci = i;
             fl_error_clear(&first);
+            fl_error_clear(&e);
             return 1;
         }
         if (rc < 0 && !first_rc) { /* keep the first refusal; another cache may still have it */
@@ -223,6 +243,68 @@ static int lookup(fl_substituter *sub, fl_store *s, const char *path, fl_narinfo
     if (first_rc)
         fl_error_move(err, &first);
     return first_rc;
+}
+
+/* Looks up several paths at once: a narinfo is a request (over HTTP, a round trip) and a
+ * signature check, and a closure of hundreds of small paths has as many. */
+typedef struct found {
+    const char *path;
+    const char *referrer;   /* the planned path that named it, for the message */
+    size_t referrer_cache;  /* and the cache that had that one */
+    fl_narinfo *ni;
+    size_t cache;
+    int rc;
+    fl_error err;
+} found;
+
+typedef struct looker {
+    fl_substituter *sub;
+    fl_store *s;
+    found *f;
+    size_t n, next;
+    pthread_mutex_t mu;
+} looker;
+
+/* A lookup worker: its own connections to the caches (a cache checked already is not asked
+ * for its nix-cache-info again). */
+static void *lookup_worker(void *arg) {
+    looker *lk = arg;
+    fl_substituter *sub = lk->sub;
+    fl_cache_conn *conns = fl_xcalloc(sub->ncaches + 1, sizeof *conns);
+    for (size_t i = 0; i < sub->ncaches; i++)
+        if (fl_cache_conn_open(sub->caches[i].url, &conns[i], NULL) == 0)
+            conns[i].checked = sub->caches[i].checked;
+    for (;;) {
+        pthread_mutex_lock(&lk->mu);
+        found *f = lk->next < lk->n ? &lk->f[lk->next++] : NULL;
+        pthread_mutex_unlock(&lk->mu);
+        if (!f)
+            break;
+        f->rc = lookup(sub, conns, &lk->mu, lk->s, f->path, &f->ni, &f->cache, &f->err);
+    }
+    for (size_t i = 0; i < sub->ncaches; i++)
+        fl_cache_conn_close(&conns[i]);
+    free(conns);
+    return NULL;
+}
+
+#define FL_SUBSTITUTE_JOBS 4
+
+static void lookup_all(fl_substituter *sub, fl_store *s, found *f, size_t n) {
+    if (!n)
+        return;
+    looker lk = {sub, s, f, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    size_t nthreads = n < FL_SUBSTITUTE_JOBS ? n : FL_SUBSTITUTE_JOBS;
+    pthread_t th[FL_SUBSTITUTE_JOBS];
+    size_t started = 0;
+    for (size_t t = 0; t < nthreads; t++)
+        if (pthread_create(&th[started], NULL, lookup_worker, &lk) == 0)
+            started++;
+    if (!started)
+        lookup_worker(&lk);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&lk.mu);
 }
 
 /* One path to substitute. */
@@ -257,36 +339,61 @@ static int planned(const plan *p, const char *path) {
 }
 
 /* Every path of root's closure that is not valid yet, each with its narinfo. 0 when no cache
- * has root itself. */
+ * has root itself. Breadth first, each level's narinfos looked up at once. */
 static int make_plan(fl_substituter *sub, fl_store *s, const char *root, plan *p, fl_error *err) {
     fl_narinfo *ni = NULL;
     size_t ci = 0;
-    int rc = lookup(sub, s, root, &ni, &ci, err);
+    int rc = lookup(sub, sub->caches, NULL, s, root, &ni, &ci, err);
     if (rc <= 0)
         return rc;
     p->w = fl_xcalloc(1, sizeof *p->w);
     p->w[0].ni = ni;
     p->w[0].cache = ci;
     p->n = 1;
-    for (size_t k = 0; k < p->n; k++) { /* breadth first over references */
-        for (size_t r = 0; r < p->w[k].ni->nrefs; r++) {
-            const char *ref = p->w[k].ni->refs[r];
-            if (fl_store_is_valid(s, ref) || planned(p, ref))
-                continue;
-            rc = lookup(sub, s, ref, &ni, &ci, err);
-            if (rc == 0)
-                rc = fl_error_set(err, FL_ENOTFOUND, "%s has %s but no cache has its reference %s",
-                                  sub->caches[p->w[k].cache].url, p->w[k].ni->store_path, ref);
-            if (rc < 0)
-                return rc;
-            p->w = fl_xrealloc(p->w, (p->n + 1) * sizeof *p->w);
-            memset(&p->w[p->n], 0, sizeof p->w[p->n]);
-            p->w[p->n].ni = ni;
-            p->w[p->n].cache = ci;
-            p->n++;
+    rc = 1;
+    for (size_t level = 0; level < p->n && rc == 1;) {
+        size_t end = p->n, nf = 0;
+        found *f = NULL;
+        for (size_t k = level; k < end; k++) {
+            for (size_t r = 0; r < p->w[k].ni->nrefs; r++) {
+                const char *ref = p->w[k].ni->refs[r];
+                int dup = planned(p, ref);
+                for (size_t j = 0; j < nf && !dup; j++)
+                    dup = !strcmp(f[j].path, ref);
+                if (dup || fl_store_is_valid(s, ref))
+                    continue;
+                f = fl_xrealloc(f, (nf + 1) * sizeof *f);
+                memset(&f[nf], 0, sizeof f[nf]);
+                f[nf].path = ref;
+                f[nf].referrer = p->w[k].ni->store_path;
+                f[nf].referrer_cache = p->w[k].cache;
+                nf++;
+            }
         }
+        lookup_all(sub, s, f, nf);
+        for (size_t j = 0; j < nf; j++) {
+            if (rc == 1 && f[j].rc == 0)
+                rc = fl_error_set(err, FL_ENOTFOUND, "%s has %s but no cache has its reference %s",
+                                  sub->caches[f[j].referrer_cache].url, f[j].referrer, f[j].path);
+            else if (rc == 1 && f[j].rc < 0) {
+                rc = f[j].rc;
+                fl_error_move(err, &f[j].err);
+            }
+            if (rc == 1) {
+                p->w = fl_xrealloc(p->w, (p->n + 1) * sizeof *p->w);
+                memset(&p->w[p->n], 0, sizeof p->w[p->n]);
+                p->w[p->n].ni = f[j].ni;
+                p->w[p->n].cache = f[j].cache;
+                p->n++;
+            } else {
+                fl_narinfo_free(f[j].ni);
+            }
+            fl_error_clear(&f[j].err);
+        }
+        free(f);
+        level = end;
     }
-    return 1;
+    return rc;
 }
 
 typedef struct stager {
@@ -298,23 +405,32 @@ typedef struct stager {
 } stager;
 
 /* A worker: takes the plan's next path and fetches and stages it over its own connection
- * (libcurl handles are not shared between threads). */
+ * to that cache (libcurl handles are not shared between threads), opened at its first path
+ * and kept for the rest: one TCP (and TLS) connection per worker, not one per path. */
 static void *stage_worker(void *arg) {
     stager *sg = arg;
+    size_t nc = sg->sub->ncaches;
+    fl_cache_conn *conns = fl_xcalloc(nc + 1, sizeof *conns);
+    fl_decompressor *d = NULL; /* the worker's, for all its paths */
     for (;;) {
         pthread_mutex_lock(&sg->mu);
         want *w = sg->next < sg->p->n ? &sg->p->w[sg->next++] : NULL;
         pthread_mutex_unlock(&sg->mu);
         if (!w)
-            return NULL;
-        fl_cache_conn c;
-        w->rc = fl_cache_conn_open(sg->sub->caches[w->cache].url, &c, &w->err);
+            break;
+        fl_cache_conn *c = &conns[w->cache];
+        w->rc = c->url ? FL_OK : fl_cache_conn_open(sg->sub->caches[w->cache].url, c, &w->err);
         if (!w->rc) {
-            c.checked = 1;
-            w->rc = fetch_nar(sg->sub, sg->s, &c, w->ni, &w->staged, &w->err);
-            fl_cache_conn_close(&c);
+            c->checked = 1;
+            w->rc = fetch_nar(sg->sub, sg->s, c, w->ni, &d, &w->staged, &w->err);
         }
     }
+    for (size_t i = 0; i < nc; i++)
+        if (conns[i].url)
+            fl_cache_conn_close(&conns[i]);
+    free(conns);
+    fl_decompressor_free(d);
+    return NULL;
 }
 
 static int want_cmp(const void *a, const void *b) {
@@ -367,7 +483,6 @@ static int committable(fl_store *s, want *w, want **sorted, size_t n) {
  * needs no reference to be valid), then registers them, references first, after one sync of
  * the store (fl_store_commit_staged). When some path fails, the others whose references are
  * all there are still registered: the next attempt fetches only the rest. */
-#define FL_SUBSTITUTE_JOBS 4
 static int run_plan(fl_substituter *sub, fl_store *s, plan *p, fl_error *err) {
     stager sg = {sub, s, p, 0, PTHREAD_MUTEX_INITIALIZER};
     size_t nthreads = p->n < FL_SUBSTITUTE_JOBS ? p->n : FL_SUBSTITUTE_JOBS;

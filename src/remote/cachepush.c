@@ -200,7 +200,7 @@ int fl_remote_cache_push(const char *url, const fl_remote_opts *ro, fl_store *s,
     }
     if (!rc) {
         /* one SSH connection: one file at a time */
-        fl_cache_writer w = {&c, c.url, stage, ssh_has, ssh_get, ssh_put_file, ssh_put_data, 1};
+        fl_cache_writer w = {&c, c.url, stage, ssh_has, ssh_get, ssh_put_file, ssh_put_data, 1, NULL};
         rc = fl_cache_push_to(s, &w, paths, npaths, opts, res, err);
     }
     if (stage) {

@@ -6,6 +6,9 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "flakectl/fs.h"
 #include "flakectl/strbuf.h"
@@ -54,9 +57,23 @@ static int check_refs(fl_store *s, const fl_store_path_info *info, fl_error *err
 }
 
 struct fl_store_staged {
-    char *tmp; /* the temporary directory in the store; NULL: nothing staged (valid already) */
+    /* the restored path under a temporary name in the store directory itself (not in a
+     * directory of its own: removing that directory again would cost a synchronous discard
+     * on a file system mounted with `discard`); NULL: nothing staged (valid already) */
+    char *tmp;
     fl_store_path_info info;
 };
+
+/* A fresh "<store>/.tmp-<hash part>-<pid>-<random>": the sweep of an interrupted writer
+ * removes ".tmp-" names, and nothing else in the store starts with a dot. */
+static char *stage_name(fl_store *s, const char *path) {
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)rand();
+    const char *hp = fl_store_hash_part(s, path);
+    return fl_xasprintf("%s/.tmp-%.*s-%ld-%08x", fl_store_dir(s), FL_STORE_HASH_LEN,
+                        hp ? hp : "x", (long)getpid(), (unsigned)r);
+}
 
 static void staged_release(fl_store_staged *st) {
     if (st->tmp) {
@@ -97,16 +114,10 @@ int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_
         *out = st;
         return FL_OK;
     }
-    st->tmp = fl_store_temp_dir(s, err);
-    if (!st->tmp) {
-        fl_store_staged_free(st);
-        return FL_EIO;
-    }
-    char *x = fl_path_join(st->tmp, "x");
+    st->tmp = stage_name(s, info->path);
     hashing_source hs = {source, ctx, {0}, 0};
     fl_sha256_init(&hs.sha);
-    rc = fl_nar_restore(hashing_read, &hs, x, err);
-    free(x);
+    rc = fl_nar_restore(hashing_read, &hs, st->tmp, err);
     unsigned char got[FL_SHA256_LEN];
     fl_sha256_final(&hs.sha, got);
     if (!rc && (memcmp(got, info->nar_hash, sizeof got) || hs.size != info->nar_size)) {
@@ -127,9 +138,21 @@ int fl_store_stage_nar(fl_store *s, const fl_store_path_info *info, fl_nar_read_
     return FL_OK;
 }
 
-/* Paths committed per round: each holds its lock until its registration is durable, so this
- * bounds the descriptors open at once. */
-#define COMMIT_CHUNK 256
+/* Paths committed per round at most: each holds its lock until its registration is durable,
+ * so a round takes a descriptor per path; it is also bounded by the descriptors this process
+ * may open (round_size). */
+#define COMMIT_CHUNK 4096
+
+/* How many paths a round may commit: what the descriptor limit leaves after a margin for
+ * everything else open (other threads' downloads, the store's own), at least 16. */
+static size_t round_size(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 256;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > COMMIT_CHUNK + 128)
+        return COMMIT_CHUNK;
+    return rl.rlim_cur > 128 + 16 ? (size_t)rl.rlim_cur - 128 : 16;
+}
 
 /* Is ref valid, or one of the n paths moved in earlier in this round? */
 static int ref_ready(fl_store *s, const char *ref, fl_store_staged *const *moved, size_t n) {
@@ -144,8 +167,8 @@ static int ref_ready(fl_store *s, const char *ref, fl_store_staged *const *moved
  * renames durable, then the registry entries are written and synced together. A failure
  * stops at that path; the ones before it are registered. */
 static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
-    int locks[COMMIT_CHUNK];
-    fl_store_staged *moved[COMMIT_CHUNK];
+    int *locks = fl_xcalloc(n + 1, sizeof *locks);
+    fl_store_staged **moved = fl_xcalloc(n + 1, sizeof *moved);
     size_t nlocks = 0, nmoved = 0;
     int rc = FL_OK;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -171,12 +194,13 @@ static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_err
         /* Unregistered (checked under the path lock): a crash leftover. */
         if (fl_path_exists(st->info.path))
             rc = fl_remove_tree(st->info.path, err);
-        char *x = fl_path_join(st->tmp, "x");
         if (!rc)
-            rc = fl_atomic_rename_ex(x, st->info.path, FL_ATOMIC_NO_SYNC, err);
-        free(x);
-        if (!rc)
+            rc = fl_atomic_rename_ex(st->tmp, st->info.path, FL_ATOMIC_NO_SYNC, err);
+        if (!rc) {
+            free(st->tmp); /* moved: nothing left to remove */
+            st->tmp = NULL;
             moved[nmoved++] = st;
+        }
     }
     /* data and names durable before any of them is registered */
     int src = nmoved ? fl_store_sync_fs(fl_store_dir(s), rc ? NULL : err) : FL_OK;
@@ -207,16 +231,19 @@ static int commit_round(fl_store *s, fl_store_staged *const *v, size_t n, fl_err
         fl_store_unlock_path(locks[i]);
     for (size_t i = 0; i < n; i++)
         staged_release(v[i]);
+    free(locks);
+    free(moved);
     return rc;
 }
 
 int fl_store_commit_staged(fl_store *s, fl_store_staged *const *v, size_t n, fl_error *err) {
     /* A syncfs flushes every dirty page of the file system and an fsync each waits for a
      * journal commit: per path, either costs more than a small path's download. So a round
-     * of up to COMMIT_CHUNK paths costs two syncs in all. */
+     * of paths (all of them, up to what the descriptor limit allows) costs two syncs in all. */
     int rc = FL_OK;
-    for (size_t i = 0; i < n && !rc; i += COMMIT_CHUNK)
-        rc = commit_round(s, v + i, n - i < COMMIT_CHUNK ? n - i : COMMIT_CHUNK, err);
+    size_t chunk = round_size();
+    for (size_t i = 0; i < n && !rc; i += chunk)
+        rc = commit_round(s, v + i, n - i < chunk ? n - i : chunk, err);
     return rc;
 }
 
