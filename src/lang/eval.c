@@ -1444,6 +1444,10 @@ static NOINLINE void eval_curpos(State *S, Expr *e, Value *out) {
 }
 
 void lang_eval(State *S, Expr *e, Env *env, Value *out) {
+    /* the operands of every case: one pair, so that a sanitizer build (which gives each
+     * local its own slot and guard zones) keeps this recursive frame small */
+    Value ab[2];
+    Value *const a = &ab[0], *const b = &ab[1];
 again:
     /* deeply nested expressions recurse here without forcing or calling anything */
     if (UNLIKELY(stack_exceeded(S)))
@@ -1487,15 +1491,14 @@ again:
         out->lambda.fn = e;
         return;
     case E_CALL: {
-        Value fnv;
         Value *fn;
         Expr *f = e->op.a;
         S->last_call_pos = e->pos;
         if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
             force(S, fn, f->pos);
         } else {
-            lang_eval(S, f, env, &fnv);
-            fn = &fnv;
+            lang_eval(S, f, env, a);
+            fn = a;
         }
         lang_call_function(S, fn, lang_maybe_thunk(S, e->op.b, env), out, e->pos);
         return;
@@ -1522,10 +1525,9 @@ again:
         return;
     case E_EQ:
     case E_NEQ: {
-        Value a, b;
-        eval_operand(S, e->op.a, env, &a);
-        eval_operand(S, e->op.b, env, &b);
-        int eq = lang_values_equal(S, &a, &b, e->pos);
+        eval_operand(S, e->op.a, env, a);
+        eval_operand(S, e->op.b, env, b);
+        int eq = lang_values_equal(S, a, b, e->pos);
         mk_bool(out, e->kind == E_EQ ? eq : !eq);
         return;
     }
@@ -1539,29 +1541,26 @@ again:
         mk_bool(out, !eval_bool(S, e->op.a, env, e->pos) || eval_bool(S, e->op.b, env, e->pos));
         return;
     case E_UPDATE: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        eval_update(S, &a, &b, out, e->pos);
+        lang_eval(S, e->op.a, env, a);
+        lang_eval(S, e->op.b, env, b);
+        eval_update(S, a, b, out, e->pos);
         return;
     }
     case E_CONCATLISTS: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        eval_concat_lists(S, &a, &b, out, e->pos);
+        lang_eval(S, e->op.a, env, a);
+        lang_eval(S, e->op.b, env, b);
+        eval_concat_lists(S, a, b, out, e->pos);
         return;
     }
     case E_LT: {
-        Value a, b;
-        eval_operand(S, e->op.a, env, &a);
-        eval_operand(S, e->op.b, env, &b);
+        eval_operand(S, e->op.a, env, a);
+        eval_operand(S, e->op.b, env, b);
         int c;
-        if (a.type == V_INT && b.type == V_INT)
-            c = (e->flag & 1) ? b.i < a.i : a.i < b.i;
+        if (a->type == V_INT && b->type == V_INT)
+            c = (e->flag & 1) ? b->i < a->i : a->i < b->i;
         else
-            c = (e->flag & 1) ? lang_compare_values(S, &b, &a, e->pos) < 0
-                              : lang_compare_values(S, &a, &b, e->pos) < 0;
+            c = (e->flag & 1) ? lang_compare_values(S, b, a, e->pos) < 0
+                              : lang_compare_values(S, a, b, e->pos) < 0;
         mk_bool(out, (e->flag & 2) ? !c : c);
         return;
     }
@@ -1573,18 +1572,17 @@ again:
     case E_CONCATSTRINGS:
         if (e->cat.n == 2 && !e->flag) {
             /* a + b on integers, the inner loop of every numeric fold */
-            Value pre[2];
-            eval_operand(S, e->cat.parts[0], env, &pre[0]);
-            if (pre[0].type != V_INT) {
-                eval_concat_strings(S, e, env, out, pre, 1);
+            eval_operand(S, e->cat.parts[0], env, &ab[0]);
+            if (ab[0].type != V_INT) {
+                eval_concat_strings(S, e, env, out, ab, 1);
                 return;
             }
-            eval_operand(S, e->cat.parts[1], env, &pre[1]);
-            if (pre[1].type != V_INT) {
-                eval_concat_strings(S, e, env, out, pre, 2);
+            eval_operand(S, e->cat.parts[1], env, &ab[1]);
+            if (ab[1].type != V_INT) {
+                eval_concat_strings(S, e, env, out, ab, 2);
                 return;
             }
-            mk_int(out, (int64_t)((uint64_t)pre[0].i + (uint64_t)pre[1].i));
+            mk_int(out, (int64_t)((uint64_t)ab[0].i + (uint64_t)ab[1].i));
             return;
         }
         eval_concat_strings(S, e, env, out, NULL, 0);
