@@ -144,6 +144,7 @@ void lang_catch_unwind(State *S, Catch *c) {
     }
     S->nframes = c->frame_depth;
     S->nregions = c->region_depth; /* regions the error left are kept, never released */
+    lang_regions_recount(S);
     S->catch_ = c->prev;
 }
 
@@ -174,6 +175,10 @@ typedef struct Saved {
 } Saved;
 
 void lang_force_slow(State *S, Value *v, PosIdx pos) {
+    if (v->type == V_READY) {
+        v->type = V_INT; /* forcing it is all that was left (cheap_int) */
+        return;
+    }
     if (v->type == V_BLACKHOLE)
         lang_throw(S, pos, "infinite recursion encountered");
     lang_stack_check(S, pos);
@@ -256,12 +261,8 @@ static NORETURN void undefined_with_var(State *S, Expr *e, Env *env) {
     lang_rethrow(S);
 }
 
-static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
-    Env *start = env;
-    for (uint32_t l = e->var.level; l; l--)
-        env = env->up;
-    if (LIKELY(!e->flag))
-        return env->v[e->var.displ];
+/* A variable bound by a `with`: the sets of the enclosing with-envs, innermost first. */
+static NOINLINE Value *lookup_with_var(State *S, Expr *e, Env *start, Env *env, int noeval) {
     for (;;) {
         Value *w = env->v[0];
         if (noeval && w->type != V_ATTRS)
@@ -271,7 +272,7 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
         if (w->type != V_ATTRS)
             lang_throw(S, (PosIdx)env->n, "value is %s while a set was expected",
                        lang_show_type(w));
-        Attr *a = lang_attrs_find(w->attrs, e->var.name);
+        Attr *a = attrs_find_hinted(w->attrs, e->var.name, &e->var.displ);
         if (a)
             return a->value;
         if (!env->prev_with)
@@ -281,13 +282,116 @@ static Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
     }
 }
 
-Value *lang_maybe_thunk(State *S, Expr *e, Env *env) {
-    if (e->kind == E_CONST)
-        return &e->cval;
+static inline Value *lookup_var(State *S, Expr *e, Env *env, int noeval) {
+    Env *start = env;
+    for (uint32_t l = e->var.level; l; l--)
+        env = env->up;
+    if (LIKELY(!e->flag))
+        return env->v[e->var.displ];
+    return lookup_with_var(S, e, start, env, noeval);
+}
+
+/* lang_eval of an operand: a constant or a lexically bound variable (most operands) is read
+ * here instead of through a call. */
+static inline void eval_operand(State *S, Expr *e, Env *env, Value *out) {
+    if (e->kind == E_CONST) {
+        *out = e->cval;
+        return;
+    }
+    if (e->kind == E_VAR && !e->flag) {
+        for (uint32_t l = e->var.level; l; l--)
+            env = env->up;
+        Value *v = env->v[e->var.displ];
+        force(S, v, e->pos);
+        *out = *v;
+        return;
+    }
+    lang_eval(S, e, env, out);
+}
+
+/* The integer e denotes, when finding it forces nothing and cannot fail: integer constants,
+ * variables bound to forced integers, and `-`, `*`, `/`, `+` of those (operators nested
+ * depth levels below e). Such an expression is computed at once into a V_READY cell instead of a thunk
+ * (lang_maybe_thunk): no error, non-termination or other effect can tell, and the cell still
+ * prints as a thunk until something forces it, as Nix's would. That saves the evaluation
+ * through a thunk and the environment it keeps alive: the `n - 1` of every recursive call.
+ * Returns 0 when e is anything else or would fail (a division by zero stays a thunk that
+ * fails when forced, as in Nix). */
+static int cheap_int(Expr *e, Env *env, int depth, int64_t *out);
+
+static inline int cheap_operand(Expr *e, Env *env, int depth, int64_t *out) {
+    if (e->kind == E_CONST) {
+        *out = e->cval.i;
+        return e->cval.type == V_INT;
+    }
     if (e->kind == E_VAR) {
+        if (e->flag)
+            return 0;
+        for (uint32_t l = e->var.level; l; l--)
+            env = env->up;
+        const Value *v = env->v[e->var.displ]; /* NULL: a let or rec slot not yet made */
+        if (!v || v->type != V_INT) /* not V_READY: forcing ours would force that one */
+            return 0;
+        *out = v->i;
+        return 1;
+    }
+    return depth && cheap_int(e, env, depth - 1, out);
+}
+
+static int cheap_int(Expr *e, Env *env, int depth, int64_t *out) {
+    Expr *ea, *eb;
+    if (e->kind == E_CONCATSTRINGS) {
+        if (e->cat.n != 2 || e->flag)
+            return 0;
+        ea = e->cat.parts[0];
+        eb = e->cat.parts[1];
+    } else if (e->kind == E_SUB || e->kind == E_MUL || e->kind == E_DIV) {
+        ea = e->op.a;
+        eb = e->op.b;
+    } else {
+        return 0;
+    }
+    int64_t a, b;
+    if (!cheap_operand(ea, env, depth, &a) || !cheap_operand(eb, env, depth, &b))
+        return 0;
+    uint64_t x = (uint64_t)a, y = (uint64_t)b;
+    switch (e->kind) {
+    case E_SUB: *out = (int64_t)(x - y); return 1;
+    case E_MUL: *out = (int64_t)(x * y); return 1;
+    case E_CONCATSTRINGS: *out = (int64_t)(x + y); return 1;
+    default:
+        if (b == 0 || (b == -1 && a == INT64_MIN))
+            return 0;
+        *out = b == -1 ? (int64_t)(0 - x) : a / b;
+        return 1;
+    }
+}
+
+Value *lang_maybe_thunk(State *S, Expr *e, Env *env) {
+    switch (e->kind) {
+    case E_CONST:
+        return &e->cval;
+    case E_VAR: {
         Value *v = lookup_var(S, e, env, 1);
         if (v)
             return v;
+        break;
+    }
+    case E_SUB:
+    case E_MUL:
+    case E_DIV:
+    case E_CONCATSTRINGS: {
+        int64_t i;
+        if (cheap_int(e, env, 1, &i)) {
+            Value *v = lang_alloc_value(S);
+            v->type = V_READY;
+            v->i = i;
+            return v;
+        }
+        break;
+    }
+    default:
+        break;
     }
     Value *t = lang_alloc_value(S);
     t->type = V_THUNK;
@@ -718,17 +822,29 @@ static void call_primop(State *S, const PrimOp *op, Value **args, Value *out, Po
     *out = tmp;
 }
 
+/* The environment of a one-argument call (`x: body`), its slot filled at once: no clearing. */
+static inline Env *alloc_env1(State *S, Env *up, Value *v0) {
+    Env *e = arena_alloc(&S->arena, sizeof(Env) + sizeof(Value *));
+    e->up = up;
+    e->n = 1;
+    e->is_with = 0;
+    e->prev_with = 0;
+    e->v[0] = v0;
+    return e;
+}
+
 void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
     lang_stack_check(S, pos);
     force(S, fn, pos);
     switch (fn->type) {
     case V_LAMBDA: {
         Expr *lam = fn->lambda.fn;
-        Env *env2 = lang_alloc_env(S, lam->lam.envsize);
-        env2->up = fn->lambda.env;
+        Env *env2;
         if (!lam->flag) {
-            env2->v[0] = arg;
+            env2 = alloc_env1(S, fn->lambda.env, arg);
         } else {
+            env2 = lang_alloc_env(S, lam->lam.envsize);
+            env2->up = fn->lambda.env;
             uint32_t k = 0;
             force(S, arg, pos);
             if (arg->type != V_ATTRS)
@@ -736,10 +852,21 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
             Attrs *a = arg->attrs;
             if (lam->lam.arg)
                 env2->v[k++] = arg;
-            uint32_t matched = 0;
+            uint32_t matched = 0, from = 0;
             for (uint32_t i = 0; i < lam->lam.nformals; i++) {
                 Formal *f = &lam->lam.formals[i];
-                Attr *x = lang_attrs_find(a, f->name);
+                /* the formals are sorted by symbol as the set is: each search starts past
+                 * where the last one ended */
+                uint32_t lo = from, hi = a->n;
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (a->a[mid].name < f->name)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                Attr *x = lo < a->n && a->a[lo].name == f->name ? &a->a[lo] : NULL;
+                from = lo;
                 if (x) {
                     env2->v[k++] = x->value;
                     matched++;
@@ -828,12 +955,8 @@ void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, 
     if (fn->type == V_LAMBDA && !fn->lambda.fn->flag && fn->lambda.fn->lam.body->kind == E_LAMBDA &&
         !fn->lambda.fn->lam.body->flag) {
         Expr *outer = fn->lambda.fn, *inner = outer->lam.body;
-        Env *e1 = lang_alloc_env(S, outer->lam.envsize);
-        e1->up = fn->lambda.env;
-        e1->v[0] = a1;
-        Env *e2 = lang_alloc_env(S, inner->lam.envsize);
-        e2->up = e1;
-        e2->v[0] = a2;
+        Env *e1 = alloc_env1(S, fn->lambda.env, a1);
+        Env *e2 = alloc_env1(S, e1, a2);
         push_frame(S, FR_CALL, inner->lam.name, pos);
         lang_eval(S, inner->lam.body, e2, out);
         S->nframes--;
@@ -903,11 +1026,12 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
         cur = &tmp;
     }
     for (uint32_t i = 0; i < e->sel.n; i++) {
-        Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
+        AttrName *an = &e->sel.path[i];
+        Sym name = attr_name_sym(S, an, env, e->pos);
         if (e->sel.def) {
             force(S, cur, e->pos);
             Attr *a;
-            if (cur->type != V_ATTRS || !(a = lang_attrs_find(cur->attrs, name))) {
+            if (cur->type != V_ATTRS || !(a = attrs_find_hinted(cur->attrs, name, &an->hint))) {
                 lang_eval(S, e->sel.def, env, out);
                 return;
             }
@@ -917,7 +1041,7 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
             force(S, cur, e->pos);
             if (cur->type != V_ATTRS)
                 lang_throw(S, e->pos, "value is %s while a set was expected", lang_show_type(cur));
-            Attr *a = lang_attrs_find(cur->attrs, name);
+            Attr *a = attrs_find_hinted(cur->attrs, name, &an->hint);
             if (!a)
                 missing_attr(S, cur->attrs, name, e->pos);
             cur = a->value;
@@ -942,10 +1066,11 @@ static NOINLINE void eval_hasattr(State *S, Expr *e, Env *env, Value *out) {
     lang_eval(S, e->sel.e, env, &tmp);
     Value *cur = &tmp;
     for (uint32_t i = 0; i < e->sel.n; i++) {
-        Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
+        AttrName *an = &e->sel.path[i];
+        Sym name = attr_name_sym(S, an, env, e->pos);
         force(S, cur, e->pos);
         Attr *a;
-        if (cur->type != V_ATTRS || !(a = lang_attrs_find(cur->attrs, name))) {
+        if (cur->type != V_ATTRS || !(a = attrs_find_hinted(cur->attrs, name, &an->hint))) {
             mk_bool(out, 0);
             return;
         }
@@ -1057,7 +1182,8 @@ static NOINLINE void eval_attrs(State *S, Expr *e, Env *env, Value *out) {
     out->attrs = a;
 }
 
-static void eval_let(State *S, Expr *e, Env *env, Value *out) {
+/* The environment of a let's body. */
+static Env *eval_let(State *S, Expr *e, Env *env) {
     uint32_t n = e->attrs.ndefs;
     Env *inner = lang_alloc_env(S, n);
     inner->up = env;
@@ -1065,7 +1191,7 @@ static void eval_let(State *S, Expr *e, Env *env, Value *out) {
         AttrDef *d = &e->attrs.defs[i];
         inner->v[d->displ] = lang_maybe_thunk(S, d->e, d->inherited ? env : inner);
     }
-    lang_eval(S, e->attrs.body, inner, out);
+    return inner;
 }
 
 static NOINLINE void eval_update(State *S, Value *a, Value *b, Value *out, PosIdx pos) {
@@ -1254,8 +1380,8 @@ static void eval_arith(State *S, Expr *e, Env *env, Value *out) {
         return;
     }
     Value a, b;
-    lang_eval(S, e->op.a, env, &a);
-    lang_eval(S, e->op.b, env, &b);
+    eval_operand(S, e->op.a, env, &a);
+    eval_operand(S, e->op.b, env, &b);
     /* like Nix: one float operand makes both operands expected to be floats */
     const char *want = (a.type == V_FLOAT || b.type == V_FLOAT) ? "a float" : "an integer";
     if (a.type != V_INT && a.type != V_FLOAT)
@@ -1318,6 +1444,11 @@ static NOINLINE void eval_curpos(State *S, Expr *e, Value *out) {
 }
 
 void lang_eval(State *S, Expr *e, Env *env, Value *out) {
+    /* the operands of every case: one pair, so that a sanitizer build (which gives each
+     * local its own slot and guard zones) keeps this recursive frame small */
+    Value ab[2];
+    Value *const a = &ab[0], *const b = &ab[1];
+again:
     /* deeply nested expressions recurse here without forcing or calling anything */
     if (UNLIKELY(stack_exceeded(S)))
         stack_overflow(S, e->pos);
@@ -1341,8 +1472,9 @@ void lang_eval(State *S, Expr *e, Env *env, Value *out) {
         eval_attrs(S, e, env, out);
         return;
     case E_LET:
-        eval_let(S, e, env, out);
-        return;
+        env = eval_let(S, e, env);
+        e = e->attrs.body;
+        goto again;
     case E_LIST: {
         uint32_t n = e->list.n;
         Value **elems = lang_alloc_elems(S, n);
@@ -1359,46 +1491,43 @@ void lang_eval(State *S, Expr *e, Env *env, Value *out) {
         out->lambda.fn = e;
         return;
     case E_CALL: {
-        Value fnv;
         Value *fn;
         Expr *f = e->op.a;
         S->last_call_pos = e->pos;
         if (f->kind == E_VAR && (fn = lookup_var(S, f, env, 0)) != NULL) {
             force(S, fn, f->pos);
         } else {
-            lang_eval(S, f, env, &fnv);
-            fn = &fnv;
+            lang_eval(S, f, env, a);
+            fn = a;
         }
         lang_call_function(S, fn, lang_maybe_thunk(S, e->op.b, env), out, e->pos);
         return;
     }
     case E_WITH: {
-        Env *inner = lang_alloc_env(S, 1);
-        inner->up = env;
+        Env *inner = alloc_env1(S, env, lang_maybe_thunk(S, e->op.a, env));
         inner->is_with = 1;
         inner->n = e->pos;
         inner->prev_with = (uint16_t)e->op.prev_with;
-        inner->v[0] = lang_maybe_thunk(S, e->op.a, env);
-        lang_eval(S, e->op.b, inner, out);
-        return;
+        e = e->op.b;
+        env = inner;
+        goto again;
     }
     case E_IF:
-        lang_eval(S, eval_bool(S, e->op.a, env, e->pos) ? e->op.b : e->op.c, env, out);
-        return;
+        e = eval_bool(S, e->op.a, env, e->pos) ? e->op.b : e->op.c;
+        goto again;
     case E_ASSERT:
         if (!eval_bool(S, e->op.a, env, e->pos))
             lang_throw_kind(S, ERR_ASSERT, e->pos, "assertion '%s' failed", e->op.text);
-        lang_eval(S, e->op.b, env, out);
-        return;
+        e = e->op.b;
+        goto again;
     case E_NOT:
         mk_bool(out, !eval_bool(S, e->op.a, env, e->pos));
         return;
     case E_EQ:
     case E_NEQ: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        int eq = lang_values_equal(S, &a, &b, e->pos);
+        eval_operand(S, e->op.a, env, a);
+        eval_operand(S, e->op.b, env, b);
+        int eq = lang_values_equal(S, a, b, e->pos);
         mk_bool(out, e->kind == E_EQ ? eq : !eq);
         return;
     }
@@ -1412,25 +1541,26 @@ void lang_eval(State *S, Expr *e, Env *env, Value *out) {
         mk_bool(out, !eval_bool(S, e->op.a, env, e->pos) || eval_bool(S, e->op.b, env, e->pos));
         return;
     case E_UPDATE: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        eval_update(S, &a, &b, out, e->pos);
+        lang_eval(S, e->op.a, env, a);
+        lang_eval(S, e->op.b, env, b);
+        eval_update(S, a, b, out, e->pos);
         return;
     }
     case E_CONCATLISTS: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        eval_concat_lists(S, &a, &b, out, e->pos);
+        lang_eval(S, e->op.a, env, a);
+        lang_eval(S, e->op.b, env, b);
+        eval_concat_lists(S, a, b, out, e->pos);
         return;
     }
     case E_LT: {
-        Value a, b;
-        lang_eval(S, e->op.a, env, &a);
-        lang_eval(S, e->op.b, env, &b);
-        int c = (e->flag & 1) ? lang_compare_values(S, &b, &a, e->pos) < 0
-                              : lang_compare_values(S, &a, &b, e->pos) < 0;
+        eval_operand(S, e->op.a, env, a);
+        eval_operand(S, e->op.b, env, b);
+        int c;
+        if (a->type == V_INT && b->type == V_INT)
+            c = (e->flag & 1) ? b->i < a->i : a->i < b->i;
+        else
+            c = (e->flag & 1) ? lang_compare_values(S, b, a, e->pos) < 0
+                              : lang_compare_values(S, a, b, e->pos) < 0;
         mk_bool(out, (e->flag & 2) ? !c : c);
         return;
     }
@@ -1442,18 +1572,17 @@ void lang_eval(State *S, Expr *e, Env *env, Value *out) {
     case E_CONCATSTRINGS:
         if (e->cat.n == 2 && !e->flag) {
             /* a + b on integers, the inner loop of every numeric fold */
-            Value pre[2];
-            lang_eval(S, e->cat.parts[0], env, &pre[0]);
-            if (pre[0].type != V_INT) {
-                eval_concat_strings(S, e, env, out, pre, 1);
+            eval_operand(S, e->cat.parts[0], env, &ab[0]);
+            if (ab[0].type != V_INT) {
+                eval_concat_strings(S, e, env, out, ab, 1);
                 return;
             }
-            lang_eval(S, e->cat.parts[1], env, &pre[1]);
-            if (pre[1].type != V_INT) {
-                eval_concat_strings(S, e, env, out, pre, 2);
+            eval_operand(S, e->cat.parts[1], env, &ab[1]);
+            if (ab[1].type != V_INT) {
+                eval_concat_strings(S, e, env, out, ab, 2);
                 return;
             }
-            mk_int(out, (int64_t)((uint64_t)pre[0].i + (uint64_t)pre[1].i));
+            mk_int(out, (int64_t)((uint64_t)ab[0].i + (uint64_t)ab[1].i));
             return;
         }
         eval_concat_strings(S, e, env, out, NULL, 0);

@@ -134,6 +134,8 @@ PosIdx lang_pos_make(State *S, uint32_t file, uint32_t line, uint32_t col);
 /* ---- values ---- */
 enum vtype {
     V_THUNK,
+    V_READY, /* a thunk whose value, the integer i, is known (eval.c, cheap_int): forcing it
+                only makes it V_INT; until then it is a thunk to everyone, as in Nix */
     V_APP, /* lazy function application (left applied to right) */
     V_BLACKHOLE,
     V_NULL,
@@ -275,8 +277,10 @@ enum ekind {
 };
 
 typedef struct AttrName {
-    Sym sym;    /* when expr == NULL */
-    Expr *expr; /* dynamic name */
+    Sym sym;       /* when expr == NULL */
+    uint32_t hint; /* the index the name had in the set it was last selected from: tried
+                      before a search (sets of one shape, `builtins`); any value is safe */
+    Expr *expr;    /* dynamic name */
 } AttrName;
 
 typedef struct AttrDef {
@@ -308,7 +312,7 @@ struct Expr {
         Value cval;
         struct {
             Sym name;
-            uint32_t level, displ;
+            uint32_t level, displ; /* from `with`: displ is the attrs_find_hinted hint */
         } var;
         struct {
             Expr *e, *def;
@@ -469,6 +473,7 @@ struct State {
     /* open regions, innermost last */
     Region *regions;
     uint32_t nregions, capregions;
+    uint32_t nclean; /* of them not dirty: 0 lets the write barrier return at once */
 
     /* thunks being forced (restored on unwinding) */
     Value **forcing;
@@ -524,10 +529,13 @@ int lang_region_owns(State *S, const void *p);
 int lang_region_range(State *S, const char **lo, const char **hi);
 /* v (a thunk just updated) now holds a value: older regions must keep what it points to. */
 void lang_region_barrier(State *S, const Value *v);
+/* S->nclean again after regions were dropped without lang_region_end (an error unwound). */
+void lang_regions_recount(State *S);
 /* A cache of the state kept arena memory: no open region may release. */
 static inline void lang_regions_pin(State *S) {
     for (uint32_t i = 0; i < S->nregions; i++)
         S->regions[i].dirty = 1;
+    S->nclean = 0;
 }
 static inline uint32_t sym_len(State *S, Sym s) {
     return S->syms.info[s].len;
@@ -619,6 +627,16 @@ static inline void mk_null(Value *v) {
 }
 void lang_attrs_sort(Attrs *a);
 Attr *lang_attrs_find(Attrs *a, Sym name);
+/* lang_attrs_find trying *hint first, and leaving there where name was found. */
+static inline Attr *attrs_find_hinted(Attrs *a, Sym name, uint32_t *hint) {
+    uint32_t h = *hint;
+    if (h < a->n && a->a[h].name == name)
+        return &a->a[h];
+    Attr *r = lang_attrs_find(a, name);
+    if (r)
+        *hint = (uint32_t)(r - a->a);
+    return r;
+}
 /* Attributes ordered by name bytes (for printing, attrNames, ...); arena-allocated. */
 Attr **lang_attrs_sorted_by_name(State *S, Attrs *a);
 /* Same, remembering the result even for small sets (iteration through the API). */

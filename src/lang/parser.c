@@ -849,6 +849,7 @@ static Expr *parse_simple(Parser *P) {
             sel->sel.n = 1;
             sel->sel.path = arena_alloc(&S->arena, sizeof(AttrName));
             sel->sel.path[0].sym = S->s_body;
+            sel->sel.path[0].hint = 0;
             sel->sel.path[0].expr = NULL;
             return sel;
         }
@@ -1137,6 +1138,7 @@ static void bind(Parser *P, Expr *e, const Scope *sc) {
             undefined_var(P, e, sc);
         e->flag = 1;
         e->var.level = (uint32_t)with_level;
+        e->var.displ = 0;
         return;
     }
     case E_SELECT:

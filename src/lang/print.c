@@ -141,6 +141,7 @@ static void print_rec(State *S, Value *v, AStr *out, PtrSet *seen) {
         return;
     }
     case V_THUNK:
+    case V_READY:
     case V_APP:
         astr_adds(S, out, "<CODE>");
         return;

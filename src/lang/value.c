@@ -98,6 +98,7 @@ void lang_region_begin(State *S) {
     r->sym_bytes = S->syms.bytes;
     r->seq = a->seq;
     r->dirty = 0;
+    S->nclean++;
 }
 
 /* Whether p is memory allocated since r's mark. */
@@ -145,6 +146,7 @@ static int value_points_into(const Arena *a, const Region *r, const Value *v) {
     case V_BOOL:
     case V_INT:
     case V_FLOAT:
+    case V_READY:
         return 0;
     default: /* applications, thunks: two pointers */
         return region_has(a, r, v->app.left) || region_has(a, r, v->app.right);
@@ -154,17 +156,27 @@ static int value_points_into(const Arena *a, const Region *r, const Value *v) {
 void lang_region_barrier(State *S, const Value *v) {
     if (v->type >= V_NULL && v->type <= V_FLOAT)
         return;
-    for (uint32_t i = S->nregions; i-- > 0;) {
+    for (uint32_t i = S->nregions; i-- > 0 && S->nclean;) {
         Region *r = &S->regions[i];
         if (region_has(&S->arena, r, v))
             return; /* v is the region's own (and so every outer region's) */
-        if (!r->dirty && value_points_into(&S->arena, r, v))
+        if (!r->dirty && value_points_into(&S->arena, r, v)) {
             r->dirty = 1;
+            S->nclean--;
+        }
     }
+}
+
+void lang_regions_recount(State *S) {
+    S->nclean = 0;
+    for (uint32_t i = 0; i < S->nregions; i++)
+        S->nclean += !S->regions[i].dirty;
 }
 
 int lang_region_end(State *S, int release) {
     Region *r = &S->regions[--S->nregions];
+    if (!r->dirty)
+        S->nclean--;
     if (!release || r->dirty)
         return 0;
     Arena *a = &S->arena;
@@ -485,7 +497,12 @@ void lang_attrs_sort(Attrs *a) {
         }
         return;
     }
-    qsort(a->a, a->n, sizeof(Attr), attr_cmp);
+    /* a set literal's definitions are sorted when parsed: most larger sets come sorted */
+    uint32_t i = 1;
+    while (i < a->n && a->a[i - 1].name < a->a[i].name)
+        i++;
+    if (i < a->n)
+        qsort(a->a, a->n, sizeof(Attr), attr_cmp);
 }
 
 Attr *lang_attrs_find(Attrs *a, Sym name) {
@@ -547,7 +564,7 @@ const char *lang_show_type(const Value *v) {
     case V_PRIMOP: return "a built-in function";
     case V_PRIMOP_APP: return "a partially applied built-in function";
     case V_FLOAT: return "a float";
-    case V_THUNK: return "a thunk";
+    case V_THUNK: case V_READY: return "a thunk";
     case V_APP: return "a function application";
     default: return "a black hole";
     }
