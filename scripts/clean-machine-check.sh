@@ -47,6 +47,9 @@ unshare -m --propagation private /bin/bash -c '
     mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount -t sysfs sys "$root/sys"
+    # On a machine /sys has the cgroup hierarchy mounted in it; a fresh sysfs does not, and
+    # without it systemd-nspawn cannot boot the containers of the services tests (all skipped).
+    mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup"
     mount --rbind /dev "$root/dev"
     mount -t tmpfs tmpfs "$root/tmp"
     mount -t tmpfs tmpfs "$root/run"
