@@ -2,9 +2,7 @@
  * offset, for a resumed download) into a sink, one reused handle per cache (keep-alive). Kept
  * behind a few functions so that it can later be folded into one shared download layer with
  * the store's fixed-output fetcher. Never follows a redirect to anything but http(s). */
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +10,11 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
+#include "flakectl/libcurl.h"
 #include "flakectl/strbuf.h"
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 typedef struct get_ctx {
+    const fl_libcurl *cu;
     CURL *h;
     fl_cache_http_request *rq;
     int started;      /* rq->start was called for the final response */
@@ -66,7 +61,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *p) {
 /* Before the first byte of the final response: where in the file it starts. */
 static int body_start(get_ctx *g) {
     long status = 0;
-    curl_easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &status);
+    g->cu->easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &status);
     g->started = 1;
     if (status < 200 || status >= 300) {
         g->skip = 1;
@@ -110,17 +105,20 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *p) {
 }
 
 int fl_cache_http_request_run(void **handle, fl_cache_http_request *rq, fl_error *err) {
-    pthread_once(&curl_once, curl_init_once);
+    const fl_libcurl *cu = fl_libcurl_get(err);
+    if (!cu)
+        return err->code;
     CURL *h = *handle;
     if (!h) {
-        h = curl_easy_init();
+        h = cu->easy_init();
         if (!h)
             return fl_error_set(err, FL_ENET, "cannot start libcurl");
         *handle = h;
     }
-    curl_easy_reset(h);
+    cu->easy_reset(h);
     get_ctx g;
     memset(&g, 0, sizeof g);
+    g.cu = cu;
     g.h = h;
     g.rq = rq;
     g.range_start = -1;
@@ -130,47 +128,47 @@ int fl_cache_http_request_run(void **handle, fl_cache_http_request *rq, fl_error
     char msg[CURL_ERROR_SIZE] = "";
     char range[48];
     struct curl_slist *headers = NULL;
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    cu->easy_setopt(h, CURLOPT_URL, rq->url);
     if (rq->from) {
         snprintf(range, sizeof range, "%llu-", (unsigned long long)rq->from);
-        curl_easy_setopt(h, CURLOPT_RANGE, range);
+        cu->easy_setopt(h, CURLOPT_RANGE, range);
         /* the bytes held are only continued when the file is still the one they came from */
         if (rq->if_range && *rq->if_range) {
             char *hd = fl_xasprintf("If-Range: %s", rq->if_range);
-            headers = curl_slist_append(headers, hd);
+            headers = cu->slist_append(headers, hd);
             free(hd);
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+            cu->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         }
     }
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &g);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, msg);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    cu->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    cu->easy_setopt(h, CURLOPT_HEADERDATA, &g);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, &g);
+    cu->easy_setopt(h, CURLOPT_ERRORBUFFER, msg);
+    cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    cu->easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
     /* a transfer slower than 1 byte/s for a minute is stalled */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
+    cu->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    cu->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
     /* A private CA (a cache behind an internal TLS endpoint): the variable OpenSSL's tools and
      * Nix (NIX_SSL_CERT_FILE) read; otherwise libcurl's system bundle. */
     const char *ca = getenv("NIX_SSL_CERT_FILE");
     if (!ca || !*ca)
         ca = getenv("SSL_CERT_FILE");
     if (ca && *ca)
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-    CURLcode r = curl_easy_perform(h);
-    curl_slist_free_all(headers);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        cu->easy_setopt(h, CURLOPT_CAINFO, ca);
+    CURLcode r = cu->easy_perform(h);
+    cu->slist_free_all(headers);
+    cu->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     rq->status = status;
     if (g.failed) {
         fl_error_move(err, &g.err);
@@ -179,7 +177,7 @@ int fl_cache_http_request_run(void **handle, fl_cache_http_request *rq, fl_error
     fl_error_clear(&g.err);
     if (r != CURLE_OK)
         return fl_error_set(err, FL_ENET, "cannot download %s: %s", rq->url,
-                            *msg ? msg : curl_easy_strerror(r));
+                            *msg ? msg : cu->easy_strerror(r));
     /* S3 answers 403 for a missing object when listing is not allowed; Nix reads it as absent */
     if (status == 404 || status == 403 || status == 410)
         return fl_error_set(err, FL_ENOTFOUND, "%s does not exist (HTTP %ld)", rq->url, status);
@@ -223,6 +221,7 @@ int fl_cache_http_get_fd(void **handle, const char *url, int fd, fl_error *err) 
 }
 
 void fl_cache_http_free(void *handle) {
+    /* a handle exists only once libcurl was loaded */
     if (handle)
-        curl_easy_cleanup(handle);
+        fl_libcurl_get(NULL)->easy_cleanup(handle);
 }

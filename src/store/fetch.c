@@ -4,24 +4,16 @@
  * caches and builtins.fetchurl, verify what it wrote. Never prints: progress goes to the
  * caller's callback. */
 #define _GNU_SOURCE
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "flakectl/libcurl.h"
 #include "flakectl/store.h"
 
 /* Seconds without a single byte before a transfer counts as stalled. */
 #define STALL_SECONDS 60L
 #define CONNECT_SECONDS 30L
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void) {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct fetch_ctx {
     int fd;
@@ -62,46 +54,47 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 
 int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, void *ctx,
                        fl_error *err) {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return fl_error_set(err, FL_ENET, "cannot download %s: libcurl failed to start: %s", url,
-                            curl_easy_strerror(curl_init_rc));
-    CURL *h = curl_easy_init();
+    const fl_libcurl *cu = fl_libcurl_get(err);
+    if (!cu) {
+        fl_error_add_frame(err, "while downloading %s", url);
+        return err->code;
+    }
+    CURL *h = cu->easy_init();
     if (!h)
         return fl_error_set(err, FL_ENET, "cannot download %s: libcurl failed to start", url);
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     fetch_ctx c = {fd, 0, progress, ctx, 0};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(h, CURLOPT_URL, url);
+    cu->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    cu->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     /* A downloaded file is verified against its hash afterwards, but a URL in a config must
      * still not be able to read arbitrary protocols (scp:, dict:, ...), and a redirect must
      * never lead to the local file system. */
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
+    cu->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+    cu->easy_setopt(h, CURLOPT_PROTOCOLS,
                      (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    cu->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_SECONDS);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &c);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    CURLcode rc = curl_easy_perform(h);
+    cu->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    cu->easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    cu->easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    cu->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_SECONDS);
+    cu->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    cu->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+    cu->easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
+    cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    cu->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu->easy_setopt(h, CURLOPT_XFERINFODATA, &c);
+    cu->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    CURLcode rc = cu->easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    cu->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_cleanup(h);
     if (rc == CURLE_OK)
         return FL_OK;
     if (rc == CURLE_WRITE_ERROR && c.write_errno) {
@@ -116,7 +109,7 @@ int fl_fetch_url_to_fd(const char *url, int fd, fl_fetch_progress_fn progress, v
                             status);
     else
         code = fl_error_set(err, FL_ENET, "cannot download %s: %s", url,
-                            errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                            errbuf[0] ? errbuf : cu->easy_strerror(rc));
     fl_error_set_hint(err, "check the URL and that this machine can reach it (http_proxy and "
                            "https_proxy are honoured); nothing was added to the store");
     return code;
