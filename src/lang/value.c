@@ -13,6 +13,10 @@
 /* Chunks come from mmap with MAP_POPULATE: evaluation touches fresh memory linearly, and
  * taking one page fault per 4 KiB page was a fifth of the time of set-heavy programs. */
 #define CHUNK_SIZE (4u << 20)
+/* A state's first chunk is smaller: populating (and at exit unmapping) a whole 4 MiB chunk
+ * was a quarter of the CPU time of `flakectl eval --expr 1`, which uses a few hundred KiB
+ * (docs/language.md, "Start-up"). Every later chunk is CHUNK_SIZE. */
+#define FIRST_CHUNK_SIZE (512u << 10)
 
 static ArenaChunk *chunk_alloc(Arena *a, size_t bytes) {
     if (a->limit && (bytes > a->limit || a->total > a->limit - bytes))
@@ -64,17 +68,22 @@ void *lang_arena_alloc_slow(Arena *a, size_t n) {
         return c->data;
     }
     ArenaChunk *c = NULL;
-    if (a->spare && (!a->limit || (CHUNK_SIZE <= a->limit && a->total <= a->limit - CHUNK_SIZE))) {
+    size_t spare = a->spare ? a->spare->size + sizeof(ArenaChunk) : 0;
+    if (a->spare && n <= a->spare->size &&
+        (!a->limit || (spare <= a->limit && a->total <= a->limit - spare))) {
         c = a->spare;
         a->spare = NULL;
     } else {
-        c = chunk_alloc(a, CHUNK_SIZE);
-        c->size = CHUNK_SIZE - sizeof(ArenaChunk);
+        size_t bytes = a->chunks || a->big ? CHUNK_SIZE : FIRST_CHUNK_SIZE;
+        if (n > bytes - sizeof(ArenaChunk))
+            bytes = CHUNK_SIZE;
+        c = chunk_alloc(a, bytes);
+        c->size = bytes - sizeof(ArenaChunk);
     }
     c->seq = ++a->seq;
     c->next = a->chunks;
     a->chunks = c;
-    a->total += CHUNK_SIZE;
+    a->total += c->size + sizeof(ArenaChunk);
     a->cur = c->data + n;
     a->end = c->data + c->size;
     arena_unpoison(c->data, n);
