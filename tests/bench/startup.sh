@@ -2,8 +2,8 @@
 # startup.sh - the cost of starting flakectl: `flakectl eval --expr 1` against
 # `nix-instantiate --eval -E 1` (Nix 2.8) in the same run, the small program
 # tests/bench/lang/strings.nix with both, and `flakectl version` alone. Each command runs
-# REPS times (default 50), interleaved, under `perf stat -e task-clock` (CPU time of every
-# thread) and a wall clock. Nix runs in nix-oracle's environment but without nix-oracle's own
+# REPS times (default 50), interleaved, under `perf stat -e task-clock,duration_time` (CPU
+# time of every thread, and the wall time of the command alone, without perf's own start-up). Nix runs in nix-oracle's environment but without nix-oracle's own
 # bash (`nix-oracle --print-env`), which costs about as much as a short evaluation; both tools
 # start through the same `env`, so that exec is in both figures. Prints the best and the
 # median of each, and flakectl/nix of the medians. Not a test: timing decides nothing here.
@@ -31,12 +31,12 @@ cmp -s <("${fl[@]}" eval --strict --file "$strings") <("${nix[@]}" --eval --stri
 
 # run NAME CMD...: one timed run, appending "wall_us cpu_us" to $tmp/NAME
 run() {
-    local name=$1 start end
+    local name=$1
     shift
-    start=$(date +%s%N)
-    perf stat -x, -o "$tmp/perf" -e task-clock -- "$@" >/dev/null 2>&1 || { echo "$name failed" >&2; exit 1; }
-    end=$(date +%s%N)
-    echo "$(((end - start) / 1000)) $(awk -F, '$3 == "task-clock" { printf "%d\n", $1 * 1000 }' "$tmp/perf")" >>"$tmp/$name"
+    perf stat -x, -o "$tmp/perf" -e task-clock,duration_time -- "$@" >/dev/null 2>&1 ||
+        { echo "$name failed" >&2; exit 1; }
+    awk -F, '$3 == "duration_time" { w = $1 / 1000 } $3 == "task-clock" { c = $1 * 1000 }
+        END { printf "%d %d\n", w, c }' "$tmp/perf" >>"$tmp/$name"
 }
 for ((i = 0; i < REPS; i++)); do
     run fl1 "${fl[@]}" eval --expr 1
