@@ -1,5 +1,5 @@
-/* libcurl.h - the one place flakectl gets libcurl's functions from (store's fetcher and the
- * binary cache client both call through it). libcurl is opened on the first download, not
+/* libcurl.h - the one place flakectl gets libcurl's functions from (util/http.c, the one HTTP
+ * client of store fetches and binary caches, calls through it). libcurl is opened on the first download, not
  * at start-up (flakectl/dynlib.h says why); the types are libcurl's own, so a call through
  * the table is checked by the compiler as a direct call would be. */
 #ifndef FLAKECTL_LIBCURL_H

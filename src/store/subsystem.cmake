@@ -1,2 +1,2 @@
 # store: the content-addressed store, NAR, registry, builds, GC.
-flakectl_subsystem(store DEPS util HEADERS store.h libcurl.h)
+flakectl_subsystem(store DEPS util HEADERS store.h)
