@@ -3,9 +3,7 @@
  * URL and a redirect may use, the CA file, the timeouts, Range/If-Range and the errors'
  * wording; never prints, never retries (partial.c and the mirror list decide that). Proxies
  * are libcurl's own reading of http_proxy, https_proxy, all_proxy and no_proxy. */
-#include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "flakectl/http.h"
+#include "flakectl/libcurl.h"
 #include "flakectl/strbuf.h"
 
 #define CONNECT_SECONDS 30L
@@ -24,12 +23,9 @@ struct fl_http {
     CURL *h;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void) {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+/* libcurl's functions (flakectl/libcurl.h: opened on the first download, not at start-up);
+ * fl_http_get loads them before anything here runs, so this never yields NULL. */
+#define CU (fl_libcurl_get(NULL))
 
 typedef struct get_ctx {
     CURL *h;
@@ -79,7 +75,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *p) {
 /* Before the first byte of the final response: where in the file it starts. */
 static int body_start(get_ctx *g) {
     long status = 0;
-    curl_easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &status);
+    CU->easy_getinfo(g->h, CURLINFO_RESPONSE_CODE, &status);
     g->started = 1;
     /* file:// has no status; an HTTP error's body is not the file */
     if (status && (status < 200 || status >= 300)) {
@@ -138,30 +134,30 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 
 /* Everything but the request's own URL, range and sinks. */
 static void set_common(CURL *h, int allow_file) {
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    CU->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     /* A URL in a config must not reach arbitrary protocols (scp:, dict:, ...), and a
      * redirect must never lead to the local file system. */
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, allow_file ? "http,https,file" : "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    CU->easy_setopt(h, CURLOPT_PROTOCOLS_STR, allow_file ? "http,https,file" : "http,https");
+    CU->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+    CU->easy_setopt(h, CURLOPT_PROTOCOLS,
                      (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | (allow_file ? CURLPROTO_FILE : 0)));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    CU->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_SECONDS);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
+    CU->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    CU->easy_setopt(h, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+    CU->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_SECONDS);
+    CU->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    CU->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+    CU->easy_setopt(h, CURLOPT_USERAGENT, "flakectl/" FLAKECTL_VERSION);
     /* A private CA (a cache or mirror behind an internal TLS endpoint): the variables Nix
      * (NIX_SSL_CERT_FILE) and OpenSSL's tools read; otherwise libcurl's system bundle. */
     const char *ca = getenv("NIX_SSL_CERT_FILE");
     if (!ca || !*ca)
         ca = getenv("SSL_CERT_FILE");
     if (ca && *ca)
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+        CU->easy_setopt(h, CURLOPT_CAINFO, ca);
 }
 
 static int transfer_error(fl_error *err, const char *url, const char *msg) {
@@ -183,7 +179,7 @@ static int finish(get_ctx *g, CURLcode r, const char *msg, long status, fl_error
     if (g->aborted)
         return fl_error_set(err, FL_ENET, "download of %s interrupted", rq->url);
     if (r != CURLE_OK)
-        return transfer_error(err, rq->url, *msg ? msg : curl_easy_strerror(r));
+        return transfer_error(err, rq->url, *msg ? msg : CU->easy_strerror(r));
     /* S3 answers 403 for a missing object when listing is not allowed; Nix reads it as absent */
     if (status == 404 || status == 403 || status == 410)
         return fl_error_set(err, FL_ENOTFOUND, "cannot download %s: the server answered HTTP %ld",
@@ -200,18 +196,20 @@ static int finish(get_ctx *g, CURLcode r, const char *msg, long status, fl_error
 }
 
 int fl_http_get(fl_http **conn, fl_http_request *rq, fl_error *err) {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return fl_error_set(err, FL_ENET, "cannot download %s: libcurl failed to start: %s",
-                            rq->url, curl_easy_strerror(curl_init_rc));
-    CURL *h = conn && *conn ? (*conn)->h : curl_easy_init();
+    if (!fl_libcurl_get(err)) {
+        char *why = fl_xstrdup(err->message ? err->message : "cannot load libcurl");
+        fl_error_set(err, FL_ENET, "cannot download %s: %s", rq->url, why);
+        free(why);
+        return FL_ENET;
+    }
+    CURL *h = conn && *conn ? (*conn)->h : CU->easy_init();
     if (!h)
         return fl_error_set(err, FL_ENET, "cannot download %s: libcurl failed to start", rq->url);
     if (conn && !*conn) {
         *conn = fl_xmalloc(sizeof **conn);
         (*conn)->h = h;
     } else if (conn) {
-        curl_easy_reset(h);
+        CU->easy_reset(h);
     }
     get_ctx g;
     memset(&g, 0, sizeof g);
@@ -225,37 +223,37 @@ int fl_http_get(fl_http **conn, fl_http_request *rq, fl_error *err) {
     char range[48];
     struct curl_slist *headers = NULL;
     set_common(h, rq->allow_file);
-    curl_easy_setopt(h, CURLOPT_URL, rq->url);
+    CU->easy_setopt(h, CURLOPT_URL, rq->url);
     if (rq->from) {
         snprintf(range, sizeof range, "%llu-", (unsigned long long)rq->from);
-        curl_easy_setopt(h, CURLOPT_RANGE, range);
+        CU->easy_setopt(h, CURLOPT_RANGE, range);
         /* the bytes held are only continued when the file is still the one they came from */
         if (rq->if_range && *rq->if_range) {
             char *hd = fl_xasprintf("If-Range: %s", rq->if_range);
-            headers = curl_slist_append(headers, hd);
+            headers = CU->slist_append(headers, hd);
             free(hd);
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+            CU->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         }
     }
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &g);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, msg);
+    CU->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    CU->easy_setopt(h, CURLOPT_HEADERDATA, &g);
+    CU->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    CU->easy_setopt(h, CURLOPT_WRITEDATA, &g);
+    CU->easy_setopt(h, CURLOPT_ERRORBUFFER, msg);
     if (rq->progress) {
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &g);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        CU->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        CU->easy_setopt(h, CURLOPT_XFERINFODATA, &g);
+        CU->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
-    CURLcode r = curl_easy_perform(h);
-    curl_slist_free_all(headers);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    CURLcode r = CU->easy_perform(h);
+    CU->slist_free_all(headers);
+    CU->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    CU->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     rq->status = status;
     int rc = finish(&g, r, msg, status, err);
     if (!conn)
-        curl_easy_cleanup(h);
+        CU->easy_cleanup(h);
     return rc;
 }
 
@@ -292,6 +290,6 @@ int fl_http_get_fd(fl_http **conn, fl_http_request *rq, int fd, fl_error *err) {
 void fl_http_free(fl_http *conn) {
     if (!conn)
         return;
-    curl_easy_cleanup(conn->h);
+    CU->easy_cleanup(conn->h);
     free(conn);
 }

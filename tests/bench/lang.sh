@@ -9,6 +9,11 @@
 #   goal is <= 0.50 for time and <= 1.00 for memory). On a machine busy with other work the
 #   wall times include waiting for a processor; the CPU times do not. (getrusage's times are
 #   counted in scheduler ticks and came out up to twice perf's on a loaded virtual machine.)
+# The wall time is perf's duration_time, from the start to the end of the command: it once
+# was taken around `perf stat`, whose own start-up (10-40 ms on a loaded machine) was then in
+# both tools' figures and pulled every short program's ratio towards 1. Nix runs in
+# nix-oracle's environment without nix-oracle's bash (`--print-env`; that bash was about
+# 6 ms of nix's CPU time), and both tools start through the same `env`.
 # Not a test: timing decides nothing here. Exit status 1 when a program fails or the two
 # print different values, so the figures are never read off a wrong answer.
 set -uo pipefail
@@ -24,6 +29,8 @@ PERF=$(command -v perf || true)
 [ -n "$PERF" ] || echo "note: no usable perf (Debian package linux-perf); CPU times are not measured" >&2
 have_flakectl=1
 [ -x "$FLAKECTL" ] || { echo "note: $FLAKECTL is not built; only nix is measured" >&2; have_flakectl=0; }
+
+mapfile -d '' nix_cmd < <("$root/tests/lib/nix-oracle" --print-env nix-instantiate)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,7 +48,7 @@ measure() {
     for ((i = 0; i < REPS; i++)); do
         start=$(date +%s%N)
         if [ -n "$PERF" ]; then
-            (cd "$tmp" && "$PERF" stat -x, -o "$tmp/cpu" -e task-clock -- "$TIME" -f %M -o "$tmp/rss" "$@" >"$tmp/out" 2>"$tmp/err")
+            (cd "$tmp" && "$PERF" stat -x, -o "$tmp/cpu" -e task-clock,duration_time -- "$TIME" -f %M -o "$tmp/rss" "$@" >"$tmp/out" 2>"$tmp/err")
         else
             (cd "$tmp" && "$TIME" -f %M -o "$tmp/rss" "$@" >"$tmp/out" 2>"$tmp/err")
         fi
@@ -53,9 +60,12 @@ measure() {
             return 1
         fi
         [ "$i" -eq 0 ] && cp "$tmp/out" "$out"
-        cpu=-
-        [ -n "$PERF" ] && cpu=$(awk -F, '$3 == "task-clock" { printf "%d\n", $1 }' "$tmp/cpu")
-        echo "$(((end - start) / 1000000)) $(tail -n1 "$tmp/rss") ${cpu:--}" >>"$tmp/$name.runs"
+        cpu=- wall=$(((end - start) / 1000000))
+        if [ -n "$PERF" ]; then
+            cpu=$(awk -F, '$3 == "task-clock" { printf "%d\n", $1 }' "$tmp/cpu")
+            wall=$(awk -F, '$3 == "duration_time" { printf "%d\n", $1 / 1000000 }' "$tmp/cpu")
+        fi
+        echo "${wall:--} $(tail -n1 "$tmp/rss") ${cpu:--}" >>"$tmp/$name.runs"
     done
 }
 
@@ -64,11 +74,11 @@ printf '%-18s %12s %10s %7s %10s %10s %7s %14s %12s %7s\n' program flakectl_ms n
     fl_cpu_ms nix_cpu_ms ratio flakectl_KiB nix_KiB ratio
 for prog in "$here"/lang/*.nix; do
     name=$(basename "$prog" .nix)
-    measure nix "$tmp/nix.out" "$root/tests/lib/nix-oracle" --exec nix-instantiate --eval --strict "$prog" ||
+    measure nix "$tmp/nix.out" "${nix_cmd[@]}" --eval --strict "$prog" ||
         { status=1; continue; }
     fl_ms=- fl_cpu=- fl_kib=-
     if [ "$have_flakectl" -eq 1 ]; then
-        if measure fl "$tmp/fl.out" "$FLAKECTL" eval --strict --file "$prog"; then
+        if measure fl "$tmp/fl.out" env "$FLAKECTL" eval --strict --file "$prog"; then
             if ! cmp -s "$tmp/nix.out" "$tmp/fl.out"; then
                 echo "  $name: flakectl and nix print different values:" >&2
                 echo "    nix:      $(head -c 200 "$tmp/nix.out")" >&2
