@@ -23,6 +23,7 @@ struct job {
     int rc;
     fl_error err;
     fl_strbuf out;
+    fl_strbuf errtext; /* with --show-trace: the error as nix-instantiate prints it */
 };
 
 static void *run(void *arg) {
@@ -31,6 +32,7 @@ static void *run(void *arg) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
+    cfg.frames_nix = fl_opts.show_trace;
     cfg.include_paths = j->includes;
     cfg.ninclude_paths = j->nincludes;
     cfg.nix_path = getenv("NIX_PATH");
@@ -51,6 +53,8 @@ static void *run(void *arg) {
             rc = fl_lang_print(L, v, j->strict, &j->out, &j->err);
     }
     j->rc = rc;
+    if (rc < 0 && cfg.frames_nix)
+        fl_lang_format_error(L, &j->err, &j->errtext);
     fl_lang_free(L);
     fl_module_fetch_store_close(&fetched);
     return NULL;
@@ -162,6 +166,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!j.expr == !j.file)
         return eval_usage(&eo, "give exactly one of --expr EXPR or --file FILE", NULL);
     fl_strbuf_init(&j.out, 0);
+    fl_strbuf_init(&j.errtext, 0);
     pthread_attr_t attr;
     pthread_t th;
     pthread_attr_init(&attr);
@@ -176,10 +181,17 @@ static int cmd_eval(int argc, char **argv) {
     fl_opt_release(&fl_cmd_eval, &eo);
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
+        if (j.errtext.len) {
+            fwrite(j.errtext.buf, 1, j.errtext.len, stderr);
+            fl_strbuf_release(&j.errtext);
+            fl_error_clear(&j.err);
+            return FL_EXIT_FAILURE;
+        }
         if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))
             return fl_cli_report_source(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
+    fl_strbuf_release(&j.errtext);
     /* nix-instantiate ends a value with a newline, but not JSON. */
     if (!j.json)
         fl_strbuf_addch(&j.out, '\n');

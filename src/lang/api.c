@@ -99,7 +99,7 @@ fl_lang *fl_lang_new(const fl_lang_config *cfg) {
             m = "aarch64";
         S->system = fl_xasprintf("%s-%s", m, os);
     }
-    S->err_frames = fl_xmalloc(64 * sizeof(Frame));
+    S->err_frames = fl_xmalloc((S->cfg.frames ? LANG_MAX_ERR_FRAMES : 64) * sizeof(Frame));
 #define SYM(field, str) S->field = lang_sym_intern(S, str, strlen(str))
     SYM(s_outPath, "outPath");
     SYM(s_toString, "__toString");
@@ -173,39 +173,8 @@ void fl_lang_free(fl_lang *L) {
 static int take_error(State *S, fl_error *err) {
     if (!S->err.message)
         fl_error_set(&S->err, FL_EEVAL, "evaluation failed");
-    if (S->cfg.frames) {
-        for (uint32_t i = 0; i < S->nerr_frames; i++) {
-            Frame *f = &S->err_frames[i];
-            fl_lang_pos p;
-            lang_pos_get(S, f->pos, &p);
-            char where[512] = "";
-            if (p.file)
-                snprintf(where, sizeof where, " at %s:%d:%d", p.file, p.line, p.col);
-            switch (f->kind) {
-            case FR_CALL:
-                if (f->sym)
-                    fl_error_add_frame(&S->err, "while calling '%s'%s", sym_name(S, f->sym), where);
-                else
-                    fl_error_add_frame(&S->err, "while calling anonymous lambda%s", where);
-                break;
-            case FR_ATTR:
-                if (f->sym)
-                    fl_error_add_frame(&S->err, "while evaluating the attribute '%s'%s",
-                                       sym_name(S, f->sym), where);
-                else
-                    fl_error_add_frame(&S->err, "while evaluating an attribute%s", where);
-                break;
-            case FR_IMPORT:
-                fl_error_add_frame(&S->err, "while evaluating the file '%s'%s",
-                                   f->text ? f->text : "?", where);
-                break;
-            default:
-                fl_error_add_frame(&S->err, "%s%s", f->text ? f->text : "while evaluating",
-                                   where);
-                break;
-            }
-        }
-    }
+    if (S->cfg.frames)
+        lang_trace_frames(S, &S->err, S->cfg.frames_nix);
     S->nerr_frames = 0;
     int code = S->err.code ? S->err.code : FL_EEVAL;
     if (err)

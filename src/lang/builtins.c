@@ -683,7 +683,7 @@ PRIM(listToAttrs) {
         Attr *val = builtin_attr(S, e, S->s_value, "listToAttrs", pos);
         k[i].value = val->value;
         k[i].idx = i;
-        k[i].pos = nm->pos;
+        k[i].pos = val->pos; /* Nix 2.8 places the attribute at its value */
     }
     Attrs *r = attrs_from_pairs(S, k, l->n);
     out->type = V_ATTRS;
@@ -733,7 +733,9 @@ PRIM(mapAttrs) {
         v->n = pos;
         v->app.left = f1;
         v->app.right = a->a[i].value;
-        r->a[i] = (Attr){a->a[i].name, a->a[i].pos, v};
+        /* Nix 2.8 gives mapAttrs' attributes no position (unsafeGetAttrPos is null, and a
+         * selection of one is not traced) */
+        r->a[i] = (Attr){a->a[i].name, 0, v};
     }
     r->n = a->n;
     out->type = V_ATTRS;
@@ -881,10 +883,13 @@ PRIM(genList) {
 
 /* A predicate's answer for x (filter, partition, any, all): the memory of the call goes
  * when it is done, as a step of foldl''s does. */
-static int call_predicate(State *S, Value *f, Value *x, PosIdx pos) {
+static int call_predicate(State *S, Value *f, Value *x, PosIdx pos, int site) {
     lang_region_begin(S);
     Value res;
-    lang_call_function(S, f, x, &res, pos);
+    if (site)
+        lang_call_function(S, f, x, &res, pos);
+    else
+        lang_call_function_nosite(S, f, x, &res, pos);
     force(S, &res, pos);
     lang_region_end(S, res.type == V_BOOL);
     return lang_force_bool(S, &res, pos);
@@ -897,7 +902,7 @@ PRIM(filter) {
     uint32_t n = 0;
     int same = 1;
     for (uint32_t i = 0; i < l->n; i++) {
-        if (call_predicate(S, args[0], l->elems[i], pos))
+        if (call_predicate(S, args[0], l->elems[i], pos, 0))
             keep[n++] = l->elems[i];
         else
             same = 0;
@@ -1052,7 +1057,7 @@ PRIM(foldlStrict) {
 static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
     lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++) {
-        if (call_predicate(S, args[0], args[1]->elems[i], pos) == any) {
+        if (call_predicate(S, args[0], args[1]->elems[i], pos, 1) == any) {
             mk_bool(out, any);
             return;
         }
@@ -1129,7 +1134,7 @@ PRIM(partition) {
     Value **yes = lang_alloc_elems(S, l->n), **no = lang_alloc_elems(S, l->n);
     uint32_t ny = 0, nn = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        if (call_predicate(S, args[0], l->elems[i], pos))
+        if (call_predicate(S, args[0], l->elems[i], pos, 1))
             yes[ny++] = l->elems[i];
         else
             no[nn++] = l->elems[i];
@@ -1227,7 +1232,7 @@ PRIM(genericClosure) {
         res[rn] = e;
         keys[rn++] = key->value;
         Value more;
-        lang_call_function(S, op->value, e, &more, pos);
+        lang_call_function_nosite(S, op->value, e, &more, pos);
         lang_force_list(S, &more, pos);
         if (qn + more.n > qcap) {
             size_t nc = (qn + more.n) * 2;

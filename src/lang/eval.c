@@ -55,7 +55,9 @@ void lang_stack_check(State *S, PosIdx pos) {
 static void capture_frames(State *S) {
     S->nerr_frames = 0;
     size_t n = S->nframes;
-    for (size_t k = 0; k < n && S->nerr_frames < 64; k++)
+    /* a trace as deep as Nix would print it, up to a bound (frames only matter with them) */
+    uint32_t cap = S->cfg.frames ? LANG_MAX_ERR_FRAMES : 64;
+    for (size_t k = 0; k < n && S->nerr_frames < cap; k++)
         S->err_frames[S->nerr_frames++] = S->frames[n - 1 - k];
 }
 
@@ -156,6 +158,7 @@ static inline void push_frame(State *S, int kind, Sym sym, PosIdx pos) {
     f->kind = (uint8_t)kind;
     f->sym = sym;
     f->pos = pos;
+    f->pos2 = 0;
     f->text = NULL;
 }
 
@@ -198,7 +201,9 @@ void lang_force_slow(State *S, Value *v, PosIdx pos) {
         v->type = V_BLACKHOLE;
         v->bh_from = V_APP;
         Value tmp;
+        push_frame(S, FR_APP, 0, at);
         lang_call_function(S, l, r, &tmp, at);
+        S->nframes--;
         *v = tmp;
     }
     if (UNLIKELY(S->nregions))
@@ -754,6 +759,7 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
                 bad_call_arg(S, lam, a, pos);
         }
         push_frame(S, FR_CALL, lam->lam.name, pos);
+        S->frames[S->nframes - 1].pos2 = lam->pos;
         lang_eval(S, lam->lam.body, env2, out);
         S->nframes--;
         return;
@@ -822,6 +828,18 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
  * step: the two environments the two calls would make, the one frame the second call would
  * leave, and no closure value in between. Anything else is two calls; the partial result is
  * a temporary because no call keeps the function cell it is given (they copy it). */
+/* A call Nix 2.8 makes without a call site (filter's predicate, genericClosure's operator):
+ * its trace says "from call site" with no location. */
+void lang_call_function_nosite(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
+    if (!S->cfg.frames) {
+        lang_call_function(S, fn, arg, out, pos);
+        return;
+    }
+    push_frame(S, FR_APP, 0, pos);
+    lang_call_function(S, fn, arg, out, pos);
+    S->nframes--;
+}
+
 void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
     lang_stack_check(S, pos);
     force(S, fn, pos);
@@ -835,6 +853,7 @@ void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, 
         e2->up = e1;
         e2->v[0] = a2;
         push_frame(S, FR_CALL, inner->lam.name, pos);
+        S->frames[S->nframes - 1].pos2 = inner->pos;
         lang_eval(S, inner->lam.body, e2, out);
         S->nframes--;
         return;
@@ -887,6 +906,12 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     lang_rethrow(S);
 }
 
+static NOINLINE void push_sel_frame(State *S, Expr *e, Env *env) {
+    push_frame(S, FR_SEL, 0, e->pos);
+    S->frames[S->nframes - 1].sel = e;
+    S->frames[S->nframes - 1].env = env;
+}
+
 static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
     Value tmp;
     Value *cur;
@@ -902,6 +927,9 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
         lang_eval(S, base, env, &tmp);
         cur = &tmp;
     }
+    /* With frames, one frame stands for the whole selection from the first attribute found
+     * on, at the definition of the one reached last, as Nix 2.8 traces it. */
+    size_t fi = SIZE_MAX;
     for (uint32_t i = 0; i < e->sel.n; i++) {
         Sym name = attr_name_sym(S, &e->sel.path[i], env, e->pos);
         if (e->sel.def) {
@@ -909,6 +937,8 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
             Attr *a;
             if (cur->type != V_ATTRS || !(a = lang_attrs_find(cur->attrs, name))) {
                 lang_eval(S, e->sel.def, env, out);
+                if (fi != SIZE_MAX)
+                    S->nframes--;
                 return;
             }
             cur = a->value;
@@ -923,17 +953,28 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
             cur = a->value;
             apos = a->pos;
         }
+        if (UNLIKELY(S->cfg.frames)) {
+            if (fi == SIZE_MAX) {
+                fi = S->nframes;
+                push_sel_frame(S, e, env);
+            }
+            S->frames[fi].pos2 = apos;
+        }
     }
     /* Nix forces the selected value at the attribute's own definition, so a cycle through
      * it is reported there */
     if (cur->type == V_BLACKHOLE && apos)
         lang_throw(S, apos, "infinite recursion encountered");
     if (cur->type <= V_BLACKHOLE) {
-        push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
-                   e->pos);
+        if (fi == SIZE_MAX)
+            push_frame(S, FR_ATTR,
+                       e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym, e->pos);
         lang_force_slow(S, cur, e->pos);
-        S->nframes--;
+        if (fi == SIZE_MAX)
+            S->nframes--;
     }
+    if (fi != SIZE_MAX)
+        S->nframes--;
     *out = *cur;
 }
 
@@ -1503,7 +1544,8 @@ static void force_deep_rec(State *S, Value *v, PosIdx pos, PtrSet *seen) {
     if (v->type == V_ATTRS) {
         Attrs *a = v->attrs;
         for (uint32_t i = 0; i < a->n; i++) {
-            if (a->a[i].value->type <= V_BLACKHOLE) {
+            /* Nix traces every attribute it recurses into, evaluated or not */
+            if (a->a[i].value->type <= V_BLACKHOLE || S->cfg.frames) {
                 push_frame(S, FR_ATTR, a->a[i].name, a->a[i].pos);
                 force_deep_rec(S, a->a[i].value, a->a[i].pos, seen);
                 S->nframes--;
@@ -1714,7 +1756,7 @@ void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out,
     }
     uint32_t fid;
     Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
-    push_frame(S, FR_IMPORT, 0, pos);
+    push_frame(S, FR_SCOPED, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
     lang_eval(S, ex, env, out);
     S->nframes--;
