@@ -682,13 +682,13 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
             for (uint32_t k = 0; k < lam->lam.nformals; k++)
                 cands[k] = sym_name(S, lam->lam.formals[k].name);
             const char *best =
-                lang_closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
+                lang_nix_suggestions(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
             fl_error_clear(&S->err);
             fl_error_set(&S->err, FL_EEVAL, "%s called with unexpected argument '%s'",
                          lambda_desc(S, lam), sym_name(S, args->a[i].name));
             lang_err_set_pos(S, &S->err, pos);
             if (best)
-                fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+                fl_error_set_hint(&S->err, "Did you mean %s?", best);
             S->errkind = ERR_OTHER;
             capture_frames(S);
             lang_rethrow(S);
@@ -896,7 +896,10 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < a->n; i++)
         cands[i] = sym_name(S, a->a[i].name);
-    const char *best = lang_closest_name(S, sym_name(S, name), cands, a->n);
+    /* a labelled set (a module's options, ...) gets flakectl's single closest name; any
+     * other Nix 2.8's list */
+    const char *best = label ? lang_closest_name(S, sym_name(S, name), cands, a->n)
+                             : lang_nix_suggestions(S, sym_name(S, name), cands, a->n);
     if (best && label)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
     else if (best)

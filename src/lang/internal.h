@@ -578,6 +578,10 @@ void lang_push_text_frame(State *S, PosIdx pos, const char *text);
 /* The pending error's captured frames as err's "while ..." frames, in Nix 2.8's words; nix
  * puts each frame's location block (at FILE:LINE:COL: and the source lines) in its text. */
 void lang_trace_frames(State *S, fl_error *err, int nix);
+/* Nix 2.8's "Did you mean" list for name among cands: up to five names within edit distance
+ * 2, nearest first then bytewise ("ab", or "one of b, x1 or ab"); NULL for none. In the
+ * arena. */
+const char *lang_nix_suggestions(State *S, const char *name, const char **cands, size_t n);
 void lang_warn(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- evaluation ---- */

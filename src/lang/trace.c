@@ -125,6 +125,50 @@ static void sel_path(State *S, const Frame *f, fl_strbuf *out) {
     }
 }
 
+typedef struct Suggestion {
+    size_t d;
+    const char *name;
+} Suggestion;
+
+static int suggestion_cmp(const void *x, const void *y) {
+    const Suggestion *a = x, *b = y;
+    if (a->d != b->d)
+        return a->d < b->d ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+const char *lang_nix_suggestions(State *S, const char *name, const char **cands, size_t n) {
+    Suggestion *all = fl_xmalloc((n ? n : 1) * sizeof(Suggestion));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = fl_edit_distance(name, cands[i]);
+        if (d <= 2)
+            all[k++] = (Suggestion){d, cands[i]};
+    }
+    qsort(all, k, sizeof(Suggestion), suggestion_cmp);
+    /* a set of (distance, name): the same name twice counts once */
+    size_t m = 0;
+    for (size_t i = 0; i < k && m < 5; i++)
+        if (!m || strcmp(all[m - 1].name, all[i].name))
+            all[m++] = all[i];
+    const char *res = NULL;
+    if (m == 1) {
+        res = all[0].name;
+    } else if (m > 1) {
+        fl_strbuf b;
+        fl_strbuf_init(&b, 0);
+        fl_strbuf_addf(&b, "one of %s", all[0].name);
+        for (size_t i = 1; i < m; i++)
+            fl_strbuf_addf(&b, "%s%s", i + 1 == m ? " or " : ", ", all[i].name);
+        char *a = arena_alloc(&S->arena, b.len + 1);
+        memcpy(a, b.buf, b.len + 1);
+        res = a;
+        fl_strbuf_release(&b);
+    }
+    free(all);
+    return res;
+}
+
 void lang_trace_frames(State *S, fl_error *err, int nix) {
     /* the name evaluation in sel_path may throw and capture frames of its own */
     uint32_t n = S->nerr_frames;

@@ -48,11 +48,13 @@ CASES = [
     ("call-genList", {}, ("expr", "builtins.genList (x: x.y) 1"), True),
     ("call-mapAttrs", {}, ("expr", "builtins.mapAttrs (n: x: x.y) { a = { }; }"), True),
     ("call-genericClosure", {},
-     # (x.y would differ: Nix suggests names up to edit distance 2 whatever their length,
-     # flakectl only up to 1 for short names; docs/language.md, "Errors")
-     ("expr", "builtins.genericClosure { startSet = [ { key = 1; } ]; operator = x: x.wxyz; }"),
+     ("expr", "builtins.genericClosure { startSet = [ { key = 1; } ]; operator = x: x.y; }"),
      False),
     ("call-concatMap", {}, ("expr", "builtins.concatMap (x: x.y) [ { } ]"), False),
+    ("suggest-several", {},
+     ("expr", "{ ab = 1; ac = 2; b = 3; abc = 4; xy = 5; x1 = 6; x1x = 7; }.x"), False),
+    ("suggest-five", {}, ("expr", "{ a = 1; b = 2; c = 3; d = 4; e = 5; f = 6; }.g"), False),
+    ("suggest-argument", {}, ("expr", "({ ab, xyz ? 1 }: 1) { x = 1; ab = 2; }"), False),
     ("select-path", {"main.nix": "let s = { a = { b = throw \"deep\"; }; }; in s.a.b\n"},
      "main.nix", False),
     ("select-missing-later", {"main.nix":
