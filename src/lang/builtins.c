@@ -2187,7 +2187,15 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchTarball) {
     lang_prim_fetch_tarball(S, args, out, pos);
 }
-PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
+/* Nix 2.8 has fetchTree only with the experimental feature 'flakes' (nix-instantiate does not
+ * enable it); without, it refuses before looking at its argument, and tryEval does not catch
+ * that. flakectl has no experimental features: it always answers so. */
+PRIM(fetchTree) {
+    (void)args;
+    (void)out;
+    lang_throw(S, pos, "experimental Nix feature 'flakes' is disabled; use "
+                       "'--extra-experimental-features flakes' to override");
+}
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchurl) {
     lang_prim_fetch_url(S, args, out, pos);

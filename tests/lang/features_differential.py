@@ -148,6 +148,15 @@ CASES = [
     ("errorContext-tryEval", setup_none,
      'builtins.tryEval (builtins.addErrorContext "CTX caught" (throw "x"))',
      ["--show-trace"], {}, True),
+    # ---- fetchTree: Nix 2.8 refuses it without the experimental feature 'flakes', before
+    # forcing its argument, and tryEval does not catch that ----
+    ("fetchTree-disabled", setup_none, 'builtins.fetchTree { type = "path"; path = ./.; }', [],
+     {}, True),
+    ("fetchTree-lazy-arg", setup_none, 'builtins.fetchTree (throw "never forced")', [], {}, True),
+    ("fetchTree-tryEval", setup_none, 'builtins.tryEval (builtins.fetchTree "/tmp")', [], {},
+     True),
+    ("fetchTree-exists", setup_none, '[ (builtins ? fetchTree) (builtins.isFunction '
+     'builtins.fetchTree) ]', [], {}, True),
     # ---- scopedImport: variables above the base scope, shadowing builtins; never cached ----
     ("scopedImport", setup_scoped, "scopedImport { x = 41; } ./lib.nix", [], {}, True),
     ("scopedImport-builtins", setup_scoped,
