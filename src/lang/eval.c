@@ -1672,9 +1672,10 @@ static int read_source(const char *path, char **data, size_t *len) {
 }
 
 /* The file a path imports: itself, or its default.nix when it is a directory (malloc'd). */
-static char *import_target(const char *path) {
+static char *import_target(const char *path, int *in_dir) {
     char *canon = fl_canon_path(path, "/");
-    if (fl_is_dir(canon)) {
+    *in_dir = fl_is_dir(canon);
+    if (*in_dir) {
         char *d = fl_path_join(canon, "default.nix");
         free(canon);
         canon = d;
@@ -1682,10 +1683,11 @@ static char *import_target(const char *path) {
     return canon;
 }
 
-/* Reads and parses a file (canon is consumed) into a new file entry; scope names the variables
- * of scopedImport's extra scope (nscope 0 = none). */
-static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint32_t nscope,
-                       uint32_t *fid_out) {
+/* Reads and parses a file (canon is consumed; in_dir: it is the default.nix of the directory
+ * imported) into a new file entry; scope names the variables of scopedImport's extra scope
+ * (nscope 0 = none). */
+static Expr *load_file(State *S, char *canon, int in_dir, PosIdx pos, const Sym *scope,
+                       uint32_t nscope, uint32_t *fid_out) {
     char *data = NULL;
     size_t len = 0;
     if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
@@ -1697,7 +1699,9 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
     if (read_source(canon, &data, &len) < 0) {
         char *msg = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
-        lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
+        /* Nix 2.8 stats the path it was given, then opens the default.nix of a directory */
+        lang_throw(S, pos, "%s '%s': No such file or directory",
+                   in_dir ? "opening file" : "getting status of", msg);
     }
     char *dir = fl_xstrdup(canon);
     char *slash = strrchr(dir, '/');
@@ -1722,7 +1726,8 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
 }
 
 void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
-    char *canon = import_target(path);
+    int in_dir;
+    char *canon = import_target(path, &in_dir);
     uint32_t cached = import_find(S, canon);
     if (cached) {
         free(canon);
@@ -1732,7 +1737,7 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         return;
     }
     uint32_t fid;
-    Expr *ex = load_file(S, canon, pos, NULL, 0, &fid);
+    Expr *ex = load_file(S, canon, in_dir, pos, NULL, 0, &fid);
     Value *v = lang_alloc_value(S);
     v->type = V_THUNK;
     v->thunk.env = S->base_env;
@@ -1749,7 +1754,8 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
 /* scopedImport: the file evaluated (never cached) with the attributes of scope as variables
  * between it and the base scope, so they shadow builtins such as import. */
 void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
-    char *canon = import_target(path);
+    int in_dir;
+    char *canon = import_target(path, &in_dir);
     Sym *names = arena_alloc(&S->arena, (scope->n + 1) * sizeof(Sym));
     Env *env = lang_alloc_env(S, scope->n);
     env->up = S->base_env;
@@ -1758,7 +1764,7 @@ void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out,
         env->v[i] = scope->a[i].value;
     }
     uint32_t fid;
-    Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
+    Expr *ex = load_file(S, canon, in_dir, pos, names, scope->n, &fid);
     push_frame(S, FR_SCOPED, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
     lang_eval(S, ex, env, out);

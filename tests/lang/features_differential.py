@@ -148,6 +148,11 @@ CASES = [
     ("errorContext-tryEval", setup_none,
      'builtins.tryEval (builtins.addErrorContext "CTX caught" (throw "x"))',
      ["--show-trace"], {}, True),
+    # ---- import of a missing file: Nix stats the path given ("getting status of"), then
+    # opens a directory's default.nix ("opening file") ----
+    ("import-dir-without-default", setup_search, "import ./sp1/sub", [], {}, True),
+    ("import-missing-default", setup_search, "import ./sp1/sub/default.nix", [], {}, True),
+    ("scopedImport-dir-without-default", setup_search, "scopedImport { } ./sp1", [], {}, True),
     # ---- fetchTree: Nix 2.8 refuses it without the experimental feature 'flakes', before
     # forcing its argument, and tryEval does not catch that ----
     ("fetchTree-disabled", setup_none, 'builtins.fetchTree { type = "path"; path = ./.; }', [],
