@@ -312,7 +312,12 @@ void fl_lang_format_error(fl_lang *L, const fl_error *err, fl_strbuf *out) {
         body.buf[--body.len] = 0;
     fl_strbuf text;
     fl_strbuf_init(&text, 0);
-    fl_strbuf_addf(&text, "error: %s\n", err->message ? err->message : "unknown error");
+    /* a message of several lines continues indented, as the rest */
+    const char *msg = err->message ? err->message : "unknown error";
+    size_t first = strcspn(msg, "\n");
+    fl_strbuf_addf(&text, "error: %.*s\n", (int)first, msg);
+    if (msg[first])
+        add_indented(&text, msg + first + 1);
     add_indented(&text, body.buf ? body.buf : "");
     fl_strbuf_release(&body);
     nix_filter(text.buf, out);

@@ -12,7 +12,6 @@ Exit status: 0 all agree, 1 a difference, 77 nix-instantiate missing.
 Usage: [CASES="name ..."] trace_differential.py FLAKECTL
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -115,21 +114,40 @@ CASES = [
     ("tabs-and-blank-lines", {"main.nix": "let\n\tf = x:\n\n\t\tx.a;\nin f { }\n"}, "main.nix",
      False),
     ("abort", {"main.nix": "let f = x: abort \"stop ${x}\"; in f \"here\"\n"}, "main.nix", False),
+    ("multi-line-messages", {}, ("expr", 'builtins.addErrorContext "ctx\nsecond\n\nlast" '
+                                          '(throw "a\nb\n\nc")'), False),
     ("type-error-builtin", {}, ("expr", "let f = s: builtins.substring 0 1 s; in f 3"), False),
 ]
 
-AT_HEADER = re.compile(r"^error: .*\n\n       at ")
+def header_located(text):
+    """Whether the error's own location block ("       at F:L:C:") precedes its frames."""
+    for line in text.split("\n")[1:]:
+        if line.startswith("       \u2026 "):
+            return False
+        if line.startswith("       at "):
+            return True
+    return False
 
 
 def drop_header_location(text):
-    """text without the location block that follows its "error:" line."""
+    """text without the location block of its error: from the blank line before "at" to the
+    first frame (or the end)."""
     lines = text.split("\n")
-    i = 2
-    while i < len(lines) and not lines[i].startswith("       \u2026 "):
-        i += 1
-    if i >= len(lines):
-        return lines[0] + "\n"
-    return "\n".join(lines[:2] + lines[i:])
+    i = next(k for k, l in enumerate(lines) if k and l.startswith("       at "))
+    j = i
+    while j < len(lines) and not lines[j].startswith("       \u2026 "):
+        j += 1
+    if j >= len(lines):
+        return "\n".join(lines[:i - 1]) + "\n"
+    return "\n".join(lines[:i] + lines[j:])
+
+
+def unlocate_like(nix_err, fl_err):
+    """flakectl's stderr with its error's location taken out when Nix's has none (flakectl
+    locates throw and abort; Nix 2.8 does not): (text, whether it was taken out)."""
+    if header_located(fl_err) and not header_located(nix_err):
+        return drop_header_location(fl_err), True
+    return fl_err, False
 
 
 def run_case(flakectl, nix, case, d):
@@ -162,9 +180,9 @@ def run_case(flakectl, nix, case, d):
         res.append((p.returncode, err))
     w, g = res
     located = False
-    if w[0] == 1 and g[0] == 1 and not AT_HEADER.match(w[1]) and AT_HEADER.match(g[1]):
-        g = (g[0], drop_header_location(g[1]))
-        located = True
+    if w[0] == 1 and g[0] == 1:
+        text, located = unlocate_like(w[1], g[1])
+        g = (g[0], text)
     return w, g, located
 
 
