@@ -122,6 +122,12 @@ int fl_lang_eval_string(fl_lang *L, const char *src, const char *name, const cha
 int fl_lang_force(fl_lang *L, fl_value *v, fl_error *err);
 int fl_lang_force_deep(fl_lang *L, fl_value *v, fl_error *err);
 
+/* The value at an attribute path of v, as nix-instantiate -A finds it ("a.b.0", quoted
+ * "a.\"x.y\""; a number indexes a list), forced. *out points into v. Functions are not
+ * auto-called. */
+int fl_lang_select_path(fl_lang *L, fl_value *v, const char *path, fl_value **out,
+                        fl_error *err);
+
 /* Queries on a value (no forcing: call fl_lang_force first). */
 enum fl_lang_type fl_lang_type(const fl_value *v);
 /* Nix's name of the type: "int", "string", "set", "lambda", ... (builtins.typeOf). */

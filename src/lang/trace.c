@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flakectl/fs.h"
 #include "lang/internal.h"
 
 /* Nix's code block: the line before, the line, a caret under the column, the line after,
@@ -228,18 +229,10 @@ static char *error_source(State *S, const char *file, size_t *len) {
             return c;
         }
     }
-    FILE *fp = fopen(file, "rb");
-    if (!fp)
+    char *data = NULL;
+    if (fl_read_file(file, &data, len, NULL) < 0)
         return NULL;
-    fl_strbuf b;
-    fl_strbuf_init(&b, 0);
-    char buf[8192];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, fp)) > 0)
-        fl_strbuf_add(&b, buf, got);
-    fclose(fp);
-    *len = b.len;
-    return fl_strbuf_detach(&b, NULL);
+    return data;
 }
 
 /* Every non-empty line indented by seven spaces, as Nix indents what follows "error:". */
@@ -318,6 +311,9 @@ void fl_lang_format_error(fl_lang *L, const fl_error *err, fl_strbuf *out) {
     fl_strbuf_addf(&text, "error: %.*s\n", (int)first, msg);
     if (msg[first])
         add_indented(&text, msg + first + 1);
+    /* Nix ends the message with a newline of its own after the message's */
+    if (first && msg[strlen(msg) - 1] == '\n')
+        fl_strbuf_addch(&text, '\n');
     add_indented(&text, body.buf ? body.buf : "");
     fl_strbuf_release(&body);
     nix_filter(text.buf, out);

@@ -104,7 +104,7 @@ p="$work/m\$k"
 PATH="$PATH" timeout 600 "$oracle" nix-instantiate --eval --show-trace -E "\$script" -A "\$attr" \
     >"\$p.nix.out" 2>"\$p.nix.err"
 echo \$? >"\$p.nix.rc"
-timeout 600 "$flakectl" eval --show-trace --expr "(\$script).\$attr" >"\$p.fl.out" 2>"\$p.fl.err"
+timeout 600 "$flakectl" eval --show-trace --expr "\$script" -A "\$attr" >"\$p.fl.out" 2>"\$p.fl.err"
 echo \$? >"\$p.fl.rc"
 printf '%s\n' "-A \$attr -E \$script" >"\$p.what"
 cat "\$p.nix.out"
