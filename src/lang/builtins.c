@@ -1850,7 +1850,7 @@ static const char *path_arg(State *S, Value *v, PosIdx pos) {
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
     const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
-        lang_throw(S, pos, "path '%s' is not valid", bad);
+        lang_throw_unrealised(S, pos, s.buf, bad);
     return s.buf;
 }
 

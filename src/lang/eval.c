@@ -539,12 +539,23 @@ const char *lang_ctx_invalid_path(const StrCtx *ctx) {
     return bad ? ctx_store_path(bad) : NULL;
 }
 
+/* Nix 2.8 says where in its trace ("while realising the context of path ..." at the call)
+ * and leaves the error itself unlocated; without frames the error is located there. */
+NORETURN void lang_throw_unrealised(State *S, PosIdx pos, const char *path, const char *bad) {
+    if (!S->cfg.frames)
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    char *text = arena_alloc(&S->arena, strlen(path) + 64);
+    sprintf(text, "while realising the context of path '%s'", path);
+    lang_push_text_frame(S, pos, text);
+    lang_throw(S, 0, "path '%s' is not valid", bad);
+}
+
 const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
     const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
-        lang_throw(S, pos, "path '%s' is not valid", bad);
+        lang_throw_unrealised(S, pos, p, bad);
     return p;
 }
 

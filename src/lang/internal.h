@@ -575,6 +575,8 @@ int lang_ptrset_add(State *S, PtrSet *ps, const void *p);
 /* A frame of the trace with its own text (shown by --show-trace when an error passes through
  * it); the caller pops it with S->nframes-- when nothing was thrown. */
 void lang_push_text_frame(State *S, PosIdx pos, const char *text);
+/* "path 'bad' is not valid", from realising path's context at pos. */
+NORETURN void lang_throw_unrealised(State *S, PosIdx pos, const char *path, const char *bad);
 /* The pending error's captured frames as err's "while ..." frames, in Nix 2.8's words; nix
  * puts each frame's location block (at FILE:LINE:COL: and the source lines) in its text. */
 void lang_trace_frames(State *S, fl_error *err, int nix);
