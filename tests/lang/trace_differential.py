@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""trace_differential.py - `flakectl eval --show-trace` against `nix-instantiate --eval
---show-trace` on erroring programs: function calls (named, anonymous, curried, through
+"""trace_differential.py - `flakectl eval --show-trace` against the oracle's nix-instantiate
+(--eval --show-trace) on erroring programs: function calls (named, anonymous, curried, through
 builtins that call with and without a call site), attribute selection (paths, dynamic names,
 `or`, inherit), imports, nested builtins.addErrorContext, assert, throw inside a module-like
 merge, --strict's attributes. Each program is a set of files in a fresh scratch directory
