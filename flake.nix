@@ -1,14 +1,16 @@
 {
   description = "flakectl example: a two-node homelab, a MacBook and a WSL box";
 
+  # Other flakes (module collections, pinned sources) go here; `flakectl lock` pins them.
   inputs = { };
 
   outputs = { self, ... }:
     let
-      # Every host gets its own directory plus the modules all machines share.
+      # Every host gets its own directory plus the modules all machines share, and a role.
       host = name: { system, platform, modules ? [ ], tags ? [ ] }: {
         inherit system platform;
         modules = [ ./hosts/${name} ./modules/common ] ++ modules;
+        # Where `flakectl switch --on @TAG` and `--target-host` deploy to.
         deploy = {
           targetHost = "root@${name}";
           inherit tags;

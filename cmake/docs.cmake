@@ -1,7 +1,7 @@
 # docs.cmake - the pages the built flakectl writes about itself (docs/cli.md): flakectl(1) and
 # flakectl-COMMAND(1) from the option parser's tables, flakectl-configuration(5) and
 # docs/options.md from the bundled modules' option declarations. Made by every build,
-# installed by `cmake --install` into share/man; `--target options-doc` copies the Markdown
+# installed by `cmake --install` into share/man (and docs/ into share/doc/flakectl); `--target options-doc` copies the Markdown
 # into the source tree's docs/, which tests/e2e/options_doc.sh checks is current.
 include(GNUInstallDirs)
 
@@ -30,3 +30,8 @@ add_custom_target(options-doc
 
 install(DIRECTORY ${FLAKECTL_GEN_DOCS}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}
         PATTERN "*.new" EXCLUDE)
+
+# The guide (docs/), which the help texts and so the pages refer to: installed, and the
+# pages name it where it is installed (src/cli/man.c rewrites docs/X.md to this directory).
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
+target_compile_definitions(flakectl_cli PRIVATE FLAKECTL_DOCDIR="${CMAKE_INSTALL_FULL_DOCDIR}")

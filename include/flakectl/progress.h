@@ -12,7 +12,9 @@ typedef enum fl_progress_kind {
     FL_PROGRESS_BEGIN,   /* a task starts: task, total items and bytes (0 = not known), noun */
     FL_PROGRESS_ITEM,    /* an item starts: item; task, when set, says what happens to it
                             ("copying path '/nix/store/…' from 'file:///c'") */
-    FL_PROGRESS_ADVANCE, /* an item is done: bytes it moved (0 = not counted), item or NULL */
+    FL_PROGRESS_ADVANCE, /* an item is done: bytes it moved (0 = not counted), item or NULL;
+                            task "substituted" when it came from a cache rather than being
+                            made (a build counts it apart) */
     FL_PROGRESS_BYTES,   /* bytes moved so far for the items in flight (a running count that
                             the next ADVANCEs' bytes take over) */
     FL_PROGRESS_STAGE,   /* item (a host) reached the stage task ("built", "copied",
@@ -46,6 +48,8 @@ void fl_progress_item(const fl_progress *p, const char *item);
 /* An item starting, with what happens to it (what NULL: fl_progress_item). */
 void fl_progress_item_doing(const fl_progress *p, const char *item, const char *what);
 void fl_progress_advance(const fl_progress *p, const char *item, uint64_t bytes);
+/* An item done by fetching it from a binary cache (a substitution), not by making it. */
+void fl_progress_advance_substituted(const fl_progress *p, const char *item, uint64_t bytes);
 void fl_progress_bytes(const fl_progress *p, uint64_t bytes_in_flight);
 void fl_progress_stage(const fl_progress *p, const char *host, const char *stage);
 void fl_progress_note(const fl_progress *p, const char *line);

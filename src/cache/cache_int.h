@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "flakectl/cache.h"
+#include "flakectl/http.h"
 
 /* ---- compression (compress.c) ---- */
 
@@ -35,14 +36,14 @@ int fl_decompressor_read_some(fl_decompressor *d, void *buf, size_t cap, size_t 
 int fl_decompressor_finish(fl_decompressor *d, fl_error *err);
 void fl_decompressor_free(fl_decompressor *d);
 
-/* ---- transport (transport.c, http.c) ---- */
+/* ---- transport (transport.c; http(s) through util's http.h) ---- */
 
 typedef struct fl_cache_conn {
-    char *url;   /* as given, without a trailing '/' */
-    char *dir;   /* file://: the directory; NULL otherwise */
-    int http;    /* http:// or https:// */
-    void *curl;  /* http: a reused CURL handle */
-    int checked; /* nix-cache-info read and its StoreDir matched */
+    char *url;       /* as given, without a trailing '/' */
+    char *dir;       /* file://: the directory; NULL otherwise */
+    int http;        /* http:// or https:// */
+    fl_http *client; /* http: a reused connection (keep-alive) */
+    int checked;     /* nix-cache-info read and its StoreDir matched */
 } fl_cache_conn;
 
 /* Parses url (file:///DIR, http://..., https://...). */
@@ -59,29 +60,9 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
  * one is refused: Nix writes it first. */
 int fl_cache_check_store_dir(fl_cache_conn *c, const char *store_dir, fl_error *err);
 
-/* http.c: GET url into fd (at its offset). FL_ENOTFOUND on 404, 403, 410. */
-int fl_cache_http_get_fd(void **curl, const char *url, int fd, fl_error *err);
-
-/* A GET whose body goes to a sink, optionally only the bytes from `from` on (Range, with
- * If-Range when a validator of the bytes held is known). start is called once before the
- * body's first byte (or at the end of an empty body) with the offset in the file where the
- * body begins: `from` when the server sent the range (206), 0 when it sent the whole file
- * (200: a server without ranges, or a file that changed). The body of an error response
- * never reaches the sink. */
-typedef struct fl_cache_http_request {
-    const char *url;
-    uint64_t from;
-    const char *if_range; /* ETag or Last-Modified of the bytes held, or NULL */
-    int (*start)(void *ctx, uint64_t at, fl_error *err);
-    int (*write)(void *ctx, const void *data, size_t len, fl_error *err);
-    void *ctx;
-    long status;          /* out: the final response's status */
-    char validator[256];  /* out: its strong ETag, else its Last-Modified, else "" */
-} fl_cache_http_request;
-/* FL_ENOTFOUND on 404, 403, 410; FL_ENET on other HTTP errors (416 included: rq->status says
- * which) and transfer errors; a sink's error as it returned it. */
-int fl_cache_http_request_run(void **curl, fl_cache_http_request *rq, fl_error *err);
-void fl_cache_http_free(void *curl);
+/* rc of a GET of a cache's file: a missing file (FL_ENOTFOUND) said as the caches say it,
+ * "URL does not exist (HTTP 404)" (the HTTP client's words are a download's); else rc. */
+int fl_cache_http_result(const fl_http_request *rq, int rc, fl_error *err);
 
 /* partial.c: downloads the file rel of an http(s) cache into dir (the store's partial
  * area), going on from what an interrupted download of the same URL left there when that

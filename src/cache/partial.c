@@ -37,7 +37,7 @@ typedef struct download {
     fl_sha256 sha;
     uint64_t noted; /* pos when the note was last written */
     char validator[256];
-    const fl_cache_http_request *rq;
+    const fl_http_request *rq;
 } download;
 
 /* Writes the note for what is held now; best effort (without it the next run starts over). */
@@ -264,7 +264,7 @@ int fl_cache_fetch_resumable(fl_cache_conn *c, const char *rel, const char *dir,
     int attempts = 0, whole_again = 0;
     uint64_t taken_up = d.pos; /* bytes not from this attempt's response: not yet checked */
     for (;;) {
-        fl_cache_http_request rq;
+        fl_http_request rq;
         memset(&rq, 0, sizeof rq);
         rq.url = url;
         rq.from = d.pos;
@@ -275,7 +275,9 @@ int fl_cache_fetch_resumable(fl_cache_conn *c, const char *rel, const char *dir,
         d.rq = &rq;
         uint64_t before = d.pos;
         /* complete already (killed between the download and its use): nothing to ask */
-        rc = size && d.pos == size ? 0 : fl_cache_http_request_run(&c->curl, &rq, err);
+        rc = size && d.pos == size
+                 ? 0
+                 : fl_cache_http_result(&rq, fl_http_get(&c->client, &rq, err), err);
         attempts++;
         if (rc && rq.status == 416 && before) {
             /* the server has fewer bytes than we hold: not the same file */

@@ -141,7 +141,7 @@ static int fetch_nar(fl_substituter *sub, fl_store *s, fl_cache_conn *c, const f
     if (rc)
         fl_error_add_frame(err, "while substituting %s from %s", ni->store_path, where);
     else
-        fl_progress_advance(progress, ni->store_path, ni->nar_size);
+        fl_progress_advance_substituted(progress, ni->store_path, ni->nar_size);
     free(where);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* transport.c - reaching a cache's files by URL: file:///DIR reads the directory, http(s)://
- * goes through http.c. Also the cache's nix-cache-info (its StoreDir must be ours: store
- * paths contain the store directory). Never writes to a cache (push.c does). */
+ * goes through util's HTTP client (http.h). Also the cache's nix-cache-info (its StoreDir
+ * must be ours: store paths contain the store directory). Never writes to a cache (push.c
+ * does). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -42,12 +43,18 @@ int fl_cache_conn_open(const char *url, fl_cache_conn *c, fl_error *err) {
 void fl_cache_conn_close(fl_cache_conn *c) {
     free(c->url);
     free(c->dir);
-    fl_cache_http_free(c->curl);
+    fl_http_free(c->client);
     memset(c, 0, sizeof *c);
 }
 
 static int not_found(fl_cache_conn *c, const char *rel, fl_error *err) {
     return fl_error_set(err, FL_ENOTFOUND, "%s/%s does not exist", c->url, rel);
+}
+
+int fl_cache_http_result(const fl_http_request *rq, int rc, fl_error *err) {
+    if (rc != FL_ENOTFOUND)
+        return rc;
+    return fl_error_set(err, FL_ENOTFOUND, "%s does not exist (HTTP %ld)", rq->url, rq->status);
 }
 
 int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, int *fd,
@@ -66,7 +73,10 @@ int fl_cache_open_file(fl_cache_conn *c, const char *rel, const char *tmpdir, in
     if (*fd < 0)
         return fl_error_errno(err, "cannot make a temporary file in %s", tmpdir);
     char *url = fl_xasprintf("%s/%s", c->url, rel);
-    int rc = fl_cache_http_get_fd(&c->curl, url, *fd, err);
+    fl_http_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.url = url;
+    int rc = fl_cache_http_result(&rq, fl_http_get_fd(&c->client, &rq, *fd, err), err);
     free(url);
     if (!rc && lseek(*fd, 0, SEEK_SET) < 0)
         rc = fl_error_errno(err, "cannot rewind a download");

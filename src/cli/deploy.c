@@ -220,8 +220,6 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
                                  " it does not combine with --host or --target-host");
     fl_rollout_opts o;
     memset(&o, 0, sizeof o);
-    o.d.out_fd = 1;
-    o.d.err_fd = 2;
     fl_cli_ssh_apply(&da->t.ssh, &o.d.ssh);
     o.d.sudo = da->t.ssh.sudo;
     o.d.mode = mode;
@@ -238,11 +236,17 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
     build_ctx b = {da->build_host != NULL};
     o.build = build_one;
     o.build_ctx = &b;
-    o.out = stdout;
-    o.err = stderr;
     fl_cli_progress pr;
     fl_cli_progress_init(&pr, stderr, "copying", NULL);
     o.progress = &pr.progress;
+    /* the hosts' lines (ours and their targets') each on a row of their own, never in the
+     * updating line's */
+    fl_cli_line_relay relay;
+    fl_cli_line_relay_start(&relay, &pr);
+    o.d.out_fd = relay.fd[0];
+    o.d.err_fd = relay.fd[1];
+    o.out = relay.out;
+    o.err = relay.err;
     fl_rollout_host *hosts = NULL;
     size_t n = 0;
     if (on) {
@@ -260,6 +264,7 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
         }
         fl_host_deploy_free(sel, nsel);
         if (rc < 0) {
+            fl_cli_line_relay_stop(&relay);
             fl_cli_progress_release(&pr);
             return fl_cli_report(&serr);
         }
@@ -270,6 +275,7 @@ int fl_cli_deploy(const fl_opt_cmd *cmd, const fl_cli_deploy_args *da, const cha
         hosts[0].target = fl_xstrdup(target);
     }
     int rc = fl_rollout(&o, hosts, n);
+    fl_cli_line_relay_stop(&relay);
     fl_cli_progress_release(&pr);
     for (size_t i = 0; i < n; i++)
         fl_rollout_host_release(&hosts[i]);

@@ -1,6 +1,8 @@
 /* eval_host.c - `flakectl eval --host H [OPTION.PATH] [--json]`: a value of a host's merged
  * configuration, printed like `nix-instantiate --eval --strict` (or JSON). With --json and no
- * path it prints the resolved profile, which means building the files it names. */
+ * path it prints the resolved profile. Evaluating never builds: the session is opened in plan
+ * mode, so a derivation's outPath is the path its build would make (as `nix eval` prints it)
+ * and nothing is built or downloaded for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ static int eval_host(void *p) {
     fl_host_session sess;
     fl_session_opts so;
     fl_cli_session_opts(&so);
-    int rc = fl_host_session_open(&sess, &so, j->host ? j->host : default_host, err);
+    int rc = fl_host_session_open_plan(&sess, &so, j->host ? j->host : default_host, err);
     free(default_host);
     if (rc < 0)
         return rc;

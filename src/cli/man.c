@@ -16,12 +16,27 @@
 
 /* ---- roff ---- */
 
+/* Where `cmake --install` puts docs/ (cmake/docs.cmake); the help texts name the source
+ * tree's docs/X.md, which a reader of an installed page does not have. */
+#ifndef FLAKECTL_DOCDIR
+#define FLAKECTL_DOCDIR "/usr/local/share/doc/flakectl"
+#endif
+
+static int is_word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '/' || c == '.';
+}
+
 void fl_roff_escaped(FILE *out, const char *s, size_t n, int at_start) {
     if (at_start && n && (s[0] == '.' || s[0] == '\''))
         fputs("\\&", out);
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '\\')
+        if (c == 'd' && n - i > 5 && !memcmp(s + i, "docs/", 5) &&
+            (i == 0 || !is_word_char(s[i - 1]))) {
+            fl_roff_escaped(out, FLAKECTL_DOCDIR "/", strlen(FLAKECTL_DOCDIR "/"), 0);
+            i += 4;
+        } else if (c == '\\')
             fputs("\\e", out);
         else if (c == '-')
             fputs("\\-", out);

@@ -1,9 +1,14 @@
 /* progress.c (cli) - draws what the library reports through progress.h: the updating line on
  * a terminal, plain lines in a pipe, a line per step with -v, nothing with --quiet. The only
  * place that decides how progress looks; writes to the one stream it is given. */
+#define _GNU_SOURCE /* memrchr, pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "flakectl/clock.h"
 #include "flakectl/strbuf.h"
@@ -16,6 +21,11 @@ static int columns(FILE *out) {
     if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
         return ws.ws_col;
     return 80;
+}
+
+/* Whether the task is substituting as such (store realise): every path it does is one. */
+static int substituting(const fl_cli_progress *p) {
+    return p->summary && !strcmp(p->summary, "substituted");
 }
 
 /* "pushing to file:///srv/c: 3/10 paths, 1.2 MiB of 4.0 MiB, 2.1 MiB/s  hello-2.12", or
@@ -31,6 +41,11 @@ static void status_text(const fl_cli_progress *p, char *buf, size_t n) {
             k += snprintf(buf + k, n - (size_t)k, ", %llu failed", (unsigned long long)p->failed);
         if (p->done && (size_t)k < n)
             k += snprintf(buf + k, n - (size_t)k, "; %llu paths", (unsigned long long)p->done);
+    } else if (p->substituted && !p->total && !substituting(p)) {
+        /* a build that substitutes some paths: the two counts apart */
+        k = snprintf(buf, n, "%s: %llu built, %llu substituted", p->task,
+                     (unsigned long long)(p->done - p->substituted),
+                     (unsigned long long)p->substituted);
     } else {
         k = snprintf(buf, n, "%s: %llu", p->task, (unsigned long long)p->done);
         if (p->total)
@@ -140,7 +155,7 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
         snprintf(p->noun, sizeof p->noun, "%s", ev->noun ? ev->noun : "paths");
         p->total = ev->total;
         p->total_bytes = ev->total_bytes;
-        p->done = p->bytes = p->inflight = 0;
+        p->done = p->bytes = p->inflight = p->substituted = 0;
         p->built = p->copied = p->activated = p->failed = 0;
         p->fleet = !strcmp(p->noun, "hosts");
         p->item[0] = '\0';
@@ -160,6 +175,8 @@ static void on_event(void *ctx, const fl_progress_event *ev) {
         break;
     case FL_PROGRESS_ADVANCE: {
         p->done++;
+        if (ev->task && !strcmp(ev->task, "substituted"))
+            p->substituted++;
         p->bytes += ev->bytes;
         p->inflight = p->inflight > ev->bytes ? p->inflight - ev->bytes : 0;
         if (plain && ev->item) {
@@ -225,9 +242,152 @@ void fl_cli_progress_release(fl_cli_progress *p) {
             fl_human_bytes((double)p->bytes, h, sizeof h);
             snprintf(b, sizeof b, ", %s", h);
         }
-        fprintf(p->out, "%s %llu %s%s in %.1f s\n", p->summary, (unsigned long long)p->done,
-                p->done == 1 && !strcmp(p->noun, "paths") ? "path" : p->noun, b, fl_now_s() - p->start);
+        uint64_t made = substituting(p) ? p->done : p->done - p->substituted;
+        int paths = !strcmp(p->noun, "paths");
+        if (made)
+            fprintf(p->out, "%s %llu %s", p->summary, (unsigned long long)made,
+                    made == 1 && paths ? "path" : p->noun);
+        if (made < p->done)
+            fprintf(p->out, "%ssubstituted %llu %s", made ? ", " : "",
+                    (unsigned long long)(p->done - made), p->done - made == 1 ? "path" : "paths");
+        fprintf(p->out, "%s in %.1f s\n", b, fl_now_s() - p->start);
     }
     fflush(p->out);
     pthread_mutex_destroy(&p->lock);
+}
+
+/* ---- the line relay ---- */
+
+static void write_fully(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Puts text (whole lines, or a prompt's unfinished line) on the terminal on its own row. */
+static void relay_out(fl_cli_line_relay *r, int fd, const char *text, size_t n) {
+    fl_cli_progress *p = r->p;
+    pthread_mutex_lock(&p->lock);
+    int was = p->drawn;
+    clear_line(p);
+    fflush(p->out);
+    write_fully(fd, text, n);
+    /* the updating line again below it, unless the text left the cursor mid-row */
+    if (was && n && text[n - 1] == '\n')
+        draw(p, 1);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *relay_run(void *arg) {
+    fl_cli_line_relay *r = arg;
+    fl_strbuf pending[2];
+    fl_strbuf_init(&pending[0], 256);
+    fl_strbuf_init(&pending[1], 256);
+    int open_ends = 2;
+    char buf[8192];
+    while (open_ends) {
+        struct pollfd pf[2] = {{r->rd[0], POLLIN, 0}, {r->rd[1], POLLIN, 0}};
+        /* an unfinished line (a prompt) is shown after a moment without its end */
+        int k = poll(pf, 2, pending[0].len || pending[1].len ? 200 : -1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (k == 0 && pending[i].len) {
+                relay_out(r, i + 1, pending[i].buf, pending[i].len);
+                fl_strbuf_reset(&pending[i]);
+            }
+            if (k <= 0 || r->rd[i] < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t got = read(r->rd[i], buf, sizeof buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (pending[i].len)
+                    relay_out(r, i + 1, pending[i].buf, pending[i].len);
+                fl_strbuf_reset(&pending[i]);
+                close(r->rd[i]);
+                r->rd[i] = -1;
+                pf[i].fd = -1;
+                open_ends--;
+                continue;
+            }
+            fl_strbuf_add(&pending[i], buf, (size_t)got);
+            char *last = memrchr(pending[i].buf, '\n', pending[i].len);
+            if (last) {
+                size_t n = (size_t)(last - pending[i].buf) + 1;
+                relay_out(r, i + 1, pending[i].buf, n);
+                memmove(pending[i].buf, pending[i].buf + n, pending[i].len - n);
+                pending[i].len -= n;
+                pending[i].buf[pending[i].len] = '\0';
+            }
+        }
+    }
+    fl_strbuf_release(&pending[0]);
+    fl_strbuf_release(&pending[1]);
+    return NULL;
+}
+
+void fl_cli_line_relay_start(fl_cli_line_relay *r, fl_cli_progress *p) {
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->fd[0] = 1;
+    r->fd[1] = 2;
+    r->out = stdout;
+    r->err = stderr;
+    r->rd[0] = r->rd[1] = -1;
+    if (!p->tty || p->quiet)
+        return;
+    int a[2], b[2];
+    if (pipe2(a, O_CLOEXEC) < 0)
+        return;
+    if (pipe2(b, O_CLOEXEC) < 0) {
+        close(a[0]);
+        close(a[1]);
+        return;
+    }
+    FILE *out = fdopen(a[1], "w"), *err = out ? fdopen(b[1], "w") : NULL;
+    r->rd[0] = a[0];
+    r->rd[1] = b[0];
+    if (!out || !err || pthread_create(&r->thread, NULL, relay_run, r) != 0) {
+        if (out)
+            fclose(out);
+        else
+            close(a[1]);
+        if (err)
+            fclose(err);
+        else
+            close(b[1]);
+        close(a[0]);
+        close(b[0]);
+        r->rd[0] = r->rd[1] = -1;
+        return;
+    }
+    setvbuf(out, NULL, _IOLBF, 0);
+    setvbuf(err, NULL, _IOLBF, 0);
+    fflush(stdout);
+    r->out = out;
+    r->err = err;
+    r->fd[0] = a[1];
+    r->fd[1] = b[1];
+}
+
+void fl_cli_line_relay_stop(fl_cli_line_relay *r) {
+    if (r->out == stdout)
+        return;
+    /* closing the write ends (the FILEs own them) is the reader's end of input */
+    fclose(r->out);
+    fclose(r->err);
+    pthread_join(r->thread, NULL);
+    r->out = stdout;
+    r->err = stderr;
+    r->fd[0] = 1;
+    r->fd[1] = 2;
 }

@@ -907,18 +907,22 @@ void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     store_path_string(S, out, sp);
 }
 
-/* Unpacks archive into dir with tar(1) (which recognises the compression); 0 or -1. */
-static int untar(const char *archive, const char *dir) {
+/* Runs tar(1) (which recognises the compression) on archive: with dir, unpacks into it;
+ * without, lists the member names, one a line, on out_fd. 0 or -1. */
+static int run_tar(const char *archive, const char *dir, int out_fd) {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
         int nul = open("/dev/null", O_RDWR);
         if (nul >= 0) {
-            dup2(nul, 1);
+            dup2(out_fd >= 0 ? out_fd : nul, 1);
             dup2(nul, 2);
         }
-        execlp("tar", "tar", "--no-same-owner", "-xf", archive, "-C", dir, (char *)NULL);
+        if (dir)
+            execlp("tar", "tar", "--no-same-owner", "-xf", archive, "-C", dir, (char *)NULL);
+        else
+            execlp("tar", "tar", "-tf", archive, (char *)NULL);
         _exit(127);
     }
     int st;
@@ -926,6 +930,85 @@ static int untar(const char *archive, const char *dir) {
         if (errno != EINTR)
             return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Whether a member name has a ".." component. */
+static int escapes(const char *name, size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && name[k] != '/')
+            k++;
+        if (k - i == 2 && name[i] == '.' && name[i + 1] == '.')
+            return 1;
+        i = k + 1;
+    }
+    return 0;
+}
+
+/* After tar refused archive: the first member whose name climbs out of the directory it is
+ * unpacked into (tar skips those and fails), arena-allocated, or NULL. */
+static const char *escaping_member(State *S, const char *archive) {
+    int fds[2];
+    if (pipe(fds) < 0)
+        return NULL;
+    AStr list;
+    lang_astr_init(S, &list, 256);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(run_tar(archive, NULL, fds[1]) == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    char buf[4096];
+    ssize_t r;
+    while (pid > 0 && ((r = read(fds[0], buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            lang_astr_add(S, &list, buf, (size_t)r);
+    close(fds[0]);
+    int st;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    for (const char *p = list.buf; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        if (escapes(p, n))
+            return lang_arena_strndup(&S->arena, p, n);
+        p += n + (p[n] ? 1 : 0);
+    }
+    return NULL;
+}
+
+/* The first file under dir (rel names it from the unpacked directory) that a store path
+ * cannot hold (a FIFO, a socket, a device), arena-allocated with what it is in *kind, or
+ * NULL. */
+static const char *special_file(State *S, const char *dir, const char *rel, const char **kind) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    const char *found = NULL;
+    while (d && !found && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = fl_path_join(dir, de->d_name);
+        AStr r;
+        lang_astr_init(S, &r, 64);
+        lang_astr_addf(S, &r, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                found = special_file(S, p, r.buf, kind);
+            else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+                *kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                        : S_ISCHR(st.st_mode)  ? "a character device"
+                        : S_ISBLK(st.st_mode)  ? "a block device"
+                                               : "not a file, directory or symlink";
+                found = r.buf;
+            }
+        }
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    return found;
 }
 
 void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
@@ -949,8 +1032,20 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
         msg = m.buf;
     } else if (!(unpacked = fetch_temp_dir(S, &msg))) {
         /* msg set */
-    } else if (untar(archive, unpacked) < 0) {
-        msg = "failed to open archive: Unrecognized archive format";
+    } else if (run_tar(archive, unpacked, -1) < 0) {
+        /* Nix's words for a member with "..", and the member, which Nix does not name */
+        const char *bad = escaping_member(S, archive);
+        if (bad) {
+            AStr m;
+            lang_astr_init(S, &m, 128);
+            lang_astr_addf(S, &m,
+                           "failed to extract archive (Path contains '..'): the entry '%s' of "
+                           "'%s' would be written outside the directory it is unpacked into",
+                           bad, fa.url);
+            msg = m.buf;
+        } else {
+            msg = "failed to open archive: Unrecognized archive format";
+        }
     } else {
         DIR *d = opendir(unpacked);
         const char *top = NULL;
@@ -972,7 +1067,17 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
             msg = m.buf;
         } else {
             char *p = fl_path_join(unpacked, top);
-            if (lang_nar_hash_path(S, p, h) < 0)
+            const char *kind = NULL, *special = special_file(S, unpacked, "", &kind);
+            if (special) {
+                /* Nix's "file '…' has an unsupported type", naming the entry, not a temp dir */
+                AStr m;
+                lang_astr_init(S, &m, 128);
+                lang_astr_addf(S, &m,
+                               "file '%s' in the tarball '%s' has an unsupported type (%s; a "
+                               "store path holds only regular files, directories and symlinks)",
+                               special, fa.url, kind);
+                msg = m.buf;
+            } else if (lang_nar_hash_path(S, p, h) < 0)
                 msg = "cannot read the unpacked tarball";
             else if (fa.have_hash && memcmp(h, fa.hash, 32))
                 msg = hash_mismatch(S, fa.url, fa.hash, h);

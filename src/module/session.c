@@ -169,6 +169,23 @@ static int list_option(fl_host_session *s, fl_value *config, const char *dotted,
     return rc;
 }
 
+/* A malformed cache URL or key is a bad command line (exit 2) only when the command line
+ * gave it: when those given there are fine, the bad one is the host's store.substituters or
+ * store.trustedPublicKeys, an error in the configuration (exit 1, docs/exit-codes.md). */
+static int config_value_error(const char *const *urls, size_t nurls, const char *const *keys,
+                              size_t nkeys, fl_error *err) {
+    fl_substituter *probe = NULL;
+    fl_error perr = FL_ERROR_INIT;
+    int given_ok = fl_substituter_new(urls, nurls, keys, nkeys, NULL, &probe, &perr) == 0;
+    fl_substituter_free(probe);
+    fl_error_clear(&perr);
+    if (!given_ok)
+        return err->code;
+    err->code = FL_EEVAL;
+    fl_error_add_frame(err, "in the host's store.substituters");
+    return err->code;
+}
+
 int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size_t nurls,
                                const char *const *keys, size_t nkeys, FILE *log, fl_error *err) {
     const char **u = NULL, **k = NULL;
@@ -211,6 +228,8 @@ int fl_host_session_substitute(fl_host_session *s, const char *const *urls, size
         rc = fl_substituter_new(u, nu, k, nk, log, &s->substituter, err);
         if (!rc)
             fl_substituter_attach(s->substituter, s->store);
+        else if (rc == FL_EUSAGE && (nu > nurls || nk > nkeys))
+            rc = config_value_error(urls, nurls, keys, nkeys, err);
     }
     if (rc)
         fl_error_add_frame(err, "while setting up the substituters of host '%s'", s->host.name);

@@ -51,8 +51,8 @@ int fl_atomic_write_file(const char *path, const void *data, size_t len, mode_t 
     return fl_atomic_write_file_ex(path, data, len, mode, 0, err);
 }
 
-int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode,
-                            int flags, fl_error *err) {
+int fl_atomic_write_file_ex(const char *path, const void *data, size_t len, mode_t mode, int flags,
+                            fl_error *err) {
     char *tmp = fl_xasprintf("%s.tmp-XXXXXX", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {

@@ -32,6 +32,11 @@ void fl_progress_advance(const fl_progress *p, const char *item, uint64_t bytes)
     send(p, (fl_progress_event){.kind = FL_PROGRESS_ADVANCE, .item = item, .bytes = bytes});
 }
 
+void fl_progress_advance_substituted(const fl_progress *p, const char *item, uint64_t bytes) {
+    send(p, (fl_progress_event){.kind = FL_PROGRESS_ADVANCE, .task = "substituted", .item = item,
+                                .bytes = bytes});
+}
+
 void fl_progress_bytes(const fl_progress *p, uint64_t bytes_in_flight) {
     send(p, (fl_progress_event){.kind = FL_PROGRESS_BYTES, .bytes = bytes_in_flight});
 }

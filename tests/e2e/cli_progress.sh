@@ -93,4 +93,18 @@ fresh
 "$FLAKECTL" --quiet --state-dir "$T/state" store realise --substituters "file://$T/c4" --trusted-public-key "$pub" "$top" >/dev/null 2>"$T/rq" || fail "quiet realise"
 [ ! -s "$T/rq" ] || fail "--quiet realise printed: $(cat "$T/rq")"
 
+# a build that substitutes part of its closure: the substituted paths are counted as such,
+# not as built (the four tools come from the cache, a fifth and what holds them are built)
+sed -i 's/lib.range 1 4/lib.range 1 5/' "$T/f/host.nix"
+bsubst() { "$FLAKECTL" --flake "$T/f" --state-dir "$T/state" build --host h --no-link --substituters "file://$T/c4" --trusted-public-key "$pub"; }
+fresh
+bsubst >/dev/null 2>"$T/berr" || fail "build with a cache: $(cat "$T/berr")"
+grep -q "^built 3 paths, substituted 4 paths, [0-9.]* KiB in [0-9.]* s$" "$T/berr" || fail "build with a cache, the closing line: $(cat "$T/berr")"
+[ "$(grep -c "^copying path '.*-tool-[1-4]' from 'file://$T/c4'...$" "$T/berr")" = 4 ] || fail "build with a cache: not 4 paths substituted: $(cat "$T/berr")"
+fresh
+$PTY bash -c "$(declare -f bsubst); T='$T' pub='$pub' FLAKECTL='$FLAKECTL'; bsubst" >"$T/btty"
+grep -q "${CR}${ESC}\[Kbuilding: 0 built, 1 substituted, " "$T/btty" || fail "build with a cache on a terminal: $(cat -v "$T/btty")"
+grep -q "${CR}${ESC}\[Kbuilt 3 paths, substituted 4 paths, [0-9.]* KiB in" "$T/btty" || fail "build with a cache on a terminal, the closing line: $(cat -v "$T/btty")"
+sed -i 's/lib.range 1 5/lib.range 1 4/' "$T/f/host.nix"
+
 finish cli_progress

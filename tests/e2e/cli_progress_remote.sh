@@ -83,6 +83,11 @@ grep -q "${CR}${ESC}\[Kdeploying: 3 hosts: 3 built, 3 copied, 3 activated" <<<"$
 grep -q "${CR}${ESC}\[Kdeploying: 3 hosts: [0-2] built, 0 copied, 0 activated" <<<"$tty" ||
   fail "the fleet line did not count up: $(cat -v <<<"$tty")"
 grep -q "^deploying: \[" <<<"$tty" && fail "per-host plain lines on a terminal without -v"
+# every line the fleet writes (the hosts' lines from the targets, the build lines, the
+# progress line) has a row of its own: no host line continues the updating line or another
+printf '%s' "$tty" >"$DEPLOY_WORK/fleet.tty"
+python3 "$FLAKECTL_SRC/tests/e2e/lib/termrows.py" "$DEPLOY_WORK/fleet.tty" >&2 ||
+  fail "lines of a fleet on a terminal share a row: $(cat -v "$DEPLOY_WORK/fleet.tty")"
 expect_contains "the table still ends a fleet" "3 of 3 hosts succeeded" "$tty"
 for n in n1 n2 n3; do
   expect_eq "$n at v4" "4" "$(cat "$DEPLOY_WORK/targets/$n/root/etc/static/v")"

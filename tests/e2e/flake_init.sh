@@ -26,6 +26,14 @@ grep -q "a new Git repository" "$T/out" || fail "seed: the output does not say a
 untracked=$(git -C "$T/seed" status --porcelain | grep -v '^A  ')
 [ -z "$untracked" ] || fail "seed: files not staged: $untracked"
 grep -q "ssh-keyscan\|keygen" "$T/seed/secrets/README.md" || fail "seed: the secrets README says nothing on keys"
+# one source with the bundled example (src/flake/templates.cmake): monitoring.nix as it is,
+# flake.nix but for its description and the one homelab host standing for the two nodes
+cmp -s "$T/seed/modules/server/monitoring.nix" "$FLAKECTL_SRC/modules/server/monitoring.nix" ||
+    fail "seed: monitoring.nix is not the example's"
+shared() { sed '/^  description = /d; /^        homelab[-a-z0-9]* = host/,/^        };/d' "$1"; }
+[ "$(shared "$T/seed/flake.nix")" = "$(shared "$FLAKECTL_SRC/flake.nix")" ] ||
+    fail "seed: flake.nix drifted from the example's: $(diff <(shared "$T/seed/flake.nix") <(shared "$FLAKECTL_SRC/flake.nix"))"
+grep -q '^        homelab = host "homelab" {' "$T/seed/flake.nix" || fail "seed: no homelab host"
 grep -q "@USER@\|@HOST@" -r "$T/seed" --exclude-dir=.git && fail "seed: a placeholder was left"
 (cd "$T/seed" && fl check) >"$T/check" 2>&1 || fail "seed: check failed: $(cat "$T/check")"
 grep -q "3 passed, 0 failed" "$T/check" || fail "seed: check: $(cat "$T/check")"

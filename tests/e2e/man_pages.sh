@@ -98,6 +98,23 @@ for o in networking.hostName 'users.users.<name>.uid' 'home-manager.users.<name>
          homebrew.casks 'launchd.agents.<name>.script' wsl.defaultUser; do
     expect_contains "configuration(5) has $o" "$o" "$conf"
 done
+# --- every file a page refers to is installed: no page names the source tree's docs/, and
+# each share/doc/flakectl/X it names exists under the prefix (pages name the configured
+# prefix, this test installs to another, so the part from share/doc/flakectl/ on is compared)
+refs=0
+for f in "$prefix"/share/man/man1/*.1 "$prefix"/share/man/man5/*.5; do
+    text=$(sed 's/\\-/-/g; s/\\f[BIR]//g' "$f")
+    bare=$(printf '%s\n' "$text" | grep -oE '(^|[^a-zA-Z0-9_./-])docs/[A-Za-z0-9_./-]+' || true)
+    [ -z "$bare" ] || fail "$(basename "$f") names files of the source tree: $bare"
+    for d in $(printf '%s\n' "$text" | grep -oE 'share/doc/flakectl/[A-Za-z0-9_/-]+(\.md)?' | sort -u); do
+        refs=$((refs + 1))
+        [ -e "$prefix/$d" ] || fail "$(basename "$f") refers to $d, which is not installed"
+    done
+done
+[ "$refs" -gt 0 ] || fail "no page refers to the installed guide (flakectl-switch(1) names remote.md)"
+show flakectl-switch
+expect_contains "flakectl-switch(1) names the installed remote.md" "share/doc/flakectl/remote.md" "$page"
+
 n_ref=$("$fl" option --reference markdown | grep -c '^## ')
 n_man=$(printf '%s\n' "$conf" | grep -c '^ *Declared in: ')
 expect_eq "configuration(5) lists every option" "$n_ref" "$n_man"

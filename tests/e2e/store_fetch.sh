@@ -52,10 +52,16 @@ let src = pkgs.fetchurl (import ./params.nix); in
   config.environment.systemPackages = [ (pkgs.installBinary { name = "tool"; inherit src; }) ];
 }
 NIX
-# fod PARAMS: evaluates the host with params.nix = PARAMS; $out is the quoted output path
+# fod PARAMS: builds the host with params.nix = PARAMS (installBinary makes the download part
+# of it); $out is the quoted output path (eval --host only names it, building is build's),
+# $rc and $err the build's
 fod() {
   printf '%s\n' "$1" > "$work/flake/params.nix"
   run_fl --flake "$work/flake" eval --host h test.fod
+  [ "$rc" = 0 ] || return 0
+  local named=$out
+  run_fl --flake "$work/flake" build --host h --no-link
+  out=$named
 }
 # same_as_nix WHAT: the path nix-instantiate gives for <nix/fetchurl.nix> with params.nix
 same_as_nix() {

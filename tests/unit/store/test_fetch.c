@@ -117,10 +117,30 @@ static void test_missing_file_and_other_protocols_refused(void **state) {
     assert_int_equal(st.st_size, 0); /* nothing was written */
 }
 
+/* An empty file has no first byte: the end of the transfer starts the body, and the download
+ * is an empty file, not an error. */
+static void test_empty_file_arrives(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *empty = fl_path_join(f->dir, "empty");
+    int fd = open(empty, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    char *url = fl_xasprintf("file://%s", empty);
+    assert_int_equal(fetch_to_dst(f, url, NULL, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(f->dst, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    unlink(empty);
+    free(url);
+    free(empty);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_url_arrives_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress_can_stop_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_file_arrives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_other_protocols_refused, setup,
                                         teardown),
     };
