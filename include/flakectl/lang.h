@@ -64,6 +64,9 @@ typedef struct fl_lang_config {
     int pure;
     /* Attach "while evaluating ..." frames to errors (what --show-trace shows). */
     int frames;
+    /* With frames: each frame's text is laid out as nix-instantiate 2.8 prints it (the
+     * message, then "at FILE:LINE:COL:" and the source lines), for fl_lang_format_error. */
+    int frames_nix;
     /* builtins.currentSystem; NULL derives it from uname ("x86_64-linux"). */
     const char *system;
     /* Bytes of C stack the evaluator may use below the API call that entered it; deeper
@@ -118,6 +121,12 @@ int fl_lang_eval_string(fl_lang *L, const char *src, const char *name, const cha
 /* Forces v to weak head normal form in place / deeply (every attribute and element). */
 int fl_lang_force(fl_lang *L, fl_value *v, fl_error *err);
 int fl_lang_force_deep(fl_lang *L, fl_value *v, fl_error *err);
+
+/* The value at an attribute path of v, as nix-instantiate -A finds it ("a.b.0", quoted
+ * "a.\"x.y\""; a number indexes a list), forced. *out points into v. Functions are not
+ * auto-called. */
+int fl_lang_select_path(fl_lang *L, fl_value *v, const char *path, fl_value **out,
+                        fl_error *err);
 
 /* Queries on a value (no forcing: call fl_lang_force first). */
 enum fl_lang_type fl_lang_type(const fl_value *v);
@@ -205,6 +214,10 @@ void fl_lang_add_builtin(fl_lang *L, const char *name, fl_value *v, int top_leve
 /* Printing. nix format exactly as `nix-instantiate --eval` (strict: force deeply first, as
  * --strict does; otherwise unevaluated parts print as <CODE>), no trailing newline. */
 int fl_lang_print(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err);
+/* Appends err (from an evaluation of L made with frames_nix) to out as nix-instantiate 2.8
+ * prints an error with --show-trace: "error: MESSAGE", the location with the source lines
+ * around it, "Did you mean ...?", then each frame, every line after the first indented. */
+void fl_lang_format_error(fl_lang *L, const fl_error *err, fl_strbuf *out);
 /* JSON exactly as `nix-instantiate --eval --json [--strict]`: strict forces as it goes (like
  * builtins.toJSON); otherwise an unevaluated part is the error "cannot convert a thunk". */
 int fl_lang_print_json(fl_lang *L, fl_value *v, int strict, fl_strbuf *out, fl_error *err);

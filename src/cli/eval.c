@@ -16,13 +16,14 @@
 #define EVAL_STACK (64u << 20) /* what Nix itself runs with */
 
 struct job {
-    const char *expr, *file;
+    const char *expr, *file, *attr;
     const char **includes; /* -I, in order */
     size_t nincludes;
     int strict, json;
     int rc;
     fl_error err;
     fl_strbuf out;
+    fl_strbuf errtext; /* with --show-trace: the error as nix-instantiate prints it */
 };
 
 static void *run(void *arg) {
@@ -31,6 +32,7 @@ static void *run(void *arg) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_stack = EVAL_STACK - (4u << 20);
     cfg.frames = fl_opts.show_trace;
+    cfg.frames_nix = fl_opts.show_trace;
     cfg.include_paths = j->includes;
     cfg.ninclude_paths = j->nincludes;
     cfg.nix_path = getenv("NIX_PATH");
@@ -44,6 +46,8 @@ static void *run(void *arg) {
         rc = fl_lang_eval_string(L, j->expr, "«string»", NULL, &v, &j->err);
     else
         rc = fl_lang_eval_file(L, j->file, &v, &j->err);
+    if (rc == 0 && j->attr)
+        rc = fl_lang_select_path(L, v, j->attr, &v, &j->err);
     if (rc == 0) {
         if (j->json)
             rc = fl_lang_print_json(L, v, j->strict, &j->out, &j->err);
@@ -51,6 +55,8 @@ static void *run(void *arg) {
             rc = fl_lang_print(L, v, j->strict, &j->out, &j->err);
     }
     j->rc = rc;
+    if (rc < 0 && cfg.frames_nix)
+        fl_lang_format_error(L, &j->err, &j->errtext);
     fl_lang_free(L);
     fl_module_fetch_store_close(&fetched);
     return NULL;
@@ -87,7 +93,7 @@ int fl_cli_report_source(fl_error *err, const char *expr) {
 }
 
 typedef struct eval_opts {
-    const char *expr, *file, *host, *arg;
+    const char *expr, *file, *host, *arg, *attr;
     int strict, json;
     fl_opt_list includes;
 } eval_opts;
@@ -98,6 +104,9 @@ static const fl_opt_spec eval_spec[] = {
                 .complete = FL_OPT_V_FILE, .flags = 0),
     FL_OPT_STR_("host", 0, "H", "a value of host H's merged configuration", eval_opts, host,
                 .complete = FL_OPT_V_HOST, .flags = 0),
+    FL_OPT_STR_("attr", 'A', "PATH", "the value at attribute path PATH (a.b.0), as\n"
+                                      "nix-instantiate -A selects it",
+                eval_opts, attr, .flags = 0),
     FL_OPT_FLAG_("strict", 0, "force the value deeply first", eval_opts, strict, .flags = 0),
     FL_OPT_FLAG_("json", 0, "print JSON", eval_opts, json, .flags = 0),
     FL_OPT_LIST_("include", 'I', "PATH", "look <name> up in PATH (prefix=path or path) before\n"
@@ -113,7 +122,7 @@ static int cmd_eval(int argc, char **argv);
 const fl_opt_cmd fl_cmd_eval = {
     "eval",
     "evaluate an expression, a file, or a host's option (--host H PATH)",
-    "(--expr EXPR | --file FILE) [--strict] [--json] [-I PATH]...\n--host H [OPTION.PATH] [--json]",
+    "(--expr EXPR | --file FILE) [-A PATH] [--strict] [--json] [-I PATH]...\n--host H [OPTION.PATH] [--json]",
     "With --host: a value of host H's merged configuration (e.g. networking.hostName);\n"
     "with --json and no path, the host's whole resolved profile.\n"
     "Evaluates a Nix-syntax expression and prints its value like\n"
@@ -145,6 +154,7 @@ static int cmd_eval(int argc, char **argv) {
     j.strict = eo.strict;
     j.json = eo.json;
     j.file = eo.file;
+    j.attr = eo.attr;
     j.includes = eo.includes.v;
     j.nincludes = eo.includes.n;
     if (eo.arg && !j.file && !j.expr)
@@ -162,6 +172,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!j.expr == !j.file)
         return eval_usage(&eo, "give exactly one of --expr EXPR or --file FILE", NULL);
     fl_strbuf_init(&j.out, 0);
+    fl_strbuf_init(&j.errtext, 0);
     pthread_attr_t attr;
     pthread_t th;
     pthread_attr_init(&attr);
@@ -176,10 +187,17 @@ static int cmd_eval(int argc, char **argv) {
     fl_opt_release(&fl_cmd_eval, &eo);
     if (j.rc < 0) {
         fl_strbuf_release(&j.out);
+        if (j.errtext.len) {
+            fwrite(j.errtext.buf, 1, j.errtext.len, stderr);
+            fl_strbuf_release(&j.errtext);
+            fl_error_clear(&j.err);
+            return FL_EXIT_FAILURE;
+        }
         if (j.expr && j.err.file && !strcmp(j.err.file, "«string»"))
             return fl_cli_report_source(&j.err, j.expr);
         return fl_cli_report(&j.err);
     }
+    fl_strbuf_release(&j.errtext);
     /* nix-instantiate ends a value with a newline, but not JSON. */
     if (!j.json)
         fl_strbuf_addch(&j.out, '\n');

@@ -99,7 +99,7 @@ fl_lang *fl_lang_new(const fl_lang_config *cfg) {
             m = "aarch64";
         S->system = fl_xasprintf("%s-%s", m, os);
     }
-    S->err_frames = fl_xmalloc(64 * sizeof(Frame));
+    S->err_frames = fl_xmalloc((S->cfg.frames ? LANG_MAX_ERR_FRAMES : 64) * sizeof(Frame));
 #define SYM(field, str) S->field = lang_sym_intern(S, str, strlen(str))
     SYM(s_outPath, "outPath");
     SYM(s_toString, "__toString");
@@ -173,39 +173,8 @@ void fl_lang_free(fl_lang *L) {
 static int take_error(State *S, fl_error *err) {
     if (!S->err.message)
         fl_error_set(&S->err, FL_EEVAL, "evaluation failed");
-    if (S->cfg.frames) {
-        for (uint32_t i = 0; i < S->nerr_frames; i++) {
-            Frame *f = &S->err_frames[i];
-            fl_lang_pos p;
-            lang_pos_get(S, f->pos, &p);
-            char where[512] = "";
-            if (p.file)
-                snprintf(where, sizeof where, " at %s:%d:%d", p.file, p.line, p.col);
-            switch (f->kind) {
-            case FR_CALL:
-                if (f->sym)
-                    fl_error_add_frame(&S->err, "while calling '%s'%s", sym_name(S, f->sym), where);
-                else
-                    fl_error_add_frame(&S->err, "while calling anonymous lambda%s", where);
-                break;
-            case FR_ATTR:
-                if (f->sym)
-                    fl_error_add_frame(&S->err, "while evaluating the attribute '%s'%s",
-                                       sym_name(S, f->sym), where);
-                else
-                    fl_error_add_frame(&S->err, "while evaluating an attribute%s", where);
-                break;
-            case FR_IMPORT:
-                fl_error_add_frame(&S->err, "while evaluating the file '%s'%s",
-                                   f->text ? f->text : "?", where);
-                break;
-            default:
-                fl_error_add_frame(&S->err, "%s%s", f->text ? f->text : "while evaluating",
-                                   where);
-                break;
-            }
-        }
-    }
+    if (S->cfg.frames)
+        lang_trace_frames(S, &S->err, S->cfg.frames_nix);
     S->nerr_frames = 0;
     int code = S->err.code ? S->err.code : FL_EEVAL;
     if (err)
@@ -281,6 +250,68 @@ int fl_lang_force_deep(fl_lang *L, fl_value *v, fl_error *err) {
     State *S = (State *)L;
     ENTER(S)
     lang_force_deep(S, &v->v, 0);
+    LEAVE(S, err)
+}
+
+/* nix-instantiate -A: Nix 2.8's findAlongAttrPath (without its auto-call of functions):
+ * components split at dots outside double quotes, a number indexes a list, each value forced
+ * on the way, errors unlocated and worded as Nix's. */
+int fl_lang_select_path(fl_lang *L, fl_value *v, const char *path, fl_value **out,
+                        fl_error *err) {
+    State *S = (State *)L;
+    Value *volatile cur = &v->v;
+    ENTER(S)
+    const char *p = path;
+    while (*p) {
+        AStr a;
+        lang_astr_init(S, &a, 16);
+        int quoted = 0;
+        for (; *p && (quoted || *p != '.'); p++) {
+            if (*p == '"')
+                quoted = !quoted;
+            else
+                lang_astr_add(S, &a, p, 1);
+        }
+        if (*p == '.')
+            p++;
+        const char *name = a.buf ? a.buf : "";
+        force(S, cur, 0);
+        char *end;
+        unsigned long idx = strtoul(name, &end, 10);
+        if (*name >= '0' && *name <= '9' && !*end) {
+            if (cur->type != V_LIST)
+                lang_throw(S, 0, "the expression selected by the selection path '%s' should be "
+                                 "a list but is %s", path, lang_show_type(cur));
+            if (idx >= cur->n)
+                lang_throw(S, 0, "list index %lu in selection path '%s' is out of range", idx,
+                           path);
+            cur = cur->elems[idx];
+            continue;
+        }
+        if (cur->type != V_ATTRS)
+            lang_throw(S, 0, "the expression selected by the selection path '%s' should be a "
+                             "set but is %s", path, lang_show_type(cur));
+        if (!*name)
+            lang_throw(S, 0, "empty attribute name in selection path '%s'", path);
+        Attr *at = lang_attrs_find(cur->attrs, lang_sym_intern(S, name, strlen(name)));
+        if (!at) {
+            const char **cands = arena_alloc(&S->arena, (cur->attrs->n + 1) * sizeof(char *));
+            for (uint32_t i = 0; i < cur->attrs->n; i++)
+                cands[i] = sym_name(S, cur->attrs->a[i].name);
+            const char *best = lang_nix_suggestions(S, name, cands, cur->attrs->n);
+            fl_error_clear(&S->err);
+            fl_error_set(&S->err, FL_EEVAL, "attribute '%s' in selection path '%s' not found",
+                         name, path);
+            if (best)
+                fl_error_set_hint(&S->err, "Did you mean %s?", best);
+            S->errkind = ERR_OTHER;
+            S->nerr_frames = 0;
+            lang_rethrow(S);
+        }
+        cur = at->value;
+    }
+    force(S, cur, 0);
+    *out = (fl_value *)cur;
     LEAVE(S, err)
 }
 

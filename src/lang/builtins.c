@@ -729,7 +729,7 @@ PRIM(listToAttrs) {
         Attr *val = builtin_attr(S, e, S->s_value, "listToAttrs", pos);
         k[i].value = val->value;
         k[i].idx = i;
-        k[i].pos = nm->pos;
+        k[i].pos = val->pos; /* Nix 2.8 places the attribute at its value */
     }
     Attrs *r = attrs_from_pairs(S, k, l->n);
     out->type = V_ATTRS;
@@ -779,7 +779,9 @@ PRIM(mapAttrs) {
         v->n = pos;
         v->app.left = f1;
         v->app.right = a->a[i].value;
-        r->a[i] = (Attr){a->a[i].name, a->a[i].pos, v};
+        /* Nix 2.8 gives mapAttrs' attributes no position (unsafeGetAttrPos is null, and a
+         * selection of one is not traced) */
+        r->a[i] = (Attr){a->a[i].name, 0, v};
     }
     r->n = a->n;
     out->type = V_ATTRS;
@@ -927,10 +929,13 @@ PRIM(genList) {
 
 /* A predicate's answer for x (filter, partition, any, all): the memory of the call goes
  * when it is done, as a step of foldl''s does. */
-static int call_predicate(State *S, Value *f, Value *x, PosIdx pos) {
+static int call_predicate(State *S, Value *f, Value *x, PosIdx pos, int site) {
     lang_region_begin(S);
     Value res;
-    lang_call_function(S, f, x, &res, pos);
+    if (site)
+        lang_call_function(S, f, x, &res, pos);
+    else
+        lang_call_function_nosite(S, f, x, &res, pos);
     force(S, &res, pos);
     lang_region_end(S, res.type == V_BOOL);
     return lang_force_bool(S, &res, pos);
@@ -943,7 +948,7 @@ PRIM(filter) {
     uint32_t n = 0;
     int same = 1;
     for (uint32_t i = 0; i < l->n; i++) {
-        if (call_predicate(S, args[0], l->elems[i], pos))
+        if (call_predicate(S, args[0], l->elems[i], pos, 0))
             keep[n++] = l->elems[i];
         else
             same = 0;
@@ -1098,7 +1103,7 @@ PRIM(foldlStrict) {
 static void any_all(State *S, Value **args, Value *out, PosIdx pos, int any) {
     lang_force_list(S, args[1], pos);
     for (uint32_t i = 0; i < args[1]->n; i++) {
-        if (call_predicate(S, args[0], args[1]->elems[i], pos) == any) {
+        if (call_predicate(S, args[0], args[1]->elems[i], pos, 1) == any) {
             mk_bool(out, any);
             return;
         }
@@ -1211,7 +1216,7 @@ PRIM(partition) {
     Value **yes = lang_alloc_elems(S, l->n), **no = lang_alloc_elems(S, l->n);
     uint32_t ny = 0, nn = 0;
     for (uint32_t i = 0; i < l->n; i++) {
-        if (call_predicate(S, args[0], l->elems[i], pos))
+        if (call_predicate(S, args[0], l->elems[i], pos, 1))
             yes[ny++] = l->elems[i];
         else
             no[nn++] = l->elems[i];
@@ -1309,7 +1314,7 @@ PRIM(genericClosure) {
         res[rn] = e;
         keys[rn++] = key->value;
         Value more;
-        lang_call_function(S, op->value, e, &more, pos);
+        lang_call_function_nosite(S, op->value, e, &more, pos);
         lang_force_list(S, &more, pos);
         if (qn + more.n > qcap) {
             size_t nc = (qn + more.n) * 2;
@@ -1927,7 +1932,7 @@ static const char *path_arg(State *S, Value *v, PosIdx pos) {
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
     const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
-        lang_throw(S, pos, "path '%s' is not valid", bad);
+        lang_throw_unrealised(S, pos, s.buf, bad);
     return s.buf;
 }
 
@@ -2264,7 +2269,15 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchTarball) {
     lang_prim_fetch_tarball(S, args, out, pos);
 }
-PRIM(fetchTree) { (void)args; (void)out; unsupported(S, pos, "fetchTree"); }
+/* Nix 2.8 has fetchTree only with the experimental feature 'flakes' (nix-instantiate does not
+ * enable it); without, it refuses before looking at its argument, and tryEval does not catch
+ * that. flakectl has no experimental features: it always answers so. */
+PRIM(fetchTree) {
+    (void)args;
+    (void)out;
+    lang_throw(S, pos, "experimental Nix feature 'flakes' is disabled; use "
+                       "'--extra-experimental-features flakes' to override");
+}
 void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos);
 PRIM(fetchurl) {
     lang_prim_fetch_url(S, args, out, pos);

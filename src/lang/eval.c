@@ -55,7 +55,9 @@ void lang_stack_check(State *S, PosIdx pos) {
 static void capture_frames(State *S) {
     S->nerr_frames = 0;
     size_t n = S->nframes;
-    for (size_t k = 0; k < n && S->nerr_frames < 64; k++)
+    /* a trace as deep as Nix would print it, up to a bound (frames only matter with them) */
+    uint32_t cap = S->cfg.frames ? LANG_MAX_ERR_FRAMES : 64;
+    for (size_t k = 0; k < n && S->nerr_frames < cap; k++)
         S->err_frames[S->nerr_frames++] = S->frames[n - 1 - k];
 }
 
@@ -157,6 +159,7 @@ static inline void push_frame(State *S, int kind, Sym sym, PosIdx pos) {
     f->kind = (uint8_t)kind;
     f->sym = sym;
     f->pos = pos;
+    f->pos2 = 0;
     f->text = NULL;
 }
 
@@ -203,7 +206,9 @@ void lang_force_slow(State *S, Value *v, PosIdx pos) {
         v->type = V_BLACKHOLE;
         v->bh_from = V_APP;
         Value tmp;
+        push_frame(S, FR_APP, 0, at);
         lang_call_function(S, l, r, &tmp, at);
+        S->nframes--;
         *v = tmp;
     }
     if (UNLIKELY(S->nregions))
@@ -638,12 +643,23 @@ const char *lang_ctx_invalid_path(const StrCtx *ctx) {
     return bad ? ctx_store_path(bad) : NULL;
 }
 
+/* Nix 2.8 says where in its trace ("while realising the context of path ..." at the call)
+ * and leaves the error itself unlocated; without frames the error is located there. */
+NORETURN void lang_throw_unrealised(State *S, PosIdx pos, const char *path, const char *bad) {
+    if (!S->cfg.frames)
+        lang_throw(S, pos, "path '%s' is not valid", bad);
+    char *text = arena_alloc(&S->arena, strlen(path) + 64);
+    sprintf(text, "while realising the context of path '%s'", path);
+    lang_push_text_frame(S, pos, text);
+    lang_throw(S, 0, "path '%s' is not valid", bad);
+}
+
 const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
     const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
-        lang_throw(S, pos, "path '%s' is not valid", bad);
+        lang_throw_unrealised(S, pos, p, bad);
     return p;
 }
 
@@ -781,13 +797,13 @@ static NORETURN void bad_call_arg(State *S, Expr *lam, Attrs *args, PosIdx pos) 
             for (uint32_t k = 0; k < lam->lam.nformals; k++)
                 cands[k] = sym_name(S, lam->lam.formals[k].name);
             const char *best =
-                lang_closest_name(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
+                lang_nix_suggestions(S, sym_name(S, args->a[i].name), cands, lam->lam.nformals);
             fl_error_clear(&S->err);
             fl_error_set(&S->err, FL_EEVAL, "%s called with unexpected argument '%s'",
                          lambda_desc(S, lam), sym_name(S, args->a[i].name));
             lang_err_set_pos(S, &S->err, pos);
             if (best)
-                fl_error_set_hint(&S->err, "did you mean '%s'?", best);
+                fl_error_set_hint(&S->err, "Did you mean %s?", best);
             S->errkind = ERR_OTHER;
             capture_frames(S);
             lang_rethrow(S);
@@ -881,6 +897,7 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
                 bad_call_arg(S, lam, a, pos);
         }
         push_frame(S, FR_CALL, lam->lam.name, pos);
+        S->frames[S->nframes - 1].pos2 = lam->pos;
         lang_eval(S, lam->lam.body, env2, out);
         S->nframes--;
         return;
@@ -949,6 +966,18 @@ void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos)
  * step: the two environments the two calls would make, the one frame the second call would
  * leave, and no closure value in between. Anything else is two calls; the partial result is
  * a temporary because no call keeps the function cell it is given (they copy it). */
+/* A call Nix 2.8 makes without a call site (filter's predicate, genericClosure's operator):
+ * its trace says "from call site" with no location. */
+void lang_call_function_nosite(State *S, Value *fn, Value *arg, Value *out, PosIdx pos) {
+    if (!S->cfg.frames) {
+        lang_call_function(S, fn, arg, out, pos);
+        return;
+    }
+    push_frame(S, FR_APP, 0, pos);
+    lang_call_function(S, fn, arg, out, pos);
+    S->nframes--;
+}
+
 void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos) {
     lang_stack_check(S, pos);
     force(S, fn, pos);
@@ -958,6 +987,7 @@ void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, 
         Env *e1 = alloc_env1(S, fn->lambda.env, a1);
         Env *e2 = alloc_env1(S, e1, a2);
         push_frame(S, FR_CALL, inner->lam.name, pos);
+        S->frames[S->nframes - 1].pos2 = inner->pos;
         lang_eval(S, inner->lam.body, e2, out);
         S->nframes--;
         return;
@@ -1000,7 +1030,10 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     const char **cands = arena_alloc(&S->arena, (a->n + 1) * sizeof(char *));
     for (uint32_t i = 0; i < a->n; i++)
         cands[i] = sym_name(S, a->a[i].name);
-    const char *best = lang_closest_name(S, sym_name(S, name), cands, a->n);
+    /* a labelled set (a module's options, ...) gets flakectl's single closest name; any
+     * other Nix 2.8's list */
+    const char *best = label ? lang_closest_name(S, sym_name(S, name), cands, a->n)
+                             : lang_nix_suggestions(S, sym_name(S, name), cands, a->n);
     if (best && label)
         fl_error_set_hint(&S->err, "did you mean '%s'?", best);
     else if (best)
@@ -1008,6 +1041,12 @@ static NORETURN void missing_attr(State *S, Attrs *a, Sym name, PosIdx pos) {
     S->errkind = ERR_OTHER;
     capture_frames(S);
     lang_rethrow(S);
+}
+
+static NOINLINE void push_sel_frame(State *S, Expr *e, Env *env) {
+    push_frame(S, FR_SEL, 0, e->pos);
+    S->frames[S->nframes - 1].sel = e;
+    S->frames[S->nframes - 1].env = env;
 }
 
 static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
@@ -1025,6 +1064,9 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
         lang_eval(S, base, env, &tmp);
         cur = &tmp;
     }
+    /* With frames, one frame stands for the whole selection from the first attribute found
+     * on, at the definition of the one reached last, as Nix 2.8 traces it. */
+    size_t fi = SIZE_MAX;
     for (uint32_t i = 0; i < e->sel.n; i++) {
         AttrName *an = &e->sel.path[i];
         Sym name = attr_name_sym(S, an, env, e->pos);
@@ -1033,6 +1075,8 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
             Attr *a;
             if (cur->type != V_ATTRS || !(a = attrs_find_hinted(cur->attrs, name, &an->hint))) {
                 lang_eval(S, e->sel.def, env, out);
+                if (fi != SIZE_MAX)
+                    S->nframes--;
                 return;
             }
             cur = a->value;
@@ -1047,17 +1091,28 @@ static NOINLINE void eval_select(State *S, Expr *e, Env *env, Value *out) {
             cur = a->value;
             apos = a->pos;
         }
+        if (UNLIKELY(S->cfg.frames)) {
+            if (fi == SIZE_MAX) {
+                fi = S->nframes;
+                push_sel_frame(S, e, env);
+            }
+            S->frames[fi].pos2 = apos;
+        }
     }
     /* Nix forces the selected value at the attribute's own definition, so a cycle through
      * it is reported there */
     if (cur->type == V_BLACKHOLE && apos)
         lang_throw(S, apos, "infinite recursion encountered");
     if (cur->type <= V_BLACKHOLE) {
-        push_frame(S, FR_ATTR, e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym,
-                   e->pos);
+        if (fi == SIZE_MAX)
+            push_frame(S, FR_ATTR,
+                       e->sel.path[e->sel.n - 1].expr ? 0 : e->sel.path[e->sel.n - 1].sym, e->pos);
         lang_force_slow(S, cur, e->pos);
-        S->nframes--;
+        if (fi == SIZE_MAX)
+            S->nframes--;
     }
+    if (fi != SIZE_MAX)
+        S->nframes--;
     *out = *cur;
 }
 
@@ -1632,7 +1687,8 @@ static void force_deep_rec(State *S, Value *v, PosIdx pos, PtrSet *seen) {
     if (v->type == V_ATTRS) {
         Attrs *a = v->attrs;
         for (uint32_t i = 0; i < a->n; i++) {
-            if (a->a[i].value->type <= V_BLACKHOLE) {
+            /* Nix traces every attribute it recurses into, evaluated or not */
+            if (a->a[i].value->type <= V_BLACKHOLE || S->cfg.frames) {
                 push_frame(S, FR_ATTR, a->a[i].name, a->a[i].pos);
                 force_deep_rec(S, a->a[i].value, a->a[i].pos, seen);
                 S->nframes--;
@@ -1756,9 +1812,10 @@ static int read_source(const char *path, char **data, size_t *len) {
 }
 
 /* The file a path imports: itself, or its default.nix when it is a directory (malloc'd). */
-static char *import_target(const char *path) {
+static char *import_target(const char *path, int *in_dir) {
     char *canon = fl_canon_path(path, "/");
-    if (fl_is_dir(canon)) {
+    *in_dir = fl_is_dir(canon);
+    if (*in_dir) {
         char *d = fl_path_join(canon, "default.nix");
         free(canon);
         canon = d;
@@ -1766,10 +1823,11 @@ static char *import_target(const char *path) {
     return canon;
 }
 
-/* Reads and parses a file (canon is consumed) into a new file entry; scope names the variables
- * of scopedImport's extra scope (nscope 0 = none). */
-static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint32_t nscope,
-                       uint32_t *fid_out) {
+/* Reads and parses a file (canon is consumed; in_dir: it is the default.nix of the directory
+ * imported) into a new file entry; scope names the variables of scopedImport's extra scope
+ * (nscope 0 = none). */
+static Expr *load_file(State *S, char *canon, int in_dir, PosIdx pos, const Sym *scope,
+                       uint32_t nscope, uint32_t *fid_out) {
     char *data = NULL;
     size_t len = 0;
     if (S->cfg.hooks.check_path && !lang_path_visible(S, canon)) {
@@ -1781,7 +1839,9 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
     if (read_source(canon, &data, &len) < 0) {
         char *msg = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
-        lang_throw(S, pos, "getting status of '%s': No such file or directory", msg);
+        /* Nix 2.8 stats the path it was given, then opens the default.nix of a directory */
+        lang_throw(S, pos, "%s '%s': No such file or directory",
+                   in_dir ? "opening file" : "getting status of", msg);
     }
     char *dir = fl_xstrdup(canon);
     char *slash = strrchr(dir, '/');
@@ -1806,7 +1866,8 @@ static Expr *load_file(State *S, char *canon, PosIdx pos, const Sym *scope, uint
 }
 
 void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
-    char *canon = import_target(path);
+    int in_dir;
+    char *canon = import_target(path, &in_dir);
     uint32_t cached = import_find(S, canon);
     if (cached) {
         free(canon);
@@ -1816,7 +1877,7 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
         return;
     }
     uint32_t fid;
-    Expr *ex = load_file(S, canon, pos, NULL, 0, &fid);
+    Expr *ex = load_file(S, canon, in_dir, pos, NULL, 0, &fid);
     Value *v = lang_alloc_value(S);
     v->type = V_THUNK;
     v->thunk.env = S->base_env;
@@ -1833,7 +1894,8 @@ void lang_eval_file(State *S, const char *path, Value *out, PosIdx pos) {
 /* scopedImport: the file evaluated (never cached) with the attributes of scope as variables
  * between it and the base scope, so they shadow builtins such as import. */
 void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out, PosIdx pos) {
-    char *canon = import_target(path);
+    int in_dir;
+    char *canon = import_target(path, &in_dir);
     Sym *names = arena_alloc(&S->arena, (scope->n + 1) * sizeof(Sym));
     Env *env = lang_alloc_env(S, scope->n);
     env->up = S->base_env;
@@ -1842,8 +1904,8 @@ void lang_eval_file_scoped(State *S, const char *path, Attrs *scope, Value *out,
         env->v[i] = scope->a[i].value;
     }
     uint32_t fid;
-    Expr *ex = load_file(S, canon, pos, names, scope->n, &fid);
-    push_frame(S, FR_IMPORT, 0, pos);
+    Expr *ex = load_file(S, canon, in_dir, pos, names, scope->n, &fid);
+    push_frame(S, FR_SCOPED, 0, pos);
     S->frames[S->nframes - 1].text = S->files[fid].path;
     lang_eval(S, ex, env, out);
     S->nframes--;

@@ -405,12 +405,20 @@ typedef struct PtrSet {
 
 /* ---- evaluator state ---- */
 typedef struct Frame {
-    uint8_t kind; /* FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX */
+    uint8_t kind; /* FR_* */
     Sym sym;
     PosIdx pos;
+    PosIdx pos2; /* FR_CALL: the lambda; FR_SEL: the selected attribute's definition (0: none) */
     const char *text;
+    const struct Expr *sel; /* FR_SEL: the selection, whose path the trace shows */
+    struct Env *env;        /* FR_SEL: where its dynamic names are evaluated */
 } Frame;
-enum { FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX, FR_LIST };
+/* FR_SEL: an attribute selection (only kept with frames: Nix 2.8 traces the whole path from
+ * the first attribute found on); FR_APP: a lazy application made by a builtin (map, ...)
+ * is being forced, whose calls Nix traces without a call site; FR_SCOPED: scopedImport's
+ * file, which Nix does not trace. */
+#define LANG_MAX_ERR_FRAMES 1024
+enum { FR_CALL, FR_ATTR, FR_IMPORT, FR_CTX, FR_LIST, FR_SEL, FR_APP, FR_SCOPED };
 
 enum errkind { ERR_OTHER, ERR_THROW, ERR_ASSERT, ERR_ABORT };
 
@@ -575,6 +583,15 @@ int lang_ptrset_add(State *S, PtrSet *ps, const void *p);
 /* A frame of the trace with its own text (shown by --show-trace when an error passes through
  * it); the caller pops it with S->nframes-- when nothing was thrown. */
 void lang_push_text_frame(State *S, PosIdx pos, const char *text);
+/* "path 'bad' is not valid", from realising path's context at pos. */
+NORETURN void lang_throw_unrealised(State *S, PosIdx pos, const char *path, const char *bad);
+/* The pending error's captured frames as err's "while ..." frames, in Nix 2.8's words; nix
+ * puts each frame's location block (at FILE:LINE:COL: and the source lines) in its text. */
+void lang_trace_frames(State *S, fl_error *err, int nix);
+/* Nix 2.8's "Did you mean" list for name among cands: up to five names within edit distance
+ * 2, nearest first then bytewise ("ab", or "one of b, x1 or ab"); NULL for none. In the
+ * arena. */
+const char *lang_nix_suggestions(State *S, const char *name, const char **cands, size_t n);
 void lang_warn(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- evaluation ---- */
@@ -592,6 +609,7 @@ static inline void force(State *S, Value *v, PosIdx pos) {
 void lang_force_deep(State *S, Value *v, PosIdx pos);
 Value *lang_maybe_thunk(State *S, Expr *e, Env *env);
 void lang_call_function(State *S, Value *fn, Value *arg, Value *out, PosIdx pos);
+void lang_call_function_nosite(State *S, Value *fn, Value *arg, Value *out, PosIdx pos);
 void lang_call_function2(State *S, Value *fn, Value *a1, Value *a2, Value *out, PosIdx pos);
 
 Value *lang_alloc_value(State *S);

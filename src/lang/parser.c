@@ -636,8 +636,9 @@ static void finish_attrs(Parser *P) {
         e->attrs.dyn = b->dyn.a;
         e->attrs.ndyn = b->dyn.n;
         for (uint32_t k = 0; k < e->attrs.ndefs; k++) {
-            Expr *v = e->attrs.defs[k].e;
-            if (v->kind == E_LAMBDA && !v->lam.name)
+            /* Nix 2.8 names a curried function's inner lambdas after it as well */
+            for (Expr *v = e->attrs.defs[k].e; v->kind == E_LAMBDA && !v->lam.name;
+                 v = v->lam.body)
                 v->lam.name = e->attrs.defs[k].name;
         }
     }

@@ -60,9 +60,12 @@ check "error exit status" 1 "$rc"
 check "error stdout empty" "" "$out"
 check "error first line" "error: value is a string while an integer was expected" "$(head -1 err)"
 grep -q "^       at $work/lib.nix:2:15:$" err || { echo "FAIL error location"; cat err; fail=1; }
-grep -q "while calling" err && { echo "FAIL frames shown without --show-trace"; fail=1; }
+grep -q "while evaluating" err && { echo "FAIL frames shown without --show-trace"; fail=1; }
+# --show-trace: nix-instantiate 2.8's layout (tests/lang/trace_differential.py compares it)
 "$FLAKECTL" --show-trace eval --strict --file bad.nix 2>err >/dev/null
-grep -q "while calling 'double' at $work/bad.nix:5:10" err || { echo "FAIL --show-trace frame"; cat err; fail=1; }
+grep -A2 -x "       … from call site" err | grep -qx "       at $work/bad.nix:5:10:" ||
+    { echo "FAIL --show-trace frame"; cat err; fail=1; }
+grep -qx "       … while evaluating 'double'" err || { echo "FAIL --show-trace lambda frame"; cat err; fail=1; }
 
 "$FLAKECTL" eval --expr '{ enable = true; }.enabel' 2>err >/dev/null
 grep -q "hint: Did you mean enable?" err || { echo "FAIL did you mean"; cat err; fail=1; }

@@ -148,6 +148,29 @@ CASES = [
     ("errorContext-tryEval", setup_none,
      'builtins.tryEval (builtins.addErrorContext "CTX caught" (throw "x"))',
      ["--show-trace"], {}, True),
+    # ---- -A: nix-instantiate's attribute path (numbers index lists, quotes keep dots) ----
+    ("attr-path", setup_none, '{ a = { b = [ 1 { c = 2; } ]; }; "q.r" = 3; }',
+     ["-A", "a.b.1.c"], {}, True),
+    ("attr-path-quoted", setup_none, '{ "q.r" = 3; }', ["-A", '"q.r"'], {}, True),
+    ("attr-path-missing", setup_none, '{ a = { bc = 1; bd = 2; }; }', ["-A", "a.b"], {}, True),
+    ("attr-path-not-set", setup_none, '{ a = 1; }', ["-A", "a.b"], {}, True),
+    ("attr-path-not-list", setup_none, '{ a = 1; }', ["-A", "a.0"], {}, True),
+    ("attr-path-index", setup_none, '{ a = [ 1 ]; }', ["-A", "a.3"], {}, True),
+    ("attr-path-throws", setup_none, '{ a = { b = throw "in b"; }; }', ["-A", "a.b"], {}, True),
+    # ---- import of a missing file: Nix stats the path given ("getting status of"), then
+    # opens a directory's default.nix ("opening file") ----
+    ("import-dir-without-default", setup_search, "import ./sp1/sub", [], {}, True),
+    ("import-missing-default", setup_search, "import ./sp1/sub/default.nix", [], {}, True),
+    ("scopedImport-dir-without-default", setup_search, "scopedImport { } ./sp1", [], {}, True),
+    # ---- fetchTree: Nix 2.8 refuses it without the experimental feature 'flakes', before
+    # forcing its argument, and tryEval does not catch that ----
+    ("fetchTree-disabled", setup_none, 'builtins.fetchTree { type = "path"; path = ./.; }', [],
+     {}, True),
+    ("fetchTree-lazy-arg", setup_none, 'builtins.fetchTree (throw "never forced")', [], {}, True),
+    ("fetchTree-tryEval", setup_none, 'builtins.tryEval (builtins.fetchTree "/tmp")', [], {},
+     True),
+    ("fetchTree-exists", setup_none, '[ (builtins ? fetchTree) (builtins.isFunction '
+     'builtins.fetchTree) ]', [], {}, True),
     # ---- scopedImport: variables above the base scope, shadowing builtins; never cached ----
     ("scopedImport", setup_scoped, "scopedImport { x = 41; } ./lib.nix", [], {}, True),
     ("scopedImport-builtins", setup_scoped,

@@ -27,24 +27,30 @@ def setup(doc, default_cases):
     return sys.argv[1], cases, [ORACLE, "nix-instantiate"]
 
 
-def run(cmd, limit):
-    """(stdout, stderr), or (None, None) when cmd did not finish within limit seconds. When cmd
-    is the oracle and the oracle misbehaved, the test stops here with exit 1, saying so: its
-    answer would otherwise be compared with flakectl's and blamed on flakectl."""
+def run_status(cmd, limit, cwd=None):
+    """(exit status, stdout, stderr), or (None, None, None) when cmd did not finish within
+    limit seconds. When cmd is the oracle and the oracle misbehaved, the test stops here with
+    exit 1, saying so: its answer would otherwise be compared with flakectl's and blamed on
+    flakectl."""
     # Its own process group, so that a timeout also ends the tool nix-oracle started.
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         errors="replace", start_new_session=True)
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, errors="replace", start_new_session=True)
     try:
         out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, 9)
         p.communicate()
-        return None, None
+        return None, None, None
     if cmd[:1] == [ORACLE] and p.returncode == ORACLE_MISBEHAVED:
         print("FAIL: the oracle misbehaved, not flakectl: %s" % " ".join(cmd[1:]))
         print(err.rstrip())
         sys.exit(1)
-    return out, err
+    return p.returncode, out, err
+
+
+def run(cmd, limit):
+    """(stdout, stderr) of run_status."""
+    return run_status(cmd, limit)[1:]
 
 
 def outcome(cmd, limit=30):

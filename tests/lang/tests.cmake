@@ -51,6 +51,20 @@ if(NOT FLAKECTL_SANITIZE)
   set_tests_properties(lang_features_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endif()
 
+# --show-trace's layout (frames, their order, wording and source lines) byte for byte against
+# nix-instantiate's on erroring programs.
+if(NOT FLAKECTL_SANITIZE)
+  add_test(NAME lang_trace_differential
+           COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/trace_differential.py $<TARGET_FILE:flakectl>)
+  set_tests_properties(lang_trace_differential PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endif()
+
+# nixpkgs' lib with its own tests beside nix-instantiate: needs a checkout named by
+# NIXPKGS_LIB_CHECKOUT (CI cannot reach GitHub), else skipped (77) saying so.
+add_test(NAME lang_realworld COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/realworld.sh)
+set_tests_properties(lang_realworld PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3600
+                     ENVIRONMENT "FLAKECTL=$<TARGET_FILE:flakectl>")
+
 # builtins.fromJSON on seeded random valid and broken JSON texts: values and nlohmann's error
 # messages against the live nix-instantiate. Both builds (the sanitizer build checks json.c).
 add_test(NAME lang_json_differential
