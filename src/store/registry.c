@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "flakectl/fs.h"
@@ -46,7 +47,13 @@ int fl_registry_read(fl_store *s, const char *path, fl_store_path_info **out, fl
     json_t *root = json_load_file(file, 0, &jerr);
     if (!root) {
         int rc;
-        if (access(file, F_OK) < 0 && errno == ENOENT)
+        struct stat st;
+        /* An empty entry is a registration a power cut interrupted: batches rename their
+         * entries before the one sync that makes the data durable, and an entry is never
+         * written empty. So it counts as no entry (the path is moved-in but unregistered,
+         * which the next add replaces and gc sweeps), not as damage needing a repair. */
+        int found = stat(file, &st) == 0;
+        if ((!found && errno == ENOENT) || (found && S_ISREG(st.st_mode) && st.st_size == 0))
             rc = fl_error_set(err, FL_ENOTFOUND, "%s is not valid (not registered)", path);
         else
             rc = bad_entry(err, file, jerr.text);

@@ -103,6 +103,35 @@ static void test_temp_and_corrupt_entries_are_not_valid(void **state) {
     free(out);
 }
 
+static void test_empty_entry_is_unregistered_and_replaced(void **state) {
+    fixture *f = *state;
+    fl_error err = FL_ERROR_INIT;
+    char *out = NULL;
+    assert_int_equal(fl_store_add_path(f->s, f->src, "cut", 0, &out, &err), 0);
+    /* What a power cut between a batch's renames and its sync can leave: the entry's name
+     * with no data written behind it. */
+    char *entry = entry_of(f, out);
+    int fd = open(entry, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_false(fl_store_is_valid(f->s, out));
+    fl_store_path_info *info = NULL;
+    assert_int_not_equal(fl_store_query_info(f->s, out, &info, &err), 0);
+    assert_int_equal(err.code, FL_ENOTFOUND);
+    assert_non_null(strstr(err.message, "not registered"));
+    fl_error_clear(&err);
+    /* the next add registers it again, with no repair asked of the user */
+    char *again = NULL;
+    assert_int_equal(fl_store_add_path(f->s, f->src, "cut", 0, &again, &err), 0);
+    assert_string_equal(again, out);
+    assert_true(fl_store_is_valid(f->s, out));
+    assert_int_equal(fl_store_query_info(f->s, out, &info, &err), 0);
+    fl_store_path_info_free(info);
+    free(again);
+    free(entry);
+    free(out);
+}
+
 static void test_text_references_and_closure(void **state) {
     fixture *f = *state;
     fl_error err = FL_ERROR_INIT;
@@ -302,6 +331,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unregistered_leftover_is_invalid_and_replaced,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_temp_and_corrupt_entries_are_not_valid,
+                                        store_fixture_setup, store_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_entry_is_unregistered_and_replaced,
                                         store_fixture_setup, store_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_text_references_and_closure, store_fixture_setup,
                                         store_fixture_teardown),
