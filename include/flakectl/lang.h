@@ -27,6 +27,8 @@ typedef struct fl_lang_pos {
     int line, col;
 } fl_lang_pos;
 
+struct fl_store_drv;
+
 /* Hooks the embedder sets; the store subsystem supplies the real ones. Any may be NULL. */
 typedef struct fl_lang_hooks {
     void *ctx;
@@ -53,6 +55,11 @@ typedef struct fl_lang_hooks {
      * NULL: the path is computed as Nix does and nothing is copied. */
     int (*add_fixed)(void *ctx, const char *path, int recursive, const char *name, fl_strbuf *out,
                      fl_error *err);
+    /* Import from derivation: a path an evaluation reads (import, readFile, ...) is an output
+     * of a derivation it made and is not present. Builds drv (one output, no inputs) in the
+     * embedder's store, or substitutes it, and writes the output's path there into out; the
+     * evaluator reads that instead. NULL: such a path is "not valid" (docs/language.md). */
+    int (*realise)(void *ctx, const struct fl_store_drv *drv, fl_strbuf *out, fl_error *err);
 } fl_lang_hooks;
 
 /* A line the evaluator has to say besides its result (no trailing newline). */

@@ -39,6 +39,11 @@ static void *run(void *arg) {
     cfg.trace = fl_cli_trace;
     fl_fetch_store fetched = {fl_opts.state_dir, NULL};
     fl_module_fetch_hooks(&cfg, &fetched);
+    /* Import from derivation builds only in a store the user named: like nix-instantiate
+     * --eval (read-only without --read-write-mode), a plain eval writes nothing it need not
+     * (docs/language.md) */
+    if (!fl_opts.state_dir_given)
+        cfg.hooks.realise = NULL;
     fl_lang *L = fl_lang_new(&cfg);
     fl_value *v = NULL;
     int rc;

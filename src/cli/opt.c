@@ -342,13 +342,20 @@ static int takes_value(const fl_opt_spec *o) {
 
 /* ---- parsing ---- */
 
+static const char default_state_dir[] = "/var/lib/flakectl";
+
 static void resolve_globals(void) {
     fl_global_options *g = &fl_opts;
     g->color = fl_term_color(stderr);
     g->override_inputs = g->override_list.v;
     g->noverride_inputs = (int)(g->override_list.n / 2);
-    if (!g->state_dir || !*g->state_dir)
-        g->state_dir = "/var/lib/flakectl";
+    /* called again after a command's own options: the default must not count as given */
+    if (!g->state_dir || !*g->state_dir) {
+        g->state_dir_given = 0;
+        g->state_dir = default_state_dir;
+    } else if (g->state_dir != default_state_dir) {
+        g->state_dir_given = 1;
+    }
     if (!g->root || !*g->root)
         g->root = "/";
 }

@@ -14,6 +14,7 @@ typedef struct fl_global_options {
     const char *flake_dir;  /* --flake, NULL = search upward */
     const char *state_dir;  /* --state-dir / FLAKECTL_STATE_DIR, default /var/lib/flakectl */
     const char *root;       /* --root / FLAKECTL_ROOT, default "/" */
+    int state_dir_given;    /* --state-dir or FLAKECTL_STATE_DIR was set, not the default */
     int show_trace;
     int verbose;
     int quiet;

@@ -245,6 +245,12 @@ static int hook_add_fixed(void *ctx, const char *path, int recursive, const char
     return t->orig.add_fixed(t->orig.ctx, path, recursive, name, out, err);
 }
 
+static int hook_realise(void *ctx, const struct fl_store_drv *drv, fl_strbuf *out,
+                        fl_error *err) {
+    fl_flake_tree *t = ctx;
+    return t->orig.realise(t->orig.ctx, drv, out, err);
+}
+
 void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store *store) {
     if (!t)
         return;
@@ -260,6 +266,8 @@ void fl_flake_tree_hooks(fl_flake_tree *t, fl_lang_hooks *hooks, struct fl_store
             hooks->download = hook_download;
         if (hooks->add_fixed)
             hooks->add_fixed = hook_add_fixed;
+        if (hooks->realise)
+            hooks->realise = hook_realise;
     }
 }
 

@@ -14,6 +14,12 @@
 typedef struct DrvHash {
     const char *drv;
     char hash[65];
+    /* Import from derivation: what the embedder's realise hook builds (NULL when the
+     * derivation is not one flakectl's store can build: see lang_realise_output), its output
+     * path as the evaluation names it, and the path the store built it at once it has. */
+    fl_store_drv *build;
+    const char *out_path, *built;
+    const char *why_not;
 } DrvHash;
 static const char *drv_hash_of(State *S, const char *drv) {
     for (size_t i = 0; i < S->ndrvh; i++)
@@ -22,15 +28,17 @@ static const char *drv_hash_of(State *S, const char *drv) {
     return NULL;
 }
 
-static void drv_hash_add(State *S, const char *drv, const char *hex) {
+static DrvHash *drv_hash_add(State *S, const char *drv, const char *hex) {
     if (S->ndrvh == S->capdrvh) {
         S->capdrvh = S->capdrvh ? S->capdrvh * 2 : 16;
         S->drvh = fl_xrealloc(S->drvh, S->capdrvh * sizeof(DrvHash));
     }
     lang_regions_pin(S);
-    S->drvh[S->ndrvh].drv = drv;
-    memcpy(S->drvh[S->ndrvh].hash, hex, 65);
-    S->ndrvh++;
+    DrvHash *h = &S->drvh[S->ndrvh++];
+    memset(h, 0, sizeof *h);
+    h->drv = drv;
+    memcpy(h->hash, hex, 65);
+    return h;
 }
 
 void lang_derivation_release(State *S);
@@ -417,7 +425,31 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
         unparse(S, &d, &mod, 0, 1);
         sha256_hex(mod.buf, mod.len, hex);
     }
-    drv_hash_add(S, drv_path, hex);
+    DrvHash *dh = drv_hash_add(S, drv_path, hex);
+    dh->out_path = d.out_paths[0];
+    if (d.nouts != 1)
+        dh->why_not = "it has more than one output";
+    else if (d.nin_drvs || d.nsrcs)
+        dh->why_not = "it has inputs (other derivations or store paths)";
+    else {
+        fl_store_drv *b = arena_alloc(&S->arena, sizeof *b);
+        memset(b, 0, sizeof *b);
+        b->name = d.name;
+        b->builder = d.builder;
+        b->args = d.args;
+        b->nargs = d.nargs;
+        const char **env = arena_alloc(&S->arena, (d.nenv + 1) * sizeof(char *));
+        for (size_t k = 0; k < d.nenv; k++) {
+            if (!strcmp(d.env[k].k, "out"))
+                continue; /* the store sets $out to the path it builds at */
+            AStr e;
+            lang_astr_init(S, &e, 64);
+            lang_astr_addf(S, &e, "%s=%s", d.env[k].k, d.env[k].v);
+            env[b->nenv++] = e.buf;
+        }
+        b->env = env;
+        dh->build = b;
+    }
     /* result: { drvPath = ...; <output> = ...; } with contexts */
     Attrs *r = lang_alloc_attrs(S, (uint32_t)d.nouts + 1);
     Value *dv = lang_alloc_value(S);
@@ -443,4 +475,49 @@ void lang_prim_derivation_strict(State *S, Value **args, Value *out, PosIdx pos)
     lang_attrs_sort(r);
     out->type = V_ATTRS;
     out->attrs = r;
+}
+
+/* Import from derivation: path names output out_path of drv, which is not present. Builds the
+ * derivation in the embedder's store through the realise hook and returns path with that
+ * output replaced by where the store built it; NULL when there is no hook or drv is not one
+ * this evaluation made (the caller reports the path as not valid). Throws at pos when the
+ * build fails. */
+const char *lang_realise_output(State *S, const char *drv, const char *path, PosIdx pos) {
+    if (!S->cfg.hooks.realise)
+        return NULL;
+    DrvHash *h = NULL;
+    for (size_t i = 0; i < S->ndrvh; i++)
+        if (!strcmp(S->drvh[i].drv, drv))
+            h = &S->drvh[i];
+    if (!h)
+        return NULL;
+    size_t n = strlen(h->out_path);
+    if (strncmp(path, h->out_path, n) || (path[n] && path[n] != '/'))
+        return NULL;
+    if (!h->build)
+        lang_throw(S, pos,
+                   "cannot build '%s' to read '%s' during evaluation: %s, which flakectl "
+                   "only builds with `flakectl build`",
+                   drv, path, h->why_not);
+    if (!h->built) {
+        fl_strbuf sb;
+        fl_strbuf_init(&sb, 0);
+        fl_error e = FL_ERROR_INIT;
+        if (S->cfg.hooks.realise(S->cfg.hooks.ctx, h->build, &sb, &e) < 0) {
+            const char *m = lang_arena_strndup(&S->arena, e.message ? e.message : "failed",
+                                               strlen(e.message ? e.message : "failed"));
+            fl_error_clear(&e);
+            fl_strbuf_release(&sb);
+            lang_throw(S, pos, "cannot build '%s' to read '%s' during evaluation: %s", drv, path,
+                       m);
+        }
+        lang_regions_pin(S); /* the state keeps the path: no open region may free it */
+        h->built = lang_arena_strndup(&S->arena, sb.buf, sb.len);
+        fl_strbuf_release(&sb);
+    }
+    AStr r;
+    lang_astr_init(S, &r, 64);
+    astr_adds(S, &r, h->built);
+    astr_adds(S, &r, path + n);
+    return r.buf;
 }

@@ -657,6 +657,27 @@ NORETURN void lang_throw_unrealised(State *S, PosIdx pos, const char *path, cons
 const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
     const StrCtx *ctx = NULL;
     const char *p = coerce_to_path_ctx(S, v, pos, &ctx);
+    /* an output that is not there is built in the embedder's store (import from derivation);
+     * the rest of the context must be valid as before */
+    if (S->cfg.hooks.realise) {
+        const StrCtx *rest = NULL;
+        for (const StrCtx *c = ctx; c; c = c->next) {
+            struct stat st;
+            const char *drv = ctx_store_path(c->path);
+            const char *real = NULL;
+            if (c->path[0] == '!' && drv != c->path && lstat(p, &st) != 0)
+                real = lang_realise_output(S, drv, p, pos);
+            if (real) {
+                p = real;
+                continue;
+            }
+            StrCtx *k = arena_alloc(&S->arena, sizeof *k);
+            k->path = c->path;
+            k->next = rest;
+            rest = k;
+        }
+        ctx = rest;
+    }
     const char *bad = lang_ctx_invalid_path(ctx);
     if (bad)
         lang_throw_unrealised(S, pos, p, bad);

@@ -683,6 +683,10 @@ const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *su
                                 const char *base_url, const char **url);
 /* coerce_to_path for builtins that read the path: its context must be valid first. */
 const char *lang_realise_path(State *S, Value *v, PosIdx pos);
+/* Import from derivation (derivation.c): path with drv's output built by the realise hook,
+ * NULL when it cannot be (no hook, not this evaluation's derivation); throws when the build
+ * fails. */
+const char *lang_realise_output(State *S, const char *drv, const char *path, PosIdx pos);
 /* The first store path of ctx that is not valid (Nix's order), NULL when all are. */
 const char *lang_ctx_invalid_path(const StrCtx *ctx);
 int lang_values_equal(State *S, Value *a, Value *b, PosIdx pos);

@@ -144,31 +144,57 @@ static int hook_plan_add_fixed(void *ctx, const char *path, int recursive, const
     return hook_add_fixed(fl_build_plan_store(ctx), path, recursive, name, out, err);
 }
 
+/* Import from derivation: the evaluation reads a derivation's output, so it is built here
+ * (fl_store_build substitutes it first when a cache has it). */
+static int hook_realise(void *ctx, const fl_store_drv *drv, fl_strbuf *out, fl_error *err) {
+    char *p = NULL;
+    int rc = fl_store_build(ctx, drv, &p, err);
+    if (rc == 0)
+        fl_strbuf_adds(out, p);
+    free(p);
+    return rc;
+}
+
+static int hook_plan_realise(void *ctx, const fl_store_drv *drv, fl_strbuf *out, fl_error *err) {
+    return hook_realise(fl_build_plan_store(ctx), drv, out, err);
+}
+
 void fl_module_store_hooks(fl_lang_config *cfg, fl_store *store) {
     cfg->hooks.ctx = store;
     cfg->hooks.path_to_store = hook_path_to_store;
     cfg->hooks.to_file = hook_to_file;
     cfg->hooks.download = hook_download;
     cfg->hooks.add_fixed = hook_add_fixed;
+    cfg->hooks.realise = hook_realise;
+}
+
+static int lazy_open(fl_fetch_store *fs, const char *what, fl_error *err) {
+    if (!fs->store && fl_store_open(fs->state_dir, &fs->store, err) < 0) {
+        fl_error_add_frame(err, "while opening the store in %s for %s (set --state-dir to move it)",
+                           fs->state_dir, what);
+        return err->code ? err->code : FL_EIO;
+    }
+    return FL_OK;
 }
 
 static int hook_lazy_add_fixed(void *ctx, const char *path, int recursive, const char *name,
                                fl_strbuf *out, fl_error *err) {
     fl_fetch_store *fs = ctx;
-    if (!fs->store && fl_store_open(fs->state_dir, &fs->store, err) < 0) {
-        fl_error_add_frame(err,
-                           "while opening the store in %s for a fetched path (set "
-                           "--state-dir to move it)",
-                           fs->state_dir);
-        return err->code ? err->code : FL_EIO;
-    }
-    return hook_add_fixed(fs->store, path, recursive, name, out, err);
+    int rc = lazy_open(fs, "a fetched path", err);
+    return rc < 0 ? rc : hook_add_fixed(fs->store, path, recursive, name, out, err);
+}
+
+static int hook_lazy_realise(void *ctx, const fl_store_drv *drv, fl_strbuf *out, fl_error *err) {
+    fl_fetch_store *fs = ctx;
+    int rc = lazy_open(fs, "a derivation the evaluation reads", err);
+    return rc < 0 ? rc : hook_realise(fs->store, drv, out, err);
 }
 
 void fl_module_fetch_hooks(fl_lang_config *cfg, fl_fetch_store *fs) {
     cfg->hooks.ctx = fs;
     cfg->hooks.download = hook_download;
     cfg->hooks.add_fixed = hook_lazy_add_fixed;
+    cfg->hooks.realise = hook_lazy_realise;
 }
 
 void fl_module_fetch_store_close(fl_fetch_store *fs) {
@@ -183,6 +209,7 @@ void fl_module_plan_hooks(fl_lang_config *cfg, fl_build_plan *plan) {
     cfg->hooks.to_file = hook_plan_to_file;
     cfg->hooks.download = hook_download;
     cfg->hooks.add_fixed = hook_plan_add_fixed;
+    cfg->hooks.realise = hook_plan_realise;
 }
 
 /* Coerces a derivation attribute to its environment string, as Nix does: strings as they
