@@ -156,8 +156,7 @@ static int nar_dump(State *S, EVP_MD_CTX *md, const char *path, const NarFilter 
 
 /* The NAR hash of path (filtered), or -1 with errno's story left to the caller. The digest
  * context is freed even when the filter throws. */
-static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
-    path = lang_read_path(S, path); /* a toFile result: a file, so the filter never sees it */
+static int nar_hash_at(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
     if (!f) {
         fl_error e = FL_ERROR_INIT;
         int rc = fl_nar_hash_path(path, h, NULL, &e);
@@ -182,6 +181,11 @@ static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned cha
     EVP_DigestFinal_ex(md, h, &hl);
     EVP_MD_CTX_free(md);
     return rc;
+}
+
+/* A toFile result is read where it is kept: it is a file, so the filter never sees the path. */
+static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
+    return nar_hash_at(S, lang_read_path(S, path), f, h);
 }
 
 static void sha256_hex(const unsigned char *h, char *hex) {
