@@ -164,6 +164,9 @@ void fl_lang_free(fl_lang *L) {
     free(S->frames);
     free(S->err_frames);
     free(S->system);
+    if (S->tofile_dir)
+        fl_remove_tree(S->tofile_dir, NULL);
+    free(S->tofile_dir);
     fl_error_clear(&S->err);
     lang_arena_release(&S->arena);
     free(S);

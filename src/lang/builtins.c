@@ -398,7 +398,7 @@ PRIM(findFile) {
         lang_astr_init(S, &s, 64);
         const StrCtx *ctx = NULL;
         lang_coerce_to_string(S, p->value, pos, 0, 0, &s, &ctx);
-        const char *bad = lang_ctx_invalid_path(ctx);
+        const char *bad = lang_ctx_invalid_path(S, ctx);
         if (bad)
             lang_throw(S, pos, "cannot find '%s', since path '%s' is not valid", s.buf, bad);
         paths[i] = s.buf;
@@ -1707,7 +1707,7 @@ PRIM(hashString) {
  * ends is the located "out of memory" error, not an abort. */
 static char *read_whole(State *S, const char *path, size_t *len, PosIdx pos) {
     lang_check_path(S, path, pos);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(lang_read_path(S, path), O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
         if (fd >= 0)
@@ -1771,15 +1771,16 @@ PRIM(readFile) {
 PRIM(pathExists) {
     const char *p = lang_realise_path(S, args[0], pos);
     struct stat st;
-    mk_bool(out, lstat(p, &st) == 0 && lang_path_visible(S, p));
+    mk_bool(out, lstat(lang_read_path(S, p), &st) == 0 && lang_path_visible(S, p));
 }
 
 PRIM(readDir) {
     const char *p = lang_realise_path(S, args[0], pos);
     lang_check_path(S, p, pos);
-    DIR *d = opendir(p);
+    DIR *d = opendir(lang_read_path(S, p));
     if (!d)
-        lang_throw(S, pos, "opening directory '%s': No such file or directory", p);
+        lang_throw(S, pos, "opening directory '%s': %s", p,
+                   errno == ENOTDIR ? "Not a directory" : "No such file or directory");
     size_t cap = 16, n = 0;
     KeyIdx *k = arena_alloc(&S->arena, cap * sizeof(KeyIdx));
     struct dirent *de;
@@ -1847,6 +1848,8 @@ PRIM(toFile) {
         }
         sp = lang_arena_strndup(&S->arena, sb.buf, sb.len);
         fl_strbuf_release(&sb);
+    } else {
+        lang_record_text(S, sp, s, len);
     }
     StrCtx *c = arena_alloc(&S->arena, sizeof(StrCtx));
     c->path = sp;
@@ -1930,7 +1933,7 @@ static const char *path_arg(State *S, Value *v, PosIdx pos) {
     lang_coerce_to_string(S, v, pos, 0, 0, &s, &ctx);
     if (s.len == 0 || s.buf[0] != '/')
         lang_throw(S, pos, "string '%s' doesn't represent an absolute path", s.buf);
-    const char *bad = lang_ctx_invalid_path(ctx);
+    const char *bad = lang_ctx_invalid_path(S, ctx);
     if (bad)
         lang_throw_unrealised(S, pos, s.buf, bad);
     return s.buf;

@@ -633,11 +633,12 @@ static const char *ctx_store_path(const char *e) {
 /* Nix realises a context before reading a path: every store path the string refers to must be
  * valid, the first invalid one (in its sorted order) is reported. Without a store, valid means
  * present. */
-const char *lang_ctx_invalid_path(const StrCtx *ctx) {
+const char *lang_ctx_invalid_path(State *S, const StrCtx *ctx) {
     const char *bad = NULL;
     for (const StrCtx *c = ctx; c; c = c->next) {
         struct stat st;
-        if (lstat(ctx_store_path(c->path), &st) != 0 && (!bad || strcmp(c->path, bad) < 0))
+        if (lstat(lang_read_path(S, ctx_store_path(c->path)), &st) != 0 &&
+            (!bad || strcmp(c->path, bad) < 0))
             bad = c->path;
     }
     return bad ? ctx_store_path(bad) : NULL;
@@ -678,7 +679,7 @@ const char *lang_realise_path(State *S, Value *v, PosIdx pos) {
         }
         ctx = rest;
     }
-    const char *bad = lang_ctx_invalid_path(ctx);
+    const char *bad = lang_ctx_invalid_path(S, ctx);
     if (bad)
         lang_throw_unrealised(S, pos, p, bad);
     return p;
@@ -1857,7 +1858,7 @@ static Expr *load_file(State *S, char *canon, int in_dir, PosIdx pos, const Sym 
         lang_check_path(S, c, pos);
         lang_throw(S, pos, "cannot read '%s'", c); /* the hook changed its mind */
     }
-    if (read_source(canon, &data, &len) < 0) {
+    if (read_source(lang_read_path(S, canon), &data, &len) < 0) {
         char *msg = lang_arena_strndup(&S->arena, canon, strlen(canon));
         free(canon);
         /* Nix 2.8 stats the path it was given, then opens the default.nix of a directory */

@@ -520,6 +520,10 @@ struct State {
     int trace_depth;
     /* search path entries already warned about (each once, as Nix does) */
     PtrSet warned_entries;
+    /* Without a store (no to_file hook): the texts toFile made, as files named like their
+     * store paths, so that reading those paths back works as in Nix with a writable store.
+     * Made on the first toFile, removed by fl_lang_free; NULL until then. */
+    char *tofile_dir;
 };
 
 static inline const char *sym_name(State *S, Sym s) {
@@ -688,7 +692,12 @@ const char *lang_realise_path(State *S, Value *v, PosIdx pos);
  * fails. */
 const char *lang_realise_output(State *S, const char *drv, const char *path, PosIdx pos);
 /* The first store path of ctx that is not valid (Nix's order), NULL when all are. */
-const char *lang_ctx_invalid_path(const StrCtx *ctx);
+const char *lang_ctx_invalid_path(State *S, const StrCtx *ctx);
+/* Where a path is read from: a toFile text of this evaluation (tofile_dir) when path is (or
+ * is inside) its store path and nothing is there on disk, else path itself. */
+const char *lang_read_path(State *S, const char *path);
+/* Keeps toFile's text under its store path sp for lang_read_path (no store attached). */
+void lang_record_text(State *S, const char *sp, const char *data, size_t len);
 int lang_values_equal(State *S, Value *a, Value *b, PosIdx pos);
 int lang_compare_values(State *S, Value *a, Value *b, PosIdx pos); /* <0, 0, >0 */
 const StrCtx *lang_ctx_merge(State *S, const StrCtx *a, const StrCtx *b);

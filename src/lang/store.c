@@ -1,7 +1,8 @@
 /* store.c - store paths the way Nix computes them, for when no store is attached: source and
  * text store paths under /nix/store, with the store's own NAR hashing, base-32 and path
  * fingerprints (src/store, pure functions only: no store is ever opened here). Never writes
- * anything to the file system.
+ * anything to the file system but toFile's texts, into the evaluation's own temporary
+ * directory (lang_record_text), so that they can be read back as from a writable store.
  *
  * The one NAR walk of its own is the filtered one of builtins.path and filterSource: its
  * filter is a Nix function called for every entry, which may throw (longjmp) out of the walk,
@@ -155,7 +156,7 @@ static int nar_dump(State *S, EVP_MD_CTX *md, const char *path, const NarFilter 
 
 /* The NAR hash of path (filtered), or -1 with errno's story left to the caller. The digest
  * context is freed even when the filter throws. */
-static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
+static int nar_hash_at(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
     if (!f) {
         fl_error e = FL_ERROR_INIT;
         int rc = fl_nar_hash_path(path, h, NULL, &e);
@@ -180,6 +181,11 @@ static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned cha
     EVP_DigestFinal_ex(md, h, &hl);
     EVP_MD_CTX_free(md);
     return rc;
+}
+
+/* A toFile result is read where it is kept: it is a file, so the filter never sees the path. */
+static int nar_hash(State *S, const char *path, const NarFilter *f, unsigned char h[32]) {
+    return nar_hash_at(S, lang_read_path(S, path), f, h);
 }
 
 static void sha256_hex(const unsigned char *h, char *hex) {
@@ -370,7 +376,7 @@ const char *lang_path_add(State *S, const char *path, const char *name, int recu
         NarFilter nf = {filter, pos};
         got = nar_source_path(S, path, filter ? &nf : NULL, name, pos);
     } else {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open(lang_read_path(S, path), O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             lang_throw(S, pos, "opening file '%s': %s", path, strerror(errno));
         EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -396,4 +402,42 @@ const char *lang_path_add(State *S, const char *path, const char *name, int recu
 /* The NAR hash of a path; -1 when it cannot be read. */
 int lang_nar_hash_path(State *S, const char *path, unsigned char h[32]) {
     return nar_hash(S, path, NULL, h);
+}
+
+/* Nix 2.8 with a writable store can read back what toFile wrote (import, readFile, ...);
+ * without a store flakectl keeps the text in a private directory instead and reads it from
+ * there. Only a path that is a toFile result itself maps there: its text is one regular file,
+ * nothing is inside it, and no other name can reach outside the directory. */
+void lang_record_text(State *S, const char *sp, const char *data, size_t len) {
+    const char *base = sp + 11;
+    if (strncmp(sp, "/nix/store/", 11) != 0 || strchr(base, '/'))
+        return;
+    fl_error e = FL_ERROR_INIT;
+    if (!S->tofile_dir) {
+        const char *tmp = getenv("TMPDIR");
+        S->tofile_dir = fl_make_temp_dir(tmp && *tmp ? tmp : "/tmp", "flakectl-tofile.", &e);
+        /* then reading it back says "path '…' is not valid", as Nix without a store does */
+        fl_error_clear(&e);
+        if (!S->tofile_dir)
+            return;
+    }
+    char *f = fl_path_join(S->tofile_dir, base);
+    struct stat st;
+    /* the same store path is the same text: written once */
+    if (lstat(f, &st) != 0)
+        (void)fl_atomic_write_file_ex(f, data, len, 0444,
+                                      FL_ATOMIC_NO_SYNC | FL_ATOMIC_NO_DIRSYNC, &e);
+    fl_error_clear(&e);
+    free(f);
+}
+
+const char *lang_read_path(State *S, const char *path) {
+    struct stat st;
+    if (!S->tofile_dir || strncmp(path, "/nix/store/", 11) != 0 || strchr(path + 11, '/') ||
+        !path[11] || lstat(path, &st) == 0)
+        return path;
+    char *f = fl_path_join(S->tofile_dir, path + 11);
+    const char *r = lstat(f, &st) == 0 ? lang_arena_strndup(&S->arena, f, strlen(f)) : path;
+    free(f);
+    return r;
 }

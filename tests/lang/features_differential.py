@@ -66,6 +66,10 @@ def setup_none(d):
     pass
 
 
+def setup_store(d):
+    os.makedirs(os.path.join(d, "nixstore"))
+
+
 def commit(d, msg, date):
     git(d, "add", "-A")
     env_date = date
@@ -298,6 +302,33 @@ CASES = [
      {"ORACLE_STORE": "1"}, True),
     ("fetchTarball-no-url", setup_archives, "builtins.fetchTarball { }", [],
      {"ORACLE_STORE": "1"}, True),
+    # ---- toFile's texts read back, as nix-instantiate --read-write-mode with a store of its
+    # own reads them (ORACLE_TOFILE); flakectl keeps them for the evaluation ----
+    ("toFile-import", setup_store, 'import (builtins.toFile "x.nix" "1 + 1")', [],
+     {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-readFile", setup_store, 'builtins.readFile (builtins.toFile "x" "hi\n")', [],
+     {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-pathExists", setup_store,
+     'let f = builtins.toFile "x" "hi"; in '
+     '[ (builtins.pathExists f) (builtins.pathExists "${f}/sub") ]', [],
+     {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-readDir", setup_store, 'builtins.readDir (builtins.toFile "x" "hi")', [],
+     {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-scopedImport", setup_store,
+     'scopedImport { x = 5; } (builtins.toFile "s.nix" "x * 2")', [], {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-hashFile", setup_store, 'builtins.hashFile "sha256" (builtins.toFile "x" "hi")', [],
+     {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-path", setup_store,
+     'let f = builtins.toFile "x" "hi"; in [ (builtins.path { path = f; }) '
+     '(builtins.path { path = f; name = "y"; recursive = false; }) '
+     '(builtins.filterSource (p: t: false) f) ]', [], {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-context", setup_store,
+     'let a = builtins.toFile "a.nix" "40"; b = builtins.toFile "b.nix" "{ a = ${a}; }"; in '
+     '[ (builtins.readFile b) (import b) (import "${a}") (builtins.readFile "${b}") '
+     '(builtins.pathExists b) ]', [], {"ORACLE_TOFILE": "1"}, True),
+    ("toFile-import-context", setup_store,
+     'let a = builtins.toFile "a" "x"; in import (builtins.toFile "b.nix" '
+     '"{ s = \\"see ${a}\\"; }")', [], {"ORACLE_TOFILE": "1"}, True),
     ("findFile", setup_search,
      'builtins.findFile [ { path = "@D@/sp1"; } { prefix = "k"; path = "@D@/sp2"; } ] "k/c"',
      [], {}, True),
@@ -321,6 +352,11 @@ def run_case(flakectl, nix, case, d):
             if "NIX_PATH" in env:
                 e["NIX_ORACLE_NIX_PATH"] = env["NIX_PATH"]
             e.update({k: v for k, v in env.items() if k.startswith("NIX_ORACLE_")})
+            if "ORACLE_TOFILE" in env:
+                # nix-instantiate --eval writes toFile's texts only in read-write mode; a
+                # chroot store keeps the logical /nix/store of flakectl's paths
+                cmd = nix + ["--read-write-mode", "--eval"] + mode + extra + ["--expr", expr]
+                e["NIX_REMOTE"] = "local?root=%s/nixstore" % d
             if "ORACLE_STORE" in env:
                 # a writable store for nix, in the logical directory flakectl's store has
                 e["NIX_REMOTE"] = "local?root=%s/nixstore" % d
@@ -329,7 +365,7 @@ def run_case(flakectl, nix, case, d):
             cmd = [flakectl, "eval"] + mode + extra + ["--expr", expr]
             e = dict(os.environ)
             e.pop("NIX_PATH", None)
-            e.update({k: v for k, v in env.items() if k != "ORACLE_STORE"})
+            e.update({k: v for k, v in env.items() if k not in ("ORACLE_STORE", "ORACLE_TOFILE")})
             if "ORACLE_STORE" in env:
                 # the fetchers add what they fetch to flakectl's store, as nix to its own
                 e["FLAKECTL_STATE_DIR"] = "%s/state" % d
@@ -345,6 +381,9 @@ def run_case(flakectl, nix, case, d):
         if who == "nix" and p.returncode == nixdiff.ORACLE_MISBEHAVED:
             print("FAIL %s: the oracle misbehaved, not flakectl\n%s" % (name, err.rstrip()))
             sys.exit(1)
+        if who == "nix" and "ORACLE_TOFILE" in env:
+            # the chroot store's files are in d/nixstore; its messages name that real place
+            err = err.replace("%s/nixstore/nix/store/" % d, "/nix/store/")
         if p.returncode != 0:
             i = err.find("error:")
             ctx = [l.strip() for l in err.splitlines() if l.strip().startswith("…") and "CTX" in l]

@@ -4,6 +4,7 @@
  * say goes through (trace, warnings, the out-of-memory notice): nothing on stderr without
  * one. Store paths and getContext's answers are nix-instantiate 2.8's. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -204,9 +205,48 @@ static void test_out_of_memory_sink(void **state) {
     assert_int_equal(m, 0);
 }
 
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Without store hooks toFile's texts are kept for the evaluation in a directory of its own
+ * under TMPDIR, read back from there, and gone with the evaluator. */
+static void test_to_file_read_back(void **state) {
+    (void)state;
+    char tmpl[] = "/tmp/test-tofile.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmpl, 1);
+    fl_lang *L = fl_lang_new(NULL);
+    char *s = print_ok(L, eval_ok(L, "let a = builtins.toFile \"a.nix\" \"40\"; "
+                                     "b = builtins.toFile \"b.nix\" \"(import ${a}) + 2\"; in "
+                                     "[ (import \"${a}\") (builtins.readFile b) "
+                                     "(builtins.pathExists \"${b}/x\") ]"));
+    assert_string_equal(s, "[ 40 \"(import /nix/store/zhsgxrg9fivjlr86nfs0xjh0g8blbj5z-a.nix) "
+                           "+ 2\" false ]");
+    free(s);
+    assert_int_equal(count_entries(tmpl), 1);
+    fl_lang_free(L);
+    assert_int_equal(count_entries(tmpl), 0);
+    if (old)
+        setenv("TMPDIR", old, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old);
+    rmdir(tmpl);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_context_kinds),
+        cmocka_unit_test(test_to_file_read_back),
         cmocka_unit_test(test_mk_string_ctx),
         cmocka_unit_test(test_trace_sink),
         cmocka_unit_test(test_out_of_memory_sink),
