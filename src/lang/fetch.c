@@ -267,11 +267,8 @@ static const char *copy_tracked(State *S, git_repository *repo, const char *dir)
                 rc = chmod(dst, st.st_mode & S_IXUSR ? 0755 : 0644);
         }
         if (rc < 0) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m, "cannot copy '%s' from the working tree: %s", ie->path,
-                           e.message ? e.message : strerror(errno));
-            msg = m.buf;
+            msg = lang_arena_printf(S, "cannot copy '%s' from the working tree: %s", ie->path,
+                                    e.message ? e.message : strerror(errno));
         }
         free(parent);
         free(src);
@@ -304,10 +301,8 @@ static const char *git_clone_mirror(State *S, const char *url, const char *dir) 
         return NULL;
     }
     const git_error *e = git_error_last();
-    AStr m;
-    lang_astr_init(S, &m, 128);
-    lang_astr_addf(S, &m, "cannot fetch Git repository '%s': %s", url, e ? e->message : "failed");
-    return m.buf;
+    return lang_arena_printf(S, "cannot fetch Git repository '%s': %s", url,
+                             e ? e->message : "failed");
 }
 
 /* A submodule's URL, resolved against its superproject's when relative ("../sub.git"), as
@@ -456,10 +451,7 @@ const char *lang_gitmodules_url(State *S, const char *gitmodules, const char *su
     char *key = f.name ? fl_xasprintf("submodule.%s.url", f.name) : NULL;
     const char *msg = NULL;
     if (!key || git_config_get_string_buf(&u, cfg, key) < 0) {
-        AStr m;
-        lang_astr_init(S, &m, 128);
-        lang_astr_addf(S, &m, "no URL in .gitmodules for the submodule at '%s'", sub_path);
-        msg = m.buf;
+        msg = lang_arena_printf(S, "no URL in .gitmodules for the submodule at '%s'", sub_path);
     } else {
         *url = submodule_url(S, base_url, u.ptr);
     }
@@ -503,11 +495,8 @@ static const char *checkout_submodules(State *S, git_tree *tree, const char *bas
         if (!msg &&
             (git_repository_open_bare(&sub, clone) < 0 ||
              git_commit_lookup(&c, sub, &links.v[i].id) < 0 || git_commit_tree(&t, c) < 0)) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m, "the submodule '%s' (%s) has no commit %s", links.v[i].path, url,
-                           git_oid_tostr_s(&links.v[i].id));
-            msg = m.buf;
+            msg = lang_arena_printf(S, "the submodule '%s' (%s) has no commit %s", links.v[i].path,
+                                    url, git_oid_tostr_s(&links.v[i].id));
         }
         if (!msg) {
             char *target = fl_path_join(dir, links.v[i].path);
@@ -564,11 +553,9 @@ static char *fetch_temp_dir(State *S, const char **msg) {
 
 /* The embedder's error e as a message that outlives it, prefixed as Nix words it. */
 static const char *hook_message(State *S, const char *what, const char *url, fl_error *e) {
-    AStr m;
-    lang_astr_init(S, &m, 128);
-    lang_astr_addf(S, &m, "%s '%s': %s", what, url, e->message ? e->message : "failed");
+    char *msg = lang_arena_printf(S, "%s '%s': %s", what, url, e->message ? e->message : "failed");
     fl_error_clear(e);
-    return m.buf;
+    return msg;
 }
 
 /* The store path of fetched content: the embedder's store holds it (add_fixed), else the
@@ -605,10 +592,8 @@ static const char *git_checkout_to(State *S, GitFetch *g, const char *dir) {
     if (checkout_tree_to(g->repo, g->tree, dir) == 0)
         return NULL;
     const git_error *e = git_error_last();
-    AStr m;
-    lang_astr_init(S, &m, 128);
-    lang_astr_addf(S, &m, "cannot check out the fetched commit: %s", e ? e->message : "failed");
-    return m.buf;
+    return lang_arena_printf(S, "cannot check out the fetched commit: %s",
+                             e ? e->message : "failed");
 }
 
 void lang_prim_fetch_git(State *S, Value **args, Value *out, PosIdx pos);
@@ -817,13 +802,11 @@ static const char *hash_mismatch(State *S, const char *url, const unsigned char 
     char w[64], g[64];
     fl_base32_encode(want, 32, w);
     fl_base32_encode(got, 32, g);
-    AStr m;
-    lang_astr_init(S, &m, 256);
-    lang_astr_addf(S, &m,
-                   "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
-                   "         got:       sha256:%s",
-                   url, w, g);
-    return m.buf;
+    return lang_arena_printf(
+        S,
+        "hash mismatch in file downloaded from '%s':\n         specified: sha256:%s\n"
+        "         got:       sha256:%s",
+        url, w, g);
 }
 
 /* The arguments, then the local file holding the URL's bytes: a file:// URL names it, an
@@ -894,10 +877,8 @@ void lang_prim_fetch_url(State *S, Value **args, Value *out, PosIdx pos) {
     unsigned char h[32];
     const char *sp = NULL;
     if (file_sha256(path, h) < 0) {
-        AStr m;
-        lang_astr_init(S, &m, 128);
-        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-        msg = m.buf;
+        msg = lang_arena_printf(S, "unable to download '%s': Couldn't read a file:// file (37)",
+                                fa.url);
     } else if (fa.have_hash && memcmp(h, fa.hash, 32)) {
         msg = hash_mismatch(S, fa.url, fa.hash, h);
     } else {
@@ -1026,23 +1007,19 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
     struct stat st;
     unsigned char h[32];
     if (stat(archive, &st) != 0) {
-        AStr m;
-        lang_astr_init(S, &m, 128);
-        lang_astr_addf(S, &m, "unable to download '%s': Couldn't read a file:// file (37)", fa.url);
-        msg = m.buf;
+        msg = lang_arena_printf(S, "unable to download '%s': Couldn't read a file:// file (37)",
+                                fa.url);
     } else if (!(unpacked = fetch_temp_dir(S, &msg))) {
         /* msg set */
     } else if (run_tar(archive, unpacked, -1) < 0) {
         /* Nix's words for a member with "..", and the member, which Nix does not name */
         const char *bad = escaping_member(S, archive);
         if (bad) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m,
-                           "failed to extract archive (Path contains '..'): the entry '%s' of "
-                           "'%s' would be written outside the directory it is unpacked into",
-                           bad, fa.url);
-            msg = m.buf;
+            msg = lang_arena_printf(
+                S,
+                "failed to extract archive (Path contains '..'): the entry '%s' of "
+                "'%s' would be written outside the directory it is unpacked into",
+                bad, fa.url);
         } else {
             msg = "failed to open archive: Unrecognized archive format";
         }
@@ -1060,23 +1037,18 @@ void lang_prim_fetch_tarball(State *S, Value **args, Value *out, PosIdx pos) {
         if (d)
             closedir(d);
         if (members != 1) {
-            AStr m;
-            lang_astr_init(S, &m, 128);
-            lang_astr_addf(S, &m, "tarball '%s' contains an unexpected number of top-level files",
-                           fa.url);
-            msg = m.buf;
+            msg = lang_arena_printf(
+                S, "tarball '%s' contains an unexpected number of top-level files", fa.url);
         } else {
             char *p = fl_path_join(unpacked, top);
             const char *kind = NULL, *special = special_file(S, unpacked, "", &kind);
             if (special) {
                 /* Nix's "file '…' has an unsupported type", naming the entry, not a temp dir */
-                AStr m;
-                lang_astr_init(S, &m, 128);
-                lang_astr_addf(S, &m,
-                               "file '%s' in the tarball '%s' has an unsupported type (%s; a "
-                               "store path holds only regular files, directories and symlinks)",
-                               special, fa.url, kind);
-                msg = m.buf;
+                msg = lang_arena_printf(
+                    S,
+                    "file '%s' in the tarball '%s' has an unsupported type (%s; a "
+                    "store path holds only regular files, directories and symlinks)",
+                    special, fa.url, kind);
             } else if (lang_nar_hash_path(S, p, h) < 0)
                 msg = "cannot read the unpacked tarball";
             else if (fa.have_hash && memcmp(h, fa.hash, 32))

@@ -94,6 +94,8 @@ static inline void astr_adds(State *S, AStr *s, const char *p) {
 }
 void lang_astr_addch(State *S, AStr *s, char c);
 void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A message formatted into the arena (it lives as long as the evaluation). */
+char *lang_arena_printf(State *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- symbols: interned names, compared by id ---- */
 typedef uint32_t Sym;

@@ -291,21 +291,36 @@ void lang_astr_addch(State *S, AStr *s, char c) {
     s->buf[s->len] = '\0';
 }
 
-void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) {
-    va_list ap;
+static void astr_vaddf(State *S, AStr *s, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
     char small[256];
-    va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
     if (n < (int)sizeof small) {
         lang_astr_add(S, s, small, (size_t)n);
-        return;
+    } else {
+        astr_grow(S, s, (size_t)n);
+        vsnprintf(s->buf + s->len, (size_t)n + 1, fmt, again);
+        s->len += (size_t)n;
     }
-    astr_grow(S, s, (size_t)n);
+    va_end(again);
+}
+
+void lang_astr_addf(State *S, AStr *s, const char *fmt, ...) {
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->buf + s->len, (size_t)n + 1, fmt, ap);
+    astr_vaddf(S, s, fmt, ap);
     va_end(ap);
-    s->len += (size_t)n;
+}
+
+char *lang_arena_printf(State *S, const char *fmt, ...) {
+    AStr s;
+    lang_astr_init(S, &s, 128);
+    va_list ap;
+    va_start(ap, fmt);
+    astr_vaddf(S, &s, fmt, ap);
+    va_end(ap);
+    return s.buf;
 }
 
 /* ---- symbols ---- */
