@@ -829,6 +829,14 @@ static const json_t *user_units(const fl_toplevel *t, const char *user) {
     return json_object_get(json_object_get(json_object_get(t->profile, "home"), user), "units");
 }
 
+/* One user's plan: their units' changes, and those whose files the file step rewrote. */
+static void user_units_plan(const fl_toplevel *old, const fl_toplevel *new,
+                            const fl_act_fileplan *files, const char *user, fl_act_unitplan *up) {
+    fl_act_units_plan(user_units(old, user), user_units(new, user), up);
+    if (files)
+        fl_act_units_reinstalled(up, files, user);
+}
+
 /* Every user with units in either generation, in name order (old's first, then new ones). */
 static json_t *users_with_units(const fl_toplevel *old, const fl_toplevel *new) {
     json_t *names = json_object();
@@ -851,9 +859,7 @@ void fl_act_user_units_print(const fl_toplevel *old, const fl_toplevel *new,
     json_t *v;
     json_object_foreach(users, user, v) {
         fl_act_unitplan up;
-        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
-        if (files)
-            fl_act_units_reinstalled(&up, files, user);
+        user_units_plan(old, new, files, user, &up);
         if (up.n || up.daemon_reload) {
             fprintf(out, "  user units of %s (systemctl --user, where their manager runs):\n",
                     user);
@@ -871,9 +877,7 @@ json_t *fl_act_user_units_json(const fl_toplevel *old, const fl_toplevel *new,
     json_t *v;
     json_object_foreach(users, user, v) {
         fl_act_unitplan up;
-        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
-        if (files)
-            fl_act_units_reinstalled(&up, files, user);
+        user_units_plan(old, new, files, user, &up);
         if (up.n || up.daemon_reload)
             json_array_append_new(arr, json_pack("{s:s, s:o, s:b}", "user", user, "units",
                                                  fl_act_units_json(&up), "daemonReload",
@@ -893,9 +897,7 @@ int fl_act_user_units_apply(const char *root, const fl_toplevel *old, const fl_t
     json_t *v;
     json_object_foreach(users, user, v) {
         fl_act_unitplan up;
-        fl_act_units_plan(user_units(old, user), user_units(new, user), &up);
-        if (files)
-            fl_act_units_reinstalled(&up, files, user);
+        user_units_plan(old, new, files, user, &up);
         up.restore = sys->restore;
         up.no_block = sys->no_block;
         struct passwd *pw = NULL;
