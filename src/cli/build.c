@@ -46,6 +46,20 @@ int fl_cli_session_substitute(fl_host_session *sess, fl_cli_caches *caches, fl_e
     return rc;
 }
 
+/* The session's selected host built (or substituted from caches), its toplevel rooted
+ * before the store's lock goes, until an out-link, a push or the activation roots it. */
+static int build_selected(fl_host_session *sess, fl_cli_caches *caches, char **toplevel,
+                          fl_error *err) {
+    int rc = fl_cli_session_substitute(sess, caches, err);
+    if (rc == 0)
+        rc = fl_host_toplevel(&sess->host, toplevel, err);
+    if (rc == 0)
+        rc = fl_store_add_temp_root(sess->store, *toplevel, err);
+    if (rc == 0 && !fl_opts.quiet)
+        rc = fl_host_print_warnings(&sess->host, stderr, err);
+    return rc;
+}
+
 static int build_job_run(void *p) {
     struct build_job *j = p;
     char *default_host = j->host_name ? NULL : fl_host_default_name();
@@ -62,14 +76,7 @@ static int build_job_run(void *p) {
     if (rc < 0)
         return rc;
     fl_store_set_progress(sess.store, j->progress);
-    rc = fl_cli_session_substitute(&sess, j->caches, j->err);
-    if (rc == 0)
-        rc = fl_host_toplevel(&sess.host, j->toplevel, j->err);
-    /* Rooted before the store's lock goes, until an out-link or the activation roots it. */
-    if (rc == 0)
-        rc = fl_store_add_temp_root(sess.store, *j->toplevel, j->err);
-    if (rc == 0 && !fl_opts.quiet)
-        rc = fl_host_print_warnings(&sess.host, stderr, j->err);
+    rc = build_selected(&sess, j->caches, j->toplevel, j->err);
     fl_host_session_close(&sess);
     return rc;
 }
@@ -96,14 +103,7 @@ static int hosts_job_run(void *p) {
         fl_error *e = &j->errs[i];
         int hrc = fl_host_session_select(&sess, j->names[i], e);
         if (hrc == 0)
-            hrc = fl_cli_session_substitute(&sess, NULL, e);
-        if (hrc == 0)
-            hrc = fl_host_toplevel(&sess.host, &j->toplevels[i], e);
-        /* rooted until the caller's push is done with it, as a single build is */
-        if (hrc == 0)
-            hrc = fl_store_add_temp_root(sess.store, j->toplevels[i], e);
-        if (hrc == 0 && !fl_opts.quiet)
-            hrc = fl_host_print_warnings(&sess.host, stderr, e);
+            hrc = build_selected(&sess, NULL, &j->toplevels[i], e);
         if (hrc < 0) {
             free(j->toplevels[i]);
             j->toplevels[i] = NULL;
